@@ -1,0 +1,211 @@
+/**
+ * The HTTP API (CONTRACT.md, "HTTP API"), built here and listened on in api/server.ts, so tests drive
+ * it with `app.inject()`. Write endpoints validate each item against the contract's schemas and answer
+ * per item; reads come from ClickHouse.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Type } from '@sinclair/typebox';
+import { randomUUID } from 'node:crypto';
+import type { Registry } from 'prom-client';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, type StreamKind } from '../contracts/events.js';
+import type { IngestService } from '../ingest/service.js';
+import type { Logger } from '../runtime/log.js';
+import { ERRORS, errorBody, type ErrorCode } from './errors.js';
+import { customerView, customerLedger } from './queries.js';
+import type { ApiMetrics } from './metrics.js';
+
+export const MAX_ITEMS = 1000;
+
+export interface AppDeps {
+  ingest: IngestService;
+  warehouse: ClickHouseClient;
+  database: string;
+  logger: Logger;
+  metrics: ApiMetrics;
+  registry: Registry;
+  apiKeys: readonly string[];
+  /** Max body bytes. Default 10 MiB. */
+  bodyLimit?: number;
+  /** Extra readiness checks (the scorer in the all-in-one). */
+  readiness?: () => Promise<Record<string, boolean>>;
+  /** Registers the built-in dashboard (kept out of this file). */
+  dashboard?: (app: FastifyInstance) => Promise<void>;
+}
+
+function send(reply: FastifyReply, code: ErrorCode, extra: Record<string, unknown> = {}, message?: string): FastifyReply {
+  return reply.code(ERRORS[code].status).send(errorBody(code, { request_id: reply.request.id, ...extra }, message));
+}
+
+/** NDJSON: one JSON value per line; a line that does not parse becomes a per-item error, not a 400 for all. */
+export class NdjsonLineError {
+  constructor(readonly line: number, readonly reason: string) {}
+}
+
+function parseNdjson(text: string): unknown[] {
+  const items: unknown[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) return;
+    try {
+      items.push(JSON.parse(line));
+    } catch (err) {
+      items.push(new NdjsonLineError(i + 1, (err as Error).message));
+    }
+  });
+  return items;
+}
+
+const KINDS: { path: string; kind: StreamKind; schema: unknown; summary: string }[] = [
+  { path: '/v1/transactions', kind: 'transaction', schema: TransactionV1, summary: 'Ingest transactions: one event, a JSON array (≤ 1,000) or NDJSON' },
+  { path: '/v1/customers', kind: 'profile', schema: CustomerProfileV1, summary: 'Upsert customer profiles (card numbers are tokenized on arrival)' },
+  { path: '/v1/feedback', kind: 'feedback', schema: FeedbackV1, summary: 'Ingest customer feedback: surveys, complaints, compliments, resolutions' },
+  { path: '/v1/redemptions', kind: 'redemption', schema: RedemptionV1, summary: 'Redeem points; applied in stream order, refused when the balance is short' },
+];
+
+const ItemResultSchema = Type.Object({
+  index: Type.Integer(),
+  status: Type.Union([Type.Literal('accepted'), Type.Literal('duplicate'), Type.Literal('invalid'), Type.Literal('failed')]),
+  id: Type.Optional(Type.String()),
+  seq: Type.Optional(Type.Integer()),
+  errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+  error: Type.Optional(Type.String()),
+});
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: deps.logger as unknown as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimit ?? 10 * 1024 * 1024,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    requestIdHeader: false,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines'], { parseAs: 'string' }, (_req, body, done) => {
+    done(null, parseNdjson(body as string));
+  });
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    deps.metrics.httpDuration.labels(req.routeOptions.url ?? 'unknown', req.method, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
+    if (reply.statusCode >= 500) req.log.warn({ reqId: req.id, url: req.url, status: reply.statusCode }, 'request failed');
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, 'VAFA_BODY_TOO_LARGE');
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return send(reply, 'VAFA_UNSUPPORTED_MEDIA_TYPE');
+    if (err.statusCode === 400 || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return send(reply, 'VAFA_BAD_BODY', {}, `${ERRORS.VAFA_BAD_BODY.message} ${err.message}`);
+    req.log.error({ err, reqId: req.id }, 'unhandled error');
+    return send(reply, 'VAFA_INTERNAL');
+  });
+  app.setNotFoundHandler((_req, reply) => send(reply, 'VAFA_NOT_FOUND'));
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'vafa API', version: '1', description: 'Real-time transaction scoring: ingest, customer state, health. See CONTRACT.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const requireKey = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    if (deps.apiKeys.length === 0) return;
+    const auth = req.headers.authorization ?? '';
+    const key = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
+    if (!deps.apiKeys.includes(key)) {
+      reply.header('www-authenticate', 'Bearer realm="vafa"');
+      await send(reply, 'VAFA_UNAUTHORIZED');
+    }
+  };
+
+  for (const k of KINDS) {
+    app.post(k.path, {
+      schema: {
+        summary: k.summary,
+        tags: ['ingest'],
+        security: [{ bearer: [] }],
+        body: Type.Union([k.schema as never, Type.Array(k.schema as never, { maxItems: MAX_ITEMS })]),
+        response: { 202: Type.Object({ accepted: Type.Integer(), duplicates: Type.Integer(), results: Type.Array(ItemResultSchema) }) },
+      },
+      // Items are validated one by one (ingest/validation.ts) so a bad item is reported by index
+      // while the good ones of the same batch go through; the schema above documents the shape.
+      validatorCompiler: () => () => true,
+      serializerCompiler: () => (data) => JSON.stringify(data),
+      preHandler: requireKey,
+    }, async (req, reply) => {
+      const body = req.body as unknown;
+      if (body === undefined || body === null || (typeof body !== 'object')) return send(reply, 'VAFA_BAD_BODY');
+      const items = Array.isArray(body) ? body : [body];
+      if (items.length === 0) return send(reply, 'VAFA_BAD_BODY', {}, 'The request holds no items.');
+      if (items.length > MAX_ITEMS) return send(reply, 'VAFA_BATCH_TOO_LARGE', { items: items.length, max_items: MAX_ITEMS });
+      const lineErrors = new Map<number, NdjsonLineError>();
+      const toIngest = items.map((it, i) => {
+        if (it instanceof NdjsonLineError) {
+          lineErrors.set(i, it);
+          return undefined;
+        }
+        return it;
+      });
+      const outcome = await deps.ingest.ingest(k.kind, toIngest);
+      for (const [i, le] of lineErrors) {
+        outcome.results[i] = { index: i, status: 'invalid', errors: [{ field: `(line ${le.line})`, message: `invalid JSON: ${le.reason}` }] };
+      }
+      const invalid = outcome.results.filter((r) => r.status === 'invalid').length;
+      for (const r of outcome.results) deps.metrics.ingestItems.labels(k.kind, r.status, 'http').inc();
+      const summary = { accepted: outcome.accepted, duplicates: outcome.duplicates, invalid, failed: outcome.failed, results: outcome.results };
+      if (outcome.unavailable) {
+        reply.header('retry-after', '2');
+        return send(reply, 'VAFA_JETSTREAM_UNAVAILABLE', summary);
+      }
+      if (invalid > 0) {
+        const valid = outcome.accepted + outcome.duplicates;
+        return send(reply, 'VAFA_INVALID_ITEMS', summary, `${invalid} of ${items.length} items are invalid${valid ? `; the ${valid} valid ones were accepted` : ''}. See results[].errors.`);
+      }
+      if (outcome.failed > 0) return send(reply, 'VAFA_INTERNAL', summary);
+      return reply.code(202).send({ accepted: outcome.accepted, duplicates: outcome.duplicates, results: outcome.results });
+    });
+  }
+
+  const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+  app.get('/v1/customers/:id', { schema: { tags: ['customers'], params: IdParam, summary: 'Customer state: points, tier, churn probability, lifecycle stage, features, recent offers' } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    try {
+      const view = await customerView(deps.warehouse, deps.database, id);
+      if (!view) return send(reply, 'VAFA_NOT_FOUND', {}, `No customer ${id} has been scored yet.`);
+      return view;
+    } catch (err) {
+      req.log.warn({ err: (err as Error).message }, 'warehouse query failed');
+      return send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');
+    }
+  });
+  app.get('/v1/customers/:id/ledger', { schema: { tags: ['customers'], params: IdParam, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }), summary: 'The points ledger, newest first' } }, async (req, reply) => {
+    const { id } = req.params as { id: string };
+    const { limit } = req.query as { limit?: number };
+    try {
+      return { customer_id: id, entries: await customerLedger(deps.warehouse, deps.database, id, limit ?? 100) };
+    } catch (err) {
+      req.log.warn({ err: (err as Error).message }, 'warehouse query failed');
+      return send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');
+    }
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+    const checks: Record<string, boolean> = { nats: deps.ingest.available };
+    checks.clickhouse = await deps.warehouse.ping().then((r) => r.success, () => false);
+    if (deps.readiness) Object.assign(checks, await deps.readiness());
+    const ready = Object.values(checks).every(Boolean);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
+  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+    reply.header('content-type', deps.registry.contentType);
+    return await deps.registry.metrics();
+  });
+  if (deps.dashboard) await deps.dashboard(app);
+  return app;
+}

@@ -1,0 +1,30 @@
+/**
+ * The catalogue of API error codes: one place for code, HTTP status and message. docs/api-errors.md is
+ * generated from it and a test keeps the two in sync.
+ */
+export const ERRORS = {
+  VAFA_INVALID_ITEMS: { status: 400, message: 'Some items are invalid; each is named by index with the field and the reason. Valid items of the same request were accepted.' },
+  VAFA_BAD_BODY: { status: 400, message: 'The body is not JSON, a JSON array, or NDJSON.' },
+  VAFA_BATCH_TOO_LARGE: { status: 413, message: 'A request holds at most 1,000 items; split the batch.' },
+  VAFA_BODY_TOO_LARGE: { status: 413, message: 'The request body exceeds the size limit.' },
+  VAFA_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send application/json or application/x-ndjson.' },
+  VAFA_UNAUTHORIZED: { status: 401, message: 'A valid bearer API key is required for write endpoints.' },
+  VAFA_RATE_LIMITED: { status: 429, message: 'Too many requests for this API key; retry after the interval in Retry-After.' },
+  VAFA_JETSTREAM_UNAVAILABLE: { status: 503, message: 'JetStream is unavailable; nothing reported as failed was stored. Retry the request after Retry-After seconds: items already stored are reported as duplicates.' },
+  VAFA_WAREHOUSE_UNAVAILABLE: { status: 503, message: 'ClickHouse is unavailable; retry later.' },
+  VAFA_NOT_FOUND: { status: 404, message: 'No such resource.' },
+  VAFA_INTERNAL: { status: 500, message: 'Internal error; the request id in the response identifies it in the logs.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorBody {
+  error: ErrorCode;
+  message: string;
+  request_id?: string;
+  [extra: string]: unknown;
+}
+
+export function errorBody(code: ErrorCode, extra: Record<string, unknown> = {}, message?: string): ErrorBody {
+  return { error: code, message: message ?? ERRORS[code].message, ...extra };
+}

@@ -1,0 +1,150 @@
+/**
+ * Process settings: one schema, read from the environment, validated at boot and frozen.
+ * A bad value stops the process with a message that names the variable.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import path from 'node:path';
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+
+export const SettingsSchema = Type.Object({
+  /** HTTP API port. Env `PORT`, default 8080. */
+  port: Port,
+  /** HTTP bind address. Env `HOST`, default 127.0.0.1 (0.0.0.0 in containers). */
+  host: Type.String({ minLength: 1 }),
+  /** ISO 8583 TCP listener port. Env `ISO8583_PORT`, default 8583. */
+  iso8583Port: Port,
+  /** External NATS server; unset → the all-in-one starts a local nats-server. Env `NATS_URL`. */
+  natsUrl: Type.Optional(Type.String({ pattern: '^(nats|tls|ws|wss)://' })),
+  /** Port of the local nats-server started when `NATS_URL` is unset. Env `VAFA_NATS_PORT`, default 4222. */
+  localNatsPort: Port,
+  /** External ClickHouse HTTP URL; unset → the embedded engine on `localClickhousePort`. Env `CLICKHOUSE_URL`. */
+  clickhouseUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** Port of the embedded ClickHouse HTTP interface. Env `VAFA_CLICKHOUSE_PORT`, default 8123. */
+  localClickhousePort: Port,
+  /** ClickHouse user / password. Env `CLICKHOUSE_USER` (default `default`), `CLICKHOUSE_PASSWORD`. */
+  clickhouseUser: Type.String(),
+  clickhousePassword: Type.String(),
+  /** ClickHouse database. Env `CLICKHOUSE_DATABASE`, default `vafa`. */
+  clickhouseDatabase: Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }),
+  /** Data directory (embedded NATS store, embedded ClickHouse, checkpoints). Env `VAFA_DATA_DIR`, default ./data. */
+  dataDir: Type.String({ minLength: 1 }),
+  /** Number of partitions of `tx.>`; fixed for the life of a stream. Env `VAFA_PARTITIONS`, default 8. */
+  partitions: Type.Integer({ minimum: 1, maximum: 1024 }),
+  /** Stream replicas (1 on one node, 3 on a production cluster). Env `VAFA_STREAM_REPLICAS`, default 1. */
+  streamReplicas: Type.Integer({ minimum: 1, maximum: 5 }),
+  /** JetStream duplicate window for `Nats-Msg-Id` de-duplication, seconds. Env `VAFA_DUPLICATE_WINDOW_S`, default 86400. */
+  duplicateWindowS: Type.Integer({ minimum: 1 }),
+  /** Bearer keys for write endpoints; empty → writes are open. Env `VAFA_API_KEYS` (comma-separated). */
+  apiKeys: Type.Array(Type.String({ minLength: 16 })),
+  /** Secret key of the card tokenizer (HMAC-SHA-256). Env `VAFA_TOKEN_KEY`. Required outside the demo. */
+  tokenKey: Type.String({ minLength: 16 }),
+  /** Log level. Env `LOG_LEVEL`, default info. */
+  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  /** Scorer: most messages pulled per batch. Env `VAFA_SCORER_BATCH`, default 1000. */
+  scorerBatch: Type.Integer({ minimum: 1, maximum: 10000 }),
+  /** Scorer: longest a pull waits to fill a batch, ms. Env `VAFA_SCORER_WAIT_MS`, default 50. */
+  scorerWaitMs: Type.Integer({ minimum: 1, maximum: 10000 }),
+  /** Scorer: take a state checkpoint at most this often, ms. Env `VAFA_CHECKPOINT_MS`, default 5000. */
+  checkpointMs: Type.Integer({ minimum: 100 }),
+  /** Scorer: partitions this instance owns ("all" or a list like "0,1,5"). Env `VAFA_SCORER_PARTITIONS`, default all. */
+  scorerPartitions: Type.Union([Type.Literal('all'), Type.Array(Type.Integer({ minimum: 0 }))]),
+  /** Loyalty rules file. Env `VAFA_RULES`, default config/loyalty-rules.yaml. */
+  rulesPath: Type.String(),
+  /** Churn model manifest. Env `VAFA_MODEL`, default models/churn/manifest.json. */
+  modelPath: Type.String(),
+  /** Offer catalogue. Env `VAFA_OFFERS`, default config/offers.yaml. */
+  offersPath: Type.String(),
+  /** Lifecycle stage thresholds. Env `VAFA_LIFECYCLE`, default config/lifecycle.yaml. */
+  lifecyclePath: Type.String(),
+  /** Graceful shutdown deadline, ms: drain until then, force after. Env `VAFA_SHUTDOWN_MS`, default 15000. */
+  shutdownMs: Type.Integer({ minimum: 100 }),
+});
+export type Settings = Readonly<Static<typeof SettingsSchema>>;
+
+/** The env variable behind each setting, for error messages and docs. */
+export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
+  port: 'PORT', host: 'HOST', iso8583Port: 'ISO8583_PORT', natsUrl: 'NATS_URL', localNatsPort: 'VAFA_NATS_PORT',
+  clickhouseUrl: 'CLICKHOUSE_URL', localClickhousePort: 'VAFA_CLICKHOUSE_PORT', clickhouseUser: 'CLICKHOUSE_USER',
+  clickhousePassword: 'CLICKHOUSE_PASSWORD', clickhouseDatabase: 'CLICKHOUSE_DATABASE', dataDir: 'VAFA_DATA_DIR',
+  partitions: 'VAFA_PARTITIONS', streamReplicas: 'VAFA_STREAM_REPLICAS', duplicateWindowS: 'VAFA_DUPLICATE_WINDOW_S',
+  apiKeys: 'VAFA_API_KEYS', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', scorerBatch: 'VAFA_SCORER_BATCH',
+  scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
+  rulesPath: 'VAFA_RULES', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
+  shutdownMs: 'VAFA_SHUTDOWN_MS',
+};
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+  constructor(readonly variable: string, readonly value: string | undefined, reason: string) {
+    super(`invalid setting ${variable}=${JSON.stringify(value ?? '')}: ${reason}`);
+  }
+}
+
+/** A development-only tokenizer key; `vafa up` warns when it is in use. */
+export const DEMO_TOKEN_KEY = 'vafa-demo-token-key-not-for-production';
+
+const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
+
+function int(env: NodeJS.ProcessEnv, key: keyof typeof ENV_NAMES, fallback: number): number {
+  const name = ENV_NAMES[key];
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new SettingsError(name, raw, 'expected an integer');
+  return Number(raw);
+}
+
+/** Reads settings from `env` (default `process.env`), applies defaults and overrides, validates, freezes. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Static<typeof SettingsSchema>> = {}): Settings {
+  const str = (k: keyof typeof ENV_NAMES): string | undefined => {
+    const v = env[ENV_NAMES[k]];
+    return v === undefined || v === '' ? undefined : v;
+  };
+  const partsRaw = str('scorerPartitions') ?? 'all';
+  let scorerPartitions: 'all' | number[] = 'all';
+  if (partsRaw !== 'all') {
+    if (!/^\d+(,\d+)*$/.test(partsRaw)) throw new SettingsError('VAFA_SCORER_PARTITIONS', partsRaw, 'expected "all" or a comma-separated list of partition numbers');
+    scorerPartitions = partsRaw.split(',').map(Number);
+  }
+  const candidate: Static<typeof SettingsSchema> = {
+    port: int(env, 'port', 8080),
+    host: str('host') ?? '127.0.0.1',
+    iso8583Port: int(env, 'iso8583Port', 8583),
+    natsUrl: str('natsUrl'),
+    localNatsPort: int(env, 'localNatsPort', 4222),
+    clickhouseUrl: str('clickhouseUrl'),
+    localClickhousePort: int(env, 'localClickhousePort', 8123),
+    clickhouseUser: str('clickhouseUser') ?? 'default',
+    clickhousePassword: str('clickhousePassword') ?? '',
+    clickhouseDatabase: str('clickhouseDatabase') ?? 'vafa',
+    dataDir: path.resolve(str('dataDir') ?? 'data'),
+    partitions: int(env, 'partitions', 8),
+    streamReplicas: int(env, 'streamReplicas', 1),
+    duplicateWindowS: int(env, 'duplicateWindowS', 86_400),
+    apiKeys: (str('apiKeys') ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    tokenKey: str('tokenKey') ?? DEMO_TOKEN_KEY,
+    logLevel: (str('logLevel') ?? 'info') as Settings['logLevel'],
+    scorerBatch: int(env, 'scorerBatch', 1000),
+    scorerWaitMs: int(env, 'scorerWaitMs', 50),
+    checkpointMs: int(env, 'checkpointMs', 5000),
+    scorerPartitions,
+    rulesPath: path.resolve(str('rulesPath') ?? path.join(PROJECT_ROOT, 'config/loyalty-rules.yaml')),
+    modelPath: path.resolve(str('modelPath') ?? path.join(PROJECT_ROOT, 'models/churn/manifest.json')),
+    offersPath: path.resolve(str('offersPath') ?? path.join(PROJECT_ROOT, 'config/offers.yaml')),
+    lifecyclePath: path.resolve(str('lifecyclePath') ?? path.join(PROJECT_ROOT, 'config/lifecycle.yaml')),
+    shutdownMs: int(env, 'shutdownMs', 15_000),
+    ...overrides,
+  };
+  const firstError = Value.Errors(SettingsSchema, candidate).First();
+  if (firstError) {
+    const key = firstError.path.split('/')[1] as keyof typeof ENV_NAMES | undefined;
+    const name = key ? ENV_NAMES[key] : firstError.path;
+    const raw = key ? env[ENV_NAMES[key]] : undefined;
+    throw new SettingsError(name, raw ?? String(key ? (candidate as Record<string, unknown>)[key] : ''), firstError.message);
+  }
+  if (candidate.apiKeys.length > 0 && candidate.tokenKey === DEMO_TOKEN_KEY) {
+    throw new SettingsError('VAFA_TOKEN_KEY', undefined, 'API keys are configured (a real deployment): set a secret tokenizer key of at least 16 characters');
+  }
+  return Object.freeze({ ...candidate, apiKeys: Object.freeze([...candidate.apiKeys]) as string[] });
+}

@@ -1,0 +1,121 @@
+/**
+ * Public event contracts, version 1 (see CONTRACT.md). These TypeBox schemas are the single source
+ * of truth: the HTTP API validates against them (fastify's native JSON-schema validation), the
+ * ISO 8583 adapter produces values of these types, and the scorer consumes them from stream `TX`.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+export const CHANNELS = ['pos', 'atm', 'bill_pay', 'installment', 'online', 'fuel', 'transfer', 'deposit'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$', description: 'printable ASCII, no spaces' });
+const OptId = Type.Optional(Type.String({ minLength: 1, maxLength: 64 }));
+/** RFC 3339 date-time with an explicit offset (Z or ±hh:mm). */
+const Rfc3339 = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$',
+  description: 'RFC 3339 date-time, e.g. 2026-11-23T10:15:00Z',
+});
+const DateOnly = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', description: 'RFC 3339 full-date, e.g. 2026-12-01' });
+/** A value shaped like a card number (13–19 digits, optionally spaced or dashed). Never accepted. */
+export const PAN_PATTERN = '^(?:\\d[ -]?){12,18}\\d$';
+/** A token must hold something other than digits, spaces and dashes: a card number (PAN) is refused. */
+const CardToken = Type.String({
+  minLength: 8,
+  maxLength: 128,
+  pattern: '^(?=.*[^0-9 -])[\\x21-\\x7e]+$',
+  description: 'an opaque card token (not only digits); a raw card number (PAN) is refused',
+});
+
+export const TransactionV1 = Type.Object(
+  {
+    tx_id: Id,
+    customer_id: Id,
+    channel: Type.Union(CHANNELS.map((c) => Type.Literal(c))),
+    amount_minor: Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }),
+    currency: Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 alpha-3' }),
+    occurred_at: Rfc3339,
+    status: Type.Optional(Type.Union([Type.Literal('approved'), Type.Literal('declined')], { default: 'approved' })),
+    reverses_tx_id: OptId,
+    mcc: Type.Optional(Type.String({ pattern: '^\\d{4}$' })),
+    merchant_id: OptId,
+    terminal_id: OptId,
+    branch_id: OptId,
+    biller_id: OptId,
+    due_date: Type.Optional(DateOnly),
+    card_token: Type.Optional(CardToken),
+  },
+  { additionalProperties: false, $id: 'TransactionV1' },
+);
+export type TransactionV1 = Static<typeof TransactionV1>;
+
+export const CustomerProfileV1 = Type.Object(
+  {
+    customer_id: Id,
+    opened_at: Rfc3339,
+    birth_date: Type.Optional(DateOnly),
+    segment: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    branch_id: OptId,
+    products: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 32 }), { maxItems: 64, uniqueItems: true })),
+    closed_at: Type.Optional(Rfc3339),
+    referred_by: OptId,
+    cards: Type.Optional(Type.Array(Type.String({ pattern: '^\\d{12,19}$', description: 'card number (PAN); tokenized on arrival, never stored' }), { maxItems: 16 })),
+  },
+  { additionalProperties: false, $id: 'CustomerProfileV1' },
+);
+export type CustomerProfileV1 = Static<typeof CustomerProfileV1>;
+
+/** A profile as it travels on stream `TX`: card numbers replaced by their tokens. */
+export type StoredProfileV1 = Omit<CustomerProfileV1, 'cards'> & { card_tokens?: string[] };
+
+export const FeedbackV1 = Type.Object(
+  {
+    feedback_id: Id,
+    customer_id: Id,
+    occurred_at: Rfc3339,
+    kind: Type.Union([Type.Literal('survey'), Type.Literal('complaint'), Type.Literal('compliment'), Type.Literal('resolution')]),
+    score: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
+    scale: Type.Optional(Type.Union([Type.Literal('csat5'), Type.Literal('nps10')])),
+    resolves_feedback_id: OptId,
+    campaign_id: OptId,
+    offer_id: OptId,
+    branch_id: OptId,
+    channel: Type.Optional(Type.Union(CHANNELS.map((c) => Type.Literal(c)))),
+    text: Type.Optional(Type.String({ maxLength: 4000 })),
+  },
+  { additionalProperties: false, $id: 'FeedbackV1' },
+);
+export type FeedbackV1 = Static<typeof FeedbackV1>;
+
+export const RedemptionV1 = Type.Object(
+  {
+    redemption_id: Id,
+    customer_id: Id,
+    points: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+    occurred_at: Type.Optional(Rfc3339),
+  },
+  { additionalProperties: false, $id: 'RedemptionV1' },
+);
+export type RedemptionV1 = Static<typeof RedemptionV1>;
+
+/** The kinds of message on stream `TX`; the kind is the last subject token. */
+export type StreamKind = 'transaction' | 'profile' | 'feedback' | 'redemption';
+
+/** A message on stream `TX` as the scorer sees it. */
+export type TxMessage =
+  | { kind: 'transaction'; body: TransactionV1 }
+  | { kind: 'profile'; body: StoredProfileV1 }
+  | { kind: 'feedback'; body: FeedbackV1 }
+  | { kind: 'redemption'; body: RedemptionV1 & { occurred_at: string } };
+
+/** True when an RFC 3339 date or date-time names a real calendar instant (no 30 February, no hour 25). */
+export function isRealDate(s: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2})))?$/.exec(s);
+  if (!m) return false;
+  const [y, mo, d, h = '0', mi = '0', sec = '0', oh = '0', om = '0'] = m.slice(1).map((x) => x ?? undefined) as string[];
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  if (month < 1 || month > 12 || day < 1) return false;
+  const dim = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return day <= dim && Number(h) <= 23 && Number(mi) <= 59 && Number(sec) <= 60 && Number(oh) <= 23 && Number(om) <= 59;
+}

@@ -1,0 +1,49 @@
+/**
+ * Stream and subject names (CONTRACT.md, "NATS JetStream"), and the partitioning of `tx.>` by customer.
+ * Subjects are `tx.<partition>.<kind>`; a scorer that owns partition p consumes `tx.<p>.>`.
+ */
+import type { StreamKind } from './events.js';
+
+export const STREAM_TX = 'TX';
+export const STREAM_OFFERS = 'OFFERS';
+export const STREAM_DLQ = 'DLQ';
+export const OFFER_CHANNELS = ['sms', 'app', 'email', 'branch'] as const;
+export type OfferChannel = (typeof OFFER_CHANNELS)[number];
+
+/** FNV-1a 32-bit: stable across processes, platforms and versions (partitioning depends on it). */
+export function fnv1a32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+export function partitionOf(customerId: string, partitions: number): number {
+  return fnv1a32(customerId) % partitions;
+}
+
+export function txSubject(partition: number, kind: StreamKind): string {
+  return `tx.${partition}.${kind}`;
+}
+
+export function partitionFilter(partition: number): string {
+  return `tx.${partition}.>`;
+}
+
+/** Parses `tx.<p>.<kind>`; undefined when the subject is not of that shape. */
+export function parseTxSubject(subject: string): { partition: number; kind: StreamKind } | undefined {
+  const m = /^tx\.(\d+)\.(transaction|profile|feedback|redemption)$/.exec(subject);
+  if (!m) return undefined;
+  return { partition: Number(m[1]), kind: m[2] as StreamKind };
+}
+
+/** The `Nats-Msg-Id` of a message on `TX`: the event's own idempotency key, namespaced by kind. */
+export function txMsgId(kind: StreamKind, id: string): string {
+  return kind === 'transaction' ? id : `${kind}:${id}`;
+}
+
+export function dlqSubject(source: string, reason: string): string {
+  return `dlq.${source}.${reason.replace(/[^a-z0-9_-]/gi, '_')}`;
+}

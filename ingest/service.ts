@@ -1,0 +1,162 @@
+/**
+ * The ingest service: validates items of each contract kind, tokenizes card numbers, partitions by
+ * customer and publishes to stream `TX` pipelined. Shared by the HTTP API and the ISO 8583 adapter.
+ * An item's result is `accepted` or `duplicate` only once JetStream has persisted it.
+ */
+import {
+  CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate,
+  type StoredProfileV1, type StreamKind,
+} from '../contracts/events.js';
+import { partitionOf, STREAM_TX, txMsgId, txSubject } from '../contracts/subjects.js';
+import { tokenizePan } from './tokenize.js';
+import { Validator, type FieldError } from './validation.js';
+import { JetStreamUnavailableError, type OutboundMessage, type Publisher, type PublishResult } from './publisher.js';
+import { createHash } from 'node:crypto';
+
+export type ItemResult =
+  | { index: number; status: 'accepted' | 'duplicate'; id: string; seq: number }
+  | { index: number; status: 'invalid'; id?: string; errors: FieldError[] }
+  | { index: number; status: 'failed'; id?: string; error: string };
+
+export interface IngestOutcome {
+  results: ItemResult[];
+  accepted: number;
+  duplicates: number;
+  invalid: number;
+  failed: number;
+  /** True when at least one failure was JetStream being unavailable (→ 503, safe to retry the whole batch). */
+  unavailable: boolean;
+}
+
+/** Where card tokens map to customers (profiles register their cards; the ISO 8583 adapter looks them up). */
+export interface CardDirectory {
+  register(token: string, customerId: string): Promise<void>;
+  lookup(token: string): Promise<string | undefined>;
+}
+
+export interface IngestServiceOptions {
+  publisher: Publisher;
+  partitions: number;
+  tokenKey: string;
+  cards?: CardDirectory;
+}
+
+const validators = {
+  transaction: new Validator<TransactionV1>(TransactionV1),
+  profile: new Validator<CustomerProfileV1>(CustomerProfileV1),
+  feedback: new Validator<FeedbackV1>(FeedbackV1),
+  redemption: new Validator<RedemptionV1>(RedemptionV1),
+};
+
+function idOf(kind: StreamKind, v: Record<string, unknown>): string {
+  switch (kind) {
+    case 'transaction': return String(v.tx_id);
+    case 'feedback': return String(v.feedback_id);
+    case 'redemption': return String(v.redemption_id);
+    case 'profile': {
+      // A profile upsert's identity is its content: re-sending the same profile is a duplicate, a changed one is new.
+      const digest = createHash('sha256').update(JSON.stringify(v)).digest('hex').slice(0, 24);
+      return `${String(v.customer_id)}:${digest}`;
+    }
+  }
+}
+
+function semanticErrors(kind: StreamKind, v: Record<string, unknown>): FieldError[] {
+  const errors: FieldError[] = [];
+  const dateOk = (field: string): void => {
+    const raw = v[field];
+    if (typeof raw === 'string' && !isRealDate(raw)) errors.push({ field, message: 'is not a real date' });
+  };
+  if (kind === 'transaction') {
+    dateOk('occurred_at');
+    dateOk('due_date');
+    if (v.reverses_tx_id !== undefined && v.reverses_tx_id === v.tx_id) errors.push({ field: 'reverses_tx_id', message: 'a transaction cannot reverse itself' });
+  } else if (kind === 'profile') {
+    dateOk('opened_at');
+    dateOk('birth_date');
+    dateOk('closed_at');
+    if (v.referred_by !== undefined && v.referred_by === v.customer_id) errors.push({ field: 'referred_by', message: 'a customer cannot refer themselves' });
+  } else if (kind === 'feedback') {
+    dateOk('occurred_at');
+    if (v.kind === 'survey') {
+      if (v.scale === undefined) errors.push({ field: 'scale', message: 'is required for a survey (csat5 or nps10)' });
+      if (v.score === undefined) errors.push({ field: 'score', message: 'is required for a survey' });
+    }
+    if (v.score !== undefined && v.scale === undefined && v.kind !== 'survey') errors.push({ field: 'scale', message: 'is required when a score is given' });
+    const score = v.score as number | undefined;
+    if (score !== undefined && v.scale === 'csat5' && (score < 1 || score > 5)) errors.push({ field: 'score', message: 'must be 1–5 on the csat5 scale' });
+    if (v.kind === 'resolution' && v.resolves_feedback_id === undefined) errors.push({ field: 'resolves_feedback_id', message: 'is required for a resolution' });
+  } else if (kind === 'redemption') {
+    dateOk('occurred_at');
+  }
+  return errors;
+}
+
+export class IngestService {
+  constructor(private readonly opts: IngestServiceOptions) {}
+
+  get available(): boolean {
+    return this.opts.publisher.available;
+  }
+
+  /** Validates and normalises one item; the value is what travels on `TX`. */
+  prepare(kind: StreamKind, item: unknown, receivedAt: Date): { ok: true; value: Record<string, unknown>; id: string } | { ok: false; errors: FieldError[]; id?: string } {
+    const checked = validators[kind].validate(item);
+    const rawId = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[`${kind === 'transaction' ? 'tx' : kind}_id`] : undefined;
+    const id = typeof rawId === 'string' ? rawId : undefined;
+    if (!checked.ok) return { ok: false, errors: checked.errors, ...(id ? { id } : {}) };
+    const value = checked.value as Record<string, unknown>;
+    const errors = semanticErrors(kind, value);
+    if (errors.length) return { ok: false, errors, ...(id ? { id } : {}) };
+    if (kind === 'profile') {
+      const { cards, ...rest } = value as CustomerProfileV1;
+      const stored: StoredProfileV1 = { ...rest, ...(cards?.length ? { card_tokens: cards.map((c) => tokenizePan(c, this.opts.tokenKey)) } : {}) };
+      return { ok: true, value: stored as Record<string, unknown>, id: idOf(kind, stored as Record<string, unknown>) };
+    }
+    if (kind === 'redemption' && value.occurred_at === undefined) value.occurred_at = receivedAt.toISOString();
+    return { ok: true, value, id: idOf(kind, value) };
+  }
+
+  toMessage(kind: StreamKind, value: Record<string, unknown>, id: string): OutboundMessage {
+    const partition = partitionOf(String(value.customer_id), this.opts.partitions);
+    return { subject: txSubject(partition, kind), msgId: txMsgId(kind, id), data: Buffer.from(JSON.stringify(value)) };
+  }
+
+  /** Validates every item, publishes the valid ones pipelined, and reports each by index. */
+  async ingest(kind: StreamKind, items: readonly unknown[], receivedAt = new Date()): Promise<IngestOutcome> {
+    const results: ItemResult[] = new Array(items.length);
+    const toSend: { index: number; id: string; msg: OutboundMessage; value: Record<string, unknown> }[] = [];
+    items.forEach((item, index) => {
+      const p = this.prepare(kind, item, receivedAt);
+      if (!p.ok) results[index] = { index, status: 'invalid', errors: p.errors, ...(p.id ? { id: p.id } : {}) };
+      else toSend.push({ index, id: p.id, msg: this.toMessage(kind, p.value, p.id), value: p.value });
+    });
+    let unavailable = false;
+    if (toSend.length) {
+      let published: PublishResult[];
+      try {
+        published = await this.opts.publisher.publishAll(toSend.map((s) => s.msg));
+      } catch (err) {
+        if (!(err instanceof JetStreamUnavailableError)) throw err;
+        published = toSend.map(() => ({ ok: false, error: err.message, retryable: true }));
+      }
+      published.forEach((r, i) => {
+        const s = toSend[i]!;
+        if (r.ok) results[s.index] = { index: s.index, status: r.duplicate ? 'duplicate' : 'accepted', id: s.id, seq: r.seq };
+        else {
+          if (r.retryable) unavailable = true;
+          results[s.index] = { index: s.index, status: 'failed', id: s.id, error: r.error };
+        }
+      });
+      if (kind === 'profile' && this.opts.cards) {
+        const cards = this.opts.cards;
+        await Promise.all(toSend.filter((_, i) => published[i]?.ok).flatMap((s) =>
+          ((s.value as StoredProfileV1).card_tokens ?? []).map((t) => cards.register(t, String(s.value.customer_id)))));
+      }
+    }
+    const count = (st: ItemResult['status']): number => results.filter((r) => r.status === st).length;
+    return { results, accepted: count('accepted'), duplicates: count('duplicate'), invalid: count('invalid'), failed: count('failed'), unavailable };
+  }
+}
+
+export { STREAM_TX };

@@ -1,0 +1,63 @@
+/**
+ * NATS connection and the JetStream streams of the contract: `TX`, `OFFERS`, `DLQ`.
+ * Single-node defaults here; production settings (R3, placement) come from config — see docs/operations.md.
+ */
+import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { STREAM_DLQ, STREAM_OFFERS, STREAM_TX } from '../contracts/subjects.js';
+import type { Logger } from './log.js';
+
+export async function connectNats(url: string, name: string, logger?: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: url.split(','),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    waitOnFirstConnect: false,
+    pingInterval: 10_000,
+  });
+  if (logger) {
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') logger.warn({ nats: s.type }, `nats ${s.type}`);
+      }
+    })().catch(() => undefined);
+  }
+  return nc;
+}
+
+export interface StreamSettings {
+  replicas: number;
+  duplicateWindowS: number;
+}
+
+export function streamConfigs(s: StreamSettings): (Partial<StreamConfig> & { name: string })[] {
+  const common = { storage: StorageType.File, num_replicas: s.replicas, retention: RetentionPolicy.Limits, discard: DiscardPolicy.Old };
+  return [
+    // TX is the source of truth: replay rebuilds everything from it, so it keeps history (no age limit by default).
+    { ...common, name: STREAM_TX, subjects: ['tx.>'], duplicate_window: nanos(s.duplicateWindowS * 1000), description: 'transactions, profiles, feedback and redemptions, partitioned by customer' },
+    { ...common, name: STREAM_OFFERS, subjects: ['offers.>'], duplicate_window: nanos(s.duplicateWindowS * 1000), max_age: nanos(30 * 86_400_000), description: 'next-best-offer triggers' },
+    { ...common, name: STREAM_DLQ, subjects: ['dlq.>'], max_age: nanos(30 * 86_400_000), description: 'undecodable or unprocessable messages, with the reason' },
+  ];
+}
+
+/** Creates the streams when missing and reconciles the settings that may change in place. */
+export async function ensureStreams(jsm: JetStreamManager, s: StreamSettings): Promise<void> {
+  for (const cfg of streamConfigs(s)) {
+    const name = cfg.name as string;
+    try {
+      const info = await jsm.streams.info(name);
+      const want = { duplicate_window: cfg.duplicate_window, num_replicas: cfg.num_replicas, max_age: cfg.max_age ?? info.config.max_age };
+      if (info.config.duplicate_window !== want.duplicate_window || info.config.num_replicas !== want.num_replicas || info.config.max_age !== want.max_age) {
+        await jsm.streams.update(name, { ...info.config, ...want });
+      }
+    } catch (err) {
+      if (!/stream not found/i.test((err as Error).message)) throw err;
+      await jsm.streams.add(cfg);
+    }
+  }
+}
+
+export async function natsJsm(nc: NatsConnection): Promise<JetStreamManager> {
+  return await jetstreamManager(nc, { timeout: 10_000 });
+}

@@ -1,0 +1,138 @@
+/**
+ * The composition root: starts what a deployment runs — the local engines when no external ones are
+ * configured, the HTTP API, the ISO 8583 listener and the scorer — and stops them in reverse order.
+ * `vafa up` runs everything; `vafa ingest` / `vafa scorer` run one role; tests and the bench use it too.
+ */
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Registry } from 'prom-client';
+import type { Settings } from '../config/settings.js';
+import type { Logger } from './log.js';
+import { startLocalNats, type LocalNats } from './nats-server.js';
+import { spawnWarehouse, type ChildHandle } from './children.js';
+import { connectNats, ensureStreams, natsJsm } from './nats.js';
+import { createWarehouseClient, type ClickHouseClient } from '../sinks/clickhouse/client.js';
+import { migrate } from '../sinks/clickhouse/migrate.js';
+import { Publisher } from '../ingest/publisher.js';
+import { IngestService } from '../ingest/service.js';
+import { STREAM_TX } from '../contracts/subjects.js';
+import { buildApp } from '../api/app.js';
+import { apiMetrics, createRegistry } from '../api/metrics.js';
+import { ScorerService } from '../scorer/runtime/service.js';
+import type { ChurnScorer } from '../scorer/runtime/worker.js';
+import { NatsCardDirectory } from '../ingest/cards.js';
+
+export interface StackOptions {
+  settings: Settings;
+  logger: Logger;
+  /** Run the HTTP API (and the ISO 8583 listener when `iso8583` is also set). Default true. */
+  api?: boolean;
+  iso8583?: boolean;
+  /** Run the scorer for `settings.scorerPartitions`. Default true. */
+  scorer?: boolean;
+  /** Churn scorer; default: the model at `settings.modelPath` when it loads. */
+  churn?: ChurnScorer | null;
+}
+
+export interface Stack {
+  settings: Settings;
+  natsUrl: string;
+  clickhouseUrl: string;
+  apiUrl?: string;
+  nc: NatsConnection;
+  warehouse: ClickHouseClient;
+  app?: FastifyInstance;
+  scorer?: ScorerService;
+  registry: Registry;
+  localNats?: LocalNats;
+  localWarehouse?: ChildHandle;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const { settings, logger } = opts;
+  const stops: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping'));
+  };
+  try {
+    let natsUrl = settings.natsUrl;
+    let localNats: LocalNats | undefined;
+    if (!natsUrl) {
+      localNats = await startLocalNats({ port: settings.localNatsPort, storeDir: path.join(settings.dataDir, 'nats'), logger });
+      natsUrl = localNats.url;
+      logger.info({ url: natsUrl }, 'local nats-server with JetStream ready');
+      stops.push(() => localNats!.stop());
+    }
+    let clickhouseUrl = settings.clickhouseUrl;
+    let localWarehouse: ChildHandle | undefined;
+    if (!clickhouseUrl) {
+      const wh = await spawnWarehouse({ port: settings.localClickhousePort, dataDir: path.join(settings.dataDir, 'clickhouse'), logger, logLevel: settings.logLevel });
+      localWarehouse = wh;
+      clickhouseUrl = wh.url;
+      stops.push(() => wh.stop());
+    }
+    const nc = await connectNats(natsUrl, 'vafa', logger);
+    stops.push(async () => { await nc.drain().catch(() => nc.close()); });
+    const jsm = await natsJsm(nc);
+    await ensureStreams(jsm, { replicas: settings.streamReplicas, duplicateWindowS: settings.duplicateWindowS });
+    const conn = { url: clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
+    const admin = createWarehouseClient({ ...conn, database: 'default' });
+    try {
+      await migrate(admin, settings.clickhouseDatabase);
+    } finally {
+      await admin.close();
+    }
+    const warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
+    stops.push(() => warehouse.close());
+    const registry = createRegistry();
+
+    const stack: Stack = { settings, natsUrl, clickhouseUrl, nc, warehouse, registry, stop: stopAll, ...(localNats ? { localNats } : {}), ...(localWarehouse ? { localWarehouse } : {}) };
+
+    if (opts.scorer !== false) {
+      const churn = opts.churn === undefined ? await loadDefaultChurn(settings, logger) : opts.churn ?? undefined;
+      const partitions = settings.scorerPartitions === 'all' ? [...Array(settings.partitions).keys()] : settings.scorerPartitions;
+      const scorer = new ScorerService({
+        nc, warehouse, database: settings.clickhouseDatabase, partitions, checkpointDir: path.join(settings.dataDir, 'checkpoints'),
+        logger: logger.child({ component: 'scorer' }), registry, batch: settings.scorerBatch, waitMs: settings.scorerWaitMs,
+        checkpointMs: settings.checkpointMs, ...(churn ? { scorer: churn } : {}),
+      });
+      await scorer.start();
+      stack.scorer = scorer;
+      stops.push(() => scorer.stop(settings.shutdownMs));
+    }
+
+    if (opts.api !== false) {
+      const publisher = new Publisher(nc, { expectStream: STREAM_TX });
+      const cards = await NatsCardDirectory.open(nc, settings.streamReplicas);
+      const ingest = new IngestService({ publisher, partitions: settings.partitions, tokenKey: settings.tokenKey, cards });
+      const app = await buildApp({
+        ingest, warehouse, database: settings.clickhouseDatabase, logger: logger.child({ component: 'api' }), registry,
+        metrics: apiMetrics(registry), apiKeys: settings.apiKeys,
+        readiness: async (): Promise<Record<string, boolean>> => (stack.scorer ? { scorer: !stack.scorer.degraded } : {}),
+      });
+      await app.listen({ port: settings.port, host: settings.host });
+      const addr = app.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : settings.port;
+      stack.app = app;
+      stack.apiUrl = `http://${settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host}:${port}`;
+      stops.push(() => app.close());
+      logger.info({ url: stack.apiUrl }, 'HTTP API listening');
+    }
+    return stack;
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function loadDefaultChurn(settings: Settings, logger: Logger): Promise<ChurnScorer | undefined> {
+  try {
+    const { loadChurnScorer } = await import('../scorer/runtime/churn.js');
+    return await loadChurnScorer(settings.modelPath, logger);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message, model: settings.modelPath }, 'churn model not loaded: scores will be empty until a model is installed');
+    return undefined;
+  }
+}

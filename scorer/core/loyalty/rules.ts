@@ -1,0 +1,478 @@
+/**
+ * Earning rules as data: the TypeBox schema of the rules file (`config/loyalty-rules.yaml`), the parser
+ * that turns YAML text into validated rules with errors that name the line, and the compiler that turns
+ * the file's shape into the plain-JSON form the engine evaluates (`LoyaltyRules`).
+ *
+ * Pure: text in, rules (or errors) out. Reading the file is `scorer/runtime/rules-file.ts`.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
+import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Document, type Node } from 'yaml';
+import { CHANNELS } from '../../../contracts/events.js';
+import { DOW_NAMES, dowIndex, parseClock, parseOffset, type DowName } from './calendar.js';
+
+// ---------------------------------------------------------------------------------------------------
+// The file's schema
+// ---------------------------------------------------------------------------------------------------
+
+const Name = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'letters, digits, dot, dash, underscore (1–64)' });
+/** Identifiers from events (merchant, biller, branch): YAML may read an all-digit one as a number. */
+const ExtId = Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Integer({ minimum: 0 })]);
+const Mcc = Type.Union([Type.String({ pattern: '^\\d{4}$', description: 'a 4-digit MCC' }), Type.Integer({ minimum: 0, maximum: 9999 })]);
+const NonNeg = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
+const Pos = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+const Multiplier = Type.Number({ minimum: 0, maximum: 1000, description: 'a decimal with at most 4 decimal places' });
+const Clock = Type.String({ pattern: '^(([01]\\d|2[0-3]):[0-5]\\d|24:00)$', description: 'HH:MM, bank time' });
+const Dow = Type.Union(DOW_NAMES.map((d) => Type.Literal(d)));
+const Channel = Type.Union(CHANNELS.map((c) => Type.Literal(c)));
+const DateTime = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$',
+  description: 'RFC 3339 date-time with an offset, e.g. 2026-03-20T00:00:00+03:30',
+});
+const list = <T extends TSchema>(t: T) => Type.Optional(Type.Array(t, { minItems: 1, uniqueItems: true }));
+
+export const WhenSchema = Type.Object({
+  channels: list(Channel),
+  mcc_sets: list(Name),
+  mccs: list(Mcc),
+  exclude_mcc_sets: list(Name),
+  merchants: list(ExtId),
+  billers: list(ExtId),
+  /** The transaction's own `branch_id` (where it was made). */
+  branches: list(ExtId),
+  /** true: only transactions made at a branch (they carry `branch_id`); false: only non-branch ones. */
+  at_branch: Type.Optional(Type.Boolean()),
+  amount_minor: Type.Optional(Type.Object({ min: Type.Optional(NonNeg), max: Type.Optional(NonNeg) }, { additionalProperties: false })),
+  time_of_day: Type.Optional(Type.Object({ from: Clock, to: Clock }, { additionalProperties: false })),
+  days_of_week: list(Dow),
+  tiers: list(Name),
+  segments: list(Type.String({ minLength: 1, maxLength: 32 })),
+  campaign: Type.Optional(Name),
+  /** bill_pay / installment paid at least this many bank days before `due_date`. */
+  early_by_days: Type.Optional(Type.Integer({ minimum: 0, maximum: 3650 })),
+}, { additionalProperties: false });
+
+export const AwardSchema = Type.Object({
+  per_amount: Type.Optional(Type.Object({ points: NonNeg, per_minor: Pos }, { additionalProperties: false })),
+  fixed: Type.Optional(NonNeg),
+  multiplier: Type.Optional(Multiplier),
+  tier_multiplier: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+
+export const CapsSchema = Type.Object({
+  per_tx: Type.Optional(NonNeg),
+  per_day: Type.Optional(NonNeg),
+  per_week: Type.Optional(NonNeg),
+  per_month: Type.Optional(NonNeg),
+}, { additionalProperties: false });
+
+export const RuleSchema = Type.Object({
+  id: Name,
+  description: Type.Optional(Type.String()),
+  kind: Type.Optional(Type.Union([Type.Literal('earn'), Type.Literal('bonus')])),
+  priority: Type.Optional(Type.Integer({ minimum: -1_000_000, maximum: 1_000_000 })),
+  exclusive: Type.Optional(Type.Boolean()),
+  when: Type.Optional(WhenSchema),
+  award: AwardSchema,
+  caps: Type.Optional(CapsSchema),
+}, { additionalProperties: false });
+
+export const TierSchema = Type.Object({
+  id: Name,
+  min_points: NonNeg,
+  multiplier: Multiplier,
+  expiry_days: Type.Integer({ minimum: 1, maximum: 36_500 }),
+}, { additionalProperties: false });
+
+export const RulesFileSchema = Type.Object({
+  version: Type.String({ pattern: '^[A-Za-z0-9._-]{1,32}$', description: 'quoted, e.g. "2026.07" (letters, digits, . _ -)' }),
+  description: Type.Optional(Type.String()),
+  bank_time_offset: Type.String({ pattern: '^[+-](0\\d|1[0-4]):[0-5]\\d$', description: 'a UTC offset such as +03:30' }),
+  week_starts: Type.Optional(Dow),
+  currencies: list(Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 alpha-3' })),
+  mcc_sets: Type.Optional(Type.Record(Type.String(), Type.Array(Mcc, { minItems: 1 }))),
+  tiers: Type.Object({
+    window_months: Type.Integer({ minimum: 1, maximum: 60 }),
+    review: Type.Optional(Type.Union([Type.Literal('monthly'), Type.Literal('quarterly')])),
+    levels: Type.Array(TierSchema, { minItems: 1, maxItems: 32 }),
+  }, { additionalProperties: false }),
+  campaigns: Type.Optional(Type.Array(Type.Object({
+    id: Name,
+    description: Type.Optional(Type.String()),
+    from: DateTime,
+    to: DateTime,
+    budget_points: Type.Optional(NonNeg),
+  }, { additionalProperties: false }))),
+  referral: Type.Optional(Type.Object({
+    points: Pos,
+    window_days: Pos,
+    channels: list(Channel),
+    min_amount_minor: Type.Optional(NonNeg),
+  }, { additionalProperties: false })),
+  reversals: Type.Optional(Type.Object({
+    window_days: Pos,
+    pending_days: NonNeg,
+  }, { additionalProperties: false })),
+  rules: Type.Array(RuleSchema),
+  branches: Type.Optional(Type.Record(Type.String(), Type.Object({
+    description: Type.Optional(Type.String()),
+    disable: list(Name),
+    rules: Type.Optional(Type.Array(RuleSchema)),
+  }, { additionalProperties: false }))),
+}, { additionalProperties: false });
+
+/** The rules file as written (after YAML parsing and schema validation). */
+export type RulesFile = Static<typeof RulesFileSchema>;
+export type RuleSpec = Static<typeof RuleSchema>;
+
+// ---------------------------------------------------------------------------------------------------
+// The compiled form the engine evaluates: plain JSON (nulls, arrays, records), no classes.
+// ---------------------------------------------------------------------------------------------------
+
+export interface Condition {
+  channels: string[] | null;
+  /** Union of `mcc_sets` and `mccs`; null = any MCC (a transaction without one included). */
+  mccs: string[] | null;
+  excludeMccs: string[] | null;
+  merchants: string[] | null;
+  billers: string[] | null;
+  branches: string[] | null;
+  atBranch: boolean | null;
+  minAmount: number | null;
+  maxAmount: number | null;
+  /** Minutes since bank midnight: [from, to), wrapping past midnight when from > to. */
+  timeFrom: number | null;
+  timeTo: number | null;
+  /** 0 = Sunday … 6 = Saturday. */
+  days: number[] | null;
+  tiers: string[] | null;
+  segments: string[] | null;
+  campaign: string | null;
+  earlyByDays: number | null;
+}
+
+export interface CompiledRule {
+  /** Rule id as it appears in the ledger; a branch's own rules are `<branch>/<id>`. */
+  id: string;
+  kind: 'earn' | 'bonus';
+  priority: number;
+  exclusive: boolean;
+  /** The branch whose policy defines it, or null for a bank-wide rule. */
+  branch: string | null;
+  when: Condition;
+  /** points = floor((fixed + points × amount / per) × multiplier × tier multiplier); multipliers in 1/10,000. */
+  award: { fixed: number; points: number; per: number; multBp: number; tierMult: boolean };
+  caps: { tx: number | null; day: number | null; week: number | null; month: number | null };
+}
+
+export interface TierDef {
+  id: string;
+  min: number;
+  multBp: number;
+  expiryDays: number;
+}
+
+export interface LoyaltyRules {
+  version: string;
+  /** Bank time zone, minutes east of UTC. */
+  offsetMin: number;
+  /** First day of the bank week, 0 = Sunday … 6 = Saturday. */
+  weekStart: number;
+  currencies: string[] | null;
+  /** Ascending by `min`; the first has `min` 0. */
+  tiers: TierDef[];
+  windowMonths: number;
+  /** Downgrade review every N months (1 monthly, 3 quarterly), at bank-local month starts. */
+  reviewMonths: number;
+  campaigns: Record<string, { from: number; to: number; budget: number | null }>;
+  referral: { points: number; windowDays: number; channels: string[] | null; minAmount: number } | null;
+  reversals: { windowDays: number; pendingDays: number };
+  /** Bank-wide rules in evaluation order. */
+  bank: CompiledRule[];
+  /** Per branch (the member's `branch_id`): the complete rule list in evaluation order. */
+  branches: Record<string, CompiledRule[]>;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Errors that name the line
+// ---------------------------------------------------------------------------------------------------
+
+export interface RulesIssue {
+  /** 1-based; 0 when unknown. */
+  line: number;
+  column: number;
+  /** `rules[2].award.fixed`; `(file)` for the whole file. */
+  path: string;
+  message: string;
+}
+
+export class RulesError extends Error {
+  override readonly name = 'RulesError';
+  constructor(readonly source: string, readonly issues: RulesIssue[]) {
+    super(issues.map((i) => `${source}:${i.line}:${i.column}: ${i.path}: ${i.message}`).join('\n'));
+  }
+}
+
+type Path = (string | number)[];
+
+function pathText(path: Path): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
+  return s || '(file)';
+}
+
+/** Position of the deepest node on `path` that exists (a missing key points at its parent). */
+function locate(doc: Document, lc: LineCounter, path: Path): { line: number; column: number } {
+  let node: unknown = doc.contents;
+  let pos: [number, number, number] | undefined = (doc.contents as Node | null)?.range ?? undefined;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      const keyRange = (pair.key as Node | null)?.range ?? undefined;
+      const valueRange = (pair.value as Node | null)?.range ?? undefined;
+      pos = last ? (keyRange ?? pos) : (valueRange ?? keyRange ?? pos);
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      if (!item) break;
+      node = item;
+      pos = (item as Node).range ?? pos;
+    } else {
+      break;
+    }
+  }
+  if (!pos) return { line: 1, column: 1 };
+  const lp = lc.linePos(pos[0]);
+  return { line: lp.line, column: lp.col };
+}
+
+function describe(e: ValueError): string {
+  const schema = e.schema as { description?: string; pattern?: string; anyOf?: { const?: unknown }[]; minimum?: number; maximum?: number };
+  switch (e.type) {
+    case ValueErrorType.ObjectRequiredProperty: return 'is required';
+    case ValueErrorType.ObjectAdditionalProperties: return 'is not a known field here';
+    case ValueErrorType.StringPattern: return `has the wrong format${schema.description ? `: expected ${schema.description}` : ''}`;
+    case ValueErrorType.Union: {
+      const allowed = (schema.anyOf ?? []).map((a) => a.const).filter((c) => c !== undefined);
+      if (allowed.length) return `must be one of: ${allowed.join(', ')}`;
+      return schema.anyOf?.some((a) => (a as { pattern?: string }).pattern === '^\\d{4}$') ? 'expected a 4-digit MCC' : 'expected a string or a non-negative integer';
+    }
+    case ValueErrorType.ArrayUniqueItems: return 'has duplicate items';
+    case ValueErrorType.ArrayMinItems: return 'must not be empty';
+    default: return e.message.replace(/^Expected/, 'expected');
+  }
+}
+
+function pointerPath(p: string): Path {
+  if (!p) return [];
+  return p.replace(/^\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Parse, validate, compile
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Parses and validates rules text. Throws `RulesError` listing every problem found (up to 30), each with
+ * its line and column, its path in the file and what is wrong.
+ */
+export function parseRules(text: string, source = 'loyalty-rules.yaml'): LoyaltyRules {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new RulesError(source, doc.errors.slice(0, 30).map((e) => {
+      const lp = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+      return { line: lp.line, column: lp.col, path: '(yaml)', message: e.message.split('\n')[0] ?? e.message };
+    }));
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const at = (path: Path, message: string): RulesIssue => ({ ...locate(doc, lc, path), path: pathText(path), message });
+  if (!Value.Check(RulesFileSchema, raw)) {
+    const issues: RulesIssue[] = [];
+    const seen = new Set<string>();
+    for (const e of Value.Errors(RulesFileSchema, raw)) {
+      const path = pointerPath(e.path);
+      const key = pathText(path);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      issues.push(at(path, describe(e)));
+      if (issues.length >= 30) break;
+    }
+    issues.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new RulesError(source, issues);
+  }
+  const result = compile(raw);
+  if (!result.ok) {
+    const issues = result.issues.map((i) => at(i.path, i.message)).sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new RulesError(source, issues);
+  }
+  return result.rules;
+}
+
+/** Compiles an already-typed rules file (e.g. the built-in defaults); throws `RulesError` naming paths. */
+export function compileRules(file: RulesFile, source = 'rules'): LoyaltyRules {
+  if (!Value.Check(RulesFileSchema, file)) {
+    const e = Value.Errors(RulesFileSchema, file).First();
+    throw new RulesError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describe(e) : 'invalid' }]);
+  }
+  const result = compile(file);
+  if (!result.ok) throw new RulesError(source, result.issues.map((i) => ({ line: 0, column: 0, path: pathText(i.path), message: i.message })));
+  return result.rules;
+}
+
+type CompileResult = { ok: true; rules: LoyaltyRules } | { ok: false; issues: { path: Path; message: string }[] };
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function compile(f: RulesFile): CompileResult {
+  const issues: { path: Path; message: string }[] = [];
+  const bad = (path: Path, message: string): void => void issues.push({ path, message });
+
+  const bp = (m: number, path: Path): number => {
+    const v = Math.round(m * 10_000);
+    if (Math.abs(m * 10_000 - v) > 1e-6) bad(path, 'has more than 4 decimal places');
+    return v;
+  };
+
+  // MCC sets
+  const mccSets: Record<string, string[]> = {};
+  for (const [name, codes] of Object.entries(f.mcc_sets ?? {})) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || FORBIDDEN_KEYS.has(name)) bad(['mcc_sets', name], 'set names use letters, digits, . _ -');
+    mccSets[name] = codes.map(mcc);
+  }
+
+  // tiers
+  const levels = f.tiers.levels;
+  const tiers: TierDef[] = levels.map((t, i) => ({ id: t.id, min: t.min_points, multBp: bp(t.multiplier, ['tiers', 'levels', i, 'multiplier']), expiryDays: t.expiry_days }));
+  if (levels[0] && levels[0].min_points !== 0) bad(['tiers', 'levels', 0, 'min_points'], 'the first (lowest) tier must start at 0 points');
+  levels.forEach((t, i) => {
+    if (i > 0 && t.min_points <= levels[i - 1]!.min_points) bad(['tiers', 'levels', i, 'min_points'], 'tiers must be listed in strictly increasing min_points');
+    if (levels.findIndex((o) => o.id === t.id) !== i) bad(['tiers', 'levels', i, 'id'], `tier "${t.id}" is defined twice`);
+  });
+  const tierIds = new Set(levels.map((t) => t.id));
+
+  // campaigns
+  const campaigns: LoyaltyRules['campaigns'] = {};
+  (f.campaigns ?? []).forEach((c, i) => {
+    const from = Date.parse(c.from);
+    const to = Date.parse(c.to);
+    if (Number.isNaN(from)) bad(['campaigns', i, 'from'], 'is not a real date');
+    if (Number.isNaN(to)) bad(['campaigns', i, 'to'], 'is not a real date');
+    if (from >= to) bad(['campaigns', i, 'to'], 'must be after from');
+    if (Object.hasOwn(campaigns, c.id)) bad(['campaigns', i, 'id'], `campaign "${c.id}" is defined twice`);
+    if (FORBIDDEN_KEYS.has(c.id)) bad(['campaigns', i, 'id'], 'reserved name');
+    campaigns[c.id] = { from, to, budget: c.budget_points ?? null };
+  });
+
+  const rule = (r: RuleSpec, path: Path, branch: string | null): CompiledRule => {
+    const w = r.when ?? {};
+    const wp = [...path, 'when'];
+    for (const [k, names] of [['mcc_sets', w.mcc_sets], ['exclude_mcc_sets', w.exclude_mcc_sets]] as const) {
+      (names ?? []).forEach((n, i) => { if (!Object.hasOwn(mccSets, n)) bad([...wp, k, i], `unknown MCC set "${n}" (define it under mcc_sets)`); });
+    }
+    (w.tiers ?? []).forEach((t, i) => { if (!tierIds.has(t)) bad([...wp, 'tiers', i], `unknown tier "${t}"`); });
+    if (w.campaign !== undefined && !Object.hasOwn(campaigns, w.campaign)) bad([...wp, 'campaign'], `unknown campaign "${w.campaign}" (define it under campaigns)`);
+    if (w.amount_minor?.min !== undefined && w.amount_minor.max !== undefined && w.amount_minor.min > w.amount_minor.max) bad([...wp, 'amount_minor', 'max'], 'must be ≥ min');
+    if (w.time_of_day && w.time_of_day.from === w.time_of_day.to) bad([...wp, 'time_of_day', 'to'], 'must differ from from (an empty window)');
+    if (w.time_of_day && parseClock(w.time_of_day.from) === 1440) bad([...wp, 'time_of_day', 'from'], '24:00 is only allowed as to');
+    const a = r.award;
+    if (!a.per_amount && !a.fixed) bad([...path, 'award'], 'awards nothing: give per_amount and/or fixed');
+    const union = [...(w.mcc_sets ?? []).flatMap((n) => mccSets[n] ?? []), ...(w.mccs ?? []).map(mcc)];
+    const exclude = (w.exclude_mcc_sets ?? []).flatMap((n) => mccSets[n] ?? []);
+    return {
+      id: branch === null ? r.id : `${branch}/${r.id}`,
+      kind: r.kind ?? 'earn',
+      priority: r.priority ?? 0,
+      exclusive: r.exclusive ?? false,
+      branch,
+      when: {
+        channels: w.channels ? [...w.channels] : null,
+        mccs: w.mcc_sets || w.mccs ? [...new Set(union)].sort() : null,
+        excludeMccs: w.exclude_mcc_sets ? [...new Set(exclude)].sort() : null,
+        merchants: w.merchants ? w.merchants.map(String) : null,
+        billers: w.billers ? w.billers.map(String) : null,
+        branches: w.branches ? w.branches.map(String) : null,
+        atBranch: w.at_branch ?? null,
+        minAmount: w.amount_minor?.min ?? null,
+        maxAmount: w.amount_minor?.max ?? null,
+        timeFrom: w.time_of_day ? parseClock(w.time_of_day.from) : null,
+        timeTo: w.time_of_day ? parseClock(w.time_of_day.to) : null,
+        days: w.days_of_week ? w.days_of_week.map((d) => dowIndex(d)).sort() : null,
+        tiers: w.tiers ? [...w.tiers] : null,
+        segments: w.segments ? [...w.segments] : null,
+        campaign: w.campaign ?? null,
+        earlyByDays: w.early_by_days ?? null,
+      },
+      award: {
+        fixed: a.fixed ?? 0,
+        points: a.per_amount?.points ?? 0,
+        per: a.per_amount?.per_minor ?? 1,
+        multBp: bp(a.multiplier ?? 1, [...path, 'award', 'multiplier']),
+        tierMult: a.tier_multiplier ?? true,
+      },
+      caps: { tx: r.caps?.per_tx ?? null, day: r.caps?.per_day ?? null, week: r.caps?.per_week ?? null, month: r.caps?.per_month ?? null },
+    };
+  };
+
+  const ids = new Set<string>();
+  const bank = f.rules.map((r, i) => {
+    if (ids.has(r.id)) bad(['rules', i, 'id'], `rule "${r.id}" is defined twice`);
+    ids.add(r.id);
+    return rule(r, ['rules', i], null);
+  });
+
+  const branches: Record<string, CompiledRule[]> = {};
+  for (const [b, policy] of Object.entries(f.branches ?? {})) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(b) || FORBIDDEN_KEYS.has(b)) bad(['branches', b], 'branch ids use letters, digits, . _ - (1–64)');
+    const disabled = new Set(policy.disable ?? []);
+    (policy.disable ?? []).forEach((d, i) => { if (!ids.has(d)) bad(['branches', b, 'disable', i], `no bank-wide rule "${d}"`); });
+    const own = new Set<string>();
+    const ownRules = (policy.rules ?? []).map((r, i) => {
+      if (own.has(r.id)) bad(['branches', b, 'rules', i, 'id'], `rule "${r.id}" is defined twice in this branch`);
+      own.add(r.id);
+      return rule(r, ['branches', b, 'rules', i], b);
+    });
+    // A branch rule with the id of a bank-wide rule replaces it for the branch's members; others are added.
+    branches[b] = sortRules([...ownRules, ...bank.filter((r) => !disabled.has(r.id) && !own.has(r.id))]);
+  }
+
+  let referral: LoyaltyRules['referral'] = null;
+  if (f.referral) {
+    referral = { points: f.referral.points, windowDays: f.referral.window_days, channels: f.referral.channels ? [...f.referral.channels] : null, minAmount: f.referral.min_amount_minor ?? 0 };
+  }
+
+  if (issues.length) return { ok: false, issues };
+  return {
+    ok: true,
+    rules: {
+      version: f.version,
+      offsetMin: parseOffset(f.bank_time_offset),
+      weekStart: dowIndex((f.week_starts ?? 'sat') as DowName),
+      currencies: f.currencies ? [...f.currencies] : null,
+      tiers,
+      windowMonths: f.tiers.window_months,
+      reviewMonths: f.tiers.review === 'quarterly' ? 3 : 1,
+      campaigns,
+      referral,
+      reversals: { windowDays: f.reversals?.window_days ?? 400, pendingDays: f.reversals?.pending_days ?? 30 },
+      bank: sortRules(bank),
+      branches,
+    },
+  };
+}
+
+function mcc(v: string | number): string {
+  return typeof v === 'number' ? String(v).padStart(4, '0') : v;
+}
+
+/**
+ * Evaluation order: priority descending; at equal priority a branch's own rules before bank-wide ones;
+ * then the order of the file. (Array.prototype.sort is stable.)
+ */
+function sortRules(rules: CompiledRule[]): CompiledRule[] {
+  return [...rules].sort((a, b) => b.priority - a.priority || (a.branch === null ? 1 : 0) - (b.branch === null ? 1 : 0));
+}

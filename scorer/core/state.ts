@@ -1,0 +1,103 @@
+/**
+ * Scorer state: one `PartitionState` per partition, holding the customers that hash to it. Plain JSON
+ * data (no classes, no Maps) so a checkpoint is `JSON.stringify` and a restore is `JSON.parse`.
+ */
+import type { StoredProfileV1 } from '../../contracts/events.js';
+import type { LoyaltyState } from './loyalty/state.js';
+import type { FeatureState } from './features/state.js';
+import type { LifecycleState } from './lifecycle/state.js';
+import { newLoyaltyState } from './loyalty/state.js';
+import { newFeatureState } from './features/state.js';
+import { newLifecycleState } from './lifecycle/state.js';
+
+export interface CustomerState {
+  id: string;
+  profile?: StoredProfileV1;
+  loyalty: LoyaltyState;
+  features: FeatureState;
+  lifecycle: LifecycleState;
+  /** Last churn score: probability and the model version that produced it. */
+  churn: { p: number; version: string; at: number };
+  /** Idempotency: tx ids seen recently (id → event ms), pruned past the de-duplication horizon. */
+  seen: Record<string, number>;
+  /** Stream sequence of the last event that touched this customer. */
+  lastSeq: number;
+}
+
+/** A pending event-time timer. `kind` names the module that owns it. */
+export interface Timer {
+  due: number;
+  customerId: string;
+  kind: string;
+  ref?: string;
+}
+
+export interface PartitionState {
+  version: 1;
+  partition: number;
+  /** Stream sequence of the last event applied (what a checkpoint covers). */
+  seq: number;
+  /** Largest event time seen, epoch ms. */
+  maxEventTime: number;
+  /** maxEventTime − allowed lateness: timers due at or before it fire; events older than it are late. */
+  watermark: number;
+  customers: Record<string, CustomerState>;
+  /** Min-heap on `due`. */
+  timers: Timer[];
+  stats: { events: number; duplicates: number; late: number; rejected: number };
+  /** Per-partition shares of global budgets (campaign budgets are split evenly across partitions). */
+  budgets: Record<string, number>;
+}
+
+export function newPartitionState(partition: number): PartitionState {
+  return {
+    version: 1, partition, seq: 0, maxEventTime: 0, watermark: 0, customers: {}, timers: [],
+    stats: { events: 0, duplicates: 0, late: 0, rejected: 0 }, budgets: {},
+  };
+}
+
+export function getCustomer(state: PartitionState, id: string): CustomerState {
+  let c = state.customers[id];
+  if (!c) {
+    c = {
+      id, loyalty: newLoyaltyState(), features: newFeatureState(), lifecycle: newLifecycleState(),
+      churn: { p: 0, version: '', at: 0 }, seen: {}, lastSeq: 0,
+    };
+    state.customers[id] = c;
+  }
+  return c;
+}
+
+export function pushTimer(state: PartitionState, t: Timer): void {
+  const h = state.timers;
+  h.push(t);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (h[p]!.due <= h[i]!.due) break;
+    [h[p], h[i]] = [h[i]!, h[p]!];
+    i = p;
+  }
+}
+
+export function popDueTimer(state: PartitionState, upTo: number): Timer | undefined {
+  const h = state.timers;
+  if (h.length === 0 || h[0]!.due > upTo) return undefined;
+  const top = h[0]!;
+  const last = h.pop()!;
+  if (h.length > 0) {
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && h[l]!.due < h[m]!.due) m = l;
+      if (r < h.length && h[r]!.due < h[m]!.due) m = r;
+      if (m === i) break;
+      [h[m], h[i]] = [h[i]!, h[m]!];
+      i = m;
+    }
+  }
+  return top;
+}

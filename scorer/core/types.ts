@@ -1,0 +1,82 @@
+/**
+ * Types of the scorer's pure core. The core is a deterministic function of the ordered stream:
+ * `(state, event) → (state', outputs)`. Time is event time (epoch milliseconds, UTC) and a per-partition
+ * watermark; no wall clock, no I/O, no randomness (lint enforces it for scorer/core).
+ */
+import type { TxMessage } from '../../contracts/events.js';
+
+/** One message of stream `TX`, as the core sees it. */
+export interface CoreEvent {
+  /** Stream sequence: orders events within a partition and versions every row they cause. */
+  seq: number;
+  partition: number;
+  msg: TxMessage;
+}
+
+/** What the core knows about "now" while applying one event. */
+export interface Ctx {
+  seq: number;
+  partition: number;
+  /** Event time of the event being applied, epoch ms. */
+  at: number;
+  /** Partition watermark after this event, epoch ms: timers due at or before it fire. */
+  watermark: number;
+}
+
+export type TableName =
+  | 'scored_transactions' | 'points_ledger' | 'customer_state' | 'offers' | 'offer_conversions'
+  | 'lifecycle_transitions' | 'tier_changes' | 'feedback';
+
+export type Row = Record<string, string | number | boolean | null>;
+
+/** A message the scorer publishes (offer triggers); `msgId` becomes `Nats-Msg-Id`. */
+export interface Publish {
+  subject: string;
+  msgId: string;
+  payload: Record<string, unknown>;
+}
+
+/** Everything one batch caused: rows per table and messages to publish. */
+export class Emit {
+  readonly rows = new Map<TableName, Row[]>();
+  readonly publishes: Publish[] = [];
+  /** Events that could not be processed (poison), with the reason: they go to DLQ. */
+  readonly rejected: { seq: number; reason: string }[] = [];
+
+  /** Latest `customer_state` row per customer in this batch (earlier ones would be replaced anyway). */
+  readonly customers = new Map<string, Row>();
+
+  customer(id: string, row: Row): void {
+    this.customers.set(id, row);
+  }
+
+  row(table: TableName, row: Row): void {
+    let list = this.rows.get(table);
+    if (!list) this.rows.set(table, (list = []));
+    list.push(row);
+  }
+
+  count(): number {
+    let n = this.publishes.length + this.customers.size;
+    for (const l of this.rows.values()) n += l.length;
+    return n;
+  }
+}
+
+/** The churn score the runtime obtained for a feature vector (one model call per micro-batch). */
+export interface Score {
+  probability: number;
+  modelVersion: string;
+}
+
+export const DAY_MS = 86_400_000;
+
+export function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export function parseTime(s: string): number {
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) throw new Error(`not a date: ${s}`);
+  return t;
+}

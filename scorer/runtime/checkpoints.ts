@@ -1,0 +1,40 @@
+/**
+ * Checkpoint store: per-partition state snapshots with the stream sequence they cover. The default keeps
+ * them in the data directory (written atomically: temp file, fsync, rename).
+ */
+import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import type { PartitionState } from '../core/state.js';
+
+export interface CheckpointStore {
+  load(partition: number): Promise<PartitionState | undefined>;
+  save(state: PartitionState): Promise<void>;
+}
+
+export class FileCheckpointStore implements CheckpointStore {
+  constructor(private readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  private file(partition: number): string {
+    return path.join(this.dir, `partition-${partition}.json`);
+  }
+
+  async load(partition: number): Promise<PartitionState | undefined> {
+    const f = this.file(partition);
+    if (!existsSync(f)) return undefined;
+    const state = JSON.parse(readFileSync(f, 'utf8')) as PartitionState;
+    if (state.version !== 1 || state.partition !== partition) throw new Error(`checkpoint ${f} is not a version-1 snapshot of partition ${partition}`);
+    return state;
+  }
+
+  async save(state: PartitionState): Promise<void> {
+    const f = this.file(state.partition);
+    const tmp = `${f}.tmp`;
+    writeFileSync(tmp, JSON.stringify(state));
+    const fd = openSync(tmp, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, f);
+  }
+}

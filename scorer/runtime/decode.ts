@@ -1,0 +1,40 @@
+/**
+ * Decoding stream `TX` messages for the core: subject → kind, JSON → a contract-valid event. A message
+ * that fails here is poison: it goes to `DLQ` with the reason and never blocks its partition.
+ */
+import { CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type TxMessage } from '../../contracts/events.js';
+import { parseTxSubject } from '../../contracts/subjects.js';
+import { Validator } from '../../ingest/validation.js';
+import { Type } from '@sinclair/typebox';
+
+const StoredProfile = Type.Composite([Type.Omit(CustomerProfileV1, ['cards']), Type.Object({ card_tokens: Type.Optional(Type.Array(Type.String())) })], { additionalProperties: false });
+const StoredRedemption = Type.Composite([Type.Omit(RedemptionV1, ['occurred_at']), Type.Object({ occurred_at: Type.String({ minLength: 20 }) })], { additionalProperties: false });
+
+const validators = {
+  transaction: new Validator(TransactionV1),
+  profile: new Validator(StoredProfile),
+  feedback: new Validator(FeedbackV1),
+  redemption: new Validator(StoredRedemption),
+};
+
+export type Decoded = { ok: true; msg: TxMessage; partition: number } | { ok: false; reason: string; detail: string };
+
+export function decodeTx(subject: string, data: Uint8Array): Decoded {
+  const parsed = parseTxSubject(subject);
+  if (!parsed) return { ok: false, reason: 'bad_subject', detail: `subject ${subject} is not tx.<partition>.<kind>` };
+  let body: unknown;
+  try {
+    body = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+  } catch (err) {
+    return { ok: false, reason: 'bad_json', detail: (err as Error).message };
+  }
+  const checked = validators[parsed.kind].validate(body);
+  if (!checked.ok) {
+    return { ok: false, reason: 'invalid_event', detail: checked.errors.map((e) => `${e.field}: ${e.message}`).join('; ') };
+  }
+  const v = checked.value as Record<string, unknown>;
+  for (const f of ['occurred_at', 'opened_at']) {
+    if (typeof v[f] === 'string' && !isRealDate(v[f])) return { ok: false, reason: 'invalid_event', detail: `${f}: is not a real date` };
+  }
+  return { ok: true, msg: { kind: parsed.kind, body: checked.value } as TxMessage, partition: parsed.partition };
+}

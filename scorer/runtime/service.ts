@@ -1,0 +1,157 @@
+/**
+ * The scorer service: owns a set of partitions (one worker and one durable consumer each), shares one
+ * ClickHouse sink and one publisher between them, and shuts down in order: stop the input, drain what
+ * was received, flush, ack, checkpoint; force only at the deadline.
+ */
+import type { NatsConnection } from '@nats-io/transport-node';
+import { jetstream } from '@nats-io/jetstream';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { Engine, DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../core/engine.js';
+import { PartitionWorker, type BatchInfo, type ChurnScorer } from './worker.js';
+import { FileCheckpointStore, type CheckpointStore } from './checkpoints.js';
+import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
+import { Publisher } from '../../ingest/publisher.js';
+import { natsJsm } from '../../runtime/nats.js';
+import type { Logger } from '../../runtime/log.js';
+import { iso } from '../core/types.js';
+
+export interface ScorerOptions {
+  nc: NatsConnection;
+  warehouse: ClickHouseClient;
+  database: string;
+  partitions: readonly number[];
+  checkpointDir?: string;
+  store?: CheckpointStore;
+  scorer?: ChurnScorer;
+  engineConfig?: EngineConfig;
+  logger: Logger;
+  registry?: Registry;
+  instance?: string;
+  batch?: number;
+  waitMs?: number;
+  checkpointMs?: number;
+  /** Record one row per micro-batch in `scorer_batches` (operations dashboard). Default true. */
+  recordBatches?: boolean;
+  onBatch?: (info: BatchInfo) => void;
+}
+
+export interface ScorerStats {
+  events: number;
+  duplicates: number;
+  late: number;
+  rejected: number;
+  seqByPartition: Record<number, number>;
+}
+
+export class ScorerService {
+  private readonly workers: PartitionWorker[] = [];
+  private readonly sink: ClickHouseSink;
+  private readonly publisher: Publisher;
+  readonly instance: string;
+
+  constructor(private readonly opts: ScorerOptions) {
+    this.instance = opts.instance ?? `scorer-${process.pid}`;
+    const m = opts.registry ? scorerMetrics(opts.registry) : undefined;
+    this.sink = new ClickHouseSink(opts.warehouse, {
+      database: opts.database, logger: opts.logger,
+      onFlush: (f) => m?.flushSeconds.observe(f.ms / 1000),
+    });
+    this.publisher = new Publisher(opts.nc, { window: 1024 });
+    this.metrics = m;
+  }
+
+  private readonly metrics: ReturnType<typeof scorerMetrics> | undefined;
+
+  async start(): Promise<void> {
+    const jsm = await natsJsm(this.opts.nc);
+    const js = jetstream(this.opts.nc);
+    const store = this.opts.store ?? new FileCheckpointStore(this.opts.checkpointDir ?? 'data/checkpoints');
+    const engine = new Engine(this.opts.engineConfig ?? DEFAULT_ENGINE_CONFIG);
+    for (const p of this.opts.partitions) {
+      const w = new PartitionWorker(p, {
+        js, jsm, engine, sink: this.sink, store, logger: this.opts.logger, instance: this.instance,
+        ...(this.opts.scorer ? { scorer: this.opts.scorer } : {}),
+        batch: this.opts.batch ?? 1000, waitMs: this.opts.waitMs ?? 20, checkpointMs: this.opts.checkpointMs ?? 5000,
+        publish: (msgs) => this.publishDurably(msgs),
+        onBatch: (info) => this.onBatch(info),
+      });
+      await w.start();
+      this.workers.push(w);
+    }
+  }
+
+  private onBatch(info: BatchInfo): void {
+    const m = this.metrics;
+    if (m) {
+      m.events.inc(info.events);
+      m.batchSize.observe(info.events);
+      m.modelSeconds.observe(info.modelMs / 1000);
+      m.lag.labels(String(info.partition)).set(info.pending);
+      for (const l of info.latenciesMs) m.latency.observe(l / 1000);
+    }
+    if (this.opts.recordBatches !== false) {
+      // Operations telemetry: written with the next flush; losing it on a crash loses no business data.
+      this.sink.write(new Map([['scorer_batches', [{
+        batch_id: `${this.instance}:${info.partition}:${info.firstSeq}`, instance: this.instance, partition: info.partition,
+        flushed_at: iso(Date.now()), events: info.events, first_seq: info.firstSeq, last_seq: info.lastSeq, pending: info.pending,
+        model_ms: info.modelMs, flush_ms: info.flushMs, dlq: info.dlq,
+      }]]])).catch(() => undefined);
+    }
+    this.opts.onBatch?.(info);
+  }
+
+  /** Publishes until JetStream has every message (NATS outages are waited out: the batch stays un-acked). */
+  private async publishDurably(msgs: { subject: string; msgId: string; data: Uint8Array; headers?: Record<string, string> }[]): Promise<void> {
+    let todo = msgs;
+    let delay = 200;
+    for (;;) {
+      const results = this.publisher.available ? await this.publisher.publishAll(todo) : todo.map(() => ({ ok: false as const, error: 'disconnected', retryable: true }));
+      const failed = todo.filter((_, i) => !results[i]!.ok);
+      if (failed.length === 0) return;
+      this.opts.logger.warn({ failed: failed.length }, 'publish to JetStream failed; retrying');
+      todo = failed;
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+
+  stats(): ScorerStats {
+    const s: ScorerStats = { events: 0, duplicates: 0, late: 0, rejected: 0, seqByPartition: {} };
+    for (const w of this.workers) {
+      s.events += w.stats.events;
+      s.duplicates += w.stats.duplicates;
+      s.late += w.stats.late;
+      s.rejected += w.stats.rejected;
+      s.seqByPartition[w.partition] = w.seq;
+    }
+    return s;
+  }
+
+  get degraded(): boolean {
+    return this.sink.degraded;
+  }
+
+  /** Graceful stop: drain, flush, ack, checkpoint; at `deadlineMs` abort what is still waiting. */
+  async stop(deadlineMs = 15_000): Promise<void> {
+    const timer = setTimeout(() => this.sink.abort(), deadlineMs);
+    try {
+      await Promise.allSettled(this.workers.map((w) => w.stop()));
+      await this.sink.close().catch(() => undefined);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+function scorerMetrics(registry: Registry) {
+  const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  return {
+    events: get('vafa_scorer_events_total', () => new Counter({ name: 'vafa_scorer_events_total', help: 'events scored', registers: [registry] })),
+    batchSize: get('vafa_scorer_batch_size', () => new Histogram({ name: 'vafa_scorer_batch_size', help: 'events per micro-batch', buckets: [1, 4, 16, 64, 256, 1000, 4000], registers: [registry] })),
+    modelSeconds: get('vafa_scorer_model_seconds', () => new Histogram({ name: 'vafa_scorer_model_seconds', help: 'model call per micro-batch', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1], registers: [registry] })),
+    flushSeconds: get('vafa_sink_flush_seconds', () => new Histogram({ name: 'vafa_sink_flush_seconds', help: 'ClickHouse flush duration', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [registry] })),
+    latency: get('vafa_event_to_score_seconds', () => new Histogram({ name: 'vafa_event_to_score_seconds', help: 'from JetStream persist to durable score', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })),
+    lag: get('vafa_consumer_pending', () => new Gauge({ name: 'vafa_consumer_pending', help: 'messages not yet delivered, per partition', labelNames: ['partition'], registers: [registry] })),
+  };
+}

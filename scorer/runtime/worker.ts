@@ -1,0 +1,196 @@
+/**
+ * One partition's worker: a durable pull consumer on `tx.<p>.>`, micro-batches bounded by size and a
+ * few milliseconds of waiting, the pure core in the middle, and acks at the edge: a batch is acked
+ * (cumulatively, `AckPolicy.All`) only after every row and offer it caused is durable. State is
+ * checkpointed with the sequence it covers; a restart loads the checkpoint and replays from there,
+ * and the deterministic ids of every output make the replayed writes idempotent.
+ */
+import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { headers, nanos } from '@nats-io/transport-node';
+import { STREAM_TX, partitionFilter } from '../../contracts/subjects.js';
+import type { Engine, Pending } from '../core/engine.js';
+import { newPartitionState, type PartitionState } from '../core/state.js';
+import { Emit, type Score } from '../core/types.js';
+import type { CheckpointStore } from './checkpoints.js';
+import { decodeTx } from './decode.js';
+import type { Logger } from '../../runtime/log.js';
+import type { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
+
+/** Scores feature vectors, one model call per micro-batch. */
+export interface ChurnScorer {
+  scoreBatch(features: readonly Record<string, number>[]): Promise<Score[]>;
+}
+
+export interface WorkerDeps {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  engine: Engine;
+  sink: ClickHouseSink;
+  store: CheckpointStore;
+  scorer?: ChurnScorer;
+  logger: Logger;
+  instance: string;
+  batch: number;
+  waitMs: number;
+  checkpointMs: number;
+  /** Publishes the batch's offer triggers and DLQ messages; resolves when JetStream has them. */
+  publish: (msgs: { subject: string; msgId: string; data: Uint8Array; headers?: Record<string, string> }[]) => Promise<void>;
+  onBatch?: (info: BatchInfo) => void;
+}
+
+export interface BatchInfo {
+  partition: number;
+  events: number;
+  firstSeq: number;
+  lastSeq: number;
+  pending: number;
+  modelMs: number;
+  flushMs: number;
+  dlq: number;
+  /** Event-time-free latency: wall ms from JetStream's timestamp of each message to its ack. */
+  latenciesMs: number[];
+}
+
+export function consumerName(partition: number): string {
+  return `scorer-p${partition}`;
+}
+
+export class PartitionWorker {
+  private state: PartitionState;
+  private messages: ConsumerMessages | undefined;
+  private readonly queue: JsMsg[] = [];
+  private wake: (() => void) | undefined;
+  private stopping = false;
+  private ended = false;
+  private lastCheckpoint = 0;
+  private running: Promise<void> | undefined;
+
+  constructor(readonly partition: number, private readonly deps: WorkerDeps) {
+    this.state = newPartitionState(partition);
+  }
+
+  get seq(): number {
+    return this.state.seq;
+  }
+
+  get stats(): PartitionState['stats'] {
+    return this.state.stats;
+  }
+
+  /** Loads the checkpoint, (re)creates the durable consumer at the sequence after it, and starts consuming. */
+  async start(): Promise<void> {
+    this.state = (await this.deps.store.load(this.partition)) ?? newPartitionState(this.partition);
+    const name = consumerName(this.partition);
+    await this.deps.jsm.consumers.delete(STREAM_TX, name).catch(() => undefined);
+    await this.deps.jsm.consumers.add(STREAM_TX, {
+      durable_name: name,
+      filter_subject: partitionFilter(this.partition),
+      ack_policy: AckPolicy.All,
+      ack_wait: nanos(120_000),
+      max_ack_pending: this.deps.batch * 4,
+      ...(this.state.seq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.state.seq + 1 } : { deliver_policy: DeliverPolicy.All }),
+    });
+    const consumer = await this.deps.js.consumers.get(STREAM_TX, name);
+    this.messages = await consumer.consume({ max_messages: this.deps.batch * 2, expires: 5000 });
+    const msgs = this.messages;
+    void (async () => {
+      for await (const m of msgs) {
+        this.queue.push(m);
+        if (this.wake && this.queue.length >= this.deps.batch) this.wakeUp();
+        else if (this.wake && this.queue.length === 1) setTimeout(() => this.wakeUp(), this.deps.waitMs);
+      }
+      this.ended = true;
+      this.wakeUp();
+    })().catch((err: Error) => this.deps.logger.error({ err: err.message, partition: this.partition }, 'consume loop failed'));
+    this.deps.logger.info({ partition: this.partition, from_seq: this.state.seq + 1 }, 'partition worker started');
+    this.running = this.loop();
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping || this.queue.length > 0) {
+      if (this.queue.length === 0) {
+        if (this.ended || this.stopping) break;
+        await new Promise<void>((r) => (this.wake = r));
+        continue;
+      }
+      const batch = this.queue.splice(0, this.deps.batch);
+      await this.processBatch(batch);
+    }
+  }
+
+  private async processBatch(batch: JsMsg[]): Promise<void> {
+    const emit = new Emit();
+    const pendings: Pending[] = [];
+    const dlq: { subject: string; msgId: string; data: Uint8Array; headers: Record<string, string> }[] = [];
+    for (const m of batch) {
+      if (m.seq <= this.state.seq) continue; // redelivery of an event already applied
+      const decoded = decodeTx(m.subject, m.data);
+      if (!decoded.ok || decoded.partition !== this.partition) {
+        const reason = decoded.ok ? 'wrong_partition' : decoded.reason;
+        const detail = decoded.ok ? `subject ${m.subject} delivered to partition ${this.partition}` : decoded.detail;
+        dlq.push(this.dlqMessage(m, reason, detail));
+        this.state.seq = m.seq;
+        this.state.stats.rejected++;
+        continue;
+      }
+      try {
+        const p = this.deps.engine.apply(this.state, { seq: m.seq, partition: this.partition, msg: decoded.msg }, emit);
+        if (p) pendings.push(p);
+      } catch (err) {
+        dlq.push(this.dlqMessage(m, 'processing_error', (err as Error).message));
+        this.state.seq = m.seq;
+        this.state.stats.rejected++;
+      }
+    }
+    const t0 = performance.now();
+    const scores = this.deps.scorer && pendings.length ? await this.deps.scorer.scoreBatch(pendings.map((p) => p.features)) : [];
+    const modelMs = performance.now() - t0;
+    pendings.forEach((p, i) => this.deps.engine.complete(this.state, p, scores[i], emit));
+
+    const t1 = performance.now();
+    const rows = new Map(emit.rows);
+    if (emit.customers.size) rows.set('customer_state', [...emit.customers.values()]);
+    const publishes = [
+      ...emit.publishes.map((p) => ({ subject: p.subject, msgId: p.msgId, data: Buffer.from(JSON.stringify(p.payload)) })),
+      ...dlq,
+    ];
+    await Promise.all([this.deps.sink.write(rows), publishes.length ? this.deps.publish(publishes) : Promise.resolve()]);
+    const flushMs = performance.now() - t1;
+    const last = batch[batch.length - 1]!;
+    await last.ackAck();
+    const now = Date.now();
+    this.deps.onBatch?.({
+      partition: this.partition, events: batch.length, firstSeq: batch[0]!.seq, lastSeq: last.seq, pending: last.info.pending,
+      modelMs, flushMs, dlq: dlq.length, latenciesMs: batch.map((m) => now - m.info.timestampNanos / 1e6),
+    });
+    if (now - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
+  }
+
+  private dlqMessage(m: JsMsg, reason: string, detail: string): { subject: string; msgId: string; data: Uint8Array; headers: Record<string, string> } {
+    this.deps.logger.warn({ partition: this.partition, seq: m.seq, subject: m.subject, reason }, 'event sent to DLQ');
+    const h = { 'Vafa-Reason': reason, 'Vafa-Detail': detail.slice(0, 1000), 'Vafa-Source-Stream': STREAM_TX, 'Vafa-Source-Subject': m.subject, 'Vafa-Source-Seq': String(m.seq) };
+    return { subject: `dlq.scorer.${reason}`, msgId: `dlq:${STREAM_TX}:${m.seq}`, data: m.data, headers: h };
+  }
+
+  async checkpoint(): Promise<void> {
+    this.lastCheckpoint = Date.now();
+    await this.deps.store.save(this.state);
+  }
+
+  /** Stops consuming, finishes the batches already received, checkpoints. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.messages?.close().catch(() => undefined);
+    this.wakeUp();
+    await this.running;
+    await this.checkpoint();
+  }
+}
+
+export { headers };

@@ -1,0 +1,93 @@
+/**
+ * Test harness: a real nats-server and the real ClickHouse engine (chDB behind the HTTP interface), on
+ * free ports, with a temporary data directory; removed afterwards.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { loadSettings, type Settings } from '../../config/settings.js';
+import { createLogger, type Logger } from '../../runtime/log.js';
+import { freePort } from '../../runtime/nats-server.js';
+import { startStack, type Stack, type StackOptions } from '../../runtime/stack.js';
+
+export interface TestStack extends Stack {
+  dataDir: string;
+  logger: Logger;
+  /** Stops everything and removes the data directory. */
+  destroy(): Promise<void>;
+}
+
+export async function testSettings(overrides: Partial<Settings> = {}, dataDir?: string): Promise<Settings> {
+  const dir = dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'vafa-test-'));
+  return loadSettings({}, {
+    dataDir: dir, port: 0, iso8583Port: 0, localNatsPort: await freePort(), localClickhousePort: await freePort(),
+    logLevel: (process.env.TEST_LOG_LEVEL as Settings['logLevel'] | undefined) ?? 'warn', partitions: 4, scorerWaitMs: 10, checkpointMs: 500,
+    ...overrides,
+  });
+}
+
+export async function startTestStack(opts: Partial<StackOptions> & { overrides?: Partial<Settings> } = {}): Promise<TestStack> {
+  const settings = await testSettings(opts.overrides);
+  const logger = createLogger({ level: settings.logLevel, name: 'test' });
+  const stack = await startStack({ settings, logger, churn: null, ...opts });
+  return {
+    ...stack,
+    dataDir: settings.dataDir,
+    logger,
+    async destroy() {
+      await stack.stop();
+      rmSync(settings.dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+const BIN = path.resolve(import.meta.dirname, '../../bin/vafa.js');
+
+/** Runs `vafa <args>` as a child process against the given stack (its NATS and ClickHouse). */
+export function spawnVafa(args: string[], stack: Stack, env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
+      NATS_URL: stack.natsUrl, CLICKHOUSE_URL: stack.clickhouseUrl, VAFA_DATA_DIR: stack.settings.dataDir,
+      VAFA_PARTITIONS: String(stack.settings.partitions), LOG_LEVEL: 'warn', VAFA_SCORER_WAIT_MS: '10', VAFA_CHECKPOINT_MS: '300',
+      ...env,
+    },
+  });
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: r.headers };
+}
+
+export async function queryRows<T = Record<string, unknown>>(stack: Stack, sql: string): Promise<T[]> {
+  const rs = await stack.warehouse.query({ query: sql, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 0 } });
+  return await rs.json<T>();
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+/** Deterministic test transactions. */
+export function makeTx(i: number, customer = `C${i % 25}`, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const channels = ['pos', 'online', 'fuel', 'bill_pay', 'atm', 'installment'];
+  return {
+    tx_id: `T${String(i).padStart(6, '0')}`, customer_id: customer, channel: channels[i % channels.length], amount_minor: 50_000 + (i * 7919) % 900_000,
+    currency: 'IRR', occurred_at: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(), ...extra,
+  };
+}
