@@ -6,8 +6,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
 import { Type } from '@sinclair/typebox';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, type StreamKind } from '../contracts/events.js';
@@ -27,6 +28,8 @@ export interface AppDeps {
   metrics: ApiMetrics;
   registry: Registry;
   apiKeys: readonly string[];
+  /** Requests per minute per API key (per client address without keys) on write endpoints; 0 = unlimited. */
+  rateLimitPerMin?: number;
   /** Max body bytes. Default 10 MiB. */
   bodyLimit?: number;
   /** Extra readiness checks (the scorer in the all-in-one). */
@@ -94,13 +97,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.httpDuration.labels(req.routeOptions.url ?? 'unknown', req.method, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
-    if (reply.statusCode >= 500) req.log.warn({ reqId: req.id, url: req.url, status: reply.statusCode }, 'request failed');
+    if (reply.statusCode >= 500) req.log.warn({ url: req.url, status: reply.statusCode }, 'request failed');
   });
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, 'VAFA_BODY_TOO_LARGE');
     if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return send(reply, 'VAFA_UNSUPPORTED_MEDIA_TYPE');
+    if (err.statusCode === 429) return send(reply, 'VAFA_RATE_LIMITED', { retry_after_s: Number(reply.getHeader('retry-after') ?? 60) });
     if (err.statusCode === 400 || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return send(reply, 'VAFA_BAD_BODY', {}, `${ERRORS.VAFA_BAD_BODY.message} ${err.message}`);
-    req.log.error({ err, reqId: req.id }, 'unhandled error');
+    req.log.error({ err }, 'unhandled error');
     return send(reply, 'VAFA_INTERNAL');
   });
   app.setNotFoundHandler((_req, reply) => send(reply, 'VAFA_NOT_FOUND'));
@@ -112,6 +116,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  if (deps.rateLimitPerMin) {
+    await app.register(rateLimit, {
+      global: false,
+      max: deps.rateLimitPerMin,
+      timeWindow: 60_000,
+      keyGenerator: (req) => {
+        const auth = req.headers.authorization ?? '';
+        return auth.startsWith('Bearer ') ? `key:${createHash('sha256').update(auth.slice(7).trim()).digest('hex').slice(0, 16)}` : `ip:${req.ip}`;
+      },
+      errorResponseBuilder: (_req, ctx) => Object.assign(new Error(ERRORS.VAFA_RATE_LIMITED.message), { statusCode: ctx.statusCode }),
+    });
+  }
 
   const requireKey = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     if (deps.apiKeys.length === 0) return;
@@ -137,6 +154,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       validatorCompiler: () => () => true,
       serializerCompiler: () => (data) => JSON.stringify(data),
       preHandler: requireKey,
+      ...(deps.rateLimitPerMin ? { config: { rateLimit: { max: deps.rateLimitPerMin, timeWindow: 60_000 } } } : {}),
     }, async (req, reply) => {
       const body = req.body as unknown;
       if (body === undefined || body === null || (typeof body !== 'object')) return send(reply, 'VAFA_BAD_BODY');

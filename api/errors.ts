@@ -28,3 +28,20 @@ export interface ErrorBody {
 export function errorBody(code: ErrorCode, extra: Record<string, unknown> = {}, message?: string): ErrorBody {
   return { error: code, message: message ?? ERRORS[code].message, ...extra };
 }
+
+/** The catalogue as the Markdown table in docs/api-errors.md (a test keeps the file in sync). */
+export function renderErrorsMarkdown(): string {
+  const rows = Object.entries(ERRORS).map(([code, e]) => `| \`${code}\` | ${e.status} | ${e.message} |`);
+  return [
+    '# API error codes',
+    '',
+    'Every error response is JSON: `{ "error": CODE, "message": ..., "request_id": ... }`, plus per-item',
+    '`results` for the ingest endpoints (each with `index`, `status` and, for an invalid item, `errors[]`',
+    'naming the `field` and what is wrong). Generated from `api/errors.ts`.',
+    '',
+    '| code | HTTP status | meaning |',
+    '| --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}

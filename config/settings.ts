@@ -38,6 +38,8 @@ export const SettingsSchema = Type.Object({
   duplicateWindowS: Type.Integer({ minimum: 1 }),
   /** Bearer keys for write endpoints; empty → writes are open. Env `VAFA_API_KEYS` (comma-separated). */
   apiKeys: Type.Array(Type.String({ minLength: 16 })),
+  /** Requests per minute allowed per API key (or per client address without keys); 0 = unlimited. Env `VAFA_RATE_LIMIT_PER_MIN`, default 0. */
+  rateLimitPerMin: Type.Integer({ minimum: 0 }),
   /** Secret key of the card tokenizer (HMAC-SHA-256). Env `VAFA_TOKEN_KEY`. Required outside the demo. */
   tokenKey: Type.String({ minLength: 16 }),
   /** Log level. Env `LOG_LEVEL`, default info. */
@@ -69,7 +71,7 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   clickhouseUrl: 'CLICKHOUSE_URL', localClickhousePort: 'VAFA_CLICKHOUSE_PORT', clickhouseUser: 'CLICKHOUSE_USER',
   clickhousePassword: 'CLICKHOUSE_PASSWORD', clickhouseDatabase: 'CLICKHOUSE_DATABASE', dataDir: 'VAFA_DATA_DIR',
   partitions: 'VAFA_PARTITIONS', streamReplicas: 'VAFA_STREAM_REPLICAS', duplicateWindowS: 'VAFA_DUPLICATE_WINDOW_S',
-  apiKeys: 'VAFA_API_KEYS', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', scorerBatch: 'VAFA_SCORER_BATCH',
+  apiKeys: 'VAFA_API_KEYS', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', scorerBatch: 'VAFA_SCORER_BATCH',
   scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
   rulesPath: 'VAFA_RULES', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
   shutdownMs: 'VAFA_SHUTDOWN_MS',
@@ -123,6 +125,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     streamReplicas: int(env, 'streamReplicas', 1),
     duplicateWindowS: int(env, 'duplicateWindowS', 86_400),
     apiKeys: (str('apiKeys') ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    rateLimitPerMin: int(env, 'rateLimitPerMin', 0),
     tokenKey: str('tokenKey') ?? DEMO_TOKEN_KEY,
     logLevel: (str('logLevel') ?? 'info') as Settings['logLevel'],
     scorerBatch: int(env, 'scorerBatch', 1000),

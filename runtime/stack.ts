@@ -95,7 +95,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const partitions = settings.scorerPartitions === 'all' ? [...Array(settings.partitions).keys()] : settings.scorerPartitions;
       const scorer = new ScorerService({
         nc, warehouse, database: settings.clickhouseDatabase, partitions, checkpointDir: path.join(settings.dataDir, 'checkpoints'),
-        logger: logger.child({ component: 'scorer' }), registry, batch: settings.scorerBatch, waitMs: settings.scorerWaitMs,
+        logger: logger.child({ module: 'scorer' }), registry, batch: settings.scorerBatch, waitMs: settings.scorerWaitMs,
         checkpointMs: settings.checkpointMs, ...(churn ? { scorer: churn } : {}),
       });
       await scorer.start();
@@ -108,8 +108,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const cards = await NatsCardDirectory.open(nc, settings.streamReplicas);
       const ingest = new IngestService({ publisher, partitions: settings.partitions, tokenKey: settings.tokenKey, cards });
       const app = await buildApp({
-        ingest, warehouse, database: settings.clickhouseDatabase, logger: logger.child({ component: 'api' }), registry,
-        metrics: apiMetrics(registry), apiKeys: settings.apiKeys,
+        ingest, warehouse, database: settings.clickhouseDatabase, logger: logger.child({ module: 'api' }), registry,
+        metrics: apiMetrics(registry), apiKeys: settings.apiKeys, rateLimitPerMin: settings.rateLimitPerMin,
         readiness: async (): Promise<Record<string, boolean>> => (stack.scorer ? { scorer: !stack.scorer.degraded } : {}),
       });
       await app.listen({ port: settings.port, host: settings.host });
