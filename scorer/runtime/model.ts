@@ -1,0 +1,216 @@
+/**
+ * Churn-model serving: loads an ONNX model through its `vafa.model/v1` manifest
+ * (`models/manifest.ts`), checks the graph against it, and scores micro-batches with one
+ * onnxruntime `run()` per batch.
+ *
+ * Supported models: one float input `[batch, features]` and a probability output, either a float
+ * tensor or a ZipMap (removed at load; see `model/plan.ts`). Models with one input per column (e.g.
+ * scikit-learn pipelines over a DataFrame) are refused with a message saying so: the scorer's
+ * feature rows are numeric vectors, and such models usually also want string columns.
+ *
+ * Hot swap and micro-batching live in `model/registry.ts` and `model/batcher.ts`, re-exported here.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import { ModelRefusedError, parseManifest, type FeatureScale, type Manifest } from '../../models/manifest.js';
+import { decodeModel, type ModelProto } from '../../models/onnx/schema.js';
+import { planServing, type ServingPlan } from './model/plan.js';
+import type { ChurnModel } from './model/types.js';
+
+export { ModelRefusedError, type Manifest } from '../../models/manifest.js';
+export type { ChurnModel } from './model/types.js';
+export { ModelRegistry, type SwapOptions } from './model/registry.js';
+export { createBatcher, type Batcher, type BatcherOptions, type Score } from './model/batcher.js';
+
+/** Options of {@link loadModel}. */
+export interface LoadOptions {
+  /** onnxruntime intra-op threads. Default 1: small models gain nothing from more, and the scorer scales by partitions. */
+  intraOpNumThreads?: number;
+}
+
+/** Per-feature affine transform `(x − offset) · factor`, or undefined when no feature is scaled. */
+function scalingOf(features: Manifest['features']): { offset: Float64Array; factor: Float64Array } | undefined {
+  if (!features.some((f) => f.scale)) return undefined;
+  const offset = new Float64Array(features.length);
+  const factor = new Float64Array(features.length).fill(1);
+  features.forEach((f, j) => {
+    const s: FeatureScale | undefined = f.scale;
+    if (!s) return;
+    if ('mean' in s) {
+      offset[j] = s.mean;
+      factor[j] = 1 / s.std;
+    } else {
+      offset[j] = s.min;
+      factor[j] = 1 / (s.max - s.min);
+    }
+  });
+  return { offset, factor };
+}
+
+class OrtChurnModel implements ChurnModel {
+  readonly version: string;
+  readonly features: readonly string[];
+  readonly threshold: number;
+  readonly stats = { runs: 0, rows: 0 };
+  private inFlight = 0;
+  private closing: Promise<void> | undefined;
+  private drained: (() => void) | undefined;
+  private readonly scaling: ReturnType<typeof scalingOf>;
+
+  constructor(
+    readonly manifest: Manifest,
+    readonly source: string,
+    private readonly session: ort.InferenceSession,
+    private readonly plan: ServingPlan,
+  ) {
+    this.version = manifest.version;
+    this.features = Object.freeze(manifest.features.map((f) => f.name));
+    this.threshold = manifest.threshold;
+    this.scaling = scalingOf(manifest.features);
+  }
+
+  get notes(): readonly string[] {
+    return this.plan.notes;
+  }
+
+  async scoreBatch(rows: Float32Array, n: number): Promise<Float32Array> {
+    const w = this.plan.width;
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`scoreBatch: n must be a non-negative integer, got ${n}`);
+    if (rows.length < n * w) throw new RangeError(`scoreBatch: ${n} rows of ${w} features need ${n * w} values, got ${rows.length}`);
+    if (this.closing) throw new Error(`model ${this.version} is closed`);
+    if (n === 0) return new Float32Array(0);
+    this.inFlight++;
+    try {
+      return await this.run(rows, n);
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) this.drained?.();
+    }
+  }
+
+  private async run(rows: Float32Array, n: number): Promise<Float32Array> {
+    const w = this.plan.width;
+    let data = rows.length === n * w ? rows : rows.subarray(0, n * w);
+    if (this.scaling) {
+      const { offset, factor } = this.scaling;
+      const scaled = new Float32Array(n * w);
+      for (let i = 0; i < n * w; i++) {
+        const j = i % w;
+        scaled[i] = (data[i]! - offset[j]!) * factor[j]!;
+      }
+      data = scaled;
+    }
+    const input = new ort.Tensor('float32', data, [n, w]);
+    const out = await this.session.run({ [this.plan.inputName]: input }, [this.plan.fetch]);
+    this.stats.runs++;
+    this.stats.rows += n;
+    const t = out[this.plan.fetch];
+    if (!t) throw new Error(`model ${this.version}: onnxruntime returned no "${this.plan.fetch}"`);
+    const values = t.data as Float32Array | Float64Array;
+    const cols = t.dims.length === 1 ? 1 : Number(t.dims[1]);
+    if (t.dims[0] !== n || values.length !== n * cols) {
+      throw new Error(`model ${this.version}: "${this.plan.fetch}" came back with shape [${t.dims.join(',')}] for ${n} rows`);
+    }
+    const p = new Float32Array(n);
+    const c = this.plan.column;
+    for (let i = 0; i < n; i++) p[i] = values[i * cols + c]!;
+    return p;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.inFlight > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+      await this.session.release();
+    })();
+    return this.closing;
+  }
+}
+
+/** Raw rows of zeros, ones and minus ones: any classifier maps them to probabilities. */
+async function probe(model: OrtChurnModel, plan: ServingPlan): Promise<string[]> {
+  const w = plan.width;
+  const rows = new Float32Array(3 * w);
+  rows.fill(1, w, 2 * w);
+  rows.fill(-1, 2 * w);
+  let p: Float32Array;
+  try {
+    p = await model.scoreBatch(rows, 3);
+  } catch (err) {
+    const relaxed = plan.notes.some((n) => n.startsWith('batch dimension'));
+    return [`a probe run of 3 rows failed${relaxed ? ' (the model had a batch size fixed at 1)' : ''}: ${(err as Error).message}`];
+  } finally {
+    model.stats.runs = 0;
+    model.stats.rows = 0;
+  }
+  const bad = Array.from(p).findIndex((v) => !(v >= -1e-6 && v <= 1 + 1e-6));
+  if (bad >= 0) {
+    return [`output "${model.manifest.output.name}" column ${plan.column} gave ${p[bad]} for a probe row of ${['zeros', 'ones', 'minus ones'][bad]}: `
+      + 'not a probability (a margin or score?)'];
+  }
+  return [];
+}
+
+/**
+ * Builds a model from a parsed manifest and the ONNX bytes it names.
+ * @param source names the model in messages (the manifest path).
+ * @throws ModelRefusedError listing every mismatch between manifest and model.
+ */
+export async function createModel(manifest: Manifest, onnxBytes: Uint8Array, source: string, opts: LoadOptions = {}): Promise<ChurnModel> {
+  let graph: ModelProto;
+  try {
+    graph = decodeModel(onnxBytes);
+  } catch (err) {
+    throw new ModelRefusedError(source, [`onnx: "${manifest.onnx}" is not an ONNX model: ${(err as Error).message}`]);
+  }
+  const { plan, problems } = planServing(graph, manifest);
+  if (!plan) throw new ModelRefusedError(source, problems);
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(plan.bytes, {
+      intraOpNumThreads: opts.intraOpNumThreads ?? 1, interOpNumThreads: 1, executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+    });
+  } catch (err) {
+    throw new ModelRefusedError(source, [`onnxruntime cannot load "${manifest.onnx}": ${(err as Error).message}`]);
+  }
+  const model = new OrtChurnModel(manifest, source, session, plan);
+  const probeProblems = await probe(model, plan);
+  if (probeProblems.length > 0) {
+    await model.close();
+    throw new ModelRefusedError(source, probeProblems);
+  }
+  return model;
+}
+
+/**
+ * Loads the model a manifest describes: reads and validates the manifest, reads the `.onnx` file
+ * next to it (checking `sha256` when given), checks the graph against the manifest, and starts an
+ * onnxruntime session.
+ * @throws ModelRefusedError naming each problem (manifest field, missing input or output, width
+ *   mismatch, unknown class, …); nothing is loaded then.
+ */
+export async function loadModel(manifestPath: string, opts: LoadOptions = {}): Promise<ChurnModel> {
+  let text: string;
+  try {
+    text = await readFile(manifestPath, 'utf8');
+  } catch (err) {
+    throw new ModelRefusedError(manifestPath, [`cannot read the manifest: ${(err as Error).message}`]);
+  }
+  const manifest = parseManifest(text, manifestPath);
+  const onnxPath = path.resolve(path.dirname(manifestPath), manifest.onnx);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(onnxPath);
+  } catch (err) {
+    throw new ModelRefusedError(manifestPath, [`onnx: cannot read "${manifest.onnx}": ${(err as Error).message}`]);
+  }
+  if (manifest.sha256) {
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    if (digest !== manifest.sha256) {
+      throw new ModelRefusedError(manifestPath, [`sha256: "${manifest.onnx}" has digest ${digest}, the manifest says ${manifest.sha256}`]);
+    }
+  }
+  return createModel(manifest, bytes, manifestPath, opts);
+}
