@@ -176,3 +176,41 @@ export function tableDef(name: string): TableDef {
   if (!def) throw new Error(`unknown table ${name}`);
   return def;
 }
+
+/** Where the clustered form lives: cluster name and the macros each replica defines. */
+export interface ClusterOptions {
+  /** `remote_servers` cluster name, e.g. `vafa` (2 shards × 2 replicas). */
+  cluster: string;
+  /** ZooKeeper/Keeper path prefix; `{shard}` and `{replica}` are server macros. Default `/clickhouse/tables/{shard}/{database}`. */
+  zooPath?: string;
+}
+
+/**
+ * Clustered DDL from the same definitions: per table a local `ReplicatedReplacingMergeTree` on every
+ * replica (`<name>_local`, `ON CLUSTER`), and a `Distributed` table named like the single-node one,
+ * sharded by the customer id hash so one customer's rows stay on one shard (FINAL stays shard-local).
+ */
+export function createClusterTableSql(def: TableDef, opts: ClusterOptions, database = DATABASE): string[] {
+  const zoo = (opts.zooPath ?? '/clickhouse/tables/{shard}/{database}').replace('{database}', database);
+  const local = `${def.name}_local`;
+  const engine = `ReplicatedReplacingMergeTree('${zoo}/${local}', '{replica}'${def.version ? `, ${def.version}` : ''})`;
+  const shardKey = def.columns.some((c) => c.name === 'customer_id') ? 'cityHash64(customer_id)' : 'rand()';
+  return [
+    [
+      `CREATE TABLE IF NOT EXISTS ${database}.${local} ON CLUSTER ${opts.cluster} (`,
+      def.columns.map(columnSql).join(',\n'),
+      `) ENGINE = ${engine}`,
+      def.partitionBy ? `PARTITION BY ${def.partitionBy}` : '',
+      `ORDER BY (${def.orderBy.join(', ')})`,
+      def.ttl ? `TTL ${def.ttl}` : '',
+      `COMMENT '${def.comment.replace(/'/g, "\\'")}'`,
+    ].filter(Boolean).join('\n'),
+    `CREATE TABLE IF NOT EXISTS ${database}.${def.name} ON CLUSTER ${opts.cluster} AS ${database}.${local}\nENGINE = Distributed(${opts.cluster}, ${database}, ${local}, ${shardKey})`,
+  ];
+}
+
+/** The whole schema in one form: single-node (no `cluster`) or clustered. */
+export function schemaStatements(database = DATABASE, cluster?: ClusterOptions): string[] {
+  const create = cluster ? `CREATE DATABASE IF NOT EXISTS ${database} ON CLUSTER ${cluster.cluster}` : `CREATE DATABASE IF NOT EXISTS ${database}`;
+  return [create, ...TABLES.flatMap((d) => (cluster ? createClusterTableSql(d, cluster, database) : [createTableSql(d, database)]))];
+}
