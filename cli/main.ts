@@ -22,6 +22,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   simulate: async () => (await import('./simulate.js')).simulateCommand,
   train: async () => (await import('./train.js')).trainCommand,
   bench: async () => (await import('../bench/main.js')).benchCommand,
+  replay: async () => (await import('./replay.js')).replayCommand,
 };
 
 function help(): string {
@@ -39,6 +40,7 @@ function help(): string {
     '  train      train the churn model from history and export it to ONNX',
     '  bench      throughput and latency against the raw NATS ceilings',
     '  migrate    create the ClickHouse schema',
+    '  replay     rebuild the ClickHouse tables from stream TX (--from <seq|time>)',
     '',
     'Settings come from the environment (see README.md, "Configuration").',
   ].join('\n');
