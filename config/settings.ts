@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import os from 'node:os';
 import path from 'node:path';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
@@ -52,6 +53,12 @@ export const SettingsSchema = Type.Object({
   checkpointMs: Type.Integer({ minimum: 100 }),
   /** Scorer: partitions this instance owns ("all" or a list like "0,1,5"). Env `VAFA_SCORER_PARTITIONS`, default all. */
   scorerPartitions: Type.Union([Type.Literal('all'), Type.Array(Type.Integer({ minimum: 0 }))]),
+  /** Scorer: where checkpoints live. `auto`: the data directory with the embedded NATS, the NATS object store otherwise. Env `VAFA_CHECKPOINTS`. */
+  checkpointStore: Type.Union([Type.Literal('auto'), Type.Literal('file'), Type.Literal('nats')]),
+  /** Scorer: partition lease lifetime, ms. Env `VAFA_LEASE_MS`, default 10000. */
+  leaseMs: Type.Integer({ minimum: 500 }),
+  /** Scorer instance name (unique per process). Env `VAFA_INSTANCE`, default `<hostname>-<pid>`. */
+  instance: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$' }),
   /** Loyalty rules file. Env `VAFA_RULES`, default config/loyalty-rules.yaml. */
   rulesPath: Type.String(),
   /** Churn model manifest. Env `VAFA_MODEL`, default models/churn/manifest.json. */
@@ -72,7 +79,7 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   clickhousePassword: 'CLICKHOUSE_PASSWORD', clickhouseDatabase: 'CLICKHOUSE_DATABASE', dataDir: 'VAFA_DATA_DIR',
   partitions: 'VAFA_PARTITIONS', streamReplicas: 'VAFA_STREAM_REPLICAS', duplicateWindowS: 'VAFA_DUPLICATE_WINDOW_S',
   apiKeys: 'VAFA_API_KEYS', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', scorerBatch: 'VAFA_SCORER_BATCH',
-  scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
+  scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
   rulesPath: 'VAFA_RULES', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
   shutdownMs: 'VAFA_SHUTDOWN_MS',
 };
@@ -132,6 +139,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     scorerWaitMs: int(env, 'scorerWaitMs', 50),
     checkpointMs: int(env, 'checkpointMs', 5000),
     scorerPartitions,
+    checkpointStore: (str('checkpointStore') ?? 'auto') as Settings['checkpointStore'],
+    leaseMs: int(env, 'leaseMs', 10_000),
+    instance: str('instance') ?? `${os.hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
     rulesPath: path.resolve(str('rulesPath') ?? path.join(PROJECT_ROOT, 'config/loyalty-rules.yaml')),
     modelPath: path.resolve(str('modelPath') ?? path.join(PROJECT_ROOT, 'models/churn/manifest.json')),
     offersPath: path.resolve(str('offersPath') ?? path.join(PROJECT_ROOT, 'config/offers.yaml')),

@@ -22,6 +22,7 @@ import { apiMetrics, createRegistry } from '../api/metrics.js';
 import { ScorerService } from '../scorer/runtime/service.js';
 import type { ChurnScorer } from '../scorer/runtime/worker.js';
 import { NatsCardDirectory } from '../ingest/cards.js';
+import { FileCheckpointStore, NatsCheckpointStore } from '../scorer/runtime/checkpoints.js';
 
 export interface StackOptions {
   settings: Settings;
@@ -92,9 +93,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     if (opts.scorer !== false) {
       const churn = opts.churn === undefined ? await loadDefaultChurn(settings, logger) : opts.churn ?? undefined;
-      const partitions = settings.scorerPartitions === 'all' ? [...Array(settings.partitions).keys()] : settings.scorerPartitions;
+      const useFiles = settings.checkpointStore === 'file' || (settings.checkpointStore === 'auto' && localNats !== undefined);
+      const store = useFiles ? new FileCheckpointStore(path.join(settings.dataDir, 'checkpoints')) : await NatsCheckpointStore.open(nc, settings.streamReplicas);
       const scorer = new ScorerService({
-        nc, warehouse, database: settings.clickhouseDatabase, partitions, checkpointDir: path.join(settings.dataDir, 'checkpoints'),
+        nc, warehouse, database: settings.clickhouseDatabase, totalPartitions: settings.partitions, store, instance: settings.instance, leaseMs: settings.leaseMs,
+        ...(settings.scorerPartitions === 'all' ? {} : { partitions: settings.scorerPartitions }),
         logger: logger.child({ module: 'scorer' }), registry, batch: settings.scorerBatch, waitMs: settings.scorerWaitMs,
         checkpointMs: settings.checkpointMs, ...(churn ? { scorer: churn } : {}),
       });

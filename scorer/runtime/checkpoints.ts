@@ -38,3 +38,29 @@ export class FileCheckpointStore implements CheckpointStore {
     renameSync(tmp, f);
   }
 }
+
+/**
+ * Checkpoints in the NATS object store (bucket `vafa_checkpoints`): readable by any scorer instance,
+ * so a partition that moves to another machine resumes from its last snapshot.
+ */
+export class NatsCheckpointStore implements CheckpointStore {
+  private constructor(private readonly os: import('@nats-io/obj').ObjectStore) {}
+
+  static async open(nc: import('@nats-io/transport-node').NatsConnection, replicas = 1): Promise<NatsCheckpointStore> {
+    const { Objm } = await import('@nats-io/obj');
+    const os = await new Objm(nc).create('vafa_checkpoints', { replicas, description: 'scorer partition snapshots' });
+    return new NatsCheckpointStore(os);
+  }
+
+  async load(partition: number): Promise<PartitionState | undefined> {
+    const blob = await this.os.getBlob(`partition-${partition}`);
+    if (!blob) return undefined;
+    const state = JSON.parse(Buffer.from(blob).toString('utf8')) as PartitionState;
+    if (state.version !== 1 || state.partition !== partition) throw new Error(`checkpoint of partition ${partition} in the object store is not a version-1 snapshot`);
+    return state;
+  }
+
+  async save(state: PartitionState): Promise<void> {
+    await this.os.putBlob({ name: `partition-${state.partition}` }, Buffer.from(JSON.stringify(state)));
+  }
+}

@@ -10,6 +10,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { Engine, DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../core/engine.js';
 import { PartitionWorker, type BatchInfo, type ChurnScorer } from './worker.js';
 import { FileCheckpointStore, type CheckpointStore } from './checkpoints.js';
+import { PartitionOwnership } from './ownership.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
 import { Publisher } from '../../ingest/publisher.js';
 import { natsJsm } from '../../runtime/nats.js';
@@ -20,7 +21,15 @@ export interface ScorerOptions {
   nc: NatsConnection;
   warehouse: ClickHouseClient;
   database: string;
-  partitions: readonly number[];
+  /** Number of partitions of `tx.>`. */
+  totalPartitions: number;
+  /**
+   * Partitions this instance may own. Undefined: balanced dynamically across the live instances
+   * (leases in NATS KV). A list: exactly these (still under a lease, so two owners never overlap).
+   */
+  partitions?: readonly number[];
+  /** Lease lifetime, ms. Default 10,000. */
+  leaseMs?: number;
   checkpointDir?: string;
   store?: CheckpointStore;
   scorer?: ChurnScorer;
@@ -45,7 +54,8 @@ export interface ScorerStats {
 }
 
 export class ScorerService {
-  private readonly workers: PartitionWorker[] = [];
+  private readonly workers = new Map<number, PartitionWorker>();
+  private ownership: PartitionOwnership | undefined;
   private readonly sink: ClickHouseSink;
   private readonly publisher: Publisher;
   readonly instance: string;
@@ -68,17 +78,33 @@ export class ScorerService {
     const js = jetstream(this.opts.nc);
     const store = this.opts.store ?? new FileCheckpointStore(this.opts.checkpointDir ?? 'data/checkpoints');
     const engine = new Engine(this.opts.engineConfig ?? DEFAULT_ENGINE_CONFIG);
-    for (const p of this.opts.partitions) {
-      const w = new PartitionWorker(p, {
-        js, jsm, engine, sink: this.sink, store, logger: this.opts.logger, instance: this.instance,
-        ...(this.opts.scorer ? { scorer: this.opts.scorer } : {}),
-        batch: this.opts.batch ?? 1000, waitMs: this.opts.waitMs ?? 20, checkpointMs: this.opts.checkpointMs ?? 5000,
-        publish: (msgs) => this.publishDurably(msgs),
-        onBatch: (info) => this.onBatch(info),
-      });
-      await w.start();
-      this.workers.push(w);
-    }
+    this.ownership = new PartitionOwnership({
+      nc: this.opts.nc, instance: this.instance, partitions: this.opts.totalPartitions, logger: this.opts.logger,
+      ...(this.opts.partitions ? { allowed: this.opts.partitions } : {}), ...(this.opts.leaseMs ? { leaseMs: this.opts.leaseMs } : {}),
+      acquire: async (p, fence) => {
+        const w = new PartitionWorker(p, {
+          js, jsm, engine, sink: this.sink, store, logger: this.opts.logger, instance: this.instance, fence,
+          ...(this.opts.scorer ? { scorer: this.opts.scorer } : {}),
+          batch: this.opts.batch ?? 1000, waitMs: this.opts.waitMs ?? 20, checkpointMs: this.opts.checkpointMs ?? 5000,
+          publish: (msgs) => this.publishDurably(msgs),
+          onBatch: (info) => this.onBatch(info),
+          onEnded: () => void this.ownership?.restart(p),
+        });
+        await w.start();
+        this.workers.set(p, w);
+      },
+      release: async (p) => {
+        const w = this.workers.get(p);
+        this.workers.delete(p);
+        await w?.stop();
+      },
+    });
+    await this.ownership.start();
+  }
+
+  /** Partitions this instance owns right now. */
+  get owned(): number[] {
+    return this.ownership?.owned ?? [];
   }
 
   private onBatch(info: BatchInfo): void {
@@ -118,7 +144,7 @@ export class ScorerService {
 
   stats(): ScorerStats {
     const s: ScorerStats = { events: 0, duplicates: 0, late: 0, rejected: 0, seqByPartition: {} };
-    for (const w of this.workers) {
+    for (const w of this.workers.values()) {
       s.events += w.stats.events;
       s.duplicates += w.stats.duplicates;
       s.late += w.stats.late;
@@ -136,7 +162,7 @@ export class ScorerService {
   async stop(deadlineMs = 15_000): Promise<void> {
     const timer = setTimeout(() => this.sink.abort(), deadlineMs);
     try {
-      await Promise.allSettled(this.workers.map((w) => w.stop()));
+      await this.ownership?.stop();
       await this.sink.close().catch(() => undefined);
     } finally {
       clearTimeout(timer);

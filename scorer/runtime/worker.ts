@@ -15,6 +15,7 @@ import type { CheckpointStore } from './checkpoints.js';
 import { decodeTx } from './decode.js';
 import type { Logger } from '../../runtime/log.js';
 import type { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
+import type { Fence } from './ownership.js';
 
 /** Scores feature vectors, one model call per micro-batch. */
 export interface ChurnScorer {
@@ -36,6 +37,14 @@ export interface WorkerDeps {
   /** Publishes the batch's offer triggers and DLQ messages; resolves when JetStream has them. */
   publish: (msgs: { subject: string; msgId: string; data: Uint8Array; headers?: Record<string, string> }[]) => Promise<void>;
   onBatch?: (info: BatchInfo) => void;
+  /** Called when the message feed ends while the worker was not asked to stop (consumer gone, connection closed). */
+  onEnded?: () => void;
+  /** Ownership fence: once invalid (lease lost), the worker stops without committing another batch. */
+  fence?: Fence;
+}
+
+export class FencedError extends Error {
+  override readonly name = 'FencedError';
 }
 
 export interface BatchInfo {
@@ -64,6 +73,7 @@ export class PartitionWorker {
   private ended = false;
   private lastCheckpoint = 0;
   private running: Promise<void> | undefined;
+  private fenced = false;
 
   constructor(readonly partition: number, private readonly deps: WorkerDeps) {
     this.state = newPartitionState(partition);
@@ -101,7 +111,16 @@ export class PartitionWorker {
       }
       this.ended = true;
       this.wakeUp();
-    })().catch((err: Error) => this.deps.logger.error({ err: err.message, partition: this.partition }, 'consume loop failed'));
+    })().catch((err: Error) => {
+      this.deps.logger.error({ err: err.message, partition: this.partition }, 'consume loop failed');
+      this.ended = true;
+      this.wakeUp();
+    }).finally(() => {
+      if (!this.stopping) {
+        this.deps.logger.warn({ partition: this.partition }, 'message feed ended unexpectedly; restarting the partition');
+        this.deps.onEnded?.();
+      }
+    });
     this.deps.logger.info({ partition: this.partition, from_seq: this.state.seq + 1 }, 'partition worker started');
     this.running = this.loop();
   }
@@ -120,7 +139,17 @@ export class PartitionWorker {
         continue;
       }
       const batch = this.queue.splice(0, this.deps.batch);
-      await this.processBatch(batch);
+      try {
+        await this.processBatch(batch);
+      } catch (err) {
+        if (!(err instanceof FencedError)) throw err;
+        this.deps.logger.warn({ partition: this.partition }, 'worker fenced: lease lost, stopping without committing');
+        this.stopping = true;
+        this.fenced = true;
+        this.queue.length = 0;
+        await this.messages?.close().catch(() => undefined);
+        return;
+      }
     }
   }
 
@@ -153,6 +182,7 @@ export class PartitionWorker {
     const modelMs = performance.now() - t0;
     pendings.forEach((p, i) => this.deps.engine.complete(this.state, p, scores[i], emit));
 
+    if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
     const t1 = performance.now();
     const rows = new Map(emit.rows);
     if (emit.customers.size) rows.set('customer_state', [...emit.customers.values()]);
@@ -163,13 +193,29 @@ export class PartitionWorker {
     await Promise.all([this.deps.sink.write(rows), publishes.length ? this.deps.publish(publishes) : Promise.resolve()]);
     const flushMs = performance.now() - t1;
     const last = batch[batch.length - 1]!;
-    await last.ackAck();
+    if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
+    await this.ack(last);
     const now = Date.now();
     this.deps.onBatch?.({
       partition: this.partition, events: batch.length, firstSeq: batch[0]!.seq, lastSeq: last.seq, pending: last.info.pending,
       modelMs, flushMs, dlq: dlq.length, latenciesMs: batch.map((m) => now - m.info.timestampNanos / 1e6),
     });
     if (now - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
+  }
+
+  /**
+   * Cumulative, confirmed ack. If it cannot be confirmed (NATS restarting), the batch's outputs are
+   * already durable: the next batch's ack covers these messages (`AckPolicy.All`), and any
+   * redelivery is skipped by sequence, so the worker carries on instead of stopping.
+   */
+  private async ack(m: JsMsg): Promise<void> {
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      try {
+        if (await m.ackAck({ timeout: 5000 })) return;
+      } catch (err) {
+        if (attempt === 3) this.deps.logger.warn({ partition: this.partition, seq: m.seq, err: (err as Error).message }, 'ack not confirmed; the next batch will cover it');
+      }
+    }
   }
 
   private dlqMessage(m: JsMsg, reason: string, detail: string): { subject: string; msgId: string; data: Uint8Array; headers: Record<string, string> } {
@@ -189,7 +235,7 @@ export class PartitionWorker {
     await this.messages?.close().catch(() => undefined);
     this.wakeUp();
     await this.running;
-    await this.checkpoint();
+    if (!this.fenced) await this.checkpoint();
   }
 }
 

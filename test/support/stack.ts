@@ -22,7 +22,7 @@ export async function testSettings(overrides: Partial<Settings> = {}, dataDir?: 
   const dir = dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'vafa-test-'));
   return loadSettings({}, {
     dataDir: dir, port: 0, iso8583Port: 0, localNatsPort: await freePort(), localClickhousePort: await freePort(),
-    logLevel: (process.env.TEST_LOG_LEVEL as Settings['logLevel'] | undefined) ?? 'warn', partitions: 4, scorerWaitMs: 10, checkpointMs: 500,
+    logLevel: (process.env.TEST_LOG_LEVEL as Settings['logLevel'] | undefined) ?? 'warn', partitions: 4, scorerWaitMs: 10, checkpointMs: 500, leaseMs: 2000,
     ...overrides,
   });
 }
@@ -51,7 +51,7 @@ export function spawnVafa(args: string[], stack: Stack, env: Record<string, stri
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
       NATS_URL: stack.natsUrl, CLICKHOUSE_URL: stack.clickhouseUrl, VAFA_DATA_DIR: stack.settings.dataDir,
-      VAFA_PARTITIONS: String(stack.settings.partitions), LOG_LEVEL: 'warn', VAFA_SCORER_WAIT_MS: '10', VAFA_CHECKPOINT_MS: '300',
+      VAFA_PARTITIONS: String(stack.settings.partitions), LOG_LEVEL: 'warn', VAFA_SCORER_WAIT_MS: '10', VAFA_CHECKPOINT_MS: '300', VAFA_LEASE_MS: '2000',
       ...env,
     },
   });
