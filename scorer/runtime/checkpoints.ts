@@ -5,6 +5,8 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync, openSync, fsyncSync, closeSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import type { PartitionState } from '../core/state.js';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
 
 export interface CheckpointStore {
   load(partition: number): Promise<PartitionState | undefined>;
@@ -44,10 +46,9 @@ export class FileCheckpointStore implements CheckpointStore {
  * so a partition that moves to another machine resumes from its last snapshot.
  */
 export class NatsCheckpointStore implements CheckpointStore {
-  private constructor(private readonly os: import('@nats-io/obj').ObjectStore) {}
+  private constructor(private readonly os: ObjectStore) {}
 
-  static async open(nc: import('@nats-io/transport-node').NatsConnection, replicas = 1): Promise<NatsCheckpointStore> {
-    const { Objm } = await import('@nats-io/obj');
+  static async open(nc: NatsConnection, replicas = 1): Promise<NatsCheckpointStore> {
     const os = await new Objm(nc).create('vafa_checkpoints', { replicas, description: 'scorer partition snapshots' });
     return new NatsCheckpointStore(os);
   }
