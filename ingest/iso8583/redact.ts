@@ -1,0 +1,117 @@
+/**
+ * Keeping card data out of what the adapter logs and dead-letters: a masked copy of a raw frame, and a
+ * summary of a message that names only non-card fields.
+ */
+import { luhnValid } from '../tokenize.js';
+import type { DecodedMessage, FieldSpan, FieldValue, Iso8583DecodeError } from './codec.js';
+import { cardTokenOf } from './mapping.js';
+import { isSensitive, type Iso8583Options, type Iso8583Spec } from './spec.js';
+
+const MASK = 0x2a;
+
+/**
+ * What is known of a frame's layout: the spans of the fields decoded, and whether the decoder got to
+ * the end (`complete`). An incomplete layout is not trusted: fields may have been read misaligned.
+ */
+export interface FrameLayout {
+  spans: Record<number, FieldSpan>;
+  /** Offset of the first field, when the bitmap was read. */
+  bodyStart?: number;
+  /** Offset just after the MTI, when it was read. */
+  afterMti?: number;
+  complete: boolean;
+}
+
+function isDigitByte(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0xf0 && b <= 0xf9);
+}
+
+/** Card-number characters as text: digits, and track-2's `=` and `D` separators (ASCII or EBCDIC). */
+function isTrackByte(b: number): boolean {
+  return isDigitByte(b) || b === 0x3d || b === 0x44 || b === 0x7e || b === 0xc4;
+}
+
+function runs(buf: Buffer, isMember: (b: number) => boolean, visit: (start: number, end: number) => void): void {
+  let i = 0;
+  while (i < buf.length) {
+    if (!isMember(buf[i]!)) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < buf.length && isMember(buf[j]!)) j++;
+    visit(i, j);
+    i = j;
+  }
+}
+
+/**
+ * A copy of a raw message with card data masked (`*`): the content of every decoded card field and,
+ * anywhere, a 13–19 digit run that passes Luhn. When decoding stopped early, field boundaries are not
+ * trusted, so every run of 12 or more digits (with track-2 separators) reaching past the bitmap is
+ * masked too, or everything past the MTI when the spec packs card fields in BCD or binary.
+ */
+export function maskFrame(raw: Buffer, spec: Iso8583Spec, layout: FrameLayout): Buffer {
+  const out = Buffer.from(raw);
+  for (const [k, span] of Object.entries(layout.spans)) {
+    if (isSensitive(spec, Number(k))) out.fill(MASK, span.dataStart, span.end);
+  }
+  if (!layout.complete) {
+    const from = layout.bodyStart ?? 0;
+    const packed = Object.keys(spec).map(Number).some((n) => {
+      const enc = spec[n]?.encoding;
+      return isSensitive(spec, n) && (enc === 'bcd' || enc === 'binary');
+    });
+    if (packed) out.fill(MASK, layout.afterMti ?? 0);
+    else runs(out, isTrackByte, (s, e) => {
+      if (e <= from) return;
+      let digits = 0;
+      for (let i = s; i < e; i++) if (isDigitByte(out[i]!)) digits++;
+      if (digits >= 12) out.fill(MASK, s, e);
+    });
+  }
+  runs(out, isDigitByte, (s, e) => {
+    if (e - s < 13 || e - s > 19) return;
+    const digits = Array.from(out.subarray(s, e), (b) => String(b & 0x0f)).join('');
+    if (luhnValid(digits)) out.fill(MASK, s, e);
+  });
+  return out;
+}
+
+/**
+ * The frame as it may go to the DLQ. The decoder's field boundaries are trusted only when it read the
+ * whole message and found a well-formed card number where the spec puts one (field 2 or track 2);
+ * otherwise (a decode error, or a message with no card, perhaps read misaligned) card data could sit
+ * in any field, and every long digit run is masked.
+ */
+export function maskForDlq(raw: Buffer, spec: Iso8583Spec, outcome: DecodedMessage | Iso8583DecodeError, opts?: Partial<Iso8583Options>): Buffer {
+  if ('partial' in outcome) {
+    const { spans, bodyStart, afterMti } = outcome.partial;
+    return maskFrame(raw, spec, { spans, ...(bodyStart !== undefined ? { bodyStart } : {}), ...(afterMti !== undefined ? { afterMti } : {}), complete: false });
+  }
+  const card = cardTokenOf(outcome.fields, 'mask');
+  const trusted = card !== undefined && 'token' in card;
+  const bodyStart = Math.min(raw.length, ...Object.values(outcome.spans).map((s) => s.start));
+  const afterMti = (outcome.header?.length ?? 0) + (opts?.mtiEncoding === 'bcd' ? 2 : 4);
+  return maskFrame(raw, spec, { spans: outcome.spans, bodyStart, afterMti, complete: trusted });
+}
+
+/**
+ * Identifying, non-card fields of a message for logs and DLQ details. For a message that did not
+ * decode (`trusted` false) only the MTI, processing code and STAN, values too short to hold a card number.
+ */
+export function messageSummary(msg: { mti?: string; fields: Record<number, FieldValue> }, trusted = true): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (msg.mti) out.mti = msg.mti;
+  const pick = (field: number, name: string): void => {
+    const v = msg.fields[field];
+    if (typeof v === 'string' && v.trim() !== '' && (trusted || v.length <= 6)) out[name] = v.trim();
+  };
+  pick(3, 'processing_code');
+  pick(11, 'stan');
+  if (trusted) {
+    pick(37, 'rrn');
+    pick(41, 'terminal');
+  }
+  return out;
+}

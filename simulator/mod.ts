@@ -1,0 +1,113 @@
+/**
+ * The synthetic bank: a seeded, reproducible generator of retail-bank traffic (customer profiles,
+ * transactions, occasional redemptions) with known churn ground truth. Used by `vafa up --simulate`,
+ * `vafa simulate`, the tests, the bench and churn-model training.
+ *
+ * ```ts
+ * const bank = createBank({ seed: 7, customers: 10_000, start: new Date('2025-03-21T00:00:00Z'), days: 365 });
+ * for (const ev of bank.events()) { ... }                       // lazy, event-time order
+ * await runFeeder({ target: 'http://127.0.0.1:8080', bank, rate: 2000 });  // into a running vafa
+ * await writeHistory(bank, 'data/history');                    // labelled history for `vafa train`
+ * ```
+ */
+import type { CustomerProfileV1 } from '../contracts/events.js';
+import { BankGenerator, type SimEvent } from './generator.js';
+import { createPopulation, DAY, profileOf, type Customer } from './population.js';
+import { hashInts, hashString } from './rng.js';
+
+export type { SimEvent } from './generator.js';
+export { runFeeder, FeederError, type FeederOptions, type FeederProgress, type FeederSummary, type BatchCounts } from './feeder.js';
+export { writeHistory, readHistory, type HistoryLabel, type HistoryMeta, type HistoryReader, type WriteHistoryOptions } from './history.js';
+export { createProgress, formatProgress, type Progress } from './progress.js';
+
+/** What to simulate. The same options always give byte-identical output. */
+export interface SimOptions {
+  /** Any safe integer; everything random derives from it. */
+  seed: number;
+  /** Number of customers: those on the book at `start` plus those who open during the span. */
+  customers: number;
+  /** Simulated start (event time). */
+  start: Date;
+  /** Simulated span in days; events lie in `[start, start + days)`. */
+  days: number;
+  /** ISO 4217 alpha-3 code of every amount; default `IRR` (amounts in Rials, exponent 0). */
+  currency?: string;
+  /** Offset of the bank's local time from UTC, for time-of-day and weekday patterns; default 210 (Tehran). */
+  utcOffsetMinutes?: number;
+  /** Multiplies every customer's activity rate (denser or sparser traffic); default 1 (≈ 1.5 events a customer a day). */
+  activity?: number;
+}
+
+/** The options as resolved, with the span's end and the id prefix of this run's events. */
+export interface ResolvedSimOptions extends Required<SimOptions> {
+  /** Exclusive end of the simulated span: `start + days`. */
+  end: Date;
+  /** The hash in every event id (`T<prefix>-<n>`, `R<prefix>-<n>`): distinct options give distinct ids. */
+  idPrefix: string;
+}
+
+/**
+ * Ground truth for one customer. Churn is decided up to a year past the span's end, so every new
+ * customer's first year is known: `churn_at` may lie after `options.end` (the customer's activity may
+ * already be fading at the end of the data). Compare it with `options.end` for "churned within the data".
+ */
+export interface CustomerTruth {
+  churned: boolean;
+  /** When the customer left (RFC 3339); no events follow it until `reactivated_at`. */
+  churn_at?: string;
+  opened_at: string;
+  /** When a churned customer came back (win-back); activity resumes at a lower level. */
+  reactivated_at?: string;
+}
+
+export interface Bank {
+  readonly options: ResolvedSimOptions;
+  /** One profile per customer, in opening order; `cards` hold test card numbers (the API tokenizes them). */
+  profiles(): CustomerProfileV1[];
+  /**
+   * Every event of the span in event-time order, generated lazily a day at a time; each call starts
+   * a fresh, identical pass. Transaction ids are `T<idPrefix>-<n>`, redemption ids `R<idPrefix>-<n>`,
+   * with `n` increasing in emission order.
+   */
+  events(): Iterable<SimEvent>;
+  /** Ground truth per customer id. */
+  truth(): Map<string, CustomerTruth>;
+}
+
+function resolve(opts: SimOptions): ResolvedSimOptions {
+  const { seed, customers, start, days } = opts;
+  const currency = opts.currency ?? 'IRR';
+  const utcOffsetMinutes = opts.utcOffsetMinutes ?? 210;
+  const activity = opts.activity ?? 1;
+  if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`);
+  if (!Number.isInteger(customers) || customers < 0 || customers > 10_000_000) throw new RangeError(`customers must be an integer in 0..10,000,000, got ${customers}`);
+  if (!(start instanceof Date) || Number.isNaN(start.getTime())) throw new RangeError('start must be a valid Date');
+  if (!Number.isInteger(days) || days < 1 || days > 3660) throw new RangeError(`days must be an integer in 1..3660, got ${days}`);
+  if (!/^[A-Z]{3}$/.test(currency)) throw new RangeError(`currency must be an ISO 4217 alpha-3 code, got ${JSON.stringify(currency)}`);
+  if (!Number.isInteger(utcOffsetMinutes) || Math.abs(utcOffsetMinutes) > 14 * 60) throw new RangeError(`utcOffsetMinutes must be an integer within ±840, got ${utcOffsetMinutes}`);
+  if (!(activity > 0 && activity <= 100)) throw new RangeError(`activity must be in (0, 100], got ${activity}`);
+  const startMs = start.getTime();
+  const idPrefix = hashInts(seed, customers, startMs, days, hashString(currency), utcOffsetMinutes, Math.round(activity * 1e6))
+    .toString(16).padStart(8, '0');
+  return { seed, customers, start: new Date(startMs), days, currency, utcOffsetMinutes, activity, end: new Date(startMs + days * DAY), idPrefix };
+}
+
+/** Creates a simulated bank. Cheap: the population is drawn now, events only when iterated. */
+export function createBank(opts: SimOptions): Bank {
+  const options = resolve(opts);
+  const start = options.start.getTime();
+  const end = options.end.getTime();
+  const population: readonly Customer[] = createPopulation(options.seed, options.customers, { start, end, horizon: end + 365 * DAY });
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  return {
+    options,
+    profiles: () => population.map(profileOf),
+    events: () => new BankGenerator({ ...options, start, idPrefix: options.idPrefix }, population).events(),
+    truth: () => new Map(population.map((c) => [c.id, {
+      churned: c.churnAt !== undefined,
+      ...(c.churnAt !== undefined ? { churn_at: iso(c.churnAt) } : {}),
+      opened_at: iso(c.openedAt),
+      ...(c.reactivatedAt !== undefined ? { reactivated_at: iso(c.reactivatedAt) } : {}),
+    }])),
+  };
+}
