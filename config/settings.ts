@@ -16,6 +16,8 @@ export const SettingsSchema = Type.Object({
   host: Type.String({ minLength: 1 }),
   /** ISO 8583 TCP listener port. Env `ISO8583_PORT`, default 8583. */
   iso8583Port: Port,
+  /** A bank's ISO 8583 field-spec file (JSON; see docs/iso8583.md); default the 1987 ASCII spec of the contract. Env `VAFA_ISO8583_SPEC`. */
+  iso8583Spec: Type.Optional(Type.String({ minLength: 1 })),
   /** External NATS server; unset → the all-in-one starts a local nats-server. Env `NATS_URL`. */
   natsUrl: Type.Optional(Type.String({ pattern: '^(nats|tls|ws|wss)://' })),
   /** Port of the local nats-server started when `NATS_URL` is unset. Env `VAFA_NATS_PORT`, default 4222. */
@@ -74,7 +76,7 @@ export type Settings = Readonly<Static<typeof SettingsSchema>>;
 
 /** The env variable behind each setting, for error messages and docs. */
 export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
-  port: 'PORT', host: 'HOST', iso8583Port: 'ISO8583_PORT', natsUrl: 'NATS_URL', localNatsPort: 'VAFA_NATS_PORT',
+  port: 'PORT', host: 'HOST', iso8583Port: 'ISO8583_PORT', iso8583Spec: 'VAFA_ISO8583_SPEC', natsUrl: 'NATS_URL', localNatsPort: 'VAFA_NATS_PORT',
   clickhouseUrl: 'CLICKHOUSE_URL', localClickhousePort: 'VAFA_CLICKHOUSE_PORT', clickhouseUser: 'CLICKHOUSE_USER',
   clickhousePassword: 'CLICKHOUSE_PASSWORD', clickhouseDatabase: 'CLICKHOUSE_DATABASE', dataDir: 'VAFA_DATA_DIR',
   partitions: 'VAFA_PARTITIONS', streamReplicas: 'VAFA_STREAM_REPLICAS', duplicateWindowS: 'VAFA_DUPLICATE_WINDOW_S',
@@ -120,6 +122,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     port: int(env, 'port', 8080),
     host: str('host') ?? '127.0.0.1',
     iso8583Port: int(env, 'iso8583Port', 8583),
+    iso8583Spec: str('iso8583Spec'),
     natsUrl: str('natsUrl'),
     localNatsPort: int(env, 'localNatsPort', 4222),
     clickhouseUrl: str('clickhouseUrl'),

@@ -16,11 +16,12 @@ import { createWarehouseClient, type ClickHouseClient } from '../sinks/clickhous
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { Publisher } from '../ingest/publisher.js';
 import { IngestService } from '../ingest/service.js';
-import { STREAM_TX } from '../contracts/subjects.js';
+import { STREAM_DLQ, STREAM_TX, dlqSubject } from '../contracts/subjects.js';
+import { createHash } from 'node:crypto';
 import { buildApp } from '../api/app.js';
 import { apiMetrics, createRegistry } from '../api/metrics.js';
 import { ScorerService } from '../scorer/runtime/service.js';
-import type { ChurnScorer } from '../scorer/runtime/worker.js';
+import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
 import { NatsCardDirectory } from '../ingest/cards.js';
 import { FileCheckpointStore, NatsCheckpointStore } from '../scorer/runtime/checkpoints.js';
 
@@ -34,6 +35,8 @@ export interface StackOptions {
   scorer?: boolean;
   /** Churn scorer; default: the model at `settings.modelPath` when it loads. */
   churn?: ChurnScorer | null;
+  /** Called after each scorer micro-batch is durable and acked (the bench reads batch sizes and latencies here). */
+  onBatch?: (info: BatchInfo) => void;
 }
 
 export interface Stack {
@@ -41,6 +44,8 @@ export interface Stack {
   natsUrl: string;
   clickhouseUrl: string;
   apiUrl?: string;
+  /** Port of the ISO 8583 listener, when it runs. */
+  iso8583Port?: number;
   nc: NatsConnection;
   warehouse: ClickHouseClient;
   app?: FastifyInstance;
@@ -99,7 +104,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         nc, warehouse, database: settings.clickhouseDatabase, totalPartitions: settings.partitions, store, instance: settings.instance, leaseMs: settings.leaseMs,
         ...(settings.scorerPartitions === 'all' ? {} : { partitions: settings.scorerPartitions }),
         logger: logger.child({ module: 'scorer' }), registry, batch: settings.scorerBatch, waitMs: settings.scorerWaitMs,
-        checkpointMs: settings.checkpointMs, ...(churn ? { scorer: churn } : {}),
+        checkpointMs: settings.checkpointMs, ...(churn ? { scorer: churn } : {}), ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
       });
       await scorer.start();
       stack.scorer = scorer;
@@ -122,6 +127,25 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       stack.apiUrl = `http://${settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host}:${port}`;
       stops.push(() => app.close());
       logger.info({ url: stack.apiUrl }, 'HTTP API listening');
+      if (opts.iso8583) {
+        const { startIso8583Listener } = await import('../ingest/iso8583/mod.js');
+        const spec = settings.iso8583Spec ? await (await import('../ingest/iso8583/mod.js')).loadSpecFile(settings.iso8583Spec) : undefined;
+        const dlqPublisher = new Publisher(nc, { expectStream: STREAM_DLQ });
+        const listener = await startIso8583Listener({
+          port: settings.iso8583Port, host: settings.host, ingest, cards, tokenKey: settings.tokenKey, logger: logger.child({ module: 'iso8583' }),
+          ...(spec ? { spec: spec.spec, options: spec.options } : {}),
+          dlq: async (reason, detail, raw) => {
+            const [r] = await dlqPublisher.publishAll([{
+              subject: dlqSubject('iso8583', reason), msgId: `dlq:iso8583:${createHash('sha256').update(raw).digest('hex').slice(0, 32)}`, data: raw,
+              headers: { 'Vafa-Reason': reason, 'Vafa-Detail': JSON.stringify(detail).slice(0, 1000), 'Vafa-Source-Stream': 'iso8583' },
+            }]);
+            if (!r?.ok) throw new Error(`DLQ publish failed: ${r && !r.ok ? r.error : 'unknown'}`);
+          },
+        });
+        stack.iso8583Port = listener.port;
+        stops.push(() => listener.close());
+        logger.info({ port: listener.port }, 'ISO 8583 listener ready');
+      }
     }
     return stack;
   } catch (err) {
@@ -130,7 +154,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   }
 }
 
-async function loadDefaultChurn(settings: Settings, logger: Logger): Promise<ChurnScorer | undefined> {
+export async function loadDefaultChurn(settings: Settings, logger: Logger): Promise<ChurnScorer | undefined> {
   try {
     const { loadChurnScorer } = await import('../scorer/runtime/churn.js');
     return await loadChurnScorer(settings.modelPath, logger);

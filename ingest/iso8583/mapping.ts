@@ -171,22 +171,28 @@ export function parseOriginalDataElements(s: string): OriginalDataElements | und
   return { mti: m[1]!, stan: m[2]!, transmission: m[3]!, acquirer: m[4]!, forwarder: m[5]! };
 }
 
-/** A date-time without a year (MMDDhhmmss), placed in the year that puts it nearest the reference. */
+/**
+ * A date-time without a year (MMDDhhmmss), placed in the latest year that does not put it more than a
+ * day after the reference (a switch reports what already happened; a day covers clock skew across New
+ * Year). Falls back to the nearest year.
+ */
 export function inferDateTime(mmddhhmmss: string, reference: Date, utcOffsetMinutes = 0): Date | undefined {
   const m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(mmddhhmmss);
   if (!m) return undefined;
   const [mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number];
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
   let best: Date | undefined;
+  const valid: Date[] = [];
   const y0 = reference.getUTCFullYear();
   for (const y of [y0 - 1, y0, y0 + 1]) {
     const t = Date.UTC(y, mo - 1, d, h, mi, s);
     const check = new Date(t);
     if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) continue;
     const at = new Date(t - utcOffsetMinutes * 60_000);
-    if (!best || Math.abs(at.getTime() - reference.getTime()) < Math.abs(best.getTime() - reference.getTime())) best = at;
+    valid.push(at);
+    if (at.getTime() <= reference.getTime() + 86_400_000 && (!best || at > best)) best = at;
   }
-  return best;
+  return best ?? valid[0];
 }
 
 function offsetMinutes(offset: string): number | undefined {

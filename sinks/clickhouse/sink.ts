@@ -100,6 +100,9 @@ export class ClickHouseSink {
       try {
         await Promise.all([...batch].map(([table, values]) => this.ch.insert({
           table: `${this.opts.database}.${table}`, values, format: 'JSONEachRow',
+          // A batch may span many months of event time (a replay, a profile opened years ago): the
+          // default limit of 100 partitions per insert would refuse it forever.
+          clickhouse_settings: { max_partitions_per_insert_block: '1000' },
         })));
         if (this.degraded) this.opts.logger?.info({ attempt }, 'clickhouse sink recovered');
         this.degraded = false;

@@ -31,22 +31,26 @@ export async function startTestStack(opts: Partial<StackOptions> & { overrides?:
   const settings = await testSettings(opts.overrides);
   const logger = createLogger({ level: settings.logLevel, name: 'test' });
   const stack = await startStack({ settings, logger, churn: null, ...opts });
-  return {
+  const ts: TestStack = {
     ...stack,
     dataDir: settings.dataDir,
     logger,
     async destroy() {
       await stack.stop();
+      // engines a test restarted are not the ones the stack started: stop those too
+      await ts.localNats?.stop();
+      await ts.localWarehouse?.stop();
       rmSync(settings.dataDir, { recursive: true, force: true });
     },
   };
+  return ts;
 }
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/vafa.js');
 
 /** Runs `vafa <args>` as a child process against the given stack (its NATS and ClickHouse). */
-export function spawnVafa(args: string[], stack: Stack, env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [BIN, ...args], {
+export function spawnVafa(args: string[], stack: Stack, env: Record<string, string> = {}): ChildProcess & { output: string[] } {
+  const child = spawn(process.execPath, [BIN, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
@@ -54,7 +58,17 @@ export function spawnVafa(args: string[], stack: Stack, env: Record<string, stri
       VAFA_PARTITIONS: String(stack.settings.partitions), LOG_LEVEL: 'warn', VAFA_SCORER_WAIT_MS: '10', VAFA_CHECKPOINT_MS: '300', VAFA_LEASE_MS: '2000',
       ...env,
     },
-  });
+  }) as ChildProcess & { output: string[] };
+  // Keep draining the pipes (a full pipe would block the child) and keep the last lines for diagnosis.
+  child.output = [];
+  const keep = (buf: Buffer): void => {
+    for (const line of buf.toString().split('\n')) if (line) child.output.push(line);
+    if (child.output.length > 200) child.output.splice(0, child.output.length - 200);
+    if (process.env.TEST_CHILD_LOGS) process.stderr.write(buf);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  return child;
 }
 
 export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
