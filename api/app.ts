@@ -16,6 +16,7 @@ import type { IngestService } from '../ingest/service.js';
 import type { Logger } from '../runtime/log.js';
 import { ERRORS, errorBody, type ErrorCode } from './errors.js';
 import { customerView, customerLedger } from './queries.js';
+import { leaderboard } from '../sinks/clickhouse/loyalty-views.js';
 import type { ApiMetrics } from './metrics.js';
 
 export const MAX_ITEMS = 1000;
@@ -206,6 +207,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     const { limit } = req.query as { limit?: number };
     try {
       return { customer_id: id, entries: await customerLedger(deps.warehouse, deps.database, id, limit ?? 100) };
+    } catch (err) {
+      req.log.warn({ err: (err as Error).message }, 'warehouse query failed');
+      return send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');
+    }
+  });
+
+  app.get('/v1/leaderboard', {
+    schema: {
+      tags: ['loyalty'], summary: 'Top earners of a period, bank-wide or for one branch (points earned net of reversals, bank-local periods)',
+      querystring: Type.Object({
+        period: Type.Union([Type.Literal('day'), Type.Literal('week'), Type.Literal('month')], { default: 'month' }),
+        branch: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        limit: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+        at: Type.Optional(Type.String({ format: 'date-time', description: 'any instant in the wanted period; default now' })),
+      }),
+    },
+  }, async (req, reply) => {
+    const q = req.query as { period: 'day' | 'week' | 'month'; branch?: string; limit: number; at?: string };
+    try {
+      return await leaderboard(deps.warehouse, deps.database, { period: q.period, limit: q.limit, ...(q.branch ? { branch: q.branch } : {}), ...(q.at ? { at: Date.parse(q.at) } : {}) });
     } catch (err) {
       req.log.warn({ err: (err as Error).message }, 'warehouse query failed');
       return send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');

@@ -6,6 +6,7 @@ import { connectNats } from '../runtime/nats.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { parseReplayFrom, replay } from '../scorer/runtime/replay.js';
+import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 import { progressLine } from '../runtime/progress.js';
 import type { Command } from './main.js';
 
@@ -34,6 +35,7 @@ export const replayCommand: Command = {
     }
     const progress = progressLine('replay');
     const summary = await replay({
+      engineConfig: buildEngineConfig(settings),
       nc, warehouse, database: settings.clickhouseDatabase, from, truncate: values.truncate, logger, ...(churn ? { scorer: churn } : {}),
       onProgress: (p) => progress.update(`seq ${p.seq}/${p.lastSeq}  rows written ${p.written}`, p.seq / Math.max(1, p.lastSeq)),
     });

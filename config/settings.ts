@@ -69,6 +69,8 @@ export const SettingsSchema = Type.Object({
   offersPath: Type.String(),
   /** Lifecycle stage thresholds. Env `VAFA_LIFECYCLE`, default config/lifecycle.yaml. */
   lifecyclePath: Type.String(),
+  /** How long a starting process waits for NATS and ClickHouse before giving up, ms. Env `VAFA_STARTUP_TIMEOUT_MS`, default 300000. */
+  startupTimeoutMs: Type.Integer({ minimum: 1000 }),
   /** Graceful shutdown deadline, ms: drain until then, force after. Env `VAFA_SHUTDOWN_MS`, default 15000. */
   shutdownMs: Type.Integer({ minimum: 100 }),
 });
@@ -83,7 +85,7 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   apiKeys: 'VAFA_API_KEYS', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', scorerBatch: 'VAFA_SCORER_BATCH',
   scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
   rulesPath: 'VAFA_RULES', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
-  shutdownMs: 'VAFA_SHUTDOWN_MS',
+  shutdownMs: 'VAFA_SHUTDOWN_MS', startupTimeoutMs: 'VAFA_STARTUP_TIMEOUT_MS',
 };
 
 export class SettingsError extends Error {
@@ -150,6 +152,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     offersPath: path.resolve(str('offersPath') ?? path.join(PROJECT_ROOT, 'config/offers.yaml')),
     lifecyclePath: path.resolve(str('lifecyclePath') ?? path.join(PROJECT_ROOT, 'config/lifecycle.yaml')),
     shutdownMs: int(env, 'shutdownMs', 15_000),
+    startupTimeoutMs: int(env, 'startupTimeoutMs', 300_000),
     ...overrides,
   };
   const firstError = Value.Errors(SettingsSchema, candidate).First();

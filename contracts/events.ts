@@ -8,7 +8,12 @@ import { Type, type Static } from '@sinclair/typebox';
 export const CHANNELS = ['pos', 'atm', 'bill_pay', 'installment', 'online', 'fuel', 'transfer', 'deposit'] as const;
 export type Channel = (typeof CHANNELS)[number];
 
-const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$', description: 'printable ASCII, no spaces' });
+/**
+ * Identifiers: printable ASCII without spaces. The names JavaScript objects inherit (`__proto__`,
+ * `constructor`, `toString`, ...) are refused so that no id can collide with them in keyed state.
+ */
+const RESERVED_IDS = '__proto__|__defineGetter__|__defineSetter__|__lookupGetter__|__lookupSetter__|constructor|hasOwnProperty|isPrototypeOf|propertyIsEnumerable|toLocaleString|toString|valueOf';
+const Id = Type.String({ minLength: 1, maxLength: 64, pattern: `^(?!(?:${RESERVED_IDS})$)[\\x21-\\x7e]+$`, description: 'printable ASCII, no spaces, not a reserved word such as constructor' });
 const OptId = Type.Optional(Type.String({ minLength: 1, maxLength: 64 }));
 /** RFC 3339 date-time with an explicit offset (Z or ±hh:mm). */
 const Rfc3339 = Type.String({
@@ -99,6 +104,23 @@ export type RedemptionV1 = Static<typeof RedemptionV1>;
 
 /** The kinds of message on stream `TX`; the kind is the last subject token. */
 export type StreamKind = 'transaction' | 'profile' | 'feedback' | 'redemption';
+
+/**
+ * Internal control messages on `TX` (`tx.<p>.control`), written by vafa itself, never by the public API:
+ * a loyalty-rules reload takes effect in each partition at the position of its control message, so a
+ * replay applies the same rules at the same place.
+ */
+export const ControlV1 = Type.Object(
+  {
+    control_id: Type.String({ minLength: 1, maxLength: 128 }),
+    type: Type.Literal('loyalty_rules'),
+    version: Type.String({ minLength: 1, maxLength: 64 }),
+    /** The rules file's text (YAML), validated before it was published. */
+    text: Type.String({ minLength: 1, maxLength: 1_000_000 }),
+  },
+  { additionalProperties: false, $id: 'ControlV1' },
+);
+export type ControlV1 = Static<typeof ControlV1>;
 
 /** A message on stream `TX` as the scorer sees it. */
 export type TxMessage =

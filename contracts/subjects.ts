@@ -24,7 +24,7 @@ export function partitionOf(customerId: string, partitions: number): number {
   return fnv1a32(customerId) % partitions;
 }
 
-export function txSubject(partition: number, kind: StreamKind): string {
+export function txSubject(partition: number, kind: StreamKind | 'control'): string {
   return `tx.${partition}.${kind}`;
 }
 
@@ -33,10 +33,10 @@ export function partitionFilter(partition: number): string {
 }
 
 /** Parses `tx.<p>.<kind>`; undefined when the subject is not of that shape. */
-export function parseTxSubject(subject: string): { partition: number; kind: StreamKind } | undefined {
-  const m = /^tx\.(\d+)\.(transaction|profile|feedback|redemption)$/.exec(subject);
+export function parseTxSubject(subject: string): { partition: number; kind: StreamKind | 'control' } | undefined {
+  const m = /^tx\.(\d+)\.(transaction|profile|feedback|redemption|control)$/.exec(subject);
   if (!m) return undefined;
-  return { partition: Number(m[1]), kind: m[2] as StreamKind };
+  return { partition: Number(m[1]), kind: m[2] as StreamKind | 'control' };
 }
 
 /** The `Nats-Msg-Id` of a message on `TX`: the event's own idempotency key, namespaced by kind. */

@@ -1,10 +1,11 @@
 /**
- * Pipelined JetStream publisher. Many publishes are in flight at once (bounded by a window), each
- * correlated with its own PubAck, so throughput is not bound by one round trip per message; a caller's
- * promise still resolves only when JetStream has persisted that message (or definitively failed).
+ * Pipelined JetStream publisher. Messages go out as core-NATS publishes with a reply subject under one
+ * wildcard inbox; the server's PubAck for each comes back on its own reply subject and settles that
+ * message's promise. Many publishes are in flight at once (bounded by a window), no per-message request
+ * object or subscription is created, and a caller still learns of each message only once JetStream has
+ * persisted it (or definitively failed: no responders, a JetStream error, or the ack timeout).
  */
-import { jetstream, type JetStreamClient, type PubAck } from '@nats-io/jetstream';
-import { headers, type NatsConnection } from '@nats-io/transport-node';
+import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 
 export interface OutboundMessage {
   subject: string;
@@ -19,7 +20,7 @@ export type PublishResult =
   | { ok: false; error: string; retryable: boolean };
 
 export interface PublisherOptions {
-  /** Most publishes awaiting their PubAck at once. Default 4096. */
+  /** Most publishes awaiting their PubAck at once (bounds memory under a stalled server). Default 65,536. */
   window?: number;
   /** PubAck timeout per message, ms. Default 5000. */
   timeoutMs?: number;
@@ -34,18 +35,32 @@ export class JetStreamUnavailableError extends Error {
   }
 }
 
+const DECODER = new TextDecoder();
+
+interface InFlight {
+  resolve: (r: PublishResult) => void;
+  deadline: number;
+}
+
 export class Publisher {
-  private readonly js: JetStreamClient;
   private readonly window: number;
   private readonly timeoutMs: number;
-  private inFlight = 0;
-  private readonly waiters: (() => void)[] = [];
+  private readonly expectStream: string | undefined;
+  private readonly inbox: string;
+  private readonly sub: Subscription;
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly backlog: { m: OutboundMessage; resolve: (r: PublishResult) => void }[] = [];
+  private next = 0;
+  private connected = true;
+  private sweeper: NodeJS.Timeout | undefined;
+  private refill: NodeJS.Immediate | undefined;
 
   constructor(private readonly nc: NatsConnection, opts: PublisherOptions = {}) {
-    this.js = jetstream(nc, { timeout: opts.timeoutMs ?? 5000 });
-    this.window = opts.window ?? 4096;
+    this.window = opts.window ?? 65_536;
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.expectStream = opts.expectStream;
+    this.inbox = createInbox();
+    this.sub = nc.subscribe(`${this.inbox}.*`, { callback: (_err, msg) => this.onAck(msg) });
     void (async () => {
       for await (const s of nc.status()) {
         if (s.type === 'disconnect') this.connected = false;
@@ -54,16 +69,13 @@ export class Publisher {
     })().catch(() => undefined);
   }
 
-  private readonly expectStream: string | undefined;
-  private connected = true;
-
   /** True when the connection is up; a closed or reconnecting connection fails fast instead of queueing. */
   get available(): boolean {
     return this.connected && !this.nc.isClosed() && !this.nc.isDraining();
   }
 
   get pending(): number {
-    return this.inFlight;
+    return this.inFlight.size + this.backlog.length;
   }
 
   /** Publishes every message, pipelined; results are in input order. Never throws per message. */
@@ -72,26 +84,79 @@ export class Publisher {
     return await Promise.all(msgs.map((m) => this.publish(m)));
   }
 
-  async publish(m: OutboundMessage): Promise<PublishResult> {
-    if (this.inFlight >= this.window) await new Promise<void>((r) => this.waiters.push(r));
-    this.inFlight++;
+  publish(m: OutboundMessage): Promise<PublishResult> {
+    return new Promise<PublishResult>((resolve) => {
+      if (this.inFlight.size < this.window) this.send(m, resolve);
+      else this.backlog.push({ m, resolve });
+    });
+  }
+
+  private send(m: OutboundMessage, resolve: (r: PublishResult) => void): void {
+    const id = ++this.next;
+    const h = headers();
+    h.set('Nats-Msg-Id', m.msgId);
+    if (this.expectStream) h.set('Nats-Expected-Stream', this.expectStream);
+    if (m.headers) for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
+    this.inFlight.set(id, { resolve, deadline: Date.now() + this.timeoutMs });
+    this.sweeper ??= setInterval(() => this.sweep(), Math.min(250, this.timeoutMs));
     try {
-      const h = headers();
-      if (m.headers) for (const [k, v] of Object.entries(m.headers)) h.set(k, v);
-      const ack: PubAck = await this.js.publish(m.subject, m.data, {
-        msgID: m.msgId,
-        headers: h,
-        timeout: this.timeoutMs,
-        ...(this.expectStream ? { expect: { streamName: this.expectStream } } : {}),
-      });
-      return { ok: true, seq: ack.seq, duplicate: ack.duplicate, stream: ack.stream };
+      this.nc.publish(m.subject, m.data, { reply: `${this.inbox}.${id}`, headers: h });
     } catch (err) {
-      const e = err as Error;
-      const retryable = !/stream name|wrong last|expected/i.test(e.message);
-      return { ok: false, error: `${e.name}: ${e.message}`, retryable };
-    } finally {
-      this.inFlight--;
-      this.waiters.shift()?.();
+      this.settle(id, { ok: false, error: `${(err as Error).name}: ${(err as Error).message}`, retryable: true });
     }
+  }
+
+  private settle(id: number, r: PublishResult): void {
+    const f = this.inFlight.get(id);
+    if (!f) return;
+    this.inFlight.delete(id);
+    f.resolve(r);
+    if (this.backlog.length) {
+      // Refill in bulk on the next turn: one write of many messages, not one per ack.
+      this.refill ??= setImmediate(() => {
+        this.refill = undefined;
+        while (this.inFlight.size < this.window && this.backlog.length) {
+          const q = this.backlog.shift()!;
+          this.send(q.m, q.resolve);
+        }
+      });
+    } else if (this.inFlight.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  private onAck(msg: Msg): void {
+    const id = Number(msg.subject.slice(this.inbox.length + 1));
+    if (msg.headers?.hasError) {
+      const code = msg.headers.code;
+      this.settle(id, { ok: false, error: code === 503 ? 'no responders: JetStream is not listening on this subject' : `NATS status ${code} ${msg.headers.description}`, retryable: true });
+      return;
+    }
+    try {
+      const ack = JSON.parse(DECODER.decode(msg.data)) as { stream?: string; seq?: number; duplicate?: boolean; error?: { code: number; err_code?: number; description: string } };
+      if (ack.error) {
+        // 503 (unavailable / no quorum) is worth retrying; a wrong expected stream or similar is not.
+        this.settle(id, { ok: false, error: `JetStream error ${ack.error.err_code ?? ack.error.code}: ${ack.error.description}`, retryable: ack.error.code === 503 || ack.error.code >= 500 });
+      } else {
+        this.settle(id, { ok: true, seq: ack.seq ?? 0, duplicate: ack.duplicate === true, stream: ack.stream ?? '' });
+      }
+    } catch (err) {
+      this.settle(id, { ok: false, error: `unreadable PubAck: ${(err as Error).message}`, retryable: true });
+    }
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [id, f] of this.inFlight) {
+      if (f.deadline <= now) this.settle(id, { ok: false, error: `no PubAck within ${this.timeoutMs} ms`, retryable: true });
+    }
+  }
+
+  /** Stops listening for acks; anything still in flight fails as retryable. */
+  close(): void {
+    for (const q of this.backlog.splice(0)) q.resolve({ ok: false, error: 'publisher closed', retryable: true });
+    for (const id of [...this.inFlight.keys()]) this.settle(id, { ok: false, error: 'publisher closed', retryable: true });
+    this.sub.unsubscribe();
   }
 }

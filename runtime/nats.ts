@@ -13,8 +13,11 @@ export async function connectNats(url: string, name: string, logger?: Logger): P
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
-    waitOnFirstConnect: false,
+    // A process may start while NATS is restarting: keep trying instead of failing the first connect.
+    waitOnFirstConnect: true,
     pingInterval: 10_000,
+    // Stack traces captured for every request cost more CPU than the publish itself on the hot path.
+    noAsyncTraces: true,
   });
   if (logger) {
     void (async () => {

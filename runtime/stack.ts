@@ -19,11 +19,13 @@ import { IngestService } from '../ingest/service.js';
 import { STREAM_DLQ, STREAM_TX, dlqSubject } from '../contracts/subjects.js';
 import { createHash } from 'node:crypto';
 import { buildApp } from '../api/app.js';
+import { registerDashboard } from '../dashboards/builtin/routes.js';
 import { apiMetrics, createRegistry } from '../api/metrics.js';
 import { ScorerService } from '../scorer/runtime/service.js';
 import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
 import { NatsCardDirectory } from '../ingest/cards.js';
 import { FileCheckpointStore, NatsCheckpointStore } from '../scorer/runtime/checkpoints.js';
+import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 
 export interface StackOptions {
   settings: Settings;
@@ -86,7 +88,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const conn = { url: clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
     const admin = createWarehouseClient({ ...conn, database: 'default' });
     try {
-      await migrate(admin, settings.clickhouseDatabase);
+      // A process may start before (or while) ClickHouse is down: wait for it instead of exiting.
+      await untilOk(() => migrate(admin, settings.clickhouseDatabase), 'ClickHouse migration', logger, settings.startupTimeoutMs);
     } finally {
       await admin.close();
     }
@@ -100,7 +103,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const churn = opts.churn === undefined ? await loadDefaultChurn(settings, logger) : opts.churn ?? undefined;
       const useFiles = settings.checkpointStore === 'file' || (settings.checkpointStore === 'auto' && localNats !== undefined);
       const store = useFiles ? new FileCheckpointStore(path.join(settings.dataDir, 'checkpoints')) : await NatsCheckpointStore.open(nc, settings.streamReplicas);
+      const engineConfig = buildEngineConfig(settings);
       const scorer = new ScorerService({
+        engineConfig,
         nc, warehouse, database: settings.clickhouseDatabase, totalPartitions: settings.partitions, store, instance: settings.instance, leaseMs: settings.leaseMs,
         ...(settings.scorerPartitions === 'all' ? {} : { partitions: settings.scorerPartitions }),
         logger: logger.child({ module: 'scorer' }), registry, batch: settings.scorerBatch, waitMs: settings.scorerWaitMs,
@@ -119,6 +124,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         ingest, warehouse, database: settings.clickhouseDatabase, logger: logger.child({ module: 'api' }), registry,
         metrics: apiMetrics(registry), apiKeys: settings.apiKeys, rateLimitPerMin: settings.rateLimitPerMin,
         readiness: async (): Promise<Record<string, boolean>> => (stack.scorer ? { scorer: !stack.scorer.degraded } : {}),
+        dashboard: (app) => registerDashboard(app, { warehouse, database: settings.clickhouseDatabase }),
       });
       await app.listen({ port: settings.port, host: settings.host });
       const addr = app.server.address();
@@ -161,5 +167,21 @@ export async function loadDefaultChurn(settings: Settings, logger: Logger): Prom
   } catch (err) {
     logger.warn({ err: (err as Error).message, model: settings.modelPath }, 'churn model not loaded: scores will be empty until a model is installed');
     return undefined;
+  }
+}
+
+/** Retries `fn` with capped exponential back-off until it succeeds or `timeoutMs` passes. */
+export async function untilOk<T>(fn: () => Promise<T>, what: string, logger: Logger, timeoutMs: number): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 250;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() + delay > deadline) throw err;
+      if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 5000);
+    }
   }
 }

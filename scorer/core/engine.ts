@@ -7,18 +7,30 @@
  * its phase 2 gives the same result as one event at a time.
  */
 import type { FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
-import { getCustomer, popDueTimer, pushTimer, type CustomerState, type PartitionState } from './state.js';
+import { getCustomer, popDueTimer, type CustomerState, type PartitionState } from './state.js';
 import { iso, parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
-import { loyaltyOnRedemption, loyaltyOnTransaction, DEFAULT_LOYALTY, type LoyaltyConfig } from './loyalty/engine.js';
-import { featuresOnTransaction, featureVector } from './features/engine.js';
-import { applyStage, decideStage, DORMANCY_MS } from './lifecycle/engine.js';
+import { isLoyaltyTimer, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyVersionAt, DEFAULT_LOYALTY, type LoyaltyConfig } from './loyalty/engine.js';
+import { featuresOnFeedback, featuresOnTransaction, featureVector, DEFAULT_FEATURE_CONFIG, type FeatureConfig } from './features/engine.js';
+import { offersOnComplete, offersOnTimer, type OffersConfig } from './offers/engine.js';
+import { DEFAULT_OFFERS_CONFIG } from './offers/defaults.js';
+import {
+  applyStage, armLifecycleTimer, decideStage, expectedValue, lifecycleState, takeLifecycleTimer, DEFAULT_LIFECYCLE, LIFECYCLE_TIMER,
+  type LifecycleConfig, type Trigger,
+} from './lifecycle/engine.js';
 
 export interface EngineConfig {
   /** Allowed lateness: the watermark trails the largest event time by this much. Default 1 hour. */
   latenessMs: number;
   /** How long a tx id is remembered for de-duplication and reversal, in event time. Default 400 days. */
   dedupHorizonMs: number;
+  /** Loyalty rules timeline (hot reload by stream position) and the partition count: see loyalty/engine.ts. */
   loyalty: LoyaltyConfig;
+  /** Lifecycle thresholds and value assumptions (config/lifecycle.yaml). Default: DEFAULT_LIFECYCLE (= the shipped file). */
+  lifecycle?: LifecycleConfig;
+  /** Product codes and tier order the features need. Default: DEFAULT_FEATURE_CONFIG. */
+  features?: FeatureConfig;
+  /** Offer catalogue and partition count (budgets): see offers/engine.ts. Default: DEFAULT_OFFERS_CONFIG (= config/offers.yaml). */
+  offers?: OffersConfig;
 }
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = { latenessMs: 3_600_000, dedupHorizonMs: 400 * DAY_MS, loyalty: DEFAULT_LOYALTY };
@@ -27,7 +39,10 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = { latenessMs: 3_600_000, dedu
 export interface Pending {
   customerId: string;
   ctx: Ctx;
+  /** The named feature vector (FEATURE_CATALOGUE) as of `asOf`. */
   features: Record<string, number>;
+  /** Event time the features (and the stage decision) are as of: the event's time, or the watermark for an event behind it (a late event, a profile whose event time is an old opening). */
+  asOf?: number;
   /** The transaction (or undefined for profile/feedback/redemption events). */
   tx?: TransactionV1;
   points: number;
@@ -36,7 +51,13 @@ export interface Pending {
 }
 
 export class Engine {
-  constructor(readonly config: EngineConfig = DEFAULT_ENGINE_CONFIG) {}
+  private readonly lifecycle: LifecycleConfig;
+  private readonly featureConfig: FeatureConfig;
+
+  constructor(readonly config: EngineConfig = DEFAULT_ENGINE_CONFIG) {
+    this.lifecycle = config.lifecycle ?? DEFAULT_LIFECYCLE;
+    this.featureConfig = config.features ?? DEFAULT_FEATURE_CONFIG;
+  }
 
   /** Phase 1. Returns undefined when the event needs no score (e.g. a refused redemption, a duplicate profile). */
   apply(state: PartitionState, ev: CoreEvent, emit: Emit): Pending | undefined {
@@ -54,10 +75,10 @@ export class Engine {
     c.lastSeq = ev.seq;
     switch (ev.msg.kind) {
       case 'transaction': return this.onTransaction(state, c, ev.msg.body, ctx, emit);
-      case 'profile': return this.onProfile(state, c, ev.msg.body, ctx);
+      case 'profile': return this.onProfile(state, c, ev.msg.body, ctx, emit);
       case 'redemption': {
-        const ok = loyaltyOnRedemption(state, c, ev.msg.body, ctx, this.config.loyalty, emit);
-        return this.pending(c, ctx, ev.msg.body.redemption_id, ok ? -ev.msg.body.points : 0);
+        const r = loyaltyOnRedemption(state, c, ev.msg.body, ctx, this.config.loyalty, emit);
+        return this.pending(c, ctx, ev.msg.body.redemption_id, r.points);
       }
       case 'feedback': return this.onFeedback(c, ev.msg.body, ctx, emit);
     }
@@ -67,9 +88,15 @@ export class Engine {
   complete(state: PartitionState, p: Pending, score: Score | undefined, emit: Emit): void {
     const c = state.customers[p.customerId];
     if (!c) return;
+    const l = lifecycleState(c);
+    this.runDeferred(state, c, p.ctx.seq, emit);
     if (score) c.churn = { p: score.probability, version: score.modelVersion, at: p.ctx.at };
-    const stage = decideStage(c, p.ctx.at, p.features, c.churn.p);
-    applyStage(c, stage, p.ctx, p.sourceId, emit);
+    // A decision as of an earlier time than the current stage's start leaves the stage alone.
+    const asOf = p.asOf ?? p.ctx.at;
+    if (asOf >= l.since) {
+      const trigger: Trigger = p.tx && !p.tx.reverses_tx_id && p.ctx.at >= p.ctx.watermark ? 'activity' : 'event';
+      applyStage(c, decideStage(c, asOf, p.features, c.churn.p, trigger, this.lifecycle), asOf === p.ctx.at ? p.ctx : { ...p.ctx, at: asOf }, p.sourceId, emit);
+    }
     if (p.tx) {
       const tx = p.tx;
       emit.row('scored_transactions', {
@@ -78,35 +105,64 @@ export class Engine {
         merchant_id: tx.merchant_id ?? '', terminal_id: tx.terminal_id ?? '', branch_id: tx.branch_id ?? '', biller_id: tx.biller_id ?? '',
         due_date: tx.due_date ?? null, card_token: tx.card_token ?? '', points: p.points, churn_probability: c.churn.p,
         model_version: c.churn.version, lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '',
-        rules_version: this.config.loyalty.version, duplicate_of_seq: 0, partition: p.ctx.partition, stream_seq: p.ctx.seq,
+        rules_version: loyaltyVersionAt(this.config.loyalty, p.ctx.seq), duplicate_of_seq: 0, partition: p.ctx.partition, stream_seq: p.ctx.seq,
       });
     }
-    emitCustomerState(c, p.ctx, p.features, emit);
+    emitCustomerState(c, p.ctx, p.features, emit, this.lifecycle);
+    offersOnComplete(state, c, p, expectedValue(p.features, this.lifecycle.value), this.config.offers ?? DEFAULT_OFFERS_CONFIG, emit);
+    l.inflight = Math.max(0, l.inflight - 1);
+    if (l.inflight === 0) this.runDeferred(state, c, Infinity, emit);
   }
 
   private pending(c: CustomerState, ctx: Ctx, sourceId: string, points: number, tx?: TransactionV1): Pending {
-    return { customerId: c.id, ctx, features: featureVector(c, ctx.at), points, duplicate: false, sourceId, ...(tx ? { tx } : {}) };
+    lifecycleState(c).inflight++;
+    const asOf = Math.max(ctx.at, ctx.watermark);
+    return { customerId: c.id, ctx, features: featureVector(c, asOf, this.featureConfig), asOf, points, duplicate: false, sourceId, ...(tx ? { tx } : {}) };
   }
 
+  /**
+   * Lifecycle timer decisions deferred behind this customer's phase 2 (same micro-batch), taken in
+   * stream order: those fired before `beforeSeq` now, so a batch decides exactly as one event at a time.
+   */
+  private runDeferred(state: PartitionState, c: CustomerState, beforeSeq: number, emit: Emit): void {
+    const l = lifecycleState(c);
+    while (l.deferred.length > 0 && l.deferred[0]!.seq < beforeSeq) {
+      const d = l.deferred.shift()!;
+      this.timerStage(state, c, { seq: d.seq, partition: state.partition, at: d.at, watermark: d.at }, d.features, emit);
+    }
+  }
+
+  private timerStage(state: PartitionState, c: CustomerState, tctx: Ctx, features: Record<string, number>, emit: Emit): void {
+    const decision = decideStage(c, tctx.at, features, c.churn.p, 'timer', this.lifecycle);
+    if (applyStage(c, decision, tctx, `timer:lifecycle:${tctx.at}`, emit)) {
+      emitCustomerState(c, tctx, features, emit, this.lifecycle);
+      offersOnTimer(state, c, tctx, features, expectedValue(features, this.lifecycle.value), this.config.offers ?? DEFAULT_OFFERS_CONFIG, emit);
+    }
+  }
+
+
   private onTransaction(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, emit: Emit): Pending | undefined {
-    if (c.seen[tx.tx_id] !== undefined) {
+    if (Object.hasOwn(c.seen, tx.tx_id)) {
       state.stats.duplicates++;
       return undefined;
     }
     c.seen[tx.tx_id] = ctx.at;
     this.pruneSeen(c, ctx);
-    const points = loyaltyOnTransaction(state, c, tx, ctx, this.config.loyalty, emit);
-    featuresOnTransaction(c, tx, ctx.at, ctx);
-    pushTimer(state, { due: c.features.lastTxAt + DORMANCY_MS, customerId: c.id, kind: 'dormancy' });
+    const points = loyaltyOnTransaction(state, c, tx, ctx, this.config.loyalty, emit).points;
+    featuresOnTransaction(c, tx, ctx, tx.reverses_tx_id ? c.seen[tx.reverses_tx_id] : undefined);
+    armLifecycleTimer(state, c, Math.max(ctx.at, ctx.watermark), this.lifecycle);
     return this.pending(c, ctx, tx.tx_id, points, tx);
   }
 
-  private onProfile(_state: PartitionState, c: CustomerState, profile: StoredProfileV1, ctx: Ctx): Pending {
+  private onProfile(state: PartitionState, c: CustomerState, profile: StoredProfileV1, ctx: Ctx, emit: Emit): Pending {
     c.profile = profile;
+    armLifecycleTimer(state, c, Math.max(ctx.at, ctx.watermark), this.lifecycle);
+    loyaltyOnProfile(state, c, profile, ctx, this.config.loyalty, emit);
     return this.pending(c, ctx, `profile:${ctx.seq}`, 0);
   }
 
   private onFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx, emit: Emit): Pending {
+    featuresOnFeedback(c, fb, ctx);
     emit.row('feedback', {
       feedback_id: fb.feedback_id, customer_id: fb.customer_id, occurred_at: iso(ctx.at), kind: fb.kind, score: fb.score ?? null,
       scale: fb.scale ?? '', resolves_feedback_id: fb.resolves_feedback_id ?? '', campaign_id: fb.campaign_id ?? '', offer_id: fb.offer_id ?? '',
@@ -126,11 +182,16 @@ export class Engine {
       const c = state.customers[t.customerId];
       if (!c) continue;
       const tctx: Ctx = { ...ctx, at: t.due };
-      if (t.kind === 'dormancy') {
-        if (c.features.lastTxAt + DORMANCY_MS !== t.due) continue; // superseded by later activity
-        const features = featureVector(c, t.due);
-        applyStage(c, decideStage(c, t.due, features, c.churn.p), tctx, `timer:dormancy:${t.due}`, emit);
-        emitCustomerState(c, tctx, features, emit);
+      if (t.kind === LIFECYCLE_TIMER) {
+        if (!takeLifecycleTimer(c, t.due)) continue; // stale: re-armed since
+        const features = featureVector(c, t.due, this.featureConfig);
+        const l = lifecycleState(c);
+        // The customer has events in this batch still waiting for phase 2: decide after them (stream order).
+        if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features });
+        else this.timerStage(state, c, tctx, features, emit);
+        armLifecycleTimer(state, c, t.due, this.lifecycle);
+      } else if (isLoyaltyTimer(t.kind)) {
+        if (loyaltyOnTimer(state, c, t, tctx, this.config.loyalty, emit)) emitCustomerState(c, tctx, featureVector(c, t.due, this.featureConfig), emit, this.lifecycle);
       }
     }
   }
@@ -146,13 +207,14 @@ function eventTime(ev: CoreEvent): number {
   }
 }
 
-function emitCustomerState(c: CustomerState, ctx: Ctx, features: Record<string, number>, emit: Emit): void {
-  const expectedValue = (features.spend_90d_minor ?? 0) / 100 * 4 * 3;
+/** The customer's `customer_state` row: the latest snapshot, with the features as of `ctx.at` and the CLV. */
+function emitCustomerState(c: CustomerState, ctx: Ctx, features: Record<string, number>, emit: Emit, lifecycle: LifecycleConfig = DEFAULT_LIFECYCLE): void {
+  const value = expectedValue(features, lifecycle.value);
   emit.customer(c.id, {
     customer_id: c.id, version: ctx.seq, updated_at: iso(ctx.at), segment: c.profile?.segment ?? '', branch_id: c.profile?.branch_id ?? '',
     opened_at: c.profile?.opened_at ? iso(parseTime(c.profile.opened_at)) : null, points_balance: c.loyalty.balance, tier: c.loyalty.tier,
-    churn_probability: c.churn.p, model_version: c.churn.version, lifecycle_stage: c.lifecycle.stage, expected_value: expectedValue,
-    value_at_risk: expectedValue * c.churn.p, tx_count_30d: features.tx_count_30d ?? 0, spend_30d_minor: features.spend_30d_minor ?? 0,
-    last_tx_at: c.features.lastTxAt ? iso(c.features.lastTxAt) : null, features: JSON.stringify(features), recent_offers: '[]',
+    churn_probability: c.churn.p, model_version: c.churn.version, lifecycle_stage: c.lifecycle.stage, expected_value: value,
+    value_at_risk: value * c.churn.p, tx_count_30d: features.tx_count_30d ?? 0, spend_30d_minor: features.spend_30d_minor ?? 0,
+    last_tx_at: c.features.lastAt ? iso(c.features.lastAt) : null, features: JSON.stringify(features), recent_offers: '[]',
   });
 }

@@ -6,9 +6,11 @@ import type { StoredProfileV1 } from '../../contracts/events.js';
 import type { LoyaltyState } from './loyalty/state.js';
 import type { FeatureState } from './features/state.js';
 import type { LifecycleState } from './lifecycle/state.js';
+import type { OffersState } from './offers/state.js';
 import { newLoyaltyState } from './loyalty/state.js';
 import { newFeatureState } from './features/state.js';
 import { newLifecycleState } from './lifecycle/state.js';
+import { newOffersState } from './offers/state.js';
 
 export interface CustomerState {
   id: string;
@@ -16,6 +18,8 @@ export interface CustomerState {
   loyalty: LoyaltyState;
   features: FeatureState;
   lifecycle: LifecycleState;
+  /** Next-best offers: contacts, open offers awaiting conversion, occasions (offers/state.ts). */
+  offers: OffersState;
   /** Last churn score: probability and the model version that produced it. */
   churn: { p: number; version: string; at: number };
   /** Idempotency: tx ids seen recently (id → event ms), pruned past the de-duplication horizon. */
@@ -57,11 +61,11 @@ export function newPartitionState(partition: number): PartitionState {
 }
 
 export function getCustomer(state: PartitionState, id: string): CustomerState {
-  let c = state.customers[id];
+  let c = Object.hasOwn(state.customers, id) ? state.customers[id] : undefined;
   if (!c) {
     c = {
       id, loyalty: newLoyaltyState(), features: newFeatureState(), lifecycle: newLifecycleState(),
-      churn: { p: 0, version: '', at: 0 }, seen: {}, lastSeq: 0,
+      churn: { p: 0, version: '', at: 0 }, seen: {}, lastSeq: 0, offers: newOffersState(),
     };
     state.customers[id] = c;
   }

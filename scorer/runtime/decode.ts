@@ -2,19 +2,28 @@
  * Decoding stream `TX` messages for the core: subject → kind, JSON → a contract-valid event. A message
  * that fails here is poison: it goes to `DLQ` with the reason and never blocks its partition.
  */
-import { CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type TxMessage } from '../../contracts/events.js';
+import { ControlV1, CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type TxMessage } from '../../contracts/events.js';
 import { parseTxSubject } from '../../contracts/subjects.js';
 import { Validator } from '../../ingest/validation.js';
 import { Type } from '@sinclair/typebox';
 
 const StoredProfile = Type.Composite([Type.Omit(CustomerProfileV1, ['cards']), Type.Object({ card_tokens: Type.Optional(Type.Array(Type.String())) })], { additionalProperties: false });
-const StoredRedemption = Type.Composite([Type.Omit(RedemptionV1, ['occurred_at']), Type.Object({ occurred_at: Type.String({ minLength: 20 }) })], { additionalProperties: false });
+/**
+ * Redemptions as they travel on `TX`: the public ones (points ≥ 1, from the API), and the scorer's own
+ * referral credits (negative points, ids `ref:…`) that a referred customer's partition sends to the
+ * referrer's partition (scorer/core/loyalty/referral.ts). Ingest never accepts the latter.
+ */
+const StoredRedemption = Type.Composite([
+  Type.Omit(RedemptionV1, ['occurred_at', 'points']),
+  Type.Object({ occurred_at: Type.String({ minLength: 20 }), points: Type.Union([Type.Integer({ minimum: -1_000_000_000, maximum: -1 }), Type.Integer({ minimum: 1, maximum: 1_000_000_000 })]) }),
+], { additionalProperties: false });
 
 const validators = {
   transaction: new Validator(TransactionV1),
   profile: new Validator(StoredProfile),
   feedback: new Validator(FeedbackV1),
   redemption: new Validator(StoredRedemption),
+  control: new Validator(ControlV1),
 };
 
 export type Decoded = { ok: true; msg: TxMessage; partition: number } | { ok: false; reason: string; detail: string };
@@ -35,6 +44,9 @@ export function decodeTx(subject: string, data: Uint8Array): Decoded {
   const v = checked.value as Record<string, unknown>;
   for (const f of ['occurred_at', 'opened_at']) {
     if (typeof v[f] === 'string' && !isRealDate(v[f])) return { ok: false, reason: 'invalid_event', detail: `${f}: is not a real date` };
+  }
+  if (parsed.kind === 'redemption' && (v.points as number) < 0 && !String(v.redemption_id).startsWith('ref:')) {
+    return { ok: false, reason: 'invalid_event', detail: 'points: negative points are only allowed for referral credits (ref:…)' };
   }
   return { ok: true, msg: { kind: parsed.kind, body: checked.value } as TxMessage, partition: parsed.partition };
 }

@@ -55,7 +55,9 @@ export class PartitionOwnership {
   private kv: KV | undefined;
   private readonly held = new Map<number, Held>();
   private timer: NodeJS.Timeout | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  private refreshing: Promise<void> | undefined;
   private stopped = false;
   private readonly leaseMs: number;
 
@@ -72,9 +74,34 @@ export class PartitionOwnership {
       history: 1, ttl: this.leaseMs, replicas: this.opts.replicas ?? 1, description: 'scorer partition leases and instance heartbeats',
     });
     await this.tick();
+    // Refreshing runs on its own clock: a slow acquisition (consumer re-creation, checkpoint load)
+    // in the balancing round must never delay the refresh of leases already held.
+    this.refreshTimer = setInterval(() => void this.runRefresh(), Math.max(100, Math.floor(this.leaseMs / 4)));
     this.timer = setInterval(() => {
       if (!this.ticking) this.ticking = this.tick().finally(() => { this.ticking = undefined; });
-    }, Math.max(200, Math.floor(this.leaseMs / 4)));
+    }, Math.max(200, Math.floor(this.leaseMs / 3)));
+  }
+
+  private runRefresh(): Promise<void> {
+    this.refreshing ??= this.refresh().finally(() => { this.refreshing = undefined; });
+    return this.refreshing;
+  }
+
+  private async refresh(): Promise<void> {
+    if (this.stopped || !this.kv) return;
+    const kv = this.kv;
+    await kv.put(`instance.${this.opts.instance}`, JSON.stringify({ at: Date.now() })).catch(() => undefined);
+    for (const [p, h] of [...this.held]) {
+      try {
+        h.revision = await kv.update(this.leaseKey(p), this.opts.instance, h.revision);
+      } catch (err) {
+        if (this.held.get(p) !== h) continue;
+        h.fence.valid = false;
+        this.held.delete(p);
+        this.opts.logger.warn({ partition: p, err: (err as Error).message }, 'partition lease lost; worker fenced');
+        await this.opts.release(p).catch(() => undefined);
+      }
+    }
   }
 
   private leaseKey(p: number): string {
@@ -93,18 +120,7 @@ export class PartitionOwnership {
     if (this.stopped || !this.kv) return;
     const kv = this.kv;
     try {
-      await kv.put(`instance.${this.opts.instance}`, JSON.stringify({ at: Date.now() }));
-      // Refresh what we hold first: a lease we cannot refresh is lost, and its worker is fenced.
-      for (const [p, h] of this.held) {
-        try {
-          h.revision = await kv.update(this.leaseKey(p), this.opts.instance, h.revision);
-        } catch (err) {
-          h.fence.valid = false;
-          this.held.delete(p);
-          this.opts.logger.warn({ partition: p, err: (err as Error).message }, 'partition lease lost; worker fenced');
-          await this.opts.release(p).catch(() => undefined);
-        }
-      }
+      await this.runRefresh();
       const instances = await this.liveInstances();
       const allowed = this.opts.allowed ?? [...Array(this.opts.partitions).keys()];
       const want = new Set(allowed.filter((p) => (this.opts.allowed ? true : chooseOwner(p, instances) === this.opts.instance)));
@@ -155,7 +171,9 @@ export class PartitionOwnership {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.refreshTimer) clearInterval(this.refreshTimer);
     await this.ticking;
+    await this.refreshing;
     for (const p of [...this.held.keys()]) await this.releaseOne(p).catch(() => undefined);
     await this.kv?.delete(`instance.${this.opts.instance}`).catch(() => undefined);
   }

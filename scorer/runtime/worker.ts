@@ -122,7 +122,7 @@ export class PartitionWorker {
       }
     });
     this.deps.logger.info({ partition: this.partition, from_seq: this.state.seq + 1 }, 'partition worker started');
-    this.running = this.loop();
+    this.running = this.loop().catch((err: Error) => this.deps.logger.error({ partition: this.partition, err: err.message }, 'partition worker failed'));
   }
 
   private wakeUp(): void {
@@ -142,12 +142,16 @@ export class PartitionWorker {
       try {
         await this.processBatch(batch);
       } catch (err) {
-        if (!(err instanceof FencedError)) throw err;
-        this.deps.logger.warn({ partition: this.partition }, 'worker fenced: lease lost, stopping without committing');
+        // Nothing of this batch was acked. Fenced: another owner has the partition. Anything else: drop
+        // the in-memory state and let the partition restart from its checkpoint (its replay is idempotent).
+        const fenced = err instanceof FencedError;
+        if (fenced) this.deps.logger.warn({ partition: this.partition }, 'worker fenced: lease lost, stopping without committing');
+        else this.deps.logger.error({ partition: this.partition, err: (err as Error).message }, 'batch failed; restarting the partition from its checkpoint');
         this.stopping = true;
         this.fenced = true;
         this.queue.length = 0;
         await this.messages?.close().catch(() => undefined);
+        if (!fenced) this.deps.onEnded?.();
         return;
       }
     }

@@ -5,12 +5,16 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { TABLES, schemaStatements, type ClusterOptions } from './schema.js';
 import { VIEWS } from './views.js';
+import { LOYALTY_VIEWS } from './loyalty-views.js';
+import { migrateDashboardViews } from './dashboard-views.js';
 
 export async function migrate(ch: ClickHouseClient, database: string, cluster?: ClusterOptions): Promise<{ tables: number; views: number }> {
   for (const query of schemaStatements(database, cluster)) await ch.command({ query });
-  for (const v of VIEWS) {
+  const views = [...VIEWS, ...LOYALTY_VIEWS];
+  for (const v of views) {
     const sql = v.sql(database);
     await ch.command({ query: cluster ? sql.replace(`VIEW ${database}.${v.name} AS`, `VIEW ${database}.${v.name} ON CLUSTER ${cluster.cluster} AS`) : sql });
   }
-  return { tables: TABLES.length, views: VIEWS.length };
+  const dash = await migrateDashboardViews(ch, database, cluster);
+  return { tables: TABLES.length, views: views.length + dash.views };
 }

@@ -18,6 +18,7 @@ import { replay } from '../../scorer/runtime/replay.js';
 import { migrate } from '../../sinks/clickhouse/migrate.js';
 import { createWarehouseClient } from '../../sinks/clickhouse/client.js';
 import { loadSettings } from '../../config/settings.js';
+import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 
 let stack: TestStack;
 const scorers = new Set<ChildProcess>();
@@ -126,7 +127,10 @@ describe('three scorers, 8 partitions, kills and outages', () => {
       const { loadChurnScorer } = await import('../../scorer/runtime/churn.js');
       churn = await loadChurnScorer(settings.modelPath, stack.logger);
     }
-    await replay({ nc: stack.nc, warehouse: stack.warehouse, database: 'vafa_clean', from: { seq: 1 }, logger: stack.logger, ...(churn ? { scorer: churn } : {}) });
+    await replay({
+      nc: stack.nc, warehouse: stack.warehouse, database: 'vafa_clean', from: { seq: 1 }, logger: stack.logger,
+      engineConfig: buildEngineConfig({ ...settings, partitions: 8 }), ...(churn ? { scorer: churn } : {}),
+    });
 
     note('clean replay done');
     for (const [table, t] of Object.entries(TABLES)) {

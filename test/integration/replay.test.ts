@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTx, postJson, queryRows, startTestStack, type TestStack } from '../support/stack.js';
 import { waitForDrain } from '../../cli/up.js';
 import { replay } from '../../scorer/runtime/replay.js';
+import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 
 let stack: TestStack;
 
@@ -34,12 +35,13 @@ describe('vafa replay', () => {
     const live = await totals();
     expect(live.scored).toBe(events.length);
 
-    const full = await replay({ nc: stack.nc, warehouse: stack.warehouse, database: 'vafa', from: { seq: 1 }, truncate: true, logger: stack.logger });
+    const engineConfig = buildEngineConfig(stack.settings);
+    const full = await replay({ nc: stack.nc, warehouse: stack.warehouse, database: 'vafa', from: { seq: 1 }, truncate: true, logger: stack.logger, engineConfig });
     expect(full.events).toBe(events.length);
     expect(await totals()).toEqual(live);
 
     const cut = '2026-01-01T05:00:00.000Z';
-    await replay({ nc: stack.nc, warehouse: stack.warehouse, database: 'vafa', from: { time: cut }, truncate: true, logger: stack.logger });
+    await replay({ nc: stack.nc, warehouse: stack.warehouse, database: 'vafa', from: { time: cut }, truncate: true, logger: stack.logger, engineConfig });
     const [after] = await queryRows<{ n: number; early: number }>(stack, `SELECT count() n, countIf(occurred_at < '${cut}') early FROM vafa.scored_transactions FINAL`);
     expect(after!.early).toBe(0);
     expect(after!.n).toBe(events.filter((e) => String(e.occurred_at) >= cut).length);

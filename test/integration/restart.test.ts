@@ -7,6 +7,8 @@ import { Emit } from '../../scorer/core/types.js';
 import { partitionOf } from '../../contracts/subjects.js';
 import type { TransactionV1 } from '../../contracts/events.js';
 import { waitForDrain } from '../../cli/up.js';
+import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
+import { loadSettings } from '../../config/settings.js';
 
 let stack: TestStack;
 const children: ChildProcess[] = [];
@@ -25,7 +27,7 @@ async function scored(): Promise<number> {
 
 /** What a clean run gives: the pure core over the same events, in the same per-partition order. */
 function expectedTotals(events: TransactionV1[], partitions: number): { rows: number; points: number; ledgerRows: number } {
-  const engine = new Engine();
+  const engine = new Engine(buildEngineConfig({ ...loadSettings({}), partitions }));
   const states = new Map<number, PartitionState>();
   let seq = 0;
   let points = 0;

@@ -55,7 +55,7 @@ export function spawnVafa(args: string[], stack: Stack, env: Record<string, stri
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
       NATS_URL: stack.natsUrl, CLICKHOUSE_URL: stack.clickhouseUrl, VAFA_DATA_DIR: stack.settings.dataDir,
-      VAFA_PARTITIONS: String(stack.settings.partitions), LOG_LEVEL: 'warn', VAFA_SCORER_WAIT_MS: '10', VAFA_CHECKPOINT_MS: '300', VAFA_LEASE_MS: '2000',
+      VAFA_PARTITIONS: String(stack.settings.partitions), LOG_LEVEL: 'warn', VAFA_SCORER_WAIT_MS: '10', VAFA_CHECKPOINT_MS: '300', VAFA_LEASE_MS: '5000',
       ...env,
     },
   }) as ChildProcess & { output: string[] };

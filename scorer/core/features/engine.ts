@@ -1,51 +1,329 @@
 /**
- * Streaming behavioural features (walking-skeleton version). Updated incrementally in event time from
- * daily buckets; the feature vector is named, and the model's manifest picks and orders what it uses.
+ * Streaming behavioural features, updated incrementally in event time.
+ *
+ * State is bounded (see ./state.ts): a day tier of the last 91 days, a week tier beyond it up to a year,
+ * per-channel last-seen times, exponentially decayed channel counts, sticky-product use times and open
+ * complaints. Nothing depends on the wall clock or on other customers: the features of a customer are a
+ * function of that customer's own events (and which of them were too late), so the trainer's replay and
+ * the running scorer compute the same numbers.
+ *
+ * Lateness: an event at or after the partition watermark (max event time − allowed lateness) is folded
+ * into its own day (or week) bucket wherever it falls; an event behind the watermark is not folded in,
+ * only counted (`late_events`, next to the engine's `stats.late`).
  */
-import type { TransactionV1 } from '../../../contracts/events.js';
+import { CHANNELS, type FeedbackV1, type TransactionV1 } from '../../../contracts/events.js';
 import type { CustomerState } from '../state.js';
 import { DAY_MS, type Ctx } from '../types.js';
+import { RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from './catalogue.js';
+import { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from './config.js';
+import {
+  B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS,
+  newFeatureState, type FeatureState,
+} from './state.js';
 
-export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, at: number, ctx: Ctx): void {
-  const f = c.features;
-  const day = Math.floor(at / DAY_MS);
-  const b = (f.days[day] ??= [0, 0, 0]);
-  b[0] += 1;
-  if (tx.status !== 'declined') b[1] += tx.amount_minor;
-  else b[2] += 1;
-  if (!f.firstTxAt || at < f.firstTxAt) f.firstTxAt = at;
-  if (at > f.lastTxAt) f.lastTxAt = at;
-  const horizon = Math.floor(ctx.watermark / DAY_MS) - 366;
-  for (const k of Object.keys(f.days)) if (Number(k) < horizon) delete f.days[k];
+export { FEATURE_CATALOGUE, FEATURE_NAMES, MODEL_FEATURE_NAMES, isFeature, type FeatureSpec } from './catalogue.js';
+export { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from './config.js';
+
+/** Time constant of the decayed channel mix. */
+export const MIX_TAU_MS = 30 * DAY_MS;
+/** Days a week bucket is kept (a week is dropped once its last day is older than this). */
+const WEEK_TIER_DAYS = 365;
+const YEAR_MS = 365 * DAY_MS;
+const CHANNEL_INDEX: Record<string, number> = Object.fromEntries(CHANNELS.map((c, i) => [c, i]));
+const STICKY_INDEX: Record<StickyProduct, number> = Object.fromEntries(STICKY_PRODUCTS.map((p, i) => [p, i])) as Record<StickyProduct, number>;
+
+const dayOf = (ms: number): number => Math.floor(ms / DAY_MS);
+const weekOf = (day: number): number => Math.floor(day / 7);
+
+/** The customer's feature state, reset if it is of an older layout (a skeleton checkpoint). */
+export function featureState(c: CustomerState): FeatureState {
+  if ((c.features as { v?: number }).v !== 2) c.features = newFeatureState();
+  return c.features;
 }
 
-/** The named feature vector of a customer as of event time `at`. */
-export function featureVector(c: CustomerState, at: number): Record<string, number> {
-  const f = c.features;
-  const today = Math.floor(at / DAY_MS);
-  const win = (days: number): [number, number, number] => {
-    const out: [number, number, number] = [0, 0, 0];
-    for (const [k, v] of Object.entries(f.days)) {
-      const d = Number(k);
-      if (d > today - days && d <= today) {
-        out[0] += v[0];
-        out[1] += v[1];
-        out[2] += v[2];
+/** The bucket with key `key` in an ascending bucket list, inserted (zeroed) where it belongs if missing. */
+function bucketIn(list: number[][], key: number): number[] {
+  let i = list.length - 1;
+  while (i >= 0 && list[i]![B_KEY]! > key) i--;
+  if (i >= 0 && list[i]![B_KEY] === key) return list[i]!;
+  const b = new Array<number>(BUCKET_WIDTH).fill(0);
+  b[B_KEY] = key;
+  list.splice(i + 1, 0, b);
+  return b;
+}
+
+function addInto(to: number[], from: readonly number[]): void {
+  for (let i = 1; i < BUCKET_WIDTH; i++) to[i] = to[i]! + from[i]!;
+}
+
+/** Moves day buckets older than the day tier into week buckets and drops weeks older than a year. */
+function roll(f: FeatureState, day: number): void {
+  if (day <= f.rolled) return;
+  f.rolled = day;
+  const firstKept = day - (DAY_TIER_DAYS - 1);
+  let n = 0;
+  while (n < f.days.length && f.days[n]![B_KEY]! < firstKept) {
+    const b = f.days[n]!;
+    if (b[B_KEY]! > day - WEEK_TIER_DAYS) addInto(bucketIn(f.weeks, weekOf(b[B_KEY]!)), b);
+    n++;
+  }
+  if (n > 0) f.days.splice(0, n);
+  let w = 0;
+  while (w < f.weeks.length && f.weeks[w]![B_KEY]! * 7 + 6 <= day - WEEK_TIER_DAYS) w++;
+  if (w > 0) f.weeks.splice(0, w);
+}
+
+/** The bucket an event at `at` belongs to, or undefined when it is older than anything kept. */
+function bucketFor(f: FeatureState, at: number): number[] | undefined {
+  const day = dayOf(at);
+  roll(f, day);
+  if (day >= f.rolled - (DAY_TIER_DAYS - 1)) return bucketIn(f.days, day);
+  if (day > f.rolled - WEEK_TIER_DAYS) return bucketIn(f.weeks, weekOf(day));
+  return undefined;
+}
+
+/** Adds one transaction at `t` to the decayed channel counts. */
+function mixAdd(f: FeatureState, channel: number, t: number): void {
+  if (t > f.mixAt) {
+    const decay = f.mixAt === 0 ? 0 : Math.exp(-(t - f.mixAt) / MIX_TAU_MS);
+    for (let i = 0; i < f.mix.length; i++) f.mix[i] = f.mix[i]! * decay;
+    f.mixAt = t;
+    f.mix[channel] = f.mix[channel]! + 1;
+  } else {
+    f.mix[channel] = f.mix[channel]! + Math.exp(-(f.mixAt - t) / MIX_TAU_MS);
+  }
+}
+
+/** The sticky product a transaction shows the customer using, if any. */
+function stickyUse(tx: TransactionV1): StickyProduct | undefined {
+  switch (tx.channel) {
+    case 'bill_pay': return tx.branch_id ? undefined : 'bill_pay';
+    case 'installment': return 'installments';
+    case 'transfer': return tx.branch_id ? undefined : 'online_banking';
+    case 'online': return 'online_banking';
+    case 'pos': case 'fuel': case 'atm': return 'debit_card';
+    case 'deposit': return tx.branch_id ? undefined : 'direct_deposit';
+  }
+  return undefined;
+}
+
+/** True when the event is behind the watermark: counted, not folded in. */
+function tooLate(f: FeatureState, ctx: Ctx): boolean {
+  if (ctx.at >= ctx.watermark) return false;
+  f.late++;
+  return true;
+}
+
+/**
+ * Folds a transaction into the customer's features. `originalAt` is the event time of the transaction a
+ * reversal undoes (when known): the reversal takes its amount and count out of that day's bucket.
+ * @returns false when the event was too late and only counted.
+ */
+export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: Ctx, originalAt?: number): boolean {
+  const f = featureState(c);
+  if (tooLate(f, ctx)) return false;
+  const at = ctx.at;
+  const outgoing = tx.channel !== 'deposit';
+  if (tx.reverses_tx_id) {
+    if (originalAt === undefined) return true;
+    const b = bucketFor(f, originalAt);
+    if (!b) return true;
+    b[B_APPROVED] = Math.max(0, b[B_APPROVED]! - 1);
+    if (outgoing) {
+      b[B_OUT_COUNT] = Math.max(0, b[B_OUT_COUNT]! - 1);
+      b[B_SPEND] = Math.max(0, b[B_SPEND]! - tx.amount_minor);
+    } else {
+      b[B_INFLOW] = Math.max(0, b[B_INFLOW]! - tx.amount_minor);
+    }
+    return true;
+  }
+  const b = bucketFor(f, at);
+  if (b) {
+    b[B_VISITS] = b[B_VISITS]! + 1;
+    if (tx.status === 'declined') {
+      b[B_DECLINES] = b[B_DECLINES]! + 1;
+    } else {
+      b[B_APPROVED] = b[B_APPROVED]! + 1;
+      if (outgoing) {
+        b[B_OUT_COUNT] = b[B_OUT_COUNT]! + 1;
+        b[B_SPEND] = b[B_SPEND]! + tx.amount_minor;
+      } else {
+        b[B_INFLOW] = b[B_INFLOW]! + tx.amount_minor;
       }
     }
-    return out;
-  };
-  const w30 = win(30);
-  const w90 = win(90);
-  const opened = c.profile?.opened_at ? Date.parse(c.profile.opened_at) : f.firstTxAt;
-  return {
-    recency_days: f.lastTxAt ? (at - f.lastTxAt) / DAY_MS : 365,
-    tx_count_30d: w30[0],
-    tx_count_90d: w90[0],
-    spend_30d_minor: w30[1],
-    spend_90d_minor: w90[1],
-    declines_30d: w30[2],
-    tenure_days: opened ? Math.max(0, (at - opened) / DAY_MS) : 0,
+  }
+  if (f.firstAt === 0 || at < f.firstAt) f.firstAt = at;
+  if (at > f.lastAt) f.lastAt = at;
+  const ch = CHANNEL_INDEX[tx.channel]!;
+  if (at > f.lastBy[ch]!) f.lastBy[ch] = at;
+  mixAdd(f, ch, at);
+  const sticky = stickyUse(tx);
+  if (sticky) {
+    const i = STICKY_INDEX[sticky];
+    if (at > f.sticky[i]!) f.sticky[i] = at;
+  }
+  return true;
+}
+
+/**
+ * Folds feedback in: a complaint opens (and counts in `complaints_90d`), a resolution that names it
+ * closes it. @returns false when too late.
+ */
+export function featuresOnFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx): boolean {
+  const f = featureState(c);
+  if (tooLate(f, ctx)) return false;
+  if (fb.kind === 'complaint') {
+    const b = bucketFor(f, ctx.at);
+    if (b) b[B_COMPLAINTS] = b[B_COMPLAINTS]! + 1;
+    f.complaints[fb.feedback_id] = ctx.at;
+  } else if (fb.kind === 'resolution' && fb.resolves_feedback_id) {
+    delete f.complaints[fb.resolves_feedback_id];
+  }
+  const horizon = Math.max(ctx.at, f.lastAt) - YEAR_MS;
+  const open = Object.entries(f.complaints);
+  for (const [id, t] of open) if (t < horizon) delete f.complaints[id];
+  if (open.length > MAX_OPEN_COMPLAINTS) {
+    open.sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+    for (const [id] of open.slice(0, open.length - MAX_OPEN_COMPLAINTS)) delete f.complaints[id];
+  }
+  return true;
+}
+
+const capDays = (ms: number): number => Math.min(RECENCY_CAP_DAYS, Math.max(0, ms / DAY_MS));
+
+function ageYears(birth: string | undefined, at: number): number {
+  if (!birth) return 0;
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(birth);
+  if (!m) return 0;
+  const now = new Date(at);
+  const y = Number(m[1]);
+  const mo = Number(m[2]);
+  const d = Number(m[3]);
+  let age = now.getUTCFullYear() - y;
+  if (now.getUTCMonth() + 1 < mo || (now.getUTCMonth() + 1 === mo && now.getUTCDate() < d)) age--;
+  return Math.max(0, age);
+}
+
+/** Mean of `xs[from..to)`. */
+function mean(xs: readonly number[], from: number, to: number): number {
+  let s = 0;
+  for (let i = from; i < to; i++) s += xs[i]!;
+  return s / (to - from);
+}
+
+/**
+ * The named feature vector of a customer as of event time `at` (every name of FEATURE_CATALOGUE, in
+ * its order). "As of" is never before the customer's own latest transaction: a late event scored after
+ * newer ones sees the customer as they are now.
+ */
+export function featureVector(c: CustomerState, at: number, cfg: FeatureConfig = DEFAULT_FEATURE_CONFIG): Record<string, number> {
+  const f = featureState(c);
+  const now = Math.max(at, f.lastAt);
+  const today = dayOf(now);
+  // One pass over the day tier, newest first: the 7/30/90/365-day sums and the active days of the last 90.
+  const w7 = new Array<number>(BUCKET_WIDTH).fill(0);
+  const w30 = new Array<number>(BUCKET_WIDTH).fill(0);
+  const w90 = new Array<number>(BUCKET_WIDTH).fill(0);
+  const w365 = new Array<number>(BUCKET_WIDTH).fill(0);
+  const active: number[] = [];
+  let active30 = 0;
+  for (let i = f.days.length - 1; i >= 0; i--) {
+    const b = f.days[i]!;
+    const d = b[B_KEY]!;
+    if (d > today) continue;
+    const age = today - d;
+    if (age >= 365) break;
+    addInto(w365, b);
+    if (age >= 90) continue;
+    addInto(w90, b);
+    if (b[B_VISITS]! > 0) {
+      active.push(d);
+      if (age < 30) active30++;
+    }
+    if (age >= 30) continue;
+    addInto(w30, b);
+    if (age < 7) addInto(w7, b);
+  }
+  for (let i = f.weeks.length - 1; i >= 0; i--) {
+    const b = f.weeks[i]!;
+    const first = b[B_KEY]! * 7;
+    if (first > today) continue;
+    if (today - first >= 365) break;
+    addInto(w365, b);
+  }
+  active.reverse();
+
+  const opened = c.profile?.opened_at ? Date.parse(c.profile.opened_at) : NaN;
+  const openedAt = Number.isFinite(opened) ? opened : f.firstAt;
+  const tenureDays = openedAt ? Math.max(0, (now - openedAt) / DAY_MS) : 0;
+  const recency = f.lastAt ? capDays(now - f.lastAt) : capDays(openedAt ? now - openedAt : 0);
+
+  const gaps: number[] = [];
+  for (let i = 1; i < active.length; i++) gaps.push(active[i]! - active[i - 1]!);
+  const intervalMean = gaps.length ? mean(gaps, 0, gaps.length) : 90;
+  const half = Math.floor(gaps.length / 2);
+  const intervalTrend = gaps.length >= 2 ? mean(gaps, gaps.length - half, gaps.length) - mean(gaps, 0, half) : 0;
+
+  const prev60Count = w90[B_APPROVED]! - w30[B_APPROVED]!;
+  const prev60Spend = w90[B_SPEND]! - w30[B_SPEND]!;
+
+  let mixTotal = 0;
+  for (const m of f.mix) mixTotal += m;
+
+  const products = c.profile?.products ?? [];
+  const usedSince = now - 90 * DAY_MS;
+  const has = [0, 0, 0, 0, 0];
+  let stickyUsed = 0;
+  let stickyHeld = 0;
+  for (let i = 0; i < STICKY_PRODUCTS.length; i++) {
+    const used = f.sticky[i]! > 0 && f.sticky[i]! > usedSince;
+    if (used) stickyUsed++;
+    const codes = cfg.productCodes[STICKY_PRODUCTS[i]!];
+    if (used || products.some((p) => codes.includes(p))) {
+      has[i] = 1;
+      stickyHeld++;
+    }
+  }
+
+  const tierIndex = cfg.tiers.indexOf(c.loyalty.tier);
+
+  const lb = f.lastBy;
+  const rec = (i: number): number => (lb[i] ? capDays(now - lb[i]!) : RECENCY_CAP_DAYS);
+  const mix = (i: number): number => (mixTotal > 0 ? f.mix[i]! / mixTotal : 0);
+  let open = 0;
+  for (const _ in f.complaints) open++;
+  // One literal in catalogue order (CHANNELS and STICKY_PRODUCTS order): a fixed-shape object, cheap to build and serialise.
+  const v: Record<string, number> = {
+    recency_days: recency,
+    recency_pos_days: rec(0), recency_atm_days: rec(1), recency_bill_pay_days: rec(2), recency_installment_days: rec(3),
+    recency_online_days: rec(4), recency_fuel_days: rec(5), recency_transfer_days: rec(6), recency_deposit_days: rec(7),
+    tx_count_7d: w7[B_APPROVED]!, tx_count_30d: w30[B_APPROVED]!, tx_count_90d: w90[B_APPROVED]!, tx_count_365d: w365[B_APPROVED]!,
+    spend_7d_minor: w7[B_SPEND]!, spend_30d_minor: w30[B_SPEND]!, spend_90d_minor: w90[B_SPEND]!, spend_365d_minor: w365[B_SPEND]!,
+    inflow_90d_minor: w90[B_INFLOW]!,
+    avg_ticket_90d_minor: w90[B_OUT_COUNT]! > 0 ? w90[B_SPEND]! / w90[B_OUT_COUNT]! : 0,
+    active_days_30d: active30,
+    active_days_90d: active.length,
+    interval_mean_days: intervalMean,
+    interval_trend_days: intervalTrend,
+    overdue_ratio: recency / Math.max(1, intervalMean),
+    activity_trend: Math.log((w30[B_APPROVED]! + 1) / (prev60Count / 2 + 1)),
+    spend_trend: Math.log((w30[B_SPEND]! + 1) / (prev60Spend / 2 + 1)),
+    mix_pos: mix(0), mix_atm: mix(1), mix_bill_pay: mix(2), mix_installment: mix(3),
+    mix_online: mix(4), mix_fuel: mix(5), mix_transfer: mix(6), mix_deposit: mix(7),
+    declines_30d: w30[B_DECLINES]!,
+    declines_90d: w90[B_DECLINES]!,
+    decline_rate_90d: w90[B_VISITS]! > 0 ? w90[B_DECLINES]! / w90[B_VISITS]! : 0,
+    complaints_90d: w90[B_COMPLAINTS]!,
+    open_complaints: open,
+    has_bill_pay: has[0]!, has_online_banking: has[1]!, has_debit_card: has[2]!, has_direct_deposit: has[3]!, has_installments: has[4]!,
+    sticky_products: stickyHeld,
+    sticky_used_90d: stickyUsed,
+    tenure_days: tenureDays,
+    age_years: ageYears(c.profile?.birth_date, now),
+    referred: c.profile?.referred_by ? 1 : 0,
     points_balance: c.loyalty.balance,
+    tier_rank: tierIndex >= 0 ? tierIndex + 1 : 0,
+    late_events: f.late,
   };
+  return v;
 }

@@ -1,11 +1,61 @@
-/** Per-customer behavioural feature state: bounded (daily buckets, pruned past 365 days). */
+/**
+ * Per-customer behavioural feature state: plain JSON, bounded whatever the customer does. Field by
+ * field in docs/features.md ("State").
+ *
+ * Memory bound: ≤ 91 day buckets + ≤ 54 week buckets of 8 numbers, 8 channel recencies, 8 decayed channel
+ * counts, 5 sticky-use times and ≤ 50 open complaints — about 1,100 numbers at the very most, typically a
+ * few hundred, independent of how many events the customer sends.
+ */
+
+/** Layout of a day or week bucket: index 0 is the day (or week) number, then the sums. */
+export const B_KEY = 0;
+export const B_VISITS = 1;
+export const B_APPROVED = 2;
+export const B_OUT_COUNT = 3;
+export const B_SPEND = 4;
+export const B_INFLOW = 5;
+export const B_DECLINES = 6;
+export const B_COMPLAINTS = 7;
+export const BUCKET_WIDTH = 8;
+
+/** Days kept in the day tier (exact 7/30/90-day windows and the 30-vs-60 trend). */
+export const DAY_TIER_DAYS = 91;
+/** Open complaints kept at most (the oldest are dropped beyond). */
+export const MAX_OPEN_COMPLAINTS = 50;
+
 export interface FeatureState {
-  firstTxAt: number;
-  lastTxAt: number;
-  /** day number (epoch ms / 86.4e6) → [count, amount_minor, declines] */
-  days: Record<string, [number, number, number]>;
+  /** Layout version; 2 = this one. Older (skeleton) states are reset on first touch. */
+  v: 2;
+  /** Event time of the first transaction folded in; 0 = none yet. */
+  firstAt: number;
+  /** Event time of the latest transaction folded in (reversals excluded); 0 = none yet. */
+  lastAt: number;
+  /** Latest transaction per channel (CHANNELS order), event ms; 0 = never. */
+  lastBy: number[];
+  /**
+   * Day tier: `[day, visits, approved, outgoing count, outgoing amount, inflow amount, declines, complaints]`
+   * per UTC day number (epoch ms / 86.4e6) with something in it, ascending by day, only the last 91 days.
+   */
+  days: number[][];
+  /** Week tier: the same with the week number (day number / 7, floored) first, for days older than the day tier, ≤ 365 days back. */
+  weeks: number[][];
+  /** Newest day number whose arrival rolled the tiers (days before `rolled − 90` live in `weeks`). */
+  rolled: number;
+  /** Channel mix: per channel, Σ exp(−(mixAt − t) / τ) over transactions at t; shares are ratios of these. */
+  mix: number[];
+  /** Reference time of `mix`, event ms. */
+  mixAt: number;
+  /** Last time each sticky product was used (STICKY_PRODUCTS order), event ms; 0 = never. */
+  sticky: number[];
+  /** Open complaints: feedback_id → event ms; resolved ones removed, pruned after a year. */
+  complaints: Record<string, number>;
+  /** Events behind the watermark, not folded in (counted, reported as `late_events`). */
+  late: number;
 }
 
 export function newFeatureState(): FeatureState {
-  return { firstTxAt: 0, lastTxAt: 0, days: {} };
+  return {
+    v: 2, firstAt: 0, lastAt: 0, lastBy: [0, 0, 0, 0, 0, 0, 0, 0], days: [], weeks: [], rolled: 0,
+    mix: [0, 0, 0, 0, 0, 0, 0, 0], mixAt: 0, sticky: [0, 0, 0, 0, 0], complaints: {}, late: 0,
+  };
 }

@@ -1,9 +1,34 @@
-/** Per-customer lifecycle state. */
+/** Per-customer lifecycle state: plain JSON. Field by field in docs/features.md ("Lifecycle state"). */
+
+/** A timer-driven stage decision waiting behind the customer's phase 2 in the same micro-batch. */
+export interface DeferredStage {
+  /** Event time the timer was due. */
+  at: number;
+  /** Stream sequence of the event whose watermark fired it. */
+  seq: number;
+  /** The feature vector as of `at`, taken when the timer fired. */
+  features: Record<string, number>;
+}
+
 export interface LifecycleState {
+  /** Current stage (see lifecycle/engine.ts STAGES). */
   stage: string;
+  /** Event time the current stage began. */
   since: number;
+  /**
+   * When the customer became known: max(event time, watermark) of the first event that armed a timer.
+   * A customer with no transaction yet is idle from max(opened_at, known), not from an opening long
+   * before the bank's data starts.
+   */
+  known: number;
+  /** Due time of the armed lifecycle timer; 0 = none. Older heap entries with another due are stale. */
+  timer: number;
+  /** Events of this customer through phase 1 but not yet phase 2 (0 between micro-batches). */
+  inflight: number;
+  /** Timer decisions deferred until the customer's earlier events finished phase 2 (empty between micro-batches). */
+  deferred: DeferredStage[];
 }
 
 export function newLifecycleState(): LifecycleState {
-  return { stage: 'acquisition', since: 0 };
+  return { stage: 'acquisition', since: 0, known: 0, timer: 0, inflight: 0, deferred: [] };
 }

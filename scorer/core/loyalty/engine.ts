@@ -1,49 +1,565 @@
 /**
- * Loyalty engine (walking-skeleton version: one earning rule). The full rules engine replaces the
- * internals behind the same entry points.
+ * The loyalty engine: points, tiers, caps, budgets, expiry, reversals and referral, as a pure function of
+ * the ordered stream. Rules are data (`rules.ts`), chosen per stream position (`timeline.ts`); time is
+ * event time in the bank's time zone; expiry and tier reviews are event-time timers fired by the
+ * partition watermark. Semantics are documented in docs/loyalty.md; the decisions in brief:
+ *
+ * - Evaluation: matching rules by priority (highest first; ties: the branch's own rules, then file
+ *   order). Every matching rule applies (stacks) until an `exclusive` one has applied: it ends the list.
+ *   Whether a rule "applied" depends on its conditions only, not on whether caps left it any points.
+ * - Rounding: each rule's points = floor((fixed + points × amount / per_minor) × multiplier × tier
+ *   multiplier), exact in integers; then per_tx cap, the customer's day / week / month usage of that
+ *   rule, and the partition's share of the campaign budget.
+ * - Lots: one per earning transaction (or credit), expiring at the end of the bank day `expiry_days`
+ *   (of the member's tier when earned) later; redemptions consume lots first-in-first-out.
+ * - Reversal: takes back what the original earned less what of it already expired, from the original's
+ *   own lot first, then the oldest lots, and whatever is left becomes a debt (a negative balance)
+ *   repaid first from later earnings. It releases the original's cap usage, campaign budget and
+ *   tier-qualifying points. A reversal that arrives before its original is remembered and cancels it.
+ * - Redemption: refused when the balance is short, visibly (a `redeem_refused` row with 0 points).
+ * - Tiers: upgrade at once on qualifying points over the window; downgrade only at a scheduled review.
  */
-import type { RedemptionV1, TransactionV1 } from '../../../contracts/events.js';
-import type { CustomerState, PartitionState } from '../state.js';
-import { iso, type Ctx, type Emit, type Row } from '../types.js';
+import type { RedemptionV1, StoredProfileV1, TransactionV1 } from '../../../contracts/events.js';
+import { pushTimer, type CustomerState, type PartitionState, type Timer } from '../state.js';
+import { DAY_MS, iso, parseTime, type Ctx, type Emit } from '../types.js';
+import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay, monthStart } from './calendar.js';
+import { DEFAULT_RULES } from './defaults.js';
+import { parseReferralCreditId, referralPublish, REFERRAL_RULE } from './referral.js';
+import type { CompiledRule, Condition, LoyaltyRules, TierDef } from './rules.js';
+import type { EarnRecord, LoyaltyState, Lot } from './state.js';
+import { RulesTimeline, type TimelineEntry } from './timeline.js';
 
 export interface LoyaltyConfig {
-  version: string;
+  /** Which rules apply from which stream sequence (hot reload). */
+  timeline: RulesTimeline;
+  /**
+   * Number of partitions of `tx.>`: campaign budgets are split evenly across them, and referral credits
+   * are addressed to the referrer's partition. The runtime must set it from its settings.
+   */
+  partitions: number;
 }
 
-export const DEFAULT_LOYALTY: LoyaltyConfig = { version: 'skeleton-1' };
-
-const EARNING = new Set(['pos', 'online', 'fuel', 'bill_pay', 'installment']);
-
-function ledgerRow(c: CustomerState, ctx: Ctx, cfg: LoyaltyConfig, entry: { id: string; kind: string; points: number; rule: string; source: string; channel?: string; branch?: string }): Row {
-  return {
-    entry_id: entry.id, customer_id: c.id, kind: entry.kind, points: entry.points, rule_id: entry.rule, rules_version: cfg.version,
-    source_id: entry.source, channel: entry.channel ?? '', branch_id: entry.branch ?? '', tier: c.loyalty.tier,
-    occurred_at: iso(ctx.at), expires_at: null, balance_after: c.loyalty.balance, stream_seq: ctx.seq,
-  };
+export function loyaltyConfig(rules: LoyaltyRules | RulesTimeline, partitions: number): LoyaltyConfig {
+  if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`partitions must be a positive integer, got ${partitions}`);
+  return { timeline: rules instanceof RulesTimeline ? rules : RulesTimeline.of(rules), partitions };
 }
 
-/** Applies a transaction; returns the net points it moved. */
-export function loyaltyOnTransaction(_s: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): number {
-  if (tx.reverses_tx_id) {
-    const original = c.loyalty.earned[tx.reverses_tx_id];
-    if (!original) return 0;
-    delete c.loyalty.earned[tx.reverses_tx_id];
-    c.loyalty.balance -= original;
-    emit.row('points_ledger', ledgerRow(c, ctx, cfg, { id: `${tx.tx_id}:reverse`, kind: 'reverse', points: -original, rule: 'reversal', source: tx.tx_id, channel: tx.channel, ...(tx.branch_id ? { branch: tx.branch_id } : {}) }));
-    return -original;
+/** Built-in rules (= config/loyalty-rules.yaml) and the default partition count (VAFA_PARTITIONS = 8). */
+export const DEFAULT_LOYALTY: LoyaltyConfig = loyaltyConfig(DEFAULT_RULES, 8);
+
+/** The rules version in force at a stream position (for `scored_transactions.rules_version`). */
+export function loyaltyVersionAt(cfg: LoyaltyConfig, seq: number): string {
+  return cfg.timeline.at(seq).version;
+}
+
+export const LOYALTY_EXPIRY_TIMER = 'loyalty.expire';
+export const LOYALTY_REVIEW_TIMER = 'loyalty.review';
+
+export function isLoyaltyTimer(kind: string): boolean {
+  return kind === LOYALTY_EXPIRY_TIMER || kind === LOYALTY_REVIEW_TIMER;
+}
+
+/** A change of tier, exposed so the offers engine can react to it. */
+export interface TierChange {
+  customerId: string;
+  from: string;
+  to: string;
+  /** Event time of the change. */
+  at: number;
+  reason: string;
+}
+
+export type LoyaltyStatus =
+  | 'earned' | 'none' | 'declined' | 'reversed' | 'reversal_pending' | 'cancelled'
+  | 'redeemed' | 'refused' | 'credited' | 'duplicate';
+
+export interface LoyaltyOutcome {
+  /** Net points the event moved: earn + bonus, −reverse, −redeem, +credit; 0 when refused. */
+  points: number;
+  status: LoyaltyStatus;
+  /** The tier change the event caused, if any. */
+  tierChange?: TierChange;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Entry points
+// ---------------------------------------------------------------------------------------------------
+
+/** Applies a transaction (an earning one, or a reversal) to the customer's loyalty state. */
+export function loyaltyOnTransaction(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): LoyaltyOutcome {
+  const entry = cfg.timeline.at(ctx.seq);
+  prune(c.loyalty, ctx.watermark, entry.rules);
+  const placed = place(state, c, ctx, entry, emit);
+  const out = tx.reverses_tx_id !== undefined ? reverse(state, c, tx, tx.reverses_tx_id, ctx, entry, emit) : earn(state, c, tx, ctx, entry, cfg, emit);
+  return withChange(out, placed);
+}
+
+/**
+ * Applies a redemption in stream order: refused when the balance is short. A negative amount is a
+ * credit (the referral bonus another partition decided; see referral.ts), never produced by the API.
+ */
+export function loyaltyOnRedemption(state: PartitionState, c: CustomerState, r: RedemptionV1, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): LoyaltyOutcome {
+  const entry = cfg.timeline.at(ctx.seq);
+  const R = entry.rules;
+  const L = c.loyalty;
+  prune(L, ctx.watermark, R);
+  const placed = place(state, c, ctx, entry, emit);
+  const prev = own(L.redemptions, r.redemption_id);
+  if (prev !== undefined && prev >= ctx.watermark - R.reversals.windowDays * DAY_MS) return withChange({ points: 0, status: 'duplicate' }, placed);
+  L.redemptions[r.redemption_id] = ctx.at;
+  if (r.points < 0) return withChange(credit(state, c, r, -r.points, ctx, entry, emit), placed);
+  if (!(r.points > 0) || L.balance < r.points) {
+    ledger(c, ctx, emit, { id: `refused:rd:${r.redemption_id}`, kind: 'redeem_refused', points: 0, rule: 'redemption', version: entry.version, source: r.redemption_id, channel: '', at: ctx.at, expiresAt: null });
+    return withChange({ points: 0, status: 'refused' }, placed);
   }
-  if (tx.status === 'declined' || !EARNING.has(tx.channel)) return 0;
-  const points = Math.floor(tx.amount_minor / 10_000);
-  if (points <= 0) return 0;
-  c.loyalty.balance += points;
-  c.loyalty.earned[tx.tx_id] = points;
-  emit.row('points_ledger', ledgerRow(c, ctx, cfg, { id: `${tx.tx_id}:earn:base`, kind: 'earn', points, rule: 'base', source: tx.tx_id, channel: tx.channel, ...(tx.branch_id ? { branch: tx.branch_id } : {}) }));
-  return points;
+  take(L, r.points, undefined);
+  L.balance -= r.points;
+  ledger(c, ctx, emit, { id: `redeem:rd:${r.redemption_id}`, kind: 'redeem', points: -r.points, rule: 'redemption', version: entry.version, source: r.redemption_id, channel: '', at: ctx.at, expiresAt: null });
+  return withChange({ points: -r.points, status: 'redeemed' }, placed);
 }
 
-export function loyaltyOnRedemption(_s: PartitionState, c: CustomerState, r: RedemptionV1, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): boolean {
-  if (c.loyalty.balance < r.points) return false;
-  c.loyalty.balance -= r.points;
-  emit.row('points_ledger', ledgerRow(c, ctx, cfg, { id: `${r.redemption_id}:redeem`, kind: 'redeem', points: -r.points, rule: 'redemption', source: r.redemption_id }));
+/** A profile upsert: places the member in a tier and remembers who referred them (call after `c.profile` is set). */
+export function loyaltyOnProfile(state: PartitionState, c: CustomerState, profile: StoredProfileV1, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): LoyaltyOutcome {
+  const entry = cfg.timeline.at(ctx.seq);
+  const L = c.loyalty;
+  prune(L, ctx.watermark, entry.rules);
+  const placed = place(state, c, ctx, entry, emit);
+  const by = profile.referred_by;
+  if (by !== undefined && by !== c.id && !L.referral?.done) L.referral = { by, opened: parseTime(profile.opened_at), done: false };
+  return withChange({ points: 0, status: 'none' }, placed);
+}
+
+/** Fires a loyalty timer (lot expiry or tier review). Returns true when balance or tier changed. */
+export function loyaltyOnTimer(state: PartitionState, c: CustomerState, t: Timer, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): boolean {
+  const entry = cfg.timeline.at(ctx.seq);
+  if (t.kind === LOYALTY_EXPIRY_TIMER) return expireLots(c, t.due, ctx, emit);
+  if (t.kind === LOYALTY_REVIEW_TIMER) return review(state, c, t.due, ctx, entry, emit);
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Earning
+// ---------------------------------------------------------------------------------------------------
+
+function earn(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEntry, cfg: LoyaltyConfig, emit: Emit): LoyaltyOutcome {
+  const R = entry.rules;
+  const L = c.loyalty;
+  const pending = own(L.pending, tx.tx_id);
+  if (pending !== undefined) {
+    delete L.pending[tx.tx_id];
+    if (pending >= ctx.watermark - R.reversals.pendingDays * DAY_MS) return { points: 0, status: 'cancelled' };
+  }
+  if (tx.status === 'declined') return { points: 0, status: 'declined' };
+  if (R.currencies && !R.currencies.includes(tx.currency)) return { points: 0, status: 'none' };
+  referral(c, tx, ctx, entry, cfg, emit);
+
+  const tier = tierDef(R, L.tier);
+  const awards = evaluate(state, c, tx, ctx, R, tier, cfg);
+  if (awards.length === 0) return { points: 0, status: 'none' };
+
+  const total = awards.reduce((s, a) => s + a.pts, 0);
+  const exp = expiryAt(ctx.at, tier.expiryDays, R.offsetMin);
+  for (const a of awards) {
+    L.balance += a.pts;
+    ledger(c, ctx, emit, { id: `${a.rule.kind}:${a.rule.id}:${tx.tx_id}`, kind: a.rule.kind, points: a.pts, rule: a.rule.id, version: entry.version, source: tx.tx_id, channel: tx.channel, at: ctx.at, expiresAt: exp });
+  }
+  addLot(state, c, { src: 'tx', id: tx.tx_id, at: ctx.at, seq: ctx.seq, exp, pts: total, rem: total, tier: L.tier, ver: entry.version });
+  const month = bankMonth(ctx.at, R.offsetMin);
+  L.earned[tx.tx_id] = { at: ctx.at, seq: ctx.seq, pts: total, x: 0, ver: entry.version, m: month, awards: awards.map((a) => ({ rule: a.rule.id, pts: a.pts, caps: a.caps, campaign: a.campaign })) };
+  L.months[month] = (own(L.months, String(month)) ?? 0) + total;
+  const tierChange = upgrade(state, c, ctx, entry, emit);
+  return { points: total, status: 'earned', ...(tierChange ? { tierChange } : {}) };
+}
+
+interface Award {
+  rule: CompiledRule;
+  pts: number;
+  caps: string[];
+  campaign: string;
+}
+
+function evaluate(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, R: LoyaltyRules, tier: TierDef, cfg: LoyaltyConfig): Award[] {
+  const L = c.loyalty;
+  const branch = memberBranch(c);
+  const rules = branch !== '' && Object.hasOwn(R.branches, branch) ? R.branches[branch]! : R.bank;
+  const day = bankDay(ctx.at, R.offsetMin);
+  const periods: [string, number][] = [['d', day], ['w', bankWeek(day, R.weekStart)], ['m', bankMonth(ctx.at, R.offsetMin)]];
+  const facts: Facts = {
+    tx, at: ctx.at, day, minute: minuteOfDay(ctx.at, R.offsetMin), dow: dayOfWeek(day), tier: L.tier, segment: c.profile?.segment, rules: R,
+  };
+  const awards: Award[] = [];
+  for (const rule of rules) {
+    if (!matches(rule.when, facts)) continue;
+    let pts = rulePoints(rule, tx.amount_minor, tier);
+    if (rule.caps.tx !== null) pts = Math.min(pts, rule.caps.tx);
+    const caps: string[] = [];
+    const limits = [rule.caps.day, rule.caps.week, rule.caps.month];
+    periods.forEach(([p, n], i) => {
+      const cap = limits[i];
+      if (cap === null || cap === undefined) return;
+      const key = `${rule.id}|${p}${n}`;
+      caps.push(key);
+      pts = Math.min(pts, Math.max(0, cap - (own(L.caps, key) ?? 0)));
+    });
+    let campaign = '';
+    const camp = rule.when.campaign !== null ? R.campaigns[rule.when.campaign] : undefined;
+    if (camp && camp.budget !== null) {
+      campaign = rule.when.campaign!;
+      const key = budgetKey(campaign);
+      pts = Math.min(pts, Math.max(0, budgetShare(camp.budget, ctx.partition, cfg.partitions) - (own(state.budgets, key) ?? 0)));
+    }
+    if (pts > 0) {
+      for (const k of caps) L.caps[k] = (own(L.caps, k) ?? 0) + pts;
+      if (campaign) state.budgets[budgetKey(campaign)] = (own(state.budgets, budgetKey(campaign)) ?? 0) + pts;
+      awards.push({ rule, pts, caps, campaign });
+    }
+    if (rule.exclusive) break;
+  }
+  return awards;
+}
+
+interface Facts {
+  tx: TransactionV1;
+  at: number;
+  day: number;
+  minute: number;
+  dow: number;
+  tier: string;
+  segment: string | undefined;
+  rules: LoyaltyRules;
+}
+
+function matches(w: Condition, f: Facts): boolean {
+  const tx = f.tx;
+  if (w.channels && !w.channels.includes(tx.channel)) return false;
+  if (w.mccs && (tx.mcc === undefined || !w.mccs.includes(tx.mcc))) return false;
+  if (w.excludeMccs && tx.mcc !== undefined && w.excludeMccs.includes(tx.mcc)) return false;
+  if (w.merchants && (tx.merchant_id === undefined || !w.merchants.includes(tx.merchant_id))) return false;
+  if (w.billers && (tx.biller_id === undefined || !w.billers.includes(tx.biller_id))) return false;
+  if (w.branches && (tx.branch_id === undefined || !w.branches.includes(tx.branch_id))) return false;
+  if (w.atBranch !== null && w.atBranch !== (tx.branch_id !== undefined)) return false;
+  if (w.minAmount !== null && tx.amount_minor < w.minAmount) return false;
+  if (w.maxAmount !== null && tx.amount_minor > w.maxAmount) return false;
+  if (w.timeFrom !== null && w.timeTo !== null) {
+    const inside = w.timeFrom < w.timeTo ? f.minute >= w.timeFrom && f.minute < w.timeTo : f.minute >= w.timeFrom || f.minute < w.timeTo;
+    if (!inside) return false;
+  }
+  if (w.days && !w.days.includes(f.dow)) return false;
+  if (w.tiers && !w.tiers.includes(f.tier)) return false;
+  if (w.segments && (f.segment === undefined || !w.segments.includes(f.segment))) return false;
+  if (w.campaign !== null) {
+    const camp = f.rules.campaigns[w.campaign];
+    if (!camp || f.at < camp.from || f.at >= camp.to) return false;
+  }
+  if (w.earlyByDays !== null) {
+    if (tx.due_date === undefined || dateDay(tx.due_date) - f.day < w.earlyByDays) return false;
+  }
   return true;
+}
+
+const BP = 10_000n;
+
+/** floor((fixed + points × amount / per) × multiplier × tier multiplier), exact. */
+function rulePoints(rule: CompiledRule, amount: number, tier: TierDef): number {
+  const a = rule.award;
+  const per = BigInt(a.per);
+  const tierBp = a.tierMult ? BigInt(tier.multBp) : BP;
+  const num = (BigInt(a.fixed) * per + BigInt(a.points) * BigInt(amount)) * BigInt(a.multBp) * tierBp;
+  const pts = num / (per * BP * BP);
+  return pts > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(pts);
+}
+
+/** The partition's share of a global budget: split evenly, the remainder to the lowest partitions. */
+export function budgetShare(budget: number, partition: number, partitions: number): number {
+  const p = Math.max(1, partitions);
+  return Math.floor(budget / p) + (partition < budget % p ? 1 : 0);
+}
+
+export function budgetKey(campaign: string): string {
+  return `loyalty:campaign:${campaign}`;
+}
+
+/** End of the bank day `days` after the day of `at`. */
+export function expiryAt(at: number, days: number, offsetMin: number): number {
+  return dayStart(bankDay(at, offsetMin) + days + 1, offsetMin) - 1;
+}
+
+function referral(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEntry, cfg: LoyaltyConfig, emit: Emit): void {
+  const ref = c.loyalty.referral;
+  const rr = entry.rules.referral;
+  if (!ref || ref.done || !rr) return;
+  if (ctx.at < ref.opened || ctx.at > ref.opened + rr.windowDays * DAY_MS) return;
+  if (rr.channels && !rr.channels.includes(tx.channel)) return;
+  if (tx.amount_minor < rr.minAmount) return;
+  ref.done = true;
+  emit.publishes.push(referralPublish({ referrerId: ref.by, referredId: c.id, points: rr.points, occurredAt: iso(ctx.at), version: entry.version, partitions: cfg.partitions }));
+}
+
+function credit(state: PartitionState, c: CustomerState, r: RedemptionV1, pts: number, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
+  const R = entry.rules;
+  const L = c.loyalty;
+  const ref = parseReferralCreditId(r.redemption_id);
+  const version = ref?.version ?? entry.version;
+  const exp = expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin);
+  L.balance += pts;
+  ledger(c, ctx, emit, { id: `credit:rd:${r.redemption_id}`, kind: 'bonus', points: pts, rule: ref ? REFERRAL_RULE : 'credit', version, source: r.redemption_id, channel: '', at: ctx.at, expiresAt: exp });
+  addLot(state, c, { src: 'rd', id: r.redemption_id, at: ctx.at, seq: ctx.seq, exp, pts, rem: pts, tier: L.tier, ver: version });
+  const month = bankMonth(ctx.at, R.offsetMin);
+  L.months[month] = (own(L.months, String(month)) ?? 0) + pts;
+  const tierChange = upgrade(state, c, ctx, entry, emit);
+  return { points: pts, status: 'credited', ...(tierChange ? { tierChange } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Lots, reversals, expiry
+// ---------------------------------------------------------------------------------------------------
+
+/** Adds a lot in (at, seq) order; a new lot first repays any debt. Schedules its expiry. */
+function addLot(state: PartitionState, c: CustomerState, lot: Lot): void {
+  const L = c.loyalty;
+  const repay = Math.min(L.debt, lot.rem);
+  L.debt -= repay;
+  lot.rem -= repay;
+  if (lot.rem <= 0) return;
+  const lots = L.lots;
+  const timerPending = lots.some((l) => l.exp === lot.exp);
+  let i = lots.length;
+  while (i > 0 && (lots[i - 1]!.at > lot.at || (lots[i - 1]!.at === lot.at && lots[i - 1]!.seq > lot.seq))) i--;
+  lots.splice(i, 0, lot);
+  if (!timerPending) pushTimer(state, { due: lot.exp, customerId: c.id, kind: LOYALTY_EXPIRY_TIMER });
+}
+
+/** Takes up to `amount` unspent points: from lot `preferTx` first (if given), then oldest first. */
+function take(L: LoyaltyState, amount: number, preferTx: string | undefined): number {
+  let left = amount;
+  const use = (l: Lot): void => {
+    const k = Math.min(l.rem, left);
+    l.rem -= k;
+    left -= k;
+  };
+  if (preferTx !== undefined) {
+    const first = L.lots.find((l) => l.src === 'tx' && l.id === preferTx);
+    if (first) use(first);
+  }
+  for (const l of L.lots) {
+    if (left <= 0) break;
+    use(l);
+  }
+  L.lots = L.lots.filter((l) => l.rem > 0);
+  return amount - left;
+}
+
+function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, orig: string, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
+  const R = entry.rules;
+  const L = c.loyalty;
+  if (tx.status === 'declined' || orig === tx.tx_id) return { points: 0, status: 'none' };
+  const rec = own(L.earned, orig);
+  if (rec === undefined || rec.at < ctx.watermark - R.reversals.windowDays * DAY_MS) {
+    if (rec !== undefined) delete L.earned[orig];
+    if (own(c.seen, orig) !== undefined) return { points: 0, status: 'none' }; // it earned nothing (or too long ago)
+    const pending = own(L.pending, orig);
+    if (pending === undefined || pending < ctx.watermark - R.reversals.pendingDays * DAY_MS) L.pending[orig] = ctx.at; // keep the first unexpired one
+    return { points: 0, status: 'reversal_pending' };
+  }
+  delete L.earned[orig];
+  const back = rec.pts - rec.x;
+  const fromLots = take(L, back, orig);
+  L.debt += back - fromLots;
+  L.balance -= back;
+  release(state, L, rec);
+  if (back > 0) {
+    ledger(c, ctx, emit, { id: `reverse:tx:${tx.tx_id}`, kind: 'reverse', points: -back, rule: 'reversal', version: rec.ver, source: orig, channel: tx.channel, at: ctx.at, expiresAt: null });
+  }
+  return { points: -back, status: 'reversed' };
+}
+
+/** Gives back what a reversed earning used: cap counters, campaign budget, tier-qualifying points. */
+function release(state: PartitionState, L: LoyaltyState, rec: EarnRecord): void {
+  for (const a of rec.awards) {
+    for (const k of a.caps) {
+      const used = own(L.caps, k);
+      if (used !== undefined) L.caps[k] = Math.max(0, used - a.pts);
+    }
+    if (a.campaign) {
+      const key = budgetKey(a.campaign);
+      const used = own(state.budgets, key);
+      if (used !== undefined) state.budgets[key] = Math.max(0, used - a.pts);
+    }
+  }
+  const m = own(L.months, String(rec.m));
+  if (m !== undefined) L.months[rec.m] = m - rec.pts;
+}
+
+function expireLots(c: CustomerState, due: number, ctx: Ctx, emit: Emit): boolean {
+  const L = c.loyalty;
+  if (!L.lots.some((l) => l.exp <= due)) return false;
+  const keep: Lot[] = [];
+  const gone: Lot[] = [];
+  for (const l of L.lots) (l.exp <= due ? gone : keep).push(l);
+  L.lots = keep;
+  for (const l of gone) {
+    L.balance -= l.rem;
+    if (l.src === 'tx') {
+      const rec = own(L.earned, l.id);
+      if (rec) rec.x += l.rem;
+    }
+    ledger(c, ctx, emit, { id: `expire:${l.src}:${l.id}`, kind: 'expire', points: -l.rem, rule: `expiry:${l.tier}`, version: l.ver, source: l.id, channel: '', at: l.exp, expiresAt: l.exp });
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Tiers
+// ---------------------------------------------------------------------------------------------------
+
+function tierDef(R: LoyaltyRules, id: string): TierDef {
+  return R.tiers.find((t) => t.id === id) ?? R.tiers[0]!;
+}
+
+function tierIndex(R: LoyaltyRules, id: string): number {
+  return R.tiers.findIndex((t) => t.id === id);
+}
+
+function qualifyingPoints(L: LoyaltyState, fromMonth: number): number {
+  let q = 0;
+  for (const [m, p] of Object.entries(L.months)) if (Number(m) >= fromMonth) q += p;
+  return q;
+}
+
+function qualifiedTier(R: LoyaltyRules, points: number): string {
+  let t = R.tiers[0]!;
+  for (const d of R.tiers) if (points >= d.min) t = d;
+  return t.id;
+}
+
+/** Places a customer never placed, or one whose tier a new rules version no longer defines. */
+function place(state: PartitionState, c: CustomerState, ctx: Ctx, entry: TimelineEntry, emit: Emit): TierChange | undefined {
+  const R = entry.rules;
+  const L = c.loyalty;
+  if (L.tier !== '' && tierIndex(R, L.tier) >= 0) return undefined;
+  const q = qualifyingPoints(L, bankMonth(ctx.at, R.offsetMin) - (R.windowMonths - 1));
+  const to = qualifiedTier(R, q);
+  let change: TierChange | undefined;
+  if (L.tier === '') {
+    L.tier = to;
+    L.tierSince = ctx.at;
+  } else {
+    change = changeTier(c, ctx, ctx.at, to, `tier ${L.tier} is not defined by rules ${entry.version}`, emit);
+  }
+  scheduleReview(state, c, ctx.at, R);
+  return change;
+}
+
+function upgrade(state: PartitionState, c: CustomerState, ctx: Ctx, entry: TimelineEntry, emit: Emit): TierChange | undefined {
+  const R = entry.rules;
+  const L = c.loyalty;
+  const q = qualifyingPoints(L, bankMonth(ctx.at, R.offsetMin) - (R.windowMonths - 1));
+  const to = qualifiedTier(R, q);
+  if (tierIndex(R, to) <= tierIndex(R, L.tier)) return undefined;
+  const change = changeTier(c, ctx, ctx.at, to, `upgrade: ${q} points in ${R.windowMonths} months`, emit);
+  scheduleReview(state, c, ctx.at, R);
+  return change;
+}
+
+/** The scheduled review: the tier follows the qualifying points (down, or up after a rules change). */
+function review(state: PartitionState, c: CustomerState, due: number, ctx: Ctx, entry: TimelineEntry, emit: Emit): boolean {
+  const R = entry.rules;
+  const L = c.loyalty;
+  if (L.reviewAt !== due) return false; // superseded
+  L.reviewAt = 0;
+  const q = qualifyingPoints(L, bankMonth(due, R.offsetMin) - (R.windowMonths - 1));
+  const to = qualifiedTier(R, q);
+  let changed = false;
+  if (to !== L.tier) {
+    changeTier(c, ctx, due, to, `review: ${q} points in ${R.windowMonths} months`, emit);
+    changed = true;
+  }
+  scheduleReview(state, c, due, R);
+  return changed;
+}
+
+/** Members above the lowest tier have one pending review: the next review month start after `at`. */
+function scheduleReview(state: PartitionState, c: CustomerState, at: number, R: LoyaltyRules): void {
+  const L = c.loyalty;
+  if (L.reviewAt !== 0 || tierIndex(R, L.tier) <= 0) return;
+  let m = bankMonth(at, R.offsetMin) + 1;
+  while (m % R.reviewMonths !== 0) m++;
+  L.reviewAt = monthStart(m, R.offsetMin);
+  pushTimer(state, { due: L.reviewAt, customerId: c.id, kind: LOYALTY_REVIEW_TIMER });
+}
+
+function changeTier(c: CustomerState, ctx: Ctx, at: number, to: string, reason: string, emit: Emit): TierChange {
+  const L = c.loyalty;
+  const from = L.tier;
+  L.tier = to;
+  L.tierSince = at;
+  emit.row('tier_changes', {
+    change_id: `${c.id}:${ctx.seq}:${at}:${to}`, customer_id: c.id, from_tier: from, to_tier: to, occurred_at: iso(at), reason,
+    branch_id: memberBranch(c), stream_seq: ctx.seq,
+  });
+  return { customerId: c.id, from, to, at, reason };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Housekeeping
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Drops what the horizons no longer need, at most once per week of watermark (memory stays bounded by
+ * the horizons plus a week). Every read checks its horizon explicitly, so when pruning runs never
+ * changes a result.
+ */
+function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules): void {
+  const week = Math.floor(watermark / (7 * DAY_MS));
+  if (L.pruned === week) return;
+  L.pruned = week;
+  const reversalHorizon = watermark - R.reversals.windowDays * DAY_MS;
+  for (const [id, rec] of Object.entries(L.earned)) if (rec.at < reversalHorizon) delete L.earned[id];
+  for (const [id, at] of Object.entries(L.redemptions)) if (at < reversalHorizon) delete L.redemptions[id];
+  const pendingHorizon = watermark - R.reversals.pendingDays * DAY_MS;
+  for (const [id, at] of Object.entries(L.pending)) if (at < pendingHorizon) delete L.pending[id];
+  const wday = bankDay(watermark, R.offsetMin);
+  const current: Record<string, number> = { d: wday, w: bankWeek(wday, R.weekStart), m: bankMonth(watermark, R.offsetMin) };
+  for (const key of Object.keys(L.caps)) {
+    const bar = key.lastIndexOf('|');
+    const cur = current[key.charAt(bar + 1)];
+    if (cur === undefined || Number(key.slice(bar + 2)) < cur - 1) delete L.caps[key];
+  }
+  const oldest = bankMonth(watermark, R.offsetMin) - R.windowMonths;
+  for (const m of Object.keys(L.months)) if (Number(m) < oldest) delete L.months[m];
+}
+
+interface Movement {
+  id: string;
+  kind: string;
+  points: number;
+  rule: string;
+  version: string;
+  source: string;
+  channel: string;
+  at: number;
+  expiresAt: number | null;
+}
+
+/** One `points_ledger` row; call after the balance reflects the movement. */
+function ledger(c: CustomerState, ctx: Ctx, emit: Emit, m: Movement): void {
+  emit.row('points_ledger', {
+    entry_id: m.id, customer_id: c.id, kind: m.kind, points: m.points, rule_id: m.rule, rules_version: m.version, source_id: m.source,
+    channel: m.channel, branch_id: memberBranch(c), tier: c.loyalty.tier, occurred_at: iso(m.at),
+    expires_at: m.expiresAt === null ? null : iso(m.expiresAt), balance_after: c.loyalty.balance, stream_seq: ctx.seq,
+  });
+}
+
+/** The member's branch (profile), whose policy applies and under which the ledger reports them. */
+function memberBranch(c: CustomerState): string {
+  return c.profile?.branch_id ?? '';
+}
+
+function withChange(out: LoyaltyOutcome, change: TierChange | undefined): LoyaltyOutcome {
+  return change && !out.tierChange ? { ...out, tierChange: change } : out;
+}
+
+/** Own-property lookup: ids come from events and must never reach Object.prototype. */
+function own<T>(rec: Record<string, T>, key: string): T | undefined {
+  return Object.hasOwn(rec, key) ? rec[key] : undefined;
 }

@@ -1,11 +1,85 @@
-/** Per-customer loyalty state. */
-export interface LoyaltyState {
-  balance: number;
+/**
+ * Per-customer loyalty state: plain JSON (checkpoints are JSON.stringify), bounded by the horizons of
+ * the rules: lots live until they expire, earning records for the reversal window, cap counters for the
+ * current and previous period, tier buckets for the tier window.
+ *
+ * Invariant: balance = Σ lots[].rem − debt, and debt > 0 only while no lot has points left.
+ */
+
+/** A parcel of points that expires together: one per earning transaction (or referral credit). */
+export interface Lot {
+  /** `tx` (earned by a transaction) or `rd` (a credit delivered as an internal redemption-like event). */
+  src: 'tx' | 'rd';
+  /** tx_id or redemption_id. */
+  id: string;
+  /** Event time it was earned; lots are consumed first-in-first-out by (at, seq). */
+  at: number;
+  seq: number;
+  /** Instant it expires (end of the bank day, `expiry_days` of the member's tier after earning). */
+  exp: number;
+  pts: number;
+  /** Points still unspent. */
+  rem: number;
+  /** Tier at earning (it set the expiry) and the rules version that produced the lot. */
   tier: string;
-  /** Points each tx earned, kept for reversals: tx_id → points. */
-  earned: Record<string, number>;
+  ver: string;
+}
+
+/** One rule's share of an earning, kept so a reversal can release exactly what it used. */
+export interface RuleAward {
+  rule: string;
+  pts: number;
+  /** Cap counters this award was added to (`<rule>|d<day>`, `|w<week>`, `|m<month>`). */
+  caps: string[];
+  /** Campaign whose partition budget it used, or ''. */
+  campaign: string;
+}
+
+/** What a transaction earned, kept for the reversal window. */
+export interface EarnRecord {
+  at: number;
+  seq: number;
+  pts: number;
+  /** Points of its lot that expired (not taken back again by a reversal). */
+  x: number;
+  ver: string;
+  /** Bank month whose tier bucket it was added to. */
+  m: number;
+  awards: RuleAward[];
+}
+
+export interface LoyaltyState {
+  /** Points balance; negative while a debt is open (a reversal took back points already spent). */
+  balance: number;
+  /** Tier id ('' until the customer's first loyalty event places them). */
+  tier: string;
+  /** Event time of the last tier change. */
+  tierSince: number;
+  /** Points owed after a reversal found too few unspent points; repaid first from later earnings. */
+  debt: number;
+  /** Unspent lots in first-in-first-out order. */
+  lots: Lot[];
+  /** tx_id → what it earned (only transactions that earned points). */
+  earned: Record<string, EarnRecord>;
+  /** Reversals that arrived before their original: original tx_id → the reversal's event time. */
+  pending: Record<string, number>;
+  /** Cap usage: `<rule>|<d|w|m><period number>` → points awarded in that period. */
+  caps: Record<string, number>;
+  /** Tier-qualifying points per bank month number. */
+  months: Record<string, number>;
+  /** Due time of the pending tier-review timer, 0 when none. */
+  reviewAt: number;
+  /** Redemption (and credit) ids already applied → event time (idempotency). */
+  redemptions: Record<string, number>;
+  /** Referral of this customer by another, until the bonus is decided or the window passes. */
+  referral: { by: string; opened: number; done: boolean } | null;
+  /** Week number (epoch ms / 7 days) of the watermark at the last pruning (it runs at most once a week). */
+  pruned: number;
 }
 
 export function newLoyaltyState(): LoyaltyState {
-  return { balance: 0, tier: 'base', earned: {} };
+  return {
+    balance: 0, tier: '', tierSince: 0, debt: 0, lots: [], earned: {}, pending: {}, caps: {}, months: {},
+    reviewAt: 0, redemptions: {}, referral: null, pruned: 0,
+  };
 }

@@ -1,0 +1,203 @@
+/**
+ * The load generator, run in a worker thread so that building, sending and checking requests does not
+ * share the API's event loop. It prepares every request first, says `ready`, and starts on `go`.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { parentPort, workerData } from 'node:worker_threads';
+import { iso0200Fields, requestBodies } from '../events.js';
+import type { FromWorker, HttpLoad, IsoLoad, LoadResult, LoadSpec, ToWorker } from './protocol.js';
+
+const port = parentPort!;
+const send = (m: FromWorker): void => port.postMessage(m);
+const go = new Promise<void>((resolve) => port.on('message', (m: ToWorker) => m.type === 'go' && resolve()));
+
+function progressReporter(total: number): (done: number) => void {
+  let last = 0;
+  return (done) => {
+    const now = Date.now();
+    if (now - last >= 100 || done === total) {
+      last = now;
+      send({ type: 'progress', done, total });
+    }
+  };
+}
+
+async function runHttp(spec: HttpLoad): Promise<LoadResult> {
+  const bodies = requestBodies(spec.prefix, spec.first, spec.events, spec.perRequest, spec.customers);
+  const target = new URL(spec.url);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency, maxFreeSockets: spec.concurrency });
+  const latencies = new Float64Array(bodies.length);
+  const codes: Record<string, number> = {};
+  const errors: string[] = [];
+  let accepted = 0;
+  let failures = 0;
+  let answered = 0;
+  const report = progressReporter(spec.events);
+  const fail = (why: string): void => {
+    failures++;
+    if (errors.length < 5) errors.push(why);
+  };
+  const post = (i: number): Promise<void> => new Promise((resolve) => {
+    const b = bodies[i]!;
+    const t0 = performance.now();
+    const req = http.request({
+      host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b.body) },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        latencies[i] = performance.now() - t0;
+        const code = String(res.statusCode);
+        codes[code] = (codes[code] ?? 0) + 1;
+        // The body starts with {"accepted":N,…}: read N without parsing the per-item results.
+        const head = Buffer.concat(chunks).subarray(0, 200).toString();
+        const m = /"accepted":(\d+)/.exec(head);
+        const n = m ? Number(m[1]) : 0;
+        accepted += n;
+        if (res.statusCode !== 202 || n !== b.events) fail(`HTTP ${code}: accepted ${n} of ${b.events}: ${head.slice(0, 160)}`);
+        answered += b.events;
+        report(answered);
+        resolve();
+      });
+      res.on('error', (err) => {
+        fail(err.message);
+        resolve();
+      });
+    });
+    req.on('error', (err) => {
+      latencies[i] = performance.now() - t0;
+      fail(err.message);
+      resolve();
+    });
+    req.end(b.body);
+  });
+
+  send({ type: 'ready', requests: bodies.length });
+  await go;
+  const elu0 = performance.eventLoopUtilization();
+  const t0 = performance.now();
+  let next = 0;
+  if (spec.rate === undefined) {
+    const client = async (): Promise<void> => {
+      while (next < bodies.length) await post(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(spec.concurrency, bodies.length) }, client));
+  } else {
+    // Open loop: request k is due at t0 + k·interval whatever happened to the earlier ones.
+    const interval = (spec.perRequest || 1) / spec.rate * 1000;
+    const inFlight = new Set<Promise<void>>();
+    while (next < bodies.length) {
+      const due = t0 + next * interval;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      if (inFlight.size >= spec.concurrency) await Promise.race(inFlight);
+      const p = post(next++);
+      inFlight.add(p);
+      void p.then(() => inFlight.delete(p));
+    }
+    await Promise.all(inFlight);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  agent.destroy();
+  const busyMs = performance.eventLoopUtilization(elu0).active;
+  return { events: accepted, requests: bodies.length, seconds, latenciesMs: latencies, failures, codes, errors, busyMs };
+}
+
+interface IsoCodec {
+  encode(msg: { mti: string; fields: Record<number, string | Buffer> }): Buffer;
+  decode(input: Uint8Array): { mti: string; fields: Record<number, string | Buffer> };
+  frameMessage(payload: Buffer, opts: { lengthHeader: 'binary2'; lengthHeaderIncludesItself: boolean }): Buffer;
+}
+
+async function runIso(spec: IsoLoad): Promise<LoadResult> {
+  const codec = (await import(spec.codecModule)) as IsoCodec;
+  const perConn = Math.ceil(spec.events / spec.connections);
+  const now = new Date();
+  const frames: Buffer[][] = [];
+  for (let c = 0; c < spec.connections; c++) {
+    const list: Buffer[] = [];
+    for (let s = 0; s < perConn && c * perConn + s < spec.events; s++) {
+      // A STAN has six digits: every million messages of a connection move to the next transmission second.
+      const at = new Date(now.getTime() - Math.floor(s / 1_000_000) * 1000);
+      const fields = iso0200Fields(spec.connectionBase + c, s, (c * perConn + s) % spec.cards, at);
+      list.push(codec.frameMessage(codec.encode({ mti: '0200', fields }), { lengthHeader: 'binary2', lengthHeaderIncludesItself: false }));
+    }
+    frames.push(list);
+  }
+  const latencies = new Float64Array(spec.events);
+  const codes: Record<string, number> = {};
+  const errors: string[] = [];
+  let ok = 0;
+  let failures = 0;
+  let answered = 0;
+  const report = progressReporter(spec.events);
+  send({ type: 'ready', requests: spec.events });
+  await go;
+  const elu0 = performance.eventLoopUtilization();
+  const t0 = performance.now();
+  await Promise.all(frames.map((list, c) => new Promise<void>((resolve, reject) => {
+    const sock = net.connect({ host: spec.host, port: spec.port });
+    sock.setNoDelay(true);
+    const sentAt = new Float64Array(list.length);
+    let sent = 0;
+    let got = 0;
+    let buf: Buffer = Buffer.alloc(0);
+    const pump = (): void => {
+      const parts: Buffer[] = [];
+      while (sent < list.length && sent - got < spec.window) {
+        sentAt[sent] = performance.now();
+        parts.push(list[sent++]!);
+      }
+      if (parts.length) sock.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+    };
+    sock.on('connect', pump);
+    sock.on('data', (chunk: Buffer) => {
+      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+      let pos = 0;
+      while (buf.length - pos >= 2) {
+        const len = buf.readUInt16BE(pos);
+        if (buf.length - pos - 2 < len) break;
+        const frame = buf.subarray(pos + 2, pos + 2 + len);
+        pos += 2 + len;
+        const msg = codec.decode(frame);
+        const stan = Number(String(msg.fields[11]));
+        const code = String(msg.fields[39]);
+        codes[code] = (codes[code] ?? 0) + 1;
+        // The message this answers: the latest sent whose index has this STAN (STANs wrap at a million).
+        let i = stan + Math.floor((sent - 1) / 1_000_000) * 1_000_000;
+        if (i >= sent) i -= 1_000_000;
+        const at = i >= 0 ? sentAt[i] : undefined;
+        if (at !== undefined) latencies[c * perConn + i] = performance.now() - at;
+        if (code === '00') ok++;
+        else {
+          failures++;
+          if (errors.length < 5) errors.push(`response ${msg.mti} field 39 = ${code} (STAN ${stan})`);
+        }
+        got++;
+        answered++;
+        report(answered);
+      }
+      buf = pos === buf.length ? Buffer.alloc(0) : buf.subarray(pos);
+      if (got === list.length) {
+        sock.end();
+        resolve();
+      } else pump();
+    });
+    sock.on('error', reject);
+    sock.on('close', () => (got < list.length ? reject(new Error(`connection ${c} closed after ${got} of ${list.length} answers`)) : resolve()));
+  })));
+  const seconds = (performance.now() - t0) / 1000;
+  const busyMs = performance.eventLoopUtilization(elu0).active;
+  return { events: ok, requests: spec.events, seconds, latenciesMs: latencies, failures, codes, errors, busyMs };
+}
+
+try {
+  const spec = workerData as LoadSpec;
+  const result = spec.kind === 'http' ? await runHttp(spec) : await runIso(spec);
+  port.postMessage({ type: 'result', result } satisfies FromWorker, [result.latenciesMs.buffer as ArrayBuffer]);
+} catch (err) {
+  send({ type: 'error', message: (err as Error).stack ?? String(err) });
+}

@@ -1,0 +1,220 @@
+/**
+ * `vafa bench` (`npm run bench`): in one run on one machine, the raw NATS JetStream ceilings and vafa's
+ * own paths, each repeated and reported as the median, with the ratio of each vafa path to the ceiling
+ * that bounds it. Writes bench-results/bench-<timestamp>.json and .html. See bench/README.md.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command } from '../cli/main.js';
+import { findNatsServer } from '../runtime/nats-server.js';
+import { Cleanup } from './cleanup.js';
+import { silentProgress, terminalProgress, type Progress } from './progress.js';
+import { measureRaw, type RawPlan, type RawResult } from './raw.js';
+import { measureVafa, type PathResult, type VafaPlan } from './vafa.js';
+import { noPhaseHook, Profiler, profilingHook } from './profile.js';
+import { median } from './stats.js';
+import { renderBars, renderHtml, renderTable, summarize, type BenchReport, type Machine, type MeasurementId, type RepeatSample } from './report.js';
+
+const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
+/** Sized so that three repeats take about 2–4 minutes on 2 cores. */
+export const DEFAULT_EVENTS = 40_000;
+export const QUICK_EVENTS = 3_000;
+
+export interface BenchOptions {
+  events: number;
+  repeat: number;
+  quick: boolean;
+  json: boolean;
+  out: string;
+  /** Profile the main thread during each vafa phase (.cpuprofile files and the hottest functions in the JSON). */
+  profile: boolean;
+}
+
+export function planFor(events: number, quick: boolean): { raw: RawPlan; vafa: VafaPlan } {
+  return {
+    raw: { coreMessages: Math.max(20_000, events * 4), stockMessages: Math.max(1_000, Math.round(events / 4)) },
+    vafa: {
+      warmupEvents: quick ? 500 : Math.min(5_000, Math.max(1_000, Math.round(events / 10))),
+      batchEvents: events, batchSize: 500, batchConcurrency: 6,
+      singleEvents: Math.max(500, Math.round(events / 5)), singleConcurrency: 48,
+      isoEvents: Math.max(500, Math.round(events / 2)), isoConnections: 6, isoWindow: 64, isoCards: quick ? 100 : 500,
+      customers: Math.max(1_000, Math.round(events / 5)),
+      steadyFraction: 0.5, steadySeconds: quick ? 3 : 10, steadyWarmupS: quick ? 0.5 : 1,
+    },
+  };
+}
+
+function machine(): Machine {
+  let nats: string;
+  try {
+    nats = execFileSync(findNatsServer(), ['--version'], { encoding: 'utf8', timeout: 5000 }).trim().replace(/^nats-server:\s*/, '');
+  } catch (err) {
+    nats = `unknown (${(err as Error).message.split('\n')[0]})`;
+  }
+  const cpus = os.cpus();
+  return {
+    cores: os.availableParallelism?.() ?? cpus.length,
+    cpu_model: cpus[0]?.model.trim() ?? 'unknown',
+    memory_gib: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    nats_server: nats,
+    load_average_start: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+function echartsSource(): string | undefined {
+  try {
+    return readFileSync(createRequire(import.meta.url).resolve('echarts/dist/echarts.min.js'), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const rawSample = (r: RawResult): RepeatSample => ({
+  events: r.persisted ?? r.messages, seconds: r.seconds, ...(r.latency ? { latency: r.latency } : {}), ...(r.cpu ? { cpu: r.cpu } : {}),
+  extra: { messages: r.messages, ...(r.persisted !== undefined ? { persisted: r.persisted } : {}) },
+});
+const pathSample = (p: PathResult): RepeatSample => ({ events: p.events, seconds: p.seconds, latency: p.latency, cpu: p.cpu, extra: p.extra });
+
+function timestamp(d: Date): string {
+  return d.toISOString().replace(/[:]/g, '-').replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Runs the whole bench; returns the report and where it was written. */
+export async function runBench(opts: BenchOptions, progressFor: (prefix: () => string) => Progress): Promise<{ report: BenchReport; files: { json: string; html: string } }> {
+  const started = new Date();
+  const cleanup = new Cleanup();
+  cleanup.install();
+  let current = '';
+  const progress = progressFor(() => current);
+  try {
+    const plan = planFor(opts.events, opts.quick);
+    const mach = machine();
+    const samples: Partial<Record<MeasurementId, (RepeatSample | undefined)[]>> = {};
+    const add = (id: MeasurementId, r: number, s: RepeatSample | undefined): void => {
+      (samples[id] ??= [])[r] = s;
+    };
+    const unavailable: Partial<Record<MeasurementId, string>> = {};
+    let settings: Record<string, unknown> = {};
+    const base = path.join(opts.out, `bench-${timestamp(started)}`);
+    let profiler: Profiler | undefined;
+    if (opts.profile) {
+      mkdirSync(opts.out, { recursive: true });
+      const p = new Profiler();
+      profiler = p;
+      cleanup.add('profiler', async () => p.close());
+    }
+    for (let r = 0; r < opts.repeat; r++) {
+      current = `[${r + 1}/${opts.repeat}]`;
+      const raw = await measureRaw(plan.raw, cleanup, progress);
+      add('core_publish', r, rawSample(raw.core));
+      add('stock_publish', r, rawSample(raw.stock));
+      add('pull_consume', r, rawSample(raw.pull));
+      const hook = profiler ? profilingHook(profiler, (name, json) => writeFileSync(`${base}-r${r + 1}-${name}.cpuprofile`, json)) : noPhaseHook;
+      const v = await measureVafa(plan.vafa, r + 1, cleanup, progress, hook);
+      add('http_batch', r, pathSample(v.httpBatch));
+      add('http_single', r, pathSample(v.httpSingle));
+      add('scorer', r, pathSample(v.scorer));
+      if (v.iso.available) add('iso8583', r, pathSample(v.iso));
+      else unavailable.iso8583 = v.iso.reason;
+      settings = v.settings;
+    }
+    progress.done();
+    const finished = new Date();
+    const measurements = summarize(samples, unavailable);
+    const notes: string[] = [];
+    const busy = mach.load_average_start[0] ?? 0;
+    const others = measurements.flatMap((m) => m.repeats.map((x) => (x.cpu as { others_pct?: number } | undefined)?.others_pct)).filter((x): x is number => x !== undefined);
+    if (others.length && median(others) > 10) notes.push(`other processes on the machine used a median ${Math.round(median(others))} % of a core during the measurements (up to ${Math.round(Math.max(...others))} %): see cpu.others_pct per repeat`);
+    if (busy > mach.cores * 0.5) notes.push(`the machine was busy when the bench started (1-minute load average ${busy} on ${mach.cores} cores): other processes shared the CPU, so figures are lower and noisier than on an idle machine`);
+    if (unavailable.iso8583) notes.push(`ISO 8583 ingest: not available yet (${unavailable.iso8583})`);
+    const lost = measurements.find((m) => m.id === 'core_publish')?.repeats.filter((x) => Number(x.extra?.persisted) < Number(x.extra?.messages)) ?? [];
+    if (lost.length) notes.push('core-NATS publish lost messages in some repeats (no flow control without acks); its rate counts only what the stream persisted');
+    const html = echartsSource();
+    if (!html) notes.push('ECharts is not installed: the HTML page draws its bars as CSS widths');
+    const scorer = measurements.find((m) => m.id === 'scorer');
+    const steady = scorer?.repeats[0]?.extra?.steady as { offered_rate?: number } | undefined;
+    if (steady?.offered_rate) notes.push(`scorer p50/p99: JetStream persist → durable ack per event, at a fixed offered rate of ${Math.round(plan.vafa.steadyFraction * 100)} % of the measured drain throughput (first repeat: ${steady.offered_rate.toLocaleString('en-US')} events/s over HTTP); its events/s is the drain of the pre-loaded stream`);
+    for (const x of scorer?.repeats ?? []) {
+      const st = x.extra?.steady as { offered_rate?: number; achieved_ingest_rate?: number } | undefined;
+      if (st?.offered_rate && st.achieved_ingest_rate !== undefined && st.achieved_ingest_rate < st.offered_rate * 0.9) {
+        notes.push(`repeat ${x.repeat}: the scorer's steady phase reached only ${Math.round(st.achieved_ingest_rate).toLocaleString('en-US')} of the ${st.offered_rate.toLocaleString('en-US')} events/s offered (the machine was saturated), so its latencies include queueing`);
+      }
+    }
+    const report: BenchReport = {
+      kind: 'vafa-bench', version: 1,
+      started_at: started.toISOString(), finished_at: finished.toISOString(), duration_s: (finished.getTime() - started.getTime()) / 1000,
+      options: { events: opts.events, repeat: opts.repeat, quick: opts.quick, profile: opts.profile },
+      machine: { ...mach, load_average_end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
+      settings, plan: { raw: plan.raw, vafa: plan.vafa }, measurements, notes,
+    };
+    mkdirSync(opts.out, { recursive: true });
+    const files = { json: `${base}.json`, html: `${base}.html` };
+    writeFileSync(files.json, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(files.html, renderHtml(report, html));
+    return { report, files };
+  } finally {
+    progress.done();
+    await cleanup.runAll();
+    cleanup.uninstall();
+  }
+}
+
+const positiveInt = (name: string, raw: string | undefined, fallback: number): number => {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 1) throw Object.assign(new Error(`--${name} must be a positive whole number (got ${JSON.stringify(raw)})`), { code: 'ERR_PARSE_ARGS_BENCH' });
+  return v;
+};
+
+export const benchCommand: Command = {
+  summary: 'Measure throughput and latency of vafa\'s paths against the raw NATS JetStream ceilings on this machine.',
+  usage: [
+    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile]',
+    `  --events N   events per vafa path (ingest batched; single ${'≈'}N/5, ISO ${'≈'}N/2; the ceilings use 4N and N/4). Default ${DEFAULT_EVENTS.toLocaleString('en-US')}`,
+    '  --repeat R   repeat every measurement R times and report the median (default 3)',
+    `  --quick      ${QUICK_EVENTS.toLocaleString('en-US')} events, one repeat, short steady phase: a smoke test, not a benchmark`,
+    '  --json       print only the JSON report on stdout',
+    '  --out DIR    where bench-<timestamp>.json and .html go (default bench-results/)',
+    '  --profile    CPU-profile the main thread (API, scorer) in each vafa phase: .cpuprofile files next to the',
+    '               report and each phase\'s hottest functions in the JSON (slows the measured paths a little)',
+    '',
+    'Starts its own nats-server and embedded ClickHouse on free ports in temporary directories and removes them',
+    'afterwards (also on Ctrl-C). Needs nats-server (Debian: apt-get install nats-server).',
+  ].join('\n'),
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        events: { type: 'string' },
+        repeat: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        out: { type: 'string' },
+        profile: { type: 'boolean', default: false },
+      },
+    });
+    const quick = values.quick ?? false;
+    const opts: BenchOptions = {
+      events: positiveInt('events', values.events, quick ? QUICK_EVENTS : DEFAULT_EVENTS),
+      repeat: positiveInt('repeat', values.repeat, quick ? 1 : 3),
+      quick,
+      json: values.json ?? false,
+      out: path.resolve(values.out ?? path.join(PROJECT_ROOT, 'bench-results')),
+      profile: values.profile ?? false,
+    };
+    const tty = !opts.json && process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
+    const { report, files } = await runBench(opts, (prefix) => (tty ? terminalProgress(tty, prefix) : silentProgress));
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    } else {
+      console.log(`\n${renderTable(report)}\n${renderBars(report)}\n\nwritten: ${path.relative(process.cwd(), files.json) || files.json}\n         ${path.relative(process.cwd(), files.html) || files.html}`);
+    }
+    return 0;
+  },
+};

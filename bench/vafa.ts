@@ -1,0 +1,382 @@
+/**
+ * vafa's own paths on a fresh local stack (nats-server, embedded ClickHouse, the real API; the scorer
+ * started by the bench when its phase comes): HTTP ingest batched and single, ISO 8583 ingest, and
+ * JetStream → scorer → ClickHouse (drain throughput, then latency at a fixed offered rate).
+ */
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import { Writable } from 'node:stream';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { loadSettings, type Settings } from '../config/settings.js';
+import { createLogger } from '../runtime/log.js';
+import { freePort } from '../runtime/nats-server.js';
+import { loadDefaultChurn, startStack, type Stack } from '../runtime/stack.js';
+import { countRows, waitForDrain } from '../cli/up.js';
+import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
+import { NatsCardDirectory } from '../ingest/cards.js';
+import { tokenizePan } from '../ingest/tokenize.js';
+import { STREAM_DLQ } from '../contracts/subjects.js';
+import { natsJsm } from '../runtime/nats.js';
+import { benchPan, customerIndex } from './events.js';
+import { CpuProbe, type CpuShare } from './cpu.js';
+import { prepareLoad, runLoad } from './loadgen/host.js';
+import type { LoadResult, LoadSpec } from './loadgen/protocol.js';
+import { mean, percentile, Reservoir, type LatencySummary } from './stats.js';
+import type { Cleanup } from './cleanup.js';
+import type { Progress } from './progress.js';
+import { noPhaseHook, type HotFunction, type PhaseHook } from './profile.js';
+// Types only: the module itself is loaded at run time, so a bench without it (or with it broken) still runs.
+import type * as IsoTypes from '../ingest/iso8583/mod.js';
+
+export const ISO_MODULE_PATH = path.resolve(import.meta.dirname, '../ingest/iso8583/mod.ts');
+type IsoModule = typeof IsoTypes;
+
+export interface VafaPlan {
+  warmupEvents: number;
+  batchEvents: number;
+  batchSize: number;
+  batchConcurrency: number;
+  singleEvents: number;
+  singleConcurrency: number;
+  isoEvents: number;
+  isoConnections: number;
+  isoWindow: number;
+  isoCards: number;
+  customers: number;
+  /** Steady-state scorer phase: offered rate = this fraction of the measured drain throughput. */
+  steadyFraction: number;
+  steadySeconds: number;
+  /** Events published in the first seconds of the steady phase are left out of its latencies. */
+  steadyWarmupS: number;
+}
+
+export interface CpuReport extends CpuShare {
+  loadgen_thread_pct?: number;
+}
+
+export interface PathResult {
+  events: number;
+  seconds: number;
+  rate: number;
+  latency: LatencySummary;
+  cpu: CpuReport;
+  extra: Record<string, unknown>;
+}
+
+export type IsoOutcome = ({ available: true } & PathResult) | { available: false; reason: string };
+
+export interface VafaResults {
+  httpBatch: PathResult;
+  httpSingle: PathResult;
+  iso: IsoOutcome;
+  scorer: PathResult;
+  settings: Record<string, unknown>;
+}
+
+/** Settings for the bench's stack: production defaults (VAFA_PARTITIONS, VAFA_SCORER_* and VAFA_MODEL may be set), free ports, a temp dir. */
+async function benchSettings(dataDir: string): Promise<Settings> {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of ['VAFA_PARTITIONS', 'VAFA_SCORER_BATCH', 'VAFA_SCORER_WAIT_MS', 'VAFA_CHECKPOINT_MS', 'VAFA_CHECKPOINTS', 'VAFA_MODEL', 'VAFA_RULES', 'VAFA_OFFERS', 'VAFA_LIFECYCLE']) {
+    if (process.env[k]) env[k] = process.env[k];
+  }
+  const level = (process.env.LOG_LEVEL as Settings['logLevel'] | undefined) ?? 'error';
+  return loadSettings(env, {
+    dataDir, host: '127.0.0.1', port: 0, iso8583Port: 0, localNatsPort: await freePort(), localClickhousePort: await freePort(), logLevel: level,
+  });
+}
+
+/** The churn model exactly as `startStack` loads it by default, and what was loaded (or why none was) for the report. */
+async function loadChurn(settings: Settings): Promise<{ churn?: ChurnScorer; model: string }> {
+  const lines: string[] = [];
+  const sink = new Writable({ write(chunk: Buffer, _enc, done) { lines.push(chunk.toString()); done(); } });
+  const churn = await loadDefaultChurn(settings, createLogger({ level: 'warn', name: 'bench', destination: sink }));
+  if (churn) return { churn, model: path.relative(process.cwd(), settings.modelPath) || settings.modelPath };
+  const why = lines.map((l) => { try { return String((JSON.parse(l) as { err?: unknown }).err ?? ''); } catch { return ''; } }).find(Boolean);
+  return { model: `none (${(why ?? 'not loaded').replace(/\s+/g, ' ').slice(0, 240)})` };
+}
+
+/** Loads the ISO 8583 adapter when it is there; the reason otherwise. */
+export async function loadIso(): Promise<{ ok: true; mod: IsoModule } | { ok: false; reason: string }> {
+  try {
+    const mod = (await import(pathToFileURL(ISO_MODULE_PATH).href)) as Partial<IsoModule>;
+    if (typeof mod.startIso8583Listener !== 'function') return { ok: false, reason: 'ingest/iso8583/mod.ts does not export startIso8583Listener' };
+    if (typeof mod.encode !== 'function' || typeof mod.decode !== 'function' || typeof mod.frameMessage !== 'function') return { ok: false, reason: 'ingest/iso8583/mod.ts does not export encode/decode/frameMessage' };
+    return { ok: true, mod: mod as IsoModule };
+  } catch (err) {
+    return { ok: false, reason: `ingest/iso8583/mod.ts does not load: ${(err as Error).message.split('\n')[0]}` };
+  }
+}
+
+function latencyOf(ms: Float64Array | readonly number[]): LatencySummary {
+  const r = new Reservoir();
+  r.addAll(ms);
+  return r.summary();
+}
+
+const profiled = (top: HotFunction[] | undefined): { profile_top?: HotFunction[] } => (top ? { profile_top: top } : {});
+
+function fromLoad(load: LoadResult, cpu: CpuShare, extra: Record<string, unknown> = {}): PathResult {
+  return {
+    events: load.events,
+    seconds: load.seconds,
+    rate: load.events / load.seconds,
+    latency: latencyOf(load.latenciesMs),
+    cpu: { ...cpu, loadgen_thread_pct: Math.round((load.busyMs / (load.seconds * 1000)) * 1000) / 10 },
+    extra: { requests: load.requests, codes: load.codes, ...extra },
+  };
+}
+
+function ensureAllAccepted(what: string, load: LoadResult, expected: number): void {
+  if (load.failures > 0 || load.events !== expected) {
+    throw new Error(`${what}: ${load.events} of ${expected} events acknowledged, ${load.failures} failures: ${load.errors.join(' | ')}`);
+  }
+}
+
+/** Follows the scorer's micro-batches: counts, batch sizes, flush times and event latencies by phase. */
+class BatchCollector {
+  scored = 0;
+  phase: 'drain' | 'steady' = 'drain';
+  readonly drain = { sizes: [] as number[], flushMs: [] as number[], modelMs: [] as number[], latency: new Reservoir() };
+  readonly steady = { sizes: [] as number[], flushMs: [] as number[], modelMs: [] as number[], latency: new Reservoir() };
+  /** Steady phase: only events JetStream stored at or after this wall time count for latency. */
+  steadyFromMs = Number.POSITIVE_INFINITY;
+  private waiters: { target: number; resolve: (at: number) => void }[] = [];
+
+  onBatch = (info: BatchInfo): void => {
+    const now = Date.now();
+    this.scored += info.events;
+    const ph = this.phase === 'drain' ? this.drain : this.steady;
+    ph.sizes.push(info.events);
+    ph.flushMs.push(info.flushMs);
+    ph.modelMs.push(info.modelMs);
+    for (const l of info.latenciesMs) {
+      if (this.phase === 'drain') ph.latency.add(l);
+      else if (now - l >= this.steadyFromMs) ph.latency.add(l);
+    }
+    const at = performance.now();
+    this.waiters = this.waiters.filter((w) => {
+      if (this.scored < w.target) return true;
+      w.resolve(at);
+      return false;
+    });
+  };
+
+  /** Resolves with the performance.now() of the batch that brought the count to `target`. */
+  until(target: number, timeoutMs: number, signal: AbortSignal, progress: Progress): Promise<number> {
+    if (this.scored >= target) return Promise.resolve(performance.now());
+    return new Promise((resolve, reject) => {
+      const tick = setInterval(() => {
+        progress.update(this.scored, target);
+        if (signal.aborted) fail(signal.reason as Error);
+      }, 100);
+      const timer = setTimeout(() => fail(new Error(`the scorer scored ${this.scored} of ${target} events within ${timeoutMs / 1000} s`)), timeoutMs);
+      const done = (): void => {
+        clearInterval(tick);
+        clearTimeout(timer);
+      };
+      const fail = (e: Error): void => {
+        done();
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(e);
+      };
+      const waiter = { target, resolve: (at: number) => { done(); progress.update(target, target); resolve(at); } };
+      this.waiters.push(waiter);
+    });
+  }
+}
+
+function batchStats(sizes: number[], flushMs: number[], modelMs: number[]): Record<string, number> {
+  return {
+    batches: sizes.length,
+    mean_events: Math.round(mean(sizes) * 10) / 10,
+    p50_events: percentile(sizes, 50),
+    max_events: sizes.length ? Math.max(...sizes) : 0,
+    p50_flush_ms: Math.round(percentile(flushMs, 50) * 10) / 10,
+    mean_model_ms: Math.round(mean(modelMs) * 100) / 100,
+  };
+}
+
+async function streamMessages(stack: Stack, stream: string): Promise<number> {
+  return (await (await natsJsm(stack.nc)).streams.info(stream)).state.messages;
+}
+
+async function verifyScored(stack: Stack, expected: number): Promise<void> {
+  if (!(await waitForDrain(stack, 30_000))) throw new Error('scorer: partition consumers still have pending or un-acked messages');
+  const deadline = Date.now() + 30_000;
+  let rows = 0;
+  while (Date.now() < deadline) {
+    rows = await countRows(stack, 'scored_transactions');
+    if (rows === expected) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`scorer: scored_transactions holds ${rows} rows, expected ${expected}`);
+}
+
+/** One repeat: a fresh stack, every vafa path, the stack stopped and its directory removed. */
+export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Cleanup, progress: Progress, hook: PhaseHook = noPhaseHook): Promise<VafaResults> {
+  const signal = cleanup.signal;
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vafa-bench-'));
+  cleanup.trackDir(dataDir);
+  const undoDir = cleanup.add('bench data directory', async () => cleanup.removeDir(dataDir));
+  const settings = await benchSettings(dataDir);
+  const logger = createLogger({ level: settings.logLevel, name: 'bench', destination: process.stderr });
+  // The ISO 8583 listener runs with the API when the adapter is there (startStack wires it to the same ingest service).
+  const isoMod = await loadIso();
+  progress.phase(`vafa: starting the stack (nats-server, embedded ClickHouse, API${isoMod.ok ? ', ISO 8583 listener' : ''})`);
+  const stack = await startStack({ settings, logger, scorer: false, churn: null, iso8583: isoMod.ok });
+  cleanup.trackPid(stack.localNats?.pid);
+  cleanup.trackPid(stack.localWarehouse?.pid);
+  const undoStack = cleanup.add('vafa stack', async () => {
+    await stack.stop();
+    cleanup.untrackPid(stack.localNats?.pid);
+    cleanup.untrackPid(stack.localWarehouse?.pid);
+  });
+  const children = { 'nats-server': stack.localNats?.pid, clickhouse: stack.localWarehouse?.pid };
+  const url = `${stack.apiUrl!}/v1/transactions`;
+  const prefix = `b${repeat}`;
+  let undoScorer: (() => Promise<void>) | undefined;
+  let next = 0; // event index: event time and customers follow it across phases
+  let ingested = 0;
+  const http = (spec: Omit<Extract<LoadSpec, { kind: 'http' }>, 'kind' | 'url' | 'customers' | 'first'>): Extract<LoadSpec, { kind: 'http' }> => {
+    const s = { kind: 'http' as const, url, customers: plan.customers, first: next, ...spec };
+    next += spec.events;
+    return s;
+  };
+  try {
+    progress.phase('vafa: warm-up (untimed)');
+    const warm = await runLoad(http({ prefix: `${prefix}w`, events: plan.warmupEvents, perRequest: plan.batchSize, concurrency: 2 }), cleanup, progress);
+    ensureAllAccepted('warm-up', warm, plan.warmupEvents);
+    ingested += warm.events;
+    const warmSingles = Math.min(200, plan.warmupEvents);
+    const warm2 = await runLoad(http({ prefix: `${prefix}v`, events: warmSingles, perRequest: 0, concurrency: 8 }), cleanup, progress);
+    ensureAllAccepted('warm-up', warm2, warmSingles);
+    ingested += warm2.events;
+
+    progress.phase(`vafa: HTTP ingest, batches of ${plan.batchSize}, ${plan.batchConcurrency} clients`);
+    const batchLoad = prepareLoad(http({ prefix: `${prefix}a`, events: plan.batchEvents, perRequest: plan.batchSize, concurrency: plan.batchConcurrency }), cleanup, progress);
+    await batchLoad.ready;
+    await hook.begin();
+    let cpu = new CpuProbe(children);
+    const batch = await batchLoad.start();
+    const httpBatch = fromLoad(batch, cpu.stop(), { per_request: plan.batchSize, concurrency: plan.batchConcurrency, ...profiled(await hook.end('http_batch')) });
+    ensureAllAccepted('HTTP batched', batch, plan.batchEvents);
+    ingested += batch.events;
+
+    progress.phase(`vafa: HTTP ingest, one event a request, ${plan.singleConcurrency} clients`);
+    const singleLoad = prepareLoad(http({ prefix: `${prefix}s`, events: plan.singleEvents, perRequest: 0, concurrency: plan.singleConcurrency }), cleanup, progress);
+    await singleLoad.ready;
+    await hook.begin();
+    cpu = new CpuProbe(children);
+    const single = await singleLoad.start();
+    const httpSingle = fromLoad(single, cpu.stop(), { per_request: 1, concurrency: plan.singleConcurrency, ...profiled(await hook.end('http_single')) });
+    ensureAllAccepted('HTTP single', single, plan.singleEvents);
+    ingested += single.events;
+
+    let iso: IsoOutcome;
+    if (!isoMod.ok) iso = { available: false, reason: isoMod.reason };
+    else if (stack.iso8583Port === undefined) iso = { available: false, reason: 'startStack did not start the ISO 8583 listener' };
+    else {
+      progress.phase(`vafa: ISO 8583 ingest, framed 0200 over ${plan.isoConnections} connections`);
+      // Cards belong to known customers (as after their profiles arrived): the adapter's directory lookups hit.
+      const cards = await NatsCardDirectory.open(stack.nc, settings.streamReplicas);
+      for (let c = 0; c < plan.isoCards; c += 100) {
+        await Promise.all(Array.from({ length: Math.min(100, plan.isoCards - c) }, (_, j) =>
+          cards.register(tokenizePan(benchPan(c + j), settings.tokenKey), `BC${String(customerIndex(c + j, plan.customers)).padStart(7, '0')}`)));
+      }
+      const dlqBefore = await streamMessages(stack, STREAM_DLQ);
+      const isoLoad = prepareLoad({
+        kind: 'iso', host: '127.0.0.1', port: stack.iso8583Port, connections: plan.isoConnections, window: plan.isoWindow, events: plan.isoEvents,
+        cards: plan.isoCards, connectionBase: repeat * 100, codecModule: pathToFileURL(ISO_MODULE_PATH).href,
+      }, cleanup, progress);
+      await isoLoad.ready;
+      await hook.begin();
+      cpu = new CpuProbe(children);
+      const load = await isoLoad.start();
+      const dlq = (await streamMessages(stack, STREAM_DLQ)) - dlqBefore;
+      iso = { available: true, ...fromLoad(load, cpu.stop(), { connections: plan.isoConnections, window: plan.isoWindow, dlq, ...profiled(await hook.end('iso8583')) }) };
+      ensureAllAccepted('ISO 8583', load, plan.isoEvents);
+      if (dlq > 0) throw new Error(`ISO 8583: ${dlq} messages went to the DLQ`);
+      ingested += load.events;
+    }
+
+    // JetStream → scorer → ClickHouse: everything ingested above is waiting in TX. The scorer starts
+    // as the scorer role does (`vafa scorer`: its own connection, wired by startStack), in this process.
+    const { churn, model } = await loadChurn(settings);
+    const collector = new BatchCollector();
+    const partitions = settings.scorerPartitions === 'all' ? settings.partitions : settings.scorerPartitions.length;
+    progress.phase(`vafa: scorer drains ${ingested.toLocaleString('en-US')} events from TX into ClickHouse (${partitions} partitions)`);
+    // Checkpoints as the all-in-one keeps them (files next to the local engines) unless VAFA_CHECKPOINTS says otherwise.
+    const checkpointStore = settings.checkpointStore === 'auto' ? 'file' : settings.checkpointStore;
+    const scorerSettings: Settings = Object.freeze({ ...settings, natsUrl: stack.natsUrl, clickhouseUrl: stack.clickhouseUrl, checkpointStore });
+    await hook.begin();
+    cpu = new CpuProbe(children);
+    const t0 = performance.now();
+    const scorerStack = await startStack({ settings: scorerSettings, logger, api: false, scorer: true, churn: churn ?? null, onBatch: collector.onBatch });
+    undoScorer = cleanup.add('scorer', () => scorerStack.stop());
+    const startedS = (performance.now() - t0) / 1000;
+    const tDone = await collector.until(ingested, 600_000, signal, progress);
+    const drainCpu = cpu.stop();
+    const drainSeconds = (tDone - t0) / 1000;
+    const drainProfile = profiled(await hook.end('scorer_drain'));
+    progress.note('verifying: consumers drained, scored_transactions FINAL count');
+    await verifyScored(stack, ingested);
+    const drainRate = ingested / drainSeconds;
+
+    // Steady state: a fixed offered rate below capacity, so latency is not the pre-load's queueing.
+    const rate = Math.max(10, Math.round(drainRate * plan.steadyFraction));
+    const steadyEvents = Math.max(rate, Math.round(rate * plan.steadySeconds));
+    const perRequest = Math.max(1, Math.ceil(rate / 200));
+    progress.phase(`vafa: scorer steady state at ${rate.toLocaleString('en-US')} events/s offered (${Math.round(plan.steadyFraction * 100)} % of drain) for ${plan.steadySeconds} s`);
+    collector.phase = 'steady';
+    const steadyLoad = prepareLoad(http({ prefix: `${prefix}t`, events: steadyEvents, perRequest, concurrency: 64, rate }), cleanup, progress);
+    await steadyLoad.ready;
+    collector.steadyFromMs = Date.now() + plan.steadyWarmupS * 1000;
+    await hook.begin();
+    const steadyCpu = new CpuProbe(children);
+    const steady = await steadyLoad.start();
+    ensureAllAccepted('steady-state load', steady, steadyEvents);
+    ingested += steady.events;
+    await collector.until(ingested, 120_000, signal, progress);
+    const steadyCpuShare = steadyCpu.stop();
+    const steadyProfile = profiled(await hook.end('scorer_steady'));
+    await verifyScored(stack, ingested);
+    await undoScorer();
+
+    const steadyLatency = collector.steady.latency.summary();
+    const scorerResult: PathResult = {
+      events: ingested - steady.events,
+      seconds: drainSeconds,
+      rate: drainRate,
+      latency: steadyLatency,
+      cpu: drainCpu,
+      extra: {
+        model,
+        partitions,
+        scorer_start_s: startedS,
+        ...drainProfile,
+        drain: { ...batchStats(collector.drain.sizes, collector.drain.flushMs, collector.drain.modelMs), queueing_latency_ms: collector.drain.latency.summary() },
+        steady: {
+          offered_rate: rate, per_request: perRequest, seconds: steady.seconds, events: steady.events, achieved_ingest_rate: steady.events / steady.seconds,
+          latency_events: steadyLatency.count, warmup_s: plan.steadyWarmupS,
+          ...batchStats(collector.steady.sizes, collector.steady.flushMs, collector.steady.modelMs),
+          http_latency_ms: latencyOf(steady.latenciesMs), cpu: { ...steadyCpuShare, loadgen_thread_pct: Math.round((steady.busyMs / (steady.seconds * 1000)) * 1000) / 10 },
+          ...steadyProfile,
+        },
+      },
+    };
+    if (steadyLatency.count === 0) throw new Error('scorer steady state: no event latencies were recorded');
+    return {
+      httpBatch, httpSingle, iso, scorer: scorerResult,
+      settings: {
+        partitions: settings.partitions, scorer_batch: settings.scorerBatch, scorer_wait_ms: settings.scorerWaitMs, checkpoint_ms: settings.checkpointMs,
+        checkpoint_store: checkpointStore, customers: plan.customers, model,
+      },
+    };
+  } finally {
+    progress.note('stopping the stack');
+    await undoScorer?.();
+    await undoStack();
+    await undoDir();
+  }
+}

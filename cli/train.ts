@@ -1,0 +1,260 @@
+/**
+ * `vafa train`: history → churn model. Replays the history through the scorer's own core
+ * (`training/dataset.ts`), trains on the older observations, evaluates on the newest months, compares
+ * with a recency-only baseline, and writes the model, its manifest and a metrics report (JSON + HTML).
+ *
+ * History comes from a folder written by `vafa simulate --out` (or any folder of the same layout:
+ * profiles.ndjson, events.ndjson in event-time order, labels.ndjson) or from the simulator directly.
+ */
+import { rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Command } from './main.js';
+import { progressLine } from '../runtime/progress.js';
+import { MODEL_FEATURE_NAMES } from '../scorer/core/features/catalogue.js';
+import type { CustomerProfileV1 } from '../contracts/events.js';
+import { buildChurnDataset, historyMessages, type ChurnTruth, type HistoryEvent } from '../training/dataset.js';
+import { selectRows, type ChurnDataset } from '../training/data.js';
+import { rocAuc } from '../training/metrics.js';
+import { trainChurnModel, writeChurnModel, type MetricsReport } from '../training/train.js';
+import { calibrationChart, htmlReport, rocChart, rocCurve } from '../training/report.js';
+import { DAY_MS } from '../scorer/core/types.js';
+import { loadSettings } from '../config/settings.js';
+import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
+
+/**
+ * Features the shipped model leaves out: `late_events` is a diagnostic, and the loyalty balance and
+ * tier follow the loyalty rules in force (a rules change would shift them under a trained model).
+ */
+export const DEFAULT_EXCLUDED = ['late_events', 'points_balance', 'tier_rank'];
+
+/** A mistake in the command line or the input: reported in one line, exit status 2. */
+class UsageError extends Error {}
+
+interface Source {
+  label: string;
+  profiles: Iterable<CustomerProfileV1> | AsyncIterable<CustomerProfileV1>;
+  events: Iterable<HistoryEvent> | AsyncIterable<HistoryEvent>;
+  truth: Map<string, ChurnTruth>;
+  start: number;
+  end: number;
+}
+
+async function openSource(v: Record<string, string | boolean | undefined>): Promise<Source> {
+  if (v.history && v.simulate) throw new UsageError('give either --history DIR or --simulate, not both');
+  if (v.history) {
+    const { readHistory } = await import('../simulator/mod.js');
+    const dir = String(v.history);
+    const h = await readHistory(dir);
+    const truth = new Map<string, ChurnTruth>();
+    for await (const l of h.labels()) truth.set(l.customer_id, l);
+    if (truth.size === 0) throw new UsageError(`${dir}: labels.ndjson holds no labels`);
+    return {
+      label: `history ${dir}${h.meta ? ` (seed ${h.meta.seed}, ${h.meta.customers} customers, ${h.meta.days} days)` : ''}`,
+      profiles: h.profiles(), events: h.events() as AsyncIterable<HistoryEvent>, truth,
+      start: h.meta ? Date.parse(h.meta.start) : NaN, end: h.meta ? Date.parse(h.meta.end) : NaN,
+    };
+  }
+  if (!v.simulate) throw new UsageError('give --history DIR (from `vafa simulate --out DIR`) or --simulate');
+  const { createBank } = await import('../simulator/mod.js');
+  const num = (k: string): number => {
+    const n = Number(v[k]);
+    if (!Number.isFinite(n)) throw new UsageError(`--${k} must be a number, got ${String(v[k])}`);
+    return n;
+  };
+  const start = new Date(`${String(v.start)}T00:00:00Z`);
+  if (Number.isNaN(start.getTime())) throw new UsageError(`--start must be a date (YYYY-MM-DD), got ${String(v.start)}`);
+  const bank = createBank({ seed: num('seed'), customers: num('customers'), days: num('days'), start });
+  const truth = new Map<string, ChurnTruth>();
+  for (const [id, t] of bank.truth()) truth.set(id, t);
+  return {
+    label: `simulated bank (seed ${num('seed')}, ${num('customers')} customers, ${num('days')} days from ${String(v.start)})`,
+    profiles: bank.profiles(), events: bank.events() as Iterable<HistoryEvent>, truth, start: start.getTime(), end: bank.options.end.getTime(),
+  };
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
+const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
+
+export const trainCommand: Command = {
+  summary: 'Train the churn model from history (replayed through the scorer core) and export it to ONNX with a metrics report.',
+  usage: [
+    'vafa train (--history DIR | --simulate [--customers 3000] [--days 540] [--seed 42] [--start 2025-01-01])',
+    '           [--algorithm gbt|logreg] [--out models/churn] [--holdout-months 3] [--horizon-days 90]',
+    '           [--trees 60] [--depth 3] [--learning-rate 0.1] [--min-leaf 100] [--subsample 0.8] [--partitions 8] [--version V] [--trained-at RFC3339] [--zipmap]',
+    '  --history DIR       a folder written by `vafa simulate --out DIR` (profiles, events, labels)',
+    '  --simulate          generate the history with the synthetic bank instead',
+    '  --holdout-months N  evaluate on the newest N monthly observation points (training rows whose label window reaches into them are dropped)',
+    'Writes <out>/manifest.json, <out>/<name>.onnx, <out>/metrics.json and <out>/report.html, and prints the held-out metrics next to a',
+    'recency-only baseline (the AUC of days since the last transaction alone).',
+  ].join('\n'),
+  async run(argv) {
+    try {
+      return await train(argv);
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      console.error(`vafa train: ${err.message}`);
+      return 2;
+    }
+  },
+};
+
+async function train(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      history: { type: 'string' },
+      simulate: { type: 'boolean', default: false },
+      customers: { type: 'string', default: '3000' },
+      days: { type: 'string', default: '540' },
+      seed: { type: 'string', default: '42' },
+      start: { type: 'string', default: '2025-01-01' },
+      algorithm: { type: 'string', default: 'gbt' },
+      out: { type: 'string', default: 'models/churn' },
+      'holdout-months': { type: 'string', default: '3' },
+      'horizon-days': { type: 'string', default: '90' },
+      'warmup-days': { type: 'string', default: '90' },
+      trees: { type: 'string', default: '60' },
+      depth: { type: 'string', default: '3' },
+      'learning-rate': { type: 'string', default: '0.1' },
+      'min-leaf': { type: 'string', default: '100' },
+      subsample: { type: 'string', default: '0.8' },
+      partitions: { type: 'string', default: '8' },
+      version: { type: 'string' },
+      'trained-at': { type: 'string' },
+      zipmap: { type: 'boolean', default: false },
+    },
+  });
+  const algorithm = values.algorithm;
+  if (algorithm !== 'gbt' && algorithm !== 'logreg') throw new UsageError(`--algorithm must be gbt or logreg, got ${algorithm}`);
+  const int = (k: keyof typeof values, min: number): number => {
+    const n = Number(values[k]);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${k} must be an integer ≥ ${min}, got ${String(values[k])}`);
+    return n;
+  };
+  const holdoutMonths = int('holdout-months', 1);
+  const lr = Number(values['learning-rate']);
+  const subsample = Number(values.subsample);
+  if (!(lr > 0 && lr <= 1)) throw new UsageError(`--learning-rate must be in (0, 1], got ${values['learning-rate']}`);
+  if (!(subsample > 0 && subsample <= 1)) throw new UsageError(`--subsample must be in (0, 1], got ${values.subsample}`);
+  const horizonDays = int('horizon-days', 1);
+  const src = await openSource(values);
+  const started = Date.now();
+  console.log(`vafa train: ${src.label}`);
+
+  // 1. Replay through the core and snapshot the features at month boundaries.
+  const progress = progressLine('replay');
+  const span = src.end - src.start;
+  const features = MODEL_FEATURE_NAMES.filter((f) => !DEFAULT_EXCLUDED.includes(f));
+  // The scorer's own configuration files (VAFA_RULES, VAFA_LIFECYCLE, VAFA_OFFERS), as the running scorer loads them.
+  const partitions = int('partitions', 1);
+  const engine = buildEngineConfig({ ...loadSettings(), partitions });
+  const built = await buildChurnDataset(historyMessages(src.profiles, src.events), src.truth, {
+    partitions, engine, features, horizonDays, warmupDays: int('warmup-days', 0),
+    onProgress: (p) => progress.update(
+      `${p.events.toLocaleString('en-US')} events · event time ${new Date(p.at).toISOString().slice(0, 10)} · ${p.rows.toLocaleString('en-US')} rows`,
+      span > 0 ? Math.min(1, (p.at - src.start) / span) : undefined,
+    ),
+  });
+  progress.done(`${built.events.toLocaleString('en-US')} events replayed through the scorer core in ${((Date.now() - started) / 1000).toFixed(1)} s; `
+    + `${built.dataset.y.length.toLocaleString('en-US')} observations at ${built.observations.length} month boundaries`);
+  if (built.observations.length < holdoutMonths + 2) {
+    throw new UsageError(`only ${built.observations.length} observation points: give more --days (at least ${holdoutMonths + 2} month boundaries after the ${values['warmup-days']}-day warm-up)`);
+  }
+
+  // 2. Held-out period: the newest observation months; purge training rows whose label window overlaps it.
+  const obs = [...built.observations].sort((a, b) => a - b);
+  const cutoff = obs[obs.length - holdoutMonths]!;
+  const horizon = horizonDays * DAY_MS;
+  const keep: number[] = [];
+  let purged = 0;
+  for (let i = 0; i < built.dataset.y.length; i++) {
+    const t = built.dataset.time[i]!;
+    if (t < cutoff && t + horizon > cutoff) purged++;
+    else keep.push(i);
+  }
+  const data: ChurnDataset = selectRows(built.dataset, keep);
+
+  // 3. Train, evaluate, export.
+  const lastObs = new Date(obs[obs.length - 1]!).toISOString().slice(0, 10);
+  const version = values.version ?? `churn-${algorithm}-${lastObs}`;
+  const name = `churn-${algorithm}`;
+  const t0 = Date.now();
+  const trained = trainChurnModel(data, {
+    algorithm, holdout: { from: cutoff }, version, name, zipmap: values.zipmap,
+    ...(values['trained-at'] ? { trainedAt: values['trained-at'] } : {}),
+    gbt: {
+      nTrees: int('trees', 1), maxDepth: int('depth', 1), learningRate: lr, minSamplesLeaf: int('min-leaf', 1), subsample, seed: 1,
+    },
+  });
+  const trainS = (Date.now() - t0) / 1000;
+
+  // 4. The recency-only baseline on the same held-out rows.
+  const nf = data.features.length;
+  const rec = data.features.indexOf('recency_days');
+  const test: number[] = [];
+  for (let i = 0; i < data.y.length; i++) if (data.time[i]! >= cutoff) test.push(i);
+  const yTest = test.map((i) => data.y[i]!);
+  const recency = test.map((i) => data.x[i * nf + rec]!);
+  const testRows = selectRows(data, test);
+  const pTest = trained.predict(testRows.x);
+  const aucModel = trained.report.holdout.rocAuc;
+  const aucBaseline = rocAuc(yTest, recency);
+
+  // 5. Write the artefacts: model, manifest.json, metrics.json, report.html.
+  const out = path.resolve(values.out);
+  const written = await writeChurnModel(out, trained);
+  const manifestPath = path.join(out, 'manifest.json');
+  const metricsPath = path.join(out, 'metrics.json');
+  const reportPath = path.join(out, 'report.html');
+  await rename(written.manifestPath, manifestPath);
+  await rename(written.reportPath, metricsPath);
+  const command = `vafa train ${argv.join(' ')}`.trim();
+  const h = trained.report.holdout;
+  const metrics: MetricsReport & Record<string, unknown> = {
+    ...trained.report,
+    command,
+    source: src.label,
+    dataset: {
+      events: built.events, late_events: built.late, observations: built.observations.map((o) => new Date(o).toISOString()),
+      rows: built.dataset.y.length, purged_training_rows: purged, horizon_days: horizonDays, holdout_months: holdoutMonths,
+    },
+    baseline: { name: 'recency only (days since the last transaction)', feature: 'recency_days', holdout_roc_auc: aucBaseline },
+  };
+  await writeFile(metricsPath, `${JSON.stringify(metrics, null, 2)}\n`);
+  const rocModel = rocCurve(yTest, pTest);
+  const rocBase = rocCurve(yTest, recency);
+  const rows: [string, string, string][] = [
+    ['ROC AUC', f3(aucModel), f3(aucBaseline)],
+    ['precision at top decile', pct(h.precisionAtTopDecile), ''],
+    ['lift at top decile', `${h.liftAtTopDecile.toFixed(2)}×`, ''],
+    ['base rate (churn within the horizon)', pct(h.baseRate), ''],
+    ['Brier score', h.brier.toFixed(4), ''],
+    ['log loss', h.logLoss.toFixed(4), ''],
+    ['calibration error (deciles)', h.calibrationError.toFixed(4), ''],
+    ['held-out rows (positives)', `${h.n} (${h.positives})`, ''],
+    ['held-out period', `${trained.report.split.holdout.from.slice(0, 10)} … ${trained.report.split.holdout.to.slice(0, 10)}`, ''],
+    ['training rows', `${trained.report.split.train.rows} (${purged} purged at the boundary)`, ''],
+  ];
+  await writeFile(reportPath, htmlReport({
+    title: `Churn model ${version}`, command, rows, roc: { model: rocModel, baseline: rocBase, aucModel, aucBaseline },
+    calibration: h.calibration, importance: trained.report.importance,
+  }));
+
+  // 6. The terminal report.
+  console.log(`\ntrained ${algorithm} on ${trained.report.split.train.rows.toLocaleString('en-US')} rows × ${nf} features in ${trainS.toFixed(1)} s`);
+  console.log(`held-out period ${trained.report.split.holdout.from.slice(0, 10)} … ${trained.report.split.holdout.to.slice(0, 10)}: `
+    + `${h.n.toLocaleString('en-US')} rows, ${h.positives} churn within ${horizonDays} days (${pct(h.baseRate)})\n`);
+  console.log(`  ${'held-out ROC AUC'.padEnd(28)} model ${f3(aucModel)}   recency-only baseline ${f3(aucBaseline)}   ${aucModel > aucBaseline ? 'model better' : 'BASELINE BETTER'}`);
+  console.log(`  ${'precision at top decile'.padEnd(28)} ${pct(h.precisionAtTopDecile)} (lift ${h.liftAtTopDecile.toFixed(2)}×)`);
+  console.log(`  ${'Brier / log loss'.padEnd(28)} ${h.brier.toFixed(4)} / ${h.logLoss.toFixed(4)}`);
+  console.log(`  ${'calibration error'.padEnd(28)} ${h.calibrationError.toFixed(4)}`);
+  console.log(`  ${'threshold (top 10 %)'.padEnd(28)} ${trained.report.threshold.toFixed(4)}\n`);
+  console.log('ROC, held-out period   ● model   ○ recency only   · chance');
+  for (const l of rocChart(rocModel, rocBase)) console.log(l);
+  console.log('');
+  for (const l of calibrationChart(h.calibration)) console.log(l);
+  console.log(`\ntop features: ${trained.report.importance.slice(0, 8).map((i) => i.feature).join(', ')}`);
+  console.log(`\nwrote ${manifestPath}\n      ${written.onnxPath}\n      ${metricsPath}\n      ${reportPath}`);
+  return 0;
+}

@@ -1,0 +1,244 @@
+/**
+ * Lifecycle thresholds and value assumptions (`config/lifecycle.yaml`): schema, validation with errors
+ * that name the line, and the built-in default (equal to the shipped file; a test keeps them equal).
+ * Pure: the text comes in, the compiled config goes out; reading the file is the runtime's job
+ * (`scorer/runtime/lifecycle-config.ts`).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { DAY_MS } from '../types.js';
+
+const Days = (description: string) => Type.Integer({ minimum: 1, maximum: 3650, description });
+const Prob = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
+const NonNeg = (description: string) => Type.Number({ minimum: 0, description });
+
+export const LifecycleFileSchema = Type.Object({
+  version: Type.String({ minLength: 1, maxLength: 64 }),
+  description: Type.Optional(Type.String()),
+  stages: Type.Object({
+    welcome_days: Days('tenure below this: welcome'),
+    getting_acquainted_days: Days('tenure below this: getting acquainted'),
+    potential_separation_days: Days('days without a transaction: potential separation'),
+    separation_days: Days('days without a transaction: separation'),
+    win_back_days: Days('days a returning customer stays in win-back'),
+    intensive_care: Type.Object({
+      enter_probability: Prob('churn probability at or above which a customer enters intensive care'),
+      exit_probability: Prob('churn probability below which a customer leaves intensive care'),
+      declines_30d: Type.Integer({ minimum: 1, description: 'declined transactions in 30 days that put a customer in intensive care' }),
+      open_complaints: Type.Integer({ minimum: 1, description: 'open complaints that put a customer in intensive care' }),
+      min_days: Type.Integer({ minimum: 0, maximum: 3650, description: 'days a customer stays in intensive care at least (no flapping)' }),
+    }, { additionalProperties: false }),
+  }, { additionalProperties: false }),
+  value: Type.Object({
+    minor_per_major: Type.Number({ exclusiveMinimum: 0, description: 'minor units per major unit of the currency (1 for IRR in rials)' }),
+    horizon_months: Type.Integer({ minimum: 1, maximum: 600 }),
+    annual_discount_rate: NonNeg('annual discount rate, e.g. 0.2'),
+    first_year_annual_churn: Type.Number({ minimum: 0, exclusiveMaximum: 1 }),
+    established_annual_churn: Type.Number({ minimum: 0, exclusiveMaximum: 1 }),
+    spend_margin: NonNeg('revenue per unit of outgoing spend (interchange, fees)'),
+    inflow_margin: NonNeg('monthly revenue per unit of monthly deposits (float and interest margin)'),
+    product_margin_per_month: NonNeg('monthly revenue per sticky product held, major units'),
+  }, { additionalProperties: false }),
+}, { additionalProperties: false });
+
+export type LifecycleFile = Static<typeof LifecycleFileSchema>;
+
+/** The compiled configuration the core uses (durations in ms). */
+export interface LifecycleConfig {
+  version: string;
+  welcomeMs: number;
+  acquaintedMs: number;
+  potentialMs: number;
+  separationMs: number;
+  winBackMs: number;
+  intensive: { enter: number; exit: number; declines30d: number; openComplaints: number; minMs: number };
+  value: {
+    minorPerMajor: number;
+    horizonMonths: number;
+    annualDiscount: number;
+    firstYearChurn: number;
+    establishedChurn: number;
+    spendMargin: number;
+    inflowMargin: number;
+    productMargin: number;
+  };
+}
+
+/** The shipped default (config/lifecycle.yaml). */
+export const DEFAULT_LIFECYCLE_FILE: LifecycleFile = {
+  version: '2026.07',
+  description: 'Lifecycle stages and customer value',
+  stages: {
+    welcome_days: 30,
+    getting_acquainted_days: 90,
+    potential_separation_days: 45,
+    separation_days: 120,
+    win_back_days: 90,
+    intensive_care: { enter_probability: 0.25, exit_probability: 0.15, declines_30d: 6, open_complaints: 1, min_days: 30 },
+  },
+  value: {
+    minor_per_major: 1,
+    horizon_months: 60,
+    annual_discount_rate: 0.25,
+    first_year_annual_churn: 0.225,
+    established_annual_churn: 0.065,
+    spend_margin: 0.005,
+    inflow_margin: 0.002,
+    product_margin_per_month: 50_000,
+  },
+};
+
+export interface LifecycleIssue {
+  /** 1-based; 0 when unknown. */
+  line: number;
+  column: number;
+  /** e.g. `stages.separation_days`; `(file)` for the whole file. */
+  path: string;
+  message: string;
+}
+
+export class LifecycleConfigError extends Error {
+  override readonly name = 'LifecycleConfigError';
+  constructor(readonly source: string, readonly issues: LifecycleIssue[]) {
+    super(issues.map((i) => `${source}:${i.line}:${i.column}: ${i.path}: ${i.message}`).join('\n'));
+  }
+}
+
+type Path = (string | number)[];
+
+function pathText(path: Path): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
+  return s || '(file)';
+}
+
+function pointerPath(p: string): Path {
+  if (!p) return [];
+  return p.replace(/^\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** Line and column of the deepest node on `path` that exists (a missing key points at its parent). */
+function locate(doc: Document, lc: LineCounter, path: Path): { line: number; column: number } {
+  let node: unknown = doc.contents;
+  let pos = (doc.contents as Node | null)?.range ?? undefined;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      const keyRange = (pair.key as Node | null)?.range ?? undefined;
+      const valueRange = (pair.value as Node | null)?.range ?? undefined;
+      pos = last ? (keyRange ?? pos) : (valueRange ?? keyRange ?? pos);
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      if (!item) break;
+      node = item;
+      pos = (item as Node).range ?? pos;
+    } else {
+      break;
+    }
+  }
+  if (!pos) return { line: 1, column: 1 };
+  const lp = lc.linePos(pos[0]);
+  return { line: lp.line, column: lp.col };
+}
+
+function describe(e: ValueError): string {
+  switch (e.type) {
+    case ValueErrorType.ObjectRequiredProperty: return 'is required';
+    case ValueErrorType.ObjectAdditionalProperties: return 'is not a known field here';
+    default: {
+      const d = (e.schema as { description?: string }).description;
+      return `${e.message.replace(/^Expected/, 'expected')}${d ? ` (${d})` : ''}`;
+    }
+  }
+}
+
+/** Cross-field checks of a schema-valid file. */
+function crossCheck(f: LifecycleFile): { path: Path; message: string }[] {
+  const out: { path: Path; message: string }[] = [];
+  const s = f.stages;
+  if (s.getting_acquainted_days <= s.welcome_days) {
+    out.push({ path: ['stages', 'getting_acquainted_days'], message: `must be greater than welcome_days (${s.welcome_days})` });
+  }
+  if (s.separation_days <= s.potential_separation_days) {
+    out.push({ path: ['stages', 'separation_days'], message: `must be greater than potential_separation_days (${s.potential_separation_days})` });
+  }
+  if (s.intensive_care.exit_probability > s.intensive_care.enter_probability) {
+    out.push({ path: ['stages', 'intensive_care', 'exit_probability'], message: `must not exceed enter_probability (${s.intensive_care.enter_probability})` });
+  }
+  return out;
+}
+
+function compile(f: LifecycleFile): LifecycleConfig {
+  const s = f.stages;
+  const v = f.value;
+  return {
+    version: f.version,
+    welcomeMs: s.welcome_days * DAY_MS,
+    acquaintedMs: s.getting_acquainted_days * DAY_MS,
+    potentialMs: s.potential_separation_days * DAY_MS,
+    separationMs: s.separation_days * DAY_MS,
+    winBackMs: s.win_back_days * DAY_MS,
+    intensive: {
+      enter: s.intensive_care.enter_probability, exit: s.intensive_care.exit_probability,
+      declines30d: s.intensive_care.declines_30d, openComplaints: s.intensive_care.open_complaints,
+      minMs: s.intensive_care.min_days * DAY_MS,
+    },
+    value: {
+      minorPerMajor: v.minor_per_major, horizonMonths: v.horizon_months, annualDiscount: v.annual_discount_rate,
+      firstYearChurn: v.first_year_annual_churn, establishedChurn: v.established_annual_churn, spendMargin: v.spend_margin,
+      inflowMargin: v.inflow_margin, productMargin: v.product_margin_per_month,
+    },
+  };
+}
+
+/**
+ * Parses and validates `config/lifecycle.yaml` text. Throws {@link LifecycleConfigError} listing every
+ * problem with its line, column and path.
+ */
+export function parseLifecycleConfig(text: string, source = 'lifecycle.yaml'): LifecycleConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new LifecycleConfigError(source, doc.errors.slice(0, 30).map((e) => {
+      const lp = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+      return { line: lp.line, column: lp.col, path: '(yaml)', message: e.message.split('\n')[0] ?? e.message };
+    }));
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const at = (path: Path, message: string): LifecycleIssue => ({ ...locate(doc, lc, path), path: pathText(path), message });
+  if (!Value.Check(LifecycleFileSchema, raw)) {
+    const issues: LifecycleIssue[] = [];
+    const seen = new Set<string>();
+    for (const e of Value.Errors(LifecycleFileSchema, raw)) {
+      const path = pointerPath(e.path);
+      const key = pathText(path);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      issues.push(at(path, describe(e)));
+      if (issues.length >= 30) break;
+    }
+    issues.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new LifecycleConfigError(source, issues);
+  }
+  const problems = crossCheck(raw);
+  if (problems.length) throw new LifecycleConfigError(source, problems.map((p) => at(p.path, p.message)));
+  return compile(raw);
+}
+
+/** Compiles an already-typed file (e.g. the default); throws naming the path on a bad value. */
+export function compileLifecycleConfig(file: LifecycleFile, source = 'lifecycle'): LifecycleConfig {
+  if (!Value.Check(LifecycleFileSchema, file)) {
+    const e = Value.Errors(LifecycleFileSchema, file).First();
+    throw new LifecycleConfigError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describe(e) : 'invalid' }]);
+  }
+  const problems = crossCheck(file);
+  if (problems.length) throw new LifecycleConfigError(source, problems.map((p) => ({ line: 0, column: 0, path: pathText(p.path), message: p.message })));
+  return compile(file);
+}
+
+export const DEFAULT_LIFECYCLE: LifecycleConfig = compileLifecycleConfig(DEFAULT_LIFECYCLE_FILE, 'default lifecycle');

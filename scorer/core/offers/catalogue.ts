@@ -1,0 +1,509 @@
+/**
+ * The offer catalogue as data (`config/offers.yaml`): the TypeBox schema of the file, the parser that
+ * turns YAML text into a validated catalogue with errors that name the line, and the compiler that turns
+ * the file's shape into the plain-JSON form the offers engine evaluates (`OffersCatalogue`).
+ *
+ * Pure: text in, catalogue (or errors) out. Reading the file is `scorer/runtime/offers-file.ts`.
+ * Documented, field by field, in docs/offers.md.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { CHANNELS } from '../../../contracts/events.js';
+import { OFFER_CHANNELS, type OfferChannel } from '../../../contracts/subjects.js';
+import { FEATURE_CATALOGUE } from '../features/catalogue.js';
+import { DAY_MS } from '../types.js';
+
+/** The relationship stages of the background (scorer/core/lifecycle). */
+export const OFFER_STAGES = [
+  'acquisition', 'welcome', 'getting_acquainted', 'account_management', 'intensive_care', 'potential_separation', 'separation', 'win_back',
+] as const;
+
+/** What can prompt a decision: the customer's transaction, profile, feedback/redemption ("other"), or a lifecycle timer. */
+export const OFFER_TRIGGERS = ['transaction', 'profile', 'other', 'timer'] as const;
+export type OfferTrigger = (typeof OFFER_TRIGGERS)[number];
+
+export const OCCASIONS = ['birthday', 'opening_anniversary', 'tier_upgrade'] as const;
+export type Occasion = (typeof OCCASIONS)[number];
+
+// ---------------------------------------------------------------------------------------------------
+// The file's schema
+// ---------------------------------------------------------------------------------------------------
+
+const Name = Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'letters, digits, dot, dash, underscore (1–64)' });
+const Text = Type.String({ maxLength: 500 });
+const Days = Type.Number({ exclusiveMinimum: 0, maximum: 3650, description: 'days, > 0' });
+const DaysOrZero = Type.Number({ minimum: 0, maximum: 3650, description: 'days, ≥ 0' });
+const Count = Type.Integer({ minimum: 1, maximum: 1_000_000_000 });
+const NonNegNum = Type.Number({ minimum: 0, maximum: 1e18 });
+const Clock = Type.String({ pattern: '^(([01]\\d|2[0-3]):[0-5]\\d|24:00)$', description: 'HH:MM, bank time' });
+const Share = Type.Number({ minimum: 0, maximum: 1, description: 'a share between 0 and 1' });
+const DateTime = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$',
+  description: 'RFC 3339 date-time with an offset, e.g. 2026-03-20T00:00:00+03:30',
+});
+const Mcc = Type.Union([Type.String({ pattern: '^\\d{4}$', description: 'a 4-digit MCC' }), Type.Integer({ minimum: 0, maximum: 9999 })]);
+const OfferChannelT = Type.Union(OFFER_CHANNELS.map((c) => Type.Literal(c)));
+const TxChannel = Type.Union(CHANNELS.map((c) => Type.Literal(c)));
+const list = <T extends TSchema>(t: T) => Type.Optional(Type.Array(t, { minItems: 1, uniqueItems: true }));
+const Range = Type.Object({ min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) }, { additionalProperties: false });
+const Product = Type.String({ pattern: '^[a-z0-9_]{1,32}$', description: 'a product code, e.g. bill_pay' });
+const Cap = Type.Object({ max: Count, period_days: Days }, { additionalProperties: false });
+
+export const WhenSchema = Type.Object({
+  /** Which events may prompt this offer; default [transaction]. */
+  triggers: list(Type.Union(OFFER_TRIGGERS.map((t) => Type.Literal(t)))),
+  stages: list(Type.Union(OFFER_STAGES.map((s) => Type.Literal(s)))),
+  tiers: list(Name),
+  segments: list(Type.String({ minLength: 1, maxLength: 32 })),
+  /** The customer's home branch (profile `branch_id`). */
+  branches: list(Type.String({ minLength: 1, maxLength: 64 })),
+  churn: Type.Optional(Range),
+  value_at_risk: Type.Optional(Range),
+  /** Ranges on named features (FEATURE_CATALOGUE), inclusive. */
+  features: Type.Optional(Type.Record(Type.String(), Range)),
+  held: list(Product),
+  not_held: list(Product),
+  /** true: only a transaction made at a branch (it carries `branch_id`): the customer is at the counter. */
+  at_branch: Type.Optional(Type.Boolean()),
+  occasion: Type.Optional(Type.Object({
+    kind: Type.Union(OCCASIONS.map((o) => Type.Literal(o))),
+    within_days: Type.Optional(Days),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
+export const GoalSchema = Type.Object({
+  id: Name,
+  kind: Type.Union([Type.Literal('transaction'), Type.Literal('product')]),
+  channels: list(TxChannel),
+  mccs: list(Mcc),
+  min_amount_minor: Type.Optional(Type.Integer({ minimum: 0 })),
+  products: list(Product),
+  within_days: Type.Optional(Days),
+}, { additionalProperties: false });
+
+export const OfferSchema = Type.Object({
+  code: Name,
+  campaign: Name,
+  description: Type.Optional(Text),
+  /** Why the customer gets it (the trigger's `reason`); default: the description. */
+  reason: Type.Optional(Text),
+  /** Channels in order of preference: the first one the contact policy allows is used. */
+  channels: Type.Array(OfferChannelT, { minItems: 1, uniqueItems: true }),
+  when: Type.Optional(WhenSchema),
+  /** Days from the trigger to `expires_at`. */
+  valid_days: Days,
+  /** `unlimited`, or `{ total }` (a budget, split evenly across partitions) and/or `{ per_customer }`. */
+  limit: Type.Optional(Type.Union([
+    Type.Literal('unlimited'),
+    Type.Object({ total: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000_000 })), per_customer: Type.Optional(Count) }, { additionalProperties: false }),
+  ])),
+  /** Cost of one contact (incentive + message), major units; holdouts cost nothing. */
+  cost: Type.Optional(NonNegNum),
+  /** Expected value of a conversion, major units: arbitration weighs offers by it. */
+  expected_value: Type.Number({ exclusiveMinimum: 0, maximum: 1e18 }),
+  weight: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e6 })),
+  churn_exponent: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
+  value_exponent: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
+  cooldown_days: Type.Optional(DaysOrZero),
+  goal: GoalSchema,
+}, { additionalProperties: false });
+
+export const OffersFileSchema = Type.Object({
+  version: Type.String({ pattern: '^[A-Za-z0-9._-]{1,32}$', description: 'quoted, e.g. "2026.07" (letters, digits, . _ -)' }),
+  description: Type.Optional(Type.String()),
+  bank_time_offset: Type.String({ pattern: '^[+-](0\\d|1[0-4]):[0-5]\\d$', description: 'a UTC offset such as +03:30' }),
+  /** Tier ids lowest first; used to tell an upgrade when the feature vector has no `tier_rank`. */
+  tier_order: list(Name),
+  arbitration: Type.Optional(Type.Object({
+    propensity_floor: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1 })),
+    churn_exponent: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
+    value_exponent: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
+    max_offers_per_event: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+  }, { additionalProperties: false })),
+  contact_policy: Type.Object({
+    per_channel: Type.Optional(Type.Object({ sms: Type.Optional(Cap), app: Type.Optional(Cap), email: Type.Optional(Cap), branch: Type.Optional(Cap) }, { additionalProperties: false })),
+    per_customer: Type.Optional(Cap),
+    cooldown_days: Type.Optional(DaysOrZero),
+    non_response: Type.Optional(Type.Object({ after: Type.Integer({ minimum: 1, maximum: 100 }), suppress_days: Days }, { additionalProperties: false })),
+    quiet_hours: Type.Optional(Type.Object({ from: Clock, to: Clock, channels: Type.Array(OfferChannelT, { minItems: 1, uniqueItems: true }) }, { additionalProperties: false })),
+  }, { additionalProperties: false }),
+  holdout_share: Type.Optional(Share),
+  campaigns: Type.Array(Type.Object({
+    id: Name,
+    description: Type.Optional(Text),
+    holdout_share: Type.Optional(Share),
+    from: Type.Optional(DateTime),
+    to: Type.Optional(DateTime),
+  }, { additionalProperties: false })),
+  offers: Type.Array(OfferSchema),
+}, { additionalProperties: false });
+
+export type OffersFile = Static<typeof OffersFileSchema>;
+export type OfferSpec = Static<typeof OfferSchema>;
+
+// ---------------------------------------------------------------------------------------------------
+// The compiled form: plain JSON (null = no condition), durations in ms, times in epoch ms.
+// ---------------------------------------------------------------------------------------------------
+
+export interface NumRange { min: number | null; max: number | null }
+
+export interface OfferDef {
+  code: string;
+  campaign: string;
+  description: string;
+  reason: string;
+  channels: OfferChannel[];
+  triggers: OfferTrigger[];
+  stages: string[] | null;
+  tiers: string[] | null;
+  segments: string[] | null;
+  branches: string[] | null;
+  churn: NumRange | null;
+  valueAtRisk: NumRange | null;
+  /** Sorted by feature name. */
+  features: { name: string; min: number | null; max: number | null }[];
+  held: string[];
+  notHeld: string[];
+  atBranch: boolean;
+  occasion: { kind: Occasion; withinMs: number } | null;
+  /** Campaign window (validity of the offer's triggering), epoch ms; null = open. */
+  from: number | null;
+  to: number | null;
+  validMs: number;
+  /** Total triggers (treated) across all partitions; null = unlimited. */
+  total: number | null;
+  perCustomer: number | null;
+  cost: number;
+  expectedValue: number;
+  weight: number;
+  churnExponent: number;
+  valueExponent: number;
+  cooldownMs: number;
+  holdoutShare: number;
+  goal: {
+    id: string;
+    kind: 'transaction' | 'product';
+    channels: string[] | null;
+    mccs: string[] | null;
+    minAmount: number;
+    products: string[];
+    withinMs: number;
+  };
+}
+
+export interface ChannelCap { max: number; periodMs: number }
+
+export interface OffersCatalogue {
+  version: string;
+  /** Bank time zone, minutes east of UTC. */
+  offsetMin: number;
+  tierOrder: string[];
+  arbitration: { floor: number; maxPerEvent: number };
+  policy: {
+    perChannel: Partial<Record<OfferChannel, ChannelCap>>;
+    perCustomer: ChannelCap | null;
+    nonResponse: { after: number; suppressMs: number } | null;
+    /** Minutes since bank midnight, [from, to), wrapping past midnight when from > to. */
+    quiet: { from: number; to: number; channels: OfferChannel[] } | null;
+  };
+  /** In file order (arbitration breaks ties by code). */
+  offers: OfferDef[];
+  /** Longest time a contact matters to the policy (max of periods and cool-downs), ms. */
+  horizonMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Errors that name the line
+// ---------------------------------------------------------------------------------------------------
+
+export interface OffersIssue {
+  /** 1-based; 0 when unknown. */
+  line: number;
+  column: number;
+  /** e.g. `offers[2].when.churn.min`; `(file)` for the whole file. */
+  path: string;
+  message: string;
+}
+
+export class OffersConfigError extends Error {
+  override readonly name = 'OffersConfigError';
+  constructor(readonly source: string, readonly issues: OffersIssue[]) {
+    super(issues.map((i) => `${source}:${i.line}:${i.column}: ${i.path}: ${i.message}`).join('\n'));
+  }
+}
+
+type Path = (string | number)[];
+
+function pathText(path: Path): string {
+  let s = '';
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
+  return s || '(file)';
+}
+
+function pointerPath(p: string): Path {
+  if (!p) return [];
+  return p.replace(/^\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** Line and column of the deepest node on `path` that exists (a missing key points at its parent). */
+function locate(doc: Document, lc: LineCounter, path: Path): { line: number; column: number } {
+  let node: unknown = doc.contents;
+  let pos = (doc.contents as Node | null)?.range ?? undefined;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    const last = i === path.length - 1;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      if (!pair) break;
+      const keyRange = (pair.key as Node | null)?.range ?? undefined;
+      const valueRange = (pair.value as Node | null)?.range ?? undefined;
+      pos = last ? (keyRange ?? pos) : (valueRange ?? keyRange ?? pos);
+      node = pair.value;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      if (!item) break;
+      node = item;
+      pos = (item as Node).range ?? pos;
+    } else {
+      break;
+    }
+  }
+  if (!pos) return { line: 1, column: 1 };
+  const lp = lc.linePos(pos[0]);
+  return { line: lp.line, column: lp.col };
+}
+
+function describe(e: ValueError): string {
+  const schema = e.schema as { description?: string; anyOf?: { const?: unknown }[] };
+  switch (e.type) {
+    case ValueErrorType.ObjectRequiredProperty: return 'is required';
+    case ValueErrorType.ObjectAdditionalProperties: return 'is not a known field here';
+    case ValueErrorType.StringPattern: return `has the wrong format${schema.description ? `: expected ${schema.description}` : ''}`;
+    case ValueErrorType.Union: {
+      const allowed = (schema.anyOf ?? []).map((a) => a.const).filter((c) => c !== undefined);
+      if (allowed.length) return `must be one of: ${allowed.join(', ')}`;
+      return 'has the wrong shape';
+    }
+    case ValueErrorType.ArrayUniqueItems: return 'has duplicate items';
+    case ValueErrorType.ArrayMinItems: return 'must not be empty';
+    default: return e.message.replace(/^Expected/, 'expected');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Parse, validate, compile
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Parses and validates catalogue text. Throws `OffersConfigError` listing every problem found (up to
+ * 30), each with its line and column, its path in the file and what is wrong.
+ */
+export function parseOffers(text: string, source = 'offers.yaml'): OffersCatalogue {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new OffersConfigError(source, doc.errors.slice(0, 30).map((e) => {
+      const lp = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+      return { line: lp.line, column: lp.col, path: '(yaml)', message: e.message.split('\n')[0] ?? e.message };
+    }));
+  }
+  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  const at = (path: Path, message: string): OffersIssue => ({ ...locate(doc, lc, path), path: pathText(path), message });
+  if (!Value.Check(OffersFileSchema, raw)) {
+    const issues: OffersIssue[] = [];
+    const seen = new Set<string>();
+    for (const e of Value.Errors(OffersFileSchema, raw)) {
+      const path = pointerPath(e.path);
+      const key = pathText(path);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      issues.push(at(path, describe(e)));
+      if (issues.length >= 30) break;
+    }
+    issues.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new OffersConfigError(source, issues);
+  }
+  const result = compile(raw);
+  if (!result.ok) throw new OffersConfigError(source, result.issues.map((i) => at(i.path, i.message)).sort((a, b) => a.line - b.line || a.column - b.column));
+  return result.catalogue;
+}
+
+/** Compiles an already-typed catalogue (e.g. the built-in default); throws `OffersConfigError` naming paths. */
+export function compileOffers(file: OffersFile, source = 'offers'): OffersCatalogue {
+  if (!Value.Check(OffersFileSchema, file)) {
+    const e = Value.Errors(OffersFileSchema, file).First();
+    throw new OffersConfigError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describe(e) : 'invalid' }]);
+  }
+  const result = compile(file);
+  if (!result.ok) throw new OffersConfigError(source, result.issues.map((i) => ({ line: 0, column: 0, path: pathText(i.path), message: i.message })));
+  return result.catalogue;
+}
+
+/** A catalogue with no offers: the engine decides nothing. */
+export function emptyCatalogue(): OffersCatalogue {
+  return {
+    version: 'empty', offsetMin: 0, tierOrder: [], arbitration: { floor: 0.01, maxPerEvent: 1 },
+    policy: { perChannel: {}, perCustomer: null, nonResponse: null, quiet: null }, offers: [], horizonMs: 0,
+  };
+}
+
+type CompileResult = { ok: true; catalogue: OffersCatalogue } | { ok: false; issues: { path: Path; message: string }[] };
+
+const FEATURES = new Set(FEATURE_CATALOGUE.map((f) => f.name));
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function parseOffsetMin(s: string): number {
+  const m = /^([+-])(\d{2}):(\d{2})$/.exec(s)!;
+  const v = Number(m[2]) * 60 + Number(m[3]);
+  return m[1] === '-' ? -v : v;
+}
+
+function clockMin(s: string): number {
+  return Number(s.slice(0, 2)) * 60 + Number(s.slice(3, 5));
+}
+
+function range(r: { min?: number | undefined; max?: number | undefined } | undefined, path: Path, bad: (p: Path, m: string) => void): NumRange | null {
+  if (!r) return null;
+  if (r.min === undefined && r.max === undefined) bad(path, 'give min and/or max');
+  if (r.min !== undefined && r.max !== undefined && r.min > r.max) bad([...path, 'max'], 'must be ≥ min');
+  return { min: r.min ?? null, max: r.max ?? null };
+}
+
+function compile(f: OffersFile): CompileResult {
+  const issues: { path: Path; message: string }[] = [];
+  const bad = (path: Path, message: string): void => void issues.push({ path, message });
+
+  const defaultShare = f.holdout_share ?? 0;
+  const campaigns = new Map<string, { share: number; from: number | null; to: number | null }>();
+  f.campaigns.forEach((c, i) => {
+    if (campaigns.has(c.id)) bad(['campaigns', i, 'id'], `campaign "${c.id}" is defined twice`);
+    const from = c.from !== undefined ? Date.parse(c.from) : null;
+    const to = c.to !== undefined ? Date.parse(c.to) : null;
+    if (Number.isNaN(from)) bad(['campaigns', i, 'from'], 'is not a real date');
+    if (Number.isNaN(to)) bad(['campaigns', i, 'to'], 'is not a real date');
+    if (from !== null && to !== null && from >= to) bad(['campaigns', i, 'to'], 'must be after from');
+    campaigns.set(c.id, { share: c.holdout_share ?? defaultShare, from, to });
+  });
+
+  const cp = f.contact_policy;
+  const perChannel: OffersCatalogue['policy']['perChannel'] = {};
+  for (const ch of OFFER_CHANNELS) {
+    const cap = cp.per_channel?.[ch];
+    if (cap) perChannel[ch] = { max: cap.max, periodMs: cap.period_days * DAY_MS };
+  }
+  const defaultCooldown = (cp.cooldown_days ?? 0) * DAY_MS;
+  let quiet: OffersCatalogue['policy']['quiet'] = null;
+  if (cp.quiet_hours) {
+    const from = clockMin(cp.quiet_hours.from);
+    const to = clockMin(cp.quiet_hours.to);
+    if (from === to) bad(['contact_policy', 'quiet_hours', 'to'], 'must differ from from (an empty window)');
+    if (from === 1440) bad(['contact_policy', 'quiet_hours', 'from'], '24:00 is only allowed as to');
+    quiet = { from, to, channels: [...cp.quiet_hours.channels] };
+  }
+
+  const a = f.arbitration ?? {};
+  const churnExp = a.churn_exponent ?? 1;
+  const valueExp = a.value_exponent ?? 0;
+  const codes = new Set<string>();
+  const offers: OfferDef[] = f.offers.map((o, i) => {
+    const p: Path = ['offers', i];
+    if (codes.has(o.code)) bad([...p, 'code'], `offer "${o.code}" is defined twice`);
+    codes.add(o.code);
+    const camp = campaigns.get(o.campaign);
+    if (!camp) bad([...p, 'campaign'], `unknown campaign "${o.campaign}" (define it under campaigns)`);
+    const w = o.when ?? {};
+    const wp = [...p, 'when'];
+    const features = Object.entries(w.features ?? {}).map(([name, r]) => {
+      if (FORBIDDEN_KEYS.has(name) || !FEATURES.has(name)) bad([...wp, 'features', name], `unknown feature "${name}" (see the feature catalogue, docs/features.md)`);
+      const rr = range(r, [...wp, 'features', name], bad);
+      return { name, min: rr?.min ?? null, max: rr?.max ?? null };
+    }).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    const held = w.held ? [...w.held] : [];
+    const notHeld = w.not_held ? [...w.not_held] : [];
+    for (const [j, prod] of notHeld.entries()) if (held.includes(prod)) bad([...wp, 'not_held', j], `"${prod}" is also in held: never eligible`);
+    const branchChannel = o.channels.includes('branch');
+    if (branchChannel && o.channels.length > 1) bad([...p, 'channels'], 'a branch (teller) prompt is its own offer: list branch alone');
+    if (w.at_branch === false && branchChannel) bad([...wp, 'at_branch'], 'a branch prompt needs the customer at the counter');
+    const triggers = w.triggers ? [...w.triggers] : ['transaction' as const];
+    if (branchChannel && triggers.some((t) => t !== 'transaction')) bad([...wp, 'triggers'], 'a branch prompt is triggered by a transaction at the branch only');
+    if (w.occasion?.kind === 'tier_upgrade' && !f.tier_order && !FEATURES.has('tier_rank')) bad([...wp, 'occasion'], 'tier upgrades need tier_order');
+    let total: number | null = null;
+    let perCustomer: number | null = null;
+    if (o.limit !== undefined && o.limit !== 'unlimited') {
+      if (o.limit.total === undefined && o.limit.per_customer === undefined) bad([...p, 'limit'], 'give total and/or per_customer, or write unlimited');
+      total = o.limit.total ?? null;
+      perCustomer = o.limit.per_customer ?? null;
+    }
+    const g = o.goal;
+    const gp = [...p, 'goal'];
+    if (g.kind === 'product' && !g.products) bad([...gp, 'products'], 'a product goal names the products to adopt');
+    if (g.kind === 'product' && (g.channels || g.mccs || g.min_amount_minor !== undefined)) bad([...gp, 'kind'], 'a product goal takes only products and within_days');
+    if (g.kind === 'transaction' && g.products) bad([...gp, 'products'], 'a transaction goal matches channels, mccs and min_amount_minor, not products');
+    const validMs = o.valid_days * DAY_MS;
+    return {
+      code: o.code,
+      campaign: o.campaign,
+      description: o.description ?? '',
+      reason: o.reason ?? o.description ?? o.code,
+      channels: [...o.channels],
+      triggers: OFFER_TRIGGERS.filter((t) => triggers.includes(t)),
+      stages: w.stages ? [...w.stages] : null,
+      tiers: w.tiers ? [...w.tiers] : null,
+      segments: w.segments ? [...w.segments] : null,
+      branches: w.branches ? [...w.branches] : null,
+      churn: range(w.churn, [...wp, 'churn'], bad),
+      valueAtRisk: range(w.value_at_risk, [...wp, 'value_at_risk'], bad),
+      features,
+      held,
+      notHeld,
+      atBranch: w.at_branch === true || branchChannel,
+      occasion: w.occasion ? { kind: w.occasion.kind, withinMs: (w.occasion.within_days ?? 7) * DAY_MS } : null,
+      from: camp?.from ?? null,
+      to: camp?.to ?? null,
+      validMs,
+      total,
+      perCustomer,
+      cost: o.cost ?? 0,
+      expectedValue: o.expected_value,
+      weight: o.weight ?? 1,
+      churnExponent: o.churn_exponent ?? churnExp,
+      valueExponent: o.value_exponent ?? valueExp,
+      cooldownMs: o.cooldown_days !== undefined ? o.cooldown_days * DAY_MS : defaultCooldown,
+      holdoutShare: camp?.share ?? defaultShare,
+      goal: {
+        id: g.id,
+        kind: g.kind,
+        channels: g.channels ? [...g.channels] : null,
+        mccs: g.mccs ? g.mccs.map((m) => String(m).padStart(4, '0')) : null,
+        minAmount: g.min_amount_minor ?? 0,
+        products: g.products ? [...g.products] : [],
+        withinMs: g.within_days !== undefined ? g.within_days * DAY_MS : validMs,
+      },
+    };
+  });
+  if (issues.length) return { ok: false, issues };
+
+  const periods = [
+    ...Object.values(perChannel).map((c) => c.periodMs),
+    cp.per_customer ? cp.per_customer.period_days * DAY_MS : 0,
+    ...offers.map((o) => o.cooldownMs),
+  ];
+  return {
+    ok: true,
+    catalogue: {
+      version: f.version,
+      offsetMin: parseOffsetMin(f.bank_time_offset),
+      tierOrder: f.tier_order ? [...f.tier_order] : [],
+      arbitration: { floor: a.propensity_floor ?? 0.01, maxPerEvent: a.max_offers_per_event ?? 1 },
+      policy: {
+        perChannel,
+        perCustomer: cp.per_customer ? { max: cp.per_customer.max, periodMs: cp.per_customer.period_days * DAY_MS } : null,
+        nonResponse: cp.non_response ? { after: cp.non_response.after, suppressMs: cp.non_response.suppress_days * DAY_MS } : null,
+        quiet,
+      },
+      offers,
+      horizonMs: Math.max(0, ...periods),
+    },
+  };
+}

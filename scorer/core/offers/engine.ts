@@ -1,0 +1,332 @@
+/**
+ * Next-best offers: per event, after the churn score and the lifecycle stage are known (the end of
+ * `Engine.complete`, and lifecycle timer decisions), in this order:
+ *
+ *  1. close the open offers whose conversion window ended before the watermark (non-responses, which
+ *     may suppress the customer after `non_response.after` in a row);
+ *  2. attribute conversions: an open offer (treated or holdout) whose goal behaviour this event is,
+ *     strictly after the trigger and within the goal's window, converts — once; every open offer the
+ *     event satisfies converts (a transaction can convert offers of different campaigns);
+ *  3. note a tier upgrade (for the `tier_upgrade` occasion);
+ *  4. decide: the eligible offers, ranked by
+ *        score = weight × expected_value × max(p, propensity_floor)^churn_exponent × (1 + value_at_risk)^value_exponent
+ *     (ties by offer code), each checked against its limits (per-customer count, the partition's share of
+ *     the budget) and the contact policy (cool-down, quiet hours, per-channel and per-customer windows,
+ *     trying the offer's channels in order); the first `max_offers_per_event` that pass are decided.
+ *     A decision for a customer in the campaign's holdout is recorded (`offers.holdout = 1`), counts
+ *     against the contact policy like a treated one (so both groups see the same policy), but is not
+ *     published and uses no budget.
+ *
+ * Pure and deterministic: event time only, ids from hashes of the inputs.
+ */
+import type { TransactionV1 } from '../../../contracts/events.js';
+import type { OfferChannel } from '../../../contracts/subjects.js';
+import type { CustomerState, PartitionState } from '../state.js';
+import { iso, type Ctx, type Emit, type Publish } from '../types.js';
+import type { OfferDef, OffersCatalogue, OfferTrigger } from './catalogue.js';
+import { inHoldout, offerId } from './ids.js';
+import { cooldownAllows, inQuietHours, windowAllows } from './policy.js';
+import { newOffersState, type OffersState, type OpenOffer } from './state.js';
+
+export interface OffersConfig {
+  catalogue: OffersCatalogue;
+  /** Number of partitions of `tx.>`: an offer's total budget is split evenly across them. */
+  partitions: number;
+}
+
+export function offersConfig(catalogue: OffersCatalogue, partitions: number): OffersConfig {
+  if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`partitions must be a positive integer, got ${partitions}`);
+  return { catalogue, partitions };
+}
+
+/** What the offers engine needs to know about the event that prompts it. */
+export interface OfferEvent {
+  ctx: Ctx;
+  /** The triggering event's id: `tx_id`, `profile:<seq>`, feedback/redemption id, `timer:lifecycle:<due>`. */
+  sourceId: string;
+  trigger: OfferTrigger;
+  tx?: TransactionV1 | undefined;
+  /** The named feature vector as of the event. */
+  features: Readonly<Record<string, number>>;
+  /** Expected lifetime value of the customer, major units (value_at_risk = value × churn probability). */
+  value: number;
+}
+
+/** Subject of an offer trigger on stream `OFFERS`. */
+export function offerSubject(channel: OfferChannel): string {
+  return `offers.${channel}`;
+}
+
+/** Headers a publisher or the webhook sink adds so a branch screen can route a teller prompt. */
+export function offerHeaders(payload: Readonly<Record<string, unknown>>): Record<string, string> {
+  const h: Record<string, string> = { 'Vafa-Customer': String(payload.customer_id ?? ''), 'Vafa-Offer': String(payload.offer_code ?? '') };
+  if (payload.branch_id) h['Vafa-Branch'] = String(payload.branch_id);
+  return h;
+}
+
+/** The partition's share of a global budget: split evenly, the remainder to the lowest partitions. */
+export function budgetShare(total: number, partition: number, partitions: number): number {
+  const p = Math.max(1, partitions);
+  return Math.floor(total / p) + (partition < total % p ? 1 : 0);
+}
+
+/** Key of an offer's budget use in `PartitionState.budgets`. */
+export function offerBudgetKey(code: string): string {
+  return `offers:budget:${code}`;
+}
+
+/** The customer's offer state, created on first use (checkpoints older than the offers engine have none). */
+export function offersState(c: CustomerState): OffersState {
+  const holder = c as CustomerState & { offers?: OffersState };
+  if (!holder.offers || holder.offers.v !== 1) holder.offers = newOffersState();
+  return holder.offers;
+}
+
+/** Open offers are bounded by the contact policy; this is a safety net for a catalogue without one. */
+const MAX_OPEN = 200;
+
+/** Priority of an offer for a customer (see the module comment). */
+export function offerScore(o: OfferDef, p: number, valueAtRisk: number, floor: number): number {
+  return o.weight * o.expectedValue * Math.max(p, floor) ** o.churnExponent * (1 + Math.max(0, valueAtRisk)) ** o.valueExponent;
+}
+
+/** True when the customer holds a product: the feature `has_<product>` when the vector has it, else the profile's list. */
+export function holds(c: CustomerState, features: Readonly<Record<string, number>>, product: string): boolean {
+  const f = features[`has_${product}`];
+  if (f !== undefined) return f >= 1;
+  return c.profile?.products?.includes(product) ?? false;
+}
+
+function inRange(v: number, r: { min: number | null; max: number | null } | null): boolean {
+  if (!r) return true;
+  return (r.min === null || v >= r.min) && (r.max === null || v <= r.max);
+}
+
+function daysInMonth(y: number, m: number): number {
+  return new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
+/**
+ * The occasion instance active at `now` (bank-local calendar), or undefined: a birthday or an opening
+ * anniversary from its day (00:00 bank time) for `withinMs`; a tier upgrade from the event that showed it.
+ * 29 February falls on 28 February in other years.
+ */
+export function occasionKey(kind: OfferDef['occasion'] & object, c: CustomerState, s: OffersState, now: number, offsetMin: number): string | undefined {
+  const off = offsetMin * 60_000;
+  if (kind.kind === 'tier_upgrade') {
+    return s.tierUpAt > 0 && now >= s.tierUpAt && now - s.tierUpAt < kind.withinMs ? `tier_upgrade:${s.tier}:${s.tierUpAt}` : undefined;
+  }
+  let month: number;
+  let day: number;
+  let minYear: number;
+  if (kind.kind === 'birthday') {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(c.profile?.birth_date ?? '');
+    if (!m) return undefined;
+    month = Number(m[2]);
+    day = Number(m[3]);
+    minYear = Number(m[1]);
+  } else {
+    const opened = c.profile?.opened_at ? Date.parse(c.profile.opened_at) : NaN;
+    if (Number.isNaN(opened)) return undefined;
+    const d = new Date(opened + off);
+    month = d.getUTCMonth() + 1;
+    day = d.getUTCDate();
+    minYear = d.getUTCFullYear() + 1;
+  }
+  const year = new Date(now + off).getUTCFullYear();
+  for (const y of [year, year - 1]) {
+    if (y < minYear) continue;
+    const start = Date.UTC(y, month - 1, Math.min(day, daysInMonth(y, month))) - off;
+    if (now >= start && now - start < kind.withinMs) return `${kind.kind}:${y}`;
+  }
+  return undefined;
+}
+
+/** The tier rank: `tier_rank` from the features when present, else the position in `tier_order` (1-based; 0 unknown). */
+function tierRank(c: CustomerState, features: Readonly<Record<string, number>>, cat: OffersCatalogue): number {
+  const f = features.tier_rank;
+  if (f !== undefined) return f;
+  return cat.tierOrder.indexOf(c.loyalty.tier) + 1;
+}
+
+function goalMet(def: OfferDef | undefined, c: CustomerState, ev: OfferEvent): boolean {
+  if (!def) return false;
+  const g = def.goal;
+  if (g.kind === 'product') return g.products.some((p) => holds(c, ev.features, p));
+  const tx = ev.tx;
+  if (!tx || tx.reverses_tx_id || (tx.status ?? 'approved') !== 'approved') return false;
+  if (g.channels && !g.channels.includes(tx.channel)) return false;
+  if (g.mccs && (!tx.mcc || !g.mccs.includes(tx.mcc))) return false;
+  return tx.amount_minor >= g.minAmount;
+}
+
+/**
+ * Runs steps 1–4 of the module comment for one event of customer `c`. Call it after the event's
+ * lifecycle stage and churn probability are final.
+ */
+export function offersOnEvent(state: PartitionState, c: CustomerState, ev: OfferEvent, cfg: OffersConfig, emit: Emit): void {
+  const cat = cfg.catalogue;
+  if (cat.offers.length === 0) return;
+  const s = offersState(c);
+  const { ctx } = ev;
+  // A profile's event time is its opened_at: what it changes is observed at the watermark.
+  const now = ev.trigger === 'profile' ? Math.max(ctx.at, ctx.watermark) : ctx.at;
+  // A timer decision is as of its due time, whichever event's watermark fired it (batch boundaries must not matter).
+  const watermark = ev.trigger === 'timer' ? ctx.at : ctx.watermark;
+  const defs = new Map(cat.offers.map((o) => [o.code, o]));
+
+  // 1. windows closed before the watermark: non-responses.
+  if (s.open.some((o) => o.until < watermark)) {
+    const closed = s.open.filter((o) => o.until < watermark).sort((a, b) => a.until - b.until || (a.id < b.id ? -1 : 1));
+    s.open = s.open.filter((o) => o.until >= watermark);
+    for (const o of closed) {
+      s.ignored++;
+      const nr = cat.policy.nonResponse;
+      if (nr && s.ignored >= nr.after) {
+        s.suppressedUntil = Math.max(s.suppressedUntil, o.until + nr.suppressMs);
+        s.ignored = 0;
+      }
+    }
+  }
+
+  // 2. conversions (a timer is no behaviour of the customer's).
+  if (ev.trigger !== 'timer' && s.open.length > 0) {
+    const still: OpenOffer[] = [];
+    for (const o of s.open) {
+      if (o.at < now && now <= o.until && goalMet(defs.get(o.code), c, ev)) {
+        const def = defs.get(o.code)!;
+        emit.row('offer_conversions', {
+          conversion_id: `${o.id}:conv`, offer_id: o.id, customer_id: c.id, campaign_id: o.campaign, offer_code: o.code, channel: o.channel,
+          branch_id: o.branch, holdout: o.holdout ? 1 : 0, goal: def.goal.id, tx_id: ev.sourceId, offered_at: iso(o.at), converted_at: iso(now),
+          value_minor: ev.tx && def.goal.kind === 'transaction' ? ev.tx.amount_minor : 0, stream_seq: ctx.seq,
+        });
+        s.ignored = 0;
+      } else {
+        still.push(o);
+      }
+    }
+    s.open = still;
+  }
+
+  // 3. tier upgrades.
+  const rank = tierRank(c, ev.features, cat);
+  if (c.loyalty.tier !== s.tier) {
+    if (s.tier !== '' && rank > s.tierRank && s.tierRank > 0) s.tierUpAt = Math.max(now, s.tierUpAt);
+    s.tier = c.loyalty.tier;
+    s.tierRank = rank;
+  }
+
+  // Contacts no future decision can see any more (later decisions are at or after the watermark).
+  if (s.contacts.some((k) => k.at < watermark - cat.horizonMs)) {
+    s.contacts = s.contacts.filter((k) => k.at >= watermark - cat.horizonMs);
+  }
+
+  // 4. decide.
+  const late = ev.trigger !== 'profile' && ev.trigger !== 'timer' && ctx.at < watermark;
+  if (late || now < s.suppressedUntil) return;
+  const p = c.churn.p;
+  const valueAtRisk = ev.value * p;
+  const ranked: { o: OfferDef; score: number; occasion: string | undefined }[] = [];
+  for (const o of cat.offers) {
+    const occasion = o.occasion ? occasionKey(o.occasion, c, s, now, cat.offsetMin) : undefined;
+    if (o.occasion && (occasion === undefined || s.occasions[o.code] === occasion)) continue;
+    if (!eligible(o, c, ev, now, p, valueAtRisk)) continue;
+    ranked.push({ o, score: offerScore(o, p, valueAtRisk, cat.arbitration.floor), occasion });
+  }
+  if (ranked.length === 0) return;
+  ranked.sort((a, b) => b.score - a.score || (a.o.code < b.o.code ? -1 : a.o.code > b.o.code ? 1 : 0));
+
+  let decided = 0;
+  for (const { o, occasion } of ranked) {
+    if (decided >= cat.arbitration.maxPerEvent) break;
+    if (o.perCustomer !== null && (s.counts[o.code] ?? 0) >= o.perCustomer) continue;
+    const budgetKey = offerBudgetKey(o.code);
+    if (o.total !== null && (state.budgets[budgetKey] ?? 0) >= budgetShare(o.total, ctx.partition, cfg.partitions)) continue;
+    if (!cooldownAllows(s.contacts.filter((k) => k.code === o.code).map((k) => k.at), now, o.cooldownMs)) continue;
+    const channel = pickChannel(o, s, now, cat);
+    if (!channel) continue;
+    decide(state, c, s, o, channel, occasion, ev, now, emit);
+    decided++;
+  }
+}
+
+function eligible(o: OfferDef, c: CustomerState, ev: OfferEvent, now: number, p: number, valueAtRisk: number): boolean {
+  if (!o.triggers.includes(ev.trigger)) return false;
+  if ((o.from !== null && now < o.from) || (o.to !== null && now >= o.to)) return false;
+  if (o.atBranch && !(ev.trigger === 'transaction' && ev.tx?.branch_id)) return false;
+  if (o.stages && !o.stages.includes(c.lifecycle.stage)) return false;
+  if (o.tiers && !o.tiers.includes(c.loyalty.tier)) return false;
+  if (o.segments && !o.segments.includes(c.profile?.segment ?? '')) return false;
+  if (o.branches && !o.branches.includes(c.profile?.branch_id ?? '')) return false;
+  if (!inRange(p, o.churn) || !inRange(valueAtRisk, o.valueAtRisk)) return false;
+  for (const f of o.features) {
+    const v = ev.features[f.name];
+    if (v === undefined || !inRange(v, f)) return false;
+  }
+  for (const h of o.held) if (!holds(c, ev.features, h)) return false;
+  for (const h of o.notHeld) if (holds(c, ev.features, h)) return false;
+  return true;
+}
+
+/** The offer's first channel the contact policy allows at `now`, or undefined. */
+export function pickChannel(o: OfferDef, s: OffersState, now: number, cat: OffersCatalogue): OfferChannel | undefined {
+  const pol = cat.policy;
+  if (pol.perCustomer && !windowAllows(s.contacts.map((k) => k.at), now, pol.perCustomer.max, pol.perCustomer.periodMs)) return undefined;
+  for (const ch of o.channels) {
+    if (pol.quiet && pol.quiet.channels.includes(ch) && inQuietHours(now, cat.offsetMin, pol.quiet.from, pol.quiet.to)) continue;
+    const cap = pol.perChannel[ch];
+    if (cap && !windowAllows(s.contacts.filter((k) => k.channel === ch).map((k) => k.at), now, cap.max, cap.periodMs)) continue;
+    return ch;
+  }
+  return undefined;
+}
+
+function decide(
+  state: PartitionState, c: CustomerState, s: OffersState, o: OfferDef, channel: OfferChannel, occasion: string | undefined,
+  ev: OfferEvent, now: number, emit: Emit,
+): void {
+  const id = offerId(c.id, o.code, ev.sourceId);
+  const holdout = inHoldout(o.campaign, c.id, o.holdoutShare);
+  const branch = channel === 'branch' ? (ev.tx?.branch_id ?? '') : (c.profile?.branch_id ?? '');
+  const reason = occasion ? `${o.reason} (${occasion})` : o.reason;
+  const createdAt = iso(now);
+  const expiresAt = iso(now + o.validMs);
+  s.contacts.push({ at: now, code: o.code, channel });
+  s.counts[o.code] = (s.counts[o.code] ?? 0) + 1;
+  if (occasion) s.occasions[o.code] = occasion;
+  s.open.push({ id, code: o.code, campaign: o.campaign, channel, branch, holdout, at: now, until: now + o.goal.withinMs });
+  if (s.open.length > MAX_OPEN) s.open.splice(0, s.open.length - MAX_OPEN);
+  if (!holdout && o.total !== null) {
+    const key = offerBudgetKey(o.code);
+    state.budgets[key] = (state.budgets[key] ?? 0) + 1;
+  }
+  emit.row('offers', {
+    offer_id: id, customer_id: c.id, offer_code: o.code, campaign_id: o.campaign, channel, reason, churn_probability: c.churn.p,
+    lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '', branch_id: branch,
+    triggered_by_tx_id: ev.sourceId, created_at: createdAt, expires_at: expiresAt, holdout: holdout ? 1 : 0,
+    expected_value: o.expectedValue, cost: holdout ? 0 : o.cost, kind: 'offer', stream_seq: ev.ctx.seq,
+  });
+  if (holdout) return;
+  const payload: Publish['payload'] = {
+    offer_id: id, customer_id: c.id, offer_code: o.code, campaign_id: o.campaign, channel, reason, churn_probability: c.churn.p,
+    lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, triggered_by_tx_id: ev.sourceId, created_at: createdAt, expires_at: expiresAt,
+    ...(channel === 'branch' ? { branch_id: branch } : {}),
+  };
+  emit.publishes.push({ subject: offerSubject(channel), msgId: id, payload });
+}
+
+/** The engine's call at the end of `complete()`: `p` is the event's `Pending`. */
+export function offersOnComplete(
+  state: PartitionState, c: CustomerState, p: { ctx: Ctx; sourceId: string; tx?: TransactionV1 | undefined; features: Readonly<Record<string, number>> },
+  value: number, cfg: OffersConfig, emit: Emit,
+): void {
+  const trigger: OfferTrigger = p.tx ? 'transaction' : p.sourceId.startsWith('profile:') ? 'profile' : 'other';
+  offersOnEvent(state, c, { ctx: p.ctx, sourceId: p.sourceId, trigger, tx: p.tx, features: p.features, value }, cfg, emit);
+}
+
+/** The engine's call when a lifecycle timer changed the customer's stage (`timer:lifecycle:<due>`). */
+export function offersOnTimer(
+  state: PartitionState, c: CustomerState, tctx: Ctx, features: Readonly<Record<string, number>>, value: number, cfg: OffersConfig, emit: Emit,
+): void {
+  offersOnEvent(state, c, { ctx: tctx, sourceId: `timer:lifecycle:${tctx.at}`, trigger: 'timer', features, value }, cfg, emit);
+}

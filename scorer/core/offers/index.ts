@@ -1,0 +1,8 @@
+/** Next-best offers: catalogue, engine, policy, ids and uplift (docs/offers.md). */
+export * from './catalogue.js';
+export * from './defaults.js';
+export * from './engine.js';
+export * from './ids.js';
+export * from './policy.js';
+export * from './state.js';
+export * from './uplift.js';

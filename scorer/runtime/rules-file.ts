@@ -1,0 +1,61 @@
+/**
+ * The loyalty rules file at the edge: read, validate (errors name the line), and hot reload into the
+ * engine's `RulesTimeline` from a stream position the runtime recorded. A bad file is refused and the
+ * rules in force stay; the pure parsing and the timeline live in scorer/core/loyalty.
+ */
+import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { parseRules, RulesError, type LoyaltyRules } from '../core/loyalty/rules.js';
+import type { RulesTimeline } from '../core/loyalty/timeline.js';
+
+/** Reads and validates a rules file; throws `RulesError` (every problem with its line) or the I/O error. */
+export async function loadRulesFile(path: string): Promise<LoyaltyRules> {
+  return parseRules(await readFile(path, 'utf8'), path);
+}
+
+/** Synchronous variant for process start-up. */
+export function loadRulesFileSync(path: string): LoyaltyRules {
+  return parseRules(readFileSync(path, 'utf8'), path);
+}
+
+export type ReloadResult =
+  /** The new rules apply from `fromSeq`. */
+  | { status: 'applied'; version: string; fromSeq: number }
+  /** The file's rules are the ones already in force (same version, same content): nothing to do. */
+  | { status: 'unchanged'; version: string }
+  /** Refused: the timeline is untouched and the running rules stay. `error` names the line where it can. */
+  | { status: 'refused'; error: string; issues?: RulesError['issues'] };
+
+/**
+ * Reloads `path` into `timeline` from stream sequence `fromSeq` (the runtime records it: the `TX` stream's
+ * last sequence at reload time + 1, persisted with the timeline so a replay applies the same rules at the
+ * same positions). Never throws.
+ */
+export async function reloadRulesFile(path: string, timeline: RulesTimeline, fromSeq: number): Promise<ReloadResult> {
+  let rules: LoyaltyRules;
+  try {
+    rules = await loadRulesFile(path);
+  } catch (err) {
+    if (err instanceof RulesError) return { status: 'refused', error: err.message, issues: err.issues };
+    return { status: 'refused', error: `${path}: ${(err as Error).message}` };
+  }
+  return applyRules(timeline, rules, fromSeq);
+}
+
+/** Appends already-validated rules to the timeline (refusing a reused version with other content). */
+export function applyRules(timeline: RulesTimeline, rules: LoyaltyRules, fromSeq: number): ReloadResult {
+  const same = timeline.entries.find((e) => e.version === rules.version);
+  if (same) {
+    if (JSON.stringify(same.rules) === JSON.stringify(rules)) {
+      if (timeline.latest.version === rules.version) return { status: 'unchanged', version: rules.version };
+      return { status: 'refused', error: `rules version ${rules.version} was in force earlier: give the file a new version to bring its rules back` };
+    }
+    return { status: 'refused', error: `rules version ${rules.version} is already in force with other content: change version with every edit` };
+  }
+  try {
+    timeline.add({ version: rules.version, fromSeq, rules });
+  } catch (err) {
+    return { status: 'refused', error: (err as Error).message };
+  }
+  return { status: 'applied', version: rules.version, fromSeq };
+}

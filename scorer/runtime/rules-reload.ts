@@ -1,0 +1,71 @@
+/**
+ * Loyalty-rules hot reload, the runtime side. A changed rules file is validated (a bad one is refused
+ * with the line, and the rules in force stay), then published into `TX` as a control message on every
+ * partition: each partition switches at the position of its control message, which is what a replay
+ * sees too. Publishing is idempotent (`Nats-Msg-Id` = version + partition), so several scorers watching
+ * the same file publish one reload.
+ */
+import { readFile } from 'node:fs/promises';
+import { unwatchFile, watchFile } from 'node:fs';
+import { parseRules, RulesError } from '../core/loyalty/rules.js';
+import { txSubject } from '../../contracts/subjects.js';
+import type { ControlV1 } from '../../contracts/events.js';
+import type { Publisher } from '../../ingest/publisher.js';
+import type { Logger } from '../../runtime/log.js';
+
+export type RulesPublishResult =
+  | { status: 'published'; version: string; partitions: number }
+  | { status: 'refused'; error: string };
+
+/** Validates `text` and publishes it to every partition as a `loyalty_rules` control message. */
+export async function publishRules(publisher: Publisher, partitions: number, text: string, source: string): Promise<RulesPublishResult> {
+  let version: string;
+  try {
+    version = parseRules(text, source).version;
+  } catch (err) {
+    return { status: 'refused', error: err instanceof RulesError ? err.message : `${source}: ${(err as Error).message}` };
+  }
+  const msgs = [...Array(partitions).keys()].map((p) => {
+    const body: ControlV1 = { control_id: `rules:${version}:${p}`, type: 'loyalty_rules', version, text };
+    return { subject: txSubject(p, 'control'), msgId: body.control_id, data: Buffer.from(JSON.stringify(body)) };
+  });
+  const results = await publisher.publishAll(msgs);
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length) return { status: 'refused', error: `could not publish the reload to ${failed.length} partitions; retry` };
+  return { status: 'published', version, partitions };
+}
+
+/**
+ * Watches the rules file; on a change whose version differs from the last one seen, publishes it.
+ * Returns a stop function.
+ */
+export function watchRulesFile(opts: { path: string; publisher: Publisher; partitions: number; logger: Logger; intervalMs?: number; initialVersion: string }): () => void {
+  let last = opts.initialVersion;
+  let busy = false;
+  const check = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      const text = await readFile(opts.path, 'utf8');
+      let version: string;
+      try {
+        version = parseRules(text, opts.path).version;
+      } catch (err) {
+        opts.logger.error({ err: (err as Error).message }, 'loyalty rules file refused; the rules in force stay');
+        return;
+      }
+      if (version === last) return;
+      const r = await publishRules(opts.publisher, opts.partitions, text, opts.path);
+      if (r.status === 'published') {
+        last = version;
+        opts.logger.info({ version, partitions: r.partitions }, 'loyalty rules reload published into TX');
+      } else opts.logger.error({ err: r.error }, 'loyalty rules reload refused; the rules in force stay');
+    } catch (err) {
+      opts.logger.warn({ err: (err as Error).message }, 'could not read the loyalty rules file');
+    } finally {
+      busy = false;
+    }
+  };
+  watchFile(opts.path, { interval: opts.intervalMs ?? 2000 }, () => void check());
+  return () => unwatchFile(opts.path);
+}

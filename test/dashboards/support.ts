@@ -1,0 +1,205 @@
+/**
+ * Dashboard test support: the Grafana dashboard files as the plugin sees them, the simulated data set the
+ * integration test fills the embedded ClickHouse with, and the scan check.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createBank, runFeeder, type SimEvent } from '../../simulator/mod.js';
+import type { CustomerProfileV1 } from '../../contracts/events.js';
+import type { ChurnScorer } from '../../scorer/runtime/worker.js';
+import { dashboardRelation } from '../../sinks/clickhouse/dashboard-views.js';
+import { DASHBOARDS } from '../../dashboards/grafana/definitions.js';
+import { expandPanelSql, type TemplateVariable, type TimeRange } from '../../dashboards/expand.js';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+
+export interface GrafanaTarget { rawSql: string; refId: string; format: number; editorType: string; datasource: { uid: string; type: string } }
+export interface GrafanaPanel { id: number; type: string; title: string; targets: GrafanaTarget[]; datasource: { uid: string; type: string } }
+export interface GrafanaVariable { name: string; type: string; query: string; multi: boolean; includeAll: boolean; datasource?: { uid: string } }
+export interface GrafanaDashboard { uid: string; title: string; tags: string[]; panels: GrafanaPanel[]; templating: { list: GrafanaVariable[] } }
+
+/** The provisioned dashboard files (what Grafana loads), not the definitions they are generated from. */
+export function dashboardFiles(): GrafanaDashboard[] {
+  return DASHBOARDS.map((d) => JSON.parse(readFileSync(path.join(ROOT, 'dashboards/grafana', `${d.uid}.json`), 'utf8')) as GrafanaDashboard);
+}
+
+/**
+ * A deterministic stand-in for the churn model (the real one is trained elsewhere): probability rises with
+ * days since the last transaction and falls with recent activity, so the dashboards see a spread of risk.
+ */
+export const TEST_CHURN: ChurnScorer = {
+  async scoreBatch(features) {
+    return features.map((f) => {
+      const recency = f.recency_days ?? 0;
+      const recent = f.tx_count_30d ?? 0;
+      const p = 1 / (1 + Math.exp(-(recency / 12 - recent / 6 + 0.2)));
+      return { probability: Math.round(Math.min(0.99, Math.max(0.01, p)) * 1000) / 1000, modelVersion: 'dashboard-test' };
+    });
+  },
+};
+
+export const SIM_START = new Date('2026-03-01T00:00:00Z');
+export const SIM_DAYS = 75;
+export const SIM_CUSTOMERS = 45;
+
+/**
+ * Profiles of the simulated bank with opening dates of long-standing customers moved to at most two years
+ * before the simulation: the first lifecycle rows are written at the opening date, and the contract tables
+ * are partitioned by month, so a decade of openings in one insert would cross ClickHouse's limit of 100
+ * partitions per insert block.
+ */
+export function simulatedBank(): { profiles: () => CustomerProfileV1[]; events: (filter?: (e: SimEvent) => boolean) => Iterable<SimEvent>; end: Date } {
+  const bank = createBank({ seed: 11, customers: SIM_CUSTOMERS, start: SIM_START, days: SIM_DAYS });
+  const floor = SIM_START.getTime() - 700 * 86_400_000;
+  return {
+    end: bank.options.end,
+    profiles: () => bank.profiles().map((p) => (Date.parse(p.opened_at) < floor ? { ...p, opened_at: new Date(floor + (Date.parse(p.opened_at) % 86_400_000)).toISOString() } : p)),
+    events: function* (filter) {
+      for (const e of bank.events()) if (!filter || filter(e)) yield e;
+    },
+  };
+}
+
+export function eventTime(e: SimEvent): number {
+  return Date.parse(e.body.occurred_at ?? '');
+}
+
+/** Feeds the profiles and the events before `until` as fast as the API takes them; returns the transactions fed. */
+export async function feedHistory(target: string, until: number): Promise<number> {
+  const sim = simulatedBank();
+  const s = await runFeeder({ target, bank: { profiles: sim.profiles, events: () => sim.events((e) => eventTime(e) < until) }, rate: 0, batchSize: 1000, concurrency: 4 });
+  if (s.failed || s.invalid) throw new Error(`feeding history: ${s.failed} failed, ${s.invalid} invalid: ${s.problems.join('; ')}`);
+  let transactions = 0;
+  for (const e of sim.events((x) => eventTime(x) < until)) if (e.kind === 'transaction') transactions++;
+  return transactions;
+}
+
+/** Waits until every fed transaction is scored and the dashboard copies stop changing (no replay in flight). */
+export async function waitForQuiet(ch: ClickHouseClient, db: string, transactions: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  let stableSince = 0;
+  while (Date.now() < deadline) {
+    const { data } = await runQuery(ch, `SELECT (SELECT count() FROM ${db}.dash_tx_v1 FINAL) AS scored,
+      (SELECT count() FROM ${db}.dash_tx_v1) + (SELECT count() FROM ${db}.dash_ledger_v1) + (SELECT count() FROM ${db}.dash_transitions_v1) + (SELECT count() FROM ${db}.customer_state) AS physical`);
+    const row = data[0] as { scored: number; physical: number };
+    const now = `${row.scored}/${row.physical}`;
+    if (row.scored >= transactions && now === last) {
+      if (Date.now() - stableSince >= 1500) return;
+    } else stableSince = Date.now();
+    last = now;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`the pipeline did not settle within ${timeoutMs} ms (last ${last}, want ${transactions} transactions scored)`);
+}
+
+/**
+ * Offers and conversions: the offers engine does not write them yet, so the fixture inserts a few
+ * campaigns straight into the contract tables (`offers`, `offer_conversions`), with holdouts, in the last
+ * 30 days of the simulated span; the materialized views copy them like any insert.
+ */
+export async function insertCampaignFixture(ch: ClickHouseClient, db: string, customers: { customer_id: string; branch_id: string; segment: string }[], end: Date): Promise<{ offers: number; conversions: number }> {
+  const campaigns = [
+    { id: 'welcome-billpay', code: 'BILLPAY_BONUS', channel: 'app', cost: 12_000, rate: 0.3, holdRate: 0.12 },
+    { id: 'winback-fuel', code: 'FUEL_2X', channel: 'sms', cost: 8_000, rate: 0.18, holdRate: 0.1 },
+    { id: 'tier-upgrade', code: 'GOLD_TRIAL', channel: 'email', cost: 5_000, rate: 0.12, holdRate: 0.09 },
+  ];
+  const offers: Record<string, unknown>[] = [];
+  const conversions: Record<string, unknown>[] = [];
+  let seq = 1;
+  const day = 86_400_000;
+  customers.forEach((c, i) => {
+    campaigns.forEach((k, j) => {
+      if ((i + j) % 3 === 2) return;
+      const created = new Date(end.getTime() - ((i * 7 + j * 3) % 28 + 1) * day - ((i * 37) % 24) * 3_600_000);
+      const holdout = (i + 2 * j) % 10 === 0 ? 1 : 0;
+      const id = `fixture-${k.id}-${c.customer_id}`;
+      offers.push({
+        offer_id: id, customer_id: c.customer_id, offer_code: k.code, campaign_id: k.id, channel: k.channel, reason: 'dashboard test fixture',
+        churn_probability: 0.4, lifecycle_stage: 'account_management', tier: '', segment: c.segment, branch_id: c.branch_id, triggered_by_tx_id: '',
+        created_at: created.toISOString(), expires_at: new Date(created.getTime() + 14 * day).toISOString(), holdout, expected_value: 100_000,
+        cost: holdout ? 0 : k.cost, kind: 'offer', stream_seq: seq++,
+      });
+      const threshold = holdout ? k.holdRate : k.rate;
+      if (((i * 13 + j * 29) % 100) / 100 < threshold) {
+        conversions.push({
+          conversion_id: `${id}:conv`, offer_id: id, customer_id: c.customer_id, campaign_id: k.id, offer_code: k.code, channel: k.channel,
+          branch_id: c.branch_id, holdout, goal: 'transaction', tx_id: '', offered_at: created.toISOString(),
+          converted_at: new Date(created.getTime() + 2 * day).toISOString(), value_minor: 500_000, stream_seq: seq++,
+        });
+      }
+    });
+  });
+  await ch.insert({ table: `${db}.offers`, values: offers, format: 'JSONEachRow' });
+  await ch.insert({ table: `${db}.offer_conversions`, values: conversions, format: 'JSONEachRow' });
+  return { offers: offers.length, conversions: conversions.length };
+}
+
+// --- Running panels -----------------------------------------------------------------------------------------
+
+export interface PanelRun {
+  dashboard: string;
+  panel: string;
+  refId: string;
+  sql: string;
+  rows: number;
+  rowsRead: number;
+  rowsReadStrict: number;
+  bound: number;
+}
+
+export async function runQuery(ch: ClickHouseClient, sql: string, settings: Record<string, string | number> = {}): Promise<{ data: Record<string, unknown>[]; rowsRead: number }> {
+  const rs = await ch.query({ query: sql, format: 'JSON', clickhouse_settings: { output_format_json_quote_64bit_integers: 0, ...settings } });
+  const j = await rs.json<Record<string, unknown>>();
+  return { data: j.data, rowsRead: Number(j.statistics?.rows_read ?? NaN) };
+}
+
+/** Every `dash_*` relation a query names, once per mention. */
+export function relationsOf(sql: string): string[] {
+  return [...sql.matchAll(/\b(dash_[a-z0-9_]+)\b/g)].map((m) => m[1]!);
+}
+
+/**
+ * The most rows a query on `relation` must read for the range: for a time-ordered copy, per data part,
+ * the part's rows in the range plus two granules of 1,024 at its edges (never more than the part holds),
+ * nothing of a part wholly before the range; for the snapshot and small tables,
+ * every row they hold (a snapshot panel needs every customer). The range is open at the end: the data
+ * ends at `range.to`, and some panels read from `from` onwards on purpose.
+ */
+export async function mustRead(ch: ClickHouseClient, db: string, relation: string, range: TimeRange): Promise<number> {
+  const def = dashboardRelation(relation);
+  if (!def) throw new Error(`${relation} is not a dashboard relation`);
+  if (!def.timeColumn) {
+    const table = def.kind === 'view' ? def.source! : def.name;
+    return Number((await runQuery(ch, `SELECT count() AS n FROM ${db}.${table}`)).data[0]?.n ?? 0);
+  }
+  const t = def.timeColumn;
+  const lo = Math.floor(range.from.getTime() / 1000);
+  const parts = (await runQuery(ch, `SELECT _part, count() AS total, countIf(${t} >= toDateTime(${lo})) AS inside FROM ${db}.${relation} GROUP BY _part`)).data as { total: number; inside: number }[];
+  return parts.reduce((s, p) => s + (p.inside > 0 ? Math.min(p.total, p.inside + 2 * 1024) : 0), 0);
+}
+
+export interface VariableChoice {
+  /** Selected values, or 'all'. */
+  [name: string]: string[] | 'all';
+}
+
+/** Loads a dashboard's variables as Grafana would: query variables run their (expanded) SQL. */
+export async function loadVariables(ch: ClickHouseClient, d: GrafanaDashboard, range: TimeRange, intervalMs: number, choice: VariableChoice = {}): Promise<{ vars: TemplateVariable[]; optionRows: Record<string, number> }> {
+  const vars: TemplateVariable[] = [];
+  const optionRows: Record<string, number> = {};
+  for (const v of d.templating.list) {
+    let options: string[];
+    if (v.type === 'custom') options = v.query.split(',').map((s) => s.trim());
+    else {
+      const sql = expandPanelSql(v.query, { range, intervalMs, variables: vars });
+      const { data } = await runQuery(ch, sql);
+      options = data.map((r) => String(Object.values(r)[0]));
+    }
+    optionRows[v.name] = options.length;
+    const c = choice[v.name];
+    vars.push({ name: v.name, options, current: !c || c === 'all' ? ['$__all'] : c });
+  }
+  return { vars, optionRows };
+}
