@@ -63,6 +63,8 @@ export const SettingsSchema = Type.Object({
   instance: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_-]+$' }),
   /** Loyalty rules file. Env `VAFA_RULES`, default config/loyalty-rules.yaml. */
   rulesPath: Type.String(),
+  /** How often the rules file is checked for a reload, ms. Env `VAFA_RULES_WATCH_MS`, default 2000. */
+  rulesWatchMs: Type.Integer({ minimum: 100 }),
   /** Churn model manifest. Env `VAFA_MODEL`, default models/churn/manifest.json. */
   modelPath: Type.String(),
   /** Offer catalogue. Env `VAFA_OFFERS`, default config/offers.yaml. */
@@ -71,6 +73,10 @@ export const SettingsSchema = Type.Object({
   lifecyclePath: Type.String(),
   /** How long a starting process waits for NATS and ClickHouse before giving up, ms. Env `VAFA_STARTUP_TIMEOUT_MS`, default 300000. */
   startupTimeoutMs: Type.Integer({ minimum: 1000 }),
+  /** Downstream webhook for offer triggers (optional): POSTed, HMAC-signed, retried. Env `VAFA_WEBHOOK_URL`. */
+  webhookUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** HMAC-SHA-256 key of the webhook signatures; required with a webhook URL. Env `VAFA_WEBHOOK_SECRET`. */
+  webhookSecret: Type.Optional(Type.String({ minLength: 16 })),
   /** Graceful shutdown deadline, ms: drain until then, force after. Env `VAFA_SHUTDOWN_MS`, default 15000. */
   shutdownMs: Type.Integer({ minimum: 100 }),
 });
@@ -84,8 +90,8 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   partitions: 'VAFA_PARTITIONS', streamReplicas: 'VAFA_STREAM_REPLICAS', duplicateWindowS: 'VAFA_DUPLICATE_WINDOW_S',
   apiKeys: 'VAFA_API_KEYS', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', scorerBatch: 'VAFA_SCORER_BATCH',
   scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
-  rulesPath: 'VAFA_RULES', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
-  shutdownMs: 'VAFA_SHUTDOWN_MS', startupTimeoutMs: 'VAFA_STARTUP_TIMEOUT_MS',
+  rulesPath: 'VAFA_RULES', rulesWatchMs: 'VAFA_RULES_WATCH_MS', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
+  shutdownMs: 'VAFA_SHUTDOWN_MS', webhookUrl: 'VAFA_WEBHOOK_URL', webhookSecret: 'VAFA_WEBHOOK_SECRET', startupTimeoutMs: 'VAFA_STARTUP_TIMEOUT_MS',
 };
 
 export class SettingsError extends Error {
@@ -148,11 +154,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     leaseMs: int(env, 'leaseMs', 10_000),
     instance: str('instance') ?? `${os.hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
     rulesPath: path.resolve(str('rulesPath') ?? path.join(PROJECT_ROOT, 'config/loyalty-rules.yaml')),
+    rulesWatchMs: int(env, 'rulesWatchMs', 2000),
     modelPath: path.resolve(str('modelPath') ?? path.join(PROJECT_ROOT, 'models/churn/manifest.json')),
     offersPath: path.resolve(str('offersPath') ?? path.join(PROJECT_ROOT, 'config/offers.yaml')),
     lifecyclePath: path.resolve(str('lifecyclePath') ?? path.join(PROJECT_ROOT, 'config/lifecycle.yaml')),
     shutdownMs: int(env, 'shutdownMs', 15_000),
     startupTimeoutMs: int(env, 'startupTimeoutMs', 300_000),
+    webhookUrl: str('webhookUrl'),
+    webhookSecret: str('webhookSecret'),
     ...overrides,
   };
   const firstError = Value.Errors(SettingsSchema, candidate).First();
@@ -161,6 +170,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     const name = key ? ENV_NAMES[key] : firstError.path;
     const raw = key ? env[ENV_NAMES[key]] : undefined;
     throw new SettingsError(name, raw ?? String(key ? (candidate as Record<string, unknown>)[key] : ''), firstError.message);
+  }
+  if (candidate.webhookUrl && !candidate.webhookSecret) {
+    throw new SettingsError('VAFA_WEBHOOK_SECRET', undefined, 'a webhook URL is set: set the signing secret (at least 16 characters) too');
   }
   if (candidate.apiKeys.length > 0 && candidate.tokenKey === DEMO_TOKEN_KEY) {
     throw new SettingsError('VAFA_TOKEN_KEY', undefined, 'API keys are configured (a real deployment): set a secret tokenizer key of at least 16 characters');

@@ -141,3 +141,6 @@ export function isRealDate(s: string): boolean {
   const dim = new Date(Date.UTC(year, month, 0)).getUTCDate();
   return day <= dim && Number(h) <= 23 && Number(mi) <= 59 && Number(sec) <= 60 && Number(oh) <= 23 && Number(om) <= 59;
 }
+
+/** Everything the scorer reads from `TX`: the public kinds and vafa's own control messages. */
+export type CoreMessage = TxMessage | { kind: 'control'; body: ControlV1 };

@@ -11,7 +11,7 @@ export const REDACT_PATHS = [
   'pan', '*.pan', 'card_number', '*.card_number', 'cards', '*.cards', 'track2', '*.track2',
   'password', '*.password', 'token_key', '*.token_key', 'tokenKey', '*.tokenKey', 'text', '*.text',
   'authorization', '*.authorization', 'req.headers.authorization', 'headers.authorization', 'apiKeys', '*.apiKeys',
-  'clickhousePassword', '*.clickhousePassword', 'req.headers["x-clickhouse-key"]',
+  'clickhousePassword', '*.clickhousePassword', 'webhookSecret', '*.webhookSecret', 'secret', '*.secret', 'req.headers["x-clickhouse-key"]',
 ];
 
 /** Replaces anything shaped like a card number (13–19 digits) in a free-form string. */

@@ -26,6 +26,7 @@ import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
 import { NatsCardDirectory } from '../ingest/cards.js';
 import { FileCheckpointStore, NatsCheckpointStore } from '../scorer/runtime/checkpoints.js';
 import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
+import { watchRulesFile } from '../scorer/runtime/rules-reload.js';
 
 export interface StackOptions {
   settings: Settings;
@@ -114,6 +115,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await scorer.start();
       stack.scorer = scorer;
       stops.push(() => scorer.stop(settings.shutdownMs));
+      // Loyalty-rules hot reload: a changed file is validated and recorded in TX, per partition.
+      const rulesPublisher = new Publisher(nc, { expectStream: STREAM_TX });
+      const stopWatching = watchRulesFile({
+        path: settings.rulesPath, publisher: rulesPublisher, partitions: settings.partitions, logger: logger.child({ module: 'rules' }),
+        initialVersion: engineConfig.loyalty.timeline.latest.version, intervalMs: settings.rulesWatchMs,
+      });
+      stops.push(async () => { stopWatching(); rulesPublisher.close(); });
     }
 
     if (opts.api !== false) {
@@ -133,6 +141,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       stack.apiUrl = `http://${settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host}:${port}`;
       stops.push(() => app.close());
       logger.info({ url: stack.apiUrl }, 'HTTP API listening');
+      if (settings.webhookUrl && settings.webhookSecret) {
+        const { startWebhookSink } = await import('../sinks/webhook.js');
+        const webhook = await startWebhookSink({ nc, url: settings.webhookUrl, secret: settings.webhookSecret, logger: logger.child({ module: 'webhook' }) });
+        stops.push(() => webhook.stop());
+        logger.info({ url: settings.webhookUrl }, 'offer webhook sink started');
+      }
       if (opts.iso8583) {
         const { startIso8583Listener } = await import('../ingest/iso8583/mod.js');
         const spec = settings.iso8583Spec ? await (await import('../ingest/iso8583/mod.js')).loadSpecFile(settings.iso8583Spec) : undefined;

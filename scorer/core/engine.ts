@@ -6,10 +6,12 @@
  * Phase 1 never reads what phase 2 writes (stage, churn), so applying a whole batch's phase 1 before
  * its phase 2 gives the same result as one event at a time.
  */
-import type { FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
+import type { ControlV1, FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
 import { getCustomer, popDueTimer, type CustomerState, type PartitionState } from './state.js';
 import { iso, parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
-import { isLoyaltyTimer, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyVersionAt, DEFAULT_LOYALTY, type LoyaltyConfig } from './loyalty/engine.js';
+import { isLoyaltyTimer, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyVersionAt, loyaltyConfig, DEFAULT_LOYALTY, type LoyaltyConfig } from './loyalty/engine.js';
+import { parseRules } from './loyalty/rules.js';
+import { RulesTimeline } from './loyalty/timeline.js';
 import { featuresOnFeedback, featuresOnTransaction, featureVector, DEFAULT_FEATURE_CONFIG, type FeatureConfig } from './features/engine.js';
 import { offersOnComplete, offersOnTimer, type OffersConfig } from './offers/engine.js';
 import { DEFAULT_OFFERS_CONFIG } from './offers/defaults.js';
@@ -48,6 +50,12 @@ export interface Pending {
   points: number;
   duplicate: boolean;
   sourceId: string;
+  /**
+   * The customer's profile and tier as of this event (phase 1). Phase 2 decides with these, not with
+   * what a later event of the same customer in the same micro-batch has already changed, so a batch
+   * decides exactly as one event at a time and a replay with other batch boundaries decides the same.
+   */
+  asOfCustomer: { profile: StoredProfileV1 | undefined; tier: string };
 }
 
 export class Engine {
@@ -61,8 +69,10 @@ export class Engine {
 
   /** Phase 1. Returns undefined when the event needs no score (e.g. a refused redemption, a duplicate profile). */
   apply(state: PartitionState, ev: CoreEvent, emit: Emit): Pending | undefined {
-    const at = eventTime(ev);
-    if (at > state.maxEventTime) state.maxEventTime = at;
+    const at = eventTime(ev, state);
+    // A profile's "time" is the account's opening, which may lie anywhere (profiles are often loaded
+    // ahead of activity): only events that happen now move the partition's clock.
+    if (ev.msg.kind !== 'profile' && at > state.maxEventTime) state.maxEventTime = at;
     const watermark = Math.max(state.watermark, state.maxEventTime - this.config.latenessMs);
     state.watermark = watermark;
     state.seq = ev.seq;
@@ -71,13 +81,17 @@ export class Engine {
     this.fireTimers(state, ctx, emit);
     if (at < watermark) state.stats.late++;
 
+    if (ev.msg.kind === 'control') {
+      this.onControl(state, ev.msg.body, ctx);
+      return undefined;
+    }
     const c = getCustomer(state, ev.msg.body.customer_id);
     c.lastSeq = ev.seq;
     switch (ev.msg.kind) {
       case 'transaction': return this.onTransaction(state, c, ev.msg.body, ctx, emit);
       case 'profile': return this.onProfile(state, c, ev.msg.body, ctx, emit);
       case 'redemption': {
-        const r = loyaltyOnRedemption(state, c, ev.msg.body, ctx, this.config.loyalty, emit);
+        const r = loyaltyOnRedemption(state, c, ev.msg.body, ctx, this.loyaltyFor(state), emit);
         return this.pending(c, ctx, ev.msg.body.redemption_id, r.points);
       }
       case 'feedback': return this.onFeedback(c, ev.msg.body, ctx, emit);
@@ -86,8 +100,20 @@ export class Engine {
 
   /** Phase 2. */
   complete(state: PartitionState, p: Pending, score: Score | undefined, emit: Emit): void {
-    const c = state.customers[p.customerId];
+    const c = Object.hasOwn(state.customers, p.customerId) ? state.customers[p.customerId] : undefined;
     if (!c) return;
+    const live = { profile: c.profile, tier: c.loyalty.tier };
+    c.profile = p.asOfCustomer.profile;
+    c.loyalty.tier = p.asOfCustomer.tier;
+    try {
+      this.decide(state, c, p, score, emit);
+    } finally {
+      c.profile = live.profile;
+      c.loyalty.tier = live.tier;
+    }
+  }
+
+  private decide(state: PartitionState, c: CustomerState, p: Pending, score: Score | undefined, emit: Emit): void {
     const l = lifecycleState(c);
     this.runDeferred(state, c, p.ctx.seq, emit);
     if (score) c.churn = { p: score.probability, version: score.modelVersion, at: p.ctx.at };
@@ -105,7 +131,7 @@ export class Engine {
         merchant_id: tx.merchant_id ?? '', terminal_id: tx.terminal_id ?? '', branch_id: tx.branch_id ?? '', biller_id: tx.biller_id ?? '',
         due_date: tx.due_date ?? null, card_token: tx.card_token ?? '', points: p.points, churn_probability: c.churn.p,
         model_version: c.churn.version, lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '',
-        rules_version: loyaltyVersionAt(this.config.loyalty, p.ctx.seq), duplicate_of_seq: 0, partition: p.ctx.partition, stream_seq: p.ctx.seq,
+        rules_version: loyaltyVersionAt(this.loyaltyFor(state), p.ctx.seq), duplicate_of_seq: 0, partition: p.ctx.partition, stream_seq: p.ctx.seq,
       });
     }
     emitCustomerState(c, p.ctx, p.features, emit, this.lifecycle);
@@ -114,10 +140,43 @@ export class Engine {
     if (l.inflight === 0) this.runDeferred(state, c, Infinity, emit);
   }
 
+  /** A rules reload recorded in the stream: it applies to this partition from this position on. */
+  private onControl(state: PartitionState, body: ControlV1, ctx: Ctx): void {
+    if (body.type !== 'loyalty_rules') return;
+    const known = this.loyaltyFor(state).timeline.entries.some((e) => e.version === body.version);
+    if (known) return;
+    parseRules(body.text, `control ${body.control_id}`); // refuses (throws → DLQ) rules that do not validate
+    (state.rules ??= []).push({ version: body.version, fromSeq: ctx.seq, text: body.text });
+  }
+
+  /** The loyalty config of a partition: the configured rules, then the reloads its stream carried. */
+  private loyaltyFor(state: PartitionState): LoyaltyConfig {
+    const reloads = state.rules;
+    if (!reloads?.length) return this.config.loyalty;
+    const key = `${state.partition}:${reloads.length}:${reloads[reloads.length - 1]!.fromSeq}`;
+    let cfg = this.reloaded.get(key);
+    if (!cfg) {
+      const entries = [...this.config.loyalty.timeline.entries];
+      for (const r of reloads) {
+        if (entries.some((e) => e.version === r.version)) continue;
+        entries.push({ version: r.version, fromSeq: r.fromSeq, rules: parseRules(r.text, `rules ${r.version}`) });
+      }
+      cfg = loyaltyConfig(RulesTimeline.fromJSON(entries), this.config.loyalty.partitions);
+      this.reloaded.set(key, cfg);
+    }
+    return cfg;
+  }
+
+  /** Derived from state (parsed reloads), never state itself: safe to rebuild after a restore. */
+  private readonly reloaded = new Map<string, LoyaltyConfig>();
+
   private pending(c: CustomerState, ctx: Ctx, sourceId: string, points: number, tx?: TransactionV1): Pending {
     lifecycleState(c).inflight++;
     const asOf = Math.max(ctx.at, ctx.watermark);
-    return { customerId: c.id, ctx, features: featureVector(c, asOf, this.featureConfig), asOf, points, duplicate: false, sourceId, ...(tx ? { tx } : {}) };
+    return {
+      customerId: c.id, ctx, features: featureVector(c, asOf, this.featureConfig), asOf, points, duplicate: false, sourceId,
+      asOfCustomer: { profile: c.profile, tier: c.loyalty.tier }, ...(tx ? { tx } : {}),
+    };
   }
 
   /**
@@ -148,7 +207,7 @@ export class Engine {
     }
     c.seen[tx.tx_id] = ctx.at;
     this.pruneSeen(c, ctx);
-    const points = loyaltyOnTransaction(state, c, tx, ctx, this.config.loyalty, emit).points;
+    const points = loyaltyOnTransaction(state, c, tx, ctx, this.loyaltyFor(state), emit).points;
     featuresOnTransaction(c, tx, ctx, tx.reverses_tx_id ? c.seen[tx.reverses_tx_id] : undefined);
     armLifecycleTimer(state, c, Math.max(ctx.at, ctx.watermark), this.lifecycle);
     return this.pending(c, ctx, tx.tx_id, points, tx);
@@ -157,7 +216,7 @@ export class Engine {
   private onProfile(state: PartitionState, c: CustomerState, profile: StoredProfileV1, ctx: Ctx, emit: Emit): Pending {
     c.profile = profile;
     armLifecycleTimer(state, c, Math.max(ctx.at, ctx.watermark), this.lifecycle);
-    loyaltyOnProfile(state, c, profile, ctx, this.config.loyalty, emit);
+    loyaltyOnProfile(state, c, profile, ctx, this.loyaltyFor(state), emit);
     return this.pending(c, ctx, `profile:${ctx.seq}`, 0);
   }
 
@@ -171,9 +230,14 @@ export class Engine {
     return this.pending(c, ctx, fb.feedback_id, 0);
   }
 
+  /** Drops remembered tx ids past the horizon; at most once per event-time day per customer (it scans them all). */
   private pruneSeen(c: CustomerState, ctx: Ctx): void {
+    const day = Math.floor(ctx.watermark / DAY_MS);
+    const last = c.seen[PRUNED_KEY];
+    if (last !== undefined && last >= day) return;
     const horizon = ctx.watermark - this.config.dedupHorizonMs;
-    for (const [id, at] of Object.entries(c.seen)) if (at < horizon) delete c.seen[id];
+    for (const [id, at] of Object.entries(c.seen)) if (id !== PRUNED_KEY && at < horizon) delete c.seen[id];
+    c.seen[PRUNED_KEY] = day;
   }
 
   /** Fires every timer due at or before the watermark, in due order. */
@@ -191,15 +255,19 @@ export class Engine {
         else this.timerStage(state, c, tctx, features, emit);
         armLifecycleTimer(state, c, t.due, this.lifecycle);
       } else if (isLoyaltyTimer(t.kind)) {
-        if (loyaltyOnTimer(state, c, t, tctx, this.config.loyalty, emit)) emitCustomerState(c, tctx, featureVector(c, t.due, this.featureConfig), emit, this.lifecycle);
+        if (loyaltyOnTimer(state, c, t, tctx, this.loyaltyFor(state), emit)) emitCustomerState(c, tctx, featureVector(c, t.due, this.featureConfig), emit, this.lifecycle);
       }
     }
   }
 }
 
-function eventTime(ev: CoreEvent): number {
+/** Key in `CustomerState.seen` holding the event-time day of the last prune (not a valid tx id: ids have no spaces). */
+const PRUNED_KEY = ' pruned';
+
+function eventTime(ev: CoreEvent, state: PartitionState): number {
   const m = ev.msg;
   switch (m.kind) {
+    case 'control': return state.maxEventTime;
     case 'transaction': return parseTime(m.body.occurred_at);
     case 'feedback': return parseTime(m.body.occurred_at);
     case 'redemption': return parseTime(m.body.occurred_at);

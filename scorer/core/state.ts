@@ -51,6 +51,11 @@ export interface PartitionState {
   stats: { events: number; duplicates: number; late: number; rejected: number };
   /** Per-partition shares of global budgets (campaign budgets are split evenly across partitions). */
   budgets: Record<string, number>;
+  /**
+   * Loyalty-rules reloads this partition has seen in the stream (control messages), in order: each
+   * applies from its own stream position. Kept as text and re-parsed on load (rules hold Sets).
+   */
+  rules?: { version: string; fromSeq: number; text: string }[];
 }
 
 export function newPartitionState(partition: number): PartitionState {

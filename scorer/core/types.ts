@@ -3,14 +3,14 @@
  * `(state, event) → (state', outputs)`. Time is event time (epoch milliseconds, UTC) and a per-partition
  * watermark; no wall clock, no I/O, no randomness (lint enforces it for scorer/core).
  */
-import type { TxMessage } from '../../contracts/events.js';
+import type { CoreMessage } from '../../contracts/events.js';
 
 /** One message of stream `TX`, as the core sees it. */
 export interface CoreEvent {
   /** Stream sequence: orders events within a partition and versions every row they cause. */
   seq: number;
   partition: number;
-  msg: TxMessage;
+  msg: CoreMessage;
 }
 
 /** What the core knows about "now" while applying one event. */

@@ -2,7 +2,7 @@
  * Decoding stream `TX` messages for the core: subject → kind, JSON → a contract-valid event. A message
  * that fails here is poison: it goes to `DLQ` with the reason and never blocks its partition.
  */
-import { ControlV1, CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type TxMessage } from '../../contracts/events.js';
+import { ControlV1, CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type CoreMessage } from '../../contracts/events.js';
 import { parseTxSubject } from '../../contracts/subjects.js';
 import { Validator } from '../../ingest/validation.js';
 import { Type } from '@sinclair/typebox';
@@ -26,7 +26,7 @@ const validators = {
   control: new Validator(ControlV1),
 };
 
-export type Decoded = { ok: true; msg: TxMessage; partition: number } | { ok: false; reason: string; detail: string };
+export type Decoded = { ok: true; msg: CoreMessage; partition: number } | { ok: false; reason: string; detail: string };
 
 export function decodeTx(subject: string, data: Uint8Array): Decoded {
   const parsed = parseTxSubject(subject);
@@ -48,5 +48,5 @@ export function decodeTx(subject: string, data: Uint8Array): Decoded {
   if (parsed.kind === 'redemption' && (v.points as number) < 0 && !String(v.redemption_id).startsWith('ref:')) {
     return { ok: false, reason: 'invalid_event', detail: 'points: negative points are only allowed for referral credits (ref:…)' };
   }
-  return { ok: true, msg: { kind: parsed.kind, body: checked.value } as TxMessage, partition: parsed.partition };
+  return { ok: true, msg: { kind: parsed.kind, body: checked.value } as CoreMessage, partition: parsed.partition };
 }

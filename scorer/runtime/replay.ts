@@ -83,7 +83,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       }
       let state = states.get(d.partition);
       if (!state) states.set(d.partition, (state = newPartitionState(d.partition)));
-      const at = d.msg.kind === 'profile' ? parseTime(d.msg.body.opened_at) : parseTime(d.msg.body.occurred_at);
+      const at = d.msg.kind === 'control' ? state.maxEventTime : d.msg.kind === 'profile' ? parseTime(d.msg.body.opened_at) : parseTime(d.msg.body.occurred_at);
       const emit = keep(m.seq, at) ? kept : dropped;
       try {
         const p = engine.apply(state, { seq: m.seq, partition: d.partition, msg: d.msg }, emit);

@@ -35,7 +35,7 @@ function spec(name: string, description: string, unit: string, diagnostic = fals
 }
 
 const CHANNEL_WORDS: Record<Channel, string> = {
-  pos: 'card purchase at a POS terminal', atm: 'ATM withdrawal', bill_pay: 'bill payment', installment: 'installment payment',
+  pos: 'POS card purchase', atm: 'ATM withdrawal', bill_pay: 'bill payment', installment: 'installment payment',
   online: 'online purchase', fuel: 'fuel-station payment', transfer: 'transfer', deposit: 'deposit',
 };
 
