@@ -71,7 +71,7 @@ export class PartitionWorker {
   private wake: (() => void) | undefined;
   private stopping = false;
   private ended = false;
-  private lastCheckpoint = 0;
+  private lastCheckpoint = Date.now();
   private running: Promise<void> | undefined;
   private fenced = false;
 
