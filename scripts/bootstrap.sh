@@ -19,7 +19,14 @@ fi
 
 if [[ ! -d node_modules || ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   say "installing npm dependencies (npm ci)…"
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  if ! npm ci --no-audit --no-fund --loglevel=error >&2 2>/tmp/vafa-npm-ci.$$; then
+    # chdb lists prebuilt engines for other platforms as optional packages that a registry mirror may not
+    # carry, and npm ci then refuses a lockfile that cannot record them; npm install resolves the same
+    # locked versions and skips what this platform does not need.
+    say "npm ci refused the lockfile ($(grep -m1 'Missing:' /tmp/vafa-npm-ci.$$ || echo 'see npm output')); installing with npm install"
+    npm install --no-audit --no-fund --loglevel=error >&2
+  fi
+  rm -f /tmp/vafa-npm-ci.$$
 fi
 
 have() { command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]] || [[ -x "/usr/bin/$1" ]]; }
