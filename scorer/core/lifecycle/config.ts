@@ -5,9 +5,11 @@
  * (`scorer/runtime/lifecycle-config.ts`).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../config/yaml-config.js';
+import { Value } from '@sinclair/typebox/value';
 import { DAY_MS } from '../types.js';
+
+const YAML_OPTIONS: YamlConfigOptions = { withDescription: true };
 
 const Days = (description: string) => Type.Integer({ minimum: 1, maximum: 3650, description });
 const Prob = (description: string) => Type.Number({ minimum: 0, maximum: 1, description });
@@ -105,57 +107,9 @@ export class LifecycleConfigError extends Error {
   }
 }
 
-type Path = (string | number)[];
 
-function pathText(path: Path): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
-  return s || '(file)';
-}
 
-function pointerPath(p: string): Path {
-  if (!p) return [];
-  return p.replace(/^\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
 
-/** Line and column of the deepest node on `path` that exists (a missing key points at its parent). */
-function locate(doc: Document, lc: LineCounter, path: Path): { line: number; column: number } {
-  let node: unknown = doc.contents;
-  let pos = (doc.contents as Node | null)?.range ?? undefined;
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i]!;
-    const last = i === path.length - 1;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) break;
-      const keyRange = (pair.key as Node | null)?.range ?? undefined;
-      const valueRange = (pair.value as Node | null)?.range ?? undefined;
-      pos = last ? (keyRange ?? pos) : (valueRange ?? keyRange ?? pos);
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg];
-      if (!item) break;
-      node = item;
-      pos = (item as Node).range ?? pos;
-    } else {
-      break;
-    }
-  }
-  if (!pos) return { line: 1, column: 1 };
-  const lp = lc.linePos(pos[0]);
-  return { line: lp.line, column: lp.col };
-}
-
-function describe(e: ValueError): string {
-  switch (e.type) {
-    case ValueErrorType.ObjectRequiredProperty: return 'is required';
-    case ValueErrorType.ObjectAdditionalProperties: return 'is not a known field here';
-    default: {
-      const d = (e.schema as { description?: string }).description;
-      return `${e.message.replace(/^Expected/, 'expected')}${d ? ` (${d})` : ''}`;
-    }
-  }
-}
 
 /** Cross-field checks of a schema-valid file. */
 function crossCheck(f: LifecycleFile): { path: Path; message: string }[] {
@@ -201,30 +155,10 @@ function compile(f: LifecycleFile): LifecycleConfig {
  * problem with its line, column and path.
  */
 export function parseLifecycleConfig(text: string, source = 'lifecycle.yaml'): LifecycleConfig {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new LifecycleConfigError(source, doc.errors.slice(0, 30).map((e) => {
-      const lp = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
-      return { line: lp.line, column: lp.col, path: '(yaml)', message: e.message.split('\n')[0] ?? e.message };
-    }));
-  }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
-  const at = (path: Path, message: string): LifecycleIssue => ({ ...locate(doc, lc, path), path: pathText(path), message });
-  if (!Value.Check(LifecycleFileSchema, raw)) {
-    const issues: LifecycleIssue[] = [];
-    const seen = new Set<string>();
-    for (const e of Value.Errors(LifecycleFileSchema, raw)) {
-      const path = pointerPath(e.path);
-      const key = pathText(path);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      issues.push(at(path, describe(e)));
-      if (issues.length >= 30) break;
-    }
-    issues.sort((a, b) => a.line - b.line || a.column - b.column);
-    throw new LifecycleConfigError(source, issues);
-  }
+  const parsed = parseYamlConfig(text, LifecycleFileSchema, YAML_OPTIONS);
+  if (!parsed.ok) throw new LifecycleConfigError(source, parsed.issues);
+  const raw = parsed.value;
+  const at = parsed.at;
   const problems = crossCheck(raw);
   if (problems.length) throw new LifecycleConfigError(source, problems.map((p) => at(p.path, p.message)));
   return compile(raw);
@@ -234,7 +168,7 @@ export function parseLifecycleConfig(text: string, source = 'lifecycle.yaml'): L
 export function compileLifecycleConfig(file: LifecycleFile, source = 'lifecycle'): LifecycleConfig {
   if (!Value.Check(LifecycleFileSchema, file)) {
     const e = Value.Errors(LifecycleFileSchema, file).First();
-    throw new LifecycleConfigError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describe(e) : 'invalid' }]);
+    throw new LifecycleConfigError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describeValueError(e, YAML_OPTIONS) : 'invalid' }]);
   }
   const problems = crossCheck(file);
   if (problems.length) throw new LifecycleConfigError(source, problems.map((p) => ({ line: 0, column: 0, path: pathText(p.path), message: p.message })));

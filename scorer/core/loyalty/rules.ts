@@ -6,11 +6,12 @@
  * Pure: text in, rules (or errors) out. Reading the file is `scorer/runtime/rules-file.ts`.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../config/yaml-config.js';
 import { Value } from '@sinclair/typebox/value';
-import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
-import { LineCounter, parseDocument, isMap, isSeq, isPair, isScalar, type Document, type Node } from 'yaml';
 import { CHANNELS } from '../../../contracts/events.js';
 import { DOW_NAMES, dowIndex, parseClock, parseOffset, type DowName } from './calendar.js';
+
+const YAML_OPTIONS: YamlConfigOptions = { unionHint: (schema) => (schema.anyOf?.some((a) => (a as { pattern?: string }).pattern === '^\\d{4}$') ? 'expected a 4-digit MCC' : 'expected a string or a non-negative integer') };
 
 // ---------------------------------------------------------------------------------------------------
 // The file's schema
@@ -214,63 +215,9 @@ export class RulesError extends Error {
   }
 }
 
-type Path = (string | number)[];
 
-function pathText(path: Path): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
-  return s || '(file)';
-}
 
-/** Position of the deepest node on `path` that exists (a missing key points at its parent). */
-function locate(doc: Document, lc: LineCounter, path: Path): { line: number; column: number } {
-  let node: unknown = doc.contents;
-  let pos: [number, number, number] | undefined = (doc.contents as Node | null)?.range ?? undefined;
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i]!;
-    const last = i === path.length - 1;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) break;
-      const keyRange = (pair.key as Node | null)?.range ?? undefined;
-      const valueRange = (pair.value as Node | null)?.range ?? undefined;
-      pos = last ? (keyRange ?? pos) : (valueRange ?? keyRange ?? pos);
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg];
-      if (!item) break;
-      node = item;
-      pos = (item as Node).range ?? pos;
-    } else {
-      break;
-    }
-  }
-  if (!pos) return { line: 1, column: 1 };
-  const lp = lc.linePos(pos[0]);
-  return { line: lp.line, column: lp.col };
-}
 
-function describe(e: ValueError): string {
-  const schema = e.schema as { description?: string; pattern?: string; anyOf?: { const?: unknown }[]; minimum?: number; maximum?: number };
-  switch (e.type) {
-    case ValueErrorType.ObjectRequiredProperty: return 'is required';
-    case ValueErrorType.ObjectAdditionalProperties: return 'is not a known field here';
-    case ValueErrorType.StringPattern: return `has the wrong format${schema.description ? `: expected ${schema.description}` : ''}`;
-    case ValueErrorType.Union: {
-      const allowed = (schema.anyOf ?? []).map((a) => a.const).filter((c) => c !== undefined);
-      if (allowed.length) return `must be one of: ${allowed.join(', ')}`;
-      return schema.anyOf?.some((a) => (a as { pattern?: string }).pattern === '^\\d{4}$') ? 'expected a 4-digit MCC' : 'expected a string or a non-negative integer';
-    }
-    case ValueErrorType.ArrayUniqueItems: return 'has duplicate items';
-    case ValueErrorType.ArrayMinItems: return 'must not be empty';
-    default: return e.message.replace(/^Expected/, 'expected');
-  }
-}
-
-function pointerPath(p: string): Path {
-  if (!p) return [];
-  return p.replace(/^\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Parse, validate, compile
@@ -281,30 +228,10 @@ function pointerPath(p: string): Path {
  * its line and column, its path in the file and what is wrong.
  */
 export function parseRules(text: string, source = 'loyalty-rules.yaml'): LoyaltyRules {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new RulesError(source, doc.errors.slice(0, 30).map((e) => {
-      const lp = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
-      return { line: lp.line, column: lp.col, path: '(yaml)', message: e.message.split('\n')[0] ?? e.message };
-    }));
-  }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
-  const at = (path: Path, message: string): RulesIssue => ({ ...locate(doc, lc, path), path: pathText(path), message });
-  if (!Value.Check(RulesFileSchema, raw)) {
-    const issues: RulesIssue[] = [];
-    const seen = new Set<string>();
-    for (const e of Value.Errors(RulesFileSchema, raw)) {
-      const path = pointerPath(e.path);
-      const key = pathText(path);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      issues.push(at(path, describe(e)));
-      if (issues.length >= 30) break;
-    }
-    issues.sort((a, b) => a.line - b.line || a.column - b.column);
-    throw new RulesError(source, issues);
-  }
+  const parsed = parseYamlConfig(text, RulesFileSchema, YAML_OPTIONS);
+  if (!parsed.ok) throw new RulesError(source, parsed.issues);
+  const raw = parsed.value;
+  const at = parsed.at;
   const result = compile(raw);
   if (!result.ok) {
     const issues = result.issues.map((i) => at(i.path, i.message)).sort((a, b) => a.line - b.line || a.column - b.column);
@@ -317,7 +244,7 @@ export function parseRules(text: string, source = 'loyalty-rules.yaml'): Loyalty
 export function compileRules(file: RulesFile, source = 'rules'): LoyaltyRules {
   if (!Value.Check(RulesFileSchema, file)) {
     const e = Value.Errors(RulesFileSchema, file).First();
-    throw new RulesError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describe(e) : 'invalid' }]);
+    throw new RulesError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describeValueError(e, YAML_OPTIONS) : 'invalid' }]);
   }
   const result = compile(file);
   if (!result.ok) throw new RulesError(source, result.issues.map((i) => ({ line: 0, column: 0, path: pathText(i.path), message: i.message })));

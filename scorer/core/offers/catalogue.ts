@@ -7,12 +7,14 @@
  * Documented, field by field, in docs/offers.md.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../config/yaml-config.js';
+import { Value } from '@sinclair/typebox/value';
 import { CHANNELS } from '../../../contracts/events.js';
 import { OFFER_CHANNELS, type OfferChannel } from '../../../contracts/subjects.js';
 import { FEATURE_CATALOGUE } from '../features/catalogue.js';
 import { DAY_MS } from '../types.js';
+
+const YAML_OPTIONS: YamlConfigOptions = {};
 
 /** The relationship stages of the background (scorer/core/lifecycle). */
 export const OFFER_STAGES = [
@@ -233,63 +235,9 @@ export class OffersConfigError extends Error {
   }
 }
 
-type Path = (string | number)[];
 
-function pathText(path: Path): string {
-  let s = '';
-  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
-  return s || '(file)';
-}
 
-function pointerPath(p: string): Path {
-  if (!p) return [];
-  return p.replace(/^\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
 
-/** Line and column of the deepest node on `path` that exists (a missing key points at its parent). */
-function locate(doc: Document, lc: LineCounter, path: Path): { line: number; column: number } {
-  let node: unknown = doc.contents;
-  let pos = (doc.contents as Node | null)?.range ?? undefined;
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i]!;
-    const last = i === path.length - 1;
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) break;
-      const keyRange = (pair.key as Node | null)?.range ?? undefined;
-      const valueRange = (pair.value as Node | null)?.range ?? undefined;
-      pos = last ? (keyRange ?? pos) : (valueRange ?? keyRange ?? pos);
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg];
-      if (!item) break;
-      node = item;
-      pos = (item as Node).range ?? pos;
-    } else {
-      break;
-    }
-  }
-  if (!pos) return { line: 1, column: 1 };
-  const lp = lc.linePos(pos[0]);
-  return { line: lp.line, column: lp.col };
-}
-
-function describe(e: ValueError): string {
-  const schema = e.schema as { description?: string; anyOf?: { const?: unknown }[] };
-  switch (e.type) {
-    case ValueErrorType.ObjectRequiredProperty: return 'is required';
-    case ValueErrorType.ObjectAdditionalProperties: return 'is not a known field here';
-    case ValueErrorType.StringPattern: return `has the wrong format${schema.description ? `: expected ${schema.description}` : ''}`;
-    case ValueErrorType.Union: {
-      const allowed = (schema.anyOf ?? []).map((a) => a.const).filter((c) => c !== undefined);
-      if (allowed.length) return `must be one of: ${allowed.join(', ')}`;
-      return 'has the wrong shape';
-    }
-    case ValueErrorType.ArrayUniqueItems: return 'has duplicate items';
-    case ValueErrorType.ArrayMinItems: return 'must not be empty';
-    default: return e.message.replace(/^Expected/, 'expected');
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------
 // Parse, validate, compile
@@ -300,30 +248,10 @@ function describe(e: ValueError): string {
  * 30), each with its line and column, its path in the file and what is wrong.
  */
 export function parseOffers(text: string, source = 'offers.yaml'): OffersCatalogue {
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length) {
-    throw new OffersConfigError(source, doc.errors.slice(0, 30).map((e) => {
-      const lp = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
-      return { line: lp.line, column: lp.col, path: '(yaml)', message: e.message.split('\n')[0] ?? e.message };
-    }));
-  }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
-  const at = (path: Path, message: string): OffersIssue => ({ ...locate(doc, lc, path), path: pathText(path), message });
-  if (!Value.Check(OffersFileSchema, raw)) {
-    const issues: OffersIssue[] = [];
-    const seen = new Set<string>();
-    for (const e of Value.Errors(OffersFileSchema, raw)) {
-      const path = pointerPath(e.path);
-      const key = pathText(path);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      issues.push(at(path, describe(e)));
-      if (issues.length >= 30) break;
-    }
-    issues.sort((a, b) => a.line - b.line || a.column - b.column);
-    throw new OffersConfigError(source, issues);
-  }
+  const parsed = parseYamlConfig(text, OffersFileSchema, YAML_OPTIONS);
+  if (!parsed.ok) throw new OffersConfigError(source, parsed.issues);
+  const raw = parsed.value;
+  const at = parsed.at;
   const result = compile(raw);
   if (!result.ok) throw new OffersConfigError(source, result.issues.map((i) => at(i.path, i.message)).sort((a, b) => a.line - b.line || a.column - b.column));
   return result.catalogue;
@@ -333,7 +261,7 @@ export function parseOffers(text: string, source = 'offers.yaml'): OffersCatalog
 export function compileOffers(file: OffersFile, source = 'offers'): OffersCatalogue {
   if (!Value.Check(OffersFileSchema, file)) {
     const e = Value.Errors(OffersFileSchema, file).First();
-    throw new OffersConfigError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describe(e) : 'invalid' }]);
+    throw new OffersConfigError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describeValueError(e, YAML_OPTIONS) : 'invalid' }]);
   }
   const result = compile(file);
   if (!result.ok) throw new OffersConfigError(source, result.issues.map((i) => ({ line: 0, column: 0, path: pathText(i.path), message: i.message })));
