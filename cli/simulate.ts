@@ -24,7 +24,7 @@ export const simulateCommand: Command = {
         out: { type: 'string' },
       },
     });
-    const { createBank, runFeeder, writeHistory } = await import('../simulator/mod.js');
+    const { createBank, runFeeder, writeHistory, createProgress } = await import('../simulator/mod.js');
     const bank = createBank({ seed: Number(values.seed), customers: Number(values.customers), start: new Date(`${values.start}T00:00:00Z`), days: Number(values.days) });
     if (values.out) {
       const r = await writeHistory(bank, values.out);
@@ -36,8 +36,9 @@ export const simulateCommand: Command = {
     process.once('SIGINT', onSig);
     process.once('SIGTERM', onSig);
     const apiKey = (process.env.VAFA_API_KEYS ?? '').split(',')[0]?.trim();
+    const progress = createProgress();
     const summary = await runFeeder({
-      target: values.target, bank, rate: Number(values.rate), signal: abort.signal,
+      target: values.target, bank, rate: Number(values.rate), signal: abort.signal, onProgress: (p) => progress.update(p),
       ...(values.duration ? { durationS: Number(values.duration) } : {}),
       ...(values['max-events'] ? { maxEvents: Number(values['max-events']) } : {}),
       ...(apiKey ? { apiKey } : {}),

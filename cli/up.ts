@@ -69,11 +69,12 @@ export const upCommand: Command = {
     const abort = new AbortController();
     let feed: Promise<{ accepted: number; sent: number; failed: number; invalid: number; duplicates: number }> | undefined;
     if (values.simulate) {
-      const { createBank, runFeeder } = await import('../simulator/mod.js');
+      const { createBank, runFeeder, createProgress } = await import('../simulator/mod.js');
+      const progress = createProgress();
       const start = new Date(Date.UTC(2025, 0, 1));
       const bank = createBank({ seed: Number(values.seed), customers: Number(values.customers), start, days: Number(values.days) });
       feed = runFeeder({
-        target: stack.apiUrl!, bank, rate: Number(values.rate), signal: abort.signal,
+        target: stack.apiUrl!, bank, rate: Number(values.rate), signal: abort.signal, onProgress: (p) => progress.update(p),
         ...(durationS ? { durationS } : {}), ...(settings.apiKeys[0] ? { apiKey: settings.apiKeys[0] } : {}),
       });
     }
