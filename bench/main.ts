@@ -17,6 +17,7 @@ import { measureRaw, type RawPlan, type RawResult } from './raw.js';
 import { measureVafa, type PathResult, type VafaPlan } from './vafa.js';
 import { noPhaseHook, Profiler, profilingHook } from './profile.js';
 import { median } from './stats.js';
+import { defaultScalingPlan, measureScaling, renderScaling, type ScalingReport } from './scaling.js';
 import { renderBars, renderHtml, renderTable, summarize, type BenchReport, type Machine, type MeasurementId, type RepeatSample } from './report.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
@@ -32,6 +33,10 @@ export interface BenchOptions {
   out: string;
   /** Profile the main thread during each vafa phase (.cpuprofile files and the hottest functions in the JSON). */
   profile: boolean;
+  /** Issue 8: scorer scaling (1, 2, 4 processes) and recovery after a kill; on in the full run, off in --quick. */
+  scaling: boolean;
+  /** `scaling`: only those phases (no ceilings, no vafa paths). */
+  only?: 'scaling';
 }
 
 export function planFor(events: number, quick: boolean): { raw: RawPlan; vafa: VafaPlan } {
@@ -109,7 +114,7 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
       profiler = p;
       cleanup.add('profiler', async () => p.close());
     }
-    for (let r = 0; r < opts.repeat; r++) {
+    for (let r = 0; r < (opts.only ? 0 : opts.repeat); r++) {
       current = `[${r + 1}/${opts.repeat}]`;
       const raw = await measureRaw(plan.raw, cleanup, progress);
       add('core_publish', r, rawSample(raw.core));
@@ -123,6 +128,11 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
       if (v.iso.available) add('iso8583', r, pathSample(v.iso));
       else unavailable.iso8583 = v.iso.reason;
       settings = v.settings;
+    }
+    let scaling: ScalingReport | undefined;
+    if (opts.scaling || opts.only === 'scaling') {
+      current = '[scaling]';
+      scaling = await measureScaling(defaultScalingPlan(), cleanup, progress);
     }
     progress.done();
     const finished = new Date();
@@ -152,6 +162,7 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
       options: { events: opts.events, repeat: opts.repeat, quick: opts.quick, profile: opts.profile },
       machine: { ...mach, load_average_end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
       settings, plan: { raw: plan.raw, vafa: plan.vafa }, measurements, notes,
+      ...(scaling ? { scaling } : {}),
     };
     mkdirSync(opts.out, { recursive: true });
     const files = { json: `${base}.json`, html: `${base}.html` };
@@ -175,7 +186,7 @@ const positiveInt = (name: string, raw: string | undefined, fallback: number): n
 export const benchCommand: Command = {
   summary: 'Measure throughput and latency of vafa\'s paths against the raw NATS JetStream ceilings on this machine.',
   usage: [
-    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile]',
+    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile] [--scaling | --no-scaling] [--only scaling]',
     `  --events N   events per vafa path (ingest batched; single ${'≈'}N/5, ISO ${'≈'}N/2; the ceilings use 4N and N/4). Default ${DEFAULT_EVENTS.toLocaleString('en-US')}`,
     '  --repeat R   repeat every measurement R times and report the median (default 3)',
     `  --quick      ${QUICK_EVENTS.toLocaleString('en-US')} events, one repeat, short steady phase: a smoke test, not a benchmark`,
@@ -183,6 +194,9 @@ export const benchCommand: Command = {
     '  --out DIR    where bench-<timestamp>.json and .html go (default bench-results/)',
     '  --profile    CPU-profile the main thread (API, scorer) in each vafa phase: .cpuprofile files next to the',
     '               report and each phase\'s hottest functions in the JSON (slows the measured paths a little)',
+    '  --scaling    also measure scorer scaling over 1, 2, 4 `vafa scorer` processes and recovery after a kill',
+    '               per checkpoint interval (on by default; off with --quick or --no-scaling)',
+    '  --only scaling  only those measurements',
     '',
     'Starts its own nats-server and embedded ClickHouse on free ports in temporary directories and removes them',
     'afterwards (also on Ctrl-C). Needs nats-server (Debian: apt-get install nats-server).',
@@ -197,8 +211,12 @@ export const benchCommand: Command = {
         json: { type: 'boolean', default: false },
         out: { type: 'string' },
         profile: { type: 'boolean', default: false },
+        scaling: { type: 'boolean' },
+        'no-scaling': { type: 'boolean', default: false },
+        only: { type: 'string' },
       },
     });
+    if (values.only !== undefined && values.only !== 'scaling') throw Object.assign(new Error(`--only takes "scaling" (got ${JSON.stringify(values.only)})`), { code: 'ERR_PARSE_ARGS_BENCH' });
     const quick = values.quick ?? false;
     const opts: BenchOptions = {
       events: positiveInt('events', values.events, quick ? QUICK_EVENTS : DEFAULT_EVENTS),
@@ -207,13 +225,17 @@ export const benchCommand: Command = {
       json: values.json ?? false,
       out: path.resolve(values.out ?? path.join(PROJECT_ROOT, 'bench-results')),
       profile: values.profile ?? false,
+      scaling: values['no-scaling'] ? false : (values.scaling ?? !quick),
+      ...(values.only === 'scaling' ? { only: 'scaling' as const } : {}),
     };
     const tty = !opts.json && process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
     const { report, files } = await runBench(opts, (prefix) => (tty ? terminalProgress(tty, prefix) : silentProgress));
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } else {
-      console.log(`\n${renderTable(report)}\n${renderBars(report)}\n\nwritten: ${path.relative(process.cwd(), files.json) || files.json}\n         ${path.relative(process.cwd(), files.html) || files.html}`);
+      const main = opts.only ? '' : `\n${renderTable(report)}\n${renderBars(report)}\n`;
+      const extra = report.scaling ? `\n${renderScaling(report.scaling)}\n` : '';
+      console.log(`${main}${extra}\nwritten: ${path.relative(process.cwd(), files.json) || files.json}\n         ${path.relative(process.cwd(), files.html) || files.html}`);
     }
     return 0;
   },

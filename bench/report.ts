@@ -4,6 +4,7 @@
  */
 import { median, type LatencySummary } from './stats.js';
 
+import type { ScalingReport } from './scaling.js';
 export type MeasurementId = 'core_publish' | 'stock_publish' | 'pull_consume' | 'http_batch' | 'http_single' | 'iso8583' | 'scorer';
 
 export const MEASUREMENTS: readonly { id: MeasurementId; name: string; group: 'ceiling' | 'vafa'; ceiling?: MeasurementId; stock?: boolean }[] = [
@@ -84,6 +85,8 @@ export interface BenchReport {
   plan: Record<string, unknown>;
   measurements: Measurement[];
   notes: string[];
+  /** Issue 8: scorer scaling over processes and recovery after a kill (full run, `--scaling`). */
+  scaling?: ScalingReport;
 }
 
 const nn = (v: number | undefined | null): number | null => (v === undefined || v === null || !Number.isFinite(v) ? null : v);

@@ -75,7 +75,7 @@ export interface VafaResults {
 }
 
 /** Settings for the bench's stack: production defaults (VAFA_PARTITIONS, VAFA_SCORER_* and VAFA_MODEL may be set), free ports, a temp dir. */
-async function benchSettings(dataDir: string): Promise<Settings> {
+export async function benchSettings(dataDir: string): Promise<Settings> {
   const env: NodeJS.ProcessEnv = {};
   for (const k of ['VAFA_PARTITIONS', 'VAFA_SCORER_BATCH', 'VAFA_SCORER_WAIT_MS', 'VAFA_CHECKPOINT_MS', 'VAFA_CHECKPOINTS', 'VAFA_MODEL', 'VAFA_RULES', 'VAFA_OFFERS', 'VAFA_LIFECYCLE']) {
     if (process.env[k]) env[k] = process.env[k];
