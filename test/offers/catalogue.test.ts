@@ -50,7 +50,7 @@ describe('the shipped catalogue', () => {
   it('covers onboarding, retention, win-back, occasions and a branch prompt', () => {
     const byCampaign = new Map<string, string[]>();
     for (const o of DEFAULT_OFFERS.offers) byCampaign.set(o.campaign, [...(byCampaign.get(o.campaign) ?? []), o.code]);
-    expect([...byCampaign.keys()].sort()).toEqual(['branch-prompts', 'occasions', 'onboarding', 'retention', 'winback']);
+    expect([...byCampaign.keys()].sort()).toEqual(['branch-prompts', 'occasions', 'onboarding', 'retention', 'service-recovery', 'winback']);
     const notHeld = DEFAULT_OFFERS.offers.flatMap((o) => o.notHeld);
     expect(notHeld).toEqual(expect.arrayContaining(['bill_pay', 'online_banking', 'debit_card']));
     expect(DEFAULT_OFFERS.offers.map((o) => o.occasion?.kind).filter(Boolean).sort()).toEqual(['birthday', 'tier_upgrade']);

@@ -14,6 +14,7 @@
  *  3. idle ≥ separation_days                               → separation
  *     (idle: since the last transaction; with none, since max(opened_at, when the customer became known))
  *  4. idle ≥ potential_separation_days                     → potential_separation
+ *  4b. an open complaint (≥ N)                             → intensive_care (before win-back)
  *  5. a transaction while in separation                    → win_back (stays for win_back_days)
  *  6. P(churn) ≥ enter (or ≥ exit while already there), declines_30d ≥ N, open complaints ≥ N → intensive_care,
  *     which lasts at least min_days
@@ -78,6 +79,9 @@ export function decideStage(
   if (idle >= cfg.separationMs) return { stage: 'separation', reason: `no transaction for ${Math.floor(idleDays)} days` };
   if (idle >= cfg.potentialMs) return { stage: 'potential_separation', reason: `no transaction for ${Math.floor(idleDays)} days` };
 
+  // An unresolved complaint outranks every other active stage: the bank must look after this customer now.
+  const openComplaints = features.open_complaints ?? 0;
+  if (openComplaints >= cfg.intensive.openComplaints) return { stage: 'intensive_care', reason: `${openComplaints} open complaint${openComplaints === 1 ? '' : 's'}` };
   if (trigger === 'activity' && l.stage === 'separation') return { stage: 'win_back', reason: 'transacted again after separation' };
   if (l.stage === 'win_back' && at - l.since < cfg.winBackMs) return { stage: 'win_back', reason: 'returning customer' };
 
@@ -87,8 +91,6 @@ export function decideStage(
   if (l.stage === 'intensive_care' && churn >= ic.exit) return { stage: 'intensive_care', reason: `churn probability ${churn.toFixed(3)} still ≥ ${ic.exit}` };
   const declines = features.declines_30d ?? 0;
   if (declines >= ic.declines30d) return { stage: 'intensive_care', reason: `${declines} declined transactions in 30 days` };
-  const complaints = features.open_complaints ?? 0;
-  if (complaints >= ic.openComplaints) return { stage: 'intensive_care', reason: `${complaints} open complaint${complaints === 1 ? '' : 's'}` };
 
   const tenure = (features.tenure_days ?? 0) * DAY_MS;
   if (tenure < cfg.welcomeMs) return { stage: 'welcome', reason: `tenure ${Math.floor(tenure / DAY_MS)} days` };

@@ -25,6 +25,14 @@ export const OFFER_STAGES = [
 export const OFFER_TRIGGERS = ['transaction', 'profile', 'other', 'timer'] as const;
 export type OfferTrigger = (typeof OFFER_TRIGGERS)[number];
 
+/**
+ * What an offer is for: `marketing` (the default: onboarding, retention, occasions…) or `recovery`
+ * (service recovery after a complaint). With `contact_policy.hold_marketing_on_open_complaint`, a
+ * customer with an open complaint (feature `open_complaints` > 0) gets recovery offers only.
+ */
+export const OFFER_PURPOSES = ['marketing', 'recovery'] as const;
+export type OfferPurpose = (typeof OFFER_PURPOSES)[number];
+
 export const OCCASIONS = ['birthday', 'opening_anniversary', 'tier_upgrade'] as const;
 export type Occasion = (typeof OCCASIONS)[number];
 
@@ -90,6 +98,8 @@ export const OfferSchema = Type.Object({
   description: Type.Optional(Text),
   /** Why the customer gets it (the trigger's `reason`); default: the description. */
   reason: Type.Optional(Text),
+  /** `marketing` (default) or `recovery` (service recovery: still allowed while a complaint is open). */
+  purpose: Type.Optional(Type.Union(OFFER_PURPOSES.map((p) => Type.Literal(p)))),
   /** Channels in order of preference: the first one the contact policy allows is used. */
   channels: Type.Array(OfferChannelT, { minItems: 1, uniqueItems: true }),
   when: Type.Optional(WhenSchema),
@@ -129,6 +139,8 @@ export const OffersFileSchema = Type.Object({
     cooldown_days: Type.Optional(DaysOrZero),
     non_response: Type.Optional(Type.Object({ after: Type.Integer({ minimum: 1, maximum: 100 }), suppress_days: Days }, { additionalProperties: false })),
     quiet_hours: Type.Optional(Type.Object({ from: Clock, to: Clock, channels: Type.Array(OfferChannelT, { minItems: 1, uniqueItems: true }) }, { additionalProperties: false })),
+    /** true: no marketing offer while the customer has an open complaint (feature open_complaints > 0); recovery offers only. */
+    hold_marketing_on_open_complaint: Type.Optional(Type.Boolean()),
   }, { additionalProperties: false }),
   holdout_share: Type.Optional(Share),
   campaigns: Type.Array(Type.Object({
@@ -155,6 +167,7 @@ export interface OfferDef {
   campaign: string;
   description: string;
   reason: string;
+  purpose: OfferPurpose;
   channels: OfferChannel[];
   triggers: OfferTrigger[];
   stages: string[] | null;
@@ -208,6 +221,8 @@ export interface OffersCatalogue {
     nonResponse: { after: number; suppressMs: number } | null;
     /** Minutes since bank midnight, [from, to), wrapping past midnight when from > to. */
     quiet: { from: number; to: number; channels: OfferChannel[] } | null;
+    /** No marketing offer while the customer has an open complaint (recovery offers only). */
+    holdMarketingOnOpenComplaint: boolean;
   };
   /** In file order (arbitration breaks ties by code). */
   offers: OfferDef[];
@@ -272,7 +287,7 @@ export function compileOffers(file: OffersFile, source = 'offers'): OffersCatalo
 export function emptyCatalogue(): OffersCatalogue {
   return {
     version: 'empty', offsetMin: 0, tierOrder: [], arbitration: { floor: 0.01, maxPerEvent: 1 },
-    policy: { perChannel: {}, perCustomer: null, nonResponse: null, quiet: null }, offers: [], horizonMs: 0,
+    policy: { perChannel: {}, perCustomer: null, nonResponse: null, quiet: null, holdMarketingOnOpenComplaint: false }, offers: [], horizonMs: 0,
   };
 }
 
@@ -374,6 +389,7 @@ function compile(f: OffersFile): CompileResult {
       campaign: o.campaign,
       description: o.description ?? '',
       reason: o.reason ?? o.description ?? o.code,
+      purpose: o.purpose ?? 'marketing',
       channels: [...o.channels],
       triggers: OFFER_TRIGGERS.filter((t) => triggers.includes(t)),
       stages: w.stages ? [...w.stages] : null,
@@ -429,6 +445,7 @@ function compile(f: OffersFile): CompileResult {
         perCustomer: cp.per_customer ? { max: cp.per_customer.max, periodMs: cp.per_customer.period_days * DAY_MS } : null,
         nonResponse: cp.non_response ? { after: cp.non_response.after, suppressMs: cp.non_response.suppress_days * DAY_MS } : null,
         quiet,
+        holdMarketingOnOpenComplaint: cp.hold_marketing_on_open_complaint ?? false,
       },
       offers,
       horizonMs: Math.max(0, ...periods),

@@ -7,7 +7,7 @@ import { compileOffers, type OffersCatalogue, type OffersFile } from './catalogu
 import { offersConfig, type OffersConfig } from './engine.js';
 
 export const DEFAULT_OFFERS_FILE: OffersFile = {
-  version: '2026.07',
+  version: '2026.09',
   description: 'Onboarding, retention, win-back, occasions and branch prompts',
   bank_time_offset: '+03:30',
   tier_order: ['bronze', 'silver', 'gold', 'platinum'],
@@ -23,6 +23,7 @@ export const DEFAULT_OFFERS_FILE: OffersFile = {
     cooldown_days: 14,
     non_response: { after: 3, suppress_days: 60 },
     quiet_hours: { from: '21:00', to: '08:00', channels: ['sms', 'app'] },
+    hold_marketing_on_open_complaint: true,
   },
   holdout_share: 0.1,
   campaigns: [
@@ -34,6 +35,7 @@ export const DEFAULT_OFFERS_FILE: OffersFile = {
     { id: 'winback', description: 'Customers who stopped transacting' },
     { id: 'occasions', description: 'Birthdays and tier upgrades', holdout_share: 0.05 },
     { id: 'branch-prompts', description: 'Teller prompts while the customer is at the counter' },
+    { id: 'service-recovery', description: 'Apologies to customers with an open complaint (never withheld)', holdout_share: 0 },
   ],
   offers: [
     {
@@ -166,6 +168,23 @@ export const DEFAULT_OFFERS_FILE: OffersFile = {
       churn_exponent: 0,
       cooldown_days: 7,
       goal: { id: 'online_banking_adopted', kind: 'product', products: ['online_banking'], within_days: 14 },
+    },
+    {
+      code: 'RECOVERY-APOLOGY',
+      campaign: 'service-recovery',
+      purpose: 'recovery',
+      description: 'We are sorry — your complaint is being handled, with bonus points on us',
+      reason: 'open complaint',
+      channels: ['app', 'sms', 'email'],
+      when: { triggers: ['other', 'transaction'], features: { open_complaints: { min: 1 } } },
+      valid_days: 14,
+      limit: { per_customer: 3 },
+      cost: 20_000,
+      expected_value: 1_000_000,
+      weight: 5,
+      churn_exponent: 0,
+      cooldown_days: 30,
+      goal: { id: 'transaction_after_complaint', kind: 'transaction', within_days: 30 },
     },
   ],
 };

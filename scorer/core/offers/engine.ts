@@ -16,6 +16,9 @@
  *     A decision for a customer in the campaign's holdout is recorded (`offers.holdout = 1`), counts
  *     against the contact policy like a treated one (so both groups see the same policy), but is not
  *     published and uses no budget.
+ *     With `contact_policy.hold_marketing_on_open_complaint`, a customer with an open complaint (feature
+ *     `open_complaints` > 0 as of the event) is eligible for `purpose: recovery` offers only; the
+ *     resolution that closes the last complaint releases the hold from that event on.
  *
  * Pure and deterministic: event time only, ids from hashes of the inputs.
  */
@@ -226,10 +229,13 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
   if (late || now < s.suppressedUntil) return;
   const p = c.churn.p;
   const valueAtRisk = ev.value * p;
+  // Contact policy: an open complaint holds back marketing (service recovery offers only).
+  const hold = cat.policy.holdMarketingOnOpenComplaint && openComplaints(ev.features) > 0;
   const ranked: { o: OfferDef; score: number; occasion: string | undefined }[] = [];
   for (const o of cat.offers) {
     const occasion = o.occasion ? occasionKey(o.occasion, c, s, now, cat.offsetMin) : undefined;
     if (o.occasion && (occasion === undefined || s.occasions[o.code] === occasion)) continue;
+    if (hold && o.purpose !== 'recovery') continue;
     if (!eligible(o, c, ev, now, p, valueAtRisk)) continue;
     ranked.push({ o, score: offerScore(o, p, valueAtRisk, cat.arbitration.floor), occasion });
   }
@@ -248,6 +254,11 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
     decide(state, c, s, o, channel, occasion, ev, now, emit);
     decided++;
   }
+}
+
+/** Open complaints as of the event (feature `open_complaints`; 0 when the vector has none). */
+export function openComplaints(features: Readonly<Record<string, number>>): number {
+  return features.open_complaints ?? 0;
 }
 
 function eligible(o: OfferDef, c: CustomerState, ev: OfferEvent, now: number, p: number, valueAtRisk: number): boolean {
