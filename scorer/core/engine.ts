@@ -115,7 +115,9 @@ export class Engine {
 
   private decide(state: PartitionState, c: CustomerState, p: Pending, score: Score | undefined, emit: Emit): void {
     const l = lifecycleState(c);
-    this.runDeferred(state, c, p.ctx.seq, emit);
+    // Timers the watermark fired while this event was applied (same seq) ran before its decision when
+    // events go one at a time: take them first here too.
+    this.runDeferred(state, c, p.ctx.seq + 1, emit);
     if (score) c.churn = { p: score.probability, version: score.modelVersion, at: p.ctx.at };
     // A decision as of an earlier time than the current stage's start leaves the stage alone.
     const asOf = p.asOf ?? p.ctx.at;

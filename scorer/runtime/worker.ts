@@ -47,6 +47,10 @@ export class FencedError extends Error {
   override readonly name = 'FencedError';
 }
 
+export class DeliveryGapError extends Error {
+  override readonly name = 'DeliveryGapError';
+}
+
 export interface BatchInfo {
   partition: number;
   events: number;
@@ -74,6 +78,7 @@ export class PartitionWorker {
   private lastCheckpoint = Date.now();
   private running: Promise<void> | undefined;
   private fenced = false;
+  private lastDelivery = 0;
 
   constructor(readonly partition: number, private readonly deps: WorkerDeps) {
     this.state = newPartitionState(partition);
@@ -162,6 +167,14 @@ export class PartitionWorker {
     const pendings: Pending[] = [];
     const dlq: { subject: string; msgId: string; data: Uint8Array; headers: Record<string, string> }[] = [];
     for (const m of batch) {
+      // A delivery the server made but this client never received (lost in transit across a reconnect)
+      // shows as a gap in the consumer's delivery sequence. With cumulative acks, acking past it would
+      // drop that event: restart the partition from its checkpoint instead (nothing of this batch is acked).
+      const delivered = m.info.deliverySequence;
+      if (this.lastDelivery > 0 && delivered !== this.lastDelivery + 1) {
+        throw new DeliveryGapError(`partition ${this.partition}: delivery ${delivered} after ${this.lastDelivery}`);
+      }
+      this.lastDelivery = delivered;
       if (m.seq <= this.state.seq) continue; // redelivery of an event already applied
       const decoded = decodeTx(m.subject, m.data);
       if (!decoded.ok || decoded.partition !== this.partition) {
