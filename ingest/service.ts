@@ -7,7 +7,7 @@ import {
   CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate,
   type StoredProfileV1, type StreamKind,
 } from '../contracts/events.js';
-import { partitionOf, STREAM_TX, txMsgId, txSubject } from '../contracts/subjects.js';
+import { partitionOf, txMsgId, txSubject } from '../contracts/subjects.js';
 import { tokenizePan } from './tokenize.js';
 import { Validator, type FieldError } from './validation.js';
 import { JetStreamUnavailableError, type OutboundMessage, type Publisher, type PublishResult } from './publisher.js';
@@ -159,4 +159,3 @@ export class IngestService {
   }
 }
 
-export { STREAM_TX };

@@ -56,6 +56,13 @@ export class Emit {
     list.push(row);
   }
 
+  /** Every table's rows for the sink, `customer_state` included. */
+  tableRows(): Map<TableName, Row[]> {
+    const rows = new Map(this.rows);
+    if (this.customers.size) rows.set('customer_state', [...this.customers.values()]);
+    return rows;
+  }
+
   count(): number {
     let n = this.publishes.length + this.customers.size;
     for (const l of this.rows.values()) n += l.length;

@@ -95,8 +95,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     }
     const scores = opts.scorer && pendings.length ? await opts.scorer.scoreBatch(pendings.map((x) => x.p.features)) : [];
     pendings.forEach((x, i) => engine.complete(x.state, x.p, scores[i], x.emit));
-    const rows = new Map(kept.rows);
-    if (kept.customers.size) rows.set('customer_state', [...kept.customers.values()]);
+    const rows = kept.tableRows();
     for (const l of rows.values()) summary.written += l.length;
     await sink.write(rows);
     opts.onProgress?.({ seq: buffer[buffer.length - 1]?.seq ?? 0, lastSeq, written: summary.written });

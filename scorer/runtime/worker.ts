@@ -6,7 +6,7 @@
  * and the deterministic ids of every output make the replayed writes idempotent.
  */
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { headers, nanos } from '@nats-io/transport-node';
+import { nanos } from '@nats-io/transport-node';
 import { STREAM_TX, partitionFilter } from '../../contracts/subjects.js';
 import type { Engine, Pending } from '../core/engine.js';
 import { newPartitionState, type PartitionState } from '../core/state.js';
@@ -201,8 +201,7 @@ export class PartitionWorker {
 
     if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
     const t1 = performance.now();
-    const rows = new Map(emit.rows);
-    if (emit.customers.size) rows.set('customer_state', [...emit.customers.values()]);
+    const rows = emit.tableRows();
     const publishes = [
       ...emit.publishes.map((p) => ({ subject: p.subject, msgId: p.msgId, data: Buffer.from(JSON.stringify(p.payload)) })),
       ...dlq,
@@ -256,4 +255,3 @@ export class PartitionWorker {
   }
 }
 
-export { headers };
