@@ -93,7 +93,9 @@ export const upCommand: Command = {
         seconds: Number(seconds.toFixed(1)),
         events_in: fed?.accepted ?? null,
         duplicates: fed?.duplicates ?? null,
-        rejected: (fed?.invalid ?? 0) + (fed?.failed ?? 0),
+        invalid: fed?.invalid ?? null,
+        // requests still in flight when the run stopped: the API may have stored them (they count as rows)
+        unconfirmed_at_stop: fed?.failed ?? null,
         events_scored: stats?.events ?? null,
         rows_stored: { scored_transactions: rows, points_ledger: ledger, customer_state: customers },
         events_per_second: fed ? Number((fed.accepted / seconds).toFixed(1)) : null,
