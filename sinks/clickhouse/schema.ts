@@ -85,6 +85,7 @@ export const TABLES: readonly TableDef[] = [
       { name: 'churn_probability', type: 'Float32' }, lc('lifecycle_stage'), lc('tier'), lc('segment'), lc('branch_id'),
       s('triggered_by_tx_id'), t('created_at'), t('expires_at'), { name: 'holdout', type: 'UInt8' },
       { name: 'expected_value', type: 'Float64' }, { name: 'cost', type: 'Float64' }, lc('kind', 'offer | survey'),
+      lc('survey_scale', 'csat5 | nps10 for a survey, else empty'),
       { name: 'stream_seq', type: 'UInt64' },
     ],
     orderBy: ['customer_id', 'offer_id'],
@@ -98,6 +99,8 @@ export const TABLES: readonly TableDef[] = [
       s('conversion_id'), s('offer_id'), s('customer_id'), lc('campaign_id'), lc('offer_code'), lc('channel'), lc('branch_id'),
       { name: 'holdout', type: 'UInt8' }, lc('goal'), s('tx_id'), t('offered_at'), t('converted_at'),
       { name: 'value_minor', type: 'UInt64' }, { name: 'stream_seq', type: 'UInt64' },
+      { name: 'score', type: 'Nullable(UInt8)', default: 'NULL', comment: 'a survey answer: its score (tx_id is then the feedback_id)' },
+      lc('scale', 'a survey answer: csat5 | nps10'),
     ],
     orderBy: ['customer_id', 'conversion_id'],
     version: 'stream_seq',
@@ -213,4 +216,26 @@ export function createClusterTableSql(def: TableDef, opts: ClusterOptions, datab
 export function schemaStatements(database = DATABASE, cluster?: ClusterOptions): string[] {
   const create = cluster ? `CREATE DATABASE IF NOT EXISTS ${database} ON CLUSTER ${cluster.cluster}` : `CREATE DATABASE IF NOT EXISTS ${database}`;
   return [create, ...TABLES.flatMap((d) => (cluster ? createClusterTableSql(d, cluster, database) : [createTableSql(d, database)]))];
+}
+
+/**
+ * Schema evolution: `ALTER TABLE … ADD COLUMN IF NOT EXISTS` for each column of `def` that the live table
+ * (`existing`: its column names) lacks, each placed after its predecessor in schema.ts. Columns are only
+ * ever added, with a default, so older rows read the default and older writers keep working.
+ * Clustered: the local replicated table and the Distributed table, both ON CLUSTER.
+ */
+export function addColumnStatements(def: TableDef, existing: ReadonlySet<string>, database = DATABASE, cluster?: ClusterOptions): string[] {
+  const out: string[] = [];
+  def.columns.forEach((c, i) => {
+    if (existing.has(c.name)) return;
+    const after = i > 0 ? ` AFTER \`${def.columns[i - 1]!.name}\`` : ' FIRST';
+    const add = `ADD COLUMN IF NOT EXISTS${columnSql(c).replace(/^ +/, ' ')}${after}`;
+    if (cluster) {
+      out.push(`ALTER TABLE ${database}.${def.name}_local ON CLUSTER ${cluster.cluster} ${add}`);
+      out.push(`ALTER TABLE ${database}.${def.name} ON CLUSTER ${cluster.cluster} ${add}`);
+    } else {
+      out.push(`ALTER TABLE ${database}.${def.name} ${add}`);
+    }
+  });
+  return out;
 }
