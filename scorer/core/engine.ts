@@ -13,7 +13,7 @@ import { isLoyaltyTimer, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, 
 import { parseRules } from './loyalty/rules.js';
 import { RulesTimeline } from './loyalty/timeline.js';
 import { featuresOnFeedback, featuresOnTransaction, featureVector, DEFAULT_FEATURE_CONFIG, type FeatureConfig } from './features/engine.js';
-import { offersOnComplete, offersOnTimer, type OffersConfig } from './offers/engine.js';
+import { offersOnComplete, offersOnTimer, openOffer, type OffersConfig } from './offers/engine.js';
 import { DEFAULT_OFFERS_CONFIG } from './offers/defaults.js';
 import {
   applyStage, armLifecycleTimer, decideStage, expectedValue, lifecycleState, takeLifecycleTimer, DEFAULT_LIFECYCLE, LIFECYCLE_TIMER,
@@ -47,6 +47,8 @@ export interface Pending {
   asOf?: number;
   /** The transaction (or undefined for profile/feedback/redemption events). */
   tx?: TransactionV1;
+  /** The feedback, for a feedback event (a survey answer converts its survey in phase 2). */
+  feedback?: FeedbackV1;
   points: number;
   duplicate: boolean;
   sourceId: string;
@@ -94,7 +96,7 @@ export class Engine {
         const r = loyaltyOnRedemption(state, c, ev.msg.body, ctx, this.loyaltyFor(state), emit);
         return this.pending(c, ctx, ev.msg.body.redemption_id, r.points);
       }
-      case 'feedback': return this.onFeedback(c, ev.msg.body, ctx, emit);
+      case 'feedback': return this.onFeedback(c, ev.msg.body, ctx);
     }
   }
 
@@ -118,6 +120,7 @@ export class Engine {
     // Timers the watermark fired while this event was applied (same seq) ran before its decision when
     // events go one at a time: take them first here too.
     this.runDeferred(state, c, p.ctx.seq + 1, emit);
+    if (p.feedback) this.emitFeedback(c, p.feedback, p.ctx, emit);
     if (score) c.churn = { p: score.probability, version: score.modelVersion, at: p.ctx.at };
     // A decision as of an earlier time than the current stage's start leaves the stage alone.
     const asOf = p.asOf ?? p.ctx.at;
@@ -172,12 +175,13 @@ export class Engine {
   /** Derived from state (parsed reloads), never state itself: safe to rebuild after a restore. */
   private readonly reloaded = new Map<string, LoyaltyConfig>();
 
-  private pending(c: CustomerState, ctx: Ctx, sourceId: string, points: number, tx?: TransactionV1): Pending {
+  private pending(c: CustomerState, ctx: Ctx, sourceId: string, points: number, tx?: TransactionV1, feedback?: FeedbackV1): Pending {
     lifecycleState(c).inflight++;
     const asOf = Math.max(ctx.at, ctx.watermark);
     return {
       customerId: c.id, ctx, features: featureVector(c, asOf, this.featureConfig), asOf, points, duplicate: false, sourceId,
       asOfCustomer: { profile: c.profile, tier: c.loyalty.tier }, ...(tx ? { tx } : {}),
+      ...(feedback ? { feedback } : {}),
     };
   }
 
@@ -222,14 +226,23 @@ export class Engine {
     return this.pending(c, ctx, `profile:${ctx.seq}`, 0);
   }
 
-  private onFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx, emit: Emit): Pending {
+  private onFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx): Pending {
     featuresOnFeedback(c, fb, ctx);
+    return this.pending(c, ctx, fb.feedback_id, 0, undefined, fb);
+  }
+
+  /**
+   * The feedback row, in phase 2: its stage is the customer's as the feedback arrived (before its own
+   * decision), and an answer to one of vafa's surveys that names no campaign reports under the survey's,
+   * both as one event at a time would see them, whatever the batch.
+   */
+  private emitFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx, emit: Emit): void {
+    const campaign = fb.campaign_id ?? (fb.offer_id ? openOffer(c, fb.offer_id)?.campaign : undefined) ?? '';
     emit.row('feedback', {
       feedback_id: fb.feedback_id, customer_id: fb.customer_id, occurred_at: iso(ctx.at), kind: fb.kind, score: fb.score ?? null,
-      scale: fb.scale ?? '', resolves_feedback_id: fb.resolves_feedback_id ?? '', campaign_id: fb.campaign_id ?? '', offer_id: fb.offer_id ?? '',
+      scale: fb.scale ?? '', resolves_feedback_id: fb.resolves_feedback_id ?? '', campaign_id: campaign, offer_id: fb.offer_id ?? '',
       branch_id: fb.branch_id ?? '', channel: fb.channel ?? '', text: fb.text ?? '', lifecycle_stage: c.lifecycle.stage, stream_seq: ctx.seq,
     });
-    return this.pending(c, ctx, fb.feedback_id, 0);
   }
 
   /** Drops remembered tx ids past the horizon; at most once per event-time day per customer (it scans them all). */

@@ -47,10 +47,16 @@ describe('the shipped catalogue', () => {
     expect(DEFAULT_ENGINE_CONFIG.offers ?? null).toBeNull(); // the engine falls back to DEFAULT_OFFERS_CONFIG
   });
 
-  it('covers onboarding, retention, win-back, occasions and a branch prompt', () => {
+  it('covers onboarding, retention, win-back, occasions, a branch prompt, service recovery and surveys', () => {
     const byCampaign = new Map<string, string[]>();
     for (const o of DEFAULT_OFFERS.offers) byCampaign.set(o.campaign, [...(byCampaign.get(o.campaign) ?? []), o.code]);
-    expect([...byCampaign.keys()].sort()).toEqual(['branch-prompts', 'occasions', 'onboarding', 'retention', 'service-recovery', 'winback']);
+    expect([...byCampaign.keys()].sort()).toEqual([
+      'branch-prompts', 'occasions', 'onboarding', 'retention', 'satisfaction-branch', 'satisfaction-onboarding', 'service-recovery', 'winback',
+    ]);
+    const surveys = DEFAULT_OFFERS.offers.filter((o) => o.purpose === 'survey');
+    expect(surveys.map((o) => [o.code, o.survey?.scale, o.holdoutShare, o.goal.kind])).toEqual([
+      ['SURVEY-FIRST-MONTH', 'csat5', 0, 'response'], ['SURVEY-BRANCH-VISIT', 'nps10', 0, 'response'],
+    ]);
     const notHeld = DEFAULT_OFFERS.offers.flatMap((o) => o.notHeld);
     expect(notHeld).toEqual(expect.arrayContaining(['bill_pay', 'online_banking', 'debit_card']));
     expect(DEFAULT_OFFERS.offers.map((o) => o.occasion?.kind).filter(Boolean).sort()).toEqual(['birthday', 'tier_upgrade']);

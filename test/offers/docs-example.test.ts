@@ -19,7 +19,7 @@ describe('docs/offers.md worked example', () => {
     expect(trigger.payload).toEqual({
       offer_id: 'of_aeff4ad505386d5c64c0cb20', customer_id: 'C-1001', offer_code: 'ONB-BILLPAY', campaign_id: 'onboarding', channel: 'app',
       reason: 'new customer without bill pay', churn_probability: 0, lifecycle_stage: 'welcome', tier: 'bronze', triggered_by_tx_id: 'profile:1',
-      created_at: '2026-05-02T06:30:00.000Z', expires_at: '2026-05-16T06:30:00.000Z',
+      created_at: '2026-05-02T06:30:00.000Z', expires_at: '2026-05-16T06:30:00.000Z', kind: 'offer',
     });
     expect(d.offers[0]).toMatchObject({ holdout: 0, cost: 20000, expected_value: 600000, branch_id: 'BR-12' });
     d.tx({ tx_id: 'TX-88121', customer_id: 'C-1001', channel: 'pos', amount_minor: 4_500_000, occurred_at: '2026-05-02T08:10:00Z', mcc: '5411' });

@@ -15,7 +15,7 @@ const T0 = Date.parse('2026-01-10T06:00:00Z');
 
 const CONTRACT_FIELDS = [
   'offer_id', 'customer_id', 'offer_code', 'campaign_id', 'channel', 'reason', 'churn_probability', 'lifecycle_stage', 'tier',
-  'triggered_by_tx_id', 'created_at', 'expires_at',
+  'triggered_by_tx_id', 'created_at', 'expires_at', 'kind',
 ].sort();
 
 describe('a trigger', () => {

@@ -26,11 +26,17 @@ export const OFFER_TRIGGERS = ['transaction', 'profile', 'other', 'timer'] as co
 export type OfferTrigger = (typeof OFFER_TRIGGERS)[number];
 
 /**
- * What an offer is for: `marketing` (the default: onboarding, retention, occasions…) or `recovery`
- * (service recovery after a complaint). With `contact_policy.hold_marketing_on_open_complaint`, a
- * customer with an open complaint (feature `open_complaints` > 0) gets recovery offers only.
+ * What an offer is for: `marketing` (the default: onboarding, retention, occasions…), `recovery`
+ * (service recovery after a complaint) or `survey` (a campaign that asks instead of offers: a
+ * satisfaction survey whose answer is its conversion). With
+ * `contact_policy.hold_marketing_on_open_complaint`, a customer with an open complaint (feature
+ * `open_complaints` > 0) gets recovery offers only: marketing and surveys wait.
  */
-export const OFFER_PURPOSES = ['marketing', 'recovery'] as const;
+export const OFFER_PURPOSES = ['marketing', 'recovery', 'survey'] as const;
+
+/** Survey scales, as in feedback events: CSAT 1–5, NPS 0–10. */
+export const SURVEY_SCALES = ['csat5', 'nps10'] as const;
+export type SurveyScale = (typeof SURVEY_SCALES)[number];
 export type OfferPurpose = (typeof OFFER_PURPOSES)[number];
 
 export const OCCASIONS = ['birthday', 'opening_anniversary', 'tier_upgrade'] as const;
@@ -74,6 +80,8 @@ export const WhenSchema = Type.Object({
   features: Type.Optional(Type.Record(Type.String(), Range)),
   held: list(Product),
   not_held: list(Product),
+  /** Only a transaction on one of these channels prompts it (e.g. [deposit, transfer]: a visit to the counter). */
+  tx_channels: list(TxChannel),
   /** true: only a transaction made at a branch (it carries `branch_id`): the customer is at the counter. */
   at_branch: Type.Optional(Type.Boolean()),
   occasion: Type.Optional(Type.Object({
@@ -84,7 +92,8 @@ export const WhenSchema = Type.Object({
 
 export const GoalSchema = Type.Object({
   id: Name,
-  kind: Type.Union([Type.Literal('transaction'), Type.Literal('product')]),
+  /** `transaction` or `product` (marketing, recovery); `response` (surveys: the answer, a feedback event of kind survey). */
+  kind: Type.Union([Type.Literal('transaction'), Type.Literal('product'), Type.Literal('response')]),
   channels: list(TxChannel),
   mccs: list(Mcc),
   min_amount_minor: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -98,8 +107,13 @@ export const OfferSchema = Type.Object({
   description: Type.Optional(Text),
   /** Why the customer gets it (the trigger's `reason`); default: the description. */
   reason: Type.Optional(Text),
-  /** `marketing` (default) or `recovery` (service recovery: still allowed while a complaint is open). */
+  /** `marketing` (default), `recovery` (service recovery: still allowed while a complaint is open) or `survey`. */
   purpose: Type.Optional(Type.Union(OFFER_PURPOSES.map((p) => Type.Literal(p)))),
+  /** A survey's question and scale (required with `purpose: survey`, refused otherwise). */
+  survey: Type.Optional(Type.Object({
+    scale: Type.Union(SURVEY_SCALES.map((x) => Type.Literal(x))),
+    question: Type.String({ minLength: 1, maxLength: 500 }),
+  }, { additionalProperties: false })),
   /** Channels in order of preference: the first one the contact policy allows is used. */
   channels: Type.Array(OfferChannelT, { minItems: 1, uniqueItems: true }),
   when: Type.Optional(WhenSchema),
@@ -112,8 +126,8 @@ export const OfferSchema = Type.Object({
   ])),
   /** Cost of one contact (incentive + message), major units; holdouts cost nothing. */
   cost: Type.Optional(NonNegNum),
-  /** Expected value of a conversion, major units: arbitration weighs offers by it. */
-  expected_value: Type.Number({ exclusiveMinimum: 0, maximum: 1e18 }),
+  /** Expected value of a conversion, major units: arbitration weighs offers by it. Required except for surveys (default 1: they rank by weight). */
+  expected_value: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e18 })),
   weight: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1e6 })),
   churn_exponent: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
   value_exponent: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
@@ -132,6 +146,8 @@ export const OffersFileSchema = Type.Object({
     churn_exponent: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
     value_exponent: Type.Optional(Type.Number({ minimum: 0, maximum: 10 })),
     max_offers_per_event: Type.Optional(Type.Integer({ minimum: 1, maximum: 10 })),
+    /** Surveys have their own slot: at most this many per event besides the offers (default 1; 0 = none). */
+    max_surveys_per_event: Type.Optional(Type.Integer({ minimum: 0, maximum: 10 })),
   }, { additionalProperties: false })),
   contact_policy: Type.Object({
     per_channel: Type.Optional(Type.Object({ sms: Type.Optional(Cap), app: Type.Optional(Cap), email: Type.Optional(Cap), branch: Type.Optional(Cap) }, { additionalProperties: false })),
@@ -168,12 +184,16 @@ export interface OfferDef {
   description: string;
   reason: string;
   purpose: OfferPurpose;
+  /** A survey's scale and question; null for offers. */
+  survey: { scale: SurveyScale; question: string } | null;
   channels: OfferChannel[];
   triggers: OfferTrigger[];
   stages: string[] | null;
   tiers: string[] | null;
   segments: string[] | null;
   branches: string[] | null;
+  /** Channels of the triggering transaction; null = any event. */
+  txChannels: string[] | null;
   churn: NumRange | null;
   valueAtRisk: NumRange | null;
   /** Sorted by feature name. */
@@ -198,7 +218,7 @@ export interface OfferDef {
   holdoutShare: number;
   goal: {
     id: string;
-    kind: 'transaction' | 'product';
+    kind: 'transaction' | 'product' | 'response';
     channels: string[] | null;
     mccs: string[] | null;
     minAmount: number;
@@ -214,7 +234,7 @@ export interface OffersCatalogue {
   /** Bank time zone, minutes east of UTC. */
   offsetMin: number;
   tierOrder: string[];
-  arbitration: { floor: number; maxPerEvent: number };
+  arbitration: { floor: number; maxPerEvent: number; maxSurveysPerEvent: number };
   policy: {
     perChannel: Partial<Record<OfferChannel, ChannelCap>>;
     perCustomer: ChannelCap | null;
@@ -286,7 +306,7 @@ export function compileOffers(file: OffersFile, source = 'offers'): OffersCatalo
 /** A catalogue with no offers: the engine decides nothing. */
 export function emptyCatalogue(): OffersCatalogue {
   return {
-    version: 'empty', offsetMin: 0, tierOrder: [], arbitration: { floor: 0.01, maxPerEvent: 1 },
+    version: 'empty', offsetMin: 0, tierOrder: [], arbitration: { floor: 0.01, maxPerEvent: 1, maxSurveysPerEvent: 1 },
     policy: { perChannel: {}, perCustomer: null, nonResponse: null, quiet: null, holdMarketingOnOpenComplaint: false }, offers: [], horizonMs: 0,
   };
 }
@@ -318,7 +338,7 @@ function compile(f: OffersFile): CompileResult {
   const bad = (path: Path, message: string): void => void issues.push({ path, message });
 
   const defaultShare = f.holdout_share ?? 0;
-  const campaigns = new Map<string, { share: number; from: number | null; to: number | null }>();
+  const campaigns = new Map<string, { share: number; explicitShare: boolean; from: number | null; to: number | null }>();
   f.campaigns.forEach((c, i) => {
     if (campaigns.has(c.id)) bad(['campaigns', i, 'id'], `campaign "${c.id}" is defined twice`);
     const from = c.from !== undefined ? Date.parse(c.from) : null;
@@ -326,7 +346,7 @@ function compile(f: OffersFile): CompileResult {
     if (Number.isNaN(from)) bad(['campaigns', i, 'from'], 'is not a real date');
     if (Number.isNaN(to)) bad(['campaigns', i, 'to'], 'is not a real date');
     if (from !== null && to !== null && from >= to) bad(['campaigns', i, 'to'], 'must be after from');
-    campaigns.set(c.id, { share: c.holdout_share ?? defaultShare, from, to });
+    campaigns.set(c.id, { share: c.holdout_share ?? defaultShare, explicitShare: c.holdout_share !== undefined, from, to });
   });
 
   const cp = f.contact_policy;
@@ -370,6 +390,7 @@ function compile(f: OffersFile): CompileResult {
     if (w.at_branch === false && branchChannel) bad([...wp, 'at_branch'], 'a branch prompt needs the customer at the counter');
     const triggers = w.triggers ? [...w.triggers] : ['transaction' as const];
     if (branchChannel && triggers.some((t) => t !== 'transaction')) bad([...wp, 'triggers'], 'a branch prompt is triggered by a transaction at the branch only');
+    if (w.tx_channels && !triggers.includes('transaction')) bad([...wp, 'tx_channels'], 'only a transaction has a channel: add transaction to triggers');
     if (w.occasion?.kind === 'tier_upgrade' && !f.tier_order && !FEATURES.has('tier_rank')) bad([...wp, 'occasion'], 'tier upgrades need tier_order');
     let total: number | null = null;
     let perCustomer: number | null = null;
@@ -380,6 +401,15 @@ function compile(f: OffersFile): CompileResult {
     }
     const g = o.goal;
     const gp = [...p, 'goal'];
+    const isSurvey = o.purpose === 'survey';
+    if (isSurvey && !o.survey) bad([...p, 'survey'], 'a survey names its scale and question: survey: { scale: csat5|nps10, question: "…" }');
+    if (!isSurvey && o.survey) bad([...p, 'survey'], 'only an offer with purpose: survey asks a question');
+    if (isSurvey && g.kind !== 'response') bad([...gp, 'kind'], 'a survey converts when it is answered: kind: response');
+    if (!isSurvey && g.kind === 'response') bad([...gp, 'kind'], 'kind: response is the goal of a survey (purpose: survey)');
+    if (g.kind === 'response' && (g.channels || g.mccs || g.min_amount_minor !== undefined || g.products)) bad([...gp, 'kind'], 'a response goal takes only within_days');
+    if (!isSurvey && o.expected_value === undefined) bad([...p, 'expected_value'], 'required for marketing and recovery offers (major units)');
+    if (isSurvey && camp?.explicitShare && camp.share > 0) bad([...p, 'campaign'], `campaign "${o.campaign}" has a holdout_share: a survey has no control group (set it to 0)`);
+    if (isSurvey && branchChannel) bad([...p, 'channels'], 'a survey goes to the customer (sms, app, email), not to a teller');
     if (g.kind === 'product' && !g.products) bad([...gp, 'products'], 'a product goal names the products to adopt');
     if (g.kind === 'product' && (g.channels || g.mccs || g.min_amount_minor !== undefined)) bad([...gp, 'kind'], 'a product goal takes only products and within_days');
     if (g.kind === 'transaction' && g.products) bad([...gp, 'products'], 'a transaction goal matches channels, mccs and min_amount_minor, not products');
@@ -390,12 +420,14 @@ function compile(f: OffersFile): CompileResult {
       description: o.description ?? '',
       reason: o.reason ?? o.description ?? o.code,
       purpose: o.purpose ?? 'marketing',
+      survey: o.survey ? { scale: o.survey.scale, question: o.survey.question } : null,
       channels: [...o.channels],
       triggers: OFFER_TRIGGERS.filter((t) => triggers.includes(t)),
       stages: w.stages ? [...w.stages] : null,
       tiers: w.tiers ? [...w.tiers] : null,
       segments: w.segments ? [...w.segments] : null,
       branches: w.branches ? [...w.branches] : null,
+      txChannels: w.tx_channels ? [...w.tx_channels] : null,
       churn: range(w.churn, [...wp, 'churn'], bad),
       valueAtRisk: range(w.value_at_risk, [...wp, 'value_at_risk'], bad),
       features,
@@ -409,12 +441,12 @@ function compile(f: OffersFile): CompileResult {
       total,
       perCustomer,
       cost: o.cost ?? 0,
-      expectedValue: o.expected_value,
+      expectedValue: o.expected_value ?? 1,
       weight: o.weight ?? 1,
-      churnExponent: o.churn_exponent ?? churnExp,
-      valueExponent: o.value_exponent ?? valueExp,
+      churnExponent: o.churn_exponent ?? (isSurvey ? 0 : churnExp),
+      valueExponent: o.value_exponent ?? (isSurvey ? 0 : valueExp),
       cooldownMs: o.cooldown_days !== undefined ? o.cooldown_days * DAY_MS : defaultCooldown,
-      holdoutShare: camp?.share ?? defaultShare,
+      holdoutShare: isSurvey ? 0 : camp?.share ?? defaultShare,
       goal: {
         id: g.id,
         kind: g.kind,
@@ -439,7 +471,7 @@ function compile(f: OffersFile): CompileResult {
       version: f.version,
       offsetMin: parseOffsetMin(f.bank_time_offset),
       tierOrder: f.tier_order ? [...f.tier_order] : [],
-      arbitration: { floor: a.propensity_floor ?? 0.01, maxPerEvent: a.max_offers_per_event ?? 1 },
+      arbitration: { floor: a.propensity_floor ?? 0.01, maxPerEvent: a.max_offers_per_event ?? 1, maxSurveysPerEvent: a.max_surveys_per_event ?? 1 },
       policy: {
         perChannel,
         perCustomer: cp.per_customer ? { max: cp.per_customer.max, periodMs: cp.per_customer.period_days * DAY_MS } : null,

@@ -7,11 +7,11 @@ import { compileOffers, type OffersCatalogue, type OffersFile } from './catalogu
 import { offersConfig, type OffersConfig } from './engine.js';
 
 export const DEFAULT_OFFERS_FILE: OffersFile = {
-  version: '2026.09',
-  description: 'Onboarding, retention, win-back, occasions and branch prompts',
+  version: '2026.11',
+  description: 'Onboarding, retention, win-back, occasions, branch prompts, service recovery and satisfaction surveys',
   bank_time_offset: '+03:30',
   tier_order: ['bronze', 'silver', 'gold', 'platinum'],
-  arbitration: { propensity_floor: 0.02, churn_exponent: 1, value_exponent: 0, max_offers_per_event: 1 },
+  arbitration: { propensity_floor: 0.02, churn_exponent: 1, value_exponent: 0, max_offers_per_event: 1, max_surveys_per_event: 1 },
   contact_policy: {
     per_channel: {
       sms: { max: 2, period_days: 7 },
@@ -36,6 +36,8 @@ export const DEFAULT_OFFERS_FILE: OffersFile = {
     { id: 'occasions', description: 'Birthdays and tier upgrades', holdout_share: 0.05 },
     { id: 'branch-prompts', description: 'Teller prompts while the customer is at the counter' },
     { id: 'service-recovery', description: 'Apologies to customers with an open complaint (never withheld)', holdout_share: 0 },
+    { id: 'satisfaction-onboarding', description: "CSAT survey after a new customer's first month", holdout_share: 0 },
+    { id: 'satisfaction-branch', description: 'NPS survey after a visit to a branch counter', holdout_share: 0 },
   ],
   offers: [
     {
@@ -185,6 +187,34 @@ export const DEFAULT_OFFERS_FILE: OffersFile = {
       churn_exponent: 0,
       cooldown_days: 30,
       goal: { id: 'transaction_after_complaint', kind: 'transaction', within_days: 30 },
+    },
+    {
+      code: 'SURVEY-FIRST-MONTH',
+      campaign: 'satisfaction-onboarding',
+      purpose: 'survey',
+      description: 'How was your first month with us?',
+      reason: 'first month as a customer',
+      survey: { scale: 'csat5', question: 'How satisfied are you with your first month with us? (1 = very unsatisfied, 5 = very satisfied)' },
+      channels: ['app', 'sms'],
+      when: { triggers: ['timer', 'transaction'], stages: ['getting_acquainted'], features: { tenure_days: { max: 45 } } },
+      valid_days: 7,
+      limit: { per_customer: 1 },
+      cost: 500,
+      goal: { id: 'survey_answered', kind: 'response' },
+    },
+    {
+      code: 'SURVEY-BRANCH-VISIT',
+      campaign: 'satisfaction-branch',
+      purpose: 'survey',
+      description: 'How likely are you to recommend your branch?',
+      reason: 'visit to a branch counter',
+      survey: { scale: 'nps10', question: 'How likely are you to recommend our branch to a friend or colleague? (0–10)' },
+      channels: ['sms'],
+      when: { tx_channels: ['deposit', 'transfer'], at_branch: true },
+      valid_days: 3,
+      cooldown_days: 90,
+      cost: 500,
+      goal: { id: 'survey_answered', kind: 'response' },
     },
   ],
 };

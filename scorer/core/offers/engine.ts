@@ -19,10 +19,15 @@
  *     With `contact_policy.hold_marketing_on_open_complaint`, a customer with an open complaint (feature
  *     `open_complaints` > 0 as of the event) is eligible for `purpose: recovery` offers only; the
  *     resolution that closes the last complaint releases the hold from that event on.
+ *  5. surveys (`purpose: survey`) are ranked and decided the same way after the offers, in their own
+ *     slot (`max_surveys_per_event`), against the same contact policy; they have no holdout. A survey
+ *     converts when answered: a survey feedback naming its offer_id (or, without one, its campaign and
+ *     scale) within the window; the conversion carries the score. A survey left unanswered is not a
+ *     non-response for the suppression rule, and an answer does not reset it.
  *
  * Pure and deterministic: event time only, ids from hashes of the inputs.
  */
-import type { TransactionV1 } from '../../../contracts/events.js';
+import type { FeedbackV1, TransactionV1 } from '../../../contracts/events.js';
 import type { OfferChannel } from '../../../contracts/subjects.js';
 import type { CustomerState, PartitionState } from '../state.js';
 import { iso, type Ctx, type Emit, type Publish } from '../types.js';
@@ -49,6 +54,8 @@ export interface OfferEvent {
   sourceId: string;
   trigger: OfferTrigger;
   tx?: TransactionV1 | undefined;
+  /** The feedback, for a feedback event (a survey answer converts its survey). */
+  feedback?: FeedbackV1 | undefined;
   /** The named feature vector as of the event. */
   features: Readonly<Record<string, number>>;
   /** Expected lifetime value of the customer, major units (value_at_risk = value × churn probability). */
@@ -183,6 +190,7 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
     const closed = s.open.filter((o) => o.until < watermark).sort((a, b) => a.until - b.until || (a.id < b.id ? -1 : 1));
     s.open = s.open.filter((o) => o.until >= watermark);
     for (const o of closed) {
+      if (o.survey !== undefined) continue;
       s.ignored++;
       const nr = cat.policy.nonResponse;
       if (nr && s.ignored >= nr.after) {
@@ -195,7 +203,22 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
   // 2. conversions (a timer is no behaviour of the customer's).
   if (ev.trigger !== 'timer' && s.open.length > 0) {
     const still: OpenOffer[] = [];
+    let answered = false;
     for (const o of s.open) {
+      if (o.survey !== undefined) {
+        const fb = ev.feedback;
+        if (!answered && fb && o.at < now && now <= o.until && answers(fb, o)) {
+          answered = true;
+          emit.row('offer_conversions', {
+            conversion_id: `${o.id}:conv`, offer_id: o.id, customer_id: c.id, campaign_id: o.campaign, offer_code: o.code, channel: o.channel,
+            branch_id: o.branch, holdout: 0, goal: defs.get(o.code)?.goal.id ?? 'survey_answered', tx_id: fb.feedback_id, offered_at: iso(o.at),
+            converted_at: iso(now), value_minor: 0, stream_seq: ctx.seq, score: fb.score ?? null, scale: o.survey,
+          });
+        } else {
+          still.push(o);
+        }
+        continue;
+      }
       if (o.at < now && now <= o.until && goalMet(defs.get(o.code), c, ev)) {
         const def = defs.get(o.code)!;
         emit.row('offer_conversions', {
@@ -231,23 +254,45 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
   const valueAtRisk = ev.value * p;
   // Contact policy: an open complaint holds back marketing (service recovery offers only).
   const hold = cat.policy.holdMarketingOnOpenComplaint && openComplaints(ev.features) > 0;
-  const ranked: { o: OfferDef; score: number; occasion: string | undefined }[] = [];
+  type Ranked = { o: OfferDef; score: number; occasion: string | undefined };
+  const ranked: Ranked[] = [];
+  const surveys: Ranked[] = [];
   for (const o of cat.offers) {
     const occasion = o.occasion ? occasionKey(o.occasion, c, s, now, cat.offsetMin) : undefined;
     if (o.occasion && (occasion === undefined || s.occasions[o.code] === occasion)) continue;
     if (hold && o.purpose !== 'recovery') continue;
     if (!eligible(o, c, ev, now, p, valueAtRisk)) continue;
-    ranked.push({ o, score: offerScore(o, p, valueAtRisk, cat.arbitration.floor), occasion });
+    (o.survey ? surveys : ranked).push({ o, score: offerScore(o, p, valueAtRisk, cat.arbitration.floor), occasion });
   }
-  if (ranked.length === 0) return;
-  ranked.sort((a, b) => b.score - a.score || (a.o.code < b.o.code ? -1 : a.o.code > b.o.code ? 1 : 0));
+  const byScore = (a: Ranked, b: Ranked): number => b.score - a.score || (a.o.code < b.o.code ? -1 : a.o.code > b.o.code ? 1 : 0);
+  decideRanked(state, c, s, ranked.sort(byScore), cat.arbitration.maxPerEvent, cfg, ev, now, emit);
+  decideRanked(state, c, s, surveys.sort(byScore), cat.arbitration.maxSurveysPerEvent, cfg, ev, now, emit);
+}
 
+/** True when a survey feedback answers the open survey `o`: it names it, or (naming none) its campaign and scale. */
+function answers(fb: FeedbackV1, o: OpenOffer): boolean {
+  if (fb.kind !== 'survey' || fb.score === undefined) return false;
+  if (fb.offer_id) return fb.offer_id === o.id;
+  return fb.campaign_id === o.campaign && fb.scale === o.survey;
+}
+
+/** An open offer or survey of the customer by id (none when the offers engine has not seen the customer). */
+export function openOffer(c: CustomerState, id: string): OpenOffer | undefined {
+  const holder = c as CustomerState & { offers?: OffersState };
+  return holder.offers?.open.find((o) => o.id === id);
+}
+
+function decideRanked(
+  state: PartitionState, c: CustomerState, s: OffersState, ranked: readonly { o: OfferDef; occasion: string | undefined }[], max: number,
+  cfg: OffersConfig, ev: OfferEvent, now: number, emit: Emit,
+): void {
+  const cat = cfg.catalogue;
   let decided = 0;
   for (const { o, occasion } of ranked) {
-    if (decided >= cat.arbitration.maxPerEvent) break;
+    if (decided >= max) break;
     if (o.perCustomer !== null && (s.counts[o.code] ?? 0) >= o.perCustomer) continue;
     const budgetKey = offerBudgetKey(o.code);
-    if (o.total !== null && (state.budgets[budgetKey] ?? 0) >= budgetShare(o.total, ctx.partition, cfg.partitions)) continue;
+    if (o.total !== null && (state.budgets[budgetKey] ?? 0) >= budgetShare(o.total, ev.ctx.partition, cfg.partitions)) continue;
     if (!cooldownAllows(s.contacts.filter((k) => k.code === o.code).map((k) => k.at), now, o.cooldownMs)) continue;
     const channel = pickChannel(o, s, now, cat);
     if (!channel) continue;
@@ -265,6 +310,7 @@ function eligible(o: OfferDef, c: CustomerState, ev: OfferEvent, now: number, p:
   if (!o.triggers.includes(ev.trigger)) return false;
   if ((o.from !== null && now < o.from) || (o.to !== null && now >= o.to)) return false;
   if (o.atBranch && !(ev.trigger === 'transaction' && ev.tx?.branch_id)) return false;
+  if (o.txChannels && !(ev.trigger === 'transaction' && ev.tx && o.txChannels.includes(ev.tx.channel))) return false;
   if (o.stages && !o.stages.includes(c.lifecycle.stage)) return false;
   if (o.tiers && !o.tiers.includes(c.loyalty.tier)) return false;
   if (o.segments && !o.segments.includes(c.profile?.segment ?? '')) return false;
@@ -298,14 +344,15 @@ function decide(
 ): void {
   const id = offerId(c.id, o.code, ev.sourceId);
   const holdout = inHoldout(o.campaign, c.id, o.holdoutShare);
-  const branch = channel === 'branch' ? (ev.tx?.branch_id ?? '') : (c.profile?.branch_id ?? '');
+  // A prompt at the counter, or anything about a branch visit, belongs to the visited branch.
+  const branch = (channel === 'branch' || o.atBranch) && ev.tx?.branch_id ? ev.tx.branch_id : (c.profile?.branch_id ?? '');
   const reason = occasion ? `${o.reason} (${occasion})` : o.reason;
   const createdAt = iso(now);
   const expiresAt = iso(now + o.validMs);
   s.contacts.push({ at: now, code: o.code, channel });
   s.counts[o.code] = (s.counts[o.code] ?? 0) + 1;
   if (occasion) s.occasions[o.code] = occasion;
-  s.open.push({ id, code: o.code, campaign: o.campaign, channel, branch, holdout, at: now, until: now + o.goal.withinMs });
+  s.open.push({ id, code: o.code, campaign: o.campaign, channel, branch, holdout, at: now, until: now + o.goal.withinMs, ...(o.survey ? { survey: o.survey.scale } : {}) });
   if (s.open.length > MAX_OPEN) s.open.splice(0, s.open.length - MAX_OPEN);
   if (!holdout && o.total !== null) {
     const key = offerBudgetKey(o.code);
@@ -315,24 +362,28 @@ function decide(
     offer_id: id, customer_id: c.id, offer_code: o.code, campaign_id: o.campaign, channel, reason, churn_probability: c.churn.p,
     lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '', branch_id: branch,
     triggered_by_tx_id: ev.sourceId, created_at: createdAt, expires_at: expiresAt, holdout: holdout ? 1 : 0,
-    expected_value: o.expectedValue, cost: holdout ? 0 : o.cost, kind: 'offer', stream_seq: ev.ctx.seq,
+    expected_value: o.expectedValue, cost: holdout ? 0 : o.cost, kind: o.survey ? 'survey' : 'offer', survey_scale: o.survey?.scale ?? '',
+    stream_seq: ev.ctx.seq,
   });
   if (holdout) return;
   const payload: Publish['payload'] = {
     offer_id: id, customer_id: c.id, offer_code: o.code, campaign_id: o.campaign, channel, reason, churn_probability: c.churn.p,
     lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, triggered_by_tx_id: ev.sourceId, created_at: createdAt, expires_at: expiresAt,
-    ...(channel === 'branch' ? { branch_id: branch } : {}),
+    kind: o.survey ? 'survey' : 'offer',
+    ...(o.survey ? { survey: { scale: o.survey.scale, question: o.survey.question } } : {}),
+    ...(channel === 'branch' || (o.atBranch && branch) ? { branch_id: branch } : {}),
   };
   emit.publishes.push({ subject: offerSubject(channel), msgId: id, payload });
 }
 
 /** The engine's call at the end of `complete()`: `p` is the event's `Pending`. */
 export function offersOnComplete(
-  state: PartitionState, c: CustomerState, p: { ctx: Ctx; sourceId: string; tx?: TransactionV1 | undefined; features: Readonly<Record<string, number>> },
+  state: PartitionState, c: CustomerState,
+  p: { ctx: Ctx; sourceId: string; tx?: TransactionV1 | undefined; feedback?: FeedbackV1 | undefined; features: Readonly<Record<string, number>> },
   value: number, cfg: OffersConfig, emit: Emit,
 ): void {
   const trigger: OfferTrigger = p.tx ? 'transaction' : p.sourceId.startsWith('profile:') ? 'profile' : 'other';
-  offersOnEvent(state, c, { ctx: p.ctx, sourceId: p.sourceId, trigger, tx: p.tx, features: p.features, value }, cfg, emit);
+  offersOnEvent(state, c, { ctx: p.ctx, sourceId: p.sourceId, trigger, tx: p.tx, feedback: p.feedback, features: p.features, value }, cfg, emit);
 }
 
 /** The engine's call when a lifecycle timer changed the customer's stage (`timer:lifecycle:<due>`). */

@@ -23,6 +23,8 @@ export interface OpenOffer {
   at: number;
   /** End of the conversion window (inclusive), event ms. */
   until: number;
+  /** A survey's scale (its answer is a survey feedback on this scale); absent for offers. */
+  survey?: string;
 }
 
 export interface OffersState {
