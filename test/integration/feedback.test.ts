@@ -2,7 +2,9 @@
  * Feedback end to end (issue 9): a complaint puts the customer in intensive care and holds back
  * marketing offers (contact policy `hold_marketing_on_open_complaint`) while a service-recovery offer
  * is still decided; the resolution naming it releases the hold. Invalid feedback gets 400 naming the
- * field, a re-sent feedback_id is stored once, and every satisfaction view returns rows.
+ * field, a re-sent feedback_id is stored once, and every satisfaction view returns rows. A survey
+ * campaign asks on OFFERS (kind survey), and the answer naming the trigger is its conversion, with the
+ * score, reported under the survey's campaign.
  *
  * The stack runs a small catalogue (one marketing offer eligible in every stage, one recovery offer,
  * no holdout, no quiet hours, generous caps) so the hold and its release are visible on every event.
@@ -12,6 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FEEDBACK_VIEWS } from '../../sinks/clickhouse/feedback-views.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { STREAM_OFFERS } from '../../contracts/subjects.js';
 import { postJson, queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 const CATALOGUE = `
@@ -22,7 +26,7 @@ contact_policy:
     email: { max: 1000, period_days: 1 }
   hold_marketing_on_open_complaint: true
 holdout_share: 0
-campaigns: [{ id: mkt }, { id: recovery }]
+campaigns: [{ id: mkt }, { id: recovery }, { id: sat }]
 offers:
   - code: MKT-ANY
     campaign: mkt
@@ -43,6 +47,15 @@ offers:
     churn_exponent: 0
     cooldown_days: 0
     goal: { id: g2, kind: transaction, within_days: 7 }
+  - code: ASK-DEPOSIT
+    campaign: sat
+    purpose: survey
+    survey: { scale: csat5, question: "How was your visit?" }
+    channels: [email]
+    when: { tx_channels: [deposit], at_branch: true }
+    valid_days: 2
+    cooldown_days: 0
+    goal: { id: answered, kind: response }
 `;
 
 const HOUR = 3_600_000;
@@ -179,5 +192,41 @@ describe('the satisfaction views', () => {
     expect(resolution).toEqual([{ resolved: 1, hours_to_resolve: 4 }]);
     const churn = await queryRows<{ complained: number; customers: number }>(stack, `SELECT complained, customers FROM vafa.v_churn_by_complaint ORDER BY complained`);
     expect(churn.find((r) => Number(r.complained) === 1)?.customers).toBe(1);
+  });
+});
+
+describe('a survey campaign', () => {
+  it('asks on OFFERS after a counter visit; the answer is its conversion with the score, under the survey campaign', async () => {
+    const C = 'FB-4';
+    await post('/v1/customers', { customer_id: C, opened_at: at(-24), branch_id: 'BR03', products: ['current_account'] });
+    await post('/v1/transactions', tx('FB4-D1', C, 20, { channel: 'deposit', branch_id: 'BR05' }));
+    const asked = await waitFor(async () => {
+      const r = await queryRows<{ offer_id: string; kind: string; survey_scale: string; branch_id: string; holdout: number }>(stack,
+        `SELECT offer_id, kind, survey_scale, branch_id, holdout FROM vafa.offers FINAL WHERE customer_id = '${C}' AND offer_code = 'ASK-DEPOSIT'`);
+      return r[0];
+    }, 30_000, 'the survey decision');
+    expect(asked).toMatchObject({ kind: 'survey', survey_scale: 'csat5', branch_id: 'BR05', holdout: 0 });
+
+    const jsm = await jetstreamManager(stack.nc);
+    const onStream = await waitFor(async () => {
+      const m = await jsm.streams.getMessage(STREAM_OFFERS, { last_by_subj: 'offers.email' }).catch(() => null);
+      const p = m?.json<Record<string, unknown>>();
+      return p?.offer_id === asked.offer_id ? { p, msgId: m!.header.get('Nats-Msg-Id') } : undefined;
+    }, 30_000, 'the survey trigger on OFFERS');
+    expect(onStream.msgId).toBe(asked.offer_id);
+    expect(onStream.p).toMatchObject({ kind: 'survey', survey: { scale: 'csat5', question: 'How was your visit?' }, campaign_id: 'sat', branch_id: 'BR05' });
+
+    await post('/v1/feedback', { feedback_id: 'FB4-A1', customer_id: C, occurred_at: at(23), kind: 'survey', scale: 'csat5', score: 5, offer_id: asked.offer_id });
+    const outcome = await waitFor(async () => {
+      const r = await queryRows<{ responded: number; score: number; hours_to_respond: number; campaign_id: string }>(stack,
+        `SELECT responded, score, hours_to_respond, campaign_id FROM vafa.v_survey_outcomes WHERE offer_id = '${asked.offer_id}'`);
+      return r[0]?.responded ? r[0] : undefined;
+    }, 30_000, 'the answered survey in v_survey_outcomes');
+    expect(outcome).toMatchObject({ responded: 1, score: 5, hours_to_respond: 3, campaign_id: 'sat' });
+    const fb = await queryRows<{ campaign_id: string }>(stack, `SELECT campaign_id FROM vafa.feedback FINAL WHERE feedback_id = 'FB4-A1'`);
+    expect(fb).toEqual([{ campaign_id: 'sat' }]);
+    const campaign = await queryRows<{ sent: number; answered: number; response_rate: number; best_csat: number }>(stack,
+      `SELECT sum(surveys_sent) sent, sum(responses) answered, answered / sent response_rate, max(csat) best_csat FROM vafa.v_survey_campaigns WHERE campaign_id = 'sat'`);
+    expect(campaign[0]).toMatchObject({ sent: 1, answered: 1, response_rate: 1, best_csat: 100 });
   });
 });
