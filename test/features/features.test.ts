@@ -1,10 +1,10 @@
 // Streaming features: windows, late events, reversals, channel mix, bounded memory, catalogue.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import type { StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
+import type { FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
 import { Engine, DEFAULT_ENGINE_CONFIG } from '../../scorer/core/engine.js';
 import {
-  FEATURE_CATALOGUE, FEATURE_NAMES, MODEL_FEATURE_NAMES, featureVector, featuresOnTransaction, isFeature,
+  FEATURE_CATALOGUE, FEATURE_NAMES, MODEL_FEATURE_NAMES, featureVector, featuresOnFeedback, featuresOnTransaction, isFeature,
 } from '../../scorer/core/features/engine.js';
 import { DEFAULT_FEATURE_CONFIG } from '../../scorer/core/features/config.js';
 import { DAY_TIER_DAYS } from '../../scorer/core/features/state.js';
@@ -245,5 +245,50 @@ describe('bounded memory', () => {
     feed(c, [next]);
     feed(copy, [next]);
     expect(featureVector(copy, at + HOUR)).toEqual(featureVector(c, at + HOUR));
+  });
+});
+
+describe('complaints and survey answers', () => {
+  const fb = (c: CustomerState, at: number, body: Partial<FeedbackV1>): boolean =>
+    featuresOnFeedback(c, { feedback_id: `F${n++}`, customer_id: 'C1', kind: 'survey', occurred_at: new Date(at).toISOString(), ...body }, { seq: n, partition: 0, at, watermark: at - HOUR });
+
+  it('count complaints over 90 and 365 days, keep the days since the latest, and count open ones until resolved', () => {
+    const c = customer();
+    const none = featureVector(c, T0);
+    expect([none.complaints_365d, none.days_since_complaint, none.low_scores_90d, none.surveys_365d, none.last_survey_score]).toEqual([0, 730, 0, 0, 0.5]);
+    fb(c, T0 - 200 * DAY_MS, { kind: 'complaint', feedback_id: 'OLD' });
+    fb(c, T0 - 10 * DAY_MS, { kind: 'complaint', feedback_id: 'NEW' });
+    fb(c, T0 - 5 * DAY_MS, { kind: 'resolution', resolves_feedback_id: 'NEW' });
+    const v = featureVector(c, T0);
+    expect([v.complaints_90d, v.complaints_365d, v.open_complaints]).toEqual([1, 2, 1]);
+    expect(v.days_since_complaint).toBeCloseTo(10, 9);
+  });
+
+  it('normalise survey scores, count dissatisfied answers (CSAT 1–2, NPS 0–6) over 90 days, and forget answers after a year', () => {
+    const c = customer();
+    fb(c, T0 - 400 * DAY_MS, { scale: 'nps10', score: 0 });
+    fb(c, T0 - 120 * DAY_MS, { scale: 'csat5', score: 1 });
+    fb(c, T0 - 30 * DAY_MS, { scale: 'nps10', score: 6 });
+    fb(c, T0 - 20 * DAY_MS, { scale: 'csat5', score: 3 });
+    fb(c, T0 - 2 * DAY_MS, { scale: 'nps10', score: 9 });
+    fb(c, T0 - DAY_MS, { kind: 'compliment' });
+    const v = featureVector(c, T0);
+    expect(v.surveys_365d).toBe(4);
+    expect(v.low_scores_90d).toBe(1); // the NPS 6; the CSAT 1 is older than 90 days
+    expect(v.last_survey_score).toBeCloseTo(0.9, 9);
+    // An answer arriving out of order (still within the lateness) takes its place in time, not the last one.
+    fb(c, T0 - 3 * DAY_MS, { scale: 'csat5', score: 2 });
+    const w = featureVector(c, T0);
+    expect([w.surveys_365d, w.low_scores_90d]).toEqual([5, 2]);
+    expect(w.last_survey_score).toBeCloseTo(0.9, 9);
+    const late = featureVector(c, T0 + 400 * DAY_MS);
+    expect([late.surveys_365d, late.low_scores_90d, late.last_survey_score]).toEqual([0, 0, 0.5]);
+  });
+
+  it('keep at most 50 answers', () => {
+    const c = customer();
+    for (let i = 0; i < 80; i++) fb(c, T0 + i * HOUR, { scale: 'csat5', score: 1 + (i % 5) });
+    expect(c.features.scores).toHaveLength(50);
+    expect(featureVector(c, T0 + 80 * HOUR).surveys_365d).toBe(50);
   });
 });

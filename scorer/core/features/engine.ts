@@ -17,7 +17,7 @@ import { DAY_MS, type Ctx } from '../types.js';
 import { RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from './catalogue.js';
 import { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from './config.js';
 import {
-  B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS,
+  B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS, MAX_SCORES,
   newFeatureState, type FeatureState,
 } from './state.js';
 
@@ -172,14 +172,26 @@ export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: 
 export function featuresOnFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx): boolean {
   const f = featureState(c);
   if (tooLate(f, ctx)) return false;
+  const horizon = Math.max(ctx.at, f.lastAt) - YEAR_MS;
   if (fb.kind === 'complaint') {
     const b = bucketFor(f, ctx.at);
     if (b) b[B_COMPLAINTS] = b[B_COMPLAINTS]! + 1;
     f.complaints[fb.feedback_id] = ctx.at;
+    if (ctx.at > (f.complaintAt ?? 0)) f.complaintAt = ctx.at;
   } else if (fb.kind === 'resolution' && fb.resolves_feedback_id) {
     delete f.complaints[fb.resolves_feedback_id];
+  } else if (fb.kind === 'survey' && fb.score !== undefined && fb.scale) {
+    const scores = (f.scores ??= []);
+    const norm = fb.scale === 'csat5' ? (fb.score - 1) / 4 : fb.score / 10;
+    const low = fb.scale === 'csat5' ? fb.score <= 2 : fb.score <= 6;
+    let i = scores.length;
+    while (i > 0 && scores[i - 1]![0]! > ctx.at) i--;
+    scores.splice(i, 0, [ctx.at, norm, low ? 1 : 0]);
+    let drop = 0;
+    while (drop < scores.length && scores[drop]![0]! < horizon) drop++;
+    drop = Math.max(drop, scores.length - MAX_SCORES);
+    if (drop > 0) scores.splice(0, drop);
   }
-  const horizon = Math.max(ctx.at, f.lastAt) - YEAR_MS;
   const open = Object.entries(f.complaints);
   for (const [id, t] of open) if (t < horizon) delete f.complaints[id];
   if (open.length > MAX_OPEN_COMPLAINTS) {
@@ -292,6 +304,15 @@ export function featureVector(c: CustomerState, at: number, cfg: FeatureConfig =
   const mix = (i: number): number => (mixTotal > 0 ? f.mix[i]! / mixTotal : 0);
   let open = 0;
   for (const _ in f.complaints) open++;
+  let lowScores = 0;
+  let surveys = 0;
+  let lastScore = 0.5;
+  for (const [t, norm, low] of f.scores ?? []) {
+    if (t! > now || now - t! >= YEAR_MS) continue;
+    surveys++;
+    lastScore = norm!;
+    if (low && now - t! < 90 * DAY_MS) lowScores++;
+  }
   // One literal in catalogue order (CHANNELS and STICKY_PRODUCTS order): a fixed-shape object, cheap to build and serialise.
   const v: Record<string, number> = {
     recency_days: recency,
@@ -315,6 +336,11 @@ export function featureVector(c: CustomerState, at: number, cfg: FeatureConfig =
     decline_rate_90d: w90[B_VISITS]! > 0 ? w90[B_DECLINES]! / w90[B_VISITS]! : 0,
     complaints_90d: w90[B_COMPLAINTS]!,
     open_complaints: open,
+    complaints_365d: w365[B_COMPLAINTS]!,
+    days_since_complaint: f.complaintAt ? capDays(now - f.complaintAt) : RECENCY_CAP_DAYS,
+    low_scores_90d: lowScores,
+    surveys_365d: surveys,
+    last_survey_score: lastScore,
     has_bill_pay: has[0]!, has_online_banking: has[1]!, has_debit_card: has[2]!, has_direct_deposit: has[3]!, has_installments: has[4]!,
     sticky_products: stickyHeld,
     sticky_used_90d: stickyUsed,

@@ -3,7 +3,7 @@
  * field in docs/features.md ("State").
  *
  * Memory bound: ≤ 91 day buckets + ≤ 54 week buckets of 8 numbers, 8 channel recencies, 8 decayed channel
- * counts, 5 sticky-use times and ≤ 50 open complaints — about 1,100 numbers at the very most, typically a
+ * counts, 5 sticky-use times ≤ 50 open complaints and ≤ 50 survey answers — about 1,250 numbers at the very most, typically a
  * few hundred, independent of how many events the customer sends.
  */
 
@@ -22,6 +22,8 @@ export const BUCKET_WIDTH = 8;
 export const DAY_TIER_DAYS = 91;
 /** Open complaints kept at most (the oldest are dropped beyond). */
 export const MAX_OPEN_COMPLAINTS = 50;
+/** Survey answers kept at most. */
+export const MAX_SCORES = 50;
 
 export interface FeatureState {
   /** Layout version; 2 = this one. Older (skeleton) states are reset on first touch. */
@@ -49,6 +51,13 @@ export interface FeatureState {
   sticky: number[];
   /** Open complaints: feedback_id → event ms; resolved ones removed, pruned after a year. */
   complaints: Record<string, number>;
+  /** Latest complaint, event ms; absent or 0 = none (states from before it was kept have none). */
+  complaintAt?: number;
+  /**
+   * Survey answers of the last year, oldest first: `[event ms, score on 0–1, 1 when dissatisfied]`,
+   * at most MAX_SCORES (the oldest dropped beyond). Absent in states from before it was kept.
+   */
+  scores?: number[][];
   /** Events behind the watermark, not folded in (counted, reported as `late_events`). */
   late: number;
 }
