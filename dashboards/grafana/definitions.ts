@@ -1,5 +1,5 @@
 /**
- * The Grafana dashboards, as data: four dashboards (retention, loyalty, campaigns, operations) for the
+ * The Grafana dashboards, as data: five dashboards (retention, loyalty, campaigns, satisfaction, operations) for the
  * ClickHouse data source plugin (grafana-clickhouse-datasource v4, SQL editor). `generate.ts` renders them
  * to the JSON files next to this one, which Grafana provisions (dashboards/provisioning/dashboards/vafa.yml)
  * and the built-in dashboard serves; a test checks the files are up to date.
@@ -418,6 +418,231 @@ ORDER BY notified DESC`],
   ],
 };
 
+// --- Satisfaction ---------------------------------------------------------------------------------
+
+const DELIVERY = all('channel IN (${delivery:singlequote})', 'delivery');
+/** Feedback in the range: branch and channel as recorded on the feedback, segment through the snapshot. */
+const FEEDBACK = `$__timeFilter(occurred_at) AND ${BRANCH} AND ${CHANNEL} AND ${SEGMENT_VIA_CUSTOMER}`;
+/** Scored answers (either scale) in the range, of the selected campaigns. */
+const SCORES = `${FEEDBACK} AND ${CAMPAIGN} AND score IS NOT NULL AND scale != ''`;
+/** Survey triggers sent in the range. */
+const SURVEYS = `$__timeFilter(created_at) AND ${CAMPAIGN} AND ${DELIVERY} AND ${BRANCH} AND ${SEGMENT}`;
+/** Feedback is sparse: time series use buckets of at least a day. */
+const DAYS = (col: string): string => `toStartOfInterval(toDateTime(${col}), INTERVAL greatest(86400, $__interval_s) second)`;
+
+/** CSAT (% of csat5 answers scoring 4–5) and NPS (% 9–10 − % 0–6 of nps10 answers), as in the satisfaction views. */
+const CSAT_NPS = `round(100 * countIf(scale = 'csat5' AND score >= 4) / nullIf(countIf(scale = 'csat5'), 0), 1) AS csat_pct,
+  round(100 * (countIf(scale = 'nps10' AND score >= 9) - countIf(scale = 'nps10' AND score <= 6)) / nullIf(countIf(scale = 'nps10'), 0), 1) AS nps`;
+
+/** Survey triggers sent in the range, each with its answer (if any: the earliest, as in v_survey_outcomes). */
+const surveyOutcomes = (cols: string): string => `(
+  SELECT ${cols}
+  FROM dash_surveys_v1 FINAL
+  WHERE ${SURVEYS}
+) AS s
+LEFT JOIN (
+  SELECT offer_id, min(converted_at) AS answered_at, tupleElement(argMin(tuple(score), converted_at), 1) AS score
+  FROM dash_survey_answers_v1 FINAL
+  WHERE $__timeFilter(offered_at) AND ${CAMPAIGN}
+  GROUP BY offer_id
+) AS a ON a.offer_id = s.offer_id`;
+/** Measures over surveyOutcomes rows (a.offer_id is empty for an unanswered survey). */
+const SURVEY_MEASURES = `count() AS sent, countIf(a.offer_id != '') AS answered, round(100 * answered / sent, 1) AS response_pct`;
+const SURVEY_SCORES = `round(100 * countIf(s.survey_scale = 'csat5' AND a.score >= 4) / nullIf(countIf(s.survey_scale = 'csat5' AND a.score IS NOT NULL), 0), 1) AS csat_pct,
+  round(100 * (countIf(s.survey_scale = 'nps10' AND a.score >= 9) - countIf(s.survey_scale = 'nps10' AND a.score <= 6)) / nullIf(countIf(s.survey_scale = 'nps10' AND a.score IS NOT NULL), 0), 1) AS nps`;
+
+/** Complaints opened in the range with their resolution (the earliest resolution of the same customer naming them), if any. */
+const complaintsWithResolution = (cols: string): string => `(
+  SELECT ${cols}
+  FROM dash_feedback_v1 FINAL
+  WHERE ${FEEDBACK} AND kind = 'complaint'
+) AS c
+LEFT JOIN (
+  SELECT customer_id, resolves_feedback_id AS complaint_id, min(occurred_at) AS resolved_at
+  FROM dash_feedback_v1 FINAL
+  WHERE occurred_at >= $__fromTime AND kind = 'resolution' AND resolves_feedback_id != ''
+  GROUP BY customer_id, complaint_id
+) AS r ON r.customer_id = c.customer_id AND r.complaint_id = c.feedback_id`;
+const RESOLUTION_MEASURES = `count() AS complaints, countIf(r.complaint_id != '') AS resolved, complaints - resolved AS still_open,
+  if(resolved > 0, round(quantileExactIf(0.5)(dateDiff('second', c.occurred_at, r.resolved_at) / 3600, r.complaint_id != ''), 1), NULL) AS median_hours_to_resolve,
+  if(resolved > 0, round(quantileExactIf(0.9)(dateDiff('second', c.occurred_at, r.resolved_at) / 3600, r.complaint_id != ''), 1), NULL) AS p90_hours_to_resolve`;
+
+const satisfaction: DashboardSpec = {
+  uid: 'vafa-satisfaction',
+  title: 'vafa · Satisfaction',
+  description: 'Customer satisfaction: CSAT and NPS, complaints and their resolution, churn of complainers, survey campaigns.',
+  clock: 'event-time',
+  time: { from: 'now-30d', to: 'now' },
+  refresh: '1m',
+  variables: [
+    BRANCH_VAR, SEGMENT_VAR,
+    { name: 'channel', label: 'Feedback channel', type: 'custom', query: TX_CHANNELS.join(',') },
+    dimVariable('campaign', 'Campaign', 'campaign'),
+    { name: 'delivery', label: 'Survey channel', type: 'custom', query: OFFER_CHANNELS.join(',') },
+  ],
+  panels: [
+    {
+      title: 'Satisfaction in the range', type: 'stat', w: 14, h: 4,
+      description: 'Feedback received in the time range (branch, feedback channel and segment filters; the campaign filter applies to the scores only): CSAT (% of csat5 answers scoring 4–5), NPS (% promoters 9–10 − % detractors 0–6 of nps10 answers), scored answers, complaints and compliments.',
+      units: { csat_pct: 'percent' },
+      sql: [`SELECT
+  round(100 * countIf(scale = 'csat5' AND score >= 4 AND ${CAMPAIGN}) / nullIf(countIf(scale = 'csat5' AND score IS NOT NULL AND ${CAMPAIGN}), 0), 1) AS csat_pct,
+  round(100 * (countIf(scale = 'nps10' AND score >= 9 AND ${CAMPAIGN}) - countIf(scale = 'nps10' AND score <= 6 AND ${CAMPAIGN}))
+    / nullIf(countIf(scale = 'nps10' AND score IS NOT NULL AND ${CAMPAIGN}), 0), 1) AS nps,
+  countIf(score IS NOT NULL AND scale != '' AND ${CAMPAIGN}) AS scored_answers,
+  countIf(kind = 'complaint') AS complaints,
+  countIf(kind = 'compliment') AS compliments
+FROM dash_feedback_v1 FINAL
+WHERE ${FEEDBACK}`],
+    },
+    {
+      title: 'Surveys in the range', type: 'stat', w: 10, h: 4,
+      description: 'Survey campaigns, measured like conversions: surveys sent in the time range (campaign, survey channel, branch and segment filters), how many were answered (whenever the answer came), the response rate and the cost per answer (currency major units).',
+      units: { response_pct: 'percent' },
+      sql: [`SELECT ${SURVEY_MEASURES}, round(sum(s.cost) / nullIf(answered, 0), 2) AS cost_per_answer
+FROM ${surveyOutcomes('offer_id, cost')}`],
+    },
+    {
+      title: 'CSAT and NPS over time', type: 'timeseries', w: 16, h: 9, unit: 'short', hidden: ['scored_answers'],
+      description: 'CSAT (%) and NPS per day (or per interval when longer) of the answers received then; scored answers in the tooltip.',
+      sql: [`SELECT ${DAYS('occurred_at')} AS time, ${CSAT_NPS}, count() AS scored_answers
+FROM dash_feedback_v1 FINAL
+WHERE ${SCORES}
+GROUP BY time
+ORDER BY time`],
+    },
+    {
+      title: 'Feedback by kind', type: 'piechart', w: 8, h: 9, unit: 'short',
+      description: 'Feedback received in the time range by kind: survey answers, complaints, compliments, resolutions.',
+      sql: [`SELECT kind AS feedback_kind, count() AS received
+FROM dash_feedback_v1 FINAL
+WHERE ${FEEDBACK}
+GROUP BY feedback_kind
+ORDER BY received DESC`],
+    },
+    {
+      title: 'CSAT and NPS by branch', type: 'barchart', w: 12, h: 9, unit: 'short', hidden: ['scored_answers'],
+      description: 'Per branch recorded on the feedback (the 20 with the most scored answers): CSAT (%) and NPS.',
+      sql: [`SELECT if(branch_id = '', '(none)', branch_id) AS branch, ${CSAT_NPS}, count() AS scored_answers
+FROM dash_feedback_v1 FINAL
+WHERE ${SCORES}
+GROUP BY branch
+ORDER BY scored_answers DESC, branch
+LIMIT 20`],
+    },
+    {
+      title: 'CSAT and NPS by channel', type: 'barchart', w: 12, h: 9, unit: 'short', hidden: ['scored_answers'],
+      description: 'Per channel recorded on the feedback ("(none)": answers that named none): CSAT (%) and NPS.',
+      sql: [`SELECT if(channel = '', '(none)', channel) AS feedback_channel, ${CSAT_NPS}, count() AS scored_answers
+FROM dash_feedback_v1 FINAL
+WHERE ${SCORES}
+GROUP BY feedback_channel
+ORDER BY scored_answers DESC, feedback_channel`],
+    },
+    {
+      title: 'CSAT and NPS by lifecycle stage', type: 'barchart', w: 12, h: 9, unit: 'short', hidden: ['scored_answers'],
+      description: 'Per lifecycle stage of the customer when the feedback arrived: CSAT (%) and NPS.',
+      sql: [`SELECT if(lifecycle_stage = '', '(none)', lifecycle_stage) AS stage, ${CSAT_NPS}, count() AS scored_answers
+FROM dash_feedback_v1 FINAL
+WHERE ${SCORES}
+GROUP BY stage
+ORDER BY indexOf([${STAGES.map((x) => `'${x}'`).join(', ')}], stage), stage`],
+    },
+    {
+      title: 'Scores by campaign', type: 'table', w: 12, h: 9,
+      description: 'Per campaign the answer belongs to (a survey answer gets its survey\'s campaign; "(none)": unsolicited feedback): scored answers and CSAT on the 1–5 scale, and on the 0–10 scale with NPS.',
+      sql: [`SELECT if(campaign_id = '', '(none)', campaign_id) AS campaign,
+  countIf(scale = 'csat5') AS csat_answers, round(100 * countIf(scale = 'csat5' AND score >= 4) / nullIf(csat_answers, 0), 1) AS csat_pct,
+  countIf(scale = 'nps10') AS nps_answers, round(100 * (countIf(scale = 'nps10' AND score >= 9) - countIf(scale = 'nps10' AND score <= 6)) / nullIf(nps_answers, 0), 1) AS nps
+FROM dash_feedback_v1 FINAL
+WHERE ${SCORES}
+GROUP BY campaign
+ORDER BY csat_answers + nps_answers DESC, campaign`],
+    },
+    {
+      title: 'Complaints and complaint rate', type: 'timeseries', w: 12, h: 9, unit: 'short', rightAxis: { complaints_per_1000_active: 'short' },
+      description: 'Complaints per day (or interval), and per 1,000 customers who transacted in it (branch, channel and segment filters on both).',
+      sql: [`SELECT t.time AS time, c.complaints AS complaints, round(1000 * c.complaints / t.active_customers, 2) AS complaints_per_1000_active
+FROM (
+  SELECT ${DAYS('occurred_at')} AS time, uniqExact(customer_id) AS active_customers
+  FROM dash_tx_v1 FINAL
+  WHERE $__timeFilter(occurred_at) AND ${BRANCH} AND ${CHANNEL} AND ${SEGMENT}
+  GROUP BY time
+) AS t
+LEFT JOIN (
+  SELECT ${DAYS('occurred_at')} AS time, count() AS complaints
+  FROM dash_feedback_v1 FINAL
+  WHERE ${FEEDBACK} AND kind = 'complaint'
+  GROUP BY time
+) AS c ON c.time = t.time
+ORDER BY time`],
+    },
+    {
+      title: 'Time to resolution', type: 'timeseries', w: 12, h: 9, unit: 'short', rightAxis: { median_hours_to_resolve: 'h', p90_hours_to_resolve: 'h' },
+      description: 'Complaints opened per day (or interval), how many of them are still open, and the median and 90th percentile of hours to their resolution (the earliest resolution naming them).',
+      sql: [`SELECT ${DAYS('c.occurred_at')} AS time, ${RESOLUTION_MEASURES}
+FROM ${complaintsWithResolution('feedback_id, customer_id, occurred_at')}
+GROUP BY time
+ORDER BY time`],
+    },
+    {
+      title: 'Complaints by branch', type: 'table', w: 12, h: 9,
+      description: 'Complaints opened in the time range per branch recorded on them: complainers, resolved, still open, median and 90th percentile of hours to resolution.',
+      sql: [`SELECT if(c.branch_id = '', '(none)', c.branch_id) AS branch, uniqExact(c.customer_id) AS complainers, ${RESOLUTION_MEASURES}
+FROM ${complaintsWithResolution('feedback_id, customer_id, branch_id, occurred_at')}
+GROUP BY branch
+ORDER BY complaints DESC, branch
+LIMIT 25`],
+    },
+    {
+      title: 'Churn: complainers and the others', type: 'barchart', w: 12, h: 9, unit: 'percent', hidden: ['customers'],
+      description: 'Share of customers now in potential separation or separation (customer snapshot, branch and segment filters): those who complained in the time range against the others.',
+      sql: [`SELECT if(f.customer_id != '', 'complained', 'did not complain') AS customers_group, count() AS customers,
+  round(100 * countIf(s.lifecycle_stage IN ('separation', 'potential_separation')) / customers, 2) AS churned_pct
+FROM (
+  SELECT customer_id, lifecycle_stage
+  FROM dash_customers
+  WHERE ${CUSTOMERS}
+) AS s
+LEFT JOIN (
+  SELECT DISTINCT customer_id
+  FROM dash_feedback_v1 FINAL
+  WHERE ${FEEDBACK} AND kind = 'complaint'
+) AS f ON f.customer_id = s.customer_id
+GROUP BY customers_group
+ORDER BY customers_group`],
+    },
+    {
+      title: 'Survey campaigns', type: 'table', w: 24, h: 8,
+      description: 'Per survey campaign, survey, delivery channel and scale, for the surveys sent in the time range: sent, customers asked, answered, response rate, CSAT or NPS of the answers, median hours to answer, cost and cost per answer.',
+      sql: [`SELECT s.campaign_id AS campaign, s.offer_code AS survey, s.channel AS delivery_channel, s.survey_scale AS scale,
+  ${SURVEY_MEASURES}, uniqExact(s.customer_id) AS customers_asked,
+  ${SURVEY_SCORES},
+  if(answered > 0, round(quantileExactIf(0.5)(dateDiff('second', s.created_at, a.answered_at) / 3600, a.offer_id != ''), 1), NULL) AS median_hours_to_answer,
+  round(sum(s.cost)) AS cost, round(cost / nullIf(answered, 0), 2) AS cost_per_answer
+FROM ${surveyOutcomes('offer_id, customer_id, campaign_id, offer_code, channel, survey_scale, cost, created_at')}
+GROUP BY campaign, survey, delivery_channel, scale
+ORDER BY sent DESC, campaign, survey`],
+    },
+    {
+      title: 'Surveys sent and answered', type: 'timeseries', w: 12, h: 9, unit: 'short', rightAxis: { response_pct: 'percent' },
+      description: 'Surveys sent per day (or interval), how many of them were answered (by the day the survey was sent) and the response rate.',
+      sql: [`SELECT ${DAYS('s.created_at')} AS time, ${SURVEY_MEASURES}
+FROM ${surveyOutcomes('offer_id, created_at')}
+GROUP BY time
+ORDER BY time`],
+    },
+    {
+      title: 'Surveys by lifecycle stage', type: 'barchart', w: 12, h: 9, unit: 'short', hidden: ['sent', 'answered'],
+      description: 'Per lifecycle stage of the customer when the survey was sent: response rate (%), CSAT (%) and NPS of the answers.',
+      sql: [`SELECT if(s.lifecycle_stage = '', '(none)', s.lifecycle_stage) AS stage, ${SURVEY_MEASURES}, ${SURVEY_SCORES}
+FROM ${surveyOutcomes('offer_id, lifecycle_stage, survey_scale')}
+GROUP BY stage
+ORDER BY indexOf([${STAGES.map((x) => `'${x}'`).join(', ')}], stage), stage`],
+    },
+  ],
+};
+
 // --- Operations -----------------------------------------------------------------------------------
 
 const latency = (col: string): string => `SELECT $__timeInterval(flushed_at) AS time, quantile(0.5)(${col}) AS p50, quantile(0.95)(${col}) AS p95,
@@ -505,7 +730,7 @@ ORDER BY time`],
   ],
 };
 
-export const DASHBOARDS: readonly DashboardSpec[] = [retention, loyalty, campaigns, operations];
+export const DASHBOARDS: readonly DashboardSpec[] = [retention, loyalty, campaigns, satisfaction, operations];
 
 // --- Rendering to Grafana's JSON model -----------------------------------------------------------------
 

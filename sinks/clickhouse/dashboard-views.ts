@@ -104,6 +104,11 @@ interface CopySpec {
   version?: string;
   partitionBy: string;
   ttl?: string;
+  /**
+   * Keeps only some rows (a condition on the source row). Only on columns that never change for an id,
+   * so a replayed row is kept or dropped exactly as the first time.
+   */
+  where?: string;
 }
 
 function materialized(name: string, target: string, source: string, comment: string, select: (db: string, from: string) => string): DashboardViewDef {
@@ -133,7 +138,7 @@ function copyDefs(spec: CopySpec): DashboardViewDef[] {
       sql: (db) => tableSql(db, shape)[0]!,
       clusterSql: (db, c) => tableSql(db, shape, c),
     },
-    materialized(`${spec.name}_mv`, spec.name, spec.source, `keeps ${spec.name} in step with ${spec.source}`, (_db, from) => `SELECT ${selectList}\nFROM ${from}`),
+    materialized(`${spec.name}_mv`, spec.name, spec.source, `keeps ${spec.name} in step with ${spec.source}`, (_db, from) => `SELECT ${selectList}\nFROM ${from}${spec.where ? `\nWHERE ${spec.where}` : ''}`),
   ];
 }
 
@@ -173,6 +178,31 @@ const COPIES: CopySpec[] = [
       'holdout', 'goal', 'value_minor', 'stream_seq'],
     timeColumn: 'offered_at', keyAfterTime: ['campaign_id', 'customer_id', 'conversion_id'], version: 'stream_seq',
     partitionBy: 'toYYYYMM(offered_at)',
+  },
+  {
+    // Satisfaction (issue 9): surveys, complaints, compliments and resolutions; the free text is not copied.
+    name: 'dash_feedback_v1', source: 'feedback', comment: 'customer feedback sorted by event time, without the free text (dashboards)',
+    columns: ['occurred_at', 'feedback_id', 'customer_id', 'kind', 'score', 'scale', 'resolves_feedback_id', 'campaign_id', 'offer_id', 'branch_id',
+      'channel', 'lifecycle_stage', 'stream_seq'],
+    timeColumn: 'occurred_at', keyAfterTime: ['kind', 'branch_id', 'customer_id', 'feedback_id'], version: 'stream_seq',
+    partitionBy: 'toYYYYMM(occurred_at)',
+  },
+  {
+    // Survey triggers only (a trigger's kind never changes): the survey panels' funnel, with the scale.
+    name: 'dash_surveys_v1', source: 'offers', comment: 'survey triggers (offers of kind survey) sorted by the time they were sent (dashboards)',
+    columns: ['created_at', 'offer_id', 'customer_id', 'offer_code', 'campaign_id', 'channel', 'survey_scale', 'cost', 'lifecycle_stage', 'tier', 'segment',
+      'branch_id', 'stream_seq'],
+    timeColumn: 'created_at', keyAfterTime: ['campaign_id', 'customer_id', 'offer_id'], version: 'stream_seq',
+    partitionBy: 'toYYYYMM(created_at)', where: "kind = 'survey'",
+  },
+  {
+    // Survey answers only (the conversions that carry a scale), sorted by the time of the survey like the
+    // offer conversions, so a panel counts the answers to the surveys sent in its range.
+    name: 'dash_survey_answers_v1', source: 'offer_conversions', comment: 'answers to surveys (conversions with a scale) sorted by the time the survey was sent (dashboards)',
+    columns: ['offered_at', 'converted_at', 'conversion_id', 'offer_id', 'customer_id', 'campaign_id', 'offer_code', 'channel', 'branch_id', 'score', 'scale',
+      'tx_id', 'stream_seq'],
+    timeColumn: 'offered_at', keyAfterTime: ['campaign_id', 'customer_id', 'conversion_id'], version: 'stream_seq',
+    partitionBy: 'toYYYYMM(offered_at)', where: "scale != ''",
   },
   {
     name: 'dash_batches_v1', source: 'scorer_batches', comment: 'scorer micro-batches sorted by flush time (operations dashboard)',

@@ -13,7 +13,7 @@ import { queryRows, startTestStack, waitFor, type TestStack } from '../support/s
 import { runFeeder } from '../../simulator/mod.js';
 import { expandPanelSql, type TimeRange } from '../../dashboards/expand.js';
 import {
-  TEST_CHURN, dashboardFiles, eventTime, feedHistory, waitForQuiet, insertCampaignFixture, loadVariables, mustRead, relationsOf, runQuery, simulatedBank, ROOT, SIM_START, SIM_DAYS,
+  TEST_CHURN, dashboardFiles, eventTime, feedHistory, waitForQuiet, insertCampaignFixture, insertSatisfactionFixture, loadVariables, mustRead, relationsOf, runQuery, simulatedBank, ROOT, SIM_START, SIM_DAYS,
   type GrafanaDashboard, type PanelRun, type VariableChoice,
 } from './support.js';
 
@@ -35,6 +35,7 @@ beforeAll(async () => {
   if (process.env.DASH_DEBUG) console.log(`stack ${started - testStart} ms, feed ${fed - started} ms (${transactions} transactions), settle ${Date.now() - fed} ms`);
   const customers = await queryRows<{ customer_id: string; branch_id: string; segment: string }>(stack, `SELECT customer_id, branch_id, segment FROM ${DB}.dash_customers ORDER BY customer_id`);
   await insertCampaignFixture(stack.warehouse, DB, customers, new Date(historyEnd));
+  await insertSatisfactionFixture(stack.warehouse, DB, customers, new Date(historyEnd));
   if (process.env.DASH_DEBUG) console.log(`beforeAll ${Date.now() - testStart} ms`);
 }, 90_000);
 afterAll(async () => {
@@ -79,7 +80,7 @@ const STRICT = { split_intersecting_parts_ranges_into_layers_final: 0 };
 
 /** Freezes the part layout of what the panels read (inserts still land), so a bound taken after a query covers it. */
 async function setMerges(what: 'STOP' | 'START'): Promise<void> {
-  for (const t of ['dash_tx_v1', 'dash_ledger_v1', 'dash_transitions_v1', 'dash_offers_v1', 'dash_conversions_v1', 'dash_batches_v1', 'dash_dims_v1', 'customer_state']) {
+  for (const t of ['dash_tx_v1', 'dash_ledger_v1', 'dash_transitions_v1', 'dash_offers_v1', 'dash_conversions_v1', 'dash_feedback_v1', 'dash_surveys_v1', 'dash_survey_answers_v1', 'dash_batches_v1', 'dash_dims_v1', 'customer_state']) {
     await stack.warehouse.command({ query: `SYSTEM ${what} MERGES ${DB}.${t}` });
   }
 }
@@ -111,7 +112,7 @@ describe('Grafana dashboards with filters selected', () => {
     const campaigns = await pick(`SELECT DISTINCT campaign_id AS v FROM ${DB}.dash_offers_v1 WHERE campaign_id LIKE 'welcome%' LIMIT 1`);
     const instances = await pick(`SELECT DISTINCT instance AS v FROM ${DB}.dash_batches_v1 LIMIT 1`);
     expect(branches.length * segments.length * campaigns.length * instances.length).toBeGreaterThan(0);
-    const choice: VariableChoice = { branch: branches, segment: segments, campaign: campaigns, instance: instances };
+    const choice: VariableChoice = { branch: branches, segment: segments, campaign: campaigns, instance: instances, delivery: ['sms', 'app'] };
     const runs: PanelRun[] = [];
     await setMerges('STOP');
     try {
@@ -173,6 +174,45 @@ describe('replays', () => {
   });
 });
 
+describe('replays of feedback and surveys', () => {
+  it('re-inserting feedback, survey triggers and answers changes no satisfaction total, and the totals are the fixture\'s', async () => {
+    const d = dashboardFiles().find((x) => x.uid === 'vafa-satisfaction')!;
+    const range = rangeFor(d);
+    const run = async (title: string): Promise<Record<string, unknown>[]> => {
+      const p = d.panels.find((x) => x.title === title)!;
+      const sql = expandPanelSql(p.targets[0]!.rawSql, { range, intervalMs: intervalFor(d), variables: (await loadVariables(stack.warehouse, d, range, intervalFor(d))).vars });
+      return (await runQuery(stack.warehouse, sql)).data;
+    };
+    const totals = async (): Promise<unknown[]> => {
+      const out: unknown[] = [];
+      for (const p of d.panels.filter((x) => x.type === 'stat' || x.type === 'table')) out.push(await run(p.title));
+      return out;
+    };
+    const before = await totals();
+    // The survey stat counts what the contract tables hold for the range, each survey and answer once.
+    const from = Math.floor(range.from.getTime() / 1000);
+    const to = Math.floor(range.to.getTime() / 1000);
+    const [want] = await queryRows<{ sent: number; answered: number }>(stack, `SELECT count() AS sent, countIf(responded) AS answered FROM ${DB}.v_survey_outcomes
+      WHERE created_at >= toDateTime(${from}) AND created_at <= toDateTime(${to})`);
+    const [surveys] = await run('Surveys in the range');
+    expect(Number(want!.sent)).toBeGreaterThan(0);
+    expect(surveys).toMatchObject({ sent: Number(want!.sent), answered: Number(want!.answered) });
+    const tables = ['dash_feedback_v1', 'dash_surveys_v1', 'dash_survey_answers_v1'];
+    for (const t of tables) await stack.warehouse.command({ query: `SYSTEM STOP MERGES ${DB}.${t}` });
+    try {
+      const physical = async (): Promise<number> => Number((await queryRows<{ n: number }>(stack, `SELECT (SELECT count() FROM ${DB}.dash_feedback_v1) + (SELECT count() FROM ${DB}.dash_surveys_v1) + (SELECT count() FROM ${DB}.dash_survey_answers_v1) AS n`))[0]!.n);
+      const copies = await physical();
+      await stack.warehouse.command({ query: `INSERT INTO ${DB}.feedback SELECT * FROM ${DB}.feedback FINAL WHERE occurred_at >= toDateTime(${from})` });
+      await stack.warehouse.command({ query: `INSERT INTO ${DB}.offers SELECT * FROM ${DB}.offers FINAL WHERE created_at >= toDateTime(${from}) AND kind = 'survey'` });
+      await stack.warehouse.command({ query: `INSERT INTO ${DB}.offer_conversions SELECT * FROM ${DB}.offer_conversions FINAL WHERE offered_at >= toDateTime(${from}) AND scale != ''` });
+      expect(await physical()).toBeGreaterThan(copies);
+      expect(await totals()).toEqual(before);
+    } finally {
+      for (const t of tables) await stack.warehouse.command({ query: `SYSTEM START MERGES ${DB}.${t}` });
+    }
+  });
+});
+
 describe('built-in dashboard', () => {
   it('serves the page, ECharts from node_modules, and panel data as JSON', async () => {
     const api = stack.apiUrl!;
@@ -183,7 +223,7 @@ describe('built-in dashboard', () => {
     expect(lib.status).toBe(200);
     expect((await lib.text()).length).toBeGreaterThan(500_000);
     const meta = (await (await fetch(`${api}/api/dashboard`)).json()) as { dashboards: { uid: string; panels: unknown[] }[] };
-    expect(meta.dashboards.map((d) => d.uid)).toEqual(['vafa-retention', 'vafa-loyalty', 'vafa-campaigns', 'vafa-operations']);
+    expect(meta.dashboards.map((d) => d.uid)).toEqual(['vafa-retention', 'vafa-loyalty', 'vafa-campaigns', 'vafa-satisfaction', 'vafa-operations']);
     for (const d of meta.dashboards) {
       const r = await fetch(`${api}/api/dashboard/${d.uid}`);
       expect(r.status).toBe(200);
@@ -240,7 +280,7 @@ describe('built-in dashboard', () => {
       await waitFor(async () => (await events()) !== before, 15_000, 'the live counter to move');
       for (const p of await waitForPanels(page, 'vafa-operations')) expect(p.points, `operations / ${p.title} draws data`).toBeGreaterThan(0);
       await page.screenshot({ path: path.join(shots, 'vafa-operations.png'), fullPage: true });
-      for (const uid of ['vafa-retention', 'vafa-loyalty', 'vafa-campaigns']) {
+      for (const uid of ['vafa-retention', 'vafa-loyalty', 'vafa-campaigns', 'vafa-satisfaction']) {
         await page.click(`#tabs button[data-uid="${uid}"]`);
         const drawn = await waitForPanels(page, uid);
         for (const p of drawn) expect(p.points, `${uid} / ${p.title} draws data`).toBeGreaterThan(0);

@@ -136,6 +136,69 @@ export async function insertCampaignFixture(ch: ClickHouseClient, db: string, cu
   return { offers: offers.length, conversions: conversions.length };
 }
 
+/**
+ * Satisfaction (issue 9): feedback, survey triggers and their answers, inserted straight into the contract
+ * tables (`feedback`, `offers` of kind survey, `offer_conversions` with a score) in the last 28 days of the
+ * simulated span, shaped as the scorer writes them: an answer is a survey feedback naming its trigger and
+ * a conversion of the trigger. Ids start with `fixture-` so they never meet rows the pipeline writes.
+ */
+export async function insertSatisfactionFixture(ch: ClickHouseClient, db: string, customers: { customer_id: string; branch_id: string; segment: string }[], end: Date): Promise<{ feedback: number; surveys: number; answers: number }> {
+  const hour = 3_600_000;
+  const day = 24 * hour;
+  const stages = ['welcome', 'getting_acquainted', 'account_management', 'intensive_care', 'potential_separation'];
+  const channels = ['pos', 'online', 'atm', 'bill_pay'];
+  const feedback: Record<string, unknown>[] = [];
+  const surveys: Record<string, unknown>[] = [];
+  const answers: Record<string, unknown>[] = [];
+  let seq = 1;
+  const fb = (id: string, c: { customer_id: string; branch_id: string }, at: number, kind: string, extra: Record<string, unknown> = {}): void => {
+    feedback.push({
+      feedback_id: id, customer_id: c.customer_id, occurred_at: new Date(at).toISOString(), kind, score: null, scale: '', resolves_feedback_id: '',
+      campaign_id: '', offer_id: '', branch_id: c.branch_id, channel: '', text: '', lifecycle_stage: 'account_management', stream_seq: seq++, ...extra,
+    });
+  };
+  customers.forEach((c, i) => {
+    const stage = stages[i % stages.length]!;
+    // A survey per customer: the onboarding CSAT survey in the app, or the branch-visit NPS survey by SMS.
+    const nps = i % 2 === 1;
+    const sentAt = end.getTime() - ((i * 5) % 27 + 1) * day - ((i * 11) % 24) * hour;
+    const offerId = `fixture-survey-${c.customer_id}`;
+    const survey = {
+      offer_id: offerId, customer_id: c.customer_id, offer_code: nps ? 'SURVEY-BRANCH-VISIT' : 'SURVEY-FIRST-MONTH',
+      campaign_id: nps ? 'satisfaction-branch' : 'satisfaction-onboarding', channel: nps ? 'sms' : 'app', reason: 'dashboard test fixture',
+      churn_probability: 0.3, lifecycle_stage: stage, tier: '', segment: c.segment, branch_id: c.branch_id, triggered_by_tx_id: '',
+      created_at: new Date(sentAt).toISOString(), expires_at: new Date(sentAt + 14 * day).toISOString(), holdout: 0, expected_value: 0, cost: 500,
+      kind: 'survey', survey_scale: nps ? 'nps10' : 'csat5', stream_seq: seq++,
+    };
+    surveys.push(survey);
+    if (i % 5 !== 4) {
+      // Four in five answer, 1 to 40 hours later.
+      const answeredAt = sentAt + ((i * 7) % 40 + 1) * hour;
+      const score = nps ? (i * 3) % 11 : (i * 2) % 5 + 1;
+      const feedbackId = `fixture-answer-${c.customer_id}`;
+      answers.push({
+        conversion_id: `${offerId}:survey_answered`, offer_id: offerId, customer_id: c.customer_id, campaign_id: survey.campaign_id, offer_code: survey.offer_code,
+        channel: survey.channel, branch_id: c.branch_id, holdout: 0, goal: 'survey_answered', tx_id: feedbackId, offered_at: survey.created_at,
+        converted_at: new Date(answeredAt).toISOString(), value_minor: 0, stream_seq: seq++, score, scale: survey.survey_scale,
+      });
+      fb(feedbackId, c, answeredAt, 'survey', { score, scale: survey.survey_scale, campaign_id: survey.campaign_id, offer_id: offerId, channel: channels[i % channels.length], lifecycle_stage: stage });
+    }
+    // Unsolicited feedback: a CSAT score at a branch for some, complaints (most resolved) and compliments.
+    const at = end.getTime() - ((i * 3) % 26 + 1) * day - ((i * 5) % 24) * hour;
+    if (i % 3 === 0) fb(`fixture-csat-${c.customer_id}`, c, at, 'survey', { score: (i % 5) + 1, scale: 'csat5', channel: channels[(i + 1) % channels.length], lifecycle_stage: stage });
+    if (i % 3 === 1) {
+      const id = `fixture-complaint-${c.customer_id}`;
+      fb(id, c, at, 'complaint', { channel: channels[i % channels.length], lifecycle_stage: stage, text: 'fixture complaint' });
+      if (i % 4 !== 1) fb(`${id}:resolution`, c, at + ((i % 6) * 8 + 2) * hour, 'resolution', { resolves_feedback_id: id });
+    }
+    if (i % 7 === 2) fb(`fixture-compliment-${c.customer_id}`, c, at, 'compliment', { channel: 'pos', lifecycle_stage: stage });
+  });
+  await ch.insert({ table: `${db}.offers`, values: surveys, format: 'JSONEachRow' });
+  await ch.insert({ table: `${db}.offer_conversions`, values: answers, format: 'JSONEachRow' });
+  await ch.insert({ table: `${db}.feedback`, values: feedback, format: 'JSONEachRow' });
+  return { feedback: feedback.length, surveys: surveys.length, answers: answers.length };
+}
+
 // --- Running panels -----------------------------------------------------------------------------------------
 
 export interface PanelRun {
