@@ -4,9 +4,12 @@
  * (`offer_conversions` with a score), marketing offers beside them, and feedback (surveys, complaints,
  * resolutions). Every row is inserted twice, as a replay does, and each number is checked against what the
  * definitions in docs/dashboards.md give by hand. The schema and views come from `migrate`, as in production.
+ * Last, the survey worked example of docs/offers.md, through the engine with the shipped catalogue and into
+ * the views.
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWarehouse, type Warehouse } from '../../runtime/warehouse/server.js';
@@ -14,6 +17,10 @@ import { migrate } from '../../sinks/clickhouse/migrate.js';
 import { offerViewStatements } from '../../sinks/clickhouse/offer-views.js';
 import { SURVEY_VIEWS } from '../../sinks/clickhouse/survey-views.js';
 import { FEEDBACK_VIEWS } from '../../sinks/clickhouse/feedback-views.js';
+import { DEFAULT_OFFERS } from '../../scorer/core/offers/defaults.js';
+import { holdoutDraw } from '../../scorer/core/offers/ids.js';
+import type { Emit } from '../../scorer/core/types.js';
+import { Driver } from '../offers/helpers.js';
 
 const DB = 'vafa';
 const HOUR = 3_600_000;
@@ -244,5 +251,84 @@ describe('feedback views', () => {
       { complained: 0, customers: 6, churned: 2, churn_rate: 2 / 6 },
       { complained: 1, customers: 2, churned: 1, churn_rate: 0.5 },
     ]);
+  });
+});
+
+describe('docs/offers.md survey worked example', () => {
+  const DOC = fs.readFileSync(path.resolve(import.meta.dirname, '../../docs/offers.md'), 'utf8');
+  const C = 'C-2002';
+
+  it('is what the engine decides and what the views report', async () => {
+    const d = new Driver(DEFAULT_OFFERS);
+    const feedbackRows: Row[] = [];
+    const keep = (e: Emit): Emit => {
+      feedbackRows.push(...(e.rows.get('feedback') ?? []));
+      return e;
+    };
+    const decided = (from: number): string[][] => d.offers.slice(from).map((o) => [String(o.offer_code), String(o.offer_id)]);
+    d.profile({ customer_id: C, opened_at: '2025-01-15T06:30:00Z', segment: 'retail', branch_id: 'BR-12', products: ['current_account', 'debit_card', 'bill_pay'] });
+    let i = 0;
+    for (let t = Date.parse('2025-01-16T08:00:00Z'); t < Date.parse('2026-06-09T08:00:00Z'); t += 3 * 24 * HOUR) {
+      d.tx({ tx_id: `H-${i++}`, customer_id: C, channel: 'pos', amount_minor: 4_500_000, occurred_at: iso(t), mcc: '5411' });
+    }
+    expect(d.customer(C).lifecycle.stage).toBe('account_management');
+    expect(holdoutDraw('branch-prompts', C)).toBeGreaterThanOrEqual(0.1);
+
+    // 1. the deposit at the counter: the teller prompt in the offers slot, the NPS survey in the survey slot
+    let from = d.offers.length;
+    const published = d.publishes.length;
+    d.tx({ tx_id: 'TX-77310', customer_id: C, channel: 'deposit', amount_minor: 50_000_000, occurred_at: '2026-06-10T06:45:00Z', branch_id: 'BR-07' });
+    expect(decided(from)).toEqual([['BR-ONLINE-PROMPT', 'of_5d6f040c8f3ec954e1136221'], ['SURVEY-BRANCH-VISIT', 'of_6e810f6f5cc2bc5a9227f6b8']]);
+    const trigger = d.publishes.slice(published).find((p) => p.subject === 'offers.sms')!;
+    expect(trigger.payload).toEqual({
+      offer_id: 'of_6e810f6f5cc2bc5a9227f6b8', customer_id: C, offer_code: 'SURVEY-BRANCH-VISIT', campaign_id: 'satisfaction-branch', channel: 'sms',
+      reason: 'visit to a branch counter', churn_probability: 0, lifecycle_stage: 'account_management', tier: 'bronze', triggered_by_tx_id: 'TX-77310',
+      created_at: '2026-06-10T06:45:00.000Z', expires_at: '2026-06-13T06:45:00.000Z', kind: 'survey',
+      survey: { scale: 'nps10', question: 'How likely are you to recommend our branch to a friend or colleague? (0–10)' }, branch_id: 'BR-07',
+    });
+    expect(d.offers.find((o) => o.offer_id === 'of_6e810f6f5cc2bc5a9227f6b8')).toMatchObject({ kind: 'survey', survey_scale: 'nps10', holdout: 0, cost: 500, branch_id: 'BR-07' });
+
+    // 2. the answer
+    keep(d.feedback({ feedback_id: 'FB-5531', customer_id: C, occurred_at: '2026-06-10T09:20:00Z', kind: 'survey', scale: 'nps10', score: 9, offer_id: 'of_6e810f6f5cc2bc5a9227f6b8', branch_id: 'BR-07' }));
+    expect(d.conversions.filter((c) => c.offer_id === 'of_6e810f6f5cc2bc5a9227f6b8')).toEqual([expect.objectContaining({
+      conversion_id: 'of_6e810f6f5cc2bc5a9227f6b8:conv', goal: 'survey_answered', tx_id: 'FB-5531', score: 9, scale: 'nps10', converted_at: '2026-06-10T09:20:00.000Z',
+    })]);
+    expect(feedbackRows.find((f) => f.feedback_id === 'FB-5531')).toMatchObject({ campaign_id: 'satisfaction-branch' });
+
+    // 3. the complaint: intensive care, the apology
+    from = d.offers.length;
+    keep(d.feedback({ feedback_id: 'FB-5600', customer_id: C, occurred_at: '2026-06-15T07:00:00Z', kind: 'complaint', branch_id: 'BR-07', channel: 'atm', text: 'the ATM kept my card' }));
+    expect(d.customer(C).lifecycle.stage).toBe('intensive_care');
+    expect(decided(from)).toEqual([['RECOVERY-APOLOGY', 'of_773357d675d5a7bf4761d18d']]);
+    expect(d.offers.at(-1)).toMatchObject({ channel: 'app', holdout: 0 });
+
+    // 4. a deposit while the complaint is open: nothing
+    from = d.offers.length;
+    d.tx({ tx_id: 'TX-77400', customer_id: C, channel: 'deposit', amount_minor: 10_000_000, occurred_at: '2026-06-18T07:00:00Z', branch_id: 'BR-07' });
+    expect(decided(from)).toEqual([]);
+
+    // 5. the resolution releases the hold: the teller prompt again, no survey (cool-down)
+    keep(d.feedback({ feedback_id: 'FB-5611', customer_id: C, occurred_at: '2026-06-19T07:00:00Z', kind: 'resolution', resolves_feedback_id: 'FB-5600' }));
+    from = d.offers.length;
+    d.tx({ tx_id: 'TX-77450', customer_id: C, channel: 'deposit', amount_minor: 10_000_000, occurred_at: '2026-06-20T07:00:00Z', branch_id: 'BR-07' });
+    expect(decided(from)).toEqual([['BR-ONLINE-PROMPT', 'of_b744eceff3eb6a39c582580c']]);
+    expect(d.customer(C).lifecycle.stage).toBe('intensive_care');
+
+    for (const id of ['of_5d6f040c8f3ec954e1136221', 'of_6e810f6f5cc2bc5a9227f6b8', 'of_773357d675d5a7bf4761d18d', 'of_b744eceff3eb6a39c582580c']) expect(DOC).toContain(id);
+
+    // The engine's rows through the views, in a database of their own.
+    const db = 'vafa_doc';
+    await migrate(ch, db);
+    await ch.insert({ table: `${db}.offers`, values: d.offers, format: 'JSONEachRow' });
+    await ch.insert({ table: `${db}.offer_conversions`, values: d.conversions, format: 'JSONEachRow' });
+    await ch.insert({ table: `${db}.feedback`, values: feedbackRows, format: 'JSONEachRow' });
+    const [outcome] = await rows<Row>(`SELECT responded, score, round(hours_to_respond, 2) AS hours FROM ${db}.v_survey_outcomes WHERE offer_id = 'of_6e810f6f5cc2bc5a9227f6b8'`);
+    expect(outcome).toEqual({ responded: 1, score: 9, hours: 2.58 });
+    const [day] = await rows<Row>(`SELECT surveys_sent, responses, promoters, nps FROM ${db}.v_survey_campaigns WHERE campaign_id = 'satisfaction-branch' AND day = '2026-06-10'`);
+    expect(day).toEqual({ surveys_sent: 1, responses: 1, promoters: 1, nps: 100 });
+    const [nps] = await rows<Row>(`SELECT branch_id, campaign_id, promoters FROM ${db}.v_feedback_nps`);
+    expect(nps).toEqual({ branch_id: 'BR-07', campaign_id: 'satisfaction-branch', promoters: 1 });
+    const [resolution] = await rows<Row>(`SELECT feedback_id, resolved, hours_to_resolve FROM ${db}.v_complaint_resolutions`);
+    expect(resolution).toEqual({ feedback_id: 'FB-5600', resolved: 1, hours_to_resolve: 96 });
   });
 });
