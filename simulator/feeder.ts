@@ -28,6 +28,8 @@ export interface FeederProgress extends BatchCounts {
   eventsPerSecond: number;
   /** Event time of the latest event taken from the bank. */
   eventTime?: string;
+  /** Feedback items taken from the bank; included in `sent`. */
+  feedback?: number;
 }
 
 export interface FeederSummary extends BatchCounts {
@@ -42,6 +44,8 @@ export interface FeederSummary extends BatchCounts {
   lastEventTime?: string;
   /** Up to 10 examples of what went wrong (invalid items, failed requests). */
   problems: string[];
+  /** Feedback items sent; included in `sent`. */
+  feedback: number;
 }
 
 export interface FeederOptions {
@@ -84,7 +88,7 @@ interface Batch {
   items: unknown[];
 }
 
-const PATHS: Record<SimEvent['kind'], string> = { transaction: '/v1/transactions', redemption: '/v1/redemptions' };
+const PATHS: Record<SimEvent['kind'], string> = { transaction: '/v1/transactions', redemption: '/v1/redemptions', feedback: '/v1/feedback' };
 const PROFILE_BATCH = 1000;
 const FLUSH_MS = 250;
 
@@ -156,8 +160,9 @@ class Lane {
 }
 
 /**
- * Posts the bank's profiles to `/v1/customers`, then streams its events to `/v1/transactions` and
- * `/v1/redemptions` at `rate` events per second (token bucket), and returns per-item totals.
+ * Posts the bank's profiles to `/v1/customers`, then streams its events to `/v1/transactions`,
+ * `/v1/redemptions` and `/v1/feedback` at `rate` events per second (token bucket), and returns
+ * per-item totals.
  * Event time runs ahead of the wall clock: a simulated year compresses into the run.
  */
 export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
@@ -244,9 +249,10 @@ export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
     if (unsettled) note(`${b.path}: ${unsettled} of ${n} items not stored (${reason || 'no result'})`);
   }
 
+  let feedback = 0;
   const snapshot = (phase: FeederProgress['phase'], c: BatchCounts, since: number, eventTime?: string): FeederProgress => {
     const seconds = (performance.now() - since) / 1000;
-    return { phase, ...c, seconds, eventsPerSecond: seconds > 0 ? c.sent / seconds : 0, ...(eventTime ? { eventTime } : {}) };
+    return { phase, ...c, seconds, eventsPerSecond: seconds > 0 ? c.sent / seconds : 0, ...(eventTime ? { eventTime } : {}), ...(phase === 'profiles' ? {} : { feedback }) };
   };
 
   // Profiles.
@@ -329,7 +335,8 @@ export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
         }
         const ev = r.value;
         taken++;
-        eventTime = ev.kind === 'transaction' ? ev.body.occurred_at : (ev.body.occurred_at ?? eventTime);
+        if (ev.kind === 'feedback') feedback++;
+        eventTime = ev.kind === 'redemption' ? (ev.body.occurred_at ?? eventTime) : ev.body.occurred_at;
         const lane = lanes[fnv1a32(ev.body.customer_id) % concurrency]!;
         if (lane.buf.length && lane.buf[0]!.kind !== ev.kind) await dispatch(lane);
         if (!lane.buf.length) lane.bufSince = performance.now();
@@ -352,6 +359,6 @@ export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
   return {
     sent: ec.sent, accepted: ec.accepted, duplicates: ec.duplicates, invalid: ec.invalid, failed: ec.failed,
     seconds: final.seconds, eventsPerSecond: final.eventsPerSecond, profiles: profileSummary, stoppedBy,
-    ...(eventTime ? { lastEventTime: eventTime } : {}), problems,
+    ...(eventTime ? { lastEventTime: eventTime } : {}), problems, feedback,
   };
 }

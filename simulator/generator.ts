@@ -10,11 +10,24 @@ import {
   AMOUNT, ATM_MCC, BRANCHES, MCC_AMOUNT, MERCHANTS_PER_CATEGORY, ONLINE_MERCHANTS, POS_MCCS, RANDOM_CHANNELS, TIME_OF_DAY,
   TRANSFER_MCC, WEEKEND_FACTOR, currencyScale, weekendDays, type RandomChannel,
 } from './catalog.js';
+import { Experience, type FeedbackEvent } from './feedback.js';
 import { branchId, DAY, posMerchant, type Customer, type Merchant } from './population.js';
 import { hashInts, mix32, Rng } from './rng.js';
 
-/** One simulated event, tagged with the API endpoint it belongs to. */
-export type SimEvent = { kind: 'transaction'; body: TransactionV1 } | { kind: 'redemption'; body: RedemptionV1 };
+/** One simulated event, tagged with the API endpoint it belongs to (`/v1/transactions`, `/v1/redemptions`, `/v1/feedback`). */
+export type SimEvent = { kind: 'transaction'; body: TransactionV1 } | { kind: 'redemption'; body: RedemptionV1 } | FeedbackEvent;
+
+/**
+ * One pass over a bank's events: iterable once, in event-time order, and able to say how satisfied a
+ * customer is as the pass has reached (what a survey answer would draw its score from).
+ */
+export type EventStream = Generator<SimEvent, void, undefined> & {
+  /**
+   * Satisfaction (0–1) of `customerId` at `atMs` (default: the time of the latest event taken), from the
+   * experience of the events taken so far; undefined for an id the bank does not have.
+   */
+  satisfaction(customerId: string, atMs?: number): number | undefined;
+};
 
 export interface GeneratorConfig {
   seed: number;
@@ -24,6 +37,10 @@ export interface GeneratorConfig {
   utcOffsetMinutes: number;
   activity: number;
   idPrefix: string;
+  /** Multiplier of feedback volume (0: no feedback events). */
+  feedback: number;
+  /** Feedback ids are `F<feedbackIdPrefix>-<n>`. */
+  feedbackIdPrefix: string;
 }
 
 interface DayCtx {
@@ -237,7 +254,16 @@ export class BankGenerator {
     this.streamSeed = hashInts(cfg.seed, 0x657673);
   }
 
-  *events(): Generator<SimEvent, void, undefined> {
+  /** A fresh pass over the span's events (see {@link EventStream}). */
+  events(): EventStream {
+    const xp = new Experience({
+      seed: this.cfg.seed, start: this.cfg.start, end: this.end, feedback: this.cfg.feedback, idPrefix: this.cfg.feedbackIdPrefix,
+      utcOffsetMinutes: this.cfg.utcOffsetMinutes,
+    }, this.customers);
+    return Object.assign(this.generate(xp), { satisfaction: (id: string, at?: number) => xp.satisfaction(id, at) });
+  }
+
+  private *generate(xp: Experience): Generator<SimEvent, void, undefined> {
     const schedule = this.schedule();
     const buf = this.buf;
     const { idPrefix, currency } = this.cfg;
@@ -259,6 +285,7 @@ export class BankGenerator {
         for (let k = 0; k < due.length; k += 3) this.payment(this.customers[due[k]!]!, due[k + 1]!, due[k + 2]!, ctx);
         schedule[d] = undefined;
       }
+      xp.startDay(d, ctx.t0, ctx.t1, ctx.localDay);
       const order = buf.sorted();
       const count = order.length;
       for (let k = 0; k < count; k++) {
@@ -269,12 +296,19 @@ export class BankGenerator {
           pending.push(buf.spill(i));
           continue;
         }
-        const customerId = this.customers[buf.c[i]!]!.id;
+        while (xp.nextAt() <= t) {
+          const f = xp.pop();
+          if (f) yield f;
+        }
+        const cust = this.customers[buf.c[i]!]!;
+        const customerId = cust.id;
         const occurredAt = this.clock.format(t);
         if (buf.kind[i] === KIND_REDEMPTION) {
           yield { kind: 'redemption', body: { redemption_id: `R${idPrefix}-${n++}`, customer_id: customerId, points: buf.amt[i]!, occurred_at: occurredAt } };
+          xp.onRedemption(cust, t);
           continue;
         }
+        const key = n;
         const body: TransactionV1 = {
           tx_id: `T${idPrefix}-${n++}`,
           customer_id: customerId,
@@ -300,6 +334,13 @@ export class BankGenerator {
         const dueDay = buf.due[i]!;
         if (dueDay >= 0) body.due_date = this.dueDate(dueDay);
         yield { kind: 'transaction', body };
+        // After the yield: whoever holds this event sees the satisfaction from the events before it.
+        xp.onTransaction(cust, key, t, buf.ch[i]!, buf.st[i] === 1, branch);
+      }
+      const dayEnd = Math.min(ctx.t1, this.end);
+      while (xp.nextAt() < dayEnd) {
+        const f = xp.pop();
+        if (f) yield f;
       }
     }
   }

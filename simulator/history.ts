@@ -1,7 +1,7 @@
 /**
  * Labelled history for churn-model training: a simulated bank written to a folder as NDJSON
- * (`profiles.ndjson`, `events.ndjson` in event-time order, `labels.ndjson`, plus `meta.json`), and a
- * reader that streams it back. With `gzip`, the NDJSON files are `*.ndjson.gz`.
+ * (`profiles.ndjson`, `events.ndjson` in event-time order: transactions, redemptions and feedback,
+ * `labels.ndjson`, plus `meta.json`), and a reader that streams it back. With `gzip`, the NDJSON files are `*.ndjson.gz`.
  */
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -39,7 +39,7 @@ export interface HistoryMeta {
   idPrefix: string;
   /** Churn is known up to here (a year past `end`): a `churn_at` after `end` is a customer already fading in the data. */
   truthHorizon: string;
-  counts: { profiles: number; transactions: number; redemptions: number; labels: number };
+  counts: { profiles: number; transactions: number; redemptions: number; feedback: number; labels: number };
   gzip: boolean;
 }
 
@@ -103,7 +103,7 @@ export async function writeHistory(bank: Bank, dir: string, opts: WriteHistoryOp
   const gzip = opts.gzip === true;
   const ext = gzip ? '.ndjson.gz' : '.ndjson';
   await mkdir(dir, { recursive: true });
-  const counts = { profiles: 0, transactions: 0, redemptions: 0, labels: 0 };
+  const counts = { profiles: 0, transactions: 0, redemptions: 0, feedback: 0, labels: 0 };
 
   const pw = new NdjsonWriter(join(dir, `profiles${ext}`), gzip);
   for (const p of bank.profiles()) {
@@ -116,7 +116,8 @@ export async function writeHistory(bank: Bank, dir: string, opts: WriteHistoryOp
   for (const ev of bank.events()) {
     await ew.write(ev);
     if (ev.kind === 'transaction') counts.transactions++;
-    else counts.redemptions++;
+    else if (ev.kind === 'redemption') counts.redemptions++;
+    else counts.feedback++;
   }
   await ew.close();
 

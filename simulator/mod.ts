@@ -1,6 +1,7 @@
 /**
  * The synthetic bank: a seeded, reproducible generator of retail-bank traffic (customer profiles,
- * transactions, occasional redemptions) with known churn ground truth. Used by `vafa up --simulate`,
+ * transactions, occasional redemptions, customer feedback driven by each customer's satisfaction) with
+ * known churn ground truth. Used by `vafa up --simulate`,
  * `vafa simulate`, the tests, the bench and churn-model training.
  *
  * ```ts
@@ -11,11 +12,15 @@
  * ```
  */
 import type { CustomerProfileV1 } from '../contracts/events.js';
-import { BankGenerator, type SimEvent } from './generator.js';
+import { BankGenerator, type EventStream } from './generator.js';
 import { createPopulation, DAY, profileOf, type Customer } from './population.js';
 import { hashInts, hashString } from './rng.js';
 
-export type { SimEvent } from './generator.js';
+export type { SimEvent, EventStream } from './generator.js';
+export {
+  COMPLAINT_PER_DECLINE, COMPLAINT_PER_FEE, COMPLIMENT_PER_DAY, NPS_CAMPAIGN, NPS_RESPONSE_RATE, NPS_SAMPLE_SHARE, RESOLVED_SHARE,
+  SEGMENT_SATISFACTION, SERVICE_COMPLAINT_PER_DAY, VISIT_CAMPAIGN, VISIT_INVITE_SHARE, VISIT_RESPONSE_RATE, surveyScore, type FeedbackEvent,
+} from './feedback.js';
 export { runFeeder, FeederError, type FeederOptions, type FeederProgress, type FeederSummary, type BatchCounts } from './feeder.js';
 export { writeHistory, readHistory, type HistoryLabel, type HistoryMeta, type HistoryReader, type WriteHistoryOptions } from './history.js';
 export { createProgress, formatProgress, type Progress } from './progress.js';
@@ -36,6 +41,13 @@ export interface SimOptions {
   utcOffsetMinutes?: number;
   /** Multiplies every customer's activity rate (denser or sparser traffic); default 1 (≈ 1.5 events a customer a day). */
   activity?: number;
+  /**
+   * Multiplies the volume of feedback: the odds of complaints and compliments and the share of customers
+   * the bank's own surveys invite (not response rates, not how complaints are resolved). Default 1:
+   * realistic rates (about 7–10 complaints per 100 customers a year); a short demo or a test may raise it.
+   * 0: no feedback events at all (the other events are the same whatever this is).
+   */
+  feedback?: number;
 }
 
 /** The options as resolved, with the span's end and the id prefix of this run's events. */
@@ -44,6 +56,8 @@ export interface ResolvedSimOptions extends Required<SimOptions> {
   end: Date;
   /** The hash in every event id (`T<prefix>-<n>`, `R<prefix>-<n>`): distinct options give distinct ids. */
   idPrefix: string;
+  /** The hash in feedback ids (`F<prefix>-<n>`): `idPrefix` at `feedback: 1`, else one that also covers `feedback`. */
+  feedbackIdPrefix: string;
 }
 
 /**
@@ -67,9 +81,11 @@ export interface Bank {
   /**
    * Every event of the span in event-time order, generated lazily a day at a time; each call starts
    * a fresh, identical pass. Transaction ids are `T<idPrefix>-<n>`, redemption ids `R<idPrefix>-<n>`,
-   * with `n` increasing in emission order.
+   * with `n` increasing in emission order; feedback ids are `F<feedbackIdPrefix>-<m>`, numbered on
+   * their own (transactions and redemptions do not change with `feedback`). The pass also answers how
+   * satisfied a customer is at the point it has reached ({@link EventStream.satisfaction}).
    */
-  events(): Iterable<SimEvent>;
+  events(): EventStream;
   /** Ground truth per customer id. */
   truth(): Map<string, CustomerTruth>;
 }
@@ -79,6 +95,7 @@ function resolve(opts: SimOptions): ResolvedSimOptions {
   const currency = opts.currency ?? 'IRR';
   const utcOffsetMinutes = opts.utcOffsetMinutes ?? 210;
   const activity = opts.activity ?? 1;
+  const feedback = opts.feedback ?? 1;
   if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`);
   if (!Number.isInteger(customers) || customers < 0 || customers > 10_000_000) throw new RangeError(`customers must be an integer in 0..10,000,000, got ${customers}`);
   if (!(start instanceof Date) || Number.isNaN(start.getTime())) throw new RangeError('start must be a valid Date');
@@ -86,10 +103,14 @@ function resolve(opts: SimOptions): ResolvedSimOptions {
   if (!/^[A-Z]{3}$/.test(currency)) throw new RangeError(`currency must be an ISO 4217 alpha-3 code, got ${JSON.stringify(currency)}`);
   if (!Number.isInteger(utcOffsetMinutes) || Math.abs(utcOffsetMinutes) > 14 * 60) throw new RangeError(`utcOffsetMinutes must be an integer within ±840, got ${utcOffsetMinutes}`);
   if (!(activity > 0 && activity <= 100)) throw new RangeError(`activity must be in (0, 100], got ${activity}`);
+  if (!(feedback >= 0 && feedback <= 100)) throw new RangeError(`feedback must be in [0, 100], got ${feedback}`);
   const startMs = start.getTime();
   const idPrefix = hashInts(seed, customers, startMs, days, hashString(currency), utcOffsetMinutes, Math.round(activity * 1e6))
     .toString(16).padStart(8, '0');
-  return { seed, customers, start: new Date(startMs), days, currency, utcOffsetMinutes, activity, end: new Date(startMs + days * DAY), idPrefix };
+  const feedbackIdPrefix = feedback === 1 ? idPrefix : hashInts(Number.parseInt(idPrefix, 16), Math.round(feedback * 1e6)).toString(16).padStart(8, '0');
+  return {
+    seed, customers, start: new Date(startMs), days, currency, utcOffsetMinutes, activity, feedback, end: new Date(startMs + days * DAY), idPrefix, feedbackIdPrefix,
+  };
 }
 
 /** Creates a simulated bank. Cheap: the population is drawn now, events only when iterated. */
@@ -102,7 +123,7 @@ export function createBank(opts: SimOptions): Bank {
   return {
     options,
     profiles: () => population.map(profileOf),
-    events: () => new BankGenerator({ ...options, start, idPrefix: options.idPrefix }, population).events(),
+    events: () => new BankGenerator({ ...options, start }, population).events(),
     truth: () => new Map(population.map((c) => [c.id, {
       churned: c.churnAt !== undefined,
       ...(c.churnAt !== undefined ? { churn_at: iso(c.churnAt) } : {}),

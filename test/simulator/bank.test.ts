@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Value } from '@sinclair/typebox/value';
-import { CustomerProfileV1, RedemptionV1, TransactionV1 } from '../../contracts/events.js';
+import { CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1 } from '../../contracts/events.js';
 import { createBank, type SimEvent } from '../../simulator/mod.js';
 
 const start = new Date('2025-03-21T00:00:00Z');
@@ -64,17 +64,22 @@ describe('simulator: events', () => {
   it('are all valid against the contract schemas', () => {
     let tx = 0;
     let red = 0;
+    let fb = 0;
     for (const ev of events) {
       if (ev.kind === 'transaction') {
         tx++;
         if (!Value.Check(TransactionV1, ev.body)) throw new Error(`invalid: ${JSON.stringify(ev.body)} ${JSON.stringify([...Value.Errors(TransactionV1, ev.body)][0])}`);
-      } else {
+      } else if (ev.kind === 'redemption') {
         red++;
         if (!Value.Check(RedemptionV1, ev.body)) throw new Error(`invalid: ${JSON.stringify(ev.body)}`);
+      } else {
+        fb++;
+        if (!Value.Check(FeedbackV1, ev.body)) throw new Error(`invalid: ${JSON.stringify(ev.body)}`);
       }
     }
     expect(tx).toBeGreaterThan(30_000);
     expect(red).toBeGreaterThan(20);
+    expect(fb).toBeGreaterThan(20);
     for (const p of profiles) expect(Value.Check(CustomerProfileV1, p)).toBe(true);
   });
 
@@ -106,7 +111,7 @@ describe('simulator: events', () => {
     let last = '';
     const problems: string[] = [];
     for (const ev of events) {
-      const id = ev.kind === 'transaction' ? ev.body.tx_id : ev.body.redemption_id;
+      const id = ev.kind === 'transaction' ? ev.body.tx_id : ev.kind === 'redemption' ? ev.body.redemption_id : ev.body.feedback_id;
       const at = ev.body.occurred_at!;
       if (ids.has(id)) problems.push(`duplicate id ${id}`);
       ids.add(id);

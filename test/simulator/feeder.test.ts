@@ -27,7 +27,8 @@ async function startMock(setup: Partial<Pick<Mock, 'script' | 'invalid'>> = {}):
   let inFlight = 0;
   const mock: Mock = { url: '', server: undefined as unknown as Server, requests: [], stored: new Map(), order: new Map(), maxInFlight: 0, ...setup };
   const idOf = (path: string, it: Record<string, unknown>): string =>
-    path === '/v1/transactions' ? String(it.tx_id) : path === '/v1/redemptions' ? `r:${String(it.redemption_id)}` : `p:${JSON.stringify(it)}`;
+    path === '/v1/transactions' ? String(it.tx_id) : path === '/v1/redemptions' ? `r:${String(it.redemption_id)}`
+      : path === '/v1/feedback' ? `f:${String(it.feedback_id)}` : `p:${JSON.stringify(it)}`;
   const store = (path: string, it: Record<string, unknown>): 'accepted' | 'duplicate' => {
     const id = idOf(path, it);
     if (seen.has(id)) return 'duplicate';
@@ -98,12 +99,16 @@ describe('simulator: feeder', () => {
     expect(summary.profiles).toMatchObject({ sent: 1500, accepted: 1500, failed: 0 });
 
     const txCount = events.filter((e) => e.kind === 'transaction').length;
-    const redCount = events.length - txCount;
+    const redCount = events.filter((e) => e.kind === 'redemption').length;
+    const fbCount = events.filter((e) => e.kind === 'feedback').length;
     expect(redCount).toBeGreaterThan(0);
+    expect(fbCount).toBeGreaterThan(0);
     expect(summary).toMatchObject({ sent: events.length, accepted: events.length - 1, duplicates: 0, invalid: 1, failed: 0, stoppedBy: 'exhausted' });
     expect(summary.problems.join('\n')).toMatch(/amount_minor is odd/);
     expect(mock.stored.get('/v1/transactions')).toHaveLength(txCount - 1);
     expect(mock.stored.get('/v1/redemptions')).toHaveLength(redCount);
+    expect(mock.stored.get('/v1/feedback')).toHaveLength(fbCount);
+    expect(summary.feedback).toBe(fbCount);
     expect(mock.requests.filter((r) => r.path !== '/v1/customers').every((r) => r.items <= 100)).toBe(true);
     expect(mock.maxInFlight).toBeGreaterThan(1);
     expect(mock.maxInFlight).toBeLessThanOrEqual(4);

@@ -30,7 +30,9 @@ describe('simulator: labelled history', () => {
       expect(await collect(h.profiles())).toEqual(bank.profiles());
       const events = await collect(h.events());
       expect(events).toEqual([...bank.events()]);
-      expect(meta.counts.transactions + meta.counts.redemptions).toBe(events.length);
+      expect(meta.counts.transactions + meta.counts.redemptions + meta.counts.feedback).toBe(events.length);
+      expect(meta.counts.feedback).toBe(events.filter((e) => e.kind === 'feedback').length);
+      expect(meta.counts.feedback).toBeGreaterThan(0);
       const labels = await collect(h.labels());
       expect(labels).toHaveLength(150);
       const truth = bank.truth();
