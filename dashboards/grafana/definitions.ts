@@ -77,8 +77,11 @@ const INSTANCE = all('instance IN (${instance:singlequote})', 'instance');
 const CUSTOMERS = `${BRANCH} AND ${SEGMENT}`;
 const LEDGER = `$__timeFilter(occurred_at) AND ${BRANCH} AND ${CHANNEL} AND ${SEGMENT_VIA_CUSTOMER}`;
 const TRANSITIONS = `$__timeFilter(occurred_at) AND ${BRANCH} AND ${SEGMENT}`;
-const OFFERS = `$__timeFilter(created_at) AND ${CAMPAIGN} AND ${CHANNEL} AND ${BRANCH} AND ${SEGMENT}`;
-const CONVERSIONS = `$__timeFilter(offered_at) AND ${CAMPAIGN} AND ${CHANNEL} AND ${BRANCH} AND ${SEGMENT_VIA_CUSTOMER}`;
+/** Offers (marketing and recovery): surveys have no holdout and are measured on the Satisfaction dashboard. */
+const OFFERS = `$__timeFilter(created_at) AND kind = 'offer' AND ${CAMPAIGN} AND ${CHANNEL} AND ${BRANCH} AND ${SEGMENT}`;
+/** Conversions of offers: survey answers (the conversions of surveys, copied to dash_survey_answers_v1) left out. */
+const CONVERSIONS = `$__timeFilter(offered_at) AND ${CAMPAIGN} AND ${CHANNEL} AND ${BRANCH} AND ${SEGMENT_VIA_CUSTOMER}
+    AND conversion_id NOT IN (SELECT conversion_id FROM dash_survey_answers_v1 WHERE $__timeFilter(offered_at))`;
 const BATCHES = `$__timeFilter(flushed_at) AND ${INSTANCE}`;
 
 export const STAGES = ['acquisition', 'welcome', 'getting_acquainted', 'account_management', 'intensive_care', 'potential_separation', 'separation', 'win_back'];
@@ -317,7 +320,7 @@ const campaignConversions = `SELECT campaign_id, uniqExactIf(offer_id, holdout =
 const campaigns: DashboardSpec = {
   uid: 'vafa-campaigns',
   title: 'vafa · Campaigns',
-  description: 'Offers notified and converted, uplift over the holdout group, cost per conversion.',
+  description: 'Offers notified and converted, uplift over the holdout group, cost per conversion (surveys: see Satisfaction).',
   clock: 'event-time',
   time: { from: 'now-30d', to: 'now' },
   refresh: '1m',

@@ -213,6 +213,28 @@ describe('replays of feedback and surveys', () => {
   });
 });
 
+describe('surveys on the campaigns dashboard', () => {
+  it('are left out: notified and converted count offers only, never survey triggers or answers', async () => {
+    const d = dashboardFiles().find((x) => x.uid === 'vafa-campaigns')!;
+    const range = rangeFor(d);
+    const { vars } = await loadVariables(stack.warehouse, d, range, intervalFor(d));
+    const run = async (title: string): Promise<Record<string, unknown>[]> =>
+      (await runQuery(stack.warehouse, expandPanelSql(d.panels.find((x) => x.title === title)!.targets[0]!.rawSql, { range, intervalMs: intervalFor(d), variables: vars }))).data;
+    const from = Math.floor(range.from.getTime() / 1000);
+    const to = Math.floor(range.to.getTime() / 1000);
+    const [want] = await queryRows<{ notified: number; converted: number; surveys: number }>(stack, `SELECT
+      (SELECT count() FROM ${DB}.offers FINAL WHERE kind = 'offer' AND holdout = 0 AND created_at >= toDateTime(${from}) AND created_at <= toDateTime(${to})) AS notified,
+      (SELECT count() FROM ${DB}.offer_conversions FINAL WHERE scale = '' AND holdout = 0 AND offered_at >= toDateTime(${from}) AND offered_at <= toDateTime(${to})) AS converted,
+      (SELECT count() FROM ${DB}.offers FINAL WHERE kind = 'survey' AND created_at >= toDateTime(${from}) AND created_at <= toDateTime(${to})) AS surveys`);
+    expect(Number(want!.surveys)).toBeGreaterThan(0);
+    const [totals] = await run('Campaign totals');
+    expect(totals).toMatchObject({ notified: Number(want!.notified), converted: Number(want!.converted) });
+    const series = await run('Notified and converted over time');
+    expect(series.reduce((n, r) => n + Number(r.converted), 0)).toBe(Number(want!.converted));
+    expect((await run('Campaign results')).map((r) => r.campaign)).not.toContain('satisfaction-branch');
+  });
+});
+
 describe('built-in dashboard', () => {
   it('serves the page, ECharts from node_modules, and panel data as JSON', async () => {
     const api = stack.apiUrl!;
