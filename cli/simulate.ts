@@ -6,7 +6,11 @@ export const simulateCommand: Command = {
   summary: 'Generate synthetic bank traffic (seeded, reproducible): feed a running vafa, or write labelled history for training.',
   usage: [
     'vafa simulate [--target http://127.0.0.1:8080] [--rate 500] [--customers 2000] [--days 365] [--seed 42] [--duration S] [--max-events N]',
-    'vafa simulate --out DIR [--customers 5000] [--days 540] [--seed 42]     write profiles.ndjson, events.ndjson, labels.ndjson',
+    '              [--feedback 1] [--nats URL | --no-answers]',
+    'vafa simulate --out DIR [--customers 5000] [--days 540] [--seed 42] [--feedback 1]     write profiles.ndjson, events.ndjson, labels.ndjson',
+    '  --feedback X   multiply the volume of customer feedback (complaints, compliments, the bank\'s own surveys); 0: none',
+    '  --nats URL     answer the surveys vafa publishes on stream OFFERS of this NATS (default: $NATS_URL when set)',
+    '  --no-answers   do not answer surveys even when NATS_URL is set',
     '  VAFA_API_KEYS: the first key is sent as the bearer key',
   ].join('\n'),
   async run(argv) {
@@ -22,10 +26,15 @@ export const simulateCommand: Command = {
         duration: { type: 'string' },
         'max-events': { type: 'string' },
         out: { type: 'string' },
+        feedback: { type: 'string', default: '1' },
+        nats: { type: 'string' },
+        'no-answers': { type: 'boolean', default: false },
       },
     });
     const { createBank, runFeeder, writeHistory, createProgress } = await import('../simulator/mod.js');
-    const bank = createBank({ seed: Number(values.seed), customers: Number(values.customers), start: new Date(`${values.start}T00:00:00Z`), days: Number(values.days) });
+    const bank = createBank({
+      seed: Number(values.seed), customers: Number(values.customers), start: new Date(`${values.start}T00:00:00Z`), days: Number(values.days), feedback: Number(values.feedback),
+    });
     if (values.out) {
       const r = await writeHistory(bank, values.out);
       console.log(`wrote labelled history to ${values.out}: ${JSON.stringify(r)}`);
@@ -36,12 +45,14 @@ export const simulateCommand: Command = {
     process.once('SIGINT', onSig);
     process.once('SIGTERM', onSig);
     const apiKey = (process.env.VAFA_API_KEYS ?? '').split(',')[0]?.trim();
+    const natsUrl = values['no-answers'] ? undefined : (values.nats ?? process.env.NATS_URL);
     const progress = createProgress();
     const summary = await runFeeder({
       target: values.target, bank, rate: Number(values.rate), signal: abort.signal, onProgress: (p) => progress.update(p),
       ...(values.duration ? { durationS: Number(values.duration) } : {}),
       ...(values['max-events'] ? { maxEvents: Number(values['max-events']) } : {}),
       ...(apiKey ? { apiKey } : {}),
+      ...(natsUrl ? { respond: { natsUrl } } : {}),
     });
     console.log(JSON.stringify(summary));
     return summary.failed > 0 ? 1 : 0;

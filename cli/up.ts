@@ -72,10 +72,13 @@ export const upCommand: Command = {
       const { createBank, runFeeder, createProgress } = await import('../simulator/mod.js');
       const progress = createProgress();
       const start = new Date(Date.UTC(2025, 0, 1));
-      const bank = createBank({ seed: Number(values.seed), customers: Number(values.customers), start, days: Number(values.days) });
+      // A demo covers a few simulated days: feedback ×10 so that complaints, resolutions and survey answers show within a minute.
+      const bank = createBank({ seed: Number(values.seed), customers: Number(values.customers), start, days: Number(values.days), feedback: 10 });
       feed = runFeeder({
         target: stack.apiUrl!, bank, rate: Number(values.rate), signal: abort.signal, onProgress: (p) => progress.update(p),
         ...(durationS ? { durationS } : {}), ...(settings.apiKeys[0] ? { apiKey: settings.apiKeys[0] } : {}),
+        // Closed loop: the simulated customers answer the surveys the scorer sends.
+        respond: { natsUrl: stack.natsUrl },
       });
     }
     const why = await untilSignal(durationS);

@@ -6,10 +6,16 @@
  * their order (a reversal never overtakes its original). A 503 or 429 is retried with the same batch
  * after `Retry-After` (the API is idempotent on ids: items stored by an earlier attempt come back as
  * duplicates and are still counted as accepted).
+ *
+ * With `respond`, the feeder also closes the loop with vafa: it reads the offer triggers vafa publishes,
+ * and the customers answer its surveys (see `responder.ts`); the answers join the feed in event time.
  */
 import { fnv1a32 } from '../contracts/subjects.js';
 import type { CustomerProfileV1 } from '../contracts/events.js';
-import type { SimEvent } from './generator.js';
+import type { EventStream, SimEvent } from './generator.js';
+import { readOfferTriggers, SurveyAnswerQueue, type SurveyAnswerStats } from './responder.js';
+
+export type { SurveyAnswerStats } from './responder.js';
 
 /** Per-item outcomes of a set of requests. */
 export interface BatchCounts {
@@ -28,8 +34,10 @@ export interface FeederProgress extends BatchCounts {
   eventsPerSecond: number;
   /** Event time of the latest event taken from the bank. */
   eventTime?: string;
-  /** Feedback items taken from the bank; included in `sent`. */
+  /** Feedback items taken (the bank's feedback and survey answers); included in `sent`. */
   feedback?: number;
+  /** Survey answers given (with `respond`); included in `feedback`. */
+  answers?: number;
 }
 
 export interface FeederSummary extends BatchCounts {
@@ -44,15 +52,28 @@ export interface FeederSummary extends BatchCounts {
   lastEventTime?: string;
   /** Up to 10 examples of what went wrong (invalid items, failed requests). */
   problems: string[];
-  /** Feedback items sent; included in `sent`. */
+  /** Feedback items sent (the bank's feedback and survey answers); included in `sent`. */
   feedback: number;
+  /** With `respond`: what became of vafa's offer triggers. */
+  surveys?: SurveyAnswerStats;
+}
+
+/** Survey answering: see {@link FeederOptions.respond}. */
+export interface RespondOptions {
+  /** NATS server URL(s) of the vafa deployment, comma-separated, e.g. `nats://127.0.0.1:4222`. */
+  natsUrl: string;
+  /** Seed of the answer decisions; default the bank's seed (`bank.options.seed`), else 0. */
+  seed?: number;
 }
 
 export interface FeederOptions {
   /** Base URL of the vafa HTTP API, e.g. `http://127.0.0.1:8080`. */
   target: string;
-  /** The events and profiles to send: a bank from `createBank`, or anything shaped like one. */
-  bank: { profiles(): CustomerProfileV1[]; events(): Iterable<SimEvent> };
+  /**
+   * The events and profiles to send: a bank from `createBank`, or anything shaped like one. Survey
+   * answers draw their scores from the pass's `satisfaction` when `events()` returns an {@link EventStream}.
+   */
+  bank: { profiles(): CustomerProfileV1[]; events(): Iterable<SimEvent>; options?: { seed: number } };
   /** Events per second (wall clock); 0 or Infinity sends as fast as the API accepts. */
   rate: number;
   /** Stop taking new events after this many seconds of the event phase. */
@@ -75,6 +96,15 @@ export interface FeederOptions {
   requestTimeoutMs?: number;
   /** Attempts per batch on 503/429/network errors before its unsettled items count as failed; default 30. */
   maxAttempts?: number;
+  /**
+   * Answer vafa's surveys (closed loop); default off. The feeder reads the offer triggers published on
+   * stream `OFFERS` from the moment it starts; for each survey it decides from the seed and the offer id
+   * whether and when the customer answers (by channel: see `SURVEY_RESPONSE_RATE`, `SURVEY_DELAY`), and
+   * posts the answer to `/v1/feedback` when the feed reaches its time, with `offer_id`, `campaign_id`,
+   * `scale`, `branch_id` and a score from the customer's satisfaction then. Answers still ahead of the feed
+   * when it stops are dropped (`surveys.pending`). Marketing offers are read but not answered.
+   */
+  respond?: RespondOptions;
 }
 
 /** A condition the feeder cannot work around (wrong key, wrong URL). */
@@ -168,11 +198,28 @@ class Lane {
 export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
   const batchSize = o.batchSize ?? 200;
   const concurrency = o.concurrency ?? 4;
-  const maxAttempts = o.maxAttempts ?? 30;
-  const timeoutMs = o.requestTimeoutMs ?? 30_000;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1000) throw new RangeError('batchSize must be an integer in 1..1000');
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) throw new RangeError('concurrency must be an integer in 1..64');
   if (!(o.rate >= 0)) throw new RangeError('rate must be ≥ 0 (0 or Infinity: unthrottled)');
+  if (!o.respond) return await feed(o, batchSize, concurrency, undefined);
+  // Triggers are read from before the profiles on: a profile can trigger a survey too.
+  const answers = new SurveyAnswerQueue(o.respond.seed ?? o.bank.options?.seed ?? 0);
+  let stop: () => Promise<void>;
+  try {
+    stop = await readOfferTriggers(o.respond.natsUrl, (p) => answers.add(p));
+  } catch (err) {
+    throw new FeederError((err as Error).message, { cause: err });
+  }
+  try {
+    return await feed(o, batchSize, concurrency, answers);
+  } finally {
+    await stop();
+  }
+}
+
+async function feed(o: FeederOptions, batchSize: number, concurrency: number, answers: SurveyAnswerQueue | undefined): Promise<FeederSummary> {
+  const maxAttempts = o.maxAttempts ?? 30;
+  const timeoutMs = o.requestTimeoutMs ?? 30_000;
   const base = o.target.replace(/\/+$/, '');
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (o.apiKey) headers.authorization = `Bearer ${o.apiKey}`;
@@ -182,6 +229,7 @@ export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
   };
   let fatal: FeederError | undefined;
   const stopped = (): boolean => fatal !== undefined || o.signal?.aborted === true;
+
 
   async function post(b: Batch, counts: BatchCounts): Promise<void> {
     const n = b.items.length;
@@ -252,7 +300,10 @@ export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
   let feedback = 0;
   const snapshot = (phase: FeederProgress['phase'], c: BatchCounts, since: number, eventTime?: string): FeederProgress => {
     const seconds = (performance.now() - since) / 1000;
-    return { phase, ...c, seconds, eventsPerSecond: seconds > 0 ? c.sent / seconds : 0, ...(eventTime ? { eventTime } : {}), ...(phase === 'profiles' ? {} : { feedback }) };
+    return {
+      phase, ...c, seconds, eventsPerSecond: seconds > 0 ? c.sent / seconds : 0, ...(eventTime ? { eventTime } : {}),
+      ...(phase === 'profiles' ? {} : { feedback, ...(answers ? { answers: answers.stats.answered } : {}) }),
+    };
   };
 
   // Profiles.
@@ -298,7 +349,26 @@ export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
   const maxEvents = o.maxEvents ?? Infinity;
   let taken = 0;
   let stoppedBy: FeederSummary['stoppedBy'] = 'exhausted';
-  const it = o.bank.events()[Symbol.iterator]();
+  const source = o.bank.events();
+  const it = source[Symbol.iterator]();
+  const satisfaction = (source as Partial<EventStream>).satisfaction?.bind(source) ?? ((): undefined => undefined);
+  // With survey answers: the bank's next event is held back while answers due before it go first.
+  let held: IteratorResult<SimEvent> | undefined;
+  let feedMs = -Infinity;
+  const next = (): IteratorResult<SimEvent> => {
+    if (!answers) return it.next();
+    held ??= it.next();
+    const limit = held.done ? feedMs : Date.parse(held.value.body.occurred_at ?? '') || feedMs;
+    const a = answers.size ? answers.take(limit, feedMs, satisfaction) : undefined;
+    if (a) {
+      feedMs = Math.max(feedMs, Date.parse(a.body.occurred_at));
+      return { done: false, value: a };
+    }
+    const r = held;
+    held = undefined;
+    if (!r.done) feedMs = Math.max(feedMs, Date.parse(r.value.body.occurred_at ?? '') || feedMs);
+    return r;
+  };
   try {
     for (;;) {
       if (stopped()) {
@@ -328,7 +398,7 @@ export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
       }
       let done = false;
       for (let k = 0; k < allowance; k++) {
-        const r = it.next();
+        const r = next();
         if (r.done) {
           done = true;
           break;
@@ -354,11 +424,12 @@ export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
     clearInterval(timer);
   }
   if (fatal) throw fatal;
+  answers?.close();
   const final = snapshot('done', ec, e0, eventTime);
   o.onProgress?.(final);
   return {
     sent: ec.sent, accepted: ec.accepted, duplicates: ec.duplicates, invalid: ec.invalid, failed: ec.failed,
     seconds: final.seconds, eventsPerSecond: final.eventsPerSecond, profiles: profileSummary, stoppedBy,
-    ...(eventTime ? { lastEventTime: eventTime } : {}), problems, feedback,
+    ...(eventTime ? { lastEventTime: eventTime } : {}), problems, feedback, ...(answers ? { surveys: { ...answers.stats } } : {}),
   };
 }

@@ -8,6 +8,7 @@
  * const bank = createBank({ seed: 7, customers: 10_000, start: new Date('2025-03-21T00:00:00Z'), days: 365 });
  * for (const ev of bank.events()) { ... }                       // lazy, event-time order
  * await runFeeder({ target: 'http://127.0.0.1:8080', bank, rate: 2000 });  // into a running vafa
+ * await runFeeder({ target, bank, rate: 2000, respond: { natsUrl: 'nats://127.0.0.1:4222' } });  // and answer vafa's surveys
  * await writeHistory(bank, 'data/history');                    // labelled history for `vafa train`
  * ```
  */
@@ -21,7 +22,10 @@ export {
   COMPLAINT_PER_DECLINE, COMPLAINT_PER_FEE, COMPLIMENT_PER_DAY, NPS_CAMPAIGN, NPS_RESPONSE_RATE, NPS_SAMPLE_SHARE, RESOLVED_SHARE,
   SEGMENT_SATISFACTION, SERVICE_COMPLAINT_PER_DAY, VISIT_CAMPAIGN, VISIT_INVITE_SHARE, VISIT_RESPONSE_RATE, surveyScore, type FeedbackEvent,
 } from './feedback.js';
-export { runFeeder, FeederError, type FeederOptions, type FeederProgress, type FeederSummary, type BatchCounts } from './feeder.js';
+export {
+  runFeeder, FeederError, type FeederOptions, type FeederProgress, type FeederSummary, type BatchCounts, type RespondOptions, type SurveyAnswerStats,
+} from './feeder.js';
+export { decideSurveyAnswer, parseSurveyTrigger, SURVEY_ANSWER_WINDOW_MS, SURVEY_DELAY, SURVEY_RESPONSE_RATE, type SurveyDecision, type SurveyTrigger } from './responder.js';
 export { writeHistory, readHistory, type HistoryLabel, type HistoryMeta, type HistoryReader, type WriteHistoryOptions } from './history.js';
 export { createProgress, formatProgress, type Progress } from './progress.js';
 

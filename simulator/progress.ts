@@ -19,7 +19,10 @@ function clock(seconds: number): string {
   return `${String(m).padStart(2, '0')}:${s.toFixed(1).padStart(4, '0')}`;
 }
 
-/** The status line for `p`, e.g. `events sent 12,000 · 2,000/s · accepted 11,990 · failed 10 · 00:06.0`. */
+/**
+ * The status line for `p`, e.g. `events sent 12,000 · 2,000/s · accepted 11,990 · failed 10 · feedback 41 · answers 3 · 00:06.0`
+ * (feedback once there is some, answers when the feeder answers surveys).
+ */
 export function formatProgress(p: FeederProgress, label = p.phase === 'profiles' ? 'profiles' : 'events'): string {
   const parts = [
     `${label} sent ${fmt(p.sent)}`,
@@ -28,6 +31,8 @@ export function formatProgress(p: FeederProgress, label = p.phase === 'profiles'
     ...(p.duplicates ? [`duplicates ${fmt(p.duplicates)}`] : []),
     ...(p.invalid ? [`invalid ${fmt(p.invalid)}`] : []),
     `failed ${fmt(p.failed)}`,
+    ...(p.feedback || p.answers !== undefined ? [`feedback ${fmt(p.feedback ?? 0)}`] : []),
+    ...(p.answers !== undefined ? [`answers ${fmt(p.answers)}`] : []),
     clock(p.seconds),
     ...(p.eventTime ? [`event time ${p.eventTime.slice(0, 16).replace('T', ' ')}Z`] : []),
   ];

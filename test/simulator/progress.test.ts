@@ -14,6 +14,9 @@ function fakeStream(isTTY: boolean): { stream: NodeJS.WritableStream & { isTTY: 
 describe('simulator: progress line', () => {
   it('formats the figures a human wants', () => {
     expect(formatProgress(p(12_000, 6))).toBe('events sent 12,000 · 2,000/s · accepted 11,997 · invalid 1 · failed 2 · 00:06.0 · event time 2025-04-01 10:15Z');
+    expect(formatProgress({ ...p(12_000, 6), feedback: 0 })).toBe(formatProgress(p(12_000, 6)));
+    expect(formatProgress({ ...p(12_000, 6), feedback: 1234 })).toContain(' · failed 2 · feedback 1,234 · 00:06.0');
+    expect(formatProgress({ ...p(12_000, 6), feedback: 41, answers: 3 })).toContain(' · feedback 41 · answers 3 · 00:06.0');
   });
 
   it('redraws at most 5 times a second on a terminal', () => {
