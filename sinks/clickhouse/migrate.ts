@@ -8,12 +8,13 @@ import { VIEWS } from './views.js';
 import { LOYALTY_VIEWS } from './loyalty-views.js';
 import { FEEDBACK_VIEWS } from './feedback-views.js';
 import { SURVEY_VIEWS } from './survey-views.js';
+import { OFFER_VIEWS } from './offer-views.js';
 import { migrateDashboardViews } from './dashboard-views.js';
 
 export async function migrate(ch: ClickHouseClient, database: string, cluster?: ClusterOptions): Promise<{ tables: number; views: number }> {
   for (const query of schemaStatements(database, cluster)) await ch.command({ query });
   await addMissingColumns(ch, database, cluster);
-  const views = [...VIEWS, ...LOYALTY_VIEWS, ...FEEDBACK_VIEWS, ...SURVEY_VIEWS];
+  const views = [...VIEWS, ...LOYALTY_VIEWS, ...OFFER_VIEWS, ...FEEDBACK_VIEWS, ...SURVEY_VIEWS];
   for (const v of views) {
     const sql = v.sql(database);
     await ch.command({ query: cluster ? sql.replace(`VIEW ${database}.${v.name} AS`, `VIEW ${database}.${v.name} ON CLUSTER ${cluster.cluster} AS`) : sql });

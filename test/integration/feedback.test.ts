@@ -131,7 +131,11 @@ describe('a complaint', () => {
     expect(by('FB1-R1')).toEqual([]);
     expect(by('FB1-T6')).toEqual(['MKT-ANY']);
     expect(by('FB1-T7')).toEqual(['MKT-ANY']);
-    const released = await stateOf(C);
+    // customer_state is its own insert: it may land just after the offers of the same flush.
+    const released = await waitFor(async () => {
+      const s = await stateOf(C);
+      return s?.features.open_complaints === 0 ? s : undefined;
+    }, 30_000, 'the released state');
     expect(released?.features.open_complaints).toBe(0);
     expect(released?.features.complaints_90d).toBe(1);
   });
@@ -228,5 +232,16 @@ describe('a survey campaign', () => {
     const campaign = await queryRows<{ sent: number; answered: number; response_rate: number; best_csat: number }>(stack,
       `SELECT sum(surveys_sent) sent, sum(responses) answered, answered / sent response_rate, max(csat) best_csat FROM vafa.v_survey_campaigns WHERE campaign_id = 'sat'`);
     expect(campaign[0]).toMatchObject({ sent: 1, answered: 1, response_rate: 1, best_csat: 100 });
+
+    const view = await fetch(`${api}/v1/customers/${C}`);
+    expect(view.status).toBe(200);
+    const body = (await view.json()) as { recent_offers: Record<string, unknown>[] };
+    expect(body.recent_offers).toContainEqual(expect.objectContaining({
+      offer_id: asked.offer_id, offer_code: 'ASK-DEPOSIT', campaign_id: 'sat', kind: 'survey', holdout: 0, converted: true,
+    }));
+    // The campaign views are migrated with the rest (surveys are not offers there).
+    const uplift = await queryRows<{ campaign_id: string }>(stack, 'SELECT campaign_id FROM vafa.v_offer_campaigns');
+    expect(uplift.map((r) => r.campaign_id)).not.toContain('sat');
+    expect(uplift.map((r) => r.campaign_id)).toContain('mkt');
   });
 });
