@@ -120,7 +120,7 @@ export const MAX_PROPENSITY = responsePropensity(0);
 
 /*
  * Scores: the answer is satisfaction plus noise (N(0, 0.12): mood, the question, the day), cut into the
- * scale's bands. With the population's satisfaction this gives a CSAT (share of 4–5) around 75–85 % and
+ * scale's bands. With the population's satisfaction this gives a CSAT (share of 4–5) around 70–80 % and
  * an NPS around +10 to +25, typical of retail banks.
  */
 const SCORE_NOISE = 0.12;
@@ -134,11 +134,6 @@ export function surveyScore(scale: 'csat5' | 'nps10', s: number, z: number): num
   let k = 0;
   while (k < cuts.length && x >= cuts[k]!) k++;
   return scale === 'csat5' ? k + 1 : k;
-}
-
-/** A standard normal draw from two uniforms in [0, 1). */
-export function normalFrom(u1: number, u2: number): number {
-  return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
 }
 
 // --- Texts (no names, no numbers: nothing personal) ------------------------------------------------------

@@ -26,7 +26,7 @@ export interface SurveyTrigger {
 
 /**
  * Share of survey triggers answered, by channel, for a customer of typical satisfaction (the very
- * unhappy answer up to about 1.7× as often: see `responsePropensity`). Industry figures: e-mail surveys
+ * unhappy answer up to 2× as often: see `responsePropensity`). Industry figures: e-mail surveys
  * 5–10 %, SMS 10–15 %, in-app prompts 15–25 %, a question asked in person at the branch far more often.
  */
 export const SURVEY_RESPONSE_RATE: Record<OfferChannel, number> = { sms: 0.12, app: 0.18, email: 0.07, branch: 0.35 };
