@@ -193,7 +193,7 @@ export class Engine {
     const l = lifecycleState(c);
     while (l.deferred.length > 0 && l.deferred[0]!.seq < beforeSeq) {
       const d = l.deferred.shift()!;
-      this.timerStage(state, c, { seq: d.seq, partition: state.partition, at: d.at, watermark: d.at }, d.features, emit);
+      this.timerStage(state, c, { seq: d.seq, partition: state.partition, at: d.at, watermark: d.watermark ?? d.at }, d.features, emit);
     }
   }
 
@@ -266,7 +266,7 @@ export class Engine {
         const features = featureVector(c, t.due, this.featureConfig);
         const l = lifecycleState(c);
         // The customer has events in this batch still waiting for phase 2: decide after them (stream order).
-        if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features });
+        if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features, watermark: ctx.watermark });
         else this.timerStage(state, c, tctx, features, emit);
         armLifecycleTimer(state, c, t.due, this.lifecycle);
       } else if (isLoyaltyTimer(t.kind)) {

@@ -189,4 +189,16 @@ describe('the shipped surveys', () => {
     d.tx({ tx_id: 'dep2', channel: 'deposit', branch_id: 'BR-9', occurred_at: iso(opened + 50 * DAY + 3 * HOUR) });
     expect(d.offers.filter((o) => o.offer_code === 'SURVEY-BRANCH-VISIT')).toHaveLength(1);
   });
+
+  it('are not sent for the history of a profile loaded long after the account opened', () => {
+    const d = new Driver(DEFAULT_OFFERS);
+    // Opened in 2016; the bank's feed starts in 2026: the welcome-stage timer (2016-01-31) fires on the first
+    // transaction's watermark. The stage changes as of then, but a survey that expired in 2016 is not sent.
+    d.profile({ customer_id: 'c1', opened_at: '2016-01-01T07:00:00Z', products: ['current_account', 'debit_card', 'bill_pay', 'online_banking'] });
+    d.tx({ tx_id: 'first', occurred_at: '2026-03-01T08:00:00Z' });
+    d.tx({ tx_id: 'second', occurred_at: '2026-03-01T12:00:00Z' });
+    expect(d.transitions.map((t) => t.to_stage)).toContain('getting_acquainted');
+    expect(d.offers.filter((o) => o.offer_code === 'SURVEY-FIRST-MONTH')).toEqual([]);
+    expect(d.offers.every((o) => Date.parse(String(o.created_at)) >= Date.parse('2026-02-01T00:00:00Z'))).toBe(true);
+  });
 });

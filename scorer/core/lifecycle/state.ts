@@ -8,6 +8,8 @@ export interface DeferredStage {
   seq: number;
   /** The feature vector as of `at`, taken when the timer fired. */
   features: Record<string, number>;
+  /** The partition watermark that fired it (a decision that would be stale by then is not taken). */
+  watermark?: number;
 }
 
 export interface LifecycleState {

@@ -183,6 +183,9 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
   const now = ev.trigger === 'profile' ? Math.max(ctx.at, ctx.watermark) : ctx.at;
   // A timer decision is as of its due time, whichever event's watermark fired it (batch boundaries must not matter).
   const watermark = ev.trigger === 'timer' ? ctx.at : ctx.watermark;
+  // ... but not an offer that would have expired before the watermark that fired it (timers of history:
+  // a profile loaded years after the account opened fires its welcome-stage timers at once).
+  const firedAt = ev.trigger === 'timer' ? ctx.watermark : now;
   const defs = new Map(cat.offers.map((o) => [o.code, o]));
 
   // 1. windows closed before the watermark: non-responses.
@@ -261,6 +264,7 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
     const occasion = o.occasion ? occasionKey(o.occasion, c, s, now, cat.offsetMin) : undefined;
     if (o.occasion && (occasion === undefined || s.occasions[o.code] === occasion)) continue;
     if (hold && o.purpose !== 'recovery') continue;
+    if (now + o.validMs <= firedAt) continue;
     if (!eligible(o, c, ev, now, p, valueAtRisk)) continue;
     (o.survey ? surveys : ranked).push({ o, score: offerScore(o, p, valueAtRisk, cat.arbitration.floor), occasion });
   }
