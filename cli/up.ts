@@ -12,6 +12,7 @@ import { untilSignal, type Command } from './main.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { consumerName } from '../scorer/runtime/worker.js';
 import { natsJsm } from '../runtime/nats.js';
+import type { FeederSummary } from '../simulator/mod.js';
 
 /** Waits until every partition consumer has nothing pending or un-acked (or the timeout passes). */
 export async function waitForDrain(stack: Stack, timeoutMs: number): Promise<boolean> {
@@ -39,10 +40,11 @@ export async function countRows(stack: Stack, table: string): Promise<number> {
 export const upCommand: Command = {
   summary: 'Run vafa all-in-one on embedded defaults (local NATS, embedded ClickHouse), optionally fed by the simulator.',
   usage: [
-    'vafa up [--simulate] [--rate 300] [--customers 2000] [--days 365] [--seed 42] [--duration SECONDS]',
+    'vafa up [--simulate] [--rate 300] [--customers 2000] [--days 365] [--seed 42] [--feedback 10] [--duration SECONDS]',
     '  --simulate     feed it with the synthetic bank over the HTTP API',
     '  --rate N       simulated events per second (default 300)',
     '  --customers N  simulated customers (default 2000)',
+    '  --feedback X   complaints, compliments and bank surveys × X the realistic rates (default 10: a demo covers a few simulated days)',
     '  --duration S   stop by itself after S seconds and print a summary',
   ].join('\n'),
   async run(argv) {
@@ -54,6 +56,7 @@ export const upCommand: Command = {
         customers: { type: 'string', default: '2000' },
         days: { type: 'string', default: '365' },
         seed: { type: 'string', default: '42' },
+        feedback: { type: 'string', default: '10' },
         duration: { type: 'string' },
       },
     });
@@ -67,13 +70,13 @@ export const upCommand: Command = {
     console.log(`\nvafa is up: API ${stack.apiUrl}  dashboard ${stack.apiUrl}/  docs ${stack.apiUrl}/docs  NATS ${stack.natsUrl}  ClickHouse ${stack.clickhouseUrl}\n`);
 
     const abort = new AbortController();
-    let feed: Promise<{ accepted: number; sent: number; failed: number; invalid: number; duplicates: number }> | undefined;
+    let feed: Promise<FeederSummary> | undefined;
     if (values.simulate) {
       const { createBank, runFeeder, createProgress } = await import('../simulator/mod.js');
       const progress = createProgress();
       const start = new Date(Date.UTC(2025, 0, 1));
-      // A demo covers a few simulated days: feedback ×10 so that complaints, resolutions and survey answers show within a minute.
-      const bank = createBank({ seed: Number(values.seed), customers: Number(values.customers), start, days: Number(values.days), feedback: 10 });
+      // A demo covers a few simulated days: feedback ×10 by default so that complaints, resolutions and survey answers show within a minute.
+      const bank = createBank({ seed: Number(values.seed), customers: Number(values.customers), start, days: Number(values.days), feedback: Number(values.feedback) });
       feed = runFeeder({
         target: stack.apiUrl!, bank, rate: Number(values.rate), signal: abort.signal, onProgress: (p) => progress.update(p),
         ...(durationS ? { durationS } : {}), ...(settings.apiKeys[0] ? { apiKey: settings.apiKeys[0] } : {}),
@@ -100,7 +103,9 @@ export const upCommand: Command = {
         // requests still in flight when the run stopped: the API may have stored them (they count as rows)
         unconfirmed_at_stop: fed?.failed ?? null,
         events_scored: stats?.events ?? null,
-        rows_stored: { scored_transactions: rows, points_ledger: ledger, customer_state: customers },
+        feedback_in: fed?.feedback ?? null,
+        surveys: fed?.surveys ? { triggers_seen: fed.surveys.surveys, answered: fed.surveys.answered } : null,
+        rows_stored: { scored_transactions: rows, points_ledger: ledger, customer_state: customers, offers: await countRows(stack, 'offers'), feedback: await countRows(stack, 'feedback') },
         events_per_second: fed ? Number((fed.accepted / seconds).toFixed(1)) : null,
         drained,
       };
