@@ -1,20 +1,113 @@
 /**
  * Checkpoint store: per-partition state snapshots with the stream sequence they cover. The default keeps
- * them in the data directory (written atomically: temp file, fsync, rename).
+ * them in the data directory (written atomically: temp file, fsync, rename); `NatsCheckpointStore` keeps
+ * them in the NATS object store for scorers on several machines.
+ *
+ * Format (`vafa.checkpoint/v2`): NDJSON, a header line (the partition state without its customers, with
+ * the number of customers that follow) then one line per customer. It is written and read as a stream of
+ * chunks of about a megabyte, yielding to the event loop between chunks, so a large partition neither
+ * stalls the other partitions' batches for the whole snapshot nor meets V8's limit on string length
+ * (about 512 MiB: a single `JSON.stringify` of the state failed there). Version-1 snapshots (one JSON
+ * document, `partition-<n>.json`) are still read.
+ *
+ * The worker awaits `save` between batches: the state does not change while it is serialised.
  */
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { createReadStream, existsSync, mkdirSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { PartitionState } from '../core/state.js';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import type { CustomerState, PartitionState } from '../core/state.js';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
 
 // Node's own SHA-256 for object-store chunks: the pure-JS default costs several % of a scorer's CPU.
 setSha256Backend('native');
-import type { NatsConnection } from '@nats-io/transport-node';
 
 export interface CheckpointStore {
   load(partition: number): Promise<PartitionState | undefined>;
   save(state: PartitionState): Promise<void>;
+}
+
+export const CHECKPOINT_FORMAT = 'vafa.checkpoint/v2';
+/** Bytes (UTF-16 code units) gathered before a chunk is handed on and the event loop gets a turn. */
+const CHUNK = 1 << 20;
+
+export class CheckpointError extends Error {
+  override readonly name = 'CheckpointError';
+  constructor(readonly where: string, readonly partition: number, detail: string) {
+    super(`checkpoint ${where} of partition ${partition}: ${detail}`);
+  }
+}
+
+/** The snapshot as NDJSON chunks (see the module comment); yields to the event loop between chunks. */
+export async function* encodeSnapshot(state: PartitionState): AsyncGenerator<Uint8Array> {
+  const { customers, ...rest } = state;
+  const ids = Object.keys(customers);
+  let buf = `${JSON.stringify({ format: CHECKPOINT_FORMAT, ...rest, customers: ids.length })}\n`;
+  for (const id of ids) {
+    buf += `${JSON.stringify(customers[id])}\n`;
+    if (buf.length >= CHUNK) {
+      yield Buffer.from(buf, 'utf8');
+      buf = '';
+      await yieldToLoop();
+    }
+  }
+  if (buf) yield Buffer.from(buf, 'utf8');
+}
+
+/**
+ * Reads a snapshot from its chunks: format 2, or a version-1 document. Throws `CheckpointError` for a
+ * snapshot of another partition, an unknown version or a truncated one (fewer customers than announced).
+ */
+export async function decodeSnapshot(chunks: AsyncIterable<Uint8Array>, partition: number, where: string): Promise<PartitionState> {
+  const decoder = new TextDecoder();
+  let rest = '';
+  let header: (Omit<PartitionState, 'customers'> & { format?: string; customers: number }) | undefined;
+  let legacy: string[] | undefined;
+  const customers: Record<string, CustomerState> = {};
+  let count = 0;
+  const line = (text: string): void => {
+    if (legacy) {
+      legacy.push(text);
+      return;
+    }
+    if (!header) {
+      const first = JSON.parse(text) as Record<string, unknown>;
+      if (first.format === CHECKPOINT_FORMAT) header = first as unknown as typeof header;
+      else legacy = [text];
+      return;
+    }
+    if (text === '') return;
+    const c = JSON.parse(text) as CustomerState;
+    customers[c.id] = c;
+    count++;
+  };
+  for await (const chunk of chunks) {
+    const text = rest + decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      line(text.slice(start, nl));
+      start = nl + 1;
+    }
+    rest = text.slice(start);
+  }
+  rest += decoder.decode();
+  if (rest !== '') line(rest);
+
+  let state: PartitionState;
+  if (legacy) {
+    state = JSON.parse(legacy.join('\n')) as PartitionState;
+  } else if (header) {
+    const { format: _format, customers: announced, ...partitionState } = header;
+    if (count !== announced) throw new CheckpointError(where, partition, `truncated: ${count} of ${announced} customers`);
+    state = { ...partitionState, customers } as PartitionState;
+  } else {
+    throw new CheckpointError(where, partition, 'empty');
+  }
+  if (state.version !== 1 || state.partition !== partition) {
+    throw new CheckpointError(where, partition, `not a version-1 snapshot of this partition (version ${String(state.version)}, partition ${String(state.partition)})`);
+  }
+  return state;
 }
 
 export class FileCheckpointStore implements CheckpointStore {
@@ -23,36 +116,40 @@ export class FileCheckpointStore implements CheckpointStore {
   }
 
   private file(partition: number): string {
+    return path.join(this.dir, `partition-${partition}.ndjson`);
+  }
+
+  /** Where vafa before format 2 kept the partition's snapshot. */
+  private legacyFile(partition: number): string {
     return path.join(this.dir, `partition-${partition}.json`);
   }
 
   async load(partition: number): Promise<PartitionState | undefined> {
-    const f = this.file(partition);
-    if (!existsSync(f)) return undefined;
-    const state = JSON.parse(readFileSync(f, 'utf8')) as PartitionState;
-    if (state.version !== 1 || state.partition !== partition) throw new Error(`checkpoint ${f} is not a version-1 snapshot of partition ${partition}`);
-    return state;
+    for (const f of [this.file(partition), this.legacyFile(partition)]) {
+      if (existsSync(f)) return decodeSnapshot(createReadStream(f), partition, f);
+    }
+    return undefined;
   }
 
   async save(state: PartitionState): Promise<void> {
     const f = this.file(state.partition);
     const tmp = `${f}.tmp`;
-    // The snapshot is taken synchronously (between batches); writing and syncing it does not block the loop.
-    const text = JSON.stringify(state);
     const fh = await open(tmp, 'w');
     try {
-      await fh.writeFile(text);
+      for await (const chunk of encodeSnapshot(state)) await fh.write(chunk);
       await fh.sync();
     } finally {
       await fh.close();
     }
     await rename(tmp, f);
+    await rm(this.legacyFile(state.partition), { force: true });
   }
 }
 
 /**
  * Checkpoints in the NATS object store (bucket `vafa_checkpoints`): readable by any scorer instance,
- * so a partition that moves to another machine resumes from its last snapshot.
+ * so a partition that moves to another machine resumes from its last snapshot. Chunks are streamed in
+ * and out; the store checks each object's digest on reading.
  */
 export class NatsCheckpointStore implements CheckpointStore {
   private constructor(private readonly os: ObjectStore) {}
@@ -63,14 +160,27 @@ export class NatsCheckpointStore implements CheckpointStore {
   }
 
   async load(partition: number): Promise<PartitionState | undefined> {
-    const blob = await this.os.getBlob(`partition-${partition}`);
-    if (!blob) return undefined;
-    const state = JSON.parse(Buffer.from(blob).toString('utf8')) as PartitionState;
-    if (state.version !== 1 || state.partition !== partition) throw new Error(`checkpoint of partition ${partition} in the object store is not a version-1 snapshot`);
+    const name = `partition-${partition}`;
+    const r = await this.os.get(name);
+    if (!r) return undefined;
+    const state = await decodeSnapshot(r.data as unknown as AsyncIterable<Uint8Array>, partition, `object ${name}`);
+    const err = await r.error;
+    if (err) throw new CheckpointError(`object ${name}`, partition, err.message);
     return state;
   }
 
   async save(state: PartitionState): Promise<void> {
-    await this.os.putBlob({ name: `partition-${state.partition}` }, Buffer.from(JSON.stringify(state)));
+    const chunks = encodeSnapshot(state);
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        const next = await chunks.next();
+        if (next.done) ctrl.close();
+        else ctrl.enqueue(next.value);
+      },
+      async cancel() {
+        await chunks.return(undefined);
+      },
+    });
+    await this.os.put({ name: `partition-${state.partition}` }, stream);
   }
 }
