@@ -12,6 +12,7 @@
  *
  * The worker awaits `save` between batches: the state does not change while it is serialised.
  */
+import { randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -133,15 +134,21 @@ export class FileCheckpointStore implements CheckpointStore {
 
   async save(state: PartitionState): Promise<void> {
     const f = this.file(state.partition);
-    const tmp = `${f}.tmp`;
-    const fh = await open(tmp, 'w');
+    // Unique: a fenced worker finishing while its successor in this process starts must not share it.
+    const tmp = `${f}.${process.pid}.${randomUUID()}.tmp`;
     try {
-      for await (const chunk of encodeSnapshot(state)) await fh.write(chunk);
-      await fh.sync();
-    } finally {
-      await fh.close();
+      const fh = await open(tmp, 'w');
+      try {
+        for await (const chunk of encodeSnapshot(state)) await fh.write(chunk);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, f);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
     }
-    await rename(tmp, f);
     await rm(this.legacyFile(state.partition), { force: true });
   }
 }

@@ -60,6 +60,8 @@ export class PartitionOwnership {
   private refreshing: Promise<void> | undefined;
   private stopped = false;
   private readonly leaseMs: number;
+  /** Partitions whose lease was lost, while their fenced worker stops (not acquired again before it has). */
+  private readonly releasing = new Map<number, Promise<void>>();
 
   constructor(private readonly opts: OwnershipOptions) {
     this.leaseMs = opts.leaseMs ?? 10_000;
@@ -99,9 +101,23 @@ export class PartitionOwnership {
         h.fence.valid = false;
         this.held.delete(p);
         this.opts.logger.warn({ partition: p, err: (err as Error).message }, 'partition lease lost; worker fenced');
-        await this.opts.release(p).catch(() => undefined);
+        // Stopping the fenced worker (finishing its batch) must not hold up the refresh of the other
+        // leases: awaited here, one lost lease made the next ones expire too.
+        this.releaseInBackground(p);
       }
     }
+  }
+
+  private releaseInBackground(p: number): void {
+    const started = Date.now();
+    const done = this.opts.release(p)
+      .catch((err: Error) => this.opts.logger.warn({ partition: p, err: err.message }, 'stopping the fenced worker failed'))
+      .finally(() => {
+        if (this.releasing.get(p) === done) this.releasing.delete(p);
+        const ms = Date.now() - started;
+        if (ms > this.leaseMs) this.opts.logger.warn({ partition: p, ms }, 'the fenced worker took longer than a lease to stop');
+      });
+    this.releasing.set(p, done);
   }
 
   private leaseKey(p: number): string {
@@ -129,7 +145,7 @@ export class PartitionOwnership {
         await this.releaseOne(p);
       }
       for (const p of want) {
-        if (this.held.has(p)) continue;
+        if (this.held.has(p) || this.releasing.has(p)) continue;
         let revision: number;
         try {
           revision = await kv.create(this.leaseKey(p), this.opts.instance);
@@ -174,6 +190,7 @@ export class PartitionOwnership {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     await this.ticking;
     await this.refreshing;
+    await Promise.all(this.releasing.values());
     for (const p of [...this.held.keys()]) await this.releaseOne(p).catch(() => undefined);
     await this.kv?.delete(`instance.${this.opts.instance}`).catch(() => undefined);
   }

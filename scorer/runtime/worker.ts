@@ -240,8 +240,10 @@ export class PartitionWorker {
     return { subject: `dlq.scorer.${reason}`, msgId: `dlq:${STREAM_TX}:${m.seq}`, data: m.data, headers: h };
   }
 
+  /** Saves the state; never once the fence is down (the partition may have a new owner by now). */
   async checkpoint(): Promise<void> {
     this.lastCheckpoint = Date.now();
+    if (this.deps.fence && !this.deps.fence.valid) return;
     await this.deps.store.save(this.state);
   }
 
