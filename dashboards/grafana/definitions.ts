@@ -713,7 +713,7 @@ ORDER BY time`],
     },
     {
       title: 'Model latency per batch', type: 'timeseries', w: 12, h: 8, unit: 'ms',
-      description: 'Time of the churn model call per micro-batch (one ONNX run per batch): percentiles and largest.',
+      description: 'Wall time of the churn model step per micro-batch (one ONNX run per batch): the run itself (about 1 µs a row for the shipped model) plus the wait for its turn on the scorer\'s main thread (onnxruntime-node runs it from setImmediate), so it also shows how busy that thread is. Percentiles and largest.',
       sql: [latency('model_ms')],
     },
     {
