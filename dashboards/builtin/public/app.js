@@ -329,7 +329,7 @@ async function refreshCustomer() {
   const cols = ['occurred_at', 'kind', 'points', 'rule_id', 'channel', 'balance_after', 'expires_at'];
   const ledgerTable = el('table', {}, el('thead', {}, el('tr', {}, ...cols.map((k) => el('th', { text: k.replaceAll('_', ' ') })))),
     el('tbody', {}, ...ledger.map((e) => el('tr', {}, ...cols.map((k) => el('td', { class: typeof e[k] === 'number' ? 'num' : '', text: e[k] === null ? '' : fmt(e[k]) }))))));
-  const offerCols = [...new Set(offers.flatMap((o) => Object.keys(o)))].slice(0, 8);
+  const offerCols = ['created_at', 'offer_code', 'kind', 'campaign_id', 'channel', 'reason', 'holdout', 'converted', 'converted_at'];
   const offerTable = offers.length
     ? el('table', {}, el('thead', {}, el('tr', {}, ...offerCols.map((k) => el('th', { text: k.replaceAll('_', ' ') })))),
       el('tbody', {}, ...offers.map((o) => el('tr', {}, ...offerCols.map((k) => el('td', { text: o[k] === undefined ? '' : fmt(o[k]) }))))))
