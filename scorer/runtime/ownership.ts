@@ -36,6 +36,8 @@ interface Held {
 }
 
 const BUCKET = 'vafa_leases';
+/** How long (in lease lifetimes) a lost partition waits for its fenced worker to stop before it is taken again. */
+const RELEASE_WAIT_LEASES = 2;
 
 /** Rendezvous (highest-random-weight) choice of owner: stable, and minimal movement on membership change. */
 export function chooseOwner(partition: number, instances: readonly string[]): string | undefined {
@@ -60,8 +62,12 @@ export class PartitionOwnership {
   private refreshing: Promise<void> | undefined;
   private stopped = false;
   private readonly leaseMs: number;
-  /** Partitions whose lease was lost, while their fenced worker stops (not acquired again before it has). */
-  private readonly releasing = new Map<number, Promise<void>>();
+  /**
+   * Partitions whose lease was lost, while their fenced worker stops: not acquired again before it has,
+   * or before RELEASE_WAIT_LEASES lease lifetimes have passed (a fenced worker cannot commit, so a stop
+   * that hangs must not keep the partition from its owner for good).
+   */
+  private readonly releasing = new Map<number, { done: Promise<void>; since: number }>();
 
   constructor(private readonly opts: OwnershipOptions) {
     this.leaseMs = opts.leaseMs ?? 10_000;
@@ -109,15 +115,26 @@ export class PartitionOwnership {
   }
 
   private releaseInBackground(p: number): void {
-    const started = Date.now();
-    const done = this.opts.release(p)
+    const since = Date.now();
+    const entry = { since, done: Promise.resolve() };
+    entry.done = this.opts.release(p)
       .catch((err: Error) => this.opts.logger.warn({ partition: p, err: err.message }, 'stopping the fenced worker failed'))
       .finally(() => {
-        if (this.releasing.get(p) === done) this.releasing.delete(p);
-        const ms = Date.now() - started;
+        if (this.releasing.get(p) === entry) this.releasing.delete(p);
+        const ms = Date.now() - since;
         if (ms > this.leaseMs) this.opts.logger.warn({ partition: p, ms }, 'the fenced worker took longer than a lease to stop');
       });
-    this.releasing.set(p, done);
+    this.releasing.set(p, entry);
+  }
+
+  /** True while a lost partition's fenced worker is still stopping, within the bounded wait. */
+  private stillReleasing(p: number): boolean {
+    const r = this.releasing.get(p);
+    if (!r) return false;
+    if (Date.now() - r.since < RELEASE_WAIT_LEASES * this.leaseMs) return true;
+    this.releasing.delete(p);
+    this.opts.logger.warn({ partition: p }, 'the fenced worker has not stopped; taking the partition again (it cannot commit)');
+    return false;
   }
 
   private leaseKey(p: number): string {
@@ -145,7 +162,7 @@ export class PartitionOwnership {
         await this.releaseOne(p);
       }
       for (const p of want) {
-        if (this.held.has(p) || this.releasing.has(p)) continue;
+        if (this.held.has(p) || this.stillReleasing(p)) continue;
         let revision: number;
         try {
           revision = await kv.create(this.leaseKey(p), this.opts.instance);
@@ -190,7 +207,10 @@ export class PartitionOwnership {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     await this.ticking;
     await this.refreshing;
-    await Promise.all(this.releasing.values());
+    const waited = Promise.all([...this.releasing.values()].map((r) => r.done));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([waited, new Promise<void>((r) => (timer = setTimeout(r, RELEASE_WAIT_LEASES * this.leaseMs)))]);
+    clearTimeout(timer);
     for (const p of [...this.held.keys()]) await this.releaseOne(p).catch(() => undefined);
     await this.kv?.delete(`instance.${this.opts.instance}`).catch(() => undefined);
   }

@@ -65,4 +65,29 @@ describe('partition leases', () => {
       await ownership.stop();
     }
   }, 30_000);
+
+  it('take a lost partition again after two lease lifetimes even if its fenced worker never stops', async () => {
+    const LEASE = 1000;
+    let stuck = false;
+    const fences = new Map<number, Fence[]>();
+    const ownership = new PartitionOwnership({
+      nc, instance: 'stuck', partitions: 2, leaseMs: LEASE, logger: createLogger({ level: 'silent', name: 'test' }),
+      acquire: async (p, fence) => void fences.set(p, [...(fences.get(p) ?? []), fence]),
+      // The first worker of partition 0 never stops (its new one, at the end, does).
+      release: (p) => (p === 0 && (stuck = !stuck) ? new Promise<void>(() => undefined) : Promise.resolve()),
+    });
+    await ownership.start();
+    try {
+      const kv = await new Kvm(nc).open('vafa_leases');
+      await kv.purge('partition.0');
+      await sleep(1.2 * LEASE);
+      expect(fences.get(0)!.map((f) => f.valid)).toEqual([false]);
+      await sleep(2.5 * LEASE);
+      expect(ownership.owned).toEqual([0, 1]);
+      expect(fences.get(0)!.map((f) => f.valid)).toEqual([false, true]);
+      expect(fences.get(1)!.map((f) => f.valid)).toEqual([true]);
+    } finally {
+      await ownership.stop();
+    }
+  }, 30_000);
 });
