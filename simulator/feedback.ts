@@ -15,6 +15,7 @@ import { CHANNELS, type Channel, type FeedbackV1 } from '../contracts/events.js'
 import type { Segment } from './catalog.js';
 import { DAY, type Customer } from './population.js';
 import { hashInts, mix32, Rng } from './rng.js';
+import { heapPop, heapPush } from '../scorer/core/heap.js';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -227,35 +228,11 @@ class DraftHeap {
   }
 
   push(d: Draft): void {
-    const a = this.a;
-    a.push(d);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!less(a[i]!, a[p]!)) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
-      i = p;
-    }
+    heapPush(this.a, d, less);
   }
 
   pop(): Draft | undefined {
-    const a = this.a;
-    const top = a[0];
-    const last = a.pop();
-    if (!top || !last || a.length === 0) return top;
-    a[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < a.length && less(a[l]!, a[m]!)) m = l;
-      if (r < a.length && less(a[r]!, a[m]!)) m = r;
-      if (m === i) break;
-      [a[i], a[m]] = [a[m]!, a[i]!];
-      i = m;
-    }
-    return top;
+    return heapPop(this.a, less);
   }
 }
 

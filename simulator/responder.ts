@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { OFFER_CHANNELS, STREAM_OFFERS, type OfferChannel } from '../contracts/subjects.js';
 import { MAX_PROPENSITY, responsePropensity, surveyScore, type FeedbackEvent } from './feedback.js';
 import { hashInts, hashString, Rng } from './rng.js';
+import { heapPop, heapPush } from '../scorer/core/heap.js';
 
 /** An offer trigger as published on `OFFERS` (the fields the simulator reads). */
 export interface SurveyTrigger {
@@ -220,37 +221,15 @@ export class SurveyAnswerQueue {
   }
 
   private push(q: Queued): void {
-    const a = this.heap;
-    a.push(q);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (a[p]!.d.at <= a[i]!.d.at) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
-      i = p;
-    }
+    heapPush(this.heap, q, sooner);
   }
 
   private pop(): Queued | undefined {
-    const a = this.heap;
-    const top = a[0];
-    const last = a.pop();
-    if (!top || !last || a.length === 0) return top;
-    a[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < a.length && a[l]!.d.at < a[m]!.d.at) m = l;
-      if (r < a.length && a[r]!.d.at < a[m]!.d.at) m = r;
-      if (m === i) break;
-      [a[i], a[m]] = [a[m]!, a[i]!];
-      i = m;
-    }
-    return top;
+    return heapPop(this.heap, sooner);
   }
 }
+
+const sooner = (x: Queued, y: Queued): boolean => x.d.at < y.d.at;
 
 /**
  * Reads every trigger published on `OFFERS` from now on (an ordered consumer: no durable state on the

@@ -11,6 +11,7 @@ import { newLoyaltyState } from './loyalty/state.js';
 import { newFeatureState } from './features/state.js';
 import { newLifecycleState } from './lifecycle/state.js';
 import { newOffersState } from './offers/state.js';
+import { heapPop, heapPush } from './heap.js';
 
 export interface CustomerState {
   id: string;
@@ -77,36 +78,14 @@ export function getCustomer(state: PartitionState, id: string): CustomerState {
   return c;
 }
 
+const earlier = (x: Timer, y: Timer): boolean => x.due < y.due;
+
 export function pushTimer(state: PartitionState, t: Timer): void {
-  const h = state.timers;
-  h.push(t);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (h[p]!.due <= h[i]!.due) break;
-    [h[p], h[i]] = [h[i]!, h[p]!];
-    i = p;
-  }
+  heapPush(state.timers, t, earlier);
 }
 
 export function popDueTimer(state: PartitionState, upTo: number): Timer | undefined {
   const h = state.timers;
   if (h.length === 0 || h[0]!.due > upTo) return undefined;
-  const top = h[0]!;
-  const last = h.pop()!;
-  if (h.length > 0) {
-    h[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && h[l]!.due < h[m]!.due) m = l;
-      if (r < h.length && h[r]!.due < h[m]!.due) m = r;
-      if (m === i) break;
-      [h[m], h[i]] = [h[i]!, h[m]!];
-      i = m;
-    }
-  }
-  return top;
+  return heapPop(h, earlier);
 }
