@@ -14,13 +14,7 @@
  * - Churned: the customer's latest stage (customer_state) is `separation` or `potential_separation`.
  */
 import { DEFAULT_RULES } from '../../scorer/core/loyalty/defaults.js';
-import type { ViewDef } from './views.js';
-
-const view = (name: string, comment: string, body: (db: string) => string): ViewDef => ({
-  name,
-  comment,
-  sql: (db) => `CREATE OR REPLACE VIEW ${db}.${name} AS\n${body(db)}`,
-});
+import { view, type ViewDef } from './views.js';
 
 /** The feedback views for a bank-local day of `offsetMin` minutes east of UTC (default: the shipped rules' offset). */
 export function feedbackViews(offsetMin: number = DEFAULT_RULES.offsetMin): ViewDef[] {

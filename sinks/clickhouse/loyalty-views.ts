@@ -12,13 +12,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { bankDay, dayOfWeek } from '../../scorer/core/loyalty/calendar.js';
 import { DEFAULT_RULES } from '../../scorer/core/loyalty/defaults.js';
 import { DAY_MS } from '../../scorer/core/types.js';
-import type { ViewDef } from './views.js';
-
-const view = (name: string, comment: string, body: (db: string) => string): ViewDef => ({
-  name,
-  comment,
-  sql: (db) => `CREATE OR REPLACE VIEW ${db}.${name} AS\n${body(db)}`,
-});
+import { view, type ViewDef } from './views.js';
 
 export interface BankCalendar {
   /** Minutes east of UTC (Tehran: 210). */

@@ -14,13 +14,7 @@
  * Cost counts treated decisions only (a holdout costs nothing); cost per incremental conversion divides
  * it by uplift × treated decisions.
  */
-import type { ViewDef } from './views.js';
-
-const view = (name: string, comment: string, body: (db: string) => string): ViewDef => ({
-  name,
-  comment,
-  sql: (db) => `CREATE OR REPLACE VIEW ${db}.${name} AS\n${body(db)}`,
-});
+import { view, type ViewDef } from './views.js';
 
 /** z for a two-sided 95 % interval. */
 const Z = '1.959963984540054';

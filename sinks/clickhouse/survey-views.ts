@@ -19,13 +19,7 @@
  *   into coarser groups; the rates and the median cannot be.
  */
 import { DEFAULT_RULES } from '../../scorer/core/loyalty/defaults.js';
-import type { ViewDef } from './views.js';
-
-const view = (name: string, comment: string, body: (db: string) => string): ViewDef => ({
-  name,
-  comment,
-  sql: (db) => `CREATE OR REPLACE VIEW ${db}.${name} AS\n${body(db)}`,
-});
+import { view, type ViewDef } from './views.js';
 
 /** Response, score and cost measures of the rows of v_survey_outcomes in one group. */
 const MEASURES = `count() AS surveys_sent,

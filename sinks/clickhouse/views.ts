@@ -8,7 +8,8 @@ export interface ViewDef {
   sql(database: string): string;
 }
 
-const view = (name: string, comment: string, body: (db: string) => string): ViewDef => ({
+/** A view named `name` over `body` (the SELECT, given the database), created or replaced. */
+export const view = (name: string, comment: string, body: (db: string) => string): ViewDef => ({
   name,
   comment,
   sql: (db) => `CREATE OR REPLACE VIEW ${db}.${name} AS\n${body(db)}`,
