@@ -207,32 +207,29 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
   if (ev.trigger !== 'timer' && s.open.length > 0) {
     const still: OpenOffer[] = [];
     let answered = false;
+    const convert = (o: OpenOffer, goal: string, valueMinor: number, answer?: { score: number | null; scale: string }): void => {
+      emit.row('offer_conversions', {
+        conversion_id: `${o.id}:conv`, offer_id: o.id, customer_id: c.id, campaign_id: o.campaign, offer_code: o.code, channel: o.channel,
+        branch_id: o.branch, holdout: o.holdout ? 1 : 0, goal, tx_id: ev.sourceId, offered_at: iso(o.at), converted_at: iso(now),
+        value_minor: valueMinor, stream_seq: ctx.seq, ...answer,
+      });
+    };
     for (const o of s.open) {
+      const inWindow = o.at < now && now <= o.until;
       if (o.survey !== undefined) {
         const fb = ev.feedback;
-        if (!answered && fb && o.at < now && now <= o.until && answers(fb, o)) {
+        if (!answered && inWindow && fb && answers(fb, o)) {
           answered = true;
-          emit.row('offer_conversions', {
-            conversion_id: `${o.id}:conv`, offer_id: o.id, customer_id: c.id, campaign_id: o.campaign, offer_code: o.code, channel: o.channel,
-            branch_id: o.branch, holdout: 0, goal: defs.get(o.code)?.goal.id ?? 'survey_answered', tx_id: fb.feedback_id, offered_at: iso(o.at),
-            converted_at: iso(now), value_minor: 0, stream_seq: ctx.seq, score: fb.score ?? null, scale: o.survey,
-          });
-        } else {
-          still.push(o);
+          convert(o, defs.get(o.code)?.goal.id ?? 'survey_answered', 0, { score: fb.score ?? null, scale: o.survey });
+          continue;
         }
+      } else if (inWindow && goalMet(defs.get(o.code), c, ev)) {
+        const def = defs.get(o.code)!;
+        convert(o, def.goal.id, ev.tx && def.goal.kind === 'transaction' ? ev.tx.amount_minor : 0);
+        s.ignored = 0;
         continue;
       }
-      if (o.at < now && now <= o.until && goalMet(defs.get(o.code), c, ev)) {
-        const def = defs.get(o.code)!;
-        emit.row('offer_conversions', {
-          conversion_id: `${o.id}:conv`, offer_id: o.id, customer_id: c.id, campaign_id: o.campaign, offer_code: o.code, channel: o.channel,
-          branch_id: o.branch, holdout: o.holdout ? 1 : 0, goal: def.goal.id, tx_id: ev.sourceId, offered_at: iso(o.at), converted_at: iso(now),
-          value_minor: ev.tx && def.goal.kind === 'transaction' ? ev.tx.amount_minor : 0, stream_seq: ctx.seq,
-        });
-        s.ignored = 0;
-      } else {
-        still.push(o);
-      }
+      still.push(o);
     }
     s.open = still;
   }
