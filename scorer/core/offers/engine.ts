@@ -186,7 +186,7 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
   // ... but not an offer that would have expired before the watermark that fired it (timers of history:
   // a profile loaded years after the account opened fires its welcome-stage timers at once).
   const firedAt = ev.trigger === 'timer' ? ctx.watermark : now;
-  const defs = new Map(cat.offers.map((o) => [o.code, o]));
+  const defs = offersByCode(cat);
 
   // 1. windows closed before the watermark: non-responses.
   if (s.open.some((o) => o.until < watermark)) {
@@ -300,6 +300,15 @@ function decideRanked(
     decide(state, c, s, o, channel, occasion, ev, now, emit);
     decided++;
   }
+}
+
+const BY_CODE = new WeakMap<OffersCatalogue, ReadonlyMap<string, OfferDef>>();
+
+/** The catalogue's offers by code, built once per catalogue rather than on every event. */
+function offersByCode(cat: OffersCatalogue): ReadonlyMap<string, OfferDef> {
+  let m = BY_CODE.get(cat);
+  if (!m) BY_CODE.set(cat, (m = new Map(cat.offers.map((o) => [o.code, o]))));
+  return m;
 }
 
 /** Open complaints as of the event (feature `open_complaints`; 0 when the vector has none). */
