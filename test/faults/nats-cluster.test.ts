@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { freePort, startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
 import { connectNats, ensureStreams } from '../../runtime/nats.js';
 import { Publisher } from '../../ingest/publisher.js';
@@ -69,9 +69,20 @@ describe('three-node NATS cluster, R3 streams', () => {
       return s.cluster?.leader && s.state.messages >= acked.size ? s : undefined;
     }, 60_000, 'a new stream leader with every message');
     expect(after.state.messages).toBe(6000);
+    // Right after a failover the cluster may still answer "JetStream system temporarily unavailable".
+    const readMessage = async (seq: number): Promise<StoredMsg | null> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await jsm.streams.getMessage('TX', { seq });
+        } catch (err) {
+          if (attempt >= 60 || !/temporarily unavailable/i.test((err as Error).message)) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    };
     const seen = new Set<string>();
     for (let seq = after.state.first_seq; seq <= after.state.last_seq; seq++) {
-      const m = await jsm.streams.getMessage('TX', { seq });
+      const m = await readMessage(seq);
       if (m) seen.add((JSON.parse(Buffer.from(m.data).toString()) as { tx_id: string }).tx_id);
     }
     for (const id of acked) expect(seen.has(id)).toBe(true);
