@@ -47,6 +47,8 @@ export const SettingsSchema = Type.Object({
   tokenKey: Type.String({ minLength: 16 }),
   /** Log level. Env `LOG_LEVEL`, default info. */
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
+  /** Log format: `pretty` (human-readable lines), `json` (one object a line) or `auto` (pretty when stdout is a terminal). Env `LOG_FORMAT`, default auto. */
+  logFormat: Type.Union([Type.Literal('pretty'), Type.Literal('json'), Type.Literal('auto')]),
   /** Scorer: most messages pulled per batch. Env `VAFA_SCORER_BATCH`, default 1000. */
   scorerBatch: Type.Integer({ minimum: 1, maximum: 10000 }),
   /** Scorer: longest a pull waits to fill a batch, ms. Env `VAFA_SCORER_WAIT_MS`, default 50. */
@@ -88,7 +90,7 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   clickhouseUrl: 'CLICKHOUSE_URL', localClickhousePort: 'VAFA_CLICKHOUSE_PORT', clickhouseUser: 'CLICKHOUSE_USER',
   clickhousePassword: 'CLICKHOUSE_PASSWORD', clickhouseDatabase: 'CLICKHOUSE_DATABASE', dataDir: 'VAFA_DATA_DIR',
   partitions: 'VAFA_PARTITIONS', streamReplicas: 'VAFA_STREAM_REPLICAS', duplicateWindowS: 'VAFA_DUPLICATE_WINDOW_S',
-  apiKeys: 'VAFA_API_KEYS', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', scorerBatch: 'VAFA_SCORER_BATCH',
+  apiKeys: 'VAFA_API_KEYS', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', logFormat: 'LOG_FORMAT', scorerBatch: 'VAFA_SCORER_BATCH',
   scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
   rulesPath: 'VAFA_RULES', rulesWatchMs: 'VAFA_RULES_WATCH_MS', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
   shutdownMs: 'VAFA_SHUTDOWN_MS', webhookUrl: 'VAFA_WEBHOOK_URL', webhookSecret: 'VAFA_WEBHOOK_SECRET', startupTimeoutMs: 'VAFA_STARTUP_TIMEOUT_MS',
@@ -146,6 +148,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     rateLimitPerMin: int(env, 'rateLimitPerMin', 0),
     tokenKey: str('tokenKey') ?? DEMO_TOKEN_KEY,
     logLevel: (str('logLevel') ?? 'info') as Settings['logLevel'],
+    logFormat: (str('logFormat') ?? 'auto') as Settings['logFormat'],
     scorerBatch: int(env, 'scorerBatch', 1000),
     scorerWaitMs: int(env, 'scorerWaitMs', 50),
     checkpointMs: int(env, 'checkpointMs', 5000),
