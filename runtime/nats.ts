@@ -2,10 +2,11 @@
  * NATS connection and the JetStream streams of the contract: `TX`, `OFFERS`, `DLQ`.
  * Single-node defaults here; production settings (R3, placement) come from config — see docs/operations.md.
  */
-import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connect, nanos, type NatsConnection, type Status } from '@nats-io/transport-node';
 import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { STREAM_DLQ, STREAM_OFFERS, STREAM_TX } from '../contracts/subjects.js';
 import type { Logger } from './log.js';
+import { FailureEpisode } from './episode.js';
 
 export async function connectNats(url: string, name: string, logger?: Logger): Promise<NatsConnection> {
   const nc = await connect({
@@ -19,14 +20,26 @@ export async function connectNats(url: string, name: string, logger?: Logger): P
     // Stack traces captured for every request cost more CPU than the publish itself on the hot path.
     noAsyncTraces: true,
   });
-  if (logger) {
-    void (async () => {
-      for await (const s of nc.status()) {
-        if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') logger.warn({ nats: s.type }, `nats ${s.type}`);
-      }
-    })().catch(() => undefined);
-  }
+  if (logger) void logNatsStatus(nc.status(), new FailureEpisode(logger, 'nats connection', { repeatMs: 5000 }), logger).catch(() => undefined);
   return nc;
+}
+
+/**
+ * Connection status as a failure episode: a disconnect, the reconnect attempts and server errors are
+ * one episode (a line when it starts, a count every few seconds), a reconnect ends it.
+ */
+export async function logNatsStatus(statuses: AsyncIterable<Status>, episode: FailureEpisode, logger: Logger): Promise<void> {
+  for await (const s of statuses) {
+    switch (s.type) {
+      case 'disconnect': episode.fail(new Error(`disconnected from ${s.server}`), { server: s.server }); break;
+      case 'reconnecting': episode.fail(new Error('reconnecting')); break;
+      case 'staleConnection': episode.fail(new Error('stale connection')); break;
+      case 'error': episode.fail(s.error); break;
+      case 'reconnect': episode.ok({ server: s.server }); break;
+      case 'ldm': logger.info({ server: s.server }, 'nats server entering lame duck mode'); break;
+      default: break;
+    }
+  }
 }
 
 export interface StreamSettings {
