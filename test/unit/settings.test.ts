@@ -24,6 +24,13 @@ describe('settings', () => {
     expect(s.apiKeys).toEqual(['a'.repeat(32), 'b'.repeat(32)]);
   });
 
+  it('reads the log format: auto by default, pretty or json, anything else refused by name', () => {
+    expect(loadSettings({}).logFormat).toBe('auto');
+    expect(loadSettings({ LOG_FORMAT: 'pretty' }).logFormat).toBe('pretty');
+    expect(loadSettings({ LOG_FORMAT: 'json' }).logFormat).toBe('json');
+    expect(() => loadSettings({ LOG_FORMAT: 'fancy' })).toThrow(/LOG_FORMAT="fancy"/);
+  });
+
   it('reads partition ownership lists', () => {
     expect(loadSettings({ VAFA_SCORER_PARTITIONS: '0,3,5' }).scorerPartitions).toEqual([0, 3, 5]);
   });
