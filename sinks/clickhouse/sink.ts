@@ -1,13 +1,22 @@
 /**
  * The ClickHouse sink. Partition workers hand it each micro-batch's rows and await durability; it
  * coalesces concurrent batches into one insert per table per flush (a MergeTree part per insert is the
- * cost to keep low), retries a failed flush with back-off, and resolves every waiter only when all of
- * its rows are stored. Rows are keyed by deterministic ids in ReplacingMergeTree tables, so a retried
- * or replayed insert is harmless.
+ * cost to keep low). Rows are keyed by deterministic ids in ReplacingMergeTree tables, so a retried,
+ * split or replayed insert is harmless.
+ *
+ * Failures are classified (errors.ts). Transient and operator failures are retried with capped back-off
+ * and every writer waits. An insert the server refuses for its data is split (at the row the error
+ * names, else in halves) until the refused rows stand alone; the rest lands, and each writer gets back
+ * the refused rows it wrote (the same objects), to send to DLQ with their source.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Row, TableName } from '../../scorer/core/types.js';
 import type { Logger } from '../../runtime/log.js';
+import { sleep } from '../../runtime/deadline.js';
+import { FailureEpisode } from '../../runtime/episode.js';
+import { classifySinkError, refusedRowHint, SinkClosedError, type SinkFailure } from './errors.js';
+
+export { SinkClosedError } from './errors.js';
 
 export interface SinkOptions {
   database: string;
@@ -15,19 +24,48 @@ export interface SinkOptions {
   maxRows?: number;
   /** Flush at most this long after the first buffered row, ms. Default 100. */
   lingerMs?: number;
-  /** Back-off between failed flush attempts, ms (doubling, capped at 5 s). Default 200. */
+  /** First back-off after a failed flush attempt, ms (doubling up to `maxRetryMs`). Default 200. */
   retryMs?: number;
+  /** Longest back-off between flush attempts, ms. Default 5,000. */
+  maxRetryMs?: number;
+  /**
+   * Inserts one table may spend per flush finding the rows the server refuses. Past it, the rows of a
+   * part still refused are all returned as refused (`isolated: false`) instead of being split further.
+   * Default 100 (one bad row among 20,000 costs about three).
+   */
+  maxIsolationInserts?: number;
+  /** Least time between two "still failing" log lines of one outage, ms. Default 10,000. */
+  logEveryMs?: number;
   logger?: Logger;
   onFlush?: (info: { rows: number; ms: number; tables: number }) => void;
+  /** Every failed flush attempt (one call per failing table). */
+  onFailure?: (failure: SinkFailure & { table: string }) => void;
+  /** Rows the server refused in one flush (before they are handed back to their writers). */
+  onRefused?: (rows: readonly RefusedRow[]) => void;
 }
 
+/** A row the server refused for its data; `row` is the very object the writer passed in. */
+export interface RefusedRow {
+  table: string;
+  row: Row;
+  error: SinkFailure;
+  /** False when the isolation budget ran out: the row was refused within a part of `partRows` rows. */
+  isolated: boolean;
+  partRows: number;
+}
+
+type Rows = ReadonlyMap<TableName | string, readonly Row[]>;
+
 interface Waiter {
-  resolve: () => void;
+  rows: Rows;
+  resolve: (refused: RefusedRow[]) => void;
   reject: (e: Error) => void;
 }
 
-export class SinkClosedError extends Error {
-  override readonly name = 'SinkClosedError';
+/** A failed data insert, kept with its rows while they are split. */
+interface RefusedPart {
+  rows: readonly Row[];
+  err: unknown;
 }
 
 export class ClickHouseSink {
@@ -37,13 +75,20 @@ export class ClickHouseSink {
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private closed = false;
+  private readonly aborted = new AbortController();
+  private readonly episode: FailureEpisode | undefined;
   /** True while the last flush attempt failed (the warehouse is unavailable). */
   degraded = false;
 
-  constructor(private readonly ch: ClickHouseClient, private readonly opts: SinkOptions) {}
+  constructor(private readonly ch: ClickHouseClient, private readonly opts: SinkOptions) {
+    this.episode = opts.logger ? new FailureEpisode(opts.logger, 'clickhouse sink', { repeatMs: opts.logEveryMs ?? 10_000 }) : undefined;
+  }
 
-  /** Buffers rows and resolves once they are durable in ClickHouse. */
-  async write(rows: ReadonlyMap<TableName | string, readonly Row[]>): Promise<void> {
+  /**
+   * Buffers rows and resolves once they are durable in ClickHouse, with the rows of this call the server
+   * refused for their data (usually none). Rejects only when the sink is closed or aborted first.
+   */
+  async write(rows: Rows): Promise<RefusedRow[]> {
     if (this.closed) throw new SinkClosedError('sink is closed');
     let n = 0;
     for (const [table, list] of rows) {
@@ -53,9 +98,9 @@ export class ClickHouseSink {
       for (const r of list) buf.push(r);
       n += list.length;
     }
-    if (n === 0) return;
+    if (n === 0) return [];
     this.buffered += n;
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    const done = new Promise<RefusedRow[]>((resolve, reject) => this.waiters.push({ rows, resolve, reject }));
     if (this.buffered >= (this.opts.maxRows ?? 20_000)) this.kick(0);
     else this.kick(this.opts.lingerMs ?? 100);
     return await done;
@@ -84,8 +129,8 @@ export class ClickHouseSink {
     this.buffer = new Map();
     this.waiters = [];
     this.buffered = 0;
-    this.flushing = this.insertWithRetry(batch, rows).then(
-      () => waiters.forEach((w) => w.resolve()),
+    this.flushing = this.store(batch, rows).then(
+      (refused) => settle(waiters, refused),
       (err: Error) => waiters.forEach((w) => w.reject(err)),
     ).finally(() => {
       this.flushing = undefined;
@@ -93,32 +138,101 @@ export class ClickHouseSink {
     await this.flushing;
   }
 
-  private async insertWithRetry(batch: Map<string, Row[]>, rows: number): Promise<void> {
+  /** Inserts every table's rows, retrying the tables that failed until each has landed or been refused. */
+  private async store(batch: Map<string, Row[]>, rows: number): Promise<RefusedRow[]> {
+    let todo = [...batch];
+    const refused: RefusedRow[] = [];
     let delay = this.opts.retryMs ?? 200;
+    const started = performance.now();
     for (let attempt = 1; ; attempt++) {
-      const started = performance.now();
-      try {
-        await Promise.all([...batch].map(([table, values]) => this.ch.insert({
-          table: `${this.opts.database}.${table}`, values, format: 'JSONEachRow',
-          // A batch may span many months of event time (a replay, a profile opened years ago): the
-          // default limit of 100 partitions per insert would refuse it forever.
-          clickhouse_settings: { max_partitions_per_insert_block: '1000' },
-        })));
-        if (this.degraded) this.opts.logger?.info({ attempt }, 'clickhouse sink recovered');
-        this.degraded = false;
-        this.opts.onFlush?.({ rows, ms: performance.now() - started, tables: batch.size });
-        return;
-      } catch (err) {
-        if (this.closed) throw err as Error;
-        if (!this.degraded) this.opts.logger?.warn({ err: (err as Error).message, rows }, 'clickhouse insert failed; holding the batch and retrying');
-        this.degraded = true;
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5000);
-      }
+      const results = await Promise.allSettled(todo.map(([table, values]) => this.insertTable(table, values)));
+      const failed: [string, Row[]][] = [];
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') refused.push(...r.value);
+        else {
+          failed.push(todo[i]!);
+          this.failed(todo[i]![0], r.reason, todo[i]![1].length);
+        }
+      });
+      if (failed.length === 0) break;
+      if (this.closed) throw new SinkClosedError(`sink closed with ${rows} rows not stored`);
+      this.degraded = true;
+      todo = failed;
+      await sleep(delay, this.aborted.signal);
+      if (this.closed) throw new SinkClosedError(`sink aborted with ${rows} rows not stored`);
+      delay = Math.min(delay * 2, this.opts.maxRetryMs ?? 5000);
+    }
+    this.degraded = false;
+    this.episode?.ok();
+    if (refused.length) this.refused(refused);
+    this.opts.onFlush?.({ rows, ms: performance.now() - started, tables: batch.size });
+    return refused;
+  }
+
+  private failed(table: string, err: unknown, rows: number): void {
+    const f = classifySinkError(err);
+    this.opts.onFailure?.({ ...f, table });
+    const hint = f.kind === 'operator' ? 'needs an operator (no row is at fault; nothing goes to DLQ)' : 'transient';
+    this.episode?.fail(err, { table, rows, kind: f.kind, reason: f.reason, hint });
+  }
+
+  private refused(refused: RefusedRow[]): void {
+    this.opts.onRefused?.(refused);
+    const groups = new Map<string, { table: string; reason: string; code?: string; message: string; rows: number; unisolated: number }>();
+    for (const r of refused) {
+      const key = `${r.table}\0${r.error.reason}`;
+      const g = groups.get(key) ?? { table: r.table, reason: r.error.reason, ...(r.error.code ? { code: r.error.code } : {}), message: r.error.message, rows: 0, unisolated: 0 };
+      g.rows++;
+      if (!r.isolated) g.unisolated++;
+      groups.set(key, g);
+    }
+    for (const g of groups.values()) this.opts.logger?.warn(g, 'clickhouse refused rows for their data; the rest of the batch is stored, the refused rows go to DLQ');
+  }
+
+  /** One table's insert; a data failure is split down to the refused rows, anything else is thrown. */
+  private async insertTable(table: string, rows: readonly Row[]): Promise<RefusedRow[]> {
+    try {
+      await this.insert(table, rows);
+      return [];
+    } catch (err) {
+      if (classifySinkError(err).kind !== 'data') throw err;
+      return await this.isolate(table, { rows, err });
     }
   }
 
-  /** Flushes what is buffered (retrying until `deadline`), then refuses new writes. */
+  private async isolate(table: string, first: RefusedPart): Promise<RefusedRow[]> {
+    const refused: RefusedRow[] = [];
+    const work: RefusedPart[] = [first];
+    let budget = this.opts.maxIsolationInserts ?? 100;
+    for (let part = work.pop(); part; part = work.pop()) {
+      if (part.rows.length === 1 || budget <= 0) {
+        const isolated = part.rows.length === 1;
+        for (const row of part.rows) refused.push({ table, row, error: classifySinkError(part.err), isolated, partRows: part.rows.length });
+        continue;
+      }
+      for (const rows of split(part)) {
+        budget--;
+        try {
+          await this.insert(table, rows);
+        } catch (err) {
+          if (classifySinkError(err).kind !== 'data') throw err;
+          work.push({ rows, err });
+        }
+      }
+    }
+    return refused;
+  }
+
+  private async insert(table: string, values: readonly Row[]): Promise<void> {
+    await this.ch.insert({
+      table: `${this.opts.database}.${table}`, values: values as Row[], format: 'JSONEachRow',
+      // A batch may span many months of event time (a replay, a profile opened years ago): the
+      // default limit of 100 partitions per insert would refuse it forever.
+      clickhouse_settings: { max_partitions_per_insert_block: '1000' },
+    });
+  }
+
+  /** Flushes what is buffered (retrying until `abort()`), then refuses new writes. */
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
@@ -129,7 +243,38 @@ export class ClickHouseSink {
   /** Stops retrying: pending waiters are rejected (used at the shutdown deadline). */
   abort(): void {
     this.closed = true;
+    this.aborted.abort();
     for (const w of this.waiters) w.reject(new SinkClosedError('sink aborted'));
     this.waiters = [];
+  }
+}
+
+/**
+ * Splits a refused part: around the row the error names (the rows before it parsed, so they should land;
+ * the named row alone; the rest), else in halves. Every piece is smaller than the part, so splitting ends.
+ */
+function split(part: RefusedPart): Row[][] {
+  const rows = part.rows;
+  const at = refusedRowHint(part.err);
+  const pieces = at !== undefined && at >= 1 && at <= rows.length
+    ? [rows.slice(0, at - 1), rows.slice(at - 1, at), rows.slice(at)]
+    : [rows.slice(0, rows.length >> 1), rows.slice(rows.length >> 1)];
+  return pieces.filter((p) => p.length > 0);
+}
+
+/** Hands each writer back the refused rows it wrote. */
+function settle(waiters: readonly Waiter[], refused: readonly RefusedRow[]): void {
+  if (refused.length === 0) {
+    for (const w of waiters) w.resolve([]);
+    return;
+  }
+  const byRow = new Map(refused.map((r) => [r.row, r]));
+  for (const w of waiters) {
+    const mine: RefusedRow[] = [];
+    for (const list of w.rows.values()) for (const row of list) {
+      const r = byRow.get(row);
+      if (r) mine.push(r);
+    }
+    w.resolve(mine);
   }
 }

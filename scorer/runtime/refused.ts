@@ -1,0 +1,83 @@
+/**
+ * Rows ClickHouse refused, traced back to the events that caused them. A partition worker collects its
+ * batch's rows in a `TracedEmit`, which remembers for every row the stream position of the event being
+ * applied (or completed) when it was emitted; the sink hands back the very row objects it refused, and
+ * `refusedRowMessages` turns them into DLQ messages with deterministic ids.
+ */
+import { createHash } from 'node:crypto';
+import { STREAM_TX, dlqSubject } from '../../contracts/subjects.js';
+import { Emit, type Row, type TableName } from '../core/types.js';
+import type { RefusedRow } from '../../sinks/clickhouse/sink.js';
+import { TABLES } from '../../sinks/clickhouse/schema.js';
+
+/** The stream position of the event that caused a row. */
+export interface RowSource {
+  seq: number;
+  subject: string;
+}
+
+export interface DlqMessage {
+  subject: string;
+  msgId: string;
+  data: Uint8Array;
+  headers: Record<string, string>;
+}
+
+/** An `Emit` that knows which event caused each row (`customer_state`: the event of the row kept). */
+export class TracedEmit extends Emit {
+  private current: RowSource | undefined;
+  private readonly subjects = new Map<number, string>();
+  private readonly sources = new Map<Row, RowSource>();
+
+  /** Rows emitted from now on were caused by the event at `seq` on `subject`. */
+  applying(seq: number, subject: string): void {
+    this.subjects.set(seq, subject);
+    this.current = { seq, subject };
+  }
+
+  /** Rows emitted from now on complete the event at `seq` (one already passed to `applying`). */
+  completing(seq: number): void {
+    this.current = { seq, subject: this.subjects.get(seq) ?? '' };
+  }
+
+  sourceOf(row: Row): RowSource | undefined {
+    return this.sources.get(row);
+  }
+
+  override row(table: TableName, row: Row): void {
+    super.row(table, row);
+    if (this.current) this.sources.set(row, this.current);
+  }
+
+  override customer(id: string, row: Row): void {
+    super.customer(id, row);
+    if (this.current) this.sources.set(row, this.current);
+  }
+}
+
+const KEYS = new Map(TABLES.map((t) => [t.name, t.orderBy]));
+
+/**
+ * DLQ messages for refused rows: subject `dlq.sink.<error name>`, the row as JSON, the ClickHouse error
+ * and the source event's stream position in headers. The id depends only on the table, the source
+ * sequence and the row's key, so a replay publishes the same ids (JetStream drops the duplicates).
+ */
+export function refusedRowMessages(refused: readonly RefusedRow[], sourceOf: (row: Row) => RowSource | undefined): DlqMessage[] {
+  return refused.map((r) => {
+    const src = sourceOf(r.row);
+    const reason = r.error.reason.toLowerCase();
+    const keyCols = KEYS.get(r.table);
+    const key = JSON.stringify(keyCols ? keyCols.map((c) => r.row[c] ?? null) : r.row);
+    const digest = createHash('sha256').update(key).digest('hex').slice(0, 24);
+    const headers: Record<string, string> = {
+      'Vafa-Reason': reason, 'Vafa-Error-Name': r.error.reason, 'Vafa-Detail': r.error.message.slice(0, 1000),
+      'Vafa-Table': r.table, 'Vafa-Isolated': String(r.isolated), 'Vafa-Source-Stream': STREAM_TX,
+      ...(r.error.code ? { 'Vafa-Error-Code': r.error.code } : {}),
+      ...(src ? { 'Vafa-Source-Subject': src.subject, 'Vafa-Source-Seq': String(src.seq) } : {}),
+    };
+    return {
+      subject: dlqSubject('sink', reason), msgId: `dlq:sink:${r.table}:${src?.seq ?? 0}:${digest}`,
+      data: Buffer.from(JSON.stringify(r.row)), headers,
+    };
+  });
+}
