@@ -37,6 +37,8 @@ export interface ReplaySummary {
   events: number;
   written: number;
   rejected: number;
+  /** Rows ClickHouse refused for their data (the live scorer sent them to DLQ; a replay publishes nothing). */
+  refused: number;
   lastSeq: number;
   seconds: number;
 }
@@ -54,7 +56,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const jsm = await jetstreamManager(opts.nc);
   const info = await jsm.streams.info(STREAM_TX);
   const lastSeq = info.state.last_seq;
-  const summary: ReplaySummary = { events: 0, written: 0, rejected: 0, lastSeq, seconds: 0 };
+  const summary: ReplaySummary = { events: 0, written: 0, rejected: 0, refused: 0, lastSeq, seconds: 0 };
   if (opts.truncate) {
     for (const t of TABLES) await opts.warehouse.command({ query: `TRUNCATE TABLE IF EXISTS ${opts.database}.${t.name}` });
   }
@@ -97,7 +99,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     pendings.forEach((x, i) => engine.complete(x.state, x.p, scores[i], x.emit));
     const rows = kept.tableRows();
     for (const l of rows.values()) summary.written += l.length;
-    await sink.write(rows);
+    const refused = await sink.write(rows);
+    if (refused.length) {
+      summary.refused += refused.length;
+      summary.written -= refused.length;
+      opts.logger.warn({ rows: refused.length, tables: [...new Set(refused.map((r) => r.table))] }, 'replay: rows refused by ClickHouse were not written');
+    }
     opts.onProgress?.({ seq: buffer[buffer.length - 1]?.seq ?? 0, lastSeq, written: summary.written });
     buffer = [];
   };

@@ -16,6 +16,8 @@ import { Publisher } from '../../ingest/publisher.js';
 import { natsJsm } from '../../runtime/nats.js';
 import type { Logger } from '../../runtime/log.js';
 import { iso } from '../core/types.js';
+import { sleep } from '../../runtime/deadline.js';
+import { FailureEpisode } from '../../runtime/episode.js';
 
 export interface ScorerOptions {
   nc: NatsConnection;
@@ -58,6 +60,7 @@ export class ScorerService {
   private ownership: PartitionOwnership | undefined;
   private readonly sink: ClickHouseSink;
   private readonly publisher: Publisher;
+  private readonly publishEpisode: FailureEpisode;
   readonly instance: string;
 
   constructor(private readonly opts: ScorerOptions) {
@@ -65,8 +68,19 @@ export class ScorerService {
     const m = opts.registry ? scorerMetrics(opts.registry) : undefined;
     this.sink = new ClickHouseSink(opts.warehouse, {
       database: opts.database, logger: opts.logger,
-      onFlush: (f) => m?.flushSeconds.observe(f.ms / 1000),
+      onFlush: (f) => {
+        m?.flushSeconds.observe(f.ms / 1000);
+        m?.degraded.set(0);
+      },
+      onFailure: (f) => {
+        m?.insertFailures.labels(f.table, f.kind, f.reason).inc();
+        m?.degraded.set(1);
+      },
+      onRefused: (rows) => {
+        for (const r of rows) m?.rowsRefused.labels(r.table, r.error.reason).inc();
+      },
     });
+    this.publishEpisode = new FailureEpisode(opts.logger, 'publish to JetStream');
     this.publisher = new Publisher(opts.nc, { window: 1024 });
     this.metrics = m;
   }
@@ -134,10 +148,14 @@ export class ScorerService {
     for (;;) {
       const results = this.publisher.available ? await this.publisher.publishAll(todo) : todo.map(() => ({ ok: false as const, error: 'disconnected', retryable: true }));
       const failed = todo.filter((_, i) => !results[i]!.ok);
-      if (failed.length === 0) return;
-      this.opts.logger.warn({ failed: failed.length }, 'publish to JetStream failed; retrying');
+      if (failed.length === 0) {
+        this.publishEpisode.ok();
+        return;
+      }
+      const first = results.find((r) => !r.ok);
+      this.publishEpisode.fail(first && !first.ok ? first.error : 'publish failed', { failed: failed.length });
       todo = failed;
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay);
       delay = Math.min(delay * 2, 5000);
     }
   }
@@ -178,6 +196,9 @@ function scorerMetrics(registry: Registry) {
     modelSeconds: get('vafa_scorer_model_seconds', () => new Histogram({ name: 'vafa_scorer_model_seconds', help: 'model call per micro-batch', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1], registers: [registry] })),
     flushSeconds: get('vafa_sink_flush_seconds', () => new Histogram({ name: 'vafa_sink_flush_seconds', help: 'ClickHouse flush duration', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [registry] })),
     latency: get('vafa_event_to_score_seconds', () => new Histogram({ name: 'vafa_event_to_score_seconds', help: 'from JetStream persist to durable score', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })),
+    rowsRefused: get('vafa_sink_rows_refused_total', () => new Counter({ name: 'vafa_sink_rows_refused_total', help: 'rows ClickHouse refused for their data, sent to DLQ', labelNames: ['table', 'reason'], registers: [registry] })),
+    insertFailures: get('vafa_sink_insert_failures_total', () => new Counter({ name: 'vafa_sink_insert_failures_total', help: 'failed ClickHouse insert attempts that are retried, by kind (transient | operator)', labelNames: ['table', 'kind', 'reason'], registers: [registry] })),
+    degraded: get('vafa_sink_degraded', () => new Gauge({ name: 'vafa_sink_degraded', help: '1 while ClickHouse inserts are failing and being retried', registers: [registry] })),
     lag: get('vafa_consumer_pending', () => new Gauge({ name: 'vafa_consumer_pending', help: 'messages not yet delivered, per partition', labelNames: ['partition'], registers: [registry] })),
   };
 }

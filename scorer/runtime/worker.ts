@@ -10,11 +10,13 @@ import { nanos } from '@nats-io/transport-node';
 import { STREAM_TX, partitionFilter } from '../../contracts/subjects.js';
 import type { Engine, Pending } from '../core/engine.js';
 import { newPartitionState, type PartitionState } from '../core/state.js';
-import { Emit, type Score } from '../core/types.js';
+import type { Score } from '../core/types.js';
 import type { CheckpointStore } from './checkpoints.js';
+import { ChangeTracker } from './store/changes.js';
 import { decodeTx } from './decode.js';
 import type { Logger } from '../../runtime/log.js';
-import type { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
+import type { ClickHouseSink, RefusedRow } from '../../sinks/clickhouse/sink.js';
+import { TracedEmit, refusedRowMessages } from './refused.js';
 import type { Fence } from './ownership.js';
 
 /** Scores feature vectors, one model call per micro-batch. */
@@ -51,6 +53,11 @@ export class DeliveryGapError extends Error {
   override readonly name = 'DeliveryGapError';
 }
 
+/** The store has no state for a partition whose consumer acked events, and the stream no longer holds them all. */
+export class StateLostError extends Error {
+  override readonly name = 'StateLostError';
+}
+
 export interface BatchInfo {
   partition: number;
   events: number;
@@ -79,6 +86,8 @@ export class PartitionWorker {
   private running: Promise<void> | undefined;
   private fenced = false;
   private lastDelivery = 0;
+  /** Customers changed since the last commit (stores that commit incrementally). */
+  private changes: ChangeTracker | undefined;
 
   constructor(readonly partition: number, private readonly deps: WorkerDeps) {
     this.state = newPartitionState(partition);
@@ -94,8 +103,11 @@ export class PartitionWorker {
 
   /** Loads the checkpoint, (re)creates the durable consumer at the sequence after it, and starts consuming. */
   async start(): Promise<void> {
-    this.state = (await this.deps.store.load(this.partition)) ?? newPartitionState(this.partition);
     const name = consumerName(this.partition);
+    const loaded = await this.deps.store.load(this.partition);
+    if (!loaded) await this.checkNothingProcessed(name);
+    this.state = loaded ?? newPartitionState(this.partition);
+    this.changes = this.deps.store.commit ? new ChangeTracker(this.state) : undefined;
     await this.deps.jsm.consumers.delete(STREAM_TX, name).catch(() => undefined);
     await this.deps.jsm.consumers.add(STREAM_TX, {
       durable_name: name,
@@ -128,6 +140,22 @@ export class PartitionWorker {
     });
     this.deps.logger.info({ partition: this.partition, from_seq: this.state.seq + 1 }, 'partition worker started');
     this.running = this.loop().catch((err: Error) => this.deps.logger.error({ partition: this.partition, err: err.message }, 'partition worker failed'));
+  }
+
+  /**
+   * Starting without state is right only for a partition that never processed an event: else the state
+   * is rebuilt from the stream's first message (said loudly), or refused when the stream lost some.
+   */
+  private async checkNothingProcessed(name: string): Promise<void> {
+    const consumer = await this.deps.jsm.consumers.info(STREAM_TX, name).catch(() => undefined);
+    const acked = consumer?.ack_floor.stream_seq ?? 0;
+    if (acked === 0) return;
+    const where = this.deps.store.location ?? 'the checkpoint store';
+    const stream = await this.deps.jsm.streams.info(STREAM_TX);
+    if (stream.state.first_seq > 1) {
+      throw new StateLostError(`partition ${this.partition}: no state in ${where}, its consumer acked up to seq ${acked} and stream ${STREAM_TX} starts at seq ${stream.state.first_seq}: restore the state store or a snapshot`);
+    }
+    this.deps.logger.error({ partition: this.partition, store: where, acked }, 'no state for this partition although its consumer acked events: rebuilding it by replaying the stream from its first message');
   }
 
   private wakeUp(): void {
@@ -163,7 +191,7 @@ export class PartitionWorker {
   }
 
   private async processBatch(batch: JsMsg[]): Promise<void> {
-    const emit = new Emit();
+    const emit = new TracedEmit();
     const pendings: Pending[] = [];
     const dlq: { subject: string; msgId: string; data: Uint8Array; headers: Record<string, string> }[] = [];
     for (const m of batch) {
@@ -185,6 +213,7 @@ export class PartitionWorker {
         this.state.stats.rejected++;
         continue;
       }
+      emit.applying(m.seq, m.subject);
       try {
         const p = this.deps.engine.apply(this.state, { seq: m.seq, partition: this.partition, msg: decoded.msg }, emit);
         if (p) pendings.push(p);
@@ -197,7 +226,10 @@ export class PartitionWorker {
     const t0 = performance.now();
     const scores = this.deps.scorer && pendings.length ? await this.deps.scorer.scoreBatch(pendings.map((p) => p.features)) : [];
     const modelMs = performance.now() - t0;
-    pendings.forEach((p, i) => this.deps.engine.complete(this.state, p, scores[i], emit));
+    pendings.forEach((p, i) => {
+      emit.completing(p.ctx.seq);
+      this.deps.engine.complete(this.state, p, scores[i], emit);
+    });
 
     if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
     const t1 = performance.now();
@@ -206,7 +238,8 @@ export class PartitionWorker {
       ...emit.publishes.map((p) => ({ subject: p.subject, msgId: p.msgId, data: Buffer.from(JSON.stringify(p.payload)) })),
       ...dlq,
     ];
-    await Promise.all([this.deps.sink.write(rows), publishes.length ? this.deps.publish(publishes) : Promise.resolve()]);
+    const [refused] = await Promise.all([this.deps.sink.write(rows), publishes.length ? this.deps.publish(publishes) : Promise.resolve()]);
+    const refusedToDlq = refused.length ? await this.dlqRefused(refused, emit) : 0;
     const flushMs = performance.now() - t1;
     const last = batch[batch.length - 1]!;
     if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
@@ -214,9 +247,9 @@ export class PartitionWorker {
     const now = Date.now();
     this.deps.onBatch?.({
       partition: this.partition, events: batch.length, firstSeq: batch[0]!.seq, lastSeq: last.seq, pending: last.info.pending,
-      modelMs, flushMs, dlq: dlq.length, latenciesMs: batch.map((m) => now - m.info.timestampNanos / 1e6),
+      modelMs, flushMs, dlq: dlq.length + refusedToDlq, latenciesMs: batch.map((m) => now - m.info.timestampNanos / 1e6),
     });
-    if (now - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
+    if (this.changes || now - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
   }
 
   /**
@@ -234,17 +267,31 @@ export class PartitionWorker {
     }
   }
 
+  /** Rows the warehouse refused for their data go to DLQ with their source event; the batch then goes on. */
+  private async dlqRefused(refused: RefusedRow[], emit: TracedEmit): Promise<number> {
+    const msgs = refusedRowMessages(refused, (row) => emit.sourceOf(row));
+    await this.deps.publish(msgs);
+    const seqs = [...new Set(msgs.map((m) => m.headers['Vafa-Source-Seq']))].slice(0, 20);
+    this.deps.logger.warn({ partition: this.partition, rows: msgs.length, tables: [...new Set(refused.map((r) => r.table))], seqs }, 'rows refused by ClickHouse sent to DLQ');
+    return msgs.length;
+  }
+
   private dlqMessage(m: JsMsg, reason: string, detail: string): { subject: string; msgId: string; data: Uint8Array; headers: Record<string, string> } {
     this.deps.logger.warn({ partition: this.partition, seq: m.seq, subject: m.subject, reason }, 'event sent to DLQ');
     const h = { 'Vafa-Reason': reason, 'Vafa-Detail': detail.slice(0, 1000), 'Vafa-Source-Stream': STREAM_TX, 'Vafa-Source-Subject': m.subject, 'Vafa-Source-Seq': String(m.seq) };
     return { subject: `dlq.scorer.${reason}`, msgId: `dlq:${STREAM_TX}:${m.seq}`, data: m.data, headers: h };
   }
 
-  /** Saves the state; never once the fence is down (the partition may have a new owner by now). */
+  /**
+   * Commits the customers changed since the last commit (incremental stores, after every acked batch),
+   * else saves the whole state; never once the fence is down (the partition may have a new owner by now).
+   */
   async checkpoint(): Promise<void> {
     this.lastCheckpoint = Date.now();
     if (this.deps.fence && !this.deps.fence.valid) return;
-    await this.deps.store.save(this.state);
+    const { commit } = this.deps.store;
+    if (this.changes && commit) await commit.call(this.deps.store, this.state, this.changes.take());
+    else await this.deps.store.save(this.state);
   }
 
   /** Stops consuming, finishes the batches already received, checkpoints. */
