@@ -119,7 +119,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const rulesPublisher = new Publisher(nc, { expectStream: STREAM_TX });
       const stopWatching = watchRulesFile({
         path: settings.rulesPath, publisher: rulesPublisher, partitions: settings.partitions, logger: logger.child({ module: 'rules' }),
-        initialVersion: engineConfig.loyalty.timeline.latest.version, intervalMs: settings.rulesWatchMs,
+        initialVersion: engineConfig.loyalty.timeline.latest.version, intervalMs: settings.rulesWatchMs, registry,
       });
       stops.push(async () => { stopWatching(); rulesPublisher.close(); });
     }

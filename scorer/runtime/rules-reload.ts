@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
+import { Counter, type Registry } from 'prom-client';
 import { parseRules, RulesError } from '../core/loyalty/rules.js';
 import { txSubject } from '../../contracts/subjects.js';
 import type { ControlV1 } from '../../contracts/events.js';
@@ -35,23 +36,65 @@ export async function publishRules(publisher: Publisher, partitions: number, tex
   return { status: 'published', version, partitions };
 }
 
+export interface RulesWatchOptions {
+  path: string;
+  publisher: Publisher;
+  partitions: number;
+  logger: Logger;
+  /** How often the file is checked, ms. Default 2000. */
+  intervalMs?: number;
+  /** Version of the rules in force at start. */
+  initialVersion: string;
+  /** Where `vafa_rules_reload_refused_total` is registered. Default: not counted. */
+  registry?: Registry;
+}
+
+type RefusalReason = 'invalid' | 'unpublished';
+
+function refusalCounter(registry: Registry | undefined): Counter<'reason'> | undefined {
+  if (!registry) return undefined;
+  const name = 'vafa_rules_reload_refused_total';
+  return (registry.getSingleMetric(name) as Counter<'reason'> | undefined)
+    ?? new Counter({ name, help: 'loyalty rules files refused (invalid, or the reload could not be published); the rules in force stay', labelNames: ['reason'], registers: [registry] });
+}
+
+/** Runs `work` on each call, one run at a time; calls during a run make one more run after it. */
+function coalesced(work: () => Promise<void>): () => void {
+  let running = false;
+  let again = false;
+  const run = async (): Promise<void> => {
+    running = true;
+    do {
+      again = false;
+      await work().catch(() => undefined);
+    } while (again);
+    running = false;
+  };
+  return () => {
+    if (running) again = true;
+    else void run();
+  };
+}
+
 /**
  * Watches the rules file; on a change whose version differs from the last one seen, publishes it.
  * Returns a stop function.
  */
-export function watchRulesFile(opts: { path: string; publisher: Publisher; partitions: number; logger: Logger; intervalMs?: number; initialVersion: string }): () => void {
+export function watchRulesFile(opts: RulesWatchOptions): () => void {
   let last = opts.initialVersion;
-  let busy = false;
+  const refusals = refusalCounter(opts.registry);
+  const refuse = (reason: RefusalReason, err: string, message: string): void => {
+    refusals?.inc({ reason });
+    opts.logger.error({ err, reason, file: opts.path }, message);
+  };
   const check = async (): Promise<void> => {
-    if (busy) return;
-    busy = true;
     try {
       const text = await readFile(opts.path, 'utf8');
       let version: string;
       try {
         version = parseRules(text, opts.path).version;
       } catch (err) {
-        opts.logger.error({ err: (err as Error).message }, 'loyalty rules file refused; the rules in force stay');
+        refuse('invalid', (err as Error).message, 'loyalty rules file refused; the rules in force stay');
         return;
       }
       if (version === last) return;
@@ -59,13 +102,12 @@ export function watchRulesFile(opts: { path: string; publisher: Publisher; parti
       if (r.status === 'published') {
         last = version;
         opts.logger.info({ version, partitions: r.partitions }, 'loyalty rules reload published into TX');
-      } else opts.logger.error({ err: r.error }, 'loyalty rules reload refused; the rules in force stay');
+      } else refuse('unpublished', r.error, 'loyalty rules reload refused; the rules in force stay');
     } catch (err) {
       opts.logger.warn({ err: (err as Error).message }, 'could not read the loyalty rules file');
-    } finally {
-      busy = false;
     }
   };
-  watchFile(opts.path, { interval: opts.intervalMs ?? 2000 }, () => void check());
+  // A change seen while a check runs (an editor's truncate, then write) is checked again afterwards, not dropped.
+  watchFile(opts.path, { interval: opts.intervalMs ?? 2000 }, coalesced(check));
   return () => unwatchFile(opts.path);
 }
