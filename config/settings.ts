@@ -53,12 +53,16 @@ export const SettingsSchema = Type.Object({
   scorerBatch: Type.Integer({ minimum: 1, maximum: 10000 }),
   /** Scorer: longest a pull waits to fill a batch, ms. Env `VAFA_SCORER_WAIT_MS`, default 50. */
   scorerWaitMs: Type.Integer({ minimum: 1, maximum: 10000 }),
-  /** Scorer: take a state checkpoint at most this often, ms. Env `VAFA_CHECKPOINT_MS`, default 5000. */
+  /** Scorer: take a whole state snapshot at most this often, ms (`file` and `nats` stores; the `lmdb` store commits after every batch). Env `VAFA_CHECKPOINT_MS`, default 5000. */
   checkpointMs: Type.Integer({ minimum: 100 }),
   /** Scorer: partitions this instance owns ("all" or a list like "0,1,5"). Env `VAFA_SCORER_PARTITIONS`, default all. */
   scorerPartitions: Type.Union([Type.Literal('all'), Type.Array(Type.Integer({ minimum: 0 }))]),
-  /** Scorer: where checkpoints live. `auto`: the data directory with the embedded NATS, the NATS object store otherwise. Env `VAFA_CHECKPOINTS`. */
-  checkpointStore: Type.Union([Type.Literal('auto'), Type.Literal('file'), Type.Literal('nats')]),
+  /**
+   * Scorer: where state lives. `lmdb`: the LMDB store in the data directory, committed after every batch;
+   * `file`: NDJSON snapshots in the data directory; `nats`: snapshots in the NATS object store (scorers on
+   * several machines). `auto` (default): `lmdb` with the embedded NATS, `nats` otherwise. Env `VAFA_CHECKPOINTS`.
+   */
+  checkpointStore: Type.Union([Type.Literal('auto'), Type.Literal('lmdb'), Type.Literal('file'), Type.Literal('nats')]),
   /** Scorer: partition lease lifetime, ms. Env `VAFA_LEASE_MS`, default 10000. */
   leaseMs: Type.Integer({ minimum: 500 }),
   /** Scorer instance name (unique per process). Env `VAFA_INSTANCE`, default `<hostname>-<pid>`. */

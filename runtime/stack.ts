@@ -24,7 +24,7 @@ import { apiMetrics, createRegistry } from '../api/metrics.js';
 import { ScorerService } from '../scorer/runtime/service.js';
 import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
 import { NatsCardDirectory } from '../ingest/cards.js';
-import { FileCheckpointStore, NatsCheckpointStore } from '../scorer/runtime/checkpoints.js';
+import { openCheckpointStore } from '../scorer/runtime/store/mod.js';
 import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 import { watchRulesFile } from '../scorer/runtime/rules-reload.js';
 
@@ -102,8 +102,9 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     if (opts.scorer !== false) {
       const churn = opts.churn === undefined ? await loadDefaultChurn(settings, logger) : opts.churn ?? undefined;
-      const useFiles = settings.checkpointStore === 'file' || (settings.checkpointStore === 'auto' && localNats !== undefined);
-      const store = useFiles ? new FileCheckpointStore(path.join(settings.dataDir, 'checkpoints')) : await NatsCheckpointStore.open(nc, settings.streamReplicas);
+      const { store } = await openCheckpointStore({
+        kind: settings.checkpointStore, dataDir: settings.dataDir, nc, localNats: localNats !== undefined, streamReplicas: settings.streamReplicas, logger,
+      });
       const engineConfig = buildEngineConfig(settings);
       const scorer = new ScorerService({
         engineConfig,

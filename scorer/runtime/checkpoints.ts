@@ -18,6 +18,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { CustomerState, PartitionState } from '../core/state.js';
+import type { CustomerChanges } from './store/changes.js';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 
@@ -25,8 +26,18 @@ import type { NatsConnection } from '@nats-io/transport-node';
 setSha256Backend('native');
 
 export interface CheckpointStore {
+  /** The partition's state as last saved or committed; undefined when the store has none. */
   load(partition: number): Promise<PartitionState | undefined>;
+  /** Saves the whole state (periodic snapshots). */
   save(state: PartitionState): Promise<void>;
+  /**
+   * Incremental stores: commits the customers changed since the previous commit with the position
+   * (`state.seq`) in one transaction. When present, the worker commits after every acked batch instead
+   * of saving the whole state periodically.
+   */
+  commit?(state: PartitionState, changes: CustomerChanges): Promise<void>;
+  /** Where the state lives (a path, a bucket), for messages. */
+  readonly location?: string;
 }
 
 export const CHECKPOINT_FORMAT = 'vafa.checkpoint/v2';

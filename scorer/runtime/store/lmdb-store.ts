@@ -1,0 +1,315 @@
+/**
+ * The scorer's state store: one LMDB environment per data directory, one named database per partition
+ * (`partition-<n>`), LZ4-compressed values in the versioned codec of `codec.ts`. Keys of a partition:
+ *
+ * - `meta`: the partition state without its customers and timers (seq, watermark, stats, budgets, rules,
+ *   whatever else the core keeps there), with the number of customers and timers the store holds;
+ * - `c/<customer id>`: one customer;
+ * - `t/<page>`: the timer heap, verbatim, in pages of `timerPageSize` entries (the heap's layout decides
+ *   the firing order of timers due together, so it is kept as it is, not rebuilt).
+ *
+ * A commit writes the customers changed since the previous commit, the timer pages that changed and the
+ * meta record (the stream position it covers) in ONE transaction: the puts are issued in a single event
+ * turn and lmdb-js (`eventTurnBatching`, on by default; nothing here calls `transactionSync`, which could
+ * split a batch) commits them together, on its write thread. Recovery reads the meta and the records it
+ * covers and resumes the stream after `meta.seq`.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import path from 'node:path';
+import { open, type Database, type RootDatabase } from 'lmdb';
+import type { CustomerState, PartitionState, Timer } from '../../core/state.js';
+import type { Logger } from '../../../runtime/log.js';
+import type { CheckpointStore } from '../checkpoints.js';
+import { rawCustomers, type CustomerChanges } from './changes.js';
+import { CodecError, decodeRecord, encodeRecord } from './codec.js';
+
+/** Options of `LmdbStateStore.open`. */
+export interface LmdbStateStoreOptions {
+  /** Directory of the LMDB environment (created when missing). */
+  path: string;
+  /** Timers per stored page of a partition's heap. Default 1024. */
+  timerPageSize?: number;
+  /** Most partitions the environment holds (LMDB named databases). Default 1024 (the settings' limit). */
+  maxPartitions?: number;
+  /** Customers decoded between two turns of the event loop while loading. Default 2000. */
+  loadChunk?: number;
+  /**
+   * Where a partition's state is looked for when the store has none or a corrupt one, in order (NATS
+   * snapshots, NDJSON checkpoints of an older vafa). What is found is written into the store.
+   */
+  fallbacks?: readonly CheckpointStore[];
+  logger?: Logger;
+}
+
+/** What the `meta` record holds besides the partition state's own fields. */
+interface StoredMeta extends Omit<PartitionState, 'customers' | 'timers'> {
+  customerCount: number;
+  timerCount: number;
+  timerPageSize: number;
+}
+
+/** The environment could not be opened (a damaged file, a path that is not a directory, no space). */
+export class StoreOpenError extends Error {
+  override readonly name = 'StoreOpenError';
+  constructor(readonly path: string, detail: string) {
+    super(`state store ${path}: cannot open: ${detail}`);
+  }
+}
+
+/** A partition's records do not decode or do not agree with its meta record. */
+export class StoreCorruptError extends Error {
+  override readonly name = 'StoreCorruptError';
+  constructor(readonly path: string, readonly partition: number, detail: string) {
+    super(`state store ${path}, partition ${partition}: ${detail}`);
+  }
+}
+
+/** A commit older than one already made for the partition (a fenced worker still writing). */
+export class StaleCommitError extends Error {
+  override readonly name = 'StaleCommitError';
+  constructor(readonly partition: number, readonly seq: number, readonly committedSeq: number) {
+    super(`partition ${partition}: commit at seq ${seq} refused, the store already holds seq ${committedSeq}`);
+  }
+}
+
+/** Longest the probe of an existing environment may take, ms. */
+const PROBE_TIMEOUT_MS = 30_000;
+
+/** Opens the environment and lists its databases in a child process; throws `StoreOpenError` if that fails. */
+function probeEnvironment(where: string): void {
+  const lmdbUrl = pathToFileURL(createRequire(import.meta.url).resolve('lmdb')).href;
+  const script = `const { open } = await import(${JSON.stringify(lmdbUrl)}); const env = open({ path: process.argv[1], compression: true, readOnly: true });`
+    + ` let n = 0; for (const _ of env.getKeys()) n++; env.getStats(); await env.close(); process.stdout.write(String(n));`;
+  const probe = spawnSync(process.execPath, ['--input-type=module', '-e', script, where], { timeout: PROBE_TIMEOUT_MS, encoding: 'utf8' });
+  if (probe.status === 0) return;
+  const how = probe.signal ? `signal ${probe.signal}` : `exit code ${String(probe.status)}`;
+  throw new StoreOpenError(where, `the environment does not open (probe ended with ${how}${probe.stderr ? `: ${probe.stderr.trim().split('\n')[0]}` : ''})`);
+}
+
+const META = 'meta';
+const CUSTOMER_PREFIX = 'c/';
+const TIMER_PREFIX = 't/';
+const customerKey = (id: string): string => `${CUSTOMER_PREFIX}${id}`;
+const timerKey = (page: number): string => `${TIMER_PREFIX}${String(page).padStart(8, '0')}`;
+/** `0` sorts right after `/`: the end of a prefix range. */
+const rangeOf = (prefix: string): { start: string; end: string } => ({ start: prefix, end: `${prefix.slice(0, -1)}0` });
+
+/** What the store remembers of a partition between commits. */
+interface Committed {
+  seq: number;
+  customerCount: number;
+  /** The heap as last committed (element references): a page is written again only if one differs. */
+  timers: Timer[];
+}
+
+export class LmdbStateStore implements CheckpointStore {
+  private readonly committed = new Map<number, Committed>();
+  private readonly databases = new Map<number, Database<Buffer, string>>();
+  private readonly timerPageSize: number;
+  private readonly loadChunk: number;
+
+  private constructor(private readonly env: RootDatabase, private readonly options: LmdbStateStoreOptions) {
+    this.timerPageSize = options.timerPageSize ?? 1024;
+    this.loadChunk = options.loadChunk ?? 2000;
+  }
+
+  /**
+   * Opens (or creates) the environment at `options.path`; throws `StoreOpenError` naming the path. An
+   * existing environment is first opened by a child process: lmdb's native code crashes the process
+   * (SIGSEGV) on a damaged data file instead of throwing.
+   */
+  static open(options: LmdbStateStoreOptions): LmdbStateStore {
+    if (existsSync(path.join(options.path, 'data.mdb'))) probeEnvironment(options.path);
+    try {
+      mkdirSync(options.path, { recursive: true });
+      const env = open({ path: options.path, compression: true, maxDbs: (options.maxPartitions ?? 1024) + 1 });
+      return new LmdbStateStore(env, options);
+    } catch (err) {
+      throw new StoreOpenError(options.path, (err as Error).message);
+    }
+  }
+
+  get location(): string {
+    return this.options.path;
+  }
+
+  private db(partition: number): Database<Buffer, string> {
+    let db = this.databases.get(partition);
+    if (!db) {
+      db = this.env.openDB<Buffer, string>({ name: `partition-${partition}`, encoding: 'binary' });
+      this.databases.set(partition, db);
+    }
+    return db;
+  }
+
+  /**
+   * The partition's committed state; else (none, or corrupt: logged with the path, then cleared) the
+   * first fallback's, written into the store; else undefined.
+   */
+  async load(partition: number): Promise<PartitionState | undefined> {
+    try {
+      const state = await this.read(partition);
+      if (state) return state;
+    } catch (err) {
+      if (!(err instanceof StoreCorruptError)) throw err;
+      this.options.logger?.error({ partition, path: this.location, err: err.message }, 'state store damaged for this partition: cleared; restoring from a snapshot or the stream');
+      await this.db(partition).clearAsync();
+    }
+    return this.restoreFromFallbacks(partition);
+  }
+
+  private async restoreFromFallbacks(partition: number): Promise<PartitionState | undefined> {
+    this.committed.delete(partition);
+    for (const fallback of this.options.fallbacks ?? []) {
+      const state = await fallback.load(partition);
+      if (!state) continue;
+      await this.save(state);
+      this.options.logger?.info({ partition, seq: state.seq, path: this.location }, 'partition state restored into the state store');
+      return state;
+    }
+    return undefined;
+  }
+
+  /** Reads the partition as committed; undefined when it has no meta record and no other records. */
+  private async read(partition: number): Promise<PartitionState | undefined> {
+    const db = this.db(partition);
+    const metaBytes = db.getBinary(META);
+    if (!metaBytes) {
+      if (db.getKeysCount({ limit: 1 }) > 0) throw new StoreCorruptError(this.location, partition, 'records without a meta record (an interrupted restore)');
+      return undefined;
+    }
+    const meta = this.decode<StoredMeta>(partition, 'meta', META, metaBytes);
+    const customers = await this.readCustomers(partition, meta.seq);
+    const timers = this.readTimers(partition, meta);
+    const found = Object.keys(customers).length;
+    if (found !== meta.customerCount) throw new StoreCorruptError(this.location, partition, `${found} customer records, the meta record counts ${meta.customerCount}`);
+    const { customerCount: _customers, timerCount: _timers, timerPageSize: _pageSize, ...partitionState } = meta;
+    if (partitionState.partition !== partition) throw new StoreCorruptError(this.location, partition, `meta record of partition ${partitionState.partition}`);
+    const state: PartitionState = { ...partitionState, customers, timers };
+    if (meta.timerPageSize === this.timerPageSize) this.committed.set(partition, { seq: meta.seq, customerCount: found, timers: timers.slice() });
+    else await this.save(state); // pages of another size: written again once
+    return state;
+  }
+
+  private async readCustomers(partition: number, seq: number): Promise<Record<string, CustomerState>> {
+    const customers: Record<string, CustomerState> = {};
+    let sinceYield = 0;
+    for (const { key, value } of this.db(partition).getRange(rangeOf(CUSTOMER_PREFIX))) {
+      const customer = this.decode<CustomerState>(partition, 'customer', key, value);
+      if (customer.lastSeq > seq) throw new StoreCorruptError(this.location, partition, `customer ${customer.id} is at seq ${customer.lastSeq}, after the partition's ${seq}`);
+      customers[customer.id] = customer;
+      if (++sinceYield >= this.loadChunk) {
+        sinceYield = 0;
+        await yieldToLoop();
+      }
+    }
+    return customers;
+  }
+
+  private readTimers(partition: number, meta: StoredMeta): Timer[] {
+    const timers: Timer[] = [];
+    const pages = Math.ceil(meta.timerCount / meta.timerPageSize);
+    for (let page = 0; page < pages; page++) {
+      const bytes = this.db(partition).getBinary(timerKey(page));
+      if (!bytes) throw new StoreCorruptError(this.location, partition, `timer page ${page} of ${pages} missing`);
+      for (const timer of this.decode<Timer[]>(partition, 'timers', timerKey(page), bytes)) timers.push(timer);
+    }
+    if (timers.length !== meta.timerCount) throw new StoreCorruptError(this.location, partition, `${timers.length} timers, the meta record counts ${meta.timerCount}`);
+    return timers;
+  }
+
+  private decode<T>(partition: number, kind: 'meta' | 'customer' | 'timers', key: string, bytes: Uint8Array): T {
+    try {
+      return decodeRecord<T>(kind, bytes, key);
+    } catch (err) {
+      if (err instanceof CodecError) throw new StoreCorruptError(this.location, partition, err.message);
+      throw err;
+    }
+  }
+
+  /**
+   * Commits the customers in `changes`, the timer pages that changed and the position (`state.seq`) in
+   * one transaction; resolves once it is committed. The state may change as soon as this returns a
+   * promise (records are encoded before). Throws `StaleCommitError` for a position older than the last.
+   */
+  commit(state: PartitionState, changes: CustomerChanges): Promise<void> {
+    const partition = state.partition;
+    const before = this.committed.get(partition) ?? { seq: 0, customerCount: 0, timers: [] };
+    if (state.seq < before.seq) throw new StaleCommitError(partition, state.seq, before.seq);
+    const customers = rawCustomers(state);
+    const writes: [string, Buffer | undefined][] = [];
+    for (const id of changes.changed) {
+      const customer = customers[id];
+      writes.push([customerKey(id), customer ? encodeRecord('customer', customer) : undefined]);
+    }
+    for (const id of changes.removed) writes.push([customerKey(id), undefined]);
+    const timers = this.timerWrites(state.timers, before.timers, writes);
+    const customerCount = before.customerCount + changes.added;
+    writes.push([META, encodeRecord('meta', this.meta(state, customerCount))]);
+    this.committed.set(partition, { seq: state.seq, customerCount, timers });
+    return this.write(partition, writes);
+  }
+
+  /** Adds the timer pages that differ from the last commit to `writes`; returns the heap as committed. */
+  private timerWrites(heap: readonly Timer[], last: Timer[], writes: [string, Buffer | undefined][]): Timer[] {
+    const size = this.timerPageSize;
+    const pages = Math.ceil(heap.length / size);
+    for (let page = 0; page < pages; page++) {
+      const start = page * size;
+      const end = Math.min(heap.length, start + size);
+      let same = end - start === Math.min(size, Math.max(0, last.length - start));
+      for (let i = start; same && i < end; i++) same = heap[i] === last[i];
+      if (same) continue;
+      const content = heap.slice(start, end);
+      writes.push([timerKey(page), encodeRecord('timers', content)]);
+      for (let i = start; i < end; i++) last[i] = heap[i]!;
+    }
+    for (let page = pages; page < Math.ceil(last.length / size); page++) writes.push([timerKey(page), undefined]);
+    last.length = heap.length;
+    return last;
+  }
+
+  private meta(state: PartitionState, customerCount: number): StoredMeta {
+    const { customers: _customers, timers, ...rest } = state;
+    return { ...rest, customerCount, timerCount: timers.length, timerPageSize: this.timerPageSize };
+  }
+
+  /** Issues every write in this event turn (one transaction) and resolves when it is committed. */
+  private async write(partition: number, writes: readonly [string, Buffer | undefined][]): Promise<void> {
+    const db = this.db(partition);
+    const done: Promise<boolean>[] = [];
+    for (const [key, value] of writes) done.push(value ? db.put(key, value) : db.remove(key));
+    await Promise.all(done);
+  }
+
+  /**
+   * Writes the whole partition state, replacing what the store held for it: the meta record is removed
+   * first and written last, so an interrupted save leaves no state (then restored from a fallback or the
+   * stream), never a mix. Customers go in chunks, the event loop free in between.
+   */
+  async save(state: PartitionState): Promise<void> {
+    const partition = state.partition;
+    await this.db(partition).clearAsync();
+    this.committed.delete(partition);
+    const customers = rawCustomers(state);
+    const ids = Object.keys(customers);
+    for (let start = 0; start < ids.length; start += this.loadChunk) {
+      await this.write(partition, ids.slice(start, start + this.loadChunk).map((id) => [customerKey(id), encodeRecord('customer', customers[id])]));
+    }
+    const writes: [string, Buffer | undefined][] = [];
+    const timers = this.timerWrites(state.timers, [], writes);
+    writes.push([META, encodeRecord('meta', this.meta(state, ids.length))]);
+    await this.write(partition, writes);
+    this.committed.set(partition, { seq: state.seq, customerCount: ids.length, timers });
+  }
+
+  /** Waits for pending writes, then closes the environment. */
+  async close(): Promise<void> {
+    await this.env.committed;
+    await this.env.close();
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The scorer's state store, chosen by `VAFA_CHECKPOINTS`:
+ * - `lmdb` (and `auto` with the embedded NATS): the LMDB store in `<data dir>/state`, committed after
+ *   every acked batch; NDJSON checkpoints of an older vafa in `<data dir>/checkpoints` are imported once.
+ * - `file`: whole NDJSON snapshots in `<data dir>/checkpoints` every `VAFA_CHECKPOINT_MS`.
+ * - `nats` (and `auto` with an external NATS): whole snapshots in the NATS object store every
+ *   `VAFA_CHECKPOINT_MS`, readable by a scorer on any machine.
+ */
+import path from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../../../runtime/log.js';
+import { FileCheckpointStore, NatsCheckpointStore, type CheckpointStore } from '../checkpoints.js';
+import { LmdbStateStore } from './lmdb-store.js';
+
+export { ChangeTracker, rawCustomers, type CustomerChanges } from './changes.js';
+export { CODEC_VERSION, CodecError, decodeRecord, encodeRecord } from './codec.js';
+export { LmdbStateStore, StaleCommitError, StoreCorruptError, StoreOpenError, type LmdbStateStoreOptions } from './lmdb-store.js';
+
+export type StoreKind = 'auto' | 'lmdb' | 'file' | 'nats';
+
+export interface OpenStoreOptions {
+  kind: StoreKind;
+  dataDir: string;
+  nc: NatsConnection;
+  /** The embedded nats-server runs (one machine): `auto` means the local LMDB store. */
+  localNats: boolean;
+  streamReplicas: number;
+  logger: Logger;
+}
+
+/** A checkpoint store and what closes it. */
+export interface OpenedStore {
+  store: CheckpointStore;
+  close(): Promise<void>;
+}
+
+export async function openCheckpointStore(options: OpenStoreOptions): Promise<OpenedStore> {
+  const kind = options.kind === 'auto' ? (options.localNats ? 'lmdb' : 'nats') : options.kind;
+  const legacyDir = path.join(options.dataDir, 'checkpoints');
+  switch (kind) {
+    case 'lmdb': {
+      const store = LmdbStateStore.open({
+        path: path.join(options.dataDir, 'state'), fallbacks: [new FileCheckpointStore(legacyDir)], logger: options.logger,
+      });
+      return { store, close: () => store.close() };
+    }
+    case 'file':
+      return { store: new FileCheckpointStore(legacyDir), close: async () => undefined };
+    case 'nats':
+      return { store: await NatsCheckpointStore.open(options.nc, options.streamReplicas), close: async () => undefined };
+  }
+}
