@@ -1,0 +1,240 @@
+/**
+ * `vafa bench --only core` (and `node --import tsx bench/core.ts`): the scorer's pure core alone, on one
+ * core, over a simulated year. No NATS, ClickHouse or ONNX: the stream is pre-encoded as the `TX`
+ * messages ingest would publish, then replayed as the runtime does it (decode, `Engine.apply` per event,
+ * one stand-in "model call" per micro-batch, `Engine.complete` per pending). Reports events/s, µs an
+ * event and the encoded state per customer at the end of the replay.
+ *
+ * `--dump DIR` also writes every emitted row per table and every publish as NDJSON in emission order
+ * (`<table>.ndjson`, `publishes.ndjson`, `SHA256SUMS`), to compare two versions of the core.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync, createWriteStream, type WriteStream } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { txSubject, partitionOf } from '../contracts/subjects.js';
+import type { TxMessage } from '../contracts/events.js';
+import { Engine, DEFAULT_ENGINE_CONFIG, type EngineConfig, type Pending } from '../scorer/core/engine.js';
+import { FEATURE_NAMES } from '../scorer/core/features/catalogue.js';
+import { newPartitionState, type CustomerState, type PartitionState } from '../scorer/core/state.js';
+import { Emit, type Score } from '../scorer/core/types.js';
+import { decodeTx } from '../scorer/runtime/decode.js';
+import { createBank, readHistory, writeHistory } from '../simulator/mod.js';
+import { historyMessages, type HistoryEvent } from '../training/dataset.js';
+import { median, percentile } from './stats.js';
+
+/** What to replay and how. */
+export interface CorePlan {
+  /** Simulated customers. Default 1,000. */
+  customers: number;
+  /** Simulated days. Default 365. */
+  days: number;
+  /** Simulator seed. Default 7. */
+  seed: number;
+  /** Partitions of `tx.>` (state per partition, as the runtime keeps it). Default 8. */
+  partitions: number;
+  /** Events per micro-batch (one model call each). Default 500 (the scorer's default batch). */
+  batch: number;
+  /** Where simulated histories are cached, keyed by customers, days and seed. Default `$TMPDIR/vafa-bench-core`. */
+  dataDir: string;
+}
+
+export const DEFAULT_CORE_PLAN: CorePlan = {
+  customers: 1_000, days: 365, seed: 7, partitions: 8, batch: 500, dataDir: path.join(os.tmpdir(), 'vafa-bench-core'),
+};
+
+/** Encodes one customer's state as it would be stored; its byte length is what the report counts. */
+export type StateEncoder = (c: CustomerState) => Uint8Array | string;
+
+export const jsonEncoder: StateEncoder = (c) => JSON.stringify(c);
+
+/** The stream, pre-encoded: subjects and payloads in stream order (index + 1 = stream sequence). */
+export interface CoreInput {
+  subjects: string[];
+  payloads: Uint8Array[];
+  history: string;
+}
+
+export interface CoreResult {
+  id: 'scorer_core';
+  events: number;
+  pendings: number;
+  seconds: number;
+  events_per_s: number;
+  us_per_event: number;
+  rows: Record<string, number>;
+  publishes: number;
+  state: { customers: number; bytes_per_customer_median: number; bytes_per_customer_p99: number; bytes_per_customer_max: number; partition_bytes_per_customer: number; timers: number };
+}
+
+/** The history of `plan`, simulated once and cached under `plan.dataDir`. */
+export async function historyDir(plan: CorePlan): Promise<string> {
+  const dir = path.join(plan.dataDir, `c${plan.customers}-d${plan.days}-s${plan.seed}`);
+  if (existsSync(path.join(dir, 'meta.json'))) return dir;
+  mkdirSync(plan.dataDir, { recursive: true });
+  const bank = createBank({ seed: plan.seed, customers: plan.customers, start: new Date('2025-01-01T00:00:00Z'), days: plan.days, feedback: 1 });
+  await writeHistory(bank, dir);
+  return dir;
+}
+
+/** Reads the history and encodes it as the `TX` messages ingest would publish. */
+export async function prepareCoreInput(plan: CorePlan): Promise<CoreInput> {
+  const dir = await historyDir(plan);
+  const h = await readHistory(dir);
+  const subjects: string[] = [];
+  const payloads: Uint8Array[] = [];
+  for await (const msg of historyMessages(h.profiles(), h.events() as AsyncIterable<HistoryEvent>)) {
+    subjects.push(txSubject(partitionOf(msg.body.customer_id, plan.partitions), msg.kind as TxMessage['kind']));
+    payloads.push(Buffer.from(JSON.stringify(msg.body)));
+  }
+  return { subjects, payloads, history: dir };
+}
+
+/**
+ * The stand-in churn model: a fixed logistic function of a few features, the same for every version of
+ * the core (ONNX is out of scope here). Reads the numeric vector when the pending has one.
+ */
+export function standInScorer(): (p: Pending) => Score {
+  const names = ['recency_days', 'tx_count_30d', 'declines_30d', 'open_complaints', 'activity_trend', 'tenure_days'] as const;
+  const index = names.map((n) => FEATURE_NAMES.indexOf(n));
+  if (index.some((i) => i < 0)) throw new Error('standInScorer: a feature is missing from the catalogue');
+  return (p) => {
+    const values = (p as { values?: readonly number[] }).values;
+    const x = values ? index.map((i) => values[i]!) : names.map((n) => p.features[n] ?? 0);
+    const z = -3 + 0.04 * x[0]! - 0.2 * Math.log1p(x[1]!) + 0.15 * x[2]! + 0.8 * x[3]! - 0.3 * x[4]! - 0.001 * x[5]!;
+    return { probability: 1 / (1 + Math.exp(-z)), modelVersion: 'stand-in-1' };
+  };
+}
+
+export interface ReplayOptions {
+  engine?: EngineConfig;
+  batch?: number;
+  /** Sees each micro-batch's outputs (after phase 2). */
+  onBatch?: (emit: Emit) => void;
+}
+
+/** Replays `input` through the core as the runtime does; returns the partition states and what it cost. */
+export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states: Map<number, PartitionState>; events: number; pendings: number; seconds: number; rows: Record<string, number>; publishes: number } {
+  const engine = new Engine(opts.engine ?? DEFAULT_ENGINE_CONFIG);
+  const score = standInScorer();
+  const states = new Map<number, PartitionState>();
+  const batch = opts.batch ?? DEFAULT_CORE_PLAN.batch;
+  const rows: Record<string, number> = {};
+  let publishes = 0;
+  let pendingCount = 0;
+  const started = performance.now();
+  for (let from = 0; from < input.subjects.length; from += batch) {
+    const emit = new Emit();
+    const pendings: { p: Pending; state: PartitionState }[] = [];
+    const to = Math.min(input.subjects.length, from + batch);
+    for (let i = from; i < to; i++) {
+      const d = decodeTx(input.subjects[i]!, input.payloads[i]!);
+      if (!d.ok) throw new Error(`message ${i + 1} does not decode: ${d.detail}`);
+      let state = states.get(d.partition);
+      if (!state) states.set(d.partition, (state = newPartitionState(d.partition)));
+      const p = engine.apply(state, { seq: i + 1, partition: d.partition, msg: d.msg }, emit);
+      if (p) pendings.push({ p, state });
+    }
+    const scores = pendings.map((x) => score(x.p));
+    pendings.forEach((x, i) => engine.complete(x.state, x.p, scores[i], emit));
+    pendingCount += pendings.length;
+    for (const [table, list] of emit.tableRows()) rows[table] = (rows[table] ?? 0) + list.length;
+    publishes += emit.publishes.length;
+    opts.onBatch?.(emit);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  return { states, events: input.subjects.length, pendings: pendingCount, seconds, rows, publishes };
+}
+
+/** Encoded bytes per customer over every partition state. */
+export function stateSize(states: Iterable<PartitionState>, encode: StateEncoder = jsonEncoder): CoreResult['state'] {
+  const sizes: number[] = [];
+  let partitionBytes = 0;
+  let timers = 0;
+  for (const s of states) {
+    for (const c of Object.values(s.customers)) {
+      const e = encode(c);
+      sizes.push(typeof e === 'string' ? Buffer.byteLength(e) : e.byteLength);
+    }
+    partitionBytes += Buffer.byteLength(JSON.stringify({ ...s, customers: {} }));
+    timers += s.timers.length;
+  }
+  sizes.sort((a, b) => a - b);
+  return {
+    customers: sizes.length,
+    bytes_per_customer_median: median(sizes),
+    bytes_per_customer_p99: percentile(sizes, 99),
+    bytes_per_customer_max: sizes.at(-1) ?? 0,
+    partition_bytes_per_customer: sizes.length ? Math.round(partitionBytes / sizes.length) : 0,
+    timers,
+  };
+}
+
+/** One measurement: the replay timed, then the state measured. */
+export async function measureCore(plan: CorePlan = DEFAULT_CORE_PLAN, encode: StateEncoder = jsonEncoder, input?: CoreInput): Promise<CoreResult> {
+  const data = input ?? (await prepareCoreInput(plan));
+  const r = replayCore(data, { batch: plan.batch });
+  return {
+    id: 'scorer_core', events: r.events, pendings: r.pendings, seconds: r.seconds, events_per_s: r.events / r.seconds,
+    us_per_event: (r.seconds * 1e6) / r.events, rows: r.rows, publishes: r.publishes, state: stateSize(r.states.values(), encode),
+  };
+}
+
+/** Writes every row per table and every publish as NDJSON in emission order, plus SHA256SUMS. */
+export async function dumpOutputs(input: CoreInput, dir: string, opts: ReplayOptions = {}): Promise<Record<string, string>> {
+  mkdirSync(dir, { recursive: true });
+  const files = new Map<string, { out: WriteStream; hash: ReturnType<typeof createHash> }>();
+  const write = (name: string, line: string): void => {
+    let f = files.get(name);
+    if (!f) files.set(name, (f = { out: createWriteStream(path.join(dir, `${name}.ndjson`)), hash: createHash('sha256') }));
+    f.out.write(line);
+    f.hash.update(line);
+  };
+  replayCore(input, {
+    ...opts,
+    onBatch: (emit) => {
+      for (const [table, list] of emit.tableRows()) for (const row of list) write(table, `${JSON.stringify(row)}\n`);
+      for (const p of emit.publishes) write('publishes', `${JSON.stringify(p)}\n`);
+    },
+  });
+  const sums: Record<string, string> = {};
+  for (const [name, f] of [...files].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    await new Promise<void>((resolve) => f.out.end(resolve));
+    sums[name] = f.hash.digest('hex');
+  }
+  writeFileSync(path.join(dir, 'SHA256SUMS'), Object.entries(sums).map(([n, h]) => `${h}  ${n}.ndjson\n`).join(''));
+  return sums;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      customers: { type: 'string' }, days: { type: 'string' }, seed: { type: 'string' }, batch: { type: 'string' },
+      repeat: { type: 'string', default: '3' }, dump: { type: 'string' }, 'window-days': { type: 'string' },
+    },
+  });
+  const plan: CorePlan = {
+    ...DEFAULT_CORE_PLAN,
+    ...(values.customers ? { customers: Number(values.customers) } : {}),
+    ...(values.days ? { days: Number(values.days) } : {}),
+    ...(values.seed ? { seed: Number(values.seed) } : {}),
+    ...(values.batch ? { batch: Number(values.batch) } : {}),
+  };
+  const input = await prepareCoreInput(plan);
+  if (values.dump) {
+    const sums = await dumpOutputs(input, values.dump, { batch: plan.batch });
+    console.log(JSON.stringify(sums, null, 2));
+    return;
+  }
+  const results: CoreResult[] = [];
+  for (let r = 0; r < Number(values.repeat); r++) {
+    const res = await measureCore(plan, jsonEncoder, input);
+    results.push(res);
+    console.error(`repeat ${r + 1}: ${res.us_per_event.toFixed(2)} µs/event, ${Math.round(res.events_per_s)} events/s, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  }
+  const us = median(results.map((x) => x.us_per_event));
+  console.log(JSON.stringify({ ...results[0], us_per_event: us, events_per_s: 1e6 / us, repeats: results.map((x) => x.us_per_event) }, null, 2));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
