@@ -9,10 +9,12 @@
 import type { ControlV1, FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
 import { getCustomer, popDueTimer, type CustomerState, type PartitionState } from './state.js';
 import { iso, parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
+import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from './features/catalogue.js';
 import { isLoyaltyTimer, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyVersionAt, loyaltyConfig, DEFAULT_LOYALTY, type LoyaltyConfig } from './loyalty/engine.js';
 import { parseRules } from './loyalty/rules.js';
 import { RulesTimeline } from './loyalty/timeline.js';
-import { featuresOnFeedback, featuresOnTransaction, featureVector, DEFAULT_FEATURE_CONFIG, type FeatureConfig } from './features/engine.js';
+import { featuresJson, featuresOnFeedback, featuresOnTransaction, featureValues, namedFeatures, DEFAULT_FEATURE_CONFIG, FEATURE_VALUES, type FeatureConfig, type FeatureVector } from './features/engine.js';
+import { forgetBefore, remember, seenDay, seenIds } from './seen.js';
 import { offersOnComplete, offersOnTimer, openOffer, type OffersConfig } from './offers/engine.js';
 import { DEFAULT_OFFERS_CONFIG } from './offers/defaults.js';
 import {
@@ -23,7 +25,12 @@ import {
 export interface EngineConfig {
   /** Allowed lateness: the watermark trails the largest event time by this much. Default 1 hour. */
   latenessMs: number;
-  /** How long a tx id is remembered for de-duplication and reversal, in event time. Default 400 days. */
+  /**
+   * How long a tx id is remembered, in event time: a transaction whose id was seen within it is a
+   * duplicate (counted in `stats.duplicates`, nothing else happens); one seen longer ago is applied as
+   * new. A reversal also finds its original's day through it (to take it out of the features). Ids are
+   * kept in whole UTC days: at least this long, at most a day longer. Default 400 days.
+   */
   dedupHorizonMs: number;
   /** Loyalty rules timeline (hot reload by stream position) and the partition count: see loyalty/engine.ts. */
   loyalty: LoyaltyConfig;
@@ -41,8 +48,14 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = { latenessMs: 3_600_000, dedu
 export interface Pending {
   customerId: string;
   ctx: Ctx;
-  /** The named feature vector (FEATURE_CATALOGUE) as of `asOf`. */
-  features: Record<string, number>;
+  /**
+   * The feature vector (FEATURE_CATALOGUE) as of `asOf`: every name readable (`features.recency_days`),
+   * numbers in catalogue order under `values`. Score from `values` (index by FEATURE_INDEX, resolved once
+   * per model) rather than by name.
+   */
+  features: FeatureVector;
+  /** The same numbers in catalogue order (FEATURE_NAMES / FEATURE_INDEX). */
+  values: readonly number[];
   /** Event time the features (and the stage decision) are as of: the event's time, or the watermark for an event behind it (a late event, a profile whose event time is an old opening). */
   asOf?: number;
   /** The transaction (or undefined for profile/feedback/redemption events). */
@@ -178,8 +191,9 @@ export class Engine {
   private pending(c: CustomerState, ctx: Ctx, sourceId: string, points: number, tx?: TransactionV1, feedback?: FeedbackV1): Pending {
     lifecycleState(c).inflight++;
     const asOf = Math.max(ctx.at, ctx.watermark);
+    const values = featureValues(c, asOf, this.featureConfig);
     return {
-      customerId: c.id, ctx, features: featureVector(c, asOf, this.featureConfig), asOf, points, duplicate: false, sourceId,
+      customerId: c.id, ctx, features: namedFeatures(values), values, asOf, points, duplicate: false, sourceId,
       asOfCustomer: { profile: c.profile, tier: c.loyalty.tier }, ...(tx ? { tx } : {}),
       ...(feedback ? { feedback } : {}),
     };
@@ -193,11 +207,11 @@ export class Engine {
     const l = lifecycleState(c);
     while (l.deferred.length > 0 && l.deferred[0]!.seq < beforeSeq) {
       const d = l.deferred.shift()!;
-      this.timerStage(state, c, { seq: d.seq, partition: state.partition, at: d.at, watermark: d.watermark ?? d.at }, d.features, emit);
+      this.timerStage(state, c, { seq: d.seq, partition: state.partition, at: d.at, watermark: d.watermark ?? d.at }, namedFeatures(deferredValues(d.features)), emit);
     }
   }
 
-  private timerStage(state: PartitionState, c: CustomerState, tctx: Ctx, features: Record<string, number>, emit: Emit): void {
+  private timerStage(state: PartitionState, c: CustomerState, tctx: Ctx, features: FeatureVector, emit: Emit): void {
     const decision = decideStage(c, tctx.at, features, c.churn.p, 'timer', this.lifecycle);
     if (applyStage(c, decision, tctx, `timer:lifecycle:${tctx.at}`, emit)) {
       emitCustomerState(c, tctx, features, emit, this.lifecycle);
@@ -207,14 +221,16 @@ export class Engine {
 
 
   private onTransaction(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, emit: Emit): Pending | undefined {
-    if (Object.hasOwn(c.seen, tx.tx_id)) {
+    const seen = seenIds(c);
+    if (seenDay(seen, tx.tx_id) !== undefined) {
       state.stats.duplicates++;
       return undefined;
     }
-    c.seen[tx.tx_id] = ctx.at;
-    this.pruneSeen(c, ctx);
+    remember(seen, tx.tx_id, ctx.at);
+    forgetBefore(seen, ctx.watermark - this.config.dedupHorizonMs);
     const points = loyaltyOnTransaction(state, c, tx, ctx, this.loyaltyFor(state), emit).points;
-    featuresOnTransaction(c, tx, ctx, tx.reverses_tx_id ? c.seen[tx.reverses_tx_id] : undefined);
+    const originalDay = tx.reverses_tx_id ? seenDay(seen, tx.reverses_tx_id) : undefined;
+    featuresOnTransaction(c, tx, ctx, originalDay === undefined ? undefined : originalDay * DAY_MS);
     armLifecycleTimer(state, c, Math.max(ctx.at, ctx.watermark), this.lifecycle);
     return this.pending(c, ctx, tx.tx_id, points, tx);
   }
@@ -245,16 +261,6 @@ export class Engine {
     });
   }
 
-  /** Drops remembered tx ids past the horizon; at most once per event-time day per customer (it scans them all). */
-  private pruneSeen(c: CustomerState, ctx: Ctx): void {
-    const day = Math.floor(ctx.watermark / DAY_MS);
-    const last = c.seen[PRUNED_KEY];
-    if (last !== undefined && last >= day) return;
-    const horizon = ctx.watermark - this.config.dedupHorizonMs;
-    for (const [id, at] of Object.entries(c.seen)) if (id !== PRUNED_KEY && at < horizon) delete c.seen[id];
-    c.seen[PRUNED_KEY] = day;
-  }
-
   /** Fires every timer due at or before the watermark, in due order. */
   private fireTimers(state: PartitionState, ctx: Ctx, emit: Emit): void {
     for (let t = popDueTimer(state, ctx.watermark); t; t = popDueTimer(state, ctx.watermark)) {
@@ -263,21 +269,23 @@ export class Engine {
       const tctx: Ctx = { ...ctx, at: t.due };
       if (t.kind === LIFECYCLE_TIMER) {
         if (!takeLifecycleTimer(c, t.due)) continue; // stale: re-armed since
-        const features = featureVector(c, t.due, this.featureConfig);
+        const values = featureValues(c, t.due, this.featureConfig);
         const l = lifecycleState(c);
         // The customer has events in this batch still waiting for phase 2: decide after them (stream order).
-        if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features, watermark: ctx.watermark });
-        else this.timerStage(state, c, tctx, features, emit);
+        if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features: values, watermark: ctx.watermark });
+        else this.timerStage(state, c, tctx, namedFeatures(values), emit);
         armLifecycleTimer(state, c, t.due, this.lifecycle);
       } else if (isLoyaltyTimer(t.kind)) {
-        if (loyaltyOnTimer(state, c, t, tctx, this.loyaltyFor(state), emit)) emitCustomerState(c, tctx, featureVector(c, t.due, this.featureConfig), emit, this.lifecycle);
+        if (loyaltyOnTimer(state, c, t, tctx, this.loyaltyFor(state), emit)) emitCustomerState(c, tctx, namedFeatures(featureValues(c, t.due, this.featureConfig)), emit, this.lifecycle);
       }
     }
   }
 }
 
-/** Key in `CustomerState.seen` holding the event-time day of the last prune (not a valid tx id: ids have no spaces). */
-const PRUNED_KEY = ' pruned';
+/** A deferred decision's features: numbers in catalogue order (a state from before kept them by name). */
+function deferredValues(features: readonly number[] | Record<string, number>): readonly number[] {
+  return Array.isArray(features) ? features : FEATURE_NAMES_ORDER.map((n) => (features as Record<string, number>)[n] ?? 0);
+}
 
 function eventTime(ev: CoreEvent, state: PartitionState): number {
   const m = ev.msg;
@@ -291,13 +299,13 @@ function eventTime(ev: CoreEvent, state: PartitionState): number {
 }
 
 /** The customer's `customer_state` row: the latest snapshot, with the features as of `ctx.at` and the CLV. */
-function emitCustomerState(c: CustomerState, ctx: Ctx, features: Record<string, number>, emit: Emit, lifecycle: LifecycleConfig = DEFAULT_LIFECYCLE): void {
+function emitCustomerState(c: CustomerState, ctx: Ctx, features: FeatureVector, emit: Emit, lifecycle: LifecycleConfig = DEFAULT_LIFECYCLE): void {
   const value = expectedValue(features, lifecycle.value);
   emit.customer(c.id, {
     customer_id: c.id, version: ctx.seq, updated_at: iso(ctx.at), segment: c.profile?.segment ?? '', branch_id: c.profile?.branch_id ?? '',
     opened_at: c.profile?.opened_at ? iso(parseTime(c.profile.opened_at)) : null, points_balance: c.loyalty.balance, tier: c.loyalty.tier,
     churn_probability: c.churn.p, model_version: c.churn.version, lifecycle_stage: c.lifecycle.stage, expected_value: value,
     value_at_risk: value * c.churn.p, tx_count_30d: features.tx_count_30d ?? 0, spend_30d_minor: features.spend_30d_minor ?? 0,
-    last_tx_at: c.features.lastAt ? iso(c.features.lastAt) : null, features: JSON.stringify(features), recent_offers: '[]',
+    last_tx_at: c.features.lastAt ? iso(c.features.lastAt) : null, features: featuresJson(features[FEATURE_VALUES]), recent_offers: '[]',
   });
 }

@@ -12,6 +12,7 @@ import { newFeatureState } from './features/state.js';
 import { newLifecycleState } from './lifecycle/state.js';
 import { newOffersState } from './offers/state.js';
 import { heapPop, heapPush } from './heap.js';
+import { newSeenIds, type SeenIds } from './seen.js';
 
 export interface CustomerState {
   id: string;
@@ -23,8 +24,8 @@ export interface CustomerState {
   offers: OffersState;
   /** Last churn score: probability and the model version that produced it. */
   churn: { p: number; version: string; at: number };
-  /** Idempotency: tx ids seen recently (id → event ms), pruned past the de-duplication horizon. */
-  seen: Record<string, number>;
+  /** Idempotency: tx ids seen within the de-duplication horizon, by UTC day (seen.ts). */
+  seen: SeenIds;
   /** Stream sequence of the last event that touched this customer. */
   lastSeq: number;
 }
@@ -71,7 +72,7 @@ export function getCustomer(state: PartitionState, id: string): CustomerState {
   if (!c) {
     c = {
       id, loyalty: newLoyaltyState(), features: newFeatureState(), lifecycle: newLifecycleState(),
-      churn: { p: 0, version: '', at: 0 }, seen: {}, lastSeq: 0, offers: newOffersState(),
+      churn: { p: 0, version: '', at: 0 }, seen: newSeenIds(), lastSeq: 0, offers: newOffersState(),
     };
     state.customers[id] = c;
   }

@@ -14,7 +14,7 @@
 import { CHANNELS, type FeedbackV1, type TransactionV1 } from '../../../contracts/events.js';
 import type { CustomerState } from '../state.js';
 import { DAY_MS, type Ctx } from '../types.js';
-import { RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from './catalogue.js';
+import { FEATURE_NAMES, RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from './catalogue.js';
 import { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from './config.js';
 import {
   B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS, MAX_SCORES,
@@ -203,41 +203,142 @@ export function featuresOnFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx): 
 
 const capDays = (ms: number): number => Math.min(RECENCY_CAP_DAYS, Math.max(0, ms / DAY_MS));
 
+/** Bounded memo of pure parses of profile fields (dates repeat on every event of a customer). */
+class ParseCache<T> {
+  private readonly map = new Map<string, T>();
+  constructor(private readonly parse: (s: string) => T, private readonly limit = 8192) {}
+
+  get(s: string): T {
+    let v = this.map.get(s);
+    if (v === undefined) {
+      if (this.map.size >= this.limit) this.map.clear();
+      v = this.parse(s);
+      this.map.set(s, v);
+    }
+    return v;
+  }
+}
+
+const openedCache = new ParseCache<number>((s) => Date.parse(s));
+const birthCache = new ParseCache<readonly number[] | null>((s) => {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+});
+
 function ageYears(birth: string | undefined, at: number): number {
   if (!birth) return 0;
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(birth);
-  if (!m) return 0;
+  const ymd = birthCache.get(birth);
+  if (!ymd) return 0;
   const now = new Date(at);
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
+  const [y, mo, d] = ymd as [number, number, number];
   let age = now.getUTCFullYear() - y;
   if (now.getUTCMonth() + 1 < mo || (now.getUTCMonth() + 1 === mo && now.getUTCDate() < d)) age--;
   return Math.max(0, age);
 }
 
-/** Mean of `xs[from..to)`. */
-function mean(xs: readonly number[], from: number, to: number): number {
-  let s = 0;
-  for (let i = from; i < to; i++) s += xs[i]!;
-  return s / (to - from);
+/** Index of every catalogue name in a feature vector (`FEATURE_NAMES` order). */
+export const FEATURE_INDEX: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(FEATURE_NAMES.map((n, i) => [n, i])));
+export const FEATURE_COUNT = FEATURE_NAMES.length;
+
+/** The symbol under which a {@link FeatureVector} keeps its numbers. */
+export const FEATURE_VALUES: unique symbol = Symbol('feature values');
+
+/**
+ * A feature vector: the numbers in catalogue order (`[FEATURE_VALUES]`, indexed by FEATURE_INDEX) with
+ * every name readable as a property (`v.recency_days`), without building a name-keyed object per event.
+ * Not enumerable: use {@link featureRecord} for a plain object.
+ */
+export type FeatureVector = Readonly<Record<string, number>> & { readonly [FEATURE_VALUES]: readonly number[] };
+
+class NamedFeatures {
+  readonly [FEATURE_VALUES]: readonly number[];
+
+  constructor(values: readonly number[]) {
+    this[FEATURE_VALUES] = values;
+  }
 }
+FEATURE_NAMES.forEach((name, i) => {
+  Object.defineProperty(NamedFeatures.prototype, name, {
+    get(this: NamedFeatures): number {
+      return this[FEATURE_VALUES][i]!;
+    },
+    enumerable: false,
+  });
+});
+
+/** Wraps catalogue-ordered numbers as a {@link FeatureVector}. */
+export function namedFeatures(values: readonly number[]): FeatureVector {
+  if (values.length !== FEATURE_COUNT) throw new RangeError(`a feature vector has ${FEATURE_COUNT} values, got ${values.length}`);
+  return new NamedFeatures(values) as unknown as FeatureVector;
+}
+
+/** The numbers of a feature vector, or of a plain name-keyed object (catalogue order; missing names are 0). */
+export function featureValuesOf(v: Readonly<Record<string, number>>): readonly number[] {
+  const own = (v as Partial<FeatureVector>)[FEATURE_VALUES];
+  return own ?? FEATURE_NAMES.map((n) => v[n] ?? 0);
+}
+
+/** A plain object of the numbers, keyed by name in catalogue order (what `featureVector` returns). */
+export function featureRecord(values: readonly number[]): Record<string, number> {
+  const r: Record<string, number> = {};
+  for (let i = 0; i < FEATURE_COUNT; i++) r[FEATURE_NAMES[i]!] = values[i]!;
+  return r;
+}
+
+const JSON_KEYS = FEATURE_NAMES.map((n, i) => `${i === 0 ? '{' : ','}${JSON.stringify(n)}:`);
+
+/** `JSON.stringify(featureRecord(values))`, without the intermediate object. */
+export function featuresJson(values: readonly number[]): string {
+  let s = '';
+  for (let i = 0; i < FEATURE_COUNT; i++) {
+    const x = values[i]!;
+    s += JSON_KEYS[i]! + (x === 0 ? '0' : Number.isFinite(x) ? String(x) : 'null');
+  }
+  return `${s}}`;
+}
+
+/** Active days of the last 90, oldest first (scratch space: ≤ 90 entries, reused by every call). */
+const activeScratch: number[] = [];
+
+/** Bitmask of the sticky products a profile's `products` list holds, per product-code config. */
+const heldCache = new WeakMap<readonly string[], WeakMap<FeatureConfig, number>>();
+function heldMask(products: readonly string[], cfg: FeatureConfig): number {
+  let byCfg = heldCache.get(products);
+  if (!byCfg) heldCache.set(products, (byCfg = new WeakMap()));
+  let mask = byCfg.get(cfg);
+  if (mask === undefined) {
+    mask = 0;
+    for (let i = 0; i < STICKY_PRODUCTS.length; i++) {
+      const codes = cfg.productCodes[STICKY_PRODUCTS[i]!];
+      if (products.some((p) => codes.includes(p))) mask |= 1 << i;
+    }
+    byCfg.set(cfg, mask);
+  }
+  return mask;
+}
+
+const NO_PRODUCTS: readonly string[] = Object.freeze([]);
 
 /**
  * The named feature vector of a customer as of event time `at` (every name of FEATURE_CATALOGUE, in
- * its order). "As of" is never before the customer's own latest transaction: a late event scored after
- * newer ones sees the customer as they are now.
+ * its order), as a plain object. "As of" is never before the customer's own latest transaction: a late
+ * event scored after newer ones sees the customer as they are now. The hot path uses {@link featureValues}.
  */
 export function featureVector(c: CustomerState, at: number, cfg: FeatureConfig = DEFAULT_FEATURE_CONFIG): Record<string, number> {
+  return featureRecord(featureValues(c, at, cfg));
+}
+
+/** The feature vector of a customer as of event time `at`: the numbers in catalogue order (FEATURE_INDEX). */
+export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig = DEFAULT_FEATURE_CONFIG): number[] {
   const f = featureState(c);
   const now = Math.max(at, f.lastAt);
   const today = dayOf(now);
   // One pass over the day tier, newest first: the 7/30/90/365-day sums and the active days of the last 90.
-  const w7 = new Array<number>(BUCKET_WIDTH).fill(0);
-  const w30 = new Array<number>(BUCKET_WIDTH).fill(0);
-  const w90 = new Array<number>(BUCKET_WIDTH).fill(0);
-  const w365 = new Array<number>(BUCKET_WIDTH).fill(0);
-  const active: number[] = [];
+  let a7 = 0, s7 = 0, a30 = 0, s30 = 0, d30 = 0;
+  let a90 = 0, s90 = 0, in90 = 0, o90 = 0, v90 = 0, d90 = 0, c90 = 0;
+  let a365 = 0, s365 = 0, c365 = 0;
+  const active = activeScratch;
+  active.length = 0;
   let active30 = 0;
   for (let i = f.days.length - 1; i >= 0; i--) {
     const b = f.days[i]!;
@@ -245,44 +346,47 @@ export function featureVector(c: CustomerState, at: number, cfg: FeatureConfig =
     if (d > today) continue;
     const age = today - d;
     if (age >= 365) break;
-    addInto(w365, b);
+    a365 += b[B_APPROVED]!; s365 += b[B_SPEND]!; c365 += b[B_COMPLAINTS]!;
     if (age >= 90) continue;
-    addInto(w90, b);
+    a90 += b[B_APPROVED]!; s90 += b[B_SPEND]!; in90 += b[B_INFLOW]!; o90 += b[B_OUT_COUNT]!; v90 += b[B_VISITS]!; d90 += b[B_DECLINES]!; c90 += b[B_COMPLAINTS]!;
     if (b[B_VISITS]! > 0) {
       active.push(d);
       if (age < 30) active30++;
     }
     if (age >= 30) continue;
-    addInto(w30, b);
-    if (age < 7) addInto(w7, b);
+    a30 += b[B_APPROVED]!; s30 += b[B_SPEND]!; d30 += b[B_DECLINES]!;
+    if (age < 7) {
+      a7 += b[B_APPROVED]!; s7 += b[B_SPEND]!;
+    }
   }
   for (let i = f.weeks.length - 1; i >= 0; i--) {
     const b = f.weeks[i]!;
     const first = b[B_KEY]! * 7;
     if (first > today) continue;
     if (today - first >= 365) break;
-    addInto(w365, b);
+    a365 += b[B_APPROVED]!; s365 += b[B_SPEND]!; c365 += b[B_COMPLAINTS]!;
   }
   active.reverse();
 
-  const opened = c.profile?.opened_at ? Date.parse(c.profile.opened_at) : NaN;
+  const openedRaw = c.profile?.opened_at;
+  const opened = openedRaw ? openedCache.get(openedRaw) : NaN;
   const openedAt = Number.isFinite(opened) ? opened : f.firstAt;
   const tenureDays = openedAt ? Math.max(0, (now - openedAt) / DAY_MS) : 0;
   const recency = f.lastAt ? capDays(now - f.lastAt) : capDays(openedAt ? now - openedAt : 0);
 
-  const gaps: number[] = [];
-  for (let i = 1; i < active.length; i++) gaps.push(active[i]! - active[i - 1]!);
-  const intervalMean = gaps.length ? mean(gaps, 0, gaps.length) : 90;
-  const half = Math.floor(gaps.length / 2);
-  const intervalTrend = gaps.length >= 2 ? mean(gaps, gaps.length - half, gaps.length) - mean(gaps, 0, half) : 0;
+  // Gaps between consecutive active days telescope: a run of them sums to last − first (whole days, exact).
+  const gaps = active.length - 1;
+  const intervalMean = gaps > 0 ? (active[gaps]! - active[0]!) / gaps : 90;
+  const half = Math.floor(Math.max(0, gaps) / 2);
+  const intervalTrend = gaps >= 2 ? (active[gaps]! - active[gaps - half]!) / half - (active[half]! - active[0]!) / half : 0;
 
-  const prev60Count = w90[B_APPROVED]! - w30[B_APPROVED]!;
-  const prev60Spend = w90[B_SPEND]! - w30[B_SPEND]!;
+  const prev60Count = a90 - a30;
+  const prev60Spend = s90 - s30;
 
   let mixTotal = 0;
   for (const m of f.mix) mixTotal += m;
 
-  const products = c.profile?.products ?? [];
+  const held = heldMask(c.profile?.products ?? NO_PRODUCTS, cfg);
   const usedSince = now - 90 * DAY_MS;
   const has = [0, 0, 0, 0, 0];
   let stickyUsed = 0;
@@ -290,8 +394,7 @@ export function featureVector(c: CustomerState, at: number, cfg: FeatureConfig =
   for (let i = 0; i < STICKY_PRODUCTS.length; i++) {
     const used = f.sticky[i]! > 0 && f.sticky[i]! > usedSince;
     if (used) stickyUsed++;
-    const codes = cfg.productCodes[STICKY_PRODUCTS[i]!];
-    if (used || products.some((p) => codes.includes(p))) {
+    if (used || (held & (1 << i)) !== 0) {
       has[i] = 1;
       stickyHeld++;
     }
@@ -307,49 +410,47 @@ export function featureVector(c: CustomerState, at: number, cfg: FeatureConfig =
   let lowScores = 0;
   let surveys = 0;
   let lastScore = 0.5;
-  for (const [t, norm, low] of f.scores ?? []) {
-    if (t! > now || now - t! >= YEAR_MS) continue;
+  for (const s of f.scores ?? []) {
+    const t = s[0]!;
+    if (t > now || now - t >= YEAR_MS) continue;
     surveys++;
-    lastScore = norm!;
-    if (low && now - t! < 90 * DAY_MS) lowScores++;
+    lastScore = s[1]!;
+    if (s[2] && now - t < 90 * DAY_MS) lowScores++;
   }
-  // One literal in catalogue order (CHANNELS and STICKY_PRODUCTS order): a fixed-shape object, cheap to build and serialise.
-  const v: Record<string, number> = {
-    recency_days: recency,
-    recency_pos_days: rec(0), recency_atm_days: rec(1), recency_bill_pay_days: rec(2), recency_installment_days: rec(3),
-    recency_online_days: rec(4), recency_fuel_days: rec(5), recency_transfer_days: rec(6), recency_deposit_days: rec(7),
-    tx_count_7d: w7[B_APPROVED]!, tx_count_30d: w30[B_APPROVED]!, tx_count_90d: w90[B_APPROVED]!, tx_count_365d: w365[B_APPROVED]!,
-    spend_7d_minor: w7[B_SPEND]!, spend_30d_minor: w30[B_SPEND]!, spend_90d_minor: w90[B_SPEND]!, spend_365d_minor: w365[B_SPEND]!,
-    inflow_90d_minor: w90[B_INFLOW]!,
-    avg_ticket_90d_minor: w90[B_OUT_COUNT]! > 0 ? w90[B_SPEND]! / w90[B_OUT_COUNT]! : 0,
-    active_days_30d: active30,
-    active_days_90d: active.length,
-    interval_mean_days: intervalMean,
-    interval_trend_days: intervalTrend,
-    overdue_ratio: recency / Math.max(1, intervalMean),
-    activity_trend: Math.log((w30[B_APPROVED]! + 1) / (prev60Count / 2 + 1)),
-    spend_trend: Math.log((w30[B_SPEND]! + 1) / (prev60Spend / 2 + 1)),
-    mix_pos: mix(0), mix_atm: mix(1), mix_bill_pay: mix(2), mix_installment: mix(3),
-    mix_online: mix(4), mix_fuel: mix(5), mix_transfer: mix(6), mix_deposit: mix(7),
-    declines_30d: w30[B_DECLINES]!,
-    declines_90d: w90[B_DECLINES]!,
-    decline_rate_90d: w90[B_VISITS]! > 0 ? w90[B_DECLINES]! / w90[B_VISITS]! : 0,
-    complaints_90d: w90[B_COMPLAINTS]!,
-    open_complaints: open,
-    complaints_365d: w365[B_COMPLAINTS]!,
-    days_since_complaint: f.complaintAt ? capDays(now - f.complaintAt) : RECENCY_CAP_DAYS,
-    low_scores_90d: lowScores,
-    surveys_365d: surveys,
-    last_survey_score: lastScore,
-    has_bill_pay: has[0]!, has_online_banking: has[1]!, has_debit_card: has[2]!, has_direct_deposit: has[3]!, has_installments: has[4]!,
-    sticky_products: stickyHeld,
-    sticky_used_90d: stickyUsed,
-    tenure_days: tenureDays,
-    age_years: ageYears(c.profile?.birth_date, now),
-    referred: c.profile?.referred_by ? 1 : 0,
-    points_balance: c.loyalty.balance,
-    tier_rank: tierIndex >= 0 ? tierIndex + 1 : 0,
-    late_events: f.late,
-  };
-  return v;
+  // One literal in catalogue order (CHANNELS and STICKY_PRODUCTS order; checked against the catalogue below).
+  return [
+    recency,
+    rec(0), rec(1), rec(2), rec(3), rec(4), rec(5), rec(6), rec(7),
+    a7, a30, a90, a365,
+    s7, s30, s90, s365,
+    in90,
+    o90 > 0 ? s90 / o90 : 0,
+    active30,
+    active.length,
+    intervalMean,
+    intervalTrend,
+    recency / Math.max(1, intervalMean),
+    Math.log((a30 + 1) / (prev60Count / 2 + 1)),
+    Math.log((s30 + 1) / (prev60Spend / 2 + 1)),
+    mix(0), mix(1), mix(2), mix(3), mix(4), mix(5), mix(6), mix(7),
+    d30,
+    d90,
+    v90 > 0 ? d90 / v90 : 0,
+    c90,
+    open,
+    c365,
+    f.complaintAt ? capDays(now - f.complaintAt) : RECENCY_CAP_DAYS,
+    lowScores,
+    surveys,
+    lastScore,
+    has[0]!, has[1]!, has[2]!, has[3]!, has[4]!,
+    stickyHeld,
+    stickyUsed,
+    tenureDays,
+    ageYears(c.profile?.birth_date, now),
+    c.profile?.referred_by ? 1 : 0,
+    c.loyalty.balance,
+    tierIndex >= 0 ? tierIndex + 1 : 0,
+    f.late,
+  ];
 }

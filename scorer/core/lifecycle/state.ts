@@ -6,8 +6,8 @@ export interface DeferredStage {
   at: number;
   /** Stream sequence of the event whose watermark fired it. */
   seq: number;
-  /** The feature vector as of `at`, taken when the timer fired. */
-  features: Record<string, number>;
+  /** The feature vector as of `at`, taken when the timer fired: numbers in catalogue order (FEATURE_INDEX). */
+  features: number[];
   /** The partition watermark that fired it (a decision that would be stale by then is not taken). */
   watermark?: number;
 }

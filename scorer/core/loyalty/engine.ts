@@ -21,6 +21,7 @@
  */
 import type { RedemptionV1, StoredProfileV1, TransactionV1 } from '../../../contracts/events.js';
 import { pushTimer, type CustomerState, type PartitionState, type Timer } from '../state.js';
+import { seenDay, seenIds } from '../seen.js';
 import { DAY_MS, iso, parseTime, type Ctx, type Emit } from '../types.js';
 import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay, monthStart } from './calendar.js';
 import { DEFAULT_RULES } from './defaults.js';
@@ -356,7 +357,7 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
   const rec = own(L.earned, orig);
   if (rec === undefined || rec.at < ctx.watermark - R.reversals.windowDays * DAY_MS) {
     if (rec !== undefined) delete L.earned[orig];
-    if (own(c.seen, orig) !== undefined) return { points: 0, status: 'none' }; // it earned nothing (or too long ago)
+    if (seenDay(seenIds(c), orig) !== undefined) return { points: 0, status: 'none' }; // it earned nothing (or too long ago)
     const pending = own(L.pending, orig);
     if (pending === undefined || pending < ctx.watermark - R.reversals.pendingDays * DAY_MS) L.pending[orig] = ctx.at; // keep the first unexpired one
     return { points: 0, status: 'reversal_pending' };
