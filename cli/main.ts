@@ -6,6 +6,11 @@
 import { parseArgs } from 'node:util';
 import { loadSettings, SettingsError } from '../config/settings.js';
 import { createLogger } from '../runtime/log.js';
+import { enginePids, killEngines } from '../runtime/children.js';
+import { sleep } from '../runtime/deadline.js';
+
+/** After a command returns, a handle left open (a socket, a timer) must not keep the process alive. */
+const LINGER_MS = 3000;
 
 export interface Command {
   summary: string;
@@ -46,6 +51,15 @@ function help(): string {
   ].join('\n');
 }
 
+/** `vafa up | tee log` + Ctrl-C: tee dies first; writes to the closed pipe must not crash the stop. */
+function ignoreBrokenPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
@@ -63,7 +77,10 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`${cmd.summary}\n\n${cmd.usage}`);
       return 0;
     }
-    return await cmd.run(rest);
+    ignoreBrokenPipes();
+    const code = await cmd.run(rest);
+    setTimeout(() => process.exit(code), LINGER_MS).unref();
+    return code;
   } catch (err) {
     if (err instanceof SettingsError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`vafa ${name}: ${(err as Error).message}`);
@@ -74,21 +91,82 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** Resolves on SIGINT/SIGTERM (or the optional deadline), whichever comes first. */
+type SignalPhase = 'none' | 'starting' | 'waiting' | 'stopping';
+
+let phase: SignalPhase = 'none';
+let onFirstSignal: ((why: string) => void) | undefined;
+
+const EXIT_CODE: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (phase === 'waiting') {
+    phase = 'stopping';
+    onFirstSignal?.(signal);
+    return;
+  }
+  if (phase === 'starting') {
+    void stopWhileStarting(signal);
+    return;
+  }
+  forceExit(`second ${signal}`, EXIT_CODE[signal] ?? 1);
+}
+
+/** Nothing to drain yet: ask the engines to stop (bounded), then exit. A second signal still forces. */
+async function stopWhileStarting(signal: NodeJS.Signals): Promise<void> {
+  phase = 'stopping';
+  process.stderr.write(`\nvafa: ${signal} while starting: stopping\n`);
+  killEngines('SIGTERM');
+  const deadline = Date.now() + 5000;
+  while (enginePids().length > 0 && Date.now() < deadline) await sleep(50);
+  killEngines('SIGKILL');
+  process.exit(EXIT_CODE[signal] ?? 1);
+}
+
+/** Kills every engine this process started and exits at once with `code`, saying why on one line. */
+export function forceExit(reason: string, code: number): never {
+  const pids = killEngines('SIGKILL');
+  process.stderr.write(`\nvafa: ${reason}: forced exit${pids.length ? ` (killed engines, pids ${pids.join(' ')})` : ''}\n`);
+  process.exit(code);
+}
+
+/**
+ * Takes over SIGINT/SIGTERM for a long-running command that is starting: a signal now stops the engines
+ * started so far and exits (130 for SIGINT, 143 for SIGTERM). Called by `untilSignal` too.
+ */
+export function guardSignals(): void {
+  if (phase !== 'none') return;
+  phase = 'starting';
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/**
+ * Resolves on the first SIGINT/SIGTERM (or after `deadlineS`, with 'duration'), whichever comes first:
+ * the command then stops gracefully. From then on, another signal forces the exit (`forceExit`).
+ */
 export function untilSignal(deadlineS?: number): Promise<string> {
+  guardSignals();
+  phase = 'waiting';
   return new Promise((resolve) => {
+    const timer = deadlineS ? setTimeout(() => done('duration'), deadlineS * 1000) : undefined;
     const done = (why: string): void => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      if (timer) clearTimeout(timer);
+      phase = 'stopping';
+      onFirstSignal = undefined;
+      clearTimeout(timer);
       resolve(why);
     };
-    const onInt = (): void => done('SIGINT');
-    const onTerm = (): void => done('SIGTERM');
-    process.once('SIGINT', onInt);
-    process.once('SIGTERM', onTerm);
-    const timer = deadlineS ? setTimeout(() => done('duration'), deadlineS * 1000) : undefined;
+    onFirstSignal = done;
   });
+}
+
+/**
+ * A hard limit on a graceful stop: after `ms` the process exits as on a second signal. The timer does
+ * not keep the process alive; call the returned function when the stop finished.
+ */
+export function forceAfter(ms: number, what = 'graceful stop'): () => void {
+  const timer = setTimeout(() => forceExit(`${what} took longer than ${(ms / 1000).toFixed(1)} s`, 1), ms);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
 
 export { parseArgs, loadSettings, createLogger };

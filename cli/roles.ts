@@ -2,15 +2,28 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSettings } from '../config/settings.js';
-import { createLogger } from '../runtime/log.js';
+import { createLogger, type Logger } from '../runtime/log.js';
 import { startStack } from '../runtime/stack.js';
-import { untilSignal, type Command } from './main.js';
+import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
+import { untilParentGone } from '../runtime/children.js';
+import type { Stack } from '../runtime/stack.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 
 function requireExternal(settings: ReturnType<typeof loadSettings>, role: string): void {
   const missing = [!settings.natsUrl && 'NATS_URL', !settings.clickhouseUrl && 'CLICKHOUSE_URL'].filter(Boolean);
   if (missing.length) throw new Error(`vafa ${role} joins a running deployment: set ${missing.join(' and ')} (or use \`vafa up\` for the all-in-one)`);
+}
+
+/** Waits for a signal, then stops the stack within `VAFA_SHUTDOWN_MS` (a second signal forces). */
+async function runUntilSignal(stack: Stack, logger: Logger): Promise<number> {
+  const why = await untilSignal();
+  logger.info(`stopping after ${why}`);
+  const hardMs = stack.settings.shutdownMs;
+  const cancelForce = forceAfter(hardMs, `stop after ${why}`);
+  await stack.stop({ input: 2000, scorer: Math.max(1000, hardMs - 6000), clients: 1500 });
+  cancelForce();
+  return 0;
 }
 
 export const ingestCommand: Command = {
@@ -20,10 +33,9 @@ export const ingestCommand: Command = {
     const settings = loadSettings();
     requireExternal(settings, 'ingest');
     const logger = createLogger({ level: settings.logLevel, name: 'ingest' });
+    guardSignals();
     const stack = await startStack({ settings, logger, scorer: false, iso8583: true });
-    logger.info(`stopping after ${await untilSignal()}`);
-    await stack.stop();
-    return 0;
+    return await runUntilSignal(stack, logger);
   },
 };
 
@@ -34,10 +46,9 @@ export const scorerCommand: Command = {
     const settings = loadSettings();
     requireExternal(settings, 'scorer');
     const logger = createLogger({ level: settings.logLevel, name: 'scorer' });
+    guardSignals();
     const stack = await startStack({ settings, logger, api: false });
-    logger.info(`stopping after ${await untilSignal()}`);
-    await stack.stop();
-    return 0;
+    return await runUntilSignal(stack, logger);
   },
 };
 
@@ -49,14 +60,20 @@ export const warehouseCommand: Command = {
     const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' } } });
     const logger = createLogger({ level: settings.logLevel, name: 'warehouse' });
     const { runWarehouse } = await import('../runtime/warehouse/main.js');
+    guardSignals();
+    // Started by vafa (IPC channel): stop when vafa is gone, however it went.
+    const parentGone = untilParentGone();
     const stop = await runWarehouse({
       port: Number(values.port ?? settings.localClickhousePort),
       host: values.host ?? '127.0.0.1',
       dataDir: path.resolve(values['data-dir'] ?? path.join(settings.dataDir, 'clickhouse')),
       logger,
     });
-    await untilSignal();
+    const why = await Promise.race([untilSignal(), parentGone]);
+    logger.info(`stopping after ${why}`);
+    const cancelForce = forceAfter(settings.shutdownMs, `warehouse stop after ${why}`);
     await stop();
+    cancelForce();
     return 0;
   },
 };

@@ -8,11 +8,59 @@ import { parseArgs } from 'node:util';
 import { loadSettings, DEMO_TOKEN_KEY } from '../config/settings.js';
 import { createLogger } from '../runtime/log.js';
 import { startStack, type Stack } from '../runtime/stack.js';
-import { untilSignal, type Command } from './main.js';
+import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { consumerName } from '../scorer/runtime/worker.js';
 import { natsJsm } from '../runtime/nats.js';
-import type { FeederSummary } from '../simulator/mod.js';
+import type { FeederProgress, FeederSummary } from '../simulator/mod.js';
+import type { ScorerStats } from '../scorer/runtime/service.js';
+import { sleep, withDeadline } from '../runtime/deadline.js';
+
+/**
+ * Budget of a stop after Ctrl-C / SIGTERM, ms: each step gets at most its share, and `forceAfter` ends
+ * the process `marginMs` before `VAFA_SHUTDOWN_MS` (default 15 s) after the signal, whatever still runs.
+ */
+const STOP = {
+  /** The simulator feed (its requests in flight). */
+  feedMs: 1500,
+  /** HTTP API, ISO 8583 listener, rules watcher. */
+  inputMs: 1500,
+  /** The scorer catching up with what was accepted, at most. */
+  drainMs: 3000,
+  /** The scorer's final flush, ack and checkpoint, at least (it gets what the other steps leave). */
+  scorerMinMs: 1500,
+  /** The summary's row counts, all together. */
+  summaryMs: 1500,
+  /** NATS and ClickHouse clients. */
+  clientsMs: 1000,
+  /** The local engines, stopped together. */
+  enginesMs: 2500,
+  /** Left between the last step and the hard limit. */
+  marginMs: 1000,
+  /** A `--duration` run is not in a hurry: it waits this long for the scorer to catch up. */
+  durationDrainMs: 60_000,
+} as const;
+
+const tty = process.stdout.isTTY === true && !process.env.NO_COLOR;
+const bold = (s: string): string => (tty ? `\x1b[1m${s}\x1b[22m` : s);
+const green = (s: string): string => (tty ? `\x1b[1;32m${s}\x1b[0m` : s);
+
+/** The "vafa is up" lines: where to look and how to stop, set apart from the log lines around them. */
+export function upBanner(stack: Stack, simulate: boolean): string {
+  const rule = '─'.repeat(72);
+  const row = (k: string, v: string): string => `  ${k.padEnd(11)} ${bold(v)}`;
+  return [
+    '', rule, green('  vafa is up'),
+    row('dashboard', `${stack.apiUrl}/`),
+    row('API docs', `${stack.apiUrl}/docs`),
+    ...(stack.iso8583Port ? [row('ISO 8583', `port ${stack.iso8583Port}`)] : []),
+    row('NATS', stack.natsUrl),
+    row('ClickHouse', stack.clickhouseUrl),
+    row('data', stack.settings.dataDir),
+    `  ${simulate ? 'The synthetic bank is feeding it. ' : ''}Stop with ${bold('Ctrl-C')} (drains, then prints a summary); twice to force.`,
+    rule, '',
+  ].join('\n');
+}
 
 /** Waits until every partition consumer has nothing pending or un-acked (or the timeout passes). */
 export async function waitForDrain(stack: Stack, timeoutMs: number): Promise<boolean> {
@@ -22,11 +70,12 @@ export async function waitForDrain(stack: Stack, timeoutMs: number): Promise<boo
   while (Date.now() < deadline) {
     let outstanding = 0;
     for (const p of parts) {
-      const info = await jsm.consumers.info(STREAM_TX, consumerName(p)).catch(() => undefined);
+      const left = Math.max(100, deadline - Date.now());
+      const info = await withDeadline(jsm.consumers.info(STREAM_TX, consumerName(p)), left, 'consumer info').catch(() => undefined);
       outstanding += info ? info.num_pending + info.num_ack_pending : 1;
     }
     if (outstanding === 0) return true;
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
   }
   return false;
 }
@@ -35,6 +84,40 @@ export async function countRows(stack: Stack, table: string): Promise<number> {
   const rs = await stack.warehouse.query({ query: `SELECT count() AS n FROM ${stack.settings.clickhouseDatabase}.${table} FINAL`, format: 'JSONEachRow' });
   const rows = await rs.json<{ n: string | number }>();
   return Number(rows[0]?.n ?? 0);
+}
+
+interface RunFacts {
+  why: string;
+  started: number;
+  fed: FeederSummary | undefined;
+  stats: ScorerStats | undefined;
+  drained: boolean;
+}
+
+/** The summary lines (row counts read while the warehouse still runs; `null` where it did not answer in time). */
+async function summarize(stack: Stack, f: RunFacts): Promise<string> {
+  const tables = ['scored_transactions', 'points_ledger', 'customer_state', 'offers', 'feedback'];
+  const counts = await withDeadline(Promise.all(tables.map((t) => countRows(stack, t))), STOP.summaryMs, 'row counts').catch(() => tables.map(() => null));
+  const rows = Object.fromEntries(tables.map((t, i) => [t, counts[i]]));
+  const { fed } = f;
+  const seconds = (Date.now() - f.started) / 1000;
+  const summary = {
+    stopped_by: f.why,
+    seconds: Number(seconds.toFixed(1)),
+    events_in: fed?.accepted ?? null,
+    duplicates: fed?.duplicates ?? null,
+    invalid: fed?.invalid ?? null,
+    // requests still in flight when the run stopped: the API may have stored them (they count as rows)
+    unconfirmed_at_stop: fed?.failed ?? null,
+    events_scored: f.stats?.events ?? null,
+    feedback_in: fed?.feedback ?? null,
+    surveys: fed?.surveys ? { triggers_seen: fed.surveys.surveys, answered: fed.surveys.answered } : null,
+    rows_stored: rows,
+    events_per_second: fed ? Number((fed.accepted / seconds).toFixed(1)) : null,
+    drained: f.drained,
+  };
+  const lines = Object.entries(summary).map(([k, v]) => `  ${k.padEnd(20)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
+  return ['', bold('summary'), ...lines].join('\n');
 }
 
 export const upCommand: Command = {
@@ -65,54 +148,49 @@ export const upCommand: Command = {
     if (settings.tokenKey === DEMO_TOKEN_KEY) logger.warn('VAFA_TOKEN_KEY is not set: card tokens use the demo key (fine for a demo, never for real card data)');
     const durationS = values.duration ? Number(values.duration) : undefined;
     if (durationS !== undefined && !(durationS > 0)) throw new Error('--duration must be a positive number of seconds');
+    guardSignals();
     const started = Date.now();
     const stack = await startStack({ settings, logger, iso8583: true });
-    console.log(`\nvafa is up: API ${stack.apiUrl}  dashboard ${stack.apiUrl}/  docs ${stack.apiUrl}/docs  NATS ${stack.natsUrl}  ClickHouse ${stack.clickhouseUrl}\n`);
+    console.log(upBanner(stack, values.simulate === true));
 
     const abort = new AbortController();
     let feed: Promise<FeederSummary> | undefined;
+    let progress: { done(p: FeederProgress): void } | undefined;
+    let lastProgress: FeederProgress | undefined;
     if (values.simulate) {
       const { createBank, runFeeder, createProgress } = await import('../simulator/mod.js');
-      const progress = createProgress();
+      const line = createProgress();
+      progress = line;
       const start = new Date(Date.UTC(2025, 0, 1));
       // A demo covers a few simulated days: feedback ×10 by default so that complaints, resolutions and survey answers show within a minute.
       const bank = createBank({ seed: Number(values.seed), customers: Number(values.customers), start, days: Number(values.days), feedback: Number(values.feedback) });
       feed = runFeeder({
-        target: stack.apiUrl!, bank, rate: Number(values.rate), signal: abort.signal, onProgress: (p) => progress.update(p),
+        target: stack.apiUrl!, bank, rate: Number(values.rate), signal: abort.signal, onProgress: (p) => { lastProgress = p; line.update(p); },
         ...(durationS ? { durationS } : {}), ...(settings.apiKeys[0] ? { apiKey: settings.apiKeys[0] } : {}),
         // Closed loop: the simulated customers answer the surveys the scorer sends.
         respond: { natsUrl: stack.natsUrl },
       });
     }
     const why = await untilSignal(durationS);
+    const stopping = Date.now();
+    const interrupted = why !== 'duration';
+    // After a signal the whole stop has a hard limit; a --duration run may take its time to drain.
+    const hardMs = Math.max(STOP.scorerMinMs, settings.shutdownMs - STOP.marginMs);
+    const cancelForce = interrupted ? forceAfter(hardMs, `stop after ${why}`) : () => undefined;
+    if (interrupted) console.log(`\n${bold(`vafa: ${why}: stopping`)} (input, then the scorer drains, then the engines; ${why} again to force)`);
     abort.abort();
-    const fed = feed ? await feed.catch((err: Error) => { logger.error({ err: err.message }, 'simulator failed'); return undefined; }) : undefined;
-    if (durationS !== undefined || fed) {
-      const drained = await waitForDrain(stack, 60_000);
-      const rows = await countRows(stack, 'scored_transactions');
-      const ledger = await countRows(stack, 'points_ledger');
-      const customers = await countRows(stack, 'customer_state');
-      const seconds = (Date.now() - started) / 1000;
-      const stats = stack.scorer?.stats();
-      const summary = {
-        stopped_by: why,
-        seconds: Number(seconds.toFixed(1)),
-        events_in: fed?.accepted ?? null,
-        duplicates: fed?.duplicates ?? null,
-        invalid: fed?.invalid ?? null,
-        // requests still in flight when the run stopped: the API may have stored them (they count as rows)
-        unconfirmed_at_stop: fed?.failed ?? null,
-        events_scored: stats?.events ?? null,
-        feedback_in: fed?.feedback ?? null,
-        surveys: fed?.surveys ? { triggers_seen: fed.surveys.surveys, answered: fed.surveys.answered } : null,
-        rows_stored: { scored_transactions: rows, points_ledger: ledger, customer_state: customers, offers: await countRows(stack, 'offers'), feedback: await countRows(stack, 'feedback') },
-        events_per_second: fed ? Number((fed.accepted / seconds).toFixed(1)) : null,
-        drained,
-      };
-      console.log('\nsummary');
-      for (const [k, v] of Object.entries(summary)) console.log(`  ${k.padEnd(20)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
-    }
-    await stack.stop();
+    const fed = feed ? await withDeadline(feed, STOP.feedMs, 'simulator stop').catch((err: Error) => { logger.error({ err: err.message }, 'simulator failed'); return undefined; }) : undefined;
+    if (progress && lastProgress) progress.done(lastProgress);
+    await stack.stopInputs(STOP.inputMs);
+    const drained = await waitForDrain(stack, interrupted ? STOP.drainMs : STOP.durationDrainMs);
+    const stats = stack.scorer?.stats();
+    const afterScorer = STOP.summaryMs + STOP.clientsMs + STOP.enginesMs + STOP.marginMs;
+    await stack.stopScorer(interrupted ? Math.max(STOP.scorerMinMs, hardMs - (Date.now() - stopping) - afterScorer) : settings.shutdownMs);
+    const report = durationS !== undefined || fed ? await summarize(stack, { why, started, fed, stats, drained }) : undefined;
+    await stack.stop({ clients: STOP.clientsMs, engines: STOP.enginesMs });
+    cancelForce();
+    if (report) console.log(report);
+    console.log(`vafa stopped (${why}) in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
     return 0;
   },
 };

@@ -1,12 +1,14 @@
 /**
  * A local nats-server child process with JetStream, for the all-in-one default and for tests.
  * Production points `NATS_URL` at a real cluster instead (see docs/operations.md).
+ * It runs in its own process group and stops when its parent dies (`spawnEngine`, runtime/children.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import type { Logger } from './log.js';
+import { spawnEngine, stopChild } from './children.js';
 
 export interface LocalNatsOptions {
   /** Client port; 0 picks a free one. */
@@ -66,7 +68,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 async function waitForPort(host: string, port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited with code ${child.exitCode} before accepting connections`);
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server exited (${child.exitCode ?? child.signalCode}) before accepting connections`);
     const ok = await new Promise<boolean>((resolve) => {
       const sock = net.connect({ host, port }, () => { sock.destroy(); resolve(true); });
       sock.on('error', () => resolve(false));
@@ -83,7 +85,7 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
   const port = opts.port === 0 ? await freePort(host) : opts.port;
   mkdirSync(opts.storeDir, { recursive: true });
   const args = ['-a', host, '-p', String(port), '-js', '-sd', opts.storeDir, '--server_name', opts.serverName ?? `vafa-${port}`, ...(opts.extraArgs ?? [])];
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnEngine(bin, args);
   const lines: string[] = [];
   const onData = (buf: Buffer): void => {
     for (const line of buf.toString().split('\n')) {
@@ -100,22 +102,15 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
   try {
     await waitForPort(host, port, child, 15_000);
   } catch (err) {
-    child.kill('SIGKILL');
+    await stopChild(child, exited, 0);
     throw new Error(`${(err as Error).message}\n${lines.join('\n')}`, { cause: err });
   }
-  const stopWith = async (signal: NodeJS.Signals, graceMs: number): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-  };
   return {
     url: `nats://${host}:${port}`,
     port,
     pid: child.pid ?? -1,
     exited,
-    stop: (graceMs = 5000) => stopWith('SIGTERM', graceMs),
-    kill: () => stopWith('SIGKILL', 0),
+    stop: (graceMs = 5000) => stopChild(child, exited, graceMs),
+    kill: () => stopChild(child, exited, 0, 'SIGKILL'),
   };
 }

@@ -2,6 +2,9 @@
  * The composition root: starts what a deployment runs — the local engines when no external ones are
  * configured, the HTTP API, the ISO 8583 listener and the scorer — and stops them in reverse order.
  * `vafa up` runs everything; `vafa ingest` / `vafa scorer` run one role; tests and the bench use it too.
+ *
+ * Stopping goes by phases, each bounded: the input (API, ISO 8583 listener, rules watcher), then the
+ * scorer (drain, flush, ack, checkpoint), then the clients (NATS, ClickHouse), then the local engines.
  */
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -27,6 +30,7 @@ import { NatsCardDirectory } from '../ingest/cards.js';
 import { openCheckpointStore } from '../scorer/runtime/store/mod.js';
 import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 import { watchRulesFile } from '../scorer/runtime/rules-reload.js';
+import { withDeadline } from './deadline.js';
 
 export interface StackOptions {
   settings: Settings;
@@ -56,15 +60,69 @@ export interface Stack {
   registry: Registry;
   localNats?: LocalNats;
   localWarehouse?: ChildHandle;
-  stop(): Promise<void>;
+  /** Stops the input: the HTTP API, the ISO 8583 listener, the rules watcher. Default deadline 3 s. */
+  stopInputs(deadlineMs?: number): Promise<void>;
+  /** Drains the scorer (flush, ack, checkpoint) and the offer webhook sink. Default `settings.shutdownMs`. */
+  stopScorer(deadlineMs?: number): Promise<void>;
+  /** Stops whatever still runs, phase by phase (`StopDeadlines`); safe to call again. */
+  stop(deadlines?: Partial<StopDeadlines>): Promise<void>;
+}
+
+/** Stop phases, in the order `stop()` runs them. */
+export type StopPhase = 'input' | 'scorer' | 'clients' | 'engines';
+
+/** Deadline of each stop phase, ms: past it, what still runs is abandoned (engines are killed). */
+export interface StopDeadlines {
+  /** API, ISO 8583 listener, rules watcher. Default 3000. */
+  input: number;
+  /** Scorer drain and checkpoint, offer webhook. Default `settings.shutdownMs`. */
+  scorer: number;
+  /** NATS drain, ClickHouse client. Default 3000. */
+  clients: number;
+  /** Local nats-server and warehouse, stopped together: SIGTERM, SIGKILL at the deadline. Default 5000. */
+  engines: number;
+}
+
+interface StopStep {
+  phase: StopPhase;
+  what: string;
+  run(deadlineMs: number): Promise<void>;
+}
+
+const PHASES: StopPhase[] = ['input', 'scorer', 'clients', 'engines'];
+
+/** Runs registered stop steps by phase; each step runs once, each phase within its deadline. */
+class Stopper {
+  private readonly steps: StopStep[] = [];
+
+  constructor(private readonly logger: Logger, private readonly defaults: StopDeadlines) {}
+
+  add(phase: StopPhase, what: string, run: (deadlineMs: number) => Promise<void>): void {
+    this.steps.push({ phase, what, run });
+  }
+
+  async phase(phase: StopPhase, deadlineMs = this.defaults[phase]): Promise<void> {
+    const todo = this.steps.filter((s) => s.phase === phase).reverse();
+    for (const s of todo) this.steps.splice(this.steps.indexOf(s), 1);
+    const deadline = Date.now() + deadlineMs;
+    const runOne = async (s: StopStep): Promise<void> => {
+      const left = Math.max(100, deadline - Date.now());
+      await withDeadline(s.run(left), left + 500, `stopping ${s.what}`)
+        .catch((err: Error) => this.logger.warn({ err: err.message }, `error while stopping ${s.what}`));
+    };
+    if (phase === 'engines') await Promise.all(todo.map(runOne));
+    else for (const s of todo) await runOne(s);
+  }
+
+  async all(deadlines: Partial<StopDeadlines> = {}): Promise<void> {
+    for (const p of PHASES) await this.phase(p, deadlines[p]);
+  }
 }
 
 export async function startStack(opts: StackOptions): Promise<Stack> {
   const { settings, logger } = opts;
-  const stops: (() => Promise<void>)[] = [];
-  const stopAll = async (): Promise<void> => {
-    for (const s of stops.reverse()) await s().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping'));
-  };
+  const stops = new Stopper(logger, { input: 3000, scorer: settings.shutdownMs, clients: 3000, engines: 5000 });
+  const stopAll = (deadlines?: Partial<StopDeadlines>): Promise<void> => stops.all(deadlines);
   try {
     let natsUrl = settings.natsUrl;
     let localNats: LocalNats | undefined;
@@ -72,7 +130,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       localNats = await startLocalNats({ port: settings.localNatsPort, storeDir: path.join(settings.dataDir, 'nats'), logger });
       natsUrl = localNats.url;
       logger.info({ url: natsUrl }, 'local nats-server with JetStream ready');
-      stops.push(() => localNats!.stop());
+      const nats = localNats;
+      stops.add('engines', 'nats-server', (ms) => nats.stop(Math.max(100, ms - 1000)));
     }
     let clickhouseUrl = settings.clickhouseUrl;
     let localWarehouse: ChildHandle | undefined;
@@ -80,10 +139,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const wh = await spawnWarehouse({ port: settings.localClickhousePort, dataDir: path.join(settings.dataDir, 'clickhouse'), logger, logLevel: settings.logLevel });
       localWarehouse = wh;
       clickhouseUrl = wh.url;
-      stops.push(() => wh.stop());
+      stops.add('engines', 'warehouse', (ms) => wh.stop(Math.max(100, ms - 1000)));
     }
     const nc = await connectNats(natsUrl, 'vafa', logger);
-    stops.push(async () => { await nc.drain().catch(() => nc.close()); });
+    stops.add('clients', 'NATS connection', async (ms) => {
+      await withDeadline(nc.drain(), ms, 'NATS drain').catch(() => nc.close());
+    });
     const jsm = await natsJsm(nc);
     await ensureStreams(jsm, { replicas: settings.streamReplicas, duplicateWindowS: settings.duplicateWindowS });
     const conn = { url: clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
@@ -95,10 +156,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       await admin.close();
     }
     const warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
-    stops.push(() => warehouse.close());
+    stops.add('clients', 'ClickHouse client', () => warehouse.close());
     const registry = createRegistry();
 
-    const stack: Stack = { settings, natsUrl, clickhouseUrl, nc, warehouse, registry, stop: stopAll, ...(localNats ? { localNats } : {}), ...(localWarehouse ? { localWarehouse } : {}) };
+    const stack: Stack = {
+      settings, natsUrl, clickhouseUrl, nc, warehouse, registry, stop: stopAll,
+      stopInputs: (ms) => stops.phase('input', ms), stopScorer: (ms) => stops.phase('scorer', ms), ...(localNats ? { localNats } : {}), ...(localWarehouse ? { localWarehouse } : {}) };
 
     if (opts.scorer !== false) {
       const churn = opts.churn === undefined ? await loadDefaultChurn(settings, logger) : opts.churn ?? undefined;
@@ -115,14 +178,15 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       });
       await scorer.start();
       stack.scorer = scorer;
-      stops.push(() => scorer.stop(settings.shutdownMs));
+      // The scorer aborts its ClickHouse writes a little before the phase deadline, so that it can still ack what is durable.
+      stops.add('scorer', 'scorer', (ms) => scorer.stop(Math.max(100, ms - 1000)));
       // Loyalty-rules hot reload: a changed file is validated and recorded in TX, per partition.
       const rulesPublisher = new Publisher(nc, { expectStream: STREAM_TX });
       const stopWatching = watchRulesFile({
         path: settings.rulesPath, publisher: rulesPublisher, partitions: settings.partitions, logger: logger.child({ module: 'rules' }),
         initialVersion: engineConfig.loyalty.timeline.latest.version, intervalMs: settings.rulesWatchMs, registry,
       });
-      stops.push(async () => { stopWatching(); rulesPublisher.close(); });
+      stops.add('input', 'rules watcher', async () => { stopWatching(); rulesPublisher.close(); });
     }
 
     if (opts.api !== false) {
@@ -140,12 +204,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const port = typeof addr === 'object' && addr ? addr.port : settings.port;
       stack.app = app;
       stack.apiUrl = `http://${settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host}:${port}`;
-      stops.push(() => app.close());
+      stops.add('input', 'HTTP API', () => app.close());
       logger.info({ url: stack.apiUrl }, 'HTTP API listening');
       if (settings.webhookUrl && settings.webhookSecret) {
         const { startWebhookSink } = await import('../sinks/webhook.js');
         const webhook = await startWebhookSink({ nc, url: settings.webhookUrl, secret: settings.webhookSecret, logger: logger.child({ module: 'webhook' }) });
-        stops.push(() => webhook.stop());
+        stops.add('scorer', 'offer webhook sink', () => webhook.stop());
         logger.info({ url: settings.webhookUrl }, 'offer webhook sink started');
       }
       if (opts.iso8583) {
@@ -164,7 +228,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
           },
         });
         stack.iso8583Port = listener.port;
-        stops.push(() => listener.close());
+        stops.add('input', 'ISO 8583 listener', () => listener.close());
         logger.info({ port: listener.port }, 'ISO 8583 listener ready');
       }
     }
