@@ -121,8 +121,8 @@ describe('log format', () => {
 describe('log lines at exit', () => {
   const LOG_TS = path.resolve(import.meta.dirname, '../../runtime/log.ts');
 
-  /** Runs a child that logs `n` lines and calls process.exit at once; returns its stdout. */
-  async function logThenExit(format: LogFormat, n: number): Promise<string> {
+  /** Runs a child that logs `n` lines, then calls process.exit(3) at once or just returns; returns its stdout. */
+  async function logThenExit(format: LogFormat, n: number, how: 'exit' | 'return'): Promise<string> {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'vafa-log-exit-'));
     const script = path.join(dir, 'exit.ts');
     writeFileSync(script, [
@@ -130,7 +130,7 @@ describe('log lines at exit', () => {
       `const log = createLogger({ format: ${JSON.stringify(format)}, name: 'exit' });`,
       `for (let i = 0; i < ${n}; i++) log.info({ i, pan: '6037991234567893' }, 'line ' + i);`,
       `log.fatal('last line');`,
-      'process.exit(3);',
+      how === 'exit' ? 'process.exit(3);' : 'process.exitCode = 3;',
     ].join('\n'));
     try {
       const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000, env: { ...process.env, LOG_LEVEL: 'info' } });
@@ -144,9 +144,9 @@ describe('log lines at exit', () => {
     }
   }
 
-  it.each(['json', 'pretty'] as const)('%s: every line reaches a pipe when the process exits right after logging', async (format) => {
+  it.each([['json', 'exit'], ['pretty', 'exit'], ['json', 'return'], ['pretty', 'return']] as const)('%s: every line reaches a pipe and the process ends (%s)', async (format, how) => {
     const n = 5000;
-    const text = await logThenExit(format, n);
+    const text = await logThenExit(format, n, how);
     const lines = text.trimEnd().split('\n');
     expect(lines).toHaveLength(n + 1);
     expect(lines.at(-1)).toContain('last line');
