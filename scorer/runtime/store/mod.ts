@@ -6,11 +6,12 @@
  * - `nats` (and `auto` with an external NATS): whole snapshots in the NATS object store every
  *   `VAFA_CHECKPOINT_MS`, readable by a scorer on any machine.
  */
+import { renameSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../../runtime/log.js';
 import { FileCheckpointStore, NatsCheckpointStore, type CheckpointStore } from '../checkpoints.js';
-import { LmdbStateStore } from './lmdb-store.js';
+import { LmdbStateStore, StoreOpenError, type LmdbStateStoreOptions } from './lmdb-store.js';
 
 export { ChangeTracker, rawCustomers, type CustomerChanges } from './changes.js';
 export { CODEC_VERSION, CodecError, decodeRecord, encodeRecord } from './codec.js';
@@ -39,14 +40,29 @@ export async function openCheckpointStore(options: OpenStoreOptions): Promise<Op
   const legacyDir = path.join(options.dataDir, 'checkpoints');
   switch (kind) {
     case 'lmdb': {
-      const store = LmdbStateStore.open({
-        path: path.join(options.dataDir, 'state'), fallbacks: [new FileCheckpointStore(legacyDir)], logger: options.logger,
-      });
+      const store = openOrSetAside({ path: path.join(options.dataDir, 'state'), fallbacks: [new FileCheckpointStore(legacyDir)], logger: options.logger }, options.logger);
       return { store, close: () => store.close() };
     }
     case 'file':
       return { store: new FileCheckpointStore(legacyDir), close: async () => undefined };
     case 'nats':
       return { store: await NatsCheckpointStore.open(options.nc, options.streamReplicas), close: async () => undefined };
+  }
+}
+
+/**
+ * Opens the LMDB store; a damaged environment is moved aside (kept for inspection, named in the log) and
+ * a new one created: each partition is then restored from its fallbacks, or rebuilt from the stream by
+ * the worker, which says so (never a silent start from empty).
+ */
+export function openOrSetAside(options: LmdbStateStoreOptions, logger: Logger): LmdbStateStore {
+  try {
+    return LmdbStateStore.open(options);
+  } catch (err) {
+    if (!(err instanceof StoreOpenError)) throw err;
+    const aside = `${options.path}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(options.path, aside);
+    logger.error({ path: options.path, movedTo: aside, err: err.message }, 'state store damaged: moved aside; partitions are restored from snapshots or rebuilt from the stream');
+    return LmdbStateStore.open(options);
   }
 }
