@@ -86,6 +86,17 @@ export async function countRows(stack: Stack, table: string): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+/** Times consecutive steps: `took('x')` ends step x; `report()` lists them in seconds. */
+function stepTimer(): ((step: string) => void) & { report(): string } {
+  const steps: string[] = [];
+  let last = Date.now();
+  return Object.assign((step: string) => {
+    const now = Date.now();
+    steps.push(`${step} ${((now - last) / 1000).toFixed(1)}`);
+    last = now;
+  }, { report: () => steps.join(', ') });
+}
+
 interface RunFacts {
   why: string;
   started: number;
@@ -178,19 +189,26 @@ export const upCommand: Command = {
     const hardMs = Math.max(STOP.scorerMinMs, settings.shutdownMs - STOP.marginMs);
     const cancelForce = interrupted ? forceAfter(hardMs, `stop after ${why}`) : () => undefined;
     if (interrupted) console.log(`\n${bold(`vafa: ${why}: stopping`)} (input, then the scorer drains, then the engines; ${why} again to force)`);
+    const took = stepTimer();
     abort.abort();
     const fed = feed ? await withDeadline(feed, STOP.feedMs, 'simulator stop').catch((err: Error) => { logger.error({ err: err.message }, 'simulator failed'); return undefined; }) : undefined;
     if (progress && lastProgress) progress.done(lastProgress);
+    took('feed');
     await stack.stopInputs(STOP.inputMs);
+    took('input');
     const drained = await waitForDrain(stack, interrupted ? STOP.drainMs : STOP.durationDrainMs);
+    took('drain');
     const stats = stack.scorer?.stats();
     const afterScorer = STOP.summaryMs + STOP.clientsMs + STOP.enginesMs + STOP.marginMs;
     await stack.stopScorer(interrupted ? Math.max(STOP.scorerMinMs, hardMs - (Date.now() - stopping) - afterScorer) : settings.shutdownMs);
+    took('scorer');
     const report = durationS !== undefined || fed ? await summarize(stack, { why, started, fed, stats, drained }) : undefined;
+    took('summary');
     await stack.stop({ clients: STOP.clientsMs, engines: STOP.enginesMs });
+    took('engines');
     cancelForce();
     if (report) console.log(report);
-    console.log(`vafa stopped (${why}) in ${((Date.now() - stopping) / 1000).toFixed(1)} s`);
+    console.log(`vafa stopped (${why}) in ${((Date.now() - stopping) / 1000).toFixed(1)} s: ${took.report()}`);
     return 0;
   },
 };
