@@ -11,10 +11,12 @@ import { Registry } from 'prom-client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { makeTx, postJson, queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { spawnWarehouse } from '../../runtime/children.js';
+import { withDeadline } from '../../runtime/deadline.js';
 import { createLogger } from '../../runtime/log.js';
 import { partitionOf, STREAM_DLQ } from '../../contracts/subjects.js';
 import { ScorerService } from '../../scorer/runtime/service.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
+import type { SinkFailure } from '../../sinks/clickhouse/errors.js';
 import type { Row } from '../../scorer/core/types.js';
 
 let stack: TestStack;
@@ -180,6 +182,20 @@ describe('the sink alone on the engine', () => {
     expect(refused.filter((r) => r.isolated).length).toBeGreaterThan(0);
     expect(refused.filter((r) => !r.isolated).length).toBeGreaterThan(0);
     expect(await count(`SELECT count() n FROM vafa.points_ledger WHERE customer_id = 'SKB'`)).toBe(0);
+    await sink.close();
+  });
+
+  it('waits out a missing table (no row is at fault: nothing refused) and stores the rows once it exists', async () => {
+    const failures: SinkFailure[] = [];
+    const sink = new ClickHouseSink(stack.warehouse, { database: stack.settings.clickhouseDatabase, lingerMs: 1, retryMs: 50, maxRetryMs: 200, onFailure: (f) => failures.push(f) });
+    const table = 'sink_errors_late';
+    const done = sink.write(new Map([[table, [{ id: 'late-1' }, { id: 'late-2' }]]]));
+    await waitFor(async () => sink.degraded && failures.length >= 3, 10_000, 'the sink to wait for the table');
+    expect(failures[0]).toMatchObject({ kind: 'operator', reason: 'UNKNOWN_TABLE', code: '60' });
+    await stack.warehouse.command({ query: `CREATE TABLE vafa.${table} (id String) ENGINE = MergeTree ORDER BY id` });
+    expect(await withDeadline(done, 15_000, 'the held write')).toEqual([]);
+    expect(sink.degraded).toBe(false);
+    expect(await count(`SELECT count() n FROM vafa.${table}`)).toBe(2);
     await sink.close();
   });
 });
