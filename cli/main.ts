@@ -1,7 +1,8 @@
 /**
  * The `vafa` command line (CONTRACT.md, "CLI"): up, ingest, scorer, warehouse, simulate, train, bench,
  * migrate, replay. Each command parses its flags, loads settings (env + flags), and runs until done or
- * until SIGINT/SIGTERM, then shuts down gracefully.
+ * until SIGINT/SIGTERM, then shuts down gracefully within `VAFA_SHUTDOWN_MS`; another signal while it
+ * stops forces the exit (engines killed, exit code 130 / 143).
  */
 import { parseArgs } from 'node:util';
 import { loadSettings, SettingsError } from '../config/settings.js';
@@ -108,7 +109,7 @@ function onSignal(signal: NodeJS.Signals): void {
     void stopWhileStarting(signal);
     return;
   }
-  forceExit(`second ${signal}`, EXIT_CODE[signal] ?? 1);
+  forceExit(`${signal} while stopping`, EXIT_CODE[signal] ?? 1);
 }
 
 /** Nothing to drain yet: ask the engines to stop (bounded), then exit. A second signal still forces. */
