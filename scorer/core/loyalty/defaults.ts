@@ -37,7 +37,7 @@ export const DEFAULT_RULES_FILE: RulesFile = {
     channels: ['pos', 'online', 'bill_pay', 'installment', 'fuel'],
     min_amount_minor: 5_000_000,
   },
-  reversals: { window_days: 400, pending_days: 30 },
+  reversals: { window_days: 120, pending_days: 30 },
   rules: [
     {
       id: 'fuel-station',

@@ -166,10 +166,20 @@ function earn(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: C
   }
   addLot(state, c, { src: 'tx', id: tx.tx_id, at: ctx.at, seq: ctx.seq, exp, pts: total, rem: total, tier: L.tier, ver: entry.version });
   const month = bankMonth(ctx.at, R.offsetMin);
-  L.earned[tx.tx_id] = { at: ctx.at, seq: ctx.seq, pts: total, x: 0, ver: entry.version, m: month, awards: awards.map((a) => ({ rule: a.rule.id, pts: a.pts, caps: a.caps, campaign: a.campaign })) };
+  L.earned[tx.tx_id] = earnRecord(ctx.at, total, entry.version, month, awards);
   L.months[month] = (own(L.months, String(month)) ?? 0) + total;
   const tierChange = upgrade(state, c, ctx, entry, emit);
   return { points: total, status: 'earned', ...(tierChange ? { tierChange } : {}) };
+}
+
+/** What a reversal needs of an earning, and nothing more (the record lives for the reversal window). */
+function earnRecord(at: number, pts: number, ver: string, m: number, awards: readonly Award[]): EarnRecord {
+  const rec: EarnRecord = { at, pts, ver, m };
+  for (const a of awards) {
+    if (a.caps.length === 0 && !a.campaign) continue;
+    (rec.awards ??= []).push({ pts: a.pts, ...(a.caps.length ? { caps: a.caps } : {}), ...(a.campaign ? { campaign: a.campaign } : {}) });
+  }
+  return rec;
 }
 
 interface Award {
@@ -363,7 +373,7 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
     return { points: 0, status: 'reversal_pending' };
   }
   delete L.earned[orig];
-  const back = rec.pts - rec.x;
+  const back = rec.pts - (rec.x ?? 0);
   const fromLots = take(L, back, orig);
   L.debt += back - fromLots;
   L.balance -= back;
@@ -376,8 +386,8 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
 
 /** Gives back what a reversed earning used: cap counters, campaign budget, tier-qualifying points. */
 function release(state: PartitionState, L: LoyaltyState, rec: EarnRecord): void {
-  for (const a of rec.awards) {
-    for (const k of a.caps) {
+  for (const a of rec.awards ?? []) {
+    for (const k of a.caps ?? []) {
       const used = own(L.caps, k);
       if (used !== undefined) L.caps[k] = Math.max(0, used - a.pts);
     }
@@ -402,7 +412,7 @@ function expireLots(c: CustomerState, due: number, ctx: Ctx, emit: Emit): boolea
     L.balance -= l.rem;
     if (l.src === 'tx') {
       const rec = own(L.earned, l.id);
-      if (rec) rec.x += l.rem;
+      if (rec) rec.x = (rec.x ?? 0) + l.rem;
     }
     ledger(c, ctx, emit, { id: `expire:${l.src}:${l.id}`, kind: 'expire', points: -l.rem, rule: `expiry:${l.tier}`, version: l.ver, source: l.id, channel: '', at: l.exp, expiresAt: l.exp });
   }
@@ -516,6 +526,7 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules): void {
   L.pruned = week;
   const reversalHorizon = watermark - R.reversals.windowDays * DAY_MS;
   for (const [id, rec] of Object.entries(L.earned)) if (rec.at < reversalHorizon) delete L.earned[id];
+  mergeLots(L, reversalHorizon);
   for (const [id, at] of Object.entries(L.redemptions)) if (at < reversalHorizon) delete L.redemptions[id];
   const pendingHorizon = watermark - R.reversals.pendingDays * DAY_MS;
   for (const [id, at] of Object.entries(L.pending)) if (at < pendingHorizon) delete L.pending[id];
@@ -528,6 +539,29 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules): void {
   }
   const oldest = bankMonth(watermark, R.offsetMin) - R.windowMonths;
   for (const m of Object.keys(L.months)) if (Number(m) < oldest) delete L.months[m];
+}
+
+/**
+ * Merges neighbouring lots earned before `horizon` (no reversal can take from them preferentially any
+ * more) that expire together with the same tier and rules version: first-in-first-out consumption of the
+ * merged lot takes what it took from its members in turn, and they expire at the same instant, so no
+ * amount changes; their expiry becomes one ledger row under the first member's id.
+ */
+function mergeLots(L: LoyaltyState, horizon: number): void {
+  const lots = L.lots;
+  let out = 0;
+  for (let i = 0; i < lots.length; i++) {
+    const l = lots[i]!;
+    const last = out > 0 ? lots[out - 1]! : undefined;
+    if (last && l.at < horizon && last.at < horizon && last.exp === l.exp && last.tier === l.tier && last.ver === l.ver) {
+      last.rem += l.rem;
+      last.n = (last.n ?? 1) + (l.n ?? 1);
+      delete last.pts;
+      continue;
+    }
+    lots[out++] = l;
+  }
+  lots.length = out;
 }
 
 interface Movement {

@@ -33,6 +33,9 @@ const DateTime = Type.String({
 });
 const list = <T extends TSchema>(t: T) => Type.Optional(Type.Array(t, { minItems: 1, uniqueItems: true }));
 
+/** Default `reversals.window_days`: card-scheme chargebacks come within about 120 days. */
+export const DEFAULT_REVERSAL_WINDOW_DAYS = 120;
+
 export const WhenSchema = Type.Object({
   channels: list(Channel),
   mcc_sets: list(Name),
@@ -111,6 +114,7 @@ export const RulesFileSchema = Type.Object({
     channels: list(Channel),
     min_amount_minor: Type.Optional(NonNeg),
   }, { additionalProperties: false })),
+  /** Reversal window and pending cancellations; defaults 120 days (card-scheme chargebacks) and 30 days. */
   reversals: Type.Optional(Type.Object({
     window_days: Pos,
     pending_days: NonNeg,
@@ -385,7 +389,7 @@ function compile(f: RulesFile): CompileResult {
       reviewMonths: f.tiers.review === 'quarterly' ? 3 : 1,
       campaigns,
       referral,
-      reversals: { windowDays: f.reversals?.window_days ?? 400, pendingDays: f.reversals?.pending_days ?? 30 },
+      reversals: { windowDays: f.reversals?.window_days ?? DEFAULT_REVERSAL_WINDOW_DAYS, pendingDays: f.reversals?.pending_days ?? 30 },
       bank: sortRules(bank),
       branches,
     },

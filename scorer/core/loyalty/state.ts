@@ -6,7 +6,11 @@
  * Invariant: balance = Σ lots[].rem − debt, and debt > 0 only while no lot has points left.
  */
 
-/** A parcel of points that expires together: one per earning transaction (or referral credit). */
+/**
+ * A parcel of points that expires together: one per earning transaction (or referral credit) while a
+ * reversal may still take from it; past the reversal window, neighbouring lots with the same expiry,
+ * tier and rules version are merged into the first of them (`n` members), which changes no amount.
+ */
 export interface Lot {
   /** `tx` (earned by a transaction) or `rd` (a credit delivered as an internal redemption-like event). */
   src: 'tx' | 'rd';
@@ -17,7 +21,10 @@ export interface Lot {
   seq: number;
   /** Instant it expires (end of the bank day, `expiry_days` of the member's tier after earning). */
   exp: number;
-  pts: number;
+  /** Points earned (absent in a merged lot). */
+  pts?: number;
+  /** Lots merged into this one (absent: 1). */
+  n?: number;
   /** Points still unspent. */
   rem: number;
   /** Tier at earning (it set the expiry) and the rules version that produced the lot. */
@@ -25,27 +32,33 @@ export interface Lot {
   ver: string;
 }
 
-/** One rule's share of an earning, kept so a reversal can release exactly what it used. */
+/**
+ * One rule's share of an earning, kept so a reversal can release exactly what it used: only awards that
+ * counted against a cap or a campaign budget are kept (the others release nothing).
+ */
 export interface RuleAward {
-  rule: string;
+  /** Rule id (absent in newer records: nothing reads it). */
+  rule?: string;
   pts: number;
-  /** Cap counters this award was added to (`<rule>|d<day>`, `|w<week>`, `|m<month>`). */
-  caps: string[];
-  /** Campaign whose partition budget it used, or ''. */
-  campaign: string;
+  /** Cap counters this award was added to (`<rule>|d<day>`, `|w<week>`, `|m<month>`); absent: none. */
+  caps?: string[];
+  /** Campaign whose partition budget it used; absent or '': none. */
+  campaign?: string;
 }
 
 /** What a transaction earned, kept for the reversal window. */
 export interface EarnRecord {
   at: number;
-  seq: number;
+  /** Stream sequence (absent in newer records: nothing reads it). */
+  seq?: number;
   pts: number;
-  /** Points of its lot that expired (not taken back again by a reversal). */
-  x: number;
+  /** Points of its lot that expired (not taken back again by a reversal); absent: 0. */
+  x?: number;
   ver: string;
   /** Bank month whose tier bucket it was added to. */
   m: number;
-  awards: RuleAward[];
+  /** Absent: none to release. */
+  awards?: RuleAward[];
 }
 
 export interface LoyaltyState {
