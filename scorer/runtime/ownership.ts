@@ -76,6 +76,8 @@ interface Held {
   revision: number;
   fence: LeaseFence;
   state: 'starting' | 'running' | 'stopping';
+  /** `restart()` was asked while the worker started (it ended at once): released as soon as it has started. */
+  restartWhenStarted?: boolean;
 }
 
 /** A lost or abandoned partition whose worker is still stopping (or starting): not taken again meanwhile. */
@@ -180,7 +182,9 @@ export class PartitionOwnership {
 
   /** Releases a partition now (e.g. its worker failed); the next round acquires it again if it is still ours. */
   async restart(p: number): Promise<void> {
-    await this.releaseOne(p);
+    const h = this.held.get(p);
+    if (h?.state === 'starting') h.restartWhenStarted = true;
+    else await this.releaseOne(p);
   }
 
   /**
@@ -398,6 +402,7 @@ export class PartitionOwnership {
     h.state = 'running';
     this.episodes.start.ok();
     this.opts.logger.info({ partition: p, instance: this.opts.instance }, 'partition acquired');
+    if (h.restartWhenStarted) await this.releaseOne(p);
   }
 
   /** Releases a worker that started after its lease was given up. */
