@@ -166,7 +166,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     if (opts.scorer !== false) {
       const churn = opts.churn === undefined ? await loadDefaultChurn(settings, logger) : opts.churn ?? undefined;
       const { store } = await openCheckpointStore({
-        kind: settings.checkpointStore, dataDir: settings.dataDir, nc, localNats: localNats !== undefined, streamReplicas: settings.streamReplicas, logger,
+        kind: settings.checkpointStore, dataDir: settings.dataDir, nc, localNats: localNats !== undefined, streamReplicas: settings.streamReplicas,
+        checkpointMs: settings.checkpointMs, logger,
       });
       const engineConfig = buildEngineConfig(settings);
       const scorer = new ScorerService({

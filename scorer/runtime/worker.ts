@@ -12,6 +12,7 @@ import type { Engine, Pending } from '../core/engine.js';
 import { newPartitionState, type PartitionState } from '../core/state.js';
 import type { Score } from '../core/types.js';
 import type { CheckpointStore } from './checkpoints.js';
+import { ChangeTracker } from './store/changes.js';
 import { decodeTx } from './decode.js';
 import type { Logger } from '../../runtime/log.js';
 import type { ClickHouseSink, RefusedRow } from '../../sinks/clickhouse/sink.js';
@@ -52,6 +53,11 @@ export class DeliveryGapError extends Error {
   override readonly name = 'DeliveryGapError';
 }
 
+/** The store has no state for a partition whose consumer acked events, and the stream no longer holds them all. */
+export class StateLostError extends Error {
+  override readonly name = 'StateLostError';
+}
+
 export interface BatchInfo {
   partition: number;
   events: number;
@@ -80,6 +86,8 @@ export class PartitionWorker {
   private running: Promise<void> | undefined;
   private fenced = false;
   private lastDelivery = 0;
+  /** Customers changed since the last commit (stores that commit incrementally). */
+  private changes: ChangeTracker | undefined;
 
   constructor(readonly partition: number, private readonly deps: WorkerDeps) {
     this.state = newPartitionState(partition);
@@ -95,8 +103,11 @@ export class PartitionWorker {
 
   /** Loads the checkpoint, (re)creates the durable consumer at the sequence after it, and starts consuming. */
   async start(): Promise<void> {
-    this.state = (await this.deps.store.load(this.partition)) ?? newPartitionState(this.partition);
     const name = consumerName(this.partition);
+    const loaded = await this.deps.store.load(this.partition);
+    if (!loaded) await this.checkNothingProcessed(name);
+    this.state = loaded ?? newPartitionState(this.partition);
+    this.changes = this.deps.store.commit ? new ChangeTracker(this.state) : undefined;
     await this.deps.jsm.consumers.delete(STREAM_TX, name).catch(() => undefined);
     await this.deps.jsm.consumers.add(STREAM_TX, {
       durable_name: name,
@@ -129,6 +140,22 @@ export class PartitionWorker {
     });
     this.deps.logger.info({ partition: this.partition, from_seq: this.state.seq + 1 }, 'partition worker started');
     this.running = this.loop().catch((err: Error) => this.deps.logger.error({ partition: this.partition, err: err.message }, 'partition worker failed'));
+  }
+
+  /**
+   * Starting without state is right only for a partition that never processed an event: else the state
+   * is rebuilt from the stream's first message (said loudly), or refused when the stream lost some.
+   */
+  private async checkNothingProcessed(name: string): Promise<void> {
+    const consumer = await this.deps.jsm.consumers.info(STREAM_TX, name).catch(() => undefined);
+    const acked = consumer?.ack_floor.stream_seq ?? 0;
+    if (acked === 0) return;
+    const where = this.deps.store.location ?? 'the checkpoint store';
+    const stream = await this.deps.jsm.streams.info(STREAM_TX);
+    if (stream.state.first_seq > 1) {
+      throw new StateLostError(`partition ${this.partition}: no state in ${where}, its consumer acked up to seq ${acked} and stream ${STREAM_TX} starts at seq ${stream.state.first_seq}: restore the state store or a snapshot`);
+    }
+    this.deps.logger.error({ partition: this.partition, store: where, acked }, 'no state for this partition although its consumer acked events: rebuilding it by replaying the stream from its first message');
   }
 
   private wakeUp(): void {
@@ -222,7 +249,7 @@ export class PartitionWorker {
       partition: this.partition, events: batch.length, firstSeq: batch[0]!.seq, lastSeq: last.seq, pending: last.info.pending,
       modelMs, flushMs, dlq: dlq.length + refusedToDlq, latenciesMs: batch.map((m) => now - m.info.timestampNanos / 1e6),
     });
-    if (now - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
+    if (this.changes || now - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
   }
 
   /**
@@ -255,11 +282,16 @@ export class PartitionWorker {
     return { subject: `dlq.scorer.${reason}`, msgId: `dlq:${STREAM_TX}:${m.seq}`, data: m.data, headers: h };
   }
 
-  /** Saves the state; never once the fence is down (the partition may have a new owner by now). */
+  /**
+   * Commits the customers changed since the last commit (incremental stores, after every acked batch),
+   * else saves the whole state; never once the fence is down (the partition may have a new owner by now).
+   */
   async checkpoint(): Promise<void> {
     this.lastCheckpoint = Date.now();
     if (this.deps.fence && !this.deps.fence.valid) return;
-    await this.deps.store.save(this.state);
+    const { commit } = this.deps.store;
+    if (this.changes && commit) await commit.call(this.deps.store, this.state, this.changes.take());
+    else await this.deps.store.save(this.state);
   }
 
   /** Stops consuming, finishes the batches already received, checkpoints. */

@@ -98,8 +98,14 @@ describe('a scorer on the LMDB store', () => {
 
   const scored = async (): Promise<number> => Number((await queryRows<{ n: number }>(stack, 'SELECT count() n FROM vafa.scored_transactions FINAL'))[0]?.n ?? 0);
   const ledger = async (): Promise<number> => Number((await queryRows<{ pts: number }>(stack, 'SELECT sum(points) pts FROM vafa.points_ledger FINAL'))[0]?.pts ?? 0);
-  const start = (): ChildProcess & { output: string[] } => {
-    const c = spawnVafa(['scorer'], stack, { VAFA_SCORER_BATCH: '100', VAFA_CHECKPOINTS: 'lmdb', LOG_LEVEL: 'info' });
+  /** The scorer, and every line of its log that names the state store (its last lines alone may miss them). */
+  const start = (): ChildProcess & { storeLines: string[] } => {
+    const c = Object.assign(spawnVafa(['scorer'], stack, { VAFA_SCORER_BATCH: '100', VAFA_CHECKPOINTS: 'lmdb', LOG_LEVEL: 'warn' }), { storeLines: [] as string[] });
+    const note = (b: Buffer): void => {
+      for (const line of b.toString().split('\n')) if (/state store|no state for this partition/.test(line)) c.storeLines.push(line);
+    };
+    c.stdout?.on('data', note);
+    c.stderr?.on('data', note);
     children.push(c);
     return c;
   };
@@ -125,7 +131,7 @@ describe('a scorer on the LMDB store', () => {
     let want = expectedTotals(events.slice(0, 1800), stack.settings.partitions);
     await waitFor(async () => (await scored()) === want.rows, 30_000, `all ${want.rows} rows`);
     expect(await ledger()).toBe(want.points);
-    expect(scorer.output.join('\n')).not.toMatch(/no state for this partition/);
+    expect(scorer.storeLines.join('\n')).not.toMatch(/no state for this partition/);
     await stop(scorer, 'SIGTERM');
 
     // The store is gone: the consumers acked events, so each partition says so and replays the stream.
@@ -136,7 +142,7 @@ describe('a scorer on the LMDB store', () => {
     want = expectedTotals(events.slice(0, 2100), stack.settings.partitions);
     await waitFor(async () => (await scored()) === want.rows, 30_000, `all ${want.rows} rows`);
     expect(await ledger()).toBe(want.points);
-    await waitFor(async () => scorer.output.filter((l) => l.includes('no state for this partition although its consumer acked events')).length === stack.settings.partitions, 10_000, 'one error per partition');
+    await waitFor(async () => scorer.storeLines.filter((l) => l.includes('no state for this partition although its consumer acked events')).length === stack.settings.partitions, 10_000, `one error per partition: ${scorer.storeLines.join('\n')}`);
     await stop(scorer, 'SIGTERM');
 
     // The store is damaged: named, set aside, rebuilt.
@@ -147,7 +153,7 @@ describe('a scorer on the LMDB store', () => {
     want = expectedTotals(events, stack.settings.partitions);
     await waitFor(async () => (await scored()) === want.rows, 30_000, `all ${want.rows} rows`);
     expect(await ledger()).toBe(want.points);
-    expect(scorer.output.join('\n')).toContain(`state store ${stateDir}: cannot open`);
+    expect(scorer.storeLines.join('\n')).toContain(`state store ${stateDir}: cannot open`);
     expect(readdirSync(stack.settings.dataDir).some((f) => f.startsWith('state.damaged-'))).toBe(true);
     const [dups] = await queryRows<{ n: number }>(stack, 'SELECT count() n FROM (SELECT tx_id FROM vafa.scored_transactions FINAL GROUP BY tx_id HAVING count() > 1)');
     expect(dups!.n).toBe(0);

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from 'lmdb';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
 import { DEFAULT_ENGINE_CONFIG, Engine } from '../../scorer/core/engine.js';
@@ -16,9 +17,11 @@ import { newPartitionState, type PartitionState } from '../../scorer/core/state.
 import { Emit } from '../../scorer/core/types.js';
 import { FileCheckpointStore } from '../../scorer/runtime/checkpoints.js';
 import {
-  ChangeTracker, CODEC_VERSION, CodecError, decodeRecord, encodeRecord, LmdbStateStore, rawCustomers, StaleCommitError,
-  StoreCorruptError, StoreOpenError,
+  ChainMovedError, ChangeTracker, CODEC_VERSION, CodecError, decodeRecord, encodeRecord, LmdbStateStore, NatsSnapshots, rawCustomers,
+  StaleCommitError, StoreCorruptError, StoreOpenError,
 } from '../../scorer/runtime/store/mod.js';
+import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
+import { connectNats } from '../../runtime/nats.js';
 import { createBank } from '../../simulator/mod.js';
 
 const PARTITION = 2;
@@ -181,4 +184,60 @@ describe('StoreCorruptError', () => {
     expect(await store.load(PARTITION)).toBeUndefined(); // cleared; no fallback: the worker decides (see worker.ts)
     await store.close();
   });
+});
+
+describe('NatsSnapshots (a real nats-server)', () => {
+  let nats: LocalNats;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    nats = await startLocalNats({ port: 0, storeDir: path.join(dir, 'nats') });
+    nc = await connectNats(nats.url, 'state-store-test');
+  }, 30_000);
+  afterAll(async () => {
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  /** A store on its own directory (another machine) whose commits feed its own snapshot shipper. */
+  async function machine(name: string): Promise<{ store: LmdbStateStore; snapshots: NatsSnapshots }> {
+    const snapshots = await NatsSnapshots.open(nc, { intervalMs: 3_600_000 });
+    const store = LmdbStateStore.open({
+      path: path.join(dir, name), timerPageSize: 64, remote: snapshots, onCommitted: (p, changes) => snapshots.committed(p, changes),
+    });
+    snapshots.attach(store);
+    return { store, snapshots };
+  }
+
+  it('a base and increments restore on another machine; a late writer cannot extend the chain it lost', async () => {
+    const first = await machine('machine-a');
+    const state = newPartitionState(PARTITION);
+    const tracker = new ChangeTracker(state);
+    const run = async (on: LmdbStateStore, live: PartitionState, changes: ChangeTracker, from: number, to: number): Promise<void> => {
+      for (let start = from; start < to; start += 400) {
+        apply(live, msgs.slice(start, Math.min(to, start + 400)));
+        await on.commit(live, changes.take());
+      }
+    };
+    await run(first.store, state, tracker, 0, 1200);
+    expect(await first.snapshots.ship(PARTITION)).toBe(state.seq); // base
+    await run(first.store, state, tracker, 1200, 2000);
+    await first.snapshots.ship(PARTITION); // increment
+    await run(first.store, state, tracker, 2000, 2400);
+    expect(await first.snapshots.ship(PARTITION)).toBe(state.seq); // increment
+
+    // The partition moves: another machine restores base + increments and goes on from there.
+    const second = await machine('machine-b');
+    const moved = (await second.store.load(PARTITION))!;
+    expect(moved).toEqual(plain(state));
+    const movedTracker = new ChangeTracker(moved);
+    await run(second.store, moved, movedTracker, 2400, 3000);
+    expect(await second.snapshots.ship(PARTITION)).toBe(moved.seq); // an increment on the same chain
+
+    // The first owner, fenced but still running, ships after it: refused, the chain is the second's.
+    await run(first.store, state, tracker, 2400, 2600);
+    await expect(first.snapshots.ship(PARTITION)).rejects.toThrow(ChainMovedError);
+    const third = await machine('machine-c');
+    expect(await third.store.load(PARTITION)).toEqual(plain(moved));
+    for (const m of [first, second, third]) await m.store.close();
+  }, 60_000);
 });

@@ -42,7 +42,30 @@ export interface LmdbStateStoreOptions {
    * snapshots, NDJSON checkpoints of an older vafa). What is found is written into the store.
    */
   fallbacks?: readonly CheckpointStore[];
+  /**
+   * Snapshots another machine may have written (a partition that moved): when they cover a later
+   * position than the store's own state, the partition is restored from them.
+   */
+  remote?: RemoteSnapshots;
+  /** Called once a commit is durable in the store, with the customers it wrote. */
+  onCommitted?: (partition: number, changes: CustomerChanges) => void;
   logger?: Logger;
+}
+
+/** One key and its record in a partition's database; no value: the key is removed. */
+export interface StoreFrame {
+  key: string;
+  value: Uint8Array | undefined;
+}
+
+/** Snapshots of partitions kept elsewhere (the NATS object store), as frames of the store's records. */
+export interface RemoteSnapshots {
+  /** The position the partition's newest snapshot covers; undefined when there is none. */
+  position(partition: number): Promise<number | undefined>;
+  /** The frames of the partition's snapshots, oldest first: applied in order, they give its state. */
+  frames(partition: number): AsyncIterable<StoreFrame>;
+  /** The store restored the partition from these snapshots (increments may follow them). */
+  restored?(partition: number, seq: number): void;
 }
 
 /** What the `meta` record holds besides the partition state's own fields. */
@@ -153,13 +176,72 @@ export class LmdbStateStore implements CheckpointStore {
   async load(partition: number): Promise<PartitionState | undefined> {
     try {
       const state = await this.read(partition);
-      if (state) return state;
+      const remoteSeq = await this.options.remote?.position(partition);
+      if (state && (remoteSeq === undefined || remoteSeq <= state.seq)) return state;
+      if (remoteSeq !== undefined) return await this.restoreFromRemote(partition, state?.seq);
     } catch (err) {
       if (!(err instanceof StoreCorruptError)) throw err;
       this.options.logger?.error({ partition, path: this.location, err: err.message }, 'state store damaged for this partition: cleared; restoring from a snapshot or the stream');
       await this.db(partition).clearAsync();
     }
     return this.restoreFromFallbacks(partition);
+  }
+
+  private async restoreFromRemote(partition: number, localSeq: number | undefined): Promise<PartitionState | undefined> {
+    const remote = this.options.remote!;
+    await this.restore(partition, remote.frames(partition));
+    const state = await this.read(partition);
+    if (state) remote.restored?.(partition, state.seq);
+    this.options.logger?.info({ partition, seq: state?.seq, localSeq, path: this.location }, 'partition state restored from snapshots');
+    return state;
+  }
+
+  /**
+   * Replaces the partition's records with `frames` applied in order (a base snapshot, then increments);
+   * the meta record is written last, so an interrupted restore leaves no state, never a mix.
+   */
+  async restore(partition: number, frames: AsyncIterable<StoreFrame>): Promise<void> {
+    const db = this.db(partition);
+    await db.clearAsync();
+    this.committed.delete(partition);
+    let meta: Uint8Array | undefined;
+    let pending: Promise<boolean>[] = [];
+    for await (const frame of frames) {
+      if (frame.key === META) meta = frame.value;
+      else pending.push(frame.value ? db.put(frame.key, Buffer.from(frame.value)) : db.remove(frame.key));
+      if (pending.length >= this.loadChunk) {
+        await Promise.all(pending);
+        pending = [];
+      }
+    }
+    await Promise.all(pending);
+    if (meta) await db.put(META, Buffer.from(meta));
+  }
+
+  /**
+   * The partition's committed records as frames, read in one read transaction (a consistent view even
+   * while commits go on): the meta record first, then the timer pages, then the customers (`ids`, or
+   * all); a customer in `ids` without a record is a removal.
+   */
+  async *frames(partition: number, ids?: ReadonlySet<string>): AsyncGenerator<StoreFrame> {
+    const db = this.db(partition);
+    const transaction = this.env.useReadTransaction();
+    try {
+      const read = (key: string): Buffer | undefined => db.get(key, { transaction });
+      yield { key: META, value: read(META) };
+      for (const { key, value } of db.getRange({ ...rangeOf(TIMER_PREFIX), transaction } as never)) yield { key: key as string, value: Buffer.from(value as Buffer) };
+      let sinceYield = 0;
+      const customers = ids ? [...ids].map((id) => ({ key: customerKey(id), value: read(customerKey(id)) })) : db.getRange({ ...rangeOf(CUSTOMER_PREFIX), transaction } as never);
+      for (const frame of customers) {
+        yield { key: frame.key as string, value: frame.value ? Buffer.from(frame.value as Buffer) : undefined };
+        if (++sinceYield >= this.loadChunk) {
+          sinceYield = 0;
+          await yieldToLoop();
+        }
+      }
+    } finally {
+      transaction.done();
+    }
   }
 
   private async restoreFromFallbacks(partition: number): Promise<PartitionState | undefined> {
@@ -251,7 +333,9 @@ export class LmdbStateStore implements CheckpointStore {
     const customerCount = before.customerCount + changes.added;
     writes.push([META, encodeRecord('meta', this.meta(state, customerCount))]);
     this.committed.set(partition, { seq: state.seq, customerCount, timers });
-    return this.write(partition, writes);
+    const written = this.write(partition, writes);
+    const onCommitted = this.options.onCommitted;
+    return onCommitted ? written.then(() => onCommitted(partition, changes)) : written;
   }
 
   /** Adds the timer pages that differ from the last commit to `writes`; returns the heap as committed. */

@@ -2,9 +2,12 @@
  * The scorer's state store, chosen by `VAFA_CHECKPOINTS`:
  * - `lmdb` (and `auto` with the embedded NATS): the LMDB store in `<data dir>/state`, committed after
  *   every acked batch; NDJSON checkpoints of an older vafa in `<data dir>/checkpoints` are imported once.
- * - `file`: whole NDJSON snapshots in `<data dir>/checkpoints` every `VAFA_CHECKPOINT_MS`.
- * - `nats` (and `auto` with an external NATS): whole snapshots in the NATS object store every
- *   `VAFA_CHECKPOINT_MS`, readable by a scorer on any machine.
+ * - `nats` (and `auto` with an external NATS: scorers on several machines): the same LMDB store, plus
+ *   incremental snapshots shipped to the NATS object store every `VAFA_CHECKPOINT_MS` (snapshots.ts);
+ *   a partition that arrives from another machine is restored from them. Whole snapshots of an older
+ *   vafa (`vafa_checkpoints`) are imported once.
+ * - `file`: whole NDJSON snapshots in `<data dir>/checkpoints` every `VAFA_CHECKPOINT_MS` (the former
+ *   format, kept for comparison and rollback).
  */
 import { renameSync } from 'node:fs';
 import path from 'node:path';
@@ -12,10 +15,12 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../../runtime/log.js';
 import { FileCheckpointStore, NatsCheckpointStore, type CheckpointStore } from '../checkpoints.js';
 import { LmdbStateStore, StoreOpenError, type LmdbStateStoreOptions } from './lmdb-store.js';
+import { NatsSnapshots } from './snapshots.js';
 
 export { ChangeTracker, rawCustomers, type CustomerChanges } from './changes.js';
 export { CODEC_VERSION, CodecError, decodeRecord, encodeRecord } from './codec.js';
-export { LmdbStateStore, StaleCommitError, StoreCorruptError, StoreOpenError, type LmdbStateStoreOptions } from './lmdb-store.js';
+export { LmdbStateStore, StaleCommitError, StoreCorruptError, StoreOpenError, type LmdbStateStoreOptions, type StoreFrame } from './lmdb-store.js';
+export { ChainMovedError, NatsSnapshots, parseFrames, SnapshotFormatError, type SnapshotOptions } from './snapshots.js';
 
 export type StoreKind = 'auto' | 'lmdb' | 'file' | 'nats';
 
@@ -26,6 +31,8 @@ export interface OpenStoreOptions {
   /** The embedded nats-server runs (one machine): `auto` means the local LMDB store. */
   localNats: boolean;
   streamReplicas: number;
+  /** Interval of the snapshots shipped to NATS (`nats`) or written whole (`file`), ms. Default 5000. */
+  checkpointMs?: number;
   logger: Logger;
 }
 
@@ -43,10 +50,18 @@ export async function openCheckpointStore(options: OpenStoreOptions): Promise<Op
       const store = openOrSetAside({ path: path.join(options.dataDir, 'state'), fallbacks: [new FileCheckpointStore(legacyDir)], logger: options.logger }, options.logger);
       return { store, close: () => store.close() };
     }
+    case 'nats': {
+      const snapshots = await NatsSnapshots.open(options.nc, { replicas: options.streamReplicas, intervalMs: options.checkpointMs ?? 5000, logger: options.logger });
+      const older = await NatsCheckpointStore.open(options.nc, options.streamReplicas);
+      const store = openOrSetAside({
+        path: path.join(options.dataDir, 'state'), remote: snapshots, fallbacks: [older, new FileCheckpointStore(legacyDir)],
+        onCommitted: (partition, changes) => snapshots.committed(partition, changes), logger: options.logger,
+      }, options.logger);
+      snapshots.attach(store);
+      return { store, close: () => store.close() };
+    }
     case 'file':
       return { store: new FileCheckpointStore(legacyDir), close: async () => undefined };
-    case 'nats':
-      return { store: await NatsCheckpointStore.open(options.nc, options.streamReplicas), close: async () => undefined };
   }
 }
 
