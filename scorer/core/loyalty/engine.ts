@@ -133,7 +133,14 @@ export function loyaltyOnProfile(state: PartitionState, c: CustomerState, profil
 /** Fires a loyalty timer (lot expiry or tier review). Returns true when balance or tier changed. */
 export function loyaltyOnTimer(state: PartitionState, c: CustomerState, t: Timer, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): boolean {
   const entry = cfg.timeline.at(ctx.seq);
-  if (t.kind === LOYALTY_EXPIRY_TIMER) return expireLots(c, t.due, ctx, emit);
+  if (t.kind === LOYALTY_EXPIRY_TIMER) {
+    const L = c.loyalty;
+    if (L.expiryAt !== undefined && L.expiryAt !== t.due) return false; // stale: re-armed since
+    const changed = expireLots(c, t.due, ctx, emit);
+    L.expiryAt = 0;
+    armExpiry(state, c);
+    return changed;
+  }
   if (t.kind === LOYALTY_REVIEW_TIMER) return review(state, c, t.due, ctx, entry, emit);
   return false;
 }
@@ -333,11 +340,28 @@ function addLot(state: PartitionState, c: CustomerState, lot: Lot): void {
   lot.rem -= repay;
   if (lot.rem <= 0) return;
   const lots = L.lots;
-  const timerPending = lots.some((l) => l.exp === lot.exp);
   let i = lots.length;
   while (i > 0 && (lots[i - 1]!.at > lot.at || (lots[i - 1]!.at === lot.at && lots[i - 1]!.seq > lot.seq))) i--;
   lots.splice(i, 0, lot);
-  if (!timerPending) pushTimer(state, { due: lot.exp, customerId: c.id, kind: LOYALTY_EXPIRY_TIMER });
+  if (L.expiryAt === undefined) {
+    // A state from before one timer per customer: its lots' timers are in the heap; chain from here on.
+    L.expiryAt = 0;
+    for (const l of lots) if (L.expiryAt === 0 || l.exp < L.expiryAt) L.expiryAt = l.exp;
+    pushTimer(state, { due: L.expiryAt, customerId: c.id, kind: LOYALTY_EXPIRY_TIMER });
+  } else if (L.expiryAt === 0 || lot.exp < L.expiryAt) {
+    L.expiryAt = lot.exp;
+    pushTimer(state, { due: lot.exp, customerId: c.id, kind: LOYALTY_EXPIRY_TIMER });
+  }
+}
+
+/** Arms the customer's expiry timer for the earliest lot expiry (one pending timer per customer). */
+function armExpiry(state: PartitionState, c: CustomerState): void {
+  const L = c.loyalty;
+  let next = 0;
+  for (const l of L.lots) if (next === 0 || l.exp < next) next = l.exp;
+  if (next === 0) return;
+  L.expiryAt = next;
+  pushTimer(state, { due: next, customerId: c.id, kind: LOYALTY_EXPIRY_TIMER });
 }
 
 /** Takes up to `amount` unspent points: from lot `preferTx` first (if given), then oldest first. */

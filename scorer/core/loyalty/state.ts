@@ -82,6 +82,11 @@ export interface LoyaltyState {
   months: Record<string, number>;
   /** Due time of the pending tier-review timer, 0 when none. */
   reviewAt: number;
+  /**
+   * Due time of the customer's one pending expiry timer (the earliest lot expiry), 0 when none; heap
+   * entries with another due are stale. Absent in states from before: every lot expiry had its own timer.
+   */
+  expiryAt?: number;
   /** Redemption (and credit) ids already applied → event time (idempotency). */
   redemptions: Record<string, number>;
   /** Referral of this customer by another, until the bonus is decided or the window passes. */
@@ -93,6 +98,6 @@ export interface LoyaltyState {
 export function newLoyaltyState(): LoyaltyState {
   return {
     balance: 0, tier: '', tierSince: 0, debt: 0, lots: [], earned: {}, pending: {}, caps: {}, months: {},
-    reviewAt: 0, redemptions: {}, referral: null, pruned: 0,
+    reviewAt: 0, expiryAt: 0, redemptions: {}, referral: null, pruned: 0,
   };
 }
