@@ -1,7 +1,10 @@
 /**
- * Checkpoint store: per-partition state snapshots with the stream sequence they cover. The default keeps
- * them in the data directory (written atomically: temp file, fsync, rename); `NatsCheckpointStore` keeps
- * them in the NATS object store for scorers on several machines.
+ * Checkpoint store: per-partition state snapshots with the stream sequence they cover. The scorer's
+ * default is now the LMDB state store (`store/`), which implements `commit` and is committed after every
+ * batch; the whole snapshots below serve `VAFA_CHECKPOINTS=file`, and are imported by the LMDB store
+ * from an older vafa's data directory or object store. `FileCheckpointStore` keeps them in the data
+ * directory (written atomically: temp file, fsync, rename); `NatsCheckpointStore` in the NATS object
+ * store (bucket `vafa_checkpoints`).
  *
  * Format (`vafa.checkpoint/v2`): NDJSON, a header line (the partition state without its customers, with
  * the number of customers that follow) then one line per customer. It is written and read as a stream of
