@@ -300,12 +300,25 @@ function eventTime(ev: CoreEvent, state: PartitionState): number {
 
 /** The customer's `customer_state` row: the latest snapshot, with the features as of `ctx.at` and the CLV. */
 function emitCustomerState(c: CustomerState, ctx: Ctx, features: FeatureVector, emit: Emit, lifecycle: LifecycleConfig = DEFAULT_LIFECYCLE): void {
-  const value = expectedValue(features, lifecycle.value);
-  emit.customer(c.id, {
-    customer_id: c.id, version: ctx.seq, updated_at: iso(ctx.at), segment: c.profile?.segment ?? '', branch_id: c.profile?.branch_id ?? '',
-    opened_at: c.profile?.opened_at ? iso(parseTime(c.profile.opened_at)) : null, points_balance: c.loyalty.balance, tier: c.loyalty.tier,
-    churn_probability: c.churn.p, model_version: c.churn.version, lifecycle_stage: c.lifecycle.stage, expected_value: value,
-    value_at_risk: value * c.churn.p, tx_count_30d: features.tx_count_30d ?? 0, spend_30d_minor: features.spend_30d_minor ?? 0,
-    last_tx_at: c.features.lastAt ? iso(c.features.lastAt) : null, features: featuresJson(features[FEATURE_VALUES]), recent_offers: '[]',
+  // Everything the row reads, as of now; formatting waits until no later row of this batch replaces it.
+  const seq = ctx.seq;
+  const at = ctx.at;
+  const profile = c.profile;
+  const { id } = c;
+  const { balance, tier } = c.loyalty;
+  const { p, version } = c.churn;
+  const stage = c.lifecycle.stage;
+  const lastAt = c.features.lastAt;
+  const values = features[FEATURE_VALUES];
+  emit.customer(id, () => {
+    const named = namedFeatures(values);
+    const value = expectedValue(named, lifecycle.value);
+    return {
+      customer_id: id, version: seq, updated_at: iso(at), segment: profile?.segment ?? '', branch_id: profile?.branch_id ?? '',
+      opened_at: profile?.opened_at ? iso(parseTime(profile.opened_at)) : null, points_balance: balance, tier,
+      churn_probability: p, model_version: version, lifecycle_stage: stage, expected_value: value,
+      value_at_risk: value * p, tx_count_30d: named.tx_count_30d ?? 0, spend_30d_minor: named.spend_30d_minor ?? 0,
+      last_tx_at: lastAt ? iso(lastAt) : null, features: featuresJson(values), recent_offers: '[]',
+    };
   });
 }

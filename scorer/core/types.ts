@@ -43,11 +43,20 @@ export class Emit {
   /** Events that could not be processed (poison), with the reason: they go to DLQ. */
   readonly rejected: { seq: number; reason: string }[] = [];
 
-  /** Latest `customer_state` row per customer in this batch (earlier ones would be replaced anyway). */
-  readonly customers = new Map<string, Row>();
+  private readonly customerRows = new Map<string, Row | (() => Row)>();
 
-  customer(id: string, row: Row): void {
-    this.customers.set(id, row);
+  /** Latest `customer_state` row per customer in this batch (earlier ones would be replaced anyway). */
+  get customers(): Map<string, Row> {
+    for (const [id, row] of this.customerRows) if (typeof row === 'function') this.customerRows.set(id, row());
+    return this.customerRows as Map<string, Row>;
+  }
+
+  /**
+   * The customer's latest `customer_state` row: a row, or a builder called only if no later row of the
+   * same customer replaces it in this batch (it must capture what it reads: the row is as of now).
+   */
+  customer(id: string, row: Row | (() => Row)): void {
+    this.customerRows.set(id, row);
   }
 
   row(table: TableName, row: Row): void {
@@ -59,12 +68,12 @@ export class Emit {
   /** Every table's rows for the sink, `customer_state` included. */
   tableRows(): Map<TableName, Row[]> {
     const rows = new Map(this.rows);
-    if (this.customers.size) rows.set('customer_state', [...this.customers.values()]);
+    if (this.customerRows.size) rows.set('customer_state', [...this.customers.values()]);
     return rows;
   }
 
   count(): number {
-    let n = this.publishes.length + this.customers.size;
+    let n = this.publishes.length + this.customerRows.size;
     for (const l of this.rows.values()) n += l.length;
     return n;
   }
@@ -78,8 +87,16 @@ export interface Score {
 
 export const DAY_MS = 86_400_000;
 
+let lastIsoMs = Number.NaN;
+let lastIso = '';
+
+/** RFC 3339 UTC with milliseconds; one event formats its own time several times (rows), so the last one is kept. */
 export function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
 }
 
 export function parseTime(s: string): number {
