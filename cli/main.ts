@@ -72,6 +72,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`vafa: unknown command "${name}"\n\n${help()}`);
     return 2;
   }
+  const code = await runCommand(name, load, rest);
+  setTimeout(() => process.exit(code), LINGER_MS).unref();
+  return code;
+}
+
+async function runCommand(name: string, load: () => Promise<Command>, rest: string[]): Promise<number> {
   try {
     const cmd = await load();
     if (rest.includes('--help') || rest.includes('-h')) {
@@ -79,9 +85,7 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     ignoreBrokenPipes();
-    const code = await cmd.run(rest);
-    setTimeout(() => process.exit(code), LINGER_MS).unref();
-    return code;
+    return await cmd.run(rest);
   } catch (err) {
     if (err instanceof SettingsError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
       console.error(`vafa ${name}: ${(err as Error).message}`);
