@@ -246,6 +246,7 @@ export class PartitionOwnership {
   }
 
   private async refreshLeases(): Promise<void> {
+    if (this.held.size === 0) return; // nothing refreshed: no sign of recovery either
     const errors = await Promise.all([...this.held].map(([p, h]) => this.refreshLease(p, h)));
     const failed = errors.filter((e) => e !== undefined);
     if (failed.length === 0) this.episodes.refresh.ok();

@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -270,5 +271,35 @@ describe('partition leases', () => {
     expect(Date.now() - stopStarted).toBeLessThan(3 * LEASE);
     expect(fence2.valid).toBe(false);
     expect(workers.overlaps).toEqual([]);
+  }, 30_000);
+
+  it('drop every fence within a lease when NATS goes away, log each failing dependency once, and stop in bounded time', async () => {
+    const messages: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        for (const line of chunk.toString().split('\n')) if (line) messages.push((JSON.parse(line) as { msg: string }).msg);
+        done();
+      },
+    });
+    const workers = new Workers();
+    const o = new PartitionOwnership({
+      nc: await connection('cut-off'), instance: 'cut-off', partitions: 3, leaseMs: LEASE, ...workers.callbacks('cut-off'),
+      logger: createLogger({ destination, level: 'info', format: 'json', name: 'test' }),
+    });
+    ownerships.push(o);
+    await o.start();
+    expect(o.owned).toEqual([0, 1, 2]);
+    await nats.stop();
+    // The last refresh was sent at most a quarter lease ago: every fence is down within a lease and a half.
+    await waitFor('every fence down', () => [0, 1, 2].every((p) => workers.validity(p)[0] === false), 1.5 * LEASE);
+    await waitFor('the heartbeat failure logged', () => messages.includes('instance heartbeat failing; retrying'), 2 * LEASE);
+    // An observation window: a dozen heartbeats and rounds fail in it, and each dependency still has one line.
+    await sleep(3 * LEASE);
+    const failing = messages.filter((m) => m.includes('failing'));
+    expect(failing.filter((m) => m.startsWith('instance heartbeat'))).toEqual(['instance heartbeat failing; retrying']);
+    expect(failing.filter((m) => m.startsWith('partition ownership round'))).toEqual(['partition ownership round failing; retrying']);
+    const stopStarted = Date.now();
+    await o.stop();
+    expect(Date.now() - stopStarted).toBeLessThan(3 * LEASE);
   }, 30_000);
 });
