@@ -18,7 +18,8 @@ import { measureVafa, type PathResult, type VafaPlan } from './vafa.js';
 import { noPhaseHook, Profiler, profilingHook } from './profile.js';
 import { median } from './stats.js';
 import { defaultScalingPlan, measureScaling, renderScaling, type ScalingReport } from './scaling.js';
-import { renderBars, renderHtml, renderTable, summarize, type BenchReport, type Machine, type MeasurementId, type RepeatSample } from './report.js';
+import { renderBars, renderCore, renderHtml, renderTable, summarize, type BenchReport, type CoreReport, type Machine, type MeasurementId, type RepeatSample } from './report.js';
+import { DEFAULT_CORE_PLAN, jsonEncoder, measureCore, prepareCoreInput, type CoreResult } from './core.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 /** Sized so that three repeats take about 2–4 minutes on 2 cores. */
@@ -35,8 +36,10 @@ export interface BenchOptions {
   profile: boolean;
   /** Issue 8: scorer scaling (1, 2, 4 processes) and recovery after a kill; on in the full run, off in --quick. */
   scaling: boolean;
-  /** `scaling`: only those phases (no ceilings, no vafa paths). */
-  only?: 'scaling';
+  /** `scaling` / `core`: only those phases (no ceilings, no vafa paths). */
+  only?: 'scaling' | 'core';
+  /** The scorer core alone over a simulated year (bench/core.ts); on in the full run, off in --quick. Default false. */
+  core?: boolean;
 }
 
 export function planFor(events: number, quick: boolean): { raw: RawPlan; vafa: VafaPlan } {
@@ -86,6 +89,28 @@ const rawSample = (r: RawResult): RepeatSample => ({
 });
 const pathSample = (p: PathResult): RepeatSample => ({ events: p.events, seconds: p.seconds, latency: p.latency, cpu: p.cpu, extra: p.extra });
 
+/** The core phase: the simulated year prepared once (cached on disk), replayed `repeat` times. */
+async function runCore(repeat: number, progress: Progress): Promise<CoreReport> {
+  const plan = DEFAULT_CORE_PLAN;
+  progress.phase(`core: simulating (or reading the cached) ${plan.customers.toLocaleString('en-US')} customers × ${plan.days} days`);
+  const input = await prepareCoreInput(plan);
+  const results: (CoreResult & { load: number[] })[] = [];
+  for (let r = 0; r < repeat; r++) {
+    progress.phase(`core: replaying ${input.subjects.length.toLocaleString('en-US')} events through the pure core [${r + 1}/${repeat}]`);
+    results.push({ ...(await measureCore(plan, jsonEncoder, input)), load: os.loadavg().map((x) => Math.round(x * 100) / 100) });
+  }
+  const us = median(results.map((x) => x.us_per_event));
+  return {
+    id: 'scorer_core', name: '2e vafa: scorer core alone (decode, apply, complete; no I/O)', events: input.subjects.length,
+    events_per_s: 1e6 / us, us_per_event: us, cpu_us_per_event: median(results.map((x) => x.cpu_us_per_event)),
+    decode_us_per_event: median(results.map((x) => x.decode_us_per_event)), ceiling: 'pull_consume', ceiling_events_per_s: null, ratio: null,
+    plan: { ...plan }, state: { ...results[0]!.state, encoder: 'JSON (UTF-8 bytes of JSON.stringify(customer))' },
+    repeats: results.map((x, i) => ({
+      repeat: i + 1, events_per_s: x.events_per_s, us_per_event: x.us_per_event, cpu_us_per_event: x.cpu_us_per_event, decode_us_per_event: x.decode_us_per_event, load_average: x.load,
+    })),
+  };
+}
+
 function timestamp(d: Date): string {
   return d.toISOString().replace(/[:]/g, '-').replace(/\.\d{3}Z$/, 'Z');
 }
@@ -129,14 +154,24 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
       else unavailable.iso8583 = v.iso.reason;
       settings = v.settings;
     }
+    let core: CoreReport | undefined;
+    if (opts.only === 'core' || (opts.core && !opts.only)) {
+      current = '[core]';
+      core = await runCore(opts.repeat, progress);
+    }
     let scaling: ScalingReport | undefined;
-    if (opts.scaling || opts.only === 'scaling') {
+    if ((opts.scaling && opts.only !== 'core') || opts.only === 'scaling') {
       current = '[scaling]';
       scaling = await measureScaling(defaultScalingPlan(), cleanup, progress);
     }
     progress.done();
     const finished = new Date();
     const measurements = summarize(samples, unavailable);
+    if (core) {
+      const pull = measurements.find((m) => m.id === 'pull_consume')?.events_per_s ?? null;
+      core.ceiling_events_per_s = pull;
+      core.ratio = pull ? core.events_per_s / pull : null;
+    }
     const notes: string[] = [];
     const busy = mach.load_average_start[0] ?? 0;
     const others = measurements.flatMap((m) => m.repeats.map((x) => (x.cpu as { others_pct?: number } | undefined)?.others_pct)).filter((x): x is number => x !== undefined);
@@ -163,6 +198,7 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
       machine: { ...mach, load_average_end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
       settings, plan: { raw: plan.raw, vafa: plan.vafa }, measurements, notes,
       ...(scaling ? { scaling } : {}),
+      ...(core ? { core, state: core.state } : {}),
     };
     mkdirSync(opts.out, { recursive: true });
     const files = { json: `${base}.json`, html: `${base}.html` };
@@ -186,7 +222,7 @@ const positiveInt = (name: string, raw: string | undefined, fallback: number): n
 export const benchCommand: Command = {
   summary: 'Measure throughput and latency of vafa\'s paths against the raw NATS JetStream ceilings on this machine.',
   usage: [
-    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile] [--scaling | --no-scaling] [--only scaling]',
+    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile] [--scaling | --no-scaling] [--only scaling|core]',
     `  --events N   events per vafa path (ingest batched; single ${'≈'}N/5, ISO ${'≈'}N/2; the ceilings use 4N and N/4). Default ${DEFAULT_EVENTS.toLocaleString('en-US')}`,
     '  --repeat R   repeat every measurement R times and report the median (default 3)',
     `  --quick      ${QUICK_EVENTS.toLocaleString('en-US')} events, one repeat, short steady phase: a smoke test, not a benchmark`,
@@ -197,6 +233,8 @@ export const benchCommand: Command = {
     '  --scaling    also measure scorer scaling over 1, 2, 4 `vafa scorer` processes and recovery after a kill',
     '               per checkpoint interval (on by default; off with --quick or --no-scaling)',
     '  --only scaling  only those measurements',
+    '  --only core  only the scorer core over a simulated year (1,000 customers, 365 days, cached under the temp',
+    '               directory): events/s, µs an event, state bytes per customer (also part of the full run)',
     '',
     'Starts its own nats-server and embedded ClickHouse on free ports in temporary directories and removes them',
     'afterwards (also on Ctrl-C). Needs nats-server (Debian: apt-get install nats-server).',
@@ -216,7 +254,7 @@ export const benchCommand: Command = {
         only: { type: 'string' },
       },
     });
-    if (values.only !== undefined && values.only !== 'scaling') throw Object.assign(new Error(`--only takes "scaling" (got ${JSON.stringify(values.only)})`), { code: 'ERR_PARSE_ARGS_BENCH' });
+    if (values.only !== undefined && values.only !== 'scaling' && values.only !== 'core') throw Object.assign(new Error(`--only takes "scaling" or "core" (got ${JSON.stringify(values.only)})`), { code: 'ERR_PARSE_ARGS_BENCH' });
     const quick = values.quick ?? false;
     const opts: BenchOptions = {
       events: positiveInt('events', values.events, quick ? QUICK_EVENTS : DEFAULT_EVENTS),
@@ -226,7 +264,8 @@ export const benchCommand: Command = {
       out: path.resolve(values.out ?? path.join(PROJECT_ROOT, 'bench-results')),
       profile: values.profile ?? false,
       scaling: values['no-scaling'] ? false : (values.scaling ?? !quick),
-      ...(values.only === 'scaling' ? { only: 'scaling' as const } : {}),
+      ...(values.only === 'scaling' || values.only === 'core' ? { only: values.only } : {}),
+      core: !quick,
     };
     const tty = !opts.json && process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
     const { report, files } = await runBench(opts, (prefix) => (tty ? terminalProgress(tty, prefix) : silentProgress));
@@ -234,7 +273,7 @@ export const benchCommand: Command = {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } else {
       const main = opts.only ? '' : `\n${renderTable(report)}\n${renderBars(report)}\n`;
-      const extra = report.scaling ? `\n${renderScaling(report.scaling)}\n` : '';
+      const extra = (report.scaling ? `\n${renderScaling(report.scaling)}\n` : '') + (report.core ? `\n${renderCore(report.core)}\n` : '');
       console.log(`${main}${extra}\nwritten: ${path.relative(process.cwd(), files.json) || files.json}\n         ${path.relative(process.cwd(), files.html) || files.html}`);
     }
     return 0;

@@ -87,6 +87,37 @@ export interface BenchReport {
   notes: string[];
   /** Issue 8: scorer scaling over processes and recovery after a kill (full run, `--scaling`). */
   scaling?: ScalingReport;
+  /** The scorer's pure core alone over a simulated year (`--only core`, and the full run). */
+  core?: CoreReport;
+  /** Scorer state at the end of the core's replay: encoded bytes per customer. */
+  state?: CoreReport['state'];
+}
+
+/** `scorer_core`: medians over repeats; the ratio is to 1c pull consume when it ran in the same run. */
+export interface CoreReport {
+  id: 'scorer_core';
+  name: string;
+  events: number;
+  events_per_s: number;
+  us_per_event: number;
+  cpu_us_per_event: number;
+  decode_us_per_event: number;
+  ceiling: 'pull_consume';
+  ceiling_events_per_s: number | null;
+  ratio: number | null;
+  plan: Record<string, unknown>;
+  state: { customers: number; bytes_per_customer_median: number; bytes_per_customer_p99: number; bytes_per_customer_max: number; partition_bytes_per_customer: number; timers: number; encoder: string };
+  repeats: { repeat: number; events_per_s: number; us_per_event: number; cpu_us_per_event: number; decode_us_per_event: number; load_average: number[] }[];
+}
+
+/** The core's lines for the terminal. */
+export function renderCore(core: CoreReport): string {
+  const s = core.state;
+  return [
+    `${core.name}: ${fmtInt(core.events_per_s)} events/s, ${core.us_per_event.toFixed(1)} µs an event (CPU ${core.cpu_us_per_event.toFixed(1)} µs, of which decode ${core.decode_us_per_event.toFixed(1)} µs)`
+      + (core.ratio !== null ? `, ${fmtRatio(core.ratio)} of 1c pull consume` : ''),
+    `state after the replay (${s.encoder}): ${s.customers.toLocaleString('en-US')} customers, median ${s.bytes_per_customer_median.toLocaleString('en-US')} B, p99 ${s.bytes_per_customer_p99.toLocaleString('en-US')} B a customer; timers ${s.timers.toLocaleString('en-US')}`,
+  ].join('\n');
 }
 
 const nn = (v: number | undefined | null): number | null => (v === undefined || v === null || !Number.isFinite(v) ? null : v);
