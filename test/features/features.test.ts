@@ -7,7 +7,7 @@ import {
   FEATURE_CATALOGUE, FEATURE_NAMES, MODEL_FEATURE_NAMES, featureVector, featuresOnFeedback, featuresOnTransaction, isFeature,
 } from '../../scorer/core/features/engine.js';
 import { DEFAULT_FEATURE_CONFIG } from '../../scorer/core/features/config.js';
-import { DAY_TIER_DAYS } from '../../scorer/core/features/state.js';
+import { BUCKET_WIDTH, DAY_TIER_DAYS } from '../../scorer/core/features/state.js';
 import { DEFAULT_RULES_FILE } from '../../scorer/core/loyalty/defaults.js';
 import { getCustomer, newPartitionState, type CustomerState } from '../../scorer/core/state.js';
 import { DAY_MS, Emit, type Ctx } from '../../scorer/core/types.js';
@@ -226,8 +226,8 @@ describe('bounded memory', () => {
     for (let d = 0; d < 3 * 365; d++) for (let k = 0; k < 3; k++) txs.push(tx(T0 + d * DAY_MS + k * HOUR, { channel: k === 1 ? 'deposit' : 'pos' }));
     feed(c, txs);
     const f = c.features;
-    expect(f.days.length).toBeLessThanOrEqual(DAY_TIER_DAYS);
-    expect(f.weeks.length).toBeLessThanOrEqual(54);
+    expect(f.days.length / BUCKET_WIDTH).toBeLessThanOrEqual(DAY_TIER_DAYS); // flat buckets of BUCKET_WIDTH numbers
+    expect(f.weeks.length / BUCKET_WIDTH).toBeLessThanOrEqual(54);
     expect(JSON.stringify(f).length).toBeLessThan(12_000);
     const v = featureVector(c, T0 + (3 * 365 - 1) * DAY_MS + 3 * HOUR);
     expect(v.tx_count_90d).toBe(270);

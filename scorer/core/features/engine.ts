@@ -35,25 +35,29 @@ const STICKY_INDEX: Record<StickyProduct, number> = Object.fromEntries(STICKY_PR
 const dayOf = (ms: number): number => Math.floor(ms / DAY_MS);
 const weekOf = (day: number): number => Math.floor(day / 7);
 
-/** The customer's feature state, reset if it is of an older layout (a skeleton checkpoint). */
+/** The customer's feature state: nested buckets (layout 2) are flattened, older layouts (a skeleton checkpoint) reset. */
 export function featureState(c: CustomerState): FeatureState {
-  if ((c.features as { v?: number }).v !== 2) c.features = newFeatureState();
+  const v = (c.features as { v?: number }).v;
+  if (v === 2) {
+    const old = c.features as unknown as { days: number[][]; weeks: number[][] };
+    c.features = { ...c.features, v: 3, days: old.days.flat(), weeks: old.weeks.flat() };
+  } else if (v !== 3) {
+    c.features = newFeatureState();
+  }
   return c.features;
 }
 
-/** The bucket with key `key` in an ascending bucket list, inserted (zeroed) where it belongs if missing. */
-function bucketIn(list: number[][], key: number): number[] {
-  let i = list.length - 1;
-  while (i >= 0 && list[i]![B_KEY]! > key) i--;
-  if (i >= 0 && list[i]![B_KEY] === key) return list[i]!;
-  const b = new Array<number>(BUCKET_WIDTH).fill(0);
-  b[B_KEY] = key;
-  list.splice(i + 1, 0, b);
-  return b;
-}
-
-function addInto(to: number[], from: readonly number[]): void {
-  for (let i = 1; i < BUCKET_WIDTH; i++) to[i] = to[i]! + from[i]!;
+/**
+ * Offset of the bucket with key `key` in a flat ascending bucket list (BUCKET_WIDTH numbers each),
+ * inserted (zeroed) where it belongs if missing.
+ */
+function bucketIn(list: number[], key: number): number {
+  let o = list.length - BUCKET_WIDTH;
+  while (o >= 0 && list[o + B_KEY]! > key) o -= BUCKET_WIDTH;
+  if (o >= 0 && list[o + B_KEY] === key) return o;
+  const at = o + BUCKET_WIDTH;
+  list.splice(at, 0, key, 0, 0, 0, 0, 0, 0, 0);
+  return at;
 }
 
 /** Moves day buckets older than the day tier into week buckets and drops weeks older than a year. */
@@ -62,24 +66,39 @@ function roll(f: FeatureState, day: number): void {
   f.rolled = day;
   const firstKept = day - (DAY_TIER_DAYS - 1);
   let n = 0;
-  while (n < f.days.length && f.days[n]![B_KEY]! < firstKept) {
-    const b = f.days[n]!;
-    if (b[B_KEY]! > day - WEEK_TIER_DAYS) addInto(bucketIn(f.weeks, weekOf(b[B_KEY]!)), b);
-    n++;
+  while (n < f.days.length && f.days[n + B_KEY]! < firstKept) {
+    const key = f.days[n + B_KEY]!;
+    if (key > day - WEEK_TIER_DAYS) {
+      const w = bucketIn(f.weeks, weekOf(key));
+      for (let i = 1; i < BUCKET_WIDTH; i++) f.weeks[w + i] = f.weeks[w + i]! + f.days[n + i]!;
+    }
+    n += BUCKET_WIDTH;
   }
   if (n > 0) f.days.splice(0, n);
   let w = 0;
-  while (w < f.weeks.length && f.weeks[w]![B_KEY]! * 7 + 6 <= day - WEEK_TIER_DAYS) w++;
+  while (w < f.weeks.length && f.weeks[w + B_KEY]! * 7 + 6 <= day - WEEK_TIER_DAYS) w += BUCKET_WIDTH;
   if (w > 0) f.weeks.splice(0, w);
 }
 
+/** A bucket: the flat list it lives in and its offset there. */
+interface Slot {
+  list: number[];
+  o: number;
+}
+
 /** The bucket an event at `at` belongs to, or undefined when it is older than anything kept. */
-function bucketFor(f: FeatureState, at: number): number[] | undefined {
+function bucketFor(f: FeatureState, at: number): Slot | undefined {
   const day = dayOf(at);
   roll(f, day);
-  if (day >= f.rolled - (DAY_TIER_DAYS - 1)) return bucketIn(f.days, day);
-  if (day > f.rolled - WEEK_TIER_DAYS) return bucketIn(f.weeks, weekOf(day));
+  if (day >= f.rolled - (DAY_TIER_DAYS - 1)) return { list: f.days, o: bucketIn(f.days, day) };
+  if (day > f.rolled - WEEK_TIER_DAYS) return { list: f.weeks, o: bucketIn(f.weeks, weekOf(day)) };
   return undefined;
+}
+
+/** Adds `delta` to field `field` of a bucket, never below 0 when `floor` is set. */
+function bump(b: Slot, field: number, delta: number, floor = false): void {
+  const v = b.list[b.o + field]! + delta;
+  b.list[b.o + field] = floor ? Math.max(0, v) : v;
 }
 
 /** Adds one transaction at `t` to the decayed channel counts. */
@@ -128,27 +147,27 @@ export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: 
     if (originalAt === undefined) return true;
     const b = bucketFor(f, originalAt);
     if (!b) return true;
-    b[B_APPROVED] = Math.max(0, b[B_APPROVED]! - 1);
+    bump(b, B_APPROVED, -1, true);
     if (outgoing) {
-      b[B_OUT_COUNT] = Math.max(0, b[B_OUT_COUNT]! - 1);
-      b[B_SPEND] = Math.max(0, b[B_SPEND]! - tx.amount_minor);
+      bump(b, B_OUT_COUNT, -1, true);
+      bump(b, B_SPEND, -tx.amount_minor, true);
     } else {
-      b[B_INFLOW] = Math.max(0, b[B_INFLOW]! - tx.amount_minor);
+      bump(b, B_INFLOW, -tx.amount_minor, true);
     }
     return true;
   }
   const b = bucketFor(f, at);
   if (b) {
-    b[B_VISITS] = b[B_VISITS]! + 1;
+    bump(b, B_VISITS, 1);
     if (tx.status === 'declined') {
-      b[B_DECLINES] = b[B_DECLINES]! + 1;
+      bump(b, B_DECLINES, 1);
     } else {
-      b[B_APPROVED] = b[B_APPROVED]! + 1;
+      bump(b, B_APPROVED, 1);
       if (outgoing) {
-        b[B_OUT_COUNT] = b[B_OUT_COUNT]! + 1;
-        b[B_SPEND] = b[B_SPEND]! + tx.amount_minor;
+        bump(b, B_OUT_COUNT, 1);
+        bump(b, B_SPEND, tx.amount_minor);
       } else {
-        b[B_INFLOW] = b[B_INFLOW]! + tx.amount_minor;
+        bump(b, B_INFLOW, tx.amount_minor);
       }
     }
   }
@@ -175,7 +194,7 @@ export function featuresOnFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx): 
   const horizon = Math.max(ctx.at, f.lastAt) - YEAR_MS;
   if (fb.kind === 'complaint') {
     const b = bucketFor(f, ctx.at);
-    if (b) b[B_COMPLAINTS] = b[B_COMPLAINTS]! + 1;
+    if (b) bump(b, B_COMPLAINTS, 1);
     f.complaints[fb.feedback_id] = ctx.at;
     if (ctx.at > (f.complaintAt ?? 0)) f.complaintAt = ctx.at;
   } else if (fb.kind === 'resolution' && fb.resolves_feedback_id) {
@@ -340,31 +359,32 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   const active = activeScratch;
   active.length = 0;
   let active30 = 0;
-  for (let i = f.days.length - 1; i >= 0; i--) {
-    const b = f.days[i]!;
-    const d = b[B_KEY]!;
+  const b = f.days;
+  for (let o = b.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
+    const d = b[o + B_KEY]!;
     if (d > today) continue;
     const age = today - d;
     if (age >= 365) break;
-    a365 += b[B_APPROVED]!; s365 += b[B_SPEND]!; c365 += b[B_COMPLAINTS]!;
+    a365 += b[o + B_APPROVED]!; s365 += b[o + B_SPEND]!; c365 += b[o + B_COMPLAINTS]!;
     if (age >= 90) continue;
-    a90 += b[B_APPROVED]!; s90 += b[B_SPEND]!; in90 += b[B_INFLOW]!; o90 += b[B_OUT_COUNT]!; v90 += b[B_VISITS]!; d90 += b[B_DECLINES]!; c90 += b[B_COMPLAINTS]!;
-    if (b[B_VISITS]! > 0) {
+    a90 += b[o + B_APPROVED]!; s90 += b[o + B_SPEND]!; in90 += b[o + B_INFLOW]!; o90 += b[o + B_OUT_COUNT]!;
+    v90 += b[o + B_VISITS]!; d90 += b[o + B_DECLINES]!; c90 += b[o + B_COMPLAINTS]!;
+    if (b[o + B_VISITS]! > 0) {
       active.push(d);
       if (age < 30) active30++;
     }
     if (age >= 30) continue;
-    a30 += b[B_APPROVED]!; s30 += b[B_SPEND]!; d30 += b[B_DECLINES]!;
+    a30 += b[o + B_APPROVED]!; s30 += b[o + B_SPEND]!; d30 += b[o + B_DECLINES]!;
     if (age < 7) {
-      a7 += b[B_APPROVED]!; s7 += b[B_SPEND]!;
+      a7 += b[o + B_APPROVED]!; s7 += b[o + B_SPEND]!;
     }
   }
-  for (let i = f.weeks.length - 1; i >= 0; i--) {
-    const b = f.weeks[i]!;
-    const first = b[B_KEY]! * 7;
+  const w = f.weeks;
+  for (let o = w.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
+    const first = w[o + B_KEY]! * 7;
     if (first > today) continue;
     if (today - first >= 365) break;
-    a365 += b[B_APPROVED]!; s365 += b[B_SPEND]!; c365 += b[B_COMPLAINTS]!;
+    a365 += w[o + B_APPROVED]!; s365 += w[o + B_SPEND]!; c365 += w[o + B_COMPLAINTS]!;
   }
   active.reverse();
 

@@ -26,8 +26,8 @@ export const MAX_OPEN_COMPLAINTS = 50;
 export const MAX_SCORES = 50;
 
 export interface FeatureState {
-  /** Layout version; 2 = this one. Older (skeleton) states are reset on first touch. */
-  v: 2;
+  /** Layout version; 3 = this one (2: the same with nested buckets, flattened on first touch; older ones are reset). */
+  v: 3;
   /** Event time of the first transaction folded in; 0 = none yet. */
   firstAt: number;
   /** Event time of the latest transaction folded in (reversals excluded); 0 = none yet. */
@@ -35,12 +35,13 @@ export interface FeatureState {
   /** Latest transaction per channel (CHANNELS order), event ms; 0 = never. */
   lastBy: number[];
   /**
-   * Day tier: `[day, visits, approved, outgoing count, outgoing amount, inflow amount, declines, complaints]`
-   * per UTC day number (epoch ms / 86.4e6) with something in it, ascending by day, only the last 91 days.
+   * Day tier, flat: BUCKET_WIDTH numbers per bucket, `day, visits, approved, outgoing count, outgoing amount,
+   * inflow amount, declines, complaints`, per UTC day number (epoch ms / 86.4e6) with something in it,
+   * ascending by day, only the last 91 days (≤ 91 × 8 numbers).
    */
-  days: number[][];
-  /** Week tier: the same with the week number (day number / 7, floored) first, for days older than the day tier, ≤ 365 days back. */
-  weeks: number[][];
+  days: number[];
+  /** Week tier, flat: the same with the week number (day number / 7, floored) first, for days older than the day tier, ≤ 365 days back. */
+  weeks: number[];
   /** Newest day number whose arrival rolled the tiers (days before `rolled − 90` live in `weeks`). */
   rolled: number;
   /** Channel mix: per channel, Σ exp(−(mixAt − t) / τ) over transactions at t; shares are ratios of these. */
@@ -64,7 +65,7 @@ export interface FeatureState {
 
 export function newFeatureState(): FeatureState {
   return {
-    v: 2, firstAt: 0, lastAt: 0, lastBy: [0, 0, 0, 0, 0, 0, 0, 0], days: [], weeks: [], rolled: 0,
+    v: 3, firstAt: 0, lastAt: 0, lastBy: [0, 0, 0, 0, 0, 0, 0, 0], days: [], weeks: [], rolled: 0,
     mix: [0, 0, 0, 0, 0, 0, 0, 0], mixAt: 0, sticky: [0, 0, 0, 0, 0], complaints: {}, late: 0,
   };
 }
