@@ -87,16 +87,20 @@ export interface Score {
 
 export const DAY_MS = 86_400_000;
 
-let lastIsoMs = Number.NaN;
-let lastIso = '';
+/** The last instants formatted (an event formats its own time, an expiry, an opening several times over). */
+const ISO_SLOTS = 4;
+const isoMs = new Array<number>(ISO_SLOTS).fill(Number.NaN);
+const isoText = new Array<string>(ISO_SLOTS).fill('');
+let isoNext = 0;
 
-/** RFC 3339 UTC with milliseconds; one event formats its own time several times (rows), so the last one is kept. */
+/** RFC 3339 UTC with milliseconds (`Date.prototype.toISOString`), remembering the last few. */
 export function iso(ms: number): string {
-  if (ms !== lastIsoMs) {
-    lastIso = new Date(ms).toISOString();
-    lastIsoMs = ms;
-  }
-  return lastIso;
+  for (let i = 0; i < ISO_SLOTS; i++) if (isoMs[i] === ms) return isoText[i]!;
+  const text = new Date(ms).toISOString();
+  isoMs[isoNext] = ms;
+  isoText[isoNext] = text;
+  isoNext = (isoNext + 1) % ISO_SLOTS;
+  return text;
 }
 
 export function parseTime(s: string): number {
