@@ -171,6 +171,7 @@ export class PartitionOwnership {
     }), 'opening the lease bucket');
     await this.runHeartbeat();
     await this.runRound();
+    if (this.stopped) return; // stopped while starting: no timers to outlive it
     // Heartbeat and lease refresh run on their own clock: a slow acquisition (consumer re-creation,
     // checkpoint load) in a balancing round must never delay the refresh of leases already held.
     this.keepAliveTimer = setInterval(() => {
