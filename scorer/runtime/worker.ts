@@ -243,13 +243,16 @@ export class PartitionWorker {
     const flushMs = performance.now() - t1;
     const last = batch[batch.length - 1]!;
     if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
+    // Incremental stores commit before the ack: an event the consumer acked is always in the store, so a
+    // partition found without state after acks was lost, not merely interrupted (checkNothingProcessed).
+    if (this.changes) await this.checkpoint();
     await this.ack(last);
     const now = Date.now();
     this.deps.onBatch?.({
       partition: this.partition, events: batch.length, firstSeq: batch[0]!.seq, lastSeq: last.seq, pending: last.info.pending,
       modelMs, flushMs, dlq: dlq.length + refusedToDlq, latenciesMs: batch.map((m) => now - m.info.timestampNanos / 1e6),
     });
-    if (this.changes || now - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
+    if (!this.changes && now - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
   }
 
   /**

@@ -119,9 +119,31 @@ describe('LmdbStateStore', () => {
     const reopened = LmdbStateStore.open({ path: where, timerPageSize: 64 });
     expect(await reopened.load(PARTITION)).toEqual(plain(state));
     // A commit older than the one stored (a fenced worker still writing) is refused.
+    await reopened.load(PARTITION);
     const stale = { ...plain(state), seq: state.seq - 10 };
     expect(() => reopened.commit(stale, new ChangeTracker(stale).take())).toThrow(StaleCommitError);
     await reopened.close();
+  });
+
+  it('a writer that lost the partition (another loaded it since) has its whole commit refused', async () => {
+    const where = path.join(dir, 'two-writers');
+    const state = newPartitionState(PARTITION);
+    const tracker = new ChangeTracker(state);
+    const fenced = LmdbStateStore.open({ path: where });
+    await fenced.load(PARTITION);
+    apply(state, msgs.slice(0, 600));
+    await fenced.commit(state, tracker.take());
+    const owner = LmdbStateStore.open({ path: where }); // another process on the same data directory
+    const taken = (await owner.load(PARTITION))!;
+    expect(taken).toEqual(plain(state));
+    apply(state, msgs.slice(600, 900));
+    await expect(fenced.commit(state, tracker.take())).rejects.toThrow(/refused: another writer loaded the partition/);
+    const ownerTracker = new ChangeTracker(taken);
+    apply(taken, msgs.slice(600, 700));
+    await owner.commit(taken, ownerTracker.take());
+    expect(await LmdbStateStore.open({ path: where }).load(PARTITION)).toEqual(plain(taken));
+    await fenced.close();
+    await owner.close();
   });
 
   it('a damaged record: an error naming the path, the partition cleared and restored from the fallback', async () => {

@@ -9,10 +9,12 @@
  *   the firing order of timers due together, so it is kept as it is, not rebuilt).
  *
  * A commit writes the customers changed since the previous commit, the timer pages that changed and the
- * meta record (the stream position it covers) in ONE transaction: the puts are issued in a single event
- * turn and lmdb-js (`eventTurnBatching`, on by default; nothing here calls `transactionSync`, which could
- * split a batch) commits them together, on its write thread. Recovery reads the meta and the records it
- * covers and resumes the stream after `meta.seq`.
+ * meta record (the stream position it covers) in ONE transaction, on lmdb-js's write thread: a block of
+ * writes conditional on the partition's owner entry (`owners` db, versioned) still holding the version
+ * this store's `load` claimed. Loading a partition claims it; a writer that lost it (a fenced worker in
+ * another process sharing the data directory) has its commits refused as a whole, never interleaved
+ * with the new owner's. Recovery reads the meta and the records it covers and resumes the stream after
+ * `meta.seq`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -91,11 +93,11 @@ export class StoreCorruptError extends Error {
   }
 }
 
-/** A commit older than one already made for the partition (a fenced worker still writing). */
+/** A commit refused: older than one already made, or by a writer that lost the partition (fenced). */
 export class StaleCommitError extends Error {
   override readonly name = 'StaleCommitError';
-  constructor(readonly partition: number, readonly seq: number, readonly committedSeq: number) {
-    super(`partition ${partition}: commit at seq ${seq} refused, the store already holds seq ${committedSeq}`);
+  constructor(readonly partition: number, readonly seq: number, detail: string) {
+    super(`partition ${partition}: commit at seq ${seq} refused: ${detail}`);
   }
 }
 
@@ -132,12 +134,23 @@ interface Committed {
 export class LmdbStateStore implements CheckpointStore {
   private readonly committed = new Map<number, Committed>();
   private readonly databases = new Map<number, Database<Buffer, string>>();
+  /** Who writes each partition: the version of its entry in `owners` this store claimed on load. */
+  private readonly claims = new Map<number, number>();
+  private readonly owners: Database<Buffer, number>;
   private readonly timerPageSize: number;
   private readonly loadChunk: number;
 
   private constructor(private readonly env: RootDatabase, private readonly options: LmdbStateStoreOptions) {
     this.timerPageSize = options.timerPageSize ?? 1024;
     this.loadChunk = options.loadChunk ?? 2000;
+    this.owners = env.openDB<Buffer, number>({ name: 'owners', encoding: 'binary', useVersions: true });
+  }
+
+  /** Makes this store the partition's only writer: later commits of any earlier loader are refused. */
+  private async claim(partition: number): Promise<void> {
+    const version = Date.now() + Math.random();
+    await this.owners.put(partition, Buffer.from(`${process.pid}`), version);
+    this.claims.set(partition, version);
   }
 
   /**
@@ -149,7 +162,7 @@ export class LmdbStateStore implements CheckpointStore {
     if (existsSync(path.join(options.path, 'data.mdb'))) probeEnvironment(options.path);
     try {
       mkdirSync(options.path, { recursive: true });
-      const env = open({ path: options.path, compression: true, maxDbs: (options.maxPartitions ?? 1024) + 1 });
+      const env = open({ path: options.path, compression: true, maxDbs: (options.maxPartitions ?? 1024) + 2 });
       return new LmdbStateStore(env, options);
     } catch (err) {
       throw new StoreOpenError(options.path, (err as Error).message);
@@ -174,6 +187,7 @@ export class LmdbStateStore implements CheckpointStore {
    * first fallback's, written into the store; else undefined.
    */
   async load(partition: number): Promise<PartitionState | undefined> {
+    await this.claim(partition);
     try {
       const state = await this.read(partition);
       const remoteSeq = await this.options.remote?.position(partition);
@@ -321,7 +335,7 @@ export class LmdbStateStore implements CheckpointStore {
   commit(state: PartitionState, changes: CustomerChanges): Promise<void> {
     const partition = state.partition;
     const before = this.committed.get(partition) ?? { seq: 0, customerCount: 0, timers: [] };
-    if (state.seq < before.seq) throw new StaleCommitError(partition, state.seq, before.seq);
+    if (state.seq < before.seq) throw new StaleCommitError(partition, state.seq, `the store already holds seq ${before.seq}`);
     const customers = rawCustomers(state);
     const writes: [string, Buffer | undefined][] = [];
     for (const id of changes.changed) {
@@ -333,9 +347,23 @@ export class LmdbStateStore implements CheckpointStore {
     const customerCount = before.customerCount + changes.added;
     writes.push([META, encodeRecord('meta', this.meta(state, customerCount))]);
     this.committed.set(partition, { seq: state.seq, customerCount, timers });
-    const written = this.write(partition, writes);
+    const written = this.writeAsOwner(partition, state.seq, writes);
     const onCommitted = this.options.onCommitted;
     return onCommitted ? written.then(() => onCommitted(partition, changes)) : written;
+  }
+
+  /** `write`, as one block conditional on this store still owning the partition. */
+  private async writeAsOwner(partition: number, seq: number, writes: readonly [string, Buffer | undefined][]): Promise<void> {
+    const claim = this.claims.get(partition);
+    if (claim === undefined) return this.write(partition, writes);
+    const db = this.db(partition);
+    const applied = await this.owners.ifVersion(partition, claim, () => {
+      for (const [key, value] of writes) void (value ? db.put(key, value) : db.remove(key));
+    });
+    if (!applied) {
+      this.committed.delete(partition);
+      throw new StaleCommitError(partition, seq, 'another writer loaded the partition since (this one is fenced)');
+    }
   }
 
   /** Adds the timer pages that differ from the last commit to `writes`; returns the heap as committed. */
