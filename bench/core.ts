@@ -233,6 +233,16 @@ export interface TableComparison {
   samePerCustomerOrder: boolean;
 }
 
+/** `json` (the default), or `msgpack`: the state store's record codec (scorer/runtime/store/codec.ts). */
+export async function encoderNamed(name: string): Promise<StateEncoder> {
+  if (name === 'json') return jsonEncoder;
+  if (name === 'msgpack') {
+    const { encodeRecord } = await import('../scorer/runtime/store/codec.js');
+    return (c) => encodeRecord('customer', c);
+  }
+  throw new Error(`--encoder takes json or msgpack, got ${JSON.stringify(name)}`);
+}
+
 /** Compares two `--dump` directories table by table. */
 export function compareDumps(a: string, b: string): TableComparison[] {
   const tables = [...new Set([...readdirSync(a), ...readdirSync(b)].filter((f) => f.endsWith('.ndjson')))].sort();
@@ -265,6 +275,7 @@ async function main(): Promise<void> {
     options: {
       customers: { type: 'string' }, days: { type: 'string' }, seed: { type: 'string' }, batch: { type: 'string' },
       repeat: { type: 'string', default: '3' }, dump: { type: 'string' }, compare: { type: 'string', multiple: true },
+      encoder: { type: 'string', default: 'json' },
     },
   });
   if (values.compare) {
@@ -289,8 +300,9 @@ async function main(): Promise<void> {
     return;
   }
   const results: CoreResult[] = [];
+  const encoder = await encoderNamed(values.encoder ?? 'json');
   for (let r = 0; r < Number(values.repeat); r++) {
-    const res = await measureCore(plan, jsonEncoder, input);
+    const res = await measureCore(plan, encoder, input);
     results.push(res);
     console.error(`repeat ${r + 1}: ${res.us_per_event.toFixed(2)} µs/event wall (${res.cpu_us_per_event.toFixed(2)} CPU, decode ${res.decode_us_per_event.toFixed(2)}), ${Math.round(res.events_per_s)} events/s, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   }
