@@ -187,9 +187,9 @@ export function stateSize(states: Iterable<PartitionState>, encode: StateEncoder
 }
 
 /** One measurement: the replay timed, then the state measured. */
-export async function measureCore(plan: CorePlan = DEFAULT_CORE_PLAN, encode: StateEncoder = jsonEncoder, input?: CoreInput): Promise<CoreResult> {
+export async function measureCore(plan: CorePlan = DEFAULT_CORE_PLAN, encode: StateEncoder = jsonEncoder, input?: CoreInput, engine?: EngineConfig): Promise<CoreResult> {
   const data = input ?? (await prepareCoreInput(plan));
-  const r = replayCore(data, { batch: plan.batch });
+  const r = replayCore(data, { batch: plan.batch, ...(engine ? { engine } : {}) });
   return {
     id: 'scorer_core', events: r.events, pendings: r.pendings, seconds: r.seconds, events_per_s: r.events / r.seconds,
     us_per_event: (r.seconds * 1e6) / r.events, cpu_us_per_event: (r.cpuSeconds * 1e6) / r.events, decode_us_per_event: (r.decodeSeconds * 1e6) / r.events, rows: r.rows, publishes: r.publishes, state: stateSize(r.states.values(), encode),
@@ -275,7 +275,7 @@ async function main(): Promise<void> {
     options: {
       customers: { type: 'string' }, days: { type: 'string' }, seed: { type: 'string' }, batch: { type: 'string' },
       repeat: { type: 'string', default: '3' }, dump: { type: 'string' }, compare: { type: 'string', multiple: true },
-      encoder: { type: 'string', default: 'json' },
+      encoder: { type: 'string', default: 'json' }, 'dedup-days': { type: 'string' },
     },
   });
   if (values.compare) {
@@ -301,8 +301,9 @@ async function main(): Promise<void> {
   }
   const results: CoreResult[] = [];
   const encoder = await encoderNamed(values.encoder ?? 'json');
+  const engine = values['dedup-days'] ? { ...DEFAULT_ENGINE_CONFIG, dedupHorizonMs: Number(values['dedup-days']) * 86_400_000 } : undefined;
   for (let r = 0; r < Number(values.repeat); r++) {
-    const res = await measureCore(plan, encoder, input);
+    const res = await measureCore(plan, encoder, input, engine);
     results.push(res);
     console.error(`repeat ${r + 1}: ${res.us_per_event.toFixed(2)} µs/event wall (${res.cpu_us_per_event.toFixed(2)} CPU, decode ${res.decode_us_per_event.toFixed(2)}), ${Math.round(res.events_per_s)} events/s, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   }
