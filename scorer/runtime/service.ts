@@ -16,7 +16,7 @@ import { Publisher } from '../../ingest/publisher.js';
 import { natsJsm } from '../../runtime/nats.js';
 import type { Logger } from '../../runtime/log.js';
 import { iso } from '../core/types.js';
-import { sleep } from '../../runtime/deadline.js';
+import { sleep, withDeadline } from '../../runtime/deadline.js';
 import { FailureEpisode } from '../../runtime/episode.js';
 
 export interface ScorerOptions {
@@ -180,7 +180,10 @@ export class ScorerService {
   async stop(deadlineMs = 15_000): Promise<void> {
     const timer = setTimeout(() => this.sink.abort(), deadlineMs);
     try {
-      await this.ownership?.stop();
+      // Ownership bounds each of its own waits (up to two callback deadlines in the worst case); the
+      // service's deadline bounds the whole, so a caller's shutdown budget is never overrun here.
+      await withDeadline(this.ownership?.stop() ?? Promise.resolve(), deadlineMs, 'stopping the partition workers')
+        .catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'partition workers not stopped by the deadline; un-acked events will be redelivered'));
       await this.sink.close().catch(() => undefined);
     } finally {
       clearTimeout(timer);
