@@ -165,10 +165,12 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
 
     if (opts.scorer !== false) {
       const churn = opts.churn === undefined ? await loadDefaultChurn(settings, logger) : opts.churn ?? undefined;
-      const { store } = await openCheckpointStore({
+      const { store, close: closeStore } = await openCheckpointStore({
         kind: settings.checkpointStore, dataDir: settings.dataDir, nc, localNats: localNats !== undefined, streamReplicas: settings.streamReplicas,
         checkpointMs: settings.checkpointMs, logger,
       });
+      // After the scorer phase: the workers' last commits are awaited there, so closing loses nothing.
+      stops.add('clients', 'state store', () => closeStore());
       const engineConfig = buildEngineConfig(settings);
       const scorer = new ScorerService({
         engineConfig,
