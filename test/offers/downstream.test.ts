@@ -130,9 +130,11 @@ describe('offer triggers downstream', () => {
   it('arrive once each although the scorer is killed and replays', async () => {
     const addr = server.address() as AddressInfo;
     sink = await startWebhookSink({ nc: stack.nc, url: `http://127.0.0.1:${addr.port}/offers`, secret: 's3cret', logger: stack.logger, backoff: { initialMs: 100 } });
-    // Checkpoints only once a minute: a kill makes the restart replay (and re-publish) nearly everything.
+    // Whole-partition snapshots only once a minute: a kill makes the restart replay (and re-publish) nearly
+    // everything it had acked. (The LMDB state store commits before every ack, so a kill replays nothing
+    // acked; this test is about exactly-once triggers over a replay, so it uses the snapshot store.)
     const start = (): ChildProcess => {
-      const c = spawnVafa(['scorer'], stack, { VAFA_SCORER_BATCH: '50', VAFA_CHECKPOINT_MS: '60000' });
+      const c = spawnVafa(['scorer'], stack, { VAFA_SCORER_BATCH: '50', VAFA_CHECKPOINT_MS: '60000', VAFA_CHECKPOINTS: 'file' });
       children.push(c);
       return c;
     };
