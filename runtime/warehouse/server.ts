@@ -293,7 +293,7 @@ function insertPlanFor(ins: InsertWithData, data: Buffer, stmtText: string): Exe
 export async function startWarehouse(opts: WarehouseOptions): Promise<Warehouse> {
   const host = opts.host ?? '127.0.0.1';
   const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
-  const log = opts.logger?.child({ component: 'warehouse' });
+  const log = opts.logger?.child({ module: 'http' });
   const expectedUser = opts.user ?? 'default';
   mkdirSync(opts.dataDir, { recursive: true });
   const pool = await EnginePool.open(opts.dataDir, opts.concurrency ?? 4);
