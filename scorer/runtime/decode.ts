@@ -5,7 +5,8 @@
 import { ControlV1, CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type CoreMessage } from '../../contracts/events.js';
 import { parseTxSubject } from '../../contracts/subjects.js';
 import { Validator } from '../../ingest/validation.js';
-import { Type } from '@sinclair/typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 
 const StoredProfile = Type.Composite([Type.Omit(CustomerProfileV1, ['cards']), Type.Object({ card_tokens: Type.Optional(Type.Array(Type.String())) })], { additionalProperties: false });
 /**
@@ -18,13 +19,46 @@ const StoredRedemption = Type.Composite([
   Type.Object({ occurred_at: Type.String({ minLength: 20 }), points: Type.Union([Type.Integer({ minimum: -1_000_000_000, maximum: -1 }), Type.Integer({ minimum: 1, maximum: 1_000_000_000 })]) }),
 ], { additionalProperties: false });
 
-const validators = {
-  transaction: new Validator(TransactionV1),
-  profile: new Validator(StoredProfile),
-  feedback: new Validator(FeedbackV1),
-  redemption: new Validator(StoredRedemption),
-  control: new Validator(ControlV1),
+/**
+ * The common case without copies: a freshly parsed body is ours to fill with the schema's top-level
+ * defaults and check with the compiled checker. A body that fails goes through the full validator,
+ * whose errors are the message; a schema with a default below the top level always does.
+ */
+interface FastCheck {
+  check: TypeCheck<TSchema> | undefined;
+  defaults: readonly (readonly [string, unknown])[];
+  full: Validator<unknown>;
+}
+
+function fastCheck(schema: TSchema): FastCheck {
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
+  const defaults = Object.entries(properties).filter(([, p]) => 'default' in p).map(([k, p]) => [k, (p as { default: unknown }).default] as const);
+  const nested = Object.values(properties).some((p) => hasDefaultBelow(p));
+  const primitive = defaults.every(([, d]) => d === null || typeof d !== 'object');
+  return { check: nested || !primitive ? undefined : TypeCompiler.Compile(schema), defaults, full: new Validator(schema) };
+}
+
+function hasDefaultBelow(schema: unknown): boolean {
+  if (typeof schema !== 'object' || schema === null) return false;
+  return Object.values(schema).some((v) => typeof v === 'object' && v !== null && ('default' in v || hasDefaultBelow(v)));
+}
+
+const validators: Record<CoreMessage['kind'], FastCheck> = {
+  transaction: fastCheck(TransactionV1),
+  profile: fastCheck(StoredProfile),
+  feedback: fastCheck(FeedbackV1),
+  redemption: fastCheck(StoredRedemption),
+  control: fastCheck(ControlV1),
 };
+
+type Validated = { ok: true; value: unknown } | { ok: false; errors: { field: string; message: string }[] };
+
+function validate(v: FastCheck, body: unknown): Validated {
+  if (!v.check || typeof body !== 'object' || body === null || Array.isArray(body)) return v.full.validate(body);
+  const record = body as Record<string, unknown>;
+  for (const [key, value] of v.defaults) if (record[key] === undefined) record[key] = value;
+  return v.check.Check(record) ? { ok: true, value: record } : v.full.validate(record);
+}
 
 export type Decoded = { ok: true; msg: CoreMessage; partition: number } | { ok: false; reason: string; detail: string };
 
@@ -37,7 +71,7 @@ export function decodeTx(subject: string, data: Uint8Array): Decoded {
   } catch (err) {
     return { ok: false, reason: 'bad_json', detail: (err as Error).message };
   }
-  const checked = validators[parsed.kind].validate(body);
+  const checked = validate(validators[parsed.kind], body);
   if (!checked.ok) {
     return { ok: false, reason: 'invalid_event', detail: checked.errors.map((e) => `${e.field}: ${e.message}`).join('; ') };
   }
