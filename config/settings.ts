@@ -63,6 +63,13 @@ export const SettingsSchema = Type.Object({
    * several machines). `auto` (default): `lmdb` with the embedded NATS, `nats` otherwise. Env `VAFA_CHECKPOINTS`.
    */
   checkpointStore: Type.Union([Type.Literal('auto'), Type.Literal('lmdb'), Type.Literal('file'), Type.Literal('nats')]),
+  /**
+   * Scorer, `lmdb` and `nats` stores: most customers kept decoded in memory by this process, split evenly
+   * over the `VAFA_PARTITIONS` partitions (each partition caches at most ⌈this / partitions⌉); the others
+   * stay on disk and are read when an event reaches them. 0: every customer of an owned partition is
+   * loaded at start (the former behaviour). Env `VAFA_STATE_CACHE_CUSTOMERS`, default 200000.
+   */
+  stateCacheCustomers: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
   /** Scorer: partition lease lifetime, ms. Env `VAFA_LEASE_MS`, default 10000. */
   leaseMs: Type.Integer({ minimum: 500 }),
   /** Scorer instance name (unique per process). Env `VAFA_INSTANCE`, default `<hostname>-<pid>`. */
@@ -95,7 +102,7 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   clickhousePassword: 'CLICKHOUSE_PASSWORD', clickhouseDatabase: 'CLICKHOUSE_DATABASE', dataDir: 'VAFA_DATA_DIR',
   partitions: 'VAFA_PARTITIONS', streamReplicas: 'VAFA_STREAM_REPLICAS', duplicateWindowS: 'VAFA_DUPLICATE_WINDOW_S',
   apiKeys: 'VAFA_API_KEYS', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', logFormat: 'LOG_FORMAT', scorerBatch: 'VAFA_SCORER_BATCH',
-  scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
+  scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', stateCacheCustomers: 'VAFA_STATE_CACHE_CUSTOMERS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
   rulesPath: 'VAFA_RULES', rulesWatchMs: 'VAFA_RULES_WATCH_MS', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
   shutdownMs: 'VAFA_SHUTDOWN_MS', webhookUrl: 'VAFA_WEBHOOK_URL', webhookSecret: 'VAFA_WEBHOOK_SECRET', startupTimeoutMs: 'VAFA_STARTUP_TIMEOUT_MS',
 };
@@ -158,6 +165,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     checkpointMs: int(env, 'checkpointMs', 5000),
     scorerPartitions,
     checkpointStore: (str('checkpointStore') ?? 'auto') as Settings['checkpointStore'],
+    stateCacheCustomers: int(env, 'stateCacheCustomers', 200_000),
     leaseMs: int(env, 'leaseMs', 10_000),
     instance: str('instance') ?? `${os.hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
     rulesPath: path.resolve(str('rulesPath') ?? path.join(PROJECT_ROOT, 'config/loyalty-rules.yaml')),

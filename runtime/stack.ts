@@ -168,6 +168,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const { store, close: closeStore } = await openCheckpointStore({
         kind: settings.checkpointStore, dataDir: settings.dataDir, nc, localNats: localNats !== undefined, streamReplicas: settings.streamReplicas,
         checkpointMs: settings.checkpointMs, logger,
+        ...(settings.stateCacheCustomers > 0 ? { cacheCustomers: Math.ceil(settings.stateCacheCustomers / settings.partitions) } : {}),
       });
       // After the scorer phase: the workers' last commits are awaited there, so closing loses nothing.
       stops.add('clients', 'state store', () => closeStore());

@@ -21,7 +21,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { CustomerState, PartitionState } from '../core/state.js';
-import type { CustomerChanges } from './store/changes.js';
+import type { ChangeTracker, CustomerChanges } from './store/changes.js';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 
@@ -39,6 +39,8 @@ export interface CheckpointStore {
    * of saving the whole state periodically.
    */
   commit?(state: PartitionState, changes: CustomerChanges): Promise<void>;
+  /** Incremental stores: the tracker of `state`'s changes (a bounded cache over the store when it has one). */
+  track?(state: PartitionState): ChangeTracker;
   /** Where the state lives (a path, a bucket), for messages. */
   readonly location?: string;
 }

@@ -13,6 +13,7 @@ import { newPartitionState, type PartitionState } from '../core/state.js';
 import type { Score } from '../core/types.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { ChangeTracker } from './store/changes.js';
+import { StoreCorruptError } from './store/lmdb-store.js';
 import { decodeTx } from './decode.js';
 import type { Logger } from '../../runtime/log.js';
 import type { ClickHouseSink, RefusedRow } from '../../sinks/clickhouse/sink.js';
@@ -107,7 +108,8 @@ export class PartitionWorker {
     const loaded = await this.deps.store.load(this.partition);
     if (!loaded) await this.checkNothingProcessed(name);
     this.state = loaded ?? newPartitionState(this.partition);
-    this.changes = this.deps.store.commit ? new ChangeTracker(this.state) : undefined;
+    // A lazily loaded state comes with its cache's tracker; any other state gets one here.
+    this.changes = this.deps.store.commit ? (this.deps.store.track?.(this.state) ?? ChangeTracker.of(this.state)) : undefined;
     await this.deps.jsm.consumers.delete(STREAM_TX, name).catch(() => undefined);
     await this.deps.jsm.consumers.add(STREAM_TX, {
       durable_name: name,
@@ -218,6 +220,8 @@ export class PartitionWorker {
         const p = this.deps.engine.apply(this.state, { seq: m.seq, partition: this.partition, msg: decoded.msg }, emit);
         if (p) pendings.push(p);
       } catch (err) {
+        // A damaged stored customer (read lazily) is the store's failure, not the event's: the batch fails.
+        if (err instanceof StoreCorruptError) throw err;
         dlq.push(this.dlqMessage(m, 'processing_error', (err as Error).message));
         this.state.seq = m.seq;
         this.state.stats.rejected++;

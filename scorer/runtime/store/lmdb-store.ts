@@ -26,7 +26,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import type { CustomerState, PartitionState, Timer } from '../../core/state.js';
 import type { Logger } from '../../../runtime/log.js';
 import type { CheckpointStore } from '../checkpoints.js';
-import { rawCustomers, type CustomerChanges } from './changes.js';
+import { ChangeTracker, isPartial, PartialStateError, rawCustomers, trackerOf, type CustomerChanges } from './changes.js';
 import { CodecError, decodeRecord, encodeRecord } from './codec.js';
 
 /** Options of `LmdbStateStore.open`. */
@@ -39,6 +39,13 @@ export interface LmdbStateStoreOptions {
   maxPartitions?: number;
   /** Customers decoded between two turns of the event loop while loading. Default 2000. */
   loadChunk?: number;
+  /**
+   * Most customers of a partition kept decoded in memory. Set: `load` reads only the meta record and the
+   * timers, and the customers come from the store as the core reaches them, through a bounded cache
+   * (changes.ts) that drops the least recently reached ones once a commit is durable. Unset (default):
+   * `load` reads every customer into memory (what whole-state code such as `save` needs).
+   */
+  cacheCustomers?: number;
   /**
    * Where a partition's state is looked for when the store has none or a corrupt one, in order (NATS
    * snapshots, NDJSON checkpoints of an older vafa). What is found is written into the store.
@@ -133,6 +140,8 @@ interface Committed {
 
 export class LmdbStateStore implements CheckpointStore {
   private readonly committed = new Map<number, Committed>();
+  /** Partitions whose records were found damaged while read lazily: the next load clears and restores them. */
+  private readonly damaged = new Map<number, StoreCorruptError>();
   private readonly databases = new Map<number, Database<Buffer, string>>();
   /** Who writes each partition: the version of its entry in `owners` this store claimed on load. */
   private readonly claims = new Map<number, number>();
@@ -189,12 +198,15 @@ export class LmdbStateStore implements CheckpointStore {
   async load(partition: number): Promise<PartitionState | undefined> {
     await this.claim(partition);
     try {
+      const damage = this.damaged.get(partition);
+      if (damage) throw damage;
       const state = await this.read(partition);
       const remoteSeq = await this.options.remote?.position(partition);
       if (state && (remoteSeq === undefined || remoteSeq <= state.seq)) return state;
       if (remoteSeq !== undefined) return await this.restoreFromRemote(partition, state?.seq);
     } catch (err) {
       if (!(err instanceof StoreCorruptError)) throw err;
+      this.damaged.delete(partition);
       this.options.logger?.error({ partition, path: this.location, err: err.message }, 'state store damaged for this partition: cleared; restoring from a snapshot or the stream');
       await this.db(partition).clearAsync();
     }
@@ -265,7 +277,7 @@ export class LmdbStateStore implements CheckpointStore {
       if (!state) continue;
       await this.save(state);
       this.options.logger?.info({ partition, seq: state.seq, path: this.location }, 'partition state restored into the state store');
-      return state;
+      return this.options.cacheCustomers === undefined ? state : await this.read(partition);
     }
     return undefined;
   }
@@ -279,6 +291,7 @@ export class LmdbStateStore implements CheckpointStore {
       return undefined;
     }
     const meta = this.decode<StoredMeta>(partition, 'meta', META, metaBytes);
+    if (this.options.cacheCustomers !== undefined) return this.readLazily(partition, meta, this.options.cacheCustomers);
     const customers = await this.readCustomers(partition, meta.seq);
     const timers = this.readTimers(partition, meta);
     const found = Object.keys(customers).length;
@@ -289,6 +302,55 @@ export class LmdbStateStore implements CheckpointStore {
     if (meta.timerPageSize === this.timerPageSize) this.committed.set(partition, { seq: meta.seq, customerCount: found, timers: timers.slice() });
     else await this.save(state); // pages of another size: written again once
     return state;
+  }
+
+  /**
+   * The partition without its customers: meta and timers, and a cache of at most `limit` customers that
+   * reads each from the store when the core first reaches it. The customer records are counted (keys
+   * only, no decoding) against the meta record; a record that does not decode is found when read.
+   */
+  private async readLazily(partition: number, meta: StoredMeta, limit: number): Promise<PartitionState> {
+    const found = this.db(partition).getKeysCount(rangeOf(CUSTOMER_PREFIX));
+    if (found !== meta.customerCount) throw new StoreCorruptError(this.location, partition, `${found} customer records, the meta record counts ${meta.customerCount}`);
+    const timers = this.readTimers(partition, meta);
+    const { customerCount: _customers, timerCount: _timers, timerPageSize: _pageSize, ...partitionState } = meta;
+    if (partitionState.partition !== partition) throw new StoreCorruptError(this.location, partition, `meta record of partition ${partitionState.partition}`);
+    const state: PartitionState = { ...partitionState, customers: {}, timers };
+    new ChangeTracker(state, { limit, source: this.customerSource(partition) });
+    this.committed.set(partition, { seq: meta.seq, customerCount: found, timers: meta.timerPageSize === this.timerPageSize ? timers.slice() : [] });
+    if (meta.timerPageSize !== this.timerPageSize) await this.writeTimersAgain(state, found);
+    return state;
+  }
+
+  /** Reads single customers of a partition as committed; a damaged one marks the partition for the next load. */
+  private customerSource(partition: number): { read(id: string): CustomerState | undefined; exists(id: string): boolean } {
+    const db = this.db(partition);
+    return {
+      exists: (id) => db.doesExist(customerKey(id)),
+      read: (id) => {
+        const bytes = db.getBinary(customerKey(id));
+        if (!bytes) return undefined;
+        try {
+          const customer = this.decode<CustomerState>(partition, 'customer', customerKey(id), bytes);
+          const seq = this.committed.get(partition)?.seq ?? Infinity;
+          if (customer.id !== id || customer.lastSeq > seq) throw new StoreCorruptError(this.location, partition, `record of customer ${id} holds ${customer.id} at seq ${customer.lastSeq} (the partition is at ${seq})`);
+          return customer;
+        } catch (err) {
+          if (err instanceof StoreCorruptError) this.damaged.set(partition, err);
+          throw err;
+        }
+      },
+    };
+  }
+
+  /** Timer pages of another size than this store's: every page written again with the meta record, once. */
+  private async writeTimersAgain(state: PartitionState, customerCount: number): Promise<void> {
+    const writes: [string, Buffer | undefined][] = [];
+    for (const { key } of this.db(state.partition).getRange({ ...rangeOf(TIMER_PREFIX), values: false } as never)) writes.push([key as string, undefined]);
+    const timers = this.timerWrites(state.timers, [], writes);
+    writes.push([META, encodeRecord('meta', this.meta(state, customerCount))]);
+    await this.write(state.partition, writes);
+    this.committed.set(state.partition, { seq: state.seq, customerCount, timers });
   }
 
   private async readCustomers(partition: number, seq: number): Promise<Record<string, CustomerState>> {
@@ -347,7 +409,8 @@ export class LmdbStateStore implements CheckpointStore {
     const customerCount = before.customerCount + changes.added;
     writes.push([META, encodeRecord('meta', this.meta(state, customerCount))]);
     this.committed.set(partition, { seq: state.seq, customerCount, timers });
-    const written = this.writeAsOwner(partition, state.seq, writes);
+    const tracker = trackerOf(state);
+    const written = this.writeAsOwner(partition, state.seq, writes).then(() => tracker?.evict());
     const onCommitted = this.options.onCommitted;
     return onCommitted ? written.then(() => onCommitted(partition, changes)) : written;
   }
@@ -405,6 +468,7 @@ export class LmdbStateStore implements CheckpointStore {
    */
   async save(state: PartitionState): Promise<void> {
     const partition = state.partition;
+    if (isPartial(state)) throw new PartialStateError(`partition ${partition}: save writes a whole state, this one was loaded lazily (commit its changes instead)`);
     await this.db(partition).clearAsync();
     this.committed.delete(partition);
     const customers = rawCustomers(state);
@@ -417,6 +481,17 @@ export class LmdbStateStore implements CheckpointStore {
     writes.push([META, encodeRecord('meta', this.meta(state, ids.length))]);
     await this.write(partition, writes);
     this.committed.set(partition, { seq: state.seq, customerCount: ids.length, timers });
+  }
+
+  /**
+   * The tracker of `state`'s changes: the one its lazy load made, else a new one, a bounded cache over
+   * this store when `cacheCustomers` is set (a partition that starts empty is bounded too).
+   */
+  track(state: PartitionState): ChangeTracker {
+    const existing = trackerOf(state);
+    if (existing) return existing;
+    const limit = this.options.cacheCustomers;
+    return new ChangeTracker(state, limit === undefined ? undefined : { limit, source: this.customerSource(state.partition) });
   }
 
   /** Waits for pending writes, then closes the environment. */

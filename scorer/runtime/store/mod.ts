@@ -17,7 +17,7 @@ import { FileCheckpointStore, NatsCheckpointStore, type CheckpointStore } from '
 import { LmdbStateStore, StoreOpenError, type LmdbStateStoreOptions } from './lmdb-store.js';
 import { NatsSnapshots } from './snapshots.js';
 
-export { ChangeTracker, rawCustomers, type CustomerChanges } from './changes.js';
+export { ChangeTracker, isPartial, PartialStateError, rawCustomers, trackerOf, type CacheStats, type CustomerCache, type CustomerChanges, type CustomerSource } from './changes.js';
 export { CODEC_VERSION, CodecError, decodeRecord, encodeRecord } from './codec.js';
 export { LmdbStateStore, StaleCommitError, StoreCorruptError, StoreOpenError, type LmdbStateStoreOptions, type StoreFrame } from './lmdb-store.js';
 export { ChainMovedError, NatsSnapshots, parseFrames, SnapshotFormatError, type SnapshotOptions } from './snapshots.js';
@@ -31,6 +31,8 @@ export interface OpenStoreOptions {
   /** The embedded nats-server runs (one machine): `auto` means the local LMDB store. */
   localNats: boolean;
   streamReplicas: number;
+  /** Most customers of a partition kept in memory, the rest read lazily (`LmdbStateStoreOptions.cacheCustomers`). Default: all loaded. */
+  cacheCustomers?: number;
   /** Interval of the snapshots shipped to NATS (`nats`) or written whole (`file`), ms. Default 5000. */
   checkpointMs?: number;
   logger: Logger;
@@ -45,9 +47,10 @@ export interface OpenedStore {
 export async function openCheckpointStore(options: OpenStoreOptions): Promise<OpenedStore> {
   const kind = options.kind === 'auto' ? (options.localNats ? 'lmdb' : 'nats') : options.kind;
   const legacyDir = path.join(options.dataDir, 'checkpoints');
+  const cache = options.cacheCustomers === undefined ? {} : { cacheCustomers: options.cacheCustomers };
   switch (kind) {
     case 'lmdb': {
-      const store = openOrSetAside({ path: path.join(options.dataDir, 'state'), fallbacks: [new FileCheckpointStore(legacyDir)], logger: options.logger }, options.logger);
+      const store = openOrSetAside({ path: path.join(options.dataDir, 'state'), fallbacks: [new FileCheckpointStore(legacyDir)], ...cache, logger: options.logger }, options.logger);
       return { store, close: () => store.close() };
     }
     case 'nats': {
@@ -55,7 +58,7 @@ export async function openCheckpointStore(options: OpenStoreOptions): Promise<Op
       const older = await NatsCheckpointStore.open(options.nc, options.streamReplicas);
       const store = openOrSetAside({
         path: path.join(options.dataDir, 'state'), remote: snapshots, fallbacks: [older, new FileCheckpointStore(legacyDir)],
-        onCommitted: (partition, changes) => snapshots.committed(partition, changes), logger: options.logger,
+        onCommitted: (partition, changes) => snapshots.committed(partition, changes), ...cache, logger: options.logger,
       }, options.logger);
       snapshots.attach(store);
       return { store, close: () => store.close() };
