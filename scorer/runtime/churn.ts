@@ -1,8 +1,10 @@
 /**
  * The scorer's churn model: a `ChurnScorer` over `loadModel` + `ModelRegistry`.
  *
- * - One onnxruntime `run()` per micro-batch: the batch's named feature vectors become one row-major
- *   Float32Array in the pinned model's feature order.
+ * - One onnxruntime `run()` per micro-batch: the batch's feature vectors become one row-major
+ *   Float32Array in the pinned model's feature order. A core vector (`Pending.features`) is read by number
+ *   (its catalogue-ordered values, at the model's column indices resolved once per model); a plain
+ *   name-keyed object by name (a missing name is NaN).
  * - A model that asks for a feature the catalogue (`scorer/core/features`) does not have is refused at
  *   load, with a message naming it.
  * - Hot swap: the manifest file is polled (`fs.watchFile`); when it changes, the new model is loaded and
@@ -13,6 +15,7 @@
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Logger } from '../../runtime/log.js';
 import { FEATURE_NAMES, isFeature } from '../core/features/catalogue.js';
+import { FEATURE_INDEX, FEATURE_VALUES, type FeatureVector } from '../core/features/engine.js';
 import type { Score } from '../core/types.js';
 import { loadModel, ModelRefusedError, ModelRegistry, type ChurnModel, type LoadOptions } from './model.js';
 import type { ChurnScorer } from './worker.js';
@@ -47,6 +50,30 @@ export function checkModelFeatures(model: ChurnModel): void {
       + `(the scorer computes ${FEATURE_NAMES.length} features; see docs/features.md)`,
     ]);
   }
+}
+
+/** The catalogue index of each of a model's columns, resolved once per model (its features are checked at load). */
+const columnsOf = new WeakMap<ChurnModel, Int32Array>();
+
+function modelColumns(model: ChurnModel): Int32Array {
+  let columns = columnsOf.get(model);
+  if (!columns) {
+    columns = Int32Array.from(model.features, (name) => FEATURE_INDEX[name] ?? -1);
+    columnsOf.set(model, columns);
+  }
+  return columns;
+}
+
+/** Writes one vector's row at `offset`: by catalogue index when it carries its numbers, else by name. */
+function writeRow(rows: Float32Array, offset: number, vector: Readonly<Record<string, number>>, model: ChurnModel): void {
+  const values = (vector as Partial<FeatureVector>)[FEATURE_VALUES];
+  const names = model.features;
+  if (values) {
+    const columns = modelColumns(model);
+    for (let j = 0; j < columns.length; j++) rows[offset + j] = values[columns[j]!] ?? NaN;
+    return;
+  }
+  for (let j = 0; j < names.length; j++) rows[offset + j] = vector[names[j]!] ?? NaN;
 }
 
 async function loadChecked(manifestPath: string, opts: LoadOptions): Promise<ChurnModel> {
@@ -132,15 +159,10 @@ export async function loadChurnScorer(manifestPath: string, logger: Logger, opts
     reload,
     scoreBatch(features: readonly Record<string, number>[]): Promise<Score[]> {
       return registry.use(async (model) => {
-        const names = model.features;
-        const w = names.length;
+        const w = model.features.length;
         const n = features.length;
         const rows = new Float32Array(n * w);
-        for (let i = 0; i < n; i++) {
-          const f = features[i]!;
-          const o = i * w;
-          for (let j = 0; j < w; j++) rows[o + j] = f[names[j]!] ?? NaN;
-        }
+        for (let i = 0; i < n; i++) writeRow(rows, i * w, features[i]!, model);
         const p = await model.scoreBatch(rows, n);
         const out: Score[] = new Array<Score>(n);
         for (let i = 0; i < n; i++) out[i] = { probability: p[i]!, modelVersion: model.version };
