@@ -20,6 +20,7 @@ import { median } from './stats.js';
 import { defaultScalingPlan, measureScaling, renderScaling, type ScalingReport } from './scaling.js';
 import { renderBars, renderCore, renderHtml, renderTable, summarize, type BenchReport, type CoreReport, type Machine, type MeasurementId, type RepeatSample } from './report.js';
 import { DEFAULT_CORE_PLAN, jsonEncoder, measureCore, prepareCoreInput, type CoreResult } from './core.js';
+import { DEFAULT_MILLION_PLAN, measureMillion, renderMillion, type MillionReport } from './million.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 /** Sized so that three repeats take about 2–4 minutes on 2 cores. */
@@ -36,8 +37,8 @@ export interface BenchOptions {
   profile: boolean;
   /** Issue 8: scorer scaling (1, 2, 4 processes) and recovery after a kill; on in the full run, off in --quick. */
   scaling: boolean;
-  /** `scaling` / `core`: only those phases (no ceilings, no vafa paths). */
-  only?: 'scaling' | 'core';
+  /** `scaling` / `core` / `million`: only those phases (no ceilings, no vafa paths). `million` runs only alone. */
+  only?: 'scaling' | 'core' | 'million';
   /** The scorer core alone over a simulated year (bench/core.ts); on in the full run, off in --quick. Default false. */
   core?: boolean;
 }
@@ -160,7 +161,12 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
       core = await runCore(opts.repeat, progress);
     }
     let scaling: ScalingReport | undefined;
-    if ((opts.scaling && opts.only !== 'core') || opts.only === 'scaling') {
+    let million: MillionReport | undefined;
+    if (opts.only === 'million') {
+      current = '[million]';
+      million = await measureMillion(DEFAULT_MILLION_PLAN, progress);
+    }
+    if ((opts.scaling && !opts.only) || opts.only === 'scaling') {
       current = '[scaling]';
       scaling = await measureScaling(defaultScalingPlan(), cleanup, progress);
     }
@@ -199,6 +205,7 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
       settings, plan: { raw: plan.raw, vafa: plan.vafa }, measurements, notes,
       ...(scaling ? { scaling } : {}),
       ...(core ? { core, state: core.state } : {}),
+      ...(million ? { million } : {}),
     };
     mkdirSync(opts.out, { recursive: true });
     const files = { json: `${base}.json`, html: `${base}.html` };
@@ -222,7 +229,7 @@ const positiveInt = (name: string, raw: string | undefined, fallback: number): n
 export const benchCommand: Command = {
   summary: 'Measure throughput and latency of vafa\'s paths against the raw NATS JetStream ceilings on this machine.',
   usage: [
-    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile] [--scaling | --no-scaling] [--only scaling|core]',
+    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile] [--scaling | --no-scaling] [--only scaling|core|million]',
     `  --events N   events per vafa path (ingest batched; single ${'≈'}N/5, ISO ${'≈'}N/2; the ceilings use 4N and N/4). Default ${DEFAULT_EVENTS.toLocaleString('en-US')}`,
     '  --repeat R   repeat every measurement R times and report the median (default 3)',
     `  --quick      ${QUICK_EVENTS.toLocaleString('en-US')} events, one repeat, short steady phase: a smoke test, not a benchmark`,
@@ -235,6 +242,9 @@ export const benchCommand: Command = {
     '  --only scaling  only those measurements',
     '  --only core  only the scorer core over a simulated year (1,000 customers, 365 days, cached under the temp',
     '               directory): events/s, µs an event, state bytes per customer (also part of the full run)',
+    '  --only million  1,000,000 customers in the LMDB store (300 simulated over 365 days, cloned; built once',
+    '               into the temp directory, ~6 min): scorer RSS on random customers, recovery after SIGKILL,',
+    '               partition start whole vs lazy. Not part of the full run (bench/million.ts)',
     '',
     'Starts its own nats-server and embedded ClickHouse on free ports in temporary directories and removes them',
     'afterwards (also on Ctrl-C). Needs nats-server (Debian: apt-get install nats-server).',
@@ -254,7 +264,7 @@ export const benchCommand: Command = {
         only: { type: 'string' },
       },
     });
-    if (values.only !== undefined && values.only !== 'scaling' && values.only !== 'core') throw Object.assign(new Error(`--only takes "scaling" or "core" (got ${JSON.stringify(values.only)})`), { code: 'ERR_PARSE_ARGS_BENCH' });
+    if (values.only !== undefined && values.only !== 'scaling' && values.only !== 'core' && values.only !== 'million') throw Object.assign(new Error(`--only takes "scaling", "core" or "million" (got ${JSON.stringify(values.only)})`), { code: 'ERR_PARSE_ARGS_BENCH' });
     const quick = values.quick ?? false;
     const opts: BenchOptions = {
       events: positiveInt('events', values.events, quick ? QUICK_EVENTS : DEFAULT_EVENTS),
@@ -264,7 +274,7 @@ export const benchCommand: Command = {
       out: path.resolve(values.out ?? path.join(PROJECT_ROOT, 'bench-results')),
       profile: values.profile ?? false,
       scaling: values['no-scaling'] ? false : (values.scaling ?? !quick),
-      ...(values.only === 'scaling' || values.only === 'core' ? { only: values.only } : {}),
+      ...(values.only === 'scaling' || values.only === 'core' || values.only === 'million' ? { only: values.only } : {}),
       core: !quick,
     };
     const tty = !opts.json && process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
@@ -274,7 +284,8 @@ export const benchCommand: Command = {
     } else {
       const main = opts.only ? '' : `\n${renderTable(report)}\n${renderBars(report)}\n`;
       const extra = (report.scaling ? `\n${renderScaling(report.scaling)}\n` : '') + (report.core ? `\n${renderCore(report.core)}\n` : '');
-      console.log(`${main}${extra}\nwritten: ${path.relative(process.cwd(), files.json) || files.json}\n         ${path.relative(process.cwd(), files.html) || files.html}`);
+      const million = report.million ? `\n${renderMillion(report.million)}\n` : '';
+      console.log(`${main}${extra}${million}\nwritten: ${path.relative(process.cwd(), files.json) || files.json}\n         ${path.relative(process.cwd(), files.html) || files.html}`);
     }
     return 0;
   },

@@ -4,6 +4,7 @@
  */
 import { median, type LatencySummary } from './stats.js';
 
+import type { MillionReport } from './million.js';
 import type { ScalingReport } from './scaling.js';
 export type MeasurementId = 'core_publish' | 'stock_publish' | 'pull_consume' | 'http_batch' | 'http_single' | 'iso8583' | 'scorer';
 
@@ -91,6 +92,8 @@ export interface BenchReport {
   core?: CoreReport;
   /** Scorer state at the end of the core's replay: encoded bytes per customer. */
   state?: CoreReport['state'];
+  /** 1,000,000 customers in the state store: scorer RSS, recovery after SIGKILL (`--only million`, bench/million.ts). */
+  million?: MillionReport;
 }
 
 /** `scorer_core`: medians over repeats; the ratio is to 1c pull consume when it ran in the same run. */

@@ -1,0 +1,120 @@
+/**
+ * The scorer side of `vafa bench --only million` (bench/million.ts), in its own process so that its RSS
+ * is its own and it can be killed with SIGKILL: opens the built store, loads every partition (lazily,
+ * with the cache of `--cache` customers per process split over the partitions, or whole with
+ * `--cache 0`), then runs the worker's loop without NATS and ClickHouse: per partition a batch of
+ * generated transactions of random customers (phase 1, then phase 2 with a constant score), committed
+ * before the next. The stream is a function of (partition, seq), so a restarted process replays exactly
+ * what the killed one had not committed. Prints JSON lines: `started`, `progress`, `caught_up`.
+ *
+ *   node --import tsx bench/million-scorer.ts --store DIR [--cache 200000] [--batch 1000] [--until P:SEQ,...] [--load-only]
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { TransactionV1, TxMessage } from '../contracts/events.js';
+import { DEFAULT_ENGINE_CONFIG, Engine, type Pending } from '../scorer/core/engine.js';
+import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
+import { Emit } from '../scorer/core/types.js';
+import { LmdbStateStore, type ChangeTracker } from '../scorer/runtime/store/mod.js';
+
+/** What the build left next to the store (bench/million.ts). */
+export interface BuiltStore {
+  customers: number;
+  partitions: number;
+  /** Stream position of every partition as built: generated events follow it. */
+  seq: number;
+  /** The partitions' largest event time as built, epoch ms: generated events are later. */
+  maxEventTime: number;
+  /** A simulated transaction: generated ones are copies with another customer, id and time. */
+  template: TransactionV1;
+  build_s: number;
+  templates: number;
+}
+
+/** Event time between two generated events of a partition, ms. */
+const EVENT_SPACING_MS = 2_000;
+
+export const customerId = (index: number): string => `M${String(index).padStart(7, '0')}`;
+
+/** The generated event at `seq` of `partition`: a transaction of a customer drawn from the partition's. */
+export function generatedEvent(built: BuiltStore, partition: number, seq: number): TxMessage {
+  const perPartition = Math.floor(built.customers / built.partitions);
+  const draw = Math.imul(seq ^ (partition * 0x9e3779b1), 0x85ebca6b) >>> 0;
+  const id = customerId(partition + built.partitions * (draw % perPartition));
+  const at = new Date(built.maxEventTime + (seq - built.seq) * EVENT_SPACING_MS).toISOString();
+  return { kind: 'transaction', body: { ...built.template, tx_id: `m-${partition}-${seq}`, customer_id: id, occurred_at: at } };
+}
+
+function parseUntil(text: string | undefined): Map<number, number> | undefined {
+  if (!text) return undefined;
+  return new Map(text.split(',').map((pair) => pair.split(':').map(Number) as [number, number]));
+}
+
+const out = (line: object): boolean => process.stdout.write(`${JSON.stringify(line)}\n`);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      store: { type: 'string' }, cache: { type: 'string', default: '200000' }, batch: { type: 'string', default: '1000' },
+      until: { type: 'string' }, 'load-only': { type: 'boolean', default: false },
+    },
+  });
+  if (!values.store) throw new Error('--store DIR is required');
+  const built = JSON.parse(readFileSync(path.join(values.store, 'built.json'), 'utf8')) as BuiltStore;
+  const cache = Number(values.cache);
+  const batchSize = Number(values.batch);
+  const until = parseUntil(values.until);
+  const store = LmdbStateStore.open({ path: path.join(values.store, 'state'), ...(cache > 0 ? { cacheCustomers: Math.ceil(cache / built.partitions) } : {}) });
+  const partitions: { state: PartitionState; tracker: ChangeTracker }[] = [];
+  const loadStart = performance.now();
+  for (let p = 0; p < (values['load-only'] ? 1 : built.partitions); p++) {
+    const state = (await store.load(p)) ?? newPartitionState(p);
+    partitions.push({ state, tracker: store.track(state) });
+  }
+  out({ type: 'started', load_ms: performance.now() - loadStart, since_process_start_ms: performance.now(), rss: process.memoryUsage().rss });
+  if (values['load-only']) {
+    await store.close();
+    return;
+  }
+  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  let events = 0;
+  let lastReport = 0;
+  for (;;) {
+    for (const { state, tracker } of partitions) {
+      const target = until?.get(state.partition);
+      const end = target === undefined ? state.seq + batchSize : Math.min(target, state.seq + batchSize);
+      if (end <= state.seq) continue;
+      events += end - state.seq;
+      const emit = new Emit();
+      const pendings: Pending[] = [];
+      for (let seq = state.seq + 1; seq <= end; seq++) {
+        const pending = engine.apply(state, { seq, partition: state.partition, msg: generatedEvent(built, state.partition, seq) }, emit);
+        if (pending) pendings.push(pending);
+      }
+      for (const pending of pendings) engine.complete(state, pending, { probability: 0.1, modelVersion: 'bench' }, emit);
+      emit.tableRows();
+      await store.commit(state, tracker.take());
+    }
+    const caughtUp = until !== undefined && partitions.every(({ state }) => state.seq >= (until.get(state.partition) ?? 0));
+    if (caughtUp || performance.now() - lastReport >= 250) {
+      lastReport = performance.now();
+      const stats = partitions.map(({ tracker }) => tracker.stats());
+      out({
+        type: caughtUp ? 'caught_up' : 'progress', since_process_start_ms: performance.now(), events,
+        seqs: partitions.map(({ state }) => `${state.partition}:${state.seq}`).join(','),
+        cached: stats.reduce((n, s) => n + s.cached, 0), lookups: stats.reduce((n, s) => n + s.lookups, 0), misses: stats.reduce((n, s) => n + s.misses, 0),
+        timers: partitions.reduce((n, { state }) => n + state.timers.length, 0), heap: process.memoryUsage().heapUsed,
+      });
+    }
+    if (caughtUp) break;
+  }
+  await store.close();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: Error) => {
+    process.stderr.write(`${err.stack ?? err.message}\n`);
+    process.exit(1);
+  });
+}

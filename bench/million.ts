@@ -1,0 +1,255 @@
+/**
+ * `vafa bench --only million`: the scorer with 1,000,000 customers with history in its LMDB store.
+ *
+ * Build (cached under the temp dir, keyed by the plan and the codec version; `build_s` says how long it
+ * took): a simulated population (`templates` customers over `days` days) runs through the real core;
+ * its customers are then cloned under new ids (`M0000000`…) with their timers, round-robin over the
+ * partitions, and committed into the store by the store's own `commit` in chunks. So the records are
+ * real encoded customer states, but a million of them share a few hundred histories.
+ *
+ * Run (bench/million-scorer.ts, a child process): loads every partition lazily and processes generated
+ * transactions of random customers, partition after partition, a commit per batch, as the worker does,
+ * without NATS, ClickHouse and the model. The parent samples its RSS (/proc) for `seconds`, kills it
+ * with SIGKILL, starts another and times it from spawn until it has committed what the killed one had
+ * reached plus one batch a partition (`recovery_s`). Also the start of one partition loaded whole (the
+ * former behaviour) against lazily.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import type { TransactionV1, TxMessage } from '../contracts/events.js';
+import { DEFAULT_ENGINE_CONFIG, Engine, type Pending } from '../scorer/core/engine.js';
+import { newPartitionState, type CustomerState, type PartitionState, type Timer } from '../scorer/core/state.js';
+import { Emit } from '../scorer/core/types.js';
+import { CODEC_VERSION, LmdbStateStore } from '../scorer/runtime/store/mod.js';
+import { createBank } from '../simulator/mod.js';
+import { customerId, type BuiltStore } from './million-scorer.js';
+import type { Progress } from './progress.js';
+
+export interface MillionPlan {
+  /** Customers in the store. Default 1,000,000. */
+  customers: number;
+  /** Partitions (the settings' default, 8). */
+  partitions: number;
+  /** Simulated customers whose states are cloned. Default 300. */
+  templates: number;
+  /** Days of simulated history. Default 365. */
+  days: number;
+  seed: number;
+  /** Customers cached by the scorer process (VAFA_STATE_CACHE_CUSTOMERS). Default 20,000, the setting's default. */
+  cache: number;
+  /** Events a partition takes per batch (VAFA_SCORER_BATCH). Default 1000. */
+  batch: number;
+  /** How long the first scorer runs before SIGKILL, s. Default 40. */
+  seconds: number;
+  /** Where built stores are cached. Default `<tmp>/vafa-bench-million`. */
+  dataDir: string;
+}
+
+export const DEFAULT_MILLION_PLAN: MillionPlan = {
+  customers: 1_000_000, partitions: 8, templates: 300, days: 365, seed: 7, cache: 20_000, batch: 1000, seconds: 40,
+  dataDir: path.join(os.tmpdir(), 'vafa-bench-million'),
+};
+
+export interface MillionReport {
+  customers: number;
+  /** Largest RSS of the scorer process while it processed events, bytes. */
+  rss_bytes: number;
+  /** Of which anonymous memory (heap, native) and mapped files (the LMDB map), at that sample. */
+  rss_anon_bytes: number;
+  rss_file_bytes: number;
+  /** From the spawn of a scorer after SIGKILL of the previous one until it had caught up, s. */
+  recovery_s: number;
+  /** Building the store (0 when it was cached), s; `build_cached_s`: what the cached build took. */
+  build_s: number;
+  build_cached_s: number;
+  /** Start of one partition (125,000 customers at 1M / 8): loaded whole (null: it did not fit in a 6 GiB heap) vs lazily, ms. */
+  partition_start_whole_ms: number | null;
+  partition_start_lazy_ms: number | null;
+  /** Every partition loaded lazily, in the recovering process, ms. */
+  all_partitions_start_ms: number;
+  events: number;
+  events_per_s: number;
+  cache_customers: number;
+  cache_hit_rate: number;
+  timers: number;
+  plan: MillionPlan;
+}
+
+const SCORER = path.join(import.meta.dirname, 'million-scorer.ts');
+
+/** The simulated population through the core: its customers, timers and partition fields. */
+function simulate(plan: MillionPlan): { state: PartitionState; template: TransactionV1 } {
+  const bank = createBank({ seed: plan.seed, customers: plan.templates, start: new Date('2025-01-01T00:00:00Z'), days: plan.days });
+  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const state = newPartitionState(0);
+  let template: TransactionV1 | undefined;
+  const messages: TxMessage[] = [];
+  for (const { cards: _cards, ...profile } of bank.profiles()) messages.push({ kind: 'profile', body: profile });
+  for (const ev of bank.events()) {
+    if (ev.kind === 'redemption') continue;
+    if (ev.kind === 'transaction' && !template && !ev.body.reverses_tx_id && (ev.body.status ?? 'approved') === 'approved') template = ev.body;
+    messages.push(ev);
+  }
+  for (let start = 0; start < messages.length; start += plan.batch) {
+    const emit = new Emit();
+    const pendings: Pending[] = [];
+    for (const msg of messages.slice(start, start + plan.batch)) {
+      const pending = engine.apply(state, { seq: state.seq + 1, partition: 0, msg }, emit);
+      if (pending) pendings.push(pending);
+    }
+    for (const pending of pendings) engine.complete(state, pending, { probability: 0.1, modelVersion: 'bench' }, emit);
+  }
+  if (!template) throw new Error('million: the simulated history has no approved transaction');
+  return { state, template };
+}
+
+function cloneCustomer(c: CustomerState, id: string): CustomerState {
+  return { ...c, id, ...(c.profile ? { profile: { ...c.profile, customer_id: id } } : {}) };
+}
+
+/** Builds the store under `dir` (see the file's note); returns what the scorer needs to know of it. */
+async function build(plan: MillionPlan, dir: string, progress: Progress): Promise<BuiltStore> {
+  const started = performance.now();
+  progress.phase(`million: simulating ${plan.templates} customers × ${plan.days} days through the core`);
+  const { state: simulated, template } = simulate(plan);
+  const templates = Object.values(simulated.customers);
+  const timersOf = new Map<string, Timer[]>();
+  for (const t of simulated.timers) timersOf.set(t.customerId, [...(timersOf.get(t.customerId) ?? []), t]);
+  rmSync(dir, { recursive: true, force: true });
+  const store = LmdbStateStore.open({ path: path.join(dir, 'state') });
+  const chunk = 5000;
+  for (let p = 0; p < plan.partitions; p++) {
+    progress.phase(`million: writing partition ${p + 1}/${plan.partitions} (${Math.floor(plan.customers / plan.partitions).toLocaleString('en-US')} customers)`);
+    const { customers: _c, timers: _t, ...fields } = simulated;
+    const state: PartitionState = { ...structuredClone(fields), partition: p, customers: {}, timers: [] };
+    const ids: string[] = [];
+    for (let i = p; i < plan.customers; i += plan.partitions) ids.push(customerId(i));
+    for (const [k, id] of ids.entries()) for (const t of timersOf.get(templates[k % templates.length]!.id) ?? []) state.timers.push({ ...t, customerId: id });
+    state.timers.sort((a, b) => a.due - b.due); // sorted: a valid min-heap
+    for (let start = 0; start < ids.length; start += chunk) {
+      const part = ids.slice(start, start + chunk);
+      state.customers = {};
+      for (const id of part) state.customers[id] = cloneCustomer(templates[(Number(id.slice(1)) / plan.partitions | 0) % templates.length]!, id);
+      await store.commit(state, { changed: new Set(part), removed: new Set(), added: part.length });
+    }
+  }
+  await store.close();
+  const built: BuiltStore = {
+    customers: plan.customers - (plan.customers % plan.partitions), partitions: plan.partitions, seq: simulated.seq, maxEventTime: simulated.maxEventTime,
+    template, build_s: (performance.now() - started) / 1000, templates: templates.length,
+  };
+  writeFileSync(path.join(dir, 'built.json'), JSON.stringify(built));
+  return built;
+}
+
+interface Child {
+  lines: AsyncIterableIterator<string>;
+  pid: number;
+  kill(): void;
+  exited: Promise<number | null>;
+}
+
+/** Heap allowed to the process that loads one partition whole (the former start), MiB. */
+const WHOLE_LOAD_HEAP_MIB = 6144;
+
+function runScorer(args: string[], nodeOptions: string[] = []): Child {
+  const proc = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', SCORER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { lines: createInterface({ input: proc.stdout })[Symbol.asyncIterator](), pid: proc.pid!, kill: () => proc.kill('SIGKILL'), exited };
+}
+
+async function nextLine<T>(child: Child, type: string): Promise<T> {
+  for (;;) {
+    const { value, done } = await child.lines.next();
+    if (done) throw new Error(`million: the scorer process ended before its "${type}" line`);
+    const line = JSON.parse(value) as { type: string };
+    if (line.type === type) return line as T;
+  }
+}
+
+/** VmRSS, RssAnon and RssFile of a process, bytes. */
+function rssOf(pid: number): { rss: number; anon: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+  return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') };
+}
+
+interface ProgressLine { seqs: string; events: number; lookups: number; misses: number; cached: number; timers: number; since_process_start_ms: number }
+
+/** Runs the first scorer for `plan.seconds`, sampling its RSS, then kills it. */
+async function runAndKill(plan: MillionPlan, dir: string): Promise<{ last: ProgressLine; rss: { rss: number; anon: number; file: number }; seconds: number }> {
+  const child = runScorer(['--store', dir, '--cache', String(plan.cache), '--batch', String(plan.batch)]);
+  const started = await nextLine<{ since_process_start_ms: number }>(child, 'started');
+  let peak = { rss: 0, anon: 0, file: 0 };
+  const sampler = setInterval(() => {
+    const now = rssOf(child.pid);
+    if (now.rss > peak.rss) peak = now;
+  }, 200);
+  const deadline = performance.now() + plan.seconds * 1000;
+  let last: ProgressLine | undefined;
+  let first: ProgressLine | undefined;
+  while (performance.now() < deadline) {
+    last = await nextLine<ProgressLine>(child, 'progress');
+    first ??= last;
+  }
+  clearInterval(sampler);
+  child.kill();
+  await child.exited;
+  if (!last || !first) throw new Error('million: no progress from the scorer');
+  return { last, rss: peak, seconds: (last.since_process_start_ms - started.since_process_start_ms) / 1000 };
+}
+
+/** Start of one partition in a fresh process: loaded whole (`cache` 0) or lazily. */
+async function partitionStart(dir: string, cache: number): Promise<number | null> {
+  const child = runScorer(['--store', dir, '--cache', String(cache), '--load-only'], [`--max-old-space-size=${WHOLE_LOAD_HEAP_MIB}`]);
+  try {
+    const { load_ms } = await nextLine<{ load_ms: number }>(child, 'started');
+    return load_ms;
+  } catch {
+    return null; // the whole partition did not fit in the heap
+  } finally {
+    await child.exited;
+  }
+}
+
+export async function measureMillion(plan: MillionPlan, progress: Progress): Promise<MillionReport> {
+  const dir = path.join(plan.dataDir, `n${plan.customers}-p${plan.partitions}-t${plan.templates}-d${plan.days}-s${plan.seed}-codec${CODEC_VERSION}`);
+  mkdirSync(plan.dataDir, { recursive: true });
+  const cached = existsSync(path.join(dir, 'built.json'));
+  const built = cached ? JSON.parse(readFileSync(path.join(dir, 'built.json'), 'utf8')) as BuiltStore : await build(plan, dir, progress);
+  if (cached) progress.phase(`million: using the store built earlier in ${dir}`);
+  // Each run moves the cached store on (its commits stay): the generated stream goes on from there.
+  progress.phase('million: start of one partition, whole and lazily');
+  const wholeMs = await partitionStart(dir, 0);
+  const lazyMs = await partitionStart(dir, plan.cache);
+  progress.phase(`million: the scorer processes random customers for ${plan.seconds} s, then SIGKILL`);
+  const run = await runAndKill(plan, dir);
+  const head = run.last.seqs.split(',').map((pair) => pair.split(':').map(Number) as [number, number]).map(([p, seq]) => `${p}:${seq + plan.batch}`).join(',');
+  progress.phase('million: a new scorer catches up');
+  const spawned = performance.now();
+  const second = runScorer(['--store', dir, '--cache', String(plan.cache), '--batch', String(plan.batch), '--until', head]);
+  const started = await nextLine<{ load_ms: number }>(second, 'started');
+  await nextLine(second, 'caught_up');
+  const recovery = (performance.now() - spawned) / 1000;
+  await second.exited;
+  return {
+    customers: built.customers, rss_bytes: run.rss.rss, rss_anon_bytes: run.rss.anon, rss_file_bytes: run.rss.file, recovery_s: recovery,
+    build_s: cached ? 0 : built.build_s, build_cached_s: built.build_s, partition_start_whole_ms: wholeMs, partition_start_lazy_ms: lazyMs,
+    all_partitions_start_ms: started.load_ms, events: run.last.events, events_per_s: run.last.events / run.seconds,
+    cache_customers: run.last.cached, cache_hit_rate: run.last.lookups ? 1 - run.last.misses / run.last.lookups : 0, timers: run.last.timers, plan,
+  };
+}
+
+/** The report as a few lines of text. */
+export function renderMillion(m: MillionReport): string {
+  const mib = (bytes: number): string => `${Math.round(bytes / 2 ** 20).toLocaleString('en-US')} MiB`;
+  const ms = (x: number | null): string => (x === null ? 'did not fit' : `${Math.round(x).toLocaleString('en-US')} ms`);
+  return [
+    `million: ${m.customers.toLocaleString('en-US')} customers in the store, ${m.timers.toLocaleString('en-US')} timers; cache ${m.plan.cache.toLocaleString('en-US')} customers (hit rate ${(m.cache_hit_rate * 100).toFixed(1)} %)`,
+    `  scorer RSS ${mib(m.rss_bytes)} (anonymous ${mib(m.rss_anon_bytes)}, mapped store ${mib(m.rss_file_bytes)}) at ${Math.round(m.events_per_s).toLocaleString('en-US')} events/s on random customers`,
+    `  recovery after SIGKILL ${m.recovery_s.toFixed(1)} s; one partition starts in ${ms(m.partition_start_lazy_ms)} lazily, ${ms(m.partition_start_whole_ms)} whole; build ${m.build_cached_s.toFixed(0)} s${m.build_s ? '' : ' (cached)'}`,
+  ].join('\n');
+}
