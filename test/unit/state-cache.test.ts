@@ -3,17 +3,19 @@
  * by the real engine: a partition of 300 simulated customers processed with a cache of 50, in batches as
  * the worker takes them (phase 1 of the batch, then phase 2) and with a restart halfway, keeps at most 50
  * customers in memory after every commit, and gives the same rows, the same final state and the same
- * stored state as the same batches through an all-in-memory state.
+ * stored state as the same batches through an all-in-memory state. A damaged record is found when read.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { open } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
 import { DEFAULT_ENGINE_CONFIG, Engine, type Pending } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit } from '../../scorer/core/types.js';
-import { ChangeTracker, LmdbStateStore, PartialStateError, rawCustomers } from '../../scorer/runtime/store/mod.js';
+import { FileCheckpointStore } from '../../scorer/runtime/checkpoints.js';
+import { ChangeTracker, CODEC_VERSION, LmdbStateStore, PartialStateError, rawCustomers, StoreCorruptError } from '../../scorer/runtime/store/mod.js';
 import { createBank } from '../../simulator/mod.js';
 
 const PARTITION = 1;
@@ -97,6 +99,31 @@ describe('a partition larger than its customer cache', () => {
     expect(await whole.load(PARTITION)).toEqual(plain(reference));
     await whole.close();
   }, 120_000);
+
+  it('a damaged record found when read lazily: StoreCorruptError, and the next load restores the partition from its fallback', async () => {
+    const where = path.join(dir, 'damaged');
+    const state = newPartitionState(PARTITION);
+    batch(state, msgs.slice(0, 1500));
+    const snapshots = new FileCheckpointStore(path.join(dir, 'snapshots'));
+    await snapshots.save(state);
+    const writer = LmdbStateStore.open({ path: where });
+    await writer.save(state);
+    await writer.close();
+    const victim = Object.keys(state.customers)[3]!;
+    const raw = open({ path: where, compression: true, maxDbs: 1025 });
+    await raw.openDB<Buffer, string>({ name: `partition-${PARTITION}`, encoding: 'binary' }).put(`c/${victim}`, Buffer.from([CODEC_VERSION, 1, 0xc1, 0xc1, 0xc1]));
+    await raw.close();
+
+    const errors: string[] = [];
+    const logger = { error: (o: { err: string }) => errors.push(o.err), info: () => undefined } as never;
+    const store = LmdbStateStore.open({ path: where, cacheCustomers: LIMIT, fallbacks: [snapshots], logger });
+    const lazy = (await store.load(PARTITION))!;
+    expect(() => Object.hasOwn(lazy.customers, victim)).toThrow(StoreCorruptError);
+    const restored = (await store.load(PARTITION))!;
+    expect(errors.join()).toContain(`c/${victim}`);
+    expect(restored.customers[victim]).toEqual(state.customers[victim]);
+    await store.close();
+  });
 
   it('an in-memory tracker still notes changes and never evicts', async () => {
     const state = newPartitionState(PARTITION);
