@@ -549,20 +549,32 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules): void {
   if (L.pruned === week) return;
   L.pruned = week;
   const reversalHorizon = watermark - R.reversals.windowDays * DAY_MS;
-  for (const [id, rec] of Object.entries(L.earned)) if (rec.at < reversalHorizon) delete L.earned[id];
+  const earned = L.earned;
+  for (const id in earned) if (earned[id]!.at < reversalHorizon) delete earned[id];
   mergeLots(L, reversalHorizon);
-  for (const [id, at] of Object.entries(L.redemptions)) if (at < reversalHorizon) delete L.redemptions[id];
-  const pendingHorizon = watermark - R.reversals.pendingDays * DAY_MS;
-  for (const [id, at] of Object.entries(L.pending)) if (at < pendingHorizon) delete L.pending[id];
-  const wday = bankDay(watermark, R.offsetMin);
-  const current: Record<string, number> = { d: wday, w: bankWeek(wday, R.weekStart), m: bankMonth(watermark, R.offsetMin) };
-  for (const key of Object.keys(L.caps)) {
-    const bar = key.lastIndexOf('|');
-    const cur = current[key.charAt(bar + 1)];
-    if (cur === undefined || Number(key.slice(bar + 2)) < cur - 1) delete L.caps[key];
-  }
+  dropBefore(L.redemptions, reversalHorizon);
+  dropBefore(L.pending, watermark - R.reversals.pendingDays * DAY_MS);
+  pruneCaps(L.caps, watermark, R);
   const oldest = bankMonth(watermark, R.offsetMin) - R.windowMonths;
-  for (const m of Object.keys(L.months)) if (Number(m) < oldest) delete L.months[m];
+  for (const m in L.months) if (Number(m) < oldest) delete L.months[m];
+}
+
+/** Deletes the entries whose time is before `horizon` (in place, no copies of the keys). */
+function dropBefore(times: Record<string, number>, horizon: number): void {
+  for (const id in times) if (times[id]! < horizon) delete times[id];
+}
+
+/** Keeps the cap counters of the current and the previous period (`<rule>|<d|w|m><number>`). */
+function pruneCaps(caps: Record<string, number>, watermark: number, R: LoyaltyRules): void {
+  const day = bankDay(watermark, R.offsetMin);
+  const week = bankWeek(day, R.weekStart);
+  const month = bankMonth(watermark, R.offsetMin);
+  for (const key in caps) {
+    const bar = key.lastIndexOf('|');
+    const kind = key.charAt(bar + 1);
+    const current = kind === 'd' ? day : kind === 'w' ? week : kind === 'm' ? month : undefined;
+    if (current === undefined || Number(key.slice(bar + 2)) < current - 1) delete caps[key];
+  }
 }
 
 /**
