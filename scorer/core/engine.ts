@@ -134,7 +134,7 @@ export class Engine {
     // events go one at a time: take them first here too.
     this.runDeferred(state, c, p.ctx.seq + 1, emit);
     if (p.feedback) this.emitFeedback(c, p.feedback, p.ctx, emit);
-    if (score) c.churn = { p: score.probability, version: score.modelVersion, at: p.ctx.at };
+    if (score) setChurn(c, score, p.ctx.at);
     // A decision as of an earlier time than the current stage's start leaves the stage alone.
     const asOf = p.asOf ?? p.ctx.at;
     if (asOf >= l.since) {
@@ -192,11 +192,13 @@ export class Engine {
     lifecycleState(c).inflight++;
     const asOf = Math.max(ctx.at, ctx.watermark);
     const values = featureValues(c, asOf, this.featureConfig);
-    return {
+    const pending: Pending = {
       customerId: c.id, ctx, features: namedFeatures(values), values, asOf, points, duplicate: false, sourceId,
-      asOfCustomer: { profile: c.profile, tier: c.loyalty.tier }, ...(tx ? { tx } : {}),
-      ...(feedback ? { feedback } : {}),
+      asOfCustomer: { profile: c.profile, tier: c.loyalty.tier },
     };
+    if (tx) pending.tx = tx;
+    if (feedback) pending.feedback = feedback;
+    return pending;
   }
 
   /**
@@ -280,6 +282,14 @@ export class Engine {
       }
     }
   }
+}
+
+/** The last score, in place (one object per customer, not one per event). */
+function setChurn(c: CustomerState, score: Score, at: number): void {
+  const churn = c.churn;
+  churn.p = score.probability;
+  churn.version = score.modelVersion;
+  churn.at = at;
 }
 
 /** A deferred decision's features: numbers in catalogue order (a state from before kept them by name). */
