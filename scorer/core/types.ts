@@ -96,11 +96,41 @@ let isoNext = 0;
 /** RFC 3339 UTC with milliseconds (`Date.prototype.toISOString`), remembering the last few. */
 export function iso(ms: number): string {
   for (let i = 0; i < ISO_SLOTS; i++) if (isoMs[i] === ms) return isoText[i]!;
-  const text = new Date(ms).toISOString();
+  const text = formatIso(ms);
   isoMs[isoNext] = ms;
   isoText[isoNext] = text;
   isoNext = (isoNext + 1) % ISO_SLOTS;
   return text;
+}
+
+const PAD2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
+const PAD3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** 10000-01-01T00:00:00Z: from 1970 up to here every year has four digits. */
+const FOUR_DIGIT_YEARS_END = 253_402_300_800_000;
+
+/**
+ * `new Date(ms).toISOString()` without the Date, for whole ms in 1970–9999 (civil date from the day
+ * number, H. Hinnant's algorithm); anything else goes through Date.
+ */
+export function formatIso(ms: number): string {
+  if (!(ms >= 0 && ms < FOUR_DIGIT_YEARS_END && Number.isInteger(ms))) return new Date(ms).toISOString();
+  const days = Math.floor(ms / DAY_MS);
+  const z = days + 719_468;
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const monthFromMarch = Math.floor((5 * dayOfYear + 2) / 153);
+  const day = dayOfYear - Math.floor((153 * monthFromMarch + 2) / 5) + 1;
+  const month = monthFromMarch < 10 ? monthFromMarch + 3 : monthFromMarch - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  let rest = ms - days * DAY_MS;
+  const hour = Math.floor(rest / 3_600_000);
+  rest -= hour * 3_600_000;
+  const minute = Math.floor(rest / 60_000);
+  rest -= minute * 60_000;
+  const second = Math.floor(rest / 1000);
+  return `${year}-${PAD2[month]!}-${PAD2[day]!}T${PAD2[hour]!}:${PAD2[minute]!}:${PAD2[second]!}.${PAD3[rest - second * 1000]!}Z`;
 }
 
 export function parseTime(s: string): number {
