@@ -221,6 +221,10 @@ export function featuresOnFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx): 
 }
 
 const capDays = (ms: number): number => Math.min(RECENCY_CAP_DAYS, Math.max(0, ms / DAY_MS));
+/** Days since `at` (capped), or the cap when there is none. */
+const sinceDays = (at: number | undefined, now: number): number => (at ? capDays(now - at) : RECENCY_CAP_DAYS);
+/** A channel's share of the mix (0 without any). */
+const share = (count: number | undefined, total: number): number => (total > 0 ? count! / total : 0);
 
 /** Bounded memo of pure parses of profile fields (dates repeat on every event of a customer). */
 class ParseCache<T> {
@@ -408,14 +412,14 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
 
   const held = heldMask(c.profile?.products ?? NO_PRODUCTS, cfg);
   const usedSince = now - 90 * DAY_MS;
-  const has = [0, 0, 0, 0, 0];
+  let has = 0;
   let stickyUsed = 0;
   let stickyHeld = 0;
   for (let i = 0; i < STICKY_PRODUCTS.length; i++) {
     const used = f.sticky[i]! > 0 && f.sticky[i]! > usedSince;
     if (used) stickyUsed++;
     if (used || (held & (1 << i)) !== 0) {
-      has[i] = 1;
+      has |= 1 << i;
       stickyHeld++;
     }
   }
@@ -423,8 +427,7 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   const tierIndex = cfg.tiers.indexOf(c.loyalty.tier);
 
   const lb = f.lastBy;
-  const rec = (i: number): number => (lb[i] ? capDays(now - lb[i]!) : RECENCY_CAP_DAYS);
-  const mix = (i: number): number => (mixTotal > 0 ? f.mix[i]! / mixTotal : 0);
+  const m = f.mix;
   let open = 0;
   for (const _ in f.complaints) open++;
   let lowScores = 0;
@@ -440,7 +443,8 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   // One literal in catalogue order (CHANNELS and STICKY_PRODUCTS order; checked against the catalogue below).
   return [
     recency,
-    rec(0), rec(1), rec(2), rec(3), rec(4), rec(5), rec(6), rec(7),
+    sinceDays(lb[0], now), sinceDays(lb[1], now), sinceDays(lb[2], now), sinceDays(lb[3], now),
+    sinceDays(lb[4], now), sinceDays(lb[5], now), sinceDays(lb[6], now), sinceDays(lb[7], now),
     a7, a30, a90, a365,
     s7, s30, s90, s365,
     in90,
@@ -452,7 +456,8 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
     recency / Math.max(1, intervalMean),
     Math.log((a30 + 1) / (prev60Count / 2 + 1)),
     Math.log((s30 + 1) / (prev60Spend / 2 + 1)),
-    mix(0), mix(1), mix(2), mix(3), mix(4), mix(5), mix(6), mix(7),
+    share(m[0], mixTotal), share(m[1], mixTotal), share(m[2], mixTotal), share(m[3], mixTotal),
+    share(m[4], mixTotal), share(m[5], mixTotal), share(m[6], mixTotal), share(m[7], mixTotal),
     d30,
     d90,
     v90 > 0 ? d90 / v90 : 0,
@@ -463,7 +468,7 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
     lowScores,
     surveys,
     lastScore,
-    has[0]!, has[1]!, has[2]!, has[3]!, has[4]!,
+    has & 1, (has >> 1) & 1, (has >> 2) & 1, (has >> 3) & 1, (has >> 4) & 1,
     stickyHeld,
     stickyUsed,
     tenureDays,
