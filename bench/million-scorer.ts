@@ -57,7 +57,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       store: { type: 'string' }, cache: { type: 'string', default: '200000' }, batch: { type: 'string', default: '1000' },
-      until: { type: 'string' }, 'load-only': { type: 'boolean', default: false },
+      until: { type: 'string' }, seconds: { type: 'string' }, 'load-only': { type: 'boolean', default: false },
     },
   });
   if (!values.store) throw new Error('--store DIR is required');
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
         timers: partitions.reduce((n, { state }) => n + state.timers.length, 0), heap: process.memoryUsage().heapUsed,
       });
     }
-    if (caughtUp) break;
+    if (caughtUp || (values.seconds !== undefined && performance.now() - loadStart > Number(values.seconds) * 1000)) break;
   }
   await store.close();
 }

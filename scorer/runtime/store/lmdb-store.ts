@@ -171,7 +171,8 @@ export class LmdbStateStore implements CheckpointStore {
     if (existsSync(path.join(options.path, 'data.mdb'))) probeEnvironment(options.path);
     try {
       mkdirSync(options.path, { recursive: true });
-      const env = open({ path: options.path, compression: true, maxDbs: (options.maxPartitions ?? 1024) + 2 });
+      // No read-ahead: customers are read one at a time at random; read-ahead maps ~30× the pages a read needs.
+      const env = open({ path: options.path, compression: true, maxDbs: (options.maxPartitions ?? 1024) + 2, ...{ noReadAhead: true } });
       return new LmdbStateStore(env, options);
     } catch (err) {
       throw new StoreOpenError(options.path, (err as Error).message);
@@ -306,11 +307,13 @@ export class LmdbStateStore implements CheckpointStore {
 
   /**
    * The partition without its customers: meta and timers, and a cache of at most `limit` customers that
-   * reads each from the store when the core first reaches it. The customer records are counted (keys
-   * only, no decoding) against the meta record; a record that does not decode is found when read.
+   * reads each from the store when the core first reaches it. The customer records are counted (the
+   * database's entry count, less the meta record and timer pages) against the meta record; a record that
+   * does not decode is found when read.
    */
   private async readLazily(partition: number, meta: StoredMeta, limit: number): Promise<PartitionState> {
-    const found = this.db(partition).getKeysCount(rangeOf(CUSTOMER_PREFIX));
+    const entries = (this.db(partition).getStats() as { entryCount: number }).entryCount;
+    const found = entries - 1 - Math.ceil(meta.timerCount / meta.timerPageSize);
     if (found !== meta.customerCount) throw new StoreCorruptError(this.location, partition, `${found} customer records, the meta record counts ${meta.customerCount}`);
     const timers = this.readTimers(partition, meta);
     const { customerCount: _customers, timerCount: _timers, timerPageSize: _pageSize, ...partitionState } = meta;
