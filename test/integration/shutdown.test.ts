@@ -117,6 +117,22 @@ async function scoredRows(run: Run): Promise<number | undefined> {
   }
 }
 
+/**
+ * Starts `vafa up` and waits until it scores. Free ports are picked before vafa binds them, so another
+ * test on the machine can take one in between: a start that fails on EADDRINUSE is tried again on new
+ * ports (at most three times), anything else fails the test.
+ */
+async function startScoring(): Promise<{ run: Run; engines: Awaited<ReturnType<typeof untilScoring>> }> {
+  for (let attempt = 1; ; attempt++) {
+    const run = await startUp();
+    try {
+      return { run, engines: await untilScoring(run) };
+    } catch (err) {
+      if (attempt >= 3 || run.child.exitCode === null || !run.output().includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
 /** Waits until vafa is up and has scored something, and returns the engines it started. */
 async function untilScoring(run: Run): Promise<{ nats: number; warehouse: number; all: number[] }> {
   await poll('vafa up and scoring', 90_000, async () => {
@@ -153,8 +169,7 @@ afterAll(async () => {
 
 describe('vafa up stopped from a terminal', () => {
   it('Ctrl-C (SIGINT to the process group) drains, prints the summary and exits within 15 s, leaving no process', async () => {
-    const run = await startUp();
-    const engines = await untilScoring(run);
+    const { run, engines } = await startScoring();
     expect(gone(engines.nats) || gone(engines.warehouse)).toBe(false);
     const t0 = Date.now();
     process.kill(-run.pid, 'SIGINT');
@@ -177,8 +192,7 @@ describe('vafa up stopped from a terminal', () => {
   }, 150_000);
 
   it('SIGKILL of vafa alone: its nats-server and warehouse notice and stop within a few seconds', async () => {
-    const run = await startUp();
-    const engines = await untilScoring(run);
+    const { run, engines } = await startScoring();
     const t0 = Date.now();
     process.kill(run.pid, 'SIGKILL');
     await poll('vafa to die', 5000, () => (gone(run.pid) ? true : undefined));
