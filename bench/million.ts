@@ -38,7 +38,7 @@ export interface MillionPlan {
   /** Days of simulated history. Default 365. */
   days: number;
   seed: number;
-  /** Customers cached by the scorer process (VAFA_STATE_CACHE_CUSTOMERS). Default 20,000, the setting's default. */
+  /** Customers cached by the scorer process (VAFA_STATE_CACHE_CUSTOMERS). Default 10,000, the setting's default. */
   cache: number;
   /** Events a partition takes per batch (VAFA_SCORER_BATCH). Default 1000. */
   batch: number;
@@ -51,7 +51,7 @@ export interface MillionPlan {
 }
 
 export const DEFAULT_MILLION_PLAN: MillionPlan = {
-  customers: 1_000_000, partitions: 8, templates: 300, days: 365, seed: 7, cache: 20_000, batch: 1000, seconds: 40, wholeStart: true,
+  customers: 1_000_000, partitions: 8, templates: 300, days: 365, seed: 7, cache: 10_000, batch: 1000, seconds: 40, wholeStart: true,
   dataDir: path.join(os.tmpdir(), 'vafa-bench-million'),
 };
 

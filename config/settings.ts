@@ -67,9 +67,9 @@ export const SettingsSchema = Type.Object({
    * Scorer, `lmdb` and `nats` stores: most customers kept decoded in memory by this process, split evenly
    * over the `VAFA_PARTITIONS` partitions (each partition caches at most ⌈this / partitions⌉); the others
    * stay on disk and are read when an event reaches them. 0: every customer of an owned partition is
-   * loaded at start (the former behaviour). Env `VAFA_STATE_CACHE_CUSTOMERS`, default 20000: a decoded
-   * customer after a simulated year takes ~45 KB of heap today (December 2026), so ~1 GiB; raise it as the
-   * state shrinks.
+   * loaded at start (the former behaviour). Env `VAFA_STATE_CACHE_CUSTOMERS`, default 10000: a decoded
+   * customer after a simulated year takes ~86 KB of heap today (December 2026; 20 KB encoded), so ~0.8
+   * GiB; raise it as the state shrinks (at 1 KiB a customer, a million fit).
    */
   stateCacheCustomers: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
   /** Scorer: partition lease lifetime, ms. Env `VAFA_LEASE_MS`, default 10000. */
@@ -167,7 +167,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     checkpointMs: int(env, 'checkpointMs', 5000),
     scorerPartitions,
     checkpointStore: (str('checkpointStore') ?? 'auto') as Settings['checkpointStore'],
-    stateCacheCustomers: int(env, 'stateCacheCustomers', 20_000),
+    stateCacheCustomers: int(env, 'stateCacheCustomers', 10_000),
     leaseMs: int(env, 'leaseMs', 10_000),
     instance: str('instance') ?? `${os.hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
     rulesPath: path.resolve(str('rulesPath') ?? path.join(PROJECT_ROOT, 'config/loyalty-rules.yaml')),
