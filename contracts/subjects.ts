@@ -20,6 +20,19 @@ export function fnv1a32(s: string): number {
   return h >>> 0;
 }
 
+/**
+ * Murmur3's 32-bit finalizer: every input bit moves every output bit. FNV-1a alone barely moves the high
+ * bits for the last characters of its input, so scores that must differ by a trailing number are mixed.
+ */
+export function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 export function partitionOf(customerId: string, partitions: number): number {
   return fnv1a32(customerId) % partitions;
 }

@@ -2,6 +2,7 @@
  * Seeded randomness for the simulator: a mulberry32 generator plus 32-bit hashing to derive
  * independent streams (one per customer and day), so output depends only on the seed.
  */
+import { fmix32 } from '../contracts/subjects.js';
 
 /** Mixes `v` into the 32-bit hash `h` (murmur3-style round plus finalizer). */
 export function mix32(h: number, v: number): number {
@@ -11,12 +12,7 @@ export function mix32(h: number, v: number): number {
   h ^= k;
   h = (h << 13) | (h >>> 19);
   h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 /** Hashes a list of numbers (each taken as a 32-bit word; larger integers contribute their high word too). */

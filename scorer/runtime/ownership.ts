@@ -14,7 +14,7 @@
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { fnv1a32 } from '../../contracts/subjects.js';
+import { fmix32, fnv1a32 } from '../../contracts/subjects.js';
 import { DeadlineError, withDeadline } from '../../runtime/deadline.js';
 import { FailureEpisode } from '../../runtime/episode.js';
 import type { Logger } from '../../runtime/log.js';
@@ -92,26 +92,12 @@ interface Releasing {
   waitsForStart: boolean;
 }
 
-/**
- * Murmur3's 32-bit finalizer. FNV-1a alone barely moves the high bits for the last characters, so the
- * partition number at the end of the key hardly changed the order of the scores: one instance won every
- * partition. Mixed, every bit of the key moves the whole score.
- */
-function avalanche(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** Rendezvous (highest-random-weight) choice of owner: stable, and minimal movement on membership change. */
 export function chooseOwner(partition: number, instances: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestScore = -1;
   for (const i of instances) {
-    const score = avalanche(fnv1a32(`${i}/${partition}`));
+    const score = fmix32(fnv1a32(`${i}/${partition}`));
     if (score > bestScore || (score === bestScore && best !== undefined && i < best)) {
       best = i;
       bestScore = score;
