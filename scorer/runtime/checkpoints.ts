@@ -56,6 +56,23 @@ export class CheckpointError extends Error {
   }
 }
 
+/**
+ * A web `ReadableStream` pulling from `chunks` (what the NATS object store's `put` reads); cancelling it
+ * ends the generator. (`ReadableStream.from` is missing before Node 20.6.)
+ */
+export function readableOf(chunks: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel() {
+      await chunks.return(undefined);
+    },
+  });
+}
+
 /** The snapshot as NDJSON chunks (see the module comment); yields to the event loop between chunks. */
 export async function* encodeSnapshot(state: PartitionState): AsyncGenerator<Uint8Array> {
   const { customers, ...rest } = state;
@@ -194,16 +211,6 @@ export class NatsCheckpointStore implements CheckpointStore {
 
   async save(state: PartitionState): Promise<void> {
     const chunks = encodeSnapshot(state);
-    const stream = new ReadableStream<Uint8Array>({
-      async pull(ctrl) {
-        const next = await chunks.next();
-        if (next.done) ctrl.close();
-        else ctrl.enqueue(next.value);
-      },
-      async cancel() {
-        await chunks.return(undefined);
-      },
-    });
-    await this.os.put({ name: `partition-${state.partition}` }, stream);
+    await this.os.put({ name: `partition-${state.partition}` }, readableOf(chunks));
   }
 }

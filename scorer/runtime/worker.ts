@@ -290,7 +290,7 @@ export class PartitionWorker {
   }
 
   /**
-   * Commits the customers changed since the last commit (incremental stores, after every acked batch),
+   * Commits the customers changed since the last commit (incremental stores, after every batch, before its ack),
    * else saves the whole state; never once the fence is down (the partition may have a new owner by now).
    */
   async checkpoint(): Promise<void> {

@@ -17,6 +17,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../../runtime/log.js';
 import type { CustomerChanges } from './changes.js';
 import { decodeRecord } from './codec.js';
+import { readableOf } from '../checkpoints.js';
 import type { LmdbStateStore, RemoteSnapshots, StoreFrame } from './lmdb-store.js';
 
 /** Options of `NatsSnapshots.open`. */
@@ -176,17 +177,7 @@ export class NatsSnapshots implements RemoteSnapshots {
     const seq = decodeRecord<{ seq: number }>('meta', first.value.value, 'meta').seq;
     const name = `p${partition}-${seq}-${Date.now().toString(36)}`;
     const chunks = encodeFrames(first.value, frames);
-    const stream = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const next = await chunks.next();
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
-      },
-      async cancel() {
-        await chunks.return(undefined);
-      },
-    });
-    await this.objects.put({ name }, stream);
+    await this.objects.put({ name }, readableOf(chunks));
     return { seq, name };
   }
 }
