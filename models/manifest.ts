@@ -47,6 +47,8 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { calibrationProblems } from './calibration.js';
+import { columnNames, mappingProblems } from './mapping.js';
 
 /** The format tag of this manifest version. */
 export const MANIFEST_FORMAT = 'vafa.model/v1';
@@ -54,11 +56,51 @@ export const MANIFEST_FORMAT = 'vafa.model/v1';
 const MeanStd = Type.Object({ mean: Type.Number(), std: Type.Number({ exclusiveMinimum: 0 }) }, { additionalProperties: false });
 const MinMax = Type.Object({ min: Type.Number(), max: Type.Number() }, { additionalProperties: false });
 
-/** One feature of the model input. */
+const Vocabulary = Type.Array(Type.Number(), { minItems: 1, maxItems: 1000, description: 'a non-empty array of numbers' });
+
+/** Categorical encoding of a column's value (see `models/mapping.ts`). */
+const EncodeSchema = Type.Union([
+  Type.Object({
+    onehot: Type.Object({
+      vocabulary: Vocabulary,
+      unknown: Type.Optional(Type.Union([Type.Literal('zeros'), Type.Literal('column'), Type.Literal('missing')], { description: '"zeros", "column" or "missing"' })),
+    }, { additionalProperties: false }),
+  }, { additionalProperties: false }),
+  Type.Object({
+    ordinal: Type.Object({
+      vocabulary: Vocabulary,
+      unknown: Type.Optional(Type.Union([Type.Number(), Type.Literal('missing')], { description: 'a number or "missing"' })),
+    }, { additionalProperties: false }),
+  }, { additionalProperties: false }),
+], { description: '{ "onehot": { "vocabulary": [...], "unknown"?: "zeros" | "column" | "missing" } } or { "ordinal": { "vocabulary": [...], "unknown"?: number | "missing" } }' });
+
+/** What a missing value (NaN, or an expression's ±Infinity) becomes. */
+const ImputeSchema = Type.Union([
+  Type.Object({ value: Type.Number() }, { additionalProperties: false }),
+  Type.Object({ mean: Type.Number() }, { additionalProperties: false }),
+  Type.Literal('model'),
+], { description: '{ "value": number }, { "mean": number } or "model"' });
+
+/** One input column of the model (or, with a one-hot encoding, a group of columns). */
 export const ManifestFeatureSchema = Type.Object({
   name: Type.String({ minLength: 1 }),
+  feature: Type.Optional(Type.String({ minLength: 1 })),
+  expr: Type.Optional(Type.String({ minLength: 1 })),
+  const: Type.Optional(Type.Number()),
+  encode: Type.Optional(EncodeSchema),
+  impute: Type.Optional(ImputeSchema),
   scale: Type.Optional(Type.Union([MeanStd, MinMax], { description: '{ "mean": number, "std": number > 0 } or { "min": number, "max": number }' })),
 }, { additionalProperties: false });
+
+/** Probability calibration applied to the model's P(churn) (see `models/calibration.ts`). */
+export const CalibrationSchema = Type.Union([
+  Type.Object({ method: Type.Literal('platt'), a: Type.Number(), b: Type.Number() }, { additionalProperties: false }),
+  Type.Object({
+    method: Type.Literal('isotonic'),
+    x: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), { minItems: 1, maxItems: 10000 }),
+    y: Type.Array(Type.Number({ minimum: 0, maximum: 1 }), { minItems: 1, maxItems: 10000 }),
+  }, { additionalProperties: false }),
+], { description: '{ "method": "platt", "a": number, "b": number } or { "method": "isotonic", "x": [...], "y": [...] }' });
 
 /** JSON schema (TypeBox) of a `vafa.model/v1` manifest. */
 export const ManifestSchema = Type.Object({
@@ -81,6 +123,8 @@ export const ManifestSchema = Type.Object({
     column: Type.Optional(Type.Integer({ minimum: 0 })),
   }, { additionalProperties: false }),
   threshold: Type.Number({ minimum: 0, maximum: 1 }),
+  calibration: Type.Optional(CalibrationSchema),
+  explain: Type.Optional(Type.String({ minLength: 1, description: 'path of the reasons sidecar, relative to the manifest' })),
   trained_at: Type.Optional(Type.String()),
   metrics: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   description: Type.Optional(Type.String()),
@@ -149,9 +193,14 @@ export function manifestProblems(value: unknown): string[] {
       problems.push(`features[${i}].scale: max (${f.scale.max}) must be greater than min (${f.scale.min})`);
     }
   });
-  if (m.input.shape[1] !== m.features.length) {
-    problems.push(`input.shape[1]: is ${m.input.shape[1]} but features lists ${m.features.length} names`);
+  problems.push(...mappingProblems(m.features));
+  const width = columnNames(m.features).length;
+  if (m.input.shape[1] !== width) {
+    problems.push(width === m.features.length
+      ? `input.shape[1]: is ${m.input.shape[1]} but features lists ${m.features.length} names`
+      : `input.shape[1]: is ${m.input.shape[1]} but features make ${width} columns (${m.features.length} entries, one-hot groups expanded)`);
   }
+  problems.push(...calibrationProblems(m.calibration));
   if (m.trained_at !== undefined && Number.isNaN(Date.parse(m.trained_at))) {
     problems.push(`trained_at: must be an RFC 3339 time (got ${show(m.trained_at)})`);
   }

@@ -5,8 +5,12 @@
  *   Float32Array in the pinned model's feature order. A core vector (`Pending.features`) is read by number
  *   (its catalogue-ordered values, at the model's column indices resolved once per model); a plain
  *   name-keyed object by name (a missing name is NaN).
- * - A model that asks for a feature the catalogue (`scorer/core/features`) does not have is refused at
- *   load, with a message naming it.
+ * - Any model, mapped: each model input is computed from the catalogue vector as its manifest says (a
+ *   feature by name or rename, an expression, a constant, with imputation and one-hot / ordinal
+ *   encodings: `models/mapping.ts`), compiled once per model into one row writer. A model whose inputs
+ *   cannot be fed (an unknown feature, a bad expression) is refused at load with a message naming the
+ *   input and why; on a hot swap the running model stays.
+ * - The manifest's `calibration` is applied by the loader to every probability (`models/calibration.ts`).
  * - Hot swap: the manifest file is polled (`fs.watchFile`); when it changes, the new model is loaded and
  *   checked, then swapped in. A bad new model is refused with a log line and the running one stays.
  *   A batch in flight finishes on the model it started on, and every score carries the version of the
@@ -14,7 +18,8 @@
  */
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import type { Logger } from '../../runtime/log.js';
-import { FEATURE_NAMES, isFeature } from '../core/features/catalogue.js';
+import { FEATURE_NAMES } from '../core/features/catalogue.js';
+import { compileMapping, type CompiledMapping } from '../../models/mapping.js';
 import { FEATURE_INDEX, FEATURE_VALUES, type FeatureVector } from '../core/features/engine.js';
 import type { Score } from '../core/types.js';
 import { loadModel, ModelRefusedError, ModelRegistry, type ChurnModel, type LoadOptions } from './model.js';
@@ -41,39 +46,43 @@ export interface ChurnScorerOptions extends LoadOptions {
   watchIntervalMs?: number;
 }
 
-/** Checks that every feature the model asks for is in the catalogue. */
-export function checkModelFeatures(model: ChurnModel): void {
-  const unknown = model.features.filter((f) => !isFeature(f));
-  if (unknown.length) {
+const catalogueIndex = (name: string): number | undefined => (Object.hasOwn(FEATURE_INDEX, name) ? FEATURE_INDEX[name] : undefined);
+
+/** The compiled input mapping of each model, built once at load (`models/mapping.ts`). */
+const mappings = new WeakMap<ChurnModel, CompiledMapping>();
+
+/**
+ * Checks that every input of the model can be fed from the feature catalogue (by name, rename,
+ * expression or constant) and compiles the mapping once.
+ * @throws ModelRefusedError naming each input that cannot be fed, and why.
+ */
+export function checkModelFeatures(model: ChurnModel): CompiledMapping {
+  const known = mappings.get(model);
+  if (known) return known;
+  const { mapping, problems } = compileMapping(model.manifest.features, catalogueIndex);
+  if (!mapping) {
     throw new ModelRefusedError(model.source, [
-      `features: the feature catalogue has no ${unknown.map((f) => `"${f}"`).join(', ')} `
-      + `(the scorer computes ${FEATURE_NAMES.length} features; see docs/features.md)`,
+      ...problems,
+      `(the scorer computes ${FEATURE_NAMES.length} features; see docs/features.md and models/README.md for mapping inputs)`,
     ]);
   }
-}
-
-/** The catalogue index of each of a model's columns, resolved once per model (its features are checked at load). */
-const columnsOf = new WeakMap<ChurnModel, Int32Array>();
-
-function modelColumns(model: ChurnModel): Int32Array {
-  let columns = columnsOf.get(model);
-  if (!columns) {
-    columns = Int32Array.from(model.features, (name) => FEATURE_INDEX[name] ?? -1);
-    columnsOf.set(model, columns);
+  if (mapping.width !== model.features.length) {
+    throw new ModelRefusedError(model.source, [`features: make ${mapping.width} columns, the model takes ${model.features.length}`]);
   }
-  return columns;
+  mappings.set(model, mapping);
+  return mapping;
 }
 
-/** Writes one vector's row at `offset`: by catalogue index when it carries its numbers, else by name. */
-function writeRow(rows: Float32Array, offset: number, vector: Readonly<Record<string, number>>, model: ChurnModel): void {
+/** A name-keyed vector in catalogue order (a missing name is NaN). */
+function catalogueValues(vector: Readonly<Record<string, number>>, into: Float64Array): Float64Array {
+  for (let k = 0; k < FEATURE_NAMES.length; k++) into[k] = vector[FEATURE_NAMES[k]!] ?? NaN;
+  return into;
+}
+
+/** Writes one vector's row at `offset` through the model's compiled mapping. */
+function writeRow(rows: Float32Array, offset: number, vector: Readonly<Record<string, number>>, mapping: CompiledMapping, scratch: Float64Array): void {
   const values = (vector as Partial<FeatureVector>)[FEATURE_VALUES];
-  const names = model.features;
-  if (values) {
-    const columns = modelColumns(model);
-    for (let j = 0; j < columns.length; j++) rows[offset + j] = values[columns[j]!] ?? NaN;
-    return;
-  }
-  for (let j = 0; j < names.length; j++) rows[offset + j] = vector[names[j]!] ?? NaN;
+  mapping.feed(values ?? catalogueValues(vector, scratch), rows, offset);
 }
 
 async function loadChecked(manifestPath: string, opts: LoadOptions): Promise<ChurnModel> {
@@ -159,10 +168,12 @@ export async function loadChurnScorer(manifestPath: string, logger: Logger, opts
     reload,
     scoreBatch(features: readonly Record<string, number>[]): Promise<Score[]> {
       return registry.use(async (model) => {
-        const w = model.features.length;
+        const mapping = checkModelFeatures(model);
+        const w = mapping.width;
         const n = features.length;
         const rows = new Float32Array(n * w);
-        for (let i = 0; i < n; i++) writeRow(rows, i * w, features[i]!, model);
+        const scratch = new Float64Array(FEATURE_NAMES.length);
+        for (let i = 0; i < n; i++) writeRow(rows, i * w, features[i]!, mapping, scratch);
         const p = await model.scoreBatch(rows, n);
         const out: Score[] = new Array<Score>(n);
         for (let i = 0; i < n; i++) out[i] = { probability: p[i]!, modelVersion: model.version };

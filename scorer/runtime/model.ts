@@ -16,6 +16,8 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { ModelRefusedError, parseManifest, type FeatureScale, type Manifest } from '../../models/manifest.js';
 import { decodeModel, type ModelProto } from '../../models/onnx/schema.js';
+import { calibrator } from '../../models/calibration.js';
+import { columnNames, columnScales } from '../../models/mapping.js';
 import { planServing, type ServingPlan } from './model/plan.js';
 import type { ChurnModel } from './model/types.js';
 
@@ -32,11 +34,12 @@ export interface LoadOptions {
 
 /** Per-feature affine transform `(x − offset) · factor`, or undefined when no feature is scaled. */
 function scalingOf(features: Manifest['features']): { offset: Float64Array; factor: Float64Array } | undefined {
-  if (!features.some((f) => f.scale)) return undefined;
-  const offset = new Float64Array(features.length);
-  const factor = new Float64Array(features.length).fill(1);
-  features.forEach((f, j) => {
-    const s: FeatureScale | undefined = f.scale;
+  const scales = columnScales(features);
+  if (!scales.some((s) => s)) return undefined;
+  const offset = new Float64Array(scales.length);
+  const factor = new Float64Array(scales.length).fill(1);
+  scales.forEach((scale, j) => {
+    const s: FeatureScale | undefined = scale;
     if (!s) return;
     if ('mean' in s) {
       offset[j] = s.mean;
@@ -58,6 +61,7 @@ class OrtChurnModel implements ChurnModel {
   private closing: Promise<void> | undefined;
   private drained: (() => void) | undefined;
   private readonly scaling: ReturnType<typeof scalingOf>;
+  private readonly calibrate: ((p: number) => number) | undefined;
 
   constructor(
     readonly manifest: Manifest,
@@ -66,9 +70,10 @@ class OrtChurnModel implements ChurnModel {
     private readonly plan: ServingPlan,
   ) {
     this.version = manifest.version;
-    this.features = Object.freeze(manifest.features.map((f) => f.name));
+    this.features = Object.freeze(columnNames(manifest.features));
     this.threshold = manifest.threshold;
     this.scaling = scalingOf(manifest.features);
+    this.calibrate = manifest.calibration ? calibrator(manifest.calibration) : undefined;
   }
 
   get notes(): readonly string[] {
@@ -116,6 +121,8 @@ class OrtChurnModel implements ChurnModel {
     const p = new Float32Array(n);
     const c = this.plan.column;
     for (let i = 0; i < n; i++) p[i] = values[i * cols + c]!;
+    const cal = this.calibrate;
+    if (cal) for (let i = 0; i < n; i++) p[i] = cal(p[i]!);
     return p;
   }
 

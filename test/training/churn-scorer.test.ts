@@ -62,7 +62,7 @@ async function open(manifest: string, watchIntervalMs = 0): Promise<ChurnScorerH
 describe('loadChurnScorer', () => {
   it('refuses a model that asks for a feature the catalogue does not have, naming it', async () => {
     await expect(loadChurnScorer(fixture('manifests/sklearn-gb-zipmap-strings.manifest.json'), logger, { watchIntervalMs: 0 }))
-      .rejects.toThrow(/feature catalogue has no "x0", "x1"/);
+      .rejects.toThrow(/features\[0\] "x0": the feature catalogue has no "x0"[^]*features\[1\] "x1": the feature catalogue has no "x1"/);
   });
 
   it('serves an skl2onnx-layout ZipMap model (onnxmltools GradientBoosting, string labels) through a manifest', async () => {

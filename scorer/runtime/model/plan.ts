@@ -10,6 +10,7 @@
  *   so micro-batches run in one call. The loader's probe run confirms the graph accepts it.
  */
 import type { Manifest } from '../../../models/manifest.js';
+import { columnNames } from '../../../models/mapping.js';
 import {
   DataType, describeType, encodeModel, floatsAttribute, intsAttribute, ML_DOMAIN, stringsAttribute, tensorDims,
   tensorValueInfo, type ModelProto, type NodeProto, type ValueInfoProto,
@@ -118,7 +119,8 @@ export function planServing(model: ModelProto, manifest: Manifest): { plan?: Ser
   const notes: string[] = [];
   const g = model.graph;
   if (!g) return { problems: ['the ONNX file holds no graph'] };
-  const width = manifest.features.length;
+  const columns0 = columnNames(manifest.features);
+  const width = columns0.length;
 
   const initializers = new Set(g.initializer.map((t) => t.name));
   const inputs = g.input.filter((v) => !initializers.has(v.name));
@@ -139,7 +141,7 @@ export function planServing(model: ModelProto, manifest: Manifest): { plan?: Ser
     } else {
       const w = dims[1]!;
       if (typeof w === 'number' && w !== width) {
-        const names = manifest.features.map((f) => f.name).join(', ');
+        const names = columns0.join(', ');
         problems.push(w > width
           ? `input "${input.name}" is ${type}: the model takes ${w} features, the manifest lists ${width} (${names}): ${w - width} missing`
           : `input "${input.name}" is ${type}: the model takes ${w} features, the manifest lists ${width} (${names}): ${width - w} too many`);

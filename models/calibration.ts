@@ -1,0 +1,164 @@
+/**
+ * Probability calibration stored in the manifest (`calibration`) and applied by the model loader to
+ * every P(churn) the model returns, so that a served 0.2 means about 20 % of such customers leave.
+ *
+ * - `{ "method": "platt", "a": 1.1, "b": -0.3 }`: `p' = sigmoid(a · logit(p) + b)` (Platt scaling on the
+ *   model's log-odds; `a = 1, b = 0` is the identity).
+ * - `{ "method": "isotonic", "x": [...], "y": [...] }`: a non-decreasing step-free curve: `p'` is the linear
+ *   interpolation of `y` at `p` between the knots `x` (ascending), constant beyond the ends.
+ *
+ * Fitting ({@link fitPlatt}, {@link fitIsotonic}) is for the trainer; use rows the model was not fitted
+ * on (the trainer holds out a calibration slice of its training rows).
+ */
+
+export type Calibration =
+  | { method: 'platt'; a: number; b: number }
+  | { method: 'isotonic'; x: number[]; y: number[] };
+
+const EPS = 1e-7;
+const logit = (p: number): number => {
+  const q = Math.min(1 - EPS, Math.max(EPS, p));
+  return Math.log(q / (1 - q));
+};
+const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
+
+/** Problems of a calibration (empty when valid or absent). */
+export function calibrationProblems(c: Calibration | undefined): string[] {
+  if (!c) return [];
+  if (c.method === 'platt') {
+    return Number.isFinite(c.a) && Number.isFinite(c.b) ? [] : ['calibration: a and b must be finite numbers'];
+  }
+  const problems: string[] = [];
+  if (c.x.length !== c.y.length) problems.push(`calibration: x has ${c.x.length} knots but y ${c.y.length}`);
+  for (let i = 1; i < c.x.length; i++) {
+    if (!(c.x[i]! > c.x[i - 1]!)) {
+      problems.push(`calibration.x[${i}]: must be greater than x[${i - 1}] (knots ascending)`);
+      break;
+    }
+  }
+  for (let i = 1; i < c.y.length; i++) {
+    if (c.y[i]! < c.y[i - 1]!) {
+      problems.push(`calibration.y[${i}]: must not be below y[${i - 1}] (isotonic: non-decreasing)`);
+      break;
+    }
+  }
+  return problems;
+}
+
+/** A function applying a calibration to one probability. */
+export function calibrator(c: Calibration): (p: number) => number {
+  if (c.method === 'platt') {
+    const { a, b } = c;
+    return (p) => (Number.isNaN(p) ? p : sigmoid(a * logit(p) + b));
+  }
+  const x = Float64Array.from(c.x);
+  const y = Float64Array.from(c.y);
+  const last = x.length - 1;
+  return (p) => {
+    if (Number.isNaN(p)) return p;
+    if (p <= x[0]!) return y[0]!;
+    if (p >= x[last]!) return y[last]!;
+    let lo = 0;
+    let hi = last;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if (x[mid]! <= p) lo = mid;
+      else hi = mid;
+    }
+    const t = (p - x[lo]!) / (x[hi]! - x[lo]!);
+    return y[lo]! + t * (y[hi]! - y[lo]!);
+  };
+}
+
+/** Applies a calibration to every value, in place. */
+export function calibrateInPlace(c: Calibration, p: Float32Array | Float64Array): void {
+  const f = calibrator(c);
+  for (let i = 0; i < p.length; i++) p[i] = f(p[i]!);
+}
+
+/**
+ * Fits Platt scaling on log-odds by Newton's method (maximum likelihood, with Platt's target
+ * smoothing `(N₊ + 1) / (N₊ + 2)` and `1 / (N₋ + 2)` against overfitting a small slice).
+ */
+export function fitPlatt(y: ArrayLike<number>, p: ArrayLike<number>): Calibration {
+  const n = y.length;
+  let pos = 0;
+  for (let i = 0; i < n; i++) pos += y[i]!;
+  const hiT = (pos + 1) / (pos + 2);
+  const loT = 1 / (n - pos + 2);
+  const z = Float64Array.from({ length: n }, (_, i) => logit(p[i]!));
+  let a = 1;
+  let b = 0;
+  for (let it = 0; it < 50; it++) {
+    let ga = 0, gb = 0, haa = 0, hab = 0, hbb = 0;
+    for (let i = 0; i < n; i++) {
+      const q = sigmoid(a * z[i]! + b);
+      const t = y[i] ? hiT : loT;
+      const r = q - t;
+      const w = Math.max(q * (1 - q), 1e-12);
+      ga += r * z[i]!;
+      gb += r;
+      haa += w * z[i]! * z[i]!;
+      hab += w * z[i]!;
+      hbb += w;
+    }
+    haa += 1e-9;
+    hbb += 1e-9;
+    const det = haa * hbb - hab * hab;
+    if (!(Math.abs(det) > 0)) break;
+    const da = (hbb * ga - hab * gb) / det;
+    const db = (haa * gb - hab * ga) / det;
+    a -= da;
+    b -= db;
+    if (Math.abs(da) < 1e-10 && Math.abs(db) < 1e-10) break;
+  }
+  return { method: 'platt', a, b };
+}
+
+/**
+ * Fits isotonic regression by pool-adjacent-violators; the knots are the block means of p, the values
+ * the block rates (at most `maxKnots` knots, merging neighbours by weight when there are more).
+ */
+export function fitIsotonic(y: ArrayLike<number>, p: ArrayLike<number>, maxKnots = 200): Calibration {
+  const n = y.length;
+  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => p[i]! - p[j]!);
+  const bx: number[] = [];
+  const by: number[] = [];
+  const bw: number[] = [];
+  for (const i of order) {
+    bx.push(p[i]!);
+    by.push(y[i]!);
+    bw.push(1);
+    while (by.length > 1 && by[by.length - 2]! >= by[by.length - 1]!) {
+      const w1 = bw.pop()!;
+      const y1 = by.pop()!;
+      const x1 = bx.pop()!;
+      const w0 = bw[bw.length - 1]!;
+      const w = w0 + w1;
+      by[by.length - 1] = (by[by.length - 1]! * w0 + y1 * w1) / w;
+      bx[bx.length - 1] = (bx[bx.length - 1]! * w0 + x1 * w1) / w;
+      bw[bw.length - 1] = w;
+    }
+  }
+  // Merge neighbours until few enough knots (keeps monotonicity: averages of non-decreasing neighbours).
+  while (bx.length > maxKnots) {
+    let best = 0;
+    for (let k = 1; k < bx.length - 1; k++) if (bw[k]! + bw[k + 1]! < bw[best]! + bw[best + 1]!) best = k;
+    const w = bw[best]! + bw[best + 1]!;
+    bx.splice(best, 2, (bx[best]! * bw[best]! + bx[best + 1]! * bw[best + 1]!) / w);
+    by.splice(best, 2, (by[best]! * bw[best]! + by[best + 1]! * bw[best + 1]!) / w);
+    bw.splice(best, 2, w);
+  }
+  // Knots must ascend strictly: drop a knot equal to the previous one.
+  const x: number[] = [];
+  const yy: number[] = [];
+  for (let k = 0; k < bx.length; k++) {
+    if (x.length > 0 && !(bx[k]! > x[x.length - 1]!)) {
+      yy[yy.length - 1] = Math.max(yy[yy.length - 1]!, by[k]!);
+      continue;
+    }
+    x.push(bx[k]!);
+    yy.push(by[k]!);
+  }
+  return { method: 'isotonic', x, y: yy };
+}
