@@ -1,7 +1,8 @@
 /**
  * Training sets: row-major float32 features, 0/1 labels and an event time per row, plus the
- * time-based split that keeps the newest period for evaluation.
+ * time-based split that keeps the newest period for evaluation (or a stratified random split).
  */
+import { createRng } from './random.js';
 
 /** A labelled training set. Feature names come from the feature catalogue. */
 export interface ChurnDataset {
@@ -47,28 +48,88 @@ export function selectRows(data: ChurnDataset, idx: ArrayLike<number>): ChurnDat
   return { features: data.features, x, y, time };
 }
 
-/** How to hold out the newest rows: from a cutoff time, or the newest fraction of rows. */
-export type Holdout = { from: number } | { fraction: number };
+/**
+ * How to hold out rows for evaluation: by time (from a cutoff time, or the newest fraction of rows), or
+ * at random, stratified by label (`{ random: fraction, seed }`), or one fold of a stratified k-fold
+ * partition (`{ fold, folds, seed }`, for cross-validation).
+ */
+export type Holdout =
+  | { from: number }
+  | { fraction: number }
+  | { random: number; seed?: number }
+  | { fold: number; folds: number; seed?: number };
 
 /**
- * Splits by time: rows at or after the cutoff form the held-out set, the rest train. With
- * `{ fraction }` the cutoff is the time below which `1 − fraction` of the rows fall.
+ * Stratified fold of every row: rows of each class are shuffled (seeded) and dealt round-robin, so each
+ * of the `k` folds holds the same share of positives (± 1 row).
+ */
+export function stratifiedFolds(y: ArrayLike<number>, k: number, seed = 1): Uint16Array {
+  if (!Number.isInteger(k) || k < 2 || k > 1000) throw new RangeError(`folds must be an integer in 2..1000, got ${k}`);
+  const rng = createRng(seed);
+  const fold = new Uint16Array(y.length);
+  for (const cls of [0, 1]) {
+    const idx: number[] = [];
+    for (let i = 0; i < y.length; i++) if (y[i] === cls) idx.push(i);
+    for (let i = idx.length - 1; i > 0; i--) {
+      const j = Math.floor(rng.next() * (i + 1));
+      [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+    }
+    idx.forEach((row, q) => (fold[row] = q % k));
+  }
+  return fold;
+}
+
+/** Stratified random choice of about `fraction` of the rows (per class, rounded). */
+export function stratifiedSample(y: ArrayLike<number>, fraction: number, seed = 1): Uint8Array {
+  if (!(fraction > 0 && fraction < 1)) throw new RangeError(`holdout fraction must be in (0, 1), got ${fraction}`);
+  const rng = createRng(seed);
+  const pick = new Uint8Array(y.length);
+  for (const cls of [0, 1]) {
+    const idx: number[] = [];
+    for (let i = 0; i < y.length; i++) if (y[i] === cls) idx.push(i);
+    for (let i = idx.length - 1; i > 0; i--) {
+      const j = Math.floor(rng.next() * (i + 1));
+      [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+    }
+    const take = Math.round(idx.length * fraction);
+    for (let q = 0; q < take; q++) pick[idx[q]!] = 1;
+  }
+  return pick;
+}
+
+/**
+ * Splits a dataset into training and held-out rows. By time: rows at or after the cutoff are held out
+ * (with `{ fraction }` the cutoff is the time below which `1 − fraction` of the rows fall). At random
+ * or by fold: stratified by label; `cutoff` is then NaN.
  */
 export function timeSplit(data: ChurnDataset, holdout: Holdout): { train: ChurnDataset; test: ChurnDataset; cutoff: number } {
   const n = data.y.length;
-  let cutoff: number;
-  if ('from' in holdout) {
-    cutoff = holdout.from;
+  let cutoff = NaN;
+  let held: (i: number) => boolean;
+  if ('random' in holdout) {
+    const pick = stratifiedSample(data.y, holdout.random, holdout.seed);
+    held = (i) => pick[i] === 1;
+  } else if ('folds' in holdout) {
+    const fold = stratifiedFolds(data.y, holdout.folds, holdout.seed);
+    if (!(Number.isInteger(holdout.fold) && holdout.fold >= 0 && holdout.fold < holdout.folds)) throw new RangeError(`fold must be in 0..${holdout.folds - 1}`);
+    held = (i) => fold[i] === holdout.fold;
   } else {
-    if (!(holdout.fraction > 0 && holdout.fraction < 1)) throw new RangeError(`holdout.fraction must be in (0, 1), got ${holdout.fraction}`);
-    const sorted = Float64Array.from(data.time).sort();
-    cutoff = sorted[Math.min(n - 1, Math.floor(n * (1 - holdout.fraction)))]!;
+    if ('from' in holdout) {
+      cutoff = holdout.from;
+    } else {
+      if (!(holdout.fraction > 0 && holdout.fraction < 1)) throw new RangeError(`holdout.fraction must be in (0, 1), got ${holdout.fraction}`);
+      const sorted = Float64Array.from(data.time).sort();
+      cutoff = sorted[Math.min(n - 1, Math.floor(n * (1 - holdout.fraction)))]!;
+    }
+    const c = cutoff;
+    held = (i) => data.time[i]! >= c;
   }
   const train: number[] = [];
   const test: number[] = [];
-  for (let i = 0; i < n; i++) (data.time[i]! >= cutoff ? test : train).push(i);
+  for (let i = 0; i < n; i++) (held(i) ? test : train).push(i);
   if (train.length === 0 || test.length === 0) {
-    throw new RangeError(`time split at ${new Date(cutoff).toISOString()} leaves ${train.length} training and ${test.length} held-out rows`);
+    const how = Number.isNaN(cutoff) ? 'random split' : `time split at ${new Date(cutoff).toISOString()}`;
+    throw new RangeError(`${how} leaves ${train.length} training and ${test.length} held-out rows`);
   }
   return { train: selectRows(data, train), test: selectRows(data, test), cutoff };
 }

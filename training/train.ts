@@ -12,7 +12,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MANIFEST_FORMAT, type Manifest } from '../models/manifest.js';
 import { exportGbt, exportLogreg, type ExportedModel, type LogregScaling } from '../models/onnx/export.js';
-import { timeSplit, type ChurnDataset, type Holdout } from './data.js';
+import { calibrator, fitIsotonic, fitPlatt, type Calibration } from '../models/calibration.js';
+import { selectRows, stratifiedSample, timeSplit, type ChurnDataset, type Holdout } from './data.js';
+import { explainerOf, type Explainer } from './reasons.js';
 import { gbtPredict, trainGbt, type GbtModel, type GbtParams } from './gbt.js';
 import { logregPredict, trainLogreg, type LogregModel, type LogregParams } from './logreg.js';
 import { evaluate, type MetricsSummary } from './metrics.js';
@@ -37,6 +39,13 @@ export interface TrainChurnOptions {
   /** Trees only: ONNX form. Default `classifier`. */
   trees?: 'classifier' | 'regressor';
   /**
+   * Probability calibration, fitted on a stratified random slice of the training rows that the model is
+   * not fitted on (`calibrationFraction`, default 0.2), stored in the manifest and applied by the
+   * loader. Default `none`.
+   */
+  calibration?: 'none' | 'platt' | 'isotonic';
+  calibrationFraction?: number;
+  /**
    * Decision threshold: a probability, or `{ topFraction }` to flag that share of the held-out
    * period (the score of its last flagged row). Default `{ topFraction: 0.1 }`.
    */
@@ -51,7 +60,10 @@ export interface MetricsReport {
   trained_at: string;
   features: string[];
   split: {
-    cutoff: string;
+    /** `time` (cutoff, newest rows held out) or `random` (stratified) / `fold`. */
+    kind: 'time' | 'random' | 'fold';
+    /** Time split only. */
+    cutoff: string | null;
     train: { rows: number; from: string; to: string };
     holdout: { rows: number; from: string; to: string };
   };
@@ -62,6 +74,14 @@ export interface MetricsReport {
   holdout: MetricsSummary;
   /** Trees: total split gain per feature. Logistic regression: weight per standardised feature. */
   importance: { feature: string; value: number }[];
+  /** The calibration fitted, with held-out metrics before and after it. */
+  calibration?: {
+    method: 'platt' | 'isotonic';
+    rows: number;
+    holdout_uncalibrated: MetricsSummary;
+  };
+  /** Logistic regression: features whose missing values were replaced by their training mean. */
+  imputed?: { feature: string; mean: number }[];
 }
 
 /** A trained, exported model and its report. */
@@ -70,6 +90,10 @@ export interface TrainedChurnModel {
   /** The trainer's own P(churn) for row-major rows. */
   predict(x: Float32Array, n?: number): Float64Array;
   exported: ExportedModel;
+  /** The reasons sidecar (`<name>.explain.json`): the trained parameters `training/reasons.ts` explains scores with. */
+  explainer: Explainer;
+  /** The trainer's P(churn) before calibration. */
+  predictRaw(x: Float32Array, n?: number): Float64Array;
   /** Manifest for `<name>.onnx`. */
   manifest: Manifest;
   report: MetricsReport;
@@ -79,6 +103,7 @@ export interface TrainedChurnModel {
 const iso = (ms: number): string => new Date(ms).toISOString();
 
 function period(time: Float64Array): { from: string; to: string } {
+  if (time.length === 0) return { from: '', to: '' };
   let lo = Infinity;
   let hi = -Infinity;
   for (const t of time) {
@@ -96,25 +121,76 @@ function topFractionThreshold(p: Float64Array, fraction: number): number {
 
 /** Trains, evaluates on the held-out period and exports; writes nothing. */
 export function trainChurnModel(data: ChurnDataset, opts: TrainChurnOptions): TrainedChurnModel {
-  const { train, test, cutoff } = timeSplit(data, opts.holdout);
+  const split = timeSplit(data, opts.holdout);
+  const { test, cutoff } = split;
+  let { train } = split;
   const nf = data.features.length;
   const trainedAt = opts.trainedAt ?? new Date().toISOString();
   const name = opts.name ?? `churn-${opts.algorithm}`;
+  const kind: MetricsReport['split']['kind'] = 'random' in opts.holdout ? 'random' : 'folds' in opts.holdout ? 'fold' : 'time';
+
+  // Logistic regression cannot take NaN: impute the training mean (the manifest says so, the scorer does it).
+  let imputed: { feature: string; mean: number }[] | undefined;
+  let means: Float64Array | undefined;
+  if (opts.algorithm === 'logreg' && train.x.some((v) => Number.isNaN(v))) {
+    const sum = new Float64Array(nf);
+    const cnt = new Float64Array(nf);
+    const missing = new Uint8Array(nf);
+    for (let i = 0; i < train.y.length; i++) {
+      for (let f = 0; f < nf; f++) {
+        const v = train.x[i * nf + f]!;
+        if (Number.isNaN(v)) missing[f] = 1;
+        else {
+          sum[f]! += v;
+          cnt[f]!++;
+        }
+      }
+    }
+    means = sum.map((v, f) => (cnt[f]! > 0 ? v / cnt[f]! : 0));
+    imputed = [];
+    for (let f = 0; f < nf; f++) if (missing[f]) imputed.push({ feature: data.features[f]!, mean: means[f]! });
+  }
+  const fill = (x: Float32Array): Float32Array => {
+    if (!means) return x;
+    const m = means;
+    return x.map((v, i) => (Number.isNaN(v) ? m[i % nf]! : v));
+  };
+
+  // Calibration slice: carved out of the training rows, never seen by the model.
+  const calMethod = opts.calibration ?? 'none';
+  let calRows: ChurnDataset | undefined;
+  if (calMethod !== 'none') {
+    const pick = stratifiedSample(train.y, opts.calibrationFraction ?? 0.2, 7);
+    const fit: number[] = [];
+    const cal: number[] = [];
+    for (let i = 0; i < train.y.length; i++) (pick[i] ? cal : fit).push(i);
+    calRows = selectRows(train, cal);
+    train = selectRows(train, fit);
+  }
+
   let model: GbtModel | LogregModel;
-  let predict: (x: Float32Array, n?: number) => Float64Array;
+  let predictRaw: (x: Float32Array, n?: number) => Float64Array;
   let importance: { feature: string; value: number }[];
   if (opts.algorithm === 'gbt') {
     const m = trainGbt(train.x, train.y, nf, opts.gbt);
     model = m;
-    predict = (x, n) => gbtPredict(m, x, n);
+    predictRaw = (x, n) => gbtPredict(m, x, n);
     importance = data.features.map((feature, j) => ({ feature, value: m.gainByFeature[j]! }));
   } else {
-    const m = trainLogreg(train.x, train.y, nf, opts.logreg);
+    const m = trainLogreg(fill(train.x), train.y, nf, opts.logreg);
     model = m;
-    predict = (x, n) => logregPredict(m, x, n);
+    predictRaw = (x, n) => logregPredict(m, fill(x), n);
     importance = data.features.map((feature, j) => ({ feature, value: m.coef[j]! }));
   }
   importance.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+  let calibration: Calibration | undefined;
+  let predict = predictRaw;
+  if (calRows && calMethod !== 'none') {
+    const pCal = predictRaw(calRows.x);
+    calibration = calMethod === 'platt' ? fitPlatt(calRows.y, pCal) : fitIsotonic(calRows.y, pCal);
+    const f = calibrator(calibration);
+    predict = (x, n) => predictRaw(x, n).map((p) => Math.fround(f(Math.fround(p))));
+  }
   const pTrain = predict(train.x);
   const pTest = predict(test.x);
   const holdout = evaluate(test.y, pTest);
@@ -122,36 +198,53 @@ export function trainChurnModel(data: ChurnDataset, opts: TrainChurnOptions): Tr
   const threshold = typeof t === 'number' ? t : topFractionThreshold(pTest, t.topFraction);
   const headline = {
     roc_auc: holdout.rocAuc, precision_at_top_decile: holdout.precisionAtTopDecile, brier: holdout.brier,
-    calibration_error: holdout.calibrationError, holdout_rows: holdout.n, holdout_from: iso(cutoff),
+    calibration_error: holdout.calibrationError, holdout_rows: holdout.n,
+    ...(Number.isNaN(cutoff) ? { holdout_split: kind } : { holdout_from: iso(cutoff) }),
   };
   const common = { version: opts.version, features: data.features, trainedAt, metrics: headline, zipmap: opts.zipmap ?? false };
   const exported = model.kind === 'gbt'
     ? exportGbt(model, { ...common, trees: opts.trees ?? 'classifier' })
     : exportLogreg(model, { ...common, scaling: opts.scaling ?? 'nodes' });
+  const imputeOf = new Map((imputed ?? []).map((x) => [x.feature, x.mean]));
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     version: opts.version,
     onnx: `${name}.onnx`,
     input: { name: exported.input.name, shape: exported.input.shape },
-    features: data.features.map((f, j) => (exported.scales ? { name: f, scale: exported.scales[j]! } : { name: f })),
+    features: data.features.map((f, j) => {
+      const mean = imputeOf.get(f);
+      return {
+        name: f,
+        ...(mean !== undefined ? { impute: { mean } } : {}),
+        ...(exported.scales ? { scale: exported.scales[j]! } : {}),
+      };
+    }),
     output: {
       name: exported.output.name, kind: exported.output.kind, positive_class: exported.output.positiveClass,
       column: exported.output.column,
     },
     threshold,
+    ...(calibration ? { calibration } : {}),
+    explain: `${name}.explain.json`,
     trained_at: trainedAt,
     metrics: headline,
   };
   const report: MetricsReport = {
     version: opts.version, algorithm: opts.algorithm, params: model.params, trained_at: trainedAt, features: data.features,
     split: {
-      cutoff: iso(cutoff),
+      kind,
+      cutoff: Number.isNaN(cutoff) ? null : iso(cutoff),
       train: { rows: train.y.length, ...period(train.time) },
       holdout: { rows: test.y.length, ...period(test.time) },
     },
     threshold, train: evaluate(train.y, pTrain), holdout, importance,
+    ...(calibration && calRows ? {
+      calibration: { method: calibration.method, rows: calRows.y.length, holdout_uncalibrated: evaluate(test.y, predictRaw(test.x)) },
+    } : {}),
+    ...(imputed ? { imputed } : {}),
   };
-  return { model, predict, exported, manifest, report, name };
+  const explainer = explainerOf(model, data.features);
+  return { model, predict, predictRaw, exported, explainer, manifest, report, name };
 }
 
 /**
@@ -163,6 +256,7 @@ export async function writeChurnModel(dir: string, trained: TrainedChurnModel): 
   const onnxPath = path.join(dir, trained.manifest.onnx);
   const manifestPath = path.join(dir, `${trained.name}.manifest.json`);
   const reportPath = path.join(dir, `${trained.name}.metrics.json`);
+  await writeFile(path.join(dir, `${trained.name}.explain.json`), `${JSON.stringify(trained.explainer)}\n`);
   const sha256 = createHash('sha256').update(trained.exported.bytes).digest('hex');
   await writeFile(onnxPath, trained.exported.bytes);
   await writeFile(manifestPath, `${JSON.stringify({ ...trained.manifest, sha256 }, null, 2)}\n`);
