@@ -3,7 +3,7 @@
  * it with `app.inject()`. Write endpoints validate each item against the contract's schemas and answer
  * per item; reads come from ClickHouse.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
@@ -18,6 +18,9 @@ import { ERRORS, errorBody, type ErrorCode } from './errors.js';
 import { customerView, customerLedger } from './queries.js';
 import { leaderboard } from '../sinks/clickhouse/loyalty-views.js';
 import type { ApiMetrics } from './metrics.js';
+import { installAuth, KeyRing, Sessions, withDefaultScope, type RouteScope } from './auth.js';
+import { AccessAudit } from './audit.js';
+import { clientAddress, registerAccessRoutes } from './access.js';
 
 export const MAX_ITEMS = 1000;
 
@@ -28,7 +31,12 @@ export interface AppDeps {
   logger: Logger;
   metrics: ApiMetrics;
   registry: Registry;
+  /** Keys holding every scope (`VAFA_API_KEYS`). */
   apiKeys: readonly string[];
+  /** Scoped keys, sessions, the proxy header (docs/security.md). */
+  auth?: AuthSettings;
+  /** The address the API listens on, for the one line that says it is open. */
+  host?: string;
   /** Requests per minute per API key (per client address without keys) on write endpoints; 0 = unlimited. */
   rateLimitPerMin?: number;
   /** Max body bytes. Default 10 MiB. */
@@ -37,6 +45,20 @@ export interface AppDeps {
   readiness?: () => Promise<Record<string, boolean>>;
   /** Registers the built-in dashboard (kept out of this file). */
   dashboard?: (app: FastifyInstance) => Promise<void>;
+}
+
+export interface AuthSettings {
+  /** `VAFA_API_KEY_FILE`: hashed, scoped keys, re-read when it changes. */
+  keyFile?: string | undefined;
+  /** How often the key file is checked, ms. Default 2000. */
+  keyFileWatchMs?: number;
+  /** Dashboard session lifetime, s. Default 8 h. */
+  sessionTtlS?: number;
+  /** Trusted reverse-proxy user header (off when unset) and the proxy addresses it is believed from. */
+  proxyUserHeader?: string | undefined;
+  trustedProxies?: readonly string[];
+  /** Access audit batching (tests shorten it). */
+  auditFlushMs?: number;
 }
 
 function send(reply: FastifyReply, code: ErrorCode, extra: Record<string, unknown> = {}, message?: string): FastifyReply {
@@ -90,6 +112,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
   });
 
+  const keys = await KeyRing.open({ envKeys: deps.apiKeys, file: deps.auth?.keyFile, logger: deps.logger, ...(deps.auth?.keyFileWatchMs ? { watchMs: deps.auth.keyFileWatchMs } : {}) });
+  const sessions = new Sessions((deps.auth?.sessionTtlS ?? 8 * 3600) * 1000);
+  const proxy = deps.auth?.proxyUserHeader ? { header: deps.auth.proxyUserHeader.toLowerCase(), trusted: deps.auth.trustedProxies ?? ['127.0.0.1', '::1'] } : undefined;
+  const audit = new AccessAudit({ warehouse: deps.warehouse, database: deps.database, logger: deps.logger.child({ module: 'audit' }), registry: deps.registry, ...(deps.auth?.auditFlushMs ? { flushMs: deps.auth.auditFlushMs } : {}) });
+  app.decorate('vafaAccess', { keys, sessions, audit });
+  app.addHook('onClose', async () => {
+    keys.close();
+    await audit.close();
+  });
+  installAuth(app, { keys, sessions, proxy }, (reply, status, detail) => send(reply, status === 401 ? 'VAFA_UNAUTHORIZED' : 'VAFA_FORBIDDEN', detail));
+  if (!keys.enabled) {
+    deps.logger.warn({ host: deps.host }, 'no API key configured (VAFA_API_KEYS, VAFA_API_KEY_FILE): every route, customer data included, is open to whoever reaches the API; keep HOST on loopback');
+  }
+
   app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines'], { parseAs: 'string' }, (_req, body, done) => {
     done(null, parseNdjson(body as string));
   });
@@ -99,6 +135,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.httpDuration.labels(req.routeOptions.url ?? 'unknown', req.method, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
     if (reply.statusCode >= 500) req.log.warn({ url: req.url, status: reply.statusCode }, 'request failed');
+    const action = req.auditAction ?? req.routeOptions.config?.audit ?? (reply.statusCode === 401 || reply.statusCode === 403 ? 'auth.denied' : undefined);
+    if (action && req.routeOptions.url !== undefined) {
+      const params = req.params as { id?: unknown } | undefined;
+      audit.record({
+        principal: req.principal?.id ?? '', via: req.principal?.via ?? 'none', action,
+        customer_id: typeof params?.id === 'string' && req.routeOptions.url.startsWith('/v1/customers/') ? params.id : '',
+        method: req.method, route: req.routeOptions.url, status: reply.statusCode, remote_addr: clientAddress(req, proxy),
+        user_agent: String(req.headers['user-agent'] ?? '').slice(0, 200), request_id: req.id, detail: req.url.slice(0, 500),
+      });
+    }
   });
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, 'VAFA_BODY_TOO_LARGE');
@@ -116,7 +162,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await withDefaultScope(app, () => 'public', async (sub) => {
+    await sub.register(swaggerUi, { routePrefix: '/docs' });
+  });
 
   if (deps.rateLimitPerMin) {
     await app.register(rateLimit, {
@@ -131,15 +179,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
   }
 
-  const requireKey = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (deps.apiKeys.length === 0) return;
-    const auth = req.headers.authorization ?? '';
-    const key = auth.startsWith('Bearer ') ? auth.slice(7).trim() : '';
-    if (!deps.apiKeys.includes(key)) {
-      reply.header('www-authenticate', 'Bearer realm="vafa"');
-      await send(reply, 'VAFA_UNAUTHORIZED');
-    }
-  };
+  const scoped = (scope: RouteScope, audit?: string): { scope: RouteScope; audit?: string } => (audit ? { scope, audit } : { scope });
 
   for (const k of KINDS) {
     app.post(k.path, {
@@ -154,8 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // while the good ones of the same batch go through; the schema above documents the shape.
       validatorCompiler: () => () => true,
       serializerCompiler: () => (data) => JSON.stringify(data),
-      preHandler: requireKey,
-      ...(deps.rateLimitPerMin ? { config: { rateLimit: { max: deps.rateLimitPerMin, timeWindow: 60_000 } } } : {}),
+      config: { ...scoped('ingest'), ...(deps.rateLimitPerMin ? { rateLimit: { max: deps.rateLimitPerMin, timeWindow: 60_000 } } : {}) },
     }, async (req, reply) => {
       const body = req.body as unknown;
       if (body === undefined || body === null || (typeof body !== 'object')) return send(reply, 'VAFA_BAD_BODY');
@@ -191,7 +230,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-  app.get('/v1/customers/:id', { schema: { tags: ['customers'], params: IdParam, summary: 'Customer state: points, tier, churn probability, lifecycle stage, features, recent offers' } }, async (req, reply) => {
+  app.get('/v1/customers/:id', { config: scoped('read', 'customer.view'), schema: { tags: ['customers'], params: IdParam, summary: 'Customer state: points, tier, churn probability, lifecycle stage, features, recent offers' } }, async (req, reply) => {
     const { id } = req.params as { id: string };
     try {
       const view = await customerView(deps.warehouse, deps.database, id);
@@ -202,7 +241,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');
     }
   });
-  app.get('/v1/customers/:id/ledger', { schema: { tags: ['customers'], params: IdParam, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }), summary: 'The points ledger, newest first' } }, async (req, reply) => {
+  app.get('/v1/customers/:id/ledger', { config: scoped('read', 'customer.ledger'), schema: { tags: ['customers'], params: IdParam, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }), summary: 'The points ledger, newest first' } }, async (req, reply) => {
     const { id } = req.params as { id: string };
     const { limit } = req.query as { limit?: number };
     try {
@@ -214,6 +253,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.get('/v1/leaderboard', {
+    config: scoped('read', 'leaderboard.view'),
     schema: {
       tags: ['loyalty'], summary: 'Top earners of a period, bank-wide or for one branch (points earned net of reversals, bank-local periods)',
       querystring: Type.Object({
@@ -233,18 +273,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
   });
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/healthz', { config: scoped('public'), schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: scoped('public'), schema: { hide: true } }, async (_req, reply) => {
     const checks: Record<string, boolean> = { nats: deps.ingest.available };
     checks.clickhouse = await deps.warehouse.ping().then((r) => r.success, () => false);
     if (deps.readiness) Object.assign(checks, await deps.readiness());
     const ready = Object.values(checks).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/metrics', { config: scoped('admin'), schema: { hide: true } }, async (_req, reply) => {
     reply.header('content-type', deps.registry.contentType);
     return await deps.registry.metrics();
   });
+  await registerAccessRoutes(app, { keys, sessions, audit, proxy, database: deps.database, warehouse: deps.warehouse, send });
   if (deps.dashboard) await deps.dashboard(app);
   return app;
 }

@@ -39,8 +39,22 @@ export const SettingsSchema = Type.Object({
   streamReplicas: Type.Integer({ minimum: 1, maximum: 5 }),
   /** JetStream duplicate window for `Nats-Msg-Id` de-duplication, seconds. Env `VAFA_DUPLICATE_WINDOW_S`, default 86400. */
   duplicateWindowS: Type.Integer({ minimum: 1 }),
-  /** Bearer keys for write endpoints; empty → writes are open. Env `VAFA_API_KEYS` (comma-separated). */
+  /** Bearer keys holding every scope (ingest, read, admin); with none here nor in a key file, the API is open. Env `VAFA_API_KEYS` (comma-separated). */
   apiKeys: Type.Array(Type.String({ minLength: 16 })),
+  /** Scoped, hashed API keys (`<id> <scopes> sha256:<hex>` a line; `vafa keys new`), re-read on change. Env `VAFA_API_KEY_FILE`. */
+  apiKeyFile: Type.Optional(Type.String({ minLength: 1 })),
+  /** Dashboard session lifetime, seconds. Env `VAFA_SESSION_TTL_S`, default 28800 (8 h). */
+  sessionTtlS: Type.Integer({ minimum: 60, maximum: 7 * 86_400 }),
+  /** Trusted reverse-proxy header naming the signed-in user (read scope); off when unset. Env `VAFA_PROXY_USER_HEADER`. */
+  proxyUserHeader: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' })),
+  /** Addresses the proxy header is believed from. Env `VAFA_TRUSTED_PROXIES` (comma-separated), default 127.0.0.1,::1. */
+  trustedProxies: Type.Array(Type.String({ minLength: 1 })),
+  /** NATS credentials (docs/security.md): user/password, token, a .creds file (JWT + nkey) or an nkey seed file. Env `NATS_USER`, `NATS_PASSWORD`, `NATS_TOKEN`, `NATS_CREDS`, `NATS_NKEY`. */
+  natsUser: Type.Optional(Type.String({ minLength: 1 })),
+  natsPassword: Type.Optional(Type.String({ minLength: 1 })),
+  natsToken: Type.Optional(Type.String({ minLength: 1 })),
+  natsCreds: Type.Optional(Type.String({ minLength: 1 })),
+  natsNkey: Type.Optional(Type.String({ minLength: 1 })),
   /** Requests per minute allowed per API key (or per client address without keys); 0 = unlimited. Env `VAFA_RATE_LIMIT_PER_MIN`, default 0. */
   rateLimitPerMin: Type.Integer({ minimum: 0 }),
   /** Secret key of the card tokenizer (HMAC-SHA-256). Env `VAFA_TOKEN_KEY`. Required outside the demo. */
@@ -103,7 +117,8 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   clickhouseUrl: 'CLICKHOUSE_URL', localClickhousePort: 'VAFA_CLICKHOUSE_PORT', clickhouseUser: 'CLICKHOUSE_USER',
   clickhousePassword: 'CLICKHOUSE_PASSWORD', clickhouseDatabase: 'CLICKHOUSE_DATABASE', dataDir: 'VAFA_DATA_DIR',
   partitions: 'VAFA_PARTITIONS', streamReplicas: 'VAFA_STREAM_REPLICAS', duplicateWindowS: 'VAFA_DUPLICATE_WINDOW_S',
-  apiKeys: 'VAFA_API_KEYS', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', logFormat: 'LOG_FORMAT', scorerBatch: 'VAFA_SCORER_BATCH',
+  apiKeys: 'VAFA_API_KEYS', apiKeyFile: 'VAFA_API_KEY_FILE', sessionTtlS: 'VAFA_SESSION_TTL_S', proxyUserHeader: 'VAFA_PROXY_USER_HEADER', trustedProxies: 'VAFA_TRUSTED_PROXIES',
+  natsUser: 'NATS_USER', natsPassword: 'NATS_PASSWORD', natsToken: 'NATS_TOKEN', natsCreds: 'NATS_CREDS', natsNkey: 'NATS_NKEY', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', logFormat: 'LOG_FORMAT', scorerBatch: 'VAFA_SCORER_BATCH',
   scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', stateCacheCustomers: 'VAFA_STATE_CACHE_CUSTOMERS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
   rulesPath: 'VAFA_RULES', rulesWatchMs: 'VAFA_RULES_WATCH_MS', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
   shutdownMs: 'VAFA_SHUTDOWN_MS', webhookUrl: 'VAFA_WEBHOOK_URL', webhookSecret: 'VAFA_WEBHOOK_SECRET', startupTimeoutMs: 'VAFA_STARTUP_TIMEOUT_MS',
@@ -158,6 +173,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     streamReplicas: int(env, 'streamReplicas', 1),
     duplicateWindowS: int(env, 'duplicateWindowS', 86_400),
     apiKeys: (str('apiKeys') ?? '').split(',').map((k) => k.trim()).filter(Boolean),
+    apiKeyFile: str('apiKeyFile') && path.resolve(str('apiKeyFile')!),
+    sessionTtlS: int(env, 'sessionTtlS', 28_800),
+    proxyUserHeader: str('proxyUserHeader'),
+    trustedProxies: (str('trustedProxies') ?? '127.0.0.1,::1').split(',').map((k) => k.trim()).filter(Boolean),
+    natsUser: str('natsUser'), natsPassword: str('natsPassword'), natsToken: str('natsToken'), natsCreds: str('natsCreds'), natsNkey: str('natsNkey'),
     rateLimitPerMin: int(env, 'rateLimitPerMin', 0),
     tokenKey: str('tokenKey') ?? DEMO_TOKEN_KEY,
     logLevel: (str('logLevel') ?? 'info') as Settings['logLevel'],
@@ -191,8 +211,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
   if (candidate.webhookUrl && !candidate.webhookSecret) {
     throw new SettingsError('VAFA_WEBHOOK_SECRET', undefined, 'a webhook URL is set: set the signing secret (at least 16 characters) too');
   }
-  if (candidate.apiKeys.length > 0 && candidate.tokenKey === DEMO_TOKEN_KEY) {
+  if ((candidate.apiKeys.length > 0 || candidate.apiKeyFile) && candidate.tokenKey === DEMO_TOKEN_KEY) {
     throw new SettingsError('VAFA_TOKEN_KEY', undefined, 'API keys are configured (a real deployment): set a secret tokenizer key of at least 16 characters');
   }
-  return Object.freeze({ ...candidate, apiKeys: Object.freeze([...candidate.apiKeys]) as string[] });
+  return Object.freeze({ ...candidate, apiKeys: Object.freeze([...candidate.apiKeys]) as string[], trustedProxies: Object.freeze([...candidate.trustedProxies]) as string[] });
 }

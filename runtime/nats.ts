@@ -2,14 +2,43 @@
  * NATS connection and the JetStream streams of the contract: `TX`, `OFFERS`, `DLQ`.
  * Single-node defaults here; production settings (R3, placement) come from config — see docs/operations.md.
  */
-import { connect, nanos, type NatsConnection, type Status } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, nanos, nkeyAuthenticator, type ConnectionOptions, type NatsConnection, type Status } from '@nats-io/transport-node';
 import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { STREAM_DLQ, STREAM_OFFERS, STREAM_TX } from '../contracts/subjects.js';
 import type { Logger } from './log.js';
 import { FailureEpisode } from './episode.js';
 
-export async function connectNats(url: string, name: string, logger?: Logger): Promise<NatsConnection> {
+/** NATS credentials from settings (`NATS_USER`/`NATS_PASSWORD`, `NATS_TOKEN`, `NATS_CREDS`, `NATS_NKEY`); docs/security.md. */
+export interface NatsAuth {
+  natsUser?: string | undefined;
+  natsPassword?: string | undefined;
+  natsToken?: string | undefined;
+  /** Path of a `.creds` file (user JWT and nkey seed, from `nsc`). */
+  natsCreds?: string | undefined;
+  /** Path of a file holding an nkey seed (`SU…`). */
+  natsNkey?: string | undefined;
+}
+
+/** Connection options for the credentials given (files are read now: a missing one fails the start, naming it). */
+export function natsAuthOptions(a: NatsAuth = {}): Partial<ConnectionOptions> {
+  const read = (file: string, what: string): Uint8Array => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`${what}: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  };
+  if (a.natsCreds) return { authenticator: credsAuthenticator(read(a.natsCreds, 'NATS_CREDS')) };
+  if (a.natsNkey) return { authenticator: nkeyAuthenticator(new TextEncoder().encode(new TextDecoder().decode(read(a.natsNkey, 'NATS_NKEY')).trim())) };
+  if (a.natsToken) return { token: a.natsToken };
+  if (a.natsUser) return { user: a.natsUser, ...(a.natsPassword ? { pass: a.natsPassword } : {}) };
+  return {};
+}
+
+export async function connectNats(url: string, name: string, logger?: Logger, auth?: NatsAuth): Promise<NatsConnection> {
   const nc = await connect({
+    ...natsAuthOptions(auth),
     servers: url.split(','),
     name,
     maxReconnectAttempts: -1,

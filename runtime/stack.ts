@@ -141,7 +141,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       clickhouseUrl = wh.url;
       stops.add('engines', 'warehouse', (ms) => wh.stop(Math.max(100, ms - 1000)));
     }
-    const nc = await connectNats(natsUrl, 'vafa', logger);
+    const nc = await connectNats(natsUrl, 'vafa', logger, localNats ? undefined : settings);
     stops.add('clients', 'NATS connection', async (ms) => {
       await withDeadline(nc.drain(), ms, 'NATS drain').catch(() => nc.close());
     });
@@ -199,7 +199,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const ingest = new IngestService({ publisher, partitions: settings.partitions, tokenKey: settings.tokenKey, cards });
       const app = await buildApp({
         ingest, warehouse, database: settings.clickhouseDatabase, logger: logger.child({ module: 'api' }), registry,
-        metrics: apiMetrics(registry), apiKeys: settings.apiKeys, rateLimitPerMin: settings.rateLimitPerMin,
+        metrics: apiMetrics(registry), apiKeys: settings.apiKeys, rateLimitPerMin: settings.rateLimitPerMin, host: settings.host,
+        auth: { keyFile: settings.apiKeyFile, sessionTtlS: settings.sessionTtlS, proxyUserHeader: settings.proxyUserHeader, trustedProxies: settings.trustedProxies },
         readiness: async (): Promise<Record<string, boolean>> => (stack.scorer ? { scorer: !stack.scorer.degraded } : {}),
         dashboard: (app) => registerDashboard(app, { warehouse, database: settings.clickhouseDatabase }),
       });

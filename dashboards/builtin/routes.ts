@@ -13,6 +13,10 @@
  * Variable values are checked against a strict pattern before they reach SQL (Grafana's `singlequote`
  * format escapes quotes but not backslashes). Results are cached for 2 s, so many open pages cost one
  * query per panel per refresh.
+ *
+ * Access (docs/security.md): the page (`/`, `/index.html`) and every `/api/dashboard` route need the `read`
+ * scope (a bearer key, or the session cookie `/login` sets); the script, the style sheet and ECharts are
+ * public (no data in them). A signed-out browser asking for the page is sent to `/login`.
  */
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -22,6 +26,7 @@ import fastifyStatic from '@fastify/static';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ALL, expandPanelSql, type TemplateVariable } from '../expand.js';
 import { DASHBOARDS, renderDashboard, type DashboardSpec } from '../grafana/definitions.js';
+import { withDefaultScope } from '../../api/auth.js';
 
 export interface DashboardDeps {
   warehouse: ClickHouseClient;
@@ -160,7 +165,7 @@ export async function registerDashboard(app: FastifyInstance, deps: DashboardDep
     return { from: new Date(to - rangeMs), to: new Date(to), intervalMs: intervalFor(rangeMs) };
   };
 
-  app.get('/api/dashboard', { schema: { hide: true } }, async () => ({
+  app.get('/api/dashboard', { config: { scope: 'read' }, schema: { hide: true } }, async () => ({
     dashboards: [...dashboards.values()].map(({ spec, json }) => ({
       uid: spec.uid, title: spec.title, description: spec.description, clock: spec.clock, refresh: spec.refresh,
       defaultRange: defaultRange(spec),
@@ -170,7 +175,7 @@ export async function registerDashboard(app: FastifyInstance, deps: DashboardDep
     ranges: Object.keys(RANGES),
   }));
 
-  app.get('/api/dashboard/:uid/variables', { schema: { hide: true } }, async (req, reply) => {
+  app.get('/api/dashboard/:uid/variables', { config: { scope: 'read' }, schema: { hide: true } }, async (req, reply) => {
     const d = dashboards.get((req.params as { uid: string }).uid);
     if (!d) return reply.code(404).send({ error: 'VAFA_NOT_FOUND', message: 'No such dashboard.' });
     const q = req.query as Record<string, string | undefined>;
@@ -181,7 +186,7 @@ export async function registerDashboard(app: FastifyInstance, deps: DashboardDep
     return { variables: vars.map((v) => ({ name: v.name, label: d.spec.variables.find((s) => s.name === v.name)?.label ?? v.name, options: v.options })) };
   });
 
-  app.get('/api/dashboard/:uid', { schema: { hide: true } }, async (req, reply) => {
+  app.get('/api/dashboard/:uid', { config: { scope: 'read', audit: 'dashboard.view' }, schema: { hide: true } }, async (req, reply) => {
     const d = dashboards.get((req.params as { uid: string }).uid);
     if (!d) return reply.code(404).send({ error: 'VAFA_NOT_FOUND', message: 'No such dashboard.' });
     const q = req.query as Record<string, string | undefined>;
@@ -215,19 +220,21 @@ export async function registerDashboard(app: FastifyInstance, deps: DashboardDep
   });
 
   const echarts = createRequire(import.meta.url).resolve('echarts/dist/echarts.min.js');
-  app.get('/vendor/echarts.min.js', { schema: { hide: true } }, async (_req, reply) => {
+  app.get('/vendor/echarts.min.js', { config: { scope: 'public' }, schema: { hide: true } }, async (_req, reply) => {
     reply.header('content-type', 'application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400');
     return reply.send(createReadStream(echarts));
   });
 
-  await app.register(fastifyStatic, {
-    root: path.join(import.meta.dirname, 'public'),
-    prefix: '/',
-    wildcard: false,
-    index: 'index.html',
-    decorateReply: false,
-    schemaHide: true,
-    cacheControl: false,
+  await withDefaultScope(app, (url) => (url === '/' || url === '/index.html' ? 'read' : 'public'), async (sub) => {
+    await sub.register(fastifyStatic, {
+      root: path.join(import.meta.dirname, 'public'),
+      prefix: '/',
+      wildcard: false,
+      index: 'index.html',
+      decorateReply: false,
+      schemaHide: true,
+      cacheControl: false,
+    });
   });
 }
 

@@ -10,6 +10,7 @@ import { FEEDBACK_VIEWS } from './feedback-views.js';
 import { SURVEY_VIEWS } from './survey-views.js';
 import { OFFER_VIEWS } from './offer-views.js';
 import { migrateDashboardViews } from './dashboard-views.js';
+import { migrateAudit } from './audit.js';
 
 export async function migrate(ch: ClickHouseClient, database: string, cluster?: ClusterOptions): Promise<{ tables: number; views: number }> {
   for (const query of schemaStatements(database, cluster)) await ch.command({ query });
@@ -20,7 +21,8 @@ export async function migrate(ch: ClickHouseClient, database: string, cluster?: 
     await ch.command({ query: cluster ? sql.replace(`VIEW ${database}.${v.name} AS`, `VIEW ${database}.${v.name} ON CLUSTER ${cluster.cluster} AS`) : sql });
   }
   const dash = await migrateDashboardViews(ch, database, cluster);
-  return { tables: TABLES.length, views: views.length + dash.views };
+  const auditViews = await migrateAudit(ch, database, cluster);
+  return { tables: TABLES.length + 1, views: views.length + dash.views + auditViews };
 }
 
 /** Tables created by an older vafa get the columns added since (see `addColumnStatements`). */

@@ -1,4 +1,14 @@
 /* global echarts, document, window, fetch, location, history, URLSearchParams, setTimeout, clearTimeout */
+
+/** Every data request: a 401 (no session, or it ended) sends the browser to the sign-in page. */
+async function api(url) {
+  const r = await fetch(url, { credentials: 'same-origin' });
+  if (r.status === 401) {
+    location.assign(`/login?error=expired&next=${encodeURIComponent(location.pathname + location.search)}`);
+    throw new Error('signed out');
+  }
+  return r;
+}
 // The built-in dashboard: draws the Grafana dashboards' panels from /api/dashboard/... with Apache ECharts
 // and refreshes them every 5 seconds; a customer page reads /v1/customers/:id and its ledger.
 
@@ -227,7 +237,7 @@ function layout(d) {
 async function loadVariables(d) {
   const box = $('#variables');
   box.replaceChildren();
-  const r = await fetch(`/api/dashboard/${d.uid}/variables?range=${state.range}`);
+  const r = await api(`/api/dashboard/${d.uid}/variables?range=${state.range}`);
   if (!r.ok) return;
   const { variables } = await r.json();
   for (const v of variables) {
@@ -252,7 +262,7 @@ async function refresh() {
   const params = new URLSearchParams({ range: state.range });
   for (const [k, v] of Object.entries(state.vars)) if (v && v !== 'all') params.set(k, v);
   try {
-    const r = await fetch(`/api/dashboard/${d.uid}?${params}`);
+    const r = await api(`/api/dashboard/${d.uid}?${params}`);
     const body = await r.json();
     if (seq !== state.seq) return;
     if (!r.ok) throw new Error(body.message ?? `HTTP ${r.status}`);
@@ -309,7 +319,7 @@ async function refreshCustomer() {
   const id = state.customer;
   const out = $('#customer-body');
   if (!id) return;
-  const [c, l] = await Promise.all([fetch(`/v1/customers/${encodeURIComponent(id)}`), fetch(`/v1/customers/${encodeURIComponent(id)}/ledger?limit=200`)]);
+  const [c, l] = await Promise.all([api(`/v1/customers/${encodeURIComponent(id)}`), api(`/v1/customers/${encodeURIComponent(id)}/ledger?limit=200`)]);
   if (state.customer !== id || state.uid !== 'customer') return;
   if (!c.ok) {
     const e = await c.json().catch(() => ({}));
@@ -379,7 +389,13 @@ function openCustomer(id) {
 // --- Start ------------------------------------------------------------------------------------------
 
 async function start() {
-  const r = await fetch('/api/dashboard');
+  const r = await api('/api/dashboard');
+  const who = await (await api('/api/session')).json();
+  if (who.via === 'session' || who.via === 'proxy') {
+    $('#who').textContent = who.id;
+    $('#signout').hidden = who.via !== 'session';
+    $('#who').hidden = false;
+  }
   state.meta = await r.json();
   const tabs = $('#tabs');
   for (const d of state.meta.dashboards) {

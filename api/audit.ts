@@ -1,0 +1,129 @@
+/**
+ * The access audit writer: the API records who read which customer's data, every admin action, sign-in
+ * and refused request; rows are batched into `access_audit` (sinks/clickhouse/audit.ts) at most every
+ * `flushMs` or every `maxBatch` rows. Bounded: at most `maxBuffered` rows wait while ClickHouse is down;
+ * past that the oldest are dropped, counted (`vafa_access_audit_dropped_total`) and logged once per
+ * episode. Closing flushes what is left (the API's close, before the ClickHouse client closes).
+ */
+import { randomUUID } from 'node:crypto';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from '../runtime/log.js';
+import { FailureEpisode } from '../runtime/episode.js';
+
+export interface AuditEntry {
+  principal: string;
+  via: string;
+  action: string;
+  customer_id?: string;
+  method: string;
+  route: string;
+  status: number;
+  remote_addr: string;
+  user_agent?: string;
+  request_id?: string;
+  detail?: string;
+}
+
+interface AuditRow extends Required<AuditEntry> {
+  at: string;
+  audit_id: string;
+}
+
+export interface AccessAuditOptions {
+  warehouse: ClickHouseClient;
+  database: string;
+  logger: Logger;
+  registry?: Registry;
+  /** Longest a recorded row waits before it is written, ms. Default 1000. */
+  flushMs?: number;
+  /** Most rows a single insert carries. Default 1000. */
+  maxBatch?: number;
+  /** Most rows waiting (ClickHouse down); older ones are dropped past it. Default 50,000. */
+  maxBuffered?: number;
+}
+
+export class AccessAudit {
+  private buffer: AuditRow[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private readonly episode: FailureEpisode;
+  private readonly droppedCounter: Counter | undefined;
+  dropped = 0;
+  written = 0;
+
+  constructor(private readonly opts: AccessAuditOptions) {
+    this.episode = new FailureEpisode(opts.logger, 'access audit insert');
+    const existing = opts.registry?.getSingleMetric('vafa_access_audit_dropped_total') as Counter | undefined;
+    this.droppedCounter = existing ?? (opts.registry
+      ? new Counter({ name: 'vafa_access_audit_dropped_total', help: 'access audit rows dropped because ClickHouse could not take them in time', registers: [opts.registry] })
+      : undefined);
+  }
+
+  record(e: AuditEntry): void {
+    if (this.closed) return;
+    this.buffer.push({
+      at: new Date().toISOString(), audit_id: randomUUID(), customer_id: '', user_agent: '', request_id: '', detail: '', ...e,
+    });
+    const max = this.opts.maxBuffered ?? 50_000;
+    if (this.buffer.length > max) {
+      const n = this.buffer.length - max;
+      this.buffer.splice(0, n);
+      this.dropped += n;
+      this.droppedCounter?.inc(n);
+      this.episode.fail(new Error(`buffer full: ${n} row(s) dropped`));
+    }
+    if (this.buffer.length >= (this.opts.maxBatch ?? 1000)) void this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, this.opts.flushMs ?? 1000);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes what is buffered (one insert per `maxBatch` rows); failed rows stay for the next flush. */
+  flush(): Promise<void> {
+    this.flushing ??= this.write().finally(() => {
+      this.flushing = undefined;
+    });
+    return this.flushing;
+  }
+
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  /** Stops recording and writes what is left (one attempt). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.flushing;
+    await this.flush();
+  }
+
+  private async write(): Promise<void> {
+    const maxBatch = this.opts.maxBatch ?? 1000;
+    while (this.buffer.length > 0) {
+      const rows = this.buffer.splice(0, maxBatch);
+      try {
+        await this.opts.warehouse.insert({ table: `${this.opts.database}.access_audit`, values: rows, format: 'JSONEachRow' });
+        this.written += rows.length;
+        this.episode.ok();
+      } catch (err) {
+        this.buffer.unshift(...rows);
+        this.episode.fail(err);
+        if (!this.closed && !this.timer) {
+          this.timer = setTimeout(() => {
+            this.timer = undefined;
+            void this.flush();
+          }, Math.max(1000, this.opts.flushMs ?? 1000));
+          this.timer.unref();
+        }
+        return;
+      }
+    }
+  }
+}
