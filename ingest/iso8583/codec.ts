@@ -4,7 +4,9 @@
  * reasons describe the shape of the bytes, never their content, so they are safe to log.
  */
 import { bcdBytes, ebcdicToString, packBcd, stringToEbcdic, unpackBcd } from './encoding.js';
-import { DEFAULT_OPTIONS, ISO8583_1987, type FieldSpec, type Iso8583Options, type Iso8583Spec } from './spec.js';
+import {
+  BINARY_PREFIX_BYTES, DEFAULT_OPTIONS, ISO8583_1987, PREFIX_DIGITS, type BitmapEncoding, type FieldSpec, type Iso8583Options, type Iso8583Spec,
+} from './spec.js';
 
 /** A field value: text for every type but `b`, whose value is bytes. */
 export type FieldValue = string | Buffer;
@@ -17,6 +19,11 @@ export interface Iso8583Message {
   fields: Record<number, FieldValue>;
   /** The fixed message header (e.g. TPDU) when the options configure one. */
   header?: Buffer;
+  /**
+   * Sub-messages (fields whose spec has `subfields`), by field number → sub-field → value. On encode
+   * a field given here and not in `fields` is built from its sub-fields.
+   */
+  subfields?: Record<number, Record<number, FieldValue>>;
 }
 
 /** Where a field's bytes lie in the decoded buffer: `start` is its length prefix, `dataStart` its content. */
@@ -26,11 +33,22 @@ export interface FieldSpan {
   end: number;
 }
 
+/** A decoded sub-message: its bitmap and fields, with spans as offsets in the whole frame. */
+export interface DecodedSubMessage {
+  bitmap: string;
+  fields: Record<number, FieldValue>;
+  spans: Record<number, FieldSpan>;
+}
+
 export interface DecodedMessage extends Iso8583Message {
   /** The bitmap(s) as uppercase hex: 16 characters, or 32 with a secondary bitmap. */
   bitmap: string;
   /** Byte ranges of each field. */
   spans: Record<number, FieldSpan>;
+  /** Sub-messages decoded from fields whose spec has `subfields`. */
+  subMessages?: Record<number, DecodedSubMessage>;
+  /** Filler bytes ignored after the last field (only with `maxFillerBytes`). */
+  fillerBytes?: number;
 }
 
 /** What a message decoded to before an error stopped the decoder. */
@@ -45,10 +63,12 @@ export interface PartialMessage {
   bodyStart?: number;
   fields: Record<number, FieldValue>;
   spans: Record<number, FieldSpan>;
+  /** Spans of the sub-fields read so far (absolute offsets), by field. */
+  subSpans?: Record<number, Record<number, FieldSpan>>;
 }
 
-/** Where in a message an error is: a field number, or one of the message's structural parts. */
-export type Iso8583Location = number | 'header' | 'mti' | 'bitmap' | 'end';
+/** Where in a message an error is: a field number, a sub-field (`127.3`), or one of the message's structural parts. */
+export type Iso8583Location = number | `${number}.${number}` | `${number}.bitmap` | 'header' | 'mti' | 'bitmap' | 'end';
 
 /** A message that does not follow the spec. `offset` is the byte where the bad part starts. */
 export class Iso8583DecodeError extends Error {
@@ -97,18 +117,18 @@ function textChars(fs: FieldSpec, len: number): number {
 function dataBytes(fs: FieldSpec, len: number): number {
   const enc = fs.encoding ?? 'ascii';
   if (fs.type === 'b') return enc === 'binary' ? len : len * 2;
-  if (enc === 'bcd') return bcdBytes(len);
+  if (enc === 'bcd') return fs.type === 'xn' ? 1 + bcdBytes(len) : bcdBytes(len);
   return textChars(fs, len);
 }
 
 function prefixBytes(fs: FieldSpec): number {
   if (fs.lengthType === 'fixed') return 0;
-  const digits = fs.lengthType === 'LLVAR' ? 2 : 3;
+  const digits = PREFIX_DIGITS[fs.lengthType];
   switch (fs.lengthEncoding ?? 'ascii') {
     case 'ascii':
     case 'ebcdic': return digits;
     case 'bcd': return bcdBytes(digits);
-    case 'binary': return digits === 2 ? 1 : 2;
+    case 'binary': return BINARY_PREFIX_BYTES[fs.lengthType];
   }
 }
 
@@ -129,130 +149,196 @@ export function bitmapFields(bitmap: Uint8Array): number[] {
   return out;
 }
 
+/** A read position over a frame, failing with the partial message so far. */
+class Reader {
+  pos: number;
+  constructor(readonly buf: Buffer, readonly partial: PartialMessage, start: number, readonly end: number) {
+    this.pos = start;
+  }
+
+  fail(where: Iso8583Location, at: number, reason: string): never {
+    throw new Iso8583DecodeError(where, at, reason, this.partial);
+  }
+
+  take(n: number, where: Iso8583Location, what: string): Buffer {
+    if (this.pos + n > this.end) this.fail(where, this.pos, `needs ${n} bytes for ${what}, ${this.end - this.pos} left`);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+}
+
+function readBitmaps(r: Reader, encoding: BitmapEncoding, where: Iso8583Location): Buffer {
+  const one = (): Buffer => {
+    const at = r.pos;
+    if (encoding === 'binary') return Buffer.from(r.take(8, where, 'a bitmap'));
+    const text = bytesToText(r.take(16, where, 'a hex bitmap'), encoding === 'hex-ebcdic');
+    if (!/^[0-9A-Fa-f]{16}$/.test(text)) r.fail(where, at, 'the bitmap is not 16 hex characters');
+    return Buffer.from(text, 'hex');
+  };
+  const primary = one();
+  return primary[0]! & 0x80 ? Buffer.concat([primary, one()]) : primary;
+}
+
+function readLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
+  if (f.lengthType === 'fixed') return f.length;
+  const start = r.pos;
+  const raw = r.take(prefixBytes(f), where, 'its length prefix');
+  let len: number;
+  switch (f.lengthEncoding ?? 'ascii') {
+    case 'ascii':
+    case 'ebcdic': {
+      const t = bytesToText(raw, f.lengthEncoding === 'ebcdic');
+      if (!/^\d+$/.test(t)) r.fail(where, start, 'the length prefix is not digits');
+      len = Number(t);
+      break;
+    }
+    case 'bcd': {
+      const t = unpackBcd(raw, raw.length * 2, 'left');
+      if (!/^\d+$/.test(t)) r.fail(where, start, 'the BCD length prefix is not digits');
+      len = Number(t);
+      break;
+    }
+    case 'binary':
+      len = raw.readUIntBE(0, raw.length);
+      break;
+  }
+  if (len > f.length) r.fail(where, start, `length ${len} is over the maximum ${f.length}`);
+  return len;
+}
+
+function readBcd(r: Reader, f: FieldSpec, data: Buffer, len: number, dataStart: number, where: Iso8583Location): string {
+  const pad = f.padding ?? 'left';
+  const nibbles = unpackBcd(data, data.length * 2, 'left');
+  const padNibble = len % 2 === 0 ? '' : pad === 'left' ? nibbles[0]! : nibbles[nibbles.length - 1]!;
+  if (padNibble !== '' && padNibble !== '0' && padNibble !== 'F') r.fail(where, dataStart, 'the BCD pad nibble is not 0 or F');
+  const s = unpackBcd(data, len, pad);
+  if (f.type === 'z') {
+    if (!/^[0-9D]*$/.test(s)) r.fail(where, dataStart, 'packed track-2 data has nibbles other than digits and the D separator');
+    return s.replace(/D/g, '=');
+  }
+  if (!DIGITS.test(s)) r.fail(where, dataStart, 'packed BCD has nibbles above 9');
+  return s;
+}
+
+function readValue(r: Reader, f: FieldSpec, len: number, where: Iso8583Location): FieldValue {
+  const dataStart = r.pos;
+  const enc = f.encoding ?? 'ascii';
+  const data = r.take(dataBytes(f, len), where, 'its content');
+  if (f.type === 'b') {
+    if (enc === 'binary') return Buffer.from(data);
+    const hex = bytesToText(data, enc === 'ebcdic');
+    if (!HEX.test(hex)) r.fail(where, dataStart, 'binary content is not hex characters');
+    return Buffer.from(hex, 'hex');
+  }
+  if (enc === 'bcd' && f.type === 'xn') {
+    const sign = String.fromCharCode(data[0]!);
+    if (sign !== 'C' && sign !== 'D') r.fail(where, dataStart, 'expected C or D followed by digits');
+    return sign + readBcd(r, { ...f, type: 'n' }, data.subarray(1), len, dataStart + 1, where);
+  }
+  if (enc === 'bcd') return readBcd(r, f, data, len, dataStart, where);
+  const s = bytesToText(data, enc === 'ebcdic');
+  const bad = charsetOk(f, s);
+  if (bad) r.fail(where, dataStart, bad);
+  return s;
+}
+
+/** Reads the fields a bitmap announces; `sub` is the parent field when reading a sub-message. */
+function readFields(r: Reader, spec: Iso8583Spec, present: readonly number[], out: { fields: Record<number, FieldValue>; spans: Record<number, FieldSpan> }, sub?: number): Record<number, DecodedSubMessage> | undefined {
+  let subs: Record<number, DecodedSubMessage> | undefined;
+  for (const field of present) {
+    const where: Iso8583Location = sub === undefined ? field : `${sub}.${field}`;
+    const f = spec[field];
+    if (!f) r.fail(where, r.pos, 'the bitmap announces a field the spec does not define');
+    const start = r.pos;
+    const len = readLength(r, f, where);
+    const dataStart = r.pos;
+    out.fields[field] = readValue(r, f, len, where);
+    out.spans[field] = { start, dataStart, end: r.pos };
+    if (f.subfields && sub === undefined) {
+      subs ??= {};
+      subs[field] = readSubMessage(r, f, field, dataStart, r.pos);
+    }
+  }
+  return subs;
+}
+
+function readSubMessage(parent: Reader, f: FieldSpec, field: number, start: number, end: number): DecodedSubMessage {
+  const spans: Record<number, FieldSpan> = {};
+  const partial = parent.partial;
+  partial.subSpans ??= {};
+  partial.subSpans[field] = spans;
+  const r = new Reader(parent.buf, partial, start, end);
+  const sm = f.subfields!;
+  const bitmap = readBitmaps(r, sm.bitmapEncoding, `${field}.bitmap`);
+  const present = bitmapFields(bitmap).filter((n) => n !== 1);
+  const out = { fields: {} as Record<number, FieldValue>, spans };
+  readFields(r, sm.fields, present, out, field);
+  if (r.pos !== end) r.fail(field, r.pos, `${end - r.pos} bytes after the last sub-field`);
+  return { bitmap: bitmap.toString('hex').toUpperCase(), fields: out.fields, spans };
+}
+
+/** Checks what follows the last field: filler up to `maxFillerBytes`, then the trailer if configured. */
+function readEnd(r: Reader, o: Iso8583Options): number {
+  let end = r.end;
+  const trailer = o.trailer ? Buffer.from(o.trailer, 'hex') : undefined;
+  if (trailer && end - r.pos >= trailer.length && r.buf.subarray(end - trailer.length, end).equals(trailer)) end -= trailer.length;
+  const filler = end - r.pos;
+  if (filler > o.maxFillerBytes) r.fail('end', r.pos, `${r.end - r.pos} bytes after the last field`);
+  return filler;
+}
+
 /**
  * Decodes one message (the bytes after the frame length header).
- * @throws Iso8583DecodeError naming the field (or `header`/`mti`/`bitmap`/`end`) and byte offset.
+ * @throws Iso8583DecodeError naming the field (or `header`/`mti`/`bitmap`/`end`, `127.3` for a sub-field) and byte offset.
  */
 export function decode(input: Uint8Array, spec: Iso8583Spec = ISO8583_1987, opts?: Partial<Iso8583Options>): DecodedMessage {
   const o = options(opts);
   const buf = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const partial: PartialMessage = { fields: {}, spans: {} };
-  let pos = 0;
-  const fail = (where: Iso8583Location, at: number, reason: string): never => {
-    throw new Iso8583DecodeError(where, at, reason, partial);
-  };
-  const take = (n: number, where: Iso8583Location, what: string): Buffer => {
-    if (pos + n > buf.length) fail(where, pos, `needs ${n} bytes for ${what}, ${buf.length - pos} left`);
-    const out = buf.subarray(pos, pos + n);
-    pos += n;
-    return out;
-  };
+  const r = new Reader(buf, partial, 0, buf.length);
 
-  if (o.messageHeader) partial.header = Buffer.from(take(o.messageHeader.length, 'header', 'the message header'));
+  if (o.messageHeader) partial.header = Buffer.from(r.take(o.messageHeader.length, 'header', 'the message header'));
 
-  const mtiAt = pos;
+  const mtiAt = r.pos;
   let mti: string;
-  if (o.mtiEncoding === 'bcd') mti = unpackBcd(take(2, 'mti', 'the MTI'), 4, 'left');
-  else mti = bytesToText(take(4, 'mti', 'the MTI'), o.mtiEncoding === 'ebcdic');
-  if (!/^\d{4}$/.test(mti)) fail('mti', mtiAt, 'the MTI is not four digits');
+  if (o.mtiEncoding === 'bcd') mti = unpackBcd(r.take(2, 'mti', 'the MTI'), 4, 'left');
+  else mti = bytesToText(r.take(4, 'mti', 'the MTI'), o.mtiEncoding === 'ebcdic');
+  if (!/^\d{4}$/.test(mti)) r.fail('mti', mtiAt, 'the MTI is not four digits');
   partial.mti = mti;
-  partial.afterMti = pos;
+  partial.afterMti = r.pos;
 
-  const readBitmap = (): Buffer => {
-    const at = pos;
-    if (o.bitmapEncoding === 'binary') return Buffer.from(take(8, 'bitmap', 'a bitmap'));
-    const text = bytesToText(take(16, 'bitmap', 'a hex bitmap'), o.bitmapEncoding === 'hex-ebcdic');
-    if (!/^[0-9A-Fa-f]{16}$/.test(text)) fail('bitmap', at, 'the bitmap is not 16 hex characters');
-    return Buffer.from(text, 'hex');
-  };
-  const primary = readBitmap();
-  const bitmap = primary[0]! & 0x80 ? Buffer.concat([primary, readBitmap()]) : primary;
+  const bitmap = readBitmaps(r, o.bitmapEncoding, 'bitmap');
   const present = bitmapFields(bitmap).filter((f) => f !== 1);
   partial.present = present;
-  partial.bodyStart = pos;
-
-  for (const field of present) {
-    const fs = spec[field];
-    if (!fs) fail(field, pos, 'the bitmap announces a field the spec does not define');
-    const f = fs as FieldSpec;
-    const start = pos;
-    let len = f.length;
-    if (f.lengthType !== 'fixed') {
-      const raw = take(prefixBytes(f), field, 'its length prefix');
-      switch (f.lengthEncoding ?? 'ascii') {
-        case 'ascii':
-        case 'ebcdic': {
-          const t = bytesToText(raw, f.lengthEncoding === 'ebcdic');
-          if (!/^\d+$/.test(t)) fail(field, start, 'the length prefix is not digits');
-          len = Number(t);
-          break;
-        }
-        case 'bcd': {
-          const t = unpackBcd(raw, raw.length * 2, 'left');
-          if (!/^\d+$/.test(t)) fail(field, start, 'the BCD length prefix is not digits');
-          len = Number(t);
-          break;
-        }
-        case 'binary':
-          len = raw.length === 1 ? raw[0]! : raw.readUInt16BE(0);
-          break;
-      }
-      if (len > f.length) fail(field, start, `length ${len} is over the maximum ${f.length}`);
-    }
-    const dataStart = pos;
-    const enc = f.encoding ?? 'ascii';
-    const data = take(dataBytes(f, len), field, 'its content');
-    let value: FieldValue;
-    if (f.type === 'b') {
-      if (enc === 'binary') value = Buffer.from(data);
-      else {
-        const hex = bytesToText(data, enc === 'ebcdic');
-        if (!HEX.test(hex)) fail(field, dataStart, 'binary content is not hex characters');
-        value = Buffer.from(hex, 'hex');
-      }
-    } else if (enc === 'bcd') {
-      const pad = f.padding ?? 'left';
-      const nibbles = unpackBcd(data, data.length * 2, 'left');
-      const padNibble = len % 2 === 0 ? '' : pad === 'left' ? nibbles[0]! : nibbles[nibbles.length - 1]!;
-      if (padNibble !== '' && padNibble !== '0' && padNibble !== 'F') fail(field, dataStart, 'the BCD pad nibble is not 0 or F');
-      const s = unpackBcd(data, len, pad);
-      if (f.type === 'z') {
-        if (!/^[0-9D]*$/.test(s)) fail(field, dataStart, 'packed track-2 data has nibbles other than digits and the D separator');
-        value = s.replace(/D/g, '=');
-      } else {
-        if (!DIGITS.test(s)) fail(field, dataStart, 'packed BCD has nibbles above 9');
-        value = s;
-      }
-    } else {
-      const s = bytesToText(data, enc === 'ebcdic');
-      const bad = charsetOk(f, s);
-      if (bad) fail(field, dataStart, bad);
-      value = s;
-    }
-    partial.fields[field] = value;
-    partial.spans[field] = { start, dataStart, end: pos };
-  }
-  if (pos !== buf.length) fail('end', pos, `${buf.length - pos} bytes after the last field`);
-  return { mti, fields: partial.fields, bitmap: bitmap.toString('hex').toUpperCase(), spans: partial.spans, ...(partial.header ? { header: partial.header } : {}) };
+  partial.bodyStart = r.pos;
+  const subMessages = readFields(r, spec, present, partial);
+  const filler = readEnd(r, o);
+  return {
+    mti, fields: partial.fields, bitmap: bitmap.toString('hex').toUpperCase(), spans: partial.spans,
+    ...(partial.header ? { header: partial.header } : {}),
+    ...(subMessages ? { subMessages, subfields: Object.fromEntries(Object.entries(subMessages).map(([k, v]) => [k, v.fields])) } : {}),
+    ...(filler > 0 ? { fillerBytes: filler } : {}),
+  };
 }
 
-function encodeLength(field: number, f: FieldSpec, len: number): Buffer {
-  const digits = f.lengthType === 'LLVAR' ? 2 : 3;
+function encodeLength(field: Iso8583Location, f: FieldSpec, len: number): Buffer {
+  if (f.lengthType === 'fixed') throw new Iso8583EncodeError(field, 'a fixed field has no length prefix');
+  const digits = PREFIX_DIGITS[f.lengthType];
   switch (f.lengthEncoding ?? 'ascii') {
     case 'ascii': return Buffer.from(String(len).padStart(digits, '0'), 'latin1');
     case 'ebcdic': return stringToEbcdic(String(len).padStart(digits, '0'))!;
-    case 'bcd': return packBcd(String(len).padStart(digits === 2 ? 2 : 4, '0'), 'left')!;
+    case 'bcd': return packBcd(String(len).padStart(bcdBytes(digits) * 2, '0'), 'left')!;
     case 'binary': {
-      if (digits === 2) return Buffer.from([len]);
-      const b = Buffer.alloc(2);
-      b.writeUInt16BE(len);
+      const b = Buffer.alloc(BINARY_PREFIX_BYTES[f.lengthType]);
+      b.writeUIntBE(len, 0, b.length);
       return b;
     }
   }
   throw new Iso8583EncodeError(field, 'unknown length encoding');
 }
 
-function encodeField(field: number, f: FieldSpec, value: FieldValue): Buffer {
+function encodeField(field: Iso8583Location, f: FieldSpec, value: FieldValue): Buffer {
   const enc = f.encoding ?? 'ascii';
   const fail = (reason: string): never => {
     throw new Iso8583EncodeError(field, reason);
@@ -280,7 +366,9 @@ function encodeField(field: number, f: FieldSpec, value: FieldValue): Buffer {
     if (bad) fail(bad);
     len = f.type === 'xn' && f.lengthType === 'fixed' ? s.length - 1 : s.length;
     if (f.lengthType === 'fixed' ? len !== f.length : len > f.length) fail(`needs ${f.lengthType === 'fixed' ? 'exactly' : 'at most'} ${f.length} characters, got ${len}`);
-    if (enc === 'bcd') {
+    if (enc === 'bcd' && f.type === 'xn') {
+      data = Buffer.concat([Buffer.from(s[0]!, 'latin1'), packBcd(s.slice(1), f.padding ?? 'left') as Buffer]);
+    } else if (enc === 'bcd') {
       const nibbles = f.type === 'z' ? s.replace(/=/g, 'D') : s;
       if (f.type === 'z' && !/^[0-9D]*$/.test(nibbles)) fail('packed track-2 data allows digits and = only');
       data = packBcd(nibbles, f.padding ?? 'left') as Buffer;
@@ -308,21 +396,38 @@ export function encode(msg: Iso8583Message, spec: Iso8583Spec = ISO8583_1987, op
   if (!/^\d{4}$/.test(msg.mti)) throw new Iso8583EncodeError('mti', 'must be four digits');
   parts.push(o.mtiEncoding === 'bcd' ? (packBcd(msg.mti, 'left') as Buffer) : (textToBytes(msg.mti, o.mtiEncoding === 'ebcdic') as Buffer));
 
-  const numbers = Object.keys(msg.fields).map(Number).filter((n) => n !== 1).sort((a, b) => a - b);
-  for (const n of numbers) if (!Number.isInteger(n) || n < 2 || n > 128) throw new Iso8583EncodeError(n, 'field numbers run from 2 to 128');
+  parts.push(encodeBody(msg.fields, spec, o.bitmapEncoding, msg.subfields));
+  if (o.trailer) parts.push(Buffer.from(o.trailer, 'hex'));
+  return Buffer.concat(parts);
+}
+
+/** Bitmap(s) and fields; fields given only as `subfields` are built as sub-messages. */
+function encodeBody(given: Record<number, FieldValue>, spec: Iso8583Spec, bitmapEncoding: BitmapEncoding, subfields?: Record<number, Record<number, FieldValue>>, parent?: number): Buffer {
+  const fields: Record<number, FieldValue> = { ...given };
+  const where = (n: number): Iso8583Location => (parent === undefined ? n : `${parent}.${n}`);
+  for (const [k, sub] of Object.entries(subfields ?? {})) {
+    const n = Number(k);
+    const sm = spec[n]?.subfields;
+    if (fields[n] !== undefined) continue;
+    if (!sm) throw new Iso8583EncodeError(n, 'the spec defines no sub-fields for this field');
+    const content = encodeBody(sub, sm.fields, sm.bitmapEncoding, undefined, n);
+    const f = spec[n]!;
+    fields[n] = f.type === 'b' ? content : f.encoding === 'ebcdic' ? ebcdicToString(content) : content.toString('latin1');
+  }
+  const numbers = Object.keys(fields).map(Number).filter((n) => n !== 1).sort((a, b) => a - b);
+  for (const n of numbers) if (!Number.isInteger(n) || n < 2 || n > 128) throw new Iso8583EncodeError(where(n), 'field numbers run from 2 to 128');
   const secondary = numbers.some((n) => n > 64);
   const bitmap = Buffer.alloc(secondary ? 16 : 8);
   if (secondary) bitmap[0] = 0x80;
   for (const n of numbers) bitmap[(n - 1) >> 3]! |= 0x80 >> ((n - 1) & 7);
   const writeBitmap = (bm: Buffer): Buffer =>
-    o.bitmapEncoding === 'binary' ? bm : (textToBytes(bm.toString('hex').toUpperCase(), o.bitmapEncoding === 'hex-ebcdic') as Buffer);
-  parts.push(writeBitmap(bitmap.subarray(0, 8)));
+    bitmapEncoding === 'binary' ? bm : (textToBytes(bm.toString('hex').toUpperCase(), bitmapEncoding === 'hex-ebcdic') as Buffer);
+  const parts = [writeBitmap(bitmap.subarray(0, 8))];
   if (secondary) parts.push(writeBitmap(bitmap.subarray(8, 16)));
-
   for (const n of numbers) {
     const f = spec[n];
-    if (!f) throw new Iso8583EncodeError(n, 'the spec does not define this field');
-    parts.push(encodeField(n, f, msg.fields[n]!));
+    if (!f) throw new Iso8583EncodeError(where(n), 'the spec does not define this field');
+    parts.push(encodeField(where(n), f, fields[n]!));
   }
   return Buffer.concat(parts);
 }

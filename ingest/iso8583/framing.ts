@@ -1,14 +1,27 @@
 /**
  * TCP framing for ISO 8583: each message is preceded by a length header (2-byte big-endian binary
- * or 4 ASCII digits). The reader copes with frames split across reads and many frames in one read.
+ * or 4 ASCII digits) that may or may not count itself and the message header after it. The reader
+ * copes with frames split across reads and many frames in one read.
  */
 import type { Iso8583Options } from './spec.js';
 
 export interface FramingOptions {
   lengthHeader: Exclude<Iso8583Options['lengthHeader'], 'none'>;
   lengthHeaderIncludesItself?: boolean;
+  /**
+   * Bytes of each frame that follow the length header but that its length does not count (a message
+   * header the switch leaves out of the length). Default 0.
+   */
+  uncountedBytes?: number;
   /** Largest message accepted (without the header). */
   maxFrameBytes: number;
+}
+
+/** The framing of a spec's options: length header, whether it counts itself, and the bytes it leaves out. */
+export function framingOf(o: Pick<Iso8583Options, 'lengthHeader' | 'lengthHeaderIncludesItself' | 'lengthCountsMessageHeader' | 'messageHeader'>): Omit<FramingOptions, 'maxFrameBytes'> {
+  if (o.lengthHeader === 'none') throw new RangeError('framing needs a length header (binary2 or ascii4)');
+  const uncounted = o.lengthCountsMessageHeader === false ? (o.messageHeader?.length ?? 0) : 0;
+  return { lengthHeader: o.lengthHeader, lengthHeaderIncludesItself: o.lengthHeaderIncludesItself, ...(uncounted ? { uncountedBytes: uncounted } : {}) };
 }
 
 /** A length header that cannot be honoured; after one, the stream cannot be resynchronised. */
@@ -67,6 +80,7 @@ export class FrameReader {
         }
         len = Math.max(0, len - this.hdr);
       }
+      if (len > 0) len += this.opts.uncountedBytes ?? 0;
       if (len > this.opts.maxFrameBytes) {
         error = new FramingError(`length ${len} is over the limit of ${this.opts.maxFrameBytes} bytes`, header.toString('hex'));
         break;
@@ -81,9 +95,11 @@ export class FrameReader {
 }
 
 /** Prefixes a message with its length header. */
-export function frameMessage(payload: Buffer, opts: Pick<FramingOptions, 'lengthHeader' | 'lengthHeaderIncludesItself'>): Buffer {
+export function frameMessage(payload: Buffer, opts: Pick<FramingOptions, 'lengthHeader' | 'lengthHeaderIncludesItself' | 'uncountedBytes'>): Buffer {
   const hdr = headerBytes(opts.lengthHeader);
-  const len = payload.length + (opts.lengthHeaderIncludesItself ? hdr : 0);
+  const uncounted = opts.uncountedBytes ?? 0;
+  if (payload.length < uncounted) throw new RangeError(`a ${payload.length}-byte message is shorter than its ${uncounted} uncounted header bytes`);
+  const len = payload.length - uncounted + (opts.lengthHeaderIncludesItself ? hdr : 0);
   const max = opts.lengthHeader === 'binary2' ? 0xffff : 9999;
   if (len > max) throw new RangeError(`a ${payload.length}-byte message does not fit a ${opts.lengthHeader} length header`);
   const header = Buffer.alloc(hdr);

@@ -3,10 +3,16 @@
  * of requests to their responses. All business choices (channels, currencies, approval codes, time
  * source) are tables a bank can replace; time comes from a reference clock passed in.
  */
+import currencyCodes from 'currency-codes';
 import type { Channel, TransactionV1 } from '../../contracts/events.js';
 import type { CardDirectory } from '../service.js';
 import { tokenizePan } from '../tokenize.js';
 import type { FieldValue, Iso8583Message } from './codec.js';
+import {
+  DEFAULT_DIALECT, type MessageClass, type OriginalDataLayout, type ResponseCodes, type TransactionKey,
+} from './dialects.js';
+
+export type { MessageClass, OriginalDataLayout, OriginalDataPart, ResponseCodes, TransactionKey } from './dialects.js';
 
 /** ISO 4217 alpha code and the exponent of its minor unit. */
 export interface CurrencyInfo {
@@ -22,16 +28,51 @@ export interface MccRule {
   channel: Channel;
 }
 
+/**
+ * Which way money moves in a transaction type. `purchase`, `withdrawal`, `payment`, `transfer` and
+ * `deposit` become events; `inquiry` (balance inquiry: no money moved) is answered and not booked;
+ * `refund` and `adjustment` (money back to the cardholder) cannot be expressed by the v1 event
+ * contract: they are kept in the DLQ with reason `refund_not_supported` and answered approved.
+ */
+export type Direction = 'purchase' | 'withdrawal' | 'payment' | 'transfer' | 'deposit' | 'refund' | 'adjustment' | 'inquiry';
+export const DIRECTIONS: readonly Direction[] = ['purchase', 'withdrawal', 'payment', 'transfer', 'deposit', 'refund', 'adjustment', 'inquiry'];
+
+/** A processing code's meaning: its direction and (for those that become events) its channel. */
+export interface ProcessingRule {
+  direction: Direction;
+  /** Default from the direction: purchase → pos, withdrawal → atm, payment → bill_pay, transfer → transfer, deposit → deposit. */
+  channel?: Channel;
+}
+
+/** The channel a direction gets when its rule names none. */
+export const DIRECTION_CHANNELS: Readonly<Partial<Record<Direction, Channel>>> = Object.freeze({
+  purchase: 'pos', withdrawal: 'atm', payment: 'bill_pay', transfer: 'transfer', deposit: 'deposit',
+});
+
+/** An e-commerce indicator: the characters at `offset` (0-based, `length` of them, default the value's) of a field, one of `values`. */
+export interface EcommerceRule {
+  field: number;
+  offset?: number;
+  length?: number;
+  values: readonly string[];
+}
+
 export interface MappingTables {
   /**
    * Request MTIs handled, by class; any other request is answered `12`. A dual-message bank that
    * books on the 0220 completion can drop 0100/0101 here so authorizations do not count twice.
    */
   messageClasses: Readonly<Record<string, MessageClass>>;
-  /** Transaction type (first two digits of field 3) → channel; a type not listed is answered `12`. */
-  processingCodes: Readonly<Record<string, Channel>>;
-  /** A `pos` purchase becomes `online` when field 22 starts with one of these entry modes or field 25 is one of these condition codes. */
-  ecommerce: { posEntryModes: readonly string[]; posConditionCodes: readonly string[] };
+  /**
+   * Transaction type (first two digits of field 3) or whole processing code (six digits, wins) → a
+   * channel (a purchase-like debit on it) or a {@link ProcessingRule}; a code not listed is answered `12`.
+   */
+  processingCodes: Readonly<Record<string, Channel | ProcessingRule>>;
+  /**
+   * A `pos` purchase becomes `online` when field 22 starts with one of `posEntryModes`, field 25 is one
+   * of `posConditionCodes`, or any of `rules` matches (e.g. an indicator inside field 48).
+   */
+  ecommerce: { posEntryModes: readonly string[]; posConditionCodes: readonly string[]; rules?: readonly EcommerceRule[] };
   /** First matching rule wins. */
   mccRules: readonly MccRule[];
   /** ISO 4217 numeric (field 49) → alpha code and exponent. */
@@ -42,46 +83,52 @@ export interface MappingTables {
   approvedResponseCodes: readonly string[];
   /**
    * Which date-time becomes `occurred_at`: field 7 (transmission, UTC) or fields 13+12 (local date and
-   * time at the terminal, at `localUtcOffset`); the other is used when the preferred one is absent.
+   * time at the terminal, at `localUtcOffset`; field 12 alone when it holds YYMMDDhhmmss, as in 1993);
+   * the other is used when the preferred one is absent.
    */
   occurredAt: { prefer: 'transmission' | 'local'; localUtcOffset: string };
+  /** Fields holding the MCC, first present wins. Default [18]. */
+  mccFields?: readonly number[];
+  /** Field and layout of the original data elements. Default field 90 as ISO 8583:1987 lays it out. */
+  originalData?: OriginalDataLayout;
+  /** What a transaction id is built from. Default STAN, field 7 and the acquirer (field 32). */
+  transactionKey?: TransactionKey;
+  /** Field 39 values sent. Default `00`, `12`, `30`, `96`. */
+  responseCodes?: ResponseCodes;
+  /** Fields a response copies from its request. Default {@link RESPONSE_ECHO_FIELDS}; the PAN (2) and track data never. */
+  responseEchoFields?: readonly number[];
 }
 
-type CurrencyRow = [string, string, number];
-const CURRENCY_ROWS: CurrencyRow[] = [
-  // Exponent 0 for IRR although ISO 4217 lists 2: Iranian switches (Shetab) carry whole rials in field 4
-  // and the rial has no minor unit in use, so the unit on the wire is the rial itself.
-  ['364', 'IRR', 0],
-  ['008', 'ALL', 2], ['012', 'DZD', 2], ['032', 'ARS', 2], ['036', 'AUD', 2], ['048', 'BHD', 3], ['050', 'BDT', 2],
-  ['051', 'AMD', 2], ['108', 'BIF', 0], ['124', 'CAD', 2], ['144', 'LKR', 2], ['152', 'CLP', 0], ['156', 'CNY', 2],
-  ['170', 'COP', 2], ['174', 'KMF', 0], ['203', 'CZK', 2], ['208', 'DKK', 2], ['262', 'DJF', 0], ['324', 'GNF', 0],
-  ['344', 'HKD', 2], ['348', 'HUF', 2], ['352', 'ISK', 0], ['356', 'INR', 2], ['360', 'IDR', 2], ['368', 'IQD', 3],
-  ['376', 'ILS', 2], ['392', 'JPY', 0], ['398', 'KZT', 2], ['400', 'JOD', 3], ['404', 'KES', 2], ['410', 'KRW', 0],
-  ['414', 'KWD', 3], ['417', 'KGS', 2], ['422', 'LBP', 2], ['434', 'LYD', 3], ['458', 'MYR', 2], ['484', 'MXN', 2],
-  ['504', 'MAD', 2], ['512', 'OMR', 3], ['524', 'NPR', 2], ['548', 'VUV', 0], ['554', 'NZD', 2], ['566', 'NGN', 2],
-  ['578', 'NOK', 2], ['586', 'PKR', 2], ['600', 'PYG', 0], ['608', 'PHP', 2], ['634', 'QAR', 2], ['643', 'RUB', 2],
-  ['646', 'RWF', 0], ['682', 'SAR', 2], ['702', 'SGD', 2], ['704', 'VND', 0], ['710', 'ZAR', 2], ['752', 'SEK', 2],
-  ['756', 'CHF', 2], ['760', 'SYP', 2], ['764', 'THB', 2], ['784', 'AED', 2], ['788', 'TND', 3], ['800', 'UGX', 0],
-  ['818', 'EGP', 2], ['826', 'GBP', 2], ['840', 'USD', 2], ['860', 'UZS', 2], ['886', 'YER', 2], ['901', 'TWD', 2],
-  ['933', 'BYN', 2], ['934', 'TMT', 2], ['941', 'RSD', 2], ['944', 'AZN', 2], ['946', 'RON', 2], ['949', 'TRY', 2],
-  ['950', 'XAF', 0], ['952', 'XOF', 0], ['953', 'XPF', 0], ['971', 'AFN', 2], ['972', 'TJS', 2], ['975', 'BGN', 2],
-  ['978', 'EUR', 2], ['980', 'UAH', 2], ['981', 'GEL', 2], ['985', 'PLN', 2], ['986', 'BRL', 2],
+/**
+ * Codes withdrawn from ISO 4217 that historic messages (a backfill) still carry, with the exponent
+ * they had. The current list is the `currency-codes` package (ISO 4217 list one, see its publish date).
+ */
+const WITHDRAWN: readonly [string, string, number][] = [
+  ['191', 'HRK', 2], ['694', 'SLL', 2], ['478', 'MRO', 2], ['678', 'STD', 2], ['937', 'VEF', 2], ['440', 'LTL', 2], ['428', 'LVL', 2],
+  ['233', 'EEK', 2], ['931', 'CUC', 2], ['932', 'ZWL', 2], ['703', 'SKK', 2], ['705', 'SIT', 2], ['196', 'CYP', 2], ['470', 'MTL', 2],
 ];
 
-/** ISO 4217 numeric → alpha and exponent (IRR with exponent 0: see the note in the source). */
-export const CURRENCIES: Readonly<Record<string, CurrencyInfo>> = Object.freeze(
-  Object.fromEntries(CURRENCY_ROWS.map(([num, alpha, exponent]) => [num, Object.freeze({ alpha, exponent })])),
-);
+/** ISO 4217 codes that no card payment is made in: precious metals, bond-market units, SDR-like units, testing, "no currency". */
+const NOT_FOR_PAYMENTS: readonly string[] = ['XAG', 'XAU', 'XPD', 'XPT', 'XBA', 'XBB', 'XBC', 'XBD', 'XDR', 'XSU', 'XUA', 'XTS', 'XXX'];
 
-/** What a request MTI is. Repeats (last digit 1) are handled like the original. */
-export type MessageClass = 'financial' | 'reversal' | 'network';
+function currencyTable(): Readonly<Record<string, CurrencyInfo>> {
+  const out: Record<string, CurrencyInfo> = {};
+  for (const [num, alpha, exponent] of WITHDRAWN) out[num] = Object.freeze({ alpha, exponent });
+  for (const c of currencyCodes.data) {
+    if (NOT_FOR_PAYMENTS.includes(c.code)) continue;
+    if (/^\d{3}$/.test(c.number) && /^[A-Z]{3}$/.test(c.code) && Number.isInteger(c.digits)) out[c.number] = Object.freeze({ alpha: c.code, exponent: c.digits });
+  }
+  // Exponent 0 for IRR although ISO 4217 lists 2: Iranian switches (Shetab) carry whole rials in field 4
+  // and the rial has no minor unit in use, so the unit on the wire is the rial itself.
+  out['364'] = Object.freeze({ alpha: 'IRR', exponent: 0 });
+  return Object.freeze(out);
+}
 
-/** Request and advice MTIs this adapter handles. */
-export const MTI_CLASSES: Readonly<Record<string, MessageClass>> = Object.freeze({
-  '0100': 'financial', '0101': 'financial', '0200': 'financial', '0201': 'financial', '0220': 'financial', '0221': 'financial',
-  '0400': 'reversal', '0401': 'reversal', '0420': 'reversal', '0421': 'reversal',
-  '0800': 'network', '0801': 'network', '0820': 'network',
-});
+/** ISO 4217 numeric → alpha and exponent: the whole current list, a few withdrawn codes, IRR with exponent 0 (see the source). */
+export const CURRENCIES: Readonly<Record<string, CurrencyInfo>> = currencyTable();
+
+/** Request and advice MTIs of ISO 8583:1987 this adapter handles. */
+export const MTI_CLASSES: Readonly<Record<string, MessageClass>> = DEFAULT_DIALECT.mapping.messageClasses;
 
 /** The defaults: ISO 8583:1987 transaction types, card-network e-commerce indicators, common MCCs. */
 export const DEFAULT_TABLES: Readonly<MappingTables> = Object.freeze({
@@ -91,39 +138,59 @@ export const DEFAULT_TABLES: Readonly<MappingTables> = Object.freeze({
     '01': 'atm', // cash withdrawal
     '09': 'pos', // goods and services with cash back
     '11': 'pos', // quasi-cash
+    '20': { direction: 'refund' }, // returns
     '21': 'deposit',
+    '22': { direction: 'adjustment' }, // credit adjustment
+    '30': { direction: 'inquiry' }, // available funds inquiry
+    '31': { direction: 'inquiry' }, // balance inquiry
     '40': 'transfer', // cardholder accounts transfer
     '50': 'bill_pay', // payment
-  } satisfies Record<string, Channel>),
+  } satisfies Record<string, Channel | ProcessingRule>),
   ecommerce: Object.freeze({ posEntryModes: ['81'], posConditionCodes: ['59'] }),
   mccRules: Object.freeze([
     { mcc: ['5541', '5542', '5983'], from: ['pos'], channel: 'fuel' },
     { mcc: ['4900', '4814', '4899', '9311'], from: ['pos', 'online'], channel: 'bill_pay' },
   ] satisfies MccRule[]),
   currencies: CURRENCIES,
-  approvedResponseCodes: Object.freeze(['00', '08', '10', '11', '16']),
+  approvedResponseCodes: DEFAULT_DIALECT.mapping.approvedResponseCodes,
   occurredAt: Object.freeze({ prefer: 'transmission', localUtcOffset: '+00:00' }),
 });
 
-/** The response MTI for a request or advice (`0200` → `0210`, `0421` → `0430`); undefined for a response. */
+/**
+ * The response MTI for a request or advice (`0200` → `0210`, `0421` → `0430`, `1804` → `1814`): the
+ * function digit plus one, the origin digit without its repeat bit. Undefined for a response or
+ * anything that is not four digits.
+ */
 export function responseMti(mti: string): string | undefined {
   if (!/^\d{4}$/.test(mti)) return undefined;
   const fn = Number(mti[2]);
   if (fn % 2 !== 0) return undefined;
-  return `${mti.slice(0, 2)}${fn + 1}0`;
+  const origin = Number(mti[3]);
+  return `${mti.slice(0, 2)}${fn + 1}${origin - (origin % 2)}`;
 }
 
-/** Fields a response copies from its request (field 2, the PAN, deliberately not among them). */
+/** Fields a response copies from its request by default (field 2, the PAN, deliberately not among them). */
 export const RESPONSE_ECHO_FIELDS: readonly number[] = [3, 4, 7, 11, 12, 13, 32, 33, 37, 41, 42, 49, 70, 90];
 
-/** Builds the response to a (possibly partly decoded) request: echoed fields and field 39. */
-export function buildResponse(request: { mti: string; fields: Record<number, FieldValue>; header?: Buffer }, responseCode: string, header?: Buffer): Iso8583Message | undefined {
+/** Fields no response ever copies, whatever the echo list says: card data. */
+export const NEVER_ECHOED: readonly number[] = [2, 14, 34, 35, 36, 45, 52, 55];
+
+/**
+ * Builds the response to a (possibly partly decoded) request: the echoed fields and field 39.
+ * `echo` defaults to {@link RESPONSE_ECHO_FIELDS}; card-data fields are never copied.
+ */
+export function buildResponse(
+  request: { mti: string; fields: Record<number, FieldValue>; header?: Buffer },
+  responseCode: string,
+  header?: Buffer,
+  echo: readonly number[] = RESPONSE_ECHO_FIELDS,
+): Iso8583Message | undefined {
   const mti = responseMti(request.mti);
   if (!mti) return undefined;
   const fields: Record<number, FieldValue> = {};
-  for (const f of RESPONSE_ECHO_FIELDS) {
+  for (const f of echo) {
     const v = request.fields[f];
-    if (v !== undefined) fields[f] = v;
+    if (v !== undefined && !NEVER_ECHOED.includes(f)) fields[f] = v;
   }
   fields[39] = responseCode;
   return { mti, fields, ...(header ? { header } : {}) };
@@ -154,7 +221,7 @@ export function cardTokenOf(fields: Record<number, FieldValue>, tokenKey: string
   return undefined;
 }
 
-/** Field 90 of a reversal: what identifies the original message. */
+/** Field 90 of a reversal (ISO 8583:1987 layout): what identifies the original message. */
 export interface OriginalDataElements {
   mti: string;
   stan: string;
@@ -169,6 +236,27 @@ export function parseOriginalDataElements(s: string): OriginalDataElements | und
   const m = /^(\d{4})(\d{6})(\d{10})(\d{11})(\d{11})$/.exec(s);
   if (!m) return undefined;
   return { mti: m[1]!, stan: m[2]!, transmission: m[3]!, acquirer: m[4]!, forwarder: m[5]! };
+}
+
+/** Splits original data elements by a dialect's layout; undefined when the value does not fit it. */
+export function parseOriginalData(s: string, layout: OriginalDataLayout): Partial<Record<OriginalDataLayout['parts'][number]['name'], string>> | undefined {
+  const out: Partial<Record<string, string>> = {};
+  let pos = 0;
+  for (const part of layout.parts) {
+    let len: number;
+    if (part.length === 'LL') {
+      if (!/^\d{2}$/.test(s.slice(pos, pos + 2))) return undefined;
+      len = Number(s.slice(pos, pos + 2));
+      pos += 2;
+    } else len = part.length;
+    if (pos + len > s.length) return undefined;
+    const v = s.slice(pos, pos + len);
+    pos += len;
+    if (part.name === 'filler') continue;
+    if (part.name !== 'rrn' && !/^\d*$/.test(v)) return undefined;
+    out[part.name] = v;
+  }
+  return pos === s.length ? out : undefined;
 }
 
 /**
@@ -217,6 +305,61 @@ export function txIdFor(key: { acquirer: string; stan: string; transmission: str
   return `iso:${acquirer}:${key.stan.padStart(6, '0')}:${compact(at)}`;
 }
 
+/** The parts a transaction id is built from, as read from a message or from original data elements. */
+export interface KeyParts {
+  reference?: string;
+  /** MMDDhhmmss (`transmission`, `local`) or YYMMDDhhmmss (`local12`). */
+  time?: string;
+  acquirer?: string;
+}
+
+/**
+ * The id for a key under a dialect's {@link TransactionKey}. With the default (STAN, field 7,
+ * acquirer) it is exactly {@link txIdFor}'s; an RRN is written `r<rrn>`, and without the acquirer
+ * the acquirer part is `0`.
+ */
+export function keyId(parts: KeyParts, key: TransactionKey, reference: Date): string | undefined {
+  if (parts.reference === undefined || parts.time === undefined) return undefined;
+  const acquirer = key.acquirer ? (parts.acquirer ?? '') : '';
+  if (key.reference === 'stan' && key.time !== 'local12') return txIdFor({ acquirer, stan: parts.reference, transmission: parts.time }, reference);
+  const ref = key.reference === 'stan' ? parts.reference : `r${parts.reference.trim()}`;
+  return idAt(acquirer, ref, parts.time, key.time === 'local12', reference, key.reference === 'stan' ? /^\d{1,12}$/ : /^r[0-9A-Za-z]{1,12}$/);
+}
+
+function idAt(acquirer: string, ref: string, time: string, withYear: boolean, reference: Date, refPattern: RegExp): string | undefined {
+  if (!refPattern.test(ref) || !/^\d*$/.test(acquirer)) return undefined;
+  const at = withYear ? yearDateTime(time) : inferDateTime(time, reference);
+  if (!at) return undefined;
+  return `iso:${acquirer.replace(/^0+/, '') || '0'}:${ref}:${compact(at)}`;
+}
+
+/** YYMMDDhhmmss (years 2000–2099) at a UTC offset, or undefined when it is not a valid date and time. */
+export function yearDateTime(s: string, utcOffsetMinutes = 0): Date | undefined {
+  const m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s);
+  if (!m) return undefined;
+  const [y, mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return undefined;
+  const t = Date.UTC(2000 + y, mo - 1, d, h, mi, sec);
+  if (new Date(t).getUTCDate() !== d) return undefined;
+  return new Date(t - utcOffsetMinutes * 60_000);
+}
+
+/** The key parts of a message itself under a dialect's {@link TransactionKey}. */
+function ownKeyParts(f: Record<number, FieldValue>, key: TransactionKey): KeyParts {
+  const reference = text(key.reference === 'stan' ? f[11] : f[37]);
+  const time = key.time === 'transmission' ? text(f[7]) : key.time === 'local12' ? text(f[12]) : text(f[13]) !== undefined && text(f[12]) !== undefined ? `${text(f[13])}${text(f[12])}` : undefined;
+  const acquirer = text(f[32]);
+  return { ...(reference !== undefined ? { reference } : {}), ...(time !== undefined ? { time } : {}), ...(acquirer !== undefined ? { acquirer } : {}) };
+}
+
+/** The key parts of the original a reversal or completion names in its original data elements. */
+function originalKeyParts(parts: Partial<Record<string, string>>, key: TransactionKey): KeyParts {
+  const reference = key.reference === 'stan' ? parts.stan : parts.rrn;
+  const time = key.time === 'transmission' ? parts.transmission : key.time === 'local12' ? parts.datetime12
+    : parts.date !== undefined && parts.time !== undefined ? `${parts.date}${parts.time.slice(0, 6)}` : undefined;
+  return { ...(reference !== undefined ? { reference } : {}), ...(time !== undefined ? { time } : {}), ...(parts.acquirer !== undefined ? { acquirer: parts.acquirer } : {}) };
+}
+
 export interface MappingContext {
   /** Reference clock (when the message arrived) for the year of MMDD dates. */
   now: Date;
@@ -227,101 +370,211 @@ export interface MappingContext {
   tables?: MappingTables;
 }
 
-/** A refusal: `30` (format error: a field is missing or wrong) or `12` (invalid transaction: not supported here). */
+/** Which answer a refusal gets: a format error (a field is missing or wrong) or an invalid transaction (not supported here). */
+export type RefusalKind = 'formatError' | 'invalidTransaction';
+
+/** A refusal: `responseCode` is the tables' code for its kind (`30` or `12` by default). */
 export interface MappingRefusal {
   ok: false;
-  responseCode: '30' | '12';
+  kind: RefusalKind;
+  responseCode: string;
   /** The field at fault, when there is one. */
   field?: number;
   reason: string;
 }
 
-export type MappingResult = { ok: true; kind: 'financial' | 'reversal'; tx: TransactionV1 } | MappingRefusal;
-
-const refuse = (responseCode: '30' | '12', reason: string, field?: number): MappingRefusal => ({ ok: false, responseCode, reason, ...(field !== undefined ? { field } : {}) });
+/** A message that maps to an event. `completion` is an advice booked under the id of the authorisation it completes. */
+export interface MappedEvent {
+  ok: true;
+  kind: 'financial' | 'reversal' | 'completion';
+  tx: TransactionV1;
+}
 
 /**
- * Maps a decoded 0100/0200/0220 (and their repeats) to a transaction, or a 0400/0420 (and repeats) to a
- * reversal whose `reverses_tx_id` is rebuilt from field 90 and whose own `tx_id` is that id + `:rev`
- * (so a repeat or an advice of the same reversal is a duplicate, not a second reversal).
+ * A valid message that becomes no event: an inquiry (no money moved; answered approved) or a refund
+ * or credit adjustment, which the v1 contract cannot express (kept in the DLQ, answered approved).
  */
-export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): MappingResult {
-  const t = ctx.tables ?? DEFAULT_TABLES;
-  const f = msg.fields;
-  const kind = t.messageClasses[msg.mti];
-  if (kind !== 'financial' && kind !== 'reversal') return refuse('12', `MTI ${msg.mti} is not a financial message or a reversal`);
+export interface MappedNoEvent {
+  ok: true;
+  kind: 'no_event';
+  direction: 'inquiry' | 'refund' | 'adjustment';
+  reason: string;
+}
 
-  const proc = text(f[3]);
-  if (proc === undefined || !/^\d{6}$/.test(proc)) return refuse('30', 'the processing code is missing or not 6 digits', 3);
-  let channel: Channel | undefined = t.processingCodes[proc.slice(0, 2)];
-  if (!channel) return refuse('12', `transaction type ${proc.slice(0, 2)} (processing code) is not supported`, 3);
+export type MappingResult = MappedEvent | MappedNoEvent | MappingRefusal;
+
+/** The default field 39 values. */
+const DEFAULT_CODES: ResponseCodes = DEFAULT_DIALECT.mapping.responseCodes;
+
+const refusal = (t: MappingTables) => (kind: RefusalKind, reason: string, field?: number): MappingRefusal => ({
+  ok: false, kind, responseCode: (t.responseCodes ?? DEFAULT_CODES)[kind], reason, ...(field !== undefined ? { field } : {}),
+});
+
+/** The rule for a processing code: the whole code first, then its first two digits. */
+export function processingRule(t: MappingTables, proc: string): ProcessingRule | undefined {
+  const raw = t.processingCodes[proc] ?? t.processingCodes[proc.slice(0, 2)];
+  if (raw === undefined) return undefined;
+  return typeof raw === 'string' ? { direction: directionOf(raw), channel: raw } : raw;
+}
+
+function directionOf(channel: Channel): Direction {
+  switch (channel) {
+    case 'atm': return 'withdrawal';
+    case 'bill_pay':
+    case 'installment': return 'payment';
+    case 'transfer': return 'transfer';
+    case 'deposit': return 'deposit';
+    default: return 'purchase';
+  }
+}
+
+/** Whether an e-commerce indicator marks the message as online. */
+function isEcommerce(t: MappingTables, f: Record<number, FieldValue>): boolean {
   const entry = text(f[22]);
   const condition = text(f[25]);
-  if (channel === 'pos' && ((entry !== undefined && t.ecommerce.posEntryModes.includes(entry.slice(0, 2))) || (condition !== undefined && t.ecommerce.posConditionCodes.includes(condition)))) {
-    channel = 'online';
-  }
-  const mccRaw = text(f[18]);
-  const mcc = mccRaw !== undefined && /^\d{4}$/.test(mccRaw) ? mccRaw : undefined;
+  if (entry !== undefined && t.ecommerce.posEntryModes.includes(entry.slice(0, 2))) return true;
+  if (condition !== undefined && t.ecommerce.posConditionCodes.includes(condition)) return true;
+  return (t.ecommerce.rules ?? []).some((r) => {
+    const v = text(f[r.field]);
+    if (v === undefined) return false;
+    const at = r.offset ?? 0;
+    return r.values.some((want) => v.slice(at, at + (r.length ?? want.length)) === want);
+  });
+}
+
+/** The channel of a message whose rule has one: e-commerce indicators, then MCC overrides. */
+function channelOf(t: MappingTables, f: Record<number, FieldValue>, base: Channel, mcc: string | undefined): Channel {
+  let channel = base;
+  if (channel === 'pos' && isEcommerce(t, f)) channel = 'online';
   if (mcc) {
     const from = channel;
     const rule = t.mccRules.find((r) => r.mcc.includes(mcc) && r.from.includes(from));
     if (rule) channel = rule.channel;
   }
+  return channel;
+}
 
-  const amountRaw = text(f[4]);
-  if (amountRaw === undefined || !/^\d+$/.test(amountRaw)) return refuse('30', 'the amount is missing or not digits', 4);
-  const amount = Number(amountRaw);
-  if (!Number.isSafeInteger(amount)) return refuse('30', 'the amount is too large', 4);
-  const currencyCode = text(f[49]) ?? t.defaultCurrency;
-  if (currencyCode === undefined) return refuse('30', 'the currency code is missing', 49);
-  const currency = t.currencies[currencyCode];
-  if (!currency || !Number.isInteger(currency.exponent) || currency.exponent < 0 || currency.exponent > 4) {
-    return refuse('30', `currency ${currencyCode} is not a known ISO 4217 numeric code`, 49);
+function mccOf(t: MappingTables, f: Record<number, FieldValue>): string | undefined {
+  for (const n of t.mccFields ?? [18]) {
+    const v = text(f[n]);
+    if (v !== undefined && /^\d{4}$/.test(v)) return v;
   }
+  return undefined;
+}
 
-  const stan = text(f[11]);
-  if (stan === undefined || !/^\d{6}$/.test(stan)) return refuse('30', 'the STAN is missing or not 6 digits', 11);
-  const transmission = text(f[7]);
-  if (transmission === undefined) return refuse('30', 'the transmission date-time is missing', 7);
-  const acquirer = text(f[32]) ?? '';
-  const ownId = txIdFor({ acquirer, stan, transmission }, ctx.now);
-  if (!ownId) return refuse('30', 'the transmission date-time is not a valid MMDDhhmmss', 7);
-
-  let occurredAt: Date | undefined;
+function occurredAtOf(t: MappingTables, f: Record<number, FieldValue>, now: Date): Date | MappingRefusal {
+  const refuse = refusal(t);
   const offset = offsetMinutes(t.occurredAt.localUtcOffset) ?? 0;
   const localDate = text(f[13]);
   const localTime = text(f[12]);
-  const useLocal = localDate !== undefined && localTime !== undefined && t.occurredAt.prefer === 'local';
-  if (useLocal) {
-    occurredAt = inferDateTime(`${localDate}${localTime}`, ctx.now, offset);
-    if (!occurredAt) return refuse('30', 'the local transaction date and time are not a valid MMDD and hhmmss', 13);
-  } else occurredAt = inferDateTime(transmission, ctx.now);
-  if (!occurredAt) return refuse('30', 'the transmission date-time is not a valid MMDDhhmmss', 7);
+  const transmission = text(f[7]);
+  if (t.occurredAt.prefer === 'local' && localTime !== undefined && localTime.length === 12) {
+    return yearDateTime(localTime, offset) ?? refuse('formatError', 'the local transaction date and time are not a valid YYMMDDhhmmss', 12);
+  }
+  if ((t.occurredAt.prefer === 'local' || transmission === undefined) && localDate !== undefined && localTime !== undefined) {
+    return inferDateTime(`${localDate}${localTime}`, now, offset) ?? refuse('formatError', 'the local transaction date and time are not a valid MMDD and hhmmss', 13);
+  }
+  if (transmission === undefined) return refuse('formatError', 'the transmission date-time is missing', 7);
+  return inferDateTime(transmission, now) ?? refuse('formatError', 'the transmission date-time is not a valid MMDDhhmmss', 7);
+}
+
+/** An authorisation or financial request or advice (message class 1 or 2, function 0 or 2), in any ISO version. */
+function isFinancialMti(mti: string): boolean {
+  return /^\d[12][02]\d$/.test(mti);
+}
+
+/** The id of the original named by the original data elements, or a refusal; undefined when the field is absent. */
+function originalIdOf(t: MappingTables, f: Record<number, FieldValue>, now: Date, kind: 'reversal' | 'completion'): string | MappingRefusal | undefined {
+  const refuse = refusal(t);
+  const layout = t.originalData ?? DEFAULT_DIALECT.mapping.originalData;
+  const key = t.transactionKey ?? DEFAULT_DIALECT.mapping.transactionKey;
+  const raw = text(f[layout.field]);
+  if (raw === undefined) return undefined;
+  const orig = parseOriginalData(raw, layout);
+  if (!orig) return refuse('formatError', `original data elements do not fit the layout (${layout.parts.map((p) => `${p.name} ${p.length}`).join(', ')})`, layout.field);
+  if (orig.mti !== undefined) {
+    const cls = t.messageClasses[orig.mti];
+    const booked = cls === 'financial' || (kind === 'reversal' && cls === 'completion');
+    if (!booked) {
+      return isFinancialMti(orig.mti)
+        ? refuse('invalidTransaction', `the original MTI ${orig.mti} is not booked here`, layout.field)
+        : refuse('formatError', `the original MTI ${orig.mti} is not a financial message`, layout.field);
+    }
+  }
+  const id = keyId(originalKeyParts(orig, key), key, now);
+  return id ?? refuse('formatError', 'the original data elements do not hold a valid reference and date-time', layout.field);
+}
+
+/**
+ * Maps a decoded request or advice. A financial message becomes a transaction; a completion (0220)
+ * takes the id of the authorisation its original data elements name (so a booked authorisation and
+ * its completion count once); a reversal (0400/0420 and repeats) becomes a reversal whose
+ * `reverses_tx_id` is rebuilt from the original data elements and whose own `tx_id` is that id +
+ * `:rev` (so a repeat or an advice of the same reversal is a duplicate, not a second reversal).
+ * Inquiries, refunds and credit adjustments become no event (see {@link MappedNoEvent}).
+ */
+export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): MappingResult {
+  const t = ctx.tables ?? DEFAULT_TABLES;
+  const refuse = refusal(t);
+  const f = msg.fields;
+  const kind = t.messageClasses[msg.mti];
+  if (kind !== 'financial' && kind !== 'reversal' && kind !== 'completion') return refuse('invalidTransaction', `MTI ${msg.mti} is not a financial message or a reversal`);
+
+  const proc = text(f[3]);
+  if (proc === undefined || !/^\d{6}$/.test(proc)) return refuse('formatError', 'the processing code is missing or not 6 digits', 3);
+  const rule = processingRule(t, proc);
+  if (!rule) return refuse('invalidTransaction', `transaction type ${proc.slice(0, 2)} (processing code) is not supported`, 3);
+  if (rule.direction === 'inquiry') return { ok: true, kind: 'no_event', direction: 'inquiry', reason: `processing code ${proc} moves no money` };
+  if (rule.direction === 'refund' || rule.direction === 'adjustment') {
+    return { ok: true, kind: 'no_event', direction: rule.direction, reason: `processing code ${proc} is a ${rule.direction} (money back to the cardholder), which a v1 event cannot express` };
+  }
+  const base = rule.channel ?? DIRECTION_CHANNELS[rule.direction];
+  if (!base) return refuse('invalidTransaction', `processing code ${proc} has no channel`, 3);
+  const mcc = mccOf(t, f);
+  const channel = channelOf(t, f, base, mcc);
+
+  const amountRaw = text(f[4]);
+  if (amountRaw === undefined || !/^\d+$/.test(amountRaw)) return refuse('formatError', 'the amount is missing or not digits', 4);
+  const amount = Number(amountRaw);
+  if (!Number.isSafeInteger(amount)) return refuse('formatError', 'the amount is too large', 4);
+  const currencyCode = text(f[49]) ?? t.defaultCurrency;
+  if (currencyCode === undefined) return refuse('formatError', 'the currency code is missing', 49);
+  const currency = t.currencies[currencyCode];
+  if (!currency || !Number.isInteger(currency.exponent) || currency.exponent < 0 || currency.exponent > 4) {
+    return refuse('formatError', `currency ${currencyCode} is not a known ISO 4217 numeric code`, 49);
+  }
+
+  const key = t.transactionKey ?? DEFAULT_DIALECT.mapping.transactionKey;
+  const own = ownKeyParts(f, key);
+  const refField = key.reference === 'stan' ? 11 : 37;
+  if (own.reference === undefined || (key.reference === 'stan' ? !/^\d{6}$/.test(own.reference) : !/^[0-9A-Za-z ]{1,12}$/.test(own.reference) || own.reference.trim() === '')) {
+    return refuse('formatError', key.reference === 'stan' ? 'the STAN is missing or not 6 digits' : 'the retrieval reference number is missing or not 1–12 letters and digits', refField);
+  }
+  const timeField = key.time === 'transmission' ? 7 : 12;
+  if (own.time === undefined) return refuse('formatError', key.time === 'transmission' ? 'the transmission date-time is missing' : 'the local transaction date and time are missing', timeField);
+  const ownId = keyId(own, key, ctx.now);
+  if (!ownId) return refuse('formatError', key.time === 'transmission' ? 'the transmission date-time is not a valid MMDDhhmmss' : 'the local transaction date and time are not valid', timeField);
+
+  const occurredAt = occurredAtOf(t, f, ctx.now);
+  if (!(occurredAt instanceof Date)) return occurredAt;
 
   const card = cardTokenOf(f, ctx.tokenKey);
-  if (!card) return refuse('30', 'no card data (field 2 or 35)', 2);
-  if ('error' in card) return refuse('30', card.error.reason, card.error.field);
+  if (!card) return refuse('formatError', 'no card data (field 2 or 35)', 2);
+  if ('error' in card) return refuse('formatError', card.error.reason, card.error.field);
 
   let txId = ownId;
   let reverses: string | undefined;
-  if (kind === 'reversal') {
-    const raw = text(f[90]);
-    if (raw !== undefined) {
-      const orig = parseOriginalDataElements(raw);
-      if (!orig) return refuse('30', 'original data elements are not 42 digits', 90);
-      if (t.messageClasses[orig.mti] !== 'financial') {
-        return MTI_CLASSES[orig.mti] === 'financial'
-          ? refuse('12', `the original MTI ${orig.mti} is not booked here`, 90)
-          : refuse('30', `the original MTI ${orig.mti} is not a financial message`, 90);
-      }
-      reverses = txIdFor({ acquirer: orig.acquirer, stan: orig.stan, transmission: orig.transmission }, ctx.now);
-      if (!reverses) return refuse('30', 'the original transmission date-time is not a valid MMDDhhmmss', 90);
-    } else reverses = ownId;
-    txId = `${reverses}:rev`;
+  if (kind === 'reversal' || kind === 'completion') {
+    const original = originalIdOf(t, f, ctx.now, kind);
+    if (typeof original === 'object') return original;
+    if (kind === 'reversal') {
+      reverses = original ?? ownId;
+      txId = `${reverses}:rev`;
+    } else if (original) txId = original;
   }
 
   const response = text(f[39]);
-  const declined = kind === 'financial' && response !== undefined && !t.approvedResponseCodes.includes(response);
+  const declined = kind !== 'reversal' && response !== undefined && !t.approvedResponseCodes.includes(response);
   const terminal = text(f[41])?.trim();
   const merchant = text(f[42])?.trim();
   const tx: TransactionV1 = {
@@ -348,7 +601,7 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
  */
 export async function toTransaction(msg: Iso8583Message, ctx: Omit<MappingContext, 'customerId'> & { cards?: CardDirectory }): Promise<MappingResult> {
   const mapped = mapToTransaction(msg, ctx);
-  if (!mapped.ok || !ctx.cards || !mapped.tx.card_token) return mapped;
+  if (!mapped.ok || mapped.kind === 'no_event' || !ctx.cards || !mapped.tx.card_token) return mapped;
   const customerId = await ctx.cards.lookup(mapped.tx.card_token);
   return customerId ? { ...mapped, tx: { ...mapped.tx, customer_id: customerId } } : mapped;
 }

@@ -20,6 +20,8 @@ export interface FrameLayout {
   /** Offset just after the MTI, when it was read. */
   afterMti?: number;
   complete: boolean;
+  /** Spans of sub-fields (of sub-messages) by field → sub-field, masked when the sub-field is `sensitive`. */
+  subSpans?: Record<number, Record<number, FieldSpan>>;
 }
 
 function isDigitByte(b: number): boolean {
@@ -56,6 +58,10 @@ export function maskFrame(raw: Buffer, spec: Iso8583Spec, layout: FrameLayout): 
   for (const [k, span] of Object.entries(layout.spans)) {
     if (isSensitive(spec, Number(k))) out.fill(MASK, span.dataStart, span.end);
   }
+  for (const [k, subs] of Object.entries(layout.subSpans ?? {})) {
+    const fields = spec[Number(k)]?.subfields?.fields ?? {};
+    for (const [j, span] of Object.entries(subs)) if (fields[Number(j)]?.sensitive) out.fill(MASK, span.dataStart, span.end);
+  }
   if (!layout.complete) {
     const from = layout.bodyStart ?? 0;
     const packed = Object.keys(spec).map(Number).some((n) => {
@@ -86,14 +92,15 @@ export function maskFrame(raw: Buffer, spec: Iso8583Spec, layout: FrameLayout): 
  */
 export function maskForDlq(raw: Buffer, spec: Iso8583Spec, outcome: DecodedMessage | Iso8583DecodeError, opts?: Partial<Iso8583Options>): Buffer {
   if ('partial' in outcome) {
-    const { spans, bodyStart, afterMti } = outcome.partial;
-    return maskFrame(raw, spec, { spans, ...(bodyStart !== undefined ? { bodyStart } : {}), ...(afterMti !== undefined ? { afterMti } : {}), complete: false });
+    const { spans, bodyStart, afterMti, subSpans } = outcome.partial;
+    return maskFrame(raw, spec, { spans, ...(bodyStart !== undefined ? { bodyStart } : {}), ...(afterMti !== undefined ? { afterMti } : {}), ...(subSpans ? { subSpans } : {}), complete: false });
   }
+  const subSpans = outcome.subMessages ? Object.fromEntries(Object.entries(outcome.subMessages).map(([k, v]) => [k, v.spans])) : undefined;
   const card = cardTokenOf(outcome.fields, 'mask');
   const trusted = card !== undefined && 'token' in card;
   const bodyStart = Math.min(raw.length, ...Object.values(outcome.spans).map((s) => s.start));
   const afterMti = (outcome.header?.length ?? 0) + (opts?.mtiEncoding === 'bcd' ? 2 : 4);
-  return maskFrame(raw, spec, { spans: outcome.spans, bodyStart, afterMti, complete: trusted });
+  return maskFrame(raw, spec, { spans: outcome.spans, bodyStart, afterMti, ...(subSpans ? { subSpans } : {}), complete: trusted });
 }
 
 /**

@@ -1,27 +1,30 @@
 /**
  * The ISO 8583 TCP listener: many switch connections, each a stream of length-framed messages handled
- * concurrently. A financial message or reversal is answered `00` once its event is persisted in
- * JetStream; undecodable ones go to the DLQ (card data masked) and are answered `30` when the MTI could
- * be read. A bad length header closes that connection only.
+ * concurrently. Every request or advice whose MTI can be read is answered: a financial message,
+ * completion or reversal `00` once its event is persisted in JetStream; an inquiry `00` (nothing
+ * booked); a refund `00` once kept in the DLQ; undecodable ones `30` after the DLQ (card data masked).
+ * A frame whose MTI cannot be read is dead-lettered and closes its connection (it cannot be answered),
+ * as does a bad length header; both are logged and counted.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { Counter, type Registry } from 'prom-client';
 import type { TransactionV1 } from '../../contracts/events.js';
 import type { Logger } from '../../runtime/log.js';
 import type { CardDirectory, IngestService } from '../service.js';
 import type { FieldError } from '../validation.js';
 import { decode, encode, Iso8583DecodeError, responseHeader, type DecodedMessage, type FieldValue, type PartialMessage } from './codec.js';
-import { FrameReader, frameMessage, type FramingOptions } from './framing.js';
-import { buildResponse, DEFAULT_TABLES, mapToTransaction, responseMti, type MappingTables } from './mapping.js';
+import { FrameReader, frameMessage, framingOf, type FramingOptions } from './framing.js';
+import { buildResponse, DEFAULT_TABLES, mapToTransaction, responseMti, type MappingTables, type ResponseCodes } from './mapping.js';
 import { maskForDlq, messageSummary } from './redact.js';
 import { ISO8583_1987, resolveOptions, type Iso8583Options, type Iso8583Spec } from './spec.js';
 
-/** Response codes (field 39) this adapter sends. */
-export const RESPONSE_CODES = {
+/** Response codes (field 39) this adapter sends by default; a dialect or the tables can set others (`responseCodes`). */
+export const RESPONSE_CODES: Readonly<ResponseCodes> = Object.freeze({
   approved: '00',
   invalidTransaction: '12',
   formatError: '30',
   systemMalfunction: '96',
-} as const;
+});
 
 /** Receives what cannot be decoded or processed: a short reason token, details (no card data) and the frame with card data masked. */
 export type DlqSink = (reason: string, detail: Record<string, unknown>, raw: Buffer) => Promise<void>;
@@ -42,6 +45,8 @@ export interface Iso8583ListenerOptions {
   options?: Partial<Iso8583Options>;
   /** Mapping tables; default {@link DEFAULT_TABLES}. */
   tables?: MappingTables;
+  /** Where the listener's Prometheus counters register (`vafa_iso8583_*`); none without it. */
+  registry?: Registry;
   logger: Logger;
   dlq: DlqSink;
   /** Largest message accepted; a longer length header closes the connection. Default 8192. */
@@ -69,6 +74,14 @@ export interface Iso8583Counters {
   dlq: number;
   /** Responses or other messages that need no answer. */
   unsolicited: number;
+  /** Inquiries (no money moved): answered, not booked. */
+  inquiries: number;
+  /** Refunds and credit adjustments: kept in the DLQ, answered. */
+  refunds: number;
+  /** Frames whose MTI could not be read: dead-lettered, the connection closed. */
+  unreadable: number;
+  /** Requests whose response could not be encoded even with field 39 alone. */
+  unanswered: number;
 }
 
 export interface Iso8583Stats {
@@ -87,7 +100,24 @@ export interface Iso8583Listener {
   close(): Promise<void>;
 }
 
-const newCounters = (): Iso8583Counters => ({ frames: 0, responses: {}, persisted: 0, duplicates: 0, network: 0, dlq: 0, unsolicited: 0 });
+const newCounters = (): Iso8583Counters => ({ frames: 0, responses: {}, persisted: 0, duplicates: 0, network: 0, dlq: 0, unsolicited: 0, inquiries: 0, refunds: 0, unreadable: 0, unanswered: 0 });
+
+/** Prometheus counters of the listener. */
+interface ListenerMetrics {
+  /** Frames by outcome (`persisted`, `duplicate`, `network`, `inquiry`, `refund`, `unsupported`, `dlq`, `failed`, `unsolicited`, `unreadable`). */
+  messages: Counter<'outcome'>;
+  /** Connections closed by the listener, by reason (`unreadable_mti`, `bad_length_header`, `idle`). */
+  closed: Counter<'reason'>;
+}
+
+function listenerMetrics(registry: Registry | undefined): ListenerMetrics | undefined {
+  if (!registry) return undefined;
+  const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  return {
+    messages: get('vafa_iso8583_messages_total', () => new Counter({ name: 'vafa_iso8583_messages_total', help: 'ISO 8583 frames by outcome', labelNames: ['outcome'], registers: [registry] })),
+    closed: get('vafa_iso8583_connections_closed_total', () => new Counter({ name: 'vafa_iso8583_connections_closed_total', help: 'ISO 8583 connections the listener closed, by reason', labelNames: ['reason'], registers: [registry] })),
+  };
+}
 
 type IngestOutcomeOne =
   | { status: 'persisted' | 'duplicate' }
@@ -142,8 +172,10 @@ interface Shared {
   now: () => Date;
   batcher: IngestBatcher;
   framing: Omit<FramingOptions, 'maxFrameBytes'>;
+  codes: ResponseCodes;
   totals: Iso8583Counters;
   framingErrors: number;
+  metrics: ListenerMetrics | undefined;
 }
 
 function bump(counters: Iso8583Counters[], key: Exclude<keyof Iso8583Counters, 'responses'>): void {
@@ -167,6 +199,7 @@ class Connection {
     socket.setNoDelay(true);
     socket.setTimeout(s.opts.idleTimeoutMs ?? 300_000, () => {
       this.log.info({ buffered: this.reader.buffered }, 'iso8583 connection idle: closing');
+      s.metrics?.closed.inc({ reason: 'idle' });
       this.shutdown();
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -187,6 +220,7 @@ class Connection {
     for (const frame of frames) this.track(this.handle(frame));
     if (error) {
       this.s.framingErrors++;
+      this.s.metrics?.closed.inc({ reason: 'bad_length_header' });
       this.log.warn({ reason: error.reason, header: error.headerHex }, 'iso8583 bad length header: closing this connection');
       this.shutdown();
       return;
@@ -229,14 +263,31 @@ class Connection {
     return [this.counters, this.s.totals];
   }
 
-  private respond(req: { mti: string; fields: Record<number, FieldValue>; header?: Buffer }, code: string): void {
-    const msg = buildResponse(req, code, responseHeader(req.header, this.s.options));
+  private outcome(outcome: string): void {
+    this.s.metrics?.messages.inc({ outcome });
+  }
+
+  /**
+   * Answers a request with field 39 `code` (a key of the response codes) and the echoed fields. When an
+   * echoed field cannot be written under the spec, the response goes with field 39 alone.
+   */
+  private respond(req: { mti: string; fields: Record<number, FieldValue>; header?: Buffer }, answer: keyof ResponseCodes): void {
+    const code = this.s.codes[answer];
+    const header = responseHeader(req.header, this.s.options);
+    const msg = buildResponse(req, code, header, this.s.tables.responseEchoFields);
     if (!msg) return;
-    let out: Buffer;
-    try {
-      out = frameMessage(encode(msg, this.s.spec, this.s.options), this.s.framing);
-    } catch (err) {
-      this.log.error({ err: (err as Error).message, ...messageSummary(req, false) }, 'iso8583 response could not be encoded');
+    let out: Buffer | undefined;
+    for (const candidate of [msg, { ...msg, fields: { 39: code } }]) {
+      try {
+        out = frameMessage(encode(candidate, this.s.spec, this.s.options), this.s.framing);
+        break;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, ...messageSummary(req, false) }, 'iso8583 response could not be encoded with its echoed fields');
+      }
+    }
+    if (!out) {
+      bump(this.all(), 'unanswered');
+      this.log.error({ ...messageSummary(req, false), code }, 'iso8583 response could not be encoded: not answered');
       return;
     }
     if (this.socket.destroyed || !this.socket.writable) {
@@ -280,7 +331,17 @@ class Connection {
       const summary = messageSummary(partial, false);
       this.log.warn({ field: e.field, offset: e.offset, reason: e.reason, ...summary }, 'iso8583 undecodable message');
       const ok = await this.deadLetter('decode_error', { field: e.field, offset: e.offset, reason: e.reason, ...summary }, frame, e);
-      if (partial.mti) this.respond({ mti: partial.mti, fields: partial.fields, ...(partial.header ? { header: partial.header } : {}) }, ok ? RESPONSE_CODES.formatError : RESPONSE_CODES.systemMalfunction);
+      if (partial.mti) {
+        this.outcome(ok ? 'dlq' : 'failed');
+        this.respond({ mti: partial.mti, fields: partial.fields, ...(partial.header ? { header: partial.header } : {}) }, ok ? 'formatError' : 'systemMalfunction');
+        return;
+      }
+      // Without an MTI there is no response MTI: the switch would wait for an answer that cannot come.
+      bump(this.all(), 'unreadable');
+      this.outcome('unreadable');
+      this.s.metrics?.closed.inc({ reason: 'unreadable_mti' });
+      this.log.warn({ field: e.field, offset: e.offset, reason: e.reason }, 'iso8583 frame without a readable MTI: cannot be answered, closing this connection');
+      this.shutdown();
       return;
     }
     const summary = messageSummary(msg);
@@ -288,28 +349,48 @@ class Connection {
     if (!cls) {
       if (responseMti(msg.mti) === undefined) {
         bump(this.all(), 'unsolicited');
+        this.outcome('unsolicited');
         this.log.debug(summary, 'iso8583 message needs no answer');
         return;
       }
       this.log.info(summary, 'iso8583 MTI not supported');
-      this.respond(msg, RESPONSE_CODES.invalidTransaction);
+      this.outcome('unsupported');
+      this.respond(msg, 'invalidTransaction');
       return;
     }
     if (cls === 'network') {
       bump(this.all(), 'network');
-      this.respond(msg, RESPONSE_CODES.approved);
+      this.outcome('network');
+      this.respond(msg, 'approved');
       return;
     }
     const mapped = mapToTransaction(msg, { now, tokenKey: this.s.opts.tokenKey, tables: this.s.tables });
     if (!mapped.ok) {
-      if (mapped.responseCode === RESPONSE_CODES.invalidTransaction) {
+      if (mapped.kind === 'invalidTransaction') {
         this.log.info({ ...summary, field: mapped.field, reason: mapped.reason }, 'iso8583 transaction not supported');
-        this.respond(msg, RESPONSE_CODES.invalidTransaction);
+        this.outcome('unsupported');
+        this.respond(msg, 'invalidTransaction');
         return;
       }
       this.log.warn({ ...summary, field: mapped.field, reason: mapped.reason }, 'iso8583 message cannot be mapped');
       const ok = await this.deadLetter('format_error', { field: mapped.field, reason: mapped.reason, ...summary }, frame, msg);
-      this.respond(msg, ok ? RESPONSE_CODES.formatError : RESPONSE_CODES.systemMalfunction);
+      this.outcome(ok ? 'dlq' : 'failed');
+      this.respond(msg, ok ? 'formatError' : 'systemMalfunction');
+      return;
+    }
+    if (mapped.kind === 'no_event') {
+      if (mapped.direction === 'inquiry') {
+        bump(this.all(), 'inquiries');
+        this.outcome('inquiry');
+        this.log.debug({ ...summary, reason: mapped.reason }, 'iso8583 inquiry: nothing to book');
+        this.respond(msg, 'approved');
+        return;
+      }
+      this.log.info({ ...summary, reason: mapped.reason }, 'iso8583 refund or credit adjustment: kept in the DLQ (not expressible as a v1 event)');
+      const ok = await this.deadLetter('refund_not_supported', { direction: mapped.direction, reason: mapped.reason, ...summary }, frame, msg);
+      if (ok) bump(this.all(), 'refunds');
+      this.outcome(ok ? 'refund' : 'failed');
+      this.respond(msg, ok ? 'approved' : 'systemMalfunction');
       return;
     }
     const tx = mapped.tx;
@@ -319,7 +400,8 @@ class Connection {
         if (customer) tx.customer_id = customer;
       } catch (err) {
         this.log.error({ ...summary, err: (err as Error).message }, 'iso8583 card directory unavailable');
-        this.respond(msg, RESPONSE_CODES.systemMalfunction);
+        this.outcome('failed');
+        this.respond(msg, 'systemMalfunction');
         return;
       }
     }
@@ -328,18 +410,21 @@ class Connection {
       case 'persisted':
       case 'duplicate':
         bump(this.all(), result.status === 'persisted' ? 'persisted' : 'duplicates');
+        this.outcome(result.status);
         this.log.debug({ ...summary, tx_id: tx.tx_id, status: result.status }, 'iso8583 event persisted');
-        this.respond(msg, RESPONSE_CODES.approved);
+        this.respond(msg, 'approved');
         return;
       case 'invalid': {
         this.log.warn({ ...summary, tx_id: tx.tx_id, errors: result.errors }, 'iso8583 event refused by validation');
         const ok = await this.deadLetter('invalid_event', { errors: result.errors, tx_id: tx.tx_id, ...summary }, frame, msg);
-        this.respond(msg, ok ? RESPONSE_CODES.formatError : RESPONSE_CODES.systemMalfunction);
+        this.outcome(ok ? 'dlq' : 'failed');
+        this.respond(msg, ok ? 'formatError' : 'systemMalfunction');
         return;
       }
       case 'failed':
         this.log.warn({ ...summary, tx_id: tx.tx_id, error: result.error }, 'iso8583 event not persisted');
-        this.respond(msg, RESPONSE_CODES.systemMalfunction);
+        this.outcome('failed');
+        this.respond(msg, 'systemMalfunction');
         return;
     }
   }
@@ -353,16 +438,19 @@ export async function startIso8583Listener(opts: Iso8583ListenerOptions): Promis
   const options = resolveOptions(opts.options ?? {});
   if (options.lengthHeader === 'none') throw new Error('the ISO 8583 listener needs a length header (binary2 or ascii4)');
   const now = opts.now ?? (() => new Date());
+  const tables = opts.tables ?? DEFAULT_TABLES;
   const shared: Shared = {
     spec: opts.spec ?? ISO8583_1987,
     options,
-    tables: opts.tables ?? DEFAULT_TABLES,
+    tables,
     opts,
     now,
     batcher: new IngestBatcher(opts.ingest, opts.maxBatch ?? 500, now),
-    framing: { lengthHeader: options.lengthHeader, lengthHeaderIncludesItself: options.lengthHeaderIncludesItself },
+    framing: framingOf(options),
+    codes: tables.responseCodes ?? RESPONSE_CODES,
     totals: newCounters(),
     framingErrors: 0,
+    metrics: listenerMetrics(opts.registry),
   };
   const connections = new Map<number, Connection>();
   let nextId = 1;

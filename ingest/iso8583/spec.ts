@@ -1,15 +1,22 @@
 /**
  * ISO 8583 field definitions and wire options as data. The ISO 8583:1987 layout is the default; a bank
- * loads its switch's variant from a JSON file ({@link loadSpecFile}) that extends or replaces it.
+ * loads its switch's variant from a JSON file (`specfile.ts`) that extends a dialect or replaces it.
  */
-import { readFile } from 'node:fs/promises';
 
 /**
  * Field content types (ISO 8583 notation): `n` digits, `a` letters, `an`/`ans`/`as`/`ns`/`anp` text,
  * `b` binary (length in bytes), `z` track-2 data, `xn` a `C`/`D` sign followed by `length` digits.
  */
 export type FieldType = 'n' | 'a' | 'an' | 'ans' | 'as' | 'ns' | 'anp' | 'b' | 'z' | 'xn';
-export type LengthType = 'fixed' | 'LLVAR' | 'LLLVAR';
+/** Fixed, or a length prefix of 2, 3, 4 or 6 digits (LLLLLL is what BASE24 and Postilion use for field 127). */
+export type LengthType = 'fixed' | 'LLVAR' | 'LLLVAR' | 'LLLLVAR' | 'LLLLLLVAR';
+
+/** Digits of each variable length prefix. */
+export const PREFIX_DIGITS: Readonly<Record<Exclude<LengthType, 'fixed'>, number>> = Object.freeze({ LLVAR: 2, LLLVAR: 3, LLLLVAR: 4, LLLLLLVAR: 6 });
+/** Bytes of each prefix written as an unsigned big-endian `binary` integer. */
+export const BINARY_PREFIX_BYTES: Readonly<Record<Exclude<LengthType, 'fixed'>, number>> = Object.freeze({ LLVAR: 1, LLLVAR: 2, LLLLVAR: 2, LLLLLLVAR: 3 });
+/** Largest field content the codec accepts, whatever the prefix could express. */
+export const MAX_FIELD_LENGTH = 999_999;
 /**
  * How a field's content travels: `ascii` is one byte per character (byte-transparent, so national
  * characters survive a round trip) and, for `b` fields, two hex-ASCII characters per byte; `ebcdic`
@@ -31,12 +38,24 @@ export interface FieldSpec {
   /** Where the pad nibble of an odd-length BCD value goes. Default `left`. */
   padding?: 'left' | 'right';
   name?: string;
+  /**
+   * The field is a sub-message with its own bitmap (BASE24/Postilion field 127, private fields): its
+   * content is a bitmap followed by sub-fields. Only for content carried as raw bytes (`b` with
+   * `binary` encoding, or text with `ascii`/`ebcdic` encoding); sub-fields cannot nest further.
+   */
+  subfields?: SubMessageSpec;
   /** Card data: never logged, masked in what goes to the DLQ (fields 2, 14, 34, 35, 36, 45, 52 and 55 always are). */
   sensitive?: boolean;
 }
 
+/** A sub-message: its bitmap encoding and its fields (numbered 2–128; bit 1 announces a second bitmap). */
+export interface SubMessageSpec {
+  bitmapEncoding: BitmapEncoding;
+  fields: Iso8583Spec;
+}
+
 /** A field as written in a spec document: ISO notation (`"n..19"`), or an object, optionally with a `format` to start from. */
-export type FieldDefinition = string | (Partial<FieldSpec> & { format?: string });
+export type FieldDefinition = string | (Partial<Omit<FieldSpec, 'subfields'>> & { format?: string; subfields?: { bitmapEncoding?: BitmapEncoding; fields: Record<string, FieldDefinition> } });
 
 /** Field number (2–128) → definition. Field 1 (the secondary bitmap) is handled by the codec. */
 export type Iso8583Spec = Readonly<Partial<Record<number, Readonly<FieldSpec>>>>;
@@ -55,13 +74,28 @@ export interface MessageHeaderOptions {
 
 /** Wire options besides the field definitions. */
 export interface Iso8583Options {
+  /** How the MTI travels. Default `ascii`. */
   mtiEncoding: MtiEncoding;
+  /** How the primary and secondary bitmaps travel. Default `hex-ascii`. */
   bitmapEncoding: BitmapEncoding;
+  /** Frame length header. Default `binary2`. */
   lengthHeader: LengthHeader;
-  /** Whether the length in the header counts the header's own bytes. */
+  /** Whether the length in the header counts the header's own bytes. Default false. */
   lengthHeaderIncludesItself: boolean;
-  /** A fixed message header (e.g. a TPDU) before the MTI; echoed in responses. */
+  /**
+   * Whether the length in the header counts the message header that follows it (when one is
+   * configured). Default true; some switches count only the MTI onwards.
+   */
+  lengthCountsMessageHeader: boolean;
+  /** A fixed message header (e.g. a TPDU, or BASE24's 12-byte `ISO…` header) before the MTI; echoed in responses. */
   messageHeader?: MessageHeaderOptions;
+  /**
+   * Bytes that end every message after the last field (e.g. BASE24's ETX `03`), as hex: accepted
+   * when present on a request, written on every response. Default none.
+   */
+  trailer?: string;
+  /** Bytes of filler tolerated (and ignored) after the last field, before any trailer. Default 0, at most 1024. */
+  maxFillerBytes: number;
 }
 
 /** The contract's defaults: ASCII MTI, hex-ASCII bitmaps, 2-byte binary big-endian length header, no message header. */
@@ -70,34 +104,43 @@ export const DEFAULT_OPTIONS: Readonly<Iso8583Options> = Object.freeze({
   bitmapEncoding: 'hex-ascii',
   lengthHeader: 'binary2',
   lengthHeaderIncludesItself: false,
+  lengthCountsMessageHeader: true,
+  maxFillerBytes: 0,
 });
 
 /** Fields that carry card data whatever the spec says. */
 export const CARD_DATA_FIELDS: readonly number[] = [2, 14, 34, 35, 36, 45, 52, 55];
 
-/** A spec or options value that cannot be used; `field` names the field number or the option. */
+/**
+ * A spec, options or tables value that cannot be used; `field` names the field number (`127.3` for a
+ * sub-field) or the option/table path, `line` the line of a spec file when it was read from one.
+ */
 export class Iso8583SpecError extends Error {
   override readonly name = 'Iso8583SpecError';
-  constructor(readonly field: string, readonly reason: string) {
-    super(`${/^\d+$/.test(field) ? `field ${field}` : field}: ${reason}`);
+  constructor(readonly field: string, readonly reason: string, readonly line?: number) {
+    super(`${line !== undefined ? `line ${line}: ` : ''}${/^\d+(\.\d+)?$/.test(field) ? `field ${field}` : field}: ${reason}`);
   }
 }
 
 const TYPES: readonly FieldType[] = ['n', 'a', 'an', 'ans', 'as', 'ns', 'anp', 'b', 'z', 'xn'];
-const LENGTH_TYPES: readonly LengthType[] = ['fixed', 'LLVAR', 'LLLVAR'];
+const LENGTH_TYPES: readonly LengthType[] = ['fixed', 'LLVAR', 'LLLVAR', 'LLLLVAR', 'LLLLLLVAR'];
+const BITMAP_ENCODINGS: readonly BitmapEncoding[] = ['hex-ascii', 'binary', 'hex-ebcdic'];
 const DATA_ENCODINGS: readonly DataEncoding[] = ['ascii', 'bcd', 'ebcdic', 'binary'];
 const LENGTH_ENCODINGS: readonly LengthEncoding[] = ['ascii', 'bcd', 'ebcdic', 'binary'];
-const SHORTHAND = /^(n|a|an|ans|as|ns|anp|b|z|x\+n|xn)\s*(\.\.\.|\.\.| )\s*(\d{1,5})$/;
+const SHORTHAND = /^(n|a|an|ans|as|ns|anp|b|z|x\+n|xn)\s*(\.{2,6}| )\s*(\d{1,6})$/;
+const DOTS: Readonly<Record<number, LengthType>> = { 2: 'LLVAR', 3: 'LLLVAR', 4: 'LLLLVAR', 6: 'LLLLLLVAR' };
 
 /**
- * Parses ISO notation: `n 6`, `n..19`, `ans...999`, `x+n 8`, `b 64`. A fixed `b` length is in bits
+ * Parses ISO notation: `n 6`, `n..19`, `ans...999`, `ans....9999` (LLLL), `ans......999999` (LLLLLL),
+ * `x+n 8`, `b 64`. A fixed `b` length is in bits
  * (as the standard writes it, so `b 64` is 8 bytes); a variable `b` length is in bytes.
  */
 export function parseFormat(format: string, field = '?'): FieldSpec {
   const m = SHORTHAND.exec(format.trim());
   if (!m) throw new Iso8583SpecError(field, `format "${format}" is not ISO notation such as "n 6", "n..19", "ans...999"`);
   const type = (m[1] === 'x+n' ? 'xn' : m[1]) as FieldType;
-  const lengthType: LengthType = m[2] === '...' ? 'LLLVAR' : m[2] === '..' ? 'LLVAR' : 'fixed';
+  const lengthType: LengthType | undefined = m[2] === ' ' ? 'fixed' : DOTS[m[2]!.length];
+  if (!lengthType) throw new Iso8583SpecError(field, `format "${format}": a length prefix is written with 2, 3, 4 or 6 dots`);
   let length = Number(m[3]);
   if (type === 'b' && lengthType === 'fixed') {
     if (length % 8 !== 0) throw new Iso8583SpecError(field, `format "${format}": a fixed binary length is in bits and must be a multiple of 8`);
@@ -115,25 +158,47 @@ function oneOf<T extends string>(field: string, key: string, value: unknown, all
 
 function checkField(field: string, f: FieldSpec): FieldSpec {
   if (!Number.isInteger(f.length) || f.length < 0) throw new Iso8583SpecError(field, 'length must be a whole number ≥ 0');
-  const max = f.lengthType === 'LLVAR' ? 99 : f.lengthType === 'LLLVAR' ? 999 : 9999;
   const lenEnc = f.lengthEncoding ?? 'ascii';
-  const prefixMax = lenEnc === 'binary' ? (f.lengthType === 'LLVAR' ? 255 : 65535) : max;
+  const prefixMax = f.lengthType === 'fixed' ? 9999
+    : Math.min(MAX_FIELD_LENGTH, lenEnc === 'binary' ? 256 ** BINARY_PREFIX_BYTES[f.lengthType] - 1 : 10 ** PREFIX_DIGITS[f.lengthType] - 1);
   if (f.length > prefixMax) throw new Iso8583SpecError(field, `length ${f.length} does not fit a ${f.lengthType} prefix (${lenEnc}, max ${prefixMax})`);
   if (f.lengthType === 'fixed' && f.length === 0) throw new Iso8583SpecError(field, 'a fixed field needs a length ≥ 1');
   const enc = f.encoding ?? 'ascii';
-  if (enc === 'bcd' && f.type !== 'n' && f.type !== 'z') throw new Iso8583SpecError(field, `encoding bcd is only for n and z fields (this one is ${f.type})`);
+  if (enc === 'bcd' && f.type !== 'n' && f.type !== 'z' && f.type !== 'xn') throw new Iso8583SpecError(field, `encoding bcd is only for n, z and x+n fields (this one is ${f.type})`);
+  if (enc === 'bcd' && f.type === 'xn' && f.lengthType !== 'fixed') throw new Iso8583SpecError(field, 'a bcd x+n amount must be fixed (a sign character, then the packed digits)');
   if (enc === 'binary' && f.type !== 'b') throw new Iso8583SpecError(field, `encoding binary is only for b fields (this one is ${f.type})`);
   if (enc === 'bcd' && f.type === 'z' && f.lengthType === 'fixed') throw new Iso8583SpecError(field, 'a bcd track-2 field must be LLVAR or LLLVAR');
+  if (f.subfields) {
+    const raw = f.type === 'b' ? enc === 'binary' : enc === 'ascii' || enc === 'ebcdic';
+    if (!raw || f.type === 'n' || f.type === 'z' || f.type === 'xn') {
+      throw new Iso8583SpecError(field, 'subfields need content carried as raw bytes: type b with encoding binary, or a text type (ans, an, …) with encoding ascii or ebcdic');
+    }
+  }
   return f;
 }
 
-function fieldFromJson(field: string, raw: unknown): FieldSpec {
+function subfieldsFromJson(field: string, raw: unknown, depth: number): SubMessageSpec {
+  if (depth > 0) throw new Iso8583SpecError(field, 'sub-fields cannot have sub-fields of their own');
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Iso8583SpecError(`${field}.subfields`, 'must be {bitmapEncoding?, fields}');
+  const o = raw as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'bitmapEncoding' && k !== 'fields') throw new Iso8583SpecError(`${field}.subfields`, `unknown property "${k}"`);
+  const bitmapEncoding = o.bitmapEncoding === undefined ? 'binary' : oneOf(`${field}.subfields.bitmapEncoding`, 'value', o.bitmapEncoding, BITMAP_ENCODINGS);
+  if (typeof o.fields !== 'object' || o.fields === null || Array.isArray(o.fields)) throw new Iso8583SpecError(`${field}.subfields.fields`, 'must be an object of sub-field number → definition');
+  const fields: Record<number, FieldSpec> = {};
+  for (const [k, v] of Object.entries(o.fields as Record<string, unknown>)) {
+    const n = fieldNumber(k, `${field}.${k}`);
+    fields[n] = fieldFromJson(`${field}.${k}`, v, depth + 1);
+  }
+  return { bitmapEncoding, fields: Object.freeze(fields) };
+}
+
+function fieldFromJson(field: string, raw: unknown, depth = 0): FieldSpec {
   if (typeof raw === 'string') return parseFormat(raw, field);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new Iso8583SpecError(field, 'must be ISO notation ("n..19") or an object {type, length, lengthType, encoding?, lengthEncoding?, padding?}');
   }
   const o = raw as Record<string, unknown>;
-  const known = new Set(['format', 'type', 'length', 'lengthType', 'encoding', 'lengthEncoding', 'padding', 'name', 'sensitive']);
+  const known = new Set(['format', 'type', 'length', 'lengthType', 'encoding', 'lengthEncoding', 'padding', 'name', 'sensitive', 'subfields']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new Iso8583SpecError(field, `unknown property "${k}"`);
   const base: Partial<FieldSpec> = typeof o.format === 'string' ? parseFormat(o.format, field) : {};
   if (o.format !== undefined && typeof o.format !== 'string') throw new Iso8583SpecError(field, 'format must be a string');
@@ -156,14 +221,25 @@ function fieldFromJson(field: string, raw: unknown): FieldSpec {
     if (typeof o.sensitive !== 'boolean') throw new Iso8583SpecError(field, 'sensitive must be true or false');
     spec.sensitive = o.sensitive;
   }
+  if (o.subfields !== undefined) spec.subfields = subfieldsFromJson(field, o.subfields, depth);
   return checkField(field, spec);
 }
 
 /** Checks a field number key: 2–128. */
-function fieldNumber(key: string): number {
+function fieldNumber(key: string, where = key): number {
   const n = /^\d{1,3}$/.test(key) ? Number(key) : NaN;
-  if (!(n >= 2 && n <= 128)) throw new Iso8583SpecError(key, 'field numbers run from 2 to 128 (field 1 is the secondary bitmap)');
+  if (!(n >= 2 && n <= 128)) throw new Iso8583SpecError(where, 'field numbers run from 2 to 128 (field 1 is the secondary bitmap)');
   return n;
+}
+
+/** Validates one field definition (ISO notation or an object); errors name `where`. */
+export function defineField(where: string, raw: unknown): FieldSpec {
+  return fieldFromJson(where, raw);
+}
+
+/** Checks a field number key (2–128), naming `where` in the error. */
+export function checkFieldNumber(key: string, where = key): number {
+  return fieldNumber(key, where);
 }
 
 /** Builds a spec from ISO notation strings or field objects, validating each. */
@@ -221,17 +297,25 @@ export const ISO8583_1987: Iso8583Spec = defineSpec(
 export function resolveOptions(partial: unknown = {}): Iso8583Options {
   if (typeof partial !== 'object' || partial === null || Array.isArray(partial)) throw new Iso8583SpecError('options', 'must be an object');
   const o = partial as Record<string, unknown>;
-  const known = new Set(['mtiEncoding', 'bitmapEncoding', 'lengthHeader', 'lengthHeaderIncludesItself', 'messageHeader']);
+  const known = new Set(['mtiEncoding', 'bitmapEncoding', 'lengthHeader', 'lengthHeaderIncludesItself', 'lengthCountsMessageHeader', 'messageHeader', 'trailer', 'maxFillerBytes']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new Iso8583SpecError(`options.${k}`, 'is not an option');
   const out: Iso8583Options = {
     mtiEncoding: o.mtiEncoding === undefined ? DEFAULT_OPTIONS.mtiEncoding : oneOf('options.mtiEncoding', 'value', o.mtiEncoding, ['ascii', 'bcd', 'ebcdic'] as const),
     bitmapEncoding: o.bitmapEncoding === undefined ? DEFAULT_OPTIONS.bitmapEncoding : oneOf('options.bitmapEncoding', 'value', o.bitmapEncoding, ['hex-ascii', 'binary', 'hex-ebcdic'] as const),
     lengthHeader: o.lengthHeader === undefined ? DEFAULT_OPTIONS.lengthHeader : oneOf('options.lengthHeader', 'value', o.lengthHeader, ['binary2', 'ascii4', 'none'] as const),
-    lengthHeaderIncludesItself: DEFAULT_OPTIONS.lengthHeaderIncludesItself,
+    lengthHeaderIncludesItself: bool(o, 'lengthHeaderIncludesItself', DEFAULT_OPTIONS.lengthHeaderIncludesItself),
+    lengthCountsMessageHeader: bool(o, 'lengthCountsMessageHeader', DEFAULT_OPTIONS.lengthCountsMessageHeader),
+    maxFillerBytes: DEFAULT_OPTIONS.maxFillerBytes,
   };
-  if (o.lengthHeaderIncludesItself !== undefined) {
-    if (typeof o.lengthHeaderIncludesItself !== 'boolean') throw new Iso8583SpecError('options.lengthHeaderIncludesItself', 'must be true or false');
-    out.lengthHeaderIncludesItself = o.lengthHeaderIncludesItself;
+  if (o.maxFillerBytes !== undefined) {
+    if (typeof o.maxFillerBytes !== 'number' || !Number.isInteger(o.maxFillerBytes) || o.maxFillerBytes < 0 || o.maxFillerBytes > 1024) {
+      throw new Iso8583SpecError('options.maxFillerBytes', 'must be a whole number of bytes from 0 to 1024');
+    }
+    out.maxFillerBytes = o.maxFillerBytes;
+  }
+  if (o.trailer !== undefined && o.trailer !== null) {
+    if (typeof o.trailer !== 'string' || !/^(?:[0-9A-Fa-f]{2}){1,16}$/.test(o.trailer)) throw new Iso8583SpecError('options.trailer', 'must be 1 to 16 bytes as hex, e.g. "03"');
+    out.trailer = o.trailer.toUpperCase();
   }
   if (o.messageHeader !== undefined && o.messageHeader !== null) {
     const h = o.messageHeader as Record<string, unknown>;
@@ -243,53 +327,15 @@ export function resolveOptions(partial: unknown = {}): Iso8583Options {
     if (response === 'swap-tpdu' && h.length !== 5) throw new Iso8583SpecError('options.messageHeader.response', 'swap-tpdu needs a 5-byte TPDU header');
     out.messageHeader = { length: h.length, response };
   }
+  if (!out.lengthCountsMessageHeader && !out.messageHeader) throw new Iso8583SpecError('options.lengthCountsMessageHeader', 'false needs a messageHeader');
   return out;
 }
 
-/** A loaded configuration: field definitions and wire options. */
-export interface Iso8583Config {
-  spec: Iso8583Spec;
-  options: Iso8583Options;
-}
-
-/**
- * Validates a bank's spec document:
- * `{ "extends"?: "iso8583:1987", "options"?: {...}, "fields": { "35": "z..37", "48": {"format": "ans...999", "encoding": "ebcdic"}, "60": null } }`.
- * With `extends`, the listed fields replace the 1987 ones and `null` removes one; without it, the
- * listed fields are the whole spec. Every error names the field (or option) it is about.
- */
-export function parseSpecConfig(doc: unknown): Iso8583Config {
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Iso8583SpecError('(document)', 'must be a JSON object');
-  const d = doc as Record<string, unknown>;
-  for (const k of Object.keys(d)) {
-    if (!['extends', 'options', 'fields', 'name', 'description'].includes(k)) throw new Iso8583SpecError(k, 'is not a spec document key (extends, options, fields, name, description)');
-  }
-  if (d.extends !== undefined && d.extends !== 'iso8583:1987') throw new Iso8583SpecError('extends', 'the only base is "iso8583:1987"');
-  if (typeof d.fields !== 'object' || d.fields === null || Array.isArray(d.fields)) throw new Iso8583SpecError('fields', 'must be an object of field number → definition');
-  const out: Record<number, FieldSpec> = d.extends ? { ...(ISO8583_1987 as Record<number, FieldSpec>) } : {};
-  for (const [k, v] of Object.entries(d.fields as Record<string, unknown>)) {
-    const n = fieldNumber(k);
-    if (v === null) delete out[n];
-    else out[n] = fieldFromJson(k, v);
-  }
-  return { spec: Object.freeze(out), options: resolveOptions(d.options ?? {}) };
-}
-
-/** Reads and validates a bank's spec file (see {@link parseSpecConfig}). */
-export async function loadSpecFile(path: string): Promise<Iso8583Config> {
-  const text = await readFile(path, 'utf8');
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new Iso8583SpecError('(document)', `${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  try {
-    return parseSpecConfig(doc);
-  } catch (err) {
-    if (err instanceof Iso8583SpecError) throw new Iso8583SpecError(err.field, `${err.reason} (in ${path})`);
-    throw err;
-  }
+function bool(o: Record<string, unknown>, key: string, fallback: boolean): boolean {
+  const v = o[key];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new Iso8583SpecError(`options.${key}`, 'must be true or false');
+  return v;
 }
 
 /** True when a field carries card data and must never be logged or kept in clear. */

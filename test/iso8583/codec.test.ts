@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { bitmapFields, decode, encode, Iso8583DecodeError, Iso8583EncodeError, responseHeader, type FieldValue } from '../../ingest/iso8583/codec.js';
 import { FrameReader, frameMessage } from '../../ingest/iso8583/framing.js';
 import {
-  defineSpec, ISO8583_1987, Iso8583SpecError, loadSpecFile, parseFormat, parseSpecConfig, resolveOptions,
+  defineSpec, ISO8583_1987, Iso8583SpecError, parseFormat, resolveOptions,
   type FieldSpec, type Iso8583Spec,
 } from '../../ingest/iso8583/spec.js';
+import { loadSpecFile, parseSpecConfig } from '../../ingest/iso8583/specfile.js';
 import { fixture, fixtureJson, MOOV_FILES } from './helpers.js';
 
 type Decoded = Record<string, string>;
@@ -243,12 +244,12 @@ describe('spec files', () => {
     [{ fields: { 4: { type: 'n', length: 12 } } }, '4', /lengthType is required/],
     [{ fields: { 2: 'n..190' } }, '2', /does not fit a LLVAR prefix/],
     [{ fields: { 52: 'b 12' } }, '52', /multiple of 8/],
-    [{ fields: { 43: { format: 'ans 40', encoding: 'bcd' } } }, '43', /bcd is only for n and z/],
+    [{ fields: { 43: { format: 'ans 40', encoding: 'bcd' } } }, '43', /bcd is only for n, z and x\+n/],
     [{ fields: { 1: 'b 64' } }, '1', /field numbers run from 2 to 128/],
     [{ fields: { 129: 'n 1' } }, '129', /field numbers/],
     [{ fields: { 7: { format: 'n 10', colour: 'red' } } }, '7', /unknown property "colour"/],
     [{ fields: {}, options: { lengthHeader: 'ascii2' } }, 'options.lengthHeader', /must be one of/],
-    [{ fields: {}, extends: 'iso8583:1993' }, 'extends', /only base/],
+    [{ fields: {}, extends: 'iso8583:2003' }, 'extends', /must be one of the dialects/],
   ])('refuses %j naming the field', (doc, field, message) => {
     let err: unknown;
     try {

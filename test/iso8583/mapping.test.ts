@@ -17,6 +17,7 @@ const BANK: MappingTables = { ...DEFAULT_TABLES, processingCodes: { ...DEFAULT_T
 const moov = (file: string): Iso8583Message => decode(fixture(`moov-io/${file}`));
 const ok = (r: MappingResult): TransactionV1 => {
   if (!r.ok) throw new Error(`refused: ${r.responseCode} field ${r.field}: ${r.reason}`);
+  if (r.kind === 'no_event') throw new Error(`no event: ${r.direction}`);
   return r.tx;
 };
 const purchase = (fields: Record<number, FieldValue>, mti = '0200'): Iso8583Message => ({
@@ -29,7 +30,7 @@ describe('moov-io 0200 financial request', () => {
   const msg = moov('financial_transaction_message.dat');
 
   it('is refused as an unsupported transaction type (38 is an inquiry code in ISO 8583:1987) under the defaults', () => {
-    expect(mapToTransaction(msg, { now: at, tokenKey: KEY })).toEqual({ ok: false, responseCode: '12', field: 3, reason: 'transaction type 38 (processing code) is not supported' });
+    expect(mapToTransaction(msg, { now: at, tokenKey: KEY })).toEqual({ ok: false, kind: 'invalidTransaction', responseCode: '12', field: 3, reason: 'transaction type 38 (processing code) is not supported' });
   });
 
   it('is a format error for lack of card data under a table that supports type 38', () => {
@@ -150,7 +151,9 @@ describe('mapping tables', () => {
     expect(channel({ 3: '500000' })).toBe('bill_pay');
     expect(channel({ 3: '210000' })).toBe('deposit');
     expect(channel({ 3: '090000' })).toBe('pos');
-    expect(map({ 3: '310000' })).toMatchObject({ ok: false, responseCode: '12', field: 3 });
+    expect(map({ 3: '380000' })).toMatchObject({ ok: false, responseCode: '12', field: 3 });
+    expect(map({ 3: '310000' })).toMatchObject({ ok: true, kind: 'no_event', direction: 'inquiry' });
+    expect(map({ 3: '200000' })).toMatchObject({ ok: true, kind: 'no_event', direction: 'refund' });
     expect(map({ 3: '31000' })).toMatchObject({ ok: false, responseCode: '30', field: 3 });
     const installments: MappingTables = { ...DEFAULT_TABLES, processingCodes: { ...DEFAULT_TABLES.processingCodes, '19': 'installment' } };
     expect(ok(map({ 3: '190000' }, '0200', installments)).channel).toBe('installment');
@@ -162,7 +165,8 @@ describe('mapping tables', () => {
     expect(ok(map({ 4: '000000000500', 49: '392' }))).toMatchObject({ amount_minor: 500, currency: 'JPY' });
     expect(ok(map({ 4: '000000001250', 49: '048' }))).toMatchObject({ amount_minor: 1250, currency: 'BHD' });
     for (const [num, alpha] of [['840', 'USD'], ['978', 'EUR'], ['826', 'GBP'], ['784', 'AED']]) expect(ok(map({ 49: num! })).currency).toBe(alpha);
-    expect(map({ 49: '999' })).toMatchObject({ ok: false, responseCode: '30', field: 49 });
+    expect(map({ 49: '999' })).toMatchObject({ ok: false, responseCode: '30', field: 49 }); // XXX, "no currency"
+    expect(map({ 49: '000' })).toMatchObject({ ok: false, responseCode: '30', field: 49 });
     expect(map({ 4: undefined as unknown as string })).toMatchObject({ ok: false, responseCode: '30', field: 4 });
   });
 

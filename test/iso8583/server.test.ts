@@ -100,14 +100,14 @@ describe('ISO 8583 listener', () => {
     const got = responses(await c.waitFor(5));
     expect(got.get('900001')).toMatchObject({ mti: '0810', code: '00', fields: { 70: '301' } });
     expect(got.get(rev.stan)).toMatchObject({ mti: '0430', code: '00' });
-    expect(got.get(balance.stan)).toMatchObject({ mti: '0210', code: '12' });
+    expect(got.get(balance.stan)).toMatchObject({ mti: '0210', code: '00' }); // an inquiry: answered, nothing booked
     expect(got.get(orig.stan)).toMatchObject({ mti: '0210', code: '00' });
     const items = h.ingest.items as TransactionV1[];
     const reversal = items.find((t) => t.reverses_tx_id)!;
     expect(reversal.reverses_tx_id).toBe(items[0]!.tx_id);
     await tick(20);
     expect(c.frames).toHaveLength(5);
-    expect(h.listener.stats().totals).toMatchObject({ frames: 6, persisted: 2, duplicates: 1, network: 1, unsolicited: 1, dlq: 0, responses: { '00': 4, '12': 1 } });
+    expect(h.listener.stats().totals).toMatchObject({ frames: 6, persisted: 2, duplicates: 1, network: 1, unsolicited: 1, inquiries: 1, dlq: 0, responses: { '00': 5 } });
     expect(h.dlq).toHaveLength(0);
     expectNoCardData(h);
   });
@@ -128,7 +128,7 @@ describe('ISO 8583 listener', () => {
     expect(h.dlq[0]!.detail).toMatchObject({ source: 'iso8583', field: 49, reason: 'expected digits only', mti: '0200' });
     expect(h.dlq[0]!.raw.length).toBe(bad.length);
     expect(h.ingest.items).toHaveLength(0);
-    const unmappable = request({ 49: '999' });
+    const unmappable = request({ 49: '000' });
     c.send(frame(unmappable));
     await c.waitFor(2);
     expect(h.dlq[1]).toMatchObject({ reason: 'format_error', detail: { field: 49, stan: unmappable.stan } });
