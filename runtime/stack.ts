@@ -218,8 +218,8 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         logger.info({ url: settings.webhookUrl }, 'offer webhook sink started');
       }
       if (opts.iso8583) {
-        const { startIso8583Listener } = await import('../ingest/iso8583/mod.js');
-        const spec = settings.iso8583Spec ? await (await import('../ingest/iso8583/mod.js')).loadSpecFile(settings.iso8583Spec) : undefined;
+        const { startIso8583Listener, loadSpecFile } = await import('../ingest/iso8583/mod.js');
+        const spec = settings.iso8583Spec ? await loadSpecFile(settings.iso8583Spec) : undefined;
         const dlqPublisher = new Publisher(nc, { expectStream: STREAM_DLQ });
         const listener = await startIso8583Listener({
           port: settings.iso8583Port, host: settings.host, ingest, cards, tokenKey: settings.tokenKey, logger: logger.child({ module: 'iso8583' }),
