@@ -223,7 +223,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         const dlqPublisher = new Publisher(nc, { expectStream: STREAM_DLQ });
         const listener = await startIso8583Listener({
           port: settings.iso8583Port, host: settings.host, ingest, cards, tokenKey: settings.tokenKey, logger: logger.child({ module: 'iso8583' }),
-          ...(spec ? { spec: spec.spec, options: spec.options } : {}),
+          registry, ...(spec ? { spec: spec.spec, options: spec.options, tables: spec.tables } : {}),
           dlq: async (reason, detail, raw) => {
             const [r] = await dlqPublisher.publishAll([{
               subject: dlqSubject('iso8583', reason), msgId: `dlq:iso8583:${createHash('sha256').update(raw).digest('hex').slice(0, 32)}`, data: raw,
