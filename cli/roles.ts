@@ -1,7 +1,8 @@
 /** Single-role commands: `vafa ingest`, `vafa scorer`, `vafa warehouse`, `vafa migrate`. */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadSettings } from '../config/settings.js';
+import { loadSettings, SettingsError } from '../config/settings.js';
+import { insecureEngines } from '../runtime/engine-credentials.js';
 import { createLogger, type Logger } from '../runtime/log.js';
 import { startStack } from '../runtime/stack.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
@@ -13,6 +14,18 @@ import { migrate } from '../sinks/clickhouse/migrate.js';
 function requireExternal(settings: ReturnType<typeof loadSettings>, role: string): void {
   const missing = [!settings.natsUrl && 'NATS_URL', !settings.clickhouseUrl && 'CLICKHOUSE_URL'].filter(Boolean);
   if (missing.length) throw new Error(`vafa ${role} joins a running deployment: set ${missing.join(' and ')} (or use \`vafa up\` for the all-in-one)`);
+}
+
+/** Refuses engines off this machine without credentials unless `--insecure` (docs/security.md); says so when insecure. */
+function requireCredentials(settings: ReturnType<typeof loadSettings>, argv: string[], logger: Logger): void {
+  const { values } = parseArgs({ args: argv, options: { insecure: { type: 'boolean', default: false } } });
+  const problems = insecureEngines(settings);
+  if (problems.length === 0) return;
+  if (!values.insecure) {
+    const setting = problems[0]!.split(' ', 1)[0]!;
+    throw new SettingsError(setting, setting === 'NATS_URL' ? settings.natsUrl : settings.clickhouseUrl, `${problems.join('; ')}; or pass --insecure to connect without`);
+  }
+  for (const p of problems) logger.warn(`--insecure: ${p}`);
 }
 
 /** Waits for a signal, then stops the stack within `VAFA_SHUTDOWN_MS` (a second signal forces). */
@@ -28,11 +41,12 @@ async function runUntilSignal(stack: Stack, logger: Logger): Promise<number> {
 
 export const ingestCommand: Command = {
   summary: 'Run the HTTP API and the ISO 8583 listener against NATS_URL and CLICKHOUSE_URL.',
-  usage: 'vafa ingest',
-  async run() {
+  usage: 'vafa ingest [--insecure]   (--insecure: allow a NATS or ClickHouse off this machine without credentials)',
+  async run(argv) {
     const settings = loadSettings();
     requireExternal(settings, 'ingest');
     const logger = createLogger({ level: settings.logLevel, name: 'ingest' });
+    requireCredentials(settings, argv, logger);
     guardSignals();
     const stack = await startStack({ settings, logger, scorer: false, iso8583: true });
     return await runUntilSignal(stack, logger);
@@ -41,11 +55,12 @@ export const ingestCommand: Command = {
 
 export const scorerCommand: Command = {
   summary: 'Run the scorer for VAFA_SCORER_PARTITIONS against NATS_URL and CLICKHOUSE_URL.',
-  usage: 'vafa scorer',
-  async run() {
+  usage: 'vafa scorer [--insecure]   (--insecure: allow a NATS or ClickHouse off this machine without credentials)',
+  async run(argv) {
     const settings = loadSettings();
     requireExternal(settings, 'scorer');
     const logger = createLogger({ level: settings.logLevel, name: 'scorer' });
+    requireCredentials(settings, argv, logger);
     guardSignals();
     const stack = await startStack({ settings, logger, api: false });
     return await runUntilSignal(stack, logger);

@@ -14,6 +14,7 @@ import { expandPanelSql } from '../../dashboards/expand.js';
 import { checkDashboardProvisioning, checkDatasourceProvisioning } from '../../dashboards/provisioning-schema.js';
 import { dashboardRelation, dashboardStatements, DASHBOARD_VIEWS } from '../../sinks/clickhouse/dashboard-views.js';
 import { loadSettings } from '../../config/settings.js';
+import { insecureEngines } from '../../runtime/engine-credentials.js';
 import { dashboardFiles, relationsOf, ROOT } from './support.js';
 
 const yamlFile = (rel: string): unknown => parse(readFileSync(path.join(ROOT, rel), 'utf8'));
@@ -123,12 +124,14 @@ describe('docker-compose.yml', () => {
     expect(s.simulator!.profiles).toEqual(['simulate']);
     for (const name of ['nats', 'clickhouse', 'grafana', 'ingest', 'scorer-a', 'scorer-b', 'migrate']) expect(s[name]!.profiles, name).toBeUndefined();
     expect(s.nats!.image).toMatch(/^nats:2\.1[1-9]/);
-    expect(s.nats!.command).toEqual(expect.arrayContaining(['-js', '-sd', '/data']));
+    expect(s.nats!.command).toEqual(expect.arrayContaining(['-js', '-sd', '/data', '--user', 'vafa', '--pass']));
     expect(s.grafana!.environment!.GF_INSTALL_PLUGINS).toMatch(/^grafana-clickhouse-datasource/);
     for (const name of ['nats', 'clickhouse', 'grafana', 'ingest']) expect(s[name]!.healthcheck, name).toBeDefined();
     for (const name of ['ingest', 'scorer-a', 'scorer-b']) {
       expect(s[name]!.environment).toMatchObject({ NATS_URL: 'nats://nats:4222', CLICKHOUSE_URL: 'http://clickhouse:8123', CLICKHOUSE_DATABASE: 'vafa' });
       expect(() => loadSettings(s[name]!.environment), name).not.toThrow();
+      // vafa ingest / scorer would refuse engines off their machine without credentials (docs/security.md)
+      expect(insecureEngines(loadSettings(s[name]!.environment)), name).toEqual([]);
     }
     // The scorers own disjoint shares that together cover every partition.
     const owned = ['scorer-a', 'scorer-b'].flatMap((n) => s[n]!.environment!.VAFA_SCORER_PARTITIONS!.split(',').map(Number));
