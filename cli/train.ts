@@ -11,13 +11,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from './main.js';
 import { progressLine } from '../runtime/progress.js';
-import { MODEL_FEATURE_NAMES } from '../scorer/core/features/catalogue.js';
+import { isFeature, MODEL_FEATURE_NAMES } from '../scorer/core/features/catalogue.js';
 import type { CustomerProfileV1 } from '../contracts/events.js';
 import { buildChurnDataset, historyMessages, type ChurnTruth, type HistoryEvent } from '../training/dataset.js';
-import { selectRows, type ChurnDataset } from '../training/data.js';
+import { selectRows, timeSplit, type ChurnDataset, type Holdout } from '../training/data.js';
+import type { GbtParams } from '../training/gbt.js';
 import { rocAuc } from '../training/metrics.js';
 import { trainChurnModel, writeChurnModel, type MetricsReport } from '../training/train.js';
 import { calibrationChart, htmlReport, rocChart, rocCurve } from '../training/report.js';
+import { readTable, tabularDataset, TableError, type EncodedColumn } from '../training/table.js';
 import { DAY_MS } from '../scorer/core/types.js';
 import { loadSettings } from '../config/settings.js';
 import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
@@ -74,25 +76,43 @@ async function openSource(v: Record<string, string | boolean | undefined>): Prom
 }
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`;
+
+/** Report rows on the calibration: held-out Brier score and calibration error before and after it. */
+function calibrationRows(r: MetricsReport): [string, string, string][] {
+  if (!r.calibration) return [];
+  const c = r.calibration;
+  return [
+    [`calibration (${c.method}, fitted on ${c.rows} training rows held back)`, `Brier ${c.holdout_uncalibrated.brier.toFixed(4)} → ${r.holdout.brier.toFixed(4)}`, ''],
+    ['calibration error before → after', `${c.holdout_uncalibrated.calibrationError.toFixed(4)} → ${r.holdout.calibrationError.toFixed(4)}`, ''],
+  ];
+}
 const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 
 export const trainCommand: Command = {
-  summary: 'Train the churn model from history (replayed through the scorer core) and export it to ONNX with a metrics report.',
+  summary: 'Train the churn model from history (replayed through the scorer core) or from a table (CSV / NDJSON), and export it to ONNX with a metrics report.',
   usage: [
     'vafa train (--history DIR | --simulate [--customers 3000] [--days 540] [--seed 42] [--start 2025-01-01])',
     '           [--algorithm gbt|logreg] [--out models/churn] [--holdout-months 3] [--horizon-days 90]',
     '           [--trees 60] [--depth 3] [--learning-rate 0.1] [--min-leaf 100] [--subsample 0.8] [--partitions 8] [--version V] [--trained-at RFC3339] [--zipmap]',
+    '           [--calibrate none|platt|isotonic]',
+    'vafa train (--csv FILE | --ndjson FILE) --label COLUMN [--positive VALUE] [--id COLUMN] [--time COLUMN] [--split random|time]',
+    '           [--holdout-fraction 0.2] [--folds K] [--seed 42] [--categorical A,B] [--exclude A,B] [--max-categories 50] (and the options above)',
     '  --history DIR       a folder written by `vafa simulate --out DIR` (profiles, events, labels)',
     '  --simulate          generate the history with the synthetic bank instead',
     '  --holdout-months N  evaluate on the newest N monthly observation points (training rows whose label window reaches into them are dropped)',
-    'Writes <out>/manifest.json, <out>/<name>.onnx, <out>/metrics.json and <out>/report.html, and prints the held-out metrics next to a',
-    'recency-only baseline (the AUC of days since the last transaction alone).',
+    '  --calibrate M       fit Platt or isotonic calibration on 20 % of the training rows held back from the model; stored in the manifest',
+    '  --csv / --ndjson    one row per customer: the label column (1/0, true/false, yes/no, or --positive VALUE), an optional id column (never',
+    '                      a feature), numeric columns as they are, text (or --categorical) columns one-hot encoded',
+    '  --split             random: stratified by label (default without --time); time: the newest --holdout-fraction by --time',
+    '  --folds K           also report K-fold stratified cross-validated ROC AUC',
+    'Writes <out>/manifest.json, <out>/<name>.onnx, <out>/<name>.explain.json (reasons), <out>/metrics.json and <out>/report.html, and',
+    'prints the held-out metrics next to a baseline: recency alone for history, the best single column for a table.',
   ].join('\n'),
   async run(argv) {
     try {
       return await train(argv);
     } catch (err) {
-      if (!(err instanceof UsageError)) throw err;
+      if (!(err instanceof UsageError) && !(err instanceof TableError)) throw err;
       console.error(`vafa train: ${err.message}`);
       return 2;
     }
@@ -123,8 +143,23 @@ async function train(argv: string[]): Promise<number> {
       version: { type: 'string' },
       'trained-at': { type: 'string' },
       zipmap: { type: 'boolean', default: false },
+      csv: { type: 'string' },
+      ndjson: { type: 'string' },
+      label: { type: 'string' },
+      positive: { type: 'string' },
+      id: { type: 'string' },
+      time: { type: 'string' },
+      split: { type: 'string' },
+      'holdout-fraction': { type: 'string', default: '0.2' },
+      folds: { type: 'string', default: '0' },
+      categorical: { type: 'string' },
+      exclude: { type: 'string' },
+      'max-categories': { type: 'string', default: '50' },
+      calibrate: { type: 'string', default: 'none' },
     },
   });
+  const calibrate = values.calibrate;
+  if (calibrate !== 'none' && calibrate !== 'platt' && calibrate !== 'isotonic') throw new UsageError(`--calibrate must be none, platt or isotonic, got ${calibrate}`);
   const algorithm = values.algorithm;
   if (algorithm !== 'gbt' && algorithm !== 'logreg') throw new UsageError(`--algorithm must be gbt or logreg, got ${algorithm}`);
   const int = (k: keyof typeof values, min: number): number => {
@@ -137,6 +172,15 @@ async function train(argv: string[]): Promise<number> {
   const subsample = Number(values.subsample);
   if (!(lr > 0 && lr <= 1)) throw new UsageError(`--learning-rate must be in (0, 1], got ${values['learning-rate']}`);
   if (!(subsample > 0 && subsample <= 1)) throw new UsageError(`--subsample must be in (0, 1], got ${values.subsample}`);
+  const gbtParams = {
+    nTrees: int('trees', 1), maxDepth: int('depth', 1), learningRate: lr, minSamplesLeaf: int('min-leaf', 1), subsample, seed: 1,
+  };
+  if (values.csv !== undefined || values.ndjson !== undefined) {
+    return trainTabular(argv, values, { algorithm, gbt: gbtParams, calibrate, folds: int('folds', 0), seed: int('seed', 0), maxCategories: int('max-categories', 1) });
+  }
+  for (const k of ['label', 'positive', 'id', 'time', 'split', 'categorical', 'exclude'] as const) {
+    if (values[k] !== undefined) throw new UsageError(`--${k} is for tabular training: give --csv FILE or --ndjson FILE`);
+  }
   const horizonDays = int('horizon-days', 1);
   const src = await openSource(values);
   const started = Date.now();
@@ -181,11 +225,9 @@ async function train(argv: string[]): Promise<number> {
   const name = `churn-${algorithm}`;
   const t0 = Date.now();
   const trained = trainChurnModel(data, {
-    algorithm, holdout: { from: cutoff }, version, name, zipmap: values.zipmap,
+    algorithm, holdout: { from: cutoff }, version, name, zipmap: values.zipmap, calibration: calibrate,
     ...(values['trained-at'] ? { trainedAt: values['trained-at'] } : {}),
-    gbt: {
-      nTrees: int('trees', 1), maxDepth: int('depth', 1), learningRate: lr, minSamplesLeaf: int('min-leaf', 1), subsample, seed: 1,
-    },
+    gbt: gbtParams,
   });
   const trainS = (Date.now() - t0) / 1000;
 
@@ -232,6 +274,7 @@ async function train(argv: string[]): Promise<number> {
     ['Brier score', h.brier.toFixed(4), ''],
     ['log loss', h.logLoss.toFixed(4), ''],
     ['calibration error (deciles)', h.calibrationError.toFixed(4), ''],
+    ...calibrationRows(trained.report),
     ['held-out rows (positives)', `${h.n} (${h.positives})`, ''],
     ['held-out period', `${trained.report.split.holdout.from.slice(0, 10)} … ${trained.report.split.holdout.to.slice(0, 10)}`, ''],
     ['training rows', `${trained.report.split.train.rows} (${purged} purged at the boundary)`, ''],
@@ -239,6 +282,7 @@ async function train(argv: string[]): Promise<number> {
   await writeFile(reportPath, htmlReport({
     title: `Churn model ${version}`, command, rows, roc: { model: rocModel, baseline: rocBase, aucModel, aucBaseline },
     calibration: h.calibration, importance: trained.report.importance,
+    ...(trained.report.calibration ? { calibrationBefore: trained.report.calibration.holdout_uncalibrated.calibration } : {}),
   }));
 
   // 6. The terminal report.
@@ -256,5 +300,150 @@ async function train(argv: string[]): Promise<number> {
   for (const l of calibrationChart(h.calibration)) console.log(l);
   console.log(`\ntop features: ${trained.report.importance.slice(0, 8).map((i) => i.feature).join(', ')}`);
   console.log(`\nwrote ${manifestPath}\n      ${written.onnxPath}\n      ${metricsPath}\n      ${reportPath}`);
+  return 0;
+}
+
+interface TabularRun {
+  algorithm: 'gbt' | 'logreg';
+  gbt: Partial<GbtParams>;
+  calibrate: 'none' | 'platt' | 'isotonic';
+  folds: number;
+  seed: number;
+  maxCategories: number;
+}
+
+/** The held-out AUC of the best single numeric column (either direction): the baseline of a tabular model. */
+function bestSingleColumn(test: ChurnDataset, encoding: readonly EncodedColumn[]): { feature: string; auc: number } {
+  const nf = test.features.length;
+  let best = { feature: '(none)', auc: NaN };
+  encoding.forEach((e, j) => {
+    if (e.kind !== 'numeric') return;
+    const col = Array.from({ length: test.y.length }, (_, i) => test.x[i * nf + j]!);
+    const lo = col.reduce((m, v) => (Number.isNaN(v) ? m : Math.min(m, v)), Infinity);
+    const auc = rocAuc(test.y, col.map((v) => (Number.isNaN(v) ? lo - 1 : v)));
+    const a = Math.max(auc, 1 - auc);
+    if (Number.isFinite(a) && !(a <= best.auc)) best = { feature: e.name, auc: a };
+  });
+  return best;
+}
+
+async function trainTabular(argv: string[], v: Record<string, string | boolean | undefined>, run: TabularRun): Promise<number> {
+  if (v.csv !== undefined && v.ndjson !== undefined) throw new UsageError('give either --csv FILE or --ndjson FILE, not both');
+  if (v.history !== undefined || v.simulate) throw new UsageError('--csv/--ndjson trains from a table: leave out --history and --simulate');
+  if (typeof v.label !== 'string') throw new UsageError('--label COLUMN is required with --csv / --ndjson');
+  const file = String(v.csv ?? v.ndjson);
+  const list = (s: string | boolean | undefined): string[] | undefined => (typeof s === 'string' ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
+  const split = v.split === undefined ? (v.time !== undefined ? 'time' : 'random') : String(v.split);
+  if (split !== 'time' && split !== 'random') throw new UsageError(`--split must be time or random, got ${split}`);
+  if (split === 'time' && v.time === undefined) throw new UsageError('--split time needs --time COLUMN');
+  const fraction = Number(v['holdout-fraction']);
+  if (!(fraction > 0 && fraction < 1)) throw new UsageError(`--holdout-fraction must be in (0, 1), got ${String(v['holdout-fraction'])}`);
+  if (run.folds === 1) throw new UsageError('--folds must be 0 (no cross-validation) or at least 2');
+
+  const started = Date.now();
+  const table = await readTable(file, v.csv !== undefined ? 'csv' : 'ndjson');
+  const opt = <K extends string>(k: K, x: string | boolean | undefined): Partial<Record<K, string>> => (typeof x === 'string' ? { [k]: x } as Record<K, string> : {});
+  const categorical = list(v.categorical);
+  const exclude = list(v.exclude);
+  const tab = tabularDataset(table, {
+    label: v.label, ...opt('positive', v.positive), ...opt('id', v.id), ...opt('time', v.time),
+    ...(categorical ? { categorical } : {}), ...(exclude ? { exclude } : {}), maxCategories: run.maxCategories,
+  });
+  const data = tab.dataset;
+  const readS = (Date.now() - started) / 1000;
+  console.log(`vafa train: ${file}: ${table.rows.toLocaleString('en-US')} rows, ${tab.positives.toLocaleString('en-US')} positive (${pct(tab.positives / table.rows)}), `
+    + `${data.features.length} features (${tab.categorical.length} categorical columns one-hot encoded) in ${readS.toFixed(1)} s`);
+  for (const n of tab.notes) console.log(`  note: ${n}`);
+
+  const holdout: Holdout = split === 'time' ? { fraction } : { random: fraction, seed: run.seed };
+  const base = path.basename(file).replace(/\.[^.]*$/, '');
+  const version = typeof v.version === 'string' ? v.version : `churn-${run.algorithm}-${base}`;
+  const name = `churn-${run.algorithm}`;
+  const common = {
+    algorithm: run.algorithm, version, name, zipmap: v.zipmap === true, calibration: run.calibrate, gbt: run.gbt,
+    ...(typeof v['trained-at'] === 'string' ? { trainedAt: v['trained-at'] } : {}),
+  };
+
+  let cv: { folds: number; roc_auc: number[]; mean: number; sd: number; seconds: number } | undefined;
+  if (run.folds >= 2) {
+    const t = Date.now();
+    const aucs: number[] = [];
+    for (let k = 0; k < run.folds; k++) aucs.push(trainChurnModel(data, { ...common, holdout: { fold: k, folds: run.folds, seed: run.seed } }).report.holdout.rocAuc);
+    const mean = aucs.reduce((a, b) => a + b, 0) / aucs.length;
+    const sd = Math.sqrt(aucs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, aucs.length - 1));
+    cv = { folds: run.folds, roc_auc: aucs, mean, sd, seconds: (Date.now() - t) / 1000 };
+    console.log(`${run.folds}-fold stratified cross-validation: ROC AUC ${f3(mean)} ± ${f3(sd)} (${aucs.map(f3).join(', ')}) in ${cv.seconds.toFixed(1)} s`);
+  }
+
+  const t0 = Date.now();
+  const trained = trainChurnModel(data, { ...common, holdout });
+  const trainS = (Date.now() - t0) / 1000;
+  const test = timeSplit(data, holdout).test;
+  const pTest = trained.predict(test.x);
+  const baseline = bestSingleColumn(test, tab.encoding);
+  const h = trained.report.holdout;
+
+  const out = path.resolve(String(v.out));
+  const written = await writeChurnModel(out, trained);
+  const manifestPath = path.join(out, 'manifest.json');
+  const metricsPath = path.join(out, 'metrics.json');
+  const reportPath = path.join(out, 'report.html');
+  await rename(written.manifestPath, manifestPath);
+  await rename(written.reportPath, metricsPath);
+  const command = `vafa train ${argv.join(' ')}`.trim();
+  const unmapped = data.features.filter((f) => !isFeature(f));
+  await writeFile(metricsPath, `${JSON.stringify({
+    ...trained.report, command, source: file,
+    dataset: {
+      rows: table.rows, positives: tab.positives, columns: table.columns.length, features: data.features.length,
+      categorical: tab.categorical, notes: tab.notes, split, holdout_fraction: fraction, seconds_to_read: readS,
+    },
+    baseline: { name: `best single column (${baseline.feature})`, feature: baseline.feature, holdout_roc_auc: baseline.auc },
+    ...(cv ? { cross_validation: cv } : {}),
+    training_seconds: trainS,
+    serving: unmapped.length === 0
+      ? 'every column is a vafa feature: the manifest serves as is'
+      : `${unmapped.length} columns are not vafa features; map them in the manifest (feature, expr, const) to serve with vafa's features`,
+  }, null, 2)}\n`);
+  const rocModel = rocCurve(test.y, pTest);
+  const nf = data.features.length;
+  const bj = data.features.indexOf(baseline.feature);
+  const bcol = Array.from({ length: test.y.length }, (_, i) => (bj >= 0 ? test.x[i * nf + bj]! : 0));
+  const rocBase = rocCurve(test.y, rocAuc(test.y, bcol.map((x) => (Number.isNaN(x) ? -1e30 : x))) >= 0.5 ? bcol : bcol.map((x) => -x));
+  const splitText = split === 'time' ? `newest ${pct(fraction)} by ${String(v.time)}` : `stratified random ${pct(fraction)} (seed ${run.seed})`;
+  const rows: [string, string, string][] = [
+    ['ROC AUC', f3(h.rocAuc), f3(baseline.auc)],
+    ...(cv ? [[`${cv.folds}-fold cross-validated ROC AUC`, `${f3(cv.mean)} ± ${f3(cv.sd)}`, ''] as [string, string, string]] : []),
+    ['precision at top decile', pct(h.precisionAtTopDecile), ''],
+    ['lift at top decile', `${h.liftAtTopDecile.toFixed(2)}×`, ''],
+    ['base rate', pct(h.baseRate), ''],
+    ['Brier score', h.brier.toFixed(4), ''],
+    ['log loss', h.logLoss.toFixed(4), ''],
+    ['calibration error (deciles)', h.calibrationError.toFixed(4), ''],
+    ...calibrationRows(trained.report),
+    ['held-out rows (positives)', `${h.n} (${h.positives}), ${splitText}`, ''],
+    ['training rows', `${trained.report.split.train.rows}`, ''],
+  ];
+  await writeFile(reportPath, htmlReport({
+    title: `Churn model ${version}`, command, rows, roc: { model: rocModel, baseline: rocBase, aucModel: h.rocAuc, aucBaseline: baseline.auc },
+    calibration: h.calibration, importance: trained.report.importance, baselineLabel: `best single column (${baseline.feature}) baseline`,
+    ...(trained.report.calibration ? { calibrationBefore: trained.report.calibration.holdout_uncalibrated.calibration } : {}),
+  }));
+
+  console.log(`\ntrained ${run.algorithm} on ${trained.report.split.train.rows.toLocaleString('en-US')} rows × ${nf} features in ${trainS.toFixed(1)} s`);
+  console.log(`held out: ${h.n.toLocaleString('en-US')} rows (${splitText}), ${h.positives} positive (${pct(h.baseRate)})\n`);
+  console.log(`  ${'held-out ROC AUC'.padEnd(28)} model ${f3(h.rocAuc)}   best single column (${baseline.feature}) ${f3(baseline.auc)}`);
+  console.log(`  ${'precision at top decile'.padEnd(28)} ${pct(h.precisionAtTopDecile)} (lift ${h.liftAtTopDecile.toFixed(2)}×)`);
+  console.log(`  ${'Brier / log loss'.padEnd(28)} ${h.brier.toFixed(4)} / ${h.logLoss.toFixed(4)}`);
+  console.log(`  ${'calibration error'.padEnd(28)} ${h.calibrationError.toFixed(4)}`);
+  for (const [k, a] of calibrationRows(trained.report)) console.log(`  ${k}: ${a}`);
+  console.log('');
+  for (const l of calibrationChart(h.calibration)) console.log(l);
+  console.log(`\ntop features: ${trained.report.importance.slice(0, 8).map((i) => i.feature).join(', ')}`);
+  if (unmapped.length > 0) {
+    console.log(`\nserving: ${unmapped.length} of ${nf} columns are not vafa feature names (${unmapped.slice(0, 6).join(', ')}${unmapped.length > 6 ? ', …' : ''}):`
+      + ' the model loads, and the running scorer needs a mapping of those inputs in the manifest (models/README.md)');
+  }
+  console.log(`\nwrote ${manifestPath}\n      ${written.onnxPath}\n      ${metricsPath}\n      ${reportPath}\n      ${path.join(out, `${name}.explain.json`)}`);
   return 0;
 }

@@ -87,9 +87,20 @@ export function fitPlatt(y: ArrayLike<number>, p: ArrayLike<number>): Calibratio
   const hiT = (pos + 1) / (pos + 2);
   const loT = 1 / (n - pos + 2);
   const z = Float64Array.from({ length: n }, (_, i) => logit(p[i]!));
+  const loss = (a: number, b: number): number => {
+    let l = 0;
+    for (let i = 0; i < n; i++) {
+      const m = a * z[i]! + b;
+      const t = y[i] ? hiT : loT;
+      // −[t·log σ(m) + (1 − t)·log(1 − σ(m))], written without overflow.
+      l += (m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m))) - t * m;
+    }
+    return l;
+  };
   let a = 1;
   let b = 0;
-  for (let it = 0; it < 50; it++) {
+  let current = loss(a, b);
+  for (let it = 0; it < 100; it++) {
     let ga = 0, gb = 0, haa = 0, hab = 0, hbb = 0;
     for (let i = 0; i < n; i++) {
       const q = sigmoid(a * z[i]! + b);
@@ -108,9 +119,19 @@ export function fitPlatt(y: ArrayLike<number>, p: ArrayLike<number>): Calibratio
     if (!(Math.abs(det) > 0)) break;
     const da = (hbb * ga - hab * gb) / det;
     const db = (haa * gb - hab * ga) / det;
-    a -= da;
-    b -= db;
-    if (Math.abs(da) < 1e-10 && Math.abs(db) < 1e-10) break;
+    // Backtracking: halve the Newton step until the loss does not rise.
+    let step = 1;
+    let next = loss(a - da, b - db);
+    while (next > current && step > 1e-6) {
+      step /= 2;
+      next = loss(a - step * da, b - step * db);
+    }
+    if (next > current) break;
+    a -= step * da;
+    b -= step * db;
+    const moved = Math.max(Math.abs(step * da), Math.abs(step * db));
+    current = next;
+    if (moved < 1e-10) break;
   }
   return { method: 'platt', a, b };
 }

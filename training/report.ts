@@ -83,7 +83,7 @@ export function calibrationChart(bins: readonly CalibrationBin[], width = 40): s
 
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
-function svgRoc(model: readonly { fpr: number; tpr: number }[], baseline: readonly { fpr: number; tpr: number }[], aucModel: number, aucBase: number): string {
+function svgRoc(model: readonly { fpr: number; tpr: number }[], baseline: readonly { fpr: number; tpr: number }[], aucModel: number, aucBase: number, baseLabel = 'recency only'): string {
   const S = 320;
   const pad = 40;
   const path = (c: readonly { fpr: number; tpr: number }[]): string => {
@@ -99,17 +99,18 @@ function svgRoc(model: readonly { fpr: number; tpr: number }[], baseline: readon
 <text x="${pad + S / 2}" y="${pad + S + 30}" text-anchor="middle">false-positive rate</text>
 <text x="12" y="${pad + S / 2}" transform="rotate(-90 12 ${pad + S / 2})" text-anchor="middle">true-positive rate</text>
 <text x="${pad + S - 8}" y="${pad + S - 28}" text-anchor="end" fill="#1f5fbf">model AUC ${aucModel.toFixed(3)}</text>
-<text x="${pad + S - 8}" y="${pad + S - 12}" text-anchor="end" fill="#e08a00">recency only AUC ${aucBase.toFixed(3)}</text>
+<text x="${pad + S - 8}" y="${pad + S - 12}" text-anchor="end" fill="#e08a00">${esc(baseLabel)} AUC ${aucBase.toFixed(3)}</text>
 </svg>`;
 }
 
-function svgCalibration(bins: readonly CalibrationBin[]): string {
+function svgCalibration(bins: readonly CalibrationBin[], before: readonly CalibrationBin[] = []): string {
   const S = 320;
   const pad = 40;
-  const max = Math.min(1, Math.max(0.05, ...bins.map((b) => Math.max(b.meanPredicted, b.observedRate))) * 1.1);
+  const max = Math.min(1, Math.max(0.05, ...[...bins, ...before].map((b) => Math.max(b.meanPredicted, b.observedRate))) * 1.1);
   const x = (v: number): number => pad + (v / max) * S;
   const y = (v: number): number => pad + S - (v / max) * S;
-  const dots = bins.map((b) => `<circle cx="${x(b.meanPredicted).toFixed(1)}" cy="${y(b.observedRate).toFixed(1)}" r="4" fill="#1f5fbf"><title>decile ${b.bin + 1}: predicted ${b.meanPredicted.toFixed(4)}, observed ${b.observedRate.toFixed(4)} (${b.count} rows)</title></circle>`).join('\n');
+  const dots = bins.map((b) => `<circle cx="${x(b.meanPredicted).toFixed(1)}" cy="${y(b.observedRate).toFixed(1)}" r="4" fill="#1f5fbf"><title>decile ${b.bin + 1}: predicted ${b.meanPredicted.toFixed(4)}, observed ${b.observedRate.toFixed(4)} (${b.count} rows)</title></circle>`).join('\n')
+    + before.map((b) => `<circle cx="${x(b.meanPredicted).toFixed(1)}" cy="${y(b.observedRate).toFixed(1)}" r="4" fill="none" stroke="#e08a00"><title>before calibration, decile ${b.bin + 1}: predicted ${b.meanPredicted.toFixed(4)}, observed ${b.observedRate.toFixed(4)}</title></circle>`).join('\n');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${S + 2 * pad}" height="${S + 2 * pad}" font-family="sans-serif" font-size="12">
 <rect x="${pad}" y="${pad}" width="${S}" height="${S}" fill="none" stroke="#999"/>
 <line x1="${pad}" y1="${pad + S}" x2="${pad + S}" y2="${pad}" stroke="#ccc" stroke-dasharray="4 4"/>
@@ -125,7 +126,11 @@ export interface HtmlReportInput {
   rows: [string, string, string][];
   roc: { model: { fpr: number; tpr: number }[]; baseline: { fpr: number; tpr: number }[]; aucModel: number; aucBaseline: number };
   calibration: CalibrationBin[];
+  /** The reliability curve before calibration (hollow dots), when the model is calibrated. */
+  calibrationBefore?: CalibrationBin[];
   importance: { feature: string; value: number }[];
+  /** Name of the baseline column and curve. Default "recency-only baseline". */
+  baselineLabel?: string;
 }
 
 /** A self-contained HTML page (inline SVG, no scripts). */
@@ -141,11 +146,11 @@ code{background:#f4f4f4;padding:2px 4px}.charts{display:flex;gap:2em;flex-wrap:w
 <h1>${esc(r.title)}</h1>
 <p>Trained with <code>${esc(r.command)}</code></p>
 <h2>Held-out period</h2>
-<table><tr><th></th><th>model</th><th>recency-only baseline</th></tr>
+<table><tr><th></th><th>model</th><th>${esc(r.baselineLabel ?? 'recency-only baseline')}</th></tr>
 ${table}
 </table>
-<div class="charts"><div><h3>ROC</h3>${svgRoc(r.roc.model, r.roc.baseline, r.roc.aucModel, r.roc.aucBaseline)}</div>
-<div><h3>Calibration by decile</h3>${svgCalibration(r.calibration)}</div></div>
+<div class="charts"><div><h3>ROC</h3>${svgRoc(r.roc.model, r.roc.baseline, r.roc.aucModel, r.roc.aucBaseline, r.baselineLabel?.replace(/ baseline$/, '') ?? 'recency only')}</div>
+<div><h3>Reliability (calibration by decile)</h3>${svgCalibration(r.calibration, r.calibrationBefore)}${r.calibrationBefore ? '<p>filled: calibrated · hollow: before calibration · dashed: perfect</p>' : ''}</div></div>
 <h2>Feature importance</h2><table>${imp}</table>
 </body></html>
 `;
