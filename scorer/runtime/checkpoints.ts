@@ -39,6 +39,11 @@ export interface CheckpointStore {
    * of saving the whole state periodically.
    */
   commit?(state: PartitionState, changes: CustomerChanges): Promise<void>;
+  /**
+   * The worker hands the partition over gracefully after its last commit: stores whose state other
+   * machines restore from make that commit available to them before this resolves.
+   */
+  release?(partition: number): Promise<void>;
   /** Incremental stores: the tracker of `state`'s changes (a bounded cache over the store when it has one). */
   track?(state: PartitionState): ChangeTracker;
   /** Where the state lives (a path, a bucket), for messages. */

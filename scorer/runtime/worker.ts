@@ -307,7 +307,12 @@ export class PartitionWorker {
     await this.messages?.close().catch(() => undefined);
     this.wakeUp();
     await this.running;
-    if (!this.fenced) await this.checkpoint();
+    if (this.fenced) return;
+    await this.checkpoint();
+    if (this.deps.fence && !this.deps.fence.valid) return;
+    await this.deps.store.release?.(this.partition).catch((err: Error) => {
+      this.deps.logger.warn({ partition: this.partition, err: err.message }, 'partition handed over without its last snapshot; the next owner replays more of the stream');
+    });
   }
 }
 

@@ -58,6 +58,8 @@ export interface LmdbStateStoreOptions {
   remote?: RemoteSnapshots;
   /** Called once a commit is durable in the store, with the customers it wrote. */
   onCommitted?: (partition: number, changes: CustomerChanges) => void;
+  /** Called when the owner hands a partition over gracefully, after its last commit (ship what is not shipped). */
+  onReleased?: (partition: number) => Promise<unknown>;
   logger?: Logger;
 }
 
@@ -495,6 +497,12 @@ export class LmdbStateStore implements CheckpointStore {
     if (existing) return existing;
     const limit = this.options.cacheCustomers;
     return new ChangeTracker(state, limit === undefined ? undefined : { limit, source: this.customerSource(state.partition) });
+  }
+
+  /** The owner hands the partition over: its last commit is durable here; snapshots take it along. */
+  async release(partition: number): Promise<void> {
+    await this.env.committed;
+    await this.options.onReleased?.(partition);
   }
 
   /** Waits for pending writes, then closes the environment. */

@@ -16,6 +16,10 @@ import type { Logger } from '../../../runtime/log.js';
 import { FileCheckpointStore, NatsCheckpointStore, type CheckpointStore } from '../checkpoints.js';
 import { LmdbStateStore, StoreOpenError, type LmdbStateStoreOptions } from './lmdb-store.js';
 import { NatsSnapshots } from './snapshots.js';
+import { withDeadline } from '../../../runtime/deadline.js';
+
+/** Longest wait for a released partition's last snapshot; past it the next owner replays more of the stream. */
+const releaseShipMs = 10_000;
 
 export { ChangeTracker, isPartial, PartialStateError, rawCustomers, trackerOf, type CacheStats, type CustomerCache, type CustomerChanges, type CustomerSource } from './changes.js';
 export { CODEC_VERSION, CodecError, decodeRecord, encodeRecord } from './codec.js';
@@ -58,10 +62,12 @@ export async function openCheckpointStore(options: OpenStoreOptions): Promise<Op
       const older = await NatsCheckpointStore.open(options.nc, options.streamReplicas);
       const store = openOrSetAside({
         path: path.join(options.dataDir, 'state'), remote: snapshots, fallbacks: [older, new FileCheckpointStore(legacyDir)],
-        onCommitted: (partition, changes) => snapshots.committed(partition, changes), ...cache, logger: options.logger,
+        onCommitted: (partition, changes) => snapshots.committed(partition, changes),
+        onReleased: (partition) => withDeadline(snapshots.flush(partition), releaseShipMs, `shipping the last snapshot of partition ${partition}`),
+        ...cache, logger: options.logger,
       }, options.logger);
       snapshots.attach(store);
-      return { store, close: () => store.close() };
+      return { store, close: () => { snapshots.close(); return store.close(); } };
     }
     case 'file':
       return { store: new FileCheckpointStore(legacyDir), close: async () => undefined };

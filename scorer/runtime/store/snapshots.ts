@@ -1,12 +1,15 @@
 /**
  * Snapshots of the LMDB state store in the NATS object store, for partitions that move between machines.
- * Every `intervalMs` after a commit, a partition ships an increment: its meta record, its timer pages and
+ * At most every `intervalMs`, and at the latest `intervalMs` after a commit (a trailing timer, so the last
+ * commits of a partition that goes quiet are shipped too), a partition ships an increment: its meta record, its timer pages and
  * the customers committed since the previous snapshot (bucket `vafa_state`, object
  * `p<n>-<seq>`); every `maxIncrements` increments, a base with all its records instead. The chain of a
  * partition (base, increments, in order) is a manifest in KV bucket `vafa_state_chains`, updated by
  * compare-and-set: an increment links to the position the chain ends at, so a late writer (a fenced
  * owner still shipping) cannot append to a chain another owner has moved on; it ships a base next.
- * A new owner restores base + increments into its own store and replays the stream from there.
+ * A new owner restores base + increments into its own store and replays the stream from there. A partition
+ * released gracefully ships what it has not shipped yet before it is handed over (`flush`), so its next
+ * owner replays nothing it acked.
  *
  * Object format: frames `[u32 key length][key][u32 value length + 1, 0 for a removal][value]`, the
  * store's own records (codec-versioned) as they are: nothing is decoded or encoded to ship them.
@@ -53,7 +56,10 @@ interface Pending {
   /** The chain position the store's state continues from (undefined: the next snapshot is a base). */
   chainSeq: number | undefined;
   lastShipped: number;
-  shipping: boolean;
+  /** The shipment under way, if any. */
+  inFlight: Promise<number> | undefined;
+  /** The trailing shipment, scheduled when a commit came before the interval had passed. */
+  timer: NodeJS.Timeout | undefined;
 }
 
 const FRAME_CHUNK = 1 << 20;
@@ -85,7 +91,7 @@ export class NatsSnapshots implements RemoteSnapshots {
   private partitionState(partition: number): Pending {
     let p = this.pending.get(partition);
     if (!p) {
-      p = { changed: new Set(), chainSeq: undefined, lastShipped: Date.now(), shipping: false };
+      p = { changed: new Set(), chainSeq: undefined, lastShipped: Date.now(), inFlight: undefined, timer: undefined };
       this.pending.set(partition, p);
     }
     return p;
@@ -118,13 +124,52 @@ export class NatsSnapshots implements RemoteSnapshots {
     p.chainSeq = seq;
   }
 
-  /** Notes a durable commit; ships a snapshot in the background when the interval has passed. */
+  /**
+   * Notes a durable commit; ships a snapshot in the background when the interval has passed, else
+   * schedules one for when it will have.
+   */
   committed(partition: number, changes: CustomerChanges): void {
     const p = this.partitionState(partition);
     for (const id of changes.changed) p.changed.add(id);
     for (const id of changes.removed) p.changed.add(id);
-    if (p.shipping || Date.now() - p.lastShipped < this.intervalMs) return;
+    this.shipWhenDue(partition, p);
+  }
+
+  private shipWhenDue(partition: number, p: Pending): void {
+    if (p.timer || p.changed.size === 0 && p.chainSeq !== undefined) return;
+    const wait = p.inFlight ? this.intervalMs : this.intervalMs - (Date.now() - p.lastShipped);
+    if (wait > 0) {
+      p.timer = setTimeout(() => {
+        p.timer = undefined;
+        this.shipWhenDue(partition, p);
+      }, wait);
+      p.timer.unref();
+      return;
+    }
     void this.ship(partition).catch((err: Error) => this.options.logger?.warn({ partition, err: err.message }, 'state snapshot not shipped; the next one will be a base'));
+  }
+
+  /**
+   * Ships what the partition committed since its last snapshot, now (a graceful release: the next owner
+   * starts from the last commit). Waits for a shipment under way first. Resolves with the position the
+   * partition's chain covers; undefined when it has never been shipped or restored.
+   */
+  async flush(partition: number): Promise<number | undefined> {
+    const p = this.pending.get(partition);
+    if (!p) return undefined;
+    clearTimeout(p.timer);
+    p.timer = undefined;
+    await p.inFlight?.catch(() => undefined);
+    if (p.changed.size === 0 && p.chainSeq !== undefined) return p.chainSeq;
+    return this.ship(partition);
+  }
+
+  /** Stops the trailing timers (what they would have shipped stays in the local store). */
+  close(): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.timer = undefined;
+    }
   }
 
   /** Ships an increment (or a base) of the partition now; resolves with the position it covers. */
@@ -132,8 +177,17 @@ export class NatsSnapshots implements RemoteSnapshots {
     const source = this.source;
     if (!source) throw new Error('NatsSnapshots: no store attached');
     const p = this.partitionState(partition);
-    if (p.shipping) throw new Error(`partition ${partition}: a snapshot is already being shipped`);
-    p.shipping = true;
+    if (p.inFlight) throw new Error(`partition ${partition}: a snapshot is already being shipped`);
+    const shipment = this.shipNow(partition, p, source);
+    p.inFlight = shipment;
+    try {
+      return await shipment;
+    } finally {
+      p.inFlight = undefined;
+    }
+  }
+
+  private async shipNow(partition: number, p: Pending, source: LmdbStateStore): Promise<number> {
     const ids = p.changed;
     p.changed = new Set();
     try {
@@ -154,8 +208,6 @@ export class NatsSnapshots implements RemoteSnapshots {
       p.chainSeq = undefined;
       for (const id of ids) p.changed.add(id);
       throw err;
-    } finally {
-      p.shipping = false;
     }
   }
 
