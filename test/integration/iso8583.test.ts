@@ -13,16 +13,31 @@ import { encode, decode, frameMessage } from '../../ingest/iso8583/mod.js';
 import { tokenizePan } from '../../ingest/tokenize.js';
 import { connectClient } from '../iso8583/helpers.js';
 import type { Stack } from '../../runtime/stack.js';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const PAN = '6037997412345678';
 const PAN_PROFILE = '5022291234567890';
 let stack: Stack;
 let dataDir: string;
+let specDir: string;
 const logs: string[] = [];
 
+/** The bank's spec file: the 1987 layout with its own tables (what runtime/stack.ts must pass through). */
+const BANK_SPEC = {
+  extends: 'iso8583:1987',
+  tables: {
+    processingCodes: { '17': { direction: 'purchase', channel: 'installment' }, '20': { direction: 'refund' }, '31': { direction: 'inquiry' } },
+    ecommerce: { posEntryModes: ['81'], posConditionCodes: ['59'], rules: [{ field: 48, offset: 0, length: 2, values: ['EC'] }] },
+  },
+};
+
 beforeAll(async () => {
-  const settings = await testSettings({ logLevel: 'debug' });
+  specDir = mkdtempSync(join(tmpdir(), 'vafa-iso-spec-'));
+  const specPath = join(specDir, 'bank.json');
+  writeFileSync(specPath, JSON.stringify(BANK_SPEC, null, 2));
+  const settings = await testSettings({ logLevel: 'debug', iso8583Spec: specPath });
   dataDir = settings.dataDir;
   const destination = new Writable({ write(chunk: Buffer, _e, cb) { logs.push(chunk.toString()); cb(); } });
   stack = await startStack({ settings, logger: createLogger({ level: 'debug', destination }), churn: null, iso8583: true });
@@ -30,6 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   rmSync(dataDir, { recursive: true, force: true });
+  rmSync(specDir, { recursive: true, force: true });
 });
 
 const frame = (mti: string, fields: Record<number, string>): Buffer => frameMessage(encode({ mti, fields }), { lengthHeader: 'binary2' });
@@ -90,6 +106,31 @@ describe('ISO 8583 → JetStream → ClickHouse', () => {
       expect(logs.join('')).not.toContain(pan);
     }
     expect(logs.length).toBeGreaterThan(10);
+    c.socket.destroy();
+  }, 60_000);
+
+  it('applies the bank\'s tables from its spec file: installment and e-commerce channels, a refund kept in the DLQ, an inquiry and a completion booked once', async () => {
+    const c = await connectClient(stack.iso8583Port!);
+    const base = { 2: PAN, 3: '000000', 4: '000000050000', 7: '0421101010', 12: '101010', 13: '0421', 32: '627412', 41: 'TERM0009', 49: '364' };
+    const online = { ...base, 11: '000501', 48: 'EC-3DS' };
+    const installment = { ...base, 11: '000502', 3: '170000' };
+    const refund = { ...base, 11: '000503', 3: '200000' };
+    const inquiry = { ...base, 11: '000504', 3: '310000' };
+    const auth = { ...base, 11: '000505', 4: '000000070000' };
+    const completion = { ...base, 11: '000506', 7: '0421111111', 4: '000000065000', 90: `0100000505042110101000000627412${'0'.repeat(11)}` };
+    c.send(Buffer.concat([frame('0200', online), frame('0200', installment), frame('0200', refund), frame('0200', inquiry), frame('0100', auth), frame('0220', completion)]));
+    const answers = (await c.waitFor(6, 15_000)).map((f) => decode(f)).map((m) => `${m.mti}:${String(m.fields[11])}:${String(m.fields[39])}`).sort();
+    expect(answers).toEqual(['0110:000505:00', '0210:000501:00', '0210:000502:00', '0210:000503:00', '0210:000504:00', '0230:000506:00']);
+    const rows = await waitFor(async () => {
+      const r = await queryRows(stack as never, `SELECT tx_id, channel, amount_minor FROM vafa.scored_transactions FINAL WHERE tx_id LIKE 'iso:627412:00050%' ORDER BY tx_id`);
+      return r.length >= 3 ? r : undefined;
+    }, 30_000, 'the bank-table transactions scored');
+    expect(rows.map((r) => [String(r.tx_id).split(':')[2], r.channel, Number(r.amount_minor)])).toEqual([
+      ['000501', 'online', 50_000], ['000502', 'installment', 50_000], ['000505', 'pos', 70_000],
+    ]);
+    const jsm = await jetstreamManager(stack.nc);
+    const dlq = await jsm.streams.info('DLQ', { subjects_filter: 'dlq.iso8583.refund_not_supported' });
+    expect(dlq.state.subjects?.['dlq.iso8583.refund_not_supported']).toBe(1);
     c.socket.destroy();
   }, 60_000);
 });

@@ -10,7 +10,8 @@ import { decode, encode, type FieldValue } from '../../ingest/iso8583/codec.js';
 import { frameMessage, framingOf } from '../../ingest/iso8583/framing.js';
 import { startIso8583Listener, type Iso8583Listener, type Iso8583ListenerOptions } from '../../ingest/iso8583/server.js';
 import { dialectConfig, parseSpecConfig, type Iso8583Config } from '../../ingest/iso8583/specfile.js';
-import { captureLogger, connectClient, fakeIngest, type Client } from './helpers.js';
+import { loadSpecFile } from '../../ingest/iso8583/specfile.js';
+import { captureLogger, connectClient, fakeIngest, fixture, type Client } from './helpers.js';
 
 const PAN = '4111111111111111';
 const started: Iso8583Listener[] = [];
@@ -124,5 +125,34 @@ describe('a BASE24 feed', () => {
     const [tx, rev] = h.ingest.items as TransactionV1[];
     expect(tx).toMatchObject({ tx_id: 'iso:0:r000000004711:20260420083005', terminal_id: 'ATM-0001-TEHRAN1', currency: 'IRR' });
     expect(rev!.reverses_tx_id).toBe(tx!.tx_id);
+  });
+});
+
+describe('the moov-io sample feed, on its real wire format', () => {
+  it('answers every request with the MTI moov-io\'s own responses carry, and books the reversal its field 90 names', async () => {
+    const cfg = await loadSpecFile(new URL('../fixtures/iso8583/moov-io/vafa-spec.json', import.meta.url).pathname);
+    const h = await start(cfg, { now: () => new Date('2025-09-08T06:47:00Z') });
+    const c = await h.connect();
+    const requests = ['financial_transaction_message.dat', 'iso_reversal_message.dat', 'iso_reversal_repeat_message.dat', 'iso_reversal_message_advice.dat', 'network_management_message.dat'];
+    for (const file of requests) c.send(frameMessage(fixture(`moov-io/${file}`), { lengthHeader: 'binary2' }));
+    const answers = (await c.waitFor(5)).map(h.read);
+    const got = new Map(answers.map((m) => [`${m.mti}:${String(m.fields[11])}`, m]));
+    const expected = (file: string) => h.read(fixture(`moov-io/${file}`));
+    // 0200 type 38: an inquiry, answered 00 like moov's 0210; the 0800 like moov's 0810
+    for (const [req, resp] of [['financial_transaction_message.dat', 'financial_transaction_message_response.dat'], ['iso_reversal_message.dat', 'iso_reversal_message_response.dat'], ['network_management_message.dat', 'network_management_message_response.dat']] as const) {
+      const r = expected(req);
+      const mine = got.get(`${expected(resp).mti}:${String(r.fields[11])}`);
+      expect(mine?.fields[39], req).toBe('00');
+    }
+    // the 0401 sample's field 90 is shifted by four digits (original MTI "3132"): a format error, answered 30
+    const repeat = expected('iso_reversal_repeat_message.dat');
+    expect(got.get(`0410:${String(repeat.fields[11])}`)?.fields[39]).toBe('30');
+    // the 0420 advice carries no currency: a format error, answered 0430 30
+    const advice = expected('iso_reversal_message_advice.dat');
+    expect(answers.filter((m) => m.mti === '0430').map((m) => m.fields[39])).toEqual(['30']);
+    expect(advice.fields[49]).toBeUndefined();
+    await waitUntil(() => h.ingest.items.length === 1);
+    expect(h.ingest.items[0]).toMatchObject({ tx_id: 'iso:200:003316:20250908064519:rev', reverses_tx_id: 'iso:200:003316:20250908064519', currency: 'IDR', amount_minor: 30000, mcc: '9601' });
+    expect(h.listener.stats().totals).toMatchObject({ inquiries: 1, persisted: 1, network: 1, dlq: 2 });
   });
 });
