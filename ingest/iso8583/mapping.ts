@@ -493,8 +493,10 @@ function originalIdOf(t: MappingTables, f: Record<number, FieldValue>, now: Date
   const orig = parseOriginalData(raw, layout);
   if (!orig) return refuse('formatError', `original data elements do not fit the layout (${layout.parts.map((p) => `${p.name} ${p.length}`).join(', ')})`, layout.field);
   if (orig.mti !== undefined) {
+    // A completion takes its authorisation's id whether or not authorisations are booked here (a
+    // dual-message bank that drops 0100 books the completion itself); a reversal needs a booked original.
     const cls = t.messageClasses[orig.mti];
-    const booked = cls === 'financial' || (kind === 'reversal' && cls === 'completion');
+    const booked = kind === 'completion' ? isFinancialMti(orig.mti) : cls === 'financial' || cls === 'completion';
     if (!booked) {
       return isFinancialMti(orig.mti)
         ? refuse('invalidTransaction', `the original MTI ${orig.mti} is not booked here`, layout.field)

@@ -122,6 +122,11 @@ describe('advices', () => {
     expect(c.amount_minor).toBe(13000);
     expect(c.reverses_tx_id).toBeUndefined();
     expect(ok(map({ ...completion, fields: { ...completion.fields, 90: undefined as unknown as string } })).tx_id).toBe('iso:627412:000777:20260420060000');
+    // a dual-message bank that books completions only (0100 dropped) books it under the same id
+    const dual = parseSpecConfig({ extends: 'iso8583:1987', tables: { messageClasses: { '0100': null, '0101': null } } }).tables;
+    expect(map(msg({}, '0100'), dual)).toMatchObject({ ok: false, kind: 'invalidTransaction' });
+    expect(ok(map(completion, dual))).toMatchObject({ tx_id: auth.tx_id, amount_minor: 13000 });
+    expect(map({ ...completion, fields: { ...completion.fields, 90: `0800000123042005080500000627412${'0'.repeat(11)}` } })).toMatchObject({ ok: false, kind: 'formatError', field: 90 });
   });
 
   it('maps a 0421 repeat of a reversal advice to the same reversal as the 0420', () => {
