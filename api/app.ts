@@ -230,7 +230,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }
 
   const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
-  app.get('/v1/customers/:id', { config: scoped('read', 'customer.view'), schema: { tags: ['customers'], params: IdParam, summary: 'Customer state: points, tier, churn probability, lifecycle stage, features, recent offers' } }, async (req, reply) => {
+  app.get('/v1/customers/:id', { config: scoped('read', 'customer.view'), schema: { tags: ['customers'], security: [{ bearer: [] }], params: IdParam, summary: 'Customer state: points, tier, churn probability, lifecycle stage, features, recent offers' } }, async (req, reply) => {
     const { id } = req.params as { id: string };
     try {
       const view = await customerView(deps.warehouse, deps.database, id);
@@ -241,7 +241,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');
     }
   });
-  app.get('/v1/customers/:id/ledger', { config: scoped('read', 'customer.ledger'), schema: { tags: ['customers'], params: IdParam, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }), summary: 'The points ledger, newest first' } }, async (req, reply) => {
+  app.get('/v1/customers/:id/ledger', { config: scoped('read', 'customer.ledger'), schema: { tags: ['customers'], security: [{ bearer: [] }], params: IdParam, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })) }), summary: 'The points ledger, newest first' } }, async (req, reply) => {
     const { id } = req.params as { id: string };
     const { limit } = req.query as { limit?: number };
     try {
@@ -255,7 +255,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/v1/leaderboard', {
     config: scoped('read', 'leaderboard.view'),
     schema: {
-      tags: ['loyalty'], summary: 'Top earners of a period, bank-wide or for one branch (points earned net of reversals, bank-local periods)',
+      tags: ['loyalty'], security: [{ bearer: [] }], summary: 'Top earners of a period, bank-wide or for one branch (points earned net of reversals, bank-local periods)',
       querystring: Type.Object({
         period: Type.Union([Type.Literal('day'), Type.Literal('week'), Type.Literal('month')], { default: 'month' }),
         branch: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),

@@ -66,14 +66,7 @@ export class AccessAudit {
     this.buffer.push({
       at: new Date().toISOString(), audit_id: randomUUID(), customer_id: '', user_agent: '', request_id: '', detail: '', ...e,
     });
-    const max = this.opts.maxBuffered ?? 50_000;
-    if (this.buffer.length > max) {
-      const n = this.buffer.length - max;
-      this.buffer.splice(0, n);
-      this.dropped += n;
-      this.droppedCounter?.inc(n);
-      this.episode.fail(new Error(`buffer full: ${n} row(s) dropped`));
-    }
+    this.bound();
     if (this.buffer.length >= (this.opts.maxBatch ?? 1000)) void this.flush();
     else if (!this.timer) {
       this.timer = setTimeout(() => {
@@ -104,6 +97,17 @@ export class AccessAudit {
     await this.flush();
   }
 
+  /** Drops the oldest rows past `maxBuffered`, counting them. */
+  private bound(): void {
+    const max = this.opts.maxBuffered ?? 50_000;
+    if (this.buffer.length <= max) return;
+    const n = this.buffer.length - max;
+    this.buffer.splice(0, n);
+    this.dropped += n;
+    this.droppedCounter?.inc(n);
+    this.episode.fail(new Error(`buffer full: ${n} row(s) dropped`));
+  }
+
   private async write(): Promise<void> {
     const maxBatch = this.opts.maxBatch ?? 1000;
     while (this.buffer.length > 0) {
@@ -115,6 +119,7 @@ export class AccessAudit {
       } catch (err) {
         this.buffer.unshift(...rows);
         this.episode.fail(err);
+        this.bound();
         if (!this.closed && !this.timer) {
           this.timer = setTimeout(() => {
             this.timer = undefined;

@@ -1,4 +1,5 @@
 /** Key files, the key ring's reload on change, and dashboard sessions (api/auth.ts). */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -118,5 +119,25 @@ describe('sessions', () => {
     expect(s.get(tokens[3]!)).toBeDefined();
     s.delete(tokens[3]!);
     expect(s.get(tokens[3]!)).toBeUndefined();
+  });
+});
+
+describe('vafa keys', () => {
+  const bin = path.resolve(import.meta.dirname, '../../bin/vafa.js');
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' };
+
+  it('new prints a key once and the file line that admits it; hash prints the line of a given key', () => {
+    const r = spawnSync(process.execPath, [bin, 'keys', 'new', '--id', 'retention-desk', '--scopes', 'read,admin'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const [keyLine, fileLine] = r.stdout.trim().split('\n');
+    const key = keyLine!.replace(/^key: /, '');
+    const [c] = parseKeyFile(fileLine!);
+    expect(c).toMatchObject({ id: 'retention-desk', hash: hashKey(key) });
+    expect([...c!.scopes]).toEqual(['read', 'admin']);
+    const h = spawnSync(process.execPath, [bin, 'keys', 'hash', '--id', 'switch-a', '--scopes', 'ingest'], { env, encoding: 'utf8', input: `${key}\n`, timeout: 30_000 });
+    expect(h.stdout.trim()).toBe(`switch-a ingest ${hashKey(key)}`);
+    const bad = spawnSync(process.execPath, [bin, 'keys', 'new', '--id', 'x', '--scopes', 'everything'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/unknown scope "everything"/);
   });
 });

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api/app.js';
@@ -30,11 +31,12 @@ const ingestStub = {
   }),
 } as unknown as IngestService;
 
-async function makeApp(opts: { apiKeys?: string[]; keyFile?: string } = {}): Promise<FastifyInstance> {
+async function makeApp(opts: { apiKeys?: string[]; keyFile?: string; log?: string[] } = {}): Promise<FastifyInstance> {
   const registry = createRegistry();
   const warehouse = createWarehouseClient({ url: 'http://127.0.0.1:9', user: 'default', password: '', database: 'vafa' }, { requestTimeoutMs: 2000 });
   const app = await buildApp({
-    ingest: ingestStub, warehouse, database: 'vafa', logger: createLogger({ level: 'silent' }), registry, metrics: apiMetrics(registry),
+    ingest: ingestStub, warehouse, database: 'vafa', registry, metrics: apiMetrics(registry), host: '127.0.0.1',
+    logger: opts.log ? createLogger({ level: 'info', format: 'json', destination: new Writable({ write(c, _e, cb) { opts.log!.push(String(c)); cb(); } }) }) : createLogger({ level: 'silent' }),
     apiKeys: opts.apiKeys ?? [], auth: { keyFile: opts.keyFile, auditFlushMs: 60_000 },
     dashboard: (a) => registerDashboard(a, { warehouse, database: 'vafa' }),
   });
@@ -140,9 +142,18 @@ describe('route scopes', () => {
     expect(login.body).toContain('name="key"');
   });
 
-  it('without any key configured every route is open', async () => {
-    const open = await makeApp();
+  it('without any key configured every route is open, and the API says so once at start', async () => {
+    const log: string[] = [];
+    const open = await makeApp({ log });
     try {
+      await open.ready();
+      for (let i = 0; i < 3; i++) await open.inject({ url: '/healthz' });
+      const said = log.filter((l) => /no API key configured/.test(l));
+      expect(said).toHaveLength(1);
+      expect(JSON.parse(said[0]!)).toMatchObject({ level: 'warn', host: '127.0.0.1' });
+      const keyed: string[] = [];
+      await (await makeApp({ apiKeys: [ALL_KEY], log: keyed })).close();
+      expect(keyed.filter((l) => /no API key configured/.test(l))).toEqual([]);
       for (const url of ['/v1/admin/keys', '/api/dashboard', '/metrics']) expect((await open.inject({ url })).statusCode, url).toBe(200);
       expect((await open.inject({ url: '/api/session' })).json()).toMatchObject({ id: 'anonymous', via: 'open', auth: false });
     } finally {
