@@ -156,6 +156,7 @@ export function compileMapping(features: readonly ManifestFeature[], indexOf: (n
   const writers: ((v: ArrayLike<number>, out: Float32Array, at: number) => void)[] = [];
   let direct = true;
   const directIdx: number[] = [];
+  const directCol: number[] = [];
   let col = 0;
   features.forEach((f, i) => {
     const src = sourceOf(f, i, indexOf, problems, reads);
@@ -163,8 +164,12 @@ export function compileMapping(features: readonly ManifestFeature[], indexOf: (n
     col += entryWidth(f);
     if (!src) return;
     const plain = f.const === undefined && f.expr === undefined && !f.encode && (f.impute === undefined || f.impute === 'model');
-    if (plain) directIdx.push(indexOf(f.feature ?? f.name)!);
-    else direct = false;
+    if (plain) {
+      directIdx.push(indexOf(f.feature ?? f.name)!);
+      directCol.push(j);
+      return;
+    }
+    direct = false;
     const imp = f.impute;
     const fill = imp === undefined || imp === 'model' ? undefined : 'value' in imp ? imp.value : imp.mean;
     const value: Compiled = fill === undefined
@@ -207,13 +212,16 @@ export function compileMapping(features: readonly ManifestFeature[], indexOf: (n
     return { problems: [...new Set(problems)].sort((a, b) => at(a) - at(b)) };
   }
   let feed: RowFeeder;
+  const idx = Int32Array.from(directIdx);
   if (direct) {
-    const idx = Int32Array.from(directIdx);
     feed = (v, out, at) => {
       for (let j = 0; j < idx.length; j++) out[at + j] = v[idx[j]!] ?? NaN;
     };
   } else {
+    // Plain columns by an indexed copy, the others through their closures.
+    const cols = Int32Array.from(directCol);
     feed = (v, out, at) => {
+      for (let q = 0; q < idx.length; q++) out[at + cols[q]!] = v[idx[q]!] ?? NaN;
       for (let w = 0; w < writers.length; w++) writers[w]!(v, out, at);
     };
   }
