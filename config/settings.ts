@@ -16,7 +16,13 @@ export const SettingsSchema = Type.Object({
   host: Type.String({ minLength: 1 }),
   /** ISO 8583 TCP listener port. Env `ISO8583_PORT`, default 8583. */
   iso8583Port: Port,
-  /** A bank's ISO 8583 field-spec file (JSON; see docs/iso8583.md); default the 1987 ASCII spec of the contract. Env `VAFA_ISO8583_SPEC`. */
+  /**
+   * A bank's ISO 8583 spec file (JSON, docs/iso8583.md): a built-in dialect to extend (`iso8583:1987`,
+   * `iso8583:1987-binary`, `iso8583:1993`, `base24`), its field definitions, wire options and mapping
+   * tables (processing codes with their direction, e-commerce indicators, MCC rules, currencies,
+   * field 90 layout, response codes and echo list). Default none: the contract's ISO 8583:1987 ASCII
+   * with the default tables. Read at start; a bad file stops the start naming its line. Env `VAFA_ISO8583_SPEC`.
+   */
   iso8583Spec: Type.Optional(Type.String({ minLength: 1 })),
   /** External NATS server; unset → the all-in-one starts a local nats-server. Env `NATS_URL`. */
   natsUrl: Type.Optional(Type.String({ pattern: '^(nats|tls|ws|wss)://' })),
