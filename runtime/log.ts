@@ -13,6 +13,7 @@ export const REDACT_PATHS = [
   'password', '*.password', 'token_key', '*.token_key', 'tokenKey', '*.tokenKey', 'text', '*.text',
   'authorization', '*.authorization', 'req.headers.authorization', 'headers.authorization', 'apiKeys', '*.apiKeys',
   'clickhousePassword', '*.clickhousePassword', 'webhookSecret', '*.webhookSecret', 'secret', '*.secret', 'req.headers["x-clickhouse-key"]',
+  'natsPassword', '*.natsPassword', 'natsToken', '*.natsToken', 'cookie', '*.cookie', 'headers.cookie', 'req.headers.cookie',
 ];
 
 /** Replaces anything shaped like a card number (13–19 digits) in a free-form string. */
