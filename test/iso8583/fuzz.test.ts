@@ -4,6 +4,7 @@ import { decode, encode, Iso8583DecodeError, type DecodedMessage, type FieldValu
 import { FrameReader, frameMessage } from '../../ingest/iso8583/framing.js';
 import { maskForDlq } from '../../ingest/iso8583/redact.js';
 import { defineSpec, ISO8583_1987, resolveOptions, type Iso8583Options, type Iso8583Spec } from '../../ingest/iso8583/spec.js';
+import { DIALECTS } from '../../ingest/iso8583/dialects.js';
 import { fixture, messageArb, MOOV_FILES } from './helpers.js';
 
 const VARIANT: Iso8583Spec = defineSpec({
@@ -21,7 +22,19 @@ const CONFIGS: [string, Iso8583Spec, Iso8583Options][] = [
   ['1987, binary bitmap', ISO8583_1987, resolveOptions({ bitmapEncoding: 'binary' })],
   ['variant: BCD MTI, EBCDIC bitmap, TPDU', VARIANT, resolveOptions({ mtiEncoding: 'bcd', bitmapEncoding: 'hex-ebcdic', messageHeader: { length: 5, response: 'swap-tpdu' } })],
   ['variant: EBCDIC MTI, binary bitmap', VARIANT, resolveOptions({ mtiEncoding: 'ebcdic', bitmapEncoding: 'binary' })],
+  ...Object.values(DIALECTS).map((d): [string, Iso8583Spec, Iso8583Options] => [`dialect ${d.name}`, d.spec, d.options]),
+  ['base24 with filler and LLLL/LLLLLL private fields', defineSpec({
+    ...Object.fromEntries(Object.entries(DIALECTS.base24.spec).map(([k, v]) => [k, v!])),
+    60: { type: 'ans', length: 9999, lengthType: 'LLLLVAR', lengthEncoding: 'bcd' },
+    126: { type: 'ans', length: 999_999, lengthType: 'LLLLLLVAR', lengthEncoding: 'binary' },
+  }), resolveOptions({ messageHeader: { length: 12 }, trailer: '03', maxFillerBytes: 4 })],
 ];
+
+/** BASE24 with a Postilion-style field 127: a sub-message with its own binary bitmap. */
+const SUB_SPEC: Iso8583Spec = defineSpec({
+  ...Object.fromEntries(Object.entries(ISO8583_1987).map(([k, v]) => [k, v!])),
+  127: { format: 'ans......999999', subfields: { bitmapEncoding: 'binary', fields: { 2: 'ans..32', 3: 'n 6', 9: { format: 'n..19', sensitive: true }, 22: 'ans....9999', 70: 'x+n 8' } } },
+});
 
 function decodesOrRefuses(raw: Uint8Array, spec: Iso8583Spec, opts: Iso8583Options): DecodedMessage | Iso8583DecodeError {
   try {
@@ -70,7 +83,8 @@ describe('fuzzing the codec', () => {
   });
 
   it.each(CONFIGS)('round-trips random valid messages (%s)', (_name, spec, opts) => {
-    const header = fc.uint8Array({ minLength: 5, maxLength: 5 }).map((u) => Buffer.from(u));
+    const n = opts.messageHeader?.length ?? 5;
+    const header = fc.uint8Array({ minLength: n, maxLength: n }).map((u) => Buffer.from(u));
     fc.assert(fc.property(messageArb(spec), header, (msg, hdr) => {
       const withHeader = opts.messageHeader ? { ...msg, header: hdr } : msg;
       const raw = encode(withHeader, spec, opts);
@@ -81,6 +95,22 @@ describe('fuzzing the codec', () => {
       expect(encode(back, spec, opts).equals(raw)).toBe(true);
       for (const muts of [[{ kind: 'truncate' as const, at: Math.floor(raw.length / 2) }]]) decodesOrRefuses(mutate(raw, muts), spec, opts);
     }), { numRuns: 300 });
+  });
+
+  it('never throws anything but Iso8583DecodeError on mutated messages with a sub-message field, and round-trips the valid ones', () => {
+    const sub = fc.record({
+      2: fc.string({ maxLength: 32 }).map((v) => v.replace(/[^\x20-\x7e]/g, 'x')),
+      3: fc.integer({ min: 0, max: 999_999 }).map((v) => String(v).padStart(6, '0')),
+      9: fc.integer({ min: 0, max: 1e12 }).map(String),
+      70: fc.integer({ min: 0, max: 99_999_999 }).map((v) => `D${String(v).padStart(8, '0')}`),
+    }, { requiredKeys: [] });
+    fc.assert(fc.property(sub, fc.array(mutation, { minLength: 1, maxLength: 3 }), (subfields, muts) => {
+      const raw = encode({ mti: '0200', fields: { 3: '000000', 11: '000001' }, subfields: { 127: subfields as Record<number, FieldValue> } }, SUB_SPEC);
+      const back = decode(raw, SUB_SPEC);
+      expect(back.subfields?.[127]).toEqual(subfields);
+      const out = decodesOrRefuses(mutate(raw, muts), SUB_SPEC, resolveOptions({}));
+      if (out instanceof Iso8583DecodeError) expect(out.offset).toBeGreaterThanOrEqual(0);
+    }), { numRuns: 1000 });
   });
 
   it('reads the same frames however the stream is split', () => {
@@ -121,7 +151,8 @@ describe('fuzzing what goes to the DLQ', () => {
   it.each(CONFIGS)('never leaves a PAN in a masked frame, decoded or not (%s)', (_name, spec, opts) => {
     const packed = spec[2]?.encoding === 'bcd';
     fc.assert(fc.property(withCard(spec), fc.array(mutation, { minLength: 0, maxLength: 3 }), ({ msg, pan }, muts) => {
-      const raw = mutate(encode(opts.messageHeader ? { ...msg, header: Buffer.from('6000010002', 'hex') } : msg, spec, opts), muts);
+      const header = opts.messageHeader ? Buffer.from('6000010002000000000000000000', 'hex').subarray(0, opts.messageHeader.length) : undefined;
+      const raw = mutate(encode(header ? { ...msg, header } : msg, spec, opts), muts);
       const masked = maskForDlq(raw, spec, decodesOrRefuses(raw, spec, opts), opts);
       expect(masked.toString('latin1')).not.toContain(pan);
       if (packed) expect(masked.toString('hex')).not.toContain(pan.length % 2 ? `${pan}0` : pan);
