@@ -17,6 +17,7 @@ import { buildChurnDataset, historyMessages, type ChurnTruth, type HistoryEvent 
 import { selectRows, timeSplit, type ChurnDataset, type Holdout } from '../training/data.js';
 import type { GbtParams } from '../training/gbt.js';
 import { rocAuc } from '../training/metrics.js';
+import { oracleProbability } from '../training/oracle.js';
 import { trainChurnModel, writeChurnModel, type MetricsReport } from '../training/train.js';
 import { calibrationChart, htmlReport, rocChart, rocCurve } from '../training/report.js';
 import { readTable, tabularDataset, TableError, type EncodedColumn } from '../training/table.js';
@@ -243,6 +244,10 @@ async function train(argv: string[]): Promise<number> {
   const aucModel = trained.report.holdout.rocAuc;
   const aucBaseline = rocAuc(yTest, recency);
 
+  // 4b. The simulator's oracle on the same held-out rows: the churn law the simulator drew from.
+  const oracleP = test.map((i) => oracleProbability(src.truth.get(built.customers[keep[i]!]!)!, data.time[i]!, horizon));
+  const aucOracle = oracleP.every((p) => p !== undefined) ? rocAuc(yTest, oracleP as number[]) : NaN;
+
   // 5. Write the artefacts: model, manifest.json, metrics.json, report.html.
   const out = path.resolve(values.out);
   const written = await writeChurnModel(out, trained);
@@ -262,12 +267,19 @@ async function train(argv: string[]): Promise<number> {
       rows: built.dataset.y.length, purged_training_rows: purged, horizon_days: horizonDays, holdout_months: holdoutMonths,
     },
     baseline: { name: 'recency only (days since the last transaction)', feature: 'recency_days', holdout_roc_auc: aucBaseline },
+    ...(Number.isFinite(aucOracle) ? {
+      oracle: {
+        name: "the simulator's churn law (training/oracle.ts): P(churn within the horizon | still there), from each customer's drawn propensity",
+        holdout_roc_auc: aucOracle, model_to_oracle: aucModel / aucOracle,
+      },
+    } : {}),
   };
   await writeFile(metricsPath, `${JSON.stringify(metrics, null, 2)}\n`);
   const rocModel = rocCurve(yTest, pTest);
   const rocBase = rocCurve(yTest, recency);
   const rows: [string, string, string][] = [
     ['ROC AUC', f3(aucModel), f3(aucBaseline)],
+    ...(Number.isFinite(aucOracle) ? [["the simulator's oracle ROC AUC (its churn law)", `${f3(aucOracle)} (model ${f3(aucModel / aucOracle)} × oracle)`, ''] as [string, string, string]] : []),
     ['precision at top decile', pct(h.precisionAtTopDecile), ''],
     ['lift at top decile', `${h.liftAtTopDecile.toFixed(2)}×`, ''],
     ['base rate (churn within the horizon)', pct(h.baseRate), ''],
@@ -290,9 +302,13 @@ async function train(argv: string[]): Promise<number> {
   console.log(`held-out period ${trained.report.split.holdout.from.slice(0, 10)} … ${trained.report.split.holdout.to.slice(0, 10)}: `
     + `${h.n.toLocaleString('en-US')} rows, ${h.positives} churn within ${horizonDays} days (${pct(h.baseRate)})\n`);
   console.log(`  ${'held-out ROC AUC'.padEnd(28)} model ${f3(aucModel)}   recency-only baseline ${f3(aucBaseline)}   ${aucModel > aucBaseline ? 'model better' : 'BASELINE BETTER'}`);
+  if (Number.isFinite(aucOracle)) {
+    console.log(`  ${"simulator's oracle AUC".padEnd(28)} ${f3(aucOracle)} (its churn law; the model is ${f3(aucModel / aucOracle)} × the oracle)`);
+  }
   console.log(`  ${'precision at top decile'.padEnd(28)} ${pct(h.precisionAtTopDecile)} (lift ${h.liftAtTopDecile.toFixed(2)}×)`);
   console.log(`  ${'Brier / log loss'.padEnd(28)} ${h.brier.toFixed(4)} / ${h.logLoss.toFixed(4)}`);
   console.log(`  ${'calibration error'.padEnd(28)} ${h.calibrationError.toFixed(4)}`);
+  for (const [k, a] of calibrationRows(trained.report)) console.log(`  ${k}: ${a}`);
   console.log(`  ${'threshold (top 10 %)'.padEnd(28)} ${trained.report.threshold.toFixed(4)}\n`);
   console.log('ROC, held-out period   ● model   ○ recency only   · chance');
   for (const l of rocChart(rocModel, rocBase)) console.log(l);

@@ -13,7 +13,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import type { Writable } from 'node:stream';
 import type { CustomerProfileV1 } from '../contracts/events.js';
 import type { SimEvent } from './generator.js';
-import type { Bank } from './mod.js';
+import type { Bank, ChurnHazard } from './mod.js';
 
 /** One line of `labels.ndjson`: the ground truth for one customer (`null` where there is nothing to say). */
 export interface HistoryLabel {
@@ -22,6 +22,8 @@ export interface HistoryLabel {
   churn_at: string | null;
   opened_at: string;
   reactivated_at: string | null;
+  /** The churn law of the simulator (`CustomerTruth.hazard`), for the oracle. */
+  hazard?: ChurnHazard;
 }
 
 /** `meta.json`: how the history was made and what it holds. */
@@ -123,7 +125,10 @@ export async function writeHistory(bank: Bank, dir: string, opts: WriteHistoryOp
 
   const lw = new NdjsonWriter(join(dir, `labels${ext}`), gzip);
   for (const [customer_id, t] of bank.truth()) {
-    const label: HistoryLabel = { customer_id, churned: t.churned, churn_at: t.churn_at ?? null, opened_at: t.opened_at, reactivated_at: t.reactivated_at ?? null };
+    const label: HistoryLabel = {
+      customer_id, churned: t.churned, churn_at: t.churn_at ?? null, opened_at: t.opened_at, reactivated_at: t.reactivated_at ?? null,
+      ...(t.hazard ? { hazard: t.hazard } : {}),
+    };
     await lw.write(label);
     counts.labels++;
   }

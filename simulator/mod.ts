@@ -76,6 +76,19 @@ export interface CustomerTruth {
   opened_at: string;
   /** When a churned customer came back (win-back); activity resumes at a lower level. */
   reactivated_at?: string;
+  /**
+   * The churn law `churn_at` was drawn from, before the draw (`training/oracle.ts`): first-year churn
+   * probability, the share of it within 90 days, the yearly hazard afterwards and when that starts.
+   */
+  hazard?: ChurnHazard;
+}
+
+/** See {@link CustomerTruth.hazard}. */
+export interface ChurnHazard {
+  first_year: number;
+  early_share: number;
+  annual: number;
+  established_from: string;
 }
 
 export interface Bank {
@@ -133,6 +146,10 @@ export function createBank(opts: SimOptions): Bank {
       ...(c.churnAt !== undefined ? { churn_at: iso(c.churnAt) } : {}),
       opened_at: iso(c.openedAt),
       ...(c.reactivatedAt !== undefined ? { reactivated_at: iso(c.reactivatedAt) } : {}),
+      hazard: {
+        first_year: c.hazard.firstYear, early_share: c.hazard.earlyShare, annual: c.hazard.annual,
+        established_from: iso(c.hazard.establishedFrom),
+      },
     }])),
   };
 }

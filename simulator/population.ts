@@ -58,6 +58,12 @@ export interface Customer {
   id: string;
   openedAt: number;
   churnAt?: number;
+  /**
+   * The churn law this customer's `churnAt` was drawn from (before the draw): first-year churn
+   * probability, the share of it within 90 days, the yearly hazard afterwards and when that starts
+   * (epoch ms). The simulator's oracle (`training/oracle.ts`) scores with it.
+   */
+  hazard: { firstYear: number; earlyShare: number; annual: number; establishedFrom: number };
   reactivatedAt?: number;
   fadeDays: number;
   segment: Segment;
@@ -366,6 +372,7 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     obligations,
     quiet,
     ...(churnAt !== undefined ? { churnAt } : {}),
+    hazard: { firstYear: pFirst, earlyShare: EARLY_SHARE, annual: hEst, establishedFrom: Math.max(openedAt + YEAR, tl.start) },
     ...(reactivatedAt !== undefined ? { reactivatedAt } : {}),
     ...(payDay !== undefined ? { payDay } : {}),
   };

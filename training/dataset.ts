@@ -19,6 +19,7 @@ import { featureVector, MODEL_FEATURE_NAMES } from '../scorer/core/features/engi
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
 import { DAY_MS, Emit } from '../scorer/core/types.js';
 import type { ChurnDataset } from './data.js';
+import type { ChurnHazard } from './oracle.js';
 
 /** An event of a history (the simulator's `SimEvent`, or any API-shaped event). */
 export type HistoryEvent =
@@ -31,6 +32,8 @@ export interface ChurnTruth {
   opened_at: string;
   churn_at?: string | null;
   reactivated_at?: string | null;
+  /** The simulator's churn law (for the oracle, `training/oracle.ts`). */
+  hazard?: ChurnHazard;
 }
 
 type AnyIterable<T> = Iterable<T> | AsyncIterable<T>;

@@ -38,7 +38,7 @@ describe('simulator: labelled history', () => {
       const truth = bank.truth();
       for (const l of labels) {
         const t = truth.get(l.customer_id)!;
-        expect(l).toEqual({ customer_id: l.customer_id, churned: t.churned, churn_at: t.churn_at ?? null, opened_at: t.opened_at, reactivated_at: t.reactivated_at ?? null });
+        expect(l).toEqual({ customer_id: l.customer_id, churned: t.churned, churn_at: t.churn_at ?? null, opened_at: t.opened_at, reactivated_at: t.reactivated_at ?? null, hazard: t.hazard });
       }
     });
   }
