@@ -8,6 +8,11 @@
  * scikit-learn pipelines over a DataFrame) are refused with a message saying so: the scorer's
  * feature rows are numeric vectors, and such models usually also want string columns.
  *
+ * The manifest's per-column `scale` and its `calibration` (`models/calibration.ts`) are applied here, so
+ * every probability a model returns is calibrated. Input columns are the manifest's entries with one-hot
+ * groups expanded (`models/mapping.ts` `columnNames`); the running scorer fills them through the
+ * compiled mapping (`scorer/runtime/churn.ts`).
+ *
  * Hot swap and micro-batching live in `model/registry.ts` and `model/batcher.ts`, re-exported here.
  */
 import { createHash } from 'node:crypto';
