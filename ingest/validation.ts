@@ -48,7 +48,14 @@ export class Validator<T> {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       return { ok: false, errors: [{ field: '(body)', message: 'expected a JSON object' }] };
     }
-    const value = Value.Default(this.schema, structuredClone(input));
+    let value: unknown;
+    try {
+      value = Value.Default(this.schema, structuredClone(input));
+    } catch (err) {
+      // structuredClone recurses: an object nested some thousands of levels deep overflows the stack.
+      if (err instanceof RangeError) return { ok: false, errors: [{ field: '(body)', message: 'is nested too deeply to read' }] };
+      throw err;
+    }
     if (this.check.Check(value)) return { ok: true, value: value as T };
     const seen = new Set<string>();
     const errors: FieldError[] = [];
