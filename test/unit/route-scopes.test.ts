@@ -31,13 +31,13 @@ const ingestStub = {
   }),
 } as unknown as IngestService;
 
-async function makeApp(opts: { apiKeys?: string[]; keyFile?: string; log?: string[] } = {}): Promise<FastifyInstance> {
+async function makeApp(opts: { apiKeys?: string[]; keyFile?: string; log?: string[]; proxyUserHeader?: string } = {}): Promise<FastifyInstance> {
   const registry = createRegistry();
   const warehouse = createWarehouseClient({ url: 'http://127.0.0.1:9', user: 'default', password: '', database: 'vafa' }, { requestTimeoutMs: 2000 });
   const app = await buildApp({
     ingest: ingestStub, warehouse, database: 'vafa', registry, metrics: apiMetrics(registry), host: '127.0.0.1',
     logger: opts.log ? createLogger({ level: 'info', format: 'json', destination: new Writable({ write(c, _e, cb) { opts.log!.push(String(c)); cb(); } }) }) : createLogger({ level: 'silent' }),
-    apiKeys: opts.apiKeys ?? [], auth: { keyFile: opts.keyFile, auditFlushMs: 60_000 },
+    apiKeys: opts.apiKeys ?? [], auth: { keyFile: opts.keyFile, auditFlushMs: 60_000, proxyUserHeader: opts.proxyUserHeader, trustedProxies: ['10.9.0.1'] },
     dashboard: (a) => registerDashboard(a, { warehouse, database: 'vafa' }),
   });
   app.addHook('onClose', async () => warehouse.close());
@@ -140,6 +140,27 @@ describe('route scopes', () => {
     const login = await app.inject({ url: '/login' });
     expect(login.statusCode).toBe(200);
     expect(login.body).toContain('name="key"');
+  });
+
+  it('believes the proxy user header from a trusted proxy only, with the read scope', async () => {
+    const proxied = await makeApp({ apiKeys: [ALL_KEY], proxyUserHeader: 'X-Forwarded-User' });
+    try {
+      const h = { 'x-forwarded-user': 'alice@bank', 'x-forwarded-for': '192.168.7.20' };
+      const fromProxy = await proxied.inject({ url: '/api/session', headers: h, remoteAddress: '10.9.0.1' });
+      expect(fromProxy.statusCode).toBe(200);
+      expect(fromProxy.json()).toMatchObject({ id: 'proxy:alice@bank', via: 'proxy', scopes: ['read'] });
+      expect((await proxied.inject({ url: '/v1/admin/keys', headers: h, remoteAddress: '10.9.0.1' })).statusCode).toBe(403);
+      expect((await proxied.inject({ url: '/api/session', headers: h, remoteAddress: '10.9.0.2' })).statusCode).toBe(401);
+      expect((await proxied.inject({ url: '/api/session', headers: { 'x-forwarded-user': 'bad user!' }, remoteAddress: '10.9.0.1' })).statusCode).toBe(401);
+      const { audit } = proxied.vafaAccess;
+      await proxied.inject({ url: '/v1/customers/C9', headers: h, remoteAddress: '10.9.0.1' });
+      const rows = (audit as unknown as { buffer: { principal: string; remote_addr: string; customer_id: string }[] }).buffer.filter((r) => r.customer_id === 'C9');
+      expect(rows.map((r) => [r.principal, r.remote_addr])).toEqual([['proxy:alice@bank', '192.168.7.20']]);
+    } finally {
+      await proxied.close();
+    }
+    // without the setting the header means nothing
+    expect((await app.inject({ url: '/api/session', headers: { 'x-forwarded-user': 'alice' }, remoteAddress: '127.0.0.1' })).statusCode).toBe(401);
   });
 
   it('without any key configured every route is open, and the API says so once at start', async () => {
