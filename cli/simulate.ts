@@ -11,7 +11,7 @@ export const simulateCommand: Command = {
     '  --feedback X   multiply the volume of customer feedback (complaints, compliments, the bank\'s own surveys); 0: none',
     '  --nats URL     answer the surveys vafa publishes on stream OFFERS of this NATS (default: $NATS_URL when set)',
     '  --no-answers   do not answer surveys even when NATS_URL is set',
-    '  VAFA_API_KEYS: the first key is sent as the bearer key',
+    '  VAFA_SIMULATE_KEY, else the first of VAFA_API_KEYS: sent as the bearer key (it needs the ingest scope)',
   ].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
@@ -44,7 +44,7 @@ export const simulateCommand: Command = {
     const onSig = (): void => abort.abort();
     process.once('SIGINT', onSig);
     process.once('SIGTERM', onSig);
-    const apiKey = (process.env.VAFA_API_KEYS ?? '').split(',')[0]?.trim();
+    const apiKey = process.env.VAFA_SIMULATE_KEY?.trim() || (process.env.VAFA_API_KEYS ?? '').split(',')[0]?.trim();
     const natsUrl = values['no-answers'] ? undefined : (values.nats ?? process.env.NATS_URL);
     const progress = createProgress();
     const summary = await runFeeder({
