@@ -131,6 +131,8 @@ describe('route scopes', () => {
       }
     }
     expect(got).toEqual(want);
+    // an unknown route is not found, whoever asks (no credential needed to learn that)
+    expect((await app.inject({ url: '/v1/nope' })).statusCode).toBe(404);
   });
 
   it('a browser without a session asking for the page is sent to the sign-in page', async () => {
