@@ -108,53 +108,98 @@ function pathContrib(t: ExplainTree, x: ArrayLike<number>, phi: Float64Array): v
   }
 }
 
-interface PathEl { d: number; z: number; o: number; w: number }
-
-function extend(m: PathEl[], pz: number, po: number, pi: number): PathEl[] {
-  const l = m.length;
-  const out = m.map((e) => ({ ...e }));
-  out.push({ d: pi, z: pz, o: po, w: l === 0 ? 1 : 0 });
-  for (let i = l - 1; i >= 0; i--) {
-    out[i + 1]!.w += (po * out[i]!.w * (i + 1)) / (l + 1);
-    out[i]!.w = (pz * out[i]!.w * (l - i)) / (l + 1);
+/**
+ * Scratch space of TreeSHAP: one path segment per recursion depth, each a copy of its parent's
+ * (the layout of the reference implementation), in typed arrays so a row allocates nothing.
+ */
+class ShapScratch {
+  feat: Int32Array;
+  zero: Float64Array;
+  one: Float64Array;
+  pw: Float64Array;
+  constructor(readonly maxDepth: number) {
+    const size = ((maxDepth + 2) * (maxDepth + 3)) / 2 + maxDepth + 2;
+    this.feat = new Int32Array(size);
+    this.zero = new Float64Array(size);
+    this.one = new Float64Array(size);
+    this.pw = new Float64Array(size);
   }
-  return out;
 }
 
-function unwind(m: PathEl[], i: number): PathEl[] {
-  const l = m.length - 1;
-  const out = m.map((e) => ({ ...e }));
-  let n = out[l]!.w;
-  const { o, z } = out[i]!;
-  for (let j = l - 1; j >= 0; j--) {
-    if (o !== 0) {
-      const t = out[j]!.w;
-      out[j]!.w = (n * (l + 1)) / ((j + 1) * o);
-      n = t - (out[j]!.w * z * (l - j)) / (l + 1);
+function extendPath(s: ShapScratch, p: number, depth: number, zero: number, one: number, feature: number): void {
+  s.feat[p + depth] = feature;
+  s.zero[p + depth] = zero;
+  s.one[p + depth] = one;
+  s.pw[p + depth] = depth === 0 ? 1 : 0;
+  for (let i = depth - 1; i >= 0; i--) {
+    s.pw[p + i + 1]! += (one * s.pw[p + i]! * (i + 1)) / (depth + 1);
+    s.pw[p + i] = (zero * s.pw[p + i]! * (depth - i)) / (depth + 1);
+  }
+}
+
+function unwindPath(s: ShapScratch, p: number, depth: number, index: number): void {
+  const one = s.one[p + index]!;
+  const zero = s.zero[p + index]!;
+  let next = s.pw[p + depth]!;
+  for (let i = depth - 1; i >= 0; i--) {
+    if (one !== 0) {
+      const t = s.pw[p + i]!;
+      s.pw[p + i] = (next * (depth + 1)) / ((i + 1) * one);
+      next = t - (s.pw[p + i]! * zero * (depth - i)) / (depth + 1);
     } else {
-      out[j]!.w = (out[j]!.w * (l + 1)) / (z * (l - j));
+      s.pw[p + i] = (s.pw[p + i]! * (depth + 1)) / (zero * (depth - i));
     }
   }
-  for (let j = i; j < l; j++) {
-    out[j]!.d = out[j + 1]!.d;
-    out[j]!.z = out[j + 1]!.z;
-    out[j]!.o = out[j + 1]!.o;
+  for (let i = index; i < depth; i++) {
+    s.feat[p + i] = s.feat[p + i + 1]!;
+    s.zero[p + i] = s.zero[p + i + 1]!;
+    s.one[p + i] = s.one[p + i + 1]!;
   }
-  out.pop();
-  return out;
 }
 
-/** Exact TreeSHAP of one tree, added into `phi`. */
+function unwoundSum(s: ShapScratch, p: number, depth: number, index: number): number {
+  const one = s.one[p + index]!;
+  const zero = s.zero[p + index]!;
+  let next = s.pw[p + depth]!;
+  let total = 0;
+  for (let i = depth - 1; i >= 0; i--) {
+    if (one !== 0) {
+      const t = (next * (depth + 1)) / ((i + 1) * one);
+      total += t;
+      next = s.pw[p + i]! - (t * zero * (depth - i)) / (depth + 1);
+    } else {
+      total += s.pw[p + i]! / zero / ((depth - i) / (depth + 1));
+    }
+  }
+  return total;
+}
+
+function depthOf(t: ExplainTree, k = 0): number {
+  return t.feature[k]! < 0 ? 0 : 1 + Math.max(depthOf(t, t.left[k]!), depthOf(t, t.right[k]!));
+}
+
+const scratchOf = new WeakMap<ExplainTree, ShapScratch>();
+
+/** Exact TreeSHAP of one tree (Lundberg et al. 2018, Algorithm 2), added into `phi`. */
 function treeShap(t: ExplainTree, x: ArrayLike<number>, phi: Float64Array): void {
-  const recurse = (j: number, m0: PathEl[], pz: number, po: number, pi: number): void => {
-    const m = extend(m0, pz, po, pi);
+  let s = scratchOf.get(t);
+  if (!s) scratchOf.set(t, (s = new ShapScratch(depthOf(t))));
+  const sc = s;
+  const recurse = (j: number, parent: number, depth: number, pz: number, po: number, pi: number): void => {
+    const p = parent + depth + 1;
+    for (let i = 0; i <= depth; i++) {
+      sc.feat[p + i] = sc.feat[parent + i]!;
+      sc.zero[p + i] = sc.zero[parent + i]!;
+      sc.one[p + i] = sc.one[parent + i]!;
+      sc.pw[p + i] = sc.pw[parent + i]!;
+    }
+    extendPath(sc, p, depth, pz, po, pi);
     const d = t.feature[j]!;
     if (d < 0) {
-      for (let i = 1; i < m.length; i++) {
-        const u = unwind(m, i);
-        let w = 0;
-        for (const e of u) w += e.w;
-        phi[m[i]!.d]! += w * (m[i]!.o - m[i]!.z) * t.value[j]!;
+      const v = t.value[j]!;
+      for (let i = 1; i <= depth; i++) {
+        const w = unwoundSum(sc, p, depth, i);
+        phi[sc.feat[p + i]!]! += w * (sc.one[p + i]! - sc.zero[p + i]!) * v;
       }
       return;
     }
@@ -163,19 +208,24 @@ function treeShap(t: ExplainTree, x: ArrayLike<number>, phi: Float64Array): void
     const cold = left ? t.right[j]! : t.left[j]!;
     let iz = 1;
     let io = 1;
-    let path = m;
-    const k = m.findIndex((e, q) => q > 0 && e.d === d);
-    if (k > 0) {
-      iz = m[k]!.z;
-      io = m[k]!.o;
-      path = unwind(m, k);
+    let dd = depth;
+    for (let k = 1; k <= depth; k++) {
+      if (sc.feat[p + k] === d) {
+        iz = sc.zero[p + k]!;
+        io = sc.one[p + k]!;
+        unwindPath(sc, p, depth, k);
+        dd--;
+        break;
+      }
     }
     const rj = t.cover[j]!;
-    const frac = (c: number): number => (rj > 0 ? t.cover[c]! / rj : 0.5);
-    recurse(hot, path, iz * frac(hot), io, d);
-    recurse(cold, path, iz * frac(cold), 0, d);
+    const hz = rj > 0 ? t.cover[hot]! / rj : 0.5;
+    const cz = rj > 0 ? t.cover[cold]! / rj : 0.5;
+    recurse(hot, p, dd + 1, hz * iz, io, d);
+    recurse(cold, p, dd + 1, cz * iz, 0, d);
   };
-  recurse(0, [], 1, 1, -1);
+  // As the reference: the root's segment starts at offset 1 and begins with a dummy element (feature -1).
+  recurse(0, 0, 0, 1, 1, -1);
 }
 
 /**
@@ -200,9 +250,16 @@ export function explain(ex: Explainer, x: ArrayLike<number>, k = 5, method: 'tre
   }
   let margin = bias;
   for (let j = 0; j < nf; j++) margin += phi[j]!;
-  const order = Array.from({ length: nf }, (_, j) => j).sort((a, b) => Math.abs(phi[b]!) - Math.abs(phi[a]!) || a - b);
-  const top = order.slice(0, Math.max(0, k)).filter((j) => phi[j] !== 0)
-    .map((j) => ({ feature: ex.features[j]!, value: x[j]!, contribution: phi[j]! }));
+  // Top k by |contribution| (ties: the earlier feature), by selection: k is small.
+  const top: Reason[] = [];
+  const taken = new Uint8Array(nf);
+  for (let q = 0; q < k; q++) {
+    let best = -1;
+    for (let j = 0; j < nf; j++) if (!taken[j] && phi[j] !== 0 && (best < 0 || Math.abs(phi[j]!) > Math.abs(phi[best]!))) best = j;
+    if (best < 0) break;
+    taken[best] = 1;
+    top.push({ feature: ex.features[best]!, value: x[best]!, contribution: phi[best]! });
+  }
   return { bias, margin, contributions: phi, top };
 }
 

@@ -190,6 +190,8 @@ describe('the running scorer serves converter models through mapped manifests', 
     expect(scores[0]!.probability).toBeCloseTo(1 - 0.75463, 5);
     expect(scores[1]!.probability).toBeCloseTo(0.51765, 5);
     expect(scores[0]!.modelVersion).toBe('gb-mapped');
+    // A foreign model has no reasons sidecar: no reasons.
+    expect(await s.explain([{ recency_days: 1, tx_count_30d: 10 }])).toEqual([undefined]);
   });
 
   it('LogisticRegression (ZipMap, int64 labels): a constant, a scaled expression and an imputed feature', async () => {

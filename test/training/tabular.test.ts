@@ -169,6 +169,18 @@ describe('vafa train --csv', () => {
     const [hi, lo] = await s.scoreBatch([{ recency_days: 110, tx_count_30d: 0 }, { recency_days: 1, tx_count_30d: 35 }]);
     expect(hi!.probability).toBeGreaterThan(0.8);
     expect(lo!.probability).toBeLessThan(0.1);
+    // Reasons from the sidecar, through the same mapping: recency pushes the first up, activity the second down.
+    const [r1, r2] = await s.explain([{ recency_days: 110, tx_count_30d: 0 }, { recency_days: 1, tx_count_30d: 35 }], 2);
+    expect(r1![0]).toMatchObject({ feature: 'recency_days', value: 110 });
+    expect(r1![0]!.contribution).toBeGreaterThan(0);
+    expect(r2!.every((r) => r.contribution < 0)).toBe(true);
+    // A manifest naming a sidecar that is not there is refused, naming it; the running model stays.
+    const mp = path.join(out, 'manifest.json');
+    const m = JSON.parse(await readFile(mp, 'utf8')) as Manifest;
+    await writeFile(mp, JSON.stringify({ ...m, version: 'v2', explain: 'nope.explain.json' }));
+    const outcome = await s.reload();
+    expect(outcome.status === 'refused' && outcome.error).toMatch(/explain: cannot read "nope\.explain\.json"/);
+    expect(s.version).toBe(m.version);
     await s.close();
   });
 
