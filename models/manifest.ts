@@ -90,6 +90,10 @@ export const ManifestFeatureSchema = Type.Object({
   encode: Type.Optional(EncodeSchema),
   impute: Type.Optional(ImputeSchema),
   scale: Type.Optional(Type.Union([MeanStd, MinMax], { description: '{ "mean": number, "std": number > 0 } or { "min": number, "max": number }' })),
+  strings: Type.Optional(Type.Object({
+    map: Type.Record(Type.String(), Type.String(), { description: 'numeric code → label' }),
+    unknown: Type.Optional(Type.String()),
+  }, { additionalProperties: false, description: '{ "map": { "0": "male", … }, "unknown"?: string }: labels of the codes, for a string input' })),
 }, { additionalProperties: false });
 
 /** Probability calibration applied to the model's P(churn) (see `models/calibration.ts`). */
@@ -114,6 +118,7 @@ export const ManifestSchema = Type.Object({
       Type.Union([Type.String({ minLength: 1 }), Type.Literal(-1)], { description: 'a symbolic batch dimension such as "N", or -1' }),
       Type.Integer({ minimum: 1 }),
     ], { description: '[batch, width], e.g. ["N", 7]' }),
+    per_column: Type.Optional(Type.Boolean({ description: 'true: one ONNX input per features entry, named by it (then name is informational)' })),
   }, { additionalProperties: false }),
   features: Type.Array(ManifestFeatureSchema, { minItems: 1 }),
   output: Type.Object({

@@ -95,6 +95,9 @@ export function mappingProblems(features: readonly ManifestFeature[]): string[] 
       }
     }
     if (f.const !== undefined && !Number.isFinite(f.const)) problems.push(`${label(i, f)}: const must be a finite number`);
+    for (const k of Object.keys(f.strings?.map ?? {})) {
+      if (k.trim() === '' || !Number.isFinite(Number(k))) problems.push(`${label(i, f)}: strings.map key ${JSON.stringify(k)} is not a number (the keys are the codes the column holds)`);
+    }
     const enc = f.encode;
     if (enc) {
       const vocab = 'onehot' in enc ? enc.onehot.vocabulary : enc.ordinal.vocabulary;
@@ -104,6 +107,7 @@ export function mappingProblems(features: readonly ManifestFeature[]): string[] 
         seen.add(v);
       }
       if ('onehot' in enc && f.scale) problems.push(`${label(i, f)}: a one-hot encoded entry cannot also be scaled`);
+      if ('onehot' in enc && f.strings) problems.push(`${label(i, f)}: a one-hot encoded entry cannot also have string labels`);
       if (f.const !== undefined) problems.push(`${label(i, f)}: a constant needs no encoding`);
     }
   });

@@ -3,10 +3,10 @@
  * (`models/manifest.ts`), checks the graph against it, and scores micro-batches with one
  * onnxruntime `run()` per batch.
  *
- * Supported models: one float input `[batch, features]` and a probability output, either a float
- * tensor or a ZipMap (removed at load; see `model/plan.ts`). Models with one input per column (e.g.
- * scikit-learn pipelines over a DataFrame) are refused with a message saying so: the scorer's
- * feature rows are numeric vectors, and such models usually also want string columns.
+ * Supported models: one float input `[batch, features]`, or with `input.per_column` one input per
+ * manifest entry (float, double, int64, int32 or string — string columns through the entry's `strings`
+ * labels), and a probability output, either a float tensor or a ZipMap (removed at load; see
+ * `model/plan.ts`). A model with several inputs and no `per_column` is refused with a message saying so.
  *
  * The manifest's per-column `scale` and its `calibration` (`models/calibration.ts`) are applied here, so
  * every probability a model returns is calibrated. Input columns are the manifest's entries with one-hot
@@ -23,7 +23,7 @@ import { ModelRefusedError, parseManifest, type FeatureScale, type Manifest } fr
 import { decodeModel, type ModelProto } from '../../models/onnx/schema.js';
 import { calibrator } from '../../models/calibration.js';
 import { columnNames, columnScales } from '../../models/mapping.js';
-import { planServing, type ServingPlan } from './model/plan.js';
+import { planServing, type PlanInput, type ServingPlan } from './model/plan.js';
 import type { ChurnModel } from './model/types.js';
 
 export { ModelRefusedError, type Manifest } from '../../models/manifest.js';
@@ -55,6 +55,38 @@ function scalingOf(features: Manifest['features']): { offset: Float64Array; fact
     }
   });
   return { offset, factor };
+}
+
+/** One tensor per input of a per-column model, cut out of the row matrix and typed as the input is. */
+function perColumnFeeds(inputs: readonly PlanInput[], data: Float32Array, n: number, w: number): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const inp of inputs) {
+    const dims = inp.rank === 1 ? [n] : [n, inp.width];
+    const len = n * inp.width;
+    const at = (k: number): number => data[Math.floor(k / inp.width) * w + inp.offset + (k % inp.width)]!;
+    if (inp.type === 'string') {
+      const labels = inp.labels!;
+      const values = new Array<string>(len);
+      for (let k = 0; k < len; k++) values[k] = labels.get(at(k)) ?? inp.unknown ?? '';
+      feeds[inp.name] = new ort.Tensor('string', values, dims);
+    } else if (inp.type === 'int64') {
+      const values = new BigInt64Array(len);
+      for (let k = 0; k < len; k++) {
+        const v = at(k);
+        values[k] = Number.isFinite(v) ? BigInt(Math.round(v)) : 0n;
+      }
+      feeds[inp.name] = new ort.Tensor('int64', values, dims);
+    } else if (inp.type === 'int32') {
+      const values = new Int32Array(len);
+      for (let k = 0; k < len; k++) values[k] = Math.round(at(k));
+      feeds[inp.name] = new ort.Tensor('int32', values, dims);
+    } else {
+      const values = inp.type === 'float64' ? new Float64Array(len) : new Float32Array(len);
+      for (let k = 0; k < len; k++) values[k] = at(k);
+      feeds[inp.name] = new ort.Tensor(inp.type, values, dims);
+    }
+  }
+  return feeds;
 }
 
 class OrtChurnModel implements ChurnModel {
@@ -112,8 +144,8 @@ class OrtChurnModel implements ChurnModel {
       }
       data = scaled;
     }
-    const input = new ort.Tensor('float32', data, [n, w]);
-    const out = await this.session.run({ [this.plan.inputName]: input }, [this.plan.fetch]);
+    const feeds = this.plan.inputs ? perColumnFeeds(this.plan.inputs, data, n, w) : { [this.plan.inputName]: new ort.Tensor('float32', data, [n, w]) };
+    const out = await this.session.run(feeds, [this.plan.fetch]);
     this.stats.runs++;
     this.stats.rows += n;
     const t = out[this.plan.fetch];

@@ -110,11 +110,11 @@ describe('known answers through the loader', () => {
     expect(maxAbsDiff(p, expected)).toBeLessThan(1e-6);
   });
 
-  it('refuses the Titanic pipeline (one input per column) and says why', async () => {
+  it('refuses the Titanic pipeline (one input per column) without input.per_column, and says why', async () => {
     const err = await loadModel(fixture('manifests/titanic.manifest.json')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelRefusedError);
     expect((err as Error).message).toMatch(/the model has 5 inputs \(pclass \(string\[\?,1\]\), sex/);
-    expect((err as Error).message).toMatch(/models that take one input per column are not supported/);
+    expect((err as Error).message).toMatch(/feeds a single float tensor \[batch, features\] unless input.per_column is set/);
   });
 
   it('the Titanic fixture itself gives its known answer 0.8855 in onnxruntime', async () => {

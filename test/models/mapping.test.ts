@@ -273,6 +273,52 @@ describe('the running scorer serves converter models through mapped manifests', 
     expect(s.version).toBe('gb-swap');
   });
 
+  it('serves a scikit-learn pipeline with one input per column (Titanic: int64, string and float inputs) from vafa features', async () => {
+    for (const f of ['pipeline_titanic_nozipmap.onnx', 'pipeline_titanic.onnx']) await copyFile(fixture(`sklearn-onnx-docs/${f}`), path.join(dir, f));
+    const features: ManifestFeature[] = [
+      { name: 'pclass', expr: 'clamp(3 - tier_rank, 1, 3)' },
+      { name: 'sex', feature: 'has_debit_card', strings: { map: { 0: 'male', 1: 'female' } } },
+      { name: 'age', feature: 'age_years' },
+      { name: 'fare', expr: 'spend_30d_minor / 1000' },
+      { name: 'embarked', const: 0, strings: { map: { 0: 'S' } } },
+    ];
+    const s = await open(await write('titanic-mapped', {
+      onnx: 'pipeline_titanic_nozipmap.onnx', input: { name: 'columns', shape: ['N', 5], per_column: true }, features,
+      output: { name: 'probabilities', kind: 'probability_tensor', positive_class: 1 },
+    }));
+    // Known answer: a 1st-class female, 29, fare 211.34, embarked S → class 1 with p = 0.8855.
+    const customer = { tier_rank: 2, has_debit_card: 1, age_years: 29, spend_30d_minor: 211_337.5 };
+    const [score, other] = await s.scoreBatch([namedFeatures(vector(customer)), { ...customer, tier_rank: 0, has_debit_card: 0 }]);
+    expect(score!.probability).toBeCloseTo(0.8855, 4);
+    const session = await ort.InferenceSession.create(fixture('sklearn-onnx-docs/pipeline_titanic_nozipmap.onnx'));
+    const t = (type: 'int64' | 'string' | 'float32', v: unknown[]): ort.Tensor => new ort.Tensor(type, type === 'int64' ? BigInt64Array.from(v as bigint[]) : type === 'float32' ? Float32Array.from(v as number[]) : (v as string[]), [v.length, 1]);
+    const out = await session.run({ pclass: t('int64', [1n, 3n]), sex: t('string', ['female', 'male']), age: t('float32', [29, 29]), fare: t('float32', [211.3375, 211.3375]), embarked: t('string', ['S', 'S']) });
+    const p = out.probabilities!.data as Float32Array;
+    await session.release();
+    expect([score!.probability, other!.probability]).toEqual([p[1], p[3]]);
+
+    // The ZipMap export takes pclass as a string: the same mapping with labels for it.
+    const z = await open(await write('titanic-zipmap-mapped', {
+      onnx: 'pipeline_titanic.onnx', input: { name: 'columns', shape: ['N', 5], per_column: true },
+      features: [{ ...features[0]!, strings: { map: { 1: '1', 2: '2', 3: '3' } } }, ...features.slice(1)],
+      output: { name: 'output_probability', kind: 'zipmap', positive_class: 1 },
+    }));
+    // (another fit of the pipeline: no published answer, so only its direction is checked)
+    const [zs, zo] = await z.scoreBatch([customer, { ...customer, tier_rank: 0, has_debit_card: 0 }]);
+    expect(zs!.probability).toBeGreaterThan(0.8);
+    expect(zo!.probability).toBeLessThan(0.2);
+
+    // A string input without labels, and an input nobody feeds, are refused naming them.
+    const bad = await write('titanic-bad', {
+      onnx: 'pipeline_titanic_nozipmap.onnx', input: { name: 'columns', shape: ['N', 4], per_column: true },
+      features: [features[0], { name: 'sex', feature: 'has_debit_card' }, features[2], features[3]],
+      output: { name: 'probabilities', kind: 'probability_tensor', positive_class: 1 },
+    });
+    const err = (await loadChurnScorer(bad, logger, { watchIntervalMs: 0 }).catch((e: unknown) => e)) as Error;
+    expect(err.message).toContain('features[1] "sex": input "sex" is string[?,1]: give "strings" (the label of each numeric code) to feed it');
+    expect(err.message).toContain('input "embarked" (string[?,1]) of the model is fed by no features entry');
+  });
+
   it('applies the manifest calibration to every probability', async () => {
     const s = await open(await write('gb-platt', {
       onnx: 'SklearnBinGradientBoostingClassifier.model.onnx', input: { name: 'input', shape: ['N', 2] },

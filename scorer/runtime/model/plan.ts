@@ -10,7 +10,7 @@
  *   so micro-batches run in one call. The loader's probe run confirms the graph accepts it.
  */
 import type { Manifest } from '../../../models/manifest.js';
-import { columnNames } from '../../../models/mapping.js';
+import { columnNames, entryWidth } from '../../../models/mapping.js';
 import {
   DataType, describeType, encodeModel, floatsAttribute, intsAttribute, ML_DOMAIN, stringsAttribute, tensorDims,
   tensorValueInfo, type ModelProto, type NodeProto, type ValueInfoProto,
@@ -33,6 +33,73 @@ export interface ServingPlan {
   classLabels?: (number | string)[];
   /** What was rewritten, for logs. */
   notes: string[];
+  /**
+   * One ONNX input per manifest entry (`input.per_column`): where each input's columns sit in a row, its
+   * element type, and for string inputs the labels of the numeric codes.
+   */
+  inputs?: PlanInput[];
+}
+
+/** One input of a per-column model. */
+export interface PlanInput {
+  name: string;
+  offset: number;
+  width: number;
+  type: 'float32' | 'float64' | 'int64' | 'int32' | 'string';
+  /** Rank of the input: 1 ([N]) or 2 ([N, width]). */
+  rank: 1 | 2;
+  labels?: ReadonlyMap<number, string>;
+  unknown?: string;
+}
+
+const ELEM: Partial<Record<number, PlanInput['type']>> = {
+  [DataType.FLOAT]: 'float32', [DataType.DOUBLE]: 'float64', [DataType.INT64]: 'int64', [DataType.INT32]: 'int32', [DataType.STRING]: 'string',
+};
+
+/** Checks a per-column model's inputs against the manifest's entries (one ONNX input per entry, by name). */
+function perColumnInputs(inputs: readonly ValueInfoProto[], manifest: Manifest, problems: string[]): PlanInput[] {
+  const out: PlanInput[] = [];
+  let offset = 0;
+  const fed = new Set<string>();
+  manifest.features.forEach((f, i) => {
+    const width = entryWidth(f);
+    const at = offset;
+    offset += width;
+    const label = `features[${i}] "${f.name}"`;
+    const v = inputs.find((x) => x.name === f.name);
+    if (!v) {
+      problems.push(`${label}: the model has no input "${f.name}" (input.per_column feeds each entry to the input of its name); its inputs are: ${list(inputs)}`);
+      return;
+    }
+    fed.add(f.name);
+    const type = ELEM[v.type?.tensorType?.elemType ?? -1];
+    const dims = tensorDims(v.type);
+    if (!type) {
+      problems.push(`${label}: input "${f.name}" is ${describeType(v.type)}: the scorer feeds float, double, int64, int32 or string tensors`);
+      return;
+    }
+    if (type === 'string' && !f.strings) {
+      problems.push(`${label}: input "${f.name}" is ${describeType(v.type)}: give "strings" (the label of each numeric code) to feed it`);
+      return;
+    }
+    if (type !== 'string' && f.strings) problems.push(`${label}: "strings" is only for string inputs; input "${f.name}" is ${describeType(v.type)}`);
+    if (!dims || dims.length < 1 || dims.length > 2 || (dims.length === 1 && width !== 1)) {
+      problems.push(`${label}: input "${f.name}" is ${describeType(v.type)}: expected [batch, ${width}]`);
+      return;
+    }
+    if (dims.length === 2 && typeof dims[1] === 'number' && dims[1] !== width) {
+      problems.push(`${label}: input "${f.name}" is ${describeType(v.type)}: the model takes ${dims[1]} columns there, the entry makes ${width}`);
+    }
+    if (typeof dims[0] === 'number' && dims[0] !== 1) {
+      problems.push(`${label}: input "${f.name}" is ${describeType(v.type)}: its batch size is fixed at ${dims[0]}; the scorer needs a dynamic batch dimension`);
+    }
+    out.push({
+      name: f.name, offset: at, width, type, rank: dims.length === 1 ? 1 : 2,
+      ...(f.strings ? { labels: new Map(Object.entries(f.strings.map).map(([k, x]) => [Number(k), x])), unknown: f.strings.unknown ?? '' } : {}),
+    });
+  });
+  for (const v of inputs) if (!fed.has(v.name ?? '')) problems.push(`input "${v.name}" (${describeType(v.type)}) of the model is fed by no features entry`);
+  return out;
 }
 
 const passThrough = new Set(['Identity', 'Cast', 'Normalizer']);
@@ -124,12 +191,18 @@ export function planServing(model: ModelProto, manifest: Manifest): { plan?: Ser
 
   const initializers = new Set(g.initializer.map((t) => t.name));
   const inputs = g.input.filter((v) => !initializers.has(v.name));
-  const input = inputs.find((v) => v.name === manifest.input.name);
-  if (inputs.length > 1) {
+  const perColumn = manifest.input.per_column === true;
+  const planInputs = perColumn ? perColumnInputs(inputs, manifest, problems) : undefined;
+  const input = perColumn ? inputs[0] : inputs.find((v) => v.name === manifest.input.name);
+  if (perColumn) {
+    // checked above, entry by entry
+  } else if (inputs.length > 1) {
     problems.push(`the model has ${inputs.length} inputs (${list(inputs)}); vafa.model/v1 feeds a single float tensor `
-      + '[batch, features], so models that take one input per column are not supported: export the model with one float input');
+      + '[batch, features] unless input.per_column is set (then each features entry feeds the input of its name)');
   }
-  if (!input) {
+  if (perColumn) {
+    // nothing more: per-column inputs were checked above
+  } else if (!input) {
     problems.push(`input.name: "${manifest.input.name}" is not an input of the model; its inputs are: ${list(inputs)}`);
   } else {
     const type = describeType(input.type);
@@ -227,12 +300,12 @@ export function planServing(model: ModelProto, manifest: Manifest): { plan?: Ser
   const sg = served.graph!;
   if (zipMap) sg.node = sg.node.filter((n) => !(n.opType === 'ZipMap' && n.output[0] === zipMap.output[0]));
   sg.output = [fetch];
-  const servedInput = sg.input.find((v) => v.name === input.name)!;
-  const relaxedIn = relaxBatch(servedInput);
+  let relaxedIn = false;
+  for (const v of sg.input) if ((perColumn || v.name === input.name) && !initializers.has(v.name)) relaxedIn = relaxBatch(v) || relaxedIn;
   const relaxedOut = relaxBatch(fetch);
   if (relaxedIn || relaxedOut) {
     sg.valueInfo = [];
-    notes.push(`batch dimension fixed at 1 made symbolic (${[relaxedIn && `input "${input.name}"`, relaxedOut && `output "${fetch.name}"`].filter(Boolean).join(', ')})`);
+    notes.push(`batch dimension fixed at 1 made symbolic (${[relaxedIn && (perColumn ? 'inputs' : `input "${input.name}"`), relaxedOut && `output "${fetch.name}"`].filter(Boolean).join(', ')})`);
   }
   const dropped = g.output.filter((v) => v.name !== out?.name).map((v) => `"${v.name}"`);
   if (dropped.length > 0) notes.push(`outputs ${dropped.join(', ')} not computed`);
@@ -241,6 +314,7 @@ export function planServing(model: ModelProto, manifest: Manifest): { plan?: Ser
     plan: {
       bytes: encodeModel(served), inputName: input.name ?? '', width, fetch: fetch.name ?? '', column,
       ...(columns !== undefined ? { columns } : {}), ...(classLabels ? { classLabels } : {}), notes,
+      ...(planInputs ? { inputs: planInputs } : {}),
     },
   };
 }
