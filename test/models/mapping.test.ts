@@ -271,6 +271,15 @@ describe('the running scorer serves converter models through mapped manifests', 
     const wide = await s.reload();
     expect(wide.status === 'refused' && wide.error).toMatch(/the model takes 2 features, the manifest lists 3 \(x0, x1, x2\): 1 too many/);
     expect(s.version).toBe('gb-swap');
+    // A good mapped model of another width swaps in; rows follow the new model's mapping.
+    await write('gb-swap', {
+      version: 'lr-swapped', onnx: 'SklearnLogitisticRegressionBinary.model.onnx', input: { name: 'input', shape: ['N', 3] },
+      features: [{ name: 'a', const: 5.1 }, { name: 'b', expr: 'age_years / 10' }, { name: 'c', feature: 'tenure_days', impute: { value: 1.4 } }],
+      output: { name: 'probabilities', kind: 'zipmap', positive_class: 0 },
+    });
+    expect(await s.reload()).toEqual({ status: 'swapped', from: 'gb-swap', to: 'lr-swapped' });
+    const [lr] = await s.scoreBatch([{ age_years: 35 }]);
+    expect(lr).toEqual({ probability: expect.closeTo(0.98233, 5) as number, modelVersion: 'lr-swapped' });
   });
 
   it('serves a scikit-learn pipeline with one input per column (Titanic: int64, string and float inputs) from vafa features', async () => {
