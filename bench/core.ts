@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { txSubject, partitionOf } from '../contracts/subjects.js';
+import { encodeRecord } from '../scorer/runtime/store/codec.js';
 import type { TxMessage } from '../contracts/events.js';
 import { Engine, DEFAULT_ENGINE_CONFIG, type EngineConfig, type Pending } from '../scorer/core/engine.js';
 import { FEATURE_NAMES } from '../scorer/core/features/catalogue.js';
@@ -49,6 +50,9 @@ export type StateEncoder = (c: CustomerState) => Uint8Array | string;
 
 export const jsonEncoder: StateEncoder = (c) => JSON.stringify(c);
 
+/** The state store's record of a customer, as committed to LMDB (scorer/runtime/store/codec.ts, current version). */
+export const storeEncoder: StateEncoder = (c) => encodeRecord('customer', c);
+
 /** The stream, pre-encoded: subjects and payloads in stream order (index + 1 = stream sequence). */
 export interface CoreInput {
   subjects: string[];
@@ -70,6 +74,8 @@ export interface CoreResult {
   rows: Record<string, number>;
   publishes: number;
   state: { customers: number; bytes_per_customer_median: number; bytes_per_customer_p99: number; bytes_per_customer_max: number; partition_bytes_per_customer: number; timers: number };
+  /** The same customers as JSON (UTF-8 bytes of JSON.stringify), for comparison with the encoded figures. */
+  state_json: { bytes_per_customer_median: number; bytes_per_customer_p99: number };
 }
 
 /** The history of `plan`, simulated once and cached under `plan.dataDir`. */
@@ -162,6 +168,8 @@ export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states
   return { states, events: input.subjects.length, pendings: pendingCount, seconds, cpuSeconds, decodeSeconds: decodeMs / 1000, rows, publishes };
 }
 
+const pick = (s: CoreResult['state']): CoreResult['state_json'] => ({ bytes_per_customer_median: s.bytes_per_customer_median, bytes_per_customer_p99: s.bytes_per_customer_p99 });
+
 /** Encoded bytes per customer over every partition state. */
 export function stateSize(states: Iterable<PartitionState>, encode: StateEncoder = jsonEncoder): CoreResult['state'] {
   const sizes: number[] = [];
@@ -193,6 +201,7 @@ export async function measureCore(plan: CorePlan = DEFAULT_CORE_PLAN, encode: St
   return {
     id: 'scorer_core', events: r.events, pendings: r.pendings, seconds: r.seconds, events_per_s: r.events / r.seconds,
     us_per_event: (r.seconds * 1e6) / r.events, cpu_us_per_event: (r.cpuSeconds * 1e6) / r.events, decode_us_per_event: (r.decodeSeconds * 1e6) / r.events, rows: r.rows, publishes: r.publishes, state: stateSize(r.states.values(), encode),
+    state_json: pick(stateSize(r.states.values(), jsonEncoder)),
   };
 }
 
@@ -236,11 +245,8 @@ export interface TableComparison {
 /** `json` (the default), or `msgpack`: the state store's record codec (scorer/runtime/store/codec.ts). */
 export async function encoderNamed(name: string): Promise<StateEncoder> {
   if (name === 'json') return jsonEncoder;
-  if (name === 'msgpack') {
-    const { encodeRecord } = await import('../scorer/runtime/store/codec.js');
-    return (c) => encodeRecord('customer', c);
-  }
-  throw new Error(`--encoder takes json or msgpack, got ${JSON.stringify(name)}`);
+  if (name === 'store' || name === 'msgpack') return storeEncoder;
+  throw new Error(`--encoder takes json or store, got ${JSON.stringify(name)}`);
 }
 
 /** Compares two `--dump` directories table by table. */
@@ -275,7 +281,7 @@ async function main(): Promise<void> {
     options: {
       customers: { type: 'string' }, days: { type: 'string' }, seed: { type: 'string' }, batch: { type: 'string' },
       repeat: { type: 'string', default: '3' }, dump: { type: 'string' }, compare: { type: 'string', multiple: true },
-      encoder: { type: 'string', default: 'json' }, 'dedup-days': { type: 'string' },
+      encoder: { type: 'string', default: 'store' }, 'dedup-days': { type: 'string' },
     },
   });
   if (values.compare) {
@@ -300,7 +306,7 @@ async function main(): Promise<void> {
     return;
   }
   const results: CoreResult[] = [];
-  const encoder = await encoderNamed(values.encoder ?? 'json');
+  const encoder = await encoderNamed(values.encoder ?? 'store');
   const engine = values['dedup-days'] ? { ...DEFAULT_ENGINE_CONFIG, dedupHorizonMs: Number(values['dedup-days']) * 86_400_000 } : undefined;
   for (let r = 0; r < Number(values.repeat); r++) {
     const res = await measureCore(plan, encoder, input, engine);

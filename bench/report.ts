@@ -109,7 +109,9 @@ export interface CoreReport {
   ceiling_events_per_s: number | null;
   ratio: number | null;
   plan: Record<string, unknown>;
-  state: { customers: number; bytes_per_customer_median: number; bytes_per_customer_p99: number; bytes_per_customer_max: number; partition_bytes_per_customer: number; timers: number; encoder: string };
+  state: { customers: number; bytes_per_customer_median: number; bytes_per_customer_p99: number; bytes_per_customer_max: number; partition_bytes_per_customer: number; timers: number; encoder: string;
+    /** The same customers as JSON, for comparison. */
+    json?: { bytes_per_customer_median: number; bytes_per_customer_p99: number } };
   repeats: { repeat: number; events_per_s: number; us_per_event: number; cpu_us_per_event: number; decode_us_per_event: number; load_average: number[] }[];
 }
 
@@ -119,7 +121,7 @@ export function renderCore(core: CoreReport): string {
   return [
     `${core.name}: ${fmtInt(core.events_per_s)} events/s, ${core.us_per_event.toFixed(1)} µs an event (CPU ${core.cpu_us_per_event.toFixed(1)} µs, of which decode ${core.decode_us_per_event.toFixed(1)} µs)`
       + (core.ratio !== null ? `, ${fmtRatio(core.ratio)} of 1c pull consume` : ''),
-    `state after the replay (${s.encoder}): ${s.customers.toLocaleString('en-US')} customers, median ${s.bytes_per_customer_median.toLocaleString('en-US')} B, p99 ${s.bytes_per_customer_p99.toLocaleString('en-US')} B a customer; timers ${s.timers.toLocaleString('en-US')}`,
+    `state after the replay (${s.encoder}): ${s.customers.toLocaleString('en-US')} customers, median ${s.bytes_per_customer_median.toLocaleString('en-US')} B, p99 ${s.bytes_per_customer_p99.toLocaleString('en-US')} B a customer${s.json ? ` (as JSON: median ${s.json.bytes_per_customer_median.toLocaleString('en-US')} B, p99 ${s.json.bytes_per_customer_p99.toLocaleString('en-US')} B)` : ''}; timers ${s.timers.toLocaleString('en-US')}`,
   ].join('\n');
 }
 

@@ -1,17 +1,20 @@
 /**
- * The state store's record codec: a two-byte envelope (codec version, record kind) followed by
- * MessagePack. Version 2 (current) uses msgpackr's record extension: each object shape is described once
+ * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
+ * Version 3 (current) is the compact encoding of compact.ts: tables for arrays of records, integer runs,
+ * front-coded string columns, base-64 ids as bytes (a customer after a simulated year: median 8.3 KB,
+ * p99 35 KB, against 15.2 KB and 80 KB in version 2). Version 2 is MessagePack with msgpackr's record extension: each object shape is described once
  * per record and its later instances are written as bare values, so the many lots, days and contacts of a
  * customer share their field names. Structures are not shared across records: every record decodes on
  * its own, whatever shape the core gives `CustomerState` next (a shared-structure table would have to be
  * committed atomically with every record that uses it; measured, it would save another ~8 %).
- * Version 1 (plain MessagePack maps, the store's first format) is still read; it is rewritten as version 2
- * the next time the record changes.
+ * Versions 1 (plain MessagePack maps, the store's first format) and 2 are still read; a record is rewritten
+ * as version 3 the next time it changes.
  */
 import { Packr, Unpackr } from 'msgpackr';
+import { compactDecode, compactEncode } from './compact.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 2;
+export const CODEC_VERSION = 3;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
@@ -26,24 +29,27 @@ export class CodecError extends Error {
   }
 }
 
-const packerByVersion: Record<number, Packr> = {
-  1: new Packr({ useRecords: false }),
-  2: new Packr({ useRecords: true, mapsAsObjects: true }),
-};
-const unpackerByVersion: Record<number, Unpackr> = {
-  1: new Unpackr({ useRecords: false, mapsAsObjects: true }),
-  2: new Unpackr({ useRecords: true, mapsAsObjects: true }),
+interface Body {
+  encode(value: unknown): Uint8Array;
+  decode(bytes: Uint8Array): unknown;
+}
+
+const msgpack = (packer: Packr, unpacker: Unpackr): Body => ({ encode: (v) => packer.pack(v), decode: (b) => unpacker.unpack(b) });
+const bodyByVersion: Record<number, Body> = {
+  1: msgpack(new Packr({ useRecords: false }), new Unpackr({ useRecords: false, mapsAsObjects: true })),
+  2: msgpack(new Packr({ useRecords: true, mapsAsObjects: true }), new Unpackr({ useRecords: true, mapsAsObjects: true })),
+  3: { encode: compactEncode, decode: compactDecode },
 };
 
 /** Encodes `value` (plain data) as a record of `kind`, with codec `version` (default the current one). */
 export function encodeRecord(kind: RecordKind, value: unknown, version: number = CODEC_VERSION): Buffer {
-  const packer = packerByVersion[version];
-  if (!packer) throw new CodecError(kind, `no encoder for codec version ${version}`);
-  const body = packer.pack(value);
+  const codec = bodyByVersion[version];
+  if (!codec) throw new CodecError(kind, `no encoder for codec version ${version}`);
+  const body = codec.encode(value);
   const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
   out[0] = version;
   out[1] = RECORD_KIND[kind];
-  body.copy(out, HEADER_BYTES);
+  out.set(body, HEADER_BYTES);
   return out;
 }
 
@@ -59,11 +65,11 @@ export function recordVersion(bytes: Uint8Array): number {
 export function decodeRecord<T>(kind: RecordKind, bytes: Uint8Array, where: string): T {
   if (bytes.length <= HEADER_BYTES) throw new CodecError(where, `too short (${bytes.length} bytes)`);
   const version = bytes[0]!;
-  const unpacker = unpackerByVersion[version];
-  if (!unpacker) throw new CodecError(where, `unknown codec version ${version} (this vafa reads 1 to ${CODEC_VERSION})`);
+  const codec = bodyByVersion[version];
+  if (!codec) throw new CodecError(where, `unknown codec version ${version} (this vafa reads 1 to ${CODEC_VERSION})`);
   if (bytes[1] !== RECORD_KIND[kind]) throw new CodecError(where, `expected a ${kind} record, found kind ${String(bytes[1])}`);
   try {
-    return unpacker.unpack(bytes.subarray(HEADER_BYTES)) as T;
+    return codec.decode(bytes.subarray(HEADER_BYTES)) as T;
   } catch (err) {
     throw new CodecError(where, `does not decode: ${(err as Error).message}`);
   }
