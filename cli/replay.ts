@@ -23,7 +23,8 @@ export const replayCommand: Command = {
     const nc = await connectNats(settings.natsUrl, 'vafa-replay', logger, settings);
     const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
     const admin = createWarehouseClient({ ...conn, database: 'default' });
-    await migrate(admin, settings.clickhouseDatabase);
+    const engineConfig = buildEngineConfig(settings);
+    await migrate(admin, settings.clickhouseDatabase, { calendar: engineConfig.loyalty.timeline.latest.rules });
     await admin.close();
     const warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
     let churn;
@@ -35,7 +36,7 @@ export const replayCommand: Command = {
     }
     const progress = progressLine('replay');
     const summary = await replay({
-      engineConfig: buildEngineConfig(settings),
+      engineConfig,
       nc, warehouse, database: settings.clickhouseDatabase, from, truncate: values.truncate, logger, ...(churn ? { scorer: churn } : {}),
       onProgress: (p) => progress.update(`seq ${p.seq}/${p.lastSeq}  rows written ${p.written}`, p.seq / Math.max(1, p.lastSeq)),
     });

@@ -10,6 +10,7 @@ import { untilParentGone } from '../runtime/children.js';
 import type { Stack } from '../runtime/stack.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
+import { loadRulesFileSync } from '../scorer/runtime/rules-file.js';
 
 function requireExternal(settings: ReturnType<typeof loadSettings>, role: string): void {
   const missing = [!settings.natsUrl && 'NATS_URL', !settings.clickhouseUrl && 'CLICKHOUSE_URL'].filter(Boolean);
@@ -95,12 +96,12 @@ export const warehouseCommand: Command = {
 
 export const migrateCommand: Command = {
   summary: 'Create the ClickHouse database, tables and views (idempotent).',
-  usage: 'vafa migrate   (uses CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE)',
+  usage: 'vafa migrate   (uses CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE; VAFA_RULES for the bank calendar of the views)',
   async run() {
     const settings = loadSettings();
     if (!settings.clickhouseUrl) throw new Error('set CLICKHOUSE_URL to the ClickHouse to migrate');
     const ch = createWarehouseClient({ url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword, database: 'default' });
-    const r = await migrate(ch, settings.clickhouseDatabase);
+    const r = await migrate(ch, settings.clickhouseDatabase, { calendar: loadRulesFileSync(settings.rulesPath) });
     console.log(`migrated ${settings.clickhouseDatabase}: ${r.tables} tables, ${r.views} views`);
     await ch.close();
     return 0;

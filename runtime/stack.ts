@@ -16,7 +16,8 @@ import { startLocalNats, type LocalNats } from './nats-server.js';
 import { spawnWarehouse, type ChildHandle } from './children.js';
 import { connectNats, ensureStreams, natsJsm } from './nats.js';
 import { createWarehouseClient, type ClickHouseClient } from '../sinks/clickhouse/client.js';
-import { migrate } from '../sinks/clickhouse/migrate.js';
+import { migrate, migrateCalendarViews } from '../sinks/clickhouse/migrate.js';
+import { calendarOf, sameCalendar } from '../sinks/clickhouse/loyalty-views.js';
 import { Publisher } from '../ingest/publisher.js';
 import { IngestService } from '../ingest/service.js';
 import { STREAM_DLQ, STREAM_TX, dlqSubject } from '../contracts/subjects.js';
@@ -30,6 +31,7 @@ import { NatsCardDirectory } from '../ingest/cards.js';
 import { openCheckpointStore } from '../scorer/runtime/store/mod.js';
 import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 import { watchRulesFile } from '../scorer/runtime/rules-reload.js';
+import { loadRulesFileSync } from '../scorer/runtime/rules-file.js';
 import { withDeadline } from './deadline.js';
 
 export interface StackOptions {
@@ -149,9 +151,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     await ensureStreams(jsm, { replicas: settings.streamReplicas, duplicateWindowS: settings.duplicateWindowS });
     const conn = { url: clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
     const admin = createWarehouseClient({ ...conn, database: 'default' });
+    // The reporting views cut bank-local days, weeks and months with the configured rules' calendar.
+    let calendar = calendarOf(loadRulesFileSync(settings.rulesPath));
     try {
       // A process may start before (or while) ClickHouse is down: wait for it instead of exiting.
-      await untilOk(() => migrate(admin, settings.clickhouseDatabase), 'ClickHouse migration', logger, settings.startupTimeoutMs);
+      await untilOk(() => migrate(admin, settings.clickhouseDatabase, { calendar }), 'ClickHouse migration', logger, settings.startupTimeoutMs);
     } finally {
       await admin.close();
     }
@@ -189,6 +193,13 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const stopWatching = watchRulesFile({
         path: settings.rulesPath, publisher: rulesPublisher, partitions: settings.partitions, logger: logger.child({ module: 'rules' }),
         initialVersion: engineConfig.loyalty.timeline.latest.version, intervalMs: settings.rulesWatchMs, registry,
+        // Rules with another bank calendar: the reporting views follow (a failure is logged and retried by the next reload or start).
+        onPublished: async (rules) => {
+          if (sameCalendar(rules, calendar)) return;
+          const views = await migrateCalendarViews(warehouse, settings.clickhouseDatabase, rules);
+          calendar = calendarOf(rules);
+          logger.info({ version: rules.version, ...calendar, views }, 'reporting views re-created for the reloaded bank calendar');
+        },
       });
       stops.add('input', 'rules watcher', async () => { stopWatching(); rulesPublisher.close(); });
     }

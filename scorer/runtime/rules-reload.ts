@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
 import { Counter, type Registry } from 'prom-client';
-import { parseRules, RulesError } from '../core/loyalty/rules.js';
+import { parseRules, RulesError, type LoyaltyRules } from '../core/loyalty/rules.js';
 import { txSubject } from '../../contracts/subjects.js';
 import type { ControlV1 } from '../../contracts/events.js';
 import type { Publisher } from '../../ingest/publisher.js';
@@ -47,6 +47,11 @@ export interface RulesWatchOptions {
   initialVersion: string;
   /** Where `vafa_rules_reload_refused_total` is registered. Default: not counted. */
   registry?: Registry;
+  /**
+   * Called with the rules once their reload is published (the stack re-creates the reporting views when
+   * the bank calendar changed). An error is logged; the reload stays published.
+   */
+  onPublished?: (rules: LoyaltyRules) => Promise<void> | void;
 }
 
 type RefusalReason = 'invalid' | 'unpublished';
@@ -90,18 +95,24 @@ export function watchRulesFile(opts: RulesWatchOptions): () => void {
   const check = async (): Promise<void> => {
     try {
       const text = await readFile(opts.path, 'utf8');
-      let version: string;
+      let rules: LoyaltyRules;
       try {
-        version = parseRules(text, opts.path).version;
+        rules = parseRules(text, opts.path);
       } catch (err) {
         refuse('invalid', (err as Error).message, 'loyalty rules file refused; the rules in force stay');
         return;
       }
+      const version = rules.version;
       if (version === last) return;
       const r = await publishRules(opts.publisher, opts.partitions, text, opts.path);
       if (r.status === 'published') {
         last = version;
         opts.logger.info({ version, partitions: r.partitions }, 'loyalty rules reload published into TX');
+        try {
+          await opts.onPublished?.(rules);
+        } catch (err) {
+          opts.logger.error({ err: (err as Error).message, version }, 'loyalty rules reload published, but what follows it failed');
+        }
       } else refuse('unpublished', r.error, 'loyalty rules reload refused; the rules in force stay');
     } catch (err) {
       opts.logger.warn({ err: (err as Error).message }, 'could not read the loyalty rules file');

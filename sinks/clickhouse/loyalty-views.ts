@@ -21,12 +21,26 @@ export interface BankCalendar {
   weekStart: number;
 }
 
-/** The loyalty views for a bank calendar (the rules file's `bank_time_offset` and `week_starts`). */
+/** The calendar part of loaded rules (`LoyaltyRules` has both fields). */
+export const calendarOf = (cal: BankCalendar): BankCalendar => ({ offsetMin: Math.trunc(cal.offsetMin), weekStart: Math.trunc(cal.weekStart) });
+
+/** Same offset and week start. */
+export const sameCalendar = (a: BankCalendar, b: BankCalendar): boolean =>
+  Math.trunc(a.offsetMin) === Math.trunc(b.offsetMin) && Math.trunc(a.weekStart) === Math.trunc(b.weekStart);
+
+/**
+ * The loyalty views for a bank calendar (the rules file's `bank_time_offset` and `week_starts`; `migrate`
+ * passes the configured rules). `v_bank_calendar` records the calendar the views were made with, so the
+ * leaderboard picks its periods with the same one.
+ */
 export function loyaltyViews(cal: BankCalendar = DEFAULT_RULES): ViewDef[] {
   const off = Math.trunc(cal.offsetMin);
   const ws = Math.trunc(cal.weekStart);
   if (ws < 0 || ws > 6) throw new Error(`weekStart must be 0..6, got ${ws}`);
+  if (!Number.isFinite(off) || Math.abs(off) > 14 * 60) throw new Error(`offsetMin must be within ±14 hours, got ${cal.offsetMin}`);
   return [
+    view('v_bank_calendar', 'the bank calendar the reporting views cut days, weeks and months with: minutes east of UTC, first day of the week (0 = Sunday)', () => `
+SELECT toInt32(${off}) AS offset_min, toUInt8(${ws}) AS week_start`),
     view('v_loyalty_earnings', 'points earned per customer, member branch and bank-local day (earn + bonus − reverse)', (db) => `
 SELECT
   toDate(addMinutes(occurred_at, ${off})) AS day,
@@ -87,6 +101,7 @@ export interface LeaderboardOptions {
   limit: number;
   /** Any instant inside the wanted period, epoch ms; default: now (the API's clock). */
   at?: number;
+  /** Default: the calendar the views were made with (`v_bank_calendar`), i.e. the configured rules'. */
   calendar?: BankCalendar;
 }
 
@@ -113,6 +128,15 @@ export function periodStart(period: LeaderboardPeriod, at: number, cal: BankCale
   return d.toISOString().slice(0, 10);
 }
 
+/** The calendar the loyalty views of `db` were made with (`v_bank_calendar`, written by `migrate`). */
+export async function viewsCalendar(ch: ClickHouseClient, db: string): Promise<BankCalendar> {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(db)) throw new Error(`bad database name ${db}`);
+  const rs = await ch.query({ query: `SELECT offset_min, week_start FROM ${db}.v_bank_calendar`, format: 'JSONEachRow' });
+  const [row] = await rs.json<{ offset_min: number | string; week_start: number | string }>();
+  if (!row) throw new Error(`${db}.v_bank_calendar is empty: run migrate`);
+  return { offsetMin: Number(row.offset_min), weekStart: Number(row.week_start) };
+}
+
 /**
  * Top earners of one period, bank-wide or for one branch: parameters are bound, never interpolated.
  * Ties share a rank (1, 2, 2, 4) and are listed by customer id.
@@ -121,7 +145,7 @@ export async function leaderboard(ch: ClickHouseClient, db: string, opts: Leader
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(db)) throw new Error(`bad database name ${db}`);
   if (!['day', 'week', 'month'].includes(opts.period)) throw new Error(`period must be day, week or month, got ${String(opts.period)}`);
   const limit = Math.max(1, Math.min(1000, Math.trunc(opts.limit)));
-  const start = periodStart(opts.period, opts.at ?? Date.now(), opts.calendar);
+  const start = periodStart(opts.period, opts.at ?? Date.now(), opts.calendar ?? await viewsCalendar(ch, db));
   const branch = opts.branch !== undefined && opts.branch !== '' ? opts.branch : null;
   const rs = await ch.query({
     query: `SELECT customer_id, total AS points, rank() OVER (ORDER BY total DESC) AS rank

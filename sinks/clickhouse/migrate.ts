@@ -4,25 +4,57 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { TABLES, addColumnStatements, schemaStatements, type ClusterOptions } from './schema.js';
-import { VIEWS } from './views.js';
-import { LOYALTY_VIEWS } from './loyalty-views.js';
-import { FEEDBACK_VIEWS } from './feedback-views.js';
-import { SURVEY_VIEWS } from './survey-views.js';
+import { VIEWS, type ViewDef } from './views.js';
+import { loyaltyViews, type BankCalendar } from './loyalty-views.js';
+import { feedbackViews } from './feedback-views.js';
+import { surveyViews } from './survey-views.js';
 import { OFFER_VIEWS } from './offer-views.js';
 import { migrateDashboardViews } from './dashboard-views.js';
 import { migrateAudit } from './audit.js';
+import { DEFAULT_RULES } from '../../scorer/core/loyalty/defaults.js';
 
-export async function migrate(ch: ClickHouseClient, database: string, cluster?: ClusterOptions): Promise<{ tables: number; views: number }> {
+export interface MigrateOptions {
+  cluster?: ClusterOptions;
+  /**
+   * The bank calendar of the loyalty rules in force (`bank_time_offset`, `week_starts`): the reporting
+   * views cut bank-local days, weeks and months with it. Every deployment passes its configured rules;
+   * the default (the shipped rules' Tehran calendar) is for tests.
+   */
+  calendar?: BankCalendar;
+}
+
+export async function migrate(ch: ClickHouseClient, database: string, opts: MigrateOptions = {}): Promise<{ tables: number; views: number }> {
+  const { cluster, calendar = DEFAULT_RULES } = opts;
   for (const query of schemaStatements(database, cluster)) await ch.command({ query });
   await addMissingColumns(ch, database, cluster);
-  const views = [...VIEWS, ...LOYALTY_VIEWS, ...OFFER_VIEWS, ...FEEDBACK_VIEWS, ...SURVEY_VIEWS];
+  const views = [...VIEWS, ...calendarViews(calendar, OFFER_VIEWS)];
+  await createViews(ch, database, views, cluster);
+  const dash = await migrateDashboardViews(ch, database, cluster);
+  const auditViews = await migrateAudit(ch, database, cluster);
+  return { tables: TABLES.length + 1, views: views.length + dash.views + auditViews };
+}
+
+/**
+ * Re-creates the views that depend on the bank calendar (loyalty, feedback and survey reporting), e.g.
+ * after a rules reload changed `bank_time_offset` or `week_starts`. The views are computed at query time,
+ * so every period, past ones included, is then cut with the new calendar. Returns the number of views.
+ */
+export async function migrateCalendarViews(ch: ClickHouseClient, database: string, calendar: BankCalendar, cluster?: ClusterOptions): Promise<number> {
+  const views = calendarViews(calendar);
+  await createViews(ch, database, views, cluster);
+  return views.length;
+}
+
+/** The calendar-dependent views in creation order; `between` (the offer views in `migrate`) goes where it always went. */
+function calendarViews(calendar: BankCalendar, between: readonly ViewDef[] = []): ViewDef[] {
+  return [...loyaltyViews(calendar), ...between, ...feedbackViews(calendar.offsetMin), ...surveyViews(calendar.offsetMin)];
+}
+
+async function createViews(ch: ClickHouseClient, database: string, views: readonly ViewDef[], cluster?: ClusterOptions): Promise<void> {
   for (const v of views) {
     const sql = v.sql(database);
     await ch.command({ query: cluster ? sql.replace(`VIEW ${database}.${v.name} AS`, `VIEW ${database}.${v.name} ON CLUSTER ${cluster.cluster} AS`) : sql });
   }
-  const dash = await migrateDashboardViews(ch, database, cluster);
-  const auditViews = await migrateAudit(ch, database, cluster);
-  return { tables: TABLES.length + 1, views: views.length + dash.views + auditViews };
 }
 
 /** Tables created by an older vafa get the columns added since (see `addColumnStatements`). */
