@@ -16,6 +16,7 @@ import type { CustomerProfileV1 } from '../contracts/events.js';
 import { buildChurnDataset, historyMessages, type ChurnTruth, type HistoryEvent } from '../training/dataset.js';
 import { selectRows, timeSplit, type ChurnDataset, type Holdout } from '../training/data.js';
 import type { GbtParams } from '../training/gbt.js';
+import type { Manifest } from '../models/manifest.js';
 import { rocAuc } from '../training/metrics.js';
 import { oracleProbability } from '../training/oracle.js';
 import { trainChurnModel, writeChurnModel, type MetricsReport } from '../training/train.js';
@@ -319,6 +320,37 @@ async function train(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * The manifest entries of a tabular model: a categorical column that is a vafa feature with numeric
+ * categories becomes one one-hot entry over that feature (so the running scorer encodes it), every other
+ * column stays as it is.
+ */
+function servedFeatures(features: Manifest['features'], encoding: readonly EncodedColumn[]): Manifest['features'] {
+  const out: Manifest['features'] = [];
+  for (let j = 0; j < encoding.length;) {
+    const e = encoding[j]!;
+    if (e.kind !== 'onehot' || !isFeature(e.source)) {
+      out.push(features[j]!);
+      j++;
+      continue;
+    }
+    const group: number[] = [];
+    let k = j;
+    for (; k < encoding.length; k++) {
+      const g = encoding[k]!;
+      if (g.kind !== 'onehot' || g.source !== e.source) break;
+      group.push(Number(g.category));
+    }
+    if (group.every((v, q) => String(v) === (encoding[j + q] as { category: string }).category)) {
+      out.push({ name: e.source, encode: { onehot: { vocabulary: group, unknown: 'zeros' } } });
+    } else {
+      for (let q = j; q < k; q++) out.push(features[q]!);
+    }
+    j = k;
+  }
+  return out;
+}
+
 interface TabularRun {
   algorithm: 'gbt' | 'logreg';
   gbt: Partial<GbtParams>;
@@ -400,6 +432,7 @@ async function trainTabular(argv: string[], v: Record<string, string | boolean |
   const h = trained.report.holdout;
 
   const out = path.resolve(String(v.out));
+  trained.manifest.features = servedFeatures(trained.manifest.features, tab.encoding);
   const written = await writeChurnModel(out, trained);
   const manifestPath = path.join(out, 'manifest.json');
   const metricsPath = path.join(out, 'metrics.json');
@@ -407,7 +440,7 @@ async function trainTabular(argv: string[], v: Record<string, string | boolean |
   await rename(written.manifestPath, manifestPath);
   await rename(written.reportPath, metricsPath);
   const command = `vafa train ${argv.join(' ')}`.trim();
-  const unmapped = data.features.filter((f) => !isFeature(f));
+  const unmapped = trained.manifest.features.filter((f) => !isFeature(f.name)).map((f) => f.name);
   await writeFile(metricsPath, `${JSON.stringify({
     ...trained.report, command, source: file,
     dataset: {

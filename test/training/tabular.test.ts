@@ -156,15 +156,22 @@ describe('vafa train --csv', () => {
       const z = -2 + 0.04 * recency - 0.08 * count;
       lines.push(JSON.stringify({
         customer_id: `c${i}`, observed_at: new Date(Date.UTC(2025, 0, 1) + i * 3_600_000).toISOString(),
-        recency_days: recency, tx_count_30d: count, left: rng.next() < 1 / (1 + Math.exp(-z)),
+        recency_days: recency, tx_count_30d: count, tier_rank: i % 3, left: rng.next() < 1 / (1 + Math.exp(-z)),
       }));
     }
     const file = path.join(dir, 'rows.ndjson');
     await writeFile(file, `${lines.join('\n')}\n`);
     const out = path.join(dir, 'ndjson-model');
-    const r = await vafaTrain(['--ndjson', file, '--label', 'left', '--id', 'customer_id', '--time', 'observed_at', '--algorithm', 'logreg', '--out', out]);
+    const r = await vafaTrain(['--ndjson', file, '--label', 'left', '--id', 'customer_id', '--time', 'observed_at', '--algorithm', 'logreg',
+      '--categorical', 'tier_rank', '--out', out]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain('newest 20.0 % by observed_at');
+    expect(r.out).not.toContain('serving:');
+    // The categorical vafa feature is served as a one-hot entry the scorer encodes.
+    const served = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
+    expect(served.features).toEqual([
+      { name: 'recency_days' }, { name: 'tx_count_30d' }, { name: 'tier_rank', encode: { onehot: { vocabulary: [0, 1, 2], unknown: 'zeros' } } },
+    ]);
     const s = await loadChurnScorer(path.join(out, 'manifest.json'), createLogger({ level: 'error', destination: new Writable({ write(_c, _e, cb) { cb(); } }) }), { watchIntervalMs: 0 });
     const [hi, lo] = await s.scoreBatch([{ recency_days: 110, tx_count_30d: 0 }, { recency_days: 1, tx_count_30d: 35 }]);
     expect(hi!.probability).toBeGreaterThan(0.8);
