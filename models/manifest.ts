@@ -199,6 +199,11 @@ export function manifestProblems(value: unknown): string[] {
     }
   });
   problems.push(...mappingProblems(m.features));
+  if (m.input.per_column !== true) {
+    m.features.forEach((f, i) => {
+      if (f.strings) problems.push(`features[${i}] "${f.name}": strings labels feed string inputs of a per-column model; set input.per_column or drop them`);
+    });
+  }
   const width = columnNames(m.features).length;
   if (m.input.shape[1] !== width) {
     problems.push(width === m.features.length

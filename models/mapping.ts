@@ -22,7 +22,7 @@
  *      `handle_unknown="ignore"`), 1 in an extra last column `name=unknown` (`"column"`), or NaN in every
  *      column (`"missing"`).
  *    - `{ "ordinal": { "vocabulary": [3, 1, 2], "unknown": -1 } }`: the value's position in the vocabulary
- *      (0-based); an unknown value gives `unknown` (a number, default -1) or NaN (`"missing"`).
+ *      (0-based); an unknown (or missing) value gives `unknown` (a number, default -1) or NaN (`"missing"`).
  * 3. `scale` (applied by the model loader, per column): `(x − mean) / std` or `(x − min) / (max − min)`.
  *
  * The mapping is checked and compiled once per model into one function writing a model row from the

@@ -149,6 +149,10 @@ describe('compileMapping', () => {
       'features[0] "e": expr "a +* b": unexpected "*" at character 4',
       'calibration.x[1]: must be greater than x[0] (knots ascending)',
     ]);
+    expect(manifestProblems({ ...base, input: { name: 'input', shape: ['N', 1] }, features: [{ name: 's', const: 0, strings: { map: { 0: 'S', x: 'X' } } }] })).toEqual([
+      'features[0] "s": strings.map key "x" is not a number (the keys are the codes the column holds)',
+      'features[0] "s": strings labels feed string inputs of a per-column model; set input.per_column or drop them',
+    ]);
     expect(manifestProblems({ ...base, input: { name: 'input', shape: ['N', 1] }, features: [{ name: 'e', encode: { onehot: { vocabulary: [] } } }] }))
       .toEqual(['features[0].encode: must be { "onehot": { "vocabulary": [...], "unknown"?: "zeros" | "column" | "missing" } } or { "ordinal": { "vocabulary": [...], "unknown"?: number | "missing" } } (got {"onehot":{"vocabulary":[]}})']);
   });
