@@ -27,6 +27,7 @@ import { CODEC_VERSION, LmdbStateStore } from '../scorer/runtime/store/mod.js';
 import { createBank } from '../simulator/mod.js';
 import { customerId, type BuiltStore } from './million-scorer.js';
 import type { Progress } from './progress.js';
+import { NODE_FLAGS } from '../runtime/node-flags.js';
 
 export interface MillionPlan {
   /** Customers in the store. Default 1,000,000. */
@@ -161,7 +162,7 @@ interface Child {
 const WHOLE_LOAD_HEAP_MIB = 6144;
 
 function runScorer(args: string[], nodeOptions: string[] = []): Child {
-  const proc = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', SCORER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [...NODE_FLAGS, ...nodeOptions, '--import', 'tsx', SCORER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return { lines: createInterface({ input: proc.stdout })[Symbol.asyncIterator](), pid: proc.pid!, kill: () => proc.kill('SIGKILL'), exited };
 }

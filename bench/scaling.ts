@@ -20,6 +20,7 @@ import { CpuProbe, processCpuMs, type CpuShare } from './cpu.js';
 import { runLoad } from './loadgen/host.js';
 import type { Cleanup } from './cleanup.js';
 import type { Progress } from './progress.js';
+import { NODE_FLAGS } from '../runtime/node-flags.js';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/vafa.js');
 
@@ -105,7 +106,7 @@ function spawnScorer(b: BenchStack, cleanup: Cleanup, env: Record<string, string
     const v = process.env[k];
     if (v) passed[k] = v;
   }
-  const proc = spawn(process.execPath, [BIN, 'scorer'], {
+  const proc = spawn(process.execPath, [...NODE_FLAGS, BIN, 'scorer'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',

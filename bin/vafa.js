@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 // Entry point for `vafa` / `npx vafa`: runs the TypeScript CLI through tsx's loader.
 import { register } from 'tsx/esm/api';
 

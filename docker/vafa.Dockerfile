@@ -26,5 +26,5 @@ USER node
 VOLUME ["/data"]
 EXPOSE 8080 8583
 # tini forwards SIGTERM so the roles drain and checkpoint before they exit.
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/vafa.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "--max-semi-space-size=64", "bin/vafa.js"]
 CMD ["up"]
