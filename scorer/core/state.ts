@@ -58,6 +58,13 @@ export interface PartitionState {
    * applies from its own stream position. Kept as text and re-parsed on load (rules hold Sets).
    */
   rules?: { version: string; fromSeq: number; text: string }[];
+  /**
+   * Cut-over from backfilled history to the live stream, epoch ms (set by `vafa backfill`; absent for a
+   * partition that never had one). History holds everything up to it: no offer or survey is decided as of a
+   * time at or before it, and a live feedback at or before it is a duplicate of the history (transactions
+   * are recognised by their remembered tx ids, redemptions by their ids).
+   */
+  cutover?: number;
 }
 
 export function newPartitionState(partition: number): PartitionState {

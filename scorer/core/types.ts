@@ -11,6 +11,12 @@ export interface CoreEvent {
   seq: number;
   partition: number;
   msg: CoreMessage;
+  /**
+   * History loaded by `vafa backfill`, not a live event: it moves state (points, features, stages, tiers,
+   * expiry) as of its own time, but decides no offer or survey (nothing is sent for the past). It also
+   * raises the partition's cut-over (`PartitionState.cutover`) to its clock. Absent: live.
+   */
+  historical?: boolean;
 }
 
 /** What the core knows about "now" while applying one event. */
@@ -21,6 +27,8 @@ export interface Ctx {
   at: number;
   /** Partition watermark after this event, epoch ms: timers due at or before it fire. */
   watermark: number;
+  /** The event is history (`CoreEvent.historical`): no offer or survey is decided for it. */
+  historical?: boolean;
 }
 
 export type TableName =

@@ -250,6 +250,8 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
   // 4. decide.
   const late = ev.trigger !== 'profile' && ev.trigger !== 'timer' && ctx.at < watermark;
   if (late || now < s.suppressedUntil) return;
+  // History (backfill) and anything as of its cut-over: nothing is offered for the past.
+  if (ctx.historical || (state.cutover !== undefined && now <= state.cutover)) return;
   const p = c.churn.p;
   const valueAtRisk = ev.value * p;
   // Contact policy: an open complaint holds back marketing (service recovery offers only).
