@@ -93,8 +93,17 @@ export class Engine {
     state.seq = ev.seq;
     state.stats.events++;
     const ctx: Ctx = { seq: ev.seq, partition: ev.partition, at, watermark };
+    if (ev.historical) {
+      ctx.historical = true;
+      state.cutover = Math.max(state.cutover ?? 0, state.maxEventTime);
+    }
     this.fireTimers(state, ctx, emit);
     if (at < watermark) state.stats.late++;
+    // Cut-over: a live feedback as of the backfilled history is that history's (feedback ids are not remembered).
+    if (ev.msg.kind === 'feedback' && !ev.historical && state.cutover !== undefined && at <= state.cutover) {
+      state.stats.duplicates++;
+      return undefined;
+    }
 
     if (ev.msg.kind === 'control') {
       this.onControl(state, ev.msg.body, ctx);
