@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   train: async () => (await import('./train.js')).trainCommand,
   bench: async () => (await import('../bench/main.js')).benchCommand,
   replay: async () => (await import('./replay.js')).replayCommand,
+  backfill: async () => (await import('./backfill.js')).backfillCommand,
   keys: async () => (await import('./keys.js')).keysCommand,
 };
 
@@ -48,6 +49,7 @@ function help(): string {
     '  bench      throughput and latency against the raw NATS ceilings',
     '  migrate    create the ClickHouse schema',
     '  replay     rebuild the ClickHouse tables from stream TX (--from <seq|time>)',
+    '  backfill   load a bank\'s history from files into the state store and ClickHouse before going live',
     '  keys       make scoped API keys for VAFA_API_KEY_FILE (new | hash --id ID --scopes read,ingest,admin)',
     '',
     'Settings come from the environment (see README.md, "Configuration").',

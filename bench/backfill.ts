@@ -1,0 +1,57 @@
+/**
+ * What a backfill costs, stage by stage, on a history folder (`vafa simulate --out DIR`):
+ *   npx tsx bench/backfill.ts DIR [--runs 3] [--stages]
+ * Reports events/s of the whole backfill into a fresh LMDB state store (no ClickHouse: the rows are built
+ * and counted, not sent), medians over runs; with --stages also reading+ordering alone and reading+validation.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_ENGINE_CONFIG } from '../scorer/core/engine.js';
+import { backfill } from '../scorer/runtime/backfill/backfill.js';
+import { listSources, ReadMeter, streamOrder } from '../scorer/runtime/backfill/sources.js';
+import { IngestService } from '../ingest/service.js';
+import { LmdbStateStore } from '../scorer/runtime/store/lmdb-store.js';
+import type { Publisher } from '../ingest/publisher.js';
+
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { runs: { type: 'string', default: '3' }, stages: { type: 'boolean', default: false }, partitions: { type: 'string', default: '8' } } });
+const dir = positionals[0];
+if (!dir) throw new Error('usage: npx tsx bench/backfill.ts DIR [--runs 3] [--stages]');
+const runs = Number(values.runs);
+const partitions = Number(values.partitions);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const tokenKey = 'bench-token-key-0123456789';
+
+if (values.stages) {
+  const read: number[] = [];
+  const valid: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    let n = 0;
+    let t = performance.now();
+    for await (const _ of streamOrder(listSources([dir]), new ReadMeter(), () => undefined)) n++;
+    read.push(n / ((performance.now() - t) / 1000));
+    const ingest = new IngestService({ publisher: {} as Publisher, partitions, tokenKey });
+    n = 0;
+    t = performance.now();
+    for await (const rec of streamOrder(listSources([dir]), new ReadMeter(), () => undefined)) if (ingest.prepare(rec.kind, rec.body, new Date(0)).ok) n++;
+    valid.push(n / ((performance.now() - t) / 1000));
+  }
+  console.log(`read + order: median ${Math.round(median(read))} events/s; read + order + validate: median ${Math.round(median(valid))} events/s`);
+}
+
+const rates: number[] = [];
+for (let r = 0; r < runs; r++) {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'vafa-bench-backfill-'));
+  const store = LmdbStateStore.open({ path: tmp, cacheCustomers: 20_000 });
+  let rows = 0;
+  const s = await backfill({
+    paths: [dir], engineConfig: DEFAULT_ENGINE_CONFIG, partitions, tokenKey, store, base: 0,
+    sink: { write: async (m) => { for (const l of m.values()) rows += l.length; return []; } },
+  });
+  await store.close();
+  rmSync(tmp, { recursive: true, force: true });
+  rates.push(s.eventsPerSecond);
+  console.log(`run ${r + 1}: ${s.events} events in ${s.seconds.toFixed(1)} s = ${Math.round(s.eventsPerSecond)} events/s, ${rows} rows, ${s.bad} bad, position ${s.position}, cut-over ${s.cutover}`);
+}
+console.log(`backfill (core + LMDB store, rows built not sent): median ${Math.round(median(rates))} events/s over ${runs} runs`);

@@ -1,0 +1,115 @@
+/**
+ * `vafa backfill`: load a bank's history from files through the scorer core into the state store and
+ * ClickHouse before the live stream starts (scorer/runtime/backfill/deployment.ts says how the cut-over
+ * works). Uses NATS_URL, CLICKHOUSE_URL and VAFA_DATA_DIR like the other roles.
+ */
+import { parseArgs } from 'node:util';
+import { loadSettings } from '../config/settings.js';
+import { createLogger } from '../runtime/log.js';
+import { connectNats } from '../runtime/nats.js';
+import { createWarehouseClient } from '../sinks/clickhouse/client.js';
+import { migrate } from '../sinks/clickhouse/migrate.js';
+import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
+import { backfillDeployment } from '../scorer/runtime/backfill/deployment.js';
+import type { BackfillProgress } from '../scorer/runtime/backfill/backfill.js';
+import type { Command } from './main.js';
+
+/** Progress: a bar with rate and ETA redrawn on a terminal; a plain line every few seconds otherwise. */
+export function backfillProgress(stream: NodeJS.WriteStream = process.stderr, everyMs = 5000): { update(p: BackfillProgress): void; done(): void } {
+  const tty = stream.isTTY === true;
+  let last = 0;
+  return {
+    update(p) {
+      const now = Date.now();
+      if (now - last < (tty ? 200 : everyMs)) return;
+      last = now;
+      const f = p.bytesTotal > 0 ? Math.min(1, p.bytesRead / p.bytesTotal) : 0;
+      const rate = p.events / Math.max(1e-3, p.seconds);
+      const eta = f > 0.001 ? (p.seconds * (1 - f)) / f : Number.NaN;
+      const etaText = Number.isFinite(eta) ? `ETA ${Math.floor(eta / 60)}m${String(Math.round(eta % 60)).padStart(2, '0')}s` : 'ETA …';
+      const text = `${p.events.toLocaleString('en')} events, ${Math.round(rate).toLocaleString('en')}/s, ${p.bad} bad, ${etaText}`;
+      if (tty) {
+        const filled = Math.round(f * 24);
+        stream.write(`\r\x1b[2Kbackfill: [${'█'.repeat(filled)}${'·'.repeat(24 - filled)}] ${(f * 100).toFixed(0).padStart(3)}% ${text}`);
+      } else {
+        stream.write(`backfill: ${(f * 100).toFixed(1)}% ${text}\n`);
+      }
+    },
+    done() {
+      if (tty) stream.write('\r\x1b[2K');
+    },
+  };
+}
+
+export const backfillCommand: Command = {
+  summary: 'Load a bank\'s history (profiles, transactions, redemptions, feedback) through the scorer core into the state store and ClickHouse, before going live.',
+  usage: [
+    'vafa backfill [--cutover RFC3339] [--strict] [--batch 4096] [--cache-customers 20000] FILE|DIR...   (uses NATS_URL, CLICKHOUSE_URL, VAFA_DATA_DIR)',
+    '  FILE|DIR          profiles*, transactions*, redemptions*, feedback* (.ndjson/.jsonl/.csv, optionally .gz) or events*.ndjson',
+    '                    ({kind, body} a line); a directory: the files above in it (the layout of `vafa simulate --out DIR`)',
+    '  --cutover T       the live stream owns events after T: they are left out (counted). Default: the history\'s own end',
+    '  --strict          stop at the first bad line (default: count and report bad lines, go on)',
+    '  --batch N         events per micro-batch through the core (default 4096)',
+    '  --cache-customers N  customers per partition kept decoded in memory, the rest in the store (default 20000)',
+    'Run it before ingest and the scorer start: stream TX must hold no message. The live scorer then resumes after the history.',
+  ].join('\n'),
+  async run(argv) {
+    const { values, positionals } = parseArgs({
+      args: argv, allowPositionals: true,
+      options: {
+        cutover: { type: 'string' }, strict: { type: 'boolean', default: false }, batch: { type: 'string' }, 'cache-customers': { type: 'string' },
+      },
+    });
+    if (positionals.length === 0) throw new Error('name the history: vafa backfill FILE|DIR... (see vafa backfill --help)');
+    let cutover: number | undefined;
+    if (values.cutover !== undefined) {
+      cutover = Date.parse(values.cutover);
+      if (Number.isNaN(cutover)) throw new Error(`--cutover must be an RFC 3339 time, got "${values.cutover}"`);
+    }
+    const positiveInt = (name: string, raw: string | undefined): number | undefined => {
+      if (raw === undefined) return undefined;
+      const n = Number(raw);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+      return n;
+    };
+    const batch = positiveInt('batch', values.batch);
+    const cacheCustomers = positiveInt('cache-customers', values['cache-customers']);
+    const settings = loadSettings();
+    if (!settings.natsUrl || !settings.clickhouseUrl) throw new Error('set NATS_URL and CLICKHOUSE_URL to the deployment to backfill (the all-in-one: run `vafa up` once, stop it, point them at its engines)');
+    const logger = createLogger({ level: settings.logLevel, name: 'backfill' });
+    const nc = await connectNats(settings.natsUrl, 'vafa-backfill', logger, settings);
+    const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
+    const admin = createWarehouseClient({ ...conn, database: 'default' });
+    await migrate(admin, settings.clickhouseDatabase);
+    await admin.close();
+    const warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
+    let churn;
+    try {
+      const { loadChurnScorer } = await import('../scorer/runtime/churn.js');
+      churn = await loadChurnScorer(settings.modelPath, logger);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'backfilling without a churn model');
+    }
+    const progress = backfillProgress();
+    try {
+      const s = await backfillDeployment({
+        paths: positionals, nc, warehouse, database: settings.clickhouseDatabase, dataDir: settings.dataDir, engineConfig: buildEngineConfig(settings),
+        partitions: settings.partitions, tokenKey: settings.tokenKey, streamReplicas: settings.streamReplicas, duplicateWindowS: settings.duplicateWindowS,
+        logger, strict: values.strict, onProgress: (p) => progress.update(p),
+        ...(churn ? { scorer: churn } : {}), ...(cutover !== undefined ? { cutover } : {}), ...(batch ? { batch } : {}), ...(cacheCustomers ? { cacheCustomers } : {}),
+      });
+      progress.done();
+      const kinds = Object.entries(s.byKind).map(([k, n]) => `${n} ${k}`).join(', ');
+      console.log(`backfill: ${s.events} events (${kinds}) in ${s.seconds.toFixed(1)} s, ${Math.round(s.eventsPerSecond)} events/s; ${s.rows} rows; `
+        + `${s.duplicates} duplicates; ${s.bad} bad lines; ${s.afterCutover} after the cut-over left to the live stream; ${s.resumed} already in the store`);
+      for (const b of s.badLines.slice(0, 20)) console.log(`  bad: ${b.file}:${b.line}: ${b.reason}`);
+      if (s.bad > 20) console.log(`  … and ${s.bad - 20} more bad lines (the first ${s.badLines.length} are in the log)`);
+      console.log(`backfill: cut-over ${s.cutover ?? '(no events)'}; state covers TX up to seq ${s.position}; the first live event will be seq ${s.liveFromSeq}`);
+      return s.bad > 0 || s.refusedRows > 0 ? 2 : 0;
+    } finally {
+      await (churn as { close?: () => Promise<void> } | undefined)?.close?.();
+      await warehouse.close();
+      await nc.drain();
+    }
+  },
+};

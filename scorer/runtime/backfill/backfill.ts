@@ -1,0 +1,274 @@
+/**
+ * Backfill: a bank's history, from files, through the same scorer core as the live stream, straight into
+ * the state store and ClickHouse — never streamed through `TX` as if it were new (DESIGN.md, principle 10).
+ *
+ * Exactly what streaming would give: each record is validated and normalised by the ingest service's own
+ * `prepare` (profiles' cards tokenized under the same key), partitioned by customer the same way, and given
+ * the stream sequence it would have had on `TX` (`base + n` in stream order, sources.ts); the core runs in
+ * micro-batches, phase 1 then one model call then phase 2, like a partition worker; referral credits the
+ * core publishes to `TX` are applied after their batch, as a worker keeping up with the stream would see them.
+ *
+ * What differs, on purpose: every event is `historical` (CoreEvent) — points, features, stages, tiers and
+ * expiry move as of history, but no offer or survey is decided (nothing would be sent for the past, and no
+ * campaign report counts one), and each partition's `cutover` is its clock at the end (or `--cutover`).
+ *
+ * Position: every partition's state is committed with `seq = base + events` (the position it covers), so a
+ * live scorer resumes `TX` after it; the caller advances an empty `TX` to start there (cli/backfill.ts).
+ * Interrupted, a rerun resumes: events at or below a partition's committed position are skipped, as a
+ * worker skips a redelivery, and the rows they caused are rewritten idempotently.
+ */
+import type { StreamKind } from '../../../contracts/events.js';
+import { parseTxSubject, partitionOf } from '../../../contracts/subjects.js';
+import { Engine, type EngineConfig, type Pending } from '../../core/engine.js';
+import { newPartitionState, type PartitionState } from '../../core/state.js';
+import { Emit, type Publish } from '../../core/types.js';
+import { IngestService } from '../../../ingest/service.js';
+import type { Publisher } from '../../../ingest/publisher.js';
+import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
+import type { ChangeTracker } from '../store/changes.js';
+import type { LmdbStateStore } from '../store/lmdb-store.js';
+import type { ChurnScorer } from '../worker.js';
+import type { Logger } from '../../../runtime/log.js';
+import { listSources, ReadMeter, streamOrder, type BadLine, type SourceRecord } from './sources.js';
+
+/** Options of {@link backfill}. */
+export interface BackfillOptions {
+  /** History files or directories (sources.ts says what is read and in which order). */
+  paths: readonly string[];
+  /** The live scorer's engine configuration (rules, lifecycle, offers, partitions): the same core. */
+  engineConfig: EngineConfig;
+  /** Number of partitions of `tx.>` (`VAFA_PARTITIONS`). */
+  partitions: number;
+  /** The card-tokenization key of ingest (`VAFA_TOKEN_KEY`): profile cards become the same tokens. */
+  tokenKey: string;
+  /** The scorer's state store (the same LMDB environment the live scorer opens). */
+  store: Pick<LmdbStateStore, 'load' | 'commit' | 'track'>;
+  /** Where the rows go; undefined: state only (the rows can be rebuilt later by `vafa replay`… not of history: keep it set). */
+  sink?: Pick<ClickHouseSink, 'write'>;
+  /** The churn model, one call per micro-batch; undefined: no scores (as a scorer without a model). */
+  scorer?: ChurnScorer;
+  /** The `TX` position before the first backfilled event (its last sequence; 0 for a new stream). */
+  base: number;
+  /**
+   * Cut-over, epoch ms: events after it belong to the live stream and are left out (counted); each
+   * partition's cut-over is at least this. Default: none (the history's own clock at its end).
+   */
+  cutover?: number;
+  /** Stop at the first bad line (default false: count it, report it, go on). */
+  strict?: boolean;
+  /** Events per micro-batch. Default 4096. */
+  batch?: number;
+  /** Events between two commits of the state store (every partition). Default 100,000. */
+  commitEvery?: number;
+  /** Most bad lines kept in the summary (every one is counted and logged up to this). Default 100. */
+  keepBad?: number;
+  logger?: Logger;
+  /** Called after every batch. */
+  onProgress?: (p: BackfillProgress) => void;
+}
+
+export interface BackfillProgress {
+  events: number;
+  bad: number;
+  /** Input bytes read / total (compressed bytes for gzipped files). */
+  bytesRead: number;
+  bytesTotal: number;
+  seconds: number;
+}
+
+export interface BackfillSummary {
+  /** Events applied through the core (profiles, transactions, redemptions, feedback, referral credits). */
+  events: number;
+  byKind: Record<StreamKind, number>;
+  /** Lines refused: unreadable, invalid (contract validation), or failing in the core. */
+  bad: number;
+  /** The first `keepBad` of them, each naming its file and line. */
+  badLines: BadLine[];
+  /** Events after the cut-over, left for the live stream. */
+  afterCutover: number;
+  /** Events skipped on a resumed run (already in the store). */
+  resumed: number;
+  /** Duplicates the core recognised (a tx id seen before), as streaming would. */
+  duplicates: number;
+  rows: number;
+  /** Rows ClickHouse refused for their data (named in the log). */
+  refusedRows: number;
+  /** The position every partition's state covers: the live scorer resumes `TX` at `position + 1`. */
+  position: number;
+  /** Latest cut-over over the partitions, RFC 3339 (the live stream takes over after it). */
+  cutover: string | null;
+  seconds: number;
+  eventsPerSecond: number;
+}
+
+/** A backfill stopped at a bad line (`strict`), or a store that already holds live state. */
+export class BackfillError extends Error {
+  override readonly name = 'BackfillError';
+}
+
+/** The ingest service's validation and normalisation, without publishing (backfill publishes nothing). */
+const noPublisher = {
+  available: false,
+  publishAll: () => Promise.reject(new Error('backfill publishes nothing')),
+} as unknown as Publisher;
+
+interface Part {
+  state: PartitionState;
+  tracker: ChangeTracker;
+}
+
+export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> {
+  const started = performance.now();
+  const files = listSources(opts.paths);
+  const bytesTotal = files.reduce((n, f) => n + f.bytes, 0);
+  const meter = new ReadMeter();
+  const engine = new Engine(opts.engineConfig);
+  const ingest = new IngestService({ publisher: noPublisher, partitions: opts.partitions, tokenKey: opts.tokenKey });
+  const batchSize = opts.batch ?? 4096;
+  const commitEvery = opts.commitEvery ?? 100_000;
+  const keepBad = opts.keepBad ?? 100;
+  const summary: BackfillSummary = {
+    events: 0, byKind: { transaction: 0, profile: 0, redemption: 0, feedback: 0 }, bad: 0, badLines: [], afterCutover: 0, resumed: 0,
+    duplicates: 0, rows: 0, refusedRows: 0, position: opts.base, cutover: null, seconds: 0, eventsPerSecond: 0,
+  };
+
+  const onBad = (b: BadLine): void => {
+    summary.bad++;
+    if (opts.strict) throw new BackfillError(`${b.file}:${b.line}: ${b.reason}`);
+    if (summary.badLines.length < keepBad) {
+      summary.badLines.push(b);
+      opts.logger?.warn({ file: b.file, line: b.line, reason: b.reason }, 'backfill: line refused');
+    }
+  };
+
+  // Every partition, loaded (claimed) before the first event: all are committed with the final position.
+  const parts: Part[] = [];
+  for (let p = 0; p < opts.partitions; p++) {
+    const loaded = await opts.store.load(p);
+    if (loaded && loaded.seq > opts.base && loaded.cutover === undefined) {
+      throw new BackfillError(`partition ${p}: the state store already holds live state (seq ${loaded.seq}) and no backfill: backfill into a new store`);
+    }
+    const state = loaded ?? newPartitionState(p);
+    if (opts.cutover !== undefined) state.cutover = Math.max(state.cutover ?? 0, opts.cutover);
+    parts.push({ state, tracker: opts.store.track(state) });
+  }
+
+  let seq = opts.base;
+  let sinceCommit = 0;
+  let writing: Promise<void> = Promise.resolve();
+  /** Referral credits published by the last batch: applied first in the next one, as `TX` would deliver them. */
+  let credits: SourceRecord[] = [];
+
+  const commitAll = async (position: number): Promise<void> => {
+    await writing; // rows first: a committed position never covers rows that are not durable
+    await Promise.all(parts.map(({ state, tracker }) => {
+      state.seq = Math.max(state.seq, position);
+      return opts.store.commit(state, tracker.take());
+    }));
+  };
+
+  const runBatch = async (records: SourceRecord[]): Promise<void> => {
+    const emit = new Emit();
+    const pendings: { p: Pending; part: Part }[] = [];
+    for (const rec of records) {
+      let value: Record<string, unknown>;
+      if (rec.file === CREDIT) {
+        value = rec.body; // the core's own message (negative points), as a worker reads it from TX
+      } else {
+        if (rec.kind === 'redemption' && rec.body.occurred_at === undefined) {
+          onBad({ file: rec.file, line: rec.line, reason: 'occurred_at: is required in history (a live redemption takes its arrival time)' });
+          continue;
+        }
+        const prepared = ingest.prepare(rec.kind, rec.body, new Date(0));
+        if (!prepared.ok) {
+          onBad({ file: rec.file, line: rec.line, reason: prepared.errors.map((e) => `${e.field}: ${e.message}`).join('; ') });
+          continue;
+        }
+        value = prepared.value;
+      }
+      if (opts.cutover !== undefined && rec.kind !== 'profile' && rec.at > opts.cutover) {
+        summary.afterCutover++;
+        continue;
+      }
+      const partition = partitionOf(String(value.customer_id), opts.partitions);
+      const part = parts[partition]!;
+      const s = ++seq;
+      if (s <= part.state.seq) {
+        summary.resumed++;
+        continue;
+      }
+      const dupBefore = part.state.stats.duplicates;
+      try {
+        const p = engine.apply(part.state, { seq: s, partition, msg: { kind: rec.kind, body: value } as never, historical: true }, emit);
+        if (p) pendings.push({ p, part });
+      } catch (err) {
+        part.state.seq = s;
+        part.state.stats.rejected++;
+        onBad({ file: rec.file, line: rec.line, reason: `refused by the scorer: ${(err as Error).message}` });
+        continue;
+      }
+      summary.duplicates += part.state.stats.duplicates - dupBefore;
+      summary.events++;
+      summary.byKind[rec.kind]++;
+      sinceCommit++;
+    }
+    const scores = opts.scorer && pendings.length ? await opts.scorer.scoreBatch(pendings.map((x) => x.p.features)) : [];
+    pendings.forEach((x, i) => engine.complete(x.part.state, x.p, scores[i], emit));
+    credits = referralCredits(emit.publishes);
+    const rows = emit.tableRows();
+    for (const l of rows.values()) summary.rows += l.length;
+    // One write in flight while the next batch runs through the core.
+    const previous = writing;
+    const sink = opts.sink;
+    writing = sink
+      ? previous.then(async () => {
+        const refused = await sink.write(rows);
+        if (refused.length) {
+          summary.refusedRows += refused.length;
+          opts.logger?.warn({ rows: refused.length, tables: [...new Set(refused.map((r) => r.table))], error: refused[0]!.error.message }, 'backfill: rows refused by ClickHouse');
+        }
+      })
+      : previous;
+    if (sinceCommit >= commitEvery) {
+      sinceCommit = 0;
+      await commitAll(seq);
+    }
+    opts.onProgress?.({ events: summary.events, bad: summary.bad, bytesRead: meter.bytes, bytesTotal, seconds: (performance.now() - started) / 1000 });
+  };
+
+  let batch: SourceRecord[] = [];
+  for await (const rec of streamOrder(files, meter, onBad)) {
+    batch.push(rec);
+    if (batch.length >= batchSize) {
+      await runBatch(batch);
+      batch = credits;
+    }
+  }
+  while (batch.length > 0) {
+    await runBatch(batch);
+    batch = credits;
+  }
+  await commitAll(seq);
+  await writing;
+
+  summary.position = seq;
+  const cutovers = parts.map((x) => x.state.cutover ?? 0).filter((c) => c > 0);
+  summary.cutover = cutovers.length ? new Date(Math.max(...cutovers)).toISOString() : null;
+  summary.seconds = (performance.now() - started) / 1000;
+  summary.eventsPerSecond = summary.events / Math.max(1e-9, summary.seconds);
+  return summary;
+}
+
+const CREDIT = '(referral credit)';
+
+/** Referral credits the core published to `TX` (`tx.<p>.redemption`), as records for the next batch. */
+function referralCredits(publishes: readonly Publish[]): SourceRecord[] {
+  const out: SourceRecord[] = [];
+  for (const p of publishes) {
+    const parsed = parseTxSubject(p.subject);
+    if (!parsed || parsed.kind !== 'redemption') continue; // offers are never decided for history
+    const body = p.payload as Record<string, unknown>;
+    out.push({ kind: 'redemption', body, file: CREDIT, line: 0, at: Date.parse(String(body.occurred_at)) });
+  }
+  return out;
+}

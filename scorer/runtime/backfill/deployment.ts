@@ -1,0 +1,96 @@
+/**
+ * Backfill into a deployment, and the cut-over to the live stream.
+ *
+ * The live stream takes over without a gap or a double count:
+ * 1. Backfill runs before the scorer, while stream `TX` holds no message (a new deployment; ingest may run
+ *    only once backfill is done, or the switch holds its feed). It refuses a `TX` with messages in it.
+ * 2. The history's events get the sequences they would have had on `TX` (`last_seq + 1` …); every
+ *    partition's state is committed with the last of them, `position`; then `TX` is advanced (purged up to
+ *    `position + 1`, which on an empty stream only moves its first sequence) so the first live event is
+ *    `position + 1`: live rows always version above the history's, and the scorer resumes exactly there.
+ * 3. A live event as of the history (at or before the cut-over) is recognised as a duplicate:
+ *    - a transaction by its tx id: the core remembers ids for `dedupHorizonMs` (400 days) of event time,
+ *      and the backfill filled that memory as streaming would (an id older than that is applied as new);
+ *    - a redemption by its id (the loyalty state remembers redemption ids);
+ *    - a feedback by time: each partition keeps its cut-over (`PartitionState.cutover`, the history's clock
+ *      at its end, or `--cutover`), and a live feedback at or before it is counted a duplicate;
+ *    - a profile is an upsert: applying it again changes nothing it has not already said.
+ *    An event after the cut-over that is also in the history files is left out of the backfill
+ *    (`afterCutover`): the live stream owns it.
+ * 4. No offer or survey is decided as of a time at or before the cut-over, live or not.
+ */
+import path from 'node:path';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { STREAM_TX } from '../../../contracts/subjects.js';
+import type { EngineConfig } from '../../core/engine.js';
+import { ensureStreams, natsJsm } from '../../../runtime/nats.js';
+import { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
+import { LmdbStateStore } from '../store/lmdb-store.js';
+import type { ChurnScorer } from '../worker.js';
+import type { Logger } from '../../../runtime/log.js';
+import { backfill, BackfillError, type BackfillProgress, type BackfillSummary } from './backfill.js';
+
+export interface DeploymentBackfillOptions {
+  paths: readonly string[];
+  nc: NatsConnection;
+  warehouse: ClickHouseClient;
+  /** ClickHouse database (`VAFA_CLICKHOUSE_DATABASE`), migrated by the caller. */
+  database: string;
+  /** The data directory: the state store is `<dataDir>/state`, the one the live scorer opens. */
+  dataDir: string;
+  engineConfig: EngineConfig;
+  partitions: number;
+  tokenKey: string;
+  streamReplicas: number;
+  duplicateWindowS: number;
+  scorer?: ChurnScorer;
+  /** Cut-over, epoch ms (see {@link BackfillOptions.cutover}). */
+  cutover?: number;
+  strict?: boolean;
+  batch?: number;
+  /** Customers of a partition kept decoded in memory while backfilling (the rest in the store). Default 20,000. */
+  cacheCustomers?: number;
+  logger: Logger;
+  onProgress?: (p: BackfillProgress) => void;
+}
+
+export interface DeploymentBackfillSummary extends BackfillSummary {
+  /** The first sequence `TX` will give a live event. */
+  liveFromSeq: number;
+}
+
+export async function backfillDeployment(opts: DeploymentBackfillOptions): Promise<DeploymentBackfillSummary> {
+  const jsm = await natsJsm(opts.nc);
+  await ensureStreams(jsm, { replicas: opts.streamReplicas, duplicateWindowS: opts.duplicateWindowS });
+  const before = await jsm.streams.info(STREAM_TX);
+  if (before.state.messages > 0) {
+    throw new BackfillError(`stream ${STREAM_TX} already holds ${before.state.messages} messages (seq ${before.state.first_seq}–${before.state.last_seq}): backfill runs before live traffic; start ingest after it`);
+  }
+  const base = before.state.last_seq;
+  const store = LmdbStateStore.open({ path: path.join(opts.dataDir, 'state'), cacheCustomers: opts.cacheCustomers ?? 20_000, logger: opts.logger });
+  const sink = new ClickHouseSink(opts.warehouse, { database: opts.database, logger: opts.logger, maxRows: 50_000, lingerMs: 50 });
+  let summary: BackfillSummary;
+  try {
+    summary = await backfill({
+      paths: opts.paths, engineConfig: opts.engineConfig, partitions: opts.partitions, tokenKey: opts.tokenKey, store, sink, base,
+      logger: opts.logger, ...(opts.scorer ? { scorer: opts.scorer } : {}), ...(opts.cutover !== undefined ? { cutover: opts.cutover } : {}),
+      ...(opts.strict ? { strict: true } : {}), ...(opts.batch ? { batch: opts.batch } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+    });
+  } finally {
+    await sink.close();
+    await store.close();
+  }
+  // The first live event gets position + 1 (purging an empty stream up to a sequence moves its first sequence).
+  const now = await jsm.streams.info(STREAM_TX);
+  if (now.state.messages > 0) {
+    throw new BackfillError(`stream ${STREAM_TX} received ${now.state.messages} messages during the backfill: stop ingest, purge ${STREAM_TX} and run the backfill again (it resumes)`);
+  }
+  if (now.state.last_seq < summary.position) await jsm.streams.purge(STREAM_TX, { seq: summary.position + 1 });
+  const after = await jsm.streams.info(STREAM_TX);
+  const liveFromSeq = after.state.last_seq + 1;
+  if (liveFromSeq !== summary.position + 1) {
+    throw new BackfillError(`stream ${STREAM_TX} would give the next live event seq ${liveFromSeq}, not ${summary.position + 1}: the history's rows would outrank live ones`);
+  }
+  return { ...summary, liveFromSeq };
+}
