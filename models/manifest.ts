@@ -129,7 +129,10 @@ export const ManifestSchema = Type.Object({
   }, { additionalProperties: false }),
   threshold: Type.Number({ minimum: 0, maximum: 1 }),
   calibration: Type.Optional(CalibrationSchema),
-  explain: Type.Optional(Type.String({ minLength: 1, description: 'path of the reasons sidecar, relative to the manifest' })),
+  explain: Type.Optional(Type.Union([
+    Type.String({ minLength: 1 }),
+    Type.Object({ reference: Type.Record(Type.String(), Type.Number(), { minProperties: 1 }) }, { additionalProperties: false }),
+  ], { description: 'the path of the reasons sidecar (relative to the manifest), or { "reference": { feature: value, … } } for occlusion reasons' })),
   trained_at: Type.Optional(Type.String()),
   metrics: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   description: Type.Optional(Type.String()),
@@ -211,6 +214,9 @@ export function manifestProblems(value: unknown): string[] {
       : `input.shape[1]: is ${m.input.shape[1]} but features make ${width} columns (${m.features.length} entries, one-hot groups expanded)`);
   }
   problems.push(...calibrationProblems(m.calibration));
+  if (typeof m.explain === 'object') {
+    for (const [k, v] of Object.entries(m.explain.reference)) if (!Number.isFinite(v)) problems.push(`explain.reference.${k}: must be a finite number`);
+  }
   if (m.trained_at !== undefined && Number.isNaN(Date.parse(m.trained_at))) {
     problems.push(`trained_at: must be an RFC 3339 time (got ${show(m.trained_at)})`);
   }

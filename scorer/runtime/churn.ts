@@ -38,8 +38,9 @@ export interface ChurnScorerHandle extends ChurnScorer {
   /**
    * The top `k` reasons of each vector's score on the current model (signed contributions to its
    * log-odds, `training/reasons.ts`), or undefined per row when the model has no reasons sidecar
-   * (foreign models). `path` attribution costs a few µs a row, exact `treeshap` about 100 µs for 60
-   * trees: see docs/models.md. Not yet carried into the stored rows (docs/models.md, "Not wired yet").
+   * and no `explain.reference`. `path` attribution costs a few µs a row, exact `treeshap` about 100 µs
+   * for 60 trees; a model with `explain: { reference }` gets occlusion reasons (one extra scored row per
+   * reference feature): see docs/models.md. Not yet carried into the stored rows ("Not wired yet").
    */
   explain(features: readonly Record<string, number>[], k?: number, method?: 'path' | 'treeshap'): Promise<(Reason[] | undefined)[]>;
   /** Stops watching and closes the model once its calls have drained. */
@@ -95,12 +96,24 @@ function writeRow(rows: Float32Array, offset: number, vector: Readonly<Record<st
   mapping.feed(values ?? catalogueValues(vector, scratch), rows, offset);
 }
 
-/** The reasons sidecar of each model that names one (manifest `explain`), read at load. */
-const explainers = new WeakMap<ChurnModel, Explainer>();
+/** Occlusion reasons of a model without trained parameters: each listed feature set to its reference value. */
+interface Occlusion { kind: 'occlusion'; features: string[]; index: Int32Array; reference: Float64Array }
 
-async function readExplainer(model: ChurnModel, manifestPath: string): Promise<Explainer | undefined> {
+/** The reasons of each model that has them (manifest `explain`), read at load. */
+const explainers = new WeakMap<ChurnModel, Explainer | Occlusion>();
+
+async function readExplainer(model: ChurnModel, manifestPath: string): Promise<Explainer | Occlusion | undefined> {
   const rel = model.manifest.explain;
   if (rel === undefined) return undefined;
+  if (typeof rel === 'object') {
+    const entries = Object.entries(rel.reference);
+    const unknown = entries.filter(([f]) => catalogueIndex(f) === undefined).map(([f]) => `"${f}"`);
+    if (unknown.length) throw new ModelRefusedError(model.source, [`explain.reference: the feature catalogue has no ${unknown.join(', ')}`]);
+    return {
+      kind: 'occlusion', features: entries.map(([f]) => f), index: Int32Array.from(entries, ([f]) => catalogueIndex(f)!),
+      reference: Float64Array.from(entries, ([, v]) => v),
+    };
+  }
   const file = path.resolve(path.dirname(manifestPath), rel);
   let ex: Explainer;
   try {
@@ -128,6 +141,49 @@ async function loadChecked(manifestPath: string, opts: LoadOptions): Promise<Chu
     throw err;
   }
   return model;
+}
+
+const logit = (p: number): number => {
+  const q = Math.min(1 - 1e-7, Math.max(1e-7, p));
+  return Math.log(q / (1 - q));
+};
+
+/**
+ * Occlusion reasons (an approximation, for models vafa has no parameters of): each reference feature in
+ * turn is set to its reference value and the row scored again, all in one run; a feature's contribution
+ * is the served log-odds minus the log-odds without it. They do not add up to the margin.
+ */
+async function occlusionReasons(model: ChurnModel, mapping: CompiledMapping, oc: Occlusion, vectors: readonly Record<string, number>[], k: number): Promise<Reason[][]> {
+  const r = oc.features.length;
+  const w = mapping.width;
+  const n = vectors.length;
+  const rows = new Float32Array(n * (r + 1) * w);
+  const base = new Float64Array(FEATURE_NAMES.length);
+  const values = new Float64Array(FEATURE_NAMES.length);
+  for (let i = 0; i < n; i++) {
+    const v = vectors[i]!;
+    const own = (v as Partial<FeatureVector>)[FEATURE_VALUES];
+    if (own) for (let q = 0; q < base.length; q++) base[q] = own[q] ?? NaN;
+    else catalogueValues(v, base);
+    const at = i * (r + 1) * w;
+    mapping.feed(base, rows, at);
+    for (let f = 0; f < r; f++) {
+      values.set(base);
+      values[oc.index[f]!] = oc.reference[f]!;
+      mapping.feed(values, rows, at + (f + 1) * w);
+    }
+  }
+  const p = await model.scoreBatch(rows, n * (r + 1));
+  return vectors.map((v, i) => {
+    const at = i * (r + 1);
+    const m = logit(p[at]!);
+    const reasons: Reason[] = [];
+    for (let f = 0; f < r; f++) {
+      const c = m - logit(p[at + f + 1]!);
+      if (c !== 0 && Number.isFinite(c)) reasons.push({ feature: oc.features[f]!, value: v[oc.features[f]!] ?? NaN, contribution: c });
+    }
+    return reasons.sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution)).slice(0, k);
+  });
 }
 
 /**
@@ -219,11 +275,13 @@ export async function loadChurnScorer(manifestPath: string, logger: Logger, opts
         const ex = explainers.get(model);
         if (!ex) return features.map(() => undefined);
         const mapping = checkModelFeatures(model);
+        if ('kind' in ex && ex.kind === 'occlusion') return occlusionReasons(model, mapping, ex, features, k);
         const row = new Float32Array(mapping.width);
         const scratch = new Float64Array(FEATURE_NAMES.length);
+        const trained = ex as Explainer;
         return features.map((v) => {
           writeRow(row, 0, v, mapping, scratch);
-          return explain(ex, row, k, method).top;
+          return explain(trained, row, k, method).top;
         });
       });
     },

@@ -332,6 +332,29 @@ describe('the running scorer serves converter models through mapped manifests', 
     expect(err.message).toContain('input "embarked" (string[?,1]) of the model is fed by no features entry');
   });
 
+  it('gives occlusion reasons for a foreign model with explain.reference, in one run', async () => {
+    const s = await open(await write('gb-occlusion', {
+      onnx: 'SklearnBinGradientBoostingClassifier.model.onnx', input: { name: 'input', shape: ['N', 2] },
+      features: [{ name: 'x0', feature: 'recency_days' }, { name: 'x1', expr: 'ratio(tx_count_30d, 10)' }],
+      output: { name: 'probabilities', kind: 'zipmap', positive_class: 'B' },
+      explain: { reference: { recency_days: 0, tx_count_30d: 10 } },
+    }));
+    const runs = s.current.stats.runs;
+    const [reasons] = await s.explain([namedFeatures(vector({ recency_days: 1, tx_count_30d: 10 }))]);
+    expect(s.current.stats.runs).toBe(runs + 1);
+    // Known answers: P(B | [1, 1]) = 0.51765, P(B | [0, 1]) = 1 − 0.75463; tx_count_30d is at its reference.
+    const logit = (p: number): number => Math.log(p / (1 - p));
+    expect(reasons).toHaveLength(1);
+    expect(reasons![0]).toMatchObject({ feature: 'recency_days', value: 1 });
+    expect(reasons![0]!.contribution).toBeCloseTo(logit(0.51765) - logit(1 - 0.75463), 4);
+    await expect(loadChurnScorer(await write('gb-occlusion-bad', {
+      onnx: 'SklearnBinGradientBoostingClassifier.model.onnx', input: { name: 'input', shape: ['N', 2] },
+      features: [{ name: 'x0', feature: 'recency_days' }, { name: 'x1', feature: 'tx_count_30d' }],
+      output: { name: 'probabilities', kind: 'zipmap', positive_class: 'B' },
+      explain: { reference: { recency_dayz: 0 } },
+    }), logger, { watchIntervalMs: 0 })).rejects.toThrow('explain.reference: the feature catalogue has no "recency_dayz"');
+  });
+
   it('applies the manifest calibration to every probability', async () => {
     const s = await open(await write('gb-platt', {
       onnx: 'SklearnBinGradientBoostingClassifier.model.onnx', input: { name: 'input', shape: ['N', 2] },

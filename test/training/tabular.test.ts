@@ -133,7 +133,7 @@ describe('vafa train --csv', () => {
     const served = await model.scoreBatch(x, n);
     const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8')) as Manifest;
     expect(manifest.calibration?.method).toBe('platt');
-    const explainer = JSON.parse(await readFile(path.join(out, manifest.explain!), 'utf8')) as Explainer;
+    const explainer = JSON.parse(await readFile(path.join(out, manifest.explain as string), 'utf8')) as Explainer;
     const f = calibrator(manifest.calibration!);
     for (let i = 0; i < n; i++) {
       const row = x.subarray(i * model.features.length, (i + 1) * model.features.length);
