@@ -1,11 +1,114 @@
+import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const ioModules = [
-  'node:fs', 'node:fs/promises', 'node:net', 'node:http', 'node:child_process', 'node:worker_threads',
-  'fs', 'fs/promises', 'net', 'http', 'child_process',
-  '@nats-io/*', 'fastify', '@clickhouse/client', 'onnxruntime-node', 'chdb', 'pino',
+// ---------------------------------------------------------------------------------------------------
+// The purity sandbox of scorer/core: the scorer is a pure, deterministic function of the ordered stream
+// (DESIGN.md, principle 1). A file there may import only scorer/core, contracts/ and the pure libraries
+// below; it may not reach a Node built-in, the wall clock, randomness, timers, the host's locale or
+// time zone, in any spelling the rules below know. test/unit/purity-lint.test.ts proves each one.
+// ---------------------------------------------------------------------------------------------------
+
+/** npm packages scorer/core may import: pure code only (no I/O, no clock, no randomness). */
+const CORE_PACKAGES = ['@sinclair/typebox'];
+const PURE = 'scorer/core is pure: (state, event) → (state\', outputs)';
+const reEscape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+const builtins = [...new Set(builtinModules.filter((m) => !m.startsWith('_')).map((m) => m.replace(/^node:/, '').split('/')[0]))];
+const up = (n) => `(\\.\\./){${n}}`;
+
+/**
+ * `no-restricted-imports` for a file `depth` folders below scorer/core (scorer/core/x.ts: 0). Relative
+ * imports are judged by how far they climb: up to scorer/ they must come back into core/, up to the
+ * root into contracts/; anything higher is out. `allow` lists exceptions (see CORE_EXCEPTIONS).
+ */
+function coreImports(depth, allow = {}) {
+  const allowRel = (allow.relative ?? []).map((p) => `(?!${up(depth + 2)}${reEscape(p)}$)`).join('');
+  const allowBuiltin = allow.builtin ?? [];
+  return ['error', {
+    paths: allowBuiltin.map(({ name, importNames }) => ({ name: `node:${name}`, allowImportNames: importNames, message: `${PURE}: only ${importNames.join(', ')} of node:${name} (a deterministic function), by an exception in eslint.config.js.` })),
+    patterns: [
+      {
+        regex: `^(node:)?(${builtins.filter((b) => !allowBuiltin.some((a) => a.name === b)).map(reEscape).join('|')})(/|$)`,
+        message: `${PURE}: no Node built-ins in scorer/core; I/O, clocks and processes live in scorer/runtime.`,
+      },
+      {
+        regex: `^(?!\\.|node:)(?!(${builtins.map(reEscape).join('|')})(/|$))(?!(${CORE_PACKAGES.map(reEscape).join('|')})(/|$))`,
+        message: `${PURE}: scorer/core imports only the pure libraries listed in eslint.config.js (CORE_PACKAGES).`,
+      },
+      {
+        regex: `^${allowRel}(${up(depth + 1)}(?!core/|\\.\\./)|${up(depth + 2)}(?!contracts/|\\.\\./)|${up(depth + 3)})`,
+        message: `${PURE}: scorer/core imports only scorer/core and contracts/ (not runtime/, scorer/runtime, config/, sinks/, …).`,
+      },
+      {
+        // A relative path must say where it goes: no `./..` or `x/../`, which would dodge the depth check above.
+        regex: '^\\./\\.\\.?(/|$)|(^|/)(?!\\.\\.?(/|$))[^/]+/(.*/)?\\.\\.?(/|$)',
+        message: `${PURE}: write relative imports as ./x or ../x (no ./.. or x/..), so that lint can see where they go.`,
+      },
+    ],
+  }];
+}
+
+/**
+ * Known exceptions, to be removed by issue 20 (config/ owns configuration; ids without node:crypto).
+ * Each one is as narrow as the rule allows: one file, one target.
+ */
+const CORE_EXCEPTIONS = [
+  // The rules, lifecycle and offer-catalogue parsers use the shared YAML loader (pure: no I/O).
+  { files: ['scorer/core/loyalty/rules.ts', 'scorer/core/lifecycle/config.ts', 'scorer/core/offers/catalogue.ts'], depth: 1, allow: { relative: ['config/yaml-config.js'] } },
+  // Deterministic offer ids: a SHA-256 of (customer, offer, source event).
+  { files: ['scorer/core/offers/ids.ts'], depth: 1, allow: { builtin: [{ name: 'crypto', importNames: ['createHash'] }] } },
 ];
+
+// `Date` only as Date.UTC(…), Date.parse(…) or new Date(ms): never Date(), new Date(), Date.now() or a
+// Date passed around (`const D = Date`, `f(Date)`, `const { now } = Date`); types may name it.
+const DATE_ALLOWED = [
+  'MemberExpression[computed=false][property.name=/^(UTC|parse)$/] > .object',
+  'NewExpression[arguments.length>0] > .callee',
+  'MemberExpression[computed=false] > .property',
+  'Property[computed=false] > .key',
+  'TSTypeReference > .typeName',
+  'TSTypeQuery > .exprName',
+].join(', ');
+// `Math` only as Math.x (Math.random is a restricted property): never aliased or indexed by a variable.
+const MATH_ALLOWED = [
+  'MemberExpression[computed=false] > .object',
+  'MemberExpression[computed=false] > .property',
+  'Property[computed=false] > .key',
+  'TSTypeReference > .typeName',
+].join(', ');
+
+const coreRules = (depth) => ({
+  'no-restricted-imports': coreImports(depth),
+  'no-restricted-globals': ['error',
+    ...['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'clearTimeout', 'clearInterval', 'clearImmediate'].map((name) => ({ name, message: `${PURE}: no timers; timers run on event time (the partition watermark).` })),
+    { name: 'process', message: `${PURE}: no process (env, clock, exit): settings reach the core as arguments.` },
+    { name: 'performance', message: `${PURE}: no wall clock; time is event time.` },
+    { name: 'Intl', message: `${PURE}: no Intl: the host's locale and time zone differ between machines; use the bank calendar (loyalty/calendar.ts).` },
+    { name: 'crypto', message: `${PURE}: no crypto (randomness); ids are derived from the event.` },
+    { name: 'fetch', message: `${PURE}: no I/O.` },
+    { name: 'Buffer', message: `${PURE}: no Node built-ins.` },
+    ...['globalThis', 'global', 'self', 'window'].map((name) => ({ name, message: `${PURE}: no global object (it reaches the clock and I/O around these rules).` })),
+    ...['require', 'module', '__dirname', '__filename'].map((name) => ({ name, message: `${PURE}: no CommonJS loading.` })),
+    ...['WeakRef', 'FinalizationRegistry'].map((name) => ({ name, message: `${PURE}: no garbage-collector-dependent behaviour.` })),
+    ...['SharedArrayBuffer', 'Atomics', 'Worker', 'MessageChannel', 'BroadcastChannel'].map((name) => ({ name, message: `${PURE}: no threads; the runtime runs partitions.` })),
+  ],
+  'no-restricted-properties': ['error',
+    { object: 'Math', property: 'random', message: `${PURE}: no randomness; derive from the event (ids, holdouts).` },
+    { object: 'crypto', property: 'randomUUID', message: `${PURE}: no randomness; ids are derived from the event.` },
+    { object: 'crypto', property: 'getRandomValues', message: `${PURE}: no randomness.` },
+    { object: 'performance', property: 'now', message: `${PURE}: no wall clock; time is event time.` },
+    { object: 'process', property: 'hrtime', message: `${PURE}: no wall clock; time is event time.` },
+  ],
+  'no-restricted-syntax': ['error',
+    { selector: `Identifier[name='Date']:not(${DATE_ALLOWED})`, message: `${PURE}: Date only as Date.UTC(), Date.parse() or new Date(ms); no Date(), new Date(), Date.now() or aliases: time is event time.` },
+    { selector: "NewExpression[callee.name='Date'] > SpreadElement", message: `${PURE}: new Date(...args) may be new Date(): pass the instant.` },
+    { selector: `Identifier[name='Math']:not(${MATH_ALLOWED})`, message: `${PURE}: Math only as Math.x (no aliases, no computed access), so Math.random stays visible.` },
+    { selector: 'MemberExpression[property.name=/^(toLocaleString|toLocaleDateString|toLocaleTimeString|localeCompare)$/]', message: `${PURE}: no host locale; compare with < and format explicitly.` },
+    { selector: 'MemberExpression[property.name=/^([gs]et(FullYear|Month|Date|Day|Hours|Minutes|Seconds|Milliseconds)|getYear|getTimezoneOffset|toDateString|toTimeString)$/]', message: `${PURE}: no host time zone; use the getUTC… methods and the bank calendar (loyalty/calendar.ts).` },
+    { selector: 'ImportExpression', message: `${PURE}: no dynamic import.` },
+  ],
+});
+const MAX_CORE_DEPTH = 6;
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'dashboards/public/vendor/**', '**/*.generated.*'] },
@@ -21,20 +124,13 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  {
-    // The scorer's pure core: no I/O, no wall clock, no randomness. Time is event time.
-    files: ['scorer/core/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: ioModules.map((group) => ({ group: [group], message: 'scorer/core is pure: keep I/O at the edges (scorer/runtime, sinks).' })) }],
-      'no-restricted-properties': ['error',
-        { object: 'Date', property: 'now', message: 'scorer/core uses event time only.' },
-        { object: 'Math', property: 'random', message: 'scorer/core is deterministic.' },
-        { object: 'performance', property: 'now', message: 'scorer/core uses event time only.' },
-      ],
-      'no-restricted-syntax': ['error', { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: 'scorer/core uses event time only.' }],
-      'no-restricted-globals': ['error', 'setTimeout', 'setInterval', 'fetch', 'process'],
-    },
-  },
+  // The scorer's pure core (see the top of this file), one block per folder depth.
+  ...Array.from({ length: MAX_CORE_DEPTH + 1 }, (_, depth) => ({
+    files: [`scorer/core/${'*/'.repeat(depth)}*.ts`],
+    rules: coreRules(depth),
+  })),
+  { files: [`scorer/core/${'*/'.repeat(MAX_CORE_DEPTH + 1)}**/*.ts`], rules: { 'no-restricted-syntax': ['error', { selector: 'Program', message: `scorer/core is at most ${MAX_CORE_DEPTH} folders deep (eslint.config.js MAX_CORE_DEPTH).` }] } },
+  ...CORE_EXCEPTIONS.map(({ files, depth, allow }) => ({ files, rules: { 'no-restricted-imports': coreImports(depth, allow) } })),
   {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
