@@ -110,6 +110,9 @@ const coreRules = (depth) => ({
 });
 const MAX_CORE_DEPTH = 6;
 
+const BENCH_TO_CLI = '^(\\.\\./)+cli(/|$)';
+const BENCH_TO_CLI_MESSAGE = 'bench/ must not import cli/ (cli/main.ts imports bench/: a folder cycle); put what both need below them, in runtime/.';
+
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'dashboards/public/vendor/**', '**/*.generated.*'] },
   js.configs.recommended,
@@ -131,6 +134,15 @@ export default tseslint.config(
   })),
   { files: [`scorer/core/${'*/'.repeat(MAX_CORE_DEPTH + 1)}**/*.ts`], rules: { 'no-restricted-syntax': ['error', { selector: 'Program', message: `scorer/core is at most ${MAX_CORE_DEPTH} folders deep (eslint.config.js MAX_CORE_DEPTH).` }] } },
   ...CORE_EXCEPTIONS.map(({ files, depth, allow }) => ({ files, rules: { 'no-restricted-imports': coreImports(depth, allow) } })),
+  {
+    // No folder cycle through the benchmarks: cli/main.ts runs bench/ as `vafa bench`, so bench/ uses the
+    // stack from below the CLI (runtime/drain.ts, runtime/command.ts), never cli/.
+    files: ['bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ regex: BENCH_TO_CLI, message: BENCH_TO_CLI_MESSAGE }] }],
+      'no-restricted-syntax': ['error', { selector: `ImportExpression[source.value=/${BENCH_TO_CLI.replaceAll('/', '\\/')}/]`, message: BENCH_TO_CLI_MESSAGE }],
+    },
+  },
   {
     files: ['**/*.js'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },

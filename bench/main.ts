@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Command } from '../cli/main.js';
+import type { Command } from '../runtime/command.js';
 import { findNatsServer } from '../runtime/nats-server.js';
 import { Cleanup } from './cleanup.js';
 import { silentProgress, terminalProgress, type Progress } from './progress.js';

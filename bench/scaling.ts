@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Settings } from '../config/settings.js';
 import { createLogger } from '../runtime/log.js';
 import { startStack, type Stack } from '../runtime/stack.js';
-import { countRows, waitForDrain } from '../cli/up.js';
+import { countRows, waitForDrain } from '../runtime/drain.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { consumerName } from '../scorer/runtime/worker.js';
 import { natsJsm } from '../runtime/nats.js';

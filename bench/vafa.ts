@@ -12,7 +12,7 @@ import { loadSettings, type Settings } from '../config/settings.js';
 import { createLogger } from '../runtime/log.js';
 import { freePort } from '../runtime/nats-server.js';
 import { loadDefaultChurn, startStack, type Stack } from '../runtime/stack.js';
-import { countRows, waitForDrain } from '../cli/up.js';
+import { countRows, waitForDrain } from '../runtime/drain.js';
 import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
 import { NatsCardDirectory } from '../ingest/cards.js';
 import { tokenizePan } from '../ingest/tokenize.js';

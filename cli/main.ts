@@ -9,15 +9,13 @@ import { loadSettings, SettingsError } from '../config/settings.js';
 import { createLogger } from '../runtime/log.js';
 import { enginePids, killEngines } from '../runtime/children.js';
 import { sleep } from '../runtime/deadline.js';
+import type { Command } from '../runtime/command.js';
 
 /** After a command returns, a handle left open (a socket, a timer) must not keep the process alive. */
 const LINGER_MS = 3000;
 
-export interface Command {
-  summary: string;
-  usage: string;
-  run(argv: string[]): Promise<number>;
-}
+/** The shape of a subcommand lives below cli/ so that bench/ (a subcommand) does not import cli/. */
+export type { Command };
 
 const COMMANDS: Record<string, () => Promise<Command>> = {
   up: async () => (await import('./up.js')).upCommand,

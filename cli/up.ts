@@ -9,12 +9,13 @@ import { loadSettings, DEMO_TOKEN_KEY } from '../config/settings.js';
 import { createLogger } from '../runtime/log.js';
 import { startStack, type Stack } from '../runtime/stack.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
-import { STREAM_TX } from '../contracts/subjects.js';
-import { consumerName } from '../scorer/runtime/worker.js';
-import { natsJsm } from '../runtime/nats.js';
 import type { FeederProgress, FeederSummary } from '../simulator/mod.js';
 import type { ScorerStats } from '../scorer/runtime/service.js';
-import { sleep, withDeadline } from '../runtime/deadline.js';
+import { withDeadline } from '../runtime/deadline.js';
+import { countRows, waitForDrain } from '../runtime/drain.js';
+
+/** @deprecated moved to runtime/drain.ts (bench/ must not import cli/); kept for work in progress that still imports it from here. */
+export { countRows, waitForDrain } from '../runtime/drain.js';
 
 /**
  * Budget of a stop after Ctrl-C / SIGTERM, ms: each step gets at most its share, and `forceAfter` ends
@@ -60,30 +61,6 @@ export function upBanner(stack: Stack, simulate: boolean): string {
     `  ${simulate ? 'The synthetic bank is feeding it. ' : ''}Stop with ${bold('Ctrl-C')} (drains, then prints a summary); twice to force.`,
     rule, '',
   ].join('\n');
-}
-
-/** Waits until every partition consumer has nothing pending or un-acked (or the timeout passes). */
-export async function waitForDrain(stack: Stack, timeoutMs: number): Promise<boolean> {
-  const jsm = await natsJsm(stack.nc);
-  const parts = stack.settings.scorerPartitions === 'all' ? [...Array(stack.settings.partitions).keys()] : stack.settings.scorerPartitions;
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    let outstanding = 0;
-    for (const p of parts) {
-      const left = Math.max(100, deadline - Date.now());
-      const info = await withDeadline(jsm.consumers.info(STREAM_TX, consumerName(p)), left, 'consumer info').catch(() => undefined);
-      outstanding += info ? info.num_pending + info.num_ack_pending : 1;
-    }
-    if (outstanding === 0) return true;
-    await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
-  }
-  return false;
-}
-
-export async function countRows(stack: Stack, table: string): Promise<number> {
-  const rs = await stack.warehouse.query({ query: `SELECT count() AS n FROM ${stack.settings.clickhouseDatabase}.${table} FINAL`, format: 'JSONEachRow' });
-  const rows = await rs.json<{ n: string | number }>();
-  return Number(rows[0]?.n ?? 0);
 }
 
 /** Times consecutive steps: `took('x')` ends step x; `report()` lists them in seconds. */

@@ -13,7 +13,7 @@ import { queryRows, spawnVafa, startTestStack, type TestStack } from '../support
 import { createBank, runFeeder } from '../../simulator/mod.js';
 import { startLocalNats } from '../../runtime/nats-server.js';
 import { spawnWarehouse } from '../../runtime/children.js';
-import { waitForDrain } from '../../cli/up.js';
+import { waitForDrain } from '../../runtime/drain.js';
 import { replay } from '../../scorer/runtime/replay.js';
 import { migrate } from '../../sinks/clickhouse/migrate.js';
 import { createWarehouseClient } from '../../sinks/clickhouse/client.js';

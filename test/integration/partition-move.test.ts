@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForDrain } from '../../cli/up.js';
+import { waitForDrain } from '../../runtime/drain.js';
 import { loadSettings } from '../../config/settings.js';
 import type { TransactionV1 } from '../../contracts/events.js';
 import { partitionOf, STREAM_TX } from '../../contracts/subjects.js';

@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { makeTx, postJson, queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { createLogger } from '../../runtime/log.js';
-import { waitForDrain } from '../../cli/up.js';
+import { waitForDrain } from '../../runtime/drain.js';
 import { replay } from '../../scorer/runtime/replay.js';
 import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 
