@@ -1,0 +1,137 @@
+/**
+ * Folder cycles, as a ratchet: in the import graph between folders (from every relative import of the
+ * non-test TypeScript files), the imports that close a cycle are only the ones listed in
+ * KNOWN_CYCLE_EDGES, which issue 20 is to remove. A new one fails with the files that make it; a listed
+ * one that is gone fails too, so that the list only shrinks. docs/ARCHITECTURE.md ("Who imports whom") describes the layers.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const SKIP = new Set(['node_modules', 'data', 'test', '.git', 'docs']);
+
+/** The folder a file belongs to: top level, with scorer/ split into core/ and runtime/. */
+function folderOf(rel: string): string {
+  const parts = rel.split('/');
+  if (parts.length === 1) return '(root)';
+  if (parts[0] === 'scorer' && parts.length > 2) return `scorer/${parts[1]}`;
+  return parts[0]!;
+}
+
+function sourceFiles(dir = ''): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+    const rel = dir ? `${dir}/${e.name}` : e.name;
+    if (e.isDirectory()) {
+      if (!SKIP.has(rel) && !e.name.startsWith('.') && e.name !== 'node_modules' && e.name !== 'vendor') out.push(...sourceFiles(rel));
+    } else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
+  }
+  return out;
+}
+
+const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"]+)['"]/g;
+
+/** folder → folder → the files whose imports make the edge. */
+function folderGraph(): Map<string, Map<string, Set<string>>> {
+  const g = new Map<string, Map<string, Set<string>>>();
+  for (const file of sourceFiles()) {
+    const text = fs.readFileSync(path.join(ROOT, file), 'utf8');
+    for (const m of text.matchAll(IMPORT)) {
+      const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), m[1]!));
+      const [a, b] = [folderOf(file), folderOf(target)];
+      if (a === b || target.startsWith('..')) continue;
+      let edges = g.get(a);
+      if (!edges) g.set(a, (edges = new Map()));
+      let files = edges.get(b);
+      if (!files) edges.set(b, (files = new Set()));
+      files.add(file);
+    }
+  }
+  return g;
+}
+
+/** Strongly connected components with more than one folder (Tarjan), each sorted, the list sorted. */
+function cycles(g: Map<string, Map<string, Set<string>>>): string[][] {
+  const nodes = new Set<string>([...g.keys(), ...[...g.values()].flatMap((e) => [...e.keys()])]);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const on = new Set<string>();
+  const out: string[][] = [];
+  let n = 0;
+  const visit = (v: string): void => {
+    index.set(v, n);
+    low.set(v, n++);
+    stack.push(v);
+    on.add(v);
+    for (const w of g.get(v)?.keys() ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const scc: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        on.delete(w);
+        scc.push(w);
+      } while (w !== v);
+      if (scc.length > 1) out.push(scc.sort());
+    }
+  };
+  for (const v of [...nodes].sort()) if (!index.has(v)) visit(v);
+  return out.sort((x, y) => x.join().localeCompare(y.join()));
+}
+
+/**
+ * The imports between folders that close cycles today (December 2026), as `from → to`, to be removed by
+ * issue 20: runtime/ is both the composition root (→ api, dashboards, ingest, scorer/runtime, sinks) and
+ * the library below them (api, ingest, scorer/runtime, sinks → runtime: log, deadline, episode, nats);
+ * models/ and training/ import each other; models/bench-scoring.ts imports scorer/runtime, which imports
+ * models/ and training/.
+ */
+const KNOWN_CYCLE_EDGES = [
+  'api → ingest', 'api → runtime', 'api → sinks',
+  'dashboards → api',
+  'ingest → runtime',
+  'models → scorer/runtime', 'models → training',
+  'runtime → api', 'runtime → dashboards', 'runtime → ingest', 'runtime → scorer/runtime', 'runtime → sinks',
+  'scorer/runtime → ingest', 'scorer/runtime → models', 'scorer/runtime → runtime', 'scorer/runtime → sinks', 'scorer/runtime → training',
+  'sinks → runtime',
+  'training → models',
+];
+
+/** The imports between two folders of the same cycle, as `from → to`, sorted. */
+function cycleEdges(g: Map<string, Map<string, Set<string>>>): string[] {
+  const out: string[] = [];
+  for (const scc of cycles(g)) for (const a of scc) for (const b of scc) if (g.get(a)?.has(b)) out.push(`${a} → ${b}`);
+  return out.sort();
+}
+
+describe('folder cycles', () => {
+  const g = folderGraph();
+
+  it('come only from the known imports (a new import that closes a cycle fails here)', () => {
+    const added = cycleEdges(g).filter((e) => !KNOWN_CYCLE_EDGES.includes(e));
+    const files = (e: string): string => {
+      const [a, b] = e.split(' → ') as [string, string];
+      return `  ${e}: ${[...g.get(a)!.get(b)!].sort().join(', ')}`;
+    };
+    expect(added, `imports that close a folder cycle (see docs/ARCHITECTURE.md, "Who imports whom"):\n${added.map(files).join('\n')}`).toEqual([]);
+  });
+
+  it('shrink: a known cycle import that is gone leaves the list', () => {
+    const now = new Set(cycleEdges(g));
+    expect(KNOWN_CYCLE_EDGES.filter((e) => !now.has(e)), 'no longer in a cycle: remove from KNOWN_CYCLE_EDGES').toEqual([]);
+  });
+
+  it('keep scorer/core, contracts/, bench/ and cli/ out of every cycle', () => {
+    const inCycles = new Set(cycles(g).flat());
+    for (const f of ['scorer/core', 'contracts', 'bench', 'cli', 'config', 'simulator']) expect(inCycles.has(f), `${f} is in a folder cycle`).toBe(false);
+    expect(g.get('bench')?.has('cli') ?? false).toBe(false);
+    expect([...(g.get('contracts')?.keys() ?? [])]).toEqual([]);
+  });
+});
