@@ -10,7 +10,7 @@ import type { ControlV1, FeedbackV1, StoredProfileV1, TransactionV1 } from '../.
 import { getCustomer, popDueTimer, type CustomerState, type PartitionState } from './state.js';
 import { iso, parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
 import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from './features/catalogue.js';
-import { isLoyaltyTimer, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyVersionAt, loyaltyConfig, DEFAULT_LOYALTY, type LoyaltyConfig } from './loyalty/engine.js';
+import { isLoyaltyTimer, loyaltyOnMigration, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyVersionAt, loyaltyConfig, DEFAULT_LOYALTY, type LoyaltyConfig } from './loyalty/engine.js';
 import { parseRules } from './loyalty/rules.js';
 import { RulesTimeline } from './loyalty/timeline.js';
 import { featuresJson, featuresOnFeedback, featuresOnTransaction, featureValues, namedFeatures, DEFAULT_FEATURE_CONFIG, FEATURE_VALUES, type FeatureConfig, type FeatureVector } from './features/engine.js';
@@ -119,6 +119,10 @@ export class Engine {
         return this.pending(c, ctx, ev.msg.body.redemption_id, r.points);
       }
       case 'feedback': return this.onFeedback(c, ev.msg.body, ctx);
+      case 'migration': {
+        const r = loyaltyOnMigration(state, c, ev.msg.body, ctx, this.loyaltyFor(state), emit);
+        return this.pending(c, ctx, ev.msg.body.migration_id, r.points);
+      }
     }
   }
 
@@ -314,6 +318,7 @@ function eventTime(ev: CoreEvent, state: PartitionState): number {
     case 'feedback': return parseTime(m.body.occurred_at);
     case 'redemption': return parseTime(m.body.occurred_at);
     case 'profile': return parseTime(m.body.opened_at);
+    case 'migration': return parseTime(m.body.migrated_at);
   }
 }
 

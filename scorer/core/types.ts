@@ -5,12 +5,28 @@
  */
 import type { CoreMessage } from '../../contracts/events.js';
 
+/**
+ * An opening balance from a bank's previous loyalty club (`vafa backfill`, club files): never on `TX`.
+ * One lot of `points` (0: none) expiring at `expires_at` (absent: the member tier's expiry from
+ * `migrated_at`), and the member's tier there (`tier`, when the rules define it: held until the first
+ * review, which then follows vafa's rules). `source` names the file and line it came from.
+ */
+export interface MigrationV1 {
+  migration_id: string;
+  customer_id: string;
+  points: number;
+  migrated_at: string;
+  expires_at?: string;
+  tier?: string;
+  source: string;
+}
+
 /** One message of stream `TX`, as the core sees it. */
 export interface CoreEvent {
   /** Stream sequence: orders events within a partition and versions every row they cause. */
   seq: number;
   partition: number;
-  msg: CoreMessage;
+  msg: CoreMessage | { kind: 'migration'; body: MigrationV1 };
   /**
    * History loaded by `vafa backfill`, not a live event: it moves state (points, features, stages, tiers,
    * expiry) as of its own time, but decides no offer or survey (nothing is sent for the past). It also

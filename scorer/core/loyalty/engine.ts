@@ -22,7 +22,7 @@
 import type { RedemptionV1, StoredProfileV1, TransactionV1 } from '../../../contracts/events.js';
 import { pushTimer, type CustomerState, type PartitionState, type Timer } from '../state.js';
 import { seenDay, seenIds } from '../seen.js';
-import { DAY_MS, iso, parseTime, type Ctx, type Emit } from '../types.js';
+import { DAY_MS, iso, parseTime, type Ctx, type Emit, type MigrationV1 } from '../types.js';
 import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay, monthStart } from './calendar.js';
 import { DEFAULT_RULES } from './defaults.js';
 import { parseReferralCreditId, referralPublish, REFERRAL_RULE } from './referral.js';
@@ -117,6 +117,33 @@ export function loyaltyOnRedemption(state: PartitionState, c: CustomerState, r: 
   L.balance -= r.points;
   ledger(c, ctx, emit, { id: `redeem:rd:${r.redemption_id}`, kind: 'redeem', points: -r.points, rule: 'redemption', version: entry.version, source: r.redemption_id, channel: '', at: ctx.at, expiresAt: null });
   return withChange({ points: -r.points, status: 'redeemed' }, placed);
+}
+
+/**
+ * An opening balance migrated from the bank's previous club (types.ts `MigrationV1`): a `migration`
+ * ledger entry naming its source file and line, a lot with its own expiry, and the tier it held there.
+ * Applied once per `migration_id` (remembered like a redemption id).
+ */
+export function loyaltyOnMigration(state: PartitionState, c: CustomerState, m: MigrationV1, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): LoyaltyOutcome {
+  const entry = cfg.timeline.at(ctx.seq);
+  const R = entry.rules;
+  const L = c.loyalty;
+  prune(L, ctx.watermark, R);
+  const placed = place(state, c, ctx, entry, emit);
+  const key = `migration:${m.migration_id}`;
+  if (own(L.redemptions, key) !== undefined) return withChange({ points: 0, status: 'duplicate' }, placed);
+  L.redemptions[key] = ctx.at;
+  let change = placed;
+  if (m.tier !== undefined && m.tier !== L.tier && tierIndex(R, m.tier) >= 0) {
+    change = changeTier(c, ctx, ctx.at, m.tier, `migration: ${m.source}`, emit);
+    scheduleReview(state, c, ctx.at, R);
+  }
+  if (m.points <= 0) return withChange({ points: 0, status: 'none' }, change);
+  const exp = m.expires_at !== undefined ? parseTime(m.expires_at) : expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin);
+  L.balance += m.points;
+  ledger(c, ctx, emit, { id: key, kind: 'migration', points: m.points, rule: 'migration', version: entry.version, source: m.source, channel: '', at: ctx.at, expiresAt: exp });
+  addLot(state, c, { src: 'rd', id: key, at: ctx.at, seq: ctx.seq, exp, pts: m.points, rem: m.points, tier: L.tier, ver: entry.version });
+  return withChange({ points: m.points, status: 'credited' }, change);
 }
 
 /** A profile upsert: places the member in a tier and remembers who referred them (call after `c.profile` is set). */
