@@ -61,7 +61,8 @@ function idOf(kind: StreamKind, v: Record<string, unknown>): string {
   }
 }
 
-function semanticErrors(kind: StreamKind, v: Record<string, unknown>): FieldError[] {
+/** What the schema cannot say (real dates, a reversal of itself, survey fields); exported for `vafa backfill`'s fast path. */
+export function semanticErrors(kind: StreamKind, v: Record<string, unknown>): FieldError[] {
   const errors: FieldError[] = [];
   const dateOk = (field: string): void => {
     const raw = v[field];

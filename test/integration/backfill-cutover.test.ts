@@ -51,9 +51,9 @@ describe('backfill, then live', () => {
     const txs = events.filter((e) => e.kind === 'transaction').map((e) => e.body);
     // A CSV of extra transactions in the bank's export format, with one bad line (an amount that is no number).
     const csv = path.join(dir, 'transactions-extra.csv');
-    const extra = txs.slice(0, 3).map((t, i) => ({ ...t, tx_id: `CSV-${i}` }));
+    const extra: Record<string, unknown>[] = txs.slice(0, 3).map((t, i) => ({ ...t, tx_id: `CSV-${i}` }));
     writeFileSync(csv, ['tx_id,customer_id,channel,amount_minor,currency,occurred_at',
-      ...extra.map((t) => [t.tx_id, t.customer_id, t.channel, t.amount_minor, t.currency, t.occurred_at].join(',')),
+      ...extra.map((t) => [t.tx_id, t.customer_id, t.channel, t.amount_minor, t.currency, t.occurred_at].map(String).join(',')),
       `CSV-bad,${String(extra[0]!.customer_id)},pos,lots,IRR,${String(extra[0]!.occurred_at)}`].join('\n') + '\n');
 
     // Engines only (no scorer, no API) while the backfill runs.

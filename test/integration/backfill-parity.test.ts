@@ -87,6 +87,7 @@ describe('vafa backfill', () => {
       chunk = [];
     };
     for await (const rec of streamOrder(listSources([dir]), new ReadMeter(), (b) => { throw new Error(`${b.file}:${b.line}: ${b.reason}`); })) {
+      if (rec.kind === 'migration') throw new Error('no club file in this history');
       const p = ingest.prepare(rec.kind, rec.body, new Date(0));
       if (!p.ok) throw new Error(`${rec.file}:${rec.line}: ${JSON.stringify(p.errors)}`);
       chunk.push(ingest.toMessage(rec.kind, p.value, p.id));
@@ -100,7 +101,7 @@ describe('vafa backfill', () => {
     expect(await waitForDrain(stack, 90_000)).toBe(true);
 
     // Backfill: the same files into another database and another store.
-    const admin = createWarehouseClient({ url: stack.clickhouseUrl, database: 'default' });
+    const admin = createWarehouseClient({ url: stack.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword, database: 'default' });
     await migrate(admin, 'vafa_bf');
     await admin.close();
     const bfStore = path.join(dir, 'bf-state');
@@ -130,7 +131,7 @@ describe('vafa backfill', () => {
     const back = await loadAll(bfStore, settings.partitions);
     for (let p = 0; p < settings.partitions; p++) {
       expect(back[p]!.seq).toBe(published);
-      expect(back[p]!.cutover).toBe(back[p]!.maxEventTime);
+      expect(back[p]!.cutover).toBe(Math.max(...back.map((b) => b.maxEventTime)));
       expect(Object.keys(live[p]!.customers).length).toBeGreaterThan(5);
       expect(comparable(back[p]!), `partition ${p}`).toEqual(comparable(live[p]!));
     }

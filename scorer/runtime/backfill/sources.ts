@@ -5,6 +5,11 @@
  * (`.csv`, a header line naming the contract's fields):
  * - `profiles*`: customer profiles v1 (CSV: `products` and `cards` as `|`-separated lists);
  * - `transactions*`, `redemptions*`, `feedback*`: one event of that kind a line;
+ * - `club*`, `migration*`, `balances*`: opening balances from the bank's previous loyalty club, one lot a
+ *   line: `customer_id`, `points` (integer ≥ 0; 0 for a tier only), `migrated_at` (RFC 3339: when the
+ *   balance stood), optional `expires_at` (RFC 3339; absent: the tier's expiry from `migrated_at`), `tier`,
+ *   `migration_id` (absent: file name and line). A customer's opening balance is the sum of their lines;
+ *   each becomes a `points_ledger` entry of kind `migration` whose `source_id` is the file and line;
  * - `events*` (NDJSON only): `{ "kind": "transaction" | "redemption" | "feedback", "body": {...} }` a line,
  *   the simulator's layout (`vafa simulate --out DIR` writes `profiles.ndjson` and `events.ndjson`).
  * A directory stands for the files above in it (sorted by name; `labels*` and `meta.json` are skipped).
@@ -24,14 +29,17 @@ import type { StreamKind } from '../../../contracts/events.js';
 export interface SourceFile {
   path: string;
   /** `events`: mixed kinds (`{kind, body}` lines). */
-  kind: StreamKind | 'events';
+  kind: RecordKind | 'events';
   format: 'ndjson' | 'csv';
   bytes: number;
 }
 
+/** What a record is: an event kind of `TX`, or an opening balance of the previous club. */
+export type RecordKind = StreamKind | 'migration';
+
 /** One line of input, parsed but not yet validated. */
 export interface SourceRecord {
-  kind: StreamKind;
+  kind: RecordKind;
   body: Record<string, unknown>;
   file: string;
   line: number;
@@ -52,6 +60,7 @@ const KIND_BY_PREFIX: readonly [string, SourceFile['kind']][] = [
   ['redemptions', 'redemption'], ['redemption', 'redemption'],
   ['feedback', 'feedback'],
   ['events', 'events'],
+  ['club', 'migration'], ['migration', 'migration'], ['migrations', 'migration'], ['balances', 'migration'],
 ];
 
 /** What a file name says it holds, or undefined for a file backfill does not read. */
@@ -80,7 +89,7 @@ export function listSources(paths: readonly string[]): SourceFile[] {
       continue;
     }
     const c = classify(p);
-    if (!c) throw new Error(`${p}: the name does not say what it holds (profiles*, transactions*, redemptions*, feedback* or events*, .ndjson/.jsonl/.csv, optionally .gz)`);
+    if (!c) throw new Error(`${p}: the name does not say what it holds (profiles*, transactions*, redemptions*, feedback*, club* or events*, .ndjson/.jsonl/.csv, optionally .gz)`);
     if (c.kind === 'events' && c.format === 'csv') throw new Error(`${p}: an events file mixes kinds and must be NDJSON ({"kind", "body"} a line)`);
     out.push({ path: p, ...c, bytes: statSync(p).size });
   }
@@ -152,8 +161,8 @@ function csvValue(field: string, raw: string): unknown {
   return raw;
 }
 
-function timeOf(kind: StreamKind, body: Record<string, unknown>): number {
-  const v = kind === 'profile' ? body.opened_at : body.occurred_at;
+function timeOf(kind: RecordKind, body: Record<string, unknown>): number {
+  const v = kind === 'profile' ? body.opened_at : kind === 'migration' ? body.migrated_at : body.occurred_at;
   return typeof v === 'string' ? Date.parse(v) : Number.NaN;
 }
 
@@ -185,7 +194,7 @@ export async function* readSource(file: SourceFile, meter: ReadMeter, bad: (b: B
       header.forEach((h, i) => {
         if (cells[i] !== '') body[h] = csvValue(h, cells[i]!);
       });
-      const kind = file.kind as StreamKind;
+      const kind = file.kind as RecordKind;
       yield { kind, body, file: file.path, line: n, at: timeOf(kind, body) };
       continue;
     }
@@ -200,7 +209,7 @@ export async function* readSource(file: SourceFile, meter: ReadMeter, bad: (b: B
       bad({ file: file.path, line: n, reason: 'expected a JSON object' });
       continue;
     }
-    let kind: StreamKind;
+    let kind: RecordKind;
     let body: Record<string, unknown>;
     if (file.kind === 'events') {
       const v = value as { kind?: unknown; body?: unknown };
