@@ -6,12 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { fuzzApp, Rand, randomRequest, runHttpFuzz } from './http-fuzz.js';
 
 describe('HTTP API fuzz', () => {
-  it('answers 4,000 random requests (bodies, NDJSON, content types, headers, huge and deep JSON) without a 500, a hang or an unhandled rejection', async () => {
-    const report = await runHttpFuzz({ requests: 4000, seed: 17, concurrency: 16, deadlineMs: 10_000 });
+  it('answers 2,500 random requests (bodies, NDJSON, content types, headers, huge and deep JSON) without a 500, a hang or an unhandled rejection', async () => {
+    const report = await runHttpFuzz({ requests: 2500, seed: 17, concurrency: 16, deadlineMs: 10_000 });
     expect(report.failures).toEqual([]);
-    expect(report.requests).toBe(4000);
-    expect(report.byStatus['202'] ?? 0).toBeGreaterThan(200); // valid items are still accepted
-    expect(report.byStatus['400'] ?? 0).toBeGreaterThan(200);
+    expect(report.requests).toBe(2500);
+    expect(report.byStatus['202'] ?? 0).toBeGreaterThan(100); // valid items are still accepted
+    expect(report.byStatus['400'] ?? 0).toBeGreaterThan(100);
     expect(Object.keys(report.byKind)).toEqual(expect.arrayContaining(['valid', 'mutated', 'ndjson', 'deep', 'too-many', 'big', 'garbage', 'content-type', 'read']));
   }, 120_000);
 

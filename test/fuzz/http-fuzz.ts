@@ -5,8 +5,11 @@
  * JetStream publisher and a warehouse on a closed port. Checks: no 500, no answer slower than the
  * deadline (a hang), no unhandled rejection, a JSON error body on every 4xx.
  *
- * The suite runs a few thousand requests (test/fuzz/http-api.test.ts); for the issue's million:
- *   npx tsx test/fuzz/http-fuzz.ts --requests 1000000 [--seed 42]
+ * The suite runs 2,500 requests (test/fuzz/http-api.test.ts); for the issue's million:
+ *   npx tsx test/fuzz/http-fuzz.ts --requests 1000000 [--seed 42] [--concurrency 32]
+ * Run on 2026-12-03 (seed 42, concurrency 32, niced on a shared 2-core machine): 1,000,000 requests in
+ * 2,125 s, no failure; 200: 35,567, 202: 108,928, 400: 497,961, 404: 200,604, 413: 59,225, 414: 3,007,
+ * 415: 57,847, 503 (reads, warehouse down): 36,861; slowest answer 2.5 s.
  */
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
