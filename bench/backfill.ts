@@ -4,7 +4,7 @@
  * Reports events/s of the whole backfill into a fresh LMDB state store (no ClickHouse: the rows are built
  * and counted, not sent), medians over runs; with --stages also reading+ordering alone and reading+validation.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -45,13 +45,50 @@ for (let r = 0; r < runs; r++) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'vafa-bench-backfill-'));
   const store = LmdbStateStore.open({ path: tmp, cacheCustomers: 20_000 });
   let rows = 0;
+  let mark = 0;
+  let markS = 0;
+  const stages = new Map<string, string>();
   const s = await backfill({
     paths: [dir], engineConfig: DEFAULT_ENGINE_CONFIG, partitions, tokenKey, store, base: 0,
-    sink: { write: async (m) => { for (const l of m.values()) rows += l.length; return []; } },
+    // The rate of each stretch of 100,000 events: how it changes as the customers' state grows.
+    onProgress: (p) => {
+      if (p.events < mark + 100_000) return;
+      if (r === 0) console.log(`  events ${mark}–${p.events}: ${Math.round((p.events - mark) / (p.seconds - markS))} events/s`);
+      mark = p.events;
+      markS = p.seconds;
+    },
+    sink: {
+      write: async (m) => {
+        for (const l of m.values()) rows += l.length;
+        for (const r of m.get('customer_state') ?? []) stages.set(String(r.customer_id), String(r.lifecycle_stage));
+        return [];
+      },
+    },
   });
   await store.close();
   rmSync(tmp, { recursive: true, force: true });
   rates.push(s.eventsPerSecond);
+  if (r === 0) {
+    const tally = new Map<string, number>();
+    for (const st of stages.values()) tally.set(st, (tally.get(st) ?? 0) + 1);
+    const share = [...tally].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n} (${((100 * n) / stages.size).toFixed(1)} %)`).join(', ');
+    console.log(`stages at the cut-over over ${stages.size} customers: ${share}`);
+    const labels = path.join(dir, 'labels.ndjson');
+    if (existsSync(labels) && s.cutover) {
+      const end = Date.parse(s.cutover);
+      let back = 0;
+      let left = 0;
+      for (const line of readFileSync(labels, 'utf8').split('\n')) {
+        if (!line) continue;
+        const l = JSON.parse(line) as { churn_at: string | null; reactivated_at: string | null };
+        if (l.churn_at && Date.parse(l.churn_at) <= end) {
+          if (l.reactivated_at && Date.parse(l.reactivated_at) <= end) back++;
+          else left++;
+        }
+      }
+      console.log(`ground truth by the cut-over: ${left} churned and not back, ${back} churned and came back (win-back) of ${stages.size}`);
+    }
+  }
   console.log(`run ${r + 1}: ${s.events} events in ${s.seconds.toFixed(1)} s = ${Math.round(s.eventsPerSecond)} events/s, ${rows} rows, ${s.bad} bad, position ${s.position}, cut-over ${s.cutover}`);
 }
 console.log(`backfill (core + LMDB store, rows built not sent): median ${Math.round(median(rates))} events/s over ${runs} runs`);

@@ -18,6 +18,8 @@ import { createBank, writeHistory } from '../../simulator/mod.js';
 import type { Settings } from '../../config/settings.js';
 import { natsJsm } from '../../runtime/nats.js';
 import { STREAM_TX } from '../../contracts/subjects.js';
+import { NatsCardDirectory } from '../../ingest/cards.js';
+import { tokenizePan } from '../../ingest/tokenize.js';
 
 let settings: Settings;
 let stack: Stack | undefined;
@@ -69,6 +71,11 @@ describe('backfill, then live', () => {
     const tx = await (await natsJsm(stack.nc)).streams.info(STREAM_TX);
     expect(tx.state.messages).toBe(0);
     expect(tx.state.first_seq).toBe(historyEvents + 1);
+    // Profiles registered their cards as ingest does: the ISO 8583 adapter finds the customer of a live card.
+    const carded = bank.profiles().find((p) => p.cards?.length);
+    expect(carded).toBeDefined();
+    const directory = await NatsCardDirectory.open(stack.nc);
+    expect(await directory.lookup(tokenizePan(carded!.cards![0]!, settings.tokenKey))).toBe(carded!.customer_id);
     await stack.stop();
 
     // Live: the stack with its scorer, on the same data directory.

@@ -26,7 +26,7 @@ import { parseTxSubject, partitionOf } from '../../../contracts/subjects.js';
 import { Engine, type EngineConfig, type Pending } from '../../core/engine.js';
 import { newPartitionState, type PartitionState } from '../../core/state.js';
 import { Emit, type Publish } from '../../core/types.js';
-import { IngestService, semanticErrors } from '../../../ingest/service.js';
+import { IngestService, semanticErrors, type CardDirectory } from '../../../ingest/service.js';
 import type { Publisher } from '../../../ingest/publisher.js';
 import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
 import type { ChangeTracker } from '../store/changes.js';
@@ -49,6 +49,11 @@ export interface BackfillOptions {
   store: Pick<LmdbStateStore, 'load' | 'commit' | 'track'>;
   /** Where the rows go; undefined: state only (the rows can be rebuilt later by `vafa replay`… not of history: keep it set). */
   sink?: Pick<ClickHouseSink, 'write'>;
+  /**
+   * Where profiles register their cards (card token → customer), as ingest does for `POST /v1/customers`,
+   * so the ISO 8583 adapter keys a live card transaction by its customer from day one. Undefined: not registered.
+   */
+  cards?: CardDirectory;
   /** The churn model, one call per micro-batch; undefined: no scores (as a scorer without a model). */
   scorer?: ChurnScorer;
   /** The `TX` position before the first backfilled event (its last sequence; 0 for a new stream). */
@@ -204,6 +209,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
     }));
   };
 
+  const registrations: Promise<void>[] = [];
   const runBatch = async (records: SourceRecord[]): Promise<void> => {
     const emit = new Emit();
     const pendings: { p: Pending; part: Part }[] = [];
@@ -234,6 +240,9 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
             continue;
           }
           value = prepared.value;
+          if (rec.kind === 'profile' && opts.cards) {
+            for (const t of (value as { card_tokens?: string[] }).card_tokens ?? []) registrations.push(opts.cards.register(t, String(value.customer_id)));
+          }
         }
       }
       if (opts.cutover !== undefined && rec.kind !== 'profile' && rec.at > opts.cutover) {
@@ -261,6 +270,10 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
       summary.events++;
       summary.byKind[rec.kind]++;
       sinceCommit++;
+    }
+    if (registrations.length) {
+      await Promise.all(registrations);
+      registrations.length = 0;
     }
     const scores = opts.scorer && pendings.length ? await opts.scorer.scoreBatch(pendings.map((x) => x.p.features)) : [];
     pendings.forEach((x, i) => engine.complete(x.part.state, x.p, scores[i], emit));

@@ -26,6 +26,7 @@ import { STREAM_TX } from '../../../contracts/subjects.js';
 import type { EngineConfig } from '../../core/engine.js';
 import { ensureStreams, natsJsm } from '../../../runtime/nats.js';
 import { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
+import { NatsCardDirectory } from '../../../ingest/cards.js';
 import { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
 import type { Logger } from '../../../runtime/log.js';
@@ -69,11 +70,12 @@ export async function backfillDeployment(opts: DeploymentBackfillOptions): Promi
   }
   const base = before.state.last_seq;
   const store = LmdbStateStore.open({ path: path.join(opts.dataDir, 'state'), cacheCustomers: opts.cacheCustomers ?? 20_000, logger: opts.logger });
+  const cards = await NatsCardDirectory.open(opts.nc, opts.streamReplicas);
   const sink = new ClickHouseSink(opts.warehouse, { database: opts.database, logger: opts.logger, maxRows: 50_000, lingerMs: 50 });
   let summary: BackfillSummary;
   try {
     summary = await backfill({
-      paths: opts.paths, engineConfig: opts.engineConfig, partitions: opts.partitions, tokenKey: opts.tokenKey, store, sink, base,
+      paths: opts.paths, engineConfig: opts.engineConfig, partitions: opts.partitions, tokenKey: opts.tokenKey, store, sink, base, cards,
       logger: opts.logger, ...(opts.scorer ? { scorer: opts.scorer } : {}), ...(opts.cutover !== undefined ? { cutover: opts.cutover } : {}),
       ...(opts.strict ? { strict: true } : {}), ...(opts.batch ? { batch: opts.batch } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
