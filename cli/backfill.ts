@@ -12,6 +12,10 @@ import { migrate } from '../sinks/clickhouse/migrate.js';
 import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 import { backfillDeployment } from '../scorer/runtime/backfill/deployment.js';
 import type { BackfillProgress } from '../scorer/runtime/backfill/backfill.js';
+import { listSources } from '../scorer/runtime/backfill/sources.js';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Stack } from '../runtime/stack.js';
 import type { Command } from './main.js';
 
 /** Progress: a bar with rate and ETA redrawn on a terminal; a plain line every few seconds otherwise. */
@@ -44,9 +48,11 @@ export function backfillProgress(stream: NodeJS.WriteStream = process.stderr, ev
 export const backfillCommand: Command = {
   summary: 'Load a bank\'s history (profiles, transactions, redemptions, feedback) through the scorer core into the state store and ClickHouse, before going live.',
   usage: [
-    'vafa backfill [--cutover RFC3339] [--strict] [--batch 4096] [--cache-customers 20000] FILE|DIR...   (uses NATS_URL, CLICKHOUSE_URL, VAFA_DATA_DIR)',
-    '  FILE|DIR          profiles*, transactions*, redemptions*, feedback* (.ndjson/.jsonl/.csv, optionally .gz) or events*.ndjson',
-    '                    ({kind, body} a line); a directory: the files above in it (the layout of `vafa simulate --out DIR`)',
+    'vafa backfill [--cutover RFC3339] [--strict] [--batch 4096] [--cache-customers 20000] FILE|DIR...',
+    '  uses NATS_URL and CLICKHOUSE_URL when set, else starts the all-in-one\'s engines on VAFA_DATA_DIR (then `vafa up` goes live)',
+    '  FILE|DIR          profiles*, transactions*, redemptions*, feedback*, club* (previous club balances: docs/backfill.md)',
+    '                    (.ndjson/.jsonl/.csv, optionally .gz) or events*.ndjson ({kind, body} a line);',
+    '                    a directory: the files above in it (the layout of `vafa simulate --out DIR`)',
     '  --cutover T       the live stream owns events after T: they are left out (counted). Default: the history\'s own end',
     '  --strict          stop at the first bad line (default: count and report bad lines, go on)',
     '  --batch N         events per micro-batch through the core (default 4096)',
@@ -74,15 +80,26 @@ export const backfillCommand: Command = {
     };
     const batch = positiveInt('batch', values.batch);
     const cacheCustomers = positiveInt('cache-customers', values['cache-customers']);
+    listSources(positionals); // a missing or unnamed file is refused before any engine starts
     const settings = loadSettings();
-    if (!settings.natsUrl || !settings.clickhouseUrl) throw new Error('set NATS_URL and CLICKHOUSE_URL to the deployment to backfill (the all-in-one: run `vafa up` once, stop it, point them at its engines)');
     const logger = createLogger({ level: settings.logLevel, name: 'backfill' });
-    const nc = await connectNats(settings.natsUrl, 'vafa-backfill', logger, settings);
-    const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
-    const admin = createWarehouseClient({ ...conn, database: 'default' });
-    await migrate(admin, settings.clickhouseDatabase);
-    await admin.close();
-    const warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
+    // A deployment (NATS_URL and CLICKHOUSE_URL), or the all-in-one's own engines on VAFA_DATA_DIR (as `vafa up` starts them, without scorer or API).
+    let nc: NatsConnection;
+    let warehouse: ClickHouseClient;
+    let engines: Stack | undefined;
+    if (settings.natsUrl && settings.clickhouseUrl) {
+      nc = await connectNats(settings.natsUrl, 'vafa-backfill', logger, settings);
+      const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
+      const admin = createWarehouseClient({ ...conn, database: 'default' });
+      await migrate(admin, settings.clickhouseDatabase);
+      await admin.close();
+      warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
+    } else {
+      const { startStack } = await import('../runtime/stack.js');
+      engines = await startStack({ settings, logger, scorer: false, api: false, churn: null });
+      nc = engines.nc;
+      warehouse = engines.warehouse;
+    }
     let churn;
     try {
       const { loadChurnScorer } = await import('../scorer/runtime/churn.js');
@@ -108,8 +125,12 @@ export const backfillCommand: Command = {
       return s.bad > 0 || s.refusedRows > 0 ? 2 : 0;
     } finally {
       await (churn as { close?: () => Promise<void> } | undefined)?.close?.();
-      await warehouse.close();
-      await nc.drain();
+      if (engines) {
+        await engines.stop();
+      } else {
+        await warehouse.close();
+        await nc.drain();
+      }
     }
   },
 };
