@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson, queryRows, spawnVafa, testSettings, waitFor } from '../support/stack.js';
 import { startStack, type Stack } from '../../runtime/stack.js';
 import { createLogger } from '../../runtime/log.js';
-import { waitForDrain } from '../../cli/up.js';
+import { waitForDrain } from '../../runtime/drain.js';
 import { createBank, writeHistory } from '../../simulator/mod.js';
 import type { Settings } from '../../config/settings.js';
 import { natsJsm } from '../../runtime/nats.js';

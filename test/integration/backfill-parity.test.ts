@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryRows, startTestStack, type TestStack } from '../support/stack.js';
-import { waitForDrain } from '../../cli/up.js';
+import { waitForDrain } from '../../runtime/drain.js';
 import { createBank, writeHistory } from '../../simulator/mod.js';
 import { IngestService } from '../../ingest/service.js';
 import { Publisher } from '../../ingest/publisher.js';
