@@ -139,6 +139,11 @@ describe('vafa backfill (files → core → store)', () => {
     });
     await s2.close();
     expect(again.resumed).toBe(30);
+    // Finished, and TX advanced past it: the same history again is refused, not counted twice.
+    const s3 = LmdbStateStore.open({ path: where });
+    await expect(backfill({ paths: [path.join(dir, 'transactions.ndjson')], engineConfig: DEFAULT_ENGINE_CONFIG, partitions: 3, tokenKey, store: s3, base: again.position }))
+      .rejects.toThrow(/already holds a finished backfill/);
+    await s3.close();
     expect(again.events).toBe(30);
     expect(collected.map((r) => r.tx_id)).toEqual(whole.rows.get('scored_transactions')!.slice(30).map((r) => r.tx_id));
     expect(collected.map((r) => r.points)).toEqual(whole.rows.get('scored_transactions')!.slice(30).map((r) => r.points));

@@ -189,6 +189,9 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
     if (loaded && loaded.seq > opts.base && loaded.cutover === undefined) {
       throw new BackfillError(`partition ${p}: the state store already holds live state (seq ${loaded.seq}) and no backfill: backfill into a new store`);
     }
+    if (loaded && loaded.cutover !== undefined && loaded.seq > 0 && loaded.seq <= opts.base) {
+      throw new BackfillError(`partition ${p}: the state store already holds a finished backfill (up to seq ${loaded.seq}; TX continues after it): loading history again would count it twice`);
+    }
     const state = loaded ?? newPartitionState(p);
     if (opts.cutover !== undefined) state.cutover = Math.max(state.cutover ?? 0, opts.cutover);
     parts.push({ state, tracker: opts.store.track(state) });
