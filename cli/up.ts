@@ -14,9 +14,6 @@ import type { ScorerStats } from '../scorer/runtime/service.js';
 import { withDeadline } from '../runtime/deadline.js';
 import { countRows, waitForDrain } from '../runtime/drain.js';
 
-/** @deprecated moved to runtime/drain.ts (bench/ must not import cli/); kept for work in progress that still imports it from here. */
-export { countRows, waitForDrain } from '../runtime/drain.js';
-
 /**
  * Budget of a stop after Ctrl-C / SIGTERM, ms: each step gets at most its share, and `forceAfter` ends
  * the process `marginMs` before `VAFA_SHUTDOWN_MS` (default 15 s) after the signal, whatever still runs.
