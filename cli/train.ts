@@ -121,6 +121,20 @@ export const trainCommand: Command = {
   },
 };
 
+/**
+ * Writes the model and its manifest into `out` as manifest.json, with the trainer's JSON report as
+ * metrics.json (the caller rewrites it with what it adds) and report.html beside them.
+ */
+async function writeArtefacts(out: string, trained: Parameters<typeof writeChurnModel>[1]): Promise<{ manifestPath: string; metricsPath: string; reportPath: string; onnxPath: string }> {
+  const written = await writeChurnModel(out, trained);
+  const manifestPath = path.join(out, 'manifest.json');
+  const metricsPath = path.join(out, 'metrics.json');
+  const reportPath = path.join(out, 'report.html');
+  await rename(written.manifestPath, manifestPath);
+  await rename(written.reportPath, metricsPath);
+  return { manifestPath, metricsPath, reportPath, onnxPath: written.onnxPath };
+}
+
 async function train(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -251,12 +265,8 @@ async function train(argv: string[]): Promise<number> {
 
   // 5. Write the artefacts: model, manifest.json, metrics.json, report.html.
   const out = path.resolve(values.out);
-  const written = await writeChurnModel(out, trained);
-  const manifestPath = path.join(out, 'manifest.json');
-  const metricsPath = path.join(out, 'metrics.json');
-  const reportPath = path.join(out, 'report.html');
-  await rename(written.manifestPath, manifestPath);
-  await rename(written.reportPath, metricsPath);
+  const written = await writeArtefacts(out, trained);
+  const { manifestPath, metricsPath, reportPath } = written;
   const command = `vafa train ${argv.join(' ')}`.trim();
   const h = trained.report.holdout;
   const metrics: MetricsReport & Record<string, unknown> = {
@@ -433,12 +443,8 @@ async function trainTabular(argv: string[], v: Record<string, string | boolean |
 
   const out = path.resolve(String(v.out));
   trained.manifest.features = servedFeatures(trained.manifest.features, tab.encoding);
-  const written = await writeChurnModel(out, trained);
-  const manifestPath = path.join(out, 'manifest.json');
-  const metricsPath = path.join(out, 'metrics.json');
-  const reportPath = path.join(out, 'report.html');
-  await rename(written.manifestPath, manifestPath);
-  await rename(written.reportPath, metricsPath);
+  const written = await writeArtefacts(out, trained);
+  const { manifestPath, metricsPath, reportPath } = written;
   const command = `vafa train ${argv.join(' ')}`.trim();
   const unmapped = trained.manifest.features.filter((f) => !isFeature(f.name)).map((f) => f.name);
   await writeFile(metricsPath, `${JSON.stringify({

@@ -63,17 +63,23 @@ export type Holdout =
  * Stratified fold of every row: rows of each class are shuffled (seeded) and dealt round-robin, so each
  * of the `k` folds holds the same share of positives (± 1 row).
  */
+/** The rows of class `cls`, shuffled (Fisher–Yates with `rng`). */
+function shuffledRowsOf(y: ArrayLike<number>, cls: number, rng: { next(): number }): number[] {
+  const idx: number[] = [];
+  for (let i = 0; i < y.length; i++) if (y[i] === cls) idx.push(i);
+  for (let i = idx.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+  }
+  return idx;
+}
+
 export function stratifiedFolds(y: ArrayLike<number>, k: number, seed = 1): Uint16Array {
   if (!Number.isInteger(k) || k < 2 || k > 1000) throw new RangeError(`folds must be an integer in 2..1000, got ${k}`);
   const rng = createRng(seed);
   const fold = new Uint16Array(y.length);
   for (const cls of [0, 1]) {
-    const idx: number[] = [];
-    for (let i = 0; i < y.length; i++) if (y[i] === cls) idx.push(i);
-    for (let i = idx.length - 1; i > 0; i--) {
-      const j = Math.floor(rng.next() * (i + 1));
-      [idx[i], idx[j]] = [idx[j]!, idx[i]!];
-    }
+    const idx = shuffledRowsOf(y, cls, rng);
     idx.forEach((row, q) => (fold[row] = q % k));
   }
   return fold;
@@ -85,12 +91,7 @@ export function stratifiedSample(y: ArrayLike<number>, fraction: number, seed = 
   const rng = createRng(seed);
   const pick = new Uint8Array(y.length);
   for (const cls of [0, 1]) {
-    const idx: number[] = [];
-    for (let i = 0; i < y.length; i++) if (y[i] === cls) idx.push(i);
-    for (let i = idx.length - 1; i > 0; i--) {
-      const j = Math.floor(rng.next() * (i + 1));
-      [idx[i], idx[j]] = [idx[j]!, idx[i]!];
-    }
+    const idx = shuffledRowsOf(y, cls, rng);
     const take = Math.round(idx.length * fraction);
     for (let q = 0; q < take; q++) pick[idx[q]!] = 1;
   }

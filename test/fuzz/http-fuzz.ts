@@ -19,34 +19,10 @@ import { IngestService } from '../../ingest/service.js';
 import type { OutboundMessage, Publisher, PublishResult } from '../../ingest/publisher.js';
 import { createLogger } from '../../runtime/log.js';
 import { createWarehouseClient } from '../../sinks/clickhouse/client.js';
+import { Rng } from '../../simulator/rng.js';
 
-/** A deterministic pseudo-random source (mulberry32). */
-export class Rand {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-
-  pick<T>(a: readonly T[]): T {
-    return a[this.int(a.length)]!;
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
+/** The simulator's deterministic source (mulberry32) with what the fuzz draws besides. */
+export class Rand extends Rng {
   bytes(n: number): Buffer {
     const b = Buffer.alloc(n);
     for (let i = 0; i < n; i++) b[i] = this.int(256);
