@@ -142,7 +142,7 @@ describe('docker-compose.yml', () => {
     const df = readFileSync(path.join(ROOT, 'docker/vafa.Dockerfile'), 'utf8');
     expect(df).toMatch(/^FROM node:22-slim/m);
     expect(df).toMatch(/npm ci/);
-    expect(df).toMatch(/"node", "bin\/vafa\.js"/);
+    expect(df).toMatch(/"node", ("--[^"]+", )*"bin\/vafa\.js"/); // with the V8 flags of runtime/node-flags.ts (test/unit/node-flags.test.ts)
     expect(existsSync(path.join(ROOT, 'docker/clickhouse/initdb/10-grafana-reader.sh'))).toBe(true);
   });
 });
