@@ -28,6 +28,14 @@ let url: string;
 
 interface Received { key: string; status: number; attempt: number; valid: boolean; branch?: string | undefined; customer?: string | undefined; body: Record<string, unknown> }
 const received: Received[] = [];
+/**
+ * The sink's request timeout in this test, and how late the 'slow' answer comes (well past it). Generous
+ * enough that an ordinary answer on a loaded 2-core machine never times out (a retried 200 would be
+ * delivered twice and fail the counts), short enough to keep the test quick.
+ */
+const SINK_TIMEOUT_MS = 1500;
+const SLOW_ANSWER_MS = 3000;
+
 /** offer_id → statuses to answer in turn (then 200); 'slow' waits past the sink's timeout. */
 const script = new Map<string, (number | 'slow')[]>();
 
@@ -53,7 +61,7 @@ beforeAll(async () => {
         });
         res.writeHead(status).end();
       };
-      if (next === 'slow') setTimeout(() => answer(200), 700);
+      if (next === 'slow') setTimeout(() => answer(200), SLOW_ANSWER_MS);
       else answer(next);
     });
   });
@@ -99,7 +107,7 @@ describe('webhook sink', () => {
     await publish(trigger('of_teller', 'branch', { branch_id: 'BR-17' }));
     await publish(trigger('of_3')); // a replayed trigger: JetStream drops it (same Nats-Msg-Id)
 
-    const sink = await startWebhookSink({ nc, url, secret: SECRET, logger, timeoutMs: 300, backoff: { initialMs: 50, maxMs: 200 }, concurrency: 4 });
+    const sink = await startWebhookSink({ nc, url, secret: SECRET, logger, timeoutMs: SINK_TIMEOUT_MS, backoff: { initialMs: 50, maxMs: 200 }, concurrency: 4 });
     const want = [...Array.from({ length: 20 }, (_, i) => `of_${i}`), 'of_retry', 'of_slow', 'of_teller'];
     await waitFor(async () => want.every((k) => ok(k).length > 0) && sink.stats.failed === 1 && sink.stats.inFlight === 0, 20_000, 'every trigger delivered');
     for (const k of want.filter((x) => x !== 'of_slow')) expect(ok(k)).toHaveLength(1);
@@ -107,7 +115,7 @@ describe('webhook sink', () => {
     expect(received.filter((r) => r.key === 'of_retry').map((r) => [r.status, r.attempt])).toEqual([[503, 1], [500, 2], [200, 3]]);
     // the first attempt timed out at the sink; the receiver answered it late, then got attempt 2 with the
     // same Idempotency-Key — what receivers de-duplicate on
-    await waitFor(async () => received.filter((r) => r.key === 'of_slow').length === 2, 5000, 'the late answer');
+    await waitFor(async () => received.filter((r) => r.key === 'of_slow').length === 2, SLOW_ANSWER_MS + 10_000, 'the late answer');
     expect(received.filter((r) => r.key === 'of_slow').map((r) => r.attempt).sort()).toEqual([1, 2]);
     expect(ok('of_teller')[0]).toMatchObject({ branch: 'BR-17', customer: 'cust-of_teller' });
     expect(ok('of_0')[0]!.body).toEqual(trigger('of_0'));
@@ -127,7 +135,7 @@ describe('webhook sink', () => {
 
     // A restart resumes the durable consumer: nothing acknowledged is sent again, new triggers are.
     const before = received.length;
-    const again = await startWebhookSink({ nc, url, secret: SECRET, logger, timeoutMs: 300, backoff: { initialMs: 50 } });
+    const again = await startWebhookSink({ nc, url, secret: SECRET, logger, timeoutMs: SINK_TIMEOUT_MS, backoff: { initialMs: 50 } });
     await publish(trigger('of_new'));
     await waitFor(async () => ok('of_new').length === 1, 10_000, 'the new trigger');
     await new Promise((r) => setTimeout(r, 300));
