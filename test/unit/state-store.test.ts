@@ -1,6 +1,7 @@
 /**
  * The LMDB state store on a real LMDB environment in a temp dir, fed by the real engine over simulated
- * traffic: the codec round-trips customers and reads its older version; the change tracker sees every
+ * traffic: the codec round-trips customers and reads its older versions, a store of the previous version
+ * loads and is rewritten record by record as it changes; the change tracker sees every
  * customer the core reaches (timers included); commits after each batch reload equal to the live state;
  * a stale commit is refused; damaged records and a damaged environment are named, and the partition is
  * restored from a fallback (never silently empty).
@@ -20,6 +21,7 @@ import {
   ChainMovedError, ChangeTracker, CODEC_VERSION, CodecError, decodeRecord, encodeRecord, LmdbStateStore, NatsSnapshots, rawCustomers,
   StaleCommitError, StoreCorruptError, StoreOpenError,
 } from '../../scorer/runtime/store/mod.js';
+import { RECORD_KIND, type RecordKind } from '../../scorer/runtime/store/codec.js';
 import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
 import { connectNats } from '../../runtime/nats.js';
 import { createBank } from '../../simulator/mod.js';
@@ -123,6 +125,50 @@ describe('LmdbStateStore', () => {
     await reopened.load(PARTITION);
     const stale = { ...plain(state), seq: state.seq - 10 };
     expect(() => reopened.commit(stale, new ChangeTracker(stale).take())).toThrow(StaleCommitError);
+    await reopened.close();
+  });
+
+  it('a store written by the previous codec (version 2) loads as it was; a commit rewrites what it touches as version 3', async () => {
+    const where = path.join(dir, 'old-codec');
+    const state = newPartitionState(PARTITION);
+    apply(state, msgs.slice(0, 1500));
+    const writer = LmdbStateStore.open({ path: where });
+    await writer.save(state);
+    await writer.close();
+    // Every record of the partition re-encoded as version 2, as an older vafa left them.
+    const kindOf = (byte: number): RecordKind => (Object.keys(RECORD_KIND) as RecordKind[]).find((k) => RECORD_KIND[k] === byte)!;
+    const versions = async (): Promise<Map<number, number>> => {
+      const raw = open({ path: where, compression: true, maxDbs: 1025 });
+      const db = raw.openDB<Buffer, string>({ name: `partition-${PARTITION}`, encoding: 'binary' });
+      const count = new Map<number, number>();
+      for (const { value } of db.getRange()) count.set(value[0]!, (count.get(value[0]!) ?? 0) + 1);
+      await raw.close();
+      return count;
+    };
+    const raw = open({ path: where, compression: true, maxDbs: 1025 });
+    const db = raw.openDB<Buffer, string>({ name: `partition-${PARTITION}`, encoding: 'binary' });
+    for (const { key, value } of db.getRange()) {
+      const kind = kindOf(value[1]!);
+      await db.put(key, encodeRecord(kind, decodeRecord(kind, value, key), 2));
+    }
+    await raw.close();
+    const before = await versions();
+    expect([...before.keys()]).toEqual([2]);
+
+    const store = LmdbStateStore.open({ path: where });
+    const loaded = (await store.load(PARTITION))!;
+    expect(loaded).toEqual(plain(state));
+    const tracker = new ChangeTracker(loaded);
+    apply(loaded, msgs.slice(1500, 1600));
+    const changes = tracker.take();
+    await store.commit(loaded, changes);
+    await store.close();
+    const after = await versions();
+    expect(changes.changed.size).toBeGreaterThan(0);
+    expect(after.get(3)).toBeGreaterThanOrEqual(changes.changed.size); // the touched customers (and meta) are version 3 now
+    expect(after.get(2)).toBeGreaterThan(0); // the others stay as they were, and still read
+    const reopened = LmdbStateStore.open({ path: where });
+    expect(await reopened.load(PARTITION)).toEqual(plain(loaded));
     await reopened.close();
   });
 
