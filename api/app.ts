@@ -8,7 +8,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
 import { Type } from '@sinclair/typebox';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, type StreamKind } from '../contracts/events.js';
@@ -18,7 +18,7 @@ import { ERRORS, errorBody, type ErrorCode } from './errors.js';
 import { customerView, customerLedger } from './queries.js';
 import { leaderboard } from '../sinks/clickhouse/loyalty-views.js';
 import type { ApiMetrics } from './metrics.js';
-import { installAuth, KeyRing, Sessions, withDefaultScope, type RouteScope } from './auth.js';
+import { hashKey, installAuth, KeyRing, Sessions, withDefaultScope, type RouteScope } from './auth.js';
 import { AccessAudit } from './audit.js';
 import { clientAddress, registerAccessRoutes } from './access.js';
 
@@ -173,7 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       timeWindow: 60_000,
       keyGenerator: (req) => {
         const auth = req.headers.authorization ?? '';
-        return auth.startsWith('Bearer ') ? `key:${createHash('sha256').update(auth.slice(7).trim()).digest('hex').slice(0, 16)}` : `ip:${req.ip}`;
+        return auth.startsWith('Bearer ') ? `key:${hashKey(auth.slice(7).trim()).slice(7, 23)}` : `ip:${req.ip}`;
       },
       errorResponseBuilder: (_req, ctx) => Object.assign(new Error(ERRORS.VAFA_RATE_LIMITED.message), { statusCode: ctx.statusCode }),
     });

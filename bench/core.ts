@@ -245,7 +245,7 @@ export interface TableComparison {
 /** `json` (the default), or `msgpack`: the state store's record codec (scorer/runtime/store/codec.ts). */
 export async function encoderNamed(name: string): Promise<StateEncoder> {
   if (name === 'json') return jsonEncoder;
-  if (name === 'store' || name === 'msgpack') return storeEncoder;
+  if (name === 'store') return storeEncoder;
   throw new Error(`--encoder takes json or store, got ${JSON.stringify(name)}`);
 }
 

@@ -5,6 +5,6 @@
  * `--max-semi-space-size=64`: the scorer makes many short-lived objects per event (rows, feature
  * vectors, decoded messages); with Node's default young generation (16 MiB semi-spaces) a third of the
  * core's time went to scavenges. 64 MiB semi-spaces cost up to ~190 MiB more heap a process and took the
- * core from ~80 to ~50 µs of CPU an event on this machine (`vafa bench --only core`, with and without it).
+ * core from 61 to 44 µs an event on a quiet 2-core machine (`vafa bench --only core`, with and without it).
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];
