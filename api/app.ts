@@ -6,7 +6,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import rateLimit from '@fastify/rate-limit';
+import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import { Type } from '@sinclair/typebox';
 import { randomUUID } from 'node:crypto';
 import type { Registry } from 'prom-client';
@@ -39,6 +39,8 @@ export interface AppDeps {
   host?: string;
   /** Requests per minute per API key (per client address without keys) on write endpoints; 0 = unlimited. */
   rateLimitPerMin?: number;
+  /** Where the rate limits count; default this process (several ingest processes share one: api/rate-limit-store.ts). */
+  rateLimitStore?: FastifyRateLimitStoreCtor;
   /** Max body bytes. Default 10 MiB. */
   bodyLimit?: number;
   /** Extra readiness checks (the scorer in the all-in-one). */
@@ -169,6 +171,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (deps.rateLimitPerMin) {
     await app.register(rateLimit, {
       global: false,
+      ...(deps.rateLimitStore ? { store: deps.rateLimitStore } : {}),
       max: deps.rateLimitPerMin,
       timeWindow: 60_000,
       keyGenerator: (req) => {

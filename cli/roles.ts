@@ -1,4 +1,5 @@
 /** Single-role commands: `vafa ingest`, `vafa scorer`, `vafa warehouse`, `vafa migrate`. */
+import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSettings, SettingsError } from '../config/settings.js';
@@ -49,7 +50,7 @@ export const ingestCommand: Command = {
     const logger = createLogger({ level: settings.logLevel, name: 'ingest' });
     requireCredentials(settings, argv, logger);
     guardSignals();
-    const stack = await startStack({ settings, logger, scorer: false, iso8583: true });
+    const stack = await startStack({ settings, logger, scorer: false, iso8583: true, defaultIngestWorkers: os.availableParallelism() });
     return await runUntilSignal(stack, logger);
   },
 };

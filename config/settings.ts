@@ -114,6 +114,12 @@ export const SettingsSchema = Type.Object({
   webhookSecret: Type.Optional(Type.String({ minLength: 16 })),
   /** Graceful shutdown deadline, ms: drain until then, force after. Env `VAFA_SHUTDOWN_MS`, default 15000. */
   shutdownMs: Type.Integer({ minimum: 100 }),
+  /**
+   * Processes serving the HTTP API and the ISO 8583 listener behind their one port each (node:cluster;
+   * docs/operations.md, "Ingest on every core"). 0 (default): the role's default, the number of CPUs for
+   * `vafa ingest` and the bench, 1 for `vafa up` (the API then runs in the vafa process itself). Env `VAFA_INGEST_WORKERS`.
+   */
+  ingestWorkers: Type.Integer({ minimum: 0, maximum: 64 }),
 });
 export type Settings = Readonly<Static<typeof SettingsSchema>>;
 
@@ -128,6 +134,7 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', stateCacheCustomers: 'VAFA_STATE_CACHE_CUSTOMERS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
   rulesPath: 'VAFA_RULES', rulesWatchMs: 'VAFA_RULES_WATCH_MS', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
   shutdownMs: 'VAFA_SHUTDOWN_MS', webhookUrl: 'VAFA_WEBHOOK_URL', webhookSecret: 'VAFA_WEBHOOK_SECRET', startupTimeoutMs: 'VAFA_STARTUP_TIMEOUT_MS',
+  ingestWorkers: 'VAFA_INGEST_WORKERS',
 };
 
 export class SettingsError extends Error {
@@ -202,6 +209,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     offersPath: path.resolve(str('offersPath') ?? path.join(PROJECT_ROOT, 'config/offers.yaml')),
     lifecyclePath: path.resolve(str('lifecyclePath') ?? path.join(PROJECT_ROOT, 'config/lifecycle.yaml')),
     shutdownMs: int(env, 'shutdownMs', 15_000),
+    ingestWorkers: int(env, 'ingestWorkers', 0),
     startupTimeoutMs: int(env, 'startupTimeoutMs', 300_000),
     webhookUrl: str('webhookUrl'),
     webhookSecret: str('webhookSecret'),

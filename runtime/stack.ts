@@ -19,20 +19,17 @@ import { createWarehouseClient, type ClickHouseClient } from '../sinks/clickhous
 import { migrate, migrateCalendarViews } from '../sinks/clickhouse/migrate.js';
 import { calendarOf, sameCalendar } from '../sinks/clickhouse/loyalty-views.js';
 import { Publisher } from '../ingest/publisher.js';
-import { IngestService } from '../ingest/service.js';
-import { STREAM_DLQ, STREAM_TX, dlqSubject } from '../contracts/subjects.js';
-import { createHash } from 'node:crypto';
-import { buildApp } from '../api/app.js';
-import { registerDashboard } from '../dashboards/builtin/routes.js';
-import { apiMetrics, createRegistry } from '../api/metrics.js';
+import { STREAM_TX } from '../contracts/subjects.js';
+import { createRegistry } from '../api/metrics.js';
 import { ScorerService } from '../scorer/runtime/service.js';
 import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
-import { NatsCardDirectory } from '../ingest/cards.js';
 import { openCheckpointStore } from '../scorer/runtime/store/mod.js';
 import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 import { watchRulesFile } from '../scorer/runtime/rules-reload.js';
 import { loadRulesFileSync } from '../scorer/runtime/rules-file.js';
 import { withDeadline } from './deadline.js';
+import { startIngestRole } from './ingest-role.js';
+import { startIngestCluster, type IngestCluster } from './ingest-cluster.js';
 
 export interface StackOptions {
   settings: Settings;
@@ -46,6 +43,8 @@ export interface StackOptions {
   churn?: ChurnScorer | null;
   /** Called after each scorer micro-batch is durable and acked (the bench reads batch sizes and latencies here). */
   onBatch?: (info: BatchInfo) => void;
+  /** Ingest processes when `settings.ingestWorkers` is 0 (its default): the number of CPUs for `vafa ingest` and the bench. Default 1. */
+  defaultIngestWorkers?: number;
 }
 
 export interface Stack {
@@ -55,6 +54,8 @@ export interface Stack {
   apiUrl?: string;
   /** Port of the ISO 8583 listener, when it runs. */
   iso8583Port?: number;
+  /** The ingest worker processes, when there are several (`app` is then unset: the API runs in them). */
+  ingestCluster?: IngestCluster;
   nc: NatsConnection;
   warehouse: ClickHouseClient;
   app?: FastifyInstance;
@@ -205,47 +206,30 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     }
 
     if (opts.api !== false) {
-      const publisher = new Publisher(nc, { expectStream: STREAM_TX });
-      const cards = await NatsCardDirectory.open(nc, settings.streamReplicas);
-      const ingest = new IngestService({ publisher, partitions: settings.partitions, tokenKey: settings.tokenKey, cards });
-      const app = await buildApp({
-        ingest, warehouse, database: settings.clickhouseDatabase, logger: logger.child({ module: 'api' }), registry,
-        metrics: apiMetrics(registry), apiKeys: settings.apiKeys, rateLimitPerMin: settings.rateLimitPerMin, host: settings.host,
-        auth: { keyFile: settings.apiKeyFile, sessionTtlS: settings.sessionTtlS, proxyUserHeader: settings.proxyUserHeader, trustedProxies: settings.trustedProxies },
-        readiness: async (): Promise<Record<string, boolean>> => (stack.scorer ? { scorer: !stack.scorer.degraded } : {}),
-        dashboard: (app) => registerDashboard(app, { warehouse, database: settings.clickhouseDatabase }),
-      });
-      await app.listen({ port: settings.port, host: settings.host });
-      const addr = app.server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : settings.port;
-      stack.app = app;
-      stack.apiUrl = `http://${settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host}:${port}`;
-      stops.add('input', 'HTTP API', () => app.close());
-      logger.info({ url: stack.apiUrl }, 'HTTP API listening');
+      const readiness = async (): Promise<Record<string, boolean>> => (stack.scorer ? { scorer: !stack.scorer.degraded } : {});
+      const workers = settings.ingestWorkers || opts.defaultIngestWorkers || 1;
+      const host = settings.host === '0.0.0.0' ? '127.0.0.1' : settings.host;
+      if (workers > 1) {
+        const ingestCluster = await startIngestCluster({
+          settings, natsUrl, clickhouseUrl, natsCredentials: !localNats, workers, iso8583: opts.iso8583 === true, logger, registry, readiness,
+        });
+        stack.ingestCluster = ingestCluster;
+        stack.apiUrl = `http://${host}:${ingestCluster.port}`;
+        if (ingestCluster.iso8583Port !== undefined) stack.iso8583Port = ingestCluster.iso8583Port;
+        stops.add('input', 'ingest workers', (ms) => ingestCluster.stop(ms));
+      } else {
+        const role = await startIngestRole({ settings, nc, warehouse, registry, logger, iso8583: opts.iso8583 === true, readiness });
+        stack.app = role.app;
+        stack.apiUrl = `http://${host}:${role.port}`;
+        if (role.iso8583Port !== undefined) stack.iso8583Port = role.iso8583Port;
+        for (const s of [...role.stops].reverse()) stops.add('input', s.what, (ms) => s.run(ms));
+      }
+      logger.info({ url: stack.apiUrl, ...(stack.iso8583Port !== undefined ? { iso8583Port: stack.iso8583Port } : {}), workers }, 'HTTP API listening');
       if (settings.webhookUrl && settings.webhookSecret) {
         const { startWebhookSink } = await import('../sinks/webhook.js');
         const webhook = await startWebhookSink({ nc, url: settings.webhookUrl, secret: settings.webhookSecret, logger: logger.child({ module: 'webhook' }) });
         stops.add('scorer', 'offer webhook sink', () => webhook.stop());
         logger.info({ url: settings.webhookUrl }, 'offer webhook sink started');
-      }
-      if (opts.iso8583) {
-        const { startIso8583Listener, loadSpecFile } = await import('../ingest/iso8583/mod.js');
-        const spec = settings.iso8583Spec ? await loadSpecFile(settings.iso8583Spec) : undefined;
-        const dlqPublisher = new Publisher(nc, { expectStream: STREAM_DLQ });
-        const listener = await startIso8583Listener({
-          port: settings.iso8583Port, host: settings.host, ingest, cards, tokenKey: settings.tokenKey, logger: logger.child({ module: 'iso8583' }),
-          registry, ...(spec ? { spec: spec.spec, options: spec.options, tables: spec.tables } : {}),
-          dlq: async (reason, detail, raw) => {
-            const [r] = await dlqPublisher.publishAll([{
-              subject: dlqSubject('iso8583', reason), msgId: `dlq:iso8583:${createHash('sha256').update(raw).digest('hex').slice(0, 32)}`, data: raw,
-              headers: { 'Vafa-Reason': reason, 'Vafa-Detail': JSON.stringify(detail).slice(0, 1000), 'Vafa-Source-Stream': 'iso8583' },
-            }]);
-            if (!r?.ok) throw new Error(`DLQ publish failed: ${r && !r.ok ? r.error : 'unknown'}`);
-          },
-        });
-        stack.iso8583Port = listener.port;
-        stops.add('input', 'ISO 8583 listener', () => listener.close());
-        logger.info({ port: listener.port }, 'ISO 8583 listener ready');
       }
     }
     return stack;
