@@ -40,6 +40,8 @@
  *   classifier node feeding the tensor). `output.column` states the column outright; it is
  *   required for a multi-column tensor whose producer declares no labels.
  * - `threshold`: decision threshold on P(churn), in [0, 1].
+ * - `explain`: where the reasons come from (a `vafa.explain/v1` sidecar, or occlusion reference values);
+ *   `reasons`: how many the scorer stores with each score and for which scores (docs/models.md, "Reasons").
  * - `trained_at` (RFC 3339) and `metrics` (free-form) are informational.
  *
  * {@link ManifestSchema} is the schema; `models/manifest.schema.json` is the same schema as plain
@@ -133,6 +135,11 @@ export const ManifestSchema = Type.Object({
     Type.String({ minLength: 1 }),
     Type.Object({ reference: Type.Record(Type.String(), Type.Number(), { minProperties: 1 }) }, { additionalProperties: false }),
   ], { description: 'the path of the reasons sidecar (relative to the manifest), or { "reference": { feature: value, … } } for occlusion reasons' })),
+  reasons: Type.Optional(Type.Object({
+    top: Type.Optional(Type.Integer({ minimum: 0, maximum: 10, description: 'an integer from 0 (off) to 10' })),
+    min_probability: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'a probability in [0, 1]' })),
+    method: Type.Optional(Type.Union([Type.Literal('path'), Type.Literal('treeshap')], { description: '"path" or "treeshap"' })),
+  }, { additionalProperties: false, description: '{ "top"?: 0–10, "min_probability"?: [0, 1], "method"?: "path" | "treeshap" }: the reasons stored with each score' })),
   trained_at: Type.Optional(Type.String()),
   metrics: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   description: Type.Optional(Type.String()),

@@ -161,7 +161,7 @@ export class Engine {
         occurred_at: iso(p.ctx.at), status: tx.status ?? 'approved', reverses_tx_id: tx.reverses_tx_id ?? '', mcc: tx.mcc ?? '',
         merchant_id: tx.merchant_id ?? '', terminal_id: tx.terminal_id ?? '', branch_id: tx.branch_id ?? '', biller_id: tx.biller_id ?? '',
         due_date: tx.due_date ?? null, card_token: tx.card_token ?? '', points: p.points, churn_probability: c.churn.p,
-        model_version: c.churn.version, lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '',
+        model_version: c.churn.version, churn_reasons: c.churn.reasons ?? '', lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '',
         rules_version: loyaltyVersionAt(this.loyaltyFor(state), p.ctx.seq), duplicate_of_seq: 0, partition: p.ctx.partition, stream_seq: p.ctx.seq,
       });
     }
@@ -303,6 +303,8 @@ function setChurn(c: CustomerState, score: Score, at: number): void {
   churn.p = score.probability;
   churn.version = score.modelVersion;
   churn.at = at;
+  if (score.reasons !== undefined) churn.reasons = score.reasons;
+  else if (churn.reasons) churn.reasons = '';
 }
 
 /** A deferred decision's features: numbers in catalogue order (a state from before kept them by name). */
@@ -330,7 +332,7 @@ function emitCustomerState(c: CustomerState, ctx: Ctx, features: FeatureVector, 
   const profile = c.profile;
   const { id } = c;
   const { balance, tier } = c.loyalty;
-  const { p, version } = c.churn;
+  const { p, version, reasons } = c.churn;
   const stage = c.lifecycle.stage;
   const lastAt = c.features.lastAt;
   const values = features[FEATURE_VALUES];
@@ -340,7 +342,7 @@ function emitCustomerState(c: CustomerState, ctx: Ctx, features: FeatureVector, 
     return {
       customer_id: id, version: seq, updated_at: iso(at), segment: profile?.segment ?? '', branch_id: profile?.branch_id ?? '',
       opened_at: profile?.opened_at ? iso(parseTime(profile.opened_at)) : null, points_balance: balance, tier,
-      churn_probability: p, model_version: version, lifecycle_stage: stage, expected_value: value,
+      churn_probability: p, model_version: version, churn_reasons: reasons ?? '', lifecycle_stage: stage, expected_value: value,
       value_at_risk: value * p, tx_count_30d: named.tx_count_30d ?? 0, spend_30d_minor: named.spend_30d_minor ?? 0,
       last_tx_at: lastAt ? iso(lastAt) : null, features: featuresJson(values), recent_offers: '[]',
     };

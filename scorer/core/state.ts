@@ -22,8 +22,8 @@ export interface CustomerState {
   lifecycle: LifecycleState;
   /** Next-best offers: contacts, open offers awaiting conversion, occasions (offers/state.ts). */
   offers: OffersState;
-  /** Last churn score: probability and the model version that produced it. */
-  churn: { p: number; version: string; at: number };
+  /** Last churn score: probability, the model version that produced it, and its reasons (`Score.reasons`; absent or '': none). */
+  churn: { p: number; version: string; at: number; reasons?: string };
   /** Idempotency: tx ids seen within the de-duplication horizon, by UTC day (seen.ts). */
   seen: SeenIds;
   /** Stream sequence of the last event that touched this customer. */

@@ -107,6 +107,11 @@ export class Emit {
 export interface Score {
   probability: number;
   modelVersion: string;
+  /**
+   * The score's top reasons as the JSON text stored in `churn_reasons` (built by the runtime,
+   * scorer/runtime/model/reasons.ts; carried as is). Absent: none (no explainer, or reasons off for it).
+   */
+  reasons?: string;
 }
 
 export const DAY_MS = 86_400_000;

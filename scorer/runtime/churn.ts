@@ -11,6 +11,10 @@
  *   cannot be fed (an unknown feature, a bad expression) is refused at load with a message naming the
  *   input and why; on a hot swap the running model stays.
  * - The manifest's `calibration` is applied by the loader to every probability (`models/calibration.ts`).
+ * - Reasons with every score: a model with an `explain` sidecar (or occlusion reference values) gets each
+ *   score's top reasons as bounded JSON text in `Score.reasons`, which the core stores in `churn_reasons`;
+ *   how many and for which scores is the manifest's `reasons`, overridden by `ChurnScorerOptions.reasons`
+ *   (`model/reasons.ts`, docs/models.md "Reasons").
  * - Hot swap: the manifest file is polled (`fs.watchFile`); when it changes, the new model is loaded and
  *   checked, then swapped in. A bad new model is refused with a log line and the running one stays.
  *   A batch in flight finishes on the model it started on, and every score carries the version of the
@@ -26,6 +30,7 @@ import { compileMapping, type CompiledMapping } from '../../models/mapping.js';
 import { FEATURE_INDEX, FEATURE_VALUES, type FeatureVector } from '../core/features/engine.js';
 import type { Score } from '../core/types.js';
 import { loadModel, ModelRefusedError, ModelRegistry, type ChurnModel, type LoadOptions } from './model.js';
+import { compilePath, explanationJson, occlusionJson, pathReasonsJson, reasonsPlan, ReasonsOptionError, type CompiledPath, type ReasonsOptions, type ReasonsPlan } from './model/reasons.js';
 import type { ChurnScorer } from './worker.js';
 
 export interface ChurnScorerHandle extends ChurnScorer {
@@ -40,7 +45,7 @@ export interface ChurnScorerHandle extends ChurnScorer {
    * log-odds, `training/reasons.ts`), or undefined per row when the model has no reasons sidecar
    * and no `explain.reference`. `path` attribution costs a few µs a row, exact `treeshap` about 100 µs
    * for 60 trees; a model with `explain: { reference }` gets occlusion reasons (one extra scored row per
-   * reference feature): see docs/models.md. Not yet carried into the stored rows ("Not wired yet").
+   * reference feature): see docs/models.md. `scoreBatch` stores the same reasons with each score (`Score.reasons`).
    */
   explain(features: readonly Record<string, number>[], k?: number, method?: 'path' | 'treeshap'): Promise<(Reason[] | undefined)[]>;
   /** Stops watching and closes the model once its calls have drained. */
@@ -55,6 +60,11 @@ export type ReloadOutcome =
 export interface ChurnScorerOptions extends LoadOptions {
   /** Poll interval of the manifest watch, ms. Default 2000; 0 disables watching. */
   watchIntervalMs?: number;
+  /**
+   * The reasons stored with each score, over the manifest's `reasons` (field by field). Defaults: the top 3,
+   * path attribution, for the scores at or above the model's threshold. `{ top: 0 }` turns them off.
+   */
+  reasons?: ReasonsOptions;
 }
 
 const catalogueIndex = (name: string): number | undefined => (Object.hasOwn(FEATURE_INDEX, name) ? FEATURE_INDEX[name] : undefined);
@@ -130,17 +140,69 @@ async function readExplainer(model: ChurnModel, manifestPath: string): Promise<E
   return ex;
 }
 
-async function loadChecked(manifestPath: string, opts: LoadOptions): Promise<ChurnModel> {
+/** What each model stores with its scores (absent: no reasons), resolved at load. */
+const plans = new WeakMap<ChurnModel, ReasonsPlan>();
+/** Path attribution compiled at load, for a trees sidecar served with method `path`. */
+const compiledPaths = new WeakMap<ChurnModel, CompiledPath>();
+
+async function loadChecked(manifestPath: string, opts: LoadOptions, reasons: ReasonsOptions | undefined): Promise<ChurnModel> {
   const model = await loadModel(manifestPath, opts);
   try {
     checkModelFeatures(model);
     const ex = await readExplainer(model, manifestPath);
-    if (ex) explainers.set(model, ex);
+    if (ex) {
+      explainers.set(model, ex);
+      const plan = reasonsPlanOf(model, reasons);
+      if (plan.top > 0) plans.set(model, plan);
+      if (plan.top > 0 && plan.method === 'path' && !('kind' in ex && ex.kind === 'occlusion') && ex.kind === 'trees') compiledPaths.set(model, compilePath(ex));
+    }
   } catch (err) {
     await model.close();
     throw err;
   }
   return model;
+}
+
+function reasonsPlanOf(model: ChurnModel, reasons: ReasonsOptions | undefined): ReasonsPlan {
+  try {
+    return reasonsPlan(model.manifest.reasons, reasons, model.threshold);
+  } catch (err) {
+    if (err instanceof ReasonsOptionError) throw new ModelRefusedError(model.source, [err.message]);
+    throw err;
+  }
+}
+
+/**
+ * Sets `reasons` on each score at or above the plan's probability. `rows` are the batch's model rows as
+ * scored (mapped, before scaling): exact reasons read them in place.
+ */
+async function attachReasons(
+  model: ChurnModel, mapping: CompiledMapping, plan: ReasonsPlan, vectors: readonly Record<string, number>[], rows: Float32Array, out: Score[],
+): Promise<void> {
+  const ex = explainers.get(model);
+  if (!ex) return;
+  const w = mapping.width;
+  if ('kind' in ex && ex.kind === 'occlusion') {
+    const picked: number[] = [];
+    for (let i = 0; i < out.length; i++) if (out[i]!.probability >= plan.minProbability) picked.push(i);
+    if (!picked.length) return;
+    const top = await occlusionReasons(model, mapping, ex, picked.map((i) => vectors[i]!), plan.top);
+    picked.forEach((i, j) => (out[i]!.reasons = occlusionJson(top[j]!, plan.top)));
+    return;
+  }
+  const compiled = compiledPaths.get(model);
+  if (compiled) {
+    for (let i = 0; i < out.length; i++) {
+      if (out[i]!.probability >= plan.minProbability) out[i]!.reasons = pathReasonsJson(compiled, rows.subarray(i * w, i * w + w), plan.top);
+    }
+    return;
+  }
+  const trained = ex as Explainer;
+  const method = trained.kind === 'linear' ? 'linear' : plan.method;
+  for (let i = 0; i < out.length; i++) {
+    if (!(out[i]!.probability >= plan.minProbability)) continue;
+    out[i]!.reasons = explanationJson(explain(trained, rows.subarray(i * w, i * w + w), plan.top, plan.method), plan.top, method);
+  }
 }
 
 const logit = (p: number): number => {
@@ -192,10 +254,10 @@ async function occlusionReasons(model: ChurnModel, mapping: CompiledMapping, oc:
  */
 export async function loadChurnScorer(manifestPath: string, logger: Logger, opts: ChurnScorerOptions = {}): Promise<ChurnScorerHandle> {
   const loadOpts: LoadOptions = opts.intraOpNumThreads !== undefined ? { intraOpNumThreads: opts.intraOpNumThreads } : {};
-  const first = await loadChecked(manifestPath, loadOpts);
+  const first = await loadChecked(manifestPath, loadOpts, opts.reasons);
   const registry = new ModelRegistry(first);
   const log = logger.child({ component: 'churn-model' });
-  log.info({ model: first.version, features: first.features.length, manifest: manifestPath, notes: first.notes }, 'churn model loaded');
+  log.info({ model: first.version, features: first.features.length, manifest: manifestPath, notes: first.notes, reasons: plans.get(first) ?? 'none' }, 'churn model loaded');
 
   let reloading: Promise<ReloadOutcome> | undefined;
   let again = false;
@@ -204,7 +266,7 @@ export async function loadChurnScorer(manifestPath: string, logger: Logger, opts
   const reloadOnce = async (): Promise<ReloadOutcome> => {
     let next: ChurnModel;
     try {
-      next = await loadChecked(manifestPath, loadOpts);
+      next = await loadChecked(manifestPath, loadOpts, opts.reasons);
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       log.error({ manifest: manifestPath, running: registry.version, err: error }, 'new churn model refused; the running model stays');
@@ -217,7 +279,7 @@ export async function loadChurnScorer(manifestPath: string, logger: Logger, opts
     }
     // Rows are built per batch from the pinned model's own feature list, so a new feature set is safe.
     void registry.swap(next, { allowFeatureChange: true }).catch((err: Error) => log.warn({ err: err.message }, 'closing the retired churn model failed'));
-    log.info({ from, to: next.version, features: next.features.length }, 'churn model swapped');
+    log.info({ from, to: next.version, features: next.features.length, reasons: plans.get(next) ?? 'none' }, 'churn model swapped');
     return from === next.version ? { status: 'unchanged', version: from } : { status: 'swapped', from, to: next.version };
   };
 
@@ -267,6 +329,8 @@ export async function loadChurnScorer(manifestPath: string, logger: Logger, opts
         const p = await model.scoreBatch(rows, n);
         const out: Score[] = new Array<Score>(n);
         for (let i = 0; i < n; i++) out[i] = { probability: p[i]!, modelVersion: model.version };
+        const plan = plans.get(model);
+        if (plan) await attachReasons(model, mapping, plan, features, rows, out);
         return out;
       });
     },

@@ -28,6 +28,8 @@ export interface TableDef {
 const s = (name: string, comment?: string): Column => ({ name, type: 'String', default: "''", ...(comment ? { comment } : {}) });
 const lc = (name: string, comment?: string): Column => ({ name, type: 'LowCardinality(String)', default: "''", ...(comment ? { comment } : {}) });
 const t = (name: string, comment?: string): Column => ({ name, type: "DateTime64(3, 'UTC')", ...(comment ? { comment } : {}) });
+/** The churn score's top reasons (docs/models.md, "Reasons"). */
+const REASONS = s('churn_reasons', 'JSON: the score\'s top reasons {method, bias, other, top: [{feature, value, contribution}]}; empty: none');
 
 export const TABLES: readonly TableDef[] = [
   {
@@ -38,7 +40,7 @@ export const TABLES: readonly TableDef[] = [
       t('occurred_at'), lc('status'), s('reverses_tx_id'), lc('mcc'), s('merchant_id'), s('terminal_id'),
       lc('branch_id'), s('biller_id'), { name: 'due_date', type: 'Nullable(Date)' }, s('card_token'),
       { name: 'points', type: 'Int64', comment: 'net points this transaction moved (earn + bonus, or the negative of a reversal)' },
-      { name: 'churn_probability', type: 'Float32' }, lc('model_version'), lc('lifecycle_stage'), lc('tier'), lc('segment'),
+      { name: 'churn_probability', type: 'Float32' }, lc('model_version'), REASONS, lc('lifecycle_stage'), lc('tier'), lc('segment'),
       lc('rules_version'), { name: 'duplicate_of_seq', type: 'UInt64', default: '0' },
       { name: 'partition', type: 'UInt16' }, { name: 'stream_seq', type: 'UInt64' },
       t('scored_at', 'wall-clock time the row was written (latency measurement only)'),
@@ -67,7 +69,7 @@ export const TABLES: readonly TableDef[] = [
     columns: [
       s('customer_id'), { name: 'version', type: 'UInt64', comment: 'stream sequence of the event that produced it' },
       t('updated_at', 'event time of that event'), lc('segment'), lc('branch_id'), { name: 'opened_at', type: "Nullable(DateTime64(3, 'UTC'))" },
-      { name: 'points_balance', type: 'Int64' }, lc('tier'), { name: 'churn_probability', type: 'Float32' }, lc('model_version'),
+      { name: 'points_balance', type: 'Int64' }, lc('tier'), { name: 'churn_probability', type: 'Float32' }, lc('model_version'), REASONS,
       lc('lifecycle_stage'), { name: 'expected_value', type: 'Float64', comment: 'expected lifetime value, currency major units' },
       { name: 'value_at_risk', type: 'Float64', comment: 'churn_probability × expected_value' },
       { name: 'tx_count_30d', type: 'UInt32' }, { name: 'spend_30d_minor', type: 'UInt64' }, { name: 'last_tx_at', type: "Nullable(DateTime64(3, 'UTC'))" },
