@@ -91,7 +91,7 @@ export const backfillCommand: Command = {
       nc = await connectNats(settings.natsUrl, 'vafa-backfill', logger, settings);
       const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
       const admin = createWarehouseClient({ ...conn, database: 'default' });
-      await migrate(admin, settings.clickhouseDatabase);
+      await migrate(admin, settings.clickhouseDatabase, { retention: settings.retentionDays });
       await admin.close();
       warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
     } else {

@@ -24,7 +24,7 @@ export const replayCommand: Command = {
     const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
     const admin = createWarehouseClient({ ...conn, database: 'default' });
     const engineConfig = buildEngineConfig(settings);
-    await migrate(admin, settings.clickhouseDatabase, { calendar: engineConfig.loyalty.timeline.latest.rules });
+    await migrate(admin, settings.clickhouseDatabase, { calendar: engineConfig.loyalty.timeline.latest.rules, retention: settings.retentionDays });
     await admin.close();
     const warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
     let churn;

@@ -102,8 +102,9 @@ export const migrateCommand: Command = {
     const settings = loadSettings();
     if (!settings.clickhouseUrl) throw new Error('set CLICKHOUSE_URL to the ClickHouse to migrate');
     const ch = createWarehouseClient({ url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword, database: 'default' });
-    const r = await migrate(ch, settings.clickhouseDatabase, { calendar: loadRulesFileSync(settings.rulesPath) });
+    const r = await migrate(ch, settings.clickhouseDatabase, { calendar: loadRulesFileSync(settings.rulesPath), retention: settings.retentionDays });
     console.log(`migrated ${settings.clickhouseDatabase}: ${r.tables} tables, ${r.views} views`);
+    for (const c of r.retention) console.log(`retention of ${c.table}: ${c.to ? `TTL ${c.to}` : 'kept for ever'} (was ${c.from ? `TTL ${c.from}` : 'for ever'})`);
     await ch.close();
     return 0;
   },

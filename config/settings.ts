@@ -6,6 +6,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import os from 'node:os';
 import path from 'node:path';
+import { MAX_RETENTION_DAYS, parseRetention, RetentionSettingError, type RetentionDays } from './retention.js';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 
@@ -120,6 +121,12 @@ export const SettingsSchema = Type.Object({
    * `vafa ingest` and the bench, 1 for `vafa up` (the API then runs in the vafa process itself). Env `VAFA_INGEST_WORKERS`.
    */
   ingestWorkers: Type.Integer({ minimum: 0, maximum: 64 }),
+  /**
+   * Days each ClickHouse table keeps its rows, applied as table TTLs by `vafa migrate` and at start
+   * (config/retention.ts has the defaults and why: scored transactions 400, ledger 3,650, access audit
+   * 2,555, …; 0 keeps rows for ever). Env `VAFA_RETENTION_DAYS`: `table=days,…` over the defaults.
+   */
+  retentionDays: Type.Unsafe<RetentionDays>(Type.Record(Type.String(), Type.Integer({ minimum: 0, maximum: MAX_RETENTION_DAYS }))),
 });
 export type Settings = Readonly<Static<typeof SettingsSchema>>;
 
@@ -134,7 +141,7 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', stateCacheCustomers: 'VAFA_STATE_CACHE_CUSTOMERS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
   rulesPath: 'VAFA_RULES', rulesWatchMs: 'VAFA_RULES_WATCH_MS', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
   shutdownMs: 'VAFA_SHUTDOWN_MS', webhookUrl: 'VAFA_WEBHOOK_URL', webhookSecret: 'VAFA_WEBHOOK_SECRET', startupTimeoutMs: 'VAFA_STARTUP_TIMEOUT_MS',
-  ingestWorkers: 'VAFA_INGEST_WORKERS',
+  ingestWorkers: 'VAFA_INGEST_WORKERS', retentionDays: 'VAFA_RETENTION_DAYS',
 };
 
 export class SettingsError extends Error {
@@ -146,6 +153,15 @@ export class SettingsError extends Error {
 
 /** A development-only tokenizer key; `vafa up` warns when it is in use. */
 export const DEMO_TOKEN_KEY = 'vafa-demo-token-key-not-for-production';
+
+function retention(raw: string | undefined): RetentionDays {
+  try {
+    return parseRetention(raw);
+  } catch (err) {
+    if (err instanceof RetentionSettingError) throw new SettingsError('VAFA_RETENTION_DAYS', raw, err.message);
+    throw err;
+  }
+}
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -213,6 +229,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     startupTimeoutMs: int(env, 'startupTimeoutMs', 300_000),
     webhookUrl: str('webhookUrl'),
     webhookSecret: str('webhookSecret'),
+    retentionDays: retention(str('retentionDays')),
     ...overrides,
   };
   const firstError = Value.Errors(SettingsSchema, candidate).First();

@@ -156,7 +156,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     let calendar = calendarOf(loadRulesFileSync(settings.rulesPath));
     try {
       // A process may start before (or while) ClickHouse is down: wait for it instead of exiting.
-      await untilOk(() => migrate(admin, settings.clickhouseDatabase, { calendar }), 'ClickHouse migration', logger, settings.startupTimeoutMs);
+      await untilOk(() => migrate(admin, settings.clickhouseDatabase, { calendar, retention: settings.retentionDays }), 'ClickHouse migration', logger, settings.startupTimeoutMs);
     } finally {
       await admin.close();
     }

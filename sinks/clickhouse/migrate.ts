@@ -12,6 +12,8 @@ import { OFFER_VIEWS } from './offer-views.js';
 import { migrateDashboardViews } from './dashboard-views.js';
 import { migrateAudit } from './audit.js';
 import { DEFAULT_RULES } from '../../scorer/core/loyalty/defaults.js';
+import { applyRetention, type RetentionChange } from './retention.js';
+import { RETENTION_DEFAULTS, type RetentionDays } from '../../config/retention.js';
 
 export interface MigrateOptions {
   cluster?: ClusterOptions;
@@ -21,17 +23,23 @@ export interface MigrateOptions {
    * the default (the shipped rules' Tehran calendar) is for tests.
    */
   calendar?: BankCalendar;
+  /**
+   * Days each table keeps its rows (`VAFA_RETENTION_DAYS`, config/retention.ts), applied as TTLs to new
+   * and existing tables. Every deployment passes its settings; the default (the shipped defaults) is for tests.
+   */
+  retention?: RetentionDays;
 }
 
-export async function migrate(ch: ClickHouseClient, database: string, opts: MigrateOptions = {}): Promise<{ tables: number; views: number }> {
-  const { cluster, calendar = DEFAULT_RULES } = opts;
+export async function migrate(ch: ClickHouseClient, database: string, opts: MigrateOptions = {}): Promise<{ tables: number; views: number; retention: RetentionChange[] }> {
+  const { cluster, calendar = DEFAULT_RULES, retention = RETENTION_DEFAULTS } = opts;
   for (const query of schemaStatements(database, cluster)) await ch.command({ query });
   await addMissingColumns(ch, database, cluster);
   const views = [...VIEWS, ...calendarViews(calendar, OFFER_VIEWS)];
   await createViews(ch, database, views, cluster);
   const dash = await migrateDashboardViews(ch, database, cluster);
   const auditViews = await migrateAudit(ch, database, cluster);
-  return { tables: TABLES.length + 1, views: views.length + dash.views + auditViews };
+  const changed = await applyRetention(ch, database, retention, cluster);
+  return { tables: TABLES.length + 1, views: views.length + dash.views + auditViews, retention: changed };
 }
 
 /**
