@@ -1,7 +1,9 @@
 /**
  * Where the CPU goes during a phase: this process (API, scorer, load generator and their helper
  * threads), its main thread's and the load generator's busy time (event-loop utilisation), and each
- * child process (nats-server, the embedded ClickHouse) from /proc. Percentages are of one core.
+ * child process (nats-server, the embedded ClickHouse, the ingest workers: a group of processes is
+ * summed) from /proc/<pid>/stat. Percentages are of one core. `roleShares` turns that into the CPU
+ * of each part of the pipeline: scorer, ingest, nats-server, ClickHouse, load generator, the rest.
  */
 import { readFileSync } from 'node:fs';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -45,15 +47,22 @@ export interface CpuShare {
   others_pct?: number;
 }
 
+/** A child process, or a group of them (summed), by pid. */
+export type ProcessGroup = number | readonly number[] | undefined;
+
 export class CpuProbe {
   private readonly t0 = performance.now();
   private readonly proc0 = process.cpuUsage();
   private readonly elu0: EventLoopUtilization = performance.eventLoopUtilization();
-  private readonly child0: Map<string, { pid: number; ms: number | undefined }>;
+  private readonly child0: Map<string, { pid: number; ms: number | undefined }[]>;
   private readonly machine0 = machineJiffies();
 
-  constructor(children: Record<string, number | undefined>) {
-    this.child0 = new Map(Object.entries(children).filter((e): e is [string, number] => typeof e[1] === 'number' && e[1] > 0).map(([k, pid]) => [k, { pid, ms: processCpuMs(pid) }]));
+  constructor(children: Record<string, ProcessGroup>) {
+    this.child0 = new Map();
+    for (const [name, group] of Object.entries(children)) {
+      const pids = (typeof group === 'number' ? [group] : group ?? []).filter((pid) => pid > 0);
+      if (pids.length) this.child0.set(name, pids.map((pid) => ({ pid, ms: processCpuMs(pid) })));
+    }
   }
 
   stop(): CpuShare {
@@ -62,9 +71,17 @@ export class CpuProbe {
     const elu = performance.eventLoopUtilization(this.elu0);
     const pct = (ms: number): number => Math.round((ms / wallMs) * 1000) / 10;
     const children: Record<string, number> = {};
-    for (const [name, { pid, ms }] of this.child0) {
-      const now = processCpuMs(pid);
-      if (ms !== undefined && now !== undefined) children[name] = pct(now - ms);
+    for (const [name, group] of this.child0) {
+      let used = 0;
+      let read = 0;
+      for (const { pid, ms } of group) {
+        const now = processCpuMs(pid);
+        if (ms !== undefined && now !== undefined) {
+          used += now - ms;
+          read++;
+        }
+      }
+      if (read) children[name] = pct(used);
     }
     const share: CpuShare = { wall_s: Math.round(wallMs) / 1000, process_pct: pct((p.user + p.system) / 1000), main_thread_pct: pct(elu.active), children };
     const m1 = machineJiffies();
@@ -76,4 +93,40 @@ export class CpuProbe {
     }
     return share;
   }
+}
+
+/** CPU of each part of the pipeline during a phase, % of one core (`cpu.roles` in the bench's JSON). */
+export interface CpuRoles {
+  scorer: number;
+  ingest: number;
+  'nats-server': number;
+  /** The embedded ClickHouse (chDB) in the warehouse child process, where the bench runs it. */
+  clickhouse: number;
+  /** The load generator's thread: its event loop's busy time (Node 20 has no per-thread CPU clock). */
+  loadgen: number;
+  /** The rest of the bench process (the cluster primary's connection hand-off, GC and libuv threads). */
+  bench: number;
+  /** The machine's busy time not accounted above: other processes sharing the machine. */
+  others: number | null;
+  machine: number | null;
+}
+
+/**
+ * Splits a phase's CPU by role. `running` says what the bench process itself ran besides the load
+ * generator: the ingest API (one in-process worker), the scorer, or nothing (the API in worker processes,
+ * which are then `children.ingest`). The load generator's share is its busy time, taken out of the process.
+ */
+export function roleShares(cpu: CpuShare, running: 'ingest' | 'scorer' | 'nothing', loadgenPct = 0): CpuRoles {
+  const r1 = (x: number): number => Math.round(x * 10) / 10;
+  const own = Math.max(0, cpu.process_pct - loadgenPct);
+  return {
+    scorer: running === 'scorer' ? r1(own) : 0,
+    ingest: r1((running === 'ingest' ? own : 0) + (cpu.children.ingest ?? 0)),
+    'nats-server': cpu.children['nats-server'] ?? 0,
+    clickhouse: cpu.children.clickhouse ?? 0,
+    loadgen: r1(loadgenPct),
+    bench: running === 'nothing' ? r1(own) : 0,
+    others: cpu.others_pct ?? null,
+    machine: cpu.machine_pct ?? null,
+  };
 }

@@ -60,6 +60,8 @@ export interface Measurement {
   /** The stock js.publish loop's median events/s and events_per_s over it (ingest paths). */
   stock_events_per_s: number | null;
   ratio_stock: number | null;
+  /** The CPU of each part of the pipeline during the phase, % of one core, median over repeats (bench/cpu.ts). */
+  cpu_roles: Record<string, number> | null;
   repeats: RepeatValue[];
 }
 
@@ -168,11 +170,46 @@ export function summarize(samples: Partial<Record<MeasurementId, (RepeatSample |
       ceiling: def.ceiling ?? null, ceiling_events_per_s: ceilingRate,
       ratio: rate !== null && ceilingRate ? rate / ceilingRate : null,
       stock_events_per_s: stockRate, ratio_stock: rate !== null && stockRate ? rate / stockRate : null,
+      cpu_roles: medianRoles(repeats.map((x) => x.cpu)),
       repeats,
     };
   });
 }
 
+/** Each role's median over the repeats' `cpu.roles`; null when no repeat has them. */
+export function medianRoles(cpus: readonly unknown[]): Record<string, number> | null {
+  const all = cpus.map((c) => (c as { roles?: Record<string, number | null> } | undefined)?.roles).filter((r): r is Record<string, number | null> => r !== undefined);
+  if (!all.length) return null;
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(all[0]!)) {
+    const v = all.map((r) => r[k]).filter((x): x is number => typeof x === 'number');
+    if (v.length) out[k] = median(v);
+  }
+  return out;
+}
+
+const CPU_COLUMNS: readonly [string, string][] = [
+  ['scorer', 'scorer'], ['ingest', 'ingest'], ['nats-server', 'nats-server'], ['clickhouse', 'ClickHouse'], ['loadgen', 'load gen'], ['bench', 'bench rest'], ['others', 'others'], ['machine', 'machine'],
+];
+
+/** Where the CPU went in each vafa phase, % of one core (100 per core; the machine's whole is cores × 100). */
+export function renderCpu(report: BenchReport): string {
+  const rows: string[][] = [];
+  for (const m of report.measurements.filter((x) => x.group === 'vafa' && x.available)) {
+    if (m.cpu_roles) rows.push([m.name, ...CPU_COLUMNS.map(([k]) => fmtPct(m.cpu_roles![k]))]);
+    if (m.id === 'scorer') {
+      const steady = medianRoles(m.repeats.map((x) => (x.extra?.steady as { cpu?: unknown } | undefined)?.cpu));
+      if (steady) rows.push([`${m.name}, steady phase`, ...CPU_COLUMNS.map(([k]) => fmtPct(steady[k]))]);
+    }
+  }
+  if (!rows.length) return '';
+  const head = ['CPU by part, % of one core', ...CPU_COLUMNS.map(([, label]) => label)];
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ').trimEnd();
+  return [line(head), line(width.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+const fmtPct = (v: number | undefined): string => (v === undefined ? '—' : v.toFixed(0));
 const fmtInt = (v: number | null): string => (v === null ? '—' : Math.round(v).toLocaleString('en-US'));
 const fmtMs = (v: number | null): string => (v === null ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
 const fmtRatio = (v: number | null): string => (v === null ? '—' : v >= 10 ? `${v.toFixed(1)}×` : v >= 1 ? `${v.toFixed(2)}×` : `${(v * 100).toFixed(1)} %`);
@@ -194,6 +231,8 @@ export function renderTable(report: BenchReport): string {
     line(width.map((w) => '─'.repeat(w))),
     ...rows.map(line),
   ];
+  const cpu = renderCpu(report);
+  if (cpu) out.push('', cpu);
   if (report.notes.length) out.push('', ...report.notes.map((n) => `note: ${n}`));
   return out.join('\n');
 }

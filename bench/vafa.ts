@@ -19,7 +19,7 @@ import { tokenizePan } from '../ingest/tokenize.js';
 import { STREAM_DLQ } from '../contracts/subjects.js';
 import { natsJsm } from '../runtime/nats.js';
 import { benchPan, customerIndex } from './events.js';
-import { CpuProbe, type CpuShare } from './cpu.js';
+import { CpuProbe, roleShares, type CpuRoles, type CpuShare } from './cpu.js';
 import { prepareLoad, runLoad } from './loadgen/host.js';
 import type { LoadResult, LoadSpec } from './loadgen/protocol.js';
 import { mean, percentile, Reservoir, type LatencySummary } from './stats.js';
@@ -53,6 +53,8 @@ export interface VafaPlan {
 
 export interface CpuReport extends CpuShare {
   loadgen_thread_pct?: number;
+  /** The phase's CPU by part of the pipeline (bench/cpu.ts `roleShares`). */
+  roles?: CpuRoles;
 }
 
 export interface PathResult {
@@ -77,7 +79,7 @@ export interface VafaResults {
 /** Settings for the bench's stack: production defaults (VAFA_PARTITIONS, VAFA_SCORER_* and VAFA_MODEL may be set), free ports, a temp dir. */
 export async function benchSettings(dataDir: string): Promise<Settings> {
   const env: NodeJS.ProcessEnv = {};
-  for (const k of ['VAFA_PARTITIONS', 'VAFA_SCORER_BATCH', 'VAFA_SCORER_WAIT_MS', 'VAFA_CHECKPOINT_MS', 'VAFA_CHECKPOINTS', 'VAFA_MODEL', 'VAFA_RULES', 'VAFA_OFFERS', 'VAFA_LIFECYCLE']) {
+  for (const k of ['VAFA_INGEST_WORKERS', 'VAFA_PARTITIONS', 'VAFA_SCORER_BATCH', 'VAFA_SCORER_WAIT_MS', 'VAFA_CHECKPOINT_MS', 'VAFA_CHECKPOINTS', 'VAFA_MODEL', 'VAFA_RULES', 'VAFA_OFFERS', 'VAFA_LIFECYCLE']) {
     if (process.env[k]) env[k] = process.env[k];
   }
   const level = (process.env.LOG_LEVEL as Settings['logLevel'] | undefined) ?? 'error';
@@ -116,13 +118,16 @@ function latencyOf(ms: Float64Array | readonly number[]): LatencySummary {
 
 const profiled = (top: HotFunction[] | undefined): { profile_top?: HotFunction[] } => (top ? { profile_top: top } : {});
 
-function fromLoad(load: LoadResult, cpu: CpuShare, extra: Record<string, unknown> = {}): PathResult {
+const loadgenPct = (load: LoadResult): number => Math.round((load.busyMs / (load.seconds * 1000)) * 1000) / 10;
+
+/** `ingestHere`: the API runs in this process (one ingest worker) rather than in worker processes. */
+function fromLoad(load: LoadResult, cpu: CpuShare, ingestHere: boolean, extra: Record<string, unknown> = {}): PathResult {
   return {
     events: load.events,
     seconds: load.seconds,
     rate: load.events / load.seconds,
     latency: latencyOf(load.latenciesMs),
-    cpu: { ...cpu, loadgen_thread_pct: Math.round((load.busyMs / (load.seconds * 1000)) * 1000) / 10 },
+    cpu: { ...cpu, loadgen_thread_pct: loadgenPct(load), roles: roleShares(cpu, ingestHere ? 'ingest' : 'nothing', loadgenPct(load)) },
     extra: { requests: load.requests, codes: load.codes, ...extra },
   };
 }
@@ -224,7 +229,9 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
   // The ISO 8583 listener runs with the API when the adapter is there (startStack wires it to the same ingest service).
   const isoMod = await loadIso();
   progress.phase(`vafa: starting the stack (nats-server, embedded ClickHouse, API${isoMod.ok ? ', ISO 8583 listener' : ''})`);
-  const stack = await startStack({ settings, logger, scorer: false, churn: null, iso8583: isoMod.ok });
+  // Ingest as `vafa ingest` runs it: one worker process per CPU unless VAFA_INGEST_WORKERS says otherwise.
+  const stack = await startStack({ settings, logger, scorer: false, churn: null, iso8583: isoMod.ok, defaultIngestWorkers: os.availableParallelism() });
+  const ingestHere = stack.ingestCluster === undefined;
   cleanup.trackPid(stack.localNats?.pid);
   cleanup.trackPid(stack.localWarehouse?.pid);
   const undoStack = cleanup.add('vafa stack', async () => {
@@ -232,7 +239,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     cleanup.untrackPid(stack.localNats?.pid);
     cleanup.untrackPid(stack.localWarehouse?.pid);
   });
-  const children = { 'nats-server': stack.localNats?.pid, clickhouse: stack.localWarehouse?.pid };
+  const children = (): Record<string, number | number[] | undefined> => ({ 'nats-server': stack.localNats?.pid, clickhouse: stack.localWarehouse?.pid, ingest: stack.ingestCluster?.pids() });
   const url = `${stack.apiUrl!}/v1/transactions`;
   const prefix = `b${repeat}`;
   let undoScorer: (() => Promise<void>) | undefined;
@@ -257,9 +264,9 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     const batchLoad = prepareLoad(http({ prefix: `${prefix}a`, events: plan.batchEvents, perRequest: plan.batchSize, concurrency: plan.batchConcurrency }), cleanup, progress);
     await batchLoad.ready;
     await hook.begin();
-    let cpu = new CpuProbe(children);
+    let cpu = new CpuProbe(children());
     const batch = await batchLoad.start();
-    const httpBatch = fromLoad(batch, cpu.stop(), { per_request: plan.batchSize, concurrency: plan.batchConcurrency, ...profiled(await hook.end('http_batch')) });
+    const httpBatch = fromLoad(batch, cpu.stop(), ingestHere, { per_request: plan.batchSize, concurrency: plan.batchConcurrency, ...profiled(await hook.end('http_batch')) });
     ensureAllAccepted('HTTP batched', batch, plan.batchEvents);
     ingested += batch.events;
 
@@ -267,9 +274,9 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     const singleLoad = prepareLoad(http({ prefix: `${prefix}s`, events: plan.singleEvents, perRequest: 0, concurrency: plan.singleConcurrency }), cleanup, progress);
     await singleLoad.ready;
     await hook.begin();
-    cpu = new CpuProbe(children);
+    cpu = new CpuProbe(children());
     const single = await singleLoad.start();
-    const httpSingle = fromLoad(single, cpu.stop(), { per_request: 1, concurrency: plan.singleConcurrency, ...profiled(await hook.end('http_single')) });
+    const httpSingle = fromLoad(single, cpu.stop(), ingestHere, { per_request: 1, concurrency: plan.singleConcurrency, ...profiled(await hook.end('http_single')) });
     ensureAllAccepted('HTTP single', single, plan.singleEvents);
     ingested += single.events;
 
@@ -291,10 +298,10 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
       }, cleanup, progress);
       await isoLoad.ready;
       await hook.begin();
-      cpu = new CpuProbe(children);
+      cpu = new CpuProbe(children());
       const load = await isoLoad.start();
       const dlq = (await streamMessages(stack, STREAM_DLQ)) - dlqBefore;
-      iso = { available: true, ...fromLoad(load, cpu.stop(), { connections: plan.isoConnections, window: plan.isoWindow, dlq, ...profiled(await hook.end('iso8583')) }) };
+      iso = { available: true, ...fromLoad(load, cpu.stop(), ingestHere, { connections: plan.isoConnections, window: plan.isoWindow, dlq, ...profiled(await hook.end('iso8583')) }) };
       ensureAllAccepted('ISO 8583', load, plan.isoEvents);
       if (dlq > 0) throw new Error(`ISO 8583: ${dlq} messages went to the DLQ`);
       ingested += load.events;
@@ -310,7 +317,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     const checkpointStore = settings.checkpointStore === 'auto' ? 'file' : settings.checkpointStore;
     const scorerSettings: Settings = Object.freeze({ ...settings, natsUrl: stack.natsUrl, clickhouseUrl: stack.clickhouseUrl, checkpointStore });
     await hook.begin();
-    cpu = new CpuProbe(children);
+    cpu = new CpuProbe(children());
     const t0 = performance.now();
     const scorerStack = await startStack({ settings: scorerSettings, logger, api: false, scorer: true, churn: churn ?? null, onBatch: collector.onBatch });
     undoScorer = cleanup.add('scorer', () => scorerStack.stop());
@@ -333,7 +340,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     await steadyLoad.ready;
     collector.steadyFromMs = Date.now() + plan.steadyWarmupS * 1000;
     await hook.begin();
-    const steadyCpu = new CpuProbe(children);
+    const steadyCpu = new CpuProbe(children());
     const steady = await steadyLoad.start();
     ensureAllAccepted('steady-state load', steady, steadyEvents);
     ingested += steady.events;
@@ -349,7 +356,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
       seconds: drainSeconds,
       rate: drainRate,
       latency: steadyLatency,
-      cpu: drainCpu,
+      cpu: { ...drainCpu, roles: roleShares(drainCpu, 'scorer') },
       extra: {
         model,
         partitions,
@@ -360,7 +367,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
           offered_rate: rate, per_request: perRequest, seconds: steady.seconds, events: steady.events, achieved_ingest_rate: steady.events / steady.seconds,
           latency_events: steadyLatency.count, warmup_s: plan.steadyWarmupS,
           ...batchStats(collector.steady.sizes, collector.steady.flushMs, collector.steady.modelMs),
-          http_latency_ms: latencyOf(steady.latenciesMs), cpu: { ...steadyCpuShare, loadgen_thread_pct: Math.round((steady.busyMs / (steady.seconds * 1000)) * 1000) / 10 },
+          http_latency_ms: latencyOf(steady.latenciesMs), cpu: { ...steadyCpuShare, loadgen_thread_pct: loadgenPct(steady), roles: roleShares(steadyCpuShare, 'scorer', loadgenPct(steady)) },
           ...steadyProfile,
         },
       },
@@ -369,7 +376,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     return {
       httpBatch, httpSingle, iso, scorer: scorerResult,
       settings: {
-        partitions: settings.partitions, scorer_batch: settings.scorerBatch, scorer_wait_ms: settings.scorerWaitMs, checkpoint_ms: settings.checkpointMs,
+        ingest_workers: stack.ingestCluster?.workers ?? 1, partitions: settings.partitions, scorer_batch: settings.scorerBatch, scorer_wait_ms: settings.scorerWaitMs, checkpoint_ms: settings.checkpointMs,
         checkpoint_store: checkpointStore, customers: plan.customers, model,
       },
     };
