@@ -1,5 +1,6 @@
 /** Read-side queries behind the customer endpoints; parameters are bound, never interpolated. */
 import type { ClickHouseClient } from '@clickhouse/client';
+import { parseChurnReasons, type ChurnReason } from './reasons.js';
 
 export interface CustomerView {
   customer_id: string;
@@ -7,6 +8,8 @@ export interface CustomerView {
   tier: string;
   churn_probability: number;
   model_version: string;
+  /** The latest score's top reasons, largest first (api/reasons.ts); empty when it has none. */
+  churn_reasons: ChurnReason[];
   lifecycle_stage: string;
   expected_value: number;
   value_at_risk: number;
@@ -38,7 +41,7 @@ export const RECENT_OFFERS = 10;
 
 export async function customerView(ch: ClickHouseClient, db: string, id: string): Promise<CustomerView | undefined> {
   const rs = await ch.query({
-    query: `SELECT customer_id, points_balance, tier, churn_probability, model_version, lifecycle_stage, expected_value, value_at_risk,
+    query: `SELECT customer_id, points_balance, tier, churn_probability, model_version, churn_reasons, lifecycle_stage, expected_value, value_at_risk,
               segment, branch_id, updated_at, last_tx_at, features
             FROM ${db}.customer_state FINAL WHERE customer_id = {id:String} LIMIT 1`,
     query_params: { id },
@@ -51,6 +54,7 @@ export async function customerView(ch: ClickHouseClient, db: string, id: string)
   return {
     ...(r as unknown as CustomerView),
     churn_probability: Number(r.churn_probability),
+    churn_reasons: parseChurnReasons(r.churn_reasons),
     features: JSON.parse(String(r.features || '{}')) as Record<string, number>,
     recent_offers: await recentOffers(ch, db, id),
   };
