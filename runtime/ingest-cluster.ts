@@ -210,6 +210,9 @@ export async function startIngestCluster(o: IngestClusterOptions): Promise<Inges
     throw err;
   }
   logger.info({ workers: o.workers, port, ...(iso8583Port !== undefined ? { iso8583Port } : {}) }, 'ingest workers listening');
+  if (settings.apiKeys.length > 0 || settings.apiKeyFile) {
+    logger.warn({ workers: o.workers }, 'dashboard sign-in sessions (/login) are kept by the worker that signed in: with several ingest workers a browser may be asked to sign in again; serve the dashboard from a process with VAFA_INGEST_WORKERS=1 or sign in through the trusted proxy header (docs/operations.md)');
+  }
   return {
     workers: o.workers, port, ...(iso8583Port !== undefined ? { iso8583Port } : {}),
     pids: () => [...live].map((w) => w.process.pid).filter((p): p is number => p !== undefined),
