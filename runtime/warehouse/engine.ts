@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Session, drainPending, type ChdbResult, type RawInsertFormat } from 'chdb';
@@ -9,6 +10,47 @@ import { sqlIdent, sqlString } from './sql.js';
 export const RAW_INSERT_FORMATS: ReadonlySet<string> = new Set<RawInsertFormat>([
   'JSONEachRow', 'JSONCompactEachRow', 'CSV', 'CSVWithNames', 'TSV', 'TabSeparated', 'TSVWithNames', 'TabSeparatedWithNames',
 ]);
+
+/**
+ * Binary formats an `INSERT … FORMAT` body may be in that go to the engine as they are, without a
+ * temporary file: chDB's raw insert takes any bytes, but its public `insert()` names only text formats.
+ */
+export const BINARY_INSERT_FORMATS: ReadonlySet<string> = new Set(['RowBinary', 'RowBinaryWithNames', 'RowBinaryWithNamesAndTypes']);
+
+interface RawNativeSummary {
+  rowsWritten: number;
+  bytesWritten: number;
+  elapsed: number;
+}
+
+type NativeRawInsert = (connection: unknown, prefix: string, data: Buffer, countLines: boolean) => Promise<RawNativeSummary>;
+
+/**
+ * chDB's native raw-insert entry (`InsertRawAsyncConnection`), which `Session.insert` calls after
+ * checking the format against its text-only list. Undefined when this chDB build lacks it: binary
+ * bodies then take the INFILE path.
+ */
+const nativeRawInsert: NativeRawInsert | undefined = (() => {
+  try {
+    const require = createRequire(import.meta.url);
+    const loader = require(path.join(path.dirname(require.resolve('chdb')), 'dist', 'loader.js')) as { loadNative(): Record<string, unknown> };
+    const native = loader.loadNative();
+    const fn = native.InsertRawAsyncConnection;
+    return typeof fn === 'function' ? (fn.bind(native) as NativeRawInsert) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** True when binary INSERT bodies go straight to the engine (else through a temporary file). */
+export const BINARY_INSERT_DIRECT = nativeRawInsert !== undefined;
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** True when `columns` can be named in a direct binary insert's statement as they are. */
+export function plainColumns(columns: readonly string[] | undefined): boolean {
+  return columns === undefined || columns.every((c) => IDENT.test(c));
+}
 
 /**
  * One chDB connection. Every `Session` on the same data directory shares the engine and its
@@ -43,6 +85,8 @@ export class EngineConnection {
 export type ExecPlan =
   | { kind: 'query'; sql: string; format: string }
   | { kind: 'rawInsert'; table: string; columns?: string[]; format: RawInsertFormat; data: Buffer }
+  /** A binary body ({@link BINARY_INSERT_FORMATS}), only when {@link BINARY_INSERT_DIRECT}; columns are plain identifiers. */
+  | { kind: 'binaryInsert'; table: string; columns?: string[]; format: string; data: Buffer }
   | { kind: 'fileInsert'; head: string; tail: string; data: Buffer };
 
 /** Per-request context applied around the plan. */
@@ -107,7 +151,7 @@ export async function execute(conn: EngineConnection, plan: ExecPlan, ctx: ExecC
   const prefix: string[] = [];
   if (useDb !== undefined) prefix.push(`USE ${sqlIdent(useDb)}`);
   let restoreSettings: string | undefined;
-  if (ctx.settings.length > 0 && plan.kind !== 'rawInsert') {
+  if (ctx.settings.length > 0 && plan.kind !== 'rawInsert' && plan.kind !== 'binaryInsert') {
     restoreSettings = ctx.dedicated
       ? await settingsRestoreStatement(conn, ctx.settings)
       : `SET ${ctx.settings.map(([k]) => `${k} = DEFAULT`).join(', ')}`;
@@ -178,6 +222,24 @@ async function run(conn: EngineConnection, plan: ExecPlan, ctx: ExecContext, lea
         ...(plan.columns ? { columns: plan.columns } : {}),
         ...(ctx.settings.length > 0 ? { settings } : {}),
       });
+      return {
+        body: new Uint8Array(0),
+        resultRows: sum.rowsWritten,
+        resultBytes: sum.bytesWritten,
+        writtenRows: sum.rowsWritten,
+        writtenBytes: sum.bytesWritten,
+        elapsedNs: Math.round(sum.elapsed * 1e9),
+      };
+    }
+    case 'binaryInsert': {
+      const columns = plan.columns ?? [];
+      if (!nativeRawInsert || !columns.every((c) => IDENT.test(c)) || !BINARY_INSERT_FORMATS.has(plan.format)) {
+        throw new WarehouseError(48, 'NOT_IMPLEMENTED', `A direct ${plan.format} insert is not available here`);
+      }
+      if (lead) await s.queryAsync(lead);
+      const cols = columns.length > 0 ? ` (${columns.map((c) => `\`${c}\``).join(', ')})` : '';
+      const settings = ctx.settings.length > 0 ? ` SETTINGS ${ctx.settings.map(([k, v]) => `${k} = ${sqlString(v)}`).join(', ')}` : '';
+      const sum = await nativeRawInsert(s.connection, `INSERT INTO ${plan.table}${cols}${settings} FORMAT ${plan.format}`, plan.data, false);
       return {
         body: new Uint8Array(0),
         resultRows: sum.rowsWritten,

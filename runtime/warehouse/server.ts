@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import type { RawInsertFormat } from 'chdb';
 import type { Logger } from 'pino';
-import { EnginePool, RAW_INSERT_FORMATS, WarehouseError, execute, type EngineConnection, type ExecContext, type ExecOutcome, type ExecPlan } from './engine.js';
+import { BINARY_INSERT_DIRECT, BINARY_INSERT_FORMATS, EnginePool, RAW_INSERT_FORMATS, WarehouseError, execute, plainColumns, type EngineConnection, type ExecContext, type ExecOutcome, type ExecPlan } from './engine.js';
 import { reframeNative, UnsupportedNativeTypeError } from './native.js';
 import { analyzeSql, httpParamToBindValue, type InsertWithData, type SqlAnalysis } from './sql.js';
 
@@ -270,11 +270,26 @@ function canonicalRawFormat(format: string): RawInsertFormat | undefined {
   return undefined;
 }
 
+function canonicalBinaryFormat(format: string): string | undefined {
+  for (const f of BINARY_INSERT_FORMATS) if (f.toLowerCase() === format.toLowerCase()) return f;
+  return undefined;
+}
+
+/**
+ * How an INSERT with its data in the body runs: text formats chDB parses from the bytes as they are
+ * (`rawInsert`), RowBinary likewise (`binaryInsert`), anything else (Native, Parquet, an INSERT with its
+ * own SETTINGS or an odd target) through a temporary file and `FROM INFILE`.
+ */
 function insertPlanFor(ins: InsertWithData, data: Buffer, stmtText: string): ExecPlan {
   if (ins.format === undefined) return { kind: 'query', sql: `${stmtText} ${data.toString('utf8')}`, format: 'TabSeparated' };
+  const plainTarget = ins.table !== undefined && /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?$/.test(ins.table) && !ins.hasSettings;
   const raw = canonicalRawFormat(ins.format);
-  if (raw && ins.table !== undefined && /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?$/.test(ins.table) && !ins.hasSettings) {
-    return { kind: 'rawInsert', table: ins.table, format: raw, data, ...(ins.columns ? { columns: ins.columns } : {}) };
+  if (raw && plainTarget) {
+    return { kind: 'rawInsert', table: ins.table!, format: raw, data, ...(ins.columns ? { columns: ins.columns } : {}) };
+  }
+  const binary = canonicalBinaryFormat(ins.format);
+  if (binary && plainTarget && BINARY_INSERT_DIRECT && plainColumns(ins.columns)) {
+    return { kind: 'binaryInsert', table: ins.table!, format: binary, data, ...(ins.columns ? { columns: ins.columns } : {}) };
   }
   return { kind: 'fileInsert', head: ins.head, tail: ins.tail, data };
 }

@@ -4,24 +4,43 @@
  * cost to keep low). Rows are keyed by deterministic ids in ReplacingMergeTree tables, so a retried,
  * split or replayed insert is harmless.
  *
+ * Rows of the tables in schema.ts go as RowBinary (rowbinary.ts) by default; a row the encoder refuses
+ * (a value its column's type cannot hold exactly) goes on the JSONEachRow path instead, where ClickHouse
+ * itself accepts it as before or refuses it with its own error. Tables outside schema.ts go as JSONEachRow.
+ *
  * Failures are classified (errors.ts). Transient and operator failures are retried with capped back-off
  * and every writer waits. An insert the server refuses for its data is split (at the row the error
  * names, else in halves) until the refused rows stand alone; the rest lands, and each writer gets back
  * the refused rows it wrote (the same objects), to send to DLQ with their source.
  */
+import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Row, TableName } from '../../scorer/core/types.js';
 import type { Logger } from '../../runtime/log.js';
 import { sleep } from '../../runtime/deadline.js';
 import { FailureEpisode } from '../../runtime/episode.js';
 import { classifySinkError, refusedRowHint, SinkClosedError, type SinkFailure } from './errors.js';
+import { RowBinaryTableEncoder, RowBinaryUnsupportedTypeError } from './rowbinary.js';
+import { TABLES, type TableDef } from './schema.js';
 
 export { SinkClosedError } from './errors.js';
 
+/** How rows travel to ClickHouse. */
+export type SinkInsertFormat = 'RowBinary' | 'JSONEachRow';
+
 export interface SinkOptions {
   database: string;
+  /**
+   * Insert format for the tables of schema.ts. Default `RowBinary` (measured faster, bench/insert-formats.ts);
+   * `JSONEachRow` is kept for a warehouse that refuses binary bodies and for comparison.
+   */
+  format?: SinkInsertFormat;
+  /** Table definitions the RowBinary encoder writes by. Default schema.ts's `TABLES`. */
+  tables?: readonly TableDef[];
   /** Flush once this many rows are buffered. Default 20,000. */
   maxRows?: number;
+  /** Largest RowBinary body of one insert, bytes; a table's rows past it go in further inserts. Default 32 MiB. */
+  maxInsertBytes?: number;
   /** Flush at most this long after the first buffered row, ms. Default 100. */
   lingerMs?: number;
   /** First back-off after a failed flush attempt, ms (doubling up to `maxRetryMs`). Default 200. */
@@ -37,7 +56,8 @@ export interface SinkOptions {
   /** Least time between two "still failing" log lines of one outage, ms. Default 10,000. */
   logEveryMs?: number;
   logger?: Logger;
-  onFlush?: (info: { rows: number; ms: number; tables: number }) => void;
+  /** Each stored flush: rows, time from first attempt to durable, tables, and insert requests it took. */
+  onFlush?: (info: { rows: number; ms: number; tables: number; inserts: number }) => void;
   /** Every failed flush attempt (one call per failing table). */
   onFailure?: (failure: SinkFailure & { table: string }) => void;
   /** Rows the server refused in one flush (before they are handed back to their writers). */
@@ -68,6 +88,9 @@ interface RefusedPart {
   err: unknown;
 }
 
+/** `binary`: RowBinary through the table's encoder; `json`: JSONEachRow. */
+type Wire = 'binary' | 'json';
+
 export class ClickHouseSink {
   private buffer = new Map<string, Row[]>();
   private buffered = 0;
@@ -77,11 +100,38 @@ export class ClickHouseSink {
   private closed = false;
   private readonly aborted = new AbortController();
   private readonly episode: FailureEpisode | undefined;
+  /** Per table: its RowBinary encoder, or null when the table goes as JSONEachRow. */
+  private readonly encoders = new Map<string, RowBinaryTableEncoder | null>();
+  private readonly defs: ReadonlyMap<string, TableDef>;
+  private inserts = 0;
   /** True while the last flush attempt failed (the warehouse is unavailable). */
   degraded = false;
 
   constructor(private readonly ch: ClickHouseClient, private readonly opts: SinkOptions) {
     this.episode = opts.logger ? new FailureEpisode(opts.logger, 'clickhouse sink', { repeatMs: opts.logEveryMs ?? 10_000 }) : undefined;
+    this.defs = new Map((opts.tables ?? TABLES).map((d) => [d.name, d]));
+  }
+
+  /** The insert format in use for the tables of the schema. */
+  get format(): SinkInsertFormat {
+    return this.opts.format ?? 'RowBinary';
+  }
+
+  private encoderFor(table: string): RowBinaryTableEncoder | null {
+    let enc = this.encoders.get(table);
+    if (enc !== undefined) return enc;
+    enc = null;
+    const def = this.defs.get(table);
+    if (def && this.format === 'RowBinary') {
+      try {
+        enc = new RowBinaryTableEncoder(def);
+      } catch (e) {
+        if (!(e instanceof RowBinaryUnsupportedTypeError)) throw e;
+        this.opts.logger?.warn({ table, column: e.column, type: e.type }, 'clickhouse sink writes this table as JSONEachRow: a column has no RowBinary encoder');
+      }
+    }
+    this.encoders.set(table, enc);
+    return enc;
   }
 
   /**
@@ -144,6 +194,7 @@ export class ClickHouseSink {
     const refused: RefusedRow[] = [];
     let delay = this.opts.retryMs ?? 200;
     const started = performance.now();
+    const insertsBefore = this.inserts;
     for (let attempt = 1; ; attempt++) {
       const results = await Promise.allSettled(todo.map(([table, values]) => this.insertTable(table, values)));
       const failed: [string, Row[]][] = [];
@@ -165,7 +216,7 @@ export class ClickHouseSink {
     this.degraded = false;
     this.episode?.ok();
     if (refused.length) this.refused(refused);
-    this.opts.onFlush?.({ rows, ms: performance.now() - started, tables: batch.size });
+    this.opts.onFlush?.({ rows, ms: performance.now() - started, tables: batch.size, inserts: this.inserts - insertsBefore });
     return refused;
   }
 
@@ -189,18 +240,38 @@ export class ClickHouseSink {
     for (const g of groups.values()) this.opts.logger?.warn(g, 'clickhouse refused rows for their data; the rest of the batch is stored, the refused rows go to DLQ');
   }
 
-  /** One table's insert; a data failure is split down to the refused rows, anything else is thrown. */
+  /**
+   * One table's rows: RowBinary in inserts of at most `maxInsertBytes`, the rows the encoder refuses as
+   * JSONEachRow. A data failure is split down to the refused rows, anything else is thrown.
+   */
   private async insertTable(table: string, rows: readonly Row[]): Promise<RefusedRow[]> {
+    const enc = this.encoderFor(table);
+    if (!enc) return await this.insertPart(table, rows, 'json');
+    const { chunks, refused } = enc.encode(rows, this.opts.maxInsertBytes ?? 32 * 1024 * 1024);
+    const out: RefusedRow[] = [];
+    for (const chunk of chunks) {
+      const part = chunk.indices.map((i) => rows[i]!);
+      out.push(...(await this.insertPart(table, part, 'binary', chunk.data)));
+    }
+    if (refused.length > 0) {
+      const first = refused[0]!.error;
+      this.opts.logger?.debug({ table, rows: refused.length, column: first.column, reason: first.reason }, 'rows the RowBinary encoder refused go as JSONEachRow');
+      out.push(...(await this.insertPart(table, refused.map((r) => rows[r.index]!), 'json')));
+    }
+    return out;
+  }
+
+  private async insertPart(table: string, rows: readonly Row[], wire: Wire, encoded?: Buffer): Promise<RefusedRow[]> {
     try {
-      await this.insert(table, rows);
+      await this.insert(table, rows, wire, encoded);
       return [];
     } catch (err) {
       if (classifySinkError(err).kind !== 'data') throw err;
-      return await this.isolate(table, { rows, err });
+      return await this.isolate(table, { rows, err }, wire);
     }
   }
 
-  private async isolate(table: string, first: RefusedPart): Promise<RefusedRow[]> {
+  private async isolate(table: string, first: RefusedPart, wire: Wire): Promise<RefusedRow[]> {
     const refused: RefusedRow[] = [];
     const work: RefusedPart[] = [first];
     let budget = this.opts.maxIsolationInserts ?? 100;
@@ -213,7 +284,7 @@ export class ClickHouseSink {
       for (const rows of split(part)) {
         budget--;
         try {
-          await this.insert(table, rows);
+          await this.insert(table, rows, wire);
         } catch (err) {
           if (classifySinkError(err).kind !== 'data') throw err;
           work.push({ rows, err });
@@ -223,13 +294,30 @@ export class ClickHouseSink {
     return refused;
   }
 
-  private async insert(table: string, values: readonly Row[]): Promise<void> {
-    await this.ch.insert({
-      table: `${this.opts.database}.${table}`, values: values as Row[], format: 'JSONEachRow',
-      // A batch may span many months of event time (a replay, a profile opened years ago): the
-      // default limit of 100 partitions per insert would refuse it forever.
-      clickhouse_settings: { max_partitions_per_insert_block: '1000' },
+  private async insert(table: string, values: readonly Row[], wire: Wire, encoded?: Buffer): Promise<void> {
+    this.inserts++;
+    // A batch may span many months of event time (a replay, a profile opened years ago): the
+    // default limit of 100 partitions per insert would refuse it forever.
+    const clickhouse_settings = { max_partitions_per_insert_block: '1000' };
+    const enc = wire === 'binary' ? this.encoderFor(table) : null;
+    if (!enc) {
+      await this.ch.insert({ table: `${this.opts.database}.${table}`, values: values as Row[], format: 'JSONEachRow', clickhouse_settings });
+      return;
+    }
+    let data = encoded;
+    if (!data) {
+      // A piece of a part being split: every row of it was encodable before.
+      const { chunks } = enc.encode(values);
+      data = chunks.length === 1 ? chunks[0]!.data : Buffer.concat(chunks.map((c) => c.data));
+    }
+    const columns = enc.columns.map((c) => `\`${c}\``).join(', ');
+    const result = await this.ch.exec({
+      query: `INSERT INTO ${this.opts.database}.${table} (${columns}) FORMAT RowBinary`,
+      values: Readable.from([data]),
+      clickhouse_settings,
     });
+    // The answer of an INSERT is empty; reading it to the end frees the socket for the next request.
+    for await (const _chunk of result.stream) { /* nothing */ }
   }
 
   /** Flushes what is buffered (retrying until `abort()`), then refuses new writes. */

@@ -25,18 +25,14 @@ let scorer: ScorerService | undefined;
 const registry = new Registry();
 const logLines: { msg: string; [k: string]: unknown }[] = [];
 
-/** Test seam: the warehouse client, except that a scored_transactions row of a poisoned tx carries a value UInt64 cannot hold. */
-function poisoning(ch: ClickHouseClient, poisoned: Set<string>): ClickHouseClient {
-  return new Proxy(ch, {
-    get(target, prop, receiver) {
-      if (prop !== 'insert') return Reflect.get(target, prop, receiver) as unknown;
-      return (params: Parameters<ClickHouseClient['insert']>[0]) => {
-        const values = params.values as unknown as Row[];
-        const poison = params.table.endsWith('.scored_transactions') && values.some((r) => poisoned.has(String(r.tx_id)));
-        return target.insert(poison ? { ...params, values: values.map((r) => (poisoned.has(String(r.tx_id)) ? { ...r, amount_minor: 'not a number' } : r)) } : params);
-      };
-    },
-  });
+/**
+ * Test seam: the warehouse refuses the scored_transactions row of a poisoned tx (a constraint), whatever
+ * the insert format. (Rows whose values the RowBinary encoder refuses, which ClickHouse then refuses as
+ * JSONEachRow, are tested in test/warehouse/rowbinary.test.ts.)
+ */
+async function poison(ch: ClickHouseClient, poisoned: Set<string>): Promise<void> {
+  const ids = [...poisoned].map((id) => `'${id}'`).join(', ');
+  await ch.command({ query: `ALTER TABLE vafa.scored_transactions ADD CONSTRAINT poisoned_tx CHECK tx_id NOT IN (${ids})` });
 }
 
 async function dlqMessages(subjectPrefix: string): Promise<StoredMsg[]> {
@@ -67,8 +63,9 @@ beforeAll(async () => {
       done();
     },
   }) });
+  await poison(stack.warehouse, poisoned);
   scorer = new ScorerService({
-    nc: stack.nc, warehouse: poisoning(stack.warehouse, poisoned), database: stack.settings.clickhouseDatabase,
+    nc: stack.nc, warehouse: stack.warehouse, database: stack.settings.clickhouseDatabase,
     totalPartitions: stack.settings.partitions, checkpointDir: path.join(stack.dataDir, 'sink-errors-checkpoints'),
     logger, registry, waitMs: 10, checkpointMs: 500, leaseMs: 3000, instance: 'sink-errors',
   });
@@ -95,12 +92,12 @@ describe('rows the warehouse refuses', () => {
     }, 20_000, 'the refused row in DLQ');
     const row = dlq!.json<Record<string, unknown>>();
     expect(row).toMatchObject({ tx_id: 'SE000003', customer_id: customer });
-    expect(dlq!.subject).toBe('dlq.sink.cannot_parse_input_assertion_failed');
+    expect(dlq!.subject).toBe('dlq.sink.violated_constraint');
     const h = (k: string): string | undefined => dlq!.header.get(k) || undefined;
     expect(h('Vafa-Table')).toBe('scored_transactions');
-    expect(h('Vafa-Error-Code')).toBe('27');
-    expect(h('Vafa-Error-Name')).toBe('CANNOT_PARSE_INPUT_ASSERTION_FAILED');
-    expect(h('Vafa-Detail')).toMatch(/amount_minor/);
+    expect(h('Vafa-Error-Code')).toBe('469');
+    expect(h('Vafa-Error-Name')).toBe('VIOLATED_CONSTRAINT');
+    expect(h('Vafa-Detail')).toMatch(/poisoned_tx/);
     expect(h('Vafa-Isolated')).toBe('true');
     expect(h('Vafa-Source-Subject')).toBe(`tx.${p}.transaction`);
     expect(h('Vafa-Source-Seq')).toBe(String(row.stream_seq));
@@ -157,7 +154,8 @@ describe('the sink alone on the engine', () => {
     const sink = new ClickHouseSink(stack.warehouse, { database: stack.settings.clickhouseDatabase, lingerMs: 20 });
     const row = (w: string, i: number, bad = false): Row => ({
       tx_id: `SK-${w}-${i}`, customer_id: `SK-${w}`, channel: 'pos', amount_minor: bad ? 'oops' : i, currency: 'IRR',
-      occurred_at: new Date(Date.UTC(2025, i % 12, 1)).toISOString(), points: 0, churn_probability: 0, partition: 0, stream_seq: i, scored_at: '2026-01-01T00:00:00Z',
+      // A year of months (one insert spans many partitions), all within the retention of scored_transactions.
+      occurred_at: new Date(Date.now() - (i % 12) * 30 * 86_400_000).toISOString(), points: 0, churn_probability: 0, partition: 0, stream_seq: i, scored_at: '2026-01-01T00:00:00Z',
     });
     const a = Array.from({ length: 500 }, (_, i) => row('A', i, i === 17 || i === 400));
     const b = Array.from({ length: 500 }, (_, i) => row('B', i, i === 250));

@@ -1,0 +1,131 @@
+/**
+ * ClickHouse insert formats through the sink: JSONEachRow against RowBinary, into the embedded engine
+ * (chDB behind its HTTP interface, a child process as in `vafa up`). The rows are the core's own: the
+ * simulator's history through the real engine gives `scored_transactions` and `customer_state` rows,
+ * cloned under new ids up to `--rows` of each. Several writers (partitions) write batches at once and
+ * await each, as the scorer does, so the sink coalesces them.
+ *
+ *   npx tsx bench/insert-formats.ts [--rows 200000] [--repeat 3] [--batch 500] [--writers 8]
+ *
+ * Per run: rows/s (both tables' rows over the wall time), CPU ms per 1,000 rows of this process (encoding,
+ * HTTP) and of the engine process, and the load average. Medians over the repeats; the formats alternate.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import type { TxMessage } from '../contracts/events.js';
+import { createLogger } from '../runtime/log.js';
+import { freePort } from '../runtime/nats-server.js';
+import { spawnWarehouse } from '../runtime/children.js';
+import { DEFAULT_ENGINE_CONFIG, Engine } from '../scorer/core/engine.js';
+import { newPartitionState } from '../scorer/core/state.js';
+import { Emit, type Row } from '../scorer/core/types.js';
+import { createWarehouseClient } from '../sinks/clickhouse/client.js';
+import { migrate } from '../sinks/clickhouse/migrate.js';
+import { ClickHouseSink, type SinkInsertFormat } from '../sinks/clickhouse/sink.js';
+import { createBank } from '../simulator/mod.js';
+import { processCpuMs } from './cpu.js';
+
+const { values } = parseArgs({
+  options: {
+    rows: { type: 'string', default: '200000' },
+    repeat: { type: 'string', default: '3' },
+    batch: { type: 'string', default: '500' },
+    writers: { type: 'string', default: '8' },
+  },
+});
+const ROWS = Number(values.rows);
+const REPEAT = Number(values.repeat);
+const BATCH = Number(values.batch);
+const WRITERS = Number(values.writers);
+const FORMATS: SinkInsertFormat[] = ['JSONEachRow', 'RowBinary'];
+
+/** Rows the core emits for the simulator's history: one scored_transactions and one customer_state row per transaction. */
+function templates(): { tx: Row[]; state: Row[] } {
+  // Recent event times: the tables' retention (TTL) drops rows older than it.
+  const bank = createBank({ seed: 7, customers: 200, start: new Date(Math.floor(Date.now() / 86_400_000 - 61) * 86_400_000), days: 60 });
+  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const state = newPartitionState(0);
+  const tx: Row[] = [];
+  const customers: Row[] = [];
+  const messages: TxMessage[] = [];
+  for (const { cards: _cards, ...profile } of bank.profiles()) messages.push({ kind: 'profile', body: profile });
+  for (const ev of bank.events()) if (ev.kind === 'transaction') messages.push(ev);
+  for (const msg of messages) {
+    const emit = new Emit();
+    const pending = engine.apply(state, { seq: state.seq + 1, partition: 0, msg }, emit);
+    if (pending) engine.complete(state, pending, { probability: 0.05, modelVersion: 'bench' }, emit);
+    tx.push(...(emit.rows.get('scored_transactions') ?? []));
+    customers.push(...emit.customers.values());
+    if (tx.length >= 5000 && customers.length >= 5000) break;
+  }
+  return { tx, state: customers };
+}
+
+function clone(source: readonly Row[], n: number, key: string, prefix: string): Row[] {
+  return Array.from({ length: n }, (_, i) => {
+    const r = source[i % source.length]!;
+    return { ...r, customer_id: `${prefix}${i}-${String(r.customer_id)}`, [key]: `${prefix}${i}-${String(r[key])}` };
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1]!;
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'vafa-insert-bench-'));
+const logger = createLogger({ level: 'warn', name: 'bench' });
+const wh = await spawnWarehouse({ port: await freePort(), dataDir: path.join(dir, 'clickhouse'), logger });
+const ch = createWarehouseClient({ url: wh.url, user: 'default', password: '', database: 'default' });
+try {
+  await migrate(ch, 'vafa');
+  const t = templates();
+  const tx = clone(t.tx, ROWS, 'tx_id', 'B');
+  const states = clone(t.state, ROWS, 'customer_id', 'B');
+  const results: Record<SinkInsertFormat, { rowsPerS: number; benchCpuPer1k: number; engineCpuPer1k: number; load: number }[]> = { JSONEachRow: [], RowBinary: [] };
+  for (let r = 0; r < REPEAT; r++) {
+    for (const format of r % 2 === 0 ? FORMATS : [...FORMATS].reverse()) {
+      for (const table of ['scored_transactions', 'customer_state']) await ch.command({ query: `TRUNCATE TABLE vafa.${table}` });
+      const sink = new ClickHouseSink(ch, { database: 'vafa', format });
+      const load = os.loadavg()[0]!;
+      const cpu0 = process.cpuUsage();
+      const engine0 = processCpuMs(wh.pid) ?? 0;
+      const t0 = performance.now();
+      let next = 0;
+      await Promise.all(Array.from({ length: WRITERS }, async () => {
+        for (let start = (next++) * BATCH; start < ROWS; start = (next++) * BATCH) {
+          const refused = await sink.write(new Map([['scored_transactions', tx.slice(start, start + BATCH)], ['customer_state', states.slice(start, start + BATCH)]]));
+          if (refused.length > 0) throw new Error(`${refused.length} rows refused: ${refused[0]!.error.message}`);
+        }
+      }));
+      const wall = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const engineMs = (processCpuMs(wh.pid) ?? 0) - engine0;
+      await sink.close();
+      const rows = 2 * ROWS;
+      let n = 0;
+      for (const table of ['scored_transactions', 'customer_state']) {
+        const result = await ch.query({ query: `SELECT count() AS n FROM vafa.${table}`, format: 'JSONEachRow' });
+        const counted = Number((await result.json<{ n: string }>())[0]!.n);
+        if (counted !== ROWS) console.log(table, counted);
+        n += counted;
+      }
+      if (n !== rows) throw new Error(`${format}: ${n} rows stored, ${rows} written`);
+      const run = { rowsPerS: rows / (wall / 1000), benchCpuPer1k: ((cpu.user + cpu.system) / 1000 / rows) * 1000, engineCpuPer1k: (engineMs / rows) * 1000, load };
+      results[format].push(run);
+      console.log(`${format.padEnd(12)} run ${r + 1}: ${Math.round(run.rowsPerS)} rows/s, CPU ms per 1,000 rows: this process ${run.benchCpuPer1k.toFixed(1)}, engine ${run.engineCpuPer1k.toFixed(1)} (load ${load.toFixed(2)})`);
+    }
+  }
+  console.log(`\nmedians of ${REPEAT}, ${ROWS} scored_transactions + ${ROWS} customer_state rows, batches of ${BATCH} from ${WRITERS} writers:`);
+  for (const format of FORMATS) {
+    const runs = results[format];
+    const m = (k: keyof (typeof runs)[number]): number => median(runs.map((x) => x[k]));
+    console.log(`${format.padEnd(12)} ${Math.round(m('rowsPerS'))} rows/s · CPU ms / 1,000 rows: this process ${m('benchCpuPer1k').toFixed(1)}, engine ${m('engineCpuPer1k').toFixed(1)}, total ${(m('benchCpuPer1k') + m('engineCpuPer1k')).toFixed(1)} · load ${runs.map((x) => x.load.toFixed(2)).join(', ')}`);
+  }
+} finally {
+  await ch.close();
+  await wh.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
