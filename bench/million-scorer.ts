@@ -7,7 +7,10 @@
  * before the next. The stream is a function of (partition, seq), so a restarted process replays exactly
  * what the killed one had not committed. Prints JSON lines: `started`, `progress`, `caught_up`.
  *
- *   node --import tsx bench/million-scorer.ts --store DIR [--cache 200000] [--batch 1000] [--until P:SEQ,...] [--load-only]
+ *   node --import tsx bench/million-scorer.ts --store DIR [--cache 200000] [--batch 1000] [--until P:SEQ,...] [--load-only] [--no-prefetch]
+ *
+ * The next partition's batch is prefetched (`LmdbStateStore.prefetch`) while one is applied and committed,
+ * as the worker does; `--no-prefetch` reads each cold customer when the core reaches it.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       store: { type: 'string' }, cache: { type: 'string', default: '200000' }, batch: { type: 'string', default: '1000' },
-      until: { type: 'string' }, seconds: { type: 'string' }, 'load-only': { type: 'boolean', default: false },
+      until: { type: 'string' }, seconds: { type: 'string' }, 'load-only': { type: 'boolean', default: false }, 'no-prefetch': { type: 'boolean', default: false },
     },
   });
   if (!values.store) throw new Error('--store DIR is required');
@@ -65,6 +68,7 @@ async function main(): Promise<void> {
   const cache = Number(values.cache);
   const batchSize = Number(values.batch);
   const until = parseUntil(values.until);
+  const prefetch = !values['no-prefetch'];
   const store = LmdbStateStore.open({ path: path.join(values.store, 'state'), ...(cache > 0 ? { cacheCustomers: Math.ceil(cache / built.partitions) } : {}) });
   const partitions: { state: PartitionState; tracker: ChangeTracker }[] = [];
   const loadStart = performance.now();
@@ -80,21 +84,40 @@ async function main(): Promise<void> {
   const engine = new Engine(DEFAULT_ENGINE_CONFIG);
   let events = 0;
   let lastReport = 0;
+  /** The next batch of a partition: its generated events, and the prefetch of its customers' records. */
+  const nextBatch = (i: number): { messages: TxMessage[]; from: number; prefetched: Promise<number> } => {
+    const { state } = partitions[i]!;
+    const target = until?.get(state.partition);
+    const end = target === undefined ? state.seq + batchSize : Math.min(target, state.seq + batchSize);
+    const messages: TxMessage[] = [];
+    for (let seq = state.seq + 1; seq <= end; seq++) messages.push(generatedEvent(built, state.partition, seq));
+    const prefetched = prefetch ? store.prefetch(state, messages.map((m) => m.body.customer_id)) : Promise.resolve(0);
+    return { messages, from: state.seq + 1, prefetched };
+  };
+  let upcoming = nextBatch(0);
   for (;;) {
-    for (const { state, tracker } of partitions) {
-      const target = until?.get(state.partition);
-      const end = target === undefined ? state.seq + batchSize : Math.min(target, state.seq + batchSize);
-      if (end <= state.seq) continue;
-      events += end - state.seq;
+    for (let i = 0; i < partitions.length; i++) {
+      const { state, tracker } = partitions[i]!;
+      const batch = upcoming;
+      await batch.prefetched;
+      // The next partition's batch is read from disk while this one is applied and committed (the worker's pipeline does the same).
+      const single = partitions.length === 1;
+      if (!single) upcoming = nextBatch((i + 1) % partitions.length);
+      if (batch.messages.length === 0) {
+        if (single) upcoming = nextBatch(i);
+        continue;
+      }
+      events += batch.messages.length;
       const emit = new Emit();
       const pendings: Pending[] = [];
-      for (let seq = state.seq + 1; seq <= end; seq++) {
-        const pending = engine.apply(state, { seq, partition: state.partition, msg: generatedEvent(built, state.partition, seq) }, emit);
+      batch.messages.forEach((msg, k) => {
+        const pending = engine.apply(state, { seq: batch.from + k, partition: state.partition, msg }, emit);
         if (pending) pendings.push(pending);
-      }
+      });
       for (const pending of pendings) engine.complete(state, pending, { probability: 0.1, modelVersion: 'bench' }, emit);
       emit.tableRows();
       await store.commit(state, tracker.take());
+      if (single) upcoming = nextBatch(i);
     }
     const caughtUp = until !== undefined && partitions.every(({ state }) => state.seq >= (until.get(state.partition) ?? 0));
     if (caughtUp || performance.now() - lastReport >= 250) {
@@ -109,6 +132,7 @@ async function main(): Promise<void> {
     }
     if (caughtUp || (values.seconds !== undefined && performance.now() - loadStart > Number(values.seconds) * 1000)) break;
   }
+  await upcoming.prefetched;
   await store.close();
 }
 

