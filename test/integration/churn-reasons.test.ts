@@ -2,12 +2,14 @@
  * Reasons with every score, through the real pipeline (HTTP → JetStream → scorer with the shipped ONNX model
  * → ClickHouse → API): the stored reasons of a scored transaction add up, with their bias and the rest, to
  * the log-odds of the probability the model returned; they are the path attribution of the features the
- * model saw; `GET /v1/customers/:id` returns them as `churn_reasons`, to the `read` scope only.
+ * model saw; `GET /v1/customers/:id` returns them as `churn_reasons`, to the `read` scope only; the built-in
+ * customer page draws them (headless Chromium).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext } from 'playwright-core';
 import { keyFileLine } from '../../api/auth.js';
 import { createLogger } from '../../runtime/log.js';
 import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/churn.js';
@@ -95,4 +97,44 @@ describe('churn reasons through the pipeline', () => {
     const views = await Promise.all(['REASON-ACTIVE', 'REASON-QUIET'].map(async (c) => ((await (await fetch(`${stack.apiUrl}/v1/customers/${c}`, { headers: auth(ALL) })).json()) as { churn_reasons: unknown[] }).churn_reasons));
     expect(views[0]).not.toEqual(views[1]);
   });
+
+  it('draws the reasons on the built-in customer page', async () => {
+    const txs = Array.from({ length: 5 }, (_, i) => makeTx(200 + i, 'REASON-PAGE', { occurred_at: new Date(Date.UTC(2026, 0, 2, 10 + i)).toISOString() }));
+    expect((await postJson(`${stack.apiUrl}/v1/transactions`, txs, auth(SWITCH))).status).toBe(202);
+    const stored = await waitFor(async () => {
+      const rows = await queryRows<{ churn_reasons: string; n: number }>(stack,
+        `SELECT any(s.churn_reasons) AS churn_reasons, (SELECT count() FROM vafa.scored_transactions FINAL WHERE customer_id = 'REASON-PAGE') AS n
+         FROM vafa.customer_state AS s FINAL WHERE customer_id = 'REASON-PAGE'`);
+      return rows[0] && Number(rows[0].n) === txs.length && rows[0].churn_reasons ? (JSON.parse(rows[0].churn_reasons) as Stored) : undefined;
+    }, 30_000, 'the scored customer');
+    const profile = mkdtempSync(path.join(os.tmpdir(), 'vafa-reasons-chromium-'));
+    let context: BrowserContext | undefined;
+    try {
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, viewport: { width: 1400, height: 1000 },
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      const page = context.pages()[0] ?? (await context.newPage());
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${stack.apiUrl}/`);
+      await page.fill('#key', ANALYST);
+      await page.click('#signin button[type=submit]');
+      await page.waitForURL(`${stack.apiUrl}/`);
+      await page.goto(`${stack.apiUrl}/#customer=REASON-PAGE`);
+      await page.waitForFunction(`document.body.dataset.customer === 'REASON-PAGE'`, undefined, { timeout: 20_000 });
+      const drawn = await page.evaluate(`(() => {
+        const o = echarts.getInstanceByDom(document.querySelector('[data-chart="reasons"]')).getOption();
+        return { labels: o.yAxis[0].data, values: o.series[0].data.map((d) => d.value) };
+      })()`) as { labels: string[]; values: number[] };
+      // Largest on top: the chart lists them bottom-up.
+      expect(drawn.labels.map((l) => l.split(' = ')[0])).toEqual(stored.top.map((r) => r.feature).reverse());
+      expect(drawn.values).toEqual(stored.top.map((r) => r.contribution).reverse());
+      expect(errors).toEqual([]);
+      if (process.env.REASONS_SCREENSHOT) await page.screenshot({ path: process.env.REASONS_SCREENSHOT, fullPage: true });
+    } finally {
+      await context?.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -2,11 +2,13 @@
 // text is bounded and ordered (largest |contribution| first, ties to the earlier feature, zeros left out,
 // names cut, missing values null), and adds up to the model's log-odds; which scores carry them (the
 // manifest's `reasons`, the scorer's options, the default cut at the model's threshold); the core carries
-// them into scored_transactions and customer_state and clears them when a later score has none.
+// them into scored_transactions and customer_state and clears them when a later score has none; the API
+// reads the text back.
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseChurnReasons } from '../../api/reasons.js';
 import { createLogger } from '../../runtime/log.js';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { FEATURE_NAMES } from '../../scorer/core/features/catalogue.js';
@@ -178,6 +180,16 @@ describe('the churn scorer stores reasons with its scores', () => {
   it('refuses a manifest whose reasons are out of bounds, naming the field', async () => {
     await expect(loadChurnScorer(await withManifest('bad-reasons', { reasons: { top: 20 } }), logger, { watchIntervalMs: 0 }))
       .rejects.toThrow('reasons.top: must be an integer from 0 (off) to 10 (got 20)');
+  });
+});
+
+describe('the API reads the stored text', () => {
+  it('returns the top list as stored, and [] for no reasons or text it does not recognise', () => {
+    const text = pathReasonsJson(compilePath(shipped), rows(1, 9)[0]!, 3);
+    expect(parseChurnReasons(text)).toEqual((JSON.parse(text) as Stored).top);
+    for (const bad of ['', 'not json', 'null', '{"top":"x"}', 42, null, undefined]) expect(parseChurnReasons(bad)).toEqual([]);
+    expect(parseChurnReasons('{"top":[{"feature":"a","value":null,"contribution":1},{"feature":2},{"feature":"b","value":1,"contribution":"x"}]}'))
+      .toEqual([{ feature: 'a', value: null, contribution: 1 }]);
   });
 });
 

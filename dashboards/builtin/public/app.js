@@ -331,8 +331,13 @@ async function refreshCustomer() {
   const ledger = l.ok ? (await l.json()).entries : [];
   const features = Object.entries(v.features ?? {}).sort(([a], [b]) => a.localeCompare(b));
   const offers = Array.isArray(v.recent_offers) ? v.recent_offers : [];
+  const reasons = Array.isArray(v.churn_reasons) ? v.churn_reasons : [];
 
   const gauge = el('div', { class: 'chart', 'data-chart': 'churn', 'data-type': 'gauge' });
+  // Why at risk: each reason's signed contribution to the log-odds of churn (docs/models.md, "Reasons").
+  const reasonsChart = reasons.length
+    ? el('div', { class: 'chart', 'data-chart': 'reasons', 'data-type': 'barchart' })
+    : el('div', { class: 'empty', 'data-field': 'churn reasons', text: 'No reasons stored with this score (below the model\'s threshold for reasons, or a model without an explainer).' });
   const balance = el('div', { class: 'chart', 'data-chart': 'balance', 'data-type': 'timeseries' });
   const featureTable = el('table', {}, el('thead', {}, el('tr', {}, el('th', { text: 'feature the model saw' }), el('th', { class: 'num', text: 'value' }))),
     el('tbody', {}, ...features.map(([k, x]) => el('tr', {}, el('td', { text: k }), el('td', { class: 'num', text: fmt(x) })))));
@@ -345,7 +350,7 @@ async function refreshCustomer() {
       el('tbody', {}, ...offers.map((o) => el('tr', {}, ...offerCols.map((k) => el('td', { text: o[k] === undefined ? '' : fmt(o[k]) }))))))
     : el('div', { class: 'empty', text: 'No offers decided yet.' });
 
-  for (const k of ['churn', 'balance']) disposeChart(k);
+  for (const k of ['churn', 'reasons', 'balance']) disposeChart(k);
   out.replaceChildren(
     el('div', { class: 'cards' },
       card('customer', v.customer_id), card('points balance', fmt(v.points_balance)), card('tier', v.tier || '–'), card('lifecycle stage', v.lifecycle_stage || '–'),
@@ -354,9 +359,10 @@ async function refreshCustomer() {
       card('last transaction', v.last_tx_at ? v.last_tx_at.slice(0, 16) : '–')),
     el('div', { class: 'customer-grid' },
       panelBox('Churn probability', 'span-4', gauge),
+      panelBox('Churn reasons: what moves the score (log-odds)', 'span-8', reasonsChart),
       panelBox('Points balance (ledger)', 'span-8', balance),
       panelBox('Features behind the score', 'span-4', el('div', { class: 'table-wrap' }, featureTable)),
-      panelBox('Points ledger (newest first)', 'span-8', el('div', { class: 'table-wrap' }, ledgerTable)),
+      panelBox('Points ledger (newest first)', 'span-12', el('div', { class: 'table-wrap' }, ledgerTable)),
       panelBox('Recent offers', offers.length ? 'span-12' : 'span-12 short', offers.length ? el('div', { class: 'table-wrap' }, offerTable) : offerTable)),
   );
   const g = echarts.init(gauge, 'dark');
@@ -366,6 +372,17 @@ async function refreshCustomer() {
       data: [{ value: Math.round((v.churn_probability ?? 0) * 1000) / 10, name: 'churn' }], title: { color: '#aaa' } }],
   });
   state.charts.set('churn', { node: gauge, chart: g });
+  if (reasons.length) {
+    const rc = echarts.init(reasonsChart, 'dark');
+    const shown = [...reasons].reverse();
+    rc.setOption({
+      backgroundColor: 'transparent', animation: false, grid: { left: 8, right: 24, top: 10, bottom: 24, containLabel: true },
+      tooltip: { trigger: 'item', formatter: (p) => `${p.name}<br>contribution ${fmt(p.value)} (${p.value > 0 ? 'raises' : 'lowers'} the risk)` },
+      xAxis: { type: 'value', ...axisStyle }, yAxis: { type: 'category', ...axisStyle, data: shown.map((r) => `${r.feature} = ${fmt(r.value)}`) },
+      series: [{ name: 'contribution', type: 'bar', data: shown.map((r) => ({ value: r.contribution, itemStyle: { color: r.contribution > 0 ? '#e5534b' : '#57ab5a' } })) }],
+    });
+    state.charts.set('reasons', { node: reasonsChart, chart: rc });
+  }
   const b = echarts.init(balance, 'dark');
   const points = ledger.filter((e) => e.occurred_at).map((e) => [Date.parse(`${String(e.occurred_at).replace(' ', 'T')}Z`), e.balance_after]).reverse();
   b.setOption({
