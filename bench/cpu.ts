@@ -12,8 +12,17 @@ const TICKS_PER_S = 100; // USER_HZ: 100 on Linux on every architecture Node sup
 
 /** utime + stime of a process, ms; undefined when it cannot be read (not Linux, process gone). */
 export function processCpuMs(pid: number): number | undefined {
+  return statCpuMs(`/proc/${pid}/stat`);
+}
+
+/** utime + stime of the calling thread, ms (`/proc/thread-self`, read synchronously so on this thread); undefined off Linux. */
+export function threadCpuMs(): number | undefined {
+  return statCpuMs('/proc/thread-self/stat');
+}
+
+function statCpuMs(file: string): number | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(file, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_S) * 1000;
   } catch {
@@ -102,7 +111,7 @@ export interface CpuRoles {
   'nats-server': number;
   /** The embedded ClickHouse (chDB) in the warehouse child process, where the bench runs it. */
   clickhouse: number;
-  /** The load generator's thread: its event loop's busy time (Node 20 has no per-thread CPU clock). */
+  /** The load generator's thread: its CPU from /proc/thread-self (its event loop's busy time where that cannot be read). */
   loadgen: number;
   /** The rest of the bench process (the cluster primary's connection hand-off, GC and libuv threads). */
   bench: number;
@@ -114,7 +123,7 @@ export interface CpuRoles {
 /**
  * Splits a phase's CPU by role. `running` says what the bench process itself ran besides the load
  * generator: the ingest API (one in-process worker), the scorer, or nothing (the API in worker processes,
- * which are then `children.ingest`). The load generator's share is its busy time, taken out of the process.
+ * which are then `children.ingest`). The load generator's share is taken out of the process's.
  */
 export function roleShares(cpu: CpuShare, running: 'ingest' | 'scorer' | 'nothing', loadgenPct = 0): CpuRoles {
   const r1 = (x: number): number => Math.round(x * 10) / 10;

@@ -119,6 +119,8 @@ function latencyOf(ms: Float64Array | readonly number[]): LatencySummary {
 const profiled = (top: HotFunction[] | undefined): { profile_top?: HotFunction[] } => (top ? { profile_top: top } : {});
 
 const loadgenPct = (load: LoadResult): number => Math.round((load.busyMs / (load.seconds * 1000)) * 1000) / 10;
+/** The load generator thread's CPU, % of one core (its busy time where its CPU could not be read). */
+const loadgenCpuPct = (load: LoadResult): number => (load.cpuMs === undefined ? loadgenPct(load) : Math.round((load.cpuMs / (load.seconds * 1000)) * 1000) / 10);
 
 /** `ingestHere`: the API runs in this process (one ingest worker) rather than in worker processes. */
 function fromLoad(load: LoadResult, cpu: CpuShare, ingestHere: boolean, extra: Record<string, unknown> = {}): PathResult {
@@ -127,7 +129,7 @@ function fromLoad(load: LoadResult, cpu: CpuShare, ingestHere: boolean, extra: R
     seconds: load.seconds,
     rate: load.events / load.seconds,
     latency: latencyOf(load.latenciesMs),
-    cpu: { ...cpu, loadgen_thread_pct: loadgenPct(load), roles: roleShares(cpu, ingestHere ? 'ingest' : 'nothing', loadgenPct(load)) },
+    cpu: { ...cpu, loadgen_thread_pct: loadgenPct(load), roles: roleShares(cpu, ingestHere ? 'ingest' : 'nothing', loadgenCpuPct(load)) },
     extra: { requests: load.requests, codes: load.codes, ...extra },
   };
 }
@@ -367,7 +369,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
           offered_rate: rate, per_request: perRequest, seconds: steady.seconds, events: steady.events, achieved_ingest_rate: steady.events / steady.seconds,
           latency_events: steadyLatency.count, warmup_s: plan.steadyWarmupS,
           ...batchStats(collector.steady.sizes, collector.steady.flushMs, collector.steady.modelMs),
-          http_latency_ms: latencyOf(steady.latenciesMs), cpu: { ...steadyCpuShare, loadgen_thread_pct: loadgenPct(steady), roles: roleShares(steadyCpuShare, 'scorer', loadgenPct(steady)) },
+          http_latency_ms: latencyOf(steady.latenciesMs), cpu: { ...steadyCpuShare, loadgen_thread_pct: loadgenPct(steady), roles: roleShares(steadyCpuShare, 'scorer', loadgenCpuPct(steady)) },
           ...steadyProfile,
         },
       },

@@ -52,6 +52,8 @@ export interface LoadResult {
   errors: string[];
   /** The load generator thread's busy time while it ran (event-loop utilisation), ms. */
   busyMs: number;
+  /** The load generator thread's CPU while it ran (/proc/thread-self), ms; absent off Linux. */
+  cpuMs?: number;
 }
 
 export type ToWorker = { type: 'go' };

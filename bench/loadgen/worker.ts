@@ -7,6 +7,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { iso0200Fields, requestBodies } from '../events.js';
+import { threadCpuMs } from '../cpu.js';
 import type { FromWorker, HttpLoad, IsoLoad, LoadResult, LoadSpec, ToWorker } from './protocol.js';
 
 const port = parentPort!;
@@ -78,6 +79,7 @@ async function runHttp(spec: HttpLoad): Promise<LoadResult> {
   send({ type: 'ready', requests: bodies.length });
   await go;
   const elu0 = performance.eventLoopUtilization();
+  const cpu0 = threadCpuMs();
   const t0 = performance.now();
   let next = 0;
   if (spec.rate === undefined) {
@@ -103,7 +105,7 @@ async function runHttp(spec: HttpLoad): Promise<LoadResult> {
   const seconds = (performance.now() - t0) / 1000;
   agent.destroy();
   const busyMs = performance.eventLoopUtilization(elu0).active;
-  return { events: accepted, requests: bodies.length, seconds, latenciesMs: latencies, failures, codes, errors, busyMs };
+  return { events: accepted, requests: bodies.length, seconds, latenciesMs: latencies, failures, codes, errors, busyMs, ...cpuSince(cpu0) };
 }
 
 interface IsoCodec {
@@ -137,6 +139,7 @@ async function runIso(spec: IsoLoad): Promise<LoadResult> {
   send({ type: 'ready', requests: spec.events });
   await go;
   const elu0 = performance.eventLoopUtilization();
+  const cpu0 = threadCpuMs();
   const t0 = performance.now();
   await Promise.all(frames.map((list, c) => new Promise<void>((resolve, reject) => {
     const sock = net.connect({ host: spec.host, port: spec.port });
@@ -191,7 +194,7 @@ async function runIso(spec: IsoLoad): Promise<LoadResult> {
   })));
   const seconds = (performance.now() - t0) / 1000;
   const busyMs = performance.eventLoopUtilization(elu0).active;
-  return { events: ok, requests: spec.events, seconds, latenciesMs: latencies, failures, codes, errors, busyMs };
+  return { events: ok, requests: spec.events, seconds, latenciesMs: latencies, failures, codes, errors, busyMs, ...cpuSince(cpu0) };
 }
 
 try {
@@ -200,4 +203,9 @@ try {
   port.postMessage({ type: 'result', result } satisfies FromWorker, [result.latenciesMs.buffer as ArrayBuffer]);
 } catch (err) {
   send({ type: 'error', message: (err as Error).stack ?? String(err) });
+}
+
+function cpuSince(cpu0: number | undefined): { cpuMs?: number } {
+  const cpu1 = threadCpuMs();
+  return cpu0 !== undefined && cpu1 !== undefined ? { cpuMs: cpu1 - cpu0 } : {};
 }

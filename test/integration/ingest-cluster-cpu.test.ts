@@ -3,8 +3,9 @@
  * over a group of pids; a phase's CPU splits into the pipeline's roles; the terminal table shows them.
  */
 import { spawn } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { CpuProbe, roleShares, type CpuShare } from '../../bench/cpu.js';
+import { CpuProbe, roleShares, threadCpuMs, type CpuShare } from '../../bench/cpu.js';
 import { renderCpu, summarize, type BenchReport } from '../../bench/report.js';
 
 const BUSY = 'console.log("spinning"); const end = Date.now() + 2000; while (Date.now() < end) {}';
@@ -28,6 +29,17 @@ describe('the bench\'s CPU by process', () => {
     expect(Math.abs(share.children.ingest! - (each.children.a! + each.children.b!))).toBeLessThanOrEqual(3);
     expect(share.children.clickhouse).toBeLessThan(share.children.ingest! / 2);
     expect(share.children.gone).toBeUndefined();
+  });
+
+  it('reads one thread\'s CPU, not the process\'s (the load generator\'s thread)', async () => {
+    const thread0 = threadCpuMs()!;
+    const process0 = process.cpuUsage();
+    const worker = new Worker('const end = Date.now() + 1000; while (Date.now() < end) {}', { eval: true });
+    await new Promise((r) => worker.once('exit', r));
+    const threadMs = threadCpuMs()! - thread0;
+    const processMs = (process.cpuUsage(process0).user + process.cpuUsage(process0).system) / 1000;
+    expect(processMs - threadMs).toBeGreaterThan(100);
+    expect(threadMs).toBeLessThan(processMs / 2);
   });
 
   it('splits a phase by role: the API in this process or in workers, the scorer, the load generator', () => {
