@@ -80,7 +80,16 @@ export class BinaryWriter {
     // Short strings: at most 3 bytes per UTF-16 unit, so the length fits a one-byte varint.
     if (s.length <= 42) {
       this.ensure(1 + s.length * 3);
-      const n = this.buf.write(s, this.pos + 1, 'utf8');
+      const buf = this.buf;
+      const at = this.pos + 1;
+      let i = 0;
+      // ASCII by hand: cheaper than a call into the UTF-8 encoder for ids and codes.
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      const n = i === s.length ? i : buf.write(s, at, 'utf8');
       this.buf[this.pos] = n;
       this.pos += 1 + n;
       return;
@@ -235,10 +244,40 @@ const DAY_MS = 86_400_000;
 /** Days since 1970-01-01 of a valid calendar date, else undefined. */
 function civilDays(y: number, m: number, d: number): number | undefined {
   if (m < 1 || m > 12 || d < 1) return undefined;
-  const ms = Date.UTC(y, m - 1, d);
+  // Date.UTC reads years 0–99 as 1900–1999: computed 400 years (146,097 days) later instead.
+  const ms = Date.UTC(y + 400, m - 1, d);
   const back = new Date(ms);
   if (back.getUTCDate() !== d || back.getUTCMonth() !== m - 1) return undefined;
-  return ms / DAY_MS;
+  return ms / DAY_MS - 146_097;
+}
+
+const D0 = 48;
+
+/** Two ASCII digits at `i` as a number, or -1. */
+function two(s: string, i: number): number {
+  const a = s.charCodeAt(i) - D0;
+  const b = s.charCodeAt(i + 1) - D0;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS.sssZ` (what the core writes, `toISOString`), or
+ * undefined for any other spelling (then the general parser decides).
+ */
+function canonicalIsoMs(s: string): number | undefined {
+  if (s.length !== 24 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58
+    || s.charCodeAt(16) !== 58 || s.charCodeAt(19) !== 46 || s.charCodeAt(23) !== 90) return undefined;
+  const c = two(s, 0);
+  const yy = two(s, 2);
+  const mo = two(s, 5);
+  const d = two(s, 8);
+  const h = two(s, 11);
+  const mi = two(s, 14);
+  const sec = two(s, 17);
+  const ms2 = two(s, 20);
+  const ms3 = s.charCodeAt(22) - D0;
+  if (c < 19 || yy < 0 || mo < 1 || mo > 12 || d < 1 || d > 28 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 59 || ms2 < 0 || ms3 < 0 || ms3 > 9) return undefined;
+  return Date.UTC(c * 100 + yy, mo - 1, d, h, mi, sec) + ms2 * 10 + ms3;
 }
 
 /** Parses an ISO 8601 / RFC 3339 time into whole seconds since the epoch and the fraction's digits. */
@@ -278,8 +317,27 @@ function dateTime64Codec(type: string, args: string[]): TypeCodec {
   if (!Number.isInteger(precision) || precision < 0 || precision > 9) throw new ValueError(`bad precision in ${type}`);
   timeZoneArg(args[1], type);
   const scale = 10 ** precision;
+  const putMs = (w: BinaryWriter, ms: number): void => {
+    w.ensure(8);
+    w.buf.writeUInt32LE(ms >>> 0, w.pos);
+    w.buf.writeInt32LE(Math.floor(ms / 4294967296), w.pos + 4);
+    w.pos += 8;
+  };
+  // A batch repeats times (a transaction's time in several tables): the last one is remembered.
+  let lastText = '';
+  let lastMs = 0;
   return {
     write(w, v) {
+      if (precision === 3 && typeof v === 'string') {
+        if (v === lastText) return putMs(w, lastMs);
+        const ms = canonicalIsoMs(v);
+        // Days 1..28 only: later days go the general way, which checks the month's length.
+        if (ms !== undefined && ms >= DT64_MIN_S * 1000 && ms < (DT64_MAX_S + 1) * 1000) {
+          lastText = v;
+          lastMs = ms;
+          return putMs(w, ms);
+        }
+      }
       const { seconds, fraction } = parseTime(v);
       if (seconds < DT64_MIN_S || seconds > DT64_MAX_S) throw new ValueError(`${describe(v)} is outside 1900-01-01 … 2299-12-31`);
       const frac = Number(fraction.slice(0, precision).padEnd(precision, '0') || '0');

@@ -107,6 +107,16 @@ describe('times and dates', () => {
     expect(bytes(dt3, '1900-01-01T00:00:00.000Z')).toEqual(ms('1900-01-01T00:00:00.000Z'));
   });
 
+  it('reads the canonical form (toISOString) the same as any other spelling, also twice in a row', () => {
+    for (const iso of ['2026-01-31T23:59:59.999Z', '2024-02-29T00:00:00.000Z', '1900-01-01T00:00:00.000Z', '2299-12-31T23:59:59.999Z', '1969-07-20T20:17:40.001Z']) {
+      const want = le(BigInt(Date.parse(iso)), 8);
+      expect(bytes(dt3, iso)).toEqual(want);
+      const enc = encoderOf({ name: 'a', type: dt3 }, { name: 'b', type: dt3 });
+      expect([...enc.encode([{ a: iso, b: iso }, { a: iso.replace('Z', '+00:00'), b: iso }]).chunks[0]!.data]).toEqual([...want, ...want, ...want, ...want]);
+    }
+    expect(() => bytes(dt3, '1899-12-31T23:59:59.999Z')).toThrow(/outside/);
+  });
+
   it('truncates digits past the precision, reads offsets and takes no zone as UTC', () => {
     expect(bytes(dt3, '2026-01-31T12:34:56.7899Z')).toEqual(ms('2026-01-31T12:34:56.789Z'));
     expect(bytes(dt3, '2026-01-31T12:34:56.5+03:30')).toEqual(ms('2026-01-31T09:04:56.500Z'));
@@ -122,6 +132,8 @@ describe('times and dates', () => {
     expect(() => bytes(dt3, '2026-01-01T24:00:00Z')).toThrow(/not a valid time/);
     expect(() => bytes(dt3, '1899-12-31T23:59:59Z')).toThrow(/outside 1900-01-01/);
     expect(() => bytes(dt3, '2300-01-01T00:00:00Z')).toThrow(/outside/);
+    expect(() => bytes(dt3, '0050-01-01T00:00:00.000Z')).toThrow(/outside/);
+    expect(() => bytes(dt3, '2026-02-29T00:00:00.000Z')).toThrow(/not a valid time/);
     expect(() => bytes(dt3, 1_700_000_000_000)).toThrow(/not a time string/);
     expect(() => bytes(dt3, 'yesterday')).toThrow(/not an ISO 8601 time/);
     expect(() => encoderOf({ name: 'c', type: "DateTime64(3, 'Asia/Tehran')" })).toThrow(RowBinaryUnsupportedTypeError);
