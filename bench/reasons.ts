@@ -5,10 +5,10 @@
  * path attribution only above a probability. Rounds alternate between the variants so machine load
  * falls on all of them alike; CPU time per scored event is the figure to quote.
  *
- *   node --import tsx models/bench-reasons.ts [--events 20000] [--rounds 5] [--model models/churn/manifest.json]
+ *   node --import tsx bench/reasons.ts [--events 20000] [--rounds 5] [--model models/churn/manifest.json]
  */
 import path from 'node:path';
-import { DEFAULT_CORE_PLAN, prepareCoreInput } from '../bench/core.js';
+import { DEFAULT_CORE_PLAN, prepareCoreInput } from './core.js';
 import { Engine, type Pending } from '../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
 import { Emit } from '../scorer/core/types.js';

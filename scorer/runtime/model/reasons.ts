@@ -31,7 +31,7 @@ export interface ReasonsOptions {
   top?: number;
   /**
    * Only scores at or above this probability carry reasons. Default: the model's `threshold` (the customers
-   * it flags). Path attribution with its stored text costs about 2.5 µs of CPU a score (models/bench-reasons.ts),
+   * it flags). Path attribution with its stored text costs about 2.5 µs of CPU a score (bench/reasons.ts),
    * a quarter of the scorer's per-event budget: 0 (every score) is a choice, not the default. Occlusion
    * reasons score one extra row per reference feature.
    */
