@@ -12,12 +12,13 @@ import { PartitionWorker, type BatchInfo, type ChurnScorer } from './worker.js';
 import { FileCheckpointStore, type CheckpointStore } from './checkpoints.js';
 import { PartitionOwnership } from './ownership.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
+import { ClickHouseOutput } from '../../sinks/output-clickhouse.js';
+import { JetStreamOutput } from '../../sinks/output-jetstream.js';
 import { Publisher } from '../../ingest/publisher.js';
 import { natsJsm } from '../../runtime/nats.js';
 import type { Logger } from '../../runtime/log.js';
 import { iso } from '../core/types.js';
-import { sleep, withDeadline } from '../../runtime/deadline.js';
-import { FailureEpisode } from '../../runtime/episode.js';
+import { withDeadline } from '../../runtime/deadline.js';
 
 export interface ScorerOptions {
   nc: NatsConnection;
@@ -42,6 +43,8 @@ export interface ScorerOptions {
   batch?: number;
   waitMs?: number;
   checkpointMs?: number;
+  /** Batches each partition worker applies ahead of the first one not yet durable. Default 3 (`DEFAULT_PIPELINE_DEPTH`). */
+  depth?: number;
   /** Record one row per micro-batch in `scorer_batches` (operations dashboard). Default true. */
   recordBatches?: boolean;
   onBatch?: (info: BatchInfo) => void;
@@ -59,8 +62,8 @@ export class ScorerService {
   private readonly workers = new Map<number, PartitionWorker>();
   private ownership: PartitionOwnership | undefined;
   private readonly sink: ClickHouseSink;
-  private readonly publisher: Publisher;
-  private readonly publishEpisode: FailureEpisode;
+  private readonly warehouse: ClickHouseOutput;
+  private readonly messages: JetStreamOutput;
   readonly instance: string;
 
   constructor(private readonly opts: ScorerOptions) {
@@ -80,8 +83,8 @@ export class ScorerService {
         for (const r of rows) m?.rowsRefused.labels(r.table, r.error.reason).inc();
       },
     });
-    this.publishEpisode = new FailureEpisode(opts.logger, 'publish to JetStream');
-    this.publisher = new Publisher(opts.nc, { window: 1024 });
+    this.warehouse = new ClickHouseOutput(this.sink);
+    this.messages = new JetStreamOutput(new Publisher(opts.nc, { window: 1024 }), { logger: opts.logger, maxPayload: () => opts.nc.info?.max_payload });
     this.metrics = m;
   }
 
@@ -97,10 +100,10 @@ export class ScorerService {
       ...(this.opts.partitions ? { allowed: this.opts.partitions } : {}), ...(this.opts.leaseMs ? { leaseMs: this.opts.leaseMs } : {}),
       acquire: async (p, fence) => {
         const w = new PartitionWorker(p, {
-          js, jsm, engine, sink: this.sink, store, logger: this.opts.logger, instance: this.instance, fence,
+          js, jsm, engine, warehouse: this.warehouse, messages: this.messages, store, logger: this.opts.logger, instance: this.instance, fence,
           ...(this.opts.scorer ? { scorer: this.opts.scorer } : {}),
           batch: this.opts.batch ?? 1000, waitMs: this.opts.waitMs ?? 20, checkpointMs: this.opts.checkpointMs ?? 5000,
-          publish: (msgs) => this.publishDurably(msgs),
+          ...(this.opts.depth ? { depth: this.opts.depth } : {}),
           onBatch: (info) => this.onBatch(info),
           onEnded: () => void this.ownership?.restart(p),
         });
@@ -141,25 +144,6 @@ export class ScorerService {
     this.opts.onBatch?.(info);
   }
 
-  /** Publishes until JetStream has every message (NATS outages are waited out: the batch stays un-acked). */
-  private async publishDurably(msgs: { subject: string; msgId: string; data: Uint8Array; headers?: Record<string, string> }[]): Promise<void> {
-    let todo = msgs;
-    let delay = 200;
-    for (;;) {
-      const results = this.publisher.available ? await this.publisher.publishAll(todo) : todo.map(() => ({ ok: false as const, error: 'disconnected', retryable: true }));
-      const failed = todo.filter((_, i) => !results[i]!.ok);
-      if (failed.length === 0) {
-        this.publishEpisode.ok();
-        return;
-      }
-      const first = results.find((r) => !r.ok);
-      this.publishEpisode.fail(first && !first.ok ? first.error : 'publish failed', { failed: failed.length });
-      todo = failed;
-      await sleep(delay);
-      delay = Math.min(delay * 2, 5000);
-    }
-  }
-
   stats(): ScorerStats {
     const s: ScorerStats = { events: 0, duplicates: 0, late: 0, rejected: 0, seqByPartition: {} };
     for (const w of this.workers.values()) {
@@ -178,13 +162,19 @@ export class ScorerService {
 
   /** Graceful stop: drain, flush, ack, checkpoint; at `deadlineMs` abort what is still waiting. */
   async stop(deadlineMs = 15_000): Promise<void> {
-    const timer = setTimeout(() => this.sink.abort(), deadlineMs);
+    const started = Date.now();
+    const timer = setTimeout(() => {
+      this.sink.abort();
+      void this.warehouse.close(0);
+      void this.messages.close(0);
+    }, deadlineMs);
     try {
       // Ownership bounds each of its own waits (up to two callback deadlines in the worst case); the
       // service's deadline bounds the whole, so a caller's shutdown budget is never overrun here.
       await withDeadline(this.ownership?.stop() ?? Promise.resolve(), deadlineMs, 'stopping the partition workers')
         .catch((err: Error) => this.opts.logger.warn({ err: err.message }, 'partition workers not stopped by the deadline; un-acked events will be redelivered'));
-      await this.sink.close().catch(() => undefined);
+      const left = Math.max(0, deadlineMs - (Date.now() - started));
+      await Promise.all([this.warehouse.close(left), this.messages.close(left)]);
     } finally {
       clearTimeout(timer);
     }

@@ -1,9 +1,18 @@
 /**
- * One partition's worker: a durable pull consumer on `tx.<p>.>`, micro-batches bounded by size and a
- * few milliseconds of waiting, the pure core in the middle, and acks at the edge: a batch is acked
- * (cumulatively, `AckPolicy.All`) only after every row and offer it caused is durable. State is
- * checkpointed with the sequence it covers; a restart loads the checkpoint and replays from there,
- * and the deterministic ids of every output make the replayed writes idempotent.
+ * One partition's worker: a durable pull consumer on `tx.<p>.>`, micro-batches, the pure core in the
+ * middle, and acks at the edge. It is a pipeline: batch N+1 is decoded, applied and scored while the
+ * outputs of batch N (rows in ClickHouse, offers and DLQ messages in JetStream) are being written, up to
+ * `depth` batches applied and not yet committed. When every batch applied so far is durable, the state is
+ * committed (it then covers exactly the sequences whose outputs are durable) and the consumer is acked
+ * cumulatively (`AckPolicy.All`) up to the last of them, in order: a batch is never acked before an
+ * earlier batch's outputs are durable, and never before the store has it. At low rates that is after
+ * every batch; under load the worker applies up to `depth` batches while the first ones are written, then
+ * waits for them. A restart loads the checkpoint and replays from there; the deterministic ids of every
+ * output make the replayed writes idempotent.
+ *
+ * Batches adapt to the rate: when the pipeline is idle a batch closes once no message arrived for
+ * `gapMs` (or after `waitMs`), so a lone event is not held back; while batches are in flight the messages
+ * that arrive meanwhile make the next batch, up to `batch`.
  */
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
@@ -16,7 +25,10 @@ import { ChangeTracker } from './store/changes.js';
 import { StoreCorruptError } from './store/lmdb-store.js';
 import { decodeTx } from './decode.js';
 import type { Logger } from '../../runtime/log.js';
-import type { ClickHouseSink, RefusedRow } from '../../sinks/clickhouse/sink.js';
+import type { RefusedRow } from '../../sinks/clickhouse/sink.js';
+import type { Output } from '../../sinks/output.js';
+import type { RefusedTableRow, RowsByTable } from '../../sinks/output-clickhouse.js';
+import type { OutboundMessage, RefusedMessage } from '../../sinks/output-jetstream.js';
 import { TracedEmit, refusedRowMessages } from './refused.js';
 import type { Fence } from './ownership.js';
 
@@ -29,16 +41,24 @@ export interface WorkerDeps {
   js: JetStreamClient;
   jsm: JetStreamManager;
   engine: Engine;
-  sink: ClickHouseSink;
+  /** The ClickHouse tables: every row a batch causes. */
+  warehouse: Output<RowsByTable, RefusedTableRow>;
+  /** JetStream: the batch's offer triggers (`OFFERS`) and DLQ messages. */
+  messages: Output<readonly OutboundMessage[], RefusedMessage>;
   store: CheckpointStore;
   scorer?: ChurnScorer;
   logger: Logger;
   instance: string;
+  /** Most events in a batch. */
   batch: number;
+  /** Longest an idle worker waits for a batch to fill after its first message, ms. */
   waitMs: number;
+  /** An idle worker closes a batch once no message arrived for this long, ms. Default 1. */
+  gapMs?: number;
+  /** Batches applied and not yet committed at most (the pipeline's depth). Default `DEFAULT_PIPELINE_DEPTH`. */
+  depth?: number;
+  /** Interval of whole-state saves for stores without incremental commits, ms. */
   checkpointMs: number;
-  /** Publishes the batch's offer triggers and DLQ messages; resolves when JetStream has them. */
-  publish: (msgs: { subject: string; msgId: string; data: Uint8Array; headers?: Record<string, string> }[]) => Promise<void>;
   onBatch?: (info: BatchInfo) => void;
   /** Called when the message feed ends while the worker was not asked to stop (consumer gone, connection closed). */
   onEnded?: () => void;
@@ -72,6 +92,23 @@ export interface BatchInfo {
   latenciesMs: number[];
 }
 
+/** Batches a worker applies ahead of the first one not yet durable (`WorkerDeps.depth`). */
+export const DEFAULT_PIPELINE_DEPTH = 3;
+
+/** A batch applied and handed to the outputs, not yet committed and acked. */
+interface Flight {
+  partition: number;
+  events: number;
+  firstSeq: number;
+  last: JsMsg;
+  /** JetStream's persist time of each message, epoch ms. */
+  persistedAt: number[];
+  modelMs: number;
+  flushMs: number;
+  dlq: number;
+  durable: boolean;
+}
+
 export function consumerName(partition: number): string {
   return `scorer-p${partition}`;
 }
@@ -85,13 +122,23 @@ export class PartitionWorker {
   private ended = false;
   private lastCheckpoint = Date.now();
   private running: Promise<void> | undefined;
+  /** The worker stopped on a failure or a lost lease: nothing more is committed or acked. */
   private fenced = false;
   private lastDelivery = 0;
   /** Customers changed since the last commit (stores that commit incrementally). */
   private changes: ChangeTracker | undefined;
+  /** Batches applied and handed to the outputs, oldest first, until committed and acked. */
+  private readonly flights: Flight[] = [];
+  /** A batch is being applied (the state is between batch boundaries). */
+  private applying = false;
+  /** The commit (or save) and ack of the flights that were durable, while it runs. */
+  private committing: Promise<void> | undefined;
+  private readonly depth: number;
 
   constructor(readonly partition: number, private readonly deps: WorkerDeps) {
     this.state = newPartitionState(partition);
+    this.depth = deps.depth ?? DEFAULT_PIPELINE_DEPTH;
+    if (!(Number.isInteger(this.depth) && this.depth >= 1 && this.depth <= 64)) throw new RangeError(`depth: must be an integer from 1 to 64, got ${this.depth}`);
   }
 
   get seq(): number {
@@ -116,7 +163,8 @@ export class PartitionWorker {
       filter_subject: partitionFilter(this.partition),
       ack_policy: AckPolicy.All,
       ack_wait: nanos(120_000),
-      max_ack_pending: this.deps.batch * 4,
+      // Un-acked: the batches in the pipeline, the one being gathered and what was pulled meanwhile.
+      max_ack_pending: this.deps.batch * (this.depth + 3),
       ...(this.state.seq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: this.state.seq + 1 } : { deliver_policy: DeliverPolicy.All }),
     });
     const consumer = await this.deps.js.consumers.get(STREAM_TX, name);
@@ -125,8 +173,7 @@ export class PartitionWorker {
     void (async () => {
       for await (const m of msgs) {
         this.queue.push(m);
-        if (this.wake && this.queue.length >= this.deps.batch) this.wakeUp();
-        else if (this.wake && this.queue.length === 1) setTimeout(() => this.wakeUp(), this.deps.waitMs);
+        if (this.queue.length === 1 || this.queue.length >= this.deps.batch) this.wakeUp();
       }
       this.ended = true;
       this.wakeUp();
@@ -140,7 +187,7 @@ export class PartitionWorker {
         this.deps.onEnded?.();
       }
     });
-    this.deps.logger.info({ partition: this.partition, from_seq: this.state.seq + 1 }, 'partition worker started');
+    this.deps.logger.info({ partition: this.partition, from_seq: this.state.seq + 1, depth: this.depth }, 'partition worker started');
     this.running = this.loop().catch((err: Error) => this.deps.logger.error({ partition: this.partition, err: err.message }, 'partition worker failed'));
   }
 
@@ -166,97 +213,182 @@ export class PartitionWorker {
     w?.();
   }
 
+  private sleepUntilWoken(): Promise<void> {
+    return new Promise<void>((r) => (this.wake = r));
+  }
+
+  /** Whether another batch may be applied now (room in the pipeline; a save or a bounded cache's commit holds it). */
+  private get roomForBatch(): boolean {
+    if (this.flights.length >= this.depth) return false;
+    // A whole-state save may read the state after it starts; a bounded cache evicts when its commit lands.
+    if (this.committing && (!this.changes || this.changes.bounded)) return false;
+    return true;
+  }
+
   private async loop(): Promise<void> {
-    while (!this.stopping || this.queue.length > 0) {
+    while (!this.fenced) {
       if (this.queue.length === 0) {
         if (this.ended || this.stopping) break;
-        await new Promise<void>((r) => (this.wake = r));
+        await this.sleepUntilWoken();
         continue;
       }
+      if (!this.roomForBatch) {
+        await this.sleepUntilWoken();
+        continue;
+      }
+      if (this.flights.length === 0 && !this.stopping) await this.gather();
+      if (this.fenced) break;
       const batch = this.queue.splice(0, this.deps.batch);
       try {
         await this.processBatch(batch);
       } catch (err) {
-        // Nothing of this batch was acked. Fenced: another owner has the partition. Anything else: drop
-        // the in-memory state and let the partition restart from its checkpoint (its replay is idempotent).
-        const fenced = err instanceof FencedError;
-        if (fenced) this.deps.logger.warn({ partition: this.partition }, 'worker fenced: lease lost, stopping without committing');
-        else this.deps.logger.error({ partition: this.partition, err: (err as Error).message }, 'batch failed; restarting the partition from its checkpoint');
-        this.stopping = true;
-        this.fenced = true;
-        this.queue.length = 0;
-        await this.messages?.close().catch(() => undefined);
-        if (!fenced) this.deps.onEnded?.();
-        return;
+        this.fail(err);
       }
     }
+    // Stopping (or the feed ended): the batches already applied finish (durable, committed, acked).
+    while (!this.fenced && (this.flights.length > 0 || this.committing)) await this.sleepUntilWoken();
+  }
+
+  /** An idle worker lets a burst arrive: until no message came for `gapMs`, the batch is full, or `waitMs` passed. */
+  private async gather(): Promise<void> {
+    const gapMs = this.deps.gapMs ?? 1;
+    const until = performance.now() + this.deps.waitMs;
+    let seen = this.queue.length;
+    while (this.queue.length < this.deps.batch && !this.stopping && !this.ended && performance.now() < until) {
+      await new Promise((r) => setTimeout(r, gapMs));
+      if (this.queue.length === seen) return;
+      seen = this.queue.length;
+    }
+  }
+
+  /**
+   * Nothing of the pipeline is acked after a failure. Fenced: another owner has the partition. Anything
+   * else: the in-memory state is dropped and the partition restarts from its checkpoint (its replay is
+   * idempotent).
+   */
+  private fail(err: unknown): void {
+    if (this.fenced) return;
+    const fenced = err instanceof FencedError;
+    if (fenced) this.deps.logger.warn({ partition: this.partition }, 'worker fenced: lease lost, stopping without committing');
+    else this.deps.logger.error({ partition: this.partition, err: (err as Error).message }, 'batch failed; restarting the partition from its checkpoint');
+    this.stopping = true;
+    this.fenced = true;
+    this.queue.length = 0;
+    void this.messages?.close().catch(() => undefined);
+    this.wakeUp();
+    if (!fenced) this.deps.onEnded?.();
   }
 
   private async processBatch(batch: JsMsg[]): Promise<void> {
     const emit = new TracedEmit();
     const pendings: Pending[] = [];
-    const dlq: { subject: string; msgId: string; data: Uint8Array; headers: Record<string, string> }[] = [];
-    for (const m of batch) {
-      // A delivery the server made but this client never received (lost in transit across a reconnect)
-      // shows as a gap in the consumer's delivery sequence. With cumulative acks, acking past it would
-      // drop that event: restart the partition from its checkpoint instead (nothing of this batch is acked).
-      const delivered = m.info.deliverySequence;
-      if (this.lastDelivery > 0 && delivered !== this.lastDelivery + 1) {
-        throw new DeliveryGapError(`partition ${this.partition}: delivery ${delivered} after ${this.lastDelivery}`);
+    const dlq: OutboundMessage[] = [];
+    let modelMs: number | undefined;
+    this.applying = true;
+    try {
+      for (const m of batch) {
+        // A delivery the server made but this client never received (lost in transit across a reconnect)
+        // shows as a gap in the consumer's delivery sequence. With cumulative acks, acking past it would
+        // drop that event: restart the partition from its checkpoint instead (nothing of this batch is acked).
+        const delivered = m.info.deliverySequence;
+        if (this.lastDelivery > 0 && delivered !== this.lastDelivery + 1) {
+          throw new DeliveryGapError(`partition ${this.partition}: delivery ${delivered} after ${this.lastDelivery}`);
+        }
+        this.lastDelivery = delivered;
+        if (m.seq <= this.state.seq) continue; // redelivery of an event already applied
+        const decoded = decodeTx(m.subject, m.data);
+        if (!decoded.ok || decoded.partition !== this.partition) {
+          const reason = decoded.ok ? 'wrong_partition' : decoded.reason;
+          const detail = decoded.ok ? `subject ${m.subject} delivered to partition ${this.partition}` : decoded.detail;
+          dlq.push(this.dlqMessage(m, reason, detail));
+          this.state.seq = m.seq;
+          this.state.stats.rejected++;
+          continue;
+        }
+        emit.applying(m.seq, m.subject);
+        try {
+          const p = this.deps.engine.apply(this.state, { seq: m.seq, partition: this.partition, msg: decoded.msg }, emit);
+          if (p) pendings.push(p);
+        } catch (err) {
+          // A damaged stored customer (read lazily) is the store's failure, not the event's: the batch fails.
+          if (err instanceof StoreCorruptError) throw err;
+          dlq.push(this.dlqMessage(m, 'processing_error', (err as Error).message));
+          this.state.seq = m.seq;
+          this.state.stats.rejected++;
+        }
       }
-      this.lastDelivery = delivered;
-      if (m.seq <= this.state.seq) continue; // redelivery of an event already applied
-      const decoded = decodeTx(m.subject, m.data);
-      if (!decoded.ok || decoded.partition !== this.partition) {
-        const reason = decoded.ok ? 'wrong_partition' : decoded.reason;
-        const detail = decoded.ok ? `subject ${m.subject} delivered to partition ${this.partition}` : decoded.detail;
-        dlq.push(this.dlqMessage(m, reason, detail));
-        this.state.seq = m.seq;
-        this.state.stats.rejected++;
-        continue;
-      }
-      emit.applying(m.seq, m.subject);
-      try {
-        const p = this.deps.engine.apply(this.state, { seq: m.seq, partition: this.partition, msg: decoded.msg }, emit);
-        if (p) pendings.push(p);
-      } catch (err) {
-        // A damaged stored customer (read lazily) is the store's failure, not the event's: the batch fails.
-        if (err instanceof StoreCorruptError) throw err;
-        dlq.push(this.dlqMessage(m, 'processing_error', (err as Error).message));
-        this.state.seq = m.seq;
-        this.state.stats.rejected++;
-      }
+      const t0 = performance.now();
+      const scores = this.deps.scorer && pendings.length ? await this.deps.scorer.scoreBatch(pendings.map((p) => p.features)) : [];
+      modelMs = performance.now() - t0;
+      pendings.forEach((p, i) => {
+        emit.completing(p.ctx.seq);
+        this.deps.engine.complete(this.state, p, scores[i], emit);
+      });
+    } finally {
+      this.applying = false;
     }
-    const t0 = performance.now();
-    const scores = this.deps.scorer && pendings.length ? await this.deps.scorer.scoreBatch(pendings.map((p) => p.features)) : [];
-    const modelMs = performance.now() - t0;
-    pendings.forEach((p, i) => {
-      emit.completing(p.ctx.seq);
-      this.deps.engine.complete(this.state, p, scores[i], emit);
-    });
-
+    if (this.fenced) return;
     if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
+    const publishes: OutboundMessage[] = emit.publishes.map((p) => ({ subject: p.subject, msgId: p.msgId, data: Buffer.from(JSON.stringify(p.payload)) }));
+    for (const d of dlq) publishes.push(d);
+    const flight: Flight = {
+      partition: this.partition, events: batch.length, firstSeq: batch[0]!.seq, last: batch[batch.length - 1]!,
+      persistedAt: batch.map((m) => m.info.timestampNanos / 1e6), modelMs: modelMs ?? 0, flushMs: 0, dlq: dlq.length, durable: false,
+    };
+    this.flights.push(flight);
     const t1 = performance.now();
-    const rows = emit.tableRows();
-    const publishes = [
-      ...emit.publishes.map((p) => ({ subject: p.subject, msgId: p.msgId, data: Buffer.from(JSON.stringify(p.payload)) })),
-      ...dlq,
-    ];
-    const [refused] = await Promise.all([this.deps.sink.write(rows), publishes.length ? this.deps.publish(publishes) : Promise.resolve()]);
-    const refusedToDlq = refused.length ? await this.dlqRefused(refused, emit) : 0;
-    const flushMs = performance.now() - t1;
-    const last = batch[batch.length - 1]!;
+    this.writeOutputs(emit.tableRows(), publishes, emit).then((dlqMore) => {
+      flight.flushMs = performance.now() - t1;
+      flight.dlq += dlqMore;
+      flight.durable = true;
+      this.settle();
+    }, (err: unknown) => this.fail(err));
+  }
+
+  /** Writes a batch's rows and messages; resolves once all are durable, with the number of refusals sent to DLQ. */
+  private async writeOutputs(rows: RowsByTable, publishes: readonly OutboundMessage[], emit: TracedEmit): Promise<number> {
+    const [refusedRows, refusedMessages] = await Promise.all([this.deps.warehouse.write(rows), this.deps.messages.write(publishes)]);
+    let toDlq = 0;
+    if (refusedRows.length) toDlq += await this.dlqRefused(refusedRows, emit);
+    if (refusedMessages.length) toDlq += await this.dlqRefusedMessages(refusedMessages);
+    return toDlq;
+  }
+
+  /**
+   * Commits and acks once every batch applied so far is durable (none is being applied, no commit runs):
+   * the state then covers exactly the sequences whose outputs are durable.
+   */
+  private settle(): void {
+    if (this.fenced || this.committing || this.applying || this.flights.length === 0) return;
+    if (!this.flights.every((f) => f.durable)) return;
+    const done = this.flights.splice(0);
+    this.committing = this.commitAndAck(done).then(() => {
+      this.committing = undefined;
+      this.wakeUp();
+      this.settle();
+    }, (err: unknown) => {
+      this.committing = undefined;
+      this.fail(err);
+    });
+    this.wakeUp();
+  }
+
+  private async commitAndAck(done: readonly Flight[]): Promise<void> {
     if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
+    const last = done[done.length - 1]!;
     // Incremental stores commit before the ack: an event the consumer acked is always in the store, so a
     // partition found without state after acks was lost, not merely interrupted (checkNothingProcessed).
+    // The commit encodes the state before it returns: the next batch may be applied while it is written.
     if (this.changes) await this.checkpoint();
-    await this.ack(last);
+    else if (Date.now() - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
+    await this.ack(last.last);
     const now = Date.now();
-    this.deps.onBatch?.({
-      partition: this.partition, events: batch.length, firstSeq: batch[0]!.seq, lastSeq: last.seq, pending: last.info.pending,
-      modelMs, flushMs, dlq: dlq.length + refusedToDlq, latenciesMs: batch.map((m) => now - m.info.timestampNanos / 1e6),
-    });
-    if (!this.changes && now - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
+    for (const f of done) {
+      this.deps.onBatch?.({
+        partition: f.partition, events: f.events, firstSeq: f.firstSeq, lastSeq: f.last.seq, pending: f.last.info.pending,
+        modelMs: f.modelMs, flushMs: f.flushMs, dlq: f.dlq, latenciesMs: f.persistedAt.map((t) => now - t),
+      });
+    }
   }
 
   /**
@@ -277,21 +409,47 @@ export class PartitionWorker {
   /** Rows the warehouse refused for their data go to DLQ with their source event; the batch then goes on. */
   private async dlqRefused(refused: RefusedRow[], emit: TracedEmit): Promise<number> {
     const msgs = refusedRowMessages(refused, (row) => emit.sourceOf(row));
-    await this.deps.publish(msgs);
+    await this.writeDlq(msgs);
     const seqs = [...new Set(msgs.map((m) => m.headers['Vafa-Source-Seq']))].slice(0, 20);
     this.deps.logger.warn({ partition: this.partition, rows: msgs.length, tables: [...new Set(refused.map((r) => r.table))], seqs }, 'rows refused by ClickHouse sent to DLQ');
     return msgs.length;
   }
 
-  private dlqMessage(m: JsMsg, reason: string, detail: string): { subject: string; msgId: string; data: Uint8Array; headers: Record<string, string> } {
+  /**
+   * Messages JetStream can never take (larger than `max_payload`): an offer trigger goes to DLQ without
+   * its body, the reason and its subject and id in headers; a DLQ message that cannot land is logged.
+   */
+  private async dlqRefusedMessages(refused: readonly RefusedMessage[]): Promise<number> {
+    const msgs: OutboundMessage[] = [];
+    for (const r of refused) {
+      if (r.message.subject.startsWith('dlq.')) {
+        this.deps.logger.error({ partition: this.partition, subject: r.message.subject, msgId: r.message.msgId, reason: r.reason, detail: r.detail }, 'a DLQ message was refused by JetStream and is dropped');
+        continue;
+      }
+      msgs.push({
+        subject: `dlq.scorer.${r.reason}`, msgId: `dlq:refused:${r.message.msgId}`, data: new Uint8Array(0),
+        headers: { 'Vafa-Reason': r.reason, 'Vafa-Detail': r.detail.slice(0, 1000), 'Vafa-Source-Subject': r.message.subject, 'Vafa-Source-Msg-Id': r.message.msgId },
+      });
+    }
+    if (msgs.length) await this.writeDlq(msgs);
+    return msgs.length;
+  }
+
+  private async writeDlq(msgs: readonly OutboundMessage[]): Promise<void> {
+    const refused = await this.deps.messages.write(msgs);
+    for (const r of refused) this.deps.logger.error({ partition: this.partition, subject: r.message.subject, msgId: r.message.msgId, reason: r.reason }, 'a DLQ message was refused by JetStream and is dropped');
+  }
+
+  private dlqMessage(m: JsMsg, reason: string, detail: string): OutboundMessage {
     this.deps.logger.warn({ partition: this.partition, seq: m.seq, subject: m.subject, reason }, 'event sent to DLQ');
     const h = { 'Vafa-Reason': reason, 'Vafa-Detail': detail.slice(0, 1000), 'Vafa-Source-Stream': STREAM_TX, 'Vafa-Source-Subject': m.subject, 'Vafa-Source-Seq': String(m.seq) };
     return { subject: `dlq.scorer.${reason}`, msgId: `dlq:${STREAM_TX}:${m.seq}`, data: m.data, headers: h };
   }
 
   /**
-   * Commits the customers changed since the last commit (incremental stores, after every batch, before its ack),
-   * else saves the whole state; never once the fence is down (the partition may have a new owner by now).
+   * Commits the customers changed since the last commit (incremental stores, when every applied batch is
+   * durable, before the ack), else saves the whole state; never once the fence is down (the partition may
+   * have a new owner by now).
    */
   async checkpoint(): Promise<void> {
     this.lastCheckpoint = Date.now();
@@ -301,7 +459,7 @@ export class PartitionWorker {
     else await this.deps.store.save(this.state);
   }
 
-  /** Stops consuming, finishes the batches already received, checkpoints. */
+  /** Stops consuming, finishes the batches already received (durable, committed, acked), checkpoints. */
   async stop(): Promise<void> {
     this.stopping = true;
     await this.messages?.close().catch(() => undefined);
@@ -315,4 +473,3 @@ export class PartitionWorker {
     });
   }
 }
-
