@@ -9,22 +9,23 @@ import { CpuProbe, roleShares, threadCpuMs, type CpuShare } from '../../bench/cp
 import { renderCpu, summarize, type BenchReport } from '../../bench/report.js';
 
 const BUSY = 'console.log("spinning"); const end = Date.now() + 2000; while (Date.now() < end) {}';
-const IDLE = 'setTimeout(() => {}, 2500)';
+const IDLE = 'console.log("idle"); setTimeout(() => {}, 2500)';
 
 describe('the bench\'s CPU by process', () => {
   it('reads each child\'s CPU from /proc and sums a group', async () => {
     const busy = [spawn(process.execPath, ['-e', BUSY]), spawn(process.execPath, ['-e', BUSY])];
     const idle = spawn(process.execPath, ['-e', IDLE]);
     const exited = [...busy, idle].map((c) => new Promise((r) => c.once('exit', r)));
-    // each busy child says when it spins
-    await Promise.all(busy.map((c) => new Promise((r) => c.stdout.once('data', r))));
+    // each child says when it has started (the busy ones spin from then on)
+    await Promise.all([...busy, idle].map((c) => new Promise((r) => c.stdout.once('data', r))));
     const probe = new CpuProbe({ ingest: busy.map((c) => c.pid!), clickhouse: idle.pid, gone: 999_999_999 });
     const apart = new CpuProbe({ a: busy[0]!.pid, b: busy[1]!.pid });
     await new Promise((r) => setTimeout(r, 1000));
     const share = probe.stop();
     const each = apart.stop();
     await Promise.all(exited);
-    expect(share.children.ingest).toBeGreaterThan(15);
+    // how much of a core two spinners get depends on what else runs on the machine: only more than the idle one
+    expect(share.children.ingest).toBeGreaterThan(1);
     expect(share.children.ingest).toBeLessThanOrEqual(210);
     expect(Math.abs(share.children.ingest! - (each.children.a! + each.children.b!))).toBeLessThanOrEqual(3);
     expect(share.children.clickhouse).toBeLessThan(share.children.ingest! / 2);
@@ -34,11 +35,16 @@ describe('the bench\'s CPU by process', () => {
   it('reads one thread\'s CPU, not the process\'s (the load generator\'s thread)', async () => {
     const thread0 = threadCpuMs()!;
     const process0 = process.cpuUsage();
-    const worker = new Worker('const end = Date.now() + 1000; while (Date.now() < end) {}', { eval: true });
+    // the thread spins until it has used 300 ms of CPU itself (however long a loaded machine takes), at most 20 s
+    const worker = new Worker(`
+      const { readFileSync } = require('node:fs');
+      const ticks = () => { const f = readFileSync('/proc/thread-self/stat', 'utf8').split(') ')[1].split(' '); return Number(f[11]) + Number(f[12]); };
+      const start = ticks(); const end = Date.now() + 20000;
+      while (ticks() - start < 30 && Date.now() < end) {}`, { eval: true });
     await new Promise((r) => worker.once('exit', r));
     const threadMs = threadCpuMs()! - thread0;
     const processMs = (process.cpuUsage(process0).user + process.cpuUsage(process0).system) / 1000;
-    expect(processMs - threadMs).toBeGreaterThan(100);
+    expect(processMs - threadMs).toBeGreaterThan(250);
     expect(threadMs).toBeLessThan(processMs / 2);
   });
 
