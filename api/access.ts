@@ -1,6 +1,6 @@
 /**
  * Routes of access itself: the dashboard sign-in (`GET/POST /login`, `POST /logout`, `GET /api/session`)
- * and the admin API (`/v1/admin/keys`, `/v1/admin/keys/reload`, `/v1/admin/audit`). See docs/security.md.
+ * and the admin API (`/v1/admin/keys`, `/v1/admin/keys/reload`, `/v1/admin/audit`, `/v1/admin/erasures`). See docs/security.md.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
@@ -8,6 +8,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { cookieValue, fromTrustedProxy, SESSION_COOKIE, type KeyRing, type ProxyAuth, type Sessions } from './auth.js';
 import type { AccessAudit } from './audit.js';
 import type { ErrorCode } from './errors.js';
+import { registerErasureRoutes } from './erasure.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -167,4 +168,6 @@ export async function registerAccessRoutes(app: FastifyInstance, deps: AccessRou
       return send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');
     }
   });
+
+  registerErasureRoutes(app, { warehouse: deps.warehouse, database: deps.database, audit: deps.audit, clientAddress: (req) => clientAddress(req, deps.proxy), send });
 }

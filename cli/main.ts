@@ -29,6 +29,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   replay: async () => (await import('./replay.js')).replayCommand,
   backfill: async () => (await import('./backfill.js')).backfillCommand,
   keys: async () => (await import('./keys.js')).keysCommand,
+  erase: async () => (await import('./erase.js')).eraseCommand,
 };
 
 function help(): string {
@@ -49,6 +50,7 @@ function help(): string {
     '  replay     rebuild the ClickHouse tables from stream TX (--from <seq|time>)',
     '  backfill   load a bank\'s history from files into the state store and ClickHouse before going live',
     '  keys       make scoped API keys for VAFA_API_KEY_FILE (new | hash --id ID --scopes read,ingest,admin)',
+    '  erase      erase a customer from the warehouse (--customer ID [--reference TICKET] [--yes])',
     '',
     'Settings come from the environment (see README.md, "Configuration").',
   ].join('\n');

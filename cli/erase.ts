@@ -1,0 +1,95 @@
+/**
+ * `vafa erase --customer ID`: erases a customer from the warehouse of a running deployment
+ * (sinks/clickhouse/erasure.ts, docs/security.md "Erasure"), recorded in the access audit as
+ * `admin.erase` by `cli:<os user>`. On a terminal it asks for the id again; `--yes` skips that.
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { createInterface } from 'node:readline/promises';
+import { loadSettings } from '../config/settings.js';
+import { createWarehouseClient } from '../sinks/clickhouse/client.js';
+import { eraseCustomer, checkErasureInput, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, NOT_ERASED } from '../sinks/clickhouse/erasure.js';
+import type { Command } from './main.js';
+
+/** Longest the erasure may take before the command gives up (a retry resumes it), ms. */
+const ERASE_TIMEOUT_MS = 600_000;
+
+async function confirm(customerId: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(`Erase customer ${customerId} from the warehouse? This cannot be undone. Type the customer id again to confirm: `);
+    return answer.trim() === customerId;
+  } finally {
+    rl.close();
+  }
+}
+
+export const eraseCommand: Command = {
+  summary: 'Erase a customer from the warehouse (right to erasure): the profile deleted, kept records under a random erasure id.',
+  usage: [
+    'vafa erase --customer ID [--reference TICKET] [--yes] [--json]',
+    '',
+    '  --customer ID      the customer to erase',
+    '  --reference TICKET the bank\'s reference for the request, recorded in the audit (never personal data)',
+    '  --yes              do not ask (required when stdin is not a terminal)',
+    '  --json             print the result as JSON',
+    '',
+    'Reaches ClickHouse through CLICKHOUSE_URL (CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE);',
+    'without it, the all-in-one\'s embedded engine on 127.0.0.1:VAFA_CLICKHOUSE_PORT (8123).',
+  ].join('\n'),
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: { customer: { type: 'string' }, reference: { type: 'string' }, yes: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    });
+    if (!values.customer) {
+      console.error(`vafa erase: --customer is required\n\n${this.usage}`);
+      return 2;
+    }
+    try {
+      checkErasureInput(values.customer, values.reference);
+    } catch (err) {
+      if (err instanceof ErasureInputError) {
+        console.error(`vafa erase: ${err.message}`);
+        return 2;
+      }
+      throw err;
+    }
+    if (!values.yes) {
+      if (!process.stdin.isTTY) {
+        console.error('vafa erase: stdin is not a terminal: pass --yes to erase without asking');
+        return 2;
+      }
+      if (!(await confirm(values.customer))) {
+        console.error('vafa erase: not confirmed; nothing erased');
+        return 1;
+      }
+    }
+    const settings = loadSettings();
+    const url = settings.clickhouseUrl ?? `http://127.0.0.1:${settings.localClickhousePort}`;
+    const ch = createWarehouseClient({ url, user: settings.clickhouseUser, password: settings.clickhousePassword, database: settings.clickhouseDatabase }, { requestTimeoutMs: ERASE_TIMEOUT_MS });
+    try {
+      const r = await eraseCustomer(ch, settings.clickhouseDatabase, {
+        customerId: values.customer, principal: `cli:${os.userInfo().username}`, via: 'cli', method: 'CLI', route: 'vafa erase',
+        remoteAddr: os.hostname(), ...(values.reference ? { reference: values.reference } : {}),
+      });
+      if (values.json) {
+        console.log(JSON.stringify({ ...r, not_erased: NOT_ERASED }));
+        return 0;
+      }
+      console.log(`${r.found ? 'erased' : 'nothing found for'} customer ${values.customer}: erasure id ${r.erasure_id} (audit ${r.audit_id}, ${r.ms} ms)`);
+      for (const t of r.tables.filter((x) => x.rows > 0)) console.log(`  ${t.table.padEnd(24)} ${t.action} ${t.rows} row(s)`);
+      console.log('not erased by this command (docs/security.md):');
+      for (const n of NOT_ERASED) console.log(`  - ${n}`);
+      return 0;
+    } catch (err) {
+      if (err instanceof ErasureIncompleteError || err instanceof ErasureUnsupportedError) {
+        console.error(`vafa erase: ${err.message}`);
+        return 1;
+      }
+      throw err;
+    } finally {
+      await ch.close();
+    }
+  },
+};
