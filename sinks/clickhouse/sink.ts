@@ -104,6 +104,8 @@ export class ClickHouseSink {
   private readonly encoders = new Map<string, RowBinaryTableEncoder | null>();
   private readonly defs: ReadonlyMap<string, TableDef>;
   private inserts = 0;
+  /** The classified failure of the last failed attempt: the `cause` of the SinkClosedError every waiter of a flush gets when it is given up. */
+  private lastFailure: (SinkFailure & { table: string }) | undefined;
   /** True while the last flush attempt failed (the warehouse is unavailable). */
   degraded = false;
 
@@ -206,14 +208,15 @@ export class ClickHouseSink {
         }
       });
       if (failed.length === 0) break;
-      if (this.closed) throw new SinkClosedError(`sink closed with ${rows} rows not stored`);
+      if (this.closed) throw new SinkClosedError(`sink closed with ${rows} rows not stored`, { cause: this.lastFailure });
       this.degraded = true;
       todo = failed;
       await sleep(delay, this.aborted.signal);
-      if (this.closed) throw new SinkClosedError(`sink aborted with ${rows} rows not stored`);
+      if (this.closed) throw new SinkClosedError(`sink aborted with ${rows} rows not stored`, { cause: this.lastFailure });
       delay = Math.min(delay * 2, this.opts.maxRetryMs ?? 5000);
     }
     this.degraded = false;
+    this.lastFailure = undefined;
     this.episode?.ok();
     if (refused.length) this.refused(refused);
     this.opts.onFlush?.({ rows, ms: performance.now() - started, tables: batch.size, inserts: this.inserts - insertsBefore });
@@ -222,6 +225,7 @@ export class ClickHouseSink {
 
   private failed(table: string, err: unknown, rows: number): void {
     const f = classifySinkError(err);
+    this.lastFailure = { ...f, table };
     this.opts.onFailure?.({ ...f, table });
     const hint = f.kind === 'operator' ? 'needs an operator (no row is at fault; nothing goes to DLQ)' : 'transient';
     this.episode?.fail(err, { table, rows, kind: f.kind, reason: f.reason, hint });
@@ -332,7 +336,8 @@ export class ClickHouseSink {
   abort(): void {
     this.closed = true;
     this.aborted.abort();
-    for (const w of this.waiters) w.reject(new SinkClosedError('sink aborted'));
+    const err = new SinkClosedError('sink aborted', { cause: this.lastFailure });
+    for (const w of this.waiters) w.reject(err);
     this.waiters = [];
   }
 }

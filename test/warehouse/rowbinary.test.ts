@@ -13,7 +13,7 @@ import { BINARY_INSERT_DIRECT } from '../../runtime/warehouse/engine.js';
 import { startWarehouse, type Warehouse } from '../../runtime/warehouse/server.js';
 import { classifySinkError } from '../../sinks/clickhouse/errors.js';
 import { createTableSql, TABLES } from '../../sinks/clickhouse/schema.js';
-import { ClickHouseSink, type SinkInsertFormat } from '../../sinks/clickhouse/sink.js';
+import { ClickHouseSink, SinkClosedError, type SinkInsertFormat } from '../../sinks/clickhouse/sink.js';
 import type { Row } from '../../scorer/core/types.js';
 
 let dir: string;
@@ -166,6 +166,23 @@ describe('RowBinary into the embedded engine', () => {
     const rs = await ch.query({ query: `SELECT entry_id FROM ${DB.RowBinary}.points_ledger WHERE entry_id LIKE 'E-ref-%' ORDER BY entry_id`, format: 'JSONEachRow' });
     expect(await rs.json()).toEqual([0, 1, 3, 4].map((i) => ({ entry_id: `E-ref-${i}` })));
     await sink.close();
+  });
+});
+
+describe('a flush that is given up', () => {
+  it('rejects every writer in it with the same SinkClosedError, caused by the classified failure', async () => {
+    const failures: string[] = [];
+    const sink = new ClickHouseSink(ch, { database: DB.RowBinary, lingerMs: 20, retryMs: 20, maxRetryMs: 50, tables: [{ ...TABLES[0]!, name: 'not_there' }], onFailure: (f) => failures.push(f.reason) });
+    const rows = new Map([['not_there', [ROWS.scored_transactions!]]]);
+    const writes = [sink.write(rows), sink.write(rows)].map((p) => p.then(() => undefined, (e: unknown) => e));
+    const deadline = Date.now() + 10_000;
+    while (failures.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(failures.slice(0, 2)).toEqual(['UNKNOWN_TABLE', 'UNKNOWN_TABLE']);
+    sink.abort();
+    const [a, b] = await Promise.all(writes);
+    expect(a).toBeInstanceOf(SinkClosedError);
+    expect(b).toBe(a);
+    expect((a as Error).cause).toMatchObject({ kind: 'operator', reason: 'UNKNOWN_TABLE', table: 'not_there' });
   });
 });
 
