@@ -20,7 +20,7 @@ import {
 } from '../../scorer/runtime/model/reasons.js';
 import { explain, marginOf, type Explainer } from '../../training/reasons.js';
 import { createRng } from '../../training/random.js';
-import { tempDir } from './helpers.js';
+import { fixture, tempDir } from './helpers.js';
 
 const SHIPPED = path.resolve(import.meta.dirname, '../../models/churn');
 type Trees = Extract<Explainer, { kind: 'trees' }>;
@@ -175,6 +175,26 @@ describe('the churn scorer stores reasons with its scores', () => {
       expect(r.top).toHaveLength(1);
       expect(sigmoid(r.bias! + r.other! + listed(r))).toBeCloseTo(x.probability, 5);
     }
+  });
+
+  it('a foreign model with occlusion references: the same reasons as explain(), one extra run per batch', async () => {
+    await copyFile(fixture('sklearn-onnx-2018/SklearnBinGradientBoostingClassifier.model.onnx'), path.join(dir, 'gb.onnx'));
+    const manifest = path.join(dir, 'gb-occlusion.json');
+    await writeFile(manifest, JSON.stringify({
+      format: 'vafa.model/v1', version: 'gb-occlusion', onnx: 'gb.onnx', input: { name: 'input', shape: ['N', 2] },
+      features: [{ name: 'x0', feature: 'recency_days' }, { name: 'x1', expr: 'ratio(tx_count_30d, 10)' }],
+      output: { name: 'probabilities', kind: 'zipmap', positive_class: 'B' }, threshold: 0.5,
+      explain: { reference: { recency_days: 0, tx_count_30d: 10 } }, reasons: { min_probability: 0 },
+    }));
+    const s = await open(manifest);
+    const batch = [{ recency_days: 1, tx_count_30d: 10 }, { recency_days: 0, tx_count_30d: 10 }];
+    const runs = s.current.stats.runs;
+    const scores = await s.scoreBatch(batch);
+    expect(s.current.stats.runs).toBe(runs + 2);
+    const want = await s.explain(batch);
+    scores.forEach((x, i) => expect(JSON.parse(x.reasons!)).toEqual({ method: 'occlusion', top: want[i]!.map((r) => ({ ...r, contribution: Number(reasonNumber(r.contribution)) })) }));
+    expect((JSON.parse(scores[0]!.reasons!) as Stored).top.map((r) => r.feature)).toEqual(['recency_days']);
+    expect((JSON.parse(scores[1]!.reasons!) as Stored).top).toEqual([]);
   });
 
   it('refuses a manifest whose reasons are out of bounds, naming the field', async () => {
