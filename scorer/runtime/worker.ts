@@ -133,6 +133,8 @@ export class PartitionWorker {
   private applying = false;
   /** The commit (or save) and ack of the flights that were durable, while it runs. */
   private committing: Promise<void> | undefined;
+  /** A whole-state save (stores without incremental commits) is running. */
+  private saving = false;
   private readonly depth: number;
 
   constructor(readonly partition: number, private readonly deps: WorkerDeps) {
@@ -219,10 +221,9 @@ export class PartitionWorker {
 
   /** Whether another batch may be applied now (room in the pipeline; a save or a bounded cache's commit holds it). */
   private get roomForBatch(): boolean {
-    if (this.flights.length >= this.depth) return false;
-    // A whole-state save may read the state after it starts; a bounded cache evicts when its commit lands.
-    if (this.committing && (!this.changes || this.changes.bounded)) return false;
-    return true;
+    if (this.flights.length >= this.depth || this.saving) return false;
+    // A bounded cache evicts when its commit lands: nothing may be applied in between.
+    return !(this.committing && this.changes?.bounded);
   }
 
   private async loop(): Promise<void> {
@@ -380,7 +381,15 @@ export class PartitionWorker {
     // partition found without state after acks was lost, not merely interrupted (checkNothingProcessed).
     // The commit encodes the state before it returns: the next batch may be applied while it is written.
     if (this.changes) await this.checkpoint();
-    else if (Date.now() - this.lastCheckpoint >= this.deps.checkpointMs) await this.checkpoint();
+    else if (Date.now() - this.lastCheckpoint >= this.deps.checkpointMs) {
+      // A whole-state save reads the state as it writes it: nothing is applied meanwhile.
+      this.saving = true;
+      try {
+        await this.checkpoint();
+      } finally {
+        this.saving = false;
+      }
+    }
     await this.ack(last.last);
     const now = Date.now();
     for (const f of done) {
