@@ -92,6 +92,14 @@ describe('the compact codec', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
+  it('decodes front-coded and base-64 strings into the same strings whatever their characters (one byte, Latin-1, beyond)', () => {
+    expectExact(['T1db78fc5-5046', 'T1db78fc5-5047', 'T1db78fc5-5047x', 'café-1', 'café-2', 'cafè', 'ö€x', 'ö€y', 'öx', '\u00ff\u0100', '\u00ff\u00fe', '']);
+    const ids = Array.from({ length: 300 }, (_, i) => `tx-2025-01-${String(i).padStart(5, '0')}`);
+    expectExact(ids);
+    const long = 'Ab9-'.repeat(3000);
+    expectExact([long, long.slice(4), `${long}zz`]);
+  });
+
   it('refuses what it cannot write: class instances, functions, nesting deeper than the bound', () => {
     expect(() => compactEncode(new Map())).toThrow(/cannot encode a Map/);
     expect(() => compactEncode({ f: () => 1 })).toThrow(/cannot encode a function/);

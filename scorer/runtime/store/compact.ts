@@ -51,6 +51,7 @@ export const MAX_ITEMS = 1 << 24;
 const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const BASE64_VALUE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 64; i++) BASE64_VALUE[BASE64_ALPHABET.charCodeAt(i)] = i;
+const BASE64_CODES = Uint8Array.from(BASE64_ALPHABET, (ch) => ch.charCodeAt(0));
 /** ASCII text up to this many bytes is decoded by hand (TextDecoder's call costs more for short ids). */
 const SHORT_TEXT = 64;
 /** Shorter base-64 strings are written as text (the saving would not pay for the check). */
@@ -155,13 +156,14 @@ function isBase64(s: string): boolean {
   return true;
 }
 
-/** Bytes of `varint(n)`. */
+/** Bytes of `varint(n)` (n a non-negative safe integer). */
 function varintBytes(n: number): number {
-  let bytes = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    bytes++;
-  }
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
+  if (n < 0x10000000) return 4;
+  let bytes = 5;
+  for (n = Math.floor(n / 0x800000000); n >= 1; n = Math.floor(n / 0x80)) bytes++;
   return bytes;
 }
 
@@ -246,14 +248,22 @@ class Encoder {
       }
       return;
     }
-    let ascii = true;
-    for (let i = 0; i < s.length && ascii; i++) ascii = s.charCodeAt(i) < 0x80;
-    if (ascii) {
-      out.varint(s.length * 2);
-      out.room(s.length);
-      for (let i = 0; i < s.length; i++) out.bytes[out.length++] = s.charCodeAt(i);
+    const start = out.length;
+    out.varint(s.length * 2);
+    out.room(s.length);
+    const target = out.bytes;
+    let o = out.length;
+    let i = 0;
+    for (; i < s.length; i++) {
+      const code = s.charCodeAt(i);
+      if (code >= 0x80) break;
+      target[o++] = code;
+    }
+    if (i === s.length) {
+      out.length = o;
       return;
     }
+    out.length = start;
     const bytes = utf8.encode(s);
     out.varint(bytes.length * 2);
     out.raw(bytes);
@@ -318,13 +328,25 @@ class Encoder {
   private table(rows: readonly Record<string, unknown>[], depth: number): void {
     const keys: string[] = [];
     const seen = new Set<string>();
-    for (const row of rows) {
-      for (const k of Object.keys(row)) {
-        if (row[k] !== undefined && !seen.has(k)) {
+    // Uniform: every row has exactly `keys`, all defined (the usual case), so a column reads rows directly.
+    let uniform = true;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      let count = 0;
+      for (const k in row) {
+        if (!Object.hasOwn(row, k)) continue;
+        if (row[k] === undefined) {
+          uniform = false;
+          continue;
+        }
+        count++;
+        if (!seen.has(k)) {
           seen.add(k);
           keys.push(k);
+          if (i > 0) uniform = false;
         }
       }
+      if (count !== keys.length) uniform = false;
     }
     const out = this.out;
     out.byte(T_TABLE);
@@ -333,7 +355,8 @@ class Encoder {
     for (const k of keys) this.key(k);
     const column: unknown[] = new Array(rows.length);
     for (const k of keys) {
-      for (let i = 0; i < rows.length; i++) column[i] = Object.hasOwn(rows[i]!, k) ? rows[i]![k] : undefined;
+      if (uniform) for (let i = 0; i < rows.length; i++) column[i] = rows[i]![k];
+      else for (let i = 0; i < rows.length; i++) column[i] = Object.hasOwn(rows[i]!, k) ? rows[i]![k] : undefined;
       this.array(column, depth + 1);
     }
   }
@@ -408,6 +431,18 @@ class Encoder {
 function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
   if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
   else o[k] = v;
+}
+
+/**
+ * Scratch space where decoded one-byte strings are assembled, so each comes out as one flat string: built
+ * by concatenation (four characters of base 64 at a time, a shared prefix and the rest), V8 keeps a string
+ * as a tree of pieces, several times its size in the heap until something flattens it.
+ */
+let scratch = Buffer.allocUnsafe(1 << 12);
+
+function scratchOf(n: number): Buffer {
+  if (scratch.length < n) scratch = Buffer.allocUnsafe(Math.max(n, scratch.length * 2));
+  return scratch;
 }
 
 class Decoder {
@@ -485,11 +520,15 @@ class Decoder {
   private base64(): string {
     const groups = this.varint();
     const bytes = this.take(groups * 3);
-    let s = '';
-    for (let i = 0; i < bytes.length; i += 3) {
+    const out = scratchOf(groups * 4);
+    for (let i = 0, o = 0; i < bytes.length; i += 3, o += 4) {
       const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-      s += BASE64_ALPHABET[v >>> 18]! + BASE64_ALPHABET[(v >>> 12) & 63]! + BASE64_ALPHABET[(v >>> 6) & 63]! + BASE64_ALPHABET[v & 63]!;
+      out[o] = BASE64_CODES[v >>> 18]!;
+      out[o + 1] = BASE64_CODES[(v >>> 12) & 63]!;
+      out[o + 2] = BASE64_CODES[(v >>> 6) & 63]!;
+      out[o + 3] = BASE64_CODES[v & 63]!;
     }
+    const s = out.toString('latin1', 0, groups * 4);
     this.strings.push(s);
     return s;
   }
@@ -574,7 +613,7 @@ class Decoder {
         const shared = this.varint();
         if (shared > previous.length) this.fail(`prefix of ${shared} characters after a string of ${previous.length}`);
         const rest = this.chars();
-        a[i] = previous.slice(0, shared) + rest;
+        a[i] = shared === 0 ? rest : joined(previous, shared, rest);
         this.strings.push(a[i]!);
         previous = a[i]!;
       }
@@ -616,6 +655,23 @@ class Decoder {
     }
     return rows;
   }
+}
+
+/** `previous.slice(0, shared) + rest` as one flat string when every character fits a byte (ids), else as V8 joins it. */
+function joined(previous: string, shared: number, rest: string): string {
+  const length = shared + rest.length;
+  const out = scratchOf(length);
+  for (let i = 0; i < shared; i++) {
+    const code = previous.charCodeAt(i);
+    if (code > 0xff) return previous.slice(0, shared) + rest;
+    out[i] = code;
+  }
+  for (let i = 0; i < rest.length; i++) {
+    const code = rest.charCodeAt(i);
+    if (code > 0xff) return previous.slice(0, shared) + rest;
+    out[shared + i] = code;
+  }
+  return out.toString('latin1', 0, length);
 }
 
 const encoder = new Encoder();
