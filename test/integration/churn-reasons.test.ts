@@ -29,6 +29,10 @@ let dir: string;
 const explainer = JSON.parse(readFileSync(path.join(MODEL, 'churn-gbt.explain.json'), 'utf8')) as Explainer;
 const logit = (p: number): number => Math.log(p / (1 - p));
 const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
+/** Event times a few weeks back from today, so the tables' retention (400 days for scored rows) never drops them. */
+const DAY = 86_400_000;
+const BASE = Math.floor(Date.now() / DAY) * DAY - 60 * DAY;
+const at = (days: number, hours = 0): string => new Date(BASE + days * DAY + hours * 3_600_000).toISOString();
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'vafa-reasons-'));
@@ -47,8 +51,8 @@ describe('churn reasons through the pipeline', () => {
   it('stores reasons that add up to the model\'s log-odds, and the API returns them to the read scope', async () => {
     // Two customers with other histories (other features, other reasons): twelve purchases over three weeks, three cash withdrawals in a day.
     const txs = [
-      ...Array.from({ length: 12 }, (_, i) => makeTx(i, 'REASON-ACTIVE', { occurred_at: new Date(Date.UTC(2026, 0, 1 + i * 2)).toISOString() })),
-      ...Array.from({ length: 3 }, (_, i) => makeTx(100 + i, 'REASON-QUIET', { channel: 'atm', amount_minor: 9_000_000, occurred_at: new Date(Date.UTC(2026, 0, 1, 9 + i)).toISOString() })),
+      ...Array.from({ length: 12 }, (_, i) => makeTx(i, 'REASON-ACTIVE', { occurred_at: at(i * 2) })),
+      ...Array.from({ length: 3 }, (_, i) => makeTx(100 + i, 'REASON-QUIET', { channel: 'atm', amount_minor: 9_000_000, occurred_at: at(0, 9 + i) })),
     ];
     const posted = await postJson(`${stack.apiUrl}/v1/transactions`, txs, auth(SWITCH));
     expect(posted.status).toBe(202);
@@ -99,7 +103,7 @@ describe('churn reasons through the pipeline', () => {
   });
 
   it('draws the reasons on the built-in customer page', async () => {
-    const txs = Array.from({ length: 5 }, (_, i) => makeTx(200 + i, 'REASON-PAGE', { occurred_at: new Date(Date.UTC(2026, 0, 2, 10 + i)).toISOString() }));
+    const txs = Array.from({ length: 5 }, (_, i) => makeTx(200 + i, 'REASON-PAGE', { occurred_at: at(1, 10 + i) }));
     expect((await postJson(`${stack.apiUrl}/v1/transactions`, txs, auth(SWITCH))).status).toBe(202);
     const stored = await waitFor(async () => {
       const rows = await queryRows<{ churn_reasons: string; n: number }>(stack,
