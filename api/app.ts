@@ -41,6 +41,8 @@ export interface AppDeps {
   rateLimitPerMin?: number;
   /** Where the rate limits count; default this process (several ingest processes share one: api/rate-limit-store.ts). */
   rateLimitStore?: FastifyRateLimitStoreCtor;
+  /** Dashboard sign-in sessions; default this process's own (several ingest processes share theirs: api/shared-sessions.ts). */
+  sessions?: Sessions;
   /** Max body bytes. Default 10 MiB. */
   bodyLimit?: number;
   /** Extra readiness checks (the scorer in the all-in-one). */
@@ -115,7 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   const keys = await KeyRing.open({ envKeys: deps.apiKeys, file: deps.auth?.keyFile, logger: deps.logger, ...(deps.auth?.keyFileWatchMs ? { watchMs: deps.auth.keyFileWatchMs } : {}) });
-  const sessions = new Sessions((deps.auth?.sessionTtlS ?? 8 * 3600) * 1000);
+  const sessions = deps.sessions ?? new Sessions((deps.auth?.sessionTtlS ?? 8 * 3600) * 1000);
   const proxy = deps.auth?.proxyUserHeader ? { header: deps.auth.proxyUserHeader.toLowerCase(), trusted: deps.auth.trustedProxies ?? ['127.0.0.1', '::1'] } : undefined;
   const audit = new AccessAudit({ warehouse: deps.warehouse, database: deps.database, logger: deps.logger.child({ module: 'audit' }), registry: deps.registry, ...(deps.auth?.auditFlushMs ? { flushMs: deps.auth.auditFlushMs } : {}) });
   app.decorate('vafaAccess', { keys, sessions, audit });

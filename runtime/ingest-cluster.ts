@@ -7,7 +7,8 @@
  *   (api/metrics.ts `aggregateMetrics`), so a counter is the total whichever worker answers the scrape;
  * - rate limits: every worker counts a key's requests in the primary (api/rate-limit-store.ts), so a
  *   key's limit holds across the workers;
- * - readiness: the primary's checks (the scorer in the all-in-one) join each worker's own.
+ * - readiness: the primary's checks (the scorer in the all-in-one) join each worker's own;
+ * - dashboard sign-in sessions: a worker's new or ended session is relayed to the others (api/shared-sessions.ts).
  * Stopping asks every worker to stop its inputs (in-flight requests are finished and answered, so
  * nothing acknowledged is lost) within the deadline; a worker still running then is killed. A worker
  * that dies is replaced (at most `MAX_RESTARTS_PER_MIN` a minute).
@@ -21,6 +22,7 @@ import { freePort } from './nats-server.js';
 import { NODE_FLAGS } from './node-flags.js';
 import { aggregateMetrics, type ProcessMetrics } from '../api/metrics.js';
 import { FixedWindowCounters } from '../api/rate-limit-store.js';
+import type { SessionEvent } from '../api/shared-sessions.js';
 
 const ENTRY = path.resolve(import.meta.dirname, 'ingest-worker.js');
 const MAX_RESTARTS_PER_MIN = 5;
@@ -45,6 +47,7 @@ export type ToWorker =
   | WorkerStart
   | { t: 'stop'; deadlineMs: number }
   | { t: 'collect'; id: number }
+  | { t: 'session'; event: SessionEvent }
   | { t: 'reply'; id: number; ok: true; value: unknown }
   | { t: 'reply'; id: number; ok: false; error: string };
 
@@ -56,7 +59,8 @@ export type FromWorker =
   | { t: 'collected'; id: number; metrics: ProcessMetrics }
   | { t: 'metrics'; id: number }
   | { t: 'rate'; id: number; namespace: string; key: string; timeWindowMs: number }
-  | { t: 'readiness'; id: number };
+  | { t: 'readiness'; id: number }
+  | { t: 'session'; event: SessionEvent };
 
 export interface IngestClusterOptions {
   settings: Settings;
@@ -146,6 +150,7 @@ export async function startIngestCluster(o: IngestClusterOptions): Promise<Inges
         case 'metrics': answer(worker, m.id, metrics); break;
         case 'rate': answer(worker, m.id, () => counters.count(m.namespace, m.key, m.timeWindowMs)); break;
         case 'readiness': answer(worker, m.id, async () => (o.readiness ? await o.readiness() : {})); break;
+        case 'session': for (const other of live) if (other !== worker) send(other, { t: 'session', event: m.event }); break;
         default: break;
       }
     });
@@ -210,9 +215,6 @@ export async function startIngestCluster(o: IngestClusterOptions): Promise<Inges
     throw err;
   }
   logger.info({ workers: o.workers, port, ...(iso8583Port !== undefined ? { iso8583Port } : {}) }, 'ingest workers listening');
-  if (settings.apiKeys.length > 0 || settings.apiKeyFile) {
-    logger.warn({ workers: o.workers }, 'dashboard sign-in sessions (/login) are kept by the worker that signed in: with several ingest workers a browser may be asked to sign in again; serve the dashboard from a process with VAFA_INGEST_WORKERS=1 or sign in through the trusted proxy header (docs/operations.md)');
-  }
   return {
     workers: o.workers, port, ...(iso8583Port !== undefined ? { iso8583Port } : {}),
     pids: () => [...live].map((w) => w.process.pid).filter((p): p is number => p !== undefined),

@@ -31,6 +31,7 @@ export interface IngestRoleOptions {
   iso8583Port?: number;
   readiness?: AppDeps['readiness'];
   rateLimitStore?: AppDeps['rateLimitStore'];
+  sessions?: AppDeps['sessions'];
 }
 
 export interface IngestRole {
@@ -53,6 +54,7 @@ export async function startIngestRole(o: IngestRoleOptions): Promise<IngestRole>
     auth: { keyFile: settings.apiKeyFile, sessionTtlS: settings.sessionTtlS, proxyUserHeader: settings.proxyUserHeader, trustedProxies: settings.trustedProxies },
     ...(o.readiness ? { readiness: o.readiness } : {}),
     ...(o.rateLimitStore ? { rateLimitStore: o.rateLimitStore } : {}),
+    ...(o.sessions ? { sessions: o.sessions } : {}),
     dashboard: (a) => registerDashboard(a, { warehouse, database: settings.clickhouseDatabase }),
   });
   const stops: IngestRole['stops'] = [];

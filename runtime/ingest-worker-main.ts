@@ -10,6 +10,7 @@ import { withDeadline } from './deadline.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { createRegistry } from '../api/metrics.js';
 import { sharedRateLimitStore, type WindowCount } from '../api/rate-limit-store.js';
+import { SharedSessions } from '../api/shared-sessions.js';
 import { startIngestRole, type IngestRole } from './ingest-role.js';
 import type { FromWorker, ToWorker, WorkerStart } from './ingest-cluster.js';
 
@@ -72,15 +73,18 @@ async function begin(m: WorkerStart): Promise<void> {
     await warehouse.close();
   };
   const registry = createRegistry(() => ask<string>((id) => ({ t: 'metrics', id })));
+  const sessions = new SharedSessions(settings.sessionTtlS * 1000, (event) => tell({ t: 'session', event }));
   role = await startIngestRole({
     settings, nc, warehouse, registry, logger: log, iso8583: m.iso8583Port !== undefined, port: m.port,
     ...(m.iso8583Port !== undefined ? { iso8583Port: m.iso8583Port } : {}),
     readiness: () => ask<Record<string, boolean>>((id) => ({ t: 'readiness', id })),
+    sessions,
     rateLimitStore: sharedRateLimitStore((namespace, key, timeWindowMs) => ask<WindowCount>((id) => ({ t: 'rate', id, namespace, key, timeWindowMs }))),
   });
   tell({ t: 'ready', port: role.port, ...(role.iso8583Port !== undefined ? { iso8583Port: role.iso8583Port } : {}) });
   process.on('message', (msg: ToWorker) => {
     if (msg.t === 'collect') void registry.getMetricsAsJSON().then((metrics) => tell({ t: 'collected', id: msg.id, metrics }));
+    else if (msg.t === 'session') sessions.apply(msg.event);
   });
 }
 

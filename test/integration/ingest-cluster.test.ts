@@ -2,7 +2,8 @@
  * Ingest on every core (runtime/ingest-cluster.ts): two ingest worker processes behind one HTTP port and
  * one ISO 8583 port, on a real nats-server. Events posted over many connections land in TX exactly once
  * and both workers serve; /metrics is the sum of the workers; a key's rate limit holds across them; an
- * ISO 8583 connection works on whichever worker it reaches (tokens only in TX); stopping with requests
+ * ISO 8583 connection works on whichever worker it reaches (tokens only in TX); a dashboard sign-in
+ * holds on every worker; stopping with requests
  * in flight loses nothing that was acknowledged, within the deadline.
  */
 import http from 'node:http';
@@ -119,6 +120,31 @@ describe('ingest on two worker processes behind one port', () => {
     expect(accepted).toBe(RATE);
     // another key is counted apart
     expect((await request('POST', '/v1/transactions', KEY_C, makeTx(600_000))).status).toBe(202);
+  });
+
+  it('keeps a dashboard sign-in valid on every worker, and a sign-out too', async () => {
+    const login = await fetch(new URL('/login', stack.apiUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ key: KEY_C }) });
+    expect(login.status).toBe(200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    expect(cookie).toMatch(/^vafa_session=./);
+    // a fresh connection each: the primary hands them to the workers in turn
+    const fresh = (): Promise<number> => new Promise((resolve, reject) => {
+      const req = http.request(new URL('/v1/customers/NOBODY', stack.apiUrl), { agent: false, headers: { cookie } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.setTimeout(20_000, () => req.destroy(new Error('request timed out')));
+      req.on('error', reject);
+      req.end();
+    });
+    const signedIn: number[] = [];
+    for (let i = 0; i < 6; i++) signedIn.push(await fresh());
+    expect(signedIn).toEqual(Array(6).fill(404));
+    const logout = await fetch(new URL('/logout', stack.apiUrl), { method: 'POST', headers: { cookie } });
+    expect(logout.status).toBe(204);
+    const signedOut: number[] = [];
+    for (let i = 0; i < 6; i++) signedOut.push(await fresh());
+    expect(signedOut).toEqual(Array(6).fill(401));
   });
 
   it('answers ISO 8583 0200s on connections spread over the workers, publishing card tokens only', async () => {
