@@ -52,7 +52,7 @@ export function planFor(events: number, quick: boolean): { raw: RawPlan; vafa: V
       singleEvents: Math.max(500, Math.round(events / 5)), singleConcurrency: 48,
       isoEvents: Math.max(500, Math.round(events / 2)), isoConnections: 6, isoWindow: 64, isoCards: quick ? 100 : 500,
       customers: Math.max(1_000, Math.round(events / 5)),
-      steadyFraction: 0.5, steadySeconds: quick ? 3 : 10, steadyWarmupS: quick ? 0.5 : 1,
+      steadyFraction: 0.5, steadySeconds: quick ? 3 : 10, steadyWarmupS: quick ? 0.5 : 1, fixedRate: 5_000,
     },
   };
 }
@@ -151,6 +151,7 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
       add('http_batch', r, pathSample(v.httpBatch));
       add('http_single', r, pathSample(v.httpSingle));
       add('scorer', r, pathSample(v.scorer));
+      add('scorer_steady_5k', r, pathSample(v.scorerFixed));
       if (v.iso.available) add('iso8583', r, pathSample(v.iso));
       else unavailable.iso8583 = v.iso.reason;
       settings = v.settings;

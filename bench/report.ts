@@ -6,7 +6,7 @@ import { median, type LatencySummary } from './stats.js';
 
 import type { MillionReport } from './million.js';
 import type { ScalingReport } from './scaling.js';
-export type MeasurementId = 'core_publish' | 'stock_publish' | 'pull_consume' | 'http_batch' | 'http_single' | 'iso8583' | 'scorer';
+export type MeasurementId = 'core_publish' | 'stock_publish' | 'pull_consume' | 'http_batch' | 'http_single' | 'iso8583' | 'scorer' | 'scorer_steady_5k';
 
 export const MEASUREMENTS: readonly { id: MeasurementId; name: string; group: 'ceiling' | 'vafa'; ceiling?: MeasurementId; stock?: boolean }[] = [
   { id: 'core_publish', name: '1a raw: core-NATS publish → stream (no acks)', group: 'ceiling' },
@@ -15,6 +15,7 @@ export const MEASUREMENTS: readonly { id: MeasurementId; name: string; group: 'c
   { id: 'http_batch', name: '2a vafa: HTTP ingest, batches of 500', group: 'vafa', ceiling: 'core_publish', stock: true },
   { id: 'http_single', name: '2b vafa: HTTP ingest, one event a request', group: 'vafa', ceiling: 'core_publish', stock: true },
   { id: 'scorer', name: '2c vafa: JetStream → scorer → ClickHouse', group: 'vafa', ceiling: 'pull_consume' },
+  { id: 'scorer_steady_5k', name: '2c vafa: the same at 5,000 events/s offered', group: 'vafa' },
   { id: 'iso8583', name: '2d vafa: ISO 8583 ingest (0200, TCP)', group: 'vafa', ceiling: 'core_publish', stock: true },
 ];
 

@@ -49,6 +49,8 @@ export interface VafaPlan {
   steadySeconds: number;
   /** Events published in the first seconds of the steady phase are left out of its latencies. */
   steadyWarmupS: number;
+  /** `scorer_steady_5k`: a fixed offered rate (events/s) for `steadySeconds`, latency event → durable. */
+  fixedRate: number;
 }
 
 export interface CpuReport extends CpuShare {
@@ -73,6 +75,8 @@ export interface VafaResults {
   httpSingle: PathResult;
   iso: IsoOutcome;
   scorer: PathResult;
+  /** The scorer at `fixedRate` offered (`scorer_steady_5k`). */
+  scorerFixed: PathResult;
   settings: Record<string, unknown>;
 }
 
@@ -143,9 +147,10 @@ function ensureAllAccepted(what: string, load: LoadResult, expected: number): vo
 /** Follows the scorer's micro-batches: counts, batch sizes, flush times and event latencies by phase. */
 class BatchCollector {
   scored = 0;
-  phase: 'drain' | 'steady' = 'drain';
+  phase: 'drain' | 'steady' | 'fixed' = 'drain';
   readonly drain = { sizes: [] as number[], flushMs: [] as number[], modelMs: [] as number[], latency: new Reservoir() };
   readonly steady = { sizes: [] as number[], flushMs: [] as number[], modelMs: [] as number[], latency: new Reservoir() };
+  readonly fixed = { sizes: [] as number[], flushMs: [] as number[], modelMs: [] as number[], latency: new Reservoir() };
   /** Steady phase: only events JetStream stored at or after this wall time count for latency. */
   steadyFromMs = Number.POSITIVE_INFINITY;
   private waiters: { target: number; resolve: (at: number) => void }[] = [];
@@ -153,7 +158,7 @@ class BatchCollector {
   onBatch = (info: BatchInfo): void => {
     const now = Date.now();
     this.scored += info.events;
-    const ph = this.phase === 'drain' ? this.drain : this.steady;
+    const ph = this[this.phase];
     ph.sizes.push(info.events);
     ph.flushMs.push(info.flushMs);
     ph.modelMs.push(info.modelMs);
@@ -350,11 +355,32 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     const steadyCpuShare = steadyCpu.stop();
     const steadyProfile = profiled(await hook.end('scorer_steady'));
     await verifyScored(stack, ingested);
+
+    // A fixed offered rate (issue 15's `scorer_steady_5k`): event → durable where the target names it.
+    progress.phase(`vafa: scorer at a fixed ${plan.fixedRate.toLocaleString('en-US')} events/s offered for ${plan.steadySeconds} s`);
+    collector.phase = 'fixed';
+    const fixedEvents = Math.round(plan.fixedRate * plan.steadySeconds);
+    const fixedLoad = prepareLoad(http({ prefix: `${prefix}f`, events: fixedEvents, perRequest: Math.max(1, Math.ceil(plan.fixedRate / 200)), concurrency: 64, rate: plan.fixedRate }), cleanup, progress);
+    await fixedLoad.ready;
+    collector.steadyFromMs = Date.now() + plan.steadyWarmupS * 1000;
+    const fixedCpu = new CpuProbe(children());
+    const fixed = await fixedLoad.start();
+    ensureAllAccepted('fixed-rate load', fixed, fixedEvents);
+    ingested += fixed.events;
+    await collector.until(ingested, 120_000, signal, progress);
+    const fixedCpuShare = fixedCpu.stop();
+    await verifyScored(stack, ingested);
     await undoScorer();
+    const fixedLatency = collector.fixed.latency.summary();
+    const scorerFixed: PathResult = {
+      events: fixed.events, seconds: fixed.seconds, rate: fixed.events / fixed.seconds, latency: fixedLatency,
+      cpu: { ...fixedCpuShare, loadgen_thread_pct: loadgenPct(fixed), roles: roleShares(fixedCpuShare, 'scorer', loadgenCpuPct(fixed)) },
+      extra: { offered_rate: plan.fixedRate, latency_events: fixedLatency.count, warmup_s: plan.steadyWarmupS, ...batchStats(collector.fixed.sizes, collector.fixed.flushMs, collector.fixed.modelMs) },
+    };
 
     const steadyLatency = collector.steady.latency.summary();
     const scorerResult: PathResult = {
-      events: ingested - steady.events,
+      events: ingested - steady.events - fixed.events,
       seconds: drainSeconds,
       rate: drainRate,
       latency: steadyLatency,
@@ -376,7 +402,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     };
     if (steadyLatency.count === 0) throw new Error('scorer steady state: no event latencies were recorded');
     return {
-      httpBatch, httpSingle, iso, scorer: scorerResult,
+      httpBatch, httpSingle, iso, scorer: scorerResult, scorerFixed,
       settings: {
         ingest_workers: stack.ingestCluster?.workers ?? 1, partitions: settings.partitions, scorer_batch: settings.scorerBatch, scorer_wait_ms: settings.scorerWaitMs, checkpoint_ms: settings.checkpointMs,
         checkpoint_store: checkpointStore, customers: plan.customers, model,

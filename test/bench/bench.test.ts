@@ -75,7 +75,7 @@ describe('vafa bench --quick --json', () => {
   });
 
   it('has every measurement, each with a positive rate from its repeat', () => {
-    expect(report.measurements.map((m) => m.id).sort()).toEqual(['core_publish', 'http_batch', 'http_single', 'iso8583', 'pull_consume', 'scorer', 'stock_publish']);
+    expect(report.measurements.map((m) => m.id).sort()).toEqual(['core_publish', 'http_batch', 'http_single', 'iso8583', 'pull_consume', 'scorer', 'scorer_steady_5k', 'stock_publish']);
     for (const m of report.measurements) {
       if (m.id === 'iso8583' && !m.available) {
         expect(m.reason).toBeTruthy();
@@ -115,7 +115,7 @@ describe('vafa bench --quick --json', () => {
   });
 
   it('reports latencies for vafa\'s paths and the scorer\'s batch sizes', () => {
-    for (const id of ['http_batch', 'http_single', 'scorer', 'iso8583'] as const) {
+    for (const id of ['http_batch', 'http_single', 'scorer', 'scorer_steady_5k', 'iso8583'] as const) {
       const m = byId(id);
       if (!m.available) continue;
       expect(m.p50_ms, id).toBeGreaterThan(0);
