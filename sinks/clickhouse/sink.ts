@@ -304,15 +304,16 @@ export class ClickHouseSink {
     // default limit of 100 partitions per insert would refuse it forever.
     const clickhouse_settings = { max_partitions_per_insert_block: '1000' };
     const enc = wire === 'binary' ? this.encoderFor(table) : null;
-    if (!enc) {
+    let data = encoded;
+    if (enc && !data) {
+      // A piece of a part being split: its rows were encodable before (if one no longer is, the
+      // piece goes as JSONEachRow and ClickHouse judges it).
+      const { chunks, refused } = enc.encode(values);
+      if (refused.length === 0) data = chunks.length === 1 ? chunks[0]!.data : Buffer.concat(chunks.map((c) => c.data));
+    }
+    if (!enc || !data) {
       await this.ch.insert({ table: `${this.opts.database}.${table}`, values: values as Row[], format: 'JSONEachRow', clickhouse_settings });
       return;
-    }
-    let data = encoded;
-    if (!data) {
-      // A piece of a part being split: every row of it was encodable before.
-      const { chunks } = enc.encode(values);
-      data = chunks.length === 1 ? chunks[0]!.data : Buffer.concat(chunks.map((c) => c.data));
     }
     const columns = enc.columns.map((c) => `\`${c}\``).join(', ');
     const result = await this.ch.exec({
