@@ -108,9 +108,10 @@ export type StreamKind = 'transaction' | 'profile' | 'feedback' | 'redemption';
 /**
  * Internal control messages on `TX` (`tx.<p>.control`), written by vafa itself, never by the public API:
  * a loyalty-rules reload takes effect in each partition at the position of its control message, so a
- * replay applies the same rules at the same place.
+ * replay applies the same rules at the same place; a customer's erasure makes the scorer forget the
+ * customer at its position (published on the customer's partition only).
  */
-export const ControlV1 = Type.Object(
+export const LoyaltyRulesControlV1 = Type.Object(
   {
     control_id: Type.String({ minLength: 1, maxLength: 128 }),
     type: Type.Literal('loyalty_rules'),
@@ -118,8 +119,25 @@ export const ControlV1 = Type.Object(
     /** The rules file's text (YAML), validated before it was published. */
     text: Type.String({ minLength: 1, maxLength: 1_000_000 }),
   },
-  { additionalProperties: false, $id: 'ControlV1' },
+  { additionalProperties: false },
 );
+
+/**
+ * Right to erasure (docs/security.md): the scorer drops everything it holds of `customer_id` (state,
+ * remembered transaction ids, timers) at this position; a later event of the same id starts a new customer.
+ */
+export const EraseCustomerControlV1 = Type.Object(
+  {
+    control_id: Type.String({ minLength: 1, maxLength: 128 }),
+    type: Type.Literal('erase_customer'),
+    customer_id: Id,
+    /** The erasure's id in the warehouse and the access audit (`erased-<24 hex>`). */
+    erasure_id: Type.String({ pattern: '^erased-[0-9a-f]{24}$' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ControlV1 = Type.Union([LoyaltyRulesControlV1, EraseCustomerControlV1], { $id: 'ControlV1' });
 export type ControlV1 = Static<typeof ControlV1>;
 
 /** A message on stream `TX` as the scorer sees it. */

@@ -7,7 +7,7 @@
  * its phase 2 gives the same result as one event at a time.
  */
 import type { ControlV1, FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
-import { getCustomer, popDueTimer, type CustomerState, type PartitionState } from './state.js';
+import { dropTimersOf, getCustomer, popDueTimer, type CustomerState, type PartitionState } from './state.js';
 import { iso, parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
 import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from './features/catalogue.js';
 import { isLoyaltyTimer, loyaltyOnMigration, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyVersionAt, loyaltyConfig, DEFAULT_LOYALTY, type LoyaltyConfig } from './loyalty/engine.js';
@@ -173,7 +173,7 @@ export class Engine {
 
   /** A rules reload recorded in the stream: it applies to this partition from this position on. */
   private onControl(state: PartitionState, body: ControlV1, ctx: Ctx): void {
-    if (body.type !== 'loyalty_rules') return;
+    if (body.type === 'erase_customer') return eraseCustomer(state, body.customer_id);
     const known = this.loyaltyFor(state).timeline.entries.some((e) => e.version === body.version);
     if (known) return;
     parseRules(body.text, `control ${body.control_id}`); // refuses (throws → DLQ) rules that do not validate
@@ -295,6 +295,15 @@ export class Engine {
       }
     }
   }
+}
+
+/**
+ * Forgets a customer (right to erasure): the state, with it the remembered transaction ids, and the
+ * timers. Stats and campaign budgets are not the customer's data and stay. Nothing is emitted.
+ */
+function eraseCustomer(state: PartitionState, customerId: string): void {
+  if (Object.hasOwn(state.customers, customerId)) delete state.customers[customerId];
+  dropTimersOf(state, customerId);
 }
 
 /** The last score, in place (one object per customer, not one per event). */

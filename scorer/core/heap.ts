@@ -21,7 +21,26 @@ export function heapPop<T>(a: T[], less: (x: T, y: T) => boolean): T | undefined
   const last = a.pop();
   if (top === undefined || last === undefined || a.length === 0) return top;
   a[0] = last;
-  let i = 0;
+  siftDown(a, 0, less);
+  return top;
+}
+
+/**
+ * Removes every element `drop` selects, keeping the others' relative order, then restores the heap
+ * order bottom-up (O(n): for rare removals such as an erased customer's timers). Returns how many went.
+ */
+export function heapRemoveWhere<T>(a: T[], drop: (x: T) => boolean, less: (x: T, y: T) => boolean): number {
+  let kept = 0;
+  for (let i = 0; i < a.length; i++) if (!drop(a[i]!)) a[kept++] = a[i]!;
+  const removed = a.length - kept;
+  if (removed === 0) return 0;
+  a.length = kept;
+  for (let i = (kept >> 1) - 1; i >= 0; i--) siftDown(a, i, less);
+  return removed;
+}
+
+function siftDown<T>(a: T[], from: number, less: (x: T, y: T) => boolean): void {
+  let i = from;
   for (;;) {
     const l = 2 * i + 1;
     const r = l + 1;
@@ -32,5 +51,4 @@ export function heapPop<T>(a: T[], less: (x: T, y: T) => boolean): T | undefined
     [a[i], a[m]] = [a[m]!, a[i]!];
     i = m;
   }
-  return top;
 }

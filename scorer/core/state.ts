@@ -11,7 +11,7 @@ import { newLoyaltyState } from './loyalty/state.js';
 import { newFeatureState } from './features/state.js';
 import { newLifecycleState } from './lifecycle/state.js';
 import { newOffersState } from './offers/state.js';
-import { heapPop, heapPush } from './heap.js';
+import { heapPop, heapPush, heapRemoveWhere } from './heap.js';
 import { newSeenIds, type SeenIds } from './seen.js';
 
 export interface CustomerState {
@@ -90,6 +90,11 @@ const earlier = (x: Timer, y: Timer): boolean => x.due < y.due;
 
 export function pushTimer(state: PartitionState, t: Timer): void {
   heapPush(state.timers, t, earlier);
+}
+
+/** Drops every timer of `customerId` (an erased customer); returns how many. */
+export function dropTimersOf(state: PartitionState, customerId: string): number {
+  return heapRemoveWhere(state.timers, (t) => t.customerId === customerId, earlier);
 }
 
 export function popDueTimer(state: PartitionState, upTo: number): Timer | undefined {

@@ -2,7 +2,7 @@
  * Decoding stream `TX` messages for the core: subject → kind, JSON → a contract-valid event. A message
  * that fails here is poison: it goes to `DLQ` with the reason and never blocks its partition.
  */
-import { ControlV1, CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type CoreMessage } from '../../contracts/events.js';
+import { EraseCustomerControlV1, LoyaltyRulesControlV1, CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type CoreMessage } from '../../contracts/events.js';
 import { parseTxSubject } from '../../contracts/subjects.js';
 import { Validator } from '../../ingest/validation.js';
 import { Type, type TSchema } from '@sinclair/typebox';
@@ -48,8 +48,11 @@ const validators: Record<CoreMessage['kind'], FastCheck> = {
   profile: fastCheck(StoredProfile),
   feedback: fastCheck(FeedbackV1),
   redemption: fastCheck(StoredRedemption),
-  control: fastCheck(ControlV1),
+  control: fastCheck(LoyaltyRulesControlV1),
 };
+/** Control messages are checked against the schema their `type` names, so an error names a field, not "the union". */
+const controlValidators: Record<string, FastCheck> = { loyalty_rules: validators.control, erase_customer: fastCheck(EraseCustomerControlV1) };
+
 
 type Validated = { ok: true; value: unknown } | { ok: false; errors: { field: string; message: string }[] };
 
@@ -71,7 +74,8 @@ export function decodeTx(subject: string, data: Uint8Array): Decoded {
   } catch (err) {
     return { ok: false, reason: 'bad_json', detail: (err as Error).message };
   }
-  const checked = validate(validators[parsed.kind], body);
+  const checker = parsed.kind === 'control' ? controlValidators[String((body as { type?: unknown } | null)?.type)] ?? validators.control : validators[parsed.kind];
+  const checked = validate(checker, body);
   if (!checked.ok) {
     return { ok: false, reason: 'invalid_event', detail: checked.errors.map((e) => `${e.field}: ${e.message}`).join('; ') };
   }
