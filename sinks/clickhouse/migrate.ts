@@ -13,7 +13,7 @@ import { migrateDashboardViews } from './dashboard-views.js';
 import { migrateAudit } from './audit.js';
 import { DEFAULT_RULES } from '../../scorer/core/loyalty/defaults.js';
 import { applyRetention, type RetentionChange } from './retention.js';
-import { RETENTION_DEFAULTS, type RetentionDays } from '../../config/retention.js';
+import type { RetentionDays } from '../../config/retention.js';
 
 export interface MigrateOptions {
   cluster?: ClusterOptions;
@@ -25,20 +25,21 @@ export interface MigrateOptions {
   calendar?: BankCalendar;
   /**
    * Days each table keeps its rows (`VAFA_RETENTION_DAYS`, config/retention.ts), applied as TTLs to new
-   * and existing tables. Every deployment passes its settings; the default (the shipped defaults) is for tests.
+   * and existing tables. Every deployment passes its settings. Absent: the tables' TTLs are left as they
+   * are (tests and tools that write fixed historical dates must not see them expire under them).
    */
   retention?: RetentionDays;
 }
 
 export async function migrate(ch: ClickHouseClient, database: string, opts: MigrateOptions = {}): Promise<{ tables: number; views: number; retention: RetentionChange[] }> {
-  const { cluster, calendar = DEFAULT_RULES, retention = RETENTION_DEFAULTS } = opts;
+  const { cluster, calendar = DEFAULT_RULES, retention } = opts;
   for (const query of schemaStatements(database, cluster)) await ch.command({ query });
   await addMissingColumns(ch, database, cluster);
   const views = [...VIEWS, ...calendarViews(calendar, OFFER_VIEWS)];
   await createViews(ch, database, views, cluster);
   const dash = await migrateDashboardViews(ch, database, cluster);
   const auditViews = await migrateAudit(ch, database, cluster);
-  const changed = await applyRetention(ch, database, retention, cluster);
+  const changed = retention ? await applyRetention(ch, database, retention, cluster) : [];
   return { tables: TABLES.length + 1, views: views.length + dash.views + auditViews, retention: changed };
 }
 

@@ -13,7 +13,7 @@ import { queryRows, startTestStack, waitFor, type TestStack } from '../support/s
 
 let stack: TestStack;
 beforeAll(async () => {
-  stack = await startTestStack({ scorer: false, api: false });
+  stack = await startTestStack({ scorer: false, api: false, overrides: { retentionDays: RETENTION_DEFAULTS } });
 });
 afterAll(async () => {
   await stack?.destroy();

@@ -2,6 +2,7 @@
  * Test harness: a real nats-server and the real ClickHouse engine (chDB behind the HTTP interface), on
  * free ports, with a temporary data directory; removed afterwards.
  */
+import { RETENTION_DEFAULTS, type RetainedTable, type RetentionDays } from '../../config/retention.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,11 +19,21 @@ export interface TestStack extends Stack {
   destroy(): Promise<void>;
 }
 
+/**
+ * Retention off (every table keeps its rows): tests write fixed historical dates, which a TTL would expire
+ * under them as the calendar moves on. The retention test sets the shipped defaults itself.
+ */
+export const KEEP_EVERYTHING: RetentionDays = Object.freeze(Object.fromEntries(Object.keys(RETENTION_DEFAULTS).map((t) => [t, 0])) as Record<RetainedTable, number>);
+
+/** `VAFA_RETENTION_DAYS` for a child process of the same settings. */
+export const retentionEnv = (days: RetentionDays): string => Object.entries(days).map(([t, d]) => `${t}=${d}`).join(',');
+
 export async function testSettings(overrides: Partial<Settings> = {}, dataDir?: string): Promise<Settings> {
   const dir = dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'vafa-test-'));
   return loadSettings({}, {
     dataDir: dir, port: 0, iso8583Port: 0, localNatsPort: await freePort(), localClickhousePort: await freePort(),
     logLevel: (process.env.TEST_LOG_LEVEL as Settings['logLevel'] | undefined) ?? 'warn', partitions: 4, scorerWaitMs: 10, checkpointMs: 500, leaseMs: 2000,
+    retentionDays: KEEP_EVERYTHING,
     ...overrides,
   });
 }
@@ -55,7 +66,7 @@ export function spawnVafa(args: string[], stack: Stack, env: Record<string, stri
     env: {
       PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp',
       NATS_URL: stack.natsUrl, CLICKHOUSE_URL: stack.clickhouseUrl, VAFA_DATA_DIR: stack.settings.dataDir,
-      VAFA_PARTITIONS: String(stack.settings.partitions), LOG_LEVEL: 'warn', VAFA_SCORER_WAIT_MS: '10', VAFA_CHECKPOINT_MS: '300', VAFA_LEASE_MS: '5000',
+      VAFA_PARTITIONS: String(stack.settings.partitions), VAFA_RETENTION_DAYS: retentionEnv(stack.settings.retentionDays), LOG_LEVEL: 'warn', VAFA_SCORER_WAIT_MS: '10', VAFA_CHECKPOINT_MS: '300', VAFA_LEASE_MS: '5000',
       ...env,
     },
   }) as ChildProcess & { output: string[] };
