@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { eraseCustomer, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, MAX_CUSTOMER_ID, NOT_ERASED } from '../sinks/clickhouse/erasure.js';
+import { eraseCustomer, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, MAX_CUSTOMER_ID, NOT_ERASED, SCORER_NOT_ERASED } from '../sinks/clickhouse/erasure.js';
 import type { AccessAudit } from './audit.js';
 import type { ErrorCode } from './errors.js';
 
@@ -50,7 +50,7 @@ export function registerErasureRoutes(app: FastifyInstance, deps: ErasureRouteDe
     running.set(body.customer_id, run);
     try {
       const result = await run;
-      return { ...result, not_erased: NOT_ERASED };
+      return { ...result, not_erased: [SCORER_NOT_ERASED, ...NOT_ERASED] };
     } catch (err) {
       req.auditAction = 'admin.erase';
       if (err instanceof ErasureInputError) return deps.send(reply, 'VAFA_BAD_BODY', {}, `${err.message}.`);

@@ -8,7 +8,12 @@ import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline/promises';
 import { loadSettings } from '../config/settings.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
-import { eraseCustomer, checkErasureInput, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, NOT_ERASED } from '../sinks/clickhouse/erasure.js';
+import { eraseCustomer, checkErasureInput, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, NOT_ERASED, SCORER_NOT_ERASED } from '../sinks/clickhouse/erasure.js';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { connectNats } from '../runtime/nats.js';
+import { createLogger } from '../runtime/log.js';
+import { forgetInScorer, ScorerErasureTimeoutError } from '../scorer/runtime/erasure.js';
 import type { Command } from './main.js';
 
 /** Longest the erasure may take before the command gives up (a retry resumes it), ms. */
@@ -32,15 +37,18 @@ export const eraseCommand: Command = {
     '  --customer ID      the customer to erase',
     '  --reference TICKET the bank\'s reference for the request, recorded in the audit (never personal data)',
     '  --yes              do not ask (required when stdin is not a terminal)',
+    '  --warehouse-only   do not make the scorer forget the customer (NATS unreachable); said in the result',
     '  --json             print the result as JSON',
     '',
     'Reaches ClickHouse through CLICKHOUSE_URL (CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE);',
-    'without it, the all-in-one\'s embedded engine on 127.0.0.1:VAFA_CLICKHOUSE_PORT (8123).',
+    'without it, the all-in-one\'s embedded engine on 127.0.0.1:VAFA_CLICKHOUSE_PORT (8123). First makes the',
+    'scorer forget the customer through NATS_URL (else the all-in-one\'s 127.0.0.1:VAFA_NATS_PORT) and waits',
+    'until it has (at most a minute); then erases the warehouse.',
   ].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
       args: argv,
-      options: { customer: { type: 'string' }, reference: { type: 'string' }, yes: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+      options: { customer: { type: 'string' }, reference: { type: 'string' }, yes: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, 'warehouse-only': { type: 'boolean', default: false } },
     });
     if (!values.customer) {
       console.error(`vafa erase: --customer is required\n\n${this.usage}`);
@@ -67,29 +75,51 @@ export const eraseCommand: Command = {
     }
     const settings = loadSettings();
     const url = settings.clickhouseUrl ?? `http://127.0.0.1:${settings.localClickhousePort}`;
+    const customerId = values.customer;
+    const warehouseOnly = values['warehouse-only'];
+    let nc: NatsConnection | undefined;
+    if (!warehouseOnly) {
+      const natsUrl = settings.natsUrl ?? `nats://127.0.0.1:${settings.localNatsPort}`;
+      try {
+        nc = await connectNats(natsUrl, 'vafa-erase', createLogger({ level: 'error', name: 'erase' }), settings);
+      } catch (err) {
+        console.error(`vafa erase: cannot reach NATS at ${natsUrl} to make the scorer forget the customer (${(err as Error).message}); nothing erased. Start vafa, or pass --warehouse-only.`);
+        return 1;
+      }
+    }
     const ch = createWarehouseClient({ url, user: settings.clickhouseUser, password: settings.clickhousePassword, database: settings.clickhouseDatabase }, { requestTimeoutMs: ERASE_TIMEOUT_MS });
+    let scorer: Awaited<ReturnType<typeof forgetInScorer>> | undefined;
     try {
+      const connection = nc;
+      const forget = connection
+        ? async (erasureId: string): Promise<void> => {
+          scorer = await forgetInScorer({ js: jetstream(connection), jsm: await jetstreamManager(connection), partitions: settings.partitions, customerId, erasureId });
+        }
+        : undefined;
       const r = await eraseCustomer(ch, settings.clickhouseDatabase, {
-        customerId: values.customer, principal: `cli:${os.userInfo().username}`, via: 'cli', method: 'CLI', route: 'vafa erase',
-        remoteAddr: os.hostname(), ...(values.reference ? { reference: values.reference } : {}),
+        customerId, principal: `cli:${os.userInfo().username}`, via: 'cli', method: 'CLI', route: 'vafa erase',
+        remoteAddr: os.hostname(), ...(values.reference ? { reference: values.reference } : {}), ...(forget ? { forget } : {}),
       });
+      const notErased = forget ? [...NOT_ERASED] : [SCORER_NOT_ERASED, ...NOT_ERASED];
       if (values.json) {
-        console.log(JSON.stringify({ ...r, not_erased: NOT_ERASED }));
+        console.log(JSON.stringify({ ...r, ...(scorer ? { scorer } : {}), not_erased: notErased }));
         return 0;
       }
-      console.log(`${r.found ? 'erased' : 'nothing found for'} customer ${values.customer}: erasure id ${r.erasure_id} (audit ${r.audit_id}, ${r.ms} ms)`);
+      console.log(`${r.found ? 'erased' : 'nothing found for'} customer ${customerId}: erasure id ${r.erasure_id} (audit ${r.audit_id}, ${r.ms} ms)`);
+      if (scorer) console.log(`  scorer                   ${scorer.applied ? 'forgot the customer' : 'will forget the customer when it starts'} (partition ${scorer.partition}, stream position ${scorer.seq})`);
       for (const t of r.tables.filter((x) => x.rows > 0)) console.log(`  ${t.table.padEnd(24)} ${t.action} ${t.rows} row(s)`);
       console.log('not erased by this command (docs/security.md):');
-      for (const n of NOT_ERASED) console.log(`  - ${n}`);
+      for (const n of notErased) console.log(`  - ${n}`);
       return 0;
     } catch (err) {
-      if (err instanceof ErasureIncompleteError || err instanceof ErasureUnsupportedError) {
-        console.error(`vafa erase: ${err.message}`);
+      if (err instanceof ErasureIncompleteError || err instanceof ErasureUnsupportedError || err instanceof ScorerErasureTimeoutError) {
+        console.error(`vafa erase: ${err.message}; nothing more was erased, retry (it resumes with the same erasure id)`);
         return 1;
       }
       throw err;
     } finally {
       await ch.close();
+      await nc?.close();
     }
   },
 };

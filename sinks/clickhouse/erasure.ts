@@ -58,10 +58,12 @@ export const ERASURE_POLICY: Readonly<Record<string, TablePolicy>> = {
 
 /** What an erasure does not reach yet (said by the API and the CLI, docs/security.md). */
 export const NOT_ERASED = [
-  'scorer state (state store, snapshots): the scorer still holds the customer until it forgets them',
   'retained messages of the TX, OFFERS and DLQ streams (a replay would bring the customer back)',
   'the card directory (NATS KV vafa_cards)',
 ] as const;
+
+/** Said as well when the erasure could not reach the scorer (`ErasureRequest.forget` not given). */
+export const SCORER_NOT_ERASED = 'scorer state (state store, snapshots): the scorer still holds the customer until it forgets them (vafa erase with NATS reachable, or an erase_customer control message)';
 
 /** Tables never touched: the erasure's own bookkeeping. */
 const EXCLUDED = new Set(['erasure_pending']);
@@ -83,6 +85,12 @@ export interface ErasureRequest {
   requestId?: string;
   /** The bank's reference for the request (a ticket number), recorded in the audit; never personal data. */
   reference?: string;
+  /**
+   * Makes the scorer forget the customer (scorer/runtime/erasure.ts `forgetInScorer`), called with the
+   * erasure id before any row is touched: rows the scorer writes after it carry nothing of the history, so
+   * none comes back after the deletes. A failure fails the erasure (a retry reuses the erasure id).
+   */
+  forget?: (erasureId: string) => Promise<unknown>;
 }
 
 export interface TableErasure {
@@ -211,6 +219,7 @@ export async function eraseCustomer(ch: ClickHouseClient, db: string, req: Erasu
   const t0 = performance.now();
   const tables = await customerTables(ch, db);
   const erasureId = await pendingErasureId(ch, db, req.customerId);
+  await req.forget?.(erasureId);
   const params = { id: req.customerId, erasure_id: erasureId };
   const counts = new Map<string, number>();
   for (const table of tables.keys()) {

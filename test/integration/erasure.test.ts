@@ -147,8 +147,10 @@ describe('right to erasure', () => {
 
     const done = await run(['erase', '--customer', CLI_GONE, '--yes', '--json']);
     expect(done.code, done.output).toBe(0);
-    const result = JSON.parse(done.output.split('\n').find((l) => l.startsWith('{'))!) as { erasure_id: string; found: boolean };
+    const result = JSON.parse(done.output.split('\n').find((l) => l.startsWith('{'))!) as { erasure_id: string; found: boolean; scorer?: { applied: boolean }; not_erased: string[] };
     expect(result.found).toBe(true);
+    expect(result.scorer?.applied, 'the scorer forgot the customer before the warehouse was erased').toBe(true);
+    expect(result.not_erased.some((n) => n.startsWith('scorer state'))).toBe(false);
     expect(await mentions(CLI_GONE)).toEqual([]);
     const [row] = await queryRows<{ principal: string; via: string }>(stack, `SELECT principal, via FROM vafa.access_audit FINAL WHERE action = 'admin.erase' AND customer_id = '${result.erasure_id}'`);
     expect(row?.principal).toMatch(/^cli:/);
