@@ -24,6 +24,8 @@ export interface AccessRouteDeps {
   warehouse: ClickHouseClient;
   database: string;
   send: (reply: FastifyReply, code: ErrorCode, extra?: Record<string, unknown>, message?: string) => FastifyReply;
+  /** Makes the scorer forget a customer before the warehouse erasure (AppDeps.forgetInScorer). */
+  forgetInScorer?: (customerId: string, erasureId: string) => Promise<unknown>;
 }
 
 /** Where the request came from: the socket's address, or the first forwarded one from the trusted proxy. */
@@ -169,5 +171,5 @@ export async function registerAccessRoutes(app: FastifyInstance, deps: AccessRou
     }
   });
 
-  registerErasureRoutes(app, { warehouse: deps.warehouse, database: deps.database, audit: deps.audit, clientAddress: (req) => clientAddress(req, deps.proxy), send });
+  registerErasureRoutes(app, { warehouse: deps.warehouse, database: deps.database, audit: deps.audit, clientAddress: (req) => clientAddress(req, deps.proxy), send, ...(deps.forgetInScorer ? { forgetInScorer: deps.forgetInScorer } : {}) });
 }

@@ -47,6 +47,12 @@ export interface AppDeps {
   bodyLimit?: number;
   /** Extra readiness checks (the scorer in the all-in-one). */
   readiness?: () => Promise<Record<string, boolean>>;
+  /**
+   * Makes the scorer forget a customer before the warehouse erasure (`POST /v1/admin/erasures`): given by
+   * the ingest role (scorer/runtime/erasure.ts over its NATS connection). Absent: the erasure says the
+   * scorer state is left (`not_erased`).
+   */
+  forgetInScorer?: (customerId: string, erasureId: string) => Promise<unknown>;
   /** Registers the built-in dashboard (kept out of this file). */
   dashboard?: (app: FastifyInstance) => Promise<void>;
 }
@@ -290,7 +296,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('content-type', deps.registry.contentType);
     return await deps.registry.metrics();
   });
-  await registerAccessRoutes(app, { keys, sessions, audit, proxy, database: deps.database, warehouse: deps.warehouse, send });
+  await registerAccessRoutes(app, { keys, sessions, audit, proxy, database: deps.database, warehouse: deps.warehouse, send, ...(deps.forgetInScorer ? { forgetInScorer: deps.forgetInScorer } : {}) });
   if (deps.dashboard) await deps.dashboard(app);
   return app;
 }

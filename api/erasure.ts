@@ -17,6 +17,13 @@ export interface ErasureRouteDeps {
   audit: AccessAudit;
   clientAddress: (req: FastifyRequest) => string;
   send: (reply: FastifyReply, code: ErrorCode, extra?: Record<string, unknown>, message?: string) => FastifyReply;
+  /** Makes the scorer forget the customer first (AppDeps.forgetInScorer); absent: the answer lists the scorer state under not_erased. */
+  forgetInScorer?: (customerId: string, erasureId: string) => Promise<unknown>;
+}
+
+/** The scorer did not confirm it forgot the customer; nothing was erased from the warehouse. */
+class ScorerNotConfirmedError extends Error {
+  override readonly name = 'ScorerNotConfirmedError';
 }
 
 const EraseBody = Type.Object({
@@ -41,18 +48,32 @@ export function registerErasureRoutes(app: FastifyInstance, deps: ErasureRouteDe
       await previous?.catch(() => undefined);
       // The customer's audit rows still in this process's buffer are rewritten with the rest.
       await deps.audit.flush();
+      const forgetInScorer = deps.forgetInScorer;
+      const forget = forgetInScorer
+        ? async (erasureId: string): Promise<void> => {
+          try {
+            await forgetInScorer(body.customer_id, erasureId);
+          } catch (err) {
+            throw new ScorerNotConfirmedError((err as Error).message);
+          }
+        }
+        : undefined;
       return await eraseCustomer(deps.warehouse, deps.database, {
         customerId: body.customer_id, principal: req.principal?.id ?? 'anonymous', via: req.principal?.via ?? 'open', method: req.method,
         route: req.routeOptions.url ?? '/v1/admin/erasures', remoteAddr: deps.clientAddress(req), userAgent: String(req.headers['user-agent'] ?? ''),
-        requestId: req.id, ...(body.reference ? { reference: body.reference } : {}),
+        requestId: req.id, ...(body.reference ? { reference: body.reference } : {}), ...(forget ? { forget } : {}),
       });
     })();
     running.set(body.customer_id, run);
     try {
       const result = await run;
-      return { ...result, not_erased: [SCORER_NOT_ERASED, ...NOT_ERASED] };
+      return { ...result, not_erased: deps.forgetInScorer ? [...NOT_ERASED] : [SCORER_NOT_ERASED, ...NOT_ERASED] };
     } catch (err) {
       req.auditAction = 'admin.erase';
+      if (err instanceof ScorerNotConfirmedError) {
+        req.log.warn({ err: err.message }, 'erasure: the scorer did not confirm');
+        return deps.send(reply, 'VAFA_SCORER_UNAVAILABLE', {}, `The scorer has not confirmed it forgot the customer (${err.message}); nothing was erased from the warehouse. Retry it: it resumes with the same erasure id.`);
+      }
       if (err instanceof ErasureInputError) return deps.send(reply, 'VAFA_BAD_BODY', {}, `${err.message}.`);
       if (err instanceof ErasureUnsupportedError) return deps.send(reply, 'VAFA_INTERNAL', {}, `${err.message}.`);
       if (err instanceof ErasureIncompleteError) return deps.send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE', {}, `The erasure did not finish: ${err.message}. Retry it: it resumes with the same erasure id.`);

@@ -14,6 +14,7 @@ export const ERRORS = {
   VAFA_RATE_LIMITED: { status: 429, message: 'Too many requests for this API key; retry after the interval in Retry-After.' },
   VAFA_JETSTREAM_UNAVAILABLE: { status: 503, message: 'JetStream is unavailable; nothing reported as failed was stored. Retry the request after Retry-After seconds: items already stored are reported as duplicates.' },
   VAFA_WAREHOUSE_UNAVAILABLE: { status: 503, message: 'ClickHouse is unavailable; retry later.' },
+  VAFA_SCORER_UNAVAILABLE: { status: 503, message: 'The scorer has not confirmed it forgot the customer (NATS unreachable, or the scorer behind or down); nothing was erased from the warehouse. Retry: it resumes with the same erasure id.' },
   VAFA_NOT_FOUND: { status: 404, message: 'No such resource.' },
   VAFA_INTERNAL: { status: 500, message: 'Internal error; the request id in the response identifies it in the logs.' },
 } as const;

@@ -103,6 +103,7 @@ describe('right to erasure', () => {
     const erasureId = r.body.erasure_id as string;
     expect(erasureId).toMatch(ERASURE_ID_PATTERN);
     expect(r.body.found).toBe(true);
+    expect((r.body.not_erased as string[]).some((n) => n.startsWith('scorer state')), 'the scorer forgot the customer first').toBe(false);
     const tables = Object.fromEntries((r.body.tables as { table: string; action: string; rows: number }[]).map((t) => [t.table, t]));
     expect(tables.customer_state).toMatchObject({ action: 'deleted' });
     expect(tables.points_ledger).toMatchObject({ action: 'pseudonymised' });
