@@ -23,7 +23,7 @@ import type { Score } from '../core/types.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { ChangeTracker } from './store/changes.js';
 import { StoreCorruptError } from './store/lmdb-store.js';
-import { decodeTx } from './decode.js';
+import { decodeTx, type Decoded } from './decode.js';
 import type { Logger } from '../../runtime/log.js';
 import type { RefusedRow } from '../../sinks/clickhouse/sink.js';
 import type { Output } from '../../sinks/output.js';
@@ -280,24 +280,42 @@ export class PartitionWorker {
     if (!fenced) this.deps.onEnded?.();
   }
 
+  /**
+   * Reads the batch's customers the store does not hold in memory into the page cache before the core
+   * reaches them (a lazily loaded partition: otherwise each cold customer waits on the disk in turn).
+   */
+  private async prefetch(fresh: readonly { decoded: Decoded }[]): Promise<void> {
+    const store = this.deps.store;
+    if (!store.prefetch || !this.changes) return;
+    const ids: string[] = [];
+    for (const { decoded } of fresh) if (decoded.ok && decoded.msg.kind !== 'control') ids.push(decoded.msg.body.customer_id);
+    if (ids.length > 0) await store.prefetch(this.state, ids);
+  }
+
   private async processBatch(batch: JsMsg[]): Promise<void> {
     const emit = new TracedEmit();
     const pendings: Pending[] = [];
     const dlq: OutboundMessage[] = [];
     let modelMs: number | undefined;
+    const fresh: { m: JsMsg; decoded: Decoded }[] = [];
+    for (const m of batch) {
+      // A delivery the server made but this client never received (lost in transit across a reconnect)
+      // shows as a gap in the consumer's delivery sequence. With cumulative acks, acking past it would
+      // drop that event: restart the partition from its checkpoint instead (nothing of this batch is acked).
+      const delivered = m.info.deliverySequence;
+      if (this.lastDelivery > 0 && delivered !== this.lastDelivery + 1) {
+        throw new DeliveryGapError(`partition ${this.partition}: delivery ${delivered} after ${this.lastDelivery}`);
+      }
+      this.lastDelivery = delivered;
+      if (m.seq <= this.state.seq) continue; // redelivery of an event already applied
+      fresh.push({ m, decoded: decodeTx(m.subject, m.data) });
+    }
+    // Marked applying already: no commit (and, with a bounded cache, its eviction) starts while the disk is read.
     this.applying = true;
     try {
-      for (const m of batch) {
-        // A delivery the server made but this client never received (lost in transit across a reconnect)
-        // shows as a gap in the consumer's delivery sequence. With cumulative acks, acking past it would
-        // drop that event: restart the partition from its checkpoint instead (nothing of this batch is acked).
-        const delivered = m.info.deliverySequence;
-        if (this.lastDelivery > 0 && delivered !== this.lastDelivery + 1) {
-          throw new DeliveryGapError(`partition ${this.partition}: delivery ${delivered} after ${this.lastDelivery}`);
-        }
-        this.lastDelivery = delivered;
-        if (m.seq <= this.state.seq) continue; // redelivery of an event already applied
-        const decoded = decodeTx(m.subject, m.data);
+      await this.prefetch(fresh);
+      for (const { m, decoded } of fresh) {
+        if (m.seq <= this.state.seq) continue;
         if (!decoded.ok || decoded.partition !== this.partition) {
           const reason = decoded.ok ? 'wrong_partition' : decoded.reason;
           const detail = decoded.ok ? `subject ${m.subject} delivered to partition ${this.partition}` : decoded.detail;
