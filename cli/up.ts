@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadSettings, DEMO_TOKEN_KEY } from '../config/settings.js';
+import { RETENTION_OFF } from '../config/retention.js';
 import { createLogger } from '../runtime/log.js';
 import { startStack, type Stack } from '../runtime/stack.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
@@ -128,8 +129,12 @@ export const upCommand: Command = {
         duration: { type: 'string' },
       },
     });
-    const settings = loadSettings();
-    const logger = createLogger({ level: settings.logLevel, name: 'up' });
+    const loaded = loadSettings();
+    const logger = createLogger({ level: loaded.logLevel, name: 'up' });
+    // The synthetic bank's history starts on 2025-01-01: under the default TTLs it would expire as it arrives.
+    const keepSynthetic = values.simulate === true && process.env.VAFA_RETENTION_DAYS === undefined;
+    const settings = keepSynthetic ? { ...loaded, retentionDays: RETENTION_OFF } : loaded;
+    if (keepSynthetic) logger.info('retention off for the synthetic bank (its history is in the past); set VAFA_RETENTION_DAYS to apply TTLs');
     if (settings.tokenKey === DEMO_TOKEN_KEY) logger.warn('VAFA_TOKEN_KEY is not set: card tokens use the demo key (fine for a demo, never for real card data)');
     const durationS = values.duration ? Number(values.duration) : undefined;
     if (durationS !== undefined && !(durationS > 0)) throw new Error('--duration must be a positive number of seconds');

@@ -48,6 +48,13 @@ export type RetainedTable = keyof typeof RETENTION_DEFAULTS;
 /** Days each table keeps its rows; 0 = for ever. */
 export type RetentionDays = Readonly<Record<RetainedTable, number>>;
 
+/**
+ * Every table keeps its rows (0 everywhere): what `vafa up --simulate` uses unless `VAFA_RETENTION_DAYS` is
+ * set, since the synthetic bank's history lies in the past (from 2025-01-01) and a TTL would expire it as it
+ * arrives; and what tests use, for the same reason.
+ */
+export const RETENTION_OFF: RetentionDays = Object.freeze(Object.fromEntries(Object.keys(RETENTION_DEFAULTS).map((t) => [t, 0])) as Record<RetainedTable, number>);
+
 /** Longest retention accepted, days (100 years: past it a typo, not a policy). */
 export const MAX_RETENTION_DAYS = 36_500;
 

@@ -2,7 +2,7 @@
  * Test harness: a real nats-server and the real ClickHouse engine (chDB behind the HTTP interface), on
  * free ports, with a temporary data directory; removed afterwards.
  */
-import { RETENTION_DEFAULTS, type RetainedTable, type RetentionDays } from '../../config/retention.js';
+import { RETENTION_OFF, type RetentionDays } from '../../config/retention.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +23,7 @@ export interface TestStack extends Stack {
  * Retention off (every table keeps its rows): tests write fixed historical dates, which a TTL would expire
  * under them as the calendar moves on. The retention test sets the shipped defaults itself.
  */
-export const KEEP_EVERYTHING: RetentionDays = Object.freeze(Object.fromEntries(Object.keys(RETENTION_DEFAULTS).map((t) => [t, 0])) as Record<RetainedTable, number>);
+export const KEEP_EVERYTHING: RetentionDays = RETENTION_OFF;
 
 /** `VAFA_RETENTION_DAYS` for a child process of the same settings. */
 export const retentionEnv = (days: RetentionDays): string => Object.entries(days).map(([t, d]) => `${t}=${d}`).join(',');
