@@ -9,11 +9,10 @@ import { createInterface } from 'node:readline/promises';
 import { loadSettings } from '../config/settings.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { eraseCustomer, checkErasureInput, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, NOT_ERASED, SCORER_NOT_ERASED } from '../sinks/clickhouse/erasure.js';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../runtime/nats.js';
 import { createLogger } from '../runtime/log.js';
-import { forgetInScorer, ScorerErasureTimeoutError } from '../scorer/runtime/erasure.js';
+import { scorerEraser, ScorerErasureTimeoutError, type Forgotten } from '../scorer/runtime/erasure.js';
 import type { Command } from './main.js';
 
 /** Longest the erasure may take before the command gives up (a retry resumes it), ms. */
@@ -88,12 +87,12 @@ export const eraseCommand: Command = {
       }
     }
     const ch = createWarehouseClient({ url, user: settings.clickhouseUser, password: settings.clickhousePassword, database: settings.clickhouseDatabase }, { requestTimeoutMs: ERASE_TIMEOUT_MS });
-    let scorer: Awaited<ReturnType<typeof forgetInScorer>> | undefined;
+    let scorer: Forgotten | undefined;
     try {
-      const connection = nc;
-      const forget = connection
+      const eraser = nc ? scorerEraser(nc, settings.partitions) : undefined;
+      const forget = eraser
         ? async (erasureId: string): Promise<void> => {
-          scorer = await forgetInScorer({ js: jetstream(connection), jsm: await jetstreamManager(connection), partitions: settings.partitions, customerId, erasureId });
+          scorer = await eraser(customerId, erasureId);
         }
         : undefined;
       const r = await eraseCustomer(ch, settings.clickhouseDatabase, {

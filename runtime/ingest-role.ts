@@ -3,8 +3,7 @@
  * 8583 listener, both over one ingest service and publisher. `runtime/stack.ts` runs it in the vafa
  * process; each worker of an ingest cluster (runtime/ingest-cluster.ts) runs it in its own.
  */
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { forgetInScorer } from '../scorer/runtime/erasure.js';
+import { scorerEraser } from '../scorer/runtime/erasure.js';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -58,7 +57,7 @@ export async function startIngestRole(o: IngestRoleOptions): Promise<IngestRole>
     ...(o.rateLimitStore ? { rateLimitStore: o.rateLimitStore } : {}),
     ...(o.sessions ? { sessions: o.sessions } : {}),
     dashboard: (a) => registerDashboard(a, { warehouse, database: settings.clickhouseDatabase }),
-    forgetInScorer: async (customerId, erasureId) => forgetInScorer({ js: jetstream(nc), jsm: await jetstreamManager(nc), partitions: settings.partitions, customerId, erasureId }),
+    forgetInScorer: scorerEraser(nc, settings.partitions),
   });
   const stops: IngestRole['stops'] = [];
   try {

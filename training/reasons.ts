@@ -73,7 +73,7 @@ export function explainerOf(model: GbtModel | LogregModel, features: readonly st
 }
 
 /** Expected value of every node under the training cover (leaves: their value). */
-function expectedValues(t: ExplainTree): Float64Array {
+export function expectedValues(t: ExplainTree): Float64Array {
   const e = new Float64Array(t.feature.length);
   const visit = (k: number): number => {
     if (t.feature[k]! < 0) return (e[k] = t.value[k]!);

@@ -201,6 +201,18 @@ function fromResult(r: ChdbResult, written = 0): ExecOutcome {
   };
 }
 
+/** What an insert reports: no body, its written rows and bytes. */
+function fromInsert(sum: { rowsWritten: number; bytesWritten: number; elapsed: number }): ExecOutcome {
+  return {
+    body: new Uint8Array(0),
+    resultRows: sum.rowsWritten,
+    resultBytes: sum.bytesWritten,
+    writtenRows: sum.rowsWritten,
+    writtenBytes: sum.bytesWritten,
+    elapsedNs: Math.round(sum.elapsed * 1e9),
+  };
+}
+
 async function run(conn: EngineConnection, plan: ExecPlan, ctx: ExecContext, lead: string, tmpDir: string): Promise<ExecOutcome> {
   const s = conn.session;
   const bind = ctx.params !== undefined && Object.keys(ctx.params).length > 0 ? ctx.params : undefined;
@@ -222,14 +234,7 @@ async function run(conn: EngineConnection, plan: ExecPlan, ctx: ExecContext, lea
         ...(plan.columns ? { columns: plan.columns } : {}),
         ...(ctx.settings.length > 0 ? { settings } : {}),
       });
-      return {
-        body: new Uint8Array(0),
-        resultRows: sum.rowsWritten,
-        resultBytes: sum.bytesWritten,
-        writtenRows: sum.rowsWritten,
-        writtenBytes: sum.bytesWritten,
-        elapsedNs: Math.round(sum.elapsed * 1e9),
-      };
+      return fromInsert(sum);
     }
     case 'binaryInsert': {
       const columns = plan.columns ?? [];
@@ -240,14 +245,7 @@ async function run(conn: EngineConnection, plan: ExecPlan, ctx: ExecContext, lea
       const cols = columns.length > 0 ? ` (${columns.map((c) => `\`${c}\``).join(', ')})` : '';
       const settings = ctx.settings.length > 0 ? ` SETTINGS ${ctx.settings.map(([k, v]) => `${k} = ${sqlString(v)}`).join(', ')}` : '';
       const sum = await nativeRawInsert(s.connection, `INSERT INTO ${plan.table}${cols}${settings} FORMAT ${plan.format}`, plan.data, false);
-      return {
-        body: new Uint8Array(0),
-        resultRows: sum.rowsWritten,
-        resultBytes: sum.bytesWritten,
-        writtenRows: sum.rowsWritten,
-        writtenBytes: sum.bytesWritten,
-        elapsedNs: Math.round(sum.elapsed * 1e9),
-      };
+      return fromInsert(sum);
     }
     case 'fileInsert': {
       const file = path.join(tmpDir, `${randomUUID()}.bin`);

@@ -9,7 +9,8 @@
  * stream's duplicate window). With no scorer consumer yet, nothing waits: the scorer applies the message
  * in stream order when it starts.
  */
-import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { ControlV1 } from '../../contracts/events.js';
 import { partitionOf, STREAM_TX, txSubject } from '../../contracts/subjects.js';
 import { consumerName } from './worker.js';
@@ -63,4 +64,9 @@ export async function forgetInScorer(opts: ForgetOptions): Promise<Forgotten> {
     if (Date.now() >= until) throw new ScorerErasureTimeoutError(partition, seq, floor, deadlineMs);
     await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(1, until - Date.now()))));
   }
+}
+
+/** `forgetInScorer` over a NATS connection, as the API and `vafa erase` call it (default deadline). */
+export function scorerEraser(nc: NatsConnection, partitions: number): (customerId: string, erasureId: string) => Promise<Forgotten> {
+  return async (customerId, erasureId) => forgetInScorer({ js: jetstream(nc), jsm: await jetstreamManager(nc), partitions, customerId, erasureId });
 }

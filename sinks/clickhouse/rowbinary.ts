@@ -62,6 +62,13 @@ export class BinaryWriter {
     this.buf = next;
   }
 
+  /** `n` zero bytes (a column's default value). */
+  zeros(n: number): void {
+    this.ensure(n);
+    this.buf.fill(0, this.pos, this.pos + n);
+    this.pos += n;
+  }
+
   u8(v: number): void {
     this.ensure(1);
     this.buf[this.pos++] = v;
@@ -190,9 +197,7 @@ function intCodec(type: string, bytes: 1 | 2 | 4 | 8, signed: boolean): TypeCode
         w.pos += 8;
       },
       zero(w) {
-        w.ensure(8);
-        w.buf.fill(0, w.pos, w.pos + 8);
-        w.pos += 8;
+        w.zeros(8);
       },
     };
   }
@@ -212,9 +217,7 @@ function intCodec(type: string, bytes: 1 | 2 | 4 | 8, signed: boolean): TypeCode
       w.pos += bytes;
     },
     zero(w) {
-      w.ensure(bytes);
-      w.buf.fill(0, w.pos, w.pos + bytes);
-      w.pos += bytes;
+      w.zeros(bytes);
     },
   };
 }
@@ -230,9 +233,7 @@ function floatCodec(bytes: 4 | 8): TypeCodec {
       w.pos += bytes;
     },
     zero(w) {
-      w.ensure(bytes);
-      w.buf.fill(0, w.pos, w.pos + bytes);
-      w.pos += bytes;
+      w.zeros(bytes);
     },
   };
 }
@@ -352,9 +353,7 @@ function dateTime64Codec(type: string, args: string[]): TypeCodec {
       w.pos += 8;
     },
     zero(w) {
-      w.ensure(8);
-      w.buf.fill(0, w.pos, w.pos + 8);
-      w.pos += 8;
+      w.zeros(8);
     },
   };
 }
@@ -370,9 +369,7 @@ function dateTimeCodec(type: string, args: string[]): TypeCodec {
       w.pos += 4;
     },
     zero(w) {
-      w.ensure(4);
-      w.buf.fill(0, w.pos, w.pos + 4);
-      w.pos += 4;
+      w.zeros(4);
     },
   };
 }
@@ -394,9 +391,7 @@ function dateCodec(wide: boolean): TypeCodec {
       w.pos += bytes;
     },
     zero(w) {
-      w.ensure(bytes);
-      w.buf.fill(0, w.pos, w.pos + bytes);
-      w.pos += bytes;
+      w.zeros(bytes);
     },
   };
 }
@@ -423,9 +418,7 @@ function fixedStringCodec(n: number): TypeCodec {
       w.pos += n;
     },
     zero(w) {
-      w.ensure(n);
-      w.buf.fill(0, w.pos, w.pos + n);
-      w.pos += n;
+      w.zeros(n);
     },
   };
 }

@@ -19,12 +19,6 @@ export interface TestStack extends Stack {
   destroy(): Promise<void>;
 }
 
-/**
- * Retention off (every table keeps its rows): tests write fixed historical dates, which a TTL would expire
- * under them as the calendar moves on. The retention test sets the shipped defaults itself.
- */
-export const KEEP_EVERYTHING: RetentionDays = RETENTION_OFF;
-
 /** `VAFA_RETENTION_DAYS` for a child process of the same settings. */
 export const retentionEnv = (days: RetentionDays): string => Object.entries(days).map(([t, d]) => `${t}=${d}`).join(',');
 
@@ -33,7 +27,7 @@ export async function testSettings(overrides: Partial<Settings> = {}, dataDir?: 
   return loadSettings({}, {
     dataDir: dir, port: 0, iso8583Port: 0, localNatsPort: await freePort(), localClickhousePort: await freePort(),
     logLevel: (process.env.TEST_LOG_LEVEL as Settings['logLevel'] | undefined) ?? 'warn', partitions: 4, scorerWaitMs: 10, checkpointMs: 500, leaseMs: 2000,
-    retentionDays: KEEP_EVERYTHING,
+    retentionDays: RETENTION_OFF, // tests write fixed historical dates: no TTL may expire them
     ...overrides,
   });
 }

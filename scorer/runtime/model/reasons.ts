@@ -18,7 +18,7 @@
  *   add up and carry neither.
  * - Numbers are rounded to 6 decimals; the text of 3 reasons is about 250 bytes.
  */
-import type { Explainer, Explanation, Reason } from '../../../training/reasons.js';
+import { expectedValues, type Explainer, type Explanation, type Reason } from '../../../training/reasons.js';
 
 /** Most reasons a score may carry. */
 export const MAX_REASONS = 10;
@@ -155,16 +155,7 @@ export function compilePath(ex: Extract<Explainer, { kind: 'trees' }>): Compiled
   };
   let at = 0;
   ex.trees.forEach((t, ti) => {
-    const e = new Float64Array(t.feature.length);
-    const visit = (k: number): number => {
-      if (t.feature[k]! < 0) return (e[k] = t.value[k]!);
-      const l = visit(t.left[k]!);
-      const r = visit(t.right[k]!);
-      const cl = t.cover[t.left[k]!]!;
-      const cr = t.cover[t.right[k]!]!;
-      return (e[k] = cl + cr > 0 ? (cl * l + cr * r) / (cl + cr) : (l + r) / 2);
-    };
-    visit(0);
+    const e = expectedValues(t);
     c.bias += e[0]!;
     c.roots[ti] = at;
     for (let k = 0; k < t.feature.length; k++) {
