@@ -20,6 +20,7 @@ import { DEFAULT_ENGINE_CONFIG, Engine, type Pending } from '../scorer/core/engi
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
 import { Emit } from '../scorer/core/types.js';
 import { LmdbStateStore, type ChangeTracker } from '../scorer/runtime/store/mod.js';
+import { DEFAULT_TIMER_SLICE } from '../scorer/runtime/worker.js';
 
 /** What the build left next to the store (bench/million.ts). */
 export interface BuiltStore {
@@ -83,6 +84,7 @@ async function main(): Promise<void> {
   }
   const engine = new Engine(DEFAULT_ENGINE_CONFIG);
   let events = 0;
+  let timersFired = 0;
   let lastReport = 0;
   /** The next batch of a partition: its generated events, and the prefetch of its customers' records. */
   const nextBatch = (i: number): { messages: TxMessage[]; from: number; prefetched: Promise<number> } => {
@@ -107,13 +109,22 @@ async function main(): Promise<void> {
         if (single) upcoming = nextBatch(i);
         continue;
       }
-      events += batch.messages.length;
       const emit = new Emit();
       const pendings: Pending[] = [];
-      batch.messages.forEach((msg, k) => {
-        const pending = engine.apply(state, { seq: batch.from + k, partition: state.partition, msg }, emit);
+      // The worker's timer slice: a batch fires at most DEFAULT_TIMER_SLICE timers and ends before the
+      // event whose timers are left; the next batch of the partition starts with it.
+      let timers = 0;
+      for (const [k, msg] of batch.messages.entries()) {
+        const event = { seq: batch.from + k, partition: state.partition, msg };
+        const room = DEFAULT_TIMER_SLICE - timers;
+        const fired = engine.fireDue(state, event, emit, room);
+        timers += fired;
+        if (fired === room) break;
+        const pending = engine.apply(state, event, emit);
         if (pending) pendings.push(pending);
-      });
+        events++;
+      }
+      timersFired += timers;
       for (const pending of pendings) engine.complete(state, pending, { probability: 0.1, modelVersion: 'bench' }, emit);
       emit.tableRows();
       await store.commit(state, tracker.take());
@@ -127,7 +138,7 @@ async function main(): Promise<void> {
         type: caughtUp ? 'caught_up' : 'progress', since_process_start_ms: performance.now(), events,
         seqs: partitions.map(({ state }) => `${state.partition}:${state.seq}`).join(','),
         cached: stats.reduce((n, s) => n + s.cached, 0), lookups: stats.reduce((n, s) => n + s.lookups, 0), misses: stats.reduce((n, s) => n + s.misses, 0),
-        timers: partitions.reduce((n, { state }) => n + state.timers.length, 0), heap: process.memoryUsage().heapUsed,
+        timers: partitions.reduce((n, { state }) => n + state.timers.length, 0), timers_fired: timersFired, heap: process.memoryUsage().heapUsed,
       });
     }
     if (caughtUp || (values.seconds !== undefined && performance.now() - loadStart > Number(values.seconds) * 1000)) break;

@@ -156,6 +156,7 @@ class BatchCollector {
   private waiters: { target: number; resolve: (at: number) => void }[] = [];
 
   onBatch = (info: BatchInfo): void => {
+    if (info.events === 0) return; // a slice of a timer storm: no event to count
     const now = Date.now();
     this.scored += info.events;
     const ph = this[this.phase];

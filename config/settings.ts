@@ -74,6 +74,12 @@ export const SettingsSchema = Type.Object({
   scorerBatch: Type.Integer({ minimum: 1, maximum: 10000 }),
   /** Scorer: longest a pull waits to fill a batch, ms. Env `VAFA_SCORER_WAIT_MS`, default 50. */
   scorerWaitMs: Type.Integer({ minimum: 1, maximum: 10000 }),
+  /**
+   * Scorer: most timers one batch fires. When event time crosses a moment many customers' timers share
+   * (points of a whole bank expiring at the end of a bank day), they fire over several batches, each
+   * committed, so memory stays bounded. Env `VAFA_SCORER_TIMER_SLICE`, default 2000.
+   */
+  scorerTimerSlice: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
   /** Scorer: take a whole state snapshot at most this often, ms (`file` and `nats` stores; the `lmdb` store commits after every batch). Env `VAFA_CHECKPOINT_MS`, default 5000. */
   checkpointMs: Type.Integer({ minimum: 100 }),
   /** Scorer: partitions this instance owns ("all" or a list like "0,1,5"). Env `VAFA_SCORER_PARTITIONS`, default all. */
@@ -138,7 +144,7 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   partitions: 'VAFA_PARTITIONS', streamReplicas: 'VAFA_STREAM_REPLICAS', duplicateWindowS: 'VAFA_DUPLICATE_WINDOW_S',
   apiKeys: 'VAFA_API_KEYS', apiKeyFile: 'VAFA_API_KEY_FILE', sessionTtlS: 'VAFA_SESSION_TTL_S', proxyUserHeader: 'VAFA_PROXY_USER_HEADER', trustedProxies: 'VAFA_TRUSTED_PROXIES',
   natsUser: 'NATS_USER', natsPassword: 'NATS_PASSWORD', natsToken: 'NATS_TOKEN', natsCreds: 'NATS_CREDS', natsNkey: 'NATS_NKEY', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', logFormat: 'LOG_FORMAT', scorerBatch: 'VAFA_SCORER_BATCH',
-  scorerWaitMs: 'VAFA_SCORER_WAIT_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', stateCacheCustomers: 'VAFA_STATE_CACHE_CUSTOMERS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
+  scorerWaitMs: 'VAFA_SCORER_WAIT_MS', scorerTimerSlice: 'VAFA_SCORER_TIMER_SLICE', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', stateCacheCustomers: 'VAFA_STATE_CACHE_CUSTOMERS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
   rulesPath: 'VAFA_RULES', rulesWatchMs: 'VAFA_RULES_WATCH_MS', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
   shutdownMs: 'VAFA_SHUTDOWN_MS', webhookUrl: 'VAFA_WEBHOOK_URL', webhookSecret: 'VAFA_WEBHOOK_SECRET', startupTimeoutMs: 'VAFA_STARTUP_TIMEOUT_MS',
   ingestWorkers: 'VAFA_INGEST_WORKERS', retentionDays: 'VAFA_RETENTION_DAYS',
@@ -213,6 +219,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     logFormat: (str('logFormat') ?? 'auto') as Settings['logFormat'],
     scorerBatch: int(env, 'scorerBatch', 1000),
     scorerWaitMs: int(env, 'scorerWaitMs', 50),
+    scorerTimerSlice: int(env, 'scorerTimerSlice', 2000),
     checkpointMs: int(env, 'checkpointMs', 5000),
     scorerPartitions,
     checkpointStore: (str('checkpointStore') ?? 'auto') as Settings['checkpointStore'],

@@ -7,7 +7,7 @@
  * its phase 2 gives the same result as one event at a time.
  */
 import type { ControlV1, FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
-import { dropTimersOf, getCustomer, popDueTimer, type CustomerState, type PartitionState } from './state.js';
+import { dropTimersOf, dueTimerCustomers, getCustomer, popDueTimer, type CustomerState, type PartitionState, type Timer } from './state.js';
 import { iso, parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
 import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from './features/catalogue.js';
 import { isLoyaltyTimer, loyaltyOnMigration, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyVersionAt, loyaltyConfig, DEFAULT_LOYALTY, type LoyaltyConfig } from './loyalty/engine.js';
@@ -84,20 +84,11 @@ export class Engine {
 
   /** Phase 1. Returns undefined when the event needs no score (e.g. a refused redemption, a duplicate profile). */
   apply(state: PartitionState, ev: CoreEvent, emit: Emit): Pending | undefined {
-    const at = eventTime(ev, state);
-    // A profile's "time" is the account's opening, which may lie anywhere (profiles are often loaded
-    // ahead of activity): only events that happen now move the partition's clock.
-    if (ev.msg.kind !== 'profile' && at > state.maxEventTime) state.maxEventTime = at;
-    const watermark = Math.max(state.watermark, state.maxEventTime - this.config.latenessMs);
-    state.watermark = watermark;
+    const ctx = this.advance(state, ev);
     state.seq = ev.seq;
     state.stats.events++;
-    const ctx: Ctx = { seq: ev.seq, partition: ev.partition, at, watermark };
-    if (ev.historical) {
-      ctx.historical = true;
-      state.cutover = Math.max(state.cutover ?? 0, state.maxEventTime);
-    }
-    this.fireTimers(state, ctx, emit);
+    this.fireTimers(state, ctx, emit, Infinity);
+    const { at, watermark } = ctx;
     if (at < watermark) state.stats.late++;
     // Cut-over: a live feedback as of the backfilled history is that history's (feedback ids are not remembered).
     if (ev.msg.kind === 'feedback' && !ev.historical && state.cutover !== undefined && at <= state.cutover) {
@@ -124,6 +115,51 @@ export class Engine {
         return this.pending(c, ctx, ev.msg.body.migration_id, r.points);
       }
     }
+  }
+
+  /**
+   * Fires at most `limit` of the timers that `ev`'s arrival makes due, as `apply(ev)` would fire them
+   * first, and returns how many fired. `ev` itself is not applied and the partition's position stays
+   * before it: a runtime may commit here and apply `ev` afterwards (its `apply` fires the rest), with the
+   * same result as one `apply`. This bounds the customers one step reaches when the watermark crosses a
+   * moment many timers share (points of a whole bank expiring at the end of a bank day). Returns
+   * `limit` when more may be due; fewer means none is left.
+   */
+  fireDue(state: PartitionState, ev: CoreEvent, emit: Emit, limit: number): number {
+    if (!(limit >= 1)) throw new RangeError(`fireDue: limit must be at least 1, got ${limit}`);
+    return this.fireTimers(state, this.advance(state, ev), emit, limit);
+  }
+
+  /**
+   * Customers whose timers the events `messages` would make due (the first `limit` in due order), for
+   * the runtime to read ahead: applying those events fires them and reads each customer. Reads the
+   * state only.
+   */
+  timerCustomersDue(state: PartitionState, messages: readonly CoreEvent['msg'][], limit: number): string[] {
+    let maxEventTime = state.maxEventTime;
+    for (const msg of messages) {
+      if (msg.kind === 'profile' || msg.kind === 'control') continue;
+      const at = eventTime({ seq: 0, partition: state.partition, msg }, state);
+      if (at > maxEventTime) maxEventTime = at;
+    }
+    const watermark = Math.max(state.watermark, maxEventTime - this.config.latenessMs);
+    return dueTimerCustomers(state, watermark, limit);
+  }
+
+  /** Moves the partition's clock for `ev` (idempotent: `fireDue` then `apply` move it once). */
+  private advance(state: PartitionState, ev: CoreEvent): Ctx {
+    const at = eventTime(ev, state);
+    // A profile's "time" is the account's opening, which may lie anywhere (profiles are often loaded
+    // ahead of activity): only events that happen now move the partition's clock.
+    if (ev.msg.kind !== 'profile' && at > state.maxEventTime) state.maxEventTime = at;
+    const watermark = Math.max(state.watermark, state.maxEventTime - this.config.latenessMs);
+    state.watermark = watermark;
+    const ctx: Ctx = { seq: ev.seq, partition: ev.partition, at, watermark };
+    if (ev.historical) {
+      ctx.historical = true;
+      state.cutover = Math.max(state.cutover ?? 0, state.maxEventTime);
+    }
+    return ctx;
   }
 
   /** Phase 2. */
@@ -222,7 +258,9 @@ export class Engine {
     const l = lifecycleState(c);
     while (l.deferred.length > 0 && l.deferred[0]!.seq < beforeSeq) {
       const d = l.deferred.shift()!;
-      this.timerStage(state, c, { seq: d.seq, partition: state.partition, at: d.at, watermark: d.watermark ?? d.at }, namedFeatures(deferredValues(d.features)), emit);
+      const tctx: Ctx = { seq: d.seq, partition: state.partition, at: d.at, watermark: d.watermark ?? d.at };
+      if (d.rowOnly) emitCustomerState(c, tctx, namedFeatures(d.features), emit, this.lifecycle);
+      else this.timerStage(state, c, tctx, namedFeatures(deferredValues(d.features)), emit);
     }
   }
 
@@ -276,23 +314,36 @@ export class Engine {
     });
   }
 
-  /** Fires every timer due at or before the watermark, in due order. */
-  private fireTimers(state: PartitionState, ctx: Ctx, emit: Emit): void {
-    for (let t = popDueTimer(state, ctx.watermark); t; t = popDueTimer(state, ctx.watermark)) {
-      const c = state.customers[t.customerId];
-      if (!c) continue;
-      const tctx: Ctx = { ...ctx, at: t.due };
-      if (t.kind === LIFECYCLE_TIMER) {
-        if (!takeLifecycleTimer(c, t.due)) continue; // stale: re-armed since
-        const values = featureValues(c, t.due, this.featureConfig);
-        const l = lifecycleState(c);
-        // The customer has events in this batch still waiting for phase 2: decide after them (stream order).
-        if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features: values, watermark: ctx.watermark });
-        else this.timerStage(state, c, tctx, namedFeatures(values), emit);
-        armLifecycleTimer(state, c, t.due, this.lifecycle);
-      } else if (isLoyaltyTimer(t.kind)) {
-        if (loyaltyOnTimer(state, c, t, tctx, this.loyaltyFor(state), emit)) emitCustomerState(c, tctx, namedFeatures(featureValues(c, t.due, this.featureConfig)), emit, this.lifecycle);
-      }
+  /** Fires the timers due at or before the watermark, in due order, at most `limit`; returns how many. */
+  private fireTimers(state: PartitionState, ctx: Ctx, emit: Emit, limit: number): number {
+    let fired = 0;
+    while (fired < limit) {
+      const timer = popDueTimer(state, ctx.watermark);
+      if (!timer) break;
+      fired++;
+      this.fireTimer(state, timer, ctx, emit);
+    }
+    return fired;
+  }
+
+  private fireTimer(state: PartitionState, t: Timer, ctx: Ctx, emit: Emit): void {
+    const c = state.customers[t.customerId];
+    if (!c) return;
+    const tctx: Ctx = { ...ctx, at: t.due };
+    if (t.kind === LIFECYCLE_TIMER) {
+      if (!takeLifecycleTimer(c, t.due)) return; // stale: re-armed since
+      const values = featureValues(c, t.due, this.featureConfig);
+      const l = lifecycleState(c);
+      // The customer has events in this batch still waiting for phase 2: decide after them (stream order).
+      if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features: values, watermark: ctx.watermark });
+      else this.timerStage(state, c, tctx, namedFeatures(values), emit);
+      armLifecycleTimer(state, c, t.due, this.lifecycle);
+    } else if (isLoyaltyTimer(t.kind) && loyaltyOnTimer(state, c, t, tctx, this.loyaltyFor(state), emit)) {
+      const values = featureValues(c, t.due, this.featureConfig);
+      const l = lifecycleState(c);
+      // Rows of the customer's events still waiting for phase 2 come before this one (stream order).
+      if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features: values, watermark: ctx.watermark, rowOnly: true });
+      else emitCustomerState(c, tctx, namedFeatures(values), emit, this.lifecycle);
     }
   }
 }

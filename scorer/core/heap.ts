@@ -52,3 +52,22 @@ function siftDown<T>(a: T[], from: number, less: (x: T, y: T) => boolean): void 
     i = m;
   }
 }
+
+/**
+ * The `k` least elements of the heap `a` that `within` accepts, least first, leaving `a` as it is.
+ * `within` must be monotone in the heap order (once an element is refused, so is every later one, as
+ * "due by then" is): a refused element's subtree is never visited. O(k log k).
+ */
+export function heapPeekLeast<T>(a: readonly T[], k: number, within: (x: T) => boolean, less: (x: T, y: T) => boolean): T[] {
+  const out: T[] = [];
+  const frontier: number[] = [];
+  const byElement = (i: number, j: number): boolean => less(a[i]!, a[j]!);
+  if (a.length > 0) heapPush(frontier, 0, byElement);
+  while (out.length < k) {
+    const i = heapPop(frontier, byElement);
+    if (i === undefined || !within(a[i]!)) break;
+    out.push(a[i]!);
+    for (const child of [2 * i + 1, 2 * i + 2]) if (child < a.length) heapPush(frontier, child, byElement);
+  }
+  return out;
+}

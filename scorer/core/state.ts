@@ -11,7 +11,7 @@ import { newLoyaltyState } from './loyalty/state.js';
 import { newFeatureState } from './features/state.js';
 import { newLifecycleState } from './lifecycle/state.js';
 import { newOffersState } from './offers/state.js';
-import { heapPop, heapPush, heapRemoveWhere } from './heap.js';
+import { heapPeekLeast, heapPop, heapPush, heapRemoveWhere } from './heap.js';
 import { newSeenIds, type SeenIds } from './seen.js';
 
 export interface CustomerState {
@@ -101,4 +101,12 @@ export function popDueTimer(state: PartitionState, upTo: number): Timer | undefi
   const h = state.timers;
   if (h.length === 0 || h[0]!.due > upTo) return undefined;
   return heapPop(h, earlier);
+}
+
+/**
+ * Customers of the first `limit` timers due at or before `upTo`, in due order (duplicates possible),
+ * without firing them: what the runtime may read ahead before the core reaches them.
+ */
+export function dueTimerCustomers(state: PartitionState, upTo: number, limit: number): string[] {
+  return heapPeekLeast(state.timers, limit, (t) => t.due <= upTo, earlier).map((t) => t.customerId);
 }

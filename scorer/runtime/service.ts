@@ -45,6 +45,8 @@ export interface ScorerOptions {
   checkpointMs?: number;
   /** Batches each partition worker applies ahead of the first one not yet durable. Default 3 (`DEFAULT_PIPELINE_DEPTH`). */
   depth?: number;
+  /** Most timers one batch fires (a storm of due timers is spread over batches). Default 2,000 (`DEFAULT_TIMER_SLICE`). */
+  timerSlice?: number;
   /** Record one row per micro-batch in `scorer_batches` (operations dashboard). Default true. */
   recordBatches?: boolean;
   onBatch?: (info: BatchInfo) => void;
@@ -104,6 +106,7 @@ export class ScorerService {
           ...(this.opts.scorer ? { scorer: this.opts.scorer } : {}),
           batch: this.opts.batch ?? 1000, waitMs: this.opts.waitMs ?? 20, checkpointMs: this.opts.checkpointMs ?? 5000,
           ...(this.opts.depth ? { depth: this.opts.depth } : {}),
+          ...(this.opts.timerSlice ? { timerSlice: this.opts.timerSlice } : {}),
           onBatch: (info) => this.onBatch(info),
           onEnded: () => void this.ownership?.restart(p),
         });
@@ -125,6 +128,13 @@ export class ScorerService {
   }
 
   private onBatch(info: BatchInfo): void {
+    this.metrics?.timers.inc(info.timers);
+    // A batch that only fired timers (a slice of a timer storm) is not a micro-batch of events.
+    if (info.events > 0) this.recordBatch(info);
+    this.opts.onBatch?.(info);
+  }
+
+  private recordBatch(info: BatchInfo): void {
     const m = this.metrics;
     if (m) {
       m.events.inc(info.events);
@@ -141,7 +151,6 @@ export class ScorerService {
         model_ms: info.modelMs, flush_ms: info.flushMs, dlq: info.dlq,
       }]]])).catch(() => undefined);
     }
-    this.opts.onBatch?.(info);
   }
 
   stats(): ScorerStats {
@@ -185,6 +194,7 @@ function scorerMetrics(registry: Registry) {
   const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
   return {
     events: get('vafa_scorer_events_total', () => new Counter({ name: 'vafa_scorer_events_total', help: 'events scored', registers: [registry] })),
+    timers: get('vafa_scorer_timers_fired_total', () => new Counter({ name: 'vafa_scorer_timers_fired_total', help: 'event-time timers fired (points expiring, lifecycle checks)', registers: [registry] })),
     batchSize: get('vafa_scorer_batch_size', () => new Histogram({ name: 'vafa_scorer_batch_size', help: 'events per micro-batch', buckets: [1, 4, 16, 64, 256, 1000, 4000], registers: [registry] })),
     modelSeconds: get('vafa_scorer_model_seconds', () => new Histogram({ name: 'vafa_scorer_model_seconds', help: 'model call per micro-batch', buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1], registers: [registry] })),
     flushSeconds: get('vafa_sink_flush_seconds', () => new Histogram({ name: 'vafa_sink_flush_seconds', help: 'ClickHouse flush duration', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers: [registry] })),

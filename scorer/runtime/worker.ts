@@ -16,6 +16,7 @@
  */
 import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
+import type { CoreMessage } from '../../contracts/events.js';
 import { STREAM_TX, partitionFilter } from '../../contracts/subjects.js';
 import type { Engine, Pending } from '../core/engine.js';
 import { newPartitionState, type PartitionState } from '../core/state.js';
@@ -57,6 +58,13 @@ export interface WorkerDeps {
   gapMs?: number;
   /** Batches applied and not yet committed at most (the pipeline's depth). Default `DEFAULT_PIPELINE_DEPTH`. */
   depth?: number;
+  /**
+   * Most timers one batch fires. When the watermark crosses a moment many customers' timers share (a
+   * bank day's end, when points earned a year before expire), the batch ends before the event that
+   * crossed it and that event's timers fire over the next batches, each committed like any other, so the
+   * customers one commit holds stay bounded. Default `DEFAULT_TIMER_SLICE`.
+   */
+  timerSlice?: number;
   /** Interval of whole-state saves for stores without incremental commits, ms. */
   checkpointMs: number;
   onBatch?: (info: BatchInfo) => void;
@@ -81,7 +89,10 @@ export class StateLostError extends Error {
 
 export interface BatchInfo {
   partition: number;
+  /** Messages the batch covers; 0 for a batch that only fired timers (a timer slice). */
   events: number;
+  /** Timers the batch fired (at most `WorkerDeps.timerSlice`). */
+  timers: number;
   firstSeq: number;
   lastSeq: number;
   pending: number;
@@ -95,17 +106,28 @@ export interface BatchInfo {
 /** Batches a worker applies ahead of the first one not yet durable (`WorkerDeps.depth`). */
 export const DEFAULT_PIPELINE_DEPTH = 3;
 
+/** Timers one batch fires at most (`WorkerDeps.timerSlice`). */
+export const DEFAULT_TIMER_SLICE = 2_000;
+
+/** A delivered message past the delivery checks: decoded, or undefined when it was applied before (a redelivery). */
+interface Admitted {
+  m: JsMsg;
+  decoded: Decoded | undefined;
+}
+
 /** A batch applied and handed to the outputs, not yet committed and acked. */
 interface Flight {
   partition: number;
   events: number;
   firstSeq: number;
-  last: JsMsg;
+  /** The batch's last message; undefined for a batch that only fired timers (nothing to ack). */
+  last: JsMsg | undefined;
   /** JetStream's persist time of each message, epoch ms. */
   persistedAt: number[];
   modelMs: number;
   flushMs: number;
   dlq: number;
+  timers: number;
   durable: boolean;
 }
 
@@ -117,6 +139,8 @@ export class PartitionWorker {
   private state: PartitionState;
   private messages: ConsumerMessages | undefined;
   private readonly queue: JsMsg[] = [];
+  /** Admitted messages a batch left for the next (it ended at its timer slice), oldest first. */
+  private readonly carried: Admitted[] = [];
   private wake: (() => void) | undefined;
   private stopping = false;
   private ended = false;
@@ -136,11 +160,14 @@ export class PartitionWorker {
   /** A whole-state save (stores without incremental commits) is running. */
   private saving = false;
   private readonly depth: number;
+  private readonly timerSlice: number;
 
   constructor(readonly partition: number, private readonly deps: WorkerDeps) {
     this.state = newPartitionState(partition);
     this.depth = deps.depth ?? DEFAULT_PIPELINE_DEPTH;
     if (!(Number.isInteger(this.depth) && this.depth >= 1 && this.depth <= 64)) throw new RangeError(`depth: must be an integer from 1 to 64, got ${this.depth}`);
+    this.timerSlice = deps.timerSlice ?? DEFAULT_TIMER_SLICE;
+    if (!(Number.isInteger(this.timerSlice) && this.timerSlice >= 1)) throw new RangeError(`timerSlice: must be an integer ≥ 1, got ${this.timerSlice}`);
   }
 
   get seq(): number {
@@ -228,7 +255,7 @@ export class PartitionWorker {
 
   private async loop(): Promise<void> {
     while (!this.fenced) {
-      if (this.queue.length === 0) {
+      if (this.queue.length === 0 && this.carried.length === 0) {
         if (this.ended || this.stopping) break;
         await this.sleepUntilWoken();
         continue;
@@ -237,10 +264,13 @@ export class PartitionWorker {
         await this.sleepUntilWoken();
         continue;
       }
-      if (this.flights.length === 0 && !this.stopping) await this.gather();
-      if (this.fenced) break;
-      const batch = this.queue.splice(0, this.deps.batch);
       try {
+        let batch = this.carried.splice(0);
+        if (batch.length === 0) {
+          if (this.flights.length === 0 && !this.stopping) await this.gather();
+          if (this.fenced) break;
+          batch = this.admit(this.queue.splice(0, this.deps.batch));
+        }
         await this.processBatch(batch);
       } catch (err) {
         this.fail(err);
@@ -275,29 +305,35 @@ export class PartitionWorker {
     this.stopping = true;
     this.fenced = true;
     this.queue.length = 0;
+    this.carried.length = 0;
     void this.messages?.close().catch(() => undefined);
     this.wakeUp();
     if (!fenced) this.deps.onEnded?.();
   }
 
   /**
-   * Reads the batch's customers the store does not hold in memory into the page cache before the core
-   * reaches them (a lazily loaded partition: otherwise each cold customer waits on the disk in turn).
+   * Reads the batch's customers, and those of the timers its events make due, that the store does not
+   * hold in memory into the page cache before the core reaches them (a lazily loaded partition:
+   * otherwise each cold customer waits on the disk in turn).
    */
-  private async prefetch(fresh: readonly { decoded: Decoded }[]): Promise<void> {
+  private async prefetch(admitted: readonly Admitted[]): Promise<void> {
     const store = this.deps.store;
     if (!store.prefetch || !this.changes) return;
     const ids: string[] = [];
-    for (const { decoded } of fresh) if (decoded.ok && decoded.msg.kind !== 'control') ids.push(decoded.msg.body.customer_id);
+    const messages: CoreMessage[] = [];
+    for (const { decoded } of admitted) {
+      if (!decoded?.ok || decoded.partition !== this.partition) continue;
+      messages.push(decoded.msg);
+      if (decoded.msg.kind !== 'control') ids.push(decoded.msg.body.customer_id);
+    }
+    // The customers of the timers these events make due too: a storm reads thousands of cold customers.
+    for (const id of this.deps.engine.timerCustomersDue(this.state, messages, this.timerSlice)) ids.push(id);
     if (ids.length > 0) await store.prefetch(this.state, ids);
   }
 
-  private async processBatch(batch: JsMsg[]): Promise<void> {
-    const emit = new TracedEmit();
-    const pendings: Pending[] = [];
-    const dlq: OutboundMessage[] = [];
-    let modelMs: number | undefined;
-    const fresh: { m: JsMsg; decoded: Decoded }[] = [];
+  /** Checks each delivered message's place in the delivery order and decodes those not applied before. */
+  private admit(batch: readonly JsMsg[]): Admitted[] {
+    const admitted: Admitted[] = [];
     for (const m of batch) {
       // A delivery the server made but this client never received (lost in transit across a reconnect)
       // shows as a gap in the consumer's delivery sequence. With cumulative acks, acking past it would
@@ -307,15 +343,26 @@ export class PartitionWorker {
         throw new DeliveryGapError(`partition ${this.partition}: delivery ${delivered} after ${this.lastDelivery}`);
       }
       this.lastDelivery = delivered;
-      if (m.seq <= this.state.seq) continue; // redelivery of an event already applied
-      fresh.push({ m, decoded: decodeTx(m.subject, m.data) });
+      // A redelivery of an event already applied is acked with the batch and not applied again.
+      admitted.push({ m, decoded: m.seq <= this.state.seq ? undefined : decodeTx(m.subject, m.data) });
     }
+    return admitted;
+  }
+
+  private async processBatch(admitted: Admitted[]): Promise<void> {
+    const emit = new TracedEmit();
+    const pendings: Pending[] = [];
+    const dlq: OutboundMessage[] = [];
+    let modelMs: number | undefined;
+    let batch = admitted;
+    let timers = 0;
     // Marked applying already: no commit (and, with a bounded cache, its eviction) starts while the disk is read.
     this.applying = true;
     try {
-      await this.prefetch(fresh);
-      for (const { m, decoded } of fresh) {
-        if (m.seq <= this.state.seq) continue;
+      await this.prefetch(admitted);
+      for (let i = 0; i < admitted.length; i++) {
+        const { m, decoded } = admitted[i]!;
+        if (decoded === undefined || m.seq <= this.state.seq) continue;
         if (!decoded.ok || decoded.partition !== this.partition) {
           const reason = decoded.ok ? 'wrong_partition' : decoded.reason;
           const detail = decoded.ok ? `subject ${m.subject} delivered to partition ${this.partition}` : decoded.detail;
@@ -326,7 +373,17 @@ export class PartitionWorker {
         }
         emit.applying(m.seq, m.subject);
         try {
-          const p = this.deps.engine.apply(this.state, { seq: m.seq, partition: this.partition, msg: decoded.msg }, emit);
+          const event = { seq: m.seq, partition: this.partition, msg: decoded.msg };
+          const room = this.timerSlice - timers;
+          const fired = this.deps.engine.fireDue(this.state, event, emit, room);
+          timers += fired;
+          if (fired === room) {
+            // The slice is spent and more timers may be due: this event and the rest wait for the next batch.
+            batch = admitted.slice(0, i);
+            this.carried.unshift(...admitted.slice(i));
+            break;
+          }
+          const p = this.deps.engine.apply(this.state, event, emit);
           if (p) pendings.push(p);
         } catch (err) {
           // A damaged stored customer (read lazily) is the store's failure, not the event's: the batch fails.
@@ -351,8 +408,8 @@ export class PartitionWorker {
     const publishes: OutboundMessage[] = emit.publishes.map((p) => ({ subject: p.subject, msgId: p.msgId, data: Buffer.from(JSON.stringify(p.payload)) }));
     for (const d of dlq) publishes.push(d);
     const flight: Flight = {
-      partition: this.partition, events: batch.length, firstSeq: batch[0]!.seq, last: batch[batch.length - 1]!,
-      persistedAt: batch.map((m) => m.info.timestampNanos / 1e6), modelMs: modelMs ?? 0, flushMs: 0, dlq: dlq.length, durable: false,
+      partition: this.partition, events: batch.length, firstSeq: batch[0]?.m.seq ?? this.state.seq + 1, last: batch[batch.length - 1]?.m,
+      persistedAt: batch.map(({ m }) => m.info.timestampNanos / 1e6), modelMs: modelMs ?? 0, flushMs: 0, dlq: dlq.length, timers, durable: false,
     };
     this.flights.push(flight);
     const t1 = performance.now();
@@ -394,7 +451,7 @@ export class PartitionWorker {
 
   private async commitAndAck(done: readonly Flight[]): Promise<void> {
     if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
-    const last = done[done.length - 1]!;
+    const last = done.findLast((f) => f.last !== undefined)?.last;
     // Incremental stores commit before the ack: an event the consumer acked is always in the store, so a
     // partition found without state after acks was lost, not merely interrupted (checkNothingProcessed).
     // The commit encodes the state before it returns: the next batch may be applied while it is written.
@@ -408,11 +465,11 @@ export class PartitionWorker {
         this.saving = false;
       }
     }
-    await this.ack(last.last);
+    if (last) await this.ack(last);
     const now = Date.now();
     for (const f of done) {
       this.deps.onBatch?.({
-        partition: f.partition, events: f.events, firstSeq: f.firstSeq, lastSeq: f.last.seq, pending: f.last.info.pending,
+        partition: f.partition, events: f.events, timers: f.timers, firstSeq: f.firstSeq, lastSeq: f.last?.seq ?? f.firstSeq - 1, pending: f.last?.info.pending ?? 0,
         modelMs: f.modelMs, flushMs: f.flushMs, dlq: f.dlq, latenciesMs: f.persistedAt.map((t) => now - t),
       });
     }
