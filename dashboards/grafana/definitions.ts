@@ -1,8 +1,10 @@
 /**
- * The Grafana dashboards, as data: five dashboards (retention, loyalty, campaigns, satisfaction, operations) for the
+ * The Grafana dashboards, as data: five dashboards (retention, loyalty, campaigns, satisfaction, operations), and the
+ * administrators' access audit (`ADMIN_DASHBOARDS`, a folder of its own), for the
  * ClickHouse data source plugin (grafana-clickhouse-datasource v4, SQL editor). `generate.ts` renders them
  * to the JSON files next to this one, which Grafana provisions (dashboards/provisioning/dashboards/vafa.yml)
- * and the built-in dashboard serves; a test checks the files are up to date.
+ * and the built-in dashboard serves, and the admin ones to dashboards/grafana-admin/ (provider vafa-admin.yml,
+ * never served by the built-in dashboard); a test checks the files are up to date.
  *
  * Every query reads the dashboard relations of sinks/clickhouse/dashboard-views.ts (`dash_*`): time-ordered
  * copies read with FINAL (so replayed rows never count twice) and `dash_customers`, the customer snapshot.
@@ -15,7 +17,17 @@
  * when a segment is selected.
  */
 
+import { DEFAULT_LIFECYCLE_FILE } from '../../scorer/core/lifecycle/config.js';
+
 export const DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'vafa-clickhouse' } as const;
+
+/**
+ * Churn probability at or above which the dashboards call a customer at risk: the shipped lifecycle's
+ * intensive-care entry (`stages.intensive_care.enter_probability` of config/lifecycle.yaml, 0.25), so "at risk"
+ * on a panel is what sends a customer to the retention team. A bank that changes it in its lifecycle file
+ * regenerates the dashboards with the same number here.
+ */
+export const AT_RISK_PROBABILITY = DEFAULT_LIFECYCLE_FILE.stages.intensive_care.enter_probability;
 export const PLUGIN_VERSION = '4.20.0';
 
 export type PanelType = 'timeseries' | 'barchart' | 'piechart' | 'stat' | 'table';
@@ -54,6 +66,8 @@ export interface VariableSpec {
 
 export interface DashboardSpec {
   uid: string;
+  /** Grafana tag of the set the dashboard belongs to, which its links list. Default `vafa`. */
+  tag?: string;
   title: string;
   description: string;
   /** `event-time` dashboards look at the event time of transactions; `wall-clock` ones at when things ran. */
@@ -107,12 +121,36 @@ const retention: DashboardSpec = {
   panels: [
     {
       title: 'Customers at risk', type: 'stat', w: 24, h: 4,
-      description: 'The customer snapshot (branch and segment filters): customers, those with a churn probability of 0.5 or more, the mean churn probability and the value at risk (churn probability × expected lifetime value, currency major units).',
+      description: `The customer snapshot (branch and segment filters): customers, those at risk (a churn probability of ${AT_RISK_PROBABILITY} or more, the lifecycle's intensive-care entry), the mean churn probability and the value at risk (churn probability × expected lifetime value, currency major units).`,
       units: { avg_churn_probability: 'percentunit' },
-      sql: [`SELECT count() AS customers, countIf(churn_probability >= 0.5) AS at_risk, round(avg(churn_probability), 4) AS avg_churn_probability,
+      sql: [`SELECT count() AS customers, countIf(churn_probability >= ${AT_RISK_PROBABILITY}) AS at_risk, round(avg(churn_probability), 4) AS avg_churn_probability,
   round(sum(value_at_risk)) AS value_at_risk
 FROM dash_customers
 WHERE ${CUSTOMERS}`],
+    },
+    {
+      title: 'At-risk customers and why', type: 'table', w: 15, h: 10,
+      description: `Customers at risk (churn probability ${AT_RISK_PROBABILITY} or more; branch and segment filters), the 100 with the most value at risk first, and the top reasons of their latest score: feature, the value the model saw, and its signed contribution to the log-odds of churn (+ raises the risk, − lowers it; docs/models.md "Reasons"). Empty when the score carries no reasons (a model without an explainer, or reasons off).`,
+      units: { churn_risk: 'percentunit' },
+      // One row per customer already (the snapshot is read FINAL); the GROUP BY keeps ClickHouse from reading the
+      // snapshot a second time to fill the columns of the rows kept by ORDER BY … LIMIT (lazy materialization).
+      sql: [`SELECT customer_id AS customer, any(if(branch_id = '', '(none)', branch_id)) AS branch, any(lifecycle_stage) AS stage, round(any(churn_probability), 3) AS churn_risk,
+  round(any(value_at_risk)) AS value_at_risk, any(churn_reasons_text) AS why_at_risk
+FROM dash_customers
+WHERE churn_probability >= ${AT_RISK_PROBABILITY} AND ${CUSTOMERS}
+GROUP BY customer
+ORDER BY value_at_risk DESC, churn_risk DESC, customer
+LIMIT 100`],
+    },
+    {
+      title: 'What drives the risk', type: 'barchart', w: 9, h: 10, horizontal: true, unit: 'short', hidden: ['mean_contribution'],
+      description: `Among the customers at risk (churn probability ${AT_RISK_PROBABILITY} or more; branch and segment filters): how many have each feature among the reasons raising their risk (positive contribution), and its mean contribution to the log-odds of churn (in the label). Top 15.`,
+      sql: [`SELECT concat(feature, ' (mean +', toString(round(avg(contribution), 2)), ')') AS reason, count() AS customers, round(avg(contribution), 4) AS mean_contribution
+FROM dash_customer_reasons
+WHERE churn_probability >= ${AT_RISK_PROBABILITY} AND contribution > 0 AND ${CUSTOMERS}
+GROUP BY feature
+ORDER BY customers DESC, mean_contribution DESC, feature
+LIMIT 15`],
     },
     {
       title: 'Churn-probability distribution', type: 'barchart', w: 12, h: 9, unit: 'short',
@@ -735,6 +773,79 @@ ORDER BY time`],
 
 export const DASHBOARDS: readonly DashboardSpec[] = [retention, loyalty, campaigns, satisfaction, operations];
 
+// --- Access audit (administrators only) -----------------------------------------------------------------
+
+/** Audit rows of the range; `access_audit` is sorted by customer, so a time range reads the whole table. */
+const AUDIT = '$__timeFilter(at)';
+
+/**
+ * The access audit (docs/security.md) is the operator's: every dashboard above is read by the retention and
+ * loyalty staff it watches. So it is a dashboard of its own, provisioned into the `vafa-admin` folder
+ * (dashboards/provisioning/dashboards/vafa-admin.yml), never among DASHBOARDS (the built-in dashboard, open to
+ * the `read` scope, serves those), and it reads `access_audit` and `v_access_audit_daily`, not `dash_*`.
+ */
+const accessAudit: DashboardSpec = {
+  uid: 'vafa-access-audit',
+  tag: 'vafa-admin',
+  title: 'vafa · Access audit',
+  description: 'Who read which customer\'s data, admin actions, sign-ins and refused requests (vafa.access_audit). For administrators only.',
+  clock: 'wall-clock',
+  time: { from: 'now-7d', to: 'now' },
+  refresh: '1m',
+  variables: [],
+  panels: [
+    {
+      title: 'Access in the range', type: 'stat', w: 24, h: 4, unit: 'short',
+      description: 'Audited requests in the time range, the customers whose data was read, who made them (principals: key ids, proxy users, cli users), refused requests (401/403 and other 4xx/5xx answers) and admin actions.',
+      sql: [`SELECT count() AS requests, uniqExactIf(customer_id, customer_id != '' AND action LIKE 'customer.%') AS customers_read, uniqExactIf(principal, principal != '') AS principals,
+  countIf(status >= 400) AS refused, countIf(action LIKE 'admin.%') AS admin_actions
+FROM access_audit FINAL
+WHERE ${AUDIT}`],
+    },
+    {
+      title: 'Requests per day by action', type: 'timeseries', w: 12, h: 9, unit: 'short',
+      description: 'Audited requests per day and action (v_access_audit_daily; days in UTC).',
+      sql: [`SELECT toDateTime(day) AS time, action, sum(requests) AS requests
+FROM v_access_audit_daily
+WHERE day >= toDate($__fromTime) AND day <= toDate($__toTime)
+GROUP BY time, action
+ORDER BY time`],
+    },
+    {
+      title: 'Who read customer data', type: 'table', w: 12, h: 9,
+      description: 'Per principal in the time range: requests, distinct customers whose data they read, refused requests, first and last request. A principal reading many customers is worth a look.',
+      sql: [`SELECT if(principal = '', '(unauthenticated)', principal) AS who, any(via) AS via, count() AS requests,
+  uniqExactIf(customer_id, customer_id != '' AND action LIKE 'customer.%') AS customers_read, countIf(status >= 400) AS refused, min(at) AS first_at, max(at) AS last_at
+FROM access_audit FINAL
+WHERE ${AUDIT}
+GROUP BY who
+ORDER BY customers_read DESC, requests DESC, who
+LIMIT 100`],
+    },
+    {
+      title: 'Admin actions', type: 'table', w: 12, h: 9,
+      description: 'The latest 100 admin actions in the time range (key listing and reloads, audit reads, erasures: customer_id holds the erasure id, never the customer id).',
+      sql: [`SELECT at, principal, via, action, customer_id, status, remote_addr, detail
+FROM access_audit FINAL
+WHERE ${AUDIT} AND action LIKE 'admin.%'
+ORDER BY at DESC
+LIMIT 100`],
+    },
+    {
+      title: 'Refused requests', type: 'table', w: 12, h: 9,
+      description: 'The latest 100 requests answered 401 or 403 in the time range: failed sign-ins, missing or wrong keys, a scope too small.',
+      sql: [`SELECT at, if(principal = '', '(unauthenticated)', principal) AS who, via, action, route, status, remote_addr, user_agent
+FROM access_audit FINAL
+WHERE ${AUDIT} AND status IN (401, 403)
+ORDER BY at DESC
+LIMIT 100`],
+    },
+  ],
+};
+
+/** Dashboards for administrators only: provisioned into their own folder, not served by the built-in dashboard. */
+export const ADMIN_DASHBOARDS: readonly DashboardSpec[] = [accessAudit];
+
 // --- Rendering to Grafana's JSON model -----------------------------------------------------------------
 
 type Json = Record<string, unknown>;
@@ -807,12 +918,12 @@ export function renderDashboard(d: DashboardSpec): Json {
     uid: d.uid,
     title: d.title,
     description: d.description,
-    tags: ['vafa', d.clock],
+    tags: [d.tag ?? 'vafa', d.clock],
     editable: true,
     fiscalYearStartMonth: 0,
     graphTooltip: 1,
     id: null,
-    links: [{ asDropdown: false, icon: 'external link', includeVars: false, keepTime: true, tags: ['vafa'], targetBlank: false, title: 'vafa', type: 'dashboards' }],
+    links: [{ asDropdown: false, icon: 'external link', includeVars: false, keepTime: true, tags: [d.tag ?? 'vafa'], targetBlank: false, title: d.tag ?? 'vafa', type: 'dashboards' }],
     annotations: { list: [{ builtIn: 1, datasource: { type: 'grafana', uid: '-- Grafana --' }, enable: true, hide: true, iconColor: 'rgba(0, 211, 255, 1)', name: 'Annotations & Alerts', type: 'dashboard' }] },
     panels: d.panels.map((p, i) => ({
       id: i + 1,

@@ -1,23 +1,35 @@
 /**
  * Writes the Grafana dashboard JSON files from definitions.ts: `npx tsx dashboards/grafana/generate.ts`.
- * With `--check`, writes nothing and exits 1 when a file differs from what it would write.
+ * The dashboards go to dashboards/grafana/, the administrators' ones to dashboards/grafana-admin/ (a folder of
+ * their own in Grafana, docs/dashboards.md). With `--check`, writes nothing and exits 1 when a file differs
+ * from what it would write.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { DASHBOARDS, renderDashboard } from './definitions.js';
+import { ADMIN_DASHBOARDS, DASHBOARDS, renderDashboard, type DashboardSpec } from './definitions.js';
 
 export const GRAFANA_DIR = import.meta.dirname;
+/** Outside GRAFANA_DIR: the vafa provider loads every file under its path, sub-folders included. */
+export const GRAFANA_ADMIN_DIR = path.join(import.meta.dirname, '..', 'grafana-admin');
 
-/** File name → content, for every dashboard. */
+const render = (list: readonly DashboardSpec[]): Map<string, string> => new Map(list.map((d) => [`${d.uid}.json`, `${JSON.stringify(renderDashboard(d), null, 2)}\n`]));
+
+/** File name → content, for every dashboard of dashboards/grafana/. */
 export function renderedFiles(): Map<string, string> {
-  return new Map(DASHBOARDS.map((d) => [`${d.uid}.json`, `${JSON.stringify(renderDashboard(d), null, 2)}\n`]));
+  return render(DASHBOARDS);
+}
+
+/** File name → content, for every dashboard of dashboards/grafana-admin/. */
+export function renderedAdminFiles(): Map<string, string> {
+  return render(ADMIN_DASHBOARDS);
 }
 
 function main(argv: string[]): number {
   const check = argv.includes('--check');
   let stale = 0;
-  for (const [name, text] of renderedFiles()) {
-    const file = path.join(GRAFANA_DIR, name);
+  const files = [...[...renderedFiles()].map(([name, text]) => [path.join(GRAFANA_DIR, name), text] as const),
+    ...[...renderedAdminFiles()].map(([name, text]) => [path.join(GRAFANA_ADMIN_DIR, name), text] as const)];
+  for (const [file, text] of files) {
     let current: string;
     try {
       current = readFileSync(file, 'utf8');

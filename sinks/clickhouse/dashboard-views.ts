@@ -25,7 +25,9 @@
  * The customer snapshot (`customer_state`, one live row per customer) cannot be maintained incrementally
  * by a materialized view at all: a customer moving from one stage to another would have to leave the old
  * group, which an insert-only view cannot express. Snapshot panels read `dash_customers`, a plain view over
- * `customer_state FINAL` with the columns they need; reading every customer is what a snapshot needs.
+ * `customer_state FINAL` with the columns they need (the churn reasons as text among them: columns a panel
+ * does not select are not computed); reading every customer is what a snapshot needs. `dash_customer_reasons`
+ * has one row per reason of the latest score, parsed from `churn_reasons` in the view, not in the panels.
  *
  * Names carry a version (`_v1`): a changed definition gets a new name, the old copy is dropped by hand.
  * `migrateDashboardViews` creates everything idempotently and back-fills a copy from its source when its
@@ -221,9 +223,35 @@ const dims = (name: string, source: string, pairs: [string, string][]): Dashboar
   materialized(name, DIMS.name, source, `filter values from ${source}`, (_db, from) =>
     `SELECT DISTINCT d.1 AS dim, d.2 AS value\nFROM ${from}\nARRAY JOIN [${pairs.map(([dim, col]) => `('${dim}', toString(${col}))`).join(', ')}] AS d\nWHERE d.2 != ''`);
 
+/**
+ * The stored reasons of a score (`churn_reasons`, docs/models.md "Reasons") as an array of named tuples, largest
+ * |contribution| first as stored. JSONExtract never throws: an empty or malformed text, or a `top` that is
+ * not an array, gives `[]`; an element that is not an object gives an empty feature, which is dropped.
+ */
+const REASON_TUPLE = 'Tuple(feature String, value Nullable(Float64), contribution Float64)';
+const REASONS_ARRAY = `arrayFilter(r -> tupleElement(r, 'feature') != '', JSONExtract(churn_reasons, 'top', 'Array(${REASON_TUPLE})'))`;
+/**
+ * One reason as people read it: `recency_days 41 (+1.21)`. Values to 2 decimals (`missing` when the model was fed
+ * none); contributions to 2 decimals, 4 below 0.01 so a small one never reads 0. `+ 0` turns -0 into 0.
+ */
+const REASON_TEXT = `concat(tupleElement(r, 'feature'), ' ', if(isNull(tupleElement(r, 'value')), 'missing', toString(round(assumeNotNull(tupleElement(r, 'value')), 2) + 0)),
+    ' (', if(tupleElement(r, 'contribution') >= 0, '+', ''),
+    toString(if(abs(tupleElement(r, 'contribution')) >= 0.01, round(tupleElement(r, 'contribution'), 2), round(tupleElement(r, 'contribution'), 4)) + 0), ')')`;
+
 const snapshot = (db: string): string => `SELECT customer_id, segment, branch_id, opened_at, points_balance, tier, churn_probability, model_version, lifecycle_stage,
-  expected_value, value_at_risk, tx_count_30d, spend_30d_minor, last_tx_at, updated_at
+  expected_value, value_at_risk, tx_count_30d, spend_30d_minor, last_tx_at, updated_at, churn_reasons,
+  arrayStringConcat(arrayMap(r -> ${REASON_TEXT}, ${REASONS_ARRAY}), ', ') AS churn_reasons_text
 FROM ${db}.customer_state FINAL`;
+
+/** One row per stored reason of each customer's latest score (customers without reasons have none). */
+const snapshotReasons = (db: string): string => `SELECT customer_id, segment, branch_id, lifecycle_stage, churn_probability, value_at_risk, model_version,
+  reason_rank, tupleElement(reason, 'feature') AS feature, tupleElement(reason, 'value') AS value, tupleElement(reason, 'contribution') AS contribution
+FROM (
+  SELECT customer_id, segment, branch_id, lifecycle_stage, churn_probability, value_at_risk, model_version, ${REASONS_ARRAY} AS reasons
+  FROM ${db}.customer_state FINAL
+  WHERE churn_reasons != ''
+)
+ARRAY JOIN reasons AS reason, arrayEnumerate(reasons) AS reason_rank`;
 
 /** Everything the dashboards read, in creation order (targets before the views that write them). */
 export const DASHBOARD_VIEWS: readonly DashboardViewDef[] = [
@@ -232,10 +260,16 @@ export const DASHBOARD_VIEWS: readonly DashboardViewDef[] = [
   dims('dash_dims_customers_mv', 'customer_state', [['branch', 'branch_id'], ['segment', 'segment']]),
   dims('dash_dims_offers_mv', 'offers', [['campaign', 'campaign_id'], ['offer_channel', 'channel']]),
   {
-    kind: 'view', name: 'dash_customers', source: 'customer_state', comment: 'the customer snapshot, de-duplicated, without the JSON columns',
+    kind: 'view', name: 'dash_customers', source: 'customer_state', comment: 'the customer snapshot, de-duplicated, without the features and offers JSON; the churn reasons raw and as text',
     sql: (db) => `CREATE OR REPLACE VIEW ${db}.dash_customers AS\n${snapshot(db)}`,
     // FINAL over the Distributed table runs on each shard; the snapshot is sharded by customer, so it is exact.
     clusterSql: (db, c) => [`CREATE OR REPLACE VIEW ${db}.dash_customers ON CLUSTER ${c.cluster} AS\n${snapshot(db)}`],
+  },
+  {
+    kind: 'view', name: 'dash_customer_reasons', source: 'customer_state',
+    comment: 'one row per churn reason of each customer\'s latest score (feature, value, signed contribution to the log-odds, rank)',
+    sql: (db) => `CREATE OR REPLACE VIEW ${db}.dash_customer_reasons AS\n${snapshotReasons(db)}`,
+    clusterSql: (db, c) => [`CREATE OR REPLACE VIEW ${db}.dash_customer_reasons ON CLUSTER ${c.cluster} AS\n${snapshotReasons(db)}`],
   },
 ];
 

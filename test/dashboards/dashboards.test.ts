@@ -13,9 +13,11 @@ import { queryRows, startTestStack, waitFor, type TestStack } from '../support/s
 import { runFeeder } from '../../simulator/mod.js';
 import { expandPanelSql, type TimeRange } from '../../dashboards/expand.js';
 import {
-  TEST_CHURN, dashboardFiles, eventTime, feedHistory, waitForQuiet, insertCampaignFixture, insertSatisfactionFixture, loadVariables, mustRead, relationsOf, runQuery, simulatedBank, ROOT, SIM_START, SIM_DAYS,
+  TEST_CHURN, TEST_REASONS_FROM, WHY, adminDashboardFiles, dashboardFiles, eventTime, feedHistory, waitForQuiet, insertAuditFixture, insertCampaignFixture, insertReasonsFixture,
+  insertSatisfactionFixture, loadVariables, mustRead, parseReasons, relationsOf, runQuery, simulatedBank, ROOT, SIM_START, SIM_DAYS,
   type GrafanaDashboard, type PanelRun, type VariableChoice,
 } from './support.js';
+import { AT_RISK_PROBABILITY } from '../../dashboards/grafana/definitions.js';
 
 let stack: TestStack;
 const DB = 'vafa';
@@ -36,6 +38,8 @@ beforeAll(async () => {
   const customers = await queryRows<{ customer_id: string; branch_id: string; segment: string }>(stack, `SELECT customer_id, branch_id, segment FROM ${DB}.dash_customers ORDER BY customer_id`);
   await insertCampaignFixture(stack.warehouse, DB, customers, new Date(historyEnd));
   await insertSatisfactionFixture(stack.warehouse, DB, customers, new Date(historyEnd));
+  await insertReasonsFixture(stack.warehouse, DB, customers[0]!, new Date(historyEnd));
+  await insertAuditFixture(stack.warehouse, DB, new Date());
   if (process.env.DASH_DEBUG) console.log(`beforeAll ${Date.now() - testStart} ms`);
 }, 90_000);
 afterAll(async () => {
@@ -232,6 +236,136 @@ describe('surveys on the campaigns dashboard', () => {
     const series = await run('Notified and converted over time');
     expect(series.reduce((n, r) => n + Number(r.converted), 0)).toBe(Number(want!.converted));
     expect((await run('Campaign results')).map((r) => r.campaign)).not.toContain('satisfaction-branch');
+  });
+});
+
+describe('why at risk (churn reasons)', () => {
+  const retention = (): GrafanaDashboard => dashboardFiles().find((x) => x.uid === 'vafa-retention')!;
+  const run = async (title: string, choice: VariableChoice = {}): Promise<Record<string, unknown>[]> => {
+    const d = retention();
+    const range = rangeFor(d);
+    const { vars } = await loadVariables(stack.warehouse, d, range, intervalFor(d), choice);
+    const sql = expandPanelSql(d.panels.find((x) => x.title === title)!.targets[0]!.rawSql, { range, intervalMs: intervalFor(d), variables: vars });
+    return (await runQuery(stack.warehouse, sql)).data;
+  };
+  /** The snapshot as the scorer left it, read without the views: the oracle. */
+  const snapshot = async (): Promise<{ customer_id: string; churn_probability: number; churn_reasons: string }[]> =>
+    queryRows(stack, `SELECT customer_id, churn_probability, churn_reasons FROM ${DB}.customer_state FINAL`);
+
+  it('the at-risk table lists each customer at risk with the reasons of the latest score as text', async () => {
+    const rows = await run('At-risk customers and why');
+    const byId = new Map(rows.map((r) => [String(r.customer), r]));
+    // The fixture customers hold the most value at risk: first, in that order.
+    expect(rows.slice(0, 3).map((r) => r.customer)).toEqual([WHY.known, WHY.empty, WHY.malformed]);
+    expect(byId.get(WHY.known)!.why_at_risk).toBe(WHY.knownText);
+    expect(byId.get(WHY.empty)!.why_at_risk).toBe('');
+    expect(byId.get(WHY.malformed)!.why_at_risk).toBe('');
+    const stored = new Map((await snapshot()).map((c) => [c.customer_id, c]));
+    const atRisk = [...stored.values()].filter((c) => c.churn_probability >= AT_RISK_PROBABILITY);
+    expect(rows.length).toBe(Math.min(100, atRisk.length));
+    let withReasons = 0;
+    for (const r of rows) {
+      const c = stored.get(String(r.customer))!;
+      expect(Number(r.churn_risk), String(r.customer)).toBeGreaterThanOrEqual(AT_RISK_PROBABILITY - 0.0005);
+      const want = parseReasons(c.churn_reasons);
+      const text = String(r.why_at_risk);
+      if (!want.length) {
+        expect(text, String(r.customer)).toBe('');
+        continue;
+      }
+      withReasons++;
+      // Every stored reason, in the stored order: feature, value (2 decimals) and signed contribution.
+      const shown = text.split(', ').map((part) => /^(\S+) (\S+) \(([+-]\S+)\)$/.exec(part));
+      expect(shown.map((m) => m?.[1]), `${String(r.customer)}: ${text}`).toEqual(want.map((w) => w.feature));
+      shown.forEach((m, i) => {
+        const w = want[i]!;
+        if (w.value === null) expect(m![2]).toBe('missing');
+        else expect(Math.abs(Number(m![2]) - w.value)).toBeLessThanOrEqual(0.0051);
+        expect(Math.abs(Number(m![3]) - w.contribution)).toBeLessThanOrEqual(0.0051);
+        expect(m![3]!.startsWith('+')).toBe(w.contribution >= 0);
+      });
+    }
+    // The stand-in model gives reasons from TEST_REASONS_FROM up, so the pipeline's customers at risk have them.
+    expect(TEST_REASONS_FROM).toBeLessThan(AT_RISK_PROBABILITY);
+    expect(withReasons).toBeGreaterThan(3);
+  });
+
+  it('the reasons chart counts, per feature, the customers at risk it raises the risk of, with the mean contribution', async () => {
+    const rows = await run('What drives the risk');
+    const want = new Map<string, { customers: number; sum: number }>();
+    for (const c of await snapshot()) {
+      if (c.churn_probability < AT_RISK_PROBABILITY) continue;
+      for (const r of parseReasons(c.churn_reasons)) {
+        if (r.contribution <= 0) continue;
+        const w = want.get(r.feature) ?? { customers: 0, sum: 0 };
+        want.set(r.feature, { customers: w.customers + 1, sum: w.sum + r.contribution });
+      }
+    }
+    const got = new Map(rows.map((r) => {
+      const m = /^(\S+) \(mean \+(\S+)\)$/.exec(String(r.reason));
+      expect(m, String(r.reason)).not.toBeNull();
+      return [m![1]!, { customers: Number(r.customers), mean: Number(r.mean_contribution), label: Number(m![2]) }] as const;
+    }));
+    expect([...got.keys()].sort()).toEqual([...want.keys()].sort());
+    for (const [feature, w] of want) {
+      const g = got.get(feature)!;
+      expect(g.customers, feature).toBe(w.customers);
+      expect(Math.abs(g.mean - w.sum / w.customers), feature).toBeLessThan(1e-4);
+      expect(Math.abs(g.label - w.sum / w.customers), feature).toBeLessThanOrEqual(0.0051);
+    }
+    // Only the fixture's known customer has a complaint among its reasons; a reason lowering the risk is not counted.
+    expect(got.get('complaints_90d')?.customers).toBe(1);
+    expect(got.has('tenure_days')).toBe(false);
+    if (process.env.DASH_DEBUG) console.log(rows);
+    // The pipeline's customers are in it too, not only the fixture's.
+    expect(got.get('tx_count_30d')?.customers ?? 0).toBeGreaterThan(3);
+    expect(rows.map((r) => Number(r.customers))).toEqual([...rows.map((r) => Number(r.customers))].sort((a, b) => b - a));
+  });
+
+  it('an empty or malformed churn_reasons gives no reason rows and breaks no query; filters apply', async () => {
+    const reasons = await queryRows<{ customer_id: string; n: number }>(stack, `SELECT customer_id, count() AS n FROM ${DB}.dash_customer_reasons
+      WHERE customer_id IN ('${WHY.known}', '${WHY.empty}', '${WHY.malformed}') GROUP BY customer_id`);
+    expect(reasons.map((r) => [r.customer_id, Number(r.n)])).toEqual([[WHY.known, 4]]);
+    const ranked = await queryRows<{ reason_rank: number; feature: string; value: number | null; contribution: number }>(stack, `SELECT reason_rank, feature, value, contribution
+      FROM ${DB}.dash_customer_reasons WHERE customer_id = '${WHY.known}' ORDER BY reason_rank`);
+    expect(ranked.map((r) => ({ ...r, reason_rank: Number(r.reason_rank) }))).toEqual(WHY.knownReasons.top.map((t, i) => ({ reason_rank: i + 1, ...t })));
+    // A filter that keeps only another branch leaves the fixture out of both panels.
+    const [other] = await queryRows<{ v: string }>(stack, `SELECT branch_id AS v FROM ${DB}.dash_customers WHERE branch_id NOT IN (SELECT branch_id FROM ${DB}.dash_customers WHERE customer_id = '${WHY.known}') AND branch_id != '' LIMIT 1`);
+    const filtered = await run('At-risk customers and why', { branch: [other!.v] });
+    expect(filtered.map((r) => r.customer)).not.toContain(WHY.known);
+    expect(filtered.every((r) => r.branch === other!.v)).toBe(true);
+    expect((await run('What drives the risk', { branch: [other!.v] })).map((r) => String(r.reason))).not.toContainEqual(expect.stringMatching(/^complaints_90d/));
+  });
+});
+
+describe('access-audit dashboard (administrators)', () => {
+  const audit = (): GrafanaDashboard => adminDashboardFiles().find((x) => x.uid === 'vafa-access-audit')!;
+  const run = async (title: string): Promise<Record<string, unknown>[]> => {
+    const range = { from: new Date(Date.now() - DAY), to: new Date(Date.now() + 60_000) };
+    const sql = expandPanelSql(audit().panels.find((x) => x.title === title)!.targets[0]!.rawSql, { range, intervalMs: 3_600_000, variables: [] });
+    return (await runQuery(stack.warehouse, sql)).data;
+  };
+
+  it('every panel runs on the audit table and its daily view and shows the fixture\'s reads, refusals and erasure', async () => {
+    for (const p of audit().panels) expect((await run(p.title)).length, p.title).toBeGreaterThan(0);
+    const who = (await run('Who read customer data')).find((r) => r.who === 'fixture-analyst');
+    expect(who).toMatchObject({ via: 'bearer', requests: 4, customers_read: 3, refused: 1 });
+    const admin = (await run('Admin actions')).find((r) => r.principal === 'cli:fixture-ops');
+    expect(admin).toMatchObject({ action: 'admin.erase', customer_id: 'erasure-fixture', via: 'cli', detail: 'reference FIX-1' });
+    const refused = (await run('Refused requests')).filter((r) => r.who === 'fixture-analyst');
+    expect(refused.map((r) => [r.action, r.status])).toEqual([['customer.view', 403]]);
+    const perDay = await run('Requests per day by action');
+    const views = perDay.filter((r) => r.action === 'customer.view').reduce((n, r) => n + Number(r.requests), 0);
+    expect(views).toBeGreaterThanOrEqual(3);
+    const [stat] = await run('Access in the range');
+    expect(Number(stat!.customers_read)).toBeGreaterThanOrEqual(3);
+    expect(Number(stat!.admin_actions)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('is not served by the built-in dashboard (open to the read scope)', async () => {
+    expect((await fetch(`${stack.apiUrl!}/api/dashboard/vafa-access-audit`)).status).toBe(404);
+    const meta = (await (await fetch(`${stack.apiUrl!}/api/dashboard`)).json()) as { dashboards: { uid: string }[] };
+    expect(meta.dashboards.map((d) => d.uid)).not.toContain('vafa-access-audit');
   });
 });
 

@@ -8,14 +8,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { renderedFiles } from '../../dashboards/grafana/generate.js';
-import { DATASOURCE } from '../../dashboards/grafana/definitions.js';
+import { renderedAdminFiles, renderedFiles } from '../../dashboards/grafana/generate.js';
+import { ADMIN_DASHBOARDS, DASHBOARDS, DATASOURCE } from '../../dashboards/grafana/definitions.js';
+import { AUDIT_TABLE, AUDIT_VIEWS } from '../../sinks/clickhouse/audit.js';
 import { expandPanelSql } from '../../dashboards/expand.js';
 import { checkDashboardProvisioning, checkDatasourceProvisioning } from '../../dashboards/provisioning-schema.js';
 import { dashboardRelation, dashboardStatements, DASHBOARD_VIEWS } from '../../sinks/clickhouse/dashboard-views.js';
 import { loadSettings } from '../../config/settings.js';
 import { insecureEngines } from '../../runtime/engine-credentials.js';
-import { dashboardFiles, relationsOf, ROOT } from './support.js';
+import { adminDashboardFiles, dashboardFiles, relationsOf, ROOT } from './support.js';
 
 const yamlFile = (rel: string): unknown => parse(readFileSync(path.join(ROOT, rel), 'utf8'));
 
@@ -72,6 +73,46 @@ describe('Grafana dashboard files', () => {
   });
 });
 
+describe('the administrators\' dashboards (access audit)', () => {
+  it('are what definitions.ts generates, in dashboards/grafana-admin/', () => {
+    for (const [name, text] of renderedAdminFiles()) expect(readFileSync(path.join(ROOT, 'dashboards/grafana-admin', name), 'utf8'), name).toBe(text);
+    expect([...renderedAdminFiles().keys()]).toEqual(['vafa-access-audit.json']);
+  });
+
+  it('are apart from the others: own uids, own tag (the others\' links do not list them), never in dashboards/grafana/', () => {
+    const uids = new Set(DASHBOARDS.map((d) => d.uid));
+    for (const d of ADMIN_DASHBOARDS) expect(uids.has(d.uid), d.uid).toBe(false);
+    for (const d of adminDashboardFiles()) {
+      expect(d.tags).not.toContain('vafa');
+      expect(existsSync(path.join(ROOT, 'dashboards/grafana', `${d.uid}.json`))).toBe(false);
+    }
+  });
+
+  it('read only the access audit and its daily view, with the provisioned data source and the plugin\'s macros', () => {
+    const audit = new Set([AUDIT_TABLE.name, ...AUDIT_VIEWS.map((v) => v.name)]);
+    for (const d of adminDashboardFiles()) {
+      expect(d.templating.list).toEqual([]);
+      for (const p of d.panels) {
+        expect(p.datasource).toEqual(DATASOURCE);
+        for (const t of p.targets) {
+          const where = `${d.uid} / ${p.title}`;
+          expect(t.datasource).toEqual(DATASOURCE);
+          expect(t.editorType).toBe('sql');
+          expect(t.format, where).toBe(p.type === 'timeseries' ? 0 : 1);
+          expect(t.rawSql, where).not.toMatch(/--|\/\*/);
+          const tables = [...t.rawSql.matchAll(/\b(?:FROM|JOIN)\s+([A-Za-z_][\w.]*)/gi)].map((m) => m[1]!);
+          expect(tables.length, where).toBeGreaterThan(0);
+          for (const table of tables) expect(audit.has(table), `${where} reads ${table}`).toBe(true);
+          for (const m of t.rawSql.matchAll(/\$__(\w+)/g)) expect(['timeFilter', 'fromTime', 'toTime'], `${where}: $__${m[1]}`).toContain(m[1]);
+          expect(expandPanelSql(t.rawSql, { range: { from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-02-01T00:00:00Z') }, intervalMs: 3_600_000, variables: [] }), where).not.toMatch(/\$/);
+        }
+      }
+    }
+    // …and no dashboard of the read-scope set does (they read dash_* only: checked above).
+    for (const d of dashboardFiles()) for (const p of d.panels) for (const t of p.targets) expect(t.rawSql, `${d.uid} / ${p.title}`).not.toMatch(/access_audit/);
+  });
+});
+
 describe('provisioning', () => {
   const datasources = yamlFile('dashboards/provisioning/datasources/clickhouse.yml') as { datasources: { uid: string; type: string; jsonData: Record<string, unknown> }[] };
   const providers = yamlFile('dashboards/provisioning/dashboards/vafa.yml') as { providers: { options: { path: string } }[] };
@@ -108,6 +149,22 @@ describe('provisioning', () => {
     const mounts = compose.services.grafana!.volumes!;
     expect(mounts).toContain(`./dashboards/grafana:${providers.providers[0]!.options.path}:ro`);
     expect(mounts).toContain('./dashboards/provisioning:/etc/grafana/provisioning:ro');
+  });
+
+  it('the administrators\' provider loads dashboards/grafana-admin into a folder of its own, outside the vafa provider\'s path', () => {
+    const admin = yamlFile('dashboards/provisioning/dashboards/vafa-admin.yml') as { providers: { name: string; folder: string; folderUid: string; options: { path: string } }[] };
+    const vafa = providers as unknown as { providers: { name: string; folderUid: string; options: { path: string } }[] };
+    expect(checkDashboardProvisioning(admin)).toEqual([]);
+    const [a] = admin.providers;
+    const [v] = vafa.providers;
+    expect(a).toMatchObject({ name: 'vafa-admin', folderUid: 'vafa-admin' });
+    expect(a!.name).not.toBe(v!.name);
+    expect(a!.folderUid).not.toBe(v!.folderUid);
+    // Grafana's file provider walks sub-folders: neither path may hold the other.
+    expect(`${a!.options.path}/`.startsWith(`${v!.options.path}/`)).toBe(false);
+    expect(`${v!.options.path}/`.startsWith(`${a!.options.path}/`)).toBe(false);
+    const compose = yamlFile('docker-compose.yml') as { services: Record<string, { volumes?: string[] }> };
+    expect(compose.services.grafana!.volumes!).toContain(`./dashboards/grafana-admin:${a!.options.path}:ro`);
   });
 });
 

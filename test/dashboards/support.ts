@@ -9,7 +9,7 @@ import { createBank, runFeeder, type SimEvent } from '../../simulator/mod.js';
 import type { CustomerProfileV1 } from '../../contracts/events.js';
 import type { ChurnScorer } from '../../scorer/runtime/worker.js';
 import { dashboardRelation } from '../../sinks/clickhouse/dashboard-views.js';
-import { DASHBOARDS } from '../../dashboards/grafana/definitions.js';
+import { ADMIN_DASHBOARDS, DASHBOARDS } from '../../dashboards/grafana/definitions.js';
 import { expandPanelSql, type TemplateVariable, type TimeRange } from '../../dashboards/expand.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -24,9 +24,20 @@ export function dashboardFiles(): GrafanaDashboard[] {
   return DASHBOARDS.map((d) => JSON.parse(readFileSync(path.join(ROOT, 'dashboards/grafana', `${d.uid}.json`), 'utf8')) as GrafanaDashboard);
 }
 
+/** The administrators' dashboard files (dashboards/grafana-admin/, their own Grafana folder). */
+export function adminDashboardFiles(): GrafanaDashboard[] {
+  return ADMIN_DASHBOARDS.map((d) => JSON.parse(readFileSync(path.join(ROOT, 'dashboards/grafana-admin', `${d.uid}.json`), 'utf8')) as GrafanaDashboard);
+}
+
+/** Scores at or above this carry reasons (like a model's `reasons.min_probability`). */
+export const TEST_REASONS_FROM = 0.2;
+
 /**
  * A deterministic stand-in for the churn model (the real one is trained elsewhere): probability rises with
  * days since the last transaction and falls with recent activity, so the dashboards see a spread of risk.
+ * It explains itself like a linear model, against a typical customer (7 days since the last transaction, 6 in
+ * 30 days): log-odds = 0.2 + recency_days / 12 − tx_count_30d / 6 = bias + (recency_days − 7) / 12 − (tx_count_30d − 6) / 6,
+ * and a score of TEST_REASONS_FROM or more carries those two contributions as `churn_reasons` (docs/models.md).
  */
 export const TEST_CHURN: ChurnScorer = {
   async scoreBatch(features) {
@@ -34,10 +45,82 @@ export const TEST_CHURN: ChurnScorer = {
       const recency = f.recency_days ?? 0;
       const recent = f.tx_count_30d ?? 0;
       const p = 1 / (1 + Math.exp(-(recency / 12 - recent / 6 + 0.2)));
-      return { probability: Math.round(Math.min(0.99, Math.max(0.01, p)) * 1000) / 1000, modelVersion: 'dashboard-test' };
+      const probability = Math.round(Math.min(0.99, Math.max(0.01, p)) * 1000) / 1000;
+      if (probability < TEST_REASONS_FROM) return { probability, modelVersion: 'dashboard-test' };
+      const r6 = (x: number): number => Math.round(x * 1e6) / 1e6;
+      const top = [{ feature: 'recency_days', value: r6(recency), contribution: r6((recency - 7) / 12) }, { feature: 'tx_count_30d', value: recent, contribution: r6(-(recent - 6) / 6) }]
+        .filter((r) => r.contribution !== 0)
+        .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution));
+      return { probability, modelVersion: 'dashboard-test', reasons: JSON.stringify({ method: 'linear', bias: r6(0.2 + 7 / 12 - 1), other: 0, top }) };
     });
   },
 };
+
+/** Customers written straight into the snapshot with reasons known in advance (`insertReasonsFixture`). */
+export const WHY = {
+  known: 'fixture-why-known',
+  empty: 'fixture-why-empty',
+  malformed: 'fixture-why-malformed',
+  /** The known customer's reasons, largest |contribution| first, as the scorer stores them. */
+  knownReasons: {
+    method: 'path', bias: -3.364254, other: 0.41207,
+    top: [
+      { feature: 'recency_days', value: 41, contribution: 1.20731 },
+      { feature: 'complaints_90d', value: 2, contribution: 0.8 },
+      { feature: 'tenure_days', value: 95, contribution: -0.30871 },
+      { feature: 'age_years', value: null, contribution: 0.05 },
+    ],
+  },
+  /** How the at-risk table shows them. */
+  knownText: 'recency_days 41 (+1.21), complaints_90d 2 (+0.8), tenure_days 95 (-0.31), age_years missing (+0.05)',
+} as const;
+
+/**
+ * Three customers at risk with the most value at risk of the bank (so the at-risk table lists them first): one
+ * with known reasons, one whose score carries none (`''`), one whose stored text is not JSON. Written into
+ * `customer_state` like the scorer's snapshot rows; ids start with `fixture-`, so the pipeline never writes them.
+ */
+export async function insertReasonsFixture(ch: ClickHouseClient, db: string, customer: { branch_id: string; segment: string }, end: Date): Promise<void> {
+  const row = (id: string, p: number, reasons: string, value: number): Record<string, unknown> => ({
+    customer_id: id, version: 1, updated_at: end.toISOString(), segment: customer.segment, branch_id: customer.branch_id, opened_at: null, points_balance: 0,
+    tier: '', churn_probability: p, model_version: 'dashboard-test', churn_reasons: reasons, lifecycle_stage: 'intensive_care', expected_value: value,
+    value_at_risk: Math.round(p * value), tx_count_30d: 0, spend_30d_minor: 0, last_tx_at: null, features: '{}', recent_offers: '[]',
+  });
+  await ch.insert({
+    table: `${db}.customer_state`, format: 'JSONEachRow',
+    values: [row(WHY.known, 0.93, JSON.stringify(WHY.knownReasons), 3e9), row(WHY.empty, 0.92, '', 2e9), row(WHY.malformed, 0.91, '{"top":[{"feature":"recency_da', 1e9)],
+  });
+}
+
+/** One stored reason, as the dashboards' views read it. */
+export interface StoredReason { feature: string; value: number | null; contribution: number }
+
+/** The `top` list of a stored `churn_reasons` text, read in JavaScript (the oracle for the views); `[]` if not JSON. */
+export function parseReasons(text: string): StoredReason[] {
+  try {
+    const top = (JSON.parse(text) as { top?: unknown }).top;
+    return Array.isArray(top) ? (top as StoredReason[]).filter((r) => typeof r === 'object' && r !== null && typeof r.feature === 'string' && r.feature !== '') : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Access-audit rows of two made-up principals, a minute apart up to `now`: an analyst reading three customers
+ * (one of them twice) and refused once, and an operator erasing a customer from the command line.
+ */
+export async function insertAuditFixture(ch: ClickHouseClient, db: string, now: Date): Promise<void> {
+  const at = (minutesAgo: number): string => new Date(now.getTime() - minutesAgo * 60_000).toISOString().replace('T', ' ').replace('Z', '');
+  const base = { method: 'GET', remote_addr: '10.1.2.3', user_agent: 'fixture', request_id: '', detail: '' };
+  const rows = [
+    { ...base, at: at(6), audit_id: 'fixture-audit-1', principal: 'fixture-analyst', via: 'bearer', action: 'customer.view', customer_id: 'C-A', route: '/v1/customers/:id', status: 200 },
+    { ...base, at: at(5), audit_id: 'fixture-audit-2', principal: 'fixture-analyst', via: 'bearer', action: 'customer.ledger', customer_id: 'C-A', route: '/v1/customers/:id/ledger', status: 200 },
+    { ...base, at: at(4), audit_id: 'fixture-audit-3', principal: 'fixture-analyst', via: 'bearer', action: 'customer.view', customer_id: 'C-B', route: '/v1/customers/:id', status: 200 },
+    { ...base, at: at(3), audit_id: 'fixture-audit-4', principal: 'fixture-analyst', via: 'bearer', action: 'customer.view', customer_id: 'C-C', route: '/v1/customers/:id', status: 403 },
+    { ...base, at: at(2), audit_id: 'fixture-audit-5', principal: 'cli:fixture-ops', via: 'cli', action: 'admin.erase', customer_id: 'erasure-fixture', method: 'CLI', route: 'vafa erase', status: 200, detail: 'reference FIX-1' },
+  ];
+  await ch.insert({ table: `${db}.access_audit`, values: rows, format: 'JSONEachRow' });
+}
 
 export const SIM_START = new Date('2026-03-01T00:00:00Z');
 export const SIM_DAYS = 75;
