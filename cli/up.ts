@@ -1,8 +1,9 @@
 /**
  * `vafa up`: the all-in-one. Without NATS_URL / CLICKHOUSE_URL it starts a local nats-server with
  * JetStream and the embedded ClickHouse engine, then the API, the ISO 8583 listener and the scorer;
- * with `--simulate` the synthetic bank feeds it over the HTTP API. `--duration S` stops it by itself
- * and prints a summary.
+ * with `--simulate` the synthetic bank feeds it over the HTTP API: first its history up to now is
+ * backfilled (`--history-days`, cli/up-history.ts), then its customers go on live at the wall clock.
+ * `--duration S` stops it by itself and prints a summary.
  */
 import { parseArgs } from 'node:util';
 import { loadSettings, DEMO_TOKEN_KEY } from '../config/settings.js';
@@ -11,6 +12,7 @@ import { createLogger } from '../runtime/log.js';
 import { startStack, type Stack } from '../runtime/stack.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
 import type { FeederProgress, FeederSummary } from '../simulator/mod.js';
+import type { DemoWithHistory } from './up-history.js';
 import type { ScorerStats } from '../scorer/runtime/service.js';
 import { withDeadline } from '../runtime/deadline.js';
 import { countRows, waitForDrain } from '../runtime/drain.js';
@@ -72,9 +74,24 @@ function stepTimer(): ((step: string) => void) & { report(): string } {
   }, { report: () => steps.join(', ') });
 }
 
+/** Defaults of the simulated bank (`vafa up --simulate`). */
+export const DEMO = {
+  /** Days of simulated history backfilled before going live (0: none, the bank starts on 2025-01-01 and plays in the past). */
+  historyDays: 365,
+  /** Customers of the bank with a history: its backfill takes tens of seconds on 2 cores (docs/backfill.md). */
+  customersWithHistory: 500,
+  /** Customers of the bank without a history. */
+  customers: 2000,
+  /** Feedback volume with a history: the realistic rates (a year of it holds plenty). */
+  feedbackWithHistory: 1,
+  /** Feedback volume without: a demo covers a few simulated days, so complaints, resolutions and survey answers show within a minute. */
+  feedback: 10,
+} as const;
+
 interface RunFacts {
   why: string;
   started: number;
+  history: DemoWithHistory | undefined;
   fed: FeederSummary | undefined;
   stats: ScorerStats | undefined;
   drained: boolean;
@@ -87,9 +104,13 @@ async function summarize(stack: Stack, f: RunFacts): Promise<string> {
   const rows = Object.fromEntries(tables.map((t, i) => [t, counts[i]]));
   const { fed } = f;
   const seconds = (Date.now() - f.started) / 1000;
+  const b = f.history?.backfill;
   const summary = {
     stopped_by: f.why,
     seconds: Number(seconds.toFixed(1)),
+    ...(f.history ? {
+      history: b ? { events: b.events, seconds: Number(b.seconds.toFixed(1)), events_per_second: Math.round(b.eventsPerSecond), cutover: b.cutover } : { cutover: f.history.marker.cutover, backfilled: 'before' },
+    } : {}),
     events_in: fed?.accepted ?? null,
     duplicates: fed?.duplicates ?? null,
     invalid: fed?.invalid ?? null,
@@ -99,7 +120,8 @@ async function summarize(stack: Stack, f: RunFacts): Promise<string> {
     feedback_in: fed?.feedback ?? null,
     surveys: fed?.surveys ? { triggers_seen: fed.surveys.surveys, answered: fed.surveys.answered } : null,
     rows_stored: rows,
-    events_per_second: fed ? Number((fed.accepted / seconds).toFixed(1)) : null,
+    // With a history the run began with the backfill: the live rate is over the feed's own time.
+    events_per_second: fed ? Number((fed.accepted / (f.history ? Math.max(1e-3, fed.seconds) : seconds)).toFixed(1)) : null,
     drained: f.drained,
   };
   const lines = Object.entries(summary).map(([k, v]) => `  ${k.padEnd(20)} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
@@ -109,11 +131,13 @@ async function summarize(stack: Stack, f: RunFacts): Promise<string> {
 export const upCommand: Command = {
   summary: 'Run vafa all-in-one on embedded defaults (local NATS, embedded ClickHouse), optionally fed by the simulator.',
   usage: [
-    'vafa up [--simulate] [--rate 300] [--customers 2000] [--days 365] [--seed 42] [--feedback 10] [--duration SECONDS]',
+    'vafa up [--simulate] [--history-days 365] [--rate 300] [--customers 500] [--seed 42] [--feedback 1] [--duration SECONDS]',
     '  --simulate     feed it with the synthetic bank over the HTTP API',
-    '  --rate N       simulated events per second (default 300)',
-    '  --customers N  simulated customers (default 2000)',
-    '  --feedback X   complaints, compliments and bank surveys × X the realistic rates (default 10: a demo covers a few simulated days)',
+    `  --history-days N  first backfill the bank's last N days up to now (default ${DEMO.historyDays}; 0: no history, the bank plays from 2025-01-01)`,
+    '  --rate N       simulated events per second (default 300); with a history the bank\'s future is played at this rate, stamped with the wall clock',
+    `  --customers N  simulated customers (default ${DEMO.customersWithHistory} with a history, ${DEMO.customers} without)`,
+    '  --days N       without a history: simulated days (default 365)',
+    `  --feedback X   complaints, compliments and bank surveys × X the realistic rates (default ${DEMO.feedbackWithHistory} with a history, ${DEMO.feedback} without: then a demo covers a few simulated days)`,
     '  --duration S   stop by itself after S seconds and print a summary',
   ].join('\n'),
   async run(argv) {
@@ -122,10 +146,11 @@ export const upCommand: Command = {
       options: {
         simulate: { type: 'boolean', default: false },
         rate: { type: 'string', default: '300' },
-        customers: { type: 'string', default: '2000' },
+        customers: { type: 'string' },
+        'history-days': { type: 'string', default: String(DEMO.historyDays) },
         days: { type: 'string', default: '365' },
         seed: { type: 'string', default: '42' },
-        feedback: { type: 'string', default: '10' },
+        feedback: { type: 'string' },
         duration: { type: 'string' },
       },
     });
@@ -134,12 +159,24 @@ export const upCommand: Command = {
     // The synthetic bank's history starts on 2025-01-01: under the default TTLs it would expire as it arrives.
     const keepSynthetic = values.simulate === true && process.env.VAFA_RETENTION_DAYS === undefined;
     const settings = keepSynthetic ? { ...loaded, retentionDays: RETENTION_OFF } : loaded;
-    if (keepSynthetic) logger.info('retention off for the synthetic bank (its history is in the past); set VAFA_RETENTION_DAYS to apply TTLs');
+    if (keepSynthetic) logger.info('retention off for the synthetic bank (its rows keep their simulated dates); set VAFA_RETENTION_DAYS to apply TTLs');
     if (settings.tokenKey === DEMO_TOKEN_KEY) logger.warn('VAFA_TOKEN_KEY is not set: card tokens use the demo key (fine for a demo, never for real card data)');
     const durationS = values.duration ? Number(values.duration) : undefined;
     if (durationS !== undefined && !(durationS > 0)) throw new Error('--duration must be a positive number of seconds');
+    const historyDays = Number(values['history-days']);
+    if (!Number.isInteger(historyDays) || historyDays < 0 || historyDays > 3650) throw new Error(`--history-days must be an integer in 0..3650, got "${values['history-days']}"`);
+    const withHistory = values.simulate === true && historyDays > 0;
+    const customers = Number(values.customers ?? (withHistory ? DEMO.customersWithHistory : DEMO.customers));
+    if (!Number.isInteger(customers) || customers < 1) throw new Error(`--customers must be a positive integer, got "${values.customers}"`);
+    const feedback = Number(values.feedback ?? (withHistory ? DEMO.feedbackWithHistory : DEMO.feedback));
+    if (!(feedback >= 0 && feedback <= 100)) throw new Error(`--feedback must be a number in 0..100, got "${values.feedback}"`);
     guardSignals();
     const started = Date.now();
+    let history: DemoWithHistory | undefined;
+    if (withHistory) {
+      const { prepareHistory } = await import('./up-history.js');
+      history = await prepareHistory({ settings, logger, seed: Number(values.seed), customers, feedback, historyDays });
+    }
     const stack = await startStack({ settings, logger, iso8583: true });
     console.log(upBanner(stack, values.simulate === true));
 
@@ -152,10 +189,13 @@ export const upCommand: Command = {
       const line = createProgress();
       progress = line;
       const start = new Date(Date.UTC(2025, 0, 1));
-      // A demo covers a few simulated days: feedback ×10 by default so that complaints, resolutions and survey answers show within a minute.
-      const bank = createBank({ seed: Number(values.seed), customers: Number(values.customers), start, days: Number(values.days), feedback: Number(values.feedback) });
+      // With a history the profiles are in the state store already: the live part sends events only.
+      const live = history;
+      const bank = live
+        ? { profiles: () => [], events: () => live.live, options: live.bank.options }
+        : createBank({ seed: Number(values.seed), customers, start, days: Number(values.days), feedback });
       feed = runFeeder({
-        target: stack.apiUrl!, bank, rate: Number(values.rate), signal: abort.signal, onProgress: (p) => { lastProgress = p; line.update(p); },
+        target: stack.apiUrl!, bank, ...(live ? { sendProfiles: false } : {}), rate: Number(values.rate), signal: abort.signal, onProgress: (p) => { lastProgress = p; line.update(p); },
         ...(durationS ? { durationS } : {}), ...(settings.apiKeys[0] ? { apiKey: settings.apiKeys[0] } : {}),
         // Closed loop: the simulated customers answer the surveys the scorer sends.
         respond: { natsUrl: stack.natsUrl },
@@ -172,6 +212,11 @@ export const upCommand: Command = {
     abort.abort();
     const fed = feed ? await withDeadline(feed, STOP.feedMs, 'simulator stop').catch((err: Error) => { logger.error({ err: err.message }, 'simulator failed'); return undefined; }) : undefined;
     if (progress && lastProgress) progress.done(lastProgress);
+    try {
+      history?.save();
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'could not note how far the simulated bank got (the next start replays from the last note)');
+    }
     took('feed');
     await stack.stopInputs(STOP.inputMs);
     took('input');
@@ -181,7 +226,7 @@ export const upCommand: Command = {
     const afterScorer = STOP.summaryMs + STOP.clientsMs + STOP.enginesMs + STOP.marginMs;
     await stack.stopScorer(interrupted ? Math.max(STOP.scorerMinMs, hardMs - (Date.now() - stopping) - afterScorer) : settings.shutdownMs);
     took('scorer');
-    const report = durationS !== undefined || fed ? await summarize(stack, { why, started, fed, stats, drained }) : undefined;
+    const report = durationS !== undefined || fed ? await summarize(stack, { why, started, history, fed, stats, drained }) : undefined;
     took('summary');
     await stack.stop({ clients: STOP.clientsMs, engines: STOP.enginesMs });
     took('engines');

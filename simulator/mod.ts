@@ -28,6 +28,7 @@ export {
 export { decideSurveyAnswer, parseSurveyTrigger, SURVEY_ANSWER_WINDOW_MS, SURVEY_DELAY, SURVEY_RESPONSE_RATE, type SurveyDecision, type SurveyTrigger } from './responder.js';
 export { writeHistory, readHistory, type HistoryLabel, type HistoryMeta, type HistoryReader, type WriteHistoryOptions } from './history.js';
 export { createProgress, formatProgress, type Progress } from './progress.js';
+export { splitPass, type LivePosition, type SplitOptions, type SplitPass } from './live.js';
 
 /** What to simulate. The same options always give byte-identical output. */
 export interface SimOptions {
@@ -52,11 +53,20 @@ export interface SimOptions {
    * 0: no feedback events at all (the other events are the same whatever this is).
    */
   feedback?: number;
+  /**
+   * Days the same customers go on past `start + days` (0..365, default 0): events then lie in
+   * `[start, start + days + continueDays)`, and nobody opens after `start + days` (the population, its churn
+   * and ground truth are those of the span alone). Transactions and redemptions before `start + days` are
+   * exactly those of the bank without it, ids included (it is not part of `idPrefix`); feedback there may
+   * differ a little (satisfaction also looks ahead of the span's end). `vafa up --simulate` backfills the
+   * span as history and streams the continuation live.
+   */
+  continueDays?: number;
 }
 
 /** The options as resolved, with the span's end and the id prefix of this run's events. */
 export interface ResolvedSimOptions extends Required<SimOptions> {
-  /** Exclusive end of the simulated span: `start + days`. */
+  /** Exclusive end of the simulated span: `start + days` (a continuation goes on past it: `continueDays`). */
   end: Date;
   /** The hash in every event id (`T<prefix>-<n>`, `R<prefix>-<n>`): distinct options give distinct ids. */
   idPrefix: string;
@@ -113,6 +123,7 @@ function resolve(opts: SimOptions): ResolvedSimOptions {
   const utcOffsetMinutes = opts.utcOffsetMinutes ?? 210;
   const activity = opts.activity ?? 1;
   const feedback = opts.feedback ?? 1;
+  const continueDays = opts.continueDays ?? 0;
   if (!Number.isSafeInteger(seed)) throw new RangeError(`seed must be a safe integer, got ${seed}`);
   if (!Number.isInteger(customers) || customers < 0 || customers > 10_000_000) throw new RangeError(`customers must be an integer in 0..10,000,000, got ${customers}`);
   if (!(start instanceof Date) || Number.isNaN(start.getTime())) throw new RangeError('start must be a valid Date');
@@ -121,12 +132,14 @@ function resolve(opts: SimOptions): ResolvedSimOptions {
   if (!Number.isInteger(utcOffsetMinutes) || Math.abs(utcOffsetMinutes) > 14 * 60) throw new RangeError(`utcOffsetMinutes must be an integer within ±840, got ${utcOffsetMinutes}`);
   if (!(activity > 0 && activity <= 100)) throw new RangeError(`activity must be in (0, 100], got ${activity}`);
   if (!(feedback >= 0 && feedback <= 100)) throw new RangeError(`feedback must be in [0, 100], got ${feedback}`);
+  if (!Number.isInteger(continueDays) || continueDays < 0 || continueDays > 365) throw new RangeError(`continueDays must be an integer in 0..365, got ${continueDays}`);
   const startMs = start.getTime();
   const idPrefix = hashInts(seed, customers, startMs, days, hashString(currency), utcOffsetMinutes, Math.round(activity * 1e6))
     .toString(16).padStart(8, '0');
   const feedbackIdPrefix = feedback === 1 ? idPrefix : hashInts(Number.parseInt(idPrefix, 16), Math.round(feedback * 1e6)).toString(16).padStart(8, '0');
   return {
-    seed, customers, start: new Date(startMs), days, currency, utcOffsetMinutes, activity, feedback, end: new Date(startMs + days * DAY), idPrefix, feedbackIdPrefix,
+    seed, customers, start: new Date(startMs), days, currency, utcOffsetMinutes, activity, feedback, continueDays, end: new Date(startMs + days * DAY), idPrefix,
+    feedbackIdPrefix,
   };
 }
 
@@ -140,7 +153,7 @@ export function createBank(opts: SimOptions): Bank {
   return {
     options,
     profiles: () => population.map(profileOf),
-    events: () => new BankGenerator({ ...options, start }, population).events(),
+    events: () => new BankGenerator({ ...options, start, days: options.days + options.continueDays }, population).events(),
     truth: () => new Map(population.map((c) => [c.id, {
       churned: c.churnAt !== undefined,
       ...(c.churnAt !== undefined ? { churn_at: iso(c.churnAt) } : {}),

@@ -37,8 +37,10 @@ import { listSources, ReadMeter, streamOrder, type BadLine, type RecordKind, typ
 
 /** Options of {@link backfill}. */
 export interface BackfillOptions {
-  /** History files or directories (sources.ts says what is read and in which order). */
+  /** History files or directories (sources.ts says what is read and in which order); ignored with `source`. */
   paths: readonly string[];
+  /** History made in the process instead of read from files (the demo's simulated bank). */
+  source?: RecordSource;
   /** The live scorer's engine configuration (rules, lifecycle, offers, partitions): the same core. */
   engineConfig: EngineConfig;
   /** Number of partitions of `tx.>` (`VAFA_PARTITIONS`). */
@@ -76,10 +78,20 @@ export interface BackfillOptions {
   onProgress?: (p: BackfillProgress) => void;
 }
 
+/**
+ * Records that are not in files: they must come in stream order (every profile first, then the events by
+ * time), as `streamOrder` gives them for files. Their `file` and `line` name them in bad-line reports.
+ */
+export interface RecordSource {
+  records: Iterable<SourceRecord> | AsyncIterable<SourceRecord>;
+  /** How far the records are, in the source's own units (e.g. ms of event time), for the progress bar and ETA. */
+  progress(): { done: number; total: number };
+}
+
 export interface BackfillProgress {
   events: number;
   bad: number;
-  /** Input bytes read / total (compressed bytes for gzipped files). */
+  /** Input bytes read / total (compressed bytes for gzipped files); with a `RecordSource`, its own units. */
   bytesRead: number;
   bytesTotal: number;
   seconds: number;
@@ -160,9 +172,9 @@ interface Part {
 
 export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> {
   const started = performance.now();
-  const files = listSources(opts.paths);
-  const bytesTotal = files.reduce((n, f) => n + f.bytes, 0);
+  const files = opts.source ? [] : listSources(opts.paths);
   const meter = new ReadMeter();
+  const read = (): { done: number; total: number } => opts.source?.progress() ?? { done: meter.bytes, total: files.reduce((n, f) => n + f.bytes, 0) };
   const engine = new Engine(opts.engineConfig);
   const ingest = new IngestService({ publisher: noPublisher, partitions: opts.partitions, tokenKey: opts.tokenKey });
   const batchSize = opts.batch ?? 4096;
@@ -299,11 +311,14 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
       sinceCommit = 0;
       await commitAll(seq);
     }
-    opts.onProgress?.({ events: summary.events, bad: summary.bad, bytesRead: meter.bytes, bytesTotal, seconds: (performance.now() - started) / 1000 });
+    if (opts.onProgress) {
+      const { done, total } = read();
+      opts.onProgress({ events: summary.events, bad: summary.bad, bytesRead: done, bytesTotal: total, seconds: (performance.now() - started) / 1000 });
+    }
   };
 
   let batch: SourceRecord[] = [];
-  for await (const rec of streamOrder(files, meter, onBad)) {
+  for await (const rec of opts.source?.records ?? streamOrder(files, meter, onBad)) {
     batch.push(rec);
     if (batch.length >= batchSize) {
       await runBatch(batch);

@@ -30,10 +30,12 @@ import { NatsCardDirectory } from '../../../ingest/cards.js';
 import { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
 import type { Logger } from '../../../runtime/log.js';
-import { backfill, BackfillError, type BackfillProgress, type BackfillSummary } from './backfill.js';
+import { backfill, BackfillError, type BackfillProgress, type BackfillSummary, type RecordSource } from './backfill.js';
 
 export interface DeploymentBackfillOptions {
   paths: readonly string[];
+  /** History made in the process instead of files (see `BackfillOptions.source`). */
+  source?: RecordSource;
   nc: NatsConnection;
   warehouse: ClickHouseClient;
   /** ClickHouse database (`VAFA_CLICKHOUSE_DATABASE`), migrated by the caller. */
@@ -75,7 +77,7 @@ export async function backfillDeployment(opts: DeploymentBackfillOptions): Promi
   let summary: BackfillSummary;
   try {
     summary = await backfill({
-      paths: opts.paths, engineConfig: opts.engineConfig, partitions: opts.partitions, tokenKey: opts.tokenKey, store, sink, base, cards,
+      paths: opts.paths, ...(opts.source ? { source: opts.source } : {}), engineConfig: opts.engineConfig, partitions: opts.partitions, tokenKey: opts.tokenKey, store, sink, base, cards,
       logger: opts.logger, ...(opts.scorer ? { scorer: opts.scorer } : {}), ...(opts.cutover !== undefined ? { cutover: opts.cutover } : {}),
       ...(opts.strict ? { strict: true } : {}), ...(opts.batch ? { batch: opts.batch } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
     });
