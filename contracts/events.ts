@@ -41,6 +41,15 @@ export const TransactionV1 = Type.Object(
     occurred_at: Rfc3339,
     status: Type.Optional(Type.Union([Type.Literal('approved'), Type.Literal('declined')], { default: 'approved' })),
     reverses_tx_id: OptId,
+    /**
+     * `standard` (default): money the customer moves as `channel` says (a purchase, payment, withdrawal,
+     * transfer or deposit). `refund`: money a merchant gives back for an earlier purchase (ISO 8583
+     * processing codes 20 and 22): it never earns points, takes back what the refunded purchase earned in
+     * proportion to `amount_minor` (docs/loyalty.md, Refunds) and is not activity. Not with `reverses_tx_id`.
+     */
+    kind: Type.Optional(Type.Union([Type.Literal('standard'), Type.Literal('refund')], { description: 'standard (also when absent) or refund: money a merchant gives back for an earlier purchase; it never earns and takes back that purchase\'s points in proportion' })),
+    /** The `tx_id` of the purchase a refund gives money back for, when the switch knows it; only with `kind: refund`. */
+    refund_of_tx_id: Type.Optional(Id),
     mcc: Type.Optional(Type.String({ pattern: '^\\d{4}$' })),
     merchant_id: OptId,
     terminal_id: OptId,

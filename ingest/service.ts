@@ -61,7 +61,7 @@ function idOf(kind: StreamKind, v: Record<string, unknown>): string {
   }
 }
 
-/** What the schema cannot say (real dates, a reversal of itself, survey fields); exported for `vafa backfill`'s fast path. */
+/** What the schema cannot say (real dates, a reversal or refund of itself, a refund that is also a reversal, survey fields); exported for `vafa backfill`'s fast path. */
 export function semanticErrors(kind: StreamKind, v: Record<string, unknown>): FieldError[] {
   const errors: FieldError[] = [];
   const dateOk = (field: string): void => {
@@ -72,6 +72,12 @@ export function semanticErrors(kind: StreamKind, v: Record<string, unknown>): Fi
     dateOk('occurred_at');
     dateOk('due_date');
     if (v.reverses_tx_id !== undefined && v.reverses_tx_id === v.tx_id) errors.push({ field: 'reverses_tx_id', message: 'a transaction cannot reverse itself' });
+    if (v.kind === 'refund') {
+      if (v.reverses_tx_id !== undefined) errors.push({ field: 'reverses_tx_id', message: 'a refund cannot also be a reversal (a reversal of a refund is its own event naming the refund in reverses_tx_id)' });
+      if (v.refund_of_tx_id !== undefined && v.refund_of_tx_id === v.tx_id) errors.push({ field: 'refund_of_tx_id', message: 'a refund cannot refund itself' });
+    } else if (v.refund_of_tx_id !== undefined) {
+      errors.push({ field: 'refund_of_tx_id', message: 'is only allowed on a refund (kind: refund)' });
+    }
   } else if (kind === 'profile') {
     dateOk('opened_at');
     dateOk('birth_date');

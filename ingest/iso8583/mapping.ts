@@ -30,9 +30,10 @@ export interface MccRule {
 
 /**
  * Which way money moves in a transaction type. `purchase`, `withdrawal`, `payment`, `transfer` and
- * `deposit` become events; `inquiry` (balance inquiry: no money moved) is answered and not booked;
- * `refund` and `adjustment` (money back to the cardholder) cannot be expressed by the v1 event
- * contract: they are kept in the DLQ with reason `refund_not_supported` and answered approved.
+ * `deposit` become events; `refund` and `adjustment` (a credit adjustment: money back to the cardholder)
+ * become refund events (`kind: refund`, default channel pos); `inquiry` (balance inquiry: no money
+ * moved) is answered and not booked. A *reversal* of a refund or adjustment cannot be expressed yet: it
+ * is kept in the DLQ with reason `refund_not_supported` and answered approved.
  */
 export type Direction = 'purchase' | 'withdrawal' | 'payment' | 'transfer' | 'deposit' | 'refund' | 'adjustment' | 'inquiry';
 export const DIRECTIONS: readonly Direction[] = ['purchase', 'withdrawal', 'payment', 'transfer', 'deposit', 'refund', 'adjustment', 'inquiry'];
@@ -40,13 +41,13 @@ export const DIRECTIONS: readonly Direction[] = ['purchase', 'withdrawal', 'paym
 /** A processing code's meaning: its direction and (for those that become events) its channel. */
 export interface ProcessingRule {
   direction: Direction;
-  /** Default from the direction: purchase → pos, withdrawal → atm, payment → bill_pay, transfer → transfer, deposit → deposit. */
+  /** Default from the direction: purchase, refund, adjustment → pos, withdrawal → atm, payment → bill_pay, transfer → transfer, deposit → deposit. */
   channel?: Channel;
 }
 
 /** The channel a direction gets when its rule names none. */
 export const DIRECTION_CHANNELS: Readonly<Partial<Record<Direction, Channel>>> = Object.freeze({
-  purchase: 'pos', withdrawal: 'atm', payment: 'bill_pay', transfer: 'transfer', deposit: 'deposit',
+  purchase: 'pos', withdrawal: 'atm', payment: 'bill_pay', transfer: 'transfer', deposit: 'deposit', refund: 'pos', adjustment: 'pos',
 });
 
 /** An e-commerce indicator: the characters at `offset` (0-based, `length` of them, default the value's) of a field, one of `values`. */
@@ -391,8 +392,9 @@ export interface MappedEvent {
 }
 
 /**
- * A valid message that becomes no event: an inquiry (no money moved; answered approved) or a refund
- * or credit adjustment, which the v1 contract cannot express (kept in the DLQ, answered approved).
+ * A valid message that becomes no event: an inquiry (no money moved; answered approved) or a reversal
+ * of a refund or credit adjustment, which the event contract cannot express yet (kept in the DLQ,
+ * answered approved).
  */
 export interface MappedNoEvent {
   ok: true;
@@ -513,7 +515,9 @@ function originalIdOf(t: MappingTables, f: Record<number, FieldValue>, now: Date
  * its completion count once); a reversal (0400/0420 and repeats) becomes a reversal whose
  * `reverses_tx_id` is rebuilt from the original data elements and whose own `tx_id` is that id +
  * `:rev` (so a repeat or an advice of the same reversal is a duplicate, not a second reversal).
- * Inquiries, refunds and credit adjustments become no event (see {@link MappedNoEvent}).
+ * A refund or credit adjustment becomes a refund (`kind: refund`); a financial one that carries the
+ * original data elements names the purchase it refunds (`refund_of_tx_id`, rebuilt like a reversal's
+ * original). Inquiries and reversals of refunds become no event (see {@link MappedNoEvent}).
  */
 export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): MappingResult {
   const t = ctx.tables ?? DEFAULT_TABLES;
@@ -527,8 +531,10 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
   const rule = processingRule(t, proc);
   if (!rule) return refuse('invalidTransaction', `transaction type ${proc.slice(0, 2)} (processing code) is not supported`, 3);
   if (rule.direction === 'inquiry') return { ok: true, kind: 'no_event', direction: 'inquiry', reason: `processing code ${proc} moves no money` };
-  if (rule.direction === 'refund' || rule.direction === 'adjustment') {
-    return { ok: true, kind: 'no_event', direction: rule.direction, reason: `processing code ${proc} is a ${rule.direction} (money back to the cardholder), which a v1 event cannot express` };
+  const refundDirection = rule.direction === 'refund' || rule.direction === 'adjustment' ? rule.direction : undefined;
+  const isRefund = refundDirection !== undefined;
+  if (refundDirection && kind === 'reversal') {
+    return { ok: true, kind: 'no_event', direction: refundDirection, reason: `a reversal of a ${refundDirection} (processing code ${proc}) cannot be expressed as an event yet` };
   }
   const base = rule.channel ?? DIRECTION_CHANNELS[rule.direction];
   if (!base) return refuse('invalidTransaction', `processing code ${proc} has no channel`, 3);
@@ -566,7 +572,12 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
 
   let txId = ownId;
   let reverses: string | undefined;
-  if (kind === 'reversal' || kind === 'completion') {
+  let refundOf: string | undefined;
+  if (isRefund && kind === 'financial') {
+    const original = originalIdOf(t, f, ctx.now, 'completion');
+    if (typeof original === 'object') return original;
+    if (original !== ownId) refundOf = original;
+  } else if (kind === 'reversal' || kind === 'completion') {
     const original = originalIdOf(t, f, ctx.now, kind);
     if (typeof original === 'object') return original;
     if (kind === 'reversal') {
@@ -588,6 +599,8 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
     occurred_at: rfc3339(occurredAt),
     status: declined ? 'declined' : 'approved',
     ...(reverses ? { reverses_tx_id: reverses } : {}),
+    ...(isRefund ? { kind: 'refund' as const } : {}),
+    ...(refundOf ? { refund_of_tx_id: refundOf } : {}),
     ...(mcc ? { mcc } : {}),
     ...(merchant ? { merchant_id: merchant } : {}),
     ...(terminal ? { terminal_id: terminal } : {}),

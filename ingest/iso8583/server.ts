@@ -2,7 +2,8 @@
  * The ISO 8583 TCP listener: many switch connections, each a stream of length-framed messages handled
  * concurrently. Every request or advice whose MTI can be read is answered: a financial message,
  * completion or reversal `00` once its event is persisted in JetStream; an inquiry `00` (nothing
- * booked); a refund `00` once kept in the DLQ; undecodable ones `30` after the DLQ (card data masked).
+ * booked); a reversal of a refund `00` once kept in the DLQ; undecodable ones `30` after the DLQ (card
+ * data masked). Refunds and credit adjustments are refund events like any other financial message.
  * A frame whose MTI cannot be read is dead-lettered and closes its connection (it cannot be answered),
  * as does a bad length header; both are logged and counted.
  */
@@ -76,7 +77,7 @@ export interface Iso8583Counters {
   unsolicited: number;
   /** Inquiries (no money moved): answered, not booked. */
   inquiries: number;
-  /** Refunds and credit adjustments: kept in the DLQ, answered. */
+  /** Reversals of refunds and credit adjustments: kept in the DLQ, answered (refunds themselves are persisted). */
   refunds: number;
   /** Frames whose MTI could not be read: dead-lettered, the connection closed. */
   unreadable: number;
@@ -386,7 +387,7 @@ class Connection {
         this.respond(msg, 'approved');
         return;
       }
-      this.log.info({ ...summary, reason: mapped.reason }, 'iso8583 refund or credit adjustment: kept in the DLQ (not expressible as a v1 event)');
+      this.log.info({ ...summary, reason: mapped.reason }, 'iso8583 reversal of a refund or credit adjustment: kept in the DLQ (not expressible as an event yet)');
       const ok = await this.deadLetter('refund_not_supported', { direction: mapped.direction, reason: mapped.reason, ...summary }, frame, msg);
       if (ok) bump(this.all(), 'refunds');
       this.outcome(ok ? 'refund' : 'failed');

@@ -187,7 +187,7 @@ export class Engine {
     // A decision as of an earlier time than the current stage's start leaves the stage alone.
     const asOf = p.asOf ?? p.ctx.at;
     if (asOf >= l.since) {
-      const trigger: Trigger = p.tx && !p.tx.reverses_tx_id && p.ctx.at >= p.ctx.watermark ? 'activity' : 'event';
+      const trigger: Trigger = p.tx && !p.tx.reverses_tx_id && p.tx.kind !== 'refund' && p.ctx.at >= p.ctx.watermark ? 'activity' : 'event';
       applyStage(c, decideStage(c, asOf, p.features, c.churn.p, trigger, this.lifecycle), asOf === p.ctx.at ? p.ctx : { ...p.ctx, at: asOf }, p.sourceId, emit);
     }
     if (p.tx) {
@@ -282,7 +282,8 @@ export class Engine {
     remember(seen, tx.tx_id, ctx.at);
     forgetBefore(seen, ctx.watermark - this.config.dedupHorizonMs);
     const points = loyaltyOnTransaction(state, c, tx, ctx, this.loyaltyFor(state), emit).points;
-    const originalDay = tx.reverses_tx_id ? seenDay(seen, tx.reverses_tx_id) : undefined;
+    const original = tx.reverses_tx_id ?? tx.refund_of_tx_id;
+    const originalDay = original ? seenDay(seen, original) : undefined;
     featuresOnTransaction(c, tx, ctx, originalDay === undefined ? undefined : originalDay * DAY_MS);
     armLifecycleTimer(state, c, Math.max(ctx.at, ctx.watermark), this.lifecycle);
     return this.pending(c, ctx, tx.tx_id, points, tx);

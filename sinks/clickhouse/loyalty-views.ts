@@ -41,16 +41,17 @@ export function loyaltyViews(cal: BankCalendar = DEFAULT_RULES): ViewDef[] {
   return [
     view('v_bank_calendar', 'the bank calendar the reporting views cut days, weeks and months with: minutes east of UTC, first day of the week (0 = Sunday)', () => `
 SELECT toInt32(${off}) AS offset_min, toUInt8(${ws}) AS week_start`),
-    view('v_loyalty_earnings', 'points earned per customer, member branch and bank-local day (earn + bonus − reverse)', (db) => `
+    view('v_loyalty_earnings', 'points earned per customer, member branch and bank-local day (earn + bonus − reverse − refund)', (db) => `
 SELECT
   toDate(addMinutes(occurred_at, ${off})) AS day,
   customer_id,
   branch_id,
   sumIf(points, kind IN ('earn', 'bonus')) AS earned,
   -sumIf(points, kind = 'reverse') AS reversed,
+  -sumIf(points, kind = 'refund') AS refunded,
   sum(points) AS net_points
 FROM ${db}.points_ledger FINAL
-WHERE kind IN ('earn', 'bonus', 'reverse')
+WHERE kind IN ('earn', 'bonus', 'reverse', 'refund')
 GROUP BY day, customer_id, branch_id`),
     view('v_loyalty_points_by_period', 'points earned per customer and member branch per bank-local day, week and month', (db) => `
 SELECT 'day' AS period, day AS period_start, customer_id, branch_id, sum(net_points) AS points

@@ -1,6 +1,6 @@
 /**
  * The listener under the dialects and tables of issue 17: a response to every readable MTI, the close
- * for an unreadable one (logged, counted), refunds to the DLQ, the echo list, a BASE24 feed whose
+ * for an unreadable one (logged, counted), refunds as refund events, the echo list, a BASE24 feed whose
  * length header leaves out its ISO header, and the Prometheus counters.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -76,21 +76,30 @@ describe('answers', () => {
     expect(h.read((await d.waitFor(1))[0]!).fields[39]).toBe('00');
   });
 
-  it('keeps a refund in the DLQ and answers it 00; answers an inquiry 00 and books neither', async () => {
+  it('books refunds as refund events naming the purchase field 90 names; keeps a reversal of a refund in the DLQ; books no inquiry', async () => {
     const h = await start(dialectConfig());
     const c = await h.connect();
+    // field 90: original MTI, STAN, transmission date-time, acquirer (11), forwarder (11)
+    const original = `0200000300${'0420050805'}${'627412'.padStart(11, '0')}${'0'.repeat(11)}`;
     c.send(Buffer.concat([
-      h.frame({ mti: '0200', fields: fields({ 3: '200000', 11: '000301' }) }),
-      h.frame({ mti: '0220', fields: fields({ 3: '200000', 11: '000302' }) }),
+      h.frame({ mti: '0200', fields: fields({ 11: '000300' }) }),
+      h.frame({ mti: '0200', fields: fields({ 3: '200000', 4: '000000005000', 7: '0420050905', 11: '000301', 90: original }) }),
+      h.frame({ mti: '0220', fields: fields({ 3: '220000', 11: '000302' }) }),
       h.frame({ mti: '0200', fields: fields({ 3: '310000', 11: '000303' }) }),
+      h.frame({ mti: '0420', fields: fields({ 3: '200000', 11: '000304' }) }),
     ]));
-    const got = (await c.waitFor(3)).map(h.read).map((m) => [m.mti, m.fields[11], m.fields[39]]);
-    expect(got.sort()).toEqual([['0210', '000301', '00'], ['0210', '000303', '00'], ['0230', '000302', '00']]);
-    expect(h.ingest.items).toHaveLength(0);
-    expect(h.dlq.map((d) => d.reason)).toEqual(['refund_not_supported', 'refund_not_supported']);
+    const got = (await c.waitFor(5)).map(h.read).map((m) => [m.mti, m.fields[11], m.fields[39]]);
+    expect(got.sort()).toEqual([['0210', '000300', '00'], ['0210', '000301', '00'], ['0210', '000303', '00'], ['0230', '000302', '00'], ['0430', '000304', '00']]);
+    const booked = (h.ingest.items as TransactionV1[]).slice().sort((a, b) => (a.tx_id < b.tx_id ? -1 : 1));
+    expect(booked.map((t) => [t.tx_id, t.kind, t.refund_of_tx_id, t.amount_minor])).toEqual([
+      ['iso:627412:000300:20260420050805', undefined, undefined, 12500],
+      ['iso:627412:000301:20260420050905', 'refund', 'iso:627412:000300:20260420050805', 5000],
+      ['iso:627412:000302:20260420050805', 'refund', undefined, 12500],
+    ]);
+    expect(JSON.stringify(booked)).not.toContain(PAN);
+    expect(h.dlq.map((d) => d.reason)).toEqual(['refund_not_supported']);
     expect(h.dlq.every((d) => !d.raw.toString('latin1').includes(PAN))).toBe(true);
-    expect(h.listener.stats().totals).toMatchObject({ refunds: 2, inquiries: 1, persisted: 0 });
-    expect(await h.registry.getSingleMetricAsString('vafa_iso8583_messages_total')).toMatch(/outcome="refund"} 2[\s\S]*outcome="inquiry"} 1|outcome="inquiry"} 1[\s\S]*outcome="refund"} 2/);
+    expect(h.listener.stats().totals).toMatchObject({ refunds: 1, inquiries: 1, persisted: 3 });
   });
 
   it('echoes the bank\'s echo list, never card data', async () => {

@@ -153,7 +153,7 @@ describe('mapping tables', () => {
     expect(channel({ 3: '090000' })).toBe('pos');
     expect(map({ 3: '380000' })).toMatchObject({ ok: false, responseCode: '12', field: 3 });
     expect(map({ 3: '310000' })).toMatchObject({ ok: true, kind: 'no_event', direction: 'inquiry' });
-    expect(map({ 3: '200000' })).toMatchObject({ ok: true, kind: 'no_event', direction: 'refund' });
+    expect(ok(map({ 3: '200000' }))).toMatchObject({ kind: 'refund', channel: 'pos' });
     expect(map({ 3: '31000' })).toMatchObject({ ok: false, responseCode: '30', field: 3 });
     const installments: MappingTables = { ...DEFAULT_TABLES, processingCodes: { ...DEFAULT_TABLES.processingCodes, '19': 'installment' } };
     expect(ok(map({ 3: '190000' }, '0200', installments)).channel).toBe('installment');

@@ -84,9 +84,11 @@ describe('processing codes: channel and direction', () => {
 
   it('books no money for an inquiry, and never counts a refund or credit adjustment as a purchase', () => {
     expect(map(msg({ 3: '310000' }), t)).toMatchObject({ ok: true, kind: 'no_event', direction: 'inquiry' });
-    expect(map(msg({ 3: '200000' }), t)).toMatchObject({ ok: true, kind: 'no_event', direction: 'refund' });
-    expect(map(msg({ 3: '220000' }), t)).toMatchObject({ ok: true, kind: 'no_event', direction: 'adjustment' });
-    expect(map(msg({ 3: '200000' }, '0220'), t)).toMatchObject({ ok: true, kind: 'no_event', direction: 'refund' }); // a refund advice
+    expect(ok(map(msg({ 3: '200000' }), t))).toMatchObject({ kind: 'refund', channel: 'pos' });
+    expect(ok(map(msg({ 3: '220000' }), t))).toMatchObject({ kind: 'refund', channel: 'pos' });
+    expect(ok(map(msg({ 3: '200000' }, '0220'), t))).toMatchObject({ kind: 'refund' }); // a refund advice
+    expect(map(msg({ 3: '200000' }, '0420'), t)).toMatchObject({ ok: true, kind: 'no_event', direction: 'refund' }); // a reversal of a refund
+    expect(ok(map(msg({ 3: '000000' }), t)).kind).toBeUndefined();
   });
 });
 

@@ -77,4 +77,18 @@ describe('loyalty views', () => {
     const balances = Object.values(d.state.customers).reduce((s, c) => s + c.loyalty.balance, 0);
     expect(Number(liability[0]!.p)).toBe(balances);
   });
+
+  it('count refunds against earnings (its own column) and in the leaderboard', async () => {
+    const d = new Driver(P);
+    d.profile({ customer_id: 'nima', opened_at: '2026-01-01T00:00:00Z', branch_id: 'B3' });
+    d.profile({ customer_id: 'leila', opened_at: '2026-01-01T00:00:00Z', branch_id: 'B3' });
+    d.tx({ tx_id: 'n1', customer_id: 'nima', occurred_at: '2026-08-03T09:00:00+03:30', amount_minor: 100 });
+    d.tx({ tx_id: 'l1', customer_id: 'leila', occurred_at: '2026-08-03T10:00:00+03:30', amount_minor: 80 });
+    d.tx({ tx_id: 'nf', customer_id: 'nima', occurred_at: '2026-08-03T11:00:00+03:30', amount_minor: 40, kind: 'refund', refund_of_tx_id: 'n1' });
+    await ch.insert({ table: `${DB}.points_ledger`, values: d.ledger, format: 'JSONEachRow' });
+    const earnings = await (await ch.query({ query: `SELECT earned, reversed, refunded, net_points FROM ${DB}.v_loyalty_earnings WHERE customer_id = 'nima'`, format: 'JSONEachRow' })).json<Record<string, unknown>>();
+    expect(earnings.map((r) => [Number(r.earned), Number(r.reversed), Number(r.refunded), Number(r.net_points)])).toEqual([[100, 0, 40, 60]]);
+    const rows = (await leaderboard(ch, DB, { period: 'day', limit: 10, at: Date.parse('2026-08-03T12:00:00+03:30') })).rows;
+    expect(rows.map((r) => [r.customer_id, r.points, r.rank])).toEqual([['leila', 80, 1], ['nima', 60, 2]]);
+  });
 });

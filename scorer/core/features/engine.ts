@@ -135,7 +135,9 @@ function tooLate(f: FeatureState, ctx: Ctx): boolean {
 
 /**
  * Folds a transaction into the customer's features. `originalAt` is the event time of the transaction a
- * reversal undoes (when known): the reversal takes its amount and count out of that day's bucket.
+ * reversal undoes or a refund gives money back for (when known): the reversal takes its amount and count
+ * out of that day's bucket; a refund takes its amount out of that day's spend (nothing when its purchase
+ * is unknown: no day to take it from) and is no visit, no activity.
  * @returns false when the event was too late and only counted.
  */
 export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: Ctx, originalAt?: number): boolean {
@@ -143,6 +145,11 @@ export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: 
   if (tooLate(f, ctx)) return false;
   const at = ctx.at;
   const outgoing = tx.channel !== 'deposit';
+  if (tx.kind === 'refund' && !tx.reverses_tx_id) {
+    const b = tx.status === 'declined' || !outgoing || originalAt === undefined ? undefined : bucketFor(f, originalAt);
+    if (b) bump(b, B_SPEND, -tx.amount_minor, true);
+    return true;
+  }
   if (tx.reverses_tx_id) {
     if (originalAt === undefined) return true;
     const b = bucketFor(f, originalAt);

@@ -72,10 +72,10 @@ export interface TierChange {
 
 export type LoyaltyStatus =
   | 'earned' | 'none' | 'declined' | 'reversed' | 'reversal_pending' | 'cancelled'
-  | 'redeemed' | 'refused' | 'credited' | 'duplicate';
+  | 'redeemed' | 'refused' | 'credited' | 'duplicate' | 'refunded';
 
 export interface LoyaltyOutcome {
-  /** Net points the event moved: earn + bonus, −reverse, −redeem, +credit; 0 when refused. */
+  /** Net points the event moved: earn + bonus, −reverse, −refund, −redeem, +credit; 0 when refused. */
   points: number;
   status: LoyaltyStatus;
   /** The tier change the event caused, if any. */
@@ -86,12 +86,14 @@ export interface LoyaltyOutcome {
 // Entry points
 // ---------------------------------------------------------------------------------------------------
 
-/** Applies a transaction (an earning one, or a reversal) to the customer's loyalty state. */
+/** Applies a transaction (an earning one, a reversal or a refund) to the customer's loyalty state. */
 export function loyaltyOnTransaction(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): LoyaltyOutcome {
   const entry = cfg.timeline.at(ctx.seq);
   prune(c.loyalty, ctx.watermark, entry.rules);
   const placed = place(state, c, ctx, entry, emit);
-  const out = tx.reverses_tx_id !== undefined ? reverse(state, c, tx, tx.reverses_tx_id, ctx, entry, emit) : earn(state, c, tx, ctx, entry, cfg, emit);
+  const out = tx.reverses_tx_id !== undefined ? reverse(state, c, tx, tx.reverses_tx_id, ctx, entry, emit)
+    : tx.kind === 'refund' ? refund(c, tx, ctx, entry, emit)
+      : earn(state, c, tx, ctx, entry, cfg, emit);
   return withChange(out, placed);
 }
 
@@ -200,15 +202,15 @@ function earn(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: C
   }
   addLot(state, c, { src: 'tx', id: tx.tx_id, at: ctx.at, seq: ctx.seq, exp, pts: total, rem: total, tier: L.tier, ver: entry.version });
   const month = bankMonth(ctx.at, R.offsetMin);
-  L.earned[tx.tx_id] = earnRecord(ctx.at, total, entry.version, month, awards);
+  L.earned[tx.tx_id] = earnRecord(ctx.at, total, entry.version, month, awards, tx.amount_minor);
   L.months[month] = (own(L.months, String(month)) ?? 0) + total;
   const tierChange = upgrade(state, c, ctx, entry, emit);
   return { points: total, status: 'earned', ...(tierChange ? { tierChange } : {}) };
 }
 
 /** What a reversal needs of an earning, and nothing more (the record lives for the reversal window). */
-function earnRecord(at: number, pts: number, ver: string, m: number, awards: readonly Award[]): EarnRecord {
-  const rec: EarnRecord = { at, pts, ver, m };
+function earnRecord(at: number, pts: number, ver: string, m: number, awards: readonly Award[], amt: number): EarnRecord {
+  const rec: EarnRecord = { at, pts, ver, m, amt };
   for (const a of awards) {
     if (a.caps.length === 0 && !a.campaign) continue;
     (rec.awards ??= []).push({ pts: a.pts, ...(a.caps.length ? { caps: a.caps } : {}), ...(a.campaign ? { campaign: a.campaign } : {}) });
@@ -424,7 +426,7 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
     return { points: 0, status: 'reversal_pending' };
   }
   delete L.earned[orig];
-  const back = rec.pts - (rec.x ?? 0);
+  const back = Math.max(0, rec.pts - (rec.x ?? 0) - (rec.rp ?? 0));
   const fromLots = take(L, back, orig);
   L.debt += back - fromLots;
   L.balance -= back;
@@ -433,6 +435,84 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
     ledger(c, ctx, emit, { id: `reverse:tx:${tx.tx_id}`, kind: 'reverse', points: -back, rule: 'reversal', version: rec.ver, source: orig, channel: tx.channel, at: ctx.at, expiresAt: null });
   }
   return { points: -back, status: 'reversed' };
+}
+
+/**
+ * A refund (`kind: refund`) never earns. Naming an original whose earning record is within the reversal
+ * window, it takes back `floor(original points × amount refunded so far / original amount)` less what
+ * earlier refunds of it took, never more than the original earned less what of it expired. Otherwise
+ * (no original named, an unknown one, one past the window) it takes back what its own amount earns under
+ * the rules in force ({@link unlinkedRefundPoints}); an original known within the window that earned
+ * nothing gives nothing back. Points come out like a reversal's: the original's lot first, then the oldest,
+ * the rest a debt. Tier-qualifying points go down by what is taken; cap usage and budgets stay used.
+ */
+function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
+  const R = entry.rules;
+  const L = c.loyalty;
+  if (tx.status === 'declined') return { points: 0, status: 'declined' };
+  const orig = tx.refund_of_tx_id !== undefined && tx.refund_of_tx_id !== tx.tx_id ? tx.refund_of_tx_id : undefined;
+  const horizon = ctx.watermark - R.reversals.windowDays * DAY_MS;
+  const rec = orig !== undefined ? own(L.earned, orig) : undefined;
+  if (orig !== undefined && rec !== undefined && rec.at >= horizon && rec.amt !== undefined) {
+    const refunded = Math.min(rec.amt, (rec.rf ?? 0) + tx.amount_minor);
+    const due = rec.amt === 0 ? rec.pts : Number((BigInt(rec.pts) * BigInt(refunded)) / BigInt(rec.amt));
+    const taken = rec.rp ?? 0;
+    const back = Math.max(0, Math.min(due, rec.pts - (rec.x ?? 0)) - taken);
+    rec.rf = refunded;
+    if (back === 0) return { points: 0, status: 'none' };
+    rec.rp = taken + back;
+    takeBack(L, back, orig);
+    const m = own(L.months, String(rec.m));
+    if (m !== undefined) L.months[rec.m] = m - back;
+    ledger(c, ctx, emit, { id: `refund:tx:${tx.tx_id}`, kind: 'refund', points: -back, rule: 'refund', version: rec.ver, source: orig, channel: tx.channel, at: ctx.at, expiresAt: null });
+    return { points: -back, status: 'refunded' };
+  }
+  if (orig !== undefined && rec === undefined) {
+    const day = seenDay(seenIds(c), orig);
+    if (day !== undefined && day * DAY_MS >= horizon) return { points: 0, status: 'none' }; // known, recent, earned nothing
+  }
+  if (R.currencies && !R.currencies.includes(tx.currency)) return { points: 0, status: 'none' };
+  const back = unlinkedRefundPoints(c, tx, ctx, R);
+  if (back === 0) return { points: 0, status: 'none' };
+  takeBack(L, back, undefined);
+  const month = bankMonth(ctx.at, R.offsetMin);
+  L.months[month] = (own(L.months, String(month)) ?? 0) - back;
+  ledger(c, ctx, emit, { id: `refund:tx:${tx.tx_id}`, kind: 'refund', points: -back, rule: 'refund:unlinked', version: entry.version, source: tx.tx_id, channel: tx.channel, at: ctx.at, expiresAt: null });
+  return { points: -back, status: 'refunded' };
+}
+
+/**
+ * What a refund that cannot be tied to a known earning takes back: what its own amount earns by the
+ * `earn` rules in force (matched on the refund's own facts, with priority, stacking, exclusivity, the
+ * member's tier multiplier and `per_tx` caps). Bonus rules are left out (they reward when and how the
+ * purchase was made, which a refund does not tell), and so are period caps and budgets (the refund
+ * does not say which period's usage the purchase had). Reads the state, changes nothing.
+ */
+function unlinkedRefundPoints(c: CustomerState, tx: TransactionV1, ctx: Ctx, R: LoyaltyRules): number {
+  const L = c.loyalty;
+  const branch = memberBranch(c);
+  const rules = branch !== '' && Object.hasOwn(R.branches, branch) ? R.branches[branch]! : R.bank;
+  const day = bankDay(ctx.at, R.offsetMin);
+  const facts: Facts = {
+    tx, at: ctx.at, day, minute: minuteOfDay(ctx.at, R.offsetMin), dow: dayOfWeek(day), tier: L.tier, segment: c.profile?.segment, rules: R,
+  };
+  const tier = tierDef(R, L.tier);
+  let total = 0;
+  for (const rule of rules) {
+    if (rule.kind !== 'earn' || !matches(rule.when, facts)) continue;
+    let pts = rulePoints(rule, tx.amount_minor, tier);
+    if (rule.caps.tx !== null) pts = Math.min(pts, rule.caps.tx);
+    total += pts;
+    if (rule.exclusive) break;
+  }
+  return Math.min(total, Number.MAX_SAFE_INTEGER);
+}
+
+/** Takes `back` points off the balance: unspent lots (lot `preferTx` first, then the oldest), the rest a debt. */
+function takeBack(L: LoyaltyState, back: number, preferTx: string | undefined): void {
+  const fromLots = take(L, back, preferTx);
+  L.debt += back - fromLots;
+  L.balance -= back;
 }
 
 /** Gives back what a reversed earning used: cap counters, campaign budget, tier-qualifying points. */
@@ -449,7 +529,7 @@ function release(state: PartitionState, L: LoyaltyState, rec: EarnRecord): void 
     }
   }
   const m = own(L.months, String(rec.m));
-  if (m !== undefined) L.months[rec.m] = m - rec.pts;
+  if (m !== undefined) L.months[rec.m] = m - (rec.pts - (rec.rp ?? 0));
 }
 
 function expireLots(c: CustomerState, due: number, ctx: Ctx, emit: Emit): boolean {

@@ -46,7 +46,7 @@ export interface RuleAward {
   campaign?: string;
 }
 
-/** What a transaction earned, kept for the reversal window. */
+/** What a transaction earned, kept for the reversal window (reversals and refunds read it). */
 export interface EarnRecord {
   at: number;
   /** Stream sequence (absent in newer records: nothing reads it). */
@@ -59,6 +59,12 @@ export interface EarnRecord {
   m: number;
   /** Absent: none to release. */
   awards?: RuleAward[];
+  /** The transaction's `amount_minor`, the base of a refund's proportion (absent in records from before refunds). */
+  amt?: number;
+  /** Amount refunded so far (cumulative over partial refunds, at most `amt`); absent: 0. */
+  rf?: number;
+  /** Points refunds have taken back so far; absent: 0. */
+  rp?: number;
 }
 
 export interface LoyaltyState {

@@ -164,7 +164,7 @@ function goalMet(def: OfferDef | undefined, c: CustomerState, ev: OfferEvent): b
   const g = def.goal;
   if (g.kind === 'product') return g.products.some((p) => holds(c, ev.features, p));
   const tx = ev.tx;
-  if (!tx || tx.reverses_tx_id || (tx.status ?? 'approved') !== 'approved') return false;
+  if (!tx || tx.reverses_tx_id || tx.kind === 'refund' || (tx.status ?? 'approved') !== 'approved') return false;
   if (g.channels && !g.channels.includes(tx.channel)) return false;
   if (g.mccs && (!tx.mcc || !g.mccs.includes(tx.mcc))) return false;
   return tx.amount_minor >= g.minAmount;
