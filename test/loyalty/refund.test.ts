@@ -101,6 +101,16 @@ describe('a refund naming its purchase', () => {
     expect(d.tierChanges.at(-1)).toMatchObject({ from_tier: 'silver', to_tier: 'bronze', reason: 'review: 104 points in 3 months' });
   });
 
+  it('a reversal of the refund that arrived first (within pending_days) cancels it', () => {
+    const d = new Driver(P);
+    d.tx({ tx_id: 'a', occurred_at: '2026-01-01T10:00:00Z', amount_minor: 1000 });
+    d.tx({ tx_id: 'rf', occurred_at: '2026-01-03T10:00:00Z', reverses_tx_id: 'f' });
+    refund(d, { tx_id: 'f', occurred_at: '2026-01-03T09:59:00Z', amount_minor: 1000, refund_of_tx_id: 'a' });
+    expect(refundRows(d)).toEqual([]);
+    expect(d.balance()).toBe(105);
+    expect(d.customer().loyalty.pending).toEqual({});
+  });
+
   it('declined, it changes nothing', () => {
     const d = new Driver(P);
     d.tx({ tx_id: 'a', occurred_at: '2026-01-01T10:00:00Z', amount_minor: 1000 });

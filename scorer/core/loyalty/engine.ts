@@ -444,11 +444,17 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
  * (no original named, an unknown one, one past the window) it takes back what its own amount earns under
  * the rules in force ({@link unlinkedRefundPoints}); an original known within the window that earned
  * nothing gives nothing back. Points come out like a reversal's: the original's lot first, then the oldest,
- * the rest a debt. Tier-qualifying points go down by what is taken; cap usage and budgets stay used.
+ * the rest a debt. Tier-qualifying points go down by what is taken; cap usage and budgets stay used. A
+ * reversal of the refund that came first (within `pending_days`) cancels it, as it cancels a purchase.
  */
 function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
   const R = entry.rules;
   const L = c.loyalty;
+  const pending = own(L.pending, tx.tx_id);
+  if (pending !== undefined) {
+    delete L.pending[tx.tx_id];
+    if (pending >= ctx.watermark - R.reversals.pendingDays * DAY_MS) return { points: 0, status: 'cancelled' };
+  }
   if (tx.status === 'declined') return { points: 0, status: 'declined' };
   const orig = tx.refund_of_tx_id !== undefined && tx.refund_of_tx_id !== tx.tx_id ? tx.refund_of_tx_id : undefined;
   const horizon = ctx.watermark - R.reversals.windowDays * DAY_MS;
