@@ -18,7 +18,7 @@ import { STREAM_TX } from '../contracts/subjects.js';
 import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 import { backfillDeployment, type DeploymentBackfillSummary } from '../scorer/runtime/backfill/deployment.js';
 import type { SourceRecord } from '../scorer/runtime/backfill/sources.js';
-import { createBank, splitPass, type Bank, type EventStream, type LivePosition } from '../simulator/mod.js';
+import { createBank, splitPass, type Bank, type EventStream, type LivePosition, type Timeline } from '../simulator/mod.js';
 import { backfillProgress } from './backfill.js';
 
 const DAY = 86_400_000;
@@ -67,6 +67,8 @@ export interface DemoWithHistory {
   bank: Bank;
   /** The live part: the bank's events after where the demo stands, stamped with the wall clock. */
   live: EventStream;
+  /** Between the live part's stamps and the bank's time (survey answers). */
+  timeline: Timeline;
   position: LivePosition;
   marker: DemoBank;
   /** The backfill this start ran; undefined when the data directory already had the history. */
@@ -133,7 +135,7 @@ export async function prepareHistory(opts: HistoryOptions): Promise<DemoWithHist
   const live = pass.live(Date.parse(marker.resumeAt));
   const done: DemoBank = marker;
   return {
-    bank, live, position: pass.position, marker: done, ...(summary ? { backfill: summary } : {}),
+    bank, live, timeline: pass.timeline, position: pass.position, marker: done, ...(summary ? { backfill: summary } : {}),
     save() {
       if (pass.position.taken === 0) return;
       writeMarker(file, { ...done, resumeAt: new Date(pass.position.simulatedAt).toISOString() });

@@ -195,7 +195,7 @@ export const upCommand: Command = {
         ? { profiles: () => [], events: () => live.live, options: live.bank.options }
         : createBank({ seed: Number(values.seed), customers, start, days: Number(values.days), feedback });
       feed = runFeeder({
-        target: stack.apiUrl!, bank, ...(live ? { sendProfiles: false } : {}), rate: Number(values.rate), signal: abort.signal, onProgress: (p) => { lastProgress = p; line.update(p); },
+        target: stack.apiUrl!, bank, ...(live ? { sendProfiles: false, timeline: live.timeline } : {}), rate: Number(values.rate), signal: abort.signal, onProgress: (p) => { lastProgress = p; line.update(p); },
         ...(durationS ? { durationS } : {}), ...(settings.apiKeys[0] ? { apiKey: settings.apiKeys[0] } : {}),
         // Closed loop: the simulated customers answer the surveys the scorer sends.
         respond: { natsUrl: stack.natsUrl },

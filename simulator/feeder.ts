@@ -105,6 +105,20 @@ export interface FeederOptions {
    * when it stops are dropped (`surveys.pending`). Marketing offers are read but not answered.
    */
   respond?: RespondOptions;
+  /**
+   * The events carry wall-clock stamps rather than the bank's own times (a live stream, simulator/live.ts):
+   * survey answers are then timed in the bank's time (triggers mapped through it) and stamped like the
+   * events. Default: the events' times are the bank's.
+   */
+  timeline?: Timeline;
+}
+
+/** See {@link FeederOptions.timeline}. */
+export interface Timeline {
+  /** The bank's time (epoch ms) at a stamp the events carry. */
+  toSimulated(stampedMs: number): number;
+  /** The stamp of an event sent now (epoch ms; never before the events already stamped). */
+  stamp(): number;
 }
 
 /** A condition the feeder cannot work around (wrong key, wrong URL). */
@@ -206,7 +220,8 @@ export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
   const answers = new SurveyAnswerQueue(o.respond.seed ?? o.bank.options?.seed ?? 0);
   let stop: () => Promise<void>;
   try {
-    stop = await readOfferTriggers(o.respond.natsUrl, (p) => answers.add(p));
+    const timeline = o.timeline;
+    stop = await readOfferTriggers(o.respond.natsUrl, (p) => answers.add(timeline ? triggerInBankTime(p, timeline) : p));
   } catch (err) {
     throw new FeederError((err as Error).message, { cause: err });
   }
@@ -355,18 +370,22 @@ async function feed(o: FeederOptions, batchSize: number, concurrency: number, an
   // With survey answers: the bank's next event is held back while answers due before it go first.
   let held: IteratorResult<SimEvent> | undefined;
   let feedMs = -Infinity;
+  const bankTime = (ev: SimEvent): number => {
+    const t = Date.parse(ev.body.occurred_at ?? '');
+    return o.timeline && !Number.isNaN(t) ? o.timeline.toSimulated(t) : t;
+  };
   const next = (): IteratorResult<SimEvent> => {
     if (!answers) return it.next();
     held ??= it.next();
-    const limit = held.done ? feedMs : Date.parse(held.value.body.occurred_at ?? '') || feedMs;
+    const limit = held.done ? feedMs : bankTime(held.value) || feedMs;
     const a = answers.size ? answers.take(limit, feedMs, satisfaction) : undefined;
     if (a) {
       feedMs = Math.max(feedMs, Date.parse(a.body.occurred_at));
-      return { done: false, value: a };
+      return { done: false, value: o.timeline ? { ...a, body: { ...a.body, occurred_at: new Date(o.timeline.stamp()).toISOString() } } : a };
     }
     const r = held;
     held = undefined;
-    if (!r.done) feedMs = Math.max(feedMs, Date.parse(r.value.body.occurred_at ?? '') || feedMs);
+    if (!r.done) feedMs = Math.max(feedMs, bankTime(r.value) || feedMs);
     return r;
   };
   try {
@@ -431,5 +450,19 @@ async function feed(o: FeederOptions, batchSize: number, concurrency: number, an
     sent: ec.sent, accepted: ec.accepted, duplicates: ec.duplicates, invalid: ec.invalid, failed: ec.failed,
     seconds: final.seconds, eventsPerSecond: final.eventsPerSecond, profiles: profileSummary, stoppedBy,
     ...(eventTime ? { lastEventTime: eventTime } : {}), problems, feedback, ...(answers ? { surveys: { ...answers.stats } } : {}),
+  };
+}
+
+/** An `OFFERS` payload with its times moved from the events' stamps to the bank's time (same validity span). */
+function triggerInBankTime(payload: unknown, timeline: Timeline): unknown {
+  if (typeof payload !== 'object' || payload === null) return payload;
+  const p = payload as { created_at?: unknown; expires_at?: unknown };
+  const created = typeof p.created_at === 'string' ? Date.parse(p.created_at) : Number.NaN;
+  if (Number.isNaN(created)) return payload;
+  const simulated = timeline.toSimulated(created);
+  const expires = typeof p.expires_at === 'string' ? Date.parse(p.expires_at) : Number.NaN;
+  return {
+    ...payload, created_at: new Date(simulated).toISOString(),
+    ...(Number.isNaN(expires) ? {} : { expires_at: new Date(simulated + (expires - created)).toISOString() }),
   };
 }

@@ -6,8 +6,10 @@
  * (never earlier than the event before it, never at or before the cut-over): the bank's future is played
  * at the feed's rate, so its customers live faster than in life, and everything vafa sees happens "now".
  * A due date moves with its payment (whole days), so a bill paid early stays as early as the bank drew it.
+ * Survey answers (feeder.ts, `respond`) are timed in the bank's time through {@link SplitPass.timeline}.
  */
 import type { EventStream, SimEvent } from './generator.js';
+import type { Timeline } from './feeder.js';
 
 const DAY = 86_400_000;
 
@@ -33,7 +35,12 @@ export interface SplitPass {
   /** Simulated time the pass has reached (epoch ms of the latest event taken, either part); NaN before. */
   readonly reached: number;
   readonly position: LivePosition;
+  /** Between the wall-clock stamps of the live part and the bank's time (for the feeder's survey answers). */
+  readonly timeline: Timeline;
 }
+
+/** Stamp ↔ simulated time pairs kept for {@link SplitPass.timeline}: enough for minutes of live traffic. */
+const MAX_POINTS = 20_000;
 
 export interface SplitOptions {
   /** The cut-over, epoch ms: history is what happened before it. */
@@ -50,6 +57,30 @@ export function splitPass(pass: EventStream, opts: SplitOptions): SplitPass {
   let held: SimEvent | undefined;
   let reached = Number.NaN;
   const position: LivePosition = { simulatedAt: Number.NaN, stampedAt: Number.NaN, taken: 0 };
+  let last = opts.cutover;
+  const stampNow = (): number => (last = Math.max(last + 1, clock()));
+  let stamps: number[] = [];
+  let simulatedTimes: number[] = [];
+  const note = (stamped: number, simulated: number): void => {
+    if (stamps.length >= MAX_POINTS) {
+      stamps = stamps.slice(MAX_POINTS / 2);
+      simulatedTimes = simulatedTimes.slice(MAX_POINTS / 2);
+    }
+    stamps.push(stamped);
+    simulatedTimes.push(simulated);
+  };
+  /** The bank's time at a wall-clock stamp: from the latest live event stamped at or before it, plus the wall time since. */
+  const toSimulated = (stamped: number): number => {
+    let lo = 0;
+    let hi = stamps.length - 1;
+    if (hi < 0 || stamped < stamps[0]!) return stamped - (stamps[0] ?? stamped) + (simulatedTimes[0] ?? stamped);
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (stamps[mid]! <= stamped) lo = mid;
+      else hi = mid - 1;
+    }
+    return simulatedTimes[lo]! + (stamped - stamps[lo]!);
+  };
 
   function* history(): Generator<SimEvent, void, undefined> {
     for (;;) {
@@ -66,7 +97,6 @@ export function splitPass(pass: EventStream, opts: SplitOptions): SplitPass {
   }
 
   function* live(from: number): Generator<SimEvent, void, undefined> {
-    let last = opts.cutover;
     for (;;) {
       let ev: SimEvent;
       if (held) {
@@ -80,8 +110,8 @@ export function splitPass(pass: EventStream, opts: SplitOptions): SplitPass {
       const simulated = timeOf(ev);
       reached = simulated;
       if (simulated < from) continue;
-      const stamped = Math.max(last + 1, clock());
-      last = stamped;
+      const stamped = stampNow();
+      note(stamped, simulated);
       position.simulatedAt = simulated;
       position.stampedAt = stamped;
       position.taken++;
@@ -91,10 +121,9 @@ export function splitPass(pass: EventStream, opts: SplitOptions): SplitPass {
 
   return {
     history,
-    live: (from = opts.cutover) => Object.assign(live(from), {
-      // A survey answer asks how satisfied the customer is at a wall-clock time: the pass knows simulated time.
-      satisfaction: (id: string, at?: number) => pass.satisfaction(id, at === undefined || Number.isNaN(position.stampedAt) ? undefined : at - position.stampedAt + position.simulatedAt),
-    }),
+    // `satisfaction` is asked in the bank's time: the feeder maps stamps through `timeline` first.
+    live: (from = opts.cutover) => Object.assign(live(from), { satisfaction: (id: string, at?: number) => pass.satisfaction(id, at) }),
+    timeline: { toSimulated, stamp: stampNow },
     get reached() {
       return reached;
     },

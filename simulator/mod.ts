@@ -23,7 +23,7 @@ export {
   SEGMENT_SATISFACTION, SERVICE_COMPLAINT_PER_DAY, VISIT_CAMPAIGN, VISIT_INVITE_SHARE, VISIT_RESPONSE_RATE, surveyScore, type FeedbackEvent,
 } from './feedback.js';
 export {
-  runFeeder, FeederError, type FeederOptions, type FeederProgress, type FeederSummary, type BatchCounts, type RespondOptions, type SurveyAnswerStats,
+  runFeeder, FeederError, type FeederOptions, type FeederProgress, type FeederSummary, type BatchCounts, type RespondOptions, type SurveyAnswerStats, type Timeline,
 } from './feeder.js';
 export { decideSurveyAnswer, parseSurveyTrigger, SURVEY_ANSWER_WINDOW_MS, SURVEY_DELAY, SURVEY_RESPONSE_RATE, type SurveyDecision, type SurveyTrigger } from './responder.js';
 export { writeHistory, readHistory, type HistoryLabel, type HistoryMeta, type HistoryReader, type WriteHistoryOptions } from './history.js';
