@@ -63,7 +63,12 @@ export interface MillionReport {
   /** Of which anonymous memory (heap, native) and mapped files (the LMDB map), at that sample. */
   rss_anon_bytes: number;
   rss_file_bytes: number;
-  /** From the spawn of a scorer after SIGKILL of the previous one until it had caught up, s. */
+  /**
+   * From the spawn of a scorer after SIGKILL of the previous one until it had caught up, s: it has
+   * applied one batch a partition past where the killed one was. If that one was in a timer storm (the
+   * end of a bank day, when a year-old day's points expire for thousands of customers at once), the
+   * rest of the storm is part of catching up: see `timers_fired`.
+   */
   recovery_s: number;
   /** Building the store (0 when it was cached), s; `build_cached_s`: what the cached build took. */
   build_s: number;
@@ -81,6 +86,9 @@ export interface MillionReport {
   /** Customers read from the store per event (a miss decodes one record). */
   cache_misses_per_event: number;
   timers: number;
+  /** Timers the first scorer fired in its run (points expiring, lifecycle checks), and per second. */
+  timers_fired: number;
+  timers_per_s: number;
   plan: MillionPlan;
 }
 
@@ -183,7 +191,7 @@ function rssOf(pid: number): { rss: number; anon: number; file: number } {
   return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') };
 }
 
-interface ProgressLine { seqs: string; events: number; lookups: number; misses: number; cached: number; timers: number; since_process_start_ms: number }
+interface ProgressLine { seqs: string; events: number; lookups: number; misses: number; cached: number; timers: number; timers_fired: number; since_process_start_ms: number }
 
 /** Runs the first scorer for `plan.seconds`, sampling its RSS, then kills it. */
 async function runAndKill(plan: MillionPlan, dir: string): Promise<{ last: ProgressLine; rss: { rss: number; anon: number; file: number }; seconds: number }> {
@@ -246,7 +254,8 @@ export async function measureMillion(plan: MillionPlan, progress: Progress): Pro
     build_s: cached ? 0 : built.build_s, build_cached_s: built.build_s, partition_start_whole_ms: wholeMs, partition_start_lazy_ms: lazyMs,
     all_partitions_start_ms: started.load_ms, events: run.last.events, events_per_s: run.last.events / run.seconds,
     cache_customers: run.last.cached, cache_hit_rate: run.last.lookups ? 1 - run.last.misses / run.last.lookups : 0,
-    cache_misses_per_event: run.last.events ? run.last.misses / run.last.events : 0, timers: run.last.timers, plan,
+    cache_misses_per_event: run.last.events ? run.last.misses / run.last.events : 0, timers: run.last.timers,
+    timers_fired: run.last.timers_fired, timers_per_s: run.last.timers_fired / run.seconds, plan,
   };
 }
 
@@ -256,7 +265,7 @@ export function renderMillion(m: MillionReport): string {
   const ms = (x: number | null): string => (x === null ? 'did not fit' : `${Math.round(x).toLocaleString('en-US')} ms`);
   return [
     `million: ${m.customers.toLocaleString('en-US')} customers in the store, ${m.timers.toLocaleString('en-US')} timers; cache ${m.plan.cache.toLocaleString('en-US')} customers (hit rate ${(m.cache_hit_rate * 100).toFixed(1)} % of lookups, ${m.cache_misses_per_event.toFixed(2)} store reads an event)`,
-    `  scorer RSS ${mib(m.rss_bytes)} (anonymous ${mib(m.rss_anon_bytes)}, mapped store ${mib(m.rss_file_bytes)}) at ${Math.round(m.events_per_s).toLocaleString('en-US')} events/s on random customers`,
+    `  scorer RSS ${mib(m.rss_bytes)} (anonymous ${mib(m.rss_anon_bytes)}, mapped store ${mib(m.rss_file_bytes)}) at ${Math.round(m.events_per_s).toLocaleString('en-US')} events/s on random customers and ${Math.round(m.timers_per_s).toLocaleString('en-US')} timers/s`,
     `  recovery after SIGKILL ${m.recovery_s.toFixed(1)} s; one partition starts in ${ms(m.partition_start_lazy_ms)} lazily, ${ms(m.partition_start_whole_ms)} whole; build ${m.build_cached_s.toFixed(0)} s${m.build_s ? '' : ' (cached)'}`,
   ].join('\n');
 }
