@@ -132,13 +132,12 @@ WHERE ${CUSTOMERS}`],
       title: 'At-risk customers and why', type: 'table', w: 15, h: 10,
       description: `Customers at risk (churn probability ${AT_RISK_PROBABILITY} or more; branch and segment filters), the 100 with the most value at risk first, and the top reasons of their latest score: feature, the value the model saw, and its signed contribution to the log-odds of churn (+ raises the risk, − lowers it; docs/models.md "Reasons"). Empty when the score carries no reasons (a model without an explainer, or reasons off).`,
       units: { churn_risk: 'percentunit' },
-      // One row per customer already (the snapshot is read FINAL); the GROUP BY keeps ClickHouse from reading the
-      // snapshot a second time to fill the columns of the rows kept by ORDER BY … LIMIT (lazy materialization).
-      sql: [`SELECT customer_id AS customer, any(if(branch_id = '', '(none)', branch_id)) AS branch, any(lifecycle_stage) AS stage, round(any(churn_probability), 3) AS churn_risk,
-  round(any(value_at_risk)) AS value_at_risk, any(churn_reasons_text) AS why_at_risk
+      // A plain top-N on purpose: ClickHouse sorts on the narrow columns, then reads churn_reasons and formats
+      // the text only for the 100 rows kept (lazy materialization), not for every customer at risk.
+      sql: [`SELECT customer_id AS customer, if(branch_id = '', '(none)', branch_id) AS branch, lifecycle_stage AS stage, round(churn_probability, 3) AS churn_risk,
+  round(value_at_risk) AS value_at_risk, churn_reasons_text AS why_at_risk
 FROM dash_customers
 WHERE churn_probability >= ${AT_RISK_PROBABILITY} AND ${CUSTOMERS}
-GROUP BY customer
 ORDER BY value_at_risk DESC, churn_risk DESC, customer
 LIMIT 100`],
     },
