@@ -125,7 +125,6 @@ export async function prepareHistory(opts: HistoryOptions): Promise<DemoWithHist
   if (marker.phase === 'backfilling') {
     summary = await backfillBank(opts, bank, pass.history(), () => pass.reached, marker, file);
     marker = { ...marker, phase: 'live' };
-    writeMarker(file, marker);
   } else {
     logger.info({ cutover: marker.cutover, resumeAt: marker.resumeAt }, 'the simulated history is already in the data directory: going on live');
     for (const _ of pass.history()) {
@@ -180,6 +179,8 @@ async function backfillBank(
       streamReplicas: settings.streamReplicas, duplicateWindowS: settings.duplicateWindowS, logger, cutover: Date.parse(marker.cutover),
       onProgress: (p) => bar.update(p), ...(churn ? { scorer: churn } : {}),
     });
+    // Noted before anything else can stop the process: `TX` now starts after the history, which is not loaded twice.
+    writeMarker(file, { ...marker, phase: 'live' });
     bar.done();
     console.log(`history: ${s.events.toLocaleString('en')} events of ${marker.customers.toLocaleString('en')} customers over ${marker.historyDays} days backfilled in `
       + `${((Date.now() - t0) / 1000).toFixed(1)} s (${Math.round(s.eventsPerSecond).toLocaleString('en')} events/s); ${s.rows.toLocaleString('en')} rows; cut-over ${s.cutover ?? marker.cutover}`);
