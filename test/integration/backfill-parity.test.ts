@@ -107,7 +107,11 @@ describe('vafa backfill', () => {
     const bfStore = path.join(dir, 'bf-state');
     const store = LmdbStateStore.open({ path: bfStore, cacheCustomers: 25 });
     const sink = new ClickHouseSink(stack.warehouse, { database: 'vafa_bf', maxRows: 5000, lingerMs: 20 });
-    const summary = await backfill({ paths: [dir], engineConfig, partitions: settings.partitions, tokenKey: settings.tokenKey, store, sink, base: 0, batch: 333, commitEvery: 2000 });
+    // Commits come every 2,000 events and whenever 40 customers changed since the last (the bound on what waits in memory).
+    let commits = 0;
+    const counted = { load: store.load.bind(store), track: store.track.bind(store), commit: (...args: Parameters<LmdbStateStore['commit']>) => (commits++, store.commit(...args)) };
+    const summary = await backfill({ paths: [dir], engineConfig, partitions: settings.partitions, tokenKey: settings.tokenKey, store: counted, sink, base: 0, batch: 333, commitEvery: 2000, commitCustomers: 40 });
+    expect(commits).toBeGreaterThan((Math.floor(published / 2000) + 1) * settings.partitions * 2);
     await sink.close();
     await store.close();
     expect(summary.bad).toBe(0);

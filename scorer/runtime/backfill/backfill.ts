@@ -71,6 +71,12 @@ export interface BackfillOptions {
   batch?: number;
   /** Events between two commits of the state store (every partition; a commit also lets the customer cache drop what it holds). Default 250,000. */
   commitEvery?: number;
+  /**
+   * Customers changed since the last commit, over all partitions, that make the next batch end with a
+   * commit however few events it held: they stay in memory until committed (a bank of millions would
+   * otherwise hold most of them). Default 50,000.
+   */
+  commitCustomers?: number;
   /** Most bad lines kept in the summary (every one is counted and logged up to this). Default 100. */
   keepBad?: number;
   logger?: Logger;
@@ -179,6 +185,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
   const ingest = new IngestService({ publisher: noPublisher, partitions: opts.partitions, tokenKey: opts.tokenKey });
   const batchSize = opts.batch ?? 4096;
   const commitEvery = opts.commitEvery ?? 250_000;
+  const commitCustomers = opts.commitCustomers ?? 50_000;
   const keepBad = opts.keepBad ?? 100;
   const summary: BackfillSummary = {
     events: 0, byKind: { transaction: 0, profile: 0, redemption: 0, feedback: 0, migration: 0 }, bad: 0, badLines: [], afterCutover: 0, resumed: 0,
@@ -307,7 +314,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
         }
       })
       : previous;
-    if (sinceCommit >= commitEvery) {
+    if (sinceCommit >= commitEvery || parts.reduce((n, part) => n + part.tracker.pending, 0) >= commitCustomers) {
       sinceCommit = 0;
       await commitAll(seq);
     }
