@@ -1,6 +1,6 @@
 /**
  * Measures what the churn-reason panels of the Retention dashboard cost, in the embedded engine (chdb):
- * `npx tsx dashboards/grafana/measure-reasons.ts [--customers 200000] [--runs 5]`.
+ * `npx tsx bench/dashboard-reasons.ts [--customers 200000] [--runs 5]`.
  *
  * Fills a scratch snapshot (`customer_state`, a temporary directory, removed after) in two shapes — the
  * shipped model's (1 % of customers at risk, 5.5 % with reasons) and a worst case (every customer with 3
@@ -14,10 +14,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Session } from 'chdb';
-import { createTableSql, TABLES } from '../../sinks/clickhouse/schema.js';
-import { dashboardStatements } from '../../sinks/clickhouse/dashboard-views.js';
-import { expandPanelSql } from '../expand.js';
-import { AT_RISK_PROBABILITY, DASHBOARDS } from './definitions.js';
+import { createTableSql, TABLES } from '../sinks/clickhouse/schema.js';
+import { dashboardStatements } from '../sinks/clickhouse/dashboard-views.js';
+import { expandPanelSql } from '../dashboards/expand.js';
+import { AT_RISK_PROBABILITY, DASHBOARDS } from '../dashboards/grafana/definitions.js';
 
 const MAX_CUSTOMERS = 5_000_000;
 const MAX_RUNS = 100;
