@@ -73,7 +73,7 @@ export interface MillionReport {
   /** Building the store (0 when it was cached), s; `build_cached_s`: what the cached build took. */
   build_s: number;
   build_cached_s: number;
-  /** Start of one partition (125,000 customers at 1M / 8): loaded whole (null: it did not fit in a 6 GiB heap) vs lazily, ms. */
+  /** Start of one partition (125,000 customers at 1M / 8): loaded whole (null: it did not fit in a 6 GiB heap within 3 minutes) vs lazily, ms. */
   partition_start_whole_ms: number | null;
   partition_start_lazy_ms: number | null;
   /** Every partition loaded lazily, in the recovering process, ms. */
@@ -168,6 +168,8 @@ interface Child {
 
 /** Heap allowed to the process that loads one partition whole (the former start), MiB. */
 const WHOLE_LOAD_HEAP_MIB = 6144;
+/** Longest the whole load may take (near its heap limit V8 collects for minutes before it gives up). */
+const WHOLE_LOAD_DEADLINE_MS = 180_000;
 
 function runScorer(args: string[], nodeOptions: string[] = []): Child {
   const proc = spawn(process.execPath, [...NODE_FLAGS, ...nodeOptions, '--import', 'tsx', SCORER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -175,12 +177,30 @@ function runScorer(args: string[], nodeOptions: string[] = []): Child {
   return { lines: createInterface({ input: proc.stdout })[Symbol.asyncIterator](), pid: proc.pid!, kill: () => proc.kill('SIGKILL'), exited };
 }
 
-async function nextLine<T>(child: Child, type: string): Promise<T> {
-  for (;;) {
-    const { value, done } = await child.lines.next();
-    if (done) throw new Error(`million: the scorer process ended before its "${type}" line`);
-    const line = JSON.parse(value) as { type: string };
-    if (line.type === type) return line as T;
+/** Longest wait for one line of the scorer (a catch-up through a timer storm under load took 629 s). */
+const LINE_DEADLINE_MS = 30 * 60_000;
+
+/** The scorer's next line of `type`; past `deadlineMs` the scorer is killed and this throws. */
+async function nextLine<T>(child: Child, type: string, deadlineMs = LINE_DEADLINE_MS): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      child.kill();
+      reject(new Error(`million: no "${type}" line from the scorer within ${Math.round(deadlineMs / 1000)} s`));
+    }, deadlineMs);
+  });
+  const read = (async (): Promise<T> => {
+    for (;;) {
+      const { value, done } = await child.lines.next();
+      if (done) throw new Error(`million: the scorer process ended before its "${type}" line`);
+      const line = JSON.parse(value) as { type: string };
+      if (line.type === type) return line as T;
+    }
+  })();
+  try {
+    return await Promise.race([read, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -220,10 +240,10 @@ async function runAndKill(plan: MillionPlan, dir: string): Promise<{ last: Progr
 async function partitionStart(dir: string, cache: number): Promise<number | null> {
   const child = runScorer(['--store', dir, '--cache', String(cache), '--load-only'], [`--max-old-space-size=${WHOLE_LOAD_HEAP_MIB}`]);
   try {
-    const { load_ms } = await nextLine<{ load_ms: number }>(child, 'started');
+    const { load_ms } = await nextLine<{ load_ms: number }>(child, 'started', WHOLE_LOAD_DEADLINE_MS);
     return load_ms;
   } catch {
-    return null; // the whole partition did not fit in the heap
+    return null; // the whole partition did not fit in the heap, or not in time
   } finally {
     await child.exited;
   }
