@@ -77,7 +77,8 @@ export const SettingsSchema = Type.Object({
   /**
    * Scorer: most timers one batch fires. When event time crosses a moment many customers' timers share
    * (points of a whole bank expiring at the end of a bank day), they fire over several batches, each
-   * committed, so memory stays bounded. Env `VAFA_SCORER_TIMER_SLICE`, default 2000.
+   * committed, so memory stays bounded (with the LMDB cache, also at most the cache's share a partition
+   * divided by the pipeline depth). Env `VAFA_SCORER_TIMER_SLICE`, default 2000.
    */
   scorerTimerSlice: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
   /** Scorer: take a whole state snapshot at most this often, ms (`file` and `nats` stores; the `lmdb` store commits after every batch). Env `VAFA_CHECKPOINT_MS`, default 5000. */

@@ -62,7 +62,9 @@ export interface WorkerDeps {
    * Most timers one batch fires. When the watermark crosses a moment many customers' timers share (a
    * bank day's end, when points earned a year before expire), the batch ends before the event that
    * crossed it and that event's timers fire over the next batches, each committed like any other, so the
-   * customers one commit holds stay bounded. Default `DEFAULT_TIMER_SLICE`.
+   * customers one commit holds stay bounded. With a bounded customer cache, also at most the cache's
+   * limit divided by `depth` (the batches in flight hold their customers until committed), at least 1.
+   * Default `DEFAULT_TIMER_SLICE`.
    */
   timerSlice?: number;
   /** Interval of whole-state saves for stores without incremental commits, ms. */
@@ -246,6 +248,12 @@ export class PartitionWorker {
     return new Promise<void>((r) => (this.wake = r));
   }
 
+  /** Timers one batch may fire: the configured slice, within what a bounded cache can hold for `depth` batches. */
+  private get slice(): number {
+    const limit = this.changes?.limit;
+    return limit === undefined ? this.timerSlice : Math.max(1, Math.min(this.timerSlice, Math.floor(limit / this.depth)));
+  }
+
   /** Whether another batch may be applied now (room in the pipeline; a save or a bounded cache's commit holds it). */
   private get roomForBatch(): boolean {
     if (this.flights.length >= this.depth || this.saving) return false;
@@ -327,7 +335,7 @@ export class PartitionWorker {
       if (decoded.msg.kind !== 'control') ids.push(decoded.msg.body.customer_id);
     }
     // The customers of the timers these events make due too: a storm reads thousands of cold customers.
-    for (const id of this.deps.engine.timerCustomersDue(this.state, messages, this.timerSlice)) ids.push(id);
+    for (const id of this.deps.engine.timerCustomersDue(this.state, messages, this.slice)) ids.push(id);
     if (ids.length > 0) await store.prefetch(this.state, ids);
   }
 
@@ -374,7 +382,7 @@ export class PartitionWorker {
         emit.applying(m.seq, m.subject);
         try {
           const event = { seq: m.seq, partition: this.partition, msg: decoded.msg };
-          const room = this.timerSlice - timers;
+          const room = this.slice - timers;
           const fired = this.deps.engine.fireDue(this.state, event, emit, room);
           timers += fired;
           if (fired === room) {

@@ -136,6 +136,11 @@ export class ChangeTracker {
     return this.cache !== undefined;
   }
 
+  /** The most customers a bounded cache keeps (undefined: unbounded). */
+  get limit(): number | undefined {
+    return this.cache?.limit;
+  }
+
   /** Whether the partition has customer `id`; a cache reads it from its source into memory first. */
   private present(target: Record<string, CustomerState>, id: string): boolean {
     if (Object.hasOwn(target, id)) {
