@@ -194,7 +194,8 @@ export class Engine {
       const tx = p.tx;
       emit.row('scored_transactions', {
         tx_id: tx.tx_id, customer_id: tx.customer_id, channel: tx.channel, amount_minor: tx.amount_minor, currency: tx.currency,
-        occurred_at: iso(p.ctx.at), status: tx.status ?? 'approved', reverses_tx_id: tx.reverses_tx_id ?? '', mcc: tx.mcc ?? '',
+        occurred_at: iso(p.ctx.at), status: tx.status ?? 'approved', reverses_tx_id: tx.reverses_tx_id ?? '',
+        kind: tx.kind ?? 'standard', refund_of_tx_id: tx.refund_of_tx_id ?? '', mcc: tx.mcc ?? '',
         merchant_id: tx.merchant_id ?? '', terminal_id: tx.terminal_id ?? '', branch_id: tx.branch_id ?? '', biller_id: tx.biller_id ?? '',
         due_date: tx.due_date ?? null, card_token: tx.card_token ?? '', points: p.points, churn_probability: c.churn.p,
         model_version: c.churn.version, churn_reasons: c.churn.reasons ?? '', lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '',

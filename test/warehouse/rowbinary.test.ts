@@ -42,7 +42,7 @@ const now = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000).toISOStri
 const ROWS: Record<string, Row> = {
   scored_transactions: {
     tx_id: 'T-rb-1', customer_id: 'C000042', channel: 'pos', amount_minor: 2 ** 40 + 7, currency: 'IRR', occurred_at: '2026-03-01T09:10:52.793Z',
-    status: 'approved', reverses_tx_id: '', mcc: '5814', merchant_id: 'M04-کافه-09', terminal_id: 'T04-5814-09-1', branch_id: 'BR07', biller_id: '',
+    status: 'approved', reverses_tx_id: '', kind: 'refund', refund_of_tx_id: 'T-rb-0', mcc: '5814', merchant_id: 'M04-کافه-09', terminal_id: 'T04-5814-09-1', branch_id: 'BR07', biller_id: '',
     due_date: '2026-03-15', card_token: 'tok_9f2c', points: -125, churn_probability: 0.05000000074505806, model_version: 'gbm-2026.02', churn_reasons: '',
     lifecycle_stage: 'win_back', tier: 'bronze', segment: 'mass', rules_version: '2026.07', duplicate_of_seq: 0, partition: 3, stream_seq: 31,
   },
