@@ -96,7 +96,7 @@ export const SettingsSchema = Type.Object({
    * over the `VAFA_PARTITIONS` partitions (each partition caches at most ⌈this / partitions⌉); the others
    * stay on disk and are read when an event reaches them. 0: every customer of an owned partition is
    * loaded at start (the former behaviour). Env `VAFA_STATE_CACHE_CUSTOMERS`, default 10000: a decoded
-   * customer after a simulated year takes ~86 KB of heap today (December 2026; 20 KB encoded), so ~0.8
+   * customer after a simulated year takes ~60 KB of heap today (December 2026; 8 KB median encoded), so ~0.6
    * GiB; raise it as the state shrinks (at 1 KiB a customer, a million fit).
    */
   stateCacheCustomers: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
