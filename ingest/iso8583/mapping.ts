@@ -32,8 +32,8 @@ export interface MccRule {
  * Which way money moves in a transaction type. `purchase`, `withdrawal`, `payment`, `transfer` and
  * `deposit` become events; `refund` and `adjustment` (a credit adjustment: money back to the cardholder)
  * become refund events (`kind: refund`, default channel pos); `inquiry` (balance inquiry: no money
- * moved) is answered and not booked. A *reversal* of a refund or adjustment cannot be expressed yet: it
- * is kept in the DLQ with reason `refund_not_supported` and answered approved.
+ * moved) is answered and not booked. A *reversal* of a refund or adjustment (the refund was voided) is a
+ * reversal event naming the refund (`reverses_tx_id`, no `kind`): the scorer gives back what it took.
  */
 export type Direction = 'purchase' | 'withdrawal' | 'payment' | 'transfer' | 'deposit' | 'refund' | 'adjustment' | 'inquiry';
 export const DIRECTIONS: readonly Direction[] = ['purchase', 'withdrawal', 'payment', 'transfer', 'deposit', 'refund', 'adjustment', 'inquiry'];
@@ -391,15 +391,11 @@ export interface MappedEvent {
   tx: TransactionV1;
 }
 
-/**
- * A valid message that becomes no event: an inquiry (no money moved; answered approved) or a reversal
- * of a refund or credit adjustment, which the event contract cannot express yet (kept in the DLQ,
- * answered approved).
- */
+/** A valid message that becomes no event: an inquiry (no money moved; answered approved). */
 export interface MappedNoEvent {
   ok: true;
   kind: 'no_event';
-  direction: 'inquiry' | 'refund' | 'adjustment';
+  direction: 'inquiry';
   reason: string;
 }
 
@@ -517,7 +513,8 @@ function originalIdOf(t: MappingTables, f: Record<number, FieldValue>, now: Date
  * `:rev` (so a repeat or an advice of the same reversal is a duplicate, not a second reversal).
  * A refund or credit adjustment becomes a refund (`kind: refund`); a financial one that carries the
  * original data elements names the purchase it refunds (`refund_of_tx_id`, rebuilt like a reversal's
- * original). Inquiries and reversals of refunds become no event (see {@link MappedNoEvent}).
+ * original); a reversal of one is a reversal like any other (it names the refund and carries no `kind`).
+ * Inquiries become no event (see {@link MappedNoEvent}).
  */
 export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): MappingResult {
   const t = ctx.tables ?? DEFAULT_TABLES;
@@ -531,11 +528,7 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
   const rule = processingRule(t, proc);
   if (!rule) return refuse('invalidTransaction', `transaction type ${proc.slice(0, 2)} (processing code) is not supported`, 3);
   if (rule.direction === 'inquiry') return { ok: true, kind: 'no_event', direction: 'inquiry', reason: `processing code ${proc} moves no money` };
-  const refundDirection = rule.direction === 'refund' || rule.direction === 'adjustment' ? rule.direction : undefined;
-  const isRefund = refundDirection !== undefined;
-  if (refundDirection && kind === 'reversal') {
-    return { ok: true, kind: 'no_event', direction: refundDirection, reason: `a reversal of a ${refundDirection} (processing code ${proc}) cannot be expressed as an event yet` };
-  }
+  const isRefund = (rule.direction === 'refund' || rule.direction === 'adjustment') && kind !== 'reversal';
   const base = rule.channel ?? DIRECTION_CHANNELS[rule.direction];
   if (!base) return refuse('invalidTransaction', `processing code ${proc} has no channel`, 3);
   const mcc = mccOf(t, f);

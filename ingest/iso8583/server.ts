@@ -2,8 +2,8 @@
  * The ISO 8583 TCP listener: many switch connections, each a stream of length-framed messages handled
  * concurrently. Every request or advice whose MTI can be read is answered: a financial message,
  * completion or reversal `00` once its event is persisted in JetStream; an inquiry `00` (nothing
- * booked); a reversal of a refund `00` once kept in the DLQ; undecodable ones `30` after the DLQ (card
- * data masked). Refunds and credit adjustments are refund events like any other financial message.
+ * booked); undecodable ones `30` after the DLQ (card data masked). Refunds and credit adjustments are
+ * refund events like any other financial message, and their reversals reversals like any other.
  * A frame whose MTI cannot be read is dead-lettered and closes its connection (it cannot be answered),
  * as does a bad length header; both are logged and counted.
  */
@@ -77,8 +77,6 @@ export interface Iso8583Counters {
   unsolicited: number;
   /** Inquiries (no money moved): answered, not booked. */
   inquiries: number;
-  /** Reversals of refunds and credit adjustments: kept in the DLQ, answered (refunds themselves are persisted). */
-  refunds: number;
   /** Frames whose MTI could not be read: dead-lettered, the connection closed. */
   unreadable: number;
   /** Requests whose response could not be encoded even with field 39 alone. */
@@ -101,11 +99,11 @@ export interface Iso8583Listener {
   close(): Promise<void>;
 }
 
-const newCounters = (): Iso8583Counters => ({ frames: 0, responses: {}, persisted: 0, duplicates: 0, network: 0, dlq: 0, unsolicited: 0, inquiries: 0, refunds: 0, unreadable: 0, unanswered: 0 });
+const newCounters = (): Iso8583Counters => ({ frames: 0, responses: {}, persisted: 0, duplicates: 0, network: 0, dlq: 0, unsolicited: 0, inquiries: 0, unreadable: 0, unanswered: 0 });
 
 /** Prometheus counters of the listener. */
 interface ListenerMetrics {
-  /** Frames by outcome (`persisted`, `duplicate`, `network`, `inquiry`, `refund`, `unsupported`, `dlq`, `failed`, `unsolicited`, `unreadable`). */
+  /** Frames by outcome (`persisted`, `duplicate`, `network`, `inquiry`, `unsupported`, `dlq`, `failed`, `unsolicited`, `unreadable`). */
   messages: Counter<'outcome'>;
   /** Connections closed by the listener, by reason (`unreadable_mti`, `bad_length_header`, `idle`). */
   closed: Counter<'reason'>;
@@ -380,18 +378,10 @@ class Connection {
       return;
     }
     if (mapped.kind === 'no_event') {
-      if (mapped.direction === 'inquiry') {
-        bump(this.all(), 'inquiries');
-        this.outcome('inquiry');
-        this.log.debug({ ...summary, reason: mapped.reason }, 'iso8583 inquiry: nothing to book');
-        this.respond(msg, 'approved');
-        return;
-      }
-      this.log.info({ ...summary, reason: mapped.reason }, 'iso8583 reversal of a refund or credit adjustment: kept in the DLQ (not expressible as an event yet)');
-      const ok = await this.deadLetter('refund_not_supported', { direction: mapped.direction, reason: mapped.reason, ...summary }, frame, msg);
-      if (ok) bump(this.all(), 'refunds');
-      this.outcome(ok ? 'refund' : 'failed');
-      this.respond(msg, ok ? 'approved' : 'systemMalfunction');
+      bump(this.all(), 'inquiries');
+      this.outcome('inquiry');
+      this.log.debug({ ...summary, reason: mapped.reason }, 'iso8583 inquiry: nothing to book');
+      this.respond(msg, 'approved');
       return;
     }
     const tx = mapped.tx;

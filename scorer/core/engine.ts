@@ -10,7 +10,10 @@ import type { ControlV1, FeedbackV1, StoredProfileV1, TransactionV1 } from '../.
 import { dropTimersOf, dueTimerCustomers, getCustomer, popDueTimer, type CustomerState, type PartitionState, type Timer } from './state.js';
 import { iso, parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
 import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from './features/catalogue.js';
-import { isLoyaltyTimer, loyaltyOnMigration, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyVersionAt, loyaltyConfig, DEFAULT_LOYALTY, type LoyaltyConfig } from './loyalty/engine.js';
+import {
+  isLoyaltyTimer, loyaltyOnMigration, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyReversalWindowMs, loyaltyVersionAt, loyaltyConfig,
+  DEFAULT_LOYALTY, type LoyaltyConfig,
+} from './loyalty/engine.js';
 import { parseRules } from './loyalty/rules.js';
 import { RulesTimeline } from './loyalty/timeline.js';
 import { featuresJson, featuresOnFeedback, featuresOnTransaction, featureValues, namedFeatures, DEFAULT_FEATURE_CONFIG, FEATURE_VALUES, type FeatureConfig, type FeatureVector } from './features/engine.js';
@@ -282,10 +285,14 @@ export class Engine {
     }
     remember(seen, tx.tx_id, ctx.at);
     forgetBefore(seen, ctx.watermark - this.config.dedupHorizonMs);
-    const points = loyaltyOnTransaction(state, c, tx, ctx, this.loyaltyFor(state), emit).points;
+    const loyalty = this.loyaltyFor(state);
+    const outcome = loyaltyOnTransaction(state, c, tx, ctx, loyalty, emit);
     const original = tx.reverses_tx_id ?? tx.refund_of_tx_id;
     const originalDay = original ? seenDay(seen, original) : undefined;
-    featuresOnTransaction(c, tx, ctx, originalDay === undefined ? undefined : originalDay * DAY_MS);
+    featuresOnTransaction(c, tx, ctx, originalDay === undefined ? undefined : originalDay * DAY_MS, {
+      keepMs: loyaltyReversalWindowMs(loyalty, ctx.seq), reversesRefund: outcome.ofRefund === true,
+    });
+    const points = outcome.points;
     armLifecycleTimer(state, c, Math.max(ctx.at, ctx.watermark), this.lifecycle);
     return this.pending(c, ctx, tx.tx_id, points, tx);
   }

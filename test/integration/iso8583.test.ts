@@ -109,7 +109,7 @@ describe('ISO 8583 → JetStream → ClickHouse', () => {
     c.socket.destroy();
   }, 60_000);
 
-  it('applies the bank\'s tables from its spec file: installment and e-commerce channels, a refund booked as a refund (its reversal kept in the DLQ), an inquiry and a completion booked once', async () => {
+  it('applies the bank\'s tables from its spec file: installment and e-commerce channels, a refund booked as a refund (its reversal booked as a reversal naming it), an inquiry and a completion booked once', async () => {
     const c = await connectClient(stack.iso8583Port!);
     const base = { 2: PAN, 3: '000000', 4: '000000050000', 7: '0421101010', 12: '101010', 13: '0421', 32: '627412', 41: 'TERM0009', 49: '364' };
     const online = { ...base, 11: '000501', 48: 'EC-3DS' };
@@ -118,20 +118,23 @@ describe('ISO 8583 → JetStream → ClickHouse', () => {
     const inquiry = { ...base, 11: '000504', 3: '310000' };
     const auth = { ...base, 11: '000505', 4: '000000070000' };
     const completion = { ...base, 11: '000506', 7: '0421111111', 4: '000000065000', 90: `0100000505042110101000000627412${'0'.repeat(11)}` };
-    const refundReversal = { ...base, 11: '000507', 3: '200000' };
+    const refundReversal = { ...base, 11: '000507', 3: '200000', 90: `0200000503042110101000000627412${'0'.repeat(11)}` };
     c.send(Buffer.concat([frame('0200', online), frame('0200', installment), frame('0200', refund), frame('0200', inquiry), frame('0100', auth), frame('0220', completion), frame('0420', refundReversal)]));
     const answers = (await c.waitFor(7, 15_000)).map((f) => decode(f)).map((m) => `${m.mti}:${String(m.fields[11])}:${String(m.fields[39])}`).sort();
     expect(answers).toEqual(['0110:000505:00', '0210:000501:00', '0210:000502:00', '0210:000503:00', '0210:000504:00', '0230:000506:00', '0430:000507:00']);
     const rows = await waitFor(async () => {
       const r = await queryRows(stack as never, `SELECT tx_id, channel, amount_minor, points FROM vafa.scored_transactions FINAL WHERE tx_id LIKE 'iso:627412:00050%' ORDER BY tx_id`);
-      return r.length >= 4 ? r : undefined;
+      return r.length >= 5 ? r : undefined;
     }, 30_000, 'the bank-table transactions scored');
     expect(rows.map((r) => [String(r.tx_id).split(':')[2], r.channel, Number(r.amount_minor), Number(r.points)])).toEqual([
-      ['000501', 'online', 50_000, 0], ['000502', 'installment', 50_000, 20], ['000503', 'pos', 50_000, 0], ['000505', 'pos', 70_000, 0],
+      ['000501', 'online', 50_000, 0], ['000502', 'installment', 50_000, 20], ['000503', 'pos', 50_000, 0], ['000503', 'pos', 50_000, 0], ['000505', 'pos', 70_000, 0],
     ]);
+    const refundRows = await queryRows(stack as never, `SELECT tx_id, kind, reverses_tx_id FROM vafa.scored_transactions FINAL WHERE tx_id LIKE 'iso:627412:000503%' ORDER BY tx_id`);
+    expect(refundRows.map((r) => [r.kind, r.reverses_tx_id === '' ? '' : 'refund'])).toEqual([['refund', ''], ['standard', 'refund']]);
+    expect(refundRows[1]!.reverses_tx_id).toBe(refundRows[0]!.tx_id);
     const jsm = await jetstreamManager(stack.nc);
-    const dlq = await jsm.streams.info('DLQ', { subjects_filter: 'dlq.iso8583.refund_not_supported' });
-    expect(dlq.state.subjects?.['dlq.iso8583.refund_not_supported']).toBe(1);
+    const dlq = await jsm.streams.info('DLQ', { subjects_filter: 'dlq.iso8583.>' });
+    expect(dlq.state.subjects?.['dlq.iso8583.refund_not_supported']).toBeUndefined();
     c.socket.destroy();
   }, 60_000);
 });

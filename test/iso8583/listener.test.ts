@@ -76,7 +76,7 @@ describe('answers', () => {
     expect(h.read((await d.waitFor(1))[0]!).fields[39]).toBe('00');
   });
 
-  it('books refunds as refund events naming the purchase field 90 names; keeps a reversal of a refund in the DLQ; books no inquiry', async () => {
+  it('books refunds as refund events naming the purchase field 90 names, a reversal of a refund as a reversal naming it; books no inquiry', async () => {
     const h = await start(dialectConfig());
     const c = await h.connect();
     // field 90: original MTI, STAN, transmission date-time, acquirer (11), forwarder (11)
@@ -86,7 +86,7 @@ describe('answers', () => {
       h.frame({ mti: '0200', fields: fields({ 3: '200000', 4: '000000005000', 7: '0420050905', 11: '000301', 90: original }) }),
       h.frame({ mti: '0220', fields: fields({ 3: '220000', 11: '000302' }) }),
       h.frame({ mti: '0200', fields: fields({ 3: '310000', 11: '000303' }) }),
-      h.frame({ mti: '0420', fields: fields({ 3: '200000', 11: '000304' }) }),
+      h.frame({ mti: '0420', fields: fields({ 3: '200000', 11: '000304', 90: `0200000301${'0420050905'}${'627412'.padStart(11, '0')}${'0'.repeat(11)}` }) }),
     ]));
     const got = (await c.waitFor(5)).map(h.read).map((m) => [m.mti, m.fields[11], m.fields[39]]);
     expect(got.sort()).toEqual([['0210', '000300', '00'], ['0210', '000301', '00'], ['0210', '000303', '00'], ['0230', '000302', '00'], ['0430', '000304', '00']]);
@@ -94,12 +94,13 @@ describe('answers', () => {
     expect(booked.map((t) => [t.tx_id, t.kind, t.refund_of_tx_id, t.amount_minor])).toEqual([
       ['iso:627412:000300:20260420050805', undefined, undefined, 12500],
       ['iso:627412:000301:20260420050905', 'refund', 'iso:627412:000300:20260420050805', 5000],
+      ['iso:627412:000301:20260420050905:rev', undefined, undefined, 12500],
       ['iso:627412:000302:20260420050805', 'refund', undefined, 12500],
     ]);
+    expect(booked.find((t) => t.tx_id.endsWith(':rev'))?.reverses_tx_id).toBe('iso:627412:000301:20260420050905');
     expect(JSON.stringify(booked)).not.toContain(PAN);
-    expect(h.dlq.map((d) => d.reason)).toEqual(['refund_not_supported']);
-    expect(h.dlq.every((d) => !d.raw.toString('latin1').includes(PAN))).toBe(true);
-    expect(h.listener.stats().totals).toMatchObject({ refunds: 1, inquiries: 1, persisted: 3 });
+    expect(h.dlq).toEqual([]);
+    expect(h.listener.stats().totals).toMatchObject({ inquiries: 1, persisted: 4 });
   });
 
   it('echoes the bank\'s echo list, never card data', async () => {

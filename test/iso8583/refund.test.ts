@@ -1,7 +1,8 @@
 /**
  * Refunds end to end at the edge: an ISO 8583 refund frame (processing code 20, or 22 for a credit
  * adjustment) becomes a refund event (`kind: refund`) that the contract accepts, naming the purchase its
- * field 90 names; a reversal of a refund is not an event yet. HTTP ingest validates the new fields.
+ * field 90 names; a reversal of a refund (the refund voided) is a reversal event naming the refund's id.
+ * HTTP ingest validates the new fields.
  */
 import { describe, expect, it } from 'vitest';
 import type { Publisher } from '../../ingest/publisher.js';
@@ -71,9 +72,14 @@ describe('an ISO 8583 refund frame', () => {
     expect(advice.refund_of_tx_id).toBeUndefined();
   });
 
-  it('reversed (0420 with code 20) is no event yet: kept for the DLQ', () => {
-    expect(wire('0420', { 3: '200000', 90: original('000123', '0420050805') })).toMatchObject({ ok: true, kind: 'no_event', direction: 'refund' });
-    expect(wire('0420', { 3: '220000' })).toMatchObject({ ok: true, kind: 'no_event', direction: 'adjustment' });
+  it('reversed (0420 with code 20 or 22) is a reversal naming the refund under the id the refund itself got, no refund of its own', () => {
+    const refund = event(wire('0200', { 3: '200000', 4: '000000005000', 7: '0420060000', 11: '000301' }));
+    const voided = event(wire('0420', { 3: '200000', 4: '000000005000', 7: '0420060500', 11: '000302', 90: original('000301', '0420060000') }));
+    expect(voided).toMatchObject({ tx_id: `${String(refund.tx_id)}:rev`, reverses_tx_id: refund.tx_id, channel: 'pos', amount_minor: 5000 });
+    expect(voided.kind).toBeUndefined();
+    expect(voided.refund_of_tx_id).toBeUndefined();
+    const adjustment = event(wire('0200', { 3: '220000', 11: '000303' }));
+    expect(event(wire('0420', { 3: '220000', 11: '000303' }))).toMatchObject({ reverses_tx_id: adjustment.tx_id }); // no field 90: its own elements
     expect(event(wire('0420', { 3: '000000' }))).toMatchObject({ reverses_tx_id: 'iso:627412:000123:20260420050805' }); // a purchase's reversal as before
   });
 });

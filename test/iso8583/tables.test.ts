@@ -87,7 +87,9 @@ describe('processing codes: channel and direction', () => {
     expect(ok(map(msg({ 3: '200000' }), t))).toMatchObject({ kind: 'refund', channel: 'pos' });
     expect(ok(map(msg({ 3: '220000' }), t))).toMatchObject({ kind: 'refund', channel: 'pos' });
     expect(ok(map(msg({ 3: '200000' }, '0220'), t))).toMatchObject({ kind: 'refund' }); // a refund advice
-    expect(map(msg({ 3: '200000' }, '0420'), t)).toMatchObject({ ok: true, kind: 'no_event', direction: 'refund' }); // a reversal of a refund
+    const voided = ok(map(msg({ 3: '200000' }, '0420'), t)); // a reversal of a refund: a reversal, not a refund
+    expect(voided.reverses_tx_id).toBeDefined();
+    expect(voided.kind).toBeUndefined();
     expect(ok(map(msg({ 3: '000000' }), t)).kind).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 /**
  * Property: for random streams of purchases, refunds (of a known purchase, in part or in full, repeated,
- * over-refunded; of an unknown one; naming none), reversals, redemptions and duplicate deliveries over
+ * over-refunded; of an unknown one; naming none), reversals (of purchases and of refunds), redemptions and duplicate deliveries over
  * months, the engine writes exactly the refund, reversal, earning and redemption rows of a separately
  * written reference of docs/loyalty.md (Refunds), keeps balance = Σ lots − debt, and a refund never
  * earns. The policy has one tier and no expiry or period caps, so the reference stays small.
@@ -28,6 +28,7 @@ type Step =
   | { t: 'buy'; gapH: number; channel: 'pos' | 'atm'; amount: number }
   | { t: 'refund'; gapH: number; of: number | 'none' | 'unknown'; amount: number }
   | { t: 'reverse'; gapH: number; of: number }
+  | { t: 'void'; gapH: number; of: number }
   | { t: 'redeem'; gapH: number; points: number }
   | { t: 'again'; of: number };
 
@@ -36,11 +37,13 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ t: fc.constant('buy' as const), gapH: gap, channel: fc.constantFrom('pos' as const, 'pos' as const, 'atm' as const), amount: fc.integer({ min: 0, max: 4000 }) }) },
   { weight: 4, arbitrary: fc.record({ t: fc.constant('refund' as const), gapH: gap, of: fc.oneof(fc.nat(30), fc.constantFrom('none' as const, 'unknown' as const)), amount: fc.integer({ min: 0, max: 3000 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('reverse' as const), gapH: gap, of: fc.nat(30) }) },
+  { weight: 2, arbitrary: fc.record({ t: fc.constant('void' as const), gapH: gap, of: fc.nat(30) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('redeem' as const), gapH: gap, points: fc.integer({ min: 1, max: 400 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('again' as const), of: fc.nat(60) }) },
 );
 
 interface Earning { pts: number; amt: number; at: number; rf: number; rp: number }
+interface Refunded { at: number; pts: number; of?: string; amt: number; rev: boolean }
 type RefRow = [entry: string, points: number, rule: string, source: string];
 
 /** The reference: docs/loyalty.md's refund, reversal and earning rules for this policy, written out plainly. */
@@ -49,6 +52,7 @@ function reference(events: TransactionV1[] | { redemption_id: string; points: nu
   const seen = new Map<string, number>(); // tx id → event time
   const redeemed = new Map<string, number>(); // redemption id → event time, remembered for the window
   const earned = new Map<string, Earning>();
+  const refunds = new Map<string, Refunded>();
   let balance = 0;
   let maxAt = 0;
   const earnOf = (channel: string, amount: number): [number, number] => (channel === 'pos' ? [Math.min(300, Math.floor(amount / 10)), amount >= 1000 ? 5 : 0] : [0, 0]);
@@ -70,9 +74,23 @@ function reference(events: TransactionV1[] | { redemption_id: string; points: nu
     if (seen.has(e.tx_id)) continue;
     seen.set(e.tx_id, at);
     if (e.reverses_tx_id !== undefined) {
+      const voided = refunds.get(e.reverses_tx_id);
+      if (voided && voided.at >= horizon) {
+        if (voided.rev) continue;
+        voided.rev = true;
+        const purchase = voided.of !== undefined ? earned.get(voided.of) : undefined;
+        if (purchase) {
+          purchase.rf -= voided.amt;
+          purchase.rp -= voided.pts;
+        }
+        balance += voided.pts;
+        if (voided.pts > 0) rows.push([`reverse:tx:${e.tx_id}`, voided.pts, 'reversal:refund', e.reverses_tx_id]);
+        continue;
+      }
       const rec = earned.get(e.reverses_tx_id);
       if (rec && rec.at >= horizon) {
         earned.delete(e.reverses_tx_id);
+        for (const r of refunds.values()) if (r.of === e.reverses_tx_id) r.pts = 0;
         const back = rec.pts - rec.rp;
         balance -= back;
         if (back > 0) rows.push([`reverse:tx:${e.tx_id}`, -back, 'reversal', e.reverses_tx_id]);
@@ -83,17 +101,23 @@ function reference(events: TransactionV1[] | { redemption_id: string; points: nu
       const of = e.refund_of_tx_id;
       const rec = of !== undefined ? earned.get(of) : undefined;
       if (of !== undefined && rec && rec.at >= horizon) {
+        const before = rec.rf;
         rec.rf = Math.min(rec.amt, rec.rf + e.amount_minor);
         const due = rec.amt === 0 ? rec.pts : Math.floor((rec.pts * rec.rf) / rec.amt);
         const back = Math.max(0, due - rec.rp);
         rec.rp += back;
+        refunds.set(e.tx_id, { at, pts: back, of, amt: rec.rf - before, rev: false });
         balance -= back;
         if (back > 0) rows.push([`refund:tx:${e.tx_id}`, -back, 'refund', of]);
         continue;
       }
       const ofAt = of !== undefined && !rec ? seen.get(of) : undefined;
-      if (ofAt !== undefined && Math.floor(ofAt / DAY) * DAY >= horizon) continue;
+      if (ofAt !== undefined && Math.floor(ofAt / DAY) * DAY >= horizon) {
+        refunds.set(e.tx_id, { at, pts: 0, amt: 0, rev: false });
+        continue;
+      }
       const [back] = earnOf(e.channel, e.amount_minor); // earn rules only, no bonus
+      refunds.set(e.tx_id, { at, pts: back, amt: 0, rev: false });
       balance -= back;
       if (back > 0) rows.push([`refund:tx:${e.tx_id}`, -back, 'refund:unlinked', e.tx_id]);
       continue;
@@ -110,6 +134,7 @@ function reference(events: TransactionV1[] | { redemption_id: string; points: nu
 function build(steps: Step[]): (TransactionV1 | { redemption_id: string; points: number; occurred_at: string; customer_id: string })[] {
   const out: (TransactionV1 | { redemption_id: string; points: number; occurred_at: string; customer_id: string })[] = [];
   const buys: string[] = [];
+  const refunded: string[] = [];
   let at = Date.parse('2026-01-01T08:00:00Z');
   steps.forEach((s, i) => {
     if (s.t === 'again') {
@@ -126,6 +151,10 @@ function build(steps: Step[]): (TransactionV1 | { redemption_id: string; points:
     } else if (s.t === 'refund') {
       const of = typeof s.of === 'number' ? buys[s.of % Math.max(1, buys.length)] : s.of === 'unknown' ? 'gone' : undefined;
       out.push({ ...base, tx_id: `f${i}`, channel: 'pos', amount_minor: s.amount, kind: 'refund', ...(of !== undefined ? { refund_of_tx_id: of } : {}) });
+      refunded.push(`f${i}`);
+    } else if (s.t === 'void') {
+      const of = refunded[s.of % Math.max(1, refunded.length)];
+      if (of !== undefined) out.push({ ...base, tx_id: `v${i}`, channel: 'pos', amount_minor: 0, reverses_tx_id: of });
     } else if (s.t === 'reverse') {
       const of = buys[s.of % Math.max(1, buys.length)];
       if (of !== undefined) out.push({ ...base, tx_id: `r${i}`, channel: 'pos', amount_minor: 0, reverses_tx_id: of });
@@ -152,7 +181,7 @@ describe('refunds against a reference', () => {
         expect(d.rows().map((r) => [r.entry_id, r.points, r.rule_id, r.source_id])).toEqual(want.rows);
         expect(d.balance()).toBe(want.balance);
         expect(d.rows().reduce((s, r) => s + Number(r.points), 0)).toBe(d.balance());
-        expect(d.rows().filter((r) => String(r.source_id).startsWith('f') && Number(r.points) > 0)).toEqual([]);
+        expect(d.rows().filter((r) => String(r.source_id).startsWith('f') && Number(r.points) > 0 && r.rule_id !== 'reversal:refund')).toEqual([]);
       }),
       { numRuns: 300, seed: 1705 },
     );

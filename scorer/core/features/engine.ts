@@ -17,7 +17,7 @@ import { DAY_MS, type Ctx } from '../types.js';
 import { FEATURE_NAMES, RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from './catalogue.js';
 import { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from './config.js';
 import {
-  B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS, MAX_SCORES,
+  B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS, MAX_REFUNDS, MAX_SCORES,
   newFeatureState, type FeatureState,
 } from './state.js';
 
@@ -133,21 +133,45 @@ function tooLate(f: FeatureState, ctx: Ctx): boolean {
   return true;
 }
 
+/** How the features remember refunds for their reversal (the engine passes the loyalty rules' window). */
+export interface RefundMemory {
+  /** How long a refund's spend change is remembered: `reversals.window_days`, in ms. */
+  keepMs: number;
+  /** The transaction is a reversal of a refund (the loyalty engine knows it): it undoes that refund. */
+  reversesRefund: boolean;
+}
+
 /**
  * Folds a transaction into the customer's features. `originalAt` is the event time of the transaction a
  * reversal undoes or a refund gives money back for (when known): the reversal takes its amount and count
  * out of that day's bucket; a refund takes its amount out of that day's spend (nothing when its purchase
- * is unknown: no day to take it from) and is no visit, no activity.
+ * is unknown: no day to take it from) and is no visit, no activity. A reversal of a refund
+ * (`refunds.reversesRefund`) puts back the spend that refund took out, if remembered, and changes nothing
+ * else. Without `refunds`, refunds are not remembered and every reversal is a purchase's.
  * @returns false when the event was too late and only counted.
  */
-export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: Ctx, originalAt?: number): boolean {
+export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: Ctx, originalAt?: number, refunds?: RefundMemory): boolean {
   const f = featureState(c);
   if (tooLate(f, ctx)) return false;
   const at = ctx.at;
   const outgoing = tx.channel !== 'deposit';
+  if (f.refunds !== undefined && refunds) forgetRefunds(f, ctx.watermark - refunds.keepMs);
+  if (tx.reverses_tx_id && refunds?.reversesRefund) {
+    const kept = f.refunds !== undefined && Object.hasOwn(f.refunds, tx.reverses_tx_id) ? f.refunds[tx.reverses_tx_id]! : undefined;
+    if (kept === undefined) return true;
+    delete f.refunds![tx.reverses_tx_id];
+    const b = bucketFor(f, kept[1]!);
+    if (b) bump(b, B_SPEND, kept[2]!);
+    return true;
+  }
   if (tx.kind === 'refund' && !tx.reverses_tx_id) {
     const b = tx.status === 'declined' || !outgoing || originalAt === undefined ? undefined : bucketFor(f, originalAt);
-    if (b) bump(b, B_SPEND, -tx.amount_minor, true);
+    if (b) {
+      const before = b.list[b.o + B_SPEND]!;
+      bump(b, B_SPEND, -tx.amount_minor, true);
+      const taken = before - b.list[b.o + B_SPEND]!;
+      if (refunds && taken > 0) rememberRefund(f, tx.tx_id, at, originalAt!, taken);
+    }
     return true;
   }
   if (tx.reverses_tx_id) {
@@ -189,6 +213,22 @@ export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: 
     if (at > f.sticky[i]!) f.sticky[i] = at;
   }
   return true;
+}
+
+function rememberRefund(f: FeatureState, id: string, at: number, originalAt: number, taken: number): void {
+  const kept = (f.refunds ??= {});
+  kept[id] = [at, originalAt, taken];
+  const ids = Object.keys(kept);
+  if (ids.length <= MAX_REFUNDS) return;
+  ids.sort((a, b) => kept[a]![0]! - kept[b]![0]! || (a < b ? -1 : 1));
+  for (const old of ids.slice(0, ids.length - MAX_REFUNDS)) delete kept[old];
+}
+
+/** Drops the refunds made before `horizon` (a reversal of them is no longer accepted). */
+function forgetRefunds(f: FeatureState, horizon: number): void {
+  const kept = f.refunds!;
+  for (const id in kept) if (kept[id]![0]! < horizon) delete kept[id];
+  if (Object.keys(kept).length === 0) delete f.refunds;
 }
 
 /**

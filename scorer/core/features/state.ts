@@ -3,7 +3,7 @@
  * field in docs/features.md ("State").
  *
  * Memory bound: ≤ 91 day buckets + ≤ 54 week buckets of 8 numbers, 8 channel recencies, 8 decayed channel
- * counts, 5 sticky-use times ≤ 50 open complaints and ≤ 50 survey answers — about 1,250 numbers at the very most, typically a
+ * counts, 5 sticky-use times, ≤ 50 open complaints, ≤ 50 survey answers and ≤ 50 refunds — about 1,250 numbers at the very most, typically a
  * few hundred, independent of how many events the customer sends.
  */
 
@@ -24,6 +24,8 @@ export const DAY_TIER_DAYS = 91;
 export const MAX_OPEN_COMPLAINTS = 50;
 /** Survey answers kept at most. */
 export const MAX_SCORES = 50;
+/** Refunds remembered at most for their reversal (the oldest are dropped beyond). */
+export const MAX_REFUNDS = 50;
 
 export interface FeatureState {
   /** Layout version; 3 = this one (2: the same with nested buckets, flattened on first touch; older ones are reset). */
@@ -59,6 +61,12 @@ export interface FeatureState {
    * at most MAX_SCORES (the oldest dropped beyond). Absent in states from before it was kept.
    */
   scores?: number[][];
+  /**
+   * Refunds that took spend out of their purchase's day, while a reversal of them is accepted (the
+   * loyalty rules' `reversals.window_days`): refund tx_id → `[refund event ms, purchase day ms, spend
+   * taken]`, at most MAX_REFUNDS (the oldest dropped beyond). Absent until the customer's first one.
+   */
+  refunds?: Record<string, number[]>;
   /** Events behind the watermark, not folded in (counted, reported as `late_events`). */
   late: number;
 }

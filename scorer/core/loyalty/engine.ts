@@ -16,6 +16,8 @@
  *   own lot first, then the oldest lots, and whatever is left becomes a debt (a negative balance)
  *   repaid first from later earnings. It releases the original's cap usage, campaign budget and
  *   tier-qualifying points. A reversal that arrives before its original is remembered and cancels it.
+ * - Refund (`kind: refund`): takes back the refunded purchase's points in proportion (or its own amount's
+ *   estimate); what it took is kept for the reversal window, and a reversal naming it gives exactly that back.
  * - Redemption: refused when the balance is short, visibly (a `redeem_refused` row with 0 points).
  * - Tiers: upgrade at once on qualifying points over the window; downgrade only at a scheduled review.
  */
@@ -27,7 +29,7 @@ import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay
 import { DEFAULT_RULES } from './defaults.js';
 import { parseReferralCreditId, referralPublish, REFERRAL_RULE } from './referral.js';
 import type { CompiledRule, Condition, LoyaltyRules, TierDef } from './rules.js';
-import type { EarnRecord, LoyaltyState, Lot } from './state.js';
+import type { EarnRecord, LoyaltyState, Lot, RefundRecord } from './state.js';
 import { RulesTimeline, type TimelineEntry } from './timeline.js';
 
 export interface LoyaltyConfig {
@@ -53,6 +55,11 @@ export function loyaltyVersionAt(cfg: LoyaltyConfig, seq: number): string {
   return cfg.timeline.at(seq).version;
 }
 
+/** How long after a transaction a reversal of it is accepted at a stream position (`reversals.window_days`), ms. */
+export function loyaltyReversalWindowMs(cfg: LoyaltyConfig, seq: number): number {
+  return cfg.timeline.at(seq).rules.reversals.windowDays * DAY_MS;
+}
+
 export const LOYALTY_EXPIRY_TIMER = 'loyalty.expire';
 export const LOYALTY_REVIEW_TIMER = 'loyalty.review';
 
@@ -72,7 +79,7 @@ export interface TierChange {
 
 export type LoyaltyStatus =
   | 'earned' | 'none' | 'declined' | 'reversed' | 'reversal_pending' | 'cancelled'
-  | 'redeemed' | 'refused' | 'credited' | 'duplicate' | 'refunded';
+  | 'redeemed' | 'refused' | 'credited' | 'duplicate' | 'refunded' | 'refund_reversed';
 
 export interface LoyaltyOutcome {
   /** Net points the event moved: earn + bonus, −reverse, −refund, −redeem, +credit; 0 when refused. */
@@ -80,6 +87,11 @@ export interface LoyaltyOutcome {
   status: LoyaltyStatus;
   /** The tier change the event caused, if any. */
   tierChange?: TierChange;
+  /**
+   * A reversal naming a refund applied within the reversal window (a voided refund): it undoes the
+   * refund (whatever points it gave back, possibly none), not a purchase.
+   */
+  ofRefund?: true;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -416,6 +428,11 @@ function take(L: LoyaltyState, amount: number, preferTx: string | undefined): nu
 function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, orig: string, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
   const R = entry.rules;
   const L = c.loyalty;
+  const refunded = L.refunds !== undefined ? own(L.refunds, orig) : undefined;
+  if (refunded !== undefined) {
+    if (refunded.at >= ctx.watermark - R.reversals.windowDays * DAY_MS) return { ...unrefund(state, c, tx, orig, refunded, ctx, entry, emit), ofRefund: true };
+    delete L.refunds![orig];
+  }
   if (tx.status === 'declined' || orig === tx.tx_id) return { points: 0, status: 'none' };
   const rec = own(L.earned, orig);
   if (rec === undefined || rec.at < ctx.watermark - R.reversals.windowDays * DAY_MS) {
@@ -426,6 +443,8 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
     return { points: 0, status: 'reversal_pending' };
   }
   delete L.earned[orig];
+  // Refunds of it took their share already; with the purchase gone, a later reversal of one gives nothing back.
+  if (rec.rp && L.refunds) for (const id in L.refunds) if (L.refunds[id]!.of === orig) L.refunds[id]!.pts = 0;
   const back = Math.max(0, rec.pts - (rec.x ?? 0) - (rec.rp ?? 0));
   const fromLots = take(L, back, orig);
   L.debt += back - fromLots;
@@ -455,7 +474,15 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
     delete L.pending[tx.tx_id];
     if (pending >= ctx.watermark - R.reversals.pendingDays * DAY_MS) return { points: 0, status: 'cancelled' };
   }
-  if (tx.status === 'declined') return { points: 0, status: 'declined' };
+  const month = bankMonth(ctx.at, R.offsetMin);
+  // What a reversal of this refund needs, whatever it took (the reversal is then known as a refund's).
+  const kept = (pts: number, m: number, ver: string, exp: number, of?: string, amt?: number): void => {
+    (L.refunds ??= {})[tx.tx_id] = { at: ctx.at, pts, ver, m, exp, ...(of !== undefined ? { of } : {}), ...(amt ? { amt } : {}) };
+  };
+  if (tx.status === 'declined') {
+    kept(0, month, entry.version, 0);
+    return { points: 0, status: 'declined' };
+  }
   const orig = tx.refund_of_tx_id !== undefined && tx.refund_of_tx_id !== tx.tx_id ? tx.refund_of_tx_id : undefined;
   const horizon = ctx.watermark - R.reversals.windowDays * DAY_MS;
   const rec = orig !== undefined ? own(L.earned, orig) : undefined;
@@ -464,7 +491,10 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
     const due = rec.amt === 0 ? rec.pts : Number((BigInt(rec.pts) * BigInt(refunded)) / BigInt(rec.amt));
     const taken = rec.rp ?? 0;
     const back = Math.max(0, Math.min(due, rec.pts - (rec.x ?? 0)) - taken);
+    const counted = refunded - (rec.rf ?? 0);
     rec.rf = refunded;
+    const lot = L.lots.find((l) => l.src === 'tx' && l.id === orig);
+    kept(back, rec.m, rec.ver, lot?.exp ?? expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin), orig, counted);
     if (back === 0) return { points: 0, status: 'none' };
     rec.rp = taken + back;
     takeBack(L, back, orig);
@@ -473,18 +503,60 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
     ledger(c, ctx, emit, { id: `refund:tx:${tx.tx_id}`, kind: 'refund', points: -back, rule: 'refund', version: rec.ver, source: orig, channel: tx.channel, at: ctx.at, expiresAt: null });
     return { points: -back, status: 'refunded' };
   }
+  const exp = expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin);
   if (orig !== undefined && rec === undefined) {
     const day = seenDay(seenIds(c), orig);
-    if (day !== undefined && day * DAY_MS >= horizon) return { points: 0, status: 'none' }; // known, recent, earned nothing
+    if (day !== undefined && day * DAY_MS >= horizon) { // known, recent, earned nothing
+      kept(0, month, entry.version, exp);
+      return { points: 0, status: 'none' };
+    }
   }
-  if (R.currencies && !R.currencies.includes(tx.currency)) return { points: 0, status: 'none' };
-  const back = unlinkedRefundPoints(c, tx, ctx, R);
+  const back = R.currencies && !R.currencies.includes(tx.currency) ? 0 : unlinkedRefundPoints(c, tx, ctx, R);
+  kept(back, month, entry.version, exp);
   if (back === 0) return { points: 0, status: 'none' };
   takeBack(L, back, undefined);
-  const month = bankMonth(ctx.at, R.offsetMin);
   L.months[month] = (own(L.months, String(month)) ?? 0) - back;
   ledger(c, ctx, emit, { id: `refund:tx:${tx.tx_id}`, kind: 'refund', points: -back, rule: 'refund:unlinked', version: entry.version, source: tx.tx_id, channel: tx.channel, at: ctx.at, expiresAt: null });
   return { points: -back, status: 'refunded' };
+}
+
+/**
+ * A reversal of a refund (the refund was voided) gives back exactly what the refund took: one `reverse`
+ * row (+points, `source_id` the refund, rule `reversal:refund`, the refund row's rules version) and one lot
+ * expiring when the record says (a lot already past its expiry expires at once, as its timer would have).
+ * Later earnings' debt rules apply: the points first repay a debt. The refunded purchase's refunded
+ * amount and taken points go back down (a later refund or reversal of it sees the refund undone), and so
+ * do the tier-qualifying points the refund lowered (which may upgrade the member, as an earning would).
+ * Declined, or the refund already reversed: nothing.
+ */
+function unrefund(state: PartitionState, c: CustomerState, tx: TransactionV1, id: string, rf: RefundRecord, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
+  const L = c.loyalty;
+  if (tx.status === 'declined' || rf.rev === 1) return { points: 0, status: 'none' };
+  rf.rev = 1;
+  const rec = rf.of !== undefined ? own(L.earned, rf.of) : undefined;
+  if (rec !== undefined) {
+    if (rf.amt) rec.rf = Math.max(0, (rec.rf ?? 0) - rf.amt);
+    if (rf.pts) rec.rp = Math.max(0, (rec.rp ?? 0) - rf.pts);
+  }
+  const pts = rf.pts;
+  if (pts === 0) return { points: 0, status: 'refund_reversed' };
+  const m = own(L.months, String(rf.m));
+  if (m !== undefined) L.months[rf.m] = m + pts;
+  L.balance += pts;
+  ledger(c, ctx, emit, { id: `reverse:tx:${tx.tx_id}`, kind: 'reverse', points: pts, rule: 'reversal:refund', version: rf.ver, source: id, channel: tx.channel, at: ctx.at, expiresAt: rf.exp });
+  if (rf.exp > ctx.watermark) {
+    addLot(state, c, { src: 'tx', id, at: ctx.at, seq: ctx.seq, exp: rf.exp, pts, rem: pts, tier: L.tier, ver: rf.ver });
+  } else {
+    const repay = Math.min(L.debt, pts);
+    L.debt -= repay;
+    const rest = pts - repay;
+    if (rest > 0) {
+      L.balance -= rest;
+      ledger(c, ctx, emit, { id: `expire:tx:${id}`, kind: 'expire', points: -rest, rule: `expiry:${L.tier}`, version: rf.ver, source: id, channel: '', at: rf.exp, expiresAt: rf.exp });
+    }
+  }
+  const tierChange = upgrade(state, c, ctx, entry, emit);
+  return { points: pts, status: 'refund_reversed', ...(tierChange ? { tierChange } : {}) };
 }
 
 /**
@@ -664,6 +736,11 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules): void {
   const reversalHorizon = watermark - R.reversals.windowDays * DAY_MS;
   const earned = L.earned;
   for (const id in earned) if (earned[id]!.at < reversalHorizon) delete earned[id];
+  const refunds = L.refunds;
+  if (refunds !== undefined) {
+    for (const id in refunds) if (refunds[id]!.at < reversalHorizon) delete refunds[id];
+    if (Object.keys(refunds).length === 0) delete L.refunds;
+  }
   mergeLots(L, reversalHorizon);
   dropBefore(L.redemptions, reversalHorizon);
   dropBefore(L.pending, watermark - R.reversals.pendingDays * DAY_MS);

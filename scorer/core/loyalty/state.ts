@@ -67,6 +67,30 @@ export interface EarnRecord {
   rp?: number;
 }
 
+/**
+ * What a refund did, kept while a reversal of it (a voided refund) is accepted: `reversals.window_days`
+ * after the refund. Every applied refund has one, also one that took nothing (its reversal is then known
+ * as a refund's, and undoes nothing).
+ */
+export interface RefundRecord {
+  /** Event time of the refund. */
+  at: number;
+  /** Points it took back (0: none, or none left to give back after its purchase was reversed). */
+  pts: number;
+  /** Rules version of its `refund` ledger row. */
+  ver: string;
+  /** Bank month whose tier-qualifying points it lowered. */
+  m: number;
+  /** The refunded purchase whose earning record it counted against (`refund_of_tx_id`, linked refunds only). */
+  of?: string;
+  /** The refund's `amount_minor` counted into the purchase's refunded amount (linked refunds only). */
+  amt?: number;
+  /** Instant the points given back by its reversal expire (see docs/loyalty.md, Refunds). */
+  exp: number;
+  /** 1 once reversed: a second reversal of it gives nothing back. */
+  rev?: 1;
+}
+
 export interface LoyaltyState {
   /** Points balance; negative while a debt is open (a reversal took back points already spent). */
   balance: number;
@@ -80,6 +104,8 @@ export interface LoyaltyState {
   lots: Lot[];
   /** tx_id → what it earned (only transactions that earned points). */
   earned: Record<string, EarnRecord>;
+  /** Refund tx_id → what it took back, for the reversal window (absent until the customer's first refund). */
+  refunds?: Record<string, RefundRecord>;
   /** Reversals that arrived before their original: original tx_id → the reversal's event time. */
   pending: Record<string, number>;
   /** Cap usage: `<rule>|<d|w|m><period number>` → points awarded in that period. */
