@@ -83,6 +83,8 @@ async function main(): Promise<void> {
     return;
   }
   const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  // As the worker bounds it, with one batch in flight (each is committed before the next).
+  const timerSlice = cache > 0 ? Math.max(1, Math.min(DEFAULT_TIMER_SLICE, Math.ceil(cache / built.partitions))) : DEFAULT_TIMER_SLICE;
   let events = 0;
   let timersFired = 0;
   let lastReport = 0;
@@ -93,7 +95,10 @@ async function main(): Promise<void> {
     const end = target === undefined ? state.seq + batchSize : Math.min(target, state.seq + batchSize);
     const messages: TxMessage[] = [];
     for (let seq = state.seq + 1; seq <= end; seq++) messages.push(generatedEvent(built, state.partition, seq));
-    const prefetched = prefetch ? store.prefetch(state, messages.map((m) => m.body.customer_id)) : Promise.resolve(0);
+    // The batch's customers and those of the timers its events make due, as the worker reads ahead.
+    const ids = messages.map((m) => m.body.customer_id);
+    if (prefetch) for (const id of engine.timerCustomersDue(state, messages, timerSlice)) ids.push(id);
+    const prefetched = prefetch ? store.prefetch(state, ids) : Promise.resolve(0);
     return { messages, from: state.seq + 1, prefetched };
   };
   let upcoming = nextBatch(0);
@@ -111,12 +116,12 @@ async function main(): Promise<void> {
       }
       const emit = new Emit();
       const pendings: Pending[] = [];
-      // The worker's timer slice: a batch fires at most DEFAULT_TIMER_SLICE timers and ends before the
-      // event whose timers are left; the next batch of the partition starts with it.
+      // The worker's timer slice: a batch fires at most `timerSlice` timers and ends before the event
+      // whose timers are left; the next batch of the partition starts with it.
       let timers = 0;
       for (const [k, msg] of batch.messages.entries()) {
         const event = { seq: batch.from + k, partition: state.partition, msg };
-        const room = DEFAULT_TIMER_SLICE - timers;
+        const room = timerSlice - timers;
         const fired = engine.fireDue(state, event, emit, room);
         timers += fired;
         if (fired === room) break;
