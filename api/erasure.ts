@@ -1,6 +1,7 @@
 /**
- * `POST /v1/admin/erasures` (admin scope): erases one customer from the warehouse
- * (sinks/clickhouse/erasure.ts, docs/security.md "Erasure"). The request's own audit row is written by the
+ * `POST /v1/admin/erasures` (admin scope): erases one customer from the scorer, the retained messages of
+ * the streams, the card directory and the state snapshots (`forgetInScorer`: scorer/runtime/erasure.ts
+ * `scorerEraser`), then from the warehouse (sinks/clickhouse/erasure.ts, docs/security.md "Erasure"). The request's own audit row is written by the
  * erasure with the erasure id, never the customer id: the body carries the id, so no URL or log line
  * holds it. Erasures of one customer are serialized within the process.
  */
@@ -8,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { eraseCustomer, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, MAX_CUSTOMER_ID, NOT_ERASED, SCORER_NOT_ERASED } from '../sinks/clickhouse/erasure.js';
+import { placesOf, ScorerErasureTimeoutError, SCORER_PENDING, type ErasedOutsideWarehouse } from '../scorer/runtime/erasure.js';
 import type { AccessAudit } from './audit.js';
 import type { ErrorCode } from './errors.js';
 
@@ -17,8 +19,18 @@ export interface ErasureRouteDeps {
   audit: AccessAudit;
   clientAddress: (req: FastifyRequest) => string;
   send: (reply: FastifyReply, code: ErrorCode, extra?: Record<string, unknown>, message?: string) => FastifyReply;
-  /** Makes the scorer forget the customer first (AppDeps.forgetInScorer); absent: the answer lists the scorer state under not_erased. */
+  /**
+   * Makes the scorer forget the customer and erases what NATS retains of them, first (AppDeps.forgetInScorer,
+   * `scorerEraser`); its result gives the answer's `scorer`, `streams`, `card_directory` and `snapshots`. Absent: the answer lists the scorer
+   * state, the streams and the card directory under not_erased.
+   */
   forgetInScorer?: (customerId: string, erasureId: string) => Promise<unknown>;
+}
+
+/** What `not_erased` says when the erasure outside the warehouse ran: nothing, or the control message kept. */
+function notErasedAfter(outside: unknown): string[] {
+  const scorer = (outside as { scorer?: { applied?: boolean } } | undefined)?.scorer;
+  return scorer && scorer.applied === false ? [SCORER_PENDING] : [];
 }
 
 /** The scorer did not confirm it forgot the customer; nothing was erased from the warehouse. */
@@ -39,11 +51,12 @@ export function registerErasureRoutes(app: FastifyInstance, deps: ErasureRouteDe
     bodyLimit: 4096,
     schema: {
       tags: ['admin'], security: [{ bearer: [] }], body: EraseBody,
-      summary: 'Erase a customer from the warehouse: the profile deleted, kept records (ledger, reports, audit) under a random erasure id',
+      summary: 'Erase a customer: from the scorer, the streams\' retained messages, the card directory and the state snapshots (securely deleted), then the warehouse (the profile deleted, kept records under a random erasure id)',
     },
   }, async (req, reply) => {
     const body = req.body as { customer_id: string; reference?: string };
     const previous = running.get(body.customer_id);
+    let outside: unknown;
     const run = (async () => {
       await previous?.catch(() => undefined);
       // The customer's audit rows still in this process's buffer are rewritten with the rest.
@@ -52,9 +65,9 @@ export function registerErasureRoutes(app: FastifyInstance, deps: ErasureRouteDe
       const forget = forgetInScorer
         ? async (erasureId: string): Promise<void> => {
           try {
-            await forgetInScorer(body.customer_id, erasureId);
+            outside = await forgetInScorer(body.customer_id, erasureId);
           } catch (err) {
-            throw new ScorerNotConfirmedError((err as Error).message);
+            throw new ScorerNotConfirmedError(err instanceof ScorerErasureTimeoutError ? `the scorer has not confirmed it forgot the customer (${err.message})` : (err as Error).message);
           }
         }
         : undefined;
@@ -67,12 +80,12 @@ export function registerErasureRoutes(app: FastifyInstance, deps: ErasureRouteDe
     running.set(body.customer_id, run);
     try {
       const result = await run;
-      return { ...result, not_erased: deps.forgetInScorer ? [...NOT_ERASED] : [SCORER_NOT_ERASED, ...NOT_ERASED] };
+      return { ...result, ...(outside ? placesOf(outside as ErasedOutsideWarehouse) : {}), not_erased: deps.forgetInScorer ? notErasedAfter(outside) : [SCORER_NOT_ERASED, ...NOT_ERASED] };
     } catch (err) {
       req.auditAction = 'admin.erase';
       if (err instanceof ScorerNotConfirmedError) {
         req.log.warn({ err: err.message }, 'erasure: the scorer did not confirm');
-        return deps.send(reply, 'VAFA_SCORER_UNAVAILABLE', {}, `The scorer has not confirmed it forgot the customer (${err.message}); nothing was erased from the warehouse. Retry it: it resumes with the same erasure id.`);
+        return deps.send(reply, 'VAFA_SCORER_UNAVAILABLE', {}, `The erasure outside the warehouse did not finish: ${err.message}; nothing was erased from the warehouse. Retry it: it resumes with the same erasure id.`);
       }
       if (err instanceof ErasureInputError) return deps.send(reply, 'VAFA_BAD_BODY', {}, `${err.message}.`);
       if (err instanceof ErasureUnsupportedError) return deps.send(reply, 'VAFA_INTERNAL', {}, `${err.message}.`);

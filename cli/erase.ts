@@ -1,6 +1,7 @@
 /**
- * `vafa erase --customer ID`: erases a customer from the warehouse of a running deployment
- * (sinks/clickhouse/erasure.ts, docs/security.md "Erasure"), recorded in the access audit as
+ * `vafa erase --customer ID`: erases a customer from a running deployment: the scorer, the retained
+ * messages of the streams, the card directory and the state snapshots (scorer/runtime/erasure.ts
+ * `scorerEraser`), then the warehouse (sinks/clickhouse/erasure.ts, docs/security.md "Erasure"), recorded in the access audit as
  * `admin.erase` by `cli:<os user>`. On a terminal it asks for the id again; `--yes` skips that.
  */
 import os from 'node:os';
@@ -12,7 +13,9 @@ import { eraseCustomer, checkErasureInput, ErasureIncompleteError, ErasureInputE
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../runtime/nats.js';
 import { createLogger } from '../runtime/log.js';
-import { scorerEraser, ScorerErasureTimeoutError, type Forgotten } from '../scorer/runtime/erasure.js';
+import { placesOf, scorerEraser, ScorerErasureTimeoutError, SCORER_PENDING, type ErasedOutsideWarehouse } from '../scorer/runtime/erasure.js';
+import { StreamScanTimeoutError } from '../scorer/runtime/retained-erasure.js';
+import { SnapshotNotCoveredError, SnapshotStillHoldsError } from '../scorer/runtime/store/snapshot-erasure.js';
 import type { Command } from './main.js';
 
 /** Longest the erasure may take before the command gives up (a retry resumes it), ms. */
@@ -21,7 +24,7 @@ const ERASE_TIMEOUT_MS = 600_000;
 async function confirm(customerId: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = await rl.question(`Erase customer ${customerId} from the warehouse? This cannot be undone. Type the customer id again to confirm: `);
+    const answer = await rl.question(`Erase customer ${customerId} from the streams, the snapshots and the warehouse? This cannot be undone. Type the customer id again to confirm: `);
     return answer.trim() === customerId;
   } finally {
     rl.close();
@@ -29,20 +32,23 @@ async function confirm(customerId: string): Promise<boolean> {
 }
 
 export const eraseCommand: Command = {
-  summary: 'Erase a customer from the warehouse (right to erasure): the profile deleted, kept records under a random erasure id.',
+  summary: 'Erase a customer (right to erasure): scorer state, retained stream messages, card directory, snapshots, warehouse.',
   usage: [
     'vafa erase --customer ID [--reference TICKET] [--yes] [--json]',
     '',
     '  --customer ID      the customer to erase',
     '  --reference TICKET the bank\'s reference for the request, recorded in the audit (never personal data)',
     '  --yes              do not ask (required when stdin is not a terminal)',
-    '  --warehouse-only   do not make the scorer forget the customer (NATS unreachable); said in the result',
+    '  --warehouse-only   do not reach NATS (unreachable): the scorer, the streams, the card directory and the',
+    '                     snapshots keep the customer; said in the result',
     '  --json             print the result as JSON',
     '',
     'Reaches ClickHouse through CLICKHOUSE_URL (CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE);',
     'without it, the all-in-one\'s embedded engine on 127.0.0.1:VAFA_CLICKHOUSE_PORT (8123). First makes the',
     'scorer forget the customer through NATS_URL (else the all-in-one\'s 127.0.0.1:VAFA_NATS_PORT) and waits',
-    'until it has (at most a minute); then erases the warehouse.',
+    'until it has (at most a minute), securely deletes the customer\'s retained messages of TX (their',
+    'partition), OFFERS and DLQ and their card-directory entries, rewrites the snapshot objects that still',
+    'hold them (waiting at most a minute for a snapshot covering the erasure); then erases the warehouse.',
   ].join('\n'),
   async run(argv) {
     const { values } = parseArgs({
@@ -87,31 +93,40 @@ export const eraseCommand: Command = {
       }
     }
     const ch = createWarehouseClient({ url, user: settings.clickhouseUser, password: settings.clickhousePassword, database: settings.clickhouseDatabase }, { requestTimeoutMs: ERASE_TIMEOUT_MS });
-    let scorer: Forgotten | undefined;
+    let outside: ErasedOutsideWarehouse | undefined;
     try {
-      const eraser = nc ? scorerEraser(nc, settings.partitions) : undefined;
+      const eraser = nc ? scorerEraser(nc, settings.partitions, { logger: createLogger({ level: values.json ? 'warn' : 'info', name: 'erase', destination: process.stderr }) }) : undefined;
       const forget = eraser
         ? async (erasureId: string): Promise<void> => {
-          scorer = await eraser(customerId, erasureId);
+          outside = await eraser(customerId, erasureId);
         }
         : undefined;
       const r = await eraseCustomer(ch, settings.clickhouseDatabase, {
         customerId, principal: `cli:${os.userInfo().username}`, via: 'cli', method: 'CLI', route: 'vafa erase',
         remoteAddr: os.hostname(), ...(values.reference ? { reference: values.reference } : {}), ...(forget ? { forget } : {}),
       });
-      const notErased = forget ? [...NOT_ERASED] : [SCORER_NOT_ERASED, ...NOT_ERASED];
+      const notErased = forget ? (outside?.scorer.applied === false ? [SCORER_PENDING] : []) : [SCORER_NOT_ERASED, ...NOT_ERASED];
       if (values.json) {
-        console.log(JSON.stringify({ ...r, ...(scorer ? { scorer } : {}), not_erased: notErased }));
+        console.log(JSON.stringify({ ...r, ...(outside ? placesOf(outside) : {}), not_erased: notErased }));
         return 0;
       }
       console.log(`${r.found ? 'erased' : 'nothing found for'} customer ${customerId}: erasure id ${r.erasure_id} (audit ${r.audit_id}, ${r.ms} ms)`);
-      if (scorer) console.log(`  scorer                   ${scorer.applied ? 'forgot the customer' : 'will forget the customer when it starts'} (partition ${scorer.partition}, stream position ${scorer.seq})`);
+      if (outside) {
+        const { scorer, streams, snapshots } = outside;
+        console.log(`  scorer                   ${scorer.applied ? 'forgot the customer' : 'will forget the customer when it starts'} (partition ${scorer.partition}, stream position ${scorer.seq})`);
+        for (const [stream, s] of Object.entries(streams)) console.log(`  stream ${stream.padEnd(17)} ${s.deleted} message(s) securely deleted (${s.scanned} read)`);
+        console.log(`  card directory           ${outside.card_directory} entr${outside.card_directory === 1 ? 'y' : 'ies'} securely deleted`);
+        console.log(`  snapshots                ${snapshots.chain ? `${snapshots.rewritten} of ${snapshots.objects} object(s) rewritten without the customer` : 'none in the NATS object store'}`);
+      }
       for (const t of r.tables.filter((x) => x.rows > 0)) console.log(`  ${t.table.padEnd(24)} ${t.action} ${t.rows} row(s)`);
-      console.log('not erased by this command (docs/security.md):');
-      for (const n of notErased) console.log(`  - ${n}`);
+      if (notErased.length) {
+        console.log('not erased by this command (docs/security.md):');
+        for (const n of notErased) console.log(`  - ${n}`);
+      }
       return 0;
     } catch (err) {
-      if (err instanceof ErasureIncompleteError || err instanceof ErasureUnsupportedError || err instanceof ScorerErasureTimeoutError) {
+      if (err instanceof ErasureIncompleteError || err instanceof ErasureUnsupportedError || err instanceof ScorerErasureTimeoutError
+        || err instanceof StreamScanTimeoutError || err instanceof SnapshotNotCoveredError || err instanceof SnapshotStillHoldsError) {
         console.error(`vafa erase: ${err.message}; nothing more was erased, retry (it resumes with the same erasure id)`);
         return 1;
       }

@@ -57,7 +57,7 @@ export async function startIngestRole(o: IngestRoleOptions): Promise<IngestRole>
     ...(o.rateLimitStore ? { rateLimitStore: o.rateLimitStore } : {}),
     ...(o.sessions ? { sessions: o.sessions } : {}),
     dashboard: (a) => registerDashboard(a, { warehouse, database: settings.clickhouseDatabase }),
-    forgetInScorer: scorerEraser(nc, settings.partitions),
+    forgetInScorer: scorerEraser(nc, settings.partitions, { logger: logger.child({ module: 'erasure' }) }),
   });
   const stops: IngestRole['stops'] = [];
   try {

@@ -13,6 +13,9 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ControlV1 } from '../../contracts/events.js';
 import { partitionOf, STREAM_TX, txSubject } from '../../contracts/subjects.js';
+import type { Logger } from '../../runtime/log.js';
+import { eraseRetained, type RetainedErasure } from './retained-erasure.js';
+import { eraseFromSnapshots, type SnapshotErasure } from './store/snapshot-erasure.js';
 import { consumerName } from './worker.js';
 
 export interface ForgetOptions {
@@ -66,7 +69,64 @@ export async function forgetInScorer(opts: ForgetOptions): Promise<Forgotten> {
   }
 }
 
-/** `forgetInScorer` over a NATS connection, as the API and `vafa erase` call it (default deadline). */
-export function scorerEraser(nc: NatsConnection, partitions: number): (customerId: string, erasureId: string) => Promise<Forgotten> {
-  return async (customerId, erasureId) => forgetInScorer({ js: jetstream(nc), jsm: await jetstreamManager(nc), partitions, customerId, erasureId });
+/**
+ * Said under `not_erased` when no scorer consumer existed yet: the control message (naming the customer)
+ * stays in `TX` until a scorer applies it, and snapshots of the partition (if any) were not rewritten.
+ */
+export const SCORER_PENDING = 'the erase_customer control message in TX and any snapshot of the partition: kept until a scorer applies the message (no scorer consumer yet); erase again once the scorer runs';
+
+/** What an erasure did outside the warehouse: the scorer, the streams, the card directory, the snapshots. */
+export interface ErasedOutsideWarehouse {
+  scorer: Forgotten;
+  /** Per stream (`TX`, `OFFERS`, `DLQ`): messages read and messages of the customer securely erased. */
+  streams: RetainedErasure['streams'];
+  /** Card-directory entries (revisions) of the customer erased. */
+  card_directory: number;
+  /** The customer's partition's snapshot chain: objects scanned and rewritten without the customer. */
+  snapshots: SnapshotErasure;
+  ms: number;
+}
+
+/** The places of an erasure's answer (API and `vafa erase --json`), beside the warehouse's `tables`. */
+export function placesOf(outside: ErasedOutsideWarehouse): Omit<ErasedOutsideWarehouse, 'ms'> & { outside_warehouse_ms: number } {
+  const { ms, ...places } = outside;
+  return { ...places, outside_warehouse_ms: ms };
+}
+
+/** Settings of `scorerEraser` beyond the connection; each with its default. */
+export interface EraserOptions {
+  /** How long the scorer may take to pass the control message, ms. Default 60,000. */
+  scorerDeadlineMs?: number;
+  /** How long reading one stream may take, ms. Default 600,000. */
+  scanDeadlineMs?: number;
+  /** How long the scorer may take to ship a snapshot covering the erasure, ms. Default 60,000. */
+  snapshotDeadlineMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * The erasure outside the warehouse, as the API and `vafa erase` call it: the scorer forgets the customer
+ * (`forgetInScorer`), then the customer's retained messages and card-directory entries are securely
+ * erased (retained-erasure.ts), then the snapshot objects still holding them are rewritten
+ * (store/snapshot-erasure.ts). Each step is idempotent: a retry resumes.
+ */
+export function scorerEraser(nc: NatsConnection, partitions: number, options: EraserOptions = {}): (customerId: string, erasureId: string) => Promise<ErasedOutsideWarehouse> {
+  return async (customerId, erasureId) => {
+    const t0 = performance.now();
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    const scorer = await forgetInScorer({ js, jsm, partitions, customerId, erasureId, ...(options.scorerDeadlineMs !== undefined ? { deadlineMs: options.scorerDeadlineMs } : {}) });
+    const retained = await eraseRetained({
+      js, jsm, customerId, partition: scorer.partition, controlSeq: scorer.seq, controlApplied: scorer.applied,
+      ...(options.scanDeadlineMs !== undefined ? { deadlineMs: options.scanDeadlineMs } : {}), ...(options.logger ? { logger: options.logger } : {}),
+    });
+    // Without a scorer consumer the control message is not applied yet: the snapshots (if any) still hold the customer.
+    const snapshots = scorer.applied
+      ? await eraseFromSnapshots({
+        nc, partition: scorer.partition, customerId, erasedAtSeq: scorer.seq,
+        ...(options.snapshotDeadlineMs !== undefined ? { deadlineMs: options.snapshotDeadlineMs } : {}), ...(options.logger ? { logger: options.logger } : {}),
+      })
+      : { chain: false, objects: 0, rewritten: 0, frames: 0 };
+    return { scorer, streams: retained.streams, card_directory: retained.card_directory, snapshots, ms: Math.round(performance.now() - t0) };
+  };
 }

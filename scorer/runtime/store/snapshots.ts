@@ -35,7 +35,7 @@ export interface SnapshotOptions {
 }
 
 /** A partition's chain: the base and the increments after it, each with the position it covers. */
-interface Chain {
+export interface Chain {
   objects: { name: string; seq: number }[];
   seq: number;
 }
@@ -63,7 +63,11 @@ interface Pending {
 }
 
 const FRAME_CHUNK = 1 << 20;
-const chainKey = (partition: number): string => `p${partition}`;
+/** The object store bucket of the snapshots and the KV bucket of the chains. */
+export const SNAPSHOT_BUCKET = 'vafa_state';
+export const CHAIN_BUCKET = 'vafa_state_chains';
+/** The key of a partition's chain in `CHAIN_BUCKET`. */
+export const chainKey = (partition: number): string => `p${partition}`;
 
 export class NatsSnapshots implements RemoteSnapshots {
   private readonly pending = new Map<number, Pending>();
@@ -78,8 +82,8 @@ export class NatsSnapshots implements RemoteSnapshots {
 
   static async open(nc: NatsConnection, options: SnapshotOptions = {}): Promise<NatsSnapshots> {
     const replicas = options.replicas ?? 1;
-    const objects = await new Objm(nc).create('vafa_state', { replicas, description: 'scorer state snapshots: bases and increments' });
-    const chains = await new Kvm(nc).create('vafa_state_chains', { replicas, history: 1 });
+    const objects = await new Objm(nc).create(SNAPSHOT_BUCKET, { replicas, description: 'scorer state snapshots: bases and increments' });
+    const chains = await new Kvm(nc).create(CHAIN_BUCKET, { replicas, history: 1 });
     return new NatsSnapshots(objects, chains, options);
   }
 
@@ -235,7 +239,7 @@ export class NatsSnapshots implements RemoteSnapshots {
 }
 
 /** Frames as chunks of about a megabyte. */
-async function* encodeFrames(first: StoreFrame, rest: AsyncIterable<StoreFrame>): AsyncGenerator<Uint8Array> {
+export async function* encodeFrames(first: StoreFrame, rest: AsyncIterable<StoreFrame>): AsyncGenerator<Uint8Array> {
   let parts: Buffer[] = [];
   let size = 0;
   const add = (frame: StoreFrame): void => {

@@ -1,0 +1,217 @@
+/**
+ * Erasure of a customer from the state snapshots in the NATS object store (right to erasure,
+ * docs/security.md). Once the scorer has applied an `erase_customer` control message and its partition's
+ * chain covers that position, the chain's latest state holds nothing of the customer, but older objects
+ * (the base, earlier increments) still hold the customer's record and timer pages or meta records naming
+ * them. This rewrites those objects without the frames that name the customer: the customer's own record
+ * (`c/<id>`, the removal included) and any superseded frame (a later object of the chain writes the same
+ * key) whose decoded record names the customer. Applied in order, the rewritten chain gives the same
+ * state as before. The manifest is replaced by compare-and-set, keeping each object's position, so a
+ * scorer shipping meanwhile either links its increment after the rewrite or, having lost the race, ships
+ * a base next; a lost race here is retried.
+ */
+import { Kvm, type KV } from '@nats-io/kv';
+import { Objm, type ObjectStore } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../../../runtime/log.js';
+import { readableOf } from '../checkpoints.js';
+import { decodeRecord, type RecordKind } from './codec.js';
+import type { StoreFrame } from './lmdb-store.js';
+import { CHAIN_BUCKET, chainKey, encodeFrames, parseFrames, SNAPSHOT_BUCKET, SnapshotFormatError, type Chain } from './snapshots.js';
+
+export interface SnapshotErasureOptions {
+  nc: NatsConnection;
+  partition: number;
+  customerId: string;
+  /** The stream position of the applied `erase_customer` message: the chain must cover it first. */
+  erasedAtSeq: number;
+  /** How long to wait for the scorer to ship a snapshot covering the erasure, ms. Default 60,000. */
+  deadlineMs?: number;
+  /** Between two looks at the chain, ms. Default 250. */
+  pollMs?: number;
+  logger?: Logger;
+}
+
+export interface SnapshotErasure {
+  /** Whether the partition has a snapshot chain at all (the `nats` state store). */
+  chain: boolean;
+  /** Objects of the chain scanned. */
+  objects: number;
+  /** Objects replaced by a copy without the customer. */
+  rewritten: number;
+  /** Frames left out of those copies. */
+  frames: number;
+}
+
+/** The scorer has not shipped a snapshot covering the erasure within the deadline (behind, or down). */
+export class SnapshotNotCoveredError extends Error {
+  override readonly name = 'SnapshotNotCoveredError';
+}
+
+/** The chain's latest state still names the customer: the scorer did not forget them (never expected). */
+export class SnapshotStillHoldsError extends Error {
+  override readonly name = 'SnapshotStillHoldsError';
+}
+
+/** Rewrites lost the compare-and-set race this many times: give up (a retry resumes). */
+const MAX_ATTEMPTS = 5;
+const CUSTOMER_PREFIX = 'c/';
+const TIMER_PREFIX = 't/';
+
+async function openBuckets(nc: NatsConnection): Promise<{ objects: ObjectStore; chains: KV } | undefined> {
+  try {
+    const objects = await new Objm(nc).open(SNAPSHOT_BUCKET);
+    const chains = await new Kvm(nc).open(CHAIN_BUCKET);
+    return { objects, chains };
+  } catch (err) {
+    if (/not found/i.test((err as Error).message)) return undefined;
+    throw err;
+  }
+}
+
+async function readChain(chains: KV, partition: number): Promise<{ chain: Chain | undefined; revision: number }> {
+  const entry = await chains.get(chainKey(partition));
+  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return { chain: undefined, revision: entry?.revision ?? 0 };
+  return { chain: entry.json<Chain>(), revision: entry.revision };
+}
+
+async function* objectFrames(objects: ObjectStore, name: string): AsyncGenerator<StoreFrame> {
+  const result = await objects.get(name);
+  if (!result) throw new SnapshotFormatError(`snapshot ${name} is missing (the chain moved on)`);
+  yield* parseFrames(result.data as unknown as AsyncIterable<Uint8Array>, name);
+  const error = await result.error;
+  if (error) throw new SnapshotFormatError(`snapshot ${name}: ${error.message}`);
+}
+
+function kindOf(key: string): RecordKind | undefined {
+  if (key === 'meta') return 'meta';
+  if (key.startsWith(TIMER_PREFIX)) return 'timers';
+  return undefined;
+}
+
+/** Whether a meta record or timer page names the customer (its id as a whole JSON string). */
+function names(frame: StoreFrame, quoted: string): boolean {
+  const kind = kindOf(frame.key);
+  if (!kind || !frame.value) return false;
+  return JSON.stringify(decodeRecord<unknown>(kind, frame.value, frame.key)).includes(quoted);
+}
+
+/**
+ * Timer pages the state has (the latest meta record's count). An increment ships the pages the store holds,
+ * not the removal of a page the heap no longer fills, so a chain may end with pages past the count: they
+ * are not part of the state (the store reads only the counted pages) and are left out when they name the
+ * customer.
+ */
+function timerPages(meta: Uint8Array): number {
+  const m = decodeRecord<{ timerCount?: number; timerPageSize?: number }>('meta', meta, 'meta');
+  if (typeof m.timerCount !== 'number' || typeof m.timerPageSize !== 'number' || m.timerPageSize <= 0) return Infinity;
+  return Math.ceil(m.timerCount / m.timerPageSize);
+}
+
+/**
+ * Rewrites the objects of the partition's chain that name the customer. While the chain's latest state
+ * still holds them (the scorer has not shipped a snapshot since it forgot them), waits for the chain to
+ * cover `erasedAtSeq`, at most `deadlineMs`. A customer the scorer never held (a second erasure) needs no
+ * new snapshot.
+ */
+export async function eraseFromSnapshots(opts: SnapshotErasureOptions): Promise<SnapshotErasure> {
+  const buckets = await openBuckets(opts.nc);
+  if (!buckets) return { chain: false, objects: 0, rewritten: 0, frames: 0 };
+  const { objects, chains } = buckets;
+  const deadlineMs = opts.deadlineMs ?? 60_000;
+  const until = Date.now() + deadlineMs;
+  let moved = 0;
+  let lastError: Error | undefined;
+  for (;;) {
+    let outcome: SnapshotErasure | 'moved' | { holds: number } | undefined;
+    try {
+      outcome = await rewriteOnce(objects, chains, opts);
+    } catch (err) {
+      if (!(err instanceof SnapshotFormatError)) throw err;
+      lastError = err;
+      outcome = 'moved';
+    }
+    if (outcome === 'moved') {
+      if (++moved >= MAX_ATTEMPTS) throw new SnapshotNotCoveredError(`the snapshot chain of partition ${opts.partition} kept moving during the rewrite (${MAX_ATTEMPTS} attempts${lastError ? `: ${lastError.message}` : ''})`);
+      opts.logger?.info({ partition: opts.partition, attempt: moved }, 'erasure: the snapshot chain moved on during the rewrite; again');
+      continue;
+    }
+    if (!('holds' in outcome)) return outcome;
+    if (Date.now() >= until) {
+      throw new SnapshotNotCoveredError(`the snapshots of partition ${opts.partition} cover stream position ${outcome.holds}, not yet the erasure at ${opts.erasedAtSeq}, after ${deadlineMs} ms (is the scorer running with VAFA_CHECKPOINTS=nats?)`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 250));
+  }
+}
+
+/**
+ * One rewrite of the chain as it is now: `moved` when the manifest moved on under it (again), `holds`
+ * (with the chain's position) when its latest state still holds the customer before the erasure.
+ */
+async function rewriteOnce(objects: ObjectStore, chains: KV, opts: SnapshotErasureOptions): Promise<SnapshotErasure | 'moved' | { holds: number }> {
+  const { chain, revision } = await readChain(chains, opts.partition);
+  if (!chain) return { chain: false, objects: 0, rewritten: 0, frames: 0 };
+  const ownKey = `${CUSTOMER_PREFIX}${opts.customerId}`;
+  const quoted = JSON.stringify(opts.customerId);
+  // Pass 1: the last object writing each key, and the frames naming the customer.
+  const lastWriter = new Map<string, number>();
+  const naming: { index: number; key: string }[] = [];
+  let meta: Uint8Array | undefined;
+  let ownRecord = false;
+  for (const [index, object] of chain.objects.entries()) {
+    for await (const frame of objectFrames(objects, object.name)) {
+      lastWriter.set(frame.key, index);
+      if (frame.key === 'meta' && frame.value) meta = frame.value;
+      if (frame.key === ownKey) ownRecord = frame.value !== undefined;
+      if (frame.key === ownKey || names(frame, quoted)) naming.push({ index, key: frame.key });
+    }
+  }
+  const pages = meta ? timerPages(meta) : Infinity;
+  const isLatest = (index: number, key: string): boolean =>
+    key !== ownKey && lastWriter.get(key) === index && !(key.startsWith(TIMER_PREFIX) && Number(key.slice(TIMER_PREFIX.length)) >= pages);
+  const latest = naming.find(({ index, key }) => isLatest(index, key));
+  if (ownRecord || latest) {
+    if (chain.seq < opts.erasedAtSeq) return { holds: chain.seq };
+    throw new SnapshotStillHoldsError(`the latest snapshot of partition ${opts.partition} still names the customer in ${ownRecord ? 'their record' : latest!.key.startsWith(TIMER_PREFIX) ? 'a timer page' : `record ${latest!.key}`}`);
+  }
+  const drop = new Map<number, Set<string>>();
+  for (const { index, key } of naming) {
+    let keys = drop.get(index);
+    if (!keys) drop.set(index, (keys = new Set()));
+    keys.add(key);
+  }
+  if (drop.size === 0) return { chain: true, objects: chain.objects.length, rewritten: 0, frames: 0 };
+  // Pass 2: a copy of each object concerned, without those frames.
+  const created: string[] = [];
+  const replaced: Chain['objects'] = [];
+  let frames = 0;
+  try {
+    for (const [index, object] of chain.objects.entries()) {
+      const keys = drop.get(index);
+      if (!keys) {
+        replaced.push(object);
+        continue;
+      }
+      const kept = (async function* filtered(): AsyncGenerator<StoreFrame> {
+        for await (const frame of objectFrames(objects, object.name)) {
+          if (keys.has(frame.key)) frames++;
+          else yield frame;
+        }
+      })();
+      const first = await kept.next();
+      if (first.done) continue;
+      const name = `${object.name}-e${Date.now().toString(36)}`;
+      await objects.put({ name }, readableOf(encodeFrames(first.value, kept)));
+      created.push(name);
+      replaced.push({ name, seq: object.seq });
+    }
+    await chains.update(chainKey(opts.partition), JSON.stringify({ objects: replaced, seq: chain.seq } satisfies Chain), revision);
+  } catch (err) {
+    for (const name of created) await objects.delete(name).catch(() => undefined);
+    if (err instanceof SnapshotFormatError || /wrong last sequence|revision/i.test((err as Error).message)) return 'moved';
+    throw err;
+  }
+  for (const [index, object] of chain.objects.entries()) if (drop.has(index)) await objects.delete(object.name).catch(() => undefined);
+  opts.logger?.info({ partition: opts.partition, rewritten: drop.size, frames }, 'erasure: snapshot objects rewritten without the customer');
+  return { chain: true, objects: chain.objects.length, rewritten: drop.size, frames };
+}
