@@ -6,8 +6,14 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { CardDirectory } from './service.js';
 
+/**
+ * How long a look-up is remembered, ms: an erased customer's entries (docs/security.md "Erasure") stop
+ * resolving within it in every running process.
+ */
+export const CARD_CACHE_TTL_MS = 60_000;
+
 export class NatsCardDirectory implements CardDirectory {
-  private readonly cache = new Map<string, string>();
+  private readonly cache = new Map<string, { id: string; until: number }>();
 
   private constructor(private readonly kv: KV) {}
 
@@ -31,11 +37,12 @@ export class NatsCardDirectory implements CardDirectory {
 
   async lookup(token: string): Promise<string | undefined> {
     const hit = this.cache.get(token);
-    if (hit) return hit;
+    if (hit && hit.until > Date.now()) return hit.id;
+    this.cache.delete(token);
     const e = await this.kv.get(token);
     if (!e || e.operation !== 'PUT') return undefined;
     const id = e.string();
-    this.cache.set(token, id);
+    this.cache.set(token, { id, until: Date.now() + CARD_CACHE_TTL_MS });
     if (this.cache.size > 100_000) this.cache.delete(this.cache.keys().next().value as string);
     return id;
   }
