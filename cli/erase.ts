@@ -116,7 +116,7 @@ export const eraseCommand: Command = {
         console.log(`  scorer                   ${scorer.applied ? 'forgot the customer' : 'will forget the customer when it starts'} (partition ${scorer.partition}, stream position ${scorer.seq})`);
         for (const [stream, s] of Object.entries(streams)) console.log(`  stream ${stream.padEnd(17)} ${s.deleted} message(s) securely deleted (${s.scanned} read)`);
         console.log(`  card directory           ${outside.card_directory} entr${outside.card_directory === 1 ? 'y' : 'ies'} securely deleted`);
-        console.log(`  snapshots                ${snapshots.chain ? `${snapshots.rewritten} of ${snapshots.objects} object(s) rewritten without the customer` : 'none in the NATS object store'}`);
+        console.log(`  snapshots                ${snapshots.chain ? `${snapshots.rewritten} of ${snapshots.objects} object(s) rewritten without the customer (${snapshots.chunks} chunk(s) of the old ones securely deleted)` : 'none in the NATS object store'}`);
       }
       for (const t of r.tables.filter((x) => x.rows > 0)) console.log(`  ${t.table.padEnd(24)} ${t.action} ${t.rows} row(s)`);
       if (notErased.length) {

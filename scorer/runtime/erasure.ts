@@ -126,7 +126,7 @@ export function scorerEraser(nc: NatsConnection, partitions: number, options: Er
         nc, partition: scorer.partition, customerId, erasedAtSeq: scorer.seq,
         ...(options.snapshotDeadlineMs !== undefined ? { deadlineMs: options.snapshotDeadlineMs } : {}), ...(options.logger ? { logger: options.logger } : {}),
       })
-      : { chain: false, objects: 0, rewritten: 0, frames: 0 };
+      : { chain: false, objects: 0, rewritten: 0, frames: 0, chunks: 0 };
     return { scorer, streams: retained.streams, card_directory: retained.card_directory, snapshots, ms: Math.round(performance.now() - t0) };
   };
 }

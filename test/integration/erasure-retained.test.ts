@@ -3,9 +3,10 @@
  * state store, the embedded ClickHouse, the API): after `POST /v1/admin/erasures`, no retained message of
  * `TX`, `OFFERS`, `DLQ`, no card-directory entry and no snapshot object names the customer id or their card
  * token; every message of the other customer is still there; and a scorer started with an empty state
- * store replays the stream, gaps included, without error.
+ * store replays the stream, gaps included, without error. Secure erase: no file of the JetStream store
+ * holds the id or the token afterwards.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -86,6 +87,18 @@ async function snapshotTexts(): Promise<string[]> {
   return out;
 }
 
+/** Files under `dir` whose bytes hold one of `needles`. */
+function filesHolding(dir: string, needles: string[]): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    const bytes = readFileSync(file);
+    if (needles.some((n) => bytes.includes(n))) found.push(path.relative(dir, file));
+  }
+  return found;
+}
+
 const naming = (texts: { text: string }[] | string[], needle: string): number => texts.filter((t) => (typeof t === 'string' ? t : t.text).includes(needle)).length;
 const STREAMS = [STREAM_TX, STREAM_OFFERS, STREAM_DLQ, CARD_DIRECTORY_STREAM];
 
@@ -120,6 +133,7 @@ describe('erasure from the streams, the card directory and the snapshots', () =>
       keptBefore[stream] = naming(texts, KEEP);
       expect(naming(texts, GONE), `${stream} holds the customer before the erasure`).toBeGreaterThan(0);
     }
+    expect(filesHolding(path.join(stack.dataDir, 'nats'), [GONE]).length, 'the store\'s files hold the customer before the erasure').toBeGreaterThan(0);
     expect(keptBefore[CARD_DIRECTORY_STREAM]).toBe(1);
     expect(naming(await retained(CARD_DIRECTORY_STREAM), GONE_TOKEN)).toBe(1);
   }, 120_000);
@@ -128,7 +142,7 @@ describe('erasure from the streams, the card directory and the snapshots', () =>
     const r = await postJson(`${stack.apiUrl}/v1/admin/erasures`, { customer_id: GONE, reference: 'DPO-TEST-1' });
     if (process.env.DEBUG_ERASURE && r.status !== 200) console.log((await snapshotTexts()).filter((t) => t.includes(GONE)).map((t) => t.slice(0, 600)).join('\n'));
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    const outside = r.body as { scorer: { applied: boolean }; streams: Record<string, { deleted: number; scanned: number }>; card_directory: number; snapshots: { chain: boolean; rewritten: number } };
+    const outside = r.body as { scorer: { applied: boolean }; streams: Record<string, { deleted: number; scanned: number }>; card_directory: number; snapshots: { chain: boolean; rewritten: number; chunks: number } };
     expect(outside.scorer.applied).toBe(true);
     // 1 profile + 12 transactions + 1 refused + the control message.
     expect(outside.streams[STREAM_TX]!.deleted).toBe(15);
@@ -137,6 +151,7 @@ describe('erasure from the streams, the card directory and the snapshots', () =>
     expect(outside.card_directory).toBe(1);
     expect(outside.snapshots.chain).toBe(true);
     expect(outside.snapshots.rewritten).toBeGreaterThan(0);
+    expect(outside.snapshots.chunks).toBeGreaterThanOrEqual(outside.snapshots.rewritten);
     expect(r.body.not_erased).toEqual([]);
 
     for (const stream of STREAMS) {
@@ -145,6 +160,9 @@ describe('erasure from the streams, the card directory and the snapshots', () =>
       expect(naming(texts, GONE_TOKEN), `${stream} names the erased card`).toBe(0);
       expect(naming(texts, KEEP), `${stream} still holds every message of the other customer`).toBe(keptBefore[stream]);
     }
+    // Secure erase: the bytes are gone from the JetStream store's files too, snapshot chunks included.
+    const natsDir = path.join(stack.dataDir, 'nats');
+    await waitFor(async () => filesHolding(natsDir, [GONE, GONE_TOKEN]).length === 0, 10_000, `no file under ${natsDir} to hold the customer (${filesHolding(natsDir, [GONE, GONE_TOKEN]).join(', ')})`);
     const snapshots = await snapshotTexts();
     expect(snapshots.filter((t) => t.includes(GONE) || t.includes(GONE_TOKEN)), 'snapshot records naming the customer').toEqual([]);
     expect(naming(snapshots, KEEP)).toBeGreaterThan(0);

@@ -10,10 +10,12 @@
  * scorer shipping meanwhile either links its increment after the rewrite or, having lost the race, ships
  * a base next; a lost race here is retried.
  */
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../../runtime/log.js';
+import { scanStream } from '../retained-erasure.js';
 import { readableOf } from '../checkpoints.js';
 import { decodeRecord, type RecordKind } from './codec.js';
 import type { StoreFrame } from './lmdb-store.js';
@@ -41,6 +43,8 @@ export interface SnapshotErasure {
   rewritten: number;
   /** Frames left out of those copies. */
   frames: number;
+  /** Stored chunks of the replaced objects securely erased. */
+  chunks: number;
 }
 
 /** The scorer has not shipped a snapshot covering the erasure within the deadline (behind, or down). */
@@ -52,6 +56,14 @@ export class SnapshotNotCoveredError extends Error {
 export class SnapshotStillHoldsError extends Error {
   override readonly name = 'SnapshotStillHoldsError';
 }
+
+/** A rewrite done: what it did, and the objects it replaced (to delete). */
+interface Rewritten {
+  result: SnapshotErasure;
+  replaced: string[];
+}
+
+const NO_CHAIN: SnapshotErasure = { chain: false, objects: 0, rewritten: 0, frames: 0, chunks: 0 };
 
 /** Rewrites lost the compare-and-set race this many times: give up (a retry resumes). */
 const MAX_ATTEMPTS = 5;
@@ -116,14 +128,14 @@ function timerPages(meta: Uint8Array): number {
  */
 export async function eraseFromSnapshots(opts: SnapshotErasureOptions): Promise<SnapshotErasure> {
   const buckets = await openBuckets(opts.nc);
-  if (!buckets) return { chain: false, objects: 0, rewritten: 0, frames: 0 };
+  if (!buckets) return NO_CHAIN;
   const { objects, chains } = buckets;
   const deadlineMs = opts.deadlineMs ?? 60_000;
   const until = Date.now() + deadlineMs;
   let moved = 0;
   let lastError: Error | undefined;
   for (;;) {
-    let outcome: SnapshotErasure | 'moved' | { holds: number } | undefined;
+    let outcome: Rewritten | 'moved' | { holds: number };
     try {
       outcome = await rewriteOnce(objects, chains, opts);
     } catch (err) {
@@ -136,7 +148,12 @@ export async function eraseFromSnapshots(opts: SnapshotErasureOptions): Promise<
       opts.logger?.info({ partition: opts.partition, attempt: moved }, 'erasure: the snapshot chain moved on during the rewrite; again');
       continue;
     }
-    if (!('holds' in outcome)) return outcome;
+    if (!('holds' in outcome)) {
+      if (outcome.replaced.length === 0) return outcome.result;
+      const chunks = await secureDelete(objects, jetstream(opts.nc), await jetstreamManager(opts.nc), outcome.replaced);
+      opts.logger?.info({ partition: opts.partition, rewritten: outcome.result.rewritten, frames: outcome.result.frames, chunks }, 'erasure: snapshot objects rewritten without the customer');
+      return { ...outcome.result, chunks };
+    }
     if (Date.now() >= until) {
       throw new SnapshotNotCoveredError(`the snapshots of partition ${opts.partition} cover stream position ${outcome.holds}, not yet the erasure at ${opts.erasedAtSeq}, after ${deadlineMs} ms (is the scorer running with VAFA_CHECKPOINTS=nats?)`);
     }
@@ -148,9 +165,9 @@ export async function eraseFromSnapshots(opts: SnapshotErasureOptions): Promise<
  * One rewrite of the chain as it is now: `moved` when the manifest moved on under it (again), `holds`
  * (with the chain's position) when its latest state still holds the customer before the erasure.
  */
-async function rewriteOnce(objects: ObjectStore, chains: KV, opts: SnapshotErasureOptions): Promise<SnapshotErasure | 'moved' | { holds: number }> {
+async function rewriteOnce(objects: ObjectStore, chains: KV, opts: SnapshotErasureOptions): Promise<Rewritten | 'moved' | { holds: number }> {
   const { chain, revision } = await readChain(chains, opts.partition);
-  if (!chain) return { chain: false, objects: 0, rewritten: 0, frames: 0 };
+  if (!chain) return { result: NO_CHAIN, replaced: [] };
   const ownKey = `${CUSTOMER_PREFIX}${opts.customerId}`;
   const quoted = JSON.stringify(opts.customerId);
   // Pass 1: the last object writing each key, and the frames naming the customer.
@@ -180,7 +197,7 @@ async function rewriteOnce(objects: ObjectStore, chains: KV, opts: SnapshotErasu
     if (!keys) drop.set(index, (keys = new Set()));
     keys.add(key);
   }
-  if (drop.size === 0) return { chain: true, objects: chain.objects.length, rewritten: 0, frames: 0 };
+  if (drop.size === 0) return { result: { chain: true, objects: chain.objects.length, rewritten: 0, frames: 0, chunks: 0 }, replaced: [] };
   // Pass 2: a copy of each object concerned, without those frames.
   const created: string[] = [];
   const replaced: Chain['objects'] = [];
@@ -211,7 +228,24 @@ async function rewriteOnce(objects: ObjectStore, chains: KV, opts: SnapshotErasu
     if (err instanceof SnapshotFormatError || /wrong last sequence|revision/i.test((err as Error).message)) return 'moved';
     throw err;
   }
-  for (const [index, object] of chain.objects.entries()) if (drop.has(index)) await objects.delete(object.name).catch(() => undefined);
-  opts.logger?.info({ partition: opts.partition, rewritten: drop.size, frames }, 'erasure: snapshot objects rewritten without the customer');
-  return { chain: true, objects: chain.objects.length, rewritten: drop.size, frames };
+  const old = chain.objects.filter((_, index) => drop.has(index)).map((o) => o.name);
+  return { result: { chain: true, objects: chain.objects.length, rewritten: drop.size, frames, chunks: 0 }, replaced: old };
+}
+
+/**
+ * Deletes objects with their chunks securely erased: an object store delete purges the chunks (removed,
+ * their bytes left in the stream's files until compaction); each chunk is overwritten first.
+ */
+async function secureDelete(objects: ObjectStore, js: JetStreamClient, jsm: JetStreamManager, names: readonly string[]): Promise<number> {
+  let chunks = 0;
+  for (const name of names) {
+    const info = await objects.info(name).catch(() => null);
+    if (info && !info.deleted) {
+      const seqs: number[] = [];
+      await scanStream(js, jsm, `OBJ_${SNAPSHOT_BUCKET}`, `$O.${SNAPSHOT_BUCKET}.C.${info.nuid}`, undefined, (m) => seqs.push(m.seq));
+      for (const seq of seqs) if (await jsm.streams.deleteMessage(`OBJ_${SNAPSHOT_BUCKET}`, seq, true).catch(() => false)) chunks++;
+    }
+    await objects.delete(name).catch(() => undefined);
+  }
+  return chunks;
 }
