@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { eraseCustomer, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, MAX_CUSTOMER_ID, NOT_ERASED, SCORER_NOT_ERASED } from '../sinks/clickhouse/erasure.js';
-import { placesOf, ScorerErasureTimeoutError, SCORER_PENDING, type ErasedOutsideWarehouse } from '../scorer/runtime/erasure.js';
+import { placesOf, SCORER_ERASURE_TIMEOUT, SCORER_PENDING, type ErasedOutsideWarehouse } from '../contracts/erasure.js';
 import type { AccessAudit } from './audit.js';
 import type { ErrorCode } from './errors.js';
 
@@ -67,7 +67,8 @@ export function registerErasureRoutes(app: FastifyInstance, deps: ErasureRouteDe
           try {
             outside = await forgetInScorer(body.customer_id, erasureId);
           } catch (err) {
-            throw new ScorerNotConfirmedError(err instanceof ScorerErasureTimeoutError ? `the scorer has not confirmed it forgot the customer (${err.message})` : (err as Error).message);
+            const failure = err as Error;
+            throw new ScorerNotConfirmedError(failure.name === SCORER_ERASURE_TIMEOUT ? `the scorer has not confirmed it forgot the customer (${failure.message})` : failure.message);
           }
         }
         : undefined;

@@ -13,7 +13,8 @@ import { eraseCustomer, checkErasureInput, ErasureIncompleteError, ErasureInputE
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../runtime/nats.js';
 import { createLogger } from '../runtime/log.js';
-import { placesOf, scorerEraser, ScorerErasureTimeoutError, SCORER_PENDING, type ErasedOutsideWarehouse } from '../scorer/runtime/erasure.js';
+import { placesOf, SCORER_PENDING, type ErasedOutsideWarehouse } from '../contracts/erasure.js';
+import { scorerEraser, ScorerErasureTimeoutError } from '../scorer/runtime/erasure.js';
 import { StreamScanTimeoutError } from '../scorer/runtime/retained-erasure.js';
 import { SnapshotNotCoveredError, SnapshotStillHoldsError } from '../scorer/runtime/store/snapshot-erasure.js';
 import type { Command } from './main.js';

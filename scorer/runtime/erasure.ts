@@ -12,10 +12,11 @@
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ControlV1 } from '../../contracts/events.js';
+import { SCORER_ERASURE_TIMEOUT, type ErasedOutsideWarehouse, type Forgotten } from '../../contracts/erasure.js';
 import { partitionOf, STREAM_TX, txSubject } from '../../contracts/subjects.js';
 import type { Logger } from '../../runtime/log.js';
-import { eraseRetained, type RetainedErasure } from './retained-erasure.js';
-import { eraseFromSnapshots, type SnapshotErasure } from './store/snapshot-erasure.js';
+import { eraseRetained } from './retained-erasure.js';
+import { eraseFromSnapshots } from './store/snapshot-erasure.js';
 import { consumerName } from './worker.js';
 
 export interface ForgetOptions {
@@ -32,17 +33,9 @@ export interface ForgetOptions {
   pollMs?: number;
 }
 
-export interface Forgotten {
-  partition: number;
-  /** The control message's stream sequence. */
-  seq: number;
-  /** True when the scorer has acked past it; false when no scorer consumer exists yet (it will, in order). */
-  applied: boolean;
-}
-
 /** The scorer did not pass the erasure within the deadline (it is behind or down); retrying is safe. */
 export class ScorerErasureTimeoutError extends Error {
-  override readonly name = 'ScorerErasureTimeoutError';
+  override readonly name = SCORER_ERASURE_TIMEOUT;
   constructor(readonly partition: number, readonly seq: number, readonly ackFloor: number, deadlineMs: number) {
     super(`the scorer of partition ${partition} has not passed the erasure at stream position ${seq} within ${deadlineMs} ms (it has acked up to ${ackFloor})`);
   }
@@ -73,25 +66,6 @@ export async function forgetInScorer(opts: ForgetOptions): Promise<Forgotten> {
  * Said under `not_erased` when no scorer consumer existed yet: the control message (naming the customer)
  * stays in `TX` until a scorer applies it, and snapshots of the partition (if any) were not rewritten.
  */
-export const SCORER_PENDING = 'the erase_customer control message in TX and any snapshot of the partition: kept until a scorer applies the message (no scorer consumer yet); erase again once the scorer runs';
-
-/** What an erasure did outside the warehouse: the scorer, the streams, the card directory, the snapshots. */
-export interface ErasedOutsideWarehouse {
-  scorer: Forgotten;
-  /** Per stream (`TX`, `OFFERS`, `DLQ`): messages read and messages of the customer securely erased. */
-  streams: RetainedErasure['streams'];
-  /** Card-directory entries (revisions) of the customer erased. */
-  card_directory: number;
-  /** The customer's partition's snapshot chain: objects scanned and rewritten without the customer. */
-  snapshots: SnapshotErasure;
-  ms: number;
-}
-
-/** The places of an erasure's answer (API and `vafa erase --json`), beside the warehouse's `tables`. */
-export function placesOf(outside: ErasedOutsideWarehouse): Omit<ErasedOutsideWarehouse, 'ms'> & { outside_warehouse_ms: number } {
-  const { ms, ...places } = outside;
-  return { ...places, outside_warehouse_ms: ms };
-}
 
 /** Settings of `scorerEraser` beyond the connection; each with its default. */
 export interface EraserOptions {

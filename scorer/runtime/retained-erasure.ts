@@ -16,6 +16,7 @@
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '../../runtime/log.js';
 import { partitionFilter, STREAM_DLQ, STREAM_OFFERS, STREAM_TX } from '../../contracts/subjects.js';
+import type { StreamErasure } from '../../contracts/erasure.js';
 
 /** The JetStream stream behind the card directory's KV bucket. */
 export const CARD_DIRECTORY_STREAM = 'KV_vafa_cards';
@@ -39,13 +40,6 @@ export interface RetainedErasureOptions {
 }
 
 /** What one stream held of the customer. */
-export interface StreamErasure {
-  /** Messages read. */
-  scanned: number;
-  /** Messages of the customer, securely erased. */
-  deleted: number;
-}
-
 export interface RetainedErasure {
   streams: Record<string, StreamErasure>;
   /** Card-directory revisions mapping one of the customer's tokens to them, erased. */

@@ -20,6 +20,7 @@ import { readableOf } from '../checkpoints.js';
 import { decodeRecord, type RecordKind } from './codec.js';
 import type { StoreFrame } from './lmdb-store.js';
 import { CHAIN_BUCKET, chainKey, encodeFrames, parseFrames, SNAPSHOT_BUCKET, SnapshotFormatError, type Chain } from './snapshots.js';
+import type { SnapshotErasure } from '../../../contracts/erasure.js';
 
 export interface SnapshotErasureOptions {
   nc: NatsConnection;
@@ -32,19 +33,6 @@ export interface SnapshotErasureOptions {
   /** Between two looks at the chain, ms. Default 250. */
   pollMs?: number;
   logger?: Logger;
-}
-
-export interface SnapshotErasure {
-  /** Whether the partition has a snapshot chain at all (the `nats` state store). */
-  chain: boolean;
-  /** Objects of the chain scanned. */
-  objects: number;
-  /** Objects replaced by a copy without the customer. */
-  rewritten: number;
-  /** Frames left out of those copies. */
-  frames: number;
-  /** Stored chunks of the replaced objects securely erased. */
-  chunks: number;
 }
 
 /** The scorer has not shipped a snapshot covering the erasure within the deadline (behind, or down). */
