@@ -91,7 +91,16 @@ export interface ErasureRequest {
    * none comes back after the deletes. A failure fails the erasure (a retry reuses the erasure id).
    */
   forget?: (erasureId: string) => Promise<unknown>;
+  /**
+   * How long after the deletes the access audit is swept again, ms: the API writes its audit rows in
+   * batches (every second, api/audit.ts), so a read of the customer just before the erasure can land
+   * after it. Default `LATE_AUDIT_MS`; 0: no second sweep.
+   */
+  lateAuditMs?: number;
 }
+
+/** The second sweep of the access audit (`ErasureRequest.lateAuditMs`): 2.5 times the audit's 1 s batches. */
+export const LATE_AUDIT_MS = 2_500;
 
 export interface TableErasure {
   table: string;
@@ -214,6 +223,24 @@ export function rewriteExpr(column: string, how: IdRewrite): string {
  * Erases `customerId` from every table of `db` (see the file comment) and records an `admin.erase` row in
  * `access_audit` whose `customer_id` is the erasure id. Returns per table what was done.
  */
+/** Copies the customer's rows of a kept table under the erasure id, personal fields blanked or re-hashed (the deletes follow). */
+async function keepPseudonymised(ch: ClickHouseClient, db: string, table: string, columns: readonly string[], params: { id: string; erasure_id: string }): Promise<void> {
+  const blank = new Set(ERASURE_POLICY[table]!.blank ?? []);
+  const rewrite = ERASURE_POLICY[table]!.rewrite ?? {};
+  // Positional, without aliases: an alias named like a column would replace it in the WHERE clause.
+  const select = columns.map((c) => {
+    if (c === 'customer_id') return '{erasure_id:String}';
+    if (blank.has(c)) return "''";
+    if (rewrite[c]) return rewriteExpr(c, rewrite[c]);
+    if (table === 'access_audit' && c === 'detail') return 'replaceAll(detail, {id:String}, {erasure_id:String})';
+    return ident(c);
+  });
+  await ch.command({
+    query: `INSERT INTO ${db}.${table} (${columns.map(ident).join(', ')}) SELECT ${select.join(', ')} FROM ${db}.${table} FINAL WHERE customer_id = {id:String}`,
+    query_params: params,
+  });
+}
+
 export async function eraseCustomer(ch: ClickHouseClient, db: string, req: ErasureRequest): Promise<ErasureResult> {
   checkErasureInput(req.customerId, req.reference);
   const t0 = performance.now();
@@ -228,28 +255,24 @@ export async function eraseCustomer(ch: ClickHouseClient, db: string, req: Erasu
   }
   // Kept copies first (their materialized views refill the dashboard copies), then every delete.
   const kept = [...tables.keys()].filter((t) => ERASURE_POLICY[t] && (counts.get(t) ?? 0) > 0);
-  for (const table of kept) {
-    const columns = tables.get(table)!;
-    const blank = new Set(ERASURE_POLICY[table]!.blank ?? []);
-    const rewrite = ERASURE_POLICY[table]!.rewrite ?? {};
-    // Positional, without aliases: an alias named like a column would replace it in the WHERE clause.
-    const select = columns.map((c) => {
-      if (c === 'customer_id') return '{erasure_id:String}';
-      if (blank.has(c)) return "''";
-      if (rewrite[c]) return rewriteExpr(c, rewrite[c]);
-      if (table === 'access_audit' && c === 'detail') return 'replaceAll(detail, {id:String}, {erasure_id:String})';
-      return ident(c);
-    });
-    await ch.command({
-      query: `INSERT INTO ${db}.${table} (${columns.map(ident).join(', ')}) SELECT ${select.join(', ')} FROM ${db}.${table} FINAL WHERE customer_id = {id:String}`,
-      query_params: params,
-    });
-  }
+  for (const table of kept) await keepPseudonymised(ch, db, table, tables.get(table)!, params);
   for (const table of tables.keys()) {
     if ((counts.get(table) ?? 0) === 0) continue;
     await ch.command({ query: `ALTER TABLE ${db}.${table} DELETE WHERE ${ofPending(db)}`, query_params: params });
   }
   await waitForMutations(ch, db, erasureId);
+  const audit = tables.get('access_audit');
+  const lateAuditMs = req.lateAuditMs ?? LATE_AUDIT_MS;
+  if (audit && lateAuditMs > 0) {
+    await new Promise((resolve) => setTimeout(resolve, lateAuditMs));
+    const [late] = await rows<{ n: number }>(ch, `SELECT count() AS n FROM ${db}.access_audit WHERE customer_id = {id:String}`, params);
+    if ((late?.n ?? 0) > 0) {
+      await keepPseudonymised(ch, db, 'access_audit', audit, params);
+      await ch.command({ query: `ALTER TABLE ${db}.access_audit DELETE WHERE ${ofPending(db)}`, query_params: params });
+      await waitForMutations(ch, db, erasureId);
+      counts.set('access_audit', (counts.get('access_audit') ?? 0) + (late?.n ?? 0));
+    }
+  }
   const result: TableErasure[] = [...tables.keys()].sort().map((table) => ({ table, action: ERASURE_POLICY[table] ? 'pseudonymised' : 'deleted', rows: counts.get(table) ?? 0 }));
   // The audit alone is not the customer's data: a look-up of an erased id is audited like any other.
   const found = result.some((r) => r.rows > 0 && r.table !== 'access_audit');
