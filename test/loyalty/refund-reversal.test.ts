@@ -4,29 +4,14 @@
  * purchase. And the refund's scored row carries the event's `kind` and `refund_of_tx_id`.
  */
 import { describe, expect, it } from 'vitest';
-import type { TransactionV1 } from '../../contracts/events.js';
 import { featureValues, namedFeatures } from '../../scorer/core/features/engine.js';
-import type { Row } from '../../scorer/core/types.js';
 import { decodeRecord, encodeRecord } from '../../scorer/runtime/store/codec.js';
 import { checkInvariants, Driver, rules } from './helpers.js';
+import { pick, refund, REFUND_RULES, type RefundTx } from './refund-helpers.js';
 
-const P = rules(`
-version: "R1"
-bank_time_offset: "+03:30"
-tiers:
-  window_months: 3
-  levels:
-    - { id: bronze, min_points: 0, multiplier: 1, expiry_days: 100 }
-    - { id: silver, min_points: 150, multiplier: 2, expiry_days: 200 }
-reversals: { window_days: 60, pending_days: 7 }
-rules:
-  - { id: pos, when: { channels: [pos] }, award: { per_amount: { points: 1, per_minor: 10 } }, caps: { per_tx: 400 } }
-  - { id: weekend, kind: bonus, when: { channels: [pos] }, award: { fixed: 5 } }
-`);
+const P = REFUND_RULES;
 
-const pick = (rows: Row[], ...keys: string[]): unknown[][] => rows.map((r) => keys.map((k) => r[k]));
-type Tx = Partial<TransactionV1> & { tx_id: string; occurred_at: string };
-const refund = (d: Driver, body: Tx): void => void d.tx({ kind: 'refund', ...body });
+type Tx = RefundTx;
 const voidOf = (d: Driver, refundId: string, occurredAt: string, id = `${refundId}:rev`): void => void d.tx({ tx_id: id, occurred_at: occurredAt, reverses_tx_id: refundId });
 const at = (iso: string): number => Date.parse(iso);
 

@@ -190,14 +190,21 @@ export function loyaltyOnTimer(state: PartitionState, c: CustomerState, t: Timer
 // Earning
 // ---------------------------------------------------------------------------------------------------
 
+/**
+ * Whether a reversal that arrived first (within `reversals.pending_days`) cancels this transaction; the
+ * reversal's note is consumed either way.
+ */
+function cancelledBeforehand(L: CustomerState['loyalty'], tx: TransactionV1, ctx: Ctx, R: TimelineEntry['rules']): boolean {
+  const pending = own(L.pending, tx.tx_id);
+  if (pending === undefined) return false;
+  delete L.pending[tx.tx_id];
+  return pending >= ctx.watermark - R.reversals.pendingDays * DAY_MS;
+}
+
 function earn(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEntry, cfg: LoyaltyConfig, emit: Emit): LoyaltyOutcome {
   const R = entry.rules;
   const L = c.loyalty;
-  const pending = own(L.pending, tx.tx_id);
-  if (pending !== undefined) {
-    delete L.pending[tx.tx_id];
-    if (pending >= ctx.watermark - R.reversals.pendingDays * DAY_MS) return { points: 0, status: 'cancelled' };
-  }
+  if (cancelledBeforehand(L, tx, ctx, R)) return { points: 0, status: 'cancelled' };
   if (tx.status === 'declined') return { points: 0, status: 'declined' };
   if (R.currencies && !R.currencies.includes(tx.currency)) return { points: 0, status: 'none' };
   referral(c, tx, ctx, entry, cfg, emit);
@@ -469,11 +476,7 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
 function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
   const R = entry.rules;
   const L = c.loyalty;
-  const pending = own(L.pending, tx.tx_id);
-  if (pending !== undefined) {
-    delete L.pending[tx.tx_id];
-    if (pending >= ctx.watermark - R.reversals.pendingDays * DAY_MS) return { points: 0, status: 'cancelled' };
-  }
+  if (cancelledBeforehand(L, tx, ctx, R)) return { points: 0, status: 'cancelled' };
   const month = bankMonth(ctx.at, R.offsetMin);
   // What a reversal of this refund needs, whatever it took (the reversal is then known as a refund's).
   const kept = (pts: number, m: number, ver: string, exp: number, of?: string, amt?: number): void => {
