@@ -3,57 +3,34 @@
  * own time runs faster, so a survey sent now is answered when the bank's time has moved on by the answer's
  * delay, not hours of wall clock later. A real nats-server carries the trigger, as in responder.test.ts.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeedbackV1 } from '../../contracts/events.js';
-import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
-import { connectNats, ensureStreams } from '../../runtime/nats.js';
 import { createBank, decideSurveyAnswer, parseSurveyTrigger, runFeeder, splitPass } from '../../simulator/mod.js';
+import { startFeederHarness, type FeederHarness } from './feeder-harness.js';
 
 const DAY = 86_400_000;
 
 describe('survey answers in a live stream', () => {
-  let dir: string;
-  let nats: LocalNats;
+  let harness: FeederHarness | undefined;
   let nc: NatsConnection;
-  let server: Server;
   let url: string;
+  let natsUrl: string;
   const arrivals = new Map<string, { path: string; occurred_at: string; body: Record<string, unknown> }[]>();
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'vafa-live-surveys-'));
-    nats = await startLocalNats({ port: 0, storeDir: path.join(dir, 'nats') });
-    nc = await connectNats(nats.url, 'live-surveys-test');
-    await ensureStreams(await jetstreamManager(nc), { replicas: 1, duplicateWindowS: 120 });
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const items = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>[];
-        for (const it of items) {
-          const id = String(it.customer_id);
-          arrivals.set(id, [...(arrivals.get(id) ?? []), { path: req.url ?? '', occurred_at: String(it.occurred_at), body: it }]);
-        }
-        res.writeHead(202, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ accepted: items.length, duplicates: 0, results: items.map((_, index) => ({ index, status: 'accepted', id: 'x' })) }));
-      });
+    harness = await startFeederHarness('live-surveys', (route, items) => {
+      for (const it of items) {
+        const id = String(it.customer_id);
+        arrivals.set(id, [...(arrivals.get(id) ?? []), { path: route, occurred_at: String(it.occurred_at), body: it }]);
+      }
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ nc, url, natsUrl } = harness);
   });
 
   afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
-    await nc?.close();
-    await nats?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await harness?.close();
   });
 
   it('answers a survey sent during the live stream in the bank\'s time, stamped with the wall clock between the customer\'s events', async () => {
@@ -68,7 +45,7 @@ describe('survey answers in a live stream', () => {
     // ~20 events a simulated day at 20 events/s: the bank's day passes in about a second of wall clock.
     const feeding = runFeeder({
       target: url, bank: { profiles: () => [], events: () => pass.live(), options: bank.options }, sendProfiles: false, timeline: pass.timeline,
-      rate: 20, respond: { natsUrl: nats.url },
+      rate: 20, respond: { natsUrl },
     });
     const deadline = Date.now() + 10_000;
     while (!arrivals.get(customer)?.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));

@@ -3,23 +3,17 @@
  * real nats-server: triggers published on stream OFFERS come back as survey answers posted to
  * /v1/feedback, merged into the feed in event time.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeedbackV1 } from '../../contracts/events.js';
 import { IngestService } from '../../ingest/service.js';
 import type { Publisher } from '../../ingest/publisher.js';
-import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
-import { connectNats, ensureStreams } from '../../runtime/nats.js';
 import {
   createBank, decideSurveyAnswer, FeederError, parseSurveyTrigger, runFeeder, SURVEY_ANSWER_WINDOW_MS, SURVEY_RESPONSE_RATE, type SurveyTrigger,
 } from '../../simulator/mod.js';
 import { SurveyAnswerQueue } from '../../simulator/responder.js';
+import { startFeederHarness, type FeederHarness } from './feeder-harness.js';
 
 const HOUR = 3_600_000;
 const ingest = new IngestService({ publisher: {} as Publisher, partitions: 8, tokenKey: 'test-key' });
@@ -118,45 +112,28 @@ describe('survey answers: decisions', () => {
 });
 
 describe('survey answers: the closed loop through OFFERS', () => {
-  let dir: string;
-  let nats: LocalNats;
+  let harness: FeederHarness | undefined;
   let nc: NatsConnection;
-  let server: Server;
   let url: string;
+  let natsUrl: string;
   const posted = new Map<string, Record<string, unknown>[]>();
   /** Event times per customer in the order the items arrived (a customer's items all travel in one lane, one request at a time). */
   const arrivals = new Map<string, string[]>();
 
   beforeAll(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'vafa-responder-'));
-    nats = await startLocalNats({ port: 0, storeDir: path.join(dir, 'nats') });
-    nc = await connectNats(nats.url, 'responder-test');
-    await ensureStreams(await jetstreamManager(nc), { replicas: 1, duplicateWindowS: 120 });
-    server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const items = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>[];
-        const list = posted.get(req.url ?? '') ?? [];
-        list.push(...items);
-        posted.set(req.url ?? '', list);
-        if (req.url !== '/v1/customers') {
-          for (const it of items) arrivals.set(String(it.customer_id), [...(arrivals.get(String(it.customer_id)) ?? []), String(it.occurred_at)]);
-        }
-        res.writeHead(202, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ accepted: items.length, duplicates: 0, results: items.map((_, index) => ({ index, status: 'accepted', id: 'x' })) }));
-      });
+    harness = await startFeederHarness('responder', (route, items) => {
+      const list = posted.get(route) ?? [];
+      list.push(...items);
+      posted.set(route, list);
+      if (route !== '/v1/customers') {
+        for (const it of items) arrivals.set(String(it.customer_id), [...(arrivals.get(String(it.customer_id)) ?? []), String(it.occurred_at)]);
+      }
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ nc, url, natsUrl } = harness);
   });
 
   afterAll(async () => {
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
-    await nc?.close();
-    await nats?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await harness?.close();
   });
 
   it('answers the surveys the scorer publishes, in event time with the bank\'s events, and ignores offers', async () => {
@@ -181,7 +158,7 @@ describe('survey answers: the closed loop through OFFERS', () => {
     const { kind: _k, survey: _s, ...offer } = trigger('marketing-1', { ...base, channel: 'sms', campaign_id: 'onboarding' });
 
     const js = jetstream(nc);
-    const feeding = runFeeder({ target: url, bank, rate: 60, respond: { natsUrl: nats.url } });
+    const feeding = runFeeder({ target: url, bank, rate: 60, respond: { natsUrl } });
     for (let i = 0; i < 200 && !posted.has('/v1/customers'); i++) await new Promise((r) => setTimeout(r, 25));
     expect(posted.has('/v1/customers')).toBe(true);
     for (const t of [...yes, no, offer]) await js.publish(`offers.${String(t.channel)}`, JSON.stringify(t), { msgID: String(t.offer_id) });
