@@ -250,7 +250,14 @@ export class LmdbStateStore implements CheckpointStore {
       }
     }
     await Promise.all(pending);
-    if (meta) await db.put(META, Buffer.from(meta));
+    if (!meta) return;
+    // An increment carries the timer pages the heap has, not those it dropped: drop what the meta does not count.
+    const { timerCount, timerPageSize } = this.decode<StoredMeta>(partition, 'meta', META, meta);
+    const pages = Math.ceil(timerCount / timerPageSize);
+    const stale: string[] = [];
+    for (const key of db.getKeys(rangeOf(TIMER_PREFIX) as never)) if (Number((key as string).slice(TIMER_PREFIX.length)) >= pages) stale.push(key as string);
+    await Promise.all(stale.map((key) => db.remove(key)));
+    await db.put(META, Buffer.from(meta));
   }
 
   /**
