@@ -9,6 +9,7 @@ import { cookieValue, fromTrustedProxy, SESSION_COOKIE, type KeyRing, type Proxy
 import type { AccessAudit } from './audit.js';
 import type { ErrorCode } from './errors.js';
 import { registerErasureRoutes } from './erasure.js';
+import type { ErasedOutsideWarehouse } from '../contracts/erasure.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,7 +26,7 @@ export interface AccessRouteDeps {
   database: string;
   send: (reply: FastifyReply, code: ErrorCode, extra?: Record<string, unknown>, message?: string) => FastifyReply;
   /** Makes the scorer forget a customer before the warehouse erasure (AppDeps.forgetInScorer). */
-  forgetInScorer?: (customerId: string, erasureId: string) => Promise<unknown>;
+  forgetInScorer?: (customerId: string, erasureId: string) => Promise<ErasedOutsideWarehouse>;
 }
 
 /** Where the request came from: the socket's address, or the first forwarded one from the trusted proxy. */

@@ -21,6 +21,7 @@ import type { ApiMetrics } from './metrics.js';
 import { hashKey, installAuth, KeyRing, Sessions, withDefaultScope, type RouteScope } from './auth.js';
 import { AccessAudit } from './audit.js';
 import { clientAddress, registerAccessRoutes } from './access.js';
+import type { ErasedOutsideWarehouse } from '../contracts/erasure.js';
 
 export const MAX_ITEMS = 1000;
 
@@ -52,7 +53,7 @@ export interface AppDeps {
    * the ingest role (scorer/runtime/erasure.ts over its NATS connection). Absent: the erasure says the
    * scorer state is left (`not_erased`).
    */
-  forgetInScorer?: (customerId: string, erasureId: string) => Promise<unknown>;
+  forgetInScorer?: (customerId: string, erasureId: string) => Promise<ErasedOutsideWarehouse>;
   /** Registers the built-in dashboard (kept out of this file). */
   dashboard?: (app: FastifyInstance) => Promise<void>;
 }

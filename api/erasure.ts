@@ -8,8 +8,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { eraseCustomer, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, MAX_CUSTOMER_ID, NOT_ERASED, SCORER_NOT_ERASED } from '../sinks/clickhouse/erasure.js';
-import { placesOf, SCORER_ERASURE_TIMEOUT, SCORER_PENDING, type ErasedOutsideWarehouse } from '../contracts/erasure.js';
+import { eraseCustomer, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, MAX_CUSTOMER_ID } from '../sinks/clickhouse/erasure.js';
+import { notErased, placesOf, SCORER_ERASURE_TIMEOUT, type ErasedOutsideWarehouse } from '../contracts/erasure.js';
 import type { AccessAudit } from './audit.js';
 import type { ErrorCode } from './errors.js';
 
@@ -24,13 +24,7 @@ export interface ErasureRouteDeps {
    * `scorerEraser`); its result gives the answer's `scorer`, `streams`, `card_directory` and `snapshots`. Absent: the answer lists the scorer
    * state, the streams and the card directory under not_erased.
    */
-  forgetInScorer?: (customerId: string, erasureId: string) => Promise<unknown>;
-}
-
-/** What `not_erased` says when the erasure outside the warehouse ran: nothing, or the control message kept. */
-function notErasedAfter(outside: unknown): string[] {
-  const scorer = (outside as { scorer?: { applied?: boolean } } | undefined)?.scorer;
-  return scorer && scorer.applied === false ? [SCORER_PENDING] : [];
+  forgetInScorer?: (customerId: string, erasureId: string) => Promise<ErasedOutsideWarehouse>;
 }
 
 /** The scorer did not confirm it forgot the customer; nothing was erased from the warehouse. */
@@ -56,7 +50,7 @@ export function registerErasureRoutes(app: FastifyInstance, deps: ErasureRouteDe
   }, async (req, reply) => {
     const body = req.body as { customer_id: string; reference?: string };
     const previous = running.get(body.customer_id);
-    let outside: unknown;
+    let outside: ErasedOutsideWarehouse | undefined;
     const run = (async () => {
       await previous?.catch(() => undefined);
       // The customer's audit rows still in this process's buffer are rewritten with the rest.
@@ -81,7 +75,7 @@ export function registerErasureRoutes(app: FastifyInstance, deps: ErasureRouteDe
     running.set(body.customer_id, run);
     try {
       const result = await run;
-      return { ...result, ...(outside ? placesOf(outside as ErasedOutsideWarehouse) : {}), not_erased: deps.forgetInScorer ? notErasedAfter(outside) : [SCORER_NOT_ERASED, ...NOT_ERASED] };
+      return { ...result, ...(outside ? placesOf(outside) : {}), not_erased: notErased(deps.forgetInScorer !== undefined, outside) };
     } catch (err) {
       req.auditAction = 'admin.erase';
       if (err instanceof ScorerNotConfirmedError) {

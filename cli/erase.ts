@@ -9,11 +9,11 @@ import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline/promises';
 import { loadSettings } from '../config/settings.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
-import { eraseCustomer, checkErasureInput, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, NOT_ERASED, SCORER_NOT_ERASED } from '../sinks/clickhouse/erasure.js';
+import { eraseCustomer, checkErasureInput, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError } from '../sinks/clickhouse/erasure.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats } from '../runtime/nats.js';
 import { createLogger } from '../runtime/log.js';
-import { placesOf, SCORER_PENDING, type ErasedOutsideWarehouse } from '../contracts/erasure.js';
+import { notErased, placesOf, type ErasedOutsideWarehouse } from '../contracts/erasure.js';
 import { scorerEraser, ScorerErasureTimeoutError } from '../scorer/runtime/erasure.js';
 import { StreamScanTimeoutError } from '../scorer/runtime/retained-erasure.js';
 import { SnapshotNotCoveredError, SnapshotStillHoldsError } from '../scorer/runtime/store/snapshot-erasure.js';
@@ -106,9 +106,9 @@ export const eraseCommand: Command = {
         customerId, principal: `cli:${os.userInfo().username}`, via: 'cli', method: 'CLI', route: 'vafa erase',
         remoteAddr: os.hostname(), ...(values.reference ? { reference: values.reference } : {}), ...(forget ? { forget } : {}),
       });
-      const notErased = forget ? (outside?.scorer.applied === false ? [SCORER_PENDING] : []) : [SCORER_NOT_ERASED, ...NOT_ERASED];
+      const unreached = notErased(forget !== undefined, outside);
       if (values.json) {
-        console.log(JSON.stringify({ ...r, ...(outside ? placesOf(outside) : {}), not_erased: notErased }));
+        console.log(JSON.stringify({ ...r, ...(outside ? placesOf(outside) : {}), not_erased: unreached }));
         return 0;
       }
       console.log(`${r.found ? 'erased' : 'nothing found for'} customer ${customerId}: erasure id ${r.erasure_id} (audit ${r.audit_id}, ${r.ms} ms)`);
@@ -120,9 +120,9 @@ export const eraseCommand: Command = {
         console.log(`  snapshots                ${snapshots.chain ? `${snapshots.rewritten} of ${snapshots.objects} object(s) rewritten without the customer (${snapshots.chunks} chunk(s) of the old ones securely deleted)` : 'none in the NATS object store'}`);
       }
       for (const t of r.tables.filter((x) => x.rows > 0)) console.log(`  ${t.table.padEnd(24)} ${t.action} ${t.rows} row(s)`);
-      if (notErased.length) {
+      if (unreached.length) {
         console.log('not erased by this command (docs/security.md):');
-        for (const n of notErased) console.log(`  - ${n}`);
+        for (const n of unreached) console.log(`  - ${n}`);
       }
       return 0;
     } catch (err) {

@@ -47,6 +47,24 @@ export interface ErasedOutsideWarehouse {
   ms: number;
 }
 
+/** What an erasure that could not reach NATS (`--warehouse-only`, or the API without a scorer eraser) leaves (docs/security.md). */
+export const NOT_ERASED = [
+  'retained messages of the TX, OFFERS and DLQ streams (a replay would bring the customer back)',
+  'the card directory (NATS KV vafa_cards)',
+] as const;
+
+/** Said as well when the erasure could not reach the scorer. */
+export const SCORER_NOT_ERASED = 'scorer state (state store, snapshots): the scorer still holds the customer until it forgets them (vafa erase with NATS reachable, or an erase_customer control message)';
+
+/**
+ * The answer's `not_erased`: with NATS reached, nothing, or the control message kept when no scorer had
+ * applied it yet; without, the scorer state and what NATS retains.
+ */
+export function notErased(reachedNats: boolean, outside: ErasedOutsideWarehouse | undefined): string[] {
+  if (!reachedNats) return [SCORER_NOT_ERASED, ...NOT_ERASED];
+  return outside?.scorer.applied === false ? [SCORER_PENDING] : [];
+}
+
 /** Said in `not_erased` when no scorer had applied the erasure yet. */
 export const SCORER_PENDING = 'the erase_customer control message in TX and any snapshot of the partition: kept until a scorer applies the message (no scorer consumer yet); erase again once the scorer runs';
 

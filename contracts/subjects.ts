@@ -7,6 +7,8 @@ import type { StreamKind } from './events.js';
 export const STREAM_TX = 'TX';
 export const STREAM_OFFERS = 'OFFERS';
 export const STREAM_DLQ = 'DLQ';
+/** The card directory's KV bucket (card token → customer id); JetStream keeps it in stream `KV_<bucket>`. */
+export const CARD_DIRECTORY_BUCKET = 'vafa_cards';
 export const OFFER_CHANNELS = ['sms', 'app', 'email', 'branch'] as const;
 export type OfferChannel = (typeof OFFER_CHANNELS)[number];
 

@@ -4,6 +4,7 @@
  */
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { CARD_DIRECTORY_BUCKET } from '../contracts/subjects.js';
 import type { CardDirectory } from './service.js';
 
 /**
@@ -18,7 +19,7 @@ export class NatsCardDirectory implements CardDirectory {
   private constructor(private readonly kv: KV) {}
 
   static async open(nc: NatsConnection, replicas = 1): Promise<NatsCardDirectory> {
-    const kv = await new Kvm(nc).create('vafa_cards', { history: 1, replicas, description: 'card token → customer id' });
+    const kv = await new Kvm(nc).create(CARD_DIRECTORY_BUCKET, { history: 1, replicas, description: 'card token → customer id' });
     return new NatsCardDirectory(kv);
   }
 

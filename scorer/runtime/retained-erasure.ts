@@ -15,12 +15,12 @@
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '../../runtime/log.js';
-import { partitionFilter, STREAM_DLQ, STREAM_OFFERS, STREAM_TX } from '../../contracts/subjects.js';
+import { CARD_DIRECTORY_BUCKET, partitionFilter, STREAM_DLQ, STREAM_OFFERS, STREAM_TX } from '../../contracts/subjects.js';
 import type { StreamErasure } from '../../contracts/erasure.js';
 
 /** The JetStream stream behind the card directory's KV bucket. */
-export const CARD_DIRECTORY_STREAM = 'KV_vafa_cards';
-const CARD_SUBJECT_PREFIX = '$KV.vafa_cards.';
+export const CARD_DIRECTORY_STREAM = `KV_${CARD_DIRECTORY_BUCKET}`;
+const CARD_SUBJECT_PREFIX = `$KV.${CARD_DIRECTORY_BUCKET}.`;
 
 export interface RetainedErasureOptions {
   js: JetStreamClient;
@@ -160,27 +160,28 @@ export class CustomerMatcher {
  * of their card tokens (a card registered to two profiles) stays. Bodies without the field (undecodable
  * ones) are matched like any other message.
  */
-function ofCustomer(m: JsMsg, customerId: string, matcher: CustomerMatcher): boolean {
-  try {
-    const body = JSON.parse(Buffer.from(m.data).toString('utf8')) as { customer_id?: unknown };
-    if (body && typeof body === 'object' && 'customer_id' in body) return body.customer_id === customerId;
-  } catch {
-    // not JSON
-  }
+function ofCustomer(m: JsMsg, body: TxBody | undefined, customerId: string, matcher: CustomerMatcher): boolean {
+  if (body && 'customer_id' in body) return body.customer_id === customerId;
   return matcher.matches(m);
 }
 
-/** Card tokens a TX message of the customer carries (a transaction's card, a profile's cards). */
-function tokensOf(data: Uint8Array): string[] {
+/** A `TX` message's body as JSON, read once for both questions asked of it; undefined when it is not an object. */
+type TxBody = { customer_id?: unknown; card_token?: unknown; card_tokens?: unknown };
+function txBody(data: Uint8Array): TxBody | undefined {
   try {
-    const body = JSON.parse(Buffer.from(data).toString('utf8')) as { card_token?: unknown; card_tokens?: unknown };
-    const out: string[] = [];
-    if (typeof body.card_token === 'string') out.push(body.card_token);
-    if (Array.isArray(body.card_tokens)) for (const t of body.card_tokens) if (typeof t === 'string') out.push(t);
-    return out;
+    const body: unknown = JSON.parse(Buffer.from(data).toString('utf8'));
+    return body && typeof body === 'object' ? (body as TxBody) : undefined;
   } catch {
-    return [];
+    return undefined;
   }
+}
+
+/** Card tokens a TX message of the customer carries (a transaction's card, a profile's cards). */
+function tokensOf(body: TxBody | undefined): string[] {
+  const out: string[] = [];
+  if (typeof body?.card_token === 'string') out.push(body.card_token);
+  if (Array.isArray(body?.card_tokens)) for (const t of body.card_tokens) if (typeof t === 'string') out.push(t);
+  return out;
 }
 
 async function eraseAll(jsm: JetStreamManager, stream: string, seqs: readonly number[]): Promise<number> {
@@ -215,10 +216,11 @@ export async function eraseRetained(opts: RetainedErasureOptions): Promise<Retai
 
   const txSeqs: number[] = [];
   const txScanned = await scanStream(opts.js, opts.jsm, STREAM_TX, partitionFilter(opts.partition), opts.controlSeq, (m) => {
-    if (!ofCustomer(m, opts.customerId, matcher)) return;
+    const body = txBody(m.data);
+    if (!ofCustomer(m, body, opts.customerId, matcher)) return;
     if (m.seq === opts.controlSeq && !opts.controlApplied) return;
     txSeqs.push(m.seq);
-    matcher.addTokens(tokensOf(m.data));
+    matcher.addTokens(tokensOf(body));
   }, scan);
 
   const found: Record<string, number[]> = { [STREAM_TX]: txSeqs };

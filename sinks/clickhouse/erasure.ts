@@ -56,14 +56,6 @@ export const ERASURE_POLICY: Readonly<Record<string, TablePolicy>> = {
   access_audit: { why: 'who read the customer stays provable (the audit is evidence); the id in the URL is replaced too' },
 };
 
-/** What an erasure does not reach yet (said by the API and the CLI, docs/security.md). */
-export const NOT_ERASED = [
-  'retained messages of the TX, OFFERS and DLQ streams (a replay would bring the customer back)',
-  'the card directory (NATS KV vafa_cards)',
-] as const;
-
-/** Said as well when the erasure could not reach the scorer (`ErasureRequest.forget` not given). */
-export const SCORER_NOT_ERASED = 'scorer state (state store, snapshots): the scorer still holds the customer until it forgets them (vafa erase with NATS reachable, or an erase_customer control message)';
 
 /** Tables never touched: the erasure's own bookkeeping. */
 const EXCLUDED = new Set(['erasure_pending']);

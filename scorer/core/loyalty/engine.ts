@@ -453,9 +453,7 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
   // Refunds of it took their share already; with the purchase gone, a later reversal of one gives nothing back.
   if (rec.rp && L.refunds) for (const id in L.refunds) if (L.refunds[id]!.of === orig) L.refunds[id]!.pts = 0;
   const back = Math.max(0, rec.pts - (rec.x ?? 0) - (rec.rp ?? 0));
-  const fromLots = take(L, back, orig);
-  L.debt += back - fromLots;
-  L.balance -= back;
+  takeBack(L, back, orig);
   release(state, L, rec);
   if (back > 0) {
     ledger(c, ctx, emit, { id: `reverse:tx:${tx.tx_id}`, kind: 'reverse', points: -back, rule: 'reversal', version: rec.ver, source: orig, channel: tx.channel, at: ctx.at, expiresAt: null });

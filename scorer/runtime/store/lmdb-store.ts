@@ -130,9 +130,10 @@ function probeEnvironment(where: string): void {
   throw new StoreOpenError(where, `the environment does not open (probe ended with ${how}${probe.stderr ? `: ${probe.stderr.trim().split('\n')[0]}` : ''})`);
 }
 
-const META = 'meta';
-const CUSTOMER_PREFIX = 'c/';
-const TIMER_PREFIX = 't/';
+/** Record keys of a partition's database: the meta record, `c/<customer id>`, `t/<page>` (also the keys of snapshot frames). */
+export const META = 'meta';
+export const CUSTOMER_PREFIX = 'c/';
+export const TIMER_PREFIX = 't/';
 const customerKey = (id: string): string => `${CUSTOMER_PREFIX}${id}`;
 const timerKey = (page: number): string => `${TIMER_PREFIX}${String(page).padStart(8, '0')}`;
 /** `0` sorts right after `/`: the end of a prefix range. */

@@ -18,8 +18,8 @@ import type { Logger } from '../../../runtime/log.js';
 import { scanStream } from '../retained-erasure.js';
 import { readableOf } from '../checkpoints.js';
 import { decodeRecord, type RecordKind } from './codec.js';
-import type { StoreFrame } from './lmdb-store.js';
-import { CHAIN_BUCKET, chainKey, encodeFrames, parseFrames, SNAPSHOT_BUCKET, SnapshotFormatError, type Chain } from './snapshots.js';
+import { CUSTOMER_PREFIX, META, TIMER_PREFIX, type StoreFrame } from './lmdb-store.js';
+import { CHAIN_BUCKET, chainKey, encodeFrames, objectFrames, readChain, SNAPSHOT_BUCKET, SnapshotFormatError, type Chain } from './snapshots.js';
 import type { SnapshotErasure } from '../../../contracts/erasure.js';
 
 export interface SnapshotErasureOptions {
@@ -55,8 +55,6 @@ const NO_CHAIN: SnapshotErasure = { chain: false, objects: 0, rewritten: 0, fram
 
 /** Rewrites lost the compare-and-set race this many times: give up (a retry resumes). */
 const MAX_ATTEMPTS = 5;
-const CUSTOMER_PREFIX = 'c/';
-const TIMER_PREFIX = 't/';
 
 async function openBuckets(nc: NatsConnection): Promise<{ objects: ObjectStore; chains: KV } | undefined> {
   try {
@@ -69,22 +67,8 @@ async function openBuckets(nc: NatsConnection): Promise<{ objects: ObjectStore; 
   }
 }
 
-async function readChain(chains: KV, partition: number): Promise<{ chain: Chain | undefined; revision: number }> {
-  const entry = await chains.get(chainKey(partition));
-  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return { chain: undefined, revision: entry?.revision ?? 0 };
-  return { chain: entry.json<Chain>(), revision: entry.revision };
-}
-
-async function* objectFrames(objects: ObjectStore, name: string): AsyncGenerator<StoreFrame> {
-  const result = await objects.get(name);
-  if (!result) throw new SnapshotFormatError(`snapshot ${name} is missing (the chain moved on)`);
-  yield* parseFrames(result.data as unknown as AsyncIterable<Uint8Array>, name);
-  const error = await result.error;
-  if (error) throw new SnapshotFormatError(`snapshot ${name}: ${error.message}`);
-}
-
 function kindOf(key: string): RecordKind | undefined {
-  if (key === 'meta') return 'meta';
+  if (key === META) return 'meta';
   if (key.startsWith(TIMER_PREFIX)) return 'timers';
   return undefined;
 }
@@ -164,9 +148,9 @@ async function rewriteOnce(objects: ObjectStore, chains: KV, opts: SnapshotErasu
   let meta: Uint8Array | undefined;
   let ownRecord = false;
   for (const [index, object] of chain.objects.entries()) {
-    for await (const frame of objectFrames(objects, object.name)) {
+    for await (const frame of objectFrames(objects, object.name, `snapshot ${object.name} is missing (the chain moved on)`)) {
       lastWriter.set(frame.key, index);
-      if (frame.key === 'meta' && frame.value) meta = frame.value;
+      if (frame.key === META && frame.value) meta = frame.value;
       if (frame.key === ownKey) ownRecord = frame.value !== undefined;
       if (frame.key === ownKey || names(frame, quoted)) naming.push({ index, key: frame.key });
     }
@@ -198,7 +182,7 @@ async function rewriteOnce(objects: ObjectStore, chains: KV, opts: SnapshotErasu
         continue;
       }
       const kept = (async function* filtered(): AsyncGenerator<StoreFrame> {
-        for await (const frame of objectFrames(objects, object.name)) {
+        for await (const frame of objectFrames(objects, object.name, `snapshot ${object.name} is missing (the chain moved on)`)) {
           if (keys.has(frame.key)) frames++;
           else yield frame;
         }

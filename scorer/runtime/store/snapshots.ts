@@ -69,6 +69,22 @@ export const CHAIN_BUCKET = 'vafa_state_chains';
 /** The key of a partition's chain in `CHAIN_BUCKET`. */
 export const chainKey = (partition: number): string => `p${partition}`;
 
+/** The partition's chain manifest and its KV revision (0 and no chain when it has none). */
+export async function readChain(chains: KV, partition: number): Promise<{ chain: Chain | undefined; revision: number }> {
+  const entry = await chains.get(chainKey(partition));
+  if (!entry || entry.operation !== 'PUT' || entry.length === 0) return { chain: undefined, revision: entry?.revision ?? 0 };
+  return { chain: entry.json<Chain>(), revision: entry.revision };
+}
+
+/** The frames of one snapshot object; `SnapshotFormatError` (saying `missing` when there is no such object) when it cannot be read. */
+export async function* objectFrames(objects: ObjectStore, name: string, missing: string): AsyncGenerator<StoreFrame> {
+  const result = await objects.get(name);
+  if (!result) throw new SnapshotFormatError(missing);
+  yield* parseFrames(result.data as unknown as AsyncIterable<Uint8Array>, name);
+  const error = await result.error;
+  if (error) throw new SnapshotFormatError(`snapshot ${name}: ${error.message}`);
+}
+
 export class NatsSnapshots implements RemoteSnapshots {
   private readonly pending = new Map<number, Pending>();
   private source: LmdbStateStore | undefined;
@@ -101,10 +117,8 @@ export class NatsSnapshots implements RemoteSnapshots {
     return p;
   }
 
-  private async chain(partition: number): Promise<{ chain: Chain | undefined; revision: number }> {
-    const entry = await this.chains.get(chainKey(partition));
-    if (!entry || entry.operation !== 'PUT' || entry.length === 0) return { chain: undefined, revision: entry?.revision ?? 0 };
-    return { chain: entry.json<Chain>(), revision: entry.revision };
+  private chain(partition: number): Promise<{ chain: Chain | undefined; revision: number }> {
+    return readChain(this.chains, partition);
   }
 
   async position(partition: number): Promise<number | undefined> {
@@ -113,13 +127,7 @@ export class NatsSnapshots implements RemoteSnapshots {
 
   async *frames(partition: number): AsyncGenerator<StoreFrame> {
     const { chain } = await this.chain(partition);
-    for (const object of chain?.objects ?? []) {
-      const result = await this.objects.get(object.name);
-      if (!result) throw new SnapshotFormatError(`snapshot ${object.name} of partition ${partition} is missing`);
-      yield* parseFrames(result.data as unknown as AsyncIterable<Uint8Array>, object.name);
-      const error = await result.error;
-      if (error) throw new SnapshotFormatError(`snapshot ${object.name}: ${error.message}`);
-    }
+    for (const object of chain?.objects ?? []) yield* objectFrames(this.objects, object.name, `snapshot ${object.name} of partition ${partition} is missing`);
   }
 
   restored(partition: number, seq: number): void {
