@@ -130,11 +130,11 @@ describe('offer triggers downstream', () => {
   it('arrive once each although the scorer is killed and replays', async () => {
     const addr = server.address() as AddressInfo;
     sink = await startWebhookSink({ nc: stack.nc, url: `http://127.0.0.1:${addr.port}/offers`, secret: 's3cret', logger: stack.logger, backoff: { initialMs: 100 } });
-    // Whole-partition snapshots only once a minute: a kill makes the restart replay (and re-publish) nearly
-    // everything it had acked. (The LMDB state store commits before every ack, so a kill replays nothing
+    // Whole-partition snapshots only once an hour, so none falls before the kill however slow the machine: the
+    // restart replays (and re-publishes) everything the killed scorer had acked. (The LMDB state store commits before every ack, so a kill replays nothing
     // acked; this test is about exactly-once triggers over a replay, so it uses the snapshot store.)
     const start = (): ChildProcess => {
-      const c = spawnVafa(['scorer'], stack, { VAFA_SCORER_BATCH: '50', VAFA_CHECKPOINT_MS: '60000', VAFA_CHECKPOINTS: 'file' });
+      const c = spawnVafa(['scorer'], stack, { VAFA_SCORER_BATCH: '50', VAFA_CHECKPOINT_MS: '3600000', VAFA_CHECKPOINTS: 'file' });
       children.push(c);
       return c;
     };
@@ -156,11 +156,14 @@ describe('offer triggers downstream', () => {
     await waitFor(async () => (await offersOnStream()).ids.length > 20, 40_000, 'some triggers on OFFERS');
     // what the scorer had processed and acked when it died
     const jsmAtKill = await jetstreamManager(stack.nc);
-    const ackFloors = new Map<number, number>();
-    for (let p = 0; p < stack.settings.partitions; p++) {
-      const ci = await jsmAtKill.consumers.info(STREAM_TX, consumerName(p)).catch(() => undefined);
-      if (ci) ackFloors.set(p, ci.ack_floor.stream_seq);
-    }
+    const ackFloors = await waitFor(async () => {
+      const floors = new Map<number, number>();
+      for (let p = 0; p < stack.settings.partitions; p++) {
+        const ci = await jsmAtKill.consumers.info(STREAM_TX, consumerName(p)).catch(() => undefined);
+        if (ci) floors.set(p, ci.ack_floor.stream_seq);
+      }
+      return [...floors.values()].some((f) => f > 0) ? floors : undefined;
+    }, 20_000, 'the scorer to ack some events');
     scorer.kill('SIGKILL');
     await new Promise((r) => scorer.once('exit', r));
     await send(half, txs.length);
