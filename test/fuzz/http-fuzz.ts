@@ -64,12 +64,35 @@ export async function fuzzApp(): Promise<{ app: FastifyInstance; errors: string[
 }
 
 const NOW = '2026-04-20T05:08:05Z';
-const validTx = (r: Rand): Record<string, unknown> => ({
+const baseTx = (r: Rand): Record<string, unknown> => ({
   tx_id: `tx-${r.int(1e9)}`, customer_id: `c-${r.int(1e6)}`, channel: r.pick(['pos', 'atm', 'bill_pay', 'installment', 'online', 'fuel', 'transfer', 'deposit']),
   amount_minor: r.int(1e9), currency: r.pick(['IRR', 'USD', 'EUR']), occurred_at: NOW,
   ...(r.chance(0.3) ? { mcc: '5411', merchant_id: 'm-1', terminal_id: 't-1' } : {}),
-  ...(r.chance(0.1) ? { reverses_tx_id: `tx-${r.int(1e9)}` } : {}),
 });
+/** A valid transaction: a purchase-like one (sometimes a reversal, sometimes `kind: standard`) or a refund, linked or not. */
+const validTx = (r: Rand): Record<string, unknown> => {
+  const tx = baseTx(r);
+  if (r.chance(0.15)) return { ...tx, kind: 'refund', ...(r.chance(0.6) ? { refund_of_tx_id: `tx-${r.int(1e9)}` } : {}) };
+  return { ...tx, ...(r.chance(0.1) ? { kind: 'standard' } : {}), ...(r.chance(0.1) ? { reverses_tx_id: `tx-${r.int(1e9)}` } : {}) };
+};
+
+/** Refund fields the contract or its checks refuse, each with the field the 400 must name. */
+export const INVALID_REFUNDS: readonly { field: string; make: (tx: Record<string, unknown>) => Record<string, unknown> }[] = [
+  { field: 'reverses_tx_id', make: (tx) => ({ ...tx, kind: 'refund', reverses_tx_id: 'tx-1' }) },
+  { field: 'refund_of_tx_id', make: (tx) => ({ ...tx, kind: 'refund', refund_of_tx_id: tx.tx_id }) },
+  { field: 'refund_of_tx_id', make: (tx) => ({ ...tx, refund_of_tx_id: 'tx-1' }) },
+  { field: 'refund_of_tx_id', make: (tx) => ({ ...tx, kind: 'standard', refund_of_tx_id: 'tx-1' }) },
+  { field: 'kind', make: (tx) => ({ ...tx, kind: 'reversal' }) },
+  { field: 'kind', make: (tx) => ({ ...tx, kind: 'REFUND' }) },
+  { field: 'refund_of_tx_id', make: (tx) => ({ ...tx, kind: 'refund', refund_of_tx_id: '' }) },
+  { field: 'refund_of_tx_id', make: (tx) => ({ ...tx, kind: 'refund', refund_of_tx_id: 'x'.repeat(300) }) },
+];
+
+/** A transaction with an invalid refund combination (see {@link INVALID_REFUNDS}). */
+export function invalidRefund(r: Rand): { tx: Record<string, unknown>; field: string } {
+  const pick = r.pick(INVALID_REFUNDS);
+  return { tx: pick.make(baseTx(r)), field: pick.field };
+}
 const validProfile = (r: Rand): Record<string, unknown> => ({ customer_id: `c-${r.int(1e6)}`, opened_at: NOW, ...(r.chance(0.5) ? { cards: ['4111111111111111'] } : {}) });
 const validFeedback = (r: Rand): Record<string, unknown> => ({ feedback_id: `f-${r.int(1e9)}`, customer_id: `c-${r.int(1e6)}`, occurred_at: NOW, kind: r.pick(['survey', 'complaint']), score: r.int(11) });
 const validRedemption = (r: Rand): Record<string, unknown> => ({ redemption_id: `r-${r.int(1e9)}`, customer_id: `c-${r.int(1e6)}`, points: 1 + r.int(1000) });
@@ -106,6 +129,8 @@ export interface FuzzRequest {
   headers: Record<string, string>;
   payload?: string | Buffer;
   kind: string;
+  /** A POST of an invalid refund combination: its 400 must name this field. */
+  expectField?: string;
 }
 
 const WRITE_PATHS = ['/v1/transactions', '/v1/customers', '/v1/feedback', '/v1/redemptions'];
@@ -113,9 +138,16 @@ const VALID: Record<string, (r: Rand) => Record<string, unknown>> = {
   '/v1/transactions': validTx, '/v1/customers': validProfile, '/v1/feedback': validFeedback, '/v1/redemptions': validRedemption,
 };
 
-function body(r: Rand, path: string): { payload: string | Buffer; type: string; kind: string } {
+/** Invalid refund fields alone or among valid items: the answer is a 400 naming the field (the valid items are still accepted). */
+function invalidRefundBody(r: Rand): { payload: string; type: string; kind: string; expectField: string } {
+  const bad = invalidRefund(r);
+  const items = r.chance(0.5) ? bad.tx : [validTx(r), bad.tx, validTx(r)];
+  return { payload: JSON.stringify(items), type: 'application/json', kind: 'invalid-refund', expectField: bad.field };
+}
+
+function body(r: Rand, path: string): { payload: string | Buffer; type: string; kind: string; expectField?: string } {
   const valid = VALID[path] ?? validTx;
-  switch (r.int(12)) {
+  switch (r.int(13)) {
     case 0: return { payload: JSON.stringify(valid(r)), type: 'application/json', kind: 'valid' };
     case 1: return { payload: JSON.stringify(mutateObject(r, valid(r))), type: 'application/json', kind: 'mutated' };
     case 2: return { payload: JSON.stringify(Array.from({ length: 1 + r.int(20) }, () => (r.chance(0.5) ? valid(r) : mutateObject(r, valid(r))))), type: 'application/json', kind: 'array' };
@@ -131,6 +163,7 @@ function body(r: Rand, path: string): { payload: string | Buffer; type: string; 
     case 8: return { payload: r.bytes(r.int(2000)), type: r.pick(['application/json', 'application/octet-stream', 'application/x-ndjson']), kind: 'garbage' };
     case 9: return { payload: JSON.stringify(valid(r)), type: r.pick(['text/plain', 'application/xml', 'multipart/form-data; boundary=x', 'application/json; charset=utf-16', 'application/json;;', '', 'a/b/c', 'application/x-www-form-urlencoded']), kind: 'content-type' };
     case 10: return { payload: r.pick(['', 'null', '[]', '{}', '1', '"x"', 'true', '[null]', '[[]]', '{"__proto__":{"x":1}}', '\uFEFF{}']), type: 'application/json', kind: 'edge' };
+    case 11: return path === '/v1/transactions' ? invalidRefundBody(r) : { payload: JSON.stringify([valid(r), valid(r)]), type: 'application/json', kind: 'valid-array' };
     default: return { payload: JSON.stringify([valid(r), valid(r)]), type: 'application/json', kind: 'valid-array' };
   }
 }
@@ -154,7 +187,9 @@ export function randomRequest(r: Rand): FuzzRequest {
     const path = r.pick(WRITE_PATHS);
     const b = body(r, path);
     if (b.type) headers['content-type'] = b.type;
-    return { method: r.chance(0.95) ? 'POST' : r.pick(['PUT', 'PATCH', 'DELETE']), url: path, headers, payload: b.payload, kind: b.kind };
+    const method = r.chance(0.95) ? 'POST' : r.pick(['PUT', 'PATCH', 'DELETE'] as const);
+    const checked = method === 'POST' && b.expectField !== undefined && (headers['content-encoding'] ?? 'identity') === 'identity';
+    return { method, url: path, headers, payload: b.payload, kind: b.kind, ...(checked ? { expectField: b.expectField } : {}) };
   }
   return { method: r.pick(['GET', 'GET', 'GET', 'HEAD', 'OPTIONS', 'DELETE']), url: randomPath(r), headers, kind: 'read' };
 }
@@ -195,7 +230,8 @@ export async function runHttpFuzz(opts: { requests: number; seed?: number; concu
     report.byStatus[String(status)] = (report.byStatus[String(status)] ?? 0) + 1;
     const readUnavailable = status === 503 && req.method !== 'POST';
     const badBody = res !== 'hang' && status >= 400 && req.method !== 'HEAD' && !/^\s*\{/.test(res.body);
-    if (status === 0 || (status >= 500 && !readUnavailable) || badBody) {
+    const unnamed = req.expectField !== undefined && res !== 'hang' && (status !== 400 || !res.body.includes(`"field":"${req.expectField}"`));
+    if (status === 0 || (status >= 500 && !readUnavailable) || badBody || unnamed) {
       if (report.failures.length < 20) report.failures.push({ status, kind: req.kind, method: req.method, url: req.url.slice(0, 120), body: res === 'hang' ? 'hang' : res.body.slice(0, 200) });
     }
     if (opts.progress && report.requests % 50_000 === 0) opts.progress(report.requests);
