@@ -11,12 +11,14 @@
  * with JetStream's secure erase (`deleteMessage(stream, seq, true)`: the stored message is overwritten,
  * not only marked deleted). A JSON body names the customer when any string in it is the customer id, starts
  * with `<id>:` (stage and tier change ids), or is one of their card tokens; any other body (and the
- * headers, e.g. a DLQ reason's detail) when it holds one of those as a whole word.
+ * headers, e.g. a DLQ reason's detail) when it holds one of those as a whole word. Deletes that move the
+ * head of `TX` are recorded (erased-head.ts), so a scorer that lost its store still rebuilds from it.
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '../../runtime/log.js';
 import { CARD_DIRECTORY_BUCKET, partitionFilter, STREAM_DLQ, STREAM_OFFERS, STREAM_TX } from '../../contracts/subjects.js';
 import type { StreamErasure } from '../../contracts/erasure.js';
+import { headBefore, recordErasedHead } from './erased-head.js';
 
 /** The JetStream stream behind the card directory's KV bucket. */
 export const CARD_DIRECTORY_STREAM = `KV_${CARD_DIRECTORY_BUCKET}`;
@@ -233,10 +235,13 @@ export async function eraseRetained(opts: RetainedErasureOptions): Promise<Retai
     found[stream] = seqs;
   }
   // Deletes only once every stream was read: a scan that timed out deleted nothing.
+  const txHead = txSeqs.length > 0 ? await headBefore(opts.jsm, STREAM_TX) : undefined;
   for (const stream of [STREAM_TX, STREAM_OFFERS, STREAM_DLQ]) {
     streams[stream] = { scanned: scanned[stream] ?? 0, deleted: await eraseAll(opts.jsm, stream, found[stream] ?? []) };
   }
+  // Deleting the stream's first messages moves its head as a loss would: recorded, so a scorer that lost its store still rebuilds.
+  const erasedHead = txHead ? await recordErasedHead(opts.js, opts.jsm, txHead, txSeqs, STREAM_TX) : undefined;
   const cardDirectory = await eraseAll(opts.jsm, CARD_DIRECTORY_STREAM, directorySeqs);
-  opts.logger?.info({ directoryRead: readDirectory, streams, cardDirectory }, 'erasure: retained messages erased');
+  opts.logger?.info({ directoryRead: readDirectory, streams, cardDirectory, ...(erasedHead ? { erasedHead } : {}) }, 'erasure: retained messages erased');
   return { streams, card_directory: cardDirectory, cardTokens: matcher.cardTokens, ms: Math.round(performance.now() - t0) };
 }

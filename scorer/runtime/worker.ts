@@ -25,6 +25,7 @@ import type { CheckpointStore } from './checkpoints.js';
 import { ChangeTracker } from './store/changes.js';
 import { StoreCorruptError } from './store/lmdb-store.js';
 import { decodeTx, type Decoded } from './decode.js';
+import { erasedHead } from './erased-head.js';
 import type { Logger } from '../../runtime/log.js';
 import type { RefusedRow } from '../../sinks/clickhouse/sink.js';
 import type { Output } from '../../sinks/output.js';
@@ -224,7 +225,10 @@ export class PartitionWorker {
 
   /**
    * Starting without state is right only for a partition that never processed an event: else the state
-   * is rebuilt from the stream's first message (said loudly), or refused when the stream lost some.
+   * is rebuilt from the stream's first message (said loudly), or refused when the stream lost some. A
+   * stream that starts past seq 1 lost its first messages, unless erasures deleted them: deleted messages
+   * inside the stream stay as gaps, and those an erasure deleted at its head are vouched for by the
+   * erased-head record (erased-head.ts); a replay skips both, as it skips the customers they were.
    */
   private async checkNothingProcessed(name: string): Promise<void> {
     const consumer = await this.deps.jsm.consumers.info(STREAM_TX, name).catch(() => undefined);
@@ -232,10 +236,13 @@ export class PartitionWorker {
     if (acked === 0) return;
     const where = this.deps.store.location ?? 'the checkpoint store';
     const stream = await this.deps.jsm.streams.info(STREAM_TX);
-    if (stream.state.first_seq > 1) {
-      throw new StateLostError(`partition ${this.partition}: no state in ${where}, its consumer acked up to seq ${acked} and stream ${STREAM_TX} starts at seq ${stream.state.first_seq}: restore the state store or a snapshot`);
+    const first = stream.state.first_seq;
+    const erased = first > 1 ? await erasedHead(this.deps.js, STREAM_TX) : undefined;
+    if (first > 1 && erased !== first) {
+      const record = erased === undefined ? 'no erasure deleted them' : `erasures deleted the messages below seq ${erased} only`;
+      throw new StateLostError(`partition ${this.partition}: no state in ${where}, its consumer acked up to seq ${acked} and stream ${STREAM_TX} starts at seq ${first} (${record}): restore the state store or a snapshot`);
     }
-    this.deps.logger.error({ partition: this.partition, store: where, acked }, 'no state for this partition although its consumer acked events: rebuilding it by replaying the stream from its first message');
+    this.deps.logger.error({ partition: this.partition, store: where, acked, ...(first > 1 ? { erasedBelowSeq: first } : {}) }, 'no state for this partition although its consumer acked events: rebuilding it by replaying the stream from its first message');
   }
 
   private wakeUp(): void {
