@@ -1,6 +1,7 @@
 /**
  * Property: for random streams of purchases, refunds (of a known purchase, in part or in full, repeated,
- * over-refunded; of an unknown one; naming none), reversals (of purchases and of refunds), redemptions and duplicate deliveries over
+ * over-refunded; of an unknown one; naming none; naming a purchase that arrives later, within
+ * `pending_days` or after), reversals (of purchases and of refunds), redemptions and duplicate deliveries over
  * months, the engine writes exactly the refund, reversal, earning and redemption rows of a separately
  * written reference of docs/loyalty.md (Refunds), keeps balance = Σ lots − debt, and a refund never
  * earns. The policy has one tier and no expiry or period caps, so the reference stays small.
@@ -11,6 +12,7 @@ import type { TransactionV1 } from '../../contracts/events.js';
 import { checkInvariants, DAY, Driver, HOUR, rules } from './helpers.js';
 
 const WINDOW_DAYS = 20;
+const PENDING_DAYS = 3;
 const POLICY = rules(`
 version: "rp-1"
 bank_time_offset: "+03:30"
@@ -18,7 +20,7 @@ tiers:
   window_months: 12
   levels:
     - { id: bronze, min_points: 0, multiplier: 1, expiry_days: 3650 }
-reversals: { window_days: ${WINDOW_DAYS}, pending_days: 3 }
+reversals: { window_days: ${WINDOW_DAYS}, pending_days: ${PENDING_DAYS} }
 rules:
   - { id: pos, when: { channels: [pos] }, award: { per_amount: { points: 1, per_minor: 10 } }, caps: { per_tx: 300 } }
   - { id: big, kind: bonus, when: { channels: [pos], amount_minor: { min: 1000 } }, award: { fixed: 5 } }
@@ -26,7 +28,7 @@ rules:
 
 type Step =
   | { t: 'buy'; gapH: number; channel: 'pos' | 'atm'; amount: number }
-  | { t: 'refund'; gapH: number; of: number | 'none' | 'unknown'; amount: number }
+  | { t: 'refund'; gapH: number; of: number | 'none' | 'unknown' | { ahead: number }; amount: number }
   | { t: 'reverse'; gapH: number; of: number }
   | { t: 'void'; gapH: number; of: number }
   | { t: 'redeem'; gapH: number; points: number }
@@ -35,7 +37,7 @@ type Step =
 const gap = fc.oneof(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 24, max: 24 * 15 }));
 const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 4, arbitrary: fc.record({ t: fc.constant('buy' as const), gapH: gap, channel: fc.constantFrom('pos' as const, 'pos' as const, 'atm' as const), amount: fc.integer({ min: 0, max: 4000 }) }) },
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('refund' as const), gapH: gap, of: fc.oneof(fc.nat(30), fc.constantFrom('none' as const, 'unknown' as const)), amount: fc.integer({ min: 0, max: 3000 }) }) },
+  { weight: 4, arbitrary: fc.record({ t: fc.constant('refund' as const), gapH: gap, of: fc.oneof(fc.nat(30), fc.constantFrom('none' as const, 'unknown' as const), fc.record({ ahead: fc.nat(3) }), fc.record({ ahead: fc.nat(1) })), amount: fc.integer({ min: 0, max: 3000 }) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('reverse' as const), gapH: gap, of: fc.nat(30) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('void' as const), gapH: gap, of: fc.nat(30) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('redeem' as const), gapH: gap, points: fc.integer({ min: 1, max: 400 }) }) },
@@ -43,7 +45,7 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 
 interface Earning { pts: number; amt: number; at: number; rf: number; rp: number }
-interface Refunded { at: number; pts: number; of?: string; amt: number; rev: boolean }
+interface Refunded { at: number; pts: number; of?: string; amt: number; rev: boolean; early?: { of: string; amt: number } }
 type RefRow = [entry: string, points: number, rule: string, source: string];
 
 /** The reference: docs/loyalty.md's refund, reversal and earning rules for this policy, written out plainly. */
@@ -117,7 +119,8 @@ function reference(events: TransactionV1[] | { redemption_id: string; points: nu
         continue;
       }
       const [back] = earnOf(e.channel, e.amount_minor); // earn rules only, no bonus
-      refunds.set(e.tx_id, { at, pts: back, amt: 0, rev: false });
+      const early = of !== undefined && !seen.has(of) ? { of, amt: e.amount_minor } : undefined; // its purchase may still come
+      refunds.set(e.tx_id, { at, pts: back, amt: 0, rev: false, ...(early ? { early } : {}) });
       balance -= back;
       if (back > 0) rows.push([`refund:tx:${e.tx_id}`, -back, 'refund:unlinked', e.tx_id]);
       continue;
@@ -127,8 +130,35 @@ function reference(events: TransactionV1[] | { redemption_id: string; points: nu
     if (bonus > 0) rows.push([`bonus:big:${e.tx_id}`, bonus, 'big', e.tx_id]);
     balance += pts + bonus;
     if (pts + bonus > 0) earned.set(e.tx_id, { pts: pts + bonus, amt: e.amount_minor, at, rf: 0, rp: 0 });
+    // Refunds that named this purchase before it came: what they would have taken after it, the difference booked.
+    for (const [id, r] of refunds) {
+      if (r.early?.of !== e.tx_id) continue;
+      const { amt } = r.early;
+      delete r.early;
+      if (r.rev || r.at < maxAt - HOUR - PENDING_DAYS * DAY) continue;
+      const rec = earned.get(e.tx_id);
+      let back = 0;
+      if (rec) {
+        const before = rec.rf;
+        rec.rf = Math.min(rec.amt, rec.rf + amt);
+        back = Math.max(0, Math.floor((rec.pts * rec.rf) / rec.amt) - rec.rp);
+        rec.rp += back;
+        r.of = e.tx_id;
+        r.amt = rec.rf - before;
+      }
+      const diff = r.pts - back;
+      r.pts = back;
+      balance += diff;
+      if (diff !== 0) rows.push([`refund:settled:tx:${id}`, diff, 'refund:settled', e.tx_id]);
+    }
   }
   return { rows, balance };
+}
+
+/** The id of the `ahead`-th purchase after step `i` (it has not arrived when the refund does), else one that never comes. */
+function laterBuy(steps: Step[], i: number, ahead: number): string {
+  const later = steps.map((s, j) => (s.t === 'buy' && j > i ? j : -1)).filter((j) => j >= 0);
+  return later.length > 0 ? `p${later[Math.min(ahead, later.length - 1)]!}` : 'gone';
 }
 
 function build(steps: Step[]): (TransactionV1 | { redemption_id: string; points: number; occurred_at: string; customer_id: string })[] {
@@ -149,7 +179,7 @@ function build(steps: Step[]): (TransactionV1 | { redemption_id: string; points:
       out.push({ ...base, tx_id: `p${i}`, channel: s.channel, amount_minor: s.amount });
       buys.push(`p${i}`);
     } else if (s.t === 'refund') {
-      const of = typeof s.of === 'number' ? buys[s.of % Math.max(1, buys.length)] : s.of === 'unknown' ? 'gone' : undefined;
+      const of = typeof s.of === 'number' ? buys[s.of % Math.max(1, buys.length)] : s.of === 'unknown' ? 'gone' : s.of === 'none' ? undefined : laterBuy(steps, i, s.of.ahead);
       out.push({ ...base, tx_id: `f${i}`, channel: 'pos', amount_minor: s.amount, kind: 'refund', ...(of !== undefined ? { refund_of_tx_id: of } : {}) });
       refunded.push(`f${i}`);
     } else if (s.t === 'void') {
@@ -167,6 +197,7 @@ function build(steps: Step[]): (TransactionV1 | { redemption_id: string; points:
 
 describe('refunds against a reference', () => {
   it('write the reference rows and balance; balance = Σ lots − debt after every event; a refund never earns', () => {
+    const settled = { up: 0, down: 0 };
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 60 }), (steps) => {
         const events = build(steps);
@@ -182,8 +213,11 @@ describe('refunds against a reference', () => {
         expect(d.balance()).toBe(want.balance);
         expect(d.rows().reduce((s, r) => s + Number(r.points), 0)).toBe(d.balance());
         expect(d.rows().filter((r) => String(r.source_id).startsWith('f') && Number(r.points) > 0 && r.rule_id !== 'reversal:refund')).toEqual([]);
+        for (const r of want.rows) if (r[2] === 'refund:settled') settled[r[1] > 0 ? 'up' : 'down']++;
       }),
       { numRuns: 300, seed: 1705 },
     );
+    expect(settled.up).toBeGreaterThan(10); // refunds before their purchase were settled both ways
+    expect(settled.down).toBeGreaterThan(3);
   });
 });

@@ -147,7 +147,7 @@ describe('once, and only within the reversal window', () => {
     expect(d.balance()).toBe(105);
   });
 
-  it('past window_days the refund is forgotten: its reversal gives nothing back, and nothing of it is kept', () => {
+  it('past window_days the refund is forgotten but for its id\'s hash (refund-early.test.ts): its reversal gives nothing back', () => {
     const d = new Driver(P);
     d.tx({ tx_id: 'a', occurred_at: '2026-01-01T10:00:00Z', amount_minor: 1000 });
     refund(d, { tx_id: 'f', occurred_at: '2026-01-03T10:00:00Z', amount_minor: 400, refund_of_tx_id: 'a' });
@@ -155,6 +155,7 @@ describe('once, and only within the reversal window', () => {
     expect(Object.keys(d.customer().features.refunds ?? {})).toEqual(['f']);
     d.tx({ tx_id: 'b', occurred_at: '2026-03-10T10:00:00Z', amount_minor: 100 }); // 66 days later: both pruned
     expect(d.customer().loyalty.refunds).toBeUndefined();
+    expect(Object.keys(d.customer().loyalty.pastRefunds!)).toHaveLength(1);
     expect(d.customer().features.refunds).toBeUndefined();
     const before = d.balance();
     voidOf(d, 'f', '2026-03-10T11:00:00Z');

@@ -23,7 +23,7 @@
  */
 import type { RedemptionV1, StoredProfileV1, TransactionV1 } from '../../../contracts/events.js';
 import { pushTimer, type CustomerState, type PartitionState, type Timer } from '../state.js';
-import { seenDay, seenIds } from '../seen.js';
+import { idHash, seenDay, seenIds } from '../seen.js';
 import { DAY_MS, iso, parseTime, type Ctx, type Emit, type MigrationV1 } from '../types.js';
 import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay, monthStart } from './calendar.js';
 import { DEFAULT_RULES } from './defaults.js';
@@ -101,12 +101,13 @@ export interface LoyaltyOutcome {
 /** Applies a transaction (an earning one, a reversal or a refund) to the customer's loyalty state. */
 export function loyaltyOnTransaction(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): LoyaltyOutcome {
   const entry = cfg.timeline.at(ctx.seq);
-  prune(c.loyalty, ctx.watermark, entry.rules);
+  prune(c.loyalty, ctx.watermark, entry.rules, seenIds(c).days[0]);
   const placed = place(state, c, ctx, entry, emit);
+  const early = earlyRefundsOf(c.loyalty, tx.tx_id, ctx, entry.rules);
   const out = tx.reverses_tx_id !== undefined ? reverse(state, c, tx, tx.reverses_tx_id, ctx, entry, emit)
     : tx.kind === 'refund' ? refund(c, tx, ctx, entry, emit)
       : earn(state, c, tx, ctx, entry, cfg, emit);
-  return withChange(out, placed);
+  return withChange(early.length > 0 ? settleEarlyRefunds(state, c, tx, early, out, ctx, entry, emit) : out, placed);
 }
 
 /**
@@ -438,8 +439,9 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
   const refunded = L.refunds !== undefined ? own(L.refunds, orig) : undefined;
   if (refunded !== undefined) {
     if (refunded.at >= ctx.watermark - R.reversals.windowDays * DAY_MS) return { ...unrefund(state, c, tx, orig, refunded, ctx, entry, emit), ofRefund: true };
-    delete L.refunds![orig];
+    forgetRefund(L, orig, refunded);
   }
+  if (isPastRefund(c, orig)) return { points: 0, status: 'none', ofRefund: true };
   if (tx.status === 'declined' || orig === tx.tx_id) return { points: 0, status: 'none' };
   const rec = own(L.earned, orig);
   if (rec === undefined || rec.at < ctx.watermark - R.reversals.windowDays * DAY_MS) {
@@ -488,16 +490,10 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
   const horizon = ctx.watermark - R.reversals.windowDays * DAY_MS;
   const rec = orig !== undefined ? own(L.earned, orig) : undefined;
   if (orig !== undefined && rec !== undefined && rec.at >= horizon && rec.amt !== undefined) {
-    const refunded = Math.min(rec.amt, (rec.rf ?? 0) + tx.amount_minor);
-    const due = rec.amt === 0 ? rec.pts : Number((BigInt(rec.pts) * BigInt(refunded)) / BigInt(rec.amt));
-    const taken = rec.rp ?? 0;
-    const back = Math.max(0, Math.min(due, rec.pts - (rec.x ?? 0)) - taken);
-    const counted = refunded - (rec.rf ?? 0);
-    rec.rf = refunded;
+    const { back, counted } = refundShare(rec, tx.amount_minor);
     const lot = L.lots.find((l) => l.src === 'tx' && l.id === orig);
     kept(back, rec.m, rec.ver, lot?.exp ?? expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin), orig, counted);
     if (back === 0) return { points: 0, status: 'none' };
-    rec.rp = taken + back;
     takeBack(L, back, orig);
     const m = own(L.months, String(rec.m));
     if (m !== undefined) L.months[rec.m] = m - back;
@@ -505,20 +501,135 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
     return { points: -back, status: 'refunded' };
   }
   const exp = expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin);
-  if (orig !== undefined && rec === undefined) {
-    const day = seenDay(seenIds(c), orig);
-    if (day !== undefined && day * DAY_MS >= horizon) { // known, recent, earned nothing
-      kept(0, month, entry.version, exp);
-      return { points: 0, status: 'none' };
-    }
+  const origDay = orig !== undefined && rec === undefined ? seenDay(seenIds(c), orig) : undefined;
+  if (origDay !== undefined && origDay * DAY_MS >= horizon) { // known, recent, earned nothing
+    kept(0, month, entry.version, exp);
+    return { points: 0, status: 'none' };
   }
   const back = R.currencies && !R.currencies.includes(tx.currency) ? 0 : unlinkedRefundPoints(c, tx, ctx, R);
   kept(back, month, entry.version, exp);
+  if (orig !== undefined && rec === undefined && origDay === undefined) L.refunds![tx.tx_id]!.early = { of: orig, amt: tx.amount_minor, seq: ctx.seq };
   if (back === 0) return { points: 0, status: 'none' };
   takeBack(L, back, undefined);
   L.months[month] = (own(L.months, String(month)) ?? 0) - back;
   ledger(c, ctx, emit, { id: `refund:tx:${tx.tx_id}`, kind: 'refund', points: -back, rule: 'refund:unlinked', version: entry.version, source: tx.tx_id, channel: tx.channel, at: ctx.at, expiresAt: null });
   return { points: -back, status: 'refunded' };
+}
+
+/** A linked refund of `amount` against its purchase's record: the points it takes back and the amount it counted (the record updated). */
+function refundShare(rec: EarnRecord, amount: number): { back: number; counted: number } {
+  const total = rec.amt ?? 0;
+  const refunded = Math.min(total, (rec.rf ?? 0) + amount);
+  const due = total === 0 ? rec.pts : Number((BigInt(rec.pts) * BigInt(refunded)) / BigInt(total));
+  const taken = rec.rp ?? 0;
+  const back = Math.max(0, Math.min(due, rec.pts - (rec.x ?? 0)) - taken);
+  const counted = refunded - (rec.rf ?? 0);
+  rec.rf = refunded;
+  if (back > 0) rec.rp = taken + back;
+  return { back, counted };
+}
+
+/**
+ * The refunds that named this transaction before it arrived and are still waiting for it (within
+ * `reversals.pending_days` of the refund, not voided), in arrival order. Their tier-qualifying points are
+ * put back first, so the transaction's own tier check sees what it would have seen had it come first;
+ * {@link settleEarlyRefunds} then books them as linked. Waits that ran out are forgotten (they stay unlinked).
+ */
+function earlyRefundsOf(L: LoyaltyState, txId: string, ctx: Ctx, R: LoyaltyRules): [string, RefundRecord][] {
+  const refunds = L.refunds;
+  if (refunds === undefined) return [];
+  const horizon = ctx.watermark - R.reversals.pendingDays * DAY_MS;
+  const recent = ctx.at >= ctx.watermark - R.reversals.windowDays * DAY_MS;
+  const out: [string, RefundRecord][] = [];
+  for (const id in refunds) {
+    const rf = refunds[id]!;
+    if (rf.early?.of !== txId) continue;
+    if (rf.rev === 1 || rf.at < horizon || !recent) delete rf.early;
+    else out.push([id, rf]);
+  }
+  out.sort((a, b) => a[1].early!.seq - b[1].early!.seq);
+  for (const [, rf] of out) {
+    const m = own(L.months, String(rf.m));
+    if (m !== undefined) L.months[rf.m] = m + rf.pts;
+  }
+  return out;
+}
+
+/**
+ * Settles the refunds that came before `tx` (their purchase) so that the result is what they would have
+ * done after it: each takes the linked share ({@link refundShare}) instead of what its own amount earned
+ * (nothing when the purchase earned nothing), and the difference is one `refund` row (rule
+ * `refund:settled`, id `refund:settled:tx:<refund>`, source the purchase; + when the refund took too
+ * much). Its record becomes a linked refund's, so a reversal of it gives back the linked share.
+ */
+function settleEarlyRefunds(state: PartitionState, c: CustomerState, tx: TransactionV1, early: [string, RefundRecord][], out: LoyaltyOutcome, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
+  let moved = 0;
+  for (const [id, rf] of early) moved += settleEarly(state, c, tx, id, rf, ctx, entry, emit);
+  const tierChange = upgrade(state, c, ctx, entry, emit);
+  return { ...out, points: out.points + moved, ...(tierChange && !out.tierChange ? { tierChange } : {}) };
+}
+
+/** Settles one refund that came before its purchase `tx`; returns the points it moved. */
+function settleEarly(state: PartitionState, c: CustomerState, tx: TransactionV1, id: string, rf: RefundRecord, ctx: Ctx, entry: TimelineEntry, emit: Emit): number {
+  const L = c.loyalty;
+  const horizon = ctx.watermark - entry.rules.reversals.windowDays * DAY_MS;
+  const amount = rf.early!.amt;
+  delete rf.early;
+  const took = rf.pts;
+  const rec = own(L.earned, tx.tx_id);
+  let back = 0;
+  if (rec !== undefined && rec.amt !== undefined) {
+    const share = refundShare(rec, amount);
+    back = share.back;
+    const lot = L.lots.find((l) => l.src === 'tx' && l.id === tx.tx_id);
+    Object.assign(rf, { pts: back, ver: rec.ver, m: rec.m, of: tx.tx_id, exp: lot?.exp ?? rf.exp }, share.counted ? { amt: share.counted } : {});
+    const m = own(L.months, String(rec.m));
+    if (m !== undefined) L.months[rec.m] = m - back;
+  } else if (rec !== undefined || Math.floor(ctx.at / DAY_MS) * DAY_MS < horizon) { // linked, it would have been unlinked too
+    const m = own(L.months, String(rf.m));
+    if (m !== undefined) L.months[rf.m] = m - took;
+    return 0;
+  } else {
+    rf.pts = 0;
+  }
+  const diff = took - back;
+  if (diff === 0) return 0;
+  if (diff < 0) takeBack(L, -diff, tx.tx_id);
+  else L.balance += diff;
+  ledger(c, ctx, emit, { id: `refund:settled:tx:${id}`, kind: 'refund', points: diff, rule: 'refund:settled', version: rf.ver, source: tx.tx_id, channel: tx.channel, at: ctx.at, expiresAt: diff > 0 ? rf.exp : null });
+  if (diff > 0) restore(state, c, rec !== undefined ? tx.tx_id : id, diff, rf.exp, rf.ver, ctx, emit);
+  return diff;
+}
+
+/**
+ * Puts `pts` points given back (already on the balance) into the lots: a debt first, then the lot `id`
+ * (one is made, expiring at `exp`; at once when that has passed, as its timer would have).
+ */
+function restore(state: PartitionState, c: CustomerState, id: string, pts: number, exp: number, ver: string, ctx: Ctx, emit: Emit): void {
+  const L = c.loyalty;
+  const repay = Math.min(L.debt, pts);
+  L.debt -= repay;
+  const rest = pts - repay;
+  if (rest <= 0) return;
+  const lot = L.lots.find((l) => l.src === 'tx' && l.id === id);
+  if (lot !== undefined) lot.rem += rest;
+  else if (exp > ctx.watermark) addLot(state, c, { src: 'tx', id, at: ctx.at, seq: ctx.seq, exp, pts: rest, rem: rest, tier: L.tier, ver });
+  else {
+    L.balance -= rest;
+    ledger(c, ctx, emit, { id: `expire:tx:${id}`, kind: 'expire', points: -rest, rule: `expiry:${L.tier}`, version: ver, source: id, channel: '', at: exp, expiresAt: exp });
+  }
+}
+
+/** A refund's record leaves the reversal window: its id stays known as a refund's (see {@link LoyaltyState.pastRefunds}). */
+function forgetRefund(L: LoyaltyState, id: string, rf: RefundRecord): void {
+  delete L.refunds![id];
+  (L.pastRefunds ??= {})[idHash(id)] = Math.floor(rf.at / DAY_MS);
+}
+
+/** Whether `id` is a refund whose record left the reversal window while its id is still remembered. */
+function isPastRefund(c: CustomerState, id: string): boolean {
+  const past = c.loyalty.pastRefunds;
+  return past !== undefined && own(past, idHash(id)) !== undefined && seenDay(seenIds(c), id) !== undefined;
 }
 
 /**
@@ -730,7 +841,7 @@ function changeTier(c: CustomerState, ctx: Ctx, at: number, to: string, reason: 
  * the horizons plus a week). Every read checks its horizon explicitly, so when pruning runs never
  * changes a result.
  */
-function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules): void {
+function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules, oldestSeenDay?: number): void {
   const week = Math.floor(watermark / (7 * DAY_MS));
   if (L.pruned === week) return;
   L.pruned = week;
@@ -739,8 +850,12 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules): void {
   for (const id in earned) if (earned[id]!.at < reversalHorizon) delete earned[id];
   const refunds = L.refunds;
   if (refunds !== undefined) {
-    for (const id in refunds) if (refunds[id]!.at < reversalHorizon) delete refunds[id];
+    for (const id in refunds) if (refunds[id]!.at < reversalHorizon) forgetRefund(L, id, refunds[id]!);
     if (Object.keys(refunds).length === 0) delete L.refunds;
+  }
+  if (L.pastRefunds !== undefined && oldestSeenDay !== undefined) {
+    dropBefore(L.pastRefunds, oldestSeenDay);
+    if (Object.keys(L.pastRefunds).length === 0) delete L.pastRefunds;
   }
   mergeLots(L, reversalHorizon);
   dropBefore(L.redemptions, reversalHorizon);

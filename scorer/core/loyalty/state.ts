@@ -89,6 +89,22 @@ export interface RefundRecord {
   exp: number;
   /** 1 once reversed: a second reversal of it gives nothing back. */
   rev?: 1;
+  /**
+   * A linked refund whose purchase was not known yet (it arrived first): it took what its own amount
+   * earns, and is settled to the linked outcome if the purchase arrives within `reversals.pending_days`
+   * (docs/loyalty.md, Refund before its purchase). Absent once settled, or for any other refund.
+   */
+  early?: EarlyRefund;
+}
+
+/** What settling a refund that arrived before its purchase needs. */
+export interface EarlyRefund {
+  /** The purchase it names (`refund_of_tx_id`). */
+  of: string;
+  /** The refund's `amount_minor`. */
+  amt: number;
+  /** Its stream sequence: several early refunds of one purchase settle in arrival order. */
+  seq: number;
 }
 
 export interface LoyaltyState {
@@ -106,6 +122,12 @@ export interface LoyaltyState {
   earned: Record<string, EarnRecord>;
   /** Refund tx_id → what it took back, for the reversal window (absent until the customer's first refund). */
   refunds?: Record<string, RefundRecord>;
+  /**
+   * Refunds whose record aged out of the reversal window: the refund id's hash (seen.ts `idHash`) → the
+   * UTC day it was seen on, kept while the id itself is remembered (the customer's seen ids), so a late
+   * reversal of such a refund is known as a refund's and books nothing (absent until the first one).
+   */
+  pastRefunds?: Record<string, number>;
   /** Reversals that arrived before their original: original tx_id → the reversal's event time. */
   pending: Record<string, number>;
   /** Cap usage: `<rule>|<d|w|m><period number>` → points awarded in that period. */
