@@ -62,6 +62,52 @@ export const TransactionV1 = Type.Object(
 );
 export type TransactionV1 = Static<typeof TransactionV1>;
 
+/** The channels a customer gives or withdraws marketing consent for (`branch`: prompts at the counter; `push`: app notifications). */
+export const CONSENT_CHANNELS = ['sms', 'app', 'email', 'push', 'branch'] as const;
+export type ConsentChannel = (typeof CONSENT_CHANNELS)[number];
+
+/**
+ * Loyalty club membership as the customer chose it (docs/security.md, Consent and membership): `joined`
+ * or `left`, and `at`, when the customer made that choice. Between two statements the one given later
+ * wins, whatever order they arrive in; equal times: `left` wins. Absent (never stated): a member, as
+ * before this field existed.
+ */
+export const MembershipV1 = Type.Object(
+  {
+    status: Type.Union([Type.Literal('joined'), Type.Literal('left')], { description: 'joined or left the loyalty club' }),
+    at: Rfc3339,
+  },
+  { additionalProperties: false },
+);
+export type MembershipV1 = Static<typeof MembershipV1>;
+
+/**
+ * One channel's marketing consent: `granted` or `withdrawn`, and `at`, when the customer gave it. The
+ * later-given statement wins (equal times: `withdrawn` wins). A channel never stated keeps its default
+ * (marketing allowed, as before this field existed; offers.yaml `consent.absent` can change that).
+ */
+export const ChannelConsentV1 = Type.Object(
+  {
+    status: Type.Union([Type.Literal('granted'), Type.Literal('withdrawn')], { description: 'granted or withdrawn' }),
+    at: Rfc3339,
+  },
+  { additionalProperties: false },
+);
+export type ChannelConsentV1 = Static<typeof ChannelConsentV1>;
+
+/** Consent per channel; a channel left out is unchanged by this profile. */
+export const ConsentV1 = Type.Object(
+  {
+    sms: Type.Optional(ChannelConsentV1),
+    app: Type.Optional(ChannelConsentV1),
+    email: Type.Optional(ChannelConsentV1),
+    push: Type.Optional(ChannelConsentV1),
+    branch: Type.Optional(ChannelConsentV1),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type ConsentV1 = Static<typeof ConsentV1>;
+
 export const CustomerProfileV1 = Type.Object(
   {
     customer_id: Id,
@@ -73,6 +119,10 @@ export const CustomerProfileV1 = Type.Object(
     closed_at: Type.Optional(Rfc3339),
     referred_by: OptId,
     cards: Type.Optional(Type.Array(Type.String({ pattern: '^\\d{12,19}$', description: 'card number (PAN); tokenized on arrival, never stored' }), { maxItems: 16 })),
+    /** Club membership and when it was chosen; absent: unchanged (never stated: a member). */
+    membership: Type.Optional(MembershipV1),
+    /** Marketing consent per channel and when it was given; absent channels: unchanged (never stated: allowed). */
+    consent: Type.Optional(ConsentV1),
   },
   { additionalProperties: false, $id: 'CustomerProfileV1' },
 );

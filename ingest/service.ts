@@ -9,7 +9,7 @@ import {
 } from '../contracts/events.js';
 import { partitionOf, txMsgId, txSubject } from '../contracts/subjects.js';
 import { tokenizePan } from './tokenize.js';
-import { Validator, type FieldError } from './validation.js';
+import { consentErrors, Validator, type FieldError } from './validation.js';
 import { JetStreamUnavailableError, type OutboundMessage, type Publisher, type PublishResult } from './publisher.js';
 import { createHash } from 'node:crypto';
 
@@ -83,6 +83,7 @@ export function semanticErrors(kind: StreamKind, v: Record<string, unknown>): Fi
     dateOk('birth_date');
     dateOk('closed_at');
     if (v.referred_by !== undefined && v.referred_by === v.customer_id) errors.push({ field: 'referred_by', message: 'a customer cannot refer themselves' });
+    errors.push(...consentErrors(v));
   } else if (kind === 'feedback') {
     dateOk('occurred_at');
     if (v.kind === 'survey') {

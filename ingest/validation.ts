@@ -6,6 +6,7 @@ import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
 import type { TSchema } from '@sinclair/typebox';
+import { CONSENT_CHANNELS, isRealDate } from '../contracts/events.js';
 
 export interface FieldError {
   /** Dotted path of the offending field (`amount_minor`, `products.2`); `(body)` for the item itself. */
@@ -68,4 +69,20 @@ export class Validator<T> {
     }
     return { ok: false, errors };
   }
+}
+
+/**
+ * What the schema cannot say about a profile's membership and consent: each statement's `at` names a
+ * real instant (`membership.at`, `consent.sms.at`, …).
+ */
+export function consentErrors(profile: Readonly<Record<string, unknown>>): FieldError[] {
+  const errors: FieldError[] = [];
+  const check = (field: string, statement: unknown): void => {
+    const at = (statement as { at?: unknown } | undefined)?.at;
+    if (typeof at === 'string' && !isRealDate(at)) errors.push({ field: `${field}.at`, message: 'is not a real date' });
+  };
+  check('membership', profile.membership);
+  const consent = profile.consent as Readonly<Record<string, unknown>> | undefined;
+  for (const channel of CONSENT_CHANNELS) check(`consent.${channel}`, consent?.[channel]);
+  return errors;
 }
