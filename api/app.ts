@@ -3,7 +3,7 @@
  * it with `app.inject()`. Write endpoints validate each item against the contract's schemas and answer
  * per item; reads come from ClickHouse.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
@@ -19,7 +19,7 @@ import { customerView, customerLedger } from './queries.js';
 import { leaderboard } from '../sinks/clickhouse/loyalty-views.js';
 import type { ApiMetrics } from './metrics.js';
 import { hashKey, installAuth, KeyRing, Sessions, withDefaultScope, type RouteScope } from './auth.js';
-import { AccessAudit } from './audit.js';
+import { AccessAudit, statementAuditEntries } from './audit.js';
 import { clientAddress, registerAccessRoutes } from './access.js';
 import type { ErasedOutsideWarehouse } from '../contracts/erasure.js';
 
@@ -110,6 +110,15 @@ const ItemResultSchema = Type.Object({
   errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
   error: Type.Optional(Type.String()),
 });
+
+/** Consent and membership statements of accepted profiles, into the access audit (api/audit.ts). */
+function recordStatements(audit: AccessAudit, req: FastifyRequest, items: readonly unknown[], results: readonly { index: number; status: string }[], proxy: Parameters<typeof clientAddress>[1]): void {
+  const request = {
+    principal: req.principal?.id ?? '', via: req.principal?.via ?? 'none', method: req.method, route: req.routeOptions.url ?? '',
+    remote_addr: clientAddress(req, proxy), user_agent: String(req.headers['user-agent'] ?? '').slice(0, 200), request_id: req.id,
+  };
+  for (const entry of statementAuditEntries(request, items, results)) audit.record(entry);
+}
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
@@ -222,6 +231,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         return it;
       });
       const outcome = await deps.ingest.ingest(k.kind, toIngest);
+      if (k.kind === 'profile') recordStatements(audit, req, toIngest, outcome.results, proxy);
       for (const [i, le] of lineErrors) {
         outcome.results[i] = { index: i, status: 'invalid', errors: [{ field: `(line ${le.line})`, message: `invalid JSON: ${le.reason}` }] };
       }

@@ -132,3 +132,33 @@ export class AccessAudit {
     }
   }
 }
+
+/** Who sent a request and from where: the part of an audit row every item of one request shares. */
+export type AuditRequest = Omit<AuditEntry, 'action' | 'customer_id' | 'status' | 'detail'>;
+
+/**
+ * The access-audit rows of a profile batch's consent and membership statements (docs/security.md,
+ * Consent and membership): for each accepted profile that states them, `membership.change` and/or
+ * `consent.change` naming the customer, with what was stated and when the customer gave it in `detail`
+ * (`sms=withdrawn@2026-11-02T10:00:00Z email=granted@…`). A re-sent identical profile (a duplicate) is not
+ * recorded again; a refused one changes nothing and is not recorded either.
+ */
+export function statementAuditEntries(request: AuditRequest, items: readonly unknown[], results: readonly { index: number; status: string }[]): AuditEntry[] {
+  const entries: AuditEntry[] = [];
+  for (const result of results) {
+    if (result.status !== 'accepted') continue;
+    const item = items[result.index] as { customer_id?: unknown; membership?: Statement; consent?: Record<string, Statement | undefined> } | undefined;
+    if (!item || typeof item.customer_id !== 'string') continue;
+    const base = { ...request, customer_id: item.customer_id, status: 202 };
+    if (item.membership) entries.push({ ...base, action: 'membership.change', detail: `membership=${stated(item.membership)}` });
+    const consent = Object.entries(item.consent ?? {}).filter((e): e is [string, Statement] => e[1] !== undefined);
+    if (consent.length) entries.push({ ...base, action: 'consent.change', detail: consent.map(([channel, s]) => `${channel}=${stated(s)}`).join(' ') });
+  }
+  return entries;
+}
+
+interface Statement { status: string; at: string }
+
+function stated(s: Statement): string {
+  return `${s.status}@${s.at}`;
+}

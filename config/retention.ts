@@ -23,6 +23,8 @@ export const RETENTION_DEFAULTS = {
   customer_state: 0,
   /** Offer and survey decisions, holdouts included: 400 days (a year of campaign reporting plus a month). */
   offers: 400,
+  /** Decisions the consent rules held back (never sent): 400 days, like the offers they stand for. */
+  offers_held: 400,
   /** Conversions, by the time of their offer: 400 days, like the offers they belong to. */
   offer_conversions: 400,
   /** Lifecycle stage changes: 400 days. */

@@ -20,6 +20,7 @@ import { featuresJson, featuresOnFeedback, featuresOnTransaction, featureValues,
 import { forgetBefore, remember, seenDay, seenIds } from './seen.js';
 import { offersOnComplete, offersOnTimer, openOffer, type OffersConfig } from './offers/engine.js';
 import { DEFAULT_OFFERS_CONFIG } from './offers/defaults.js';
+import { withStatements } from './offers/consent.js';
 import {
   applyStage, armLifecycleTimer, decideStage, expectedValue, lifecycleState, takeLifecycleTimer, DEFAULT_LIFECYCLE, LIFECYCLE_TIMER,
   type LifecycleConfig, type Trigger,
@@ -297,7 +298,8 @@ export class Engine {
     return this.pending(c, ctx, tx.tx_id, points, tx);
   }
 
-  private onProfile(state: PartitionState, c: CustomerState, profile: StoredProfileV1, ctx: Ctx, emit: Emit): Pending {
+  private onProfile(state: PartitionState, c: CustomerState, given: StoredProfileV1, ctx: Ctx, emit: Emit): Pending {
+    const profile = withStatements(c.profile, given);
     c.profile = profile;
     armLifecycleTimer(state, c, Math.max(ctx.at, ctx.watermark), this.lifecycle);
     loyaltyOnProfile(state, c, profile, ctx, this.loyaltyFor(state), emit);

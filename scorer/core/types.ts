@@ -49,7 +49,7 @@ export interface Ctx {
 
 export type TableName =
   | 'scored_transactions' | 'points_ledger' | 'customer_state' | 'offers' | 'offer_conversions'
-  | 'lifecycle_transitions' | 'tier_changes' | 'feedback';
+  | 'lifecycle_transitions' | 'tier_changes' | 'feedback' | 'offers_held';
 
 export type Row = Record<string, string | number | boolean | null>;
 

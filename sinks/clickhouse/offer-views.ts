@@ -13,6 +13,10 @@
  *  - Wald, d ± z·√(p₁(1−p₁)/n₁ + p₂(1−p₂)/n₂) (`wald_lo/hi`).
  * Cost counts treated decisions only (a holdout costs nothing); cost per incremental conversion divides
  * it by uplift × treated decisions.
+ *
+ * Held back (`offers_held`): decisions the consent rules stopped (not_member, no_consent:<channel>); never
+ * published, no decision in `offers`. `v_offer_campaigns` counts them per campaign (`held_back`,
+ * `customers_held`), `v_offers_held` per day, offer, channel and reason.
  */
 import { view, type ViewDef } from './views.js';
 
@@ -72,7 +76,8 @@ SELECT
 FROM (SELECT * FROM ${db}.offers FINAL WHERE kind = 'offer') AS o
 LEFT JOIN (SELECT offer_id, goal, converted_at, value_minor FROM ${db}.offer_conversions FINAL) AS c ON c.offer_id = o.offer_id`),
 
-  view('v_offer_campaigns', 'per campaign: customers notified, decisions, conversions, cost and cost per (incremental) conversion', (db) => `
+  view('v_offer_campaigns', 'per campaign: customers notified, decisions, conversions, cost and cost per (incremental) conversion; decisions and customers the consent rules held back', (db) => `
+SELECT * FROM (
 SELECT campaign_id,
   uniqExactIf(customer_id, holdout = 0) AS customers_notified,
   countIf(holdout = 0) AS offers_sent,
@@ -90,7 +95,11 @@ SELECT campaign_id,
   min(created_at) AS first_offer_at,
   max(created_at) AS last_offer_at
 FROM ${db}.v_offer_outcomes
-GROUP BY campaign_id`),
+GROUP BY campaign_id
+) AS sent LEFT JOIN (
+  SELECT campaign_id, count() AS held_back, uniqExact(customer_id) AS customers_held
+  FROM ${db}.offers_held FINAL WHERE kind = 'offer' GROUP BY campaign_id
+) AS held USING (campaign_id)`),
 
   view('v_offer_uplift', 'per campaign: treated vs holdout conversion rate, uplift, Newcombe and Wald 95 % intervals', (db) => upliftSql(db, ['campaign_id'])),
 
@@ -130,6 +139,12 @@ SELECT toDate(created_at) AS day, campaign_id, offer_code,
   sum(cost) AS cost
 FROM ${db}.v_offer_outcomes
 GROUP BY day, campaign_id, offer_code`),
+
+  view('v_offers_held', 'per UTC day, campaign, offer, kind, channel and reason (not_member, no_consent:<channel>): decisions and customers the consent rules held back, never published', (db) => `
+SELECT toDate(held_at) AS day, campaign_id, offer_code, kind, channel, reason,
+  count() AS held_back, uniqExact(customer_id) AS customers_held
+FROM ${db}.offers_held FINAL
+GROUP BY day, campaign_id, offer_code, kind, channel, reason`),
 ];
 
 /** Creates (or replaces) the offer views, in dependency order. */

@@ -17,6 +17,7 @@ export const RETENTION_TIME_COLUMN: Readonly<Record<RetainedTable, string>> = {
   points_ledger: 'occurred_at',
   customer_state: 'updated_at',
   offers: 'created_at',
+  offers_held: 'held_at',
   offer_conversions: 'offered_at',
   lifecycle_transitions: 'occurred_at',
   tier_changes: 'occurred_at',

@@ -98,6 +98,18 @@ export const TABLES: readonly TableDef[] = [
     partitionBy: 'toYYYYMM(created_at)',
   },
   {
+    name: 'offers_held',
+    comment: 'offer and survey decisions the consent rules held back: never published (docs/offers.md, Consent)',
+    columns: [
+      s('offer_id', 'the id the decision would have had'), s('customer_id'), lc('offer_code'), lc('campaign_id'), lc('channel'),
+      lc('reason', 'not_member | no_consent:<channel>'), lc('kind', 'offer | survey'), lc('lifecycle_stage'), lc('tier'), lc('segment'),
+      lc('branch_id'), s('triggered_by_tx_id'), t('held_at'), { name: 'stream_seq', type: 'UInt64' },
+    ],
+    orderBy: ['customer_id', 'offer_id'],
+    version: 'stream_seq',
+    partitionBy: 'toYYYYMM(held_at)',
+  },
+  {
     name: 'offer_conversions',
     comment: "an offer's goal behaviour observed within its window",
     columns: [

@@ -28,6 +28,7 @@ import { DAY_MS, iso, parseTime, type Ctx, type Emit, type MigrationV1 } from '.
 import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay, monthStart } from './calendar.js';
 import { DEFAULT_RULES } from './defaults.js';
 import { parseReferralCreditId, referralPublish, REFERRAL_RULE } from './referral.js';
+import { isMember } from './membership.js';
 import type { CompiledRule, Condition, LoyaltyRules, TierDef } from './rules.js';
 import type { EarnRecord, LoyaltyState, Lot, RefundRecord } from './state.js';
 import { RulesTimeline, type TimelineEntry } from './timeline.js';
@@ -79,7 +80,7 @@ export interface TierChange {
 
 export type LoyaltyStatus =
   | 'earned' | 'none' | 'declined' | 'reversed' | 'reversal_pending' | 'cancelled'
-  | 'redeemed' | 'refused' | 'credited' | 'duplicate' | 'refunded' | 'refund_reversed';
+  | 'redeemed' | 'refused' | 'credited' | 'duplicate' | 'refunded' | 'refund_reversed' | 'not_member';
 
 export interface LoyaltyOutcome {
   /** Net points the event moved: earn + bonus, −reverse, −refund, −redeem, +credit; 0 when refused. */
@@ -207,6 +208,7 @@ function earn(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: C
   const L = c.loyalty;
   if (cancelledBeforehand(L, tx, ctx, R)) return { points: 0, status: 'cancelled' };
   if (tx.status === 'declined') return { points: 0, status: 'declined' };
+  if (!isMember(c.profile)) return { points: 0, status: 'not_member' };
   if (R.currencies && !R.currencies.includes(tx.currency)) return { points: 0, status: 'none' };
   referral(c, tx, ctx, entry, cfg, emit);
 

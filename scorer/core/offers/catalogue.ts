@@ -114,8 +114,12 @@ export const OfferSchema = Type.Object({
     scale: Type.Union(SURVEY_SCALES.map((x) => Type.Literal(x))),
     question: Type.String({ minLength: 1, maxLength: 500 }),
   }, { additionalProperties: false })),
-  /** Channels in order of preference: the first one the contact policy allows is used. */
+  /** Channels in order of preference: the first one the contact policy (and, for marketing, the customer's consent) allows is used. */
   channels: Type.Array(OfferChannelT, { minItems: 1, uniqueItems: true }),
+  /** `marketing` (needs the channel's consent) or `service` (never held back for consent); default: by `purpose` and `consent.service_purposes`. */
+  communication: Type.Optional(Type.Union([Type.Literal('marketing'), Type.Literal('service')])),
+  /** true: only for loyalty club members; a non-member's decision is held back (`not_member`). Default false. */
+  members_only: Type.Optional(Type.Boolean()),
   when: Type.Optional(WhenSchema),
   /** Days from the trigger to `expires_at`. */
   valid_days: Days,
@@ -159,6 +163,13 @@ export const OffersFileSchema = Type.Object({
     hold_marketing_on_open_complaint: Type.Optional(Type.Boolean()),
   }, { additionalProperties: false }),
   holdout_share: Type.Optional(Share),
+  /** Consent rules (docs/offers.md, Consent): which purposes are service, and what a channel never stated means. */
+  consent: Type.Optional(Type.Object({
+    /** Purposes sent as service communications, without marketing consent. Default [recovery]. */
+    service_purposes: Type.Optional(Type.Array(Type.Union(OFFER_PURPOSES.map((p) => Type.Literal(p))), { uniqueItems: true })),
+    /** A channel the customer never stated: `granted` (default, as before consent existed) or `withheld`. */
+    absent: Type.Optional(Type.Union([Type.Literal('granted'), Type.Literal('withheld')])),
+  }, { additionalProperties: false })),
   campaigns: Type.Array(Type.Object({
     id: Name,
     description: Type.Optional(Text),
@@ -187,6 +198,10 @@ export interface OfferDef {
   /** A survey's scale and question; null for offers. */
   survey: { scale: SurveyScale; question: string } | null;
   channels: OfferChannel[];
+  /** `marketing` or `service` as the file says; absent: by purpose (consent.ts `communicationOf`). */
+  communication?: 'marketing' | 'service';
+  /** Only for loyalty club members (absent: false). */
+  membersOnly?: boolean;
   triggers: OfferTrigger[];
   stages: string[] | null;
   tiers: string[] | null;
@@ -244,6 +259,8 @@ export interface OffersCatalogue {
     /** No marketing offer while the customer has an open complaint (recovery offers only). */
     holdMarketingOnOpenComplaint: boolean;
   };
+  /** Consent rules: purposes sent as service, and what a channel the customer never stated means. */
+  consent: { servicePurposes: OfferPurpose[]; absent: 'granted' | 'withheld' };
   /** In file order (arbitration breaks ties by code). */
   offers: OfferDef[];
   /** Longest time a contact matters to the policy (max of periods and cool-downs), ms. */
@@ -307,9 +324,13 @@ export function compileOffers(file: OffersFile, source = 'offers'): OffersCatalo
 export function emptyCatalogue(): OffersCatalogue {
   return {
     version: 'empty', offsetMin: 0, tierOrder: [], arbitration: { floor: 0.01, maxPerEvent: 1, maxSurveysPerEvent: 1 },
-    policy: { perChannel: {}, perCustomer: null, nonResponse: null, quiet: null, holdMarketingOnOpenComplaint: false }, offers: [], horizonMs: 0,
+    policy: { perChannel: {}, perCustomer: null, nonResponse: null, quiet: null, holdMarketingOnOpenComplaint: false },
+    consent: { ...DEFAULT_CONSENT, servicePurposes: [...DEFAULT_CONSENT.servicePurposes] }, offers: [], horizonMs: 0,
   };
 }
+
+/** Consent rules when the file has none: recovery is service, an unstated channel is allowed. */
+export const DEFAULT_CONSENT: Readonly<OffersCatalogue['consent']> = { servicePurposes: ['recovery'], absent: 'granted' };
 
 type CompileResult = { ok: true; catalogue: OffersCatalogue } | { ok: false; issues: { path: Path; message: string }[] };
 
@@ -422,6 +443,8 @@ function compile(f: OffersFile): CompileResult {
       purpose: o.purpose ?? 'marketing',
       survey: o.survey ? { scale: o.survey.scale, question: o.survey.question } : null,
       channels: [...o.channels],
+      ...(o.communication ? { communication: o.communication } : {}),
+      ...(o.members_only ? { membersOnly: true } : {}),
       triggers: OFFER_TRIGGERS.filter((t) => triggers.includes(t)),
       stages: w.stages ? [...w.stages] : null,
       tiers: w.tiers ? [...w.tiers] : null,
@@ -478,6 +501,10 @@ function compile(f: OffersFile): CompileResult {
         nonResponse: cp.non_response ? { after: cp.non_response.after, suppressMs: cp.non_response.suppress_days * DAY_MS } : null,
         quiet,
         holdMarketingOnOpenComplaint: cp.hold_marketing_on_open_complaint ?? false,
+      },
+      consent: {
+        servicePurposes: f.consent?.service_purposes ? [...f.consent.service_purposes] : [...DEFAULT_CONSENT.servicePurposes],
+        absent: f.consent?.absent ?? DEFAULT_CONSENT.absent,
       },
       offers,
       horizonMs: Math.max(0, ...periods),

@@ -35,6 +35,7 @@ import type { OfferDef, OffersCatalogue, OfferTrigger } from './catalogue.js';
 import { inHoldout, offerId } from './ids.js';
 import { cooldownAllows, inQuietHours, windowAllows } from './policy.js';
 import { newOffersState, type OffersState, type OpenOffer } from './state.js';
+import { heldReason, type HeldReason } from './consent.js';
 
 export interface OffersConfig {
   catalogue: OffersCatalogue;
@@ -297,10 +298,15 @@ function decideRanked(
     const budgetKey = offerBudgetKey(o.code);
     if (o.total !== null && (state.budgets[budgetKey] ?? 0) >= budgetShare(o.total, ev.ctx.partition, cfg.partitions)) continue;
     if (!cooldownAllows(s.contacts.filter((k) => k.code === o.code).map((k) => k.at), now, o.cooldownMs)) continue;
-    const channel = pickChannel(o, s, now, cat);
-    if (!channel) continue;
-    decide(state, c, s, o, channel, occasion, ev, now, emit);
-    decided++;
+    const channel = pickChannel(o, s, now, cat, (ch) => heldReason(o, c.profile, ch, cat) === undefined);
+    if (channel) {
+      decide(state, c, s, o, channel, occasion, ev, now, emit);
+      decided++;
+      continue;
+    }
+    const blocked = pickChannel(o, s, now, cat);
+    const reason = blocked && heldReason(o, c.profile, blocked, cat);
+    if (blocked && reason) holdBack(c, s, o, blocked, reason, ev, now, emit);
   }
 }
 
@@ -337,11 +343,12 @@ function eligible(o: OfferDef, c: CustomerState, ev: OfferEvent, now: number, p:
   return true;
 }
 
-/** The offer's first channel the contact policy allows at `now`, or undefined. */
-export function pickChannel(o: OfferDef, s: OffersState, now: number, cat: OffersCatalogue): OfferChannel | undefined {
+/** The offer's first channel the contact policy (and `allowed`, the consent rules) allows at `now`, or undefined. */
+export function pickChannel(o: OfferDef, s: OffersState, now: number, cat: OffersCatalogue, allowed: (ch: OfferChannel) => boolean = () => true): OfferChannel | undefined {
   const pol = cat.policy;
   if (pol.perCustomer && !windowAllows(s.contacts.map((k) => k.at), now, pol.perCustomer.max, pol.perCustomer.periodMs)) return undefined;
   for (const ch of o.channels) {
+    if (!allowed(ch)) continue;
     if (pol.quiet && pol.quiet.channels.includes(ch) && inQuietHours(now, cat.offsetMin, pol.quiet.from, pol.quiet.to)) continue;
     const cap = pol.perChannel[ch];
     if (cap && !windowAllows(s.contacts.filter((k) => k.channel === ch).map((k) => k.at), now, cap.max, cap.periodMs)) continue;
@@ -386,6 +393,24 @@ function decide(
     ...(channel === 'branch' || (o.atBranch && branch) ? { branch_id: branch } : {}),
   };
   emit.publishes.push({ subject: offerSubject(channel), msgId: id, payload });
+}
+
+/**
+ * A decision the consent rules hold back: an `offers_held` row with the id the decision would have had
+ * and why; nothing published, no contact, count, occasion or budget used. Recorded at most once per
+ * offer within its cool-down (as often as it could have been sent), so the reports count customers held
+ * back rather than every event that found them so.
+ */
+function holdBack(c: CustomerState, s: OffersState, o: OfferDef, channel: OfferChannel, reason: HeldReason, ev: OfferEvent, now: number, emit: Emit): void {
+  const held = (s.held ??= {});
+  const last = held[o.code];
+  if (last !== undefined && !cooldownAllows([last], now, o.cooldownMs)) return;
+  held[o.code] = now;
+  emit.row('offers_held', {
+    offer_id: offerId(c.id, o.code, ev.sourceId), customer_id: c.id, offer_code: o.code, campaign_id: o.campaign, channel, reason,
+    kind: o.survey ? 'survey' : 'offer', lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '',
+    branch_id: c.profile?.branch_id ?? '', triggered_by_tx_id: ev.sourceId, held_at: iso(now), stream_seq: ev.ctx.seq,
+  });
 }
 
 /** The engine's call at the end of `complete()`: `p` is the event's `Pending`. */

@@ -46,6 +46,8 @@ export interface OffersState {
   tierUpAt: number;
   /** Per offer code, the occasion instance it last fired for (`birthday:2026`, …): once per occasion. */
   occasions: Record<string, string>;
+  /** Per offer code, when a decision was last held back by the consent rules (consent.ts); absent: never. */
+  held?: Record<string, number>;
 }
 
 export function newOffersState(): OffersState {
