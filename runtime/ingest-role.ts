@@ -67,11 +67,12 @@ export async function startIngestRole(o: IngestRoleOptions): Promise<IngestRole>
     stops.push({ what: 'HTTP API', run: () => app.close() });
     const role: IngestRole = { app, port, stops };
     if (o.iso8583) {
-      const { startIso8583Listener, loadSpecFile } = await import('../ingest/iso8583/mod.js');
+      const { startIso8583Listener, loadSpecFile, NatsCompletionIds } = await import('../ingest/iso8583/mod.js');
       const spec = settings.iso8583Spec ? await loadSpecFile(settings.iso8583Spec) : undefined;
+      const completions = await NatsCompletionIds.open(nc, settings.streamReplicas);
       const dlqPublisher = new Publisher(nc, { expectStream: STREAM_DLQ });
       const listener = await startIso8583Listener({
-        port: o.iso8583Port ?? settings.iso8583Port, host: settings.host, ingest, cards, tokenKey: settings.tokenKey, logger: logger.child({ module: 'iso8583' }),
+        port: o.iso8583Port ?? settings.iso8583Port, host: settings.host, ingest, cards, completions, tokenKey: settings.tokenKey, logger: logger.child({ module: 'iso8583' }),
         registry, ...(spec ? { spec: spec.spec, options: spec.options, tables: spec.tables } : {}),
         dlq: async (reason, detail, raw) => {
           const [r] = await dlqPublisher.publishAll([{

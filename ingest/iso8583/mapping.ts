@@ -389,6 +389,36 @@ export interface MappedEvent {
   ok: true;
   kind: 'financial' | 'reversal' | 'completion';
   tx: TransactionV1;
+  /**
+   * A completion booked under its authorisation's id: its own id (what a reversal naming the completion
+   * rebuilds), to be remembered as booked under `tx.tx_id` ({@link CompletionIds}).
+   */
+  completionOwnId?: string;
+  /**
+   * A reversal whose original data elements name a completion: `tx.reverses_tx_id` is the completion's
+   * own id, to be replaced by the id it was booked under ({@link reversalOfBooked}) when that is known.
+   */
+  reversesCompletion?: true;
+}
+
+/**
+ * Where a completion's own id leads to the id it was booked under (its authorisation's). The mapping is
+ * pure: the listener remembers each completion it books and looks a reversal's original up here.
+ */
+export interface CompletionIds {
+  /** Remembers that the completion whose own id is `ownId` was booked under `bookedId`; durable when it resolves. */
+  remember(ownId: string, bookedId: string): Promise<void>;
+  /** The id the completion `ownId` was booked under, or undefined when unknown. */
+  bookedIdOf(ownId: string): Promise<string | undefined>;
+}
+
+/**
+ * A reversal naming a completion, made a reversal of the id the completion was booked under: its
+ * `reverses_tx_id` is that id and its `tx_id` that id + `:rev`, so it is the same event as a reversal
+ * naming the authorisation itself (a switch that sends both reverses the money once).
+ */
+export function reversalOfBooked(tx: TransactionV1, bookedId: string): TransactionV1 {
+  return { ...tx, tx_id: `${bookedId}:rev`, reverses_tx_id: bookedId };
 }
 
 /** A valid message that becomes no event: an inquiry (no money moved; answered approved). */
@@ -481,6 +511,14 @@ function isFinancialMti(mti: string): boolean {
   return /^\d[12][02]\d$/.test(mti);
 }
 
+/** The message class of the original MTI the original data elements name, when they name one. */
+function originalClassOf(t: MappingTables, f: Record<number, FieldValue>): MessageClass | undefined {
+  const layout = t.originalData ?? DEFAULT_DIALECT.mapping.originalData;
+  const raw = text(f[layout.field]);
+  const mti = raw === undefined ? undefined : parseOriginalData(raw, layout)?.mti;
+  return mti === undefined ? undefined : t.messageClasses[mti];
+}
+
 /** The id of the original named by the original data elements, or a refusal; undefined when the field is absent. */
 function originalIdOf(t: MappingTables, f: Record<number, FieldValue>, now: Date, kind: 'reversal' | 'completion'): string | MappingRefusal | undefined {
   const refuse = refusal(t);
@@ -508,9 +546,11 @@ function originalIdOf(t: MappingTables, f: Record<number, FieldValue>, now: Date
 /**
  * Maps a decoded request or advice. A financial message becomes a transaction; a completion (0220)
  * takes the id of the authorisation its original data elements name (so a booked authorisation and
- * its completion count once); a reversal (0400/0420 and repeats) becomes a reversal whose
- * `reverses_tx_id` is rebuilt from the original data elements and whose own `tx_id` is that id +
- * `:rev` (so a repeat or an advice of the same reversal is a duplicate, not a second reversal).
+ * its completion count once; its own id is returned as `completionOwnId`); a reversal (0400/0420 and
+ * repeats) becomes a reversal whose `reverses_tx_id` is rebuilt from the original data elements and whose
+ * own `tx_id` is that id + `:rev` (so a repeat or an advice of the same reversal is a duplicate, not a
+ * second reversal). A reversal naming a completion is marked `reversesCompletion`: what it rebuilds is the
+ * completion's own id, which the caller replaces by the id the completion was booked under.
  * A refund or credit adjustment becomes a refund (`kind: refund`); a financial one that carries the
  * original data elements names the purchase it refunds (`refund_of_tx_id`, rebuilt like a reversal's
  * original); a reversal of one is a reversal like any other (it names the refund and carries no `kind`).
@@ -566,6 +606,7 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
   let txId = ownId;
   let reverses: string | undefined;
   let refundOf: string | undefined;
+  let ofCompletion = false;
   if (isRefund && kind === 'financial') {
     const original = originalIdOf(t, f, ctx.now, 'completion');
     if (typeof original === 'object') return original;
@@ -576,6 +617,7 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
     if (kind === 'reversal') {
       reverses = original ?? ownId;
       txId = `${reverses}:rev`;
+      ofCompletion = original !== undefined && originalClassOf(t, f) === 'completion';
     } else if (original) txId = original;
   }
 
@@ -599,7 +641,11 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
     ...(terminal ? { terminal_id: terminal } : {}),
     card_token: card.token,
   };
-  return { ok: true, kind, tx };
+  return {
+    ok: true, kind, tx,
+    ...(kind === 'completion' && txId !== ownId ? { completionOwnId: ownId } : {}),
+    ...(ofCompletion ? { reversesCompletion: true as const } : {}),
+  };
 }
 
 /**

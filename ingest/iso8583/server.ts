@@ -15,7 +15,9 @@ import type { CardDirectory, IngestService } from '../service.js';
 import type { FieldError } from '../validation.js';
 import { decode, encode, Iso8583DecodeError, responseHeader, type DecodedMessage, type FieldValue, type PartialMessage } from './codec.js';
 import { FrameReader, frameMessage, framingOf, type FramingOptions } from './framing.js';
-import { buildResponse, DEFAULT_TABLES, mapToTransaction, responseMti, type MappingTables, type ResponseCodes } from './mapping.js';
+import {
+  buildResponse, DEFAULT_TABLES, mapToTransaction, responseMti, reversalOfBooked, type CompletionIds, type MappedEvent, type MappingTables, type ResponseCodes,
+} from './mapping.js';
 import { maskForDlq, messageSummary } from './redact.js';
 import { ISO8583_1987, resolveOptions, type Iso8583Options, type Iso8583Spec } from './spec.js';
 
@@ -38,6 +40,11 @@ export interface Iso8583ListenerOptions {
   ingest: Pick<IngestService, 'ingest'>;
   /** Card token → customer; without it (or for an unlisted card) the token is the customer id. */
   cards?: CardDirectory;
+  /**
+   * Completion own id → the id it was booked under (completions.ts); without it a reversal naming a
+   * completion names the completion's own id, which nothing was booked under.
+   */
+  completions?: CompletionIds;
   /** Key of the card tokenization (the same as the ingest service's). */
   tokenKey: string;
   /** Field definitions; default ISO 8583:1987. */
@@ -298,6 +305,30 @@ class Connection {
   }
 
   /** Sends to the DLQ; false when that failed (then nothing may be acknowledged). */
+  /**
+   * Remembers the own id of a completion booked under its authorisation's, and makes a reversal naming a
+   * completion one of the id it was booked under. Undefined (answered 96, the switch retries) when the
+   * completion ids cannot be reached.
+   */
+  private async withCompletionIds(mapped: MappedEvent, summary: Record<string, unknown>, msg: DecodedMessage): Promise<TransactionV1 | undefined> {
+    const ids = this.s.opts.completions;
+    const tx = mapped.tx;
+    if (!ids || (mapped.completionOwnId === undefined && !mapped.reversesCompletion)) return tx;
+    try {
+      if (mapped.completionOwnId !== undefined) {
+        await ids.remember(mapped.completionOwnId, tx.tx_id);
+        return tx;
+      }
+      const booked = await ids.bookedIdOf(tx.reverses_tx_id!);
+      return booked === undefined ? tx : reversalOfBooked(tx, booked);
+    } catch (err) {
+      this.log.error({ ...summary, err: (err as Error).message }, 'iso8583 completion ids unavailable');
+      this.outcome('failed');
+      this.respond(msg, 'systemMalfunction');
+      return undefined;
+    }
+  }
+
   private async deadLetter(reason: string, detail: Record<string, unknown>, raw: Buffer, outcome: DecodedMessage | Iso8583DecodeError): Promise<boolean> {
     try {
       await this.s.opts.dlq(reason, { source: 'iso8583', conn: this.id, remote: this.remote, ...detail }, maskForDlq(raw, this.s.spec, outcome, this.s.options));
@@ -384,7 +415,8 @@ class Connection {
       this.respond(msg, 'approved');
       return;
     }
-    const tx = mapped.tx;
+    const tx = await this.withCompletionIds(mapped, summary, msg);
+    if (!tx) return;
     if (this.s.opts.cards && tx.card_token) {
       try {
         const customer = await this.s.opts.cards.lookup(tx.card_token);
