@@ -151,6 +151,7 @@ describe('a reversal of a refund past the reversal window', () => {
     const L = d.customer().loyalty;
     expect(L.refunds).toBeUndefined();
     expect(Object.values(L.pastRefunds!)).toEqual([Math.floor(Date.parse('2026-01-03T10:00:00Z') / DAY)]);
+    expect(decodeRecord('customer', encodeRecord('customer', d.customer()), 'c1')).toEqual(JSON.parse(JSON.stringify(d.customer())));
     const now = Date.parse('2026-03-10T12:00:00Z');
     const before = Array.from(featureValues(d.customer(), now));
     const balance = d.balance();
