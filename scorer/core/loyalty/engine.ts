@@ -18,6 +18,7 @@
  *   tier-qualifying points. A reversal that arrives before its original is remembered and cancels it.
  * - Refund (`kind: refund`): takes back the refunded purchase's points in proportion (or its own amount's
  *   estimate); what it took is kept for the reversal window, and a reversal naming it gives exactly that back.
+ *   One that came before the purchase it names is settled to the linked share when the purchase comes.
  * - Redemption: refused when the balance is short, visibly (a `redeem_refused` row with 0 points).
  * - Tiers: upgrade at once on qualifying points over the window; downgrade only at a scheduled review.
  */
