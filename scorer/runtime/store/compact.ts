@@ -96,6 +96,14 @@ class Writer {
   /** LEB128 of a non-negative safe integer. */
   varint(n: number): void {
     this.room(8);
+    if (n <= 0x7fffffff) {
+      while (n >= 0x80) {
+        this.bytes[this.length++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
+      this.bytes[this.length++] = n;
+      return;
+    }
     while (n >= 0x80) {
       this.bytes[this.length++] = (n % 0x80) | 0x80;
       n = Math.floor(n / 0x80);
@@ -129,6 +137,12 @@ class Writer {
 }
 
 const isSafeInteger = Number.isSafeInteger;
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 /** `String.prototype.isWellFormed` (Node 20+; not in this TypeScript lib yet): no lone surrogate. */
 const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
@@ -162,13 +176,18 @@ function varintBytes(n: number): number {
   if (n < 0x4000) return 2;
   if (n < 0x200000) return 3;
   if (n < 0x10000000) return 4;
-  let bytes = 5;
-  for (n = Math.floor(n / 0x800000000); n >= 1; n = Math.floor(n / 0x80)) bytes++;
-  return bytes;
+  if (n < 2 ** 35) return 5;
+  if (n < 2 ** 42) return 6;
+  if (n < 2 ** 49) return 7;
+  return 8;
 }
 
 function gcd(a: number, b: number): number {
-  while (b !== 0) [a, b] = [b, a % b];
+  while (b !== 0) {
+    const rest = a % b;
+    a = b;
+    b = rest;
+  }
   return a;
 }
 
@@ -306,8 +325,7 @@ class Encoder {
       if (typeof x !== 'number' || !isSafeInteger(x) || Object.is(x, -0) || Math.abs(x) >= RUN_LIMIT) return false;
       plainBytes += x >= 0 && x < 0x80 ? 1 : 1 + varintBytes(Math.abs(x));
       if (i > 0) {
-        const d = x - (a[i - 1] as number);
-        divisor = gcd(divisor, Math.abs(d));
+        if (divisor !== 1) divisor = gcd(divisor, Math.abs(x - (a[i - 1] as number)));
       }
     }
     if (divisor > 0) {
@@ -325,40 +343,50 @@ class Encoder {
     return true;
   }
 
+  /**
+   * Columns in the order their keys first appear (with a defined value), a missing or undefined value
+   * written as `undefined`. Rows are read with `Object.keys`/`Object.values`, not a lookup per cell; a
+   * row with the previous row's keys reuses its column positions.
+   */
   private table(rows: readonly Record<string, unknown>[], depth: number): void {
+    const n = rows.length;
     const keys: string[] = [];
-    const seen = new Set<string>();
-    // Uniform: every row has exactly `keys`, all defined (the usual case), so a column reads rows directly.
-    let uniform = true;
-    for (let i = 0; i < rows.length; i++) {
+    const columns: unknown[][] = [];
+    const columnOf = new Map<string, number>();
+    let previousKeys: readonly string[] = [];
+    let positions: number[] = [];
+    for (let i = 0; i < n; i++) {
       const row = rows[i]!;
-      let count = 0;
-      for (const k in row) {
-        if (!Object.hasOwn(row, k)) continue;
-        if (row[k] === undefined) {
-          uniform = false;
-          continue;
-        }
-        count++;
-        if (!seen.has(k)) {
-          seen.add(k);
-          keys.push(k);
-          if (i > 0) uniform = false;
-        }
+      const rowKeys = Object.keys(row);
+      if (!sameKeys(rowKeys, previousKeys)) {
+        positions = new Array<number>(rowKeys.length).fill(-1);
+        previousKeys = rowKeys;
       }
-      if (count !== keys.length) uniform = false;
+      const values = Object.values(row);
+      for (let j = 0; j < rowKeys.length; j++) {
+        const v = values[j];
+        if (v === undefined) continue;
+        let column = positions[j]!;
+        if (column < 0) {
+          const k = rowKeys[j]!;
+          const known = columnOf.get(k);
+          if (known === undefined) {
+            column = keys.length;
+            columnOf.set(k, column);
+            keys.push(k);
+            columns.push(new Array<unknown>(n).fill(undefined));
+          } else column = known;
+          positions[j] = column;
+        }
+        columns[column]![i] = v;
+      }
     }
     const out = this.out;
     out.byte(T_TABLE);
-    out.varint(rows.length);
+    out.varint(n);
     out.varint(keys.length);
     for (const k of keys) this.key(k);
-    const column: unknown[] = new Array(rows.length);
-    for (const k of keys) {
-      if (uniform) for (let i = 0; i < rows.length; i++) column[i] = rows[i]![k];
-      else for (let i = 0; i < rows.length; i++) column[i] = Object.hasOwn(rows[i]!, k) ? rows[i]![k] : undefined;
-      this.array(column, depth + 1);
-    }
+    for (const column of columns) this.array(column, depth + 1);
   }
 
   /** A string column: per item 0 (new, front-coded), 1 (new, base 64) or 2 + its dictionary index. */
