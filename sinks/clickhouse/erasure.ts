@@ -14,14 +14,16 @@
  *
  * Deletes are mutations (`ALTER TABLE … DELETE`, waited for by polling `system.mutations`, at most
  * `MUTATION_DEADLINE_MS`): the parts holding the customer are rewritten without them, not merely masked as
- * a lightweight `DELETE` would; the old parts leave the disk when ClickHouse drops inactive parts
- * (`old_parts_lifetime`, 8 minutes by default).
+ * a lightweight `DELETE` would. The old parts stay on disk until ClickHouse drops inactive parts
+ * (`old_parts_lifetime`, 8 minutes by default on a server); the embedded engine (chDB) never does, so the
+ * erasure removes those the engine left past their lifetime itself (`settleOldParts`).
  *
  * Resumable: while it runs, `erasure_pending` holds the customer id and its erasure id, so a retry after a
  * failure reuses the same erasure id (the copies replace, not add: same sorting key and version); the row
  * is deleted last. One erasure of a customer at a time (callers serialize).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
 import type { ClickHouseClient } from '@clickhouse/client';
 
 /** The erasure id that replaces the customer id in kept rows. */
@@ -89,6 +91,8 @@ export interface ErasureRequest {
    * after it. Default `LATE_AUDIT_MS`; 0: no second sweep.
    */
   lateAuditMs?: number;
+  /** Longest wait for the old parts of the changed tables to leave the disk, ms. Default `OLD_PARTS_WAIT_MS`. */
+  oldPartsWaitMs?: number;
 }
 
 /** The second sweep of the access audit (`ErasureRequest.lateAuditMs`): 2.5 times the audit's 1 s batches. */
@@ -101,11 +105,23 @@ export interface TableErasure {
   rows: number;
 }
 
+/** The inactive parts the erasure's mutations left (they held the customer's rows before). */
+export interface OldParts {
+  /** Removed from disk by the erasure: the engine left them past their lifetime (the embedded engine never removes them). */
+  removed: number;
+  /** Still on disk when the erasure ended: ClickHouse removes them `old_parts_lifetime` after the mutation. */
+  left: number;
+  /** The longest `old_parts_lifetime` of the tables still holding some, seconds (0 when none is left). */
+  lifetime_s: number;
+}
+
 export interface ErasureResult {
   erasure_id: string;
   /** Whether any row of the customer was found (the access audit aside). */
   found: boolean;
   tables: TableErasure[];
+  /** The old parts of the changed tables (and `erasure_pending`): removed, or left for ClickHouse to drop. */
+  old_parts: OldParts;
   /** The audit row recording the erasure. */
   audit_id: string;
   ms: number;
@@ -134,6 +150,13 @@ export function checkErasureInput(customerId: string, reference: string | undefi
   if (ERASURE_ID_PATTERN.test(customerId)) throw new ErasureInputError('customer_id: that is an erasure id, already anonymous');
   if (reference !== undefined && !REFERENCE.test(reference)) throw new ErasureInputError('reference: 1 to 64 letters, digits or . : / # - _ (a ticket number, never personal data)');
 }
+
+/**
+ * Longest an erasure waits for the old parts of the tables it changed to leave the disk, ms: only while
+ * one of them reaches its `old_parts_lifetime` within it (a server's default 8 minutes is not waited for).
+ */
+export const OLD_PARTS_WAIT_MS = 15_000;
+const OLD_PARTS_POLL_MS = 500;
 
 /** Longest an erasure waits for its deletes (ClickHouse mutations) to finish, ms. */
 export const MUTATION_DEADLINE_MS = 600_000;
@@ -233,6 +256,57 @@ async function keepPseudonymised(ch: ClickHouseClient, db: string, table: string
   });
 }
 
+/** Each table's `old_parts_lifetime`, seconds: its own setting, else the engine's default. */
+async function oldPartsLifetimes(ch: ClickHouseClient, db: string, tables: readonly string[]): Promise<Map<string, number>> {
+  const [general] = await rows<{ value: string }>(ch, "SELECT value FROM system.merge_tree_settings WHERE name = 'old_parts_lifetime'", {});
+  const byDefault = Number(general?.value ?? 480);
+  const engines = await rows<{ name: string; engine_full: string }>(ch, 'SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN {tables:Array(String)}', { db, tables });
+  const out = new Map<string, number>();
+  for (const t of engines) {
+    const own = /\bold_parts_lifetime\s*=\s*(\d+)/.exec(t.engine_full)?.[1];
+    out.set(t.name, own === undefined ? byDefault : Number(own));
+  }
+  return out;
+}
+
+/**
+ * The inactive parts of `tables` (the parts the mutations replaced: they held the customer) leave the
+ * disk: ClickHouse removes each `old_parts_lifetime` after it became inactive. One the engine left past
+ * its lifetime (the embedded chDB runs no cleanup: issue chdb-io/chdb#107), whose directory is on this
+ * machine and which no query holds (`refcount` 1), is removed here; the engine never reads an inactive part
+ * again, and a restart loads only the directories it finds. Waits at most `deadlineMs`, and only while a part
+ * reaches its lifetime within it.
+ */
+export async function settleOldParts(ch: ClickHouseClient, db: string, tables: readonly string[], deadlineMs = OLD_PARTS_WAIT_MS): Promise<OldParts> {
+  const lifetimes = await oldPartsLifetimes(ch, db, tables);
+  const [active] = await rows<{ path: string }>(ch, 'SELECT any(path) AS path FROM system.parts WHERE database = {db:String} AND table IN {tables:Array(String)} AND active', { db, tables });
+  // The engine's files are on this machine (the embedded engine): a part whose directory is gone was removed.
+  const local = active?.path ? existsSync(active.path) : false;
+  const removedPaths = new Set<string>();
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    const parts = await rows<{ table: string; path: string; refcount: number; age_s: number }>(ch,
+      `SELECT table, path, refcount, dateDiff('second', remove_time, now()) AS age_s FROM system.parts
+       WHERE database = {db:String} AND table IN {tables:Array(String)} AND NOT active`, { db, tables });
+    const left: typeof parts = [];
+    for (const p of parts) {
+      if (removedPaths.has(p.path) || (local && !existsSync(p.path))) continue;
+      const lifetime = lifetimes.get(p.table) ?? 480;
+      if (local && p.age_s >= lifetime && p.refcount <= 1) {
+        rmSync(p.path, { recursive: true, force: true });
+        removedPaths.add(p.path);
+      } else {
+        left.push(p);
+      }
+    }
+    const soonest = Math.min(...left.map((p) => (lifetimes.get(p.table) ?? 480) - p.age_s));
+    if (left.length === 0 || Date.now() + soonest * 1000 > until) {
+      return { removed: removedPaths.size, left: left.length, lifetime_s: left.length ? Math.max(...left.map((p) => lifetimes.get(p.table) ?? 480)) : 0 };
+    }
+    await new Promise((resolve) => setTimeout(resolve, OLD_PARTS_POLL_MS));
+  }
+}
+
 export async function eraseCustomer(ch: ClickHouseClient, db: string, req: ErasureRequest): Promise<ErasureResult> {
   checkErasureInput(req.customerId, req.reference);
   const t0 = performance.now();
@@ -281,5 +355,7 @@ export async function eraseCustomer(ch: ClickHouseClient, db: string, req: Erasu
   });
   await ch.command({ query: `ALTER TABLE ${db}.erasure_pending DELETE WHERE erasure_id = {erasure_id:String}`, query_params: params });
   await waitForMutations(ch, db, erasureId);
-  return { erasure_id: erasureId, found, tables: result, audit_id: auditId, ms: Math.round(performance.now() - t0) };
+  const changed = result.filter((r) => r.rows > 0).map((r) => r.table);
+  const oldParts = await settleOldParts(ch, db, [...changed, 'erasure_pending'], req.oldPartsWaitMs);
+  return { erasure_id: erasureId, found, tables: result, old_parts: oldParts, audit_id: auditId, ms: Math.round(performance.now() - t0) };
 }
