@@ -13,7 +13,7 @@
  * and not back) are left out, as are customers not open yet.
  */
 import type { CustomerProfileV1, StoredProfileV1, TxMessage } from '../contracts/events.js';
-import { partitionOf } from '../contracts/subjects.js';
+import { parseTxSubject, partitionOf } from '../contracts/subjects.js';
 import { Engine, DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../scorer/core/engine.js';
 import { featureVector, MODEL_FEATURE_NAMES } from '../scorer/core/features/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
@@ -122,11 +122,23 @@ export interface BuiltDataset {
   customers: string[];
   /** Observation points used. */
   observations: number[];
-  /** Replay totals. */
+  /** Replay totals: the history's messages, and the referral credits the core sent between partitions on top of them. */
   events: number;
+  credits: number;
   late: number;
   /** Partition states at the end of the replay. */
   states: PartitionState[];
+}
+
+/** The referral credits among what the core published (`tx.<p>.redemption`), as messages for the referrer's partition of this replay. */
+function referralCredits(emit: Emit, partitions: number): { msg: TxMessage; partition: number }[] {
+  const out: { msg: TxMessage; partition: number }[] = [];
+  for (const p of emit.publishes) {
+    if (parseTxSubject(p.subject)?.kind !== 'redemption') continue;
+    const body = p.payload as Extract<TxMessage, { kind: 'redemption' }>['body'];
+    out.push({ msg: { kind: 'redemption', body }, partition: partitionOf(body.customer_id, partitions) });
+  }
+  return out;
 }
 
 /** First UTC month boundary strictly after `t`. */
@@ -162,6 +174,7 @@ export async function buildChurnDataset(messages: AnyIterable<TxMessage>, truth:
   const observations: number[] = [];
   let next = 0;
   let seq = 0;
+  let events = 0;
 
   const observe = (b: number): void => {
     observations.push(b);
@@ -188,19 +201,26 @@ export async function buildChurnDataset(messages: AnyIterable<TxMessage>, truth:
         next = nextMonthStart(next);
       }
     }
-    const partition = partitionOf(msg.body.customer_id, partitions);
-    const state = states[partition]!;
-    const emit = new Emit();
-    seq++;
-    const pending = engine.apply(state, { seq, partition, msg }, emit);
-    if (pending) engine.complete(state, pending, undefined, emit);
-    opts.onEmit?.(emit, msg, partition);
-    if (seq % 50_000 === 0) opts.onProgress?.({ events: seq, at, rows: ys.length });
+    events++;
+    // A referral credit the core publishes for the referrer's partition is applied right after, as the
+    // running scorer and the backfill deliver it (through TX).
+    const queue: { msg: TxMessage; partition: number }[] = [{ msg, partition: partitionOf(msg.body.customer_id, partitions) }];
+    while (queue.length) {
+      const next = queue.shift()!;
+      const state = states[next.partition]!;
+      const emit = new Emit();
+      seq++;
+      const pending = engine.apply(state, { seq, partition: next.partition, msg: next.msg }, emit);
+      if (pending) engine.complete(state, pending, undefined, emit);
+      opts.onEmit?.(emit, next.msg, next.partition);
+      queue.push(...referralCredits(emit, partitions));
+      if (seq % 50_000 === 0) opts.onProgress?.({ events, at, rows: ys.length });
+    }
   }
-  opts.onProgress?.({ events: seq, at: states.reduce((m, s) => Math.max(m, s.maxEventTime), 0), rows: ys.length });
+  opts.onProgress?.({ events, at: states.reduce((m, s) => Math.max(m, s.maxEventTime), 0), rows: ys.length });
 
   const nf = names.length;
   const dataset: ChurnDataset = { features: names, x: Float32Array.from(xs), y: Uint8Array.from(ys), time: Float64Array.from(ts) };
   if (dataset.x.length !== ys.length * nf) throw new Error('dataset: internal shape mismatch');
-  return { dataset, customers, observations, events: seq, late: states.reduce((s, st) => s + st.stats.late, 0), states };
+  return { dataset, customers, observations, events, credits: seq - events, late: states.reduce((s, st) => s + st.stats.late, 0), states };
 }
