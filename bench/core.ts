@@ -21,7 +21,7 @@ import { FEATURE_NAMES } from '../scorer/core/features/catalogue.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../scorer/core/state.js';
 import { Emit, type Score } from '../scorer/core/types.js';
 import { decodeTx } from '../scorer/runtime/decode.js';
-import { createBank, readHistory, writeHistory } from '../simulator/mod.js';
+import { createBank, readHistory, SIMULATOR_VERSION, writeHistory } from '../simulator/mod.js';
 import { historyMessages, type HistoryEvent } from '../training/dataset.js';
 import { median, percentile } from './stats.js';
 
@@ -37,7 +37,7 @@ export interface CorePlan {
   partitions: number;
   /** Events per micro-batch (one model call each). Default 500 (the scorer's default batch). */
   batch: number;
-  /** Where simulated histories are cached, keyed by customers, days and seed. Default `$TMPDIR/vafa-bench-core`. */
+  /** Where simulated histories are cached, keyed by customers, days, seed and simulator version. Default `$TMPDIR/vafa-bench-core`. */
   dataDir: string;
 }
 
@@ -78,9 +78,13 @@ export interface CoreResult {
   state_json: { bytes_per_customer_median: number; bytes_per_customer_p99: number };
 }
 
-/** The history of `plan`, simulated once and cached under `plan.dataDir`. */
+/**
+ * The history of `plan`, simulated once and cached under `plan.dataDir`, keyed by customers, days, seed
+ * and the simulator's output version (`SIMULATOR_VERSION`), so a simulator that changed never replays a
+ * stale history (the caches of other versions stay where they are).
+ */
 export async function historyDir(plan: CorePlan): Promise<string> {
-  const dir = path.join(plan.dataDir, `c${plan.customers}-d${plan.days}-s${plan.seed}`);
+  const dir = path.join(plan.dataDir, `c${plan.customers}-d${plan.days}-s${plan.seed}-sim${SIMULATOR_VERSION}`);
   if (existsSync(path.join(dir, 'meta.json'))) return dir;
   mkdirSync(plan.dataDir, { recursive: true });
   const bank = createBank({ seed: plan.seed, customers: plan.customers, start: new Date('2025-01-01T00:00:00Z'), days: plan.days, feedback: 1 });

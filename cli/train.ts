@@ -259,7 +259,7 @@ async function train(argv: string[]): Promise<number> {
   const aucModel = trained.report.holdout.rocAuc;
   const aucBaseline = rocAuc(yTest, recency);
 
-  // 4b. The simulator's oracle on the same held-out rows: the churn law the simulator drew from.
+  // 4b. The simulator's oracle on the same held-out rows: the simulator's own hazard at each observation.
   const oracleP = test.map((i) => oracleProbability(src.truth.get(built.customers[keep[i]!]!)!, data.time[i]!, horizon));
   const aucOracle = oracleP.every((p) => p !== undefined) ? rocAuc(yTest, oracleP as number[]) : NaN;
 
@@ -280,7 +280,7 @@ async function train(argv: string[]): Promise<number> {
     baseline: { name: 'recency only (days since the last transaction)', feature: 'recency_days', holdout_roc_auc: aucBaseline },
     ...(Number.isFinite(aucOracle) ? {
       oracle: {
-        name: "the simulator's churn law (training/oracle.ts): P(churn within the horizon | still there), from each customer's drawn propensity",
+        name: "the simulator's churn process (training/oracle.ts): P(churn within the horizon | still there), from the hazard and drift state the simulator held at the observation",
         holdout_roc_auc: aucOracle, model_to_oracle: aucModel / aucOracle,
       },
     } : {}),
@@ -290,7 +290,7 @@ async function train(argv: string[]): Promise<number> {
   const rocBase = rocCurve(yTest, recency);
   const rows: [string, string, string][] = [
     ['ROC AUC', f3(aucModel), f3(aucBaseline)],
-    ...(Number.isFinite(aucOracle) ? [["the simulator's oracle ROC AUC (its churn law)", `${f3(aucOracle)} (model ${f3(aucModel / aucOracle)} × oracle)`, ''] as [string, string, string]] : []),
+    ...(Number.isFinite(aucOracle) ? [["the simulator's oracle ROC AUC (its own hazard)", `${f3(aucOracle)} (model ${f3(aucModel / aucOracle)} × oracle)`, ''] as [string, string, string]] : []),
     ['precision at top decile', pct(h.precisionAtTopDecile), ''],
     ['lift at top decile', `${h.liftAtTopDecile.toFixed(2)}×`, ''],
     ['base rate (churn within the horizon)', pct(h.baseRate), ''],
@@ -314,7 +314,7 @@ async function train(argv: string[]): Promise<number> {
     + `${h.n.toLocaleString('en-US')} rows, ${h.positives} churn within ${horizonDays} days (${pct(h.baseRate)})\n`);
   console.log(`  ${'held-out ROC AUC'.padEnd(28)} model ${f3(aucModel)}   recency-only baseline ${f3(aucBaseline)}   ${aucModel > aucBaseline ? 'model better' : 'BASELINE BETTER'}`);
   if (Number.isFinite(aucOracle)) {
-    console.log(`  ${"simulator's oracle AUC".padEnd(28)} ${f3(aucOracle)} (its churn law; the model is ${f3(aucModel / aucOracle)} × the oracle)`);
+    console.log(`  ${"simulator's oracle AUC".padEnd(28)} ${f3(aucOracle)} (its own hazard; the model is ${f3(aucModel / aucOracle)} × the oracle)`);
   }
   console.log(`  ${'precision at top decile'.padEnd(28)} ${pct(h.precisionAtTopDecile)} (lift ${h.liftAtTopDecile.toFixed(2)}×)`);
   console.log(`  ${'Brier / log loss'.padEnd(28)} ${h.brier.toFixed(4)} / ${h.logLoss.toFixed(4)}`);

@@ -13,6 +13,7 @@
  */
 import { CHANNELS, type Channel, type FeedbackV1 } from '../contracts/events.js';
 import type { Segment } from './catalog.js';
+import { SHOCK_COMPLAINT } from './churn.js';
 import { DAY, type Customer } from './population.js';
 import { hashInts, mix32, Rng } from './rng.js';
 import { heapPop, heapPush } from '../scorer/core/heap.js';
@@ -27,13 +28,8 @@ const MINUTE = 60_000;
  * and older customers highest, young and small-business customers lowest; the spread is small.
  */
 export const SEGMENT_SATISFACTION: Record<Segment, number> = { mass: 0.75, affluent: 0.8, youth: 0.72, senior: 0.8, sme: 0.7 };
-/** Spread of the baseline between customers of a segment. */
-const BASE_SIGMA = 0.08;
-/** Customers who will leave are a little less satisfied all along (a latent part of why they leave). */
-const CHURNER_OFFSET = 0.06;
-/** How far satisfaction sinks by the time the customer leaves; it starts sinking this many days before the activity fades. */
+/** How far satisfaction sinks by the time the customer leaves; it sinks over the drift (`churn.ts`). */
 const PRECHURN_DROP = 0.35;
-const PRECHURN_LEAD_DAYS = 45;
 /** A customer won back stays a little more sceptical. */
 const WON_BACK_OFFSET = 0.05;
 /** Shocks fade back to the baseline with this time constant (days). */
@@ -264,6 +260,8 @@ export class Experience {
   private readonly declinesAt: Float64Array;
   private readonly lastComplaint: Float64Array;
   private readonly open: Uint8Array;
+  /** Start of the latest incident the customer complained about (`churn.ts`: they complain once per incident). */
+  private readonly incidentComplained: Float64Array;
   private readonly heap = new DraftHeap();
   private readonly rng = new Rng(0);
   private readonly seed: number;
@@ -291,14 +289,30 @@ export class Experience {
     this.declinesAt = new Float64Array(n);
     this.lastComplaint = new Float64Array(n).fill(-Infinity);
     this.open = new Uint8Array(n);
+    this.incidentComplained = new Float64Array(n).fill(NaN);
     const r = new Rng(0);
     for (const c of customers) {
       r.reseed(hashInts(this.seed, 0, c.index));
-      const b = SEGMENT_SATISFACTION[c.segment] + BASE_SIGMA * r.normal() - (c.churnAt !== undefined ? CHURNER_OFFSET : 0);
+      // The spread between customers of a segment is drawn with the population: it also drives churn (`churn.ts`).
+      const b = SEGMENT_SATISFACTION[c.segment] + c.satisfactionOffset;
       this.base[c.index] = Math.min(0.95, Math.max(0.2, b));
       this.feeSense[c.index] = (c.segment === 'affluent' ? 0.5 : c.segment === 'youth' || c.segment === 'mass' ? 1.2 : 1) * r.factor(0.4);
     }
     this.dailyBound = this.mult * (SERVICE_COMPLAINT_PER_DAY * Math.exp(COMPLAINT_SLOPE * S_REF) + COMPLIMENT_PER_DAY);
+    this.shockComplaints();
+  }
+
+  /** Complaints about the fees of the churn process (`churn.ts`), a day or two after each. */
+  private shockComplaints(): void {
+    if (this.mult <= 0) return;
+    for (const c of this.customers) {
+      for (const x of c.shockComplaints) {
+        if (x.u >= Math.min(1, this.mult * (SHOCK_COMPLAINT[x.kind] ?? 0))) continue;
+        const t = x.at + Math.floor((0.5 + 2 * ((x.u * 7919) % 1)) * DAY);
+        if (t < this.cfg.start) continue;
+        this.push(t, T_COMPLAINT, c.index, CH.transfer, undefined, Cause.TransferFee);
+      }
+    }
   }
 
   /** Satisfaction of a customer at `t` (default: the latest event time); undefined for an unknown id. Reads only. */
@@ -325,8 +339,8 @@ export class Experience {
       if (c.reactivatedAt !== undefined && t >= c.reactivatedAt) v -= WON_BACK_OFFSET;
       else if (t >= c.churnAt) v -= PRECHURN_DROP;
       else {
-        const lead = (c.fadeDays + PRECHURN_LEAD_DAYS) * DAY;
-        const x = 1 - (c.churnAt - t) / lead;
+        const driftAt = c.churn.driftAt ?? c.churnAt;
+        const x = (t - driftAt) / Math.max(DAY, c.churnAt - driftAt);
         if (x > 0) v -= PRECHURN_DROP * Math.sqrt(x);
       }
     }
@@ -441,7 +455,10 @@ export class Experience {
       if (this.mult <= 0 || t - this.lastComplaint[ci]! < COMPLAINT_COOLDOWN) return;
       const r = this.rng.reseed(mix32(mix32(this.seed, 1), key));
       const p = this.mult * COMPLAINT_PER_DECLINE * this.odds(s) * (1 + REPEAT_DECLINE * (Math.min(5, dm) - 1));
-      if (r.next() >= p) return;
+      const u = r.next();
+      const incident = c.incidents.find((x) => x.complained && t >= x.from && t < x.until);
+      if (incident && this.incidentComplained[ci] !== incident.from) this.incidentComplained[ci] = incident.from;
+      else if (u >= p) return;
       const cause = ch === CH.atm ? Cause.AtmDecline : heavy ? Cause.BillDecline : ch === CH.transfer ? Cause.TransferDecline : Cause.CardDecline;
       this.complaint(ci, t + this.delay(r, COMPLAINT_DELAY), cause, ch, branch);
       return;

@@ -10,6 +10,7 @@ import {
   AMOUNT, ATM_MCC, BRANCHES, MCC_AMOUNT, MERCHANTS_PER_CATEGORY, ONLINE_MERCHANTS, POS_MCCS, RANDOM_CHANNELS, TIME_OF_DAY,
   TRANSFER_MCC, WEEKEND_FACTOR, currencyScale, weekendDays, type RandomChannel,
 } from './catalog.js';
+import { INCIDENT_DECLINE } from './churn.js';
 import { Experience, type FeedbackEvent } from './feedback.js';
 import { branchId, DAY, posMerchant, type Customer, type Merchant } from './population.js';
 import { hashInts, mix32, Rng } from './rng.js';
@@ -84,6 +85,12 @@ const KIND_REDEMPTION = 1;
 const HOUR = 3_600_000;
 const REVERSAL_RATE = 0.005;
 const REDEMPTION_RATE = 0.0015;
+/** Once drift begins the customer moves part of their spending to another bank at once: this share stays. */
+const DRIFT_WALLET = 0.6;
+/** A drifting customer's purchases narrow to their first merchants once the drift factor is below this. */
+const NARROW_FROM = 0.8;
+/** A drifting customer's direct debits and installments stop one by one from this drift factor down. */
+const STOP_FROM = 0.7;
 const MCC_WEIGHTS = POS_MCCS.map((m) => m.weight);
 const NCH = RANDOM_CHANNELS.length;
 const CH_POS = RANDOM_CHANNELS.indexOf('pos');
@@ -406,11 +413,19 @@ export class BankGenerator {
     };
   }
 
-  /** Fade factor: 1 normally, falling to 0 over the fade before churn; -1 when the customer is gone that day. */
+  /** Drift factor: 1 normally, falling to 0 over the drift before churn (`churn.ts`); -1 when the customer is gone that day. */
   private fade(c: Customer, ctx: DayCtx): number {
     if (c.churnAt === undefined) return 1;
     if (ctx.t0 >= c.churnAt) return c.reactivatedAt !== undefined && ctx.t1 > c.reactivatedAt ? 1 : -1;
-    return Math.min(1, Math.max(0, (c.churnAt - ctx.mid) / (c.fadeDays * DAY)));
+    const driftAt = c.churn.driftAt ?? c.churnAt;
+    if (ctx.mid <= driftAt) return 1;
+    return Math.min(1, Math.max(0, (c.churnAt - ctx.mid) / (c.churnAt - driftAt)));
+  }
+
+  /** Extra decline rate on this day from a run of failed payments (a bad experience, `churn.ts`). */
+  private incident(c: Customer, mid: number): number {
+    for (const x of c.incidents) if (mid >= x.from && mid < x.until) return INCIDENT_DECLINE;
+    return 0;
   }
 
   private active(c: Customer, t: number): boolean {
@@ -454,14 +469,15 @@ export class BankGenerator {
     this.seq = 0;
     const rng = this.rng.reseed(hash3(this.streamSeed, c.index, ctx.d));
 
-    // Fade before churn: fewer events, smaller amounts, more declines, cash taken out, sticky products dropped.
+    // Drift before churn: fewer events, smaller amounts, more declines, cash taken out, sticky products
+    // dropped, purchases at fewer kinds of merchant.
     const sinceOpen = (mid - c.openedAt) / DAY;
     let level = this.cfg.activity * (0.5 + 0.5 * Math.min(1, Math.max(0, sinceOpen) / 30));
     if (back) level *= 0.6;
     for (const q of c.quiet) if (mid >= q.from && mid < q.until) level *= q.factor;
     const spend = (0.5 + 0.5 * f) * ctx.season.amount;
-    const decline = c.declineRate + 0.12 * (1 - f);
-    const nonCash = 0.1 + 0.9 * f ** 1.3;
+    const decline = c.declineRate + 0.12 * (1 - f) + this.incident(c, mid);
+    const nonCash = (f < 1 ? DRIFT_WALLET : 1) * (0.1 + 0.9 * f ** 1.3);
 
     if (c.openedAt >= t0 && c.openedAt < t1) {
       const i = this.tx(c.openedAt + Math.floor(rng.range(3, 40) * 60_000), CODE.deposit, this.minor(AMOUNT.deposit.median * c.amountFactor * rng.factor(0.6)), false);
@@ -515,7 +531,9 @@ export class BankGenerator {
     let i: number;
     switch (ch) {
       case 'pos': {
-        const m: Merchant = rng.chance(0.85)
+        const m: Merchant = f < NARROW_FROM
+          ? c.posMerchants[rng.weighted(c.posWeights.slice(0, Math.max(1, Math.ceil(c.posWeights.length * f / NARROW_FROM))))]!
+          : rng.chance(0.85)
           ? c.posMerchants[rng.weighted(c.posWeights)]!
           : posMerchant(rng.chance(0.6) ? c.branchIndex : rng.int(BRANCHES), rng.weighted(MCC_WEIGHTS), rng.int(MERCHANTS_PER_CATEGORY));
         const amount = this.minor(AMOUNT.pos.median * c.amountFactor * (MCC_AMOUNT[m.mcc] ?? 1) * rng.factor(AMOUNT.pos.sigma) * spend);
@@ -598,7 +616,7 @@ export class BankGenerator {
     const o = c.obligations[oi];
     if (f < 0 || !o) return;
     const back = c.reactivatedAt !== undefined && ctx.t1 > c.reactivatedAt;
-    if (o.kind === 'salary' ? f < 0.75 || back : f < 0.45) return;
+    if (o.kind === 'salary' ? f < 0.9 || back : f < STOP_FROM - 0.1 * (oi % 3)) return;
     const buf = this.buf;
     this.cust = c;
     this.seq = 1_000_000 + oi * 10;

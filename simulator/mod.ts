@@ -16,6 +16,7 @@ import type { CustomerProfileV1 } from '../contracts/events.js';
 import { BankGenerator, type EventStream } from './generator.js';
 import { createPopulation, DAY, profileOf, type Customer } from './population.js';
 import { hashInts, hashString } from './rng.js';
+import type { ShockKind } from './churn.js';
 
 export type { SimEvent, EventStream } from './generator.js';
 export {
@@ -26,6 +27,7 @@ export {
   runFeeder, FeederError, type FeederOptions, type FeederProgress, type FeederSummary, type BatchCounts, type RespondOptions, type SurveyAnswerStats, type Timeline,
 } from './feeder.js';
 export { decideSurveyAnswer, parseSurveyTrigger, SURVEY_ANSWER_WINDOW_MS, SURVEY_DELAY, SURVEY_RESPONSE_RATE, type SurveyDecision, type SurveyTrigger } from './responder.js';
+export { SHOCKS, CLOSURE_SHOCK, ONBOARDING, DRIFT_DAYS, type ShockKind } from './churn.js';
 export { writeHistory, readHistory, type HistoryLabel, type HistoryMeta, type HistoryReader, type WriteHistoryOptions } from './history.js';
 export { createProgress, formatProgress, type Progress } from './progress.js';
 export { splitPass, type LivePosition, type SplitOptions, type SplitPass } from './live.js';
@@ -87,19 +89,30 @@ export interface CustomerTruth {
   /** When a churned customer came back (win-back); activity resumes at a lower level. */
   reactivated_at?: string;
   /**
-   * The churn law `churn_at` was drawn from, before the draw (`training/oracle.ts`): first-year churn
-   * probability, the share of it within 90 days, the yearly hazard afterwards and when that starts.
+   * The churn process the customer lived through (`simulator/churn.ts`), for the oracle
+   * (`training/oracle.ts`): the baseline hazard, every shock with its time, and when the drift began.
+   * An oracle at a cut-off may read only the shocks and a drift start at or before it.
    */
   hazard?: ChurnHazard;
 }
 
-/** See {@link CustomerTruth.hazard}. */
+/** See {@link CustomerTruth.hazard}; times are RFC 3339. */
 export interface ChurnHazard {
-  first_year: number;
-  early_share: number;
-  annual: number;
-  established_from: string;
+  /** `vafa.churn/v2`: the behaviour-driven process of `simulator/churn.ts`. */
+  law: 'vafa.churn/v2';
+  /** Baseline yearly hazard of starting to drift. */
+  base: number;
+  /** Multiplier of the rate of fee shocks. */
+  fee_exposure: number;
+  shocks: { kind: ShockKind; at: string; size: number; days: number }[];
+  drift_at?: string;
 }
+
+/**
+ * Version of the simulator's output: it changes whenever the same options give different events or
+ * truth, so caches of simulated input (bench/core.ts) key on it. 2: the behaviour-driven churn process.
+ */
+export const SIMULATOR_VERSION = 2;
 
 export interface Bank {
   readonly options: ResolvedSimOptions;
@@ -160,8 +173,9 @@ export function createBank(opts: SimOptions): Bank {
       opened_at: iso(c.openedAt),
       ...(c.reactivatedAt !== undefined ? { reactivated_at: iso(c.reactivatedAt) } : {}),
       hazard: {
-        first_year: c.hazard.firstYear, early_share: c.hazard.earlyShare, annual: c.hazard.annual,
-        established_from: iso(c.hazard.establishedFrom),
+        law: 'vafa.churn/v2' as const, base: c.churn.base, fee_exposure: c.churn.feeExposure,
+        shocks: c.churn.shocks.map((s) => ({ kind: s.kind, at: iso(s.at), size: s.size, days: s.days })),
+        ...(c.churn.driftAt !== undefined ? { drift_at: iso(c.churn.driftAt) } : {}),
       },
     }])),
   };

@@ -9,21 +9,29 @@ import {
   REFERRED_RISK, SEGMENT_AGE, SEGMENT_AMOUNT, SEGMENT_MIX, SEGMENT_RATE, SEGMENT_RISK, SEGMENTS, STICKY, STICKY_RISK,
   type Product, type Segment,
 } from './catalog.js';
+import { DRIFT_DAYS, driftOnset, driftScale, drawShocks, INCIDENT_DAYS, SHOCK_COMPLAINT, type ChurnLaw, type ShockComplaint } from './churn.js';
 import { hashInts, Rng } from './rng.js';
 
-export const DAY = 86_400_000;
+export { DAY } from './churn.js';
+import { DAY } from './churn.js';
 const YEAR = 365 * DAY;
 
-/** Churn targets (see DESIGN.md): first-year churn of new customers, half of it within 90 days; established yearly churn. */
-export const FIRST_YEAR_CHURN = 0.225;
-export const EARLY_SHARE = 0.5;
-export const ESTABLISHED_ANNUAL_CHURN = 0.065;
+/**
+ * Baseline yearly hazard of starting to drift for an average established customer, tuned so that with
+ * the shocks about 6.5 % of established customers churn a year, and with the onboarding bump
+ * (`churn.ts`) about 22.5 % of new customers in their first year, half of it within 90 days (DESIGN.md).
+ */
+export const BASE_DRIFT = 0.021;
 export const WINBACK_SHARE = 0.06;
 const NEW_OPENINGS_PER_YEAR = 0.38;
 const REFERRAL_NEW = 0.1;
 const REFERRAL_ESTABLISHED = 0.03;
 const HIGH_DECLINE_SHARE = 0.1;
 const LATENT_RISK_SIGMA = 0.4;
+/** Spread of customers' satisfaction around their segment's baseline (`feedback.ts`). */
+const SATISFACTION_SIGMA = 0.08;
+/** An unhappier customer drifts more: the baseline hazard is ×e^(−this × the satisfaction offset) (×3 a standard deviation), normalized to mean 1. */
+const UNHAPPY_RISK = 14;
 
 export interface Merchant {
   merchant: string;
@@ -57,15 +65,17 @@ export interface Customer {
   index: number;
   id: string;
   openedAt: number;
+  /** When the customer is gone (the end of the drift, `churn.driftAt`). */
   churnAt?: number;
-  /**
-   * The churn law this customer's `churnAt` was drawn from (before the draw): first-year churn
-   * probability, the share of it within 90 days, the yearly hazard afterwards and when that starts
-   * (epoch ms). The simulator's oracle (`training/oracle.ts`) scores with it.
-   */
-  hazard: { firstYear: number; earlyShare: number; annual: number; establishedFrom: number };
+  /** The churn process this customer lives through (`churn.ts`); the oracle scores with it. */
+  churn: ChurnLaw;
+  /** How much more (or less) satisfied than the segment's baseline the customer is (`feedback.ts`); unhappier customers drift more. */
+  satisfactionOffset: number;
+  /** Runs of failed payments (bad experiences), epoch ms `[from, until)`. */
+  incidents: { from: number; until: number; complained: boolean }[];
+  /** Incidents and fees the customer may complain about directly (`feedback.ts`). */
+  shockComplaints: ShockComplaint[];
   reactivatedAt?: number;
-  fadeDays: number;
   segment: Segment;
   branch: string;
   branchIndex: number;
@@ -195,13 +205,12 @@ export function createPopulation(seed: number, count: number, tl: Timeline): Cus
   const windowStart = Math.min(tl.start, tl.end - YEAR);
   const windowYears = (tl.end - windowStart) / YEAR;
   const newShare = Math.min(0.7, NEW_OPENINGS_PER_YEAR * windowYears);
-  const eNew = expectedRisk(NEW_CUSTOMER_PRODUCT_FACTOR, REFERRAL_NEW);
   const eEst = expectedRisk(1, REFERRAL_ESTABLISHED);
 
   const drafts: Draft[] = [];
   for (let pre = 0; pre < count; pre++) {
     for (let attempt = 0; ; attempt++) {
-      const d = drawCustomer(rng, pre, tl, windowStart, newShare, eNew, eEst);
+      const d = drawCustomer(rng, pre, tl, windowStart, newShare, eEst);
       if (d.c.churnAt === undefined || d.c.churnAt >= tl.start || attempt > 50) {
         drafts.push(d);
         break;
@@ -223,7 +232,7 @@ export function createPopulation(seed: number, count: number, tl: Timeline): Cus
   return customers;
 }
 
-function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, newShare: number, eNew: number, eEst: number): Draft {
+function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, newShare: number, eEst: number): Draft {
   const isNew = rng.chance(newShare);
   const openedAt = isNew
     ? Math.floor(rng.range(windowStart, tl.end))
@@ -251,30 +260,6 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
   const sticky = STICKY.filter((p) => products.includes(p)).length;
   const referred = rng.chance(isNew ? REFERRAL_NEW : REFERRAL_ESTABLISHED);
   const highDecline = rng.chance(HIGH_DECLINE_SHARE);
-
-  // Churn: risk multipliers shape who leaves; normalizing by their expectation keeps the overall rates on target.
-  const risk = STICKY_RISK ** sticky * SEGMENT_RISK[segment] * (referred ? REFERRED_RISK : 1) * (highDecline ? HIGH_DECLINE_RISK : 1)
-    * rng.factor(LATENT_RISK_SIGMA);
-  const pFirst = Math.min(0.9, (FIRST_YEAR_CHURN * risk) / eNew);
-  const hEst = Math.min(0.6, (ESTABLISHED_ANNUAL_CHURN * risk) / eEst);
-  let churnAt: number | undefined;
-  const uFirst = rng.next();
-  const early = rng.chance(EARLY_SHARE);
-  const uWhen = rng.next();
-  const uEst = rng.next();
-  if (uFirst < pFirst) {
-    const days = early ? 7 + 83 * uWhen ** 0.9 : 90 + 275 * uWhen ** 1.4;
-    churnAt = openedAt + Math.floor(days * DAY);
-  } else {
-    const years = -Math.log(1 - uEst) / -Math.log(1 - hEst);
-    churnAt = Math.max(openedAt + YEAR, tl.start) + Math.floor(years * YEAR);
-  }
-  if (churnAt >= tl.horizon) churnAt = undefined;
-  let reactivatedAt: number | undefined;
-  if (churnAt !== undefined && rng.chance(WINBACK_SHARE)) {
-    const back = churnAt + Math.floor(rng.range(45, 270) * DAY);
-    if (back < tl.horizon) reactivatedAt = back;
-  }
 
   const segRate = SEGMENT_RATE[segment];
   const activity = rng.factor(0.5);
@@ -339,6 +324,40 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     });
   }
 
+  // Churn: static risk multipliers shape the baseline (normalized by their expectation); what happens
+  // to the customer (shocks) raises it for a while; drift begins when the integrated hazard passes a draw.
+  const feeExposure = (has.bill ? 0.7 : 1.5) * (segment === 'affluent' ? 0.6 : 1) * rng.factor(0.3);
+  const latent = rng.factor(LATENT_RISK_SIGMA);
+  const satisfactionOffset = SATISFACTION_SIGMA * rng.normal();
+  const unhappy = Math.exp(-UNHAPPY_RISK * satisfactionOffset - (UNHAPPY_RISK * SATISFACTION_SIGMA) ** 2 / 2);
+  const risk = STICKY_RISK ** sticky * SEGMENT_RISK[segment] * (referred ? REFERRED_RISK : 1) * (highDecline ? HIGH_DECLINE_RISK : 1) * latent * unhappy;
+  const from = isNew ? openedAt : Math.max(openedAt, tl.start - Math.ceil(DRIFT_DAYS[1]) * DAY);
+  const closures = obligations.filter((o) => o.kind === 'loan').map((o) => o.until);
+  const law: ChurnLaw = {
+    base: (BASE_DRIFT * risk) / eEst,
+    feeExposure,
+    shocks: drawShocks(rng, from, tl.horizon, feeExposure, closures),
+  };
+  const onset = driftOnset(law, openedAt, from, tl.horizon, rng.exponential(1));
+  const driftLength = rng.range(DRIFT_DAYS[0], DRIFT_DAYS[1]);
+  let churnAt: number | undefined;
+  if (onset !== undefined) {
+    law.driftAt = onset;
+    churnAt = onset + Math.floor(driftLength * driftScale((onset - openedAt) / DAY) * DAY);
+    if (churnAt >= tl.horizon) churnAt = undefined;
+  }
+  let reactivatedAt: number | undefined;
+  if (churnAt !== undefined && rng.chance(WINBACK_SHARE)) {
+    const back = churnAt + Math.floor(rng.range(45, 270) * DAY);
+    if (back < tl.horizon) reactivatedAt = back;
+  }
+  const lifeEvent = law.shocks.find((x) => x.kind === 'life_event');
+  const salary = obligations.find((o) => o.kind === 'salary');
+  if (lifeEvent && salary) salary.until = Math.max(salary.from, lifeEvent.at);
+  const incidents = law.shocks.filter((x) => x.kind === 'incident')
+    .map((x) => ({ from: x.at, until: x.at + Math.floor(rng.range(INCIDENT_DAYS[0], INCIDENT_DAYS[1]) * DAY), complained: x.complained === true }));
+  const shockComplaints = law.shocks.filter((x) => SHOCK_COMPLAINT[x.kind] !== undefined).map((x) => ({ at: x.at, kind: x.kind, u: rng.next() }));
+
   const quiet: QuietSpell[] = [];
   const spanStart = Math.max(tl.start, openedAt);
   const nQuiet = rng.poisson(((tl.end - spanStart) / YEAR) * 1.2);
@@ -351,7 +370,6 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     index: pre,
     id: '',
     openedAt,
-    fadeDays: rng.range(30, 60),
     segment,
     branch,
     branchIndex: branchIdx,
@@ -372,7 +390,10 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     obligations,
     quiet,
     ...(churnAt !== undefined ? { churnAt } : {}),
-    hazard: { firstYear: pFirst, earlyShare: EARLY_SHARE, annual: hEst, establishedFrom: Math.max(openedAt + YEAR, tl.start) },
+    churn: law,
+    satisfactionOffset,
+    incidents,
+    shockComplaints,
     ...(reactivatedAt !== undefined ? { reactivatedAt } : {}),
     ...(payDay !== undefined ? { payDay } : {}),
   };

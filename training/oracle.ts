@@ -1,43 +1,53 @@
 /**
- * The simulator's oracle: the probability that a customer churns within the horizon after an
- * observation, under the very law the simulator drew the customer's churn time from
- * (`simulator/population.ts`; the law travels with the ground truth as `hazard`). Its ROC AUC on the
- * held-out rows is the ceiling of what the customer's churn *propensity* explains.
+ * The simulator's oracle: the probability that a customer churns within the horizon after a cut-off,
+ * under the very process the simulator drew the customer's churn from (`simulator/churn.ts`; the law
+ * travels with the ground truth as `hazard`), knowing what the simulator knew at the cut-off and
+ * nothing later: the customer's baseline hazard, the shocks that had happened by then (bad experiences,
+ * fees, competitor offers — which the bank's data never shows —, life events, product closures) and
+ * whether the drift had begun. Its ROC AUC on the held-out rows is the ceiling a model reading only the
+ * bank's data can hope to approach.
  *
- * It is not a hard ceiling for a behavioural model: the simulator fades a customer's activity in the
- * weeks before the drawn churn time, so features can see a churn coming that the law alone cannot
- * (a model above the oracle is reading that fade).
- *
- * The law, for a customer opened at `o`, churn time `T`:
- * - with probability `first_year`, churn in the first year: a share `early_share` at `o + 7 + 83·u^0.9`
- *   days, the rest at `o + 90 + 275·u^1.4` days (u uniform);
- * - otherwise a yearly hazard `annual` from `established_from` on: `P(T ≤ t) = 1 − (1 − annual)^years`;
- * - a customer who came back after churning (`reactivated_at` at or before the observation) does not
- *   churn again.
- * Oracle at observation B, horizon H: `P(B < T ≤ B + H | T > B) = (F(B + H) − F(B)) / (1 − F(B))`.
+ * At cut-off B with horizon H:
+ * - drifting since D ≤ B: the drift's length L has a known law (uniform, scaled by the tenure at D), so
+ *   `P(L ≤ B + H − D | L > B − D)`;
+ * - not drifting: the hazard of starting to drift at s ∈ (B, B + H] is the baseline × the onboarding bump
+ *   × (1 + the bumps of the shocks so far + the expected bumps of those still to come); drift must begin
+ *   and run its course within the horizon: `∫ S(s) λ(s) P(L ≤ B + H − s) ds`, summed by the day;
+ * - a customer who came back after churning (`reactivated_at` at or before B) does not churn again.
  */
+import { driftLengthCdf, hazardMultiplier, SHOCKS, type ChurnLaw, type Shock, type ShockKind } from '../simulator/churn.js';
 import type { ChurnTruth } from './dataset.js';
 
 const DAY = 86_400_000;
-const YEAR = 365 * DAY;
 
-/** The churn law of one simulated customer (the simulator's `CustomerTruth.hazard`). */
+/** The churn process of one simulated customer (the simulator's `CustomerTruth.hazard`). */
 export interface ChurnHazard {
-  first_year: number;
-  early_share: number;
-  annual: number;
-  established_from: string;
+  law: 'vafa.churn/v2';
+  base: number;
+  fee_exposure: number;
+  shocks: { kind: ShockKind; at: string; size: number; days: number }[];
+  drift_at?: string;
 }
 
-/** P(T ≤ t) under the law, for a customer opened at `opened` (epoch ms). */
-export function churnCdf(h: ChurnHazard, opened: number, t: number): number {
-  const d = (t - opened) / DAY;
-  const early = d < 7 ? 0 : Math.min(1, ((d - 7) / 83) ** (1 / 0.9));
-  const late = d < 90 ? 0 : Math.min(1, ((d - 90) / 275) ** (1 / 1.4));
-  const first = h.early_share * early + (1 - h.early_share) * late;
-  const from = Date.parse(h.established_from);
-  const est = t <= from ? 0 : 1 - (1 - h.annual) ** ((t - from) / YEAR);
-  return h.first_year * first + (1 - h.first_year) * est;
+/** The part of the law known at `at`: the shocks up to it, the drift start if it had begun. */
+function knownAt(h: ChurnHazard, at: number): ChurnLaw {
+  const shocks: Shock[] = [];
+  for (const s of h.shocks) {
+    const t = Date.parse(s.at);
+    if (t <= at) shocks.push({ kind: s.kind, at: t, size: s.size, days: s.days });
+  }
+  const drift = h.drift_at === undefined ? NaN : Date.parse(h.drift_at);
+  return { base: h.base, feeExposure: h.fee_exposure, shocks, ...(drift <= at ? { driftAt: drift } : {}) };
+}
+
+/** The expected hazard bump, `Δ` days after the cut-off, of the random shocks still to come. */
+function expectedBump(law: ChurnLaw, days: number): number {
+  let e = 0;
+  for (const s of SHOCKS) {
+    const rate = (s.rate * (s.kind === 'fee' ? law.feeExposure : 1)) / 365;
+    e += rate * s.size * s.days * (1 - Math.exp(-days / s.days));
+  }
+  return e;
 }
 
 /**
@@ -49,7 +59,23 @@ export function oracleProbability(truth: ChurnTruth & { hazard?: ChurnHazard }, 
   if (!h) return undefined;
   if (truth.reactivated_at && Date.parse(truth.reactivated_at) <= at) return 0;
   const opened = Date.parse(truth.opened_at);
-  const f0 = churnCdf(h, opened, at);
-  const f1 = churnCdf(h, opened, at + horizonMs);
-  return f0 >= 1 ? 1 : Math.max(0, (f1 - f0) / (1 - f0));
+  const law = knownAt(h, at);
+  const horizonDays = horizonMs / DAY;
+  if (law.driftAt !== undefined) {
+    const tenure = (law.driftAt - opened) / DAY;
+    const elapsed = (at - law.driftAt) / DAY;
+    const f0 = driftLengthCdf(tenure, elapsed);
+    return f0 >= 1 ? 1 : (driftLengthCdf(tenure, elapsed + horizonDays) - f0) / (1 - f0);
+  }
+  let survival = 1;
+  let p = 0;
+  for (let d = 0; d < horizonDays; d++) {
+    const t = at + (d + 0.5) * DAY;
+    const multiplier = hazardMultiplier(law, opened, t) + expectedBump(law, d + 0.5) * hazardMultiplier({ ...law, shocks: [] }, opened, t);
+    const rate = (law.base / 365) * multiplier;
+    const start = survival * (1 - Math.exp(-rate));
+    p += start * driftLengthCdf((t - opened) / DAY, horizonDays - d - 0.5);
+    survival -= start;
+  }
+  return p;
 }

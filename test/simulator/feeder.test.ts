@@ -63,7 +63,9 @@ async function startMock(setup: Partial<Pick<Mock, 'script' | 'invalid'>> = {}):
     const scripted = mock.script?.(path, n);
     if (scripted?.status === 401) return send(401, { error: 'VAFA_UNAUTHORIZED', message: 'A valid bearer API key is required for write endpoints.' });
     if (scripted?.status === 503) {
-      const results = items.map((it, index) => (index < (scripted.storeFirst ?? 0) ? { index, status: store(path, it), id: 'x' } : { index, status: 'failed', error: 'unavailable' }));
+      // As the API does, an invalid item is refused before anything is stored, even in a request that then fails.
+      const results = items.map((it, index) => (index >= (scripted.storeFirst ?? 0) ? { index, status: 'failed', error: 'unavailable' }
+        : mock.invalid?.(it) ? { index, status: 'invalid', errors: [{ field: 'amount_minor', message: 'is odd' }] } : { index, status: store(path, it), id: 'x' }));
       return send(503, { error: 'VAFA_JETSTREAM_UNAVAILABLE', message: 'JetStream is unavailable', results }, { 'retry-after': '0' });
     }
     const results = items.map((it, index) => (mock.invalid?.(it) ? { index, status: 'invalid', errors: [{ field: 'amount_minor', message: 'is odd' }] } : { index, status: store(path, it), id: 'x' }));
