@@ -17,13 +17,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { CustomerState, PartitionState } from '../core/state.js';
 import type { ChangeTracker, CustomerChanges } from './store/changes.js';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { scanStream } from './retained-erasure.js';
 
 // Node's own SHA-256 for object-store chunks: the pure-JS default costs several % of a scorer's CPU.
 setSha256Backend('native');
@@ -51,11 +53,20 @@ export interface CheckpointStore {
   prefetch?(state: PartitionState, ids: Iterable<string>): Promise<number>;
   /** Incremental stores: the tracker of `state`'s changes (a bounded cache over the store when it has one). */
   track?(state: PartitionState): ChangeTracker;
+  /**
+   * Migration (stores an older vafa wrote, read once as fallbacks): removes this store's copy of the
+   * partition once the state store holds the partition. The copy is stale from then on, and would keep a
+   * customer erased since (docs/security.md "Erasure"); its bytes are overwritten before it is removed.
+   * Resolves with whether there was one.
+   */
+  discard?(partition: number): Promise<boolean>;
   /** Where the state lives (a path, a bucket), for messages. */
   readonly location?: string;
 }
 
 export const CHECKPOINT_FORMAT = 'vafa.checkpoint/v2';
+/** The object store of an older vafa's whole snapshots (`NatsCheckpointStore`). */
+export const CHECKPOINT_BUCKET = 'vafa_checkpoints';
 /** Bytes (UTF-16 code units) gathered before a chunk is handed on and the event loop gets a turn. */
 const CHUNK = 1 << 20;
 
@@ -159,6 +170,10 @@ export class FileCheckpointStore implements CheckpointStore {
     mkdirSync(dir, { recursive: true });
   }
 
+  get location(): string {
+    return this.dir;
+  }
+
   private file(partition: number): string {
     return path.join(this.dir, `partition-${partition}.ndjson`);
   }
@@ -194,6 +209,30 @@ export class FileCheckpointStore implements CheckpointStore {
     }
     await rm(this.legacyFile(state.partition), { force: true });
   }
+
+  async discard(partition: number): Promise<boolean> {
+    let found = false;
+    for (const f of [this.file(partition), this.legacyFile(partition)]) {
+      if (!existsSync(f)) continue;
+      found = true;
+      await overwrite(f);
+      await rm(f, { force: true });
+    }
+    return found;
+  }
+}
+
+/** Overwrites a file's bytes with zeros (on disk: fsync) before it is removed. */
+async function overwrite(file: string): Promise<void> {
+  const { size } = await stat(file);
+  const fh = await open(file, 'r+');
+  try {
+    const zeros = Buffer.alloc(Math.min(size, CHUNK));
+    for (let at = 0; at < size; at += zeros.length) await fh.write(zeros, 0, Math.min(zeros.length, size - at), at);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
@@ -202,11 +241,29 @@ export class FileCheckpointStore implements CheckpointStore {
  * and out; the store checks each object's digest on reading.
  */
 export class NatsCheckpointStore implements CheckpointStore {
-  private constructor(private readonly os: ObjectStore) {}
+  private constructor(private readonly os: ObjectStore, private readonly nc: NatsConnection) {}
 
   static async open(nc: NatsConnection, replicas = 1): Promise<NatsCheckpointStore> {
-    const os = await new Objm(nc).create('vafa_checkpoints', { replicas, description: 'scorer partition snapshots' });
-    return new NatsCheckpointStore(os);
+    const os = await new Objm(nc).create(CHECKPOINT_BUCKET, { replicas, description: 'scorer partition snapshots' });
+    return new NatsCheckpointStore(os, nc);
+  }
+
+  get location(): string {
+    return `NATS object store ${CHECKPOINT_BUCKET}`;
+  }
+
+  /** Deletes the partition's object with each of its chunks securely erased first (a delete alone purges them, leaving their bytes in the stream's files). */
+  async discard(partition: number): Promise<boolean> {
+    const name = `partition-${partition}`;
+    const info = await this.os.info(name);
+    if (!info || info.deleted) return false;
+    const stream = `OBJ_${CHECKPOINT_BUCKET}`;
+    const jsm = await jetstreamManager(this.nc);
+    const seqs: number[] = [];
+    await scanStream(jetstream(this.nc), jsm, stream, `$O.${CHECKPOINT_BUCKET}.C.${info.nuid}`, undefined, (m) => seqs.push(m.seq));
+    for (const seq of seqs) await jsm.streams.deleteMessage(stream, seq, true).catch(() => false);
+    await this.os.delete(name);
+    return true;
   }
 
   async load(partition: number): Promise<PartitionState | undefined> {

@@ -126,7 +126,9 @@ describe('a partition larger than its customer cache', () => {
 
     const errors: string[] = [];
     const logger = { error: (o: { err: string }) => errors.push(o.err), info: () => undefined } as never;
-    const store = LmdbStateStore.open({ path: where, cacheCustomers: LIMIT, fallbacks: [snapshots], logger });
+    // A fallback that keeps its copy (no `discard`): an older vafa's snapshots are discarded once the store holds the partition.
+    const kept = { load: (p: number) => snapshots.load(p), save: (s: typeof state) => snapshots.save(s) };
+    const store = LmdbStateStore.open({ path: where, cacheCustomers: LIMIT, fallbacks: [kept], logger });
     const lazy = (await store.load(PARTITION))!;
     expect(() => Object.hasOwn(lazy.customers, victim)).toThrow(StoreCorruptError);
     const restored = (await store.load(PARTITION))!;

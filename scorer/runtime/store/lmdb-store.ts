@@ -151,6 +151,8 @@ export class LmdbStateStore implements CheckpointStore {
   private readonly committed = new Map<number, Committed>();
   /** Partitions whose records were found damaged while read lazily: the next load clears and restores them. */
   private readonly damaged = new Map<number, StoreCorruptError>();
+  /** Partitions whose older snapshots (`fallbacks`) were discarded in this process (`withoutOlderCopies`). */
+  private readonly discarded = new Set<number>();
   private readonly databases = new Map<number, Database<Buffer, string>>();
   /** Who writes each partition: the version of its entry in `owners` this store claimed on load. */
   private readonly claims = new Map<number, number>();
@@ -212,8 +214,8 @@ export class LmdbStateStore implements CheckpointStore {
       if (damage) throw damage;
       const state = await this.read(partition);
       const remoteSeq = await this.options.remote?.position(partition);
-      if (state && (remoteSeq === undefined || remoteSeq <= state.seq)) return state;
-      if (remoteSeq !== undefined) return await this.restoreFromRemote(partition, state?.seq);
+      if (state && (remoteSeq === undefined || remoteSeq <= state.seq)) return await this.withoutOlderCopies(partition, state);
+      if (remoteSeq !== undefined) return await this.withoutOlderCopies(partition, await this.restoreFromRemote(partition, state?.seq));
     } catch (err) {
       if (!(err instanceof StoreCorruptError)) throw err;
       this.damaged.delete(partition);
@@ -221,6 +223,25 @@ export class LmdbStateStore implements CheckpointStore {
       await this.db(partition).clearAsync();
     }
     return this.restoreFromFallbacks(partition);
+  }
+
+  /**
+   * Migration: once the store holds the partition, the older whole snapshots it may have been imported
+   * from (`fallbacks`) are stale and would keep an erased customer: each is discarded, once per partition
+   * in this process. A failure is logged; the partition starts anyway.
+   */
+  private async withoutOlderCopies<T extends PartitionState | undefined>(partition: number, state: T): Promise<T> {
+    if (!state || this.discarded.has(partition)) return state;
+    this.discarded.add(partition);
+    for (const fallback of this.options.fallbacks ?? []) {
+      try {
+        if (await fallback.discard?.(partition)) this.options.logger?.info({ partition, from: fallback.location }, 'older snapshot of the partition discarded: the state store holds it');
+      } catch (err) {
+        this.options.logger?.warn({ partition, from: fallback.location, err: (err as Error).message }, 'older snapshot of the partition not discarded; retried at the next start');
+        this.discarded.delete(partition);
+      }
+    }
+    return state;
   }
 
   private async restoreFromRemote(partition: number, localSeq: number | undefined): Promise<PartitionState | undefined> {
@@ -294,6 +315,7 @@ export class LmdbStateStore implements CheckpointStore {
       if (!state) continue;
       await this.save(state);
       this.options.logger?.info({ partition, seq: state.seq, path: this.location }, 'partition state restored into the state store');
+      await this.withoutOlderCopies(partition, state);
       return this.options.cacheCustomers === undefined ? state : await this.read(partition);
     }
     return undefined;
