@@ -264,8 +264,18 @@ export class Engine {
     while (l.deferred.length > 0 && l.deferred[0]!.seq < beforeSeq) {
       const d = l.deferred.shift()!;
       const tctx: Ctx = { seq: d.seq, partition: state.partition, at: d.at, watermark: d.watermark ?? d.at };
-      if (d.rowOnly) emitCustomerState(c, tctx, namedFeatures(d.features), emit, this.lifecycle);
-      else this.timerStage(state, c, tctx, namedFeatures(deferredValues(d.features)), emit);
+      const around = { profile: c.profile, tier: c.loyalty.tier };
+      if (d.tier !== undefined) {
+        c.loyalty.tier = d.tier;
+        c.profile = d.profile;
+      }
+      try {
+        if (d.rowOnly) emitCustomerState(c, tctx, namedFeatures(d.features), emit, this.lifecycle);
+        else this.timerStage(state, c, tctx, namedFeatures(deferredValues(d.features)), emit);
+      } finally {
+        c.profile = around.profile;
+        c.loyalty.tier = around.tier;
+      }
     }
   }
 
@@ -346,17 +356,22 @@ export class Engine {
       const values = featureValues(c, t.due, this.featureConfig);
       const l = lifecycleState(c);
       // The customer has events in this batch still waiting for phase 2: decide after them (stream order).
-      if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features: values, watermark: ctx.watermark });
+      if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features: values, watermark: ctx.watermark, ...firedWith(c) });
       else this.timerStage(state, c, tctx, namedFeatures(values), emit);
       armLifecycleTimer(state, c, t.due, this.lifecycle);
     } else if (isLoyaltyTimer(t.kind) && loyaltyOnTimer(state, c, t, tctx, this.loyaltyFor(state), emit)) {
       const values = featureValues(c, t.due, this.featureConfig);
       const l = lifecycleState(c);
       // Rows of the customer's events still waiting for phase 2 come before this one (stream order).
-      if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features: values, watermark: ctx.watermark, rowOnly: true });
+      if (l.inflight > 0) l.deferred.push({ at: t.due, seq: ctx.seq, features: values, watermark: ctx.watermark, rowOnly: true, ...firedWith(c) });
       else emitCustomerState(c, tctx, namedFeatures(values), emit, this.lifecycle);
     }
   }
+}
+
+/** What a deferred timer decision or row reads of the customer as the timer fires (DeferredStage). */
+function firedWith(c: CustomerState): { tier: string; profile?: StoredProfileV1 } {
+  return c.profile === undefined ? { tier: c.loyalty.tier } : { tier: c.loyalty.tier, profile: c.profile };
 }
 
 /**

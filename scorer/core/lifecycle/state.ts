@@ -1,4 +1,5 @@
 /** Per-customer lifecycle state: plain JSON. Field by field in docs/features.md ("Lifecycle state"). */
+import type { StoredProfileV1 } from '../../../contracts/events.js';
 
 /** A timer-driven stage decision waiting behind the customer's phase 2 in the same micro-batch. */
 export interface DeferredStage {
@@ -16,6 +17,13 @@ export interface DeferredStage {
    * come first, as one event at a time.
    */
   rowOnly?: true;
+  /**
+   * The customer's tier and profile when the timer fired. Phase 2 of an earlier event sees that event's
+   * own tier and profile; a decision or row deferred behind it sees these, as one event at a time would.
+   * Absent in entries from before: phase 2's are used.
+   */
+  tier?: string;
+  profile?: StoredProfileV1;
 }
 
 export interface LifecycleState {
