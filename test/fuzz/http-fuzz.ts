@@ -7,9 +7,10 @@
  *
  * The suite runs 2,500 requests (test/fuzz/http-api.test.ts); for the issue's million:
  *   npx tsx test/fuzz/http-fuzz.ts --requests 1000000 [--seed 42] [--concurrency 32]
- * Run on 2026-12-03 (seed 42, concurrency 32, niced on a shared 2-core machine): 1,000,000 requests in
- * 2,125 s, no failure; 200: 35,567, 202: 108,928, 400: 497,961, 404: 200,604, 413: 59,225, 414: 3,007,
- * 415: 57,847, 503 (reads, warehouse down): 36,861; slowest answer 2.5 s.
+ * Run on 2026-12-03 with refund fields (seed 42, concurrency 32, niced on a shared 2-core machine under load):
+ * 1,000,000 requests in 2,399 s, no failure; 200: 35,768, 202: 127,957, 400: 489,297, 404: 199,762,
+ * 413: 54,489, 414: 2,913, 415: 52,769, 503 (reads, warehouse down): 37,045; 14,360 invalid-refund bodies,
+ * each a 400 naming the field (or refused before the body); slowest answer 4.2 s.
  */
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
