@@ -3,7 +3,8 @@
  * headers and bodies (valid events, mutated ones, NDJSON, invalid JSON, huge and deeply nested JSON,
  * binary garbage, prototype keys) against the real app and the real ingest validation, with a fake
  * JetStream publisher and a warehouse on a closed port. Checks: no 500, no answer slower than the
- * deadline (a hang), no unhandled rejection, a JSON error body on every 4xx.
+ * deadline (a hang), no unhandled rejection, a JSON error body on every 4xx, and a 400 naming the field
+ * for every POST of an invalid refund combination (refund fields: `kind`, `refund_of_tx_id`).
  *
  * The suite runs 2,500 requests (test/fuzz/http-api.test.ts); for the issue's million:
  *   npx tsx test/fuzz/http-fuzz.ts --requests 1000000 [--seed 42] [--concurrency 32]
