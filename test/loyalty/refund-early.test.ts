@@ -9,7 +9,7 @@ import { featureValues } from '../../scorer/core/features/engine.js';
 import type { CustomerState } from '../../scorer/core/state.js';
 import { decodeRecord, encodeRecord } from '../../scorer/runtime/store/codec.js';
 import { checkInvariants, DAY, Driver } from './helpers.js';
-import { pick, refund, REFUND_RULES, type RefundTx } from './refund-helpers.js';
+import { expectReplayFromEveryCut, pick, refund, REFUND_RULES, sendEvents, type RefundTx } from './refund-helpers.js';
 
 const P = REFUND_RULES; // pos: 1 point a 10, per_tx 400; bonus 5 on every pos purchase; pending_days 7, window 60
 
@@ -117,9 +117,7 @@ describe('a refund that arrives before its purchase', () => {
       { tx_id: 'f1:rev', occurred_at: '2026-01-02T12:00:00Z', reverses_tx_id: 'f1' },
       { tx_id: 'b', occurred_at: '2026-01-03T10:00:00Z', amount_minor: 600 },
     ];
-    const send = (d: Driver, from: number, to = events.length): void => {
-      for (let i = from; i < to; i++) d.send({ kind: 'transaction', body: { customer_id: 'c1', channel: 'pos', amount_minor: 0, currency: 'IRR', ...events[i]! } }, i + 1);
-    };
+    const send = (d: Driver, from: number, to = events.length): void => sendEvents(d, events, from, to);
     const straight = new Driver(P);
     send(straight, 0, 3);
     const waiting = straight.customer();
@@ -128,17 +126,7 @@ describe('a refund that arrives before its purchase', () => {
     send(straight, 3);
     expect(settledRows(straight).map((r) => r[0])).toEqual(['refund:settled:tx:f1', 'refund:settled:tx:f2']);
     expect(straight.rows().filter((r) => r.entry_id === 'refund:settled:tx:f1')).toHaveLength(1);
-    for (let cut = 0; cut < events.length; cut++) {
-      const d = new Driver(P);
-      send(d, 0, cut);
-      const checkpoint = JSON.stringify(d.state);
-      send(d, cut);
-      d.state = JSON.parse(checkpoint);
-      d.ledger.length = 0;
-      send(d, cut);
-      expect(d.ledger, `cut ${cut}`).toEqual(straight.ledger.filter((r) => Number(r.stream_seq) > cut));
-      expect(d.customer().loyalty).toEqual(straight.customer().loyalty);
-    }
+    expectReplayFromEveryCut(P, events, straight);
   });
 });
 

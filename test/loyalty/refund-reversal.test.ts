@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { featureValues, namedFeatures } from '../../scorer/core/features/engine.js';
 import { decodeRecord, encodeRecord } from '../../scorer/runtime/store/codec.js';
 import { checkInvariants, Driver, rules } from './helpers.js';
-import { pick, refund, REFUND_RULES, type RefundTx } from './refund-helpers.js';
+import { expectReplayFromEveryCut, pick, refund, REFUND_RULES, sendEvents, type RefundTx } from './refund-helpers.js';
 
 const P = REFUND_RULES;
 
@@ -172,26 +172,13 @@ describe('once, and only within the reversal window', () => {
       { tx_id: 'f2:rev', occurred_at: '2026-01-02T13:00:00Z', reverses_tx_id: 'f2' },
       { tx_id: 'f3', occurred_at: '2026-01-03T10:00:00Z', amount_minor: 1000, kind: 'refund', refund_of_tx_id: 'a' },
     ];
-    const send = (d: Driver, from: number, to = events.length): void => {
-      for (let i = from; i < to; i++) d.send({ kind: 'transaction', body: { customer_id: 'c1', channel: 'pos', amount_minor: 0, currency: 'IRR', ...events[i]! } }, i + 1);
-    };
+    const send = (d: Driver, from: number, to = events.length): void => sendEvents(d, events, from, to);
     const straight = new Driver(P);
     send(straight, 0);
     expect(pick(straight.ledger.filter((r) => r.kind !== 'earn' && r.kind !== 'bonus'), 'entry_id', 'points')).toEqual([
       ['refund:tx:f1', -26], ['refund:tx:f2', -9], ['reverse:tx:f1:rev', 26], ['reverse:tx:f2:rev', 9], ['refund:tx:f3', -105],
     ]);
-    for (let cut = 0; cut < events.length; cut++) {
-      const d = new Driver(P);
-      send(d, 0, cut);
-      const checkpoint = JSON.stringify(d.state);
-      send(d, cut);
-      d.state = JSON.parse(checkpoint);
-      d.ledger.length = 0;
-      send(d, cut);
-      expect(d.ledger, `cut ${cut}`).toEqual(straight.ledger.filter((r) => Number(r.stream_seq) > cut));
-      expect(d.customer().loyalty).toEqual(straight.customer().loyalty);
-      expect(d.customer().features).toEqual(straight.customer().features);
-    }
+    expectReplayFromEveryCut(P, events, straight, true);
   });
 });
 
