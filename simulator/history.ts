@@ -22,7 +22,7 @@ export interface HistoryLabel {
   churn_at: string | null;
   opened_at: string;
   reactivated_at: string | null;
-  /** The churn law of the simulator (`CustomerTruth.hazard`), for the oracle. */
+  /** The churn process the simulator ran for this customer (`CustomerTruth.hazard`, law `vafa.churn/v2`), for the oracle. */
   hazard?: ChurnHazard;
 }
 
@@ -39,7 +39,7 @@ export interface HistoryMeta {
   utcOffsetMinutes: number;
   activity: number;
   idPrefix: string;
-  /** Churn is known up to here (a year past `end`): a `churn_at` after `end` is a customer already fading in the data. */
+  /** Churn is known up to here (a year past `end`): a `churn_at` after `end` may be a customer already drifting in the data. */
   truthHorizon: string;
   counts: { profiles: number; transactions: number; redemptions: number; feedback: number; labels: number };
   gzip: boolean;
