@@ -1,13 +1,16 @@
 /**
- * Erasure down to the disk of the warehouse, on the real stack (nats-server, the scorer, the embedded
- * ClickHouse, the API): after the erasure no file of the embedded engine's data directory holds the
- * customer id or their card token (the parts the mutations replaced included: chDB never removes them
- * itself), while the other customer's rows are all there.
+ * Erasure down to the disk, on the real stack (nats-server, the scorer, the embedded ClickHouse, the
+ * API): after the erasure no file of the embedded engine's data directory holds the customer id or their
+ * card token (the parts the mutations replaced included: chDB never removes them itself), while the other
+ * customer's rows are all there; the scorer's LMDB file still holds the id in its free pages (copy-on-write)
+ * until the store is next opened, which compacts it: then no file of the state store holds it, and the
+ * other customer's state is whole.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeTx, postJson, queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { COMPACT_MARKER } from '../../scorer/runtime/store/lmdb-store.js';
+import { makeTx, postJson, queryRows, spawnVafa, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 const run = Math.random().toString(36).slice(2, 8);
 const GONE = `DISK-GONE-${run}`;
@@ -66,4 +69,30 @@ describe('erasure from the warehouse\'s files', () => {
     expect(await count('points_ledger', KEEP)).toBe(keptLedger);
     expect(await count('customer_state', GONE)).toBe(0);
   }, 180_000);
+
+  it('compacts the scorer\'s state store when a scorer next opens it: no free page keeps the customer', async () => {
+    await stack.stopScorer();
+    const stateDir = path.join(stack.dataDir, 'state');
+    expect(existsSync(path.join(stateDir, COMPACT_MARKER)), 'the erasure\'s commit asked for a compaction').toBe(true);
+    expect(filesHolding(stateDir, [GONE]), 'LMDB\'s free pages still hold the customer').toEqual(['data.mdb']);
+    // A new scorer process over the same state store (this process's stopped one no longer reads it).
+    const scorer = spawnVafa(['scorer'], stack, { VAFA_CHECKPOINTS: 'lmdb', LOG_LEVEL: 'info' });
+    try {
+      const compacted = await waitFor(async () => {
+        if (scorer.exitCode !== null) throw new Error(`the scorer exited ${scorer.exitCode}: ${scorer.output.slice(-5).join('\n')}`);
+        return scorer.output.find((l) => l.includes('state store compacted'));
+      }, 60_000, 'the scorer to compact its state store');
+      const done = JSON.parse(compacted) as { ms: number; bytesBefore: number; bytesAfter: number };
+      if (process.env.DEBUG_COMPACTION) console.log(done);
+      expect(filesHolding(stateDir, [GONE, GONE_CARD])).toEqual([]);
+      expect(existsSync(path.join(stateDir, COMPACT_MARKER))).toBe(false);
+      // The compacted store serves the other customer: their next event counts their whole history.
+      expect((await postJson(`${stack.apiUrl}/v1/transactions`, makeTx(9100, KEEP, { amount_minor: 1_100_000 }))).status).toBe(202);
+      await waitFor(async () => (await count('scored_transactions', KEEP)) === 9, 60_000, 'the other customer\'s new event scored');
+      expect(scorer.output.filter((l) => /no state for this partition|"level":(50|60)/.test(l))).toEqual([]);
+    } finally {
+      scorer.kill('SIGTERM');
+      await new Promise((r) => scorer.once('exit', r));
+    }
+  }, 120_000);
 });

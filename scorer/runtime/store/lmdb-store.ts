@@ -17,7 +17,7 @@
  * `meta.seq`.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -130,6 +130,53 @@ function probeEnvironment(where: string): void {
   throw new StoreOpenError(where, `the environment does not open (probe ended with ${how}${probe.stderr ? `: ${probe.stderr.trim().split('\n')[0]}` : ''})`);
 }
 
+/**
+ * Marker file in the environment's directory: a customer record was removed (only an erasure removes one)
+ * since the environment was last compacted. LMDB writes copy-on-write: a removed record's bytes (and every
+ * older version of it) stay in the file's free pages until reused, so the next open compacts first.
+ */
+export const COMPACT_MARKER = 'compact-pending';
+/** Environments this process has open (`compactEnvironment` never runs under one of them). */
+const openPaths = new Set<string>();
+/** Longest a compaction at open may take, ms (a million customers: some gigabytes copied). */
+const COMPACT_TIMEOUT_MS = 30 * 60_000;
+
+/** What a compaction did. */
+export interface Compaction {
+  ms: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+/**
+ * Rewrites the environment at `where` through a compacting copy (lmdb's `mdb_env_copy2` with
+ * `MDB_CP_COMPACT`: only the pages in use, renumbered; free pages and the bytes they kept are left out),
+ * then puts the copy in place of `data.mdb` and removes the marker. Run in a child process before the
+ * store opens the environment (nothing else may have it open). Throws when the copy fails (the original
+ * stays, the marker too: retried at the next open).
+ */
+export function compactEnvironment(where: string): Compaction {
+  const started = performance.now();
+  const data = path.join(where, 'data.mdb');
+  const bytesBefore = statSync(data).size;
+  const copy = `${where}.compacting`;
+  rmSync(copy, { recursive: true, force: true });
+  mkdirSync(copy, { recursive: true });
+  const lmdbUrl = pathToFileURL(createRequire(import.meta.url).resolve('lmdb')).href;
+  const script = `const { open } = await import(${JSON.stringify(lmdbUrl)}); const env = open({ path: process.argv[1], compression: true });`
+    + ' await env.backup(process.argv[2], true); await env.close();';
+  const run = spawnSync(process.execPath, ['--input-type=module', '-e', script, where, copy], { timeout: COMPACT_TIMEOUT_MS, encoding: 'utf8' });
+  if (run.status !== 0 || !existsSync(path.join(copy, 'data.mdb'))) {
+    rmSync(copy, { recursive: true, force: true });
+    const how = run.signal ? `signal ${run.signal}` : `exit code ${String(run.status)}`;
+    throw new StoreOpenError(where, `compaction failed (${how}${run.stderr ? `: ${run.stderr.trim().split('\n').slice(-3).join(' ')}` : ''})`);
+  }
+  renameSync(path.join(copy, 'data.mdb'), data);
+  rmSync(copy, { recursive: true, force: true });
+  rmSync(path.join(where, COMPACT_MARKER), { force: true });
+  return { ms: Math.round(performance.now() - started), bytesBefore, bytesAfter: statSync(data).size };
+}
+
 /** Record keys of a partition's database: the meta record, `c/<customer id>`, `t/<page>` (also the keys of snapshot frames). */
 export const META = 'meta';
 export const CUSTOMER_PREFIX = 'c/';
@@ -153,6 +200,8 @@ export class LmdbStateStore implements CheckpointStore {
   private readonly damaged = new Map<number, StoreCorruptError>();
   /** Partitions whose older snapshots (`fallbacks`) were discarded in this process (`withoutOlderCopies`). */
   private readonly discarded = new Set<number>();
+  /** This process wrote the compaction marker already. */
+  private compactionMarked = false;
   private readonly databases = new Map<number, Database<Buffer, string>>();
   /** Who writes each partition: the version of its entry in `owners` this store claimed on load. */
   private readonly claims = new Map<number, number>();
@@ -180,10 +229,20 @@ export class LmdbStateStore implements CheckpointStore {
    */
   static open(options: LmdbStateStoreOptions): LmdbStateStore {
     if (existsSync(path.join(options.path, 'data.mdb'))) probeEnvironment(options.path);
+    // Never under an environment this process has open (lmdb shares one per path): it would go on reading the old file.
+    if (existsSync(path.join(options.path, COMPACT_MARKER)) && !openPaths.has(path.resolve(options.path))) {
+      try {
+        const done = compactEnvironment(options.path);
+        options.logger?.info({ path: options.path, ...done }, 'state store compacted: the free pages of erased customers are gone');
+      } catch (err) {
+        options.logger?.error({ path: options.path, err: (err as Error).message }, 'state store not compacted; retried at the next start');
+      }
+    }
     try {
       mkdirSync(options.path, { recursive: true });
       // No read-ahead: customers are read one at a time at random; read-ahead maps ~30× the pages a read needs.
       const env = open({ path: options.path, compression: true, maxDbs: (options.maxPartitions ?? 1024) + 2, ...{ noReadAhead: true } });
+      openPaths.add(path.resolve(options.path));
       return new LmdbStateStore(env, options);
     } catch (err) {
       throw new StoreOpenError(options.path, (err as Error).message);
@@ -456,8 +515,16 @@ export class LmdbStateStore implements CheckpointStore {
     return onCommitted ? written.then(() => onCommitted(partition, changes)) : written;
   }
 
+  /** Before a commit removes a customer record (an erasure): the next open compacts the environment (`COMPACT_MARKER`). */
+  private markErasures(writes: readonly [string, Buffer | undefined][]): void {
+    if (this.compactionMarked || !writes.some(([key, value]) => value === undefined && key.startsWith(CUSTOMER_PREFIX))) return;
+    writeFileSync(path.join(this.options.path, COMPACT_MARKER), `${new Date().toISOString()}\n`);
+    this.compactionMarked = true;
+  }
+
   /** `write`, as one block conditional on this store still owning the partition. */
   private async writeAsOwner(partition: number, seq: number, writes: readonly [string, Buffer | undefined][]): Promise<void> {
+    this.markErasures(writes);
     const claim = this.claims.get(partition);
     if (claim === undefined) return this.write(partition, writes);
     const db = this.db(partition);
@@ -496,6 +563,7 @@ export class LmdbStateStore implements CheckpointStore {
 
   /** Issues every write in this event turn (one transaction) and resolves when it is committed. */
   private async write(partition: number, writes: readonly [string, Buffer | undefined][]): Promise<void> {
+    this.markErasures(writes);
     const db = this.db(partition);
     const done: Promise<boolean>[] = [];
     for (const [key, value] of writes) done.push(value ? db.put(key, value) : db.remove(key));
@@ -580,5 +648,6 @@ export class LmdbStateStore implements CheckpointStore {
   async close(): Promise<void> {
     await this.env.committed;
     await this.env.close();
+    openPaths.delete(path.resolve(this.options.path));
   }
 }
