@@ -2,10 +2,11 @@
  * How a simulated customer drifts away: a behaviour-driven churn process.
  *
  * Each customer has a hazard of starting to drift (per day), the product of
- * - a baseline from static traits (segment, sticky products, referral, fee exposure, a latent factor),
+ * - a baseline from static traits (segment, sticky products, referral, decline propensity, the customer's
+ *   standing satisfaction, an unseen latent factor; `population.ts`),
  * - an onboarding bump for new customers that fades over their first months (new customers churn most),
  * - bumps from what the customer lives through, each decaying with its own time constant: a bad
- *   experience (a run of failed payments, often a complaint), a fee that hurts (sometimes a complaint),
+ *   experience (a run of failed payments; a complaint after the bad ones), a fee that hurts (rarely a complaint),
  *   a competitor's offer (unseen by the bank), a life event (a new employer: the salary deposit moves
  *   away) and a product closure (the installment loan is paid off).
  *
