@@ -120,6 +120,7 @@ export const eraseCommand: Command = {
         console.log(`  snapshots                ${snapshots.chain ? `${snapshots.rewritten} of ${snapshots.objects} object(s) rewritten without the customer (${snapshots.chunks} chunk(s) of the old ones securely deleted)` : 'none in the NATS object store'}`);
       }
       for (const t of r.tables.filter((x) => x.rows > 0)) console.log(`  ${t.table.padEnd(24)} ${t.action} ${t.rows} row(s)`);
+      for (const [table, n] of Object.entries(r.referrals)) console.log(`  ${table.padEnd(24)} ${n} row(s) of other customers (referral credits) re-derived from the erasure id`);
       const old = r.old_parts;
       if (old.removed + old.left > 0) console.log(`  old parts                ${old.removed} removed from disk${old.left ? `, ${old.left} left for ClickHouse to drop within ${old.lifetime_s} s (old_parts_lifetime)` : ''}`);
       if (unreached.length) {

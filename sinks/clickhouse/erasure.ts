@@ -59,6 +59,18 @@ export const ERASURE_POLICY: Readonly<Record<string, TablePolicy>> = {
 };
 
 
+/**
+ * Id columns of *other* customers' rows that may embed the erased customer's id: a referral credit names
+ * the referred customer (`ref:<rules version>:<id>`, scorer/core/loyalty/referral.ts) in the referrer's
+ * ledger rows (`source_id`, and `entry_id` `credit:rd:ref:…` or the lot's later rows) and their dashboard
+ * copy. The id in them is re-derived from the erasure id (copy, then delete), like an offer id: the
+ * referrer's balance, liability and bonus counts stay exact. The copy goes into the source table only; its
+ * materialized view fills the copy.
+ */
+export const REFERRAL_COLUMNS: Readonly<Record<string, readonly string[]>> = { points_ledger: ['entry_id', 'source_id'], dash_ledger_v1: ['entry_id'] };
+/** The tables among `REFERRAL_COLUMNS` whose copies their materialized view fills. */
+const REFERRAL_COPIES = new Set(['dash_ledger_v1']);
+
 /** Tables never touched: the erasure's own bookkeeping. */
 const EXCLUDED = new Set(['erasure_pending']);
 
@@ -120,6 +132,8 @@ export interface ErasureResult {
   /** Whether any row of the customer was found (the access audit aside). */
   found: boolean;
   tables: TableErasure[];
+  /** Rows of other customers (their referral credits) whose ids named the customer, re-derived from the erasure id, per table. */
+  referrals: Record<string, number>;
   /** The old parts of the changed tables (and `erasure_pending`): removed, or left for ClickHouse to drop. */
   old_parts: OldParts;
   /** The audit row recording the erasure. */
@@ -307,6 +321,44 @@ export async function settleOldParts(ch: ClickHouseClient, db: string, tables: r
   }
 }
 
+/** `column` ends with `ref:<version>:<who>` (after `:` or at its start); `who` is an SQL expression. */
+function namesReferred(column: string, who: string): string {
+  const c = ident(column);
+  return `(endsWith(${c}, concat(':', ${who})) AND match(substring(${c}, 1, length(${c}) - length(${who}) - 1), '(^|:)ref:[^:]+$'))`;
+}
+
+/**
+ * Re-derives, under the erasure id, the ids of other customers' rows that name the customer as the one
+ * they referred (`REFERRAL_COLUMNS`): copies into the source table, then deletes of the originals (the
+ * mutations name the customer through `erasure_pending`). Returns the rows found per table.
+ */
+async function rederiveReferrals(ch: ClickHouseClient, db: string, tables: Map<string, string[]>, params: { id: string; erasure_id: string }): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  const pending = `(SELECT any(customer_id) FROM ${db}.erasure_pending WHERE erasure_id = {erasure_id:String})`;
+  for (const [table, idColumns] of Object.entries(REFERRAL_COLUMNS)) {
+    const columns = tables.get(table);
+    if (!columns || !idColumns.every((c) => columns.includes(c))) continue;
+    const naming = (who: string): string => `customer_id != ${who} AND (${idColumns.map((c) => namesReferred(c, who)).join(' OR ')})`;
+    const [c] = await rows<{ n: number }>(ch, `SELECT count() AS n FROM ${db}.${table} WHERE ${naming('{id:String}')}`, params);
+    const n = c?.n ?? 0;
+    if (n === 0) continue;
+    found.set(table, n);
+    if (!REFERRAL_COPIES.has(table)) {
+      const select = columns.map((col) => (idColumns.includes(col)
+        ? `if(${namesReferred(col, '{id:String}')}, concat(substring(${ident(col)}, 1, length(${ident(col)}) - length({id:String})), {erasure_id:String}), ${ident(col)})`
+        : ident(col)));
+      await ch.command({
+        query: `INSERT INTO ${db}.${table} (${columns.map(ident).join(', ')}) SELECT ${select.join(', ')} FROM ${db}.${table} FINAL WHERE ${naming('{id:String}')}`,
+        query_params: params,
+      });
+    }
+  }
+  for (const table of found.keys()) {
+    await ch.command({ query: `ALTER TABLE ${db}.${table} DELETE WHERE ${`customer_id != ${pending} AND (${REFERRAL_COLUMNS[table]!.map((c) => namesReferred(c, pending)).join(' OR ')})`}`, query_params: params });
+  }
+  return found;
+}
+
 export async function eraseCustomer(ch: ClickHouseClient, db: string, req: ErasureRequest): Promise<ErasureResult> {
   checkErasureInput(req.customerId, req.reference);
   const t0 = performance.now();
@@ -322,6 +374,7 @@ export async function eraseCustomer(ch: ClickHouseClient, db: string, req: Erasu
   // Kept copies first (their materialized views refill the dashboard copies), then every delete.
   const kept = [...tables.keys()].filter((t) => ERASURE_POLICY[t] && (counts.get(t) ?? 0) > 0);
   for (const table of kept) await keepPseudonymised(ch, db, table, tables.get(table)!, params);
+  const referrals = await rederiveReferrals(ch, db, tables, params);
   for (const table of tables.keys()) {
     if ((counts.get(table) ?? 0) === 0) continue;
     await ch.command({ query: `ALTER TABLE ${db}.${table} DELETE WHERE ${ofPending(db)}`, query_params: params });
@@ -355,7 +408,7 @@ export async function eraseCustomer(ch: ClickHouseClient, db: string, req: Erasu
   });
   await ch.command({ query: `ALTER TABLE ${db}.erasure_pending DELETE WHERE erasure_id = {erasure_id:String}`, query_params: params });
   await waitForMutations(ch, db, erasureId);
-  const changed = result.filter((r) => r.rows > 0).map((r) => r.table);
+  const changed = [...new Set([...result.filter((r) => r.rows > 0).map((r) => r.table), ...referrals.keys()])];
   const oldParts = await settleOldParts(ch, db, [...changed, 'erasure_pending'], req.oldPartsWaitMs);
-  return { erasure_id: erasureId, found, tables: result, old_parts: oldParts, audit_id: auditId, ms: Math.round(performance.now() - t0) };
+  return { erasure_id: erasureId, found, tables: result, referrals: Object.fromEntries(referrals), old_parts: oldParts, audit_id: auditId, ms: Math.round(performance.now() - t0) };
 }
