@@ -70,6 +70,11 @@ const ROWS: Record<string, Row> = {
     reason: 'idle 45 d', churn_probability: 0.25, segment: 'mass', branch_id: 'BR07', source_id: 'T-rb-1', stream_seq: 31,
   },
   tier_changes: { change_id: 'C000042:31:silver', customer_id: 'C000042', from_tier: 'bronze', to_tier: 'silver', occurred_at: '2026-03-01T09:10:52.793Z', reason: 'spend', branch_id: 'BR07', stream_seq: 31 },
+  offers_held: {
+    offer_id: 'O-rb-2', customer_id: 'C000042', offer_code: 'sms-cashback', campaign_id: 'retention', channel: 'sms', reason: 'no_consent:sms',
+    kind: 'offer', lifecycle_stage: 'potential_separation', tier: 'bronze', segment: 'mass', branch_id: 'BR07', triggered_by_tx_id: 'T-rb-1',
+    held_at: '2026-03-01T09:10:52.793Z', stream_seq: 31,
+  },
   feedback: {
     feedback_id: 'F-1', customer_id: 'C000042', occurred_at: '2026-03-02T10:00:00.001Z', kind: 'survey', score: null, scale: 'nps10', resolves_feedback_id: '',
     campaign_id: 'winback-q1', offer_id: 'O-rb-1', branch_id: 'BR07', channel: 'app', text: 'خیلی خوب بود\n"quoted"\t\\', lifecycle_stage: 'active', stream_seq: 40,
