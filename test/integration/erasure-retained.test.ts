@@ -182,7 +182,7 @@ describe('erasure from the streams, the card directory and the snapshots', () =>
     const tx = await jsm.streams.info(STREAM_TX);
     expect(tx.state.first_seq, 'the erasure deleted the first messages').toBeGreaterThan(1);
     expect(tx.state.num_deleted ?? 0).toBeGreaterThan(0);
-    // From scratch: no state store, no consumer (a consumer that acked events would make an empty store refuse to start).
+    // From scratch: no state store, no consumer (with the consumers kept it rebuilds too: erasure-rebuild.test.ts).
     for (let p = 0; p < stack.settings.partitions; p++) await jsm.consumers.delete(STREAM_TX, consumerName(p)).catch(() => undefined);
     freshDir = mkdtempSync(path.join(os.tmpdir(), 'vafa-erasure-replay-'));
     const c = spawnVafa(['scorer'], stack, { VAFA_DATA_DIR: freshDir, VAFA_CHECKPOINTS: 'lmdb', VAFA_TOKEN_KEY: TOKEN_KEY });
