@@ -1,6 +1,6 @@
 /** Read-side queries behind the customer endpoints; parameters are bound, never interpolated. */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { parseChurnReasons, type ChurnReason } from './reasons.js';
+import { parseChurnReasons, type ChurnReason } from '../contracts/churn-reasons.js';
 
 export interface CustomerView {
   customer_id: string;
@@ -8,7 +8,7 @@ export interface CustomerView {
   tier: string;
   churn_probability: number;
   model_version: string;
-  /** The latest score's top reasons, largest first (api/reasons.ts); empty when it has none. */
+  /** The latest score's top reasons, largest first (contracts/churn-reasons.ts); empty when it has none. */
   churn_reasons: ChurnReason[];
   lifecycle_stage: string;
   expected_value: number;

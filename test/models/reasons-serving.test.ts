@@ -8,7 +8,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseChurnReasons } from '../../api/reasons.js';
+import { parseChurnReasons } from '../../contracts/churn-reasons.js';
 import { createLogger } from '../../runtime/log.js';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { FEATURE_NAMES } from '../../scorer/core/features/catalogue.js';

@@ -19,6 +19,8 @@ export interface DriverOptions {
   config?: Partial<EngineConfig>;
   /** Churn probability the "model" returns for a customer's feature vector; default none (no score). */
   churn?: (customerId: string, features: Record<string, number>) => number | undefined;
+  /** The score's reasons text (`churn_reasons`, contracts/churn-reasons.ts) for a customer; default none. */
+  reasons?: (customerId: string) => string | undefined;
 }
 
 /** One partition of the scorer. `send` runs one event through both phases; `batch` runs phase 1 of all, then phase 2 of all. */
@@ -38,7 +40,9 @@ export class Driver {
 
   private score(p: Pending): Score | undefined {
     const v = this.opts.churn?.(p.customerId, p.features);
-    return v === undefined ? undefined : { probability: v, modelVersion: 'test' };
+    if (v === undefined) return undefined;
+    const reasons = this.opts.reasons?.(p.customerId);
+    return reasons === undefined ? { probability: v, modelVersion: 'test' } : { probability: v, modelVersion: 'test', reasons };
   }
 
   private collect(emit: Emit): Emit {

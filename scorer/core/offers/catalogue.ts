@@ -78,6 +78,12 @@ export const WhenSchema = Type.Object({
   value_at_risk: Type.Optional(Range),
   /** Ranges on named features (FEATURE_CATALOGUE), inclusive. */
   features: Type.Optional(Type.Record(Type.String(), Range)),
+  /**
+   * Features (FEATURE_CATALOGUE) of which at least one is among the latest churn score's top reasons,
+   * raising the risk (contribution > 0): why the customer is at risk (docs/models.md, "Reasons"). A score
+   * without reasons (below the model's reasons threshold, or no explainer) matches none.
+   */
+  churn_reasons: list(Type.String({ minLength: 1, maxLength: 64 })),
   held: list(Product),
   not_held: list(Product),
   /** Only a transaction on one of these channels prompts it (e.g. [deposit, transfer]: a visit to the counter). */
@@ -213,6 +219,8 @@ export interface OfferDef {
   valueAtRisk: NumRange | null;
   /** Sorted by feature name. */
   features: { name: string; min: number | null; max: number | null }[];
+  /** One of these features raises the latest score's risk among its reasons; null = no condition. */
+  churnReasons: string[] | null;
   held: string[];
   notHeld: string[];
   atBranch: boolean;
@@ -403,6 +411,9 @@ function compile(f: OffersFile): CompileResult {
       const rr = range(r, [...wp, 'features', name], bad);
       return { name, min: rr?.min ?? null, max: rr?.max ?? null };
     }).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+    for (const [j, name] of (w.churn_reasons ?? []).entries()) {
+      if (FORBIDDEN_KEYS.has(name) || !FEATURES.has(name)) bad([...wp, 'churn_reasons', j], `unknown feature "${name}" (see the feature catalogue, docs/features.md)`);
+    }
     const held = w.held ? [...w.held] : [];
     const notHeld = w.not_held ? [...w.not_held] : [];
     for (const [j, prod] of notHeld.entries()) if (held.includes(prod)) bad([...wp, 'not_held', j], `"${prod}" is also in held: never eligible`);
@@ -454,6 +465,7 @@ function compile(f: OffersFile): CompileResult {
       churn: range(w.churn, [...wp, 'churn'], bad),
       valueAtRisk: range(w.value_at_risk, [...wp, 'value_at_risk'], bad),
       features,
+      churnReasons: w.churn_reasons ? [...w.churn_reasons] : null,
       held,
       notHeld,
       atBranch: w.at_branch === true || branchChannel,

@@ -28,6 +28,7 @@
  * Pure and deterministic: event time only, ids from hashes of the inputs.
  */
 import type { FeedbackV1, TransactionV1 } from '../../../contracts/events.js';
+import { parseChurnReasons } from '../../../contracts/churn-reasons.js';
 import type { OfferChannel } from '../../../contracts/subjects.js';
 import type { CustomerState, PartitionState } from '../state.js';
 import { iso, type Ctx, type Emit, type Publish } from '../types.js';
@@ -340,7 +341,21 @@ function eligible(o: OfferDef, c: CustomerState, ev: OfferEvent, now: number, p:
   }
   for (const h of o.held) if (!holds(c, ev.features, h)) return false;
   for (const h of o.notHeld) if (holds(c, ev.features, h)) return false;
+  if (o.churnReasons && !o.churnReasons.some((f) => risingReasons(c.churn.reasons).has(f))) return false;
   return true;
+}
+
+/** The last reasons text read, and the features it names as raising the risk (offers of one event read it several times). */
+let lastReasons: string | undefined;
+let lastRising: ReadonlySet<string> = new Set();
+
+/** The features a stored `churn_reasons` text names with a positive contribution (contracts/churn-reasons.ts). */
+function risingReasons(text: string | undefined): ReadonlySet<string> {
+  if (text !== lastReasons) {
+    lastRising = new Set(parseChurnReasons(text).filter((r) => r.contribution > 0).map((r) => r.feature));
+    lastReasons = text;
+  }
+  return lastRising;
 }
 
 /** The offer's first channel the contact policy (and `allowed`, the consent rules) allows at `now`, or undefined. */

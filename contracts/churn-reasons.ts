@@ -1,6 +1,7 @@
 /**
- * The churn reasons of a customer's latest score, as `GET /v1/customers/:id` returns them (`churn_reasons`),
- * read from the JSON text the scorer stores in `customer_state.churn_reasons` (docs/models.md, "Reasons").
+ * The churn reasons a score carries, as the scorer stores them (`churn_reasons` in `scored_transactions` and
+ * `customer_state`, docs/models.md "Reasons"): JSON text whose `top` lists the largest contributions first.
+ * Read by the API (`GET /v1/customers/:id`) and by the offer condition `when.churn_reasons` (docs/offers.md).
  */
 
 /** One reason: a model input, the value the scorer fed it, and its signed contribution to the log-odds of churn. */
@@ -11,7 +12,7 @@ export interface ChurnReason {
   contribution: number;
 }
 
-/** Most reasons returned (the scorer stores at most 10). */
+/** Most reasons read from one text (the scorer stores at most 10). */
 export const MAX_RETURNED_REASONS = 10;
 
 const isReason = (r: unknown): r is ChurnReason => {
