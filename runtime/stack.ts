@@ -183,6 +183,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         nc, warehouse, database: settings.clickhouseDatabase, totalPartitions: settings.partitions, store, instance: settings.instance, leaseMs: settings.leaseMs,
         ...(settings.scorerPartitions === 'all' ? {} : { partitions: settings.scorerPartitions }),
         logger: logger.child({ module: 'scorer' }), registry, batch: settings.scorerBatch, waitMs: settings.scorerWaitMs, timerSlice: settings.scorerTimerSlice,
+        sinkLingerMs: settings.sinkLingerMs, sinkIdleLingerMs: settings.sinkIdleLingerMs,
         checkpointMs: settings.checkpointMs, ...(churn ? { scorer: churn } : {}), ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
       });
       await scorer.start();

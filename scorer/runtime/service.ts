@@ -47,6 +47,10 @@ export interface ScorerOptions {
   depth?: number;
   /** Most timers one batch fires (a storm of due timers is spread over batches). Default 2,000 (`DEFAULT_TIMER_SLICE`). */
   timerSlice?: number;
+  /** Least time between two ClickHouse inserts, ms (`SinkOptions.lingerMs`). Default 100. */
+  sinkLingerMs?: number;
+  /** Linger of a sink idle for `sinkLingerMs`, ms (`SinkOptions.idleLingerMs`). Default 2. */
+  sinkIdleLingerMs?: number;
   /** Record one row per micro-batch in `scorer_batches` (operations dashboard). Default true. */
   recordBatches?: boolean;
   onBatch?: (info: BatchInfo) => void;
@@ -72,7 +76,7 @@ export class ScorerService {
     this.instance = opts.instance ?? `scorer-${process.pid}`;
     const m = opts.registry ? scorerMetrics(opts.registry) : undefined;
     this.sink = new ClickHouseSink(opts.warehouse, {
-      database: opts.database, logger: opts.logger,
+      database: opts.database, logger: opts.logger, lingerMs: opts.sinkLingerMs ?? 100, idleLingerMs: opts.sinkIdleLingerMs ?? 2,
       onFlush: (f) => {
         m?.flushSeconds.observe(f.ms / 1000);
         m?.degraded.set(0);

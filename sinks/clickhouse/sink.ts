@@ -41,8 +41,17 @@ export interface SinkOptions {
   maxRows?: number;
   /** Largest RowBinary body of one insert, bytes; a table's rows past it go in further inserts. Default 32 MiB. */
   maxInsertBytes?: number;
-  /** Flush at most this long after the first buffered row, ms. Default 100. */
+  /**
+   * Least time between the starts of two flushes, ms: under load, rows written meanwhile wait for the next
+   * flush at most this long and go in one insert per table. Default 100.
+   */
   lingerMs?: number;
+  /**
+   * A sink whose last flush started `lingerMs` ago or more flushes a write after this long instead, ms: the
+   * writes of one moment still share an insert, and a quiet stream's rows are not held for the whole
+   * linger. The linger thus follows the load: a few ms when idle, `lingerMs` when busy. Default `lingerMs`.
+   */
+  idleLingerMs?: number;
   /** First back-off after a failed flush attempt, ms (doubling up to `maxRetryMs`). Default 200. */
   retryMs?: number;
   /** Longest back-off between flush attempts, ms. Default 5,000. */
@@ -104,6 +113,8 @@ export class ClickHouseSink {
   private readonly encoders = new Map<string, RowBinaryTableEncoder | null>();
   private readonly defs: ReadonlyMap<string, TableDef>;
   private inserts = 0;
+  /** performance.now() when the last flush started. */
+  private lastFlushStarted = Number.NEGATIVE_INFINITY;
   /** The classified failure of the last failed attempt: the `cause` of the SinkClosedError every waiter of a flush gets when it is given up. */
   private lastFailure: (SinkFailure & { table: string }) | undefined;
   /** True while the last flush attempt failed (the warehouse is unavailable). */
@@ -154,8 +165,16 @@ export class ClickHouseSink {
     this.buffered += n;
     const done = new Promise<RefusedRow[]>((resolve, reject) => this.waiters.push({ rows, resolve, reject }));
     if (this.buffered >= (this.opts.maxRows ?? 20_000)) this.kick(0);
-    else this.kick(this.opts.lingerMs ?? 100);
+    else this.kick(this.lingerDelay());
     return await done;
+  }
+
+  /** How long rows written now wait for their flush: the rest of the linger, or the idle linger when the sink is idle. */
+  private lingerDelay(): number {
+    const linger = this.opts.lingerMs ?? 100;
+    const sinceLastFlush = performance.now() - this.lastFlushStarted;
+    if (sinceLastFlush >= linger) return Math.max(1, this.opts.idleLingerMs ?? linger);
+    return Math.max(1, linger - sinceLastFlush);
   }
 
   private kick(delay: number): void {
@@ -178,6 +197,7 @@ export class ClickHouseSink {
     const batch = this.buffer;
     const waiters = this.waiters;
     const rows = this.buffered;
+    this.lastFlushStarted = performance.now();
     this.buffer = new Map();
     this.waiters = [];
     this.buffered = 0;

@@ -141,6 +141,35 @@ describe('RowBinary into the embedded engine', () => {
     }
   });
 
+  it('lingers by the load: an idle sink flushes a write at once, a busy one waits for the linger since its last flush', async () => {
+    const starts: number[] = [];
+    const timed = new Proxy(ch, {
+      get(target, prop, receiver) {
+        if (prop !== 'exec') return Reflect.get(target, prop, receiver) as unknown;
+        return (params: Parameters<ClickHouseClient['exec']>[0]) => {
+          starts.push(performance.now());
+          return target.exec(params);
+        };
+      },
+    });
+    const one = (i: number): Map<string, Row[]> => new Map([['scored_transactions', [{ ...ROWS.scored_transactions, tx_id: `T-linger-${i}`, stream_seq: 9000 + i }]]]);
+    const LINGER = 1000;
+    const sink = new ClickHouseSink(timed, { database: DB.RowBinary, lingerMs: LINGER, idleLingerMs: 1 });
+    const written = performance.now();
+    expect(await sink.write(one(1))).toEqual([]);
+    expect(await sink.write(one(2))).toEqual([]);
+    await sink.close();
+    expect(starts).toHaveLength(2);
+    expect(starts[0]! - written).toBeLessThan(LINGER / 2);
+    expect(starts[1]! - starts[0]!).toBeGreaterThanOrEqual(LINGER - 5);
+    // Without an idle linger, a write waits the whole linger, as before the option existed.
+    const steady = new ClickHouseSink(timed, { database: DB.RowBinary, lingerMs: 300 });
+    const before = performance.now();
+    expect(await steady.write(one(3))).toEqual([]);
+    await steady.close();
+    expect(starts[2]! - before).toBeGreaterThanOrEqual(295);
+  });
+
   it('coalesces concurrent writers into one insert per table and splits an insert past maxInsertBytes', async () => {
     const flushes: { rows: number; inserts: number; tables: number }[] = [];
     const sink = new ClickHouseSink(ch, { database: DB.RowBinary, lingerMs: 50, onFlush: (f) => flushes.push(f) });
