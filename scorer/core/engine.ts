@@ -302,6 +302,7 @@ export class Engine {
     const originalDay = original ? seenDay(seen, original) : undefined;
     featuresOnTransaction(c, tx, ctx, originalDay === undefined ? undefined : originalDay * DAY_MS, {
       keepMs: loyaltyReversalWindowMs(loyalty, ctx.seq), reversesRefund: outcome.ofRefund === true,
+      ...(outcome.settledRefunds ? { settled: outcome.settledRefunds } : {}),
     });
     const points = outcome.points;
     armLifecycleTimer(state, c, Math.max(ctx.at, ctx.watermark), this.lifecycle);

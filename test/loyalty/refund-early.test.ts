@@ -5,7 +5,7 @@
  * record left the reversal window is still known as a refund's (Reversal of a refund, past the window).
  */
 import { describe, expect, it } from 'vitest';
-import { featureValues } from '../../scorer/core/features/engine.js';
+import { FEATURE_INDEX, featureValues } from '../../scorer/core/features/engine.js';
 import type { CustomerState } from '../../scorer/core/state.js';
 import { decodeRecord, encodeRecord } from '../../scorer/runtime/store/codec.js';
 import { checkInvariants, DAY, Driver } from './helpers.js';
@@ -88,6 +88,24 @@ describe('a refund that arrives before its purchase', () => {
     expect(settledRows(d)).toEqual([['refund:settled:tx:f1', 'refund', -3, 'a', 'R1'], ['refund:settled:tx:f2', 'refund', 38, 'a', 'R1']]);
     expect(d.balance()).toBe(0);
     expect(d.customer().loyalty.refunds!.f2).toMatchObject({ pts: 32, amt: 300, of: 'a' });
+  });
+
+  it('is settled in the features too: the purchase\'s day spend is the linked order\'s, and a void of the refund puts it back', () => {
+    const now = Date.parse('2026-01-04T12:00:00Z');
+    const spend = (d: Driver): number => featureValues(d.customer(), now)[FEATURE_INDEX.spend_30d_minor!]!;
+    const features = (d: Driver): number[] => Array.from(featureValues(d.customer(), now));
+    const linked = new Driver(P);
+    purchase(linked, 'a', '2026-01-02T10:00:00Z', 1000);
+    refund(linked, { tx_id: 'f', occurred_at: '2026-01-02T11:00:00Z', amount_minor: 300, refund_of_tx_id: 'a' });
+    const early = new Driver(P);
+    refund(early, { tx_id: 'f', occurred_at: '2026-01-02T11:00:00Z', amount_minor: 300, refund_of_tx_id: 'a' });
+    expect(spend(early)).toBe(0);
+    purchase(early, 'a', '2026-01-02T10:00:00Z', 1000);
+    expect(spend(early)).toBe(700);
+    expect(features(early)).toEqual(features(linked));
+    for (const d of [linked, early]) voidOf(d, 'f', '2026-01-03T09:00:00Z');
+    expect(spend(early)).toBe(1000);
+    expect(features(early)).toEqual(features(linked));
   });
 
   it('stays unlinked when the purchase comes after pending_days, or when the refund was voided first', () => {

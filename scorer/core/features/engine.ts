@@ -139,6 +139,8 @@ export interface RefundMemory {
   keepMs: number;
   /** The transaction is a reversal of a refund (the loyalty engine knows it): it undoes that refund. */
   reversesRefund: boolean;
+  /** Refunds that came before this purchase, settled on it now (`LoyaltyOutcome.settledRefunds`). */
+  settled?: readonly { id: string; at: number; amount: number }[];
 }
 
 /**
@@ -166,12 +168,7 @@ export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: 
   }
   if (tx.kind === 'refund' && !tx.reverses_tx_id) {
     const b = tx.status === 'declined' || !outgoing || originalAt === undefined ? undefined : bucketFor(f, originalAt);
-    if (b) {
-      const before = b.list[b.o + B_SPEND]!;
-      bump(b, B_SPEND, -tx.amount_minor, true);
-      const taken = before - b.list[b.o + B_SPEND]!;
-      if (refunds && taken > 0) rememberRefund(f, tx.tx_id, at, originalAt!, taken);
-    }
+    if (b) takeRefund(f, b, tx.tx_id, at, originalAt!, tx.amount_minor, refunds);
     return true;
   }
   if (tx.reverses_tx_id) {
@@ -197,6 +194,7 @@ export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: 
       if (outgoing) {
         bump(b, B_OUT_COUNT, 1);
         bump(b, B_SPEND, tx.amount_minor);
+        if (refunds?.settled) for (const r of refunds.settled) takeRefund(f, b, r.id, r.at, at, r.amount, refunds);
       } else {
         bump(b, B_INFLOW, tx.amount_minor);
       }
@@ -213,6 +211,17 @@ export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: 
     if (at > f.sticky[i]!) f.sticky[i] = at;
   }
   return true;
+}
+
+/**
+ * Takes a refund's amount out of its purchase's day spend (`b`, the bucket of `originalAt`; never below
+ * zero) and, with `refunds`, remembers what it took for a reversal of the refund.
+ */
+function takeRefund(f: FeatureState, b: Slot, id: string, at: number, originalAt: number, amount: number, refunds: RefundMemory | undefined): void {
+  const before = b.list[b.o + B_SPEND]!;
+  bump(b, B_SPEND, -amount, true);
+  const taken = before - b.list[b.o + B_SPEND]!;
+  if (refunds && taken > 0) rememberRefund(f, id, at, originalAt, taken);
 }
 
 function rememberRefund(f: FeatureState, id: string, at: number, originalAt: number, taken: number): void {

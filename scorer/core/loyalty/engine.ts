@@ -94,6 +94,12 @@ export interface LoyaltyOutcome {
    * refund (whatever points it gave back, possibly none), not a purchase.
    */
   ofRefund?: true;
+  /**
+   * Refunds that came before this purchase and were settled on it (see settleEarlyRefunds): each refund's
+   * id, event time and amount, so the features take that money out of the purchase's day as they would
+   * have had the refund come after it.
+   */
+  settledRefunds?: { id: string; at: number; amount: number }[];
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -567,9 +573,10 @@ function earlyRefundsOf(L: LoyaltyState, txId: string, ctx: Ctx, R: LoyaltyRules
  */
 function settleEarlyRefunds(state: PartitionState, c: CustomerState, tx: TransactionV1, early: [string, RefundRecord][], out: LoyaltyOutcome, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
   let moved = 0;
+  const settledRefunds = early.map(([id, rf]) => ({ id, at: rf.at, amount: rf.early!.amt }));
   for (const [id, rf] of early) moved += settleEarly(state, c, tx, id, rf, ctx, entry, emit);
   const tierChange = upgrade(state, c, ctx, entry, emit);
-  return { ...out, points: out.points + moved, ...(tierChange && !out.tierChange ? { tierChange } : {}) };
+  return { ...out, points: out.points + moved, settledRefunds, ...(tierChange && !out.tierChange ? { tierChange } : {}) };
 }
 
 /** Settles one refund that came before its purchase `tx`; returns the points it moved. */
