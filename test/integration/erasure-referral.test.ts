@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTx, postJson, queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { mentions as mentionsIn } from '../support/mentions.js';
 
 const run = Math.random().toString(36).slice(2, 8);
 const REFERRER = `REF-BY-${run}`;
@@ -21,18 +22,7 @@ afterAll(async () => {
   await stack?.destroy();
 });
 
-/** Every (table, column) whose String value mentions `needle`, over every MergeTree table of the database. */
-async function mentions(needle: string): Promise<string[]> {
-  const cols = await queryRows<{ table: string; name: string }>(stack,
-    `SELECT c.table AS table, c.name AS name FROM system.columns AS c INNER JOIN system.tables AS t ON t.database = c.database AND t.name = c.table
-     WHERE c.database = 'vafa' AND t.engine LIKE '%MergeTree' AND c.type IN ('String', 'LowCardinality(String)', 'Nullable(String)')`);
-  const found: string[] = [];
-  for (const c of cols) {
-    const [row] = await queryRows<{ n: number }>(stack, `SELECT count() AS n FROM vafa.\`${c.table}\` WHERE position(\`${c.name}\`, '${needle}') > 0`);
-    if (Number(row?.n ?? 0) > 0) found.push(`${c.table}.${c.name}`);
-  }
-  return found;
-}
+const mentions = (needle: string): Promise<string[]> => mentionsIn(stack, needle);
 
 interface Referrer { bonus: number; rows: number; copyRows: number; balance: number }
 async function referrer(): Promise<Referrer> {

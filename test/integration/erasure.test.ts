@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyFileLine } from '../../api/auth.js';
 import { ERASURE_ID_PATTERN } from '../../sinks/clickhouse/erasure.js';
 import { makeTx, postJson, queryRows, spawnVafa, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { mentions as mentionsIn } from '../support/mentions.js';
 
 const ADMIN = 'operator-secret-key-0000000005';
 const READER = 'analyst-secret-key-0000000003';
@@ -41,18 +42,7 @@ const get = async (url: string, key: string): Promise<{ status: number; body: Re
   return { status: r.status, body: (await r.json()) as Record<string, unknown> };
 };
 
-/** Every (table, column) whose String value mentions `needle`, over every table of the database. */
-async function mentions(needle: string): Promise<string[]> {
-  const cols = await queryRows<{ table: string; name: string }>(stack,
-    `SELECT c.table AS table, c.name AS name FROM system.columns AS c INNER JOIN system.tables AS t ON t.database = c.database AND t.name = c.table
-     WHERE c.database = 'vafa' AND t.engine LIKE '%MergeTree' AND c.type IN ('String', 'LowCardinality(String)', 'Nullable(String)')`);
-  const found: string[] = [];
-  for (const c of cols) {
-    const [row] = await queryRows<{ n: number }>(stack, `SELECT count() AS n FROM vafa.\`${c.table}\` WHERE position(\`${c.name}\`, '${needle}') > 0`);
-    if ((row?.n ?? 0) > 0) found.push(`${c.table}.${c.name}`);
-  }
-  return found;
-}
+const mentions = (needle: string): Promise<string[]> => mentionsIn(stack, needle);
 
 interface Totals { ledger: number; ledgerCopy: number; txs: number; txCopy: number; keepRows: number }
 async function totals(): Promise<Totals> {
