@@ -74,7 +74,7 @@ export interface Pending {
    * what a later event of the same customer in the same micro-batch has already changed, so a batch
    * decides exactly as one event at a time and a replay with other batch boundaries decides the same.
    */
-  asOfCustomer: { profile: StoredProfileV1 | undefined; tier: string };
+  asOfCustomer: CustomerView;
 }
 
 export class Engine {
@@ -170,14 +170,11 @@ export class Engine {
   complete(state: PartitionState, p: Pending, score: Score | undefined, emit: Emit): void {
     const c = Object.hasOwn(state.customers, p.customerId) ? state.customers[p.customerId] : undefined;
     if (!c) return;
-    const live = { profile: c.profile, tier: c.loyalty.tier };
-    c.profile = p.asOfCustomer.profile;
-    c.loyalty.tier = p.asOfCustomer.tier;
+    const live = showAs(c, p.asOfCustomer);
     try {
       this.decide(state, c, p, score, emit);
     } finally {
-      c.profile = live.profile;
-      c.loyalty.tier = live.tier;
+      showAs(c, live);
     }
   }
 
@@ -264,17 +261,12 @@ export class Engine {
     while (l.deferred.length > 0 && l.deferred[0]!.seq < beforeSeq) {
       const d = l.deferred.shift()!;
       const tctx: Ctx = { seq: d.seq, partition: state.partition, at: d.at, watermark: d.watermark ?? d.at };
-      const around = { profile: c.profile, tier: c.loyalty.tier };
-      if (d.tier !== undefined) {
-        c.loyalty.tier = d.tier;
-        c.profile = d.profile;
-      }
+      const around = showAs(c, d.tier !== undefined ? { profile: d.profile, tier: d.tier } : { profile: c.profile, tier: c.loyalty.tier });
       try {
         if (d.rowOnly) emitCustomerState(c, tctx, namedFeatures(d.features), emit, this.lifecycle);
         else this.timerStage(state, c, tctx, namedFeatures(deferredValues(d.features)), emit);
       } finally {
-        c.profile = around.profile;
-        c.loyalty.tier = around.tier;
+        showAs(c, around);
       }
     }
   }
@@ -368,6 +360,23 @@ export class Engine {
       else emitCustomerState(c, tctx, namedFeatures(values), emit, this.lifecycle);
     }
   }
+}
+
+/** The customer's profile and tier as a decision reads them. */
+export interface CustomerView {
+  profile: StoredProfileV1 | undefined;
+  tier: string;
+}
+
+/**
+ * Shows the customer to the decisions that follow with `view`'s profile and tier (an event's phase 2 sees
+ * them as of its phase 1, a deferred timer as it fired); returns the view it replaced, to put back.
+ */
+function showAs(c: CustomerState, view: CustomerView): CustomerView {
+  const replaced = { profile: c.profile, tier: c.loyalty.tier };
+  c.profile = view.profile;
+  c.loyalty.tier = view.tier;
+  return replaced;
 }
 
 /** What a deferred timer decision or row reads of the customer as the timer fires (DeferredStage). */

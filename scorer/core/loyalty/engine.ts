@@ -617,13 +617,13 @@ function settleEarly(state: PartitionState, c: CustomerState, tx: TransactionV1,
  */
 function restore(state: PartitionState, c: CustomerState, id: string, pts: number, exp: number, ver: string, ctx: Ctx, emit: Emit): void {
   const L = c.loyalty;
+  const lot = L.lots.find((l) => l.src === 'tx' && l.id === id);
+  if (lot === undefined && exp > ctx.watermark) return addLot(state, c, { src: 'tx', id, at: ctx.at, seq: ctx.seq, exp, pts, rem: pts, tier: L.tier, ver });
   const repay = Math.min(L.debt, pts);
   L.debt -= repay;
   const rest = pts - repay;
   if (rest <= 0) return;
-  const lot = L.lots.find((l) => l.src === 'tx' && l.id === id);
   if (lot !== undefined) lot.rem += rest;
-  else if (exp > ctx.watermark) addLot(state, c, { src: 'tx', id, at: ctx.at, seq: ctx.seq, exp, pts: rest, rem: rest, tier: L.tier, ver });
   else {
     L.balance -= rest;
     ledger(c, ctx, emit, { id: `expire:tx:${id}`, kind: 'expire', points: -rest, rule: `expiry:${L.tier}`, version: ver, source: id, channel: '', at: exp, expiresAt: exp });
@@ -666,17 +666,7 @@ function unrefund(state: PartitionState, c: CustomerState, tx: TransactionV1, id
   if (m !== undefined) L.months[rf.m] = m + pts;
   L.balance += pts;
   ledger(c, ctx, emit, { id: `reverse:tx:${tx.tx_id}`, kind: 'reverse', points: pts, rule: 'reversal:refund', version: rf.ver, source: id, channel: tx.channel, at: ctx.at, expiresAt: rf.exp });
-  if (rf.exp > ctx.watermark) {
-    addLot(state, c, { src: 'tx', id, at: ctx.at, seq: ctx.seq, exp: rf.exp, pts, rem: pts, tier: L.tier, ver: rf.ver });
-  } else {
-    const repay = Math.min(L.debt, pts);
-    L.debt -= repay;
-    const rest = pts - repay;
-    if (rest > 0) {
-      L.balance -= rest;
-      ledger(c, ctx, emit, { id: `expire:tx:${id}`, kind: 'expire', points: -rest, rule: `expiry:${L.tier}`, version: rf.ver, source: id, channel: '', at: rf.exp, expiresAt: rf.exp });
-    }
-  }
+  restore(state, c, id, pts, rf.exp, rf.ver, ctx, emit);
   const tierChange = upgrade(state, c, ctx, entry, emit);
   return { points: pts, status: 'refund_reversed', ...(tierChange ? { tierChange } : {}) };
 }
