@@ -25,6 +25,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { sleep } from '../../runtime/deadline.js';
 
 /** The erasure id that replaces the customer id in kept rows. */
 export const ERASURE_ID_PATTERN = /^erased-[0-9a-f]{24}$/;
@@ -171,6 +172,8 @@ export function checkErasureInput(customerId: string, reference: string | undefi
  */
 export const OLD_PARTS_WAIT_MS = 15_000;
 const OLD_PARTS_POLL_MS = 500;
+/** ClickHouse's default `old_parts_lifetime`, seconds (a table's or the server's own setting wins). */
+const DEFAULT_OLD_PARTS_LIFETIME_S = 480;
 
 /** Longest an erasure waits for its deletes (ClickHouse mutations) to finish, ms. */
 export const MUTATION_DEADLINE_MS = 600_000;
@@ -227,7 +230,7 @@ async function waitForMutations(ch: ClickHouseClient, db: string, erasureId: str
     if (m?.failed) throw new ErasureIncompleteError(`a delete failed: ${m.failed.slice(0, 300)}`);
     if (!m?.running) return;
     if (Date.now() > deadline) throw new ErasureIncompleteError(`the deletes did not finish within ${MUTATION_DEADLINE_MS / 1000} s; they go on in ClickHouse: retry the erasure to resume`);
-    await new Promise((resolve) => setTimeout(resolve, MUTATION_POLL_MS));
+    await sleep(MUTATION_POLL_MS);
   }
 }
 
@@ -273,7 +276,7 @@ async function keepPseudonymised(ch: ClickHouseClient, db: string, table: string
 /** Each table's `old_parts_lifetime`, seconds: its own setting, else the engine's default. */
 async function oldPartsLifetimes(ch: ClickHouseClient, db: string, tables: readonly string[]): Promise<Map<string, number>> {
   const [general] = await rows<{ value: string }>(ch, "SELECT value FROM system.merge_tree_settings WHERE name = 'old_parts_lifetime'", {});
-  const byDefault = Number(general?.value ?? 480);
+  const byDefault = Number(general?.value ?? DEFAULT_OLD_PARTS_LIFETIME_S);
   const engines = await rows<{ name: string; engine_full: string }>(ch, 'SELECT name, engine_full FROM system.tables WHERE database = {db:String} AND name IN {tables:Array(String)}', { db, tables });
   const out = new Map<string, number>();
   for (const t of engines) {
@@ -305,7 +308,7 @@ export async function settleOldParts(ch: ClickHouseClient, db: string, tables: r
     const left: typeof parts = [];
     for (const p of parts) {
       if (removedPaths.has(p.path) || (local && !existsSync(p.path))) continue;
-      const lifetime = lifetimes.get(p.table) ?? 480;
+      const lifetime = lifetimes.get(p.table) ?? DEFAULT_OLD_PARTS_LIFETIME_S;
       if (local && p.age_s >= lifetime && p.refcount <= 1) {
         rmSync(p.path, { recursive: true, force: true });
         removedPaths.add(p.path);
@@ -313,11 +316,11 @@ export async function settleOldParts(ch: ClickHouseClient, db: string, tables: r
         left.push(p);
       }
     }
-    const soonest = Math.min(...left.map((p) => (lifetimes.get(p.table) ?? 480) - p.age_s));
+    const soonest = Math.min(...left.map((p) => (lifetimes.get(p.table) ?? DEFAULT_OLD_PARTS_LIFETIME_S) - p.age_s));
     if (left.length === 0 || Date.now() + soonest * 1000 > until) {
-      return { removed: removedPaths.size, left: left.length, lifetime_s: left.length ? Math.max(...left.map((p) => lifetimes.get(p.table) ?? 480)) : 0 };
+      return { removed: removedPaths.size, left: left.length, lifetime_s: left.length ? Math.max(...left.map((p) => lifetimes.get(p.table) ?? DEFAULT_OLD_PARTS_LIFETIME_S)) : 0 };
     }
-    await new Promise((resolve) => setTimeout(resolve, OLD_PARTS_POLL_MS));
+    await sleep(OLD_PARTS_POLL_MS);
   }
 }
 
@@ -383,7 +386,7 @@ export async function eraseCustomer(ch: ClickHouseClient, db: string, req: Erasu
   const audit = tables.get('access_audit');
   const lateAuditMs = req.lateAuditMs ?? LATE_AUDIT_MS;
   if (audit && lateAuditMs > 0) {
-    await new Promise((resolve) => setTimeout(resolve, lateAuditMs));
+    await sleep(lateAuditMs);
     const [late] = await rows<{ n: number }>(ch, `SELECT count() AS n FROM ${db}.access_audit WHERE customer_id = {id:String}`, params);
     if ((late?.n ?? 0) > 0) {
       await keepPseudonymised(ch, db, 'access_audit', audit, params);
