@@ -21,6 +21,7 @@ import { decodeRecord, type RecordKind } from './codec.js';
 import { CUSTOMER_PREFIX, META, TIMER_PREFIX, type StoreFrame } from './lmdb-store.js';
 import { CHAIN_BUCKET, chainKey, encodeFrames, objectFrames, readChain, SNAPSHOT_BUCKET, SnapshotFormatError, type Chain } from './snapshots.js';
 import type { SnapshotErasure } from '../../../contracts/erasure.js';
+import { sleep } from '../../../runtime/deadline.js';
 
 export interface SnapshotErasureOptions {
   nc: NatsConnection;
@@ -129,7 +130,7 @@ export async function eraseFromSnapshots(opts: SnapshotErasureOptions): Promise<
     if (Date.now() >= until) {
       throw new SnapshotNotCoveredError(`the snapshots of partition ${opts.partition} cover stream position ${outcome.holds}, not yet the erasure at ${opts.erasedAtSeq}, after ${deadlineMs} ms (is the scorer running with VAFA_CHECKPOINTS=nats?)`);
     }
-    await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 250));
+    await sleep(opts.pollMs ?? 250);
   }
 }
 
