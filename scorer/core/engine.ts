@@ -7,7 +7,7 @@
  * its phase 2 gives the same result as one event at a time.
  */
 import type { ControlV1, FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
-import { dropTimersOf, dueTimerCustomers, getCustomer, popDueTimer, type CustomerState, type PartitionState, type Timer } from './state.js';
+import { dueTimerCustomers, getCustomer, popDueTimer, type CustomerState, type PartitionState, type Timer } from './state.js';
 import { iso, parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
 import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from './features/catalogue.js';
 import {
@@ -20,6 +20,7 @@ import { featuresJson, featuresOnFeedback, featuresOnTransaction, featureValues,
 import { forgetBefore, remember, seenDay, seenIds } from './seen.js';
 import { offersOnComplete, offersOnTimer, openOffer, type OffersConfig } from './offers/engine.js';
 import { DEFAULT_OFFERS_CONFIG } from './offers/defaults.js';
+import { eraseCustomer } from './erasure.js';
 import { withStatements } from './offers/consent.js';
 import {
   applyStage, armLifecycleTimer, decideStage, expectedValue, lifecycleState, takeLifecycleTimer, DEFAULT_LIFECYCLE, LIFECYCLE_TIMER,
@@ -211,7 +212,7 @@ export class Engine {
 
   /** A rules reload recorded in the stream: it applies to this partition from this position on. */
   private onControl(state: PartitionState, body: ControlV1, ctx: Ctx): void {
-    if (body.type === 'erase_customer') return eraseCustomer(state, body.customer_id);
+    if (body.type === 'erase_customer') return eraseCustomer(state, body);
     const known = this.loyaltyFor(state).timeline.entries.some((e) => e.version === body.version);
     if (known) return;
     parseRules(body.text, `control ${body.control_id}`); // refuses (throws → DLQ) rules that do not validate
@@ -382,15 +383,6 @@ function showAs(c: CustomerState, view: CustomerView): CustomerView {
 /** What a deferred timer decision or row reads of the customer as the timer fires (DeferredStage). */
 function firedWith(c: CustomerState): { tier: string; profile?: StoredProfileV1 } {
   return c.profile === undefined ? { tier: c.loyalty.tier } : { tier: c.loyalty.tier, profile: c.profile };
-}
-
-/**
- * Forgets a customer (right to erasure): the state, with it the remembered transaction ids, and the
- * timers. Stats and campaign budgets are not the customer's data and stay. Nothing is emitted.
- */
-function eraseCustomer(state: PartitionState, customerId: string): void {
-  if (Object.hasOwn(state.customers, customerId)) delete state.customers[customerId];
-  dropTimersOf(state, customerId);
 }
 
 /** The last score, in place (one object per customer, not one per event). */
