@@ -10,6 +10,7 @@ import { connectNats } from '../runtime/nats.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
+import { loadRulesFileSync } from '../scorer/runtime/rules-file.js';
 import { backfillDeployment } from '../scorer/runtime/backfill/deployment.js';
 import type { BackfillProgress } from '../scorer/runtime/backfill/backfill.js';
 import { listSources } from '../scorer/runtime/backfill/sources.js';
@@ -91,7 +92,8 @@ export const backfillCommand: Command = {
       nc = await connectNats(settings.natsUrl, 'vafa-backfill', logger, settings);
       const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
       const admin = createWarehouseClient({ ...conn, database: 'default' });
-      await migrate(admin, settings.clickhouseDatabase, { retention: settings.retentionDays });
+      // The reporting views cut bank-local days with the configured rules' calendar, as `vafa up` and `vafa migrate` do.
+      await migrate(admin, settings.clickhouseDatabase, { calendar: loadRulesFileSync(settings.rulesPath), retention: settings.retentionDays });
       await admin.close();
       warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
     } else {

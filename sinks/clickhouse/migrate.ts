@@ -5,10 +5,10 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { TABLES, addColumnStatements, schemaStatements, type ClusterOptions } from './schema.js';
 import { VIEWS, type ViewDef } from './views.js';
-import { loyaltyViews, type BankCalendar } from './loyalty-views.js';
+import { loyaltyViews, viewsCalendar, type BankCalendar } from './loyalty-views.js';
 import { feedbackViews } from './feedback-views.js';
 import { surveyViews } from './survey-views.js';
-import { OFFER_VIEWS } from './offer-views.js';
+import { offerViews } from './offer-views.js';
 import { migrateDashboardViews } from './dashboard-views.js';
 import { migrateAudit } from './audit.js';
 import { DEFAULT_RULES } from '../../scorer/core/loyalty/defaults.js';
@@ -19,8 +19,10 @@ export interface MigrateOptions {
   cluster?: ClusterOptions;
   /**
    * The bank calendar of the loyalty rules in force (`bank_time_offset`, `week_starts`): the reporting
-   * views cut bank-local days, weeks and months with it. Every deployment passes its configured rules;
-   * the default (the shipped rules' Tehran calendar) is for tests.
+   * views cut bank-local days, weeks and months with it. Every deployment passes its configured rules
+   * (`VAFA_RULES`). Absent: the calendar the views already record (`v_bank_calendar`), so that a tool
+   * that does not read the rules never resets a bank's calendar; on a new database the shipped rules'
+   * (Tehran, +03:30, weeks from Saturday), for tests.
    */
   calendar?: BankCalendar;
   /**
@@ -32,10 +34,11 @@ export interface MigrateOptions {
 }
 
 export async function migrate(ch: ClickHouseClient, database: string, opts: MigrateOptions = {}): Promise<{ tables: number; views: number; retention: RetentionChange[] }> {
-  const { cluster, calendar = DEFAULT_RULES, retention } = opts;
+  const { cluster, retention } = opts;
   for (const query of schemaStatements(database, cluster)) await ch.command({ query });
   await addMissingColumns(ch, database, cluster);
-  const views = [...VIEWS, ...calendarViews(calendar, OFFER_VIEWS)];
+  const calendar = opts.calendar ?? await recordedCalendar(ch, database) ?? DEFAULT_RULES;
+  const views = [...VIEWS, ...calendarViews(calendar)];
   await createViews(ch, database, views, cluster);
   const dash = await migrateDashboardViews(ch, database, cluster);
   const auditViews = await migrateAudit(ch, database, cluster);
@@ -44,7 +47,7 @@ export async function migrate(ch: ClickHouseClient, database: string, opts: Migr
 }
 
 /**
- * Re-creates the views that depend on the bank calendar (loyalty, feedback and survey reporting), e.g.
+ * Re-creates the views that depend on the bank calendar (loyalty, offer, feedback and survey reporting), e.g.
  * after a rules reload changed `bank_time_offset` or `week_starts`. The views are computed at query time,
  * so every period, past ones included, is then cut with the new calendar. Returns the number of views.
  */
@@ -54,9 +57,19 @@ export async function migrateCalendarViews(ch: ClickHouseClient, database: strin
   return views.length;
 }
 
-/** The calendar-dependent views in creation order; `between` (the offer views in `migrate`) goes where it always went. */
-function calendarViews(calendar: BankCalendar, between: readonly ViewDef[] = []): ViewDef[] {
-  return [...loyaltyViews(calendar), ...between, ...feedbackViews(calendar.offsetMin), ...surveyViews(calendar.offsetMin)];
+/** The calendar-dependent views in creation order (the survey views read the offer views). */
+function calendarViews(calendar: BankCalendar): ViewDef[] {
+  return [...loyaltyViews(calendar), ...offerViews(calendar.offsetMin), ...feedbackViews(calendar.offsetMin), ...surveyViews(calendar.offsetMin)];
+}
+
+/** The calendar `v_bank_calendar` records, or undefined when the database has no such view yet. */
+async function recordedCalendar(ch: ClickHouseClient, database: string): Promise<BankCalendar | undefined> {
+  const rs = await ch.query({
+    query: "SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = 'v_bank_calendar'",
+    query_params: { db: database }, format: 'JSONEachRow',
+  });
+  const [row] = await rs.json<{ n: number | string }>();
+  return Number(row?.n ?? 0) > 0 ? viewsCalendar(ch, database) : undefined;
 }
 
 async function createViews(ch: ClickHouseClient, database: string, views: readonly ViewDef[], cluster?: ClusterOptions): Promise<void> {

@@ -17,7 +17,11 @@
  * Held back (`offers_held`): decisions the consent rules stopped (not_member, no_consent:<channel>); never
  * published, no decision in `offers`. `v_offer_campaigns` counts them per campaign (`held_back`,
  * `customers_held`), `v_offers_held` per day, offer, channel and reason.
+ *
+ * Days are bank-local, as in the loyalty, feedback and survey views: the UTC time is shifted by the rules'
+ * `bank_time_offset` before it is cut.
  */
+import { DEFAULT_RULES } from '../../scorer/core/loyalty/defaults.js';
 import { view, type ViewDef } from './views.js';
 
 /** z for a two-sided 95 % interval. */
@@ -61,8 +65,12 @@ FROM (
 )`;
 }
 
-export const OFFER_VIEWS: readonly ViewDef[] = [
-  view('v_offer_outcomes', 'one row per offer decision (treated or holdout) with its conversion, if any', (db) => `
+/** The offer views for a bank-local day of `offsetMin` minutes east of UTC (default: the shipped rules' offset). */
+export function offerViews(offsetMin: number = DEFAULT_RULES.offsetMin): ViewDef[] {
+  const off = Math.trunc(offsetMin);
+  const day = (col: string): string => `toDate(addMinutes(${col}, ${off}))`;
+  return [
+    view('v_offer_outcomes', 'one row per offer decision (treated or holdout) with its conversion, if any', (db) => `
 SELECT
   o.offer_id AS offer_id, o.customer_id AS customer_id, o.offer_code AS offer_code, o.campaign_id AS campaign_id,
   o.channel AS channel, o.branch_id AS branch_id, o.segment AS segment, o.tier AS tier, o.lifecycle_stage AS lifecycle_stage,
@@ -76,7 +84,7 @@ SELECT
 FROM (SELECT * FROM ${db}.offers FINAL WHERE kind = 'offer') AS o
 LEFT JOIN (SELECT offer_id, goal, converted_at, value_minor FROM ${db}.offer_conversions FINAL) AS c ON c.offer_id = o.offer_id`),
 
-  view('v_offer_campaigns', 'per campaign: customers notified, decisions, conversions, cost and cost per (incremental) conversion; decisions and customers the consent rules held back', (db) => `
+    view('v_offer_campaigns', 'per campaign: customers notified, decisions, conversions, cost and cost per (incremental) conversion; decisions and customers the consent rules held back', (db) => `
 SELECT * FROM (
 SELECT campaign_id,
   uniqExactIf(customer_id, holdout = 0) AS customers_notified,
@@ -101,11 +109,11 @@ GROUP BY campaign_id
   FROM ${db}.offers_held FINAL WHERE kind = 'offer' GROUP BY campaign_id
 ) AS held USING (campaign_id)`),
 
-  view('v_offer_uplift', 'per campaign: treated vs holdout conversion rate, uplift, Newcombe and Wald 95 % intervals', (db) => upliftSql(db, ['campaign_id'])),
+    view('v_offer_uplift', 'per campaign: treated vs holdout conversion rate, uplift, Newcombe and Wald 95 % intervals', (db) => upliftSql(db, ['campaign_id'])),
 
-  view('v_offer_uplift_by_offer', 'per campaign and offer: treated vs holdout conversion rate, uplift, Newcombe and Wald 95 % intervals', (db) => upliftSql(db, ['campaign_id', 'offer_code'])),
+    view('v_offer_uplift_by_offer', 'per campaign and offer: treated vs holdout conversion rate, uplift, Newcombe and Wald 95 % intervals', (db) => upliftSql(db, ['campaign_id', 'offer_code'])),
 
-  view('v_offer_time_to_convert', 'per campaign, offer and channel: conversions and hours from trigger to conversion (mean, median, p90)', (db) => `
+    view('v_offer_time_to_convert', 'per campaign, offer and channel: conversions and hours from trigger to conversion (mean, median, p90)', (db) => `
 SELECT campaign_id, offer_code, channel, holdout,
   count() AS conversions,
   avg(hours_to_convert) AS mean_hours,
@@ -115,7 +123,7 @@ FROM ${db}.v_offer_outcomes
 WHERE converted
 GROUP BY campaign_id, offer_code, channel, holdout`),
 
-  view('v_offer_by_channel_branch', 'per campaign, channel and branch: notified, conversions, rates and cost (branch: the teller branch for branch prompts, else the home branch)', (db) => `
+    view('v_offer_by_channel_branch', 'per campaign, channel and branch: notified, conversions, rates and cost (branch: the teller branch for branch prompts, else the home branch)', (db) => `
 SELECT campaign_id, channel, branch_id,
   uniqExactIf(customer_id, holdout = 0) AS customers_notified,
   countIf(holdout = 0) AS offers_sent,
@@ -130,8 +138,8 @@ SELECT campaign_id, channel, branch_id,
 FROM ${db}.v_offer_outcomes
 GROUP BY campaign_id, channel, branch_id`),
 
-  view('v_offer_daily', 'per UTC day of the trigger and campaign: decisions and conversions (for time series)', (db) => `
-SELECT toDate(created_at) AS day, campaign_id, offer_code,
+    view('v_offer_daily', 'per bank-local day of the trigger and campaign: decisions and conversions (for time series)', (db) => `
+SELECT ${day('created_at')} AS day, campaign_id, offer_code,
   countIf(holdout = 0) AS offers_sent,
   countIf(holdout = 1) AS holdout_decisions,
   countIf(holdout = 0 AND converted) AS conversions,
@@ -140,14 +148,18 @@ SELECT toDate(created_at) AS day, campaign_id, offer_code,
 FROM ${db}.v_offer_outcomes
 GROUP BY day, campaign_id, offer_code`),
 
-  view('v_offers_held', 'per UTC day, campaign, offer, kind, channel and reason (not_member, no_consent:<channel>): decisions and customers the consent rules held back, never published', (db) => `
-SELECT toDate(held_at) AS day, campaign_id, offer_code, kind, channel, reason,
+    view('v_offers_held', 'per bank-local day, campaign, offer, kind, channel and reason (not_member, no_consent:<channel>): decisions and customers the consent rules held back, never published', (db) => `
+SELECT ${day('held_at')} AS day, campaign_id, offer_code, kind, channel, reason,
   count() AS held_back, uniqExact(customer_id) AS customers_held
 FROM ${db}.offers_held FINAL
 GROUP BY day, campaign_id, offer_code, kind, channel, reason`),
-];
+  ];
+}
+
+/** The offer views for the shipped rules' calendar (Tehran, +03:30). */
+export const OFFER_VIEWS: readonly ViewDef[] = offerViews();
 
 /** Creates (or replaces) the offer views, in dependency order. */
-export function offerViewStatements(database: string): string[] {
-  return OFFER_VIEWS.map((v) => v.sql(database));
+export function offerViewStatements(database: string, offsetMin?: number): string[] {
+  return offerViews(offsetMin).map((v) => v.sql(database));
 }

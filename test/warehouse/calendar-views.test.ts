@@ -1,7 +1,8 @@
 /**
  * The reporting views cut days, weeks and months with the configured bank calendar, not the shipped
  * one: `migrate` receives the rules' `bank_time_offset` and `week_starts`, the leaderboard reads the
- * calendar the views were made with, and a reload with another calendar re-creates the views.
+ * calendar the views were made with, a reload with another calendar re-creates the views, and a
+ * `migrate` that is not given a calendar keeps the one the views record.
  * On the real ClickHouse engine (chDB behind the HTTP interface).
  */
 import fs from 'node:fs';
@@ -48,6 +49,13 @@ async function periods(customer: string): Promise<Record<string, number>> {
   return Object.fromEntries(r.map((x) => [`${x.period} ${x.period_start}`, x.points]));
 }
 
+/** The bank-local days of the offer decision and the held-back offer, from the campaign views. */
+async function offerDays(): Promise<{ daily: string[]; held: string[] }> {
+  const days = async (table: string): Promise<string[]> =>
+    (await rows<{ day: string }>(`SELECT toString(day) AS day FROM ${DB}.${table} WHERE campaign_id = 'm' ORDER BY day`)).map((r) => r.day);
+  return { daily: await days('v_offer_daily'), held: await days('v_offers_held') };
+}
+
 beforeAll(async () => {
   dir = fs.mkdtempSync(`${os.tmpdir()}/vafa-calendar-`);
   wh = await startWarehouse({ port: 0, dataDir: dir });
@@ -60,7 +68,14 @@ beforeAll(async () => {
   });
   await ch.insert({
     table: `${DB}.offers`, format: 'JSONEachRow',
-    values: [{ offer_id: 's1', customer_id: 'ana', offer_code: 'ASK', campaign_id: 'k', channel: 'sms', created_at: LATE_SUNDAY, expires_at: '2026-06-08T00:00:00Z', kind: 'survey', survey_scale: 'csat5', stream_seq: 4 }],
+    values: [
+      { offer_id: 's1', customer_id: 'ana', offer_code: 'ASK', campaign_id: 'k', channel: 'sms', created_at: LATE_SUNDAY, expires_at: '2026-06-08T00:00:00Z', kind: 'survey', survey_scale: 'csat5', stream_seq: 4 },
+      { offer_id: 'o1', customer_id: 'ana', offer_code: 'GIFT', campaign_id: 'm', channel: 'sms', created_at: LATE_SUNDAY, expires_at: '2026-06-08T00:00:00Z', kind: 'offer', stream_seq: 5 },
+    ],
+  });
+  await ch.insert({
+    table: `${DB}.offers_held`, format: 'JSONEachRow',
+    values: [{ offer_id: 'h1', customer_id: 'ana', offer_code: 'GIFT', campaign_id: 'm', channel: 'sms', reason: 'no_consent:sms', kind: 'offer', held_at: LATE_SUNDAY, stream_seq: 6 }],
   });
 }, 60_000);
 
@@ -81,6 +96,7 @@ describe('reporting views on a configured bank calendar', () => {
     expect(movements).toEqual([{ day: '2026-05-31', total: 10 }, { day: '2026-06-01', total: 20 }]);
     expect(await rows(`SELECT toString(day) AS day FROM ${DB}.v_feedback_csat`)).toEqual([{ day: '2026-05-31' }]);
     expect(await rows(`SELECT toString(day) AS day FROM ${DB}.v_survey_outcomes`)).toEqual([{ day: '2026-05-31' }]);
+    expect(await offerDays()).toEqual({ daily: ['2026-05-31'], held: ['2026-05-31'] });
   });
 
   it('answers /v1/leaderboard for the period of the configured calendar without being told the calendar', async () => {
@@ -102,5 +118,16 @@ describe('reporting views on a configured bank calendar', () => {
     const b = await leaderboard(ch, DB, { period: 'week', limit: 10, at: Date.parse(LATE_SUNDAY) });
     expect([b.period_start, b.rows]).toEqual(['2026-05-31', [{ rank: 1, customer_id: 'ana', points: 30 }]]);
     expect(await rows(`SELECT toString(day) AS day FROM ${DB}.v_feedback_csat`)).toEqual([{ day: '2026-06-01' }]);
+    expect(await offerDays()).toEqual({ daily: ['2026-06-01'], held: ['2026-06-01'] });
+  });
+
+  it('keeps the recorded calendar when migrate is not given one (a tool that does not read the rules)', async () => {
+    const before = await periods('ana');
+    await migrate(ch, DB);
+    expect(await rows(`SELECT offset_min, week_start FROM ${DB}.v_bank_calendar`)).toEqual([{ offset_min: 60, week_start: 0 }]);
+    expect(await periods('ana')).toEqual(before);
+    expect(await offerDays()).toEqual({ daily: ['2026-06-01'], held: ['2026-06-01'] });
+    await migrate(ch, `${DB}_new`);
+    expect(await rows(`SELECT offset_min, week_start FROM ${DB}_new.v_bank_calendar`)).toEqual([{ offset_min: 210, week_start: 6 }]);
   });
 });
