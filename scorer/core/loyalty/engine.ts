@@ -31,7 +31,7 @@ import { DEFAULT_RULES } from './defaults.js';
 import { parseReferralCreditId, referralPublish, REFERRAL_RULE } from './referral.js';
 import { isMember } from './membership.js';
 import type { CompiledRule, Condition, LoyaltyRules, TierDef } from './rules.js';
-import type { EarnRecord, LoyaltyState, Lot, RefundRecord } from './state.js';
+import type { EarnRecord, HeldAward, HeldEarning, LoyaltyState, Lot, RefundRecord } from './state.js';
 import { RulesTimeline, type TimelineEntry } from './timeline.js';
 
 export interface LoyaltyConfig {
@@ -64,9 +64,11 @@ export function loyaltyReversalWindowMs(cfg: LoyaltyConfig, seq: number): number
 
 export const LOYALTY_EXPIRY_TIMER = 'loyalty.expire';
 export const LOYALTY_REVIEW_TIMER = 'loyalty.review';
+/** A non-member's pending points run out (rules `membership.pending_days`). */
+export const LOYALTY_HOLD_TIMER = 'loyalty.hold';
 
 export function isLoyaltyTimer(kind: string): boolean {
-  return kind === LOYALTY_EXPIRY_TIMER || kind === LOYALTY_REVIEW_TIMER;
+  return kind === LOYALTY_EXPIRY_TIMER || kind === LOYALTY_REVIEW_TIMER || kind === LOYALTY_HOLD_TIMER;
 }
 
 /** A change of tier, exposed so the offers engine can react to it. */
@@ -81,7 +83,9 @@ export interface TierChange {
 
 export type LoyaltyStatus =
   | 'earned' | 'none' | 'declined' | 'reversed' | 'reversal_pending' | 'cancelled'
-  | 'redeemed' | 'refused' | 'credited' | 'duplicate' | 'refunded' | 'refund_reversed' | 'not_member';
+  | 'redeemed' | 'refused' | 'credited' | 'duplicate' | 'refunded' | 'refund_reversed' | 'not_member'
+  /** A non-member's earning kept as pending points (rules `membership.pending_days`): 0 points now. */
+  | 'held';
 
 export interface LoyaltyOutcome {
   /** Net points the event moved: earn + bonus, −reverse, −refund, −redeem, +credit; 0 when refused. */
@@ -169,7 +173,10 @@ export function loyaltyOnMigration(state: PartitionState, c: CustomerState, m: M
   return withChange({ points: m.points, status: 'credited' }, change);
 }
 
-/** A profile upsert: places the member in a tier and remembers who referred them (call after `c.profile` is set). */
+/**
+ * A profile upsert: places the member in a tier, remembers who referred them and, when it makes a
+ * customer with pending points a member, grants them (call after `c.profile` is set).
+ */
 export function loyaltyOnProfile(state: PartitionState, c: CustomerState, profile: StoredProfileV1, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): LoyaltyOutcome {
   const entry = cfg.timeline.at(ctx.seq);
   const L = c.loyalty;
@@ -177,7 +184,10 @@ export function loyaltyOnProfile(state: PartitionState, c: CustomerState, profil
   const placed = place(state, c, ctx, entry, emit);
   const by = profile.referred_by;
   if (by !== undefined && by !== c.id && !L.referral?.done) L.referral = { by, opened: parseTime(profile.opened_at), done: false };
-  return withChange({ points: 0, status: 'none' }, placed);
+  if (L.held === undefined || !isMember(profile)) return withChange({ points: 0, status: 'none' }, placed);
+  const before = L.balance;
+  const upgraded = grantHeld(state, c, profile, ctx, entry, emit);
+  return withChange({ points: L.balance - before, status: 'credited', ...(upgraded ? { tierChange: upgraded } : {}) }, placed);
 }
 
 /** Fires a loyalty timer (lot expiry or tier review). Returns true when balance or tier changed. */
@@ -192,6 +202,7 @@ export function loyaltyOnTimer(state: PartitionState, c: CustomerState, t: Timer
     return changed;
   }
   if (t.kind === LOYALTY_REVIEW_TIMER) return review(state, c, t.due, ctx, entry, emit);
+  if (t.kind === LOYALTY_HOLD_TIMER) dropHeld(state, c.loyalty, (h) => h.until <= t.due);
   return false;
 }
 
@@ -215,12 +226,15 @@ function earn(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: C
   const L = c.loyalty;
   if (cancelledBeforehand(L, tx, ctx, R)) return { points: 0, status: 'cancelled' };
   if (tx.status === 'declined') return { points: 0, status: 'declined' };
-  if (!isMember(c.profile)) return { points: 0, status: 'not_member' };
+  const member = isMember(c.profile);
+  const holdDays = R.membership?.pendingDays ?? 0;
+  if (!member && holdDays === 0) return { points: 0, status: 'not_member' };
   if (R.currencies && !R.currencies.includes(tx.currency)) return { points: 0, status: 'none' };
-  referral(c, tx, ctx, entry, cfg, emit);
+  if (member) referral(c, tx, ctx, entry, cfg, emit);
 
   const tier = tierDef(R, L.tier);
   const awards = evaluate(state, c, tx, ctx, R, tier, cfg);
+  if (!member) return hold(state, c, tx, ctx, entry, awards, tier, holdDays);
   if (awards.length === 0) return { points: 0, status: 'none' };
 
   const total = awards.reduce((s, a) => s + a.pts, 0);
@@ -452,6 +466,10 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
   }
   if (isPastRefund(c, orig)) return { points: 0, status: 'none', ofRefund: true };
   if (tx.status === 'declined' || orig === tx.tx_id) return { points: 0, status: 'none' };
+  if (L.held !== undefined && own(L.held, orig) !== undefined) {
+    dropHeld(state, L, (_, id) => id === orig);
+    return { points: 0, status: 'reversed' };
+  }
   const rec = own(L.earned, orig);
   if (rec === undefined || rec.at < ctx.watermark - R.reversals.windowDays * DAY_MS) {
     if (rec !== undefined) delete L.earned[orig];
@@ -497,6 +515,11 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
   }
   const orig = tx.refund_of_tx_id !== undefined && tx.refund_of_tx_id !== tx.tx_id ? tx.refund_of_tx_id : undefined;
   const horizon = ctx.watermark - R.reversals.windowDays * DAY_MS;
+  const held = orig !== undefined && L.held !== undefined ? own(L.held, orig) : undefined;
+  if (held !== undefined) {
+    kept(0, month, entry.version, held.exp, orig, countHeldRefund(held, tx.amount_minor));
+    return { points: 0, status: 'none' };
+  }
   const rec = orig !== undefined ? own(L.earned, orig) : undefined;
   if (orig !== undefined && rec !== undefined && rec.at >= horizon && rec.amt !== undefined) {
     const { back, counted } = refundShare(rec, tx.amount_minor);
@@ -601,6 +624,8 @@ function settleEarly(state: PartitionState, c: CustomerState, tx: TransactionV1,
     return 0;
   } else {
     rf.pts = 0;
+    const held = L.held !== undefined ? own(L.held, tx.tx_id) : undefined;
+    if (held !== undefined) Object.assign(rf, { of: tx.tx_id, exp: held.exp }, withAmount(countHeldRefund(held, amount)));
   }
   const diff = took - back;
   if (diff === 0) return 0;
@@ -660,6 +685,8 @@ function unrefund(state: PartitionState, c: CustomerState, tx: TransactionV1, id
     if (rf.amt) rec.rf = Math.max(0, (rec.rf ?? 0) - rf.amt);
     if (rf.pts) rec.rp = Math.max(0, (rec.rp ?? 0) - rf.pts);
   }
+  const held = rf.of !== undefined && L.held !== undefined ? own(L.held, rf.of) : undefined;
+  if (held !== undefined && rf.amt) held.rf = Math.max(0, (held.rf ?? 0) - rf.amt);
   const pts = rf.pts;
   if (pts === 0) return { points: 0, status: 'refund_reversed' };
   const m = own(L.months, String(rf.m));
@@ -707,7 +734,14 @@ function takeBack(L: LoyaltyState, back: number, preferTx: string | undefined): 
 
 /** Gives back what a reversed earning used: cap counters, campaign budget, tier-qualifying points. */
 function release(state: PartitionState, L: LoyaltyState, rec: EarnRecord): void {
-  for (const a of rec.awards ?? []) {
+  releaseUsage(state, L, rec.awards ?? []);
+  const m = own(L.months, String(rec.m));
+  if (m !== undefined) L.months[rec.m] = m - (rec.pts - (rec.rp ?? 0));
+}
+
+/** Gives back the cap counters and campaign budget that awards used. */
+function releaseUsage(state: PartitionState, L: LoyaltyState, awards: readonly { pts: number; caps?: string[]; campaign?: string }[]): void {
+  for (const a of awards) {
     for (const k of a.caps ?? []) {
       const used = own(L.caps, k);
       if (used !== undefined) L.caps[k] = Math.max(0, used - a.pts);
@@ -718,8 +752,6 @@ function release(state: PartitionState, L: LoyaltyState, rec: EarnRecord): void 
       if (used !== undefined) state.budgets[key] = Math.max(0, used - a.pts);
     }
   }
-  const m = own(L.months, String(rec.m));
-  if (m !== undefined) L.months[rec.m] = m - (rec.pts - (rec.rp ?? 0));
 }
 
 function expireLots(c: CustomerState, due: number, ctx: Ctx, emit: Emit): boolean {
@@ -738,6 +770,108 @@ function expireLots(c: CustomerState, due: number, ctx: Ctx, emit: Emit): boolea
     ledger(c, ctx, emit, { id: `expire:${l.src}:${l.id}`, kind: 'expire', points: -l.rem, rule: `expiry:${l.tier}`, version: l.ver, source: l.id, channel: '', at: l.exp, expiresAt: l.exp });
   }
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Membership: a non-member's pending points (rules `membership.pending_days`, docs/loyalty.md)
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Keeps what a non-member's transaction earns (evaluated as for a member: its cap and budget usage
+ * counts) as pending points until `pending_days` after it: no balance, no lot, no ledger row, no
+ * tier-qualifying points, no referral. A timer drops it then, unless a join granted it first.
+ */
+function hold(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEntry, awards: readonly Award[], tier: TierDef, days: number): LoyaltyOutcome {
+  if (awards.length === 0) return { points: 0, status: 'not_member' };
+  const R = entry.rules;
+  const until = ctx.at + days * DAY_MS;
+  (c.loyalty.held ??= {})[tx.tx_id] = {
+    at: ctx.at, seq: ctx.seq, until, exp: expiryAt(ctx.at, tier.expiryDays, R.offsetMin), tier: c.loyalty.tier, ver: entry.version,
+    ch: tx.channel, amt: tx.amount_minor, m: bankMonth(ctx.at, R.offsetMin), awards: awards.map(heldAward),
+  };
+  pushTimer(state, { due: until, customerId: c.id, kind: LOYALTY_HOLD_TIMER });
+  return { points: 0, status: 'held' };
+}
+
+function heldAward(a: Award): HeldAward {
+  return { kind: a.rule.kind, rule: a.rule.id, pts: a.pts, ...(a.caps.length ? { caps: a.caps } : {}), ...(a.campaign ? { campaign: a.campaign } : {}) };
+}
+
+/** Drops the pending points `gone` selects, giving back their cap and budget usage. */
+function dropHeld(state: PartitionState, L: LoyaltyState, gone: (h: HeldEarning, id: string) => boolean): void {
+  const held = L.held;
+  if (held === undefined) return;
+  for (const id in held) {
+    if (!gone(held[id]!, id)) continue;
+    releaseUsage(state, L, held[id]!.awards);
+    delete held[id];
+  }
+  if (Object.keys(held).length === 0) delete L.held;
+}
+
+/** Counts a linked refund of a held purchase (cumulative, at most its amount); returns the amount counted. */
+function countHeldRefund(h: HeldEarning, amount: number): number {
+  const before = h.rf ?? 0;
+  h.rf = Math.min(h.amt, before + amount);
+  return h.rf - before;
+}
+
+function withAmount(amt: number): { amt?: number } {
+  return amt ? { amt } : {};
+}
+
+/**
+ * The customer joined: every pending earning whose window was still open when they joined (the
+ * statement's own time) is granted, in stream order, the rest dropped. Returns the tier change it caused.
+ */
+function grantHeld(state: PartitionState, c: CustomerState, profile: StoredProfileV1, ctx: Ctx, entry: TimelineEntry, emit: Emit): TierChange | undefined {
+  const L = c.loyalty;
+  const joined = profile.membership !== undefined ? parseTime(profile.membership.at) : ctx.watermark;
+  const held = L.held!;
+  const ids = Object.keys(held).sort((a, b) => held[a]!.seq - held[b]!.seq);
+  dropHeld(state, L, (h) => h.until < joined);
+  delete L.held;
+  for (const id of ids) if (Object.hasOwn(held, id)) grant(state, c, id, held[id]!, Math.max(held[id]!.at, joined), ctx, emit);
+  return upgrade(state, c, ctx, entry, emit);
+}
+
+/**
+ * Grants one pending earning as it was kept: a row per rule (`grant:<kind>:<rule>:<tx>`, kind `earn` or
+ * `bonus`, `source_id` the transaction, dated the join), a lot in the transaction's place expiring as
+ * its points would have, its earning record (reversals and refunds work from here as for any earning)
+ * and its tier-qualifying points; then the refunds it had while pending, as linked refunds.
+ */
+function grant(state: PartitionState, c: CustomerState, id: string, h: HeldEarning, at: number, ctx: Ctx, emit: Emit): void {
+  const L = c.loyalty;
+  let total = 0;
+  for (const a of h.awards) {
+    total += a.pts;
+    L.balance += a.pts;
+    ledger(c, ctx, emit, { id: `grant:${a.kind}:${a.rule}:${id}`, kind: a.kind, points: a.pts, rule: a.rule, version: h.ver, source: id, channel: h.ch, at, expiresAt: h.exp });
+  }
+  addLot(state, c, { src: 'tx', id, at: h.at, seq: h.seq, exp: h.exp, pts: total, rem: total, tier: h.tier, ver: h.ver });
+  const rec: EarnRecord = { at: h.at, pts: total, ver: h.ver, m: h.m, amt: h.amt };
+  for (const a of h.awards) {
+    if (a.caps !== undefined || a.campaign !== undefined) (rec.awards ??= []).push({ pts: a.pts, ...(a.caps ? { caps: a.caps } : {}), ...(a.campaign ? { campaign: a.campaign } : {}) });
+  }
+  L.earned[id] = rec;
+  L.months[h.m] = (own(L.months, String(h.m)) ?? 0) + total;
+  if (h.rf) refundsWhileHeld(c, id, rec, h, at, ctx, emit);
+}
+
+/** The refunds of a held purchase (not voided), booked at its grant in their order as linked refunds (`refund:tx:<refund>`). */
+function refundsWhileHeld(c: CustomerState, purchase: string, rec: EarnRecord, h: HeldEarning, at: number, ctx: Ctx, emit: Emit): void {
+  const L = c.loyalty;
+  const refunds = Object.entries(L.refunds ?? {}).filter(([, rf]) => rf.of === purchase && rf.rev !== 1 && rf.amt);
+  refunds.sort((a, b) => a[1].at - b[1].at || (a[0] < b[0] ? -1 : 1));
+  for (const [refundId, rf] of refunds) {
+    const { back } = refundShare(rec, rf.amt!);
+    Object.assign(rf, { pts: back, ver: rec.ver, m: rec.m, exp: h.exp });
+    if (back === 0) continue;
+    takeBack(L, back, purchase);
+    L.months[rec.m] = (own(L.months, String(rec.m)) ?? 0) - back;
+    ledger(c, ctx, emit, { id: `refund:tx:${refundId}`, kind: 'refund', points: -back, rule: 'refund', version: rec.ver, source: purchase, channel: h.ch, at, expiresAt: null });
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------

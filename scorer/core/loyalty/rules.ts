@@ -119,6 +119,13 @@ export const RulesFileSchema = Type.Object({
     window_days: Pos,
     pending_days: NonNeg,
   }, { additionalProperties: false })),
+  /**
+   * Non-members (docs/loyalty.md, Membership). `pending_days` (default 0: off) keeps what a non-member's
+   * transaction would earn as pending points for that many days, granted if the customer joins within them.
+   */
+  membership: Type.Optional(Type.Object({
+    pending_days: Type.Integer({ minimum: 0, maximum: 3650 }),
+  }, { additionalProperties: false })),
   rules: Type.Array(RuleSchema),
   branches: Type.Optional(Type.Record(Type.String(), Type.Object({
     description: Type.Optional(Type.String()),
@@ -193,6 +200,11 @@ export interface LoyaltyRules {
   campaigns: Record<string, { from: number; to: number; budget: number | null }>;
   referral: { points: number; windowDays: number; channels: string[] | null; minAmount: number } | null;
   reversals: { windowDays: number; pendingDays: number };
+  /**
+   * A non-member's earnings kept as pending points for `pendingDays` and granted if they join within them;
+   * 0 (the default, and absent in rules compiled before the option): a non-member earns nothing.
+   */
+  membership?: { pendingDays: number };
   /** Bank-wide rules in evaluation order. */
   bank: CompiledRule[];
   /** Per branch (the member's `branch_id`): the complete rule list in evaluation order. */
@@ -390,6 +402,7 @@ function compile(f: RulesFile): CompileResult {
       campaigns,
       referral,
       reversals: { windowDays: f.reversals?.window_days ?? DEFAULT_REVERSAL_WINDOW_DAYS, pendingDays: f.reversals?.pending_days ?? 30 },
+      membership: { pendingDays: f.membership?.pending_days ?? 0 },
       bank: sortRules(bank),
       branches,
     },

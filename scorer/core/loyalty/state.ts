@@ -107,6 +107,40 @@ export interface EarlyRefund {
   seq: number;
 }
 
+/**
+ * What a non-member's transaction would have earned, kept as pending points (rules
+ * `membership.pending_days`): not on the balance, not in the ledger, granted if the customer joins by
+ * `until`, dropped (its cap and budget usage released) when the watermark passes it.
+ */
+export interface HeldEarning {
+  /** Event time and stream sequence of the transaction (the granted lot keeps its place in the FIFO order). */
+  at: number;
+  seq: number;
+  /** Last instant a join grants it: `at` + pending_days. */
+  until: number;
+  /** Expiry of the points once granted (the tier's `expiry_days` at the transaction, as an earning's). */
+  exp: number;
+  /** Tier and rules version at the transaction. */
+  tier: string;
+  ver: string;
+  /** The transaction's channel and `amount_minor`; bank month for the tier-qualifying points. */
+  ch: string;
+  amt: number;
+  m: number;
+  /** Amount refunded while held (linked refunds, at most `amt`); absent: 0. */
+  rf?: number;
+  /** One per rule that awarded points, in evaluation order, with the cap counters and budget it used. */
+  awards: HeldAward[];
+}
+
+export interface HeldAward {
+  kind: 'earn' | 'bonus';
+  rule: string;
+  pts: number;
+  caps?: string[];
+  campaign?: string;
+}
+
 export interface LoyaltyState {
   /** Points balance; negative while a debt is open (a reversal took back points already spent). */
   balance: number;
@@ -128,6 +162,8 @@ export interface LoyaltyState {
    * reversal of such a refund is known as a refund's and books nothing (absent until the first one).
    */
   pastRefunds?: Record<string, number>;
+  /** A non-member's pending points by tx_id (absent until the first; see {@link HeldEarning}). */
+  held?: Record<string, HeldEarning>;
   /** Reversals that arrived before their original: original tx_id → the reversal's event time. */
   pending: Record<string, number>;
   /** Cap usage: `<rule>|<d|w|m><period number>` → points awarded in that period. */
