@@ -1,5 +1,5 @@
 /**
- * The `vafa` command line (CONTRACT.md, "CLI"): up, ingest, scorer, warehouse, simulate, train, bench,
+ * The `vafa` command line (../shared/CONTRACT.md, "CLI"): up, ingest, scorer, warehouse, simulate, train, bench,
  * migrate, replay. Each command parses its flags, loads settings (env + flags), and runs until done or
  * until SIGINT/SIGTERM, then shuts down gracefully within `VAFA_SHUTDOWN_MS`; another signal while it
  * stops forces the exit (engines killed, exit code 130 / 143).

@@ -3,7 +3,7 @@
  * now, then streams the same bank's customers live from there (simulator/live.ts).
  *
  * The bank is written down in `<data dir>/demo-bank.json` before the backfill, so that a demo stopped and
- * started again continues the same bank: an interrupted backfill resumes (backfill/deployment.ts), a
+ * started again continues the same bank: an interrupted backfill resumes (scorer/runtime/backfill/deployment.ts), a
  * finished one is not loaded twice, and the live stream goes on from the simulated time it had reached.
  */
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * Stream and subject names (CONTRACT.md, "NATS JetStream"), and the partitioning of `tx.>` by customer.
+ * Stream and subject names (../shared/CONTRACT.md, "NATS JetStream"), and the partitioning of `tx.>` by customer.
  * Subjects are `tx.<partition>.<kind>`; a scorer that owns partition p consumes `tx.<p>.>`.
  */
 import type { StreamKind } from './events.js';

@@ -19,7 +19,7 @@ const YEAR = 365 * DAY;
 /**
  * Baseline yearly hazard of starting to drift for an average established customer, tuned so that with
  * the shocks about 6.5 % of established customers churn a year, and with the onboarding bump
- * (`churn.ts`) about 22.5 % of new customers in their first year, half of it within 90 days (DESIGN.md).
+ * (`churn.ts`) about 22.5 % of new customers in their first year, half of it within 90 days (../shared/DESIGN.md).
  */
 export const BASE_DRIFT = 0.021;
 export const WINBACK_SHARE = 0.06;

@@ -1,5 +1,5 @@
 /**
- * The ClickHouse schema (CONTRACT.md, "ClickHouse tables"), as data. DDL for the single-node form is
+ * The ClickHouse schema (../shared/CONTRACT.md, "ClickHouse tables"), as data. DDL for the single-node form is
  * generated from these definitions; the clustered form (ReplicatedMergeTree + Distributed) is generated
  * from the same ones. Every table is a ReplacingMergeTree keyed by a deterministic id, so re-processing
  * the same events replaces rows instead of adding them: read with FINAL (or through the views) and
