@@ -168,7 +168,8 @@ export type StreamKind = 'transaction' | 'profile' | 'feedback' | 'redemption';
  * Internal control messages on `TX` (`tx.<p>.control`), written by vafa itself, never by the public API:
  * a loyalty-rules reload takes effect in each partition at the position of its control message, so a
  * replay applies the same rules at the same place; a customer's erasure makes the scorer forget the
- * customer at its position (published on the customer's partition only).
+ * customer at its position (`erase_customer`, on the customer's partition only) and replace the customer's
+ * id where other customers' data names it (`erase_mentions`, on every partition).
  */
 export const LoyaltyRulesControlV1 = Type.Object(
   {
@@ -196,7 +197,26 @@ export const EraseCustomerControlV1 = Type.Object(
   { additionalProperties: false },
 );
 
-export const ControlV1 = Type.Union([LoyaltyRulesControlV1, EraseCustomerControlV1], { $id: 'ControlV1' });
+/**
+ * Right to erasure, other customers' data (docs/security.md): from this position on, the partition's
+ * scorer writes `erasure_id` wherever another customer's data names the erased customer (who referred
+ * them, a referral credit's id), in its state and in every later event it applies. Published on every
+ * partition and kept in `TX` (a replay or a rebuild reads it first, see scorer/runtime/worker.ts), so it
+ * names the customer only by the SHA-256 of their id (lower-case hex): a guess can be confirmed against it,
+ * the id cannot be read from it.
+ */
+export const EraseMentionsControlV1 = Type.Object(
+  {
+    control_id: Type.String({ minLength: 1, maxLength: 128 }),
+    type: Type.Literal('erase_mentions'),
+    customer_sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+    /** The erasure's id in the warehouse and the access audit (`erased-<24 hex>`). */
+    erasure_id: Type.String({ pattern: '^erased-[0-9a-f]{24}$' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ControlV1 = Type.Union([LoyaltyRulesControlV1, EraseCustomerControlV1, EraseMentionsControlV1], { $id: 'ControlV1' });
 export type ControlV1 = Static<typeof ControlV1>;
 
 /** A message on stream `TX` as the scorer sees it. */

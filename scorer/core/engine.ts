@@ -20,7 +20,7 @@ import { featuresJson, featuresOnFeedback, featuresOnTransaction, featureValues,
 import { forgetBefore, remember, seenDay, seenIds } from './seen.js';
 import { offersOnComplete, offersOnTimer, openOffer, type OffersConfig } from './offers/engine.js';
 import { DEFAULT_OFFERS_CONFIG } from './offers/defaults.js';
-import { eraseCustomer } from './erasure.js';
+import { onErasure, withPseudonyms } from './erasure.js';
 import { withStatements } from './offers/consent.js';
 import {
   applyStage, armLifecycleTimer, decideStage, expectedValue, lifecycleState, takeLifecycleTimer, DEFAULT_LIFECYCLE, LIFECYCLE_TIMER,
@@ -88,7 +88,8 @@ export class Engine {
   }
 
   /** Phase 1. Returns undefined when the event needs no score (e.g. a refused redemption, a duplicate profile). */
-  apply(state: PartitionState, ev: CoreEvent, emit: Emit): Pending | undefined {
+  apply(state: PartitionState, event: CoreEvent, emit: Emit): Pending | undefined {
+    const ev = withPseudonyms(state, event);
     const ctx = this.advance(state, ev);
     state.seq = ev.seq;
     state.stats.events++;
@@ -102,7 +103,7 @@ export class Engine {
     }
 
     if (ev.msg.kind === 'control') {
-      this.onControl(state, ev.msg.body, ctx);
+      this.onControl(state, ev.msg.body, ctx, ev.mentions);
       return undefined;
     }
     const c = getCustomer(state, ev.msg.body.customer_id);
@@ -211,8 +212,8 @@ export class Engine {
   }
 
   /** A rules reload recorded in the stream: it applies to this partition from this position on. */
-  private onControl(state: PartitionState, body: ControlV1, ctx: Ctx): void {
-    if (body.type === 'erase_customer') return eraseCustomer(state, body);
+  private onControl(state: PartitionState, body: ControlV1, ctx: Ctx, mentions?: readonly string[]): void {
+    if (body.type !== 'loyalty_rules') return onErasure(state, body, mentions);
     const known = this.loyaltyFor(state).timeline.entries.some((e) => e.version === body.version);
     if (known) return;
     parseRules(body.text, `control ${body.control_id}`); // refuses (throws → DLQ) rules that do not validate

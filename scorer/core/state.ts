@@ -65,6 +65,12 @@ export interface PartitionState {
    * are recognised by their remembered tx ids, redemptions by their ids).
    */
   cutover?: number;
+  /**
+   * Customers erased elsewhere whose id other customers' data may name (`erase_mentions` control messages,
+   * scorer/core/erasure.ts): the SHA-256 of the id (hex) → the erasure id written in its place. Absent
+   * until the partition's first such message. Grows by one entry per erasure.
+   */
+  erased?: Record<string, string>;
 }
 
 export function newPartitionState(partition: number): PartitionState {

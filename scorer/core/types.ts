@@ -33,6 +33,12 @@ export interface CoreEvent {
    * raises the partition's cut-over (`PartitionState.cutover`) to its clock. Absent: live.
    */
   historical?: boolean;
+  /**
+   * For an `erase_mentions` control message: the customers of the partition whose data names the erased
+   * customer, as the runtime found them (a lazily loaded partition cannot list its customers to the core).
+   * The core looks only at these; absent: at every customer in `state.customers`.
+   */
+  mentions?: readonly string[];
 }
 
 /** What the core knows about "now" while applying one event. */

@@ -2,7 +2,7 @@
  * Decoding stream `TX` messages for the core: subject → kind, JSON → a contract-valid event. A message
  * that fails here is poison: it goes to `DLQ` with the reason and never blocks its partition.
  */
-import { EraseCustomerControlV1, LoyaltyRulesControlV1, CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type CoreMessage } from '../../contracts/events.js';
+import { EraseCustomerControlV1, EraseMentionsControlV1, LoyaltyRulesControlV1, CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type CoreMessage } from '../../contracts/events.js';
 import { parseTxSubject } from '../../contracts/subjects.js';
 import { Validator } from '../../ingest/validation.js';
 import { Type, type TSchema } from '@sinclair/typebox';
@@ -51,7 +51,7 @@ const validators: Record<CoreMessage['kind'], FastCheck> = {
   control: fastCheck(LoyaltyRulesControlV1),
 };
 /** Control messages are checked against the schema their `type` names, so an error names a field, not "the union". */
-const controlValidators: Record<string, FastCheck> = { loyalty_rules: validators.control, erase_customer: fastCheck(EraseCustomerControlV1) };
+const controlValidators: Record<string, FastCheck> = { loyalty_rules: validators.control, erase_customer: fastCheck(EraseCustomerControlV1), erase_mentions: fastCheck(EraseMentionsControlV1) };
 
 
 type Validated = { ok: true; value: unknown } | { ok: false; errors: { field: string; message: string }[] };
