@@ -1,5 +1,5 @@
 /**
- * Public event contracts, version 1 (see CONTRACT.md). These TypeBox schemas are the single source
+ * Public event contracts, version 1 (see ../shared/CONTRACT.md, beside the repository). These TypeBox schemas are the single source
  * of truth: the HTTP API validates against them (fastify's native JSON-schema validation), the
  * ISO 8583 adapter produces values of these types, and the scorer consumes them from stream `TX`.
  */
