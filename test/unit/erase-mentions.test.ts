@@ -32,10 +32,18 @@ const ERASURE_ID = `erased-${'cd'.repeat(12)}`;
 const OPENED = Date.parse('2026-01-01T00:00:00Z');
 const at = (days: number): string => new Date(OPENED + days * DAY).toISOString();
 
-const mentionsOf = (who: string, seq?: number): { kind: 'control'; body: ControlV1 } => ({
-  kind: 'control',
-  body: { control_id: `erase-mentions:${ERASURE_ID}:${seq ?? 0}`, type: 'erase_mentions', customer_sha256: createHash('sha256').update(who).digest('hex'), erasure_id: ERASURE_ID },
+type EraseMentions = Extract<ControlV1, { type: 'erase_mentions' }>;
+const mentionsOf = (who: string): EraseMentions => ({
+  control_id: `erase-mentions:${ERASURE_ID}`, type: 'erase_mentions', customer_sha256: createHash('sha256').update(who).digest('hex'), erasure_id: ERASURE_ID,
 });
+
+/** Applies the `erase_mentions` control message of `who` as the next event of `d`'s partition. */
+function eraseNamesOf(d: Driver, who: string, mentions?: readonly string[]): Emit {
+  const emit = new Emit();
+  const ev = { seq: ++d.seq, partition: d.state.partition, msg: { kind: 'control' as const, body: mentionsOf(who) } };
+  d.engine.apply(d.state, mentions ? { ...ev, mentions } : ev, emit);
+  return emit;
+}
 
 function referredPartition(): Driver {
   const d = new Driver(L1, { partition: partitionOf(REFERRED, PARTS), partitions: PARTS });
@@ -75,7 +83,7 @@ describe('erasing the customer who referred another', () => {
     const d = referredPartition();
     expect(referredFeature(d, 'small-2', at(1.5), 10)).toBe(1);
     expect(namesErased(d.customer(REFERRED), { [sha256Hex(REFERRER)]: ERASURE_ID })).toBe(true);
-    const emit = d.send(mentionsOf(REFERRER));
+    const emit = eraseNamesOf(d, REFERRER);
     expect(emit.count(), 'the erasure itself emits nothing').toBe(0);
     const c = d.customer(REFERRED);
     expect(c.profile?.referred_by).toBe(ERASURE_ID);
@@ -91,28 +99,27 @@ describe('erasing the customer who referred another', () => {
 
   it('a profile sent again after the erasure is applied with the erasure id; a rebuild that meets the erasure first holds the same', () => {
     const live = referredPartition();
-    live.send(mentionsOf(REFERRER));
+    eraseNamesOf(live, REFERRER);
     live.profile({ customer_id: REFERRED, opened_at: at(0), segment: 'premium', referred_by: REFERRER });
     expect(live.customer(REFERRED).profile).toEqual({ customer_id: REFERRED, opened_at: at(0), segment: 'premium', referred_by: ERASURE_ID });
 
     // A rebuild: the runtime reads the partition's erasures before its first event (nothing named yet).
     const rebuilt = new Driver(L1, { partition: partitionOf(REFERRED, PARTS), partitions: PARTS });
-    eraseMentions(rebuilt.state, mentionsOf(REFERRER).body as never, []);
+    eraseMentions(rebuilt.state, mentionsOf(REFERRER), []);
     rebuilt.profile({ customer_id: REFERRED, opened_at: at(0), segment: 'retail', referred_by: REFERRER });
     rebuilt.tx({ tx_id: 'small', customer_id: REFERRED, occurred_at: at(1), amount_minor: 10 });
-    rebuilt.send(mentionsOf(REFERRER));
+    eraseNamesOf(rebuilt, REFERRER);
     const fresh = referredPartition();
-    fresh.send(mentionsOf(REFERRER));
+    eraseNamesOf(fresh, REFERRER);
     expect(rebuilt.state).toEqual(fresh.state);
   });
 
   it('looks only at the customers the runtime names (a lazily loaded partition), and records the erasure for later events', () => {
     const d = referredPartition();
-    const emit = new Emit();
-    d.engine.apply(d.state, { seq: ++d.seq, partition: d.state.partition, msg: mentionsOf(REFERRER), mentions: [] }, emit);
+    eraseNamesOf(d, REFERRER, []);
     expect(d.customer(REFERRED).profile?.referred_by, 'not named: not looked at').toBe(REFERRER);
     expect(d.state.erased).toEqual({ [sha256Hex(REFERRER)]: ERASURE_ID });
-    d.engine.apply(d.state, { seq: ++d.seq, partition: d.state.partition, msg: mentionsOf(REFERRER), mentions: ['nobody', REFERRED] }, emit);
+    eraseNamesOf(d, REFERRER, ['nobody', REFERRED]);
     expect(d.customer(REFERRED).profile?.referred_by).toBe(ERASURE_ID);
     expect(Object.keys(d.state.customers), 'a named customer the partition does not hold is not created').toEqual([REFERRED]);
   });
@@ -123,7 +130,7 @@ describe('erasing a referred customer', () => {
     const d = referrerPartition();
     const before = structuredClone(d.customer(REFERRER).loyalty);
     const renamed = `ref:L1:${ERASURE_ID}`;
-    d.send(mentionsOf(REFERRED));
+    eraseNamesOf(d, REFERRED);
     const L = d.customer(REFERRER).loyalty;
     expect(JSON.stringify(d.state)).not.toContain(REFERRED);
     expect(Object.keys(L.redemptions)).toEqual(Object.keys(before.redemptions).map((id) => (id === referralCreditId('L1', REFERRED) ? renamed : id)));
@@ -142,20 +149,20 @@ describe('erasing a referred customer', () => {
 
   it('a rebuild that meets the erasure first emits no row naming the referred customer, and holds what the live partition holds', () => {
     const rebuilt = new Driver(L1, { partition: partitionOf(REFERRER, PARTS), partitions: PARTS });
-    eraseMentions(rebuilt.state, mentionsOf(REFERRED).body as never, []);
+    eraseMentions(rebuilt.state, mentionsOf(REFERRED), []);
     rebuilt.tx({ tx_id: 'own', customer_id: REFERRER, occurred_at: at(1), amount_minor: 10 });
     rebuilt.send({ kind: 'redemption', body: { redemption_id: referralCreditId('L1', REFERRED), customer_id: REFERRER, points: -250, occurred_at: at(2) } });
-    rebuilt.send(mentionsOf(REFERRED));
+    eraseNamesOf(rebuilt, REFERRED);
     expect(JSON.stringify(rebuilt.ledger)).not.toContain(REFERRED);
     expect(rebuilt.ledger.map((r) => r.entry_id)).toContain(`credit:rd:ref:L1:${ERASURE_ID}`);
     const live = referrerPartition();
-    live.send(mentionsOf(REFERRED));
+    eraseNamesOf(live, REFERRED);
     expect(rebuilt.state).toEqual(live.state);
   });
 
   it('a credit still addressed to the erased customer lands on the erasure id, never re-creates them', () => {
     const d = new Driver(L1, { partition: partitionOf(REFERRER, PARTS), partitions: PARTS });
-    d.send(mentionsOf(REFERRER));
+    eraseNamesOf(d, REFERRER);
     d.send({ kind: 'redemption', body: { redemption_id: referralCreditId('L1', REFERRED), customer_id: REFERRER, points: -250, occurred_at: at(2) } });
     expect(Object.keys(d.state.customers)).toEqual([ERASURE_ID]);
     expect(d.customer(ERASURE_ID).loyalty.balance).toBe(250);
