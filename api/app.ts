@@ -20,7 +20,7 @@ import { customerView, customerLedger } from './queries.js';
 import { leaderboard } from '../sinks/clickhouse/loyalty-views.js';
 import type { ApiMetrics } from './metrics.js';
 import { hashKey, installAuth, KeyRing, Sessions, withDefaultScope, type RouteScope } from './auth.js';
-import { AccessAudit, statementAuditEntries } from './audit.js';
+import { AccessAudit, statementAuditEntries, type AuditEntry } from './audit.js';
 import { clientAddress, registerAccessRoutes } from './access.js';
 import type { ErasedOutsideWarehouse } from '../contracts/erasure.js';
 
@@ -121,6 +121,20 @@ function recordStatements(audit: AccessAudit, req: FastifyRequest, items: readon
   for (const entry of statementAuditEntries(request, items, results)) audit.record(entry);
 }
 
+/** The request's access-audit row, if it is audited: its route's or handler's action, or a refusal. */
+function auditEntryOf(req: FastifyRequest, status: number, proxy: Parameters<typeof clientAddress>[1]): AuditEntry | undefined {
+  const action = req.auditAction ?? req.routeOptions.config?.audit ?? (status === 401 || status === 403 ? 'auth.denied' : undefined);
+  const route = req.routeOptions.url;
+  if (!action || route === undefined) return undefined;
+  const params = req.params as { id?: unknown } | undefined;
+  return {
+    principal: req.principal?.id ?? '', via: req.principal?.via ?? 'none', action,
+    customer_id: typeof params?.id === 'string' && route.startsWith('/v1/customers/') ? params.id : '',
+    method: req.method, route, status, remote_addr: clientAddress(req, proxy),
+    user_agent: String(req.headers['user-agent'] ?? '').slice(0, 200), request_id: req.id, detail: req.url.slice(0, 500),
+  };
+}
+
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
@@ -150,22 +164,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines'], { parseAs: 'string' }, (_req, body, done) => {
     done(null, parseNdjson(body as string));
   });
+  // An admin action's audit row is in ClickHouse before its answer leaves (docs/security.md, Access audit).
+  const writtenBeforeAnswer = new WeakSet<FastifyRequest>();
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    const entry = auditEntryOf(req, reply.statusCode, proxy);
+    if (!entry?.action.startsWith('admin.') || writtenBeforeAnswer.has(req)) return;
+    writtenBeforeAnswer.add(req);
+    if (!(await audit.recordDurably(entry))) reply.header('x-vafa-audit', 'pending');
   });
   app.addHook('onResponse', async (req, reply) => {
     deps.metrics.httpDuration.labels(req.routeOptions.url ?? 'unknown', req.method, String(reply.statusCode)).observe(reply.elapsedTime / 1000);
     if (reply.statusCode >= 500) req.log.warn({ url: req.url, status: reply.statusCode }, 'request failed');
-    const action = req.auditAction ?? req.routeOptions.config?.audit ?? (reply.statusCode === 401 || reply.statusCode === 403 ? 'auth.denied' : undefined);
-    if (action && req.routeOptions.url !== undefined) {
-      const params = req.params as { id?: unknown } | undefined;
-      audit.record({
-        principal: req.principal?.id ?? '', via: req.principal?.via ?? 'none', action,
-        customer_id: typeof params?.id === 'string' && req.routeOptions.url.startsWith('/v1/customers/') ? params.id : '',
-        method: req.method, route: req.routeOptions.url, status: reply.statusCode, remote_addr: clientAddress(req, proxy),
-        user_agent: String(req.headers['user-agent'] ?? '').slice(0, 200), request_id: req.id, detail: req.url.slice(0, 500),
-      });
-    }
+    const entry = writtenBeforeAnswer.has(req) ? undefined : auditEntryOf(req, reply.statusCode, proxy);
+    if (entry) audit.record(entry);
   });
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send(reply, 'VAFA_BODY_TOO_LARGE');

@@ -3,13 +3,22 @@
  * and refused request; rows are batched into `access_audit` (sinks/clickhouse/audit.ts) at most every
  * `flushMs` or every `maxBatch` rows. Bounded: at most `maxBuffered` rows wait while ClickHouse is down;
  * past that the oldest are dropped, counted (`vafa_access_audit_dropped_total`) and logged once per
- * episode. Closing flushes what is left (the API's close, before the ClickHouse client closes).
+ * episode. An admin action's row is written at once and waited for (`recordDurably`: before its answer).
+ * Closing flushes what is left within a deadline (the API's close, before the ClickHouse client closes):
+ * a process killed without a close loses at most the rows of the last `flushMs` (plus, while ClickHouse
+ * is unreachable, what waits for it).
  */
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../runtime/log.js';
 import { FailureEpisode } from '../runtime/episode.js';
+import { withDeadline } from '../runtime/deadline.js';
+
+/** How long `close` tries to write what is buffered, ms: within the API's stop phase (3 s). */
+export const AUDIT_CLOSE_DEADLINE_MS = 2000;
+/** How long an admin action's answer waits for its audit row (`recordDurably`), ms. */
+export const AUDIT_DURABLE_DEADLINE_MS = 5000;
 
 export interface AuditEntry {
   principal: string;
@@ -52,6 +61,9 @@ export class AccessAudit {
   private readonly droppedCounter: Counter | undefined;
   dropped = 0;
   written = 0;
+  /** Rows of an insert still unanswered when `close` gave up: they may or may not have landed. */
+  unconfirmed = 0;
+  private inflight = 0;
 
   constructor(private readonly opts: AccessAuditOptions) {
     this.episode = new FailureEpisode(opts.logger, 'access audit insert');
@@ -63,9 +75,7 @@ export class AccessAudit {
 
   record(e: AuditEntry): void {
     if (this.closed) return;
-    this.buffer.push({
-      at: new Date().toISOString(), audit_id: randomUUID(), customer_id: '', user_agent: '', request_id: '', detail: '', ...e,
-    });
+    this.buffer.push(auditRow(e));
     this.bound();
     if (this.buffer.length >= (this.opts.maxBatch ?? 1000)) void this.flush();
     else if (!this.timer) {
@@ -74,6 +84,27 @@ export class AccessAudit {
         void this.flush();
       }, this.opts.flushMs ?? 1000);
       this.timer.unref();
+    }
+  }
+
+  /**
+   * Writes `e` now and resolves once ClickHouse holds it (an admin action, before its answer). Returns
+   * false when it could not within `deadlineMs`: the row is then buffered like a read's and retried.
+   */
+  async recordDurably(e: AuditEntry, deadlineMs = AUDIT_DURABLE_DEADLINE_MS): Promise<boolean> {
+    const row = auditRow(e);
+    try {
+      await withDeadline(insertAuditRows(this.opts.warehouse, this.opts.database, [row]), deadlineMs, 'access audit insert');
+      this.written++;
+      this.episode.ok();
+      return true;
+    } catch (err) {
+      this.episode.fail(err);
+      if (this.closed) return false;
+      this.buffer.push(row); // the same audit_id: should the timed-out insert land after all, the retry replaces it
+      this.bound();
+      this.retryLater();
+      return false;
     }
   }
 
@@ -89,12 +120,25 @@ export class AccessAudit {
     return this.buffer.length;
   }
 
-  /** Stops recording and writes what is left (one attempt). */
-  async close(): Promise<void> {
+  /**
+   * Stops recording and writes what is left: one attempt, at most `deadlineMs`. Rows it could not write
+   * are counted as dropped and logged.
+   */
+  async close(deadlineMs = AUDIT_CLOSE_DEADLINE_MS): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
-    await this.flushing;
-    await this.flush();
+    const flushed = (async () => {
+      await this.flushing;
+      await this.flush();
+    })();
+    await withDeadline(flushed, deadlineMs, 'access audit flush').catch(() => undefined);
+    const lost = this.buffer.length;
+    this.unconfirmed = this.inflight;
+    if (lost === 0 && this.unconfirmed === 0) return;
+    this.buffer = [];
+    this.dropped += lost;
+    this.droppedCounter?.inc(lost);
+    this.opts.logger.error({ rows: lost, unconfirmed: this.unconfirmed, deadlineMs }, 'access audit: rows not written at shutdown (ClickHouse did not take them in time)');
   }
 
   /** Drops the oldest rows past `maxBuffered`, counting them. */
@@ -112,25 +156,45 @@ export class AccessAudit {
     const maxBatch = this.opts.maxBatch ?? 1000;
     while (this.buffer.length > 0) {
       const rows = this.buffer.splice(0, maxBatch);
+      this.inflight = rows.length;
       try {
-        await this.opts.warehouse.insert({ table: `${this.opts.database}.access_audit`, values: rows, format: 'JSONEachRow' });
+        await insertAuditRows(this.opts.warehouse, this.opts.database, rows);
+        this.inflight = 0;
         this.written += rows.length;
         this.episode.ok();
       } catch (err) {
+        this.inflight = 0;
         this.buffer.unshift(...rows);
         this.episode.fail(err);
         this.bound();
-        if (!this.closed && !this.timer) {
-          this.timer = setTimeout(() => {
-            this.timer = undefined;
-            void this.flush();
-          }, Math.max(1000, this.opts.flushMs ?? 1000));
-          this.timer.unref();
-        }
+        this.retryLater();
         return;
       }
     }
   }
+
+  private retryLater(): void {
+    if (this.closed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, Math.max(1000, this.opts.flushMs ?? 1000));
+    this.timer.unref();
+  }
+}
+
+function auditRow(e: AuditEntry): AuditRow {
+  return { at: new Date().toISOString(), audit_id: randomUUID(), customer_id: '', user_agent: '', request_id: '', detail: '', ...e };
+}
+
+/**
+ * Inserts audit rows at once and resolves when ClickHouse holds them: for writers that are not the API
+ * (`vafa backfill`), whose record must be durable before they report.
+ */
+export async function insertAuditRows(warehouse: ClickHouseClient, database: string, rows: readonly (AuditEntry | AuditRow)[]): Promise<void> {
+  if (rows.length === 0) return;
+  const values = rows.map((r) => ('audit_id' in r ? r : auditRow(r)));
+  await warehouse.insert({ table: `${database}.access_audit`, values, format: 'JSONEachRow' });
 }
 
 /** Who sent a request and from where: the part of an audit row every item of one request shares. */
