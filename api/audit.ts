@@ -8,7 +8,7 @@
  * a process killed without a close loses at most the rows of the last `flushMs` (plus, while ClickHouse
  * is unreachable, what waits for it).
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../runtime/log.js';
@@ -219,6 +219,45 @@ export function statementAuditEntries(request: AuditRequest, items: readonly unk
     if (consent.length) entries.push({ ...base, action: 'consent.change', detail: consent.map(([channel, s]) => `${channel}=${stated(s)}`).join(' ') });
   }
   return entries;
+}
+
+/** A consent or membership statement read from a history file (`vafa backfill`), as applied at `seq`. */
+export interface FileStatement {
+  file: string;
+  line: number;
+  seq: number;
+  body: Record<string, unknown>;
+}
+
+/**
+ * The access-audit rows of statements that entered through history files (`vafa backfill`), as the API's
+ * for `POST /v1/customers`: `membership.change` / `consent.change` naming the customer, `principal` the
+ * operator (`cli:<os user>`), `via` `cli`, `remote_addr` where it came from (`<file>:<line>`), status 202.
+ * Each row's `audit_id` is derived from the file, line, stream sequence and action, and ids already in the
+ * table are not written again, so a backfill resumed after a failure records each statement once.
+ * Resolves once ClickHouse holds them; returns how many were written.
+ */
+export async function auditFileStatements(warehouse: ClickHouseClient, database: string, principal: string, statements: readonly FileStatement[]): Promise<number> {
+  const rows: AuditRow[] = [];
+  for (const st of statements) {
+    const request: AuditRequest = { principal, via: 'cli', method: 'BACKFILL', route: 'vafa backfill', remote_addr: `${st.file}:${st.line}`.slice(-500), user_agent: '', request_id: `seq:${st.seq}` };
+    for (const entry of statementAuditEntries(request, [st.body], [{ index: 0, status: 'accepted' }])) {
+      rows.push({ ...auditRow(entry), audit_id: `backfill-${createHash('sha256').update(`${st.file}\n${st.line}\n${st.seq}\n${entry.action}`).digest('hex').slice(0, 32)}` });
+    }
+  }
+  const fresh: AuditRow[] = [];
+  for (let i = 0; i < rows.length; i += 10_000) {
+    const chunk = rows.slice(i, i + 10_000);
+    const rs = await warehouse.query({
+      query: `SELECT audit_id FROM ${database}.access_audit WHERE customer_id IN {customers:Array(String)} AND audit_id IN {ids:Array(String)}`,
+      query_params: { customers: [...new Set(chunk.map((r) => r.customer_id))], ids: chunk.map((r) => r.audit_id) },
+      format: 'JSONEachRow',
+    });
+    const present = new Set((await rs.json<{ audit_id: string }>()).map((r) => r.audit_id));
+    fresh.push(...chunk.filter((r) => !present.has(r.audit_id)));
+  }
+  for (let i = 0; i < fresh.length; i += 10_000) await insertAuditRows(warehouse, database, fresh.slice(i, i + 10_000));
+  return fresh.length;
 }
 
 interface Statement { status: string; at: string }

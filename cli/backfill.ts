@@ -3,7 +3,9 @@
  * ClickHouse before the live stream starts (scorer/runtime/backfill/deployment.ts says how the cut-over
  * works). Uses NATS_URL, CLICKHOUSE_URL and VAFA_DATA_DIR like the other roles.
  */
+import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { auditFileStatements, insertAuditRows } from '../api/audit.js';
 import { loadSettings } from '../config/settings.js';
 import { createLogger } from '../runtime/log.js';
 import { connectNats } from '../runtime/nats.js';
@@ -110,20 +112,29 @@ export const backfillCommand: Command = {
       logger.warn({ err: (err as Error).message }, 'backfilling without a churn model');
     }
     const progress = backfillProgress();
+    const principal = `cli:${os.userInfo().username}`;
+    let audited = 0;
     try {
       const s = await backfillDeployment({
         paths: positionals, nc, warehouse, database: settings.clickhouseDatabase, dataDir: settings.dataDir, engineConfig: buildEngineConfig(settings),
         partitions: settings.partitions, tokenKey: settings.tokenKey, streamReplicas: settings.streamReplicas, duplicateWindowS: settings.duplicateWindowS,
         logger, strict: values.strict, onProgress: (p) => progress.update(p),
+        // Consent and membership statements in the files are audited as the API's are (docs/security.md).
+        onStatements: async (statements) => { audited += await auditFileStatements(warehouse, settings.clickhouseDatabase, principal, statements); },
         ...(churn ? { scorer: churn } : {}), ...(cutover !== undefined ? { cutover } : {}), ...(batch ? { batch } : {}), ...(cacheCustomers ? { cacheCustomers } : {}),
       });
       progress.done();
+      await insertAuditRows(warehouse, settings.clickhouseDatabase, [{
+        principal, via: 'cli', action: 'admin.backfill', method: 'CLI', route: 'vafa backfill', status: 200,
+        remote_addr: os.hostname(), detail: JSON.stringify({ files: positionals, events: s.events, bad: s.bad, position: s.position, cutover: s.cutover, statements: audited }).slice(0, 2000),
+      }]);
       const kinds = Object.entries(s.byKind).map(([k, n]) => `${n} ${k}`).join(', ');
       console.log(`backfill: ${s.events} events (${kinds}) in ${s.seconds.toFixed(1)} s, ${Math.round(s.eventsPerSecond)} events/s; ${s.rows} rows; `
         + `${s.duplicates} duplicates; ${s.bad} bad lines; ${s.afterCutover} after the cut-over left to the live stream; ${s.resumed} already in the store`);
       for (const b of s.badLines.slice(0, 20)) console.log(`  bad: ${b.file}:${b.line}: ${b.reason}`);
       if (s.bad > 20) console.log(`  … and ${s.bad - 20} more bad lines (the first ${s.badLines.length} are in the log)`);
       console.log(`backfill: cut-over ${s.cutover ?? '(no events)'}; state covers TX up to seq ${s.position}; the first live event will be seq ${s.liveFromSeq}`);
+      console.log(`backfill: ${audited} consent and membership statements recorded in the access audit`);
       return s.bad > 0 || s.refusedRows > 0 ? 2 : 0;
     } finally {
       await (churn as { close?: () => Promise<void> } | undefined)?.close?.();

@@ -82,6 +82,23 @@ export interface BackfillOptions {
   logger?: Logger;
   /** Called after every batch. */
   onProgress?: (p: BackfillProgress) => void;
+  /**
+   * Called with the profiles applied since the last commit that state consent or membership, before the
+   * commit that covers them (a failure fails the backfill before they count as applied, so a rerun offers
+   * them again): `vafa backfill` audits them (docs/security.md, Consent and membership). A resumed run
+   * skips what a commit covered, so each is offered once unless a run died between the call and its commit.
+   */
+  onStatements?: (statements: StatementRecord[]) => Promise<void>;
+}
+
+/** A profile from a history file that states consent or membership, as applied. */
+export interface StatementRecord {
+  file: string;
+  line: number;
+  /** The stream sequence it was applied at. */
+  seq: number;
+  /** The profile as validated and normalised (cards tokenized). */
+  body: Record<string, unknown>;
 }
 
 /**
@@ -222,8 +239,14 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
   /** Referral credits published by the last batch: applied first in the next one, as `TX` would deliver them. */
   let credits: SourceRecord[] = [];
 
+  let statements: StatementRecord[] = [];
   const commitAll = async (position: number): Promise<void> => {
     await writing; // rows first: a committed position never covers rows that are not durable
+    if (statements.length > 0 && opts.onStatements) {
+      const audited = statements;
+      statements = [];
+      await opts.onStatements(audited);
+    }
     await Promise.all(parts.map(({ state, tracker }) => {
       state.seq = Math.max(state.seq, position);
       state.cutover ??= 0; // marks a backfilled partition (a rerun resumes it)
@@ -289,6 +312,9 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
         continue;
       }
       summary.duplicates += part.state.stats.duplicates - dupBefore;
+      if (rec.kind === 'profile' && opts.onStatements && (value.membership !== undefined || value.consent !== undefined)) {
+        statements.push({ file: rec.file, line: rec.line, seq: s, body: value });
+      }
       summary.events++;
       summary.byKind[rec.kind]++;
       sinceCommit++;

@@ -30,7 +30,7 @@ import { NatsCardDirectory } from '../../../ingest/cards.js';
 import { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
 import type { Logger } from '../../../runtime/log.js';
-import { backfill, BackfillError, type BackfillProgress, type BackfillSummary, type RecordSource } from './backfill.js';
+import { backfill, BackfillError, type BackfillProgress, type BackfillSummary, type RecordSource, type StatementRecord } from './backfill.js';
 
 export interface DeploymentBackfillOptions {
   paths: readonly string[];
@@ -56,6 +56,8 @@ export interface DeploymentBackfillOptions {
   cacheCustomers?: number;
   logger: Logger;
   onProgress?: (p: BackfillProgress) => void;
+  /** The audit of consent and membership statements (see {@link BackfillOptions.onStatements}). */
+  onStatements?: (statements: StatementRecord[]) => Promise<void>;
 }
 
 export interface DeploymentBackfillSummary extends BackfillSummary {
@@ -80,6 +82,7 @@ export async function backfillDeployment(opts: DeploymentBackfillOptions): Promi
       paths: opts.paths, ...(opts.source ? { source: opts.source } : {}), engineConfig: opts.engineConfig, partitions: opts.partitions, tokenKey: opts.tokenKey, store, sink, base, cards,
       logger: opts.logger, ...(opts.scorer ? { scorer: opts.scorer } : {}), ...(opts.cutover !== undefined ? { cutover: opts.cutover } : {}),
       ...(opts.strict ? { strict: true } : {}), ...(opts.batch ? { batch: opts.batch } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.onStatements ? { onStatements: opts.onStatements } : {}),
     });
   } finally {
     await sink.close();
