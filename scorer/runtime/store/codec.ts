@@ -1,6 +1,10 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 3 (current) is the compact encoding of compact.ts: tables for arrays of records, integer runs,
+ * Version 4 (current) is version 3's body for everything but a customer's loyalty lots, earning records
+ * and remembered ids, which follow it in their own shape (shapes.ts): the body is the length of the generic part, the
+ * generic part, then a lots, an earned and a seen-ids section, each absent (one byte) when its value does not
+ * fit the shape and left in the generic part instead. Same bytes within a few per cent, a customer encoded
+ * in about half the time. Version 3 is the compact encoding of compact.ts: tables for arrays of records, integer runs,
  * front-coded string columns, base-64 ids as bytes (a customer after a simulated year: median 8.3 KB,
  * p99 35 KB, against 15.2 KB and 80 KB in version 2). Version 2 is MessagePack with msgpackr's record extension: each object shape is described once
  * per record and its later instances are written as bare values, so the many lots, days and contacts of a
@@ -12,9 +16,10 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { compactDecode, compactEncode } from './compact.js';
+import { readEarned, readLots, readSeen, SECTION_ABSENT, SECTION_SHAPED, ShapeReader, ShapeWriter, writeEarned, writeLots, writeSection, writeSeen } from './shapes.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 3;
+export const CODEC_VERSION = 4;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
@@ -39,7 +44,95 @@ const bodyByVersion: Record<number, Body> = {
   1: msgpack(new Packr({ useRecords: false }), new Unpackr({ useRecords: false, mapsAsObjects: true })),
   2: msgpack(new Packr({ useRecords: true, mapsAsObjects: true }), new Unpackr({ useRecords: true, mapsAsObjects: true })),
   3: { encode: compactEncode, decode: compactDecode },
+  4: { encode: encodeShaped, decode: decodeShaped },
 };
+
+const shapeWriter = new ShapeWriter();
+
+function isPlain(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Version 4: see the module comment. */
+function encodeShaped(value: unknown): Uint8Array {
+  const out = shapeWriter;
+  out.reset();
+  let generic = value;
+  const loyalty = isPlain(value) ? value.loyalty : undefined;
+  if (isPlain(value)) {
+    const lots = isPlain(loyalty) && Array.isArray(loyalty.lots) ? writeSection(out, (w) => writeLots(w, loyalty.lots as unknown[])) : absent(out);
+    const earned = isPlain(loyalty) && isPlain(loyalty.earned) ? writeSection(out, (w) => writeEarned(w, loyalty.earned as Record<string, unknown>)) : absent(out);
+    const seen = value.seen !== undefined ? writeSection(out, (w) => writeSeen(w, value.seen)) : absent(out);
+    if (lots || earned || seen) {
+      generic = {
+        ...value,
+        ...(lots || earned ? { loyalty: { ...(loyalty as Record<string, unknown>), ...(lots ? { lots: undefined } : {}), ...(earned ? { earned: undefined } : {}) } } : {}),
+        ...(seen ? { seen: undefined } : {}),
+      };
+    }
+  } else {
+    for (let i = 0; i < SECTIONS; i++) absent(out);
+  }
+  const genericBytes = compactEncode(generic);
+  const sections = out.length;
+  const body = new Uint8Array(varintLength(genericBytes.length) + genericBytes.length + sections);
+  let n = genericBytes.length;
+  let o = 0;
+  while (n >= 0x80) {
+    body[o++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  body[o++] = n;
+  body.set(genericBytes, o);
+  body.set(out.bytes.subarray(0, sections), o + genericBytes.length);
+  return body;
+}
+
+/** Sections after the generic part, in order: lots, earned, seen. */
+const SECTIONS = 3;
+
+function decodeShaped(bytes: Uint8Array): unknown {
+  const reader = new ShapeReader(bytes, 0);
+  const genericLength = reader.varint();
+  const genericStart = reader.offset;
+  if (genericStart + genericLength > bytes.length) throw new Error(`a generic part of ${genericLength} bytes in a body of ${bytes.length}`);
+  const value = compactDecode(bytes.subarray(genericStart, genericStart + genericLength));
+  reader.offset = genericStart + genericLength;
+  const lots = section(reader) ? readLots(reader) : undefined;
+  const earned = section(reader) ? readEarned(reader) : undefined;
+  const seen = section(reader) ? readSeen(reader) : undefined;
+  if (reader.offset !== bytes.length) throw new Error(`${bytes.length - reader.offset} bytes after the sections`);
+  if (!lots && !earned && !seen) return value;
+  if (!isPlain(value)) throw new Error('shaped sections without a customer to hold them');
+  if (lots || earned) {
+    const loyalty = value.loyalty;
+    if (!isPlain(loyalty)) throw new Error('shaped loyalty sections without a loyalty state to hold them');
+    if (lots) loyalty.lots = lots;
+    if (earned) loyalty.earned = earned;
+  }
+  if (seen) value.seen = seen;
+  return value;
+}
+
+function absent(out: ShapeWriter): false {
+  out.byte(SECTION_ABSENT);
+  return false;
+}
+
+function section(reader: ShapeReader): boolean {
+  const flag = reader.byte();
+  if (flag !== SECTION_SHAPED && flag !== SECTION_ABSENT) throw new Error(`a section flag ${flag}`);
+  return flag === SECTION_SHAPED;
+}
+
+function varintLength(n: number): number {
+  let bytes = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    bytes++;
+  }
+  return bytes;
+}
 
 /** Encodes `value` (plain data) as a record of `kind`, with codec `version` (default the current one). */
 export function encodeRecord(kind: RecordKind, value: unknown, version: number = CODEC_VERSION): Buffer {

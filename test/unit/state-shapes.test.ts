@@ -1,0 +1,146 @@
+/**
+ * Codec version 4 (scorer/runtime/store/shapes.ts, codec.ts): the lots, earning records and remembered ids
+ * of a customer written in their shape round-trip exactly (property-tested, and on customers of a simulated
+ * history), anything that does not fit a shape is left to the generic codec and still round-trips, and
+ * bytes that are not an encoding are refused with CodecError, never another error.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { TxMessage } from '../../contracts/events.js';
+import { DEFAULT_ENGINE_CONFIG, Engine } from '../../scorer/core/engine.js';
+import { idHash } from '../../scorer/core/seen.js';
+import { newPartitionState, type CustomerState } from '../../scorer/core/state.js';
+import { Emit } from '../../scorer/core/types.js';
+import { CodecError, decodeRecord, encodeRecord } from '../../scorer/runtime/store/codec.js';
+import { readEarned, readLots, readSeen, SECTION_SHAPED, ShapeReader } from '../../scorer/runtime/store/shapes.js';
+import { createBank } from '../../simulator/mod.js';
+
+/** What a record holds once stored: undefined properties absent. */
+const stored = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown;
+const roundTrip = (v: unknown, version = 4): unknown => decodeRecord('customer', encodeRecord('customer', v, version), 'test');
+const expectExact = (v: unknown): void => {
+  const back = roundTrip(v);
+  expect(isDeepStrictEqual(stored(back), stored(v)), `${JSON.stringify(v).slice(0, 300)} came back as ${JSON.stringify(back).slice(0, 300)}`).toBe(true);
+};
+
+const day = 86_400_000;
+const time = fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 });
+const points = fc.integer({ min: -1_000_000, max: 1_000_000 });
+const id = fc.oneof(fc.stringMatching(/^T[0-9a-f]{8}-[0-9]{1,7}$/), fc.stringMatching(/^[ -~]{0,40}$/), fc.constantFrom('', '__proto__', 'constructor', '123', '0'));
+const tier = fc.constantFrom('bronze', 'silver', 'gold', 'platinum', '');
+const lot = fc.record({
+  src: fc.constantFrom('tx', 'rd'), id, at: time, seq: fc.nat(), exp: fc.oneof(time.map((t) => Math.floor(t / day) * day + day - 1), time),
+  pts: fc.option(points, { nil: undefined }), n: fc.option(fc.integer({ min: 2, max: 400 }), { nil: undefined }), rem: points, tier, ver: fc.constantFrom('2026.07', 'v1'),
+}, { requiredKeys: ['src', 'id', 'at', 'seq', 'exp', 'rem', 'tier', 'ver'] });
+const award = fc.record({
+  rule: fc.option(fc.constantFrom('base', 'friday-grocery'), { nil: undefined }), pts: points,
+  caps: fc.option(fc.array(fc.constantFrom('friday-grocery|w2904', 'online|d20300', 'x|m601'), { maxLength: 3 }), { nil: undefined }),
+  campaign: fc.option(fc.constantFrom('', 'spring'), { nil: undefined }),
+}, { requiredKeys: ['pts'] });
+const earnRecord = fc.record({
+  at: time, seq: fc.option(fc.nat(), { nil: undefined }), pts: points, x: fc.option(points, { nil: undefined }), ver: fc.constantFrom('2026.07', 'v1'),
+  m: fc.integer({ min: 600, max: 700 }), awards: fc.option(fc.array(award, { maxLength: 3 }), { nil: undefined }),
+  amt: fc.option(fc.nat(), { nil: undefined }), rf: fc.option(fc.nat(), { nil: undefined }), rp: fc.option(points, { nil: undefined }),
+}, { requiredKeys: ['at', 'pts', 'ver', 'm'] });
+const seen = fc.array(fc.tuple(fc.integer({ min: 18_000, max: 22_000 }), fc.array(id, { maxLength: 5 })), { maxLength: 12 })
+  .map((days) => ({ v: 3, days: days.map(([d]) => d), ids: days.map(([, ids]) => ids.map(idHash).join('')) }));
+const customer = fc.record({
+  id: fc.constant('C1'),
+  loyalty: fc.record({ balance: points, tier, lots: fc.array(lot, { maxLength: 20 }), earned: fc.dictionary(id, earnRecord, { maxKeys: 10 }) }),
+  seen, lastSeq: fc.nat(),
+});
+
+/** Customers after a short simulated history, as the core leaves them. */
+function simulatedCustomers(): CustomerState[] {
+  const bank = createBank({ seed: 3, customers: 40, start: new Date('2025-01-01T00:00:00Z'), days: 150 });
+  const messages: TxMessage[] = [];
+  for (const { cards: _cards, ...profile } of bank.profiles()) messages.push({ kind: 'profile', body: profile });
+  for (const ev of bank.events()) messages.push(ev.kind === 'redemption' ? { kind: 'redemption', body: { ...ev.body, occurred_at: ev.body.occurred_at ?? '2025-01-01T00:00:00Z' } } : ev);
+  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const state = newPartitionState(0);
+  for (const msg of messages) {
+    const emit = new Emit();
+    const pending = engine.apply(state, { seq: state.seq + 1, partition: 0, msg }, emit);
+    if (pending) engine.complete(state, pending, { probability: 0.1, modelVersion: 'test' }, emit);
+  }
+  return Object.values(state.customers);
+}
+
+/** Which sections of a version-4 customer record were written in their shape: lots, earned, seen. */
+function shapedSections(record: Uint8Array): boolean[] {
+  const reader = new ShapeReader(record.subarray(2), 0);
+  const genericLength = reader.varint();
+  reader.offset += genericLength;
+  const flags: boolean[] = [];
+  for (const read of [readLots, readEarned, readSeen]) {
+    const shaped = reader.byte() === SECTION_SHAPED;
+    flags.push(shaped);
+    if (shaped) read(reader);
+  }
+  return flags;
+}
+
+describe('codec version 4: shaped sections', () => {
+  it('round-trips lots, earning records and remembered ids exactly, and re-encodes to the same bytes (property)', () => {
+    fc.assert(fc.property(customer, (c) => {
+      expectExact(c);
+      if (c.loyalty.lots.every((l) => /^[ -~]*$/.test(l.id))) expect(shapedSections(encodeRecord('customer', c, 4))[0]).toBe(true);
+      const once = encodeRecord('customer', c, 4);
+      expect(Buffer.compare(encodeRecord('customer', decodeRecord('customer', once, 'x'), 4), once)).toBe(0);
+    }), { numRuns: 2000 });
+  });
+
+  it('gives the same customers as version 3 for a simulated history, in fewer bytes than JSON', () => {
+    const customers = simulatedCustomers();
+    expect(customers.length).toBeGreaterThan(20);
+    for (const c of customers) {
+      expect(stored(roundTrip(c, 4))).toEqual(stored(roundTrip(c, 3)));
+      expect(stored(roundTrip(c, 4))).toEqual(stored(c));
+      expect(encodeRecord('customer', c, 4).length).toBeLessThan(JSON.stringify(c).length);
+      expect(shapedSections(encodeRecord('customer', c, 4))).toEqual([true, true, true]);
+    }
+  });
+
+  it('leaves what does not fit a shape to the generic codec, exactly', () => {
+    const base = { id: 'C1', loyalty: { balance: 3, lots: [{ src: 'tx', id: 'T1', at: 1, seq: 1, exp: 2, rem: 3, tier: 'b', ver: 'v' }], earned: { T1: { at: 1, pts: 3, ver: 'v', m: 1 } } }, seen: { v: 3, days: [1], ids: ['AAAAAAAAAAAA'] } };
+    const variants: unknown[] = [
+      { ...base, loyalty: { ...base.loyalty, lots: [{ ...base.loyalty.lots[0], extra: 'a field the core added later' }] } },
+      { ...base, loyalty: { ...base.loyalty, lots: [{ ...base.loyalty.lots[0], rem: 1.5 }] } },
+      { ...base, loyalty: { ...base.loyalty, lots: [{ ...base.loyalty.lots[0], rem: -0 }] } },
+      { ...base, loyalty: { ...base.loyalty, lots: [{ ...base.loyalty.lots[0], id: 'Tä😀' }] } },
+      { ...base, loyalty: { ...base.loyalty, lots: [{ ...base.loyalty.lots[0], src: 'other' }] } },
+      { ...base, loyalty: { ...base.loyalty, lots: 'not an array' } },
+      { ...base, loyalty: { ...base.loyalty, earned: { 'Tä': { at: 1, pts: 3, ver: 'v', m: 1 } } } },
+      { ...base, loyalty: { ...base.loyalty, earned: { T1: { at: 1, pts: 3, ver: 'v', m: 1, awards: [{ pts: 1, caps: ['é'] }] } } } },
+      { ...base, loyalty: { ...base.loyalty, earned: { T1: { at: 1, pts: 3, ver: 'v', m: 1, awards: [{ pts: 1, other: 1 }] } } } },
+      { ...base, seen: { v: 2, days: [1], ids: [['T1']] } },
+      { ...base, seen: { v: 3, days: [1], ids: ['short'] } },
+      { ...base, seen: { v: 3, days: [1], ids: ['AAAAAAAAAAA!'] } },
+      { ...base, seen: { v: 3, days: [1, 2], ids: ['AAAAAAAAAAAA'] } },
+      { ...base, loyalty: undefined },
+      { id: 'no loyalty, no seen' },
+      [1, 2, 3],
+      'a string',
+    ];
+    for (const v of variants) expectExact(v);
+    expect(decodeRecord('customer', encodeRecord('customer', base, 4), 'x')).toEqual(base);
+  });
+
+  it('refuses every truncation and corruption of a record with CodecError only', () => {
+    const [c] = simulatedCustomers().sort((a, b) => b.loyalty.lots.length - a.loyalty.lots.length);
+    const bytes = encodeRecord('customer', c, 4);
+    for (let cut = 2; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 300))) {
+      expect(() => decodeRecord('customer', bytes.subarray(0, cut), `cut ${cut}`)).toThrow(CodecError);
+    }
+    fc.assert(fc.property(fc.nat({ max: bytes.length - 3 }), fc.integer({ min: 1, max: 255 }), (at, flip) => {
+      const damaged = Buffer.from(bytes);
+      damaged[2 + at] = damaged[2 + at]! ^ flip;
+      try {
+        decodeRecord('customer', damaged, 'damaged');
+      } catch (err) {
+        expect(err).toBeInstanceOf(CodecError);
+      }
+    }), { numRuns: 500 });
+  });
+});
