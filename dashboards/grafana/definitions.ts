@@ -97,6 +97,8 @@ const OFFERS = `$__timeFilter(created_at) AND kind = 'offer' AND ${CAMPAIGN} AND
 const CONVERSIONS = `$__timeFilter(offered_at) AND ${CAMPAIGN} AND ${CHANNEL} AND ${BRANCH} AND ${SEGMENT_VIA_CUSTOMER}
     AND conversion_id NOT IN (SELECT conversion_id FROM dash_survey_answers_v1 WHERE $__timeFilter(offered_at))`;
 const BATCHES = `$__timeFilter(flushed_at) AND ${INSTANCE}`;
+/** Offer decisions held back for consent or membership (surveys left out, as in OFFERS); `channel` is where it would have gone. */
+const HELD = `$__timeFilter(held_at) AND kind = 'offer' AND ${CAMPAIGN} AND ${CHANNEL} AND ${BRANCH} AND ${SEGMENT}`;
 
 export const STAGES = ['acquisition', 'welcome', 'getting_acquainted', 'account_management', 'intensive_care', 'potential_separation', 'separation', 'win_back'];
 export const TX_CHANNELS = ['pos', 'atm', 'bill_pay', 'installment', 'online', 'fuel', 'transfer', 'deposit'];
@@ -454,6 +456,15 @@ FROM dash_offers_v1 FINAL
 WHERE ${OFFERS}
 GROUP BY delivery_channel
 ORDER BY notified DESC`],
+    },
+    {
+      title: 'Held back: consent and membership', type: 'table', w: 24, h: 8,
+      description: 'Offers decided in the time range but never sent because the customer had not consented to the channel (no_consent:<channel>) or is not a club member (not_member, members-only offers): per campaign, offer and reason, the decisions held back and the customers they concern (offers_held; surveys held back are in v_offers_held). Not counted as notified, held out or converted above.',
+      sql: [`SELECT campaign_id AS campaign, offer_code AS offer, reason, count() AS held_back, uniqExact(customer_id) AS customers
+FROM dash_held_v1 FINAL
+WHERE ${HELD}
+GROUP BY campaign, offer, reason
+ORDER BY held_back DESC, campaign, offer, reason`],
     },
   ],
 };

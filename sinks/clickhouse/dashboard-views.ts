@@ -207,6 +207,13 @@ const COPIES: CopySpec[] = [
     partitionBy: 'toYYYYMM(offered_at)', where: "scale != ''",
   },
   {
+    // Decisions the consent rules held back (docs/offers.md, Consent): the campaigns dashboard's held-back panel.
+    name: 'dash_held_v1', source: 'offers_held', comment: 'offer and survey decisions held back for consent or membership, sorted by the time they were held (dashboards)',
+    columns: ['held_at', 'offer_id', 'customer_id', 'offer_code', 'campaign_id', 'channel', 'reason', 'kind', 'lifecycle_stage', 'tier', 'segment', 'branch_id', 'stream_seq'],
+    timeColumn: 'held_at', keyAfterTime: ['campaign_id', 'customer_id', 'offer_id'], version: 'stream_seq',
+    partitionBy: 'toYYYYMM(held_at)',
+  },
+  {
     name: 'dash_batches_v1', source: 'scorer_batches', comment: 'scorer micro-batches sorted by flush time (operations dashboard)',
     columns: ['flushed_at', 'batch_id', 'instance', 'partition', 'events', 'first_seq', 'last_seq', 'pending', 'model_ms', 'flush_ms', 'dlq'],
     timeColumn: 'flushed_at', keyAfterTime: ['instance', 'partition', 'batch_id'],

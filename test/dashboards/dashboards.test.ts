@@ -84,7 +84,7 @@ const STRICT = { split_intersecting_parts_ranges_into_layers_final: 0 };
 
 /** Freezes the part layout of what the panels read (inserts still land), so a bound taken after a query covers it. */
 async function setMerges(what: 'STOP' | 'START'): Promise<void> {
-  for (const t of ['dash_tx_v1', 'dash_ledger_v1', 'dash_transitions_v1', 'dash_offers_v1', 'dash_conversions_v1', 'dash_feedback_v1', 'dash_surveys_v1', 'dash_survey_answers_v1', 'dash_batches_v1', 'dash_dims_v1', 'customer_state']) {
+  for (const t of ['dash_tx_v1', 'dash_ledger_v1', 'dash_transitions_v1', 'dash_offers_v1', 'dash_conversions_v1', 'dash_feedback_v1', 'dash_surveys_v1', 'dash_survey_answers_v1', 'dash_held_v1', 'dash_batches_v1', 'dash_dims_v1', 'customer_state']) {
     await stack.warehouse.command({ query: `SYSTEM ${what} MERGES ${DB}.${t}` });
   }
 }
@@ -236,6 +236,29 @@ describe('surveys on the campaigns dashboard', () => {
     const series = await run('Notified and converted over time');
     expect(series.reduce((n, r) => n + Number(r.converted), 0)).toBe(Number(want!.converted));
     expect((await run('Campaign results')).map((r) => r.campaign)).not.toContain('satisfaction-branch');
+  });
+});
+
+describe('held back for consent and membership on the campaigns dashboard', () => {
+  it('counts the offers offers_held holds in the range, and the views agree', async () => {
+    const d = dashboardFiles().find((x) => x.uid === 'vafa-campaigns')!;
+    const panel = d.panels.find((p) => p.title === 'Held back: consent and membership')!;
+    const range = rangeFor(d);
+    const { vars } = await loadVariables(stack.warehouse, d, range, intervalFor(d), {});
+    const r = await runQuery(stack.warehouse, expandPanelSql(panel.targets[0]!.rawSql, { range, intervalMs: intervalFor(d), variables: vars }));
+    const shown = r.data.reduce((n, row) => n + Number(row.held_back), 0);
+    const [from, to] = [range.from, range.to].map((t) => Math.floor(t.getTime() / 1000));
+    const [want] = await queryRows<{ n: number; reasons: number }>(stack, `SELECT count() AS n, uniqExact(reason) AS reasons FROM ${DB}.offers_held FINAL
+      WHERE kind = 'offer' AND held_at >= toDateTime(${from}) AND held_at <= toDateTime(${to})`);
+    expect(shown).toBeGreaterThan(0);
+    expect(shown).toBe(Number(want!.n));
+    expect(new Set(r.data.map((row) => row.reason)).size).toBe(Number(want!.reasons));
+    const [views] = await queryRows<{ daily: number; campaigns: number; all: number }>(stack, `SELECT
+      (SELECT sum(held_back) FROM ${DB}.v_offers_held WHERE kind = 'offer') AS daily,
+      (SELECT sum(held_back) FROM ${DB}.v_offer_campaigns) AS campaigns,
+      (SELECT count() FROM ${DB}.offers_held FINAL WHERE kind = 'offer') AS all`);
+    expect(Number(views!.daily)).toBe(Number(views!.all));
+    expect(Number(views!.campaigns)).toBe(Number(views!.all));
   });
 });
 

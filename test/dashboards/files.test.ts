@@ -207,7 +207,7 @@ describe('docker-compose.yml', () => {
 describe('dashboard views', () => {
   it('have a time-ordered copy, fed by a materialized view, for every table a time-ranged panel reads', () => {
     const copies = DASHBOARD_VIEWS.filter((v) => v.kind === 'table' && v.timeColumn);
-    expect(copies.map((c) => c.source).sort()).toEqual(['feedback', 'lifecycle_transitions', 'offer_conversions', 'offer_conversions', 'offers', 'offers', 'points_ledger', 'scorer_batches', 'scored_transactions'].sort());
+    expect(copies.map((c) => c.source).sort()).toEqual(['feedback', 'lifecycle_transitions', 'offer_conversions', 'offer_conversions', 'offers', 'offers', 'offers_held', 'points_ledger', 'scorer_batches', 'scored_transactions'].sort());
     for (const c of copies) {
       const sql = c.sql('vafa');
       expect(sql).toMatch(new RegExp(`ORDER BY \\(toStartOfHour\\(${c.timeColumn}\\)`));

@@ -216,8 +216,15 @@ export async function insertCampaignFixture(ch: ClickHouseClient, db: string, cu
       }
     });
   });
+  // Decisions the consent rules held back (offers_held): every fifth customer's, for the held-back panel.
+  const held = offers.filter((_, i) => i % 5 === 0).map((o, i) => ({
+    offer_id: `${String(o.offer_id)}:held`, customer_id: o.customer_id, offer_code: o.offer_code, campaign_id: o.campaign_id, channel: o.channel,
+    reason: i % 3 === 0 ? 'not_member' : `no_consent:${String(o.channel)}`, kind: 'offer', lifecycle_stage: o.lifecycle_stage, tier: '', segment: o.segment,
+    branch_id: o.branch_id, triggered_by_tx_id: '', held_at: o.created_at, stream_seq: seq++,
+  }));
   await ch.insert({ table: `${db}.offers`, values: offers, format: 'JSONEachRow' });
   await ch.insert({ table: `${db}.offer_conversions`, values: conversions, format: 'JSONEachRow' });
+  await ch.insert({ table: `${db}.offers_held`, values: held, format: 'JSONEachRow' });
   return { offers: offers.length, conversions: conversions.length };
 }
 
