@@ -6,6 +6,7 @@
  * Stopping goes by phases, each bounded: the input (API, ISO 8583 listener, rules watcher), then the
  * scorer (drain, flush, ack, checkpoint), then the clients (NATS, ClickHouse), then the local engines.
  */
+import os from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -21,6 +22,7 @@ import { calendarOf, sameCalendar } from '../sinks/clickhouse/loyalty-views.js';
 import { Publisher } from '../ingest/publisher.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { createRegistry } from '../api/metrics.js';
+import { insertAuditRows } from '../api/audit.js';
 import { ScorerService } from '../scorer/runtime/service.js';
 import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
 import { openCheckpointStore } from '../scorer/runtime/store/mod.js';
@@ -197,6 +199,11 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         initialVersion: engineConfig.loyalty.timeline.latest.version, intervalMs: settings.rulesWatchMs, registry,
         // Rules with another bank calendar: the reporting views follow (a failure is logged and retried by the next reload or start).
         onPublished: async (rules) => {
+          // The reload is an admin action: recorded in the access audit once published (docs/security.md).
+          await insertAuditRows(warehouse, settings.clickhouseDatabase, [{
+            principal: `file:${os.userInfo().username}`, via: 'file', action: 'admin.rules.reload', method: 'WATCH', route: settings.rulesPath, status: 200,
+            remote_addr: os.hostname(), detail: `version=${rules.version} partitions=${settings.partitions}`,
+          }]);
           if (sameCalendar(rules, calendar)) return;
           const views = await migrateCalendarViews(warehouse, settings.clickhouseDatabase, rules);
           calendar = calendarOf(rules);

@@ -77,6 +77,12 @@ describe('loyalty rules hot reload', () => {
     writeFileSync(rulesPath, shipped.replace('version: "2026.07"', 'version: "2026.08"'));
     // the reload is recorded in TX as one control message per partition
     await waitFor(async () => (await controlSubjects()) === stack.settings.partitions, 20_000, 'the reload control messages');
+    // an admin action: in the access audit once published (the refused file before it is not)
+    const audited = await waitFor(async () => {
+      const rows = await queryRows<{ action: string; via: string; route: string; detail: string }>(stack, "SELECT action, via, route, detail FROM vafa.access_audit FINAL WHERE action = 'admin.rules.reload'");
+      return rows.length > 0 && rows;
+    }, 20_000, 'the reload\'s audit row');
+    expect(audited).toEqual([{ action: 'admin.rules.reload', via: 'file', route: rulesPath, detail: `version=2026.08 partitions=${stack.settings.partitions}` }]);
 
     const after = makeTx(3, 'RL-1', { channel: 'pos', amount_minor: 5_000_000 });
     expect((await postJson(`${stack.apiUrl}/v1/transactions`, after)).status).toBe(202);
