@@ -10,6 +10,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import rateLimit, { type FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import { Type } from '@sinclair/typebox';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import type { Registry } from 'prom-client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, type StreamKind } from '../contracts/events.js';
@@ -152,6 +153,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const proxy = deps.auth?.proxyUserHeader ? { header: deps.auth.proxyUserHeader.toLowerCase(), trusted: deps.auth.trustedProxies ?? ['127.0.0.1', '::1'] } : undefined;
   const audit = new AccessAudit({ warehouse: deps.warehouse, database: deps.database, logger: deps.logger.child({ module: 'audit' }), registry: deps.registry, ...(deps.auth?.auditFlushMs ? { flushMs: deps.auth.auditFlushMs } : {}) });
   app.decorate('vafaAccess', { keys, sessions, audit });
+  // A key file changed on disk is a key change like POST /v1/admin/keys/reload: audited at once, not batched.
+  keys.onFileChange = (r) => void audit.recordDurably({
+    principal: `file:${os.userInfo().username}`, via: 'file', action: 'admin.keys.reload', method: 'WATCH', route: deps.auth?.keyFile ?? '',
+    status: r.ok ? 200 : 422, remote_addr: os.hostname(), detail: r.ok ? `keys=${r.keys}` : r.error.slice(0, 500),
+  });
   app.addHook('onClose', async () => {
     keys.close();
     await audit.close();

@@ -131,6 +131,8 @@ export class KeyRing {
   private checking = false;
   /** Successful reloads of the key file since start (tests and the admin API read it). */
   reloads = 0;
+  /** Called after the watcher re-read a changed key file (kept or refused): the API audits it. */
+  onFileChange: ((result: { ok: true; keys: number } | { ok: false; error: string }) => void) | undefined;
 
   private constructor(private readonly opts: KeyRingOptions) {
     this.env = opts.envKeys.map((k) => ({ id: envKeyId(k), scopes: new Set(SCOPES), source: 'env' as const, hash: hashKey(k) }));
@@ -208,6 +210,7 @@ export class KeyRing {
       this.fileStamp = stamp;
       const r = await this.reload();
       if (r.ok) this.opts.logger.info({ file: this.opts.file, keys: r.keys }, 'API key file reloaded');
+      this.onFileChange?.(r);
     } finally {
       this.checking = false;
     }

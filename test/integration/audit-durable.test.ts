@@ -18,7 +18,7 @@ import { apiMetrics, createRegistry } from '../../api/metrics.js';
 import type { IngestService } from '../../ingest/service.js';
 import { createWarehouseClient } from '../../sinks/clickhouse/client.js';
 import { createLogger } from '../../runtime/log.js';
-import { queryRows, startTestStack, type TestStack } from '../support/stack.js';
+import { queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 const logger = createLogger({ level: 'silent' });
 const OPS = 'ops-admin-key-000000000000001';
@@ -46,11 +46,11 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function makeApp(warehouse: ClickHouseClient): Promise<FastifyInstance> {
+async function makeApp(warehouse: ClickHouseClient, file = keyFile, keyFileWatchMs?: number): Promise<FastifyInstance> {
   const registry = createRegistry();
   return await buildApp({
     ingest, warehouse, database: 'vafa', registry, metrics: apiMetrics(registry), host: '127.0.0.1', logger,
-    apiKeys: [], auth: { keyFile, auditFlushMs: 60_000 },
+    apiKeys: [], auth: { keyFile: file, auditFlushMs: 60_000, ...(keyFileWatchMs ? { keyFileWatchMs } : {}) },
   });
 }
 
@@ -89,6 +89,24 @@ describe('access audit durability', () => {
     expect(performance.now() - t0).toBeLessThan(2500);
     const [after] = await queryRows<{ n: number; customers: number }>(stack, "SELECT count() AS n, uniqExact(customer_id) AS customers FROM vafa.access_audit FINAL WHERE request_id LIKE 'durable-read-%'");
     expect(after).toEqual({ n: reads, customers: reads });
+  });
+
+  it('audits a key file changed on disk at once, kept or refused (not with the batched reads)', async () => {
+    const watched = path.join(dir, 'keys-watched');
+    writeFileSync(watched, `${keyFileLine('ops', ['admin'], OPS)}\n`);
+    const app = await makeApp(stack.warehouse, watched, 100);
+    const fileRows = async (): Promise<{ status: number; detail: string; via: string }[]> =>
+      queryRows(stack, `SELECT status, detail, via FROM vafa.access_audit FINAL WHERE action = 'admin.keys.reload' AND route = '${watched}' ORDER BY at`);
+    writeFileSync(watched, `${keyFileLine('ops', ['admin'], OPS)}\n${keyFileLine('desk', ['read'], DESK)}\n`);
+    await waitFor(async () => (await fileRows()).length === 1, 10_000, 'the reload\'s row');
+    writeFileSync(watched, 'desk reed sha256:00\n');
+    await waitFor(async () => (await fileRows()).length === 2, 10_000, 'the refusal\'s row');
+    const rows = await fileRows();
+    expect(rows.map((r) => [r.status, r.via])).toEqual([[200, 'file'], [422, 'file']]);
+    expect(rows[0]!.detail).toBe('keys=2');
+    expect(rows[1]!.detail).toMatch(/keys-watched:1: /);
+    expect(app.vafaAccess.audit.pending).toBe(0);
+    await app.close();
   });
 
   it('answers an admin action whose row ClickHouse did not take with x-vafa-audit: pending, and keeps the row for the retry', async () => {
