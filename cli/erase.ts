@@ -118,6 +118,8 @@ export const eraseCommand: Command = {
         for (const [stream, s] of Object.entries(streams)) console.log(`  stream ${stream.padEnd(17)} ${s.deleted} message(s) securely deleted (${s.scanned} read)`);
         console.log(`  card directory           ${outside.card_directory} entr${outside.card_directory === 1 ? 'y' : 'ies'} securely deleted`);
         console.log(`  snapshots                ${snapshots.chain ? `${snapshots.rewritten} of ${snapshots.objects} object(s) rewritten without the customer (${snapshots.chunks} chunk(s) of the old ones securely deleted)` : 'none in the NATS object store'}`);
+        const m = outside.mention_snapshots;
+        console.log(`  other customers          erasure id written where they name the customer in ${scorer.mentions.applied} of ${scorer.mentions.partitions} partition(s)${m.rewritten ? `; ${m.rewritten} snapshot object(s) rewritten` : ''}`);
       }
       for (const t of r.tables.filter((x) => x.rows > 0)) console.log(`  ${t.table.padEnd(24)} ${t.action} ${t.rows} row(s)`);
       for (const [table, n] of Object.entries(r.referrals)) console.log(`  ${table.padEnd(24)} ${n} row(s) of other customers (referral credits) re-derived from the erasure id`);

@@ -11,6 +11,11 @@ export interface Forgotten {
   seq: number;
   /** True when the scorer has acked past it; false when no scorer consumer exists yet (it will, in order). */
   applied: boolean;
+  /**
+   * The `erase_mentions` control messages (one per partition: other customers' data naming the customer
+   * takes the erasure id): how many were published, and how many partitions' scorers have acked past theirs.
+   */
+  mentions: { partitions: number; applied: number };
 }
 
 /** One stream's retained messages. */
@@ -44,6 +49,11 @@ export interface ErasedOutsideWarehouse {
   card_directory: number;
   /** The customer's partition's snapshot chain: objects scanned and rewritten without the customer. */
   snapshots: SnapshotErasure;
+  /**
+   * The other partitions' snapshot chains, summed: objects rewritten without the records (superseded since)
+   * in which other customers named the customer. `chain`: whether any partition has one.
+   */
+  mention_snapshots: SnapshotErasure;
   ms: number;
 }
 

@@ -51,6 +51,11 @@ export interface CheckpointStore {
    * core's synchronous reads of them do not wait on the disk; resolves (never rejects) when done or given up.
    */
   prefetch?(state: PartitionState, ids: Iterable<string>): Promise<number>;
+  /**
+   * Stores that read customers lazily: the committed customers of `partition` for whom `match` holds,
+   * every record decoded (an erasure's search for who names the erased customer, runtime/mentions.ts).
+   */
+  customersWhere?(partition: number, match: (customer: CustomerState) => boolean): Promise<string[]>;
   /** Incremental stores: the tracker of `state`'s changes (a bounded cache over the store when it has one). */
   track?(state: PartitionState): ChangeTracker;
   /**

@@ -26,6 +26,7 @@ import { ChangeTracker } from './store/changes.js';
 import { StoreCorruptError } from './store/lmdb-store.js';
 import { decodeTx, type Decoded } from './decode.js';
 import { erasedHead } from './erased-head.js';
+import { eraseMentionsOf, mentionsOf, seedErasures } from './mentions.js';
 import type { Logger } from '../../runtime/log.js';
 import type { RefusedRow } from '../../sinks/clickhouse/sink.js';
 import type { Output } from '../../sinks/output.js';
@@ -189,6 +190,8 @@ export class PartitionWorker {
     this.state = loaded ?? newPartitionState(this.partition);
     // A lazily loaded state comes with its cache's tracker; any other state gets one here.
     this.changes = this.deps.store.commit ? (this.deps.store.track?.(this.state) ?? ChangeTracker.of(this.state)) : undefined;
+    // Erasures ahead of the state's position apply to every event before them too (runtime/mentions.ts).
+    await seedErasures(this.deps.js, this.deps.jsm, this.state);
     await this.deps.jsm.consumers.delete(STREAM_TX, name).catch(() => undefined);
     await this.deps.jsm.consumers.add(STREAM_TX, {
       durable_name: name,
@@ -346,6 +349,22 @@ export class PartitionWorker {
     if (ids.length > 0) await store.prefetch(this.state, ids);
   }
 
+  /**
+   * For each `erase_mentions` message of the batch, the customers that name the erased customer
+   * (`CoreEvent.mentions`, runtime/mentions.ts), by stream sequence.
+   */
+  private async mentions(admitted: readonly Admitted[]): Promise<Map<number, string[]>> {
+    const found = new Map<number, string[]>();
+    const reached: string[] = [];
+    for (const { m, decoded } of admitted) {
+      if (!decoded?.ok || decoded.partition !== this.partition || m.seq <= this.state.seq) continue;
+      const body = eraseMentionsOf(decoded.msg);
+      if (body) found.set(m.seq, await mentionsOf(this.state, this.deps.store, body, reached));
+      else if (decoded.msg.kind !== 'control') reached.push(decoded.msg.body.customer_id);
+    }
+    return found;
+  }
+
   /** Checks each delivered message's place in the delivery order and decodes those not applied before. */
   private admit(batch: readonly JsMsg[]): Admitted[] {
     const admitted: Admitted[] = [];
@@ -375,6 +394,7 @@ export class PartitionWorker {
     this.applying = true;
     try {
       await this.prefetch(admitted);
+      const mentions = await this.mentions(admitted);
       for (let i = 0; i < admitted.length; i++) {
         const { m, decoded } = admitted[i]!;
         if (decoded === undefined || m.seq <= this.state.seq) continue;
@@ -388,7 +408,8 @@ export class PartitionWorker {
         }
         emit.applying(m.seq, m.subject);
         try {
-          const event = { seq: m.seq, partition: this.partition, msg: decoded.msg };
+          const named = mentions.get(m.seq);
+          const event = named ? { seq: m.seq, partition: this.partition, msg: decoded.msg, mentions: named } : { seq: m.seq, partition: this.partition, msg: decoded.msg };
           const room = this.slice - timers;
           const fired = this.deps.engine.fireDue(this.state, event, emit, room);
           timers += fired;

@@ -453,6 +453,24 @@ export class LmdbStateStore implements CheckpointStore {
     this.committed.set(state.partition, { seq: state.seq, customerCount, timers });
   }
 
+  /**
+   * The committed customers of `partition` for whom `match` holds: every record decoded, `loadChunk` at
+   * a time with the event loop free in between (docs/security.md gives the cost).
+   */
+  async customersWhere(partition: number, match: (customer: CustomerState) => boolean): Promise<string[]> {
+    const found: string[] = [];
+    let sinceYield = 0;
+    for (const { key, value } of this.db(partition).getRange(rangeOf(CUSTOMER_PREFIX))) {
+      const customer = this.decode<CustomerState>(partition, 'customer', key, value);
+      if (match(customer)) found.push(customer.id);
+      if (++sinceYield >= this.loadChunk) {
+        sinceYield = 0;
+        await yieldToLoop();
+      }
+    }
+    return found;
+  }
+
   private async readCustomers(partition: number, seq: number): Promise<Record<string, CustomerState>> {
     const customers: Record<string, CustomerState> = {};
     let sinceYield = 0;

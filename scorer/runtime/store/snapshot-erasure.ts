@@ -22,13 +22,21 @@ import { CUSTOMER_PREFIX, META, TIMER_PREFIX, type StoreFrame } from './lmdb-sto
 import { CHAIN_BUCKET, chainKey, encodeFrames, objectFrames, readChain, SNAPSHOT_BUCKET, SnapshotFormatError, type Chain } from './snapshots.js';
 import type { SnapshotErasure } from '../../../contracts/erasure.js';
 import { sleep } from '../../../runtime/deadline.js';
+import { namesErased } from '../../core/erasure.js';
+import type { CustomerState } from '../../core/state.js';
 
 export interface SnapshotErasureOptions {
   nc: NatsConnection;
   partition: number;
   customerId: string;
-  /** The stream position of the applied `erase_customer` message: the chain must cover it first. */
+  /** The stream position of the applied `erase_customer` (or `erase_mentions`) message: the chain must cover it first. */
   erasedAtSeq: number;
+  /**
+   * Other customers' records naming the customer count as naming them too (`erase_mentions`, the SHA-256
+   * of the id → the erasure id): scorer/core/erasure.ts `namesErased`, each customer frame decoded.
+   * Absent: only the customer's own record, meta records and timer pages are looked at.
+   */
+  mentions?: Readonly<Record<string, string>>;
   /** How long to wait for the scorer to ship a snapshot covering the erasure, ms. Default 60,000. */
   deadlineMs?: number;
   /** Between two looks at the chain, ms. Default 250. */
@@ -79,6 +87,12 @@ function names(frame: StoreFrame, quoted: string): boolean {
   const kind = kindOf(frame.key);
   if (!kind || !frame.value) return false;
   return JSON.stringify(decodeRecord<unknown>(kind, frame.value, frame.key)).includes(quoted);
+}
+
+/** Whether another customer's record names the erased customer (`SnapshotErasureOptions.mentions`). */
+function namesInRecord(frame: StoreFrame, mentions: Readonly<Record<string, string>> | undefined): boolean {
+  if (!mentions || !frame.value || !frame.key.startsWith(CUSTOMER_PREFIX)) return false;
+  return namesErased(decodeRecord<CustomerState>('customer', frame.value, frame.key), mentions);
 }
 
 /**
@@ -153,7 +167,7 @@ async function rewriteOnce(objects: ObjectStore, chains: KV, opts: SnapshotErasu
       lastWriter.set(frame.key, index);
       if (frame.key === META && frame.value) meta = frame.value;
       if (frame.key === ownKey) ownRecord = frame.value !== undefined;
-      if (frame.key === ownKey || names(frame, quoted)) naming.push({ index, key: frame.key });
+      if (frame.key === ownKey || names(frame, quoted) || namesInRecord(frame, opts.mentions)) naming.push({ index, key: frame.key });
     }
   }
   const pages = meta ? timerPages(meta) : Infinity;
