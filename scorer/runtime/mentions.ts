@@ -13,7 +13,7 @@
  */
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { ControlV1, CoreMessage } from '../../contracts/events.js';
-import { STREAM_TX, txSubject } from '../../contracts/subjects.js';
+import { STREAM_TX } from '../../contracts/subjects.js';
 import { eraseMentions, namesErased } from '../core/erasure.js';
 import type { PartitionState } from '../core/state.js';
 import type { CheckpointStore } from './checkpoints.js';
@@ -44,16 +44,21 @@ export async function mentionsOf(state: PartitionState, store: CheckpointStore, 
   return [...ids];
 }
 
-/** Reads the partition's `erase_mentions` messages after `state.seq` and records them in the state (nothing named yet is changed). */
-export async function seedErasures(js: JetStreamClient, jsm: JetStreamManager, state: PartitionState): Promise<number> {
-  const subject = txSubject(state.partition, 'control');
-  const ahead: EraseMentions[] = [];
-  await scanStream(js, jsm, STREAM_TX, subject, undefined, (m) => {
-    if (m.seq <= state.seq) return;
+/** The `erase_mentions` messages of `TX` after `afterSeq` (of one partition, or of all), in stream order. */
+export async function erasuresInStream(js: JetStreamClient, jsm: JetStreamManager, partition: number | '*', afterSeq = 0): Promise<{ partition: number; body: EraseMentions }[]> {
+  const found: { partition: number; body: EraseMentions }[] = [];
+  await scanStream(js, jsm, STREAM_TX, `tx.${partition}.control`, undefined, (m) => {
+    if (m.seq <= afterSeq) return;
     const decoded = decodeTx(m.subject, m.data);
     const body = decoded.ok ? eraseMentionsOf(decoded.msg) : undefined;
-    if (body) ahead.push(body);
+    if (body && decoded.ok) found.push({ partition: decoded.partition, body });
   });
-  for (const body of ahead) eraseMentions(state, body, []);
+  return found;
+}
+
+/** Reads the partition's `erase_mentions` messages after `state.seq` and records them in the state (nothing named yet is changed). */
+export async function seedErasures(js: JetStreamClient, jsm: JetStreamManager, state: PartitionState): Promise<number> {
+  const ahead = await erasuresInStream(js, jsm, state.partition, state.seq);
+  for (const { body } of ahead) eraseMentions(state, body, []);
   return ahead.length;
 }

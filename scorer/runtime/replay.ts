@@ -15,6 +15,8 @@ import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
 import { TABLES } from '../../sinks/clickhouse/schema.js';
 import type { ChurnScorer } from './worker.js';
 import { decodeTx } from './decode.js';
+import { erasuresInStream } from './mentions.js';
+import { eraseMentions } from '../core/erasure.js';
 import type { Logger } from '../../runtime/log.js';
 
 export type ReplayFrom = { seq: number } | { time: string };
@@ -68,6 +70,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const engine = new Engine(opts.engineConfig ?? DEFAULT_ENGINE_CONFIG);
   const states = new Map<number, PartitionState>();
   const sink = new ClickHouseSink(opts.warehouse, { database: opts.database, logger: opts.logger, maxRows: 50_000, lingerMs: 50 });
+  // Erasures apply to every event before them too (runtime/mentions.ts): each state starts knowing its partition's.
+  const erasures = await erasuresInStream(jetstream(opts.nc), jsm, '*');
   const consumer = await jetstream(opts.nc).consumers.get(STREAM_TX, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: info.state.first_seq });
   const messages = await consumer.consume({ max_messages: 2000 });
   const batchSize = opts.batch ?? 1000;
@@ -84,7 +88,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         continue;
       }
       let state = states.get(d.partition);
-      if (!state) states.set(d.partition, (state = newPartitionState(d.partition)));
+      if (!state) {
+        states.set(d.partition, (state = newPartitionState(d.partition)));
+        for (const e of erasures) if (e.partition === d.partition) eraseMentions(state, e.body, []);
+      }
       const at = d.msg.kind === 'control' ? state.maxEventTime : d.msg.kind === 'profile' ? parseTime(d.msg.body.opened_at) : parseTime(d.msg.body.occurred_at);
       const emit = keep(m.seq, at) ? kept : dropped;
       try {

@@ -3,7 +3,8 @@
  * `nats` state store with a one-customer cache per partition, the embedded ClickHouse, the API): R referred
  * X, X referred Y; X is erased. Afterwards Y's and R's state in the store, every snapshot object and every
  * ClickHouse table hold no X id; Y's `referred` feature and the points liability are unchanged; Y's pending
- * referral bonus lands on the erasure id; and a scorer rebuilt from the stream holds and writes no X id.
+ * referral bonus lands on the erasure id; and a scorer rebuilt from the stream, or `vafa replay`, holds
+ * and writes no X id.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,7 @@ import { STREAM_TX } from '../../contracts/subjects.js';
 import { decodeRecord, type RecordKind } from '../../scorer/runtime/store/codec.js';
 import { LmdbStateStore, rawCustomers } from '../../scorer/runtime/store/mod.js';
 import { parseFrames, SNAPSHOT_BUCKET } from '../../scorer/runtime/store/snapshots.js';
+import { replay } from '../../scorer/runtime/replay.js';
 import { consumerName } from '../../scorer/runtime/worker.js';
 import { mentions as mentionsIn } from '../support/mentions.js';
 import { makeTx, postJson, queryRows, spawnVafa, startTestStack, waitFor, type TestStack } from '../support/stack.js';
@@ -169,4 +171,11 @@ describe('erasing a customer other customers name', () => {
     expect(stored.includes(X), 'the rebuilt state names X').toBe(false);
     expect(stored).toContain(`"referred_by":"${erasureId}"`);
   }, 150_000);
+
+  it('vafa replay from the first message writes no X id either', async () => {
+    const summary = await replay({ nc: stack.nc, warehouse: stack.warehouse, database: stack.settings.clickhouseDatabase, from: { seq: 1 }, logger: stack.logger });
+    expect(summary.events).toBeGreaterThan(0);
+    expect(await mentions(X), 'no table names X after the replay').toEqual([]);
+    expect(await referredFeature(Y)).toBe(before.referred);
+  }, 120_000);
 });
