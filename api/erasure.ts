@@ -21,7 +21,7 @@ export interface ErasureRouteDeps {
   send: (reply: FastifyReply, code: ErrorCode, extra?: Record<string, unknown>, message?: string) => FastifyReply;
   /**
    * Makes the scorer forget the customer and erases what NATS retains of them, first (AppDeps.forgetInScorer,
-   * `scorerEraser`); its result gives the answer's `scorer`, `streams`, `card_directory` and `snapshots`. Absent: the answer lists the scorer
+   * `scorerEraser`); its result gives the answer's `scorer`, `streams`, `card_directory`, `snapshots` and `mention_snapshots`. Absent: the answer lists the scorer
    * state, the streams and the card directory under not_erased.
    */
   forgetInScorer?: (customerId: string, erasureId: string) => Promise<ErasedOutsideWarehouse>;
