@@ -7,10 +7,11 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { ControlV1, RedemptionV1 } from '../../contracts/events.js';
-import { partitionOf } from '../../contracts/subjects.js';
+import { partitionOf, txSubject } from '../../contracts/subjects.js';
 import { eraseMentions, namesErased } from '../../scorer/core/erasure.js';
 import { referralCreditId } from '../../scorer/core/loyalty/referral.js';
 import { sha256Hex } from '../../scorer/core/sha256.js';
+import { decodeTx } from '../../scorer/runtime/decode.js';
 import { Emit } from '../../scorer/core/types.js';
 import { DAY, Driver, rules } from '../loyalty/helpers.js';
 
@@ -166,5 +167,22 @@ describe('erasing a referred customer', () => {
     d.send({ kind: 'redemption', body: { redemption_id: referralCreditId('L1', REFERRED), customer_id: REFERRER, points: -250, occurred_at: at(2) } });
     expect(Object.keys(d.state.customers)).toEqual([ERASURE_ID]);
     expect(d.customer(ERASURE_ID).loyalty.balance).toBe(250);
+  });
+});
+
+describe('the erase_mentions control message', () => {
+  it('is validated as a control message: no customer id may ride along, the hash and the erasure id are checked, naming the field', () => {
+    const subject = txSubject(0, 'control');
+    const decode = (body: unknown): ReturnType<typeof decodeTx> => decodeTx(subject, Buffer.from(JSON.stringify(body)));
+    expect(decode(mentionsOf(REFERRER)).ok).toBe(true);
+    for (const [field, body] of [
+      ['customer_sha256', { ...mentionsOf(REFERRER), customer_sha256: 'ABC' }],
+      ['erasure_id', { ...mentionsOf(REFERRER), erasure_id: 'C000001' }],
+      ['customer_id', { ...mentionsOf(REFERRER), customer_id: REFERRER }],
+    ] as const) {
+      const bad = decode(body);
+      expect(bad.ok, field).toBe(false);
+      if (!bad.ok) expect(bad.detail, field).toMatch(new RegExp(field === 'customer_id' ? 'customer_id|additional' : field));
+    }
   });
 });
