@@ -476,15 +476,24 @@ export function readLots(reader: ShapeReader): Lot[] {
     seq += reader.zigzag();
     const delta = reader.zigzag();
     expiry += delta % 2 === 0 ? (delta / 2) * DAY_MS : delta > 0 ? (delta - 1) / 2 : (delta + 1) / 2;
-    const lot: Lot = { src: flags & LOT_RD ? 'rd' : 'tx', id, at, seq, exp: expiry, rem: 0, tier: '', ver: '' };
-    if (flags & LOT_PTS) lot.pts = reader.zigzag();
-    if (flags & LOT_MERGED) lot.n = reader.zigzag();
-    lot.rem = reader.zigzag();
-    lot.tier = reader.dictionaryString();
-    lot.ver = reader.dictionaryString();
-    lots[i] = lot;
+    const points = flags & LOT_PTS ? reader.zigzag() : undefined;
+    const merged = flags & LOT_MERGED ? reader.zigzag() : undefined;
+    const rem = reader.zigzag();
+    const tier = reader.dictionaryString();
+    const ver = reader.dictionaryString();
+    lots[i] = newLot(flags & LOT_RD ? 'rd' : 'tx', id, at, seq, expiry, points, merged, rem, tier, ver);
   }
   return lots;
+}
+
+/**
+ * A lot built with one object literal in the shape the core creates it (loyalty/engine.ts: with `pts`;
+ * merged: with `n` last), so its properties are in the object itself: a property added after a literal
+ * costs a separate array on the heap (~40 bytes a lot of the decoded customers a cache holds).
+ */
+function newLot(src: Lot['src'], id: string, at: number, seq: number, exp: number, pts: number | undefined, n: number | undefined, rem: number, tier: string, ver: string): Lot {
+  if (n === undefined) return pts === undefined ? { src, id, at, seq, exp, rem, tier, ver } : { src, id, at, seq, exp, pts, rem, tier, ver };
+  return pts === undefined ? { src, id, at, seq, exp, rem, tier, ver, n } : { src, id, at, seq, exp, pts, rem, tier, ver, n };
 }
 
 export function readEarned(reader: ShapeReader): Record<string, EarnRecord> {
@@ -498,15 +507,26 @@ export function readEarned(reader: ShapeReader): Record<string, EarnRecord> {
     const flags = reader.byte();
     at += reader.zigzag();
     month += reader.zigzag();
-    const record: EarnRecord = { at, pts: 0, ver: '', m: month };
-    if (flags & EARN_SEQ) record.seq = seq += reader.zigzag();
-    record.pts = reader.zigzag();
-    record.ver = reader.dictionaryString();
-    if (flags & EARN_EXPIRED) record.x = reader.zigzag();
-    if (flags & EARN_AMOUNT) record.amt = reader.zigzag();
-    if (flags & EARN_REFUNDED) record.rf = reader.zigzag();
-    if (flags & EARN_REFUND_POINTS) record.rp = reader.zigzag();
-    if (flags & EARN_AWARDS) record.awards = readAwards(reader);
+    if (flags & EARN_SEQ) seq += reader.zigzag();
+    const points = reader.zigzag();
+    const ver = reader.dictionaryString();
+    const expired = flags & EARN_EXPIRED ? reader.zigzag() : undefined;
+    const amount = flags & EARN_AMOUNT ? reader.zigzag() : undefined;
+    const refunded = flags & EARN_REFUNDED ? reader.zigzag() : undefined;
+    const refundPoints = flags & EARN_REFUND_POINTS ? reader.zigzag() : undefined;
+    const awards = flags & EARN_AWARDS ? readAwards(reader) : undefined;
+    let record: EarnRecord;
+    if (flags === EARN_AMOUNT) record = { at, pts: points, ver, m: month, amt: amount! };
+    else if (flags === (EARN_AMOUNT | EARN_AWARDS)) record = { at, pts: points, ver, m: month, amt: amount!, awards: awards! };
+    else {
+      record = { at, pts: points, ver, m: month };
+      if (flags & EARN_SEQ) record.seq = seq;
+      if (expired !== undefined) record.x = expired;
+      if (amount !== undefined) record.amt = amount;
+      if (refunded !== undefined) record.rf = refunded;
+      if (refundPoints !== undefined) record.rp = refundPoints;
+      if (awards !== undefined) record.awards = awards;
+    }
     if (key === '__proto__') Object.defineProperty(earned, key, { value: record, enumerable: true, writable: true, configurable: true });
     else earned[key] = record;
   }
@@ -518,16 +538,23 @@ function readAwards(reader: ShapeReader): RuleAward[] {
   const awards = new Array<RuleAward>(n);
   for (let i = 0; i < n; i++) {
     const flags = reader.byte();
-    const award: RuleAward = { pts: reader.zigzag() };
-    if (flags & AWARD_RULE) award.rule = reader.dictionaryString();
-    if (flags & AWARD_CAMPAIGN) award.campaign = reader.dictionaryString();
+    const pts = reader.zigzag();
+    const rule = flags & AWARD_RULE ? reader.dictionaryString() : undefined;
+    const campaign = flags & AWARD_CAMPAIGN ? reader.dictionaryString() : undefined;
+    let caps: string[] | undefined;
     if (flags & AWARD_CAPS) {
       const count = reader.count();
-      const caps = new Array<string>(count);
+      caps = new Array<string>(count);
       for (let k = 0; k < count; k++) caps[k] = reader.dictionaryString();
-      award.caps = caps;
     }
-    awards[i] = award;
+    if (flags === AWARD_CAPS) awards[i] = { pts, caps: caps! };
+    else {
+      const award: RuleAward = { pts };
+      if (rule !== undefined) award.rule = rule;
+      if (caps !== undefined) award.caps = caps;
+      if (campaign !== undefined) award.campaign = campaign;
+      awards[i] = award;
+    }
   }
   return awards;
 }
