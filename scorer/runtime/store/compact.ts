@@ -22,6 +22,8 @@
  * Nothing is shared between records: each decodes on its own, whatever shape the core gives its state next.
  */
 
+import { BASE64_CODES, BASE64_VALUE, ByteWriter } from './bytes.js';
+
 const T_NULL = 0x00;
 const T_FALSE = 0x01;
 const T_TRUE = 0x02;
@@ -48,10 +50,6 @@ export const MAX_DEPTH = 64;
 /** Items of a repeat, an integer run or a table at most (their bytes do not bound their length). */
 export const MAX_ITEMS = 1 << 24;
 
-const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const BASE64_VALUE = new Int8Array(128).fill(-1);
-for (let i = 0; i < 64; i++) BASE64_VALUE[BASE64_ALPHABET.charCodeAt(i)] = i;
-const BASE64_CODES = Uint8Array.from(BASE64_ALPHABET, (ch) => ch.charCodeAt(0));
 /** ASCII text up to this many bytes is decoded by hand (TextDecoder's call costs more for short ids). */
 const SHORT_TEXT = 64;
 /** Shorter base-64 strings are written as text (the saving would not pay for the check). */
@@ -69,50 +67,16 @@ export class CompactFormatError extends Error {
   override readonly name = 'CompactFormatError';
 }
 
-class Writer {
-  bytes = new Uint8Array(1 << 16);
-  length = 0;
+class Writer extends ByteWriter {
   readonly strings = new Map<string, number>();
+
+  constructor() {
+    super(1 << 16);
+  }
 
   reset(): void {
     this.length = 0;
     this.strings.clear();
-  }
-
-  room(n: number): void {
-    if (this.length + n <= this.bytes.length) return;
-    let size = this.bytes.length * 2;
-    while (size < this.length + n) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-  }
-
-  byte(b: number): void {
-    this.room(1);
-    this.bytes[this.length++] = b;
-  }
-
-  /** LEB128 of a non-negative safe integer. */
-  varint(n: number): void {
-    this.room(8);
-    if (n <= 0x7fffffff) {
-      while (n >= 0x80) {
-        this.bytes[this.length++] = (n & 0x7f) | 0x80;
-        n >>>= 7;
-      }
-      this.bytes[this.length++] = n;
-      return;
-    }
-    while (n >= 0x80) {
-      this.bytes[this.length++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    this.bytes[this.length++] = n;
-  }
-
-  zigzag(n: number): void {
-    this.varint(n < 0 ? -n * 2 - 1 : n * 2);
   }
 
   raw(source: Uint8Array): void {

@@ -26,6 +26,7 @@
  */
 import type { EarnRecord, Lot, RuleAward } from '../../core/loyalty/state.js';
 import { HASH_CHARS, type SeenIds } from '../../core/seen.js';
+import { BASE64_CODES, BASE64_VALUE, ByteWriter } from './bytes.js';
 
 /** A section's first byte. */
 export const SECTION_ABSENT = 0;
@@ -69,49 +70,16 @@ function optionalInteger(n: unknown): number | undefined {
   return n === undefined ? undefined : integer(n);
 }
 
-export class ShapeWriter {
-  bytes = new Uint8Array(1 << 14);
-  length = 0;
+export class ShapeWriter extends ByteWriter {
   private readonly dictionary = new Map<string, number>();
+
+  constructor() {
+    super(1 << 14);
+  }
 
   reset(): void {
     this.length = 0;
     this.dictionary.clear();
-  }
-
-  room(n: number): void {
-    if (this.length + n <= this.bytes.length) return;
-    let size = this.bytes.length * 2;
-    while (size < this.length + n) size *= 2;
-    const grown = new Uint8Array(size);
-    grown.set(this.bytes.subarray(0, this.length));
-    this.bytes = grown;
-  }
-
-  byte(b: number): void {
-    this.room(1);
-    this.bytes[this.length++] = b;
-  }
-
-  varint(n: number): void {
-    this.room(8);
-    if (n <= 0x7fffffff) {
-      while (n >= 0x80) {
-        this.bytes[this.length++] = (n & 0x7f) | 0x80;
-        n >>>= 7;
-      }
-      this.bytes[this.length++] = n;
-      return;
-    }
-    while (n >= 0x80) {
-      this.bytes[this.length++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    this.bytes[this.length++] = n;
-  }
-
-  zigzag(n: number): void {
-    this.varint(n < 0 ? -n * 2 - 1 : n * 2);
   }
 
   /** The rest of `s` after the first `from` characters, which must all be ASCII. */
@@ -294,10 +262,6 @@ function writeAwards(out: ShapeWriter, awards: readonly unknown[]): void {
   }
 }
 
-const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-const BASE64_VALUE = new Int8Array(128).fill(-1);
-for (let i = 0; i < 64; i++) BASE64_VALUE[BASE64_ALPHABET.charCodeAt(i)] = i;
-const BASE64_CODES = Uint8Array.from(BASE64_ALPHABET, (ch) => ch.charCodeAt(0));
 const HASH_BYTES = (HASH_CHARS / 4) * 3;
 
 /** A customer's remembered ids in their shape (throws `DoesNotFit` inside `writeSection`). */

@@ -1,0 +1,57 @@
+/**
+ * What the state codec's two writers share (compact.ts, shapes.ts): a growing byte buffer with LEB128
+ * varints, and the URL-safe base-64 alphabet the remembered ids' hashes are written in.
+ */
+
+export const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Character code → 6-bit value, −1 outside the alphabet (codes 0–127). */
+export const BASE64_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) BASE64_VALUE[BASE64_ALPHABET.charCodeAt(i)] = i;
+/** 6-bit value → character code. */
+export const BASE64_CODES = Uint8Array.from(BASE64_ALPHABET, (ch) => ch.charCodeAt(0));
+
+export class ByteWriter {
+  bytes: Uint8Array;
+  length = 0;
+
+  constructor(initialBytes: number) {
+    this.bytes = new Uint8Array(initialBytes);
+  }
+
+  room(n: number): void {
+    if (this.length + n <= this.bytes.length) return;
+    let size = this.bytes.length * 2;
+    while (size < this.length + n) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+  }
+
+  byte(b: number): void {
+    this.room(1);
+    this.bytes[this.length++] = b;
+  }
+
+  /** LEB128 of a non-negative safe integer. */
+  varint(n: number): void {
+    this.room(8);
+    if (n <= 0x7fffffff) {
+      while (n >= 0x80) {
+        this.bytes[this.length++] = (n & 0x7f) | 0x80;
+        n >>>= 7;
+      }
+      this.bytes[this.length++] = n;
+      return;
+    }
+    while (n >= 0x80) {
+      this.bytes[this.length++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+    this.bytes[this.length++] = n;
+  }
+
+  /** A signed safe integer as a varint: 0, −1, 1, −2, … as 0, 1, 2, 3, … */
+  zigzag(n: number): void {
+    this.varint(n < 0 ? -n * 2 - 1 : n * 2);
+  }
+}
