@@ -22,6 +22,16 @@ import { DEFAULT_LIFECYCLE_FILE } from '../../scorer/core/lifecycle/config.js';
 export const DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'vafa-clickhouse' } as const;
 
 /**
+ * The administrators' data source: ClickHouse user `grafana_audit`, which may read the access audit only
+ * (docker/clickhouse/initdb/10-grafana-reader.sh; `grafana`, behind DATASOURCE, may not). It lives in a
+ * Grafana organization of its own (docker/grafana/audit-org.sh): in Grafana OSS every member of an
+ * organization can query every data source of it.
+ */
+export const AUDIT_DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'vafa-clickhouse-audit' } as const;
+
+type Datasource = typeof DATASOURCE | typeof AUDIT_DATASOURCE;
+
+/**
  * Churn probability at or above which the dashboards call a customer at risk: the shipped lifecycle's
  * intensive-care entry (`stages.intensive_care.enter_probability` of config/lifecycle.yaml, 0.25), so "at risk"
  * on a panel is what sends a customer to the retention team. A bank that changes it in its lifecycle file
@@ -76,6 +86,8 @@ export interface DashboardSpec {
   refresh: string;
   variables: VariableSpec[];
   panels: PanelSpec[];
+  /** The data source every panel and variable queries. Default DATASOURCE. */
+  datasource?: Datasource;
 }
 
 // --- Filters --------------------------------------------------------------------------------------
@@ -790,9 +802,10 @@ const AUDIT = '$__timeFilter(at)';
 
 /**
  * The access audit (docs/security.md) is the operator's: every dashboard above is read by the retention and
- * loyalty staff it watches. So it is a dashboard of its own, provisioned into the `vafa-admin` folder
- * (dashboards/provisioning/dashboards/vafa-admin.yml), never among DASHBOARDS (the built-in dashboard, open to
- * the `read` scope, serves those), and it reads `access_audit` and `v_access_audit_daily`, not `dash_*`.
+ * loyalty staff it watches. So it is a dashboard of its own, imported by docker/grafana/audit-org.sh into a
+ * Grafana organization of its own with AUDIT_DATASOURCE, never among DASHBOARDS (the built-in dashboard
+ * serves those to the `read` scope, and this one to `admin` only), and it reads `access_audit` and
+ * `v_access_audit_daily`, not `dash_*`.
  */
 const accessAudit: DashboardSpec = {
   uid: 'vafa-access-audit',
@@ -803,6 +816,7 @@ const accessAudit: DashboardSpec = {
   time: { from: 'now-7d', to: 'now' },
   refresh: '1m',
   variables: [],
+  datasource: AUDIT_DATASOURCE,
   panels: [
     {
       title: 'Access in the range', type: 'stat', w: 24, h: 4, unit: 'short',
@@ -906,7 +920,7 @@ function layout(panels: PanelSpec[]): { x: number; y: number }[] {
   return out;
 }
 
-function variableJson(v: VariableSpec): Json {
+function variableJson(v: VariableSpec, datasource: Datasource): Json {
   const common = {
     name: v.name, label: v.label, hide: 0, multi: true, includeAll: true, skipUrlSync: false,
     current: { selected: true, text: ['All'], value: ['$__all'] },
@@ -918,12 +932,13 @@ function variableJson(v: VariableSpec): Json {
       options: [{ selected: true, text: 'All', value: '$__all' }, ...values.map((x) => ({ selected: false, text: x, value: x }))],
     };
   }
-  return { ...common, type: 'query', datasource: DATASOURCE, definition: v.query, query: v.query, refresh: v.refresh ?? 1, regex: '', sort: 0, options: [] };
+  return { ...common, type: 'query', datasource, definition: v.query, query: v.query, refresh: v.refresh ?? 1, regex: '', sort: 0, options: [] };
 }
 
 /** Grafana's JSON model of a dashboard (schema version 41, as in the plugin's own dashboards). */
 export function renderDashboard(d: DashboardSpec): Json {
   const pos = layout(d.panels);
+  const datasource = d.datasource ?? DATASOURCE;
   return {
     uid: d.uid,
     title: d.title,
@@ -940,12 +955,12 @@ export function renderDashboard(d: DashboardSpec): Json {
       type: p.type,
       title: p.title,
       description: p.description,
-      datasource: DATASOURCE,
+      datasource,
       gridPos: { h: p.h, w: p.w, x: pos[i]!.x, y: pos[i]!.y },
       fieldConfig: fieldConfig(p),
       options: options(p),
       targets: p.sql.map((sql, j) => ({
-        datasource: DATASOURCE,
+        datasource,
         editorType: 'sql',
         format: p.type === 'timeseries' ? 0 : 1,
         queryType: p.type === 'timeseries' ? 'timeseries' : 'table',
@@ -956,7 +971,7 @@ export function renderDashboard(d: DashboardSpec): Json {
     })),
     refresh: d.refresh,
     schemaVersion: 41,
-    templating: { list: d.variables.map(variableJson) },
+    templating: { list: d.variables.map((v) => variableJson(v, datasource)) },
     time: d.time,
     timepicker: {},
     timezone: 'utc',

@@ -4,12 +4,12 @@
  * accepted by docker-compose, the Dockerfile, and the clustered form of the dashboard views.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { renderedAdminFiles, renderedFiles } from '../../dashboards/grafana/generate.js';
-import { ADMIN_DASHBOARDS, DASHBOARDS, DATASOURCE } from '../../dashboards/grafana/definitions.js';
+import { ADMIN_DASHBOARDS, AUDIT_DATASOURCE, DASHBOARDS, DATASOURCE } from '../../dashboards/grafana/definitions.js';
 import { AUDIT_TABLE, AUDIT_VIEWS } from '../../sinks/clickhouse/audit.js';
 import { expandPanelSql } from '../../dashboards/expand.js';
 import { checkDashboardProvisioning, checkDatasourceProvisioning } from '../../dashboards/provisioning-schema.js';
@@ -88,15 +88,15 @@ describe('the administrators\' dashboards (access audit)', () => {
     }
   });
 
-  it('read only the access audit and its daily view, with the provisioned data source and the plugin\'s macros', () => {
+  it('read only the access audit and its daily view, with the audit data source and the plugin\'s macros', () => {
     const audit = new Set([AUDIT_TABLE.name, ...AUDIT_VIEWS.map((v) => v.name)]);
     for (const d of adminDashboardFiles()) {
       expect(d.templating.list).toEqual([]);
       for (const p of d.panels) {
-        expect(p.datasource).toEqual(DATASOURCE);
+        expect(p.datasource).toEqual(AUDIT_DATASOURCE);
         for (const t of p.targets) {
           const where = `${d.uid} / ${p.title}`;
-          expect(t.datasource).toEqual(DATASOURCE);
+          expect(t.datasource).toEqual(AUDIT_DATASOURCE);
           expect(t.editorType).toBe('sql');
           expect(t.format, where).toBe(p.type === 'timeseries' ? 0 : 1);
           expect(t.rawSql, where).not.toMatch(/--|\/\*/);
@@ -151,20 +151,30 @@ describe('provisioning', () => {
     expect(mounts).toContain('./dashboards/provisioning:/etc/grafana/provisioning:ro');
   });
 
-  it('the administrators\' provider loads dashboards/grafana-admin into a folder of its own, outside the vafa provider\'s path', () => {
-    const admin = yamlFile('dashboards/provisioning/dashboards/vafa-admin.yml') as { providers: { name: string; folder: string; folderUid: string; options: { path: string } }[] };
-    const vafa = providers as unknown as { providers: { name: string; folderUid: string; options: { path: string } }[] };
-    expect(checkDashboardProvisioning(admin)).toEqual([]);
-    const [a] = admin.providers;
-    const [v] = vafa.providers;
-    expect(a).toMatchObject({ name: 'vafa-admin', folderUid: 'vafa-admin' });
-    expect(a!.name).not.toBe(v!.name);
-    expect(a!.folderUid).not.toBe(v!.folderUid);
-    // Grafana's file provider walks sub-folders: neither path may hold the other.
-    expect(`${a!.options.path}/`.startsWith(`${v!.options.path}/`)).toBe(false);
-    expect(`${v!.options.path}/`.startsWith(`${a!.options.path}/`)).toBe(false);
-    const compose = yamlFile('docker-compose.yml') as { services: Record<string, { volumes?: string[] }> };
-    expect(compose.services.grafana!.volumes!).toContain(`./dashboards/grafana-admin:${a!.options.path}:ro`);
+  it('nothing provisions the administrators\' dashboards or their data source into the staff\'s organization', () => {
+    const dir = path.join(ROOT, 'dashboards/provisioning');
+    for (const sub of ['dashboards', 'datasources']) {
+      for (const file of readdirSync(path.join(dir, sub))) {
+        const text = readFileSync(path.join(dir, sub, file), 'utf8');
+        expect(text, file).not.toMatch(/grafana-admin|vafa-admin/);
+        expect(text, file).not.toContain(AUDIT_DATASOURCE.uid);
+      }
+    }
+    const compose = yamlFile('docker-compose.yml') as { services: Record<string, { volumes?: string[]; environment?: Record<string, string> }> };
+    expect(compose.services.grafana!.volumes!.join()).not.toContain('grafana-admin');
+    expect(compose.services.grafana!.environment!.VAFA_GRAFANA_CH_USER).toBe('grafana');
+  });
+
+  it('docker/grafana/audit-org.sh imports every administrators\' dashboard into an organization of its own, with the audit data source as grafana_audit', () => {
+    const script = readFileSync(path.join(ROOT, 'docker/grafana/audit-org.sh'), 'utf8');
+    execFileSync('bash', ['-n', path.join(ROOT, 'docker/grafana/audit-org.sh')]);
+    expect(script).toContain('X-Grafana-Org-Id: $org_id');
+    expect(script).toContain(`\\"uid\\": \\"${AUDIT_DATASOURCE.uid}\\", \\"type\\": \\"${AUDIT_DATASOURCE.type}\\"`);
+    expect(script).toContain('\\"username\\": \\"grafana_audit\\"');
+    expect(script).toContain('for file in dashboards/grafana-admin/*.json');
+    expect(existsSync(path.join(ROOT, 'dashboards/grafana-admin'))).toBe(true);
+    const compose = yamlFile('docker-compose.yml') as { services: Record<string, { environment?: Record<string, string> }> };
+    expect(Object.keys(compose.services.clickhouse!.environment!)).toContain('VAFA_GRAFANA_AUDIT_CH_PASSWORD');
   });
 });
 
