@@ -194,21 +194,24 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       stops.add('scorer', 'scorer', (ms) => scorer.stop(Math.max(100, ms - 1000)));
       // Loyalty-rules hot reload: a changed file is validated and recorded in TX, per partition.
       const rulesPublisher = new Publisher(nc, { expectStream: STREAM_TX });
+      const auditRulesReload = (status: number, detail: string): Promise<void> => insertAuditRows(warehouse, settings.clickhouseDatabase, [{
+        principal: `file:${os.userInfo().username}`, via: 'file', action: 'admin.rules.reload', method: 'WATCH', route: settings.rulesPath, status,
+        remote_addr: os.hostname(), detail,
+      }]);
       const stopWatching = watchRulesFile({
         path: settings.rulesPath, publisher: rulesPublisher, partitions: settings.partitions, logger: logger.child({ module: 'rules' }),
         initialVersion: engineConfig.loyalty.timeline.latest.version, intervalMs: settings.rulesWatchMs, registry,
         // Rules with another bank calendar: the reporting views follow (a failure is logged and retried by the next reload or start).
         onPublished: async (rules) => {
           // The reload is an admin action: recorded in the access audit once published (docs/security.md).
-          await insertAuditRows(warehouse, settings.clickhouseDatabase, [{
-            principal: `file:${os.userInfo().username}`, via: 'file', action: 'admin.rules.reload', method: 'WATCH', route: settings.rulesPath, status: 200,
-            remote_addr: os.hostname(), detail: `version=${rules.version} partitions=${settings.partitions}`,
-          }]);
+          await auditRulesReload(200, `version=${rules.version} partitions=${settings.partitions}`);
           if (sameCalendar(rules, calendar)) return;
           const views = await migrateCalendarViews(warehouse, settings.clickhouseDatabase, rules);
           calendar = calendarOf(rules);
           logger.info({ version: rules.version, ...calendar, views }, 'reporting views re-created for the reloaded bank calendar');
         },
+        // A refused file is an admin action that failed: 422 invalid (the error names file and line), 503 not published.
+        onRefused: ({ reason, error }) => auditRulesReload(reason === 'invalid' ? 422 : 503, error),
       });
       stops.add('input', 'rules watcher', async () => { stopWatching(); rulesPublisher.close(); });
     }

@@ -52,9 +52,18 @@ export interface RulesWatchOptions {
    * the bank calendar changed). An error is logged; the reload stays published.
    */
   onPublished?: (rules: LoyaltyRules) => Promise<void> | void;
+  /**
+   * Called once per refused change of the file, after it is counted and logged (the stack audits it as a
+   * failed `admin.rules.reload`). `error` names the file and, for an invalid file, the line. An error is logged.
+   */
+  onRefused?: (refusal: RulesRefusal) => Promise<void> | void;
 }
 
-type RefusalReason = 'invalid' | 'unpublished';
+/** `invalid`: the file does not parse or validate; `unpublished`: valid, but the reload could not be published into `TX`. */
+export type RefusalReason = 'invalid' | 'unpublished';
+
+/** A refused rules file: why, and the error naming the file (and the line, when invalid). */
+export interface RulesRefusal { reason: RefusalReason; error: string }
 
 function refusalCounter(registry: Registry | undefined): Counter<'reason'> | undefined {
   if (!registry) return undefined;
@@ -88,9 +97,14 @@ function coalesced(work: () => Promise<void>): () => void {
 export function watchRulesFile(opts: RulesWatchOptions): () => void {
   let last = opts.initialVersion;
   const refusals = refusalCounter(opts.registry);
-  const refuse = (reason: RefusalReason, err: string, message: string): void => {
+  const refuse = async (reason: RefusalReason, err: string, message: string): Promise<void> => {
     refusals?.inc({ reason });
     opts.logger.error({ err, reason, file: opts.path }, message);
+    try {
+      await opts.onRefused?.({ reason, error: err });
+    } catch (error) {
+      opts.logger.error({ err: (error as Error).message, reason, file: opts.path }, 'loyalty rules file refused, but what follows the refusal failed');
+    }
   };
   const check = async (): Promise<void> => {
     try {
@@ -99,7 +113,7 @@ export function watchRulesFile(opts: RulesWatchOptions): () => void {
       try {
         rules = parseRules(text, opts.path);
       } catch (err) {
-        refuse('invalid', (err as Error).message, 'loyalty rules file refused; the rules in force stay');
+        await refuse('invalid', (err as Error).message, 'loyalty rules file refused; the rules in force stay');
         return;
       }
       const version = rules.version;
@@ -113,7 +127,7 @@ export function watchRulesFile(opts: RulesWatchOptions): () => void {
         } catch (err) {
           opts.logger.error({ err: (err as Error).message, version }, 'loyalty rules reload published, but what follows it failed');
         }
-      } else refuse('unpublished', r.error, 'loyalty rules reload refused; the rules in force stay');
+      } else await refuse('unpublished', r.error, 'loyalty rules reload refused; the rules in force stay');
     } catch (err) {
       opts.logger.warn({ err: (err as Error).message }, 'could not read the loyalty rules file');
     }

@@ -67,6 +67,14 @@ describe('loyalty rules hot reload', () => {
     await waitFor(async () => (await refusedTotal('invalid')) >= 1, 20_000, 'the refusal counter');
     const refusal = await waitFor(async () => logged.find((l) => l.msg === 'loyalty rules file refused; the rules in force stay' && String(l.err).startsWith(`${rulesPath}:3:`)), 5000, 'the refusal line naming the line');
     expect(refusal).toMatchObject({ level: 'error', reason: 'invalid', file: rulesPath });
+    // …and audited: a failed admin.rules.reload whose detail is the refusal naming file and line
+    const refusedRows = await waitFor(async () => {
+      const rows = await queryRows<{ action: string; via: string; route: string; status: number; detail: string }>(stack, "SELECT action, via, route, status, detail FROM vafa.access_audit FINAL WHERE action = 'admin.rules.reload'");
+      return rows.some((r) => r.detail.startsWith(`${rulesPath}:3:`)) && rows;
+    }, 20_000, 'the refusal\'s audit row naming the line');
+    // (a poll that caught the file half-written refuses it too, with its own line: every such row is a 422)
+    for (const row of refusedRows) expect(row).toMatchObject({ action: 'admin.rules.reload', via: 'file', route: rulesPath, status: 422 });
+    expect(refusedRows.map((r) => r.detail)).toContain(refusal.err);
     // kept: nothing recorded in TX, and an event scored now still gets the rules in force
     expect(await controlSubjects()).toBe(0);
     const during = makeTx(2, 'RL-1', { channel: 'pos', amount_minor: 5_000_000 });
@@ -77,12 +85,12 @@ describe('loyalty rules hot reload', () => {
     writeFileSync(rulesPath, shipped.replace('version: "2026.07"', 'version: "2026.08"'));
     // the reload is recorded in TX as one control message per partition
     await waitFor(async () => (await controlSubjects()) === stack.settings.partitions, 20_000, 'the reload control messages');
-    // an admin action: in the access audit once published (the refused file before it is not)
+    // an admin action: in the access audit once published
     const audited = await waitFor(async () => {
-      const rows = await queryRows<{ action: string; via: string; route: string; detail: string }>(stack, "SELECT action, via, route, detail FROM vafa.access_audit FINAL WHERE action = 'admin.rules.reload'");
+      const rows = await queryRows<{ action: string; via: string; route: string; status: number; detail: string }>(stack, "SELECT action, via, route, status, detail FROM vafa.access_audit FINAL WHERE action = 'admin.rules.reload' AND status = 200");
       return rows.length > 0 && rows;
     }, 20_000, 'the reload\'s audit row');
-    expect(audited).toEqual([{ action: 'admin.rules.reload', via: 'file', route: rulesPath, detail: `version=2026.08 partitions=${stack.settings.partitions}` }]);
+    expect(audited).toEqual([{ action: 'admin.rules.reload', via: 'file', route: rulesPath, status: 200, detail: `version=2026.08 partitions=${stack.settings.partitions}` }]);
 
     const after = makeTx(3, 'RL-1', { channel: 'pos', amount_minor: 5_000_000 });
     expect((await postJson(`${stack.apiUrl}/v1/transactions`, after)).status).toBe(202);
