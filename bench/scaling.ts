@@ -144,7 +144,8 @@ async function partitions(stack: Stack, n: number): Promise<(PartInfo | undefine
   const jsm = await natsJsm(stack.nc);
   return Promise.all([...Array(n).keys()].map(async (p) => {
     const i = await jsm.consumers.info(STREAM_TX, consumerName(p)).catch(() => undefined);
-    return i ? { floor: i.ack_floor.stream_seq, pending: i.num_pending, ackPending: i.num_ack_pending, delivered: i.delivered.consumer_seq, created: Date.parse(i.created) } : undefined;
+    // A consumer being re-created can answer without its sequences yet: counted as not there, read again.
+    return i?.ack_floor && i.delivered ? { floor: i.ack_floor.stream_seq, pending: i.num_pending, ackPending: i.num_ack_pending, delivered: i.delivered.consumer_seq, created: Date.parse(i.created) } : undefined;
   }));
 }
 
