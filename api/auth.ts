@@ -228,8 +228,8 @@ interface Session {
 
 /**
  * Dashboard sessions: an opaque random token in an HttpOnly, SameSite=Strict cookie, kept server-side
- * (by its hash) with an absolute lifetime, bounded in number (the oldest go first). A session reads with
- * its key's `read` scope only, and ends when the key leaves the ring.
+ * (by its hash) with an absolute lifetime, bounded in number (the oldest go first). A session reads only
+ * (`sessionScopes`), and ends when the key leaves the ring.
  */
 export class Sessions {
   private readonly map = new Map<string, Session>();
@@ -296,6 +296,17 @@ export function fromTrustedProxy(req: FastifyRequest, proxy: ProxyAuth | undefin
   return !!proxy && proxy.trusted.includes(normalizeAddr(req.socket.remoteAddress));
 }
 
+/**
+ * What a dashboard session may do: read (`read`), and, when its key holds `admin`, the admin routes that only
+ * read (GET, HEAD: the access-audit dashboard, the audit and key lists). Never `ingest`, never an admin write.
+ */
+export function sessionScopes(keyScopes: ReadonlySet<Scope>, method: string): Set<Scope> {
+  const out = new Set<Scope>();
+  if (keyScopes.has('read')) out.add('read');
+  if (keyScopes.has('admin') && (method === 'GET' || method === 'HEAD')) out.add('admin');
+  return out;
+}
+
 /** Who sent the request: a bearer key, a session cookie, the trusted proxy's header; undefined if none. */
 export function authenticate(req: FastifyRequest, opts: AuthOptions): Principal | undefined {
   const auth = req.headers.authorization ?? '';
@@ -307,7 +318,7 @@ export function authenticate(req: FastifyRequest, opts: AuthOptions): Principal 
   if (token) {
     const s = opts.sessions.get(token);
     const c = s && opts.keys.current(s.credHash);
-    if (c) return { id: c.id, scopes: new Set(c.scopes.has('read') ? ['read'] : []), via: 'session' };
+    if (c) return { id: c.id, scopes: sessionScopes(c.scopes, req.method), via: 'session' };
   }
   if (opts.proxy && fromTrustedProxy(req, opts.proxy)) {
     const user = req.headers[opts.proxy.header];

@@ -4,9 +4,10 @@
  * own SQL, expanded exactly as Grafana's ClickHouse plugin would (dashboards/expand.ts), on the `warehouse`
  * client. One definition, two front ends: what a panel shows here is what it shows in Grafana.
  *
- *   GET /api/dashboard                      the dashboards, their panels and variables
+ *   GET /api/dashboard                      the dashboards, their panels and variables (the caller's: see below)
  *   GET /api/dashboard/:uid/variables       the options of each variable (runs the variable queries)
  *   GET /api/dashboard/:uid?range=24h&branch=B01,B02&…   every panel's data for the range
+ *   GET /api/admin/dashboard/:uid…          the same for the administrators' dashboards (the access audit)
  *
  * Time: `event-time` dashboards end at the latest event time in the warehouse (simulated traffic may run
  * ahead of or behind the wall clock), `wall-clock` ones (operations) at now; `to` (RFC 3339) overrides.
@@ -15,8 +16,10 @@
  * query per panel per refresh.
  *
  * Access (docs/security.md): the page (`/`, `/index.html`) and every `/api/dashboard` route need the `read`
- * scope (a bearer key, or the session cookie `/login` sets); the script, the style sheet and ECharts are
- * public (no data in them). A signed-out browser asking for the page is sent to `/login`.
+ * scope (a bearer key, or the session cookie `/login` sets); `/api/admin/dashboard` routes need `admin` (a
+ * session has it for reads when its key holds it), and `/api/dashboard` lists the administrators' dashboards
+ * only to a caller holding `admin`. The script, the style sheet and ECharts are public (no data in them). A
+ * signed-out browser asking for the page is sent to `/login`.
  */
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,7 +28,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ALL, expandPanelSql, type TemplateVariable } from '../expand.js';
-import { DASHBOARDS, renderDashboard, type DashboardSpec } from '../grafana/definitions.js';
+import { ADMIN_DASHBOARDS, DASHBOARDS, renderDashboard, type DashboardSpec } from '../grafana/definitions.js';
 import { withDefaultScope } from '../../api/auth.js';
 
 export interface DashboardDeps {
@@ -90,10 +93,18 @@ function timeColumn(type: string): boolean {
   return /^(Nullable\()?(LowCardinality\()?(Date|DateTime)/.test(type);
 }
 
+type Boards = Map<string, { spec: DashboardSpec; json: DashboardJson }>;
+
+const boards = (specs: readonly DashboardSpec[]): Boards => new Map(specs.map((spec) => [spec.uid, { spec, json: renderDashboard(spec) as unknown as DashboardJson }]));
+
+/** The two sets the built-in dashboard serves: the staff's (`read`) and the administrators' (`admin`: the access audit). */
+const SETS = [
+  { prefix: '/api/dashboard', scope: 'read', audit: 'dashboard.view', specs: DASHBOARDS },
+  { prefix: '/api/admin/dashboard', scope: 'admin', audit: 'admin.audit.read', specs: ADMIN_DASHBOARDS },
+] as const;
+
 export async function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Promise<void> {
-  const dashboards = new Map<string, { spec: DashboardSpec; json: DashboardJson }>(
-    DASHBOARDS.map((spec) => [spec.uid, { spec, json: renderDashboard(spec) as unknown as DashboardJson }]),
-  );
+  const sets = SETS.map((set) => ({ ...set, dashboards: boards(set.specs) }));
   const cache = new Map<string, { at: number; value: Promise<unknown> }>();
   const cached = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
     const now = Date.now();
@@ -165,59 +176,63 @@ export async function registerDashboard(app: FastifyInstance, deps: DashboardDep
     return { from: new Date(to - rangeMs), to: new Date(to), intervalMs: intervalFor(rangeMs) };
   };
 
-  app.get('/api/dashboard', { config: { scope: 'read' }, schema: { hide: true } }, async () => ({
-    dashboards: [...dashboards.values()].map(({ spec, json }) => ({
+  app.get('/api/dashboard', { config: { scope: 'read' }, schema: { hide: true } }, async (req) => ({
+    dashboards: sets.filter((set) => req.principal?.scopes.has(set.scope) ?? false).flatMap((set) => [...set.dashboards.values()].map(({ spec, json }) => ({
       uid: spec.uid, title: spec.title, description: spec.description, clock: spec.clock, refresh: spec.refresh,
-      defaultRange: defaultRange(spec),
+      defaultRange: defaultRange(spec), api: `${set.prefix}/${spec.uid}`,
       variables: spec.variables.map((v) => ({ name: v.name, label: v.label })),
       panels: json.panels.map(panelMeta),
-    })),
+    }))),
     ranges: Object.keys(RANGES),
   }));
 
-  app.get('/api/dashboard/:uid/variables', { config: { scope: 'read' }, schema: { hide: true } }, async (req, reply) => {
-    const d = dashboards.get((req.params as { uid: string }).uid);
-    if (!d) return reply.code(404).send({ error: 'VAFA_NOT_FOUND', message: 'No such dashboard.' });
-    const q = req.query as Record<string, string | undefined>;
-    const range = await resolveRange(d.spec, q);
-    if (typeof range === 'string') return bad(reply, range);
-    const key = `vars:${d.spec.uid}:${Math.floor(range.to.getTime() / 60_000)}:${q.range ?? ''}`;
-    const vars = await cached(key, () => variableOptions(d.spec, range, range.intervalMs));
-    return { variables: vars.map((v) => ({ name: v.name, label: d.spec.variables.find((s) => s.name === v.name)?.label ?? v.name, options: v.options })) };
-  });
+  for (const set of sets) registerData(set.prefix, set.scope, set.audit, set.dashboards);
 
-  app.get('/api/dashboard/:uid', { config: { scope: 'read', audit: 'dashboard.view' }, schema: { hide: true } }, async (req, reply) => {
-    const d = dashboards.get((req.params as { uid: string }).uid);
-    if (!d) return reply.code(404).send({ error: 'VAFA_NOT_FOUND', message: 'No such dashboard.' });
-    const q = req.query as Record<string, string | undefined>;
-    const chosen = parseVariables(d.spec, q);
-    if (typeof chosen === 'string') return bad(reply, chosen);
-    const range = await resolveRange(d.spec, q);
-    if (typeof range === 'string') return bad(reply, range);
-    const key = `data:${d.spec.uid}:${range.from.getTime()}:${range.to.getTime()}:${JSON.stringify([...chosen])}`;
-    return await cached(key, async () => {
-      // Variables without a selection are "All": options are only needed where a panel uses one outside
-      // $__conditionalAll, which these dashboards never do, so "All" costs no variable query here.
-      const variables: TemplateVariable[] = d.spec.variables.map((v) => ({ name: v.name, current: chosen.get(v.name) ?? [ALL], options: v.type === 'custom' ? v.query.split(',') : [] }));
-      const ctx = { range: { from: range.from, to: range.to }, intervalMs: range.intervalMs, variables };
-      const panels = await mapLimit(d.json.panels, 4, async (p) => {
-        try {
-          const frames: Frame[] = [];
-          for (const t of p.targets) {
-            const r = await query(expandPanelSql(t.rawSql, ctx));
-            const columns = r.meta.map((m) => ({ name: m.name, type: m.type, time: timeColumn(m.type) }));
-            const rows = r.data.map((row) => row.map((v, i) => (columns[i]!.time && typeof v === 'string' ? Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v) : v)));
-            frames.push({ refId: t.refId, columns, rows });
-          }
-          return { id: p.id, frames };
-        } catch (err) {
-          req.log.warn({ err: (err as Error).message, dashboard: d.spec.uid, panel: p.title }, 'dashboard panel query failed');
-          return { id: p.id, frames: [], error: (err as Error).message.split('\n')[0]?.slice(0, 300) };
-        }
-      });
-      return { uid: d.spec.uid, from: range.from.toISOString(), to: range.to.toISOString(), intervalMs: range.intervalMs, panels };
+  function registerData(prefix: string, scope: 'read' | 'admin', audit: string, dashboards: Boards): void {
+    app.get(`${prefix}/:uid/variables`, { config: { scope }, schema: { hide: true } }, async (req, reply) => {
+      const d = dashboards.get((req.params as { uid: string }).uid);
+      if (!d) return reply.code(404).send({ error: 'VAFA_NOT_FOUND', message: 'No such dashboard.' });
+      const q = req.query as Record<string, string | undefined>;
+      const range = await resolveRange(d.spec, q);
+      if (typeof range === 'string') return bad(reply, range);
+      const key = `vars:${d.spec.uid}:${Math.floor(range.to.getTime() / 60_000)}:${q.range ?? ''}`;
+      const vars = await cached(key, () => variableOptions(d.spec, range, range.intervalMs));
+      return { variables: vars.map((v) => ({ name: v.name, label: d.spec.variables.find((s) => s.name === v.name)?.label ?? v.name, options: v.options })) };
     });
-  });
+
+    app.get(`${prefix}/:uid`, { config: { scope, audit }, schema: { hide: true } }, async (req, reply) => {
+      const d = dashboards.get((req.params as { uid: string }).uid);
+      if (!d) return reply.code(404).send({ error: 'VAFA_NOT_FOUND', message: 'No such dashboard.' });
+      const q = req.query as Record<string, string | undefined>;
+      const chosen = parseVariables(d.spec, q);
+      if (typeof chosen === 'string') return bad(reply, chosen);
+      const range = await resolveRange(d.spec, q);
+      if (typeof range === 'string') return bad(reply, range);
+      const key = `data:${d.spec.uid}:${range.from.getTime()}:${range.to.getTime()}:${JSON.stringify([...chosen])}`;
+      return await cached(key, async () => {
+        // Variables without a selection are "All": options are only needed where a panel uses one outside
+        // $__conditionalAll, which these dashboards never do, so "All" costs no variable query here.
+        const variables: TemplateVariable[] = d.spec.variables.map((v) => ({ name: v.name, current: chosen.get(v.name) ?? [ALL], options: v.type === 'custom' ? v.query.split(',') : [] }));
+        const ctx = { range: { from: range.from, to: range.to }, intervalMs: range.intervalMs, variables };
+        const panels = await mapLimit(d.json.panels, 4, async (p) => {
+          try {
+            const frames: Frame[] = [];
+            for (const t of p.targets) {
+              const r = await query(expandPanelSql(t.rawSql, ctx));
+              const columns = r.meta.map((m) => ({ name: m.name, type: m.type, time: timeColumn(m.type) }));
+              const rows = r.data.map((row) => row.map((v, i) => (columns[i]!.time && typeof v === 'string' ? Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v) : v)));
+              frames.push({ refId: t.refId, columns, rows });
+            }
+            return { id: p.id, frames };
+          } catch (err) {
+            req.log.warn({ err: (err as Error).message, dashboard: d.spec.uid, panel: p.title }, 'dashboard panel query failed');
+            return { id: p.id, frames: [], error: (err as Error).message.split('\n')[0]?.slice(0, 300) };
+          }
+        });
+        return { uid: d.spec.uid, from: range.from.toISOString(), to: range.to.toISOString(), intervalMs: range.intervalMs, panels };
+      });
+    });
+  }
 
   const echarts = createRequire(import.meta.url).resolve('echarts/dist/echarts.min.js');
   app.get('/vendor/echarts.min.js', { config: { scope: 'public' }, schema: { hide: true } }, async (_req, reply) => {

@@ -385,10 +385,16 @@ describe('access-audit dashboard (administrators)', () => {
     expect(Number(stat!.admin_actions)).toBeGreaterThanOrEqual(1);
   });
 
-  it('is not served by the built-in dashboard (open to the read scope)', async () => {
+  it('is served by the built-in dashboard under the admin routes only (this stack has no keys: anonymous holds every scope)', async () => {
     expect((await fetch(`${stack.apiUrl!}/api/dashboard/vafa-access-audit`)).status).toBe(404);
-    const meta = (await (await fetch(`${stack.apiUrl!}/api/dashboard`)).json()) as { dashboards: { uid: string }[] };
-    expect(meta.dashboards.map((d) => d.uid)).not.toContain('vafa-access-audit');
+    const meta = (await (await fetch(`${stack.apiUrl!}/api/dashboard`)).json()) as { dashboards: { uid: string; api: string; panels: unknown[] }[] };
+    const listed = meta.dashboards.find((d) => d.uid === 'vafa-access-audit');
+    expect(listed?.api).toBe('/api/admin/dashboard/vafa-access-audit');
+    const r = await fetch(`${stack.apiUrl!}${listed!.api}`);
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { panels: { id: number; error?: string; frames: { rows: unknown[] }[] }[] };
+    expect(body.panels).toHaveLength(listed!.panels.length);
+    for (const p of body.panels) expect(p.error, `panel ${p.id}`).toBeUndefined();
   });
 });
 
@@ -401,9 +407,10 @@ describe('built-in dashboard', () => {
     const lib = await fetch(`${api}/vendor/echarts.min.js`);
     expect(lib.status).toBe(200);
     expect((await lib.text()).length).toBeGreaterThan(500_000);
-    const meta = (await (await fetch(`${api}/api/dashboard`)).json()) as { dashboards: { uid: string; panels: unknown[] }[] };
-    expect(meta.dashboards.map((d) => d.uid)).toEqual(['vafa-retention', 'vafa-loyalty', 'vafa-campaigns', 'vafa-satisfaction', 'vafa-operations']);
-    for (const d of meta.dashboards) {
+    const meta = (await (await fetch(`${api}/api/dashboard`)).json()) as { dashboards: { uid: string; api: string; panels: unknown[] }[] };
+    // the access audit comes last, for admin callers only (above)
+    expect(meta.dashboards.map((d) => d.uid)).toEqual(['vafa-retention', 'vafa-loyalty', 'vafa-campaigns', 'vafa-satisfaction', 'vafa-operations', 'vafa-access-audit']);
+    for (const d of meta.dashboards.filter((x) => x.api === `/api/dashboard/${x.uid}`)) {
       const r = await fetch(`${api}/api/dashboard/${d.uid}`);
       expect(r.status).toBe(200);
       const body = (await r.json()) as { panels: { id: number; error?: string; frames: { rows: unknown[] }[] }[] };

@@ -237,7 +237,7 @@ function layout(d) {
 async function loadVariables(d) {
   const box = $('#variables');
   box.replaceChildren();
-  const r = await api(`/api/dashboard/${d.uid}/variables?range=${state.range}`);
+  const r = await api(`${d.api}/variables?range=${state.range}`);
   if (!r.ok) return;
   const { variables } = await r.json();
   for (const v of variables) {
@@ -262,7 +262,7 @@ async function refresh() {
   const params = new URLSearchParams({ range: state.range });
   for (const [k, v] of Object.entries(state.vars)) if (v && v !== 'all') params.set(k, v);
   try {
-    const r = await api(`/api/dashboard/${d.uid}?${params}`);
+    const r = await api(`${d.api}?${params}`);
     const body = await r.json();
     if (seq !== state.seq) return;
     if (!r.ok) throw new Error(body.message ?? `HTTP ${r.status}`);
