@@ -3,8 +3,9 @@
  * administrators' access audit (`ADMIN_DASHBOARDS`, a folder of its own), for the
  * ClickHouse data source plugin (grafana-clickhouse-datasource v4, SQL editor). `generate.ts` renders them
  * to the JSON files next to this one, which Grafana provisions (dashboards/provisioning/dashboards/vafa.yml)
- * and the built-in dashboard serves, and the admin ones to dashboards/grafana-admin/ (provider vafa-admin.yml,
- * never served by the built-in dashboard); a test checks the files are up to date.
+ * and the built-in dashboard serves, and the admin ones to dashboards/grafana-admin/ (imported into their own
+ * Grafana organization by docker/grafana/audit-org.sh; the built-in dashboard serves them to `admin` only); a
+ * test checks the files are up to date.
  *
  * Every query reads the dashboard relations of sinks/clickhouse/dashboard-views.ts (`dash_*`): time-ordered
  * copies read with FINAL (so replayed rows never count twice) and `dash_customers`, the customer snapshot.
