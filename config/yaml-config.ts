@@ -1,27 +1,18 @@
 /**
  * Validated YAML config files with errors that name the line: parse with positions, check against a
  * TypeBox schema, and report every problem (up to 30) as `file:line:column: path: message`. Pure (no
- * I/O): the loyalty rules, the lifecycle thresholds and the offer catalogue all parse through it.
+ * I/O): the loyalty rules, the lifecycle thresholds and the offer catalogue all parse through it. The
+ * issue type and the error (`ConfigError`) live in `contracts/config-error.ts`, where `scorer/core` may
+ * import them; they are re-exported here.
  */
 import type { TSchema, Static } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { ConfigIssue } from '../contracts/config-error.js';
 
 export type Path = (string | number)[];
 
-export interface ConfigIssue {
-  /** 1-based; 0 when unknown (a typed object, not a file). */
-  line: number;
-  column: number;
-  /** e.g. `rules[2].award.fixed`; `(file)` for the whole file, `(yaml)` for a syntax error. */
-  path: string;
-  message: string;
-}
-
-/** `file:line:column: path: message`, one problem a line. */
-export function issuesText(source: string, issues: readonly ConfigIssue[]): string {
-  return issues.map((i) => `${source}:${i.line}:${i.column}: ${i.path}: ${i.message}`).join('\n');
-}
+export { ConfigError, issuesText, type ConfigIssue } from '../contracts/config-error.js';
 
 export function pathText(path: Path): string {
   let s = '';

@@ -6,6 +6,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../config/yaml-config.js';
+import { ConfigError } from '../../../contracts/config-error.js';
 import { Value } from '@sinclair/typebox/value';
 import { DAY_MS } from '../types.js';
 
@@ -91,20 +92,9 @@ export const DEFAULT_LIFECYCLE_FILE: LifecycleFile = {
   },
 };
 
-export interface LifecycleIssue {
-  /** 1-based; 0 when unknown. */
-  line: number;
-  column: number;
-  /** e.g. `stages.separation_days`; `(file)` for the whole file. */
-  path: string;
-  message: string;
-}
-
-export class LifecycleConfigError extends Error {
-  override readonly name = 'LifecycleConfigError';
-  constructor(readonly source: string, readonly issues: LifecycleIssue[]) {
-    super(issues.map((i) => `${source}:${i.line}:${i.column}: ${i.path}: ${i.message}`).join('\n'));
-  }
+/** An invalid lifecycle file: every problem with its line (see `ConfigError`). */
+export class LifecycleConfigError extends ConfigError {
+  override readonly name: string = 'LifecycleConfigError';
 }
 
 

@@ -7,6 +7,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../config/yaml-config.js';
+import { ConfigError } from '../../../contracts/config-error.js';
 import { Value } from '@sinclair/typebox/value';
 import { CHANNELS } from '../../../contracts/events.js';
 import { DOW_NAMES, dowIndex, parseClock, parseOffset, type DowName } from './calendar.js';
@@ -215,20 +216,9 @@ export interface LoyaltyRules {
 // Errors that name the line
 // ---------------------------------------------------------------------------------------------------
 
-export interface RulesIssue {
-  /** 1-based; 0 when unknown. */
-  line: number;
-  column: number;
-  /** `rules[2].award.fixed`; `(file)` for the whole file. */
-  path: string;
-  message: string;
-}
-
-export class RulesError extends Error {
-  override readonly name = 'RulesError';
-  constructor(readonly source: string, readonly issues: RulesIssue[]) {
-    super(issues.map((i) => `${source}:${i.line}:${i.column}: ${i.path}: ${i.message}`).join('\n'));
-  }
+/** An invalid loyalty-rules file: every problem with its line (see `ConfigError`). */
+export class RulesError extends ConfigError {
+  override readonly name: string = 'RulesError';
 }
 
 

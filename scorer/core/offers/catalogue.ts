@@ -8,6 +8,7 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../config/yaml-config.js';
+import { ConfigError } from '../../../contracts/config-error.js';
 import { Value } from '@sinclair/typebox/value';
 import { CHANNELS } from '../../../contracts/events.js';
 import { OFFER_CHANNELS, type OfferChannel } from '../../../contracts/subjects.js';
@@ -279,20 +280,9 @@ export interface OffersCatalogue {
 // Errors that name the line
 // ---------------------------------------------------------------------------------------------------
 
-export interface OffersIssue {
-  /** 1-based; 0 when unknown. */
-  line: number;
-  column: number;
-  /** e.g. `offers[2].when.churn.min`; `(file)` for the whole file. */
-  path: string;
-  message: string;
-}
-
-export class OffersConfigError extends Error {
-  override readonly name = 'OffersConfigError';
-  constructor(readonly source: string, readonly issues: OffersIssue[]) {
-    super(issues.map((i) => `${source}:${i.line}:${i.column}: ${i.path}: ${i.message}`).join('\n'));
-  }
+/** An invalid offer catalogue: every problem with its line (see `ConfigError`). */
+export class OffersConfigError extends ConfigError {
+  override readonly name: string = 'OffersConfigError';
 }
 
 
