@@ -55,3 +55,34 @@ export class ByteWriter {
     this.varint(n < 0 ? -n * 2 - 1 : n * 2);
   }
 }
+
+/** Reads what a ByteWriter wrote; a subclass says how a malformed input is refused (its own error class). */
+export abstract class ByteReader {
+  constructor(readonly bytes: Uint8Array, public offset: number) {}
+
+  /** Throws the subclass's format error, naming `detail` and where. */
+  protected abstract fail(detail: string): never;
+
+  byte(): number {
+    if (this.offset >= this.bytes.length) this.fail('truncated');
+    return this.bytes[this.offset++]!;
+  }
+
+  varint(): number {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      const b = this.byte();
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+      scale *= 0x80;
+      if (scale > 2 ** 56) this.fail('varint too long');
+    }
+    return n;
+  }
+
+  zigzag(): number {
+    const z = this.varint();
+    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+  }
+}

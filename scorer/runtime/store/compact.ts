@@ -22,7 +22,7 @@
  * Nothing is shared between records: each decodes on its own, whatever shape the core gives its state next.
  */
 
-import { BASE64_CODES, BASE64_VALUE, ByteWriter } from './bytes.js';
+import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter } from './bytes.js';
 
 const T_NULL = 0x00;
 const T_FALSE = 0x01;
@@ -437,37 +437,15 @@ function scratchOf(n: number): Buffer {
   return scratch;
 }
 
-class Decoder {
-  offset = 0;
+class Decoder extends ByteReader {
   readonly strings: string[] = [];
 
-  constructor(private readonly bytes: Uint8Array) {}
+  constructor(bytes: Uint8Array) {
+    super(bytes, 0);
+  }
 
-  private fail(detail: string): never {
+  protected fail(detail: string): never {
     throw new CompactFormatError(`${detail} at byte ${this.offset} of ${this.bytes.length}`);
-  }
-
-  private byte(): number {
-    if (this.offset >= this.bytes.length) this.fail('truncated');
-    return this.bytes[this.offset++]!;
-  }
-
-  varint(): number {
-    let n = 0;
-    let scale = 1;
-    for (;;) {
-      const b = this.byte();
-      n += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-      scale *= 0x80;
-      if (scale > 2 ** 56) this.fail('varint too long');
-    }
-    return n;
-  }
-
-  private zigzag(): number {
-    const z = this.varint();
-    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
   }
 
   private take(n: number): Uint8Array {

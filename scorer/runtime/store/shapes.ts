@@ -26,7 +26,7 @@
  */
 import type { EarnRecord, Lot, RuleAward } from '../../core/loyalty/state.js';
 import { HASH_CHARS, type SeenIds } from '../../core/seen.js';
-import { BASE64_CODES, BASE64_VALUE, ByteWriter } from './bytes.js';
+import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter } from './bytes.js';
 
 /** A section's first byte. */
 export const SECTION_ABSENT = 0;
@@ -309,38 +309,13 @@ let previous = Buffer.allocUnsafe(256);
 let text = Buffer.allocUnsafe(256);
 
 /** Reads what the writers above wrote, from `offset` of `bytes`. */
-export class ShapeReader {
+export class ShapeReader extends ByteReader {
   private readonly dictionary: string[] = [];
   /** The previous front-coded string's bytes (ASCII) are at the start of `previous`, so the next one is assembled flat. */
   private previousLength = 0;
 
-  constructor(readonly bytes: Uint8Array, public offset: number) {}
-
-  private fail(detail: string): never {
+  protected fail(detail: string): never {
     throw new ShapeFormatError(`${detail} at byte ${this.offset} of ${this.bytes.length}`);
-  }
-
-  byte(): number {
-    if (this.offset >= this.bytes.length) this.fail('truncated');
-    return this.bytes[this.offset++]!;
-  }
-
-  varint(): number {
-    let n = 0;
-    let scale = 1;
-    for (;;) {
-      const b = this.byte();
-      n += (b & 0x7f) * scale;
-      if (b < 0x80) break;
-      scale *= 0x80;
-      if (scale > 2 ** 56) this.fail('varint too long');
-    }
-    return n;
-  }
-
-  zigzag(): number {
-    const z = this.varint();
-    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
   }
 
   count(): number {
