@@ -1,7 +1,7 @@
 /** One error class for an invalid configuration file: the three parsers throw it, each under its own name. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../contracts/config-error.js';
-import { ConfigError as ReExported } from '../../config/yaml-config.js';
+import { ConfigError as ReExported } from '../../contracts/yaml-config.js';
 import { parseRules, RulesError } from '../../scorer/core/loyalty/rules.js';
 import { parseLifecycleConfig, LifecycleConfigError } from '../../scorer/core/lifecycle/config.js';
 import { parseOffers, OffersConfigError } from '../../scorer/core/offers/catalogue.js';
@@ -16,7 +16,7 @@ function thrown(parse: () => unknown): unknown {
 }
 
 describe('ConfigError', () => {
-  it('is the one class config/yaml-config.ts re-exports', () => {
+  it('is the one class contracts/yaml-config.ts re-exports', () => {
     expect(ReExported).toBe(ConfigError);
   });
 

@@ -5,7 +5,7 @@
  * (`scorer/runtime/lifecycle-config.ts`).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../config/yaml-config.js';
+import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
 import { ConfigError } from '../../../contracts/config-error.js';
 import { Value } from '@sinclair/typebox/value';
 import { DAY_MS } from '../types.js';

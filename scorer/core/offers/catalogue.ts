@@ -7,7 +7,7 @@
  * Documented, field by field, in docs/offers.md.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../config/yaml-config.js';
+import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
 import { ConfigError } from '../../../contracts/config-error.js';
 import { Value } from '@sinclair/typebox/value';
 import { CHANNELS } from '../../../contracts/events.js';

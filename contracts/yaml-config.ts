@@ -1,18 +1,18 @@
 /**
  * Validated YAML config files with errors that name the line: parse with positions, check against a
  * TypeBox schema, and report every problem (up to 30) as `file:line:column: path: message`. Pure (no
- * I/O): the loyalty rules, the lifecycle thresholds and the offer catalogue all parse through it. The
- * issue type and the error (`ConfigError`) live in `contracts/config-error.ts`, where `scorer/core` may
- * import them; they are re-exported here.
+ * I/O): the loyalty rules, the lifecycle thresholds and the offer catalogue all parse through it, in
+ * `scorer/core` (which imports only `scorer/core` and `contracts/`); `config/policy.ts` reads the files.
+ * The issue type and the error (`ConfigError`) are `contracts/config-error.ts`'s, re-exported here.
  */
 import type { TSchema, Static } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { ConfigIssue } from '../contracts/config-error.js';
+import type { ConfigIssue } from './config-error.js';
 
 export type Path = (string | number)[];
 
-export { ConfigError, issuesText, type ConfigIssue } from '../contracts/config-error.js';
+export { ConfigError, issuesText, type ConfigIssue } from './config-error.js';
 
 export function pathText(path: Path): string {
   let s = '';
