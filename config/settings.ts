@@ -113,6 +113,13 @@ export const SettingsSchema = Type.Object({
    * GiB; raise it as the state shrinks (at 1 KiB a customer, a million fit).
    */
   stateCacheCustomers: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
+  /**
+   * Scorer, with `VAFA_STATE_CACHE_CUSTOMERS` > 0: also most heap the decoded customers may take in this
+   * process, MiB, split evenly over the partitions like the count; a customer is estimated at 6× its
+   * record's length (`HEAP_BYTES_PER_RECORD_BYTE`). 0: no bound but the count. Env `VAFA_STATE_CACHE_MB`,
+   * default 256. Part of the scorer's memory budget (docs/operations.md, "Memory of a scorer").
+   */
+  stateCacheMb: Type.Integer({ minimum: 0, maximum: 1_000_000 }),
   /** Scorer: partition lease lifetime, ms. Env `VAFA_LEASE_MS`, default 10000. */
   leaseMs: Type.Integer({ minimum: 500 }),
   /** Scorer instance name (unique per process). Env `VAFA_INSTANCE`, default `<hostname>-<pid>`. */
@@ -158,7 +165,7 @@ export const ENV_NAMES: Record<keyof Static<typeof SettingsSchema>, string> = {
   partitions: 'VAFA_PARTITIONS', streamReplicas: 'VAFA_STREAM_REPLICAS', duplicateWindowS: 'VAFA_DUPLICATE_WINDOW_S',
   apiKeys: 'VAFA_API_KEYS', apiKeyFile: 'VAFA_API_KEY_FILE', sessionTtlS: 'VAFA_SESSION_TTL_S', proxyUserHeader: 'VAFA_PROXY_USER_HEADER', trustedProxies: 'VAFA_TRUSTED_PROXIES',
   natsUser: 'NATS_USER', natsPassword: 'NATS_PASSWORD', natsToken: 'NATS_TOKEN', natsCreds: 'NATS_CREDS', natsNkey: 'NATS_NKEY', rateLimitPerMin: 'VAFA_RATE_LIMIT_PER_MIN', tokenKey: 'VAFA_TOKEN_KEY', logLevel: 'LOG_LEVEL', logFormat: 'LOG_FORMAT', scorerBatch: 'VAFA_SCORER_BATCH',
-  scorerWaitMs: 'VAFA_SCORER_WAIT_MS', scorerTimerSlice: 'VAFA_SCORER_TIMER_SLICE', sinkLingerMs: 'VAFA_SINK_LINGER_MS', sinkIdleLingerMs: 'VAFA_SINK_IDLE_LINGER_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', stateCacheCustomers: 'VAFA_STATE_CACHE_CUSTOMERS', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
+  scorerWaitMs: 'VAFA_SCORER_WAIT_MS', scorerTimerSlice: 'VAFA_SCORER_TIMER_SLICE', sinkLingerMs: 'VAFA_SINK_LINGER_MS', sinkIdleLingerMs: 'VAFA_SINK_IDLE_LINGER_MS', checkpointMs: 'VAFA_CHECKPOINT_MS', checkpointStore: 'VAFA_CHECKPOINTS', stateCacheCustomers: 'VAFA_STATE_CACHE_CUSTOMERS', stateCacheMb: 'VAFA_STATE_CACHE_MB', leaseMs: 'VAFA_LEASE_MS', instance: 'VAFA_INSTANCE', scorerPartitions: 'VAFA_SCORER_PARTITIONS',
   rulesPath: 'VAFA_RULES', rulesWatchMs: 'VAFA_RULES_WATCH_MS', modelPath: 'VAFA_MODEL', offersPath: 'VAFA_OFFERS', lifecyclePath: 'VAFA_LIFECYCLE',
   shutdownMs: 'VAFA_SHUTDOWN_MS', webhookUrl: 'VAFA_WEBHOOK_URL', webhookSecret: 'VAFA_WEBHOOK_SECRET', startupTimeoutMs: 'VAFA_STARTUP_TIMEOUT_MS',
   ingestWorkers: 'VAFA_INGEST_WORKERS', retentionDays: 'VAFA_RETENTION_DAYS',
@@ -240,6 +247,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     scorerPartitions,
     checkpointStore: (str('checkpointStore') ?? 'auto') as Settings['checkpointStore'],
     stateCacheCustomers: int(env, 'stateCacheCustomers', 10_000),
+    stateCacheMb: int(env, 'stateCacheMb', 256),
     leaseMs: int(env, 'leaseMs', 10_000),
     instance: str('instance') ?? `${os.hostname().replace(/[^A-Za-z0-9_-]/g, '-')}-${process.pid}`,
     rulesPath: path.resolve(str('rulesPath') ?? path.join(PROJECT_ROOT, 'config/loyalty-rules.yaml')),

@@ -9,7 +9,8 @@
  * cache: a customer it does not hold is read from the store (lmdb's `get` is synchronous and memory
  * mapped) the first time the core looks for it (`Object.hasOwn`, `in`, a plain read), so the core keeps
  * its synchronous `Record` view. Customers reached since the last commit (dirty) stay until it is
- * durable; then `evict` drops the least recently reached clean ones past the limit. Enumerating the
+ * durable; then `evict` drops the least recently reached clean ones past the limits (a number of customers
+ * and, if set, their estimated heap in bytes). Enumerating the
  * proxy (`Object.keys`) yields only what is cached: whole-state code (`save`, NDJSON snapshots) needs a
  * state loaded whole.
  */
@@ -24,10 +25,17 @@ export interface CustomerChanges {
   readonly added: number;
 }
 
+/** A committed customer as read from the store. */
+export interface StoredCustomer {
+  customer: CustomerState;
+  /** Heap the decoded customer is estimated to take, bytes (the store's estimate from its record's length). */
+  heapBytes: number;
+}
+
 /** Where a cache misses to: the committed customers of the partition. */
 export interface CustomerSource {
-  /** The committed customer, decoded; undefined when there is none. */
-  read(id: string): CustomerState | undefined;
+  /** The committed customer, decoded, with its estimated heap; undefined when there is none. */
+  read(id: string): StoredCustomer | undefined;
   /** Whether a committed record exists (no decoding). */
   exists(id: string): boolean;
 }
@@ -37,12 +45,20 @@ export interface CustomerCache {
   source: CustomerSource;
   /** Most customers kept in memory once the last commit is durable (dirty ones are never dropped). At least 1. */
   limit: number;
+  /**
+   * Most estimated heap of the customers kept in memory once the last commit is durable, bytes (dirty
+   * ones are never dropped; a customer's estimate is set when it is read and at every commit that writes
+   * it, `weigh`). Default: no bound but `limit`.
+   */
+  limitBytes?: number;
 }
 
 /** Cache figures since the tracker was made. */
 export interface CacheStats {
   /** Customers in memory now. */
   cached: number;
+  /** Their estimated heap, bytes (0 without a cache: nothing is weighed). */
+  cachedBytes: number;
   /** Lookups of a customer by the core (a `hasOwn`, an `in`, a read). */
   lookups: number;
   /** Lookups that went to the store (a miss; the customer may not exist yet). */
@@ -82,6 +98,9 @@ export class ChangeTracker {
   private removedUndurable = new Set<string>();
   /** Cached customers, least recently reached first (bounded caches only). */
   private readonly recency = new Set<string>();
+  /** Estimated heap of each cached customer (bounded caches only), and their sum. */
+  private readonly weights = new Map<string, number>();
+  private weightTotal = 0;
   private readonly figures = { lookups: 0, misses: 0, evicted: 0 };
   private readonly raw: Record<string, CustomerState>;
 
@@ -93,6 +112,7 @@ export class ChangeTracker {
   /** Replaces `state.customers` with a tracking view of the same record (a cache over `cache.source` if given). */
   constructor(state: PartitionState, private readonly cache?: CustomerCache) {
     if (cache && !(Number.isInteger(cache.limit) && cache.limit >= 1)) throw new RangeError(`customer cache limit must be an integer ≥ 1, got ${cache.limit}`);
+    if (cache?.limitBytes !== undefined && !(cache.limitBytes > 0)) throw new RangeError(`customer cache limitBytes must be > 0, got ${cache.limitBytes}`);
     const raw = rawCustomers(state);
     this.raw = raw;
     if (cache) for (const id of Object.keys(raw)) this.recency.add(id);
@@ -121,6 +141,7 @@ export class ChangeTracker {
           this.removed.add(key);
           this.removedUndurable.add(key);
           this.recency.delete(key);
+          this.weigh(key, 0);
           this.added--;
         }
         return Reflect.deleteProperty(target, key);
@@ -151,10 +172,11 @@ export class ChangeTracker {
     this.figures.lookups++;
     this.figures.misses++;
     if (this.removedUndurable.has(id)) return false;
-    const customer = this.cache.source.read(id);
-    if (!customer) return false;
-    target[id] = customer;
+    const stored = this.cache.source.read(id);
+    if (!stored) return false;
+    target[id] = stored.customer;
     this.recency.add(id);
+    this.weigh(id, stored.heapBytes);
     return true;
   }
 
@@ -167,6 +189,14 @@ export class ChangeTracker {
       if (this.cache) this.recency.add(key);
     }
     this.changed.add(key);
+  }
+
+  /** Sets the estimated heap of cached customer `id`, bytes (the store calls it when a commit encodes it; 0: forget it). */
+  weigh(id: string, heapBytes: number): void {
+    if (!this.cache) return;
+    this.weightTotal += heapBytes - (this.weights.get(id) ?? 0);
+    if (heapBytes > 0) this.weights.set(id, heapBytes);
+    else this.weights.delete(id);
   }
 
   /** Number of customers noted since the last `take`. */
@@ -191,19 +221,21 @@ export class ChangeTracker {
 
   /**
    * Call once the commit of the last `take` is durable: drops the least recently reached customers past
-   * the limit, except those reached since that `take` (not committed yet).
+   * the limits (count and bytes), except those reached since that `take` (not committed yet).
    */
   evict(): void {
     this.removedUndurable = new Set();
     if (!this.cache) return;
+    const limitBytes = this.cache.limitBytes ?? Infinity;
     let skipped = 0;
     for (const id of this.recency) {
-      if (this.recency.size - skipped <= this.cache.limit) break;
+      if (this.recency.size - skipped <= this.cache.limit && this.weightTotal <= limitBytes) break;
       if (this.changed.has(id)) {
         skipped++;
         continue;
       }
       this.recency.delete(id);
+      this.weigh(id, 0);
       Reflect.deleteProperty(this.raw, id);
       this.figures.evicted++;
     }
@@ -211,6 +243,6 @@ export class ChangeTracker {
 
   /** Cache figures (a tracker without a cache counts every customer as cached and nothing else). */
   stats(): CacheStats {
-    return { cached: this.cache ? this.recency.size : Object.keys(this.raw).length, ...this.figures };
+    return { cached: this.cache ? this.recency.size : Object.keys(this.raw).length, cachedBytes: this.weightTotal, ...this.figures };
   }
 }

@@ -21,9 +21,10 @@ import { withDeadline } from '../../../runtime/deadline.js';
 /** Longest wait for a released partition's last snapshot; past it the next owner replays more of the stream. */
 const releaseShipMs = 10_000;
 
-export { ChangeTracker, isPartial, PartialStateError, rawCustomers, trackerOf, type CacheStats, type CustomerCache, type CustomerChanges, type CustomerSource } from './changes.js';
+export { ChangeTracker, isPartial, PartialStateError, rawCustomers, trackerOf, type CacheStats, type CustomerCache, type CustomerChanges, type CustomerSource, type StoredCustomer } from './changes.js';
 export { CODEC_VERSION, CodecError, decodeRecord, encodeRecord } from './codec.js';
-export { LmdbStateStore, StaleCommitError, StoreCorruptError, StoreOpenError, type LmdbStateStoreOptions, type StoreFrame } from './lmdb-store.js';
+export { HEAP_BYTES_PER_RECORD_BYTE, LmdbStateStore, StaleCommitError, StoreCorruptError, StoreOpenError, type LmdbStateStoreOptions, type StoreFrame } from './lmdb-store.js';
+export { BASE_HEAP_MIB, HEAP_HEADROOM, liveHeapMiB, oldSpaceLimitMiB, TIMER_HEAP_BYTES, type HeapBudget } from './memory.js';
 export { ChainMovedError, NatsSnapshots, parseFrames, SnapshotFormatError, type SnapshotOptions } from './snapshots.js';
 
 export type StoreKind = 'auto' | 'lmdb' | 'file' | 'nats';
@@ -37,6 +38,8 @@ export interface OpenStoreOptions {
   streamReplicas: number;
   /** Most customers of a partition kept in memory, the rest read lazily (`LmdbStateStoreOptions.cacheCustomers`). Default: all loaded. */
   cacheCustomers?: number;
+  /** With `cacheCustomers`: most estimated heap of a partition's cached customers, bytes (`LmdbStateStoreOptions.cacheBytes`). */
+  cacheBytes?: number;
   /** Interval of the snapshots shipped to NATS (`nats`) or written whole (`file`), ms. Default 5000. */
   checkpointMs?: number;
   logger: Logger;
@@ -51,7 +54,7 @@ export interface OpenedStore {
 export async function openCheckpointStore(options: OpenStoreOptions): Promise<OpenedStore> {
   const kind = options.kind === 'auto' ? (options.localNats ? 'lmdb' : 'nats') : options.kind;
   const legacyDir = path.join(options.dataDir, 'checkpoints');
-  const cache = options.cacheCustomers === undefined ? {} : { cacheCustomers: options.cacheCustomers };
+  const cache = options.cacheCustomers === undefined ? {} : { cacheCustomers: options.cacheCustomers, ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }) };
   switch (kind) {
     case 'lmdb': {
       const store = openOrSetAside({ path: path.join(options.dataDir, 'state'), fallbacks: [new FileCheckpointStore(legacyDir)], ...cache, logger: options.logger }, options.logger);
