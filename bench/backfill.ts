@@ -8,12 +8,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_ENGINE_CONFIG } from '../scorer/core/engine.js';
 import { backfill } from '../scorer/runtime/backfill/backfill.js';
 import { listSources, ReadMeter, streamOrder } from '../scorer/runtime/backfill/sources.js';
 import { IngestService } from '../ingest/service.js';
 import { LmdbStateStore } from '../scorer/runtime/store/lmdb-store.js';
 import type { Publisher } from '../ingest/publisher.js';
+import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { runs: { type: 'string', default: '3' }, stages: { type: 'boolean', default: false }, partitions: { type: 'string', default: '8' } } });
 const dir = positionals[0];

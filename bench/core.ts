@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { txSubject, partitionOf } from '../contracts/subjects.js';
 import { encodeRecord } from '../scorer/runtime/store/codec.js';
 import type { TxMessage } from '../contracts/events.js';
-import { Engine, DEFAULT_ENGINE_CONFIG, type EngineConfig, type Pending } from '../scorer/core/engine.js';
+import { Engine, type EngineConfig, type Pending } from '../scorer/core/engine.js';
 import { FEATURE_NAMES } from '../scorer/core/features/catalogue.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../scorer/core/state.js';
 import { Emit, type Score } from '../scorer/core/types.js';
@@ -24,6 +24,7 @@ import { decodeTx } from '../scorer/runtime/decode.js';
 import { createBank, readHistory, SIMULATOR_VERSION, writeHistory } from '../simulator/mod.js';
 import { historyMessages, type HistoryEvent } from '../training/dataset.js';
 import { median, percentile } from './stats.js';
+import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 /** What to replay and how. */
 export interface CorePlan {

@@ -18,7 +18,7 @@ import type { TxMessage } from '../contracts/events.js';
 import { createLogger } from '../runtime/log.js';
 import { freePort } from '../runtime/nats-server.js';
 import { spawnWarehouse } from '../runtime/children.js';
-import { DEFAULT_ENGINE_CONFIG, Engine } from '../scorer/core/engine.js';
+import { Engine } from '../scorer/core/engine.js';
 import { newPartitionState } from '../scorer/core/state.js';
 import { Emit, type Row } from '../scorer/core/types.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
@@ -26,6 +26,7 @@ import { migrate } from '../sinks/clickhouse/migrate.js';
 import { ClickHouseSink, type SinkInsertFormat } from '../sinks/clickhouse/sink.js';
 import { createBank } from '../simulator/mod.js';
 import { processCpuMs } from './cpu.js';
+import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 const { values } = parseArgs({
   options: {

@@ -16,11 +16,12 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TransactionV1, TxMessage } from '../contracts/events.js';
-import { DEFAULT_ENGINE_CONFIG, Engine, type Pending } from '../scorer/core/engine.js';
+import { Engine, type Pending } from '../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
 import { Emit } from '../scorer/core/types.js';
 import { LmdbStateStore, type ChangeTracker } from '../scorer/runtime/store/mod.js';
 import { DEFAULT_TIMER_SLICE } from '../scorer/runtime/worker.js';
+import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 /** What the build left next to the store (bench/million.ts). */
 export interface BuiltStore {

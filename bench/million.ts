@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TransactionV1, TxMessage } from '../contracts/events.js';
-import { DEFAULT_ENGINE_CONFIG, Engine, type Pending } from '../scorer/core/engine.js';
+import { Engine, type Pending } from '../scorer/core/engine.js';
 import { newPartitionState, type CustomerState, type PartitionState, type Timer } from '../scorer/core/state.js';
 import { Emit } from '../scorer/core/types.js';
 import { CODEC_VERSION, LmdbStateStore } from '../scorer/runtime/store/mod.js';
@@ -28,6 +28,7 @@ import { createBank } from '../simulator/mod.js';
 import { customerId, type BuiltStore } from './million-scorer.js';
 import type { Progress } from './progress.js';
 import { NODE_FLAGS } from '../runtime/node-flags.js';
+import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 export interface MillionPlan {
   /** Customers in the store. Default 1,000,000. */

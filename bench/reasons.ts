@@ -16,6 +16,7 @@ import { decodeTx } from '../scorer/runtime/decode.js';
 import { loadChurnScorer, type ChurnScorerHandle } from '../scorer/runtime/churn.js';
 import type { ReasonsOptions } from '../scorer/runtime/model/reasons.js';
 import { createLogger } from '../runtime/log.js';
+import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,7 +30,7 @@ const MANIFEST = path.resolve(arg('model', 'models/churn/manifest.json'));
 /** The feature vectors the core asks to score, in stream order (the first `EVENTS` of them). */
 async function vectors(): Promise<Pending['features'][]> {
   const input = await prepareCoreInput(DEFAULT_CORE_PLAN);
-  const engine = new Engine();
+  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
   const states = new Map<number, PartitionState>();
   const out: Pending['features'][] = [];
   const emit = new Emit();

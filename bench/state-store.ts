@@ -14,12 +14,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TxMessage } from '../contracts/events.js';
-import { DEFAULT_ENGINE_CONFIG, Engine } from '../scorer/core/engine.js';
+import { Engine } from '../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
 import { Emit } from '../scorer/core/types.js';
 import { FileCheckpointStore } from '../scorer/runtime/checkpoints.js';
 import { ChangeTracker, encodeRecord, LmdbStateStore, rawCustomers } from '../scorer/runtime/store/mod.js';
 import { createBank } from '../simulator/mod.js';
+import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 const { values } = parseArgs({
   options: {

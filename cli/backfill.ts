@@ -11,8 +11,6 @@ import { createLogger } from '../runtime/log.js';
 import { connectNats } from '../runtime/nats.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
-import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
-import { loadRulesFileSync } from '../scorer/runtime/rules-file.js';
 import { backfillDeployment } from '../scorer/runtime/backfill/deployment.js';
 import type { BackfillProgress } from '../scorer/runtime/backfill/backfill.js';
 import { listSources } from '../scorer/runtime/backfill/sources.js';
@@ -20,6 +18,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Stack } from '../runtime/stack.js';
 import type { Command } from './main.js';
+import { buildEngineConfig, readPolicyFileSync } from '../config/policy.js';
 
 /** Progress: a bar with rate and ETA redrawn on a terminal; a plain line every few seconds otherwise. */
 export function backfillProgress(stream: NodeJS.WriteStream = process.stderr, everyMs = 5000): { update(p: BackfillProgress): void; done(): void } {
@@ -95,7 +94,7 @@ export const backfillCommand: Command = {
       const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
       const admin = createWarehouseClient({ ...conn, database: 'default' });
       // The reporting views cut bank-local days with the configured rules' calendar, as `vafa up` and `vafa migrate` do.
-      await migrate(admin, settings.clickhouseDatabase, { calendar: loadRulesFileSync(settings.rulesPath), retention: settings.retentionDays });
+      await migrate(admin, settings.clickhouseDatabase, { calendar: readPolicyFileSync('rules', settings.rulesPath), retention: settings.retentionDays });
       await admin.close();
       warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
     } else {

@@ -6,9 +6,9 @@ import { connectNats } from '../runtime/nats.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { parseReplayFrom, replay } from '../scorer/runtime/replay.js';
-import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 import { progressLine } from '../runtime/progress.js';
 import type { Command } from './main.js';
+import { buildEngineConfig } from '../config/policy.js';
 
 export const replayCommand: Command = {
   summary: 'Rebuild the ClickHouse tables from stream TX (state from the first message; rows from --from on).',

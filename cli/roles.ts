@@ -11,7 +11,7 @@ import { untilParentGone } from '../runtime/children.js';
 import type { Stack } from '../runtime/stack.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
-import { loadRulesFileSync } from '../scorer/runtime/rules-file.js';
+import { readPolicyFileSync } from '../config/policy.js';
 
 function requireExternal(settings: ReturnType<typeof loadSettings>, role: string): void {
   const missing = [!settings.natsUrl && 'NATS_URL', !settings.clickhouseUrl && 'CLICKHOUSE_URL'].filter(Boolean);
@@ -102,7 +102,7 @@ export const migrateCommand: Command = {
     const settings = loadSettings();
     if (!settings.clickhouseUrl) throw new Error('set CLICKHOUSE_URL to the ClickHouse to migrate');
     const ch = createWarehouseClient({ url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword, database: 'default' });
-    const r = await migrate(ch, settings.clickhouseDatabase, { calendar: loadRulesFileSync(settings.rulesPath), retention: settings.retentionDays });
+    const r = await migrate(ch, settings.clickhouseDatabase, { calendar: readPolicyFileSync('rules', settings.rulesPath), retention: settings.retentionDays });
     console.log(`migrated ${settings.clickhouseDatabase}: ${r.tables} tables, ${r.views} views`);
     for (const c of r.retention) console.log(`retention of ${c.table}: ${c.to ? `TTL ${c.to}` : 'kept for ever'} (was ${c.from ? `TTL ${c.from}` : 'for ever'})`);
     await ch.close();

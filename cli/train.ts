@@ -24,7 +24,7 @@ import { calibrationChart, htmlReport, rocChart, rocCurve } from '../training/re
 import { readTable, tabularDataset, TableError, type EncodedColumn } from '../training/table.js';
 import { DAY_MS } from '../scorer/core/types.js';
 import { loadSettings } from '../config/settings.js';
-import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
+import { buildEngineConfig } from '../config/policy.js';
 
 /**
  * Features the shipped model leaves out: `late_events` is a diagnostic, and the loyalty balance and

@@ -15,11 +15,11 @@ import type { Logger } from '../runtime/log.js';
 import { loadDefaultChurn, startStack } from '../runtime/stack.js';
 import { natsJsm } from '../runtime/nats.js';
 import { STREAM_TX } from '../contracts/subjects.js';
-import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 import { backfillDeployment, type DeploymentBackfillSummary } from '../scorer/runtime/backfill/deployment.js';
 import type { SourceRecord } from '../scorer/runtime/backfill/sources.js';
 import { createBank, splitPass, type Bank, type EventStream, type LivePosition, type Timeline } from '../simulator/mod.js';
 import { backfillProgress } from './backfill.js';
+import { buildEngineConfig } from '../config/policy.js';
 
 const DAY = 86_400_000;
 

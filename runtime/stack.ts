@@ -26,12 +26,11 @@ import { insertAuditRows } from '../api/audit.js';
 import { ScorerService } from '../scorer/runtime/service.js';
 import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
 import { openCheckpointStore } from '../scorer/runtime/store/mod.js';
-import { buildEngineConfig } from '../scorer/runtime/engine-config.js';
 import { watchRulesFile } from '../scorer/runtime/rules-reload.js';
-import { loadRulesFileSync } from '../scorer/runtime/rules-file.js';
 import { withDeadline } from './deadline.js';
 import { startIngestRole } from './ingest-role.js';
 import { startIngestCluster, type IngestCluster } from './ingest-cluster.js';
+import { buildEngineConfig, readPolicyFileSync } from '../config/policy.js';
 
 export interface StackOptions {
   settings: Settings;
@@ -155,7 +154,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     const conn = { url: clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
     const admin = createWarehouseClient({ ...conn, database: 'default' });
     // The reporting views cut bank-local days, weeks and months with the configured rules' calendar.
-    let calendar = calendarOf(loadRulesFileSync(settings.rulesPath));
+    let calendar = calendarOf(readPolicyFileSync('rules', settings.rulesPath));
     try {
       // A process may start before (or while) ClickHouse is down: wait for it instead of exiting.
       await untilOk(() => migrate(admin, settings.clickhouseDatabase, { calendar, retention: settings.retentionDays }), 'ClickHouse migration', logger, settings.startupTimeoutMs);

@@ -14,12 +14,13 @@
  */
 import type { CustomerProfileV1, StoredProfileV1, TxMessage } from '../contracts/events.js';
 import { parseTxSubject, partitionOf } from '../contracts/subjects.js';
-import { Engine, DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../scorer/core/engine.js';
+import { Engine, type EngineConfig } from '../scorer/core/engine.js';
 import { featureVector, MODEL_FEATURE_NAMES } from '../scorer/core/features/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
 import { DAY_MS, Emit } from '../scorer/core/types.js';
 import type { ChurnDataset } from './data.js';
 import type { ChurnHazard } from './oracle.js';
+import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 /** An event of a history (the simulator's `SimEvent`, or any API-shaped event). */
 export type HistoryEvent =

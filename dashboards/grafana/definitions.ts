@@ -18,7 +18,7 @@
  * when a segment is selected.
  */
 
-import { DEFAULT_LIFECYCLE_FILE } from '../../scorer/core/lifecycle/config.js';
+import { SHIPPED_POLICY } from '../../config/policy.js';
 
 export const DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'vafa-clickhouse' } as const;
 
@@ -38,7 +38,7 @@ type Datasource = typeof DATASOURCE | typeof AUDIT_DATASOURCE;
  * on a panel is what sends a customer to the retention team. A bank that changes it in its lifecycle file
  * regenerates the dashboards with the same number here.
  */
-export const AT_RISK_PROBABILITY = DEFAULT_LIFECYCLE_FILE.stages.intensive_care.enter_probability;
+export const AT_RISK_PROBABILITY = SHIPPED_POLICY.lifecycle.intensive.enter;
 export const PLUGIN_VERSION = '4.20.0';
 
 export type PanelType = 'timeseries' | 'barchart' | 'piechart' | 'stat' | 'table';

@@ -12,21 +12,25 @@ import { iso, parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score
 import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from './features/catalogue.js';
 import {
   isLoyaltyTimer, loyaltyOnMigration, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyReversalWindowMs, loyaltyVersionAt, loyaltyConfig,
-  DEFAULT_LOYALTY, type LoyaltyConfig,
+  type LoyaltyConfig,
 } from './loyalty/engine.js';
 import { parseRules } from './loyalty/rules.js';
 import { RulesTimeline } from './loyalty/timeline.js';
-import { featuresJson, featuresOnFeedback, featuresOnTransaction, featureValues, namedFeatures, DEFAULT_FEATURE_CONFIG, FEATURE_VALUES, type FeatureConfig, type FeatureVector } from './features/engine.js';
+import { featuresJson, featuresOnFeedback, featuresOnTransaction, featureValues, namedFeatures, FEATURE_VALUES, type FeatureConfig, type FeatureVector } from './features/engine.js';
 import { forgetBefore, remember, seenDay, seenIds } from './seen.js';
 import { offersOnComplete, offersOnTimer, openOffer, type OffersConfig } from './offers/engine.js';
-import { DEFAULT_OFFERS_CONFIG } from './offers/defaults.js';
 import { onErasure, withPseudonyms } from './erasure.js';
 import { withStatements } from './offers/consent.js';
 import {
-  applyStage, armLifecycleTimer, decideStage, expectedValue, lifecycleState, takeLifecycleTimer, DEFAULT_LIFECYCLE, LIFECYCLE_TIMER,
+  applyStage, armLifecycleTimer, decideStage, expectedValue, lifecycleState, takeLifecycleTimer, LIFECYCLE_TIMER,
   type LifecycleConfig, type Trigger,
 } from './lifecycle/engine.js';
 
+/**
+ * The engine's configuration: its timing and the bank's policy. The policy comes from the YAML files
+ * (`config/policy.ts`: `buildEngineConfig`, or `DEFAULT_ENGINE_CONFIG` for the shipped files); the core
+ * reads no file and has no policy of its own.
+ */
 export interface EngineConfig {
   /** Allowed lateness: the watermark trails the largest event time by this much. Default 1 hour. */
   latenessMs: number;
@@ -39,15 +43,16 @@ export interface EngineConfig {
   dedupHorizonMs: number;
   /** Loyalty rules timeline (hot reload by stream position) and the partition count: see loyalty/engine.ts. */
   loyalty: LoyaltyConfig;
-  /** Lifecycle thresholds and value assumptions (config/lifecycle.yaml). Default: DEFAULT_LIFECYCLE (= the shipped file). */
-  lifecycle?: LifecycleConfig;
-  /** Product codes and tier order the features need. Default: DEFAULT_FEATURE_CONFIG. */
-  features?: FeatureConfig;
-  /** Offer catalogue and partition count (budgets): see offers/engine.ts. Default: DEFAULT_OFFERS_CONFIG (= config/offers.yaml). */
-  offers?: OffersConfig;
+  /** Lifecycle thresholds and value assumptions (config/lifecycle.yaml). */
+  lifecycle: LifecycleConfig;
+  /** Product codes and the loyalty tiers, lowest first, that the features need. */
+  features: FeatureConfig;
+  /** Offer catalogue and partition count (budgets): see offers/engine.ts (config/offers.yaml). */
+  offers: OffersConfig;
 }
 
-export const DEFAULT_ENGINE_CONFIG: EngineConfig = { latenessMs: 3_600_000, dedupHorizonMs: 400 * DAY_MS, loyalty: DEFAULT_LOYALTY };
+/** The engine's timing unless a caller sets its own: 1 hour of lateness, tx ids remembered 400 days. */
+export const ENGINE_TIMING: Readonly<Pick<EngineConfig, 'latenessMs' | 'dedupHorizonMs'>> = Object.freeze({ latenessMs: 3_600_000, dedupHorizonMs: 400 * DAY_MS });
 
 /** An event after phase 1, waiting for its churn score. */
 export interface Pending {
@@ -82,9 +87,9 @@ export class Engine {
   private readonly lifecycle: LifecycleConfig;
   private readonly featureConfig: FeatureConfig;
 
-  constructor(readonly config: EngineConfig = DEFAULT_ENGINE_CONFIG) {
-    this.lifecycle = config.lifecycle ?? DEFAULT_LIFECYCLE;
-    this.featureConfig = config.features ?? DEFAULT_FEATURE_CONFIG;
+  constructor(readonly config: EngineConfig) {
+    this.lifecycle = config.lifecycle;
+    this.featureConfig = config.features;
   }
 
   /** Phase 1. Returns undefined when the event needs no score (e.g. a refused redemption, a duplicate profile). */
@@ -206,7 +211,7 @@ export class Engine {
       });
     }
     emitCustomerState(c, p.ctx, p.features, emit, this.lifecycle);
-    offersOnComplete(state, c, p, expectedValue(p.features, this.lifecycle.value), this.config.offers ?? DEFAULT_OFFERS_CONFIG, emit);
+    offersOnComplete(state, c, p, expectedValue(p.features, this.lifecycle.value), this.config.offers, emit);
     l.inflight = Math.max(0, l.inflight - 1);
     if (l.inflight === 0) this.runDeferred(state, c, Infinity, emit);
   }
@@ -277,7 +282,7 @@ export class Engine {
     const decision = decideStage(c, tctx.at, features, c.churn.p, 'timer', this.lifecycle);
     if (applyStage(c, decision, tctx, `timer:lifecycle:${tctx.at}`, emit)) {
       emitCustomerState(c, tctx, features, emit, this.lifecycle);
-      offersOnTimer(state, c, tctx, features, expectedValue(features, this.lifecycle.value), this.config.offers ?? DEFAULT_OFFERS_CONFIG, emit);
+      offersOnTimer(state, c, tctx, features, expectedValue(features, this.lifecycle.value), this.config.offers, emit);
     }
   }
 
@@ -414,7 +419,7 @@ function eventTime(ev: CoreEvent, state: PartitionState): number {
 }
 
 /** The customer's `customer_state` row: the latest snapshot, with the features as of `ctx.at` and the CLV. */
-function emitCustomerState(c: CustomerState, ctx: Ctx, features: FeatureVector, emit: Emit, lifecycle: LifecycleConfig = DEFAULT_LIFECYCLE): void {
+function emitCustomerState(c: CustomerState, ctx: Ctx, features: FeatureVector, emit: Emit, lifecycle: LifecycleConfig): void {
   // Everything the row reads, as of now; formatting waits until no later row of this batch replaces it.
   const seq = ctx.seq;
   const at = ctx.at;

@@ -8,7 +8,7 @@ import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { STREAM_TX } from '../../contracts/subjects.js';
-import { Engine, DEFAULT_ENGINE_CONFIG, type EngineConfig, type Pending } from '../core/engine.js';
+import { Engine, type EngineConfig, type Pending } from '../core/engine.js';
 import { newPartitionState, type PartitionState } from '../core/state.js';
 import { Emit, parseTime } from '../core/types.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
@@ -18,6 +18,7 @@ import { decodeTx } from './decode.js';
 import { erasuresInStream } from './mentions.js';
 import { eraseMentions } from '../core/erasure.js';
 import type { Logger } from '../../runtime/log.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 export type ReplayFrom = { seq: number } | { time: string };
 

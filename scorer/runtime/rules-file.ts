@@ -1,22 +1,12 @@
 /**
- * The loyalty rules file at the edge: read, validate (errors name the line), and hot reload into the
- * engine's `RulesTimeline` from a stream position the runtime recorded. A bad file is refused and the
- * rules in force stay; the pure parsing and the timeline live in scorer/core/loyalty.
+ * Hot reload of a loyalty rules file into the engine's `RulesTimeline` from a stream position the runtime
+ * recorded. The file is read and validated by `config/policy.ts` (errors name the line); a bad file is
+ * refused and the rules in force stay.
  */
-import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
-import { parseRules, RulesError, type LoyaltyRules } from '../core/loyalty/rules.js';
+import { reloadPolicyFile } from '../../config/policy.js';
+import type { ConfigIssue } from '../../contracts/config-error.js';
+import type { LoyaltyRules } from '../core/loyalty/rules.js';
 import type { RulesTimeline } from '../core/loyalty/timeline.js';
-
-/** Reads and validates a rules file; throws `RulesError` (every problem with its line) or the I/O error. */
-export async function loadRulesFile(path: string): Promise<LoyaltyRules> {
-  return parseRules(await readFile(path, 'utf8'), path);
-}
-
-/** Synchronous variant for process start-up. */
-export function loadRulesFileSync(path: string): LoyaltyRules {
-  return parseRules(readFileSync(path, 'utf8'), path);
-}
 
 export type ReloadResult =
   /** The new rules apply from `fromSeq`. */
@@ -24,7 +14,7 @@ export type ReloadResult =
   /** The file's rules are the ones already in force (same version, same content): nothing to do. */
   | { status: 'unchanged'; version: string }
   /** Refused: the timeline is untouched and the running rules stay. `error` names the line where it can. */
-  | { status: 'refused'; error: string; issues?: RulesError['issues'] };
+  | { status: 'refused'; error: string; issues?: ConfigIssue[] };
 
 /**
  * Reloads `path` into `timeline` from stream sequence `fromSeq` (the runtime records it: the `TX` stream's
@@ -32,14 +22,8 @@ export type ReloadResult =
  * same positions). Never throws.
  */
 export async function reloadRulesFile(path: string, timeline: RulesTimeline, fromSeq: number): Promise<ReloadResult> {
-  let rules: LoyaltyRules;
-  try {
-    rules = await loadRulesFile(path);
-  } catch (err) {
-    if (err instanceof RulesError) return { status: 'refused', error: err.message, issues: err.issues };
-    return { status: 'refused', error: `${path}: ${(err as Error).message}` };
-  }
-  return applyRules(timeline, rules, fromSeq);
+  const read = await reloadPolicyFile('rules', path);
+  return read.status === 'applied' ? applyRules(timeline, read.value, fromSeq) : read;
 }
 
 /** Appends already-validated rules to the timeline (refusing a reused version with other content). */

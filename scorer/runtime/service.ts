@@ -7,7 +7,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { Engine, DEFAULT_ENGINE_CONFIG, type EngineConfig } from '../core/engine.js';
+import { Engine, type EngineConfig } from '../core/engine.js';
 import { PartitionWorker, type BatchInfo, type ChurnScorer } from './worker.js';
 import { FileCheckpointStore, type CheckpointStore } from './checkpoints.js';
 import { PartitionOwnership } from './ownership.js';
@@ -19,6 +19,7 @@ import { natsJsm } from '../../runtime/nats.js';
 import type { Logger } from '../../runtime/log.js';
 import { iso } from '../core/types.js';
 import { withDeadline } from '../../runtime/deadline.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 export interface ScorerOptions {
   nc: NatsConnection;

@@ -18,7 +18,7 @@ import { replay } from '../../scorer/runtime/replay.js';
 import { migrate } from '../../sinks/clickhouse/migrate.js';
 import { createWarehouseClient } from '../../sinks/clickhouse/client.js';
 import { loadSettings } from '../../config/settings.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 let stack: TestStack;
 const scorers = new Set<ChildProcess>();

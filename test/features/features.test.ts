@@ -2,15 +2,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
-import { Engine, DEFAULT_ENGINE_CONFIG } from '../../scorer/core/engine.js';
+import { Engine } from '../../scorer/core/engine.js';
 import {
   FEATURE_CATALOGUE, FEATURE_NAMES, MODEL_FEATURE_NAMES, featureVector, featuresOnFeedback, featuresOnTransaction, isFeature,
 } from '../../scorer/core/features/engine.js';
-import { DEFAULT_FEATURE_CONFIG } from '../../scorer/core/features/config.js';
 import { BUCKET_WIDTH, DAY_TIER_DAYS } from '../../scorer/core/features/state.js';
-import { DEFAULT_RULES_FILE } from '../../scorer/core/loyalty/defaults.js';
 import { getCustomer, newPartitionState, type CustomerState } from '../../scorer/core/state.js';
 import { DAY_MS, Emit, type Ctx } from '../../scorer/core/types.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12); // noon, so ±hours stay within the day
 const HOUR = 3_600_000;
@@ -64,7 +63,7 @@ describe('feature catalogue', () => {
   });
 
   it('tier order follows the shipped loyalty rules', () => {
-    expect(DEFAULT_FEATURE_CONFIG.tiers).toEqual(DEFAULT_RULES_FILE.tiers.levels.map((l) => l.id));
+    expect(DEFAULT_ENGINE_CONFIG.features.tiers).toEqual(DEFAULT_ENGINE_CONFIG.loyalty.timeline.latest.rules.tiers.map((t) => t.id));
   });
 });
 
@@ -182,7 +181,7 @@ describe('late events', () => {
   });
 
   it('the engine counts too-late events in stats.late and reports them as late_events in the vector', () => {
-    const engine = new Engine();
+    const engine = new Engine(DEFAULT_ENGINE_CONFIG);
     const state = newPartitionState(0);
     let seq = 0;
     const apply = (t: TransactionV1) => {

@@ -14,7 +14,6 @@ import { createBank, writeHistory } from '../../simulator/mod.js';
 import { IngestService } from '../../ingest/service.js';
 import { Publisher } from '../../ingest/publisher.js';
 import { STREAM_TX } from '../../contracts/subjects.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 import { backfill } from '../../scorer/runtime/backfill/backfill.js';
 import { listSources, ReadMeter, streamOrder } from '../../scorer/runtime/backfill/sources.js';
 import { LmdbStateStore } from '../../scorer/runtime/store/lmdb-store.js';
@@ -24,6 +23,7 @@ import { migrate } from '../../sinks/clickhouse/migrate.js';
 import { TABLES } from '../../sinks/clickhouse/schema.js';
 import { natsJsm } from '../../runtime/nats.js';
 import type { PartitionState } from '../../scorer/core/state.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 let stack: TestStack;
 let dir: string;

@@ -21,12 +21,12 @@ import { partitionOf, STREAM_TX } from '../../contracts/subjects.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit } from '../../scorer/core/types.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 import { ScorerService } from '../../scorer/runtime/service.js';
 import { openCheckpointStore, type OpenedStore } from '../../scorer/runtime/store/mod.js';
 import { consumerName } from '../../scorer/runtime/worker.js';
 import { connectNats, natsJsm } from '../../runtime/nats.js';
 import { makeTx, postJson, queryRows, spawnVafa, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 const LEASE_MS = 1500;
 const CHECKPOINT_MS = 300;

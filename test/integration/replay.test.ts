@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTx, postJson, queryRows, startTestStack, type TestStack } from '../support/stack.js';
 import { waitForDrain } from '../../runtime/drain.js';
 import { replay } from '../../scorer/runtime/replay.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 let stack: TestStack;
 

@@ -7,8 +7,8 @@ import { Emit } from '../../scorer/core/types.js';
 import { partitionOf } from '../../contracts/subjects.js';
 import type { TransactionV1 } from '../../contracts/events.js';
 import { waitForDrain } from '../../runtime/drain.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 import { loadSettings } from '../../config/settings.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 let stack: TestStack;
 const children: ChildProcess[] = [];

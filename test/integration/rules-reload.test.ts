@@ -12,7 +12,7 @@ import { makeTx, postJson, queryRows, startTestStack, waitFor, type TestStack } 
 import { createLogger } from '../../runtime/log.js';
 import { waitForDrain } from '../../runtime/drain.js';
 import { replay } from '../../scorer/runtime/replay.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 const SHIPPED = path.resolve(import.meta.dirname, '../../config/loyalty-rules.yaml');
 let stack: TestStack;

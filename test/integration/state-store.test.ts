@@ -17,9 +17,9 @@ import { loadSettings } from '../../config/settings.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit } from '../../scorer/core/types.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 import { LmdbStateStore } from '../../scorer/runtime/store/mod.js';
 import { makeTx, postJson, queryRows, spawnVafa, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 const WRITER = path.resolve(import.meta.dirname, '../fixtures/state-store-writer.ts');
 const children: ChildProcess[] = [];

@@ -14,8 +14,8 @@ import { newPartitionState, type PartitionState } from '../../scorer/core/state.
 import { Emit, type Row } from '../../scorer/core/types.js';
 import { partitionOf } from '../../contracts/subjects.js';
 import type { TransactionV1 } from '../../contracts/events.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 import type { BatchInfo } from '../../scorer/runtime/worker.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 const PARTITIONS = 4;
 const SLICE = 5;

@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { newPartitionState } from '../../scorer/core/state.js';
 import { Emit } from '../../scorer/core/types.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 import { loadSettings } from '../../config/settings.js';
 import type { CoreMessage } from '../../contracts/events.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 const T0 = Date.parse('2026-03-01T08:00:00Z');
 const H = 3_600_000;

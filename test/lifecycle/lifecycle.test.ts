@@ -3,13 +3,13 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { StoredProfileV1, TransactionV1, TxMessage } from '../../contracts/events.js';
-import { Engine, DEFAULT_ENGINE_CONFIG, type Pending } from '../../scorer/core/engine.js';
+import { Engine, type Pending } from '../../scorer/core/engine.js';
 import {
-  DEFAULT_LIFECYCLE, LifecycleConfigError, compileLifecycleConfig, expectedValue, parseLifecycleConfig,
+  LifecycleConfigError, expectedValue, parseLifecycleConfig,
 } from '../../scorer/core/lifecycle/engine.js';
-import { DEFAULT_LIFECYCLE_FILE } from '../../scorer/core/lifecycle/config.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { DAY_MS, Emit, type Row, type Score } from '../../scorer/core/types.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 const T0 = Date.UTC(2026, 0, 1, 9);
 const HOUR = 3_600_000;
@@ -32,7 +32,7 @@ class Run {
   readonly customerRows = new Map<string, Row>();
   private seq = 0;
 
-  constructor(engine = new Engine(), warm = true) {
+  constructor(engine = new Engine(DEFAULT_ENGINE_CONFIG), warm = true) {
     this.engine = engine;
     // The bank's traffic is already flowing when these customers' profiles arrive.
     if (warm) this.one(txMsg('BEAT', T0 - DAY_MS));
@@ -76,9 +76,8 @@ function heartbeat(from: number, days: number): TxMessage[] {
 }
 
 describe('lifecycle config', () => {
-  it('the shipped config/lifecycle.yaml equals the built-in default', () => {
-    expect(parseLifecycleConfig(SHIPPED, 'config/lifecycle.yaml')).toEqual(DEFAULT_LIFECYCLE);
-    expect(compileLifecycleConfig(DEFAULT_LIFECYCLE_FILE)).toEqual(DEFAULT_LIFECYCLE);
+  it('the shipped config/lifecycle.yaml is the default the engine uses', () => {
+    expect(DEFAULT_ENGINE_CONFIG.lifecycle).toEqual(parseLifecycleConfig(SHIPPED, 'config/lifecycle.yaml'));
   });
 
   it('a bad value is refused with its line, column and path', () => {
@@ -268,7 +267,7 @@ describe('a micro-batch decides as one event at a time', () => {
 
 describe('expected lifetime value', () => {
   it('follows the documented formula', () => {
-    const v = DEFAULT_LIFECYCLE.value;
+    const v = DEFAULT_ENGINE_CONFIG.lifecycle.value;
     const features = { spend_90d_minor: 90_000_000, inflow_90d_minor: 300_000_000, sticky_products: 2, tenure_days: 500 };
     const m = (30_000_000 * v.spendMargin + 100_000_000 * v.inflowMargin) / v.minorPerMajor + 2 * v.productMargin;
     const q = (1 - v.establishedChurn) ** (1 / 12) / (1 + v.annualDiscount) ** (1 / 12);
@@ -286,7 +285,7 @@ describe('expected lifetime value', () => {
     r.one(txMsg('A', T0, { amount_minor: 9_000_000 }), () => ({ probability: 0.2, modelVersion: 'm' }));
     const row = r.customerRows.get('A')!;
     const features = JSON.parse(String(row.features)) as Record<string, number>;
-    expect(row.expected_value).toBeCloseTo(expectedValue(features, DEFAULT_LIFECYCLE.value), 9);
+    expect(row.expected_value).toBeCloseTo(expectedValue(features, DEFAULT_ENGINE_CONFIG.lifecycle.value), 9);
     expect(row.value_at_risk).toBeCloseTo(0.2 * Number(row.expected_value), 9);
     expect(Number(row.expected_value)).toBeGreaterThan(0);
   });

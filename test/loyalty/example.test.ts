@@ -2,11 +2,11 @@
 import path from 'node:path';
 import { expect, it } from 'vitest';
 import type { TransactionV1 } from '../../contracts/events.js';
-import { loadRulesFileSync } from '../../scorer/runtime/rules-file.js';
 import { Driver } from './helpers.js';
+import { readPolicyFileSync } from '../../config/policy.js';
 
 it("reproduces the documented month: events → ledger rows → balance and tier", () => {
-  const d = new Driver(loadRulesFileSync(path.resolve(import.meta.dirname, '../../config/loyalty-rules.yaml')), { partitions: 8 });
+  const d = new Driver(readPolicyFileSync('rules', path.resolve(import.meta.dirname, '../../config/loyalty-rules.yaml')), { partitions: 8 });
   const C = 'c-1042';
   d.profile({ customer_id: C, opened_at: '2024-02-11T09:00:00+03:30', branch_id: '0231', segment: 'mass' });
   const tx = (id: string, at: string, channel: TransactionV1['channel'], amount: number, extra: Partial<TransactionV1> = {}): void =>

@@ -1,11 +1,12 @@
 /** Test drivers for the loyalty engine: events in stream order through `Engine.apply` / `complete`, as the runtime does. */
 import type { RedemptionV1, StoredProfileV1, TransactionV1, TxMessage } from '../../contracts/events.js';
-import { DEFAULT_ENGINE_CONFIG, Engine, type EngineConfig } from '../../scorer/core/engine.js';
+import { Engine, type EngineConfig } from '../../scorer/core/engine.js';
 import { loyaltyConfig } from '../../scorer/core/loyalty/engine.js';
 import { parseRules, type LoyaltyRules } from '../../scorer/core/loyalty/rules.js';
 import type { RulesTimeline } from '../../scorer/core/loyalty/timeline.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit, type Publish, type Row } from '../../scorer/core/types.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;

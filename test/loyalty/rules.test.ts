@@ -3,12 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RULES } from '../../scorer/core/loyalty/defaults.js';
-import { DEFAULT_LOYALTY } from '../../scorer/core/loyalty/engine.js';
+import { DEFAULT_ENGINE_CONFIG, readPolicyFile, SHIPPED_POLICY } from '../../config/policy.js';
 import { parseRules, RulesError } from '../../scorer/core/loyalty/rules.js';
 import { RulesTimeline } from '../../scorer/core/loyalty/timeline.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../scorer/core/engine.js';
-import { loadRulesFile, reloadRulesFile } from '../../scorer/runtime/rules-file.js';
+import { reloadRulesFile } from '../../scorer/runtime/rules-file.js';
 import { Driver } from './helpers.js';
 
 const SHIPPED = path.resolve(import.meta.dirname, '../../config/loyalty-rules.yaml');
@@ -110,15 +108,15 @@ branches:
 });
 
 describe('shipped rules', () => {
-  it('config/loyalty-rules.yaml is valid and equals the built-in defaults the engine starts with', async () => {
-    const shipped = await loadRulesFile(SHIPPED);
-    expect(shipped).toEqual(DEFAULT_RULES);
-    expect(DEFAULT_ENGINE_CONFIG.loyalty).toBe(DEFAULT_LOYALTY);
-    expect(DEFAULT_LOYALTY.timeline.latest.rules).toBe(DEFAULT_RULES);
+  it('config/loyalty-rules.yaml is valid and is what the engine starts with by default', async () => {
+    const shipped = await readPolicyFile('rules', SHIPPED);
+    expect(DEFAULT_ENGINE_CONFIG.loyalty).toBe(SHIPPED_POLICY.loyalty);
+    expect(SHIPPED_POLICY.loyalty.timeline.latest.rules).toEqual(shipped);
+    expect(SHIPPED_POLICY.calendar).toEqual({ offsetMin: shipped.offsetMin, weekStart: shipped.weekStart });
   });
 
   it('reproduce the practices: POS, online with a cap, non-branch bills and installments, early payment, fuel, tiers', async () => {
-    const d = new Driver(await loadRulesFile(SHIPPED), { partitions: 8 });
+    const d = new Driver(await readPolicyFile('rules', SHIPPED), { partitions: 8 });
     d.profile({ opened_at: '2025-01-01T00:00:00Z' });
     const at = (day: number, hh = '10:00'): string => `2026-06-${String(day).padStart(2, '0')}T${hh}:00+03:30`;
     d.tx({ tx_id: 'pos', occurred_at: at(1), channel: 'pos', amount_minor: 25_000_000, mcc: '5311' });
@@ -149,7 +147,7 @@ describe('reloading the rules file', () => {
 
   it('applies a good file from the recorded position, refuses a bad one and keeps the running rules', async () => {
     fs.writeFileSync(file, GOOD);
-    const timeline = RulesTimeline.of(await loadRulesFile(file));
+    const timeline = RulesTimeline.of(await readPolicyFile('rules', file));
     expect(await reloadRulesFile(file, timeline, 10)).toEqual({ status: 'unchanged', version: 'g1' });
 
     fs.writeFileSync(file, GOOD.replace('version: "g1"', 'version: "g2"').replace('expiry_days: 365', 'expiry_days: -1'));

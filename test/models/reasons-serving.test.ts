@@ -21,6 +21,7 @@ import {
 import { explain, marginOf, type Explainer } from '../../training/reasons.js';
 import { createRng } from '../../training/random.js';
 import { fixture, tempDir } from './helpers.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 const SHIPPED = path.resolve(import.meta.dirname, '../../models/churn');
 type Trees = Extract<Explainer, { kind: 'trees' }>;
@@ -215,7 +216,7 @@ describe('the API reads the stored text', () => {
 
 describe('the core carries the reasons into the rows', () => {
   it('scored_transactions and customer_state get the score\'s reasons; a later score without reasons clears them', () => {
-    const engine = new Engine();
+    const engine = new Engine(DEFAULT_ENGINE_CONFIG);
     const state = newPartitionState(0);
     const at = Date.parse('2026-03-01T08:00:00Z');
     const tx = (i: number) => ({ kind: 'transaction' as const, body: { tx_id: `r${i}`, customer_id: 'R1', channel: 'pos' as const, amount_minor: 1_000_000, currency: 'IRR', occurred_at: new Date(at + i * 60_000).toISOString(), status: 'approved' as const } });

@@ -1,14 +1,14 @@
-/** The offer catalogue as validated config: the shipped file, the built-in default, and errors that name the line. */
+/** The offer catalogue as validated config: the shipped file (the engine's default), and errors that name the line. */
 import { readFileSync } from 'node:fs';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileOffers, emptyCatalogue, parseOffers, OffersConfigError } from '../../scorer/core/offers/catalogue.js';
-import { DEFAULT_OFFERS, DEFAULT_OFFERS_FILE } from '../../scorer/core/offers/defaults.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../scorer/core/engine.js';
-import { loadOffersFile, reloadOffersFile } from '../../scorer/runtime/offers-file.js';
+import { DEFAULT_ENGINE_CONFIG, readPolicyFile, reloadPolicyFile } from '../../config/policy.js';
+import { emptyCatalogue, parseOffers, OffersConfigError } from '../../scorer/core/offers/catalogue.js';
 import { Driver, iso } from './helpers.js';
+
+const DEFAULT_OFFERS = DEFAULT_ENGINE_CONFIG.offers.catalogue;
 
 const SHIPPED = path.resolve(import.meta.dirname, '../../config/offers.yaml');
 
@@ -40,11 +40,10 @@ offers:
 `;
 
 describe('the shipped catalogue', () => {
-  it('parses and is exactly the built-in default the engine uses', async () => {
-    const shipped = await loadOffersFile(SHIPPED);
-    expect(shipped).toEqual(compileOffers(DEFAULT_OFFERS_FILE));
-    expect(shipped).toEqual(DEFAULT_OFFERS);
-    expect(DEFAULT_ENGINE_CONFIG.offers ?? null).toBeNull(); // the engine falls back to DEFAULT_OFFERS_CONFIG
+  it('parses and is exactly the default the engine uses', async () => {
+    const shipped = await readPolicyFile('offers', SHIPPED);
+    expect(DEFAULT_OFFERS).toEqual(shipped);
+    expect(DEFAULT_ENGINE_CONFIG.offers.partitions).toBe(8);
   });
 
   it('covers onboarding, retention, win-back, occasions, a branch prompt, service recovery and surveys', () => {
@@ -107,11 +106,11 @@ describe('a bad catalogue', () => {
     try {
       const file = path.join(dir, 'offers.yaml');
       writeFileSync(file, GOOD.replace('valid_days: 7', 'valid_days: -1'));
-      const r = await reloadOffersFile(file);
+      const r = await reloadPolicyFile('offers', file);
       expect(r.status).toBe('refused');
       expect(r.status === 'refused' && r.error).toMatch(/offers\.yaml:13:\d+: offers\[0\]\.valid_days/);
       writeFileSync(file, GOOD);
-      expect((await reloadOffersFile(file)).status).toBe('applied');
+      expect((await reloadPolicyFile('offers', file)).status).toBe('applied');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -10,7 +10,6 @@
  */
 import { consumerName } from '../../scorer/runtime/worker.js';
 import { loadChurnScorer } from '../../scorer/runtime/churn.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';
@@ -26,6 +25,7 @@ import { decodeTx } from '../../scorer/runtime/decode.js';
 import { offerViewStatements } from '../../sinks/clickhouse/offer-views.js';
 import { startWebhookSink, verifyWebhookSignature, type WebhookSink } from '../../sinks/webhook.js';
 import { postJson, queryRows, spawnVafa, startTestStack, waitFor, type TestStack } from '../support/stack.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 let stack: TestStack;
 const children: ChildProcess[] = [];

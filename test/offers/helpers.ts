@@ -1,10 +1,11 @@
 /** Test drivers for the offers engine: events in stream order through `Engine.apply` / `complete`, as the runtime does. */
 import type { FeedbackV1, StoredProfileV1, TransactionV1, TxMessage } from '../../contracts/events.js';
-import { DEFAULT_ENGINE_CONFIG, Engine, type EngineConfig, type Pending } from '../../scorer/core/engine.js';
+import { Engine, type EngineConfig, type Pending } from '../../scorer/core/engine.js';
 import { parseOffers, type OffersCatalogue } from '../../scorer/core/offers/catalogue.js';
 import { offersConfig } from '../../scorer/core/offers/engine.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit, type Publish, type Row, type Score } from '../../scorer/core/types.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;

@@ -6,8 +6,8 @@ import type { CustomerProfileV1, TxMessage } from '../../contracts/events.js';
 import { createBank } from '../../simulator/mod.js';
 import { buildChurnDataset, historyMessages, type HistoryEvent } from '../../training/dataset.js';
 import { waitForDrain } from '../../runtime/drain.js';
-import { buildEngineConfig } from '../../scorer/runtime/engine-config.js';
 import { postJson, queryRows, startTestStack, type TestStack } from '../support/stack.js';
+import { buildEngineConfig } from '../../config/policy.js';
 
 const PARTITIONS = 4;
 let stack: TestStack;

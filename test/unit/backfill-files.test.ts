@@ -10,11 +10,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_ENGINE_CONFIG } from '../../scorer/core/engine.js';
 import type { Row } from '../../scorer/core/types.js';
 import { backfill, BackfillError, type BackfillOptions } from '../../scorer/runtime/backfill/backfill.js';
 import { classify, splitCsv } from '../../scorer/runtime/backfill/sources.js';
 import { LmdbStateStore } from '../../scorer/runtime/store/lmdb-store.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 let dir: string;
 beforeEach(() => {

@@ -12,13 +12,14 @@ import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ENGINE_CONFIG, Engine } from '../../scorer/core/engine.js';
+import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit } from '../../scorer/core/types.js';
 import { CHECKPOINT_BUCKET, FileCheckpointStore, NatsCheckpointStore } from '../../scorer/runtime/checkpoints.js';
 import { LmdbStateStore } from '../../scorer/runtime/store/mod.js';
 import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
 import { connectNats } from '../../runtime/nats.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 const NEEDLE = `OLD-SNAP-${Math.random().toString(36).slice(2, 8)}`;
 let dir: string;

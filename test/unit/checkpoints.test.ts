@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
-import { DEFAULT_ENGINE_CONFIG, Engine } from '../../scorer/core/engine.js';
+import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit } from '../../scorer/core/types.js';
 import {
@@ -18,6 +18,7 @@ import {
 import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
 import { connectNats } from '../../runtime/nats.js';
 import { createBank } from '../../simulator/mod.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 /** A partition state as the scorer holds it: simulated customers with a few months of history. */
 function buildState(partition: number): PartitionState {

@@ -10,13 +10,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ControlV1, TxMessage } from '../../contracts/events.js';
 import { txSubject } from '../../contracts/subjects.js';
-import { DEFAULT_ENGINE_CONFIG, Engine, type Pending } from '../../scorer/core/engine.js';
+import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { heapPop, heapPush, heapRemoveWhere } from '../../scorer/core/heap.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit } from '../../scorer/core/types.js';
 import { decodeTx } from '../../scorer/runtime/decode.js';
 import { LmdbStateStore, rawCustomers } from '../../scorer/runtime/store/mod.js';
 import { createBank } from '../../simulator/mod.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 const PARTITION = 0;
 const engine = new Engine(DEFAULT_ENGINE_CONFIG);

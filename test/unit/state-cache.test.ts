@@ -12,12 +12,13 @@ import path from 'node:path';
 import { open } from 'lmdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
-import { DEFAULT_ENGINE_CONFIG, Engine, type Pending } from '../../scorer/core/engine.js';
+import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit } from '../../scorer/core/types.js';
 import { FileCheckpointStore } from '../../scorer/runtime/checkpoints.js';
 import { ChangeTracker, CODEC_VERSION, LmdbStateStore, PartialStateError, rawCustomers, StoreCorruptError } from '../../scorer/runtime/store/mod.js';
 import { createBank } from '../../simulator/mod.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 const PARTITION = 1;
 const CUSTOMERS = 300;

@@ -8,13 +8,14 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
-import { DEFAULT_ENGINE_CONFIG, Engine } from '../../scorer/core/engine.js';
+import { Engine } from '../../scorer/core/engine.js';
 import { idHash } from '../../scorer/core/seen.js';
 import { newPartitionState, type CustomerState } from '../../scorer/core/state.js';
 import { Emit } from '../../scorer/core/types.js';
 import { CodecError, decodeRecord, encodeRecord } from '../../scorer/runtime/store/codec.js';
 import { readEarned, readLots, readSeen, SECTION_SHAPED, ShapeReader } from '../../scorer/runtime/store/shapes.js';
 import { createBank } from '../../simulator/mod.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 /** What a record holds once stored: undefined properties absent. */
 const stored = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown;

@@ -13,7 +13,7 @@ import { open } from 'lmdb';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
-import { DEFAULT_ENGINE_CONFIG, Engine } from '../../scorer/core/engine.js';
+import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit } from '../../scorer/core/types.js';
 import { FileCheckpointStore } from '../../scorer/runtime/checkpoints.js';
@@ -25,6 +25,7 @@ import { RECORD_KIND, type RecordKind } from '../../scorer/runtime/store/codec.j
 import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
 import { connectNats } from '../../runtime/nats.js';
 import { createBank } from '../../simulator/mod.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 const PARTITION = 2;
 

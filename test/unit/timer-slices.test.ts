@@ -7,11 +7,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
-import { DEFAULT_ENGINE_CONFIG, Engine, type Pending } from '../../scorer/core/engine.js';
+import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit, type Row, type TableName } from '../../scorer/core/types.js';
 import { ChangeTracker } from '../../scorer/runtime/store/changes.js';
 import { createBank } from '../../simulator/mod.js';
+import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 const PARTITION = 0;
 const BATCH = 100;

@@ -1,8 +1,8 @@
 /**
  * What the feature engine needs to know about the bank beyond the events: which profile product codes
- * mean which sticky product, and the loyalty tiers in ascending order (for `tier_rank`).
+ * mean which sticky product, and the loyalty tiers in ascending order (for `tier_rank`). The tiers are the
+ * loyalty rules' (`config/policy.ts` builds the engine's from the rules file); the core reads no file.
  */
-import { DEFAULT_RULES_FILE } from '../loyalty/defaults.js';
 import type { StickyProduct } from './catalogue.js';
 
 export interface FeatureConfig {
@@ -12,14 +12,22 @@ export interface FeatureConfig {
   tiers: readonly string[];
 }
 
-export const DEFAULT_FEATURE_CONFIG: FeatureConfig = Object.freeze({
-  productCodes: Object.freeze({
-    bill_pay: ['bill_pay'],
-    online_banking: ['online_banking', 'mobile_banking', 'internet_banking'],
-    debit_card: ['debit_card'],
-    direct_deposit: ['direct_deposit', 'payroll'],
-    installments: ['installment_loan', 'installments', 'loan'],
-  }),
-  // The shipped loyalty rules' tiers (config/loyalty-rules.yaml = DEFAULT_RULES_FILE), lowest first.
-  tiers: Object.freeze(DEFAULT_RULES_FILE.tiers.levels.map((l) => l.id)),
+/** The profile product codes of each sticky product. */
+export const PRODUCT_CODES: FeatureConfig['productCodes'] = Object.freeze({
+  bill_pay: Object.freeze(['bill_pay']),
+  online_banking: Object.freeze(['online_banking', 'mobile_banking', 'internet_banking']),
+  debit_card: Object.freeze(['debit_card']),
+  direct_deposit: Object.freeze(['direct_deposit', 'payroll']),
+  installments: Object.freeze(['installment_loan', 'installments', 'loan']),
 });
+
+/** The feature configuration for loyalty tiers `tiers` (lowest first). */
+export function featureConfig(tiers: readonly string[]): FeatureConfig {
+  return Object.freeze({ productCodes: PRODUCT_CODES, tiers: Object.freeze([...tiers]) });
+}
+
+/**
+ * Without a policy: the product codes and no tiers (`tier_rank` 0). The engine always passes its
+ * policy's (`EngineConfig.features`, the rules' tiers).
+ */
+export const DEFAULT_FEATURE_CONFIG: FeatureConfig = featureConfig([]);

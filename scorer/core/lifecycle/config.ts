@@ -1,13 +1,11 @@
 /**
- * Lifecycle thresholds and value assumptions (`config/lifecycle.yaml`): schema, validation with errors
- * that name the line, and the built-in default (equal to the shipped file; a test keeps them equal).
- * Pure: the text comes in, the compiled config goes out; reading the file is the runtime's job
- * (`scorer/runtime/lifecycle-config.ts`).
+ * Lifecycle thresholds and value assumptions (`config/lifecycle.yaml`): schema and validation with errors
+ * that name the line. Pure: the text comes in, the compiled config goes out; reading the file (the
+ * shipped one is the default) is `config/policy.ts`'s job.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
+import { parseYamlConfig, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
 import { ConfigError } from '../../../contracts/config-error.js';
-import { Value } from '@sinclair/typebox/value';
 import { DAY_MS } from '../types.js';
 
 const YAML_OPTIONS: YamlConfigOptions = { withDescription: true };
@@ -68,38 +66,10 @@ export interface LifecycleConfig {
   };
 }
 
-/** The shipped default (config/lifecycle.yaml). */
-export const DEFAULT_LIFECYCLE_FILE: LifecycleFile = {
-  version: '2026.07',
-  description: 'Lifecycle stages and customer value',
-  stages: {
-    welcome_days: 30,
-    getting_acquainted_days: 90,
-    potential_separation_days: 45,
-    separation_days: 120,
-    win_back_days: 90,
-    intensive_care: { enter_probability: 0.25, exit_probability: 0.15, declines_30d: 6, open_complaints: 1, min_days: 30 },
-  },
-  value: {
-    minor_per_major: 1,
-    horizon_months: 60,
-    annual_discount_rate: 0.25,
-    first_year_annual_churn: 0.225,
-    established_annual_churn: 0.065,
-    spend_margin: 0.005,
-    inflow_margin: 0.002,
-    product_margin_per_month: 50_000,
-  },
-};
-
 /** An invalid lifecycle file: every problem with its line (see `ConfigError`). */
 export class LifecycleConfigError extends ConfigError {
   override readonly name: string = 'LifecycleConfigError';
 }
-
-
-
-
 
 /** Cross-field checks of a schema-valid file. */
 function crossCheck(f: LifecycleFile): { path: Path; message: string }[] {
@@ -153,16 +123,3 @@ export function parseLifecycleConfig(text: string, source = 'lifecycle.yaml'): L
   if (problems.length) throw new LifecycleConfigError(source, problems.map((p) => at(p.path, p.message)));
   return compile(raw);
 }
-
-/** Compiles an already-typed file (e.g. the default); throws naming the path on a bad value. */
-export function compileLifecycleConfig(file: LifecycleFile, source = 'lifecycle'): LifecycleConfig {
-  if (!Value.Check(LifecycleFileSchema, file)) {
-    const e = Value.Errors(LifecycleFileSchema, file).First();
-    throw new LifecycleConfigError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describeValueError(e, YAML_OPTIONS) : 'invalid' }]);
-  }
-  const problems = crossCheck(file);
-  if (problems.length) throw new LifecycleConfigError(source, problems.map((p) => ({ line: 0, column: 0, path: pathText(p.path), message: p.message })));
-  return compile(file);
-}
-
-export const DEFAULT_LIFECYCLE: LifecycleConfig = compileLifecycleConfig(DEFAULT_LIFECYCLE_FILE, 'default lifecycle');

@@ -23,10 +23,10 @@
 import type { CustomerState, PartitionState } from '../state.js';
 import { pushTimer } from '../state.js';
 import { DAY_MS, iso, type Ctx, type Emit } from '../types.js';
-import { DEFAULT_LIFECYCLE, type LifecycleConfig } from './config.js';
+import type { LifecycleConfig } from './config.js';
 import { newLifecycleState, type LifecycleState } from './state.js';
 
-export { DEFAULT_LIFECYCLE, parseLifecycleConfig, compileLifecycleConfig, LifecycleConfigError, type LifecycleConfig } from './config.js';
+export { parseLifecycleConfig, LifecycleConfigError, type LifecycleConfig } from './config.js';
 export { expectedValue } from './value.js';
 
 export const STAGES = [
@@ -62,7 +62,7 @@ const timeOf = (s: string | undefined): number => {
 /** Decides the stage as of `at` from the phase-1 feature vector and the last churn probability. */
 export function decideStage(
   c: CustomerState, at: number, features: Readonly<Record<string, number>>, churn: number, trigger: Trigger,
-  cfg: LifecycleConfig = DEFAULT_LIFECYCLE,
+  cfg: LifecycleConfig,
 ): StageDecision {
   const l = lifecycleState(c);
   const p = c.profile;
@@ -118,7 +118,7 @@ export function applyStage(c: CustomerState, next: StageDecision, ctx: Ctx, sour
  * idle threshold, a tenure milestone, or `closed_at`; 0 when there is none. Phase 1 arms timers, so this
  * reads phase-1 state only (never the stage: the end of win-back is decided by the next event or timer).
  */
-export function nextLifecycleDue(c: CustomerState, after: number, cfg: LifecycleConfig = DEFAULT_LIFECYCLE): number {
+export function nextLifecycleDue(c: CustomerState, after: number, cfg: LifecycleConfig): number {
   const l = lifecycleState(c);
   const opened = timeOf(c.profile?.opened_at);
   const closed = timeOf(c.profile?.closed_at);
@@ -134,7 +134,7 @@ export function nextLifecycleDue(c: CustomerState, after: number, cfg: Lifecycle
 }
 
 /** Arms (or brings forward) the customer's lifecycle timer for the next moment after `after`. */
-export function armLifecycleTimer(state: PartitionState, c: CustomerState, after: number, cfg: LifecycleConfig = DEFAULT_LIFECYCLE): void {
+export function armLifecycleTimer(state: PartitionState, c: CustomerState, after: number, cfg: LifecycleConfig): void {
   const l = lifecycleState(c);
   if (!l.known) l.known = after;
   const due = nextLifecycleDue(c, after, cfg);

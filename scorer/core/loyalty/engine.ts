@@ -27,7 +27,6 @@ import { pushTimer, type CustomerState, type PartitionState, type Timer } from '
 import { idHash, seenDay, seenIds } from '../seen.js';
 import { DAY_MS, iso, parseTime, type Ctx, type Emit, type MigrationV1 } from '../types.js';
 import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay, monthStart } from './calendar.js';
-import { DEFAULT_RULES } from './defaults.js';
 import { parseReferralCreditId, referralPublish, REFERRAL_RULE } from './referral.js';
 import { isMember } from './membership.js';
 import type { CompiledRule, Condition, LoyaltyRules, TierDef } from './rules.js';
@@ -48,9 +47,6 @@ export function loyaltyConfig(rules: LoyaltyRules | RulesTimeline, partitions: n
   if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`partitions must be a positive integer, got ${partitions}`);
   return { timeline: rules instanceof RulesTimeline ? rules : RulesTimeline.of(rules), partitions };
 }
-
-/** Built-in rules (= config/loyalty-rules.yaml) and the default partition count (VAFA_PARTITIONS = 8). */
-export const DEFAULT_LOYALTY: LoyaltyConfig = loyaltyConfig(DEFAULT_RULES, 8);
 
 /** The rules version in force at a stream position (for `scored_transactions.rules_version`). */
 export function loyaltyVersionAt(cfg: LoyaltyConfig, seq: number): string {

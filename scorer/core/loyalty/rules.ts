@@ -3,12 +3,11 @@
  * that turns YAML text into validated rules with errors that name the line, and the compiler that turns
  * the file's shape into the plain-JSON form the engine evaluates (`LoyaltyRules`).
  *
- * Pure: text in, rules (or errors) out. Reading the file is `scorer/runtime/rules-file.ts`.
+ * Pure: text in, rules (or errors) out. Reading the file is `config/policy.ts`.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
+import { parseYamlConfig, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
 import { ConfigError } from '../../../contracts/config-error.js';
-import { Value } from '@sinclair/typebox/value';
 import { CHANNELS } from '../../../contracts/events.js';
 import { DOW_NAMES, dowIndex, parseClock, parseOffset, type DowName } from './calendar.js';
 
@@ -246,16 +245,6 @@ export function parseRules(text: string, source = 'loyalty-rules.yaml'): Loyalty
   return result.rules;
 }
 
-/** Compiles an already-typed rules file (e.g. the built-in defaults); throws `RulesError` naming paths. */
-export function compileRules(file: RulesFile, source = 'rules'): LoyaltyRules {
-  if (!Value.Check(RulesFileSchema, file)) {
-    const e = Value.Errors(RulesFileSchema, file).First();
-    throw new RulesError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describeValueError(e, YAML_OPTIONS) : 'invalid' }]);
-  }
-  const result = compile(file);
-  if (!result.ok) throw new RulesError(source, result.issues.map((i) => ({ line: 0, column: 0, path: pathText(i.path), message: i.message })));
-  return result.rules;
-}
 
 type CompileResult = { ok: true; rules: LoyaltyRules } | { ok: false; issues: { path: Path; message: string }[] };
 

@@ -3,13 +3,12 @@
  * turns YAML text into a validated catalogue with errors that name the line, and the compiler that turns
  * the file's shape into the plain-JSON form the offers engine evaluates (`OffersCatalogue`).
  *
- * Pure: text in, catalogue (or errors) out. Reading the file is `scorer/runtime/offers-file.ts`.
+ * Pure: text in, catalogue (or errors) out. Reading the file is `config/policy.ts`.
  * Documented, field by field, in docs/offers.md.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { describeValueError, parseYamlConfig, pathText, pointerPath, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
+import { parseYamlConfig, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
 import { ConfigError } from '../../../contracts/config-error.js';
-import { Value } from '@sinclair/typebox/value';
 import { CHANNELS } from '../../../contracts/events.js';
 import { OFFER_CHANNELS, type OfferChannel } from '../../../contracts/subjects.js';
 import { FEATURE_CATALOGUE } from '../features/catalogue.js';
@@ -307,16 +306,6 @@ export function parseOffers(text: string, source = 'offers.yaml'): OffersCatalog
   return result.catalogue;
 }
 
-/** Compiles an already-typed catalogue (e.g. the built-in default); throws `OffersConfigError` naming paths. */
-export function compileOffers(file: OffersFile, source = 'offers'): OffersCatalogue {
-  if (!Value.Check(OffersFileSchema, file)) {
-    const e = Value.Errors(OffersFileSchema, file).First();
-    throw new OffersConfigError(source, [{ line: 0, column: 0, path: pathText(pointerPath(e?.path ?? '')), message: e ? describeValueError(e, YAML_OPTIONS) : 'invalid' }]);
-  }
-  const result = compile(file);
-  if (!result.ok) throw new OffersConfigError(source, result.issues.map((i) => ({ line: 0, column: 0, path: pathText(i.path), message: i.message })));
-  return result.catalogue;
-}
 
 /** A catalogue with no offers: the engine decides nothing. */
 export function emptyCatalogue(): OffersCatalogue {

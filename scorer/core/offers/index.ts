@@ -1,6 +1,5 @@
 /** Next-best offers: catalogue, engine, policy, ids and uplift (docs/offers.md). */
 export * from './catalogue.js';
-export * from './defaults.js';
 export * from './engine.js';
 export * from './ids.js';
 export * from './policy.js';
