@@ -7,7 +7,7 @@
  * before the next. The stream is a function of (partition, seq), so a restarted process replays exactly
  * what the killed one had not committed. Prints JSON lines: `started`, `progress`, `caught_up`.
  *
- *   node --import tsx bench/million-scorer.ts --store DIR [--cache 200000] [--batch 1000] [--until P:SEQ,...] [--load-only] [--no-prefetch]
+ *   node --import tsx bench/million-scorer.ts --store DIR [--cache 200000] [--cache-mb 256] [--batch 1000] [--until P:SEQ,...] [--load-only] [--no-prefetch]
  *
  * The next partition's batch is prefetched (`LmdbStateStore.prefetch`) while one is applied and committed,
  * as the worker does; `--no-prefetch` reads each cold customer when the core reaches it.
@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
 import type { TransactionV1, TxMessage } from '../contracts/events.js';
 import { Engine, type Pending } from '../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
@@ -56,12 +57,37 @@ function parseUntil(text: string | undefined): Map<number, number> | undefined {
   return new Map(text.split(',').map((pair) => pair.split(':').map(Number) as [number, number]));
 }
 
+/** The process's memory as V8 and Node see it, bytes: what the parent reports beside /proc's RSS. */
+export interface MemoryLine {
+  heap_used: number;
+  heap_total: number;
+  /** Old space (long-lived objects: cached customers, timers), in use and reserved. */
+  old_used: number;
+  old_size: number;
+  /** The young generation (semi-spaces), reserved. */
+  new_size: number;
+  large_object_used: number;
+  /** Memory V8 knows of outside its heap (buffers: lmdb's, LZ4's). */
+  external: number;
+  array_buffers: number;
+}
+
+function memoryNow(): MemoryLine {
+  const usage = process.memoryUsage();
+  const space = (name: string): v8.HeapSpaceInfo | undefined => v8.getHeapSpaceStatistics().find((s) => s.space_name === name);
+  return {
+    heap_used: usage.heapUsed, heap_total: usage.heapTotal, old_used: space('old_space')?.space_used_size ?? 0, old_size: space('old_space')?.space_size ?? 0,
+    new_size: space('new_space')?.space_size ?? 0, large_object_used: space('large_object_space')?.space_used_size ?? 0,
+    external: usage.external, array_buffers: usage.arrayBuffers,
+  };
+}
+
 const out = (line: object): boolean => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      store: { type: 'string' }, cache: { type: 'string', default: '200000' }, batch: { type: 'string', default: '1000' },
+      store: { type: 'string' }, cache: { type: 'string', default: '200000' }, 'cache-mb': { type: 'string', default: '0' }, batch: { type: 'string', default: '1000' },
       until: { type: 'string' }, seconds: { type: 'string' }, 'load-only': { type: 'boolean', default: false }, 'no-prefetch': { type: 'boolean', default: false },
     },
   });
@@ -71,14 +97,17 @@ async function main(): Promise<void> {
   const batchSize = Number(values.batch);
   const until = parseUntil(values.until);
   const prefetch = !values['no-prefetch'];
-  const store = LmdbStateStore.open({ path: path.join(values.store, 'state'), ...(cache > 0 ? { cacheCustomers: Math.ceil(cache / built.partitions) } : {}) });
+  const cacheMiB = Number(values['cache-mb']);
+  const bounds = { cacheCustomers: Math.ceil(cache / built.partitions), ...(cacheMiB > 0 ? { cacheBytes: Math.ceil((cacheMiB * 2 ** 20) / built.partitions) } : {}) };
+  const store = LmdbStateStore.open({ path: path.join(values.store, 'state'), ...(cache > 0 ? bounds : {}) });
   const partitions: { state: PartitionState; tracker: ChangeTracker }[] = [];
   const loadStart = performance.now();
   for (let p = 0; p < (values['load-only'] ? 1 : built.partitions); p++) {
     const state = (await store.load(p)) ?? newPartitionState(p);
     partitions.push({ state, tracker: store.track(state) });
   }
-  out({ type: 'started', load_ms: performance.now() - loadStart, since_process_start_ms: performance.now(), rss: process.memoryUsage().rss });
+  const timers = partitions.reduce((n, { state }) => n + state.timers.length, 0);
+  out({ type: 'started', load_ms: performance.now() - loadStart, since_process_start_ms: performance.now(), rss: process.memoryUsage().rss, timers, heap_limit: v8.getHeapStatistics().heap_size_limit });
   if (values['load-only']) {
     await store.close();
     return;
@@ -143,8 +172,8 @@ async function main(): Promise<void> {
       out({
         type: caughtUp ? 'caught_up' : 'progress', since_process_start_ms: performance.now(), events,
         seqs: partitions.map(({ state }) => `${state.partition}:${state.seq}`).join(','),
-        cached: stats.reduce((n, s) => n + s.cached, 0), lookups: stats.reduce((n, s) => n + s.lookups, 0), misses: stats.reduce((n, s) => n + s.misses, 0),
-        timers: partitions.reduce((n, { state }) => n + state.timers.length, 0), timers_fired: timersFired, heap: process.memoryUsage().heapUsed,
+        cached: stats.reduce((n, s) => n + s.cached, 0), cached_bytes: stats.reduce((n, s) => n + s.cachedBytes, 0), lookups: stats.reduce((n, s) => n + s.lookups, 0), misses: stats.reduce((n, s) => n + s.misses, 0),
+        timers: partitions.reduce((n, { state }) => n + state.timers.length, 0), timers_fired: timersFired, memory: memoryNow(),
       });
     }
     if (caughtUp || (values.seconds !== undefined && performance.now() - loadStart > Number(values.seconds) * 1000)) break;

@@ -13,6 +13,10 @@
  * with SIGKILL, starts another and times it from spawn until it has committed what the killed one had
  * reached plus one batch a partition (`recovery_s`). Also the start of one partition loaded whole (the
  * former behaviour) against lazily.
+ *
+ * The scorer runs within the memory budget a deployment would give it (docs/operations.md, "Memory of a
+ * scorer"): its cache bounded by customers and by bytes, its V8 old space limited to what the cache and
+ * the timers need (`oldSpaceLimitMiB`, the timers counted by the lazy start), its store mapped in chunks.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,9 +27,9 @@ import type { TransactionV1, TxMessage } from '../contracts/events.js';
 import { Engine, type Pending } from '../scorer/core/engine.js';
 import { newPartitionState, type CustomerState, type PartitionState, type Timer } from '../scorer/core/state.js';
 import { Emit } from '../scorer/core/types.js';
-import { CODEC_VERSION, LmdbStateStore } from '../scorer/runtime/store/mod.js';
+import { CODEC_VERSION, LmdbStateStore, oldSpaceLimitMiB } from '../scorer/runtime/store/mod.js';
 import { createBank } from '../simulator/mod.js';
-import { customerId, type BuiltStore } from './million-scorer.js';
+import { customerId, type BuiltStore, type MemoryLine } from './million-scorer.js';
 import type { Progress } from './progress.js';
 import { NODE_FLAGS } from '../runtime/node-flags.js';
 import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
@@ -42,6 +46,8 @@ export interface MillionPlan {
   seed: number;
   /** Customers cached by the scorer process (VAFA_STATE_CACHE_CUSTOMERS). Default 10,000, the setting's default. */
   cache: number;
+  /** Most estimated heap of the cached customers, MiB (VAFA_STATE_CACHE_MB). Default 256, the setting's default. */
+  cacheMiB: number;
   /** Events a partition takes per batch (VAFA_SCORER_BATCH). Default 1000. */
   batch: number;
   /** How long the first scorer runs before SIGKILL, s. Default 40. */
@@ -53,17 +59,26 @@ export interface MillionPlan {
 }
 
 export const DEFAULT_MILLION_PLAN: MillionPlan = {
-  customers: 1_000_000, partitions: 8, templates: 300, days: 365, seed: 7, cache: 10_000, batch: 1000, seconds: 40, wholeStart: true,
+  customers: 1_000_000, partitions: 8, templates: 300, days: 365, seed: 7, cache: 10_000, cacheMiB: 256, batch: 1000, seconds: 40, wholeStart: true,
   dataDir: path.join(os.tmpdir(), 'vafa-bench-million'),
 };
 
 export interface MillionReport {
   customers: number;
-  /** Largest RSS of the scorer process while it processed events, bytes. */
+  /** Largest RSS of the scorer process while it processed events, bytes (VmRSS, sampled every 200 ms). */
   rss_bytes: number;
-  /** Of which anonymous memory (heap, native) and mapped files (the LMDB map), at that sample. */
+  /**
+   * Largest anonymous memory (RssAnon: the V8 heap, native allocations) and largest file-backed memory
+   * (RssFile: the pages of the LMDB store mapped into the process, reclaimable), each its own peak.
+   */
   rss_anon_bytes: number;
   rss_file_bytes: number;
+  /** The scorer's V8 heap limit (`--max-old-space-size` from `oldSpaceLimitMiB`, plus the young generation), bytes. */
+  heap_limit_bytes: number;
+  /** The scorer's own view at its largest heap: V8 heap reserved and in use, old space in use, young generation, memory outside the heap. */
+  heap: { total_bytes: number; used_bytes: number; old_used_bytes: number; new_bytes: number; external_bytes: number };
+  /** Estimated heap of the cached customers at the end of the run, bytes. */
+  cache_bytes: number;
   /**
    * From the spawn of a scorer after SIGKILL of the previous one until it had caught up, s: it has
    * applied one batch a partition past where the killed one was. If that one was in a timer storm (the
@@ -212,37 +227,51 @@ function rssOf(pid: number): { rss: number; anon: number; file: number } {
   return { rss: kib('VmRSS'), anon: kib('RssAnon'), file: kib('RssFile') };
 }
 
-interface ProgressLine { seqs: string; events: number; lookups: number; misses: number; cached: number; timers: number; timers_fired: number; since_process_start_ms: number }
+interface ProgressLine {
+  seqs: string; events: number; lookups: number; misses: number; cached: number; cached_bytes: number; timers: number; timers_fired: number;
+  since_process_start_ms: number; memory: MemoryLine;
+}
+
+interface StartedLine { load_ms: number; since_process_start_ms: number; timers: number; heap_limit: number }
+
+/** The scorer's arguments and V8 flags for `plan`, its old space limited for `timers` (docs/operations.md). */
+function scorerCommand(plan: MillionPlan, dir: string, timers: number): { args: string[]; flags: string[] } {
+  const limit = oldSpaceLimitMiB({ cacheBytes: plan.cacheMiB * 2 ** 20, timers });
+  return { args: ['--store', dir, '--cache', String(plan.cache), '--cache-mb', String(plan.cacheMiB), '--batch', String(plan.batch)], flags: [`--max-old-space-size=${limit}`] };
+}
 
 /** Runs the first scorer for `plan.seconds`, sampling its RSS, then kills it. */
-async function runAndKill(plan: MillionPlan, dir: string): Promise<{ last: ProgressLine; rss: { rss: number; anon: number; file: number }; seconds: number }> {
-  const child = runScorer(['--store', dir, '--cache', String(plan.cache), '--batch', String(plan.batch)]);
-  const started = await nextLine<{ since_process_start_ms: number }>(child, 'started');
-  let peak = { rss: 0, anon: 0, file: 0 };
+async function runAndKill(plan: MillionPlan, dir: string, timers: number): Promise<{ last: ProgressLine; rss: { rss: number; anon: number; file: number }; heap: MemoryLine; heapLimit: number; seconds: number }> {
+  const command = scorerCommand(plan, dir, timers);
+  const child = runScorer(command.args, command.flags);
+  const started = await nextLine<StartedLine>(child, 'started');
+  const peak = { rss: 0, anon: 0, file: 0 };
   const sampler = setInterval(() => {
     const now = rssOf(child.pid);
-    if (now.rss > peak.rss) peak = now;
+    peak.rss = Math.max(peak.rss, now.rss);
+    peak.anon = Math.max(peak.anon, now.anon);
+    peak.file = Math.max(peak.file, now.file);
   }, 200);
   const deadline = performance.now() + plan.seconds * 1000;
   let last: ProgressLine | undefined;
-  let first: ProgressLine | undefined;
+  let heap: MemoryLine | undefined;
   while (performance.now() < deadline) {
     last = await nextLine<ProgressLine>(child, 'progress');
-    first ??= last;
+    if (!heap || last.memory.heap_total > heap.heap_total) heap = last.memory;
   }
   clearInterval(sampler);
   child.kill();
   await child.exited;
-  if (!last || !first) throw new Error('million: no progress from the scorer');
-  return { last, rss: peak, seconds: (last.since_process_start_ms - started.since_process_start_ms) / 1000 };
+  if (!last || !heap) throw new Error('million: no progress from the scorer');
+  return { last, rss: peak, heap, heapLimit: started.heap_limit, seconds: (last.since_process_start_ms - started.since_process_start_ms) / 1000 };
 }
 
-/** Start of one partition in a fresh process: loaded whole (`cache` 0) or lazily. */
-async function partitionStart(dir: string, cache: number): Promise<number | null> {
+/** Start of one partition in a fresh process: loaded whole (`cache` 0) or lazily; with the partition's timers. */
+async function partitionStart(dir: string, cache: number): Promise<{ ms: number; timers: number } | null> {
   const child = runScorer(['--store', dir, '--cache', String(cache), '--load-only'], [`--max-old-space-size=${WHOLE_LOAD_HEAP_MIB}`]);
   try {
-    const { load_ms } = await nextLine<{ load_ms: number }>(child, 'started', WHOLE_LOAD_DEADLINE_MS);
-    return load_ms;
+    const { load_ms, timers } = await nextLine<StartedLine>(child, 'started', WHOLE_LOAD_DEADLINE_MS);
+    return { ms: load_ms, timers };
   } catch {
     return null; // the whole partition did not fit in the heap, or not in time
   } finally {
@@ -258,21 +287,29 @@ export async function measureMillion(plan: MillionPlan, progress: Progress): Pro
   if (cached) progress.phase(`million: using the store built earlier in ${dir}`);
   // Each run moves the cached store on (its commits stay): the generated stream goes on from there.
   progress.phase('million: start of one partition, whole and lazily');
-  const wholeMs = plan.wholeStart ? await partitionStart(dir, 0) : null;
-  const lazyMs = await partitionStart(dir, plan.cache);
+  const whole = plan.wholeStart ? await partitionStart(dir, 0) : null;
+  const lazy = await partitionStart(dir, plan.cache);
+  if (!lazy) throw new Error('million: one partition did not start lazily');
+  // Every partition holds about as many timers as the first: the scorer's heap limit counts them so.
+  const timers = lazy.timers * built.partitions;
   progress.phase(`million: the scorer processes random customers for ${plan.seconds} s, then SIGKILL`);
-  const run = await runAndKill(plan, dir);
+  const run = await runAndKill(plan, dir, timers);
   const head = run.last.seqs.split(',').map((pair) => pair.split(':').map(Number) as [number, number]).map(([p, seq]) => `${p}:${seq + plan.batch}`).join(',');
   progress.phase('million: a new scorer catches up');
   const spawned = performance.now();
-  const second = runScorer(['--store', dir, '--cache', String(plan.cache), '--batch', String(plan.batch), '--until', head]);
-  const started = await nextLine<{ load_ms: number }>(second, 'started');
+  const command = scorerCommand(plan, dir, timers);
+  const second = runScorer([...command.args, '--until', head], command.flags);
+  const started = await nextLine<StartedLine>(second, 'started');
   await nextLine(second, 'caught_up');
   const recovery = (performance.now() - spawned) / 1000;
   await second.exited;
   return {
-    customers: built.customers, rss_bytes: run.rss.rss, rss_anon_bytes: run.rss.anon, rss_file_bytes: run.rss.file, recovery_s: recovery,
-    build_s: cached ? 0 : built.build_s, build_cached_s: built.build_s, partition_start_whole_ms: wholeMs, partition_start_lazy_ms: lazyMs,
+    customers: built.customers, rss_bytes: run.rss.rss, rss_anon_bytes: run.rss.anon, rss_file_bytes: run.rss.file, heap_limit_bytes: run.heapLimit,
+    heap: {
+      total_bytes: run.heap.heap_total, used_bytes: run.heap.heap_used, old_used_bytes: run.heap.old_used, new_bytes: run.heap.new_size, external_bytes: run.heap.external,
+    },
+    cache_bytes: run.last.cached_bytes, recovery_s: recovery,
+    build_s: cached ? 0 : built.build_s, build_cached_s: built.build_s, partition_start_whole_ms: whole?.ms ?? null, partition_start_lazy_ms: lazy.ms,
     all_partitions_start_ms: started.load_ms, events: run.last.events, events_per_s: run.last.events / run.seconds,
     cache_customers: run.last.cached, cache_hit_rate: run.last.lookups ? 1 - run.last.misses / run.last.lookups : 0,
     cache_misses_per_event: run.last.events ? run.last.misses / run.last.events : 0, timers: run.last.timers,
@@ -285,8 +322,9 @@ export function renderMillion(m: MillionReport): string {
   const mib = (bytes: number): string => `${Math.round(bytes / 2 ** 20).toLocaleString('en-US')} MiB`;
   const ms = (x: number | null): string => (x === null ? 'did not fit' : `${Math.round(x).toLocaleString('en-US')} ms`);
   return [
-    `million: ${m.customers.toLocaleString('en-US')} customers in the store, ${m.timers.toLocaleString('en-US')} timers; cache ${m.plan.cache.toLocaleString('en-US')} customers (hit rate ${(m.cache_hit_rate * 100).toFixed(1)} % of lookups, ${m.cache_misses_per_event.toFixed(2)} store reads an event)`,
-    `  scorer RSS ${mib(m.rss_bytes)} (anonymous ${mib(m.rss_anon_bytes)}, mapped store ${mib(m.rss_file_bytes)}) at ${Math.round(m.events_per_s).toLocaleString('en-US')} events/s on random customers and ${Math.round(m.timers_per_s).toLocaleString('en-US')} timers/s`,
+    `million: ${m.customers.toLocaleString('en-US')} customers in the store, ${m.timers.toLocaleString('en-US')} timers; cache ${m.plan.cache.toLocaleString('en-US')} customers or ${mib(m.plan.cacheMiB * 2 ** 20)} (held ${mib(m.cache_bytes)}; hit rate ${(m.cache_hit_rate * 100).toFixed(1)} % of lookups, ${m.cache_misses_per_event.toFixed(2)} store reads an event)`,
+    `  scorer RSS ${mib(m.rss_bytes)} at most: anonymous ${mib(m.rss_anon_bytes)} (V8 heap ${mib(m.heap.total_bytes)} of its ${mib(m.heap_limit_bytes)} limit, ${mib(m.heap.external_bytes)} outside it), mapped store ${mib(m.rss_file_bytes)} (file pages, reclaimable; each its own peak)`,
+    `  ${Math.round(m.events_per_s).toLocaleString('en-US')} events/s on random customers and ${Math.round(m.timers_per_s).toLocaleString('en-US')} timers/s`,
     `  recovery after SIGKILL ${m.recovery_s.toFixed(1)} s; one partition starts in ${ms(m.partition_start_lazy_ms)} lazily, ${ms(m.partition_start_whole_ms)} whole; build ${m.build_cached_s.toFixed(0)} s${m.build_s ? '' : ' (cached)'}`,
   ].join('\n');
 }

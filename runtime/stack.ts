@@ -175,6 +175,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
         kind: settings.checkpointStore, dataDir: settings.dataDir, nc, localNats: localNats !== undefined, streamReplicas: settings.streamReplicas,
         checkpointMs: settings.checkpointMs, logger,
         ...(settings.stateCacheCustomers > 0 ? { cacheCustomers: Math.ceil(settings.stateCacheCustomers / settings.partitions) } : {}),
+        ...(settings.stateCacheCustomers > 0 && settings.stateCacheMb > 0 ? { cacheBytes: Math.ceil(settings.stateCacheMb * 2 ** 20 / settings.partitions) } : {}),
       });
       // After the scorer phase: the workers' last commits are awaited there, so closing loses nothing.
       stops.add('clients', 'state store', () => closeStore());
