@@ -50,7 +50,7 @@ export function backfillProgress(stream: NodeJS.WriteStream = process.stderr, ev
 export const backfillCommand: Command = {
   summary: 'Load a bank\'s history (profiles, transactions, redemptions, feedback) through the scorer core into the state store and ClickHouse, before going live.',
   usage: [
-    'vafa backfill [--cutover RFC3339] [--strict] [--batch 4096] [--cache-customers 20000] FILE|DIR...',
+    'vafa backfill [--cutover RFC3339] [--strict] [--batch 4096] [--cache-customers 20000] [--workers N] FILE|DIR...',
     '  uses NATS_URL and CLICKHOUSE_URL when set, else starts the all-in-one\'s engines on VAFA_DATA_DIR (then `vafa up` goes live)',
     '  FILE|DIR          profiles*, transactions*, redemptions*, feedback*, club* (previous club balances: docs/backfill.md)',
     '                    (.ndjson/.jsonl/.csv, optionally .gz) or events*.ndjson ({kind, body} a line);',
@@ -59,6 +59,7 @@ export const backfillCommand: Command = {
     '  --strict          stop at the first bad line (default: count and report bad lines, go on)',
     '  --batch N         events per micro-batch through the core (default 4096)',
     '  --cache-customers N  customers per partition kept decoded in memory, the rest in the store (default 20000)',
+    '  --workers N       worker threads for the partitions (default: the CPU count, at most VAFA_PARTITIONS; 1: one thread)',
     'Run it before ingest and the scorer start: stream TX must hold no message. The live scorer then resumes after the history.',
   ].join('\n'),
   async run(argv) {
@@ -66,6 +67,7 @@ export const backfillCommand: Command = {
       args: argv, allowPositionals: true,
       options: {
         cutover: { type: 'string' }, strict: { type: 'boolean', default: false }, batch: { type: 'string' }, 'cache-customers': { type: 'string' },
+        workers: { type: 'string' },
       },
     });
     if (positionals.length === 0) throw new Error('name the history: vafa backfill FILE|DIR... (see vafa backfill --help)');
@@ -82,9 +84,11 @@ export const backfillCommand: Command = {
     };
     const batch = positiveInt('batch', values.batch);
     const cacheCustomers = positiveInt('cache-customers', values['cache-customers']);
+    const askedWorkers = positiveInt('workers', values.workers);
     listSources(positionals); // a missing or unnamed file is refused before any engine starts
     const settings = loadSettings();
     const logger = createLogger({ level: settings.logLevel, name: 'backfill' });
+    const workers = Math.min(askedWorkers ?? os.availableParallelism(), settings.partitions);
     // A deployment (NATS_URL and CLICKHOUSE_URL), or the all-in-one's own engines on VAFA_DATA_DIR (as `vafa up` starts them, without scorer or API).
     let nc: NatsConnection;
     let warehouse: ClickHouseClient;
@@ -105,8 +109,11 @@ export const backfillCommand: Command = {
     }
     let churn;
     try {
-      const { loadChurnScorer } = await import('../scorer/runtime/churn.js');
-      churn = await loadChurnScorer(settings.modelPath, logger);
+      // With workers, each loads its own (threads.ts).
+      if (workers === 1) {
+        const { loadChurnScorer } = await import('../scorer/runtime/churn.js');
+        churn = await loadChurnScorer(settings.modelPath, logger);
+      }
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'backfilling without a churn model');
     }
@@ -121,6 +128,10 @@ export const backfillCommand: Command = {
         // Consent and membership statements in the files are audited as the API's are (docs/security.md).
         onStatements: async (statements) => { audited += await auditFileStatements(warehouse, settings.clickhouseDatabase, principal, statements); },
         ...(churn ? { scorer: churn } : {}), ...(cutover !== undefined ? { cutover } : {}), ...(batch ? { batch } : {}), ...(cacheCustomers ? { cacheCustomers } : {}),
+        workers, threads: {
+          engine: { rulesPath: settings.rulesPath, lifecyclePath: settings.lifecyclePath, offersPath: settings.offersPath }, modelPath: settings.modelPath, logLevel: settings.logLevel,
+          warehouse: { url: engines?.clickhouseUrl ?? settings.clickhouseUrl!, user: settings.clickhouseUser, password: settings.clickhousePassword },
+        },
       });
       progress.done();
       await insertAuditRows(warehouse, settings.clickhouseDatabase, [{

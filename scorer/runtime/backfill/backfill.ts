@@ -16,24 +16,28 @@
  * live scorer resumes `TX` after it; the caller advances an empty `TX` to start there (cli/backfill.ts).
  * Interrupted, a rerun resumes: events at or below a partition's committed position are skipped, as a
  * worker skips a redelivery, and the rows they caused are rewritten idempotently.
+ *
+ * This module is the feeder: reading, validation, sequences, bad lines, statements, commits and progress
+ * stay in the calling thread; the core runs on the partitions' runners (partitions.ts), in this thread
+ * or on worker threads (threads.ts), with a barrier per micro-batch so the batches, the credits and
+ * therefore every state and row are the same whatever the number of workers.
  */
 import { basename } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { isRealDate, TransactionV1 } from '../../../contracts/events.js';
 import { Validator } from '../../../ingest/validation.js';
-import { parseTxSubject, partitionOf } from '../../../contracts/subjects.js';
-import { Engine, type EngineConfig, type Pending } from '../../core/engine.js';
-import { newPartitionState, type PartitionState } from '../../core/state.js';
-import { Emit, type Publish } from '../../core/types.js';
+import { partitionOf } from '../../../contracts/subjects.js';
+import type { EngineConfig } from '../../core/engine.js';
 import { IngestService, semanticErrors, type CardDirectory } from '../../../ingest/service.js';
 import type { Publisher } from '../../../ingest/publisher.js';
 import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
-import type { ChangeTracker } from '../store/changes.js';
 import type { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
 import type { Logger } from '../../../runtime/log.js';
 import { listSources, ReadMeter, streamOrder, type BadLine, type RecordKind, type SourceRecord } from './sources.js';
+import { BackfillError, PartitionRunner, type BackfillPartitions, type BatchEvent, type BatchOutcome } from './partitions.js';
+import { ThreadedPartitions, type BackfillWorkers } from './threads.js';
 
 /** Options of {@link backfill}. */
 export interface BackfillOptions {
@@ -58,6 +62,13 @@ export interface BackfillOptions {
   cards?: CardDirectory;
   /** The churn model, one call per micro-batch; undefined: no scores (as a scorer without a model). */
   scorer?: ChurnScorer;
+  /**
+   * Run the partitions on worker threads (threads.ts): each worker opens the store, the sink and the
+   * model these settings name, and `store`, `sink`, `scorer` and `engineConfig` are then not used for
+   * the partitions. Default: none, every partition in this thread (as with `count` 1). The count is
+   * capped by `partitions`.
+   */
+  workers?: BackfillWorkers;
   /** The `TX` position before the first backfilled event (its last sequence; 0 for a new stream). */
   base: number;
   /**
@@ -177,10 +188,7 @@ function fastTransaction(body: Record<string, unknown>): Record<string, unknown>
   return transactionCheck.Check(body) && semanticErrors('transaction', body).length === 0 ? body : undefined;
 }
 
-/** A backfill stopped at a bad line (`strict`), or a store that already holds live state. */
-export class BackfillError extends Error {
-  override readonly name = 'BackfillError';
-}
+export { BackfillError } from './partitions.js';
 
 /** The ingest service's validation and normalisation, without publishing (backfill publishes nothing). */
 const noPublisher = {
@@ -188,9 +196,18 @@ const noPublisher = {
   publishAll: () => Promise.reject(new Error('backfill publishes nothing')),
 } as unknown as Publisher;
 
-interface Part {
-  state: PartitionState;
-  tracker: ChangeTracker;
+/** A record of a micro-batch after validation: an event for the core, or a line refused. */
+type Entry = { bad: BadLine } | { event: BatchEvent; rec: SourceRecord };
+
+/** The partitions of this backfill: on worker threads when asked for more than one, else in this thread. */
+function partitionsOf(opts: BackfillOptions): BackfillPartitions {
+  const common = { base: opts.base, ...(opts.cutover !== undefined ? { cutover: opts.cutover } : {}), ...(opts.strict ? { strict: true } : {}), ...(opts.logger ? { logger: opts.logger } : {}) };
+  const workers = Math.min(opts.workers?.count ?? 1, opts.partitions);
+  if (opts.workers && workers > 1) return new ThreadedPartitions({ ...common, ...opts.workers, count: workers, partitions: opts.partitions });
+  return new PartitionRunner({
+    ...common, engineConfig: opts.engineConfig, owned: Array.from({ length: opts.partitions }, (_, p) => p), store: opts.store,
+    ...(opts.sink ? { sink: opts.sink } : {}), ...(opts.scorer ? { scorer: opts.scorer } : {}),
+  });
 }
 
 export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> {
@@ -198,7 +215,6 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
   const files = opts.source ? [] : listSources(opts.paths);
   const meter = new ReadMeter();
   const read = (): { done: number; total: number } => opts.source?.progress() ?? { done: meter.bytes, total: files.reduce((n, f) => n + f.bytes, 0) };
-  const engine = new Engine(opts.engineConfig);
   const ingest = new IngestService({ publisher: noPublisher, partitions: opts.partitions, tokenKey: opts.tokenKey });
   const batchSize = opts.batch ?? 4096;
   const commitEvery = opts.commitEvery ?? 250_000;
@@ -218,158 +234,143 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
     }
   };
 
-  // Every partition, loaded (claimed) before the first event: all are committed with the final position.
-  const parts: Part[] = [];
-  for (let p = 0; p < opts.partitions; p++) {
-    const loaded = await opts.store.load(p);
-    if (loaded && loaded.seq > opts.base && loaded.cutover === undefined) {
-      throw new BackfillError(`partition ${p}: the state store already holds live state (seq ${loaded.seq}) and no backfill: backfill into a new store`);
+  const registrations: Promise<void>[] = [];
+  /** The record as the core gets it (validated, normalised), or why it is refused. */
+  const prepare = (rec: SourceRecord): { value: Record<string, unknown> } | { bad: BadLine } => {
+    const refuse = (reason: string): { bad: BadLine } => ({ bad: { file: rec.file, line: rec.line, reason } });
+    if (rec.file === CREDIT) return { value: rec.body }; // the core's own message (negative points), as a worker reads it from TX
+    if (rec.kind === 'migration') {
+      const checked = migrationValidator.validate(rec.body);
+      const problems = checked.ok ? migrationProblems(checked.value) : checked.errors.map((e) => `${e.field}: ${e.message}`);
+      if (!checked.ok || problems.length) return refuse(problems.join('; '));
+      return { value: { ...checked.value, migration_id: checked.value.migration_id ?? `${basename(rec.file)}:${rec.line}`, source: `${rec.file}:${rec.line}` } };
     }
-    if (loaded && loaded.cutover !== undefined && loaded.seq > 0 && loaded.seq <= opts.base) {
-      throw new BackfillError(`partition ${p}: the state store already holds a finished backfill (up to seq ${loaded.seq}; TX continues after it): loading history again would count it twice`);
+    if (rec.kind === 'redemption' && rec.body.occurred_at === undefined) return refuse('occurred_at: is required in history (a live redemption takes its arrival time)');
+    const fast = rec.kind === 'transaction' ? fastTransaction(rec.body) : undefined;
+    if (fast) return { value: fast };
+    const prepared = ingest.prepare(rec.kind, rec.body, new Date(0));
+    if (!prepared.ok) return refuse(prepared.errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    const value = prepared.value;
+    if (rec.kind === 'profile' && opts.cards) {
+      for (const t of (value as { card_tokens?: string[] }).card_tokens ?? []) registrations.push(opts.cards.register(t, String(value.customer_id)));
     }
-    const state = loaded ?? newPartitionState(p);
-    if (opts.cutover !== undefined) state.cutover = Math.max(state.cutover ?? 0, opts.cutover);
-    parts.push({ state, tracker: opts.store.track(state) });
-  }
+    return { value };
+  };
 
+  const partitions = partitionsOf(opts);
   let seq = opts.base;
   let sinceCommit = 0;
-  let writing: Promise<void> = Promise.resolve();
   /** Referral credits published by the last batch: applied first in the next one, as `TX` would deliver them. */
   let credits: SourceRecord[] = [];
 
   let statements: StatementRecord[] = [];
-  const commitAll = async (position: number): Promise<void> => {
-    await writing; // rows first: a committed position never covers rows that are not durable
+  const commitAll = async (position: number, cutover?: number): Promise<void> => {
+    await partitions.flush(); // rows first: a committed position never covers rows that are not durable
     if (statements.length > 0 && opts.onStatements) {
       const audited = statements;
       statements = [];
       await opts.onStatements(audited);
     }
-    await Promise.all(parts.map(({ state, tracker }) => {
-      state.seq = Math.max(state.seq, position);
-      state.cutover ??= 0; // marks a backfilled partition (a rerun resumes it)
-      return opts.store.commit(state, tracker.take());
-    }));
+    await partitions.commit(position, cutover);
   };
 
-  const registrations: Promise<void>[] = [];
-  const runBatch = async (records: SourceRecord[]): Promise<void> => {
-    const emit = new Emit();
-    const pendings: { p: Pending; part: Part }[] = [];
-    for (const rec of records) {
-      let value: Record<string, unknown>;
-      if (rec.file === CREDIT) {
-        value = rec.body; // the core's own message (negative points), as a worker reads it from TX
-      } else if (rec.kind === 'migration') {
-        const checked = migrationValidator.validate(rec.body);
-        const problems = checked.ok ? migrationProblems(checked.value) : checked.errors.map((e) => `${e.field}: ${e.message}`);
-        if (!checked.ok || problems.length) {
-          onBad({ file: rec.file, line: rec.line, reason: problems.join('; ') });
-          continue;
-        }
-        value = { ...checked.value, migration_id: checked.value.migration_id ?? `${basename(rec.file)}:${rec.line}`, source: `${rec.file}:${rec.line}` };
-      } else {
-        if (rec.kind === 'redemption' && rec.body.occurred_at === undefined) {
-          onBad({ file: rec.file, line: rec.line, reason: 'occurred_at: is required in history (a live redemption takes its arrival time)' });
-          continue;
-        }
-        const fast = rec.kind === 'transaction' ? fastTransaction(rec.body) : undefined;
-        if (fast) {
-          value = fast;
-        } else {
-          const prepared = ingest.prepare(rec.kind, rec.body, new Date(0));
-          if (!prepared.ok) {
-            onBad({ file: rec.file, line: rec.line, reason: prepared.errors.map((e) => `${e.field}: ${e.message}`).join('; ') });
-            continue;
-          }
-          value = prepared.value;
-          if (rec.kind === 'profile' && opts.cards) {
-            for (const t of (value as { card_tokens?: string[] }).card_tokens ?? []) registrations.push(opts.cards.register(t, String(value.customer_id)));
-          }
-        }
-      }
-      if (opts.cutover !== undefined && rec.kind !== 'profile' && rec.at > opts.cutover) {
-        summary.afterCutover++;
-        continue;
-      }
-      const partition = partitionOf(String(value.customer_id), opts.partitions);
-      const part = parts[partition]!;
-      const s = ++seq;
-      if (s <= part.state.seq) {
-        summary.resumed++;
-        continue;
-      }
-      const dupBefore = part.state.stats.duplicates;
-      try {
-        const p = engine.apply(part.state, { seq: s, partition, msg: { kind: rec.kind, body: value } as never, historical: true }, emit);
-        if (p) pendings.push({ p, part });
-      } catch (err) {
-        part.state.seq = s;
-        part.state.stats.rejected++;
-        onBad({ file: rec.file, line: rec.line, reason: `refused by the scorer: ${(err as Error).message}` });
-        continue;
-      }
-      summary.duplicates += part.state.stats.duplicates - dupBefore;
-      if (rec.kind === 'profile' && opts.onStatements && (value.membership !== undefined || value.consent !== undefined)) {
-        statements.push({ file: rec.file, line: rec.line, seq: s, body: value });
-      }
-      summary.events++;
-      summary.byKind[rec.kind]++;
-      sinceCommit++;
-    }
-    if (registrations.length) {
-      await Promise.all(registrations);
-      registrations.length = 0;
-    }
-    const scores = opts.scorer && pendings.length ? await opts.scorer.scoreBatch(pendings.map((x) => x.p.features)) : [];
-    pendings.forEach((x, i) => engine.complete(x.part.state, x.p, scores[i], emit));
-    credits = referralCredits(emit.publishes);
-    const rows = emit.tableRows();
-    for (const l of rows.values()) summary.rows += l.length;
-    // One write in flight while the next batch runs through the core.
-    const previous = writing;
-    const sink = opts.sink;
-    writing = sink
-      ? previous.then(async () => {
-        const refused = await sink.write(rows);
-        if (refused.length) {
-          summary.refusedRows += refused.length;
-          opts.logger?.warn({ rows: refused.length, tables: [...new Set(refused.map((r) => r.table))], error: refused[0]!.error.message }, 'backfill: rows refused by ClickHouse');
-        }
-      })
-      : previous;
-    if (sinceCommit >= commitEvery || parts.reduce((n, part) => n + part.tracker.pending, 0) >= commitCustomers) {
-      sinceCommit = 0;
-      await commitAll(seq);
-    }
-    if (opts.onProgress) {
-      const { done, total } = read();
-      opts.onProgress({ events: summary.events, bad: summary.bad, bytesRead: done, bytesTotal: total, seconds: (performance.now() - started) / 1000 });
-    }
-  };
+  try {
+    const starts = new Map((await partitions.open()).map((s) => [s.partition, s.seq]));
 
-  let batch: SourceRecord[] = [];
-  for await (const rec of opts.source?.records ?? streamOrder(files, meter, onBad)) {
-    batch.push(rec);
-    if (batch.length >= batchSize) {
+    /** Validates the records and gives each event its sequence and partition; refused lines keep their place. */
+    const entriesOf = (records: SourceRecord[]): Entry[] => {
+      const entries: Entry[] = [];
+      let index = 0;
+      for (const rec of records) {
+        const prepared = prepare(rec);
+        if ('bad' in prepared) {
+          entries.push(prepared);
+          if (opts.strict) break; // nothing after the first bad line is applied
+          continue;
+        }
+        const value = prepared.value;
+        if (opts.cutover !== undefined && rec.kind !== 'profile' && rec.at > opts.cutover) {
+          summary.afterCutover++;
+          continue;
+        }
+        const partition = partitionOf(String(value.customer_id), opts.partitions);
+        const s = ++seq;
+        if (s <= starts.get(partition)!) {
+          summary.resumed++;
+          continue;
+        }
+        entries.push({ event: { index: index++, seq: s, partition, kind: rec.kind, body: value }, rec });
+      }
+      return entries;
+    };
+
+    /** Counts what the batch applied and reports what it refused, in the records' order. */
+    const account = (entries: Entry[], outcome: BatchOutcome): void => {
+      const failed = new Map(outcome.failures.map((f) => [f.index, f.message]));
+      for (const entry of entries) {
+        if ('bad' in entry) {
+          onBad(entry.bad);
+          continue;
+        }
+        const { event, rec } = entry;
+        const failure = failed.get(event.index);
+        if (failure !== undefined) {
+          onBad({ file: rec.file, line: rec.line, reason: `refused by the scorer: ${failure}` });
+          continue;
+        }
+        if (rec.kind === 'profile' && opts.onStatements && (event.body.membership !== undefined || event.body.consent !== undefined)) {
+          statements.push({ file: rec.file, line: rec.line, seq: event.seq, body: event.body });
+        }
+        summary.events++;
+        summary.byKind[rec.kind]++;
+        sinceCommit++;
+      }
+      summary.duplicates += outcome.duplicates;
+      summary.rows += outcome.rows;
+    };
+
+    const runBatch = async (records: SourceRecord[]): Promise<void> => {
+      const entries = entriesOf(records);
+      const outcome = await partitions.run(entries.flatMap((e) => ('event' in e ? [e.event] : [])));
+      if (registrations.length) {
+        await Promise.all(registrations);
+        registrations.length = 0;
+      }
+      account(entries, outcome);
+      // In the order one thread publishes them (stable: one event's credits keep theirs), whichever runner did.
+      credits = outcome.credits.sort((a, b) => a.order - b.order).map((c) => creditRecord(c.body));
+      if (sinceCommit >= commitEvery || outcome.pendingCustomers >= commitCustomers) {
+        sinceCommit = 0;
+        await commitAll(seq);
+      }
+      if (opts.onProgress) {
+        const { done, total } = read();
+        opts.onProgress({ events: summary.events, bad: summary.bad, bytesRead: done, bytesTotal: total, seconds: (performance.now() - started) / 1000 });
+      }
+    };
+
+    let batch: SourceRecord[] = [];
+    for await (const rec of opts.source?.records ?? streamOrder(files, meter, onBad)) {
+      batch.push(rec);
+      if (batch.length >= batchSize) {
+        await runBatch(batch);
+        batch = credits;
+      }
+    }
+    while (batch.length > 0) {
       await runBatch(batch);
       batch = credits;
     }
+    // One cut-over for the bank: the history holds everything up to the latest clock of any partition.
+    const cutover = await partitions.latestCutover();
+    await commitAll(seq, cutover);
+    summary.refusedRows = (await partitions.close()).refusedRows;
+    summary.position = seq;
+    summary.cutover = cutover > 0 ? new Date(cutover).toISOString() : null;
+  } catch (err) {
+    await partitions.close().catch(() => undefined);
+    throw err;
   }
-  while (batch.length > 0) {
-    await runBatch(batch);
-    batch = credits;
-  }
-  // One cut-over for the bank: the history holds everything up to the latest clock of any partition.
-  const cutover = Math.max(0, ...parts.map((x) => x.state.cutover ?? 0));
-  for (const { state } of parts) state.cutover = cutover;
-  await commitAll(seq);
-  await writing;
-
-  summary.position = seq;
-  summary.cutover = cutover > 0 ? new Date(cutover).toISOString() : null;
   summary.seconds = (performance.now() - started) / 1000;
   summary.eventsPerSecond = summary.events / Math.max(1e-9, summary.seconds);
   return summary;
@@ -377,14 +378,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
 
 const CREDIT = '(referral credit)';
 
-/** Referral credits the core published to `TX` (`tx.<p>.redemption`), as records for the next batch. */
-function referralCredits(publishes: readonly Publish[]): SourceRecord[] {
-  const out: SourceRecord[] = [];
-  for (const p of publishes) {
-    const parsed = parseTxSubject(p.subject);
-    if (!parsed || parsed.kind !== 'redemption') continue; // offers are never decided for history
-    const body = p.payload as Record<string, unknown>;
-    out.push({ kind: 'redemption', body, file: CREDIT, line: 0, at: Date.parse(String(body.occurred_at)) });
-  }
-  return out;
+/** A referral credit the core published to `TX` (`tx.<p>.redemption`), as a record for the next batch. */
+function creditRecord(body: Record<string, unknown>): SourceRecord {
+  return { kind: 'redemption', body, file: CREDIT, line: 0, at: Date.parse(String(body.occurred_at)) };
 }

@@ -31,6 +31,7 @@ import { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
 import type { Logger } from '../../../runtime/log.js';
 import { backfill, BackfillError, type BackfillProgress, type BackfillSummary, type RecordSource, type StatementRecord } from './backfill.js';
+import type { BackfillWorkers, EngineFiles } from './threads.js';
 
 export interface DeploymentBackfillOptions {
   paths: readonly string[];
@@ -58,6 +59,20 @@ export interface DeploymentBackfillOptions {
   onProgress?: (p: BackfillProgress) => void;
   /** The audit of consent and membership statements (see {@link BackfillOptions.onStatements}). */
   onStatements?: (statements: StatementRecord[]) => Promise<void>;
+  /**
+   * Worker threads for the partitions (threads.ts), capped by `partitions`. Default 1: every partition in
+   * this thread, with `scorer`, the store and a sink on `warehouse`. With more, each worker opens the
+   * store, a sink and the model that `threads` names, and `scorer` is not used.
+   */
+  workers?: number;
+  /** What each worker builds its core, sink and model from (required when `workers` > 1). */
+  threads?: {
+    engine: EngineFiles;
+    /** The ClickHouse server of `warehouse` and its credentials. */
+    warehouse: { url: string; user: string; password: string };
+    modelPath?: string;
+    logLevel?: string;
+  };
 }
 
 export interface DeploymentBackfillSummary extends BackfillSummary {
@@ -73,12 +88,21 @@ export async function backfillDeployment(opts: DeploymentBackfillOptions): Promi
     throw new BackfillError(`stream ${STREAM_TX} already holds ${before.state.messages} messages (seq ${before.state.first_seq}–${before.state.last_seq}): backfill runs before live traffic; start ingest after it`);
   }
   const base = before.state.last_seq;
+  // Opened here first even with workers: a compaction pending on the environment runs before any worker opens it.
   const store = LmdbStateStore.open({ path: path.join(opts.dataDir, 'state'), cacheCustomers: opts.cacheCustomers ?? 20_000, logger: opts.logger });
   const cards = await NatsCardDirectory.open(opts.nc, opts.streamReplicas);
   const sink = new ClickHouseSink(opts.warehouse, { database: opts.database, logger: opts.logger, maxRows: 50_000, lingerMs: 50 });
+  const workers = Math.min(opts.workers ?? 1, opts.partitions);
+  if (workers > 1 && !opts.threads) throw new Error('backfillDeployment: workers > 1 needs `threads` (what each worker opens)');
+  const threaded: BackfillWorkers | undefined = workers > 1 && opts.threads ? {
+    count: workers, engine: opts.threads.engine, store: { path: path.join(opts.dataDir, 'state'), cacheCustomers: opts.cacheCustomers ?? 20_000 },
+    warehouse: { ...opts.threads.warehouse, database: opts.database, maxRows: 50_000, lingerMs: 50 },
+    ...(opts.threads.modelPath ? { modelPath: opts.threads.modelPath } : {}), ...(opts.threads.logLevel ? { logLevel: opts.threads.logLevel } : {}),
+  } : undefined;
   let summary: BackfillSummary;
   try {
     summary = await backfill({
+      ...(threaded ? { workers: threaded } : {}),
       paths: opts.paths, ...(opts.source ? { source: opts.source } : {}), engineConfig: opts.engineConfig, partitions: opts.partitions, tokenKey: opts.tokenKey, store, sink, base, cards,
       logger: opts.logger, ...(opts.scorer ? { scorer: opts.scorer } : {}), ...(opts.cutover !== undefined ? { cutover: opts.cutover } : {}),
       ...(opts.strict ? { strict: true } : {}), ...(opts.batch ? { batch: opts.batch } : {}), ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),

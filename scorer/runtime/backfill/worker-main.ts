@@ -1,0 +1,77 @@
+/**
+ * One backfill worker thread (threads.ts): opens the state store, the sink and the churn model its setup
+ * names, runs a `PartitionRunner` over the partitions it owns, and answers each message of the calling
+ * thread in order (a failure is answered as one, naming its class, and the worker goes on to close).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { createLogger } from '../../../runtime/log.js';
+
+import { LmdbStateStore } from '../store/lmdb-store.js';
+import { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
+import { createWarehouseClient } from '../../../sinks/clickhouse/client.js';
+import type { ChurnScorerHandle } from '../churn.js';
+import { PartitionRunner } from './partitions.js';
+import type { FromBackfillWorker, ToBackfillWorker, WorkerSetup } from './threads.js';
+import { DEFAULT_ENGINE_CONFIG, buildEngineConfig } from '../../../config/policy.js';
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+const { spec } = setup;
+const logger = createLogger({ level: spec.logLevel ?? 'info', name: `backfill-${setup.index}` });
+
+const engineConfig = spec.engine === 'default' ? DEFAULT_ENGINE_CONFIG : buildEngineConfig({ ...spec.engine, partitions: setup.partitions });
+const store = LmdbStateStore.open({ path: spec.store.path, logger, ...(spec.store.cacheCustomers !== undefined ? { cacheCustomers: spec.store.cacheCustomers } : {}) });
+let warehouse: ClickHouseClient | undefined;
+let sink: ClickHouseSink | undefined;
+if (spec.warehouse) {
+  const w = spec.warehouse;
+  warehouse = createWarehouseClient({ url: w.url, user: w.user, password: w.password, database: w.database });
+  sink = new ClickHouseSink(warehouse, { database: w.database, logger, maxRows: w.maxRows ?? 50_000, lingerMs: w.lingerMs ?? 50 });
+}
+let scorer: ChurnScorerHandle | undefined;
+if (spec.modelPath) {
+  try {
+    const { loadChurnScorer } = await import('../churn.js');
+    scorer = await loadChurnScorer(spec.modelPath, logger, { watchIntervalMs: 0 });
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'backfilling without a churn model');
+  }
+}
+const runner = new PartitionRunner({
+  engineConfig, owned: setup.owned, store, base: setup.base, logger,
+  ...(sink ? { sink } : {}), ...(scorer ? { scorer } : {}), ...(setup.cutover !== undefined ? { cutover: setup.cutover } : {}), ...(setup.strict ? { strict: true } : {}),
+});
+
+async function closeAll(): Promise<{ refusedRows: number }> {
+  const closed = await runner.close();
+  await sink?.close();
+  await warehouse?.close();
+  await scorer?.close();
+  await store.close();
+  return closed;
+}
+
+function handle(m: ToBackfillWorker): Promise<unknown> {
+  switch (m.t) {
+    case 'open': return runner.open();
+    case 'run': return runner.run(m.events);
+    case 'flush': return runner.flush();
+    case 'commit': return runner.commit(m.position, m.cutover);
+    case 'cutover': return runner.latestCutover();
+    case 'close': return closeAll();
+  }
+}
+
+let turn: Promise<void> = Promise.resolve();
+port.on('message', (m: ToBackfillWorker) => {
+  turn = turn.then(async () => {
+    let answer: FromBackfillWorker;
+    try {
+      answer = { ok: true, value: await handle(m) };
+    } catch (err) {
+      answer = { ok: false, name: (err as Error).name, error: (err as Error).message };
+    }
+    port.postMessage(answer);
+  });
+});
