@@ -149,8 +149,9 @@ export class ScorerService {
       for (const l of info.latenciesMs) m.latency.observe(l / 1000);
     }
     if (this.opts.recordBatches !== false) {
-      // Operations telemetry: written with the next flush; losing it on a crash loses no business data.
-      this.sink.write(new Map([['scorer_batches', [{
+      // Operations telemetry: deferred to a flush about once a second (one insert into scorer_batches and its
+      // view a second, not one a flush); losing it on a crash loses no business data.
+      this.sink.defer(new Map([['scorer_batches', [{
         batch_id: `${this.instance}:${info.partition}:${info.firstSeq}`, instance: this.instance, partition: info.partition,
         flushed_at: iso(Date.now()), events: info.events, first_seq: info.firstSeq, last_seq: info.lastSeq, pending: info.pending,
         model_ms: info.modelMs, flush_ms: info.flushMs, dlq: info.dlq,

@@ -52,6 +52,21 @@ export interface SinkOptions {
    * linger. The linger thus follows the load: a few ms when idle, `lingerMs` when busy. Default `lingerMs`.
    */
   idleLingerMs?: number;
+  /**
+   * Rows written with `defer` (operations telemetry) wait this long at least, ms, and then go with the next
+   * flush (alone after twice this when no flush comes): a flush costs ClickHouse a part per table (and per materialized view on it), so a table that
+   * only telemetry writes gets one insert per `deferMs` instead of one per flush. Default 1,000.
+   */
+  deferMs?: number;
+  /**
+   * Flushes storing at once. With 1, rows written during a flush wait for it to end before theirs starts;
+   * with 2, theirs starts after the linger even while the previous one is still storing (the linger still
+   * bounds how often a flush starts). Tables are ReplacingMergeTree with a version column, so the order two
+   * flushes land in does not matter. More than 1 helps a server whose inserts wait on I/O or the network;
+   * where they wait on CPU (the embedded engine on a small machine) it adds parts and CPU, not speed
+   * (bench/README.md, "Where the time goes at 5,000 events/s"). Default 1.
+   */
+  maxFlushes?: number;
   /** First back-off after a failed flush attempt, ms (doubling up to `maxRetryMs`). Default 200. */
   retryMs?: number;
   /** Longest back-off between flush attempts, ms. Default 5,000. */
@@ -65,7 +80,7 @@ export interface SinkOptions {
   /** Least time between two "still failing" log lines of one outage, ms. Default 10,000. */
   logEveryMs?: number;
   logger?: Logger;
-  /** Each stored flush: rows, time from first attempt to durable, tables, and insert requests it took. */
+  /** Each stored flush: rows, time from first attempt to durable, tables, and insert requests made meanwhile (by every flush storing). */
   onFlush?: (info: { rows: number; ms: number; tables: number; inserts: number }) => void;
   /** Every failed flush attempt (one call per failing table). */
   onFailure?: (failure: SinkFailure & { table: string }) => void;
@@ -104,8 +119,21 @@ export class ClickHouseSink {
   private buffer = new Map<string, Row[]>();
   private buffered = 0;
   private waiters: Waiter[] = [];
+  /** Rows written with `defer`, their waiters, and performance.now() of the oldest of them. */
+  private deferred = new Map<string, Row[]>();
+  private deferredRows = 0;
+  private deferredWaiters: Waiter[] = [];
+  private deferredSince = 0;
+  private deferTimer: NodeJS.Timeout | undefined;
+  /** The deferred rows waited `deferMs` (their timer fired). */
+  private deferredRipe = false;
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  /** performance.now() when `timer` fires. */
+  private timerDue = 0;
+  /** The flushes storing now (at most `maxFlushes`). */
+  private readonly flushing = new Set<Promise<void>>();
+  /** Flushes whose last attempt failed. */
+  private failing = 0;
   private closed = false;
   private readonly aborted = new AbortController();
   private readonly episode: FailureEpisode | undefined;
@@ -117,8 +145,10 @@ export class ClickHouseSink {
   private lastFlushStarted = Number.NEGATIVE_INFINITY;
   /** The classified failure of the last failed attempt: the `cause` of the SinkClosedError every waiter of a flush gets when it is given up. */
   private lastFailure: (SinkFailure & { table: string }) | undefined;
-  /** True while the last flush attempt failed (the warehouse is unavailable). */
-  degraded = false;
+  /** True while a flush's last attempt failed (the warehouse is unavailable). */
+  get degraded(): boolean {
+    return this.failing > 0;
+  }
 
   constructor(private readonly ch: ClickHouseClient, private readonly opts: SinkOptions) {
     this.episode = opts.logger ? new FailureEpisode(opts.logger, 'clickhouse sink', { repeatMs: opts.logEveryMs ?? 10_000 }) : undefined;
@@ -153,19 +183,36 @@ export class ClickHouseSink {
    */
   async write(rows: Rows): Promise<RefusedRow[]> {
     if (this.closed) throw new SinkClosedError('sink is closed');
-    let n = 0;
-    for (const [table, list] of rows) {
-      if (list.length === 0) continue;
-      let buf = this.buffer.get(table);
-      if (!buf) this.buffer.set(table, (buf = []));
-      for (const r of list) buf.push(r);
-      n += list.length;
-    }
+    const n = append(this.buffer, rows);
     if (n === 0) return [];
     this.buffered += n;
     const done = new Promise<RefusedRow[]>((resolve, reject) => this.waiters.push({ rows, resolve, reject }));
     if (this.buffered >= (this.opts.maxRows ?? 20_000)) this.kick(0);
     else this.kick(this.lingerDelay());
+    return await done;
+  }
+
+  /**
+   * Like `write`, for rows nobody waits on soon (operations telemetry): they start no flush of their own
+   * and go with the first flush at least `deferMs` after the oldest of them, or alone after `2 × deferMs`
+   * when no other write came (or at `close`).
+   */
+  async defer(rows: Rows): Promise<RefusedRow[]> {
+    if (this.closed) throw new SinkClosedError('sink is closed');
+    const n = append(this.deferred, rows);
+    if (n === 0) return [];
+    if (this.deferredRows === 0) this.deferredSince = performance.now();
+    this.deferredRows += n;
+    const done = new Promise<RefusedRow[]>((resolve, reject) => this.deferredWaiters.push({ rows, resolve, reject }));
+    // Ripe after deferMs: they go with the next flush, or alone after another deferMs when none comes.
+    const deferMs = this.opts.deferMs ?? 1000;
+    this.deferTimer ??= setTimeout(() => {
+      this.deferredRipe = true;
+      this.deferTimer = setTimeout(() => {
+        this.deferTimer = undefined;
+        this.kick(this.lingerDelay());
+      }, deferMs);
+    }, deferMs);
     return await done;
   }
 
@@ -177,6 +224,7 @@ export class ClickHouseSink {
     return Math.max(1, linger - sinceLastFlush);
   }
 
+  /** Flushes after `delay` ms, or sooner when a flush is already due sooner. */
   private kick(delay: number): void {
     if (delay === 0) {
       if (this.timer) clearTimeout(this.timer);
@@ -184,30 +232,55 @@ export class ClickHouseSink {
       void this.flush();
       return;
     }
-    this.timer ??= setTimeout(() => {
+    const due = performance.now() + delay;
+    if (this.timer && this.timerDue <= due) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();
     }, delay);
   }
 
-  /** Flushes everything buffered now; concurrent calls chain. */
-  async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.buffered === 0) return;
+  /** Whether the deferred rows go with a flush starting now. */
+  private deferredDue(all: boolean): boolean {
+    return this.deferredRows > 0 && (all || this.deferredRipe || performance.now() - this.deferredSince >= (this.opts.deferMs ?? 1000));
+  }
+
+  /**
+   * Flushes everything buffered now (and the deferred rows when due, or all of them with `all`) once fewer
+   * than `maxFlushes` are storing; resolves when this flush has stored (or given up).
+   */
+  async flush(all = false): Promise<void> {
+    while (this.flushing.size >= Math.max(1, this.opts.maxFlushes ?? 1)) await Promise.race(this.flushing);
+    const withDeferred = this.deferredDue(all);
+    if (this.buffered === 0 && !withDeferred) return;
     const batch = this.buffer;
     const waiters = this.waiters;
-    const rows = this.buffered;
+    let rows = this.buffered;
     this.lastFlushStarted = performance.now();
     this.buffer = new Map();
     this.waiters = [];
     this.buffered = 0;
-    this.flushing = this.store(batch, rows).then(
+    if (withDeferred) {
+      append(batch, this.deferred);
+      waiters.push(...this.deferredWaiters);
+      rows += this.deferredRows;
+      this.deferred = new Map();
+      this.deferredWaiters = [];
+      this.deferredRows = 0;
+      this.deferredRipe = false;
+      if (this.deferTimer) clearTimeout(this.deferTimer);
+      this.deferTimer = undefined;
+    }
+    const storing: Promise<void> = this.store(batch, rows).then(
       (refused) => settle(waiters, refused),
       (err: Error) => waiters.forEach((w) => w.reject(err)),
     ).finally(() => {
-      this.flushing = undefined;
+      this.flushing.delete(storing);
     });
-    await this.flushing;
+    this.flushing.add(storing);
+    await storing;
   }
 
   /** Inserts every table's rows, retrying the tables that failed until each has landed or been refused. */
@@ -217,6 +290,7 @@ export class ClickHouseSink {
     let delay = this.opts.retryMs ?? 200;
     const started = performance.now();
     const insertsBefore = this.inserts;
+    let failing = false;
     for (let attempt = 1; ; attempt++) {
       const results = await Promise.allSettled(todo.map(([table, values]) => this.insertTable(table, values)));
       const failed: [string, Row[]][] = [];
@@ -228,16 +302,24 @@ export class ClickHouseSink {
         }
       });
       if (failed.length === 0) break;
-      if (this.closed) throw new SinkClosedError(`sink closed with ${rows} rows not stored`, { cause: this.lastFailure });
-      this.degraded = true;
-      todo = failed;
-      await sleep(delay, this.aborted.signal);
-      if (this.closed) throw new SinkClosedError(`sink aborted with ${rows} rows not stored`, { cause: this.lastFailure });
+      if (!failing) this.failing++;
+      failing = true;
+      try {
+        if (this.closed) throw new SinkClosedError(`sink closed with ${rows} rows not stored`, { cause: this.lastFailure });
+        todo = failed;
+        await sleep(delay, this.aborted.signal);
+        if (this.closed) throw new SinkClosedError(`sink aborted with ${rows} rows not stored`, { cause: this.lastFailure });
+      } catch (e) {
+        this.failing--;
+        throw e;
+      }
       delay = Math.min(delay * 2, this.opts.maxRetryMs ?? 5000);
     }
-    this.degraded = false;
-    this.lastFailure = undefined;
-    this.episode?.ok();
+    if (failing) this.failing--;
+    if (this.failing === 0) {
+      this.lastFailure = undefined;
+      this.episode?.ok();
+    }
     if (refused.length) this.refused(refused);
     this.opts.onFlush?.({ rows, ms: performance.now() - started, tables: batch.size, inserts: this.inserts - insertsBefore });
     return refused;
@@ -349,7 +431,8 @@ export class ClickHouseSink {
   async close(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    await this.flush();
+    await this.flush(true);
+    await Promise.allSettled([...this.flushing]);
     this.closed = true;
   }
 
@@ -358,9 +441,25 @@ export class ClickHouseSink {
     this.closed = true;
     this.aborted.abort();
     const err = new SinkClosedError('sink aborted', { cause: this.lastFailure });
-    for (const w of this.waiters) w.reject(err);
+    if (this.deferTimer) clearTimeout(this.deferTimer);
+    this.deferTimer = undefined;
+    for (const w of [...this.waiters, ...this.deferredWaiters]) w.reject(err);
     this.waiters = [];
+    this.deferredWaiters = [];
   }
+}
+
+/** Appends `rows` to `buffer` by table; returns how many rows. */
+function append(buffer: Map<string, Row[]>, rows: Rows): number {
+  let n = 0;
+  for (const [table, list] of rows) {
+    if (list.length === 0) continue;
+    let buf = buffer.get(table);
+    if (!buf) buffer.set(table, (buf = []));
+    for (const r of list) buf.push(r);
+    n += list.length;
+  }
+  return n;
 }
 
 /**
