@@ -14,7 +14,7 @@ import { findNatsServer } from '../runtime/nats-server.js';
 import { Cleanup } from './cleanup.js';
 import { silentProgress, terminalProgress, type Progress } from './progress.js';
 import { measureRaw, type RawPlan, type RawResult } from './raw.js';
-import { measureVafa, type PathResult, type VafaPlan } from './vafa.js';
+import { measureSteadyAlone, measureVafa, type PathResult, type VafaPlan } from './vafa.js';
 import { noPhaseHook, Profiler, profilingHook } from './profile.js';
 import { median } from './stats.js';
 import { defaultScalingPlan, measureScaling, renderScaling, type ScalingReport } from './scaling.js';
@@ -38,8 +38,11 @@ export interface BenchOptions {
   profile: boolean;
   /** Issue 8: scorer scaling (1, 2, 4 processes) and recovery after a kill; on in the full run, off in --quick. */
   scaling: boolean;
-  /** `scaling` / `core` / `million`: only those phases (no ceilings, no vafa paths). `million` runs only alone. */
-  only?: 'scaling' | 'core' | 'million';
+  /**
+   * `scaling` / `core` / `million` / `steady`: only those phases (no ceilings, no other vafa paths). `million` runs
+   * only alone; `steady` is `scorer_steady_5k` alone, `repeat` times, each on a fresh stack.
+   */
+  only?: 'scaling' | 'core' | 'million' | 'steady';
   /** The scorer core alone over a simulated year (bench/core.ts); on in the full run, off in --quick. Default false. */
   core?: boolean;
 }
@@ -157,6 +160,12 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
       else unavailable.iso8583 = v.iso.reason;
       settings = v.settings;
     }
+    for (let r = 0; r < (opts.only === 'steady' ? opts.repeat : 0); r++) {
+      current = `[steady ${r + 1}/${opts.repeat}]`;
+      const v = await measureSteadyAlone(plan.vafa, r + 1, cleanup, progress);
+      add('scorer_steady_5k', r, pathSample(v.scorerFixed));
+      settings = v.settings;
+    }
     let core: CoreReport | undefined;
     if (opts.only === 'core' || (opts.core && !opts.only)) {
       current = '[core]';
@@ -221,6 +230,24 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
   }
 }
 
+/** `--only steady`: each repeat's p50/p99 event → durable, load, CPU by part and sink figures, then the medians. */
+function renderSteady(report: BenchReport): string {
+  const m = report.measurements.find((x) => x.id === 'scorer_steady_5k');
+  if (!m?.available) return 'scorer_steady_5k: not measured';
+  const pct = (v: unknown): string => (typeof v === 'number' ? v.toFixed(0) : '—');
+  const lines = m.repeats.map((x) => {
+    const roles = (x.cpu as { roles?: Record<string, number | null> } | undefined)?.roles ?? {};
+    const e = x.extra ?? {};
+    return `repeat ${x.repeat}: ${Math.round(x.events_per_s).toLocaleString('en-US')} events/s, p50 ${x.p50_ms?.toFixed(1) ?? '—'} ms, p99 ${x.p99_ms?.toFixed(1) ?? '—'} ms`
+      + `; load ${(e.load_average as number[] | undefined)?.[0] ?? '—'}; CPU % of a core: scorer ${pct(roles.scorer)}, ClickHouse ${pct(roles.clickhouse)}, nats ${pct(roles['nats-server'])}, ingest ${pct(roles.ingest)}, machine ${pct(roles.machine)}`
+      + `; batches ${String(e.batches)} (mean ${String(e.mean_events)} events), p50 sink ${String(e.p50_flush_ms)} ms`
+      + `\n  a batch's stages, p50 (p99) ms: ${Object.entries((e.stages_ms ?? {}) as Record<string, { p50: number; p99: number }>).map(([k, v]) => `${k} ${v.p50} (${v.p99})`).join(', ')}`;
+  });
+  return [...lines, `${m.name}: median of ${m.repeats.length}: p50 ${m.p50_ms?.toFixed(1) ?? '—'} ms, p99 ${m.p99_ms?.toFixed(1) ?? '—'} ms (target p50 ≤ 15, p99 ≤ 50)`].join('\n');
+}
+
+const ONLY: readonly NonNullable<BenchOptions['only']>[] = ['scaling', 'core', 'million', 'steady'];
+
 const positiveInt = (name: string, raw: string | undefined, fallback: number): number => {
   if (raw === undefined) return fallback;
   const v = Number(raw);
@@ -231,7 +258,7 @@ const positiveInt = (name: string, raw: string | undefined, fallback: number): n
 export const benchCommand: Command = {
   summary: 'Measure throughput and latency of vafa\'s paths against the raw NATS JetStream ceilings on this machine.',
   usage: [
-    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile] [--scaling | --no-scaling] [--only scaling|core|million]',
+    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile] [--scaling | --no-scaling] [--only scaling|core|million|steady]',
     `  --events N   events per vafa path (ingest batched; single ${'≈'}N/5, ISO ${'≈'}N/2; the ceilings use 4N and N/4). Default ${DEFAULT_EVENTS.toLocaleString('en-US')}`,
     '  --repeat R   repeat every measurement R times and report the median (default 3)',
     `  --quick      ${QUICK_EVENTS.toLocaleString('en-US')} events, one repeat, short steady phase: a smoke test, not a benchmark`,
@@ -247,6 +274,10 @@ export const benchCommand: Command = {
     '  --only million  1,000,000 customers in the LMDB store (300 simulated over 365 days, cloned; built once',
     '               into the temp directory: ~13 min and ~15 GB here): scorer RSS on random customers, recovery after SIGKILL,',
     '               partition start whole vs lazy. Not part of the full run (bench/million.ts)',
+    '',
+    '  --only steady  only `scorer_steady_5k` (issue 15): a fresh stack, a warm-up drained by the scorer, then',
+    '               5,000 events/s offered over HTTP for 10 s (3 s with --quick); p50/p99 event → durable and CPU by',
+    '               part, --repeat times (about 40 s a repeat)',
     '',
     'Starts its own nats-server and embedded ClickHouse on free ports in temporary directories and removes them',
     'afterwards (also on Ctrl-C). Needs nats-server (Debian: apt-get install nats-server).',
@@ -266,7 +297,7 @@ export const benchCommand: Command = {
         only: { type: 'string' },
       },
     });
-    if (values.only !== undefined && values.only !== 'scaling' && values.only !== 'core' && values.only !== 'million') throw Object.assign(new Error(`--only takes "scaling", "core" or "million" (got ${JSON.stringify(values.only)})`), { code: 'ERR_PARSE_ARGS_BENCH' });
+    if (values.only !== undefined && !ONLY.includes(values.only as NonNullable<BenchOptions['only']>)) throw Object.assign(new Error(`--only takes "scaling", "core", "million" or "steady" (got ${JSON.stringify(values.only)})`), { code: 'ERR_PARSE_ARGS_BENCH' });
     const quick = values.quick ?? false;
     const opts: BenchOptions = {
       events: positiveInt('events', values.events, quick ? QUICK_EVENTS : DEFAULT_EVENTS),
@@ -276,7 +307,7 @@ export const benchCommand: Command = {
       out: path.resolve(values.out ?? path.join(PROJECT_ROOT, 'bench-results')),
       profile: values.profile ?? false,
       scaling: values['no-scaling'] ? false : (values.scaling ?? !quick),
-      ...(values.only === 'scaling' || values.only === 'core' || values.only === 'million' ? { only: values.only } : {}),
+      ...(values.only !== undefined ? { only: values.only as NonNullable<BenchOptions['only']> } : {}),
       core: !quick,
     };
     const tty = !opts.json && process.stdout.isTTY ? process.stdout : process.stderr.isTTY ? process.stderr : undefined;
@@ -284,7 +315,7 @@ export const benchCommand: Command = {
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } else {
-      const main = opts.only ? '' : `\n${renderTable(report)}\n${renderBars(report)}\n`;
+      const main = opts.only === 'steady' ? `\n${renderSteady(report)}\n` : opts.only ? '' : `\n${renderTable(report)}\n${renderBars(report)}\n`;
       const extra = (report.scaling ? `\n${renderScaling(report.scaling)}\n` : '') + (report.core ? `\n${renderCore(report.core)}\n` : '');
       const million = report.million ? `\n${renderMillion(report.million)}\n` : '';
       console.log(`${main}${extra}${million}\nwritten: ${path.relative(process.cwd(), files.json) || files.json}\n         ${path.relative(process.cwd(), files.html) || files.html}`);

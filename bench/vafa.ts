@@ -13,7 +13,7 @@ import { createLogger } from '../runtime/log.js';
 import { freePort } from '../runtime/nats-server.js';
 import { loadDefaultChurn, startStack, type Stack } from '../runtime/stack.js';
 import { countRows, waitForDrain } from '../runtime/drain.js';
-import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
+import type { BatchInfo, BatchStages, ChurnScorer } from '../scorer/runtime/worker.js';
 import { NatsCardDirectory } from '../ingest/cards.js';
 import { tokenizePan } from '../ingest/tokenize.js';
 import { STREAM_DLQ } from '../contracts/subjects.js';
@@ -83,7 +83,7 @@ export interface VafaResults {
 /** Settings for the bench's stack: production defaults (VAFA_PARTITIONS, VAFA_SCORER_* and VAFA_MODEL may be set), free ports, a temp dir. */
 export async function benchSettings(dataDir: string): Promise<Settings> {
   const env: NodeJS.ProcessEnv = {};
-  for (const k of ['VAFA_INGEST_WORKERS', 'VAFA_PARTITIONS', 'VAFA_SCORER_BATCH', 'VAFA_SCORER_WAIT_MS', 'VAFA_CHECKPOINT_MS', 'VAFA_CHECKPOINTS', 'VAFA_MODEL', 'VAFA_RULES', 'VAFA_OFFERS', 'VAFA_LIFECYCLE']) {
+  for (const k of ['VAFA_INGEST_WORKERS', 'VAFA_PARTITIONS', 'VAFA_SCORER_BATCH', 'VAFA_SCORER_WAIT_MS', 'VAFA_SINK_LINGER_MS', 'VAFA_SINK_IDLE_LINGER_MS', 'VAFA_CHECKPOINT_MS', 'VAFA_CHECKPOINTS', 'VAFA_MODEL', 'VAFA_RULES', 'VAFA_OFFERS', 'VAFA_LIFECYCLE']) {
     if (process.env[k]) env[k] = process.env[k];
   }
   const level = (process.env.LOG_LEVEL as Settings['logLevel'] | undefined) ?? 'error';
@@ -144,13 +144,36 @@ function ensureAllAccepted(what: string, load: LoadResult, expected: number): vo
   }
 }
 
+/** One phase's batches as the collector keeps them. */
+interface PhaseBatches {
+  sizes: number[];
+  flushMs: number[];
+  modelMs: number[];
+  stages: BatchStages[];
+  latency: Reservoir;
+}
+
+const newPhaseBatches = (): PhaseBatches => ({ sizes: [], flushMs: [], modelMs: [], stages: [], latency: new Reservoir() });
+
+const STAGE_NAMES: readonly (keyof BatchStages)[] = ['toApply', 'apply', 'outputs', 'settle', 'commit', 'ack'];
+
+/** p50 and p99 of each stage over the batches, ms (`stages_ms` in the JSON). */
+function stageStats(stages: readonly BatchStages[]): Record<string, { p50: number; p99: number }> {
+  const out: Record<string, { p50: number; p99: number }> = {};
+  for (const name of STAGE_NAMES) {
+    const values = stages.map((x) => x[name]);
+    out[name] = { p50: Math.round(percentile(values, 50) * 10) / 10, p99: Math.round(percentile(values, 99) * 10) / 10 };
+  }
+  return out;
+}
+
 /** Follows the scorer's micro-batches: counts, batch sizes, flush times and event latencies by phase. */
 class BatchCollector {
   scored = 0;
   phase: 'drain' | 'steady' | 'fixed' = 'drain';
-  readonly drain = { sizes: [] as number[], flushMs: [] as number[], modelMs: [] as number[], latency: new Reservoir() };
-  readonly steady = { sizes: [] as number[], flushMs: [] as number[], modelMs: [] as number[], latency: new Reservoir() };
-  readonly fixed = { sizes: [] as number[], flushMs: [] as number[], modelMs: [] as number[], latency: new Reservoir() };
+  readonly drain = newPhaseBatches();
+  readonly steady = newPhaseBatches();
+  readonly fixed = newPhaseBatches();
   /** Steady phase: only events JetStream stored at or after this wall time count for latency. */
   steadyFromMs = Number.POSITIVE_INFINITY;
   private waiters: { target: number; resolve: (at: number) => void }[] = [];
@@ -163,6 +186,7 @@ class BatchCollector {
     ph.sizes.push(info.events);
     ph.flushMs.push(info.flushMs);
     ph.modelMs.push(info.modelMs);
+    if (this.phase === 'drain' || now >= this.steadyFromMs) ph.stages.push(info.stagesMs);
     for (const l of info.latenciesMs) {
       if (this.phase === 'drain') ph.latency.add(l);
       else if (now - l >= this.steadyFromMs) ph.latency.add(l);
@@ -199,8 +223,9 @@ class BatchCollector {
   }
 }
 
-function batchStats(sizes: number[], flushMs: number[], modelMs: number[]): Record<string, number> {
+function batchStats({ sizes, flushMs, modelMs, stages }: PhaseBatches): Record<string, unknown> {
   return {
+    stages_ms: stageStats(stages),
     batches: sizes.length,
     mean_events: Math.round(mean(sizes) * 10) / 10,
     p50_events: percentile(sizes, 50),
@@ -224,6 +249,50 @@ async function verifyScored(stack: Stack, expected: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`scorer: scored_transactions holds ${rows} rows, expected ${expected}`);
+}
+
+/** What the fixed-rate phase needs from the repeat that runs it. */
+interface FixedRateContext {
+  stack: Stack;
+  collector: BatchCollector;
+  cleanup: Cleanup;
+  progress: Progress;
+  children: () => Record<string, number | number[] | undefined>;
+  /** An HTTP load spec continuing the repeat's event numbering. */
+  http: (spec: Omit<Extract<LoadSpec, { kind: 'http' }>, 'kind' | 'url' | 'customers' | 'first' | 'prefix'>) => Extract<LoadSpec, { kind: 'http' }>;
+  /** Events ingested so far (the scorer has scored them all). */
+  ingested: number;
+}
+
+/**
+ * `scorer_steady_5k`: `plan.fixedRate` events/s offered over HTTP for `plan.steadySeconds` to a running
+ * scorer; latency JetStream persist → durable ack of the events stored after the first `steadyWarmupS`.
+ */
+async function measureFixedRate(plan: VafaPlan, ctx: FixedRateContext): Promise<{ result: PathResult; fixed: LoadResult; ingested: number }> {
+  const { stack, collector, cleanup, progress } = ctx;
+  progress.phase(`vafa: scorer at a fixed ${plan.fixedRate.toLocaleString('en-US')} events/s offered for ${plan.steadySeconds} s`);
+  collector.phase = 'fixed';
+  const fixedEvents = Math.round(plan.fixedRate * plan.steadySeconds);
+  const fixedLoad = prepareLoad(ctx.http({ events: fixedEvents, perRequest: Math.max(1, Math.ceil(plan.fixedRate / 200)), concurrency: 64, rate: plan.fixedRate }), cleanup, progress);
+  await fixedLoad.ready;
+  collector.steadyFromMs = Date.now() + plan.steadyWarmupS * 1000;
+  const fixedCpu = new CpuProbe(ctx.children());
+  const fixed = await fixedLoad.start();
+  ensureAllAccepted('fixed-rate load', fixed, fixedEvents);
+  const ingested = ctx.ingested + fixed.events;
+  await collector.until(ingested, 120_000, cleanup.signal, progress);
+  const fixedCpuShare = fixedCpu.stop();
+  await verifyScored(stack, ingested);
+  const fixedLatency = collector.fixed.latency.summary();
+  const result: PathResult = {
+    events: fixed.events, seconds: fixed.seconds, rate: fixed.events / fixed.seconds, latency: fixedLatency,
+    cpu: { ...fixedCpuShare, loadgen_thread_pct: loadgenPct(fixed), roles: roleShares(fixedCpuShare, 'scorer', loadgenCpuPct(fixed)) },
+    extra: {
+      offered_rate: plan.fixedRate, latency_events: fixedLatency.count, warmup_s: plan.steadyWarmupS, load_average: os.loadavg().map((x) => Math.round(x * 100) / 100),
+      ...batchStats(collector.fixed),
+    },
+  };
+  return { result, fixed, ingested };
 }
 
 /** One repeat: a fresh stack, every vafa path, the stack stopped and its directory removed. */
@@ -358,26 +427,10 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     await verifyScored(stack, ingested);
 
     // A fixed offered rate (issue 15's `scorer_steady_5k`): event → durable where the target names it.
-    progress.phase(`vafa: scorer at a fixed ${plan.fixedRate.toLocaleString('en-US')} events/s offered for ${plan.steadySeconds} s`);
-    collector.phase = 'fixed';
-    const fixedEvents = Math.round(plan.fixedRate * plan.steadySeconds);
-    const fixedLoad = prepareLoad(http({ prefix: `${prefix}f`, events: fixedEvents, perRequest: Math.max(1, Math.ceil(plan.fixedRate / 200)), concurrency: 64, rate: plan.fixedRate }), cleanup, progress);
-    await fixedLoad.ready;
-    collector.steadyFromMs = Date.now() + plan.steadyWarmupS * 1000;
-    const fixedCpu = new CpuProbe(children());
-    const fixed = await fixedLoad.start();
-    ensureAllAccepted('fixed-rate load', fixed, fixedEvents);
-    ingested += fixed.events;
-    await collector.until(ingested, 120_000, signal, progress);
-    const fixedCpuShare = fixedCpu.stop();
-    await verifyScored(stack, ingested);
+    const fixedPhase = await measureFixedRate(plan, { stack, collector, cleanup, progress, children, http: (spec) => http({ prefix: `${prefix}f`, ...spec }), ingested });
+    ingested = fixedPhase.ingested;
+    const { result: scorerFixed, fixed } = fixedPhase;
     await undoScorer();
-    const fixedLatency = collector.fixed.latency.summary();
-    const scorerFixed: PathResult = {
-      events: fixed.events, seconds: fixed.seconds, rate: fixed.events / fixed.seconds, latency: fixedLatency,
-      cpu: { ...fixedCpuShare, loadgen_thread_pct: loadgenPct(fixed), roles: roleShares(fixedCpuShare, 'scorer', loadgenCpuPct(fixed)) },
-      extra: { offered_rate: plan.fixedRate, latency_events: fixedLatency.count, warmup_s: plan.steadyWarmupS, ...batchStats(collector.fixed.sizes, collector.fixed.flushMs, collector.fixed.modelMs) },
-    };
 
     const steadyLatency = collector.steady.latency.summary();
     const scorerResult: PathResult = {
@@ -391,11 +444,11 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
         partitions,
         scorer_start_s: startedS,
         ...drainProfile,
-        drain: { ...batchStats(collector.drain.sizes, collector.drain.flushMs, collector.drain.modelMs), queueing_latency_ms: collector.drain.latency.summary() },
+        drain: { ...batchStats(collector.drain), queueing_latency_ms: collector.drain.latency.summary() },
         steady: {
           offered_rate: rate, per_request: perRequest, seconds: steady.seconds, events: steady.events, achieved_ingest_rate: steady.events / steady.seconds,
           latency_events: steadyLatency.count, warmup_s: plan.steadyWarmupS,
-          ...batchStats(collector.steady.sizes, collector.steady.flushMs, collector.steady.modelMs),
+          ...batchStats(collector.steady),
           http_latency_ms: latencyOf(steady.latenciesMs), cpu: { ...steadyCpuShare, loadgen_thread_pct: loadgenPct(steady), roles: roleShares(steadyCpuShare, 'scorer', loadgenCpuPct(steady)) },
           ...steadyProfile,
         },
@@ -407,6 +460,63 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
       settings: {
         ingest_workers: stack.ingestCluster?.workers ?? 1, partitions: settings.partitions, scorer_batch: settings.scorerBatch, scorer_wait_ms: settings.scorerWaitMs, checkpoint_ms: settings.checkpointMs,
         checkpoint_store: checkpointStore, customers: plan.customers, model,
+      },
+    };
+  } finally {
+    progress.note('stopping the stack');
+    await undoScorer?.();
+    await undoStack();
+    await undoDir();
+  }
+}
+
+/**
+ * `vafa bench --only steady`: `scorer_steady_5k` alone on a fresh stack (no ISO 8583 listener). A warm-up
+ * is ingested and drained by the scorer (untimed) and then the fixed-rate phase runs as in the full run.
+ */
+export async function measureSteadyAlone(plan: VafaPlan, repeat: number, cleanup: Cleanup, progress: Progress): Promise<{ scorerFixed: PathResult; settings: Record<string, unknown> }> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vafa-bench-'));
+  cleanup.trackDir(dataDir);
+  const undoDir = cleanup.add('bench data directory', async () => cleanup.removeDir(dataDir));
+  const settings = await benchSettings(dataDir);
+  const logger = createLogger({ level: settings.logLevel, name: 'bench', destination: process.stderr });
+  progress.phase('vafa: starting the stack (nats-server, embedded ClickHouse, API)');
+  const stack = await startStack({ settings, logger, scorer: false, churn: null, iso8583: false, defaultIngestWorkers: os.availableParallelism() });
+  cleanup.trackPid(stack.localNats?.pid);
+  cleanup.trackPid(stack.localWarehouse?.pid);
+  const undoStack = cleanup.add('vafa stack', async () => {
+    await stack.stop();
+    cleanup.untrackPid(stack.localNats?.pid);
+    cleanup.untrackPid(stack.localWarehouse?.pid);
+  });
+  const children = (): Record<string, number | number[] | undefined> => ({ 'nats-server': stack.localNats?.pid, clickhouse: stack.localWarehouse?.pid, ingest: stack.ingestCluster?.pids() });
+  const url = `${stack.apiUrl!}/v1/transactions`;
+  let next = 0;
+  const http = (spec: Omit<Extract<LoadSpec, { kind: 'http' }>, 'kind' | 'url' | 'customers' | 'first'>): Extract<LoadSpec, { kind: 'http' }> => {
+    const s = { kind: 'http' as const, url, customers: plan.customers, first: next, ...spec };
+    next += spec.events;
+    return s;
+  };
+  let undoScorer: (() => Promise<void>) | undefined;
+  try {
+    progress.phase('vafa: warm-up (untimed)');
+    const warm = await runLoad(http({ prefix: `o${repeat}w`, events: plan.warmupEvents, perRequest: plan.batchSize, concurrency: 2 }), cleanup, progress);
+    ensureAllAccepted('warm-up', warm, plan.warmupEvents);
+    const { churn, model } = await loadChurn(settings);
+    const collector = new BatchCollector();
+    const checkpointStore = settings.checkpointStore === 'auto' ? 'file' : settings.checkpointStore;
+    const scorerSettings: Settings = Object.freeze({ ...settings, natsUrl: stack.natsUrl, clickhouseUrl: stack.clickhouseUrl, checkpointStore });
+    progress.phase('vafa: the scorer drains the warm-up (untimed)');
+    const scorerStack = await startStack({ settings: scorerSettings, logger, api: false, scorer: true, churn: churn ?? null, onBatch: collector.onBatch });
+    undoScorer = cleanup.add('scorer', () => scorerStack.stop());
+    await collector.until(warm.events, 120_000, cleanup.signal, progress);
+    await verifyScored(stack, warm.events);
+    const { result } = await measureFixedRate(plan, { stack, collector, cleanup, progress, children, http: (spec) => http({ prefix: `o${repeat}f`, ...spec }), ingested: warm.events });
+    return {
+      scorerFixed: result,
+      settings: {
+        ingest_workers: stack.ingestCluster?.workers ?? 1, partitions: settings.partitions, scorer_batch: settings.scorerBatch, scorer_wait_ms: settings.scorerWaitMs,
+        sink_linger_ms: settings.sinkLingerMs, sink_idle_linger_ms: settings.sinkIdleLingerMs, checkpoint_ms: settings.checkpointMs, checkpoint_store: checkpointStore, customers: plan.customers, model,
       },
     };
   } finally {

@@ -105,6 +105,24 @@ export interface BatchInfo {
   dlq: number;
   /** Event-time-free latency: wall ms from JetStream's timestamp of each message to its ack. */
   latenciesMs: number[];
+  /** Where the batch's time went, wall ms, in order; with `latenciesMs` they give an event's whole path. */
+  stagesMs: BatchStages;
+}
+
+/** The wall time of one batch's stages, ms (`BatchInfo.stagesMs`). */
+export interface BatchStages {
+  /** From its last message's JetStream persist time to the start of its apply: delivery, gathering, room in the pipeline. */
+  toApply: number;
+  /** Decode, apply, the model run and complete (`modelMs` is part of it). */
+  apply: number;
+  /** Handed to the outputs until every output is durable (the sink's linger and inserts). */
+  outputs: number;
+  /** Durable until its commit starts: earlier batches not yet durable, a batch being applied, a commit running. */
+  settle: number;
+  /** The state store's commit (or save). */
+  commit: number;
+  /** The confirmed cumulative ack. */
+  ack: number;
 }
 
 /** Batches a worker applies ahead of the first one not yet durable (`WorkerDeps.depth`). */
@@ -133,6 +151,10 @@ interface Flight {
   dlq: number;
   timers: number;
   durable: boolean;
+  /** performance.now() at the batch's stages: apply started, handed to the outputs, durable. */
+  appliedFrom: number;
+  handedAt: number;
+  durableAt: number;
 }
 
 export function consumerName(partition: number): string {
@@ -390,6 +412,7 @@ export class PartitionWorker {
     let modelMs: number | undefined;
     let batch = admitted;
     let timers = 0;
+    const appliedFrom = performance.now();
     // Marked applying already: no commit (and, with a bounded cache, its eviction) starts while the disk is read.
     this.applying = true;
     try {
@@ -446,11 +469,12 @@ export class PartitionWorker {
     const flight: Flight = {
       partition: this.partition, events: batch.length, firstSeq: batch[0]?.m.seq ?? this.state.seq + 1, last: batch[batch.length - 1]?.m,
       persistedAt: batch.map(({ m }) => m.info.timestampNanos / 1e6), modelMs: modelMs ?? 0, flushMs: 0, dlq: dlq.length, timers, durable: false,
+      appliedFrom, handedAt: performance.now(), durableAt: 0,
     };
     this.flights.push(flight);
-    const t1 = performance.now();
     this.writeOutputs(emit.tableRows(), publishes, emit).then((dlqMore) => {
-      flight.flushMs = performance.now() - t1;
+      flight.durableAt = performance.now();
+      flight.flushMs = flight.durableAt - flight.handedAt;
       flight.dlq += dlqMore;
       flight.durable = true;
       this.settle();
@@ -488,6 +512,7 @@ export class PartitionWorker {
   private async commitAndAck(done: readonly Flight[]): Promise<void> {
     if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
     const last = done.findLast((f) => f.last !== undefined)?.last;
+    const commitFrom = performance.now();
     // Incremental stores commit before the ack: an event the consumer acked is always in the store, so a
     // partition found without state after acks was lost, not merely interrupted (checkNothingProcessed).
     // The commit encodes the state before it returns: the next batch may be applied while it is written.
@@ -501,12 +526,19 @@ export class PartitionWorker {
         this.saving = false;
       }
     }
+    const ackFrom = performance.now();
     if (last) await this.ack(last);
+    const acked = performance.now();
     const now = Date.now();
     for (const f of done) {
+      const lastPersisted = f.persistedAt[f.persistedAt.length - 1];
+      const stagesMs: BatchStages = {
+        toApply: lastPersisted === undefined ? 0 : Math.max(0, now - (acked - f.appliedFrom) - lastPersisted), apply: f.handedAt - f.appliedFrom,
+        outputs: f.durableAt - f.handedAt, settle: commitFrom - f.durableAt, commit: ackFrom - commitFrom, ack: acked - ackFrom,
+      };
       this.deps.onBatch?.({
         partition: f.partition, events: f.events, timers: f.timers, firstSeq: f.firstSeq, lastSeq: f.last?.seq ?? f.firstSeq - 1, pending: f.last?.info.pending ?? 0,
-        modelMs: f.modelMs, flushMs: f.flushMs, dlq: f.dlq, latenciesMs: f.persistedAt.map((t) => now - t),
+        modelMs: f.modelMs, flushMs: f.flushMs, dlq: f.dlq, latenciesMs: f.persistedAt.map((t) => now - t), stagesMs,
       });
     }
   }
