@@ -165,8 +165,23 @@ export function formatIso(ms: number): string {
   const minute = Math.floor(rest / 60_000);
   rest -= minute * 60_000;
   const second = Math.floor(rest / 1000);
-  return `${year}-${PAD2[month]!}-${PAD2[day]!}T${PAD2[hour]!}:${PAD2[minute]!}:${PAD2[second]!}.${PAD3[rest - second * 1000]!}Z`;
+  const parts = ISO_PARTS;
+  parts[0] = YEAR_TEXT[year] ??= String(year);
+  parts[2] = PAD2[month]!;
+  parts[4] = PAD2[day]!;
+  parts[6] = PAD2[hour]!;
+  parts[8] = PAD2[minute]!;
+  parts[10] = PAD2[second]!;
+  parts[12] = PAD3[rest - second * 1000]!;
+  return parts.join('');
 }
+
+/**
+ * Scratch for {@link formatIso}, reused by every call: joined, the parts make one flat string, where a
+ * template literal leaves a tree of partial strings that outlives the call in every row that holds it.
+ */
+const ISO_PARTS = ['', '-', '', '-', '', 'T', '', ':', '', ':', '', '.', '', 'Z'];
+const YEAR_TEXT: string[] = [];
 
 export function parseTime(s: string): number {
   const t = Date.parse(s);

@@ -364,16 +364,14 @@ export function featureRecord(values: readonly number[]): Record<string, number>
   return r;
 }
 
-const JSON_KEYS = FEATURE_NAMES.map((n, i) => `${i === 0 ? '{' : ','}${JSON.stringify(n)}:`);
 
-/** `JSON.stringify(featureRecord(values))`, without the intermediate object. */
+/**
+ * `JSON.stringify(featureRecord(values))`. The serializer writes the numbers straight into its output:
+ * `String(x)` would put every fractional value's text in V8's number-string cache, which keeps it alive
+ * past the young generation (measured: ~460 B an event promoted, most of the scavenge time).
+ */
 export function featuresJson(values: readonly number[]): string {
-  let s = '';
-  for (let i = 0; i < FEATURE_COUNT; i++) {
-    const x = values[i]!;
-    s += JSON_KEYS[i]! + (x === 0 ? '0' : Number.isFinite(x) ? String(x) : 'null');
-  }
-  return `${s}}`;
+  return JSON.stringify(featureRecord(values));
 }
 
 /** Active days of the last 90, oldest first (scratch space: ≤ 90 entries, reused by every call). */
