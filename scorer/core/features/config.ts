@@ -14,11 +14,11 @@ export interface FeatureConfig {
 
 /** The profile product codes of each sticky product. */
 export const PRODUCT_CODES: FeatureConfig['productCodes'] = Object.freeze({
-  bill_pay: Object.freeze(['bill_pay']),
-  online_banking: Object.freeze(['online_banking', 'mobile_banking', 'internet_banking']),
-  debit_card: Object.freeze(['debit_card']),
-  direct_deposit: Object.freeze(['direct_deposit', 'payroll']),
-  installments: Object.freeze(['installment_loan', 'installments', 'loan']),
+  bill_pay: ['bill_pay'],
+  online_banking: ['online_banking', 'mobile_banking', 'internet_banking'],
+  debit_card: ['debit_card'],
+  direct_deposit: ['direct_deposit', 'payroll'],
+  installments: ['installment_loan', 'installments', 'loan'],
 });
 
 /** The feature configuration for loyalty tiers `tiers` (lowest first). */
