@@ -3,6 +3,11 @@
  * that streaming the same events through `TX` (real nats-server, the running scorer, chDB) gives — every
  * table but the offer tables, every customer's state but its offer state: backfill decides no offer for
  * the past (issue 16), streaming without a cut-over does.
+ *
+ * And worker threads (`--workers N`, scorer/runtime/backfill/threads.ts): a history with referral credits
+ * backfilled in one thread and on three workers (the shipped churn model in each) gives the same state,
+ * every customer record, and the same rows in every table; a backfill on workers stopped half-way and run
+ * again gives what one uninterrupted run in one thread gives.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,7 +19,7 @@ import { createBank, writeHistory } from '../../simulator/mod.js';
 import { IngestService } from '../../ingest/service.js';
 import { Publisher } from '../../ingest/publisher.js';
 import { STREAM_TX } from '../../contracts/subjects.js';
-import { backfill } from '../../scorer/runtime/backfill/backfill.js';
+import { backfill, type BackfillOptions, type BackfillSummary } from '../../scorer/runtime/backfill/backfill.js';
 import { listSources, ReadMeter, streamOrder } from '../../scorer/runtime/backfill/sources.js';
 import { LmdbStateStore } from '../../scorer/runtime/store/lmdb-store.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
@@ -23,6 +28,7 @@ import { migrate } from '../../sinks/clickhouse/migrate.js';
 import { TABLES } from '../../sinks/clickhouse/schema.js';
 import { natsJsm } from '../../runtime/nats.js';
 import type { PartitionState } from '../../scorer/core/state.js';
+import { loadChurnScorer } from '../../scorer/runtime/churn.js';
 import { buildEngineConfig } from '../../config/policy.js';
 
 let stack: TestStack;
@@ -43,7 +49,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.destroy();
   if (dir) rmSync(dir, { recursive: true, force: true });
-});
+}, 120_000);
 
 /** Rows of a table in key order, without the wall-clock column. */
 async function tableRows(database: string, table: string): Promise<unknown[]> {
@@ -139,5 +145,96 @@ describe('vafa backfill', () => {
       expect(Object.keys(live[p]!.customers).length).toBeGreaterThan(5);
       expect(comparable(back[p]!), `partition ${p}`).toEqual(comparable(live[p]!));
     }
+  }, 180_000);
+});
+
+describe('vafa backfill --workers', () => {
+  let referrals: string;
+  beforeAll(async () => {
+    referrals = mkdtempSync(path.join(os.tmpdir(), 'vafa-backfill-workers-'));
+    await writeHistory(createBank({ seed: 12, customers: 90, start: new Date('2025-01-01T00:00:00Z'), days: 120, feedback: 4 }), referrals);
+    // Every customer opened at the start and referred by another: most first transactions earn a referral
+    // credit, so batches carry several, published on different workers, whose order sets the sequences.
+    const file = path.join(referrals, 'profiles.ndjson');
+    const profiles = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const referred = profiles.map((p, i) => ({ ...p, opened_at: '2025-01-01T00:00:00Z', referred_by: profiles[(i * 7 + 3) % profiles.length]!.customer_id }));
+    writeFileSync(file, referred.map((p) => JSON.stringify(p)).join('\n') + '\n');
+  }, 60_000);
+  afterAll(async () => {
+    // Fewer tables for the embedded ClickHouse to merge while the stack stops.
+    for (const db of ['vafa_w1', 'vafa_w3', 'vafa_r1', 'vafa_r3']) await stack.warehouse.command({ query: `DROP DATABASE IF EXISTS ${db}` });
+    if (referrals) rmSync(referrals, { recursive: true, force: true });
+  }, 60_000);
+
+  /** Every column but the wall clock's, every table, in key order. */
+  async function everyTable(database: string): Promise<Record<string, unknown[]>> {
+    return Object.fromEntries(await Promise.all(TABLES.map(async (t) => [t.name, await tableRows(database, t.name)] as const)));
+  }
+
+  /** Backfills `from` into a new database and store: in this thread (`workers` 1) or on worker threads. */
+  async function run(from: string, name: string, workers: number, extra: Partial<BackfillOptions> = {}): Promise<{ summary: BackfillSummary; store: string }> {
+    const settings = stack.settings;
+    const admin = createWarehouseClient({ url: stack.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword, database: 'default' });
+    await migrate(admin, name);
+    await admin.close();
+    const where = path.join(from, `${name}-state`);
+    const store = LmdbStateStore.open({ path: where, cacheCustomers: 25 });
+    const sink = new ClickHouseSink(stack.warehouse, { database: name, maxRows: 5000, lingerMs: 20 });
+    const scorer = workers === 1 ? await loadChurnScorer(settings.modelPath, stack.logger, { watchIntervalMs: 0 }) : undefined;
+    try {
+      const summary = await backfill({
+        paths: [from], engineConfig: buildEngineConfig(settings), partitions: settings.partitions, tokenKey: settings.tokenKey, store, sink, base: 0,
+        batch: 333, commitEvery: 2000, commitCustomers: 40, ...(scorer ? { scorer } : {}),
+        ...(workers > 1 ? {
+          workers: {
+            count: workers, engine: settings, store: { path: where, cacheCustomers: 25 }, modelPath: settings.modelPath, logLevel: 'warn',
+            warehouse: { url: stack.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword, database: name, maxRows: 5000, lingerMs: 20 },
+          },
+        } : {}),
+        ...extra,
+      });
+      return { summary, store: where };
+    } finally {
+      await scorer?.close();
+      await sink.close();
+      await store.close();
+    }
+  }
+
+  const same = (s: BackfillSummary): unknown => ({ ...s, seconds: 0, eventsPerSecond: 0 });
+
+  it('gives one thread\'s state, every customer record, and rows in every table, referral credits and churn scores included', async () => {
+    const one = await run(referrals, 'vafa_w1', 1);
+    const three = await run(referrals, 'vafa_w3', 3);
+    expect(one.summary.bad).toBe(0);
+    expect(same(three.summary)).toEqual(same(one.summary));
+    const [a, b] = [await everyTable('vafa_w1'), await everyTable('vafa_w3')];
+    for (const t of TABLES) expect(b[t.name], t.name).toEqual(a[t.name]);
+    // The history has referral credits (a redemption the core published, applied in the next batch) and scores.
+    expect((await queryRows<{ n: number }>(stack, "SELECT count() n FROM vafa_w1.points_ledger FINAL WHERE kind = 'bonus' AND rule_id = 'referral'")).at(0)!.n).toBeGreaterThan(20);
+    expect((await queryRows<{ n: number }>(stack, 'SELECT count() n FROM vafa_w1.scored_transactions FINAL WHERE churn_probability > 0')).at(0)!.n).toBeGreaterThan(0);
+    const [sa, sb] = [await loadAll(one.store, stack.settings.partitions), await loadAll(three.store, stack.settings.partitions)];
+    for (let p = 0; p < stack.settings.partitions; p++) {
+      expect(Object.keys(sb[p]!.customers).length).toBeGreaterThan(5);
+      expect(sb[p], `partition ${p}`).toEqual(sa[p]);
+    }
+  }, 180_000);
+
+  it('resumes a stopped backfill on workers to what one uninterrupted run gives', async () => {
+    const whole = await run(dir, 'vafa_r1', 1);
+    await expect(run(dir, 'vafa_r3', 3, {
+      onProgress: (p) => {
+        if (p.events > whole.summary.events / 2) throw new Error('stopped half-way');
+      },
+    })).rejects.toThrow('stopped half-way');
+    const resumed = await run(dir, 'vafa_r3', 3);
+    expect(resumed.summary.resumed).toBeGreaterThan(2000);
+    expect(resumed.summary.resumed + resumed.summary.events).toBe(whole.summary.events);
+    expect(resumed.summary.position).toBe(whole.summary.position);
+    expect(resumed.summary.cutover).toBe(whole.summary.cutover);
+    const [a, b] = [await everyTable('vafa_r1'), await everyTable('vafa_r3')];
+    for (const t of TABLES) expect(b[t.name], t.name).toEqual(a[t.name]);
+    const [sa, sb] = [await loadAll(whole.store, stack.settings.partitions), await loadAll(resumed.store, stack.settings.partitions)];
+    for (let p = 0; p < stack.settings.partitions; p++) expect(sb[p], `partition ${p}`).toEqual(sa[p]);
   }, 180_000);
 });
