@@ -20,7 +20,7 @@ import type { TransactionV1, TxMessage } from '../contracts/events.js';
 import { Engine, type Pending } from '../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
 import { Emit } from '../scorer/core/types.js';
-import { LmdbStateStore, type ChangeTracker } from '../scorer/runtime/store/mod.js';
+import { LmdbStateStore, partitionCacheBounds, type ChangeTracker } from '../scorer/runtime/store/mod.js';
 import { DEFAULT_TIMER_SLICE } from '../scorer/runtime/worker.js';
 import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
@@ -98,8 +98,7 @@ async function main(): Promise<void> {
   const until = parseUntil(values.until);
   const prefetch = !values['no-prefetch'];
   const cacheMiB = Number(values['cache-mb']);
-  const bounds = { cacheCustomers: Math.ceil(cache / built.partitions), ...(cacheMiB > 0 ? { cacheBytes: Math.ceil((cacheMiB * 2 ** 20) / built.partitions) } : {}) };
-  const store = LmdbStateStore.open({ path: path.join(values.store, 'state'), ...(cache > 0 ? bounds : {}) });
+  const store = LmdbStateStore.open({ path: path.join(values.store, 'state'), ...partitionCacheBounds(cache, cacheMiB, built.partitions) });
   const partitions: { state: PartitionState; tracker: ChangeTracker }[] = [];
   const loadStart = performance.now();
   for (let p = 0; p < (values['load-only'] ? 1 : built.partitions); p++) {

@@ -14,14 +14,14 @@ export type Path = (string | number)[];
 
 export { ConfigError, issuesText, type ConfigIssue } from './config-error.js';
 
-export function pathText(path: Path): string {
+function pathText(path: Path): string {
   let s = '';
   for (const p of path) s += typeof p === 'number' ? `[${p}]` : s ? `.${p}` : p;
   return s || '(file)';
 }
 
 /** A JSON pointer (TypeBox error path) as a path. */
-export function pointerPath(p: string): Path {
+function pointerPath(p: string): Path {
   if (!p) return [];
   return p.replace(/^\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
@@ -55,7 +55,7 @@ function locate(doc: Document, lc: LineCounter, path: Path): { line: number; col
 }
 
 /** What a schema error means, in words for the person editing the file. */
-export function describeValueError(e: ValueError, opts: YamlConfigOptions = {}): string {
+function describeValueError(e: ValueError, opts: YamlConfigOptions = {}): string {
   const schema = e.schema as { description?: string; anyOf?: { const?: unknown }[] };
   switch (e.type) {
     case ValueErrorType.ObjectRequiredProperty: return 'is required';

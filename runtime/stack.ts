@@ -25,7 +25,7 @@ import { createRegistry } from '../api/metrics.js';
 import { insertAuditRows } from '../api/audit.js';
 import { ScorerService } from '../scorer/runtime/service.js';
 import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
-import { openCheckpointStore } from '../scorer/runtime/store/mod.js';
+import { openCheckpointStore, partitionCacheBounds } from '../scorer/runtime/store/mod.js';
 import { watchRulesFile } from '../scorer/runtime/rules-reload.js';
 import { withDeadline } from './deadline.js';
 import { startIngestRole } from './ingest-role.js';
@@ -174,8 +174,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       const { store, close: closeStore } = await openCheckpointStore({
         kind: settings.checkpointStore, dataDir: settings.dataDir, nc, localNats: localNats !== undefined, streamReplicas: settings.streamReplicas,
         checkpointMs: settings.checkpointMs, logger,
-        ...(settings.stateCacheCustomers > 0 ? { cacheCustomers: Math.ceil(settings.stateCacheCustomers / settings.partitions) } : {}),
-        ...(settings.stateCacheCustomers > 0 && settings.stateCacheMb > 0 ? { cacheBytes: Math.ceil(settings.stateCacheMb * 2 ** 20 / settings.partitions) } : {}),
+        ...partitionCacheBounds(settings.stateCacheCustomers, settings.stateCacheMb, settings.partitions),
       });
       // After the scorer phase: the workers' last commits are awaited there, so closing loses nothing.
       stops.add('clients', 'state store', () => closeStore());

@@ -220,10 +220,6 @@ export class RulesError extends ConfigError {
   override readonly name: string = 'RulesError';
 }
 
-
-
-
-
 // ---------------------------------------------------------------------------------------------------
 // Parse, validate, compile
 // ---------------------------------------------------------------------------------------------------
@@ -244,7 +240,6 @@ export function parseRules(text: string, source = 'loyalty-rules.yaml'): Loyalty
   }
   return result.rules;
 }
-
 
 type CompileResult = { ok: true; rules: LoyaltyRules } | { ok: false; issues: { path: Path; message: string }[] };
 

@@ -284,10 +284,6 @@ export class OffersConfigError extends ConfigError {
   override readonly name: string = 'OffersConfigError';
 }
 
-
-
-
-
 // ---------------------------------------------------------------------------------------------------
 // Parse, validate, compile
 // ---------------------------------------------------------------------------------------------------
@@ -305,7 +301,6 @@ export function parseOffers(text: string, source = 'offers.yaml'): OffersCatalog
   if (!result.ok) throw new OffersConfigError(source, result.issues.map((i) => at(i.path, i.message)).sort((a, b) => a.line - b.line || a.column - b.column));
   return result.catalogue;
 }
-
 
 /** A catalogue with no offers: the engine decides nothing. */
 export function emptyCatalogue(): OffersCatalogue {

@@ -36,3 +36,14 @@ export function liveHeapMiB(budget: HeapBudget): number {
 export function oldSpaceLimitMiB(budget: HeapBudget): number {
   return Math.ceil((liveHeapMiB(budget) * HEAP_HEADROOM) / 64) * 64;
 }
+
+/**
+ * A process's customer cache (`VAFA_STATE_CACHE_CUSTOMERS`, `VAFA_STATE_CACHE_MB`) as the per-partition
+ * bounds of `LmdbStateStoreOptions`: split evenly over `partitions`. No customers: no bounds (every
+ * partition loaded whole); no MiB: bounded by count only.
+ */
+export function partitionCacheBounds(customers: number, mib: number, partitions: number): { cacheCustomers?: number; cacheBytes?: number } {
+  if (!(customers > 0)) return {};
+  const cacheCustomers = Math.ceil(customers / partitions);
+  return mib > 0 ? { cacheCustomers, cacheBytes: Math.ceil((mib * 2 ** 20) / partitions) } : { cacheCustomers };
+}
