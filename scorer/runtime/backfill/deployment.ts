@@ -31,7 +31,8 @@ import { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
 import type { Logger } from '../../../runtime/log.js';
 import { backfill, BackfillError, type BackfillProgress, type BackfillSummary, type RecordSource, type StatementRecord } from './backfill.js';
-import type { BackfillWorkers, EngineFiles } from './threads.js';
+import type { BackfillWorkers } from './threads.js';
+import type { PolicyFiles } from '../../../config/policy.js';
 
 export interface DeploymentBackfillOptions {
   paths: readonly string[];
@@ -67,7 +68,7 @@ export interface DeploymentBackfillOptions {
   workers?: number;
   /** What each worker builds its core, sink and model from (required when `workers` > 1). */
   threads?: {
-    engine: EngineFiles;
+    engine: PolicyFiles;
     /** The ClickHouse server of `warehouse` and its credentials. */
     warehouse: { url: string; user: string; password: string };
     modelPath?: string;

@@ -26,21 +26,15 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { COMPACT_MARKER } from '../store/lmdb-store.js';
 import type { Logger } from '../../../runtime/log.js';
+import type { PolicyFiles } from '../../../config/policy.js';
 import { BackfillError, type BackfillPartitions, type BatchEvent, type BatchOutcome, type PartitionStart } from './partitions.js';
-
-/** The rule, lifecycle and offer files the core's configuration is built from (config/policy.ts `buildEngineConfig`). */
-export interface EngineFiles {
-  rulesPath: string;
-  lifecyclePath: string;
-  offersPath: string;
-}
 
 /** Worker threads of a backfill, and what each of them opens. */
 export interface BackfillWorkers {
   /** Worker threads; each owns the partitions `p` with `p % count === index`. 1: every partition in the calling thread. */
   count: number;
   /** The core's configuration: built from these files (as the scorer does), or `'default'`: `DEFAULT_ENGINE_CONFIG`. */
-  engine: EngineFiles | 'default';
+  engine: PolicyFiles | 'default';
   /** The state store every worker opens: the scorer's LMDB environment. `cacheCustomers` as `LmdbStateStoreOptions` (default: unset). */
   store: { path: string; cacheCustomers?: number };
   /** ClickHouse for the rows, one sink per worker (`maxRows` default 50,000, `lingerMs` default 50); undefined: rows built and counted only. */
