@@ -128,17 +128,18 @@ async function expected(): Promise<{ publishes: Publish[]; holdouts: number }> {
 
 describe('offer triggers downstream', () => {
   it('arrive once each although the scorer is killed and replays', async () => {
+    const RESTARTED = 'downstream-restarted';
     const addr = server.address() as AddressInfo;
     sink = await startWebhookSink({ nc: stack.nc, url: `http://127.0.0.1:${addr.port}/offers`, secret: 's3cret', logger: stack.logger, backoff: { initialMs: 100 } });
     // Whole-partition snapshots only once an hour, so none falls before the kill however slow the machine: the
     // restart replays (and re-publishes) everything the killed scorer had acked. (The LMDB state store commits before every ack, so a kill replays nothing
     // acked; this test is about exactly-once triggers over a replay, so it uses the snapshot store.)
-    const start = (): ChildProcess => {
-      const c = spawnVafa(['scorer'], stack, { VAFA_SCORER_BATCH: '50', VAFA_CHECKPOINT_MS: '3600000', VAFA_CHECKPOINTS: 'file' });
+    const start = (instance: string): ChildProcess => {
+      const c = spawnVafa(['scorer'], stack, { VAFA_SCORER_BATCH: '50', VAFA_CHECKPOINT_MS: '3600000', VAFA_CHECKPOINTS: 'file', VAFA_INSTANCE: instance });
       children.push(c);
       return c;
     };
-    let scorer = start();
+    let scorer = start('downstream-first');
     expect((await postJson(`${stack.apiUrl}/v1/customers`, profiles())).status).toBe(202);
     const [customers] = await Promise.all([
       waitFor(async () => {
@@ -167,7 +168,7 @@ describe('offer triggers downstream', () => {
     scorer.kill('SIGKILL');
     await new Promise((r) => scorer.once('exit', r));
     await send(half, txs.length);
-    scorer = start();
+    scorer = start(RESTARTED);
     expect(await waitForDrain(stack, 90_000)).toBe(true);
 
     const want = await expected();
@@ -201,8 +202,14 @@ describe('offer triggers downstream', () => {
     expect(campaigns.reduce((s, c) => s + Number(c.offers_sent), 0)).toBe(wantIds.length);
     expect(campaigns.map((c) => c.campaign_id)).toEqual(expect.arrayContaining(['branch-prompts', 'onboarding']));
     // and the restart did replay events the killed scorer had already processed (and published for)
-    const spans = await queryRows<{ instance: string; partition: number; lo: number; hi: number }>(stack,
-      'SELECT instance, partition, min(first_seq) lo, max(last_seq) hi FROM vafa.scorer_batches GROUP BY instance, partition');
+    // (scorer_batches is telemetry the sink defers by a second or two: wait for the restarted scorer's rows)
+    const floorPartitions = [...ackFloors].filter(([, floor]) => floor > 0).map(([p]) => p);
+    const spans = await waitFor(async () => {
+      const rows = await queryRows<{ instance: string; partition: number; lo: number; hi: number }>(stack,
+        'SELECT instance, partition, min(first_seq) lo, max(last_seq) hi FROM vafa.scorer_batches GROUP BY instance, partition');
+      const restarted = new Set(rows.filter((r) => r.instance === RESTARTED).map((r) => Number(r.partition)));
+      return floorPartitions.every((p) => restarted.has(p)) ? rows : undefined;
+    }, 20_000, 'the restarted scorer\'s batches in scorer_batches');
     // the restarted instance's first batch starts at or before what the killed one had already acked
     const restartedFrom = new Map<number, number>();
     for (const sp of spans) restartedFrom.set(sp.partition, Math.max(restartedFrom.get(sp.partition) ?? 0, sp.lo));
