@@ -305,14 +305,14 @@ async function main(): Promise<void> {
     ...(values.batch ? { batch: Number(values.batch) } : {}),
   };
   const input = await prepareCoreInput(plan);
+  const engine = values['dedup-days'] ? { ...DEFAULT_ENGINE_CONFIG, dedupHorizonMs: Number(values['dedup-days']) * 86_400_000 } : undefined;
   if (values.dump) {
-    const sums = await dumpOutputs(input, values.dump, { batch: plan.batch });
+    const sums = await dumpOutputs(input, values.dump, { batch: plan.batch, ...(engine ? { engine } : {}) });
     console.log(JSON.stringify(sums, null, 2));
     return;
   }
   const results: CoreResult[] = [];
   const encoder = await encoderNamed(values.encoder ?? 'store');
-  const engine = values['dedup-days'] ? { ...DEFAULT_ENGINE_CONFIG, dedupHorizonMs: Number(values['dedup-days']) * 86_400_000 } : undefined;
   for (let r = 0; r < Number(values.repeat); r++) {
     const res = await measureCore(plan, encoder, input, engine);
     results.push(res);

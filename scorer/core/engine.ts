@@ -38,7 +38,9 @@ export interface EngineConfig {
    * How long a tx id is remembered, in event time: a transaction whose id was seen within it is a
    * duplicate (counted in `stats.duplicates`, nothing else happens); one seen longer ago is applied as
    * new. A reversal also finds its original's day through it (to take it out of the features). Ids are
-   * kept in whole UTC days: at least this long, at most a day longer. Default 400 days.
+   * kept in whole UTC days: at least this long, at most a day longer. Never shorter than the reversal window
+   * of the rules in force (`reversals.window_days`): an original is known for as long as a reversal of it
+   * is accepted. Default 120 days, the shipped reversal window (card-scheme chargebacks).
    */
   dedupHorizonMs: number;
   /** Loyalty rules timeline (hot reload by stream position) and the partition count: see loyalty/engine.ts. */
@@ -51,8 +53,8 @@ export interface EngineConfig {
   offers: OffersConfig;
 }
 
-/** The engine's timing unless a caller sets its own: 1 hour of lateness, tx ids remembered 400 days. */
-export const ENGINE_TIMING: Readonly<Pick<EngineConfig, 'latenessMs' | 'dedupHorizonMs'>> = Object.freeze({ latenessMs: 3_600_000, dedupHorizonMs: 400 * DAY_MS });
+/** The engine's timing unless a caller sets its own: 1 hour of lateness, tx ids remembered 120 days. */
+export const ENGINE_TIMING: Readonly<Pick<EngineConfig, 'latenessMs' | 'dedupHorizonMs'>> = Object.freeze({ latenessMs: 3_600_000, dedupHorizonMs: 120 * DAY_MS });
 
 /** An event after phase 1, waiting for its churn score. */
 export interface Pending {
@@ -294,13 +296,14 @@ export class Engine {
       return undefined;
     }
     remember(seen, tx.tx_id, ctx.at);
-    forgetBefore(seen, ctx.watermark - this.config.dedupHorizonMs);
     const loyalty = this.loyaltyFor(state);
+    const reversalWindowMs = loyaltyReversalWindowMs(loyalty, ctx.seq);
+    forgetBefore(seen, ctx.watermark - Math.max(this.config.dedupHorizonMs, reversalWindowMs));
     const outcome = loyaltyOnTransaction(state, c, tx, ctx, loyalty, emit);
     const original = tx.reverses_tx_id ?? tx.refund_of_tx_id;
     const originalDay = original ? seenDay(seen, original) : undefined;
     featuresOnTransaction(c, tx, ctx, originalDay === undefined ? undefined : originalDay * DAY_MS, {
-      keepMs: loyaltyReversalWindowMs(loyalty, ctx.seq), reversesRefund: outcome.ofRefund === true,
+      keepMs: reversalWindowMs, reversesRefund: outcome.ofRefund === true,
       ...(outcome.settledRefunds ? { settled: outcome.settledRefunds } : {}),
     });
     const points = outcome.points;
