@@ -14,8 +14,14 @@
  *
  * Position: every partition's state is committed with `seq = base + events` (the position it covers), so a
  * live scorer resumes `TX` after it; the caller advances an empty `TX` to start there (cli/backfill.ts).
- * Interrupted, a rerun resumes: events at or below a partition's committed position are skipped, as a
- * worker skips a redelivery, and the rows they caused are rewritten idempotently.
+ * Interrupted, a rerun resumes exactly: each commit records with the position, in the same transaction,
+ * where the feeder stood (records of the input consumed, the referral credits waiting for the next batch,
+ * events applied: partitions.ts `FeederMark`); a rerun skips those records unread by the core, starts
+ * with those credits and the committed sequence, so it cuts the same batches and gives the same
+ * sequences as one uninterrupted run. Partitions committed at different positions (a run stopped while
+ * the workers committed) resume from the earliest: events at or below a partition's own position are
+ * skipped, as a worker skips a redelivery, and the credits they had published come from that
+ * partition's record of them (`BackfillMark.published`).
  *
  * This module is the feeder: reading, validation, sequences, bad lines, statements, commits and progress
  * stay in the calling thread; the core runs on the partitions' runners (partitions.ts), in this thread
@@ -36,7 +42,7 @@ import type { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
 import type { Logger } from '../../../runtime/log.js';
 import { listSources, ReadMeter, streamOrder, type BadLine, type RecordKind, type SourceRecord } from './sources.js';
-import { BackfillError, PartitionRunner, type BackfillPartitions, type BatchEvent, type BatchOutcome } from './partitions.js';
+import { BackfillError, PartitionRunner, type BackfillPartitions, type BatchEvent, type BatchOutcome, type CreditOut, type FeederMark, type PartitionStart, type PublishedCredit } from './partitions.js';
 import { ThreadedPartitions, type BackfillWorkers } from './threads.js';
 
 /** Options of {@link backfill}. */
@@ -141,7 +147,7 @@ export interface BackfillSummary {
   badLines: BadLine[];
   /** Events after the cut-over, left for the live stream. */
   afterCutover: number;
-  /** Events skipped on a resumed run (already in the store). */
+  /** Events a resumed run did not apply again: applied by the runs before it, as its store's commits record. */
   resumed: number;
   /** Duplicates the core recognised (a tx id seen before), as streaming would. */
   duplicates: number;
@@ -262,6 +268,11 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
   let sinceCommit = 0;
   /** Referral credits published by the last batch: applied first in the next one, as `TX` would deliver them. */
   let credits: SourceRecord[] = [];
+  /** Input records consumed by the batches run (what a commit's mark says a rerun skips). */
+  let consumed = 0;
+  /** Batches since the last commit, and the credits they published (each partition commits those of its events). */
+  let batchNo = 0;
+  let published: PublishedCredit[] = [];
 
   let statements: StatementRecord[] = [];
   const commitAll = async (position: number, cutover?: number): Promise<void> => {
@@ -271,11 +282,22 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
       statements = [];
       await opts.onStatements(audited);
     }
-    await partitions.commit(position, cutover);
+    const feeder: FeederMark = { records: consumed, credits: credits.map((c) => c.body), events: summary.resumed + summary.events };
+    await partitions.commit(position, { feeder, published }, cutover);
+    batchNo = 0;
+    published = [];
   };
 
   try {
-    const starts = new Map((await partitions.open()).map((s) => [s.partition, s.seq]));
+    const opened = await partitions.open();
+    const starts = new Map(opened.map((s) => [s.partition, s.seq]));
+    const resume = resumePoint(opened, opts.base);
+    if (resume.ahead > resume.seq) opts.logger?.warn({ from: resume.seq, to: resume.ahead }, 'backfill: the partitions were committed at different positions (a run stopped during a commit): resuming from the earliest');
+    seq = resume.seq;
+    credits = resume.credits.map(creditRecord);
+    summary.resumed = resume.events;
+    /** Until the feeder is past every partition's position, no commit: the partitions ahead have their next one there. */
+    let replayTo = resume.ahead > resume.seq ? resume.ahead : 0;
 
     /** Validates the records and gives each event its sequence and partition; refused lines keep their place. */
     const entriesOf = (records: SourceRecord[]): Entry[] => {
@@ -295,11 +317,12 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
         }
         const partition = partitionOf(String(value.customer_id), opts.partitions);
         const s = ++seq;
+        const at = index++; // a skipped event keeps its place: credits are ordered by it
         if (s <= starts.get(partition)!) {
           summary.resumed++;
           continue;
         }
-        entries.push({ event: { index: index++, seq: s, partition, kind: rec.kind, body: value }, rec });
+        entries.push({ event: { index: at, seq: s, partition, kind: rec.kind, body: value }, rec });
       }
       return entries;
     };
@@ -330,6 +353,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
     };
 
     const runBatch = async (records: SourceRecord[]): Promise<void> => {
+      for (const r of records) if (r.file !== CREDIT) consumed++;
       const entries = entriesOf(records);
       const outcome = await partitions.run(entries.flatMap((e) => ('event' in e ? [e.event] : [])));
       if (registrations.length) {
@@ -337,9 +361,16 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
         registrations.length = 0;
       }
       account(entries, outcome);
-      // In the order one thread publishes them (stable: one event's credits keep theirs), whichever runner did.
-      credits = outcome.credits.sort((a, b) => a.order - b.order).map((c) => creditRecord(c.body));
-      if (sinceCommit >= commitEvery || outcome.pendingCustomers >= commitCustomers) {
+      // In the order one thread publishes them (stable: one event's credits keep theirs), whichever runner did;
+      // with those the partitions ahead of a resumed run published before it stopped (their events are skipped).
+      const batchCredits = [...outcome.credits, ...(resume.published.get(batchNo) ?? [])].sort((a, b) => a.order - b.order);
+      for (const c of batchCredits) published.push({ ...c, batch: batchNo });
+      batchNo++;
+      credits = batchCredits.map((c) => creditRecord(c.body));
+      const due = replayTo > 0 ? seq >= replayTo : sinceCommit >= commitEvery || outcome.pendingCustomers >= commitCustomers;
+      if (due) {
+        replayTo = 0;
+        resume.published.clear(); // every partition is past its position: no event skipped from here
         sinceCommit = 0;
         await commitAll(seq);
       }
@@ -349,8 +380,18 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
       }
     };
 
-    let batch: SourceRecord[] = [];
-    for await (const rec of opts.source?.records ?? streamOrder(files, meter, onBad)) {
+    let batch: SourceRecord[] = credits;
+    /** Records a commit covers: consumed by the runs before (their bad lines were reported by them). */
+    let skip = resume.records;
+    const onUnreadable = (b: BadLine): void => {
+      if (skip === 0) onBad(b);
+    };
+    for await (const rec of opts.source?.records ?? streamOrder(files, meter, onUnreadable)) {
+      if (skip > 0) {
+        skip--;
+        consumed++;
+        continue;
+      }
       batch.push(rec);
       if (batch.length >= batchSize) {
         await runBatch(batch);
@@ -377,6 +418,34 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
 }
 
 const CREDIT = '(referral credit)';
+
+/** Where a rerun starts: the earliest partition's mark, and the credits the partitions ahead of it published since. */
+interface ResumePoint {
+  /** The sequence of the earliest commit (`base` when a partition has none). */
+  seq: number;
+  /** The latest partition's position: up to it, partitions ahead skip their events. */
+  ahead: number;
+  records: number;
+  credits: Record<string, unknown>[];
+  events: number;
+  /** By batch after the earliest commit: credits the partitions ahead published in it. */
+  published: Map<number, CreditOut[]>;
+}
+
+function resumePoint(starts: readonly PartitionStart[], base: number): ResumePoint {
+  const at = (s: PartitionStart): number => (s.mark ? s.seq : base); // a partition without a mark: from the start
+  const first = starts.reduce((a, b) => (at(b) < at(a) ? b : a));
+  const seq = at(first);
+  const published = new Map<number, CreditOut[]>();
+  for (const s of starts) {
+    if (at(s) <= seq || !s.mark) continue;
+    for (const { batch, ...c } of s.mark.published) published.set(batch, [...(published.get(batch) ?? []), c]);
+  }
+  const mark = first.mark;
+  return {
+    seq, ahead: Math.max(base, ...starts.map((s) => s.seq)), records: mark?.records ?? 0, credits: mark?.credits ?? [], events: mark?.events ?? 0, published,
+  };
+}
 
 /** A referral credit the core published to `TX` (`tx.<p>.redemption`), as a record for the next batch. */
 function creditRecord(body: Record<string, unknown>): SourceRecord {

@@ -39,8 +39,48 @@ export interface BatchEvent {
 export interface CreditOut {
   /** Phase 1 (`apply`) credits of the whole batch come before phase 2 (`complete`) ones: `phase * 2^32 + index`. */
   order: number;
+  /** The partition of the event that published it. */
+  partition: number;
   body: Record<string, unknown>;
 }
+
+/** A referral credit published since the last commit, with the batch (0: the first after that commit) it came from. */
+export interface PublishedCredit extends CreditOut {
+  batch: number;
+}
+
+/**
+ * Where the feeder stood at a commit: committed with every partition's state, in the transaction that
+ * commits its position, so a rerun starts exactly there (backfill.ts).
+ */
+export interface FeederMark {
+  /** Input records consumed, in stream order (refused lines and events after the cut-over included). */
+  records: number;
+  /** Referral credits published by the last batch before the commit, bodies in order: the head of the next batch. */
+  credits: Record<string, unknown>[];
+  /** Events applied up to the commit, over every run. */
+  events: number;
+}
+
+/** What a commit records of the backfill besides the position. */
+export interface CommitMark {
+  feeder: FeederMark;
+  /** Every credit published since the previous commit; each partition keeps those of its own events. */
+  published: PublishedCredit[];
+}
+
+/**
+ * A partition's record of the backfill that committed it (in its state, `BACKFILL_MARK`): the feeder's
+ * mark, and the credits its events published since the previous commit, which a rerun needs when the
+ * partitions stopped at different commits (a run stopped while the workers committed).
+ */
+export interface BackfillMark extends FeederMark {
+  published: PublishedCredit[];
+}
+
+/** The field of `PartitionState` holding the {@link BackfillMark} (the store keeps every field of the state but its customers and timers in the partition's meta record). */
+export const BACKFILL_MARK = 'backfill';
+type MarkedState = PartitionState & { [BACKFILL_MARK]?: BackfillMark };
 
 /** What a micro-batch did on a runner's partitions. */
 export interface BatchOutcome {
@@ -58,6 +98,8 @@ export interface BatchOutcome {
 export interface PartitionStart {
   partition: number;
   seq: number;
+  /** Where the feeder stood at the commit of `seq`; absent for a partition never committed by a backfill (or by one before marks). */
+  mark?: BackfillMark;
 }
 
 /** The partitions of a backfill, in process or on worker threads: the feeder sees no difference. */
@@ -68,8 +110,8 @@ export interface BackfillPartitions {
   run(events: BatchEvent[]): Promise<BatchOutcome>;
   /** Resolves once every row sent so far is durable. */
   flush(): Promise<void>;
-  /** Commits every partition at `position` (and, given, with the bank's `cutover`). */
-  commit(position: number, cutover?: number): Promise<void>;
+  /** Commits every partition at `position` with the feeder's mark (and, given, the bank's `cutover`). */
+  commit(position: number, mark: CommitMark, cutover?: number): Promise<void>;
   /** The latest cut-over of any partition (the history's clock at its end, at least the option's). */
   latestCutover(): Promise<number>;
   /** Waits for the rows, releases what the runner opened; resolves with the rows ClickHouse refused. */
@@ -125,7 +167,8 @@ export class PartitionRunner implements BackfillPartitions {
       const state = loaded ?? newPartitionState(p);
       if (this.opts.cutover !== undefined) state.cutover = Math.max(state.cutover ?? 0, this.opts.cutover);
       this.parts.set(p, { state, tracker: this.opts.store.track(state) });
-      starts.push({ partition: p, seq: state.seq });
+      const mark = (state as MarkedState)[BACKFILL_MARK];
+      starts.push({ partition: p, seq: state.seq, ...(mark ? { mark } : {}) });
     }
     return starts;
   }
@@ -148,7 +191,7 @@ export class PartitionRunner implements BackfillPartitions {
         if (this.opts.strict) return outcome;
         continue;
       } finally {
-        collectCredits(emit, published, ev.index, outcome.credits);
+        collectCredits(emit, published, ev.index, ev.partition, outcome.credits);
       }
       outcome.duplicates += part.state.stats.duplicates - dupBefore;
     }
@@ -156,7 +199,7 @@ export class PartitionRunner implements BackfillPartitions {
     pendings.forEach((x, i) => {
       const published = emit.publishes.length;
       this.engine.complete(x.part.state, x.p, scores[i], emit);
-      collectCredits(emit, published, PHASE_2 + x.index, outcome.credits);
+      collectCredits(emit, published, PHASE_2 + x.index, x.part.state.partition, outcome.credits);
     });
     const rows = emit.tableRows();
     for (const l of rows.values()) outcome.rows += l.length;
@@ -188,12 +231,13 @@ export class PartitionRunner implements BackfillPartitions {
     await this.writing;
   }
 
-  async commit(position: number, cutover?: number): Promise<void> {
+  async commit(position: number, mark: CommitMark, cutover?: number): Promise<void> {
     await this.writing; // rows first: a committed position never covers rows that are not durable
     await Promise.all([...this.parts.values()].map(({ state, tracker }) => {
       state.seq = Math.max(state.seq, position);
       if (cutover !== undefined) state.cutover = cutover;
       state.cutover ??= 0; // marks a backfilled partition (a rerun resumes it)
+      (state as MarkedState)[BACKFILL_MARK] = { ...mark.feeder, published: mark.published.filter((c) => c.partition === state.partition) };
       return this.opts.store.commit(state, tracker.take());
     }));
   }
@@ -209,10 +253,10 @@ export class PartitionRunner implements BackfillPartitions {
 }
 
 /** The referral credits among the publishes since `from` (`tx.<p>.redemption`; offers are never decided for history). */
-function collectCredits(emit: Emit, from: number, order: number, out: CreditOut[]): void {
+function collectCredits(emit: Emit, from: number, order: number, partition: number, out: CreditOut[]): void {
   for (let i = from; i < emit.publishes.length; i++) {
     const p = emit.publishes[i]!;
     const parsed = parseTxSubject(p.subject);
-    if (parsed?.kind === 'redemption') out.push({ order, body: p.payload as Record<string, unknown> });
+    if (parsed?.kind === 'redemption') out.push({ order, partition, body: p.payload as Record<string, unknown> });
   }
 }

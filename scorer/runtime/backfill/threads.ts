@@ -27,7 +27,7 @@ import { Worker } from 'node:worker_threads';
 import { COMPACT_MARKER } from '../store/lmdb-store.js';
 import type { Logger } from '../../../runtime/log.js';
 import type { PolicyFiles } from '../../../config/policy.js';
-import { BackfillError, type BackfillPartitions, type BatchEvent, type BatchOutcome, type PartitionStart } from './partitions.js';
+import { BackfillError, type BackfillPartitions, type BatchEvent, type BatchOutcome, type CommitMark, type PartitionStart } from './partitions.js';
 
 /** Worker threads of a backfill, and what each of them opens. */
 export interface BackfillWorkers {
@@ -61,7 +61,7 @@ export type ToBackfillWorker =
   | { t: 'open' }
   | { t: 'run'; events: BatchEvent[] }
   | { t: 'flush' }
-  | { t: 'commit'; position: number; cutover?: number }
+  | { t: 'commit'; position: number; mark: CommitMark; cutover?: number }
   | { t: 'cutover' }
   | { t: 'close' };
 
@@ -155,8 +155,11 @@ export class ThreadedPartitions implements BackfillPartitions {
     await this.all({ t: 'flush' });
   }
 
-  async commit(position: number, cutover?: number): Promise<void> {
-    await this.all({ t: 'commit', position, ...(cutover !== undefined ? { cutover } : {}) });
+  async commit(position: number, mark: CommitMark, cutover?: number): Promise<void> {
+    await Promise.all(this.links.map((l, i) => l.ask({
+      t: 'commit', position, ...(cutover !== undefined ? { cutover } : {}),
+      mark: { feeder: mark.feeder, published: mark.published.filter((c) => c.partition % this.links.length === i) },
+    })));
   }
 
   async latestCutover(): Promise<number> {

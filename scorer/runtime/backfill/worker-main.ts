@@ -57,7 +57,7 @@ function handle(m: ToBackfillWorker): Promise<unknown> {
     case 'open': return runner.open();
     case 'run': return runner.run(m.events);
     case 'flush': return runner.flush();
-    case 'commit': return runner.commit(m.position, m.cutover);
+    case 'commit': return runner.commit(m.position, m.mark, m.cutover);
     case 'cutover': return runner.latestCutover();
     case 'close': return closeAll();
   }
