@@ -1,6 +1,8 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 4 (current) is version 3's body for everything but a customer's loyalty lots, earning records
+ * Version 5 (written once CODEC_VERSION says so) is version 4 with the sections in the order earned, lots, seen, the lots and the
+ * remembered ids pointing into the earning records for what they repeat (shapes.ts, `EarnedLinks`).
+ * Version 4 is version 3's body for everything but a customer's loyalty lots, earning records
  * and remembered ids, which follow it in their own shape (shapes.ts): the body is the length of the generic part, the
  * generic part, then a lots, an earned and a seen-ids section, each absent (one byte) when its value does not
  * fit the shape and left in the generic part instead. Same bytes within a few per cent, a customer encoded
@@ -16,7 +18,8 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { compactDecode, compactEncode } from './compact.js';
-import { readEarned, readLots, readSeen, SECTION_ABSENT, SECTION_SHAPED, ShapeReader, ShapeWriter, writeEarned, writeLots, writeSection, writeSeen } from './shapes.js';
+import { EarnedLinks, readEarned, readLots, readSeen, SECTION_ABSENT, SECTION_SHAPED, ShapeReader, ShapeWriter, writeEarned, writeLots, writeSection, writeSeen } from './shapes.js';
+import type { EarnRecord } from '../../core/loyalty/state.js';
 
 /** The codec version every new record is written with. */
 export const CODEC_VERSION = 4;
@@ -44,8 +47,12 @@ const bodyByVersion: Record<number, Body> = {
   1: msgpack(new Packr({ useRecords: false }), new Unpackr({ useRecords: false, mapsAsObjects: true })),
   2: msgpack(new Packr({ useRecords: true, mapsAsObjects: true }), new Unpackr({ useRecords: true, mapsAsObjects: true })),
   3: { encode: compactEncode, decode: compactDecode },
-  4: { encode: encodeShaped, decode: decodeShaped },
+  4: { encode: (v) => encodeShaped(v, false), decode: (b) => decodeShaped(b, false) },
+  5: { encode: (v) => encodeShaped(v, true), decode: (b) => decodeShaped(b, true) },
 };
+
+/** The newest version this build decodes (it may be newer than the one it writes, during a rollout). */
+const NEWEST_READ = Math.max(...Object.keys(bodyByVersion).map(Number));
 
 const shapeWriter = new ShapeWriter();
 
@@ -53,16 +60,23 @@ function isPlain(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Version 4: see the module comment. */
-function encodeShaped(value: unknown): Uint8Array {
+/** Versions 4 and 5 (`linked`): see the module comment. */
+function encodeShaped(value: unknown, linked: boolean): Uint8Array {
   const out = shapeWriter;
   out.reset();
   let generic = value;
   const loyalty = isPlain(value) ? value.loyalty : undefined;
   if (isPlain(value)) {
-    const lots = isPlain(loyalty) && Array.isArray(loyalty.lots) ? writeSection(out, (w) => writeLots(w, loyalty.lots as unknown[])) : absent(out);
-    const earned = isPlain(loyalty) && isPlain(loyalty.earned) ? writeSection(out, (w) => writeEarned(w, loyalty.earned as Record<string, unknown>)) : absent(out);
-    const seen = value.seen !== undefined ? writeSection(out, (w) => writeSeen(w, value.seen)) : absent(out);
+    const writeEarnedSection = (): EarnedLinks | false => {
+      if (!isPlain(loyalty) || !isPlain(loyalty.earned)) return absent(out);
+      const records = loyalty.earned;
+      let keys: string[] = [];
+      return writeSection(out, (w) => { keys = writeEarned(w, records); }) && new EarnedLinks(keys, records);
+    };
+    const links = linked ? writeEarnedSection() : false;
+    const lots = isPlain(loyalty) && Array.isArray(loyalty.lots) ? writeSection(out, (w) => writeLots(w, loyalty.lots as unknown[], links || undefined)) : absent(out);
+    const earned = linked ? links !== false : writeEarnedSection() !== false;
+    const seen = value.seen !== undefined ? writeSection(out, (w) => writeSeen(w, value.seen, links || undefined)) : absent(out);
     if (lots || earned || seen) {
       generic = {
         ...value,
@@ -88,19 +102,28 @@ function encodeShaped(value: unknown): Uint8Array {
   return body;
 }
 
-/** Sections after the generic part, in order: lots, earned, seen. */
+/** Sections after the generic part, in order: lots, earned, seen (version 5: earned, lots, seen). */
 const SECTIONS = 3;
 
-function decodeShaped(bytes: Uint8Array): unknown {
+function decodeShaped(bytes: Uint8Array, linked: boolean): unknown {
   const reader = new ShapeReader(bytes, 0);
   const genericLength = reader.varint();
   const genericStart = reader.offset;
   if (genericStart + genericLength > bytes.length) throw new Error(`a generic part of ${genericLength} bytes in a body of ${bytes.length}`);
   const value = compactDecode(bytes.subarray(genericStart, genericStart + genericLength));
   reader.offset = genericStart + genericLength;
-  const lots = section(reader) ? readLots(reader) : undefined;
-  const earned = section(reader) ? readEarned(reader) : undefined;
-  const seen = section(reader) ? readSeen(reader) : undefined;
+  let lots, earned: Record<string, EarnRecord> | undefined, seen;
+  if (linked) {
+    const keys: string[] = [];
+    earned = section(reader) ? readEarned(reader, keys) : undefined;
+    const links = earned ? { keys, records: earned } : undefined;
+    lots = section(reader) ? readLots(reader, links) : undefined;
+    seen = section(reader) ? readSeen(reader, links?.keys) : undefined;
+  } else {
+    lots = section(reader) ? readLots(reader) : undefined;
+    earned = section(reader) ? readEarned(reader) : undefined;
+    seen = section(reader) ? readSeen(reader) : undefined;
+  }
   if (reader.offset !== bytes.length) throw new Error(`${bytes.length - reader.offset} bytes after the sections`);
   if (!lots && !earned && !seen) return value;
   if (!isPlain(value)) throw new Error('shaped sections without a customer to hold them');
@@ -159,7 +182,7 @@ export function decodeRecord<T>(kind: RecordKind, bytes: Uint8Array, where: stri
   if (bytes.length <= HEADER_BYTES) throw new CodecError(where, `too short (${bytes.length} bytes)`);
   const version = bytes[0]!;
   const codec = bodyByVersion[version];
-  if (!codec) throw new CodecError(where, `unknown codec version ${version} (this vafa reads 1 to ${CODEC_VERSION})`);
+  if (!codec) throw new CodecError(where, `unknown codec version ${version} (this vafa reads 1 to ${NEWEST_READ})`);
   if (bytes[1] !== RECORD_KIND[kind]) throw new CodecError(where, `expected a ${kind} record, found kind ${String(bytes[1])}`);
   try {
     return codec.decode(bytes.subarray(HEADER_BYTES)) as T;

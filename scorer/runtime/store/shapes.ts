@@ -23,9 +23,19 @@
  * - seen (scorer/core/seen.ts, layout 3): the day count, then per day its number as a zigzag delta, its id
  *   count and the ids' 72-bit hashes as 9 bytes each (the 12 base-64 characters they are kept as).
  * - a dictionary string: 0, its length and its bytes the first time; its index + 1 after.
+ *
+ * Version 5 writes the earning records first and lets the other two sections point into them (`EarnedLinks`),
+ * because inside the reversal window every earning transaction's id is in all three, and its time and points
+ * in two. A lot of a record (src `tx`, its id a record's key, the same `at`, `pts` absent or the record's)
+ * is flagged 8 and written as the record's position, a zigzag delta from the previous linked lot's position
+ * + 1, instead of its id, `at` and `pts`. A remembered id whose hash is a record key's is written as a
+ * varint tag: 0 for the 9 raw bytes that follow, else 1 + the zigzag delta of the record's position from the
+ * previous linked id's + 1 (the reader hashes the key again). Every other value is written as in version 4.
+ * On the simulated year (1,000 customers, tx ids remembered 120 days) this takes a customer from 6,836 to
+ * 5,985 bytes at the median and from 23,039 to 18,261 at the 99th percentile.
  */
 import type { EarnRecord, Lot, RuleAward } from '../../core/loyalty/state.js';
-import { HASH_CHARS, type SeenIds } from '../../core/seen.js';
+import { HASH_CHARS, idHash, type SeenIds } from '../../core/seen.js';
 import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter } from './bytes.js';
 
 /** A section's first byte. */
@@ -36,6 +46,7 @@ const DAY_MS = 86_400_000;
 const LOT_RD = 1;
 const LOT_PTS = 2;
 const LOT_MERGED = 4;
+const LOT_LINKED = 8;
 const EARN_SEQ = 1;
 const EARN_EXPIRED = 2;
 const EARN_AWARDS = 4;
@@ -45,6 +56,33 @@ const EARN_REFUND_POINTS = 32;
 const AWARD_RULE = 1;
 const AWARD_CAPS = 2;
 const AWARD_CAMPAIGN = 4;
+/**
+ * The earning records a version-5 record's lots and remembered ids point into: their keys in the order
+ * written, and the records. The hash index is built only when a seen section asks for it.
+ */
+export class EarnedLinks {
+  private readonly position = new Map<string, number>();
+  private hashPosition: Map<string, number> | undefined;
+
+  constructor(readonly keys: readonly string[], readonly records: Readonly<Record<string, unknown>>) {
+    for (let i = 0; i < keys.length; i++) this.position.set(keys[i]!, i);
+  }
+
+  /** The position of the record for tx id `id`, if any. */
+  positionOf(id: string): number | undefined {
+    return this.position.get(id);
+  }
+
+  /** The position of a record whose key hashes to `hash` (the first of them), if any. */
+  positionOfHash(hash: string): number | undefined {
+    if (!this.hashPosition) {
+      this.hashPosition = new Map();
+      for (let i = this.keys.length - 1; i >= 0; i--) this.hashPosition.set(idHash(this.keys[i]!), i);
+    }
+    return this.hashPosition.get(hash);
+  }
+}
+
 /** Items of a section at most (a bound for the decoder: its bytes do not bound a count). */
 export const MAX_SECTION_ITEMS = 1 << 24;
 /** Characters of one string at most. */
@@ -138,13 +176,14 @@ export function writeSection(out: ShapeWriter, write: (out: ShapeWriter) => void
 }
 
 /** The lots in their shape (throws `DoesNotFit` inside `writeSection`). */
-export function writeLots(out: ShapeWriter, lots: readonly unknown[]): void {
+export function writeLots(out: ShapeWriter, lots: readonly unknown[], links?: EarnedLinks): void {
   if (lots.length > MAX_SECTION_ITEMS) throw doesNotFit;
   out.varint(lots.length);
   let previousId = '';
   let previousAt = 0;
   let previousSeq = 0;
   let previousExpiry = 0;
+  let previousLinked = -1;
   for (const item of lots) {
     const lot = plainRecord(item);
     for (const key in lot) {
@@ -156,23 +195,41 @@ export function writeLots(out: ShapeWriter, lots: readonly unknown[]): void {
     if (lot.src !== 'tx' && lot.src !== 'rd') throw doesNotFit;
     const points = optionalInteger(lot.pts);
     const merged = optionalInteger(lot.n);
-    out.byte((lot.src === 'rd' ? LOT_RD : 0) | (points !== undefined ? LOT_PTS : 0) | (merged !== undefined ? LOT_MERGED : 0));
-    previousId = out.frontCoded(lot.id, previousId);
     const at = integer(lot.at);
+    const linked = links ? linkedPosition(lot, at, points, links) : undefined;
+    out.byte((lot.src === 'rd' ? LOT_RD : 0) | (points !== undefined ? LOT_PTS : 0) | (merged !== undefined ? LOT_MERGED : 0) | (linked !== undefined ? LOT_LINKED : 0));
+    if (linked !== undefined) {
+      out.zigzag(linked - previousLinked - 1);
+      previousLinked = linked;
+      previousId = lot.id as string;
+    } else {
+      previousId = out.frontCoded(lot.id, previousId);
+      out.zigzag(at - previousAt);
+    }
     const seq = integer(lot.seq);
     const expiry = integer(lot.exp);
-    out.zigzag(at - previousAt);
     out.zigzag(seq - previousSeq);
     out.zigzag(expiryDelta(expiry - previousExpiry));
     previousAt = at;
     previousSeq = seq;
     previousExpiry = expiry;
-    if (points !== undefined) out.zigzag(points);
+    if (points !== undefined && linked === undefined) out.zigzag(points);
     if (merged !== undefined) out.zigzag(merged);
     out.zigzag(integer(lot.rem));
     out.dictionaryString(lot.tier);
     out.dictionaryString(lot.ver);
   }
+}
+
+/** The position of the earning record a lot was earned by, when the lot repeats its id, time and points. */
+function linkedPosition(lot: Record<string, unknown>, at: number, points: number | undefined, links: EarnedLinks): number | undefined {
+  if (lot.src !== 'tx' || typeof lot.id !== 'string') return undefined;
+  const position = links.positionOf(lot.id);
+  if (position === undefined) return undefined;
+  const record = links.records[lot.id] as Record<string, unknown>;
+  if (record.at !== at) return undefined;
+  if (points !== undefined && record.pts !== points) return undefined;
+  return position;
 }
 
 /** A delta of expiry instants: whole days (most are) as `days × 2`, else `ms × 2 + 1` (signs kept by zigzag). */
@@ -191,7 +248,7 @@ function plainRecord(v: unknown): Record<string, unknown> {
 }
 
 /** The earning records in their shape (throws `DoesNotFit` inside `writeSection`). */
-export function writeEarned(out: ShapeWriter, earned: Record<string, unknown>): void {
+export function writeEarned(out: ShapeWriter, earned: Record<string, unknown>): string[] {
   const keys = Object.keys(earned);
   if (keys.length > MAX_SECTION_ITEMS) throw doesNotFit;
   out.varint(keys.length);
@@ -235,6 +292,7 @@ export function writeEarned(out: ShapeWriter, earned: Record<string, unknown>): 
     if (refundPoints !== undefined) out.zigzag(refundPoints);
     if (awards !== undefined) writeAwards(out, awards as readonly unknown[]);
   }
+  return keys;
 }
 
 function writeAwards(out: ShapeWriter, awards: readonly unknown[]): void {
@@ -265,7 +323,7 @@ function writeAwards(out: ShapeWriter, awards: readonly unknown[]): void {
 const HASH_BYTES = (HASH_CHARS / 4) * 3;
 
 /** A customer's remembered ids in their shape (throws `DoesNotFit` inside `writeSection`). */
-export function writeSeen(out: ShapeWriter, value: unknown): void {
+export function writeSeen(out: ShapeWriter, value: unknown, links?: EarnedLinks): void {
   const seen = plainRecord(value);
   for (const key in seen) {
     switch (key) {
@@ -277,6 +335,7 @@ export function writeSeen(out: ShapeWriter, value: unknown): void {
   if (seen.v !== 3 || !Array.isArray(days) || !Array.isArray(ids) || days.length !== ids.length || days.length > MAX_SECTION_ITEMS) throw doesNotFit;
   out.varint(days.length);
   let previousDay = 0;
+  let previousLinked = -1;
   for (let i = 0; i < days.length; i++) {
     const day = integer(days[i]);
     out.zigzag(day - previousDay);
@@ -284,17 +343,37 @@ export function writeSeen(out: ShapeWriter, value: unknown): void {
     const hashes: unknown = ids[i];
     if (typeof hashes !== 'string' || hashes.length % HASH_CHARS !== 0) throw doesNotFit;
     out.varint(hashes.length / HASH_CHARS);
-    out.room((hashes.length / 4) * 3);
-    const bytes = out.bytes;
-    let o = out.length;
-    for (let c = 0; c < hashes.length; c += 4, o += 3) {
-      const v = (base64Value(hashes, c) << 18) | (base64Value(hashes, c + 1) << 12) | (base64Value(hashes, c + 2) << 6) | base64Value(hashes, c + 3);
-      bytes[o] = v >>> 16;
-      bytes[o + 1] = (v >>> 8) & 0xff;
-      bytes[o + 2] = v & 0xff;
+    if (!links) {
+      writeHashes(out, hashes, 0, hashes.length);
+      continue;
     }
-    out.length = o;
+    for (let c = 0; c < hashes.length; c += HASH_CHARS) {
+      const linked = links.positionOfHash(hashes.slice(c, c + HASH_CHARS));
+      if (linked === undefined) {
+        out.varint(0);
+        writeHashes(out, hashes, c, c + HASH_CHARS);
+      } else {
+        out.varint(1 + zigzagged(linked - previousLinked - 1));
+        previousLinked = linked;
+      }
+    }
   }
+}
+
+const zigzagged = (n: number): number => (n < 0 ? -n * 2 - 1 : n * 2);
+
+/** Characters `from`..`to` of base-64 hashes as raw bytes (3 for every 4 characters). */
+function writeHashes(out: ShapeWriter, hashes: string, from: number, to: number): void {
+  out.room(((to - from) / 4) * 3);
+  const bytes = out.bytes;
+  let o = out.length;
+  for (let c = from; c < to; c += 4, o += 3) {
+    const v = (base64Value(hashes, c) << 18) | (base64Value(hashes, c + 1) << 12) | (base64Value(hashes, c + 2) << 6) | base64Value(hashes, c + 3);
+    bytes[o] = v >>> 16;
+    bytes[o + 1] = (v >>> 8) & 0xff;
+    bytes[o + 2] = v & 0xff;
+  }
+  out.length = o;
 }
 
 function base64Value(s: string, i: number): number {
@@ -314,7 +393,7 @@ export class ShapeReader extends ByteReader {
   /** The previous front-coded string's bytes (ASCII) are at the start of `previous`, so the next one is assembled flat. */
   private previousLength = 0;
 
-  protected fail(detail: string): never {
+  override fail(detail: string): never {
     throw new ShapeFormatError(`${detail} at byte ${this.offset} of ${this.bytes.length}`);
   }
 
@@ -336,6 +415,13 @@ export class ShapeReader extends ByteReader {
     const n = this.varint();
     if (n > MAX_STRING || this.offset + n > this.bytes.length) this.fail('truncated string');
     return n;
+  }
+
+  /** Makes `s` (ASCII) the previous front-coded string, as if it had been read. */
+  rememberPrevious(s: string): void {
+    if (previous.length < s.length) previous = Buffer.allocUnsafe(Math.max(s.length, previous.length * 2));
+    previous.write(s, 0, 'latin1');
+    this.previousLength = s.length;
   }
 
   frontCoded(): string {
@@ -375,47 +461,85 @@ export class ShapeReader extends ByteReader {
 
 let hashScratch = Buffer.allocUnsafe(1 << 12);
 
-export function readSeen(reader: ShapeReader): SeenIds {
+export function readSeen(reader: ShapeReader, earnedKeys?: readonly string[]): SeenIds {
   const n = reader.count();
   const days = new Array<number>(n);
   const ids = new Array<string>(n);
   let day = 0;
+  let previousLinked = -1;
   for (let i = 0; i < n; i++) {
     day += reader.zigzag();
     days[i] = day;
     const count = reader.count();
-    const start = reader.skip(count * HASH_BYTES);
-    const end = start + count * HASH_BYTES;
-    const bytes = reader.bytes;
     const chars = count * HASH_CHARS;
     if (hashScratch.length < chars) hashScratch = Buffer.allocUnsafe(Math.max(chars, hashScratch.length * 2));
-    const out = hashScratch;
-    for (let b = start, o = 0; b < end; b += 3, o += 4) {
-      const v = (bytes[b]! << 16) | (bytes[b + 1]! << 8) | bytes[b + 2]!;
-      out[o] = BASE64_CODES[v >>> 18]!;
-      out[o + 1] = BASE64_CODES[(v >>> 12) & 63]!;
-      out[o + 2] = BASE64_CODES[(v >>> 6) & 63]!;
-      out[o + 3] = BASE64_CODES[v & 63]!;
+    if (!earnedKeys) {
+      readHashes(reader, count, 0);
+    } else {
+      for (let k = 0; k < count; k++) {
+        const tag = reader.varint();
+        if (tag === 0) {
+          readHashes(reader, 1, k * HASH_CHARS);
+          continue;
+        }
+        const z = tag - 1;
+        const position = previousLinked + 1 + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+        const key = earnedKeys[position];
+        if (key === undefined) reader.fail(`a remembered id linked to earning record ${position} of ${earnedKeys.length}`);
+        hashScratch.write(idHash(key), k * HASH_CHARS, 'latin1');
+        previousLinked = position;
+      }
     }
-    ids[i] = out.toString('latin1', 0, chars);
+    ids[i] = hashScratch.toString('latin1', 0, chars);
   }
   return { v: 3, days, ids };
 }
 
-export function readLots(reader: ShapeReader): Lot[] {
+/** `count` raw 9-byte hashes into `hashScratch` from character `at`. */
+function readHashes(reader: ShapeReader, count: number, at: number): void {
+  const start = reader.skip(count * HASH_BYTES);
+  const end = start + count * HASH_BYTES;
+  const bytes = reader.bytes;
+  const out = hashScratch;
+  for (let b = start, o = at; b < end; b += 3, o += 4) {
+    const v = (bytes[b]! << 16) | (bytes[b + 1]! << 8) | bytes[b + 2]!;
+    out[o] = BASE64_CODES[v >>> 18]!;
+    out[o + 1] = BASE64_CODES[(v >>> 12) & 63]!;
+    out[o + 2] = BASE64_CODES[(v >>> 6) & 63]!;
+    out[o + 3] = BASE64_CODES[v & 63]!;
+  }
+}
+
+export function readLots(reader: ShapeReader, earned?: { keys: readonly string[]; records: Readonly<Record<string, EarnRecord>> }): Lot[] {
   const n = reader.count();
   const lots = new Array<Lot>(n);
   let at = 0;
   let seq = 0;
   let expiry = 0;
+  let previousLinked = -1;
+  let linkedPoints = 0;
   for (let i = 0; i < n; i++) {
     const flags = reader.byte();
-    const id = reader.frontCoded();
-    at += reader.zigzag();
+    let id: string;
+    if (flags & LOT_LINKED) {
+      if (!earned) reader.fail('a linked lot without earning records');
+      const position = previousLinked + 1 + reader.zigzag();
+      const key = earned.keys[position];
+      if (key === undefined) reader.fail(`a lot linked to earning record ${position} of ${earned.keys.length}`);
+      const record = earned.records[key]!;
+      id = key;
+      at = record.at;
+      linkedPoints = record.pts;
+      previousLinked = position;
+      reader.rememberPrevious(key);
+    } else {
+      id = reader.frontCoded();
+      at += reader.zigzag();
+    }
     seq += reader.zigzag();
     const delta = reader.zigzag();
     expiry += delta % 2 === 0 ? (delta / 2) * DAY_MS : delta > 0 ? (delta - 1) / 2 : (delta + 1) / 2;
-    const points = flags & LOT_PTS ? reader.zigzag() : undefined;
+    const points = flags & LOT_PTS ? (flags & LOT_LINKED ? linkedPoints : reader.zigzag()) : undefined;
     const merged = flags & LOT_MERGED ? reader.zigzag() : undefined;
     const rem = reader.zigzag();
     const tier = reader.dictionaryString();
@@ -435,7 +559,7 @@ function newLot(src: Lot['src'], id: string, at: number, seq: number, exp: numbe
   return pts === undefined ? { src, id, at, seq, exp, rem, tier, ver, n } : { src, id, at, seq, exp, pts, rem, tier, ver, n };
 }
 
-export function readEarned(reader: ShapeReader): Record<string, EarnRecord> {
+export function readEarned(reader: ShapeReader, keys?: string[]): Record<string, EarnRecord> {
   const n = reader.count();
   const earned: Record<string, EarnRecord> = {};
   let at = 0;
@@ -468,6 +592,7 @@ export function readEarned(reader: ShapeReader): Record<string, EarnRecord> {
     }
     if (key === '__proto__') Object.defineProperty(earned, key, { value: record, enumerable: true, writable: true, configurable: true });
     else earned[key] = record;
+    keys?.push(key);
   }
   return earned;
 }
