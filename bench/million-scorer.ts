@@ -7,15 +7,21 @@
  * before the next. The stream is a function of (partition, seq), so a restarted process replays exactly
  * what the killed one had not committed. Prints JSON lines: `started`, `progress`, `caught_up`.
  *
- *   node --import tsx bench/million-scorer.ts --store DIR [--cache 200000] [--cache-mb 256] [--batch 1000] [--until P:SEQ,...] [--load-only] [--no-prefetch]
+ *   node --import tsx bench/million-scorer.ts --store DIR [--cache 200000] [--cache-mb 256] [--batch 1000] [--until P:SEQ,...] [--reach P:SEQ:TIMERS,...] [--from SEQ] [--load-only] [--no-prefetch]
  *
  * The next partition's batch is prefetched (`LmdbStateStore.prefetch`) while one is applied and committed,
- * as the worker does; `--no-prefetch` reads each cold customer when the core reaches it.
+ * as the worker does; `--no-prefetch` reads each cold customer when the core reaches it. `--from SEQ`: every
+ * partition's stream jumps to SEQ first (a later event time: e.g. just before an end-of-day timer storm,
+ * without processing the events before it; for profiling, the state then differs from a run through them).
+ * `--reach`: print a `reached` line once every partition P is one batch past SEQ, or at SEQ or later with at
+ * most TIMERS − one timer slice timers due (a slice past a killed scorer stopped inside a timer storm; the
+ * `pending` of a progress line gives each partition's SEQ:TIMERS).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
+import { constants, PerformanceObserver } from 'node:perf_hooks';
 import type { TransactionV1, TxMessage } from '../contracts/events.js';
 import { Engine, type Pending } from '../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
@@ -82,13 +88,26 @@ function memoryNow(): MemoryLine {
   };
 }
 
+/** Timers of the partition due by its watermark and not fired yet (the rest of a timer storm). */
+const dueTimers = (state: PartitionState): number => {
+  let due = 0;
+  for (const timer of state.timers) if (timer.due <= state.watermark) due++;
+  return due;
+};
+
+/** CPU time of the process so far (user and system, every thread), ms. */
+const cpuMs = (): number => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
 const out = (line: object): boolean => process.stdout.write(`${JSON.stringify(line)}\n`);
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       store: { type: 'string' }, cache: { type: 'string', default: '200000' }, 'cache-mb': { type: 'string', default: '0' }, batch: { type: 'string', default: '1000' },
-      until: { type: 'string' }, seconds: { type: 'string' }, 'load-only': { type: 'boolean', default: false }, 'no-prefetch': { type: 'boolean', default: false },
+      until: { type: 'string' }, reach: { type: 'string' }, from: { type: 'string' }, seconds: { type: 'string' }, 'load-only': { type: 'boolean', default: false }, 'no-prefetch': { type: 'boolean', default: false },
     },
   });
   if (!values.store) throw new Error('--store DIR is required');
@@ -96,6 +115,7 @@ async function main(): Promise<void> {
   const cache = Number(values.cache);
   const batchSize = Number(values.batch);
   const until = parseUntil(values.until);
+  const reach = values.reach?.split(',').map((triple) => triple.split(':').map(Number) as [number, number, number]);
   const prefetch = !values['no-prefetch'];
   const cacheMiB = Number(values['cache-mb']);
   const store = LmdbStateStore.open({ path: path.join(values.store, 'state'), ...partitionCacheBounds(cache, cacheMiB, built.partitions) });
@@ -105,6 +125,8 @@ async function main(): Promise<void> {
     const state = (await store.load(p)) ?? newPartitionState(p);
     partitions.push({ state, tracker: store.track(state) });
   }
+  const from = values.from === undefined ? undefined : Number(values.from);
+  if (from !== undefined) for (const { state } of partitions) state.seq = Math.max(state.seq, from - 1);
   const timers = partitions.reduce((n, { state }) => n + state.timers.length, 0);
   out({ type: 'started', load_ms: performance.now() - loadStart, since_process_start_ms: performance.now(), rss: process.memoryUsage().rss, timers, heap_limit: v8.getHeapStatistics().heap_size_limit });
   if (values['load-only']) {
@@ -117,6 +139,24 @@ async function main(): Promise<void> {
   let events = 0;
   let timersFired = 0;
   let lastReport = 0;
+  let reached = false;
+  /** Pauses for garbage collection, ms: scavenges (young generation) and the rest (mark-compact, incremental steps). */
+  const gcMs = { minor: 0, major: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcMs.minor += entry.duration;
+      else gcMs.major += entry.duration;
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  /** Wall time by step of the loop, ms: waiting for the prefetch, applying, encoding the commit, waiting for it. */
+  const stages: Record<string, number> = { prefetch_wait: 0, apply: 0, encode: 0, commit_wait: 0 };
+  const stage = (name: string, since: number): number => {
+    const now = performance.now();
+    stages[name] = (stages[name] ?? 0) + now - since;
+    return now;
+  };
   /** The next batch of a partition: its generated events, and the prefetch of its customers' records. */
   const nextBatch = (i: number): { messages: TxMessage[]; from: number; prefetched: Promise<number> } => {
     const { state } = partitions[i]!;
@@ -131,11 +171,26 @@ async function main(): Promise<void> {
     return { messages, from: state.seq + 1, prefetched };
   };
   let upcoming = nextBatch(0);
+  /**
+   * Each partition's commit in flight: the next partition is applied while it is written, as the service's
+   * partition workers run side by side; a partition's next batch waits for its own commit (with a bounded
+   * cache nothing of a partition is applied between its commit and the eviction that follows it).
+   */
+  const inFlight: (Promise<void> | undefined)[] = partitions.map(() => undefined);
+  const settled = async (): Promise<void> => {
+    const t = performance.now();
+    await Promise.all(inFlight);
+    stage('commit_wait', t);
+  };
   for (;;) {
     for (let i = 0; i < partitions.length; i++) {
       const { state, tracker } = partitions[i]!;
       const batch = upcoming;
+      let t = performance.now();
+      await inFlight[i];
+      t = stage('commit_wait', t);
       await batch.prefetched;
+      t = stage('prefetch_wait', t);
       // The next partition's batch is read from disk while this one is applied and committed (the worker's pipeline does the same).
       const single = partitions.length === 1;
       if (!single) upcoming = nextBatch((i + 1) % partitions.length);
@@ -161,22 +216,39 @@ async function main(): Promise<void> {
       timersFired += timers;
       for (const pending of pendings) engine.complete(state, pending, { probability: 0.1, modelVersion: 'bench' }, emit);
       emit.tableRows();
-      await store.commit(state, tracker.take());
-      if (single) upcoming = nextBatch(i);
+      t = stage('apply', t);
+      inFlight[i] = store.commit(state, tracker.take());
+      stage('encode', t);
+      if (single) {
+        await settled();
+        upcoming = nextBatch(i);
+      }
+    }
+    if (reach && !reached && reach.every(([p, seq, pending]) => {
+      const state = partitions.find((x) => x.state.partition === p)!.state;
+      return state.seq >= seq + batchSize || (state.seq >= seq && dueTimers(state) <= pending - timerSlice);
+    })) {
+      await settled();
+      reached = true;
+      out({ type: 'reached', since_process_start_ms: performance.now(), seqs: partitions.map(({ state }) => `${state.partition}:${state.seq}`).join(',') });
     }
     const caughtUp = until !== undefined && partitions.every(({ state }) => state.seq >= (until.get(state.partition) ?? 0));
     if (caughtUp || performance.now() - lastReport >= 250) {
+      await settled(); // what the line reports is committed
       lastReport = performance.now();
       const stats = partitions.map(({ tracker }) => tracker.stats());
       out({
         type: caughtUp ? 'caught_up' : 'progress', since_process_start_ms: performance.now(), events,
         seqs: partitions.map(({ state }) => `${state.partition}:${state.seq}`).join(','),
+        pending: partitions.map(({ state }) => `${state.partition}:${state.seq}:${dueTimers(state)}`).join(','),
         cached: stats.reduce((n, s) => n + s.cached, 0), cached_bytes: stats.reduce((n, s) => n + s.cachedBytes, 0), lookups: stats.reduce((n, s) => n + s.lookups, 0), misses: stats.reduce((n, s) => n + s.misses, 0),
-        timers: partitions.reduce((n, { state }) => n + state.timers.length, 0), timers_fired: timersFired, memory: memoryNow(),
+        timers: partitions.reduce((n, { state }) => n + state.timers.length, 0), timers_fired: timersFired, cpu_ms: cpuMs(), gc_ms: { ...gcMs }, stages_ms: stages, memory: memoryNow(),
       });
     }
     if (caughtUp || (values.seconds !== undefined && performance.now() - loadStart > Number(values.seconds) * 1000)) break;
   }
+  gcObserver.disconnect();
+  await settled();
   await upcoming.prefetched;
   await store.close();
 }
