@@ -1,6 +1,6 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 5 (written once CODEC_VERSION says so) is version 4 with the sections in the order earned, lots, seen, the lots and the
+ * Version 5 (current) is version 4 with the sections in the order earned, lots, seen, the lots and the
  * remembered ids pointing into the earning records for what they repeat (shapes.ts, `EarnedLinks`).
  * Version 4 is version 3's body for everything but a customer's loyalty lots, earning records
  * and remembered ids, which follow it in their own shape (shapes.ts): the body is the length of the generic part, the
@@ -22,7 +22,7 @@ import { EarnedLinks, readEarned, readLots, readSeen, SECTION_ABSENT, SECTION_SH
 import type { EarnRecord } from '../../core/loyalty/state.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 4;
+export const CODEC_VERSION = 5;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
