@@ -23,26 +23,26 @@
  * skipped, as a worker skips a redelivery, and the credits they had published come from that
  * partition's record of them (`BackfillMark.published`).
  *
- * This module is the feeder: reading, validation, sequences, bad lines, statements, commits and progress
- * stay in the calling thread; the core runs on the partitions' runners (partitions.ts), in this thread
- * or on worker threads (threads.ts), with a barrier per micro-batch so the batches, the credits and
- * therefore every state and row are the same whatever the number of workers.
+ * This module is the feeder: reading, sequences, bad lines, statements, commits and progress stay in the
+ * calling thread; the core runs on the partitions' runners (partitions.ts), in this thread or on worker
+ * threads (threads.ts), with a barrier per micro-batch so the batches, the credits and therefore every
+ * state and row are the same whatever the number of workers. With workers, the events (transactions,
+ * redemptions, feedback) are validated by the worker owning their customer's partition, sent to it as
+ * soon as they are read (`check`); the feeder learns the refusals before it gives the batch its sequences,
+ * and reads the next batch's records while the workers run this one. Profiles and club lines are
+ * validated here (profiles register their cards).
  */
-import { basename } from 'node:path';
-import { Type, type Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { isRealDate, TransactionV1 } from '../../../contracts/events.js';
-import { Validator } from '../../../ingest/validation.js';
 import { partitionOf } from '../../../contracts/subjects.js';
 import type { EngineConfig } from '../../core/engine.js';
-import { IngestService, semanticErrors, type CardDirectory } from '../../../ingest/service.js';
-import type { Publisher } from '../../../ingest/publisher.js';
+import type { CardDirectory } from '../../../ingest/service.js';
 import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
 import type { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
 import type { Logger } from '../../../runtime/log.js';
 import { listSources, ReadMeter, streamOrder, type BadLine, type RecordKind, type SourceRecord } from './sources.js';
-import { BackfillError, PartitionRunner, type BackfillPartitions, type BatchEvent, type BatchOutcome, type CreditOut, type FeederMark, type PartitionStart, type PublishedCredit } from './partitions.js';
+import { BackfillError, PartitionRunner, type BackfillPartitions, type BatchEvent, type BatchOutcome, type CheckItem, type CreditOut, type FeederMark, type PartitionStart, type PublishedCredit } from './partitions.js';
+import { RecordPreparer } from './prepare.js';
+import { ReadAhead, type ReadItem } from './reader.js';
 import { ThreadedPartitions, type BackfillWorkers } from './threads.js';
 
 /** Options of {@link backfill}. */
@@ -162,45 +162,7 @@ export interface BackfillSummary {
   eventsPerSecond: number;
 }
 
-const Rfc3339 = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$', description: 'RFC 3339 date-time, e.g. 2026-11-23T10:15:00Z' });
-/** A line of a club file (sources.ts): one lot of an opening balance, and/or the member's tier. */
-const ClubLine = Type.Object({
-  customer_id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' }),
-  points: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
-  migrated_at: Rfc3339,
-  expires_at: Type.Optional(Rfc3339),
-  tier: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
-  migration_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' })),
-}, { additionalProperties: false });
-const migrationValidator = new Validator<Static<typeof ClubLine>>(ClubLine);
-
-function migrationProblems(v: Static<typeof ClubLine>): string[] {
-  const out: string[] = [];
-  if (!isRealDate(v.migrated_at)) out.push('migrated_at: is not a real date');
-  if (v.expires_at !== undefined && !isRealDate(v.expires_at)) out.push('expires_at: is not a real date');
-  if (v.points === 0 && v.tier === undefined) out.push('(body): a line with 0 points must name a tier');
-  return out;
-}
-
-const transactionCheck = TypeCompiler.Compile(TransactionV1);
-
-/**
- * Ingest's `prepare` for a transaction without its copy (the line was parsed for us alone): the contract's
- * one default filled in place, the compiled schema check, the same semantic checks. Undefined when any
- * fails: `prepare` then says what is wrong.
- */
-function fastTransaction(body: Record<string, unknown>): Record<string, unknown> | undefined {
-  if (body.status === undefined) body.status = 'approved';
-  return transactionCheck.Check(body) && semanticErrors('transaction', body).length === 0 ? body : undefined;
-}
-
 export { BackfillError } from './partitions.js';
-
-/** The ingest service's validation and normalisation, without publishing (backfill publishes nothing). */
-const noPublisher = {
-  available: false,
-  publishAll: () => Promise.reject(new Error('backfill publishes nothing')),
-} as unknown as Publisher;
 
 /** A record of a micro-batch after validation: an event for the core, or a line refused. */
 type Entry = { bad: BadLine } | { event: BatchEvent; rec: SourceRecord };
@@ -221,7 +183,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
   const files = opts.source ? [] : listSources(opts.paths);
   const meter = new ReadMeter();
   const read = (): { done: number; total: number } => opts.source?.progress() ?? { done: meter.bytes, total: files.reduce((n, f) => n + f.bytes, 0) };
-  const ingest = new IngestService({ publisher: noPublisher, partitions: opts.partitions, tokenKey: opts.tokenKey });
+  const preparer = new RecordPreparer(opts.partitions, opts.tokenKey);
   const batchSize = opts.batch ?? 4096;
   const commitEvery = opts.commitEvery ?? 250_000;
   const commitCustomers = opts.commitCustomers ?? 50_000;
@@ -243,19 +205,9 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
   const registrations: Promise<void>[] = [];
   /** The record as the core gets it (validated, normalised), or why it is refused. */
   const prepare = (rec: SourceRecord): { value: Record<string, unknown> } | { bad: BadLine } => {
-    const refuse = (reason: string): { bad: BadLine } => ({ bad: { file: rec.file, line: rec.line, reason } });
     if (rec.file === CREDIT) return { value: rec.body }; // the core's own message (negative points), as a worker reads it from TX
-    if (rec.kind === 'migration') {
-      const checked = migrationValidator.validate(rec.body);
-      const problems = checked.ok ? migrationProblems(checked.value) : checked.errors.map((e) => `${e.field}: ${e.message}`);
-      if (!checked.ok || problems.length) return refuse(problems.join('; '));
-      return { value: { ...checked.value, migration_id: checked.value.migration_id ?? `${basename(rec.file)}:${rec.line}`, source: `${rec.file}:${rec.line}` } };
-    }
-    if (rec.kind === 'redemption' && rec.body.occurred_at === undefined) return refuse('occurred_at: is required in history (a live redemption takes its arrival time)');
-    const fast = rec.kind === 'transaction' ? fastTransaction(rec.body) : undefined;
-    if (fast) return { value: fast };
-    const prepared = ingest.prepare(rec.kind, rec.body, new Date(0));
-    if (!prepared.ok) return refuse(prepared.errors.map((e) => `${e.field}: ${e.message}`).join('; '));
+    const prepared = preparer.prepare(rec.kind, rec.body, rec.file, rec.line);
+    if ('reason' in prepared) return { bad: { file: rec.file, line: rec.line, reason: prepared.reason } };
     const value = prepared.value;
     if (rec.kind === 'profile' && opts.cards) {
       for (const t of (value as { card_tokens?: string[] }).card_tokens ?? []) registrations.push(opts.cards.register(t, String(value.customer_id)));
@@ -299,30 +251,57 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
     /** Until the feeder is past every partition's position, no commit: the partitions ahead have their next one there. */
     let replayTo = resume.ahead > resume.seq ? resume.ahead : 0;
 
-    /** Validates the records and gives each event its sequence and partition; refused lines keep their place. */
-    const entriesOf = (records: SourceRecord[]): Entry[] => {
+    /** Refusals of the records the runners validate (`check`), by record number, as their answers come. */
+    const refused = new Map<number, string>();
+    const checks: { first: number; last: number; done: Promise<void> }[] = [];
+    const checkAhead = (fresh: { rec: SourceRecord; n: number }[]): void => {
+      const items: CheckItem[] = [];
+      for (const { rec, n } of fresh) if (checkedByRunner(rec)) items.push({ record: n, partition: routeOf(rec, opts.partitions), kind: rec.kind, body: rec.body, file: rec.file, line: rec.line });
+      if (items.length === 0 || !partitions.check) return;
+      const done = partitions.check(items).then((list) => {
+        for (const r of list) refused.set(r.record, r.reason);
+      });
+      done.catch(() => undefined); // awaited with its batch
+      checks.push({ first: items[0]!.record, last: items.at(-1)!.record, done });
+    };
+    const checkedByRunner = (rec: SourceRecord): boolean => partitions.check !== undefined && RUNNER_CHECKED.has(rec.kind) && rec.file !== CREDIT;
+    /** Waits for the answers about the records up to `last`. */
+    const checkedThrough = async (last: number): Promise<void> => {
+      while (checks.length > 0 && checks[0]!.last <= last) await checks.shift()!.done;
+      if (checks.length > 0 && checks[0]!.first <= last) await checks[0]!.done; // holds the last records
+    };
+
+    /** Validates the records (or takes the runners' word) and gives each event its sequence and partition; refused lines keep their place. */
+    const entriesOf = (items: ReadItem[]): Entry[] => {
       const entries: Entry[] = [];
       let index = 0;
-      for (const rec of records) {
-        const prepared = prepare(rec);
-        if ('bad' in prepared) {
-          entries.push(prepared);
+      for (const item of items) {
+        if ('bad' in item) {
+          entries.push(item);
           if (opts.strict) break; // nothing after the first bad line is applied
           continue;
         }
-        const value = prepared.value;
+        const { rec, n } = item;
+        const byRunner = checkedByRunner(rec);
+        const reason = byRunner ? refused.get(n) : undefined;
+        const prepared = byRunner ? (reason === undefined ? undefined : { bad: { file: rec.file, line: rec.line, reason } }) : prepare(rec);
+        if (prepared && 'bad' in prepared) {
+          entries.push(prepared);
+          if (opts.strict) break;
+          continue;
+        }
         if (opts.cutover !== undefined && rec.kind !== 'profile' && rec.at > opts.cutover) {
           summary.afterCutover++;
           continue;
         }
-        const partition = partitionOf(String(value.customer_id), opts.partitions);
+        const partition = prepared ? partitionOf(String(prepared.value.customer_id), opts.partitions) : routeOf(rec, opts.partitions);
         const s = ++seq;
         const at = index++; // a skipped event keeps its place: credits are ordered by it
         if (s <= starts.get(partition)!) {
           summary.resumed++;
           continue;
         }
-        entries.push({ event: { index: at, seq: s, partition, kind: rec.kind, body: value }, rec });
+        entries.push({ event: { index: at, seq: s, partition, kind: rec.kind, ...(prepared ? { body: prepared.value } : { record: n }) }, rec });
       }
       return entries;
     };
@@ -341,7 +320,7 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
           onBad({ file: rec.file, line: rec.line, reason: `refused by the scorer: ${failure}` });
           continue;
         }
-        if (rec.kind === 'profile' && opts.onStatements && (event.body.membership !== undefined || event.body.consent !== undefined)) {
+        if (rec.kind === 'profile' && opts.onStatements && event.body && (event.body.membership !== undefined || event.body.consent !== undefined)) {
           statements.push({ file: rec.file, line: rec.line, seq: event.seq, body: event.body });
         }
         summary.events++;
@@ -352,10 +331,17 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
       summary.rows += outcome.rows;
     };
 
-    const runBatch = async (records: SourceRecord[]): Promise<void> => {
-      for (const r of records) if (r.file !== CREDIT) consumed++;
-      const entries = entriesOf(records);
-      const outcome = await partitions.run(entries.flatMap((e) => ('event' in e ? [e.event] : [])));
+    /** Runs a batch (the credits, then the records taken); reads the next batch's records while the runners work. */
+    const runBatch = async (items: ReadItem[]): Promise<void> => {
+      let last = 0;
+      for (const item of items) if ('rec' in item) last = item.n;
+      if (last > 0) await checkedThrough(last);
+      consumed = Math.max(consumed, last);
+      const entries = entriesOf([...credits.map((rec) => ({ rec, n: 0 })), ...items]);
+      const running = partitions.run(entries.flatMap((e) => ('event' in e ? [e.event] : [])), last);
+      running.catch(() => undefined); // awaited below
+      checkAhead(await reader.fill(batchSize));
+      const outcome = await running;
       if (registrations.length) {
         await Promise.all(registrations);
         registrations.length = 0;
@@ -380,27 +366,17 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
       }
     };
 
-    let batch: SourceRecord[] = credits;
-    /** Records a commit covers: consumed by the runs before (their bad lines were reported by them). */
-    let skip = resume.records;
-    const onUnreadable = (b: BadLine): void => {
-      if (skip === 0) onBad(b);
-    };
-    for await (const rec of opts.source?.records ?? streamOrder(files, meter, onUnreadable)) {
-      if (skip > 0) {
-        skip--;
-        consumed++;
-        continue;
-      }
-      batch.push(rec);
-      if (batch.length >= batchSize) {
-        await runBatch(batch);
-        batch = credits;
-      }
-    }
-    while (batch.length > 0) {
-      await runBatch(batch);
-      batch = credits;
+    // Records a commit covers were consumed by the runs before (their bad lines reported by them): skipped.
+    const reader = new ReadAhead((bad) => opts.source?.records ?? streamOrder(files, meter, bad), resume.records);
+    consumed = resume.records;
+    checkAhead(await reader.fill(batchSize));
+    // A batch is the credits of the one before, then records up to `batchSize` (at least one); at the end, credits alone.
+    for (;;) {
+      const want = Math.max(1, batchSize - credits.length);
+      checkAhead(await reader.fill(want));
+      const items = reader.take(want);
+      if (items.length === 0 && credits.length === 0) break;
+      await runBatch(items);
     }
     // One cut-over for the bank: the history holds everything up to the latest clock of any partition.
     const cutover = await partitions.latestCutover();
@@ -418,6 +394,14 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
 }
 
 const CREDIT = '(referral credit)';
+
+/** The kinds a worker thread validates itself (ingest's `prepare` alone); profiles (their cards are registered here) and club lines stay with the feeder. */
+const RUNNER_CHECKED: ReadonlySet<RecordKind> = new Set(['transaction', 'redemption', 'feedback']);
+
+/** The partition of a record not validated yet: its customer id's (a record without one is refused by whichever worker checks it). */
+function routeOf(rec: SourceRecord, partitions: number): number {
+  return typeof rec.body.customer_id === 'string' ? partitionOf(rec.body.customer_id, partitions) : 0;
+}
 
 /** Where a rerun starts: the earliest partition's mark, and the credits the partitions ahead of it published since. */
 interface ResumePoint {

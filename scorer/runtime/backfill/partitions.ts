@@ -32,7 +32,26 @@ export interface BatchEvent {
   seq: number;
   partition: number;
   kind: RecordKind;
+  /** The event as validated; absent when the runner validated it itself (`check`) and keeps it by `record`. */
+  body?: Record<string, unknown>;
+  /** The input record's number (threads.ts: the worker that checked it holds its body). */
+  record?: number;
+}
+
+/** An input record a runner validates itself (on its own thread), by number; the feeder learns only the refusals. */
+export interface CheckItem {
+  record: number;
+  partition: number;
+  kind: RecordKind;
   body: Record<string, unknown>;
+  file: string;
+  line: number;
+}
+
+/** A record refused by validation, by number, with ingest's reason. */
+export interface CheckRefusal {
+  record: number;
+  reason: string;
 }
 
 /** A referral credit the core published to `TX`, with where in the batch it was published. */
@@ -106,8 +125,13 @@ export interface PartitionStart {
 export interface BackfillPartitions {
   /** Loads (claims) every partition; refuses a store holding live state or a finished backfill. */
   open(): Promise<PartitionStart[]>;
-  /** Applies the batch's events (in order, each on its partition), scores, completes, sends the rows. */
-  run(events: BatchEvent[]): Promise<BatchOutcome>;
+  /**
+   * Validates records on the runners' threads (threads.ts), ahead of the batches that hold them; absent:
+   * the feeder validates every record itself. Resolves with the refused ones.
+   */
+  check?(items: CheckItem[]): Promise<CheckRefusal[]>;
+  /** Applies the batch's events (in order, each on its partition), scores, completes, sends the rows; records up to `through` are then forgotten by `check`. */
+  run(events: BatchEvent[], through?: number): Promise<BatchOutcome>;
   /** Resolves once every row sent so far is durable. */
   flush(): Promise<void>;
   /** Commits every partition at `position` with the feeder's mark (and, given, the bank's `cutover`). */
@@ -182,7 +206,7 @@ export class PartitionRunner implements BackfillPartitions {
       const dupBefore = part.state.stats.duplicates;
       const published = emit.publishes.length;
       try {
-        const p = this.engine.apply(part.state, { seq: ev.seq, partition: ev.partition, msg: { kind: ev.kind, body: ev.body } as never, historical: true }, emit);
+        const p = this.engine.apply(part.state, { seq: ev.seq, partition: ev.partition, msg: { kind: ev.kind, body: ev.body! } as never, historical: true }, emit);
         if (p) pendings.push({ p, part, index: ev.index });
       } catch (err) {
         part.state.seq = ev.seq;

@@ -10,6 +10,10 @@
  * than per commit: credits change the next batch's cut and sequences, so a later barrier could not give
  * the same ones.
  *
+ * Each worker also validates the events of its partitions (ingest's own `prepare`, prepare.ts) when the
+ * feeder has read them, ahead of their batch, and keeps them by record number until the batch that holds
+ * them runs: validation runs on every core, and an event crosses threads once.
+ *
  * What each worker opens itself, and why:
  * - the state store (the same LMDB environment; lmdb-js lets the threads of one process share it and
  *   serialises their write transactions): a partition's customers never cross threads, and the store's
@@ -27,7 +31,7 @@ import { Worker } from 'node:worker_threads';
 import { COMPACT_MARKER } from '../store/lmdb-store.js';
 import type { Logger } from '../../../runtime/log.js';
 import type { PolicyFiles } from '../../../config/policy.js';
-import { BackfillError, type BackfillPartitions, type BatchEvent, type BatchOutcome, type CommitMark, type PartitionStart } from './partitions.js';
+import { BackfillError, type BackfillPartitions, type BatchEvent, type BatchOutcome, type CheckItem, type CheckRefusal, type CommitMark, type PartitionStart } from './partitions.js';
 
 /** Worker threads of a backfill, and what each of them opens. */
 export interface BackfillWorkers {
@@ -59,7 +63,8 @@ export interface WorkerSetup {
 /** Calling thread → worker. */
 export type ToBackfillWorker =
   | { t: 'open' }
-  | { t: 'run'; events: BatchEvent[] }
+  | { t: 'check'; items: CheckItem[] }
+  | { t: 'run'; events: BatchEvent[]; through?: number }
   | { t: 'flush' }
   | { t: 'commit'; position: number; mark: CommitMark; cutover?: number }
   | { t: 'cutover' }
@@ -135,10 +140,17 @@ export class ThreadedPartitions implements BackfillPartitions {
     return (await this.all<PartitionStart[]>({ t: 'open' })).flat();
   }
 
-  async run(events: BatchEvent[]): Promise<BatchOutcome> {
+  /** Each worker validates the records of its partitions (they stay there, for `run`). */
+  async check(items: CheckItem[]): Promise<CheckRefusal[]> {
+    const shares: CheckItem[][] = this.links.map(() => []);
+    for (const item of items) shares[item.partition % this.links.length]!.push(item);
+    return (await Promise.all(this.links.map((l, i) => l.ask<CheckRefusal[]>({ t: 'check', items: shares[i]! })))).flat();
+  }
+
+  async run(events: BatchEvent[], through?: number): Promise<BatchOutcome> {
     const shares: BatchEvent[][] = this.links.map(() => []);
     for (const e of events) shares[e.partition % this.links.length]!.push(e);
-    const outcomes = await Promise.all(this.links.map((l, i) => l.ask<BatchOutcome>({ t: 'run', events: shares[i]! })));
+    const outcomes = await Promise.all(this.links.map((l, i) => l.ask<BatchOutcome>({ t: 'run', events: shares[i]!, ...(through !== undefined ? { through } : {}) })));
     const merged: BatchOutcome = { failures: [], duplicates: 0, credits: [], rows: 0, pendingCustomers: 0 };
     for (const o of outcomes) {
       merged.failures.push(...o.failures);

@@ -11,7 +11,8 @@ import { LmdbStateStore } from '../store/lmdb-store.js';
 import { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
 import { createWarehouseClient } from '../../../sinks/clickhouse/client.js';
 import type { ChurnScorerHandle } from '../churn.js';
-import { PartitionRunner } from './partitions.js';
+import { PartitionRunner, type BatchEvent, type CheckItem, type CheckRefusal } from './partitions.js';
+import { RecordPreparer } from './prepare.js';
 import type { FromBackfillWorker, ToBackfillWorker, WorkerSetup } from './threads.js';
 import { DEFAULT_ENGINE_CONFIG, buildEngineConfig } from '../../../config/policy.js';
 
@@ -43,6 +44,37 @@ const runner = new PartitionRunner({
   ...(sink ? { sink } : {}), ...(scorer ? { scorer } : {}), ...(setup.cutover !== undefined ? { cutover: setup.cutover } : {}), ...(setup.strict ? { strict: true } : {}),
 });
 
+// Events of this worker's partitions, validated here (`check`) ahead of their batch, by record number, until it runs.
+const preparer = new RecordPreparer(setup.partitions, '');
+const checked = new Map<number, Record<string, unknown>>();
+
+function check(items: CheckItem[]): CheckRefusal[] {
+  const refused: CheckRefusal[] = [];
+  for (const item of items) {
+    const prepared = preparer.prepare(item.kind, item.body, item.file, item.line);
+    if ('reason' in prepared) refused.push({ record: item.record, reason: prepared.reason });
+    else checked.set(item.record, prepared.value);
+  }
+  return refused;
+}
+
+function run(events: BatchEvent[], through: number | undefined): ReturnType<PartitionRunner['run']> {
+  for (const e of events) {
+    if (e.body) continue;
+    const body = checked.get(e.record!);
+    if (!body) throw new Error(`record ${e.record}: not checked by this worker`);
+    e.body = body;
+  }
+  // Checked in record order: what the batch held, applied or not (refused, after the cut-over, resumed), goes.
+  if (through !== undefined) {
+    for (const n of checked.keys()) {
+      if (n > through) break;
+      checked.delete(n);
+    }
+  }
+  return runner.run(events);
+}
+
 async function closeAll(): Promise<{ refusedRows: number }> {
   const closed = await runner.close();
   await sink?.close();
@@ -55,7 +87,8 @@ async function closeAll(): Promise<{ refusedRows: number }> {
 function handle(m: ToBackfillWorker): Promise<unknown> {
   switch (m.t) {
     case 'open': return runner.open();
-    case 'run': return runner.run(m.events);
+    case 'check': return Promise.resolve(check(m.items));
+    case 'run': return run(m.events, m.through);
     case 'flush': return runner.flush();
     case 'commit': return runner.commit(m.position, m.mark, m.cutover);
     case 'cutover': return runner.latestCutover();

@@ -1,0 +1,80 @@
+/**
+ * A history record as the core gets it: validated and normalised exactly as ingest validates it (the same
+ * `prepare`; transactions through the compiled schema first), or why it is refused. Used by the feeder for
+ * every record in one thread, and by each worker thread for the events of its partitions (threads.ts),
+ * so validation runs on every core.
+ */
+import { basename } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { TypeCompiler } from '@sinclair/typebox/compiler';
+import { isRealDate, TransactionV1 } from '../../../contracts/events.js';
+import { Validator } from '../../../ingest/validation.js';
+import { IngestService, semanticErrors } from '../../../ingest/service.js';
+import type { Publisher } from '../../../ingest/publisher.js';
+import type { RecordKind } from './sources.js';
+
+const Rfc3339 = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$', description: 'RFC 3339 date-time, e.g. 2026-11-23T10:15:00Z' });
+/** A line of a club file (sources.ts): one lot of an opening balance, and/or the member's tier. */
+const ClubLine = Type.Object({
+  customer_id: Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' }),
+  points: Type.Integer({ minimum: 0, maximum: 1_000_000_000 }),
+  migrated_at: Rfc3339,
+  expires_at: Type.Optional(Rfc3339),
+  tier: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+  migration_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[\\x21-\\x7e]+$' })),
+}, { additionalProperties: false });
+const migrationValidator = new Validator<Static<typeof ClubLine>>(ClubLine);
+
+function migrationProblems(v: Static<typeof ClubLine>): string[] {
+  const out: string[] = [];
+  if (!isRealDate(v.migrated_at)) out.push('migrated_at: is not a real date');
+  if (v.expires_at !== undefined && !isRealDate(v.expires_at)) out.push('expires_at: is not a real date');
+  if (v.points === 0 && v.tier === undefined) out.push('(body): a line with 0 points must name a tier');
+  return out;
+}
+
+const transactionCheck = TypeCompiler.Compile(TransactionV1);
+
+/**
+ * Ingest's `prepare` for a transaction without its copy (the line was parsed for us alone): the contract's
+ * one default filled in place, the compiled schema check, the same semantic checks. Undefined when any
+ * fails: `prepare` then says what is wrong.
+ */
+function fastTransaction(body: Record<string, unknown>): Record<string, unknown> | undefined {
+  if (body.status === undefined) body.status = 'approved';
+  return transactionCheck.Check(body) && semanticErrors('transaction', body).length === 0 ? body : undefined;
+}
+
+/** The ingest service's validation and normalisation, without publishing (backfill publishes nothing). */
+const noPublisher = {
+  available: false,
+  publishAll: () => Promise.reject(new Error('backfill publishes nothing')),
+} as unknown as Publisher;
+
+/** A record validated (`value`) or refused (`reason`). */
+export type Prepared = { value: Record<string, unknown> } | { reason: string };
+
+/** Validates and normalises history records as ingest does (profiles' cards tokenized with `tokenKey`). */
+export class RecordPreparer {
+  private readonly ingest: IngestService;
+
+  constructor(partitions: number, tokenKey: string) {
+    this.ingest = new IngestService({ publisher: noPublisher, partitions, tokenKey });
+  }
+
+  /** The record as the core gets it; `file` and `line` name a club line's lot. May change `body` (it was parsed for this alone). */
+  prepare(kind: RecordKind, body: Record<string, unknown>, file: string, line: number): Prepared {
+    if (kind === 'migration') {
+      const checked = migrationValidator.validate(body);
+      const problems = checked.ok ? migrationProblems(checked.value) : checked.errors.map((e) => `${e.field}: ${e.message}`);
+      if (!checked.ok || problems.length) return { reason: problems.join('; ') };
+      return { value: { ...checked.value, migration_id: checked.value.migration_id ?? `${basename(file)}:${line}`, source: `${file}:${line}` } };
+    }
+    if (kind === 'redemption' && body.occurred_at === undefined) return { reason: 'occurred_at: is required in history (a live redemption takes its arrival time)' };
+    const fast = kind === 'transaction' ? fastTransaction(body) : undefined;
+    if (fast) return { value: fast };
+    const prepared = this.ingest.prepare(kind, body, new Date(0));
+    if (!prepared.ok) return { reason: prepared.errors.map((e) => `${e.field}: ${e.message}`).join('; ') };
+    return { value: prepared.value };
+  }
+}
