@@ -9,7 +9,7 @@
  *    `position + 1`, which on an empty stream only moves its first sequence) so the first live event is
  *    `position + 1`: live rows always version above the history's, and the scorer resumes exactly there.
  * 3. A live event as of the history (at or before the cut-over) is recognised as a duplicate:
- *    - a transaction by its tx id: the core remembers ids for `dedupHorizonMs` (400 days) of event time,
+ *    - a transaction by its tx id: the core remembers ids for `dedupHorizonMs` (120 days, at least the reversal window) of event time,
  *      and the backfill filled that memory as streaming would (an id older than that is applied as new);
  *    - a redemption by its id (the loyalty state remembers redemption ids);
  *    - a feedback by time: each partition keeps its cut-over (`PartitionState.cutover`, the history's clock
