@@ -68,6 +68,17 @@ export function idHash(id: string): string {
   );
 }
 
+/** Writes `idHash(id)`'s HASH_CHARS character codes into `out` from `at` (the state codec, without a string per id). */
+export function writeIdHash(id: string, out: Uint8Array, at: number): void {
+  const a = murmurLane(id, 0x9747b28c, 0xcc9e2d51, 0x1b873593);
+  const b = murmurLane(id, 0x3c6ef372, 0x85ebca77, 0xc2b2ae3d);
+  const c = murmurLane(id, 0xa54ff53a, 0x27d4eb2f, 0x165667b1);
+  for (let i = 0; i < 5; i++) out[at + i] = char(a, i * 6);
+  for (let i = 0; i < 5; i++) out[at + 5 + i] = char(b, i * 6);
+  out[at + 10] = char(c, 0);
+  out[at + 11] = char(c, 6);
+}
+
 /** The last ids hashed (an event looks its id up, then remembers it). */
 let lastId = '';
 let lastHash = '';

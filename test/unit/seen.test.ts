@@ -1,6 +1,7 @@
 // Remembered tx ids as fixed-size hashes: lookups, the horizon, and older layouts converted on first touch.
 import { describe, expect, it } from 'vitest';
-import { forgetBefore, HASH_CHARS, idHash, remember, seenDay, seenIds, newSeenIds, type SeenIds } from '../../scorer/core/seen.js';
+import fc from 'fast-check';
+import { forgetBefore, HASH_CHARS, idHash, remember, seenDay, seenIds, newSeenIds, writeIdHash, type SeenIds } from '../../scorer/core/seen.js';
 import { DAY_MS } from '../../scorer/core/types.js';
 
 describe('seen ids', () => {
@@ -39,5 +40,13 @@ describe('seen ids', () => {
     const hashes = new Set<string>();
     for (let i = 0; i < 200_000; i++) hashes.add(idHash(`T${(i * 2654435761 >>> 0).toString(16)}-${i}`));
     expect(hashes.size).toBe(200_000);
+  });
+
+  it('writes the same characters into bytes as idHash gives (property)', () => {
+    const out = new Uint8Array(HASH_CHARS + 3);
+    fc.assert(fc.property(fc.string({ maxLength: 60, unit: 'binary' }), (id) => {
+      writeIdHash(id, out, 3);
+      expect(Buffer.from(out.subarray(3)).toString('latin1')).toBe(idHash(id));
+    }), { numRuns: 2000 });
   });
 });

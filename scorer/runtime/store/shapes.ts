@@ -35,7 +35,7 @@
  * 5,985 bytes at the median and from 23,039 to 18,261 at the 99th percentile.
  */
 import type { EarnRecord, Lot, RuleAward } from '../../core/loyalty/state.js';
-import { HASH_CHARS, idHash, type SeenIds } from '../../core/seen.js';
+import { HASH_CHARS, idHash, writeIdHash, type SeenIds } from '../../core/seen.js';
 import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter } from './bytes.js';
 
 /** A section's first byte. */
@@ -486,7 +486,7 @@ export function readSeen(reader: ShapeReader, earnedKeys?: readonly string[]): S
         const position = previousLinked + 1 + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
         const key = earnedKeys[position];
         if (key === undefined) reader.fail(`a remembered id linked to earning record ${position} of ${earnedKeys.length}`);
-        hashScratch.write(idHash(key), k * HASH_CHARS, 'latin1');
+        writeIdHash(key, hashScratch, k * HASH_CHARS);
         previousLinked = position;
       }
     }
