@@ -112,7 +112,7 @@ const coreRules = (depth) => ({
 const MAX_CORE_DEPTH = 6;
 
 const BENCH_TO_CLI = '^(\\.\\./)+cli(/|$)';
-const BENCH_TO_CLI_MESSAGE = 'bench/ must not import cli/ (cli/main.ts imports bench/: a folder cycle); put what both need below them, in runtime/.';
+const BENCH_TO_CLI_MESSAGE = 'bench/ must not import cli/ (cli/main.ts imports bench/: a folder cycle); put what both need below them, in app/.';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'dashboards/public/vendor/**', '**/*.generated.*'] },
@@ -137,7 +137,7 @@ export default tseslint.config(
   ...CORE_EXCEPTIONS.map(({ files, depth, allow }) => ({ files, rules: { 'no-restricted-imports': coreImports(depth, allow) } })),
   {
     // No folder cycle through the benchmarks: cli/main.ts runs bench/ as `vafa bench`, so bench/ uses the
-    // stack from below the CLI (runtime/drain.ts, runtime/command.ts), never cli/.
+    // stack from below the CLI (app/drain.ts, app/command.ts), never cli/.
     files: ['bench/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ regex: BENCH_TO_CLI, message: BENCH_TO_CLI_MESSAGE }] }],

@@ -1,6 +1,6 @@
 /**
  * The HTTP API (../shared/CONTRACT.md, "HTTP API"; the contract is beside the repository), built here
- * and listened on in runtime/ingest-role.ts, so tests drive
+ * and listened on in app/ingest-role.ts, so tests drive
  * it with `app.inject()`. Write endpoints validate each item against the contract's schemas and answer
  * per item; reads come from ClickHouse.
  */
@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, type StreamKind } from '../contracts/events.js';
 import type { IngestService } from '../ingest/service.js';
-import type { Logger } from '../runtime/log.js';
+import type { Logger } from '../platform/log.js';
 import { ERRORS, errorBody, type ErrorCode } from './errors.js';
 import { customerView, customerLedger } from './queries.js';
 import { leaderboard } from '../sinks/clickhouse/loyalty-views.js';

@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of the API process (scorer metrics register in the same registry in the all-in-one).
  *
- * With several ingest processes (`VAFA_INGEST_WORKERS`, runtime/ingest-cluster.ts) each keeps its own
+ * With several ingest processes (`VAFA_INGEST_WORKERS`, app/ingest-cluster.ts) each keeps its own
  * counters; `/metrics`, answered by whichever process the scrape reaches, asks the primary process for
  * the whole: the primary collects every worker's values over IPC, adds its own (the scorer in the
  * all-in-one) and sums them (`aggregateMetrics`), so a counter is the total over the processes.

@@ -6,10 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 import { loadSettings, SettingsError } from '../config/settings.js';
-import { createLogger } from '../runtime/log.js';
-import { enginePids, killEngines } from '../runtime/children.js';
-import { sleep } from '../runtime/deadline.js';
-import type { Command } from '../runtime/command.js';
+import { createLogger } from '../platform/log.js';
+import { enginePids, killEngines } from '../platform/children.js';
+import { sleep } from '../platform/deadline.js';
+import type { Command } from '../app/command.js';
 
 /** After a command returns, a handle left open (a socket, a timer) must not keep the process alive. */
 const LINGER_MS = 3000;

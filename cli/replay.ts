@@ -1,12 +1,12 @@
 /** `vafa replay --from <seq|time>`: rebuild the ClickHouse tables from stream TX. */
 import { parseArgs } from 'node:util';
 import { loadSettings } from '../config/settings.js';
-import { createLogger } from '../runtime/log.js';
-import { connectNats } from '../runtime/nats.js';
+import { createLogger } from '../platform/log.js';
+import { connectNats } from '../platform/nats.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { parseReplayFrom, replay } from '../scorer/runtime/replay.js';
-import { progressLine } from '../runtime/progress.js';
+import { progressLine } from './progress.js';
 import type { Command } from './main.js';
 import { buildEngineConfig } from '../config/policy.js';
 

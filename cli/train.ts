@@ -10,7 +10,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from './main.js';
-import { progressLine } from '../runtime/progress.js';
+import { progressLine } from './progress.js';
 import { isFeature, MODEL_FEATURE_NAMES } from '../scorer/core/features/catalogue.js';
 import type { CustomerProfileV1 } from '../contracts/events.js';
 import { buildChurnDataset, historyMessages, type ChurnTruth, type HistoryEvent } from '../training/dataset.js';

@@ -1,16 +1,16 @@
 /**
  * JetStream subjects (`OFFERS` triggers, `DLQ` messages) as an `Output`: a batch is messages with
- * deterministic `Nats-Msg-Id`s, published pipelined (ingest/publisher.ts) and durable once JetStream has
+ * deterministic `Nats-Msg-Id`s, published pipelined (platform/publisher.ts) and durable once JetStream has
  * persisted each one (a PubAck, also one that reports a duplicate). Publishes that fail (NATS restarting,
  * no PubAck in time, no quorum) are retried with capped back-off until they land or the output is closed;
  * a message larger than the server's `max_payload` can never land and is refused (`max_payload`).
  */
-import { sleep } from '../runtime/deadline.js';
-import { FailureEpisode } from '../runtime/episode.js';
-import type { Logger } from '../runtime/log.js';
+import { sleep } from '../platform/deadline.js';
+import { FailureEpisode } from '../platform/episode.js';
+import type { Logger } from '../platform/log.js';
 import { nextDelay, OutputGate, SinkClosedError, type Output, type OutputStats, type Refusal } from './output.js';
 
-/** A message with its `Nats-Msg-Id` (the shape of ingest/publisher.ts's `OutboundMessage`). */
+/** A message with its `Nats-Msg-Id` (the shape of platform/publisher.ts's `OutboundMessage`). */
 export interface OutboundMessage {
   subject: string;
   msgId: string;
@@ -18,7 +18,7 @@ export interface OutboundMessage {
   headers?: Record<string, string>;
 }
 
-/** What the output needs of a pipelined JetStream publisher (ingest/publisher.ts's `Publisher`). */
+/** What the output needs of a pipelined JetStream publisher (platform/publisher.ts's `Publisher`). */
 export interface MessagePublisher {
   /** False while disconnected: publishing then fails fast. */
   readonly available: boolean;
@@ -50,7 +50,7 @@ export class JetStreamOutput implements Output<readonly OutboundMessage[], Refus
   private degraded = false;
   private publisherClosed = false;
 
-  /** @param publisher publishes pipelined (ingest/publisher.ts); closed with the output. */
+  /** @param publisher publishes pipelined (platform/publisher.ts); closed with the output. */
   constructor(private readonly publisher: MessagePublisher, private readonly options: JetStreamOutputOptions = {}) {
     this.gate = new OutputGate(this.name, options.maxPending);
     this.episode = options.logger ? new FailureEpisode(options.logger, 'publish to JetStream') : undefined;

@@ -14,11 +14,11 @@ import { PartitionOwnership } from './ownership.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
 import { ClickHouseOutput } from '../../sinks/output-clickhouse.js';
 import { JetStreamOutput } from '../../sinks/output-jetstream.js';
-import { Publisher } from '../../ingest/publisher.js';
-import { natsJsm } from '../../runtime/nats.js';
-import type { Logger } from '../../runtime/log.js';
+import { Publisher } from '../../platform/publisher.js';
+import { natsJsm } from '../../platform/nats.js';
+import type { Logger } from '../../platform/log.js';
 import { iso } from '../core/types.js';
-import { withDeadline } from '../../runtime/deadline.js';
+import { withDeadline } from '../../platform/deadline.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 export interface ScorerOptions {

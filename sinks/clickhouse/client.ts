@@ -3,8 +3,8 @@
  * real server are the same to them.
  */
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClientLogger, type LogParams, type WarnLogParams } from '@clickhouse/client';
-import { errorSummary } from '../../runtime/episode.js';
-import type { Logger } from '../../runtime/log.js';
+import { errorSummary } from '../../platform/episode.js';
+import type { Logger } from '../../platform/log.js';
 
 export interface WarehouseConnection {
   url: string;

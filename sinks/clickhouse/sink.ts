@@ -16,9 +16,9 @@
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Row, TableName } from '../../scorer/core/types.js';
-import type { Logger } from '../../runtime/log.js';
-import { sleep } from '../../runtime/deadline.js';
-import { FailureEpisode } from '../../runtime/episode.js';
+import type { Logger } from '../../platform/log.js';
+import { sleep } from '../../platform/deadline.js';
+import { FailureEpisode } from '../../platform/episode.js';
 import { classifySinkError, refusedRowHint, SinkClosedError, type SinkFailure } from './errors.js';
 import { RowBinaryTableEncoder, RowBinaryUnsupportedTypeError } from './rowbinary.js';
 import { TABLES, type TableDef } from './schema.js';

@@ -15,7 +15,7 @@ import { expandPanelSql } from '../../dashboards/expand.js';
 import { checkDashboardProvisioning, checkDatasourceProvisioning } from '../../dashboards/provisioning-schema.js';
 import { dashboardRelation, dashboardStatements, DASHBOARD_VIEWS } from '../../sinks/clickhouse/dashboard-views.js';
 import { loadSettings } from '../../config/settings.js';
-import { insecureEngines } from '../../runtime/engine-credentials.js';
+import { insecureEngines } from '../../app/engine-credentials.js';
 import { adminDashboardFiles, dashboardFiles, relationsOf, ROOT } from './support.js';
 
 const yamlFile = (rel: string): unknown => parse(readFileSync(path.join(ROOT, rel), 'utf8'));
@@ -209,7 +209,7 @@ describe('docker-compose.yml', () => {
     const df = readFileSync(path.join(ROOT, 'docker/vafa.Dockerfile'), 'utf8');
     expect(df).toMatch(/^FROM node:22-slim/m);
     expect(df).toMatch(/npm ci/);
-    expect(df).toMatch(/"node", ("--[^"]+", )*"bin\/vafa\.js"/); // with the V8 flags of runtime/node-flags.ts (test/unit/node-flags.test.ts)
+    expect(df).toMatch(/"node", ("--[^"]+", )*"bin\/vafa\.js"/); // with the V8 flags of platform/node-flags.ts (test/unit/node-flags.test.ts)
     expect(existsSync(path.join(ROOT, 'docker/clickhouse/initdb/10-grafana-reader.sh'))).toBe(true);
   });
 });

@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
-import { freePort, startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
-import { connectNats, ensureStreams } from '../../runtime/nats.js';
-import { Publisher } from '../../ingest/publisher.js';
+import { freePort, startLocalNats, type LocalNats } from '../../platform/nats-server.js';
+import { connectNats, ensureStreams } from '../../platform/nats.js';
+import { Publisher } from '../../platform/publisher.js';
 import { waitFor } from '../support/stack.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 

@@ -18,8 +18,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../api/app.js';
 import { apiMetrics, createRegistry } from '../../api/metrics.js';
 import { IngestService } from '../../ingest/service.js';
-import type { OutboundMessage, Publisher, PublishResult } from '../../ingest/publisher.js';
-import { createLogger } from '../../runtime/log.js';
+import type { OutboundMessage, Publisher, PublishResult } from '../../platform/publisher.js';
+import { createLogger } from '../../platform/log.js';
 import { createWarehouseClient } from '../../sinks/clickhouse/client.js';
 import { Rng } from '../../simulator/rng.js';
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { AccessAudit } from '../../api/audit.js';
 import { createWarehouseClient } from '../../sinks/clickhouse/client.js';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../platform/log.js';
 import { queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 const logger = createLogger({ level: 'silent' });

@@ -17,7 +17,7 @@ import { keyFileLine } from '../../api/auth.js';
 import { apiMetrics, createRegistry } from '../../api/metrics.js';
 import type { IngestService } from '../../ingest/service.js';
 import { createWarehouseClient } from '../../sinks/clickhouse/client.js';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../platform/log.js';
 import { queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 
 const logger = createLogger({ level: 'silent' });

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditFileStatements } from '../../api/audit.js';
 import type { Settings } from '../../config/settings.js';
-import { createLogger } from '../../runtime/log.js';
-import { startStack, type Stack } from '../../runtime/stack.js';
+import { createLogger } from '../../platform/log.js';
+import { startStack, type Stack } from '../../app/stack.js';
 import { queryRows, spawnVafa, testSettings } from '../support/stack.js';
 
 let settings: Settings;

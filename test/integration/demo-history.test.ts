@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../runtime/nats-server.js';
+import { freePort } from '../../platform/nats-server.js';
 import { createBank } from '../../simulator/mod.js';
 import { SHIPPED_POLICY } from '../../config/policy.js';
 

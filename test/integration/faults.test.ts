@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { makeTx, postJson, queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
-import { startLocalNats } from '../../runtime/nats-server.js';
+import { startLocalNats } from '../../platform/nats-server.js';
 import { partitionOf } from '../../contracts/subjects.js';
 
 let stack: TestStack;

@@ -1,5 +1,5 @@
 /**
- * Ingest on every core (runtime/ingest-cluster.ts): two ingest worker processes behind one HTTP port and
+ * Ingest on every core (app/ingest-cluster.ts): two ingest worker processes behind one HTTP port and
  * one ISO 8583 port, on a real nats-server. Events posted over many connections land in TX exactly once
  * and both workers serve; /metrics is the sum of the workers; a key's rate limit holds across them; an
  * ISO 8583 connection works on whichever worker it reaches (tokens only in TX); a dashboard sign-in
@@ -9,7 +9,7 @@
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_TX } from '../../contracts/subjects.js';
-import { natsJsm } from '../../runtime/nats.js';
+import { natsJsm } from '../../platform/nats.js';
 import { encode, decode, frameMessage } from '../../ingest/iso8583/mod.js';
 import { tokenizePan } from '../../ingest/tokenize.js';
 import { connectClient } from '../iso8583/helpers.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { makeTx, postJson, startTestStack, waitFor, type TestStack } from '../support/stack.js';
-import { startLocalNats } from '../../runtime/nats-server.js';
+import { startLocalNats } from '../../platform/nats-server.js';
 
 let stack: TestStack;
 

@@ -6,13 +6,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { startStack } from '../../runtime/stack.js';
-import { createLogger } from '../../runtime/log.js';
+import { startStack } from '../../app/stack.js';
+import { createLogger } from '../../platform/log.js';
 import { postJson, queryRows, testSettings, waitFor } from '../support/stack.js';
 import { encode, decode, frameMessage } from '../../ingest/iso8583/mod.js';
 import { tokenizePan } from '../../ingest/tokenize.js';
 import { connectClient } from '../iso8583/helpers.js';
-import type { Stack } from '../../runtime/stack.js';
+import type { Stack } from '../../app/stack.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +24,7 @@ let dataDir: string;
 let specDir: string;
 const logs: string[] = [];
 
-/** The bank's spec file: the 1987 layout with its own tables (what runtime/stack.ts must pass through). */
+/** The bank's spec file: the 1987 layout with its own tables (what app/stack.ts must pass through). */
 const BANK_SPEC = {
   extends: 'iso8583:1987',
   tables: {

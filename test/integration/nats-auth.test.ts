@@ -2,8 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { connectNats } from '../../runtime/nats.js';
-import { findNatsServer, freePort } from '../../runtime/nats-server.js';
+import { connectNats } from '../../platform/nats.js';
+import { findNatsServer, freePort } from '../../platform/nats-server.js';
 import { waitFor } from '../support/stack.js';
 
 const servers: ChildProcess[] = [];

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForDrain } from '../../runtime/drain.js';
+import { waitForDrain } from '../../app/drain.js';
 import { loadSettings } from '../../config/settings.js';
 import type { TransactionV1 } from '../../contracts/events.js';
 import { partitionOf, STREAM_TX } from '../../contracts/subjects.js';
@@ -24,7 +24,7 @@ import { Emit } from '../../scorer/core/types.js';
 import { ScorerService } from '../../scorer/runtime/service.js';
 import { openCheckpointStore, type OpenedStore } from '../../scorer/runtime/store/mod.js';
 import { consumerName } from '../../scorer/runtime/worker.js';
-import { connectNats, natsJsm } from '../../runtime/nats.js';
+import { connectNats, natsJsm } from '../../platform/nats.js';
 import { makeTx, postJson, queryRows, spawnVafa, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { buildEngineConfig } from '../../config/policy.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTx, postJson, queryRows, startTestStack, type TestStack } from '../support/stack.js';
-import { waitForDrain } from '../../runtime/drain.js';
+import { waitForDrain } from '../../app/drain.js';
 import { replay } from '../../scorer/runtime/replay.js';
 import { buildEngineConfig } from '../../config/policy.js';
 

@@ -6,7 +6,7 @@ import { newPartitionState, type PartitionState } from '../../scorer/core/state.
 import { Emit } from '../../scorer/core/types.js';
 import { partitionOf } from '../../contracts/subjects.js';
 import type { TransactionV1 } from '../../contracts/events.js';
-import { waitForDrain } from '../../runtime/drain.js';
+import { waitForDrain } from '../../app/drain.js';
 import { loadSettings } from '../../config/settings.js';
 import { buildEngineConfig } from '../../config/policy.js';
 

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { makeTx, postJson, queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
-import { createLogger } from '../../runtime/log.js';
-import { waitForDrain } from '../../runtime/drain.js';
+import { createLogger } from '../../platform/log.js';
+import { waitForDrain } from '../../app/drain.js';
 import { replay } from '../../scorer/runtime/replay.js';
 import { buildEngineConfig } from '../../config/policy.js';
 

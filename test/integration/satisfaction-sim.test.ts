@@ -5,7 +5,7 @@
  * score from the closed loop.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForDrain } from '../../runtime/drain.js';
+import { waitForDrain } from '../../app/drain.js';
 import { FEEDBACK_VIEWS } from '../../sinks/clickhouse/feedback-views.js';
 import { SURVEY_VIEWS } from '../../sinks/clickhouse/survey-views.js';
 import { createBank, runFeeder, type FeederSummary } from '../../simulator/mod.js';

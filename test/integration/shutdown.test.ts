@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from '../../runtime/nats-server.js';
+import { freePort } from '../../platform/nats-server.js';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/vafa.js');
 /** What a user may wait for: Ctrl-C to exit. */

@@ -10,9 +10,9 @@ import { jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-i
 import { Registry } from 'prom-client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { makeTx, postJson, queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
-import { spawnWarehouse } from '../../runtime/children.js';
-import { withDeadline } from '../../runtime/deadline.js';
-import { createLogger } from '../../runtime/log.js';
+import { spawnWarehouse } from '../../platform/children.js';
+import { withDeadline } from '../../platform/deadline.js';
+import { createLogger } from '../../platform/log.js';
 import { partitionOf, STREAM_DLQ } from '../../contracts/subjects.js';
 import { ScorerService } from '../../scorer/runtime/service.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';

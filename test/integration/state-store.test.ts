@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { partitionOf } from '../../contracts/subjects.js';
 import type { TransactionV1 } from '../../contracts/events.js';
-import { waitForDrain } from '../../runtime/drain.js';
+import { waitForDrain } from '../../app/drain.js';
 import { loadSettings } from '../../config/settings.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';

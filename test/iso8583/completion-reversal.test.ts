@@ -15,7 +15,7 @@ import { frameMessage, framingOf } from '../../ingest/iso8583/framing.js';
 import { mapToTransaction, reversalOfBooked, type CompletionIds, type MappedEvent } from '../../ingest/iso8583/mapping.js';
 import { startIso8583Listener } from '../../ingest/iso8583/server.js';
 import { dialectConfig } from '../../ingest/iso8583/specfile.js';
-import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
+import { startLocalNats, type LocalNats } from '../../platform/nats-server.js';
 import { captureLogger, connectClient, fakeIngest } from './helpers.js';
 
 const KEY = 'completion-test-key';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
-import { createLogger, type Logger } from '../../runtime/log.js';
+import { createLogger, type Logger } from '../../platform/log.js';
 import type { IngestOutcome, ItemResult } from '../../ingest/service.js';
 import type { FieldValue } from '../../ingest/iso8583/codec.js';
 import { FrameReader, type FramingOptions } from '../../ingest/iso8583/framing.js';

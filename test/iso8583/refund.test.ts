@@ -5,7 +5,7 @@
  * HTTP ingest validates the new fields.
  */
 import { describe, expect, it } from 'vitest';
-import type { Publisher } from '../../ingest/publisher.js';
+import type { Publisher } from '../../platform/publisher.js';
 import { IngestService } from '../../ingest/service.js';
 import { tokenizePan } from '../../ingest/tokenize.js';
 import { decode, encode, type FieldValue, type Iso8583Message } from '../../ingest/iso8583/codec.js';

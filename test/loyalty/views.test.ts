@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWarehouse, type Warehouse } from '../../runtime/warehouse/server.js';
+import { startWarehouse, type Warehouse } from '../../platform/warehouse/server.js';
 import { createTableSql, tableDef } from '../../sinks/clickhouse/schema.js';
 import { leaderboard, LOYALTY_VIEWS, periodStart } from '../../sinks/clickhouse/loyalty-views.js';
 import { Driver, rules } from './helpers.js';

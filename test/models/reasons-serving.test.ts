@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseChurnReasons } from '../../contracts/churn-reasons.js';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../platform/log.js';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { FEATURE_NAMES } from '../../scorer/core/features/catalogue.js';
 import { newPartitionState } from '../../scorer/core/state.js';

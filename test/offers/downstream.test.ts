@@ -17,7 +17,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerProfileV1, TransactionV1 } from '../../contracts/events.js';
 import { STREAM_OFFERS, STREAM_TX } from '../../contracts/subjects.js';
-import { waitForDrain } from '../../runtime/drain.js';
+import { waitForDrain } from '../../app/drain.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { Emit, type Publish } from '../../scorer/core/types.js';

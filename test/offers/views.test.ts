@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWarehouse, type Warehouse } from '../../runtime/warehouse/server.js';
+import { startWarehouse, type Warehouse } from '../../platform/warehouse/server.js';
 import { schemaStatements } from '../../sinks/clickhouse/schema.js';
 import { OFFER_VIEWS, offerViewStatements } from '../../sinks/clickhouse/offer-views.js';
 import { uplift } from '../../scorer/core/offers/uplift.js';

@@ -12,9 +12,9 @@ import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jets
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_DLQ, STREAM_OFFERS } from '../../contracts/subjects.js';
-import { createLogger } from '../../runtime/log.js';
-import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
-import { connectNats, ensureStreams } from '../../runtime/nats.js';
+import { createLogger } from '../../platform/log.js';
+import { startLocalNats, type LocalNats } from '../../platform/nats-server.js';
+import { connectNats, ensureStreams } from '../../platform/nats.js';
 import { backoffMs, signWebhook, startWebhookSink, verifyWebhookSignature } from '../../sinks/webhook.js';
 import { waitFor } from '../support/stack.js';
 

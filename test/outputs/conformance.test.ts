@@ -17,8 +17,8 @@ import { ClickHouseOutput, type RowsByTable } from '../../sinks/output-clickhous
 import { JetStreamOutput, type OutboundMessage } from '../../sinks/output-jetstream.js';
 import { WebhookOutput, type WebhookTrigger } from '../../sinks/output-webhook.js';
 import { STREAM_OFFERS } from '../../contracts/subjects.js';
-import { natsAuthOptions } from '../../runtime/nats.js';
-import { Publisher } from '../../ingest/publisher.js';
+import { natsAuthOptions } from '../../platform/nats.js';
+import { Publisher } from '../../platform/publisher.js';
 import type { Row } from '../../scorer/core/types.js';
 import { describeOutput } from './conformance.js';
 import { startStallingProxy } from './proxy.js';

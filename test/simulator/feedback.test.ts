@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FeedbackV1, TransactionV1 } from '../../contracts/events.js';
 import { IngestService } from '../../ingest/service.js';
-import type { Publisher } from '../../ingest/publisher.js';
+import type { Publisher } from '../../platform/publisher.js';
 import { createBank, NPS_CAMPAIGN, VISIT_CAMPAIGN, type SimEvent } from '../../simulator/mod.js';
 import { buildChurnDataset, historyMessages, type HistoryEvent } from '../../training/dataset.js';
 

@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { startLocalNats } from '../../runtime/nats-server.js';
-import { connectNats, ensureStreams } from '../../runtime/nats.js';
+import { startLocalNats } from '../../platform/nats-server.js';
+import { connectNats, ensureStreams } from '../../platform/nats.js';
 
 export interface FeederHarness {
   /** The stand-in API's base URL (the feeder's `target`). */

@@ -8,7 +8,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FeedbackV1 } from '../../contracts/events.js';
 import { IngestService } from '../../ingest/service.js';
-import type { Publisher } from '../../ingest/publisher.js';
+import type { Publisher } from '../../platform/publisher.js';
 import {
   createBank, decideSurveyAnswer, FeederError, parseSurveyTrigger, runFeeder, SURVEY_ANSWER_WINDOW_MS, SURVEY_RESPONSE_RATE, type SurveyTrigger,
 } from '../../simulator/mod.js';

@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { loadSettings, type Settings } from '../../config/settings.js';
-import { createLogger, type Logger } from '../../runtime/log.js';
-import { freePort } from '../../runtime/nats-server.js';
-import { startStack, type Stack, type StackOptions } from '../../runtime/stack.js';
+import { createLogger, type Logger } from '../../platform/log.js';
+import { freePort } from '../../platform/nats-server.js';
+import { startStack, type Stack, type StackOptions } from '../../app/stack.js';
 
 export interface TestStack extends Stack {
   dataDir: string;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../platform/log.js';
 import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/churn.js';
 import { FEATURE_NAMES } from '../../scorer/core/features/catalogue.js';
 import { trainChurnModel, writeChurnModel } from '../../training/train.js';

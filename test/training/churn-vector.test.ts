@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../platform/log.js';
 import { loadChurnScorer } from '../../scorer/runtime/churn.js';
 import { FEATURE_NAMES } from '../../scorer/core/features/catalogue.js';
 import { featureRecord, namedFeatures } from '../../scorer/core/features/engine.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomerProfileV1, TxMessage } from '../../contracts/events.js';
 import { createBank } from '../../simulator/mod.js';
 import { buildChurnDataset, historyMessages, type HistoryEvent } from '../../training/dataset.js';
-import { waitForDrain } from '../../runtime/drain.js';
+import { waitForDrain } from '../../app/drain.js';
 import { postJson, queryRows, startTestStack, type TestStack } from '../support/stack.js';
 import { buildEngineConfig } from '../../config/policy.js';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { trainCommand } from '../../cli/train.js';
 import { calibrator, fitIsotonic, fitPlatt } from '../../models/calibration.js';
 import type { Manifest } from '../../models/manifest.js';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../platform/log.js';
 import { loadChurnScorer } from '../../scorer/runtime/churn.js';
 import { loadModel } from '../../scorer/runtime/model.js';
 import { stratifiedFolds, stratifiedSample, timeSplit } from '../../training/data.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeyFileError, KeyRing, Sessions, envKeyId, hashKey, keyFileLine, newKey, parseKeyFile } from '../../api/auth.js';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../platform/log.js';
 import { waitFor } from '../support/stack.js';
 
 const logger = createLogger({ level: 'silent' });

@@ -17,8 +17,8 @@ import { newPartitionState, type PartitionState } from '../../scorer/core/state.
 import { Emit } from '../../scorer/core/types.js';
 import { CHECKPOINT_BUCKET, FileCheckpointStore, NatsCheckpointStore } from '../../scorer/runtime/checkpoints.js';
 import { LmdbStateStore } from '../../scorer/runtime/store/mod.js';
-import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
-import { connectNats } from '../../runtime/nats.js';
+import { startLocalNats, type LocalNats } from '../../platform/nats-server.js';
+import { connectNats } from '../../platform/nats.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 const NEEDLE = `OLD-SNAP-${Math.random().toString(36).slice(2, 8)}`;

@@ -15,8 +15,8 @@ import { Emit } from '../../scorer/core/types.js';
 import {
   CHECKPOINT_FORMAT, CheckpointError, decodeSnapshot, encodeSnapshot, FileCheckpointStore, NatsCheckpointStore,
 } from '../../scorer/runtime/checkpoints.js';
-import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
-import { connectNats } from '../../runtime/nats.js';
+import { startLocalNats, type LocalNats } from '../../platform/nats-server.js';
+import { connectNats } from '../../platform/nats.js';
 import { createBank } from '../../simulator/mod.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 

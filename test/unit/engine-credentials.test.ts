@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { insecureEngines, isLoopbackHost } from '../../runtime/engine-credentials.js';
+import { insecureEngines, isLoopbackHost } from '../../app/engine-credentials.js';
 
 const base = { natsUrl: undefined, natsUser: undefined, natsToken: undefined, natsCreds: undefined, natsNkey: undefined, clickhouseUrl: undefined, clickhousePassword: '' };
 

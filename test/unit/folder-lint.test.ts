@@ -40,8 +40,8 @@ describe('bench/ does not import cli/', () => {
     expect((await findings(code, file)).join('\n')).toMatch(/bench\/ must not import cli\//);
   });
 
-  it('accepts what bench/ uses instead (runtime/), and cli/ importing bench/', async () => {
-    expect(await findings("import { countRows, waitForDrain } from '../runtime/drain.js';\nimport type { Command } from '../runtime/command.js';\nexport const w = [countRows, waitForDrain];\nexport type C = Command;", 'bench/x.ts')).toEqual([]);
+  it('accepts what bench/ uses instead (app/), and cli/ importing bench/', async () => {
+    expect(await findings("import { countRows, waitForDrain } from '../app/drain.js';\nimport type { Command } from '../app/command.js';\nexport const w = [countRows, waitForDrain];\nexport type C = Command;", 'bench/x.ts')).toEqual([]);
     expect(await findings("export const load = async (): Promise<unknown> => import('../bench/main.js');", 'cli/x.ts')).toEqual([]);
   });
 });

@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Status } from '@nats-io/transport-node';
 import { createClient } from '@clickhouse/client';
-import { createLogger, maskPans, resolveLogFormat, type LogFormat } from '../../runtime/log.js';
-import { FailureEpisode } from '../../runtime/episode.js';
-import { logNatsStatus } from '../../runtime/nats.js';
+import { createLogger, maskPans, resolveLogFormat, type LogFormat } from '../../platform/log.js';
+import { FailureEpisode } from '../../platform/episode.js';
+import { logNatsStatus } from '../../platform/nats.js';
 import { createWarehouseClient } from '../../sinks/clickhouse/client.js';
 
 interface Capture { stream: Writable; lines: () => Record<string, unknown>[]; raw: () => string }
@@ -119,7 +119,7 @@ describe('log format', () => {
 });
 
 describe('log lines at exit', () => {
-  const LOG_TS = path.resolve(import.meta.dirname, '../../runtime/log.ts');
+  const LOG_TS = path.resolve(import.meta.dirname, '../../platform/log.ts');
 
   /** Runs a child that logs `n` lines, then calls process.exit(3) at once or just returns; returns its stdout. */
   async function logThenExit(format: LogFormat, n: number, how: 'exit' | 'return'): Promise<string> {

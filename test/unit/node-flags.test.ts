@@ -1,5 +1,5 @@
 /**
- * Every way vafa is started carries the same V8 flags (runtime/node-flags.ts): the bin's shebang, the npm
+ * Every way vafa is started carries the same V8 flags (platform/node-flags.ts): the bin's shebang, the npm
  * scripts that run it, the container's entry point. A launch point that loses them runs the scorer with
  * Node's small default young generation (measurably slower), so a drift fails here.
  */
@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { NODE_FLAGS } from '../../runtime/node-flags.js';
+import { NODE_FLAGS } from '../../platform/node-flags.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (file: string): string => readFileSync(path.join(root, file), 'utf8');

@@ -13,10 +13,10 @@ import { Writable } from 'node:stream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
-import { connectNats } from '../../runtime/nats.js';
-import { createLogger } from '../../runtime/log.js';
-import { sleep, withDeadline } from '../../runtime/deadline.js';
+import { startLocalNats, type LocalNats } from '../../platform/nats-server.js';
+import { connectNats } from '../../platform/nats.js';
+import { createLogger } from '../../platform/log.js';
+import { sleep, withDeadline } from '../../platform/deadline.js';
 import { chooseOwner, PartitionOwnership, type Fence, type OwnershipOptions } from '../../scorer/runtime/ownership.js';
 
 const LEASE = 1000;

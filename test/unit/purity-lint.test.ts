@@ -86,13 +86,13 @@ describe('the purity rule of scorer/core', () => {
     ['a dynamic import', "export const load = async (): Promise<unknown> => import('./engine.js');", /no dynamic import/],
     ['require', "export const load = (): unknown => require('fs');", /no CommonJS/],
     // imports outside scorer/core and contracts/
-    ['runtime/log.js', "import { createLogger } from '../../../runtime/log.js';\nexport const l = createLogger;", /imports only scorer\/core and contracts/],
-    ['a type from runtime/log.js', "import type { Logger } from '../../../runtime/log.js';\nexport type L = Logger;", /imports only scorer\/core and contracts/],
+    ['platform/log.js', "import { createLogger } from '../../../platform/log.js';\nexport const l = createLogger;", /imports only scorer\/core and contracts/],
+    ['a type from platform/log.js', "import type { Logger } from '../../../platform/log.js';\nexport type L = Logger;", /imports only scorer\/core and contracts/],
     ['scorer/runtime', "import { buildEngineConfig } from '../../runtime/engine-config.js';\nexport const b = buildEngineConfig;", /imports only scorer\/core and contracts/],
     ['sinks/', "export { migrate } from '../../../sinks/clickhouse/migrate.js';", /imports only scorer\/core and contracts/],
     ['config/settings', "import { loadSettings } from '../../../config/settings.js';\nexport const s = loadSettings;", /imports only scorer\/core and contracts/],
-    ['a path that climbs back down', "import { createLogger } from './../../../runtime/log.js';\nexport const l = createLogger;", /write relative imports as/],
-    ['a path through a folder and back', "import { createLogger } from '../../../contracts/../runtime/log.js';\nexport const l = createLogger;", /write relative imports as/],
+    ['a path that climbs back down', "import { createLogger } from './../../../platform/log.js';\nexport const l = createLogger;", /write relative imports as/],
+    ['a path through a folder and back', "import { createLogger } from '../../../contracts/../platform/log.js';\nexport const l = createLogger;", /write relative imports as/],
     ['an I/O library', "import { connect } from '@nats-io/transport-node';\nexport const c = connect;", /only the pure libraries/],
     ['an unlisted package', "import pino from 'pino';\nexport const p = pino;", /only the pure libraries/],
   ];
@@ -104,9 +104,9 @@ describe('the purity rule of scorer/core', () => {
   });
 
   it('reports a module outside the core from a file at the top of scorer/core too', async () => {
-    expect((await findings("import { createLogger } from '../../runtime/log.js';\nexport const l = createLogger;", 'scorer/core/snippet.ts')).join('\n')).toMatch(/imports only scorer\/core and contracts/);
+    expect((await findings("import { createLogger } from '../../platform/log.js';\nexport const l = createLogger;", 'scorer/core/snippet.ts')).join('\n')).toMatch(/imports only scorer\/core and contracts/);
     expect((await findings("import { x } from '../runtime/worker.js';\nexport const y = x;", 'scorer/core/snippet.ts')).join('\n')).toMatch(/imports only scorer\/core and contracts/);
-    expect((await findings("import { x } from '../../../../runtime/log.js';\nexport const y = x;", 'scorer/core/a/b/snippet.ts')).join('\n')).toMatch(/imports only scorer\/core and contracts/);
+    expect((await findings("import { x } from '../../../../platform/log.js';\nexport const y = x;", 'scorer/core/a/b/snippet.ts')).join('\n')).toMatch(/imports only scorer\/core and contracts/);
   });
 
   it('accepts pure code: event time, the core, contracts/, TypeBox, Date.UTC / Date.parse / new Date(ms)', async () => {

@@ -14,7 +14,7 @@ import { ROUTE_SCOPES, keyFileLine, routeTable, type Scope } from '../../api/aut
 import { apiMetrics, createRegistry } from '../../api/metrics.js';
 import { registerDashboard } from '../../dashboards/builtin/routes.js';
 import { createWarehouseClient } from '../../sinks/clickhouse/client.js';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../platform/log.js';
 import type { IngestService } from '../../ingest/service.js';
 
 const ALL_KEY = 'all-scopes-key-000000000001';

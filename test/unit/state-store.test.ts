@@ -22,8 +22,8 @@ import {
   StaleCommitError, StoreCorruptError, StoreOpenError,
 } from '../../scorer/runtime/store/mod.js';
 import { RECORD_KIND, type RecordKind } from '../../scorer/runtime/store/codec.js';
-import { startLocalNats, type LocalNats } from '../../runtime/nats-server.js';
-import { connectNats } from '../../runtime/nats.js';
+import { startLocalNats, type LocalNats } from '../../platform/nats-server.js';
+import { connectNats } from '../../platform/nats.js';
 import { createBank } from '../../simulator/mod.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWarehouse, type Warehouse } from '../../runtime/warehouse/server.js';
+import { startWarehouse, type Warehouse } from '../../platform/warehouse/server.js';
 import { migrate, migrateCalendarViews } from '../../sinks/clickhouse/migrate.js';
 import { leaderboard } from '../../sinks/clickhouse/loyalty-views.js';
 import { parseRules } from '../../scorer/core/loyalty/rules.js';

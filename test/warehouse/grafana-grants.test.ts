@@ -16,7 +16,7 @@ import path from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_DASHBOARDS, DASHBOARDS, type DashboardSpec } from '../../dashboards/grafana/definitions.js';
-import { startWarehouse, type Warehouse } from '../../runtime/warehouse/server.js';
+import { startWarehouse, type Warehouse } from '../../platform/warehouse/server.js';
 import { migrate } from '../../sinks/clickhouse/migrate.js';
 
 const DB = 'vafa';

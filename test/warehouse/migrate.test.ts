@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWarehouse, type Warehouse } from '../../runtime/warehouse/server.js';
+import { startWarehouse, type Warehouse } from '../../platform/warehouse/server.js';
 import { migrate } from '../../sinks/clickhouse/migrate.js';
 import { addColumnStatements, createTableSql, tableDef, type TableDef } from '../../sinks/clickhouse/schema.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWarehouse, type Warehouse } from '../../runtime/warehouse/server.js';
+import { startWarehouse, type Warehouse } from '../../platform/warehouse/server.js';
 import { migrate } from '../../sinks/clickhouse/migrate.js';
 import { offerViewStatements } from '../../sinks/clickhouse/offer-views.js';
 import { SURVEY_VIEWS } from '../../sinks/clickhouse/survey-views.js';

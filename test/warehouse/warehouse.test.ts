@@ -5,9 +5,9 @@ import zlib from 'node:zlib';
 import { ClickHouseError, ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import { Session } from 'chdb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startWarehouse, type Warehouse } from '../../runtime/warehouse/server.js';
-import { reframeNative } from '../../runtime/warehouse/native.js';
-import { analyzeSql, httpParamToBindValue } from '../../runtime/warehouse/sql.js';
+import { startWarehouse, type Warehouse } from '../../platform/warehouse/server.js';
+import { reframeNative } from '../../platform/warehouse/native.js';
+import { analyzeSql, httpParamToBindValue } from '../../platform/warehouse/sql.js';
 
 let dir: string;
 let wh: Warehouse;

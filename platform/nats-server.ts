@@ -1,7 +1,7 @@
 /**
  * A local nats-server child process with JetStream, for the all-in-one default and for tests.
  * Production points `NATS_URL` at a real cluster instead (see docs/operations.md).
- * It runs in its own process group and stops when its parent dies (`spawnEngine`, runtime/children.ts).
+ * It runs in its own process group and stops when its parent dies (`spawnEngine`, platform/children.ts).
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';

@@ -1,12 +1,12 @@
 /**
- * One ingest cluster worker (runtime/ingest-cluster.ts): waits for its settings from the primary, connects
- * to NATS and ClickHouse, runs the ingest inputs (runtime/ingest-role.ts) on the shared ports and stops
+ * One ingest cluster worker (app/ingest-cluster.ts): waits for its settings from the primary, connects
+ * to NATS and ClickHouse, runs the ingest inputs (app/ingest-role.ts) on the shared ports and stops
  * them when the primary says so, or when it is gone (the IPC channel closes), or on SIGTERM/SIGINT
  * (systemd and a terminal signal the whole group): in-flight requests are finished and answered first.
  */
-import { connectNats } from './nats.js';
-import { createLogger, type Logger } from './log.js';
-import { withDeadline } from './deadline.js';
+import { connectNats } from '../platform/nats.js';
+import { createLogger, type Logger } from '../platform/log.js';
+import { withDeadline } from '../platform/deadline.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { createRegistry } from '../api/metrics.js';
 import { sharedRateLimitStore, type WindowCount } from '../api/rate-limit-store.js';

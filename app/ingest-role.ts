@@ -1,7 +1,7 @@
 /**
  * The ingest inputs of one process: the HTTP API (with the built-in dashboard) and, when asked, the ISO
- * 8583 listener, both over one ingest service and publisher. `runtime/stack.ts` runs it in the vafa
- * process; each worker of an ingest cluster (runtime/ingest-cluster.ts) runs it in its own.
+ * 8583 listener, both over one ingest service and publisher. `app/stack.ts` runs it in the vafa
+ * process; each worker of an ingest cluster (app/ingest-cluster.ts) runs it in its own.
  */
 import { scorerEraser } from '../scorer/runtime/erasure.js';
 import { createHash } from 'node:crypto';
@@ -9,9 +9,9 @@ import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../platform/log.js';
 import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
-import { Publisher } from '../ingest/publisher.js';
+import { Publisher } from '../platform/publisher.js';
 import { IngestService } from '../ingest/service.js';
 import { NatsCardDirectory } from '../ingest/cards.js';
 import { STREAM_DLQ, STREAM_TX, dlqSubject } from '../contracts/subjects.js';

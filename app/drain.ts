@@ -3,8 +3,8 @@
  * --duration`, the benchmarks and the integration tests. Below cli/ and bench/, so that both can use it.
  */
 import type { Stack } from './stack.js';
-import { natsJsm } from './nats.js';
-import { sleep, withDeadline } from './deadline.js';
+import { natsJsm } from '../platform/nats.js';
+import { sleep, withDeadline } from '../platform/deadline.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { consumerName } from '../scorer/runtime/worker.js';
 

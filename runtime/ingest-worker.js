@@ -1,5 +1,0 @@
-// Entry point of an ingest cluster worker (runtime/ingest-cluster.ts forks it): tsx's loader, then the worker.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('./ingest-worker-main.ts');
