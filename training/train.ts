@@ -2,7 +2,7 @@
  * Trains a churn classifier, evaluates it on a held-out (newest) time period, exports it to ONNX and
  * writes the three artefacts the scorer and its operators use:
  *
- * - `<name>.onnx`: the model (`models/onnx/export.ts`);
+ * - `<name>.onnx`: the model (`training/onnx-export.ts`);
  * - `<name>.manifest.json`: its `vafa.model/v1` manifest (`models/manifest.ts`), with the decision
  *   threshold and headline held-out metrics;
  * - `<name>.metrics.json`: the full report ({@link MetricsReport}).
@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MANIFEST_FORMAT, type Manifest } from '../models/manifest.js';
-import { exportGbt, exportLogreg, type ExportedModel, type LogregScaling } from '../models/onnx/export.js';
+import { exportGbt, exportLogreg, type ExportedModel, type LogregScaling } from './onnx-export.js';
 import { calibrator, fitIsotonic, fitPlatt, type Calibration } from '../models/calibration.js';
 import { selectRows, stratifiedSample, timeSplit, type ChurnDataset, type Holdout } from './data.js';
 import { explainerOf, type Explainer } from './reasons.js';

@@ -12,12 +12,12 @@
  * metadata (version, feature names, algorithm, parameters, metrics) goes into `metadata_props`
  * under `vafa.*` keys.
  */
-import type { GbtModel } from '../../training/gbt.js';
-import type { LogregModel } from '../../training/logreg.js';
+import type { GbtModel } from './gbt.js';
+import type { LogregModel } from './logreg.js';
 import {
   DataType, encodeModel, floatTensor, graphOf, ML_DOMAIN, modelOf, node, tensorValueInfo, zipMapValueInfo,
   type NodeProto, type TensorProto, type ValueInfoProto,
-} from './schema.js';
+} from '../models/onnx/schema.js';
 
 /** Options shared by both exporters. */
 export interface ExportOptions {

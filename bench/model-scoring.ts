@@ -2,7 +2,7 @@
  * Measures what a micro-batch saves: the per-row cost of `ChurnModel.scoreBatch` at several batch
  * sizes, for a trained gradient-boosted model and a logistic regression on synthetic data.
  *
- *   npx tsx models/bench-scoring.ts [--threads 1]
+ *   npx tsx bench/model-scoring.ts [--threads 1]
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
