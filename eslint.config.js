@@ -1,4 +1,5 @@
 import { builtinModules } from 'node:module';
+import path from 'node:path';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -111,8 +112,61 @@ const coreRules = (depth) => ({
 });
 const MAX_CORE_DEPTH = 6;
 
-const BENCH_TO_CLI = '^(\\.\\./)+cli(/|$)';
-const BENCH_TO_CLI_MESSAGE = 'bench/ must not import cli/ (cli/main.ts imports bench/: a folder cycle); put what both need below them, in app/.';
+// ---------------------------------------------------------------------------------------------------
+// The layers (docs/ARCHITECTURE.md, "Who imports whom"): contracts/ at the bottom, platform/ (logging,
+// NATS, the publisher, the local engines) above it, the domain in the middle, app/ (the composition root)
+// above the domain, bench/ a client of app/, cli/ on top. `layers/imports` resolves every relative import,
+// re-export, dynamic import and `import('…')` type against the importing file and reports one that goes
+// up; test/unit/folder-lint.test.ts proves each rule. (No cycle between the domain folders:
+// test/unit/folder-cycles.test.ts.)
+// ---------------------------------------------------------------------------------------------------
+
+const DOMAIN = ['api', 'config', 'dashboards', 'ingest', 'models', 'scorer/core', 'scorer/runtime', 'simulator', 'sinks', 'training'];
+/** Per folder: the only folders it may import (`only`) or the folders it may not (`not`), and why. */
+const LAYERS = [
+  { from: ['contracts'], only: ['contracts'], why: 'contracts/ is the bottom: the public events and subjects' },
+  { from: ['platform'], only: ['platform', 'contracts'], why: 'platform/ is the library below the domain: it imports only contracts/; pass anything else in' },
+  { from: DOMAIN, not: ['app', 'cli', 'bench'], why: 'the domain is below the composition root (app/), the benchmarks and the CLI; pass what it needs in from app/' },
+  { from: ['app'], not: ['cli', 'bench'], why: 'cli/ runs app/ and bench/, and bench/ uses app/' },
+  { from: ['bench'], not: ['cli'], why: 'cli/main.ts runs bench/ as `vafa bench`: a folder cycle; put what both need below them, in app/' },
+];
+
+/** The folder a repository path belongs to: top level, with scorer/ split into core/ and runtime/ (as in folder-cycles.test.ts). */
+const folderOf = (rel) => {
+  const parts = rel.split('/');
+  if (parts.length === 1) return '(root)';
+  return parts[0] === 'scorer' && parts.length > 2 ? `scorer/${parts[1]}` : parts[0];
+};
+
+const layersPlugin = {
+  rules: {
+    imports: {
+      meta: { type: 'problem', schema: [], docs: { description: 'imports follow the layers (eslint.config.js LAYERS)' } },
+      create(context) {
+        const file = path.relative(import.meta.dirname, context.filename).split(path.sep).join('/');
+        const from = folderOf(file);
+        const rule = LAYERS.find((r) => r.from.includes(from));
+        if (!rule || file.startsWith('..')) return {};
+        const check = (node, spec) => {
+          if (typeof spec !== 'string' || !spec.startsWith('.')) return;
+          const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec));
+          const to = target.startsWith('..') ? '(outside the repository)' : folderOf(target);
+          if (to === from) return;
+          if (rule.only ? !rule.only.includes(to) : rule.not.includes(to)) context.report({ node, message: `${from}/ must not import ${to}/ (${rule.why}).` });
+        };
+        const text = (n) => (n?.type === 'Literal' ? n.value : n?.type === 'TemplateLiteral' && n.expressions.length === 0 ? n.quasis[0].value.cooked : undefined);
+        return {
+          ImportDeclaration: (n) => check(n, n.source.value),
+          ExportNamedDeclaration: (n) => n.source && check(n, n.source.value),
+          ExportAllDeclaration: (n) => check(n, n.source.value),
+          ImportExpression: (n) => check(n, text(n.source)),
+          TSImportType: (n) => check(n, text(n.source ?? n.argument?.literal)),
+          TSExternalModuleReference: (n) => check(n, text(n.expression)),
+        };
+      },
+    },
+  },
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'data/**', 'dashboards/public/vendor/**', '**/*.generated.*'] },
@@ -136,13 +190,11 @@ export default tseslint.config(
   { files: [`scorer/core/${'*/'.repeat(MAX_CORE_DEPTH + 1)}**/*.ts`], rules: { 'no-restricted-syntax': ['error', { selector: 'Program', message: `scorer/core is at most ${MAX_CORE_DEPTH} folders deep (eslint.config.js MAX_CORE_DEPTH).` }] } },
   ...CORE_EXCEPTIONS.map(({ files, depth, allow }) => ({ files, rules: { 'no-restricted-imports': coreImports(depth, allow) } })),
   {
-    // No folder cycle through the benchmarks: cli/main.ts runs bench/ as `vafa bench`, so bench/ uses the
-    // stack from below the CLI (app/drain.ts, app/command.ts), never cli/.
-    files: ['bench/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [{ regex: BENCH_TO_CLI, message: BENCH_TO_CLI_MESSAGE }] }],
-      'no-restricted-syntax': ['error', { selector: `ImportExpression[source.value=/${BENCH_TO_CLI.replaceAll('/', '\\/')}/]`, message: BENCH_TO_CLI_MESSAGE }],
-    },
+    // The layers (above); tests may import any folder.
+    files: ['**/*.ts', '**/*.js', '**/*.mjs'],
+    ignores: ['test/**'],
+    plugins: { layers: layersPlugin },
+    rules: { 'layers/imports': 'error' },
   },
   {
     files: ['**/*.js'],

@@ -1,7 +1,9 @@
 /**
- * Folder rules enforced by lint (eslint.config.js): bench/ does not import cli/ (cli/main.ts runs the
- * benchmarks as `vafa bench`, so an import the other way is a folder cycle). Snippets are linted in memory
- * as files of bench/ with the project's own configuration.
+ * The layers enforced by lint (eslint.config.js, LAYERS and the `layers/imports` rule): platform/ imports
+ * only platform/ and contracts/; contracts/ only itself; the domain (api, config, dashboards, ingest,
+ * models, scorer, simulator, sinks, training) does not import app/, bench/ or cli/; app/ does not import
+ * bench/ or cli/; bench/ does not import cli/ (cli/main.ts runs the benchmarks as `vafa bench`). Snippets
+ * are linted in memory as files of those folders with the project's own configuration.
  */
 import path from 'node:path';
 import { ESLint } from 'eslint';
@@ -26,7 +28,7 @@ async function findings(code: string, file: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath: path.join(ROOT, file) });
   const fatal = result!.messages.filter((m) => m.fatal);
   if (fatal.length) throw new Error(`could not parse the snippet: ${fatal.map((m) => m.message).join('; ')}`);
-  return result!.messages.filter((m) => m.ruleId === 'no-restricted-imports' || m.ruleId === 'no-restricted-syntax').map((m) => m.message);
+  return result!.messages.filter((m) => m.ruleId === 'layers/imports').map((m) => m.message);
 }
 
 describe('bench/ does not import cli/', () => {
@@ -43,5 +45,56 @@ describe('bench/ does not import cli/', () => {
   it('accepts what bench/ uses instead (app/), and cli/ importing bench/', async () => {
     expect(await findings("import { countRows, waitForDrain } from '../app/drain.js';\nimport type { Command } from '../app/command.js';\nexport const w = [countRows, waitForDrain];\nexport type C = Command;", 'bench/x.ts')).toEqual([]);
     expect(await findings("export const load = async (): Promise<unknown> => import('../bench/main.js');", 'cli/x.ts')).toEqual([]);
+  });
+});
+
+describe('platform/ imports only platform/ and contracts/', () => {
+  it.each([
+    ['the domain', "import { ScorerService } from '../scorer/runtime/service.js';\nexport const s = ScorerService;", 'platform/x.ts', 'scorer/runtime'],
+    ['a sink, from a sub-folder', "import { migrate } from '../../sinks/clickhouse/migrate.js';\nexport const m = migrate;", 'platform/warehouse/x.ts', 'sinks'],
+    ['config/', "import type { Settings } from '../config/settings.js';\nexport type S = Settings;", 'platform/x.ts', 'config'],
+    ['the composition root, re-exported', "export { startStack } from '../app/stack.js';", 'platform/x.ts', 'app'],
+    ['a dynamic import', "export const load = async (): Promise<unknown> => import('../ingest/service.js');", 'platform/x.ts', 'ingest'],
+    ['an import type', "export type L = import('../api/app.js').AppDeps;", 'platform/x.ts', 'api'],
+    ['a path through another folder', "import { x } from '../platform/../sinks/output.js';\nexport const y = x;", 'platform/x.ts', 'sinks'],
+  ])('reports %s', async (_name, code, file, to) => {
+    expect((await findings(code, file)).join('\n')).toContain(`platform/ must not import ${to}/`);
+  });
+
+  it('accepts platform/ and contracts/', async () => {
+    expect(await findings("import { STREAM_TX } from '../contracts/subjects.js';\nimport type { Logger } from './log.js';\nexport const s = STREAM_TX;\nexport type L = Logger;", 'platform/x.ts')).toEqual([]);
+    expect(await findings("import type { Logger } from '../log.js';\nimport { sqlString } from './sql.js';\nexport type L = Logger;\nexport const q = sqlString;", 'platform/warehouse/x.ts')).toEqual([]);
+  });
+});
+
+describe('contracts/ imports nothing', () => {
+  it('reports platform/', async () => {
+    expect((await findings("import type { Logger } from '../platform/log.js';\nexport type L = Logger;", 'contracts/x.ts')).join('\n')).toContain('contracts/ must not import platform/');
+  });
+});
+
+describe('the domain does not import app/, bench/ or cli/', () => {
+  it.each([
+    ["sinks/ the stack", "import type { Stack } from '../app/stack.js';\nexport type S = Stack;", 'sinks/x.ts', 'app'],
+    ['scorer/runtime/ the drain, from a sub-folder', "import { waitForDrain } from '../../../app/drain.js';\nexport const w = waitForDrain;", 'scorer/runtime/store/x.ts', 'app'],
+    ['ingest/iso8583/ the CLI', "export { main } from '../../cli/main.js';", 'ingest/iso8583/x.ts', 'cli'],
+    ['api/ a benchmark, dynamically', "export const load = async (): Promise<unknown> => import('../bench/main.js');", 'api/x.ts', 'bench'],
+    ['training/ the stack', "import { startStack } from '../app/stack.js';\nexport const s = startStack;", 'training/x.ts', 'app'],
+  ])('reports %s', async (_name, code, file, to) => {
+    expect((await findings(code, file)).join('\n')).toContain(`must not import ${to}/`);
+  });
+
+  it('accepts the domain importing platform/ and other domain folders, and app/ importing the domain', async () => {
+    expect(await findings("import type { Logger } from '../../platform/log.js';\nimport { migrate } from '../../sinks/clickhouse/migrate.js';\nexport type L = Logger;\nexport const m = migrate;", 'scorer/runtime/x.ts')).toEqual([]);
+    expect(await findings("import { ScorerService } from '../scorer/runtime/service.js';\nimport { buildApp } from '../api/app.js';\nexport const s = [ScorerService, buildApp];", 'app/x.ts')).toEqual([]);
+  });
+});
+
+describe('app/ does not import bench/ or cli/', () => {
+  it.each([
+    ['cli/', "import { main } from '../cli/main.js';\nexport const m = main;", 'cli'],
+    ['bench/', "import type { Progress } from '../bench/progress.js';\nexport type P = Progress;", 'bench'],
+  ])('reports %s', async (_name, code, to) => {
+    expect((await findings(code, 'app/x.ts')).join('\n')).toContain(`app/ must not import ${to}/`);
   });
 });
