@@ -131,6 +131,9 @@ const LAYERS = [
   { from: ['bench'], not: ['cli'], why: 'cli/main.ts runs bench/ as `vafa bench`: a folder cycle; put what both need below them, in app/' },
 ];
 
+/** Folders whose public surface is their mod.ts: code outside one imports only a mod.ts of it (platform/warehouse/mod.ts is one too). */
+const SURFACES = ['platform', 'app'];
+
 /** The folder a repository path belongs to: top level, with scorer/ split into core/ and runtime/ (as in folder-cycles.test.ts). */
 const folderOf = (rel) => {
   const parts = rel.split('/');
@@ -146,13 +149,14 @@ const layersPlugin = {
         const file = path.relative(import.meta.dirname, context.filename).split(path.sep).join('/');
         const from = folderOf(file);
         const rule = LAYERS.find((r) => r.from.includes(from));
-        if (!rule || file.startsWith('..')) return {};
+        if (file.startsWith('..') || file.startsWith('test/')) return {};
         const check = (node, spec) => {
           if (typeof spec !== 'string' || !spec.startsWith('.')) return;
           const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec));
           const to = target.startsWith('..') ? '(outside the repository)' : folderOf(target);
           if (to === from) return;
-          if (rule.only ? !rule.only.includes(to) : rule.not.includes(to)) context.report({ node, message: `${from}/ must not import ${to}/ (${rule.why}).` });
+          if (rule && (rule.only ? !rule.only.includes(to) : rule.not.includes(to))) context.report({ node, message: `${from}/ must not import ${to}/ (${rule.why}).` });
+          else if (SURFACES.includes(to) && !/\/mod\.(js|ts)$/.test(target)) context.report({ node, message: `import ${to}/ through its public surface, ${to}/mod.ts, not ${target}.` });
         };
         const text = (n) => (n?.type === 'Literal' ? n.value : n?.type === 'TemplateLiteral' && n.expressions.length === 0 ? n.quasis[0].value.cooked : undefined);
         return {

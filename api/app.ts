@@ -15,7 +15,7 @@ import type { Registry } from 'prom-client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, type StreamKind } from '../contracts/events.js';
 import type { IngestService } from '../ingest/service.js';
-import type { Logger } from '../platform/log.js';
+import type { Logger } from '../platform/mod.js';
 import { ERRORS, errorBody, type ErrorCode } from './errors.js';
 import { customerView, customerLedger } from './queries.js';
 import { leaderboard } from '../sinks/clickhouse/loyalty-views.js';

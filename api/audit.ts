@@ -11,9 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Counter, type Registry } from 'prom-client';
-import type { Logger } from '../platform/log.js';
-import { FailureEpisode } from '../platform/episode.js';
-import { withDeadline } from '../platform/deadline.js';
+import { FailureEpisode, withDeadline, type Logger } from '../platform/mod.js';
 
 /** How long `close` tries to write what is buffered, ms: within the API's stop phase (3 s). */
 export const AUDIT_CLOSE_DEADLINE_MS = 2000;

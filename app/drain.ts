@@ -3,8 +3,7 @@
  * --duration`, the benchmarks and the integration tests. Below cli/ and bench/, so that both can use it.
  */
 import type { Stack } from './stack.js';
-import { natsJsm } from '../platform/nats.js';
-import { sleep, withDeadline } from '../platform/deadline.js';
+import { natsJsm, sleep, withDeadline } from '../platform/mod.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { consumerName } from '../scorer/runtime/worker.js';
 

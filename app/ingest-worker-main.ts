@@ -4,9 +4,7 @@
  * them when the primary says so, or when it is gone (the IPC channel closes), or on SIGTERM/SIGINT
  * (systemd and a terminal signal the whole group): in-flight requests are finished and answered first.
  */
-import { connectNats } from '../platform/nats.js';
-import { createLogger, type Logger } from '../platform/log.js';
-import { withDeadline } from '../platform/deadline.js';
+import { connectNats, createLogger, type Logger, withDeadline } from '../platform/mod.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { createRegistry } from '../api/metrics.js';
 import { sharedRateLimitStore, type WindowCount } from '../api/rate-limit-store.js';

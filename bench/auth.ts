@@ -12,7 +12,7 @@ import { authenticate, keyFileLine, KeyRing, Sessions } from '../api/auth.js';
 import type { FastifyRequest } from 'fastify';
 import { apiMetrics, createRegistry } from '../api/metrics.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
-import { createLogger } from '../platform/log.js';
+import { createLogger } from '../platform/mod.js';
 import type { IngestService } from '../ingest/service.js';
 
 const N = Number(process.argv[2] ?? 20_000);

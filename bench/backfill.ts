@@ -16,7 +16,7 @@ import { backfill } from '../scorer/runtime/backfill/backfill.js';
 import { listSources, ReadMeter, streamOrder } from '../scorer/runtime/backfill/sources.js';
 import { IngestService } from '../ingest/service.js';
 import { LmdbStateStore } from '../scorer/runtime/store/lmdb-store.js';
-import type { Publisher } from '../platform/publisher.js';
+import type { Publisher } from '../platform/mod.js';
 import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { runs: { type: 'string', default: '3' }, stages: { type: 'boolean', default: false }, partitions: { type: 'string', default: '8' }, workers: { type: 'string', default: '1' } } });

@@ -31,7 +31,7 @@ import { CODEC_VERSION, LmdbStateStore, oldSpaceLimitMiB } from '../scorer/runti
 import { createBank } from '../simulator/mod.js';
 import { customerId, type BuiltStore, type MemoryLine } from './million-scorer.js';
 import type { Progress } from './progress.js';
-import { NODE_FLAGS } from '../platform/node-flags.js';
+import { NODE_FLAGS } from '../platform/mod.js';
 import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 export interface MillionPlan {

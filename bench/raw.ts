@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType, type JetStreamManager } from '@nats-io/jetstream';
-import { startLocalNats } from '../platform/nats-server.js';
+import { startLocalNats } from '../platform/mod.js';
 import type { Cleanup } from './cleanup.js';
 import type { Progress } from './progress.js';
 import { Reservoir, type LatencySummary } from './stats.js';

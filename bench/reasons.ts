@@ -15,7 +15,7 @@ import { Emit } from '../scorer/core/types.js';
 import { decodeTx } from '../scorer/runtime/decode.js';
 import { loadChurnScorer, type ChurnScorerHandle } from '../scorer/runtime/churn.js';
 import type { ReasonsOptions } from '../scorer/runtime/model/reasons.js';
-import { createLogger } from '../platform/log.js';
+import { createLogger } from '../platform/mod.js';
 import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 const arg = (name: string, fallback: string): string => {

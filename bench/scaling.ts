@@ -9,18 +9,15 @@ import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Settings } from '../config/settings.js';
-import { createLogger } from '../platform/log.js';
-import { startStack, type Stack } from '../app/stack.js';
-import { countRows, waitForDrain } from '../app/drain.js';
+import { createLogger, natsJsm, NODE_FLAGS } from '../platform/mod.js';
+import { startStack, type Stack, countRows, waitForDrain } from '../app/mod.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { consumerName } from '../scorer/runtime/worker.js';
-import { natsJsm } from '../platform/nats.js';
 import { benchSettings } from './vafa.js';
 import { CpuProbe, processCpuMs, type CpuShare } from './cpu.js';
 import { runLoad } from './loadgen/host.js';
 import type { Cleanup } from './cleanup.js';
 import type { Progress } from './progress.js';
-import { NODE_FLAGS } from '../platform/node-flags.js';
 
 const BIN = path.resolve(import.meta.dirname, '../bin/vafa.js');
 

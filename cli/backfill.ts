@@ -7,8 +7,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { auditFileStatements, insertAuditRows } from '../api/audit.js';
 import { loadSettings } from '../config/settings.js';
-import { createLogger } from '../platform/log.js';
-import { connectNats } from '../platform/nats.js';
+import { createLogger, connectNats } from '../platform/mod.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { backfillDeployment } from '../scorer/runtime/backfill/deployment.js';
@@ -16,7 +15,7 @@ import type { BackfillProgress } from '../scorer/runtime/backfill/backfill.js';
 import { listSources } from '../scorer/runtime/backfill/sources.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Stack } from '../app/stack.js';
+import type { Stack } from '../app/mod.js';
 import type { Command } from './main.js';
 import { buildEngineConfig, readPolicyFileSync } from '../config/policy.js';
 
@@ -102,7 +101,7 @@ export const backfillCommand: Command = {
       await admin.close();
       warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
     } else {
-      const { startStack } = await import('../app/stack.js');
+      const { startStack } = await import('../app/mod.js');
       engines = await startStack({ settings, logger, scorer: false, api: false, churn: null });
       nc = engines.nc;
       warehouse = engines.warehouse;

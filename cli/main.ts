@@ -6,10 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadSettings, SettingsError } from '../config/settings.js';
-import { createLogger } from '../platform/log.js';
-import { enginePids, killEngines } from '../platform/children.js';
-import { sleep } from '../platform/deadline.js';
-import type { Command } from '../app/command.js';
+import { createLogger, enginePids, killEngines, sleep } from '../platform/mod.js';
+import type { Command } from '../app/mod.js';
 
 /** After a command returns, a handle left open (a socket, a timer) must not keep the process alive. */
 const LINGER_MS = 3000;

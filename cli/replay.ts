@@ -1,8 +1,7 @@
 /** `vafa replay --from <seq|time>`: rebuild the ClickHouse tables from stream TX. */
 import { parseArgs } from 'node:util';
 import { loadSettings } from '../config/settings.js';
-import { createLogger } from '../platform/log.js';
-import { connectNats } from '../platform/nats.js';
+import { createLogger, connectNats } from '../platform/mod.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { parseReplayFrom, replay } from '../scorer/runtime/replay.js';

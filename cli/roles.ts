@@ -3,12 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSettings, SettingsError } from '../config/settings.js';
-import { insecureEngines } from '../app/engine-credentials.js';
-import { createLogger, type Logger } from '../platform/log.js';
-import { startStack } from '../app/stack.js';
+import { insecureEngines, startStack, type Stack } from '../app/mod.js';
+import { createLogger, type Logger, untilParentGone } from '../platform/mod.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
-import { untilParentGone } from '../platform/children.js';
-import type { Stack } from '../app/stack.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { readPolicyFileSync } from '../config/policy.js';
@@ -76,7 +73,7 @@ export const warehouseCommand: Command = {
     const settings = loadSettings();
     const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, host: { type: 'string' }, 'data-dir': { type: 'string' } } });
     const logger = createLogger({ level: settings.logLevel, name: 'warehouse' });
-    const { runWarehouse } = await import('../platform/warehouse/main.js');
+    const { runWarehouse } = await import('../platform/warehouse/mod.js');
     guardSignals();
     // Started by vafa (IPC channel): stop when vafa is gone, however it went.
     const parentGone = untilParentGone();

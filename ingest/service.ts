@@ -10,7 +10,7 @@ import {
 import { partitionOf, txMsgId, txSubject } from '../contracts/subjects.js';
 import { tokenizePan } from './tokenize.js';
 import { consentErrors, Validator, type FieldError } from './validation.js';
-import { JetStreamUnavailableError, type OutboundMessage, type Publisher, type PublishResult } from '../platform/publisher.js';
+import { JetStreamUnavailableError, type OutboundMessage, type Publisher, type PublishResult } from '../platform/mod.js';
 import { createHash } from 'node:crypto';
 
 export type ItemResult =

@@ -4,7 +4,7 @@
  * isolates the rows the server refuses) and adds the bound on pending rows and the close with a deadline.
  */
 import type { Row, TableName } from '../scorer/core/types.js';
-import { withDeadline } from '../platform/deadline.js';
+import { withDeadline } from '../platform/mod.js';
 import type { ClickHouseSink, RefusedRow } from './clickhouse/sink.js';
 import { OutputGate, type Output, type OutputStats, type Refusal } from './output.js';
 

@@ -5,9 +5,7 @@
  * no PubAck in time, no quorum) are retried with capped back-off until they land or the output is closed;
  * a message larger than the server's `max_payload` can never land and is refused (`max_payload`).
  */
-import { sleep } from '../platform/deadline.js';
-import { FailureEpisode } from '../platform/episode.js';
-import type { Logger } from '../platform/log.js';
+import { sleep, FailureEpisode, type Logger } from '../platform/mod.js';
 import { nextDelay, OutputGate, SinkClosedError, type Output, type OutputStats, type Refusal } from './output.js';
 
 /** A message with its `Nats-Msg-Id` (the shape of platform/publisher.ts's `OutboundMessage`). */

@@ -6,9 +6,7 @@
  * returned as a `Refusal` (`http_<status>`); any other answer, a network error or a timeout is retried
  * with capped back-off until it lands or the output is closed.
  */
-import { sleep } from '../platform/deadline.js';
-import { FailureEpisode } from '../platform/episode.js';
-import type { Logger } from '../platform/log.js';
+import { sleep, FailureEpisode, type Logger } from '../platform/mod.js';
 import { offerHeaders } from '../scorer/core/offers/engine.js';
 import { nextDelay, OutputGate, SinkClosedError, type Output, type OutputStats, type Refusal } from './output.js';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook.js';

@@ -24,7 +24,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerCon
 import { headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { STREAM_DLQ, STREAM_OFFERS } from '../contracts/subjects.js';
 import { offerHeaders } from '../scorer/core/offers/engine.js';
-import type { Logger } from '../platform/log.js';
+import type { Logger } from '../platform/mod.js';
 
 export interface WebhookSinkOptions {
   nc: NatsConnection;

@@ -10,7 +10,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { Counter, type Registry } from 'prom-client';
 import type { TransactionV1 } from '../../contracts/events.js';
-import type { Logger } from '../../platform/log.js';
+import type { Logger } from '../../platform/mod.js';
 import type { CardDirectory, IngestService } from '../service.js';
 import type { FieldError } from '../validation.js';
 import { decode, encode, Iso8583DecodeError, responseHeader, type DecodedMessage, type FieldValue, type PartialMessage } from './codec.js';

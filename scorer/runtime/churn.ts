@@ -24,7 +24,7 @@ import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EXPLAIN_FORMAT, explain, type Explainer, type Reason } from '../../training/reasons.js';
-import type { Logger } from '../../platform/log.js';
+import type { Logger } from '../../platform/mod.js';
 import { FEATURE_NAMES } from '../core/features/catalogue.js';
 import { compileMapping, type CompiledMapping } from '../../models/mapping.js';
 import { FEATURE_INDEX, FEATURE_VALUES, type FeatureVector } from '../core/features/engine.js';

@@ -15,9 +15,7 @@ import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { fmix32, fnv1a32 } from '../../contracts/subjects.js';
-import { DeadlineError, withDeadline } from '../../platform/deadline.js';
-import { FailureEpisode } from '../../platform/episode.js';
-import type { Logger } from '../../platform/log.js';
+import { DeadlineError, withDeadline, FailureEpisode, type Logger } from '../../platform/mod.js';
 
 /** What a worker checks before it commits (acks) a batch. */
 export interface Fence {

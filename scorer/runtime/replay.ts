@@ -17,7 +17,7 @@ import type { ChurnScorer } from './worker.js';
 import { decodeTx } from './decode.js';
 import { erasuresInStream } from './mentions.js';
 import { eraseMentions } from '../core/erasure.js';
-import type { Logger } from '../../platform/log.js';
+import type { Logger } from '../../platform/mod.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 export type ReplayFrom = { seq: number } | { time: string };

@@ -15,7 +15,7 @@
  * head of `TX` are recorded (erased-head.ts), so a scorer that lost its store still rebuilds from it.
  */
 import { DeliverPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import type { Logger } from '../../platform/log.js';
+import type { Logger } from '../../platform/mod.js';
 import { CARD_DIRECTORY_BUCKET, partitionFilter, STREAM_DLQ, STREAM_OFFERS, STREAM_TX } from '../../contracts/subjects.js';
 import type { StreamErasure } from '../../contracts/erasure.js';
 import { headBefore, recordErasedHead } from './erased-head.js';

@@ -11,8 +11,7 @@ import { Counter, type Registry } from 'prom-client';
 import { parseRules, RulesError, type LoyaltyRules } from '../core/loyalty/rules.js';
 import { txSubject } from '../../contracts/subjects.js';
 import type { ControlV1 } from '../../contracts/events.js';
-import type { Publisher } from '../../platform/publisher.js';
-import type { Logger } from '../../platform/log.js';
+import type { Publisher, Logger } from '../../platform/mod.js';
 
 export type RulesPublishResult =
   | { status: 'published'; version: string; partitions: number }

@@ -14,11 +14,8 @@ import { PartitionOwnership } from './ownership.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
 import { ClickHouseOutput } from '../../sinks/output-clickhouse.js';
 import { JetStreamOutput } from '../../sinks/output-jetstream.js';
-import { Publisher } from '../../platform/publisher.js';
-import { natsJsm } from '../../platform/nats.js';
-import type { Logger } from '../../platform/log.js';
+import { Publisher, natsJsm, withDeadline, type Logger } from '../../platform/mod.js';
 import { iso } from '../core/types.js';
-import { withDeadline } from '../../platform/deadline.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 export interface ScorerOptions {

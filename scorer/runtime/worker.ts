@@ -27,7 +27,7 @@ import { StoreCorruptError } from './store/lmdb-store.js';
 import { decodeTx, type Decoded } from './decode.js';
 import { erasedHead } from './erased-head.js';
 import { eraseMentionsOf, mentionsOf, seedErasures } from './mentions.js';
-import type { Logger } from '../../platform/log.js';
+import type { Logger } from '../../platform/mod.js';
 import type { RefusedRow } from '../../sinks/clickhouse/sink.js';
 import type { Output } from '../../sinks/output.js';
 import type { RefusedTableRow, RowsByTable } from '../../sinks/output-clickhouse.js';

@@ -3,8 +3,7 @@
  * real server are the same to them.
  */
 import { ClickHouseLogLevel, createClient, type ClickHouseClient, type Logger as ClientLogger, type LogParams, type WarnLogParams } from '@clickhouse/client';
-import { errorSummary } from '../../platform/episode.js';
-import type { Logger } from '../../platform/log.js';
+import { errorSummary, type Logger } from '../../platform/mod.js';
 
 export interface WarehouseConnection {
   url: string;

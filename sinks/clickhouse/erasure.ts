@@ -25,7 +25,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, rmSync } from 'node:fs';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { sleep } from '../../platform/deadline.js';
+import { sleep } from '../../platform/mod.js';
 
 /** The erasure id that replaces the customer id in kept rows. */
 export const ERASURE_ID_PATTERN = /^erased-[0-9a-f]{24}$/;

@@ -16,9 +16,7 @@
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Row, TableName } from '../../scorer/core/types.js';
-import type { Logger } from '../../platform/log.js';
-import { sleep } from '../../platform/deadline.js';
-import { FailureEpisode } from '../../platform/episode.js';
+import { sleep, FailureEpisode, type Logger } from '../../platform/mod.js';
 import { classifySinkError, refusedRowHint, SinkClosedError, type SinkFailure } from './errors.js';
 import { RowBinaryTableEncoder, RowBinaryUnsupportedTypeError } from './rowbinary.js';
 import { TABLES, type TableDef } from './schema.js';

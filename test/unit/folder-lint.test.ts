@@ -3,7 +3,8 @@
  * only platform/ and contracts/; contracts/ only itself; the domain (api, config, dashboards, ingest,
  * models, scorer, simulator, sinks, training) does not import app/, bench/ or cli/; app/ does not import
  * bench/ or cli/; bench/ does not import cli/ (cli/main.ts runs the benchmarks as `vafa bench`). Snippets
- * are linted in memory as files of those folders with the project's own configuration.
+ * are linted in memory as files of those folders with the project's own configuration. And platform/ and
+ * app/ are imported from outside only through their public surface, a mod.ts.
  */
 import path from 'node:path';
 import { ESLint } from 'eslint';
@@ -43,7 +44,7 @@ describe('bench/ does not import cli/', () => {
   });
 
   it('accepts what bench/ uses instead (app/), and cli/ importing bench/', async () => {
-    expect(await findings("import { countRows, waitForDrain } from '../app/drain.js';\nimport type { Command } from '../app/command.js';\nexport const w = [countRows, waitForDrain];\nexport type C = Command;", 'bench/x.ts')).toEqual([]);
+    expect(await findings("import { countRows, waitForDrain, type Command } from '../app/mod.js';\nexport const w = [countRows, waitForDrain];\nexport type C = Command;", 'bench/x.ts')).toEqual([]);
     expect(await findings("export const load = async (): Promise<unknown> => import('../bench/main.js');", 'cli/x.ts')).toEqual([]);
   });
 });
@@ -85,7 +86,7 @@ describe('the domain does not import app/, bench/ or cli/', () => {
   });
 
   it('accepts the domain importing platform/ and other domain folders, and app/ importing the domain', async () => {
-    expect(await findings("import type { Logger } from '../../platform/log.js';\nimport { migrate } from '../../sinks/clickhouse/migrate.js';\nexport type L = Logger;\nexport const m = migrate;", 'scorer/runtime/x.ts')).toEqual([]);
+    expect(await findings("import type { Logger } from '../../platform/mod.js';\nimport { migrate } from '../../sinks/clickhouse/migrate.js';\nexport type L = Logger;\nexport const m = migrate;", 'scorer/runtime/x.ts')).toEqual([]);
     expect(await findings("import { ScorerService } from '../scorer/runtime/service.js';\nimport { buildApp } from '../api/app.js';\nexport const s = [ScorerService, buildApp];", 'app/x.ts')).toEqual([]);
   });
 });
@@ -96,5 +97,22 @@ describe('app/ does not import bench/ or cli/', () => {
     ['bench/', "import type { Progress } from '../bench/progress.js';\nexport type P = Progress;", 'bench'],
   ])('reports %s', async (_name, code, to) => {
     expect((await findings(code, 'app/x.ts')).join('\n')).toContain(`app/ must not import ${to}/`);
+  });
+});
+
+describe('platform/ and app/ are imported through their mod.ts', () => {
+  it.each([
+    ['a module of platform/', "import { createLogger } from '../platform/log.js';\nexport const l = createLogger;", 'cli/x.ts', 'platform/log'],
+    ['a type of platform/, from the domain', "import type { Logger } from '../../platform/log.js';\nexport type L = Logger;", 'scorer/runtime/x.ts', 'platform/log'],
+    ['a module of platform/warehouse/', "export const load = async (): Promise<unknown> => import('../platform/warehouse/main.js');", 'cli/x.ts', 'platform/warehouse/main'],
+    ['a module of app/', "import { startStack } from '../app/stack.js';\nexport const s = startStack;", 'bench/x.ts', 'app/stack'],
+  ])('reports %s', async (_name, code, file, target) => {
+    expect((await findings(code, file)).join('\n')).toContain(`through its public surface`);
+    expect((await findings(code, file)).join('\n')).toContain(target);
+  });
+
+  it('accepts the mod.ts files, and the modules of a folder importing each other', async () => {
+    expect(await findings("import { createLogger } from '../platform/mod.js';\nimport { startStack } from '../app/mod.js';\nexport const l = [createLogger, startStack];\nexport const load = async (): Promise<unknown> => import('../platform/warehouse/mod.js');", 'cli/x.ts')).toEqual([]);
+    expect(await findings("import { startLocalNats } from '../platform/mod.js';\nimport { waitForDrain } from './drain.js';\nexport const s = [startLocalNats, waitForDrain];", 'app/x.ts')).toEqual([]);
   });
 });

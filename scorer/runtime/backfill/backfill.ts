@@ -38,7 +38,7 @@ import type { CardDirectory } from '../../../ingest/service.js';
 import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
 import type { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
-import type { Logger } from '../../../platform/log.js';
+import type { Logger } from '../../../platform/mod.js';
 import { listSources, ReadMeter, streamOrder, type BadLine, type RecordKind, type SourceRecord } from './sources.js';
 import { BackfillError, PartitionRunner, type BackfillPartitions, type BatchEvent, type BatchOutcome, type CheckItem, type CreditOut, type FeederMark, type PartitionStart, type PublishedCredit } from './partitions.js';
 import { RecordPreparer } from './prepare.js';

@@ -17,7 +17,7 @@ import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
 import type { ChangeTracker } from '../store/changes.js';
 import type { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
-import type { Logger } from '../../../platform/log.js';
+import type { Logger } from '../../../platform/mod.js';
 import type { RecordKind } from './sources.js';
 
 /** A backfill stopped at a bad line (`strict`), or a store that already holds live state. */

@@ -10,7 +10,7 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { isRealDate, TransactionV1 } from '../../../contracts/events.js';
 import { Validator } from '../../../ingest/validation.js';
 import { IngestService, semanticErrors } from '../../../ingest/service.js';
-import type { Publisher } from '../../../platform/publisher.js';
+import type { Publisher } from '../../../platform/mod.js';
 import type { RecordKind } from './sources.js';
 
 const Rfc3339 = Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$', description: 'RFC 3339 date-time, e.g. 2026-11-23T10:15:00Z' });

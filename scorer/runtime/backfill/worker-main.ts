@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { createLogger } from '../../../platform/log.js';
+import { createLogger } from '../../../platform/mod.js';
 
 import { LmdbStateStore } from '../store/lmdb-store.js';
 import { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';

@@ -24,7 +24,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { CustomerState, PartitionState, Timer } from '../../core/state.js';
-import type { Logger } from '../../../platform/log.js';
+import type { Logger } from '../../../platform/mod.js';
 import type { CheckpointStore } from '../checkpoints.js';
 import { ChangeTracker, isPartial, PartialStateError, rawCustomers, trackerOf, type CustomerCache, type CustomerChanges, type CustomerSource } from './changes.js';
 import { CodecError, decodeRecord, encodeRecord } from './codec.js';

@@ -12,11 +12,10 @@
 import { renameSync } from 'node:fs';
 import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from '../../../platform/log.js';
+import { withDeadline, type Logger } from '../../../platform/mod.js';
 import { FileCheckpointStore, NatsCheckpointStore, type CheckpointStore } from '../checkpoints.js';
 import { LmdbStateStore, StoreOpenError, type LmdbStateStoreOptions } from './lmdb-store.js';
 import { NatsSnapshots } from './snapshots.js';
-import { withDeadline } from '../../../platform/deadline.js';
 
 /** Longest wait for a released partition's last snapshot; past it the next owner replays more of the stream. */
 const releaseShipMs = 10_000;

@@ -14,14 +14,13 @@ import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManage
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from '../../../platform/log.js';
+import { sleep, type Logger } from '../../../platform/mod.js';
 import { scanStream } from '../retained-erasure.js';
 import { readableOf } from '../checkpoints.js';
 import { decodeRecord, type RecordKind } from './codec.js';
 import { CUSTOMER_PREFIX, META, TIMER_PREFIX, type StoreFrame } from './lmdb-store.js';
 import { CHAIN_BUCKET, chainKey, encodeFrames, objectFrames, readChain, SNAPSHOT_BUCKET, SnapshotFormatError, type Chain } from './snapshots.js';
 import type { SnapshotErasure } from '../../../contracts/erasure.js';
-import { sleep } from '../../../platform/deadline.js';
 import { namesErased } from '../../core/erasure.js';
 import type { CustomerState } from '../../core/state.js';
 

@@ -17,7 +17,7 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { Logger } from '../../../platform/log.js';
+import type { Logger } from '../../../platform/mod.js';
 import type { CustomerChanges } from './changes.js';
 import { decodeRecord } from './codec.js';
 import { readableOf } from '../checkpoints.js';
