@@ -46,7 +46,8 @@ describe('erasing a customer in the scorer', () => {
       const s = await state('ERASE-ME');
       return s && Number(s.version) > 0 && Number(s.tx_count_30d) === 1 ? s : undefined;
     }, 30_000, 'the customer to start again with one transaction');
-    const points = (await queryRows<{ points: number }>(stack, `SELECT points FROM vafa.scored_transactions FINAL WHERE tx_id = '${String(next.tx_id)}'`))[0]!;
+    // A batch's tables are inserted side by side: its scored row can land after its state row.
+    const points = await waitFor(async () => (await queryRows<{ points: number }>(stack, `SELECT points FROM vafa.scored_transactions FINAL WHERE tx_id = '${String(next.tx_id)}'`))[0], 30_000, 'the new transaction\'s scored row');
     expect(Number(fresh.points_balance), 'the balance holds only the new transaction').toBe(Number(points.points));
     expect(await state('KEEP-ME')).toEqual(kept);
   }, 90_000);
