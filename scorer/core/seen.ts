@@ -54,13 +54,18 @@ function murmurLane(id: string, seed: number, c1: number, c2: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** The three lanes of the id hash, each MurmurHash3 with its own seed and constants. */
+const laneA = (id: string): number => murmurLane(id, 0x9747b28c, 0xcc9e2d51, 0x1b873593);
+const laneB = (id: string): number => murmurLane(id, 0x3c6ef372, 0x85ebca77, 0xc2b2ae3d);
+const laneC = (id: string): number => murmurLane(id, 0xa54ff53a, 0x27d4eb2f, 0x165667b1);
+
 const char = (lane: number, shift: number): number => CODES[(lane >>> shift) & 63]!;
 
 /** The 72-bit hash of a tx id as HASH_CHARS characters: 30 bits of two lanes and 12 of a third. */
 export function idHash(id: string): string {
-  const a = murmurLane(id, 0x9747b28c, 0xcc9e2d51, 0x1b873593);
-  const b = murmurLane(id, 0x3c6ef372, 0x85ebca77, 0xc2b2ae3d);
-  const c = murmurLane(id, 0xa54ff53a, 0x27d4eb2f, 0x165667b1);
+  const a = laneA(id);
+  const b = laneB(id);
+  const c = laneC(id);
   return String.fromCharCode(
     char(a, 0), char(a, 6), char(a, 12), char(a, 18), char(a, 24),
     char(b, 0), char(b, 6), char(b, 12), char(b, 18), char(b, 24),
@@ -70,9 +75,9 @@ export function idHash(id: string): string {
 
 /** Writes `idHash(id)`'s HASH_CHARS character codes into `out` from `at` (the state codec, without a string per id). */
 export function writeIdHash(id: string, out: Uint8Array, at: number): void {
-  const a = murmurLane(id, 0x9747b28c, 0xcc9e2d51, 0x1b873593);
-  const b = murmurLane(id, 0x3c6ef372, 0x85ebca77, 0xc2b2ae3d);
-  const c = murmurLane(id, 0xa54ff53a, 0x27d4eb2f, 0x165667b1);
+  const a = laneA(id);
+  const b = laneB(id);
+  const c = laneC(id);
   for (let i = 0; i < 5; i++) out[at + i] = char(a, i * 6);
   for (let i = 0; i < 5; i++) out[at + 5 + i] = char(b, i * 6);
   out[at + 10] = char(c, 0);
