@@ -20,6 +20,7 @@ import { Engine, type EngineConfig, type Pending } from '../scorer/core/engine.j
 import { FEATURE_NAMES } from '../scorer/core/features/catalogue.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../scorer/core/state.js';
 import { Emit, type Score } from '../scorer/core/types.js';
+import { messagesOf, tableRows } from '../sinks/mapping.js';
 import { decodeTx } from '../scorer/runtime/decode.js';
 import { createBank, readHistory, SIMULATOR_VERSION, writeHistory } from '../simulator/mod.js';
 import { historyMessages, type HistoryEvent } from '../training/dataset.js';
@@ -163,8 +164,8 @@ export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states
     const scores = pendings.map((x) => score(x.p));
     pendings.forEach((x, i) => engine.complete(x.state, x.p, scores[i], emit));
     pendingCount += pendings.length;
-    for (const [table, list] of emit.tableRows()) rows[table] = (rows[table] ?? 0) + list.length;
-    publishes += emit.publishes.length;
+    for (const [table, list] of tableRows(emit)) rows[table] = (rows[table] ?? 0) + list.length;
+    publishes += messagesOf(emit).length;
     opts.onBatch?.(emit);
   }
   const seconds = (performance.now() - started) / 1000;
@@ -223,8 +224,8 @@ export async function dumpOutputs(input: CoreInput, dir: string, opts: ReplayOpt
   replayCore(input, {
     ...opts,
     onBatch: (emit) => {
-      for (const [table, list] of emit.tableRows()) for (const row of list) write(table, `${JSON.stringify(row)}\n`);
-      for (const p of emit.publishes) write('publishes', `${JSON.stringify(p)}\n`);
+      for (const [table, list] of tableRows(emit)) for (const row of list) write(table, `${JSON.stringify(row)}\n`);
+      for (const p of messagesOf(emit)) write('publishes', `${JSON.stringify(p)}\n`);
     },
   });
   const sums: Record<string, string> = {};

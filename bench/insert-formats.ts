@@ -18,7 +18,7 @@ import type { TxMessage } from '../contracts/events.js';
 import { createLogger, freePort, spawnWarehouse } from '../platform/mod.js';
 import { Engine } from '../scorer/core/engine.js';
 import { newPartitionState } from '../scorer/core/state.js';
-import { Emit, type Row } from '../scorer/core/types.js';
+import { OutputEmit, type Row } from '../sinks/mapping.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { ClickHouseSink, type SinkInsertFormat } from '../sinks/clickhouse/sink.js';
@@ -52,11 +52,11 @@ function templates(): { tx: Row[]; state: Row[] } {
   for (const { cards: _cards, ...profile } of bank.profiles()) messages.push({ kind: 'profile', body: profile });
   for (const ev of bank.events()) if (ev.kind === 'transaction') messages.push(ev);
   for (const msg of messages) {
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const pending = engine.apply(state, { seq: state.seq + 1, partition: 0, msg }, emit);
     if (pending) engine.complete(state, pending, { probability: 0.05, modelVersion: 'bench' }, emit);
     tx.push(...(emit.rows.get('scored_transactions') ?? []));
-    customers.push(...emit.customers.values());
+    customers.push(...emit.customerRows.values());
     if (tx.length >= 5000 && customers.length >= 5000) break;
   }
   return { tx, state: customers };

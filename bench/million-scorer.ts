@@ -26,6 +26,7 @@ import type { TransactionV1, TxMessage } from '../contracts/events.js';
 import { Engine, type Pending } from '../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
 import { Emit } from '../scorer/core/types.js';
+import { tableRows } from '../sinks/mapping.js';
 import { LmdbStateStore, partitionCacheBounds, type ChangeTracker } from '../scorer/runtime/store/mod.js';
 import { DEFAULT_TIMER_SLICE } from '../scorer/runtime/worker.js';
 import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
@@ -215,7 +216,7 @@ async function main(): Promise<void> {
       }
       timersFired += timers;
       for (const pending of pendings) engine.complete(state, pending, { probability: 0.1, modelVersion: 'bench' }, emit);
-      emit.tableRows();
+      tableRows(emit);
       t = stage('apply', t);
       inFlight[i] = store.commit(state, tracker.take());
       stage('encode', t);

@@ -13,7 +13,7 @@ import type { TxMessage } from '../contracts/events.js';
 import { createLogger, freePort, spawnWarehouse } from '../platform/mod.js';
 import { Engine } from '../scorer/core/engine.js';
 import { newPartitionState } from '../scorer/core/state.js';
-import { Emit, type Row } from '../scorer/core/types.js';
+import { OutputEmit, type Row } from '../sinks/mapping.js';
 import { createWarehouseClient } from '../sinks/clickhouse/client.js';
 import { migrate } from '../sinks/clickhouse/migrate.js';
 import { ClickHouseSink } from '../sinks/clickhouse/sink.js';
@@ -35,11 +35,11 @@ function templates(): Map<string, Row[]> {
   for (const { cards: _cards, ...profile } of bank.profiles()) messages.push({ kind: 'profile', body: profile });
   for (const ev of bank.events()) if (ev.kind === 'transaction') messages.push(ev);
   for (const msg of messages) {
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const pending = engine.apply(state, { seq: state.seq + 1, partition: 0, msg }, emit);
     if (pending) engine.complete(state, pending, { probability: 0.05, modelVersion: 'bench' }, emit);
     for (const [table, rows] of emit.rows) out.set(table, [...(out.get(table) ?? []), ...rows]);
-    out.set('customer_state', [...(out.get('customer_state') ?? []), ...emit.customers.values()]);
+    out.set('customer_state', [...(out.get('customer_state') ?? []), ...emit.customerRows.values()]);
   }
   return out;
 }

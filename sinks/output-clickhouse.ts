@@ -3,7 +3,7 @@
  * coalesces the batches of every partition into few inserts, retries transient and operator failures and
  * isolates the rows the server refuses) and adds the bound on pending rows and the close with a deadline.
  */
-import type { Row, TableName } from '../scorer/core/types.js';
+import type { Row, TableName } from './mapping.js';
 import { withDeadline } from '../platform/mod.js';
 import type { ClickHouseSink, RefusedRow } from './clickhouse/sink.js';
 import { OutputGate, type Output, type OutputStats, type Refusal } from './output.js';

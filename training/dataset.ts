@@ -18,6 +18,7 @@ import { Engine, type EngineConfig } from '../scorer/core/engine.js';
 import { featureVector, MODEL_FEATURE_NAMES } from '../scorer/core/features/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
 import { DAY_MS, Emit } from '../scorer/core/types.js';
+import { messagesOf } from '../sinks/mapping.js';
 import type { ChurnDataset } from './data.js';
 import type { ChurnHazard } from './oracle.js';
 import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
@@ -134,7 +135,7 @@ export interface BuiltDataset {
 /** The referral credits among what the core published (`tx.<p>.redemption`), as messages for the referrer's partition of this replay. */
 function referralCredits(emit: Emit, partitions: number): { msg: TxMessage; partition: number }[] {
   const out: { msg: TxMessage; partition: number }[] = [];
-  for (const p of emit.publishes) {
+  for (const p of messagesOf(emit)) {
     if (parseTxSubject(p.subject)?.kind !== 'redemption') continue;
     const body = p.payload as Extract<TxMessage, { kind: 'redemption' }>['body'];
     out.push({ msg: { kind: 'redemption', body }, partition: partitionOf(body.customer_id, partitions) });

@@ -8,7 +8,7 @@
  */
 import type { ControlV1, FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
 import { dueTimerCustomers, getCustomer, popDueTimer, type CustomerState, type PartitionState, type Timer } from './state.js';
-import { iso, parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
+import { parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
 import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from './features/catalogue.js';
 import {
   isLoyaltyTimer, loyaltyOnMigration, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyReversalWindowMs, loyaltyVersionAt, loyaltyConfig,
@@ -16,7 +16,7 @@ import {
 } from './loyalty/engine.js';
 import { parseRules } from './loyalty/rules.js';
 import { RulesTimeline } from './loyalty/timeline.js';
-import { featuresJson, featuresOnFeedback, featuresOnTransaction, featureValues, namedFeatures, FEATURE_VALUES, type FeatureConfig, type FeatureVector } from './features/engine.js';
+import { featuresOnFeedback, featuresOnTransaction, featureValues, namedFeatures, FEATURE_VALUES, type FeatureConfig, type FeatureVector } from './features/engine.js';
 import { forgetBefore, remember, seenDay, seenIds } from './seen.js';
 import { offersOnComplete, offersOnTimer, openOffer, type OffersConfig } from './offers/engine.js';
 import { onErasure, withPseudonyms } from './erasure.js';
@@ -201,15 +201,10 @@ export class Engine {
       applyStage(c, decideStage(c, asOf, p.features, c.churn.p, trigger, this.lifecycle), asOf === p.ctx.at ? p.ctx : { ...p.ctx, at: asOf }, p.sourceId, emit);
     }
     if (p.tx) {
-      const tx = p.tx;
-      emit.row('scored_transactions', {
-        tx_id: tx.tx_id, customer_id: tx.customer_id, channel: tx.channel, amount_minor: tx.amount_minor, currency: tx.currency,
-        occurred_at: iso(p.ctx.at), status: tx.status ?? 'approved', reverses_tx_id: tx.reverses_tx_id ?? '',
-        kind: tx.kind ?? 'standard', refund_of_tx_id: tx.refund_of_tx_id ?? '', mcc: tx.mcc ?? '',
-        merchant_id: tx.merchant_id ?? '', terminal_id: tx.terminal_id ?? '', branch_id: tx.branch_id ?? '', biller_id: tx.biller_id ?? '',
-        due_date: tx.due_date ?? null, card_token: tx.card_token ?? '', points: p.points, churn_probability: c.churn.p,
-        model_version: c.churn.version, churn_reasons: c.churn.reasons ?? '', lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '',
-        rules_version: loyaltyVersionAt(this.loyaltyFor(state), p.ctx.seq), duplicate_of_seq: 0, partition: p.ctx.partition, stream_seq: p.ctx.seq,
+      emit.event({
+        type: 'transaction_scored', tx: p.tx, at: p.ctx.at, points: p.points, churnProbability: c.churn.p, modelVersion: c.churn.version,
+        churnReasons: c.churn.reasons ?? '', stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '',
+        rulesVersion: loyaltyVersionAt(this.loyaltyFor(state), p.ctx.seq), partition: p.ctx.partition, seq: p.ctx.seq,
       });
     }
     emitCustomerState(c, p.ctx, p.features, emit, this.lifecycle);
@@ -331,11 +326,7 @@ export class Engine {
    */
   private emitFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx, emit: Emit): void {
     const campaign = fb.campaign_id ?? (fb.offer_id ? openOffer(c, fb.offer_id)?.campaign : undefined) ?? '';
-    emit.row('feedback', {
-      feedback_id: fb.feedback_id, customer_id: fb.customer_id, occurred_at: iso(ctx.at), kind: fb.kind, score: fb.score ?? null,
-      scale: fb.scale ?? '', resolves_feedback_id: fb.resolves_feedback_id ?? '', campaign_id: campaign, offer_id: fb.offer_id ?? '',
-      branch_id: fb.branch_id ?? '', channel: fb.channel ?? '', text: fb.text ?? '', lifecycle_stage: c.lifecycle.stage, stream_seq: ctx.seq,
-    });
+    emit.event({ type: 'feedback_recorded', feedback: fb, at: ctx.at, campaignId: campaign, stage: c.lifecycle.stage, seq: ctx.seq });
   }
 
   /** Fires the timers due at or before the watermark, in due order, at most `limit`; returns how many. */
@@ -421,9 +412,9 @@ function eventTime(ev: CoreEvent, state: PartitionState): number {
   }
 }
 
-/** The customer's `customer_state` row: the latest snapshot, with the features as of `ctx.at` and the CLV. */
+/** The customer's latest snapshot, with the features as of `ctx.at` and the CLV. */
 function emitCustomerState(c: CustomerState, ctx: Ctx, features: FeatureVector, emit: Emit, lifecycle: LifecycleConfig): void {
-  // Everything the row reads, as of now; formatting waits until no later row of this batch replaces it.
+  // Everything the snapshot reads, as of now; the rest waits until no later snapshot of this batch replaces it.
   const seq = ctx.seq;
   const at = ctx.at;
   const profile = c.profile;
@@ -437,11 +428,8 @@ function emitCustomerState(c: CustomerState, ctx: Ctx, features: FeatureVector, 
     const named = namedFeatures(values);
     const value = expectedValue(named, lifecycle.value);
     return {
-      customer_id: id, version: seq, updated_at: iso(at), segment: profile?.segment ?? '', branch_id: profile?.branch_id ?? '',
-      opened_at: profile?.opened_at ? iso(parseTime(profile.opened_at)) : null, points_balance: balance, tier,
-      churn_probability: p, model_version: version, churn_reasons: reasons ?? '', lifecycle_stage: stage, expected_value: value,
-      value_at_risk: value * p, tx_count_30d: named.tx_count_30d ?? 0, spend_30d_minor: named.spend_30d_minor ?? 0,
-      last_tx_at: lastAt ? iso(lastAt) : null, features: featuresJson(values), recent_offers: '[]',
+      customerId: id, seq, at, profile, balance, tier, churnProbability: p, modelVersion: version, churnReasons: reasons ?? '', stage,
+      expectedValue: value, txCount30d: named.tx_count_30d ?? 0, spend30dMinor: named.spend_30d_minor ?? 0, features: values, lastTxAt: lastAt,
     };
   });
 }

@@ -4,6 +4,7 @@
  * watermark; no wall clock, no I/O, no randomness (lint enforces it for scorer/core).
  */
 import type { CoreMessage } from '../../contracts/events.js';
+import type { CustomerSnapshot, DomainEvent } from './events.js';
 
 /**
  * An opening balance from a bank's previous loyalty club (`vafa backfill`, club files): never on `TX`.
@@ -53,59 +54,46 @@ export interface Ctx {
   historical?: boolean;
 }
 
-export type TableName =
-  | 'scored_transactions' | 'points_ledger' | 'customer_state' | 'offers' | 'offer_conversions'
-  | 'lifecycle_transitions' | 'tier_changes' | 'feedback' | 'offers_held';
-
-export type Row = Record<string, string | number | boolean | null>;
-
-/** A message the scorer publishes (offer triggers); `msgId` becomes `Nats-Msg-Id`. */
+/** A message to publish on a stream; `msgId` becomes `Nats-Msg-Id`. */
 export interface Publish {
   subject: string;
   msgId: string;
   payload: Record<string, unknown>;
 }
 
-/** Everything one batch caused: rows per table and messages to publish. */
+/**
+ * Everything one batch caused, as domain events (events.ts) in the order they happened, the latest
+ * snapshot of every customer it touched, and the events refused. What the outputs make of them is
+ * `sinks/mapping.ts`'s business.
+ */
 export class Emit {
-  readonly rows = new Map<TableName, Row[]>();
-  readonly publishes: Publish[] = [];
+  readonly events: DomainEvent[] = [];
   /** Events that could not be processed (poison), with the reason: they go to DLQ. */
   readonly rejected: { seq: number; reason: string }[] = [];
 
-  private readonly customerRows = new Map<string, Row | (() => Row)>();
+  private readonly snapshots = new Map<string, CustomerSnapshot | (() => CustomerSnapshot)>();
 
-  /** Latest `customer_state` row per customer in this batch (earlier ones would be replaced anyway). */
-  get customers(): Map<string, Row> {
-    for (const [id, row] of this.customerRows) if (typeof row === 'function') this.customerRows.set(id, row());
-    return this.customerRows as Map<string, Row>;
+  event(e: DomainEvent): void {
+    this.events.push(e);
   }
 
   /**
-   * The customer's latest `customer_state` row: a row, or a builder called only if no later row of the
-   * same customer replaces it in this batch (it must capture what it reads: the row is as of now).
+   * The customer's latest snapshot: a snapshot, or a builder called only if no later snapshot of the
+   * same customer replaces it in this batch (it must capture what it reads: the snapshot is as of now).
    */
-  customer(id: string, row: Row | (() => Row)): void {
-    this.customerRows.set(id, row);
+  customer(id: string, snapshot: CustomerSnapshot | (() => CustomerSnapshot)): void {
+    this.snapshots.set(id, snapshot);
   }
 
-  row(table: TableName, row: Row): void {
-    let list = this.rows.get(table);
-    if (!list) this.rows.set(table, (list = []));
-    list.push(row);
+  /** The latest snapshot of every customer the batch touched, by id, in first-touch order. */
+  get customers(): Map<string, CustomerSnapshot> {
+    for (const [id, s] of this.snapshots) if (typeof s === 'function') this.snapshots.set(id, s());
+    return this.snapshots as Map<string, CustomerSnapshot>;
   }
 
-  /** Every table's rows for the sink, `customer_state` included. */
-  tableRows(): Map<TableName, Row[]> {
-    const rows = new Map(this.rows);
-    if (this.customerRows.size) rows.set('customer_state', [...this.customers.values()]);
-    return rows;
-  }
-
-  count(): number {
-    let n = this.publishes.length + this.customerRows.size;
-    for (const l of this.rows.values()) n += l.length;
-    return n;
+  /** Customers with a snapshot (without building any). */
+  get customerCount(): number {
+    return this.snapshots.size;
   }
 }
 

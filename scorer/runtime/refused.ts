@@ -1,12 +1,14 @@
 /**
  * Rows ClickHouse refused, traced back to the events that caused them. A partition worker collects its
- * batch's rows in a `TracedEmit`, which remembers for every row the stream position of the event being
- * applied (or completed) when it was emitted; the sink hands back the very row objects it refused, and
+ * batch's domain events in a `TracedEmit`, which remembers for every event the stream position of the event being
+ * applied (or completed) when it was emitted, and so for every row made of it; the sink hands back the very row objects it refused, and
  * `refusedRowMessages` turns them into DLQ messages with deterministic ids.
  */
 import { createHash } from 'node:crypto';
 import { STREAM_TX, dlqSubject } from '../../contracts/subjects.js';
-import { Emit, type Row, type TableName } from '../core/types.js';
+import { Emit } from '../core/types.js';
+import type { DomainEvent } from '../core/events.js';
+import { tableRows, type Row, type TableName } from '../../sinks/mapping.js';
 import type { RefusedRow } from '../../sinks/clickhouse/sink.js';
 import { TABLES } from '../../sinks/clickhouse/schema.js';
 
@@ -23,35 +25,47 @@ export interface DlqMessage {
   headers: Record<string, string>;
 }
 
-/** An `Emit` that knows which event caused each row (`customer_state`: the event of the row kept). */
+/** An `Emit` that knows which event caused each row (`customer_state`: the event of the snapshot kept). */
 export class TracedEmit extends Emit {
   private current: RowSource | undefined;
   private readonly subjects = new Map<number, string>();
-  private readonly sources = new Map<Row, RowSource>();
+  private readonly eventSources = new Map<DomainEvent, RowSource>();
+  private readonly customerSources = new Map<string, RowSource>();
+  private readonly rowSources = new Map<Row, RowSource>();
 
-  /** Rows emitted from now on were caused by the event at `seq` on `subject`. */
+  /** Events emitted from now on were caused by the event at `seq` on `subject`. */
   applying(seq: number, subject: string): void {
     this.subjects.set(seq, subject);
     this.current = { seq, subject };
   }
 
-  /** Rows emitted from now on complete the event at `seq` (one already passed to `applying`). */
+  /** Events emitted from now on complete the event at `seq` (one already passed to `applying`). */
   completing(seq: number): void {
     this.current = { seq, subject: this.subjects.get(seq) ?? '' };
   }
 
+  /** The source of a row of the last `tableRows()`. */
   sourceOf(row: Row): RowSource | undefined {
-    return this.sources.get(row);
+    return this.rowSources.get(row);
   }
 
-  override row(table: TableName, row: Row): void {
-    super.row(table, row);
-    if (this.current) this.sources.set(row, this.current);
+  override event(e: DomainEvent): void {
+    super.event(e);
+    if (this.current) this.eventSources.set(e, this.current);
   }
 
-  override customer(id: string, row: Row): void {
-    super.customer(id, row);
-    if (this.current) this.sources.set(row, this.current);
+  override customer(id: string, snapshot: Parameters<Emit['customer']>[1]): void {
+    super.customer(id, snapshot);
+    if (this.current) this.customerSources.set(id, this.current);
+  }
+
+  /** Every table's rows (sinks/mapping.ts), each remembered with its source. */
+  tableRows(): Map<TableName, Row[]> {
+    this.rowSources.clear();
+    return tableRows(this, (row, from) => {
+      const source = typeof from === 'string' ? this.customerSources.get(from) : this.eventSources.get(from);
+      if (source) this.rowSources.set(row, source);
+    });
   }
 }
 

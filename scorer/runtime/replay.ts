@@ -12,6 +12,7 @@ import { Engine, type EngineConfig, type Pending } from '../core/engine.js';
 import { newPartitionState, type PartitionState } from '../core/state.js';
 import { Emit, parseTime } from '../core/types.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
+import { tableRows } from '../../sinks/mapping.js';
 import { TABLES } from '../../sinks/clickhouse/schema.js';
 import type { ChurnScorer } from './worker.js';
 import { decodeTx } from './decode.js';
@@ -105,7 +106,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     }
     const scores = opts.scorer && pendings.length ? await opts.scorer.scoreBatch(pendings.map((x) => x.p.features)) : [];
     pendings.forEach((x, i) => engine.complete(x.state, x.p, scores[i], x.emit));
-    const rows = kept.tableRows();
+    const rows = tableRows(kept);
     for (const l of rows.values()) summary.written += l.length;
     const refused = await sink.write(rows);
     if (refused.length) {

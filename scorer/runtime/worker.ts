@@ -33,6 +33,7 @@ import type { Output } from '../../sinks/output.js';
 import type { RefusedTableRow, RowsByTable } from '../../sinks/output-clickhouse.js';
 import type { OutboundMessage, RefusedMessage } from '../../sinks/output-jetstream.js';
 import { TracedEmit, refusedRowMessages } from './refused.js';
+import { messagesOf } from '../../sinks/mapping.js';
 import type { Fence } from './ownership.js';
 
 /** Scores feature vectors, one model call per micro-batch. */
@@ -464,7 +465,7 @@ export class PartitionWorker {
     }
     if (this.fenced) return;
     if (this.deps.fence && !this.deps.fence.valid) throw new FencedError(`partition ${this.partition} lease lost`);
-    const publishes: OutboundMessage[] = emit.publishes.map((p) => ({ subject: p.subject, msgId: p.msgId, data: Buffer.from(JSON.stringify(p.payload)) }));
+    const publishes: OutboundMessage[] = messagesOf(emit).map((p) => ({ subject: p.subject, msgId: p.msgId, data: Buffer.from(JSON.stringify(p.payload)) }));
     for (const d of dlq) publishes.push(d);
     const flight: Flight = {
       partition: this.partition, events: batch.length, firstSeq: batch[0]?.m.seq ?? this.state.seq + 1, last: batch[batch.length - 1]?.m,

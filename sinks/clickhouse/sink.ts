@@ -15,7 +15,7 @@
  */
 import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Row, TableName } from '../../scorer/core/types.js';
+import type { Row, TableName } from '../mapping.js';
 import { sleep, FailureEpisode, type Logger } from '../../platform/mod.js';
 import { classifySinkError, refusedRowHint, SinkClosedError, type SinkFailure } from './errors.js';
 import { RowBinaryTableEncoder, RowBinaryUnsupportedTypeError } from './rowbinary.js';

@@ -20,7 +20,7 @@ import type { TransactionV1 } from '../../contracts/events.js';
 import { partitionOf, STREAM_TX } from '../../contracts/subjects.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
-import { Emit } from '../../scorer/core/types.js';
+import { OutputEmit } from '../../sinks/mapping.js';
 import { ScorerService } from '../../scorer/runtime/service.js';
 import { openCheckpointStore, type OpenedStore } from '../../scorer/runtime/store/mod.js';
 import { consumerName } from '../../scorer/runtime/worker.js';
@@ -51,7 +51,7 @@ function expectedPerCustomer(all: TransactionV1[], partitions: number): Map<stri
     const p = partitionOf(tx.customer_id, partitions);
     const state = states.get(p) ?? newPartitionState(p);
     states.set(p, state);
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const pending = engine.apply(state, { seq: ++seq, partition: p, msg: { kind: 'transaction', body: tx } }, emit);
     if (pending) engine.complete(state, pending, undefined, emit);
     const c = out.get(tx.customer_id) ?? { points: 0, ledgerRows: 0, scored: 0, balance: 0 };

@@ -3,7 +3,7 @@ import type { ChildProcess } from 'node:child_process';
 import { makeTx, postJson, queryRows, spawnVafa, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
-import { Emit } from '../../scorer/core/types.js';
+import { OutputEmit } from '../../sinks/mapping.js';
 import { partitionOf } from '../../contracts/subjects.js';
 import type { TransactionV1 } from '../../contracts/events.js';
 import { waitForDrain } from '../../app/drain.js';
@@ -37,7 +37,7 @@ function expectedTotals(events: TransactionV1[], partitions: number): { rows: nu
     const p = partitionOf(tx.customer_id, partitions);
     const state = states.get(p) ?? newPartitionState(p);
     states.set(p, state);
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const pending = engine.apply(state, { seq: ++seq, partition: p, msg: { kind: 'transaction', body: tx } }, emit);
     if (pending) engine.complete(state, pending, undefined, emit);
     for (const r of emit.rows.get('points_ledger') ?? []) {

@@ -17,7 +17,7 @@ import { partitionOf, STREAM_DLQ } from '../../contracts/subjects.js';
 import { ScorerService } from '../../scorer/runtime/service.js';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
 import type { SinkFailure } from '../../sinks/clickhouse/errors.js';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 
 let stack: TestStack;
 let jsm: JetStreamManager;

@@ -16,7 +16,7 @@ import { waitForDrain } from '../../app/drain.js';
 import { loadSettings } from '../../config/settings.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
-import { Emit } from '../../scorer/core/types.js';
+import { OutputEmit } from '../../sinks/mapping.js';
 import { LmdbStateStore } from '../../scorer/runtime/store/mod.js';
 import { makeTx, postJson, queryRows, spawnVafa, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { buildEngineConfig } from '../../config/policy.js';
@@ -79,7 +79,7 @@ function expectedTotals(events: TransactionV1[], partitions: number): { rows: nu
     const p = partitionOf(tx.customer_id, partitions);
     const state = states.get(p) ?? newPartitionState(p);
     states.set(p, state);
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const pending = engine.apply(state, { seq: ++seq, partition: p, msg: { kind: 'transaction', body: tx } }, emit);
     if (pending) engine.complete(state, pending, undefined, emit);
     for (const r of emit.rows.get('points_ledger') ?? []) points += Number(r.points);

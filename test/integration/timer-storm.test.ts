@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postJson, queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
-import { Emit, type Row } from '../../scorer/core/types.js';
+import { OutputEmit, type Row } from '../../sinks/mapping.js';
 import { partitionOf } from '../../contracts/subjects.js';
 import type { TransactionV1 } from '../../contracts/events.js';
 import type { BatchInfo } from '../../scorer/runtime/worker.js';
@@ -66,7 +66,7 @@ function expected(events: readonly TransactionV1[]): { ledger: Map<string, strin
     const p = partitionOf(tx.customer_id, PARTITIONS);
     const state = states.get(p) ?? newPartitionState(p);
     states.set(p, state);
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const event = { seq: ++seq, partition: p, msg: { kind: 'transaction' as const, body: tx } };
     timers += engine.fireDue(state, event, emit, Number.MAX_SAFE_INTEGER);
     const pending = engine.apply(state, event, emit);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { newPartitionState } from '../../scorer/core/state.js';
-import { Emit } from '../../scorer/core/types.js';
+import { OutputEmit } from '../../sinks/mapping.js';
 import { loadSettings } from '../../config/settings.js';
 import type { CoreMessage } from '../../contracts/events.js';
 import { buildEngineConfig } from '../../config/policy.js';
@@ -26,7 +26,7 @@ function transitions(batch: number): string[] {
   const state = newPartitionState(0);
   const out: string[] = [];
   for (let i = 0; i < MSGS.length; i += batch) {
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const pending: Pending[] = [];
     MSGS.slice(i, i + batch).forEach((m, k) => {
       const p = engine.apply(state, { seq: i + k + 1, partition: 0, msg: m }, emit);

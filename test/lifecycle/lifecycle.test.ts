@@ -8,7 +8,8 @@ import {
   LifecycleConfigError, expectedValue, parseLifecycleConfig,
 } from '../../scorer/core/lifecycle/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
-import { DAY_MS, Emit, type Row, type Score } from '../../scorer/core/types.js';
+import { DAY_MS, type Score } from '../../scorer/core/types.js';
+import { OutputEmit, type Row } from '../../sinks/mapping.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 const T0 = Date.UTC(2026, 0, 1, 9);
@@ -38,20 +39,20 @@ class Run {
     if (warm) this.one(txMsg('BEAT', T0 - DAY_MS));
   }
 
-  private collect(emit: Emit): void {
+  private collect(emit: OutputEmit): void {
     this.transitions.push(...(emit.rows.get('lifecycle_transitions') ?? []));
-    for (const [id, row] of emit.customers) this.customerRows.set(id, row);
+    for (const [id, row] of emit.customerRows) this.customerRows.set(id, row);
   }
 
   one(msg: TxMessage, score?: (p: Pending) => Score | undefined): void {
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const p = this.engine.apply(this.state, { seq: ++this.seq, partition: 0, msg }, emit);
     if (p) this.engine.complete(this.state, p, score?.(p), emit);
     this.collect(emit);
   }
 
   batch(msgs: TxMessage[], score?: (p: Pending) => Score | undefined): void {
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const pendings: Pending[] = [];
     for (const msg of msgs) {
       const p = this.engine.apply(this.state, { seq: ++this.seq, partition: 0, msg }, emit);

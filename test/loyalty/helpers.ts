@@ -5,7 +5,8 @@ import { loyaltyConfig } from '../../scorer/core/loyalty/engine.js';
 import { parseRules, type LoyaltyRules } from '../../scorer/core/loyalty/rules.js';
 import type { RulesTimeline } from '../../scorer/core/loyalty/timeline.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
-import { Emit, type Publish, type Row } from '../../scorer/core/types.js';
+import { type Publish } from '../../scorer/core/types.js';
+import { OutputEmit, type Row } from '../../sinks/mapping.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 export const HOUR = 3_600_000;
@@ -37,9 +38,9 @@ export class Driver {
     this.state = newPartitionState(opts.partition ?? 0);
   }
 
-  send(msg: TxMessage, seq = this.seq + 1): Emit {
+  send(msg: TxMessage, seq = this.seq + 1): OutputEmit {
     this.seq = seq;
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const p = this.engine.apply(this.state, { seq, partition: this.state.partition, msg }, emit);
     if (p) this.engine.complete(this.state, p, undefined, emit);
     this.ledger.push(...(emit.rows.get('points_ledger') ?? []));
@@ -49,16 +50,16 @@ export class Driver {
     return emit;
   }
 
-  tx(body: Partial<TransactionV1> & { tx_id: string; occurred_at: string }): Emit {
+  tx(body: Partial<TransactionV1> & { tx_id: string; occurred_at: string }): OutputEmit {
     return this.send({ kind: 'transaction', body: { customer_id: 'c1', channel: 'pos', amount_minor: 0, currency: 'IRR', ...body } });
   }
 
-  redeem(body: { redemption_id: string; points: number; occurred_at: string; customer_id?: string }): Emit {
+  redeem(body: { redemption_id: string; points: number; occurred_at: string; customer_id?: string }): OutputEmit {
     const r: RedemptionV1 & { occurred_at: string } = { customer_id: 'c1', ...body };
     return this.send({ kind: 'redemption', body: r });
   }
 
-  profile(body: Partial<StoredProfileV1> & { opened_at: string }): Emit {
+  profile(body: Partial<StoredProfileV1> & { opened_at: string }): OutputEmit {
     return this.send({ kind: 'profile', body: { customer_id: 'c1', ...body } });
   }
 

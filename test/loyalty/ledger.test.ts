@@ -4,7 +4,7 @@ import { loyaltyOnTransaction, loyaltyConfig } from '../../scorer/core/loyalty/e
 import { referralCreditId } from '../../scorer/core/loyalty/referral.js';
 import { RulesTimeline } from '../../scorer/core/loyalty/timeline.js';
 import { getCustomer, newPartitionState } from '../../scorer/core/state.js';
-import { Emit, type Row } from '../../scorer/core/types.js';
+import { OutputEmit, type Row } from '../../sinks/mapping.js';
 import { partitionOf } from '../../contracts/subjects.js';
 import type { RedemptionV1 } from '../../contracts/events.js';
 import { checkInvariants, DAY, Driver, HOUR, rules } from './helpers.js';
@@ -47,7 +47,7 @@ describe('tiers', () => {
     const c = getCustomer(state, 'x');
     const cfg = loyaltyConfig(P, 1);
     const ctx = { seq: 1, partition: 0, at: Date.parse('2026-01-10T10:00:00Z'), watermark: 0 };
-    const out = loyaltyOnTransaction(state, c, { tx_id: 't', customer_id: 'x', channel: 'pos', amount_minor: 500, currency: 'IRR', occurred_at: '' }, ctx, cfg, new Emit());
+    const out = loyaltyOnTransaction(state, c, { tx_id: 't', customer_id: 'x', channel: 'pos', amount_minor: 500, currency: 'IRR', occurred_at: '' }, ctx, cfg, new OutputEmit());
     expect(out).toMatchObject({ points: 500, status: 'earned', tierChange: { customerId: 'x', from: 'bronze', to: 'gold' } });
   });
 
@@ -118,7 +118,7 @@ describe('expiry and redemptions', () => {
     const d = new Driver(P);
     d.tx({ tx_id: 'a', occurred_at: '2026-01-01T10:00:00Z', amount_minor: 30 });
     const e = d.tx({ tx_id: 'b', customer_id: 'c2', occurred_at: '2026-02-01T10:00:00Z', amount_minor: 1 });
-    expect(e.customers.get('c1')).toMatchObject({ points_balance: 0, version: 2 });
+    expect(e.customerRows.get('c1')).toMatchObject({ points_balance: 0, version: 2 });
   });
 });
 

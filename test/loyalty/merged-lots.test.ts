@@ -4,7 +4,7 @@
  * `expire` rows changes (one per merged lot). Also: one pending expiry timer per customer.
  */
 import { describe, expect, it } from 'vitest';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 import { checkInvariants, DAY, Driver, HOUR, rules } from './helpers.js';
 
 const policy = (windowDays: number): ReturnType<typeof rules> => rules(`

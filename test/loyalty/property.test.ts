@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { TransactionV1, TxMessage } from '../../contracts/events.js';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 import { checkInvariants, DAY, Driver, HOUR, rules } from './helpers.js';
 
 const POLICY = `

@@ -2,7 +2,7 @@
 import type { TransactionV1 } from '../../contracts/events.js';
 import { expect } from 'vitest';
 import type { LoyaltyRules } from '../../scorer/core/loyalty/rules.js';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 import { Driver, rules } from './helpers.js';
 
 export const REFUND_RULES = rules(`

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { featureValues, namedFeatures } from '../../scorer/core/features/engine.js';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 import { checkInvariants, Driver, rules } from './helpers.js';
 import { pick, refund, REFUND_RULES, type RefundTx } from './refund-helpers.js';
 

@@ -13,7 +13,7 @@ import { createLogger } from '../../platform/log.js';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { FEATURE_NAMES } from '../../scorer/core/features/catalogue.js';
 import { newPartitionState } from '../../scorer/core/state.js';
-import { Emit } from '../../scorer/core/types.js';
+import { OutputEmit } from '../../sinks/mapping.js';
 import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/churn.js';
 import {
   compilePath, explanationJson, MAX_FEATURE_NAME, MAX_REASONS, occlusionJson, pathReasonsJson, reasonNumber, reasonsPlan, ReasonsOptionError,
@@ -221,17 +221,17 @@ describe('the core carries the reasons into the rows', () => {
     const at = Date.parse('2026-03-01T08:00:00Z');
     const tx = (i: number) => ({ kind: 'transaction' as const, body: { tx_id: `r${i}`, customer_id: 'R1', channel: 'pos' as const, amount_minor: 1_000_000, currency: 'IRR', occurred_at: new Date(at + i * 60_000).toISOString(), status: 'approved' as const } });
     const reasons = '{"method":"path","bias":-3,"other":0.1,"top":[{"feature":"recency_days","value":40,"contribution":1.2}]}';
-    const run = (i: number, withReasons: boolean): Emit => {
-      const emit = new Emit();
+    const run = (i: number, withReasons: boolean): OutputEmit => {
+      const emit = new OutputEmit();
       const p = engine.apply(state, { seq: i + 1, partition: 0, msg: tx(i) }, emit) as Pending;
       engine.complete(state, p, { probability: 0.4, modelVersion: 'm', ...(withReasons ? { reasons } : {}) }, emit);
       return emit;
     };
     const first = run(0, true);
     expect(first.rows.get('scored_transactions')![0]!.churn_reasons).toBe(reasons);
-    expect(first.customers.get('R1')!.churn_reasons).toBe(reasons);
+    expect(first.customerRows.get('R1')!.churn_reasons).toBe(reasons);
     const second = run(1, false);
     expect(second.rows.get('scored_transactions')![0]!.churn_reasons).toBe('');
-    expect(second.customers.get('R1')!.churn_reasons).toBe('');
+    expect(second.customerRows.get('R1')!.churn_reasons).toBe('');
   });
 });

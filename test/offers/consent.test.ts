@@ -8,7 +8,7 @@ import { consentErrors } from '../../ingest/validation.js';
 import { statementAuditEntries } from '../../api/audit.js';
 import { consentAllows, heldReason, laterStatement, withStatements } from '../../scorer/core/offers/consent.js';
 import { isMember } from '../../scorer/core/loyalty/membership.js';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 import { Driver, HOUR, DAY, iso, testCatalogue } from './helpers.js';
 
 const T0 = Date.parse('2026-03-02T08:00:00Z');

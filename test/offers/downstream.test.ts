@@ -20,7 +20,8 @@ import { STREAM_OFFERS, STREAM_TX } from '../../contracts/subjects.js';
 import { waitForDrain } from '../../app/drain.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
-import { Emit, type Publish } from '../../scorer/core/types.js';
+import { type Publish } from '../../scorer/core/types.js';
+import { OutputEmit } from '../../sinks/mapping.js';
 import { decodeTx } from '../../scorer/runtime/decode.js';
 import { offerViewStatements } from '../../sinks/clickhouse/offer-views.js';
 import { startWebhookSink, verifyWebhookSignature, type WebhookSink } from '../../sinks/webhook.js';
@@ -117,7 +118,7 @@ async function expected(): Promise<{ publishes: Publish[]; holdouts: number }> {
     if (!d.ok) continue;
     const state = states.get(d.partition) ?? newPartitionState(d.partition);
     states.set(d.partition, state);
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const p = engine.apply(state, { seq, partition: d.partition, msg: d.msg }, emit);
     if (p) engine.complete(state, p, (await churn.scoreBatch([p.features]))[0], emit);
     publishes.push(...emit.publishes.filter((x) => x.subject.startsWith('offers.')));

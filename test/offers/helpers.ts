@@ -4,7 +4,8 @@ import { Engine, type EngineConfig, type Pending } from '../../scorer/core/engin
 import { parseOffers, type OffersCatalogue } from '../../scorer/core/offers/catalogue.js';
 import { offersConfig } from '../../scorer/core/offers/engine.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
-import { Emit, type Publish, type Row, type Score } from '../../scorer/core/types.js';
+import { type Publish, type Score } from '../../scorer/core/types.js';
+import { OutputEmit, type Row } from '../../sinks/mapping.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 export const HOUR = 3_600_000;
@@ -46,7 +47,7 @@ export class Driver {
     return reasons === undefined ? { probability: v, modelVersion: 'test' } : { probability: v, modelVersion: 'test', reasons };
   }
 
-  private collect(emit: Emit): Emit {
+  private collect(emit: OutputEmit): OutputEmit {
     this.offers.push(...(emit.rows.get('offers') ?? []));
     this.conversions.push(...(emit.rows.get('offer_conversions') ?? []));
     this.transitions.push(...(emit.rows.get('lifecycle_transitions') ?? []));
@@ -54,12 +55,12 @@ export class Driver {
     return emit;
   }
 
-  send(msg: TxMessage): Emit {
+  send(msg: TxMessage): OutputEmit {
     return this.batch([msg]);
   }
 
-  batch(msgs: TxMessage[]): Emit {
-    const emit = new Emit();
+  batch(msgs: TxMessage[]): OutputEmit {
+    const emit = new OutputEmit();
     const pendings: Pending[] = [];
     for (const msg of msgs) {
       const p = this.engine.apply(this.state, { seq: ++this.seq, partition: this.state.partition, msg }, emit);
@@ -69,15 +70,15 @@ export class Driver {
     return this.collect(emit);
   }
 
-  tx(body: Partial<TransactionV1> & { tx_id: string; occurred_at: string }): Emit {
+  tx(body: Partial<TransactionV1> & { tx_id: string; occurred_at: string }): OutputEmit {
     return this.send({ kind: 'transaction', body: txBody(body) });
   }
 
-  profile(body: Partial<StoredProfileV1> & { opened_at: string }): Emit {
+  profile(body: Partial<StoredProfileV1> & { opened_at: string }): OutputEmit {
     return this.send({ kind: 'profile', body: { customer_id: 'c1', ...body } });
   }
 
-  feedback(body: Partial<FeedbackV1> & { feedback_id: string; occurred_at: string }): Emit {
+  feedback(body: Partial<FeedbackV1> & { feedback_id: string; occurred_at: string }): OutputEmit {
     return this.send({ kind: 'feedback', body: { customer_id: 'c1', kind: 'survey', ...body } });
   }
 

@@ -17,7 +17,7 @@ import { CHANNELS, type TxMessage } from '../../contracts/events.js';
 import { fnv1a32 } from '../../contracts/subjects.js';
 import type { OffersCatalogue } from '../../scorer/core/offers/catalogue.js';
 import { inQuietHours, maxInWindow, windowAllows } from '../../scorer/core/offers/policy.js';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 import { catalogue, DAY, Driver, HOUR, iso } from './helpers.js';
 
 const CAT: OffersCatalogue = catalogue(`

@@ -7,7 +7,7 @@
  */
 import type { TxMessage } from '../../contracts/events.js';
 import type { OffersCatalogue } from '../../scorer/core/offers/catalogue.js';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 import { catalogue, DAY, Driver, HOUR, iso } from './helpers.js';
 
 export const RESPONDER_CATALOGUE: OffersCatalogue = catalogue(`

@@ -19,7 +19,7 @@ import { WebhookOutput, type WebhookTrigger } from '../../sinks/output-webhook.j
 import { STREAM_OFFERS } from '../../contracts/subjects.js';
 import { natsAuthOptions } from '../../platform/nats.js';
 import { Publisher } from '../../platform/publisher.js';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 import { describeOutput } from './conformance.js';
 import { startStallingProxy } from './proxy.js';
 

@@ -8,6 +8,7 @@ import { buildChurnDataset, historyMessages, type HistoryEvent } from '../../tra
 import { waitForDrain } from '../../app/drain.js';
 import { postJson, queryRows, startTestStack, type TestStack } from '../support/stack.js';
 import { buildEngineConfig } from '../../config/policy.js';
+import { customerRow } from '../../sinks/mapping.js';
 
 const PARTITIONS = 4;
 let stack: TestStack;
@@ -61,7 +62,8 @@ describe('online features equal offline features', () => {
       partitions: PARTITIONS,
       engine: buildEngineConfig(stack.settings),
       onEmit: (emit) => {
-        for (const [id, row] of emit.customers) {
+        for (const [id, snapshot] of emit.customers) {
+          const row = customerRow(snapshot);
           let m = offline.get(id);
           if (!m) offline.set(id, (m = new Map()));
           m.set(String(row.updated_at), String(row.features));

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 import { backfill, BackfillError, type BackfillOptions } from '../../scorer/runtime/backfill/backfill.js';
 import { classify, splitCsv } from '../../scorer/runtime/backfill/sources.js';
 import { LmdbStateStore } from '../../scorer/runtime/store/lmdb-store.js';

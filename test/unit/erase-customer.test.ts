@@ -13,7 +13,7 @@ import { txSubject } from '../../contracts/subjects.js';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { heapPop, heapPush, heapRemoveWhere } from '../../scorer/core/heap.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
-import { Emit } from '../../scorer/core/types.js';
+import { OutputEmit, outputCount } from '../../sinks/mapping.js';
 import { decodeTx } from '../../scorer/runtime/decode.js';
 import { LmdbStateStore, rawCustomers } from '../../scorer/runtime/store/mod.js';
 import { createBank } from '../../simulator/mod.js';
@@ -31,8 +31,8 @@ function traffic(): TxMessage[] {
   return out;
 }
 
-function run(state: PartitionState, msgs: readonly (TxMessage | { kind: 'control'; body: ControlV1 })[]): Emit {
-  const emit = new Emit();
+function run(state: PartitionState, msgs: readonly (TxMessage | { kind: 'control'; body: ControlV1 })[]): OutputEmit {
+  const emit = new OutputEmit();
   const pendings: Pending[] = [];
   for (const msg of msgs) {
     const pending = engine.apply(state, { seq: state.seq + 1, partition: PARTITION, msg }, emit);
@@ -57,7 +57,7 @@ describe('erasing a customer in the scorer', () => {
     expect(state.timers.some((t) => t.customerId === gone)).toBe(true);
     const before = structuredClone(state);
     const emit = run(state, [erase(gone)]);
-    expect(emit.count(), 'an erasure emits nothing').toBe(0);
+    expect(outputCount(emit), 'an erasure emits nothing').toBe(0);
     expect(Object.hasOwn(state.customers, gone)).toBe(false);
     expect(state.timers.some((t) => t.customerId === gone)).toBe(false);
     expect(state.customers[kept]).toEqual(before.customers[kept]);

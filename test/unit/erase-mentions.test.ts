@@ -12,7 +12,7 @@ import { eraseMentions, namesErased } from '../../scorer/core/erasure.js';
 import { referralCreditId } from '../../scorer/core/loyalty/referral.js';
 import { sha256Hex } from '../../scorer/core/sha256.js';
 import { decodeTx } from '../../scorer/runtime/decode.js';
-import { Emit } from '../../scorer/core/types.js';
+import { OutputEmit, outputCount } from '../../sinks/mapping.js';
 import { DAY, Driver, rules } from '../loyalty/helpers.js';
 
 const PARTS = 4;
@@ -39,8 +39,8 @@ const mentionsOf = (who: string): EraseMentions => ({
 });
 
 /** Applies the `erase_mentions` control message of `who` as the next event of `d`'s partition. */
-function eraseNamesOf(d: Driver, who: string, mentions?: readonly string[]): Emit {
-  const emit = new Emit();
+function eraseNamesOf(d: Driver, who: string, mentions?: readonly string[]): OutputEmit {
+  const emit = new OutputEmit();
   const ev = { seq: ++d.seq, partition: d.state.partition, msg: { kind: 'control' as const, body: mentionsOf(who) } };
   d.engine.apply(d.state, mentions ? { ...ev, mentions } : ev, emit);
   return emit;
@@ -72,7 +72,7 @@ describe('the core SHA-256', () => {
 
 /** Applies a transaction by hand (phase 1 and 2) and returns its `referred` feature. */
 function referredFeature(d: Driver, txId: string, occurredAt: string, amount: number): number {
-  const emit = new Emit();
+  const emit = new OutputEmit();
   const pending = d.engine.apply(d.state, { seq: ++d.seq, partition: d.state.partition, msg: { kind: 'transaction', body: { tx_id: txId, customer_id: REFERRED, channel: 'pos', amount_minor: amount, currency: 'IRR', occurred_at: occurredAt } } }, emit);
   d.engine.complete(d.state, pending!, undefined, emit);
   d.publishes.push(...emit.publishes.filter((m) => m.subject.startsWith('tx.')));
@@ -85,7 +85,7 @@ describe('erasing the customer who referred another', () => {
     expect(referredFeature(d, 'small-2', at(1.5), 10)).toBe(1);
     expect(namesErased(d.customer(REFERRED), { [sha256Hex(REFERRER)]: ERASURE_ID })).toBe(true);
     const emit = eraseNamesOf(d, REFERRER);
-    expect(emit.count(), 'the erasure itself emits nothing').toBe(0);
+    expect(outputCount(emit), 'the erasure itself emits nothing').toBe(0);
     const c = d.customer(REFERRED);
     expect(c.profile?.referred_by).toBe(ERASURE_ID);
     expect(c.loyalty.referral?.by).toBe(ERASURE_ID);

@@ -4,6 +4,8 @@ import { ClickHouseError, parseError } from '@clickhouse/client';
 import { classifySinkError, refusedRowHint } from '../../sinks/clickhouse/errors.js';
 import { refusedRowMessages, TracedEmit } from '../../scorer/runtime/refused.js';
 import type { RefusedRow } from '../../sinks/clickhouse/sink.js';
+import type { TransactionV1 } from '../../contracts/events.js';
+import type { CustomerSnapshot } from '../../scorer/core/events.js';
 
 const V = '(version 25.8.2.1)';
 /** Error bodies as a ClickHouse server (and the embedded warehouse) sends them; parsed by the client itself. */
@@ -97,17 +99,27 @@ describe('refused rows to DLQ', () => {
     const build = (): ReturnType<typeof refusedRowMessages> => {
       const emit = new TracedEmit();
       emit.applying(41, 'tx.3.transaction');
-      const a = { tx_id: 'T1', customer_id: 'C1', amount_minor: 'bad' };
-      emit.row('scored_transactions', a);
-      emit.customer('C1', { customer_id: 'C1', version: 41 });
+      const tx = { tx_id: 'T1', customer_id: 'C1', channel: 'pos', amount_minor: 1250, currency: 'EUR', occurred_at: '2026-01-02T10:00:00.000Z' } as TransactionV1;
+      emit.event({
+        type: 'transaction_scored', tx, at: Date.parse(tx.occurred_at), points: 12, churnProbability: 0.1, modelVersion: 'm', churnReasons: '',
+        stage: 'welcome', tier: 'base', segment: '', rulesVersion: 'r1', partition: 3, seq: 41,
+      });
+      const snapshot = (seq: number): CustomerSnapshot => ({
+        customerId: 'C1', seq, at: Date.parse(tx.occurred_at), profile: undefined, balance: 12, tier: 'base', churnProbability: 0.1, modelVersion: 'm',
+        churnReasons: '', stage: 'welcome', expectedValue: 0, txCount30d: 1, spend30dMinor: 1250, features: [], lastTxAt: 0,
+      });
+      emit.customer('C1', snapshot(41));
       emit.applying(42, 'tx.3.profile');
-      const latest = { customer_id: 'C1', version: 42 };
-      emit.customer('C1', latest);
+      emit.customer('C1', () => snapshot(42));
       emit.completing(41);
-      const b = { entry_id: 'E1', customer_id: 'C1', points: 'x' };
-      emit.row('points_ledger', b);
+      emit.event({
+        type: 'points_moved', entryId: 'E1', customerId: 'C1', kind: 'earn', points: 12, ruleId: 'base', rulesVersion: 'r1', sourceId: 'T1',
+        channel: 'pos', branchId: '', tier: 'base', at: Date.parse(tx.occurred_at), expiresAt: null, balanceAfter: 12, seq: 41,
+      });
+      const rows = emit.tableRows();
       const err = { kind: 'data' as const, reason: 'CANNOT_PARSE_NUMBER', code: '72', message: 'Cannot parse number' };
-      const refused: RefusedRow[] = [a, b, latest].map((row, i) => ({ table: ['scored_transactions', 'points_ledger', 'customer_state'][i]!, row, error: err, isolated: true, partRows: 1 }));
+      const tables = ['scored_transactions', 'points_ledger', 'customer_state'] as const;
+      const refused: RefusedRow[] = tables.map((table) => ({ table, row: rows.get(table)![0]!, error: err, isolated: true, partRows: 1 }));
       return refusedRowMessages(refused, (row) => emit.sourceOf(row));
     };
     const [a, b, c] = build();
@@ -115,7 +127,8 @@ describe('refused rows to DLQ', () => {
     expect(a!.headers).toMatchObject({ 'Vafa-Table': 'scored_transactions', 'Vafa-Source-Seq': '41', 'Vafa-Source-Subject': 'tx.3.transaction', 'Vafa-Error-Code': '72', 'Vafa-Error-Name': 'CANNOT_PARSE_NUMBER', 'Vafa-Detail': 'Cannot parse number' });
     expect(b!.headers).toMatchObject({ 'Vafa-Table': 'points_ledger', 'Vafa-Source-Seq': '41', 'Vafa-Source-Subject': 'tx.3.transaction' });
     expect(c!.headers).toMatchObject({ 'Vafa-Table': 'customer_state', 'Vafa-Source-Seq': '42', 'Vafa-Source-Subject': 'tx.3.profile' });
-    expect(JSON.parse(Buffer.from(a!.data).toString())).toEqual({ tx_id: 'T1', customer_id: 'C1', amount_minor: 'bad' });
+    expect(JSON.parse(Buffer.from(a!.data).toString())).toMatchObject({ tx_id: 'T1', customer_id: 'C1', amount_minor: 1250, stream_seq: 41 });
+    expect(JSON.parse(Buffer.from(c!.data).toString())).toMatchObject({ customer_id: 'C1', version: 42 });
     expect(new Set([a, b, c].map((m) => m!.msgId)).size).toBe(3);
     expect(build().map((m) => m.msgId)).toEqual([a, b, c].map((m) => m!.msgId));
   });

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
 import { SinkClosedError } from '../../sinks/clickhouse/errors.js';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 
 interface Insert { table: string; rows: number; at: number }
 

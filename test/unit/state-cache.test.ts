@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
-import { Emit } from '../../scorer/core/types.js';
+import { OutputEmit } from '../../sinks/mapping.js';
 import { FileCheckpointStore } from '../../scorer/runtime/checkpoints.js';
 import { ChangeTracker, CODEC_VERSION, LmdbStateStore, PartialStateError, rawCustomers, StoreCorruptError } from '../../scorer/runtime/store/mod.js';
 import { createBank } from '../../simulator/mod.js';
@@ -37,7 +37,7 @@ const engine = new Engine(DEFAULT_ENGINE_CONFIG);
 
 /** One batch as the worker runs it: phase 1 of every event, then phase 2; the rows it caused, as JSON. */
 function batch(state: PartitionState, msgs: readonly TxMessage[]): string {
-  const emit = new Emit();
+  const emit = new OutputEmit();
   const pendings: Pending[] = [];
   for (const msg of msgs) {
     const pending = engine.apply(state, { seq: state.seq + 1, partition: PARTITION, msg }, emit);

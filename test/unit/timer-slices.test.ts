@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
-import { Emit, type Row, type TableName } from '../../scorer/core/types.js';
+import { OutputEmit, type Row, type TableName } from '../../sinks/mapping.js';
 import { ChangeTracker } from '../../scorer/runtime/store/changes.js';
 import { createBank } from '../../simulator/mod.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
@@ -39,7 +39,7 @@ interface Run {
 }
 
 /** Phase 2 of a batch's pending events and its rows, as the worker does. */
-function finish(engine: Engine, state: PartitionState, pendings: readonly Pending[], emit: Emit, into: Map<TableName, Row[]>): void {
+function finish(engine: Engine, state: PartitionState, pendings: readonly Pending[], emit: OutputEmit, into: Map<TableName, Row[]>): void {
   for (const p of pendings) engine.complete(state, p, { probability: (p.ctx.seq % 10) / 10, modelVersion: 't' }, emit);
   for (const [table, rows] of emit.tableRows()) into.set(table, [...(into.get(table) ?? []), ...rows]);
 }
@@ -53,7 +53,7 @@ function run(msgs: readonly TxMessage[], batch: number, slice?: number): Run {
   let cuts = 0;
   let mostTimers = 0;
   while (next < msgs.length) {
-    const emit = new Emit();
+    const emit = new OutputEmit();
     const pendings: Pending[] = [];
     const end = Math.min(msgs.length, next + batch);
     let timers = 0;
@@ -116,7 +116,7 @@ describe('timers fired in slices', () => {
   it('name ahead the customers the next timers will read (what the worker prefetches)', () => {
     const engine = new Engine(DEFAULT_ENGINE_CONFIG);
     const state = newPartitionState(PARTITION);
-    const emit = new Emit();
+    const emit = new OutputEmit();
     msgs.slice(0, -1).forEach((msg, i) => engine.apply(state, { seq: i + 1, partition: PARTITION, msg }, emit));
     const storm = msgs[msgs.length - 1]!;
     expect(engine.timerCustomersDue(state, [msgs[msgs.length - 2]!], 100)).toEqual([]);
@@ -125,7 +125,7 @@ describe('timers fired in slices', () => {
     expect(ahead.length).toBe(150);
     expect(ahead.filter((id) => !all.has(id))).toEqual([]);
     const tracker = new ChangeTracker(state); // notes every customer the core reads
-    engine.fireDue(state, { seq: msgs.length, partition: PARTITION, msg: storm }, new Emit(), Number.MAX_SAFE_INTEGER);
+    engine.fireDue(state, { seq: msgs.length, partition: PARTITION, msg: storm }, new OutputEmit(), Number.MAX_SAFE_INTEGER);
     // Timers re-armed while firing belong to customers already named.
     expect([...tracker.take().changed].sort()).toEqual([...all].sort());
   });

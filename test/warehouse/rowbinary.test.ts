@@ -14,7 +14,7 @@ import { startWarehouse, type Warehouse } from '../../platform/warehouse/server.
 import { classifySinkError } from '../../sinks/clickhouse/errors.js';
 import { createTableSql, TABLES } from '../../sinks/clickhouse/schema.js';
 import { ClickHouseSink, SinkClosedError, type SinkInsertFormat } from '../../sinks/clickhouse/sink.js';
-import type { Row } from '../../scorer/core/types.js';
+import { type Row } from '../../sinks/mapping.js';
 
 let dir: string;
 let wh: Warehouse;

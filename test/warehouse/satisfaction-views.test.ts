@@ -19,7 +19,7 @@ import { SURVEY_VIEWS } from '../../sinks/clickhouse/survey-views.js';
 import { FEEDBACK_VIEWS } from '../../sinks/clickhouse/feedback-views.js';
 import { SHIPPED_POLICY } from '../../config/policy.js';
 import { holdoutDraw } from '../../scorer/core/offers/ids.js';
-import type { Emit } from '../../scorer/core/types.js';
+import type { OutputEmit } from '../../sinks/mapping.js';
 import { Driver } from '../offers/helpers.js';
 
 const DB = 'vafa';
@@ -261,7 +261,7 @@ describe('docs/offers.md survey worked example', () => {
   it('is what the engine decides and what the views report', async () => {
     const d = new Driver(SHIPPED_POLICY.offers.catalogue);
     const feedbackRows: Row[] = [];
-    const keep = (e: Emit): Emit => {
+    const keep = (e: OutputEmit): OutputEmit => {
       feedbackRows.push(...(e.rows.get('feedback') ?? []));
       return e;
     };

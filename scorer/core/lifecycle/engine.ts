@@ -22,7 +22,7 @@
  */
 import type { CustomerState, PartitionState } from '../state.js';
 import { pushTimer } from '../state.js';
-import { DAY_MS, iso, type Ctx, type Emit } from '../types.js';
+import { DAY_MS, type Ctx, type Emit } from '../types.js';
 import type { LifecycleConfig } from './config.js';
 import { newLifecycleState, type LifecycleState } from './state.js';
 
@@ -98,17 +98,17 @@ export function decideStage(
   return { stage: 'account_management', reason: 'established' };
 }
 
-/** Applies a decision; a change becomes a `lifecycle_transitions` row. @returns true when the stage changed. */
+/** Applies a decision; a change is a `stage_changed` event. @returns true when the stage changed. */
 export function applyStage(c: CustomerState, next: StageDecision, ctx: Ctx, sourceId: string, emit: Emit): boolean {
   const l = lifecycleState(c);
   const prev = l.stage;
   if (prev === next.stage) return false;
   l.stage = next.stage;
   l.since = ctx.at;
-  emit.row('lifecycle_transitions', {
-    transition_id: `${c.id}:${ctx.seq}:${next.stage}:${ctx.at}`, customer_id: c.id, from_stage: prev, to_stage: next.stage,
-    occurred_at: iso(ctx.at), reason: next.reason, churn_probability: c.churn.p, segment: c.profile?.segment ?? '',
-    branch_id: c.profile?.branch_id ?? '', source_id: sourceId, stream_seq: ctx.seq,
+  emit.event({
+    type: 'stage_changed', transitionId: `${c.id}:${ctx.seq}:${next.stage}:${ctx.at}`, customerId: c.id, from: prev, to: next.stage,
+    at: ctx.at, reason: next.reason, churnProbability: c.churn.p, segment: c.profile?.segment ?? '',
+    branchId: c.profile?.branch_id ?? '', sourceId, seq: ctx.seq,
   });
   return true;
 }

@@ -25,9 +25,9 @@
 import type { RedemptionV1, StoredProfileV1, TransactionV1 } from '../../../contracts/events.js';
 import { pushTimer, type CustomerState, type PartitionState, type Timer } from '../state.js';
 import { idHash, seenDay, seenIds } from '../seen.js';
-import { DAY_MS, iso, parseTime, type Ctx, type Emit, type MigrationV1 } from '../types.js';
+import { DAY_MS, parseTime, type Ctx, type Emit, type MigrationV1 } from '../types.js';
 import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay, monthStart } from './calendar.js';
-import { parseReferralCreditId, referralPublish, REFERRAL_RULE } from './referral.js';
+import { parseReferralCreditId, REFERRAL_RULE } from './referral.js';
 import { isMember } from './membership.js';
 import type { CompiledRule, Condition, LoyaltyRules, TierDef } from './rules.js';
 import type { EarnRecord, HeldAward, HeldEarning, LoyaltyState, Lot, RefundRecord } from './state.js';
@@ -378,7 +378,7 @@ function referral(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: Timeline
   if (rr.channels && !rr.channels.includes(tx.channel)) return;
   if (tx.amount_minor < rr.minAmount) return;
   ref.done = true;
-  emit.publishes.push(referralPublish({ referrerId: ref.by, referredId: c.id, points: rr.points, occurredAt: iso(ctx.at), version: entry.version, partitions: cfg.partitions }));
+  emit.event({ type: 'referral_qualified', referrerId: ref.by, referredId: c.id, points: rr.points, at: ctx.at, rulesVersion: entry.version, partitions: cfg.partitions });
 }
 
 function credit(state: PartitionState, c: CustomerState, r: RedemptionV1, pts: number, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
@@ -955,9 +955,9 @@ function changeTier(c: CustomerState, ctx: Ctx, at: number, to: string, reason: 
   const from = L.tier;
   L.tier = to;
   L.tierSince = at;
-  emit.row('tier_changes', {
-    change_id: `${c.id}:${ctx.seq}:${at}:${to}`, customer_id: c.id, from_tier: from, to_tier: to, occurred_at: iso(at), reason,
-    branch_id: memberBranch(c), stream_seq: ctx.seq,
+  emit.event({
+    type: 'tier_changed', changeId: `${c.id}:${ctx.seq}:${at}:${to}`, customerId: c.id, from, to, at, reason,
+    branchId: memberBranch(c), seq: ctx.seq,
   });
   return { customerId: c.id, from, to, at, reason };
 }
@@ -1048,12 +1048,12 @@ interface Movement {
   expiresAt: number | null;
 }
 
-/** One `points_ledger` row; call after the balance reflects the movement. */
+/** One `points_moved` event; call after the balance reflects the movement. */
 function ledger(c: CustomerState, ctx: Ctx, emit: Emit, m: Movement): void {
-  emit.row('points_ledger', {
-    entry_id: m.id, customer_id: c.id, kind: m.kind, points: m.points, rule_id: m.rule, rules_version: m.version, source_id: m.source,
-    channel: m.channel, branch_id: memberBranch(c), tier: c.loyalty.tier, occurred_at: iso(m.at),
-    expires_at: m.expiresAt === null ? null : iso(m.expiresAt), balance_after: c.loyalty.balance, stream_seq: ctx.seq,
+  emit.event({
+    type: 'points_moved', entryId: m.id, customerId: c.id, kind: m.kind, points: m.points, ruleId: m.rule, rulesVersion: m.version,
+    sourceId: m.source, channel: m.channel, branchId: memberBranch(c), tier: c.loyalty.tier, at: m.at, expiresAt: m.expiresAt,
+    balanceAfter: c.loyalty.balance, seq: ctx.seq,
   });
 }
 

@@ -31,7 +31,7 @@ import type { FeedbackV1, TransactionV1 } from '../../../contracts/events.js';
 import { parseChurnReasons } from '../../../contracts/churn-reasons.js';
 import type { OfferChannel } from '../../../contracts/subjects.js';
 import type { CustomerState, PartitionState } from '../state.js';
-import { iso, type Ctx, type Emit, type Publish } from '../types.js';
+import type { Ctx, Emit } from '../types.js';
 import type { OfferDef, OffersCatalogue, OfferTrigger } from './catalogue.js';
 import { inHoldout, offerId } from './ids.js';
 import { cooldownAllows, inQuietHours, windowAllows } from './policy.js';
@@ -210,10 +210,10 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
     const still: OpenOffer[] = [];
     let answered = false;
     const convert = (o: OpenOffer, goal: string, valueMinor: number, answer?: { score: number | null; scale: string }): void => {
-      emit.row('offer_conversions', {
-        conversion_id: `${o.id}:conv`, offer_id: o.id, customer_id: c.id, campaign_id: o.campaign, offer_code: o.code, channel: o.channel,
-        branch_id: o.branch, holdout: o.holdout ? 1 : 0, goal, tx_id: ev.sourceId, offered_at: iso(o.at), converted_at: iso(now),
-        value_minor: valueMinor, stream_seq: ctx.seq, ...answer,
+      emit.event({
+        type: 'offer_converted', conversionId: `${o.id}:conv`, offerId: o.id, customerId: c.id, campaign: o.campaign, code: o.code, channel: o.channel,
+        branchId: o.branch, holdout: o.holdout, goal, sourceId: ev.sourceId, offeredAt: o.at, at: now, valueMinor, seq: ctx.seq,
+        ...(answer ? { answer } : {}),
       });
     };
     for (const o of s.open) {
@@ -381,8 +381,6 @@ function decide(
   // A prompt at the counter, or anything about a branch visit, belongs to the visited branch.
   const branch = (channel === 'branch' || o.atBranch) && ev.tx?.branch_id ? ev.tx.branch_id : (c.profile?.branch_id ?? '');
   const reason = occasion ? `${o.reason} (${occasion})` : o.reason;
-  const createdAt = iso(now);
-  const expiresAt = iso(now + o.validMs);
   s.contacts.push({ at: now, code: o.code, channel });
   s.counts[o.code] = (s.counts[o.code] ?? 0) + 1;
   if (occasion) s.occasions[o.code] = occasion;
@@ -392,22 +390,13 @@ function decide(
     const key = offerBudgetKey(o.code);
     state.budgets[key] = (state.budgets[key] ?? 0) + 1;
   }
-  emit.row('offers', {
-    offer_id: id, customer_id: c.id, offer_code: o.code, campaign_id: o.campaign, channel, reason, churn_probability: c.churn.p,
-    lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '', branch_id: branch,
-    triggered_by_tx_id: ev.sourceId, created_at: createdAt, expires_at: expiresAt, holdout: holdout ? 1 : 0,
-    expected_value: o.expectedValue, cost: holdout ? 0 : o.cost, kind: o.survey ? 'survey' : 'offer', survey_scale: o.survey?.scale ?? '',
-    stream_seq: ev.ctx.seq,
+  emit.event({
+    type: 'offer_decided', offerId: id, customerId: c.id, code: o.code, campaign: o.campaign, channel, reason, churnProbability: c.churn.p,
+    stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '', branchId: branch,
+    forBranch: channel === 'branch' || (o.atBranch && branch !== ''), triggeredBy: ev.sourceId, at: now, expiresAt: now + o.validMs, holdout,
+    expectedValue: o.expectedValue, cost: holdout ? 0 : o.cost, ...(o.survey ? { survey: { scale: o.survey.scale, question: o.survey.question } } : {}),
+    seq: ev.ctx.seq,
   });
-  if (holdout) return;
-  const payload: Publish['payload'] = {
-    offer_id: id, customer_id: c.id, offer_code: o.code, campaign_id: o.campaign, channel, reason, churn_probability: c.churn.p,
-    lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, triggered_by_tx_id: ev.sourceId, created_at: createdAt, expires_at: expiresAt,
-    kind: o.survey ? 'survey' : 'offer',
-    ...(o.survey ? { survey: { scale: o.survey.scale, question: o.survey.question } } : {}),
-    ...(channel === 'branch' || (o.atBranch && branch) ? { branch_id: branch } : {}),
-  };
-  emit.publishes.push({ subject: offerSubject(channel), msgId: id, payload });
 }
 
 /**
@@ -421,10 +410,10 @@ function holdBack(c: CustomerState, s: OffersState, o: OfferDef, channel: OfferC
   const last = held[o.code];
   if (last !== undefined && !cooldownAllows([last], now, o.cooldownMs)) return;
   held[o.code] = now;
-  emit.row('offers_held', {
-    offer_id: offerId(c.id, o.code, ev.sourceId), customer_id: c.id, offer_code: o.code, campaign_id: o.campaign, channel, reason,
-    kind: o.survey ? 'survey' : 'offer', lifecycle_stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '',
-    branch_id: c.profile?.branch_id ?? '', triggered_by_tx_id: ev.sourceId, held_at: iso(now), stream_seq: ev.ctx.seq,
+  emit.event({
+    type: 'offer_held', offerId: offerId(c.id, o.code, ev.sourceId), customerId: c.id, code: o.code, campaign: o.campaign, channel, reason,
+    survey: o.survey !== null, stage: c.lifecycle.stage, tier: c.loyalty.tier, segment: c.profile?.segment ?? '',
+    branchId: c.profile?.branch_id ?? '', triggeredBy: ev.sourceId, at: now, seq: ev.ctx.seq,
   });
 }
 

@@ -14,6 +14,7 @@ import { Engine, type EngineConfig, type Pending } from '../../core/engine.js';
 import { newPartitionState, type PartitionState } from '../../core/state.js';
 import { Emit } from '../../core/types.js';
 import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
+import { messageOf, tableRows, type Row, type TableName } from '../../../sinks/mapping.js';
 import type { ChangeTracker } from '../store/changes.js';
 import type { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
@@ -204,7 +205,7 @@ export class PartitionRunner implements BackfillPartitions {
     for (const ev of events) {
       const part = this.part(ev.partition);
       const dupBefore = part.state.stats.duplicates;
-      const published = emit.publishes.length;
+      const published = emit.events.length;
       try {
         const p = this.engine.apply(part.state, { seq: ev.seq, partition: ev.partition, msg: { kind: ev.kind, body: ev.body! } as never, historical: true }, emit);
         if (p) pendings.push({ p, part, index: ev.index });
@@ -221,11 +222,11 @@ export class PartitionRunner implements BackfillPartitions {
     }
     const scores = this.opts.scorer && pendings.length ? await this.opts.scorer.scoreBatch(pendings.map((x) => x.p.features)) : [];
     pendings.forEach((x, i) => {
-      const published = emit.publishes.length;
+      const published = emit.events.length;
       this.engine.complete(x.part.state, x.p, scores[i], emit);
       collectCredits(emit, published, PHASE_2 + x.index, x.part.state.partition, outcome.credits);
     });
-    const rows = emit.tableRows();
+    const rows = tableRows(emit);
     for (const l of rows.values()) outcome.rows += l.length;
     this.send(rows);
     for (const { tracker } of this.parts.values()) outcome.pendingCustomers += tracker.pending;
@@ -233,7 +234,7 @@ export class PartitionRunner implements BackfillPartitions {
   }
 
   /** One write in flight while the next batch runs through the core. */
-  private send(rows: ReturnType<Emit['tableRows']>): void {
+  private send(rows: Map<TableName, Row[]>): void {
     const sink = this.opts.sink;
     if (!sink) return;
     this.writing = this.writing.then(async () => {
@@ -276,11 +277,10 @@ export class PartitionRunner implements BackfillPartitions {
   }
 }
 
-/** The referral credits among the publishes since `from` (`tx.<p>.redemption`; offers are never decided for history). */
+/** The referral credits among the messages of the events since `from` (`tx.<p>.redemption`; offers are never decided for history). */
 function collectCredits(emit: Emit, from: number, order: number, partition: number, out: CreditOut[]): void {
-  for (let i = from; i < emit.publishes.length; i++) {
-    const p = emit.publishes[i]!;
-    const parsed = parseTxSubject(p.subject);
-    if (parsed?.kind === 'redemption') out.push({ order, partition, body: p.payload as Record<string, unknown> });
+  for (let i = from; i < emit.events.length; i++) {
+    const m = messageOf(emit.events[i]!);
+    if (m && parseTxSubject(m.subject)?.kind === 'redemption') out.push({ order, partition, body: m.payload });
   }
 }
