@@ -3,8 +3,8 @@
  * acquainted, account management, intensive care, potential separation, separation, win-back.
  *
  * A stage is decided on tenure, activity (days without a transaction), declines, complaints and the churn
- * probability, with the thresholds of `config/lifecycle.yaml`; every change is a row in
- * `lifecycle_transitions`. Dormancy needs no event from the customer: one event-time timer per customer
+ * probability, with the thresholds of `config/lifecycle.yaml`; every change is a `stage_changed` event (a row in
+ * `lifecycle_transitions`). Dormancy needs no event from the customer: one event-time timer per customer
  * (`kind: 'lifecycle'`) is armed for the next moment a stage could change on its own (idle thresholds,
  * tenure milestones, `closed_at`) and re-armed when it fires.
  *

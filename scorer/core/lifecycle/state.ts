@@ -12,7 +12,7 @@ export interface DeferredStage {
   /** The partition watermark that fired it (a decision that would be stale by then is not taken). */
   watermark?: number;
   /**
-   * No stage decision, only the customer's `customer_state` row as of `at`: a loyalty timer (points
+   * No stage decision, only the customer's snapshot as of `at`: a loyalty timer (points
    * expiring) changed the customer while earlier events of theirs waited for phase 2, and their rows
    * come first, as one event at a time.
    */

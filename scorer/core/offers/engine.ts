@@ -400,7 +400,7 @@ function decide(
 }
 
 /**
- * A decision the consent rules hold back: an `offers_held` row with the id the decision would have had
+ * A decision the consent rules hold back: an `offer_held` event with the id the decision would have had
  * and why; nothing published, no contact, count, occasion or budget used. Recorded at most once per
  * offer within its cool-down (as often as it could have been sent), so the reports count customers held
  * back rather than every event that found them so.
