@@ -4,46 +4,69 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 // ---------------------------------------------------------------------------------------------------
-// The purity sandbox of scorer/core: the scorer is a pure, deterministic function of the ordered stream
-// (DESIGN.md, principle 1). A file there may import only scorer/core, contracts/ and the pure libraries
-// below; it may not reach a Node built-in, the wall clock, randomness, timers, the host's locale or
-// time zone, in any spelling the rules below know. test/unit/purity-lint.test.ts proves each one.
+// The purity sandboxes. scorer/core: the scorer is a pure, deterministic function of the ordered stream
+// (DESIGN.md, principle 1). config/schema: the policy files' schemas and parsers, which the core imports
+// (it parses a reloaded rules file) and config/policy.ts reads the files for. A file in a sandbox may import
+// only its own sandbox, the folders listed in `roots` and the pure libraries in `packages`; it may not reach
+// a Node built-in, the wall clock, randomness, timers, the host's locale or time zone, in any spelling the
+// rules below know. test/unit/purity-lint.test.ts proves each one.
 // ---------------------------------------------------------------------------------------------------
 
-/** npm packages scorer/core may import: pure code only (no I/O, no clock, no randomness). */
-const CORE_PACKAGES = ['@sinclair/typebox'];
-const PURE = 'scorer/core is pure: (state, event) → (state\', outputs)';
+/**
+ * The sandboxes, each a folder two levels below the root. `roots`: the folders at the repository root a
+ * file may import besides its own sandbox; `packages`: the npm packages it may import (pure code only: no
+ * I/O, no clock, no randomness).
+ */
+const SANDBOXES = {
+  'scorer/core': {
+    pure: 'scorer/core is pure: (state, event) → (state\', outputs)',
+    roots: ['contracts', 'config/schema'],
+    packages: ['@sinclair/typebox'],
+    where: 'I/O, clocks and processes live in scorer/runtime',
+  },
+  'config/schema': {
+    pure: 'config/schema is pure (the scorer core runs its parsers)',
+    roots: ['contracts'],
+    packages: ['@sinclair/typebox', 'yaml'],
+    where: 'reading a policy file is config/policy.ts',
+  },
+};
 const reEscape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 const builtins = [...new Set(builtinModules.filter((m) => !m.startsWith('_')).map((m) => m.replace(/^node:/, '').split('/')[0]))];
 const up = (n) => `(\\.\\./){${n}}`;
 
 /**
- * `no-restricted-imports` for a file `depth` folders below scorer/core (scorer/core/x.ts: 0). Relative
- * imports are judged by how far they climb: up to scorer/ they must come back into core/, up to the
- * root into contracts/; anything higher is out. `allow` lists exceptions (see CORE_EXCEPTIONS).
+ * `no-restricted-imports` for a file `depth` folders below the sandbox `home` (scorer/core/x.ts: 0).
+ * Relative imports are judged by how far they climb: up to the sandbox's parent (scorer/, config/) they
+ * must come back into the sandbox, up to the root into one of its `roots`; anything higher is out.
+ * `allow` lists exceptions (see CORE_EXCEPTIONS).
  */
-function coreImports(depth, allow = {}) {
+function sandboxImports(home, depth, allow = {}) {
+  const { pure, roots, packages, where } = SANDBOXES[home];
+  const leaf = home.split('/')[1];
   const allowRel = (allow.relative ?? []).map((p) => `(?!${up(depth + 2)}${reEscape(p)}$)`).join('');
   const allowBuiltin = allow.builtin ?? [];
+  const may = [home, ...roots].map((f) => `${f}/`);
+  const mayText = `${may.slice(0, -1).join(', ')} and ${may[may.length - 1]}`;
   return ['error', {
-    paths: allowBuiltin.map(({ name, importNames }) => ({ name: `node:${name}`, allowImportNames: importNames, message: `${PURE}: only ${importNames.join(', ')} of node:${name} (a deterministic function), by an exception in eslint.config.js.` })),
+    paths: allowBuiltin.map(({ name, importNames }) => ({ name: `node:${name}`, allowImportNames: importNames, message: `${pure}: only ${importNames.join(', ')} of node:${name} (a deterministic function), by an exception in eslint.config.js.` })),
     patterns: [
       {
         regex: `^(node:)?(${builtins.filter((b) => !allowBuiltin.some((a) => a.name === b)).map(reEscape).join('|')})(/|$)`,
-        message: `${PURE}: no Node built-ins in scorer/core; I/O, clocks and processes live in scorer/runtime.`,
+        message: `${pure}: no Node built-ins in ${home}; ${where}.`,
       },
       {
-        regex: `^(?!\\.|node:)(?!(${builtins.map(reEscape).join('|')})(/|$))(?!(${CORE_PACKAGES.map(reEscape).join('|')})(/|$))`,
-        message: `${PURE}: scorer/core imports only the pure libraries listed in eslint.config.js (CORE_PACKAGES).`,
+        regex: `^(?!\\.|node:)(?!(${builtins.map(reEscape).join('|')})(/|$))(?!(${packages.map(reEscape).join('|')})(/|$))`,
+        message: `${pure}: ${home} imports only the pure libraries listed in eslint.config.js (SANDBOXES: ${packages.join(', ')}).`,
       },
       {
-        regex: `^${allowRel}(${up(depth + 1)}(?!core/|\\.\\./)|${up(depth + 2)}(?!contracts/|\\.\\./)|${up(depth + 3)})`,
-        message: `${PURE}: scorer/core imports only scorer/core and contracts/ (not runtime/, scorer/runtime, config/, sinks/, …).`,
+        regex: `^${allowRel}(${up(depth + 1)}(?!${reEscape(leaf)}/|\\.\\./)|${up(depth + 2)}(?!(${roots.map((r) => `${reEscape(r)}/`).join('|')})|\\.\\./)|${up(depth + 3)})`,
+        message: `${pure}: ${home} imports only ${mayText} (not scorer/runtime, config/policy.ts, config/settings.ts, sinks/, platform/, …).`,
       },
       {
         // A relative path must say where it goes: no `./..` or `x/../`, which would dodge the depth check above.
         regex: '^\\./\\.\\.?(/|$)|(^|/)(?!\\.\\.?(/|$))[^/]+/(.*/)?\\.\\.?(/|$)',
-        message: `${PURE}: write relative imports as ./x or ../x (no ./.. or x/..), so that lint can see where they go.`,
+        message: `${pure}: write relative imports as ./x or ../x (no ./.. or x/..), so that lint can see where they go.`,
       },
     ],
   }];
@@ -55,7 +78,7 @@ function coreImports(depth, allow = {}) {
  */
 const CORE_EXCEPTIONS = [
   // Deterministic offer ids: a SHA-256 of (customer, offer, source event).
-  { files: ['scorer/core/offers/ids.ts'], depth: 1, allow: { builtin: [{ name: 'crypto', importNames: ['createHash'] }] } },
+  { home: 'scorer/core', files: ['scorer/core/offers/ids.ts'], depth: 1, allow: { builtin: [{ name: 'crypto', importNames: ['createHash'] }] } },
 ];
 
 // `Date` only as Date.UTC(…), Date.parse(…) or new Date(ms): never Date(), new Date(), Date.now() or a
@@ -76,56 +99,65 @@ const MATH_ALLOWED = [
   'TSTypeReference > .typeName',
 ].join(', ');
 
-const coreRules = (depth) => ({
-  'no-restricted-imports': coreImports(depth),
-  'no-restricted-globals': ['error',
-    ...['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'clearTimeout', 'clearInterval', 'clearImmediate'].map((name) => ({ name, message: `${PURE}: no timers; timers run on event time (the partition watermark).` })),
-    { name: 'process', message: `${PURE}: no process (env, clock, exit): settings reach the core as arguments.` },
-    { name: 'performance', message: `${PURE}: no wall clock; time is event time.` },
-    { name: 'Intl', message: `${PURE}: no Intl: the host's locale and time zone differ between machines; use the bank calendar (loyalty/calendar.ts).` },
-    { name: 'crypto', message: `${PURE}: no crypto (randomness); ids are derived from the event.` },
-    { name: 'fetch', message: `${PURE}: no I/O.` },
-    { name: 'Buffer', message: `${PURE}: no Node built-ins.` },
-    ...['globalThis', 'global', 'self', 'window'].map((name) => ({ name, message: `${PURE}: no global object (it reaches the clock and I/O around these rules).` })),
-    ...['require', 'module', '__dirname', '__filename'].map((name) => ({ name, message: `${PURE}: no CommonJS loading.` })),
-    ...['eval', 'Function'].map((name) => ({ name, message: `${PURE}: no code from strings (it runs Date.now() and the rest around these rules).` })),
-    { name: 'Temporal', message: `${PURE}: no Temporal (Temporal.Now is the wall clock); time is event time.` },
-    ...['WeakRef', 'FinalizationRegistry'].map((name) => ({ name, message: `${PURE}: no garbage-collector-dependent behaviour.` })),
-    ...['SharedArrayBuffer', 'Atomics', 'Worker', 'MessageChannel', 'BroadcastChannel'].map((name) => ({ name, message: `${PURE}: no threads; the runtime runs partitions.` })),
-  ],
-  'no-restricted-properties': ['error',
-    { object: 'Math', property: 'random', message: `${PURE}: no randomness; derive from the event (ids, holdouts).` },
-    { object: 'crypto', property: 'randomUUID', message: `${PURE}: no randomness; ids are derived from the event.` },
-    { object: 'crypto', property: 'getRandomValues', message: `${PURE}: no randomness.` },
-    { object: 'performance', property: 'now', message: `${PURE}: no wall clock; time is event time.` },
-    { object: 'process', property: 'hrtime', message: `${PURE}: no wall clock; time is event time.` },
-  ],
-  'no-restricted-syntax': ['error',
-    { selector: `Identifier[name='Date']:not(${DATE_ALLOWED})`, message: `${PURE}: Date only as Date.UTC(), Date.parse() or new Date(ms); no Date(), new Date(), Date.now() or aliases: time is event time.` },
-    { selector: "NewExpression[callee.name='Date'][arguments.length>1]", message: `${PURE}: new Date(year, month, …) reads the host time zone; use new Date(Date.UTC(year, month, …)).` },
-    { selector: "NewExpression[callee.name='Date'] > SpreadElement", message: `${PURE}: new Date(...args) may be new Date(): pass the instant.` },
-    { selector: `Identifier[name='Math']:not(${MATH_ALLOWED})`, message: `${PURE}: Math only as Math.x (no aliases, no computed access), so Math.random stays visible.` },
-    { selector: 'MemberExpression[property.name=/^(toLocaleString|toLocaleDateString|toLocaleTimeString|localeCompare)$/]', message: `${PURE}: no host locale; compare with < and format explicitly.` },
-    { selector: 'MemberExpression[property.name=/^([gs]et(FullYear|Month|Date|Day|Hours|Minutes|Seconds|Milliseconds)|getYear|getTimezoneOffset|toDateString|toTimeString)$/]', message: `${PURE}: no host time zone; use the getUTC… methods and the bank calendar (loyalty/calendar.ts).` },
-    { selector: 'ImportExpression', message: `${PURE}: no dynamic import.` },
-  ],
-});
-const MAX_CORE_DEPTH = 6;
+const sandboxRules = (home, depth) => {
+  const PURE = SANDBOXES[home].pure;
+  return {
+    'no-restricted-imports': sandboxImports(home, depth),
+    'no-restricted-globals': ['error',
+      ...['setTimeout', 'setInterval', 'setImmediate', 'queueMicrotask', 'clearTimeout', 'clearInterval', 'clearImmediate'].map((name) => ({ name, message: `${PURE}: no timers; timers run on event time (the partition watermark).` })),
+      { name: 'process', message: `${PURE}: no process (env, clock, exit): settings reach the core as arguments.` },
+      { name: 'performance', message: `${PURE}: no wall clock; time is event time.` },
+      { name: 'Intl', message: `${PURE}: no Intl: the host's locale and time zone differ between machines; use the bank calendar (loyalty/calendar.ts).` },
+      { name: 'crypto', message: `${PURE}: no crypto (randomness); ids are derived from the event.` },
+      { name: 'fetch', message: `${PURE}: no I/O.` },
+      { name: 'Buffer', message: `${PURE}: no Node built-ins.` },
+      ...['globalThis', 'global', 'self', 'window'].map((name) => ({ name, message: `${PURE}: no global object (it reaches the clock and I/O around these rules).` })),
+      ...['require', 'module', '__dirname', '__filename'].map((name) => ({ name, message: `${PURE}: no CommonJS loading.` })),
+      ...['eval', 'Function'].map((name) => ({ name, message: `${PURE}: no code from strings (it runs Date.now() and the rest around these rules).` })),
+      { name: 'Temporal', message: `${PURE}: no Temporal (Temporal.Now is the wall clock); time is event time.` },
+      ...['WeakRef', 'FinalizationRegistry'].map((name) => ({ name, message: `${PURE}: no garbage-collector-dependent behaviour.` })),
+      ...['SharedArrayBuffer', 'Atomics', 'Worker', 'MessageChannel', 'BroadcastChannel'].map((name) => ({ name, message: `${PURE}: no threads; the runtime runs partitions.` })),
+    ],
+    'no-restricted-properties': ['error',
+      { object: 'Math', property: 'random', message: `${PURE}: no randomness; derive from the event (ids, holdouts).` },
+      { object: 'crypto', property: 'randomUUID', message: `${PURE}: no randomness; ids are derived from the event.` },
+      { object: 'crypto', property: 'getRandomValues', message: `${PURE}: no randomness.` },
+      { object: 'performance', property: 'now', message: `${PURE}: no wall clock; time is event time.` },
+      { object: 'process', property: 'hrtime', message: `${PURE}: no wall clock; time is event time.` },
+    ],
+    'no-restricted-syntax': ['error',
+      { selector: `Identifier[name='Date']:not(${DATE_ALLOWED})`, message: `${PURE}: Date only as Date.UTC(), Date.parse() or new Date(ms); no Date(), new Date(), Date.now() or aliases: time is event time.` },
+      { selector: "NewExpression[callee.name='Date'][arguments.length>1]", message: `${PURE}: new Date(year, month, …) reads the host time zone; use new Date(Date.UTC(year, month, …)).` },
+      { selector: "NewExpression[callee.name='Date'] > SpreadElement", message: `${PURE}: new Date(...args) may be new Date(): pass the instant.` },
+      { selector: `Identifier[name='Math']:not(${MATH_ALLOWED})`, message: `${PURE}: Math only as Math.x (no aliases, no computed access), so Math.random stays visible.` },
+      { selector: 'MemberExpression[property.name=/^(toLocaleString|toLocaleDateString|toLocaleTimeString|localeCompare)$/]', message: `${PURE}: no host locale; compare with < and format explicitly.` },
+      { selector: 'MemberExpression[property.name=/^([gs]et(FullYear|Month|Date|Day|Hours|Minutes|Seconds|Milliseconds)|getYear|getTimezoneOffset|toDateString|toTimeString)$/]', message: `${PURE}: no host time zone; use the getUTC… methods and the bank calendar (loyalty/calendar.ts).` },
+      { selector: 'ImportExpression', message: `${PURE}: no dynamic import.` },
+    ],
+  };
+};
+
+/** How deep a sandbox's folders may go (the import rules are written per depth). */
+const MAX_SANDBOX_DEPTH = 6;
 
 // ---------------------------------------------------------------------------------------------------
 // The layers (docs/ARCHITECTURE.md, "Who imports whom"): contracts/ at the bottom, platform/ (logging,
 // NATS, the publisher, the local engines) above it, the domain in the middle, app/ (the composition root)
-// above the domain, bench/ a client of app/, cli/ on top. `layers/imports` resolves every relative import,
+// above the domain, bench/ a client of app/, cli/ on top. Inside the domain, config/schema/ (the policy's
+// schemas and parsers) is below scorer/core, and scorer/ imports config/, never the other way round. `layers/imports` resolves every relative import,
 // re-export, dynamic import and `import('…')` type against the importing file and reports one that goes
 // up; test/unit/folder-lint.test.ts proves each rule. (No cycle between the domain folders:
 // test/unit/folder-cycles.test.ts.)
 // ---------------------------------------------------------------------------------------------------
 
-const DOMAIN = ['api', 'config', 'dashboards', 'ingest', 'models', 'scorer/core', 'scorer/runtime', 'simulator', 'sinks', 'training'];
+const DOMAIN = ['api', 'config', 'config/schema', 'dashboards', 'ingest', 'models', 'scorer/core', 'scorer/runtime', 'simulator', 'sinks', 'training'];
 /** Per folder: the only folders it may import (`only`) or the folders it may not (`not`), and why. */
 const LAYERS = [
   { from: ['contracts'], only: ['contracts'], why: 'contracts/ is the bottom: the public events and subjects' },
   { from: ['platform'], only: ['platform', 'contracts'], why: 'platform/ is the library below the domain: it imports only contracts/; pass anything else in' },
+  { from: ['config/schema'], only: ['config/schema', 'contracts'], why: 'config/schema/ is the pure part of config/ (the policy files\' schemas and parsers, which scorer/core imports): it imports only contracts/' },
+  { from: ['scorer/core'], only: ['scorer/core', 'config/schema', 'contracts'], why: 'scorer/core is pure: it imports only config/schema/ (the policy\'s types and parsers) and contracts/' },
+  { from: ['config'], not: ['scorer/core', 'scorer/runtime', 'app', 'cli', 'bench'], why: 'config/ hands the scorer its policy: the schemas are config/schema/\'s, and the scorer imports them, never the other way round' },
   { from: DOMAIN, not: ['app', 'cli', 'bench'], why: 'the domain is below the composition root (app/), the benchmarks and the CLI; pass what it needs in from app/' },
   { from: ['app'], not: ['cli', 'bench'], why: 'cli/ runs app/ and bench/, and bench/ uses app/' },
   { from: ['bench'], not: ['cli'], why: 'cli/main.ts runs bench/ as `vafa bench`: a folder cycle; put what both need below them, in app/' },
@@ -134,11 +166,15 @@ const LAYERS = [
 /** Folders whose public surface is their mod.ts: code outside one imports only a mod.ts of it (platform/warehouse/mod.ts is one too). */
 const SURFACES = ['platform', 'app'];
 
-/** The folder a repository path belongs to: top level, with scorer/ split into core/ and runtime/ (as in folder-cycles.test.ts). */
+/** Sub-folders that are folders of their own in the layers (as in folder-cycles.test.ts). */
+const SPLIT = ['scorer/core', 'scorer/runtime', 'config/schema'];
+
+/** The folder a repository path belongs to: top level, or one of SPLIT (scorer/core, scorer/runtime, config/schema). */
 const folderOf = (rel) => {
   const parts = rel.split('/');
   if (parts.length === 1) return '(root)';
-  return parts[0] === 'scorer' && parts.length > 2 ? `scorer/${parts[1]}` : parts[0];
+  const two = `${parts[0]}/${parts[1]}`;
+  return parts.length > 2 && SPLIT.includes(two) ? two : parts[0];
 };
 
 const layersPlugin = {
@@ -186,13 +222,15 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
-  // The scorer's pure core (see the top of this file), one block per folder depth.
-  ...Array.from({ length: MAX_CORE_DEPTH + 1 }, (_, depth) => ({
-    files: [`scorer/core/${'*/'.repeat(depth)}*.ts`],
-    rules: coreRules(depth),
-  })),
-  { files: [`scorer/core/${'*/'.repeat(MAX_CORE_DEPTH + 1)}**/*.ts`], rules: { 'no-restricted-syntax': ['error', { selector: 'Program', message: `scorer/core is at most ${MAX_CORE_DEPTH} folders deep (eslint.config.js MAX_CORE_DEPTH).` }] } },
-  ...CORE_EXCEPTIONS.map(({ files, depth, allow }) => ({ files, rules: { 'no-restricted-imports': coreImports(depth, allow) } })),
+  // The pure sandboxes (see the top of this file), one block per sandbox and folder depth.
+  ...Object.keys(SANDBOXES).flatMap((home) => [
+    ...Array.from({ length: MAX_SANDBOX_DEPTH + 1 }, (_, depth) => ({
+      files: [`${home}/${'*/'.repeat(depth)}*.ts`],
+      rules: sandboxRules(home, depth),
+    })),
+    { files: [`${home}/${'*/'.repeat(MAX_SANDBOX_DEPTH + 1)}**/*.ts`], rules: { 'no-restricted-syntax': ['error', { selector: 'Program', message: `${home} is at most ${MAX_SANDBOX_DEPTH} folders deep (eslint.config.js MAX_SANDBOX_DEPTH).` }] } },
+  ]),
+  ...CORE_EXCEPTIONS.map(({ home, files, depth, allow }) => ({ files, rules: { 'no-restricted-imports': sandboxImports(home, depth, allow) } })),
   {
     // The layers (above); tests may import any folder.
     files: ['**/*.ts', '**/*.js', '**/*.mjs'],

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Command } from './main.js';
 import { progressLine } from './progress.js';
-import { isFeature, MODEL_FEATURE_NAMES } from '../scorer/core/features/catalogue.js';
+import { isFeature, MODEL_FEATURE_NAMES } from '../contracts/features.js';
 import type { CustomerProfileV1 } from '../contracts/events.js';
 import { buildChurnDataset, historyMessages, type ChurnTruth, type HistoryEvent } from '../training/dataset.js';
 import { selectRows, timeSplit, type ChurnDataset, type Holdout } from '../training/data.js';

@@ -1,22 +1,20 @@
 /**
  * The bank's policy, read from YAML: the loyalty rules, the lifecycle thresholds and the offer catalogue.
  * Every policy file is read here, synchronously at start-up or asynchronously for a reload, and validated
- * by its parser in `scorer/core` (errors name the file and line: `ConfigError`). The result is one frozen
+ * by its parser in `config/schema/` (errors name the file and line: `ConfigError`). The result is one frozen
  * `Policy` the engine runs with. The defaults are the shipped files beside this module (`SHIPPED_POLICY`,
  * `DEFAULT_ENGINE_CONFIG`): there is no TypeScript copy of them, and the core reads no file.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, type ConfigIssue } from '../contracts/config-error.js';
-import { ENGINE_TIMING, type EngineConfig } from '../scorer/core/engine.js';
-import { featureConfig, type FeatureConfig } from '../scorer/core/features/config.js';
-import { parseLifecycleConfig, type LifecycleConfig } from '../scorer/core/lifecycle/config.js';
-import { loyaltyConfig, type LoyaltyConfig } from '../scorer/core/loyalty/engine.js';
-import { parseRules, type LoyaltyRules } from '../scorer/core/loyalty/rules.js';
-import { RulesTimeline } from '../scorer/core/loyalty/timeline.js';
-import { parseOffers, type OffersCatalogue } from '../scorer/core/offers/catalogue.js';
-import { offersConfig, type OffersConfig } from '../scorer/core/offers/engine.js';
+import { ConfigError, type ConfigIssue } from './schema/config-error.js';
+import { ENGINE_TIMING, loyaltyConfig, offersConfig, type EngineConfig, type LoyaltyConfig, type OffersConfig } from './schema/engine.js';
+import { featureConfig, type FeatureConfig } from './schema/features.js';
+import { parseLifecycleConfig, type LifecycleConfig } from './schema/lifecycle.js';
+import { parseRules, type LoyaltyRules } from './schema/loyalty-rules.js';
+import { RulesTimeline } from './schema/rules-timeline.js';
+import { parseOffers, type OffersCatalogue } from './schema/offers.js';
 
 /** Each kind of policy file and its parser (text and file name in, validated and compiled value out). */
 const PARSERS = { rules: parseRules, lifecycle: parseLifecycleConfig, offers: parseOffers } as const;

@@ -14,7 +14,8 @@
  */
 import type { CustomerProfileV1, StoredProfileV1, TxMessage } from '../contracts/events.js';
 import { parseTxSubject, partitionOf } from '../contracts/subjects.js';
-import { Engine, type EngineConfig } from '../scorer/core/engine.js';
+import { Engine } from '../scorer/core/engine.js';
+import type { EngineConfig } from '../config/schema/engine.js';
 import { featureVector, MODEL_FEATURE_NAMES } from '../scorer/core/features/engine.js';
 import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
 import { DAY_MS, Emit } from '../scorer/core/types.js';

@@ -9,52 +9,22 @@
 import type { ControlV1, FeedbackV1, StoredProfileV1, TransactionV1 } from '../../contracts/events.js';
 import { dueTimerCustomers, getCustomer, popDueTimer, type CustomerState, type PartitionState, type Timer } from './state.js';
 import { parseTime, DAY_MS, type CoreEvent, type Ctx, type Emit, type Score } from './types.js';
-import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from './features/catalogue.js';
+import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from '../../contracts/features.js';
 import {
-  isLoyaltyTimer, loyaltyOnMigration, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyReversalWindowMs, loyaltyVersionAt, loyaltyConfig,
-  type LoyaltyConfig,
+  isLoyaltyTimer, loyaltyOnMigration, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyReversalWindowMs, loyaltyVersionAt,
 } from './loyalty/engine.js';
-import { parseRules } from './loyalty/rules.js';
-import { RulesTimeline } from './loyalty/timeline.js';
+import { loyaltyConfig, type EngineConfig, type LoyaltyConfig } from '../../config/schema/engine.js';
+import { parseRules } from '../../config/schema/loyalty-rules.js';
+import { RulesTimeline } from '../../config/schema/rules-timeline.js';
 import { featuresOnFeedback, featuresOnTransaction, featureValues, namedFeatures, FEATURE_VALUES, type FeatureConfig, type FeatureVector } from './features/engine.js';
 import { forgetBefore, remember, seenDay, seenIds } from './seen.js';
-import { offersOnComplete, offersOnTimer, openOffer, type OffersConfig } from './offers/engine.js';
+import { offersOnComplete, offersOnTimer, openOffer } from './offers/engine.js';
 import { onErasure, withPseudonyms } from './erasure.js';
 import { withStatements } from './offers/consent.js';
 import {
   applyStage, armLifecycleTimer, decideStage, expectedValue, lifecycleState, takeLifecycleTimer, LIFECYCLE_TIMER,
   type LifecycleConfig, type Trigger,
 } from './lifecycle/engine.js';
-
-/**
- * The engine's configuration: its timing and the bank's policy. The policy comes from the YAML files
- * (`config/policy.ts`: `buildEngineConfig`, or `DEFAULT_ENGINE_CONFIG` for the shipped files); the core
- * reads no file and has no policy of its own.
- */
-export interface EngineConfig {
-  /** Allowed lateness: the watermark trails the largest event time by this much. Default 1 hour. */
-  latenessMs: number;
-  /**
-   * How long a tx id is remembered, in event time: a transaction whose id was seen within it is a
-   * duplicate (counted in `stats.duplicates`, nothing else happens); one seen longer ago is applied as
-   * new. A reversal also finds its original's day through it (to take it out of the features). Ids are
-   * kept in whole UTC days: at least this long, at most a day longer. Never shorter than the reversal window
-   * of the rules in force (`reversals.window_days`): an original is known for as long as a reversal of it
-   * is accepted. Default 120 days, the shipped reversal window (card-scheme chargebacks).
-   */
-  dedupHorizonMs: number;
-  /** Loyalty rules timeline (hot reload by stream position) and the partition count: see loyalty/engine.ts. */
-  loyalty: LoyaltyConfig;
-  /** Lifecycle thresholds and value assumptions (config/lifecycle.yaml). */
-  lifecycle: LifecycleConfig;
-  /** Product codes and the loyalty tiers, lowest first, that the features need. */
-  features: FeatureConfig;
-  /** Offer catalogue and partition count (budgets): see offers/engine.ts (config/offers.yaml). */
-  offers: OffersConfig;
-}
-
-/** The engine's timing unless a caller sets its own: 1 hour of lateness, tx ids remembered 120 days. */
-export const ENGINE_TIMING: Readonly<Pick<EngineConfig, 'latenessMs' | 'dedupHorizonMs'>> = Object.freeze({ latenessMs: 3_600_000, dedupHorizonMs: 120 * DAY_MS });
 
 /** An event after phase 1, waiting for its churn score. */
 export interface Pending {

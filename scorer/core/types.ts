@@ -5,6 +5,7 @@
  */
 import type { CoreMessage } from '../../contracts/events.js';
 import type { CustomerSnapshot, DomainEvent } from './events.js';
+import { DAY_MS } from '../../config/schema/calendar.js';
 
 /**
  * An opening balance from a bank's previous loyalty club (`vafa backfill`, club files): never on `TX`.
@@ -108,7 +109,8 @@ export interface Score {
   reasons?: string;
 }
 
-export const DAY_MS = 86_400_000;
+/** Milliseconds in a day (defined with the policy files' calendar notation). */
+export { DAY_MS };
 
 /** The last instants formatted (an event formats its own time, an expiry, an opening several times over). */
 const ISO_SLOTS = 4;

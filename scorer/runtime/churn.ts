@@ -25,7 +25,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { EXPLAIN_FORMAT, explain, type Explainer, type Reason } from '../../training/reasons.js';
 import type { Logger } from '../../platform/mod.js';
-import { FEATURE_NAMES } from '../core/features/catalogue.js';
+import { FEATURE_NAMES } from '../../contracts/features.js';
 import { compileMapping, type CompiledMapping } from '../../models/mapping.js';
 import { FEATURE_INDEX, FEATURE_VALUES, type FeatureVector } from '../core/features/engine.js';
 import type { Score } from '../core/types.js';

@@ -4,9 +4,9 @@
  * refused and the rules in force stay.
  */
 import { reloadPolicyFile } from '../../config/policy.js';
-import type { ConfigIssue } from '../../contracts/config-error.js';
-import type { LoyaltyRules } from '../core/loyalty/rules.js';
-import type { RulesTimeline } from '../core/loyalty/timeline.js';
+import type { ConfigIssue } from '../../config/schema/config-error.js';
+import type { LoyaltyRules } from '../../config/schema/loyalty-rules.js';
+import type { RulesTimeline } from '../../config/schema/rules-timeline.js';
 
 export type ReloadResult =
   /** The new rules apply from `fromSeq`. */

@@ -1,9 +1,10 @@
 /** Test drivers for the loyalty engine: events in stream order through `Engine.apply` / `complete`, as the runtime does. */
 import type { RedemptionV1, StoredProfileV1, TransactionV1, TxMessage } from '../../contracts/events.js';
-import { Engine, type EngineConfig } from '../../scorer/core/engine.js';
-import { loyaltyConfig } from '../../scorer/core/loyalty/engine.js';
-import { parseRules, type LoyaltyRules } from '../../scorer/core/loyalty/rules.js';
-import type { RulesTimeline } from '../../scorer/core/loyalty/timeline.js';
+import { Engine } from '../../scorer/core/engine.js';
+import type { EngineConfig } from '../../config/schema/engine.js';
+import { loyaltyConfig } from '../../config/schema/engine.js';
+import { parseRules, type LoyaltyRules } from '../../config/schema/loyalty-rules.js';
+import type { RulesTimeline } from '../../config/schema/rules-timeline.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
 import { type Publish } from '../../scorer/core/types.js';
 import { OutputEmit, type Row } from '../../sinks/mapping.js';

@@ -1,8 +1,9 @@
 /** Ledger semantics: tiers, expiry by watermark, redemptions, reversals, referral, hot reload, bounded state. */
 import { describe, expect, it } from 'vitest';
-import { loyaltyOnTransaction, loyaltyConfig } from '../../scorer/core/loyalty/engine.js';
+import { loyaltyOnTransaction } from '../../scorer/core/loyalty/engine.js';
+import { loyaltyConfig } from '../../config/schema/engine.js';
 import { referralCreditId } from '../../scorer/core/loyalty/referral.js';
-import { RulesTimeline } from '../../scorer/core/loyalty/timeline.js';
+import { RulesTimeline } from '../../config/schema/rules-timeline.js';
 import { getCustomer, newPartitionState } from '../../scorer/core/state.js';
 import { OutputEmit, type Row } from '../../sinks/mapping.js';
 import { partitionOf } from '../../contracts/subjects.js';

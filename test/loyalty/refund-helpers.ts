@@ -1,7 +1,7 @@
 /** What the refund tests share: their rules (two tiers, a 60-day reversal window) and small helpers. */
 import type { TransactionV1 } from '../../contracts/events.js';
 import { expect } from 'vitest';
-import type { LoyaltyRules } from '../../scorer/core/loyalty/rules.js';
+import type { LoyaltyRules } from '../../config/schema/loyalty-rules.js';
 import { type Row } from '../../sinks/mapping.js';
 import { Driver, rules } from './helpers.js';
 

@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ENGINE_CONFIG, readPolicyFile, SHIPPED_POLICY } from '../../config/policy.js';
-import { parseRules, RulesError } from '../../scorer/core/loyalty/rules.js';
-import { RulesTimeline } from '../../scorer/core/loyalty/timeline.js';
+import { parseRules, RulesError } from '../../config/schema/loyalty-rules.js';
+import { RulesTimeline } from '../../config/schema/rules-timeline.js';
 import { reloadRulesFile } from '../../scorer/runtime/rules-file.js';
 import { Driver } from './helpers.js';
 

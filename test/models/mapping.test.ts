@@ -10,7 +10,7 @@ import { compileExpr, exprNames, parseExpr } from '../../models/expr.js';
 import { manifestProblems } from '../../models/manifest.js';
 import { columnNames, compileMapping, type ManifestFeature } from '../../models/mapping.js';
 import { createLogger } from '../../platform/log.js';
-import { FEATURE_NAMES } from '../../scorer/core/features/catalogue.js';
+import { FEATURE_NAMES } from '../../contracts/features.js';
 import { FEATURE_INDEX, namedFeatures } from '../../scorer/core/features/engine.js';
 import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/churn.js';
 import { fixture, tempDir } from './helpers.js';

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseChurnReasons } from '../../contracts/churn-reasons.js';
 import { createLogger } from '../../platform/log.js';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
-import { FEATURE_NAMES } from '../../scorer/core/features/catalogue.js';
+import { FEATURE_NAMES } from '../../contracts/features.js';
 import { newPartitionState } from '../../scorer/core/state.js';
 import { OutputEmit } from '../../sinks/mapping.js';
 import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/churn.js';

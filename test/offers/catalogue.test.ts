@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ENGINE_CONFIG, readPolicyFile, reloadPolicyFile } from '../../config/policy.js';
-import { emptyCatalogue, parseOffers, OffersConfigError } from '../../scorer/core/offers/catalogue.js';
+import { emptyCatalogue, parseOffers, OffersConfigError } from '../../config/schema/offers.js';
 import { Driver, iso } from './helpers.js';
 
 const DEFAULT_OFFERS = DEFAULT_ENGINE_CONFIG.offers.catalogue;

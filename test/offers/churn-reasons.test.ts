@@ -3,7 +3,7 @@
  * churn score names one of the listed features among its reasons as raising the risk, through the real engine.
  */
 import { describe, expect, it } from 'vitest';
-import { OffersConfigError } from '../../scorer/core/offers/catalogue.js';
+import { OffersConfigError } from '../../config/schema/offers.js';
 import { Driver, iso, testCatalogue } from './helpers.js';
 
 const T0 = Date.parse('2026-03-02T08:00:00Z');

@@ -1,8 +1,9 @@
 /** Test drivers for the offers engine: events in stream order through `Engine.apply` / `complete`, as the runtime does. */
 import type { FeedbackV1, StoredProfileV1, TransactionV1, TxMessage } from '../../contracts/events.js';
-import { Engine, type EngineConfig, type Pending } from '../../scorer/core/engine.js';
-import { parseOffers, type OffersCatalogue } from '../../scorer/core/offers/catalogue.js';
-import { offersConfig } from '../../scorer/core/offers/engine.js';
+import { Engine, type Pending } from '../../scorer/core/engine.js';
+import type { EngineConfig } from '../../config/schema/engine.js';
+import { parseOffers, type OffersCatalogue } from '../../config/schema/offers.js';
+import { offersConfig } from '../../config/schema/engine.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
 import { type Publish, type Score } from '../../scorer/core/types.js';
 import { OutputEmit, type Row } from '../../sinks/mapping.js';

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CHANNELS, type TxMessage } from '../../contracts/events.js';
 import { fnv1a32 } from '../../contracts/subjects.js';
-import type { OffersCatalogue } from '../../scorer/core/offers/catalogue.js';
+import type { OffersCatalogue } from '../../config/schema/offers.js';
 import { inQuietHours, maxInWindow, windowAllows } from '../../scorer/core/offers/policy.js';
 import { type Row } from '../../sinks/mapping.js';
 import { catalogue, DAY, Driver, HOUR, iso } from './helpers.js';

@@ -6,7 +6,7 @@
  * Everything is seeded: the same options give the same rows.
  */
 import type { TxMessage } from '../../contracts/events.js';
-import type { OffersCatalogue } from '../../scorer/core/offers/catalogue.js';
+import type { OffersCatalogue } from '../../config/schema/offers.js';
 import { type Row } from '../../sinks/mapping.js';
 import { catalogue, DAY, Driver, HOUR, iso } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
 import { createBank } from '../../simulator/mod.js';
 import { buildChurnDataset, historyMessages, nextMonthStart, type HistoryEvent } from '../../training/dataset.js';
-import { MODEL_FEATURE_NAMES } from '../../scorer/core/features/catalogue.js';
+import { MODEL_FEATURE_NAMES } from '../../contracts/features.js';
 
 const DAY = 86_400_000;
 const bank = createBank({ seed: 11, customers: 40, start: new Date('2025-01-01T00:00:00Z'), days: 130 });

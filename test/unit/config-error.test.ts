@@ -1,10 +1,10 @@
 /** One error class for an invalid configuration file: the three parsers throw it, each under its own name. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../contracts/config-error.js';
-import { ConfigError as ReExported } from '../../contracts/yaml-config.js';
-import { parseRules, RulesError } from '../../scorer/core/loyalty/rules.js';
-import { parseLifecycleConfig, LifecycleConfigError } from '../../scorer/core/lifecycle/config.js';
-import { parseOffers, OffersConfigError } from '../../scorer/core/offers/catalogue.js';
+import { ConfigError } from '../../config/schema/config-error.js';
+import { ConfigError as ReExported } from '../../config/schema/yaml-config.js';
+import { parseRules, RulesError } from '../../config/schema/loyalty-rules.js';
+import { parseLifecycleConfig, LifecycleConfigError } from '../../config/schema/lifecycle.js';
+import { parseOffers, OffersConfigError } from '../../config/schema/offers.js';
 
 function thrown(parse: () => unknown): unknown {
   try {
@@ -16,7 +16,7 @@ function thrown(parse: () => unknown): unknown {
 }
 
 describe('ConfigError', () => {
-  it('is the one class contracts/yaml-config.ts re-exports', () => {
+  it('is the one class config/schema/yaml-config.ts re-exports', () => {
     expect(ReExported).toBe(ConfigError);
   });
 

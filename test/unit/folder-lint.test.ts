@@ -3,8 +3,10 @@
  * only platform/ and contracts/; contracts/ only itself; the domain (api, config, dashboards, ingest,
  * models, scorer, simulator, sinks, training) does not import app/, bench/ or cli/; app/ does not import
  * bench/ or cli/; bench/ does not import cli/ (cli/main.ts runs the benchmarks as `vafa bench`). Snippets
- * are linted in memory as files of those folders with the project's own configuration. And platform/ and
- * app/ are imported from outside only through their public surface, a mod.ts.
+ * are linted in memory as files of those folders with the project's own configuration. Inside the domain,
+ * config/schema/ (the policy's schemas and parsers) imports only contracts/, scorer/core imports only
+ * config/schema/ and contracts/, and config/ imports no scorer/. And platform/ and app/ are imported from
+ * outside only through their public surface, a mod.ts.
  */
 import path from 'node:path';
 import { ESLint } from 'eslint';
@@ -88,6 +90,27 @@ describe('the domain does not import app/, bench/ or cli/', () => {
   it('accepts the domain importing platform/ and other domain folders, and app/ importing the domain', async () => {
     expect(await findings("import type { Logger } from '../../platform/mod.js';\nimport { migrate } from '../../sinks/clickhouse/migrate.js';\nexport type L = Logger;\nexport const m = migrate;", 'scorer/runtime/x.ts')).toEqual([]);
     expect(await findings("import { ScorerService } from '../scorer/runtime/service.js';\nimport { buildApp } from '../api/app.js';\nexport const s = [ScorerService, buildApp];", 'app/x.ts')).toEqual([]);
+  });
+});
+
+describe('config/ owns the policy\'s schemas: config/schema/ imports only contracts/, the scorer imports config/, not the other way round', () => {
+  it.each([
+    ['config/ the core', "import { Engine } from '../scorer/core/engine.js';\nexport const e = Engine;", 'config/x.ts', 'config/ must not import scorer/core/'],
+    ['config/ a type of the core', "export type S = import('../scorer/core/state.js').PartitionState;", 'config/x.ts', 'config/ must not import scorer/core/'],
+    ['config/ the scorer runtime', "export { ScorerService } from '../scorer/runtime/service.js';", 'config/x.ts', 'config/ must not import scorer/runtime/'],
+    ['config/schema/ config/policy.ts', "import { loadPolicy } from '../policy.js';\nexport const p = loadPolicy;", 'config/schema/x.ts', 'config/schema/ must not import config/'],
+    ['config/schema/ the core, from a sub-folder', "import type { PartitionState } from '../../../scorer/core/state.js';\nexport type S = PartitionState;", 'config/schema/a/x.ts', 'config/schema/ must not import scorer/core/'],
+    ['config/schema/ platform/', "export const load = async (): Promise<unknown> => import('../../platform/mod.js');", 'config/schema/x.ts', 'config/schema/ must not import platform/'],
+    ['scorer/core config/policy.ts', "import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';\nexport const d = DEFAULT_ENGINE_CONFIG;", 'scorer/core/x.ts', 'scorer/core/ must not import config/'],
+  ])('reports %s', async (_name, code, file, message) => {
+    expect((await findings(code, file)).join('\n')).toContain(message);
+  });
+
+  it('accepts config/ and scorer/ importing config/schema/, and config/schema/ importing contracts/', async () => {
+    expect(await findings("import { parseRules } from './schema/loyalty-rules.js';\nexport const p = parseRules;", 'config/x.ts')).toEqual([]);
+    expect(await findings("import { RulesTimeline } from '../../config/schema/rules-timeline.js';\nimport { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';\nexport const r = [RulesTimeline, DEFAULT_ENGINE_CONFIG];", 'scorer/runtime/x.ts')).toEqual([]);
+    expect(await findings("import type { EngineConfig } from '../../config/schema/engine.js';\nexport type E = EngineConfig;", 'scorer/core/x.ts')).toEqual([]);
+    expect(await findings("import { CHANNELS } from '../../contracts/events.js';\nimport { DAY_MS } from './calendar.js';\nexport const c = [CHANNELS, DAY_MS];", 'config/schema/x.ts')).toEqual([]);
   });
 });
 

@@ -1,8 +1,10 @@
 /**
- * The purity sandbox of scorer/core (eslint.config.js): each way of reaching the wall clock, randomness,
- * timers, the host's locale, a Node built-in or a module outside scorer/core and contracts/ is reported
- * by the project's own lint configuration, and pure code is not. The snippets are linted in memory as if
- * they were files in scorer/core (ESLint's `lintText` with a `filePath`).
+ * The purity sandboxes (eslint.config.js, SANDBOXES): in scorer/core, each way of reaching the wall
+ * clock, randomness, timers, the host's locale, a Node built-in or a module outside scorer/core, contracts/
+ * and config/schema/ is reported by the project's own lint configuration, and pure code is not; the same
+ * holds for config/schema/ (the policy's schemas and parsers, which the core imports), which imports only
+ * contracts/. The snippets are linted in memory as if they were files there (ESLint's `lintText` with a
+ * `filePath`).
  */
 import path from 'node:path';
 import { ESLint } from 'eslint';
@@ -23,6 +25,9 @@ beforeAll(() => {
     },
   });
 });
+
+/** What a scorer/core file that imports outside its sandbox is told. */
+const OUTSIDE = /scorer\/core imports only scorer\/core\/, contracts\/ and config\/schema\//;
 
 const PURITY_RULES = new Set(['no-restricted-imports', 'no-restricted-globals', 'no-restricted-properties', 'no-restricted-syntax']);
 
@@ -86,11 +91,11 @@ describe('the purity rule of scorer/core', () => {
     ['a dynamic import', "export const load = async (): Promise<unknown> => import('./engine.js');", /no dynamic import/],
     ['require', "export const load = (): unknown => require('fs');", /no CommonJS/],
     // imports outside scorer/core and contracts/
-    ['platform/log.js', "import { createLogger } from '../../../platform/log.js';\nexport const l = createLogger;", /imports only scorer\/core and contracts/],
-    ['a type from platform/log.js', "import type { Logger } from '../../../platform/log.js';\nexport type L = Logger;", /imports only scorer\/core and contracts/],
-    ['scorer/runtime', "import { buildEngineConfig } from '../../runtime/engine-config.js';\nexport const b = buildEngineConfig;", /imports only scorer\/core and contracts/],
-    ['sinks/', "export { migrate } from '../../../sinks/clickhouse/migrate.js';", /imports only scorer\/core and contracts/],
-    ['config/settings', "import { loadSettings } from '../../../config/settings.js';\nexport const s = loadSettings;", /imports only scorer\/core and contracts/],
+    ['platform/log.js', "import { createLogger } from '../../../platform/log.js';\nexport const l = createLogger;", OUTSIDE],
+    ['a type from platform/log.js', "import type { Logger } from '../../../platform/log.js';\nexport type L = Logger;", OUTSIDE],
+    ['scorer/runtime', "import { buildEngineConfig } from '../../runtime/engine-config.js';\nexport const b = buildEngineConfig;", OUTSIDE],
+    ['sinks/', "export { migrate } from '../../../sinks/clickhouse/migrate.js';", OUTSIDE],
+    ['config/settings', "import { loadSettings } from '../../../config/settings.js';\nexport const s = loadSettings;", OUTSIDE],
     ['a path that climbs back down', "import { createLogger } from './../../../platform/log.js';\nexport const l = createLogger;", /write relative imports as/],
     ['a path through a folder and back', "import { createLogger } from '../../../contracts/../platform/log.js';\nexport const l = createLogger;", /write relative imports as/],
     ['an I/O library', "import { connect } from '@nats-io/transport-node';\nexport const c = connect;", /only the pure libraries/],
@@ -104,9 +109,9 @@ describe('the purity rule of scorer/core', () => {
   });
 
   it('reports a module outside the core from a file at the top of scorer/core too', async () => {
-    expect((await findings("import { createLogger } from '../../platform/log.js';\nexport const l = createLogger;", 'scorer/core/snippet.ts')).join('\n')).toMatch(/imports only scorer\/core and contracts/);
-    expect((await findings("import { x } from '../runtime/worker.js';\nexport const y = x;", 'scorer/core/snippet.ts')).join('\n')).toMatch(/imports only scorer\/core and contracts/);
-    expect((await findings("import { x } from '../../../../platform/log.js';\nexport const y = x;", 'scorer/core/a/b/snippet.ts')).join('\n')).toMatch(/imports only scorer\/core and contracts/);
+    expect((await findings("import { createLogger } from '../../platform/log.js';\nexport const l = createLogger;", 'scorer/core/snippet.ts')).join('\n')).toMatch(OUTSIDE);
+    expect((await findings("import { x } from '../runtime/worker.js';\nexport const y = x;", 'scorer/core/snippet.ts')).join('\n')).toMatch(OUTSIDE);
+    expect((await findings("import { x } from '../../../../platform/log.js';\nexport const y = x;", 'scorer/core/a/b/snippet.ts')).join('\n')).toMatch(OUTSIDE);
   });
 
   it('accepts pure code: event time, the core, contracts/, TypeBox, Date.UTC / Date.parse / new Date(ms)', async () => {
@@ -137,12 +142,46 @@ describe('the purity rule of scorer/core', () => {
     expect(await findings("import { readFileSync } from 'node:fs';\nexport const now = (): number => Date.now() + readFileSync('x').length;", 'scorer/runtime/snippet.ts')).toEqual([]);
   });
 
-  it('keeps the known exception narrow (createHash in offers/ids.ts); the parsers read YAML through contracts/, never config/', async () => {
-    expect(await findings("import { parseYamlConfig } from '../../../contracts/yaml-config.js';\nexport const p = parseYamlConfig;", 'scorer/core/loyalty/rules.ts')).toEqual([]);
-    expect((await findings("import { loadPolicy } from '../../../config/policy.js';\nexport const p = loadPolicy;", 'scorer/core/loyalty/rules.ts')).join('\n')).toMatch(/imports only scorer\/core and contracts/);
-    expect((await findings("import { loadSettings } from '../../../config/settings.js';\nexport const s = loadSettings;", 'scorer/core/loyalty/rules.ts')).join('\n')).toMatch(/imports only scorer\/core and contracts/);
+  it('keeps the known exception narrow (createHash in offers/ids.ts); the policy\'s types and parsers come from config/schema/, never the rest of config/', async () => {
+    expect(await findings("import { parseRules } from '../../../config/schema/loyalty-rules.js';\nimport type { LoyaltyConfig } from '../../../config/schema/engine.js';\nexport const p = parseRules;\nexport type E = LoyaltyConfig;", 'scorer/core/loyalty/engine.ts')).toEqual([]);
+    expect(await findings("import type { EngineConfig } from '../../config/schema/engine.js';\nexport type E = EngineConfig;", 'scorer/core/engine.ts')).toEqual([]);
+    expect((await findings("import { loadPolicy } from '../../../config/policy.js';\nexport const p = loadPolicy;", 'scorer/core/loyalty/engine.ts')).join('\n')).toMatch(OUTSIDE);
+    expect((await findings("import { loadSettings } from '../../../config/settings.js';\nexport const s = loadSettings;", 'scorer/core/loyalty/engine.ts')).join('\n')).toMatch(OUTSIDE);
     expect(await findings("import { createHash } from 'node:crypto';\nexport const h = createHash;", 'scorer/core/offers/ids.ts')).toEqual([]);
     expect((await findings("import { randomUUID } from 'node:crypto';\nexport const r = randomUUID;", 'scorer/core/offers/ids.ts')).join('\n')).toMatch(/only createHash/);
     expect((await findings("import { createHash } from 'node:crypto';\nexport const h = createHash;", 'scorer/core/offers/engine.ts')).join('\n')).toMatch(/no Node built-ins/);
+  });
+});
+
+describe('the purity rule of config/schema (the policy\'s schemas and parsers, which scorer/core imports)', () => {
+  const OUT = /config\/schema imports only config\/schema\/ and contracts\//;
+  it.each([
+    ['Date.now()', 'export const now = (): number => Date.now();', /Date only as/],
+    ['Math.random()', 'export const r = (): number => Math.random();', /no randomness/],
+    ["import from 'node:fs'", "import { readFileSync } from 'node:fs';\nexport const r = (): string => readFileSync('x', 'utf8');", /no Node built-ins in config\/schema/],
+    ['process.env', "export const env = (): string | undefined => process.env['X'];", /no process/],
+    ['config/policy.ts (it reads the files)', "import { loadPolicy } from '../policy.js';\nexport const p = loadPolicy;", OUT],
+    ['config/settings.ts', "import type { Settings } from '../settings.js';\nexport type S = Settings;", OUT],
+    ['scorer/core', "import { DAY_MS } from '../../scorer/core/types.js';\nexport const d = DAY_MS;", OUT],
+    ['platform/', "import type { Logger } from '../../platform/mod.js';\nexport type L = Logger;", OUT],
+    ['an unlisted package', "import pino from 'pino';\nexport const p = pino;", /only the pure libraries/],
+  ])('reports %s', async (_name, code, message) => {
+    expect((await findings(code, 'config/schema/snippet.ts')).join('\n')).toMatch(message);
+  });
+
+  it('accepts config/schema/, contracts/, TypeBox and yaml', async () => {
+    const pure = [
+      "import { Type } from '@sinclair/typebox';",
+      "import { parseDocument } from 'yaml';",
+      "import { CHANNELS } from '../../contracts/events.js';",
+      "import { DAY_MS } from './calendar.js';",
+      'export const Schema = Type.Object({ at: Type.Number() });',
+      'export const f = (s: string): unknown => [parseDocument(s), CHANNELS, DAY_MS, Date.parse(s)];',
+    ].join('\n');
+    expect(await findings(pure, 'config/schema/snippet.ts')).toEqual([]);
+  });
+
+  it('applies to config/schema only: config/policy.ts reads the files', async () => {
+    expect(await findings("import { readFileSync } from 'node:fs';\nexport const r = (): string => readFileSync('x', 'utf8');", 'config/snippet.ts')).toEqual([]);
   });
 });

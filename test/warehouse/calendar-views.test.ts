@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWarehouse, type Warehouse } from '../../platform/warehouse/server.js';
 import { migrate, migrateCalendarViews } from '../../sinks/clickhouse/migrate.js';
 import { leaderboard } from '../../sinks/clickhouse/loyalty-views.js';
-import { parseRules } from '../../scorer/core/loyalty/rules.js';
+import { parseRules } from '../../config/schema/loyalty-rules.js';
 
 const DB = 'vafa_calendar';
 let dir: string;

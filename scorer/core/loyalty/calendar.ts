@@ -8,14 +8,6 @@ import { DAY_MS } from '../types.js';
 
 const MIN_MS = 60_000;
 
-/** 0 = Sunday … 6 = Saturday. */
-export const DOW_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
-export type DowName = (typeof DOW_NAMES)[number];
-
-export function dowIndex(name: DowName): number {
-  return DOW_NAMES.indexOf(name);
-}
-
 /** Bank-local day number: days since 1970-01-01 in bank-local time. */
 export function bankDay(at: number, offsetMin: number): number {
   return Math.floor((at + offsetMin * MIN_MS) / DAY_MS);
@@ -58,19 +50,4 @@ export function dateDay(date: string): number {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
   if (!m) throw new Error(`not a date: ${date}`);
   return Math.floor(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / DAY_MS);
-}
-
-/** `+03:30` → 210 (minutes east of UTC). */
-export function parseOffset(s: string): number {
-  const m = /^([+-])(\d{2}):(\d{2})$/.exec(s);
-  if (!m) throw new Error(`not a UTC offset: ${s}`);
-  const v = Number(m[2]) * 60 + Number(m[3]);
-  return m[1] === '-' ? -v : v;
-}
-
-/** `HH:MM` → minutes since midnight (`24:00` → 1440). */
-export function parseClock(s: string): number {
-  const m = /^(\d{2}):(\d{2})$/.exec(s);
-  if (!m) throw new Error(`not a time of day: ${s}`);
-  return Number(m[1]) * 60 + Number(m[2]);
 }

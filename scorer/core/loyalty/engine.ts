@@ -1,8 +1,8 @@
 /**
  * The loyalty engine: points, tiers, caps, budgets, expiry, reversals and referral, as a pure function of
- * the ordered stream. Rules are data (`rules.ts`), chosen per stream position (`timeline.ts`); time is
- * event time in the bank's time zone; expiry and tier reviews are event-time timers fired by the
- * partition watermark. Semantics are documented in docs/loyalty.md; the decisions in brief:
+ * the ordered stream. Rules are data (`config/schema/loyalty-rules.ts`), chosen per stream position
+ * (`config/schema/rules-timeline.ts`); time is event time in the bank's time zone; expiry and tier reviews
+ * are event-time timers fired by the partition watermark. Semantics are documented in docs/loyalty.md; the decisions in brief:
  *
  * - Evaluation: matching rules by priority (highest first; ties: the branch's own rules, then file
  *   order). Every matching rule applies (stacks) until an `exclusive` one has applied: it ends the list.
@@ -29,24 +29,10 @@ import { DAY_MS, parseTime, type Ctx, type Emit, type MigrationV1 } from '../typ
 import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay, monthStart } from './calendar.js';
 import { parseReferralCreditId, REFERRAL_RULE } from './referral.js';
 import { isMember } from './membership.js';
-import type { CompiledRule, Condition, LoyaltyRules, TierDef } from './rules.js';
+import type { CompiledRule, Condition, LoyaltyRules, TierDef } from '../../../config/schema/loyalty-rules.js';
 import type { EarnRecord, HeldAward, HeldEarning, LoyaltyState, Lot, RefundRecord } from './state.js';
-import { RulesTimeline, type TimelineEntry } from './timeline.js';
-
-export interface LoyaltyConfig {
-  /** Which rules apply from which stream sequence (hot reload). */
-  timeline: RulesTimeline;
-  /**
-   * Number of partitions of `tx.>`: campaign budgets are split evenly across them, and referral credits
-   * are addressed to the referrer's partition. The runtime must set it from its settings.
-   */
-  partitions: number;
-}
-
-export function loyaltyConfig(rules: LoyaltyRules | RulesTimeline, partitions: number): LoyaltyConfig {
-  if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`partitions must be a positive integer, got ${partitions}`);
-  return { timeline: rules instanceof RulesTimeline ? rules : RulesTimeline.of(rules), partitions };
-}
+import type { TimelineEntry } from '../../../config/schema/rules-timeline.js';
+import type { LoyaltyConfig } from '../../../config/schema/engine.js';
 
 /** The rules version in force at a stream position (for `scored_transactions.rules_version`). */
 export function loyaltyVersionAt(cfg: LoyaltyConfig, seq: number): string {

@@ -32,22 +32,12 @@ import { parseChurnReasons } from '../../../contracts/churn-reasons.js';
 import type { OfferChannel } from '../../../contracts/subjects.js';
 import type { CustomerState, PartitionState } from '../state.js';
 import type { Ctx, Emit } from '../types.js';
-import type { OfferDef, OffersCatalogue, OfferTrigger } from './catalogue.js';
+import type { OfferDef, OffersCatalogue, OfferTrigger } from '../../../config/schema/offers.js';
+import type { OffersConfig } from '../../../config/schema/engine.js';
 import { inHoldout, offerId } from './ids.js';
 import { cooldownAllows, inQuietHours, windowAllows } from './policy.js';
 import { newOffersState, type OffersState, type OpenOffer } from './state.js';
 import { heldReason, type HeldReason } from './consent.js';
-
-export interface OffersConfig {
-  catalogue: OffersCatalogue;
-  /** Number of partitions of `tx.>`: an offer's total budget is split evenly across them. */
-  partitions: number;
-}
-
-export function offersConfig(catalogue: OffersCatalogue, partitions: number): OffersConfig {
-  if (!Number.isInteger(partitions) || partitions < 1) throw new Error(`partitions must be a positive integer, got ${partitions}`);
-  return { catalogue, partitions };
-}
 
 /** What the offers engine needs to know about the event that prompts it. */
 export interface OfferEvent {

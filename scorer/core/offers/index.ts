@@ -1,5 +1,5 @@
 /** Next-best offers: catalogue, engine, policy, ids and uplift (docs/offers.md). */
-export * from './catalogue.js';
+export * from '../../../config/schema/offers.js';
 export * from './engine.js';
 export * from './ids.js';
 export * from './policy.js';

@@ -33,7 +33,7 @@
  * validated here (profiles register their cards).
  */
 import { partitionOf } from '../../../contracts/subjects.js';
-import type { EngineConfig } from '../../core/engine.js';
+import type { EngineConfig } from '../../../config/schema/engine.js';
 import type { CardDirectory } from '../../../ingest/service.js';
 import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
 import type { LmdbStateStore } from '../store/lmdb-store.js';

@@ -23,7 +23,7 @@ import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { STREAM_TX } from '../../../contracts/subjects.js';
-import type { EngineConfig } from '../../core/engine.js';
+import type { EngineConfig } from '../../../config/schema/engine.js';
 import { ensureStreams, natsJsm, type Logger } from '../../../platform/mod.js';
 import { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
 import { NatsCardDirectory } from '../../../ingest/cards.js';

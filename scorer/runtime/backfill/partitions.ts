@@ -10,7 +10,8 @@
  * feeder puts them at the head of the next batch in the order one runner owning every partition gives.
  */
 import { parseTxSubject } from '../../../contracts/subjects.js';
-import { Engine, type EngineConfig, type Pending } from '../../core/engine.js';
+import { Engine, type Pending } from '../../core/engine.js';
+import type { EngineConfig } from '../../../config/schema/engine.js';
 import { newPartitionState, type PartitionState } from '../../core/state.js';
 import { Emit } from '../../core/types.js';
 import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';

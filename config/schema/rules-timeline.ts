@@ -7,7 +7,7 @@
  * Stream sequences are the `TX` stream's (shared by all partitions), so one timeline serves every
  * partition: the runtime records fromSeq = the stream's last sequence at reload time + 1.
  */
-import type { LoyaltyRules } from './rules.js';
+import type { LoyaltyRules } from './loyalty-rules.js';
 
 export interface TimelineEntry {
   version: string;

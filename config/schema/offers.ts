@@ -7,12 +7,12 @@
  * Documented, field by field, in docs/offers.md.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { parseYamlConfig, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
-import { ConfigError } from '../../../contracts/config-error.js';
-import { CHANNELS } from '../../../contracts/events.js';
-import { OFFER_CHANNELS, type OfferChannel } from '../../../contracts/subjects.js';
-import { FEATURE_CATALOGUE } from '../features/catalogue.js';
-import { DAY_MS } from '../types.js';
+import { parseYamlConfig, type Path, type YamlConfigOptions } from './yaml-config.js';
+import { ConfigError } from './config-error.js';
+import { CHANNELS } from '../../contracts/events.js';
+import { OFFER_CHANNELS, type OfferChannel } from '../../contracts/subjects.js';
+import { FEATURE_CATALOGUE } from '../../contracts/features.js';
+import { DAY_MS } from './calendar.js';
 
 const YAML_OPTIONS: YamlConfigOptions = {};
 

@@ -4,9 +4,9 @@
  * shipped one is the default) is `config/policy.ts`'s job.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { parseYamlConfig, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
-import { ConfigError } from '../../../contracts/config-error.js';
-import { DAY_MS } from '../types.js';
+import { parseYamlConfig, type Path, type YamlConfigOptions } from './yaml-config.js';
+import { ConfigError } from './config-error.js';
+import { DAY_MS } from './calendar.js';
 
 const YAML_OPTIONS: YamlConfigOptions = { withDescription: true };
 

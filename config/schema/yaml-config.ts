@@ -2,8 +2,8 @@
  * Validated YAML config files with errors that name the line: parse with positions, check against a
  * TypeBox schema, and report every problem (up to 30) as `file:line:column: path: message`. Pure (no
  * I/O): the loyalty rules, the lifecycle thresholds and the offer catalogue all parse through it, in
- * `scorer/core` (which imports only `scorer/core` and `contracts/`); `config/policy.ts` reads the files.
- * The issue type and the error (`ConfigError`) are `contracts/config-error.ts`'s, re-exported here.
+ * `config/schema/` (which imports only `config/schema/` and `contracts/`); `config/policy.ts` reads the files.
+ * The issue type and the error (`ConfigError`) are `config/schema/config-error.ts`'s, re-exported here.
  */
 import type { TSchema, Static } from '@sinclair/typebox';
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value';

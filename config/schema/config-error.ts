@@ -1,8 +1,8 @@
 /**
  * The error of an invalid configuration file or text: every problem (up to 30) with its line, column and
  * path, as `file:line:column: path: message`, one problem a line. Shared by the loyalty rules, the
- * lifecycle thresholds and the offer catalogue (their parsers live in `scorer/core`, which imports only
- * `scorer/core` and `contracts/`); `contracts/yaml-config.ts` re-exports it. The message is what an operator
+ * lifecycle thresholds and the offer catalogue (their parsers are `config/schema/`'s, which the pure core
+ * may import); `config/schema/yaml-config.ts` re-exports it. The message is what an operator
  * reads (CLI, logs, the 422 detail of a refused reload): keep its shape.
  */
 

@@ -6,9 +6,9 @@
  * Pure: text in, rules (or errors) out. Reading the file is `config/policy.ts`.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { parseYamlConfig, type Path, type YamlConfigOptions } from '../../../contracts/yaml-config.js';
-import { ConfigError } from '../../../contracts/config-error.js';
-import { CHANNELS } from '../../../contracts/events.js';
+import { parseYamlConfig, type Path, type YamlConfigOptions } from './yaml-config.js';
+import { ConfigError } from './config-error.js';
+import { CHANNELS } from '../../contracts/events.js';
 import { DOW_NAMES, dowIndex, parseClock, parseOffset, type DowName } from './calendar.js';
 
 const YAML_OPTIONS: YamlConfigOptions = { unionHint: (schema) => (schema.anyOf?.some((a) => (a as { pattern?: string }).pattern === '^\\d{4}$') ? 'expected a 4-digit MCC' : 'expected a string or a non-negative integer') };

@@ -3,7 +3,7 @@
  * mean which sticky product, and the loyalty tiers in ascending order (for `tier_rank`). The tiers are the
  * loyalty rules' (`config/policy.ts` builds the engine's from the rules file); the core reads no file.
  */
-import type { StickyProduct } from './catalogue.js';
+import type { StickyProduct } from '../../contracts/features.js';
 
 export interface FeatureConfig {
   /** Profile `products` codes that mean each sticky product (any one of them counts). */

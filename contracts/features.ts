@@ -1,7 +1,8 @@
 /**
  * The feature catalogue: every behavioural feature the core computes, by name, with what it means and
- * its unit. `featureVector(c, at)` returns exactly these names; a model's manifest picks and orders the
- * ones it uses, and the scorer refuses a model that asks for a name not listed here.
+ * its unit. `featureVector(c, at)` (`scorer/core/features/engine.ts`) returns exactly these names; a
+ * model's manifest picks and orders the ones it uses, and the scorer refuses a model that asks for a name
+ * not listed here; an offer's `when.features` (`config/offers.yaml`) names them too.
  *
  * Conventions (docs/features.md has the full story):
  * - time is event time; "days" are fractional days (ms / 86,400,000) unless the unit says whole days;
@@ -11,7 +12,7 @@
  *   currency-agnostic; one bank, one currency);
  * - no feature is ever NaN or missing: "never" is a documented sentinel (e.g. 730 days).
  */
-import { CHANNELS, type Channel } from '../../../contracts/events.js';
+import { CHANNELS, type Channel } from './events.js';
 
 export interface FeatureSpec {
   name: string;
