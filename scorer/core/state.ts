@@ -71,6 +71,14 @@ export interface PartitionState {
    * until the partition's first such message. Grows by one entry per erasure.
    */
   erased?: Record<string, string>;
+  /**
+   * The resume mark of the `vafa backfill` that last committed this partition: where its feeder stood and
+   * the referral credits the partition's events published since the commit before, so that a rerun resumes
+   * exactly there (`BackfillMark`, scorer/runtime/backfill/partitions.ts, which alone writes and reads it).
+   * Opaque to the core, which never reads or changes it; the state store commits and restores it with the
+   * partition's other fields (its meta record), as it is. Absent for a partition no backfill committed.
+   */
+  backfill?: unknown;
 }
 
 export function newPartitionState(partition: number): PartitionState {

@@ -91,17 +91,18 @@ export interface CommitMark {
 }
 
 /**
- * A partition's record of the backfill that committed it (in its state, `BACKFILL_MARK`): the feeder's
- * mark, and the credits its events published since the previous commit, which a rerun needs when the
- * partitions stopped at different commits (a run stopped while the workers committed).
+ * A partition's record of the backfill that committed it (in its state, `PartitionState.backfill`): the
+ * feeder's mark, and the credits its events published since the previous commit, which a rerun needs when
+ * the partitions stopped at different commits (a run stopped while the workers committed).
  */
 export interface BackfillMark extends FeederMark {
   published: PublishedCredit[];
 }
 
-/** The field of `PartitionState` holding the {@link BackfillMark} (the store keeps every field of the state but its customers and timers in the partition's meta record). */
-export const BACKFILL_MARK = 'backfill';
-type MarkedState = PartitionState & { [BACKFILL_MARK]?: BackfillMark };
+/** The partition's {@link BackfillMark}: what `commit` wrote (the state store restores the field as it was committed). */
+function backfillMark(state: PartitionState): BackfillMark | undefined {
+  return state.backfill as BackfillMark | undefined;
+}
 
 /** What a micro-batch did on a runner's partitions. */
 export interface BatchOutcome {
@@ -193,7 +194,7 @@ export class PartitionRunner implements BackfillPartitions {
       const state = loaded ?? newPartitionState(p);
       if (this.opts.cutover !== undefined) state.cutover = Math.max(state.cutover ?? 0, this.opts.cutover);
       this.parts.set(p, { state, tracker: this.opts.store.track(state) });
-      const mark = (state as MarkedState)[BACKFILL_MARK];
+      const mark = backfillMark(state);
       starts.push({ partition: p, seq: state.seq, ...(mark ? { mark } : {}) });
     }
     return starts;
@@ -263,7 +264,8 @@ export class PartitionRunner implements BackfillPartitions {
       state.seq = Math.max(state.seq, position);
       if (cutover !== undefined) state.cutover = cutover;
       state.cutover ??= 0; // marks a backfilled partition (a rerun resumes it)
-      (state as MarkedState)[BACKFILL_MARK] = { ...mark.feeder, published: mark.published.filter((c) => c.partition === state.partition) };
+      const own: BackfillMark = { ...mark.feeder, published: mark.published.filter((c) => c.partition === state.partition) };
+      state.backfill = own;
       return this.opts.store.commit(state, tracker.take());
     }));
   }
