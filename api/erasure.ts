@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { eraseCustomer, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, MAX_CUSTOMER_ID } from '../sinks/clickhouse/erasure.js';
+import { eraseCustomer, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, MAX_CUSTOMER_ID } from '../sinks/mod.js';
 import { notErased, placesOf, SCORER_ERASURE_TIMEOUT, type ErasedOutsideWarehouse } from '../contracts/erasure.js';
 import type { AccessAudit } from './audit.js';
 import type { ErrorCode } from './errors.js';

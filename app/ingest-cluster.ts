@@ -18,9 +18,7 @@ import path from 'node:path';
 import type { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
 import { freePort, NODE_FLAGS, type Logger } from '../platform/mod.js';
-import { aggregateMetrics, type ProcessMetrics } from '../api/metrics.js';
-import { FixedWindowCounters } from '../api/rate-limit-store.js';
-import type { SessionEvent } from '../api/shared-sessions.js';
+import { aggregateMetrics, type ProcessMetrics, FixedWindowCounters, type SessionEvent } from '../api/mod.js';
 
 const ENTRY = path.resolve(import.meta.dirname, 'ingest-worker.js');
 const MAX_RESTARTS_PER_MIN = 5;

@@ -10,13 +10,11 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
 import { Publisher, type Logger } from '../platform/mod.js';
-import type { ClickHouseClient } from '../sinks/clickhouse/client.js';
-import { IngestService } from '../ingest/service.js';
-import { NatsCardDirectory } from '../ingest/cards.js';
+import type { ClickHouseClient } from '../sinks/mod.js';
+import { IngestService, NatsCardDirectory } from '../ingest/mod.js';
 import { STREAM_DLQ, STREAM_TX, dlqSubject } from '../contracts/subjects.js';
-import { buildApp, type AppDeps } from '../api/app.js';
-import { apiMetrics } from '../api/metrics.js';
-import { registerDashboard } from '../dashboards/builtin/routes.js';
+import { buildApp, type AppDeps, apiMetrics } from '../api/mod.js';
+import { registerDashboard } from '../dashboards/mod.js';
 
 export interface IngestRoleOptions {
   settings: Settings;

@@ -5,10 +5,8 @@
  * (systemd and a terminal signal the whole group): in-flight requests are finished and answered first.
  */
 import { connectNats, createLogger, type Logger, withDeadline } from '../platform/mod.js';
-import { createWarehouseClient } from '../sinks/clickhouse/client.js';
-import { createRegistry } from '../api/metrics.js';
-import { sharedRateLimitStore, type WindowCount } from '../api/rate-limit-store.js';
-import { SharedSessions } from '../api/shared-sessions.js';
+import { createWarehouseClient } from '../sinks/mod.js';
+import { createRegistry, sharedRateLimitStore, type WindowCount, SharedSessions } from '../api/mod.js';
 import { startIngestRole, type IngestRole } from './ingest-role.js';
 import type { FromWorker, ToWorker, WorkerStart } from './ingest-cluster.js';
 

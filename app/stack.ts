@@ -13,12 +13,9 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
 import { startLocalNats, type LocalNats, spawnWarehouse, type ChildHandle, connectNats, ensureStreams, natsJsm, Publisher, withDeadline, type Logger } from '../platform/mod.js';
-import { createWarehouseClient, type ClickHouseClient } from '../sinks/clickhouse/client.js';
-import { migrate, migrateCalendarViews } from '../sinks/clickhouse/migrate.js';
-import { calendarOf, sameCalendar } from '../sinks/clickhouse/loyalty-views.js';
+import { createWarehouseClient, type ClickHouseClient, migrate, migrateCalendarViews, calendarOf, sameCalendar } from '../sinks/mod.js';
 import { STREAM_TX } from '../contracts/subjects.js';
-import { createRegistry } from '../api/metrics.js';
-import { insertAuditRows } from '../api/audit.js';
+import { createRegistry, insertAuditRows } from '../api/mod.js';
 import { ScorerService } from '../scorer/runtime/service.js';
 import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
 import { openCheckpointStore, partitionCacheBounds } from '../scorer/runtime/store/mod.js';
@@ -231,7 +228,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
       }
       logger.info({ url: stack.apiUrl, ...(stack.iso8583Port !== undefined ? { iso8583Port: stack.iso8583Port } : {}), workers }, 'HTTP API listening');
       if (settings.webhookUrl && settings.webhookSecret) {
-        const { startWebhookSink } = await import('../sinks/webhook.js');
+        const { startWebhookSink } = await import('../sinks/mod.js');
         const webhook = await startWebhookSink({ nc, url: settings.webhookUrl, secret: settings.webhookSecret, logger: logger.child({ module: 'webhook' }) });
         stops.add('scorer', 'offer webhook sink', () => webhook.stop());
         logger.info({ url: settings.webhookUrl }, 'offer webhook sink started');

@@ -7,13 +7,11 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { buildApp } from '../api/app.js';
-import { authenticate, keyFileLine, KeyRing, Sessions } from '../api/auth.js';
+import { buildApp, authenticate, keyFileLine, KeyRing, Sessions, apiMetrics, createRegistry } from '../api/mod.js';
 import type { FastifyRequest } from 'fastify';
-import { apiMetrics, createRegistry } from '../api/metrics.js';
-import { createWarehouseClient } from '../sinks/clickhouse/client.js';
+import { createWarehouseClient } from '../sinks/mod.js';
 import { createLogger } from '../platform/mod.js';
-import type { IngestService } from '../ingest/service.js';
+import type { IngestService } from '../ingest/mod.js';
 
 const N = Number(process.argv[2] ?? 20_000);
 const ENV_KEY = 'env-key-000000000000000000001';

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { backfill } from '../scorer/runtime/backfill/backfill.js';
 import { listSources, ReadMeter, streamOrder } from '../scorer/runtime/backfill/sources.js';
-import { IngestService } from '../ingest/service.js';
+import { IngestService } from '../ingest/mod.js';
 import { LmdbStateStore } from '../scorer/runtime/store/lmdb-store.js';
 import type { Publisher } from '../platform/mod.js';
 import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';

@@ -16,15 +16,13 @@ import { parseArgs } from 'node:util';
 import { txSubject, partitionOf } from '../contracts/subjects.js';
 import { encodeRecord } from '../scorer/runtime/store/codec.js';
 import type { TxMessage } from '../contracts/events.js';
-import { Engine, type Pending } from '../scorer/core/engine.js';
+import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, Emit, type Score } from '../scorer/core/mod.js';
 import type { EngineConfig } from '../config/schema/engine.js';
 import { FEATURE_NAMES } from '../contracts/features.js';
-import { newPartitionState, type CustomerState, type PartitionState } from '../scorer/core/state.js';
-import { Emit, type Score } from '../scorer/core/types.js';
-import { messagesOf, tableRows } from '../sinks/mapping.js';
+import { messagesOf, tableRows } from '../sinks/mod.js';
 import { decodeTx } from '../scorer/runtime/decode.js';
 import { createBank, readHistory, SIMULATOR_VERSION, writeHistory } from '../simulator/mod.js';
-import { historyMessages, type HistoryEvent } from '../training/dataset.js';
+import { historyMessages, type HistoryEvent } from '../training/mod.js';
 import { median, percentile } from './stats.js';
 import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 

@@ -14,10 +14,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { Session } from 'chdb';
-import { createTableSql, TABLES } from '../sinks/clickhouse/schema.js';
-import { dashboardStatements } from '../sinks/clickhouse/dashboard-views.js';
-import { expandPanelSql } from '../dashboards/expand.js';
-import { AT_RISK_PROBABILITY, DASHBOARDS } from '../dashboards/grafana/definitions.js';
+import { createTableSql, TABLES, dashboardStatements } from '../sinks/mod.js';
+import { expandPanelSql, AT_RISK_PROBABILITY, DASHBOARDS } from '../dashboards/mod.js';
 
 const MAX_CUSTOMERS = 5_000_000;
 const MAX_RUNS = 100;

@@ -9,9 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { namesErased } from '../scorer/core/erasure.js';
-import { sha256Hex } from '../scorer/core/sha256.js';
-import { newPartitionState, type CustomerState } from '../scorer/core/state.js';
+import { namesErased, sha256Hex, newPartitionState, type CustomerState } from '../scorer/core/mod.js';
 import { LmdbStateStore } from '../scorer/runtime/store/mod.js';
 import { DEFAULT_CORE_PLAN, prepareCoreInput, replayCore } from './core.js';
 

@@ -8,8 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createBatcher, loadModel } from '../scorer/runtime/model.js';
-import { syntheticChurnData } from '../training/synthetic.js';
-import { trainChurnModel, writeChurnModel } from '../training/train.js';
+import { syntheticChurnData, trainChurnModel, writeChurnModel } from '../training/mod.js';
 
 const threads = Number(process.argv[process.argv.indexOf('--threads') + 1] ?? 1) || 1;
 const data = syntheticChurnData({ n: 20_000, seed: 1 });

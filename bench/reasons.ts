@@ -9,9 +9,7 @@
  */
 import path from 'node:path';
 import { DEFAULT_CORE_PLAN, prepareCoreInput } from './core.js';
-import { Engine, type Pending } from '../scorer/core/engine.js';
-import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
-import { Emit } from '../scorer/core/types.js';
+import { Engine, type Pending, newPartitionState, type PartitionState, Emit } from '../scorer/core/mod.js';
 import { decodeTx } from '../scorer/runtime/decode.js';
 import { loadChurnScorer, type ChurnScorerHandle } from '../scorer/runtime/churn.js';
 import type { ReasonsOptions } from '../scorer/runtime/model/reasons.js';

@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { ClickHouseSink } from '../sinks/clickhouse/sink.js';
+import { ClickHouseSink } from '../sinks/mod.js';
 import { Cleanup } from './cleanup.js';
 import { planFor } from './main.js';
 import { silentProgress } from './progress.js';

@@ -5,11 +5,10 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { auditFileStatements, insertAuditRows } from '../api/audit.js';
+import { auditFileStatements, insertAuditRows } from '../api/mod.js';
 import { loadSettings } from '../config/settings.js';
 import { createLogger, connectNats } from '../platform/mod.js';
-import { createWarehouseClient } from '../sinks/clickhouse/client.js';
-import { migrate } from '../sinks/clickhouse/migrate.js';
+import { createWarehouseClient, migrate } from '../sinks/mod.js';
 import { backfillDeployment } from '../scorer/runtime/backfill/deployment.js';
 import type { BackfillProgress } from '../scorer/runtime/backfill/backfill.js';
 import { listSources } from '../scorer/runtime/backfill/sources.js';

@@ -6,7 +6,7 @@
  *   printf %s "$KEY" | vafa keys hash --id switch-a --scopes ingest   the file line of a key you have
  */
 import { parseArgs } from 'node:util';
-import { keyFileLine, newKey, parseScopes, MIN_KEY_LENGTH, SCOPES } from '../api/auth.js';
+import { keyFileLine, newKey, parseScopes, MIN_KEY_LENGTH, SCOPES } from '../api/mod.js';
 import type { Command } from './main.js';
 
 async function readStdin(): Promise<string> {

@@ -2,8 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadSettings } from '../config/settings.js';
 import { createLogger, connectNats } from '../platform/mod.js';
-import { createWarehouseClient } from '../sinks/clickhouse/client.js';
-import { migrate } from '../sinks/clickhouse/migrate.js';
+import { createWarehouseClient, migrate } from '../sinks/mod.js';
 import { parseReplayFrom, replay } from '../scorer/runtime/replay.js';
 import { progressLine } from './progress.js';
 import type { Command } from './main.js';

@@ -6,8 +6,7 @@ import { loadSettings, SettingsError } from '../config/settings.js';
 import { insecureEngines, startStack, type Stack } from '../app/mod.js';
 import { createLogger, type Logger, untilParentGone } from '../platform/mod.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
-import { createWarehouseClient } from '../sinks/clickhouse/client.js';
-import { migrate } from '../sinks/clickhouse/migrate.js';
+import { createWarehouseClient, migrate } from '../sinks/mod.js';
 import { readPolicyFileSync } from '../config/policy.js';
 
 function requireExternal(settings: ReturnType<typeof loadSettings>, role: string): void {

@@ -16,7 +16,7 @@ import type { Segment } from './catalog.js';
 import { SHOCK_COMPLAINT } from './churn.js';
 import { DAY, type Customer } from './population.js';
 import { hashInts, mix32, Rng } from './rng.js';
-import { heapPop, heapPush } from '../scorer/core/heap.js';
+import { heapPop, heapPush } from '../scorer/core/mod.js';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { OFFER_CHANNELS, STREAM_OFFERS, type OfferChannel } from '../contracts/subjects.js';
 import { MAX_PROPENSITY, responsePropensity, surveyScore, type FeedbackEvent } from './feedback.js';
 import { hashInts, hashString, Rng } from './rng.js';
-import { heapPop, heapPush } from '../scorer/core/heap.js';
+import { heapPop, heapPush } from '../scorer/core/mod.js';
 
 /** An offer trigger as published on `OFFERS` (the fields the simulator reads). */
 export interface SurveyTrigger {

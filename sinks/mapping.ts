@@ -4,11 +4,7 @@
  * scorer publishes (`messagesOf`: offer triggers on `OFFERS`, referral credits on `TX`). The core knows
  * none of these shapes; a new table or column is a change here and in the schema, not in the core.
  */
-import type { CustomerSnapshot, DomainEvent, FeedbackRecorded, OfferConverted, OfferDecided, OfferHeld, PointsMoved, StageChanged, TierChanged, TransactionScored } from '../scorer/core/events.js';
-import { featuresJson } from '../scorer/core/features/engine.js';
-import { referralPublish } from '../scorer/core/loyalty/referral.js';
-import { offerSubject } from '../scorer/core/offers/engine.js';
-import { Emit, iso, parseTime, type Publish } from '../scorer/core/types.js';
+import { featuresJson, referralPublish, offerSubject, Emit, iso, parseTime, type Publish, type CustomerSnapshot, type DomainEvent, type FeedbackRecorded, type OfferConverted, type OfferDecided, type OfferHeld, type PointsMoved, type StageChanged, type TierChanged, type TransactionScored } from '../scorer/core/mod.js';
 
 export type TableName =
   | 'scored_transactions' | 'points_ledger' | 'customer_state' | 'offers' | 'offer_conversions'

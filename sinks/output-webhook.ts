@@ -7,7 +7,7 @@
  * with capped back-off until it lands or the output is closed.
  */
 import { sleep, FailureEpisode, type Logger } from '../platform/mod.js';
-import { offerHeaders } from '../scorer/core/offers/engine.js';
+import { offerHeaders } from '../scorer/core/mod.js';
 import { nextDelay, OutputGate, SinkClosedError, type Output, type OutputStats, type Refusal } from './output.js';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook.js';
 

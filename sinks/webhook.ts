@@ -23,7 +23,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerConfig, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
 import { STREAM_DLQ, STREAM_OFFERS } from '../contracts/subjects.js';
-import { offerHeaders } from '../scorer/core/offers/engine.js';
+import { offerHeaders } from '../scorer/core/mod.js';
 import type { Logger } from '../platform/mod.js';
 
 export interface WebhookSinkOptions {

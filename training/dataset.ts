@@ -14,12 +14,9 @@
  */
 import type { CustomerProfileV1, StoredProfileV1, TxMessage } from '../contracts/events.js';
 import { parseTxSubject, partitionOf } from '../contracts/subjects.js';
-import { Engine } from '../scorer/core/engine.js';
+import { Engine, featureVector, MODEL_FEATURE_NAMES, newPartitionState, type PartitionState, DAY_MS, Emit } from '../scorer/core/mod.js';
 import type { EngineConfig } from '../config/schema/engine.js';
-import { featureVector, MODEL_FEATURE_NAMES } from '../scorer/core/features/engine.js';
-import { newPartitionState, type PartitionState } from '../scorer/core/state.js';
-import { DAY_MS, Emit } from '../scorer/core/types.js';
-import { messagesOf } from '../sinks/mapping.js';
+import { messagesOf } from '../sinks/mod.js';
 import type { ChurnDataset } from './data.js';
 import type { ChurnHazard } from './oracle.js';
 import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';

@@ -17,7 +17,7 @@ import type { LogregModel } from './logreg.js';
 import {
   DataType, encodeModel, floatTensor, graphOf, ML_DOMAIN, modelOf, node, tensorValueInfo, zipMapValueInfo,
   type NodeProto, type TensorProto, type ValueInfoProto,
-} from '../models/onnx/schema.js';
+} from '../models/mod.js';
 
 /** Options shared by both exporters. */
 export interface ExportOptions {

@@ -15,7 +15,7 @@
  *   and run its course within the horizon: `∫ S(s) λ(s) P(L ≤ B + H − s) ds`, summed by the day;
  * - a customer who came back after churning (`reactivated_at` at or before B) does not churn again.
  */
-import { driftLengthCdf, hazardMultiplier, SHOCKS, type ChurnLaw, type Shock, type ShockKind } from '../simulator/churn.js';
+import { driftLengthCdf, hazardMultiplier, SHOCKS, type ChurnLaw, type Shock, type ShockKind } from '../simulator/mod.js';
 import type { ChurnTruth } from './dataset.js';
 
 const DAY = 86_400_000;

@@ -10,9 +10,8 @@
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { MANIFEST_FORMAT, type Manifest } from '../models/manifest.js';
+import { MANIFEST_FORMAT, type Manifest, calibrator, fitIsotonic, fitPlatt, type Calibration } from '../models/mod.js';
 import { exportGbt, exportLogreg, type ExportedModel, type LogregScaling } from './onnx-export.js';
-import { calibrator, fitIsotonic, fitPlatt, type Calibration } from '../models/calibration.js';
 import { selectRows, stratifiedSample, timeSplit, type ChurnDataset, type Holdout } from './data.js';
 import { explainerOf, type Explainer } from './reasons.js';
 import { gbtPredict, trainGbt, type GbtModel, type GbtParams } from './gbt.js';

@@ -29,7 +29,7 @@ import fastifyStatic from '@fastify/static';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ALL, expandPanelSql, type TemplateVariable } from '../expand.js';
 import { ADMIN_DASHBOARDS, DASHBOARDS, renderDashboard, type DashboardSpec } from '../grafana/definitions.js';
-import { withDefaultScope } from '../../api/auth.js';
+import { withDefaultScope } from '../../api/mod.js';
 
 export interface DashboardDeps {
   warehouse: ClickHouseClient;

@@ -20,7 +20,7 @@ import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { CustomerState, PartitionState } from '../core/state.js';
+import type { CustomerState, PartitionState } from '../core/mod.js';
 import type { ChangeTracker, CustomerChanges } from './store/changes.js';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';

@@ -23,12 +23,11 @@
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EXPLAIN_FORMAT, explain, type Explainer, type Reason } from '../../training/reasons.js';
+import { EXPLAIN_FORMAT, explain, type Explainer, type Reason } from '../../training/mod.js';
 import type { Logger } from '../../platform/mod.js';
 import { FEATURE_NAMES } from '../../contracts/features.js';
-import { compileMapping, type CompiledMapping } from '../../models/mapping.js';
-import { FEATURE_INDEX, FEATURE_VALUES, type FeatureVector } from '../core/features/engine.js';
-import type { Score } from '../core/types.js';
+import { compileMapping, type CompiledMapping } from '../../models/mod.js';
+import { FEATURE_INDEX, FEATURE_VALUES, type FeatureVector, type Score } from '../core/mod.js';
 import { loadModel, ModelRefusedError, ModelRegistry, type ChurnModel, type LoadOptions } from './model.js';
 import { compilePath, explanationJson, occlusionJson, pathReasonsJson, reasonsPlan, ReasonsOptionError, type CompiledPath, type ReasonsOptions, type ReasonsPlan } from './model/reasons.js';
 import type { ChurnScorer } from './worker.js';

@@ -4,7 +4,7 @@
  */
 import { EraseCustomerControlV1, EraseMentionsControlV1, LoyaltyRulesControlV1, CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type CoreMessage } from '../../contracts/events.js';
 import { parseTxSubject } from '../../contracts/subjects.js';
-import { Validator } from '../../ingest/validation.js';
+import { Validator } from '../../ingest/mod.js';
 import { Type, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 

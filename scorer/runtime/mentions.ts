@@ -14,8 +14,7 @@
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { ControlV1, CoreMessage } from '../../contracts/events.js';
 import { STREAM_TX } from '../../contracts/subjects.js';
-import { eraseMentions, namesErased } from '../core/erasure.js';
-import type { PartitionState } from '../core/state.js';
+import { eraseMentions, namesErased, type PartitionState } from '../core/mod.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { decodeTx } from './decode.js';
 import { scanStream } from './retained-erasure.js';

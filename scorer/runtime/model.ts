@@ -19,14 +19,11 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { ModelRefusedError, parseManifest, type FeatureScale, type Manifest } from '../../models/manifest.js';
-import { decodeModel, type ModelProto } from '../../models/onnx/schema.js';
-import { calibrator } from '../../models/calibration.js';
-import { columnNames, columnScales } from '../../models/mapping.js';
+import { ModelRefusedError, parseManifest, type FeatureScale, type Manifest, decodeModel, type ModelProto, calibrator, columnNames, columnScales } from '../../models/mod.js';
 import { planServing, type PlanInput, type ServingPlan } from './model/plan.js';
 import type { ChurnModel } from './model/types.js';
 
-export { ModelRefusedError, type Manifest } from '../../models/manifest.js';
+export { ModelRefusedError, type Manifest } from '../../models/mod.js';
 export type { ChurnModel } from './model/types.js';
 export { ModelRegistry, type SwapOptions } from './model/registry.js';
 export { createBatcher, type Batcher, type BatcherOptions, type Score } from './model/batcher.js';

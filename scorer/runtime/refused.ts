@@ -6,11 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { STREAM_TX, dlqSubject } from '../../contracts/subjects.js';
-import { Emit } from '../core/types.js';
-import type { DomainEvent } from '../core/events.js';
-import { tableRows, type Row, type TableName } from '../../sinks/mapping.js';
-import type { RefusedRow } from '../../sinks/clickhouse/sink.js';
-import { TABLES } from '../../sinks/clickhouse/schema.js';
+import { Emit, type DomainEvent } from '../core/mod.js';
+import { tableRows, type Row, type TableName, TABLES, type RefusedRow } from '../../sinks/mod.js';
 
 /** The stream position of the event that caused a row. */
 export interface RowSource {

@@ -7,16 +7,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstream } from '@nats-io/jetstream';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { Engine } from '../core/engine.js';
+import { Engine, iso } from '../core/mod.js';
 import type { EngineConfig } from '../../config/schema/engine.js';
 import { PartitionWorker, type BatchInfo, type ChurnScorer } from './worker.js';
 import { FileCheckpointStore, type CheckpointStore } from './checkpoints.js';
 import { PartitionOwnership } from './ownership.js';
-import { ClickHouseSink } from '../../sinks/clickhouse/sink.js';
-import { ClickHouseOutput } from '../../sinks/output-clickhouse.js';
-import { JetStreamOutput } from '../../sinks/output-jetstream.js';
+import { ClickHouseSink, ClickHouseOutput, JetStreamOutput } from '../../sinks/mod.js';
 import { Publisher, natsJsm, withDeadline, type Logger } from '../../platform/mod.js';
-import { iso } from '../core/types.js';
 import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
 
 export interface ScorerOptions {

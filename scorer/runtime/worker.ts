@@ -18,9 +18,7 @@ import { AckPolicy, DeliverPolicy, type ConsumerMessages, type JetStreamClient, 
 import { nanos } from '@nats-io/transport-node';
 import type { CoreMessage } from '../../contracts/events.js';
 import { STREAM_TX, partitionFilter } from '../../contracts/subjects.js';
-import type { Engine, Pending } from '../core/engine.js';
-import { newPartitionState, type PartitionState } from '../core/state.js';
-import type { Score } from '../core/types.js';
+import { newPartitionState, type PartitionState, type Engine, type Pending, type Score } from '../core/mod.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { ChangeTracker } from './store/changes.js';
 import { StoreCorruptError } from './store/lmdb-store.js';
@@ -28,12 +26,8 @@ import { decodeTx, type Decoded } from './decode.js';
 import { erasedHead } from './erased-head.js';
 import { eraseMentionsOf, mentionsOf, seedErasures } from './mentions.js';
 import type { Logger } from '../../platform/mod.js';
-import type { RefusedRow } from '../../sinks/clickhouse/sink.js';
-import type { Output } from '../../sinks/output.js';
-import type { RefusedTableRow, RowsByTable } from '../../sinks/output-clickhouse.js';
-import type { OutboundMessage, RefusedMessage } from '../../sinks/output-jetstream.js';
+import { messagesOf, type RefusedRow, type Output, type RefusedTableRow, type RowsByTable, type OutboundMessage, type RefusedMessage } from '../../sinks/mod.js';
 import { TracedEmit, refusedRowMessages } from './refused.js';
-import { messagesOf } from '../../sinks/mapping.js';
 import type { Fence } from './ownership.js';
 
 /** Scores feature vectors, one model call per micro-batch. */

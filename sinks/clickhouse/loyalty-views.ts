@@ -9,9 +9,8 @@
  * The branch is the member's branch recorded on each ledger row.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { bankDay, dayOfWeek } from '../../scorer/core/loyalty/calendar.js';
+import { bankDay, dayOfWeek, DAY_MS } from '../../scorer/core/mod.js';
 import { SHIPPED_POLICY } from '../../config/policy.js';
-import { DAY_MS } from '../../scorer/core/types.js';
 import { view, type ViewDef } from './views.js';
 
 export interface BankCalendar {

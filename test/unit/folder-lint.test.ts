@@ -6,7 +6,8 @@
  * are linted in memory as files of those folders with the project's own configuration. Inside the domain,
  * config/schema/ (the policy's schemas and parsers) imports only contracts/, scorer/core imports only
  * config/schema/ and contracts/, and config/ imports no scorer/. And platform/ and app/ are imported from
- * outside only through their public surface, a mod.ts.
+ * outside only through their public surface, a mod.ts, and so are the domain folders that have one (api/,
+ * dashboards/, ingest/, models/, scorer/core/, simulator/, sinks/, training/).
  */
 import path from 'node:path';
 import { ESLint } from 'eslint';
@@ -88,8 +89,8 @@ describe('the domain does not import app/, bench/ or cli/', () => {
   });
 
   it('accepts the domain importing platform/ and other domain folders, and app/ importing the domain', async () => {
-    expect(await findings("import type { Logger } from '../../platform/mod.js';\nimport { migrate } from '../../sinks/clickhouse/migrate.js';\nexport type L = Logger;\nexport const m = migrate;", 'scorer/runtime/x.ts')).toEqual([]);
-    expect(await findings("import { ScorerService } from '../scorer/runtime/service.js';\nimport { buildApp } from '../api/app.js';\nexport const s = [ScorerService, buildApp];", 'app/x.ts')).toEqual([]);
+    expect(await findings("import type { Logger } from '../../platform/mod.js';\nimport { migrate } from '../../sinks/mod.js';\nexport type L = Logger;\nexport const m = migrate;", 'scorer/runtime/x.ts')).toEqual([]);
+    expect(await findings("import { ScorerService } from '../scorer/runtime/service.js';\nimport { buildApp } from '../api/mod.js';\nexport const s = [ScorerService, buildApp];", 'app/x.ts')).toEqual([]);
   });
 });
 
@@ -123,7 +124,7 @@ describe('app/ does not import bench/ or cli/', () => {
   });
 });
 
-describe('platform/ and app/ are imported through their mod.ts', () => {
+describe('platform/, app/ and the domain folders with a mod.ts are imported through it', () => {
   it.each([
     ['a module of platform/', "import { createLogger } from '../platform/log.js';\nexport const l = createLogger;", 'cli/x.ts', 'platform/log'],
     ['a type of platform/, from the domain', "import type { Logger } from '../../platform/log.js';\nexport type L = Logger;", 'scorer/runtime/x.ts', 'platform/log'],
@@ -132,6 +133,27 @@ describe('platform/ and app/ are imported through their mod.ts', () => {
   ])('reports %s', async (_name, code, file, target) => {
     expect((await findings(code, file)).join('\n')).toContain(`through its public surface`);
     expect((await findings(code, file)).join('\n')).toContain(target);
+  });
+
+  it.each([
+    ['api/', "import { KeyRing } from '../api/auth.js';\nexport const k = KeyRing;", 'cli/x.ts', 'api/auth'],
+    ['dashboards/', "import { DASHBOARDS } from '../dashboards/grafana/definitions.js';\nexport const d = DASHBOARDS;", 'bench/x.ts', 'dashboards/grafana/definitions'],
+    ['ingest/', "import type { IngestService } from '../../ingest/service.js';\nexport type I = IngestService;", 'api/routes/x.ts', 'ingest/service'],
+    ['models/', "import { parseManifest } from '../../models/manifest.js';\nexport const p = parseManifest;", 'scorer/runtime/x.ts', 'models/manifest'],
+    ['scorer/core/, from scorer/runtime/', "import { Engine } from '../core/engine.js';\nexport const e = Engine;", 'scorer/runtime/x.ts', 'scorer/core/engine'],
+    ['simulator/', "import { hazardMultiplier } from '../simulator/churn.js';\nexport const h = hazardMultiplier;", 'training/x.ts', 'simulator/churn'],
+    ['sinks/', "export { migrate } from '../sinks/clickhouse/migrate.js';", 'app/x.ts', 'sinks/clickhouse/migrate'],
+    ['training/', "export const load = async (): Promise<unknown> => import('../training/train.js');", 'cli/x.ts', 'training/train'],
+  ])('reports a module of the domain folder %s', async (_name, code, file, target) => {
+    const found = (await findings(code, file)).join('\n');
+    expect(found).toContain('through its public surface');
+    expect(found).toContain(target);
+  });
+
+  it('accepts the domain folders\' mod.ts files, the ISO 8583 adapter\'s own surface, and scorer/runtime (no surface yet)', async () => {
+    expect(await findings("import { KeyRing } from '../api/mod.js';\nimport { IngestService } from '../ingest/mod.js';\nimport { Engine } from '../scorer/core/mod.js';\nimport { migrate } from '../sinks/mod.js';\nexport const x = [KeyRing, IngestService, Engine, migrate];", 'app/x.ts')).toEqual([]);
+    expect(await findings("export const load = async (): Promise<unknown> => import('../ingest/iso8583/mod.js');\nexport const churn = async (): Promise<unknown> => import('../scorer/runtime/churn.js');", 'app/x.ts')).toEqual([]);
+    expect(await findings("import { parseManifest } from '../../models/mod.js';\nimport { explain } from '../../training/mod.js';\nimport { Engine } from '../core/mod.js';\nexport const x = [parseManifest, explain, Engine];", 'scorer/runtime/x.ts')).toEqual([]);
   });
 
   it('accepts the mod.ts files, and the modules of a folder importing each other', async () => {

@@ -34,8 +34,8 @@
  */
 import { partitionOf } from '../../../contracts/subjects.js';
 import type { EngineConfig } from '../../../config/schema/engine.js';
-import type { CardDirectory } from '../../../ingest/service.js';
-import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
+import type { CardDirectory } from '../../../ingest/mod.js';
+import type { ClickHouseSink } from '../../../sinks/mod.js';
 import type { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
 import type { Logger } from '../../../platform/mod.js';

@@ -10,12 +10,9 @@
  * feeder puts them at the head of the next batch in the order one runner owning every partition gives.
  */
 import { parseTxSubject } from '../../../contracts/subjects.js';
-import { Engine, type Pending } from '../../core/engine.js';
+import { Engine, type Pending, newPartitionState, type PartitionState, Emit } from '../../core/mod.js';
 import type { EngineConfig } from '../../../config/schema/engine.js';
-import { newPartitionState, type PartitionState } from '../../core/state.js';
-import { Emit } from '../../core/types.js';
-import type { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
-import { messageOf, tableRows, type Row, type TableName } from '../../../sinks/mapping.js';
+import { messageOf, tableRows, type Row, type TableName, type ClickHouseSink } from '../../../sinks/mod.js';
 import type { ChangeTracker } from '../store/changes.js';
 import type { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';

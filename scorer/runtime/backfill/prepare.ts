@@ -8,8 +8,7 @@ import { basename } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { isRealDate, TransactionV1 } from '../../../contracts/events.js';
-import { Validator } from '../../../ingest/validation.js';
-import { IngestService, semanticErrors } from '../../../ingest/service.js';
+import { Validator, IngestService, semanticErrors } from '../../../ingest/mod.js';
 import type { Publisher } from '../../../platform/mod.js';
 import type { RecordKind } from './sources.js';
 

@@ -8,8 +8,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { createLogger } from '../../../platform/mod.js';
 
 import { LmdbStateStore } from '../store/lmdb-store.js';
-import { ClickHouseSink } from '../../../sinks/clickhouse/sink.js';
-import { createWarehouseClient } from '../../../sinks/clickhouse/client.js';
+import { ClickHouseSink, createWarehouseClient } from '../../../sinks/mod.js';
 import type { ChurnScorerHandle } from '../churn.js';
 import { PartitionRunner, type BatchEvent, type CheckItem, type CheckRefusal } from './partitions.js';
 import { RecordPreparer } from './prepare.js';

@@ -9,12 +9,7 @@
  * - an input or output batch dimension fixed at 1 (as in older converter output) becomes symbolic,
  *   so micro-batches run in one call. The loader's probe run confirms the graph accepts it.
  */
-import type { Manifest } from '../../../models/manifest.js';
-import { columnNames, entryWidth } from '../../../models/mapping.js';
-import {
-  DataType, describeType, encodeModel, floatsAttribute, intsAttribute, ML_DOMAIN, stringsAttribute, tensorDims,
-  tensorValueInfo, type ModelProto, type NodeProto, type ValueInfoProto,
-} from '../../../models/onnx/schema.js';
+import { columnNames, entryWidth, DataType, describeType, encodeModel, floatsAttribute, intsAttribute, ML_DOMAIN, stringsAttribute, tensorDims, tensorValueInfo, type ModelProto, type NodeProto, type ValueInfoProto, type Manifest } from '../../../models/mod.js';
 
 /** What the loader needs to run a checked model. */
 export interface ServingPlan {

@@ -18,7 +18,7 @@
  *   add up and carry neither.
  * - Numbers are rounded to 6 decimals; the text of 3 reasons is about 250 bytes.
  */
-import { expectedValues, type Explainer, type Explanation, type Reason } from '../../../training/reasons.js';
+import { expectedValues, type Explainer, type Explanation, type Reason } from '../../../training/mod.js';
 
 /** Most reasons a score may carry. */
 export const MAX_REASONS = 10;

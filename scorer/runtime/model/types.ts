@@ -1,4 +1,4 @@
-import type { Manifest } from '../../../models/manifest.js';
+import type { Manifest } from '../../../models/mod.js';
 
 /** A loaded churn model. */
 export interface ChurnModel {

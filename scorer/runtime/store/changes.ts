@@ -14,7 +14,7 @@
  * proxy (`Object.keys`) yields only what is cached: whole-state code (`save`, NDJSON snapshots) needs a
  * state loaded whole.
  */
-import type { CustomerState, PartitionState } from '../../core/state.js';
+import type { CustomerState, PartitionState } from '../../core/mod.js';
 
 export interface CustomerChanges {
   /** Customers created or reached since the last `take` (written with the commit). */

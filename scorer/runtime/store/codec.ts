@@ -19,7 +19,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { compactDecode, compactEncode } from './compact.js';
 import { EarnedLinks, readEarned, readLots, readSeen, SECTION_ABSENT, SECTION_SHAPED, ShapeReader, ShapeWriter, writeEarned, writeLots, writeSection, writeSeen } from './shapes.js';
-import type { EarnRecord } from '../../core/loyalty/state.js';
+import type { EarnRecord } from '../../core/mod.js';
 
 /** The codec version every new record is written with. */
 export const CODEC_VERSION = 5;

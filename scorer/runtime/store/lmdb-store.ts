@@ -23,7 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import path from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import type { CustomerState, PartitionState, Timer } from '../../core/state.js';
+import type { CustomerState, PartitionState, Timer } from '../../core/mod.js';
 import type { Logger } from '../../../platform/mod.js';
 import type { CheckpointStore } from '../checkpoints.js';
 import { ChangeTracker, isPartial, PartialStateError, rawCustomers, trackerOf, type CustomerCache, type CustomerChanges, type CustomerSource } from './changes.js';

@@ -34,8 +34,7 @@
  * On the simulated year (1,000 customers, tx ids remembered 120 days) this takes a customer from 6,836 to
  * 5,985 bytes at the median and from 23,039 to 18,261 at the 99th percentile.
  */
-import type { EarnRecord, Lot, RuleAward } from '../../core/loyalty/state.js';
-import { HASH_CHARS, idHash, writeIdHash, type SeenIds } from '../../core/seen.js';
+import { HASH_CHARS, idHash, writeIdHash, type SeenIds, type EarnRecord, type Lot, type RuleAward } from '../../core/mod.js';
 import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter } from './bytes.js';
 
 /** A section's first byte. */

@@ -21,8 +21,7 @@ import { decodeRecord, type RecordKind } from './codec.js';
 import { CUSTOMER_PREFIX, META, TIMER_PREFIX, type StoreFrame } from './lmdb-store.js';
 import { CHAIN_BUCKET, chainKey, encodeFrames, objectFrames, readChain, SNAPSHOT_BUCKET, SnapshotFormatError, type Chain } from './snapshots.js';
 import type { SnapshotErasure } from '../../../contracts/erasure.js';
-import { namesErased } from '../../core/erasure.js';
-import type { CustomerState } from '../../core/state.js';
+import { namesErased, type CustomerState } from '../../core/mod.js';
 
 export interface SnapshotErasureOptions {
   nc: NatsConnection;
