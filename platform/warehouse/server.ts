@@ -9,6 +9,7 @@ import zlib from 'node:zlib';
 import type { RawInsertFormat } from 'chdb';
 import type { Logger } from 'pino';
 import { BINARY_INSERT_DIRECT, BINARY_INSERT_FORMATS, EnginePool, RAW_INSERT_FORMATS, WarehouseError, execute, plainColumns, type EngineConnection, type ExecContext, type ExecOutcome, type ExecPlan } from './engine.js';
+import { HttpSessions } from './sessions.js';
 import { reframeNative, UnsupportedNativeTypeError } from './native.js';
 import { analyzeSql, httpParamToBindValue, type InsertWithData, type SqlAnalysis } from './sql.js';
 
@@ -50,8 +51,6 @@ export interface Warehouse {
 }
 
 const DEFAULT_MAX_BODY = 256 * 1024 * 1024;
-const MAX_SESSIONS = 1000;
-const MAX_SESSION_TIMEOUT_S = 3600;
 const CLOSE_GRACE_MS = 30_000;
 const SERVER_NAME = os.hostname();
 
@@ -87,13 +86,6 @@ const STATUS_BY_CODE = new Map<number, number>([
 const gzip = promisify(zlib.gzip);
 const deflate = promisify(zlib.deflate);
 const brotli = promisify(zlib.brotliCompress);
-
-interface HttpSession {
-  conn: EngineConnection;
-  busy: boolean;
-  timeoutMs: number;
-  timer?: NodeJS.Timeout;
-}
 
 interface ResponseMeta {
   queryId: string;
@@ -307,290 +299,97 @@ function insertPlanFor(ins: InsertWithData, data: Buffer, stmtText: string): Exe
  */
 export async function startWarehouse(opts: WarehouseOptions): Promise<Warehouse> {
   const host = opts.host ?? '127.0.0.1';
-  const limit = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const log = opts.logger?.child({ module: 'http' });
-  const expectedUser = opts.user ?? 'default';
   mkdirSync(opts.dataDir, { recursive: true });
   const pool = await EnginePool.open(opts.dataDir, opts.concurrency ?? 4);
-  let version = 'unknown';
-  const formats = new Map<string, string>();
+  let engine: EngineInfo;
   try {
-    const any = pool.any.session;
-    version = (await any.queryAsync('SELECT version()', { format: 'TabSeparatedRaw' })).text().trim();
-    const rows = (await any.queryAsync('SELECT name, content_type FROM system.formats WHERE is_output', { format: 'JSONCompactEachRow' })).text();
-    for (const line of rows.split('\n')) {
-      if (!line) continue;
-      const [name, ct] = JSON.parse(line) as [string, string];
-      if (ct) formats.set(name.toLowerCase(), ct);
-    }
+    engine = await readEngineInfo(pool);
   } catch (e) {
     await pool.close();
     throw e;
   }
-  if (formats.has('tsv') && !formats.has('tabseparated')) formats.set('tabseparated', formats.get('tsv') as string);
-
-  const sessions = new Map<string, HttpSession>();
-  const inflight = new Set<Promise<void>>();
-  let closing: Promise<void> | undefined;
-
-  const sendError = (req: IncomingMessage, res: ServerResponse, e: unknown, meta: ResponseMeta): void => {
-    const { code, text } = toClickHouseError(e, version);
-    const status = STATUS_BY_CODE.get(code) ?? 500;
-    if (code === 1001 || code === 49) log?.warn({ err: e, queryId: meta.queryId }, 'query failed unexpectedly');
-    else log?.debug({ code, status, queryId: meta.queryId }, 'query error');
-    if (res.headersSent || res.destroyed) {
-      res.destroy();
-      return;
-    }
-    const body = Buffer.from(`${text}\n`);
-    res.statusCode = status;
-    res.setHeader('Content-Type', 'text/plain; charset=UTF-8');
-    res.setHeader('Content-Length', body.length);
-    res.setHeader('X-ClickHouse-Server-Display-Name', SERVER_NAME);
-    res.setHeader('X-ClickHouse-Query-Id', meta.queryId);
-    res.setHeader('X-ClickHouse-Timezone', 'UTC');
-    res.setHeader('X-ClickHouse-Exception-Code', String(code));
-    res.setHeader('X-ClickHouse-Summary', summaryHeader(undefined, false));
-    if (code === 194) res.setHeader('WWW-Authenticate', 'Basic realm="ClickHouse server HTTP API"');
-    if (!req.complete) res.setHeader('Connection', 'close');
-    res.end(req.method === 'HEAD' ? undefined : body);
+  const w: Served = {
+    pool,
+    version: engine.version,
+    formats: engine.formats,
+    limit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY,
+    log,
+    expectedUser: opts.user ?? 'default',
+    password: opts.password,
+    sessions: new HttpSessions(pool),
+    inflight: new Set<Promise<void>>(),
+    closing: undefined,
   };
-
-  const authenticate = (req: IncomingMessage, url: URL): void => {
-    const hUser = header(req, 'x-clickhouse-user');
-    const hKey = header(req, 'x-clickhouse-key');
-    let user: string | undefined;
-    let password: string | undefined;
-    if (hUser !== undefined || hKey !== undefined) {
-      user = hUser;
-      password = hKey;
-    } else {
-      const auth = header(req, 'authorization');
-      const basic = auth ? /^Basic\s+(.+)$/i.exec(auth) : null;
-      if (basic) {
-        const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
-        const i = decoded.indexOf(':');
-        user = i >= 0 ? decoded.slice(0, i) : decoded;
-        password = i >= 0 ? decoded.slice(i + 1) : '';
-      } else {
-        user = url.searchParams.get('user') ?? undefined;
-        password = url.searchParams.get('password') ?? undefined;
-      }
-    }
-    const who = user || expectedUser;
-    const failed = `${who}: Authentication failed: password is incorrect, or there is no user with such name`;
-    if (who !== expectedUser) throw new WarehouseError(516, 'AUTHENTICATION_FAILED', failed);
-    if (opts.password) {
-      if (password === undefined || password === '') {
-        if (user === undefined) throw new WarehouseError(194, 'REQUIRED_PASSWORD', `${who}: Authentication failed: password is required`);
-        throw new WarehouseError(516, 'AUTHENTICATION_FAILED', failed);
-      }
-      if (!safeEqual(password, opts.password)) throw new WarehouseError(516, 'AUTHENTICATION_FAILED', failed);
-    }
+  const server = createServer(w);
+  try {
+    await listen(server, opts.port, host);
+  } catch (e) {
+    await pool.close();
+    throw e;
+  }
+  server.on('error', (e) => log?.error({ err: e }, 'warehouse server error'));
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log?.debug({ url, dataDir: opts.dataDir, engine: w.version }, 'warehouse listening');
+  return {
+    url,
+    port,
+    close(): Promise<void> {
+      w.closing ??= closeServed(w, server, url);
+      return w.closing;
+    },
   };
+}
 
-  const acquireSession = (id: string, url: URL): HttpSession => {
-    const rawTimeout = url.searchParams.get('session_timeout');
-    let timeoutS = 60;
-    if (rawTimeout !== null) {
-      timeoutS = Number(rawTimeout);
-      if (!/^\d+$/.test(rawTimeout) || timeoutS > MAX_SESSION_TIMEOUT_S) {
-        throw new WarehouseError(374, 'INVALID_SESSION_TIMEOUT', `Invalid session timeout: '${rawTimeout}'`);
-      }
-    }
-    let s = sessions.get(id);
-    if (!s) {
-      if (url.searchParams.get('session_check') === '1') throw new WarehouseError(372, 'SESSION_NOT_FOUND', `Session ${id} not found`);
-      if (sessions.size >= MAX_SESSIONS) throw new WarehouseError(202, 'TOO_MANY_SIMULTANEOUS_QUERIES', `Too many sessions (${MAX_SESSIONS})`);
-      s = { conn: pool.openDedicated(), busy: false, timeoutMs: timeoutS * 1000 };
-      sessions.set(id, s);
-    }
-    if (s.busy) throw new WarehouseError(373, 'SESSION_IS_LOCKED', `Session ${id} is locked by a concurrent client`);
-    s.busy = true;
-    if (rawTimeout !== null) s.timeoutMs = timeoutS * 1000;
-    if (s.timer) clearTimeout(s.timer);
-    return s;
-  };
+/** What the engine says about itself: its version and the content type of each output format. */
+interface EngineInfo {
+  readonly version: string;
+  /** Output format (lower case) → its content type. */
+  readonly formats: Map<string, string>;
+}
 
-  const releaseSession = (id: string, s: HttpSession, close: boolean): void => {
-    s.busy = false;
-    if (s.conn.broken) s.conn.recycle();
-    const drop = (): void => {
-      if (sessions.get(id) !== s || s.busy) return;
-      sessions.delete(id);
-      pool.closeDedicated(s.conn);
-    };
-    if (close) drop();
-    else {
-      s.timer = setTimeout(drop, s.timeoutMs);
-      s.timer.unref();
-    }
-  };
+/** A running warehouse's state, shared by its request handlers. */
+interface Served {
+  readonly pool: EnginePool;
+  readonly version: string;
+  readonly formats: Map<string, string>;
+  /** The largest request body, on the wire and decompressed. */
+  readonly limit: number;
+  readonly log: Logger | undefined;
+  readonly expectedUser: string;
+  readonly password: string | undefined;
+  readonly sessions: HttpSessions;
+  /** The requests being handled; close() waits for them. */
+  readonly inflight: Set<Promise<void>>;
+  /** Set once close() is called: new requests are refused. */
+  closing: Promise<void> | undefined;
+}
 
-  const handleQuery = async (req: IncomingMessage, res: ServerResponse, url: URL, meta: ResponseMeta): Promise<void> => {
-    const sp = url.searchParams;
-    meta.queryId = sp.get('query_id') || header(req, 'x-clickhouse-query-id') || randomUUID();
-    authenticate(req, url);
-    if (sp.get('decompress') === '1' || sp.get('compress') === '1') {
-      throw new WarehouseError(48, 'NOT_IMPLEMENTED', 'ClickHouse native block compression (compress=1 / decompress=1) is not supported by the embedded warehouse; use HTTP compression (Content-Encoding / enable_http_compression=1)');
-    }
-    const body = await readBody(req, limit);
-    const contentType = header(req, 'content-type') ?? '';
-    const multipart = contentType.toLowerCase().startsWith('multipart/form-data') ? parseMultipart(body, contentType) : undefined;
-    if (multipart && multipart.files.length > 0) {
-      throw new WarehouseError(48, 'NOT_IMPLEMENTED', `External tables are not supported by the embedded warehouse (${multipart.files.join(', ')})`);
-    }
+async function readEngineInfo(pool: EnginePool): Promise<EngineInfo> {
+  const any = pool.any.session;
+  const version = (await any.queryAsync('SELECT version()', { format: 'TabSeparatedRaw' })).text().trim();
+  const rows = (await any.queryAsync('SELECT name, content_type FROM system.formats WHERE is_output', { format: 'JSONCompactEachRow' })).text();
+  const formats = new Map<string, string>();
+  for (const line of rows.split('\n')) {
+    if (!line) continue;
+    const [name, ct] = JSON.parse(line) as [string, string];
+    if (ct) formats.set(name.toLowerCase(), ct);
+  }
+  const tsv = formats.get('tsv');
+  if (tsv !== undefined && !formats.has('tabseparated')) formats.set('tabseparated', tsv);
+  return { version, formats };
+}
 
-    const params = new Map<string, string>();
-    for (const [k, v] of sp) params.set(k, v);
-    if (multipart) for (const [k, v] of multipart.fields) if (!params.has(k)) params.set(k, v);
-    const database = header(req, 'x-clickhouse-database') || params.get('database') || undefined;
-    const defaultFormat = header(req, 'x-clickhouse-format') || params.get('default_format') || 'TabSeparated';
-    const settings: Array<[string, string]> = [];
-    const rawParams = new Map<string, string>();
-    for (const [k, v] of params) {
-      if (k.startsWith('param_')) rawParams.set(k.slice(6), v);
-      else if (!k || RESERVED_PARAMS.has(k)) continue;
-      else if (multipart && /_(format|types|structure)$/.test(k)) continue;
-      else settings.push([k, v]);
-    }
-
-    const queryParam = params.get('query') ?? '';
-    let plan: ExecPlan;
-    let analysis: SqlAnalysis;
-    if (multipart || body.length === 0 || queryParam) {
-      const head = analyzeSql(queryParam);
-      if (!multipart && head.insert && head.insert.dataStart >= queryParam.trimEnd().length) {
-        analysis = head;
-        plan = insertPlanFor(head.insert, body, queryParam.slice(0, head.insert.dataStart));
-      } else {
-        const sql = multipart || body.length === 0 ? queryParam : `${queryParam}\n${body.toString('utf8')}`;
-        analysis = sql === queryParam ? head : analyzeSql(sql);
-        plan = { kind: 'query', sql, format: defaultFormat };
-      }
-    } else {
-      const probe = body.subarray(0, 1 << 20).toString('latin1');
-      const head = analyzeSql(probe);
-      const ins = head.insert;
-      if (ins?.format !== undefined && ins.dataStart <= probe.length) {
-        analysis = head;
-        const utf = (from: number, to: number): string => body.subarray(from, to).toString('utf8');
-        const fixed: InsertWithData = { ...ins, head: utf(0, ins.headEnd), tail: utf(ins.tailStart, ins.tailEnd) };
-        plan = insertPlanFor(fixed, body.subarray(ins.dataStart), utf(0, ins.dataStart));
-      } else {
-        const sql = body.toString('utf8');
-        analysis = analyzeSql(sql);
-        plan = { kind: 'query', sql, format: defaultFormat };
-      }
-    }
-    if (plan.kind === 'query' && plan.sql.trim() === '') throw new WarehouseError(62, 'SYNTAX_ERROR', 'Empty query');
-    if (analysis.keywords.length > 1) throw new WarehouseError(62, 'SYNTAX_ERROR', 'Multi-statements are not allowed');
-    if (req.method === 'GET' && analysis.keywords.some((k) => MODIFYING_KEYWORDS.has(k))) {
-      throw new WarehouseError(164, 'READONLY', 'Cannot execute query in readonly mode. For queries over HTTP, method GET implies readonly. You should use method POST for modifying queries');
-    }
-
-    const bind: Record<string, string | null> = {};
-    for (const [k, v] of rawParams) bind[k] = httpParamToBindValue(v, analysis.paramTypes.get(k));
-    const isInsert = plan.kind !== 'query' || analysis.keywords[analysis.keywords.length - 1] === 'INSERT';
-    const outputFormat = analysis.outputFormat ?? defaultFormat;
-    meta.format = isInsert ? undefined : outputFormat;
-
-    const sessionId = params.get('session_id') || undefined;
-    const session = sessionId ? acquireSession(sessionId, url) : undefined;
-    let conn: EngineConnection;
-    try {
-      conn = session ? session.conn : await pool.acquire();
-    } catch (e) {
-      if (session && sessionId) releaseSession(sessionId, session, false);
-      throw e;
-    }
-    let outcome: ExecOutcome;
-    try {
-      const ctx: ExecContext = { settings, dedicated: session !== undefined, ...(database ? { database } : {}), ...(rawParams.size ? { params: bind } : {}) };
-      outcome = await execute(conn, plan, ctx, pool.tmpDir);
-    } finally {
-      if (session && sessionId) {
-        if (analysis.mutatesSession) conn.database = undefined;
-        releaseSession(sessionId, session, params.get('close_session') === '1');
-      } else {
-        pool.release(conn, analysis.mutatesSession);
-      }
-    }
-    meta.summary = outcome;
-
-    let payload = Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength);
-    const revision = Number(params.get('client_protocol_version') ?? '0');
-    if (!isInsert && outputFormat.toLowerCase() === 'native' && revision > 0 && payload.length > 0) {
-      payload = reframeNative(payload, revision);
-    }
-    res.statusCode = 200;
-    res.setHeader('X-ClickHouse-Server-Display-Name', SERVER_NAME);
-    res.setHeader('X-ClickHouse-Query-Id', meta.queryId);
-    if (meta.format) res.setHeader('X-ClickHouse-Format', meta.format);
-    res.setHeader('X-ClickHouse-Timezone', 'UTC');
-    res.setHeader('X-ClickHouse-Summary', summaryHeader(outcome, isInsert));
-    res.setHeader('Content-Type', isInsert ? 'text/plain; charset=UTF-8' : contentTypeFor(outputFormat, formats));
-    const compression = /^(1|true)$/i.test(params.get('enable_http_compression') ?? '') && payload.length > 0 ? chooseEncoding(header(req, 'accept-encoding')) : undefined;
-    if (compression) {
-      const level = Number(params.get('http_zlib_compression_level') ?? '3');
-      const zopts = { level: Number.isInteger(level) && level >= 0 && level <= 9 ? level : 3 };
-      payload =
-        compression === 'gzip' ? await gzip(payload, zopts)
-        : compression === 'deflate' ? await deflate(payload, zopts)
-        : await brotli(payload, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } });
-      res.setHeader('Content-Encoding', compression);
-    }
-    res.setHeader('Content-Length', payload.length);
-    res.end(req.method === 'HEAD' ? undefined : payload);
-    log?.debug({ queryId: meta.queryId, rows: outcome.resultRows, ms: Math.round(outcome.elapsedNs / 1e6) }, 'query');
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const meta: ResponseMeta = { queryId: '', summary: undefined };
-    try {
-      if (closing) throw new WarehouseError(210, 'NETWORK_ERROR', 'The warehouse is shutting down');
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const method = req.method ?? 'GET';
-      const path = url.pathname;
-      if ((path === '/ping' || path === '/replicas_status') && (method === 'GET' || method === 'HEAD')) {
-        res.writeHead(200, { 'Content-Type': 'text/html; charset=UTF-8', 'Content-Length': 4 });
-        res.end(method === 'HEAD' ? undefined : 'Ok.\n');
-        return;
-      }
-      if (path !== '/' && path !== '') {
-        const text = `There is no handle ${path}\n\nUse / or /ping for health checks.\nOr /replicas_status for more sophisticated health checks.\n\nSend queries from your program with POST method or GET /?query=...\n`;
-        res.writeHead(404, { 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': Buffer.byteLength(text) });
-        res.end(method === 'HEAD' ? undefined : text);
-        return;
-      }
-      if (method === 'OPTIONS') {
-        res.writeHead(204);
-        res.end();
-        return;
-      }
-      if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
-        throw new WarehouseError(1, 'UNSUPPORTED_METHOD', `Unsupported HTTP method ${method}`);
-      }
-      if ((method === 'GET' || method === 'HEAD') && url.search === '' && !header(req, 'content-length') && !header(req, 'transfer-encoding')) {
-        res.writeHead(200, { 'Content-Type': 'text/html; charset=UTF-8', 'Content-Length': 4 });
-        res.end(method === 'HEAD' ? undefined : 'Ok.\n');
-        return;
-      }
-      await handleQuery(req, res, url, meta);
-    } catch (e) {
-      if (!meta.queryId) meta.queryId = randomUUID();
-      sendError(req, res, e, meta);
-    }
-  };
-
+function createServer(w: Served): http.Server {
   const server = http.createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
-    res.on('error', (e) => log?.debug({ err: e }, 'response error'));
-    const p = handle(req, res).catch((e: unknown) => {
-      log?.error({ err: e }, 'unhandled request failure');
+    res.on('error', (e) => w.log?.debug({ err: e }, 'response error'));
+    const p = handle(w, req, res).catch((e: unknown) => {
+      w.log?.error({ err: e }, 'unhandled request failure');
       res.destroy();
     });
-    inflight.add(p);
-    void p.finally(() => inflight.delete(p));
+    w.inflight.add(p);
+    void p.finally(() => w.inflight.delete(p));
   });
   server.keepAliveTimeout = 10_000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
@@ -600,45 +399,279 @@ export async function startWarehouse(opts: WarehouseOptions): Promise<Warehouse>
     }
     socket.destroy();
   });
+  return server;
+}
 
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
     });
+  });
+}
+
+async function closeServed(w: Served, server: http.Server, url: string): Promise<void> {
+  const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  // A client stalled mid-upload must not hold shutdown forever; running queries still finish.
+  const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+  while (w.inflight.size > 0) await Promise.allSettled([...w.inflight]);
+  clearTimeout(grace);
+  server.closeAllConnections();
+  await stopped;
+  w.sessions.clear();
+  await w.pool.close();
+  w.log?.info({ url }, 'warehouse stopped');
+}
+
+async function handle(w: Served, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const meta: ResponseMeta = { queryId: '', summary: undefined };
+  try {
+    if (w.closing) throw new WarehouseError(210, 'NETWORK_ERROR', 'The warehouse is shutting down');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (answeredWithoutQuery(req, res, url)) return;
+    await handleQuery(w, req, res, url, meta);
   } catch (e) {
-    await pool.close();
+    if (!meta.queryId) meta.queryId = randomUUID();
+    sendError(w, req, res, e, meta);
+  }
+}
+
+/** Answers health checks, unknown paths and OPTIONS; true when the request is answered. */
+function answeredWithoutQuery(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+  const method = req.method ?? 'GET';
+  const path = url.pathname;
+  if ((path === '/ping' || path === '/replicas_status') && (method === 'GET' || method === 'HEAD')) {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=UTF-8', 'Content-Length': 4 });
+    res.end(method === 'HEAD' ? undefined : 'Ok.\n');
+    return true;
+  }
+  if (path !== '/' && path !== '') {
+    const text = `There is no handle ${path}\n\nUse / or /ping for health checks.\nOr /replicas_status for more sophisticated health checks.\n\nSend queries from your program with POST method or GET /?query=...\n`;
+    res.writeHead(404, { 'Content-Type': 'text/plain; charset=UTF-8', 'Content-Length': Buffer.byteLength(text) });
+    res.end(method === 'HEAD' ? undefined : text);
+    return true;
+  }
+  if (method === 'OPTIONS') {
+    res.writeHead(204);
+    res.end();
+    return true;
+  }
+  if (method !== 'GET' && method !== 'POST' && method !== 'HEAD') {
+    throw new WarehouseError(1, 'UNSUPPORTED_METHOD', `Unsupported HTTP method ${method}`);
+  }
+  if ((method === 'GET' || method === 'HEAD') && url.search === '' && !header(req, 'content-length') && !header(req, 'transfer-encoding')) {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=UTF-8', 'Content-Length': 4 });
+    res.end(method === 'HEAD' ? undefined : 'Ok.\n');
+    return true;
+  }
+  return false;
+}
+
+function sendError(w: Served, req: IncomingMessage, res: ServerResponse, e: unknown, meta: ResponseMeta): void {
+  const { code, text } = toClickHouseError(e, w.version);
+  const status = STATUS_BY_CODE.get(code) ?? 500;
+  if (code === 1001 || code === 49) w.log?.warn({ err: e, queryId: meta.queryId }, 'query failed unexpectedly');
+  else w.log?.debug({ code, status, queryId: meta.queryId }, 'query error');
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = Buffer.from(`${text}\n`);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'text/plain; charset=UTF-8');
+  res.setHeader('Content-Length', body.length);
+  res.setHeader('X-ClickHouse-Server-Display-Name', SERVER_NAME);
+  res.setHeader('X-ClickHouse-Query-Id', meta.queryId);
+  res.setHeader('X-ClickHouse-Timezone', 'UTC');
+  res.setHeader('X-ClickHouse-Exception-Code', String(code));
+  res.setHeader('X-ClickHouse-Summary', summaryHeader(undefined, false));
+  if (code === 194) res.setHeader('WWW-Authenticate', 'Basic realm="ClickHouse server HTTP API"');
+  if (!req.complete) res.setHeader('Connection', 'close');
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** The user and password a request presents: ClickHouse headers, else basic auth, else URL parameters. */
+function credentialsOf(req: IncomingMessage, url: URL): { user: string | undefined; password: string | undefined } {
+  const hUser = header(req, 'x-clickhouse-user');
+  const hKey = header(req, 'x-clickhouse-key');
+  if (hUser !== undefined || hKey !== undefined) return { user: hUser, password: hKey };
+  const auth = header(req, 'authorization');
+  const basic = auth ? /^Basic\s+(.+)$/i.exec(auth) : null;
+  if (basic) {
+    const decoded = Buffer.from(basic[1] as string, 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    return { user: i >= 0 ? decoded.slice(0, i) : decoded, password: i >= 0 ? decoded.slice(i + 1) : '' };
+  }
+  return { user: url.searchParams.get('user') ?? undefined, password: url.searchParams.get('password') ?? undefined };
+}
+
+function authenticate(w: Served, req: IncomingMessage, url: URL): void {
+  const { user, password } = credentialsOf(req, url);
+  const who = user || w.expectedUser;
+  const failed = `${who}: Authentication failed: password is incorrect, or there is no user with such name`;
+  if (who !== w.expectedUser) throw new WarehouseError(516, 'AUTHENTICATION_FAILED', failed);
+  if (w.password) {
+    if (password === undefined || password === '') {
+      if (user === undefined) throw new WarehouseError(194, 'REQUIRED_PASSWORD', `${who}: Authentication failed: password is required`);
+      throw new WarehouseError(516, 'AUTHENTICATION_FAILED', failed);
+    }
+    if (!safeEqual(password, w.password)) throw new WarehouseError(516, 'AUTHENTICATION_FAILED', failed);
+  }
+}
+
+/** A query request's parameters: from the URL, then the multipart fields the URL does not set. */
+interface QueryParams {
+  /** Every parameter by name. */
+  readonly all: Map<string, string>;
+  readonly database: string | undefined;
+  readonly defaultFormat: string;
+  /** Per-query settings: the parameters that are not reserved and not `param_*`. */
+  readonly settings: Array<[string, string]>;
+  /** The `param_*` values, by name without the prefix. */
+  readonly rawParams: Map<string, string>;
+}
+
+function queryParamsOf(req: IncomingMessage, url: URL, multipart: Multipart | undefined): QueryParams {
+  const all = new Map<string, string>();
+  for (const [k, v] of url.searchParams) all.set(k, v);
+  if (multipart) for (const [k, v] of multipart.fields) if (!all.has(k)) all.set(k, v);
+  const database = header(req, 'x-clickhouse-database') || all.get('database') || undefined;
+  const defaultFormat = header(req, 'x-clickhouse-format') || all.get('default_format') || 'TabSeparated';
+  const settings: Array<[string, string]> = [];
+  const rawParams = new Map<string, string>();
+  for (const [k, v] of all) {
+    if (k.startsWith('param_')) rawParams.set(k.slice(6), v);
+    else if (!k || RESERVED_PARAMS.has(k)) continue;
+    else if (multipart && /_(format|types|structure)$/.test(k)) continue;
+    else settings.push([k, v]);
+  }
+  return { all, database, defaultFormat, settings, rawParams };
+}
+
+/**
+ * The statement of a request and how it runs: the SQL from the `query` parameter and/or the body, an
+ * INSERT's data from the body after its `FORMAT` clause.
+ */
+function planQuery(queryParam: string, body: Buffer, multipart: boolean, defaultFormat: string): { plan: ExecPlan; analysis: SqlAnalysis } {
+  if (multipart || body.length === 0 || queryParam) {
+    const head = analyzeSql(queryParam);
+    if (!multipart && head.insert && head.insert.dataStart >= queryParam.trimEnd().length) {
+      return { analysis: head, plan: insertPlanFor(head.insert, body, queryParam.slice(0, head.insert.dataStart)) };
+    }
+    const sql = multipart || body.length === 0 ? queryParam : `${queryParam}\n${body.toString('utf8')}`;
+    return { analysis: sql === queryParam ? head : analyzeSql(sql), plan: { kind: 'query', sql, format: defaultFormat } };
+  }
+  const probe = body.subarray(0, 1 << 20).toString('latin1');
+  const head = analyzeSql(probe);
+  const ins = head.insert;
+  if (ins?.format !== undefined && ins.dataStart <= probe.length) {
+    const utf = (from: number, to: number): string => body.subarray(from, to).toString('utf8');
+    const fixed: InsertWithData = { ...ins, head: utf(0, ins.headEnd), tail: utf(ins.tailStart, ins.tailEnd) };
+    return { analysis: head, plan: insertPlanFor(fixed, body.subarray(ins.dataStart), utf(0, ins.dataStart)) };
+  }
+  const sql = body.toString('utf8');
+  return { analysis: analyzeSql(sql), plan: { kind: 'query', sql, format: defaultFormat } };
+}
+
+function checkStatement(plan: ExecPlan, analysis: SqlAnalysis, method: string | undefined): void {
+  if (plan.kind === 'query' && plan.sql.trim() === '') throw new WarehouseError(62, 'SYNTAX_ERROR', 'Empty query');
+  if (analysis.keywords.length > 1) throw new WarehouseError(62, 'SYNTAX_ERROR', 'Multi-statements are not allowed');
+  if (method === 'GET' && analysis.keywords.some((k) => MODIFYING_KEYWORDS.has(k))) {
+    throw new WarehouseError(164, 'READONLY', 'Cannot execute query in readonly mode. For queries over HTTP, method GET implies readonly. You should use method POST for modifying queries');
+  }
+}
+
+async function handleQuery(w: Served, req: IncomingMessage, res: ServerResponse, url: URL, meta: ResponseMeta): Promise<void> {
+  const sp = url.searchParams;
+  meta.queryId = sp.get('query_id') || header(req, 'x-clickhouse-query-id') || randomUUID();
+  authenticate(w, req, url);
+  if (sp.get('decompress') === '1' || sp.get('compress') === '1') {
+    throw new WarehouseError(48, 'NOT_IMPLEMENTED', 'ClickHouse native block compression (compress=1 / decompress=1) is not supported by the embedded warehouse; use HTTP compression (Content-Encoding / enable_http_compression=1)');
+  }
+  const body = await readBody(req, w.limit);
+  const contentType = header(req, 'content-type') ?? '';
+  const multipart = contentType.toLowerCase().startsWith('multipart/form-data') ? parseMultipart(body, contentType) : undefined;
+  if (multipart && multipart.files.length > 0) {
+    throw new WarehouseError(48, 'NOT_IMPLEMENTED', `External tables are not supported by the embedded warehouse (${multipart.files.join(', ')})`);
+  }
+  const params = queryParamsOf(req, url, multipart);
+  const { plan, analysis } = planQuery(params.all.get('query') ?? '', body, multipart !== undefined, params.defaultFormat);
+  checkStatement(plan, analysis, req.method);
+  const isInsert = plan.kind !== 'query' || analysis.keywords[analysis.keywords.length - 1] === 'INSERT';
+  const outputFormat = analysis.outputFormat ?? params.defaultFormat;
+  meta.format = isInsert ? undefined : outputFormat;
+  const outcome = await runPlan(w, url, plan, analysis, params);
+  meta.summary = outcome;
+  await sendResult(w, req, res, meta, outcome, { isInsert, outputFormat, params: params.all });
+  w.log?.debug({ queryId: meta.queryId, rows: outcome.resultRows, ms: Math.round(outcome.elapsedNs / 1e6) }, 'query');
+}
+
+/** Runs a plan on the request's session (`session_id`) or on a pooled connection, and gives it back. */
+async function runPlan(w: Served, url: URL, plan: ExecPlan, analysis: SqlAnalysis, params: QueryParams): Promise<ExecOutcome> {
+  const bind: Record<string, string | null> = {};
+  for (const [k, v] of params.rawParams) bind[k] = httpParamToBindValue(v, analysis.paramTypes.get(k));
+  const sessionId = params.all.get('session_id') || undefined;
+  const session = sessionId ? w.sessions.acquire(sessionId, url) : undefined;
+  let conn: EngineConnection;
+  try {
+    conn = session ? session.conn : await w.pool.acquire();
+  } catch (e) {
+    if (session && sessionId) w.sessions.release(sessionId, session, false);
     throw e;
   }
-  server.on('error', (e) => log?.error({ err: e }, 'warehouse server error'));
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log?.debug({ url, dataDir: opts.dataDir, engine: version }, 'warehouse listening');
+  try {
+    const ctx: ExecContext = { settings: params.settings, dedicated: session !== undefined, ...(params.database ? { database: params.database } : {}), ...(params.rawParams.size ? { params: bind } : {}) };
+    return await execute(conn, plan, ctx, w.pool.tmpDir);
+  } finally {
+    if (session && sessionId) {
+      if (analysis.mutatesSession) conn.database = undefined;
+      w.sessions.release(sessionId, session, params.all.get('close_session') === '1');
+    } else {
+      w.pool.release(conn, analysis.mutatesSession);
+    }
+  }
+}
 
-  return {
-    url,
-    port,
-    close(): Promise<void> {
-      closing ??= (async () => {
-        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        // A client stalled mid-upload must not hold shutdown forever; running queries still finish.
-        const grace = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
-        while (inflight.size > 0) await Promise.allSettled([...inflight]);
-        clearTimeout(grace);
-        server.closeAllConnections();
-        await stopped;
-        for (const s of sessions.values()) if (s.timer) clearTimeout(s.timer);
-        sessions.clear();
-        await pool.close();
-        log?.info({ url }, 'warehouse stopped');
-      })();
-      return closing;
-    },
-  };
+async function sendResult(
+  w: Served,
+  req: IncomingMessage,
+  res: ServerResponse,
+  meta: ResponseMeta,
+  outcome: ExecOutcome,
+  result: { isInsert: boolean; outputFormat: string; params: Map<string, string> },
+): Promise<void> {
+  const { isInsert, outputFormat, params } = result;
+  let payload = Buffer.from(outcome.body.buffer, outcome.body.byteOffset, outcome.body.byteLength);
+  const revision = Number(params.get('client_protocol_version') ?? '0');
+  if (!isInsert && outputFormat.toLowerCase() === 'native' && revision > 0 && payload.length > 0) {
+    payload = reframeNative(payload, revision);
+  }
+  res.statusCode = 200;
+  res.setHeader('X-ClickHouse-Server-Display-Name', SERVER_NAME);
+  res.setHeader('X-ClickHouse-Query-Id', meta.queryId);
+  if (meta.format) res.setHeader('X-ClickHouse-Format', meta.format);
+  res.setHeader('X-ClickHouse-Timezone', 'UTC');
+  res.setHeader('X-ClickHouse-Summary', summaryHeader(outcome, isInsert));
+  res.setHeader('Content-Type', isInsert ? 'text/plain; charset=UTF-8' : contentTypeFor(outputFormat, w.formats));
+  const compression = /^(1|true)$/i.test(params.get('enable_http_compression') ?? '') && payload.length > 0 ? chooseEncoding(header(req, 'accept-encoding')) : undefined;
+  if (compression) {
+    payload = await compress(payload, compression, params.get('http_zlib_compression_level'));
+    res.setHeader('Content-Encoding', compression);
+  }
+  res.setHeader('Content-Length', payload.length);
+  res.end(req.method === 'HEAD' ? undefined : payload);
+}
+
+/** Compresses a response body; `rawLevel` is `http_zlib_compression_level` (0-9, default 3). */
+async function compress(payload: Buffer, encoding: 'gzip' | 'deflate' | 'br', rawLevel: string | undefined): Promise<Buffer> {
+  const level = Number(rawLevel ?? '3');
+  const zopts = { level: Number.isInteger(level) && level >= 0 && level <= 9 ? level : 3 };
+  return encoding === 'gzip' ? await gzip(payload, zopts)
+    : encoding === 'deflate' ? await deflate(payload, zopts)
+    : await brotli(payload, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 4 } });
 }
 
 function chooseEncoding(accept: string | undefined): 'gzip' | 'deflate' | 'br' | undefined {
