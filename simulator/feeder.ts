@@ -233,73 +233,148 @@ export async function runFeeder(o: FeederOptions): Promise<FeederSummary> {
 }
 
 async function feed(o: FeederOptions, batchSize: number, concurrency: number, answers: SurveyAnswerQueue | undefined): Promise<FeederSummary> {
-  const maxAttempts = o.maxAttempts ?? 30;
-  const timeoutMs = o.requestTimeoutMs ?? 30_000;
-  const base = o.target.replace(/\/+$/, '');
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  if (o.apiKey) headers.authorization = `Bearer ${o.apiKey}`;
-  const problems: string[] = [];
-  const note = (p: string): void => {
-    if (problems.length < 10) problems.push(p);
+  const poster = new Poster(o);
+  const profiles = await sendProfiles(o, poster, concurrency);
+  if (poster.fatal) throw poster.fatal;
+  const events = await sendEvents(o, poster, batchSize, concurrency, answers);
+  if (poster.fatal) throw poster.fatal;
+  answers?.close();
+  const { counts: ec, tally } = events;
+  const final = progressOf('done', ec, events.since, tally, answers);
+  o.onProgress?.(final);
+  return {
+    sent: ec.sent, accepted: ec.accepted, duplicates: ec.duplicates, invalid: ec.invalid, failed: ec.failed,
+    seconds: final.seconds, eventsPerSecond: final.eventsPerSecond, profiles, stoppedBy: events.stoppedBy,
+    ...(tally.eventTime ? { lastEventTime: tally.eventTime } : {}), problems: poster.problems, feedback: tally.feedback,
+    ...(answers ? { surveys: { ...answers.stats } } : {}),
   };
-  let fatal: FeederError | undefined;
-  const stopped = (): boolean => fatal !== undefined || o.signal?.aborted === true;
+}
 
+/** What the event phase has taken from the bank so far (read by the progress reports as it runs). */
+interface EventTally {
+  taken: number;
+  /** Feedback items taken (the bank's and survey answers). */
+  feedback: number;
+  /** Event time of the latest event taken. */
+  eventTime: string | undefined;
+}
 
-  async function post(b: Batch, counts: BatchCounts): Promise<void> {
+function progressOf(phase: FeederProgress['phase'], c: BatchCounts, since: number, tally?: EventTally, answers?: SurveyAnswerQueue): FeederProgress {
+  const seconds = (performance.now() - since) / 1000;
+  const eventTime = tally?.eventTime;
+  return {
+    phase, ...c, seconds, eventsPerSecond: seconds > 0 ? c.sent / seconds : 0, ...(eventTime ? { eventTime } : {}),
+    ...(phase === 'profiles' ? {} : { feedback: tally?.feedback ?? 0, ...(answers ? { answers: answers.stats.answered } : {}) }),
+  };
+}
+
+/** Answers of the API to one POST of a batch. */
+interface BatchAnswer {
+  results?: { index?: unknown; status?: unknown; errors?: { field: string; message: string }[]; error?: string }[];
+  message?: string;
+}
+
+/** One attempt at a batch: whether to try again, after how long, and why it fell short (undefined: it did not). */
+interface Attempt {
+  retry: boolean;
+  waitMs: number;
+  reason?: string;
+}
+
+/**
+ * Posts batches to the API, retrying 503, 429 and network errors, and counts each item's outcome once.
+ * Keeps the first 10 problems and the first answer the feeder cannot work around (`fatal`).
+ */
+class Poster {
+  readonly problems: string[] = [];
+  fatal: FeederError | undefined;
+  private readonly base: string;
+  private readonly headers: Record<string, string> = { 'content-type': 'application/json' };
+  private readonly maxAttempts: number;
+  private readonly timeoutMs: number;
+
+  constructor(private readonly o: FeederOptions) {
+    this.base = o.target.replace(/\/+$/, '');
+    if (o.apiKey) this.headers.authorization = `Bearer ${o.apiKey}`;
+    this.maxAttempts = o.maxAttempts ?? 30;
+    this.timeoutMs = o.requestTimeoutMs ?? 30_000;
+  }
+
+  /** True once the run is aborted or failed for good: no new requests. */
+  stopped(): boolean {
+    return this.fatal !== undefined || this.o.signal?.aborted === true;
+  }
+
+  note(problem: string): void {
+    if (this.problems.length < 10) this.problems.push(problem);
+  }
+
+  async post(b: Batch, counts: BatchCounts): Promise<void> {
     const n = b.items.length;
     counts.sent += n;
     const status: (Status | undefined)[] = new Array(n);
     const body = JSON.stringify(b.items);
     let reason = '';
     for (let attempt = 1; ; attempt++) {
-      let wait = Math.min(5000, 200 * 2 ** (attempt - 1));
-      let retry = false;
-      try {
-        const res = await fetch(base + b.path, {
-          method: 'POST', headers, body, signal: o.signal ? AbortSignal.any([o.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
-        });
-        const text = await res.text();
-        let parsed: { results?: { index?: unknown; status?: unknown; errors?: { field: string; message: string }[]; error?: string }[]; message?: string } = {};
-        try {
-          parsed = JSON.parse(text) as typeof parsed;
-        } catch {
-          parsed = {};
-        }
-        if (res.status === 401 || res.status === 403) {
-          fatal ??= new FeederError(`${base}${b.path} answered ${res.status}: ${parsed.message ?? 'unauthorized'} (check the API key)`);
-        } else if (res.status === 404 || res.status === 405) {
-          fatal ??= new FeederError(`${base}${b.path} answered ${res.status}: is ${base} a vafa API?`);
-        }
-        for (const r of Array.isArray(parsed.results) ? parsed.results : []) {
-          const i = r.index;
-          if (typeof i !== 'number' || i < 0 || i >= n) continue;
-          const s = r.status as Status;
-          status[i] = s === 'duplicate' && status[i] === 'accepted' ? 'accepted' : s;
-          if (s === 'invalid' && r.errors) note(`${b.path} item ${i}: ${r.errors.map((e) => `${e.field} ${e.message}`).join('; ')}`);
-        }
-        if (res.status === 503 || res.status === 429) {
-          retry = true;
-          wait = retryAfterMs(res.headers.get('retry-after'), wait);
-          reason = `${res.status} ${parsed.message ?? ''}`.trim();
-        } else if (!Array.isArray(parsed.results)) {
-          reason = `${res.status} ${parsed.message ?? text.slice(0, 200)}`.trim();
-        }
-      } catch (err) {
-        if (stopped()) reason = 'aborted';
-        else {
-          retry = true;
-          reason = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
-        }
-      }
-      if (retry && attempt < maxAttempts && !stopped()) {
-        await sleep(wait, o.signal);
-        if (!stopped()) continue;
+      const tried = await this.attempt(b, body, status, Math.min(5000, 200 * 2 ** (attempt - 1)));
+      reason = tried.reason ?? reason;
+      if (tried.retry && attempt < this.maxAttempts && !this.stopped()) {
+        await sleep(tried.waitMs, this.o.signal);
+        if (!this.stopped()) continue;
       }
       break;
     }
+    this.settle(b, status, reason, counts);
+  }
+
+  /** One POST of a batch; records the items' statuses in `status` (an item accepted before stays accepted). */
+  private async attempt(b: Batch, body: string, status: (Status | undefined)[], backoffMs: number): Promise<Attempt> {
+    try {
+      const signal = this.o.signal ? AbortSignal.any([this.o.signal, AbortSignal.timeout(this.timeoutMs)]) : AbortSignal.timeout(this.timeoutMs);
+      const res = await fetch(this.base + b.path, { method: 'POST', headers: this.headers, body, signal });
+      const text = await res.text();
+      let parsed: BatchAnswer = {};
+      try {
+        parsed = JSON.parse(text) as BatchAnswer;
+      } catch {
+        parsed = {};
+      }
+      this.checkFatal(res.status, b.path, parsed);
+      this.record(b, parsed, status);
+      if (res.status === 503 || res.status === 429) {
+        return { retry: true, waitMs: retryAfterMs(res.headers.get('retry-after'), backoffMs), reason: `${res.status} ${parsed.message ?? ''}`.trim() };
+      }
+      if (!Array.isArray(parsed.results)) return { retry: false, waitMs: backoffMs, reason: `${res.status} ${parsed.message ?? text.slice(0, 200)}`.trim() };
+      return { retry: false, waitMs: backoffMs };
+    } catch (err) {
+      if (this.stopped()) return { retry: false, waitMs: backoffMs, reason: 'aborted' };
+      const reason = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+      return { retry: true, waitMs: backoffMs, reason };
+    }
+  }
+
+  private checkFatal(httpStatus: number, path: string, parsed: BatchAnswer): void {
+    if (httpStatus === 401 || httpStatus === 403) {
+      this.fatal ??= new FeederError(`${this.base}${path} answered ${httpStatus}: ${parsed.message ?? 'unauthorized'} (check the API key)`);
+    } else if (httpStatus === 404 || httpStatus === 405) {
+      this.fatal ??= new FeederError(`${this.base}${path} answered ${httpStatus}: is ${this.base} a vafa API?`);
+    }
+  }
+
+  private record(b: Batch, parsed: BatchAnswer, status: (Status | undefined)[]): void {
+    for (const r of Array.isArray(parsed.results) ? parsed.results : []) {
+      const i = r.index;
+      if (typeof i !== 'number' || i < 0 || i >= status.length) continue;
+      const s = r.status as Status;
+      status[i] = s === 'duplicate' && status[i] === 'accepted' ? 'accepted' : s;
+      if (s === 'invalid' && r.errors) this.note(`${b.path} item ${i}: ${r.errors.map((e) => `${e.field} ${e.message}`).join('; ')}`);
+    }
+  }
+
+  /** Counts each item by its last status; an item with none is not stored (failed). */
+  private settle(b: Batch, status: (Status | undefined)[], reason: string, counts: BatchCounts): void {
     let unsettled = 0;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < status.length; i++) {
       const s = status[i];
       if (s === 'accepted') counts.accepted++;
       else if (s === 'duplicate') counts.duplicates++;
@@ -309,148 +384,210 @@ async function feed(o: FeederOptions, batchSize: number, concurrency: number, an
         unsettled++;
       }
     }
-    if (unsettled) note(`${b.path}: ${unsettled} of ${n} items not stored (${reason || 'no result'})`);
+    if (unsettled) this.note(`${b.path}: ${unsettled} of ${status.length} items not stored (${reason || 'no result'})`);
   }
+}
 
-  let feedback = 0;
-  const snapshot = (phase: FeederProgress['phase'], c: BatchCounts, since: number, eventTime?: string): FeederProgress => {
-    const seconds = (performance.now() - since) / 1000;
-    return {
-      phase, ...c, seconds, eventsPerSecond: seconds > 0 ? c.sent / seconds : 0, ...(eventTime ? { eventTime } : {}),
-      ...(phase === 'profiles' ? {} : { feedback, ...(answers ? { answers: answers.stats.answered } : {}) }),
-    };
-  };
-
-  // Profiles.
+/** Posts the bank's profiles (unless `sendProfiles` is false) over `concurrency` requests at a time. */
+async function sendProfiles(o: FeederOptions, poster: Poster, concurrency: number): Promise<FeederSummary['profiles']> {
   const pc = zero();
   const p0 = performance.now();
   if (o.sendProfiles !== false) {
     const profiles = o.bank.profiles();
     const chunks: Batch[] = [];
     for (let i = 0; i < profiles.length; i += PROFILE_BATCH) chunks.push({ path: '/v1/customers', items: profiles.slice(i, i + PROFILE_BATCH) });
-    const timer = o.onProgress ? setInterval(() => o.onProgress?.(snapshot('profiles', pc, p0)), 200) : undefined;
+    const timer = o.onProgress ? setInterval(() => o.onProgress?.(progressOf('profiles', pc, p0)), 200) : undefined;
     timer?.unref();
     let next = 0;
     await Promise.all(Array.from({ length: Math.min(concurrency, chunks.length) }, async () => {
-      while (next < chunks.length && !stopped()) await post(chunks[next++]!, pc);
+      for (let chunk = chunks[next]; chunk !== undefined && !poster.stopped(); chunk = chunks[next]) {
+        next++;
+        await poster.post(chunk, pc);
+      }
     }));
     clearInterval(timer);
-    o.onProgress?.(snapshot('profiles', pc, p0));
+    o.onProgress?.(progressOf('profiles', pc, p0));
   }
-  const profileSummary = { ...pc, seconds: (performance.now() - p0) / 1000 };
-  if (fatal) throw fatal;
+  return { ...pc, seconds: (performance.now() - p0) / 1000 };
+}
 
-  // Events.
-  const ec = zero();
-  const e0 = performance.now();
-  let eventTime: string | undefined;
-  const timer = o.onProgress ? setInterval(() => o.onProgress?.(snapshot('events', ec, e0, eventTime)), 200) : undefined;
+/** The outcome of the event phase. */
+interface EventPhase {
+  counts: BatchCounts;
+  /** `performance.now()` when the phase began. */
+  since: number;
+  tally: EventTally;
+  stoppedBy: FeederSummary['stoppedBy'];
+}
+
+/** Streams the bank's events (and survey answers) over the lanes until the bank, the time or the count runs out. */
+async function sendEvents(o: FeederOptions, poster: Poster, batchSize: number, concurrency: number, answers: SurveyAnswerQueue | undefined): Promise<EventPhase> {
+  const counts = zero();
+  const since = performance.now();
+  const tally: EventTally = { taken: 0, feedback: 0, eventTime: undefined };
+  const timer = o.onProgress ? setInterval(() => o.onProgress?.(progressOf('events', counts, since, tally, answers)), 200) : undefined;
   timer?.unref();
-  const lanes = Array.from({ length: concurrency }, () => new Lane());
-  const workers = lanes.map((l) => l.run((b) => post(b, ec), stopped));
-  const dispatch = async (l: Lane): Promise<void> => {
-    if (!l.buf.length) return;
-    const first = l.buf[0]!;
-    const batch = { path: PATHS[first.kind], items: l.buf.map((e) => e.body) };
-    l.buf = [];
-    await l.put(batch);
-  };
-
-  const unlimited = o.rate === 0 || o.rate === Infinity;
-  const capacity = Math.max(1, Math.min(batchSize * concurrency, o.rate / 5));
-  let tokens = unlimited ? 0 : Math.min(capacity, 1);
-  let lastRefill = performance.now();
-  const deadline = o.durationS !== undefined ? e0 + o.durationS * 1000 : Infinity;
-  const maxEvents = o.maxEvents ?? Infinity;
-  let taken = 0;
-  let stoppedBy: FeederSummary['stoppedBy'] = 'exhausted';
-  const source = o.bank.events();
-  const it = source[Symbol.iterator]();
-  const satisfaction = (source as Partial<EventStream>).satisfaction?.bind(source) ?? ((): undefined => undefined);
-  // With survey answers: the bank's next event is held back while answers due before it go first.
-  let held: IteratorResult<SimEvent> | undefined;
-  let feedMs = -Infinity;
-  const bankTime = (ev: SimEvent): number => {
-    const t = Date.parse(ev.body.occurred_at ?? '');
-    return o.timeline && !Number.isNaN(t) ? o.timeline.toSimulated(t) : t;
-  };
-  const next = (): IteratorResult<SimEvent> => {
-    if (!answers) return it.next();
-    held ??= it.next();
-    const limit = held.done ? feedMs : bankTime(held.value) || feedMs;
-    const a = answers.size ? answers.take(limit, feedMs, satisfaction) : undefined;
-    if (a) {
-      feedMs = Math.max(feedMs, Date.parse(a.body.occurred_at));
-      return { done: false, value: o.timeline ? { ...a, body: { ...a.body, occurred_at: new Date(o.timeline.stamp()).toISOString() } } : a };
-    }
-    const r = held;
-    held = undefined;
-    if (!r.done) feedMs = Math.max(feedMs, bankTime(r.value) || feedMs);
-    return r;
-  };
+  const lanes = new Lanes(concurrency, batchSize, (b) => poster.post(b, counts), () => poster.stopped());
+  let stoppedBy: FeederSummary['stoppedBy'];
   try {
-    for (;;) {
-      if (stopped()) {
-        stoppedBy = 'aborted';
-        break;
-      }
-      const now = performance.now();
-      if (now >= deadline) {
-        stoppedBy = 'duration';
-        break;
-      }
-      if (taken >= maxEvents) {
-        stoppedBy = 'maxEvents';
-        break;
-      }
-      let allowance = Math.min(batchSize, maxEvents - taken);
-      if (!unlimited) {
-        tokens = Math.min(capacity, tokens + ((now - lastRefill) / 1000) * o.rate);
-        lastRefill = now;
-        if (tokens < 1) {
-          for (const l of lanes) if (l.buf.length && now - l.bufSince >= FLUSH_MS) await dispatch(l);
-          await sleep(Math.min(FLUSH_MS, Math.max(1, ((Math.min(capacity, 50) - tokens) / o.rate) * 1000)), o.signal);
-          continue;
-        }
-        allowance = Math.min(allowance, Math.floor(tokens));
-        tokens -= allowance;
-      }
-      let done = false;
-      for (let k = 0; k < allowance; k++) {
-        const r = next();
-        if (r.done) {
-          done = true;
-          break;
-        }
-        const ev = r.value;
-        taken++;
-        if (ev.kind === 'feedback') feedback++;
-        eventTime = ev.kind === 'redemption' ? (ev.body.occurred_at ?? eventTime) : ev.body.occurred_at;
-        const lane = lanes[fnv1a32(ev.body.customer_id) % concurrency]!;
-        if (lane.buf.length && lane.buf[0]!.kind !== ev.kind) await dispatch(lane);
-        if (!lane.buf.length) lane.bufSince = performance.now();
-        lane.buf.push(ev);
-        if (lane.buf.length >= batchSize) await dispatch(lane);
-      }
-      if (done) break;
-      const t = performance.now();
-      for (const l of lanes) if (l.buf.length && t - l.bufSince >= FLUSH_MS) await dispatch(l);
-    }
-    if (!stopped()) for (const l of lanes) await dispatch(l);
+    stoppedBy = await pump(o, new BankFeed(o, answers), lanes, tally, { since, batchSize, concurrency, stopped: () => poster.stopped() });
+    if (!poster.stopped()) await lanes.flushAll();
   } finally {
-    for (const l of lanes) l.close();
-    await Promise.all(workers);
+    await lanes.close();
     clearInterval(timer);
   }
-  if (fatal) throw fatal;
-  answers?.close();
-  const final = snapshot('done', ec, e0, eventTime);
-  o.onProgress?.(final);
-  return {
-    sent: ec.sent, accepted: ec.accepted, duplicates: ec.duplicates, invalid: ec.invalid, failed: ec.failed,
-    seconds: final.seconds, eventsPerSecond: final.eventsPerSecond, profiles: profileSummary, stoppedBy,
-    ...(eventTime ? { lastEventTime: eventTime } : {}), problems, feedback, ...(answers ? { surveys: { ...answers.stats } } : {}),
-  };
+  return { counts, since, tally, stoppedBy };
+}
+
+/** The loop of the event phase: takes events as the rate allows and puts them in their lanes. */
+async function pump(
+  o: FeederOptions,
+  feed: BankFeed,
+  lanes: Lanes,
+  tally: EventTally,
+  run: { since: number; batchSize: number; concurrency: number; stopped: () => boolean },
+): Promise<FeederSummary['stoppedBy']> {
+  const bucket = new TokenBucket(o.rate, run.batchSize * run.concurrency);
+  const deadline = o.durationS !== undefined ? run.since + o.durationS * 1000 : Infinity;
+  const maxEvents = o.maxEvents ?? Infinity;
+  for (;;) {
+    if (run.stopped()) return 'aborted';
+    const now = performance.now();
+    if (now >= deadline) return 'duration';
+    if (tally.taken >= maxEvents) return 'maxEvents';
+    const allowance = bucket.grant(now, Math.min(run.batchSize, maxEvents - tally.taken));
+    if (allowance === undefined) {
+      await lanes.flushStale(now);
+      await sleep(bucket.refillWaitMs(), o.signal);
+      continue;
+    }
+    for (let k = 0; k < allowance; k++) {
+      const r = feed.next();
+      if (r.done) return 'exhausted';
+      const ev = r.value;
+      tally.taken++;
+      if (ev.kind === 'feedback') tally.feedback++;
+      tally.eventTime = ev.kind === 'redemption' ? (ev.body.occurred_at ?? tally.eventTime) : ev.body.occurred_at;
+      await lanes.push(ev);
+    }
+    await lanes.flushStale(performance.now());
+  }
+}
+
+/** The rate limit of the event phase: a token bucket of `rate` events a second; 0 or Infinity: none. */
+class TokenBucket {
+  private readonly unlimited: boolean;
+  private readonly capacity: number;
+  private tokens: number;
+  private lastRefill = performance.now();
+
+  constructor(private readonly rate: number, maxBatched: number) {
+    this.unlimited = rate === 0 || rate === Infinity;
+    this.capacity = Math.max(1, Math.min(maxBatched, rate / 5));
+    this.tokens = this.unlimited ? 0 : Math.min(this.capacity, 1);
+  }
+
+  /** How many of `want` events may go now (taking their tokens), or undefined to wait for a token. */
+  grant(now: number, want: number): number | undefined {
+    if (this.unlimited) return want;
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.lastRefill) / 1000) * this.rate);
+    this.lastRefill = now;
+    if (this.tokens < 1) return undefined;
+    const granted = Math.min(want, Math.floor(this.tokens));
+    this.tokens -= granted;
+    return granted;
+  }
+
+  /** How long to sleep before asking again after {@link grant} said wait. */
+  refillWaitMs(): number {
+    return Math.min(FLUSH_MS, Math.max(1, ((Math.min(this.capacity, 50) - this.tokens) / this.rate) * 1000));
+  }
+}
+
+/**
+ * The bank's events in order, with the survey answers due (with `respond`) merged in by the bank's time:
+ * the bank's next event is held back while answers due before it go first.
+ */
+class BankFeed {
+  private readonly it: Iterator<SimEvent>;
+  private readonly satisfaction: EventStream['satisfaction'] | (() => undefined);
+  private held: IteratorResult<SimEvent> | undefined;
+  private feedMs = -Infinity;
+
+  constructor(private readonly o: FeederOptions, private readonly answers: SurveyAnswerQueue | undefined) {
+    const source = o.bank.events();
+    this.it = source[Symbol.iterator]();
+    this.satisfaction = (source as Partial<EventStream>).satisfaction?.bind(source) ?? ((): undefined => undefined);
+  }
+
+  next(): IteratorResult<SimEvent> {
+    if (!this.answers) return this.it.next();
+    this.held ??= this.it.next();
+    const limit = this.held.done ? this.feedMs : this.bankTime(this.held.value) || this.feedMs;
+    const a = this.answers.size ? this.answers.take(limit, this.feedMs, this.satisfaction) : undefined;
+    if (a) {
+      this.feedMs = Math.max(this.feedMs, Date.parse(a.body.occurred_at));
+      const timeline = this.o.timeline;
+      return { done: false, value: timeline ? { ...a, body: { ...a.body, occurred_at: new Date(timeline.stamp()).toISOString() } } : a };
+    }
+    const r = this.held;
+    this.held = undefined;
+    if (!r.done) this.feedMs = Math.max(this.feedMs, this.bankTime(r.value) || this.feedMs);
+    return r;
+  }
+
+  private bankTime(ev: SimEvent): number {
+    const t = Date.parse(ev.body.occurred_at ?? '');
+    return this.o.timeline && !Number.isNaN(t) ? this.o.timeline.toSimulated(t) : t;
+  }
+}
+
+/**
+ * The lanes of the event phase, one per request in flight: a customer's events always go to the same
+ * lane (FNV-1a of the id), in batches of one kind, so they keep their order.
+ */
+class Lanes {
+  private readonly lanes: Lane[];
+  private readonly workers: Promise<void>[];
+
+  constructor(concurrency: number, private readonly batchSize: number, send: (b: Batch) => Promise<void>, stopped: () => boolean) {
+    this.lanes = Array.from({ length: concurrency }, () => new Lane());
+    this.workers = this.lanes.map((l) => l.run(send, stopped));
+  }
+
+  async push(ev: SimEvent): Promise<void> {
+    const lane = this.lanes[fnv1a32(ev.body.customer_id) % this.lanes.length];
+    if (lane === undefined) throw new Error('unreachable: a lane index is below the number of lanes');
+    const head = lane.buf[0];
+    if (head !== undefined && head.kind !== ev.kind) await dispatch(lane);
+    if (!lane.buf.length) lane.bufSince = performance.now();
+    lane.buf.push(ev);
+    if (lane.buf.length >= this.batchSize) await dispatch(lane);
+  }
+
+  /** Sends the batches that have waited {@link FLUSH_MS} or more. */
+  async flushStale(now: number): Promise<void> {
+    for (const l of this.lanes) if (l.buf.length && now - l.bufSince >= FLUSH_MS) await dispatch(l);
+  }
+
+  async flushAll(): Promise<void> {
+    for (const l of this.lanes) await dispatch(l);
+  }
+
+  /** Lets the lanes finish the batches they hold and waits for them. */
+  async close(): Promise<void> {
+    for (const l of this.lanes) l.close();
+    await Promise.all(this.workers);
+  }
+}
+
+/** Hands a lane's buffered events to its sender as one batch. */
+async function dispatch(l: Lane): Promise<void> {
+  const first = l.buf[0];
+  if (first === undefined) return;
+  const batch = { path: PATHS[first.kind], items: l.buf.map((e) => e.body) };
+  l.buf = [];
+  await l.put(batch);
 }
 
 /** An `OFFERS` payload with its times moved from the events' stamps to the bank's time (same validity span). */
