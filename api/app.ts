@@ -136,8 +136,35 @@ function auditEntryOf(req: FastifyRequest, status: number, proxy: Parameters<typ
   };
 }
 
+/**
+ * Builds the HTTP API: authentication and the access audit, the ingest routes, the customer and
+ * leaderboard reads, health, metrics, OpenAPI, the access routes and (when given) the built-in dashboard.
+ * Not listening: the caller listens (app/ingest-role.ts) or injects requests (tests).
+ */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
-  const app: FastifyInstance = Fastify({
+  const app = createFastify(deps);
+  const access = await openAccess(app, deps);
+  installRequestHandling(app, deps, access);
+  await registerDocs(app);
+  if (deps.rateLimitPerMin) await registerRateLimit(app, deps.rateLimitPerMin, deps.rateLimitStore);
+  registerIngestRoutes(app, deps, access);
+  registerReadRoutes(app, deps);
+  registerHealthRoutes(app, deps);
+  await registerAccessRoutes(app, { ...access, database: deps.database, warehouse: deps.warehouse, send, ...(deps.forgetInScorer ? { forgetInScorer: deps.forgetInScorer } : {}) });
+  if (deps.dashboard) await deps.dashboard(app);
+  return app;
+}
+
+/** Who may call and what is recorded: the keys, dashboard sessions, the trusted proxy and the access audit. */
+interface Access {
+  readonly keys: KeyRing;
+  readonly sessions: Sessions;
+  readonly audit: AccessAudit;
+  readonly proxy: Parameters<typeof clientAddress>[1];
+}
+
+function createFastify(deps: AppDeps): FastifyInstance {
+  return Fastify({
     loggerInstance: deps.logger as unknown as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit ?? 10 * 1024 * 1024,
     genReqId: (req) => {
@@ -147,7 +174,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     logController: new LogController({ disableRequestLogging: true }),
   });
+}
 
+/** Opens the key ring, sessions and access audit, closes them with the app, and installs authentication. */
+async function openAccess(app: FastifyInstance, deps: AppDeps): Promise<Access> {
   const keys = await KeyRing.open({ envKeys: deps.apiKeys, file: deps.auth?.keyFile, logger: deps.logger, ...(deps.auth?.keyFileWatchMs ? { watchMs: deps.auth.keyFileWatchMs } : {}) });
   const sessions = deps.sessions ?? new Sessions((deps.auth?.sessionTtlS ?? 8 * 3600) * 1000);
   const proxy = deps.auth?.proxyUserHeader ? { header: deps.auth.proxyUserHeader.toLowerCase(), trusted: deps.auth.trustedProxies ?? ['127.0.0.1', '::1'] } : undefined;
@@ -166,7 +196,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (!keys.enabled) {
     deps.logger.warn({ host: deps.host }, 'no API key configured (VAFA_API_KEYS, VAFA_API_KEY_FILE): every route, customer data included, is open to whoever reaches the API; keep HOST on loopback');
   }
+  return { keys, sessions, audit, proxy };
+}
 
+/** NDJSON bodies, the request id header, audit rows and metrics of every answer, errors as the catalogue's. */
+function installRequestHandling(app: FastifyInstance, deps: AppDeps, { audit, proxy }: Access): void {
   app.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'application/x-jsonlines'], { parseAs: 'string' }, (_req, body, done) => {
     done(null, parseNdjson(body as string));
   });
@@ -194,7 +228,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return send(reply, 'VAFA_INTERNAL');
   });
   app.setNotFoundHandler((_req, reply) => send(reply, 'VAFA_NOT_FOUND'));
+}
 
+/** OpenAPI, and its UI at /docs (public). */
+async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'vafa API', version: '1', description: 'Real-time transaction scoring: ingest, customer state, health. See CONTRACT.md.' },
@@ -204,23 +241,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await withDefaultScope(app, () => 'public', async (sub) => {
     await sub.register(swaggerUi, { routePrefix: '/docs' });
   });
+}
 
-  if (deps.rateLimitPerMin) {
-    await app.register(rateLimit, {
-      global: false,
-      ...(deps.rateLimitStore ? { store: deps.rateLimitStore } : {}),
-      max: deps.rateLimitPerMin,
-      timeWindow: 60_000,
-      keyGenerator: (req) => {
-        const auth = req.headers.authorization ?? '';
-        return auth.startsWith('Bearer ') ? `key:${hashKey(auth.slice(7).trim()).slice(7, 23)}` : `ip:${req.ip}`;
-      },
-      errorResponseBuilder: (_req, ctx) => Object.assign(new Error(ERRORS.VAFA_RATE_LIMITED.message), { statusCode: ctx.statusCode }),
-    });
-  }
+/** The rate limit of write routes (each opts in): per API key, or per client address without one. */
+async function registerRateLimit(app: FastifyInstance, perMin: number, store: FastifyRateLimitStoreCtor | undefined): Promise<void> {
+  await app.register(rateLimit, {
+    global: false,
+    ...(store ? { store } : {}),
+    max: perMin,
+    timeWindow: 60_000,
+    keyGenerator: (req) => {
+      const auth = req.headers.authorization ?? '';
+      return auth.startsWith('Bearer ') ? `key:${hashKey(auth.slice(7).trim()).slice(7, 23)}` : `ip:${req.ip}`;
+    },
+    errorResponseBuilder: (_req, ctx) => Object.assign(new Error(ERRORS.VAFA_RATE_LIMITED.message), { statusCode: ctx.statusCode }),
+  });
+}
 
-  const scoped = (scope: RouteScope, audit?: string): { scope: RouteScope; audit?: string } => (audit ? { scope, audit } : { scope });
+function scoped(scope: RouteScope, audit?: string): { scope: RouteScope; audit?: string } {
+  return audit ? { scope, audit } : { scope };
+}
 
+/** POST /v1/transactions, /v1/customers, /v1/feedback, /v1/redemptions. */
+function registerIngestRoutes(app: FastifyInstance, deps: AppDeps, access: Access): void {
   for (const k of KINDS) {
     app.post(k.path, {
       schema: {
@@ -235,41 +278,47 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       validatorCompiler: () => () => true,
       serializerCompiler: () => (data) => JSON.stringify(data),
       config: { ...scoped('ingest'), ...(deps.rateLimitPerMin ? { rateLimit: { max: deps.rateLimitPerMin, timeWindow: 60_000 } } : {}) },
-    }, async (req, reply) => {
-      const body = req.body as unknown;
-      if (body === undefined || body === null || (typeof body !== 'object')) return send(reply, 'VAFA_BAD_BODY');
-      const items = Array.isArray(body) ? body : [body];
-      if (items.length === 0) return send(reply, 'VAFA_BAD_BODY', {}, 'The request holds no items.');
-      if (items.length > MAX_ITEMS) return send(reply, 'VAFA_BATCH_TOO_LARGE', { items: items.length, max_items: MAX_ITEMS });
-      const lineErrors = new Map<number, NdjsonLineError>();
-      const toIngest = items.map((it, i) => {
-        if (it instanceof NdjsonLineError) {
-          lineErrors.set(i, it);
-          return undefined;
-        }
-        return it;
-      });
-      const outcome = await deps.ingest.ingest(k.kind, toIngest);
-      if (k.kind === 'profile') recordStatements(audit, req, toIngest, outcome.results, proxy);
-      for (const [i, le] of lineErrors) {
-        outcome.results[i] = { index: i, status: 'invalid', errors: [{ field: `(line ${le.line})`, message: `invalid JSON: ${le.reason}` }] };
-      }
-      const invalid = outcome.results.filter((r) => r.status === 'invalid').length;
-      for (const r of outcome.results) deps.metrics.ingestItems.labels(k.kind, r.status, 'http').inc();
-      const summary = { accepted: outcome.accepted, duplicates: outcome.duplicates, invalid, failed: outcome.failed, results: outcome.results };
-      if (outcome.unavailable) {
-        reply.header('retry-after', '2');
-        return send(reply, 'VAFA_JETSTREAM_UNAVAILABLE', summary);
-      }
-      if (invalid > 0) {
-        const valid = outcome.accepted + outcome.duplicates;
-        return send(reply, 'VAFA_INVALID_ITEMS', summary, `${invalid} of ${items.length} items are invalid${valid ? `; the ${valid} valid ones were accepted` : ''}. See results[].errors.`);
-      }
-      if (outcome.failed > 0) return send(reply, 'VAFA_INTERNAL', summary);
-      return reply.code(202).send({ accepted: outcome.accepted, duplicates: outcome.duplicates, results: outcome.results });
-    });
+    }, async (req, reply) => await ingestItems(deps, access, k.kind, req, reply));
   }
+}
 
+/** One ingest request: the items of its body ingested one by one, answered per item. */
+async function ingestItems(deps: AppDeps, { audit, proxy }: Access, kind: StreamKind, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const body = req.body as unknown;
+  if (body === undefined || body === null || (typeof body !== 'object')) return send(reply, 'VAFA_BAD_BODY');
+  const items = Array.isArray(body) ? body : [body];
+  if (items.length === 0) return send(reply, 'VAFA_BAD_BODY', {}, 'The request holds no items.');
+  if (items.length > MAX_ITEMS) return send(reply, 'VAFA_BATCH_TOO_LARGE', { items: items.length, max_items: MAX_ITEMS });
+  const lineErrors = new Map<number, NdjsonLineError>();
+  const toIngest = items.map((it, i) => {
+    if (it instanceof NdjsonLineError) {
+      lineErrors.set(i, it);
+      return undefined;
+    }
+    return it;
+  });
+  const outcome = await deps.ingest.ingest(kind, toIngest);
+  if (kind === 'profile') recordStatements(audit, req, toIngest, outcome.results, proxy);
+  for (const [i, le] of lineErrors) {
+    outcome.results[i] = { index: i, status: 'invalid', errors: [{ field: `(line ${le.line})`, message: `invalid JSON: ${le.reason}` }] };
+  }
+  const invalid = outcome.results.filter((r) => r.status === 'invalid').length;
+  for (const r of outcome.results) deps.metrics.ingestItems.labels(kind, r.status, 'http').inc();
+  const summary = { accepted: outcome.accepted, duplicates: outcome.duplicates, invalid, failed: outcome.failed, results: outcome.results };
+  if (outcome.unavailable) {
+    reply.header('retry-after', '2');
+    return send(reply, 'VAFA_JETSTREAM_UNAVAILABLE', summary);
+  }
+  if (invalid > 0) {
+    const valid = outcome.accepted + outcome.duplicates;
+    return send(reply, 'VAFA_INVALID_ITEMS', summary, `${invalid} of ${items.length} items are invalid${valid ? `; the ${valid} valid ones were accepted` : ''}. See results[].errors.`);
+  }
+  if (outcome.failed > 0) return send(reply, 'VAFA_INTERNAL', summary);
+  return reply.code(202).send({ accepted: outcome.accepted, duplicates: outcome.duplicates, results: outcome.results });
+}
+
+/** GET /v1/customers/:id, /v1/customers/:id/ledger and /v1/leaderboard, read from the warehouse. */
+function registerReadRoutes(app: FastifyInstance, deps: AppDeps): void {
   const IdParam = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
   app.get('/v1/customers/:id', { config: scoped('read', 'customer.view'), schema: { tags: ['customers'], security: [{ bearer: [] }], params: IdParam, summary: 'Customer state: points, tier, churn probability, lifecycle stage, features, recent offers' } }, async (req, reply) => {
     const { id } = req.params as { id: string };
@@ -292,7 +341,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');
     }
   });
-
   app.get('/v1/leaderboard', {
     config: scoped('read', 'leaderboard.view'),
     schema: {
@@ -313,7 +361,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');
     }
   });
+}
 
+/** GET /healthz, /readyz (NATS, ClickHouse, and the extra checks) and /metrics. */
+function registerHealthRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/healthz', { config: scoped('public'), schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { config: scoped('public'), schema: { hide: true } }, async (_req, reply) => {
     const checks: Record<string, boolean> = { nats: deps.ingest.available };
@@ -326,7 +377,4 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('content-type', deps.registry.contentType);
     return await deps.registry.metrics();
   });
-  await registerAccessRoutes(app, { keys, sessions, audit, proxy, database: deps.database, warehouse: deps.warehouse, send, ...(deps.forgetInScorer ? { forgetInScorer: deps.forgetInScorer } : {}) });
-  if (deps.dashboard) await deps.dashboard(app);
-  return app;
 }
