@@ -178,212 +178,27 @@ function partitionsOf(opts: BackfillOptions): BackfillPartitions {
   });
 }
 
+/**
+ * Backfills the history of `opts` (files or a record source) into the state store and ClickHouse through
+ * the scorer core, resuming where an interrupted run's last commit stood, and returns what it applied.
+ *
+ * @throws BackfillError when the store holds live state or a finished backfill, or (`strict`) at the first bad line.
+ */
 export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> {
   const started = performance.now();
   const files = opts.source ? [] : listSources(opts.paths);
   const meter = new ReadMeter();
-  const read = (): { done: number; total: number } => opts.source?.progress() ?? { done: meter.bytes, total: files.reduce((n, f) => n + f.bytes, 0) };
+  const input: Input = {
+    open: (bad) => opts.source?.records ?? streamOrder(files, meter, bad),
+    progress: () => opts.source?.progress() ?? { done: meter.bytes, total: files.reduce((n, f) => n + f.bytes, 0) },
+  };
   const preparer = new RecordPreparer(opts.partitions, opts.tokenKey);
-  const batchSize = opts.batch ?? 4096;
-  const commitEvery = opts.commitEvery ?? 250_000;
-  const commitCustomers = opts.commitCustomers ?? 50_000;
-  const keepBad = opts.keepBad ?? 100;
-  const summary: BackfillSummary = {
-    events: 0, byKind: { transaction: 0, profile: 0, redemption: 0, feedback: 0, migration: 0 }, bad: 0, badLines: [], afterCutover: 0, resumed: 0,
-    duplicates: 0, rows: 0, refusedRows: 0, position: opts.base, cutover: null, seconds: 0, eventsPerSecond: 0,
-  };
-
-  const onBad = (b: BadLine): void => {
-    summary.bad++;
-    if (opts.strict) throw new BackfillError(`${b.file}:${b.line}: ${b.reason}`);
-    if (summary.badLines.length < keepBad) {
-      summary.badLines.push(b);
-      opts.logger?.warn({ file: b.file, line: b.line, reason: b.reason }, 'backfill: line refused');
-    }
-  };
-
-  const registrations: Promise<void>[] = [];
-  /** The record as the core gets it (validated, normalised), or why it is refused. */
-  const prepare = (rec: SourceRecord): { value: Record<string, unknown> } | { bad: BadLine } => {
-    if (rec.file === CREDIT) return { value: rec.body }; // the core's own message (negative points), as a worker reads it from TX
-    const prepared = preparer.prepare(rec.kind, rec.body, rec.file, rec.line);
-    if ('reason' in prepared) return { bad: { file: rec.file, line: rec.line, reason: prepared.reason } };
-    const value = prepared.value;
-    if (rec.kind === 'profile' && opts.cards) {
-      for (const t of (value as { card_tokens?: string[] }).card_tokens ?? []) registrations.push(opts.cards.register(t, String(value.customer_id)));
-    }
-    return { value };
-  };
-
+  const summary = emptySummary(opts.base);
   const partitions = partitionsOf(opts);
-  let seq = opts.base;
-  let sinceCommit = 0;
-  /** Referral credits published by the last batch: applied first in the next one, as `TX` would deliver them. */
-  let credits: SourceRecord[] = [];
-  /** Input records consumed by the batches run (what a commit's mark says a rerun skips). */
-  let consumed = 0;
-  /** Batches since the last commit, and the credits they published (each partition commits those of its events). */
-  let batchNo = 0;
-  let published: PublishedCredit[] = [];
-
-  let statements: StatementRecord[] = [];
-  const commitAll = async (position: number, cutover?: number): Promise<void> => {
-    await partitions.flush(); // rows first: a committed position never covers rows that are not durable
-    if (statements.length > 0 && opts.onStatements) {
-      const audited = statements;
-      statements = [];
-      await opts.onStatements(audited);
-    }
-    const feeder: FeederMark = { records: consumed, credits: credits.map((c) => c.body), events: summary.resumed + summary.events };
-    await partitions.commit(position, { feeder, published }, cutover);
-    batchNo = 0;
-    published = [];
-  };
-
   try {
-    const opened = await partitions.open();
-    const starts = new Map(opened.map((s) => [s.partition, s.seq]));
-    const resume = resumePoint(opened, opts.base);
-    if (resume.ahead > resume.seq) opts.logger?.warn({ from: resume.seq, to: resume.ahead }, 'backfill: the partitions were committed at different positions (a run stopped during a commit): resuming from the earliest');
-    seq = resume.seq;
-    credits = resume.credits.map(creditRecord);
-    summary.resumed = resume.events;
-    /** Until the feeder is past every partition's position, no commit: the partitions ahead have their next one there. */
-    let replayTo = resume.ahead > resume.seq ? resume.ahead : 0;
-
-    /** Refusals of the records the runners validate (`check`), by record number, as their answers come. */
-    const refused = new Map<number, string>();
-    const checks: { first: number; last: number; done: Promise<void> }[] = [];
-    const checkAhead = (fresh: { rec: SourceRecord; n: number }[]): void => {
-      const items: CheckItem[] = [];
-      for (const { rec, n } of fresh) if (checkedByRunner(rec)) items.push({ record: n, partition: routeOf(rec, opts.partitions), kind: rec.kind, body: rec.body, file: rec.file, line: rec.line });
-      if (items.length === 0 || !partitions.check) return;
-      const done = partitions.check(items).then((list) => {
-        for (const r of list) refused.set(r.record, r.reason);
-      });
-      done.catch(() => undefined); // awaited with its batch
-      checks.push({ first: items[0]!.record, last: items.at(-1)!.record, done });
-    };
-    const checkedByRunner = (rec: SourceRecord): boolean => partitions.check !== undefined && RUNNER_CHECKED.has(rec.kind) && rec.file !== CREDIT;
-    /** Waits for the answers about the records up to `last`. */
-    const checkedThrough = async (last: number): Promise<void> => {
-      while (checks.length > 0 && checks[0]!.last <= last) await checks.shift()!.done;
-      if (checks.length > 0 && checks[0]!.first <= last) await checks[0]!.done; // holds the last records
-    };
-
-    /** Validates the records (or takes the runners' word) and gives each event its sequence and partition; refused lines keep their place. */
-    const entriesOf = (items: ReadItem[]): Entry[] => {
-      const entries: Entry[] = [];
-      let index = 0;
-      for (const item of items) {
-        if ('bad' in item) {
-          entries.push(item);
-          if (opts.strict) break; // nothing after the first bad line is applied
-          continue;
-        }
-        const { rec, n } = item;
-        const byRunner = checkedByRunner(rec);
-        const reason = byRunner ? refused.get(n) : undefined;
-        const prepared = byRunner ? (reason === undefined ? undefined : { bad: { file: rec.file, line: rec.line, reason } }) : prepare(rec);
-        if (prepared && 'bad' in prepared) {
-          entries.push(prepared);
-          if (opts.strict) break;
-          continue;
-        }
-        if (opts.cutover !== undefined && rec.kind !== 'profile' && rec.at > opts.cutover) {
-          summary.afterCutover++;
-          continue;
-        }
-        const partition = prepared ? partitionOf(String(prepared.value.customer_id), opts.partitions) : routeOf(rec, opts.partitions);
-        const s = ++seq;
-        const at = index++; // a skipped event keeps its place: credits are ordered by it
-        if (s <= starts.get(partition)!) {
-          summary.resumed++;
-          continue;
-        }
-        entries.push({ event: { index: at, seq: s, partition, kind: rec.kind, ...(prepared ? { body: prepared.value } : { record: n }) }, rec });
-      }
-      return entries;
-    };
-
-    /** Counts what the batch applied and reports what it refused, in the records' order. */
-    const account = (entries: Entry[], outcome: BatchOutcome): void => {
-      const failed = new Map(outcome.failures.map((f) => [f.index, f.message]));
-      for (const entry of entries) {
-        if ('bad' in entry) {
-          onBad(entry.bad);
-          continue;
-        }
-        const { event, rec } = entry;
-        const failure = failed.get(event.index);
-        if (failure !== undefined) {
-          onBad({ file: rec.file, line: rec.line, reason: `refused by the scorer: ${failure}` });
-          continue;
-        }
-        if (rec.kind === 'profile' && opts.onStatements && event.body && (event.body.membership !== undefined || event.body.consent !== undefined)) {
-          statements.push({ file: rec.file, line: rec.line, seq: event.seq, body: event.body });
-        }
-        summary.events++;
-        summary.byKind[rec.kind]++;
-        sinceCommit++;
-      }
-      summary.duplicates += outcome.duplicates;
-      summary.rows += outcome.rows;
-    };
-
-    /** Runs a batch (the credits, then the records taken); reads the next batch's records while the runners work. */
-    const runBatch = async (items: ReadItem[]): Promise<void> => {
-      let last = 0;
-      for (const item of items) if ('rec' in item) last = item.n;
-      if (last > 0) await checkedThrough(last);
-      consumed = Math.max(consumed, last);
-      const entries = entriesOf([...credits.map((rec) => ({ rec, n: 0 })), ...items]);
-      const running = partitions.run(entries.flatMap((e) => ('event' in e ? [e.event] : [])), last);
-      running.catch(() => undefined); // awaited below
-      checkAhead(await reader.fill(batchSize));
-      const outcome = await running;
-      if (registrations.length) {
-        await Promise.all(registrations);
-        registrations.length = 0;
-      }
-      account(entries, outcome);
-      // In the order one thread publishes them (stable: one event's credits keep theirs), whichever runner did;
-      // with those the partitions ahead of a resumed run published before it stopped (their events are skipped).
-      const batchCredits = [...outcome.credits, ...(resume.published.get(batchNo) ?? [])].sort((a, b) => a.order - b.order);
-      for (const c of batchCredits) published.push({ ...c, batch: batchNo });
-      batchNo++;
-      credits = batchCredits.map((c) => creditRecord(c.body));
-      const due = replayTo > 0 ? seq >= replayTo : sinceCommit >= commitEvery || outcome.pendingCustomers >= commitCustomers;
-      if (due) {
-        replayTo = 0;
-        resume.published.clear(); // every partition is past its position: no event skipped from here
-        sinceCommit = 0;
-        await commitAll(seq);
-      }
-      if (opts.onProgress) {
-        const { done, total } = read();
-        opts.onProgress({ events: summary.events, bad: summary.bad, bytesRead: done, bytesTotal: total, seconds: (performance.now() - started) / 1000 });
-      }
-    };
-
-    // Records a commit covers were consumed by the runs before (their bad lines reported by them): skipped.
-    const reader = new ReadAhead((bad) => opts.source?.records ?? streamOrder(files, meter, bad), resume.records);
-    consumed = resume.records;
-    checkAhead(await reader.fill(batchSize));
-    // A batch is the credits of the one before, then records up to `batchSize` (at least one); at the end, credits alone.
-    for (;;) {
-      const want = Math.max(1, batchSize - credits.length);
-      checkAhead(await reader.fill(want));
-      const items = reader.take(want);
-      if (items.length === 0 && credits.length === 0) break;
-      await runBatch(items);
-    }
-    // One cut-over for the bank: the history holds everything up to the latest clock of any partition.
-    const cutover = await partitions.latestCutover();
-    await commitAll(seq, cutover);
-    summary.refusedRows = (await partitions.close()).refusedRows;
-    summary.position = seq;
-    summary.cutover = cutover > 0 ? new Date(cutover).toISOString() : null;
+    const run = new FeederRun(opts, partitions, await partitions.open(), { input, preparer, summary, started });
+    await run.feed();
+    await run.finish();
   } catch (err) {
     await partitions.close().catch(() => undefined);
     throw err;
@@ -391,6 +206,304 @@ export async function backfill(opts: BackfillOptions): Promise<BackfillSummary> 
   summary.seconds = (performance.now() - started) / 1000;
   summary.eventsPerSecond = summary.events / Math.max(1e-9, summary.seconds);
   return summary;
+}
+
+function emptySummary(base: number): BackfillSummary {
+  return {
+    events: 0, byKind: { transaction: 0, profile: 0, redemption: 0, feedback: 0, migration: 0 }, bad: 0, badLines: [], afterCutover: 0, resumed: 0,
+    duplicates: 0, rows: 0, refusedRows: 0, position: base, cutover: null, seconds: 0, eventsPerSecond: 0,
+  };
+}
+
+/** The history's records in stream order, and how far they are read (for the progress bar). */
+interface Input {
+  open(bad: (b: BadLine) => void): Iterable<SourceRecord> | AsyncIterable<SourceRecord>;
+  progress(): { done: number; total: number };
+}
+
+/**
+ * One run of the feeder over the partitions opened: reads the records ahead, cuts micro-batches (the
+ * credits of the batch before, then records), gives their events sequences, runs them with a barrier,
+ * counts them and commits. Its fields are what a commit's mark records and a rerun resumes from.
+ */
+class FeederRun {
+  private readonly batchSize: number;
+  private readonly commitEvery: number;
+  private readonly commitCustomers: number;
+  private readonly keepBad: number;
+  private readonly input: Input;
+  private readonly preparer: RecordPreparer;
+  private readonly summary: BackfillSummary;
+  private readonly started: number;
+  /** Each partition's committed sequence: its events at or below it are skipped (a resumed run). */
+  private readonly starts: Map<number, number>;
+  private readonly resume: ResumePoint;
+  private readonly checks: RunnerChecks;
+  private readonly reader: ReadAhead;
+  /** Card registrations of the batch's profiles, awaited before the batch counts. */
+  private readonly registrations: Promise<void>[] = [];
+  /** The sequence of the last event given one. */
+  private seq: number;
+  private sinceCommit = 0;
+  /** Referral credits published by the last batch: applied first in the next one, as `TX` would deliver them. */
+  private credits: SourceRecord[];
+  /** Input records consumed by the batches run (what a commit's mark says a rerun skips). */
+  private consumed: number;
+  /** Batches since the last commit, and the credits they published (each partition commits those of its events). */
+  private batchNo = 0;
+  private published: PublishedCredit[] = [];
+  /** Profiles stating consent or membership since the last commit. */
+  private statements: StatementRecord[] = [];
+  /** Until the feeder is past every partition's position, no commit: the partitions ahead have their next one there. */
+  private replayTo: number;
+
+  constructor(
+    private readonly opts: BackfillOptions,
+    private readonly partitions: BackfillPartitions,
+    opened: readonly PartitionStart[],
+    run: { input: Input; preparer: RecordPreparer; summary: BackfillSummary; started: number },
+  ) {
+    this.batchSize = opts.batch ?? 4096;
+    this.commitEvery = opts.commitEvery ?? 250_000;
+    this.commitCustomers = opts.commitCustomers ?? 50_000;
+    this.keepBad = opts.keepBad ?? 100;
+    ({ input: this.input, preparer: this.preparer, summary: this.summary, started: this.started } = run);
+    this.starts = new Map(opened.map((s) => [s.partition, s.seq]));
+    this.resume = resumePoint(opened, opts.base);
+    if (this.resume.ahead > this.resume.seq) opts.logger?.warn({ from: this.resume.seq, to: this.resume.ahead }, 'backfill: the partitions were committed at different positions (a run stopped during a commit): resuming from the earliest');
+    this.seq = this.resume.seq;
+    this.credits = this.resume.credits.map(creditRecord);
+    this.summary.resumed = this.resume.events;
+    this.replayTo = this.resume.ahead > this.resume.seq ? this.resume.ahead : 0;
+    this.checks = new RunnerChecks(partitions, opts.partitions);
+    // Records a commit covers were consumed by the runs before (their bad lines reported by them): skipped.
+    this.reader = new ReadAhead((bad) => this.input.open(bad), this.resume.records);
+    this.consumed = this.resume.records;
+  }
+
+  /** Runs every batch: a batch is the credits of the one before, then records up to `batch` (at least one); at the end, credits alone. */
+  async feed(): Promise<void> {
+    this.checks.send(await this.reader.fill(this.batchSize));
+    for (;;) {
+      const want = Math.max(1, this.batchSize - this.credits.length);
+      this.checks.send(await this.reader.fill(want));
+      const items = this.reader.take(want);
+      if (items.length === 0 && this.credits.length === 0) break;
+      await this.runBatch(items);
+    }
+  }
+
+  /** The last commit, with the bank's one cut-over: the history holds everything up to the latest clock of any partition. */
+  async finish(): Promise<void> {
+    const cutover = await this.partitions.latestCutover();
+    await this.commitAll(this.seq, cutover);
+    this.summary.refusedRows = (await this.partitions.close()).refusedRows;
+    this.summary.position = this.seq;
+    this.summary.cutover = cutover > 0 ? new Date(cutover).toISOString() : null;
+  }
+
+  /** Runs a batch (the credits, then the records taken); reads the next batch's records while the runners work. */
+  private async runBatch(items: ReadItem[]): Promise<void> {
+    let last = 0;
+    for (const item of items) if ('rec' in item) last = item.n;
+    if (last > 0) await this.checks.through(last);
+    this.consumed = Math.max(this.consumed, last);
+    const entries = this.entriesOf([...this.credits.map((rec) => ({ rec, n: 0 })), ...items]);
+    const running = this.partitions.run(entries.flatMap((e) => ('event' in e ? [e.event] : [])), last);
+    running.catch(() => undefined); // awaited below
+    this.checks.send(await this.reader.fill(this.batchSize));
+    const outcome = await running;
+    if (this.registrations.length) {
+      await Promise.all(this.registrations);
+      this.registrations.length = 0;
+    }
+    this.account(entries, outcome);
+    this.takeCredits(outcome);
+    await this.commitIfDue(outcome);
+    this.reportProgress();
+  }
+
+  /** Validates the records (or takes the runners' word) and gives each event its sequence and partition; refused lines keep their place. */
+  private entriesOf(items: ReadItem[]): Entry[] {
+    const entries: Entry[] = [];
+    let index = 0;
+    for (const item of items) {
+      if ('bad' in item) {
+        entries.push(item);
+        if (this.opts.strict) break; // nothing after the first bad line is applied
+        continue;
+      }
+      const { rec, n } = item;
+      const prepared = this.verdictOf(rec, n);
+      if (prepared && 'bad' in prepared) {
+        entries.push(prepared);
+        if (this.opts.strict) break;
+        continue;
+      }
+      if (this.opts.cutover !== undefined && rec.kind !== 'profile' && rec.at > this.opts.cutover) {
+        this.summary.afterCutover++;
+        continue;
+      }
+      const partition = prepared ? partitionOf(String(prepared.value.customer_id), this.opts.partitions) : routeOf(rec, this.opts.partitions);
+      const s = ++this.seq;
+      const at = index++; // a skipped event keeps its place: credits are ordered by it
+      if (s <= this.startOf(partition)) {
+        this.summary.resumed++;
+        continue;
+      }
+      entries.push({ event: { index: at, seq: s, partition, kind: rec.kind, ...(prepared ? { body: prepared.value } : { record: n }) }, rec });
+    }
+    return entries;
+  }
+
+  /** The record validated here, or refused by its runner; undefined: accepted by its runner, which holds it. */
+  private verdictOf(rec: SourceRecord, n: number): Prepared | undefined {
+    if (!this.checks.byRunner(rec)) return this.prepare(rec);
+    const reason = this.checks.refusal(n);
+    return reason === undefined ? undefined : { bad: { file: rec.file, line: rec.line, reason } };
+  }
+
+  /** The record as the core gets it (validated, normalised), or why it is refused; a profile's cards are registered. */
+  private prepare(rec: SourceRecord): Prepared {
+    if (rec.file === CREDIT) return { value: rec.body }; // the core's own message (negative points), as a worker reads it from TX
+    const prepared = this.preparer.prepare(rec.kind, rec.body, rec.file, rec.line);
+    if ('reason' in prepared) return { bad: { file: rec.file, line: rec.line, reason: prepared.reason } };
+    const value = prepared.value;
+    const cards = this.opts.cards;
+    if (rec.kind === 'profile' && cards) {
+      for (const t of (value as { card_tokens?: string[] }).card_tokens ?? []) this.registrations.push(cards.register(t, String(value.customer_id)));
+    }
+    return { value };
+  }
+
+  private startOf(partition: number): number {
+    const start = this.starts.get(partition);
+    if (start === undefined) throw new Error(`backfill: partition ${partition} was not opened`);
+    return start;
+  }
+
+  /** Counts what the batch applied and reports what it refused, in the records' order. */
+  private account(entries: Entry[], outcome: BatchOutcome): void {
+    const failed = new Map(outcome.failures.map((f) => [f.index, f.message]));
+    for (const entry of entries) {
+      if ('bad' in entry) {
+        this.onBad(entry.bad);
+        continue;
+      }
+      const { event, rec } = entry;
+      const failure = failed.get(event.index);
+      if (failure !== undefined) {
+        this.onBad({ file: rec.file, line: rec.line, reason: `refused by the scorer: ${failure}` });
+        continue;
+      }
+      if (rec.kind === 'profile' && this.opts.onStatements && event.body && (event.body.membership !== undefined || event.body.consent !== undefined)) {
+        this.statements.push({ file: rec.file, line: rec.line, seq: event.seq, body: event.body });
+      }
+      this.summary.events++;
+      this.summary.byKind[rec.kind]++;
+      this.sinceCommit++;
+    }
+    this.summary.duplicates += outcome.duplicates;
+    this.summary.rows += outcome.rows;
+  }
+
+  private onBad(b: BadLine): void {
+    this.summary.bad++;
+    if (this.opts.strict) throw new BackfillError(`${b.file}:${b.line}: ${b.reason}`);
+    if (this.summary.badLines.length < this.keepBad) {
+      this.summary.badLines.push(b);
+      this.opts.logger?.warn({ file: b.file, line: b.line, reason: b.reason }, 'backfill: line refused');
+    }
+  }
+
+  /**
+   * The batch's credits, for the next batch and the next commit's mark: in the order one thread publishes
+   * them (stable: one event's credits keep theirs), whichever runner did; with those the partitions ahead
+   * of a resumed run published before it stopped (their events are skipped).
+   */
+  private takeCredits(outcome: BatchOutcome): void {
+    const batchCredits = [...outcome.credits, ...(this.resume.published.get(this.batchNo) ?? [])].sort((a, b) => a.order - b.order);
+    for (const c of batchCredits) this.published.push({ ...c, batch: this.batchNo });
+    this.batchNo++;
+    this.credits = batchCredits.map((c) => creditRecord(c.body));
+  }
+
+  /** Commits after `commitEvery` events or `commitCustomers` customers held (or, resuming, once past every partition's position). */
+  private async commitIfDue(outcome: BatchOutcome): Promise<void> {
+    const due = this.replayTo > 0 ? this.seq >= this.replayTo : this.sinceCommit >= this.commitEvery || outcome.pendingCustomers >= this.commitCustomers;
+    if (!due) return;
+    this.replayTo = 0;
+    this.resume.published.clear(); // every partition is past its position: no event skipped from here
+    this.sinceCommit = 0;
+    await this.commitAll(this.seq);
+  }
+
+  private async commitAll(position: number, cutover?: number): Promise<void> {
+    await this.partitions.flush(); // rows first: a committed position never covers rows that are not durable
+    if (this.statements.length > 0 && this.opts.onStatements) {
+      const audited = this.statements;
+      this.statements = [];
+      await this.opts.onStatements(audited);
+    }
+    const feeder: FeederMark = { records: this.consumed, credits: this.credits.map((c) => c.body), events: this.summary.resumed + this.summary.events };
+    await this.partitions.commit(position, { feeder, published: this.published }, cutover);
+    this.batchNo = 0;
+    this.published = [];
+  }
+
+  private reportProgress(): void {
+    if (!this.opts.onProgress) return;
+    const { done, total } = this.input.progress();
+    this.opts.onProgress({ events: this.summary.events, bad: this.summary.bad, bytesRead: done, bytesTotal: total, seconds: (performance.now() - this.started) / 1000 });
+  }
+}
+
+/** A record validated here: its value for the core, or why it is refused. */
+type Prepared = { value: Record<string, unknown> } | { bad: BadLine };
+
+/**
+ * The records the runners validate (`check`), sent as soon as they are read; their refusals, by record
+ * number, as the answers come. A batch waits for the answers about its records before it is cut.
+ */
+class RunnerChecks {
+  private readonly refused = new Map<number, string>();
+  private readonly pending: { first: number; last: number; done: Promise<void> }[] = [];
+
+  constructor(private readonly partitions: BackfillPartitions, private readonly partitionCount: number) {}
+
+  /** Whether a runner validates this record (with workers: transactions, redemptions, feedback from the input). */
+  byRunner(rec: SourceRecord): boolean {
+    return this.partitions.check !== undefined && RUNNER_CHECKED.has(rec.kind) && rec.file !== CREDIT;
+  }
+
+  /** Sends the records just read that the runners validate. */
+  send(fresh: { rec: SourceRecord; n: number }[]): void {
+    const items: CheckItem[] = [];
+    for (const { rec, n } of fresh) if (this.byRunner(rec)) items.push({ record: n, partition: routeOf(rec, this.partitionCount), kind: rec.kind, body: rec.body, file: rec.file, line: rec.line });
+    const first = items[0];
+    const last = items.at(-1);
+    if (first === undefined || last === undefined || !this.partitions.check) return;
+    const done = this.partitions.check(items).then((list) => {
+      for (const r of list) this.refused.set(r.record, r.reason);
+    });
+    done.catch(() => undefined); // awaited with its batch
+    this.pending.push({ first: first.record, last: last.record, done });
+  }
+
+  /** Waits for the answers about the records up to `last`. */
+  async through(last: number): Promise<void> {
+    for (let head = this.pending[0]; head !== undefined && head.last <= last; head = this.pending[0]) {
+      this.pending.shift();
+      await head.done;
+    }
+    const holding = this.pending[0];
+    if (holding !== undefined && holding.first <= last) await holding.done; // holds the last records
+  }
+
+  /** Why a runner refused record `n`; undefined: it did not (or was not asked). */
+  refusal(n: number): string | undefined {
+    return this.refused.get(n);
+  }
 }
 
 const CREDIT = '(referral credit)';
