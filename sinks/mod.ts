@@ -7,7 +7,7 @@
 export { createWarehouseClient, type ClickHouseClient } from './clickhouse/client.js';
 export { dashboardStatements } from './clickhouse/dashboard-views.js';
 export { ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError, MAX_CUSTOMER_ID, checkErasureInput, eraseCustomer } from './clickhouse/erasure.js';
-export { calendarOf, leaderboard, sameCalendar } from './clickhouse/loyalty-views.js';
+export { calendarOf, leaderboard, sameCalendar, type BankCalendar } from './clickhouse/loyalty-views.js';
 export { migrate, migrateCalendarViews } from './clickhouse/migrate.js';
 export { TABLES, createTableSql } from './clickhouse/schema.js';
 export { ClickHouseSink, type RefusedRow, type SinkInsertFormat } from './clickhouse/sink.js';
