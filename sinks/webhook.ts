@@ -108,135 +108,168 @@ export async function startWebhookSink(opts: WebhookSinkOptions): Promise<Webhoo
   const durable = opts.durable ?? 'offers-webhook';
   const concurrency = Math.max(1, opts.concurrency ?? 8);
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  const permanent = new Set(opts.permanentStatuses ?? [400, 410, 413, 422]);
-  const now = opts.now ?? Date.now;
   const log = opts.logger.child({ module: 'webhook', durable });
-  const jsm = await jetstreamManager(opts.nc);
   const js = jetstream(opts.nc);
   const subjects = opts.subjects ?? ['offers.>'];
-  const cfg: Partial<ConsumerConfig> = {
-    durable_name: durable,
-    ack_policy: AckPolicy.Explicit,
-    ack_wait: nanos(timeoutMs + 30_000),
-    max_ack_pending: concurrency * 4,
-    max_deliver: opts.maxDeliver ?? -1,
-    ...(subjects.length === 1 ? { filter_subject: subjects[0]! } : { filter_subjects: subjects }),
-    description: `webhook delivery to ${new URL(opts.url).origin}`,
-  };
-  const existing = await jsm.consumers.info(STREAM_OFFERS, durable).catch(() => undefined);
-  if (existing) {
-    await jsm.consumers.update(STREAM_OFFERS, durable, {
-      ack_wait: cfg.ack_wait!, max_ack_pending: cfg.max_ack_pending!, max_deliver: cfg.max_deliver!, description: cfg.description!,
-      ...(subjects.length === 1 ? { filter_subject: subjects[0]! } : { filter_subjects: subjects }),
-    });
-  } else {
-    await jsm.consumers.add(STREAM_OFFERS, { ...cfg, deliver_policy: opts.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All });
-  }
+  await ensureConsumer(opts, { durable, subjects, concurrency, timeoutMs });
   const consumer = await js.consumers.get(STREAM_OFFERS, durable);
   const stats: WebhookStats = { delivered: 0, retried: 0, failed: 0, inFlight: 0 };
-  let messages: ConsumerMessages | undefined = await consumer.consume({ max_messages: concurrency * 2, expires: 5000 });
-  let stopping = false;
-  const inFlight = new Set<Promise<void>>();
-  let slotFree: (() => void) | undefined;
-
-  const post = async (m: JsMsg): Promise<Outcome> => {
-    const body = m.data;
-    let payload: Record<string, unknown>;
-    try {
-      payload = JSON.parse(Buffer.from(body).toString('utf8')) as Record<string, unknown>;
-    } catch {
-      return { kind: 'permanent', reason: 'not_json', status: 0 };
-    }
-    const key = String(payload.offer_id ?? m.headers?.get('Nats-Msg-Id') ?? `${STREAM_OFFERS}:${m.seq}`);
-    const ts = Math.floor(now() / 1000);
-    const headers: Record<string, string> = {
-      ...opts.headers,
-      'content-type': 'application/json',
-      'user-agent': 'vafa-webhook/1',
-      'Idempotency-Key': key,
-      [TIMESTAMP_HEADER]: String(ts),
-      [SIGNATURE_HEADER]: signWebhook(opts.secret, ts, body),
-      'Vafa-Subject': m.subject,
-      'Vafa-Delivery-Attempt': String(m.info.deliveryCount),
-      ...offerHeaders(payload),
-    };
-    try {
-      const res = await fetch(opts.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
-      await res.arrayBuffer().catch(() => undefined);
-      if (res.status >= 200 && res.status < 300) return { kind: 'ok', status: res.status };
-      if (permanent.has(res.status)) return { kind: 'permanent', reason: `http_${res.status}`, status: res.status };
-      return { kind: 'retry', reason: `http_${res.status}` };
-    } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      return { kind: 'retry', reason: e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.name ?? 'error') };
-    }
+  const delivery: Delivery = {
+    opts, js, durable, log, stats, timeoutMs,
+    permanent: new Set(opts.permanentStatuses ?? [400, 410, 413, 422]),
+    now: opts.now ?? Date.now,
   };
-
-  const toDlq = async (m: JsMsg, reason: string): Promise<void> => {
-    const h = natsHeaders();
-    h.set('Vafa-Reason', reason);
-    h.set('Vafa-Source-Stream', STREAM_OFFERS);
-    h.set('Vafa-Source-Subject', m.subject);
-    h.set('Vafa-Source-Seq', String(m.seq));
-    await js.publish(`dlq.webhook.${reason.replace(/[^a-z0-9_-]/gi, '_')}`, m.data, { msgID: `dlq:${STREAM_OFFERS}:${durable}:${m.seq}`, headers: h, expect: { streamName: STREAM_DLQ } }).catch((err: Error) =>
-      log.error({ err: err.message, seq: m.seq }, 'could not copy a refused trigger to DLQ'));
-  };
-
-  const handle = async (m: JsMsg): Promise<void> => {
-    const attempt = m.info.deliveryCount;
-    const out = await post(m);
-    if (out.kind === 'ok') {
-      await m.ackAck().catch(() => m.ack());
-      stats.delivered++;
-      return;
-    }
-    if (out.kind === 'permanent' || (opts.maxDeliver !== undefined && opts.maxDeliver > 0 && attempt >= opts.maxDeliver)) {
-      const reason = out.kind === 'permanent' ? out.reason : `gave_up_${out.reason}`;
-      log.error({ seq: m.seq, subject: m.subject, attempt, reason }, 'webhook refused a trigger: terminated and copied to DLQ');
-      await toDlq(m, reason);
-      m.term(); // no reason text: nats-server < 2.10.4 ignores a "+TERM <reason>" ack
-      stats.failed++;
-      return;
-    }
-    const delay = Math.round(backoffMs(attempt, opts.backoff) * (0.8 + 0.4 * Math.random()));
-    log.warn({ seq: m.seq, attempt, reason: out.reason, retry_in_ms: delay }, 'webhook delivery failed; will retry');
-    m.nak(delay);
-    stats.retried++;
-  };
-
-  const loop = (async () => {
-    for await (const m of messages!) {
-      if (stopping) {
-        m.nak();
-        continue;
-      }
-      while (inFlight.size >= concurrency) await new Promise<void>((r) => (slotFree = r));
-      const p: Promise<void> = handle(m).catch((err: Error) => {
-        log.error({ err: err.message, seq: m.seq }, 'webhook handler failed; the trigger will be redelivered');
-      }).finally(() => {
-        inFlight.delete(p);
-        stats.inFlight = inFlight.size;
-        const f = slotFree;
-        slotFree = undefined;
-        f?.();
-      });
-      inFlight.add(p);
-      stats.inFlight = inFlight.size;
-    }
-  })().catch((err: Error) => log.error({ err: err.message }, 'webhook consume loop failed'));
+  const consumed = await consumer.consume({ max_messages: concurrency * 2, expires: 5000 });
+  let messages: ConsumerMessages | undefined = consumed;
+  const gate: DeliveryGate = { stopping: false, inFlight: new Set<Promise<void>>(), slotFree: undefined };
+  const loop = deliverAll(delivery, consumed, gate, concurrency).catch((err: Error) => log.error({ err: err.message }, 'webhook consume loop failed'));
   log.info({ url: new URL(opts.url).origin, subjects }, 'webhook sink started');
 
   return {
     stats,
     async stop(): Promise<void> {
-      if (stopping) return;
-      stopping = true;
+      if (gate.stopping) return;
+      gate.stopping = true;
       const msgs = messages;
       messages = undefined;
       await msgs?.close().catch(() => undefined);
       await loop;
-      await Promise.allSettled([...inFlight]);
+      await Promise.allSettled([...gate.inFlight]);
       log.info({ ...stats }, 'webhook sink stopped');
     },
   };
+}
+
+/** Creates the durable consumer on `OFFERS`, or brings an existing one to these settings. */
+async function ensureConsumer(opts: WebhookSinkOptions, c: { durable: string; subjects: string[]; concurrency: number; timeoutMs: number }): Promise<void> {
+  const jsm = await jetstreamManager(opts.nc);
+  const [only] = c.subjects;
+  const filter = c.subjects.length === 1 && only !== undefined ? { filter_subject: only } : { filter_subjects: c.subjects };
+  const settings = {
+    ack_wait: nanos(c.timeoutMs + 30_000),
+    max_ack_pending: c.concurrency * 4,
+    max_deliver: opts.maxDeliver ?? -1,
+    description: `webhook delivery to ${new URL(opts.url).origin}`,
+  };
+  const existing = await jsm.consumers.info(STREAM_OFFERS, c.durable).catch(() => undefined);
+  if (existing) {
+    await jsm.consumers.update(STREAM_OFFERS, c.durable, { ...settings, ...filter });
+  } else {
+    const cfg: Partial<ConsumerConfig> = { durable_name: c.durable, ack_policy: AckPolicy.Explicit, ...settings, ...filter };
+    await jsm.consumers.add(STREAM_OFFERS, { ...cfg, deliver_policy: opts.deliver === 'new' ? DeliverPolicy.New : DeliverPolicy.All });
+  }
+}
+
+/** What delivering one trigger needs. */
+interface Delivery {
+  readonly opts: WebhookSinkOptions;
+  readonly js: ReturnType<typeof jetstream>;
+  readonly durable: string;
+  readonly log: Logger;
+  readonly stats: WebhookStats;
+  readonly timeoutMs: number;
+  /** Statuses that terminate a trigger instead of retrying it. */
+  readonly permanent: ReadonlySet<number>;
+  readonly now: () => number;
+}
+
+/** The deliveries in flight (at most `concurrency`), and whether the sink is stopping. */
+interface DeliveryGate {
+  stopping: boolean;
+  readonly inFlight: Set<Promise<void>>;
+  slotFree: (() => void) | undefined;
+}
+
+/** Delivers each message consumed, `concurrency` at a time; once stopping, naks the rest. */
+async function deliverAll(d: Delivery, messages: ConsumerMessages, gate: DeliveryGate, concurrency: number): Promise<void> {
+  for await (const m of messages) {
+    if (gate.stopping) {
+      m.nak();
+      continue;
+    }
+    while (gate.inFlight.size >= concurrency) await new Promise<void>((r) => (gate.slotFree = r));
+    const p: Promise<void> = handle(d, m).catch((err: Error) => {
+      d.log.error({ err: err.message, seq: m.seq }, 'webhook handler failed; the trigger will be redelivered');
+    }).finally(() => {
+      gate.inFlight.delete(p);
+      d.stats.inFlight = gate.inFlight.size;
+      const f = gate.slotFree;
+      gate.slotFree = undefined;
+      f?.();
+    });
+    gate.inFlight.add(p);
+    d.stats.inFlight = gate.inFlight.size;
+  }
+}
+
+/** POSTs one trigger and settles its message: ack on a 2xx, terminate and copy to DLQ when refused for good, else nak with back-off. */
+async function handle(d: Delivery, m: JsMsg): Promise<void> {
+  const { opts, log, stats } = d;
+  const attempt = m.info.deliveryCount;
+  const out = await post(d, m);
+  if (out.kind === 'ok') {
+    await m.ackAck().catch(() => m.ack());
+    stats.delivered++;
+    return;
+  }
+  if (out.kind === 'permanent' || (opts.maxDeliver !== undefined && opts.maxDeliver > 0 && attempt >= opts.maxDeliver)) {
+    const reason = out.kind === 'permanent' ? out.reason : `gave_up_${out.reason}`;
+    log.error({ seq: m.seq, subject: m.subject, attempt, reason }, 'webhook refused a trigger: terminated and copied to DLQ');
+    await toDlq(d, m, reason);
+    m.term(); // no reason text: nats-server < 2.10.4 ignores a "+TERM <reason>" ack
+    stats.failed++;
+    return;
+  }
+  const delay = Math.round(backoffMs(attempt, opts.backoff) * (0.8 + 0.4 * Math.random()));
+  log.warn({ seq: m.seq, attempt, reason: out.reason, retry_in_ms: delay }, 'webhook delivery failed; will retry');
+  m.nak(delay);
+  stats.retried++;
+}
+
+async function post(d: Delivery, m: JsMsg): Promise<Outcome> {
+  const body = m.data;
+  let payload: Record<string, unknown>;
+  try {
+    payload = JSON.parse(Buffer.from(body).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return { kind: 'permanent', reason: 'not_json', status: 0 };
+  }
+  const headers = requestHeaders(d, m, payload);
+  try {
+    const res = await fetch(d.opts.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(d.timeoutMs) });
+    await res.arrayBuffer().catch(() => undefined);
+    if (res.status >= 200 && res.status < 300) return { kind: 'ok', status: res.status };
+    if (d.permanent.has(res.status)) return { kind: 'permanent', reason: `http_${res.status}`, status: res.status };
+    return { kind: 'retry', reason: `http_${res.status}` };
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    return { kind: 'retry', reason: e.name === 'TimeoutError' ? 'timeout' : (e.cause?.code ?? e.name ?? 'error') };
+  }
+}
+
+/** The headers of a trigger's POST: signature, idempotency key, routing. */
+function requestHeaders(d: Delivery, m: JsMsg, payload: Record<string, unknown>): Record<string, string> {
+  const key = String(payload.offer_id ?? m.headers?.get('Nats-Msg-Id') ?? `${STREAM_OFFERS}:${m.seq}`);
+  const ts = Math.floor(d.now() / 1000);
+  return {
+    ...d.opts.headers,
+    'content-type': 'application/json',
+    'user-agent': 'vafa-webhook/1',
+    'Idempotency-Key': key,
+    [TIMESTAMP_HEADER]: String(ts),
+    [SIGNATURE_HEADER]: signWebhook(d.opts.secret, ts, m.data),
+    'Vafa-Subject': m.subject,
+    'Vafa-Delivery-Attempt': String(m.info.deliveryCount),
+    ...offerHeaders(payload),
+  };
+}
+
+async function toDlq(d: Delivery, m: JsMsg, reason: string): Promise<void> {
+  const h = natsHeaders();
+  h.set('Vafa-Reason', reason);
+  h.set('Vafa-Source-Stream', STREAM_OFFERS);
+  h.set('Vafa-Source-Subject', m.subject);
+  h.set('Vafa-Source-Seq', String(m.seq));
+  await d.js.publish(`dlq.webhook.${reason.replace(/[^a-z0-9_-]/gi, '_')}`, m.data, { msgID: `dlq:${STREAM_OFFERS}:${d.durable}:${m.seq}`, headers: h, expect: { streamName: STREAM_DLQ } }).catch((err: Error) =>
+    d.log.error({ err: err.message, seq: m.seq }, 'could not copy a refused trigger to DLQ'));
 }
