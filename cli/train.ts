@@ -128,8 +128,9 @@ async function writeArtefacts(out: string, trained: Parameters<typeof writeChurn
   return { manifestPath, metricsPath, reportPath, onnxPath: written.onnxPath };
 }
 
-async function train(argv: string[]): Promise<number> {
-  const { values } = parseArgs({
+/** The options of `vafa train`, with their defaults (the type is the one parseArgs infers from them). */
+function parseTrainArgs(argv: string[]) {
+  return parseArgs({
     args: argv,
     options: {
       history: { type: 'string' },
@@ -166,24 +167,39 @@ async function train(argv: string[]): Promise<number> {
       'max-categories': { type: 'string', default: '50' },
       calibrate: { type: 'string', default: 'none' },
     },
-  });
+  }).values;
+}
+
+type TrainValues = ReturnType<typeof parseTrainArgs>;
+
+/** An integer option, at least `min`. */
+function intOption(values: TrainValues, k: keyof TrainValues, min: number): number {
+  const n = Number(values[k]);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${k} must be an integer ≥ ${min}, got ${String(values[k])}`);
+  return n;
+}
+
+/** The trainer's settings common to history and tables (algorithm, calibration, trees) and the held-out months, checked in this order. */
+function trainOptions(values: TrainValues): { algorithm: 'gbt' | 'logreg'; calibrate: 'none' | 'platt' | 'isotonic'; gbt: Partial<GbtParams>; holdoutMonths: number } {
   const calibrate = values.calibrate;
   if (calibrate !== 'none' && calibrate !== 'platt' && calibrate !== 'isotonic') throw new UsageError(`--calibrate must be none, platt or isotonic, got ${calibrate}`);
   const algorithm = values.algorithm;
   if (algorithm !== 'gbt' && algorithm !== 'logreg') throw new UsageError(`--algorithm must be gbt or logreg, got ${algorithm}`);
-  const int = (k: keyof typeof values, min: number): number => {
-    const n = Number(values[k]);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${k} must be an integer ≥ ${min}, got ${String(values[k])}`);
-    return n;
-  };
-  const holdoutMonths = int('holdout-months', 1);
+  const holdoutMonths = intOption(values, 'holdout-months', 1);
   const lr = Number(values['learning-rate']);
   const subsample = Number(values.subsample);
   if (!(lr > 0 && lr <= 1)) throw new UsageError(`--learning-rate must be in (0, 1], got ${values['learning-rate']}`);
   if (!(subsample > 0 && subsample <= 1)) throw new UsageError(`--subsample must be in (0, 1], got ${values.subsample}`);
-  const gbtParams = {
-    nTrees: int('trees', 1), maxDepth: int('depth', 1), learningRate: lr, minSamplesLeaf: int('min-leaf', 1), subsample, seed: 1,
+  const gbt = {
+    nTrees: intOption(values, 'trees', 1), maxDepth: intOption(values, 'depth', 1), learningRate: lr, minSamplesLeaf: intOption(values, 'min-leaf', 1), subsample, seed: 1,
   };
+  return { algorithm, calibrate, gbt, holdoutMonths };
+}
+
+async function train(argv: string[]): Promise<number> {
+  const values = parseTrainArgs(argv);
+  const int = (k: keyof TrainValues, min: number): number => intOption(values, k, min);
+  const { algorithm, calibrate, gbt: gbtParams, holdoutMonths } = trainOptions(values);
   if (values.csv !== undefined || values.ndjson !== undefined) {
     return trainTabular(argv, values, { algorithm, gbt: gbtParams, calibrate, folds: int('folds', 0), seed: int('seed', 0), maxCategories: int('max-categories', 1) });
   }
@@ -192,18 +208,48 @@ async function train(argv: string[]): Promise<number> {
   }
   const horizonDays = int('horizon-days', 1);
   const src = await openSource(values);
-  const started = Date.now();
   console.log(`vafa train: ${src.label}`);
+  const built = await replayHistory(src, { partitions: int('partitions', 1), horizonDays, warmupDays: int('warmup-days', 0) });
+  if (built.observations.length < holdoutMonths + 2) {
+    throw new UsageError(`only ${built.observations.length} observation points: give more --days (at least ${holdoutMonths + 2} month boundaries after the ${values['warmup-days']}-day warm-up)`);
+  }
+  const split = holdoutSplit(built, holdoutMonths, horizonDays * DAY_MS);
+  const { data, cutoff } = split;
 
-  // 1. Replay through the core and snapshot the features at month boundaries.
+  // Train, evaluate, export.
+  const version = values.version ?? `churn-${algorithm}-${new Date(split.lastObservation).toISOString().slice(0, 10)}`;
+  const t0 = Date.now();
+  const trained = trainChurnModel(data, {
+    algorithm, holdout: { from: cutoff }, version, name: `churn-${algorithm}`, zipmap: values.zipmap, calibration: calibrate,
+    ...(values['trained-at'] ? { trainedAt: values['trained-at'] } : {}),
+    gbt: gbtParams,
+  });
+  const trainS = (Date.now() - t0) / 1000;
+  const heldOut = compareOnHoldout(trained, split, built, src.truth, horizonDays * DAY_MS);
+
+  const written = await writeArtefacts(path.resolve(values.out), trained);
+  const command = `vafa train ${argv.join(' ')}`.trim();
+  const run: HistoryRun = { command, src, built, split, trained, heldOut, horizonDays, holdoutMonths, version };
+  await writeFile(written.metricsPath, `${JSON.stringify(historyMetrics(run), null, 2)}\n`);
+  await writeFile(written.reportPath, historyReport(run));
+  printHistoryReport(run, { algorithm, trainS, features: data.features.length });
+  console.log(`\nwrote ${written.manifestPath}\n      ${written.onnxPath}\n      ${written.metricsPath}\n      ${written.reportPath}`);
+  return 0;
+}
+
+type BuiltDataset = Awaited<ReturnType<typeof buildChurnDataset>>;
+type TrainedModel = ReturnType<typeof trainChurnModel>;
+
+/** Replays the history through the core and snapshots the features at month boundaries. */
+async function replayHistory(src: Source, o: { partitions: number; horizonDays: number; warmupDays: number }): Promise<BuiltDataset> {
+  const started = Date.now();
   const progress = progressLine('replay');
   const span = src.end - src.start;
   const features = MODEL_FEATURE_NAMES.filter((f) => !DEFAULT_EXCLUDED.includes(f));
   // The scorer's own configuration files (VAFA_RULES, VAFA_LIFECYCLE, VAFA_OFFERS), as the running scorer loads them.
-  const partitions = int('partitions', 1);
-  const engine = buildEngineConfig({ ...loadSettings(), partitions });
+  const engine = buildEngineConfig({ ...loadSettings(), partitions: o.partitions });
   const built = await buildChurnDataset(historyMessages(src.profiles, src.events), src.truth, {
-    partitions, engine, features, horizonDays, warmupDays: int('warmup-days', 0),
+    partitions: o.partitions, engine, features, horizonDays: o.horizonDays, warmupDays: o.warmupDays,
     onProgress: (p) => progress.update(
       `${p.events.toLocaleString('en-US')} events · event time ${new Date(p.at).toISOString().slice(0, 10)} · ${p.rows.toLocaleString('en-US')} rows`,
       span > 0 ? Math.min(1, (p.at - src.start) / span) : undefined,
@@ -211,14 +257,26 @@ async function train(argv: string[]): Promise<number> {
   });
   progress.done(`${built.events.toLocaleString('en-US')} events replayed through the scorer core in ${((Date.now() - started) / 1000).toFixed(1)} s; `
     + `${built.dataset.y.length.toLocaleString('en-US')} observations at ${built.observations.length} month boundaries`);
-  if (built.observations.length < holdoutMonths + 2) {
-    throw new UsageError(`only ${built.observations.length} observation points: give more --days (at least ${holdoutMonths + 2} month boundaries after the ${values['warmup-days']}-day warm-up)`);
-  }
+  return built;
+}
 
-  // 2. Held-out period: the newest observation months; purge training rows whose label window overlaps it.
+/** The training rows and the held-out period (the newest observation months). */
+interface HoldoutSplit {
+  /** The rows kept: the training rows whose label window overlaps the held-out period are purged. */
+  data: ChurnDataset;
+  /** Index in the built dataset of each row of `data`. */
+  keep: number[];
+  purged: number;
+  /** The first held-out observation time. */
+  cutoff: number;
+  lastObservation: number;
+}
+
+function holdoutSplit(built: BuiltDataset, holdoutMonths: number, horizon: number): HoldoutSplit {
   const obs = [...built.observations].sort((a, b) => a - b);
-  const cutoff = obs[obs.length - holdoutMonths]!;
-  const horizon = horizonDays * DAY_MS;
+  const cutoff = obs[obs.length - holdoutMonths];
+  const lastObservation = obs[obs.length - 1];
+  if (cutoff === undefined || lastObservation === undefined) throw new Error(`holdoutSplit: ${obs.length} observations, ${holdoutMonths} held out`);
   const keep: number[] = [];
   let purged = 0;
   for (let i = 0; i < built.dataset.y.length; i++) {
@@ -226,61 +284,75 @@ async function train(argv: string[]): Promise<number> {
     if (t < cutoff && t + horizon > cutoff) purged++;
     else keep.push(i);
   }
-  const data: ChurnDataset = selectRows(built.dataset, keep);
+  return { data: selectRows(built.dataset, keep), keep, purged, cutoff, lastObservation };
+}
 
-  // 3. Train, evaluate, export.
-  const lastObs = new Date(obs[obs.length - 1]!).toISOString().slice(0, 10);
-  const version = values.version ?? `churn-${algorithm}-${lastObs}`;
-  const name = `churn-${algorithm}`;
-  const t0 = Date.now();
-  const trained = trainChurnModel(data, {
-    algorithm, holdout: { from: cutoff }, version, name, zipmap: values.zipmap, calibration: calibrate,
-    ...(values['trained-at'] ? { trainedAt: values['trained-at'] } : {}),
-    gbt: gbtParams,
-  });
-  const trainS = (Date.now() - t0) / 1000;
+/** The model against the recency-only baseline and the simulator's oracle, on the held-out rows. */
+interface HeldOut {
+  yTest: number[];
+  recency: number[];
+  rocModel: ReturnType<typeof rocCurve>;
+  rocBase: ReturnType<typeof rocCurve>;
+  aucModel: number;
+  aucBaseline: number;
+  /** NaN when the truth does not carry the simulator's hazard. */
+  aucOracle: number;
+}
 
-  // 4. The recency-only baseline on the same held-out rows.
+function compareOnHoldout(trained: TrainedModel, split: HoldoutSplit, built: BuiltDataset, truth: Map<string, ChurnTruth>, horizon: number): HeldOut {
+  const { data, cutoff, keep } = split;
   const nf = data.features.length;
   const rec = data.features.indexOf('recency_days');
   const test: number[] = [];
   for (let i = 0; i < data.y.length; i++) if (data.time[i]! >= cutoff) test.push(i);
   const yTest = test.map((i) => data.y[i]!);
   const recency = test.map((i) => data.x[i * nf + rec]!);
-  const testRows = selectRows(data, test);
-  const pTest = trained.predict(testRows.x);
-  const aucModel = trained.report.holdout.rocAuc;
-  const aucBaseline = rocAuc(yTest, recency);
-
-  // 4b. The simulator's oracle on the same held-out rows: the simulator's own hazard at each observation.
-  const oracleP = test.map((i) => oracleProbability(src.truth.get(built.customers[keep[i]!]!)!, data.time[i]!, horizon));
+  const pTest = trained.predict(selectRows(data, test).x);
+  // The simulator's oracle: the simulator's own hazard at each observation.
+  const oracleP = test.map((i) => oracleProbability(truth.get(built.customers[keep[i]!]!)!, data.time[i]!, horizon));
   const aucOracle = oracleP.every((p) => p !== undefined) ? rocAuc(yTest, oracleP as number[]) : NaN;
+  return { yTest, recency, rocModel: rocCurve(yTest, pTest), rocBase: rocCurve(yTest, recency), aucModel: trained.report.holdout.rocAuc, aucBaseline: rocAuc(yTest, recency), aucOracle };
+}
 
-  // 5. Write the artefacts: model, manifest.json, metrics.json, report.html.
-  const out = path.resolve(values.out);
-  const written = await writeArtefacts(out, trained);
-  const { manifestPath, metricsPath, reportPath } = written;
-  const command = `vafa train ${argv.join(' ')}`.trim();
-  const h = trained.report.holdout;
-  const metrics: MetricsReport & Record<string, unknown> = {
-    ...trained.report,
-    command,
-    source: src.label,
+/** What the report of a history run is made of. */
+interface HistoryRun {
+  command: string;
+  src: Source;
+  built: BuiltDataset;
+  split: HoldoutSplit;
+  trained: TrainedModel;
+  heldOut: HeldOut;
+  horizonDays: number;
+  holdoutMonths: number;
+  version: string;
+}
+
+/** metrics.json: the trainer's report with the dataset, the baseline and the oracle. */
+function historyMetrics(r: HistoryRun): MetricsReport & Record<string, unknown> {
+  const { built, heldOut } = r;
+  return {
+    ...r.trained.report,
+    command: r.command,
+    source: r.src.label,
     dataset: {
       events: built.events, late_events: built.late, observations: built.observations.map((o) => new Date(o).toISOString()),
-      rows: built.dataset.y.length, purged_training_rows: purged, horizon_days: horizonDays, holdout_months: holdoutMonths,
+      rows: built.dataset.y.length, purged_training_rows: r.split.purged, horizon_days: r.horizonDays, holdout_months: r.holdoutMonths,
     },
-    baseline: { name: 'recency only (days since the last transaction)', feature: 'recency_days', holdout_roc_auc: aucBaseline },
-    ...(Number.isFinite(aucOracle) ? {
+    baseline: { name: 'recency only (days since the last transaction)', feature: 'recency_days', holdout_roc_auc: heldOut.aucBaseline },
+    ...(Number.isFinite(heldOut.aucOracle) ? {
       oracle: {
         name: "the simulator's churn process (training/oracle.ts): P(churn within the horizon | still there), from the hazard and drift state the simulator held at the observation",
-        holdout_roc_auc: aucOracle, model_to_oracle: aucModel / aucOracle,
+        holdout_roc_auc: heldOut.aucOracle, model_to_oracle: heldOut.aucModel / heldOut.aucOracle,
       },
     } : {}),
   };
-  await writeFile(metricsPath, `${JSON.stringify(metrics, null, 2)}\n`);
-  const rocModel = rocCurve(yTest, pTest);
-  const rocBase = rocCurve(yTest, recency);
+}
+
+/** report.html: the metrics table, ROC against the baseline, calibration, importance. */
+function historyReport(r: HistoryRun): string {
+  const { trained, heldOut } = r;
+  const { aucModel, aucBaseline, aucOracle } = heldOut;
+  const h = trained.report.holdout;
   const rows: [string, string, string][] = [
     ['ROC AUC', f3(aucModel), f3(aucBaseline)],
     ...(Number.isFinite(aucOracle) ? [["the simulator's oracle ROC AUC (its own hazard)", `${f3(aucOracle)} (model ${f3(aucModel / aucOracle)} × oracle)`, ''] as [string, string, string]] : []),
@@ -293,18 +365,23 @@ async function train(argv: string[]): Promise<number> {
     ...calibrationRows(trained.report),
     ['held-out rows (positives)', `${h.n} (${h.positives})`, ''],
     ['held-out period', `${trained.report.split.holdout.from.slice(0, 10)} … ${trained.report.split.holdout.to.slice(0, 10)}`, ''],
-    ['training rows', `${trained.report.split.train.rows} (${purged} purged at the boundary)`, ''],
+    ['training rows', `${trained.report.split.train.rows} (${r.split.purged} purged at the boundary)`, ''],
   ];
-  await writeFile(reportPath, htmlReport({
-    title: `Churn model ${version}`, command, rows, roc: { model: rocModel, baseline: rocBase, aucModel, aucBaseline },
+  return htmlReport({
+    title: `Churn model ${r.version}`, command: r.command, rows, roc: { model: heldOut.rocModel, baseline: heldOut.rocBase, aucModel, aucBaseline },
     calibration: h.calibration, importance: trained.report.importance,
     ...(trained.report.calibration ? { calibrationBefore: trained.report.calibration.holdout_uncalibrated.calibration } : {}),
-  }));
+  });
+}
 
-  // 6. The terminal report.
-  console.log(`\ntrained ${algorithm} on ${trained.report.split.train.rows.toLocaleString('en-US')} rows × ${nf} features in ${trainS.toFixed(1)} s`);
+/** The terminal report of a history run. */
+function printHistoryReport(r: HistoryRun, o: { algorithm: string; trainS: number; features: number }): void {
+  const { trained, heldOut } = r;
+  const { aucModel, aucBaseline, aucOracle } = heldOut;
+  const h = trained.report.holdout;
+  console.log(`\ntrained ${o.algorithm} on ${trained.report.split.train.rows.toLocaleString('en-US')} rows × ${o.features} features in ${o.trainS.toFixed(1)} s`);
   console.log(`held-out period ${trained.report.split.holdout.from.slice(0, 10)} … ${trained.report.split.holdout.to.slice(0, 10)}: `
-    + `${h.n.toLocaleString('en-US')} rows, ${h.positives} churn within ${horizonDays} days (${pct(h.baseRate)})\n`);
+    + `${h.n.toLocaleString('en-US')} rows, ${h.positives} churn within ${r.horizonDays} days (${pct(h.baseRate)})\n`);
   console.log(`  ${'held-out ROC AUC'.padEnd(28)} model ${f3(aucModel)}   recency-only baseline ${f3(aucBaseline)}   ${aucModel > aucBaseline ? 'model better' : 'BASELINE BETTER'}`);
   if (Number.isFinite(aucOracle)) {
     console.log(`  ${"simulator's oracle AUC".padEnd(28)} ${f3(aucOracle)} (its own hazard; the model is ${f3(aucModel / aucOracle)} × the oracle)`);
@@ -315,12 +392,10 @@ async function train(argv: string[]): Promise<number> {
   for (const [k, a] of calibrationRows(trained.report)) console.log(`  ${k}: ${a}`);
   console.log(`  ${'threshold (top 10 %)'.padEnd(28)} ${trained.report.threshold.toFixed(4)}\n`);
   console.log('ROC, held-out period   ● model   ○ recency only   · chance');
-  for (const l of rocChart(rocModel, rocBase)) console.log(l);
+  for (const l of rocChart(heldOut.rocModel, heldOut.rocBase)) console.log(l);
   console.log('');
   for (const l of calibrationChart(h.calibration)) console.log(l);
   console.log(`\ntop features: ${trained.report.importance.slice(0, 8).map((i) => i.feature).join(', ')}`);
-  console.log(`\nwrote ${manifestPath}\n      ${written.onnxPath}\n      ${metricsPath}\n      ${reportPath}`);
-  return 0;
 }
 
 /**
