@@ -24,7 +24,7 @@
 import { createReadStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ALL, expandPanelSql, type TemplateVariable } from '../expand.js';
@@ -103,79 +103,13 @@ const SETS = [
   { prefix: '/api/admin/dashboard', scope: 'admin', audit: 'admin.audit.read', specs: ADMIN_DASHBOARDS },
 ] as const;
 
+/**
+ * Registers the built-in dashboard on `app`: the list of dashboards, each one's variables and data (the
+ * staff's and the administrators'), ECharts and the page itself.
+ */
 export async function registerDashboard(app: FastifyInstance, deps: DashboardDeps): Promise<void> {
   const sets = SETS.map((set) => ({ ...set, dashboards: boards(set.specs) }));
-  const cache = new Map<string, { at: number; value: Promise<unknown> }>();
-  const cached = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
-    const now = Date.now();
-    for (const [k, v] of cache) if (now - v.at > CACHE_MS) cache.delete(k);
-    const hit = cache.get(key);
-    if (hit) return hit.value as Promise<T>;
-    const value = fn();
-    cache.set(key, { at: now, value });
-    value.catch(() => cache.delete(key));
-    return value;
-  };
-
-  interface Compact { meta: { name: string; type: string }[]; data: unknown[][] }
-  const query = async (sql: string, params?: Record<string, unknown>): Promise<Compact> => {
-    const rs = await deps.warehouse.query({
-      query: sql, format: 'JSONCompact', ...(params ? { query_params: params } : {}),
-      clickhouse_settings: { output_format_json_quote_64bit_integers: 0, date_time_output_format: 'iso', max_execution_time: 20 },
-    });
-    return (await rs.json()) as unknown as Compact;
-  };
-
-  /** The latest event time the warehouse holds (from part metadata: no scan), or now when it holds none. */
-  const eventNow = (): Promise<number> => cached('event-now', async () => {
-    const r = await query("SELECT toUnixTimestamp(max(max_time)) FROM system.parts WHERE database = {db:String} AND table IN ('dash_tx_v1', 'dash_ledger_v1') AND active", { db: deps.database });
-    const t = Number(r.data[0]?.[0] ?? 0) * 1000;
-    return t > 0 ? t + 1000 : Date.now();
-  });
-
-  const clockNow = async (spec: DashboardSpec): Promise<number> => (spec.clock === 'wall-clock' ? Date.now() : await eventNow());
-
-  const parseVariables = (spec: DashboardSpec, q: Record<string, string | undefined>): Map<string, string[]> | string => {
-    const chosen = new Map<string, string[]>();
-    for (const v of spec.variables) {
-      const raw = q[v.name];
-      if (raw === undefined || raw === '' || raw === 'all' || raw === ALL) continue;
-      const values = raw.split(',').map((s) => s.trim()).filter(Boolean);
-      const bad = values.find((x) => !VALUE.test(x));
-      if (bad !== undefined) return `variable ${v.name}: value ${JSON.stringify(bad)} is not allowed (letters, digits, space and _ . : @ / - only)`;
-      chosen.set(v.name, values);
-    }
-    return chosen;
-  };
-
-  const variableOptions = async (spec: DashboardSpec, range: { from: Date; to: Date }, intervalMs: number): Promise<TemplateVariable[]> => {
-    const out: TemplateVariable[] = [];
-    for (const v of spec.variables) {
-      let options: string[];
-      if (v.type === 'custom') options = v.query.split(',');
-      else {
-        const r = await query(expandPanelSql(v.query, { range, intervalMs, variables: out }));
-        options = r.data.map((row) => String(row[0]));
-      }
-      out.push({ name: v.name, current: [ALL], options });
-    }
-    return out;
-  };
-
-  const bad = (reply: FastifyReply, message: string): FastifyReply => reply.code(400).send({ error: 'VAFA_BAD_DASHBOARD_QUERY', message });
-
-  const resolveRange = async (spec: DashboardSpec, q: Record<string, string | undefined>): Promise<{ from: Date; to: Date; intervalMs: number } | string> => {
-    const rangeKey = q.range ?? defaultRange(spec);
-    const rangeMs = RANGES[rangeKey];
-    if (!rangeMs) return `range must be one of ${Object.keys(RANGES).join(', ')}`;
-    let to: number;
-    if (q.to) {
-      to = Date.parse(q.to);
-      if (!Number.isFinite(to)) return 'to must be an RFC 3339 time';
-    } else to = await clockNow(spec);
-    return { from: new Date(to - rangeMs), to: new Date(to), intervalMs: intervalFor(rangeMs) };
-  };
-
+  const data = new DashboardData(deps);
   app.get('/api/dashboard', { config: { scope: 'read' }, schema: { hide: true } }, async (req) => ({
     dashboards: sets.filter((set) => req.principal?.scopes.has(set.scope) ?? false).flatMap((set) => [...set.dashboards.values()].map(({ spec, json }) => ({
       uid: spec.uid, title: spec.title, description: spec.description, clock: spec.clock, refresh: spec.refresh,
@@ -185,55 +119,158 @@ export async function registerDashboard(app: FastifyInstance, deps: DashboardDep
     }))),
     ranges: Object.keys(RANGES),
   }));
+  for (const set of sets) registerData(app, data, set);
+  await registerPage(app);
+}
 
-  for (const set of sets) registerData(set.prefix, set.scope, set.audit, set.dashboards);
+interface Compact { meta: { name: string; type: string }[]; data: unknown[][] }
 
-  function registerData(prefix: string, scope: 'read' | 'admin', audit: string, dashboards: Boards): void {
-    app.get(`${prefix}/:uid/variables`, { config: { scope }, schema: { hide: true } }, async (req, reply) => {
-      const d = dashboards.get((req.params as { uid: string }).uid);
-      if (!d) return reply.code(404).send({ error: 'VAFA_NOT_FOUND', message: 'No such dashboard.' });
-      const q = req.query as Record<string, string | undefined>;
-      const range = await resolveRange(d.spec, q);
-      if (typeof range === 'string') return bad(reply, range);
-      const key = `vars:${d.spec.uid}:${Math.floor(range.to.getTime() / 60_000)}:${q.range ?? ''}`;
-      const vars = await cached(key, () => variableOptions(d.spec, range, range.intervalMs));
-      return { variables: vars.map((v) => ({ name: v.name, label: d.spec.variables.find((s) => s.name === v.name)?.label ?? v.name, options: v.options })) };
+/** A time range asked for, and the interval its charts are cut in. */
+interface ResolvedRange { from: Date; to: Date; intervalMs: number }
+
+/** The warehouse queries behind the dashboards, each result cached for {@link CACHE_MS}. */
+class DashboardData {
+  private readonly cache = new Map<string, { at: number; value: Promise<unknown> }>();
+
+  constructor(private readonly deps: DashboardDeps) {}
+
+  cached<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    for (const [k, v] of this.cache) if (now - v.at > CACHE_MS) this.cache.delete(k);
+    const hit = this.cache.get(key);
+    if (hit) return hit.value as Promise<T>;
+    const value = fn();
+    this.cache.set(key, { at: now, value });
+    value.catch(() => this.cache.delete(key));
+    return value;
+  }
+
+  async query(sql: string, params?: Record<string, unknown>): Promise<Compact> {
+    const rs = await this.deps.warehouse.query({
+      query: sql, format: 'JSONCompact', ...(params ? { query_params: params } : {}),
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 0, date_time_output_format: 'iso', max_execution_time: 20 },
     });
+    return (await rs.json()) as unknown as Compact;
+  }
 
-    app.get(`${prefix}/:uid`, { config: { scope, audit }, schema: { hide: true } }, async (req, reply) => {
-      const d = dashboards.get((req.params as { uid: string }).uid);
-      if (!d) return reply.code(404).send({ error: 'VAFA_NOT_FOUND', message: 'No such dashboard.' });
-      const q = req.query as Record<string, string | undefined>;
-      const chosen = parseVariables(d.spec, q);
-      if (typeof chosen === 'string') return bad(reply, chosen);
-      const range = await resolveRange(d.spec, q);
-      if (typeof range === 'string') return bad(reply, range);
-      const key = `data:${d.spec.uid}:${range.from.getTime()}:${range.to.getTime()}:${JSON.stringify([...chosen])}`;
-      return await cached(key, async () => {
-        // Variables without a selection are "All": options are only needed where a panel uses one outside
-        // $__conditionalAll, which these dashboards never do, so "All" costs no variable query here.
-        const variables: TemplateVariable[] = d.spec.variables.map((v) => ({ name: v.name, current: chosen.get(v.name) ?? [ALL], options: v.type === 'custom' ? v.query.split(',') : [] }));
-        const ctx = { range: { from: range.from, to: range.to }, intervalMs: range.intervalMs, variables };
-        const panels = await mapLimit(d.json.panels, 4, async (p) => {
-          try {
-            const frames: Frame[] = [];
-            for (const t of p.targets) {
-              const r = await query(expandPanelSql(t.rawSql, ctx));
-              const columns = r.meta.map((m) => ({ name: m.name, type: m.type, time: timeColumn(m.type) }));
-              const rows = r.data.map((row) => row.map((v, i) => (columns[i]!.time && typeof v === 'string' ? Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v) : v)));
-              frames.push({ refId: t.refId, columns, rows });
-            }
-            return { id: p.id, frames };
-          } catch (err) {
-            req.log.warn({ err: (err as Error).message, dashboard: d.spec.uid, panel: p.title }, 'dashboard panel query failed');
-            return { id: p.id, frames: [], error: (err as Error).message.split('\n')[0]?.slice(0, 300) };
-          }
-        });
-        return { uid: d.spec.uid, from: range.from.toISOString(), to: range.to.toISOString(), intervalMs: range.intervalMs, panels };
-      });
+  /** The latest event time the warehouse holds (from part metadata: no scan), or now when it holds none. */
+  eventNow(): Promise<number> {
+    return this.cached('event-now', async () => {
+      const r = await this.query("SELECT toUnixTimestamp(max(max_time)) FROM system.parts WHERE database = {db:String} AND table IN ('dash_tx_v1', 'dash_ledger_v1') AND active", { db: this.deps.database });
+      const t = Number(r.data[0]?.[0] ?? 0) * 1000;
+      return t > 0 ? t + 1000 : Date.now();
     });
   }
 
+  async clockNow(spec: DashboardSpec): Promise<number> {
+    return spec.clock === 'wall-clock' ? Date.now() : await this.eventNow();
+  }
+
+  /** The range of a request (`range`, `to`), or why it is refused. */
+  async resolveRange(spec: DashboardSpec, q: Record<string, string | undefined>): Promise<ResolvedRange | string> {
+    const rangeKey = q.range ?? defaultRange(spec);
+    const rangeMs = RANGES[rangeKey];
+    if (!rangeMs) return `range must be one of ${Object.keys(RANGES).join(', ')}`;
+    let to: number;
+    if (q.to) {
+      to = Date.parse(q.to);
+      if (!Number.isFinite(to)) return 'to must be an RFC 3339 time';
+    } else to = await this.clockNow(spec);
+    return { from: new Date(to - rangeMs), to: new Date(to), intervalMs: intervalFor(rangeMs) };
+  }
+
+  /** The options of each variable of a dashboard (running the variable queries in order: one may use the ones before). */
+  async variableOptions(spec: DashboardSpec, range: { from: Date; to: Date }, intervalMs: number): Promise<TemplateVariable[]> {
+    const out: TemplateVariable[] = [];
+    for (const v of spec.variables) {
+      let options: string[];
+      if (v.type === 'custom') options = v.query.split(',');
+      else {
+        const r = await this.query(expandPanelSql(v.query, { range, intervalMs, variables: out }));
+        options = r.data.map((row) => String(row[0]));
+      }
+      out.push({ name: v.name, current: [ALL], options });
+    }
+    return out;
+  }
+
+  /** Every panel's frames for the range and the chosen variable values (a failing panel carries its error). */
+  async dashboardData(d: { spec: DashboardSpec; json: DashboardJson }, chosen: Map<string, string[]>, range: ResolvedRange, log: FastifyBaseLogger): Promise<unknown> {
+    // Variables without a selection are "All": options are only needed where a panel uses one outside
+    // $__conditionalAll, which these dashboards never do, so "All" costs no variable query here.
+    const variables: TemplateVariable[] = d.spec.variables.map((v) => ({ name: v.name, current: chosen.get(v.name) ?? [ALL], options: v.type === 'custom' ? v.query.split(',') : [] }));
+    const ctx = { range: { from: range.from, to: range.to }, intervalMs: range.intervalMs, variables };
+    const panels = await mapLimit(d.json.panels, 4, async (p) => {
+      try {
+        return { id: p.id, frames: await this.panelFrames(p, ctx) };
+      } catch (err) {
+        log.warn({ err: (err as Error).message, dashboard: d.spec.uid, panel: p.title }, 'dashboard panel query failed');
+        return { id: p.id, frames: [], error: (err as Error).message.split('\n')[0]?.slice(0, 300) };
+      }
+    });
+    return { uid: d.spec.uid, from: range.from.toISOString(), to: range.to.toISOString(), intervalMs: range.intervalMs, panels };
+  }
+
+  /** One frame per target of a panel; time columns become epoch ms. */
+  private async panelFrames(p: PanelJson, ctx: Parameters<typeof expandPanelSql>[1]): Promise<Frame[]> {
+    const frames: Frame[] = [];
+    for (const t of p.targets) {
+      const r = await this.query(expandPanelSql(t.rawSql, ctx));
+      const columns = r.meta.map((m) => ({ name: m.name, type: m.type, time: timeColumn(m.type) }));
+      const rows = r.data.map((row) => row.map((v, i) => (columns[i]?.time === true && typeof v === 'string' ? Date.parse(v.length === 10 ? `${v}T00:00:00Z` : v) : v)));
+      frames.push({ refId: t.refId, columns, rows });
+    }
+    return frames;
+  }
+}
+
+/** The chosen values of a dashboard's variables (none: "All"), or why one is refused. */
+function parseVariables(spec: DashboardSpec, q: Record<string, string | undefined>): Map<string, string[]> | string {
+  const chosen = new Map<string, string[]>();
+  for (const v of spec.variables) {
+    const raw = q[v.name];
+    if (raw === undefined || raw === '' || raw === 'all' || raw === ALL) continue;
+    const values = raw.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = values.find((x) => !VALUE.test(x));
+    if (bad !== undefined) return `variable ${v.name}: value ${JSON.stringify(bad)} is not allowed (letters, digits, space and _ . : @ / - only)`;
+    chosen.set(v.name, values);
+  }
+  return chosen;
+}
+
+function bad(reply: FastifyReply, message: string): FastifyReply {
+  return reply.code(400).send({ error: 'VAFA_BAD_DASHBOARD_QUERY', message });
+}
+
+/** GET <prefix>/:uid/variables and GET <prefix>/:uid for one set of dashboards. */
+function registerData(app: FastifyInstance, data: DashboardData, set: { prefix: string; scope: 'read' | 'admin'; audit: string; dashboards: Boards }): void {
+  const { prefix, scope, audit, dashboards } = set;
+  app.get(`${prefix}/:uid/variables`, { config: { scope }, schema: { hide: true } }, async (req, reply) => {
+    const d = dashboards.get((req.params as { uid: string }).uid);
+    if (!d) return reply.code(404).send({ error: 'VAFA_NOT_FOUND', message: 'No such dashboard.' });
+    const q = req.query as Record<string, string | undefined>;
+    const range = await data.resolveRange(d.spec, q);
+    if (typeof range === 'string') return bad(reply, range);
+    const key = `vars:${d.spec.uid}:${Math.floor(range.to.getTime() / 60_000)}:${q.range ?? ''}`;
+    const vars = await data.cached(key, () => data.variableOptions(d.spec, range, range.intervalMs));
+    return { variables: vars.map((v) => ({ name: v.name, label: d.spec.variables.find((s) => s.name === v.name)?.label ?? v.name, options: v.options })) };
+  });
+
+  app.get(`${prefix}/:uid`, { config: { scope, audit }, schema: { hide: true } }, async (req, reply) => {
+    const d = dashboards.get((req.params as { uid: string }).uid);
+    if (!d) return reply.code(404).send({ error: 'VAFA_NOT_FOUND', message: 'No such dashboard.' });
+    const q = req.query as Record<string, string | undefined>;
+    const chosen = parseVariables(d.spec, q);
+    if (typeof chosen === 'string') return bad(reply, chosen);
+    const range = await data.resolveRange(d.spec, q);
+    if (typeof range === 'string') return bad(reply, range);
+    const key = `data:${d.spec.uid}:${range.from.getTime()}:${range.to.getTime()}:${JSON.stringify([...chosen])}`;
+    return await data.cached(key, () => data.dashboardData(d, chosen, range, req.log));
+  });
+}
+
+/** ECharts (public) and the page (`/`, `/index.html`: `read`; its script and style sheet: public). */
+async function registerPage(app: FastifyInstance): Promise<void> {
   const echarts = createRequire(import.meta.url).resolve('echarts/dist/echarts.min.js');
   app.get('/vendor/echarts.min.js', { config: { scope: 'public' }, schema: { hide: true } }, async (_req, reply) => {
     reply.header('content-type', 'application/javascript; charset=utf-8').header('cache-control', 'public, max-age=86400');
