@@ -19,7 +19,10 @@ const SKIP_DIRS = new Set(['node_modules', 'data', 'test', 'docs', 'dashboards/p
 export interface FunctionLength {
   /** The file, relative to the repository root, with forward slashes. */
   readonly file: string;
-  /** A readable name: `f`, `Class.method`, `outer/inner`, `outer/(arrow at line 12)`. */
+  /**
+   * A readable name, stable when lines move: `f`, `Class.method`, `outer/inner`; an anonymous function is
+   * named by the call it is passed to, `outer/(arrow in map)`; a name used twice in a file gets `#2`, `#3`.
+   */
   readonly name: string;
   /** The first line, 1-based. */
   readonly line: number;
@@ -71,7 +74,7 @@ export function functionLengthsOf(file: string, text: string): FunctionLength[] 
     if (ts.isFunctionLike(node) && 'body' in node && node.body) {
       const fn = node as ts.FunctionLikeDeclaration;
       const first = lineOf(fn.getStart(sf));
-      const own = ownName(fn, sf) ?? `(${ts.isArrowFunction(fn) ? 'arrow' : 'function'} at line ${first})`;
+      const own = ownName(fn, sf) ?? anonymousName(fn);
       const names = ts.isClassLike(fn.parent) ? [...scope.slice(0, -1), `${scope[scope.length - 1]}.${own}`] : [...scope, own];
       out.push({ file, name: names.join('/'), line: first, lines: lineOf(fn.getEnd()) - first + 1 });
       ts.forEachChild(node, (child) => visit(child, names));
@@ -80,7 +83,22 @@ export function functionLengthsOf(file: string, text: string): FunctionLength[] 
     ts.forEachChild(node, (child) => visit(child, scope));
   };
   visit(sf, []);
-  return out;
+  const seen = new Map<string, number>();
+  return out.map((f) => {
+    const n = (seen.get(f.name) ?? 0) + 1;
+    seen.set(f.name, n);
+    return n === 1 ? f : { ...f, name: `${f.name}#${n}` };
+  });
+}
+
+/** `(arrow in map)` for `xs.map((x) => …)`, `(function)` when it is not an argument of a call. */
+function anonymousName(fn: ts.FunctionLikeDeclaration): string {
+  const kind = ts.isArrowFunction(fn) ? 'arrow' : 'function';
+  let callee: ts.Expression | undefined;
+  if (ts.isCallExpression(fn.parent) || ts.isNewExpression(fn.parent)) callee = fn.parent.expression;
+  if (!callee) return `(${kind})`;
+  const name = ts.isPropertyAccessExpression(callee) ? callee.name.text : ts.isIdentifier(callee) ? callee.text : undefined;
+  return name ? `(${kind} in ${name})` : `(${kind})`;
 }
 
 /** Every function of the non-test TypeScript files, longest first (then by file and line). */

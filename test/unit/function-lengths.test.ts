@@ -1,0 +1,101 @@
+/**
+ * Function lengths, as a ratchet: no function, method or arrow function outside test/ is longer than
+ * LIMIT lines (first line to last, measured with the compiler API by test/support/function-lengths.ts),
+ * except the ones in STILL_LONG, each at most at its listed length. A listed function that grows fails
+ * (split it); one that shrinks or is gone fails too, until its entry is lowered or removed, so the list
+ * only shrinks. `npx tsx test/support/function-lengths.ts [limit]` prints the long ones.
+ */
+import { describe, expect, it } from 'vitest';
+import { functionLengths, functionLengthsOf } from '../support/function-lengths.js';
+
+/** The longest a function may be, in lines, unless STILL_LONG lists it. */
+const LIMIT = 80;
+
+/** [file, name, lines]: the functions over LIMIT today (issue 20: split them, then lower or drop their entries). */
+const STILL_LONG: readonly (readonly [string, string, number])[] = [
+  ['bench/vafa.ts', 'measureVafa', 173],
+  ['simulator/population.ts', 'drawCustomer', 167],
+  ['scorer/core/offers/catalogue.ts', 'compile', 161],
+  ['bench/million-scorer.ts', 'main', 149],
+  ['scorer/core/loyalty/rules.ts', 'compile', 137],
+  ['scorer/runtime/model/plan.ts', 'planServing', 137],
+  ['scorer/core/features/engine.ts', 'featureValues', 127],
+  ['training/train.ts', 'trainChurnModel', 126],
+  ['cli/train.ts', 'trainTabular', 117],
+  ['bench/main.ts', 'runBench', 108],
+  ['platform/warehouse/sql.ts', 'analyzeInsert', 105],
+  ['scorer/runtime/churn.ts', 'loadChurnScorer', 105],
+  ['models/expr.ts', 'parseExpr', 104],
+  ['ingest/iso8583/server.ts', 'Connection.process', 102],
+  ['training/table.ts', 'tabularDataset', 101],
+  ['api/access.ts', 'registerAccessRoutes', 97],
+  ['scorer/core/offers/engine.ts', 'offersOnEvent', 97],
+  ['cli/up.ts', 'run', 95],
+  ['scorer/core/offers/catalogue.ts', 'compile/(arrow in map)', 95],
+  ['cli/backfill.ts', 'run', 94],
+  ['training/logreg.ts', 'trainLogreg', 92],
+  ['cli/erase.ts', 'run', 91],
+  ['ingest/iso8583/mapping.ts', 'mapToTransaction', 91],
+  ['sinks/clickhouse/offer-views.ts', 'offerViews', 89],
+  ['training/table.ts', 'parseCsv', 83],
+  ['bench/loadgen/worker.ts', 'runHttp', 82],
+  ['bench/loadgen/worker.ts', 'runIso', 82],
+  ['simulator/generator.ts', 'BankGenerator.generate', 81],
+];
+
+describe('function lengths', () => {
+  const all = functionLengths();
+  const listed = new Map(STILL_LONG.map(([file, name, lines]) => [`${file} ${name}`, lines]));
+
+  it(`keeps every function not listed in STILL_LONG within ${LIMIT} lines`, () => {
+    const over = all.filter((f) => f.lines > LIMIT && !listed.has(`${f.file} ${f.name}`));
+    expect(over.map((f) => `${f.file}:${f.line} ${f.name}: ${f.lines} lines (limit ${LIMIT}): split it into functions that each do one thing`)).toEqual([]);
+  });
+
+  it('lets no function of STILL_LONG grow', () => {
+    const grown = all.filter((f) => (listed.get(`${f.file} ${f.name}`) ?? Infinity) < f.lines);
+    expect(grown.map((f) => `${f.file}:${f.line} ${f.name}: ${f.lines} lines, listed at ${listed.get(`${f.file} ${f.name}`)}: split it`)).toEqual([]);
+  });
+
+  it('lists each long function at its length, and no other (the list only shrinks)', () => {
+    const byKey = new Map(all.map((f) => [`${f.file} ${f.name}`, f]));
+    const stale = STILL_LONG.flatMap(([file, name, lines]) => {
+      const f = byKey.get(`${file} ${name}`);
+      if (!f) return [`${file} ${name}: gone: remove its entry from STILL_LONG`];
+      if (f.lines <= LIMIT) return [`${file} ${name}: ${f.lines} lines, within the limit: remove its entry from STILL_LONG`];
+      if (f.lines < lines) return [`${file} ${name}: ${f.lines} lines, listed at ${lines}: lower its entry to ${f.lines}`];
+      return [];
+    });
+    expect(stale).toEqual([]);
+  });
+
+  it('measures functions, methods and arrow functions by name, nested ones inside their parent', () => {
+    const text = [
+      'export function outer(): number {', //   1
+      '  const inner = (x: number): number => {', // 2
+      '    return x + 1;',
+      '  };', //                                  4
+      '  return [1].map((x) => inner(x))[0]!;', // 5
+      '}', //                                     6
+      'class Box {',
+      '  get size(): number {', //                8
+      '    return 1;',
+      '  }', //                                  10
+      '  open(): void {}', //                    11
+      '}',
+      'const f = function (): void {};', //      13
+      'const g = (): void => {};', //            14
+      'const h = (): void => {};', //            15
+    ].join('\n');
+    expect(functionLengthsOf('x.ts', text).map((f) => [f.name, f.line, f.lines])).toEqual([
+      ['outer', 1, 6],
+      ['outer/inner', 2, 3],
+      ['outer/(arrow in map)', 5, 1],
+      ['Box.get size', 8, 3],
+      ['Box.open', 11, 1],
+      ['f', 13, 1],
+      ['g', 14, 1],
+      ['h', 15, 1],
+    ]);
+  });
+});
