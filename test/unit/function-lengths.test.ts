@@ -18,7 +18,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['scorer/core/offers/catalogue.ts', 'compile', 161],
   ['bench/million-scorer.ts', 'main', 149],
   ['scorer/core/loyalty/rules.ts', 'compile', 137],
-  ['scorer/runtime/model/plan.ts', 'planServing', 137],
   ['scorer/core/features/engine.ts', 'featureValues', 127],
   ['training/train.ts', 'trainChurnModel', 126],
   ['cli/train.ts', 'trainTabular', 117],

@@ -189,119 +189,16 @@ export function planServing(model: ModelProto, manifest: Manifest): { plan?: Ser
   const perColumn = manifest.input.per_column === true;
   const planInputs = perColumn ? perColumnInputs(inputs, manifest, problems) : undefined;
   const input = perColumn ? inputs[0] : inputs.find((v) => v.name === manifest.input.name);
-  if (perColumn) {
-    // checked above, entry by entry
-  } else if (inputs.length > 1) {
-    problems.push(`the model has ${inputs.length} inputs (${list(inputs)}); vafa.model/v1 feeds a single float tensor `
-      + '[batch, features] unless input.per_column is set (then each features entry feeds the input of its name)');
-  }
-  if (perColumn) {
-    // nothing more: per-column inputs were checked above
-  } else if (!input) {
-    problems.push(`input.name: "${manifest.input.name}" is not an input of the model; its inputs are: ${list(inputs)}`);
-  } else {
-    const type = describeType(input.type);
-    const dims = tensorDims(input.type);
-    if (input.type?.tensorType?.elemType !== DataType.FLOAT) {
-      problems.push(`input "${input.name}" is ${type}: the scorer feeds float32 tensors`);
-    } else if (!dims || dims.length !== 2) {
-      problems.push(`input "${input.name}" is ${type}: expected rank 2, [batch, features]`);
-    } else {
-      const w = dims[1]!;
-      if (typeof w === 'number' && w !== width) {
-        const names = columns0.join(', ');
-        problems.push(w > width
-          ? `input "${input.name}" is ${type}: the model takes ${w} features, the manifest lists ${width} (${names}): ${w - width} missing`
-          : `input "${input.name}" is ${type}: the model takes ${w} features, the manifest lists ${width} (${names}): ${width - w} too many`);
-      }
-      if (typeof dims[0] === 'number' && dims[0] !== 1) {
-        problems.push(`input "${input.name}" is ${type}: its batch size is fixed at ${dims[0]}; the scorer needs a dynamic batch dimension`);
-      }
-      if (typeof w !== 'number') problems.push(...columnProblems(g.node, input.name ?? '', width));
-    }
-  }
+  if (!perColumn) problems.push(...inputProblems(g, manifest, inputs, input, columns0));
 
   const out = g.output.find((v) => v.name === manifest.output.name);
-  const pc = manifest.output.positive_class;
-  let fetch: ValueInfoProto | undefined;
-  let column: number | undefined;
-  let columns: number | undefined;
-  let classLabels: (number | string)[] | undefined;
-  let zipMap: NodeProto | undefined;
-  if (!out) {
-    problems.push(`output.name: "${manifest.output.name}" is not an output of the model; its outputs are: ${list(g.output)}`);
-  } else if (manifest.output.kind === 'zipmap') {
-    const producer = producerOf(g.node, out.name ?? '');
-    if (!out.type?.sequenceType?.elemType?.mapType) {
-      problems.push(`output "${out.name}" is ${describeType(out.type)}, not a ZipMap: set output.kind to "probability_tensor"`);
-    } else if (producer?.opType !== 'ZipMap' || !producer.input[0]) {
-      problems.push(`output "${out.name}" is produced by ${producer?.opType ?? 'no node'}, not ZipMap: its probabilities cannot be read`);
-    } else if (g.node.some((n) => n.input.includes(out.name ?? ''))) {
-      problems.push(`output "${out.name}" is also consumed inside the graph; the ZipMap node cannot be removed`);
-    } else {
-      zipMap = producer;
-      classLabels = labelsOf(producer) ?? [];
-      const source = producer.input[0];
-      const known = [...g.valueInfo, ...g.output].find((v) => v.name === source && v.type?.tensorType);
-      columns = classLabels.length;
-      fetch = known ? structuredClone(known) : tensorValueInfo(source, DataType.FLOAT, [BATCH, columns]);
-      notes.push(`ZipMap "${out.name}" removed; reading float tensor "${source}"`);
-    }
-  } else if (out.type?.sequenceType) {
-    problems.push(`output "${out.name}" is ${describeType(out.type)} (a ZipMap): set output.kind to "zipmap"`);
-  } else {
-    const elem = out.type?.tensorType?.elemType;
-    const dims = tensorDims(out.type);
-    if (elem !== DataType.FLOAT && elem !== DataType.DOUBLE) {
-      problems.push(`output "${out.name}" is ${describeType(out.type)}: a probability tensor must be float or double`);
-    } else if (dims && dims.length !== 1 && dims.length !== 2) {
-      problems.push(`output "${out.name}" is ${describeType(out.type)}: expected [N] or [N, classes]`);
-    } else {
-      fetch = structuredClone(out);
-      columns = !dims || dims.length === 1 ? 1 : typeof dims[1] === 'number' ? dims[1] : undefined;
-      classLabels = traceLabels(g.node, out.name ?? '').labels;
-    }
-  }
+  const read = out ? readOutput(g, manifest, out, problems, notes) : undefined;
+  if (!out) problems.push(`output.name: "${manifest.output.name}" is not an output of the model; its outputs are: ${list(g.output)}`);
+  const column = out && read ? positiveColumn(g, manifest, out, read, problems) : undefined;
+  if (problems.length > 0 || !input || !read || column === undefined) return { problems };
 
-  if (fetch && out) {
-    const explicit = manifest.output.column;
-    const labelIdx = classLabels?.indexOf(pc) ?? -1;
-    if (classLabels && classLabels.length > 0 && labelIdx < 0) {
-      const kind = typeof classLabels[0] === 'number' ? 'int64' : 'string';
-      problems.push(`output.positive_class: ${show(pc)} is not a class of output "${out.name}"; its classes are `
-        + `[${classLabels.map(show).join(', ')}] (${kind} labels${kind === 'int64' ? ': give a number' : ': give a string'})`);
-    } else if (explicit !== undefined) {
-      if (columns !== undefined && explicit >= columns) {
-        problems.push(`output.column: is ${explicit} but output "${out.name}" has ${columns} column${columns === 1 ? '' : 's'}`);
-      } else if (classLabels && labelIdx >= 0 && labelIdx !== explicit) {
-        problems.push(`output.column: column ${explicit} holds class ${show(classLabels[explicit]!)}, positive_class ${show(pc)} is column ${labelIdx}`);
-      } else {
-        column = explicit;
-      }
-    } else if (labelIdx >= 0) {
-      column = labelIdx;
-    } else if (columns === 1) {
-      column = 0;
-    } else {
-      const producer = traceLabels(g.node, out.name ?? '').producer?.opType ?? 'no node';
-      problems.push(`output.column: is required: output "${out.name}" is ${describeType(out.type)} and its producer (${producer}) `
-        + `declares no class labels, so the column of positive_class ${show(pc)} is unknown`);
-    }
-  }
-
-  if (problems.length > 0 || !input || !fetch || column === undefined) return { problems };
-
-  const served: ModelProto = structuredClone(model);
-  const sg = served.graph!;
-  if (zipMap) sg.node = sg.node.filter((n) => !(n.opType === 'ZipMap' && n.output[0] === zipMap.output[0]));
-  sg.output = [fetch];
-  let relaxedIn = false;
-  for (const v of sg.input) if ((perColumn || v.name === input.name) && !initializers.has(v.name)) relaxedIn = relaxBatch(v) || relaxedIn;
-  const relaxedOut = relaxBatch(fetch);
-  if (relaxedIn || relaxedOut) {
-    sg.valueInfo = [];
-    notes.push(`batch dimension fixed at 1 made symbolic (${[relaxedIn && (perColumn ? 'inputs' : `input "${input.name}"`), relaxedOut && `output "${fetch.name}"`].filter(Boolean).join(', ')})`);
-  }
+  const { fetch, columns, classLabels, zipMap } = read;
+  const served = servedModel(model, { fetch, zipMap, perColumn, inputName: input.name, initializers, notes });
   const dropped = g.output.filter((v) => v.name !== out?.name).map((v) => `"${v.name}"`);
   if (dropped.length > 0) notes.push(`outputs ${dropped.join(', ')} not computed`);
   return {
@@ -312,4 +209,143 @@ export function planServing(model: ModelProto, manifest: Manifest): { plan?: Ser
       ...(planInputs ? { inputs: planInputs } : {}),
     },
   };
+}
+
+type GraphProto = NonNullable<ModelProto['graph']>;
+
+/** The problems of the single input of a model without per-column inputs: a float32 [batch, features] tensor. */
+function inputProblems(g: GraphProto, manifest: Manifest, inputs: readonly ValueInfoProto[], input: ValueInfoProto | undefined, columns0: readonly string[]): string[] {
+  const problems: string[] = [];
+  const width = columns0.length;
+  if (inputs.length > 1) {
+    problems.push(`the model has ${inputs.length} inputs (${list(inputs)}); vafa.model/v1 feeds a single float tensor `
+      + '[batch, features] unless input.per_column is set (then each features entry feeds the input of its name)');
+  }
+  if (!input) {
+    problems.push(`input.name: "${manifest.input.name}" is not an input of the model; its inputs are: ${list(inputs)}`);
+    return problems;
+  }
+  const type = describeType(input.type);
+  const dims = tensorDims(input.type);
+  if (input.type?.tensorType?.elemType !== DataType.FLOAT) {
+    problems.push(`input "${input.name}" is ${type}: the scorer feeds float32 tensors`);
+  } else if (!dims || dims.length !== 2) {
+    problems.push(`input "${input.name}" is ${type}: expected rank 2, [batch, features]`);
+  } else {
+    const w = dims[1];
+    if (typeof w === 'number' && w !== width) {
+      const names = columns0.join(', ');
+      problems.push(w > width
+        ? `input "${input.name}" is ${type}: the model takes ${w} features, the manifest lists ${width} (${names}): ${w - width} missing`
+        : `input "${input.name}" is ${type}: the model takes ${w} features, the manifest lists ${width} (${names}): ${width - w} too many`);
+    }
+    if (typeof dims[0] === 'number' && dims[0] !== 1) {
+      problems.push(`input "${input.name}" is ${type}: its batch size is fixed at ${dims[0]}; the scorer needs a dynamic batch dimension`);
+    }
+    if (typeof w !== 'number') problems.push(...columnProblems(g.node, input.name ?? '', width));
+  }
+  return problems;
+}
+
+/** The tensor the scorer reads the probabilities from, with its columns and class labels as far as the graph says. */
+interface OutputRead {
+  fetch: ValueInfoProto;
+  columns: number | undefined;
+  classLabels: (number | string)[] | undefined;
+  /** The ZipMap node to remove (output.kind `zipmap`). */
+  zipMap: NodeProto | undefined;
+}
+
+/** Reads the manifest's output: a ZipMap's input tensor, or a probability tensor; undefined when it cannot (the problems say why). */
+function readOutput(g: GraphProto, manifest: Manifest, out: ValueInfoProto, problems: string[], notes: string[]): OutputRead | undefined {
+  if (manifest.output.kind === 'zipmap') {
+    const producer = producerOf(g.node, out.name ?? '');
+    if (!out.type?.sequenceType?.elemType?.mapType) {
+      problems.push(`output "${out.name}" is ${describeType(out.type)}, not a ZipMap: set output.kind to "probability_tensor"`);
+    } else if (producer?.opType !== 'ZipMap' || !producer.input[0]) {
+      problems.push(`output "${out.name}" is produced by ${producer?.opType ?? 'no node'}, not ZipMap: its probabilities cannot be read`);
+    } else if (g.node.some((n) => n.input.includes(out.name ?? ''))) {
+      problems.push(`output "${out.name}" is also consumed inside the graph; the ZipMap node cannot be removed`);
+    } else {
+      const classLabels = labelsOf(producer) ?? [];
+      const source = producer.input[0];
+      const known = [...g.valueInfo, ...g.output].find((v) => v.name === source && v.type?.tensorType);
+      const columns = classLabels.length;
+      notes.push(`ZipMap "${out.name}" removed; reading float tensor "${source}"`);
+      return { zipMap: producer, classLabels, columns, fetch: known ? structuredClone(known) : tensorValueInfo(source, DataType.FLOAT, [BATCH, columns]) };
+    }
+    return undefined;
+  }
+  if (out.type?.sequenceType) {
+    problems.push(`output "${out.name}" is ${describeType(out.type)} (a ZipMap): set output.kind to "zipmap"`);
+    return undefined;
+  }
+  const elem = out.type?.tensorType?.elemType;
+  const dims = tensorDims(out.type);
+  if (elem !== DataType.FLOAT && elem !== DataType.DOUBLE) {
+    problems.push(`output "${out.name}" is ${describeType(out.type)}: a probability tensor must be float or double`);
+    return undefined;
+  }
+  if (dims && dims.length !== 1 && dims.length !== 2) {
+    problems.push(`output "${out.name}" is ${describeType(out.type)}: expected [N] or [N, classes]`);
+    return undefined;
+  }
+  return {
+    fetch: structuredClone(out),
+    columns: !dims || dims.length === 1 ? 1 : typeof dims[1] === 'number' ? dims[1] : undefined,
+    classLabels: traceLabels(g.node, out.name ?? '').labels,
+    zipMap: undefined,
+  };
+}
+
+/** The column of `positive_class`: the manifest's `output.column`, checked, or found from the class labels. */
+function positiveColumn(g: GraphProto, manifest: Manifest, out: ValueInfoProto, read: OutputRead, problems: string[]): number | undefined {
+  const { columns, classLabels } = read;
+  const pc = manifest.output.positive_class;
+  const explicit = manifest.output.column;
+  const labelIdx = classLabels?.indexOf(pc) ?? -1;
+  if (classLabels && classLabels.length > 0 && labelIdx < 0) {
+    const kind = typeof classLabels[0] === 'number' ? 'int64' : 'string';
+    problems.push(`output.positive_class: ${show(pc)} is not a class of output "${out.name}"; its classes are `
+      + `[${classLabels.map(show).join(', ')}] (${kind} labels${kind === 'int64' ? ': give a number' : ': give a string'})`);
+    return undefined;
+  }
+  if (explicit !== undefined) {
+    if (columns !== undefined && explicit >= columns) {
+      problems.push(`output.column: is ${explicit} but output "${out.name}" has ${columns} column${columns === 1 ? '' : 's'}`);
+      return undefined;
+    }
+    if (classLabels && labelIdx >= 0 && labelIdx !== explicit) {
+      problems.push(`output.column: column ${explicit} holds class ${show(classLabels[explicit]!)}, positive_class ${show(pc)} is column ${labelIdx}`);
+      return undefined;
+    }
+    return explicit;
+  }
+  if (labelIdx >= 0) return labelIdx;
+  if (columns === 1) return 0;
+  const producer = traceLabels(g.node, out.name ?? '').producer?.opType ?? 'no node';
+  problems.push(`output.column: is required: output "${out.name}" is ${describeType(out.type)} and its producer (${producer}) `
+    + `declares no class labels, so the column of positive_class ${show(pc)} is unknown`);
+  return undefined;
+}
+
+/** The model as served: the ZipMap removed, only the probability tensor fetched, a batch fixed at 1 made symbolic. */
+function servedModel(
+  model: ModelProto,
+  o: { fetch: ValueInfoProto; zipMap: NodeProto | undefined; perColumn: boolean; inputName: string | undefined; initializers: ReadonlySet<string | undefined>; notes: string[] },
+): ModelProto {
+  const served: ModelProto = structuredClone(model);
+  const sg = served.graph;
+  if (!sg) throw new Error('unreachable: the clone of a model with a graph has one');
+  const zipMap = o.zipMap;
+  if (zipMap) sg.node = sg.node.filter((n) => !(n.opType === 'ZipMap' && n.output[0] === zipMap.output[0]));
+  sg.output = [o.fetch];
+  let relaxedIn = false;
+  for (const v of sg.input) if ((o.perColumn || v.name === o.inputName) && !o.initializers.has(v.name)) relaxedIn = relaxBatch(v) || relaxedIn;
+  const relaxedOut = relaxBatch(o.fetch);
+  if (relaxedIn || relaxedOut) {
+    sg.valueInfo = [];
+    o.notes.push(`batch dimension fixed at 1 made symbolic (${[relaxedIn && (o.perColumn ? 'inputs' : `input "${o.inputName}"`), relaxedOut && `output "${o.fetch.name}"`].filter(Boolean).join(', ')})`);
+  }
+  return served;
 }
