@@ -293,7 +293,6 @@ async function measureFixedRate(plan: VafaPlan, ctx: FixedRateContext): Promise<
 
 /** One repeat: a fresh stack, every vafa path, the stack stopped and its directory removed. */
 export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Cleanup, progress: Progress, hook: PhaseHook = noPhaseHook): Promise<VafaResults> {
-  const signal = cleanup.signal;
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vafa-bench-'));
   cleanup.trackDir(dataDir);
   const undoDir = cleanup.add('bench data directory', async () => cleanup.removeDir(dataDir));
@@ -304,7 +303,6 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
   progress.phase(`vafa: starting the stack (nats-server, embedded ClickHouse, API${isoMod.ok ? ', ISO 8583 listener' : ''})`);
   // Ingest as `vafa ingest` runs it: one worker process per CPU unless VAFA_INGEST_WORKERS says otherwise.
   const stack = await startStack({ settings, logger, scorer: false, churn: null, iso8583: isoMod.ok, defaultIngestWorkers: os.availableParallelism() });
-  const ingestHere = stack.ingestCluster === undefined;
   cleanup.trackPid(stack.localNats?.pid);
   cleanup.trackPid(stack.localWarehouse?.pid);
   const undoStack = cleanup.add('vafa stack', async () => {
@@ -312,158 +310,259 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     cleanup.untrackPid(stack.localNats?.pid);
     cleanup.untrackPid(stack.localWarehouse?.pid);
   });
-  const children = (): Record<string, number | number[] | undefined> => ({ 'nats-server': stack.localNats?.pid, clickhouse: stack.localWarehouse?.pid, ingest: stack.ingestCluster?.pids() });
-  const url = `${stack.apiUrl!}/v1/transactions`;
-  const prefix = `b${repeat}`;
-  let undoScorer: (() => Promise<void>) | undefined;
-  let next = 0; // event index: event time and customers follow it across phases
-  let ingested = 0;
-  const http = (spec: Omit<Extract<LoadSpec, { kind: 'http' }>, 'kind' | 'url' | 'customers' | 'first'>): Extract<LoadSpec, { kind: 'http' }> => {
-    const s = { kind: 'http' as const, url, customers: plan.customers, first: next, ...spec };
-    next += spec.events;
-    return s;
-  };
+  let r: RepeatRun | undefined;
   try {
-    progress.phase('vafa: warm-up (untimed)');
-    const warm = await runLoad(http({ prefix: `${prefix}w`, events: plan.warmupEvents, perRequest: plan.batchSize, concurrency: 2 }), cleanup, progress);
-    ensureAllAccepted('warm-up', warm, plan.warmupEvents);
-    ingested += warm.events;
-    const warmSingles = Math.min(200, plan.warmupEvents);
-    const warm2 = await runLoad(http({ prefix: `${prefix}v`, events: warmSingles, perRequest: 0, concurrency: 8 }), cleanup, progress);
-    ensureAllAccepted('warm-up', warm2, warmSingles);
-    ingested += warm2.events;
-
-    progress.phase(`vafa: HTTP ingest, batches of ${plan.batchSize}, ${plan.batchConcurrency} clients`);
-    const batchLoad = prepareLoad(http({ prefix: `${prefix}a`, events: plan.batchEvents, perRequest: plan.batchSize, concurrency: plan.batchConcurrency }), cleanup, progress);
-    await batchLoad.ready;
-    await hook.begin();
-    let cpu = new CpuProbe(children());
-    const batch = await batchLoad.start();
-    const httpBatch = fromLoad(batch, cpu.stop(), ingestHere, { per_request: plan.batchSize, concurrency: plan.batchConcurrency, ...profiled(await hook.end('http_batch')) });
-    ensureAllAccepted('HTTP batched', batch, plan.batchEvents);
-    ingested += batch.events;
-
-    progress.phase(`vafa: HTTP ingest, one event a request, ${plan.singleConcurrency} clients`);
-    const singleLoad = prepareLoad(http({ prefix: `${prefix}s`, events: plan.singleEvents, perRequest: 0, concurrency: plan.singleConcurrency }), cleanup, progress);
-    await singleLoad.ready;
-    await hook.begin();
-    cpu = new CpuProbe(children());
-    const single = await singleLoad.start();
-    const httpSingle = fromLoad(single, cpu.stop(), ingestHere, { per_request: 1, concurrency: plan.singleConcurrency, ...profiled(await hook.end('http_single')) });
-    ensureAllAccepted('HTTP single', single, plan.singleEvents);
-    ingested += single.events;
-
+    const run = new RepeatRun(plan, repeat, { cleanup, progress, hook, stack, settings, logger });
+    r = run;
+    await measureWarmup(run);
+    const httpBatch = await measureHttp(run, `vafa: HTTP ingest, batches of ${plan.batchSize}, ${plan.batchConcurrency} clients`, 'HTTP batched', 'http_batch', {
+      prefix: 'a', events: plan.batchEvents, perRequest: plan.batchSize, concurrency: plan.batchConcurrency, reportedPerRequest: plan.batchSize,
+    });
+    const httpSingle = await measureHttp(run, `vafa: HTTP ingest, one event a request, ${plan.singleConcurrency} clients`, 'HTTP single', 'http_single', {
+      prefix: 's', events: plan.singleEvents, perRequest: 0, concurrency: plan.singleConcurrency, reportedPerRequest: 1,
+    });
     let iso: IsoOutcome;
     if (!isoMod.ok) iso = { available: false, reason: isoMod.reason };
     else if (stack.iso8583Port === undefined) iso = { available: false, reason: 'startStack did not start the ISO 8583 listener' };
-    else {
-      progress.phase(`vafa: ISO 8583 ingest, framed 0200 over ${plan.isoConnections} connections`);
-      // Cards belong to known customers (as after their profiles arrived): the adapter's directory lookups hit.
-      const cards = await NatsCardDirectory.open(stack.nc, settings.streamReplicas);
-      for (let c = 0; c < plan.isoCards; c += 100) {
-        await Promise.all(Array.from({ length: Math.min(100, plan.isoCards - c) }, (_, j) =>
-          cards.register(tokenizePan(benchPan(c + j), settings.tokenKey), `BC${String(customerIndex(c + j, plan.customers)).padStart(7, '0')}`)));
-      }
-      const dlqBefore = await streamMessages(stack, STREAM_DLQ);
-      const isoLoad = prepareLoad({
-        kind: 'iso', host: '127.0.0.1', port: stack.iso8583Port, connections: plan.isoConnections, window: plan.isoWindow, events: plan.isoEvents,
-        cards: plan.isoCards, connectionBase: repeat * 100, codecModule: pathToFileURL(ISO_MODULE_PATH).href,
-      }, cleanup, progress);
-      await isoLoad.ready;
-      await hook.begin();
-      cpu = new CpuProbe(children());
-      const load = await isoLoad.start();
-      const dlq = (await streamMessages(stack, STREAM_DLQ)) - dlqBefore;
-      iso = { available: true, ...fromLoad(load, cpu.stop(), ingestHere, { connections: plan.isoConnections, window: plan.isoWindow, dlq, ...profiled(await hook.end('iso8583')) }) };
-      ensureAllAccepted('ISO 8583', load, plan.isoEvents);
-      if (dlq > 0) throw new Error(`ISO 8583: ${dlq} messages went to the DLQ`);
-      ingested += load.events;
-    }
-
-    // JetStream → scorer → ClickHouse: everything ingested above is waiting in TX. The scorer starts
-    // as the scorer role does (`vafa scorer`: its own connection, wired by startStack), in this process.
-    const { churn, model } = await loadChurn(settings);
-    const collector = new BatchCollector();
-    const partitions = settings.scorerPartitions === 'all' ? settings.partitions : settings.scorerPartitions.length;
-    progress.phase(`vafa: scorer drains ${ingested.toLocaleString('en-US')} events from TX into ClickHouse (${partitions} partitions)`);
-    // Checkpoints as the all-in-one keeps them (files next to the local engines) unless VAFA_CHECKPOINTS says otherwise.
-    const checkpointStore = settings.checkpointStore === 'auto' ? 'file' : settings.checkpointStore;
-    const scorerSettings: Settings = Object.freeze({ ...settings, natsUrl: stack.natsUrl, clickhouseUrl: stack.clickhouseUrl, checkpointStore });
-    await hook.begin();
-    cpu = new CpuProbe(children());
-    const t0 = performance.now();
-    const scorerStack = await startStack({ settings: scorerSettings, logger, api: false, scorer: true, churn: churn ?? null, onBatch: collector.onBatch });
-    undoScorer = cleanup.add('scorer', () => scorerStack.stop());
-    const startedS = (performance.now() - t0) / 1000;
-    const tDone = await collector.until(ingested, 600_000, signal, progress);
-    const drainCpu = cpu.stop();
-    const drainSeconds = (tDone - t0) / 1000;
-    const drainProfile = profiled(await hook.end('scorer_drain'));
-    progress.note('verifying: consumers drained, scored_transactions FINAL count');
-    await verifyScored(stack, ingested);
-    const drainRate = ingested / drainSeconds;
-
-    // Steady state: a fixed offered rate below capacity, so latency is not the pre-load's queueing.
-    const rate = Math.max(10, Math.round(drainRate * plan.steadyFraction));
-    const steadyEvents = Math.max(rate, Math.round(rate * plan.steadySeconds));
-    const perRequest = Math.max(1, Math.ceil(rate / 200));
-    progress.phase(`vafa: scorer steady state at ${rate.toLocaleString('en-US')} events/s offered (${Math.round(plan.steadyFraction * 100)} % of drain) for ${plan.steadySeconds} s`);
-    collector.phase = 'steady';
-    const steadyLoad = prepareLoad(http({ prefix: `${prefix}t`, events: steadyEvents, perRequest, concurrency: 64, rate }), cleanup, progress);
-    await steadyLoad.ready;
-    collector.steadyFromMs = Date.now() + plan.steadyWarmupS * 1000;
-    await hook.begin();
-    const steadyCpu = new CpuProbe(children());
-    const steady = await steadyLoad.start();
-    ensureAllAccepted('steady-state load', steady, steadyEvents);
-    ingested += steady.events;
-    await collector.until(ingested, 120_000, signal, progress);
-    const steadyCpuShare = steadyCpu.stop();
-    const steadyProfile = profiled(await hook.end('scorer_steady'));
-    await verifyScored(stack, ingested);
-
+    else iso = await measureIso(run, stack.iso8583Port);
+    const drain = await measureDrain(run);
+    const steady = await measureSteady(run, drain.rate, drain.collector);
     // A fixed offered rate (issue 15's `scorer_steady_5k`): event → durable where the target names it.
-    const fixedPhase = await measureFixedRate(plan, { stack, collector, cleanup, progress, children, http: (spec) => http({ prefix: `${prefix}f`, ...spec }), ingested });
-    ingested = fixedPhase.ingested;
+    const fixedPhase = await measureFixedRate(plan, {
+      stack, collector: drain.collector, cleanup, progress, children: () => run.children(), http: (spec) => run.http({ prefix: `${run.prefix}f`, ...spec }), ingested: run.ingested,
+    });
+    run.ingested = fixedPhase.ingested;
     const { result: scorerFixed, fixed } = fixedPhase;
-    await undoScorer();
-
-    const steadyLatency = collector.steady.latency.summary();
-    const scorerResult: PathResult = {
-      events: ingested - steady.events - fixed.events,
-      seconds: drainSeconds,
-      rate: drainRate,
-      latency: steadyLatency,
-      cpu: { ...drainCpu, roles: roleShares(drainCpu, 'scorer') },
-      extra: {
-        model,
-        partitions,
-        scorer_start_s: startedS,
-        ...drainProfile,
-        drain: { ...batchStats(collector.drain), queueing_latency_ms: collector.drain.latency.summary() },
-        steady: {
-          offered_rate: rate, per_request: perRequest, seconds: steady.seconds, events: steady.events, achieved_ingest_rate: steady.events / steady.seconds,
-          latency_events: steadyLatency.count, warmup_s: plan.steadyWarmupS,
-          ...batchStats(collector.steady),
-          http_latency_ms: latencyOf(steady.latenciesMs), cpu: { ...steadyCpuShare, loadgen_thread_pct: loadgenPct(steady), roles: roleShares(steadyCpuShare, 'scorer', loadgenCpuPct(steady)) },
-          ...steadyProfile,
-        },
-      },
-    };
-    if (steadyLatency.count === 0) throw new Error('scorer steady state: no event latencies were recorded');
+    await run.stopScorer();
+    const scorer = scorerResult(run, drain, steady, fixed);
     return {
-      httpBatch, httpSingle, iso, scorer: scorerResult, scorerFixed,
+      httpBatch, httpSingle, iso, scorer, scorerFixed,
       settings: {
         ingest_workers: stack.ingestCluster?.workers ?? 1, partitions: settings.partitions, scorer_batch: settings.scorerBatch, scorer_wait_ms: settings.scorerWaitMs, checkpoint_ms: settings.checkpointMs,
-        checkpoint_store: checkpointStore, customers: plan.customers, model,
+        checkpoint_store: drain.checkpointStore, customers: plan.customers, model: drain.model,
       },
     };
   } finally {
     progress.note('stopping the stack');
-    await undoScorer?.();
+    await r?.stopScorer();
     await undoStack();
     await undoDir();
   }
+}
+
+type HttpSpec = Extract<LoadSpec, { kind: 'http' }>;
+
+/** One repeat of the full run: its stack, the numbering of its events across phases, what it ingested. */
+class RepeatRun {
+  readonly cleanup: Cleanup;
+  readonly progress: Progress;
+  readonly hook: PhaseHook;
+  readonly stack: Stack;
+  readonly settings: Settings;
+  readonly logger: ReturnType<typeof createLogger>;
+  /** The API ingests in this process (not in a cluster of worker processes). */
+  readonly ingestHere: boolean;
+  readonly prefix: string;
+  /** Events ingested so far. */
+  ingested = 0;
+  private readonly url: string;
+  /** Event index: event time and customers follow it across phases. */
+  private next = 0;
+  private undoScorer: (() => Promise<void>) | undefined;
+
+  constructor(
+    readonly plan: VafaPlan,
+    readonly repeat: number,
+    o: { cleanup: Cleanup; progress: Progress; hook: PhaseHook; stack: Stack; settings: Settings; logger: ReturnType<typeof createLogger> },
+  ) {
+    ({ cleanup: this.cleanup, progress: this.progress, hook: this.hook, stack: this.stack, settings: this.settings, logger: this.logger } = o);
+    this.ingestHere = this.stack.ingestCluster === undefined;
+    if (this.stack.apiUrl === undefined) throw new Error('bench: the stack runs no API');
+    this.url = `${this.stack.apiUrl}/v1/transactions`;
+    this.prefix = `b${repeat}`;
+  }
+
+  /** An HTTP load of the next `spec.events` events. */
+  http(spec: Omit<HttpSpec, 'kind' | 'url' | 'customers' | 'first'>): HttpSpec {
+    const s = { kind: 'http' as const, url: this.url, customers: this.plan.customers, first: this.next, ...spec };
+    this.next += spec.events;
+    return s;
+  }
+
+  children(): Record<string, number | number[] | undefined> {
+    return { 'nats-server': this.stack.localNats?.pid, clickhouse: this.stack.localWarehouse?.pid, ingest: this.stack.ingestCluster?.pids() };
+  }
+
+  /** Registers the scorer's stack for stopping (at the end of its phases, or on a failure). */
+  scorerStarted(scorerStack: Stack): void {
+    this.undoScorer = this.cleanup.add('scorer', () => scorerStack.stop());
+  }
+
+  async stopScorer(): Promise<void> {
+    await this.undoScorer?.();
+  }
+}
+
+/** Untimed: batched and single requests, so that the timed phases find everything warm. */
+async function measureWarmup(r: RepeatRun): Promise<void> {
+  const { plan, cleanup, progress } = r;
+  progress.phase('vafa: warm-up (untimed)');
+  const warm = await runLoad(r.http({ prefix: `${r.prefix}w`, events: plan.warmupEvents, perRequest: plan.batchSize, concurrency: 2 }), cleanup, progress);
+  ensureAllAccepted('warm-up', warm, plan.warmupEvents);
+  r.ingested += warm.events;
+  const warmSingles = Math.min(200, plan.warmupEvents);
+  const warm2 = await runLoad(r.http({ prefix: `${r.prefix}v`, events: warmSingles, perRequest: 0, concurrency: 8 }), cleanup, progress);
+  ensureAllAccepted('warm-up', warm2, warmSingles);
+  r.ingested += warm2.events;
+}
+
+/** One timed HTTP ingest path: `events` events, `perRequest` a request (0: one, unwrapped), `concurrency` clients. */
+async function measureHttp(
+  r: RepeatRun,
+  phase: string,
+  what: string,
+  profileName: string,
+  o: { prefix: string; events: number; perRequest: number; concurrency: number; reportedPerRequest: number },
+): Promise<PathResult> {
+  r.progress.phase(phase);
+  const load = prepareLoad(r.http({ prefix: `${r.prefix}${o.prefix}`, events: o.events, perRequest: o.perRequest, concurrency: o.concurrency }), r.cleanup, r.progress);
+  await load.ready;
+  await r.hook.begin();
+  const cpu = new CpuProbe(r.children());
+  const done = await load.start();
+  const result = fromLoad(done, cpu.stop(), r.ingestHere, { per_request: o.reportedPerRequest, concurrency: o.concurrency, ...profiled(await r.hook.end(profileName)) });
+  ensureAllAccepted(what, done, o.events);
+  r.ingested += done.events;
+  return result;
+}
+
+/** ISO 8583 ingest: framed 0200s over `isoConnections` connections, for cards registered to known customers. */
+async function measureIso(r: RepeatRun, port: number): Promise<IsoOutcome> {
+  const { plan, stack, settings } = r;
+  r.progress.phase(`vafa: ISO 8583 ingest, framed 0200 over ${plan.isoConnections} connections`);
+  // Cards belong to known customers (as after their profiles arrived): the adapter's directory lookups hit.
+  const cards = await NatsCardDirectory.open(stack.nc, settings.streamReplicas);
+  for (let c = 0; c < plan.isoCards; c += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, plan.isoCards - c) }, (_, j) =>
+      cards.register(tokenizePan(benchPan(c + j), settings.tokenKey), `BC${String(customerIndex(c + j, plan.customers)).padStart(7, '0')}`)));
+  }
+  const dlqBefore = await streamMessages(stack, STREAM_DLQ);
+  const isoLoad = prepareLoad({
+    kind: 'iso', host: '127.0.0.1', port, connections: plan.isoConnections, window: plan.isoWindow, events: plan.isoEvents,
+    cards: plan.isoCards, connectionBase: r.repeat * 100, codecModule: pathToFileURL(ISO_MODULE_PATH).href,
+  }, r.cleanup, r.progress);
+  await isoLoad.ready;
+  await r.hook.begin();
+  const cpu = new CpuProbe(r.children());
+  const load = await isoLoad.start();
+  const dlq = (await streamMessages(stack, STREAM_DLQ)) - dlqBefore;
+  const iso: IsoOutcome = { available: true, ...fromLoad(load, cpu.stop(), r.ingestHere, { connections: plan.isoConnections, window: plan.isoWindow, dlq, ...profiled(await r.hook.end('iso8583')) }) };
+  ensureAllAccepted('ISO 8583', load, plan.isoEvents);
+  if (dlq > 0) throw new Error(`ISO 8583: ${dlq} messages went to the DLQ`);
+  r.ingested += load.events;
+  return iso;
+}
+
+/** The drain phase: the scorer started on everything ingested waiting in TX, until it has scored it all. */
+interface Drain {
+  collector: BatchCollector;
+  model: Awaited<ReturnType<typeof loadChurn>>['model'];
+  partitions: number;
+  checkpointStore: Settings['checkpointStore'];
+  startedS: number;
+  seconds: number;
+  rate: number;
+  cpu: CpuShare;
+  profile: ReturnType<typeof profiled>;
+}
+
+/**
+ * JetStream → scorer → ClickHouse: everything ingested so far is waiting in TX. The scorer starts as the
+ * scorer role does (`vafa scorer`: its own connection, wired by startStack), in this process.
+ */
+async function measureDrain(r: RepeatRun): Promise<Drain> {
+  const { settings, stack, progress } = r;
+  const { churn, model } = await loadChurn(settings);
+  const collector = new BatchCollector();
+  const partitions = settings.scorerPartitions === 'all' ? settings.partitions : settings.scorerPartitions.length;
+  progress.phase(`vafa: scorer drains ${r.ingested.toLocaleString('en-US')} events from TX into ClickHouse (${partitions} partitions)`);
+  // Checkpoints as the all-in-one keeps them (files next to the local engines) unless VAFA_CHECKPOINTS says otherwise.
+  const checkpointStore = settings.checkpointStore === 'auto' ? 'file' : settings.checkpointStore;
+  const scorerSettings: Settings = Object.freeze({ ...settings, natsUrl: stack.natsUrl, clickhouseUrl: stack.clickhouseUrl, checkpointStore });
+  await r.hook.begin();
+  const cpu = new CpuProbe(r.children());
+  const t0 = performance.now();
+  const scorerStack = await startStack({ settings: scorerSettings, logger: r.logger, api: false, scorer: true, churn: churn ?? null, onBatch: collector.onBatch });
+  r.scorerStarted(scorerStack);
+  const startedS = (performance.now() - t0) / 1000;
+  const tDone = await collector.until(r.ingested, 600_000, r.cleanup.signal, progress);
+  const drainCpu = cpu.stop();
+  const seconds = (tDone - t0) / 1000;
+  const profile = profiled(await r.hook.end('scorer_drain'));
+  progress.note('verifying: consumers drained, scored_transactions FINAL count');
+  await verifyScored(stack, r.ingested);
+  return { collector, model, partitions, checkpointStore, startedS, seconds, rate: r.ingested / seconds, cpu: drainCpu, profile };
+}
+
+/** The steady phase: what was offered and what came of it. */
+interface Steady {
+  rate: number;
+  perRequest: number;
+  load: LoadResult;
+  cpu: CpuShare;
+  profile: ReturnType<typeof profiled>;
+}
+
+/** Steady state: a fixed offered rate below capacity (a fraction of the drain rate), so latency is not the pre-load's queueing. */
+async function measureSteady(r: RepeatRun, drainRate: number, collector: BatchCollector): Promise<Steady> {
+  const { plan, progress } = r;
+  const rate = Math.max(10, Math.round(drainRate * plan.steadyFraction));
+  const steadyEvents = Math.max(rate, Math.round(rate * plan.steadySeconds));
+  const perRequest = Math.max(1, Math.ceil(rate / 200));
+  progress.phase(`vafa: scorer steady state at ${rate.toLocaleString('en-US')} events/s offered (${Math.round(plan.steadyFraction * 100)} % of drain) for ${plan.steadySeconds} s`);
+  collector.phase = 'steady';
+  const steadyLoad = prepareLoad(r.http({ prefix: `${r.prefix}t`, events: steadyEvents, perRequest, concurrency: 64, rate }), r.cleanup, progress);
+  await steadyLoad.ready;
+  collector.steadyFromMs = Date.now() + plan.steadyWarmupS * 1000;
+  await r.hook.begin();
+  const steadyCpu = new CpuProbe(r.children());
+  const load = await steadyLoad.start();
+  ensureAllAccepted('steady-state load', load, steadyEvents);
+  r.ingested += load.events;
+  await collector.until(r.ingested, 120_000, r.cleanup.signal, progress);
+  const cpu = steadyCpu.stop();
+  const profile = profiled(await r.hook.end('scorer_steady'));
+  await verifyScored(r.stack, r.ingested);
+  return { rate, perRequest, load, cpu, profile };
+}
+
+/** The scorer path's result: drain throughput, steady-state latency, both phases' details. */
+function scorerResult(r: RepeatRun, drain: Drain, steady: Steady, fixed: LoadResult): PathResult {
+  const { collector } = drain;
+  const steadyLatency = collector.steady.latency.summary();
+  if (steadyLatency.count === 0) throw new Error('scorer steady state: no event latencies were recorded');
+  const load = steady.load;
+  return {
+    events: r.ingested - load.events - fixed.events,
+    seconds: drain.seconds,
+    rate: drain.rate,
+    latency: steadyLatency,
+    cpu: { ...drain.cpu, roles: roleShares(drain.cpu, 'scorer') },
+    extra: {
+      model: drain.model,
+      partitions: drain.partitions,
+      scorer_start_s: drain.startedS,
+      ...drain.profile,
+      drain: { ...batchStats(collector.drain), queueing_latency_ms: collector.drain.latency.summary() },
+      steady: {
+        offered_rate: steady.rate, per_request: steady.perRequest, seconds: load.seconds, events: load.events, achieved_ingest_rate: load.events / load.seconds,
+        latency_events: steadyLatency.count, warmup_s: r.plan.steadyWarmupS,
+        ...batchStats(collector.steady),
+        http_latency_ms: latencyOf(load.latenciesMs), cpu: { ...steady.cpu, loadgen_thread_pct: loadgenPct(load), roles: roleShares(steady.cpu, 'scorer', loadgenCpuPct(load)) },
+        ...steady.profile,
+      },
+    },
+  };
 }
 
 /**
