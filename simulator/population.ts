@@ -232,6 +232,10 @@ export function createPopulation(seed: number, count: number, tl: Timeline): Cus
   return customers;
 }
 
+/**
+ * Draws one customer. The draws come in a fixed order (opening, products, spending, places, obligations,
+ * churn, quiet spells, the rest), which the seed's population depends on: a new draw goes at the end.
+ */
 function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, newShare: number, eEst: number): Draft {
   const isNew = rng.chance(newShare);
   const openedAt = isNew
@@ -239,10 +243,49 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     : Math.floor(windowStart - DAY - (9 * YEAR - DAY) * rng.next() ** 1.4);
   const segment = SEGMENTS[rng.weighted(SEGMENT_MIX)] as Segment;
   const branchIdx = rng.weighted(BRANCH_WEIGHTS);
-  const branch = branchId(branchIdx);
   const [ageLo, ageHi] = SEGMENT_AGE[segment];
   const birth = tl.start - rng.range(ageLo, ageHi + 1) * YEAR;
+  const { products, has, sticky } = drawProducts(rng, segment, isNew);
+  const referred = rng.chance(isNew ? REFERRAL_NEW : REFERRAL_ESTABLISHED);
+  const highDecline = rng.chance(HIGH_DECLINE_SHARE);
+  const { rates, amountFactor } = drawSpending(rng, segment, has);
+  const places = drawPlaces(rng, branchIdx);
+  const { obligations, payDay } = drawObligations(rng, { segment, has, openedAt, amountFactor, tl });
+  const churn = drawChurn(rng, { segment, has, sticky, referred, highDecline, isNew, openedAt, obligations, tl, eEst });
+  const quiet = drawQuiet(rng, tl, openedAt);
 
+  const c: Customer = {
+    index: pre,
+    id: '',
+    openedAt,
+    segment,
+    branch: branchId(branchIdx),
+    branchIndex: branchIdx,
+    birthDate: dateOnly(birth),
+    products,
+    cards: rng.chance(0.25) ? ['', ''] : [''],
+    has,
+    rates,
+    amountFactor,
+    declineRate: highDecline ? rng.range(0.07, 0.14) : 0.03 * rng.factor(0.3),
+    hourShift: rng.normal() * 0.8,
+    punctuality: rng.normal() * 3.5 - 2,
+    ...places,
+    obligations,
+    quiet,
+    ...(churn.churnAt !== undefined ? { churnAt: churn.churnAt } : {}),
+    churn: churn.law,
+    satisfactionOffset: churn.satisfactionOffset,
+    incidents: churn.incidents,
+    shockComplaints: churn.shockComplaints,
+    ...(churn.reactivatedAt !== undefined ? { reactivatedAt: churn.reactivatedAt } : {}),
+    ...(payDay !== undefined ? { payDay } : {}),
+  };
+  return { pre, c, referred };
+}
+
+/** The products beyond the current account, by the segment's odds (fewer for a new customer). */
+function drawProducts(rng: Rng, segment: Segment, isNew: boolean): { products: Product[]; has: Customer['has']; sticky: number } {
   const odds = PRODUCT_ODDS[segment];
   const pf = isNew ? NEW_CUSTOMER_PRODUCT_FACTOR : 1;
   const products: Product[] = ['current_account'];
@@ -257,10 +300,11 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     salary: products.includes('direct_deposit'),
     loan: products.includes('installment_loan'),
   };
-  const sticky = STICKY.filter((p) => products.includes(p)).length;
-  const referred = rng.chance(isNew ? REFERRAL_NEW : REFERRAL_ESTABLISHED);
-  const highDecline = rng.chance(HIGH_DECLINE_SHARE);
+  return { products, has, sticky: STICKY.filter((p) => products.includes(p)).length };
+}
 
+/** Daily rates of the unscheduled channels (what the customer lacks lowers them) and the amount factor. */
+function drawSpending(rng: Rng, segment: Segment, has: Customer['has']): { rates: number[]; amountFactor: number } {
   const segRate = SEGMENT_RATE[segment];
   const activity = rng.factor(0.5);
   const rates = RANDOM_CHANNELS.map((ch) => {
@@ -271,8 +315,11 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     if (!has.online && ch === 'transfer') r *= 0.4;
     return r;
   });
-  const amountFactor = SEGMENT_AMOUNT[segment] * rng.factor(0.35);
+  return { rates, amountFactor: SEGMENT_AMOUNT[segment] * rng.factor(0.35) };
+}
 
+/** Where the customer pays: POS merchants (mostly near the home branch), fuel stations, online merchants, ATMs. */
+function drawPlaces(rng: Rng, branchIdx: number): Pick<Customer, 'posMerchants' | 'posWeights' | 'fuel' | 'online' | 'atms'> {
   const nMcc = 3 + rng.int(4);
   const chosen = new Set<number>();
   while (chosen.size < nMcc) chosen.add(rng.weighted(MCC_WEIGHTS));
@@ -292,9 +339,17 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     const b = k === 0 ? branchIdx : rng.weighted(BRANCH_WEIGHTS);
     return { terminal: `ATM-${branchId(b)}-${1 + rng.int(ATMS_PER_BRANCH)}`, branch: branchId(b) };
   });
+  return { posMerchants, posWeights, fuel, online, atms };
+}
 
+/** Scheduled payments: bills (at the branch without bill pay), an installment loan, a salary (and its pay day). */
+function drawObligations(
+  rng: Rng,
+  o: { segment: Segment; has: Customer['has']; openedAt: number; amountFactor: number; tl: Timeline },
+): { obligations: Obligation[]; payDay: number | undefined } {
+  const { segment, has, amountFactor, tl } = o;
   const obligations: Obligation[] = [];
-  const activeFrom = openedAt + 10 * DAY;
+  const activeFrom = o.openedAt + 10 * DAY;
   const nBills = has.bill ? 1 + rng.int(4) : 1 + rng.int(2);
   const billers = new Set<number>();
   while (billers.size < nBills) billers.add(rng.weighted(BILLER_WEIGHTS));
@@ -320,21 +375,41 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     obligations.push({
       kind: 'salary', id: `EMP${String(employer + 1).padStart(4, '0')}`, dueDay: payDay,
       amount: AMOUNT.salary.median * Math.sqrt(amountFactor) * pension * rng.factor(AMOUNT.salary.sigma),
-      winter: 1, atBranch: false, coverage: 1, from: openedAt + 3 * DAY, until: Infinity,
+      winter: 1, atBranch: false, coverage: 1, from: o.openedAt + 3 * DAY, until: Infinity,
     });
   }
+  return { obligations, payDay };
+}
 
-  // Churn: static risk multipliers shape the baseline (normalized by their expectation); what happens
-  // to the customer (shocks) raises it for a while; drift begins when the integrated hazard passes a draw.
-  const feeExposure = (has.bill ? 0.7 : 1.5) * (segment === 'affluent' ? 0.6 : 1) * rng.factor(0.3);
+/** What the churn process decides for a customer. */
+interface ChurnDraw {
+  law: ChurnLaw;
+  churnAt: number | undefined;
+  reactivatedAt: number | undefined;
+  satisfactionOffset: number;
+  incidents: Customer['incidents'];
+  shockComplaints: ShockComplaint[];
+}
+
+/**
+ * Churn: static risk multipliers shape the baseline (normalized by their expectation); what happens to the
+ * customer (shocks) raises it for a while; drift begins when the integrated hazard passes a draw. A life
+ * event ends the salary (`obligations` is changed in place).
+ */
+function drawChurn(
+  rng: Rng,
+  o: { segment: Segment; has: Customer['has']; sticky: number; referred: boolean; highDecline: boolean; isNew: boolean; openedAt: number; obligations: Obligation[]; tl: Timeline; eEst: number },
+): ChurnDraw {
+  const { segment, openedAt, obligations, tl } = o;
+  const feeExposure = (o.has.bill ? 0.7 : 1.5) * (segment === 'affluent' ? 0.6 : 1) * rng.factor(0.3);
   const latent = rng.factor(LATENT_RISK_SIGMA);
   const satisfactionOffset = SATISFACTION_SIGMA * rng.normal();
   const unhappy = Math.exp(-UNHAPPY_RISK * satisfactionOffset - (UNHAPPY_RISK * SATISFACTION_SIGMA) ** 2 / 2);
-  const risk = STICKY_RISK ** sticky * SEGMENT_RISK[segment] * (referred ? REFERRED_RISK : 1) * (highDecline ? HIGH_DECLINE_RISK : 1) * latent * unhappy;
-  const from = isNew ? openedAt : Math.max(openedAt, tl.start - Math.ceil(DRIFT_DAYS[1]) * DAY);
-  const closures = obligations.filter((o) => o.kind === 'loan').map((o) => o.until);
+  const risk = STICKY_RISK ** o.sticky * SEGMENT_RISK[segment] * (o.referred ? REFERRED_RISK : 1) * (o.highDecline ? HIGH_DECLINE_RISK : 1) * latent * unhappy;
+  const from = o.isNew ? openedAt : Math.max(openedAt, tl.start - Math.ceil(DRIFT_DAYS[1]) * DAY);
+  const closures = obligations.filter((x) => x.kind === 'loan').map((x) => x.until);
   const law: ChurnLaw = {
-    base: (BASE_DRIFT * risk) / eEst,
+    base: (BASE_DRIFT * risk) / o.eEst,
     feeExposure,
     shocks: drawShocks(rng, from, tl.horizon, feeExposure, closures),
   };
@@ -352,12 +427,16 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     if (back < tl.horizon) reactivatedAt = back;
   }
   const lifeEvent = law.shocks.find((x) => x.kind === 'life_event');
-  const salary = obligations.find((o) => o.kind === 'salary');
+  const salary = obligations.find((x) => x.kind === 'salary');
   if (lifeEvent && salary) salary.until = Math.max(salary.from, lifeEvent.at);
   const incidents = law.shocks.filter((x) => x.kind === 'incident')
     .map((x) => ({ from: x.at, until: x.at + Math.floor(rng.range(INCIDENT_DAYS[0], INCIDENT_DAYS[1]) * DAY), complained: x.complained === true }));
   const shockComplaints = law.shocks.filter((x) => SHOCK_COMPLAINT[x.kind] !== undefined).map((x) => ({ at: x.at, kind: x.kind, u: rng.next() }));
+  return { law, churnAt, reactivatedAt, satisfactionOffset, incidents, shockComplaints };
+}
 
+/** Spells of little activity over the customer's simulated span (about 1.2 a year). */
+function drawQuiet(rng: Rng, tl: Timeline, openedAt: number): QuietSpell[] {
   const quiet: QuietSpell[] = [];
   const spanStart = Math.max(tl.start, openedAt);
   const nQuiet = rng.poisson(((tl.end - spanStart) / YEAR) * 1.2);
@@ -365,39 +444,7 @@ function drawCustomer(rng: Rng, pre: number, tl: Timeline, windowStart: number, 
     const from = Math.floor(rng.range(spanStart, tl.end));
     quiet.push({ from, until: from + Math.floor(rng.range(5, 25) * DAY), factor: rng.range(0.1, 0.5) });
   }
-
-  const c: Customer = {
-    index: pre,
-    id: '',
-    openedAt,
-    segment,
-    branch,
-    branchIndex: branchIdx,
-    birthDate: dateOnly(birth),
-    products,
-    cards: rng.chance(0.25) ? ['', ''] : [''],
-    has,
-    rates,
-    amountFactor,
-    declineRate: highDecline ? rng.range(0.07, 0.14) : 0.03 * rng.factor(0.3),
-    hourShift: rng.normal() * 0.8,
-    punctuality: rng.normal() * 3.5 - 2,
-    posMerchants,
-    posWeights,
-    fuel,
-    online,
-    atms,
-    obligations,
-    quiet,
-    ...(churnAt !== undefined ? { churnAt } : {}),
-    churn: law,
-    satisfactionOffset,
-    incidents,
-    shockComplaints,
-    ...(reactivatedAt !== undefined ? { reactivatedAt } : {}),
-    ...(payDay !== undefined ? { payDay } : {}),
-  };
-  return { pre, c, referred };
+  return quiet;
 }
 
 /** The profile the bank holds (closing dates are not included: the profile is known up front, churn is what the model predicts). */

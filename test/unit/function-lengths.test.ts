@@ -13,7 +13,6 @@ const LIMIT = 80;
 
 /** [file, name, lines]: the functions over LIMIT today (issue 20: split them, then lower or drop their entries). */
 const STILL_LONG: readonly (readonly [string, string, number])[] = [
-  ['simulator/population.ts', 'drawCustomer', 167],
   ['scorer/core/offers/catalogue.ts', 'compile', 161],
   ['bench/million-scorer.ts', 'main', 149],
   ['scorer/core/loyalty/rules.ts', 'compile', 137],
