@@ -257,46 +257,7 @@ export async function loadChurnScorer(manifestPath: string, logger: Logger, opts
   const registry = new ModelRegistry(first);
   const log = logger.child({ component: 'churn-model' });
   log.info({ model: first.version, features: first.features.length, manifest: manifestPath, notes: first.notes, reasons: plans.get(first) ?? 'none' }, 'churn model loaded');
-
-  let reloading: Promise<ReloadOutcome> | undefined;
-  let again = false;
-  let closed = false;
-
-  const reloadOnce = async (): Promise<ReloadOutcome> => {
-    let next: ChurnModel;
-    try {
-      next = await loadChecked(manifestPath, loadOpts, opts.reasons);
-    } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
-      log.error({ manifest: manifestPath, running: registry.version, err: error }, 'new churn model refused; the running model stays');
-      return { status: 'refused', error };
-    }
-    const from = registry.version;
-    if (closed) {
-      await next.close();
-      return { status: 'unchanged', version: from };
-    }
-    // Rows are built per batch from the pinned model's own feature list, so a new feature set is safe.
-    void registry.swap(next, { allowFeatureChange: true }).catch((err: Error) => log.warn({ err: err.message }, 'closing the retired churn model failed'));
-    log.info({ from, to: next.version, features: next.features.length, reasons: plans.get(next) ?? 'none' }, 'churn model swapped');
-    return from === next.version ? { status: 'unchanged', version: from } : { status: 'swapped', from, to: next.version };
-  };
-
-  const reload = (): Promise<ReloadOutcome> => {
-    if (reloading) {
-      again = true;
-      return reloading;
-    }
-    reloading = (async () => {
-      let out: ReloadOutcome;
-      do {
-        again = false;
-        out = await reloadOnce();
-      } while (again && !closed);
-      return out;
-    })().finally(() => (reloading = undefined));
-    return reloading;
-  };
+  const reloader = new Reloader(registry, () => loadChecked(manifestPath, loadOpts, opts.reasons), manifestPath, log);
 
   const interval = opts.watchIntervalMs ?? 2000;
   const onChange = (cur: Stats, prev: Stats): void => {
@@ -305,7 +266,7 @@ export async function loadChurnScorer(manifestPath: string, logger: Logger, opts
       log.warn({ manifest: manifestPath, running: registry.version }, 'churn model manifest removed; the running model stays');
       return;
     }
-    void reload();
+    void reloader.reload();
   };
   if (interval > 0) watchFile(manifestPath, { interval, persistent: false }, onChange);
 
@@ -316,43 +277,108 @@ export async function loadChurnScorer(manifestPath: string, logger: Logger, opts
     get current() {
       return registry.current;
     },
-    reload,
+    reload: () => reloader.reload(),
     scoreBatch(features: readonly Record<string, number>[]): Promise<Score[]> {
-      return registry.use(async (model) => {
-        const mapping = checkModelFeatures(model);
-        const w = mapping.width;
-        const n = features.length;
-        const rows = new Float32Array(n * w);
-        const scratch = new Float64Array(FEATURE_NAMES.length);
-        for (let i = 0; i < n; i++) writeRow(rows, i * w, features[i]!, mapping, scratch);
-        const p = await model.scoreBatch(rows, n);
-        const out: Score[] = new Array<Score>(n);
-        for (let i = 0; i < n; i++) out[i] = { probability: p[i]!, modelVersion: model.version };
-        const plan = plans.get(model);
-        if (plan) await attachReasons(model, mapping, plan, features, rows, out);
-        return out;
-      });
+      return registry.use((model) => scoreWith(model, features));
     },
     explain(features, k = 3, method = 'path') {
-      return registry.use(async (model) => {
-        const ex = explainers.get(model);
-        if (!ex) return features.map(() => undefined);
-        const mapping = checkModelFeatures(model);
-        if ('kind' in ex && ex.kind === 'occlusion') return occlusionReasons(model, mapping, ex, features, k);
-        const row = new Float32Array(mapping.width);
-        const scratch = new Float64Array(FEATURE_NAMES.length);
-        const trained = ex as Explainer;
-        return features.map((v) => {
-          writeRow(row, 0, v, mapping, scratch);
-          return explain(trained, row, k, method).top;
-        });
-      });
+      return registry.use((model) => explainWith(model, features, k, method));
     },
     async close() {
-      closed = true;
+      reloader.closed = true;
       if (interval > 0) unwatchFile(manifestPath, onChange);
-      await reloading?.catch(() => undefined);
+      await reloader.settled();
       await registry.close();
     },
   };
+}
+
+/**
+ * Reloads of the manifest, one at a time: a reload asked for while one runs makes it run once more, so
+ * the last change is always loaded. A model refused leaves the running one.
+ */
+class Reloader {
+  /** Set by close(): a model loaded after it is closed, not swapped in. */
+  closed = false;
+  private reloading: Promise<ReloadOutcome> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly load: () => Promise<ChurnModel>,
+    private readonly manifestPath: string,
+    private readonly log: Logger,
+  ) {}
+
+  reload(): Promise<ReloadOutcome> {
+    if (this.reloading) {
+      this.again = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      let out: ReloadOutcome;
+      do {
+        this.again = false;
+        out = await this.reloadOnce();
+      } while (this.again && !this.closed);
+      return out;
+    })().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  /** Resolves once the reload running (if any) is over. */
+  async settled(): Promise<void> {
+    await this.reloading?.catch(() => undefined);
+  }
+
+  private async reloadOnce(): Promise<ReloadOutcome> {
+    let next: ChurnModel;
+    try {
+      next = await this.load();
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      this.log.error({ manifest: this.manifestPath, running: this.registry.version, err: error }, 'new churn model refused; the running model stays');
+      return { status: 'refused', error };
+    }
+    const from = this.registry.version;
+    if (this.closed) {
+      await next.close();
+      return { status: 'unchanged', version: from };
+    }
+    // Rows are built per batch from the pinned model's own feature list, so a new feature set is safe.
+    void this.registry.swap(next, { allowFeatureChange: true }).catch((err: Error) => this.log.warn({ err: err.message }, 'closing the retired churn model failed'));
+    this.log.info({ from, to: next.version, features: next.features.length, reasons: plans.get(next) ?? 'none' }, 'churn model swapped');
+    return from === next.version ? { status: 'unchanged', version: from } : { status: 'swapped', from, to: next.version };
+  }
+}
+
+/** One batch scored on `model`: a probability per vector, with reasons when the model's plan asks for them. */
+async function scoreWith(model: ChurnModel, features: readonly Record<string, number>[]): Promise<Score[]> {
+  const mapping = checkModelFeatures(model);
+  const w = mapping.width;
+  const n = features.length;
+  const rows = new Float32Array(n * w);
+  const scratch = new Float64Array(FEATURE_NAMES.length);
+  for (let i = 0; i < n; i++) writeRow(rows, i * w, features[i]!, mapping, scratch);
+  const p = await model.scoreBatch(rows, n);
+  const out: Score[] = new Array<Score>(n);
+  for (let i = 0; i < n; i++) out[i] = { probability: p[i]!, modelVersion: model.version };
+  const plan = plans.get(model);
+  if (plan) await attachReasons(model, mapping, plan, features, rows, out);
+  return out;
+}
+
+/** The top `k` reasons of each vector's score on `model` (undefined per row without an explainer). */
+async function explainWith(model: ChurnModel, features: readonly Record<string, number>[], k: number, method: 'path' | 'treeshap'): Promise<(Reason[] | undefined)[]> {
+  const ex = explainers.get(model);
+  if (!ex) return features.map(() => undefined);
+  const mapping = checkModelFeatures(model);
+  if ('kind' in ex && ex.kind === 'occlusion') return occlusionReasons(model, mapping, ex, features, k);
+  const row = new Float32Array(mapping.width);
+  const scratch = new Float64Array(FEATURE_NAMES.length);
+  const trained = ex as Explainer;
+  return features.map((v) => {
+    writeRow(row, 0, v, mapping, scratch);
+    return explain(trained, row, k, method).top;
+  });
 }

@@ -21,7 +21,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['cli/train.ts', 'trainTabular', 117],
   ['bench/main.ts', 'runBench', 108],
   ['platform/warehouse/sql.ts', 'analyzeInsert', 105],
-  ['scorer/runtime/churn.ts', 'loadChurnScorer', 105],
   ['models/expr.ts', 'parseExpr', 104],
   ['ingest/iso8583/server.ts', 'Connection.process', 102],
   ['training/table.ts', 'tabularDataset', 101],
