@@ -77,59 +77,78 @@ function loginPage(error: string | undefined, next: string): string {
 /** Only a local path may follow a sign-in (no open redirect). */
 const safeNext = (next: unknown): string => (typeof next === 'string' && /^\/(?![/\\])[^\s]*$/.test(next) && !next.startsWith('/login') ? next : '/');
 
+/**
+ * The access routes: dashboard sign-in and sign-out, the caller's session, the admin API over the keys
+ * and the access audit, and the erasures (api/erasure.ts).
+ */
 export async function registerAccessRoutes(app: FastifyInstance, deps: AccessRouteDeps): Promise<void> {
-  const { keys, sessions, send } = deps;
-  const secure = (req: FastifyRequest): string => (req.protocol === 'https' || (fromTrustedProxy(req, deps.proxy) && req.headers['x-forwarded-proto'] === 'https') ? '; Secure' : '');
+  await app.register(async (sub) => registerSignIn(sub, deps));
+  app.get('/api/session', { config: { scope: 'read' }, schema: { hide: true } }, async (req) => ({
+    id: req.principal?.id ?? 'anonymous', via: req.principal?.via ?? 'open', scopes: [...(req.principal?.scopes ?? [])], auth: deps.keys.enabled,
+  }));
+  registerKeyRoutes(app, deps);
+  registerAuditRoute(app, deps);
+  registerErasureRoutes(app, { warehouse: deps.warehouse, database: deps.database, audit: deps.audit, clientAddress: (req) => clientAddress(req, deps.proxy), send: deps.send, ...(deps.forgetInScorer ? { forgetInScorer: deps.forgetInScorer } : {}) });
+}
 
-  await app.register(async (sub) => {
-    // The sign-in form posts application/x-www-form-urlencoded; only these routes accept it.
-    sub.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
-      done(null, Object.fromEntries(new URLSearchParams(body as string)));
-    });
+/** `; Secure` on a cookie sent over HTTPS (directly, or behind the trusted proxy). */
+function secureFlag(req: FastifyRequest, proxy: ProxyAuth | undefined): string {
+  return req.protocol === 'https' || (fromTrustedProxy(req, proxy) && req.headers['x-forwarded-proto'] === 'https') ? '; Secure' : '';
+}
 
-    sub.get('/login', { config: { scope: 'public' }, schema: { hide: true } }, async (req, reply) => {
-      const q = req.query as { error?: string; next?: string };
-      return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(q.error, safeNext(q.next)));
-    });
-
-    sub.post('/login', {
-      config: { scope: 'public' }, bodyLimit: 4096,
-      schema: { tags: ['access'], summary: 'Dashboard sign-in: a key with the read scope in, an HttpOnly SameSite=Strict session cookie out' },
-    }, async (req, reply) => {
-      const form = req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') ?? false;
-      const body = (req.body ?? {}) as { key?: unknown; next?: unknown };
-      const next = safeNext(body.next);
-      const cred = typeof body.key === 'string' ? keys.lookup(body.key.trim()) : undefined;
-      const fail = (why: 'invalid' | 'scope'): FastifyReply => {
-        if (cred) req.principal = { id: cred.id, scopes: cred.scopes, via: 'bearer' };
-        req.auditAction = 'auth.login_failed';
-        if (form) return reply.redirect(`/login?error=${why}&next=${encodeURIComponent(next)}`, 303);
-        return why === 'invalid' ? send(reply, 'VAFA_UNAUTHORIZED') : send(reply, 'VAFA_FORBIDDEN', { required_scope: 'read' });
-      };
-      if (!cred) return fail('invalid');
-      if (!cred.scopes.has('read')) return fail('scope');
-      const s = sessions.create(cred);
-      req.principal = { id: cred.id, scopes: new Set(['read']), via: 'session' };
-      req.auditAction = 'auth.login';
-      const maxAge = Math.floor(sessions.ttlMs / 1000);
-      reply.header('set-cookie', `${SESSION_COOKIE}=${s.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secure(req)}`).header('cache-control', 'no-store');
-      if (form) return reply.redirect(next, 303);
-      return reply.send({ id: cred.id, scopes: ['read'], expires_at: new Date(s.expiresAt).toISOString() });
-    });
-
-    sub.post('/logout', { config: { scope: 'public', audit: 'auth.logout' }, schema: { tags: ['access'], summary: 'Ends the dashboard session' } }, async (req, reply) => {
-      const token = cookieValue(req, SESSION_COOKIE);
-      if (token) sessions.delete(token);
-      reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secure(req)}`);
-      if (req.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) return reply.redirect('/login', 303);
-      return reply.code(204).send();
-    });
+/** GET and POST /login, POST /logout, in their own scope: only they accept the sign-in form's body. */
+function registerSignIn(sub: FastifyInstance, deps: AccessRouteDeps): void {
+  const { sessions } = deps;
+  // The sign-in form posts application/x-www-form-urlencoded; only these routes accept it.
+  sub.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 4096 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
 
-  app.get('/api/session', { config: { scope: 'read' }, schema: { hide: true } }, async (req) => ({
-    id: req.principal?.id ?? 'anonymous', via: req.principal?.via ?? 'open', scopes: [...(req.principal?.scopes ?? [])], auth: keys.enabled,
-  }));
+  sub.get('/login', { config: { scope: 'public' }, schema: { hide: true } }, async (req, reply) => {
+    const q = req.query as { error?: string; next?: string };
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(loginPage(q.error, safeNext(q.next)));
+  });
 
+  sub.post('/login', {
+    config: { scope: 'public' }, bodyLimit: 4096,
+    schema: { tags: ['access'], summary: 'Dashboard sign-in: a key with the read scope in, an HttpOnly SameSite=Strict session cookie out' },
+  }, async (req, reply) => await signIn(deps, req, reply));
+
+  sub.post('/logout', { config: { scope: 'public', audit: 'auth.logout' }, schema: { tags: ['access'], summary: 'Ends the dashboard session' } }, async (req, reply) => {
+    const token = cookieValue(req, SESSION_COOKIE);
+    if (token) sessions.delete(token);
+    reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${secureFlag(req, deps.proxy)}`);
+    if (req.headers['content-type']?.startsWith('application/x-www-form-urlencoded')) return reply.redirect('/login', 303);
+    return reply.code(204).send();
+  });
+}
+
+/** POST /login: a key with the `read` scope opens a session (cookie); a form is redirected, JSON answered. */
+async function signIn(deps: AccessRouteDeps, req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const { keys, sessions, send } = deps;
+  const form = req.headers['content-type']?.startsWith('application/x-www-form-urlencoded') ?? false;
+  const body = (req.body ?? {}) as { key?: unknown; next?: unknown };
+  const next = safeNext(body.next);
+  const cred = typeof body.key === 'string' ? keys.lookup(body.key.trim()) : undefined;
+  const fail = (why: 'invalid' | 'scope'): FastifyReply => {
+    if (cred) req.principal = { id: cred.id, scopes: cred.scopes, via: 'bearer' };
+    req.auditAction = 'auth.login_failed';
+    if (form) return reply.redirect(`/login?error=${why}&next=${encodeURIComponent(next)}`, 303);
+    return why === 'invalid' ? send(reply, 'VAFA_UNAUTHORIZED') : send(reply, 'VAFA_FORBIDDEN', { required_scope: 'read' });
+  };
+  if (!cred) return fail('invalid');
+  if (!cred.scopes.has('read')) return fail('scope');
+  const s = sessions.create(cred);
+  req.principal = { id: cred.id, scopes: new Set(['read']), via: 'session' };
+  req.auditAction = 'auth.login';
+  const maxAge = Math.floor(sessions.ttlMs / 1000);
+  reply.header('set-cookie', `${SESSION_COOKIE}=${s.token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${secureFlag(req, deps.proxy)}`).header('cache-control', 'no-store');
+  if (form) return reply.redirect(next, 303);
+  return reply.send({ id: cred.id, scopes: ['read'], expires_at: new Date(s.expiresAt).toISOString() });
+}
+
+/** GET /v1/admin/keys and POST /v1/admin/keys/reload. */
+function registerKeyRoutes(app: FastifyInstance, { keys, send }: AccessRouteDeps): void {
   app.get('/v1/admin/keys', {
     config: { scope: 'admin', audit: 'admin.keys.list' },
     schema: { tags: ['admin'], summary: 'The keys in force: id, scopes and source (never a key or its hash)', security: [{ bearer: [] }] },
@@ -142,7 +161,10 @@ export async function registerAccessRoutes(app: FastifyInstance, deps: AccessRou
     const r = await keys.reload();
     return r.ok ? { reloaded: true, keys: r.keys } : send(reply, 'VAFA_KEY_FILE_REFUSED', {}, `The key file was refused; the keys in force stay. ${r.error}`);
   });
+}
 
+/** GET /v1/admin/audit: the access audit, newest first, by customer, principal or action. */
+function registerAuditRoute(app: FastifyInstance, deps: AccessRouteDeps): void {
   app.get('/v1/admin/audit', {
     config: { scope: 'admin', audit: 'admin.audit.read' },
     schema: {
@@ -168,9 +190,7 @@ export async function registerAccessRoutes(app: FastifyInstance, deps: AccessRou
       return { entries: await rs.json() };
     } catch (err) {
       req.log.warn({ err: (err as Error).message }, 'warehouse query failed');
-      return send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');
+      return deps.send(reply, 'VAFA_WAREHOUSE_UNAVAILABLE');
     }
   });
-
-  registerErasureRoutes(app, { warehouse: deps.warehouse, database: deps.database, audit: deps.audit, clientAddress: (req) => clientAddress(req, deps.proxy), send, ...(deps.forgetInScorer ? { forgetInScorer: deps.forgetInScorer } : {}) });
 }

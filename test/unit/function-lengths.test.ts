@@ -24,7 +24,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['models/expr.ts', 'parseExpr', 104],
   ['ingest/iso8583/server.ts', 'Connection.process', 102],
   ['training/table.ts', 'tabularDataset', 101],
-  ['api/access.ts', 'registerAccessRoutes', 97],
   ['scorer/core/offers/engine.ts', 'offersOnEvent', 97],
   ['cli/up.ts', 'run', 95],
   ['scorer/core/offers/catalogue.ts', 'compile/(arrow in map)', 95],
