@@ -122,74 +122,20 @@ function topFractionThreshold(p: Float64Array, fraction: number): number {
 export function trainChurnModel(data: ChurnDataset, opts: TrainChurnOptions): TrainedChurnModel {
   const split = timeSplit(data, opts.holdout);
   const { test, cutoff } = split;
-  let { train } = split;
   const nf = data.features.length;
   const trainedAt = opts.trainedAt ?? new Date().toISOString();
   const name = opts.name ?? `churn-${opts.algorithm}`;
   const kind: MetricsReport['split']['kind'] = 'random' in opts.holdout ? 'random' : 'folds' in opts.holdout ? 'fold' : 'time';
 
   // Logistic regression cannot take NaN: impute the training mean (the manifest says so, the scorer does it).
-  let imputed: { feature: string; mean: number }[] | undefined;
-  let means: Float64Array | undefined;
-  if (opts.algorithm === 'logreg' && train.x.some((v) => Number.isNaN(v))) {
-    const sum = new Float64Array(nf);
-    const cnt = new Float64Array(nf);
-    const missing = new Uint8Array(nf);
-    for (let i = 0; i < train.y.length; i++) {
-      for (let f = 0; f < nf; f++) {
-        const v = train.x[i * nf + f]!;
-        if (Number.isNaN(v)) missing[f] = 1;
-        else {
-          sum[f]! += v;
-          cnt[f]!++;
-        }
-      }
-    }
-    means = sum.map((v, f) => (cnt[f]! > 0 ? v / cnt[f]! : 0));
-    imputed = [];
-    for (let f = 0; f < nf; f++) if (missing[f]) imputed.push({ feature: data.features[f]!, mean: means[f]! });
-  }
-  const fill = (x: Float32Array): Float32Array => {
-    if (!means) return x;
-    const m = means;
-    return x.map((v, i) => (Number.isNaN(v) ? m[i % nf]! : v));
-  };
-
+  const imputation = opts.algorithm === 'logreg' && split.train.x.some((v) => Number.isNaN(v)) ? trainingMeans(split.train, data.features) : undefined;
+  const fill = imputer(imputation?.means, nf);
   // Calibration slice: carved out of the training rows, never seen by the model.
   const calMethod = opts.calibration ?? 'none';
-  let calRows: ChurnDataset | undefined;
-  if (calMethod !== 'none') {
-    const pick = stratifiedSample(train.y, opts.calibrationFraction ?? 0.2, 7);
-    const fit: number[] = [];
-    const cal: number[] = [];
-    for (let i = 0; i < train.y.length; i++) (pick[i] ? cal : fit).push(i);
-    calRows = selectRows(train, cal);
-    train = selectRows(train, fit);
-  }
+  const { train, calRows } = calMethod !== 'none' ? carveCalibration(split.train, opts.calibrationFraction ?? 0.2) : { train: split.train, calRows: undefined };
+  const { model, predictRaw, importance } = fitModel(opts, train, data.features, fill);
+  const { calibration, predict } = calRows && calMethod !== 'none' ? calibrate(predictRaw, calRows, calMethod) : { calibration: undefined, predict: predictRaw };
 
-  let model: GbtModel | LogregModel;
-  let predictRaw: (x: Float32Array, n?: number) => Float64Array;
-  let importance: { feature: string; value: number }[];
-  if (opts.algorithm === 'gbt') {
-    const m = trainGbt(train.x, train.y, nf, opts.gbt);
-    model = m;
-    predictRaw = (x, n) => gbtPredict(m, x, n);
-    importance = data.features.map((feature, j) => ({ feature, value: m.gainByFeature[j]! }));
-  } else {
-    const m = trainLogreg(fill(train.x), train.y, nf, opts.logreg);
-    model = m;
-    predictRaw = (x, n) => logregPredict(m, fill(x), n);
-    importance = data.features.map((feature, j) => ({ feature, value: m.coef[j]! }));
-  }
-  importance.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
-  let calibration: Calibration | undefined;
-  let predict = predictRaw;
-  if (calRows && calMethod !== 'none') {
-    const pCal = predictRaw(calRows.x);
-    calibration = calMethod === 'platt' ? fitPlatt(calRows.y, pCal) : fitIsotonic(calRows.y, pCal);
-    const f = calibrator(calibration);
-    predict = (x, n) => predictRaw(x, n).map((p) => Math.fround(f(Math.fround(p))));
-  }
   const pTrain = predict(train.x);
   const pTest = predict(test.x);
   const holdout = evaluate(test.y, pTest);
@@ -204,30 +150,7 @@ export function trainChurnModel(data: ChurnDataset, opts: TrainChurnOptions): Tr
   const exported = model.kind === 'gbt'
     ? exportGbt(model, { ...common, trees: opts.trees ?? 'classifier' })
     : exportLogreg(model, { ...common, scaling: opts.scaling ?? 'nodes' });
-  const imputeOf = new Map((imputed ?? []).map((x) => [x.feature, x.mean]));
-  const manifest: Manifest = {
-    format: MANIFEST_FORMAT,
-    version: opts.version,
-    onnx: `${name}.onnx`,
-    input: { name: exported.input.name, shape: exported.input.shape },
-    features: data.features.map((f, j) => {
-      const mean = imputeOf.get(f);
-      return {
-        name: f,
-        ...(mean !== undefined ? { impute: { mean } } : {}),
-        ...(exported.scales ? { scale: exported.scales[j]! } : {}),
-      };
-    }),
-    output: {
-      name: exported.output.name, kind: exported.output.kind, positive_class: exported.output.positiveClass,
-      column: exported.output.column,
-    },
-    threshold,
-    ...(calibration ? { calibration } : {}),
-    explain: `${name}.explain.json`,
-    trained_at: trainedAt,
-    metrics: headline,
-  };
+  const manifest = manifestOf({ version: opts.version, name, features: data.features, exported, imputed: imputation?.imputed, threshold, calibration, trainedAt, headline });
   const report: MetricsReport = {
     version: opts.version, algorithm: opts.algorithm, params: model.params, trained_at: trainedAt, features: data.features,
     split: {
@@ -240,10 +163,124 @@ export function trainChurnModel(data: ChurnDataset, opts: TrainChurnOptions): Tr
     ...(calibration && calRows ? {
       calibration: { method: calibration.method, rows: calRows.y.length, holdout_uncalibrated: evaluate(test.y, predictRaw(test.x)) },
     } : {}),
-    ...(imputed ? { imputed } : {}),
+    ...(imputation ? { imputed: imputation.imputed } : {}),
   };
   const explainer = explainerOf(model, data.features);
   return { model, predict, predictRaw, exported, explainer, manifest, report, name };
+}
+
+type Predict = (x: Float32Array, n?: number) => Float64Array;
+
+/** The training mean of every feature, and the features that had missing values (the ones imputed). */
+function trainingMeans(train: ChurnDataset, features: readonly string[]): { means: Float64Array; imputed: { feature: string; mean: number }[] } {
+  const nf = features.length;
+  const sum = new Float64Array(nf);
+  const cnt = new Float64Array(nf);
+  const missing = new Uint8Array(nf);
+  for (let i = 0; i < train.y.length; i++) {
+    for (let f = 0; f < nf; f++) {
+      const v = train.x[i * nf + f]!;
+      if (Number.isNaN(v)) missing[f] = 1;
+      else {
+        sum[f]! += v;
+        cnt[f]!++;
+      }
+    }
+  }
+  const means = sum.map((v, f) => (cnt[f]! > 0 ? v / cnt[f]! : 0));
+  const imputed: { feature: string; mean: number }[] = [];
+  for (let f = 0; f < nf; f++) if (missing[f]) imputed.push({ feature: features[f]!, mean: means[f]! });
+  return { means, imputed };
+}
+
+/** Rows with each missing value replaced by its feature's mean; without means, the rows as they are. */
+function imputer(means: Float64Array | undefined, nf: number): (x: Float32Array) => Float32Array {
+  return (x) => {
+    if (!means) return x;
+    return x.map((v, i) => (Number.isNaN(v) ? means[i % nf]! : v));
+  };
+}
+
+/** Splits the training rows into the ones the model fits and a stratified calibration slice. */
+function carveCalibration(train: ChurnDataset, fraction: number): { train: ChurnDataset; calRows: ChurnDataset } {
+  const pick = stratifiedSample(train.y, fraction, 7);
+  const fit: number[] = [];
+  const cal: number[] = [];
+  for (let i = 0; i < train.y.length; i++) (pick[i] ? cal : fit).push(i);
+  return { calRows: selectRows(train, cal), train: selectRows(train, fit) };
+}
+
+/** Fits the model the options name; its raw prediction and its features by importance (largest first). */
+function fitModel(
+  opts: TrainChurnOptions,
+  train: ChurnDataset,
+  features: readonly string[],
+  fill: (x: Float32Array) => Float32Array,
+): { model: GbtModel | LogregModel; predictRaw: Predict; importance: { feature: string; value: number }[] } {
+  const nf = features.length;
+  let model: GbtModel | LogregModel;
+  let predictRaw: Predict;
+  let importance: { feature: string; value: number }[];
+  if (opts.algorithm === 'gbt') {
+    const m = trainGbt(train.x, train.y, nf, opts.gbt);
+    model = m;
+    predictRaw = (x, n) => gbtPredict(m, x, n);
+    importance = features.map((feature, j) => ({ feature, value: m.gainByFeature[j]! }));
+  } else {
+    const m = trainLogreg(fill(train.x), train.y, nf, opts.logreg);
+    model = m;
+    predictRaw = (x, n) => logregPredict(m, fill(x), n);
+    importance = features.map((feature, j) => ({ feature, value: m.coef[j]! }));
+  }
+  importance.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+  return { model, predictRaw, importance };
+}
+
+/** Fits Platt or isotonic calibration on the slice held back; the calibrated prediction. */
+function calibrate(predictRaw: Predict, calRows: ChurnDataset, method: 'platt' | 'isotonic'): { calibration: Calibration; predict: Predict } {
+  const pCal = predictRaw(calRows.x);
+  const calibration = method === 'platt' ? fitPlatt(calRows.y, pCal) : fitIsotonic(calRows.y, pCal);
+  const f = calibrator(calibration);
+  return { calibration, predict: (x, n) => predictRaw(x, n).map((p) => Math.fround(f(Math.fround(p)))) };
+}
+
+/** The model's manifest (`vafa.model/v1`): its ONNX input and output, imputation, scaling, threshold, calibration. */
+function manifestOf(o: {
+  version: string;
+  name: string;
+  features: readonly string[];
+  exported: ReturnType<typeof exportGbt>;
+  imputed: { feature: string; mean: number }[] | undefined;
+  threshold: number;
+  calibration: Calibration | undefined;
+  trainedAt: string;
+  headline: Manifest['metrics'];
+}): Manifest {
+  const { exported, calibration } = o;
+  const imputeOf = new Map((o.imputed ?? []).map((x) => [x.feature, x.mean]));
+  return {
+    format: MANIFEST_FORMAT,
+    version: o.version,
+    onnx: `${o.name}.onnx`,
+    input: { name: exported.input.name, shape: exported.input.shape },
+    features: o.features.map((f, j) => {
+      const mean = imputeOf.get(f);
+      return {
+        name: f,
+        ...(mean !== undefined ? { impute: { mean } } : {}),
+        ...(exported.scales ? { scale: exported.scales[j]! } : {}),
+      };
+    }),
+    output: {
+      name: exported.output.name, kind: exported.output.kind, positive_class: exported.output.positiveClass,
+      column: exported.output.column,
+    },
+    threshold: o.threshold,
+    ...(calibration ? { calibration } : {}),
+    explain: `${o.name}.explain.json`,
+    trained_at: o.trainedAt,
+    metrics: o.headline,
+  };
 }
 
 /**
