@@ -454,52 +454,18 @@ function bestSingleColumn(test: ChurnDataset, encoding: readonly EncodedColumn[]
 }
 
 async function trainTabular(argv: string[], v: Record<string, string | boolean | undefined>, run: TabularRun): Promise<number> {
-  if (v.csv !== undefined && v.ndjson !== undefined) throw new UsageError('give either --csv FILE or --ndjson FILE, not both');
-  if (v.history !== undefined || v.simulate) throw new UsageError('--csv/--ndjson trains from a table: leave out --history and --simulate');
-  if (typeof v.label !== 'string') throw new UsageError('--label COLUMN is required with --csv / --ndjson');
-  const file = String(v.csv ?? v.ndjson);
-  const list = (s: string | boolean | undefined): string[] | undefined => (typeof s === 'string' ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
-  const split = v.split === undefined ? (v.time !== undefined ? 'time' : 'random') : String(v.split);
-  if (split !== 'time' && split !== 'random') throw new UsageError(`--split must be time or random, got ${split}`);
-  if (split === 'time' && v.time === undefined) throw new UsageError('--split time needs --time COLUMN');
-  const fraction = Number(v['holdout-fraction']);
-  if (!(fraction > 0 && fraction < 1)) throw new UsageError(`--holdout-fraction must be in (0, 1), got ${String(v['holdout-fraction'])}`);
-  if (run.folds === 1) throw new UsageError('--folds must be 0 (no cross-validation) or at least 2');
-
-  const started = Date.now();
-  const table = await readTable(file, v.csv !== undefined ? 'csv' : 'ndjson');
-  const opt = <K extends string>(k: K, x: string | boolean | undefined): Partial<Record<K, string>> => (typeof x === 'string' ? { [k]: x } as Record<K, string> : {});
-  const categorical = list(v.categorical);
-  const exclude = list(v.exclude);
-  const tab = tabularDataset(table, {
-    label: v.label, ...opt('positive', v.positive), ...opt('id', v.id), ...opt('time', v.time),
-    ...(categorical ? { categorical } : {}), ...(exclude ? { exclude } : {}), maxCategories: run.maxCategories,
-  });
+  const { file, split, fraction } = tabularArgs(v, run);
+  const { table, tab, readS } = await readTabular(file, v, run);
   const data = tab.dataset;
-  const readS = (Date.now() - started) / 1000;
-  console.log(`vafa train: ${file}: ${table.rows.toLocaleString('en-US')} rows, ${tab.positives.toLocaleString('en-US')} positive (${pct(tab.positives / table.rows)}), `
-    + `${data.features.length} features (${tab.categorical.length} categorical columns one-hot encoded) in ${readS.toFixed(1)} s`);
-  for (const n of tab.notes) console.log(`  note: ${n}`);
-
   const holdout: Holdout = split === 'time' ? { fraction } : { random: fraction, seed: run.seed };
   const base = path.basename(file).replace(/\.[^.]*$/, '');
   const version = typeof v.version === 'string' ? v.version : `churn-${run.algorithm}-${base}`;
   const name = `churn-${run.algorithm}`;
-  const common = {
+  const common: TabularCommon = {
     algorithm: run.algorithm, version, name, zipmap: v.zipmap === true, calibration: run.calibrate, gbt: run.gbt,
     ...(typeof v['trained-at'] === 'string' ? { trainedAt: v['trained-at'] } : {}),
   };
-
-  let cv: { folds: number; roc_auc: number[]; mean: number; sd: number; seconds: number } | undefined;
-  if (run.folds >= 2) {
-    const t = Date.now();
-    const aucs: number[] = [];
-    for (let k = 0; k < run.folds; k++) aucs.push(trainChurnModel(data, { ...common, holdout: { fold: k, folds: run.folds, seed: run.seed } }).report.holdout.rocAuc);
-    const mean = aucs.reduce((a, b) => a + b, 0) / aucs.length;
-    const sd = Math.sqrt(aucs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, aucs.length - 1));
-    cv = { folds: run.folds, roc_auc: aucs, mean, sd, seconds: (Date.now() - t) / 1000 };
-    console.log(`${run.folds}-fold stratified cross-validation: ROC AUC ${f3(mean)} ± ${f3(sd)} (${aucs.map(f3).join(', ')}) in ${cv.seconds.toFixed(1)} s`);
-  }
+  const cv = run.folds >= 2 ? crossValidate(data, common, run) : undefined;
 
   const t0 = Date.now();
   const trained = trainChurnModel(data, { ...common, holdout });
@@ -507,15 +473,13 @@ async function trainTabular(argv: string[], v: Record<string, string | boolean |
   const test = timeSplit(data, holdout).test;
   const pTest = trained.predict(test.x);
   const baseline = bestSingleColumn(test, tab.encoding);
-  const h = trained.report.holdout;
 
   const out = path.resolve(String(v.out));
   trained.manifest.features = servedFeatures(trained.manifest.features, tab.encoding);
   const written = await writeArtefacts(out, trained);
-  const { manifestPath, metricsPath, reportPath } = written;
   const command = `vafa train ${argv.join(' ')}`.trim();
   const unmapped = trained.manifest.features.filter((f) => !isFeature(f.name)).map((f) => f.name);
-  await writeFile(metricsPath, `${JSON.stringify({
+  await writeFile(written.metricsPath, `${JSON.stringify({
     ...trained.report, command, source: file,
     dataset: {
       rows: table.rows, positives: tab.positives, columns: table.columns.length, features: data.features.length,
@@ -528,12 +492,74 @@ async function trainTabular(argv: string[], v: Record<string, string | boolean |
       ? 'every column is a vafa feature: the manifest serves as is'
       : `${unmapped.length} columns are not vafa features; map them in the manifest (feature, expr, const) to serve with vafa's features`,
   }, null, 2)}\n`);
-  const rocModel = rocCurve(test.y, pTest);
-  const nf = data.features.length;
-  const bj = data.features.indexOf(baseline.feature);
+  const splitText = split === 'time' ? `newest ${pct(fraction)} by ${String(v.time)}` : `stratified random ${pct(fraction)} (seed ${run.seed})`;
+  await writeFile(written.reportPath, tabularReport({ command, version, trained, test, pTest, baseline, cv, splitText, features: data.features }));
+  printTabularReport({ trained, baseline, splitText, unmapped, algorithm: run.algorithm, trainS, nf: data.features.length });
+  console.log(`\nwrote ${written.manifestPath}\n      ${written.onnxPath}\n      ${written.metricsPath}\n      ${written.reportPath}\n      ${path.join(out, `${name}.explain.json`)}`);
+  return 0;
+}
+
+type TabularCommon = Omit<Parameters<typeof trainChurnModel>[1], 'holdout'>;
+type CrossValidation = { folds: number; roc_auc: number[]; mean: number; sd: number; seconds: number };
+
+/** The table options, checked: the file, the split and the held-out fraction. */
+function tabularArgs(v: Record<string, string | boolean | undefined>, run: TabularRun): { file: string; split: 'time' | 'random'; fraction: number } {
+  if (v.csv !== undefined && v.ndjson !== undefined) throw new UsageError('give either --csv FILE or --ndjson FILE, not both');
+  if (v.history !== undefined || v.simulate) throw new UsageError('--csv/--ndjson trains from a table: leave out --history and --simulate');
+  if (typeof v.label !== 'string') throw new UsageError('--label COLUMN is required with --csv / --ndjson');
+  const file = String(v.csv ?? v.ndjson);
+  const split = v.split === undefined ? (v.time !== undefined ? 'time' : 'random') : String(v.split);
+  if (split !== 'time' && split !== 'random') throw new UsageError(`--split must be time or random, got ${split}`);
+  if (split === 'time' && v.time === undefined) throw new UsageError('--split time needs --time COLUMN');
+  const fraction = Number(v['holdout-fraction']);
+  if (!(fraction > 0 && fraction < 1)) throw new UsageError(`--holdout-fraction must be in (0, 1), got ${String(v['holdout-fraction'])}`);
+  if (run.folds === 1) throw new UsageError('--folds must be 0 (no cross-validation) or at least 2');
+  return { file, split, fraction };
+}
+
+/** Reads the table and encodes it as a dataset (the label, one-hot categories); says what it read. */
+async function readTabular(file: string, v: Record<string, string | boolean | undefined>, run: TabularRun): Promise<{ table: Awaited<ReturnType<typeof readTable>>; tab: ReturnType<typeof tabularDataset>; readS: number }> {
+  const started = Date.now();
+  const table = await readTable(file, v.csv !== undefined ? 'csv' : 'ndjson');
+  const list = (s: string | boolean | undefined): string[] | undefined => (typeof s === 'string' ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined);
+  const opt = <K extends string>(k: K, x: string | boolean | undefined): Partial<Record<K, string>> => (typeof x === 'string' ? { [k]: x } as Record<K, string> : {});
+  const categorical = list(v.categorical);
+  const exclude = list(v.exclude);
+  const tab = tabularDataset(table, {
+    label: String(v.label), ...opt('positive', v.positive), ...opt('id', v.id), ...opt('time', v.time),
+    ...(categorical ? { categorical } : {}), ...(exclude ? { exclude } : {}), maxCategories: run.maxCategories,
+  });
+  const readS = (Date.now() - started) / 1000;
+  console.log(`vafa train: ${file}: ${table.rows.toLocaleString('en-US')} rows, ${tab.positives.toLocaleString('en-US')} positive (${pct(tab.positives / table.rows)}), `
+    + `${tab.dataset.features.length} features (${tab.categorical.length} categorical columns one-hot encoded) in ${readS.toFixed(1)} s`);
+  for (const n of tab.notes) console.log(`  note: ${n}`);
+  return { table, tab, readS };
+}
+
+/** K-fold stratified cross-validated ROC AUC. */
+function crossValidate(data: ChurnDataset, common: TabularCommon, run: TabularRun): CrossValidation {
+  const t = Date.now();
+  const aucs: number[] = [];
+  for (let k = 0; k < run.folds; k++) aucs.push(trainChurnModel(data, { ...common, holdout: { fold: k, folds: run.folds, seed: run.seed } }).report.holdout.rocAuc);
+  const mean = aucs.reduce((a, b) => a + b, 0) / aucs.length;
+  const sd = Math.sqrt(aucs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, aucs.length - 1));
+  const cv = { folds: run.folds, roc_auc: aucs, mean, sd, seconds: (Date.now() - t) / 1000 };
+  console.log(`${run.folds}-fold stratified cross-validation: ROC AUC ${f3(mean)} ± ${f3(sd)} (${aucs.map(f3).join(', ')}) in ${cv.seconds.toFixed(1)} s`);
+  return cv;
+}
+
+/** report.html of a table run: the metrics against the best single column, ROC, calibration, importance. */
+function tabularReport(r: {
+  command: string; version: string; trained: TrainedModel; test: ChurnDataset; pTest: ArrayLike<number>;
+  baseline: { feature: string; auc: number }; cv: CrossValidation | undefined; splitText: string; features: readonly string[];
+}): string {
+  const { trained, test, baseline, cv } = r;
+  const h = trained.report.holdout;
+  const rocModel = rocCurve(test.y, r.pTest);
+  const nf = r.features.length;
+  const bj = r.features.indexOf(baseline.feature);
   const bcol = Array.from({ length: test.y.length }, (_, i) => (bj >= 0 ? test.x[i * nf + bj]! : 0));
   const rocBase = rocCurve(test.y, rocAuc(test.y, bcol.map((x) => (Number.isNaN(x) ? -1e30 : x))) >= 0.5 ? bcol : bcol.map((x) => -x));
-  const splitText = split === 'time' ? `newest ${pct(fraction)} by ${String(v.time)}` : `stratified random ${pct(fraction)} (seed ${run.seed})`;
   const rows: [string, string, string][] = [
     ['ROC AUC', f3(h.rocAuc), f3(baseline.auc)],
     ...(cv ? [[`${cv.folds}-fold cross-validated ROC AUC`, `${f3(cv.mean)} ± ${f3(cv.sd)}`, ''] as [string, string, string]] : []),
@@ -544,17 +570,24 @@ async function trainTabular(argv: string[], v: Record<string, string | boolean |
     ['log loss', h.logLoss.toFixed(4), ''],
     ['calibration error (deciles)', h.calibrationError.toFixed(4), ''],
     ...calibrationRows(trained.report),
-    ['held-out rows (positives)', `${h.n} (${h.positives}), ${splitText}`, ''],
+    ['held-out rows (positives)', `${h.n} (${h.positives}), ${r.splitText}`, ''],
     ['training rows', `${trained.report.split.train.rows}`, ''],
   ];
-  await writeFile(reportPath, htmlReport({
-    title: `Churn model ${version}`, command, rows, roc: { model: rocModel, baseline: rocBase, aucModel: h.rocAuc, aucBaseline: baseline.auc },
+  return htmlReport({
+    title: `Churn model ${r.version}`, command: r.command, rows, roc: { model: rocModel, baseline: rocBase, aucModel: h.rocAuc, aucBaseline: baseline.auc },
     calibration: h.calibration, importance: trained.report.importance, baselineLabel: `best single column (${baseline.feature}) baseline`,
     ...(trained.report.calibration ? { calibrationBefore: trained.report.calibration.holdout_uncalibrated.calibration } : {}),
-  }));
+  });
+}
 
-  console.log(`\ntrained ${run.algorithm} on ${trained.report.split.train.rows.toLocaleString('en-US')} rows × ${nf} features in ${trainS.toFixed(1)} s`);
-  console.log(`held out: ${h.n.toLocaleString('en-US')} rows (${splitText}), ${h.positives} positive (${pct(h.baseRate)})\n`);
+/** The terminal report of a table run. */
+function printTabularReport(r: {
+  trained: TrainedModel; baseline: { feature: string; auc: number }; splitText: string; unmapped: string[]; algorithm: string; trainS: number; nf: number;
+}): void {
+  const { trained, baseline, unmapped, nf } = r;
+  const h = trained.report.holdout;
+  console.log(`\ntrained ${r.algorithm} on ${trained.report.split.train.rows.toLocaleString('en-US')} rows × ${nf} features in ${r.trainS.toFixed(1)} s`);
+  console.log(`held out: ${h.n.toLocaleString('en-US')} rows (${r.splitText}), ${h.positives} positive (${pct(h.baseRate)})\n`);
   console.log(`  ${'held-out ROC AUC'.padEnd(28)} model ${f3(h.rocAuc)}   best single column (${baseline.feature}) ${f3(baseline.auc)}`);
   console.log(`  ${'precision at top decile'.padEnd(28)} ${pct(h.precisionAtTopDecile)} (lift ${h.liftAtTopDecile.toFixed(2)}×)`);
   console.log(`  ${'Brier / log loss'.padEnd(28)} ${h.brier.toFixed(4)} / ${h.logLoss.toFixed(4)}`);
@@ -567,6 +600,4 @@ async function trainTabular(argv: string[], v: Record<string, string | boolean |
     console.log(`\nserving: ${unmapped.length} of ${nf} columns are not vafa feature names (${unmapped.slice(0, 6).join(', ')}${unmapped.length > 6 ? ', …' : ''}):`
       + ' the model loads, and the running scorer needs a mapping of those inputs in the manifest (models/README.md)');
   }
-  console.log(`\nwrote ${manifestPath}\n      ${written.onnxPath}\n      ${metricsPath}\n      ${reportPath}\n      ${path.join(out, `${name}.explain.json`)}`);
-  return 0;
 }
