@@ -125,95 +125,44 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
   const started = new Date();
   const cleanup = new Cleanup();
   cleanup.install();
-  let current = '';
-  const progress = progressFor(() => current);
+  const label = { current: '' };
+  const progress = progressFor(() => label.current);
   try {
     const plan = planFor(opts.events, opts.quick);
     const mach = machine();
-    const samples: Partial<Record<MeasurementId, (RepeatSample | undefined)[]>> = {};
-    const add = (id: MeasurementId, r: number, s: RepeatSample | undefined): void => {
-      (samples[id] ??= [])[r] = s;
-    };
-    const unavailable: Partial<Record<MeasurementId, string>> = {};
-    let settings: Record<string, unknown> = {};
     const base = path.join(opts.out, `bench-${timestamp(started)}`);
-    let profiler: Profiler | undefined;
-    if (opts.profile) {
-      mkdirSync(opts.out, { recursive: true });
-      const p = new Profiler();
-      profiler = p;
-      cleanup.add('profiler', async () => p.close());
-    }
-    for (let r = 0; r < (opts.only ? 0 : opts.repeat); r++) {
-      current = `[${r + 1}/${opts.repeat}]`;
-      const raw = await measureRaw(plan.raw, cleanup, progress);
-      add('core_publish', r, rawSample(raw.core));
-      add('stock_publish', r, rawSample(raw.stock));
-      add('pull_consume', r, rawSample(raw.pull));
-      const hook = profiler ? profilingHook(profiler, (name, json) => writeFileSync(`${base}-r${r + 1}-${name}.cpuprofile`, json)) : noPhaseHook;
-      const v = await measureVafa(plan.vafa, r + 1, cleanup, progress, hook);
-      add('http_batch', r, pathSample(v.httpBatch));
-      add('http_single', r, pathSample(v.httpSingle));
-      add('scorer', r, pathSample(v.scorer));
-      add('scorer_steady_5k', r, pathSample(v.scorerFixed));
-      if (v.iso.available) add('iso8583', r, pathSample(v.iso));
-      else unavailable.iso8583 = v.iso.reason;
-      settings = v.settings;
-    }
-    for (let r = 0; r < (opts.only === 'steady' ? opts.repeat : 0); r++) {
-      current = `[steady ${r + 1}/${opts.repeat}]`;
-      const v = await measureSteadyAlone(plan.vafa, r + 1, cleanup, progress);
-      add('scorer_steady_5k', r, pathSample(v.scorerFixed));
-      settings = v.settings;
-    }
+    const run = await measureRepeats(opts, plan, { cleanup, progress, label, base });
     let core: CoreReport | undefined;
     if (opts.only === 'core' || (opts.core && !opts.only)) {
-      current = '[core]';
+      label.current = '[core]';
       core = await runCore(opts.repeat, progress);
     }
     let scaling: ScalingReport | undefined;
     let million: MillionReport | undefined;
     if (opts.only === 'million') {
-      current = '[million]';
+      label.current = '[million]';
       million = await measureMillion(DEFAULT_MILLION_PLAN, progress);
     }
     if ((opts.scaling && !opts.only) || opts.only === 'scaling') {
-      current = '[scaling]';
+      label.current = '[scaling]';
       scaling = await measureScaling(defaultScalingPlan(), cleanup, progress);
     }
     progress.done();
     const finished = new Date();
-    const measurements = summarize(samples, unavailable);
+    const measurements = summarize(run.samples, run.unavailable);
     if (core) {
       const pull = measurements.find((m) => m.id === 'pull_consume')?.events_per_s ?? null;
       core.ceiling_events_per_s = pull;
       core.ratio = pull ? core.events_per_s / pull : null;
     }
-    const notes: string[] = [];
-    const busy = mach.load_average_start[0] ?? 0;
-    const others = measurements.flatMap((m) => m.repeats.map((x) => (x.cpu as { others_pct?: number } | undefined)?.others_pct)).filter((x): x is number => x !== undefined);
-    if (others.length && median(others) > 10) notes.push(`other processes on the machine used a median ${Math.round(median(others))} % of a core during the measurements (up to ${Math.round(Math.max(...others))} %): see cpu.others_pct per repeat`);
-    if (busy > mach.cores * 0.5) notes.push(`the machine was busy when the bench started (1-minute load average ${busy} on ${mach.cores} cores): other processes shared the CPU, so figures are lower and noisier than on an idle machine`);
-    if (unavailable.iso8583) notes.push(`ISO 8583 ingest: not available yet (${unavailable.iso8583})`);
-    const lost = measurements.find((m) => m.id === 'core_publish')?.repeats.filter((x) => Number(x.extra?.persisted) < Number(x.extra?.messages)) ?? [];
-    if (lost.length) notes.push('core-NATS publish lost messages in some repeats (no flow control without acks); its rate counts only what the stream persisted');
     const html = echartsSource();
-    if (!html) notes.push('ECharts is not installed: the HTML page draws its bars as CSS widths');
-    const scorer = measurements.find((m) => m.id === 'scorer');
-    const steady = scorer?.repeats[0]?.extra?.steady as { offered_rate?: number } | undefined;
-    if (steady?.offered_rate) notes.push(`scorer p50/p99: JetStream persist → durable ack per event, at a fixed offered rate of ${Math.round(plan.vafa.steadyFraction * 100)} % of the measured drain throughput (first repeat: ${steady.offered_rate.toLocaleString('en-US')} events/s over HTTP); its events/s is the drain of the pre-loaded stream`);
-    for (const x of scorer?.repeats ?? []) {
-      const st = x.extra?.steady as { offered_rate?: number; achieved_ingest_rate?: number } | undefined;
-      if (st?.offered_rate && st.achieved_ingest_rate !== undefined && st.achieved_ingest_rate < st.offered_rate * 0.9) {
-        notes.push(`repeat ${x.repeat}: the scorer's steady phase reached only ${Math.round(st.achieved_ingest_rate).toLocaleString('en-US')} of the ${st.offered_rate.toLocaleString('en-US')} events/s offered (the machine was saturated), so its latencies include queueing`);
-      }
-    }
+    const notes = benchNotes(mach, measurements, run.unavailable, plan, html !== undefined && html !== '');
     const report: BenchReport = {
       kind: 'vafa-bench', version: 1,
       started_at: started.toISOString(), finished_at: finished.toISOString(), duration_s: (finished.getTime() - started.getTime()) / 1000,
       options: { events: opts.events, repeat: opts.repeat, quick: opts.quick, profile: opts.profile },
       machine: { ...mach, load_average_end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
-      settings, plan: { raw: plan.raw, vafa: plan.vafa }, measurements, notes,
+      settings: run.settings, plan: { raw: plan.raw, vafa: plan.vafa }, measurements, notes,
       ...(scaling ? { scaling } : {}),
       ...(core ? { core, state: core.state } : {}),
       ...(million ? { million } : {}),
@@ -228,6 +177,85 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
     await cleanup.runAll();
     cleanup.uninstall();
   }
+}
+
+/** The samples of every repeat, by measurement, what was not available and why, and the stack's settings. */
+interface RepeatsRun {
+  samples: Partial<Record<MeasurementId, (RepeatSample | undefined)[]>>;
+  unavailable: Partial<Record<MeasurementId, string>>;
+  settings: Record<string, unknown>;
+}
+
+/** The repeats: raw NATS ceilings and vafa's paths (with `--profile`, a CPU profile per phase), or `--only steady`. */
+async function measureRepeats(
+  opts: BenchOptions,
+  plan: ReturnType<typeof planFor>,
+  ctx: { cleanup: Cleanup; progress: Progress; label: { current: string }; base: string },
+): Promise<RepeatsRun> {
+  const { cleanup, progress, label, base } = ctx;
+  const run: RepeatsRun = { samples: {}, unavailable: {}, settings: {} };
+  const add = (id: MeasurementId, r: number, s: RepeatSample | undefined): void => {
+    (run.samples[id] ??= [])[r] = s;
+  };
+  let profiler: Profiler | undefined;
+  if (opts.profile) {
+    mkdirSync(opts.out, { recursive: true });
+    const p = new Profiler();
+    profiler = p;
+    cleanup.add('profiler', async () => p.close());
+  }
+  for (let r = 0; r < (opts.only ? 0 : opts.repeat); r++) {
+    label.current = `[${r + 1}/${opts.repeat}]`;
+    const raw = await measureRaw(plan.raw, cleanup, progress);
+    add('core_publish', r, rawSample(raw.core));
+    add('stock_publish', r, rawSample(raw.stock));
+    add('pull_consume', r, rawSample(raw.pull));
+    const hook = profiler ? profilingHook(profiler, (name, json) => writeFileSync(`${base}-r${r + 1}-${name}.cpuprofile`, json)) : noPhaseHook;
+    const v = await measureVafa(plan.vafa, r + 1, cleanup, progress, hook);
+    add('http_batch', r, pathSample(v.httpBatch));
+    add('http_single', r, pathSample(v.httpSingle));
+    add('scorer', r, pathSample(v.scorer));
+    add('scorer_steady_5k', r, pathSample(v.scorerFixed));
+    if (v.iso.available) add('iso8583', r, pathSample(v.iso));
+    else run.unavailable.iso8583 = v.iso.reason;
+    run.settings = v.settings;
+  }
+  for (let r = 0; r < (opts.only === 'steady' ? opts.repeat : 0); r++) {
+    label.current = `[steady ${r + 1}/${opts.repeat}]`;
+    const v = await measureSteadyAlone(plan.vafa, r + 1, cleanup, progress);
+    add('scorer_steady_5k', r, pathSample(v.scorerFixed));
+    run.settings = v.settings;
+  }
+  return run;
+}
+
+/** What the reader of the report should know: a busy machine, a path not available, lost messages, a saturated steady phase. */
+function benchNotes(
+  mach: ReturnType<typeof machine>,
+  measurements: ReturnType<typeof summarize>,
+  unavailable: Partial<Record<MeasurementId, string>>,
+  plan: ReturnType<typeof planFor>,
+  echarts: boolean,
+): string[] {
+  const notes: string[] = [];
+  const busy = mach.load_average_start[0] ?? 0;
+  const others = measurements.flatMap((m) => m.repeats.map((x) => (x.cpu as { others_pct?: number } | undefined)?.others_pct)).filter((x): x is number => x !== undefined);
+  if (others.length && median(others) > 10) notes.push(`other processes on the machine used a median ${Math.round(median(others))} % of a core during the measurements (up to ${Math.round(Math.max(...others))} %): see cpu.others_pct per repeat`);
+  if (busy > mach.cores * 0.5) notes.push(`the machine was busy when the bench started (1-minute load average ${busy} on ${mach.cores} cores): other processes shared the CPU, so figures are lower and noisier than on an idle machine`);
+  if (unavailable.iso8583) notes.push(`ISO 8583 ingest: not available yet (${unavailable.iso8583})`);
+  const lost = measurements.find((m) => m.id === 'core_publish')?.repeats.filter((x) => Number(x.extra?.persisted) < Number(x.extra?.messages)) ?? [];
+  if (lost.length) notes.push('core-NATS publish lost messages in some repeats (no flow control without acks); its rate counts only what the stream persisted');
+  if (!echarts) notes.push('ECharts is not installed: the HTML page draws its bars as CSS widths');
+  const scorer = measurements.find((m) => m.id === 'scorer');
+  const steady = scorer?.repeats[0]?.extra?.steady as { offered_rate?: number } | undefined;
+  if (steady?.offered_rate) notes.push(`scorer p50/p99: JetStream persist → durable ack per event, at a fixed offered rate of ${Math.round(plan.vafa.steadyFraction * 100)} % of the measured drain throughput (first repeat: ${steady.offered_rate.toLocaleString('en-US')} events/s over HTTP); its events/s is the drain of the pre-loaded stream`);
+  for (const x of scorer?.repeats ?? []) {
+    const st = x.extra?.steady as { offered_rate?: number; achieved_ingest_rate?: number } | undefined;
+    if (st?.offered_rate && st.achieved_ingest_rate !== undefined && st.achieved_ingest_rate < st.offered_rate * 0.9) {
+      notes.push(`repeat ${x.repeat}: the scorer's steady phase reached only ${Math.round(st.achieved_ingest_rate).toLocaleString('en-US')} of the ${st.offered_rate.toLocaleString('en-US')} events/s offered (the machine was saturated), so its latencies include queueing`);
+    }
+  }
+  return notes;
 }
 
 /** `--only steady`: each repeat's p50/p99 event → durable, load, CPU by part and sink figures, then the medians. */

@@ -17,7 +17,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['bench/million-scorer.ts', 'main', 149],
   ['scorer/core/loyalty/rules.ts', 'compile', 137],
   ['scorer/core/features/engine.ts', 'featureValues', 127],
-  ['bench/main.ts', 'runBench', 108],
   ['platform/warehouse/sql.ts', 'analyzeInsert', 105],
   ['models/expr.ts', 'parseExpr', 104],
   ['ingest/iso8583/server.ts', 'Connection.process', 102],
