@@ -7,7 +7,10 @@ import type { CalibrationBin } from './metrics.js';
 /** ROC curve points (false-positive rate, true-positive rate), ties taken together, from (0,0) to (1,1). */
 export function rocCurve(y: ArrayLike<number>, p: ArrayLike<number>): { fpr: number; tpr: number }[] {
   const n = y.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => p[b]! - p[a]! || a - b);
+  // A missing score (NaN: an empty cell of a baseline column) ranks lowest; compared as it is, NaN equals
+  // nothing, so its group would never close.
+  const score = (i: number): number => (Number.isNaN(p[i]) ? -Infinity : p[i]!);
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => score(b) - score(a) || a - b);
   let pos = 0;
   for (let i = 0; i < n; i++) pos += y[i]!;
   const neg = n - pos;
@@ -16,8 +19,8 @@ export function rocCurve(y: ArrayLike<number>, p: ArrayLike<number>): { fpr: num
   let tp = 0;
   let fp = 0;
   for (let k = 0; k < n;) {
-    const v = p[order[k]!]!;
-    while (k < n && p[order[k]!] === v) {
+    const v = score(order[k]!);
+    while (k < n && score(order[k]!) === v) {
       if (y[order[k]!] === 1) tp++;
       else fp++;
       k++;
