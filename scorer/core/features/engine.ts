@@ -11,14 +11,15 @@
  * into its own day (or week) bucket wherever it falls; an event behind the watermark is not folded in,
  * only counted (`late_events`, next to the engine's `stats.late`).
  */
-import { CHANNELS, type FeedbackV1, type TransactionV1 } from '../../../contracts/events.js';
+import { CHANNELS, type Channel, type FeedbackV1, type TransactionV1 } from '../../../contracts/events.js';
+import { num } from '../invariant.js';
 import type { CustomerState } from '../state.js';
 import { DAY_MS, type Ctx } from '../types.js';
 import { FEATURE_NAMES, RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from '../../../contracts/features.js';
 import { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from '../../../config/schema/features.js';
 import {
   B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS, MAX_REFUNDS, MAX_SCORES,
-  newFeatureState, type FeatureState,
+  newFeatureState, type FeatureState, type RememberedRefund,
 } from './state.js';
 
 export { FEATURE_CATALOGUE, FEATURE_NAMES, MODEL_FEATURE_NAMES, isFeature, type FeatureSpec } from '../../../contracts/features.js';
@@ -29,7 +30,7 @@ export const MIX_TAU_MS = 30 * DAY_MS;
 /** Days a week bucket is kept (a week is dropped once its last day is older than this). */
 const WEEK_TIER_DAYS = 365;
 const YEAR_MS = 365 * DAY_MS;
-const CHANNEL_INDEX: Record<string, number> = Object.fromEntries(CHANNELS.map((c, i) => [c, i]));
+const CHANNEL_INDEX = Object.fromEntries(CHANNELS.map((c, i) => [c, i])) as Record<Channel, number>;
 const STICKY_INDEX: Record<StickyProduct, number> = Object.fromEntries(STICKY_PRODUCTS.map((p, i) => [p, i])) as Record<StickyProduct, number>;
 
 const dayOf = (ms: number): number => Math.floor(ms / DAY_MS);
@@ -53,7 +54,7 @@ export function featureState(c: CustomerState): FeatureState {
  */
 function bucketIn(list: number[], key: number): number {
   let o = list.length - BUCKET_WIDTH;
-  while (o >= 0 && list[o + B_KEY]! > key) o -= BUCKET_WIDTH;
+  while (o >= 0 && num(list, o + B_KEY) > key) o -= BUCKET_WIDTH;
   if (o >= 0 && list[o + B_KEY] === key) return o;
   const at = o + BUCKET_WIDTH;
   list.splice(at, 0, key, 0, 0, 0, 0, 0, 0, 0);
@@ -66,17 +67,17 @@ function roll(f: FeatureState, day: number): void {
   f.rolled = day;
   const firstKept = day - (DAY_TIER_DAYS - 1);
   let n = 0;
-  while (n < f.days.length && f.days[n + B_KEY]! < firstKept) {
-    const key = f.days[n + B_KEY]!;
+  while (n < f.days.length && num(f.days, n + B_KEY) < firstKept) {
+    const key = num(f.days, n + B_KEY);
     if (key > day - WEEK_TIER_DAYS) {
       const w = bucketIn(f.weeks, weekOf(key));
-      for (let i = 1; i < BUCKET_WIDTH; i++) f.weeks[w + i] = f.weeks[w + i]! + f.days[n + i]!;
+      for (let i = 1; i < BUCKET_WIDTH; i++) f.weeks[w + i] = num(f.weeks, w + i) + num(f.days, n + i);
     }
     n += BUCKET_WIDTH;
   }
   if (n > 0) f.days.splice(0, n);
   let w = 0;
-  while (w < f.weeks.length && f.weeks[w + B_KEY]! * 7 + 6 <= day - WEEK_TIER_DAYS) w += BUCKET_WIDTH;
+  while (w < f.weeks.length && num(f.weeks, w + B_KEY) * 7 + 6 <= day - WEEK_TIER_DAYS) w += BUCKET_WIDTH;
   if (w > 0) f.weeks.splice(0, w);
 }
 
@@ -97,7 +98,7 @@ function bucketFor(f: FeatureState, at: number): Slot | undefined {
 
 /** Adds `delta` to field `field` of a bucket, never below 0 when `floor` is set. */
 function bump(b: Slot, field: number, delta: number, floor = false): void {
-  const v = b.list[b.o + field]! + delta;
+  const v = num(b.list, b.o + field) + delta;
   b.list[b.o + field] = floor ? Math.max(0, v) : v;
 }
 
@@ -105,11 +106,11 @@ function bump(b: Slot, field: number, delta: number, floor = false): void {
 function mixAdd(f: FeatureState, channel: number, t: number): void {
   if (t > f.mixAt) {
     const decay = f.mixAt === 0 ? 0 : Math.exp(-(t - f.mixAt) / MIX_TAU_MS);
-    for (let i = 0; i < f.mix.length; i++) f.mix[i] = f.mix[i]! * decay;
+    for (let i = 0; i < f.mix.length; i++) f.mix[i] = num(f.mix, i) * decay;
     f.mixAt = t;
-    f.mix[channel] = f.mix[channel]! + 1;
+    f.mix[channel] = num(f.mix, channel) + 1;
   } else {
-    f.mix[channel] = f.mix[channel]! + Math.exp(-(f.mixAt - t) / MIX_TAU_MS);
+    f.mix[channel] = num(f.mix, channel) + Math.exp(-(f.mixAt - t) / MIX_TAU_MS);
   }
 }
 
@@ -157,18 +158,20 @@ export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: 
   if (tooLate(f, ctx)) return false;
   const at = ctx.at;
   const outgoing = tx.channel !== 'deposit';
-  if (f.refunds !== undefined && refunds) forgetRefunds(f, ctx.watermark - refunds.keepMs);
+  if (f.refunds !== undefined && refunds) forgetRefunds(f, f.refunds, ctx.watermark - refunds.keepMs);
   if (tx.reverses_tx_id && refunds?.reversesRefund) {
-    const kept = f.refunds !== undefined && Object.hasOwn(f.refunds, tx.reverses_tx_id) ? f.refunds[tx.reverses_tx_id]! : undefined;
+    const kept = f.refunds !== undefined && Object.hasOwn(f.refunds, tx.reverses_tx_id) ? f.refunds[tx.reverses_tx_id] : undefined;
     if (kept === undefined) return true;
-    delete f.refunds![tx.reverses_tx_id];
-    const b = bucketFor(f, kept[1]!);
-    if (b) bump(b, B_SPEND, kept[2]!);
+    delete f.refunds?.[tx.reverses_tx_id];
+    const [, purchaseAt, taken] = kept;
+    const b = bucketFor(f, purchaseAt);
+    if (b) bump(b, B_SPEND, taken);
     return true;
   }
   if (tx.kind === 'refund' && !tx.reverses_tx_id) {
-    const b = tx.status === 'declined' || !outgoing || originalAt === undefined ? undefined : bucketFor(f, originalAt);
-    if (b) takeRefund(f, b, tx.tx_id, at, originalAt!, tx.amount_minor, refunds);
+    if (tx.status === 'declined' || !outgoing || originalAt === undefined) return true;
+    const b = bucketFor(f, originalAt);
+    if (b) takeRefund(f, b, tx.tx_id, at, originalAt, tx.amount_minor, refunds);
     return true;
   }
   if (tx.reverses_tx_id) {
@@ -202,13 +205,13 @@ export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: 
   }
   if (f.firstAt === 0 || at < f.firstAt) f.firstAt = at;
   if (at > f.lastAt) f.lastAt = at;
-  const ch = CHANNEL_INDEX[tx.channel]!;
-  if (at > f.lastBy[ch]!) f.lastBy[ch] = at;
+  const ch = CHANNEL_INDEX[tx.channel];
+  if (at > num(f.lastBy, ch)) f.lastBy[ch] = at;
   mixAdd(f, ch, at);
   const sticky = stickyUse(tx);
   if (sticky) {
     const i = STICKY_INDEX[sticky];
-    if (at > f.sticky[i]!) f.sticky[i] = at;
+    if (at > num(f.sticky, i)) f.sticky[i] = at;
   }
   return true;
 }
@@ -218,25 +221,24 @@ export function featuresOnTransaction(c: CustomerState, tx: TransactionV1, ctx: 
  * zero) and, with `refunds`, remembers what it took for a reversal of the refund.
  */
 function takeRefund(f: FeatureState, b: Slot, id: string, at: number, originalAt: number, amount: number, refunds: RefundMemory | undefined): void {
-  const before = b.list[b.o + B_SPEND]!;
+  const before = num(b.list, b.o + B_SPEND);
   bump(b, B_SPEND, -amount, true);
-  const taken = before - b.list[b.o + B_SPEND]!;
+  const taken = before - num(b.list, b.o + B_SPEND);
   if (refunds && taken > 0) rememberRefund(f, id, at, originalAt, taken);
 }
 
 function rememberRefund(f: FeatureState, id: string, at: number, originalAt: number, taken: number): void {
   const kept = (f.refunds ??= {});
   kept[id] = [at, originalAt, taken];
-  const ids = Object.keys(kept);
-  if (ids.length <= MAX_REFUNDS) return;
-  ids.sort((a, b) => kept[a]![0]! - kept[b]![0]! || (a < b ? -1 : 1));
-  for (const old of ids.slice(0, ids.length - MAX_REFUNDS)) delete kept[old];
+  const entries = Object.entries(kept);
+  if (entries.length <= MAX_REFUNDS) return;
+  entries.sort(([a, x], [b, y]) => x[0] - y[0] || (a < b ? -1 : 1));
+  for (const [old] of entries.slice(0, entries.length - MAX_REFUNDS)) delete kept[old];
 }
 
-/** Drops the refunds made before `horizon` (a reversal of them is no longer accepted). */
-function forgetRefunds(f: FeatureState, horizon: number): void {
-  const kept = f.refunds!;
-  for (const id in kept) if (kept[id]![0]! < horizon) delete kept[id];
+/** Drops the refunds (`kept`, the state's own) made before `horizon` (a reversal of them is no longer accepted). */
+function forgetRefunds(f: FeatureState, kept: Record<string, RememberedRefund>, horizon: number): void {
+  for (const [id, [refundAt]] of Object.entries(kept)) if (refundAt < horizon) delete kept[id];
   if (Object.keys(kept).length === 0) delete f.refunds;
 }
 
@@ -259,12 +261,9 @@ export function featuresOnFeedback(c: CustomerState, fb: FeedbackV1, ctx: Ctx): 
     const scores = (f.scores ??= []);
     const norm = fb.scale === 'csat5' ? (fb.score - 1) / 4 : fb.score / 10;
     const low = fb.scale === 'csat5' ? fb.score <= 2 : fb.score <= 6;
-    let i = scores.length;
-    while (i > 0 && scores[i - 1]![0]! > ctx.at) i--;
-    scores.splice(i, 0, [ctx.at, norm, low ? 1 : 0]);
-    let drop = 0;
-    while (drop < scores.length && scores[drop]![0]! < horizon) drop++;
-    drop = Math.max(drop, scores.length - MAX_SCORES);
+    scores.splice(scores.findLastIndex(([t]) => t <= ctx.at) + 1, 0, [ctx.at, norm, low ? 1 : 0]);
+    const kept = scores.findIndex(([t]) => t >= horizon);
+    const drop = Math.max(kept < 0 ? scores.length : kept, scores.length - MAX_SCORES);
     if (drop > 0) scores.splice(0, drop);
   }
   const open = Object.entries(f.complaints);
@@ -280,7 +279,7 @@ const capDays = (ms: number): number => Math.min(RECENCY_CAP_DAYS, Math.max(0, m
 /** Days since `at` (capped), or the cap when there is none. */
 const sinceDays = (at: number | undefined, now: number): number => (at ? capDays(now - at) : RECENCY_CAP_DAYS);
 /** A channel's share of the mix (0 without any). */
-const share = (count: number | undefined, total: number): number => (total > 0 ? count! / total : 0);
+const share = (count: number, total: number): number => (total > 0 ? count / total : 0);
 
 /** Bounded memo of pure parses of profile fields (dates repeat on every event of a customer). */
 class ParseCache<T> {
@@ -299,7 +298,7 @@ class ParseCache<T> {
 }
 
 const openedCache = new ParseCache<number>((s) => Date.parse(s));
-const birthCache = new ParseCache<readonly number[] | null>((s) => {
+const birthCache = new ParseCache<readonly [number, number, number] | null>((s) => {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
   return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
 });
@@ -309,7 +308,7 @@ function ageYears(birth: string | undefined, at: number): number {
   const ymd = birthCache.get(birth);
   if (!ymd) return 0;
   const now = new Date(at);
-  const [y, mo, d] = ymd as [number, number, number];
+  const [y, mo, d] = ymd;
   let age = now.getUTCFullYear() - y;
   if (now.getUTCMonth() + 1 < mo || (now.getUTCMonth() + 1 === mo && now.getUTCDate() < d)) age--;
   return Math.max(0, age);
@@ -339,7 +338,7 @@ class NamedFeatures {
 FEATURE_NAMES.forEach((name, i) => {
   Object.defineProperty(NamedFeatures.prototype, name, {
     get(this: NamedFeatures): number {
-      return this[FEATURE_VALUES][i]!;
+      return num(this[FEATURE_VALUES], i);
     },
     enumerable: false,
   });
@@ -360,7 +359,9 @@ export function featureValuesOf(v: Readonly<Record<string, number>>): readonly n
 /** A plain object of the numbers, keyed by name in catalogue order (what `featureVector` returns). */
 export function featureRecord(values: readonly number[]): Record<string, number> {
   const r: Record<string, number> = {};
-  for (let i = 0; i < FEATURE_COUNT; i++) r[FEATURE_NAMES[i]!] = values[i]!;
+  FEATURE_NAMES.forEach((name, i) => {
+    r[name] = num(values, i);
+  });
   return r;
 }
 
@@ -394,15 +395,13 @@ const heldCache = new WeakMap<readonly string[], WeakMap<FeatureConfig, number>>
 function heldMask(products: readonly string[], cfg: FeatureConfig): number {
   let byCfg = heldCache.get(products);
   if (!byCfg) heldCache.set(products, (byCfg = new WeakMap()));
-  let mask = byCfg.get(cfg);
-  if (mask === undefined) {
-    mask = 0;
-    for (let i = 0; i < STICKY_PRODUCTS.length; i++) {
-      const codes = cfg.productCodes[STICKY_PRODUCTS[i]!];
-      if (products.some((p) => codes.includes(p))) mask |= 1 << i;
-    }
-    byCfg.set(cfg, mask);
-  }
+  const known = byCfg.get(cfg);
+  if (known !== undefined) return known;
+  const mask = STICKY_PRODUCTS.reduce((m, product, i) => {
+    const codes = cfg.productCodes[product];
+    return products.some((p) => codes.includes(p)) ? m | (1 << i) : m;
+  }, 0);
+  byCfg.set(cfg, mask);
   return mask;
 }
 
@@ -431,30 +430,30 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   let active30 = 0;
   const b = f.days;
   for (let o = b.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
-    const d = b[o + B_KEY]!;
+    const d = num(b, o + B_KEY);
     if (d > today) continue;
     const age = today - d;
     if (age >= 365) break;
-    a365 += b[o + B_APPROVED]!; s365 += b[o + B_SPEND]!; c365 += b[o + B_COMPLAINTS]!;
+    a365 += num(b, o + B_APPROVED); s365 += num(b, o + B_SPEND); c365 += num(b, o + B_COMPLAINTS);
     if (age >= 90) continue;
-    a90 += b[o + B_APPROVED]!; s90 += b[o + B_SPEND]!; in90 += b[o + B_INFLOW]!; o90 += b[o + B_OUT_COUNT]!;
-    v90 += b[o + B_VISITS]!; d90 += b[o + B_DECLINES]!; c90 += b[o + B_COMPLAINTS]!;
-    if (b[o + B_VISITS]! > 0) {
+    a90 += num(b, o + B_APPROVED); s90 += num(b, o + B_SPEND); in90 += num(b, o + B_INFLOW); o90 += num(b, o + B_OUT_COUNT);
+    v90 += num(b, o + B_VISITS); d90 += num(b, o + B_DECLINES); c90 += num(b, o + B_COMPLAINTS);
+    if (num(b, o + B_VISITS) > 0) {
       active.push(d);
       if (age < 30) active30++;
     }
     if (age >= 30) continue;
-    a30 += b[o + B_APPROVED]!; s30 += b[o + B_SPEND]!; d30 += b[o + B_DECLINES]!;
+    a30 += num(b, o + B_APPROVED); s30 += num(b, o + B_SPEND); d30 += num(b, o + B_DECLINES);
     if (age < 7) {
-      a7 += b[o + B_APPROVED]!; s7 += b[o + B_SPEND]!;
+      a7 += num(b, o + B_APPROVED); s7 += num(b, o + B_SPEND);
     }
   }
   const w = f.weeks;
   for (let o = w.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
-    const first = w[o + B_KEY]! * 7;
+    const first = num(w, o + B_KEY) * 7;
     if (first > today) continue;
     if (today - first >= 365) break;
-    a365 += w[o + B_APPROVED]!; s365 += w[o + B_SPEND]!; c365 += w[o + B_COMPLAINTS]!;
+    a365 += num(w, o + B_APPROVED); s365 += num(w, o + B_SPEND); c365 += num(w, o + B_COMPLAINTS);
   }
   active.reverse();
 
@@ -466,9 +465,9 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
 
   // Gaps between consecutive active days telescope: a run of them sums to last − first (whole days, exact).
   const gaps = active.length - 1;
-  const intervalMean = gaps > 0 ? (active[gaps]! - active[0]!) / gaps : 90;
+  const intervalMean = gaps > 0 ? (num(active, gaps) - num(active, 0)) / gaps : 90;
   const half = Math.floor(Math.max(0, gaps) / 2);
-  const intervalTrend = gaps >= 2 ? (active[gaps]! - active[gaps - half]!) / half - (active[half]! - active[0]!) / half : 0;
+  const intervalTrend = gaps >= 2 ? (num(active, gaps) - num(active, gaps - half)) / half - (num(active, half) - num(active, 0)) / half : 0;
 
   const prev60Count = a90 - a30;
   const prev60Spend = s90 - s30;
@@ -482,7 +481,8 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   let stickyUsed = 0;
   let stickyHeld = 0;
   for (let i = 0; i < STICKY_PRODUCTS.length; i++) {
-    const used = f.sticky[i]! > 0 && f.sticky[i]! > usedSince;
+    const usedAt = num(f.sticky, i);
+    const used = usedAt > 0 && usedAt > usedSince;
     if (used) stickyUsed++;
     if (used || (held & (1 << i)) !== 0) {
       has |= 1 << i;
@@ -499,12 +499,11 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   let lowScores = 0;
   let surveys = 0;
   let lastScore = 0.5;
-  for (const s of f.scores ?? []) {
-    const t = s[0]!;
+  for (const [t, score, low] of f.scores ?? []) {
     if (t > now || now - t >= YEAR_MS) continue;
     surveys++;
-    lastScore = s[1]!;
-    if (s[2] && now - t < 90 * DAY_MS) lowScores++;
+    lastScore = score;
+    if (low && now - t < 90 * DAY_MS) lowScores++;
   }
   // One literal in catalogue order (CHANNELS and STICKY_PRODUCTS order; checked against the catalogue below).
   return [

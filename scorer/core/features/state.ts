@@ -6,6 +6,19 @@
  * counts, 5 sticky-use times, ≤ 50 open complaints, ≤ 50 survey answers and ≤ 50 refunds — about 1,250 numbers at the very most, typically a
  * few hundred, independent of how many events the customer sends.
  */
+import type { CHANNELS } from '../../../contracts/events.js';
+import type { STICKY_PRODUCTS } from '../../../contracts/features.js';
+
+/** One number for each element of a constant list, in its order (a tuple as long as the list). */
+export type Each<T extends readonly unknown[], V> = { -readonly [K in keyof T]: V };
+/** One number per channel, in CHANNELS order. */
+export type PerChannel = Each<typeof CHANNELS, number>;
+/** One number per sticky product, in STICKY_PRODUCTS order. */
+export type PerSticky = Each<typeof STICKY_PRODUCTS, number>;
+/** A survey answer: event ms, score on 0–1, 1 when dissatisfied (else 0). */
+export type SurveyAnswer = [at: number, score: number, low: number];
+/** A remembered refund: its event ms, its purchase's day ms, the spend it took out. */
+export type RememberedRefund = [at: number, purchaseAt: number, taken: number];
 
 /** Layout of a day or week bucket: index 0 is the day (or week) number, then the sums. */
 export const B_KEY = 0;
@@ -35,11 +48,12 @@ export interface FeatureState {
   /** Event time of the latest transaction folded in (reversals excluded); 0 = none yet. */
   lastAt: number;
   /** Latest transaction per channel (CHANNELS order), event ms; 0 = never. */
-  lastBy: number[];
+  lastBy: PerChannel;
   /**
    * Day tier, flat: BUCKET_WIDTH numbers per bucket, `day, visits, approved, outgoing count, outgoing amount,
    * inflow amount, declines, complaints`, per UTC day number (epoch ms / 86.4e6) with something in it,
-   * ascending by day, only the last 91 days (≤ 91 × 8 numbers).
+   * ascending by day, only the last 91 days (≤ 91 × 8 numbers). Always whole buckets: at a bucket's
+   * offset `o`, every `o + B_…` is there (read with `num` of ../invariant.ts, which checks it).
    */
   days: number[];
   /** Week tier, flat: the same with the week number (day number / 7, floored) first, for days older than the day tier, ≤ 365 days back. */
@@ -47,11 +61,11 @@ export interface FeatureState {
   /** Newest day number whose arrival rolled the tiers (days before `rolled − 90` live in `weeks`). */
   rolled: number;
   /** Channel mix: per channel, Σ exp(−(mixAt − t) / τ) over transactions at t; shares are ratios of these. */
-  mix: number[];
+  mix: PerChannel;
   /** Reference time of `mix`, event ms. */
   mixAt: number;
   /** Last time each sticky product was used (STICKY_PRODUCTS order), event ms; 0 = never. */
-  sticky: number[];
+  sticky: PerSticky;
   /** Open complaints: feedback_id → event ms; resolved ones removed, pruned after a year. */
   complaints: Record<string, number>;
   /** Latest complaint, event ms; absent or 0 = none (states from before it was kept have none). */
@@ -60,13 +74,13 @@ export interface FeatureState {
    * Survey answers of the last year, oldest first: `[event ms, score on 0–1, 1 when dissatisfied]`,
    * at most MAX_SCORES (the oldest dropped beyond). Absent in states from before it was kept.
    */
-  scores?: number[][];
+  scores?: SurveyAnswer[];
   /**
    * Refunds that took spend out of their purchase's day, while a reversal of them is accepted (the
    * loyalty rules' `reversals.window_days`): refund tx_id → `[refund event ms, purchase day ms, spend
    * taken]`, at most MAX_REFUNDS (the oldest dropped beyond). Absent until the customer's first one.
    */
-  refunds?: Record<string, number[]>;
+  refunds?: Record<string, RememberedRefund>;
   /** Events behind the watermark, not folded in (counted, reported as `late_events`). */
   late: number;
 }
