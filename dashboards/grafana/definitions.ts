@@ -368,6 +368,13 @@ const campaignConversions = `SELECT campaign_id, uniqExactIf(offer_id, holdout =
   FROM dash_conversions_v1 FINAL
   WHERE ${CONVERSIONS}
   GROUP BY campaign_id`;
+/** Per campaign: offers notified and held out (`o.*`) joined with their conversions in each group (`c.*`). */
+const CAMPAIGN_RESULTS = `FROM (
+  ${campaignTotals}
+) AS o
+LEFT JOIN (
+  ${campaignConversions}
+) AS c ON c.campaign_id = o.campaign_id`;
 
 const campaigns: DashboardSpec = {
   uid: 'vafa-campaigns',
@@ -390,12 +397,7 @@ const campaigns: DashboardSpec = {
   round(100 * converted / nullIf(notified, 0), 2) AS conversion_pct,
   round(conversion_pct - 100 * sum(c.n_converted_holdout) / nullIf(held_out, 0), 2) AS uplift_pp,
   round(sum(o.cost_sum)) AS cost, round(cost / nullIf(converted, 0), 2) AS cost_per_conversion
-FROM (
-  ${campaignTotals}
-) AS o
-LEFT JOIN (
-  ${campaignConversions}
-) AS c ON c.campaign_id = o.campaign_id`],
+${CAMPAIGN_RESULTS}`],
     },
     {
       title: 'Campaign results', type: 'table', w: 24, h: 9,
@@ -407,12 +409,7 @@ LEFT JOIN (
   round(o.cost_sum) AS cost,
   round(cost / nullIf(converted, 0), 2) AS cost_per_conversion,
   round(cost / nullIf(converted - notified * converted_holdout / nullIf(held_out, 0), 0), 2) AS cost_per_incremental_conversion
-FROM (
-  ${campaignTotals}
-) AS o
-LEFT JOIN (
-  ${campaignConversions}
-) AS c ON c.campaign_id = o.campaign_id
+${CAMPAIGN_RESULTS}
 ORDER BY notified DESC, campaign`],
     },
     {
@@ -420,12 +417,7 @@ ORDER BY notified DESC, campaign`],
       description: 'Per campaign, the conversion rate of the notified offers and of the holdout group; the gap is the uplift.',
       sql: [`SELECT o.campaign_id AS campaign, round(100 * c.n_converted / nullIf(o.n_notified, 0), 2) AS treated_pct,
   round(100 * c.n_converted_holdout / nullIf(o.n_held_out, 0), 2) AS holdout_pct
-FROM (
-  ${campaignTotals}
-) AS o
-LEFT JOIN (
-  ${campaignConversions}
-) AS c ON c.campaign_id = o.campaign_id
+${CAMPAIGN_RESULTS}
 ORDER BY o.n_notified DESC, campaign
 LIMIT 20`],
     },
@@ -434,12 +426,7 @@ LIMIT 20`],
       description: 'Per campaign, cost per conversion and per incremental conversion (currency major units).',
       sql: [`SELECT o.campaign_id AS campaign, round(o.cost_sum / nullIf(c.n_converted, 0), 2) AS cost_per_conversion,
   round(o.cost_sum / nullIf(c.n_converted - o.n_notified * c.n_converted_holdout / nullIf(o.n_held_out, 0), 0), 2) AS cost_per_incremental_conversion
-FROM (
-  ${campaignTotals}
-) AS o
-LEFT JOIN (
-  ${campaignConversions}
-) AS c ON c.campaign_id = o.campaign_id
+${CAMPAIGN_RESULTS}
 ORDER BY o.n_notified DESC, campaign
 LIMIT 20`],
     },
@@ -903,22 +890,22 @@ function options(p: PanelSpec): Json {
   }
 }
 
-function layout(panels: PanelSpec[]): { x: number; y: number }[] {
-  const out: { x: number; y: number }[] = [];
+/** Each panel with its grid position: left to right, a new row when the 24 columns are full. */
+function layout(panels: PanelSpec[]): { p: PanelSpec; x: number; y: number }[] {
   let x = 0;
   let y = 0;
   let rowH = 0;
-  for (const p of panels) {
+  return panels.map((p) => {
     if (x + p.w > 24) {
       x = 0;
       y += rowH;
       rowH = 0;
     }
-    out.push({ x, y });
+    const at = { p, x, y };
     x += p.w;
     rowH = Math.max(rowH, p.h);
-  }
-  return out;
+    return at;
+  });
 }
 
 function variableJson(v: VariableSpec, datasource: Datasource): Json {
@@ -938,7 +925,6 @@ function variableJson(v: VariableSpec, datasource: Datasource): Json {
 
 /** Grafana's JSON model of a dashboard (schema version 41, as in the plugin's own dashboards). */
 export function renderDashboard(d: DashboardSpec): Json {
-  const pos = layout(d.panels);
   const datasource = d.datasource ?? DATASOURCE;
   return {
     uid: d.uid,
@@ -951,13 +937,13 @@ export function renderDashboard(d: DashboardSpec): Json {
     id: null,
     links: [{ asDropdown: false, icon: 'external link', includeVars: false, keepTime: true, tags: [d.tag ?? 'vafa'], targetBlank: false, title: d.tag ?? 'vafa', type: 'dashboards' }],
     annotations: { list: [{ builtIn: 1, datasource: { type: 'grafana', uid: '-- Grafana --' }, enable: true, hide: true, iconColor: 'rgba(0, 211, 255, 1)', name: 'Annotations & Alerts', type: 'dashboard' }] },
-    panels: d.panels.map((p, i) => ({
+    panels: layout(d.panels).map(({ p, x, y }, i) => ({
       id: i + 1,
       type: p.type,
       title: p.title,
       description: p.description,
       datasource,
-      gridPos: { h: p.h, w: p.w, x: pos[i]!.x, y: pos[i]!.y },
+      gridPos: { h: p.h, w: p.w, x, y },
       fieldConfig: fieldConfig(p),
       options: options(p),
       targets: p.sql.map((sql, j) => ({
