@@ -14,13 +14,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { TxMessage } from '../contracts/events.js';
 import { createLogger, freePort, spawnWarehouse } from '../platform/mod.js';
-import { Engine, newPartitionState } from '../scorer/core/mod.js';
-import { OutputEmit, type Row, createWarehouseClient, migrate, ClickHouseSink, type SinkInsertFormat } from '../sinks/mod.js';
-import { createBank } from '../simulator/mod.js';
+import { type Row, createWarehouseClient, migrate, ClickHouseSink, type SinkInsertFormat } from '../sinks/mod.js';
+import { recentCoreEmits } from './core-rows.js';
 import { processCpuMs } from './cpu.js';
-import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 const { values } = parseArgs({
   options: {
@@ -38,19 +35,9 @@ const FORMATS: SinkInsertFormat[] = ['JSONEachRow', 'RowBinary'];
 
 /** Rows the core emits for the simulator's history: one scored_transactions and one customer_state row per transaction. */
 function templates(): { tx: Row[]; state: Row[] } {
-  // Recent event times: the tables' retention (TTL) drops rows older than it.
-  const bank = createBank({ seed: 7, customers: 200, start: new Date(Math.floor(Date.now() / 86_400_000 - 61) * 86_400_000), days: 60 });
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
-  const state = newPartitionState(0);
   const tx: Row[] = [];
   const customers: Row[] = [];
-  const messages: TxMessage[] = [];
-  for (const { cards: _cards, ...profile } of bank.profiles()) messages.push({ kind: 'profile', body: profile });
-  for (const ev of bank.events()) if (ev.kind === 'transaction') messages.push(ev);
-  for (const msg of messages) {
-    const emit = new OutputEmit();
-    const pending = engine.apply(state, { seq: state.seq + 1, partition: 0, msg }, emit);
-    if (pending) engine.complete(state, pending, { probability: 0.05, modelVersion: 'bench' }, emit);
+  for (const emit of recentCoreEmits(200)) {
     tx.push(...(emit.rows.get('scored_transactions') ?? []));
     customers.push(...emit.customerRows.values());
     if (tx.length >= 5000 && customers.length >= 5000) break;

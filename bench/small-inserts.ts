@@ -9,31 +9,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { TxMessage } from '../contracts/events.js';
 import { createLogger, freePort, spawnWarehouse } from '../platform/mod.js';
-import { Engine, newPartitionState } from '../scorer/core/mod.js';
-import { OutputEmit, type Row, createWarehouseClient, migrate, ClickHouseSink } from '../sinks/mod.js';
-import { createBank } from '../simulator/mod.js';
+import { type Row, createWarehouseClient, migrate, ClickHouseSink } from '../sinks/mod.js';
+import { recentCoreEmits } from './core-rows.js';
 import { processCpuMs } from './cpu.js';
 import { median } from './stats.js';
-import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
 
 const { values } = parseArgs({ options: { repeat: { type: 'string', default: '15' } } });
 const REPEAT = Number(values.repeat);
 
 /** The core's rows for the simulator's history, by table (recent event times: the tables' TTL keeps them). */
 function templates(): Map<string, Row[]> {
-  const bank = createBank({ seed: 7, customers: 300, start: new Date(Math.floor(Date.now() / 86_400_000 - 61) * 86_400_000), days: 60 });
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
-  const state = newPartitionState(0);
   const out = new Map<string, Row[]>();
-  const messages: TxMessage[] = [];
-  for (const { cards: _cards, ...profile } of bank.profiles()) messages.push({ kind: 'profile', body: profile });
-  for (const ev of bank.events()) if (ev.kind === 'transaction') messages.push(ev);
-  for (const msg of messages) {
-    const emit = new OutputEmit();
-    const pending = engine.apply(state, { seq: state.seq + 1, partition: 0, msg }, emit);
-    if (pending) engine.complete(state, pending, { probability: 0.05, modelVersion: 'bench' }, emit);
+  for (const emit of recentCoreEmits(300)) {
     for (const [table, rows] of emit.rows) out.set(table, [...(out.get(table) ?? []), ...rows]);
     out.set('customer_state', [...(out.get('customer_state') ?? []), ...emit.customerRows.values()]);
   }
