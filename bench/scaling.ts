@@ -13,7 +13,7 @@ import { createLogger, natsJsm, NODE_FLAGS } from '../platform/mod.js';
 import { startStack, type Stack, countRows, waitForDrain } from '../app/mod.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { consumerName } from '../scorer/runtime/worker.js';
-import { benchSettings } from './vafa.js';
+import { benchSettings, trackStack } from './vafa.js';
 import { CpuProbe, processCpuMs, type CpuShare } from './cpu.js';
 import { runLoad } from './loadgen/host.js';
 import type { Cleanup } from './cleanup.js';
@@ -84,13 +84,7 @@ async function freshStack(plan: ScalingPlan, cleanup: Cleanup): Promise<BenchSta
   const settings: Settings = Object.freeze({ ...base, partitions: plan.partitions, leaseMs: plan.leaseMs });
   const logger = createLogger({ level: settings.logLevel, name: 'bench', destination: process.stderr });
   const stack = await startStack({ settings, logger, scorer: false, churn: null, iso8583: false });
-  cleanup.trackPid(stack.localNats?.pid);
-  cleanup.trackPid(stack.localWarehouse?.pid);
-  const undoStack = cleanup.add('vafa stack', async () => {
-    await stack.stop();
-    cleanup.untrackPid(stack.localNats?.pid);
-    cleanup.untrackPid(stack.localWarehouse?.pid);
-  });
+  const undoStack = trackStack(cleanup, stack);
   return { stack, settings, stop: async () => { await undoStack(); await undoDir(); } };
 }
 

@@ -88,6 +88,26 @@ export async function benchSettings(dataDir: string): Promise<Settings> {
   });
 }
 
+/**
+ * Has `cleanup` SIGKILL the stack's engines if the bench dies, and returns the undo that stops the stack
+ * (and forgets them).
+ */
+export function trackStack(cleanup: Cleanup, stack: Stack): () => Promise<void> {
+  cleanup.trackPid(stack.localNats?.pid);
+  cleanup.trackPid(stack.localWarehouse?.pid);
+  return cleanup.add('vafa stack', async () => {
+    await stack.stop();
+    cleanup.untrackPid(stack.localNats?.pid);
+    cleanup.untrackPid(stack.localWarehouse?.pid);
+  });
+}
+
+/** The stack's child processes by role, as a CpuProbe measures them (each as it is now). */
+type StackChildren = Record<string, number | number[] | undefined>;
+function stackChildren(stack: Stack): StackChildren {
+  return { 'nats-server': stack.localNats?.pid, clickhouse: stack.localWarehouse?.pid, ingest: stack.ingestCluster?.pids() };
+}
+
 /** The churn model exactly as `startStack` loads it by default, and what was loaded (or why none was) for the report. */
 async function loadChurn(settings: Settings): Promise<{ churn?: ChurnScorer; model: string }> {
   const lines: string[] = [];
@@ -303,13 +323,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
   progress.phase(`vafa: starting the stack (nats-server, embedded ClickHouse, API${isoMod.ok ? ', ISO 8583 listener' : ''})`);
   // Ingest as `vafa ingest` runs it: one worker process per CPU unless VAFA_INGEST_WORKERS says otherwise.
   const stack = await startStack({ settings, logger, scorer: false, churn: null, iso8583: isoMod.ok, defaultIngestWorkers: os.availableParallelism() });
-  cleanup.trackPid(stack.localNats?.pid);
-  cleanup.trackPid(stack.localWarehouse?.pid);
-  const undoStack = cleanup.add('vafa stack', async () => {
-    await stack.stop();
-    cleanup.untrackPid(stack.localNats?.pid);
-    cleanup.untrackPid(stack.localWarehouse?.pid);
-  });
+  const undoStack = trackStack(cleanup, stack);
   let r: RepeatRun | undefined;
   try {
     const run = new RepeatRun(plan, repeat, { cleanup, progress, hook, stack, settings, logger });
@@ -389,8 +403,8 @@ class RepeatRun {
     return s;
   }
 
-  children(): Record<string, number | number[] | undefined> {
-    return { 'nats-server': this.stack.localNats?.pid, clickhouse: this.stack.localWarehouse?.pid, ingest: this.stack.ingestCluster?.pids() };
+  children(): StackChildren {
+    return stackChildren(this.stack);
   }
 
   /** Registers the scorer's stack for stopping (at the end of its phases, or on a failure). */
@@ -577,14 +591,8 @@ export async function measureSteadyAlone(plan: VafaPlan, repeat: number, cleanup
   const logger = createLogger({ level: settings.logLevel, name: 'bench', destination: process.stderr });
   progress.phase('vafa: starting the stack (nats-server, embedded ClickHouse, API)');
   const stack = await startStack({ settings, logger, scorer: false, churn: null, iso8583: false, defaultIngestWorkers: os.availableParallelism() });
-  cleanup.trackPid(stack.localNats?.pid);
-  cleanup.trackPid(stack.localWarehouse?.pid);
-  const undoStack = cleanup.add('vafa stack', async () => {
-    await stack.stop();
-    cleanup.untrackPid(stack.localNats?.pid);
-    cleanup.untrackPid(stack.localWarehouse?.pid);
-  });
-  const children = (): Record<string, number | number[] | undefined> => ({ 'nats-server': stack.localNats?.pid, clickhouse: stack.localWarehouse?.pid, ingest: stack.ingestCluster?.pids() });
+  const undoStack = trackStack(cleanup, stack);
+  const children = (): StackChildren => stackChildren(stack);
   const url = `${stack.apiUrl!}/v1/transactions`;
   let next = 0;
   const http = (spec: Omit<Extract<LoadSpec, { kind: 'http' }>, 'kind' | 'url' | 'customers' | 'first'>): Extract<LoadSpec, { kind: 'http' }> => {
