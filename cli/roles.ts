@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadSettings, SettingsError } from '../config/settings.js';
-import { insecureEngines, startStack, type Stack } from '../app/mod.js';
+import { insecureEngines, startStack, type Stack, type StackOptions } from '../app/mod.js';
 import { createLogger, type Logger, untilParentGone } from '../platform/mod.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
 import { createWarehouseClient, migrate } from '../sinks/mod.js';
@@ -37,17 +37,22 @@ async function runUntilSignal(stack: Stack, logger: Logger): Promise<number> {
   return 0;
 }
 
+/** `vafa <role>` joining a running deployment: checks the settings, starts the stack with `options`, runs until a signal. */
+async function runRole(role: 'ingest' | 'scorer', argv: string[], options: Omit<StackOptions, 'settings' | 'logger'>): Promise<number> {
+  const settings = loadSettings();
+  requireExternal(settings, role);
+  const logger = createLogger({ level: settings.logLevel, name: role });
+  requireCredentials(settings, argv, logger);
+  guardSignals();
+  const stack = await startStack({ settings, logger, ...options });
+  return await runUntilSignal(stack, logger);
+}
+
 export const ingestCommand: Command = {
   summary: 'Run the HTTP API and the ISO 8583 listener against NATS_URL and CLICKHOUSE_URL.',
   usage: 'vafa ingest [--insecure]   (--insecure: allow a NATS or ClickHouse off this machine without credentials)',
   async run(argv) {
-    const settings = loadSettings();
-    requireExternal(settings, 'ingest');
-    const logger = createLogger({ level: settings.logLevel, name: 'ingest' });
-    requireCredentials(settings, argv, logger);
-    guardSignals();
-    const stack = await startStack({ settings, logger, scorer: false, iso8583: true, defaultIngestWorkers: os.availableParallelism() });
-    return await runUntilSignal(stack, logger);
+    return await runRole('ingest', argv, { scorer: false, iso8583: true, defaultIngestWorkers: os.availableParallelism() });
   },
 };
 
@@ -55,13 +60,7 @@ export const scorerCommand: Command = {
   summary: 'Run the scorer for VAFA_SCORER_PARTITIONS against NATS_URL and CLICKHOUSE_URL.',
   usage: 'vafa scorer [--insecure]   (--insecure: allow a NATS or ClickHouse off this machine without credentials)',
   async run(argv) {
-    const settings = loadSettings();
-    requireExternal(settings, 'scorer');
-    const logger = createLogger({ level: settings.logLevel, name: 'scorer' });
-    requireCredentials(settings, argv, logger);
-    guardSignals();
-    const stack = await startStack({ settings, logger, api: false });
-    return await runUntilSignal(stack, logger);
+    return await runRole('scorer', argv, { api: false });
   },
 };
 
