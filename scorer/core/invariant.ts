@@ -12,7 +12,10 @@ export class InvariantError extends Error {
 
 /** `list[i]` of a number list whose layout says index `i` is there; throws {@link InvariantError} if not. */
 export function num(list: readonly number[], i: number): number {
-  const v = list[i];
-  if (v === undefined) throw new InvariantError(`no number at index ${i} of a list of ${list.length}: the layout promises one`);
-  return v;
+  return list[i] ?? missing(list, i);
+}
+
+// Out of line, so that num() stays small enough to be inlined at every call site of a hot loop.
+function missing(list: readonly number[], i: number): never {
+  throw new InvariantError(`no number at index ${i} of a list of ${list.length}: the layout promises one`);
 }
