@@ -173,8 +173,12 @@ const dt64 = (d: Date): string => `fromUnixTimestamp64Milli(${Math.floor(d.getTi
 const date = (d: Date): string => `toDate('${d.toISOString().slice(0, 10)}')`;
 const seconds = (ctx: ExpandContext): number => Math.trunc(Math.max(ctx.intervalMs / 1000, 1));
 
-function want(macro: string, args: string[], n: number): void {
+/** The arguments of `macro`, which takes exactly `n`; a MacroError otherwise. */
+function want(macro: string, args: string[], n: 1): [string];
+function want(macro: string, args: string[], n: 2): [string, string];
+function want(macro: string, args: string[], n: number): string[] {
   if (args.length !== n) throw new MacroError(`${macro} expected ${n} argument(s), received ${args.length}`);
+  return args;
 }
 
 /** Go's time.ParseDuration, as `$__timeGroup` uses it; returns milliseconds. */
@@ -189,6 +193,11 @@ export function parseGoDuration(text: string): number {
   for (const part of text.replace(/^[+-]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(part[1]) * (units[part[2]!] ?? 0);
   return m[1] === '-' ? -total : total;
 }
+
+const dateTimeFilter: Handler = (a, c) => {
+  want('$__dateTimeFilter', a, 2);
+  return `(${a[0]} >= ${date(c.range.from)} AND ${a[0]} <= ${date(c.range.to)}) AND (${a[1]} >= ${dt(c.range.from)} AND ${a[1]} <= ${dt(c.range.to)})`;
+};
 
 const MACROS: Record<string, Handler> = {
   fromTime: (_a, c) => dt(c.range.from),
@@ -207,10 +216,7 @@ const MACROS: Record<string, Handler> = {
     want('$__dateFilter', a, 1);
     return `${a[0]} >= ${date(c.range.from)} AND ${a[0]} <= ${date(c.range.to)}`;
   },
-  dateTimeFilter: (a, c) => {
-    want('$__dateTimeFilter', a, 2);
-    return `(${a[0]} >= ${date(c.range.from)} AND ${a[0]} <= ${date(c.range.to)}) AND (${a[1]} >= ${dt(c.range.from)} AND ${a[1]} <= ${dt(c.range.to)})`;
-  },
+  dateTimeFilter,
   timeInterval: (a, c) => {
     want('$__timeInterval', a, 1);
     return `toStartOfInterval(toDateTime(${a[0]}), INTERVAL ${seconds(c)} second)`;
@@ -229,14 +235,14 @@ const MACROS: Record<string, Handler> = {
     return `${a[0]} <= ${dt(c.range.to)}`;
   },
   timeGroup: (a) => {
-    want('$__timeGroup', a, 2);
-    const period = a[1]!.trim().replace(/^['"]+|['"]+$/g, '');
+    const [column, interval] = want('$__timeGroup', a, 2);
+    const period = interval.trim().replace(/^['"]+|['"]+$/g, '');
     const secs = Math.round(parseGoDuration(period) / 1000);
     if (secs <= 0) throw new MacroError(`$__timeGroup: interval must be positive, got "${period}"`);
-    return `toStartOfInterval(toDateTime(${a[0]!.trim()}), INTERVAL ${secs} second)`;
+    return `toStartOfInterval(toDateTime(${column.trim()}), INTERVAL ${secs} second)`;
   },
 };
-MACROS.dt = MACROS.dateTimeFilter!;
+MACROS.dt = dateTimeFilter;
 
 /** Index just past a string literal / quoted identifier starting at `i` (ClickHouse: `\` escapes and doubled quotes). */
 function skipQuoted(sql: string, i: number): number {
@@ -280,7 +286,7 @@ function backEndMacroArgs(sql: string, open: number): { args: string[]; end: num
   let start = open + 1;
   let i = open;
   while (i < sql.length) {
-    const c = sql[i]!;
+    const c = sql.charAt(i);
     if (c === "'" || c === '"' || c === '`') {
       i = skipQuoted(sql, i);
       continue;
@@ -290,7 +296,7 @@ function backEndMacroArgs(sql: string, open: number): { args: string[]; end: num
       depth--;
       if (depth === 0) {
         args.push(sql.slice(start, i));
-        return { args: args.length === 1 && args[0]!.trim() === '' ? [] : args, end: i + 1 };
+        return { args: args.length === 1 && args.join('').trim() === '' ? [] : args, end: i + 1 };
       }
     } else if (c === ',' && depth === 1) {
       args.push(sql.slice(start, i));
@@ -305,7 +311,7 @@ export function expandMacros(sql: string, ctx: ExpandContext): string {
   let out = '';
   let i = 0;
   while (i < sql.length) {
-    const c = sql[i]!;
+    const c = sql.charAt(i);
     if (c === "'" || c === '"' || c === '`') {
       const j = skipQuoted(sql, i);
       out += sql.slice(i, j);
