@@ -48,9 +48,8 @@ export function eraseMentions(state: PartitionState, body: EraseMentions, mentio
   (state.erased ??= {})[body.customer_sha256] = body.erasure_id;
   const one = { [body.customer_sha256]: body.erasure_id };
   for (const id of mentions ?? Object.keys(state.customers)) {
-    if (!Object.hasOwn(state.customers, id)) continue;
-    const c = state.customers[id]!;
-    if (namesErased(c, one)) pseudonymise(c, one);
+    const c = Object.hasOwn(state.customers, id) ? state.customers[id] : undefined;
+    if (c !== undefined && namesErased(c, one)) pseudonymise(c, one);
   }
 }
 

@@ -113,7 +113,8 @@ export function dropTimersOf(state: PartitionState, customerId: string): number 
 
 export function popDueTimer(state: PartitionState, upTo: number): Timer | undefined {
   const h = state.timers;
-  if (h.length === 0 || h[0]!.due > upTo) return undefined;
+  const next = h[0];
+  if (next === undefined || next.due > upTo) return undefined;
   return heapPop(h, earlier);
 }
 

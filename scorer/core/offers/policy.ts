@@ -10,6 +10,7 @@
  * - quiet hours: no decision on a quiet channel while the bank-local clock is in `[from, to)`.
  */
 import { DAY_MS } from '../types.js';
+import { num } from '../invariant.js';
 
 /**
  * True when one more contact at `t` keeps every window `[s, s + periodMs)` at `max` contacts or fewer.
@@ -35,7 +36,8 @@ export function maxInWindow(times: readonly number[], periodMs: number): number 
   let best = 0;
   let j = 0;
   for (let i = 0; i < sorted.length; i++) {
-    while (sorted[i]! - sorted[j]! >= periodMs) j++;
+    const t = num(sorted, i);
+    while (t - num(sorted, j) >= periodMs) j++;
     best = Math.max(best, i - j + 1);
   }
   return best;
