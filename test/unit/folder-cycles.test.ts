@@ -7,9 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ROOT, sourceFiles } from '../support/source-files.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SKIP = new Set(['node_modules', 'data', 'test', '.git', 'docs']);
 
 /** Sub-folders that are folders of their own (as in eslint.config.js). */
 const SPLIT = ['scorer/core', 'scorer/runtime', 'config/schema'];
@@ -21,17 +20,6 @@ function folderOf(rel: string): string {
   const two = `${parts[0]}/${parts[1]}`;
   if (parts.length > 2 && SPLIT.includes(two)) return two;
   return parts[0]!;
-}
-
-function sourceFiles(dir = ''): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    const rel = dir ? `${dir}/${e.name}` : e.name;
-    if (e.isDirectory()) {
-      if (!SKIP.has(rel) && !e.name.startsWith('.') && e.name !== 'node_modules' && e.name !== 'vendor') out.push(...sourceFiles(rel));
-    } else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
-  }
-  return out;
 }
 
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"]+)['"]/g;

@@ -10,9 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { ROOT, sourceFiles } from '../support/source-files.js';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const SKIP = new Set(['node_modules', 'data', 'test', '.git', 'docs']);
 
 /** Non-null assertions per folder (the directory of the file), counted on 4 December 2026. */
 const CEILINGS: Readonly<Record<string, number>> = {
@@ -42,17 +41,6 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'sinks/clickhouse': 19,
   'training': 261,
 };
-
-function sourceFiles(dir = ''): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    const rel = dir ? `${dir}/${e.name}` : e.name;
-    if (e.isDirectory()) {
-      if (!SKIP.has(rel) && !e.name.startsWith('.') && e.name !== 'node_modules' && e.name !== 'vendor') out.push(...sourceFiles(rel));
-    } else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(rel);
-  }
-  return out;
-}
 
 /** folder → file → the lines of its non-null assertions. */
 function assertionsByFolder(): Map<string, Map<string, number[]>> {
