@@ -15,19 +15,13 @@
  *   and run its course within the horizon: `∫ S(s) λ(s) P(L ≤ B + H − s) ds`, summed by the day;
  * - a customer who came back after churning (`reactivated_at` at or before B) does not churn again.
  */
-import { driftLengthCdf, hazardMultiplier, SHOCKS, type ChurnLaw, type Shock, type ShockKind } from '../simulator/mod.js';
+import { driftLengthCdf, hazardMultiplier, SHOCKS, type ChurnHazard, type ChurnLaw, type Shock } from '../simulator/mod.js';
 import type { ChurnTruth } from './dataset.js';
 
-const DAY = 86_400_000;
+/** The churn process of one simulated customer: the simulator's own `CustomerTruth.hazard`. */
+export type { ChurnHazard };
 
-/** The churn process of one simulated customer (the simulator's `CustomerTruth.hazard`). */
-export interface ChurnHazard {
-  law: 'vafa.churn/v2';
-  base: number;
-  fee_exposure: number;
-  shocks: { kind: ShockKind; at: string; size: number; days: number }[];
-  drift_at?: string;
-}
+const DAY = 86_400_000;
 
 /** The part of the law known at `at`: the shocks up to it, the drift start if it had begun. */
 function knownAt(h: ChurnHazard, at: number): ChurnLaw {
