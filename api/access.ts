@@ -33,7 +33,10 @@ export interface AccessRouteDeps {
 export function clientAddress(req: FastifyRequest, proxy: ProxyAuth | undefined): string {
   const socket = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
   const fwd = req.headers['x-forwarded-for'];
-  if (typeof fwd === 'string' && fromTrustedProxy(req, proxy)) return fwd.split(',')[0]!.trim().slice(0, 64) || socket;
+  if (typeof fwd === 'string' && fromTrustedProxy(req, proxy)) {
+    const [first = ''] = fwd.split(',');
+    return first.trim().slice(0, 64) || socket;
+  }
   return socket;
 }
 

@@ -18,9 +18,10 @@ function requireExternal(settings: ReturnType<typeof loadSettings>, role: string
 function requireCredentials(settings: ReturnType<typeof loadSettings>, argv: string[], logger: Logger): void {
   const { values } = parseArgs({ args: argv, options: { insecure: { type: 'boolean', default: false } } });
   const problems = insecureEngines(settings);
-  if (problems.length === 0) return;
+  const [first] = problems;
+  if (first === undefined) return;
   if (!values.insecure) {
-    const setting = problems[0]!.split(' ', 1)[0]!;
+    const [setting = first] = first.split(' ', 1);
     throw new SettingsError(setting, setting === 'NATS_URL' ? settings.natsUrl : settings.clickhouseUrl, `${problems.join('; ')}; or pass --insecure to connect without`);
   }
   for (const p of problems) logger.warn(`--insecure: ${p}`);

@@ -15,11 +15,11 @@ import { ROOT, sourceFiles } from '../support/source-files.js';
 
 /** Non-null assertions per folder (the directory of the file), counted on 4 December 2026. */
 const CEILINGS: Readonly<Record<string, number>> = {
-  'api': 7,
-  'app': 2,
+  'api': 6,
+  'app': 1,
   'bench': 69,
   'bench/loadgen': 4,
-  'cli': 20,
+  'cli': 18,
   'config': 1,
   'contracts': 1,
   'dashboards': 1,
@@ -28,10 +28,10 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'models': 74,
   'platform': 3,
   'platform/warehouse': 2,
-  'scorer/core': 44,
+  'scorer/core': 42,
   'scorer/core/lifecycle': 1,
-  'scorer/core/loyalty': 36,
-  'scorer/core/offers': 4,
+  'scorer/core/loyalty': 35,
+  'scorer/core/offers': 2,
   'scorer/runtime': 31,
   'scorer/runtime/backfill': 23,
   'scorer/runtime/model': 40,
