@@ -52,7 +52,7 @@ const defaultRange = (spec: DashboardSpec): string => (spec.clock === 'wall-cloc
 /** Grafana-style interval: the smallest round interval that keeps a range within `MAX_POINTS` points. */
 export function intervalFor(rangeMs: number): number {
   const raw = rangeMs / MAX_POINTS;
-  return INTERVALS.find((i) => i >= raw) ?? INTERVALS[INTERVALS.length - 1]!;
+  return INTERVALS.find((i) => i >= raw) ?? Math.max(...INTERVALS);
 }
 
 interface PanelJson {
@@ -292,12 +292,9 @@ async function registerPage(app: FastifyInstance): Promise<void> {
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
-  let next = 0;
+  const queue = items.entries();
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
+    for (const [i, item] of queue) out[i] = await fn(item);
   });
   await Promise.all(workers);
   return out;
