@@ -39,9 +39,15 @@ export function rowOf(e: DomainEvent): Row | undefined {
   }
 }
 
+/** Whether `e` publishes a message: a treated offer (a holdout decision is only recorded), or a referral. */
+function publishes(e: DomainEvent): boolean {
+  return (e.type === 'offer_decided' && !e.holdout) || e.type === 'referral_qualified';
+}
+
 /** The message `e` publishes, if any: a treated offer's trigger, or a referral's credit. */
 export function messageOf(e: DomainEvent): Publish | undefined {
-  if (e.type === 'offer_decided') return e.holdout ? undefined : offerTrigger(e);
+  if (!publishes(e)) return undefined;
+  if (e.type === 'offer_decided') return offerTrigger(e);
   if (e.type === 'referral_qualified') {
     return referralPublish({ referrerId: e.referrerId, referredId: e.referredId, points: e.points, occurredAt: iso(e.at), version: e.rulesVersion, partitions: e.partitions });
   }
@@ -53,17 +59,7 @@ export function messageOf(e: DomainEvent): Publish | undefined {
  * `visit` sees each row with the event (or the customer id, for `customer_state`) it came from.
  */
 export function tableRows(emit: Emit, visit?: (row: Row, from: DomainEvent | string) => void): Map<TableName, Row[]> {
-  const rows = new Map<TableName, Row[]>();
-  for (const e of emit.events) {
-    const table = TABLE_OF[e.type];
-    if (table === undefined) continue;
-    const row = rowOf(e);
-    if (row === undefined) continue;
-    let list = rows.get(table);
-    if (!list) rows.set(table, (list = []));
-    list.push(row);
-    visit?.(row, e);
-  }
+  const rows = eventRows(emit, visit);
   if (emit.customerCount > 0) {
     const list: Row[] = [];
     for (const [id, snapshot] of emit.customers) {
@@ -72,6 +68,21 @@ export function tableRows(emit: Emit, visit?: (row: Row, from: DomainEvent | str
       visit?.(row, id);
     }
     rows.set('customer_state', list);
+  }
+  return rows;
+}
+
+/** The rows of a batch's events, per table, tables in the order of their first row (no `customer_state`). */
+function eventRows(emit: Emit, visit?: (row: Row, from: DomainEvent) => void): Map<TableName, Row[]> {
+  const rows = new Map<TableName, Row[]>();
+  for (const e of emit.events) {
+    const table = TABLE_OF[e.type];
+    const row = table === undefined ? undefined : rowOf(e);
+    if (table === undefined || row === undefined) continue;
+    let list = rows.get(table);
+    if (!list) rows.set(table, (list = []));
+    list.push(row);
+    visit?.(row, e);
   }
   return rows;
 }
@@ -91,7 +102,7 @@ export function outputCount(emit: Emit): number {
   let n = emit.customerCount;
   for (const e of emit.events) {
     if (TABLE_OF[e.type] !== undefined) n++;
-    if ((e.type === 'offer_decided' && !e.holdout) || e.type === 'referral_qualified') n++;
+    if (publishes(e)) n++;
   }
   return n;
 }
@@ -100,9 +111,7 @@ export function outputCount(emit: Emit): number {
 export class OutputEmit extends Emit {
   /** Rows of the events, per table (no `customer_state`). */
   get rows(): Map<TableName, Row[]> {
-    const rows = tableRows(this);
-    rows.delete('customer_state');
-    return rows;
+    return eventRows(this);
   }
 
   /** The `customer_state` row of every customer, by id. */
