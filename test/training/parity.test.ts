@@ -26,19 +26,28 @@ const PATHS: Record<TxMessage['kind'], string> = {
   profile: '/v1/customers', transaction: '/v1/transactions', redemption: '/v1/redemptions', feedback: '/v1/feedback',
 };
 
-/** Posts the messages in order: runs of one kind, ≤ 1000 a request, one request at a time. */
-async function postInOrder(api: string, msgs: TxMessage[], profiles: Map<string, CustomerProfileV1>): Promise<number> {
+/**
+ * Posts the messages in order: runs of one kind, ≤ 1000 a request, one request at a time. After a message
+ * in `drainAfter` it waits until the scorer has drained, so the referral credit that message makes the
+ * scorer publish lands in the referrer's partition right after it, where the offline builder applies it.
+ * (Without the wait the credit lands wherever the scorer's lag puts it: behind the referrer's later
+ * events it is a late event, whose row keeps the credit's time with the features as of the watermark.)
+ */
+async function postInOrder(api: string, msgs: TxMessage[], profiles: Map<string, CustomerProfileV1>, drainAfter: ReadonlySet<TxMessage>): Promise<number> {
   let accepted = 0;
   for (let i = 0; i < msgs.length;) {
     const kind = msgs[i]!.kind;
     const items: unknown[] = [];
-    while (i < msgs.length && msgs[i]!.kind === kind && items.length < 1000) {
+    let drain = false;
+    while (!drain && i < msgs.length && msgs[i]!.kind === kind && items.length < 1000) {
       const m = msgs[i++]!;
       items.push(m.kind === 'profile' ? profiles.get(m.body.customer_id) : m.body);
+      drain = drainAfter.has(m);
     }
     const r = await postJson(`${api}${PATHS[kind]}`, items);
     expect(r.status, JSON.stringify(r.body).slice(0, 300)).toBe(202);
     accepted += Number(r.body.accepted ?? 0);
+    if (drain) expect(await waitForDrain(stack, 60_000), 'drained after a referral').toBe(true);
   }
   return accepted;
 }
@@ -58,10 +67,12 @@ describe('online features equal offline features', () => {
     // Offline: the trainer's builder, same partitioning and engine configuration (the same files) as the
     // running scorer; every customer_state row it emits, by customer and event time.
     const offline = new Map<string, Map<string, string>>();
+    const referrals = new Set<TxMessage>();
     const built = await buildChurnDataset(msgs, bank.truth(), {
       partitions: PARTITIONS,
       engine: buildEngineConfig(stack.settings),
-      onEmit: (emit) => {
+      onEmit: (emit, msg) => {
+        if (emit.events.some((e) => e.type === 'referral_qualified')) referrals.add(msg);
         for (const [id, snapshot] of emit.customers) {
           const row = customerRow(snapshot);
           let m = offline.get(id);
@@ -71,11 +82,12 @@ describe('online features equal offline features', () => {
       },
     });
     expect(built.events).toBe(msgs.length);
+    expect(referrals.size, 'the history has referrals (their credits cross partitions)').toBeGreaterThan(0);
 
     const t1 = Date.now();
     if (process.env.PARITY_TIMING) console.log({ offline_ms: t1 - t0, events: msgs.length });
     // Online: through the API and the running scorer.
-    const accepted = await postInOrder(stack.apiUrl!, msgs, profiles);
+    const accepted = await postInOrder(stack.apiUrl!, msgs, profiles, referrals);
     expect(accepted).toBe(msgs.length);
     const t2 = Date.now();
     if (process.env.PARITY_TIMING) console.log({ post_ms: t2 - t1, stats: stack.scorer?.stats() });
