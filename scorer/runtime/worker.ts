@@ -21,7 +21,7 @@ import { STREAM_TX, partitionFilter } from '../../contracts/subjects.js';
 import { newPartitionState, type PartitionState, type Engine, type Pending, type Score } from '../core/mod.js';
 import type { CheckpointStore } from './checkpoints.js';
 import { ChangeTracker } from './store/changes.js';
-import { StoreCorruptError } from './store/lmdb-store.js';
+import { StoreCorruptError } from './store/layout.js';
 import { decodeTx, type Decoded } from './decode.js';
 import { erasedHead } from './erased-head.js';
 import { eraseMentionsOf, mentionsOf, seedErasures } from './mentions.js';

@@ -28,7 +28,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { COMPACT_MARKER } from '../store/lmdb-store.js';
+import { COMPACT_MARKER } from '../store/layout.js';
 import type { Logger } from '../../../platform/mod.js';
 import type { PolicyFiles } from '../../../config/policy.js';
 import { BackfillError, type BackfillPartitions, type BatchEvent, type BatchOutcome, type CheckItem, type CheckRefusal, type CommitMark, type PartitionStart } from './partitions.js';

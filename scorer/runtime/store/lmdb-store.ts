@@ -28,6 +28,9 @@ import type { Logger } from '../../../platform/mod.js';
 import type { CheckpointStore } from '../checkpoints.js';
 import { ChangeTracker, isPartial, PartialStateError, rawCustomers, trackerOf, type CustomerCache, type CustomerChanges, type CustomerSource } from './changes.js';
 import { CodecError, decodeRecord, encodeRecord } from './codec.js';
+import { COMPACT_MARKER, CUSTOMER_PREFIX, META, StaleCommitError, StoreCorruptError, StoreOpenError, TIMER_PREFIX } from './layout.js';
+
+export { COMPACT_MARKER, CUSTOMER_PREFIX, META, StaleCommitError, StoreCorruptError, StoreOpenError, TIMER_PREFIX };
 
 /** Options of `LmdbStateStore.open`. */
 export interface LmdbStateStoreOptions {
@@ -99,30 +102,6 @@ interface StoredMeta extends Omit<PartitionState, 'customers' | 'timers'> {
   timerPageSize: number;
 }
 
-/** The environment could not be opened (a damaged file, a path that is not a directory, no space). */
-export class StoreOpenError extends Error {
-  override readonly name = 'StoreOpenError';
-  constructor(readonly path: string, detail: string) {
-    super(`state store ${path}: cannot open: ${detail}`);
-  }
-}
-
-/** A partition's records do not decode or do not agree with its meta record. */
-export class StoreCorruptError extends Error {
-  override readonly name = 'StoreCorruptError';
-  constructor(readonly path: string, readonly partition: number, detail: string) {
-    super(`state store ${path}, partition ${partition}: ${detail}`);
-  }
-}
-
-/** A commit refused: older than one already made, or by a writer that lost the partition (fenced). */
-export class StaleCommitError extends Error {
-  override readonly name = 'StaleCommitError';
-  constructor(readonly partition: number, readonly seq: number, detail: string) {
-    super(`partition ${partition}: commit at seq ${seq} refused: ${detail}`);
-  }
-}
-
 /**
  * Heap of a decoded customer per byte of its (uncompressed) record: 5.5 measured on the million-customer
  * bench store (54 KB decoded, 9.8 KB encoded, December 2026), rounded up. `cacheBytes` counts with it.
@@ -149,12 +128,6 @@ function probeEnvironment(where: string): void {
   throw new StoreOpenError(where, `the environment does not open (probe ended with ${how}${probe.stderr ? `: ${probe.stderr.trim().split('\n')[0]}` : ''})`);
 }
 
-/**
- * Marker file in the environment's directory: a customer record was removed (only an erasure removes one)
- * since the environment was last compacted. LMDB writes copy-on-write: a removed record's bytes (and every
- * older version of it) stay in the file's free pages until reused, so the next open compacts first.
- */
-export const COMPACT_MARKER = 'compact-pending';
 /** Environments this process has open (`compactEnvironment` never runs under one of them). */
 const openPaths = new Set<string>();
 /** Longest a compaction at open may take, ms (a million customers: some gigabytes copied). */
@@ -196,10 +169,6 @@ export function compactEnvironment(where: string): Compaction {
   return { ms: Math.round(performance.now() - started), bytesBefore, bytesAfter: statSync(data).size };
 }
 
-/** Record keys of a partition's database: the meta record, `c/<customer id>`, `t/<page>` (also the keys of snapshot frames). */
-export const META = 'meta';
-export const CUSTOMER_PREFIX = 'c/';
-export const TIMER_PREFIX = 't/';
 const customerKey = (id: string): string => `${CUSTOMER_PREFIX}${id}`;
 const timerKey = (page: number): string => `${TIMER_PREFIX}${String(page).padStart(8, '0')}`;
 /** `0` sorts right after `/`: the end of a prefix range. */
