@@ -165,11 +165,13 @@ const LAYERS = [
 
 /**
  * Folders whose public surface is their mod.ts: code outside one imports only a mod.ts of it. A sub-folder
- * that is loaded apart has its own (platform/warehouse/mod.ts loads chDB; ingest/iso8583/mod.ts, the
- * switch listener). Not yet: scorer/runtime (its modules load onnxruntime and LMDB, which its users load
- * lazily), config and config/schema.
+ * that is loaded apart has its own: platform/warehouse/mod.ts loads chDB; ingest/iso8583/mod.ts, the
+ * switch listener; scorer/runtime/mod.ts loads neither LMDB nor onnxruntime, which scorer/runtime/store/mod.ts
+ * (LMDB), scorer/runtime/model/mod.ts (onnxruntime, imported lazily) and scorer/runtime/backfill/mod.ts (it
+ * opens the store) do. config/mod.ts reads no file at import (the shipped policy is read on first use);
+ * config/schema/mod.ts is the pure part that scorer/core imports.
  */
-const SURFACES = ['platform', 'app', 'api', 'dashboards', 'ingest', 'models', 'scorer/core', 'simulator', 'sinks', 'training'];
+const SURFACES = ['platform', 'app', 'api', 'config', 'config/schema', 'dashboards', 'ingest', 'models', 'scorer/core', 'scorer/runtime', 'simulator', 'sinks', 'training'];
 
 /** Sub-folders that are folders of their own in the layers (as in folder-cycles.test.ts). */
 const SPLIT = ['scorer/core', 'scorer/runtime', 'config/schema'];

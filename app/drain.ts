@@ -5,7 +5,7 @@
 import type { Stack } from './stack.js';
 import { natsJsm, sleep, withDeadline } from '../platform/mod.js';
 import { STREAM_TX } from '../contracts/subjects.js';
-import { consumerName } from '../scorer/runtime/worker.js';
+import { consumerName } from '../scorer/runtime/mod.js';
 
 /** Waits until every partition consumer has nothing pending or un-acked (or the timeout passes). */
 export async function waitForDrain(stack: Stack, timeoutMs: number): Promise<boolean> {

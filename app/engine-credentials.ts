@@ -4,7 +4,7 @@
  * (customer data and the points ledger would cross the network to an engine anyone could also reach),
  * unless `--insecure` says that is intended. Loopback needs none: the all-in-one's engines listen there.
  */
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../config/mod.js';
 
 type EngineSettings = Pick<Settings, 'natsUrl' | 'natsUser' | 'natsToken' | 'natsCreds' | 'natsNkey' | 'clickhouseUrl' | 'clickhousePassword'>;
 

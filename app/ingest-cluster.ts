@@ -16,7 +16,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import path from 'node:path';
 import type { Registry } from 'prom-client';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../config/mod.js';
 import { freePort, NODE_FLAGS, type Logger } from '../platform/mod.js';
 import { aggregateMetrics, type ProcessMetrics, FixedWindowCounters, type SessionEvent } from '../api/mod.js';
 

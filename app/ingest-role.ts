@@ -3,12 +3,12 @@
  * 8583 listener, both over one ingest service and publisher. `app/stack.ts` runs it in the vafa
  * process; each worker of an ingest cluster (app/ingest-cluster.ts) runs it in its own.
  */
-import { scorerEraser } from '../scorer/runtime/erasure.js';
+import { scorerEraser } from '../scorer/runtime/mod.js';
 import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../config/mod.js';
 import { Publisher, type Logger } from '../platform/mod.js';
 import type { ClickHouseClient } from '../sinks/mod.js';
 import { IngestService, NatsCardDirectory } from '../ingest/mod.js';

@@ -11,18 +11,16 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../config/mod.js';
 import { startLocalNats, type LocalNats, spawnWarehouse, type ChildHandle, connectNats, ensureStreams, natsJsm, Publisher, withDeadline, type Logger } from '../platform/mod.js';
 import { createWarehouseClient, type ClickHouseClient, migrate, migrateCalendarViews, calendarOf, sameCalendar, type BankCalendar } from '../sinks/mod.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { createRegistry, insertAuditRows } from '../api/mod.js';
-import { ScorerService } from '../scorer/runtime/service.js';
-import type { BatchInfo, ChurnScorer } from '../scorer/runtime/worker.js';
+import { ScorerService, watchRulesFile, type BatchInfo, type ChurnScorer } from '../scorer/runtime/mod.js';
 import { openCheckpointStore, partitionCacheBounds } from '../scorer/runtime/store/mod.js';
-import { watchRulesFile } from '../scorer/runtime/rules-reload.js';
 import { startIngestRole } from './ingest-role.js';
 import { startIngestCluster, type IngestCluster } from './ingest-cluster.js';
-import { buildEngineConfig, readPolicyFileSync } from '../config/policy.js';
+import { buildEngineConfig, readPolicyFileSync } from '../config/mod.js';
 
 export interface StackOptions {
   settings: Settings;
@@ -293,7 +291,7 @@ async function startWebhook(nc: NatsConnection, url: string, secret: string, log
 
 export async function loadDefaultChurn(settings: Settings, logger: Logger): Promise<ChurnScorer | undefined> {
   try {
-    const { loadChurnScorer } = await import('../scorer/runtime/churn.js');
+    const { loadChurnScorer } = await import('../scorer/runtime/model/mod.js');
     return await loadChurnScorer(settings.modelPath, logger);
   } catch (err) {
     logger.warn({ err: (err as Error).message, model: settings.modelPath }, 'churn model not loaded: scores will be empty until a model is installed');

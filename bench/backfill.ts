@@ -12,12 +12,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { backfill } from '../scorer/runtime/backfill/backfill.js';
-import { listSources, ReadMeter, streamOrder } from '../scorer/runtime/backfill/sources.js';
+import { backfill, listSources, ReadMeter, streamOrder } from '../scorer/runtime/backfill/mod.js';
 import { IngestService } from '../ingest/mod.js';
-import { LmdbStateStore } from '../scorer/runtime/store/lmdb-store.js';
+import { LmdbStateStore } from '../scorer/runtime/store/mod.js';
 import type { Publisher } from '../platform/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
+import { defaultEngineConfig } from '../config/mod.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { runs: { type: 'string', default: '3' }, stages: { type: 'boolean', default: false }, partitions: { type: 'string', default: '8' }, workers: { type: 'string', default: '1' } } });
 const dir = positionals[0];
@@ -56,7 +55,7 @@ for (let r = 0; r < runs; r++) {
   const cpu = process.cpuUsage();
   const loop = performance.eventLoopUtilization();
   const s = await backfill({
-    paths: [dir], engineConfig: DEFAULT_ENGINE_CONFIG, partitions, tokenKey, store, base: 0,
+    paths: [dir], engineConfig: defaultEngineConfig(), partitions, tokenKey, store, base: 0,
     ...(workers > 1 ? { workers: { count: workers, engine: 'default' as const, store: { path: tmp, cacheCustomers: 20_000 } } } : {}),
     // The rate of each stretch of 100,000 events: how it changes as the customers' state grows.
     onProgress: (p) => {

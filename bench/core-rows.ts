@@ -6,7 +6,7 @@ import type { TxMessage } from '../contracts/events.js';
 import { Engine, newPartitionState } from '../scorer/core/mod.js';
 import { OutputEmit } from '../sinks/mod.js';
 import { createBank } from '../simulator/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
+import { defaultEngineConfig } from '../config/mod.js';
 
 /**
  * The core's output, message by message, for `customers` simulated customers over the last 60 days
@@ -15,7 +15,7 @@ import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
  */
 export function* recentCoreEmits(customers: number): Generator<OutputEmit> {
   const bank = createBank({ seed: 7, customers, start: new Date(Math.floor(Date.now() / 86_400_000 - 61) * 86_400_000), days: 60 });
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(defaultEngineConfig());
   const state = newPartitionState(0);
   const messages: TxMessage[] = [];
   for (const { cards: _cards, ...profile } of bank.profiles()) messages.push({ kind: 'profile', body: profile });

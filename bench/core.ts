@@ -14,17 +14,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { txSubject, partitionOf } from '../contracts/subjects.js';
-import { encodeRecord } from '../scorer/runtime/store/codec.js';
+import { encodeRecord } from '../scorer/runtime/store/mod.js';
 import type { TxMessage } from '../contracts/events.js';
 import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, Emit, type Score } from '../scorer/core/mod.js';
-import type { EngineConfig } from '../config/schema/engine.js';
+import type { EngineConfig } from '../config/schema/mod.js';
 import { FEATURE_NAMES } from '../contracts/features.js';
 import { messagesOf, tableRows } from '../sinks/mod.js';
-import { decodeTx } from '../scorer/runtime/decode.js';
+import { decodeTx } from '../scorer/runtime/mod.js';
 import { createBank, readHistory, SIMULATOR_VERSION, writeHistory } from '../simulator/mod.js';
 import { historyMessages, type HistoryEvent } from '../training/mod.js';
 import { median, percentile } from './stats.js';
-import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
+import { defaultEngineConfig } from '../config/mod.js';
 
 /** What to replay and how. */
 export interface CorePlan {
@@ -131,7 +131,7 @@ export interface ReplayOptions {
 
 /** Replays `input` through the core as the runtime does; returns the partition states and what it cost. */
 export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states: Map<number, PartitionState>; events: number; pendings: number; seconds: number; cpuSeconds: number; decodeSeconds: number; rows: Record<string, number>; publishes: number } {
-  const engine = new Engine(opts.engine ?? DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(opts.engine ?? defaultEngineConfig());
   const score = standInScorer();
   const states = new Map<number, PartitionState>();
   const batch = opts.batch ?? DEFAULT_CORE_PLAN.batch;
@@ -305,7 +305,7 @@ async function main(): Promise<void> {
     ...(values.batch ? { batch: Number(values.batch) } : {}),
   };
   const input = await prepareCoreInput(plan);
-  const engine = values['dedup-days'] ? { ...DEFAULT_ENGINE_CONFIG, dedupHorizonMs: Number(values['dedup-days']) * 86_400_000 } : undefined;
+  const engine = values['dedup-days'] ? { ...defaultEngineConfig(), dedupHorizonMs: Number(values['dedup-days']) * 86_400_000 } : undefined;
   if (values.dump) {
     const sums = await dumpOutputs(input, values.dump, { batch: plan.batch, ...(engine ? { engine } : {}) });
     console.log(JSON.stringify(sums, null, 2));

@@ -20,7 +20,7 @@ import { median } from './stats.js';
 import { defaultScalingPlan, measureScaling, renderScaling, type ScalingReport } from './scaling.js';
 import { renderBars, renderCore, renderHtml, renderTable, summarize, type BenchReport, type CoreReport, type Machine, type MeasurementId, type RepeatSample } from './report.js';
 import { DEFAULT_CORE_PLAN, measureCore, storeEncoder, prepareCoreInput, type CoreResult } from './core.js';
-import { CODEC_VERSION } from '../scorer/runtime/store/codec.js';
+import { CODEC_VERSION } from '../scorer/runtime/store/mod.js';
 import { DEFAULT_MILLION_PLAN, measureMillion, renderMillion, type MillionReport } from './million.js';
 
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');

@@ -26,8 +26,8 @@ import type { TransactionV1, TxMessage } from '../contracts/events.js';
 import { Engine, type Pending, newPartitionState, type PartitionState, Emit } from '../scorer/core/mod.js';
 import { tableRows } from '../sinks/mod.js';
 import { LmdbStateStore, partitionCacheBounds, type ChangeTracker } from '../scorer/runtime/store/mod.js';
-import { DEFAULT_TIMER_SLICE } from '../scorer/runtime/worker.js';
-import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
+import { DEFAULT_TIMER_SLICE } from '../scorer/runtime/mod.js';
+import { defaultEngineConfig } from '../config/mod.js';
 
 /** What the build left next to the store (bench/million.ts). */
 export interface BuiltStore {
@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     await store.close();
     return;
   }
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(defaultEngineConfig());
   // As the worker bounds it, with one batch in flight (each is committed before the next).
   const timerSlice = cache > 0 ? Math.max(1, Math.min(DEFAULT_TIMER_SLICE, Math.ceil(cache / built.partitions))) : DEFAULT_TIMER_SLICE;
   let events = 0;

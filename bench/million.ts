@@ -30,7 +30,7 @@ import { createBank } from '../simulator/mod.js';
 import { customerId, type BuiltStore, type MemoryLine } from './million-scorer.js';
 import type { Progress } from './progress.js';
 import { NODE_FLAGS } from '../platform/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
+import { defaultEngineConfig } from '../config/mod.js';
 
 export interface MillionPlan {
   /** Customers in the store. Default 1,000,000. */
@@ -117,7 +117,7 @@ const SCORER = path.join(import.meta.dirname, 'million-scorer.ts');
 /** The simulated population through the core: its customers, timers and partition fields. */
 function simulate(plan: MillionPlan): { state: PartitionState; template: TransactionV1 } {
   const bank = createBank({ seed: plan.seed, customers: plan.templates, start: new Date('2025-01-01T00:00:00Z'), days: plan.days });
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(defaultEngineConfig());
   const state = newPartitionState(0);
   let template: TransactionV1 | undefined;
   const messages: TxMessage[] = [];

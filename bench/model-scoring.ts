@@ -7,7 +7,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createBatcher, loadModel } from '../scorer/runtime/model.js';
+import { createBatcher, loadModel } from '../scorer/runtime/model/mod.js';
 import { syntheticChurnData, trainChurnModel, writeChurnModel } from '../training/mod.js';
 
 const threads = Number(process.argv[process.argv.indexOf('--threads') + 1] ?? 1) || 1;

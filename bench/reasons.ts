@@ -10,11 +10,10 @@
 import path from 'node:path';
 import { DEFAULT_CORE_PLAN, prepareCoreInput } from './core.js';
 import { Engine, type Pending, newPartitionState, type PartitionState, Emit } from '../scorer/core/mod.js';
-import { decodeTx } from '../scorer/runtime/decode.js';
-import { loadChurnScorer, type ChurnScorerHandle } from '../scorer/runtime/churn.js';
-import type { ReasonsOptions } from '../scorer/runtime/model/reasons.js';
+import { decodeTx } from '../scorer/runtime/mod.js';
+import { loadChurnScorer, type ChurnScorerHandle, type ReasonsOptions } from '../scorer/runtime/model/mod.js';
 import { createLogger } from '../platform/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
+import { defaultEngineConfig } from '../config/mod.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -28,7 +27,7 @@ const MANIFEST = path.resolve(arg('model', 'models/churn/manifest.json'));
 /** The feature vectors the core asks to score, in stream order (the first `EVENTS` of them). */
 async function vectors(): Promise<Pending['features'][]> {
   const input = await prepareCoreInput(DEFAULT_CORE_PLAN);
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(defaultEngineConfig());
   const states = new Map<number, PartitionState>();
   const out: Pending['features'][] = [];
   const emit = new Emit();

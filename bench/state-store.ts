@@ -15,10 +15,10 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TxMessage } from '../contracts/events.js';
 import { Engine, newPartitionState, type PartitionState, Emit } from '../scorer/core/mod.js';
-import { FileCheckpointStore } from '../scorer/runtime/checkpoints.js';
+import { FileCheckpointStore } from '../scorer/runtime/mod.js';
 import { ChangeTracker, encodeRecord, LmdbStateStore, rawCustomers } from '../scorer/runtime/store/mod.js';
 import { createBank } from '../simulator/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
+import { defaultEngineConfig } from '../config/mod.js';
 
 const { values } = parseArgs({
   options: {
@@ -48,7 +48,7 @@ function history(): TxMessage[] {
 const dir = mkdtempSync(path.join(os.tmpdir(), 'vafa-store-bench-'));
 try {
   const messages = history();
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(defaultEngineConfig());
   const state = newPartitionState(0);
   const tracker = new ChangeTracker(state);
   const store = LmdbStateStore.open({ path: path.join(dir, 'state') });

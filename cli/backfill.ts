@@ -6,17 +6,14 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { auditFileStatements, insertAuditRows } from '../api/mod.js';
-import { loadSettings } from '../config/settings.js';
+import { loadSettings, buildEngineConfig, readPolicyFileSync } from '../config/mod.js';
 import { createLogger, connectNats } from '../platform/mod.js';
 import { createWarehouseClient, migrate } from '../sinks/mod.js';
-import { backfillDeployment } from '../scorer/runtime/backfill/deployment.js';
-import type { BackfillProgress } from '../scorer/runtime/backfill/backfill.js';
-import { listSources } from '../scorer/runtime/backfill/sources.js';
+import { backfillDeployment, listSources, type BackfillProgress } from '../scorer/runtime/backfill/mod.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Stack } from '../app/mod.js';
 import type { Command } from './main.js';
-import { buildEngineConfig, readPolicyFileSync } from '../config/policy.js';
 
 /** Progress: a bar with rate and ETA redrawn on a terminal; a plain line every few seconds otherwise. */
 export function backfillProgress(stream: NodeJS.WriteStream = process.stderr, everyMs = 5000): { update(p: BackfillProgress): void; done(): void } {
@@ -109,7 +106,7 @@ export const backfillCommand: Command = {
     try {
       // With workers, each loads its own (threads.ts).
       if (workers === 1) {
-        const { loadChurnScorer } = await import('../scorer/runtime/churn.js');
+        const { loadChurnScorer } = await import('../scorer/runtime/model/mod.js');
         churn = await loadChurnScorer(settings.modelPath, logger);
       }
     } catch (err) {

@@ -7,14 +7,12 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline/promises';
-import { loadSettings } from '../config/settings.js';
+import { loadSettings } from '../config/mod.js';
 import { createWarehouseClient, eraseCustomer, checkErasureInput, ErasureIncompleteError, ErasureInputError, ErasureUnsupportedError } from '../sinks/mod.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { connectNats, createLogger } from '../platform/mod.js';
 import { notErased, placesOf, type ErasedOutsideWarehouse } from '../contracts/erasure.js';
-import { scorerEraser, ScorerErasureTimeoutError } from '../scorer/runtime/erasure.js';
-import { StreamScanTimeoutError } from '../scorer/runtime/retained-erasure.js';
-import { SnapshotNotCoveredError, SnapshotStillHoldsError } from '../scorer/runtime/store/snapshot-erasure.js';
+import { scorerEraser, ScorerErasureTimeoutError, SnapshotNotCoveredError, SnapshotStillHoldsError, StreamScanTimeoutError } from '../scorer/runtime/mod.js';
 import type { Command } from './main.js';
 
 /** Longest the erasure may take before the command gives up (a retry resumes it), ms. */

@@ -5,7 +5,6 @@
  * stops forces the exit (engines killed, exit code 130 / 143).
  */
 import { parseArgs } from 'node:util';
-import { loadSettings, SettingsError } from '../config/settings.js';
 import { createLogger, enginePids, killEngines, sleep } from '../platform/mod.js';
 import type { Command } from '../app/mod.js';
 
@@ -89,13 +88,22 @@ async function runCommand(name: string, load: () => Promise<Command>, rest: stri
     ignoreBrokenPipes();
     return await cmd.run(rest);
   } catch (err) {
-    if (err instanceof SettingsError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (await isUsageError(err)) {
       console.error(`vafa ${name}: ${(err as Error).message}`);
       return 2;
     }
     createLogger({ name }).fatal({ err }, `vafa ${name} failed`);
     return 1;
   }
+}
+
+/**
+ * A bad setting or flag: the command exits with code 2 and one line. config/ is imported here rather than at
+ * the top, so that `vafa --help` loads no settings or policy code.
+ */
+async function isUsageError(err: unknown): Promise<boolean> {
+  const { SettingsError } = await import('../config/mod.js');
+  return err instanceof SettingsError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
 }
 
 type SignalPhase = 'none' | 'starting' | 'waiting' | 'stopping';
@@ -176,4 +184,4 @@ export function forceAfter(ms: number, what = 'graceful stop'): () => void {
   return () => clearTimeout(timer);
 }
 
-export { parseArgs, loadSettings, createLogger };
+export { parseArgs, createLogger };

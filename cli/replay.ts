@@ -1,12 +1,11 @@
 /** `vafa replay --from <seq|time>`: rebuild the ClickHouse tables from stream TX. */
 import { parseArgs } from 'node:util';
-import { loadSettings } from '../config/settings.js';
+import { loadSettings, buildEngineConfig } from '../config/mod.js';
 import { createLogger, connectNats } from '../platform/mod.js';
 import { createWarehouseClient, migrate } from '../sinks/mod.js';
-import { parseReplayFrom, replay } from '../scorer/runtime/replay.js';
+import { parseReplayFrom, replay } from '../scorer/runtime/mod.js';
 import { progressLine } from './progress.js';
 import type { Command } from './main.js';
-import { buildEngineConfig } from '../config/policy.js';
 
 export const replayCommand: Command = {
   summary: 'Rebuild the ClickHouse tables from stream TX (state from the first message; rows from --from on).',
@@ -27,7 +26,7 @@ export const replayCommand: Command = {
     const warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
     let churn;
     try {
-      const { loadChurnScorer } = await import('../scorer/runtime/churn.js');
+      const { loadChurnScorer } = await import('../scorer/runtime/model/mod.js');
       churn = await loadChurnScorer(settings.modelPath, logger);
     } catch (err) {
       logger.warn({ err: (err as Error).message }, 'replaying without a churn model');

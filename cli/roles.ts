@@ -2,12 +2,11 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadSettings, SettingsError } from '../config/settings.js';
+import { loadSettings, SettingsError, readPolicyFileSync } from '../config/mod.js';
 import { insecureEngines, startStack, type Stack, type StackOptions } from '../app/mod.js';
 import { createLogger, type Logger, untilParentGone } from '../platform/mod.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
 import { createWarehouseClient, migrate } from '../sinks/mod.js';
-import { readPolicyFileSync } from '../config/policy.js';
 
 function requireExternal(settings: ReturnType<typeof loadSettings>, role: string): void {
   const missing = [!settings.natsUrl && 'NATS_URL', !settings.clickhouseUrl && 'CLICKHOUSE_URL'].filter(Boolean);

@@ -16,8 +16,7 @@ import type { CustomerProfileV1 } from '../contracts/events.js';
 import { buildChurnDataset, historyMessages, type ChurnTruth, type HistoryEvent, selectRows, timeSplit, type ChurnDataset, type Holdout, rocAuc, oracleProbability, trainChurnModel, writeChurnModel, type MetricsReport, calibrationChart, htmlReport, rocChart, rocCurve, readTable, tabularDataset, TableError, type EncodedColumn, type GbtParams } from '../training/mod.js';
 import type { Manifest } from '../models/mod.js';
 import { DAY_MS } from '../scorer/core/mod.js';
-import { loadSettings } from '../config/settings.js';
-import { buildEngineConfig } from '../config/policy.js';
+import { loadSettings, buildEngineConfig } from '../config/mod.js';
 
 /**
  * Features the shipped model leaves out: `late_events` is a diagnostic, and the loyalty balance and

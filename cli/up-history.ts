@@ -10,15 +10,14 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
-import type { Settings } from '../config/settings.js';
+import type { Settings } from '../config/mod.js';
 import { natsJsm, type Logger } from '../platform/mod.js';
 import { loadDefaultChurn, startStack } from '../app/mod.js';
 import { STREAM_TX } from '../contracts/subjects.js';
-import { backfillDeployment, type DeploymentBackfillSummary } from '../scorer/runtime/backfill/deployment.js';
-import type { SourceRecord } from '../scorer/runtime/backfill/sources.js';
+import { backfillDeployment, type DeploymentBackfillSummary, type SourceRecord } from '../scorer/runtime/backfill/mod.js';
 import { createBank, splitPass, type Bank, type EventStream, type LivePosition, type Timeline } from '../simulator/mod.js';
 import { backfillProgress } from './backfill.js';
-import { buildEngineConfig } from '../config/policy.js';
+import { buildEngineConfig } from '../config/mod.js';
 
 const DAY = 86_400_000;
 

@@ -6,14 +6,13 @@
  * `--duration S` stops it by itself and prints a summary.
  */
 import { parseArgs } from 'node:util';
-import { loadSettings, DEMO_TOKEN_KEY } from '../config/settings.js';
-import { RETENTION_OFF } from '../config/retention.js';
+import { loadSettings, DEMO_TOKEN_KEY, RETENTION_OFF } from '../config/mod.js';
 import { createLogger, withDeadline } from '../platform/mod.js';
 import { startStack, type Stack, countRows, waitForDrain } from '../app/mod.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
 import type { FeederProgress, FeederSummary } from '../simulator/mod.js';
 import type { DemoWithHistory } from './up-history.js';
-import type { ScorerStats } from '../scorer/runtime/service.js';
+import type { ScorerStats } from '../scorer/runtime/mod.js';
 
 /**
  * Budget of a stop after Ctrl-C / SIGTERM, ms: each step gets at most its share, and `forceAfter` ends

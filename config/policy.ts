@@ -2,19 +2,16 @@
  * The bank's policy, read from YAML: the loyalty rules, the lifecycle thresholds and the offer catalogue.
  * Every policy file is read here, synchronously at start-up or asynchronously for a reload, and validated
  * by its parser in `config/schema/` (errors name the file and line: `ConfigError`). The result is one frozen
- * `Policy` the engine runs with. The defaults are the shipped files beside this module (`SHIPPED_POLICY`,
- * `DEFAULT_ENGINE_CONFIG`): there is no TypeScript copy of them, and the core reads no file.
+ * `Policy` the engine runs with. The defaults are the shipped files beside this module (`shippedPolicy()`,
+ * `defaultEngineConfig()`, read on first use): there is no TypeScript copy of them, and the core reads no file.
  */
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, type ConfigIssue } from './schema/config-error.js';
-import { ENGINE_TIMING, loyaltyConfig, offersConfig, type EngineConfig, type LoyaltyConfig, type OffersConfig } from './schema/engine.js';
-import { featureConfig, type FeatureConfig } from './schema/features.js';
-import { parseLifecycleConfig, type LifecycleConfig } from './schema/lifecycle.js';
-import { parseRules, type LoyaltyRules } from './schema/loyalty-rules.js';
-import { RulesTimeline } from './schema/rules-timeline.js';
-import { parseOffers, type OffersCatalogue } from './schema/offers.js';
+import {
+  ConfigError, ENGINE_TIMING, featureConfig, loyaltyConfig, offersConfig, parseLifecycleConfig, parseOffers, parseRules, RulesTimeline,
+  type ConfigIssue, type EngineConfig, type FeatureConfig, type LifecycleConfig, type LoyaltyConfig, type LoyaltyRules, type OffersCatalogue, type OffersConfig,
+} from './schema/mod.js';
 
 /** Each kind of policy file and its parser (text and file name in, validated and compiled value out). */
 const PARSERS = { rules: parseRules, lifecycle: parseLifecycleConfig, offers: parseOffers } as const;
@@ -112,8 +109,18 @@ export function buildEngineConfig(settings: PolicyFiles & { partitions: number }
   return engineConfig(loadPolicy(settings, settings.partitions));
 }
 
-/** The shipped policy (`config/*.yaml`, 8 partitions), read once when this module loads. */
-export const SHIPPED_POLICY: Policy = loadPolicy(SHIPPED_POLICY_FILES, SHIPPED_PARTITIONS);
+let shipped: Policy | undefined;
+let shippedEngine: EngineConfig | undefined;
 
-/** The engine's configuration for the shipped policy: what a scorer started without policy settings runs. */
-export const DEFAULT_ENGINE_CONFIG: EngineConfig = engineConfig(SHIPPED_POLICY);
+/**
+ * The shipped policy (`config/*.yaml`, 8 partitions), read on first use and kept (importing this module
+ * reads no file); throws `ConfigError` as `loadPolicy` does.
+ */
+export function shippedPolicy(): Policy {
+  return (shipped ??= loadPolicy(SHIPPED_POLICY_FILES, SHIPPED_PARTITIONS));
+}
+
+/** The engine's configuration for the shipped policy, built on first use and kept: what a scorer started without policy settings runs. */
+export function defaultEngineConfig(): EngineConfig {
+  return (shippedEngine ??= engineConfig(shippedPolicy()));
+}

@@ -1,7 +1,7 @@
 /**
  * The model manifest, format `vafa.model/v1`: a JSON file next to an `.onnx` file that says how to
  * feed the model and where to read P(churn). The scorer loads models only through a manifest
- * (`scorer/runtime/model.ts`), and refuses one that does not match its model.
+ * (`scorer/runtime/model/onnx.ts`), and refuses one that does not match its model.
  *
  * ```json
  * {

@@ -15,11 +15,11 @@
 import type { CustomerProfileV1, StoredProfileV1, TxMessage } from '../contracts/events.js';
 import { parseTxSubject, partitionOf } from '../contracts/subjects.js';
 import { Engine, featureVector, MODEL_FEATURE_NAMES, newPartitionState, type PartitionState, DAY_MS, Emit } from '../scorer/core/mod.js';
-import type { EngineConfig } from '../config/schema/engine.js';
+import type { EngineConfig } from '../config/schema/mod.js';
 import { messagesOf } from '../sinks/mod.js';
 import type { ChurnDataset } from './data.js';
 import type { ChurnHazard } from './oracle.js';
-import { DEFAULT_ENGINE_CONFIG } from '../config/policy.js';
+import { defaultEngineConfig } from '../config/mod.js';
 
 /** An event of a history (the simulator's `SimEvent`, or any API-shaped event). */
 export type HistoryEvent =
@@ -153,7 +153,7 @@ export function nextMonthStart(t: number): number {
  */
 export async function buildChurnDataset(messages: AnyIterable<TxMessage>, truth: ReadonlyMap<string, ChurnTruth>, opts: BuildOptions = {}): Promise<BuiltDataset> {
   const partitions = opts.partitions ?? 8;
-  const engine = new Engine(opts.engine ?? DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(opts.engine ?? defaultEngineConfig());
   const names = [...(opts.features ?? MODEL_FEATURE_NAMES)];
   const horizon = (opts.horizonDays ?? 90) * DAY_MS;
   const warmup = (opts.warmupDays ?? 90) * DAY_MS;

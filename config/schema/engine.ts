@@ -12,7 +12,7 @@ import { DAY_MS } from './calendar.js';
 
 /**
  * The engine's configuration: its timing and the bank's policy. The policy comes from the YAML files
- * (`config/policy.ts`: `buildEngineConfig`, or `DEFAULT_ENGINE_CONFIG` for the shipped files); the core
+ * (`config/policy.ts`: `buildEngineConfig`, or `defaultEngineConfig()` for the shipped files); the core
  * reads no file and has no policy of its own.
  */
 export interface EngineConfig {

@@ -18,7 +18,7 @@
  * when a segment is selected.
  */
 
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/mod.js';
 
 export const DATASOURCE = { type: 'grafana-clickhouse-datasource', uid: 'vafa-clickhouse' } as const;
 
@@ -38,7 +38,7 @@ type Datasource = typeof DATASOURCE | typeof AUDIT_DATASOURCE;
  * on a panel is what sends a customer to the retention team. A bank that changes it in its lifecycle file
  * regenerates the dashboards with the same number here.
  */
-export const AT_RISK_PROBABILITY = SHIPPED_POLICY.lifecycle.intensive.enter;
+export const AT_RISK_PROBABILITY = shippedPolicy().lifecycle.intensive.enter;
 export const PLUGIN_VERSION = '4.20.0';
 
 export type PanelType = 'timeseries' | 'barchart' | 'piechart' | 'stat' | 'table';

@@ -13,9 +13,7 @@ import { FEATURE_NAMES as FEATURE_NAMES_ORDER } from '../../contracts/features.j
 import {
   isLoyaltyTimer, loyaltyOnMigration, loyaltyOnProfile, loyaltyOnRedemption, loyaltyOnTimer, loyaltyOnTransaction, loyaltyReversalWindowMs, loyaltyVersionAt,
 } from './loyalty/engine.js';
-import { loyaltyConfig, type EngineConfig, type LoyaltyConfig } from '../../config/schema/engine.js';
-import { parseRules } from '../../config/schema/loyalty-rules.js';
-import { RulesTimeline } from '../../config/schema/rules-timeline.js';
+import { loyaltyConfig, type EngineConfig, type LoyaltyConfig, parseRules, RulesTimeline } from '../../config/schema/mod.js';
 import { featuresOnFeedback, featuresOnTransaction, featureValues, namedFeatures, FEATURE_VALUES, type FeatureConfig, type FeatureVector } from './features/engine.js';
 import { forgetBefore, remember, seenDay, seenIds } from './seen.js';
 import { offersOnComplete, offersOnTimer, openOffer } from './offers/engine.js';

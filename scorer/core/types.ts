@@ -5,7 +5,7 @@
  */
 import type { CoreMessage } from '../../contracts/events.js';
 import type { CustomerSnapshot, DomainEvent } from './events.js';
-import { DAY_MS } from '../../config/schema/calendar.js';
+import { DAY_MS } from '../../config/schema/mod.js';
 
 /**
  * An opening balance from a bank's previous loyalty club (`vafa backfill`, club files): never on `TX`.

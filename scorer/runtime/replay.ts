@@ -9,13 +9,13 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { STREAM_TX } from '../../contracts/subjects.js';
 import { Engine, type Pending, newPartitionState, type PartitionState, Emit, parseTime, eraseMentions } from '../core/mod.js';
-import type { EngineConfig } from '../../config/schema/engine.js';
+import type { EngineConfig } from '../../config/schema/mod.js';
 import { ClickHouseSink, TABLES, tableRows } from '../../sinks/mod.js';
 import type { ChurnScorer } from './worker.js';
 import { decodeTx } from './decode.js';
 import { erasuresInStream } from './mentions.js';
 import type { Logger } from '../../platform/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/mod.js';
 
 export type ReplayFrom = { seq: number } | { time: string };
 
@@ -65,7 +65,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const fromSeq = 'seq' in opts.from ? opts.from.seq : undefined;
   const keep = (seq: number, at: number): boolean => (fromSeq !== undefined ? seq >= fromSeq : at >= (fromTime ?? 0));
 
-  const engine = new Engine(opts.engineConfig ?? DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(opts.engineConfig ?? defaultEngineConfig());
   const states = new Map<number, PartitionState>();
   const sink = new ClickHouseSink(opts.warehouse, { database: opts.database, logger: opts.logger, maxRows: 50_000, lingerMs: 50 });
   // Erasures apply to every event before them too (runtime/mentions.ts): each state starts knowing its partition's.

@@ -3,10 +3,8 @@
  * recorded. The file is read and validated by `config/policy.ts` (errors name the line); a bad file is
  * refused and the rules in force stay.
  */
-import { reloadPolicyFile } from '../../config/policy.js';
-import type { ConfigIssue } from '../../config/schema/config-error.js';
-import type { LoyaltyRules } from '../../config/schema/loyalty-rules.js';
-import type { RulesTimeline } from '../../config/schema/rules-timeline.js';
+import { reloadPolicyFile } from '../../config/mod.js';
+import type { ConfigIssue, LoyaltyRules, RulesTimeline } from '../../config/schema/mod.js';
 
 export type ReloadResult =
   /** The new rules apply from `fromSeq`. */

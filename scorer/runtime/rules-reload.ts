@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { unwatchFile, watchFile } from 'node:fs';
 import { Counter, type Registry } from 'prom-client';
-import { parseRules, RulesError, type LoyaltyRules } from '../../config/schema/loyalty-rules.js';
+import { parseRules, RulesError, type LoyaltyRules } from '../../config/schema/mod.js';
 import { txSubject } from '../../contracts/subjects.js';
 import type { ControlV1 } from '../../contracts/events.js';
 import type { Publisher, Logger } from '../../platform/mod.js';

@@ -8,13 +8,13 @@ import { jetstream } from '@nats-io/jetstream';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Engine, iso } from '../core/mod.js';
-import type { EngineConfig } from '../../config/schema/engine.js';
+import type { EngineConfig } from '../../config/schema/mod.js';
 import { PartitionWorker, type BatchInfo, type ChurnScorer } from './worker.js';
 import { FileCheckpointStore, type CheckpointStore } from './checkpoints.js';
 import { PartitionOwnership } from './ownership.js';
 import { ClickHouseSink, ClickHouseOutput, JetStreamOutput } from '../../sinks/mod.js';
 import { Publisher, natsJsm, withDeadline, type Logger } from '../../platform/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/mod.js';
 
 export interface ScorerOptions {
   nc: NatsConnection;
@@ -96,7 +96,7 @@ export class ScorerService {
     const jsm = await natsJsm(this.opts.nc);
     const js = jetstream(this.opts.nc);
     const store = this.opts.store ?? new FileCheckpointStore(this.opts.checkpointDir ?? 'data/checkpoints');
-    const engine = new Engine(this.opts.engineConfig ?? DEFAULT_ENGINE_CONFIG);
+    const engine = new Engine(this.opts.engineConfig ?? defaultEngineConfig());
     this.ownership = new PartitionOwnership({
       nc: this.opts.nc, instance: this.instance, partitions: this.opts.totalPartitions, logger: this.opts.logger,
       ...(this.opts.partitions ? { allowed: this.opts.partitions } : {}), ...(this.opts.leaseMs ? { leaseMs: this.opts.leaseMs } : {}),

@@ -13,11 +13,11 @@
  * - Complaint rate per day: complaints / customers with a transaction that day (per 1,000).
  * - Churned: the customer's latest stage (customer_state) is `separation` or `potential_separation`.
  */
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/mod.js';
 import { view, type ViewDef } from './views.js';
 
 /** The feedback views for a bank-local day of `offsetMin` minutes east of UTC (default: the shipped rules' offset). */
-export function feedbackViews(offsetMin: number = SHIPPED_POLICY.calendar.offsetMin): ViewDef[] {
+export function feedbackViews(offsetMin: number = shippedPolicy().calendar.offsetMin): ViewDef[] {
   const off = Math.trunc(offsetMin);
   const day = (col: string): string => `toDate(addMinutes(${col}, ${off}))`;
   return [

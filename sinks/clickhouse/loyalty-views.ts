@@ -10,7 +10,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { bankDay, dayOfWeek, DAY_MS } from '../../scorer/core/mod.js';
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/mod.js';
 import { view, type ViewDef } from './views.js';
 
 export interface BankCalendar {
@@ -32,7 +32,7 @@ export const sameCalendar = (a: BankCalendar, b: BankCalendar): boolean =>
  * passes the configured rules). `v_bank_calendar` records the calendar the views were made with, so the
  * leaderboard picks its periods with the same one.
  */
-export function loyaltyViews(cal: BankCalendar = SHIPPED_POLICY.calendar): ViewDef[] {
+export function loyaltyViews(cal: BankCalendar = shippedPolicy().calendar): ViewDef[] {
   const off = Math.trunc(cal.offsetMin);
   const ws = Math.trunc(cal.weekStart);
   if (ws < 0 || ws > 6) throw new Error(`weekStart must be 0..6, got ${ws}`);
@@ -120,7 +120,7 @@ export interface Leaderboard {
 }
 
 /** First bank-local day of the period containing `at`, as YYYY-MM-DD. */
-export function periodStart(period: LeaderboardPeriod, at: number, cal: BankCalendar = SHIPPED_POLICY.calendar): string {
+export function periodStart(period: LeaderboardPeriod, at: number, cal: BankCalendar = shippedPolicy().calendar): string {
   let day = bankDay(at, cal.offsetMin);
   if (period === 'week') day -= (dayOfWeek(day) - cal.weekStart + 7) % 7;
   const d = new Date(day * DAY_MS);

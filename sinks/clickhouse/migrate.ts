@@ -11,9 +11,9 @@ import { surveyViews } from './survey-views.js';
 import { offerViews } from './offer-views.js';
 import { migrateDashboardViews } from './dashboard-views.js';
 import { migrateAudit } from './audit.js';
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/mod.js';
 import { applyRetention, type RetentionChange } from './retention.js';
-import type { RetentionDays } from '../../config/retention.js';
+import type { RetentionDays } from '../../config/mod.js';
 
 export interface MigrateOptions {
   cluster?: ClusterOptions;
@@ -37,7 +37,7 @@ export async function migrate(ch: ClickHouseClient, database: string, opts: Migr
   const { cluster, retention } = opts;
   for (const query of schemaStatements(database, cluster)) await ch.command({ query });
   await addMissingColumns(ch, database, cluster);
-  const calendar = opts.calendar ?? await recordedCalendar(ch, database) ?? SHIPPED_POLICY.calendar;
+  const calendar = opts.calendar ?? await recordedCalendar(ch, database) ?? shippedPolicy().calendar;
   const views = [...VIEWS, ...calendarViews(calendar)];
   await createViews(ch, database, views, cluster);
   const dash = await migrateDashboardViews(ch, database, cluster);

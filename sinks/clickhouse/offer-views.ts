@@ -21,7 +21,7 @@
  * Days are bank-local, as in the loyalty, feedback and survey views: the UTC time is shifted by the rules'
  * `bank_time_offset` before it is cut.
  */
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/mod.js';
 import { view, type ViewDef } from './views.js';
 
 /** z for a two-sided 95 % interval. */
@@ -66,7 +66,7 @@ FROM (
 }
 
 /** The offer views for a bank-local day of `offsetMin` minutes east of UTC (default: the shipped rules' offset). */
-export function offerViews(offsetMin: number = SHIPPED_POLICY.calendar.offsetMin): ViewDef[] {
+export function offerViews(offsetMin: number = shippedPolicy().calendar.offsetMin): ViewDef[] {
   const off = Math.trunc(offsetMin);
   const day = (col: string): string => `toDate(addMinutes(${col}, ${off}))`;
   return [

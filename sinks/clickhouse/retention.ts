@@ -7,7 +7,7 @@
  * merge).
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { RETENTION_DEFAULTS, type RetainedTable, type RetentionDays } from '../../config/retention.js';
+import { RETENTION_DEFAULTS, type RetainedTable, type RetentionDays } from '../../config/mod.js';
 import { DASHBOARD_VIEWS } from './dashboard-views.js';
 import type { ClusterOptions } from './schema.js';
 

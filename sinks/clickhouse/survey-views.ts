@@ -18,7 +18,7 @@
  * - Counts (`scored_responses`, `satisfied`, `promoters`, `detractors`) are there so rows can be summed
  *   into coarser groups; the rates and the median cannot be.
  */
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/mod.js';
 import { view, type ViewDef } from './views.js';
 
 /** Response, score and cost measures of the rows of v_survey_outcomes in one group. */
@@ -38,7 +38,7 @@ const MEASURES = `count() AS surveys_sent,
   cost / nullIf(responses, 0) AS cost_per_response`;
 
 /** The survey views for a bank-local day of `offsetMin` minutes east of UTC (default: the shipped rules' offset). */
-export function surveyViews(offsetMin: number = SHIPPED_POLICY.calendar.offsetMin): ViewDef[] {
+export function surveyViews(offsetMin: number = shippedPolicy().calendar.offsetMin): ViewDef[] {
   const off = Math.trunc(offsetMin);
   return [
     view('v_survey_outcomes', 'one row per survey sent (offers of kind survey) with its answer, if any: score and hours to respond', (db) => `

@@ -124,7 +124,7 @@ describe('three scorers, 8 partitions, kills and outages', () => {
     await admin.close();
     let churn;
     if (existsSync(settings.modelPath)) {
-      const { loadChurnScorer } = await import('../../scorer/runtime/churn.js');
+      const { loadChurnScorer } = await import('../../scorer/runtime/model/churn.js');
       churn = await loadChurnScorer(settings.modelPath, stack.logger);
     }
     await replay({

@@ -9,7 +9,7 @@ import {
 import { BUCKET_WIDTH, DAY_TIER_DAYS } from '../../scorer/core/features/state.js';
 import { getCustomer, newPartitionState, type CustomerState } from '../../scorer/core/state.js';
 import { DAY_MS, Emit, type Ctx } from '../../scorer/core/types.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 const T0 = Date.UTC(2026, 0, 1, 12); // noon, so ±hours stay within the day
 const HOUR = 3_600_000;
@@ -63,7 +63,7 @@ describe('feature catalogue', () => {
   });
 
   it('tier order follows the shipped loyalty rules', () => {
-    expect(DEFAULT_ENGINE_CONFIG.features.tiers).toEqual(DEFAULT_ENGINE_CONFIG.loyalty.timeline.latest.rules.tiers.map((t) => t.id));
+    expect(defaultEngineConfig().features.tiers).toEqual(defaultEngineConfig().loyalty.timeline.latest.rules.tiers.map((t) => t.id));
   });
 });
 
@@ -181,7 +181,7 @@ describe('late events', () => {
   });
 
   it('the engine counts too-late events in stats.late and reports them as late_events in the vector', () => {
-    const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+    const engine = new Engine(defaultEngineConfig());
     const state = newPartitionState(0);
     let seq = 0;
     const apply = (t: TransactionV1) => {
@@ -200,7 +200,7 @@ describe('late events', () => {
 
 describe('reversals', () => {
   it('a reversal takes the original out of its day', () => {
-    const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+    const engine = new Engine(defaultEngineConfig());
     const state = newPartitionState(0);
     const orig = tx(T0, { amount_minor: 4000 });
     const rev = tx(T0 + DAY_MS, { amount_minor: 4000, reverses_tx_id: orig.tx_id });

@@ -28,7 +28,7 @@ import { migrate } from '../../sinks/clickhouse/migrate.js';
 import { TABLES } from '../../sinks/clickhouse/schema.js';
 import { natsJsm } from '../../platform/nats.js';
 import type { PartitionState } from '../../scorer/core/state.js';
-import { loadChurnScorer } from '../../scorer/runtime/churn.js';
+import { loadChurnScorer } from '../../scorer/runtime/model/churn.js';
 import { buildEngineConfig } from '../../config/policy.js';
 
 let stack: TestStack;

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { keyFileLine } from '../../api/auth.js';
 import { createLogger } from '../../platform/log.js';
-import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/churn.js';
+import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/model/churn.js';
 import { explain, type Explainer } from '../../training/reasons.js';
 import { makeTx, postJson, queryRows, startTestStack, waitFor, type TestStack } from '../support/stack.js';
 

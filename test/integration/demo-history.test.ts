@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../platform/nats-server.js';
 import { createBank } from '../../simulator/mod.js';
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/policy.js';
 
 const BIN = path.resolve(import.meta.dirname, '../../bin/vafa.js');
 const CUSTOMERS = 120;
@@ -159,7 +159,7 @@ describe('vafa up --simulate with a history', () => {
     const reached = Date.parse((JSON.parse(readFileSync(path.join(run.dir, 'demo-bank.json'), 'utf8')) as { resumeAt: string }).resumeAt);
     expect(reached).toBeGreaterThan(cutover);
     const bank = createBank({ seed: marker.seed, customers: CUSTOMERS, start: new Date(marker.start), days: HISTORY_DAYS, feedback: marker.feedback, continueDays: marker.continueDays });
-    const windowMs = SHIPPED_POLICY.lifecycle.winBackMs;
+    const windowMs = shippedPolicy().lifecycle.winBackMs;
     const back = [...bank.truth().values()].filter((t) => t.reactivated_at !== undefined && Date.parse(t.reactivated_at) <= reached && Date.parse(t.reactivated_at) > cutover - windowMs).length;
     if (process.env.TEST_VERBOSE) console.log(`[demo-history] stages ${JSON.stringify(stages)}; truth: ${back} back from churn; history rows ${historical}`);
     if (winBack >= 0.05 * CUSTOMERS) expect(winBack, `win_back ${winBack} of ${CUSTOMERS}; ground truth ${back}`).toBeLessThanOrEqual(back);

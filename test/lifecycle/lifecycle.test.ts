@@ -10,7 +10,7 @@ import {
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
 import { DAY_MS, type Score } from '../../scorer/core/types.js';
 import { OutputEmit, type Row } from '../../sinks/mapping.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 const T0 = Date.UTC(2026, 0, 1, 9);
 const HOUR = 3_600_000;
@@ -33,7 +33,7 @@ class Run {
   readonly customerRows = new Map<string, Row>();
   private seq = 0;
 
-  constructor(engine = new Engine(DEFAULT_ENGINE_CONFIG), warm = true) {
+  constructor(engine = new Engine(defaultEngineConfig()), warm = true) {
     this.engine = engine;
     // The bank's traffic is already flowing when these customers' profiles arrive.
     if (warm) this.one(txMsg('BEAT', T0 - DAY_MS));
@@ -78,7 +78,7 @@ function heartbeat(from: number, days: number): TxMessage[] {
 
 describe('lifecycle config', () => {
   it('the shipped config/lifecycle.yaml is the default the engine uses', () => {
-    expect(DEFAULT_ENGINE_CONFIG.lifecycle).toEqual(parseLifecycleConfig(SHIPPED, 'config/lifecycle.yaml'));
+    expect(defaultEngineConfig().lifecycle).toEqual(parseLifecycleConfig(SHIPPED, 'config/lifecycle.yaml'));
   });
 
   it('a bad value is refused with its line, column and path', () => {
@@ -268,7 +268,7 @@ describe('a micro-batch decides as one event at a time', () => {
 
 describe('expected lifetime value', () => {
   it('follows the documented formula', () => {
-    const v = DEFAULT_ENGINE_CONFIG.lifecycle.value;
+    const v = defaultEngineConfig().lifecycle.value;
     const features = { spend_90d_minor: 90_000_000, inflow_90d_minor: 300_000_000, sticky_products: 2, tenure_days: 500 };
     const m = (30_000_000 * v.spendMargin + 100_000_000 * v.inflowMargin) / v.minorPerMajor + 2 * v.productMargin;
     const q = (1 - v.establishedChurn) ** (1 / 12) / (1 + v.annualDiscount) ** (1 / 12);
@@ -281,12 +281,12 @@ describe('expected lifetime value', () => {
   });
 
   it('customer_state carries expected_value and value_at_risk = p × value', () => {
-    const r = new Run(new Engine({ ...DEFAULT_ENGINE_CONFIG }));
+    const r = new Run(new Engine({ ...defaultEngineConfig() }));
     r.one(profileMsg('A', T0 - 400 * DAY_MS, { products: ['bill_pay'] }));
     r.one(txMsg('A', T0, { amount_minor: 9_000_000 }), () => ({ probability: 0.2, modelVersion: 'm' }));
     const row = r.customerRows.get('A')!;
     const features = JSON.parse(String(row.features)) as Record<string, number>;
-    expect(row.expected_value).toBeCloseTo(expectedValue(features, DEFAULT_ENGINE_CONFIG.lifecycle.value), 9);
+    expect(row.expected_value).toBeCloseTo(expectedValue(features, defaultEngineConfig().lifecycle.value), 9);
     expect(row.value_at_risk).toBeCloseTo(0.2 * Number(row.expected_value), 9);
     expect(Number(row.expected_value)).toBeGreaterThan(0);
   });

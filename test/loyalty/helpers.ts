@@ -8,7 +8,7 @@ import type { RulesTimeline } from '../../config/schema/rules-timeline.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
 import { type Publish } from '../../scorer/core/types.js';
 import { OutputEmit, type Row } from '../../sinks/mapping.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
@@ -35,7 +35,7 @@ export class Driver {
 
   constructor(r: LoyaltyRules | RulesTimeline, readonly opts: DriverOptions = {}) {
     const partitions = opts.partitions ?? 1;
-    this.engine = new Engine({ ...DEFAULT_ENGINE_CONFIG, ...opts.config, loyalty: loyaltyConfig(r, partitions) });
+    this.engine = new Engine({ ...defaultEngineConfig(), ...opts.config, loyalty: loyaltyConfig(r, partitions) });
     this.state = newPartitionState(opts.partition ?? 0);
   }
 

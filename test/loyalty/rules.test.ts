@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_ENGINE_CONFIG, readPolicyFile, SHIPPED_POLICY } from '../../config/policy.js';
+import { defaultEngineConfig, readPolicyFile, shippedPolicy } from '../../config/policy.js';
 import { parseRules, RulesError } from '../../config/schema/loyalty-rules.js';
 import { RulesTimeline } from '../../config/schema/rules-timeline.js';
 import { reloadRulesFile } from '../../scorer/runtime/rules-file.js';
@@ -110,9 +110,9 @@ branches:
 describe('shipped rules', () => {
   it('config/loyalty-rules.yaml is valid and is what the engine starts with by default', async () => {
     const shipped = await readPolicyFile('rules', SHIPPED);
-    expect(DEFAULT_ENGINE_CONFIG.loyalty).toBe(SHIPPED_POLICY.loyalty);
-    expect(SHIPPED_POLICY.loyalty.timeline.latest.rules).toEqual(shipped);
-    expect(SHIPPED_POLICY.calendar).toEqual({ offsetMin: shipped.offsetMin, weekStart: shipped.weekStart });
+    expect(defaultEngineConfig().loyalty).toBe(shippedPolicy().loyalty);
+    expect(shippedPolicy().loyalty.timeline.latest.rules).toEqual(shipped);
+    expect(shippedPolicy().calendar).toEqual({ offsetMin: shipped.offsetMin, weekStart: shipped.weekStart });
   });
 
   it('reproduce the practices: POS, online with a cap, non-branch bills and installments, early payment, fuel, tiers', async () => {

@@ -4,7 +4,7 @@ import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../models/manifest.js';
 import { decodeModel, describeType, intsAttribute, metadataOf } from '../../models/onnx/schema.js';
-import { loadModel } from '../../scorer/runtime/model.js';
+import { loadModel } from '../../scorer/runtime/model/onnx.js';
 import { syntheticChurnData } from '../../training/synthetic.js';
 import { trainChurnModel, writeChurnModel, type MetricsReport, type TrainChurnOptions } from '../../training/train.js';
 import { maxAbsDiff, tempDir } from './helpers.js';

@@ -4,7 +4,7 @@ import ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../models/manifest.js';
 import { decodeModel, floatsAttribute, intsAttribute, stringsAttribute } from '../../models/onnx/schema.js';
-import { createModel, loadModel, ModelRefusedError, type ChurnModel } from '../../scorer/runtime/model.js';
+import { createModel, loadModel, ModelRefusedError, type ChurnModel } from '../../scorer/runtime/model/onnx.js';
 import { fixture, maxAbsDiff } from './helpers.js';
 
 interface Golden {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manifestProblems, ManifestSchema, ModelRefusedError, type Manifest } from '../../models/manifest.js';
 import { DataType, encodeModel, floatTensor, graphOf, modelOf, node, tensorValueInfo } from '../../models/onnx/schema.js';
-import { loadModel } from '../../scorer/runtime/model.js';
+import { loadModel } from '../../scorer/runtime/model/onnx.js';
 import { fixture, tempDir, writeManifest } from './helpers.js';
 
 let dir: string;

@@ -12,7 +12,7 @@ import { columnNames, compileMapping, type ManifestFeature } from '../../models/
 import { createLogger } from '../../platform/log.js';
 import { FEATURE_NAMES } from '../../contracts/features.js';
 import { FEATURE_INDEX, namedFeatures } from '../../scorer/core/features/engine.js';
-import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/churn.js';
+import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/model/churn.js';
 import { fixture, tempDir } from './helpers.js';
 
 const idx = (n: string): number | undefined => (Object.hasOwn(FEATURE_INDEX, n) ? FEATURE_INDEX[n] : undefined);

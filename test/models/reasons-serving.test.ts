@@ -14,14 +14,14 @@ import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { FEATURE_NAMES } from '../../contracts/features.js';
 import { newPartitionState } from '../../scorer/core/state.js';
 import { OutputEmit } from '../../sinks/mapping.js';
-import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/churn.js';
+import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/model/churn.js';
 import {
   compilePath, explanationJson, MAX_FEATURE_NAME, MAX_REASONS, occlusionJson, pathReasonsJson, reasonNumber, reasonsPlan, ReasonsOptionError,
 } from '../../scorer/runtime/model/reasons.js';
 import { explain, marginOf, type Explainer } from '../../training/reasons.js';
 import { createRng } from '../../training/random.js';
 import { fixture, tempDir } from './helpers.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 const SHIPPED = path.resolve(import.meta.dirname, '../../models/churn');
 type Trees = Extract<Explainer, { kind: 'trees' }>;
@@ -216,7 +216,7 @@ describe('the API reads the stored text', () => {
 
 describe('the core carries the reasons into the rows', () => {
   it('scored_transactions and customer_state get the score\'s reasons; a later score without reasons clears them', () => {
-    const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+    const engine = new Engine(defaultEngineConfig());
     const state = newPartitionState(0);
     const at = Date.parse('2026-03-01T08:00:00Z');
     const tx = (i: number) => ({ kind: 'transaction' as const, body: { tx_id: `r${i}`, customer_id: 'R1', channel: 'pos' as const, amount_minor: 1_000_000, currency: 'IRR', occurred_at: new Date(at + i * 60_000).toISOString(), status: 'approved' as const } });

@@ -1,6 +1,6 @@
 // Hot swap and micro-batching over real onnxruntime sessions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBatcher, loadModel, ModelRegistry, type ChurnModel } from '../../scorer/runtime/model.js';
+import { createBatcher, loadModel, ModelRegistry, type ChurnModel } from '../../scorer/runtime/model/onnx.js';
 import { syntheticChurnData } from '../../training/synthetic.js';
 import { trainChurnModel, writeChurnModel } from '../../training/train.js';
 import { maxAbsDiff, tempDir } from './helpers.js';

@@ -4,11 +4,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_ENGINE_CONFIG, readPolicyFile, reloadPolicyFile } from '../../config/policy.js';
+import { defaultEngineConfig, readPolicyFile, reloadPolicyFile } from '../../config/policy.js';
 import { emptyCatalogue, parseOffers, OffersConfigError } from '../../config/schema/offers.js';
 import { Driver, iso } from './helpers.js';
 
-const DEFAULT_OFFERS = DEFAULT_ENGINE_CONFIG.offers.catalogue;
+const DEFAULT_OFFERS = defaultEngineConfig().offers.catalogue;
 
 const SHIPPED = path.resolve(import.meta.dirname, '../../config/offers.yaml');
 
@@ -43,7 +43,7 @@ describe('the shipped catalogue', () => {
   it('parses and is exactly the default the engine uses', async () => {
     const shipped = await readPolicyFile('offers', SHIPPED);
     expect(DEFAULT_OFFERS).toEqual(shipped);
-    expect(DEFAULT_ENGINE_CONFIG.offers.partitions).toBe(8);
+    expect(defaultEngineConfig().offers.partitions).toBe(8);
   });
 
   it('covers onboarding, retention, win-back, occasions, a branch prompt, service recovery and surveys', () => {

@@ -4,7 +4,7 @@
  * `purpose: recovery` offers are; a resolution naming the complaint releases the hold. Pure engine.
  */
 import { describe, expect, it } from 'vitest';
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/policy.js';
 import { catalogue, Driver, HOUR, iso, testCatalogue } from './helpers.js';
 
 /** 2026-01-10 09:30 bank time (+03:30): outside quiet hours. */
@@ -90,7 +90,7 @@ offers:
   });
 
   it('ships on: the default catalogue sends RECOVERY-APOLOGY on a complaint and no marketing until it is resolved', () => {
-    const d = new Driver(SHIPPED_POLICY.offers.catalogue);
+    const d = new Driver(shippedPolicy().offers.catalogue);
     d.profile({ opened_at: iso(T0), products: ['current_account'] });
     d.feedback({ feedback_id: 'f1', kind: 'complaint', occurred_at: iso(T0 + HOUR) });
     for (let i = 2; i <= 6; i++) d.tx({ tx_id: `t${i}`, occurred_at: iso(T0 + i * HOUR) });

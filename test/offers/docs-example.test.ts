@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/policy.js';
 import { holdoutDraw } from '../../scorer/core/offers/ids.js';
 import { Driver } from './helpers.js';
 
@@ -11,7 +11,7 @@ const DOC = readFileSync(path.resolve(import.meta.dirname, '../../docs/offers.md
 describe('docs/offers.md worked example', () => {
   it('is what the engine does', () => {
     expect(holdoutDraw('onboarding', 'C-1001')).toBeGreaterThanOrEqual(0.1);
-    const d = new Driver(SHIPPED_POLICY.offers.catalogue);
+    const d = new Driver(shippedPolicy().offers.catalogue);
     d.profile({ customer_id: 'C-1001', opened_at: '2026-05-02T06:30:00Z', segment: 'retail', branch_id: 'BR-12', products: ['current_account', 'debit_card'] });
     expect(d.publishes).toHaveLength(1);
     const trigger = d.publishes[0]!;

@@ -9,7 +9,7 @@
  *  - `offers` in ClickHouse holds the same decisions (treated and holdout), and the views read them.
  */
 import { consumerName } from '../../scorer/runtime/worker.js';
-import { loadChurnScorer } from '../../scorer/runtime/churn.js';
+import { loadChurnScorer } from '../../scorer/runtime/model/churn.js';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChildProcess } from 'node:child_process';

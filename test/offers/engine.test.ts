@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fnv1a32 } from '../../contracts/subjects.js';
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/policy.js';
 import { budgetShare, offerHeaders, offerScore } from '../../scorer/core/offers/engine.js';
 import { holdoutDraw, inHoldout, offerId } from '../../scorer/core/offers/ids.js';
 import { DAY, Driver, HOUR, iso, testCatalogue } from './helpers.js';
@@ -292,7 +292,7 @@ describe('branch teller prompts', () => {
 
 describe('win-back on a lifecycle timer', () => {
   it('is triggered when a timer moves a silent customer to potential separation, and converts on their return', () => {
-    const d = new Driver(SHIPPED_POLICY.offers.catalogue, { churn: (id) => (id === 'sleepy' ? 0.6 : 0.05) });
+    const d = new Driver(shippedPolicy().offers.catalogue, { churn: (id) => (id === 'sleepy' ? 0.6 : 0.05) });
     d.tx({ tx_id: 'o0', customer_id: 'other', occurred_at: iso(T0) });
     // An established customer's profile (its event time, opened_at, is long past), then a transaction.
     d.profile({ customer_id: 'sleepy', opened_at: iso(T0 - 400 * DAY), products: ['bill_pay', 'online_banking', 'debit_card'] });
@@ -310,7 +310,7 @@ describe('win-back on a lifecycle timer', () => {
 
 describe('the default catalogue', () => {
   it('onboards a new customer onto a sticky service', () => {
-    const d = new Driver(SHIPPED_POLICY.offers.catalogue);
+    const d = new Driver(shippedPolicy().offers.catalogue);
     d.profile({ opened_at: iso(T0), products: ['current_account'] });
     d.tx({ tx_id: 't1', occurred_at: iso(T0 + 2 * HOUR) });
     // One offer per event; the next onboarding offer goes out on another channel at the next event.

@@ -7,7 +7,7 @@ import { offersConfig } from '../../config/schema/engine.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
 import { type Publish, type Score } from '../../scorer/core/types.js';
 import { OutputEmit, type Row } from '../../sinks/mapping.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
@@ -37,7 +37,7 @@ export class Driver {
   readonly transitions: Row[] = [];
 
   constructor(cat: OffersCatalogue, readonly opts: DriverOptions = {}) {
-    this.engine = new Engine({ ...DEFAULT_ENGINE_CONFIG, ...opts.config, offers: offersConfig(cat, opts.partitions ?? 1) });
+    this.engine = new Engine({ ...defaultEngineConfig(), ...opts.config, offers: offersConfig(cat, opts.partitions ?? 1) });
     this.state = newPartitionState(opts.partition ?? 0);
   }
 

@@ -4,7 +4,7 @@
  * Pure engine, events through both phases as the runtime runs them.
  */
 import { describe, expect, it } from 'vitest';
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/policy.js';
 import { offersState } from '../../scorer/core/offers/engine.js';
 import { catalogue, DAY, Driver, HOUR, iso, testCatalogue } from './helpers.js';
 
@@ -171,7 +171,7 @@ ${offer}
 
 describe('the shipped surveys', () => {
   it('ask a new customer about the first month when the welcome stage ends, and a counter visitor about the branch', () => {
-    const d = new Driver(SHIPPED_POLICY.offers.catalogue);
+    const d = new Driver(shippedPolicy().offers.catalogue);
     const opened = Date.parse('2026-03-01T07:00:00Z');
     d.profile({ customer_id: 'c1', opened_at: iso(opened), branch_id: 'BR-1', products: ['current_account', 'debit_card', 'bill_pay', 'online_banking'] });
     // Activity through the first month; the lifecycle timer at day 30 ends the welcome stage.
@@ -191,7 +191,7 @@ describe('the shipped surveys', () => {
   });
 
   it('are not sent for the history of a profile loaded long after the account opened', () => {
-    const d = new Driver(SHIPPED_POLICY.offers.catalogue);
+    const d = new Driver(shippedPolicy().offers.catalogue);
     // Opened in 2016; the bank's feed starts in 2026: the welcome-stage timer (2016-01-31) fires on the first
     // transaction's watermark. The stage changes as of then, but a survey that expired in 2016 is not sent.
     d.profile({ customer_id: 'c1', opened_at: '2016-01-01T07:00:00Z', products: ['current_account', 'debit_card', 'bill_pay', 'online_banking'] });

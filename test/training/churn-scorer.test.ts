@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../platform/log.js';
-import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/churn.js';
+import { loadChurnScorer, type ChurnScorerHandle } from '../../scorer/runtime/model/churn.js';
 import { FEATURE_NAMES } from '../../contracts/features.js';
 import { trainChurnModel, writeChurnModel } from '../../training/train.js';
 import type { ChurnDataset } from '../../training/data.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../platform/log.js';
-import { loadChurnScorer } from '../../scorer/runtime/churn.js';
+import { loadChurnScorer } from '../../scorer/runtime/model/churn.js';
 import { FEATURE_NAMES } from '../../contracts/features.js';
 import { featureRecord, namedFeatures } from '../../scorer/core/features/engine.js';
 import { trainChurnModel, writeChurnModel } from '../../training/train.js';

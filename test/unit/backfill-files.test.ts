@@ -14,7 +14,7 @@ import { type Row } from '../../sinks/mapping.js';
 import { backfill, BackfillError, type BackfillOptions } from '../../scorer/runtime/backfill/backfill.js';
 import { classify, splitCsv } from '../../scorer/runtime/backfill/sources.js';
 import { LmdbStateStore } from '../../scorer/runtime/store/lmdb-store.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 let dir: string;
 beforeEach(() => {
@@ -30,7 +30,7 @@ async function run(paths: string[], extra: Partial<BackfillOptions> = {}): Promi
   const rows = new Map<string, Row[]>();
   try {
     const summary = await backfill({
-      paths, engineConfig: DEFAULT_ENGINE_CONFIG, partitions: 3, tokenKey, store, base: 10, batch: 7,
+      paths, engineConfig: defaultEngineConfig(), partitions: 3, tokenKey, store, base: 10, batch: 7,
       sink: { write: async (m) => { for (const [t, l] of m) rows.set(t, [...(rows.get(t) ?? []), ...l]); return []; } },
       ...extra,
     });
@@ -129,19 +129,19 @@ describe('vafa backfill (files → core → store)', () => {
     mkdirSync(partDir);
     writeFileSync(path.join(partDir, 'transactions.ndjson'), lines.slice(0, 30).join('\n') + '\n');
     const s1 = LmdbStateStore.open({ path: where });
-    await backfill({ paths: [partDir], engineConfig: DEFAULT_ENGINE_CONFIG, partitions: 3, tokenKey, store: s1, base: 10, batch: 7 });
+    await backfill({ paths: [partDir], engineConfig: defaultEngineConfig(), partitions: 3, tokenKey, store: s1, base: 10, batch: 7 });
     await s1.close();
     const s2 = LmdbStateStore.open({ path: where });
     const collected: Row[] = [];
     const again = await backfill({
-      paths: [path.join(dir, 'transactions.ndjson')], engineConfig: DEFAULT_ENGINE_CONFIG, partitions: 3, tokenKey, store: s2, base: 10, batch: 7,
+      paths: [path.join(dir, 'transactions.ndjson')], engineConfig: defaultEngineConfig(), partitions: 3, tokenKey, store: s2, base: 10, batch: 7,
       sink: { write: async (m) => { collected.push(...(m.get('scored_transactions') ?? [])); return []; } },
     });
     await s2.close();
     expect(again.resumed).toBe(30);
     // Finished, and TX advanced past it: the same history again is refused, not counted twice.
     const s3 = LmdbStateStore.open({ path: where });
-    await expect(backfill({ paths: [path.join(dir, 'transactions.ndjson')], engineConfig: DEFAULT_ENGINE_CONFIG, partitions: 3, tokenKey, store: s3, base: again.position }))
+    await expect(backfill({ paths: [path.join(dir, 'transactions.ndjson')], engineConfig: defaultEngineConfig(), partitions: 3, tokenKey, store: s3, base: again.position }))
       .rejects.toThrow(/already holds a finished backfill/);
     await s3.close();
     expect(again.events).toBe(30);

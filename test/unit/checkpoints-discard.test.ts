@@ -19,7 +19,7 @@ import { CHECKPOINT_BUCKET, FileCheckpointStore, NatsCheckpointStore } from '../
 import { LmdbStateStore } from '../../scorer/runtime/store/mod.js';
 import { startLocalNats, type LocalNats } from '../../platform/nats-server.js';
 import { connectNats } from '../../platform/nats.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 const NEEDLE = `OLD-SNAP-${Math.random().toString(36).slice(2, 8)}`;
 let dir: string;
@@ -39,7 +39,7 @@ afterAll(async () => {
 
 /** A partition state holding `NEEDLE` and another customer, as the engine builds it. */
 function stateOf(partition: number): PartitionState {
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(defaultEngineConfig());
   const state = newPartitionState(partition);
   [NEEDLE, 'OTHER-1'].forEach((customer, i) => {
     const emit = new Emit();

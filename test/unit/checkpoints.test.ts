@@ -18,12 +18,12 @@ import {
 import { startLocalNats, type LocalNats } from '../../platform/nats-server.js';
 import { connectNats } from '../../platform/nats.js';
 import { createBank } from '../../simulator/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 /** A partition state as the scorer holds it: simulated customers with a few months of history. */
 function buildState(partition: number): PartitionState {
   const bank = createBank({ seed: 3, customers: 60, start: new Date('2025-01-01T00:00:00Z'), days: 120 });
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(defaultEngineConfig());
   const state = newPartitionState(partition);
   let seq = 0;
   const run = (msg: TxMessage): void => {

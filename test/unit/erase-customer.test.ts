@@ -17,10 +17,10 @@ import { OutputEmit, outputCount } from '../../sinks/mapping.js';
 import { decodeTx } from '../../scorer/runtime/decode.js';
 import { LmdbStateStore, rawCustomers } from '../../scorer/runtime/store/mod.js';
 import { createBank } from '../../simulator/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 const PARTITION = 0;
-const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+const engine = new Engine(defaultEngineConfig());
 const ERASURE_ID = `erased-${'ab'.repeat(12)}`;
 
 function traffic(): TxMessage[] {

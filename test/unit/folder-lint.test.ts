@@ -90,7 +90,7 @@ describe('the domain does not import app/, bench/ or cli/', () => {
 
   it('accepts the domain importing platform/ and other domain folders, and app/ importing the domain', async () => {
     expect(await findings("import type { Logger } from '../../platform/mod.js';\nimport { migrate } from '../../sinks/mod.js';\nexport type L = Logger;\nexport const m = migrate;", 'scorer/runtime/x.ts')).toEqual([]);
-    expect(await findings("import { ScorerService } from '../scorer/runtime/service.js';\nimport { buildApp } from '../api/mod.js';\nexport const s = [ScorerService, buildApp];", 'app/x.ts')).toEqual([]);
+    expect(await findings("import { ScorerService } from '../scorer/runtime/mod.js';\nimport { buildApp } from '../api/mod.js';\nexport const s = [ScorerService, buildApp];", 'app/x.ts')).toEqual([]);
   });
 });
 
@@ -102,15 +102,15 @@ describe('config/ owns the policy\'s schemas: config/schema/ imports only contra
     ['config/schema/ config/policy.ts', "import { loadPolicy } from '../policy.js';\nexport const p = loadPolicy;", 'config/schema/x.ts', 'config/schema/ must not import config/'],
     ['config/schema/ the core, from a sub-folder', "import type { PartitionState } from '../../../scorer/core/state.js';\nexport type S = PartitionState;", 'config/schema/a/x.ts', 'config/schema/ must not import scorer/core/'],
     ['config/schema/ platform/', "export const load = async (): Promise<unknown> => import('../../platform/mod.js');", 'config/schema/x.ts', 'config/schema/ must not import platform/'],
-    ['scorer/core config/policy.ts', "import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';\nexport const d = DEFAULT_ENGINE_CONFIG;", 'scorer/core/x.ts', 'scorer/core/ must not import config/'],
+    ['scorer/core config/policy.ts', "import { defaultEngineConfig } from '../../config/policy.js';\nexport const d = defaultEngineConfig();", 'scorer/core/x.ts', 'scorer/core/ must not import config/'],
   ])('reports %s', async (_name, code, file, message) => {
     expect((await findings(code, file)).join('\n')).toContain(message);
   });
 
   it('accepts config/ and scorer/ importing config/schema/, and config/schema/ importing contracts/', async () => {
-    expect(await findings("import { parseRules } from './schema/loyalty-rules.js';\nexport const p = parseRules;", 'config/x.ts')).toEqual([]);
-    expect(await findings("import { RulesTimeline } from '../../config/schema/rules-timeline.js';\nimport { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';\nexport const r = [RulesTimeline, DEFAULT_ENGINE_CONFIG];", 'scorer/runtime/x.ts')).toEqual([]);
-    expect(await findings("import type { EngineConfig } from '../../config/schema/engine.js';\nexport type E = EngineConfig;", 'scorer/core/x.ts')).toEqual([]);
+    expect(await findings("import { parseRules } from './schema/mod.js';\nexport const p = parseRules;", 'config/x.ts')).toEqual([]);
+    expect(await findings("import { RulesTimeline } from '../../config/schema/mod.js';\nimport { defaultEngineConfig } from '../../config/mod.js';\nexport const r = [RulesTimeline, defaultEngineConfig()];", 'scorer/runtime/x.ts')).toEqual([]);
+    expect(await findings("import type { EngineConfig } from '../../config/schema/mod.js';\nexport type E = EngineConfig;", 'scorer/core/x.ts')).toEqual([]);
     expect(await findings("import { CHANNELS } from '../../contracts/events.js';\nimport { DAY_MS } from './calendar.js';\nexport const c = [CHANNELS, DAY_MS];", 'config/schema/x.ts')).toEqual([]);
   });
 });
@@ -144,15 +144,25 @@ describe('platform/, app/ and the domain folders with a mod.ts are imported thro
     ['simulator/', "import { hazardMultiplier } from '../simulator/churn.js';\nexport const h = hazardMultiplier;", 'training/x.ts', 'simulator/churn'],
     ['sinks/', "export { migrate } from '../sinks/clickhouse/migrate.js';", 'app/x.ts', 'sinks/clickhouse/migrate'],
     ['training/', "export const load = async (): Promise<unknown> => import('../training/train.js');", 'cli/x.ts', 'training/train'],
+    ['scorer/runtime/', "import { ScorerService } from '../scorer/runtime/service.js';\nexport const s = ScorerService;", 'app/x.ts', 'scorer/runtime/service'],
+    ['scorer/runtime/, a type', "import type { BatchInfo } from '../scorer/runtime/worker.js';\nexport type B = BatchInfo;", 'bench/x.ts', 'scorer/runtime/worker'],
+    ['scorer/runtime/model/, lazily', "export const churn = async (): Promise<unknown> => import('../scorer/runtime/model/churn.js');", 'app/x.ts', 'scorer/runtime/model/churn'],
+    ['scorer/runtime/store/', "import { LmdbStateStore } from '../scorer/runtime/store/lmdb-store.js';\nexport const l = LmdbStateStore;", 'bench/x.ts', 'scorer/runtime/store/lmdb-store'],
+    ['scorer/runtime/backfill/', "import { listSources } from '../scorer/runtime/backfill/sources.js';\nexport const l = listSources;", 'cli/x.ts', 'scorer/runtime/backfill/sources'],
+    ['config/', "import { loadSettings } from '../config/settings.js';\nexport const l = loadSettings;", 'cli/x.ts', 'config/settings'],
+    ['config/, its policy', "import { shippedPolicy } from '../../config/policy.js';\nexport const p = shippedPolicy;", 'sinks/clickhouse/x.ts', 'config/policy'],
+    ['config/schema/, from scorer/core/', "import type { EngineConfig } from '../../config/schema/engine.js';\nexport type E = EngineConfig;", 'scorer/core/x.ts', 'config/schema/engine'],
+    ['config/schema/, from config/', "import { parseRules } from './schema/loyalty-rules.js';\nexport const p = parseRules;", 'config/x.ts', 'config/schema/loyalty-rules'],
   ])('reports a module of the domain folder %s', async (_name, code, file, target) => {
     const found = (await findings(code, file)).join('\n');
     expect(found).toContain('through its public surface');
     expect(found).toContain(target);
   });
 
-  it('accepts the domain folders\' mod.ts files, the ISO 8583 adapter\'s own surface, and scorer/runtime (no surface yet)', async () => {
+  it('accepts the domain folders\' mod.ts files and the surfaces of the parts loaded apart (the ISO 8583 adapter, scorer/runtime\'s store, model serving and backfill)', async () => {
     expect(await findings("import { KeyRing } from '../api/mod.js';\nimport { IngestService } from '../ingest/mod.js';\nimport { Engine } from '../scorer/core/mod.js';\nimport { migrate } from '../sinks/mod.js';\nexport const x = [KeyRing, IngestService, Engine, migrate];", 'app/x.ts')).toEqual([]);
-    expect(await findings("export const load = async (): Promise<unknown> => import('../ingest/iso8583/mod.js');\nexport const churn = async (): Promise<unknown> => import('../scorer/runtime/churn.js');", 'app/x.ts')).toEqual([]);
+    expect(await findings("export const load = async (): Promise<unknown> => import('../ingest/iso8583/mod.js');\nexport const churn = async (): Promise<unknown> => import('../scorer/runtime/model/mod.js');", 'app/x.ts')).toEqual([]);
+    expect(await findings("import { ScorerService } from '../scorer/runtime/mod.js';\nimport { openCheckpointStore } from '../scorer/runtime/store/mod.js';\nimport { backfill } from '../scorer/runtime/backfill/mod.js';\nimport { loadSettings } from '../config/mod.js';\nexport const x = [ScorerService, openCheckpointStore, backfill, loadSettings];", 'app/x.ts')).toEqual([]);
     expect(await findings("import { parseManifest } from '../../models/mod.js';\nimport { explain } from '../../training/mod.js';\nimport { Engine } from '../core/mod.js';\nexport const x = [parseManifest, explain, Engine];", 'scorer/runtime/x.ts')).toEqual([]);
   });
 

@@ -18,7 +18,7 @@ import { OutputEmit } from '../../sinks/mapping.js';
 import { FileCheckpointStore } from '../../scorer/runtime/checkpoints.js';
 import { ChangeTracker, CODEC_VERSION, LmdbStateStore, PartialStateError, rawCustomers, StoreCorruptError } from '../../scorer/runtime/store/mod.js';
 import { createBank } from '../../simulator/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 const PARTITION = 1;
 const CUSTOMERS = 300;
@@ -33,7 +33,7 @@ function traffic(): TxMessage[] {
   return out;
 }
 
-const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+const engine = new Engine(defaultEngineConfig());
 
 /** One batch as the worker runs it: phase 1 of every event, then phase 2; the rows it caused, as JSON. */
 function batch(state: PartitionState, msgs: readonly TxMessage[]): string {

@@ -15,7 +15,7 @@ import { Emit } from '../../scorer/core/types.js';
 import { CodecError, decodeRecord, encodeRecord } from '../../scorer/runtime/store/codec.js';
 import { readEarned, readLots, readSeen, SECTION_SHAPED, ShapeReader } from '../../scorer/runtime/store/shapes.js';
 import { createBank } from '../../simulator/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 /** What a record holds once stored: undefined properties absent. */
 const stored = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown;
@@ -58,7 +58,7 @@ function simulatedCustomers(): CustomerState[] {
   const messages: TxMessage[] = [];
   for (const { cards: _cards, ...profile } of bank.profiles()) messages.push({ kind: 'profile', body: profile });
   for (const ev of bank.events()) messages.push(ev.kind === 'redemption' ? { kind: 'redemption', body: { ...ev.body, occurred_at: ev.body.occurred_at ?? '2025-01-01T00:00:00Z' } } : ev);
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(defaultEngineConfig());
   const state = newPartitionState(0);
   for (const msg of messages) {
     const emit = new Emit();

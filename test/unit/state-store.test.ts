@@ -25,7 +25,7 @@ import { RECORD_KIND, type RecordKind } from '../../scorer/runtime/store/codec.j
 import { startLocalNats, type LocalNats } from '../../platform/nats-server.js';
 import { connectNats } from '../../platform/nats.js';
 import { createBank } from '../../simulator/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 const PARTITION = 2;
 
@@ -38,7 +38,7 @@ function traffic(): TxMessage[] {
   return out;
 }
 
-const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+const engine = new Engine(defaultEngineConfig());
 function apply(state: PartitionState, msgs: readonly TxMessage[]): void {
   for (const msg of msgs) {
     const emit = new Emit();

@@ -12,7 +12,7 @@ import { newPartitionState, type PartitionState } from '../../scorer/core/state.
 import { OutputEmit, type Row, type TableName } from '../../sinks/mapping.js';
 import { ChangeTracker } from '../../scorer/runtime/store/changes.js';
 import { createBank } from '../../simulator/mod.js';
-import { DEFAULT_ENGINE_CONFIG } from '../../config/policy.js';
+import { defaultEngineConfig } from '../../config/policy.js';
 
 const PARTITION = 0;
 const BATCH = 100;
@@ -46,7 +46,7 @@ function finish(engine: Engine, state: PartitionState, pendings: readonly Pendin
 
 /** Batches of `batch` events; with `slice`, a batch fires at most that many timers and ends before the event whose timers are left (the worker's rule). */
 function run(msgs: readonly TxMessage[], batch: number, slice?: number): Run {
-  const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+  const engine = new Engine(defaultEngineConfig());
   const state = newPartitionState(PARTITION);
   const rows = new Map<TableName, Row[]>();
   let next = 0;
@@ -114,7 +114,7 @@ describe('timers fired in slices', () => {
   });
 
   it('name ahead the customers the next timers will read (what the worker prefetches)', () => {
-    const engine = new Engine(DEFAULT_ENGINE_CONFIG);
+    const engine = new Engine(defaultEngineConfig());
     const state = newPartitionState(PARTITION);
     const emit = new OutputEmit();
     msgs.slice(0, -1).forEach((msg, i) => engine.apply(state, { seq: i + 1, partition: PARTITION, msg }, emit));

@@ -17,7 +17,7 @@ import { migrate } from '../../sinks/clickhouse/migrate.js';
 import { offerViewStatements } from '../../sinks/clickhouse/offer-views.js';
 import { SURVEY_VIEWS } from '../../sinks/clickhouse/survey-views.js';
 import { FEEDBACK_VIEWS } from '../../sinks/clickhouse/feedback-views.js';
-import { SHIPPED_POLICY } from '../../config/policy.js';
+import { shippedPolicy } from '../../config/policy.js';
 import { holdoutDraw } from '../../scorer/core/offers/ids.js';
 import type { OutputEmit } from '../../sinks/mapping.js';
 import { Driver } from '../offers/helpers.js';
@@ -259,7 +259,7 @@ describe('docs/offers.md survey worked example', () => {
   const C = 'C-2002';
 
   it('is what the engine decides and what the views report', async () => {
-    const d = new Driver(SHIPPED_POLICY.offers.catalogue);
+    const d = new Driver(shippedPolicy().offers.catalogue);
     const feedbackRows: Row[] = [];
     const keep = (e: OutputEmit): OutputEmit => {
       feedbackRows.push(...(e.rows.get('feedback') ?? []));

@@ -16,14 +16,14 @@ import { num } from '../invariant.js';
 import type { CustomerState } from '../state.js';
 import { DAY_MS, type Ctx } from '../types.js';
 import { FEATURE_NAMES, RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from '../../../contracts/features.js';
-import { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from '../../../config/schema/features.js';
+import { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from '../../../config/schema/mod.js';
 import {
   B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS, MAX_REFUNDS, MAX_SCORES,
   newFeatureState, type FeatureState, type RememberedRefund,
 } from './state.js';
 
 export { FEATURE_CATALOGUE, FEATURE_NAMES, MODEL_FEATURE_NAMES, isFeature, type FeatureSpec } from '../../../contracts/features.js';
-export { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from '../../../config/schema/features.js';
+export { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from '../../../config/schema/mod.js';
 
 /** Time constant of the decayed channel mix. */
 export const MIX_TAU_MS = 30 * DAY_MS;

@@ -23,10 +23,10 @@
 import type { CustomerState, PartitionState } from '../state.js';
 import { pushTimer } from '../state.js';
 import { DAY_MS, type Ctx, type Emit } from '../types.js';
-import type { LifecycleConfig } from '../../../config/schema/lifecycle.js';
+import type { LifecycleConfig } from '../../../config/schema/mod.js';
 import { newLifecycleState, type LifecycleState } from './state.js';
 
-export { parseLifecycleConfig, LifecycleConfigError, type LifecycleConfig } from '../../../config/schema/lifecycle.js';
+export { parseLifecycleConfig, LifecycleConfigError, type LifecycleConfig } from '../../../config/schema/mod.js';
 export { expectedValue } from './value.js';
 
 export const STAGES = [

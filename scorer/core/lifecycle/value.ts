@@ -12,7 +12,7 @@
  * It is the value of the relationship if it follows the bank's usual retention; `value_at_risk` =
  * P(churn in the next 90 days) × V weighs retention effort by what is at stake.
  */
-import type { LifecycleConfig } from '../../../config/schema/lifecycle.js';
+import type { LifecycleConfig } from '../../../config/schema/mod.js';
 
 export function expectedValue(features: Readonly<Record<string, number>>, cfg: LifecycleConfig['value']): number {
   const spend = features.spend_90d_minor ?? 0;

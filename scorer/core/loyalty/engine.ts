@@ -29,10 +29,8 @@ import { DAY_MS, parseTime, type Ctx, type Emit, type MigrationV1 } from '../typ
 import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay, monthStart } from './calendar.js';
 import { parseReferralCreditId, REFERRAL_RULE } from './referral.js';
 import { isMember } from './membership.js';
-import type { CompiledRule, Condition, LoyaltyRules, TierDef } from '../../../config/schema/loyalty-rules.js';
+import type { CompiledRule, Condition, LoyaltyRules, TierDef, TimelineEntry, LoyaltyConfig } from '../../../config/schema/mod.js';
 import type { EarnRecord, HeldAward, HeldEarning, LoyaltyState, Lot, RefundRecord } from './state.js';
-import type { TimelineEntry } from '../../../config/schema/rules-timeline.js';
-import type { LoyaltyConfig } from '../../../config/schema/engine.js';
 
 /** The rules version in force at a stream position (for `scored_transactions.rules_version`). */
 export function loyaltyVersionAt(cfg: LoyaltyConfig, seq: number): string {

@@ -16,7 +16,7 @@
 import type { ChannelConsentV1, ConsentV1, MembershipV1, StoredProfileV1 } from '../../../contracts/events.js';
 import type { OfferChannel } from '../../../contracts/subjects.js';
 import { isMember } from '../loyalty/membership.js';
-import type { OfferDef, OffersCatalogue } from '../../../config/schema/offers.js';
+import type { OfferDef, OffersCatalogue } from '../../../config/schema/mod.js';
 
 /** What a communication is for the consent rules: `service` is never held back for want of consent. */
 export type Communication = 'marketing' | 'service';

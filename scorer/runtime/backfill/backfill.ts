@@ -33,7 +33,7 @@
  * validated here (profiles register their cards).
  */
 import { partitionOf } from '../../../contracts/subjects.js';
-import type { EngineConfig } from '../../../config/schema/engine.js';
+import type { EngineConfig } from '../../../config/schema/mod.js';
 import type { CardDirectory } from '../../../ingest/mod.js';
 import type { ClickHouseSink } from '../../../sinks/mod.js';
 import type { LmdbStateStore } from '../store/lmdb-store.js';

@@ -23,7 +23,7 @@ import path from 'node:path';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { STREAM_TX } from '../../../contracts/subjects.js';
-import type { EngineConfig } from '../../../config/schema/engine.js';
+import type { EngineConfig } from '../../../config/schema/mod.js';
 import { ensureStreams, natsJsm, type Logger } from '../../../platform/mod.js';
 import { ClickHouseSink } from '../../../sinks/mod.js';
 import { NatsCardDirectory } from '../../../ingest/mod.js';
@@ -31,7 +31,7 @@ import { LmdbStateStore } from '../store/lmdb-store.js';
 import type { ChurnScorer } from '../worker.js';
 import { backfill, BackfillError, type BackfillProgress, type BackfillSummary, type RecordSource, type StatementRecord } from './backfill.js';
 import type { BackfillWorkers } from './threads.js';
-import type { PolicyFiles } from '../../../config/policy.js';
+import type { PolicyFiles } from '../../../config/mod.js';
 
 export interface DeploymentBackfillOptions {
   paths: readonly string[];

@@ -11,7 +11,7 @@
  */
 import { parseTxSubject } from '../../../contracts/subjects.js';
 import { Engine, type Pending, newPartitionState, type PartitionState, Emit } from '../../core/mod.js';
-import type { EngineConfig } from '../../../config/schema/engine.js';
+import type { EngineConfig } from '../../../config/schema/mod.js';
 import { messageOf, tableRows, type Row, type TableName, type ClickHouseSink } from '../../../sinks/mod.js';
 import type { ChangeTracker } from '../store/changes.js';
 import type { LmdbStateStore } from '../store/lmdb-store.js';

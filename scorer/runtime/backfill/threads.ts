@@ -30,14 +30,14 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { COMPACT_MARKER } from '../store/layout.js';
 import type { Logger } from '../../../platform/mod.js';
-import type { PolicyFiles } from '../../../config/policy.js';
+import type { PolicyFiles } from '../../../config/mod.js';
 import { BackfillError, type BackfillPartitions, type BatchEvent, type BatchOutcome, type CheckItem, type CheckRefusal, type CommitMark, type PartitionStart } from './partitions.js';
 
 /** Worker threads of a backfill, and what each of them opens. */
 export interface BackfillWorkers {
   /** Worker threads; each owns the partitions `p` with `p % count === index`. 1: every partition in the calling thread. */
   count: number;
-  /** The core's configuration: built from these files (as the scorer does), or `'default'`: `DEFAULT_ENGINE_CONFIG`. */
+  /** The core's configuration: built from these files (as the scorer does), or `'default'`: `defaultEngineConfig()`. */
   engine: PolicyFiles | 'default';
   /** The state store every worker opens: the scorer's LMDB environment. `cacheCustomers` as `LmdbStateStoreOptions` (default: unset). */
   store: { path: string; cacheCustomers?: number };

@@ -9,18 +9,18 @@ import { createLogger } from '../../../platform/mod.js';
 
 import { LmdbStateStore } from '../store/lmdb-store.js';
 import { ClickHouseSink, createWarehouseClient } from '../../../sinks/mod.js';
-import type { ChurnScorerHandle } from '../churn.js';
+import type { ChurnScorerHandle } from '../model/mod.js';
 import { PartitionRunner, type BatchEvent, type CheckItem, type CheckRefusal } from './partitions.js';
 import { RecordPreparer } from './prepare.js';
 import type { FromBackfillWorker, ToBackfillWorker, WorkerSetup } from './threads.js';
-import { DEFAULT_ENGINE_CONFIG, buildEngineConfig } from '../../../config/policy.js';
+import { defaultEngineConfig, buildEngineConfig } from '../../../config/mod.js';
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
 const { spec } = setup;
 const logger = createLogger({ level: spec.logLevel ?? 'info', name: `backfill-${setup.index}` });
 
-const engineConfig = spec.engine === 'default' ? DEFAULT_ENGINE_CONFIG : buildEngineConfig({ ...spec.engine, partitions: setup.partitions });
+const engineConfig = spec.engine === 'default' ? defaultEngineConfig() : buildEngineConfig({ ...spec.engine, partitions: setup.partitions });
 const store = LmdbStateStore.open({ path: spec.store.path, logger, ...(spec.store.cacheCustomers !== undefined ? { cacheCustomers: spec.store.cacheCustomers } : {}) });
 let warehouse: ClickHouseClient | undefined;
 let sink: ClickHouseSink | undefined;
@@ -32,7 +32,7 @@ if (spec.warehouse) {
 let scorer: ChurnScorerHandle | undefined;
 if (spec.modelPath) {
   try {
-    const { loadChurnScorer } = await import('../churn.js');
+    const { loadChurnScorer } = await import('../model/mod.js');
     scorer = await loadChurnScorer(spec.modelPath, logger, { watchIntervalMs: 0 });
   } catch (err) {
     logger.warn({ err: (err as Error).message }, 'backfilling without a churn model');

@@ -14,7 +14,7 @@
  * - Reasons with every score: a model with an `explain` sidecar (or occlusion reference values) gets each
  *   score's top reasons as bounded JSON text in `Score.reasons`, which the core stores in `churn_reasons`;
  *   how many and for which scores is the manifest's `reasons`, overridden by `ChurnScorerOptions.reasons`
- *   (`model/reasons.ts`, docs/models.md "Reasons").
+ *   (`reasons.ts`, docs/models.md "Reasons").
  * - Hot swap: the manifest file is polled (`fs.watchFile`); when it changes, the new model is loaded and
  *   checked, then swapped in. A bad new model is refused with a log line and the running one stays.
  *   A batch in flight finishes on the model it started on, and every score carries the version of the
@@ -23,14 +23,14 @@
 import { unwatchFile, watchFile, type Stats } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { EXPLAIN_FORMAT, explain, type Explainer, type Reason } from '../../training/mod.js';
-import type { Logger } from '../../platform/mod.js';
-import { FEATURE_NAMES } from '../../contracts/features.js';
-import { compileMapping, type CompiledMapping } from '../../models/mod.js';
-import { FEATURE_INDEX, FEATURE_VALUES, type FeatureVector, type Score } from '../core/mod.js';
-import { loadModel, ModelRefusedError, ModelRegistry, type ChurnModel, type LoadOptions } from './model.js';
-import { compilePath, explanationJson, occlusionJson, pathReasonsJson, reasonsPlan, ReasonsOptionError, type CompiledPath, type ReasonsOptions, type ReasonsPlan } from './model/reasons.js';
-import type { ChurnScorer } from './worker.js';
+import { EXPLAIN_FORMAT, explain, type Explainer, type Reason } from '../../../training/mod.js';
+import type { Logger } from '../../../platform/mod.js';
+import { FEATURE_NAMES } from '../../../contracts/features.js';
+import { compileMapping, type CompiledMapping } from '../../../models/mod.js';
+import { FEATURE_INDEX, FEATURE_VALUES, type FeatureVector, type Score } from '../../core/mod.js';
+import { loadModel, ModelRefusedError, ModelRegistry, type ChurnModel, type LoadOptions } from './onnx.js';
+import { compilePath, explanationJson, occlusionJson, pathReasonsJson, reasonsPlan, ReasonsOptionError, type CompiledPath, type ReasonsOptions, type ReasonsPlan } from './reasons.js';
+import type { ChurnScorer } from '../worker.js';
 
 export interface ChurnScorerHandle extends ChurnScorer {
   /** Version of the model new batches use. */

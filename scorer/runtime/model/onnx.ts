@@ -6,27 +6,27 @@
  * Supported models: one float input `[batch, features]`, or with `input.per_column` one input per
  * manifest entry (float, double, int64, int32 or string — string columns through the entry's `strings`
  * labels), and a probability output, either a float tensor or a ZipMap (removed at load; see
- * `model/plan.ts`). A model with several inputs and no `per_column` is refused with a message saying so.
+ * `plan.ts`). A model with several inputs and no `per_column` is refused with a message saying so.
  *
  * The manifest's per-column `scale` and its `calibration` (`models/calibration.ts`) are applied here, so
  * every probability a model returns is calibrated. Input columns are the manifest's entries with one-hot
  * groups expanded (`models/mapping.ts` `columnNames`); the running scorer fills them through the
- * compiled mapping (`scorer/runtime/churn.ts`).
+ * compiled mapping (`churn.ts`).
  *
- * Hot swap and micro-batching live in `model/registry.ts` and `model/batcher.ts`, re-exported here.
+ * Hot swap and micro-batching live in `registry.ts` and `batcher.ts`, re-exported here.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { ModelRefusedError, parseManifest, type FeatureScale, type Manifest, decodeModel, type ModelProto, calibrator, columnNames, columnScales } from '../../models/mod.js';
-import { planServing, type PlanInput, type ServingPlan } from './model/plan.js';
-import type { ChurnModel } from './model/types.js';
+import { ModelRefusedError, parseManifest, type FeatureScale, type Manifest, decodeModel, type ModelProto, calibrator, columnNames, columnScales } from '../../../models/mod.js';
+import { planServing, type PlanInput, type ServingPlan } from './plan.js';
+import type { ChurnModel } from './types.js';
 
-export { ModelRefusedError, type Manifest } from '../../models/mod.js';
-export type { ChurnModel } from './model/types.js';
-export { ModelRegistry, type SwapOptions } from './model/registry.js';
-export { createBatcher, type Batcher, type BatcherOptions, type Score } from './model/batcher.js';
+export { ModelRefusedError, type Manifest } from '../../../models/mod.js';
+export type { ChurnModel } from './types.js';
+export { ModelRegistry, type SwapOptions } from './registry.js';
+export { createBatcher, type Batcher, type BatcherOptions, type Score } from './batcher.js';
 
 /** Options of {@link loadModel}. */
 export interface LoadOptions {
