@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import path from 'node:path';
 import js from '@eslint/js';
@@ -184,6 +185,14 @@ const folderOf = (rel) => {
   return parts.length > 2 && SPLIT.includes(two) ? two : parts[0];
 };
 
+/** The mod.ts nearest to `target` inside the folder `to`: a part loaded apart (scorer/runtime/model/) has its own. */
+const surfaceOf = (target, to) => {
+  for (let dir = path.posix.dirname(target); dir.length > to.length && dir.startsWith(`${to}/`); dir = path.posix.dirname(dir)) {
+    if (existsSync(path.join(import.meta.dirname, dir, 'mod.ts'))) return `${dir}/mod.ts`;
+  }
+  return `${to}/mod.ts`;
+};
+
 const layersPlugin = {
   rules: {
     imports: {
@@ -199,7 +208,7 @@ const layersPlugin = {
           const to = target.startsWith('..') ? '(outside the repository)' : folderOf(target);
           if (to === from) return;
           if (rule && (rule.only ? !rule.only.includes(to) : rule.not.includes(to))) context.report({ node, message: `${from}/ must not import ${to}/ (${rule.why}).` });
-          else if (SURFACES.includes(to) && !/\/mod\.(js|ts)$/.test(target)) context.report({ node, message: `import ${to}/ through its public surface, ${to}/mod.ts, not ${target}.` });
+          else if (SURFACES.includes(to) && !/\/mod\.(js|ts)$/.test(target)) context.report({ node, message: `import ${to}/ through its public surface, ${surfaceOf(target, to)}, not ${target}.` });
         };
         const text = (n) => (n?.type === 'Literal' ? n.value : n?.type === 'TemplateLiteral' && n.expressions.length === 0 ? n.quasis[0].value.cooked : undefined);
         return {

@@ -159,6 +159,13 @@ describe('platform/, app/ and the domain folders with a mod.ts are imported thro
     expect(found).toContain(target);
   });
 
+  it('names the surface of the part a module belongs to', async () => {
+    expect((await findings("export const churn = async (): Promise<unknown> => import('../scorer/runtime/model/churn.js');", 'app/x.ts')).join('\n')).toContain('scorer/runtime/model/mod.ts');
+    expect((await findings("import { LmdbStateStore } from '../scorer/runtime/store/lmdb-store.js';\nexport const l = LmdbStateStore;", 'bench/x.ts')).join('\n')).toContain('scorer/runtime/store/mod.ts');
+    expect((await findings("import { decodeTx } from '../scorer/runtime/decode.js';\nexport const d = decodeTx;", 'bench/x.ts')).join('\n')).toContain('public surface, scorer/runtime/mod.ts,');
+    expect((await findings("import type { EngineConfig } from '../config/schema/engine.js';\nexport type E = EngineConfig;", 'bench/x.ts')).join('\n')).toContain('config/schema/mod.ts');
+  });
+
   it('accepts the domain folders\' mod.ts files and the surfaces of the parts loaded apart (the ISO 8583 adapter, scorer/runtime\'s store, model serving and backfill)', async () => {
     expect(await findings("import { KeyRing } from '../api/mod.js';\nimport { IngestService } from '../ingest/mod.js';\nimport { Engine } from '../scorer/core/mod.js';\nimport { migrate } from '../sinks/mod.js';\nexport const x = [KeyRing, IngestService, Engine, migrate];", 'app/x.ts')).toEqual([]);
     expect(await findings("export const load = async (): Promise<unknown> => import('../ingest/iso8583/mod.js');\nexport const churn = async (): Promise<unknown> => import('../scorer/runtime/model/mod.js');", 'app/x.ts')).toEqual([]);
