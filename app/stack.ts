@@ -17,7 +17,6 @@ import { createWarehouseClient, type ClickHouseClient, migrate, migrateCalendarV
 import { STREAM_TX } from '../contracts/subjects.js';
 import { createRegistry, insertAuditRows } from '../api/mod.js';
 import { ScorerService, watchRulesFile, type BatchInfo, type ChurnScorer } from '../scorer/runtime/mod.js';
-import { openCheckpointStore, partitionCacheBounds } from '../scorer/runtime/store/mod.js';
 import { startIngestRole } from './ingest-role.js';
 import { startIngestCluster, type IngestCluster } from './ingest-cluster.js';
 import { buildEngineConfig, readPolicyFileSync } from '../config/mod.js';
@@ -206,6 +205,8 @@ async function startScorer(stack: Stack, opts: StackOptions, stops: Stopper, cal
   const { settings, logger } = opts;
   const { nc, warehouse, registry } = stack;
   const churn = opts.churn === undefined ? await loadDefaultChurn(settings, logger) : opts.churn ?? undefined;
+  // Loaded here, not at the top: a process without a scorer (the API-only role) does not load LMDB.
+  const { openCheckpointStore, partitionCacheBounds } = await import('../scorer/runtime/store/mod.js');
   const { store, close: closeStore } = await openCheckpointStore({
     kind: settings.checkpointStore, dataDir: settings.dataDir, nc, localNats: stack.localNats !== undefined, streamReplicas: settings.streamReplicas,
     checkpointMs: settings.checkpointMs, logger,
