@@ -73,7 +73,7 @@ interface TableShape {
   shardKey: string;
 }
 
-function tableSql(db: string, t: TableShape, cluster?: ClusterOptions): string[] {
+function tableSql(db: string, t: TableShape, cluster?: ClusterOptions): [create: string, ...distributed: string[]] {
   const name = cluster ? `${t.name}_local` : t.name;
   const engine = cluster
     ? `ReplicatedReplacingMergeTree(${q(zoo(db, cluster, name))}, '{replica}'${t.version ? `, ${t.version}` : ''})`
@@ -137,7 +137,7 @@ function copyDefs(spec: CopySpec): DashboardViewDef[] {
   return [
     {
       kind: 'table', name: spec.name, comment: spec.comment, source: spec.source, timeColumn: spec.timeColumn,
-      sql: (db) => tableSql(db, shape)[0]!,
+      sql: (db) => tableSql(db, shape)[0],
       clusterSql: (db, c) => tableSql(db, shape, c),
     },
     materialized(`${spec.name}_mv`, spec.name, spec.source, `keeps ${spec.name} in step with ${spec.source}`, (_db, from) => `SELECT ${selectList}\nFROM ${from}${spec.where ? `\nWHERE ${spec.where}` : ''}`),
@@ -263,7 +263,7 @@ ARRAY JOIN reasons AS reason, arrayEnumerate(reasons) AS reason_rank`;
 /** Everything the dashboards read, in creation order (targets before the views that write them). */
 export const DASHBOARD_VIEWS: readonly DashboardViewDef[] = [
   ...COPIES.flatMap(copyDefs),
-  { kind: 'table', name: DIMS.name, comment: DIMS.comment, sql: (db) => tableSql(db, DIMS)[0]!, clusterSql: (db, c) => tableSql(db, DIMS, c) },
+  { kind: 'table', name: DIMS.name, comment: DIMS.comment, sql: (db) => tableSql(db, DIMS)[0], clusterSql: (db, c) => tableSql(db, DIMS, c) },
   dims('dash_dims_customers_mv', 'customer_state', [['branch', 'branch_id'], ['segment', 'segment']]),
   dims('dash_dims_offers_mv', 'offers', [['campaign', 'campaign_id'], ['offer_channel', 'channel']]),
   {

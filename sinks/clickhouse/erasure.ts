@@ -47,6 +47,9 @@ export interface TablePolicy {
   why: string;
 }
 
+/** The access audit's rows are evidence: a read logged after the erasure began is kept too (`eraseCustomer`). */
+const ACCESS_AUDIT_POLICY: TablePolicy = { why: 'who read the customer stays provable (the audit is evidence); the id in the URL is replaced too' };
+
 /** Tables whose rows are kept under the erasure id; every other table with `customer_id` is deleted from. */
 export const ERASURE_POLICY: Readonly<Record<string, TablePolicy>> = {
   points_ledger: { why: 'the record behind the points liability: accounting records are kept (config/retention.ts)' },
@@ -56,7 +59,7 @@ export const ERASURE_POLICY: Readonly<Record<string, TablePolicy>> = {
   lifecycle_transitions: { rewrite: { transition_id: 'customer-prefix' }, why: 'stage-flow reports stay exact' },
   tier_changes: { rewrite: { change_id: 'customer-prefix' }, why: 'tier reports stay exact' },
   feedback: { blank: ['text'], rewrite: { offer_id: 'offer' }, why: 'CSAT, NPS and complaint counts stay exact; the free text goes' },
-  access_audit: { why: 'who read the customer stays provable (the audit is evidence); the id in the URL is replaced too' },
+  access_audit: ACCESS_AUDIT_POLICY,
 };
 
 
@@ -251,14 +254,10 @@ export function rewriteExpr(column: string, how: IdRewrite): string {
   }
 }
 
-/**
- * Erases `customerId` from every table of `db` (see the file comment) and records an `admin.erase` row in
- * `access_audit` whose `customer_id` is the erasure id. Returns per table what was done.
- */
 /** Copies the customer's rows of a kept table under the erasure id, personal fields blanked or re-hashed (the deletes follow). */
-async function keepPseudonymised(ch: ClickHouseClient, db: string, table: string, columns: readonly string[], params: { id: string; erasure_id: string }): Promise<void> {
-  const blank = new Set(ERASURE_POLICY[table]!.blank ?? []);
-  const rewrite = ERASURE_POLICY[table]!.rewrite ?? {};
+async function keepPseudonymised(ch: ClickHouseClient, db: string, table: string, policy: TablePolicy, columns: readonly string[], params: { id: string; erasure_id: string }): Promise<void> {
+  const blank = new Set(policy.blank ?? []);
+  const rewrite = policy.rewrite ?? {};
   // Positional, without aliases: an alias named like a column would replace it in the WHERE clause.
   const select = columns.map((c) => {
     if (c === 'customer_id') return '{erasure_id:String}';
@@ -337,6 +336,7 @@ function namesReferred(column: string, who: string): string {
  */
 async function rederiveReferrals(ch: ClickHouseClient, db: string, tables: Map<string, string[]>, params: { id: string; erasure_id: string }): Promise<Map<string, number>> {
   const found = new Map<string, number>();
+  const namedIn = new Map<string, readonly string[]>();
   const pending = `(SELECT any(customer_id) FROM ${db}.erasure_pending WHERE erasure_id = {erasure_id:String})`;
   for (const [table, idColumns] of Object.entries(REFERRAL_COLUMNS)) {
     const columns = tables.get(table);
@@ -346,6 +346,7 @@ async function rederiveReferrals(ch: ClickHouseClient, db: string, tables: Map<s
     const n = c?.n ?? 0;
     if (n === 0) continue;
     found.set(table, n);
+    namedIn.set(table, idColumns);
     if (!REFERRAL_COPIES.has(table)) {
       const select = columns.map((col) => (idColumns.includes(col)
         ? `if(${namesReferred(col, '{id:String}')}, concat(substring(${ident(col)}, 1, length(${ident(col)}) - length({id:String})), {erasure_id:String}), ${ident(col)})`
@@ -356,12 +357,16 @@ async function rederiveReferrals(ch: ClickHouseClient, db: string, tables: Map<s
       });
     }
   }
-  for (const table of found.keys()) {
-    await ch.command({ query: `ALTER TABLE ${db}.${table} DELETE WHERE ${`customer_id != ${pending} AND (${REFERRAL_COLUMNS[table]!.map((c) => namesReferred(c, pending)).join(' OR ')})`}`, query_params: params });
+  for (const [table, idColumns] of namedIn) {
+    await ch.command({ query: `ALTER TABLE ${db}.${table} DELETE WHERE ${`customer_id != ${pending} AND (${idColumns.map((c) => namesReferred(c, pending)).join(' OR ')})`}`, query_params: params });
   }
   return found;
 }
 
+/**
+ * Erases `customerId` from every table of `db` (see the file comment) and records an `admin.erase` row in
+ * `access_audit` whose `customer_id` is the erasure id. Returns per table what was done.
+ */
 export async function eraseCustomer(ch: ClickHouseClient, db: string, req: ErasureRequest): Promise<ErasureResult> {
   checkErasureInput(req.customerId, req.reference);
   const t0 = performance.now();
@@ -375,8 +380,10 @@ export async function eraseCustomer(ch: ClickHouseClient, db: string, req: Erasu
     counts.set(table, c?.n ?? 0);
   }
   // Kept copies first (their materialized views refill the dashboard copies), then every delete.
-  const kept = [...tables.keys()].filter((t) => ERASURE_POLICY[t] && (counts.get(t) ?? 0) > 0);
-  for (const table of kept) await keepPseudonymised(ch, db, table, tables.get(table)!, params);
+  for (const [table, columns] of tables) {
+    const policy = ERASURE_POLICY[table];
+    if (policy && (counts.get(table) ?? 0) > 0) await keepPseudonymised(ch, db, table, policy, columns, params);
+  }
   const referrals = await rederiveReferrals(ch, db, tables, params);
   for (const table of tables.keys()) {
     if ((counts.get(table) ?? 0) === 0) continue;
@@ -389,7 +396,7 @@ export async function eraseCustomer(ch: ClickHouseClient, db: string, req: Erasu
     await sleep(lateAuditMs);
     const [late] = await rows<{ n: number }>(ch, `SELECT count() AS n FROM ${db}.access_audit WHERE customer_id = {id:String}`, params);
     if ((late?.n ?? 0) > 0) {
-      await keepPseudonymised(ch, db, 'access_audit', audit, params);
+      await keepPseudonymised(ch, db, 'access_audit', ACCESS_AUDIT_POLICY, audit, params);
       await ch.command({ query: `ALTER TABLE ${db}.access_audit DELETE WHERE ${ofPending(db)}`, query_params: params });
       await waitForMutations(ch, db, erasureId);
       counts.set('access_audit', (counts.get('access_audit') ?? 0) + (late?.n ?? 0));

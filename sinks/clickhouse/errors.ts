@@ -91,5 +91,6 @@ function systemCode(err: unknown, depth = 0): string | undefined {
 
 function firstLine(err: unknown): string {
   const text = err instanceof Error ? err.message : String(err);
-  return text.split('\n', 1)[0]!.trim().slice(0, 500);
+  const end = text.indexOf('\n');
+  return (end < 0 ? text : text.slice(0, end)).trim().slice(0, 500);
 }

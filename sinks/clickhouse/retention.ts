@@ -52,8 +52,8 @@ export function ttlExpression(timeColumn: string, days: number): string {
 
 /** The table's TTL in `engine_full`, or '' without one. */
 export function currentTtl(engineFull: string): string {
-  const m = /\sTTL\s(.+?)(?:\sSETTINGS\s.*)?$/s.exec(engineFull);
-  return m ? m[1]!.trim() : '';
+  const ttl = /\sTTL\s(?<ttl>.+?)(?:\sSETTINGS\s.*)?$/s.exec(engineFull)?.groups?.ttl;
+  return ttl?.trim() ?? '';
 }
 
 export interface RetentionChange {

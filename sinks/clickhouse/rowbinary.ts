@@ -437,9 +437,9 @@ const BOOL: TypeCodec = {
 function enumCodec(type: string, bytes: 1 | 2, args: string[]): TypeCodec {
   const byName = new Map<string, number>();
   for (const a of args) {
-    const m = /^('(?:\\.|[^'\\])*')\s*=\s*(-?\d+)$/.exec(a);
-    if (!m) throw new ValueError(`cannot read the members of ${type}`);
-    byName.set(unquote(m[1]!), Number(m[2]));
+    const member = /^(?<quoted>'(?:\\.|[^'\\])*')\s*=\s*(?<value>-?\d+)$/.exec(a)?.groups;
+    if (!member?.quoted || !member.value) throw new ValueError(`cannot read the members of ${type}`);
+    byName.set(unquote(member.quoted), Number(member.value));
   }
   const values = new Set(byName.values());
   const first = Math.min(...values);
@@ -583,21 +583,24 @@ function columnCodec(table: string, c: Column): ColumnCodec {
 }
 
 /** A row the encoder refused, with its index in the input. */
-export interface RefusedEncoding {
+export interface RefusedEncoding<R = Readonly<Record<string, unknown>>> {
   index: number;
+  row: R;
   error: RowBinaryEncodeError;
 }
 
 /** One encoded piece of a table's rows: at most `maxBytes` (unless a single row is larger). */
-export interface EncodedChunk {
+export interface EncodedChunk<R = Readonly<Record<string, unknown>>> {
   data: Buffer;
   /** Indices into the input of the rows in `data`, in order. */
   indices: number[];
+  /** The rows in `data`, in order. */
+  rows: R[];
 }
 
-export interface EncodedRows {
-  chunks: EncodedChunk[];
-  refused: RefusedEncoding[];
+export interface EncodedRows<R = Readonly<Record<string, unknown>>> {
+  chunks: EncodedChunk<R>[];
+  refused: RefusedEncoding<R>[];
 }
 
 /** Encodes rows of one table in RowBinary, columns in the order of {@link columns}. */
@@ -618,9 +621,7 @@ export class RowBinaryTableEncoder {
   /** Appends one row to `w`; on a refused value `w` is left as it was and the error thrown. */
   encodeRow(w: BinaryWriter, row: Readonly<Record<string, unknown>>): void {
     const start = w.pos;
-    const codecs = this.codecs;
-    for (let i = 0; i < codecs.length; i++) {
-      const c = codecs[i]!;
+    for (const c of this.codecs) {
       const v = row[c.name];
       try {
         if (v === undefined || (v === null && !c.nullable)) c.omitted(w);
@@ -637,30 +638,33 @@ export class RowBinaryTableEncoder {
    * Encodes `rows` into chunks of at most `maxBytes` each (default: one chunk), leaving out the rows
    * with a value the encoder refuses. The chunks' buffers are copies (safe to hold while encoding more).
    */
-  encode(rows: readonly Readonly<Record<string, unknown>>[], maxBytes = Infinity): EncodedRows {
+  encode<R extends Readonly<Record<string, unknown>>>(rows: readonly R[], maxBytes = Infinity): EncodedRows<R> {
     const w = this.writer;
     w.pos = 0;
-    const chunks: EncodedChunk[] = [];
-    const refused: RefusedEncoding[] = [];
+    const chunks: EncodedChunk<R>[] = [];
+    const refused: RefusedEncoding<R>[] = [];
     let indices: number[] = [];
+    let chunkRows: R[] = [];
     let chunkStart = 0;
-    for (let i = 0; i < rows.length; i++) {
+    rows.forEach((row, i) => {
       const before = w.pos;
       try {
-        this.encodeRow(w, rows[i]!);
+        this.encodeRow(w, row);
       } catch (e) {
         if (!(e instanceof RowBinaryEncodeError)) throw e;
-        refused.push({ index: i, error: e });
-        continue;
+        refused.push({ index: i, row, error: e });
+        return;
       }
       if (w.pos - chunkStart > maxBytes && indices.length > 0) {
-        chunks.push({ data: Buffer.from(w.buf.subarray(chunkStart, before)), indices });
+        chunks.push({ data: Buffer.from(w.buf.subarray(chunkStart, before)), indices, rows: chunkRows });
         indices = [];
+        chunkRows = [];
         chunkStart = before;
       }
       indices.push(i);
-    }
-    if (indices.length > 0) chunks.push({ data: Buffer.from(w.buf.subarray(chunkStart, w.pos)), indices });
+      chunkRows.push(row);
+    });
+    if (indices.length > 0) chunks.push({ data: Buffer.from(w.buf.subarray(chunkStart, w.pos)), indices, rows: chunkRows });
     // A huge batch must not keep its buffer alive for ever.
     if (w.buf.length > 64 * 1024 * 1024) this.writer.buf = Buffer.allocUnsafe(64 * 1024);
     return { chunks, refused };

@@ -243,9 +243,10 @@ export function schemaStatements(database = DATABASE, cluster?: ClusterOptions):
  */
 export function addColumnStatements(def: TableDef, existing: ReadonlySet<string>, database = DATABASE, cluster?: ClusterOptions): string[] {
   const out: string[] = [];
-  def.columns.forEach((c, i) => {
+  def.columns.forEach((c, i, columns) => {
     if (existing.has(c.name)) return;
-    const after = i > 0 ? ` AFTER \`${def.columns[i - 1]!.name}\`` : ' FIRST';
+    const previous = columns[i - 1];
+    const after = previous ? ` AFTER \`${previous.name}\`` : ' FIRST';
     const add = `ADD COLUMN IF NOT EXISTS${columnSql(c).replace(/^ +/, ' ')}${after}`;
     if (cluster) {
       out.push(`ALTER TABLE ${database}.${def.name}_local ON CLUSTER ${cluster.cluster} ${add}`);

@@ -290,15 +290,18 @@ export class ClickHouseSink {
     const insertsBefore = this.inserts;
     let failing = false;
     for (let attempt = 1; ; attempt++) {
-      const results = await Promise.allSettled(todo.map(([table, values]) => this.insertTable(table, values)));
+      const outcomes = await Promise.all(todo.map((part) => this.insertTable(part[0], part[1]).then(
+        (value) => ({ part, ok: true as const, value }),
+        (reason: unknown) => ({ part, ok: false as const, reason }),
+      )));
       const failed: [string, Row[]][] = [];
-      results.forEach((r, i) => {
-        if (r.status === 'fulfilled') refused.push(...r.value);
+      for (const outcome of outcomes) {
+        if (outcome.ok) refused.push(...outcome.value);
         else {
-          failed.push(todo[i]!);
-          this.failed(todo[i]![0], r.reason, todo[i]![1].length);
+          failed.push(outcome.part);
+          this.failed(outcome.part[0], outcome.reason, outcome.part[1].length);
         }
-      });
+      }
       if (failed.length === 0) break;
       if (!failing) this.failing++;
       failing = true;
@@ -354,13 +357,12 @@ export class ClickHouseSink {
     const { chunks, refused } = enc.encode(rows, this.opts.maxInsertBytes ?? 32 * 1024 * 1024);
     const out: RefusedRow[] = [];
     for (const chunk of chunks) {
-      const part = chunk.indices.map((i) => rows[i]!);
-      out.push(...(await this.insertPart(table, part, 'binary', chunk.data)));
+      out.push(...(await this.insertPart(table, chunk.rows, 'binary', chunk.data)));
     }
-    if (refused.length > 0) {
-      const first = refused[0]!.error;
-      this.opts.logger?.debug({ table, rows: refused.length, column: first.column, reason: first.reason }, 'rows the RowBinary encoder refused go as JSONEachRow');
-      out.push(...(await this.insertPart(table, refused.map((r) => rows[r.index]!), 'json')));
+    const [first] = refused;
+    if (first) {
+      this.opts.logger?.debug({ table, rows: refused.length, column: first.error.column, reason: first.error.reason }, 'rows the RowBinary encoder refused go as JSONEachRow');
+      out.push(...(await this.insertPart(table, refused.map((r) => r.row), 'json')));
     }
     return out;
   }
@@ -409,7 +411,8 @@ export class ClickHouseSink {
       // A piece of a part being split: its rows were encodable before (if one no longer is, the
       // piece goes as JSONEachRow and ClickHouse judges it).
       const { chunks, refused } = enc.encode(values);
-      if (refused.length === 0) data = chunks.length === 1 ? chunks[0]!.data : Buffer.concat(chunks.map((c) => c.data));
+      const [only, ...more] = chunks;
+      if (refused.length === 0) data = only && more.length === 0 ? only.data : Buffer.concat(chunks.map((c) => c.data));
     }
     if (!enc || !data) {
       await this.ch.insert({ table: `${this.opts.database}.${table}`, values: values as Row[], format: 'JSONEachRow', clickhouse_settings });

@@ -38,7 +38,6 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'scorer/runtime/store': 49,
   'simulator': 79,
   'sinks': 8,
-  'sinks/clickhouse': 19,
   'training': 261,
 };
 
