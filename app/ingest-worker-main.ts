@@ -23,7 +23,7 @@ const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Err
 let nextId = 0;
 
 function tell(m: FromWorker): void {
-  if (process.connected) process.send!(m);
+  if (process.connected && process.send) process.send(m);
 }
 
 function ask<T>(m: (id: number) => FromWorker): Promise<T> {

@@ -206,6 +206,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     const v = env[ENV_NAMES[k]];
     return v === undefined || v === '' ? undefined : v;
   };
+  const apiKeyFile = str('apiKeyFile');
   const partsRaw = str('scorerPartitions') ?? 'all';
   let scorerPartitions: 'all' | number[] = 'all';
   if (partsRaw !== 'all') {
@@ -229,7 +230,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Pa
     streamReplicas: int(env, 'streamReplicas', 1),
     duplicateWindowS: int(env, 'duplicateWindowS', 86_400),
     apiKeys: (str('apiKeys') ?? '').split(',').map((k) => k.trim()).filter(Boolean),
-    apiKeyFile: str('apiKeyFile') && path.resolve(str('apiKeyFile')!),
+    apiKeyFile: apiKeyFile && path.resolve(apiKeyFile),
     sessionTtlS: int(env, 'sessionTtlS', 28_800),
     proxyUserHeader: str('proxyUserHeader'),
     trustedProxies: (str('trustedProxies') ?? '127.0.0.1,::1').split(',').map((k) => k.trim()).filter(Boolean),

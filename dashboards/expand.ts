@@ -190,7 +190,7 @@ export function parseGoDuration(text: string): number {
     throw new MacroError(`invalid duration "${text}"`);
   }
   let total = 0;
-  for (const part of text.replace(/^[+-]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(part[1]) * (units[part[2]!] ?? 0);
+  for (const [, amount, unit = ''] of text.replace(/^[+-]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) total += Number(amount) * (units[unit] ?? 0);
   return m[1] === '-' ? -total : total;
 }
 

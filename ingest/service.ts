@@ -148,8 +148,9 @@ export class IngestService {
         if (!(err instanceof JetStreamUnavailableError)) throw err;
         published = toSend.map(() => ({ ok: false, error: err.message, retryable: true }));
       }
-      published.forEach((r, i) => {
-        const s = toSend[i]!;
+      toSend.forEach((s, i) => {
+        // A message the publisher gave no answer for is not known to be stored: the client retries it (the id de-duplicates).
+        const r = published[i] ?? { ok: false as const, error: 'no answer from the publisher', retryable: true };
         if (r.ok) results[s.index] = { index: s.index, status: r.duplicate ? 'duplicate' : 'accepted', id: s.id, seq: r.seq };
         else {
           if (r.retryable) unavailable = true;

@@ -13,11 +13,17 @@ export interface EpisodeOptions {
   now?: () => number;
 }
 
+/** The text up to its first line break. */
+function firstLine(text: string): string {
+  const end = text.indexOf('\n');
+  return end < 0 ? text : text.slice(0, end);
+}
+
 /** One line of an error: its code (when it has one) and the first line of its message. */
 export function errorSummary(err: unknown): string {
-  if (!(err instanceof Error)) return String(err).split('\n', 1)[0]!;
+  if (!(err instanceof Error)) return firstLine(String(err));
   const code = (err as { code?: unknown }).code;
-  const first = err.message.split('\n', 1)[0]!.trim();
+  const first = firstLine(err.message).trim();
   const cause = err.cause instanceof Error && !first ? errorSummary(err.cause) : '';
   const text = first || cause || err.name;
   return typeof code === 'string' && code && !text.includes(code) ? `${code}: ${text}` : text;

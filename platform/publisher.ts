@@ -115,8 +115,9 @@ export class Publisher {
       // Refill in bulk on the next turn: one write of many messages, not one per ack.
       this.refill ??= setImmediate(() => {
         this.refill = undefined;
-        while (this.inFlight.size < this.window && this.backlog.length) {
-          const q = this.backlog.shift()!;
+        while (this.inFlight.size < this.window) {
+          const q = this.backlog.shift();
+          if (!q) break;
           this.send(q.m, q.resolve);
         }
       });

@@ -76,7 +76,7 @@ export class JetStreamOutput implements Output<readonly OutboundMessage[], Refus
     while (todo.length > 0) {
       if (this.aborted.signal.aborted) throw new SinkClosedError(`${this.name}: closed with ${todo.length} messages not persisted`);
       const results = this.publisher.available ? await this.publisher.publishAll(todo).catch(() => undefined) : undefined;
-      const failed = results ? todo.filter((_, i) => !results[i]!.ok) : todo;
+      const failed = results ? todo.filter((_, i) => results[i]?.ok !== true) : todo;
       if (failed.length === 0) break;
       const first = results?.find((r) => !r.ok);
       this.degraded = true;

@@ -274,14 +274,15 @@ function canonicalBinaryFormat(format: string): string | undefined {
  */
 function insertPlanFor(ins: InsertWithData, data: Buffer, stmtText: string): ExecPlan {
   if (ins.format === undefined) return { kind: 'query', sql: `${stmtText} ${data.toString('utf8')}`, format: 'TabSeparated' };
-  const plainTarget = ins.table !== undefined && /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?$/.test(ins.table) && !ins.hasSettings;
+  const table = ins.table;
+  const plainTarget = table !== undefined && /^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)?$/.test(table) && !ins.hasSettings;
   const raw = canonicalRawFormat(ins.format);
   if (raw && plainTarget) {
-    return { kind: 'rawInsert', table: ins.table!, format: raw, data, ...(ins.columns ? { columns: ins.columns } : {}) };
+    return { kind: 'rawInsert', table, format: raw, data, ...(ins.columns ? { columns: ins.columns } : {}) };
   }
   const binary = canonicalBinaryFormat(ins.format);
   if (binary && plainTarget && BINARY_INSERT_DIRECT && plainColumns(ins.columns)) {
-    return { kind: 'binaryInsert', table: ins.table!, format: binary, data, ...(ins.columns ? { columns: ins.columns } : {}) };
+    return { kind: 'binaryInsert', table, format: binary, data, ...(ins.columns ? { columns: ins.columns } : {}) };
   }
   return { kind: 'fileInsert', head: ins.head, tail: ins.tail, data };
 }

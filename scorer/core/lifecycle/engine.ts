@@ -66,8 +66,8 @@ export function decideStage(
 ): StageDecision {
   const l = lifecycleState(c);
   const p = c.profile;
-  const closed = timeOf(p?.closed_at);
-  if (closed <= at) return { stage: 'separation', reason: `account closed ${p!.closed_at}` };
+  const closedAt = p?.closed_at;
+  if (timeOf(closedAt) <= at) return { stage: 'separation', reason: `account closed ${closedAt}` };
   const opened = timeOf(p?.opened_at);
   if (opened > at) return { stage: 'acquisition', reason: 'account not open yet' };
   if (!p && !c.features.lastAt) return { stage: 'acquisition', reason: 'no account or transaction yet' };

@@ -214,11 +214,13 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
           convert(o, defs.get(o.code)?.goal.id ?? 'survey_answered', 0, { score: fb.score ?? null, scale: o.survey });
           continue;
         }
-      } else if (inWindow && goalMet(defs.get(o.code), c, ev)) {
-        const def = defs.get(o.code)!;
-        convert(o, def.goal.id, ev.tx && def.goal.kind === 'transaction' ? ev.tx.amount_minor : 0);
-        s.ignored = 0;
-        continue;
+      } else {
+        const def = inWindow ? defs.get(o.code) : undefined;
+        if (def && goalMet(def, c, ev)) {
+          convert(o, def.goal.id, ev.tx && def.goal.kind === 'transaction' ? ev.tx.amount_minor : 0);
+          s.ignored = 0;
+          continue;
+        }
       }
       still.push(o);
     }
