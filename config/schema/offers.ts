@@ -336,142 +336,46 @@ function range(r: { min?: number | undefined; max?: number | undefined } | undef
   return { min: r.min ?? null, max: r.max ?? null };
 }
 
+type Bad = (path: Path, message: string) => void;
+
+/** A campaign as its offers see it: the holdout share (and whether the file states one) and the window, epoch ms. */
+interface CampaignWindow { share: number; explicitShare: boolean; from: number | null; to: number | null }
+
+/** What each offer takes from the rest of the file. */
+interface OfferContext {
+  campaigns: ReadonlyMap<string, CampaignWindow>;
+  /** Codes of the offers compiled so far, to tell a code defined twice. */
+  codes: Set<string>;
+  defaultShare: number;
+  defaultCooldown: number;
+  churnExp: number;
+  valueExp: number;
+  hasTierOrder: boolean;
+}
+
 function compile(f: OffersFile): CompileResult {
   const issues: { path: Path; message: string }[] = [];
-  const bad = (path: Path, message: string): void => void issues.push({ path, message });
+  const bad: Bad = (path, message) => void issues.push({ path, message });
 
-  const defaultShare = f.holdout_share ?? 0;
-  const campaigns = new Map<string, { share: number; explicitShare: boolean; from: number | null; to: number | null }>();
-  f.campaigns.forEach((c, i) => {
-    if (campaigns.has(c.id)) bad(['campaigns', i, 'id'], `campaign "${c.id}" is defined twice`);
-    const from = c.from !== undefined ? Date.parse(c.from) : null;
-    const to = c.to !== undefined ? Date.parse(c.to) : null;
-    if (Number.isNaN(from)) bad(['campaigns', i, 'from'], 'is not a real date');
-    if (Number.isNaN(to)) bad(['campaigns', i, 'to'], 'is not a real date');
-    if (from !== null && to !== null && from >= to) bad(['campaigns', i, 'to'], 'must be after from');
-    campaigns.set(c.id, { share: c.holdout_share ?? defaultShare, explicitShare: c.holdout_share !== undefined, from, to });
-  });
-
+  const campaigns = compileCampaigns(f, bad);
   const cp = f.contact_policy;
-  const perChannel: OffersCatalogue['policy']['perChannel'] = {};
-  for (const ch of OFFER_CHANNELS) {
-    const cap = cp.per_channel?.[ch];
-    if (cap) perChannel[ch] = { max: cap.max, periodMs: cap.period_days * DAY_MS };
-  }
-  const defaultCooldown = (cp.cooldown_days ?? 0) * DAY_MS;
-  let quiet: OffersCatalogue['policy']['quiet'] = null;
-  if (cp.quiet_hours) {
-    const from = clockMin(cp.quiet_hours.from);
-    const to = clockMin(cp.quiet_hours.to);
-    if (from === to) bad(['contact_policy', 'quiet_hours', 'to'], 'must differ from from (an empty window)');
-    if (from === 1440) bad(['contact_policy', 'quiet_hours', 'from'], '24:00 is only allowed as to');
-    quiet = { from, to, channels: [...cp.quiet_hours.channels] };
-  }
-
+  const policy = compileContactPolicy(cp, bad);
   const a = f.arbitration ?? {};
-  const churnExp = a.churn_exponent ?? 1;
-  const valueExp = a.value_exponent ?? 0;
-  const codes = new Set<string>();
-  const offers: OfferDef[] = f.offers.map((o, i) => {
-    const p: Path = ['offers', i];
-    if (codes.has(o.code)) bad([...p, 'code'], `offer "${o.code}" is defined twice`);
-    codes.add(o.code);
-    const camp = campaigns.get(o.campaign);
-    if (!camp) bad([...p, 'campaign'], `unknown campaign "${o.campaign}" (define it under campaigns)`);
-    const w = o.when ?? {};
-    const wp = [...p, 'when'];
-    const features = Object.entries(w.features ?? {}).map(([name, r]) => {
-      if (FORBIDDEN_KEYS.has(name) || !FEATURES.has(name)) bad([...wp, 'features', name], `unknown feature "${name}" (see the feature catalogue, docs/features.md)`);
-      const rr = range(r, [...wp, 'features', name], bad);
-      return { name, min: rr?.min ?? null, max: rr?.max ?? null };
-    }).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
-    for (const [j, name] of (w.churn_reasons ?? []).entries()) {
-      if (FORBIDDEN_KEYS.has(name) || !FEATURES.has(name)) bad([...wp, 'churn_reasons', j], `unknown feature "${name}" (see the feature catalogue, docs/features.md)`);
-    }
-    const held = w.held ? [...w.held] : [];
-    const notHeld = w.not_held ? [...w.not_held] : [];
-    for (const [j, prod] of notHeld.entries()) if (held.includes(prod)) bad([...wp, 'not_held', j], `"${prod}" is also in held: never eligible`);
-    const branchChannel = o.channels.includes('branch');
-    if (branchChannel && o.channels.length > 1) bad([...p, 'channels'], 'a branch (teller) prompt is its own offer: list branch alone');
-    if (w.at_branch === false && branchChannel) bad([...wp, 'at_branch'], 'a branch prompt needs the customer at the counter');
-    const triggers = w.triggers ? [...w.triggers] : ['transaction' as const];
-    if (branchChannel && triggers.some((t) => t !== 'transaction')) bad([...wp, 'triggers'], 'a branch prompt is triggered by a transaction at the branch only');
-    if (w.tx_channels && !triggers.includes('transaction')) bad([...wp, 'tx_channels'], 'only a transaction has a channel: add transaction to triggers');
-    if (w.occasion?.kind === 'tier_upgrade' && !f.tier_order && !FEATURES.has('tier_rank')) bad([...wp, 'occasion'], 'tier upgrades need tier_order');
-    let total: number | null = null;
-    let perCustomer: number | null = null;
-    if (o.limit !== undefined && o.limit !== 'unlimited') {
-      if (o.limit.total === undefined && o.limit.per_customer === undefined) bad([...p, 'limit'], 'give total and/or per_customer, or write unlimited');
-      total = o.limit.total ?? null;
-      perCustomer = o.limit.per_customer ?? null;
-    }
-    const g = o.goal;
-    const gp = [...p, 'goal'];
-    const isSurvey = o.purpose === 'survey';
-    if (isSurvey && !o.survey) bad([...p, 'survey'], 'a survey names its scale and question: survey: { scale: csat5|nps10, question: "…" }');
-    if (!isSurvey && o.survey) bad([...p, 'survey'], 'only an offer with purpose: survey asks a question');
-    if (isSurvey && g.kind !== 'response') bad([...gp, 'kind'], 'a survey converts when it is answered: kind: response');
-    if (!isSurvey && g.kind === 'response') bad([...gp, 'kind'], 'kind: response is the goal of a survey (purpose: survey)');
-    if (g.kind === 'response' && (g.channels || g.mccs || g.min_amount_minor !== undefined || g.products)) bad([...gp, 'kind'], 'a response goal takes only within_days');
-    if (!isSurvey && o.expected_value === undefined) bad([...p, 'expected_value'], 'required for marketing and recovery offers (major units)');
-    if (isSurvey && camp?.explicitShare && camp.share > 0) bad([...p, 'campaign'], `campaign "${o.campaign}" has a holdout_share: a survey has no control group (set it to 0)`);
-    if (isSurvey && branchChannel) bad([...p, 'channels'], 'a survey goes to the customer (sms, app, email), not to a teller');
-    if (g.kind === 'product' && !g.products) bad([...gp, 'products'], 'a product goal names the products to adopt');
-    if (g.kind === 'product' && (g.channels || g.mccs || g.min_amount_minor !== undefined)) bad([...gp, 'kind'], 'a product goal takes only products and within_days');
-    if (g.kind === 'transaction' && g.products) bad([...gp, 'products'], 'a transaction goal matches channels, mccs and min_amount_minor, not products');
-    const validMs = o.valid_days * DAY_MS;
-    return {
-      code: o.code,
-      campaign: o.campaign,
-      description: o.description ?? '',
-      reason: o.reason ?? o.description ?? o.code,
-      purpose: o.purpose ?? 'marketing',
-      survey: o.survey ? { scale: o.survey.scale, question: o.survey.question } : null,
-      channels: [...o.channels],
-      ...(o.communication ? { communication: o.communication } : {}),
-      ...(o.members_only ? { membersOnly: true } : {}),
-      triggers: OFFER_TRIGGERS.filter((t) => triggers.includes(t)),
-      stages: w.stages ? [...w.stages] : null,
-      tiers: w.tiers ? [...w.tiers] : null,
-      segments: w.segments ? [...w.segments] : null,
-      branches: w.branches ? [...w.branches] : null,
-      txChannels: w.tx_channels ? [...w.tx_channels] : null,
-      churn: range(w.churn, [...wp, 'churn'], bad),
-      valueAtRisk: range(w.value_at_risk, [...wp, 'value_at_risk'], bad),
-      features,
-      churnReasons: w.churn_reasons ? [...w.churn_reasons] : null,
-      held,
-      notHeld,
-      atBranch: w.at_branch === true || branchChannel,
-      occasion: w.occasion ? { kind: w.occasion.kind, withinMs: (w.occasion.within_days ?? 7) * DAY_MS } : null,
-      from: camp?.from ?? null,
-      to: camp?.to ?? null,
-      validMs,
-      total,
-      perCustomer,
-      cost: o.cost ?? 0,
-      expectedValue: o.expected_value ?? 1,
-      weight: o.weight ?? 1,
-      churnExponent: o.churn_exponent ?? (isSurvey ? 0 : churnExp),
-      valueExponent: o.value_exponent ?? (isSurvey ? 0 : valueExp),
-      cooldownMs: o.cooldown_days !== undefined ? o.cooldown_days * DAY_MS : defaultCooldown,
-      holdoutShare: isSurvey ? 0 : camp?.share ?? defaultShare,
-      goal: {
-        id: g.id,
-        kind: g.kind,
-        channels: g.channels ? [...g.channels] : null,
-        mccs: g.mccs ? g.mccs.map((m) => String(m).padStart(4, '0')) : null,
-        minAmount: g.min_amount_minor ?? 0,
-        products: g.products ? [...g.products] : [],
-        withinMs: g.within_days !== undefined ? g.within_days * DAY_MS : validMs,
-      },
-    };
-  });
+  const context: OfferContext = {
+    campaigns,
+    codes: new Set<string>(),
+    defaultShare: f.holdout_share ?? 0,
+    defaultCooldown: (cp.cooldown_days ?? 0) * DAY_MS,
+    churnExp: a.churn_exponent ?? 1,
+    valueExp: a.value_exponent ?? 0,
+    hasTierOrder: Boolean(f.tier_order),
+  };
+  const offers = f.offers.map((o, i) => compileOffer(o, ['offers', i], context, bad));
   if (issues.length) return { ok: false, issues };
 
   const periods = [
-    ...Object.values(perChannel).map((c) => c.periodMs),
-    cp.per_customer ? cp.per_customer.period_days * DAY_MS : 0,
+    ...Object.values(policy.perChannel).map((c) => c.periodMs),
+    policy.perCustomer?.periodMs ?? 0,
     ...offers.map((o) => o.cooldownMs),
   ];
   return {
@@ -481,13 +385,7 @@ function compile(f: OffersFile): CompileResult {
       offsetMin: parseOffsetMin(f.bank_time_offset),
       tierOrder: f.tier_order ? [...f.tier_order] : [],
       arbitration: { floor: a.propensity_floor ?? 0.01, maxPerEvent: a.max_offers_per_event ?? 1, maxSurveysPerEvent: a.max_surveys_per_event ?? 1 },
-      policy: {
-        perChannel,
-        perCustomer: cp.per_customer ? { max: cp.per_customer.max, periodMs: cp.per_customer.period_days * DAY_MS } : null,
-        nonResponse: cp.non_response ? { after: cp.non_response.after, suppressMs: cp.non_response.suppress_days * DAY_MS } : null,
-        quiet,
-        holdMarketingOnOpenComplaint: cp.hold_marketing_on_open_complaint ?? false,
-      },
+      policy,
       consent: {
         servicePurposes: f.consent?.service_purposes ? [...f.consent.service_purposes] : [...DEFAULT_CONSENT.servicePurposes],
         absent: f.consent?.absent ?? DEFAULT_CONSENT.absent,
@@ -495,5 +393,168 @@ function compile(f: OffersFile): CompileResult {
       offers,
       horizonMs: Math.max(0, ...periods),
     },
+  };
+}
+
+/** The campaigns by id, each with its holdout share (the file's default where it has none) and its window. */
+function compileCampaigns(f: OffersFile, bad: Bad): Map<string, CampaignWindow> {
+  const defaultShare = f.holdout_share ?? 0;
+  const campaigns = new Map<string, CampaignWindow>();
+  f.campaigns.forEach((c, i) => {
+    if (campaigns.has(c.id)) bad(['campaigns', i, 'id'], `campaign "${c.id}" is defined twice`);
+    const from = c.from !== undefined ? Date.parse(c.from) : null;
+    const to = c.to !== undefined ? Date.parse(c.to) : null;
+    if (Number.isNaN(from)) bad(['campaigns', i, 'from'], 'is not a real date');
+    if (Number.isNaN(to)) bad(['campaigns', i, 'to'], 'is not a real date');
+    if (from !== null && to !== null && from >= to) bad(['campaigns', i, 'to'], 'must be after from');
+    campaigns.set(c.id, { share: c.holdout_share ?? defaultShare, explicitShare: c.holdout_share !== undefined, from, to });
+  });
+  return campaigns;
+}
+
+/** The contact policy in engine form: caps per channel and per customer, non-response, quiet hours. */
+function compileContactPolicy(cp: OffersFile['contact_policy'], bad: Bad): OffersCatalogue['policy'] {
+  const perChannel: OffersCatalogue['policy']['perChannel'] = {};
+  for (const ch of OFFER_CHANNELS) {
+    const cap = cp.per_channel?.[ch];
+    if (cap) perChannel[ch] = { max: cap.max, periodMs: cap.period_days * DAY_MS };
+  }
+  let quiet: OffersCatalogue['policy']['quiet'] = null;
+  if (cp.quiet_hours) {
+    const from = clockMin(cp.quiet_hours.from);
+    const to = clockMin(cp.quiet_hours.to);
+    if (from === to) bad(['contact_policy', 'quiet_hours', 'to'], 'must differ from from (an empty window)');
+    if (from === 1440) bad(['contact_policy', 'quiet_hours', 'from'], '24:00 is only allowed as to');
+    quiet = { from, to, channels: [...cp.quiet_hours.channels] };
+  }
+  return {
+    perChannel,
+    perCustomer: cp.per_customer ? { max: cp.per_customer.max, periodMs: cp.per_customer.period_days * DAY_MS } : null,
+    nonResponse: cp.non_response ? { after: cp.non_response.after, suppressMs: cp.non_response.suppress_days * DAY_MS } : null,
+    quiet,
+    holdMarketingOnOpenComplaint: cp.hold_marketing_on_open_complaint ?? false,
+  };
+}
+
+type WhenSpec = Static<typeof WhenSchema>;
+type GoalSpec = Static<typeof GoalSchema>;
+
+/** One offer of the file, compiled; its problems go to `bad` (in the order the checks run). */
+function compileOffer(o: OfferSpec, p: Path, context: OfferContext, bad: Bad): OfferDef {
+  if (context.codes.has(o.code)) bad([...p, 'code'], `offer "${o.code}" is defined twice`);
+  context.codes.add(o.code);
+  const camp = context.campaigns.get(o.campaign);
+  if (!camp) bad([...p, 'campaign'], `unknown campaign "${o.campaign}" (define it under campaigns)`);
+  const w: WhenSpec = o.when ?? {};
+  const wp = [...p, 'when'];
+  const features = compileFeatureRanges(w, wp, bad);
+  const branchChannel = o.channels.includes('branch');
+  const triggers = w.triggers ? [...w.triggers] : ['transaction' as const];
+  checkWhen(o, w, p, triggers, context.hasTierOrder, bad);
+  const { total, perCustomer } = compileLimit(o, p, bad);
+  const isSurvey = o.purpose === 'survey';
+  checkPurposeAndGoal(o, p, camp, bad);
+  const validMs = o.valid_days * DAY_MS;
+  return {
+    code: o.code,
+    campaign: o.campaign,
+    description: o.description ?? '',
+    reason: o.reason ?? o.description ?? o.code,
+    purpose: o.purpose ?? 'marketing',
+    survey: o.survey ? { scale: o.survey.scale, question: o.survey.question } : null,
+    channels: [...o.channels],
+    ...(o.communication ? { communication: o.communication } : {}),
+    ...(o.members_only ? { membersOnly: true } : {}),
+    triggers: OFFER_TRIGGERS.filter((t) => triggers.includes(t)),
+    stages: w.stages ? [...w.stages] : null,
+    tiers: w.tiers ? [...w.tiers] : null,
+    segments: w.segments ? [...w.segments] : null,
+    branches: w.branches ? [...w.branches] : null,
+    txChannels: w.tx_channels ? [...w.tx_channels] : null,
+    churn: range(w.churn, [...wp, 'churn'], bad),
+    valueAtRisk: range(w.value_at_risk, [...wp, 'value_at_risk'], bad),
+    features,
+    churnReasons: w.churn_reasons ? [...w.churn_reasons] : null,
+    held: w.held ? [...w.held] : [],
+    notHeld: w.not_held ? [...w.not_held] : [],
+    atBranch: w.at_branch === true || branchChannel,
+    occasion: w.occasion ? { kind: w.occasion.kind, withinMs: (w.occasion.within_days ?? 7) * DAY_MS } : null,
+    from: camp?.from ?? null,
+    to: camp?.to ?? null,
+    validMs,
+    total,
+    perCustomer,
+    cost: o.cost ?? 0,
+    expectedValue: o.expected_value ?? 1,
+    weight: o.weight ?? 1,
+    churnExponent: o.churn_exponent ?? (isSurvey ? 0 : context.churnExp),
+    valueExponent: o.value_exponent ?? (isSurvey ? 0 : context.valueExp),
+    cooldownMs: o.cooldown_days !== undefined ? o.cooldown_days * DAY_MS : context.defaultCooldown,
+    holdoutShare: isSurvey ? 0 : camp?.share ?? context.defaultShare,
+    goal: compileGoal(o.goal, validMs),
+  };
+}
+
+/** The `when.features` ranges, sorted by feature name; an unknown feature is a problem. */
+function compileFeatureRanges(w: WhenSpec, wp: Path, bad: Bad): OfferDef['features'] {
+  return Object.entries(w.features ?? {}).map(([name, r]) => {
+    if (FORBIDDEN_KEYS.has(name) || !FEATURES.has(name)) bad([...wp, 'features', name], `unknown feature "${name}" (see the feature catalogue, docs/features.md)`);
+    const rr = range(r, [...wp, 'features', name], bad);
+    return { name, min: rr?.min ?? null, max: rr?.max ?? null };
+  }).sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+}
+
+/** The checks of `when` that need more than its schema: known churn reasons, products, branch prompts, triggers, occasions. */
+function checkWhen(o: OfferSpec, w: WhenSpec, p: Path, triggers: readonly OfferTrigger[], hasTierOrder: boolean, bad: Bad): void {
+  const wp = [...p, 'when'];
+  for (const [j, name] of (w.churn_reasons ?? []).entries()) {
+    if (FORBIDDEN_KEYS.has(name) || !FEATURES.has(name)) bad([...wp, 'churn_reasons', j], `unknown feature "${name}" (see the feature catalogue, docs/features.md)`);
+  }
+  const held = w.held ?? [];
+  for (const [j, prod] of (w.not_held ?? []).entries()) if (held.includes(prod)) bad([...wp, 'not_held', j], `"${prod}" is also in held: never eligible`);
+  const branchChannel = o.channels.includes('branch');
+  if (branchChannel && o.channels.length > 1) bad([...p, 'channels'], 'a branch (teller) prompt is its own offer: list branch alone');
+  if (w.at_branch === false && branchChannel) bad([...wp, 'at_branch'], 'a branch prompt needs the customer at the counter');
+  if (branchChannel && triggers.some((t) => t !== 'transaction')) bad([...wp, 'triggers'], 'a branch prompt is triggered by a transaction at the branch only');
+  if (w.tx_channels && !triggers.includes('transaction')) bad([...wp, 'tx_channels'], 'only a transaction has a channel: add transaction to triggers');
+  if (w.occasion?.kind === 'tier_upgrade' && !hasTierOrder && !FEATURES.has('tier_rank')) bad([...wp, 'occasion'], 'tier upgrades need tier_order');
+}
+
+/** The offer's limits, total and per customer; null where there is none. */
+function compileLimit(o: OfferSpec, p: Path, bad: Bad): { total: number | null; perCustomer: number | null } {
+  if (o.limit === undefined || o.limit === 'unlimited') return { total: null, perCustomer: null };
+  if (o.limit.total === undefined && o.limit.per_customer === undefined) bad([...p, 'limit'], 'give total and/or per_customer, or write unlimited');
+  return { total: o.limit.total ?? null, perCustomer: o.limit.per_customer ?? null };
+}
+
+/** The checks that tie purpose, survey, goal kind and goal fields together. */
+function checkPurposeAndGoal(o: OfferSpec, p: Path, camp: CampaignWindow | undefined, bad: Bad): void {
+  const g = o.goal;
+  const gp = [...p, 'goal'];
+  const isSurvey = o.purpose === 'survey';
+  const branchChannel = o.channels.includes('branch');
+  if (isSurvey && !o.survey) bad([...p, 'survey'], 'a survey names its scale and question: survey: { scale: csat5|nps10, question: "…" }');
+  if (!isSurvey && o.survey) bad([...p, 'survey'], 'only an offer with purpose: survey asks a question');
+  if (isSurvey && g.kind !== 'response') bad([...gp, 'kind'], 'a survey converts when it is answered: kind: response');
+  if (!isSurvey && g.kind === 'response') bad([...gp, 'kind'], 'kind: response is the goal of a survey (purpose: survey)');
+  if (g.kind === 'response' && (g.channels || g.mccs || g.min_amount_minor !== undefined || g.products)) bad([...gp, 'kind'], 'a response goal takes only within_days');
+  if (!isSurvey && o.expected_value === undefined) bad([...p, 'expected_value'], 'required for marketing and recovery offers (major units)');
+  if (isSurvey && camp?.explicitShare && camp.share > 0) bad([...p, 'campaign'], `campaign "${o.campaign}" has a holdout_share: a survey has no control group (set it to 0)`);
+  if (isSurvey && branchChannel) bad([...p, 'channels'], 'a survey goes to the customer (sms, app, email), not to a teller');
+  if (g.kind === 'product' && !g.products) bad([...gp, 'products'], 'a product goal names the products to adopt');
+  if (g.kind === 'product' && (g.channels || g.mccs || g.min_amount_minor !== undefined)) bad([...gp, 'kind'], 'a product goal takes only products and within_days');
+  if (g.kind === 'transaction' && g.products) bad([...gp, 'products'], 'a transaction goal matches channels, mccs and min_amount_minor, not products');
+}
+
+/** The goal in engine form: MCCs as 4-digit strings, the window in ms (the offer's validity by default). */
+function compileGoal(g: GoalSpec, validMs: number): OfferDef['goal'] {
+  return {
+    id: g.id,
+    kind: g.kind,
+    channels: g.channels ? [...g.channels] : null,
+    mccs: g.mccs ? g.mccs.map((m) => String(m).padStart(4, '0')) : null,
+    minAmount: g.min_amount_minor ?? 0,
+    products: g.products ? [...g.products] : [],
+    withinMs: g.within_days !== undefined ? g.within_days * DAY_MS : validMs,
   };
 }

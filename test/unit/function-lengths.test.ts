@@ -13,7 +13,6 @@ const LIMIT = 80;
 
 /** [file, name, lines]: the functions over LIMIT today (issue 20: split them, then lower or drop their entries). */
 const STILL_LONG: readonly (readonly [string, string, number])[] = [
-  ['config/schema/offers.ts', 'compile', 161],
   ['bench/million-scorer.ts', 'main', 149],
   ['config/schema/loyalty-rules.ts', 'compile', 137],
   ['scorer/core/features/engine.ts', 'featureValues', 127],
@@ -23,7 +22,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['training/table.ts', 'tabularDataset', 101],
   ['scorer/core/offers/engine.ts', 'offersOnEvent', 97],
   ['cli/up.ts', 'run', 95],
-  ['config/schema/offers.ts', 'compile/(arrow in map)', 95],
   ['cli/backfill.ts', 'run', 94],
   ['training/logreg.ts', 'trainLogreg', 92],
   ['cli/erase.ts', 'run', 91],
