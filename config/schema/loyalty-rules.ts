@@ -245,117 +245,31 @@ type CompileResult = { ok: true; rules: LoyaltyRules } | { ok: false; issues: { 
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
+type Bad = (path: Path, message: string) => void;
+
+/** What a rule may name: the MCC sets, tiers and campaigns of the file. */
+interface RuleContext {
+  mccSets: Readonly<Record<string, string[]>>;
+  tierIds: ReadonlySet<string>;
+  campaigns: LoyaltyRules['campaigns'];
+}
+
 function compile(f: RulesFile): CompileResult {
   const issues: { path: Path; message: string }[] = [];
-  const bad = (path: Path, message: string): void => void issues.push({ path, message });
+  const bad: Bad = (path, message) => void issues.push({ path, message });
 
-  const bp = (m: number, path: Path): number => {
-    const v = Math.round(m * 10_000);
-    if (Math.abs(m * 10_000 - v) > 1e-6) bad(path, 'has more than 4 decimal places');
-    return v;
-  };
-
-  // MCC sets
-  const mccSets: Record<string, string[]> = {};
-  for (const [name, codes] of Object.entries(f.mcc_sets ?? {})) {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || FORBIDDEN_KEYS.has(name)) bad(['mcc_sets', name], 'set names use letters, digits, . _ -');
-    mccSets[name] = codes.map(mcc);
-  }
-
-  // tiers
-  const levels = f.tiers.levels;
-  const tiers: TierDef[] = levels.map((t, i) => ({ id: t.id, min: t.min_points, multBp: bp(t.multiplier, ['tiers', 'levels', i, 'multiplier']), expiryDays: t.expiry_days }));
-  if (levels[0] && levels[0].min_points !== 0) bad(['tiers', 'levels', 0, 'min_points'], 'the first (lowest) tier must start at 0 points');
-  levels.forEach((t, i) => {
-    if (i > 0 && t.min_points <= levels[i - 1]!.min_points) bad(['tiers', 'levels', i, 'min_points'], 'tiers must be listed in strictly increasing min_points');
-    if (levels.findIndex((o) => o.id === t.id) !== i) bad(['tiers', 'levels', i, 'id'], `tier "${t.id}" is defined twice`);
-  });
-  const tierIds = new Set(levels.map((t) => t.id));
-
-  // campaigns
-  const campaigns: LoyaltyRules['campaigns'] = {};
-  (f.campaigns ?? []).forEach((c, i) => {
-    const from = Date.parse(c.from);
-    const to = Date.parse(c.to);
-    if (Number.isNaN(from)) bad(['campaigns', i, 'from'], 'is not a real date');
-    if (Number.isNaN(to)) bad(['campaigns', i, 'to'], 'is not a real date');
-    if (from >= to) bad(['campaigns', i, 'to'], 'must be after from');
-    if (Object.hasOwn(campaigns, c.id)) bad(['campaigns', i, 'id'], `campaign "${c.id}" is defined twice`);
-    if (FORBIDDEN_KEYS.has(c.id)) bad(['campaigns', i, 'id'], 'reserved name');
-    campaigns[c.id] = { from, to, budget: c.budget_points ?? null };
-  });
-
-  const rule = (r: RuleSpec, path: Path, branch: string | null): CompiledRule => {
-    const w = r.when ?? {};
-    const wp = [...path, 'when'];
-    for (const [k, names] of [['mcc_sets', w.mcc_sets], ['exclude_mcc_sets', w.exclude_mcc_sets]] as const) {
-      (names ?? []).forEach((n, i) => { if (!Object.hasOwn(mccSets, n)) bad([...wp, k, i], `unknown MCC set "${n}" (define it under mcc_sets)`); });
-    }
-    (w.tiers ?? []).forEach((t, i) => { if (!tierIds.has(t)) bad([...wp, 'tiers', i], `unknown tier "${t}"`); });
-    if (w.campaign !== undefined && !Object.hasOwn(campaigns, w.campaign)) bad([...wp, 'campaign'], `unknown campaign "${w.campaign}" (define it under campaigns)`);
-    if (w.amount_minor?.min !== undefined && w.amount_minor.max !== undefined && w.amount_minor.min > w.amount_minor.max) bad([...wp, 'amount_minor', 'max'], 'must be ≥ min');
-    if (w.time_of_day && w.time_of_day.from === w.time_of_day.to) bad([...wp, 'time_of_day', 'to'], 'must differ from from (an empty window)');
-    if (w.time_of_day && parseClock(w.time_of_day.from) === 1440) bad([...wp, 'time_of_day', 'from'], '24:00 is only allowed as to');
-    const a = r.award;
-    if (!a.per_amount && !a.fixed) bad([...path, 'award'], 'awards nothing: give per_amount and/or fixed');
-    const union = [...(w.mcc_sets ?? []).flatMap((n) => mccSets[n] ?? []), ...(w.mccs ?? []).map(mcc)];
-    const exclude = (w.exclude_mcc_sets ?? []).flatMap((n) => mccSets[n] ?? []);
-    return {
-      id: branch === null ? r.id : `${branch}/${r.id}`,
-      kind: r.kind ?? 'earn',
-      priority: r.priority ?? 0,
-      exclusive: r.exclusive ?? false,
-      branch,
-      when: {
-        channels: w.channels ? [...w.channels] : null,
-        mccs: w.mcc_sets || w.mccs ? [...new Set(union)].sort() : null,
-        excludeMccs: w.exclude_mcc_sets ? [...new Set(exclude)].sort() : null,
-        merchants: w.merchants ? w.merchants.map(String) : null,
-        billers: w.billers ? w.billers.map(String) : null,
-        branches: w.branches ? w.branches.map(String) : null,
-        atBranch: w.at_branch ?? null,
-        minAmount: w.amount_minor?.min ?? null,
-        maxAmount: w.amount_minor?.max ?? null,
-        timeFrom: w.time_of_day ? parseClock(w.time_of_day.from) : null,
-        timeTo: w.time_of_day ? parseClock(w.time_of_day.to) : null,
-        days: w.days_of_week ? w.days_of_week.map((d) => dowIndex(d)).sort() : null,
-        tiers: w.tiers ? [...w.tiers] : null,
-        segments: w.segments ? [...w.segments] : null,
-        campaign: w.campaign ?? null,
-        earlyByDays: w.early_by_days ?? null,
-      },
-      award: {
-        fixed: a.fixed ?? 0,
-        points: a.per_amount?.points ?? 0,
-        per: a.per_amount?.per_minor ?? 1,
-        multBp: bp(a.multiplier ?? 1, [...path, 'award', 'multiplier']),
-        tierMult: a.tier_multiplier ?? true,
-      },
-      caps: { tx: r.caps?.per_tx ?? null, day: r.caps?.per_day ?? null, week: r.caps?.per_week ?? null, month: r.caps?.per_month ?? null },
-    };
-  };
+  const mccSets = compileMccSets(f, bad);
+  const tiers = compileTiers(f, bad);
+  const campaigns = compileCampaigns(f, bad);
+  const context: RuleContext = { mccSets, tierIds: new Set(f.tiers.levels.map((t) => t.id)), campaigns };
 
   const ids = new Set<string>();
   const bank = f.rules.map((r, i) => {
     if (ids.has(r.id)) bad(['rules', i, 'id'], `rule "${r.id}" is defined twice`);
     ids.add(r.id);
-    return rule(r, ['rules', i], null);
+    return compileRule(r, ['rules', i], null, context, bad);
   });
-
-  const branches: Record<string, CompiledRule[]> = {};
-  for (const [b, policy] of Object.entries(f.branches ?? {})) {
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(b) || FORBIDDEN_KEYS.has(b)) bad(['branches', b], 'branch ids use letters, digits, . _ - (1–64)');
-    const disabled = new Set(policy.disable ?? []);
-    (policy.disable ?? []).forEach((d, i) => { if (!ids.has(d)) bad(['branches', b, 'disable', i], `no bank-wide rule "${d}"`); });
-    const own = new Set<string>();
-    const ownRules = (policy.rules ?? []).map((r, i) => {
-      if (own.has(r.id)) bad(['branches', b, 'rules', i, 'id'], `rule "${r.id}" is defined twice in this branch`);
-      own.add(r.id);
-      return rule(r, ['branches', b, 'rules', i], b);
-    });
-    // A branch rule with the id of a bank-wide rule replaces it for the branch's members; others are added.
-    branches[b] = sortRules([...ownRules, ...bank.filter((r) => !disabled.has(r.id) && !own.has(r.id))]);
-  }
+  const branches = compileBranches(f, bank, ids, context, bad);
 
   let referral: LoyaltyRules['referral'] = null;
   if (f.referral) {
@@ -381,6 +295,134 @@ function compile(f: RulesFile): CompileResult {
       branches,
     },
   };
+}
+
+/** A multiplier in basis points; more than 4 decimal places is a problem. */
+function basisPoints(m: number, path: Path, bad: Bad): number {
+  const v = Math.round(m * 10_000);
+  if (Math.abs(m * 10_000 - v) > 1e-6) bad(path, 'has more than 4 decimal places');
+  return v;
+}
+
+/** The named MCC sets, each as 4-digit codes. */
+function compileMccSets(f: RulesFile, bad: Bad): Record<string, string[]> {
+  const mccSets: Record<string, string[]> = {};
+  for (const [name, codes] of Object.entries(f.mcc_sets ?? {})) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || FORBIDDEN_KEYS.has(name)) bad(['mcc_sets', name], 'set names use letters, digits, . _ -');
+    mccSets[name] = codes.map(mcc);
+  }
+  return mccSets;
+}
+
+/** The tiers, lowest first: the first starts at 0 points, each next one higher, no id twice. */
+function compileTiers(f: RulesFile, bad: Bad): TierDef[] {
+  const levels = f.tiers.levels;
+  const tiers: TierDef[] = levels.map((t, i) => ({ id: t.id, min: t.min_points, multBp: basisPoints(t.multiplier, ['tiers', 'levels', i, 'multiplier'], bad), expiryDays: t.expiry_days }));
+  if (levels[0] && levels[0].min_points !== 0) bad(['tiers', 'levels', 0, 'min_points'], 'the first (lowest) tier must start at 0 points');
+  levels.forEach((t, i) => {
+    if (i > 0 && t.min_points <= levels[i - 1]!.min_points) bad(['tiers', 'levels', i, 'min_points'], 'tiers must be listed in strictly increasing min_points');
+    if (levels.findIndex((o) => o.id === t.id) !== i) bad(['tiers', 'levels', i, 'id'], `tier "${t.id}" is defined twice`);
+  });
+  return tiers;
+}
+
+/** The campaigns by id, with their windows in epoch ms and their budgets. */
+function compileCampaigns(f: RulesFile, bad: Bad): LoyaltyRules['campaigns'] {
+  const campaigns: LoyaltyRules['campaigns'] = {};
+  (f.campaigns ?? []).forEach((c, i) => {
+    const from = Date.parse(c.from);
+    const to = Date.parse(c.to);
+    if (Number.isNaN(from)) bad(['campaigns', i, 'from'], 'is not a real date');
+    if (Number.isNaN(to)) bad(['campaigns', i, 'to'], 'is not a real date');
+    if (from >= to) bad(['campaigns', i, 'to'], 'must be after from');
+    if (Object.hasOwn(campaigns, c.id)) bad(['campaigns', i, 'id'], `campaign "${c.id}" is defined twice`);
+    if (FORBIDDEN_KEYS.has(c.id)) bad(['campaigns', i, 'id'], 'reserved name');
+    campaigns[c.id] = { from, to, budget: c.budget_points ?? null };
+  });
+  return campaigns;
+}
+
+type RuleWhen = Static<typeof WhenSchema>;
+
+/** One rule, bank-wide (`branch` null) or a branch's own; its problems go to `bad`. */
+function compileRule(r: RuleSpec, path: Path, branch: string | null, context: RuleContext, bad: Bad): CompiledRule {
+  const w: RuleWhen = r.when ?? {};
+  checkRuleWhen(w, [...path, 'when'], context, bad);
+  const a = r.award;
+  if (!a.per_amount && !a.fixed) bad([...path, 'award'], 'awards nothing: give per_amount and/or fixed');
+  return {
+    id: branch === null ? r.id : `${branch}/${r.id}`,
+    kind: r.kind ?? 'earn',
+    priority: r.priority ?? 0,
+    exclusive: r.exclusive ?? false,
+    branch,
+    when: compileRuleWhen(w, context.mccSets),
+    award: {
+      fixed: a.fixed ?? 0,
+      points: a.per_amount?.points ?? 0,
+      per: a.per_amount?.per_minor ?? 1,
+      multBp: basisPoints(a.multiplier ?? 1, [...path, 'award', 'multiplier'], bad),
+      tierMult: a.tier_multiplier ?? true,
+    },
+    caps: { tx: r.caps?.per_tx ?? null, day: r.caps?.per_day ?? null, week: r.caps?.per_week ?? null, month: r.caps?.per_month ?? null },
+  };
+}
+
+/** The checks of a rule's `when` that need the rest of the file or more than the schema. */
+function checkRuleWhen(w: RuleWhen, wp: Path, context: RuleContext, bad: Bad): void {
+  for (const [k, names] of [['mcc_sets', w.mcc_sets], ['exclude_mcc_sets', w.exclude_mcc_sets]] as const) {
+    (names ?? []).forEach((n, i) => { if (!Object.hasOwn(context.mccSets, n)) bad([...wp, k, i], `unknown MCC set "${n}" (define it under mcc_sets)`); });
+  }
+  (w.tiers ?? []).forEach((t, i) => { if (!context.tierIds.has(t)) bad([...wp, 'tiers', i], `unknown tier "${t}"`); });
+  if (w.campaign !== undefined && !Object.hasOwn(context.campaigns, w.campaign)) bad([...wp, 'campaign'], `unknown campaign "${w.campaign}" (define it under campaigns)`);
+  if (w.amount_minor?.min !== undefined && w.amount_minor.max !== undefined && w.amount_minor.min > w.amount_minor.max) bad([...wp, 'amount_minor', 'max'], 'must be ≥ min');
+  if (w.time_of_day && w.time_of_day.from === w.time_of_day.to) bad([...wp, 'time_of_day', 'to'], 'must differ from from (an empty window)');
+  if (w.time_of_day && parseClock(w.time_of_day.from) === 1440) bad([...wp, 'time_of_day', 'from'], '24:00 is only allowed as to');
+}
+
+/** A rule's condition in engine form: MCC sets unfolded, times in minutes, days as indexes (null = no condition). */
+function compileRuleWhen(w: RuleWhen, mccSets: Readonly<Record<string, string[]>>): CompiledRule['when'] {
+  const union = [...(w.mcc_sets ?? []).flatMap((n) => mccSets[n] ?? []), ...(w.mccs ?? []).map(mcc)];
+  const exclude = (w.exclude_mcc_sets ?? []).flatMap((n) => mccSets[n] ?? []);
+  return {
+    channels: w.channels ? [...w.channels] : null,
+    mccs: w.mcc_sets || w.mccs ? [...new Set(union)].sort() : null,
+    excludeMccs: w.exclude_mcc_sets ? [...new Set(exclude)].sort() : null,
+    merchants: w.merchants ? w.merchants.map(String) : null,
+    billers: w.billers ? w.billers.map(String) : null,
+    branches: w.branches ? w.branches.map(String) : null,
+    atBranch: w.at_branch ?? null,
+    minAmount: w.amount_minor?.min ?? null,
+    maxAmount: w.amount_minor?.max ?? null,
+    timeFrom: w.time_of_day ? parseClock(w.time_of_day.from) : null,
+    timeTo: w.time_of_day ? parseClock(w.time_of_day.to) : null,
+    days: w.days_of_week ? w.days_of_week.map((d) => dowIndex(d)).sort() : null,
+    tiers: w.tiers ? [...w.tiers] : null,
+    segments: w.segments ? [...w.segments] : null,
+    campaign: w.campaign ?? null,
+    earlyByDays: w.early_by_days ?? null,
+  };
+}
+
+/**
+ * Each branch's complete rule list in evaluation order: its own rules, then the bank-wide ones it neither
+ * disables nor replaces (a branch rule with the id of a bank-wide rule replaces it for the branch's members).
+ */
+function compileBranches(f: RulesFile, bank: CompiledRule[], ids: ReadonlySet<string>, context: RuleContext, bad: Bad): Record<string, CompiledRule[]> {
+  const branches: Record<string, CompiledRule[]> = {};
+  for (const [b, policy] of Object.entries(f.branches ?? {})) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(b) || FORBIDDEN_KEYS.has(b)) bad(['branches', b], 'branch ids use letters, digits, . _ - (1–64)');
+    const disabled = new Set(policy.disable ?? []);
+    (policy.disable ?? []).forEach((d, i) => { if (!ids.has(d)) bad(['branches', b, 'disable', i], `no bank-wide rule "${d}"`); });
+    const own = new Set<string>();
+    const ownRules = (policy.rules ?? []).map((r, i) => {
+      if (own.has(r.id)) bad(['branches', b, 'rules', i, 'id'], `rule "${r.id}" is defined twice in this branch`);
+      own.add(r.id);
+      return compileRule(r, ['branches', b, 'rules', i], b, context, bad);
+    });
+    branches[b] = sortRules([...ownRules, ...bank.filter((r) => !disabled.has(r.id) && !own.has(r.id))]);
+  }
+  return branches;
 }
 
 function mcc(v: string | number): string {

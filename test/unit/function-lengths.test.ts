@@ -14,7 +14,6 @@ const LIMIT = 80;
 /** [file, name, lines]: the functions over LIMIT today (issue 20: split them, then lower or drop their entries). */
 const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['bench/million-scorer.ts', 'main', 149],
-  ['config/schema/loyalty-rules.ts', 'compile', 137],
   ['scorer/core/features/engine.ts', 'featureValues', 127],
   ['platform/warehouse/sql.ts', 'analyzeInsert', 105],
   ['models/expr.ts', 'parseExpr', 104],
