@@ -110,74 +110,105 @@ function skipLineBreak(src: string, pos: number): number {
   return i;
 }
 
+/** A statement's tokens read by position, pulled from the lexer only as far as they are asked for. */
+class TokenCursor {
+  constructor(readonly tokens: Token[], readonly lx: Lexer, public i: number) {}
+
+  at(k: number): Token | undefined {
+    while (this.tokens.length <= k) {
+      const t = this.lx.next();
+      if (!t) return undefined;
+      this.tokens.push(t);
+    }
+    return this.tokens[k];
+  }
+}
+
 function analyzeInsert(src: string, tokens: Token[], lx: Lexer): InsertWithData | undefined {
   // tokens holds INSERT INTO …; read on until FORMAT/VALUES/SELECT at depth 0.
-  let i = 2;
-  const tok = (k: number): Token | undefined => {
-    while (tokens.length <= k) {
-      const t = lx.next();
-      if (!t) return undefined;
-      tokens.push(t);
-    }
-    return tokens[k];
-  };
-  if (tok(i)?.text.toUpperCase() === 'TABLE') i++;
-  const targetStart = tok(i);
+  const c = new TokenCursor(tokens, lx, 2);
+  if (c.at(c.i)?.text.toUpperCase() === 'TABLE') c.i++;
+  const targetStart = c.at(c.i);
   if (!targetStart) return undefined;
   let table: string | undefined;
   if (targetStart.text.toUpperCase() === 'FUNCTION') {
-    i += 2;
-    let depth = 0;
-    for (;;) {
-      const t = tok(i);
-      if (!t) return undefined;
-      if (t.text === '(') depth++;
-      if (t.text === ')') depth--;
-      i++;
-      if (depth === 0) break;
-    }
+    if (!skipTableFunction(c)) return undefined;
   } else {
-    const parts: string[] = [];
-    let plain = true;
-    for (;;) {
-      const t = tok(i);
-      if (!t || (t.kind !== 'word' && t.kind !== 'quoted')) return undefined;
-      if (t.kind !== 'word') plain = false;
-      parts.push(t.text);
-      i++;
-      if (tok(i)?.text !== '.') break;
-      i++;
-    }
-    if (plain && parts.length <= 2) table = parts.join('.');
+    const target = readTableName(c);
+    if (!target) return undefined;
+    table = target.table;
   }
   let columns: string[] | undefined;
-  if (tok(i)?.text === '(') {
-    const cols: string[] = [];
-    let plain = true;
-    let depth = 0;
-    for (;;) {
-      const t = tok(i);
-      if (!t) return undefined;
-      i++;
-      if (t.text === '(') depth++;
-      else if (t.text === ')') {
-        depth--;
-        if (depth === 0) break;
-      } else if (depth === 1 && t.text !== ',') {
-        if (t.kind === 'word' && IDENT.test(t.text)) cols.push(t.text);
-        else plain = false;
-      } else if (depth > 1) plain = false;
-    }
-    columns = plain && cols.length > 0 ? cols : undefined;
-    if (!plain) table = undefined;
+  if (c.at(c.i)?.text === '(') {
+    const list = readColumnList(c);
+    if (!list) return undefined;
+    columns = list.plain && list.columns.length > 0 ? list.columns : undefined;
+    if (!list.plain) table = undefined;
   }
-  const headEnd = tokens[i - 1]?.end ?? 0;
-  const tailStart = tok(i);
+  return readInsertTail(src, c, { table, columns });
+}
+
+/** Skips `FUNCTION name(…)`; false when the text ends inside it. */
+function skipTableFunction(c: TokenCursor): boolean {
+  c.i += 2;
+  let depth = 0;
+  for (;;) {
+    const t = c.at(c.i);
+    if (!t) return false;
+    if (t.text === '(') depth++;
+    if (t.text === ')') depth--;
+    c.i++;
+    if (depth === 0) return true;
+  }
+}
+
+/** Reads `[db.]table` (quoted parts allowed); `table` is set when it is plain. Undefined: not a target. */
+function readTableName(c: TokenCursor): { table: string | undefined } | undefined {
+  const parts: string[] = [];
+  let plain = true;
+  for (;;) {
+    const t = c.at(c.i);
+    if (!t || (t.kind !== 'word' && t.kind !== 'quoted')) return undefined;
+    if (t.kind !== 'word') plain = false;
+    parts.push(t.text);
+    c.i++;
+    if (c.at(c.i)?.text !== '.') break;
+    c.i++;
+  }
+  return { table: plain && parts.length <= 2 ? parts.join('.') : undefined };
+}
+
+/** Reads `(col, …)`; `plain` when every entry is a plain identifier. Undefined when the text ends inside it. */
+function readColumnList(c: TokenCursor): { columns: string[]; plain: boolean } | undefined {
+  const columns: string[] = [];
+  let plain = true;
+  let depth = 0;
+  for (;;) {
+    const t = c.at(c.i);
+    if (!t) return undefined;
+    c.i++;
+    if (t.text === '(') depth++;
+    else if (t.text === ')') {
+      depth--;
+      if (depth === 0) break;
+    } else if (depth === 1 && t.text !== ',') {
+      if (t.kind === 'word' && IDENT.test(t.text)) columns.push(t.text);
+      else plain = false;
+    } else if (depth > 1) plain = false;
+  }
+  return { columns, plain };
+}
+
+/** Reads from after the target and columns to `VALUES` or `FORMAT X`; undefined for `SELECT`/`WITH` or no data. */
+function readInsertTail(src: string, c: TokenCursor, target: Pick<InsertWithData, 'table' | 'columns'>): InsertWithData | undefined {
+  const headEnd = c.tokens[c.i - 1]?.end ?? 0;
+  const tailStart = c.at(c.i);
   if (!tailStart) return undefined;
+  const { table, columns } = target;
   let hasSettings = false;
   let depth = 0;
   for (;;) {
-    const t = tok(i);
+    const t = c.at(c.i);
     if (!t) return undefined;
     const up = t.kind === 'word' ? t.text.toUpperCase() : '';
     if (t.text === '(') depth++;
@@ -197,7 +228,7 @@ function analyzeInsert(src: string, tokens: Token[], lx: Lexer): InsertWithData 
         dataStart: t.end,
       };
     } else if (depth === 0 && up === 'FORMAT') {
-      const name = tok(i + 1);
+      const name = c.at(c.i + 1);
       if (!name || name.kind !== 'word') return undefined;
       return {
         head: src.slice(0, headEnd),
@@ -212,7 +243,7 @@ function analyzeInsert(src: string, tokens: Token[], lx: Lexer): InsertWithData 
         dataStart: skipLineBreak(src, name.end),
       };
     }
-    i++;
+    c.i++;
   }
 }
 
