@@ -114,107 +114,125 @@ function tokenize(src: string): Token[] {
 /** Parses an expression; throws {@link ExprError} naming the position of the first problem. */
 export function parseExpr(src: string): Node {
   if (src.length > MAX_EXPR_LENGTH) throw new ExprError(`longer than ${MAX_EXPR_LENGTH} characters`, MAX_EXPR_LENGTH);
-  const toks = tokenize(src);
-  let p = 0;
-  let depth = 0;
-  const peek = (): Token => toks[p]!;
-  const next = (): Token => toks[p++]!;
-  const expect = (s: string): void => {
-    const t = next();
-    if (t.s !== s || t.t !== 'op') throw new ExprError(`expected "${s}", found ${t.t === 'end' ? 'the end' : `"${t.s}"`}`, t.at);
-  };
-  const enter = (at: number): void => {
-    if (++depth > MAX_DEPTH) throw new ExprError(`nested deeper than ${MAX_DEPTH} levels`, at);
-  };
+  const parser = new Parser(tokenize(src));
+  const tree = parser.expr();
+  const rest = parser.peek();
+  if (rest.t !== 'end') throw new ExprError(`unexpected "${rest.s}" after a complete expression`, rest.at);
+  return tree;
+}
 
-  const expr = (): Node => {
-    enter(peek().at);
-    const a = sum();
-    const t = peek();
-    if (t.t === 'op' && ['<', '<=', '>', '>=', '==', '!='].includes(t.s)) {
-      next();
-      const b = sum();
-      depth--;
+/** Recursive descent over the tokens, one method a rule of the grammar; nesting is limited to MAX_DEPTH. */
+class Parser {
+  private p = 0;
+  private depth = 0;
+
+  constructor(private readonly toks: Token[]) {}
+
+  peek(): Token {
+    return this.toks[this.p]!;
+  }
+
+  private next(): Token {
+    return this.toks[this.p++]!;
+  }
+
+  private expect(s: string): void {
+    const t = this.next();
+    if (t.s !== s || t.t !== 'op') throw new ExprError(`expected "${s}", found ${t.t === 'end' ? 'the end' : `"${t.s}"`}`, t.at);
+  }
+
+  private enter(at: number): void {
+    if (++this.depth > MAX_DEPTH) throw new ExprError(`nested deeper than ${MAX_DEPTH} levels`, at);
+  }
+
+  private isOp(t: Token, ...ops: string[]): boolean {
+    return t.t === 'op' && ops.includes(t.s);
+  }
+
+  expr(): Node {
+    this.enter(this.peek().at);
+    const a = this.sum();
+    const t = this.peek();
+    if (this.isOp(t, '<', '<=', '>', '>=', '==', '!=')) {
+      this.next();
+      const b = this.sum();
+      this.depth--;
       return { k: 'bin', op: t.s, a, b };
     }
-    depth--;
+    this.depth--;
     return a;
-  };
-  const sum = (): Node => {
-    let a = product();
-    for (let t = peek(); t.t === 'op' && (t.s === '+' || t.s === '-'); t = peek()) {
-      next();
-      a = { k: 'bin', op: t.s, a, b: product() };
+  }
+
+  private sum(): Node {
+    let a = this.product();
+    for (let t = this.peek(); this.isOp(t, '+', '-'); t = this.peek()) {
+      this.next();
+      a = { k: 'bin', op: t.s, a, b: this.product() };
     }
     return a;
-  };
-  const product = (): Node => {
-    let a = unary();
-    for (let t = peek(); t.t === 'op' && (t.s === '*' || t.s === '/' || t.s === '%'); t = peek()) {
-      next();
-      a = { k: 'bin', op: t.s, a, b: unary() };
+  }
+
+  private product(): Node {
+    let a = this.unary();
+    for (let t = this.peek(); this.isOp(t, '*', '/', '%'); t = this.peek()) {
+      this.next();
+      a = { k: 'bin', op: t.s, a, b: this.unary() };
     }
     return a;
-  };
-  const unary = (): Node => {
-    const t = peek();
-    if (t.t === 'op' && t.s === '-') {
-      next();
-      enter(t.at);
-      const a = unary();
-      depth--;
-      return { k: 'neg', a };
-    }
-    return power();
-  };
-  const power = (): Node => {
-    const a = atom();
-    const t = peek();
-    if (t.t === 'op' && t.s === '^') {
-      next();
-      enter(t.at);
-      const b = unary();
-      depth--;
-      return { k: 'bin', op: '^', a, b };
-    }
-    return a;
-  };
-  const atom = (): Node => {
-    const t = next();
+  }
+
+  private unary(): Node {
+    const t = this.peek();
+    if (!this.isOp(t, '-')) return this.power();
+    this.next();
+    this.enter(t.at);
+    const a = this.unary();
+    this.depth--;
+    return { k: 'neg', a };
+  }
+
+  private power(): Node {
+    const a = this.atom();
+    const t = this.peek();
+    if (!this.isOp(t, '^')) return a;
+    this.next();
+    this.enter(t.at);
+    const b = this.unary();
+    this.depth--;
+    return { k: 'bin', op: '^', a, b };
+  }
+
+  private atom(): Node {
+    const t = this.next();
     if (t.t === 'num') return { k: 'num', v: Number(t.s) };
-    if (t.t === 'id') {
-      if (peek().t === 'op' && peek().s === '(') {
-        const fn = FUNCTIONS[t.s];
-        if (!Object.hasOwn(FUNCTIONS, t.s) || !fn) {
-          throw new ExprError(`unknown function "${t.s}" (functions: ${Object.keys(FUNCTIONS).join(', ')})`, t.at);
-        }
-        next();
-        const args: Node[] = [expr()];
-        while (peek().t === 'op' && peek().s === ',') {
-          next();
-          args.push(expr());
-        }
-        expect(')');
-        if (args.length < fn.arity[0] || args.length > fn.arity[1]) {
-          const want = fn.arity[0] === fn.arity[1] ? `${fn.arity[0]}` : `${fn.arity[0]} to ${fn.arity[1]}`;
-          throw new ExprError(`${t.s}() takes ${want} argument${fn.arity[1] === 1 ? '' : 's'}, got ${args.length}`, t.at);
-        }
-        return { k: 'call', name: t.s, args };
-      }
-      return { k: 'var', name: t.s, at: t.at };
-    }
-    if (t.t === 'op' && t.s === '(') {
-      const e = expr();
-      expect(')');
+    if (t.t === 'id') return this.isOp(this.peek(), '(') ? this.call(t) : { k: 'var', name: t.s, at: t.at };
+    if (this.isOp(t, '(')) {
+      const e = this.expr();
+      this.expect(')');
       return e;
     }
     throw new ExprError(t.t === 'end' ? 'unexpected end of expression' : `unexpected "${t.s}"`, t.at);
-  };
+  }
 
-  const tree = expr();
-  const rest = peek();
-  if (rest.t !== 'end') throw new ExprError(`unexpected "${rest.s}" after a complete expression`, rest.at);
-  return tree;
+  /** `name(args…)`, the `(` next: a known function with as many arguments as it takes. */
+  private call(t: Token): Node {
+    const fn = FUNCTIONS[t.s];
+    if (!Object.hasOwn(FUNCTIONS, t.s) || !fn) {
+      throw new ExprError(`unknown function "${t.s}" (functions: ${Object.keys(FUNCTIONS).join(', ')})`, t.at);
+    }
+    this.next();
+    const args: Node[] = [this.expr()];
+    while (this.isOp(this.peek(), ',')) {
+      this.next();
+      args.push(this.expr());
+    }
+    this.expect(')');
+    if (args.length < fn.arity[0] || args.length > fn.arity[1]) {
+      const want = fn.arity[0] === fn.arity[1] ? `${fn.arity[0]}` : `${fn.arity[0]} to ${fn.arity[1]}`;
+      throw new ExprError(`${t.s}() takes ${want} argument${fn.arity[1] === 1 ? '' : 's'}, got ${args.length}`, t.at);
+    }
+    return { k: 'call', name: t.s, args };
+  }
 }
 
 /** Feature names an expression reads, in order of first use. */
