@@ -16,7 +16,7 @@ import type { FieldError } from '../validation.js';
 import { decode, encode, Iso8583DecodeError, responseHeader, type DecodedMessage, type FieldValue, type PartialMessage } from './codec.js';
 import { FrameReader, frameMessage, framingOf, type FramingOptions } from './framing.js';
 import {
-  buildResponse, DEFAULT_TABLES, mapToTransaction, responseMti, reversalOfBooked, type CompletionIds, type MappedEvent, type MappingTables, type ResponseCodes,
+  buildResponse, DEFAULT_TABLES, mapToTransaction, responseMti, reversalOfBooked, type CompletionIds, type MappedEvent, type MappingRefusal, type MappingTables, type ResponseCodes,
 } from './mapping.js';
 import { maskForDlq, messageSummary } from './redact.js';
 import { ISO8583_1987, resolveOptions, type Iso8583Options, type Iso8583Spec } from './spec.js';
@@ -304,7 +304,6 @@ class Connection {
     for (const c of this.all()) c.responses[code] = (c.responses[code] ?? 0) + 1;
   }
 
-  /** Sends to the DLQ; false when that failed (then nothing may be acknowledged). */
   /**
    * Remembers the own id of a completion booked under its authorisation's, and makes a reversal naming a
    * completion one of the id it was booked under. Undefined (answered 96, the switch retries) when the
@@ -329,6 +328,7 @@ class Connection {
     }
   }
 
+  /** Sends to the DLQ; false when that failed (then nothing may be acknowledged). */
   private async deadLetter(reason: string, detail: Record<string, unknown>, raw: Buffer, outcome: DecodedMessage | Iso8583DecodeError): Promise<boolean> {
     try {
       await this.s.opts.dlq(reason, { source: 'iso8583', conn: this.id, remote: this.remote, ...detail }, maskForDlq(raw, this.s.spec, outcome, this.s.options));
@@ -349,6 +349,8 @@ class Connection {
     }
   }
 
+  // The helpers below are called last, or before nothing that must keep its turn: an async helper runs
+  // to its first await at once, so what it publishes or answers happens in the same turn as when it was inline.
   private async process(frame: Buffer): Promise<void> {
     const { spec, options } = this.s;
     const now = this.s.now();
@@ -356,36 +358,13 @@ class Connection {
     try {
       msg = decode(frame, spec, options);
     } catch (err) {
-      const e = err instanceof Iso8583DecodeError ? err : new Iso8583DecodeError('end', 0, 'unexpected decoder failure');
-      const partial: PartialMessage = e.partial;
-      const summary = messageSummary(partial, false);
-      this.log.warn({ field: e.field, offset: e.offset, reason: e.reason, ...summary }, 'iso8583 undecodable message');
-      const ok = await this.deadLetter('decode_error', { field: e.field, offset: e.offset, reason: e.reason, ...summary }, frame, e);
-      if (partial.mti) {
-        this.outcome(ok ? 'dlq' : 'failed');
-        this.respond({ mti: partial.mti, fields: partial.fields, ...(partial.header ? { header: partial.header } : {}) }, ok ? 'formatError' : 'systemMalfunction');
-        return;
-      }
-      // Without an MTI there is no response MTI: the switch would wait for an answer that cannot come.
-      bump(this.all(), 'unreadable');
-      this.outcome('unreadable');
-      this.s.metrics?.closed.inc({ reason: 'unreadable_mti' });
-      this.log.warn({ field: e.field, offset: e.offset, reason: e.reason }, 'iso8583 frame without a readable MTI: cannot be answered, closing this connection');
-      this.shutdown();
+      await this.undecodable(frame, err);
       return;
     }
     const summary = messageSummary(msg);
     const cls = this.s.tables.messageClasses[msg.mti];
     if (!cls) {
-      if (responseMti(msg.mti) === undefined) {
-        bump(this.all(), 'unsolicited');
-        this.outcome('unsolicited');
-        this.log.debug(summary, 'iso8583 message needs no answer');
-        return;
-      }
-      this.log.info(summary, 'iso8583 MTI not supported');
-      this.outcome('unsupported');
-      this.respond(msg, 'invalidTransaction');
+      this.unsupportedMti(msg, summary);
       return;
     }
     if (cls === 'network') {
@@ -396,16 +375,7 @@ class Connection {
     }
     const mapped = mapToTransaction(msg, { now, tokenKey: this.s.opts.tokenKey, tables: this.s.tables });
     if (!mapped.ok) {
-      if (mapped.kind === 'invalidTransaction') {
-        this.log.info({ ...summary, field: mapped.field, reason: mapped.reason }, 'iso8583 transaction not supported');
-        this.outcome('unsupported');
-        this.respond(msg, 'invalidTransaction');
-        return;
-      }
-      this.log.warn({ ...summary, field: mapped.field, reason: mapped.reason }, 'iso8583 message cannot be mapped');
-      const ok = await this.deadLetter('format_error', { field: mapped.field, reason: mapped.reason, ...summary }, frame, msg);
-      this.outcome(ok ? 'dlq' : 'failed');
-      this.respond(msg, ok ? 'formatError' : 'systemMalfunction');
+      await this.unmappable(mapped, summary, frame, msg);
       return;
     }
     if (mapped.kind === 'no_event') {
@@ -417,6 +387,58 @@ class Connection {
     }
     const tx = await this.withCompletionIds(mapped, summary, msg);
     if (!tx) return;
+    await this.book(tx, summary, msg, frame);
+  }
+
+  /** A frame that does not decode: to the DLQ, answered when its MTI was read, else the connection is closed. */
+  private async undecodable(frame: Buffer, err: unknown): Promise<void> {
+    const e = err instanceof Iso8583DecodeError ? err : new Iso8583DecodeError('end', 0, 'unexpected decoder failure');
+    const partial: PartialMessage = e.partial;
+    const summary = messageSummary(partial, false);
+    this.log.warn({ field: e.field, offset: e.offset, reason: e.reason, ...summary }, 'iso8583 undecodable message');
+    const ok = await this.deadLetter('decode_error', { field: e.field, offset: e.offset, reason: e.reason, ...summary }, frame, e);
+    if (partial.mti) {
+      this.outcome(ok ? 'dlq' : 'failed');
+      this.respond({ mti: partial.mti, fields: partial.fields, ...(partial.header ? { header: partial.header } : {}) }, ok ? 'formatError' : 'systemMalfunction');
+      return;
+    }
+    // Without an MTI there is no response MTI: the switch would wait for an answer that cannot come.
+    bump(this.all(), 'unreadable');
+    this.outcome('unreadable');
+    this.s.metrics?.closed.inc({ reason: 'unreadable_mti' });
+    this.log.warn({ field: e.field, offset: e.offset, reason: e.reason }, 'iso8583 frame without a readable MTI: cannot be answered, closing this connection');
+    this.shutdown();
+  }
+
+  /** An MTI the tables have no class for: a response needs no answer, a request is answered "invalid transaction". */
+  private unsupportedMti(msg: DecodedMessage, summary: Record<string, unknown>): void {
+    if (responseMti(msg.mti) === undefined) {
+      bump(this.all(), 'unsolicited');
+      this.outcome('unsolicited');
+      this.log.debug(summary, 'iso8583 message needs no answer');
+      return;
+    }
+    this.log.info(summary, 'iso8583 MTI not supported');
+    this.outcome('unsupported');
+    this.respond(msg, 'invalidTransaction');
+  }
+
+  /** A message the mapping refused: a transaction we do not take is answered so; a malformed one goes to the DLQ. */
+  private async unmappable(mapped: MappingRefusal, summary: Record<string, unknown>, frame: Buffer, msg: DecodedMessage): Promise<void> {
+    if (mapped.kind === 'invalidTransaction') {
+      this.log.info({ ...summary, field: mapped.field, reason: mapped.reason }, 'iso8583 transaction not supported');
+      this.outcome('unsupported');
+      this.respond(msg, 'invalidTransaction');
+      return;
+    }
+    this.log.warn({ ...summary, field: mapped.field, reason: mapped.reason }, 'iso8583 message cannot be mapped');
+    const ok = await this.deadLetter('format_error', { field: mapped.field, reason: mapped.reason, ...summary }, frame, msg);
+    this.outcome(ok ? 'dlq' : 'failed');
+    this.respond(msg, ok ? 'formatError' : 'systemMalfunction');
+  }
+
+  /** Finds the card's customer (when there is a card directory), hands the event to the batcher and answers by its outcome. */
+  private async book(tx: TransactionV1, summary: Record<string, unknown>, msg: DecodedMessage, frame: Buffer): Promise<void> {
     if (this.s.opts.cards && tx.card_token) {
       try {
         const customer = await this.s.opts.cards.lookup(tx.card_token);

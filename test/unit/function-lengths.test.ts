@@ -15,7 +15,6 @@ const LIMIT = 80;
 const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['bench/million-scorer.ts', 'main', 149],
   ['scorer/core/features/engine.ts', 'featureValues', 127],
-  ['ingest/iso8583/server.ts', 'Connection.process', 102],
   ['training/table.ts', 'tabularDataset', 101],
   ['scorer/core/offers/engine.ts', 'offersOnEvent', 97],
   ['cli/up.ts', 'run', 95],
