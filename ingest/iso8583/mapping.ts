@@ -574,27 +574,10 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
   const mcc = mccOf(t, f);
   const channel = channelOf(t, f, base, mcc);
 
-  const amountRaw = text(f[4]);
-  if (amountRaw === undefined || !/^\d+$/.test(amountRaw)) return refuse('formatError', 'the amount is missing or not digits', 4);
-  const amount = Number(amountRaw);
-  if (!Number.isSafeInteger(amount)) return refuse('formatError', 'the amount is too large', 4);
-  const currencyCode = text(f[49]) ?? t.defaultCurrency;
-  if (currencyCode === undefined) return refuse('formatError', 'the currency code is missing', 49);
-  const currency = t.currencies[currencyCode];
-  if (!currency || !Number.isInteger(currency.exponent) || currency.exponent < 0 || currency.exponent > 4) {
-    return refuse('formatError', `currency ${currencyCode} is not a known ISO 4217 numeric code`, 49);
-  }
-
-  const key = t.transactionKey ?? DEFAULT_DIALECT.mapping.transactionKey;
-  const own = ownKeyParts(f, key);
-  const refField = key.reference === 'stan' ? 11 : 37;
-  if (own.reference === undefined || (key.reference === 'stan' ? !/^\d{6}$/.test(own.reference) : !/^[0-9A-Za-z ]{1,12}$/.test(own.reference) || own.reference.trim() === '')) {
-    return refuse('formatError', key.reference === 'stan' ? 'the STAN is missing or not 6 digits' : 'the retrieval reference number is missing or not 1–12 letters and digits', refField);
-  }
-  const timeField = key.time === 'transmission' ? 7 : 12;
-  if (own.time === undefined) return refuse('formatError', key.time === 'transmission' ? 'the transmission date-time is missing' : 'the local transaction date and time are missing', timeField);
-  const ownId = keyId(own, key, ctx.now);
-  if (!ownId) return refuse('formatError', key.time === 'transmission' ? 'the transmission date-time is not a valid MMDDhhmmss' : 'the local transaction date and time are not valid', timeField);
+  const money = amountOf(t, f);
+  if ('ok' in money) return money;
+  const ownId = ownIdOf(t, f, ctx.now);
+  if (typeof ownId === 'object') return ownId;
 
   const occurredAt = occurredAtOf(t, f, ctx.now);
   if (!(occurredAt instanceof Date)) return occurredAt;
@@ -603,34 +586,20 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
   if (!card) return refuse('formatError', 'no card data (field 2 or 35)', 2);
   if ('error' in card) return refuse('formatError', card.error.reason, card.error.field);
 
-  let txId = ownId;
-  let reverses: string | undefined;
-  let refundOf: string | undefined;
-  let ofCompletion = false;
-  if (isRefund && kind === 'financial') {
-    const original = originalIdOf(t, f, ctx.now, 'completion');
-    if (typeof original === 'object') return original;
-    if (original !== ownId) refundOf = original;
-  } else if (kind === 'reversal' || kind === 'completion') {
-    const original = originalIdOf(t, f, ctx.now, kind);
-    if (typeof original === 'object') return original;
-    if (kind === 'reversal') {
-      reverses = original ?? ownId;
-      txId = `${reverses}:rev`;
-      ofCompletion = original !== undefined && originalClassOf(t, f) === 'completion';
-    } else if (original) txId = original;
-  }
+  const links = linkedIdsOf(t, f, ctx.now, kind, isRefund, ownId);
+  if ('ok' in links) return links;
 
   const response = text(f[39]);
   const declined = kind !== 'reversal' && response !== undefined && !t.approvedResponseCodes.includes(response);
   const terminal = text(f[41])?.trim();
   const merchant = text(f[42])?.trim();
+  const { txId, reverses, refundOf } = links;
   const tx: TransactionV1 = {
     tx_id: txId,
     customer_id: ctx.customerId ?? card.token,
     channel,
-    amount_minor: amount,
-    currency: currency.alpha,
+    amount_minor: money.amount,
+    currency: money.currency.alpha,
     occurred_at: rfc3339(occurredAt),
     status: declined ? 'declined' : 'approved',
     ...(reverses ? { reverses_tx_id: reverses } : {}),
@@ -644,8 +613,67 @@ export function mapToTransaction(msg: Iso8583Message, ctx: MappingContext): Mapp
   return {
     ok: true, kind, tx,
     ...(kind === 'completion' && txId !== ownId ? { completionOwnId: ownId } : {}),
-    ...(ofCompletion ? { reversesCompletion: true as const } : {}),
+    ...(links.ofCompletion ? { reversesCompletion: true as const } : {}),
   };
+}
+
+/** The amount (field 4, minor units) and its currency (field 49, or the tables' default). */
+function amountOf(t: MappingTables, f: Record<number, FieldValue>): { amount: number; currency: CurrencyInfo } | MappingRefusal {
+  const refuse = refusal(t);
+  const amountRaw = text(f[4]);
+  if (amountRaw === undefined || !/^\d+$/.test(amountRaw)) return refuse('formatError', 'the amount is missing or not digits', 4);
+  const amount = Number(amountRaw);
+  if (!Number.isSafeInteger(amount)) return refuse('formatError', 'the amount is too large', 4);
+  const currencyCode = text(f[49]) ?? t.defaultCurrency;
+  if (currencyCode === undefined) return refuse('formatError', 'the currency code is missing', 49);
+  const currency = t.currencies[currencyCode];
+  if (!currency || !Number.isInteger(currency.exponent) || currency.exponent < 0 || currency.exponent > 4) {
+    return refuse('formatError', `currency ${currencyCode} is not a known ISO 4217 numeric code`, 49);
+  }
+  return { amount, currency };
+}
+
+/** The message's own id, from its reference and date-time as the tables' transaction key says. */
+function ownIdOf(t: MappingTables, f: Record<number, FieldValue>, now: Date): string | MappingRefusal {
+  const refuse = refusal(t);
+  const key = t.transactionKey ?? DEFAULT_DIALECT.mapping.transactionKey;
+  const own = ownKeyParts(f, key);
+  const refField = key.reference === 'stan' ? 11 : 37;
+  if (own.reference === undefined || (key.reference === 'stan' ? !/^\d{6}$/.test(own.reference) : !/^[0-9A-Za-z ]{1,12}$/.test(own.reference) || own.reference.trim() === '')) {
+    return refuse('formatError', key.reference === 'stan' ? 'the STAN is missing or not 6 digits' : 'the retrieval reference number is missing or not 1–12 letters and digits', refField);
+  }
+  const timeField = key.time === 'transmission' ? 7 : 12;
+  if (own.time === undefined) return refuse('formatError', key.time === 'transmission' ? 'the transmission date-time is missing' : 'the local transaction date and time are missing', timeField);
+  const ownId = keyId(own, key, now);
+  if (!ownId) return refuse('formatError', key.time === 'transmission' ? 'the transmission date-time is not a valid MMDDhhmmss' : 'the local transaction date and time are not valid', timeField);
+  return ownId;
+}
+
+/**
+ * The event's id and the ids it names, from the original data elements: a reversal's `reverses` (its id
+ * that + `:rev`), a completion's authorisation (its id), a financial refund's purchase (`refundOf`).
+ */
+function linkedIdsOf(
+  t: MappingTables, f: Record<number, FieldValue>, now: Date, kind: 'financial' | 'reversal' | 'completion', isRefund: boolean, ownId: string,
+): { txId: string; reverses: string | undefined; refundOf: string | undefined; ofCompletion: boolean } | MappingRefusal {
+  let txId = ownId;
+  let reverses: string | undefined;
+  let refundOf: string | undefined;
+  let ofCompletion = false;
+  if (isRefund && kind === 'financial') {
+    const original = originalIdOf(t, f, now, 'completion');
+    if (typeof original === 'object') return original;
+    if (original !== ownId) refundOf = original;
+  } else if (kind === 'reversal' || kind === 'completion') {
+    const original = originalIdOf(t, f, now, kind);
+    if (typeof original === 'object') return original;
+    if (kind === 'reversal') {
+      reverses = original ?? ownId;
+      txId = `${reverses}:rev`;
+      ofCompletion = original !== undefined && originalClassOf(t, f) === 'completion';
+    } else if (original) txId = original;
+  }
+  return { txId, reverses, refundOf, ofCompletion };
 }
 
 /**

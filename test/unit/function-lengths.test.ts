@@ -21,7 +21,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['cli/backfill.ts', 'run', 94],
   ['training/logreg.ts', 'trainLogreg', 92],
   ['cli/erase.ts', 'run', 91],
-  ['ingest/iso8583/mapping.ts', 'mapToTransaction', 91],
   ['sinks/clickhouse/offer-views.ts', 'offerViews', 89],
   ['training/table.ts', 'parseCsv', 83],
   ['bench/loadgen/worker.ts', 'runHttp', 82],
