@@ -132,6 +132,11 @@ export function parseCsv(text: string, source = 'csv'): Table {
     record.push(field);
     records.push(record);
   }
+  return tableOfRecords(records, source);
+}
+
+/** The header record's names and, per column, the other records' values (missing ones `null`). */
+function tableOfRecords(records: string[][], source: string): Table {
   if (records.length === 0) throw new TableError(`${source}: empty file`);
   const columns = records[0]!.map((s) => s.trim());
   const values = columns.map(() => new Array<string | null>(records.length - 1));
@@ -210,26 +215,9 @@ export function tabularDataset(t: Table, opts: TabularOptions): TabularDataset {
   const ti = opts.time !== undefined ? col(opts.time, 'time') : -1;
   const n = t.rows;
   if (n < 2) throw new TableError(`the table has ${n} rows`);
-  const y = new Uint8Array(n);
-  let positives = 0;
-  const labels = t.values[li]!;
-  for (let r = 0; r < n; r++) {
-    y[r] = labelOf(labels[r] ?? null, opts.positive, r, opts.label);
-    positives += y[r]!;
-  }
-  if (positives === 0 || positives === n) {
-    throw new TableError(`label column "${opts.label}" has ${positives} positives of ${n} rows${opts.positive !== undefined ? ` (--positive ${opts.positive})` : ''}: both classes are needed`);
-  }
+  const { y, positives } = labelsOf(t.values[li]!, n, opts);
   const time = new Float64Array(n);
-  if (ti >= 0) {
-    const tv = t.values[ti]!;
-    for (let r = 0; r < n; r++) {
-      const s = tv[r] ?? null;
-      const x = s === null ? NaN : /^-?\d+(\.\d+)?$/.test(s.trim()) ? Number(s) : Date.parse(s);
-      if (!Number.isFinite(x)) throw new TableError(`time column "${opts.time}": row ${r + 1} is ${JSON.stringify(s)}, not a date or a number`);
-      time[r] = x;
-    }
-  }
+  if (ti >= 0) readTimes(t.values[ti]!, time, opts.time);
   const ids = ii >= 0 ? t.values[ii]!.map((v, r) => v ?? `row${r + 1}`) : Array.from({ length: n }, (_, r) => `row${r + 1}`);
 
   const skip = new Set([opts.label, opts.id, opts.time, ...(opts.exclude ?? [])].filter((x): x is string => x !== undefined));
@@ -241,43 +229,82 @@ export function tabularDataset(t: Table, opts: TabularOptions): TabularDataset {
   const notes: string[] = [];
   const encoding: EncodedColumn[] = [];
   const categorical: { column: string; categories: string[] }[] = [];
-  const sources: { k: number; numeric: boolean; cats?: Map<string, number> }[] = [];
+  const sources: EncodedSource[] = [];
   for (const c of featureCols) {
     const k = t.columns.indexOf(c);
     const vals = t.values[k]!;
-    let numeric = !declared.has(c);
-    if (numeric) {
-      for (let r = 0; r < n; r++) {
-        const v = vals[r];
-        if (v !== null && !Number.isFinite(Number(v))) {
-          numeric = false;
-          break;
-        }
-      }
-    }
-    if (numeric) {
+    if (!declared.has(c) && isNumericColumn(vals, n)) {
       encoding.push({ kind: 'numeric', source: c, name: c });
       sources.push({ k, numeric: true });
       continue;
     }
-    const freq = new Map<string, number>();
-    for (let r = 0; r < n; r++) {
-      const v = vals[r];
-      if (v !== null && v !== undefined) freq.set(v, (freq.get(v) ?? 0) + 1);
-    }
-    if (freq.size > maxCat && [...freq.values()].every((x) => x === 1)) {
-      notes.push(`column "${c}" dropped: ${freq.size} distinct text values, none repeated (an identifier?)`);
-      continue;
-    }
-    const kept = [...freq.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, maxCat).map(([v]) => v);
-    if (freq.size > maxCat) notes.push(`column "${c}": ${freq.size} categories, the ${maxCat} most frequent kept (the rest encode as all zeros)`);
-    kept.sort();
+    const kept = keptCategories(vals, n, c, maxCat, notes);
+    if (!kept) continue;
     categorical.push({ column: c, categories: kept });
     for (const v of kept) encoding.push({ kind: 'onehot', source: c, name: `${c}=${v}`, category: v });
     sources.push({ k, numeric: false, cats: new Map(kept.map((v, q) => [v, q])) });
   }
   if (encoding.length === 0) throw new TableError('no feature columns left');
-  const nf = encoding.length;
+  const x = featureMatrix(t, sources, n, encoding.length);
+  return { dataset: { features: encoding.map((e) => e.name), x, y, time }, encoding, ids, categorical, notes, positives };
+}
+
+/** A source column of the encoded dataset: numeric (one column), or categorical (one column a kept category). */
+type EncodedSource = { k: number; numeric: boolean; cats?: Map<string, number> };
+
+/** The labels (1 = churn) and how many are positive; both classes must be there. */
+function labelsOf(labels: (string | null)[], n: number, opts: TabularOptions): { y: Uint8Array; positives: number } {
+  const y = new Uint8Array(n);
+  let positives = 0;
+  for (let r = 0; r < n; r++) {
+    y[r] = labelOf(labels[r] ?? null, opts.positive, r, opts.label);
+    positives += y[r]!;
+  }
+  if (positives === 0 || positives === n) {
+    throw new TableError(`label column "${opts.label}" has ${positives} positives of ${n} rows${opts.positive !== undefined ? ` (--positive ${opts.positive})` : ''}: both classes are needed`);
+  }
+  return { y, positives };
+}
+
+/** Fills `time` with the time column's values: epoch numbers, or dates Date.parse reads. */
+function readTimes(tv: (string | null)[], time: Float64Array, column: string | undefined): void {
+  for (let r = 0; r < time.length; r++) {
+    const s = tv[r] ?? null;
+    const x = s === null ? NaN : /^-?\d+(\.\d+)?$/.test(s.trim()) ? Number(s) : Date.parse(s);
+    if (!Number.isFinite(x)) throw new TableError(`time column "${column}": row ${r + 1} is ${JSON.stringify(s)}, not a date or a number`);
+    time[r] = x;
+  }
+}
+
+function isNumericColumn(vals: (string | null)[], n: number): boolean {
+  for (let r = 0; r < n; r++) {
+    const v = vals[r];
+    if (v !== null && !Number.isFinite(Number(v))) return false;
+  }
+  return true;
+}
+
+/**
+ * A categorical column's kept categories, sorted: the `maxCat` most frequent. Undefined when the column
+ * is dropped (more distinct values than `maxCat`, none repeated: an identifier); what was left out goes to `notes`.
+ */
+function keptCategories(vals: (string | null)[], n: number, c: string, maxCat: number, notes: string[]): string[] | undefined {
+  const freq = new Map<string, number>();
+  for (let r = 0; r < n; r++) {
+    const v = vals[r];
+    if (v !== null && v !== undefined) freq.set(v, (freq.get(v) ?? 0) + 1);
+  }
+  if (freq.size > maxCat && [...freq.values()].every((x) => x === 1)) {
+    notes.push(`column "${c}" dropped: ${freq.size} distinct text values, none repeated (an identifier?)`);
+    return undefined;
+  }
+  const kept = [...freq.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, maxCat).map(([v]) => v);
+  if (freq.size > maxCat) notes.push(`column "${c}": ${freq.size} categories, the ${maxCat} most frequent kept (the rest encode as all zeros)`);
+  return kept.sort();
+}
+
+/** The row-major feature matrix: numbers as they are (missing: NaN), categories one-hot. */
+function featureMatrix(t: Table, sources: EncodedSource[], n: number, nf: number): Float32Array {
   const x = new Float32Array(n * nf);
   let j = 0;
   for (const s of sources) {
@@ -298,7 +325,7 @@ export function tabularDataset(t: Table, opts: TabularOptions): TabularDataset {
       j += cats.size;
     }
   }
-  return { dataset: { features: encoding.map((e) => e.name), x, y, time }, encoding, ids, categorical, notes, positives };
+  return x;
 }
 
 /**
