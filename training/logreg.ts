@@ -82,67 +82,20 @@ export function trainLogreg(x: Float32Array, y: ArrayLike<number>, nFeatures: nu
   if (!(p.l2 >= 0)) throw new RangeError(`logreg: l2 must be ≥ 0, got ${p.l2}`);
   const n = checkTrainingSet(x, y, nFeatures, 'logreg');
   const nf = nFeatures;
-  const mean = new Float64Array(nf);
-  const std = new Float64Array(nf);
-  for (let i = 0; i < n; i++) {
-    for (let f = 0; f < nf; f++) {
-      const v = x[i * nf + f]!;
-      if (Number.isNaN(v)) throw new RangeError(`logreg: row ${i}, feature ${f} is NaN; impute missing values before training`);
-      mean[f]! += v;
-    }
-  }
-  for (let f = 0; f < nf; f++) mean[f]! /= n;
-  for (let i = 0; i < n; i++) for (let f = 0; f < nf; f++) std[f]! += (x[i * nf + f]! - mean[f]!) ** 2;
-  for (let f = 0; f < nf; f++) {
-    const s = Math.sqrt(std[f]! / n);
-    std[f] = s > 1e-12 ? s : 1;
-  }
-  // Standardised design with the intercept as the last column.
+  const { mean, std } = standardisation(x, n, nf);
   const d = nf + 1;
-  const z = new Float64Array(n * d);
-  for (let i = 0; i < n; i++) {
-    for (let f = 0; f < nf; f++) z[i * d + f] = (x[i * nf + f]! - mean[f]!) / std[f]!;
-    z[i * d + nf] = 1;
-  }
+  const z = standardisedDesign(x, n, nf, mean, std);
   const theta = new Float64Array(d);
   let pos = 0;
   for (let i = 0; i < n; i++) pos += y[i]!;
   theta[nf] = Math.log(pos / (n - pos));
 
-  const objective = (t: Float64Array): number => {
-    let loss = 0;
-    for (let i = 0; i < n; i++) {
-      let m = 0;
-      for (let j = 0; j < d; j++) m += z[i * d + j]! * t[j]!;
-      loss += softplus(m) - y[i]! * m;
-    }
-    let pen = 0;
-    for (let j = 0; j < nf; j++) pen += t[j]! * t[j]!;
-    return loss + 0.5 * p.l2 * pen;
-  };
+  const objective = (t: Float64Array): number => penalisedLoss(z, y, t, n, nf, p.l2);
 
   let iterations = 0;
   let current = objective(theta);
   for (; iterations < p.maxIter; iterations++) {
-    const grad = new Float64Array(d);
-    const hess = new Float64Array(d * d);
-    for (let i = 0; i < n; i++) {
-      let m = 0;
-      for (let j = 0; j < d; j++) m += z[i * d + j]! * theta[j]!;
-      const pr = sigmoid(m);
-      const r = pr - y[i]!;
-      const w = Math.max(pr * (1 - pr), 1e-12);
-      for (let j = 0; j < d; j++) {
-        const zj = z[i * d + j]!;
-        grad[j]! += r * zj;
-        for (let k = 0; k <= j; k++) hess[j * d + k]! += w * zj * z[i * d + k]!;
-      }
-    }
-    for (let j = 0; j < d; j++) for (let k = 0; k < j; k++) hess[k * d + j] = hess[j * d + k]!;
-    for (let j = 0; j < nf; j++) {
-      grad[j]! += p.l2 * theta[j]!;
-      hess[j * d + j]! += p.l2;
-    }
+    const { grad, hess } = newtonSystem(z, y, theta, n, nf, p.l2);
     const step = solveSpd(hess, grad, d);
     let t = 1;
     let next = theta;
@@ -168,6 +121,76 @@ export function trainLogreg(x: Float32Array, y: ArrayLike<number>, nFeatures: nu
   return {
     kind: 'logreg', nFeatures: nf, mean, std, coef: theta.slice(0, nf), intercept: theta[nf]!, params: p, iterations,
   };
+}
+
+/** Each feature's mean and standard deviation (1 for a constant feature); a NaN is refused. */
+function standardisation(x: Float32Array, n: number, nf: number): { mean: Float64Array; std: Float64Array } {
+  const mean = new Float64Array(nf);
+  const std = new Float64Array(nf);
+  for (let i = 0; i < n; i++) {
+    for (let f = 0; f < nf; f++) {
+      const v = x[i * nf + f]!;
+      if (Number.isNaN(v)) throw new RangeError(`logreg: row ${i}, feature ${f} is NaN; impute missing values before training`);
+      mean[f]! += v;
+    }
+  }
+  for (let f = 0; f < nf; f++) mean[f]! /= n;
+  for (let i = 0; i < n; i++) for (let f = 0; f < nf; f++) std[f]! += (x[i * nf + f]! - mean[f]!) ** 2;
+  for (let f = 0; f < nf; f++) {
+    const s = Math.sqrt(std[f]! / n);
+    std[f] = s > 1e-12 ? s : 1;
+  }
+  return { mean, std };
+}
+
+/** The standardised design, row-major, `nf + 1` columns: the intercept is the last. */
+function standardisedDesign(x: Float32Array, n: number, nf: number, mean: Float64Array, std: Float64Array): Float64Array {
+  const d = nf + 1;
+  const z = new Float64Array(n * d);
+  for (let i = 0; i < n; i++) {
+    for (let f = 0; f < nf; f++) z[i * d + f] = (x[i * nf + f]! - mean[f]!) / std[f]!;
+    z[i * d + nf] = 1;
+  }
+  return z;
+}
+
+/** Log loss of the coefficients `t` plus the L2 penalty on all but the intercept. */
+function penalisedLoss(z: Float64Array, y: ArrayLike<number>, t: Float64Array, n: number, nf: number, l2: number): number {
+  const d = nf + 1;
+  let loss = 0;
+  for (let i = 0; i < n; i++) {
+    let m = 0;
+    for (let j = 0; j < d; j++) m += z[i * d + j]! * t[j]!;
+    loss += softplus(m) - y[i]! * m;
+  }
+  let pen = 0;
+  for (let j = 0; j < nf; j++) pen += t[j]! * t[j]!;
+  return loss + 0.5 * l2 * pen;
+}
+
+/** Gradient and Hessian of the penalised loss at `theta` (the Hessian full, symmetric, `d × d`). */
+function newtonSystem(z: Float64Array, y: ArrayLike<number>, theta: Float64Array, n: number, nf: number, l2: number): { grad: Float64Array; hess: Float64Array } {
+  const d = nf + 1;
+  const grad = new Float64Array(d);
+  const hess = new Float64Array(d * d);
+  for (let i = 0; i < n; i++) {
+    let m = 0;
+    for (let j = 0; j < d; j++) m += z[i * d + j]! * theta[j]!;
+    const pr = sigmoid(m);
+    const r = pr - y[i]!;
+    const w = Math.max(pr * (1 - pr), 1e-12);
+    for (let j = 0; j < d; j++) {
+      const zj = z[i * d + j]!;
+      grad[j]! += r * zj;
+      for (let k = 0; k <= j; k++) hess[j * d + k]! += w * zj * z[i * d + k]!;
+    }
+  }
+  for (let j = 0; j < d; j++) for (let k = 0; k < j; k++) hess[k * d + j] = hess[j * d + k]!;
+  for (let j = 0; j < nf; j++) {
+    grad[j]! += l2 * theta[j]!;
+    hess[j * d + j]! += l2;
+  }
+  return { grad, hess };
 }
 
 /** Raw margins (log-odds) of `n` row-major rows. */

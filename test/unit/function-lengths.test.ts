@@ -18,7 +18,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['scorer/core/offers/engine.ts', 'offersOnEvent', 97],
   ['cli/up.ts', 'run', 95],
   ['cli/backfill.ts', 'run', 94],
-  ['training/logreg.ts', 'trainLogreg', 92],
   ['cli/erase.ts', 'run', 91],
   ['sinks/clickhouse/offer-views.ts', 'offerViews', 89],
   ['bench/loadgen/worker.ts', 'runHttp', 82],
