@@ -6,8 +6,8 @@
  * `--duration S` stops it by itself and prints a summary.
  */
 import { parseArgs } from 'node:util';
-import { loadSettings, DEMO_TOKEN_KEY, RETENTION_OFF } from '../config/mod.js';
-import { createLogger, withDeadline } from '../platform/mod.js';
+import { loadSettings, DEMO_TOKEN_KEY, RETENTION_OFF, type Settings } from '../config/mod.js';
+import { createLogger, withDeadline, type Logger } from '../platform/mod.js';
 import { startStack, type Stack, countRows, waitForDrain } from '../app/mod.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
 import type { FeederProgress, FeederSummary } from '../simulator/mod.js';
@@ -158,78 +158,122 @@ export const upCommand: Command = {
     const settings = keepSynthetic ? { ...loaded, retentionDays: RETENTION_OFF } : loaded;
     if (keepSynthetic) logger.info('retention off for the synthetic bank (its rows keep their simulated dates); set VAFA_RETENTION_DAYS to apply TTLs');
     if (settings.tokenKey === DEMO_TOKEN_KEY) logger.warn('VAFA_TOKEN_KEY is not set: card tokens use the demo key (fine for a demo, never for real card data)');
-    const durationS = values.duration ? Number(values.duration) : undefined;
-    if (durationS !== undefined && !(durationS > 0)) throw new Error('--duration must be a positive number of seconds');
-    const historyDays = Number(values['history-days']);
-    if (!Number.isInteger(historyDays) || historyDays < 0 || historyDays > 3650) throw new Error(`--history-days must be an integer in 0..3650, got "${values['history-days']}"`);
-    const withHistory = values.simulate === true && historyDays > 0;
-    const customers = Number(values.customers ?? (withHistory ? DEMO.customersWithHistory : DEMO.customers));
-    if (!Number.isInteger(customers) || customers < 1) throw new Error(`--customers must be a positive integer, got "${values.customers}"`);
-    const feedback = Number(values.feedback ?? (withHistory ? DEMO.feedbackWithHistory : DEMO.feedback));
-    if (!(feedback >= 0 && feedback <= 100)) throw new Error(`--feedback must be a number in 0..100, got "${values.feedback}"`);
+    const o = upOptions(values);
     guardSignals();
     const started = Date.now();
     let history: DemoWithHistory | undefined;
-    if (withHistory) {
+    if (o.withHistory) {
       const { prepareHistory } = await import('./up-history.js');
-      history = await prepareHistory({ settings, logger, seed: Number(values.seed), customers, feedback, historyDays });
+      history = await prepareHistory({ settings, logger, seed: o.seed, customers: o.customers, feedback: o.feedback, historyDays: o.historyDays });
     }
     const stack = await startStack({ settings, logger, iso8583: true });
-    console.log(upBanner(stack, values.simulate === true));
+    console.log(upBanner(stack, o.simulate));
 
     const abort = new AbortController();
-    let feed: Promise<FeederSummary> | undefined;
-    let progress: { done(p: FeederProgress): void } | undefined;
-    let lastProgress: FeederProgress | undefined;
-    if (values.simulate) {
-      const { createBank, runFeeder, createProgress } = await import('../simulator/mod.js');
-      const line = createProgress();
-      progress = line;
-      const start = new Date(Date.UTC(2025, 0, 1));
-      // With a history the profiles are in the state store already: the live part sends events only.
-      const live = history;
-      const bank = live
-        ? { profiles: () => [], events: () => live.live, options: live.bank.options }
-        : createBank({ seed: Number(values.seed), customers, start, days: Number(values.days), feedback });
-      feed = runFeeder({
-        target: stack.apiUrl!, bank, ...(live ? { sendProfiles: false, timeline: live.timeline } : {}), rate: Number(values.rate), signal: abort.signal, onProgress: (p) => { lastProgress = p; line.update(p); },
-        ...(durationS ? { durationS } : {}), ...(settings.apiKeys[0] ? { apiKey: settings.apiKeys[0] } : {}),
-        // Closed loop: the simulated customers answer the surveys the scorer sends.
-        respond: { natsUrl: stack.natsUrl },
-      });
-    }
-    const why = await untilSignal(durationS);
-    const stopping = Date.now();
-    const interrupted = why !== 'duration';
-    // After a signal the whole stop has a hard limit; a --duration run may take its time to drain.
-    const hardMs = Math.max(STOP.scorerMinMs, settings.shutdownMs - STOP.marginMs);
-    const cancelForce = interrupted ? forceAfter(hardMs, `stop after ${why}`) : () => undefined;
-    if (interrupted) console.log(`\n${bold(`vafa: ${why}: stopping`)} (input, then the scorer drains, then the engines; ${why} again to force)`);
-    const took = stepTimer();
-    abort.abort();
-    const fed = feed ? await withDeadline(feed, STOP.feedMs, 'simulator stop').catch((err: Error) => { logger.error({ err: err.message }, 'simulator failed'); return undefined; }) : undefined;
-    if (progress && lastProgress) progress.done(lastProgress);
-    try {
-      history?.save();
-    } catch (err) {
-      logger.warn({ err: (err as Error).message }, 'could not note how far the simulated bank got (the next start replays from the last note)');
-    }
-    took('feed');
-    await stack.stopInputs(STOP.inputMs);
-    took('input');
-    const drained = await waitForDrain(stack, interrupted ? STOP.drainMs : STOP.durationDrainMs);
-    took('drain');
-    const stats = stack.scorer?.stats();
-    const afterScorer = STOP.summaryMs + STOP.clientsMs + STOP.enginesMs + STOP.marginMs;
-    await stack.stopScorer(interrupted ? Math.max(STOP.scorerMinMs, hardMs - (Date.now() - stopping) - afterScorer) : settings.shutdownMs);
-    took('scorer');
-    const report = durationS !== undefined || fed ? await summarize(stack, { why, started, history, fed, stats, drained }) : undefined;
-    took('summary');
-    await stack.stop({ clients: STOP.clientsMs, engines: STOP.enginesMs });
-    took('engines');
-    cancelForce();
-    if (report) console.log(report);
-    console.log(`vafa stopped (${why}) in ${((Date.now() - stopping) / 1000).toFixed(1)} s: ${took.report()}`);
+    const feeder = o.simulate ? await startFeed(stack, settings, o, history, abort.signal) : undefined;
+    const why = await untilSignal(o.durationS);
+    await stopUp({ stack, settings, logger, why, started, history, feeder, abort, durationS: o.durationS });
     return 0;
   },
 };
+
+/** `vafa up`'s arguments, checked. */
+interface UpOptions {
+  simulate: boolean;
+  rate: number;
+  seed: number;
+  days: number;
+  customers: number;
+  feedback: number;
+  historyDays: number;
+  /** Simulated, with days of history to backfill first. */
+  withHistory: boolean;
+  durationS: number | undefined;
+}
+
+/** Checks `vafa up`'s arguments; throws an Error naming the first one that is wrong. */
+function upOptions(values: { simulate?: boolean; rate?: string; customers?: string; 'history-days'?: string; days?: string; seed?: string; feedback?: string; duration?: string }): UpOptions {
+  const durationS = values.duration ? Number(values.duration) : undefined;
+  if (durationS !== undefined && !(durationS > 0)) throw new Error('--duration must be a positive number of seconds');
+  const historyDays = Number(values['history-days']);
+  if (!Number.isInteger(historyDays) || historyDays < 0 || historyDays > 3650) throw new Error(`--history-days must be an integer in 0..3650, got "${values['history-days']}"`);
+  const withHistory = values.simulate === true && historyDays > 0;
+  const customers = Number(values.customers ?? (withHistory ? DEMO.customersWithHistory : DEMO.customers));
+  if (!Number.isInteger(customers) || customers < 1) throw new Error(`--customers must be a positive integer, got "${values.customers}"`);
+  const feedback = Number(values.feedback ?? (withHistory ? DEMO.feedbackWithHistory : DEMO.feedback));
+  if (!(feedback >= 0 && feedback <= 100)) throw new Error(`--feedback must be a number in 0..100, got "${values.feedback}"`);
+  return {
+    simulate: values.simulate === true, rate: Number(values.rate), seed: Number(values.seed), days: Number(values.days),
+    customers, feedback, historyDays, withHistory, durationS,
+  };
+}
+
+/** The simulator feeding the stack over its HTTP API, and its progress line. */
+interface Feeder {
+  feed: Promise<FeederSummary>;
+  /** Ends the progress line with the last progress reported. */
+  finishProgress(): void;
+}
+
+/**
+ * Starts the synthetic bank feeding the stack: with a history, its live part (the profiles are in the
+ * state store already: events only); without, a bank that starts on 2025-01-01.
+ */
+async function startFeed(stack: Stack, settings: Settings, o: UpOptions, history: DemoWithHistory | undefined, signal: AbortSignal): Promise<Feeder> {
+  const { createBank, runFeeder, createProgress } = await import('../simulator/mod.js');
+  const line = createProgress();
+  let lastProgress: FeederProgress | undefined;
+  const start = new Date(Date.UTC(2025, 0, 1));
+  const live = history;
+  const bank = live
+    ? { profiles: () => [], events: () => live.live, options: live.bank.options }
+    : createBank({ seed: o.seed, customers: o.customers, start, days: o.days, feedback: o.feedback });
+  const feed = runFeeder({
+    target: stack.apiUrl!, bank, ...(live ? { sendProfiles: false, timeline: live.timeline } : {}), rate: o.rate, signal, onProgress: (p) => { lastProgress = p; line.update(p); },
+    ...(o.durationS ? { durationS: o.durationS } : {}), ...(settings.apiKeys[0] ? { apiKey: settings.apiKeys[0] } : {}),
+    // Closed loop: the simulated customers answer the surveys the scorer sends.
+    respond: { natsUrl: stack.natsUrl },
+  });
+  return { feed, finishProgress: () => { if (lastProgress) line.done(lastProgress); } };
+}
+
+/**
+ * Stops a running `vafa up` in order: the feed, the inputs, the scorer's drain, the scorer, the summary,
+ * the engines. After a signal the whole stop has a hard limit; a --duration run may take its time to drain.
+ */
+async function stopUp(r: {
+  stack: Stack; settings: Settings; logger: Logger; why: string; started: number; history: DemoWithHistory | undefined;
+  feeder: Feeder | undefined; abort: AbortController; durationS: number | undefined;
+}): Promise<void> {
+  const { stack, settings, logger, why, history, feeder } = r;
+  const stopping = Date.now();
+  const interrupted = why !== 'duration';
+  const hardMs = Math.max(STOP.scorerMinMs, settings.shutdownMs - STOP.marginMs);
+  const cancelForce = interrupted ? forceAfter(hardMs, `stop after ${why}`) : () => undefined;
+  if (interrupted) console.log(`\n${bold(`vafa: ${why}: stopping`)} (input, then the scorer drains, then the engines; ${why} again to force)`);
+  const took = stepTimer();
+  r.abort.abort();
+  const fed = feeder ? await withDeadline(feeder.feed, STOP.feedMs, 'simulator stop').catch((err: Error) => { logger.error({ err: err.message }, 'simulator failed'); return undefined; }) : undefined;
+  feeder?.finishProgress();
+  try {
+    history?.save();
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, 'could not note how far the simulated bank got (the next start replays from the last note)');
+  }
+  took('feed');
+  await stack.stopInputs(STOP.inputMs);
+  took('input');
+  const drained = await waitForDrain(stack, interrupted ? STOP.drainMs : STOP.durationDrainMs);
+  took('drain');
+  const stats = stack.scorer?.stats();
+  const afterScorer = STOP.summaryMs + STOP.clientsMs + STOP.enginesMs + STOP.marginMs;
+  await stack.stopScorer(interrupted ? Math.max(STOP.scorerMinMs, hardMs - (Date.now() - stopping) - afterScorer) : settings.shutdownMs);
+  took('scorer');
+  const report = r.durationS !== undefined || fed ? await summarize(stack, { why, started: r.started, history, fed, stats, drained }) : undefined;
+  took('summary');
+  await stack.stop({ clients: STOP.clientsMs, engines: STOP.enginesMs });
+  took('engines');
+  cancelForce();
+  if (report) console.log(report);
+  console.log(`vafa stopped (${why}) in ${((Date.now() - stopping) / 1000).toFixed(1)} s: ${took.report()}`);
+}
