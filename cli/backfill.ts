@@ -6,8 +6,8 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { auditFileStatements, insertAuditRows } from '../api/mod.js';
-import { loadSettings, buildEngineConfig, readPolicyFileSync } from '../config/mod.js';
-import { createLogger, connectNats } from '../platform/mod.js';
+import { loadSettings, buildEngineConfig, readPolicyFileSync, type Settings } from '../config/mod.js';
+import { createLogger, connectNats, type Logger } from '../platform/mod.js';
 import { createWarehouseClient, migrate } from '../sinks/mod.js';
 import { backfillDeployment, listSources, type BackfillProgress } from '../scorer/runtime/backfill/mod.js';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -66,42 +66,12 @@ export const backfillCommand: Command = {
       },
     });
     if (positionals.length === 0) throw new Error('name the history: vafa backfill FILE|DIR... (see vafa backfill --help)');
-    let cutover: number | undefined;
-    if (values.cutover !== undefined) {
-      cutover = Date.parse(values.cutover);
-      if (Number.isNaN(cutover)) throw new Error(`--cutover must be an RFC 3339 time, got "${values.cutover}"`);
-    }
-    const positiveInt = (name: string, raw: string | undefined): number | undefined => {
-      if (raw === undefined) return undefined;
-      const n = Number(raw);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
-      return n;
-    };
-    const batch = positiveInt('batch', values.batch);
-    const cacheCustomers = positiveInt('cache-customers', values['cache-customers']);
-    const askedWorkers = positiveInt('workers', values.workers);
+    const { cutover, batch, cacheCustomers, askedWorkers } = backfillOptions(values);
     listSources(positionals); // a missing or unnamed file is refused before any engine starts
     const settings = loadSettings();
     const logger = createLogger({ level: settings.logLevel, name: 'backfill' });
     const workers = Math.min(askedWorkers ?? os.availableParallelism(), settings.partitions);
-    // A deployment (NATS_URL and CLICKHOUSE_URL), or the all-in-one's own engines on VAFA_DATA_DIR (as `vafa up` starts them, without scorer or API).
-    let nc: NatsConnection;
-    let warehouse: ClickHouseClient;
-    let engines: Stack | undefined;
-    if (settings.natsUrl && settings.clickhouseUrl) {
-      nc = await connectNats(settings.natsUrl, 'vafa-backfill', logger, settings);
-      const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
-      const admin = createWarehouseClient({ ...conn, database: 'default' });
-      // The reporting views cut bank-local days with the configured rules' calendar, as `vafa up` and `vafa migrate` do.
-      await migrate(admin, settings.clickhouseDatabase, { calendar: readPolicyFileSync('rules', settings.rulesPath), retention: settings.retentionDays });
-      await admin.close();
-      warehouse = createWarehouseClient({ ...conn, database: settings.clickhouseDatabase });
-    } else {
-      const { startStack } = await import('../app/mod.js');
-      engines = await startStack({ settings, logger, scorer: false, api: false, churn: null });
-      nc = engines.nc;
-      warehouse = engines.warehouse;
-    }
+    const { nc, warehouse, engines } = await backfillEngines(settings, logger);
     let churn;
     try {
       // With workers, each loads its own (threads.ts).
@@ -133,13 +103,7 @@ export const backfillCommand: Command = {
         principal, via: 'cli', action: 'admin.backfill', method: 'CLI', route: 'vafa backfill', status: 200,
         remote_addr: os.hostname(), detail: JSON.stringify({ files: positionals, events: s.events, bad: s.bad, position: s.position, cutover: s.cutover, statements: audited }).slice(0, 2000),
       }]);
-      const kinds = Object.entries(s.byKind).map(([k, n]) => `${n} ${k}`).join(', ');
-      console.log(`backfill: ${s.events} events (${kinds}) in ${s.seconds.toFixed(1)} s, ${Math.round(s.eventsPerSecond)} events/s; ${s.rows} rows; `
-        + `${s.duplicates} duplicates; ${s.bad} bad lines; ${s.afterCutover} after the cut-over left to the live stream; ${s.resumed} already in the store`);
-      for (const b of s.badLines.slice(0, 20)) console.log(`  bad: ${b.file}:${b.line}: ${b.reason}`);
-      if (s.bad > 20) console.log(`  … and ${s.bad - 20} more bad lines (the first ${s.badLines.length} are in the log)`);
-      console.log(`backfill: cut-over ${s.cutover ?? '(no events)'}; state covers TX up to seq ${s.position}; the first live event will be seq ${s.liveFromSeq}`);
-      console.log(`backfill: ${audited} consent and membership statements recorded in the access audit`);
+      printSummary(s, audited);
       return s.bad > 0 || s.refusedRows > 0 ? 2 : 0;
     } finally {
       await (churn as { close?: () => Promise<void> } | undefined)?.close?.();
@@ -152,3 +116,54 @@ export const backfillCommand: Command = {
     }
   },
 };
+
+/** `vafa backfill`'s options, checked; throws an Error naming the first one that is wrong. */
+function backfillOptions(values: { cutover?: string; batch?: string; 'cache-customers'?: string; workers?: string }): {
+  cutover: number | undefined; batch: number | undefined; cacheCustomers: number | undefined; askedWorkers: number | undefined;
+} {
+  let cutover: number | undefined;
+  if (values.cutover !== undefined) {
+    cutover = Date.parse(values.cutover);
+    if (Number.isNaN(cutover)) throw new Error(`--cutover must be an RFC 3339 time, got "${values.cutover}"`);
+  }
+  const positiveInt = (name: string, raw: string | undefined): number | undefined => {
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+    return n;
+  };
+  const batch = positiveInt('batch', values.batch);
+  const cacheCustomers = positiveInt('cache-customers', values['cache-customers']);
+  const askedWorkers = positiveInt('workers', values.workers);
+  return { cutover, batch, cacheCustomers, askedWorkers };
+}
+
+/**
+ * A deployment's NATS and ClickHouse (NATS_URL and CLICKHOUSE_URL; its schema migrated first), or the
+ * all-in-one's own engines on VAFA_DATA_DIR (as `vafa up` starts them, without scorer or API): `engines`.
+ */
+async function backfillEngines(settings: Settings, logger: Logger): Promise<{ nc: NatsConnection; warehouse: ClickHouseClient; engines: Stack | undefined }> {
+  if (settings.natsUrl && settings.clickhouseUrl) {
+    const nc = await connectNats(settings.natsUrl, 'vafa-backfill', logger, settings);
+    const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
+    const admin = createWarehouseClient({ ...conn, database: 'default' });
+    // The reporting views cut bank-local days with the configured rules' calendar, as `vafa up` and `vafa migrate` do.
+    await migrate(admin, settings.clickhouseDatabase, { calendar: readPolicyFileSync('rules', settings.rulesPath), retention: settings.retentionDays });
+    await admin.close();
+    return { nc, warehouse: createWarehouseClient({ ...conn, database: settings.clickhouseDatabase }), engines: undefined };
+  }
+  const { startStack } = await import('../app/mod.js');
+  const engines = await startStack({ settings, logger, scorer: false, api: false, churn: null });
+  return { nc: engines.nc, warehouse: engines.warehouse, engines };
+}
+
+/** What the backfill did, on stdout: counts, the first bad lines, the cut-over and where the live stream resumes. */
+function printSummary(s: Awaited<ReturnType<typeof backfillDeployment>>, audited: number): void {
+  const kinds = Object.entries(s.byKind).map(([k, n]) => `${n} ${k}`).join(', ');
+  console.log(`backfill: ${s.events} events (${kinds}) in ${s.seconds.toFixed(1)} s, ${Math.round(s.eventsPerSecond)} events/s; ${s.rows} rows; `
+    + `${s.duplicates} duplicates; ${s.bad} bad lines; ${s.afterCutover} after the cut-over left to the live stream; ${s.resumed} already in the store`);
+  for (const b of s.badLines.slice(0, 20)) console.log(`  bad: ${b.file}:${b.line}: ${b.reason}`);
+  if (s.bad > 20) console.log(`  … and ${s.bad - 20} more bad lines (the first ${s.badLines.length} are in the log)`);
+  console.log(`backfill: cut-over ${s.cutover ?? '(no events)'}; state covers TX up to seq ${s.position}; the first live event will be seq ${s.liveFromSeq}`);
+  console.log(`backfill: ${audited} consent and membership statements recorded in the access audit`);
+}
