@@ -52,32 +52,10 @@ export const eraseCommand: Command = {
       args: argv,
       options: { customer: { type: 'string' }, reference: { type: 'string' }, yes: { type: 'boolean', default: false }, json: { type: 'boolean', default: false }, 'warehouse-only': { type: 'boolean', default: false } },
     });
-    if (!values.customer) {
-      console.error(`vafa erase: --customer is required\n\n${this.usage}`);
-      return 2;
-    }
-    try {
-      checkErasureInput(values.customer, values.reference);
-    } catch (err) {
-      if (err instanceof ErasureInputError) {
-        console.error(`vafa erase: ${err.message}`);
-        return 2;
-      }
-      throw err;
-    }
-    if (!values.yes) {
-      if (!process.stdin.isTTY) {
-        console.error('vafa erase: stdin is not a terminal: pass --yes to erase without asking');
-        return 2;
-      }
-      if (!(await confirm(values.customer))) {
-        console.error('vafa erase: not confirmed; nothing erased');
-        return 1;
-      }
-    }
+    const customerId = await confirmedCustomer(values, this.usage);
+    if (typeof customerId === 'number') return customerId;
     const settings = loadSettings();
     const url = settings.clickhouseUrl ?? `http://127.0.0.1:${settings.localClickhousePort}`;
-    const customerId = values.customer;
     const warehouseOnly = values['warehouse-only'];
     let nc: NatsConnection | undefined;
     if (!warehouseOnly) {
@@ -107,24 +85,7 @@ export const eraseCommand: Command = {
         console.log(JSON.stringify({ ...r, ...(outside ? placesOf(outside) : {}), not_erased: unreached }));
         return 0;
       }
-      console.log(`${r.found ? 'erased' : 'nothing found for'} customer ${customerId}: erasure id ${r.erasure_id} (audit ${r.audit_id}, ${r.ms} ms)`);
-      if (outside) {
-        const { scorer, streams, snapshots } = outside;
-        console.log(`  scorer                   ${scorer.applied ? 'forgot the customer' : 'will forget the customer when it starts'} (partition ${scorer.partition}, stream position ${scorer.seq})`);
-        for (const [stream, s] of Object.entries(streams)) console.log(`  stream ${stream.padEnd(17)} ${s.deleted} message(s) securely deleted (${s.scanned} read)`);
-        console.log(`  card directory           ${outside.card_directory} entr${outside.card_directory === 1 ? 'y' : 'ies'} securely deleted`);
-        console.log(`  snapshots                ${snapshots.chain ? `${snapshots.rewritten} of ${snapshots.objects} object(s) rewritten without the customer (${snapshots.chunks} chunk(s) of the old ones securely deleted)` : 'none in the NATS object store'}`);
-        const m = outside.mention_snapshots;
-        console.log(`  other customers          erasure id written where they name the customer in ${scorer.mentions.applied} of ${scorer.mentions.partitions} partition(s)${m.rewritten ? `; ${m.rewritten} snapshot object(s) rewritten` : ''}`);
-      }
-      for (const t of r.tables.filter((x) => x.rows > 0)) console.log(`  ${t.table.padEnd(24)} ${t.action} ${t.rows} row(s)`);
-      for (const [table, n] of Object.entries(r.referrals)) console.log(`  ${table.padEnd(24)} ${n} row(s) of other customers (referral credits) re-derived from the erasure id`);
-      const old = r.old_parts;
-      if (old.removed + old.left > 0) console.log(`  old parts                ${old.removed} removed from disk${old.left ? `, ${old.left} left for ClickHouse to drop within ${old.lifetime_s} s (old_parts_lifetime)` : ''}`);
-      if (unreached.length) {
-        console.log('not erased by this command (docs/security.md):');
-        for (const n of unreached) console.log(`  - ${n}`);
-      }
+      printErasure(customerId, r, outside, unreached);
       return 0;
     } catch (err) {
       if (err instanceof ErasureIncompleteError || err instanceof ErasureUnsupportedError || err instanceof ScorerErasureTimeoutError
@@ -139,3 +100,56 @@ export const eraseCommand: Command = {
     }
   },
 };
+
+/**
+ * Checks the request and asks for confirmation on a terminal (unless --yes): the customer to erase, or the
+ * exit code when the erasure must not run (2: a wrong request, 1: not confirmed).
+ */
+async function confirmedCustomer(values: { customer?: string; reference?: string; yes?: boolean }, usage: string): Promise<string | number> {
+  if (!values.customer) {
+    console.error(`vafa erase: --customer is required\n\n${usage}`);
+    return 2;
+  }
+  try {
+    checkErasureInput(values.customer, values.reference);
+  } catch (err) {
+    if (err instanceof ErasureInputError) {
+      console.error(`vafa erase: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  if (!values.yes) {
+    if (!process.stdin.isTTY) {
+      console.error('vafa erase: stdin is not a terminal: pass --yes to erase without asking');
+      return 2;
+    }
+    if (!(await confirm(values.customer))) {
+      console.error('vafa erase: not confirmed; nothing erased');
+      return 1;
+    }
+  }
+  return values.customer;
+}
+
+/** The erasure's result for a person: what was erased where, and what this command could not reach. */
+function printErasure(customerId: string, r: Awaited<ReturnType<typeof eraseCustomer>>, outside: ErasedOutsideWarehouse | undefined, unreached: readonly string[]): void {
+  console.log(`${r.found ? 'erased' : 'nothing found for'} customer ${customerId}: erasure id ${r.erasure_id} (audit ${r.audit_id}, ${r.ms} ms)`);
+  if (outside) {
+    const { scorer, streams, snapshots } = outside;
+    console.log(`  scorer                   ${scorer.applied ? 'forgot the customer' : 'will forget the customer when it starts'} (partition ${scorer.partition}, stream position ${scorer.seq})`);
+    for (const [stream, s] of Object.entries(streams)) console.log(`  stream ${stream.padEnd(17)} ${s.deleted} message(s) securely deleted (${s.scanned} read)`);
+    console.log(`  card directory           ${outside.card_directory} entr${outside.card_directory === 1 ? 'y' : 'ies'} securely deleted`);
+    console.log(`  snapshots                ${snapshots.chain ? `${snapshots.rewritten} of ${snapshots.objects} object(s) rewritten without the customer (${snapshots.chunks} chunk(s) of the old ones securely deleted)` : 'none in the NATS object store'}`);
+    const m = outside.mention_snapshots;
+    console.log(`  other customers          erasure id written where they name the customer in ${scorer.mentions.applied} of ${scorer.mentions.partitions} partition(s)${m.rewritten ? `; ${m.rewritten} snapshot object(s) rewritten` : ''}`);
+  }
+  for (const t of r.tables.filter((x) => x.rows > 0)) console.log(`  ${t.table.padEnd(24)} ${t.action} ${t.rows} row(s)`);
+  for (const [table, n] of Object.entries(r.referrals)) console.log(`  ${table.padEnd(24)} ${n} row(s) of other customers (referral credits) re-derived from the erasure id`);
+  const old = r.old_parts;
+  if (old.removed + old.left > 0) console.log(`  old parts                ${old.removed} removed from disk${old.left ? `, ${old.left} left for ClickHouse to drop within ${old.lifetime_s} s (old_parts_lifetime)` : ''}`);
+  if (unreached.length) {
+    console.log('not erased by this command (docs/security.md):');
+    for (const n of unreached) console.log(`  - ${n}`);
+  }
+}
