@@ -70,7 +70,47 @@ export function offerViews(offsetMin: number = shippedPolicy().calendar.offsetMi
   const off = Math.trunc(offsetMin);
   const day = (col: string): string => `toDate(addMinutes(${col}, ${off}))`;
   return [
-    view('v_offer_outcomes', 'one row per offer decision (treated or holdout) with its conversion, if any', (db) => `
+    view('v_offer_outcomes', 'one row per offer decision (treated or holdout) with its conversion, if any', (db) => outcomesSql(db)),
+
+    view('v_offer_campaigns', 'per campaign: customers notified, decisions, conversions, cost and cost per (incremental) conversion; decisions and customers the consent rules held back', (db) => campaignsSql(db)),
+
+    view('v_offer_uplift', 'per campaign: treated vs holdout conversion rate, uplift, Newcombe and Wald 95 % intervals', (db) => upliftSql(db, ['campaign_id'])),
+
+    view('v_offer_uplift_by_offer', 'per campaign and offer: treated vs holdout conversion rate, uplift, Newcombe and Wald 95 % intervals', (db) => upliftSql(db, ['campaign_id', 'offer_code'])),
+
+    view('v_offer_time_to_convert', 'per campaign, offer and channel: conversions and hours from trigger to conversion (mean, median, p90)', (db) => `
+SELECT campaign_id, offer_code, channel, holdout,
+  count() AS conversions,
+  avg(hours_to_convert) AS mean_hours,
+  quantileExact(0.5)(hours_to_convert) AS median_hours,
+  quantileExact(0.9)(hours_to_convert) AS p90_hours
+FROM ${db}.v_offer_outcomes
+WHERE converted
+GROUP BY campaign_id, offer_code, channel, holdout`),
+
+    view('v_offer_by_channel_branch', 'per campaign, channel and branch: notified, conversions, rates and cost (branch: the teller branch for branch prompts, else the home branch)', (db) => byChannelBranchSql(db)),
+
+    view('v_offer_daily', 'per bank-local day of the trigger and campaign: decisions and conversions (for time series)', (db) => `
+SELECT ${day('created_at')} AS day, campaign_id, offer_code,
+  countIf(holdout = 0) AS offers_sent,
+  countIf(holdout = 1) AS holdout_decisions,
+  countIf(holdout = 0 AND converted) AS conversions,
+  countIf(holdout = 1 AND converted) AS holdout_conversions,
+  sum(cost) AS cost
+FROM ${db}.v_offer_outcomes
+GROUP BY day, campaign_id, offer_code`),
+
+    view('v_offers_held', 'per bank-local day, campaign, offer, kind, channel and reason (not_member, no_consent:<channel>): decisions and customers the consent rules held back, never published', (db) => `
+SELECT ${day('held_at')} AS day, campaign_id, offer_code, kind, channel, reason,
+  count() AS held_back, uniqExact(customer_id) AS customers_held
+FROM ${db}.offers_held FINAL
+GROUP BY day, campaign_id, offer_code, kind, channel, reason`),
+  ];
+}
+
+/** v_offer_outcomes: every decision (`offers FINAL`, kind offer) with its conversion, if any. */
+function outcomesSql(db: string): string {
+  return `
 SELECT
   o.offer_id AS offer_id, o.customer_id AS customer_id, o.offer_code AS offer_code, o.campaign_id AS campaign_id,
   o.channel AS channel, o.branch_id AS branch_id, o.segment AS segment, o.tier AS tier, o.lifecycle_stage AS lifecycle_stage,
@@ -82,9 +122,12 @@ SELECT
   if(converted, c.value_minor, 0) AS value_minor,
   if(converted, dateDiff('second', o.created_at, c.converted_at) / 3600, NULL) AS hours_to_convert
 FROM (SELECT * FROM ${db}.offers FINAL WHERE kind = 'offer') AS o
-LEFT JOIN (SELECT offer_id, goal, converted_at, value_minor FROM ${db}.offer_conversions FINAL) AS c ON c.offer_id = o.offer_id`),
+LEFT JOIN (SELECT offer_id, goal, converted_at, value_minor FROM ${db}.offer_conversions FINAL) AS c ON c.offer_id = o.offer_id`;
+}
 
-    view('v_offer_campaigns', 'per campaign: customers notified, decisions, conversions, cost and cost per (incremental) conversion; decisions and customers the consent rules held back', (db) => `
+/** v_offer_campaigns: per campaign, what was sent and converted, joined with what the consent rules held back. */
+function campaignsSql(db: string): string {
+  return `
 SELECT * FROM (
 SELECT campaign_id,
   uniqExactIf(customer_id, holdout = 0) AS customers_notified,
@@ -107,23 +150,12 @@ GROUP BY campaign_id
 ) AS sent LEFT JOIN (
   SELECT campaign_id, count() AS held_back, uniqExact(customer_id) AS customers_held
   FROM ${db}.offers_held FINAL WHERE kind = 'offer' GROUP BY campaign_id
-) AS held USING (campaign_id)`),
+) AS held USING (campaign_id)`;
+}
 
-    view('v_offer_uplift', 'per campaign: treated vs holdout conversion rate, uplift, Newcombe and Wald 95 % intervals', (db) => upliftSql(db, ['campaign_id'])),
-
-    view('v_offer_uplift_by_offer', 'per campaign and offer: treated vs holdout conversion rate, uplift, Newcombe and Wald 95 % intervals', (db) => upliftSql(db, ['campaign_id', 'offer_code'])),
-
-    view('v_offer_time_to_convert', 'per campaign, offer and channel: conversions and hours from trigger to conversion (mean, median, p90)', (db) => `
-SELECT campaign_id, offer_code, channel, holdout,
-  count() AS conversions,
-  avg(hours_to_convert) AS mean_hours,
-  quantileExact(0.5)(hours_to_convert) AS median_hours,
-  quantileExact(0.9)(hours_to_convert) AS p90_hours
-FROM ${db}.v_offer_outcomes
-WHERE converted
-GROUP BY campaign_id, offer_code, channel, holdout`),
-
-    view('v_offer_by_channel_branch', 'per campaign, channel and branch: notified, conversions, rates and cost (branch: the teller branch for branch prompts, else the home branch)', (db) => `
+/** v_offer_by_channel_branch: per campaign, channel and branch. */
+function byChannelBranchSql(db: string): string {
+  return `
 SELECT campaign_id, channel, branch_id,
   uniqExactIf(customer_id, holdout = 0) AS customers_notified,
   countIf(holdout = 0) AS offers_sent,
@@ -136,24 +168,7 @@ SELECT campaign_id, channel, branch_id,
   cost / nullIf(conversions, 0) AS cost_per_conversion,
   avgIf(hours_to_convert, holdout = 0 AND converted) AS mean_hours_to_convert
 FROM ${db}.v_offer_outcomes
-GROUP BY campaign_id, channel, branch_id`),
-
-    view('v_offer_daily', 'per bank-local day of the trigger and campaign: decisions and conversions (for time series)', (db) => `
-SELECT ${day('created_at')} AS day, campaign_id, offer_code,
-  countIf(holdout = 0) AS offers_sent,
-  countIf(holdout = 1) AS holdout_decisions,
-  countIf(holdout = 0 AND converted) AS conversions,
-  countIf(holdout = 1 AND converted) AS holdout_conversions,
-  sum(cost) AS cost
-FROM ${db}.v_offer_outcomes
-GROUP BY day, campaign_id, offer_code`),
-
-    view('v_offers_held', 'per bank-local day, campaign, offer, kind, channel and reason (not_member, no_consent:<channel>): decisions and customers the consent rules held back, never published', (db) => `
-SELECT ${day('held_at')} AS day, campaign_id, offer_code, kind, channel, reason,
-  count() AS held_back, uniqExact(customer_id) AS customers_held
-FROM ${db}.offers_held FINAL
-GROUP BY day, campaign_id, offer_code, kind, channel, reason`),
-  ];
+GROUP BY campaign_id, channel, branch_id`;
 }
 
 /** The offer views for the shipped rules' calendar (Tehran, +03:30). */
