@@ -273,25 +273,12 @@ export class BankGenerator {
   private *generate(xp: Experience): Generator<SimEvent, void, undefined> {
     const schedule = this.schedule();
     const buf = this.buf;
-    const { idPrefix, currency } = this.cfg;
+    const { idPrefix } = this.cfg;
     let pending: Spill[] = [];
     let n = 0;
     for (let d = 0; d < this.cfg.days; d++) {
       const ctx = this.dayContext(d);
-      buf.n = 0;
-      const later: Spill[] = [];
-      for (const sp of pending) if (sp.t < ctx.t1) buf.addSpill(sp);
-      else later.push(sp);
-      pending = later;
-      for (const c of this.customers) {
-        if (c.openedAt >= ctx.t1) break;
-        this.customerDay(c, ctx);
-      }
-      const due = schedule[d];
-      if (due) {
-        for (let k = 0; k < due.length; k += 3) this.payment(this.customers[due[k]!]!, due[k + 1]!, due[k + 2]!, ctx);
-        schedule[d] = undefined;
-      }
+      pending = this.fillDay(d, ctx, schedule, pending);
       xp.startDay(d, ctx.t0, ctx.t1, ctx.localDay);
       const order = buf.sorted();
       const count = order.length;
@@ -316,30 +303,8 @@ export class BankGenerator {
           continue;
         }
         const key = n;
-        const body: TransactionV1 = {
-          tx_id: `T${idPrefix}-${n++}`,
-          customer_id: customerId,
-          channel: CHANNELS[buf.ch[i]!]!,
-          amount_minor: buf.amt[i]!,
-          currency,
-          occurred_at: occurredAt,
-          status: buf.st[i] ? 'declined' : 'approved',
-        };
-        const box = buf.box[i];
-        if (buf.rev[i]) body.reverses_tx_id = box!.id;
-        else if (box) box.id = body.tx_id;
-        const mcc = buf.mcc[i];
-        if (mcc !== undefined) body.mcc = mcc;
-        const merchant = buf.merchant[i];
-        if (merchant !== undefined) body.merchant_id = merchant;
-        const terminal = buf.terminal[i];
-        if (terminal !== undefined) body.terminal_id = terminal;
+        const body = this.transactionAt(i, `T${idPrefix}-${n++}`, customerId, occurredAt);
         const branch = buf.branch[i];
-        if (branch !== undefined) body.branch_id = branch;
-        const biller = buf.biller[i];
-        if (biller !== undefined) body.biller_id = biller;
-        const dueDay = buf.due[i]!;
-        if (dueDay >= 0) body.due_date = this.dueDate(dueDay);
         yield { kind: 'transaction', body };
         // After the yield: whoever holds this event sees the satisfaction from the events before it.
         xp.onTransaction(cust, key, t, buf.ch[i]!, buf.st[i] === 1, branch);
@@ -350,6 +315,58 @@ export class BankGenerator {
         if (f) yield f;
       }
     }
+  }
+
+  /**
+   * Fills the buffer with day `d`'s events: the spills of earlier days that fall in it, each open
+   * customer's day and the scheduled payments due. Returns the spills that fall later still.
+   */
+  private fillDay(d: number, ctx: DayCtx, schedule: (number[] | undefined)[], pending: Spill[]): Spill[] {
+    const buf = this.buf;
+    buf.n = 0;
+    const later: Spill[] = [];
+    for (const sp of pending) if (sp.t < ctx.t1) buf.addSpill(sp);
+    else later.push(sp);
+    for (const c of this.customers) {
+      if (c.openedAt >= ctx.t1) break;
+      this.customerDay(c, ctx);
+    }
+    const due = schedule[d];
+    if (due) {
+      for (let k = 0; k < due.length; k += 3) this.payment(this.customers[due[k]!]!, due[k + 1]!, due[k + 2]!, ctx);
+      schedule[d] = undefined;
+    }
+    return later;
+  }
+
+  /** The transaction of buffer row `i`; a purchase remembers its id in its box for the reversal that may follow. */
+  private transactionAt(i: number, txId: string, customerId: string, occurredAt: string): TransactionV1 {
+    const buf = this.buf;
+    const body: TransactionV1 = {
+      tx_id: txId,
+      customer_id: customerId,
+      channel: CHANNELS[buf.ch[i]!]!,
+      amount_minor: buf.amt[i]!,
+      currency: this.cfg.currency,
+      occurred_at: occurredAt,
+      status: buf.st[i] ? 'declined' : 'approved',
+    };
+    const box = buf.box[i];
+    if (buf.rev[i]) body.reverses_tx_id = box!.id;
+    else if (box) box.id = body.tx_id;
+    const mcc = buf.mcc[i];
+    if (mcc !== undefined) body.mcc = mcc;
+    const merchant = buf.merchant[i];
+    if (merchant !== undefined) body.merchant_id = merchant;
+    const terminal = buf.terminal[i];
+    if (terminal !== undefined) body.terminal_id = terminal;
+    const branch = buf.branch[i];
+    if (branch !== undefined) body.branch_id = branch;
+    const biller = buf.biller[i];
+    if (biller !== undefined) body.biller_id = biller;
+    const dueDay = buf.due[i]!;
+    if (dueDay >= 0) body.due_date = this.dueDate(dueDay);
+    return body;
   }
 
   private dueDate(day: number): string {

@@ -18,7 +18,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['scorer/core/offers/engine.ts', 'offersOnEvent', 97],
   ['bench/loadgen/worker.ts', 'runHttp', 82],
   ['bench/loadgen/worker.ts', 'runIso', 82],
-  ['simulator/generator.ts', 'BankGenerator.generate', 81],
 ];
 
 describe('function lengths', () => {
