@@ -25,21 +25,40 @@ function progressReporter(total: number): (done: number) => void {
   };
 }
 
+/** What a run counts as the answers come: status codes, failures (the first five said) and answers, for the progress line. */
+class Tally {
+  readonly codes: Record<string, number> = {};
+  readonly errors: string[] = [];
+  failures = 0;
+  private answered = 0;
+  private readonly report: (done: number) => void;
+
+  constructor(total: number) {
+    this.report = progressReporter(total);
+  }
+
+  code(code: string): void {
+    this.codes[code] = (this.codes[code] ?? 0) + 1;
+  }
+
+  fail(why: string): void {
+    this.failures++;
+    if (this.errors.length < 5) this.errors.push(why);
+  }
+
+  answer(events: number): void {
+    this.answered += events;
+    this.report(this.answered);
+  }
+}
+
 async function runHttp(spec: HttpLoad): Promise<LoadResult> {
   const bodies = requestBodies(spec.prefix, spec.first, spec.events, spec.perRequest, spec.customers);
   const target = new URL(spec.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: spec.concurrency, maxFreeSockets: spec.concurrency });
   const latencies = new Float64Array(bodies.length);
-  const codes: Record<string, number> = {};
-  const errors: string[] = [];
+  const tally = new Tally(spec.events);
   let accepted = 0;
-  let failures = 0;
-  let answered = 0;
-  const report = progressReporter(spec.events);
-  const fail = (why: string): void => {
-    failures++;
-    if (errors.length < 5) errors.push(why);
-  };
   const post = (i: number): Promise<void> => new Promise((resolve) => {
     const b = bodies[i]!;
     const t0 = performance.now();
@@ -52,25 +71,24 @@ async function runHttp(spec: HttpLoad): Promise<LoadResult> {
       res.on('end', () => {
         latencies[i] = performance.now() - t0;
         const code = String(res.statusCode);
-        codes[code] = (codes[code] ?? 0) + 1;
+        tally.code(code);
         // The body starts with {"accepted":N,…}: read N without parsing the per-item results.
         const head = Buffer.concat(chunks).subarray(0, 200).toString();
         const m = /"accepted":(\d+)/.exec(head);
         const n = m ? Number(m[1]) : 0;
         accepted += n;
-        if (res.statusCode !== 202 || n !== b.events) fail(`HTTP ${code}: accepted ${n} of ${b.events}: ${head.slice(0, 160)}`);
-        answered += b.events;
-        report(answered);
+        if (res.statusCode !== 202 || n !== b.events) tally.fail(`HTTP ${code}: accepted ${n} of ${b.events}: ${head.slice(0, 160)}`);
+        tally.answer(b.events);
         resolve();
       });
       res.on('error', (err) => {
-        fail(err.message);
+        tally.fail(err.message);
         resolve();
       });
     });
     req.on('error', (err) => {
       latencies[i] = performance.now() - t0;
-      fail(err.message);
+      tally.fail(err.message);
       resolve();
     });
     req.end(b.body);
@@ -81,31 +99,39 @@ async function runHttp(spec: HttpLoad): Promise<LoadResult> {
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = threadCpuMs();
   const t0 = performance.now();
-  let next = 0;
-  if (spec.rate === undefined) {
-    const client = async (): Promise<void> => {
-      while (next < bodies.length) await post(next++);
-    };
-    await Promise.all(Array.from({ length: Math.min(spec.concurrency, bodies.length) }, client));
-  } else {
-    // Open loop: request k is due at t0 + k·interval whatever happened to the earlier ones.
-    const interval = (spec.perRequest || 1) / spec.rate * 1000;
-    const inFlight = new Set<Promise<void>>();
-    while (next < bodies.length) {
-      const due = t0 + next * interval;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      if (inFlight.size >= spec.concurrency) await Promise.race(inFlight);
-      const p = post(next++);
-      inFlight.add(p);
-      void p.then(() => inFlight.delete(p));
-    }
-    await Promise.all(inFlight);
-  }
+  await postAll(spec, bodies.length, post, t0);
   const seconds = (performance.now() - t0) / 1000;
   agent.destroy();
   const busyMs = performance.eventLoopUtilization(elu0).active;
+  const { failures, codes, errors } = tally;
   return { events: accepted, requests: bodies.length, seconds, latenciesMs: latencies, failures, codes, errors, busyMs, ...cpuSince(cpu0) };
+}
+
+/**
+ * Sends requests 0 … count − 1: closed loop without a rate (`concurrency` clients, each sending its next
+ * when answered), else open loop (request k due at t0 + k·interval, at most `concurrency` in flight).
+ */
+async function postAll(spec: HttpLoad, count: number, post: (i: number) => Promise<void>, t0: number): Promise<void> {
+  let next = 0;
+  if (spec.rate === undefined) {
+    const client = async (): Promise<void> => {
+      while (next < count) await post(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(spec.concurrency, count) }, client));
+    return;
+  }
+  const interval = (spec.perRequest || 1) / spec.rate * 1000;
+  const inFlight = new Set<Promise<void>>();
+  while (next < count) {
+    const due = t0 + next * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    if (inFlight.size >= spec.concurrency) await Promise.race(inFlight);
+    const p = post(next++);
+    inFlight.add(p);
+    void p.then(() => inFlight.delete(p));
+  }
+  await Promise.all(inFlight);
 }
 
 interface IsoCodec {
@@ -117,6 +143,24 @@ interface IsoCodec {
 async function runIso(spec: IsoLoad): Promise<LoadResult> {
   const codec = (await import(spec.codecModule)) as IsoCodec;
   const perConn = Math.ceil(spec.events / spec.connections);
+  const frames = isoFrames(spec, codec, perConn);
+  const latencies = new Float64Array(spec.events);
+  const tally = new Tally(spec.events);
+  const answers = { ok: 0 };
+  send({ type: 'ready', requests: spec.events });
+  await go;
+  const elu0 = performance.eventLoopUtilization();
+  const cpu0 = threadCpuMs();
+  const t0 = performance.now();
+  await Promise.all(frames.map((list, c) => isoConnection(spec, codec, c, list, latencies.subarray(c * perConn), tally, answers)));
+  const seconds = (performance.now() - t0) / 1000;
+  const busyMs = performance.eventLoopUtilization(elu0).active;
+  const { failures, codes, errors } = tally;
+  return { events: answers.ok, requests: spec.events, seconds, latenciesMs: latencies, failures, codes, errors, busyMs, ...cpuSince(cpu0) };
+}
+
+/** Every connection's framed 0200 requests, prepared before the run. */
+function isoFrames(spec: IsoLoad, codec: IsoCodec, perConn: number): Buffer[][] {
   const now = new Date();
   const frames: Buffer[][] = [];
   for (let c = 0; c < spec.connections; c++) {
@@ -129,19 +173,17 @@ async function runIso(spec: IsoLoad): Promise<LoadResult> {
     }
     frames.push(list);
   }
-  const latencies = new Float64Array(spec.events);
-  const codes: Record<string, number> = {};
-  const errors: string[] = [];
-  let ok = 0;
-  let failures = 0;
-  let answered = 0;
-  const report = progressReporter(spec.events);
-  send({ type: 'ready', requests: spec.events });
-  await go;
-  const elu0 = performance.eventLoopUtilization();
-  const cpu0 = threadCpuMs();
-  const t0 = performance.now();
-  await Promise.all(frames.map((list, c) => new Promise<void>((resolve, reject) => {
+  return frames;
+}
+
+/**
+ * Connection `c`: sends its frames with at most `spec.window` unanswered and matches each response to its
+ * request by STAN (its latency into `latencies`, this connection's part); resolves when all are answered.
+ */
+function isoConnection(
+  spec: IsoLoad, codec: IsoCodec, c: number, list: Buffer[], latencies: Float64Array, tally: Tally, answers: { ok: number },
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const sock = net.connect({ host: spec.host, port: spec.port });
     sock.setNoDelay(true);
     const sentAt = new Float64Array(list.length);
@@ -168,20 +210,16 @@ async function runIso(spec: IsoLoad): Promise<LoadResult> {
         const msg = codec.decode(frame);
         const stan = Number(String(msg.fields[11]));
         const code = String(msg.fields[39]);
-        codes[code] = (codes[code] ?? 0) + 1;
+        tally.code(code);
         // The message this answers: the latest sent whose index has this STAN (STANs wrap at a million).
         let i = stan + Math.floor((sent - 1) / 1_000_000) * 1_000_000;
         if (i >= sent) i -= 1_000_000;
         const at = i >= 0 ? sentAt[i] : undefined;
-        if (at !== undefined) latencies[c * perConn + i] = performance.now() - at;
-        if (code === '00') ok++;
-        else {
-          failures++;
-          if (errors.length < 5) errors.push(`response ${msg.mti} field 39 = ${code} (STAN ${stan})`);
-        }
+        if (at !== undefined) latencies[i] = performance.now() - at;
+        if (code === '00') answers.ok++;
+        else tally.fail(`response ${msg.mti} field 39 = ${code} (STAN ${stan})`);
         got++;
-        answered++;
-        report(answered);
+        tally.answer(1);
       }
       buf = pos === buf.length ? Buffer.alloc(0) : buf.subarray(pos);
       if (got === list.length) {
@@ -191,10 +229,7 @@ async function runIso(spec: IsoLoad): Promise<LoadResult> {
     });
     sock.on('error', reject);
     sock.on('close', () => (got < list.length ? reject(new Error(`connection ${c} closed after ${got} of ${list.length} answers`)) : resolve()));
-  })));
-  const seconds = (performance.now() - t0) / 1000;
-  const busyMs = performance.eventLoopUtilization(elu0).active;
-  return { events: ok, requests: spec.events, seconds, latenciesMs: latencies, failures, codes, errors, busyMs, ...cpuSince(cpu0) };
+  });
 }
 
 try {

@@ -16,8 +16,6 @@ const STILL_LONG: readonly (readonly [string, string, number])[] = [
   ['bench/million-scorer.ts', 'main', 149],
   ['scorer/core/features/engine.ts', 'featureValues', 127],
   ['scorer/core/offers/engine.ts', 'offersOnEvent', 97],
-  ['bench/loadgen/worker.ts', 'runHttp', 82],
-  ['bench/loadgen/worker.ts', 'runIso', 82],
 ];
 
 describe('function lengths', () => {
