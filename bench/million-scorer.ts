@@ -118,7 +118,7 @@ async function main(): Promise<void> {
   const prefetch = !values['no-prefetch'];
   const cacheMiB = Number(values['cache-mb']);
   const store = LmdbStateStore.open({ path: path.join(values.store, 'state'), ...partitionCacheBounds(cache, cacheMiB, built.partitions) });
-  const partitions: { state: PartitionState; tracker: ChangeTracker }[] = [];
+  const partitions: ScoredPartition[] = [];
   const loadStart = performance.now();
   for (let p = 0; p < (values['load-only'] ? 1 : built.partitions); p++) {
     const state = (await store.load(p)) ?? newPartitionState(p);
@@ -132,124 +132,178 @@ async function main(): Promise<void> {
     await store.close();
     return;
   }
-  const engine = new Engine(defaultEngineConfig());
   // As the worker bounds it, with one batch in flight (each is committed before the next).
   const timerSlice = cache > 0 ? Math.max(1, Math.min(DEFAULT_TIMER_SLICE, Math.ceil(cache / built.partitions))) : DEFAULT_TIMER_SLICE;
-  let events = 0;
-  let timersFired = 0;
+  const run = new MillionRun({ built, store, partitions, batchSize, until, prefetch, timerSlice });
   let lastReport = 0;
   let reached = false;
-  /** Pauses for garbage collection, ms: scavenges (young generation) and the rest (mark-compact, incremental steps). */
-  const gcMs = { minor: 0, major: 0 };
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) {
-      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
-      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gcMs.minor += entry.duration;
-      else gcMs.major += entry.duration;
+  for (;;) {
+    for (let i = 0; i < partitions.length; i++) await run.step(i);
+    if (reach && !reached && run.hasReached(reach)) {
+      await run.settled();
+      reached = true;
+      out({ type: 'reached', since_process_start_ms: performance.now(), seqs: partitions.map(({ state }) => `${state.partition}:${state.seq}`).join(',') });
     }
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
+    const caughtUp = until !== undefined && partitions.every(({ state }) => state.seq >= (until.get(state.partition) ?? 0));
+    if (caughtUp || performance.now() - lastReport >= 250) {
+      await run.settled(); // what the line reports is committed
+      lastReport = performance.now();
+      out(run.progressLine(caughtUp));
+    }
+    if (caughtUp || (values.seconds !== undefined && performance.now() - loadStart > Number(values.seconds) * 1000)) break;
+  }
+  await run.finish();
+  await store.close();
+}
+
+/** A partition as the loop runs it: its state and the tracker of what changed since its last commit. */
+interface ScoredPartition { state: PartitionState; tracker: ChangeTracker }
+
+/** A partition's next batch: its generated events from seq `from`, and the prefetch of its customers' records. */
+interface Batch { messages: TxMessage[]; from: number; prefetched: Promise<number> }
+
+/**
+ * The worker's loop without NATS and ClickHouse: a batch per partition in turn, the next partition's batch
+ * prefetched while one is applied and committed; what it did, and where the time went, for the progress lines.
+ */
+class MillionRun {
+  private readonly engine = new Engine(defaultEngineConfig());
+  private events = 0;
+  private timersFired = 0;
+  /** Pauses for garbage collection, ms: scavenges (young generation) and the rest (mark-compact, incremental steps). */
+  private readonly gcMs = { minor: 0, major: 0 };
+  private readonly gcObserver: PerformanceObserver;
   /** Wall time by step of the loop, ms: waiting for the prefetch, applying, encoding the commit, waiting for it. */
-  const stages: Record<string, number> = { prefetch_wait: 0, apply: 0, encode: 0, commit_wait: 0 };
-  const stage = (name: string, since: number): number => {
+  private readonly stages: Record<string, number> = { prefetch_wait: 0, apply: 0, encode: 0, commit_wait: 0 };
+  /**
+   * Each partition's commit in flight: the next partition is applied while it is written, as the service's
+   * partition workers run side by side; a partition's next batch waits for its own commit (with a bounded
+   * cache nothing of a partition is applied between its commit and the eviction that follows it).
+   */
+  private readonly inFlight: (Promise<void> | undefined)[];
+  private upcoming: Batch;
+
+  constructor(private readonly r: {
+    built: BuiltStore; store: LmdbStateStore; partitions: ScoredPartition[]; batchSize: number;
+    until: Map<number, number> | undefined; prefetch: boolean; timerSlice: number;
+  }) {
+    this.gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+        if (kind === constants.NODE_PERFORMANCE_GC_MINOR) this.gcMs.minor += entry.duration;
+        else this.gcMs.major += entry.duration;
+      }
+    });
+    this.gcObserver.observe({ entryTypes: ['gc'] });
+    this.upcoming = this.nextBatch(0);
+    this.inFlight = r.partitions.map(() => undefined);
+  }
+
+  private stage(name: string, since: number): number {
     const now = performance.now();
-    stages[name] = (stages[name] ?? 0) + now - since;
+    this.stages[name] = (this.stages[name] ?? 0) + now - since;
     return now;
-  };
-  /** The next batch of a partition: its generated events, and the prefetch of its customers' records. */
-  const nextBatch = (i: number): { messages: TxMessage[]; from: number; prefetched: Promise<number> } => {
-    const { state } = partitions[i]!;
+  }
+
+  private nextBatch(i: number): Batch {
+    const { built, batchSize, until, prefetch, timerSlice } = this.r;
+    const { state } = this.r.partitions[i]!;
     const target = until?.get(state.partition);
     const end = target === undefined ? state.seq + batchSize : Math.min(target, state.seq + batchSize);
     const messages: TxMessage[] = [];
     for (let seq = state.seq + 1; seq <= end; seq++) messages.push(generatedEvent(built, state.partition, seq));
     // The batch's customers and those of the timers its events make due, as the worker reads ahead.
     const ids = messages.map((m) => m.body.customer_id);
-    if (prefetch) for (const id of engine.timerCustomersDue(state, messages, timerSlice)) ids.push(id);
-    const prefetched = prefetch ? store.prefetch(state, ids) : Promise.resolve(0);
+    if (prefetch) for (const id of this.engine.timerCustomersDue(state, messages, timerSlice)) ids.push(id);
+    const prefetched = prefetch ? this.r.store.prefetch(state, ids) : Promise.resolve(0);
     return { messages, from: state.seq + 1, prefetched };
-  };
-  let upcoming = nextBatch(0);
-  /**
-   * Each partition's commit in flight: the next partition is applied while it is written, as the service's
-   * partition workers run side by side; a partition's next batch waits for its own commit (with a bounded
-   * cache nothing of a partition is applied between its commit and the eviction that follows it).
-   */
-  const inFlight: (Promise<void> | undefined)[] = partitions.map(() => undefined);
-  const settled = async (): Promise<void> => {
+  }
+
+  /** Waits for every commit in flight. */
+  async settled(): Promise<void> {
     const t = performance.now();
-    await Promise.all(inFlight);
-    stage('commit_wait', t);
-  };
-  for (;;) {
-    for (let i = 0; i < partitions.length; i++) {
-      const { state, tracker } = partitions[i]!;
-      const batch = upcoming;
-      let t = performance.now();
-      await inFlight[i];
-      t = stage('commit_wait', t);
-      await batch.prefetched;
-      t = stage('prefetch_wait', t);
-      // The next partition's batch is read from disk while this one is applied and committed (the worker's pipeline does the same).
-      const single = partitions.length === 1;
-      if (!single) upcoming = nextBatch((i + 1) % partitions.length);
-      if (batch.messages.length === 0) {
-        if (single) upcoming = nextBatch(i);
-        continue;
-      }
-      const emit = new Emit();
-      const pendings: Pending[] = [];
-      // The worker's timer slice: a batch fires at most `timerSlice` timers and ends before the event
-      // whose timers are left; the next batch of the partition starts with it.
-      let timers = 0;
-      for (const [k, msg] of batch.messages.entries()) {
-        const event = { seq: batch.from + k, partition: state.partition, msg };
-        const room = timerSlice - timers;
-        const fired = engine.fireDue(state, event, emit, room);
-        timers += fired;
-        if (fired === room) break;
-        const pending = engine.apply(state, event, emit);
-        if (pending) pendings.push(pending);
-        events++;
-      }
-      timersFired += timers;
-      for (const pending of pendings) engine.complete(state, pending, { probability: 0.1, modelVersion: 'bench' }, emit);
-      tableRows(emit);
-      t = stage('apply', t);
-      inFlight[i] = store.commit(state, tracker.take());
-      stage('encode', t);
-      if (single) {
-        await settled();
-        upcoming = nextBatch(i);
-      }
+    await Promise.all(this.inFlight);
+    this.stage('commit_wait', t);
+  }
+
+  /** Partition `i`'s turn: waits for its last commit and its prefetch, applies its batch, starts its commit. */
+  async step(i: number): Promise<void> {
+    const { partitions, store } = this.r;
+    const { state, tracker } = partitions[i]!;
+    const batch = this.upcoming;
+    let t = performance.now();
+    await this.inFlight[i];
+    t = this.stage('commit_wait', t);
+    await batch.prefetched;
+    t = this.stage('prefetch_wait', t);
+    // The next partition's batch is read from disk while this one is applied and committed (the worker's pipeline does the same).
+    const single = partitions.length === 1;
+    if (!single) this.upcoming = this.nextBatch((i + 1) % partitions.length);
+    if (batch.messages.length === 0) {
+      if (single) this.upcoming = this.nextBatch(i);
+      return;
     }
-    if (reach && !reached && reach.every(([p, seq, pending]) => {
+    this.apply(state, batch);
+    t = this.stage('apply', t);
+    this.inFlight[i] = store.commit(state, tracker.take());
+    this.stage('encode', t);
+    if (single) {
+      await this.settled();
+      this.upcoming = this.nextBatch(i);
+    }
+  }
+
+  /**
+   * Applies a batch as the worker does, with its timer slice: a batch fires at most `timerSlice` timers and
+   * ends before the event whose timers are left; the next batch of the partition starts with it.
+   */
+  private apply(state: PartitionState, batch: Batch): void {
+    const { engine } = this;
+    const emit = new Emit();
+    const pendings: Pending[] = [];
+    let timers = 0;
+    for (const [k, msg] of batch.messages.entries()) {
+      const event = { seq: batch.from + k, partition: state.partition, msg };
+      const room = this.r.timerSlice - timers;
+      const fired = engine.fireDue(state, event, emit, room);
+      timers += fired;
+      if (fired === room) break;
+      const pending = engine.apply(state, event, emit);
+      if (pending) pendings.push(pending);
+      this.events++;
+    }
+    this.timersFired += timers;
+    for (const pending of pendings) engine.complete(state, pending, { probability: 0.1, modelVersion: 'bench' }, emit);
+    tableRows(emit);
+  }
+
+  /** Every partition P of `reach` is one batch past SEQ, or at SEQ or later with at most TIMERS − one slice timers due. */
+  hasReached(reach: [number, number, number][]): boolean {
+    const { partitions, batchSize, timerSlice } = this.r;
+    return reach.every(([p, seq, pending]) => {
       const state = partitions.find((x) => x.state.partition === p)!.state;
       return state.seq >= seq + batchSize || (state.seq >= seq && dueTimers(state) <= pending - timerSlice);
-    })) {
-      await settled();
-      reached = true;
-      out({ type: 'reached', since_process_start_ms: performance.now(), seqs: partitions.map(({ state }) => `${state.partition}:${state.seq}`).join(',') });
-    }
-    const caughtUp = until !== undefined && partitions.every(({ state }) => state.seq >= (until.get(state.partition) ?? 0));
-    if (caughtUp || performance.now() - lastReport >= 250) {
-      await settled(); // what the line reports is committed
-      lastReport = performance.now();
-      const stats = partitions.map(({ tracker }) => tracker.stats());
-      out({
-        type: caughtUp ? 'caught_up' : 'progress', since_process_start_ms: performance.now(), events,
-        seqs: partitions.map(({ state }) => `${state.partition}:${state.seq}`).join(','),
-        pending: partitions.map(({ state }) => `${state.partition}:${state.seq}:${dueTimers(state)}`).join(','),
-        cached: stats.reduce((n, s) => n + s.cached, 0), cached_bytes: stats.reduce((n, s) => n + s.cachedBytes, 0), lookups: stats.reduce((n, s) => n + s.lookups, 0), misses: stats.reduce((n, s) => n + s.misses, 0),
-        timers: partitions.reduce((n, { state }) => n + state.timers.length, 0), timers_fired: timersFired, cpu_ms: cpuMs(), gc_ms: { ...gcMs }, stages_ms: stages, memory: memoryNow(),
-      });
-    }
-    if (caughtUp || (values.seconds !== undefined && performance.now() - loadStart > Number(values.seconds) * 1000)) break;
+    });
   }
-  gcObserver.disconnect();
-  await settled();
-  await upcoming.prefetched;
-  await store.close();
+
+  progressLine(caughtUp: boolean): object {
+    const { partitions } = this.r;
+    const stats = partitions.map(({ tracker }) => tracker.stats());
+    return {
+      type: caughtUp ? 'caught_up' : 'progress', since_process_start_ms: performance.now(), events: this.events,
+      seqs: partitions.map(({ state }) => `${state.partition}:${state.seq}`).join(','),
+      pending: partitions.map(({ state }) => `${state.partition}:${state.seq}:${dueTimers(state)}`).join(','),
+      cached: stats.reduce((n, s) => n + s.cached, 0), cached_bytes: stats.reduce((n, s) => n + s.cachedBytes, 0), lookups: stats.reduce((n, s) => n + s.lookups, 0), misses: stats.reduce((n, s) => n + s.misses, 0),
+      timers: partitions.reduce((n, { state }) => n + state.timers.length, 0), timers_fired: this.timersFired, cpu_ms: cpuMs(), gc_ms: { ...this.gcMs }, stages_ms: this.stages, memory: memoryNow(),
+    };
+  }
+
+  /** Stops observing GC and waits for the commits and the last prefetch. */
+  async finish(): Promise<void> {
+    this.gcObserver.disconnect();
+    await this.settled();
+    await this.upcoming.prefetched;
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
