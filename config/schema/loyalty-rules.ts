@@ -6,7 +6,7 @@
  * Pure: text in, rules (or errors) out. Reading the file is `config/policy.ts`.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { parseYamlConfig, type Path, type YamlConfigOptions } from './yaml-config.js';
+import { parseAndCompile, type CompileResult, type Path, type YamlConfigOptions } from './yaml-config.js';
 import { ConfigError } from './config-error.js';
 import { CHANNELS } from '../../contracts/events.js';
 import { DOW_NAMES, dowIndex, parseClock, parseOffset, type DowName } from './calendar.js';
@@ -229,19 +229,8 @@ export class RulesError extends ConfigError {
  * its line and column, its path in the file and what is wrong.
  */
 export function parseRules(text: string, source = 'loyalty-rules.yaml'): LoyaltyRules {
-  const parsed = parseYamlConfig(text, RulesFileSchema, YAML_OPTIONS);
-  if (!parsed.ok) throw new RulesError(source, parsed.issues);
-  const raw = parsed.value;
-  const at = parsed.at;
-  const result = compile(raw);
-  if (!result.ok) {
-    const issues = result.issues.map((i) => at(i.path, i.message)).sort((a, b) => a.line - b.line || a.column - b.column);
-    throw new RulesError(source, issues);
-  }
-  return result.rules;
+  return parseAndCompile(text, RulesFileSchema, YAML_OPTIONS, compile, (issues) => new RulesError(source, issues));
 }
-
-type CompileResult = { ok: true; rules: LoyaltyRules } | { ok: false; issues: { path: Path; message: string }[] };
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -254,7 +243,7 @@ interface RuleContext {
   campaigns: LoyaltyRules['campaigns'];
 }
 
-function compile(f: RulesFile): CompileResult {
+function compile(f: RulesFile): CompileResult<LoyaltyRules> {
   const issues: { path: Path; message: string }[] = [];
   const bad: Bad = (path, message) => void issues.push({ path, message });
 
@@ -279,7 +268,7 @@ function compile(f: RulesFile): CompileResult {
   if (issues.length) return { ok: false, issues };
   return {
     ok: true,
-    rules: {
+    value: {
       version: f.version,
       offsetMin: parseOffset(f.bank_time_offset),
       weekStart: dowIndex((f.week_starts ?? 'sat') as DowName),

@@ -7,7 +7,7 @@
  * Documented, field by field, in docs/offers.md.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { parseYamlConfig, type Path, type YamlConfigOptions } from './yaml-config.js';
+import { parseAndCompile, type CompileResult, type Path, type YamlConfigOptions } from './yaml-config.js';
 import { ConfigError } from './config-error.js';
 import { CHANNELS } from '../../contracts/events.js';
 import { OFFER_CHANNELS, type OfferChannel } from '../../contracts/subjects.js';
@@ -293,13 +293,7 @@ export class OffersConfigError extends ConfigError {
  * 30), each with its line and column, its path in the file and what is wrong.
  */
 export function parseOffers(text: string, source = 'offers.yaml'): OffersCatalogue {
-  const parsed = parseYamlConfig(text, OffersFileSchema, YAML_OPTIONS);
-  if (!parsed.ok) throw new OffersConfigError(source, parsed.issues);
-  const raw = parsed.value;
-  const at = parsed.at;
-  const result = compile(raw);
-  if (!result.ok) throw new OffersConfigError(source, result.issues.map((i) => at(i.path, i.message)).sort((a, b) => a.line - b.line || a.column - b.column));
-  return result.catalogue;
+  return parseAndCompile(text, OffersFileSchema, YAML_OPTIONS, compile, (issues) => new OffersConfigError(source, issues));
 }
 
 /** A catalogue with no offers: the engine decides nothing. */
@@ -313,8 +307,6 @@ export function emptyCatalogue(): OffersCatalogue {
 
 /** Consent rules when the file has none: recovery is service, an unstated channel is allowed. */
 export const DEFAULT_CONSENT: Readonly<OffersCatalogue['consent']> = { servicePurposes: ['recovery'], absent: 'granted' };
-
-type CompileResult = { ok: true; catalogue: OffersCatalogue } | { ok: false; issues: { path: Path; message: string }[] };
 
 const FEATURES = new Set(FEATURE_CATALOGUE.map((f) => f.name));
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -353,7 +345,7 @@ interface OfferContext {
   hasTierOrder: boolean;
 }
 
-function compile(f: OffersFile): CompileResult {
+function compile(f: OffersFile): CompileResult<OffersCatalogue> {
   const issues: { path: Path; message: string }[] = [];
   const bad: Bad = (path, message) => void issues.push({ path, message });
 
@@ -380,7 +372,7 @@ function compile(f: OffersFile): CompileResult {
   ];
   return {
     ok: true,
-    catalogue: {
+    value: {
       version: f.version,
       offsetMin: parseOffsetMin(f.bank_time_offset),
       tierOrder: f.tier_order ? [...f.tier_order] : [],

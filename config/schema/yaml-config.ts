@@ -110,6 +110,23 @@ export function parseYamlConfig<S extends TSchema>(text: string, schema: S, opts
   return { ok: true, value: raw, at };
 }
 
+/** What a compiler of a parsed file gives: its result, or its problems by path. */
+export type CompileResult<T> = { ok: true; value: T } | { ok: false; issues: { path: Path; message: string }[] };
+
+/**
+ * Parses and validates `text` (see {@link parseYamlConfig}), then compiles it. Throws `fail(issues)` with
+ * the schema's problems, or with the compiler's, each placed on its line, sorted by line and column.
+ */
+export function parseAndCompile<S extends TSchema, T>(
+  text: string, schema: S, opts: YamlConfigOptions, compile: (raw: Static<S>) => CompileResult<T>, fail: (issues: ConfigIssue[]) => Error,
+): T {
+  const parsed = parseYamlConfig(text, schema, opts);
+  if (!parsed.ok) throw fail(parsed.issues);
+  const result = compile(parsed.value);
+  if (!result.ok) throw fail(sortIssues(result.issues.map((i) => parsed.at(i.path, i.message))));
+  return result.value;
+}
+
 /** Schema problems of a value, by path (one per path, at most 30). */
 export function schemaIssues(schema: TSchema, value: unknown, opts: YamlConfigOptions = {}): { path: Path; message: string }[] {
   const out: { path: Path; message: string }[] = [];
