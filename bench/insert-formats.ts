@@ -10,14 +10,12 @@
  * Per run: rows/s (both tables' rows over the wall time), CPU ms per 1,000 rows of this process (encoding,
  * HTTP) and of the engine process, and the load average. Medians over the repeats; the formats alternate.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger, freePort, spawnWarehouse } from '../platform/mod.js';
-import { type Row, createWarehouseClient, migrate, ClickHouseSink, type SinkInsertFormat } from '../sinks/mod.js';
+import { type Row, migrate, ClickHouseSink, type SinkInsertFormat } from '../sinks/mod.js';
 import { recentCoreEmits } from './core-rows.js';
 import { processCpuMs } from './cpu.js';
+import { scratchWarehouse } from './scratch-warehouse.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,10 +55,8 @@ function median(xs: number[]): number {
   return s[s.length >> 1]!;
 }
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'vafa-insert-bench-'));
-const logger = createLogger({ level: 'warn', name: 'bench' });
-const wh = await spawnWarehouse({ port: await freePort(), dataDir: path.join(dir, 'clickhouse'), logger });
-const ch = createWarehouseClient({ url: wh.url, user: 'default', password: '', database: 'default' });
+const scratch = await scratchWarehouse('vafa-insert-bench-');
+const { wh, ch } = scratch;
 try {
   await migrate(ch, 'vafa');
   const t = templates();
@@ -107,7 +103,5 @@ try {
     console.log(`${format.padEnd(12)} ${Math.round(m('rowsPerS'))} rows/s · CPU ms / 1,000 rows: this process ${m('benchCpuPer1k').toFixed(1)}, engine ${m('engineCpuPer1k').toFixed(1)}, total ${(m('benchCpuPer1k') + m('engineCpuPer1k')).toFixed(1)} · load ${runs.map((x) => x.load.toFixed(2)).join(', ')}`);
   }
 } finally {
-  await ch.close();
-  await wh.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await scratch.close();
 }

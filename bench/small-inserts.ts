@@ -5,14 +5,12 @@
  * goes at 5,000 events/s"): one table alone, two tables one after the other and at once, and per
  * insert setting. Medians of `--repeat` inserts, wall ms, with the engine's CPU ms and the load average.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { createLogger, freePort, spawnWarehouse } from '../platform/mod.js';
-import { type Row, createWarehouseClient, migrate, ClickHouseSink } from '../sinks/mod.js';
+import { type Row, migrate, ClickHouseSink } from '../sinks/mod.js';
 import { recentCoreEmits } from './core-rows.js';
 import { processCpuMs } from './cpu.js';
+import { scratchWarehouse } from './scratch-warehouse.js';
 import { median } from './stats.js';
 
 const { values } = parseArgs({ options: { repeat: { type: 'string', default: '15' } } });
@@ -42,10 +40,8 @@ function rowsOf(source: Map<string, Row[]>, table: string, n: number): Row[] {
   });
 }
 
-const dir = mkdtempSync(path.join(os.tmpdir(), 'vafa-small-inserts-'));
-const logger = createLogger({ level: 'warn', name: 'bench' });
-const wh = await spawnWarehouse({ port: await freePort(), dataDir: path.join(dir, 'clickhouse'), logger });
-const ch = createWarehouseClient({ url: wh.url, user: 'default', password: '', database: 'default' });
+const scratch = await scratchWarehouse('vafa-small-inserts-');
+const { wh, ch } = scratch;
 try {
   await migrate(ch, 'vafa');
   const source = templates();
@@ -90,7 +86,5 @@ try {
   const mvs = await (await ch.query({ query: "SELECT name FROM system.tables WHERE database = 'vafa' AND engine = 'MaterializedView'", format: 'JSONEachRow' })).json<{ name: string }>();
   console.log(`materialized views: ${mvs.map((m) => m.name).join(', ')}`);
 } finally {
-  await ch.close();
-  await wh.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await scratch.close();
 }
