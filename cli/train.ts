@@ -80,6 +80,19 @@ function calibrationRows(r: MetricsReport): [string, string, string][] {
     ['calibration error before → after', `${c.holdout_uncalibrated.calibrationError.toFixed(4)} → ${r.holdout.calibrationError.toFixed(4)}`, ''],
   ];
 }
+/** Report rows on the held-out rows shared by both reports: precision and lift at the top decile, base rate, Brier score, log loss, calibration. */
+function holdoutRows(r: MetricsReport, baseRateLabel: string): [string, string, string][] {
+  const h = r.holdout;
+  return [
+    ['precision at top decile', pct(h.precisionAtTopDecile), ''],
+    ['lift at top decile', `${h.liftAtTopDecile.toFixed(2)}×`, ''],
+    [baseRateLabel, pct(h.baseRate), ''],
+    ['Brier score', h.brier.toFixed(4), ''],
+    ['log loss', h.logLoss.toFixed(4), ''],
+    ['calibration error (deciles)', h.calibrationError.toFixed(4), ''],
+    ...calibrationRows(r),
+  ];
+}
 const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : 'n/a');
 
 export const trainCommand: Command = {
@@ -355,13 +368,7 @@ function historyReport(r: HistoryRun): string {
   const rows: [string, string, string][] = [
     ['ROC AUC', f3(aucModel), f3(aucBaseline)],
     ...(Number.isFinite(aucOracle) ? [["the simulator's oracle ROC AUC (its own hazard)", `${f3(aucOracle)} (model ${f3(aucModel / aucOracle)} × oracle)`, ''] as [string, string, string]] : []),
-    ['precision at top decile', pct(h.precisionAtTopDecile), ''],
-    ['lift at top decile', `${h.liftAtTopDecile.toFixed(2)}×`, ''],
-    ['base rate (churn within the horizon)', pct(h.baseRate), ''],
-    ['Brier score', h.brier.toFixed(4), ''],
-    ['log loss', h.logLoss.toFixed(4), ''],
-    ['calibration error (deciles)', h.calibrationError.toFixed(4), ''],
-    ...calibrationRows(trained.report),
+    ...holdoutRows(trained.report, 'base rate (churn within the horizon)'),
     ['held-out rows (positives)', `${h.n} (${h.positives})`, ''],
     ['held-out period', `${trained.report.split.holdout.from.slice(0, 10)} … ${trained.report.split.holdout.to.slice(0, 10)}`, ''],
     ['training rows', `${trained.report.split.train.rows} (${r.split.purged} purged at the boundary)`, ''],
@@ -562,13 +569,7 @@ function tabularReport(r: {
   const rows: [string, string, string][] = [
     ['ROC AUC', f3(h.rocAuc), f3(baseline.auc)],
     ...(cv ? [[`${cv.folds}-fold cross-validated ROC AUC`, `${f3(cv.mean)} ± ${f3(cv.sd)}`, ''] as [string, string, string]] : []),
-    ['precision at top decile', pct(h.precisionAtTopDecile), ''],
-    ['lift at top decile', `${h.liftAtTopDecile.toFixed(2)}×`, ''],
-    ['base rate', pct(h.baseRate), ''],
-    ['Brier score', h.brier.toFixed(4), ''],
-    ['log loss', h.logLoss.toFixed(4), ''],
-    ['calibration error (deciles)', h.calibrationError.toFixed(4), ''],
-    ...calibrationRows(trained.report),
+    ...holdoutRows(trained.report, 'base rate'),
     ['held-out rows (positives)', `${h.n} (${h.positives}), ${r.splitText}`, ''],
     ['training rows', `${trained.report.split.train.rows}`, ''],
   ];
