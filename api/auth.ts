@@ -226,6 +226,16 @@ interface Session {
   expiresAt: number;
 }
 
+/** The entry under `key` unless it has expired by `now`; an expired one is dropped from `map`. */
+export function liveEntry<T extends { expiresAt: number }>(map: Map<string, T>, key: string, now: number): T | undefined {
+  const entry = map.get(key);
+  if (entry && entry.expiresAt <= now) {
+    map.delete(key);
+    return undefined;
+  }
+  return entry;
+}
+
 /**
  * Dashboard sessions: an opaque random token in an HttpOnly, SameSite=Strict cookie, kept server-side
  * (by its hash) with an absolute lifetime, bounded in number (the oldest go first). A session reads only
@@ -247,13 +257,7 @@ export class Sessions {
   }
 
   get(token: string): Session | undefined {
-    const k = hashKey(token);
-    const s = this.map.get(k);
-    if (s && s.expiresAt <= this.now()) {
-      this.map.delete(k);
-      return undefined;
-    }
-    return s;
+    return liveEntry(this.map, hashKey(token), this.now());
   }
 
   delete(token: string): void {

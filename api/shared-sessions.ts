@@ -4,7 +4,7 @@
  * primary relays it to every other worker over IPC), so a browser signed in on one worker is signed in
  * on all of them. Only the token's hash travels, never the token. Sign-out travels the same way.
  */
-import { hashKey, Sessions, type Credential } from './auth.js';
+import { hashKey, liveEntry, Sessions, type Credential } from './auth.js';
 
 type Session = NonNullable<ReturnType<Sessions['get']>>;
 
@@ -29,13 +29,7 @@ export class SharedSessions extends Sessions {
   override get(token: string): Session | undefined {
     const own = super.get(token);
     if (own) return own;
-    const hash = hashKey(token);
-    const copy = this.copies.get(hash);
-    if (copy && copy.expiresAt <= this.clock()) {
-      this.copies.delete(hash);
-      return undefined;
-    }
-    return copy;
+    return liveEntry(this.copies, hashKey(token), this.clock());
   }
 
   override delete(token: string): void {
