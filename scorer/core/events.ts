@@ -80,50 +80,41 @@ export interface StageChanged {
   seq: number;
 }
 
-/** An offer or a survey decided for a customer (a holdout decision included: it is recorded, not sent). */
-export interface OfferDecided {
-  type: 'offer_decided';
+/** What every offer decision says, sent or held back: the offer, the customer and their standing, why and when. */
+export interface OfferDecisionFields {
   offerId: string;
   customerId: string;
   code: string;
   campaign: string;
   channel: OfferChannel;
   reason: string;
-  churnProbability: number;
   stage: string;
   tier: string;
   segment: string;
   branchId: string;
-  /** The branch travels with the trigger (a counter prompt, or an offer about a branch visit). */
-  forBranch: boolean;
   triggeredBy: string;
   at: number;
+  seq: number;
+}
+
+/** An offer or a survey decided for a customer (a holdout decision included: it is recorded, not sent). */
+export interface OfferDecided extends OfferDecisionFields {
+  type: 'offer_decided';
+  churnProbability: number;
+  /** The branch travels with the trigger (a counter prompt, or an offer about a branch visit). */
+  forBranch: boolean;
   expiresAt: number;
   holdout: boolean;
   expectedValue: number;
   cost: number;
   /** A survey's scale and question; absent for an offer. */
   survey?: { scale: string; question: string };
-  seq: number;
 }
 
 /** A decision the consent rules held back: nothing is sent. */
-export interface OfferHeld {
+export interface OfferHeld extends OfferDecisionFields {
   type: 'offer_held';
-  offerId: string;
-  customerId: string;
-  code: string;
-  campaign: string;
-  channel: OfferChannel;
-  reason: string;
   survey: boolean;
-  stage: string;
-  tier: string;
-  segment: string;
-  branchId: string;
-  triggeredBy: string;
-  at: number;
-  seq: number;
 }
 
 /** An open offer whose goal this event met (or a survey answered). */
