@@ -13,7 +13,6 @@ const LIMIT = 80;
 
 /** [file, name, lines]: the functions over LIMIT today (issue 20: split them, then lower or drop their entries). */
 const STILL_LONG: readonly (readonly [string, string, number])[] = [
-  ['scorer/core/features/engine.ts', 'featureValues', 127],
   ['scorer/core/offers/engine.ts', 'offersOnEvent', 97],
 ];
 

@@ -390,6 +390,104 @@ export function featuresJson(values: readonly number[]): string {
 /** Active days of the last 90, oldest first (scratch space: ≤ 90 entries, reused by every call). */
 const activeScratch: number[] = [];
 
+/** The sums of one pass over the tiers (see windowSums): scratch, overwritten by every call (no allocation per event). */
+const windowScratch = {
+  a7: 0, s7: 0, a30: 0, s30: 0, d30: 0, a90: 0, s90: 0, in90: 0, o90: 0, v90: 0, d90: 0, c90: 0, a365: 0, s365: 0, c365: 0, active30: 0,
+};
+
+/**
+ * One pass over the day tier, newest first: the 7/30/90/365-day sums and the active days of the last 90
+ * (into `active`, oldest first); then the week tier's share of the 365-day sums. Returns {@link windowScratch}.
+ */
+function windowSums(f: FeatureState, today: number, active: number[]): typeof windowScratch {
+  let a7 = 0, s7 = 0, a30 = 0, s30 = 0, d30 = 0;
+  let a90 = 0, s90 = 0, in90 = 0, o90 = 0, v90 = 0, d90 = 0, c90 = 0;
+  let a365 = 0, s365 = 0, c365 = 0;
+  active.length = 0;
+  let active30 = 0;
+  const b = f.days;
+  for (let o = b.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
+    const d = num(b, o + B_KEY);
+    if (d > today) continue;
+    const age = today - d;
+    if (age >= 365) break;
+    a365 += num(b, o + B_APPROVED); s365 += num(b, o + B_SPEND); c365 += num(b, o + B_COMPLAINTS);
+    if (age >= 90) continue;
+    a90 += num(b, o + B_APPROVED); s90 += num(b, o + B_SPEND); in90 += num(b, o + B_INFLOW); o90 += num(b, o + B_OUT_COUNT);
+    v90 += num(b, o + B_VISITS); d90 += num(b, o + B_DECLINES); c90 += num(b, o + B_COMPLAINTS);
+    if (num(b, o + B_VISITS) > 0) {
+      active.push(d);
+      if (age < 30) active30++;
+    }
+    if (age >= 30) continue;
+    a30 += num(b, o + B_APPROVED); s30 += num(b, o + B_SPEND); d30 += num(b, o + B_DECLINES);
+    if (age < 7) {
+      a7 += num(b, o + B_APPROVED); s7 += num(b, o + B_SPEND);
+    }
+  }
+  const w = f.weeks;
+  for (let o = w.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
+    const first = num(w, o + B_KEY) * 7;
+    if (first > today) continue;
+    if (today - first >= 365) break;
+    a365 += num(w, o + B_APPROVED); s365 += num(w, o + B_SPEND); c365 += num(w, o + B_COMPLAINTS);
+  }
+  active.reverse();
+  const out = windowScratch;
+  out.a7 = a7; out.s7 = s7; out.a30 = a30; out.s30 = s30; out.d30 = d30;
+  out.a90 = a90; out.s90 = s90; out.in90 = in90; out.o90 = o90; out.v90 = v90; out.d90 = d90; out.c90 = c90;
+  out.a365 = a365; out.s365 = s365; out.c365 = c365; out.active30 = active30;
+  return out;
+}
+
+/** The sticky products held or used (see stickyCounts): scratch, overwritten by every call. */
+const stickyScratch = { has: 0, used: 0, held: 0 };
+
+/**
+ * The sticky products: `has`, the bitmask of those the profile lists or the customer used in the last 90
+ * days; `used`, how many were used; `held`, how many either. Returns {@link stickyScratch}.
+ */
+function stickyCounts(f: FeatureState, products: readonly string[], now: number, cfg: FeatureConfig): typeof stickyScratch {
+  const held = heldMask(products, cfg);
+  const usedSince = now - 90 * DAY_MS;
+  let has = 0;
+  let stickyUsed = 0;
+  let stickyHeld = 0;
+  for (let i = 0; i < STICKY_PRODUCTS.length; i++) {
+    const usedAt = num(f.sticky, i);
+    const used = usedAt > 0 && usedAt > usedSince;
+    if (used) stickyUsed++;
+    if (used || (held & (1 << i)) !== 0) {
+      has |= 1 << i;
+      stickyHeld++;
+    }
+  }
+  stickyScratch.has = has;
+  stickyScratch.used = stickyUsed;
+  stickyScratch.held = stickyHeld;
+  return stickyScratch;
+}
+
+/** The survey answers of the last year (see surveySummary): scratch, overwritten by every call. */
+const surveyScratch = { low: 0, surveys: 0, last: 0.5 };
+
+/** Survey answers of the last 365 days, the dissatisfied ones of the last 90, and the latest (0.5 with none). Returns {@link surveyScratch}. */
+function surveySummary(f: FeatureState, now: number): typeof surveyScratch {
+  let lowScores = 0;
+  let surveys = 0;
+  let lastScore = 0.5;
+  for (const [t, score, low] of f.scores ?? []) {
+    if (t > now || now - t >= YEAR_MS) continue;
+    surveys++;
+    lastScore = score;
+    if (low && now - t < 90 * DAY_MS) lowScores++;
+  }
+  surveyScratch.low = lowScores;
+  surveyScratch.surveys = surveys;
+  surveyScratch.last = lastScore;
+  return surveyScratch;
+}
+
 /** Bitmask of the sticky products a profile's `products` list holds, per product-code config. */
 const heldCache = new WeakMap<readonly string[], WeakMap<FeatureConfig, number>>();
 function heldMask(products: readonly string[], cfg: FeatureConfig): number {
@@ -421,41 +519,8 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   const f = featureState(c);
   const now = Math.max(at, f.lastAt);
   const today = dayOf(now);
-  // One pass over the day tier, newest first: the 7/30/90/365-day sums and the active days of the last 90.
-  let a7 = 0, s7 = 0, a30 = 0, s30 = 0, d30 = 0;
-  let a90 = 0, s90 = 0, in90 = 0, o90 = 0, v90 = 0, d90 = 0, c90 = 0;
-  let a365 = 0, s365 = 0, c365 = 0;
   const active = activeScratch;
-  active.length = 0;
-  let active30 = 0;
-  const b = f.days;
-  for (let o = b.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
-    const d = num(b, o + B_KEY);
-    if (d > today) continue;
-    const age = today - d;
-    if (age >= 365) break;
-    a365 += num(b, o + B_APPROVED); s365 += num(b, o + B_SPEND); c365 += num(b, o + B_COMPLAINTS);
-    if (age >= 90) continue;
-    a90 += num(b, o + B_APPROVED); s90 += num(b, o + B_SPEND); in90 += num(b, o + B_INFLOW); o90 += num(b, o + B_OUT_COUNT);
-    v90 += num(b, o + B_VISITS); d90 += num(b, o + B_DECLINES); c90 += num(b, o + B_COMPLAINTS);
-    if (num(b, o + B_VISITS) > 0) {
-      active.push(d);
-      if (age < 30) active30++;
-    }
-    if (age >= 30) continue;
-    a30 += num(b, o + B_APPROVED); s30 += num(b, o + B_SPEND); d30 += num(b, o + B_DECLINES);
-    if (age < 7) {
-      a7 += num(b, o + B_APPROVED); s7 += num(b, o + B_SPEND);
-    }
-  }
-  const w = f.weeks;
-  for (let o = w.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
-    const first = num(w, o + B_KEY) * 7;
-    if (first > today) continue;
-    if (today - first >= 365) break;
-    a365 += num(w, o + B_APPROVED); s365 += num(w, o + B_SPEND); c365 += num(w, o + B_COMPLAINTS);
-  }
-  active.reverse();
+  const { a7, s7, a30, s30, d30, a90, s90, in90, o90, v90, d90, c90, a365, s365, c365, active30 } = windowSums(f, today, active);
 
   const openedRaw = c.profile?.opened_at;
   const opened = openedRaw ? openedCache.get(openedRaw) : NaN;
@@ -475,20 +540,7 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   let mixTotal = 0;
   for (const m of f.mix) mixTotal += m;
 
-  const held = heldMask(c.profile?.products ?? NO_PRODUCTS, cfg);
-  const usedSince = now - 90 * DAY_MS;
-  let has = 0;
-  let stickyUsed = 0;
-  let stickyHeld = 0;
-  for (let i = 0; i < STICKY_PRODUCTS.length; i++) {
-    const usedAt = num(f.sticky, i);
-    const used = usedAt > 0 && usedAt > usedSince;
-    if (used) stickyUsed++;
-    if (used || (held & (1 << i)) !== 0) {
-      has |= 1 << i;
-      stickyHeld++;
-    }
-  }
+  const { has, used: stickyUsed, held: stickyHeld } = stickyCounts(f, c.profile?.products ?? NO_PRODUCTS, now, cfg);
 
   const tierIndex = cfg.tiers.indexOf(c.loyalty.tier);
 
@@ -496,15 +548,7 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   const m = f.mix;
   let open = 0;
   for (const _ in f.complaints) open++;
-  let lowScores = 0;
-  let surveys = 0;
-  let lastScore = 0.5;
-  for (const [t, score, low] of f.scores ?? []) {
-    if (t > now || now - t >= YEAR_MS) continue;
-    surveys++;
-    lastScore = score;
-    if (low && now - t < 90 * DAY_MS) lowScores++;
-  }
+  const { low: lowScores, surveys, last: lastScore } = surveySummary(f, now);
   // One literal in catalogue order (CHANNELS and STICKY_PRODUCTS order; checked against the catalogue below).
   return [
     recency,
