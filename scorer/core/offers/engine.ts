@@ -179,77 +179,96 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
   const firedAt = ev.trigger === 'timer' ? ctx.watermark : now;
   const defs = offersByCode(cat);
 
-  // 1. windows closed before the watermark: non-responses.
-  if (s.open.some((o) => o.until < watermark)) {
-    const closed = s.open.filter((o) => o.until < watermark).sort((a, b) => a.until - b.until || (a.id < b.id ? -1 : 1));
-    s.open = s.open.filter((o) => o.until >= watermark);
-    for (const o of closed) {
-      if (o.survey !== undefined) continue;
-      s.ignored++;
-      const nr = cat.policy.nonResponse;
-      if (nr && s.ignored >= nr.after) {
-        s.suppressedUntil = Math.max(s.suppressedUntil, o.until + nr.suppressMs);
-        s.ignored = 0;
-      }
-    }
-  }
-
-  // 2. conversions (a timer is no behaviour of the customer's).
-  if (ev.trigger !== 'timer' && s.open.length > 0) {
-    const still: OpenOffer[] = [];
-    let answered = false;
-    const convert = (o: OpenOffer, goal: string, valueMinor: number, answer?: { score: number | null; scale: string }): void => {
-      emit.event({
-        type: 'offer_converted', conversionId: `${o.id}:conv`, offerId: o.id, customerId: c.id, campaign: o.campaign, code: o.code, channel: o.channel,
-        branchId: o.branch, holdout: o.holdout, goal, sourceId: ev.sourceId, offeredAt: o.at, at: now, valueMinor, seq: ctx.seq,
-        ...(answer ? { answer } : {}),
-      });
-    };
-    for (const o of s.open) {
-      const inWindow = o.at < now && now <= o.until;
-      if (o.survey !== undefined) {
-        const fb = ev.feedback;
-        if (!answered && inWindow && fb && answers(fb, o)) {
-          answered = true;
-          convert(o, defs.get(o.code)?.goal.id ?? 'survey_answered', 0, { score: fb.score ?? null, scale: o.survey });
-          continue;
-        }
-      } else {
-        const def = inWindow ? defs.get(o.code) : undefined;
-        if (def && goalMet(def, c, ev)) {
-          convert(o, def.goal.id, ev.tx && def.goal.kind === 'transaction' ? ev.tx.amount_minor : 0);
-          s.ignored = 0;
-          continue;
-        }
-      }
-      still.push(o);
-    }
-    s.open = still;
-  }
-
-  // 3. tier upgrades.
-  const rank = tierRank(c, ev.features, cat);
-  if (c.loyalty.tier !== s.tier) {
-    if (s.tier !== '' && rank > s.tierRank && s.tierRank > 0) s.tierUpAt = Math.max(now, s.tierUpAt);
-    s.tier = c.loyalty.tier;
-    s.tierRank = rank;
-  }
+  closeWindows(s, watermark, cat);
+  // A timer is no behaviour of the customer's: it converts nothing.
+  if (ev.trigger !== 'timer' && s.open.length > 0) convertOpen(c, s, ev, now, defs, emit);
+  trackTier(c, s, ev, cat, now);
 
   // Contacts no future decision can see any more (later decisions are at or after the watermark).
   if (s.contacts.some((k) => k.at < watermark - cat.horizonMs)) {
     s.contacts = s.contacts.filter((k) => k.at >= watermark - cat.horizonMs);
   }
 
-  // 4. decide.
   const late = ev.trigger !== 'profile' && ev.trigger !== 'timer' && ctx.at < watermark;
   if (late || now < s.suppressedUntil) return;
   // History (backfill) and anything as of its cut-over: nothing is offered for the past.
   if (ctx.historical || (state.cutover !== undefined && now <= state.cutover)) return;
+  decideBest(state, c, s, ev, cfg, now, firedAt, emit);
+}
+
+/** Step 1: the open offers whose windows closed before the watermark are non-responses (enough of them suppress contacts). */
+function closeWindows(s: OffersState, watermark: number, cat: OffersCatalogue): void {
+  if (!s.open.some((o) => o.until < watermark)) return;
+  const closed = s.open.filter((o) => o.until < watermark).sort((a, b) => a.until - b.until || (a.id < b.id ? -1 : 1));
+  s.open = s.open.filter((o) => o.until >= watermark);
+  for (const o of closed) {
+    if (o.survey !== undefined) continue;
+    s.ignored++;
+    const nr = cat.policy.nonResponse;
+    if (nr && s.ignored >= nr.after) {
+      s.suppressedUntil = Math.max(s.suppressedUntil, o.until + nr.suppressMs);
+      s.ignored = 0;
+    }
+  }
+}
+
+/** Step 2: the open offers whose goal this event meets convert (one survey answer at most); the rest stay open. */
+function convertOpen(c: CustomerState, s: OffersState, ev: OfferEvent, now: number, defs: ReadonlyMap<string, OfferDef>, emit: Emit): void {
+  const still: OpenOffer[] = [];
+  let answered = false;
+  for (const o of s.open) {
+    const inWindow = o.at < now && now <= o.until;
+    if (o.survey !== undefined) {
+      const fb = ev.feedback;
+      if (!answered && inWindow && fb && answers(fb, o)) {
+        answered = true;
+        emitConversion(c, o, ev, now, defs.get(o.code)?.goal.id ?? 'survey_answered', 0, emit, { score: fb.score ?? null, scale: o.survey });
+        continue;
+      }
+    } else {
+      const def = inWindow ? defs.get(o.code) : undefined;
+      if (def && goalMet(def, c, ev)) {
+        emitConversion(c, o, ev, now, def.goal.id, ev.tx && def.goal.kind === 'transaction' ? ev.tx.amount_minor : 0, emit);
+        s.ignored = 0;
+        continue;
+      }
+    }
+    still.push(o);
+  }
+  s.open = still;
+}
+
+function emitConversion(
+  c: CustomerState, o: OpenOffer, ev: OfferEvent, now: number, goal: string, valueMinor: number, emit: Emit, answer?: { score: number | null; scale: string },
+): void {
+  emit.event({
+    type: 'offer_converted', conversionId: `${o.id}:conv`, offerId: o.id, customerId: c.id, campaign: o.campaign, code: o.code, channel: o.channel,
+    branchId: o.branch, holdout: o.holdout, goal, sourceId: ev.sourceId, offeredAt: o.at, at: now, valueMinor, seq: ev.ctx.seq,
+    ...(answer ? { answer } : {}),
+  });
+}
+
+/** Step 3: a tier upgrade is remembered (for the tier_upgrade occasion) when the tier's rank rises. */
+function trackTier(c: CustomerState, s: OffersState, ev: OfferEvent, cat: OffersCatalogue, now: number): void {
+  const rank = tierRank(c, ev.features, cat);
+  if (c.loyalty.tier !== s.tier) {
+    if (s.tier !== '' && rank > s.tierRank && s.tierRank > 0) s.tierUpAt = Math.max(now, s.tierUpAt);
+    s.tier = c.loyalty.tier;
+    s.tierRank = rank;
+  }
+}
+
+type Ranked = { o: OfferDef; score: number; occasion: string | undefined };
+
+const byScore = (a: Ranked, b: Ranked): number => b.score - a.score || (a.o.code < b.o.code ? -1 : a.o.code > b.o.code ? 1 : 0);
+
+/** Step 4: ranks the eligible offers and the eligible surveys apart, and decides the best of each within their per-event limits. */
+function decideBest(state: PartitionState, c: CustomerState, s: OffersState, ev: OfferEvent, cfg: OffersConfig, now: number, firedAt: number, emit: Emit): void {
+  const cat = cfg.catalogue;
   const p = c.churn.p;
   const valueAtRisk = ev.value * p;
   // Contact policy: an open complaint holds back marketing (service recovery offers only).
   const hold = cat.policy.holdMarketingOnOpenComplaint && openComplaints(ev.features) > 0;
-  type Ranked = { o: OfferDef; score: number; occasion: string | undefined };
   const ranked: Ranked[] = [];
   const surveys: Ranked[] = [];
   for (const o of cat.offers) {
@@ -260,7 +279,6 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
     if (!eligible(o, c, ev, now, p, valueAtRisk)) continue;
     (o.survey ? surveys : ranked).push({ o, score: offerScore(o, p, valueAtRisk, cat.arbitration.floor), occasion });
   }
-  const byScore = (a: Ranked, b: Ranked): number => b.score - a.score || (a.o.code < b.o.code ? -1 : a.o.code > b.o.code ? 1 : 0);
   decideRanked(state, c, s, ranked.sort(byScore), cat.arbitration.maxPerEvent, cfg, ev, now, emit);
   decideRanked(state, c, s, surveys.sort(byScore), cat.arbitration.maxSurveysPerEvent, cfg, ev, now, emit);
 }
