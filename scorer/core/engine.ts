@@ -193,8 +193,9 @@ export class Engine {
   /** The loyalty config of a partition: the configured rules, then the reloads its stream carried. */
   private loyaltyFor(state: PartitionState): LoyaltyConfig {
     const reloads = state.rules;
-    if (!reloads?.length) return this.config.loyalty;
-    const key = `${state.partition}:${reloads.length}:${reloads[reloads.length - 1]!.fromSeq}`;
+    const latest = reloads?.at(-1);
+    if (!reloads || !latest) return this.config.loyalty;
+    const key = `${state.partition}:${reloads.length}:${latest.fromSeq}`;
     let cfg = this.reloaded.get(key);
     if (!cfg) {
       const entries = [...this.config.loyalty.timeline.entries];
@@ -230,8 +231,8 @@ export class Engine {
    */
   private runDeferred(state: PartitionState, c: CustomerState, beforeSeq: number, emit: Emit): void {
     const l = lifecycleState(c);
-    while (l.deferred.length > 0 && l.deferred[0]!.seq < beforeSeq) {
-      const d = l.deferred.shift()!;
+    for (let d = l.deferred[0]; d !== undefined && d.seq < beforeSeq; d = l.deferred[0]) {
+      l.deferred.shift();
       const tctx: Ctx = { seq: d.seq, partition: state.partition, at: d.at, watermark: d.watermark ?? d.at };
       const around = showAs(c, d.tier !== undefined ? { profile: d.profile, tier: d.tier } : { profile: c.profile, tier: c.loyalty.tier });
       try {

@@ -71,8 +71,8 @@ function creditIdOf(erased: Readonly<Record<string, string>>, id: string): strin
 
 function profileWith(erased: Readonly<Record<string, string>>, profile: StoredProfileV1 | undefined): StoredProfileV1 | undefined {
   const by = profile?.referred_by;
-  const erasureId = by === undefined ? undefined : erasureOf(erased, by);
-  return erasureId === undefined ? undefined : { ...profile!, referred_by: erasureId };
+  const erasureId = profile === undefined || by === undefined ? undefined : erasureOf(erased, by);
+  return profile === undefined || erasureId === undefined ? undefined : { ...profile, referred_by: erasureId };
 }
 
 /**

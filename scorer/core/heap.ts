@@ -1,3 +1,5 @@
+import { item } from './invariant.js';
+
 /**
  * A binary min-heap over a plain array (so it can live in checkpointed JSON state): `less` orders it,
  * and ties keep whatever order `less` gives them (make it total for deterministic output).
@@ -9,8 +11,11 @@ export function heapPush<T>(a: T[], x: T, less: (x: T, y: T) => boolean): void {
   let i = a.length - 1;
   while (i > 0) {
     const p = (i - 1) >> 1;
-    if (!less(a[i]!, a[p]!)) break;
-    [a[i], a[p]] = [a[p]!, a[i]!];
+    const child = item(a, i);
+    const parent = item(a, p);
+    if (!less(child, parent)) break;
+    a[i] = parent;
+    a[p] = child;
     i = p;
   }
 }
@@ -31,7 +36,7 @@ export function heapPop<T>(a: T[], less: (x: T, y: T) => boolean): T | undefined
  */
 export function heapRemoveWhere<T>(a: T[], drop: (x: T) => boolean, less: (x: T, y: T) => boolean): number {
   let kept = 0;
-  for (let i = 0; i < a.length; i++) if (!drop(a[i]!)) a[kept++] = a[i]!;
+  for (const x of a) if (!drop(x)) a[kept++] = x;
   const removed = a.length - kept;
   if (removed === 0) return 0;
   a.length = kept;
@@ -44,11 +49,26 @@ function siftDown<T>(a: T[], from: number, less: (x: T, y: T) => boolean): void 
   for (;;) {
     const l = 2 * i + 1;
     const r = l + 1;
+    const top = item(a, i);
     let m = i;
-    if (l < a.length && less(a[l]!, a[m]!)) m = l;
-    if (r < a.length && less(a[r]!, a[m]!)) m = r;
+    let least = top;
+    if (l < a.length) {
+      const left = item(a, l);
+      if (less(left, least)) {
+        m = l;
+        least = left;
+      }
+    }
+    if (r < a.length) {
+      const right = item(a, r);
+      if (less(right, least)) {
+        m = r;
+        least = right;
+      }
+    }
     if (m === i) break;
-    [a[i], a[m]] = [a[m]!, a[i]!];
+    a[i] = least;
+    a[m] = top;
     i = m;
   }
 }
@@ -61,12 +81,14 @@ function siftDown<T>(a: T[], from: number, less: (x: T, y: T) => boolean): void 
 export function heapPeekLeast<T>(a: readonly T[], k: number, within: (x: T) => boolean, less: (x: T, y: T) => boolean): T[] {
   const out: T[] = [];
   const frontier: number[] = [];
-  const byElement = (i: number, j: number): boolean => less(a[i]!, a[j]!);
+  const byElement = (i: number, j: number): boolean => less(item(a, i), item(a, j));
   if (a.length > 0) heapPush(frontier, 0, byElement);
   while (out.length < k) {
     const i = heapPop(frontier, byElement);
-    if (i === undefined || !within(a[i]!)) break;
-    out.push(a[i]!);
+    if (i === undefined) break;
+    const next = item(a, i);
+    if (!within(next)) break;
+    out.push(next);
     for (const child of [2 * i + 1, 2 * i + 2]) if (child < a.length) heapPush(frontier, child, byElement);
   }
   return out;

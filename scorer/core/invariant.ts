@@ -10,12 +10,32 @@ export class InvariantError extends Error {
   override readonly name = 'InvariantError';
 }
 
-/** `list[i]` of a number list whose layout says index `i` is there; throws {@link InvariantError} if not. */
-export function num(list: readonly number[], i: number): number {
-  return list[i] ?? missing(list, i);
+/** `list[i]` of a number list (or typed array) whose layout says index `i` is there; throws {@link InvariantError} if not. */
+export function num(list: ArrayLike<number>, i: number): number {
+  return list[i] ?? missing(list, i, 'number');
 }
 
-// Out of line, so that num() stays small enough to be inlined at every call site of a hot loop.
-function missing(list: readonly number[], i: number): never {
-  throw new InvariantError(`no number at index ${i} of a list of ${list.length}: the layout promises one`);
+/**
+ * `list[i]` of a list that holds no `undefined` (heap entries, lots in order) where index `i` is in range
+ * by construction; throws {@link InvariantError} if not.
+ */
+export function item<T>(list: ArrayLike<T>, i: number): T {
+  return list[i] ?? missing(list, i, 'element');
+}
+
+/**
+ * `record[key]` of a record that holds no `undefined`, where `key` is known to be its own (a `for…in`
+ * key, a checked `Object.hasOwn`); throws {@link InvariantError} if not.
+ */
+export function ownValue<T>(record: Readonly<Record<string, T>>, key: string): T {
+  return record[key] ?? missingKey(key);
+}
+
+function missingKey(key: string): never {
+  throw new InvariantError(`no value under ${JSON.stringify(key)}: the record promises one`);
+}
+
+// Out of line, so that num() and item() stay small enough to be inlined at every call site of a hot loop.
+function missing(list: ArrayLike<unknown>, i: number, what: string): never {
+  throw new InvariantError(`no ${what} at index ${i} of a list of ${list.length}: the layout promises one`);
 }

@@ -16,6 +16,7 @@
  * operation is O(1) amortised per event.
  */
 import { DAY_MS } from './types.js';
+import { item, num } from './invariant.js';
 
 export interface SeenIds {
   /** Layout version (3: hashed ids; 2 kept the ids themselves, converted on first touch). */
@@ -59,7 +60,7 @@ const laneA = (id: string): number => murmurLane(id, 0x9747b28c, 0xcc9e2d51, 0x1
 const laneB = (id: string): number => murmurLane(id, 0x3c6ef372, 0x85ebca77, 0xc2b2ae3d);
 const laneC = (id: string): number => murmurLane(id, 0xa54ff53a, 0x27d4eb2f, 0x165667b1);
 
-const char = (lane: number, shift: number): number => CODES[(lane >>> shift) & 63]!;
+const char = (lane: number, shift: number): number => num(CODES, (lane >>> shift) & 63);
 
 /** The 72-bit hash of a tx id as HASH_CHARS characters: 30 bits of two lanes and 12 of a third. */
 export function idHash(id: string): string {
@@ -103,8 +104,9 @@ function indexOf(s: SeenIds): Map<string, number> {
   let index = indexes.get(s);
   if (!index) {
     index = new Map();
-    for (let i = 0; i < s.days.length; i++) forEachHash(s.ids[i]!, (hash) => index!.set(hash, s.days[i]!));
-    indexes.set(s, index);
+    const built = index;
+    s.days.forEach((day, i) => forEachHash(item(s.ids, i), (hash) => built.set(hash, day)));
+    indexes.set(s, built);
   }
   return index;
 }
@@ -146,7 +148,7 @@ export function remember(s: SeenIds, id: string, at: number): void {
   if (index.has(hash)) return;
   const day = Math.floor(at / DAY_MS);
   let i = s.days.length - 1;
-  while (i >= 0 && s.days[i]! > day) i--;
+  while (i >= 0 && num(s.days, i) > day) i--;
   if (i >= 0 && s.days[i] === day) s.ids[i] += hash;
   else {
     s.days.splice(i + 1, 0, day);
@@ -158,10 +160,10 @@ export function remember(s: SeenIds, id: string, at: number): void {
 /** Drops every bucket whose day ends at or before `horizon` (event ms), and the oldest beyond MAX_SEEN_DAYS. */
 export function forgetBefore(s: SeenIds, horizon: number): void {
   let n = 0;
-  while (n < s.days.length && ((s.days[n]! + 1) * DAY_MS <= horizon || s.days.length - n > MAX_SEEN_DAYS)) n++;
+  while (n < s.days.length && ((num(s.days, n) + 1) * DAY_MS <= horizon || s.days.length - n > MAX_SEEN_DAYS)) n++;
   if (n === 0) return;
   const index = indexOf(s);
-  for (let i = 0; i < n; i++) forEachHash(s.ids[i]!, (hash) => index.delete(hash));
+  for (let i = 0; i < n; i++) forEachHash(item(s.ids, i), (hash) => index.delete(hash));
   s.days.splice(0, n);
   s.ids.splice(0, n);
 }

@@ -3,6 +3,8 @@
  * free of node:crypto (docs/ARCHITECTURE.md, issue 20). For short ids, not for bulk data.
  */
 
+import { num } from './invariant.js';
+
 const FIRST_PRIMES = 64;
 
 function primes(count: number): number[] {
@@ -36,13 +38,13 @@ function padded(text: string): DataView {
 function compress(hash: Uint32Array, view: DataView, offset: number, w: Uint32Array): void {
   for (let i = 0; i < 16; i++) w[i] = view.getUint32(offset + i * 4);
   for (let i = 16; i < 64; i++) {
-    const a = w[i - 15]!;
-    const b = w[i - 2]!;
-    w[i] = (w[i - 16]! + (rotr(a, 7) ^ rotr(a, 18) ^ (a >>> 3)) + w[i - 7]! + (rotr(b, 17) ^ rotr(b, 19) ^ (b >>> 10))) >>> 0;
+    const a = num(w, i - 15);
+    const b = num(w, i - 2);
+    w[i] = (num(w, i - 16) + (rotr(a, 7) ^ rotr(a, 18) ^ (a >>> 3)) + num(w, i - 7) + (rotr(b, 17) ^ rotr(b, 19) ^ (b >>> 10))) >>> 0;
   }
-  let [a, b, c, d, e, f, g, h] = hash as unknown as [number, number, number, number, number, number, number, number];
+  let a = num(hash, 0), b = num(hash, 1), c = num(hash, 2), d = num(hash, 3), e = num(hash, 4), f = num(hash, 5), g = num(hash, 6), h = num(hash, 7);
   for (let i = 0; i < 64; i++) {
-    const t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K[i]! + w[i]!) >>> 0;
+    const t1 = (h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + num(K, i) + num(w, i)) >>> 0;
     const t2 = ((rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c))) >>> 0;
     h = g;
     g = f;
@@ -54,7 +56,7 @@ function compress(hash: Uint32Array, view: DataView, offset: number, w: Uint32Ar
     a = (t1 + t2) >>> 0;
   }
   const next = [a, b, c, d, e, f, g, h];
-  for (let i = 0; i < 8; i++) hash[i] = (hash[i]! + next[i]!) >>> 0;
+  next.forEach((x, i) => (hash[i] = (num(hash, i) + x) >>> 0));
 }
 
 /** SHA-256 of `text` (UTF-8), 64 lower-case hex digits. */

@@ -6,6 +6,7 @@
 import type { CoreMessage } from '../../contracts/events.js';
 import type { CustomerSnapshot, DomainEvent } from './events.js';
 import { DAY_MS } from '../../config/schema/mod.js';
+import { item } from './invariant.js';
 
 /**
  * An opening balance from a bank's previous loyalty club (`vafa backfill`, club files): never on `TX`.
@@ -120,7 +121,7 @@ let isoNext = 0;
 
 /** RFC 3339 UTC with milliseconds (`Date.prototype.toISOString`), remembering the last few. */
 export function iso(ms: number): string {
-  for (let i = 0; i < ISO_SLOTS; i++) if (isoMs[i] === ms) return isoText[i]!;
+  for (let i = 0; i < ISO_SLOTS; i++) if (isoMs[i] === ms) return item(isoText, i);
   const text = formatIso(ms);
   isoMs[isoNext] = ms;
   isoText[isoNext] = text;
@@ -157,12 +158,12 @@ export function formatIso(ms: number): string {
   const second = Math.floor(rest / 1000);
   const parts = ISO_PARTS;
   parts[0] = YEAR_TEXT[year] ??= String(year);
-  parts[2] = PAD2[month]!;
-  parts[4] = PAD2[day]!;
-  parts[6] = PAD2[hour]!;
-  parts[8] = PAD2[minute]!;
-  parts[10] = PAD2[second]!;
-  parts[12] = PAD3[rest - second * 1000]!;
+  parts[2] = item(PAD2, month);
+  parts[4] = item(PAD2, day);
+  parts[6] = item(PAD2, hour);
+  parts[8] = item(PAD2, minute);
+  parts[10] = item(PAD2, second);
+  parts[12] = item(PAD3, rest - second * 1000);
   return parts.join('');
 }
 

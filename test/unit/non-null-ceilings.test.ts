@@ -22,8 +22,6 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'config/schema': 6,
   'ingest/iso8583': 35,
   'models': 74,
-  'scorer/core': 42,
-  'scorer/core/loyalty': 32,
   'scorer/runtime': 5,
   'scorer/runtime/backfill': 23,
   'scorer/runtime/model': 64,
@@ -33,16 +31,22 @@ const CEILINGS: Readonly<Record<string, number>> = {
 };
 
 /** folder → file → the lines of its non-null assertions. */
+/** The lines of the non-null assertions in a TypeScript text. */
+function assertionLines(file: string, text: string): number[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const lines: number[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isNonNullExpression(node)) lines.push(source.getLineAndCharacterOfPosition(node.getEnd()).line + 1);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return lines;
+}
+
 function assertionsByFolder(): Map<string, Map<string, number[]>> {
   const byFolder = new Map<string, Map<string, number[]>>();
   for (const file of sourceFiles()) {
-    const source = ts.createSourceFile(file, fs.readFileSync(path.join(ROOT, file), 'utf8'), ts.ScriptTarget.Latest, true);
-    const lines: number[] = [];
-    const visit = (node: ts.Node): void => {
-      if (ts.isNonNullExpression(node)) lines.push(source.getLineAndCharacterOfPosition(node.getEnd()).line + 1);
-      ts.forEachChild(node, visit);
-    };
-    visit(source);
+    const lines = assertionLines(file, fs.readFileSync(path.join(ROOT, file), 'utf8'));
     if (lines.length === 0) continue;
     const folder = path.posix.dirname(file);
     let files = byFolder.get(folder);
@@ -55,8 +59,8 @@ function assertionsByFolder(): Map<string, Map<string, number[]>> {
 describe('non-null assertions', () => {
   const found = assertionsByFolder();
 
-  it('are counted (the walk sees the files that have them)', () => {
-    expect(found.get('scorer/core')?.size ?? 0).toBeGreaterThan(0);
+  it('are counted (each assertion on its line; the walk sees the source files)', () => {
+    expect(assertionLines('x.ts', 'const a = list[0]!;\nconst b = (m.get(k)!).v! + c;\nconst d = e !== f;')).toEqual([1, 2, 2]);
     expect(sourceFiles()).toContain('scorer/core/features/engine.ts');
   });
 

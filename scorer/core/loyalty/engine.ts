@@ -30,7 +30,8 @@ import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay
 import { parseReferralCreditId, REFERRAL_RULE } from './referral.js';
 import { isMember } from './membership.js';
 import type { CompiledRule, Condition, LoyaltyRules, TierDef, TimelineEntry, LoyaltyConfig } from '../../../config/schema/mod.js';
-import type { EarnRecord, HeldAward, HeldEarning, LoyaltyState, Lot, RefundRecord } from './state.js';
+import type { EarlyRefund, EarnRecord, HeldAward, HeldEarning, LoyaltyState, Lot, RefundRecord } from './state.js';
+import { item, ownValue } from '../invariant.js';
 
 /** The rules version in force at a stream position (for `scored_transactions.rules_version`). */
 export function loyaltyVersionAt(cfg: LoyaltyConfig, seq: number): string {
@@ -166,7 +167,7 @@ export function loyaltyOnProfile(state: PartitionState, c: CustomerState, profil
   if (by !== undefined && by !== c.id && !L.referral?.done) L.referral = { by, opened: parseTime(profile.opened_at), done: false };
   if (L.held === undefined || !isMember(profile)) return withChange({ points: 0, status: 'none' }, placed);
   const before = L.balance;
-  const upgraded = grantHeld(state, c, profile, ctx, entry, emit);
+  const upgraded = grantHeld(state, c, profile, L.held, ctx, entry, emit);
   return withChange({ points: L.balance - before, status: 'credited', ...(upgraded ? { tierChange: upgraded } : {}) }, placed);
 }
 
@@ -251,7 +252,7 @@ interface Award {
 function evaluate(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, R: LoyaltyRules, tier: TierDef, cfg: LoyaltyConfig): Award[] {
   const L = c.loyalty;
   const branch = memberBranch(c);
-  const rules = branch !== '' && Object.hasOwn(R.branches, branch) ? R.branches[branch]! : R.bank;
+  const rules = branch !== '' && Object.hasOwn(R.branches, branch) ? ownValue(R.branches, branch) : R.bank;
   const day = bankDay(ctx.at, R.offsetMin);
   const periods: [string, number][] = [['d', day], ['w', bankWeek(day, R.weekStart)], ['m', bankMonth(ctx.at, R.offsetMin)]];
   const facts: Facts = {
@@ -272,9 +273,10 @@ function evaluate(state: PartitionState, c: CustomerState, tx: TransactionV1, ct
       pts = Math.min(pts, Math.max(0, cap - (own(L.caps, key) ?? 0)));
     });
     let campaign = '';
-    const camp = rule.when.campaign !== null ? R.campaigns[rule.when.campaign] : undefined;
-    if (camp && camp.budget !== null) {
-      campaign = rule.when.campaign!;
+    const campaignId = rule.when.campaign;
+    const camp = campaignId !== null ? R.campaigns[campaignId] : undefined;
+    if (camp && camp.budget !== null && campaignId !== null) {
+      campaign = campaignId;
       const key = budgetKey(campaign);
       pts = Math.min(pts, Math.max(0, budgetShare(camp.budget, ctx.partition, cfg.partitions) - (own(state.budgets, key) ?? 0)));
     }
@@ -393,7 +395,11 @@ function addLot(state: PartitionState, c: CustomerState, lot: Lot): void {
   if (lot.rem <= 0) return;
   const lots = L.lots;
   let i = lots.length;
-  while (i > 0 && (lots[i - 1]!.at > lot.at || (lots[i - 1]!.at === lot.at && lots[i - 1]!.seq > lot.seq))) i--;
+  while (i > 0) {
+    const before = item(lots, i - 1);
+    if (!(before.at > lot.at || (before.at === lot.at && before.seq > lot.seq))) break;
+    i--;
+  }
   lots.splice(i, 0, lot);
   if (L.expiryAt === undefined) {
     // A state from before one timer per customer: its lots' timers are in the heap; chain from here on.
@@ -460,7 +466,13 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
   }
   delete L.earned[orig];
   // Refunds of it took their share already; with the purchase gone, a later reversal of one gives nothing back.
-  if (rec.rp && L.refunds) for (const id in L.refunds) if (L.refunds[id]!.of === orig) L.refunds[id]!.pts = 0;
+  const refunds = rec.rp ? L.refunds : undefined;
+  if (refunds) {
+    for (const id in refunds) {
+      const rf = ownValue(refunds, id);
+      if (rf.of === orig) rf.pts = 0;
+    }
+  }
   const back = Math.max(0, rec.pts - (rec.x ?? 0) - (rec.rp ?? 0));
   takeBack(L, back, orig);
   release(state, L, rec);
@@ -520,7 +532,7 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
   }
   const back = R.currencies && !R.currencies.includes(tx.currency) ? 0 : unlinkedRefundPoints(c, tx, ctx, R);
   kept(back, month, entry.version, exp);
-  if (orig !== undefined && rec === undefined && origDay === undefined) L.refunds![tx.tx_id]!.early = { of: orig, amt: tx.amount_minor, seq: ctx.seq };
+  if (orig !== undefined && rec === undefined && origDay === undefined) ownValue(L.refunds ?? {}, tx.tx_id).early = { of: orig, amt: tx.amount_minor, seq: ctx.seq };
   if (back === 0) return { points: 0, status: 'none' };
   takeBack(L, back, undefined);
   L.months[month] = (own(L.months, String(month)) ?? 0) - back;
@@ -547,19 +559,20 @@ function refundShare(rec: EarnRecord, amount: number): { back: number; counted: 
  * put back first, so the transaction's own tier check sees what it would have seen had it come first;
  * {@link settleEarlyRefunds} then books them as linked. Waits that ran out are forgotten (they stay unlinked).
  */
-function earlyRefundsOf(L: LoyaltyState, txId: string, ctx: Ctx, R: LoyaltyRules): [string, RefundRecord][] {
+function earlyRefundsOf(L: LoyaltyState, txId: string, ctx: Ctx, R: LoyaltyRules): [string, RefundRecord, EarlyRefund][] {
   const refunds = L.refunds;
   if (refunds === undefined) return [];
   const horizon = ctx.watermark - R.reversals.pendingDays * DAY_MS;
   const recent = ctx.at >= ctx.watermark - R.reversals.windowDays * DAY_MS;
-  const out: [string, RefundRecord][] = [];
+  const out: [string, RefundRecord, EarlyRefund][] = [];
   for (const id in refunds) {
-    const rf = refunds[id]!;
-    if (rf.early?.of !== txId) continue;
+    const rf = ownValue(refunds, id);
+    const early = rf.early;
+    if (early?.of !== txId) continue;
     if (rf.rev === 1 || rf.at < horizon || !recent) delete rf.early;
-    else out.push([id, rf]);
+    else out.push([id, rf, early]);
   }
-  out.sort((a, b) => a[1].early!.seq - b[1].early!.seq);
+  out.sort((a, b) => a[2].seq - b[2].seq);
   for (const [, rf] of out) {
     const m = own(L.months, String(rf.m));
     if (m !== undefined) L.months[rf.m] = m + rf.pts;
@@ -574,19 +587,18 @@ function earlyRefundsOf(L: LoyaltyState, txId: string, ctx: Ctx, R: LoyaltyRules
  * `refund:settled`, id `refund:settled:tx:<refund>`, source the purchase; + when the refund took too
  * much). Its record becomes a linked refund's, so a reversal of it gives back the linked share.
  */
-function settleEarlyRefunds(state: PartitionState, c: CustomerState, tx: TransactionV1, early: [string, RefundRecord][], out: LoyaltyOutcome, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
+function settleEarlyRefunds(state: PartitionState, c: CustomerState, tx: TransactionV1, early: [string, RefundRecord, EarlyRefund][], out: LoyaltyOutcome, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
   let moved = 0;
-  const settledRefunds = early.map(([id, rf]) => ({ id, at: rf.at, amount: rf.early!.amt }));
-  for (const [id, rf] of early) moved += settleEarly(state, c, tx, id, rf, ctx, entry, emit);
+  const settledRefunds = early.map(([id, rf, waiting]) => ({ id, at: rf.at, amount: waiting.amt }));
+  for (const [id, rf, waiting] of early) moved += settleEarly(state, c, tx, id, rf, waiting.amt, ctx, entry, emit);
   const tierChange = upgrade(state, c, ctx, entry, emit);
   return { ...out, points: out.points + moved, settledRefunds, ...(tierChange && !out.tierChange ? { tierChange } : {}) };
 }
 
 /** Settles one refund that came before its purchase `tx`; returns the points it moved. */
-function settleEarly(state: PartitionState, c: CustomerState, tx: TransactionV1, id: string, rf: RefundRecord, ctx: Ctx, entry: TimelineEntry, emit: Emit): number {
+function settleEarly(state: PartitionState, c: CustomerState, tx: TransactionV1, id: string, rf: RefundRecord, amount: number, ctx: Ctx, entry: TimelineEntry, emit: Emit): number {
   const L = c.loyalty;
   const horizon = ctx.watermark - entry.rules.reversals.windowDays * DAY_MS;
-  const amount = rf.early!.amt;
   delete rf.early;
   const took = rf.pts;
   const rec = own(L.earned, tx.tx_id);
@@ -637,7 +649,7 @@ function restore(state: PartitionState, c: CustomerState, id: string, pts: numbe
 
 /** A refund's record leaves the reversal window: its id stays known as a refund's (see {@link LoyaltyState.pastRefunds}). */
 function forgetRefund(L: LoyaltyState, id: string, rf: RefundRecord): void {
-  delete L.refunds![id];
+  if (L.refunds) delete L.refunds[id];
   (L.pastRefunds ??= {})[idHash(id)] = Math.floor(rf.at / DAY_MS);
 }
 
@@ -688,7 +700,7 @@ function unrefund(state: PartitionState, c: CustomerState, tx: TransactionV1, id
 function unlinkedRefundPoints(c: CustomerState, tx: TransactionV1, ctx: Ctx, R: LoyaltyRules): number {
   const L = c.loyalty;
   const branch = memberBranch(c);
-  const rules = branch !== '' && Object.hasOwn(R.branches, branch) ? R.branches[branch]! : R.bank;
+  const rules = branch !== '' && Object.hasOwn(R.branches, branch) ? ownValue(R.branches, branch) : R.bank;
   const day = bankDay(ctx.at, R.offsetMin);
   const facts: Facts = {
     tx, at: ctx.at, day, minute: minuteOfDay(ctx.at, R.offsetMin), dow: dayOfWeek(day), tier: L.tier, segment: c.profile?.segment, rules: R,
@@ -782,8 +794,9 @@ function dropHeld(state: PartitionState, L: LoyaltyState, gone: (h: HeldEarning,
   const held = L.held;
   if (held === undefined) return;
   for (const id in held) {
-    if (!gone(held[id]!, id)) continue;
-    releaseUsage(state, L, held[id]!.awards);
+    const h = ownValue(held, id);
+    if (!gone(h, id)) continue;
+    releaseUsage(state, L, h.awards);
     delete held[id];
   }
   if (Object.keys(held).length === 0) delete L.held;
@@ -804,14 +817,17 @@ function withAmount(amt: number): { amt?: number } {
  * The customer joined: every pending earning whose window was still open when they joined (the
  * statement's own time) is granted, in stream order, the rest dropped. Returns the tier change it caused.
  */
-function grantHeld(state: PartitionState, c: CustomerState, profile: StoredProfileV1, ctx: Ctx, entry: TimelineEntry, emit: Emit): TierChange | undefined {
+function grantHeld(state: PartitionState, c: CustomerState, profile: StoredProfileV1, held: Record<string, HeldEarning>, ctx: Ctx, entry: TimelineEntry, emit: Emit): TierChange | undefined {
   const L = c.loyalty;
   const joined = profile.membership !== undefined ? parseTime(profile.membership.at) : ctx.watermark;
-  const held = L.held!;
-  const ids = Object.keys(held).sort((a, b) => held[a]!.seq - held[b]!.seq);
+  const ids = Object.keys(held).sort((a, b) => ownValue(held, a).seq - ownValue(held, b).seq);
   dropHeld(state, L, (h) => h.until < joined);
   delete L.held;
-  for (const id of ids) if (Object.hasOwn(held, id)) grant(state, c, id, held[id]!, Math.max(held[id]!.at, joined), ctx, emit);
+  for (const id of ids) {
+    if (!Object.hasOwn(held, id)) continue;
+    const h = ownValue(held, id);
+    grant(state, c, id, h, Math.max(h.at, joined), ctx, emit);
+  }
   return upgrade(state, c, ctx, entry, emit);
 }
 
@@ -842,10 +858,10 @@ function grant(state: PartitionState, c: CustomerState, id: string, h: HeldEarni
 /** The refunds of a held purchase (not voided), booked at its grant in their order as linked refunds (`refund:tx:<refund>`). */
 function refundsWhileHeld(c: CustomerState, purchase: string, rec: EarnRecord, h: HeldEarning, at: number, ctx: Ctx, emit: Emit): void {
   const L = c.loyalty;
-  const refunds = Object.entries(L.refunds ?? {}).filter(([, rf]) => rf.of === purchase && rf.rev !== 1 && rf.amt);
+  const refunds = Object.entries(L.refunds ?? {}).flatMap(([id, rf]) => (rf.of === purchase && rf.rev !== 1 && rf.amt ? [[id, rf, rf.amt] as const] : []));
   refunds.sort((a, b) => a[1].at - b[1].at || (a[0] < b[0] ? -1 : 1));
-  for (const [refundId, rf] of refunds) {
-    const { back } = refundShare(rec, rf.amt!);
+  for (const [refundId, rf, amount] of refunds) {
+    const { back } = refundShare(rec, amount);
     Object.assign(rf, { pts: back, ver: rec.ver, m: rec.m, exp: h.exp });
     if (back === 0) continue;
     takeBack(L, back, purchase);
@@ -859,7 +875,7 @@ function refundsWhileHeld(c: CustomerState, purchase: string, rec: EarnRecord, h
 // ---------------------------------------------------------------------------------------------------
 
 function tierDef(R: LoyaltyRules, id: string): TierDef {
-  return R.tiers.find((t) => t.id === id) ?? R.tiers[0]!;
+  return R.tiers.find((t) => t.id === id) ?? item(R.tiers, 0);
 }
 
 function tierIndex(R: LoyaltyRules, id: string): number {
@@ -873,7 +889,7 @@ function qualifyingPoints(L: LoyaltyState, fromMonth: number): number {
 }
 
 function qualifiedTier(R: LoyaltyRules, points: number): string {
-  let t = R.tiers[0]!;
+  let t = item(R.tiers, 0);
   for (const d of R.tiers) if (points >= d.min) t = d;
   return t.id;
 }
@@ -961,10 +977,13 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules, oldestSeenDa
   L.pruned = week;
   const reversalHorizon = watermark - R.reversals.windowDays * DAY_MS;
   const earned = L.earned;
-  for (const id in earned) if (earned[id]!.at < reversalHorizon) delete earned[id];
+  for (const id in earned) if (ownValue(earned, id).at < reversalHorizon) delete earned[id];
   const refunds = L.refunds;
   if (refunds !== undefined) {
-    for (const id in refunds) if (refunds[id]!.at < reversalHorizon) forgetRefund(L, id, refunds[id]!);
+    for (const id in refunds) {
+      const rf = ownValue(refunds, id);
+      if (rf.at < reversalHorizon) forgetRefund(L, id, rf);
+    }
     if (Object.keys(refunds).length === 0) delete L.refunds;
   }
   if (L.pastRefunds !== undefined && oldestSeenDay !== undefined) {
@@ -981,7 +1000,7 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules, oldestSeenDa
 
 /** Deletes the entries whose time is before `horizon` (in place, no copies of the keys). */
 function dropBefore(times: Record<string, number>, horizon: number): void {
-  for (const id in times) if (times[id]! < horizon) delete times[id];
+  for (const id in times) if (ownValue(times, id) < horizon) delete times[id];
 }
 
 /** Keeps the cap counters of the current and the previous period (`<rule>|<d|w|m><number>`). */
@@ -1006,9 +1025,8 @@ function pruneCaps(caps: Record<string, number>, watermark: number, R: LoyaltyRu
 function mergeLots(L: LoyaltyState, horizon: number): void {
   const lots = L.lots;
   let out = 0;
-  for (let i = 0; i < lots.length; i++) {
-    const l = lots[i]!;
-    const last = out > 0 ? lots[out - 1]! : undefined;
+  for (const l of lots) {
+    const last = out > 0 ? item(lots, out - 1) : undefined;
     if (last && l.at < horizon && last.at < horizon && last.exp === l.exp && last.tier === l.tier && last.ver === l.ver) {
       last.rem += l.rem;
       last.n = (last.n ?? 1) + (l.n ?? 1);
