@@ -254,6 +254,7 @@ export default tseslint.config(
     files: [
       'app/**/*.ts', 'config/*.ts', 'dashboards/**/*.ts', 'ingest/*.ts', 'platform/**/*.ts', 'sinks/**/*.ts',
       'scorer/core/**/*.ts',
+      'training/**/*.ts',
     ],
     rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
   },

@@ -2,6 +2,7 @@
  * Training sets: row-major float32 features, 0/1 labels and an event time per row, plus the
  * time-based split that keeps the newest period for evaluation (or a stratified random split).
  */
+import { f64, num, u8 } from '../scorer/core/mod.js';
 import { createRng } from './random.js';
 
 /** A labelled training set. Feature names come from the feature catalogue. */
@@ -16,20 +17,23 @@ export interface ChurnDataset {
   time: Float64Array;
 }
 
-/** Validates the shapes of a training set; labels must be 0 or 1 and both classes present. */
-export function checkTrainingSet(x: Float32Array, y: ArrayLike<number>, nFeatures: number, who: string): number {
+/** Validates the shapes of a training set; labels must be 0 or 1 and both classes present. Returns the labels, one per row. */
+export function checkTrainingSet(x: Float32Array, y: ArrayLike<number>, nFeatures: number, who: string): Uint8Array {
   if (!Number.isInteger(nFeatures) || nFeatures < 1) throw new RangeError(`${who}: nFeatures must be ≥ 1`);
   const n = y.length;
   if (x.length !== n * nFeatures) {
     throw new RangeError(`${who}: x holds ${x.length} values, expected ${n} rows × ${nFeatures} features = ${n * nFeatures}`);
   }
+  const labels = new Uint8Array(n);
   let pos = 0;
   for (let i = 0; i < n; i++) {
-    if (y[i] !== 0 && y[i] !== 1) throw new RangeError(`${who}: label of row ${i} is ${y[i]}, expected 0 or 1`);
-    pos += y[i]!;
+    const label = y[i];
+    if (label !== 0 && label !== 1) throw new RangeError(`${who}: label of row ${i} is ${label}, expected 0 or 1`);
+    labels[i] = label;
+    pos += label;
   }
   if (pos === 0 || pos === n) throw new RangeError(`${who}: the training set has only one class (${pos} positives of ${n})`);
-  return n;
+  return labels;
 }
 
 
@@ -39,11 +43,10 @@ export function selectRows(data: ChurnDataset, idx: ArrayLike<number>): ChurnDat
   const x = new Float32Array(idx.length * nf);
   const y = new Uint8Array(idx.length);
   const time = new Float64Array(idx.length);
-  for (let k = 0; k < idx.length; k++) {
-    const i = idx[k]!;
+  for (const [k, i] of Array.from(idx).entries()) {
     x.set(data.x.subarray(i * nf, (i + 1) * nf), k * nf);
-    y[k] = data.y[i]!;
-    time[k] = data.time[i]!;
+    y[k] = u8(data.y, i);
+    time[k] = f64(data.time, i);
   }
   return { features: data.features, x, y, time };
 }
@@ -69,7 +72,9 @@ function shuffledRowsOf(y: ArrayLike<number>, cls: number, rng: { next(): number
   for (let i = 0; i < y.length; i++) if (y[i] === cls) idx.push(i);
   for (let i = idx.length - 1; i > 0; i--) {
     const j = Math.floor(rng.next() * (i + 1));
-    [idx[i], idx[j]] = [idx[j]!, idx[i]!];
+    const a = num(idx, i);
+    idx[i] = num(idx, j);
+    idx[j] = a;
   }
   return idx;
 }
@@ -93,7 +98,7 @@ export function stratifiedSample(y: ArrayLike<number>, fraction: number, seed = 
   for (const cls of [0, 1]) {
     const idx = shuffledRowsOf(y, cls, rng);
     const take = Math.round(idx.length * fraction);
-    for (let q = 0; q < take; q++) pick[idx[q]!] = 1;
+    for (const row of idx.slice(0, take)) pick[row] = 1;
   }
   return pick;
 }
@@ -120,10 +125,10 @@ export function timeSplit(data: ChurnDataset, holdout: Holdout): { train: ChurnD
     } else {
       if (!(holdout.fraction > 0 && holdout.fraction < 1)) throw new RangeError(`holdout.fraction must be in (0, 1), got ${holdout.fraction}`);
       const sorted = Float64Array.from(data.time).sort();
-      cutoff = sorted[Math.min(n - 1, Math.floor(n * (1 - holdout.fraction)))]!;
+      cutoff = f64(sorted, Math.min(n - 1, Math.floor(n * (1 - holdout.fraction))));
     }
     const c = cutoff;
-    held = (i) => data.time[i]! >= c;
+    held = (i) => f64(data.time, i) >= c;
   }
   const train: number[] = [];
   const test: number[] = [];

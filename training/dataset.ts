@@ -14,7 +14,7 @@
  */
 import type { CustomerProfileV1, StoredProfileV1, TxMessage } from '../contracts/events.js';
 import { parseTxSubject, partitionOf } from '../contracts/subjects.js';
-import { Engine, featureVector, MODEL_FEATURE_NAMES, newPartitionState, type PartitionState, DAY_MS, Emit } from '../scorer/core/mod.js';
+import { Engine, featureVector, MODEL_FEATURE_NAMES, newPartitionState, type PartitionState, DAY_MS, Emit, at } from '../scorer/core/mod.js';
 import type { EngineConfig } from '../config/schema/mod.js';
 import { messagesOf } from '../sinks/mod.js';
 import type { ChurnDataset } from './data.js';
@@ -51,7 +51,11 @@ function eventTimeOf(ev: HistoryEvent): number {
 }
 
 function toMessage(ev: HistoryEvent): TxMessage {
-  if (ev.kind === 'redemption') return { kind: 'redemption', body: { ...ev.body, occurred_at: ev.body.occurred_at! } };
+  if (ev.kind === 'redemption') {
+    const occurredAt = ev.body.occurred_at;
+    if (!occurredAt) throw new Error(`history redemption ${JSON.stringify(ev.body).slice(0, 120)} has no occurred_at`);
+    return { kind: 'redemption', body: { ...ev.body, occurred_at: occurredAt } };
+  }
   return ev as TxMessage;
 }
 
@@ -74,8 +78,7 @@ export async function* historyMessages(profiles: AnyIterable<CustomerProfileV1>,
   for await (const ev of events) {
     const t = eventTimeOf(ev);
     if (Number.isNaN(first)) first = t;
-    for (; i < ps.length && ps[i]!.at <= t; i++) {
-      const x = ps[i]!;
+    for (let x = ps[i]; x !== undefined && x.at <= t; x = ps[++i]) {
       if (x.at < first || !waiting.has(x.p.customer_id)) continue; // on the book before the history: with their first event
       waiting.delete(x.p.customer_id);
       yield { kind: 'profile', body: x.p };
@@ -193,10 +196,10 @@ export async function buildChurnDataset(messages: AnyIterable<TxMessage>, truth:
   };
 
   for await (const msg of messages) {
-    const at = msg.kind === 'profile' ? Date.parse(msg.body.opened_at) : Date.parse(msg.body.occurred_at!);
+    const time = msg.kind === 'profile' ? Date.parse(msg.body.opened_at) : Date.parse(msg.body.occurred_at);
     if (msg.kind !== 'profile') {
-      if (next === 0) next = nextMonthStart(at + warmup - 1);
-      while (at >= next && (opts.lastObservation === undefined || next <= opts.lastObservation)) {
+      if (next === 0) next = nextMonthStart(time + warmup - 1);
+      while (time >= next && (opts.lastObservation === undefined || next <= opts.lastObservation)) {
         observe(next);
         next = nextMonthStart(next);
       }
@@ -205,16 +208,15 @@ export async function buildChurnDataset(messages: AnyIterable<TxMessage>, truth:
     // A referral credit the core publishes for the referrer's partition is applied right after, as the
     // running scorer and the backfill deliver it (through TX).
     const queue: { msg: TxMessage; partition: number }[] = [{ msg, partition: partitionOf(msg.body.customer_id, partitions) }];
-    while (queue.length) {
-      const next = queue.shift()!;
-      const state = states[next.partition]!;
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      const state = at(states, next.partition);
       const emit = new Emit();
       seq++;
       const pending = engine.apply(state, { seq, partition: next.partition, msg: next.msg }, emit);
       if (pending) engine.complete(state, pending, undefined, emit);
       opts.onEmit?.(emit, next.msg, next.partition);
       queue.push(...referralCredits(emit, partitions));
-      if (seq % 50_000 === 0) opts.onProgress?.({ events, at, rows: ys.length });
+      if (seq % 50_000 === 0) opts.onProgress?.({ events, at: time, rows: ys.length });
     }
   }
   opts.onProgress?.({ events, at: states.reduce((m, s) => Math.max(m, s.maxEventTime), 0), rows: ys.length });

@@ -10,6 +10,7 @@
  *
  * Deterministic: the same data, parameters and seed give the same model.
  */
+import { at, f32, f64, i32, num, u16, u32, u8 } from '../scorer/core/mod.js';
 import { checkTrainingSet } from './data.js';
 import { createRng, sampleIndices } from './random.js';
 
@@ -83,7 +84,7 @@ function binFeatures(x: Float32Array, n: number, nf: number, maxBins: number): B
   for (let f = 0; f < nf; f++) {
     const vals: number[] = [];
     for (let i = 0; i < n; i++) {
-      const v = x[i * nf + f]!;
+      const v = f32(x, i * nf + f);
       if (!Number.isNaN(v)) vals.push(v);
     }
     const sorted = Float32Array.from(vals).sort();
@@ -95,14 +96,14 @@ function binFeatures(x: Float32Array, n: number, nf: number, maxBins: number): B
     } else {
       e = [];
       for (let q = 1; q <= maxBins; q++) {
-        const v = sorted[Math.max(0, Math.floor((q * sorted.length) / maxBins) - 1)]!;
-        if (e.length === 0 || e[e.length - 1]! < v) e.push(v);
+        const v = f32(sorted, Math.max(0, Math.floor((q * sorted.length) / maxBins) - 1));
+        if (e.length === 0 || num(e, e.length - 1) < v) e.push(v);
       }
-      if (e[e.length - 1] !== unique[unique.length - 1]) e.push(unique[unique.length - 1]!);
+      if (e[e.length - 1] !== unique[unique.length - 1]) e.push(num(unique, unique.length - 1));
     }
     const fe = Float32Array.from(e);
     edges.push(fe);
-    for (let i = 0; i < n; i++) bins[f * n + i] = binOf(fe, x[i * nf + f]!);
+    for (let i = 0; i < n; i++) bins[f * n + i] = binOf(fe, f32(x, i * nf + f));
   }
   return { bins, edges };
 }
@@ -111,10 +112,10 @@ function binOf(edges: Float32Array, v: number): number {
   if (Number.isNaN(v)) return edges.length;
   let lo = 0;
   let hi = edges.length - 1;
-  if (edges.length === 0 || v > edges[hi]!) return edges.length;
+  if (edges.length === 0 || v > f32(edges, hi)) return edges.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (v <= edges[mid]!) hi = mid;
+    if (v <= f32(edges, mid)) hi = mid;
     else lo = mid + 1;
   }
   return lo;
@@ -136,29 +137,29 @@ interface GrowState {
 }
 
 function findSplit(s: GrowState, idx: Uint32Array, gSum: number, hSum: number): Split | undefined {
-  const { binned, n, nf, grad, hess, p } = s;
+  const { binned, n, grad, hess, p } = s;
   const parentScore = (gSum * gSum) / (hSum + p.l2);
   let best: Split | undefined;
-  for (let f = 0; f < nf; f++) {
-    const nb = binned.edges[f]!.length;
+  for (let f = 0; f < binned.edges.length; f++) {
+    const nb = at(binned.edges, f).length;
     if (nb === 0) continue;
     const hg = new Float64Array(nb + 1);
     const hh = new Float64Array(nb + 1);
     const hc = new Uint32Array(nb + 1);
     const base = f * n;
     for (const i of idx) {
-      const b = binned.bins[base + i]!;
-      hg[b]! += grad[i]!;
-      hh[b]! += hess[i]!;
-      hc[b]!++;
+      const b = u16(binned.bins, base + i);
+      hg[b] = f64(hg, b) + f64(grad, i);
+      hh[b] = f64(hh, b) + f64(hess, i);
+      hc[b] = u32(hc, b) + 1;
     }
     let gl = 0;
     let hl = 0;
     let cl = 0;
     for (let b = 0; b < nb; b++) {
-      gl += hg[b]!;
-      hl += hh[b]!;
-      cl += hc[b]!;
+      gl += f64(hg, b);
+      hl += f64(hh, b);
+      cl += u32(hc, b);
       const cr = idx.length - cl;
       if (cl < p.minSamplesLeaf) continue;
       if (cr < p.minSamplesLeaf) break;
@@ -177,8 +178,8 @@ function grow(s: GrowState, idx: Uint32Array, depth: number): number {
   let gSum = 0;
   let hSum = 0;
   for (const i of idx) {
-    gSum += grad[i]!;
-    hSum += hess[i]!;
+    gSum += f64(grad, i);
+    hSum += f64(hess, i);
   }
   const id = nodes.feature.length;
   nodes.feature.push(-1);
@@ -193,19 +194,19 @@ function grow(s: GrowState, idx: Uint32Array, depth: number): number {
   if (!split) return id;
   const base = split.feature * n;
   let nl = 0;
-  for (const i of idx) if (binned.bins[base + i]! <= split.bin) nl++;
+  for (const i of idx) if (u16(binned.bins, base + i) <= split.bin) nl++;
   const li = new Uint32Array(nl);
   const ri = new Uint32Array(idx.length - nl);
   let a = 0;
   let b = 0;
   for (const i of idx) {
-    if (binned.bins[base + i]! <= split.bin) li[a++] = i;
+    if (u16(binned.bins, base + i) <= split.bin) li[a++] = i;
     else ri[b++] = i;
   }
-  s.gainByFeature[split.feature]! += split.gain;
+  s.gainByFeature[split.feature] = f64(s.gainByFeature, split.feature) + split.gain;
   nodes.feature[id] = split.feature;
   nodes.bin[id] = split.bin;
-  nodes.threshold[id] = binned.edges[split.feature]![split.bin]!;
+  nodes.threshold[id] = f32(at(binned.edges, split.feature), split.bin);
   nodes.value[id] = 0;
   nodes.left[id] = grow(s, li, depth + 1);
   nodes.right[id] = grow(s, ri, depth + 1);
@@ -233,10 +234,11 @@ function checkParams(p: GbtParams): void {
 export function trainGbt(x: Float32Array, y: ArrayLike<number>, nFeatures: number, params: Partial<GbtParams> = {}): GbtModel {
   const p: GbtParams = { ...defaultGbtParams, ...params };
   checkParams(p);
-  const n = checkTrainingSet(x, y, nFeatures, 'gbt');
+  const labels = checkTrainingSet(x, y, nFeatures, 'gbt');
+  const n = labels.length;
   const binned = binFeatures(x, n, nFeatures, p.maxBins);
   let pos = 0;
-  for (let i = 0; i < n; i++) pos += y[i]!;
+  for (let i = 0; i < n; i++) pos += u8(labels, i);
   const baseScore = Math.log(pos / (n - pos));
   const margin = new Float64Array(n).fill(baseScore);
   const grad = new Float64Array(n);
@@ -248,8 +250,8 @@ export function trainGbt(x: Float32Array, y: ArrayLike<number>, nFeatures: numbe
   const gainByFeature = new Float64Array(nFeatures);
   for (let t = 0; t < p.nTrees; t++) {
     for (let i = 0; i < n; i++) {
-      const pr = sigmoid(margin[i]!);
-      grad[i] = pr - y[i]!;
+      const pr = sigmoid(f64(margin, i));
+      grad[i] = pr - u8(labels, i);
       hess[i] = Math.max(pr * (1 - pr), 1e-16);
     }
     const idx = take < n ? sampleIndices(n, take, rng) : all;
@@ -263,10 +265,10 @@ export function trainGbt(x: Float32Array, y: ArrayLike<number>, nFeatures: numbe
     trees.push(tree);
     for (let i = 0; i < n; i++) {
       let k = 0;
-      while (tree.feature[k]! >= 0) {
-        k = binned.bins[tree.feature[k]! * n + i]! <= nodes.bin[k]! ? tree.left[k]! : tree.right[k]!;
+      while (i32(tree.feature, k) >= 0) {
+        k = u16(binned.bins, i32(tree.feature, k) * n + i) <= num(nodes.bin, k) ? i32(tree.left, k) : i32(tree.right, k);
       }
-      margin[i]! += tree.value[k]!;
+      margin[i] = f64(margin, i) + f64(tree.value, k);
     }
   }
   return { kind: 'gbt', nFeatures, baseScore, trees, params: p, gainByFeature };
@@ -275,8 +277,8 @@ export function trainGbt(x: Float32Array, y: ArrayLike<number>, nFeatures: numbe
 /** The leaf a row reaches in a tree. */
 export function leafOf(tree: GbtTree, x: Float32Array, offset: number): number {
   let k = 0;
-  while (tree.feature[k]! >= 0) {
-    k = x[offset + tree.feature[k]!]! <= tree.threshold[k]! ? tree.left[k]! : tree.right[k]!;
+  while (i32(tree.feature, k) >= 0) {
+    k = f32(x, offset + i32(tree.feature, k)) <= f32(tree.threshold, k) ? i32(tree.left, k) : i32(tree.right, k);
   }
   return k;
 }
@@ -285,7 +287,7 @@ export function leafOf(tree: GbtTree, x: Float32Array, offset: number): number {
 export function gbtMargins(model: GbtModel, x: Float32Array, n = x.length / model.nFeatures): Float64Array {
   const out = new Float64Array(n).fill(model.baseScore);
   for (const tree of model.trees) {
-    for (let i = 0; i < n; i++) out[i]! += tree.value[leafOf(tree, x, i * model.nFeatures)]!;
+    for (let i = 0; i < n; i++) out[i] = f64(out, i) + f64(tree.value, leafOf(tree, x, i * model.nFeatures));
   }
   return out;
 }

@@ -8,6 +8,7 @@
  *   Σᵢ logloss(yᵢ, sigmoid(b + w·zᵢ)) + (l2 / 2)·‖w‖²     (the intercept b is not penalised)
  * which is scikit-learn's `LogisticRegression(C = 1 / l2)` on standardised data.
  */
+import { f32, f64, u8 } from '../scorer/core/mod.js';
 import { checkTrainingSet } from './data.js';
 
 /** Training parameters; every one has a default. */
@@ -47,27 +48,27 @@ export function solveSpd(a: Float64Array, b: Float64Array, d: number): Float64Ar
   const l = new Float64Array(d * d);
   for (let i = 0; i < d; i++) {
     for (let j = 0; j <= i; j++) {
-      let s = a[i * d + j]!;
-      for (let k = 0; k < j; k++) s -= l[i * d + k]! * l[j * d + k]!;
+      let s = f64(a, i * d + j);
+      for (let k = 0; k < j; k++) s -= f64(l, i * d + k) * f64(l, j * d + k);
       if (i === j) {
         if (!(s > 0)) throw new Error('logreg: Hessian is not positive definite (is l2 0 with separable data?)');
         l[i * d + i] = Math.sqrt(s);
       } else {
-        l[i * d + j] = s / l[j * d + j]!;
+        l[i * d + j] = s / f64(l, j * d + j);
       }
     }
   }
   const y = new Float64Array(d);
   for (let i = 0; i < d; i++) {
-    let s = b[i]!;
-    for (let k = 0; k < i; k++) s -= l[i * d + k]! * y[k]!;
-    y[i] = s / l[i * d + i]!;
+    let s = f64(b, i);
+    for (let k = 0; k < i; k++) s -= f64(l, i * d + k) * f64(y, k);
+    y[i] = s / f64(l, i * d + i);
   }
   const x = new Float64Array(d);
   for (let i = d - 1; i >= 0; i--) {
-    let s = y[i]!;
-    for (let k = i + 1; k < d; k++) s -= l[k * d + i]! * x[k]!;
-    x[i] = s / l[i * d + i]!;
+    let s = f64(y, i);
+    for (let k = i + 1; k < d; k++) s -= f64(l, k * d + i) * f64(x, k);
+    x[i] = s / f64(l, i * d + i);
   }
   return x;
 }
@@ -80,28 +81,28 @@ export function solveSpd(a: Float64Array, b: Float64Array, d: number): Float64Ar
 export function trainLogreg(x: Float32Array, y: ArrayLike<number>, nFeatures: number, params: Partial<LogregParams> = {}): LogregModel {
   const p: LogregParams = { ...defaultLogregParams, ...params };
   if (!(p.l2 >= 0)) throw new RangeError(`logreg: l2 must be ≥ 0, got ${p.l2}`);
-  const n = checkTrainingSet(x, y, nFeatures, 'logreg');
+  const labels = checkTrainingSet(x, y, nFeatures, 'logreg');
+  const n = labels.length;
   const nf = nFeatures;
   const { mean, std } = standardisation(x, n, nf);
   const d = nf + 1;
   const z = standardisedDesign(x, n, nf, mean, std);
   const theta = new Float64Array(d);
-  let pos = 0;
-  for (let i = 0; i < n; i++) pos += y[i]!;
+  const pos = labels.reduce((sum, label) => sum + label, 0);
   theta[nf] = Math.log(pos / (n - pos));
 
-  const objective = (t: Float64Array): number => penalisedLoss(z, y, t, n, nf, p.l2);
+  const objective = (t: Float64Array): number => penalisedLoss(z, labels, t, n, nf, p.l2);
 
   let iterations = 0;
   let current = objective(theta);
   for (; iterations < p.maxIter; iterations++) {
-    const { grad, hess } = newtonSystem(z, y, theta, n, nf, p.l2);
+    const { grad, hess } = newtonSystem(z, labels, theta, n, nf, p.l2);
     const step = solveSpd(hess, grad, d);
     let t = 1;
     let next = theta;
     let value = current;
     for (let tries = 0; tries < 40; tries++) {
-      const cand = theta.map((v, j) => v - t * step[j]!);
+      const cand = theta.map((v, j) => v - t * f64(step, j));
       value = objective(cand);
       if (value <= current) {
         next = cand;
@@ -110,7 +111,7 @@ export function trainLogreg(x: Float32Array, y: ArrayLike<number>, nFeatures: nu
       t /= 2;
     }
     let change = 0;
-    for (let j = 0; j < d; j++) change = Math.max(change, Math.abs(next[j]! - theta[j]!));
+    for (let j = 0; j < d; j++) change = Math.max(change, Math.abs(f64(next, j) - f64(theta, j)));
     theta.set(next);
     current = value;
     if (change < p.tol) {
@@ -119,7 +120,7 @@ export function trainLogreg(x: Float32Array, y: ArrayLike<number>, nFeatures: nu
     }
   }
   return {
-    kind: 'logreg', nFeatures: nf, mean, std, coef: theta.slice(0, nf), intercept: theta[nf]!, params: p, iterations,
+    kind: 'logreg', nFeatures: nf, mean, std, coef: theta.slice(0, nf), intercept: f64(theta, nf), params: p, iterations,
   };
 }
 
@@ -129,15 +130,15 @@ function standardisation(x: Float32Array, n: number, nf: number): { mean: Float6
   const std = new Float64Array(nf);
   for (let i = 0; i < n; i++) {
     for (let f = 0; f < nf; f++) {
-      const v = x[i * nf + f]!;
+      const v = f32(x, i * nf + f);
       if (Number.isNaN(v)) throw new RangeError(`logreg: row ${i}, feature ${f} is NaN; impute missing values before training`);
-      mean[f]! += v;
+      mean[f] = f64(mean, f) + v;
     }
   }
-  for (let f = 0; f < nf; f++) mean[f]! /= n;
-  for (let i = 0; i < n; i++) for (let f = 0; f < nf; f++) std[f]! += (x[i * nf + f]! - mean[f]!) ** 2;
+  for (let f = 0; f < nf; f++) mean[f] = f64(mean, f) / n;
+  for (let i = 0; i < n; i++) for (let f = 0; f < nf; f++) std[f] = f64(std, f) + ((f32(x, i * nf + f) - f64(mean, f)) ** 2);
   for (let f = 0; f < nf; f++) {
-    const s = Math.sqrt(std[f]! / n);
+    const s = Math.sqrt(f64(std, f) / n);
     std[f] = s > 1e-12 ? s : 1;
   }
   return { mean, std };
@@ -148,47 +149,47 @@ function standardisedDesign(x: Float32Array, n: number, nf: number, mean: Float6
   const d = nf + 1;
   const z = new Float64Array(n * d);
   for (let i = 0; i < n; i++) {
-    for (let f = 0; f < nf; f++) z[i * d + f] = (x[i * nf + f]! - mean[f]!) / std[f]!;
+    for (let f = 0; f < nf; f++) z[i * d + f] = (f32(x, i * nf + f) - f64(mean, f)) / f64(std, f);
     z[i * d + nf] = 1;
   }
   return z;
 }
 
 /** Log loss of the coefficients `t` plus the L2 penalty on all but the intercept. */
-function penalisedLoss(z: Float64Array, y: ArrayLike<number>, t: Float64Array, n: number, nf: number, l2: number): number {
+function penalisedLoss(z: Float64Array, labels: Uint8Array, t: Float64Array, n: number, nf: number, l2: number): number {
   const d = nf + 1;
   let loss = 0;
   for (let i = 0; i < n; i++) {
     let m = 0;
-    for (let j = 0; j < d; j++) m += z[i * d + j]! * t[j]!;
-    loss += softplus(m) - y[i]! * m;
+    for (let j = 0; j < d; j++) m += f64(z, i * d + j) * f64(t, j);
+    loss += softplus(m) - u8(labels, i) * m;
   }
   let pen = 0;
-  for (let j = 0; j < nf; j++) pen += t[j]! * t[j]!;
+  for (let j = 0; j < nf; j++) pen += f64(t, j) * f64(t, j);
   return loss + 0.5 * l2 * pen;
 }
 
 /** Gradient and Hessian of the penalised loss at `theta` (the Hessian full, symmetric, `d × d`). */
-function newtonSystem(z: Float64Array, y: ArrayLike<number>, theta: Float64Array, n: number, nf: number, l2: number): { grad: Float64Array; hess: Float64Array } {
+function newtonSystem(z: Float64Array, labels: Uint8Array, theta: Float64Array, n: number, nf: number, l2: number): { grad: Float64Array; hess: Float64Array } {
   const d = nf + 1;
   const grad = new Float64Array(d);
   const hess = new Float64Array(d * d);
   for (let i = 0; i < n; i++) {
     let m = 0;
-    for (let j = 0; j < d; j++) m += z[i * d + j]! * theta[j]!;
+    for (let j = 0; j < d; j++) m += f64(z, i * d + j) * f64(theta, j);
     const pr = sigmoid(m);
-    const r = pr - y[i]!;
+    const r = pr - u8(labels, i);
     const w = Math.max(pr * (1 - pr), 1e-12);
     for (let j = 0; j < d; j++) {
-      const zj = z[i * d + j]!;
-      grad[j]! += r * zj;
-      for (let k = 0; k <= j; k++) hess[j * d + k]! += w * zj * z[i * d + k]!;
+      const zj = f64(z, i * d + j);
+      grad[j] = f64(grad, j) + (r * zj);
+      for (let k = 0; k <= j; k++) hess[j * d + k] = f64(hess, j * d + k) + (w * zj * f64(z, i * d + k));
     }
   }
-  for (let j = 0; j < d; j++) for (let k = 0; k < j; k++) hess[k * d + j] = hess[j * d + k]!;
+  for (let j = 0; j < d; j++) for (let k = 0; k < j; k++) hess[k * d + j] = f64(hess, j * d + k);
   for (let j = 0; j < nf; j++) {
-    grad[j]! += l2 * theta[j]!;
-    hess[j * d + j]! += l2;
+    grad[j] = f64(grad, j) + (l2 * f64(theta, j));
+    hess[j * d + j] = f64(hess, j * d + j) + l2;
   }
   return { grad, hess };
 }
@@ -199,7 +200,7 @@ export function logregMargins(model: LogregModel, x: Float32Array, n = x.length 
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let m = model.intercept;
-    for (let f = 0; f < nf; f++) m += (model.coef[f]! * (x[i * nf + f]! - model.mean[f]!)) / model.std[f]!;
+    for (let f = 0; f < nf; f++) m += (f64(model.coef, f) * (f32(x, i * nf + f) - f64(model.mean, f))) / f64(model.std, f);
     out[i] = m;
   }
   return out;

@@ -3,14 +3,24 @@
  * probabilities of the positive class.
  */
 
-function check(y: ArrayLike<number>, p: ArrayLike<number>): number {
-  if (y.length !== p.length) throw new RangeError(`metrics: ${y.length} labels but ${p.length} predictions`);
-  return y.length;
+import { f64 } from '../scorer/core/mod.js';
+
+/** Labels and predictions, one per row, as arrays of the same length. */
+interface Columns {
+  ys: Float64Array;
+  ps: Float64Array;
 }
 
-/** Row indices ordered by ascending prediction; equal predictions keep row order. */
-function orderBy(p: ArrayLike<number>): Uint32Array {
-  return Uint32Array.from({ length: p.length }, (_, i) => i).sort((a, b) => p[a]! - p[b]! || a - b);
+function columns(y: ArrayLike<number>, p: ArrayLike<number>): Columns {
+  if (y.length !== p.length) throw new RangeError(`metrics: ${y.length} labels but ${p.length} predictions`);
+  return { ys: Float64Array.from(y), ps: Float64Array.from(p) };
+}
+
+/** The rows in ascending order of prediction; equal predictions keep row order. */
+function ordered(y: ArrayLike<number>, p: ArrayLike<number>): Columns {
+  const { ys, ps } = columns(y, p);
+  const order = Uint32Array.from({ length: ps.length }, (_, i) => i).sort((a, b) => f64(ps, a) - f64(ps, b) || a - b);
+  return { ys: Float64Array.from(order, (i) => f64(ys, i)), ps: Float64Array.from(order, (i) => f64(ps, i)) };
 }
 
 /**
@@ -18,16 +28,16 @@ function orderBy(p: ArrayLike<number>): Uint32Array {
  * ties counted as one half (Mann–Whitney U with mid-ranks). NaN when a class is absent.
  */
 export function rocAuc(y: ArrayLike<number>, p: ArrayLike<number>): number {
-  const n = check(y, p);
-  const order = orderBy(p);
+  const { ys, ps } = ordered(y, p);
+  const n = ys.length;
   let pos = 0;
   let rankSum = 0;
   for (let start = 0; start < n;) {
     let end = start;
-    while (end + 1 < n && p[order[end + 1]!] === p[order[start]!]) end++;
+    while (end + 1 < n && ps[end + 1] === ps[start]) end++;
     const midRank = (start + end) / 2 + 1;
     for (let k = start; k <= end; k++) {
-      if (y[order[k]!] === 1) {
+      if (ys[k] === 1) {
         pos++;
         rankSum += midRank;
       }
@@ -44,22 +54,24 @@ export function rocAuc(y: ArrayLike<number>, p: ArrayLike<number>): number {
  * with the last one taken count in proportion, i.e. the expected precision under a random tie-break.
  */
 export function precisionAtTop(y: ArrayLike<number>, p: ArrayLike<number>, fraction = 0.1): number {
-  const n = check(y, p);
+  const { ys, ps } = columns(y, p);
+  const n = ys.length;
   if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`metrics: fraction must be in (0, 1], got ${fraction}`);
   if (n === 0) return NaN;
   const k = Math.ceil(fraction * n);
-  const cut = p[orderBy(p)[n - k]!]!;
+  const cut = f64(ordered(ys, ps).ps, n - k);
   let above = 0;
   let hitsAbove = 0;
   let tied = 0;
   let hitsTied = 0;
   for (let i = 0; i < n; i++) {
-    if (p[i]! > cut) {
+    const pi = f64(ps, i);
+    if (pi > cut) {
       above++;
-      hitsAbove += y[i]!;
-    } else if (p[i] === cut) {
+      hitsAbove += f64(ys, i);
+    } else if (pi === cut) {
       tied++;
-      hitsTied += y[i]!;
+      hitsTied += f64(ys, i);
     }
   }
   return (hitsAbove + ((k - above) / tied) * hitsTied) / k;
@@ -82,8 +94,8 @@ export interface CalibrationBin {
  * (deciles by default); each bin compares the mean prediction with the observed positive rate.
  */
 export function calibrationTable(y: ArrayLike<number>, p: ArrayLike<number>, bins = 10): CalibrationBin[] {
-  const n = check(y, p);
-  const order = orderBy(p);
+  const { ys, ps } = ordered(y, p);
+  const n = ys.length;
   const out: CalibrationBin[] = [];
   for (let b = 0; b < bins; b++) {
     const lo = Math.floor((b * n) / bins);
@@ -92,11 +104,11 @@ export function calibrationTable(y: ArrayLike<number>, p: ArrayLike<number>, bin
     let sumP = 0;
     let sumY = 0;
     for (let k = lo; k < hi; k++) {
-      sumP += p[order[k]!]!;
-      sumY += y[order[k]!]!;
+      sumP += f64(ps, k);
+      sumY += f64(ys, k);
     }
     out.push({
-      bin: b, count: hi - lo, minPredicted: p[order[lo]!]!, maxPredicted: p[order[hi - 1]!]!,
+      bin: b, count: hi - lo, minPredicted: f64(ps, lo), maxPredicted: f64(ps, hi - 1),
       meanPredicted: sumP / (hi - lo), observedRate: sumY / (hi - lo),
     });
   }
@@ -116,19 +128,21 @@ export function calibrationError(table: readonly CalibrationBin[]): number {
 
 /** Brier score: the mean squared difference between prediction and label. */
 export function brierScore(y: ArrayLike<number>, p: ArrayLike<number>): number {
-  const n = check(y, p);
+  const { ys, ps } = columns(y, p);
+  const n = ys.length;
   let s = 0;
-  for (let i = 0; i < n; i++) s += (p[i]! - y[i]!) ** 2;
+  for (let i = 0; i < n; i++) s += (f64(ps, i) - f64(ys, i)) ** 2;
   return n === 0 ? NaN : s / n;
 }
 
 /** Mean log loss, with predictions clipped to [1e-15, 1 − 1e-15]. */
 export function logLoss(y: ArrayLike<number>, p: ArrayLike<number>): number {
-  const n = check(y, p);
+  const { ys, ps } = columns(y, p);
+  const n = ys.length;
   let s = 0;
   for (let i = 0; i < n; i++) {
-    const q = Math.min(1 - 1e-15, Math.max(1e-15, p[i]!));
-    s -= y[i] === 1 ? Math.log(q) : Math.log(1 - q);
+    const q = Math.min(1 - 1e-15, Math.max(1e-15, f64(ps, i)));
+    s -= ys[i] === 1 ? Math.log(q) : Math.log(1 - q);
   }
   return n === 0 ? NaN : s / n;
 }
@@ -150,9 +164,10 @@ export interface MetricsSummary {
 
 /** Computes {@link MetricsSummary} for labels and predictions. */
 export function evaluate(y: ArrayLike<number>, p: ArrayLike<number>): MetricsSummary {
-  const n = check(y, p);
+  const { ys } = columns(y, p);
+  const n = ys.length;
   let positives = 0;
-  for (let i = 0; i < n; i++) positives += y[i]!;
+  for (const label of ys) positives += label;
   const baseRate = positives / n;
   const calibration = calibrationTable(y, p);
   const precision = precisionAtTop(y, p, 0.1);

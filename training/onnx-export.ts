@@ -12,6 +12,7 @@
  * metadata (version, feature names, algorithm, parameters, metrics) goes into `metadata_props`
  * under `vafa.*` keys.
  */
+import { f32, f64, i32 } from '../scorer/core/mod.js';
 import type { GbtModel } from './gbt.js';
 import type { LogregModel } from './logreg.js';
 import {
@@ -154,8 +155,8 @@ export function exportLogreg(model: LogregModel, opts: LogregExportOptions): Exp
     nodes.push(node('Sub', [x, 'mean'], ['centered']), node('Div', ['centered', 'std'], ['standardized']));
     x = 'standardized';
   } else if (scaling === 'fold') {
-    weights = weights.map((w, j) => w / model.std[j]!);
-    bias = model.intercept - weights.reduce((s, w, j) => s + w * model.mean[j]!, 0);
+    weights = weights.map((w, j) => w / f64(model.std, j));
+    bias = model.intercept - weights.reduce((s, w, j) => s + w * f64(model.mean, j), 0);
   }
   initializers.push(floatTensor('coef', [nf, 1], weights), floatTensor('intercept', [1], [bias]));
   nodes.push(node('MatMul', [x, 'coef'], ['linear']), node('Add', ['linear', 'intercept'], ['margin']));
@@ -172,7 +173,7 @@ export function exportLogreg(model: LogregModel, opts: LogregExportOptions): Exp
   }));
   return {
     bytes, input: { name: inputName, shape: [N, nf] }, output: out.output, labelOutput: out.label,
-    ...(scaling === 'manifest' ? { scales: Array.from(model.mean, (mean, j) => ({ mean, std: model.std[j]! })) } : {}),
+    ...(scaling === 'manifest' ? { scales: Array.from(model.mean, (mean, j) => ({ mean, std: f64(model.std, j) })) } : {}),
   };
 }
 
@@ -196,20 +197,20 @@ function flatten(model: GbtModel): FlatTrees {
     leafTree: [], leafNode: [], leafWeight: [],
   };
   model.trees.forEach((tree, t) => {
-    for (let k = 0; k < tree.feature.length; k++) {
-      const leaf = tree.feature[k]! < 0;
+    for (const [k, feature] of tree.feature.entries()) {
+      const leaf = feature < 0;
       f.treeIds.push(t);
       f.nodeIds.push(k);
-      f.featureIds.push(leaf ? 0 : tree.feature[k]!);
+      f.featureIds.push(leaf ? 0 : feature);
       f.modes.push(leaf ? 'LEAF' : 'BRANCH_LEQ');
-      f.values.push(leaf ? 0 : tree.threshold[k]!);
-      f.trueIds.push(leaf ? 0 : tree.left[k]!);
-      f.falseIds.push(leaf ? 0 : tree.right[k]!);
-      f.hitRates.push(tree.count[k]!);
+      f.values.push(leaf ? 0 : f32(tree.threshold, k));
+      f.trueIds.push(leaf ? 0 : i32(tree.left, k));
+      f.falseIds.push(leaf ? 0 : i32(tree.right, k));
+      f.hitRates.push(f64(tree.count, k));
       if (leaf) {
         f.leafTree.push(t);
         f.leafNode.push(k);
-        f.leafWeight.push(tree.value[k]!);
+        f.leafWeight.push(f64(tree.value, k));
       }
     }
   });

@@ -14,6 +14,7 @@
  * input columns as the scorer feeds them (after the manifest's mapping, before its scaling). A missing
  * value (NaN) takes the branch the model sends it to (the right, "false" branch).
  */
+import { at, f64, i32, num } from '../scorer/core/mod.js';
 import type { GbtModel } from './gbt.js';
 import type { LogregModel } from './logreg.js';
 
@@ -76,11 +77,11 @@ export function explainerOf(model: GbtModel | LogregModel, features: readonly st
 export function expectedValues(t: ExplainTree): Float64Array {
   const e = new Float64Array(t.feature.length);
   const visit = (k: number): number => {
-    if (t.feature[k]! < 0) return (e[k] = t.value[k]!);
-    const l = visit(t.left[k]!);
-    const r = visit(t.right[k]!);
-    const cl = t.cover[t.left[k]!]!;
-    const cr = t.cover[t.right[k]!]!;
+    if (num(t.feature, k) < 0) return (e[k] = num(t.value, k));
+    const l = visit(num(t.left, k));
+    const r = visit(num(t.right, k));
+    const cl = num(t.cover, num(t.left, k));
+    const cr = num(t.cover, num(t.right, k));
     return (e[k] = cl + cr > 0 ? (cl * l + cr * r) / (cl + cr) : (l + r) / 2);
   };
   visit(0);
@@ -97,13 +98,13 @@ function expectedOf(t: ExplainTree): Float64Array {
 const goesLeft = (x: number, threshold: number): boolean => x <= threshold; // NaN: false → right
 
 /** Path attribution of one tree, added into `phi`. */
-function pathContrib(t: ExplainTree, x: ArrayLike<number>, phi: Float64Array): void {
+function pathContrib(t: ExplainTree, x: Float64Array, phi: Float64Array): void {
   const e = expectedOf(t);
   let k = 0;
-  while (t.feature[k]! >= 0) {
-    const f = t.feature[k]!;
-    const next = goesLeft(x[f]!, t.threshold[k]!) ? t.left[k]! : t.right[k]!;
-    phi[f]! += e[next]! - e[k]!;
+  while (num(t.feature, k) >= 0) {
+    const f = num(t.feature, k);
+    const next = goesLeft(f64(x, f), num(t.threshold, k)) ? num(t.left, k) : num(t.right, k);
+    phi[f] = f64(phi, f) + (f64(e, next) - f64(e, k));
     k = next;
   }
 }
@@ -132,95 +133,96 @@ function extendPath(s: ShapScratch, p: number, depth: number, zero: number, one:
   s.one[p + depth] = one;
   s.pw[p + depth] = depth === 0 ? 1 : 0;
   for (let i = depth - 1; i >= 0; i--) {
-    s.pw[p + i + 1]! += (one * s.pw[p + i]! * (i + 1)) / (depth + 1);
-    s.pw[p + i] = (zero * s.pw[p + i]! * (depth - i)) / (depth + 1);
+    s.pw[p + i + 1] = f64(s.pw, p + i + 1) + (one * f64(s.pw, p + i) * (i + 1)) / (depth + 1);
+    s.pw[p + i] = (zero * f64(s.pw, p + i) * (depth - i)) / (depth + 1);
   }
 }
 
 function unwindPath(s: ShapScratch, p: number, depth: number, index: number): void {
-  const one = s.one[p + index]!;
-  const zero = s.zero[p + index]!;
-  let next = s.pw[p + depth]!;
+  const one = f64(s.one, p + index);
+  const zero = f64(s.zero, p + index);
+  let next = f64(s.pw, p + depth);
   for (let i = depth - 1; i >= 0; i--) {
     if (one !== 0) {
-      const t = s.pw[p + i]!;
+      const t = f64(s.pw, p + i);
       s.pw[p + i] = (next * (depth + 1)) / ((i + 1) * one);
-      next = t - (s.pw[p + i]! * zero * (depth - i)) / (depth + 1);
+      next = t - (f64(s.pw, p + i) * zero * (depth - i)) / (depth + 1);
     } else {
-      s.pw[p + i] = (s.pw[p + i]! * (depth + 1)) / (zero * (depth - i));
+      s.pw[p + i] = (f64(s.pw, p + i) * (depth + 1)) / (zero * (depth - i));
     }
   }
   for (let i = index; i < depth; i++) {
-    s.feat[p + i] = s.feat[p + i + 1]!;
-    s.zero[p + i] = s.zero[p + i + 1]!;
-    s.one[p + i] = s.one[p + i + 1]!;
+    s.feat[p + i] = i32(s.feat, p + i + 1);
+    s.zero[p + i] = f64(s.zero, p + i + 1);
+    s.one[p + i] = f64(s.one, p + i + 1);
   }
 }
 
 function unwoundSum(s: ShapScratch, p: number, depth: number, index: number): number {
-  const one = s.one[p + index]!;
-  const zero = s.zero[p + index]!;
-  let next = s.pw[p + depth]!;
+  const one = f64(s.one, p + index);
+  const zero = f64(s.zero, p + index);
+  let next = f64(s.pw, p + depth);
   let total = 0;
   for (let i = depth - 1; i >= 0; i--) {
     if (one !== 0) {
       const t = (next * (depth + 1)) / ((i + 1) * one);
       total += t;
-      next = s.pw[p + i]! - (t * zero * (depth - i)) / (depth + 1);
+      next = f64(s.pw, p + i) - (t * zero * (depth - i)) / (depth + 1);
     } else {
-      total += s.pw[p + i]! / zero / ((depth - i) / (depth + 1));
+      total += f64(s.pw, p + i) / zero / ((depth - i) / (depth + 1));
     }
   }
   return total;
 }
 
 function depthOf(t: ExplainTree, k = 0): number {
-  return t.feature[k]! < 0 ? 0 : 1 + Math.max(depthOf(t, t.left[k]!), depthOf(t, t.right[k]!));
+  return num(t.feature, k) < 0 ? 0 : 1 + Math.max(depthOf(t, num(t.left, k)), depthOf(t, num(t.right, k)));
 }
 
 const scratchOf = new WeakMap<ExplainTree, ShapScratch>();
 
 /** Exact TreeSHAP of one tree (Lundberg et al. 2018, Algorithm 2), added into `phi`. */
-function treeShap(t: ExplainTree, x: ArrayLike<number>, phi: Float64Array): void {
+function treeShap(t: ExplainTree, x: Float64Array, phi: Float64Array): void {
   let s = scratchOf.get(t);
   if (!s) scratchOf.set(t, (s = new ShapScratch(depthOf(t))));
   const sc = s;
   const recurse = (j: number, parent: number, depth: number, pz: number, po: number, pi: number): void => {
     const p = parent + depth + 1;
     for (let i = 0; i <= depth; i++) {
-      sc.feat[p + i] = sc.feat[parent + i]!;
-      sc.zero[p + i] = sc.zero[parent + i]!;
-      sc.one[p + i] = sc.one[parent + i]!;
-      sc.pw[p + i] = sc.pw[parent + i]!;
+      sc.feat[p + i] = i32(sc.feat, parent + i);
+      sc.zero[p + i] = f64(sc.zero, parent + i);
+      sc.one[p + i] = f64(sc.one, parent + i);
+      sc.pw[p + i] = f64(sc.pw, parent + i);
     }
     extendPath(sc, p, depth, pz, po, pi);
-    const d = t.feature[j]!;
+    const d = num(t.feature, j);
     if (d < 0) {
-      const v = t.value[j]!;
+      const v = num(t.value, j);
       for (let i = 1; i <= depth; i++) {
         const w = unwoundSum(sc, p, depth, i);
-        phi[sc.feat[p + i]!]! += w * (sc.one[p + i]! - sc.zero[p + i]!) * v;
+        const f = i32(sc.feat, p + i);
+        phi[f] = f64(phi, f) + w * (f64(sc.one, p + i) - f64(sc.zero, p + i)) * v;
       }
       return;
     }
-    const left = goesLeft(x[d]!, t.threshold[j]!);
-    const hot = left ? t.left[j]! : t.right[j]!;
-    const cold = left ? t.right[j]! : t.left[j]!;
+    const left = goesLeft(f64(x, d), num(t.threshold, j));
+    const hot = left ? num(t.left, j) : num(t.right, j);
+    const cold = left ? num(t.right, j) : num(t.left, j);
     let iz = 1;
     let io = 1;
     let dd = depth;
     for (let k = 1; k <= depth; k++) {
       if (sc.feat[p + k] === d) {
-        iz = sc.zero[p + k]!;
-        io = sc.one[p + k]!;
+        iz = f64(sc.zero, p + k);
+        io = f64(sc.one, p + k);
         unwindPath(sc, p, depth, k);
         dd--;
         break;
       }
     }
-    const rj = t.cover[j]!;
-    const hz = rj > 0 ? t.cover[hot]! / rj : 0.5;
-    const cz = rj > 0 ? t.cover[cold]! / rj : 0.5;
+    const rj = num(t.cover, j);
+    const hz = rj > 0 ? num(t.cover, hot) / rj : 0.5;
+    const cz = rj > 0 ? num(t.cover, cold) / rj : 0.5;
     recurse(hot, p, dd + 1, hz * iz, io, d);
     recurse(cold, p, dd + 1, cz * iz, 0, d);
   };
@@ -230,51 +232,53 @@ function treeShap(t: ExplainTree, x: ArrayLike<number>, phi: Float64Array): void
 
 /**
  * Explains one row: every feature's contribution to the margin, and the top `k` by absolute value.
- * @param x the model's input columns (`explainer.features` order).
+ * @param values the model's input columns (`explainer.features` order).
  */
-export function explain(ex: Explainer, x: ArrayLike<number>, k = 5, method: 'treeshap' | 'path' = 'treeshap'): Explanation {
+export function explain(ex: Explainer, values: ArrayLike<number>, k = 5, method: 'treeshap' | 'path' = 'treeshap'): Explanation {
   const nf = ex.features.length;
-  if (x.length < nf) throw new RangeError(`explain: ${nf} features expected, got ${x.length} values`);
+  if (values.length < nf) throw new RangeError(`explain: ${nf} features expected, got ${values.length} values`);
+  const x = Float64Array.from(values);
   const phi = new Float64Array(nf);
   let bias: number;
   if (ex.kind === 'linear') {
     bias = ex.intercept;
-    for (let j = 0; j < nf; j++) phi[j] = (ex.coef[j]! * (x[j]! - ex.mean[j]!)) / ex.std[j]!;
+    for (let j = 0; j < nf; j++) phi[j] = (num(ex.coef, j) * (f64(x, j) - num(ex.mean, j))) / num(ex.std, j);
   } else {
     bias = ex.base_score;
     for (const t of ex.trees) {
-      bias += expectedOf(t)[0]!;
+      bias += f64(expectedOf(t), 0);
       if (method === 'path') pathContrib(t, x, phi);
       else treeShap(t, x, phi);
     }
   }
   let margin = bias;
-  for (let j = 0; j < nf; j++) margin += phi[j]!;
+  for (let j = 0; j < nf; j++) margin += f64(phi, j);
   // Top k by |contribution| (ties: the earlier feature), by selection: k is small.
   const top: Reason[] = [];
   const taken = new Uint8Array(nf);
   for (let q = 0; q < k; q++) {
     let best = -1;
-    for (let j = 0; j < nf; j++) if (!taken[j] && phi[j] !== 0 && (best < 0 || Math.abs(phi[j]!) > Math.abs(phi[best]!))) best = j;
+    for (let j = 0; j < nf; j++) if (!taken[j] && phi[j] !== 0 && (best < 0 || Math.abs(f64(phi, j)) > Math.abs(f64(phi, best)))) best = j;
     if (best < 0) break;
     taken[best] = 1;
-    top.push({ feature: ex.features[best]!, value: x[best]!, contribution: phi[best]! });
+    top.push({ feature: at(ex.features, best), value: f64(x, best), contribution: f64(phi, best) });
   }
   return { bias, margin, contributions: phi, top };
 }
 
 /** The margin the model itself computes for a row (for checks): trees walked, or the linear form. */
-export function marginOf(ex: Explainer, x: ArrayLike<number>): number {
+export function marginOf(ex: Explainer, values: ArrayLike<number>): number {
+  const x = Float64Array.from(values);
   if (ex.kind === 'linear') {
     let m = ex.intercept;
-    for (let j = 0; j < ex.features.length; j++) m += (ex.coef[j]! * (x[j]! - ex.mean[j]!)) / ex.std[j]!;
+    for (let j = 0; j < ex.features.length; j++) m += (num(ex.coef, j) * (f64(x, j) - num(ex.mean, j))) / num(ex.std, j);
     return m;
   }
   let m = ex.base_score;
   for (const t of ex.trees) {
     let k = 0;
-    while (t.feature[k]! >= 0) k = goesLeft(x[t.feature[k]!]!, t.threshold[k]!) ? t.left[k]! : t.right[k]!;
-    m += t.value[k]!;
+    while (num(t.feature, k) >= 0) k = goesLeft(f64(x, num(t.feature, k)), num(t.threshold, k)) ? num(t.left, k) : num(t.right, k);
+    m += num(t.value, k);
   }
   return m;
 }

@@ -2,40 +2,38 @@
  * Human-readable views of a churn model's held-out evaluation: a ROC curve and a calibration chart for
  * the terminal (unicode), and a self-contained HTML report with SVG charts written next to the metrics.
  */
+import { num } from '../scorer/core/mod.js';
 import type { CalibrationBin } from './metrics.js';
 
 /** ROC curve points (false-positive rate, true-positive rate), ties taken together, from (0,0) to (1,1). */
 export function rocCurve(y: ArrayLike<number>, p: ArrayLike<number>): { fpr: number; tpr: number }[] {
-  const n = y.length;
+  const labels = Array.from(y);
+  const n = labels.length;
   // A missing score (NaN: an empty cell of a baseline column) ranks lowest; compared as it is, NaN equals
   // nothing, so its group would never close.
-  const score = (i: number): number => (Number.isNaN(p[i]) ? -Infinity : p[i]!);
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => score(b) - score(a) || a - b);
+  const scores = Array.from(p, (v) => (Number.isNaN(v) ? -Infinity : v));
+  const ranked = labels.map((label, i) => ({ i, label, score: num(scores, i) })).sort((a, b) => b.score - a.score || a.i - b.i);
   let pos = 0;
-  for (let i = 0; i < n; i++) pos += y[i]!;
+  for (const label of labels) pos += label;
   const neg = n - pos;
   const out = [{ fpr: 0, tpr: 0 }];
   if (pos === 0 || neg === 0) return [...out, { fpr: 1, tpr: 1 }];
   let tp = 0;
   let fp = 0;
-  for (let k = 0; k < n;) {
-    const v = score(order[k]!);
-    while (k < n && score(order[k]!) === v) {
-      if (y[order[k]!] === 1) tp++;
-      else fp++;
-      k++;
-    }
-    out.push({ fpr: fp / neg, tpr: tp / pos });
+  for (const [k, row] of ranked.entries()) {
+    if (row.label === 1) tp++;
+    else fp++;
+    if (ranked[k + 1]?.score !== row.score) out.push({ fpr: fp / neg, tpr: tp / pos });
   }
   return out;
 }
 
 /** TPR of a curve at a given FPR (linear between points). */
 function tprAt(curve: readonly { fpr: number; tpr: number }[], fpr: number): number {
-  for (let i = 1; i < curve.length; i++) {
-    const a = curve[i - 1]!;
-    const b = curve[i]!;
-    if (b.fpr >= fpr) return b.fpr === a.fpr ? b.tpr : a.tpr + ((fpr - a.fpr) / (b.fpr - a.fpr)) * (b.tpr - a.tpr);
+  let a: { fpr: number; tpr: number } | undefined;
+  for (const b of curve) {
+    if (a && b.fpr >= fpr) return b.fpr === a.fpr ? b.tpr : a.tpr + ((fpr - a.fpr) / (b.fpr - a.fpr)) * (b.tpr - a.tpr);
+    a = b;
   }
   return 1;
 }
@@ -47,9 +45,10 @@ export function rocChart(model: readonly { fpr: number; tpr: number }[], baselin
   const grid: string[][] = Array.from({ length: height }, () => new Array<string>(width).fill(' '));
   const put = (col: number, tpr: number, ch: string, over: boolean): void => {
     const row = height - 1 - Math.round(tpr * (height - 1));
-    const cell = grid[row]?.[col];
-    if (cell === undefined) return;
-    if (over || cell === ' ') grid[row]![col] = ch;
+    const line = grid[row];
+    const cell = line?.[col];
+    if (line === undefined || cell === undefined) return;
+    if (over || cell === ' ') line[col] = ch;
   };
   for (let col = 0; col < width; col++) {
     const fpr = col / (width - 1);
@@ -84,7 +83,7 @@ export function calibrationChart(bins: readonly CalibrationBin[], width = 40): s
   return lines;
 }
 
-const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+const esc = (s: string): string => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
 function svgRoc(model: readonly { fpr: number; tpr: number }[], baseline: readonly { fpr: number; tpr: number }[], aucModel: number, aucBase: number, baseLabel = 'recency only'): string {
   const S = 320;

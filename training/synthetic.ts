@@ -4,6 +4,7 @@
  * feeds features from the feature catalogue.
  */
 import type { ChurnDataset } from './data.js';
+import { at } from '../scorer/core/mod.js';
 import { createRng } from './random.js';
 
 /** Feature names of {@link syntheticChurnData}. */
@@ -33,11 +34,10 @@ export function syntheticChurnData(opts: { n: number; seed: number; start?: numb
     const billPay = rng.next() * rng.next();
     const online = rng.next();
     const declined = Math.min(1, Math.abs(0.05 * normal()));
-    const row = [recency, count, amount, tenure, billPay, online, declined];
-    if (opts.missing && rng.next() < opts.missing) row[6] = NaN;
-    x.set(row, i * nf);
+    const declinedSeen = opts.missing && rng.next() < opts.missing ? NaN : declined;
+    x.set([recency, count, amount, tenure, billPay, online, declinedSeen], i * nf);
     const z = -1.2 + 0.06 * recency - 0.35 * Math.log1p(count) - 1.8 * billPay
-      + (tenure < 90 ? 1.1 : 0) - 0.4 * online + (Number.isNaN(row[6]!) ? 0.3 : 6 * declined) + 0.5 * normal();
+      + (tenure < 90 ? 1.1 : 0) - 0.4 * online + (Number.isNaN(declinedSeen) ? 0.3 : 6 * declined) + 0.5 * normal();
     y[i] = rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
     time[i] = start + Math.floor(rng.next() * days * 86_400_000);
   }
@@ -55,7 +55,7 @@ export function syntheticChurnData(opts: { n: number; seed: number; start?: numb
 export function syntheticBankCsv(opts: { rows: number; seed: number; snapshot?: boolean }): string {
   const rng = createRng(opts.seed);
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)]!;
+  const pick = <T extends string>(xs: readonly T[]): T => at(xs, Math.floor(rng.next() * xs.length));
   const header = ['CLIENTNUM', 'Attrition_Flag', 'Customer_Age', 'Gender', 'Dependent_count', 'Education_Level', 'Marital_Status',
     'Income_Category', 'Card_Category', 'Months_on_book', 'Total_Relationship_Count', 'Months_Inactive_12_mon', 'Contacts_Count_12_mon',
     'Credit_Limit', 'Total_Revolving_Bal', 'Total_Trans_Amt', 'Total_Trans_Ct', 'Total_Ct_Chng_Q4_Q1', 'Avg_Utilization_Ratio',

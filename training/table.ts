@@ -15,6 +15,7 @@
  *   dropped with a note.
  */
 import { readFile } from 'node:fs/promises';
+import { at, f32, f64 } from '../scorer/core/mod.js';
 import type { ChurnDataset } from './data.js';
 
 /** Raw rows: column names and, per column, the values as strings (`null` for missing). */
@@ -137,20 +138,17 @@ export function parseCsv(text: string, source = 'csv'): Table {
 
 /** The header record's names and, per column, the other records' values (missing ones `null`). */
 function tableOfRecords(records: string[][], source: string): Table {
-  if (records.length === 0) throw new TableError(`${source}: empty file`);
-  const columns = records[0]!.map((s) => s.trim());
-  const values = columns.map(() => new Array<string | null>(records.length - 1));
-  for (let r = 1; r < records.length; r++) {
-    const rec = records[r]!;
+  const [header, ...rows] = records;
+  if (header === undefined) throw new TableError(`${source}: empty file`);
+  const columns = header.map((s) => s.trim());
+  const values = columns.map(() => new Array<string | null>(rows.length));
+  for (const [r, rec] of rows.entries()) {
     if (rec.length !== columns.length) {
-      throw new TableError(`${source}: line ${r + 1} has ${rec.length} fields, the header ${columns.length}`);
+      throw new TableError(`${source}: line ${r + 2} has ${rec.length} fields, the header ${columns.length}`);
     }
-    for (let c = 0; c < columns.length; c++) {
-      const v = rec[c]!;
-      values[c]![r - 1] = MISSING.has(v.trim().toLowerCase()) ? null : v;
-    }
+    for (const [c, v] of rec.entries()) at(values, c)[r] = MISSING.has(v.trim().toLowerCase()) ? null : v;
   }
-  return { columns, values, rows: records.length - 1 };
+  return { columns, values, rows: rows.length };
 }
 
 /** Parses NDJSON text: one JSON object a line; columns are the union of keys in first-seen order. */
@@ -210,15 +208,16 @@ export function tabularDataset(t: Table, opts: TabularOptions): TabularDataset {
     if (k < 0) throw new TableError(`${what} column "${name}" is not in the table; its columns are: ${t.columns.join(', ')}`);
     return k;
   };
+  const valuesOf = (k: number): (string | null)[] => at(t.values, k);
   const li = col(opts.label, 'label');
   const ii = opts.id !== undefined ? col(opts.id, 'id') : -1;
   const ti = opts.time !== undefined ? col(opts.time, 'time') : -1;
   const n = t.rows;
   if (n < 2) throw new TableError(`the table has ${n} rows`);
-  const { y, positives } = labelsOf(t.values[li]!, n, opts);
+  const { y, positives } = labelsOf(valuesOf(li), n, opts);
   const time = new Float64Array(n);
-  if (ti >= 0) readTimes(t.values[ti]!, time, opts.time);
-  const ids = ii >= 0 ? t.values[ii]!.map((v, r) => v ?? `row${r + 1}`) : Array.from({ length: n }, (_, r) => `row${r + 1}`);
+  if (ti >= 0) readTimes(valuesOf(ti), time, opts.time);
+  const ids = ii >= 0 ? valuesOf(ii).map((v, r) => v ?? `row${r + 1}`) : Array.from({ length: n }, (_, r) => `row${r + 1}`);
 
   const skip = new Set([opts.label, opts.id, opts.time, ...(opts.exclude ?? [])].filter((x): x is string => x !== undefined));
   for (const e of opts.exclude ?? []) col(e, 'excluded');
@@ -232,34 +231,31 @@ export function tabularDataset(t: Table, opts: TabularOptions): TabularDataset {
   const sources: EncodedSource[] = [];
   for (const c of featureCols) {
     const k = t.columns.indexOf(c);
-    const vals = t.values[k]!;
+    const vals = valuesOf(k);
     if (!declared.has(c) && isNumericColumn(vals, n)) {
       encoding.push({ kind: 'numeric', source: c, name: c });
-      sources.push({ k, numeric: true });
+      sources.push({ vals, numeric: true });
       continue;
     }
     const kept = keptCategories(vals, n, c, maxCat, notes);
     if (!kept) continue;
     categorical.push({ column: c, categories: kept });
     for (const v of kept) encoding.push({ kind: 'onehot', source: c, name: `${c}=${v}`, category: v });
-    sources.push({ k, numeric: false, cats: new Map(kept.map((v, q) => [v, q])) });
+    sources.push({ vals, numeric: false, cats: new Map(kept.map((v, q) => [v, q])) });
   }
   if (encoding.length === 0) throw new TableError('no feature columns left');
-  const x = featureMatrix(t, sources, n, encoding.length);
+  const x = featureMatrix(sources, n, encoding.length);
   return { dataset: { features: encoding.map((e) => e.name), x, y, time }, encoding, ids, categorical, notes, positives };
 }
 
 /** A source column of the encoded dataset: numeric (one column), or categorical (one column a kept category). */
-type EncodedSource = { k: number; numeric: boolean; cats?: Map<string, number> };
+type EncodedSource = { vals: (string | null)[]; numeric: true } | { vals: (string | null)[]; numeric: false; cats: Map<string, number> };
 
 /** The labels (1 = churn) and how many are positive; both classes must be there. */
 function labelsOf(labels: (string | null)[], n: number, opts: TabularOptions): { y: Uint8Array; positives: number } {
   const y = new Uint8Array(n);
-  let positives = 0;
-  for (let r = 0; r < n; r++) {
-    y[r] = labelOf(labels[r] ?? null, opts.positive, r, opts.label);
-    positives += y[r]!;
-  }
+  for (let r = 0; r < n; r++) y[r] = labelOf(labels[r] ?? null, opts.positive, r, opts.label);
+  const positives = y.reduce((sum, label) => sum + label, 0);
   if (positives === 0 || positives === n) {
     throw new TableError(`label column "${opts.label}" has ${positives} positives of ${n} rows${opts.positive !== undefined ? ` (--positive ${opts.positive})` : ''}: both classes are needed`);
   }
@@ -304,11 +300,11 @@ function keptCategories(vals: (string | null)[], n: number, c: string, maxCat: n
 }
 
 /** The row-major feature matrix: numbers as they are (missing: NaN), categories one-hot. */
-function featureMatrix(t: Table, sources: EncodedSource[], n: number, nf: number): Float32Array {
+function featureMatrix(sources: EncodedSource[], n: number, nf: number): Float32Array {
   const x = new Float32Array(n * nf);
   let j = 0;
   for (const s of sources) {
-    const vals = t.values[s.k]!;
+    const { vals } = s;
     if (s.numeric) {
       for (let r = 0; r < n; r++) {
         const v = vals[r];
@@ -316,7 +312,7 @@ function featureMatrix(t: Table, sources: EncodedSource[], n: number, nf: number
       }
       j++;
     } else {
-      const cats = s.cats!;
+      const { cats } = s;
       for (let r = 0; r < n; r++) {
         const v = vals[r];
         const q = v === null || v === undefined ? undefined : cats.get(v);
@@ -337,20 +333,19 @@ export function imputeMeans(data: ChurnDataset, fitRows?: ArrayLike<number>): Fl
   const n = data.y.length;
   const sum = new Float64Array(nf);
   const cnt = new Float64Array(nf);
-  const rows = fitRows ?? { length: n };
-  for (let q = 0; q < rows.length; q++) {
-    const i = fitRows ? fitRows[q]! : q;
+  const rows = fitRows ? Array.from(fitRows) : Array.from({ length: n }, (_, i) => i);
+  for (const i of rows) {
     for (let f = 0; f < nf; f++) {
-      const v = data.x[i * nf + f]!;
+      const v = f32(data.x, i * nf + f);
       if (!Number.isNaN(v)) {
-        sum[f]! += v;
-        cnt[f]!++;
+        sum[f] = f64(sum, f) + v;
+        cnt[f] = f64(cnt, f) + 1;
       }
     }
   }
-  const mean = sum.map((s, f) => (cnt[f]! > 0 ? s / cnt[f]! : 0));
+  const mean = sum.map((s, f) => (f64(cnt, f) > 0 ? s / f64(cnt, f) : 0));
   for (let i = 0; i < n; i++) {
-    for (let f = 0; f < nf; f++) if (Number.isNaN(data.x[i * nf + f]!)) data.x[i * nf + f] = mean[f]!;
+    for (let f = 0; f < nf; f++) if (Number.isNaN(f32(data.x, i * nf + f))) data.x[i * nf + f] = f64(mean, f);
   }
   return mean;
 }

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MANIFEST_FORMAT, type Manifest, calibrator, fitIsotonic, fitPlatt, type Calibration } from '../models/mod.js';
+import { at, f32, f64 } from '../scorer/core/mod.js';
 import { exportGbt, exportLogreg, type ExportedModel, type LogregScaling } from './onnx-export.js';
 import { selectRows, stratifiedSample, timeSplit, type ChurnDataset, type Holdout } from './data.js';
 import { explainerOf, type Explainer } from './reasons.js';
@@ -115,7 +116,7 @@ function period(time: Float64Array): { from: string; to: string } {
 function topFractionThreshold(p: Float64Array, fraction: number): number {
   if (!(fraction > 0 && fraction <= 1)) throw new RangeError(`threshold.topFraction must be in (0, 1], got ${fraction}`);
   const sorted = Float64Array.from(p).sort().reverse();
-  return sorted[Math.max(0, Math.ceil(fraction * sorted.length) - 1)]!;
+  return f64(sorted, Math.max(0, Math.ceil(fraction * sorted.length) - 1));
 }
 
 /** Trains, evaluates on the held-out period and exports; writes nothing. */
@@ -179,17 +180,17 @@ function trainingMeans(train: ChurnDataset, features: readonly string[]): { mean
   const missing = new Uint8Array(nf);
   for (let i = 0; i < train.y.length; i++) {
     for (let f = 0; f < nf; f++) {
-      const v = train.x[i * nf + f]!;
+      const v = f32(train.x, i * nf + f);
       if (Number.isNaN(v)) missing[f] = 1;
       else {
-        sum[f]! += v;
-        cnt[f]!++;
+        sum[f] = f64(sum, f) + v;
+        cnt[f] = f64(cnt, f) + 1;
       }
     }
   }
-  const means = sum.map((v, f) => (cnt[f]! > 0 ? v / cnt[f]! : 0));
+  const means = sum.map((v, f) => (f64(cnt, f) > 0 ? v / f64(cnt, f) : 0));
   const imputed: { feature: string; mean: number }[] = [];
-  for (let f = 0; f < nf; f++) if (missing[f]) imputed.push({ feature: features[f]!, mean: means[f]! });
+  for (const [f, feature] of features.entries()) if (missing[f]) imputed.push({ feature, mean: f64(means, f) });
   return { means, imputed };
 }
 
@@ -197,7 +198,7 @@ function trainingMeans(train: ChurnDataset, features: readonly string[]): { mean
 function imputer(means: Float64Array | undefined, nf: number): (x: Float32Array) => Float32Array {
   return (x) => {
     if (!means) return x;
-    return x.map((v, i) => (Number.isNaN(v) ? means[i % nf]! : v));
+    return x.map((v, i) => (Number.isNaN(v) ? f64(means, i % nf) : v));
   };
 }
 
@@ -225,12 +226,12 @@ function fitModel(
     const m = trainGbt(train.x, train.y, nf, opts.gbt);
     model = m;
     predictRaw = (x, n) => gbtPredict(m, x, n);
-    importance = features.map((feature, j) => ({ feature, value: m.gainByFeature[j]! }));
+    importance = features.map((feature, j) => ({ feature, value: f64(m.gainByFeature, j) }));
   } else {
     const m = trainLogreg(fill(train.x), train.y, nf, opts.logreg);
     model = m;
     predictRaw = (x, n) => logregPredict(m, fill(x), n);
-    importance = features.map((feature, j) => ({ feature, value: m.coef[j]! }));
+    importance = features.map((feature, j) => ({ feature, value: f64(m.coef, j) }));
   }
   importance.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
   return { model, predictRaw, importance };
@@ -268,7 +269,7 @@ function manifestOf(o: {
       return {
         name: f,
         ...(mean !== undefined ? { impute: { mean } } : {}),
-        ...(exported.scales ? { scale: exported.scales[j]! } : {}),
+        ...(exported.scales ? { scale: at(exported.scales, j) } : {}),
       };
     }),
     output: {

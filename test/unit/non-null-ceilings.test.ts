@@ -27,7 +27,6 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'scorer/runtime/model': 64,
   'scorer/runtime/store': 49,
   'simulator': 79,
-  'training': 261,
 };
 
 /** folder → file → the lines of its non-null assertions. */
