@@ -255,6 +255,7 @@ export default tseslint.config(
       'app/**/*.ts', 'config/*.ts', 'dashboards/**/*.ts', 'ingest/*.ts', 'platform/**/*.ts', 'sinks/**/*.ts',
       'scorer/core/**/*.ts',
       'training/**/*.ts',
+      'models/**/*.ts', 'training/**/*.ts',
     ],
     rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
   },

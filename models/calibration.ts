@@ -11,6 +11,8 @@
  * on (the trainer holds out a calibration slice of its training rows).
  */
 
+import { at, f64, num } from '../scorer/core/mod.js';
+
 export type Calibration =
   | { method: 'platt'; a: number; b: number }
   | { method: 'isotonic'; x: number[]; y: number[] };
@@ -31,13 +33,13 @@ export function calibrationProblems(c: Calibration | undefined): string[] {
   const problems: string[] = [];
   if (c.x.length !== c.y.length) problems.push(`calibration: x has ${c.x.length} knots but y ${c.y.length}`);
   for (let i = 1; i < c.x.length; i++) {
-    if (!(c.x[i]! > c.x[i - 1]!)) {
+    if (!(num(c.x, i) > num(c.x, i - 1))) {
       problems.push(`calibration.x[${i}]: must be greater than x[${i - 1}] (knots ascending)`);
       break;
     }
   }
   for (let i = 1; i < c.y.length; i++) {
-    if (c.y[i]! < c.y[i - 1]!) {
+    if (num(c.y, i) < num(c.y, i - 1)) {
       problems.push(`calibration.y[${i}]: must not be below y[${i - 1}] (isotonic: non-decreasing)`);
       break;
     }
@@ -56,24 +58,26 @@ export function calibrator(c: Calibration): (p: number) => number {
   const last = x.length - 1;
   return (p) => {
     if (Number.isNaN(p)) return p;
-    if (p <= x[0]!) return y[0]!;
-    if (p >= x[last]!) return y[last]!;
+    if (p <= f64(x, 0)) return f64(y, 0);
+    if (p >= f64(x, last)) return f64(y, last);
     let lo = 0;
     let hi = last;
     while (hi - lo > 1) {
       const mid = (lo + hi) >>> 1;
-      if (x[mid]! <= p) lo = mid;
+      if (f64(x, mid) <= p) lo = mid;
       else hi = mid;
     }
-    const t = (p - x[lo]!) / (x[hi]! - x[lo]!);
-    return y[lo]! + t * (y[hi]! - y[lo]!);
+    const t = (p - f64(x, lo)) / (f64(x, hi) - f64(x, lo));
+    return f64(y, lo) + t * (f64(y, hi) - f64(y, lo));
   };
 }
 
 /** Applies a calibration to every value, in place. */
 export function calibrateInPlace(c: Calibration, p: Float32Array | Float64Array): void {
   const f = calibrator(c);
-  for (let i = 0; i < p.length; i++) p[i] = f(p[i]!);
+  p.forEach((v, i) => {
+    p[i] = f(v);
+  });
 }
 
 /**
@@ -81,16 +85,18 @@ export function calibrateInPlace(c: Calibration, p: Float32Array | Float64Array)
  * smoothing `(N₊ + 1) / (N₊ + 2)` and `1 / (N₋ + 2)` against overfitting a small slice).
  */
 export function fitPlatt(y: ArrayLike<number>, p: ArrayLike<number>): Calibration {
-  const n = y.length;
+  const ys = Float64Array.from(y);
+  const ps = Float64Array.from(p);
+  const n = ys.length;
   let pos = 0;
-  for (let i = 0; i < n; i++) pos += y[i]!;
+  for (const label of ys) pos += label;
   const hiT = (pos + 1) / (pos + 2);
   const loT = 1 / (n - pos + 2);
-  const z = Float64Array.from({ length: n }, (_, i) => logit(p[i]!));
+  const z = Float64Array.from({ length: n }, (_, i) => logit(f64(ps, i)));
   const loss = (a: number, b: number): number => {
     let l = 0;
     for (let i = 0; i < n; i++) {
-      const m = a * z[i]! + b;
+      const m = a * f64(z, i) + b;
       const t = y[i] ? hiT : loT;
       // −[t·log σ(m) + (1 − t)·log(1 − σ(m))], written without overflow.
       l += (m > 0 ? m + Math.log1p(Math.exp(-m)) : Math.log1p(Math.exp(m))) - t * m;
@@ -103,14 +109,15 @@ export function fitPlatt(y: ArrayLike<number>, p: ArrayLike<number>): Calibratio
   for (let it = 0; it < 100; it++) {
     let ga = 0, gb = 0, haa = 0, hab = 0, hbb = 0;
     for (let i = 0; i < n; i++) {
-      const q = sigmoid(a * z[i]! + b);
+      const zi = f64(z, i);
+      const q = sigmoid(a * zi + b);
       const t = y[i] ? hiT : loT;
       const r = q - t;
       const w = Math.max(q * (1 - q), 1e-12);
-      ga += r * z[i]!;
+      ga += r * zi;
       gb += r;
-      haa += w * z[i]! * z[i]!;
-      hab += w * z[i]!;
+      haa += w * zi * zi;
+      hab += w * zi;
       hbb += w;
     }
     haa += 1e-9;
@@ -141,45 +148,45 @@ export function fitPlatt(y: ArrayLike<number>, p: ArrayLike<number>): Calibratio
  * the block rates (at most `maxKnots` knots, merging neighbours by weight when there are more).
  */
 export function fitIsotonic(y: ArrayLike<number>, p: ArrayLike<number>, maxKnots = 200): Calibration {
-  const n = y.length;
-  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => p[i]! - p[j]!);
-  const bx: number[] = [];
-  const by: number[] = [];
-  const bw: number[] = [];
+  const ys = Float64Array.from(y);
+  const ps = Float64Array.from(p);
+  const order = Array.from({ length: ys.length }, (_, i) => i).sort((i, j) => f64(ps, i) - f64(ps, j));
+  const blocks: Block[] = [];
   for (const i of order) {
-    bx.push(p[i]!);
-    by.push(y[i]!);
-    bw.push(1);
-    while (by.length > 1 && by[by.length - 2]! >= by[by.length - 1]!) {
-      const w1 = bw.pop()!;
-      const y1 = by.pop()!;
-      const x1 = bx.pop()!;
-      const w0 = bw[bw.length - 1]!;
-      const w = w0 + w1;
-      by[by.length - 1] = (by[by.length - 1]! * w0 + y1 * w1) / w;
-      bx[bx.length - 1] = (bx[bx.length - 1]! * w0 + x1 * w1) / w;
-      bw[bw.length - 1] = w;
+    let cur: Block = { x: f64(ps, i), y: f64(ys, i), w: 1 };
+    for (let prev = blocks.at(-1); prev !== undefined && prev.y >= cur.y; prev = blocks.at(-1)) {
+      blocks.pop();
+      const w = prev.w + cur.w;
+      cur = { x: (prev.x * prev.w + cur.x * cur.w) / w, y: (prev.y * prev.w + cur.y * cur.w) / w, w };
     }
+    blocks.push(cur);
   }
   // Merge neighbours until few enough knots (keeps monotonicity: averages of non-decreasing neighbours).
-  while (bx.length > maxKnots) {
+  while (blocks.length > maxKnots) {
     let best = 0;
-    for (let k = 1; k < bx.length - 1; k++) if (bw[k]! + bw[k + 1]! < bw[best]! + bw[best + 1]!) best = k;
-    const w = bw[best]! + bw[best + 1]!;
-    bx.splice(best, 2, (bx[best]! * bw[best]! + bx[best + 1]! * bw[best + 1]!) / w);
-    by.splice(best, 2, (by[best]! * bw[best]! + by[best + 1]! * bw[best + 1]!) / w);
-    bw.splice(best, 2, w);
+    const pairWeight = (k: number): number => at(blocks, k).w + at(blocks, k + 1).w;
+    for (let k = 1; k < blocks.length - 1; k++) if (pairWeight(k) < pairWeight(best)) best = k;
+    const l = at(blocks, best);
+    const r = at(blocks, best + 1);
+    const w = l.w + r.w;
+    blocks.splice(best, 2, { x: (l.x * l.w + r.x * r.w) / w, y: (l.y * l.w + r.y * r.w) / w, w });
   }
   // Knots must ascend strictly: drop a knot equal to the previous one.
-  const x: number[] = [];
-  const yy: number[] = [];
-  for (let k = 0; k < bx.length; k++) {
-    if (x.length > 0 && !(bx[k]! > x[x.length - 1]!)) {
-      yy[yy.length - 1] = Math.max(yy[yy.length - 1]!, by[k]!);
+  const knots: { x: number; y: number }[] = [];
+  for (const b of blocks) {
+    const prev = knots.at(-1);
+    if (prev && !(b.x > prev.x)) {
+      prev.y = Math.max(prev.y, b.y);
       continue;
     }
-    x.push(bx[k]!);
-    yy.push(by[k]!);
+    knots.push({ x: b.x, y: b.y });
   }
-  return { method: 'isotonic', x, y: yy };
+  return { method: 'isotonic', x: knots.map((k) => k.x), y: knots.map((k) => k.y) };
+}
+
+/** A block of pool-adjacent-violators: the mean prediction and rate of `w` rows. */
+interface Block {
+  x: number;
+  y: number;
+  w: number;
 }

@@ -24,6 +24,7 @@
  * Functions: {@link FUNCTIONS}. Arithmetic is IEEE double: a division by zero gives ±Infinity or NaN,
  * which the mapping treats as a missing value (see `impute` in `models/mapping.ts`).
  */
+import { InvariantError, at } from '../scorer/core/mod.js';
 
 /** A compiled expression: the value for one feature vector (catalogue order). */
 export type Compiled = (v: ArrayLike<number>) => number;
@@ -43,12 +44,12 @@ export const FUNCTIONS: Readonly<Record<string, Fn>> = Object.freeze({
   sign: { arity: [1, 1], doc: '-1, 0 or 1', f: Math.sign },
   min: { arity: [2, 16], doc: 'smallest argument', f: Math.min },
   max: { arity: [2, 16], doc: 'largest argument', f: Math.max },
-  clamp: { arity: [3, 3], doc: 'clamp(x, lo, hi): x limited to [lo, hi]', f: (x, lo, hi) => Math.min(hi!, Math.max(lo!, x!)) },
+  clamp: { arity: [3, 3], doc: 'clamp(x, lo, hi): x limited to [lo, hi]', f: (x, lo, hi) => Math.min(hi, Math.max(lo, x)) },
   ratio: {
     arity: [2, 3], doc: 'ratio(a, b, d = 0): a / b, or d when b is 0',
-    f: (a, b, d = 0) => (b === 0 ? d : a! / b!),
+    f: (a, b, d = 0) => (b === 0 ? d : a / b),
   },
-  if: { arity: [3, 3], doc: 'if(c, a, b): a when c is non-zero, else b', f: (c, a, b) => (c !== 0 && !Number.isNaN(c) ? a! : b!) },
+  if: { arity: [3, 3], doc: 'if(c, a, b): a when c is non-zero, else b', f: (c, a, b) => (c !== 0 && !Number.isNaN(c) ? a : b) },
   isnan: { arity: [1, 1], doc: '1 when x is missing (NaN or infinite), else 0', f: (x) => (Number.isFinite(x) ? 0 : 1) },
 });
 
@@ -77,7 +78,7 @@ function tokenize(src: string): Token[] {
   const out: Token[] = [];
   let i = 0;
   while (i < src.length) {
-    const c = src[i]!;
+    const c = src.charAt(i);
     if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
       i++;
       continue;
@@ -129,11 +130,11 @@ class Parser {
   constructor(private readonly toks: Token[]) {}
 
   peek(): Token {
-    return this.toks[this.p]!;
+    return at(this.toks, this.p);
   }
 
   private next(): Token {
-    return this.toks[this.p++]!;
+    return at(this.toks, this.p++);
   }
 
   private expect(s: string): void {
@@ -282,7 +283,8 @@ export function compileExpr(src: string, indexOf: (name: string) => number | und
       case 'bin': {
         const a = build(n.a);
         const b = build(n.b);
-        const op = BIN[n.op]!;
+        const op = BIN[n.op];
+        if (!op) throw new InvariantError(`expression: the parser made an operator "${n.op}" that has no meaning`);
         if (n.a.k === 'var' && n.b.k === 'num') {
           const bv = n.b.v;
           return (v) => op(a(v), bv);
@@ -290,16 +292,13 @@ export function compileExpr(src: string, indexOf: (name: string) => number | und
         return (v) => op(a(v), b(v));
       }
       case 'call': {
-        const f = FUNCTIONS[n.name]!.f;
+        const fn = FUNCTIONS[n.name];
+        if (!fn) throw new InvariantError(`expression: the parser let through an unknown function "${n.name}"`);
+        const { f } = fn;
         const args = n.args.map(build);
-        if (args.length === 1) {
-          const a = args[0]!;
-          return (v) => f(a(v));
-        }
-        if (args.length === 2) {
-          const [a, b] = args as [Compiled, Compiled];
-          return (v) => f(a(v), b(v));
-        }
+        const [a, b] = args;
+        if (args.length === 1 && a) return (v) => f(a(v));
+        if (args.length === 2 && a && b) return (v) => f(a(v), b(v));
         return (v) => f(...args.map((g) => g(v)));
       }
     }

@@ -29,6 +29,7 @@
  * catalogue-ordered feature vector ({@link compileMapping}); a model whose inputs cannot be fed is refused
  * with a message naming the input and why.
  */
+import { InvariantError, i32 } from '../scorer/core/mod.js';
 import type { Manifest } from './manifest.js';
 import { compileExpr, ExprError, parseExpr, type Compiled } from './expr.js';
 
@@ -169,7 +170,9 @@ export function compileMapping(features: readonly ManifestFeature[], indexOf: (n
     if (!src) return;
     const plain = f.const === undefined && f.expr === undefined && !f.encode && (f.impute === undefined || f.impute === 'model');
     if (plain) {
-      directIdx.push(indexOf(f.feature ?? f.name)!);
+      const k = indexOf(f.feature ?? f.name);
+      if (k === undefined) throw new InvariantError(`mapping: features[${i}] has a source but its feature "${f.feature ?? f.name}" has no index`);
+      directIdx.push(k);
       directCol.push(j);
       return;
     }
@@ -219,14 +222,14 @@ export function compileMapping(features: readonly ManifestFeature[], indexOf: (n
   const idx = Int32Array.from(directIdx);
   if (direct) {
     feed = (v, out, at) => {
-      for (let j = 0; j < idx.length; j++) out[at + j] = v[idx[j]!] ?? NaN;
+      for (let j = 0; j < idx.length; j++) out[at + j] = v[i32(idx, j)] ?? NaN;
     };
   } else {
     // Plain columns by an indexed copy, the others through their closures.
     const cols = Int32Array.from(directCol);
     feed = (v, out, at) => {
-      for (let q = 0; q < idx.length; q++) out[at + cols[q]!] = v[idx[q]!] ?? NaN;
-      for (let w = 0; w < writers.length; w++) writers[w]!(v, out, at);
+      for (let q = 0; q < idx.length; q++) out[at + i32(cols, q)] = v[i32(idx, q)] ?? NaN;
+      for (const write of writers) write(v, out, at);
     };
   }
   return { mapping: { width: col, columns, reads, feed, direct }, problems };

@@ -22,6 +22,8 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'config/schema': 6,
   'ingest/iso8583': 35,
   'models': 74,
+  'scorer/core': 42,
+  'scorer/core/loyalty': 32,
   'scorer/runtime': 5,
   'scorer/runtime/backfill': 23,
   'scorer/runtime/model': 64,
