@@ -256,6 +256,7 @@ export default tseslint.config(
       'scorer/core/**/*.ts',
       'training/**/*.ts',
       'models/**/*.ts', 'training/**/*.ts',
+      'models/**/*.ts', 'simulator/**/*.ts', 'training/**/*.ts',
     ],
     rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
   },

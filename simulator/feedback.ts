@@ -16,7 +16,7 @@ import type { Segment } from './catalog.js';
 import { SHOCK_COMPLAINT } from './churn.js';
 import { DAY, type Customer } from './population.js';
 import { hashInts, mix32, Rng } from './rng.js';
-import { heapPop, heapPush } from '../scorer/core/mod.js';
+import { at, f32, f64, heapPop, heapPush, u8 } from '../scorer/core/mod.js';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -129,7 +129,10 @@ export function surveyScore(scale: 'csat5' | 'nps10', s: number, z: number): num
   const x = s + SCORE_NOISE * z;
   const cuts = scale === 'csat5' ? CSAT_CUTS : NPS_CUTS;
   let k = 0;
-  while (k < cuts.length && x >= cuts[k]!) k++;
+  for (const cut of cuts) {
+    if (!(x >= cut)) break;
+    k++;
+  }
   return scale === 'csat5' ? k + 1 : k;
 }
 
@@ -220,7 +223,7 @@ class DraftHeap {
   }
 
   peekTime(): number {
-    return this.a.length ? this.a[0]!.t : Infinity;
+    return this.a[0]?.t ?? Infinity;
   }
 
   push(d: Draft): void {
@@ -318,7 +321,7 @@ export class Experience {
   /** Satisfaction of a customer at `t` (default: the latest event time); undefined for an unknown id. Reads only. */
   satisfaction(customerId: string, t = this.now): number | undefined {
     const ci = indexOfId(customerId);
-    if (ci < 0 || ci >= this.n || this.customers[ci]!.id !== customerId) return undefined;
+    if (ci < 0 || ci >= this.n || this.customers[ci]?.id !== customerId) return undefined;
     return this.peek(ci, t);
   }
 
@@ -333,8 +336,8 @@ export class Experience {
   }
 
   private target(ci: number, t: number): number {
-    const c = this.customers[ci]!;
-    let v = this.base[ci]! - OPEN_COMPLAINT_PENALTY * Math.min(2, this.open[ci]!);
+    const c = at(this.customers, ci);
+    let v = f32(this.base, ci) - OPEN_COMPLAINT_PENALTY * Math.min(2, u8(this.open, ci));
     if (c.churnAt !== undefined) {
       if (c.reactivatedAt !== undefined && t >= c.reactivatedAt) v -= WON_BACK_OFFSET;
       else if (t >= c.churnAt) v -= PRECHURN_DROP;
@@ -349,9 +352,9 @@ export class Experience {
 
   private peek(ci: number, t: number): number {
     const target = this.target(ci, t);
-    const at = this.at[ci]!;
+    const at = f64(this.at, ci);
     if (Number.isNaN(at)) return Math.min(1, Math.max(0, target));
-    const v = target + (this.s[ci]! - target) * Math.exp(-Math.max(0, t - at) / (MEMORY_DAYS * DAY));
+    const v = target + (f64(this.s, ci) - target) * Math.exp(-Math.max(0, t - at) / (MEMORY_DAYS * DAY));
     return Math.min(1, Math.max(0, v));
   }
 
@@ -417,7 +420,7 @@ export class Experience {
       const pService = this.mult * SERVICE_COMPLAINT_PER_DAY * this.odds(s);
       const pCompliment = this.mult * COMPLIMENT_PER_DAY * Math.max(0, (s - COMPLIMENT_FROM) / (1 - COMPLIMENT_FROM));
       if (u < pService) {
-        if (t - this.lastComplaint[c.index]! < COMPLAINT_COOLDOWN) continue;
+        if (t - f64(this.lastComplaint, c.index) < COMPLAINT_COOLDOWN) continue;
         const v = r.next();
         if (v < 0.45) this.complaint(c.index, t, Cause.Branch, -1, c.branch);
         else if (v < 0.8) this.complaint(c.index, t, Cause.Digital, CH.online);
@@ -447,12 +450,12 @@ export class Experience {
     this.now = t;
     const ci = c.index;
     if (declined) {
-      const dm = this.declines[ci]! * Math.exp(-(t - this.declinesAt[ci]!) / (DECLINE_MEMORY_DAYS * DAY)) + 1;
+      const dm = f64(this.declines, ci) * Math.exp(-(t - f64(this.declinesAt, ci)) / (DECLINE_MEMORY_DAYS * DAY)) + 1;
       this.declines[ci] = dm;
       this.declinesAt[ci] = t;
       const heavy = ch === CH.atm || ch === CH.bill_pay || ch === CH.installment;
       const s = this.shock(ci, t, -DECLINE_HIT * (heavy ? 1.5 : 1));
-      if (this.mult <= 0 || t - this.lastComplaint[ci]! < COMPLAINT_COOLDOWN) return;
+      if (this.mult <= 0 || t - f64(this.lastComplaint, ci) < COMPLAINT_COOLDOWN) return;
       const r = this.rng.reseed(mix32(mix32(this.seed, 1), key));
       const p = this.mult * COMPLAINT_PER_DECLINE * this.odds(s) * (1 + REPEAT_DECLINE * (Math.min(5, dm) - 1));
       const u = r.next();
@@ -468,8 +471,8 @@ export class Experience {
     const r = this.rng.reseed(mix32(mix32(this.seed, 1), key));
     const fee = ch === CH.transfer ? r.next() < INTERBANK_SHARE : ch === CH.bill_pay;
     if (fee) {
-      const s = this.shock(ci, t, -FEE_HIT * this.feeSense[ci]!);
-      if (this.mult > 0 && t - this.lastComplaint[ci]! >= COMPLAINT_COOLDOWN && r.next() < this.mult * COMPLAINT_PER_FEE * this.odds(s)) {
+      const s = this.shock(ci, t, -FEE_HIT * f32(this.feeSense, ci));
+      if (this.mult > 0 && t - f64(this.lastComplaint, ci) >= COMPLAINT_COOLDOWN && r.next() < this.mult * COMPLAINT_PER_FEE * this.odds(s)) {
         this.complaint(ci, t + this.delay(r, COMPLAINT_DELAY), ch === CH.transfer ? Cause.TransferFee : Cause.CounterFee, ch, branch);
         return;
       }
@@ -489,12 +492,12 @@ export class Experience {
   pop(): FeedbackEvent | undefined {
     const d = this.heap.pop();
     if (!d) return undefined;
-    const c = this.customers[d.ci]!;
+    const c = at(this.customers, d.ci);
     const r = this.rng.reseed(hashInts(this.seed, 4, d.seq));
     const t = d.t;
     if (d.type === T_RESOLUTION) {
       this.shock(d.ci, t, 0);
-      this.open[d.ci] = Math.max(0, this.open[d.ci]! - 1);
+      this.open[d.ci] = Math.max(0, u8(this.open, d.ci) - 1);
       this.shock(d.ci, t, d.good ? RECOVERY_GOOD : RECOVERY_POOR);
       return this.event(c, t, 'resolution', d, { resolves_feedback_id: d.ref, text: r.pick(d.good ? RESOLUTION_GOOD : RESOLUTION_POOR) });
     }
@@ -502,7 +505,7 @@ export class Experience {
     switch (d.type) {
       case T_COMPLAINT: {
         this.shock(d.ci, t, -COMPLAINT_HIT);
-        this.open[d.ci] = Math.min(255, this.open[d.ci]! + 1);
+        this.open[d.ci] = Math.min(255, u8(this.open, d.ci) + 1);
         const ev = this.event(c, t, 'complaint', d, { text: r.pick(COMPLAINT_TEXT[d.cause]) });
         if (r.next() < RESOLVED_SHARE) {
           const good = r.next() < GOOD_RESOLUTION_SHARE;
@@ -536,7 +539,7 @@ export class Experience {
     if (extra.resolves_feedback_id !== undefined) body.resolves_feedback_id = extra.resolves_feedback_id;
     if (extra.campaign_id !== undefined) body.campaign_id = extra.campaign_id;
     if (d.branch !== undefined) body.branch_id = d.branch;
-    if (d.ch >= 0) body.channel = CHANNELS[d.ch]!;
+    if (d.ch >= 0) body.channel = at(CHANNELS, d.ch);
     if (extra.text !== undefined) body.text = extra.text;
     return { kind: 'feedback', body };
   }

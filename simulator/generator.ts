@@ -14,6 +14,7 @@ import { INCIDENT_DECLINE } from './churn.js';
 import { Experience, type FeedbackEvent } from './feedback.js';
 import { branchId, DAY, posMerchant, type Customer, type Merchant } from './population.js';
 import { hashInts, mix32, Rng } from './rng.js';
+import { InvariantError, at, f64, i32, num, u8 } from '../scorer/core/mod.js';
 
 /** One simulated event, tagged with the API endpoint it belongs to (`/v1/transactions`, `/v1/redemptions`, `/v1/feedback`). */
 export type SimEvent = { kind: 'transaction'; body: TransactionV1 } | { kind: 'redemption'; body: RedemptionV1 } | FeedbackEvent;
@@ -186,9 +187,9 @@ class DayBuffer {
 
   spill(i: number): Spill {
     return {
-      t: this.t[i]!, c: this.c[i]!, s: this.s[i]!, kind: this.kind[i]!, ch: this.ch[i]!, amt: this.amt[i]!, st: this.st[i]!,
+      t: f64(this.t, i), c: i32(this.c, i), s: i32(this.s, i), kind: u8(this.kind, i), ch: u8(this.ch, i), amt: f64(this.amt, i), st: u8(this.st, i),
       mcc: this.mcc[i], merchant: this.merchant[i], terminal: this.terminal[i], branch: this.branch[i], biller: this.biller[i],
-      due: this.due[i]!, rev: this.rev[i]!, box: this.box[i],
+      due: i32(this.due, i), rev: u8(this.rev, i), box: this.box[i],
     };
   }
 
@@ -197,7 +198,7 @@ class DayBuffer {
     const o = this.order.subarray(0, this.n);
     for (let i = 0; i < this.n; i++) o[i] = i;
     const { t, c, s } = this;
-    o.sort((a, b) => t[a]! - t[b]! || c[a]! - c[b]! || s[a]! - s[b]!);
+    o.sort((a, b) => f64(t, a) - f64(t, b) || i32(c, a) - i32(c, b) || i32(s, a) - i32(s, b));
     return o;
   }
 
@@ -281,10 +282,8 @@ export class BankGenerator {
       pending = this.fillDay(d, ctx, schedule, pending);
       xp.startDay(d, ctx.t0, ctx.t1, ctx.localDay);
       const order = buf.sorted();
-      const count = order.length;
-      for (let k = 0; k < count; k++) {
-        const i = order[k]!;
-        const t = buf.t[i]!;
+      for (const i of order) {
+        const t = f64(buf.t, i);
         if (t >= this.end) continue;
         if (t >= ctx.t1) {
           pending.push(buf.spill(i));
@@ -294,11 +293,11 @@ export class BankGenerator {
           const f = xp.pop();
           if (f) yield f;
         }
-        const cust = this.customers[buf.c[i]!]!;
+        const cust = at(this.customers, i32(buf.c, i));
         const customerId = cust.id;
         const occurredAt = this.clock.format(t);
         if (buf.kind[i] === KIND_REDEMPTION) {
-          yield { kind: 'redemption', body: { redemption_id: `R${idPrefix}-${n++}`, customer_id: customerId, points: buf.amt[i]!, occurred_at: occurredAt } };
+          yield { kind: 'redemption', body: { redemption_id: `R${idPrefix}-${n++}`, customer_id: customerId, points: f64(buf.amt, i), occurred_at: occurredAt } };
           xp.onRedemption(cust, t);
           continue;
         }
@@ -307,7 +306,7 @@ export class BankGenerator {
         const branch = buf.branch[i];
         yield { kind: 'transaction', body };
         // After the yield: whoever holds this event sees the satisfaction from the events before it.
-        xp.onTransaction(cust, key, t, buf.ch[i]!, buf.st[i] === 1, branch);
+        xp.onTransaction(cust, key, t, u8(buf.ch, i), buf.st[i] === 1, branch);
       }
       const dayEnd = Math.min(ctx.t1, this.end);
       while (xp.nextAt() < dayEnd) {
@@ -333,7 +332,7 @@ export class BankGenerator {
     }
     const due = schedule[d];
     if (due) {
-      for (let k = 0; k < due.length; k += 3) this.payment(this.customers[due[k]!]!, due[k + 1]!, due[k + 2]!, ctx);
+      for (let k = 0; k < due.length; k += 3) this.payment(at(this.customers, num(due, k)), num(due, k + 1), num(due, k + 2), ctx);
       schedule[d] = undefined;
     }
     return later;
@@ -345,15 +344,17 @@ export class BankGenerator {
     const body: TransactionV1 = {
       tx_id: txId,
       customer_id: customerId,
-      channel: CHANNELS[buf.ch[i]!]!,
-      amount_minor: buf.amt[i]!,
+      channel: at(CHANNELS, u8(buf.ch, i)),
+      amount_minor: f64(buf.amt, i),
       currency: this.cfg.currency,
       occurred_at: occurredAt,
       status: buf.st[i] ? 'declined' : 'approved',
     };
     const box = buf.box[i];
-    if (buf.rev[i]) body.reverses_tx_id = box!.id;
-    else if (box) box.id = body.tx_id;
+    if (buf.rev[i]) {
+      if (!box) throw new InvariantError(`simulator: reversal ${body.tx_id} has no box for the id of the transaction it reverses`);
+      body.reverses_tx_id = box.id;
+    } else if (box) box.id = body.tx_id;
     const mcc = buf.mcc[i];
     if (mcc !== undefined) body.mcc = mcc;
     const merchant = buf.merchant[i];
@@ -364,7 +365,7 @@ export class BankGenerator {
     if (branch !== undefined) body.branch_id = branch;
     const biller = buf.biller[i];
     if (biller !== undefined) body.biller_id = biller;
-    const dueDay = buf.due[i]!;
+    const dueDay = i32(buf.due, i);
     if (dueDay >= 0) body.due_date = this.dueDate(dueDay);
     return body;
   }
@@ -386,8 +387,7 @@ export class BankGenerator {
     const first = new Date((this.firstLocalDay - 31) * DAY);
     const r = new Rng(0);
     for (const c of this.customers) {
-      for (let oi = 0; oi < c.obligations.length; oi++) {
-        const o = c.obligations[oi]!;
+      for (const [oi, o] of c.obligations.entries()) {
         for (let m = 0; ; m++) {
           const due = Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + m, o.dueDay) / DAY;
           if (due > lastLocalDay + 25) break;
@@ -457,7 +457,7 @@ export class BankGenerator {
 
   private timeOf(rng: Rng, key: Channel | 'salary', t0: number, shift: number): number {
     const mix = TIME_OF_DAY[key];
-    let comp = mix[0]!;
+    let comp = at(mix, 0);
     if (mix.length > 1) {
       let u = rng.next();
       for (const m of mix) {
@@ -500,8 +500,8 @@ export class BankGenerator {
       const i = this.tx(c.openedAt + Math.floor(rng.range(3, 40) * 60_000), CODE.deposit, this.minor(AMOUNT.deposit.median * c.amountFactor * rng.factor(0.6)), false);
       if (i >= 0) buf.branch[i] = c.branch;
     }
-    if (back && c.reactivatedAt! >= t0) {
-      const i = this.tx(c.reactivatedAt! + Math.floor(rng.range(1, 30) * 60_000), CODE.deposit, this.minor(AMOUNT.deposit.median * c.amountFactor * rng.factor(0.6)), false);
+    if (back && c.reactivatedAt !== undefined && c.reactivatedAt >= t0) {
+      const i = this.tx(c.reactivatedAt + Math.floor(rng.range(1, 30) * 60_000), CODE.deposit, this.minor(AMOUNT.deposit.median * c.amountFactor * rng.factor(0.6)), false);
       if (i >= 0) buf.branch[i] = c.branch;
     }
     if (c.churnAt !== undefined && c.churnAt >= t0 && c.churnAt < t1 && rng.chance(0.5)) {
@@ -515,7 +515,7 @@ export class BankGenerator {
     let total = 0;
     for (let i = 0; i < NCH; i++) {
       let l = (c.rates[i] as number) * level;
-      if (ctx.weekend) l *= WEEKEND[i]!;
+      if (ctx.weekend) l *= num(WEEKEND, i);
       if (i === CH_ATM) l *= season.atm * (1 + 1.2 * (1 - f));
       else l *= nonCash;
       if (i === CH_POS) {
@@ -530,8 +530,8 @@ export class BankGenerator {
     for (let k = 0; k < n; k++) {
       let u = rng.next() * total;
       let i = 0;
-      while (i < NCH - 1 && (u -= lam[i]!) >= 0) i++;
-      this.randomEvent(c, RANDOM_CHANNELS[i]!, RANDOM_CODE[i]!, rng, t0, f, spend, decline);
+      while (i < NCH - 1 && (u -= f64(lam, i)) >= 0) i++;
+      this.randomEvent(c, at(RANDOM_CHANNELS, i), num(RANDOM_CODE, i), rng, t0, f, spend, decline);
     }
 
     if (f === 1 && !back && sinceOpen >= 60 && rng.chance(REDEMPTION_RATE * (c.has.online ? 2 : 1) * this.cfg.activity)) {
@@ -549,9 +549,9 @@ export class BankGenerator {
     switch (ch) {
       case 'pos': {
         const m: Merchant = f < NARROW_FROM
-          ? c.posMerchants[rng.weighted(c.posWeights.slice(0, Math.max(1, Math.ceil(c.posWeights.length * f / NARROW_FROM))))]!
+          ? at(c.posMerchants, rng.weighted(c.posWeights.slice(0, Math.max(1, Math.ceil(c.posWeights.length * f / NARROW_FROM)))))
           : rng.chance(0.85)
-          ? c.posMerchants[rng.weighted(c.posWeights)]!
+          ? at(c.posMerchants, rng.weighted(c.posWeights))
           : posMerchant(rng.chance(0.6) ? c.branchIndex : rng.int(BRANCHES), rng.weighted(MCC_WEIGHTS), rng.int(MERCHANTS_PER_CATEGORY));
         const amount = this.minor(AMOUNT.pos.median * c.amountFactor * (MCC_AMOUNT[m.mcc] ?? 1) * rng.factor(AMOUNT.pos.sigma) * spend);
         const terminal = rng.pick(m.terminals);
@@ -563,7 +563,7 @@ export class BankGenerator {
         break;
       }
       case 'atm': {
-        const a = c.atms.length > 1 && rng.chance(0.25) ? c.atms[1]! : c.atms[0]!;
+        const a = c.atms.length > 1 && rng.chance(0.25) ? at(c.atms, 1) : at(c.atms, 0);
         i = this.tx(t, code, this.minor(AMOUNT.atm.median * Math.sqrt(c.amountFactor) * rng.factor(AMOUNT.atm.sigma) * (2 - f), this.atmUnit), declined);
         if (i < 0) return;
         buf.mcc[i] = ATM_MCC;
@@ -573,7 +573,7 @@ export class BankGenerator {
       }
       case 'online': {
         const oi = rng.chance(0.85) ? rng.pick(c.online) : rng.int(ONLINE_MERCHANTS.length);
-        const om = ONLINE_MERCHANTS[oi]!;
+        const om = at(ONLINE_MERCHANTS, oi);
         i = this.tx(t, code, this.minor(AMOUNT.online.median * c.amountFactor * om.amount * rng.factor(AMOUNT.online.sigma) * spend), declined);
         if (i < 0) return;
         buf.mcc[i] = om.mcc;
@@ -609,7 +609,7 @@ export class BankGenerator {
     }
     if (!declined && (ch === 'pos' || ch === 'online') && rng.chance(REVERSAL_RATE)) {
       const tr = t + Math.floor(rng.chance(0.8) ? rng.range(1, 360) * 60_000 : rng.range(6, 72) * HOUR);
-      const j = this.tx(tr, code, buf.amt[i]!, false);
+      const j = this.tx(tr, code, f64(buf.amt, i), false);
       if (j < 0) return;
       const box: IdBox = { id: '' };
       buf.box[i] = box;

@@ -8,6 +8,7 @@
  * A due date moves with its payment (whole days), so a bill paid early stays as early as the bank drew it.
  * Survey answers (feeder.ts, `respond`) are timed in the bank's time through {@link SplitPass.timeline}.
  */
+import { num } from '../scorer/core/mod.js';
 import type { EventStream, SimEvent } from './generator.js';
 import type { Timeline } from './feeder.js';
 
@@ -73,13 +74,14 @@ export function splitPass(pass: EventStream, opts: SplitOptions): SplitPass {
   const toSimulated = (stamped: number): number => {
     let lo = 0;
     let hi = stamps.length - 1;
-    if (hi < 0 || stamped < stamps[0]!) return stamped - (stamps[0] ?? stamped) + (simulatedTimes[0] ?? stamped);
+    const first = stamps[0];
+    if (first === undefined || stamped < first) return stamped - (first ?? stamped) + (simulatedTimes[0] ?? stamped);
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (stamps[mid]! <= stamped) lo = mid;
+      if (num(stamps, mid) <= stamped) lo = mid;
       else hi = mid - 1;
     }
-    return simulatedTimes[lo]! + (stamped - stamps[lo]!);
+    return num(simulatedTimes, lo) + (stamped - num(stamps, lo));
   };
 
   function* history(): Generator<SimEvent, void, undefined> {

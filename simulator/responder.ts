@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { OFFER_CHANNELS, STREAM_OFFERS, type OfferChannel } from '../contracts/subjects.js';
 import { MAX_PROPENSITY, responsePropensity, surveyScore, type FeedbackEvent } from './feedback.js';
 import { hashInts, hashString, Rng } from './rng.js';
-import { heapPop, heapPush } from '../scorer/core/mod.js';
+import { InvariantError, heapPop, heapPush } from '../scorer/core/mod.js';
 
 /** An offer trigger as published on `OFFERS` (the fields the simulator reads). */
 export interface SurveyTrigger {
@@ -101,11 +101,13 @@ export interface SurveyDecision {
 }
 
 function answer(t: SurveyTrigger, d: Draws, at: number, satisfaction: number): FeedbackEvent {
+  const scale = t.survey?.scale;
+  if (scale === undefined) throw new InvariantError(`responder: trigger ${t.offer_id} is answered as a survey but has none`);
   return {
     kind: 'feedback',
     body: {
       feedback_id: answerId(t.offer_id), customer_id: t.customer_id, occurred_at: new Date(at).toISOString(), kind: 'survey',
-      score: surveyScore(t.survey!.scale, satisfaction, d.z), scale: t.survey!.scale,
+      score: surveyScore(scale, satisfaction, d.z), scale,
       ...(t.campaign_id ? { campaign_id: t.campaign_id } : {}), offer_id: t.offer_id, ...(t.branch_id ? { branch_id: t.branch_id } : {}),
     },
   };
@@ -162,7 +164,7 @@ export class SurveyAnswerQueue {
 
   /** Time of the earliest queued answer (Infinity when none). */
   nextAt(): number {
-    return this.heap.length ? this.heap[0]!.d.at : Infinity;
+    return this.heap[0]?.d.at ?? Infinity;
   }
 
   /** Takes an `OFFERS` payload. */
@@ -192,8 +194,9 @@ export class SurveyAnswerQueue {
    * from `satisfaction` at the answer's time.
    */
   take(limit: number, feedTime: number, satisfaction: (customerId: string, at: number) => number | undefined): FeedbackEvent | undefined {
-    while (this.heap.length && this.heap[0]!.d.at <= limit) {
-      const { t, d } = this.pop()!;
+    for (let top = this.heap[0]; top !== undefined && top.d.at <= limit; top = this.heap[0]) {
+      this.pop();
+      const { t, d } = top;
       let at = d.at;
       if (at < feedTime) {
         if (feedTime > d.deadline) {
