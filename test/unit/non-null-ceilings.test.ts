@@ -26,7 +26,7 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'scorer/core/loyalty': 32,
   'scorer/runtime': 5,
   'scorer/runtime/backfill': 23,
-  'scorer/runtime/model': 64,
+  'scorer/runtime/model': 26,
   'scorer/runtime/store': 49,
 };
 

@@ -82,7 +82,11 @@ export function createBatcher(opts: BatcherOptions): Batcher {
         throw new Error(`model ${model.version} takes ${model.features.length} features; these rows were queued with ${batchWidth}`);
       }
       const p = await model.scoreBatch(batch, n);
-      for (let i = 0; i < n; i++) batchWaiters[i]!.resolve({ p: p[i]!, version: model.version });
+      for (const [i, waiter] of batchWaiters.entries()) {
+        const pi = p[i];
+        if (pi === undefined) throw new Error(`model ${model.version} returned ${p.length} scores for a batch of ${n} rows`);
+        waiter.resolve({ p: pi, version: model.version });
+      }
     }).catch((err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err));
       for (const w of batchWaiters) w.reject(e);

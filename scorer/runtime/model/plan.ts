@@ -316,7 +316,8 @@ function positiveColumn(g: GraphProto, manifest: Manifest, out: ValueInfoProto, 
       return undefined;
     }
     if (classLabels && labelIdx >= 0 && labelIdx !== explicit) {
-      problems.push(`output.column: column ${explicit} holds class ${show(classLabels[explicit]!)}, positive_class ${show(pc)} is column ${labelIdx}`);
+      const held = classLabels[explicit];
+      problems.push(`output.column: column ${explicit} holds ${held === undefined ? 'no class' : `class ${show(held)}`}, positive_class ${show(pc)} is column ${labelIdx}`);
       return undefined;
     }
     return explicit;

@@ -19,6 +19,7 @@
  * - Numbers are rounded to 6 decimals; the text of 3 reasons is about 250 bytes.
  */
 import { expectedValues, type Explainer, type Explanation, type Reason } from '../../../training/mod.js';
+import { InvariantError, at, f64, i32, num } from '../../core/mod.js';
 
 /** Most reasons a score may carry. */
 export const MAX_REASONS = 10;
@@ -95,8 +96,7 @@ export function reasonNumber(x: number): string {
 function topJson(top: readonly Reason[], k: number): string {
   let s = '[';
   const n = Math.min(k, top.length, MAX_REASONS);
-  for (let i = 0; i < n; i++) {
-    const r = top[i]!;
+  for (const [i, r] of top.slice(0, n).entries()) {
     s += `${i ? ',' : ''}{"feature":${quote(r.feature)},"value":${reasonNumber(r.value)},"contribution":${reasonNumber(r.contribution)}}`;
   }
   return `${s}]`;
@@ -109,7 +109,7 @@ function topJson(top: readonly Reason[], k: number): string {
 export function explanationJson(e: Explanation, k: number, method: 'path' | 'treeshap' | 'linear'): string {
   const n = Math.min(k, e.top.length, MAX_REASONS);
   let listed = 0;
-  for (let i = 0; i < n; i++) listed += e.top[i]!.contribution;
+  for (const r of e.top.slice(0, n)) listed += r.contribution;
   const other = e.margin - e.bias - listed;
   return `{"method":"${method}","bias":${reasonNumber(e.bias)},"other":${reasonNumber(other)},"top":${topJson(e.top, k)}}`;
 }
@@ -156,16 +156,16 @@ export function compilePath(ex: Extract<Explainer, { kind: 'trees' }>): Compiled
   let at = 0;
   ex.trees.forEach((t, ti) => {
     const e = expectedValues(t);
-    c.bias += e[0]!;
+    c.bias += f64(e, 0);
     c.roots[ti] = at;
-    for (let k = 0; k < t.feature.length; k++) {
-      c.feature[at + k] = t.feature[k]!;
-      if (t.feature[k]! < 0) continue;
-      c.threshold[at + k] = t.threshold[k]!;
-      c.left[at + k] = at + t.left[k]!;
-      c.right[at + k] = at + t.right[k]!;
-      c.toLeft[at + k] = e[t.left[k]!]! - e[k]!;
-      c.toRight[at + k] = e[t.right[k]!]! - e[k]!;
+    for (const [k, f] of t.feature.entries()) {
+      c.feature[at + k] = f;
+      if (f < 0) continue;
+      c.threshold[at + k] = num(t.threshold, k);
+      c.left[at + k] = at + num(t.left, k);
+      c.right[at + k] = at + num(t.right, k);
+      c.toLeft[at + k] = f64(e, num(t.left, k)) - f64(e, k);
+      c.toRight[at + k] = f64(e, num(t.right, k)) - f64(e, k);
     }
     at += t.feature.length;
   });
@@ -184,14 +184,16 @@ export function pathReasonsJson(c: CompiledPath, row: ArrayLike<number>, k: numb
   phi.fill(0);
   const { feature, threshold, left, right, toLeft, toRight, roots } = c;
   for (let t = 0; t < roots.length; t++) {
-    let node = roots[t]!;
-    for (let f = feature[node]!; f >= 0; f = feature[node]!) {
-      if (row[f]! <= threshold[node]!) {
-        phi[f]! += toLeft[node]!;
-        node = left[node]!;
+    let node = i32(roots, t);
+    for (let f = i32(feature, node); f >= 0; f = i32(feature, node)) {
+      const x = row[f];
+      if (x === undefined) throw new InvariantError(`reasons: the trees split on column ${f} of a row of ${row.length}`);
+      if (x <= f64(threshold, node)) {
+        phi[f] = f64(phi, f) + f64(toLeft, node);
+        node = i32(left, node);
       } else {
-        phi[f]! += toRight[node]!;
-        node = right[node]!;
+        phi[f] = f64(phi, f) + f64(toRight, node);
+        node = i32(right, node);
       }
     }
   }
@@ -201,14 +203,14 @@ export function pathReasonsJson(c: CompiledPath, row: ArrayLike<number>, k: numb
   let count = 0;
   let total = 0;
   for (let j = 0; j < nf; j++) {
-    const v = phi[j]!;
+    const v = f64(phi, j);
     total += v;
     const a = v < 0 ? -v : v;
-    if (!(a > 0) || (count === n && !(a > topSize[n - 1]!))) continue;
+    if (!(a > 0) || (count === n && !(a > f64(topSize, n - 1)))) continue;
     let at = count < n ? count++ : n - 1;
-    while (at > 0 && topSize[at - 1]! < a) {
-      topSize[at] = topSize[at - 1]!;
-      topIndex[at] = topIndex[at - 1]!;
+    while (at > 0 && f64(topSize, at - 1) < a) {
+      topSize[at] = f64(topSize, at - 1);
+      topIndex[at] = i32(topIndex, at - 1);
       at--;
     }
     topSize[at] = a;
@@ -217,9 +219,11 @@ export function pathReasonsJson(c: CompiledPath, row: ArrayLike<number>, k: numb
   let chosen = 0;
   let top = '';
   for (let q = 0; q < count; q++) {
-    const j = topIndex[q]!;
-    chosen += phi[j]!;
-    top += `${q ? ',' : ''}{"feature":${quote(c.features[j]!)},"value":${reasonNumber(row[j]!)},"contribution":${reasonNumber(phi[j]!)}}`;
+    const j = i32(topIndex, q);
+    chosen += f64(phi, j);
+    const x = row[j];
+    if (x === undefined) throw new InvariantError(`reasons: no column ${j} in a row of ${row.length}`);
+    top += `${q ? ',' : ''}{"feature":${quote(at(c.features, j))},"value":${reasonNumber(x)},"contribution":${reasonNumber(f64(phi, j))}}`;
   }
   return `{"method":"path","bias":${c.biasText},"other":${reasonNumber(total - chosen)},"top":[${top}]}`;
 }
