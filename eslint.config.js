@@ -257,6 +257,7 @@ export default tseslint.config(
       'training/**/*.ts',
       'models/**/*.ts', 'training/**/*.ts',
       'models/**/*.ts', 'simulator/**/*.ts', 'training/**/*.ts',
+      'models/**/*.ts', 'scorer/runtime/backfill/**/*.ts', 'simulator/**/*.ts', 'training/**/*.ts',
     ],
     rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
   },

@@ -25,7 +25,6 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'scorer/core': 42,
   'scorer/core/loyalty': 32,
   'scorer/runtime': 5,
-  'scorer/runtime/backfill': 23,
   'scorer/runtime/model': 26,
   'scorer/runtime/store': 49,
 };

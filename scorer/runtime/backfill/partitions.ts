@@ -206,7 +206,9 @@ export class PartitionRunner implements BackfillPartitions {
       const dupBefore = part.state.stats.duplicates;
       const published = emit.events.length;
       try {
-        const p = this.engine.apply(part.state, { seq: ev.seq, partition: ev.partition, msg: { kind: ev.kind, body: ev.body! } as never, historical: true }, emit);
+        const body = ev.body;
+        if (!body) throw new Error(`record ${ev.record}: reached the engine without its validated body`);
+        const p = this.engine.apply(part.state, { seq: ev.seq, partition: ev.partition, msg: { kind: ev.kind, body } as never, historical: true }, emit);
         if (p) pendings.push({ p, part, index: ev.index });
       } catch (err) {
         part.state.seq = ev.seq;
@@ -238,9 +240,10 @@ export class PartitionRunner implements BackfillPartitions {
     if (!sink) return;
     this.writing = this.writing.then(async () => {
       const refused = await sink.write(rows);
-      if (refused.length) {
+      const [first] = refused;
+      if (first) {
         this.refusedRows += refused.length;
-        this.opts.logger?.warn({ rows: refused.length, tables: [...new Set(refused.map((r) => r.table))], error: refused[0]!.error.message }, 'backfill: rows refused by ClickHouse');
+        this.opts.logger?.warn({ rows: refused.length, tables: [...new Set(refused.map((r) => r.table))], error: first.error.message }, 'backfill: rows refused by ClickHouse');
       }
     });
   }
@@ -279,8 +282,8 @@ export class PartitionRunner implements BackfillPartitions {
 
 /** The referral credits among the messages of the events since `from` (`tx.<p>.redemption`; offers are never decided for history). */
 function collectCredits(emit: Emit, from: number, order: number, partition: number, out: CreditOut[]): void {
-  for (let i = from; i < emit.events.length; i++) {
-    const m = messageOf(emit.events[i]!);
+  for (const event of emit.events.slice(from)) {
+    const m = messageOf(event);
     if (m && parseTxSubject(m.subject)?.kind === 'redemption') out.push({ order, partition, body: m.payload });
   }
 }

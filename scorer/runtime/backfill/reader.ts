@@ -53,8 +53,9 @@ export class ReadAhead {
   take(records: number): ReadItem[] {
     let end = 0;
     let taken = 0;
-    while (end < this.buffer.length && taken < records) {
-      if ('rec' in this.buffer[end]!) taken++;
+    for (const item of this.buffer) {
+      if (taken >= records) break;
+      if ('rec' in item) taken++;
       end++;
     }
     if (this.ended && this.buffered === taken) end = this.buffer.length;

@@ -192,7 +192,8 @@ export async function* readSource(file: SourceFile, meter: ReadMeter, bad: (b: B
       }
       const body: Record<string, unknown> = {};
       header.forEach((h, i) => {
-        if (cells[i] !== '') body[h] = csvValue(h, cells[i]!);
+        const cell = cells[i];
+        if (cell !== undefined && cell !== '') body[h] = csvValue(h, cell);
       });
       const kind = file.kind as RecordKind;
       yield { kind, body, file: file.path, line: n, at: timeOf(kind, body) };
@@ -244,14 +245,18 @@ export async function* streamOrder(files: readonly SourceFile[], meter: ReadMete
   }
   // A record without a readable time goes first (validation refuses it): it must not stall its file.
   const key = (r: SourceRecord): number => (Number.isNaN(r.at) ? -Infinity : r.at);
-  while (heads.length > 0) {
-    let best = 0;
-    for (let i = 1; i < heads.length; i++) {
-      const a = key(heads[i]!.rec);
-      const b = key(heads[best]!.rec);
-      if (a < b || (a === b && heads[i]!.order < heads[best]!.order)) best = i;
+  for (;;) {
+    let best = -1;
+    let h: (typeof heads)[number] | undefined;
+    for (const [i, head] of heads.entries()) {
+      const a = key(head.rec);
+      const b = h ? key(h.rec) : Infinity;
+      if (!h || a < b || (a === b && head.order < h.order)) {
+        best = i;
+        h = head;
+      }
     }
-    const h = heads[best]!;
+    if (!h) break;
     yield h.rec;
     const next = await h.it.next();
     if (next.done) heads.splice(best, 1);

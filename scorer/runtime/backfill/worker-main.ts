@@ -16,7 +16,8 @@ import type { FromBackfillWorker, ToBackfillWorker, WorkerSetup } from './thread
 import { defaultEngineConfig, buildEngineConfig } from '../../../config/mod.js';
 
 const setup = workerData as WorkerSetup;
-const port = parentPort!;
+if (!parentPort) throw new Error('scorer/runtime/backfill/worker-main.ts runs only as a worker thread (threads.ts starts it)');
+const port = parentPort;
 const { spec } = setup;
 const logger = createLogger({ level: spec.logLevel ?? 'info', name: `backfill-${setup.index}` });
 
@@ -60,7 +61,7 @@ function check(items: CheckItem[]): CheckRefusal[] {
 function run(events: BatchEvent[], through: number | undefined): ReturnType<PartitionRunner['run']> {
   for (const e of events) {
     if (e.body) continue;
-    const body = checked.get(e.record!);
+    const body = e.record === undefined ? undefined : checked.get(e.record);
     if (!body) throw new Error(`record ${e.record}: not checked by this worker`);
     e.body = body;
   }
