@@ -42,6 +42,11 @@ export function backfillProgress(stream: NodeJS.WriteStream = process.stderr, ev
   };
 }
 
+/** Neither the all-in-one's engines nor CLICKHOUSE_URL: the worker threads would have no warehouse to write to. */
+function noWarehouseUrl(): never {
+  throw new Error('vafa backfill: no ClickHouse URL for the worker threads (neither CLICKHOUSE_URL nor the local engines)');
+}
+
 export const backfillCommand: Command = {
   summary: 'Load a bank\'s history (profiles, transactions, redemptions, feedback) through the scorer core into the state store and ClickHouse, before going live.',
   usage: [
@@ -95,7 +100,7 @@ export const backfillCommand: Command = {
         ...(churn ? { scorer: churn } : {}), ...(cutover !== undefined ? { cutover } : {}), ...(batch ? { batch } : {}), ...(cacheCustomers ? { cacheCustomers } : {}),
         workers, threads: {
           engine: { rulesPath: settings.rulesPath, lifecyclePath: settings.lifecyclePath, offersPath: settings.offersPath }, modelPath: settings.modelPath, logLevel: settings.logLevel,
-          warehouse: { url: engines?.clickhouseUrl ?? settings.clickhouseUrl!, user: settings.clickhouseUser, password: settings.clickhousePassword },
+          warehouse: { url: engines?.clickhouseUrl ?? settings.clickhouseUrl ?? noWarehouseUrl(), user: settings.clickhouseUser, password: settings.clickhousePassword },
         },
       });
       progress.done();

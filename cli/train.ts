@@ -15,7 +15,7 @@ import { isFeature, MODEL_FEATURE_NAMES } from '../contracts/features.js';
 import type { CustomerProfileV1 } from '../contracts/events.js';
 import { buildChurnDataset, historyMessages, type ChurnTruth, type HistoryEvent, selectRows, timeSplit, type ChurnDataset, type Holdout, rocAuc, oracleProbability, trainChurnModel, writeChurnModel, type MetricsReport, calibrationChart, htmlReport, rocChart, rocCurve, readTable, tabularDataset, TableError, type EncodedColumn, type GbtParams } from '../training/mod.js';
 import type { Manifest } from '../models/mod.js';
-import { DAY_MS } from '../scorer/core/mod.js';
+import { DAY_MS, at, f32, f64, num, u8 } from '../scorer/core/mod.js';
 import { loadSettings, buildEngineConfig } from '../config/mod.js';
 
 /**
@@ -291,8 +291,7 @@ function holdoutSplit(built: BuiltDataset, holdoutMonths: number, horizon: numbe
   if (cutoff === undefined || lastObservation === undefined) throw new Error(`holdoutSplit: ${obs.length} observations, ${holdoutMonths} held out`);
   const keep: number[] = [];
   let purged = 0;
-  for (let i = 0; i < built.dataset.y.length; i++) {
-    const t = built.dataset.time[i]!;
+  for (const [i, t] of built.dataset.time.entries()) {
     if (t < cutoff && t + horizon > cutoff) purged++;
     else keep.push(i);
   }
@@ -316,12 +315,17 @@ function compareOnHoldout(trained: TrainedModel, split: HoldoutSplit, built: Bui
   const nf = data.features.length;
   const rec = data.features.indexOf('recency_days');
   const test: number[] = [];
-  for (let i = 0; i < data.y.length; i++) if (data.time[i]! >= cutoff) test.push(i);
-  const yTest = test.map((i) => data.y[i]!);
-  const recency = test.map((i) => data.x[i * nf + rec]!);
+  for (const [i, t] of data.time.entries()) if (t >= cutoff) test.push(i);
+  const yTest = test.map((i) => u8(data.y, i));
+  const recency = test.map((i) => f32(data.x, i * nf + rec));
   const pTest = trained.predict(selectRows(data, test).x);
   // The simulator's oracle: the simulator's own hazard at each observation.
-  const oracleP = test.map((i) => oracleProbability(truth.get(built.customers[keep[i]!]!)!, data.time[i]!, horizon));
+  const oracleP = test.map((i) => {
+    const customer = at(built.customers, num(keep, i));
+    const customerTruth = truth.get(customer);
+    if (!customerTruth) throw new Error(`vafa train: the history's labels have no truth for customer ${customer}`);
+    return oracleProbability(customerTruth, f64(data.time, i), horizon);
+  });
   const aucOracle = oracleP.every((p) => p !== undefined) ? rocAuc(yTest, oracleP as number[]) : NaN;
   return { yTest, recency, rocModel: rocCurve(yTest, pTest), rocBase: rocCurve(yTest, recency), aucModel: trained.report.holdout.rocAuc, aucBaseline: rocAuc(yTest, recency), aucOracle };
 }
@@ -412,23 +416,23 @@ function printHistoryReport(r: HistoryRun, o: { algorithm: string; trainS: numbe
 function servedFeatures(features: Manifest['features'], encoding: readonly EncodedColumn[]): Manifest['features'] {
   const out: Manifest['features'] = [];
   for (let j = 0; j < encoding.length;) {
-    const e = encoding[j]!;
+    const e = at(encoding, j);
     if (e.kind !== 'onehot' || !isFeature(e.source)) {
-      out.push(features[j]!);
+      out.push(at(features, j));
       j++;
       continue;
     }
     const group: number[] = [];
     let k = j;
     for (; k < encoding.length; k++) {
-      const g = encoding[k]!;
+      const g = at(encoding, k);
       if (g.kind !== 'onehot' || g.source !== e.source) break;
       group.push(Number(g.category));
     }
     if (group.every((v, q) => String(v) === (encoding[j + q] as { category: string }).category)) {
       out.push({ name: e.source, encode: { onehot: { vocabulary: group, unknown: 'zeros' } } });
     } else {
-      for (let q = j; q < k; q++) out.push(features[q]!);
+      out.push(...features.slice(j, k));
     }
     j = k;
   }
@@ -450,7 +454,7 @@ function bestSingleColumn(test: ChurnDataset, encoding: readonly EncodedColumn[]
   let best = { feature: '(none)', auc: NaN };
   encoding.forEach((e, j) => {
     if (e.kind !== 'numeric') return;
-    const col = Array.from({ length: test.y.length }, (_, i) => test.x[i * nf + j]!);
+    const col = Array.from({ length: test.y.length }, (_, i) => f32(test.x, i * nf + j));
     const lo = col.reduce((m, v) => (Number.isNaN(v) ? m : Math.min(m, v)), Infinity);
     const auc = rocAuc(test.y, col.map((v) => (Number.isNaN(v) ? lo - 1 : v)));
     const a = Math.max(auc, 1 - auc);
@@ -564,7 +568,7 @@ function tabularReport(r: {
   const rocModel = rocCurve(test.y, r.pTest);
   const nf = r.features.length;
   const bj = r.features.indexOf(baseline.feature);
-  const bcol = Array.from({ length: test.y.length }, (_, i) => (bj >= 0 ? test.x[i * nf + bj]! : 0));
+  const bcol = Array.from({ length: test.y.length }, (_, i) => (bj >= 0 ? f32(test.x, i * nf + bj) : 0));
   const rocBase = rocCurve(test.y, rocAuc(test.y, bcol.map((x) => (Number.isNaN(x) ? -1e30 : x))) >= 0.5 ? bcol : bcol.map((x) => -x));
   const rows: [string, string, string][] = [
     ['ROC AUC', f3(h.rocAuc), f3(baseline.auc)],

@@ -125,6 +125,11 @@ async function summarize(stack: Stack, f: RunFacts): Promise<string> {
   return ['', bold('summary'), ...lines].join('\n');
 }
 
+/** The stack started without its HTTP API, which the simulated bank posts to. */
+function noApiUrl(): never {
+  throw new Error('vafa up --simulate: the stack started without its HTTP API');
+}
+
 export const upCommand: Command = {
   summary: 'Run vafa all-in-one on embedded defaults (local NATS, embedded ClickHouse), optionally fed by the simulator.',
   usage: [
@@ -229,7 +234,7 @@ async function startFeed(stack: Stack, settings: Settings, o: UpOptions, history
     ? { profiles: () => [], events: () => live.live, options: live.bank.options }
     : createBank({ seed: o.seed, customers: o.customers, start, days: o.days, feedback: o.feedback });
   const feed = runFeeder({
-    target: stack.apiUrl!, bank, ...(live ? { sendProfiles: false, timeline: live.timeline } : {}), rate: o.rate, signal, onProgress: (p) => { lastProgress = p; line.update(p); },
+    target: stack.apiUrl ?? noApiUrl(), bank, ...(live ? { sendProfiles: false, timeline: live.timeline } : {}), rate: o.rate, signal, onProgress: (p) => { lastProgress = p; line.update(p); },
     ...(o.durationS ? { durationS: o.durationS } : {}), ...(settings.apiKeys[0] ? { apiKey: settings.apiKeys[0] } : {}),
     // Closed loop: the simulated customers answer the surveys the scorer sends.
     respond: { natsUrl: stack.natsUrl },
