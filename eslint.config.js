@@ -257,6 +257,7 @@ export default tseslint.config(
       'training/**/*.ts',
       'models/**/*.ts', 'training/**/*.ts',
       'models/**/*.ts', 'simulator/**/*.ts', 'training/**/*.ts',
+      'api/**/*.ts', 'app/**/*.ts', 'cli/**/*.ts', 'config/*.ts', 'dashboards/**/*.ts', 'ingest/*.ts', 'platform/**/*.ts', 'sinks/**/*.ts',
       'models/**/*.ts', 'scorer/runtime/backfill/**/*.ts', 'simulator/**/*.ts', 'training/**/*.ts',
     ],
     rules: { '@typescript-eslint/no-non-null-assertion': 'error' },

@@ -42,14 +42,15 @@ export function clientAddress(req: FastifyRequest, proxy: ProxyAuth | undefined)
 
 const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
+const INVALID = 'That key is not valid.';
 const MESSAGES: Record<string, string> = {
-  invalid: 'That key is not valid.',
+  invalid: INVALID,
   scope: 'That key has no read scope: the dashboard needs one.',
   expired: 'Your session ended; sign in again.',
 };
 
 function loginPage(error: string | undefined, next: string): string {
-  const msg = error ? MESSAGES[error] ?? MESSAGES.invalid! : '';
+  const msg = error ? MESSAGES[error] ?? INVALID : '';
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -187,7 +187,8 @@ export class KeyRing {
   }
 
   private async load(): Promise<void> {
-    const file = this.opts.file!;
+    const file = this.opts.file;
+    if (file === undefined) throw new Error('no API key file is configured: there is nothing to reload');
     const st = await stat(file);
     const text = await readFile(file, 'utf8');
     const keys = parseKeyFile(text, file);
@@ -203,7 +204,9 @@ export class KeyRing {
     if (this.checking) return;
     this.checking = true;
     try {
-      const st = await stat(this.opts.file!).catch(() => undefined);
+      const file = this.opts.file;
+      if (file === undefined) return;
+      const st = await stat(file).catch(() => undefined);
       if (!st) return;
       const stamp = `${st.ino}:${st.size}:${st.mtimeMs}`;
       if (stamp === this.fileStamp) return;
@@ -249,7 +252,10 @@ export class Sessions {
   create(cred: Credential): { token: string; expiresAt: number } {
     const t = this.now();
     for (const [k, s] of this.map) if (s.expiresAt <= t) this.map.delete(k);
-    while (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    for (const oldest of this.map.keys()) {
+      if (this.map.size < this.max) break;
+      this.map.delete(oldest);
+    }
     const token = randomBytes(32).toString('base64url');
     const expiresAt = t + this.ttlMs;
     this.map.set(hashKey(token), { credHash: cred.hash, expiresAt });

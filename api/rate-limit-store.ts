@@ -46,7 +46,10 @@ export class FixedWindowCounters {
     if (!w || w.startMs + timeWindowMs <= now) {
       this.windows.delete(id);
       w = { count: 0, startMs: now };
-      while (this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value!);
+      for (const oldest of this.windows.keys()) {
+        if (this.windows.size < this.maxKeys) break;
+        this.windows.delete(oldest);
+      }
       this.windows.set(id, w);
     }
     w.count++;

@@ -46,7 +46,10 @@ export class SharedSessions extends Sessions {
       return;
     }
     if (e.session.expiresAt <= this.clock()) return;
-    while (this.copies.size >= this.maxCopies) this.copies.delete(this.copies.keys().next().value!);
+    for (const oldest of this.copies.keys()) {
+      if (this.copies.size < this.maxCopies) break;
+      this.copies.delete(oldest);
+    }
     this.copies.set(e.hash, e.session);
   }
 }
