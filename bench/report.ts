@@ -2,6 +2,7 @@
  * The bench's results: one JSON document (medians and every repeat's values), the table for the
  * terminal, a bar chart of the ratios in unicode blocks, and a self-contained HTML page.
  */
+import { at, num } from '../scorer/core/mod.js';
 import { median, type LatencySummary } from './stats.js';
 
 import type { MillionReport } from './million.js';
@@ -180,9 +181,10 @@ export function summarize(samples: Partial<Record<MeasurementId, (RepeatSample |
 /** Each role's median over the repeats' `cpu.roles`; null when no repeat has them. */
 export function medianRoles(cpus: readonly unknown[]): Record<string, number> | null {
   const all = cpus.map((c) => (c as { roles?: Record<string, number | null> } | undefined)?.roles).filter((r): r is Record<string, number | null> => r !== undefined);
-  if (!all.length) return null;
+  const [first] = all;
+  if (!first) return null;
   const out: Record<string, number> = {};
-  for (const k of Object.keys(all[0]!)) {
+  for (const k of Object.keys(first)) {
     const v = all.map((r) => r[k]).filter((x): x is number => typeof x === 'number');
     if (v.length) out[k] = median(v);
   }
@@ -197,7 +199,8 @@ const CPU_COLUMNS: readonly [string, string][] = [
 export function renderCpu(report: BenchReport): string {
   const rows: string[][] = [];
   for (const m of report.measurements.filter((x) => x.group === 'vafa' && x.available)) {
-    if (m.cpu_roles) rows.push([m.name, ...CPU_COLUMNS.map(([k]) => fmtPct(m.cpu_roles![k]))]);
+    const roles = m.cpu_roles;
+    if (roles) rows.push([m.name, ...CPU_COLUMNS.map(([k]) => fmtPct(roles[k]))]);
     if (m.id === 'scorer') {
       const steady = medianRoles(m.repeats.map((x) => (x.extra?.steady as { cpu?: unknown } | undefined)?.cpu));
       if (steady) rows.push([`${m.name}, steady phase`, ...CPU_COLUMNS.map(([k]) => fmtPct(steady[k]))]);
@@ -205,8 +208,8 @@ export function renderCpu(report: BenchReport): string {
   }
   if (!rows.length) return '';
   const head = ['CPU by part, % of one core', ...CPU_COLUMNS.map(([, label]) => label)];
-  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ').trimEnd();
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => at(r, i).length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(num(width, i)) : c.padStart(num(width, i)))).join('  ').trimEnd();
   return [line(head), line(width.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -221,8 +224,8 @@ export function renderTable(report: BenchReport): string {
   const rows = report.measurements.map((m) => m.available
     ? [m.name, fmtInt(m.events_per_s), fmtMs(m.p50_ms), fmtMs(m.p99_ms), ceilingLabel(m.ceiling), fmtRatio(m.ratio), fmtRatio(m.ratio_stock)]
     : [m.name, `not available yet: ${m.reason ?? ''}`, '', '', '', '', '']);
-  const width = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => r[2] !== '' || i === 0).map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 || (cells[2] === '' && i === 1) ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ').trimEnd();
+  const width = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => r[2] !== '' || i === 0).map((r) => at(r, i).length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 || (cells[2] === '' && i === 1) ? c.padEnd(num(width, i)) : c.padStart(num(width, i)))).join('  ').trimEnd();
   const m = report.machine;
   const out = [
     `vafa bench — ${report.started_at} — median of ${report.options.repeat} repeat${report.options.repeat === 1 ? '' : 's'}${report.options.quick ? ' (quick)' : ''}, ${report.duration_s.toFixed(0)} s`,
@@ -244,7 +247,7 @@ const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 export function bar(value: number, max: number, width: number): string {
   if (!(value > 0) || !(max > 0)) return '';
   const eighths = Math.round((Math.min(value, max) / max) * width * 8);
-  return '█'.repeat(Math.floor(eighths / 8)) + EIGHTHS[eighths % 8]!;
+  return '█'.repeat(Math.floor(eighths / 8)) + at(EIGHTHS, eighths % 8);
 }
 
 export function renderBars(report: BenchReport, width = 40): string {
@@ -277,8 +280,11 @@ export function renderHtml(report: BenchReport, echartsSource?: string): string 
   const maxStock = Math.max(1, ...vafa.map((m) => m.ratio_stock ?? 0));
   const cssBars = (title: string, value: (m: Measurement) => number | null, max: number): string => `
 <h3>${esc(title)}</h3>
-<table class="bars">${vafa.filter((m) => value(m) !== null).map((m) => `
-  <tr><th>${esc(m.name)}</th><td><div class="track"><div class="fill" style="width:${(Math.min(value(m)!, max) / max * 100).toFixed(2)}%"></div></div></td><td class="num">${esc(fmtRatio(value(m)))}</td></tr>`).join('')}
+<table class="bars">${vafa.flatMap((m) => {
+    const v = value(m);
+    return v === null ? [] : [`
+  <tr><th>${esc(m.name)}</th><td><div class="track"><div class="fill" style="width:${(Math.min(v, max) / max * 100).toFixed(2)}%"></div></div></td><td class="num">${esc(fmtRatio(v))}</td></tr>`];
+  }).join('')}
 </table>`;
   const table = `<table class="results"><thead><tr><th>measurement</th><th>events/s</th><th>p50 ms</th><th>p99 ms</th><th>ceiling used</th><th>ratio</th><th>vs stock js.publish</th></tr></thead><tbody>${report.measurements.map((m) => m.available
     ? `<tr><td>${esc(m.name)}</td><td class="num">${fmtInt(m.events_per_s)}</td><td class="num">${fmtMs(m.p50_ms)}</td><td class="num">${fmtMs(m.p99_ms)}</td><td>${esc(ceilingLabel(m.ceiling))}</td><td class="num">${esc(fmtRatio(m.ratio))}</td><td class="num">${esc(fmtRatio(m.ratio_stock))}</td></tr>`

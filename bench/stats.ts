@@ -2,12 +2,13 @@
  * Small, pure statistics for the bench: percentiles (nearest rank), medians across repeats, and a
  * fixed-memory latency sample so that a long phase does not keep every value.
  */
+import { num } from '../scorer/core/mod.js';
 
 /** Nearest-rank percentile of already-sorted values (p in 0..100); NaN when empty. */
 export function percentileSorted(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+  return num(sorted, Math.min(sorted.length - 1, Math.max(0, rank - 1)));
 }
 
 export function percentile(values: readonly number[], p: number): number {
@@ -19,7 +20,7 @@ export function median(values: readonly number[]): number {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return Number.NaN;
   const mid = v.length >> 1;
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+  return v.length % 2 ? num(v, mid) : (num(v, mid - 1) + num(v, mid)) / 2;
 }
 
 export function mean(values: readonly number[]): number {

@@ -15,7 +15,7 @@ import { ROOT, sourceFiles } from '../support/source-files.js';
 
 /** Non-null assertions per folder (the directory of the file), counted on 4 December 2026. */
 const CEILINGS: Readonly<Record<string, number>> = {
-  'bench': 69,
+  'bench': 54,
   'bench/loadgen': 4,
   'config/schema': 6,
   'ingest/iso8583': 35,
