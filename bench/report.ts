@@ -2,7 +2,7 @@
  * The bench's results: one JSON document (medians and every repeat's values), the table for the
  * terminal, a bar chart of the ratios in unicode blocks, and a self-contained HTML page.
  */
-import { at, num } from '../scorer/core/mod.js';
+import { item, num } from '../scorer/core/mod.js';
 import { median, type LatencySummary } from './stats.js';
 
 import type { MillionReport } from './million.js';
@@ -208,7 +208,7 @@ export function renderCpu(report: BenchReport): string {
   }
   if (!rows.length) return '';
   const head = ['CPU by part, % of one core', ...CPU_COLUMNS.map(([, label]) => label)];
-  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => at(r, i).length)));
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => item(r, i).length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(num(width, i)) : c.padStart(num(width, i)))).join('  ').trimEnd();
   return [line(head), line(width.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
 }
@@ -224,7 +224,7 @@ export function renderTable(report: BenchReport): string {
   const rows = report.measurements.map((m) => m.available
     ? [m.name, fmtInt(m.events_per_s), fmtMs(m.p50_ms), fmtMs(m.p99_ms), ceilingLabel(m.ceiling), fmtRatio(m.ratio), fmtRatio(m.ratio_stock)]
     : [m.name, `not available yet: ${m.reason ?? ''}`, '', '', '', '', '']);
-  const width = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => r[2] !== '' || i === 0).map((r) => at(r, i).length)));
+  const width = head.map((h, i) => Math.max(h.length, ...rows.filter((r) => r[2] !== '' || i === 0).map((r) => item(r, i).length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 || (cells[2] === '' && i === 1) ? c.padEnd(num(width, i)) : c.padStart(num(width, i)))).join('  ').trimEnd();
   const m = report.machine;
   const out = [
@@ -247,7 +247,7 @@ const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
 export function bar(value: number, max: number, width: number): string {
   if (!(value > 0) || !(max > 0)) return '';
   const eighths = Math.round((Math.min(value, max) / max) * width * 8);
-  return '█'.repeat(Math.floor(eighths / 8)) + at(EIGHTHS, eighths % 8);
+  return '█'.repeat(Math.floor(eighths / 8)) + item(EIGHTHS, eighths % 8);
 }
 
 export function renderBars(report: BenchReport, width = 40): string {

@@ -15,7 +15,7 @@ import { isFeature, MODEL_FEATURE_NAMES } from '../contracts/features.js';
 import type { CustomerProfileV1 } from '../contracts/events.js';
 import { buildChurnDataset, historyMessages, type ChurnTruth, type HistoryEvent, selectRows, timeSplit, type ChurnDataset, type Holdout, rocAuc, oracleProbability, trainChurnModel, writeChurnModel, type MetricsReport, calibrationChart, htmlReport, rocChart, rocCurve, readTable, tabularDataset, TableError, type EncodedColumn, type GbtParams } from '../training/mod.js';
 import type { Manifest } from '../models/mod.js';
-import { DAY_MS, at, f32, f64, num, u8 } from '../scorer/core/mod.js';
+import { DAY_MS, item, f32, f64, num, u8 } from '../scorer/core/mod.js';
 import { loadSettings, buildEngineConfig } from '../config/mod.js';
 
 /**
@@ -321,7 +321,7 @@ function compareOnHoldout(trained: TrainedModel, split: HoldoutSplit, built: Bui
   const pTest = trained.predict(selectRows(data, test).x);
   // The simulator's oracle: the simulator's own hazard at each observation.
   const oracleP = test.map((i) => {
-    const customer = at(built.customers, num(keep, i));
+    const customer = item(built.customers, num(keep, i));
     const customerTruth = truth.get(customer);
     if (!customerTruth) throw new Error(`vafa train: the history's labels have no truth for customer ${customer}`);
     return oracleProbability(customerTruth, f64(data.time, i), horizon);
@@ -416,16 +416,16 @@ function printHistoryReport(r: HistoryRun, o: { algorithm: string; trainS: numbe
 function servedFeatures(features: Manifest['features'], encoding: readonly EncodedColumn[]): Manifest['features'] {
   const out: Manifest['features'] = [];
   for (let j = 0; j < encoding.length;) {
-    const e = at(encoding, j);
+    const e = item(encoding, j);
     if (e.kind !== 'onehot' || !isFeature(e.source)) {
-      out.push(at(features, j));
+      out.push(item(features, j));
       j++;
       continue;
     }
     const group: number[] = [];
     let k = j;
     for (; k < encoding.length; k++) {
-      const g = at(encoding, k);
+      const g = item(encoding, k);
       if (g.kind !== 'onehot' || g.source !== e.source) break;
       group.push(Number(g.category));
     }

@@ -11,7 +11,7 @@
  * on (the trainer holds out a calibration slice of its training rows).
  */
 
-import { at, f64, num } from '../scorer/core/mod.js';
+import { item, f64, num } from '../scorer/core/mod.js';
 
 export type Calibration =
   | { method: 'platt'; a: number; b: number }
@@ -164,10 +164,10 @@ export function fitIsotonic(y: ArrayLike<number>, p: ArrayLike<number>, maxKnots
   // Merge neighbours until few enough knots (keeps monotonicity: averages of non-decreasing neighbours).
   while (blocks.length > maxKnots) {
     let best = 0;
-    const pairWeight = (k: number): number => at(blocks, k).w + at(blocks, k + 1).w;
+    const pairWeight = (k: number): number => item(blocks, k).w + item(blocks, k + 1).w;
     for (let k = 1; k < blocks.length - 1; k++) if (pairWeight(k) < pairWeight(best)) best = k;
-    const l = at(blocks, best);
-    const r = at(blocks, best + 1);
+    const l = item(blocks, best);
+    const r = item(blocks, best + 1);
     const w = l.w + r.w;
     blocks.splice(best, 2, { x: (l.x * l.w + r.x * r.w) / w, y: (l.y * l.w + r.y * r.w) / w, w });
   }

@@ -24,7 +24,7 @@
  * Functions: {@link FUNCTIONS}. Arithmetic is IEEE double: a division by zero gives ±Infinity or NaN,
  * which the mapping treats as a missing value (see `impute` in `models/mapping.ts`).
  */
-import { InvariantError, at } from '../scorer/core/mod.js';
+import { InvariantError, item } from '../scorer/core/mod.js';
 
 /** A compiled expression: the value for one feature vector (catalogue order). */
 export type Compiled = (v: ArrayLike<number>) => number;
@@ -130,11 +130,11 @@ class Parser {
   constructor(private readonly toks: Token[]) {}
 
   peek(): Token {
-    return at(this.toks, this.p);
+    return item(this.toks, this.p);
   }
 
   private next(): Token {
-    return at(this.toks, this.p++);
+    return item(this.toks, this.p++);
   }
 
   private expect(s: string): void {

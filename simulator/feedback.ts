@@ -16,7 +16,7 @@ import type { Segment } from './catalog.js';
 import { SHOCK_COMPLAINT } from './churn.js';
 import { DAY, type Customer } from './population.js';
 import { hashInts, mix32, Rng } from './rng.js';
-import { at, f32, f64, heapPop, heapPush, u8 } from '../scorer/core/mod.js';
+import { item, f32, f64, heapPop, heapPush, u8 } from '../scorer/core/mod.js';
 
 const HOUR = 3_600_000;
 const MINUTE = 60_000;
@@ -336,7 +336,7 @@ export class Experience {
   }
 
   private target(ci: number, t: number): number {
-    const c = at(this.customers, ci);
+    const c = item(this.customers, ci);
     let v = f32(this.base, ci) - OPEN_COMPLAINT_PENALTY * Math.min(2, u8(this.open, ci));
     if (c.churnAt !== undefined) {
       if (c.reactivatedAt !== undefined && t >= c.reactivatedAt) v -= WON_BACK_OFFSET;
@@ -492,7 +492,7 @@ export class Experience {
   pop(): FeedbackEvent | undefined {
     const d = this.heap.pop();
     if (!d) return undefined;
-    const c = at(this.customers, d.ci);
+    const c = item(this.customers, d.ci);
     const r = this.rng.reseed(hashInts(this.seed, 4, d.seq));
     const t = d.t;
     if (d.type === T_RESOLUTION) {
@@ -539,7 +539,7 @@ export class Experience {
     if (extra.resolves_feedback_id !== undefined) body.resolves_feedback_id = extra.resolves_feedback_id;
     if (extra.campaign_id !== undefined) body.campaign_id = extra.campaign_id;
     if (d.branch !== undefined) body.branch_id = d.branch;
-    if (d.ch >= 0) body.channel = at(CHANNELS, d.ch);
+    if (d.ch >= 0) body.channel = item(CHANNELS, d.ch);
     if (extra.text !== undefined) body.text = extra.text;
     return { kind: 'feedback', body };
   }

@@ -14,7 +14,7 @@ import { INCIDENT_DECLINE } from './churn.js';
 import { Experience, type FeedbackEvent } from './feedback.js';
 import { branchId, DAY, posMerchant, type Customer, type Merchant } from './population.js';
 import { hashInts, mix32, Rng } from './rng.js';
-import { InvariantError, at, f64, i32, num, u8 } from '../scorer/core/mod.js';
+import { InvariantError, item, f64, i32, num, u8 } from '../scorer/core/mod.js';
 
 /** One simulated event, tagged with the API endpoint it belongs to (`/v1/transactions`, `/v1/redemptions`, `/v1/feedback`). */
 export type SimEvent = { kind: 'transaction'; body: TransactionV1 } | { kind: 'redemption'; body: RedemptionV1 } | FeedbackEvent;
@@ -293,7 +293,7 @@ export class BankGenerator {
           const f = xp.pop();
           if (f) yield f;
         }
-        const cust = at(this.customers, i32(buf.c, i));
+        const cust = item(this.customers, i32(buf.c, i));
         const customerId = cust.id;
         const occurredAt = this.clock.format(t);
         if (buf.kind[i] === KIND_REDEMPTION) {
@@ -332,7 +332,7 @@ export class BankGenerator {
     }
     const due = schedule[d];
     if (due) {
-      for (let k = 0; k < due.length; k += 3) this.payment(at(this.customers, num(due, k)), num(due, k + 1), num(due, k + 2), ctx);
+      for (let k = 0; k < due.length; k += 3) this.payment(item(this.customers, num(due, k)), num(due, k + 1), num(due, k + 2), ctx);
       schedule[d] = undefined;
     }
     return later;
@@ -344,7 +344,7 @@ export class BankGenerator {
     const body: TransactionV1 = {
       tx_id: txId,
       customer_id: customerId,
-      channel: at(CHANNELS, u8(buf.ch, i)),
+      channel: item(CHANNELS, u8(buf.ch, i)),
       amount_minor: f64(buf.amt, i),
       currency: this.cfg.currency,
       occurred_at: occurredAt,
@@ -457,7 +457,7 @@ export class BankGenerator {
 
   private timeOf(rng: Rng, key: Channel | 'salary', t0: number, shift: number): number {
     const mix = TIME_OF_DAY[key];
-    let comp = at(mix, 0);
+    let comp = item(mix, 0);
     if (mix.length > 1) {
       let u = rng.next();
       for (const m of mix) {
@@ -531,7 +531,7 @@ export class BankGenerator {
       let u = rng.next() * total;
       let i = 0;
       while (i < NCH - 1 && (u -= f64(lam, i)) >= 0) i++;
-      this.randomEvent(c, at(RANDOM_CHANNELS, i), num(RANDOM_CODE, i), rng, t0, f, spend, decline);
+      this.randomEvent(c, item(RANDOM_CHANNELS, i), num(RANDOM_CODE, i), rng, t0, f, spend, decline);
     }
 
     if (f === 1 && !back && sinceOpen >= 60 && rng.chance(REDEMPTION_RATE * (c.has.online ? 2 : 1) * this.cfg.activity)) {
@@ -549,9 +549,9 @@ export class BankGenerator {
     switch (ch) {
       case 'pos': {
         const m: Merchant = f < NARROW_FROM
-          ? at(c.posMerchants, rng.weighted(c.posWeights.slice(0, Math.max(1, Math.ceil(c.posWeights.length * f / NARROW_FROM)))))
+          ? item(c.posMerchants, rng.weighted(c.posWeights.slice(0, Math.max(1, Math.ceil(c.posWeights.length * f / NARROW_FROM)))))
           : rng.chance(0.85)
-          ? at(c.posMerchants, rng.weighted(c.posWeights))
+          ? item(c.posMerchants, rng.weighted(c.posWeights))
           : posMerchant(rng.chance(0.6) ? c.branchIndex : rng.int(BRANCHES), rng.weighted(MCC_WEIGHTS), rng.int(MERCHANTS_PER_CATEGORY));
         const amount = this.minor(AMOUNT.pos.median * c.amountFactor * (MCC_AMOUNT[m.mcc] ?? 1) * rng.factor(AMOUNT.pos.sigma) * spend);
         const terminal = rng.pick(m.terminals);
@@ -563,7 +563,7 @@ export class BankGenerator {
         break;
       }
       case 'atm': {
-        const a = c.atms.length > 1 && rng.chance(0.25) ? at(c.atms, 1) : at(c.atms, 0);
+        const a = c.atms.length > 1 && rng.chance(0.25) ? item(c.atms, 1) : item(c.atms, 0);
         i = this.tx(t, code, this.minor(AMOUNT.atm.median * Math.sqrt(c.amountFactor) * rng.factor(AMOUNT.atm.sigma) * (2 - f), this.atmUnit), declined);
         if (i < 0) return;
         buf.mcc[i] = ATM_MCC;
@@ -573,7 +573,7 @@ export class BankGenerator {
       }
       case 'online': {
         const oi = rng.chance(0.85) ? rng.pick(c.online) : rng.int(ONLINE_MERCHANTS.length);
-        const om = at(ONLINE_MERCHANTS, oi);
+        const om = item(ONLINE_MERCHANTS, oi);
         i = this.tx(t, code, this.minor(AMOUNT.online.median * c.amountFactor * om.amount * rng.factor(AMOUNT.online.sigma) * spend), declined);
         if (i < 0) return;
         buf.mcc[i] = om.mcc;

@@ -11,7 +11,7 @@ import {
 } from './catalog.js';
 import { DRIFT_DAYS, driftOnset, driftScale, drawShocks, INCIDENT_DAYS, SHOCK_COMPLAINT, type ChurnLaw, type ShockComplaint } from './churn.js';
 import { hashInts, Rng } from './rng.js';
-import { at } from '../scorer/core/mod.js';
+import { item } from '../scorer/core/mod.js';
 
 export { DAY } from './churn.js';
 import { DAY } from './churn.js';
@@ -159,7 +159,7 @@ const MCC_WEIGHTS = POS_MCCS.map((m) => m.weight);
 const BILLER_WEIGHTS = [1, 0.8, 0.7, 0.9, 0.3, 0.4];
 
 function makePosMerchant(branch: number, mccIndex: number, k: number): Merchant {
-  const m = POS_MCCS[mccIndex] ?? at(POS_MCCS, 0);
+  const m = POS_MCCS[mccIndex] ?? item(POS_MCCS, 0);
   const merchant = `M${String(branch + 1).padStart(2, '0')}-${m.mcc}-${String(k + 1).padStart(2, '0')}`;
   const nTerm = 1 + ((branch * 7 + mccIndex * 3 + k) % 3);
   return {
@@ -187,11 +187,11 @@ for (let b = 0; b < BRANCHES; b++) for (let k = 0; k < FUEL_STATIONS_PER_BRANCH;
 
 /** The card-acceptor (merchant) in `branch`'s area for POS category `mccIndex`, number `k`. */
 export function posMerchant(branch: number, mccIndex: number, k: number): Merchant {
-  return at(POS_TABLE, (branch * POS_MCCS.length + mccIndex) * MERCHANTS_PER_CATEGORY + k);
+  return item(POS_TABLE, (branch * POS_MCCS.length + mccIndex) * MERCHANTS_PER_CATEGORY + k);
 }
 
 function fuelStation(branch: number, k: number): Merchant {
-  return at(FUEL_TABLE, branch * FUEL_STATIONS_PER_BRANCH + k);
+  return item(FUEL_TABLE, branch * FUEL_STATIONS_PER_BRANCH + k);
 }
 
 interface Draft {
@@ -355,7 +355,7 @@ function drawObligations(
   const billers = new Set<number>();
   while (billers.size < nBills) billers.add(rng.weighted(BILLER_WEIGHTS));
   for (const bi of [...billers].sort((a, b) => a - b)) {
-    const b = at(BILLERS, bi);
+    const b = item(BILLERS, bi);
     obligations.push({
       kind: 'bill', id: b.id, mcc: b.mcc, dueDay: 1 + rng.int(28), amount: b.median * Math.sqrt(SEGMENT_AMOUNT[segment]) * rng.factor(0.4),
       winter: b.winter, atBranch: !has.bill, coverage: has.bill ? 0.97 : 0.5, from: activeFrom, until: Infinity,

@@ -14,7 +14,7 @@
  */
 import type { CustomerProfileV1, StoredProfileV1, TxMessage } from '../contracts/events.js';
 import { parseTxSubject, partitionOf } from '../contracts/subjects.js';
-import { Engine, featureVector, MODEL_FEATURE_NAMES, newPartitionState, type PartitionState, DAY_MS, Emit, at } from '../scorer/core/mod.js';
+import { Engine, featureVector, MODEL_FEATURE_NAMES, newPartitionState, type PartitionState, DAY_MS, Emit, item } from '../scorer/core/mod.js';
 import type { EngineConfig } from '../config/schema/mod.js';
 import { messagesOf } from '../sinks/mod.js';
 import type { ChurnDataset } from './data.js';
@@ -209,7 +209,7 @@ export async function buildChurnDataset(messages: AnyIterable<TxMessage>, truth:
     // running scorer and the backfill deliver it (through TX).
     const queue: { msg: TxMessage; partition: number }[] = [{ msg, partition: partitionOf(msg.body.customer_id, partitions) }];
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      const state = at(states, next.partition);
+      const state = item(states, next.partition);
       const emit = new Emit();
       seq++;
       const pending = engine.apply(state, { seq, partition: next.partition, msg: next.msg }, emit);

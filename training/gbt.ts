@@ -10,7 +10,7 @@
  *
  * Deterministic: the same data, parameters and seed give the same model.
  */
-import { at, f32, f64, i32, num, u16, u32, u8 } from '../scorer/core/mod.js';
+import { item, f32, f64, i32, num, u16, u32, u8 } from '../scorer/core/mod.js';
 import { checkTrainingSet } from './data.js';
 import { createRng, sampleIndices } from './random.js';
 
@@ -141,7 +141,7 @@ function findSplit(s: GrowState, idx: Uint32Array, gSum: number, hSum: number): 
   const parentScore = (gSum * gSum) / (hSum + p.l2);
   let best: Split | undefined;
   for (let f = 0; f < binned.edges.length; f++) {
-    const nb = at(binned.edges, f).length;
+    const nb = item(binned.edges, f).length;
     if (nb === 0) continue;
     const hg = new Float64Array(nb + 1);
     const hh = new Float64Array(nb + 1);
@@ -206,7 +206,7 @@ function grow(s: GrowState, idx: Uint32Array, depth: number): number {
   s.gainByFeature[split.feature] = f64(s.gainByFeature, split.feature) + split.gain;
   nodes.feature[id] = split.feature;
   nodes.bin[id] = split.bin;
-  nodes.threshold[id] = f32(at(binned.edges, split.feature), split.bin);
+  nodes.threshold[id] = f32(item(binned.edges, split.feature), split.bin);
   nodes.value[id] = 0;
   nodes.left[id] = grow(s, li, depth + 1);
   nodes.right[id] = grow(s, ri, depth + 1);

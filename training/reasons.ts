@@ -14,7 +14,7 @@
  * input columns as the scorer feeds them (after the manifest's mapping, before its scaling). A missing
  * value (NaN) takes the branch the model sends it to (the right, "false" branch).
  */
-import { at, f64, i32, num } from '../scorer/core/mod.js';
+import { item, f64, i32, num } from '../scorer/core/mod.js';
 import type { GbtModel } from './gbt.js';
 import type { LogregModel } from './logreg.js';
 
@@ -261,7 +261,7 @@ export function explain(ex: Explainer, values: ArrayLike<number>, k = 5, method:
     for (let j = 0; j < nf; j++) if (!taken[j] && phi[j] !== 0 && (best < 0 || Math.abs(f64(phi, j)) > Math.abs(f64(phi, best)))) best = j;
     if (best < 0) break;
     taken[best] = 1;
-    top.push({ feature: at(ex.features, best), value: f64(x, best), contribution: f64(phi, best) });
+    top.push({ feature: item(ex.features, best), value: f64(x, best), contribution: f64(phi, best) });
   }
   return { bias, margin, contributions: phi, top };
 }

@@ -4,7 +4,7 @@
  * feeds features from the feature catalogue.
  */
 import type { ChurnDataset } from './data.js';
-import { at } from '../scorer/core/mod.js';
+import { item } from '../scorer/core/mod.js';
 import { createRng } from './random.js';
 
 /** Feature names of {@link syntheticChurnData}. */
@@ -55,7 +55,7 @@ export function syntheticChurnData(opts: { n: number; seed: number; start?: numb
 export function syntheticBankCsv(opts: { rows: number; seed: number; snapshot?: boolean }): string {
   const rng = createRng(opts.seed);
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - rng.next())) * Math.cos(2 * Math.PI * rng.next());
-  const pick = <T extends string>(xs: readonly T[]): T => at(xs, Math.floor(rng.next() * xs.length));
+  const pick = <T extends string>(xs: readonly T[]): T => item(xs, Math.floor(rng.next() * xs.length));
   const header = ['CLIENTNUM', 'Attrition_Flag', 'Customer_Age', 'Gender', 'Dependent_count', 'Education_Level', 'Marital_Status',
     'Income_Category', 'Card_Category', 'Months_on_book', 'Total_Relationship_Count', 'Months_Inactive_12_mon', 'Contacts_Count_12_mon',
     'Credit_Limit', 'Total_Revolving_Bal', 'Total_Trans_Amt', 'Total_Trans_Ct', 'Total_Ct_Chng_Q4_Q1', 'Avg_Utilization_Ratio',

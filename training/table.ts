@@ -15,7 +15,7 @@
  *   dropped with a note.
  */
 import { readFile } from 'node:fs/promises';
-import { at, f32, f64 } from '../scorer/core/mod.js';
+import { item, f32, f64 } from '../scorer/core/mod.js';
 import type { ChurnDataset } from './data.js';
 
 /** Raw rows: column names and, per column, the values as strings (`null` for missing). */
@@ -146,7 +146,7 @@ function tableOfRecords(records: string[][], source: string): Table {
     if (rec.length !== columns.length) {
       throw new TableError(`${source}: line ${r + 2} has ${rec.length} fields, the header ${columns.length}`);
     }
-    for (const [c, v] of rec.entries()) at(values, c)[r] = MISSING.has(v.trim().toLowerCase()) ? null : v;
+    for (const [c, v] of rec.entries()) item(values, c)[r] = MISSING.has(v.trim().toLowerCase()) ? null : v;
   }
   return { columns, values, rows: rows.length };
 }
@@ -208,7 +208,7 @@ export function tabularDataset(t: Table, opts: TabularOptions): TabularDataset {
     if (k < 0) throw new TableError(`${what} column "${name}" is not in the table; its columns are: ${t.columns.join(', ')}`);
     return k;
   };
-  const valuesOf = (k: number): (string | null)[] => at(t.values, k);
+  const valuesOf = (k: number): (string | null)[] => item(t.values, k);
   const li = col(opts.label, 'label');
   const ii = opts.id !== undefined ? col(opts.id, 'id') : -1;
   const ti = opts.time !== undefined ? col(opts.time, 'time') : -1;

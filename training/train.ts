@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MANIFEST_FORMAT, type Manifest, calibrator, fitIsotonic, fitPlatt, type Calibration } from '../models/mod.js';
-import { at, f32, f64 } from '../scorer/core/mod.js';
+import { item, f32, f64 } from '../scorer/core/mod.js';
 import { exportGbt, exportLogreg, type ExportedModel, type LogregScaling } from './onnx-export.js';
 import { selectRows, stratifiedSample, timeSplit, type ChurnDataset, type Holdout } from './data.js';
 import { explainerOf, type Explainer } from './reasons.js';
@@ -269,7 +269,7 @@ function manifestOf(o: {
       return {
         name: f,
         ...(mean !== undefined ? { impute: { mean } } : {}),
-        ...(exported.scales ? { scale: at(exported.scales, j) } : {}),
+        ...(exported.scales ? { scale: item(exported.scales, j) } : {}),
       };
     }),
     output: {

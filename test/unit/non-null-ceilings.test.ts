@@ -19,15 +19,11 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'bench/loadgen': 4,
   'config/schema': 6,
   'ingest/iso8583': 35,
-  'models': 74,
-  'scorer/core': 42,
-  'scorer/core/loyalty': 32,
   'scorer/runtime': 5,
   'scorer/runtime/model': 26,
   'scorer/runtime/store': 49,
 };
 
-/** folder → file → the lines of its non-null assertions. */
 /** The lines of the non-null assertions in a TypeScript text. */
 function assertionLines(file: string, text: string): number[] {
   const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
@@ -40,6 +36,7 @@ function assertionLines(file: string, text: string): number[] {
   return lines;
 }
 
+/** folder → file → the lines of its non-null assertions. */
 function assertionsByFolder(): Map<string, Map<string, number[]>> {
   const byFolder = new Map<string, Map<string, number[]>>();
   for (const file of sourceFiles()) {

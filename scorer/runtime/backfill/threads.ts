@@ -29,7 +29,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { COMPACT_MARKER } from '../store/layout.js';
-import { at } from '../../core/mod.js';
+import { item } from '../../core/mod.js';
 import type { Logger } from '../../../platform/mod.js';
 import type { PolicyFiles } from '../../../config/mod.js';
 import { BackfillError, type BackfillPartitions, type BatchEvent, type BatchOutcome, type CheckItem, type CheckRefusal, type CommitMark, type PartitionStart } from './partitions.js';
@@ -144,14 +144,14 @@ export class ThreadedPartitions implements BackfillPartitions {
   /** Each worker validates the records of its partitions (they stay there, for `run`). */
   async check(items: CheckItem[]): Promise<CheckRefusal[]> {
     const shares: CheckItem[][] = this.links.map(() => []);
-    for (const item of items) at(shares, item.partition % this.links.length).push(item);
-    return (await Promise.all(this.links.map((l, i) => l.ask<CheckRefusal[]>({ t: 'check', items: at(shares, i) })))).flat();
+    for (const checked of items) item(shares, checked.partition % this.links.length).push(checked);
+    return (await Promise.all(this.links.map((l, i) => l.ask<CheckRefusal[]>({ t: 'check', items: item(shares, i) })))).flat();
   }
 
   async run(events: BatchEvent[], through?: number): Promise<BatchOutcome> {
     const shares: BatchEvent[][] = this.links.map(() => []);
-    for (const e of events) at(shares, e.partition % this.links.length).push(e);
-    const outcomes = await Promise.all(this.links.map((l, i) => l.ask<BatchOutcome>({ t: 'run', events: at(shares, i), ...(through !== undefined ? { through } : {}) })));
+    for (const e of events) item(shares, e.partition % this.links.length).push(e);
+    const outcomes = await Promise.all(this.links.map((l, i) => l.ask<BatchOutcome>({ t: 'run', events: item(shares, i), ...(through !== undefined ? { through } : {}) })));
     const merged: BatchOutcome = { failures: [], duplicates: 0, credits: [], rows: 0, pendingCustomers: 0 };
     for (const o of outcomes) {
       merged.failures.push(...o.failures);

@@ -19,7 +19,7 @@
  * - Numbers are rounded to 6 decimals; the text of 3 reasons is about 250 bytes.
  */
 import { expectedValues, type Explainer, type Explanation, type Reason } from '../../../training/mod.js';
-import { InvariantError, at, f64, i32, num } from '../../core/mod.js';
+import { InvariantError, item, f64, i32, num } from '../../core/mod.js';
 
 /** Most reasons a score may carry. */
 export const MAX_REASONS = 10;
@@ -223,7 +223,7 @@ export function pathReasonsJson(c: CompiledPath, row: ArrayLike<number>, k: numb
     chosen += f64(phi, j);
     const x = row[j];
     if (x === undefined) throw new InvariantError(`reasons: no column ${j} in a row of ${row.length}`);
-    top += `${q ? ',' : ''}{"feature":${quote(at(c.features, j))},"value":${reasonNumber(x)},"contribution":${reasonNumber(f64(phi, j))}}`;
+    top += `${q ? ',' : ''}{"feature":${quote(item(c.features, j))},"value":${reasonNumber(x)},"contribution":${reasonNumber(f64(phi, j))}}`;
   }
   return `{"method":"path","bias":${c.biasText},"other":${reasonNumber(total - chosen)},"top":[${top}]}`;
 }
