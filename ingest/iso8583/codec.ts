@@ -5,7 +5,7 @@
  */
 import { bcdBytes, ebcdicToString, packBcd, stringToEbcdic, unpackBcd } from './encoding.js';
 import {
-  BINARY_PREFIX_BYTES, DEFAULT_OPTIONS, ISO8583_1987, PREFIX_DIGITS, type BitmapEncoding, type FieldSpec, type Iso8583Options, type Iso8583Spec,
+  BINARY_PREFIX_BYTES, DEFAULT_OPTIONS, ISO8583_1987, PREFIX_DIGITS, type BitmapEncoding, type FieldSpec, type Iso8583Options, type Iso8583Spec, type SubMessageSpec,
 } from './spec.js';
 
 /** A field value: text for every type but `b`, whose value is bytes. */
@@ -145,7 +145,9 @@ function textToBytes(s: string, ebcdic: boolean): Buffer | undefined {
 /** Fields whose bits are set in the bitmap bytes (bit 1 of the first byte = field 1). */
 export function bitmapFields(bitmap: Uint8Array): number[] {
   const out: number[] = [];
-  for (let i = 0; i < bitmap.length * 8; i++) if ((bitmap[i >> 3]! >> (7 - (i & 7))) & 1) out.push(i + 1);
+  for (const [i, byte] of bitmap.entries()) {
+    for (let bit = 0; bit < 8; bit++) if ((byte >> (7 - bit)) & 1) out.push(i * 8 + bit + 1);
+  }
   return out;
 }
 
@@ -176,8 +178,11 @@ function readBitmaps(r: Reader, encoding: BitmapEncoding, where: Iso8583Location
     if (!/^[0-9A-Fa-f]{16}$/.test(text)) r.fail(where, at, 'the bitmap is not 16 hex characters');
     return Buffer.from(text, 'hex');
   };
+  const at = r.pos;
   const primary = one();
-  return primary[0]! & 0x80 ? Buffer.concat([primary, one()]) : primary;
+  const [first] = primary;
+  if (first === undefined) r.fail(where, at, 'the bitmap is empty');
+  return first & 0x80 ? Buffer.concat([primary, one()]) : primary;
 }
 
 function readLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
@@ -210,8 +215,10 @@ function readLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
 function readBcd(r: Reader, f: FieldSpec, data: Buffer, len: number, dataStart: number, where: Iso8583Location): string {
   const pad = f.padding ?? 'left';
   const nibbles = unpackBcd(data, data.length * 2, 'left');
-  const padNibble = len % 2 === 0 ? '' : pad === 'left' ? nibbles[0]! : nibbles[nibbles.length - 1]!;
-  if (padNibble !== '' && padNibble !== '0' && padNibble !== 'F') r.fail(where, dataStart, 'the BCD pad nibble is not 0 or F');
+  if (len % 2 !== 0) {
+    const padNibble = pad === 'left' ? nibbles[0] : nibbles[nibbles.length - 1];
+    if (padNibble !== '0' && padNibble !== 'F') r.fail(where, dataStart, 'the BCD pad nibble is not 0 or F');
+  }
   const s = unpackBcd(data, len, pad);
   if (f.type === 'z') {
     if (!/^[0-9D]*$/.test(s)) r.fail(where, dataStart, 'packed track-2 data has nibbles other than digits and the D separator');
@@ -232,7 +239,7 @@ function readValue(r: Reader, f: FieldSpec, len: number, where: Iso8583Location)
     return Buffer.from(hex, 'hex');
   }
   if (enc === 'bcd' && f.type === 'xn') {
-    const sign = String.fromCharCode(data[0]!);
+    const sign = data.toString('latin1', 0, 1);
     if (sign !== 'C' && sign !== 'D') r.fail(where, dataStart, 'expected C or D followed by digits');
     return sign + readBcd(r, { ...f, type: 'n' }, data.subarray(1), len, dataStart + 1, where);
   }
@@ -257,19 +264,18 @@ function readFields(r: Reader, spec: Iso8583Spec, present: readonly number[], ou
     out.spans[field] = { start, dataStart, end: r.pos };
     if (f.subfields && sub === undefined) {
       subs ??= {};
-      subs[field] = readSubMessage(r, f, field, dataStart, r.pos);
+      subs[field] = readSubMessage(r, f.subfields, field, dataStart, r.pos);
     }
   }
   return subs;
 }
 
-function readSubMessage(parent: Reader, f: FieldSpec, field: number, start: number, end: number): DecodedSubMessage {
+function readSubMessage(parent: Reader, sm: SubMessageSpec, field: number, start: number, end: number): DecodedSubMessage {
   const spans: Record<number, FieldSpan> = {};
   const partial = parent.partial;
   partial.subSpans ??= {};
   partial.subSpans[field] = spans;
   const r = new Reader(parent.buf, partial, start, end);
-  const sm = f.subfields!;
   const bitmap = readBitmaps(r, sm.bitmapEncoding, `${field}.bitmap`);
   const present = bitmapFields(bitmap).filter((n) => n !== 1);
   const out = { fields: {} as Record<number, FieldValue>, spans };
@@ -322,13 +328,17 @@ export function decode(input: Uint8Array, spec: Iso8583Spec = ISO8583_1987, opts
   };
 }
 
+function unencodableLength(field: Iso8583Location): never {
+  throw new Iso8583EncodeError(field, 'the length prefix cannot be encoded');
+}
+
 function encodeLength(field: Iso8583Location, f: FieldSpec, len: number): Buffer {
   if (f.lengthType === 'fixed') throw new Iso8583EncodeError(field, 'a fixed field has no length prefix');
   const digits = PREFIX_DIGITS[f.lengthType];
   switch (f.lengthEncoding ?? 'ascii') {
     case 'ascii': return Buffer.from(String(len).padStart(digits, '0'), 'latin1');
-    case 'ebcdic': return stringToEbcdic(String(len).padStart(digits, '0'))!;
-    case 'bcd': return packBcd(String(len).padStart(bcdBytes(digits) * 2, '0'), 'left')!;
+    case 'ebcdic': return stringToEbcdic(String(len).padStart(digits, '0')) ?? unencodableLength(field);
+    case 'bcd': return packBcd(String(len).padStart(bcdBytes(digits) * 2, '0'), 'left') ?? unencodableLength(field);
     case 'binary': {
       const b = Buffer.alloc(BINARY_PREFIX_BYTES[f.lengthType]);
       b.writeUIntBE(len, 0, b.length);
@@ -359,7 +369,7 @@ function encodeField(field: Iso8583Location, f: FieldSpec, value: FieldValue): B
     let s = value;
     if (f.lengthType === 'fixed') {
       if (f.type === 'n' && s.length < f.length) s = s.padStart(f.length, '0');
-      else if (f.type === 'xn' && s.length >= 1 && s.length < f.length + 1) s = s[0]! + s.slice(1).padStart(f.length, '0');
+      else if (f.type === 'xn' && s.length >= 1 && s.length < f.length + 1) s = s.slice(0, 1) + s.slice(1).padStart(f.length, '0');
       else if (f.type !== 'z' && f.type !== 'n' && f.type !== 'xn' && s.length < f.length) s = s.padEnd(f.length, ' ');
     }
     const bad = charsetOk(f, s);
@@ -367,7 +377,7 @@ function encodeField(field: Iso8583Location, f: FieldSpec, value: FieldValue): B
     len = f.type === 'xn' && f.lengthType === 'fixed' ? s.length - 1 : s.length;
     if (f.lengthType === 'fixed' ? len !== f.length : len > f.length) fail(`needs ${f.lengthType === 'fixed' ? 'exactly' : 'at most'} ${f.length} characters, got ${len}`);
     if (enc === 'bcd' && f.type === 'xn') {
-      data = Buffer.concat([Buffer.from(s[0]!, 'latin1'), packBcd(s.slice(1), f.padding ?? 'left') as Buffer]);
+      data = Buffer.concat([Buffer.from(s.slice(0, 1), 'latin1'), packBcd(s.slice(1), f.padding ?? 'left') as Buffer]);
     } else if (enc === 'bcd') {
       const nibbles = f.type === 'z' ? s.replace(/=/g, 'D') : s;
       if (f.type === 'z' && !/^[0-9D]*$/.test(nibbles)) fail('packed track-2 data allows digits and = only');
@@ -407,27 +417,28 @@ function encodeBody(given: Record<number, FieldValue>, spec: Iso8583Spec, bitmap
   const where = (n: number): Iso8583Location => (parent === undefined ? n : `${parent}.${n}`);
   for (const [k, sub] of Object.entries(subfields ?? {})) {
     const n = Number(k);
-    const sm = spec[n]?.subfields;
+    const f = spec[n];
     if (fields[n] !== undefined) continue;
-    if (!sm) throw new Iso8583EncodeError(n, 'the spec defines no sub-fields for this field');
+    if (!f?.subfields) throw new Iso8583EncodeError(n, 'the spec defines no sub-fields for this field');
+    const sm = f.subfields;
     const content = encodeBody(sub, sm.fields, sm.bitmapEncoding, undefined, n);
-    const f = spec[n]!;
     fields[n] = f.type === 'b' ? content : f.encoding === 'ebcdic' ? ebcdicToString(content) : content.toString('latin1');
   }
-  const numbers = Object.keys(fields).map(Number).filter((n) => n !== 1).sort((a, b) => a - b);
+  const numbered = Object.entries(fields).map(([k, v]) => [Number(k), v] as const).filter(([n]) => n !== 1).sort(([a], [b]) => a - b);
+  const numbers = numbered.map(([n]) => n);
   for (const n of numbers) if (!Number.isInteger(n) || n < 2 || n > 128) throw new Iso8583EncodeError(where(n), 'field numbers run from 2 to 128');
   const secondary = numbers.some((n) => n > 64);
   const bitmap = Buffer.alloc(secondary ? 16 : 8);
   if (secondary) bitmap[0] = 0x80;
-  for (const n of numbers) bitmap[(n - 1) >> 3]! |= 0x80 >> ((n - 1) & 7);
+  for (const n of numbers) bitmap[(n - 1) >> 3] = bitmap.readUInt8((n - 1) >> 3) | (0x80 >> ((n - 1) & 7));
   const writeBitmap = (bm: Buffer): Buffer =>
     bitmapEncoding === 'binary' ? bm : (textToBytes(bm.toString('hex').toUpperCase(), bitmapEncoding === 'hex-ebcdic') as Buffer);
   const parts = [writeBitmap(bitmap.subarray(0, 8))];
   if (secondary) parts.push(writeBitmap(bitmap.subarray(8, 16)));
-  for (const n of numbers) {
+  for (const [n, value] of numbered) {
     const f = spec[n];
     if (!f) throw new Iso8583EncodeError(where(n), 'the spec does not define this field');
-    parts.push(encodeField(where(n), f, fields[n]!));
+    parts.push(encodeField(where(n), f, value));
   }
   return Buffer.concat(parts);
 }
@@ -437,7 +448,8 @@ export function responseHeader(header: Buffer | undefined, opts?: Partial<Iso858
   const o = options(opts);
   if (!o.messageHeader || !header) return header;
   if (o.messageHeader.response === 'swap-tpdu' && header.length === 5) {
-    return Buffer.from([header[0]!, header[3]!, header[4]!, header[1]!, header[2]!]);
+    // TPDU: id, destination (2 bytes), source (2 bytes); the response swaps the addresses.
+    return Buffer.concat([header.subarray(0, 1), header.subarray(3, 5), header.subarray(1, 3)]);
   }
   return Buffer.from(header);
 }

@@ -112,9 +112,14 @@ function binary1987(): Iso8583Spec {
     if (n >= 49 && n <= 51) delete g.encoding; // currency codes travel as three ASCII characters
     out[n] = g;
   }
-  out[65] = { ...out[65]!, length: 1 };
-  out[93] = { ...out[93]!, type: 'an', length: 6 };
-  out[96] = { ...out[96]!, length: 16 };
+  const change = (n: number, changes: Partial<FieldSpec>): void => {
+    const f = out[n];
+    if (!f) throw new Error(`ISO8583_1987 defines no field ${n} for the binary dialect to change`);
+    out[n] = { ...f, ...changes };
+  };
+  change(65, { length: 1 });
+  change(93, { type: 'an', length: 6 });
+  change(96, { length: 16 });
   return Object.freeze(out);
 }
 

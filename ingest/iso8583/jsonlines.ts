@@ -55,7 +55,7 @@ export function jsonKeyLines(text: string): Map<string, number> {
         return p;
       });
     } else if (c === '"') str();
-    else while (i < text.length && !',]} \t\r\n'.includes(text[i]!)) i++;
+    else while (i < text.length && !',]} \t\r\n'.includes(text.charAt(i))) i++;
   };
   value('');
   return lines;
@@ -66,12 +66,12 @@ export function jsonKeyLines(text: string): Map<string, number> {
  * (`options.trailer`, `tables.processingCodes.20`); the deepest part of the path that has a line.
  */
 export function lineOf(lines: Map<string, number>, location: string): number | undefined {
-  const parts = location.split('.');
+  const [head = '', ...rest] = location.split('.');
   const path: string[] = [];
-  if (/^\d+$/.test(parts[0]!)) {
-    path.push('fields', parts[0]!);
-    for (const p of parts.slice(1)) path.push(...(/^\d+$/.test(p) ? ['subfields', 'fields', p] : [p]));
-  } else path.push(...parts);
+  if (/^\d+$/.test(head)) {
+    path.push('fields', head);
+    for (const p of rest) path.push(...(/^\d+$/.test(p) ? ['subfields', 'fields', p] : [p]));
+  } else path.push(head, ...rest);
   for (let n = path.length; n > 0; n--) {
     const at = lines.get(path.slice(0, n).join('.'));
     if (at !== undefined) return at;

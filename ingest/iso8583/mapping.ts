@@ -216,8 +216,8 @@ export function cardTokenOf(fields: Record<number, FieldValue>, tokenKey: string
   }
   const track = text(fields[35]);
   if (track !== undefined && track !== '') {
-    const m = /^;?(\d{12,19})[=D]/.exec(track);
-    return m ? { token: tokenizePan(m[1]!, tokenKey) } : { error: { field: 35, reason: 'track 2 does not start with a 12–19 digit PAN and a separator' } };
+    const trackPan = /^;?(\d{12,19})[=D]/.exec(track)?.[1];
+    return trackPan !== undefined ? { token: tokenizePan(trackPan, tokenKey) } : { error: { field: 35, reason: 'track 2 does not start with a 12–19 digit PAN and a separator' } };
   }
   return undefined;
 }
@@ -235,8 +235,9 @@ export interface OriginalDataElements {
 /** Splits field 90 (n 42: MTI 4, STAN 6, transmission date-time 10, acquirer 11, forwarder 11). */
 export function parseOriginalDataElements(s: string): OriginalDataElements | undefined {
   const m = /^(\d{4})(\d{6})(\d{10})(\d{11})(\d{11})$/.exec(s);
-  if (!m) return undefined;
-  return { mti: m[1]!, stan: m[2]!, transmission: m[3]!, acquirer: m[4]!, forwarder: m[5]! };
+  const [, mti, stan, transmission, acquirer, forwarder] = m ?? [];
+  if (mti === undefined || stan === undefined || transmission === undefined || acquirer === undefined || forwarder === undefined) return undefined;
+  return { mti, stan, transmission, acquirer, forwarder };
 }
 
 /** Splits original data elements by a dialect's layout; undefined when the value does not fit it. */

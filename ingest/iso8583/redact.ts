@@ -34,17 +34,16 @@ function isTrackByte(b: number): boolean {
 }
 
 function runs(buf: Buffer, isMember: (b: number) => boolean, visit: (start: number, end: number) => void): void {
-  let i = 0;
-  while (i < buf.length) {
-    if (!isMember(buf[i]!)) {
-      i++;
-      continue;
+  let start = -1;
+  for (const [i, b] of buf.entries()) {
+    if (isMember(b)) {
+      if (start < 0) start = i;
+    } else if (start >= 0) {
+      visit(start, i);
+      start = -1;
     }
-    let j = i;
-    while (j < buf.length && isMember(buf[j]!)) j++;
-    visit(i, j);
-    i = j;
   }
+  if (start >= 0) visit(start, buf.length);
 }
 
 /**
@@ -72,7 +71,7 @@ export function maskFrame(raw: Buffer, spec: Iso8583Spec, layout: FrameLayout): 
     else runs(out, isTrackByte, (s, e) => {
       if (e <= from) return;
       let digits = 0;
-      for (let i = s; i < e; i++) if (isDigitByte(out[i]!)) digits++;
+      for (const b of out.subarray(s, e)) if (isDigitByte(b)) digits++;
       if (digits >= 12) out.fill(MASK, s, e);
     });
   }

@@ -318,7 +318,9 @@ class Connection {
         await ids.remember(mapped.completionOwnId, tx.tx_id);
         return tx;
       }
-      const booked = await ids.bookedIdOf(tx.reverses_tx_id!);
+      const original = tx.reverses_tx_id;
+      if (original === undefined) throw new Error('a reversal of a completion names no reverses_tx_id');
+      const booked = await ids.bookedIdOf(original);
       return booked === undefined ? tx : reversalOfBooked(tx, booked);
     } catch (err) {
       this.log.error({ ...summary, err: (err as Error).message }, 'iso8583 completion ids unavailable');

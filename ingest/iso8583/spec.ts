@@ -139,7 +139,8 @@ export function parseFormat(format: string, field = '?'): FieldSpec {
   const m = SHORTHAND.exec(format.trim());
   if (!m) throw new Iso8583SpecError(field, `format "${format}" is not ISO notation such as "n 6", "n..19", "ans...999"`);
   const type = (m[1] === 'x+n' ? 'xn' : m[1]) as FieldType;
-  const lengthType: LengthType | undefined = m[2] === ' ' ? 'fixed' : DOTS[m[2]!.length];
+  const prefix = m[2];
+  const lengthType: LengthType | undefined = prefix === ' ' ? 'fixed' : prefix === undefined ? undefined : DOTS[prefix.length];
   if (!lengthType) throw new Iso8583SpecError(field, `format "${format}": a length prefix is written with 2, 3, 4 or 6 dots`);
   let length = Number(m[3]);
   if (type === 'b' && lengthType === 'fixed') {

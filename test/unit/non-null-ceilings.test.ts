@@ -19,6 +19,7 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'bench/loadgen': 4,
   'config/schema': 6,
   'ingest/iso8583': 35,
+  'models': 74,
   'scorer/runtime': 5,
   'scorer/runtime/model': 26,
   'scorer/runtime/store': 49,
