@@ -256,6 +256,7 @@ export default tseslint.config(
       'models/**/*.ts', 'platform/**/*.ts', 'scorer/core/**/*.ts', 'scorer/runtime/backfill/**/*.ts',
       'simulator/**/*.ts', 'sinks/**/*.ts', 'training/**/*.ts',
       'app/**/*.ts', 'config/*.ts', 'dashboards/**/*.ts', 'ingest/*.ts', 'ingest/iso8583/*.ts', 'platform/**/*.ts', 'sinks/**/*.ts',
+      'app/**/*.ts', 'config/*.ts', 'config/schema/*.ts', 'dashboards/**/*.ts', 'ingest/*.ts', 'ingest/iso8583/*.ts', 'platform/**/*.ts', 'sinks/**/*.ts',
     ],
     rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
   },

@@ -309,7 +309,8 @@ function compileTiers(f: RulesFile, bad: Bad): TierDef[] {
   const tiers: TierDef[] = levels.map((t, i) => ({ id: t.id, min: t.min_points, multBp: basisPoints(t.multiplier, ['tiers', 'levels', i, 'multiplier'], bad), expiryDays: t.expiry_days }));
   if (levels[0] && levels[0].min_points !== 0) bad(['tiers', 'levels', 0, 'min_points'], 'the first (lowest) tier must start at 0 points');
   levels.forEach((t, i) => {
-    if (i > 0 && t.min_points <= levels[i - 1]!.min_points) bad(['tiers', 'levels', i, 'min_points'], 'tiers must be listed in strictly increasing min_points');
+    const below = levels[i - 1];
+    if (below && t.min_points <= below.min_points) bad(['tiers', 'levels', i, 'min_points'], 'tiers must be listed in strictly increasing min_points');
     if (levels.findIndex((o) => o.id === t.id) !== i) bad(['tiers', 'levels', i, 'id'], `tier "${t.id}" is defined twice`);
   });
   return tiers;

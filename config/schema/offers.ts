@@ -312,9 +312,10 @@ const FEATURES = new Set(FEATURE_CATALOGUE.map((f) => f.name));
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 function parseOffsetMin(s: string): number {
-  const m = /^([+-])(\d{2}):(\d{2})$/.exec(s)!;
-  const v = Number(m[2]) * 60 + Number(m[3]);
-  return m[1] === '-' ? -v : v;
+  const { sign, hours, minutes } = /^(?<sign>[+-])(?<hours>\d{2}):(?<minutes>\d{2})$/.exec(s)?.groups ?? {};
+  if (sign === undefined || hours === undefined || minutes === undefined) throw new Error(`bank_time_offset "${s}" is not ±hh:mm`);
+  const v = Number(hours) * 60 + Number(minutes);
+  return sign === '-' ? -v : v;
 }
 
 function clockMin(s: string): number {

@@ -16,6 +16,10 @@ export interface TimelineEntry {
   rules: LoyaltyRules;
 }
 
+function missingEntry(i: number, length: number): never {
+  throw new Error(`rules timeline: no entry at index ${i} of ${length}`);
+}
+
 export class RulesTimeline {
   private readonly list: TimelineEntry[] = [];
 
@@ -38,7 +42,7 @@ export class RulesTimeline {
   }
 
   get latest(): TimelineEntry {
-    return this.list[this.list.length - 1]!;
+    return this.entryAt(this.list.length - 1);
   }
 
   /** The rules in force at stream sequence `seq` (positions before the first entry get the first entry). */
@@ -48,10 +52,15 @@ export class RulesTimeline {
     let hi = l.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (l[mid]!.fromSeq <= seq) lo = mid;
+      if (this.entryAt(mid).fromSeq <= seq) lo = mid;
       else hi = mid - 1;
     }
-    return l[lo]!;
+    return this.entryAt(lo);
+  }
+
+  /** The constructor refuses an empty timeline and entries are never removed: index `i` is there or this is a bug. */
+  private entryAt(i: number): TimelineEntry {
+    return this.list[i] ?? missingEntry(i, this.list.length);
   }
 
   /**

@@ -30,8 +30,7 @@ function pointerPath(p: string): Path {
 function locate(doc: Document, lc: LineCounter, path: Path): { line: number; column: number } {
   let node: unknown = doc.contents;
   let pos = (doc.contents as Node | null)?.range ?? undefined;
-  for (let i = 0; i < path.length; i++) {
-    const seg = path[i]!;
+  for (const [i, seg] of path.entries()) {
     const last = i === path.length - 1;
     if (isMap(node)) {
       const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
