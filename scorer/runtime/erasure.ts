@@ -63,9 +63,11 @@ export async function forgetInScorer(opts: ForgetOptions): Promise<ForgottenEver
   const body: ControlV1 = { control_id: `erase:${opts.erasureId}`, type: 'erase_customer', customer_id: opts.customerId, erasure_id: opts.erasureId };
   const ack = await opts.js.publish(txSubject(partition, 'control'), JSON.stringify(body), { msgID: `control:erase:${opts.erasureId}`, timeout: publishTimeout });
   const until = Date.now() + deadlineMs;
-  const [applied, ...others] = await Promise.all([{ partition, seq: ack.seq }, ...published].map((m) => passed(opts, m.partition, m.seq, until)));
-  const mentions = published.map((m, i) => ({ ...m, applied: others[i]! }));
-  return { partition, seq: ack.seq, applied: applied!, mentions: { partitions: mentions.length, applied: mentions.filter((m) => m.applied).length }, published: mentions };
+  const [applied, mentions] = await Promise.all([
+    passed(opts, partition, ack.seq, until),
+    Promise.all(published.map(async (m) => ({ ...m, applied: await passed(opts, m.partition, m.seq, until) }))),
+  ]);
+  return { partition, seq: ack.seq, applied, mentions: { partitions: mentions.length, applied: mentions.filter((m) => m.applied).length }, published: mentions };
 }
 
 /** Waits until the scorer of `partition` has acked `seq`: true, or false when it has no consumer yet. */

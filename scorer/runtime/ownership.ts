@@ -345,7 +345,8 @@ export class PartitionOwnership {
    * even if the bucket's max age has not removed it yet.
    */
   private async liveInstances(): Promise<string[]> {
-    const jsm = this.jsm!;
+    const jsm = this.jsm;
+    if (!jsm) throw new Error('partition ownership is not started');
     const info = await this.request(jsm.streams.info(STREAM, { subjects_filter: `${KEY_SUBJECT_PREFIX}${INSTANCE_PREFIX}>` }), 'listing instance heartbeats');
     const keys = Object.keys(info.state.subjects ?? {}).map((s) => s.slice(KEY_SUBJECT_PREFIX.length));
     const entries = await Promise.all(keys.map((k) => this.request(this.bucket().get(k), `reading heartbeat ${k}`)));

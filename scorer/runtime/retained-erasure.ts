@@ -104,7 +104,7 @@ export async function scanStream(js: JetStreamClient, jsm: JetStreamManager, str
 function holdsWord(text: string, needle: string): boolean {
   const word = /[\w-]/;
   for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
-    const before = at > 0 ? text[at - 1]! : '';
+    const before = text.charAt(at - 1); // '' at the start of the text
     const after = text[at + needle.length] ?? '';
     if (!word.test(before) && !word.test(after)) return true;
   }

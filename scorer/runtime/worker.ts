@@ -413,8 +413,7 @@ export class PartitionWorker {
     try {
       await this.prefetch(admitted);
       const mentions = await this.mentions(admitted);
-      for (let i = 0; i < admitted.length; i++) {
-        const { m, decoded } = admitted[i]!;
+      for (const [i, { m, decoded }] of admitted.entries()) {
         if (decoded === undefined || m.seq <= this.state.seq) continue;
         if (!decoded.ok || decoded.partition !== this.partition) {
           const reason = decoded.ok ? 'wrong_partition' : decoded.reason;

@@ -22,7 +22,8 @@ const CEILINGS: Readonly<Record<string, number>> = {
   'ingest/iso8583': 35,
   'models': 74,
   'scorer/runtime': 5,
-  'scorer/runtime/model': 26,
+  'scorer/runtime/backfill': 23,
+  'scorer/runtime/model': 64,
   'scorer/runtime/store': 49,
 };
 
