@@ -10,6 +10,20 @@ for (let i = 0; i < 64; i++) BASE64_VALUE[BASE64_ALPHABET.charCodeAt(i)] = i;
 /** 6-bit value → character code. */
 export const BASE64_CODES = Uint8Array.from(BASE64_ALPHABET, (ch) => ch.charCodeAt(0));
 
+/**
+ * A value the layout promises, read at the call site (so each site's indexed load stays monomorphic):
+ * an index the loop's bounds keep in range, a key a map was built with. Throws naming `what` when it is
+ * absent, a bug or a record the bounds checks let through; never carries `undefined` on as 0.
+ */
+export function present<T>(value: T | undefined, what: string): T {
+  return value === undefined ? absent(what) : value;
+}
+
+// Out of line, so that present() stays small enough to be inlined in the codec's loops.
+function absent(what: string): never {
+  throw new RangeError(`${what} is missing: the layout promises it`);
+}
+
 export class ByteWriter {
   bytes: Uint8Array;
   length = 0;
@@ -64,8 +78,10 @@ export abstract class ByteReader {
   protected abstract fail(detail: string): never;
 
   byte(): number {
-    if (this.offset >= this.bytes.length) this.fail('truncated');
-    return this.bytes[this.offset++]!;
+    const b = this.bytes[this.offset];
+    if (b === undefined) this.fail('truncated');
+    this.offset++;
+    return b;
   }
 
   varint(): number {

@@ -179,8 +179,8 @@ export function recordVersion(bytes: Uint8Array): number {
  * for an unknown version, a record of another kind, or a body that does not decode.
  */
 export function decodeRecord<T>(kind: RecordKind, bytes: Uint8Array, where: string): T {
-  if (bytes.length <= HEADER_BYTES) throw new CodecError(where, `too short (${bytes.length} bytes)`);
-  const version = bytes[0]!;
+  const [version] = bytes;
+  if (version === undefined || bytes.length <= HEADER_BYTES) throw new CodecError(where, `too short (${bytes.length} bytes)`);
   const codec = bodyByVersion[version];
   if (!codec) throw new CodecError(where, `unknown codec version ${version} (this vafa reads 1 to ${NEWEST_READ})`);
   if (bytes[1] !== RECORD_KIND[kind]) throw new CodecError(where, `expected a ${kind} record, found kind ${String(bytes[1])}`);

@@ -22,7 +22,7 @@
  * Nothing is shared between records: each decodes on its own, whatever shape the core gives its state next.
  */
 
-import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter } from './bytes.js';
+import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter, present } from './bytes.js';
 
 const T_NULL = 0x00;
 const T_FALSE = 0x01;
@@ -91,7 +91,8 @@ class Writer extends ByteWriter {
     const bytes = this.bytes;
     let o = this.length;
     for (let i = 0; i < s.length; i += 4, o += 3) {
-      const v = (BASE64_VALUE[s.charCodeAt(i)]! << 18) | (BASE64_VALUE[s.charCodeAt(i + 1)]! << 12) | (BASE64_VALUE[s.charCodeAt(i + 2)]! << 6) | BASE64_VALUE[s.charCodeAt(i + 3)]!;
+      const v = (present(BASE64_VALUE[s.charCodeAt(i)], 'a base-64 character') << 18) | (present(BASE64_VALUE[s.charCodeAt(i + 1)], 'a base-64 character') << 12)
+        | (present(BASE64_VALUE[s.charCodeAt(i + 2)], 'a base-64 character') << 6) | present(BASE64_VALUE[s.charCodeAt(i + 3)], 'a base-64 character');
       bytes[o] = v >>> 16;
       bytes[o + 1] = (v >>> 8) & 0xff;
       bytes[o + 2] = v & 0xff;
@@ -121,7 +122,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 const RUN_LIMIT = 2 ** 51;
 
 function isAscii(bytes: Uint8Array): boolean {
-  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return false;
+  for (const b of bytes) if (b >= 0x80) return false;
   return true;
 }
 
@@ -129,7 +130,7 @@ function isBase64(s: string): boolean {
   if (s.length < BASE64_MIN_CHARS || s.length % 4 !== 0) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c >= 128 || BASE64_VALUE[c]! < 0) return false;
+    if ((BASE64_VALUE[c] ?? -1) < 0) return false; // codes past the table are outside the alphabet too
   }
   return true;
 }
@@ -320,7 +321,7 @@ class Encoder {
     let previousKeys: readonly string[] = [];
     let positions: number[] = [];
     for (let i = 0; i < n; i++) {
-      const row = rows[i]!;
+      const row = present(rows[i], 'a table row');
       const rowKeys = Object.keys(row);
       if (!sameKeys(rowKeys, previousKeys)) {
         positions = new Array<number>(rowKeys.length).fill(-1);
@@ -330,9 +331,9 @@ class Encoder {
       for (let j = 0; j < rowKeys.length; j++) {
         const v = values[j];
         if (v === undefined) continue;
-        let column = positions[j]!;
+        let column = present(positions[j], 'a key position');
         if (column < 0) {
-          const k = rowKeys[j]!;
+          const k = present(rowKeys[j], 'a row key');
           const known = columnOf.get(k);
           if (known === undefined) {
             column = keys.length;
@@ -342,7 +343,7 @@ class Encoder {
           } else column = known;
           positions[j] = column;
         }
-        columns[column]![i] = v;
+        present(columns[column], 'a table column')[i] = v;
       }
     }
     const out = this.out;
@@ -477,7 +478,7 @@ class Decoder extends ByteReader {
     }
     const bytes = this.take(length * 2);
     let s = '';
-    for (let i = 0; i < bytes.length; i += 2) s += String.fromCharCode(bytes[i]! | (bytes[i + 1]! << 8));
+    for (let i = 0; i < bytes.length; i += 2) s += String.fromCharCode(present(bytes[i], 'a UTF-16 low byte') | (present(bytes[i + 1], 'a UTF-16 high byte') << 8));
     return s;
   }
 
@@ -492,11 +493,11 @@ class Decoder extends ByteReader {
     const bytes = this.take(groups * 3);
     const out = scratchOf(groups * 4);
     for (let i = 0, o = 0; i < bytes.length; i += 3, o += 4) {
-      const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-      out[o] = BASE64_CODES[v >>> 18]!;
-      out[o + 1] = BASE64_CODES[(v >>> 12) & 63]!;
-      out[o + 2] = BASE64_CODES[(v >>> 6) & 63]!;
-      out[o + 3] = BASE64_CODES[v & 63]!;
+      const v = (present(bytes[i], 'a hash byte') << 16) | (present(bytes[i + 1], 'a hash byte') << 8) | present(bytes[i + 2], 'a hash byte');
+      out[o] = present(BASE64_CODES[v >>> 18], 'a base-64 code');
+      out[o + 1] = present(BASE64_CODES[(v >>> 12) & 63], 'a base-64 code');
+      out[o + 2] = present(BASE64_CODES[(v >>> 6) & 63], 'a base-64 code');
+      out[o + 3] = present(BASE64_CODES[v & 63], 'a base-64 code');
     }
     const s = out.toString('latin1', 0, groups * 4);
     this.strings.push(s);
@@ -550,7 +551,7 @@ class Decoder extends ByteReader {
         const values = this.table(depth);
         if (values.length !== keys.length) this.fail(`map of ${keys.length} keys has ${values.length} values`);
         const o: Record<string, unknown> = {};
-        for (let i = 0; i < keys.length; i++) setOwn(o, keys[i]!, values[i]);
+        for (const [i, key] of keys.entries()) setOwn(o, key, values[i]);
         return o;
       }
     }
@@ -583,9 +584,10 @@ class Decoder extends ByteReader {
         const shared = this.varint();
         if (shared > previous.length) this.fail(`prefix of ${shared} characters after a string of ${previous.length}`);
         const rest = this.chars();
-        a[i] = shared === 0 ? rest : joined(previous, shared, rest);
-        this.strings.push(a[i]!);
-        previous = a[i]!;
+        const s = shared === 0 ? rest : joined(previous, shared, rest);
+        a[i] = s;
+        this.strings.push(s);
+        previous = s;
       }
     }
     return a;
@@ -594,9 +596,11 @@ class Decoder extends ByteReader {
   private intRun(): number[] {
     const n = this.items();
     const a: number[] = new Array(n);
-    a[0] = this.zigzag();
+    const first = this.zigzag();
+    a[0] = first;
     const divisor = this.varint();
-    for (let i = 1; i < n; i++) a[i] = divisor === 0 ? a[0] : a[i - 1]! + this.zigzag() * divisor;
+    let last = first;
+    for (let i = 1; i < n; i++) a[i] = last = divisor === 0 ? first : last + this.zigzag() * divisor;
     return a;
   }
 
@@ -616,10 +620,11 @@ class Decoder extends ByteReader {
     for (let i = 0; i < n; i++) {
       const row: Record<string, unknown> = {};
       for (let j = 0; j < k; j++) {
-        const v = columns[j]![i];
+        const v = present(columns[j], 'a table column')[i];
         if (v === undefined) continue;
-        if (plainKeys) row[keys[j]!] = v;
-        else setOwn(row, keys[j]!, v);
+        const key = present(keys[j], 'a table key');
+        if (plainKeys) row[key] = v;
+        else setOwn(row, key, v);
       }
       rows[i] = row;
     }

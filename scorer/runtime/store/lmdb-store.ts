@@ -260,9 +260,10 @@ export class LmdbStateStore implements CheckpointStore {
       const damage = this.damaged.get(partition);
       if (damage) throw damage;
       const state = await this.read(partition);
-      const remoteSeq = await this.options.remote?.position(partition);
+      const remote = this.options.remote;
+      const remoteSeq = await remote?.position(partition);
       if (state && (remoteSeq === undefined || remoteSeq <= state.seq)) return await this.withoutOlderCopies(partition, state);
-      if (remoteSeq !== undefined) return await this.withoutOlderCopies(partition, await this.restoreFromRemote(partition, state?.seq));
+      if (remote && remoteSeq !== undefined) return await this.withoutOlderCopies(partition, await this.restoreFromRemote(remote, partition, state?.seq));
     } catch (err) {
       if (!(err instanceof StoreCorruptError)) throw err;
       this.damaged.delete(partition);
@@ -291,8 +292,7 @@ export class LmdbStateStore implements CheckpointStore {
     return state;
   }
 
-  private async restoreFromRemote(partition: number, localSeq: number | undefined): Promise<PartitionState | undefined> {
-    const remote = this.options.remote!;
+  private async restoreFromRemote(remote: RemoteSnapshots, partition: number, localSeq: number | undefined): Promise<PartitionState | undefined> {
     await this.restore(partition, remote.frames(partition));
     const state = await this.read(partition);
     if (state) remote.restored?.(partition, state.seq);
@@ -563,7 +563,7 @@ export class LmdbStateStore implements CheckpointStore {
       if (same) continue;
       const content = heap.slice(start, end);
       writes.push([timerKey(page), encodeRecord('timers', content)]);
-      for (let i = start; i < end; i++) last[i] = heap[i]!;
+      for (const [i, timer] of content.entries()) last[start + i] = timer;
     }
     for (let page = pages; page < Math.ceil(last.length / size); page++) writes.push([timerKey(page), undefined]);
     last.length = heap.length;

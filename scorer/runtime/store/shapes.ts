@@ -35,7 +35,7 @@
  * 5,985 bytes at the median and from 23,039 to 18,261 at the 99th percentile.
  */
 import { HASH_CHARS, idHash, writeIdHash, type SeenIds, type EarnRecord, type Lot, type RuleAward } from '../../core/mod.js';
-import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter } from './bytes.js';
+import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter, present } from './bytes.js';
 
 /** A section's first byte. */
 export const SECTION_ABSENT = 0;
@@ -64,7 +64,7 @@ export class EarnedLinks {
   private hashPosition: Map<string, number> | undefined;
 
   constructor(readonly keys: readonly string[], readonly records: Readonly<Record<string, unknown>>) {
-    for (let i = 0; i < keys.length; i++) this.position.set(keys[i]!, i);
+    for (const [i, key] of keys.entries()) this.position.set(key, i);
   }
 
   /** The position of the record for tx id `id`, if any. */
@@ -76,7 +76,7 @@ export class EarnedLinks {
   positionOfHash(hash: string): number | undefined {
     if (!this.hashPosition) {
       this.hashPosition = new Map();
-      for (let i = this.keys.length - 1; i >= 0; i--) this.hashPosition.set(idHash(this.keys[i]!), i);
+      for (let i = this.keys.length - 1; i >= 0; i--) this.hashPosition.set(idHash(present(this.keys[i], 'an earning record key')), i);
     }
     return this.hashPosition.get(hash);
   }
@@ -377,7 +377,7 @@ function writeHashes(out: ShapeWriter, hashes: string, from: number, to: number)
 
 function base64Value(s: string, i: number): number {
   const code = s.charCodeAt(i);
-  const v = code < 128 ? BASE64_VALUE[code]! : -1;
+  const v = BASE64_VALUE[code] ?? -1; // codes past the table (128 and up) are outside the alphabet too
   if (v < 0) throw doesNotFit;
   return v;
 }
@@ -434,7 +434,7 @@ export class ShapeReader extends ByteReader {
       previous = grown;
     }
     const bytes = this.bytes;
-    for (let i = 0, o = this.offset; i < rest; i++) previous[shared + i] = bytes[o + i]!;
+    for (let i = 0, o = this.offset; i < rest; i++) previous[shared + i] = present(bytes[o + i], 'a string byte');
     this.offset += rest;
     this.previousLength = length;
     return previous.toString('latin1', 0, length);
@@ -450,7 +450,7 @@ export class ShapeReader extends ByteReader {
     const n = this.asciiLength();
     if (text.length < n) text = Buffer.allocUnsafe(Math.max(n, text.length * 2));
     const bytes = this.bytes;
-    for (let i = 0, o = this.offset; i < n; i++) text[i] = bytes[o + i]!;
+    for (let i = 0, o = this.offset; i < n; i++) text[i] = present(bytes[o + i], 'a string byte');
     const s = text.toString('latin1', 0, n);
     this.offset += n;
     this.dictionary.push(s);
@@ -501,11 +501,11 @@ function readHashes(reader: ShapeReader, count: number, at: number): void {
   const bytes = reader.bytes;
   const out = hashScratch;
   for (let b = start, o = at; b < end; b += 3, o += 4) {
-    const v = (bytes[b]! << 16) | (bytes[b + 1]! << 8) | bytes[b + 2]!;
-    out[o] = BASE64_CODES[v >>> 18]!;
-    out[o + 1] = BASE64_CODES[(v >>> 12) & 63]!;
-    out[o + 2] = BASE64_CODES[(v >>> 6) & 63]!;
-    out[o + 3] = BASE64_CODES[v & 63]!;
+    const v = (present(bytes[b], 'a hash byte') << 16) | (present(bytes[b + 1], 'a hash byte') << 8) | present(bytes[b + 2], 'a hash byte');
+    out[o] = present(BASE64_CODES[v >>> 18], 'a base-64 code');
+    out[o + 1] = present(BASE64_CODES[(v >>> 12) & 63], 'a base-64 code');
+    out[o + 2] = present(BASE64_CODES[(v >>> 6) & 63], 'a base-64 code');
+    out[o + 3] = present(BASE64_CODES[v & 63], 'a base-64 code');
   }
 }
 
@@ -525,7 +525,8 @@ export function readLots(reader: ShapeReader, earned?: { keys: readonly string[]
       const position = previousLinked + 1 + reader.zigzag();
       const key = earned.keys[position];
       if (key === undefined) reader.fail(`a lot linked to earning record ${position} of ${earned.keys.length}`);
-      const record = earned.records[key]!;
+      const record = earned.records[key];
+      if (record === undefined) reader.fail(`no earning record for the lot linked to record ${position}`);
       id = key;
       at = record.at;
       linkedPoints = record.pts;
@@ -578,8 +579,8 @@ export function readEarned(reader: ShapeReader, keys?: string[]): Record<string,
     const refundPoints = flags & EARN_REFUND_POINTS ? reader.zigzag() : undefined;
     const awards = flags & EARN_AWARDS ? readAwards(reader) : undefined;
     let record: EarnRecord;
-    if (flags === EARN_AMOUNT) record = { at, pts: points, ver, m: month, amt: amount! };
-    else if (flags === (EARN_AMOUNT | EARN_AWARDS)) record = { at, pts: points, ver, m: month, amt: amount!, awards: awards! };
+    if (flags === EARN_AMOUNT && amount !== undefined) record = { at, pts: points, ver, m: month, amt: amount };
+    else if (flags === (EARN_AMOUNT | EARN_AWARDS) && amount !== undefined && awards !== undefined) record = { at, pts: points, ver, m: month, amt: amount, awards };
     else {
       record = { at, pts: points, ver, m: month };
       if (flags & EARN_SEQ) record.seq = seq;
@@ -610,7 +611,7 @@ function readAwards(reader: ShapeReader): RuleAward[] {
       caps = new Array<string>(count);
       for (let k = 0; k < count; k++) caps[k] = reader.dictionaryString();
     }
-    if (flags === AWARD_CAPS) awards[i] = { pts, caps: caps! };
+    if (flags === AWARD_CAPS && caps !== undefined) awards[i] = { pts, caps };
     else {
       const award: RuleAward = { pts };
       if (rule !== undefined) award.rule = rule;

@@ -175,7 +175,8 @@ async function rewriteOnce(objects: ObjectStore, chains: KV, opts: SnapshotErasu
   const latest = naming.find(({ index, key }) => isLatest(index, key));
   if (ownRecord || latest) {
     if (chain.seq < opts.erasedAtSeq) return { holds: chain.seq };
-    throw new SnapshotStillHoldsError(`the latest snapshot of partition ${opts.partition} still names the customer in ${ownRecord ? 'their record' : latest!.key.startsWith(TIMER_PREFIX) ? 'a timer page' : `record ${latest!.key}`}`);
+    const where = ownRecord || !latest ? 'their record' : latest.key.startsWith(TIMER_PREFIX) ? 'a timer page' : `record ${latest.key}`;
+    throw new SnapshotStillHoldsError(`the latest snapshot of partition ${opts.partition} still names the customer in ${where}`);
   }
   const drop = new Map<number, Set<string>>();
   for (const { index, key } of naming) {
