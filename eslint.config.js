@@ -254,7 +254,7 @@ export default tseslint.config(
     files: [
       'api/**/*.ts', 'app/**/*.ts', 'cli/**/*.ts', 'config/*.ts', 'config/schema/*.ts', 'dashboards/**/*.ts',
       'ingest/*.ts', 'ingest/iso8583/*.ts', 'models/**/*.ts', 'platform/**/*.ts', 'scorer/core/**/*.ts',
-      'scorer/runtime/*.ts', 'scorer/runtime/backfill/**/*.ts', 'scorer/runtime/store/*.ts', 'simulator/**/*.ts',
+      'scorer/runtime/*.ts', 'scorer/runtime/backfill/**/*.ts', 'scorer/runtime/model/*.ts', 'scorer/runtime/store/*.ts', 'simulator/**/*.ts',
       'sinks/**/*.ts', 'training/**/*.ts',
     ],
     rules: { '@typescript-eslint/no-non-null-assertion': 'error' },

@@ -27,7 +27,7 @@ import { EXPLAIN_FORMAT, explain, type Explainer, type Reason } from '../../../t
 import type { Logger } from '../../../platform/mod.js';
 import { FEATURE_NAMES } from '../../../contracts/features.js';
 import { compileMapping, type CompiledMapping } from '../../../models/mod.js';
-import { FEATURE_INDEX, FEATURE_VALUES, type FeatureVector, type Score } from '../../core/mod.js';
+import { f64, FEATURE_INDEX, FEATURE_VALUES, i32, item, num, type FeatureVector, type Score } from '../../core/mod.js';
 import { loadModel, ModelRefusedError, ModelRegistry, type ChurnModel, type LoadOptions } from './onnx.js';
 import { compilePath, explanationJson, occlusionJson, pathReasonsJson, reasonsPlan, ReasonsOptionError, type CompiledPath, type ReasonsOptions, type ReasonsPlan } from './reasons.js';
 import type { ChurnScorer } from '../worker.js';
@@ -95,7 +95,7 @@ export function checkModelFeatures(model: ChurnModel): CompiledMapping {
 
 /** A name-keyed vector in catalogue order (a missing name is NaN). */
 function catalogueValues(vector: Readonly<Record<string, number>>, into: Float64Array): Float64Array {
-  for (let k = 0; k < FEATURE_NAMES.length; k++) into[k] = vector[FEATURE_NAMES[k]!] ?? NaN;
+  FEATURE_NAMES.forEach((name, k) => (into[k] = vector[name] ?? NaN));
   return into;
 }
 
@@ -116,10 +116,16 @@ async function readExplainer(model: ChurnModel, manifestPath: string): Promise<E
   if (rel === undefined) return undefined;
   if (typeof rel === 'object') {
     const entries = Object.entries(rel.reference);
-    const unknown = entries.filter(([f]) => catalogueIndex(f) === undefined).map(([f]) => `"${f}"`);
+    const index: number[] = [];
+    const unknown: string[] = [];
+    for (const [f] of entries) {
+      const at = catalogueIndex(f);
+      if (at === undefined) unknown.push(`"${f}"`);
+      else index.push(at);
+    }
     if (unknown.length) throw new ModelRefusedError(model.source, [`explain.reference: the feature catalogue has no ${unknown.join(', ')}`]);
     return {
-      kind: 'occlusion', features: entries.map(([f]) => f), index: Int32Array.from(entries, ([f]) => catalogueIndex(f)!),
+      kind: 'occlusion', features: entries.map(([f]) => f), index: Int32Array.from(index),
       reference: Float64Array.from(entries, ([, v]) => v),
     };
   }
@@ -182,26 +188,24 @@ async function attachReasons(
   if (!ex) return;
   const w = mapping.width;
   if ('kind' in ex && ex.kind === 'occlusion') {
-    const picked: number[] = [];
-    for (let i = 0; i < out.length; i++) if (out[i]!.probability >= plan.minProbability) picked.push(i);
+    const picked = out.flatMap((score, i) => (score.probability >= plan.minProbability ? [i] : []));
     if (!picked.length) return;
-    const top = await occlusionReasons(model, mapping, ex, picked.map((i) => vectors[i]!), plan.top);
-    picked.forEach((i, j) => (out[i]!.reasons = occlusionJson(top[j]!, plan.top)));
+    const top = await occlusionReasons(model, mapping, ex, picked.map((i) => item(vectors, i)), plan.top);
+    picked.forEach((i, j) => (item(out, i).reasons = occlusionJson(item(top, j), plan.top)));
     return;
   }
   const compiled = compiledPaths.get(model);
   if (compiled) {
-    for (let i = 0; i < out.length; i++) {
-      if (out[i]!.probability >= plan.minProbability) out[i]!.reasons = pathReasonsJson(compiled, rows.subarray(i * w, i * w + w), plan.top);
-    }
+    out.forEach((score, i) => {
+      if (score.probability >= plan.minProbability) score.reasons = pathReasonsJson(compiled, rows.subarray(i * w, i * w + w), plan.top);
+    });
     return;
   }
   const trained = ex as Explainer;
   const method = trained.kind === 'linear' ? 'linear' : plan.method;
-  for (let i = 0; i < out.length; i++) {
-    if (!(out[i]!.probability >= plan.minProbability)) continue;
-    out[i]!.reasons = explanationJson(explain(trained, rows.subarray(i * w, i * w + w), plan.top, plan.method), plan.top, method);
-  }
+  out.forEach((score, i) => {
+    if (score.probability >= plan.minProbability) score.reasons = explanationJson(explain(trained, rows.subarray(i * w, i * w + w), plan.top, plan.method), plan.top, method);
+  });
 }
 
 const logit = (p: number): number => {
@@ -221,8 +225,7 @@ async function occlusionReasons(model: ChurnModel, mapping: CompiledMapping, oc:
   const rows = new Float32Array(n * (r + 1) * w);
   const base = new Float64Array(FEATURE_NAMES.length);
   const values = new Float64Array(FEATURE_NAMES.length);
-  for (let i = 0; i < n; i++) {
-    const v = vectors[i]!;
+  vectors.forEach((v, i) => {
     const own = (v as Partial<FeatureVector>)[FEATURE_VALUES];
     if (own) for (let q = 0; q < base.length; q++) base[q] = own[q] ?? NaN;
     else catalogueValues(v, base);
@@ -230,18 +233,19 @@ async function occlusionReasons(model: ChurnModel, mapping: CompiledMapping, oc:
     mapping.feed(base, rows, at);
     for (let f = 0; f < r; f++) {
       values.set(base);
-      values[oc.index[f]!] = oc.reference[f]!;
+      values[i32(oc.index, f)] = f64(oc.reference, f);
       mapping.feed(values, rows, at + (f + 1) * w);
     }
-  }
+  });
   const p = await model.scoreBatch(rows, n * (r + 1));
   return vectors.map((v, i) => {
     const at = i * (r + 1);
-    const m = logit(p[at]!);
+    const m = logit(num(p, at));
     const reasons: Reason[] = [];
     for (let f = 0; f < r; f++) {
-      const c = m - logit(p[at + f + 1]!);
-      if (c !== 0 && Number.isFinite(c)) reasons.push({ feature: oc.features[f]!, value: v[oc.features[f]!] ?? NaN, contribution: c });
+      const c = m - logit(num(p, at + f + 1));
+      const feature = item(oc.features, f);
+      if (c !== 0 && Number.isFinite(c)) reasons.push({ feature, value: v[feature] ?? NaN, contribution: c });
     }
     return reasons.sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution)).slice(0, k);
   });
@@ -359,10 +363,10 @@ async function scoreWith(model: ChurnModel, features: readonly Record<string, nu
   const n = features.length;
   const rows = new Float32Array(n * w);
   const scratch = new Float64Array(FEATURE_NAMES.length);
-  for (let i = 0; i < n; i++) writeRow(rows, i * w, features[i]!, mapping, scratch);
+  features.forEach((vector, i) => writeRow(rows, i * w, vector, mapping, scratch));
   const p = await model.scoreBatch(rows, n);
   const out: Score[] = new Array<Score>(n);
-  for (let i = 0; i < n; i++) out[i] = { probability: p[i]!, modelVersion: model.version };
+  for (let i = 0; i < n; i++) out[i] = { probability: num(p, i), modelVersion: model.version };
   const plan = plans.get(model);
   if (plan) await attachReasons(model, mapping, plan, features, rows, out);
   return out;

@@ -22,6 +22,7 @@ import ort from 'onnxruntime-node';
 import { ModelRefusedError, parseManifest, type FeatureScale, type Manifest, decodeModel, type ModelProto, calibrator, columnNames, columnScales } from '../../../models/mod.js';
 import { planServing, type PlanInput, type ServingPlan } from './plan.js';
 import type { ChurnModel } from './types.js';
+import { f32, num } from '../../core/mod.js';
 
 export { ModelRefusedError, type Manifest } from '../../../models/mod.js';
 export type { ChurnModel } from './types.js';
@@ -60,9 +61,10 @@ function perColumnFeeds(inputs: readonly PlanInput[], data: Float32Array, n: num
   for (const inp of inputs) {
     const dims = inp.rank === 1 ? [n] : [n, inp.width];
     const len = n * inp.width;
-    const at = (k: number): number => data[Math.floor(k / inp.width) * w + inp.offset + (k % inp.width)]!;
+    const at = (k: number): number => f32(data, Math.floor(k / inp.width) * w + inp.offset + (k % inp.width));
     if (inp.type === 'string') {
-      const labels = inp.labels!;
+      const labels = inp.labels;
+      if (!labels) throw new Error(`model input "${inp.name}": a string input without its labels`);
       const values = new Array<string>(len);
       for (let k = 0; k < len; k++) values[k] = labels.get(at(k)) ?? inp.unknown ?? '';
       feeds[inp.name] = new ort.Tensor('string', values, dims);
@@ -137,7 +139,7 @@ class OrtChurnModel implements ChurnModel {
       const scaled = new Float32Array(n * w);
       for (let i = 0; i < n * w; i++) {
         const j = i % w;
-        scaled[i] = (data[i]! - offset[j]!) * factor[j]!;
+        scaled[i] = (f32(data, i) - num(offset, j)) * num(factor, j);
       }
       data = scaled;
     }
@@ -154,9 +156,9 @@ class OrtChurnModel implements ChurnModel {
     }
     const p = new Float32Array(n);
     const c = this.plan.column;
-    for (let i = 0; i < n; i++) p[i] = values[i * cols + c]!;
+    for (let i = 0; i < n; i++) p[i] = num(values, i * cols + c);
     const cal = this.calibrate;
-    if (cal) for (let i = 0; i < n; i++) p[i] = cal(p[i]!);
+    if (cal) p.forEach((probability, i) => (p[i] = cal(probability)));
     return p;
   }
 
