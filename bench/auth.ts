@@ -47,7 +47,8 @@ async function run(name: string, a: Awaited<ReturnType<typeof app>>, headers: Re
 const open = await app(false);
 const keyed = await app(true);
 const login = await keyed.inject({ method: 'POST', url: '/login', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ key: FILE_KEY }) });
-const cookie = String(login.headers['set-cookie']).split(';')[0]!;
+const [cookie] = String(login.headers['set-cookie']).split(';');
+if (!cookie) throw new Error(`POST /login set no session cookie (status ${login.statusCode})`);
 for (let round = 0; round < 2; round++) {
   await run('POST /v1/transactions, open', open, {});
   await run('POST /v1/transactions, VAFA_API_KEYS', keyed, { authorization: `Bearer ${ENV_KEY}` });
@@ -60,7 +61,9 @@ await keyed.close();
 
 const ring = await KeyRing.open({ envKeys: [ENV_KEY], file: keyFile, logger: createLogger({ level: 'silent' }) });
 const sessions = new Sessions(3_600_000);
-const token = sessions.create(ring.lookup(FILE_KEY)!).token;
+const fileKey = ring.lookup(FILE_KEY);
+if (!fileKey) throw new Error('the key ring does not hold the key file\'s key');
+const token = sessions.create(fileKey).token;
 const fake = (headers: Record<string, string>): FastifyRequest => ({ headers, socket: { remoteAddress: '127.0.0.1' } }) as unknown as FastifyRequest;
 for (const [name, req] of [['bearer key', fake({ authorization: `Bearer ${FILE_KEY}` })], ['session cookie', fake({ cookie: `a=b; vafa_session=${token}` })], ['wrong key', fake({ authorization: 'Bearer nope-nope-nope-nope' })]] as const) {
   const M = N * 10;

@@ -17,6 +17,7 @@ import { IngestService } from '../ingest/mod.js';
 import { LmdbStateStore } from '../scorer/runtime/store/mod.js';
 import type { Publisher } from '../platform/mod.js';
 import { defaultEngineConfig } from '../config/mod.js';
+import { num } from '../scorer/core/mod.js';
 
 const { values, positionals } = parseArgs({ allowPositionals: true, options: { runs: { type: 'string', default: '3' }, stages: { type: 'boolean', default: false }, partitions: { type: 'string', default: '8' }, workers: { type: 'string', default: '1' } } });
 const dir = positionals[0];
@@ -24,7 +25,7 @@ if (!dir) throw new Error('usage: npx tsx bench/backfill.ts DIR [--runs 3] [--st
 const runs = Number(values.runs);
 const partitions = Number(values.partitions);
 const workers = Number(values.workers);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]): number => num([...xs].sort((a, b) => a - b), Math.floor(xs.length / 2));
 const tokenKey = 'bench-token-key-0123456789';
 
 if (values.stages) {

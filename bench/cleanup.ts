@@ -76,8 +76,7 @@ export class Cleanup {
   /** Runs every registered undo, newest first; errors are reported, never thrown. */
   runAll(): Promise<void> {
     this.running ??= (async () => {
-      while (this.undos.length) {
-        const u = this.undos.pop()!;
+      for (let u = this.undos.pop(); u; u = this.undos.pop()) {
         try {
           await u.run();
         } catch (err) {

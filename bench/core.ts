@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { txSubject, partitionOf } from '../contracts/subjects.js';
 import { encodeRecord } from '../scorer/runtime/store/mod.js';
 import type { TxMessage } from '../contracts/events.js';
-import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, Emit, type Score } from '../scorer/core/mod.js';
+import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, Emit, type Score, item, num } from '../scorer/core/mod.js';
 import type { EngineConfig } from '../config/schema/mod.js';
 import { FEATURE_NAMES } from '../contracts/features.js';
 import { messagesOf, tableRows } from '../sinks/mod.js';
@@ -116,8 +116,8 @@ export function standInScorer(): (p: Pending) => Score {
   if (index.some((i) => i < 0)) throw new Error('standInScorer: a feature is missing from the catalogue');
   return (p) => {
     const values = (p as { values?: readonly number[] }).values;
-    const x = values ? index.map((i) => values[i]!) : names.map((n) => p.features[n] ?? 0);
-    const z = -3 + 0.04 * x[0]! - 0.2 * Math.log1p(x[1]!) + 0.15 * x[2]! + 0.8 * x[3]! - 0.3 * x[4]! - 0.001 * x[5]!;
+    const x = values ? index.map((i) => num(values, i)) : names.map((n) => p.features[n] ?? 0);
+    const z = -3 + 0.04 * num(x, 0) - 0.2 * Math.log1p(num(x, 1)) + 0.15 * num(x, 2) + 0.8 * num(x, 3) - 0.3 * num(x, 4) - 0.001 * num(x, 5);
     return { probability: 1 / (1 + Math.exp(-z)), modelVersion: 'stand-in-1' };
   };
 }
@@ -148,13 +148,13 @@ export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states
     const t0 = performance.now();
     const decoded = [];
     for (let i = from; i < to; i++) {
-      const d = decodeTx(input.subjects[i]!, input.payloads[i]!);
+      const d = decodeTx(item(input.subjects, i), item(input.payloads, i));
       if (!d.ok) throw new Error(`message ${i + 1} does not decode: ${d.detail}`);
       decoded.push(d);
     }
     decodeMs += performance.now() - t0;
     for (let i = from; i < to; i++) {
-      const d = decoded[i - from]!;
+      const d = item(decoded, i - from);
       let state = states.get(d.partition);
       if (!state) states.set(d.partition, (state = newPartitionState(d.partition)));
       const p = engine.apply(state, { seq: i + 1, partition: d.partition, msg: d.msg }, emit);

@@ -33,7 +33,8 @@ function statCpuMs(file: string): number | undefined {
 /** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
 function machineJiffies(): { busy: number; total: number } | undefined {
   try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const [line] = readFileSync('/proc/stat', 'utf8').split('\n', 1);
+    if (line === undefined) return undefined;
     const v = line.trim().split(/\s+/).slice(1).map(Number);
     const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = v;
     const busy = user + nice + system + irq + softirq + steal;

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { Session } from 'chdb';
 import { createTableSql, TABLES, dashboardStatements } from '../sinks/mod.js';
 import { expandPanelSql, AT_RISK_PROBABILITY, DASHBOARDS } from '../dashboards/mod.js';
+import { num } from '../scorer/core/mod.js';
 
 const MAX_CUSTOMERS = 5_000_000;
 const MAX_RUNS = 100;
@@ -32,10 +33,14 @@ const SHAPES: Shape[] = [
 ];
 
 function panelSql(title: string): string {
-  const panel = DASHBOARDS.find((d) => d.uid === 'vafa-retention')!.panels.find((p) => p.title === title);
+  const retention = DASHBOARDS.find((d) => d.uid === 'vafa-retention');
+  if (!retention) throw new Error('no Retention dashboard (uid vafa-retention)');
+  const panel = retention.panels.find((p) => p.title === title);
   if (!panel) throw new Error(`no Retention panel "${title}"`);
+  const [sql] = panel.sql;
+  if (sql === undefined) throw new Error(`the Retention panel "${title}" has no query`);
   const variables = ['branch', 'segment', 'channel'].map((name) => ({ name, current: ['$__all'], options: [] }));
-  return expandPanelSql(panel.sql[0]!, { range: { from: new Date(0), to: new Date() }, intervalMs: 3_600_000, variables });
+  return expandPanelSql(sql, { range: { from: new Date(0), to: new Date() }, intervalMs: 3_600_000, variables });
 }
 
 const GROUPED = `SELECT customer_id AS customer, any(if(branch_id = '', '(none)', branch_id)) AS branch, any(lifecycle_stage) AS stage,
@@ -60,7 +65,7 @@ function measure(session: Session, label: string, sql: string, runs: number): vo
     stats = answer.statistics;
   }
   walls.sort((a, b) => a - b);
-  console.log(`  ${label.padEnd(44)} ${(cpuMs / runs).toFixed(1).padStart(7)} ms CPU  ${walls[Math.floor(runs / 2)]!.toFixed(1).padStart(7)} ms wall  `
+  console.log(`  ${label.padEnd(44)} ${(cpuMs / runs).toFixed(1).padStart(7)} ms CPU  ${num(walls, Math.floor(runs / 2)).toFixed(1).padStart(7)} ms wall  `
     + `${stats.rows_read.toLocaleString('en')} rows, ${(stats.bytes_read / 1e6).toFixed(1)} MB read`);
 }
 

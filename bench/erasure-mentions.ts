@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { namesErased, sha256Hex, newPartitionState, type CustomerState } from '../scorer/core/mod.js';
+import { namesErased, sha256Hex, newPartitionState, type CustomerState, item } from '../scorer/core/mod.js';
 import { LmdbStateStore } from '../scorer/runtime/store/mod.js';
 import { DEFAULT_CORE_PLAN, prepareCoreInput, replayCore } from './core.js';
 
@@ -24,7 +24,7 @@ try {
   const store = LmdbStateStore.open({ path: dir });
   const state = newPartitionState(0);
   for (let i = 0; i < wanted; i++) {
-    const c = structuredClone(year[i % year.length]!);
+    const c = structuredClone(item(year, i % year.length));
     c.id = `B${String(i).padStart(8, '0')}`;
     if (i % 50 === 0) c.profile = { ...(c.profile ?? { customer_id: c.id, opened_at: '2025-01-01T00:00:00Z' }), customer_id: c.id, referred_by: `B${String(i + 1).padStart(8, '0')}` };
     state.customers[c.id] = c;

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { type Row, migrate, ClickHouseSink, type SinkInsertFormat } from '../sinks/mod.js';
 import { recentCoreEmits } from './core-rows.js';
 import { processCpuMs } from './cpu.js';
+import { item, num } from '../scorer/core/mod.js';
 import { scratchWarehouse } from './scratch-warehouse.js';
 
 const { values } = parseArgs({
@@ -45,14 +46,14 @@ function templates(): { tx: Row[]; state: Row[] } {
 
 function clone(source: readonly Row[], n: number, key: string, prefix: string): Row[] {
   return Array.from({ length: n }, (_, i) => {
-    const r = source[i % source.length]!;
+    const r = item(source, i % source.length);
     return { ...r, customer_id: `${prefix}${i}-${String(r.customer_id)}`, [key]: `${prefix}${i}-${String(r[key])}` };
   });
 }
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
+  return num(s, s.length >> 1);
 }
 
 const scratch = await scratchWarehouse('vafa-insert-bench-');
@@ -67,7 +68,8 @@ try {
     for (const format of r % 2 === 0 ? FORMATS : [...FORMATS].reverse()) {
       for (const table of ['scored_transactions', 'customer_state']) await ch.command({ query: `TRUNCATE TABLE vafa.${table}` });
       const sink = new ClickHouseSink(ch, { database: 'vafa', format });
-      const load = os.loadavg()[0]!;
+      const [load] = os.loadavg();
+      if (load === undefined) throw new Error('os.loadavg() gave no 1-minute load');
       const cpu0 = process.cpuUsage();
       const engine0 = processCpuMs(wh.pid) ?? 0;
       const t0 = performance.now();
@@ -75,7 +77,8 @@ try {
       await Promise.all(Array.from({ length: WRITERS }, async () => {
         for (let start = (next++) * BATCH; start < ROWS; start = (next++) * BATCH) {
           const refused = await sink.write(new Map([['scored_transactions', tx.slice(start, start + BATCH)], ['customer_state', states.slice(start, start + BATCH)]]));
-          if (refused.length > 0) throw new Error(`${refused.length} rows refused: ${refused[0]!.error.message}`);
+          const [first] = refused;
+          if (first) throw new Error(`${refused.length} rows refused: ${first.error.message}`);
         }
       }));
       const wall = performance.now() - t0;
@@ -86,7 +89,9 @@ try {
       let n = 0;
       for (const table of ['scored_transactions', 'customer_state']) {
         const result = await ch.query({ query: `SELECT count() AS n FROM vafa.${table}`, format: 'JSONEachRow' });
-        const counted = Number((await result.json<{ n: string }>())[0]!.n);
+        const [row] = await result.json<{ n: string }>();
+        if (!row) throw new Error(`SELECT count() FROM vafa.${table} gave no row`);
+        const counted = Number(row.n);
         if (counted !== ROWS) console.log(table, counted);
         n += counted;
       }

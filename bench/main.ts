@@ -104,12 +104,14 @@ async function runCore(repeat: number, progress: Progress): Promise<CoreReport> 
     progress.phase(`core: replaying ${input.subjects.length.toLocaleString('en-US')} events through the pure core [${r + 1}/${repeat}]`);
     results.push({ ...(await measureCore(plan, storeEncoder, input)), load: os.loadavg().map((x) => Math.round(x * 100) / 100) });
   }
+  const [first] = results;
+  if (!first) throw new Error('core: no repeat was measured');
   const us = median(results.map((x) => x.us_per_event));
   return {
     id: 'scorer_core', name: '2e vafa: scorer core alone (decode, apply, complete; no I/O)', events: input.subjects.length,
     events_per_s: 1e6 / us, us_per_event: us, cpu_us_per_event: median(results.map((x) => x.cpu_us_per_event)),
     decode_us_per_event: median(results.map((x) => x.decode_us_per_event)), ceiling: 'pull_consume', ceiling_events_per_s: null, ratio: null,
-    plan: { ...plan }, state: { ...results[0]!.state, encoder: `the state store's record (codec v${CODEC_VERSION}, as committed to LMDB)`, json: results[0]!.state_json },
+    plan: { ...plan }, state: { ...first.state, encoder: `the state store's record (codec v${CODEC_VERSION}, as committed to LMDB)`, json: first.state_json },
     repeats: results.map((x, i) => ({
       repeat: i + 1, events_per_s: x.events_per_s, us_per_event: x.us_per_event, cpu_us_per_event: x.cpu_us_per_event, decode_us_per_event: x.decode_us_per_event, load_average: x.load,
     })),

@@ -16,6 +16,7 @@ import type { Cleanup } from './cleanup.js';
 import type { Progress } from './progress.js';
 import { Reservoir, type LatencySummary } from './stats.js';
 import { CpuProbe, type CpuShare } from './cpu.js';
+import { item } from '../scorer/core/mod.js';
 
 export const RAW_STREAM = 'TX';
 export const RAW_PAYLOAD_BYTES = 200;
@@ -65,7 +66,7 @@ async function corePublish(nc: NatsConnection, jsm: JetStreamManager, n: number,
   const chunk = 2000;
   const t0 = performance.now();
   for (let i = 0; i < n; i++) {
-    nc.publish(subjectOf(i), payloads[i % payloads.length]!);
+    nc.publish(subjectOf(i), item(payloads, i % payloads.length));
     if ((i + 1) % chunk === 0) {
       await nc.flush();
       progress.update(i + 1, n);
@@ -103,7 +104,7 @@ async function stockPublish(nc: NatsConnection, jsm: JetStreamManager, n: number
   const t0 = performance.now();
   let t = t0;
   for (let i = 0; i < n; i++) {
-    await js.publish(subjectOf(i), payloads[i % payloads.length]!);
+    await js.publish(subjectOf(i), item(payloads, i % payloads.length));
     const now = performance.now();
     lat[i] = now - t;
     t = now;

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { DEFAULT_CORE_PLAN, prepareCoreInput } from './core.js';
-import { Engine, type Pending, newPartitionState, type PartitionState, Emit } from '../scorer/core/mod.js';
+import { Engine, type Pending, newPartitionState, type PartitionState, Emit, item } from '../scorer/core/mod.js';
 import { decodeTx } from '../scorer/runtime/mod.js';
 import { loadChurnScorer, type ChurnScorerHandle, type ReasonsOptions } from '../scorer/runtime/model/mod.js';
 import { createLogger } from '../platform/mod.js';
@@ -17,7 +17,8 @@ import { defaultEngineConfig } from '../config/mod.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+  const value = process.argv[i + 1];
+  return i > 0 && value ? value : fallback;
 };
 const EVENTS = Number(arg('events', '20000'));
 const ROUNDS = Number(arg('rounds', '5'));
@@ -32,7 +33,7 @@ async function vectors(): Promise<Pending['features'][]> {
   const out: Pending['features'][] = [];
   const emit = new Emit();
   for (let i = 0; i < input.subjects.length && out.length < EVENTS; i++) {
-    const d = decodeTx(input.subjects[i]!, input.payloads[i]!);
+    const d = decodeTx(item(input.subjects, i), item(input.payloads, i));
     if (!d.ok) continue;
     let state = states.get(d.partition);
     if (!state) states.set(d.partition, (state = newPartitionState(d.partition)));
@@ -46,23 +47,26 @@ async function vectors(): Promise<Pending['features'][]> {
   return out;
 }
 
-interface Variant { name: string; reasons: ReasonsOptions; scorer?: ChurnScorerHandle; wallMs: number; cpuMs: number; withReasons: number; bytes: number }
+interface Variant { name: string; reasons: ReasonsOptions; scorer: ChurnScorerHandle; wallMs: number; cpuMs: number; withReasons: number; bytes: number }
 
 const logger = createLogger({ level: 'silent' });
 const features = await vectors();
-const variants: Variant[] = ([
+const variants: Variant[] = [];
+for (const v of [
   { name: 'off', reasons: { top: 0 } },
   { name: 'path, top 3, every score', reasons: { top: 3, method: 'path', minProbability: 0 } },
   { name: 'default: path, top 3, p ≥ the model threshold', reasons: {} },
   { name: 'treeshap, top 3, every score', reasons: { top: 3, method: 'treeshap', minProbability: 0 } },
-] satisfies Pick<Variant, 'name' | 'reasons'>[]).map((v) => ({ ...v, wallMs: 0, cpuMs: 0, withReasons: 0, bytes: 0 }));
-for (const v of variants) v.scorer = await loadChurnScorer(MANIFEST, logger, { watchIntervalMs: 0, intraOpNumThreads: 1, reasons: v.reasons });
+] satisfies Pick<Variant, 'name' | 'reasons'>[]) {
+  const scorer = await loadChurnScorer(MANIFEST, logger, { watchIntervalMs: 0, intraOpNumThreads: 1, reasons: v.reasons });
+  variants.push({ ...v, scorer, wallMs: 0, cpuMs: 0, withReasons: 0, bytes: 0 });
+}
 
 const pass = async (v: Variant, measure: boolean): Promise<void> => {
   const cpu = process.cpuUsage();
   const t0 = performance.now();
   for (let from = 0; from < features.length; from += BATCH) {
-    const scores = await v.scorer!.scoreBatch(features.slice(from, from + BATCH));
+    const scores = await v.scorer.scoreBatch(features.slice(from, from + BATCH));
     if (measure) {
       for (const s of scores) {
         if (s.reasons) {
@@ -82,7 +86,8 @@ for (const v of variants) await pass(v, false);
 for (let r = 0; r < ROUNDS; r++) for (const v of variants) await pass(v, true);
 
 const scored = features.length * ROUNDS;
-const off = variants[0]!;
+const [off] = variants;
+if (!off) throw new Error('no variants measured');
 console.log(`${features.length} scored events × ${ROUNDS} rounds, batches of ${BATCH}, model ${MANIFEST}`);
 console.table(variants.map((v) => ({
   variant: v.name,
@@ -92,4 +97,4 @@ console.table(variants.map((v) => ({
   with_reasons_pct: +((100 * v.withReasons) / scored).toFixed(1),
   bytes_per_reasons: v.withReasons ? Math.round(v.bytes / v.withReasons) : 0,
 })));
-for (const v of variants) await v.scorer!.close();
+for (const v of variants) await v.scorer.close();
