@@ -3,6 +3,7 @@
  * deterministic from an index so that every event of a run has its own `tx_id` and events spread over
  * customers (and so partitions) evenly. Event time advances with the index (the scorer runs on it).
  */
+import { item } from '../scorer/core/mod.js';
 const CHANNELS = ['pos', 'online', 'fuel', 'bill_pay', 'pos', 'installment', 'atm', 'pos'] as const;
 const MCC = ['5411', '5812', '5541', '4900', '5311', '5999', '6011', '5732'] as const;
 const BASE_MS = Date.UTC(2026, 0, 1);
@@ -80,7 +81,7 @@ export function iso0200Fields(conn: number, seq: number, card: number, at: Date)
     11: pad(seq % 1_000_000, 6),
     12: t.slice(4),
     13: t.slice(0, 4),
-    18: MCC[seq % MCC.length]!,
+    18: item(MCC, seq % MCC.length),
     22: '051',
     25: '00',
     32: String(600_000 + conn),

@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import type { TransactionV1, TxMessage } from '../contracts/events.js';
-import { Engine, type Pending, newPartitionState, type PartitionState, Emit } from '../scorer/core/mod.js';
+import { Engine, type Pending, newPartitionState, type PartitionState, Emit, item } from '../scorer/core/mod.js';
 import { tableRows } from '../sinks/mod.js';
 import { LmdbStateStore, partitionCacheBounds, type ChangeTracker } from '../scorer/runtime/store/mod.js';
 import { DEFAULT_TIMER_SLICE } from '../scorer/runtime/mod.js';
@@ -207,7 +207,7 @@ class MillionRun {
 
   private nextBatch(i: number): Batch {
     const { built, batchSize, until, prefetch, timerSlice } = this.r;
-    const { state } = this.r.partitions[i]!;
+    const { state } = item(this.r.partitions, i);
     const target = until?.get(state.partition);
     const end = target === undefined ? state.seq + batchSize : Math.min(target, state.seq + batchSize);
     const messages: TxMessage[] = [];
@@ -229,7 +229,7 @@ class MillionRun {
   /** Partition `i`'s turn: waits for its last commit and its prefetch, applies its batch, starts its commit. */
   async step(i: number): Promise<void> {
     const { partitions, store } = this.r;
-    const { state, tracker } = partitions[i]!;
+    const { state, tracker } = item(partitions, i);
     const batch = this.upcoming;
     let t = performance.now();
     await this.inFlight[i];
@@ -281,7 +281,9 @@ class MillionRun {
   hasReached(reach: [number, number, number][]): boolean {
     const { partitions, batchSize, timerSlice } = this.r;
     return reach.every(([p, seq, pending]) => {
-      const state = partitions.find((x) => x.state.partition === p)!.state;
+      const scored = partitions.find((x) => x.state.partition === p);
+      if (!scored) throw new Error(`reach names partition ${p}, which this process does not score`);
+      const { state } = scored;
       return state.seq >= seq + batchSize || (state.seq >= seq && dueTimers(state) <= pending - timerSlice);
     });
   }

@@ -24,7 +24,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TransactionV1, TxMessage } from '../contracts/events.js';
-import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, type Timer, Emit } from '../scorer/core/mod.js';
+import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, type Timer, Emit, item } from '../scorer/core/mod.js';
 import { CODEC_VERSION, LmdbStateStore, oldSpaceLimitMiB } from '../scorer/runtime/store/mod.js';
 import { createBank } from '../simulator/mod.js';
 import { customerId, type BuiltStore, type MemoryLine } from './million-scorer.js';
@@ -161,12 +161,12 @@ async function build(plan: MillionPlan, dir: string, progress: Progress): Promis
     const state: PartitionState = { ...structuredClone(fields), partition: p, customers: {}, timers: [] };
     const ids: string[] = [];
     for (let i = p; i < plan.customers; i += plan.partitions) ids.push(customerId(i));
-    for (const [k, id] of ids.entries()) for (const t of timersOf.get(templates[k % templates.length]!.id) ?? []) state.timers.push({ ...t, customerId: id });
+    for (const [k, id] of ids.entries()) for (const t of timersOf.get(item(templates, k % templates.length).id) ?? []) state.timers.push({ ...t, customerId: id });
     state.timers.sort((a, b) => a.due - b.due); // sorted: a valid min-heap
     for (let start = 0; start < ids.length; start += chunk) {
       const part = ids.slice(start, start + chunk);
       state.customers = {};
-      for (const id of part) state.customers[id] = cloneCustomer(templates[(Number(id.slice(1)) / plan.partitions | 0) % templates.length]!, id);
+      for (const id of part) state.customers[id] = cloneCustomer(item(templates, (Number(id.slice(1)) / plan.partitions | 0) % templates.length), id);
       await store.commit(state, { changed: new Set(part), removed: new Set(), added: part.length });
     }
   }
@@ -193,8 +193,10 @@ const WHOLE_LOAD_DEADLINE_MS = 180_000;
 
 function runScorer(args: string[], nodeOptions: string[] = []): Child {
   const proc = spawn(process.execPath, [...NODE_FLAGS, ...nodeOptions, '--import', 'tsx', SCORER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const { pid } = proc;
+  if (pid === undefined) throw new Error(`could not start ${SCORER}`);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  return { lines: createInterface({ input: proc.stdout })[Symbol.asyncIterator](), pid: proc.pid!, kill: () => proc.kill('SIGKILL'), exited };
+  return { lines: createInterface({ input: proc.stdout })[Symbol.asyncIterator](), pid, kill: () => proc.kill('SIGKILL'), exited };
 }
 
 /** Longest wait for one line of the scorer (a catch-up through a timer storm under load took 629 s). */

@@ -13,6 +13,7 @@ import { createLogger, natsJsm, NODE_FLAGS } from '../platform/mod.js';
 import { startStack, type Stack, countRows, waitForDrain } from '../app/mod.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { consumerName } from '../scorer/runtime/mod.js';
+import { item, num } from '../scorer/core/mod.js';
 import { benchSettings, trackStack } from './vafa.js';
 import { CpuProbe, processCpuMs, type CpuShare } from './cpu.js';
 import { runLoad } from './loadgen/host.js';
@@ -161,7 +162,7 @@ async function scalingRun(plan: ScalingPlan, k: number, cleanup: Cleanup, progre
   const b = await freshStack(plan, cleanup);
   const children: Child[] = [];
   try {
-    const url = `${b.stack.apiUrl!}/v1/transactions`;
+    const url = transactionsUrl(b.stack);
     const load = await runLoad({ kind: 'http', url, prefix: `k${k}`, first: 0, events: plan.events, perRequest: 500, concurrency: 6, customers: Math.max(1000, plan.events / 5) }, cleanup, progress);
     if (load.events !== plan.events || load.failures > 0) throw new Error(`scaling pre-load: ${load.events} of ${plan.events} accepted: ${load.errors.join(' | ')}`);
     progress.phase(`scaling: ${k} scorer process${k > 1 ? 'es' : ''} drain ${plan.events.toLocaleString('en-US')} events (${plan.partitions} partitions)`);
@@ -201,7 +202,7 @@ async function recoveryRun(plan: ScalingPlan, checkpointMs: number, cleanup: Cle
   const children: Child[] = [];
   const env = { VAFA_CHECKPOINT_MS: String(checkpointMs) };
   try {
-    const url = `${b.stack.apiUrl!}/v1/transactions`;
+    const url = transactionsUrl(b.stack);
     const first = spawnScorer(b, cleanup, env);
     children.push(first);
     const events = Math.round(plan.streamRate * plan.killAfterS);
@@ -218,13 +219,14 @@ async function recoveryRun(plan: ScalingPlan, checkpointMs: number, cleanup: Cle
     const unacked = atKill.reduce((s, p) => s + (p ? p.pending + p.ackPending : 0), 0);
     progress.phase(`recovery: checkpoint every ${checkpointMs / 1000} s: restarted, replaying from the last checkpoint`);
     const t0 = performance.now();
-    children.push(spawnScorer(b, cleanup, env));
+    const restarted = spawnScorer(b, cleanup, env);
+    children.push(restarted);
     const totals = new Map<number, number>();
     let resumed: number | null = null;
     let caughtUp: number | undefined;
     const deadline = Date.now() + 180_000;
     while (caughtUp === undefined) {
-      if (Date.now() > deadline) throw new Error(`recovery: the restarted scorer did not catch up within 180 s\n${children[1]!.output.slice(-5).join('\n')}`);
+      if (Date.now() > deadline) throw new Error(`recovery: the restarted scorer did not catch up within 180 s\n${restarted.output.slice(-5).join('\n')}`);
       const now = await partitions(b.stack, plan.partitions);
       now.forEach((p, i) => {
         // a consumer the new scorer re-created at its checkpoint: what it will deliver from there
@@ -233,7 +235,7 @@ async function recoveryRun(plan: ScalingPlan, checkpointMs: number, cleanup: Cle
           resumed ??= (performance.now() - t0) / 1000;
         }
       });
-      if (now.every((p, i) => p && totals.has(i) && p.floor >= floors[i]!)) caughtUp = (performance.now() - t0) / 1000;
+      if (now.every((p, i) => p && totals.has(i) && p.floor >= num(floors, i))) caughtUp = (performance.now() - t0) / 1000;
       else await sleep(50);
     }
     await verify(b, events, children.slice(1), 180_000);
@@ -269,9 +271,17 @@ export async function measureScaling(plan: ScalingPlan, cleanup: Cleanup, progre
   return { plan, scaling, recovery, notes };
 }
 
+/** The stack's POST /v1/transactions URL; throws if it runs no API. */
+function transactionsUrl(stack: Stack): string {
+  if (stack.apiUrl === undefined) throw new Error('bench: the stack runs no API');
+  return `${stack.apiUrl}/v1/transactions`;
+}
+
 const pad = (cells: string[][]): string => {
-  const w = cells[0]!.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  return cells.map((r, j) => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ') + (j === 0 ? `\n${w.map((x) => '─'.repeat(x)).join('  ')}` : '')).join('\n');
+  const [head] = cells;
+  if (!head) throw new Error('pad: a table without a header row');
+  const w = head.map((_, i) => Math.max(...cells.map((r) => item(r, i).length)));
+  return cells.map((r, j) => r.map((c, i) => (i === 0 ? c.padEnd(num(w, i)) : c.padStart(num(w, i)))).join('  ') + (j === 0 ? `\n${w.map((x) => '─'.repeat(x)).join('  ')}` : '')).join('\n');
 };
 const fmt = (v: number | null): string => (v === null ? '—' : v.toLocaleString('en-US'));
 

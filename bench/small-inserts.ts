@@ -12,6 +12,7 @@ import { recentCoreEmits } from './core-rows.js';
 import { processCpuMs } from './cpu.js';
 import { scratchWarehouse } from './scratch-warehouse.js';
 import { median } from './stats.js';
+import { item, num } from '../scorer/core/mod.js';
 
 const { values } = parseArgs({ options: { repeat: { type: 'string', default: '15' } } });
 const REPEAT = Number(values.repeat);
@@ -33,7 +34,7 @@ function rowsOf(source: Map<string, Row[]>, table: string, n: number): Row[] {
   if (from.length === 0) throw new Error(`the simulator made no ${table} rows`);
   const tag = `S${serial++}-`;
   return Array.from({ length: n }, (_, i) => {
-    const r = from[i % from.length]!;
+    const r = item(from, i % from.length);
     const copy: Row = { ...r, customer_id: `${tag}${i}-${String(r.customer_id)}` };
     for (const key of ['tx_id', 'entry_id', 'offer_id', 'transition_id']) if (key in r) copy[key] = `${tag}${i}-${String(r[key])}`;
     return copy;
@@ -58,7 +59,7 @@ try {
       wall.push(performance.now() - t0);
       cpu.push((processCpuMs(wh.pid) ?? 0) - c0);
     }
-    console.log(`${label.padEnd(64)} wall ${median(wall).toFixed(1).padStart(6)} ms, engine CPU ${median(cpu).toFixed(0).padStart(4)} ms (load ${os.loadavg()[0]!.toFixed(2)})`);
+    console.log(`${label.padEnd(64)} wall ${median(wall).toFixed(1).padStart(6)} ms, engine CPU ${median(cpu).toFixed(0).padStart(4)} ms (load ${num(os.loadavg(), 0).toFixed(2)})`);
   };
   const write = (tables: [string, number][]): Promise<unknown> => sink.write(new Map(tables.map(([t, n]) => [t, rowsOf(source, t, n)])));
   const direct = (table: string, n: number, settings: Record<string, string>): Promise<unknown> =>

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { TxMessage } from '../contracts/events.js';
-import { Engine, newPartitionState, type PartitionState, Emit } from '../scorer/core/mod.js';
+import { Engine, newPartitionState, type PartitionState, Emit, num } from '../scorer/core/mod.js';
 import { FileCheckpointStore } from '../scorer/runtime/mod.js';
 import { ChangeTracker, encodeRecord, LmdbStateStore, rawCustomers } from '../scorer/runtime/store/mod.js';
 import { createBank } from '../simulator/mod.js';
@@ -33,7 +33,7 @@ function quantile(sorted: readonly number[], q: number): number {
 }
 const describe = (xs: number[]): string => {
   const s = [...xs].sort((a, b) => a - b);
-  return `median ${quantile(s, 0.5).toFixed(1)}  p99 ${quantile(s, 0.99).toFixed(1)}  max ${s[s.length - 1]!.toFixed(1)}`;
+  return `median ${quantile(s, 0.5).toFixed(1)}  p99 ${quantile(s, 0.99).toFixed(1)}  max ${num(s, s.length - 1).toFixed(1)}`;
 };
 const directoryBytes = (dir: string): number => readdirSync(dir).reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
 

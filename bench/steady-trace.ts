@@ -12,6 +12,7 @@ import { planFor } from './main.js';
 import { silentProgress } from './progress.js';
 import { percentile } from './stats.js';
 import { measureSteadyAlone } from './vafa.js';
+import { num } from '../scorer/core/mod.js';
 
 interface InsertTrace { table: string; rows: number; ms: number; concurrent: number; at: number }
 interface FlushTrace { rows: number; tables: number; ms: number; oldestWaitMs: number; at: number }
@@ -72,7 +73,7 @@ try {
     const from = end - (plan.steadySeconds - plan.steadyWarmupS) * 1000;
     const fl = flushes.filter((f) => f.at >= from);
     const ins = inserts.filter((i) => i.at >= from);
-    console.log(`repeat ${r}: load ${os.loadavg()[0]!.toFixed(2)}; p50 ${round(scorerFixed.latency.p50)} ms, p99 ${round(scorerFixed.latency.p99)} ms, ${Math.round(scorerFixed.rate)} events/s`);
+    console.log(`repeat ${r}: load ${num(os.loadavg(), 0).toFixed(2)}; p50 ${round(scorerFixed.latency.p50)} ms, p99 ${round(scorerFixed.latency.p99)} ms, ${Math.round(scorerFixed.rate)} events/s`);
     console.log(`  stages ${JSON.stringify(scorerFixed.extra.stages_ms)}; CPU ${JSON.stringify((scorerFixed.cpu.roles ?? {}))}`);
     console.log(`  flushes ${fl.length} (${round(fl.length / (plan.steadySeconds - plan.steadyWarmupS))}/s): rows p50 ${p(fl.map((f) => f.rows), 50)}, tables p50 ${p(fl.map((f) => f.tables), 50)}, ms p50 ${p(fl.map((f) => f.ms), 50)} p99 ${p(fl.map((f) => f.ms), 99)}, oldest row waited p50 ${p(fl.map((f) => f.oldestWaitMs), 50)} p99 ${p(fl.map((f) => f.oldestWaitMs), 99)} ms before its flush`);
     const tables = [...new Set(ins.map((i) => i.table))].sort();

@@ -593,7 +593,8 @@ export async function measureSteadyAlone(plan: VafaPlan, repeat: number, cleanup
   const stack = await startStack({ settings, logger, scorer: false, churn: null, iso8583: false, defaultIngestWorkers: os.availableParallelism() });
   const undoStack = trackStack(cleanup, stack);
   const children = (): StackChildren => stackChildren(stack);
-  const url = `${stack.apiUrl!}/v1/transactions`;
+  if (stack.apiUrl === undefined) throw new Error('bench: the stack runs no API');
+  const url = `${stack.apiUrl}/v1/transactions`;
   let next = 0;
   const http = (spec: Omit<Extract<LoadSpec, { kind: 'http' }>, 'kind' | 'url' | 'customers' | 'first'>): Extract<LoadSpec, { kind: 'http' }> => {
     const s = { kind: 'http' as const, url, customers: plan.customers, first: next, ...spec };

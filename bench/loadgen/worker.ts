@@ -8,9 +8,11 @@ import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { iso0200Fields, requestBodies } from '../events.js';
 import { threadCpuMs } from '../cpu.js';
+import { item } from '../../scorer/core/mod.js';
 import type { FromWorker, HttpLoad, IsoLoad, LoadResult, LoadSpec, ToWorker } from './protocol.js';
 
-const port = parentPort!;
+const port = parentPort;
+if (!port) throw new Error('bench/loadgen/worker.ts runs only as a worker thread (no parentPort)');
 const send = (m: FromWorker): void => port.postMessage(m);
 const go = new Promise<void>((resolve) => port.on('message', (m: ToWorker) => m.type === 'go' && resolve()));
 
@@ -60,7 +62,7 @@ async function runHttp(spec: HttpLoad): Promise<LoadResult> {
   const tally = new Tally(spec.events);
   let accepted = 0;
   const post = (i: number): Promise<void> => new Promise((resolve) => {
-    const b = bodies[i]!;
+    const b = item(bodies, i);
     const t0 = performance.now();
     const req = http.request({
       host: target.hostname, port: target.port, path: target.pathname, method: 'POST', agent,
@@ -194,9 +196,9 @@ function isoConnection(
       const parts: Buffer[] = [];
       while (sent < list.length && sent - got < spec.window) {
         sentAt[sent] = performance.now();
-        parts.push(list[sent++]!);
+        parts.push(item(list, sent++));
       }
-      if (parts.length) sock.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+      if (parts.length) sock.write(parts.length === 1 ? item(parts, 0) : Buffer.concat(parts));
     };
     sock.on('connect', pump);
     sock.on('data', (chunk: Buffer) => {
