@@ -252,10 +252,10 @@ export default tseslint.config(
     // checked accessor (scorer/core/invariant.ts) or a type that says what is there. Everywhere else,
     // test/unit/non-null-ceilings.test.ts keeps each folder's count from growing.
     files: [
-      'api/**/*.ts', 'app/**/*.ts', 'cli/**/*.ts', 'config/*.ts', 'config/schema/*.ts', 'dashboards/**/*.ts',
-      'ingest/*.ts', 'ingest/iso8583/*.ts', 'models/**/*.ts', 'platform/**/*.ts', 'scorer/core/**/*.ts',
-      'scorer/runtime/*.ts', 'scorer/runtime/backfill/**/*.ts', 'scorer/runtime/model/*.ts', 'scorer/runtime/store/*.ts', 'simulator/**/*.ts',
-      'sinks/**/*.ts', 'training/**/*.ts',
+      'api/**/*.ts', 'app/**/*.ts', 'bench/**/*.ts', 'cli/**/*.ts', 'config/*.ts', 'config/schema/*.ts',
+      'dashboards/**/*.ts', 'ingest/*.ts', 'ingest/iso8583/*.ts', 'models/**/*.ts', 'platform/**/*.ts',
+      'scorer/core/**/*.ts', 'scorer/runtime/*.ts', 'scorer/runtime/backfill/**/*.ts', 'scorer/runtime/model/*.ts',
+      'scorer/runtime/store/*.ts', 'simulator/**/*.ts', 'sinks/**/*.ts', 'training/**/*.ts',
     ],
     rules: { '@typescript-eslint/no-non-null-assertion': 'error' },
   },
