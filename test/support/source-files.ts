@@ -1,4 +1,4 @@
-/** The repository's non-test TypeScript files, for the tests that read the code itself (folder cycles, non-null ceilings). */
+/** The repository's non-test TypeScript files, for the tests that read the code itself (folder cycles, non-null assertions). */
 import fs from 'node:fs';
 import path from 'node:path';
 
