@@ -336,7 +336,6 @@ function namesReferred(column: string, who: string): string {
  */
 async function rederiveReferrals(ch: ClickHouseClient, db: string, tables: Map<string, string[]>, params: { id: string; erasure_id: string }): Promise<Map<string, number>> {
   const found = new Map<string, number>();
-  const namedIn = new Map<string, readonly string[]>();
   const pending = `(SELECT any(customer_id) FROM ${db}.erasure_pending WHERE erasure_id = {erasure_id:String})`;
   for (const [table, idColumns] of Object.entries(REFERRAL_COLUMNS)) {
     const columns = tables.get(table);
@@ -346,7 +345,6 @@ async function rederiveReferrals(ch: ClickHouseClient, db: string, tables: Map<s
     const n = c?.n ?? 0;
     if (n === 0) continue;
     found.set(table, n);
-    namedIn.set(table, idColumns);
     if (!REFERRAL_COPIES.has(table)) {
       const select = columns.map((col) => (idColumns.includes(col)
         ? `if(${namesReferred(col, '{id:String}')}, concat(substring(${ident(col)}, 1, length(${ident(col)}) - length({id:String})), {erasure_id:String}), ${ident(col)})`
@@ -357,7 +355,8 @@ async function rederiveReferrals(ch: ClickHouseClient, db: string, tables: Map<s
       });
     }
   }
-  for (const [table, idColumns] of namedIn) {
+  for (const [table, idColumns] of Object.entries(REFERRAL_COLUMNS)) {
+    if (!found.has(table)) continue;
     await ch.command({ query: `ALTER TABLE ${db}.${table} DELETE WHERE ${`customer_id != ${pending} AND (${idColumns.map((c) => namesReferred(c, pending)).join(' OR ')})`}`, query_params: params });
   }
   return found;

@@ -5,6 +5,7 @@
  */
 import type { ModelRegistry } from './registry.js';
 import type { ChurnModel } from './types.js';
+import { f32 } from '../../core/mod.js';
 
 /** One score and the model version that produced it. */
 export interface Score {
@@ -82,11 +83,8 @@ export function createBatcher(opts: BatcherOptions): Batcher {
         throw new Error(`model ${model.version} takes ${model.features.length} features; these rows were queued with ${batchWidth}`);
       }
       const p = await model.scoreBatch(batch, n);
-      for (const [i, waiter] of batchWaiters.entries()) {
-        const pi = p[i];
-        if (pi === undefined) throw new Error(`model ${model.version} returned ${p.length} scores for a batch of ${n} rows`);
-        waiter.resolve({ p: pi, version: model.version });
-      }
+      if (p.length < n) throw new Error(`model ${model.version} returned ${p.length} scores for a batch of ${n} rows`);
+      batchWaiters.forEach((waiter, i) => waiter.resolve({ p: f32(p, i), version: model.version }));
     }).catch((err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err));
       for (const w of batchWaiters) w.reject(e);
