@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { txSubject, partitionOf } from '../contracts/subjects.js';
-import { encodeRecord } from '../scorer/runtime/store/mod.js';
+import { ChangeTracker, decodeRecord, encodeRecord, rawCustomers } from '../scorer/runtime/store/mod.js';
 import type { TxMessage } from '../contracts/events.js';
 import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, Emit, type Score, item, num } from '../scorer/core/mod.js';
 import type { EngineConfig } from '../config/schema/mod.js';
@@ -77,6 +77,28 @@ export interface CoreResult {
   state: { customers: number; bytes_per_customer_median: number; bytes_per_customer_p99: number; bytes_per_customer_max: number; partition_bytes_per_customer: number; timers: number };
   /** The same customers as JSON (UTF-8 bytes of JSON.stringify), for comparison with the encoded figures. */
   state_json: { bytes_per_customer_median: number; bytes_per_customer_p99: number };
+  /** A second replay with the state store's commits: see {@link StoreCost}. */
+  store: StoreCost;
+}
+
+/**
+ * What the state store adds to the core (a second replay, as the scorer runs with the LMDB store): each
+ * partition's customers tracked as the worker tracks them (`ChangeTracker`, a proxy that notes every
+ * customer the core reaches), and after every micro-batch each customer it reached encoded as its commit
+ * would write it. LMDB's own write is not included. Reads are the worst case of a bank whose customers
+ * are mostly not cached: every record committed is decoded once more, as a cold read would.
+ */
+export interface StoreCost {
+  /** Wall time of the replay with tracking and commit encoding, per event (compare `us_per_event`). */
+  us_per_event: number;
+  /** Of which the commits' encoding, per event. */
+  encode_us_per_event: number;
+  /** Customer records the commits wrote, per event (1 when every event reaches a different customer). */
+  writes_per_event: number;
+  /** Encoding one customer record, mean µs. */
+  encode_us_per_write: number;
+  /** Decoding one customer record, mean µs (a cold read; not part of `us_per_event`). */
+  decode_us_per_read: number;
 }
 
 /**
@@ -127,10 +149,41 @@ export interface ReplayOptions {
   batch?: number;
   /** Sees each micro-batch's outputs (after phase 2). */
   onBatch?: (emit: Emit) => void;
+  /** Tracks the customers each micro-batch reaches and encodes them as a commit would (StoreCost). */
+  commits?: boolean;
 }
 
+/** The commits of a replay with `commits`: how many records, and the time to encode and to decode them. */
+interface CommitTally {
+  writes: number;
+  encodeMs: number;
+  decodeMs: number;
+}
+
+/** Encodes every customer reached since the last commit, as the LMDB store's commit does; decodes them again, timed apart. */
+function commitChanges(states: Map<number, PartitionState>, tally: CommitTally): void {
+  for (const state of states.values()) {
+    const tracker = ChangeTrackerOf.get(state);
+    if (!tracker) continue;
+    const customers = rawCustomers(state);
+    const records: Uint8Array[] = [];
+    const t0 = performance.now();
+    for (const id of tracker.take().changed) {
+      const customer = customers[id];
+      if (customer) records.push(encodeRecord('customer', customer));
+    }
+    const t1 = performance.now();
+    for (const r of records) decodeRecord('customer', r, 'bench');
+    tally.decodeMs += performance.now() - t1;
+    tally.encodeMs += t1 - t0;
+    tally.writes += records.length;
+  }
+}
+
+const ChangeTrackerOf = new WeakMap<PartitionState, ChangeTracker>();
+
 /** Replays `input` through the core as the runtime does; returns the partition states and what it cost. */
-export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states: Map<number, PartitionState>; events: number; pendings: number; seconds: number; cpuSeconds: number; decodeSeconds: number; rows: Record<string, number>; publishes: number } {
+export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states: Map<number, PartitionState>; events: number; pendings: number; seconds: number; cpuSeconds: number; decodeSeconds: number; rows: Record<string, number>; publishes: number; commits: CommitTally } {
   const engine = new Engine(opts.engine ?? defaultEngineConfig());
   const score = standInScorer();
   const states = new Map<number, PartitionState>();
@@ -139,6 +192,7 @@ export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states
   let publishes = 0;
   let pendingCount = 0;
   let decodeMs = 0;
+  const commits: CommitTally = { writes: 0, encodeMs: 0, decodeMs: 0 };
   const cpu = process.cpuUsage();
   const started = performance.now();
   for (let from = 0; from < input.subjects.length; from += batch) {
@@ -156,7 +210,7 @@ export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states
     for (let i = from; i < to; i++) {
       const d = item(decoded, i - from);
       let state = states.get(d.partition);
-      if (!state) states.set(d.partition, (state = newPartitionState(d.partition)));
+      if (!state) states.set(d.partition, (state = newTrackedState(d.partition, opts.commits === true)));
       const p = engine.apply(state, { seq: i + 1, partition: d.partition, msg: d.msg }, emit);
       if (p) pendings.push({ p, state });
     }
@@ -166,11 +220,18 @@ export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states
     for (const [table, list] of tableRows(emit)) rows[table] = (rows[table] ?? 0) + list.length;
     publishes += messagesOf(emit).length;
     opts.onBatch?.(emit);
+    if (opts.commits) commitChanges(states, commits);
   }
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000 - commits.decodeMs / 1000;
   const used = process.cpuUsage(cpu);
-  const cpuSeconds = (used.user + used.system) / 1e6;
-  return { states, events: input.subjects.length, pendings: pendingCount, seconds, cpuSeconds, decodeSeconds: decodeMs / 1000, rows, publishes };
+  const cpuSeconds = (used.user + used.system) / 1e6 - commits.decodeMs / 1000;
+  return { states, events: input.subjects.length, pendings: pendingCount, seconds, cpuSeconds, decodeSeconds: decodeMs / 1000, rows, publishes, commits };
+}
+
+function newTrackedState(partition: number, tracked: boolean): PartitionState {
+  const state = newPartitionState(partition);
+  if (tracked) ChangeTrackerOf.set(state, ChangeTracker.of(state));
+  return state;
 }
 
 const pick = (s: CoreResult['state']): CoreResult['state_json'] => ({ bytes_per_customer_median: s.bytes_per_customer_median, bytes_per_customer_p99: s.bytes_per_customer_p99 });
@@ -203,7 +264,14 @@ export function stateSize(states: Iterable<PartitionState>, encode: StateEncoder
 export async function measureCore(plan: CorePlan = DEFAULT_CORE_PLAN, encode: StateEncoder = jsonEncoder, input?: CoreInput, engine?: EngineConfig): Promise<CoreResult> {
   const data = input ?? (await prepareCoreInput(plan));
   const r = replayCore(data, { batch: plan.batch, ...(engine ? { engine } : {}) });
+  const withStore = replayCore(data, { batch: plan.batch, ...(engine ? { engine } : {}), commits: true });
+  const { writes, encodeMs, decodeMs } = withStore.commits;
+  const store: StoreCost = {
+    us_per_event: (withStore.seconds * 1e6) / withStore.events, encode_us_per_event: (encodeMs * 1e3) / withStore.events,
+    writes_per_event: writes / withStore.events, encode_us_per_write: writes ? (encodeMs * 1e3) / writes : 0, decode_us_per_read: writes ? (decodeMs * 1e3) / writes : 0,
+  };
   return {
+    store,
     id: 'scorer_core', events: r.events, pendings: r.pendings, seconds: r.seconds, events_per_s: r.events / r.seconds,
     us_per_event: (r.seconds * 1e6) / r.events, cpu_us_per_event: (r.cpuSeconds * 1e6) / r.events, decode_us_per_event: (r.decodeSeconds * 1e6) / r.events, rows: r.rows, publishes: r.publishes, state: stateSize(r.states.values(), encode),
     state_json: pick(stateSize(r.states.values(), jsonEncoder)),
@@ -281,6 +349,15 @@ export function compareDumps(a: string, b: string): TableComparison[] {
   });
 }
 
+/** Each figure of {@link StoreCost} as its median over repeats. */
+export function medianStore(costs: readonly StoreCost[]): StoreCost {
+  const of = (pick: (c: StoreCost) => number): number => median(costs.map(pick));
+  return {
+    us_per_event: of((c) => c.us_per_event), encode_us_per_event: of((c) => c.encode_us_per_event), writes_per_event: of((c) => c.writes_per_event),
+    encode_us_per_write: of((c) => c.encode_us_per_write), decode_us_per_read: of((c) => c.decode_us_per_read),
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -316,12 +393,13 @@ async function main(): Promise<void> {
   for (let r = 0; r < Number(values.repeat); r++) {
     const res = await measureCore(plan, encoder, input, engine);
     results.push(res);
-    console.error(`repeat ${r + 1}: ${res.us_per_event.toFixed(2)} µs/event wall (${res.cpu_us_per_event.toFixed(2)} CPU, decode ${res.decode_us_per_event.toFixed(2)}), ${Math.round(res.events_per_s)} events/s, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.error(`repeat ${r + 1}: ${res.us_per_event.toFixed(2)} µs/event wall (${res.cpu_us_per_event.toFixed(2)} CPU, decode ${res.decode_us_per_event.toFixed(2)}), ${Math.round(res.events_per_s)} events/s; with the store's commits ${res.store.us_per_event.toFixed(2)} µs/event (encoding ${res.store.encode_us_per_event.toFixed(2)}: ${res.store.writes_per_event.toFixed(2)} writes an event at ${res.store.encode_us_per_write.toFixed(1)} µs; a cold read ${res.store.decode_us_per_read.toFixed(1)} µs), load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   }
   const us = median(results.map((x) => x.us_per_event));
   console.log(JSON.stringify({
     ...results[0], us_per_event: us, events_per_s: 1e6 / us, cpu_us_per_event: median(results.map((x) => x.cpu_us_per_event)),
     decode_us_per_event: median(results.map((x) => x.decode_us_per_event)), repeats: results.map((x) => x.us_per_event),
+    store: medianStore(results.map((x) => x.store)),
   }, null, 2));
 }
 

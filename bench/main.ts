@@ -19,7 +19,7 @@ import { noPhaseHook, Profiler, profilingHook } from './profile.js';
 import { median } from './stats.js';
 import { defaultScalingPlan, measureScaling, renderScaling, type ScalingReport } from './scaling.js';
 import { renderBars, renderCore, renderHtml, renderTable, summarize, type BenchReport, type CoreReport, type Machine, type MeasurementId, type RepeatSample } from './report.js';
-import { DEFAULT_CORE_PLAN, measureCore, storeEncoder, prepareCoreInput, type CoreResult } from './core.js';
+import { DEFAULT_CORE_PLAN, measureCore, medianStore, storeEncoder, prepareCoreInput, type CoreResult } from './core.js';
 import { CODEC_VERSION } from '../scorer/runtime/store/mod.js';
 import { DEFAULT_MILLION_PLAN, measureMillion, renderMillion, type MillionReport } from './million.js';
 
@@ -112,6 +112,7 @@ async function runCore(repeat: number, progress: Progress): Promise<CoreReport> 
     events_per_s: 1e6 / us, us_per_event: us, cpu_us_per_event: median(results.map((x) => x.cpu_us_per_event)),
     decode_us_per_event: median(results.map((x) => x.decode_us_per_event)), ceiling: 'pull_consume', ceiling_events_per_s: null, ratio: null,
     plan: { ...plan }, state: { ...first.state, encoder: `the state store's record (codec v${CODEC_VERSION}, as committed to LMDB)`, json: first.state_json },
+    store: medianStore(results.map((x) => x.store)),
     repeats: results.map((x, i) => ({
       repeat: i + 1, events_per_s: x.events_per_s, us_per_event: x.us_per_event, cpu_us_per_event: x.cpu_us_per_event, decode_us_per_event: x.decode_us_per_event, load_average: x.load,
     })),

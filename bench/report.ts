@@ -7,6 +7,7 @@ import { median, type LatencySummary } from './stats.js';
 
 import type { MillionReport } from './million.js';
 import type { ScalingReport } from './scaling.js';
+import type { StoreCost } from './core.js';
 export type MeasurementId = 'core_publish' | 'stock_publish' | 'pull_consume' | 'http_batch' | 'http_single' | 'iso8583' | 'scorer' | 'scorer_steady_5k';
 
 export const MEASUREMENTS: readonly { id: MeasurementId; name: string; group: 'ceiling' | 'vafa'; ceiling?: MeasurementId; stock?: boolean }[] = [
@@ -117,6 +118,8 @@ export interface CoreReport {
     /** The same customers as JSON, for comparison. */
     json?: { bytes_per_customer_median: number; bytes_per_customer_p99: number } };
   repeats: { repeat: number; events_per_s: number; us_per_event: number; cpu_us_per_event: number; decode_us_per_event: number; load_average: number[] }[];
+  /** The same replay with the state store's commits encoded after every micro-batch (bench/core.ts `StoreCost`); medians. */
+  store?: StoreCost;
 }
 
 /** The core's lines for the terminal. */
@@ -125,8 +128,14 @@ export function renderCore(core: CoreReport): string {
   return [
     `${core.name}: ${fmtInt(core.events_per_s)} events/s, ${core.us_per_event.toFixed(1)} µs an event (CPU ${core.cpu_us_per_event.toFixed(1)} µs, of which decode ${core.decode_us_per_event.toFixed(1)} µs)`
       + (core.ratio !== null ? `, ${fmtRatio(core.ratio)} of 1c pull consume` : ''),
+    ...(core.store ? [renderStoreCost(core.store)] : []),
     `state after the replay (${s.encoder}): ${s.customers.toLocaleString('en-US')} customers, median ${s.bytes_per_customer_median.toLocaleString('en-US')} B, p99 ${s.bytes_per_customer_p99.toLocaleString('en-US')} B a customer${s.json ? ` (as JSON: median ${s.json.bytes_per_customer_median.toLocaleString('en-US')} B, p99 ${s.json.bytes_per_customer_p99.toLocaleString('en-US')} B)` : ''}; timers ${s.timers.toLocaleString('en-US')}`,
   ].join('\n');
+}
+
+function renderStoreCost(store: StoreCost): string {
+  return `   with the state store's commits (each customer a micro-batch reached encoded as LMDB is written; LMDB's write not included): ${store.us_per_event.toFixed(1)} µs an event, `
+    + `of which encoding ${store.encode_us_per_event.toFixed(1)} µs (${store.writes_per_event.toFixed(2)} records an event, ${store.encode_us_per_write.toFixed(0)} µs each); a cold read decodes one in ${store.decode_us_per_read.toFixed(0)} µs`;
 }
 
 const nn = (v: number | undefined | null): number | null => (v === undefined || v === null || !Number.isFinite(v) ? null : v);
