@@ -222,3 +222,73 @@ describe('codec version 5: lots and remembered ids point into the earning record
     }), { numRuns: 500 });
   });
 });
+
+/** A feature state's tiers: whole buckets of 8 integers (day or week number, then seven sums), as the core keeps them. */
+const bucketTier = fc.array(fc.tuple(fc.integer({ min: 0, max: 30_000 }), fc.array(fc.oneof(fc.constant(0), fc.nat({ max: 50 }), fc.integer({ min: -5_000_000_000, max: 5_000_000_000 }).map((x) => x * 1000)), { minLength: 7, maxLength: 7 })), { maxLength: 100 })
+  .map((buckets) => buckets.flatMap(([key, sums]) => [key, ...sums]));
+const featureState = fc.record({
+  v: fc.constant(3), firstAt: time, lastAt: time, lastBy: fc.array(time, { minLength: 8, maxLength: 8 }), days: bucketTier, weeks: bucketTier, rolled: fc.nat({ max: 30_000 }),
+  mix: fc.array(fc.double({ min: 0, max: 50, noNaN: true }), { minLength: 8, maxLength: 8 }), complaints: fc.dictionary(id, time, { maxKeys: 3 }), late: fc.nat(),
+});
+const withFeatures = fc.tuple(fc.oneof(linkedCustomer, customer), featureState).map(([c, features]) => ({ ...c, features }));
+
+describe('codec version 6: feature buckets by column, remembered ids not linked', () => {
+  const roundTrip6 = (v: unknown): unknown => decodeRecord('customer', encodeRecord('customer', v, 6), 'test');
+
+  it('round-trips exactly and re-encodes to the same bytes (property)', () => {
+    fc.assert(fc.property(fc.oneof(withFeatures, linkedCustomer, customer), (c) => {
+      expect(stored(roundTrip6(c))).toEqual(stored(c));
+      const once = encodeRecord('customer', c, 6);
+      expect(Buffer.compare(encodeRecord('customer', decodeRecord('customer', once, 'x'), 6), once)).toBe(0);
+    }), { numRuns: 2000 });
+  });
+
+  it('gives the same customers as version 5 for a simulated history, in the core\'s key order, its feature buckets in fewer bytes', () => {
+    const customers = simulatedCustomers();
+    let features5 = 0;
+    let features6 = 0;
+    for (const c of customers) {
+      expect(stored(roundTrip6(c))).toEqual(stored(decodeRecord('customer', encodeRecord('customer', c, 5), 'v5')));
+      expect(JSON.stringify(roundTrip6(c))).toBe(JSON.stringify(stored(c)));
+      const bare = { ...c, features: { ...c.features, days: [], weeks: [] } };
+      features5 += encodeRecord('customer', c, 5).length - encodeRecord('customer', bare, 5).length;
+      features6 += encodeRecord('customer', c, 6).length - encodeRecord('customer', bare, 6).length;
+    }
+    expect(features5).toBeGreaterThan(0);
+    expect(features6).toBeLessThan(features5 * 0.7);
+  });
+
+  it('leaves feature buckets that do not fit to the generic codec, exactly', () => {
+    const features = { v: 3, days: [20_000, 1, 1, 1, 5000, 0, 0, 0], weeks: [], late: 0 };
+    const variants: unknown[] = [
+      { id: 'C1', features },
+      { id: 'C1', features: { ...features, days: [20_000, 1, 1, 1, 50.5, 0, 0, 0] } },
+      { id: 'C1', features: { ...features, days: [20_000, 1, 1, 1, -0, 0, 0, 0] } },
+      { id: 'C1', features: { ...features, days: [20_000, 1, 1] } },
+      { id: 'C1', features: { ...features, weeks: 'none' } },
+      { id: 'C1', features: { ...features, days: [2 ** 53, 1, 1, 1, 1, 0, 0, 0] } },
+      { id: 'C1', features: [1, 2] },
+      { id: 'C1', features: null },
+    ];
+    for (const v of variants) expect(stored(roundTrip6(v))).toEqual(stored(v));
+    expect(Object.is((roundTrip6(variants[2]) as { features: { days: number[] } }).features.days[4], -0)).toBe(true);
+  });
+
+  it('refuses every truncation and corruption of a record with CodecError only', () => {
+    const [c] = simulatedCustomers().sort((a, b) => b.features.days.length - a.features.days.length);
+    const bytes = encodeRecord('customer', c, 6);
+    expect(bytes[0]).toBe(6);
+    for (let cut = 2; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 300))) {
+      expect(() => decodeRecord('customer', bytes.subarray(0, cut), `cut ${cut}`)).toThrow(CodecError);
+    }
+    fc.assert(fc.property(fc.nat({ max: bytes.length - 3 }), fc.integer({ min: 1, max: 255 }), (at, flip) => {
+      const damaged = Buffer.from(bytes);
+      damaged[2 + at] = damaged[2 + at]! ^ flip;
+      try {
+        decodeRecord('customer', damaged, 'damaged');
+      } catch (err) {
+        expect(err).toBeInstanceOf(CodecError);
+      }
+    }), { numRuns: 500 });
+  });
+});

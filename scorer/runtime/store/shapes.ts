@@ -22,6 +22,9 @@
  *   `pts` as zigzag, `rule` and `campaign` as dictionary strings, `caps` as a count and dictionary strings.
  * - seen (scorer/core/seen.ts, layout 3): the day count, then per day its number as a zigzag delta, its id
  *   count and the ids' 72-bit hashes as 9 bytes each (the 12 base-64 characters they are kept as).
+ * - feature buckets (version 6; scorer/core/features/state.ts `days`, `weeks`): per tier the bucket count,
+ *   the day or week numbers as zigzag deltas, then each of the seven sums as a column: its magnitudes'
+ *   greatest common divisor (0: all zero, nothing more) and each value divided by it as zigzag.
  * - a dictionary string: 0, its length and its bytes the first time; its index + 1 after.
  *
  * Version 5 writes the earning records first and lets the other two sections point into them (`EarnedLinks`),
@@ -621,4 +624,77 @@ function readAwards(reader: ShapeReader): RuleAward[] {
     }
   }
   return awards;
+}
+
+/** Numbers in one feature bucket (scorer/core/features/state.ts `BUCKET_WIDTH`: the day or week number, then seven sums). */
+export const BUCKET_NUMBERS = 8;
+
+/**
+ * A customer's feature buckets, day tier then week tier (`FeatureState.days`, `.weeks`), column by column
+ * (throws `DoesNotFit` inside `writeSection`): each tier's bucket count, its bucket numbers as zigzag
+ * deltas, then each of the seven sums as a column: the greatest common divisor of its magnitudes (0: all
+ * zero, nothing follows) and each value divided by it as zigzag. A bucket's amounts (whole minor units
+ * ×1,000) then cost two or three bytes instead of five, its day number one instead of four.
+ */
+export function writeBuckets(out: ShapeWriter, value: unknown): void {
+  const features = plainRecord(value);
+  writeTier(out, features.days);
+  writeTier(out, features.weeks);
+}
+
+function writeTier(out: ShapeWriter, tier: unknown): void {
+  if (!Array.isArray(tier) || tier.length % BUCKET_NUMBERS !== 0 || tier.length > MAX_SECTION_ITEMS) throw doesNotFit;
+  const numbers = tier as readonly unknown[];
+  const buckets = numbers.length / BUCKET_NUMBERS;
+  for (let i = 0; i < numbers.length; i++) integer(numbers[i]);
+  out.varint(buckets);
+  let previous = 0;
+  for (let o = 0; o < numbers.length; o += BUCKET_NUMBERS) {
+    const key = numbers[o] as number;
+    out.zigzag(key - previous);
+    previous = key;
+  }
+  for (let column = 1; column < BUCKET_NUMBERS; column++) {
+    let divisor = 0;
+    for (let o = column; o < numbers.length && divisor !== 1; o += BUCKET_NUMBERS) divisor = gcd(divisor, Math.abs(numbers[o] as number));
+    out.varint(divisor);
+    if (divisor === 0) continue;
+    for (let o = column; o < numbers.length; o += BUCKET_NUMBERS) out.zigzag((numbers[o] as number) / divisor);
+  }
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const rest = a % b;
+    a = b;
+    b = rest;
+  }
+  return a;
+}
+
+/** The two tiers `writeBuckets` wrote, as the flat arrays the core keeps. */
+export function readBuckets(reader: ShapeReader): { days: number[]; weeks: number[] } {
+  const days = readTier(reader);
+  return { days, weeks: readTier(reader) };
+}
+
+function readTier(reader: ShapeReader): number[] {
+  const buckets = reader.count();
+  if (buckets * BUCKET_NUMBERS > MAX_SECTION_ITEMS) reader.fail(`${buckets} feature buckets`);
+  const numbers = new Array<number>(buckets * BUCKET_NUMBERS).fill(0);
+  let key = 0;
+  for (let o = 0; o < numbers.length; o += BUCKET_NUMBERS) {
+    key += reader.zigzag();
+    numbers[o] = key;
+  }
+  for (let column = 1; column < BUCKET_NUMBERS; column++) {
+    const divisor = reader.varint();
+    if (divisor === 0) continue;
+    for (let o = column; o < numbers.length; o += BUCKET_NUMBERS) {
+      const v = reader.zigzag() * divisor;
+      if (!isSafeInteger(v)) reader.fail('a feature sum past the safe integers');
+      numbers[o] = v;
+    }
+  }
+  return numbers;
 }
