@@ -491,6 +491,16 @@ interface Drain {
 }
 
 /**
+ * The state store the measured scorer uses: `VAFA_CHECKPOINTS` when set, else what `auto` means for the
+ * all-in-one (`vafa up`, whose nats-server is embedded): the LMDB store (scorer/runtime/store/mod.ts).
+ * Until December 2026 the bench used the `file` store here, which saves the whole state on an interval
+ * and so left out the per-batch commit the product makes.
+ */
+function allInOneStore(settings: Settings): Settings['checkpointStore'] {
+  return settings.checkpointStore === 'auto' ? 'lmdb' : settings.checkpointStore;
+}
+
+/**
  * JetStream → scorer → ClickHouse: everything ingested so far is waiting in TX. The scorer starts as the
  * scorer role does (`vafa scorer`: its own connection, wired by startStack), in this process.
  */
@@ -500,8 +510,8 @@ async function measureDrain(r: RepeatRun): Promise<Drain> {
   const collector = new BatchCollector();
   const partitions = settings.scorerPartitions === 'all' ? settings.partitions : settings.scorerPartitions.length;
   progress.phase(`vafa: scorer drains ${r.ingested.toLocaleString('en-US')} events from TX into ClickHouse (${partitions} partitions)`);
-  // Checkpoints as the all-in-one keeps them (files next to the local engines) unless VAFA_CHECKPOINTS says otherwise.
-  const checkpointStore = settings.checkpointStore === 'auto' ? 'file' : settings.checkpointStore;
+  // State as the all-in-one keeps it (`auto` with the embedded nats-server: the LMDB store, committed after every batch) unless VAFA_CHECKPOINTS says otherwise.
+  const checkpointStore = allInOneStore(settings);
   const scorerSettings: Settings = Object.freeze({ ...settings, natsUrl: stack.natsUrl, clickhouseUrl: stack.clickhouseUrl, checkpointStore });
   await r.hook.begin();
   const cpu = new CpuProbe(r.children());
@@ -608,7 +618,7 @@ export async function measureSteadyAlone(plan: VafaPlan, repeat: number, cleanup
     ensureAllAccepted('warm-up', warm, plan.warmupEvents);
     const { churn, model } = await loadChurn(settings);
     const collector = new BatchCollector();
-    const checkpointStore = settings.checkpointStore === 'auto' ? 'file' : settings.checkpointStore;
+    const checkpointStore = allInOneStore(settings);
     const scorerSettings: Settings = Object.freeze({ ...settings, natsUrl: stack.natsUrl, clickhouseUrl: stack.clickhouseUrl, checkpointStore });
     progress.phase('vafa: the scorer drains the warm-up (untimed)');
     const scorerStack = await startStack({ settings: scorerSettings, logger, api: false, scorer: true, churn: churn ?? null, onBatch: collector.onBatch });
