@@ -99,8 +99,10 @@ describe('rebuilding a lost state store after an erasure', () => {
     // The replay rebuilt the other customer's state: a new event counts their whole history.
     expect((await postJson(`${stack.apiUrl}/v1/transactions`, makeTx(8200, KEEP, { occurred_at: at(20), amount_minor: 900_000 }))).status).toBe(202);
     await waitFor(async () => (await scored(KEEP)) === before + 1, 30_000, 'the new event scored');
-    const [state] = await queryRows<{ n: number }>(stack, `SELECT tx_count_30d AS n FROM vafa.customer_state FINAL WHERE customer_id = '${KEEP}'`);
-    expect(Number(state?.n)).toBe(keep.length + 1);
+    // customer_state is its own insert: it may land a moment after scored_transactions, so wait for the row the new event made.
+    const txCount30d = async (): Promise<number> => Number((await queryRows<{ n: number }>(stack, `SELECT tx_count_30d AS n FROM vafa.customer_state FINAL WHERE customer_id = '${KEEP}'`))[0]?.n);
+    await waitFor(async () => (await txCount30d()) >= keep.length + 1, 30_000, 'the customer_state row of the new event');
+    expect(await txCount30d()).toBe(keep.length + 1);
     expect(Number((await queryRows<{ n: number }>(stack, `SELECT count() AS n FROM vafa.customer_state FINAL WHERE customer_id = '${GONE}'`))[0]?.n)).toBe(0);
     await stop(c);
   }, 240_000);
