@@ -54,7 +54,7 @@ export function planFor(events: number, quick: boolean): { raw: RawPlan; vafa: V
       warmupEvents: quick ? 500 : Math.min(5_000, Math.max(1_000, Math.round(events / 10))),
       batchEvents: events, batchSize: 500, batchConcurrency: 6,
       singleEvents: Math.max(500, Math.round(events / 5)), singleConcurrency: 48,
-      isoEvents: Math.max(500, Math.round(events / 2)), isoConnections: 6, isoWindow: 64, isoCards: quick ? 100 : 500,
+      isoEvents: Math.max(500, Math.round(events / 2)), isoConnections: 64, isoWindow: 8, isoCards: quick ? 100 : 500,
       customers: Math.max(1_000, Math.round(events / 5)),
       steadyFraction: 0.5, steadySeconds: quick ? 3 : 10, steadyWarmupS: quick ? 0.5 : 1, fixedRate: 5_000,
     },
