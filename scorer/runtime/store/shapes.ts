@@ -685,6 +685,7 @@ function readTier(reader: ShapeReader): number[] {
   let key = 0;
   for (let o = 0; o < numbers.length; o += BUCKET_NUMBERS) {
     key += reader.zigzag();
+    if (!isSafeInteger(key)) reader.fail('a feature bucket number past the safe integers');
     numbers[o] = key;
   }
   for (let column = 1; column < BUCKET_NUMBERS; column++) {
