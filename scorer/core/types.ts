@@ -129,14 +129,17 @@ export function iso(ms: number): string {
   return text;
 }
 
-const PAD2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
-const PAD3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
 /** 10000-01-01T00:00:00Z: from 1970 up to here every year has four digits. */
 const FOUR_DIGIT_YEARS_END = 253_402_300_800_000;
 
+/** Character code of the ones digit of `n` (0 ≤ n, an integer). */
+const digit = (n: number): number => 48 + (n % 10);
+
 /**
  * `new Date(ms).toISOString()` without the Date, for whole ms in 1970–9999 (civil date from the day
- * number, H. Hinnant's algorithm); anything else goes through Date.
+ * number, H. Hinnant's algorithm); anything else goes through Date. The text is made in one
+ * `String.fromCharCode`: one flat string, no partial strings (a template literal leaves a tree of them
+ * that outlives the call in every row that holds it; a join of parts costs three times as much).
  */
 export function formatIso(ms: number): string {
   if (!(ms >= 0 && ms < FOUR_DIGIT_YEARS_END && Number.isInteger(ms))) return new Date(ms).toISOString();
@@ -156,23 +159,14 @@ export function formatIso(ms: number): string {
   const minute = Math.floor(rest / 60_000);
   rest -= minute * 60_000;
   const second = Math.floor(rest / 1000);
-  const parts = ISO_PARTS;
-  parts[0] = YEAR_TEXT[year] ??= String(year);
-  parts[2] = item(PAD2, month);
-  parts[4] = item(PAD2, day);
-  parts[6] = item(PAD2, hour);
-  parts[8] = item(PAD2, minute);
-  parts[10] = item(PAD2, second);
-  parts[12] = item(PAD3, rest - second * 1000);
-  return parts.join('');
+  const milli = rest - second * 1000;
+  return String.fromCharCode(
+    digit(Math.floor(year / 1000)), digit(Math.floor(year / 100)), digit(Math.floor(year / 10)), digit(year), 45,
+    digit(Math.floor(month / 10)), digit(month), 45, digit(Math.floor(day / 10)), digit(day), 84,
+    digit(Math.floor(hour / 10)), digit(hour), 58, digit(Math.floor(minute / 10)), digit(minute), 58,
+    digit(Math.floor(second / 10)), digit(second), 46, digit(Math.floor(milli / 100)), digit(Math.floor(milli / 10)), digit(milli), 90,
+  );
 }
-
-/**
- * Scratch for {@link formatIso}, reused by every call: joined, the parts make one flat string, where a
- * template literal leaves a tree of partial strings that outlives the call in every row that holds it.
- */
-const ISO_PARTS = ['', '-', '', '-', '', 'T', '', ':', '', ':', '', '.', '', 'Z'];
-const YEAR_TEXT: string[] = [];
 
 export function parseTime(s: string): number {
   const t = Date.parse(s);

@@ -12,7 +12,7 @@
  * only counted (`late_events`, next to the engine's `stats.late`).
  */
 import { CHANNELS, type Channel, type FeedbackV1, type TransactionV1 } from '../../../contracts/events.js';
-import { num } from '../invariant.js';
+import { item, num } from '../invariant.js';
 import type { CustomerState } from '../state.js';
 import { DAY_MS, type Ctx } from '../types.js';
 import { FEATURE_NAMES, RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from '../../../contracts/features.js';
@@ -303,14 +303,24 @@ const birthCache = new ParseCache<readonly [number, number, number] | null>((s) 
   return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
 });
 
+/** The UTC calendar date of the last day asked for (events come in time order: the day rarely changes). */
+const ageDay = { day: Number.NaN, year: 0, month: 0, date: 0 };
+
 function ageYears(birth: string | undefined, at: number): number {
   if (!birth) return 0;
   const ymd = birthCache.get(birth);
   if (!ymd) return 0;
-  const now = new Date(at);
+  const day = dayOf(at);
+  if (day !== ageDay.day) {
+    const now = new Date(at);
+    ageDay.day = day;
+    ageDay.year = now.getUTCFullYear();
+    ageDay.month = now.getUTCMonth() + 1;
+    ageDay.date = now.getUTCDate();
+  }
   const [y, mo, d] = ymd;
-  let age = now.getUTCFullYear() - y;
-  if (now.getUTCMonth() + 1 < mo || (now.getUTCMonth() + 1 === mo && now.getUTCDate() < d)) age--;
+  let age = ageDay.year - y;
+  if (ageDay.month < mo || (ageDay.month === mo && ageDay.date < d)) age--;
   return Math.max(0, age);
 }
 
@@ -370,21 +380,24 @@ const JSON_KEYS = FEATURE_NAMES.map((n, i) => `${i === 0 ? '{' : ','}${JSON.stri
 /** Scratch for {@link featuresJson}: key texts and value texts, alternating (reused by every call). */
 const jsonParts: string[] = [...JSON_KEYS.flatMap((key) => [key, '0']), '}'];
 
+/** The texts of the small whole numbers (counts, flags, capped days): most of a vector's values. */
+const SMALL_INTS = 4096;
+const INT_TEXT = Array.from({ length: SMALL_INTS }, (_, i) => JSON.stringify(i));
+
 /**
  * `JSON.stringify(featureRecord(values))`, without the record (built by name it would be a dictionary,
  * slow to serialize) and without `String(x)`: that puts every fractional value's text in V8's number-string
- * cache, which keeps it alive past the young generation (measured ~460 B an event promoted). The array's
- * serializer writes the numbers as JSON does (non-finite as null, -0 as 0); its text is cut at the commas.
+ * cache, which keeps it alive past the young generation (measured ~460 B an event promoted). A small whole
+ * number's text comes from a table (no allocation); any other value is serialized alone by JSON.stringify,
+ * which writes it as JSON does (non-finite as null, -0 as 0) without that cache.
  */
 export function featuresJson(values: readonly number[]): string {
-  const numbers = JSON.stringify(values);
-  let from = 1;
+  const parts = jsonParts;
   for (let i = 0; i < FEATURE_COUNT; i++) {
-    const to = i === FEATURE_COUNT - 1 ? numbers.length - 1 : numbers.indexOf(',', from);
-    jsonParts[2 * i + 1] = numbers.slice(from, to);
-    from = to + 1;
+    const v = num(values, i);
+    parts[2 * i + 1] = v >= 0 && v < SMALL_INTS && Math.floor(v) === v ? item(INT_TEXT, v) : JSON.stringify(v);
   }
-  return jsonParts.join('');
+  return parts.join('');
 }
 
 /** Active days of the last 90, oldest first (scratch space: ≤ 90 entries, reused by every call). */
