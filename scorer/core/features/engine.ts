@@ -13,6 +13,7 @@
  */
 import { CHANNELS, type Channel, type FeedbackV1, type TransactionV1 } from '../../../contracts/events.js';
 import { item, num } from '../invariant.js';
+import { parsedDate, parsedYmd } from '../memo.js';
 import type { CustomerState } from '../state.js';
 import { DAY_MS, type Ctx } from '../types.js';
 import { FEATURE_NAMES, RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from '../../../contracts/features.js';
@@ -281,34 +282,12 @@ const sinceDays = (at: number | undefined, now: number): number => (at ? capDays
 /** A channel's share of the mix (0 without any). */
 const share = (count: number, total: number): number => (total > 0 ? count / total : 0);
 
-/** Bounded memo of pure parses of profile fields (dates repeat on every event of a customer). */
-class ParseCache<T> {
-  private readonly map = new Map<string, T>();
-  constructor(private readonly parse: (s: string) => T, private readonly limit = 8192) {}
-
-  get(s: string): T {
-    let v = this.map.get(s);
-    if (v === undefined) {
-      if (this.map.size >= this.limit) this.map.clear();
-      v = this.parse(s);
-      this.map.set(s, v);
-    }
-    return v;
-  }
-}
-
-const openedCache = new ParseCache<number>((s) => Date.parse(s));
-const birthCache = new ParseCache<readonly [number, number, number] | null>((s) => {
-  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(s);
-  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
-});
-
 /** The UTC calendar date of the last day asked for (events come in time order: the day rarely changes). */
 const ageDay = { day: Number.NaN, year: 0, month: 0, date: 0 };
 
 function ageYears(birth: string | undefined, at: number): number {
   if (!birth) return 0;
-  const ymd = birthCache.get(birth);
+  const ymd = parsedYmd(birth);
   if (!ymd) return 0;
   const day = dayOf(at);
   if (day !== ageDay.day) {
@@ -536,7 +515,7 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   const { a7, s7, a30, s30, d30, a90, s90, in90, o90, v90, d90, c90, a365, s365, c365, active30 } = windowSums(f, today, active);
 
   const openedRaw = c.profile?.opened_at;
-  const opened = openedRaw ? openedCache.get(openedRaw) : NaN;
+  const opened = openedRaw ? parsedDate(openedRaw) : NaN;
   const openedAt = Number.isFinite(opened) ? opened : f.firstAt;
   const tenureDays = openedAt ? Math.max(0, (now - openedAt) / DAY_MS) : 0;
   const recency = f.lastAt ? capDays(now - f.lastAt) : capDays(openedAt ? now - openedAt : 0);

@@ -23,6 +23,7 @@
 import type { CustomerState, PartitionState } from '../state.js';
 import { pushTimer } from '../state.js';
 import { DAY_MS, type Ctx, type Emit } from '../types.js';
+import { parsedDate } from '../memo.js';
 import type { LifecycleConfig } from '../../../config/schema/mod.js';
 import { newLifecycleState, type LifecycleState } from './state.js';
 
@@ -54,10 +55,7 @@ export function lifecycleState(c: CustomerState): LifecycleState {
   return c.lifecycle;
 }
 
-const timeOf = (s: string | undefined): number => {
-  if (!s) return NaN;
-  return Date.parse(s);
-};
+const timeOf = (s: string | undefined): number => (s ? parsedDate(s) : NaN);
 
 /** Decides the stage as of `at` from the phase-1 feature vector and the last churn probability. */
 export function decideStage(

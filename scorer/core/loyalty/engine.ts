@@ -254,7 +254,8 @@ function evaluate(state: PartitionState, c: CustomerState, tx: TransactionV1, ct
   const branch = memberBranch(c);
   const rules = branch !== '' && Object.hasOwn(R.branches, branch) ? ownValue(R.branches, branch) : R.bank;
   const day = bankDay(ctx.at, R.offsetMin);
-  const periods: [string, number][] = [['d', day], ['w', bankWeek(day, R.weekStart)], ['m', bankMonth(ctx.at, R.offsetMin)]];
+  const week = bankWeek(day, R.weekStart);
+  const month = bankMonth(ctx.at, R.offsetMin);
   const facts: Facts = {
     tx, at: ctx.at, day, minute: minuteOfDay(ctx.at, R.offsetMin), dow: dayOfWeek(day), tier: L.tier, segment: c.profile?.segment, rules: R,
   };
@@ -264,14 +265,10 @@ function evaluate(state: PartitionState, c: CustomerState, tx: TransactionV1, ct
     let pts = rulePoints(rule, tx.amount_minor, tier);
     if (rule.caps.tx !== null) pts = Math.min(pts, rule.caps.tx);
     const caps: string[] = [];
-    const limits = [rule.caps.day, rule.caps.week, rule.caps.month];
-    periods.forEach(([p, n], i) => {
-      const cap = limits[i];
-      if (cap === null || cap === undefined) return;
-      const key = `${rule.id}|${p}${n}`;
-      caps.push(key);
-      pts = Math.min(pts, Math.max(0, cap - (own(L.caps, key) ?? 0)));
-    });
+    const limits = rule.caps;
+    if (limits.day !== null && limits.day !== undefined) pts = capped(L, caps, `${rule.id}|d${day}`, limits.day, pts);
+    if (limits.week !== null && limits.week !== undefined) pts = capped(L, caps, `${rule.id}|w${week}`, limits.week, pts);
+    if (limits.month !== null && limits.month !== undefined) pts = capped(L, caps, `${rule.id}|m${month}`, limits.month, pts);
     let campaign = '';
     const campaignId = rule.when.campaign;
     const camp = campaignId !== null ? R.campaigns[campaignId] : undefined;
@@ -288,6 +285,12 @@ function evaluate(state: PartitionState, c: CustomerState, tx: TransactionV1, ct
     if (rule.exclusive) break;
   }
   return awards;
+}
+
+/** `pts` within what is left of a period's cap (counter `key`, which the award then counts against). */
+function capped(L: LoyaltyState, caps: string[], key: string, cap: number, pts: number): number {
+  caps.push(key);
+  return Math.min(pts, Math.max(0, cap - (own(L.caps, key) ?? 0)));
 }
 
 interface Facts {
@@ -884,7 +887,8 @@ function tierIndex(R: LoyaltyRules, id: string): number {
 
 function qualifyingPoints(L: LoyaltyState, fromMonth: number): number {
   let q = 0;
-  for (const [m, p] of Object.entries(L.months)) if (Number(m) >= fromMonth) q += p;
+  const months = L.months;
+  for (const m in months) if (Object.hasOwn(months, m) && Number(m) >= fromMonth) q += ownValue(months, m);
   return q;
 }
 
