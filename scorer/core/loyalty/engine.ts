@@ -31,7 +31,7 @@ import { parseReferralCreditId, REFERRAL_RULE } from './referral.js';
 import { isMember } from './membership.js';
 import type { CompiledRule, Condition, LoyaltyRules, TierDef, TimelineEntry, LoyaltyConfig } from '../../../config/schema/mod.js';
 import type { EarlyRefund, EarnRecord, HeldAward, HeldEarning, LoyaltyState, Lot, RefundRecord } from './state.js';
-import { item, ownValue } from '../invariant.js';
+import { item, num, ownValue } from '../invariant.js';
 
 /** The rules version in force at a stream position (for `scored_transactions.rules_version`). */
 export function loyaltyVersionAt(cfg: LoyaltyConfig, seq: number): string {
@@ -226,7 +226,7 @@ function earn(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: C
   }
   addLot(state, c, { src: 'tx', id: tx.tx_id, at: ctx.at, seq: ctx.seq, exp, pts: total, rem: total, tier: L.tier, ver: entry.version });
   const month = bankMonth(ctx.at, R.offsetMin);
-  L.earned[tx.tx_id] = earnRecord(ctx.at, total, entry.version, month, awards, tx.amount_minor);
+  keepEarned(L, tx.tx_id, earnRecord(ctx.at, total, entry.version, month, awards, tx.amount_minor));
   L.months[month] = (own(L.months, String(month)) ?? 0) + total;
   const tierChange = upgrade(state, c, ctx, entry, emit);
   return { points: total, status: 'earned', ...(tierChange ? { tierChange } : {}) };
@@ -853,7 +853,7 @@ function grant(state: PartitionState, c: CustomerState, id: string, h: HeldEarni
   for (const a of h.awards) {
     if (a.caps !== undefined || a.campaign !== undefined) (rec.awards ??= []).push({ pts: a.pts, ...(a.caps ? { caps: a.caps } : {}), ...(a.campaign ? { campaign: a.campaign } : {}) });
   }
-  L.earned[id] = rec;
+  keepEarned(L, id, rec);
   L.months[h.m] = (own(L.months, String(h.m)) ?? 0) + total;
   if (h.rf) refundsWhileHeld(c, id, rec, h, at, ctx, emit);
 }
@@ -980,8 +980,7 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules, oldestSeenDa
   if (L.pruned === week) return;
   L.pruned = week;
   const reversalHorizon = watermark - R.reversals.windowDays * DAY_MS;
-  const earned = L.earned;
-  for (const id in earned) if (ownValue(earned, id).at < reversalHorizon) delete earned[id];
+  forgetEarnedBefore(L.earned, reversalHorizon);
   const refunds = L.refunds;
   if (refunds !== undefined) {
     for (const id in refunds) {
@@ -1000,6 +999,68 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules, oldestSeenDa
   pruneCaps(L.caps, watermark, R);
   const oldest = bankMonth(watermark, R.offsetMin) - R.windowMonths;
   for (const m in L.months) if (Number(m) < oldest) delete L.months[m];
+}
+
+/**
+ * Derived from `LoyaltyState.earned`, never state: its ids in ascending `at` order from `head` on (ids
+ * whose record was deleted or replaced since may linger until their time passes). Built from the record
+ * on first use (after a restore too) and kept by {@link keepEarned}, so pruning visits only the records it
+ * drops, not every record of the reversal window.
+ */
+interface EarnedOrder {
+  ids: string[];
+  ats: number[];
+  head: number;
+}
+
+const earnedOrders = new WeakMap<Record<string, EarnRecord>, EarnedOrder>();
+
+function earnedOrder(earned: Record<string, EarnRecord>): EarnedOrder {
+  let order = earnedOrders.get(earned);
+  if (order === undefined) {
+    order = { ids: [], ats: [], head: 0 };
+    for (const id in earned) if (Object.hasOwn(earned, id)) placeEarned(order, id, ownValue(earned, id).at);
+    earnedOrders.set(earned, order);
+  }
+  return order;
+}
+
+/** Puts `id` (earned at `at`) in its place in the order: usually last (a NaN time is never pruned, nor placed). */
+function placeEarned(order: EarnedOrder, id: string, at: number): void {
+  if (Number.isNaN(at)) return;
+  const { ids, ats } = order;
+  let i = ats.length;
+  while (i > order.head && num(ats, i - 1) > at) i--;
+  if (i === ats.length) {
+    ids.push(id);
+    ats.push(at);
+  } else {
+    ids.splice(i, 0, id);
+    ats.splice(i, 0, at);
+  }
+}
+
+/** `L.earned[id] = rec`, kept in the derived order when there is one (else it is built from the record when first needed). */
+function keepEarned(L: LoyaltyState, id: string, rec: EarnRecord): void {
+  L.earned[id] = rec;
+  const order = earnedOrders.get(L.earned);
+  if (order !== undefined) placeEarned(order, id, rec.at);
+}
+
+/** Deletes the earning records made before `horizon`: those a scan of every record would delete, found in time order. */
+function forgetEarnedBefore(earned: Record<string, EarnRecord>, horizon: number): void {
+  const order = earnedOrder(earned);
+  const { ids, ats } = order;
+  while (order.head < ats.length && num(ats, order.head) < horizon) {
+    const id = item(ids, order.head++);
+    const rec = own(earned, id);
+    if (rec !== undefined && rec.at < horizon) delete earned[id];
+  }
+  if (order.head > 64 && order.head * 2 > ats.length) {
+    ids.splice(0, order.head);
+    ats.splice(0, order.head);
+    order.head = 0;
+  }
 }
 
 /** Deletes the entries whose time is before `horizon` (in place, no copies of the keys). */
@@ -1029,7 +1090,11 @@ function pruneCaps(caps: Record<string, number>, watermark: number, R: LoyaltyRu
 function mergeLots(L: LoyaltyState, horizon: number): void {
   const lots = L.lots;
   let out = 0;
-  for (const l of lots) {
+  let i = 0;
+  for (; i < lots.length; i++) {
+    const l = item(lots, i);
+    // Lots are in (at, seq) order (LoyaltyState.lots): none from here on was earned before the horizon.
+    if (l.at >= horizon) break;
     const last = out > 0 ? item(lots, out - 1) : undefined;
     if (last && l.at < horizon && last.at < horizon && last.exp === l.exp && last.tier === l.tier && last.ver === l.ver) {
       last.rem += l.rem;
@@ -1039,6 +1104,8 @@ function mergeLots(L: LoyaltyState, horizon: number): void {
     }
     lots[out++] = l;
   }
+  if (out === i) return;
+  for (; i < lots.length; i++) lots[out++] = item(lots, i);
   lots.length = out;
 }
 
