@@ -80,10 +80,12 @@ function roll(f: FeatureState, day: number): void {
   let w = 0;
   while (w < f.weeks.length && num(f.weeks, w + B_KEY) * 7 + 6 <= day - WEEK_TIER_DAYS) w += BUCKET_WIDTH;
   if (w > 0) f.weeks.splice(0, w);
+  if (n > 0 || w > 0) windowCaches.delete(f);
 }
 
-/** A bucket: the flat list it lives in and its offset there. */
+/** A bucket: the flat list it lives in and its offset there, and the feature state that list is of. */
 interface Slot {
+  f: FeatureState;
   list: number[];
   o: number;
 }
@@ -92,15 +94,19 @@ interface Slot {
 function bucketFor(f: FeatureState, at: number): Slot | undefined {
   const day = dayOf(at);
   roll(f, day);
-  if (day >= f.rolled - (DAY_TIER_DAYS - 1)) return { list: f.days, o: bucketIn(f.days, day) };
-  if (day > f.rolled - WEEK_TIER_DAYS) return { list: f.weeks, o: bucketIn(f.weeks, weekOf(day)) };
+  if (day >= f.rolled - (DAY_TIER_DAYS - 1)) return { f, list: f.days, o: bucketIn(f.days, day) };
+  if (day > f.rolled - WEEK_TIER_DAYS) return { f, list: f.weeks, o: bucketIn(f.weeks, weekOf(day)) };
   return undefined;
 }
 
 /** Adds `delta` to field `field` of a bucket, never below 0 when `floor` is set. */
 function bump(b: Slot, field: number, delta: number, floor = false): void {
-  const v = num(b.list, b.o + field) + delta;
-  b.list[b.o + field] = floor ? Math.max(0, v) : v;
+  const before = num(b.list, b.o + field);
+  const v = before + delta;
+  const after = floor ? Math.max(0, v) : v;
+  b.list[b.o + field] = after;
+  const cache = windowCaches.get(b.f);
+  if (cache !== undefined) windowChange(cache, b, field, before, after);
 }
 
 /** Adds one transaction at `t` to the decayed channel counts. */
@@ -432,6 +438,132 @@ function windowSums(f: FeatureState, today: number, active: number[]): typeof wi
   return out;
 }
 
+type WindowSums = typeof windowScratch;
+
+/**
+ * Derived, never state: a feature state's window sums and active days as of day `today`, kept up to date
+ * by every change {@link bump} makes to a bucket, dropped when {@link roll} moves or drops buckets (the
+ * only other writer of the tiers). Half the vectors of a customer are asked for on a day already summed
+ * (several events a day); those skip the walk over ~140 buckets. Every sum is a whole number (bucket
+ * fields are counts and integer amounts), so a sum kept by adding changes equals a sum walked in any order
+ * as long as it stays a safe integer; one that would not drops the cache.
+ */
+interface WindowCache {
+  days: number[];
+  weeks: number[];
+  today: number;
+  sums: WindowSums;
+  /** Active days of the last 90, ascending (as windowSums leaves them). */
+  active: number[];
+}
+
+const windowCaches = new WeakMap<FeatureState, WindowCache>();
+
+/** windowSums, from the cache when it holds `today`'s. */
+function cachedWindowSums(f: FeatureState, today: number): WindowCache | { sums: WindowSums; active: number[] } {
+  let cache = windowCaches.get(f);
+  if (cache !== undefined && cache.today === today && cache.days === f.days && cache.weeks === f.weeks) return cache;
+  const active = activeScratch;
+  const sums = windowSums(f, today, active);
+  if (!wholeSums(sums)) {
+    windowCaches.delete(f);
+    return { sums, active };
+  }
+  if (cache === undefined) {
+    cache = { days: f.days, weeks: f.weeks, today, sums: { ...sums }, active: [...active] };
+    windowCaches.set(f, cache);
+  } else {
+    cache.days = f.days;
+    cache.weeks = f.weeks;
+    cache.today = today;
+    Object.assign(cache.sums, sums);
+    cache.active.length = 0;
+    for (const d of active) cache.active.push(d);
+  }
+  return cache;
+}
+
+/** Adds `after − before` of field `field` of bucket `b` to the sums of the windows the bucket is in. */
+function windowChange(cache: WindowCache, b: Slot, field: number, before: number, after: number): void {
+  const change = after - before;
+  if (change === 0) return;
+  const T = cache.today;
+  const key = num(b.list, b.o + B_KEY);
+  let kept: boolean;
+  if (!(Number.isSafeInteger(before) && Number.isSafeInteger(after))) kept = false;
+  else if (b.list === cache.days) kept = key > T || T - key >= 365 || addToDay(cache, field, T - key, change, key, before, after);
+  else if (b.list === cache.weeks) kept = key * 7 > T || T - key * 7 >= 365 || addToWeek(cache.sums, field, change);
+  else kept = false;
+  if (!kept) windowCaches.delete(b.f);
+}
+
+/** True when every sum is still a safe integer (else the cache is dropped). */
+function wholeSums(s: WindowSums): boolean {
+  for (const k in s) if (!Number.isSafeInteger(s[k as keyof WindowSums])) return false;
+  return true;
+}
+
+/** A week bucket's change: the year's sums only. */
+function addToWeek(s: WindowSums, field: number, change: number): boolean {
+  if (field === B_APPROVED) s.a365 += change;
+  else if (field === B_SPEND) s.s365 += change;
+  else if (field === B_COMPLAINTS) s.c365 += change;
+  return wholeSums(s);
+}
+
+/** A day bucket's change, `age` (< 365) days before the cached day: the windows it is in, as windowSums reads them. */
+function addToDay(cache: WindowCache, field: number, age: number, change: number, day: number, before: number, after: number): boolean {
+  const s = cache.sums;
+  const q = age < 90;
+  const m = age < 30;
+  const w = age < 7;
+  switch (field) {
+    case B_APPROVED:
+      s.a365 += change;
+      if (q) s.a90 += change;
+      if (m) s.a30 += change;
+      if (w) s.a7 += change;
+      break;
+    case B_SPEND:
+      s.s365 += change;
+      if (q) s.s90 += change;
+      if (m) s.s30 += change;
+      if (w) s.s7 += change;
+      break;
+    case B_COMPLAINTS:
+      s.c365 += change;
+      if (q) s.c90 += change;
+      break;
+    case B_INFLOW: if (q) s.in90 += change; break;
+    case B_OUT_COUNT: if (q) s.o90 += change; break;
+    case B_DECLINES:
+      if (q) s.d90 += change;
+      if (m) s.d30 += change;
+      break;
+    case B_VISITS:
+      if (!q) break;
+      s.v90 += change;
+      if ((before > 0) !== (after > 0)) activeChange(cache, day, after > 0, m);
+      break;
+    default: return false;
+  }
+  return wholeSums(s);
+}
+
+/** A day of the last 90 becomes active (or stops being): its place in the ascending active days, and the 30-day count. */
+function activeChange(cache: WindowCache, day: number, active: boolean, recent: boolean): void {
+  const list = cache.active;
+  let i = list.length;
+  while (i > 0 && num(list, i - 1) > day) i--;
+  if (active) {
+    list.splice(i, 0, day);
+    if (recent) cache.sums.active30++;
+  } else if (i > 0 && list[i - 1] === day) {
+    list.splice(i - 1, 1);
+    if (recent) cache.sums.active30--;
+  }
+}
+
 /** The sticky products held or used (see stickyCounts): scratch, overwritten by every call. */
 const stickyScratch = { has: 0, used: 0, held: 0 };
 
@@ -511,8 +643,9 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   const f = featureState(c);
   const now = Math.max(at, f.lastAt);
   const today = dayOf(now);
-  const active = activeScratch;
-  const { a7, s7, a30, s30, d30, a90, s90, in90, o90, v90, d90, c90, a365, s365, c365, active30 } = windowSums(f, today, active);
+  const window = cachedWindowSums(f, today);
+  const active = window.active;
+  const { a7, s7, a30, s30, d30, a90, s90, in90, o90, v90, d90, c90, a365, s365, c365, active30 } = window.sums;
 
   const openedRaw = c.profile?.opened_at;
   const opened = openedRaw ? parsedDate(openedRaw) : NaN;
