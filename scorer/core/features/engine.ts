@@ -80,7 +80,7 @@ function roll(f: FeatureState, day: number): void {
   let w = 0;
   while (w < f.weeks.length && num(f.weeks, w + B_KEY) * 7 + 6 <= day - WEEK_TIER_DAYS) w += BUCKET_WIDTH;
   if (w > 0) f.weeks.splice(0, w);
-  if (n > 0 || w > 0) windowCaches.delete(f);
+  if (n > 0 || w > 0) dropWindowCache(f);
 }
 
 /** A bucket: the flat list it lives in and its offset there, and the feature state that list is of. */
@@ -106,7 +106,7 @@ function bump(b: Slot, field: number, delta: number, floor = false): void {
   const after = floor ? Math.max(0, v) : v;
   b.list[b.o + field] = after;
   const cache = windowCaches.get(b.f);
-  if (cache !== undefined) windowChange(cache, b, field, before, after);
+  if (cache !== undefined && cache.valid) windowChange(cache, b, field, before, after);
 }
 
 /** Adds one transaction at `t` to the decayed channel counts. */
@@ -449,6 +449,8 @@ type WindowSums = typeof windowScratch;
  * as long as it stays a safe integer; one that would not drops the cache.
  */
 interface WindowCache {
+  /** False once a change could not be followed: recomputed (in place) when next asked for. */
+  valid: boolean;
   days: number[];
   weeks: number[];
   today: number;
@@ -459,20 +461,26 @@ interface WindowCache {
 
 const windowCaches = new WeakMap<FeatureState, WindowCache>();
 
+function dropWindowCache(f: FeatureState): void {
+  const cache = windowCaches.get(f);
+  if (cache !== undefined) cache.valid = false;
+}
+
 /** windowSums, from the cache when it holds `today`'s. */
 function cachedWindowSums(f: FeatureState, today: number): WindowCache | { sums: WindowSums; active: number[] } {
   let cache = windowCaches.get(f);
-  if (cache !== undefined && cache.today === today && cache.days === f.days && cache.weeks === f.weeks) return cache;
+  if (cache !== undefined && cache.valid && cache.today === today && cache.days === f.days && cache.weeks === f.weeks) return cache;
   const active = activeScratch;
   const sums = windowSums(f, today, active);
   if (!wholeSums(sums)) {
-    windowCaches.delete(f);
+    dropWindowCache(f);
     return { sums, active };
   }
   if (cache === undefined) {
-    cache = { days: f.days, weeks: f.weeks, today, sums: { ...sums }, active: [...active] };
+    cache = { valid: true, days: f.days, weeks: f.weeks, today, sums: { ...sums }, active: [...active] };
     windowCaches.set(f, cache);
   } else {
+    cache.valid = true;
     cache.days = f.days;
     cache.weeks = f.weeks;
     cache.today = today;
@@ -494,13 +502,14 @@ function windowChange(cache: WindowCache, b: Slot, field: number, before: number
   else if (b.list === cache.days) kept = key > T || T - key >= 365 || addToDay(cache, field, T - key, change, key, before, after);
   else if (b.list === cache.weeks) kept = key * 7 > T || T - key * 7 >= 365 || addToWeek(cache.sums, field, change);
   else kept = false;
-  if (!kept) windowCaches.delete(b.f);
+  if (!kept) cache.valid = false;
 }
 
 /** True when every sum is still a safe integer (else the cache is dropped). */
 function wholeSums(s: WindowSums): boolean {
-  for (const k in s) if (!Number.isSafeInteger(s[k as keyof WindowSums])) return false;
-  return true;
+  const safe = Number.isSafeInteger;
+  return safe(s.a7) && safe(s.s7) && safe(s.a30) && safe(s.s30) && safe(s.d30) && safe(s.a90) && safe(s.s90) && safe(s.in90) && safe(s.o90)
+    && safe(s.v90) && safe(s.d90) && safe(s.c90) && safe(s.a365) && safe(s.s365) && safe(s.c365) && safe(s.active30);
 }
 
 /** A week bucket's change: the year's sums only. */
