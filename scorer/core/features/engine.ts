@@ -20,7 +20,7 @@ import { FEATURE_NAMES, RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } 
 import { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from '../../../config/schema/mod.js';
 import {
   B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS, MAX_REFUNDS, MAX_SCORES,
-  newFeatureState, type FeatureState, type RememberedRefund,
+  newFeatureState, type FeatureState, type RememberedRefund, type SurveyAnswer,
 } from './state.js';
 
 export { FEATURE_CATALOGUE, FEATURE_NAMES, MODEL_FEATURE_NAMES, isFeature, type FeatureSpec } from '../../../contracts/features.js';
@@ -604,12 +604,14 @@ function stickyCounts(f: FeatureState, products: readonly string[], now: number,
 /** The survey answers of the last year (see surveySummary): scratch, overwritten by every call. */
 const surveyScratch = { low: 0, surveys: 0, last: 0.5 };
 
+const NO_SCORES: readonly SurveyAnswer[] = Object.freeze([]);
+
 /** Survey answers of the last 365 days, the dissatisfied ones of the last 90, and the latest (0.5 with none). Returns {@link surveyScratch}. */
 function surveySummary(f: FeatureState, now: number): typeof surveyScratch {
   let lowScores = 0;
   let surveys = 0;
   let lastScore = 0.5;
-  for (const [t, score, low] of f.scores ?? []) {
+  for (const [t, score, low] of f.scores ?? NO_SCORES) {
     if (t > now || now - t >= YEAR_MS) continue;
     surveys++;
     lastScore = score;

@@ -220,7 +220,7 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
   trackTier(c, s, ev, cat, now);
 
   // Contacts no future decision can see any more (later decisions are at or after the watermark).
-  if (s.contacts.some((k) => k.at < watermark - cat.horizonMs)) {
+  if (anyBefore(s.contacts, watermark - cat.horizonMs)) {
     s.contacts = s.contacts.filter((k) => k.at >= watermark - cat.horizonMs);
   }
 
@@ -231,9 +231,21 @@ export function offersOnEvent(state: PartitionState, c: CustomerState, ev: Offer
   decideBest(state, c, s, ev, cfg, now, firedAt, emit);
 }
 
+/** Whether a contact was made before `t` (a loop: no closure per event). */
+function anyBefore(contacts: readonly { at: number }[], t: number): boolean {
+  for (const k of contacts) if (k.at < t) return true;
+  return false;
+}
+
+/** Whether an open offer's window closed before `t`. */
+function anyUntilBefore(open: readonly { until: number }[], t: number): boolean {
+  for (const o of open) if (o.until < t) return true;
+  return false;
+}
+
 /** Step 1: the open offers whose windows closed before the watermark are non-responses (enough of them suppress contacts). */
 function closeWindows(s: OffersState, watermark: number, cat: OffersCatalogue): void {
-  if (!s.open.some((o) => o.until < watermark)) return;
+  if (!anyUntilBefore(s.open, watermark)) return;
   const closed = s.open.filter((o) => o.until < watermark).sort((a, b) => a.until - b.until || (a.id < b.id ? -1 : 1));
   s.open = s.open.filter((o) => o.until >= watermark);
   for (const o of closed) {
