@@ -196,6 +196,7 @@ export function loyaltyOnTimer(state: PartitionState, c: CustomerState, t: Timer
  * reversal's note is consumed either way.
  */
 function cancelledBeforehand(L: CustomerState['loyalty'], tx: TransactionV1, ctx: Ctx, R: TimelineEntry['rules']): boolean {
+  if (isEmpty(L.pending)) return false; // (looking a fresh id up costs a string-table probe)
   const pending = own(L.pending, tx.tx_id);
   if (pending === undefined) return false;
   delete L.pending[tx.tx_id];
@@ -562,9 +563,11 @@ function refundShare(rec: EarnRecord, amount: number): { back: number; counted: 
  * put back first, so the transaction's own tier check sees what it would have seen had it come first;
  * {@link settleEarlyRefunds} then books them as linked. Waits that ran out are forgotten (they stay unlinked).
  */
-function earlyRefundsOf(L: LoyaltyState, txId: string, ctx: Ctx, R: LoyaltyRules): [string, RefundRecord, EarlyRefund][] {
+const NO_EARLY_REFUNDS: readonly [string, RefundRecord, EarlyRefund][] = Object.freeze([]);
+
+function earlyRefundsOf(L: LoyaltyState, txId: string, ctx: Ctx, R: LoyaltyRules): readonly [string, RefundRecord, EarlyRefund][] {
   const refunds = L.refunds;
-  if (refunds === undefined) return [];
+  if (refunds === undefined) return NO_EARLY_REFUNDS;
   const horizon = ctx.watermark - R.reversals.pendingDays * DAY_MS;
   const recent = ctx.at >= ctx.watermark - R.reversals.windowDays * DAY_MS;
   const out: [string, RefundRecord, EarlyRefund][] = [];
@@ -590,7 +593,7 @@ function earlyRefundsOf(L: LoyaltyState, txId: string, ctx: Ctx, R: LoyaltyRules
  * `refund:settled`, id `refund:settled:tx:<refund>`, source the purchase; + when the refund took too
  * much). Its record becomes a linked refund's, so a reversal of it gives back the linked share.
  */
-function settleEarlyRefunds(state: PartitionState, c: CustomerState, tx: TransactionV1, early: [string, RefundRecord, EarlyRefund][], out: LoyaltyOutcome, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
+function settleEarlyRefunds(state: PartitionState, c: CustomerState, tx: TransactionV1, early: readonly [string, RefundRecord, EarlyRefund][], out: LoyaltyOutcome, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
   let moved = 0;
   const settledRefunds = early.map(([id, rf, waiting]) => ({ id, at: rf.at, amount: waiting.amt }));
   for (const [id, rf, waiting] of early) moved += settleEarly(state, c, tx, id, rf, waiting.amt, ctx, entry, emit);
@@ -1137,6 +1140,12 @@ function memberBranch(c: CustomerState): string {
 
 function withChange(out: LoyaltyOutcome, change: TierChange | undefined): LoyaltyOutcome {
   return change && !out.tierChange ? { ...out, tierChange: change } : out;
+}
+
+/** True when `rec` has no enumerable property (own or inherited). */
+function isEmpty(rec: object): boolean {
+  for (const _ in rec) return false;
+  return true;
 }
 
 /** Own-property lookup: ids come from events and must never reach Object.prototype. */
