@@ -405,6 +405,8 @@ function addLot(state: PartitionState, c: CustomerState, lot: Lot): void {
     i--;
   }
   lots.splice(i, 0, lot);
+  const merged = mergedUpTo.get(lots);
+  if (merged !== undefined && i < merged) mergedUpTo.set(lots, i);
   if (L.expiryAt === undefined) {
     // A state from before one timer per customer: its lots' timers are in the heap; chain from here on.
     L.expiryAt = 0;
@@ -1092,8 +1094,8 @@ function pruneCaps(caps: Record<string, number>, watermark: number, R: LoyaltyRu
  */
 function mergeLots(L: LoyaltyState, horizon: number): void {
   const lots = L.lots;
-  let out = 0;
-  let i = 0;
+  let out = Math.min(mergedUpTo.get(lots) ?? 0, lots.length);
+  let i = out;
   for (; i < lots.length; i++) {
     const l = item(lots, i);
     // Lots are in (at, seq) order (LoyaltyState.lots): none from here on was earned before the horizon.
@@ -1107,10 +1109,19 @@ function mergeLots(L: LoyaltyState, horizon: number): void {
     }
     lots[out++] = l;
   }
+  mergedUpTo.set(lots, out);
   if (out === i) return;
   for (; i < lots.length; i++) lots[out++] = item(lots, i);
   lots.length = out;
 }
+
+/**
+ * Derived, never state: per lots list, how many of its first lots mergeLots left with no neighbours to
+ * merge. Those stay so (their times stay before every later horizon, and nothing changes a lot's expiry,
+ * tier or version), so the next pass starts at the last of them; addLot brings the count back to where it
+ * inserts, and a list replaced by a filtered copy (take, expireLots, a restore) starts from 0.
+ */
+const mergedUpTo = new WeakMap<Lot[], number>();
 
 interface Movement {
   id: string;
