@@ -14,6 +14,7 @@
 import { CHANNELS, type Channel, type FeedbackV1, type TransactionV1 } from '../../../contracts/events.js';
 import { item, num } from '../invariant.js';
 import { parsedDate, parsedYmd } from '../memo.js';
+import { noteChange, noteDayRemoved, noteWeekDropped, windowsOf } from './windows.js';
 import type { CustomerState } from '../state.js';
 import { DAY_MS, type Ctx } from '../types.js';
 import { FEATURE_NAMES, RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from '../../../contracts/features.js';
@@ -70,7 +71,9 @@ function roll(f: FeatureState, day: number): void {
   let n = 0;
   while (n < f.days.length && num(f.days, n + B_KEY) < firstKept) {
     const key = num(f.days, n + B_KEY);
-    if (key > day - WEEK_TIER_DAYS) {
+    const kept = key > day - WEEK_TIER_DAYS;
+    noteDayRemoved(f, n, !kept);
+    if (kept) {
       const w = bucketIn(f.weeks, weekOf(key));
       for (let i = 1; i < BUCKET_WIDTH; i++) f.weeks[w + i] = num(f.weeks, w + i) + num(f.days, n + i);
     }
@@ -78,9 +81,11 @@ function roll(f: FeatureState, day: number): void {
   }
   if (n > 0) f.days.splice(0, n);
   let w = 0;
-  while (w < f.weeks.length && num(f.weeks, w + B_KEY) * 7 + 6 <= day - WEEK_TIER_DAYS) w += BUCKET_WIDTH;
+  while (w < f.weeks.length && num(f.weeks, w + B_KEY) * 7 + 6 <= day - WEEK_TIER_DAYS) {
+    noteWeekDropped(f, w);
+    w += BUCKET_WIDTH;
+  }
   if (w > 0) f.weeks.splice(0, w);
-  if (n > 0 || w > 0) dropWindowCache(f);
 }
 
 /** A bucket: the flat list it lives in and its offset there, and the feature state that list is of. */
@@ -105,8 +110,7 @@ function bump(b: Slot, field: number, delta: number, floor = false): void {
   const v = before + delta;
   const after = floor ? Math.max(0, v) : v;
   b.list[b.o + field] = after;
-  const cache = windowCaches.get(b.f);
-  if (cache !== undefined && cache.valid) windowChange(cache, b, field, before, after);
+  noteChange(b.f, b.list, b.o, field, before, after);
 }
 
 /** Adds one transaction at `t` to the decayed channel counts. */
@@ -385,194 +389,6 @@ export function featuresJson(values: readonly number[]): string {
   return parts.join('');
 }
 
-/** Active days of the last 90, oldest first (scratch space: ≤ 90 entries, reused by every call). */
-const activeScratch: number[] = [];
-
-/** The sums of one pass over the tiers (see windowSums): scratch, overwritten by every call (no allocation per event). */
-const windowScratch = {
-  a7: 0, s7: 0, a30: 0, s30: 0, d30: 0, a90: 0, s90: 0, in90: 0, o90: 0, v90: 0, d90: 0, c90: 0, a365: 0, s365: 0, c365: 0, active30: 0,
-};
-
-/**
- * One pass over the day tier, newest first: the 7/30/90/365-day sums and the active days of the last 90
- * (into `active`, oldest first); then the week tier's share of the 365-day sums. Returns {@link windowScratch}.
- */
-function windowSums(f: FeatureState, today: number, active: number[]): typeof windowScratch {
-  let a7 = 0, s7 = 0, a30 = 0, s30 = 0, d30 = 0;
-  let a90 = 0, s90 = 0, in90 = 0, o90 = 0, v90 = 0, d90 = 0, c90 = 0;
-  let a365 = 0, s365 = 0, c365 = 0;
-  active.length = 0;
-  let active30 = 0;
-  const b = f.days;
-  for (let o = b.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
-    const d = num(b, o + B_KEY);
-    if (d > today) continue;
-    const age = today - d;
-    if (age >= 365) break;
-    a365 += num(b, o + B_APPROVED); s365 += num(b, o + B_SPEND); c365 += num(b, o + B_COMPLAINTS);
-    if (age >= 90) continue;
-    a90 += num(b, o + B_APPROVED); s90 += num(b, o + B_SPEND); in90 += num(b, o + B_INFLOW); o90 += num(b, o + B_OUT_COUNT);
-    v90 += num(b, o + B_VISITS); d90 += num(b, o + B_DECLINES); c90 += num(b, o + B_COMPLAINTS);
-    if (num(b, o + B_VISITS) > 0) {
-      active.push(d);
-      if (age < 30) active30++;
-    }
-    if (age >= 30) continue;
-    a30 += num(b, o + B_APPROVED); s30 += num(b, o + B_SPEND); d30 += num(b, o + B_DECLINES);
-    if (age < 7) {
-      a7 += num(b, o + B_APPROVED); s7 += num(b, o + B_SPEND);
-    }
-  }
-  const w = f.weeks;
-  for (let o = w.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
-    const first = num(w, o + B_KEY) * 7;
-    if (first > today) continue;
-    if (today - first >= 365) break;
-    a365 += num(w, o + B_APPROVED); s365 += num(w, o + B_SPEND); c365 += num(w, o + B_COMPLAINTS);
-  }
-  active.reverse();
-  const out = windowScratch;
-  out.a7 = a7; out.s7 = s7; out.a30 = a30; out.s30 = s30; out.d30 = d30;
-  out.a90 = a90; out.s90 = s90; out.in90 = in90; out.o90 = o90; out.v90 = v90; out.d90 = d90; out.c90 = c90;
-  out.a365 = a365; out.s365 = s365; out.c365 = c365; out.active30 = active30;
-  return out;
-}
-
-type WindowSums = typeof windowScratch;
-
-/**
- * Derived, never state: a feature state's window sums and active days as of day `today`, kept up to date
- * by every change {@link bump} makes to a bucket, dropped when {@link roll} moves or drops buckets (the
- * only other writer of the tiers). Half the vectors of a customer are asked for on a day already summed
- * (several events a day); those skip the walk over ~140 buckets. Every sum is a whole number (bucket
- * fields are counts and integer amounts), so a sum kept by adding changes equals a sum walked in any order
- * as long as it stays a safe integer; one that would not drops the cache.
- */
-interface WindowCache {
-  /** False once a change could not be followed: recomputed (in place) when next asked for. */
-  valid: boolean;
-  days: number[];
-  weeks: number[];
-  today: number;
-  sums: WindowSums;
-  /** Active days of the last 90, ascending (as windowSums leaves them). */
-  active: number[];
-}
-
-const windowCaches = new WeakMap<FeatureState, WindowCache>();
-
-function dropWindowCache(f: FeatureState): void {
-  const cache = windowCaches.get(f);
-  if (cache !== undefined) cache.valid = false;
-}
-
-/** windowSums, from the cache when it holds `today`'s. */
-function cachedWindowSums(f: FeatureState, today: number): WindowCache | { sums: WindowSums; active: number[] } {
-  let cache = windowCaches.get(f);
-  if (cache !== undefined && cache.valid && cache.today === today && cache.days === f.days && cache.weeks === f.weeks) return cache;
-  const active = activeScratch;
-  const sums = windowSums(f, today, active);
-  if (!wholeSums(sums)) {
-    dropWindowCache(f);
-    return { sums, active };
-  }
-  if (cache === undefined) {
-    cache = { valid: true, days: f.days, weeks: f.weeks, today, sums: { ...sums }, active: [...active] };
-    windowCaches.set(f, cache);
-  } else {
-    cache.valid = true;
-    cache.days = f.days;
-    cache.weeks = f.weeks;
-    cache.today = today;
-    Object.assign(cache.sums, sums);
-    cache.active.length = 0;
-    for (const d of active) cache.active.push(d);
-  }
-  return cache;
-}
-
-/** Adds `after − before` of field `field` of bucket `b` to the sums of the windows the bucket is in. */
-function windowChange(cache: WindowCache, b: Slot, field: number, before: number, after: number): void {
-  const change = after - before;
-  if (change === 0) return;
-  const T = cache.today;
-  const key = num(b.list, b.o + B_KEY);
-  let kept: boolean;
-  if (!(Number.isSafeInteger(before) && Number.isSafeInteger(after))) kept = false;
-  else if (b.list === cache.days) kept = key > T || T - key >= 365 || addToDay(cache, field, T - key, change, key, before, after);
-  else if (b.list === cache.weeks) kept = key * 7 > T || T - key * 7 >= 365 || addToWeek(cache.sums, field, change);
-  else kept = false;
-  if (!kept) cache.valid = false;
-}
-
-/** True when every sum is still a safe integer (else the cache is dropped). */
-function wholeSums(s: WindowSums): boolean {
-  const safe = Number.isSafeInteger;
-  return safe(s.a7) && safe(s.s7) && safe(s.a30) && safe(s.s30) && safe(s.d30) && safe(s.a90) && safe(s.s90) && safe(s.in90) && safe(s.o90)
-    && safe(s.v90) && safe(s.d90) && safe(s.c90) && safe(s.a365) && safe(s.s365) && safe(s.c365) && safe(s.active30);
-}
-
-/** A week bucket's change: the year's sums only. */
-function addToWeek(s: WindowSums, field: number, change: number): boolean {
-  if (field === B_APPROVED) s.a365 += change;
-  else if (field === B_SPEND) s.s365 += change;
-  else if (field === B_COMPLAINTS) s.c365 += change;
-  return wholeSums(s);
-}
-
-/** A day bucket's change, `age` (< 365) days before the cached day: the windows it is in, as windowSums reads them. */
-function addToDay(cache: WindowCache, field: number, age: number, change: number, day: number, before: number, after: number): boolean {
-  const s = cache.sums;
-  const q = age < 90;
-  const m = age < 30;
-  const w = age < 7;
-  switch (field) {
-    case B_APPROVED:
-      s.a365 += change;
-      if (q) s.a90 += change;
-      if (m) s.a30 += change;
-      if (w) s.a7 += change;
-      break;
-    case B_SPEND:
-      s.s365 += change;
-      if (q) s.s90 += change;
-      if (m) s.s30 += change;
-      if (w) s.s7 += change;
-      break;
-    case B_COMPLAINTS:
-      s.c365 += change;
-      if (q) s.c90 += change;
-      break;
-    case B_INFLOW: if (q) s.in90 += change; break;
-    case B_OUT_COUNT: if (q) s.o90 += change; break;
-    case B_DECLINES:
-      if (q) s.d90 += change;
-      if (m) s.d30 += change;
-      break;
-    case B_VISITS:
-      if (!q) break;
-      s.v90 += change;
-      if ((before > 0) !== (after > 0)) activeChange(cache, day, after > 0, m);
-      break;
-    default: return false;
-  }
-  return wholeSums(s);
-}
-
-/** A day of the last 90 becomes active (or stops being): its place in the ascending active days, and the 30-day count. */
-function activeChange(cache: WindowCache, day: number, active: boolean, recent: boolean): void {
-  const list = cache.active;
-  let i = list.length;
-  while (i > 0 && num(list, i - 1) > day) i--;
-  if (active) {
-    list.splice(i, 0, day);
-    if (recent) cache.sums.active30++;
-  } else if (i > 0 && list[i - 1] === day) {
-    list.splice(i - 1, 1);
-    if (recent) cache.sums.active30--;
-  }
-}
-
 /** The sticky products held or used (see stickyCounts): scratch, overwritten by every call. */
 const stickyScratch = { has: 0, used: 0, held: 0 };
 
@@ -654,7 +470,7 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   const f = featureState(c);
   const now = Math.max(at, f.lastAt);
   const today = dayOf(now);
-  const window = cachedWindowSums(f, today);
+  const window = windowsOf(f, today);
   const active = window.active;
   const { a7, s7, a30, s30, d30, a90, s90, in90, o90, v90, d90, c90, a365, s365, c365, active30 } = window.sums;
 
