@@ -228,15 +228,30 @@ export type TxMessage =
 
 /** True when an RFC 3339 date or date-time names a real calendar instant (no 30 February, no hour 25). */
 export function isRealDate(s: string): boolean {
-  const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2})))?$/.exec(s);
+  const m = RFC3339_DATE.exec(s);
   if (!m) return false;
-  const [y, mo, d, h = '0', mi = '0', sec = '0', oh = '0', om = '0'] = m.slice(1).map((x) => x ?? undefined) as string[];
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
   if (month < 1 || month > 12 || day < 1) return false;
-  const dim = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  return day <= dim && Number(h) <= 23 && Number(mi) <= 59 && Number(sec) <= 60 && Number(oh) <= 23 && Number(om) <= 59;
+  return day <= daysInMonth(year, month) && Number(m[4] ?? '0') <= 23 && Number(m[5] ?? '0') <= 59 && Number(m[6] ?? '0') <= 60
+    && Number(m[7] ?? '0') <= 23 && Number(m[8] ?? '0') <= 59;
+}
+
+const RFC3339_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2})))?$/;
+
+/** Days in a month as Date.UTC counts them (years 0–99 are 1900–1999 there), remembered per year and month. */
+const monthDays = new Map<number, number>();
+
+function daysInMonth(year: number, month: number): number {
+  const key = year * 16 + month;
+  let days = monthDays.get(key);
+  if (days === undefined) {
+    if (monthDays.size >= 4096) monthDays.clear();
+    days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+    monthDays.set(key, days);
+  }
+  return days;
 }
 
 /** Everything the scorer reads from `TX`: the public kinds and vafa's own control messages. */
