@@ -122,13 +122,16 @@ export function nextLifecycleDue(c: CustomerState, after: number, cfg: Lifecycle
   const closed = timeOf(c.profile?.closed_at);
   // (l.known and the features are phase-1 state.)
   const base = c.features.lastAt || Math.max(Number.isFinite(opened) ? opened : 0, l.known);
-  const candidates: number[] = [];
-  if (Number.isFinite(closed)) candidates.push(closed);
-  if (base) candidates.push(base + cfg.potentialMs, base + cfg.separationMs);
-  if (Number.isFinite(opened)) candidates.push(opened, opened + cfg.welcomeMs, opened + cfg.acquaintedMs);
   let best = 0;
-  for (const t of candidates) if (t > after && (best === 0 || t < best)) best = t;
+  if (Number.isFinite(closed)) best = earliestAfter(best, closed, after);
+  if (base) best = earliestAfter(earliestAfter(best, base + cfg.potentialMs, after), base + cfg.separationMs, after);
+  if (Number.isFinite(opened)) best = earliestAfter(earliestAfter(earliestAfter(best, opened, after), opened + cfg.welcomeMs, after), opened + cfg.acquaintedMs, after);
   return best;
+}
+
+/** `t` when it is after `after` and before `best` (0: none yet), else `best`. */
+function earliestAfter(best: number, t: number, after: number): number {
+  return t > after && (best === 0 || t < best) ? t : best;
 }
 
 /** Arms (or brings forward) the customer's lifecycle timer for the next moment after `after`. */

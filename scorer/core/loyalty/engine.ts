@@ -228,7 +228,7 @@ function earn(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: C
   addLot(state, c, { src: 'tx', id: tx.tx_id, at: ctx.at, seq: ctx.seq, exp, pts: total, rem: total, tier: L.tier, ver: entry.version });
   const month = bankMonth(ctx.at, R.offsetMin);
   keepEarned(L, tx.tx_id, earnRecord(ctx.at, total, entry.version, month, awards, tx.amount_minor));
-  L.months[month] = (own(L.months, String(month)) ?? 0) + total;
+  L.months[month] = monthPoints(L.months, month) + total;
   const tierChange = upgrade(state, c, ctx, entry, emit);
   return { points: total, status: 'earned', ...(tierChange ? { tierChange } : {}) };
 }
@@ -1157,6 +1157,11 @@ function withChange(out: LoyaltyOutcome, change: TierChange | undefined): Loyalt
 function isEmpty(rec: object): boolean {
   for (const _ in rec) return false;
   return true;
+}
+
+/** A month's tier-qualifying points (`own(months, String(m)) ?? 0`, without the key's text). */
+function monthPoints(months: Record<string, number>, m: number): number {
+  return Object.hasOwn(months, m) ? (months[m] ?? 0) : 0;
 }
 
 /** Own-property lookup: ids come from events and must never reach Object.prototype. */
