@@ -20,11 +20,26 @@ export function expectedValue(features: Readonly<Record<string, number>>, cfg: L
   const sticky = features.sticky_products ?? 0;
   const tenure = features.tenure_days ?? 0;
   const m = ((spend / 3) * cfg.spendMargin + (inflow / 3) * cfg.inflowMargin) / cfg.minorPerMajor + sticky * cfg.productMargin;
-  const annualChurn = tenure < 365 ? cfg.firstYearChurn : cfg.establishedChurn;
+  const factors = factorsOf(cfg);
+  return m * (tenure < 365 ? factors.firstYear : factors.established);
+}
+
+/** The discounted retention factor Σ q^k of each annual churn of a config, computed once per config. */
+const FACTORS = new WeakMap<LifecycleConfig['value'], { firstYear: number; established: number }>();
+
+function factorsOf(cfg: LifecycleConfig['value']): { firstYear: number; established: number } {
+  let factors = FACTORS.get(cfg);
+  if (factors === undefined) {
+    factors = { firstYear: retentionFactor(cfg, cfg.firstYearChurn), established: retentionFactor(cfg, cfg.establishedChurn) };
+    FACTORS.set(cfg, factors);
+  }
+  return factors;
+}
+
+function retentionFactor(cfg: LifecycleConfig['value'], annualChurn: number): number {
   const r = (1 - annualChurn) ** (1 / 12);
   const delta = (1 + cfg.annualDiscount) ** (1 / 12);
   const q = r / delta;
   const h = cfg.horizonMonths;
-  const factor = q === 1 ? h : (q * (1 - q ** h)) / (1 - q);
-  return m * factor;
+  return q === 1 ? h : (q * (1 - q ** h)) / (1 - q);
 }
