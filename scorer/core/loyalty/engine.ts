@@ -893,7 +893,7 @@ function tierIndex(R: LoyaltyRules, id: string): number {
 function qualifyingPoints(L: LoyaltyState, fromMonth: number): number {
   let q = 0;
   const months = L.months;
-  for (const m in months) if (Object.hasOwn(months, m) && Number(m) >= fromMonth) q += ownValue(months, m);
+  for (const m in months) if (Object.hasOwn(months, m) && Number(m) >= fromMonth) q += months[m] as number;
   return q;
 }
 
