@@ -68,6 +68,24 @@ function simulatedCustomers(): CustomerState[] {
   return Object.values(state.customers);
 }
 
+/** Every truncation, and any byte flipped, of `c`'s record of codec `version` decodes or is refused with CodecError, never another error. */
+function expectRefusesDamage(c: CustomerState | undefined, version: number): void {
+  const bytes = encodeRecord('customer', c, version);
+  expect(bytes[0]).toBe(version);
+  for (let cut = 2; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 300))) {
+    expect(() => decodeRecord('customer', bytes.subarray(0, cut), `cut ${cut}`)).toThrow(CodecError);
+  }
+  fc.assert(fc.property(fc.nat({ max: bytes.length - 3 }), fc.integer({ min: 1, max: 255 }), (at, flip) => {
+    const damaged = Buffer.from(bytes);
+    damaged[2 + at] = damaged[2 + at]! ^ flip;
+    try {
+      decodeRecord('customer', damaged, 'damaged');
+    } catch (err) {
+      expect(err).toBeInstanceOf(CodecError);
+    }
+  }), { numRuns: 500 });
+}
+
 /** Which sections of a version-4 customer record were written in their shape: lots, earned, seen. */
 function shapedSections(record: Uint8Array): boolean[] {
   const reader = new ShapeReader(record.subarray(2), 0);
@@ -206,20 +224,7 @@ describe('codec version 5: lots and remembered ids point into the earning record
 
   it('refuses every truncation and corruption of a record with CodecError only', () => {
     const [c] = simulatedCustomers().sort((a, b) => b.loyalty.lots.length - a.loyalty.lots.length);
-    const bytes = encodeRecord('customer', c, 5);
-    expect(bytes[0]).toBe(5);
-    for (let cut = 2; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 300))) {
-      expect(() => decodeRecord('customer', bytes.subarray(0, cut), `cut ${cut}`)).toThrow(CodecError);
-    }
-    fc.assert(fc.property(fc.nat({ max: bytes.length - 3 }), fc.integer({ min: 1, max: 255 }), (at, flip) => {
-      const damaged = Buffer.from(bytes);
-      damaged[2 + at] = damaged[2 + at]! ^ flip;
-      try {
-        decodeRecord('customer', damaged, 'damaged');
-      } catch (err) {
-        expect(err).toBeInstanceOf(CodecError);
-      }
-    }), { numRuns: 500 });
+    expectRefusesDamage(c, 5);
   });
 });
 
@@ -276,19 +281,6 @@ describe('codec version 6: feature buckets by column, remembered ids not linked'
 
   it('refuses every truncation and corruption of a record with CodecError only', () => {
     const [c] = simulatedCustomers().sort((a, b) => b.features.days.length - a.features.days.length);
-    const bytes = encodeRecord('customer', c, 6);
-    expect(bytes[0]).toBe(6);
-    for (let cut = 2; cut < bytes.length; cut += Math.max(1, Math.floor(bytes.length / 300))) {
-      expect(() => decodeRecord('customer', bytes.subarray(0, cut), `cut ${cut}`)).toThrow(CodecError);
-    }
-    fc.assert(fc.property(fc.nat({ max: bytes.length - 3 }), fc.integer({ min: 1, max: 255 }), (at, flip) => {
-      const damaged = Buffer.from(bytes);
-      damaged[2 + at] = damaged[2 + at]! ^ flip;
-      try {
-        decodeRecord('customer', damaged, 'damaged');
-      } catch (err) {
-        expect(err).toBeInstanceOf(CodecError);
-      }
-    }), { numRuns: 500 });
+    expectRefusesDamage(c, 6);
   });
 });

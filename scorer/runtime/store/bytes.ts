@@ -24,6 +24,16 @@ function absent(what: string): never {
   throw new RangeError(`${what} is missing: the layout promises it`);
 }
 
+/** Greatest common divisor of two non-negative safe integers (0 with 0 is 0): the divisor of an integer run or a column. */
+export function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const rest = a % b;
+    a = b;
+    b = rest;
+  }
+  return a;
+}
+
 export class ByteWriter {
   bytes: Uint8Array;
   length = 0;

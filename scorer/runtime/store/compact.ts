@@ -22,7 +22,7 @@
  * Nothing is shared between records: each decodes on its own, whatever shape the core gives its state next.
  */
 
-import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter, present } from './bytes.js';
+import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter, gcd, present } from './bytes.js';
 
 const T_NULL = 0x00;
 const T_FALSE = 0x01;
@@ -145,15 +145,6 @@ function varintBytes(n: number): number {
   if (n < 2 ** 42) return 6;
   if (n < 2 ** 49) return 7;
   return 8;
-}
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) {
-    const rest = a % b;
-    a = b;
-    b = rest;
-  }
-  return a;
 }
 
 class Encoder {

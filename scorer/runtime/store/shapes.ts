@@ -38,7 +38,7 @@
  * 5,985 bytes at the median and from 23,039 to 18,261 at the 99th percentile.
  */
 import { HASH_CHARS, idHash, writeIdHash, type SeenIds, type EarnRecord, type Lot, type RuleAward } from '../../core/mod.js';
-import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter, present } from './bytes.js';
+import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter, gcd, present } from './bytes.js';
 
 /** A section's first byte. */
 export const SECTION_ABSENT = 0;
@@ -661,15 +661,6 @@ function writeTier(out: ShapeWriter, tier: unknown): void {
     if (divisor === 0) continue;
     for (let o = column; o < numbers.length; o += BUCKET_NUMBERS) out.zigzag((numbers[o] as number) / divisor);
   }
-}
-
-function gcd(a: number, b: number): number {
-  while (b !== 0) {
-    const rest = a % b;
-    a = b;
-    b = rest;
-  }
-  return a;
 }
 
 /** The two tiers `writeBuckets` wrote, as the flat arrays the core keeps. */
