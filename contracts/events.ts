@@ -243,8 +243,9 @@ const RFC3339_DATE = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.\d
 /** Days in a month as Date.UTC counts them (years 0–99 are 1900–1999 there), remembered per year and month. */
 const monthDays = new Map<number, number>();
 
-function daysInMonth(year: number, month: number): number {
-  const key = year * 16 + month;
+/** Days in `month` (1–12; up to 99 as Date.UTC rolls it over) of `year`, as Date.UTC counts them; remembered (bounded). */
+export function daysInMonth(year: number, month: number): number {
+  const key = year * 128 + month;
   let days = monthDays.get(key);
   if (days === undefined) {
     if (monthDays.size >= 4096) monthDays.clear();

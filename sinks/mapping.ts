@@ -4,7 +4,7 @@
  * scorer publishes (`messagesOf`: offer triggers on `OFFERS`, referral credits on `TX`). The core knows
  * none of these shapes; a new table or column is a change here and in the schema, not in the core.
  */
-import { featuresJson, referralPublish, offerSubject, Emit, iso, parseTime, type Publish, type CustomerSnapshot, type DomainEvent, type FeedbackRecorded, type OfferConverted, type OfferDecided, type OfferHeld, type PointsMoved, type StageChanged, type TierChanged, type TransactionScored } from '../scorer/core/mod.js';
+import { featuresJson, ParseCache, referralPublish, offerSubject, Emit, iso, parseTime, type Publish, type CustomerSnapshot, type DomainEvent, type FeedbackRecorded, type OfferConverted, type OfferDecided, type OfferHeld, type PointsMoved, type StageChanged, type TierChanged, type TransactionScored } from '../scorer/core/mod.js';
 
 export type TableName =
   | 'scored_transactions' | 'points_ledger' | 'customer_state' | 'offers' | 'offer_conversions'
@@ -214,24 +214,14 @@ function feedbackRow(e: FeedbackRecorded): Row {
 }
 
 /** `iso(parseTime(s))` of profiles' opening times, remembered (a customer's comes back in every row of theirs). */
-const openedTexts = new Map<string, string>();
-
-function openedIso(s: string): string {
-  let text = openedTexts.get(s);
-  if (text === undefined) {
-    if (openedTexts.size >= 8192) openedTexts.clear();
-    text = iso(parseTime(s));
-    openedTexts.set(s, text);
-  }
-  return text;
-}
+const openedTexts = new ParseCache<string>((s) => iso(parseTime(s)));
 
 /** The `customer_state` row of a snapshot. */
 export function customerRow(s: CustomerSnapshot): Row {
   const profile = s.profile;
   return {
     customer_id: s.customerId, version: s.seq, updated_at: iso(s.at), segment: profile?.segment ?? '', branch_id: profile?.branch_id ?? '',
-    opened_at: profile?.opened_at ? openedIso(profile.opened_at) : null, points_balance: s.balance, tier: s.tier,
+    opened_at: profile?.opened_at ? openedTexts.get(profile.opened_at) : null, points_balance: s.balance, tier: s.tier,
     churn_probability: s.churnProbability, model_version: s.modelVersion, churn_reasons: s.churnReasons, lifecycle_stage: s.stage,
     expected_value: s.expectedValue, value_at_risk: s.expectedValue * s.churnProbability, tx_count_30d: s.txCount30d,
     spend_30d_minor: s.spend30dMinor, last_tx_at: s.lastTxAt ? iso(s.lastTxAt) : null, features: featuresJson(s.features), recent_offers: '[]',

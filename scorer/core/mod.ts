@@ -18,3 +18,4 @@ export { newPartitionState, type CustomerState, type PartitionState, type Timer 
 export { DAY_MS, Emit, iso, parseTime, type Publish, type Score } from './types.js';
 export type { CustomerSnapshot, DomainEvent, FeedbackRecorded, OfferConverted, OfferDecided, OfferHeld, PointsMoved, StageChanged, TierChanged, TransactionScored } from './events.js';
 export { referralPublish } from './loyalty/referral.js';
+export { ParseCache } from './memo.js';

@@ -13,7 +13,7 @@
  */
 import { CHANNELS, type Channel, type FeedbackV1, type TransactionV1 } from '../../../contracts/events.js';
 import { item, num } from '../invariant.js';
-import { parsedDate, parsedYmd } from '../memo.js';
+import { parsedDate, parsedYmd, utcDate } from '../memo.js';
 import { noteChange, noteDayRemoved, noteWeekDropped, windowsOf } from './windows.js';
 import type { CustomerState } from '../state.js';
 import { DAY_MS, type Ctx } from '../types.js';
@@ -292,24 +292,14 @@ const sinceDays = (at: number | undefined, now: number): number => (at ? capDays
 /** A channel's share of the mix (0 without any). */
 const share = (count: number, total: number): number => (total > 0 ? count / total : 0);
 
-/** The UTC calendar date of the last day asked for (events come in time order: the day rarely changes). */
-const ageDay = { day: Number.NaN, year: 0, month: 0, date: 0 };
-
 function ageYears(birth: string | undefined, at: number): number {
   if (!birth) return 0;
   const ymd = parsedYmd(birth);
   if (!ymd) return 0;
-  const day = dayOf(at);
-  if (day !== ageDay.day) {
-    const now = new Date(at);
-    ageDay.day = day;
-    ageDay.year = now.getUTCFullYear();
-    ageDay.month = now.getUTCMonth() + 1;
-    ageDay.date = now.getUTCDate();
-  }
+  const now = utcDate(at);
   const [y, mo, d] = ymd;
-  let age = ageDay.year - y;
-  if (ageDay.month < mo || (ageDay.month === mo && ageDay.date < d)) age--;
+  let age = now.year - y;
+  if (now.month < mo || (now.month === mo && now.date < d)) age--;
   return Math.max(0, age);
 }
 

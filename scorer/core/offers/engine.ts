@@ -27,12 +27,12 @@
  *
  * Pure and deterministic: event time only, ids from hashes of the inputs.
  */
-import type { FeedbackV1, TransactionV1 } from '../../../contracts/events.js';
+import { daysInMonth, type FeedbackV1, type TransactionV1 } from '../../../contracts/events.js';
 import { parseChurnReasons } from '../../../contracts/churn-reasons.js';
 import type { OfferChannel } from '../../../contracts/subjects.js';
 import type { CustomerState, PartitionState } from '../state.js';
-import { DAY_MS, type Ctx, type Emit } from '../types.js';
-import { parsedDate, parsedYmd } from '../memo.js';
+import type { Ctx, Emit } from '../types.js';
+import { ParseCache, parsedDate, parsedYmd, utcDate } from '../memo.js';
 import type { OfferDef, OffersCatalogue, OfferTrigger, OffersConfig } from '../../../config/schema/mod.js';
 import { inHoldout, offerId } from './ids.js';
 import { cooldownAllows, inQuietHours, windowAllows } from './policy.js';
@@ -104,45 +104,11 @@ function inRange(v: number, r: { min: number | null; max: number | null } | null
   return (r.min === null || v >= r.min) && (r.max === null || v <= r.max);
 }
 
-const monthLengths = new Map<number, number>();
-
-function daysInMonth(y: number, m: number): number {
-  const key = y * 128 + m; // m < 100 (two digits)
-  let n = monthLengths.get(key);
-  if (n === undefined) {
-    if (monthLengths.size >= 4096) monthLengths.clear();
-    n = new Date(Date.UTC(y, m, 0)).getUTCDate();
-    monthLengths.set(key, n);
-  }
-  return n;
-}
-
-/** The UTC calendar date of bank-local instants (an opening's, the year of now's), remembered per instant and per day. */
-const openingDates = new Map<number, readonly [year: number, month: number, day: number]>();
-const yearOfDay = { day: Number.NaN, year: 0 };
-/** The largest time a Date holds (ECMA-262 time values: ±8.64e15 ms); the days beyond hold none. */
-const MAX_TIME = 8.64e15;
-
-function openingDate(local: number): readonly [number, number, number] {
-  let ymd = openingDates.get(local);
-  if (ymd === undefined) {
-    if (openingDates.size >= 8192) openingDates.clear();
-    const d = new Date(local);
-    ymd = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
-    openingDates.set(local, ymd);
-  }
-  return ymd;
-}
-
-function yearAt(local: number): number {
-  if (!(Math.abs(local) < MAX_TIME)) return new Date(local).getUTCFullYear();
-  const day = Math.floor(local / DAY_MS);
-  if (day !== yearOfDay.day) {
-    yearOfDay.day = day;
-    yearOfDay.year = new Date(local).getUTCFullYear();
-  }
-  return yearOfDay.year;
-}
+/** The UTC calendar date of bank-local opening instants, remembered per instant. */
+const openingDates = new ParseCache<readonly [year: number, month: number, day: number], number>((local) => {
+  const d = new Date(local);
+  return [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
+});
 
 /**
  * The occasion instance active at `now` (bank-local calendar), or undefined: a birthday or an opening
@@ -164,12 +130,12 @@ export function occasionKey(kind: OfferDef['occasion'] & object, c: CustomerStat
   } else {
     const opened = c.profile?.opened_at ? parsedDate(c.profile.opened_at) : NaN;
     if (Number.isNaN(opened)) return undefined;
-    const [y, mo, d] = openingDate(opened + off);
+    const [y, mo, d] = openingDates.get(opened + off);
     month = mo;
     day = d;
     minYear = y + 1;
   }
-  const year = yearAt(now + off);
+  const year = utcDate(now + off).year;
   for (let y = year; y >= year - 1; y--) {
     if (y < minYear) continue;
     const start = Date.UTC(y, month - 1, Math.min(day, daysInMonth(y, month))) - off;
