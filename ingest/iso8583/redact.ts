@@ -15,8 +15,6 @@ const MASK = 0x2a;
  */
 export interface FrameLayout {
   spans: Record<number, FieldSpan>;
-  /** Offset of the first field, when the bitmap was read. */
-  bodyStart?: number;
   /** Offset just after the MTI, when it was read. */
   afterMti?: number;
   complete: boolean;
@@ -31,6 +29,11 @@ function isDigitByte(b: number): boolean {
 /** Card-number characters as text: digits, and track-2's `=` and `D` separators (ASCII or EBCDIC). */
 function isTrackByte(b: number): boolean {
   return isDigitByte(b) || b === 0x3d || b === 0x44 || b === 0x7e || b === 0xc4;
+}
+
+/** A track byte, or one masked already: a masked field inside a card-number run must not split it in two. */
+function isTrackOrMaskByte(b: number): boolean {
+  return b === MASK || isTrackByte(b);
 }
 
 function runs(buf: Buffer, isMember: (b: number) => boolean, visit: (start: number, end: number) => void): void {
@@ -48,9 +51,10 @@ function runs(buf: Buffer, isMember: (b: number) => boolean, visit: (start: numb
 
 /**
  * A copy of a raw message with card data masked (`*`): the content of every decoded card field and,
- * anywhere, a 13–19 digit run that passes Luhn. When decoding stopped early, field boundaries are not
- * trusted, so every run of 12 or more digits (with track-2 separators) reaching past the bitmap is
- * masked too, or everything past the MTI when the spec packs card fields in BCD or binary.
+ * anywhere, a 13–19 digit run that passes Luhn. When the layout is not trusted, neither are the field
+ * boundaries nor the bitmap (a frame missing a few bytes reads its card number as bitmap), so every run
+ * of 12 or more digits (with track-2 separators, and across fields masked already) is masked wherever
+ * it lies, or everything past the MTI when the spec packs card fields in BCD or binary.
  */
 export function maskFrame(raw: Buffer, spec: Iso8583Spec, layout: FrameLayout): Buffer {
   const out = Buffer.from(raw);
@@ -62,14 +66,12 @@ export function maskFrame(raw: Buffer, spec: Iso8583Spec, layout: FrameLayout): 
     for (const [j, span] of Object.entries(subs)) if (fields[Number(j)]?.sensitive) out.fill(MASK, span.dataStart, span.end);
   }
   if (!layout.complete) {
-    const from = layout.bodyStart ?? 0;
     const packed = Object.keys(spec).map(Number).some((n) => {
       const enc = spec[n]?.encoding;
       return isSensitive(spec, n) && (enc === 'bcd' || enc === 'binary');
     });
     if (packed) out.fill(MASK, layout.afterMti ?? 0);
-    else runs(out, isTrackByte, (s, e) => {
-      if (e <= from) return;
+    else runs(out, isTrackOrMaskByte, (s, e) => {
       let digits = 0;
       for (const b of out.subarray(s, e)) if (isDigitByte(b)) digits++;
       if (digits >= 12) out.fill(MASK, s, e);
@@ -91,15 +93,14 @@ export function maskFrame(raw: Buffer, spec: Iso8583Spec, layout: FrameLayout): 
  */
 export function maskForDlq(raw: Buffer, spec: Iso8583Spec, outcome: DecodedMessage | Iso8583DecodeError, opts?: Partial<Iso8583Options>): Buffer {
   if ('partial' in outcome) {
-    const { spans, bodyStart, afterMti, subSpans } = outcome.partial;
-    return maskFrame(raw, spec, { spans, ...(bodyStart !== undefined ? { bodyStart } : {}), ...(afterMti !== undefined ? { afterMti } : {}), ...(subSpans ? { subSpans } : {}), complete: false });
+    const { spans, afterMti, subSpans } = outcome.partial;
+    return maskFrame(raw, spec, { spans, ...(afterMti !== undefined ? { afterMti } : {}), ...(subSpans ? { subSpans } : {}), complete: false });
   }
   const subSpans = outcome.subMessages ? Object.fromEntries(Object.entries(outcome.subMessages).map(([k, v]) => [k, v.spans])) : undefined;
   const card = cardTokenOf(outcome.fields, 'mask');
   const trusted = card !== undefined && 'token' in card;
-  const bodyStart = Math.min(raw.length, ...Object.values(outcome.spans).map((s) => s.start));
   const afterMti = (outcome.header?.length ?? 0) + (opts?.mtiEncoding === 'bcd' ? 2 : 4);
-  return maskFrame(raw, spec, { spans: outcome.spans, bodyStart, afterMti, ...(subSpans ? { subSpans } : {}), complete: trusted });
+  return maskFrame(raw, spec, { spans: outcome.spans, afterMti, ...(subSpans ? { subSpans } : {}), complete: trusted });
 }
 
 /**

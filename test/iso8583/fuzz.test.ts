@@ -148,6 +148,16 @@ describe('fuzzing what goes to the DLQ', () => {
       return { msg: { mti: msg.mti, fields }, pan, track };
     });
 
+  it('masks a card number that a frame missing its first bytes reads as its bitmap (found by this fuzzer)', () => {
+    const pan = '60000000000000';
+    const whole = encode({ mti: '0000', fields: { 2: pan, 13: '0000', 26: '00', 46: '', 55: '' } }, ISO8583_1987);
+    const raw = whole.subarray(3);
+    const outcome = decodesOrRefuses(raw, ISO8583_1987, resolveOptions({}));
+    expect(outcome).toBeInstanceOf(Iso8583DecodeError);
+    expect(raw.toString('latin1').indexOf(pan)).toBeLessThan((outcome as Iso8583DecodeError).partial.bodyStart!);
+    expect(maskForDlq(raw, ISO8583_1987, outcome).toString('latin1')).not.toContain(pan);
+  });
+
   it.each(CONFIGS)('never leaves a PAN in a masked frame, decoded or not (%s)', (_name, spec, opts) => {
     const packed = spec[2]?.encoding === 'bcd';
     fc.assert(fc.property(withCard(spec), fc.array(mutation, { minLength: 0, maxLength: 3 }), ({ msg, pan }, muts) => {
