@@ -6,5 +6,5 @@
  */
 export { NatsCardDirectory } from './cards.js';
 export { IngestService, semanticErrors, type CardDirectory } from './service.js';
-export { tokenizePan } from './tokenize.js';
+export { maskCardNumbers, tokenizePan } from './tokenize.js';
 export { Validator } from './validation.js';

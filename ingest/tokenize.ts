@@ -31,3 +31,23 @@ export function luhnValid(digits: string): boolean {
   }
   return sum % 10 === 0;
 }
+
+/** A run of 13–19 digits, single spaces or dashes allowed between them, not inside a longer digit run. */
+const CARD_SHAPED = /(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])/g;
+
+/**
+ * A copy of `data` (bytes of any text encoding that keeps ASCII digits as themselves: UTF-8, Latin-1)
+ * with the digits of every card-number-shaped run that passes the Luhn check replaced by `*`; `data`
+ * itself when there is none. For what must be kept as it came (a message sent to DLQ) but may hold a
+ * card number a sender put where none belongs.
+ */
+export function maskCardNumbers(data: Uint8Array): Uint8Array {
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
+  let masked = false;
+  const out = text.replace(CARD_SHAPED, (run) => {
+    if (!luhnValid(panDigits(run))) return run;
+    masked = true;
+    return run.replace(/\d/g, '*');
+  });
+  return masked ? new Uint8Array(Buffer.from(out, 'latin1')) : data;
+}

@@ -25,7 +25,8 @@ import { StoreCorruptError } from './store/layout.js';
 import { decodeTx, type Decoded } from './decode.js';
 import { erasedHead } from './erased-head.js';
 import { eraseMentionsOf, mentionsOf, seedErasures } from './mentions.js';
-import type { Logger } from '../../platform/mod.js';
+import { maskPans, type Logger } from '../../platform/mod.js';
+import { maskCardNumbers } from '../../ingest/mod.js';
 import { messagesOf, type RefusedRow, type Output, type RefusedTableRow, type RowsByTable, type OutboundMessage, type RefusedMessage } from '../../sinks/mod.js';
 import { TracedEmit, refusedRowMessages } from './refused.js';
 import type { Fence } from './ownership.js';
@@ -588,8 +589,9 @@ export class PartitionWorker {
 
   private dlqMessage(m: JsMsg, reason: string, detail: string): OutboundMessage {
     this.deps.logger.warn({ partition: this.partition, seq: m.seq, subject: m.subject, reason }, 'event sent to DLQ');
-    const h = { 'Vafa-Reason': reason, 'Vafa-Detail': detail.slice(0, 1000), 'Vafa-Source-Stream': STREAM_TX, 'Vafa-Source-Subject': m.subject, 'Vafa-Source-Seq': String(m.seq) };
-    return { subject: `dlq.scorer.${reason}`, msgId: `dlq:${STREAM_TX}:${m.seq}`, data: m.data, headers: h };
+    // A sender may have put a card number where none belongs, and a parser's message may quote it.
+    const h = { 'Vafa-Reason': reason, 'Vafa-Detail': maskPans(detail).slice(0, 1000), 'Vafa-Source-Stream': STREAM_TX, 'Vafa-Source-Subject': m.subject, 'Vafa-Source-Seq': String(m.seq) };
+    return { subject: `dlq.scorer.${reason}`, msgId: `dlq:${STREAM_TX}:${m.seq}`, data: maskCardNumbers(m.data), headers: h };
   }
 
   /**

@@ -18,7 +18,7 @@ describe('poison messages', () => {
   it('sends an undecodable or invalid event to DLQ with the reason and keeps the partition moving', async () => {
     const js = jetstream(stack.nc);
     const p = partitionOf('POISON', stack.settings.partitions);
-    await js.publish(`tx.${p}.transaction`, new TextEncoder().encode('{not json'), { msgID: 'poison-1' });
+    await js.publish(`tx.${p}.transaction`, new TextEncoder().encode('x4111111111111111 {not json'), { msgID: 'poison-1' });
     await js.publish(`tx.${p}.transaction`, new TextEncoder().encode(JSON.stringify({ ...makeTx(1, 'POISON'), amount_minor: 'lots' })), { msgID: 'poison-2' });
     const after = makeTx(2, 'POISON');
     expect((await postJson(`${stack.apiUrl}/v1/transactions`, after)).status).toBe(202);
@@ -29,6 +29,10 @@ describe('poison messages', () => {
     const first = await jsm.streams.getMessage('DLQ', { seq: dlq.state.first_seq });
     expect(first!.subject).toBe('dlq.scorer.bad_json');
     expect(first!.header.get('Vafa-Source-Subject')).toBe(`tx.${p}.transaction`);
+    // The parser's message quotes the input; neither it nor the copy of the message keeps the card number.
+    expect(first!.header.get('Vafa-Detail')).toMatch(/not valid JSON/);
+    expect(first!.header.get('Vafa-Detail')).not.toContain('4111111111111111');
+    expect(new TextDecoder().decode(first!.data)).toBe('x**************** {not json');
     const second = await jsm.streams.getMessage('DLQ', { seq: dlq.state.first_seq + 1 });
     expect(second!.subject).toBe('dlq.scorer.invalid_event');
     expect(second!.header.get('Vafa-Detail')).toMatch(/amount_minor/);
