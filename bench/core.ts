@@ -99,6 +99,11 @@ export interface StoreCost {
   encode_us_per_write: number;
   /** Decoding one customer record, mean µs (a cold read; not part of `us_per_event`). */
   decode_us_per_read: number;
+  /**
+   * A third replay in which every customer written goes on as the copy decoded from its record (a scorer
+   * whose customers come from the store, as most of a bank's do): the core, encoding and decoding, per event.
+   */
+  cold_us_per_event: number;
 }
 
 /**
@@ -151,6 +156,12 @@ export interface ReplayOptions {
   onBatch?: (emit: Emit) => void;
   /** Tracks the customers each micro-batch reaches and encodes them as a commit would (StoreCost). */
   commits?: boolean;
+  /**
+   * With `commits`: every customer written goes on as the copy decoded from its record, as in a scorer
+   * whose customers are read from the store (a bank's, most of them not cached); decoding is then part
+   * of the replay's time.
+   */
+  cold?: boolean;
 }
 
 /** The commits of a replay with `commits`: how many records, and the time to encode and to decode them. */
@@ -161,19 +172,26 @@ interface CommitTally {
 }
 
 /** Encodes every customer reached since the last commit, as the LMDB store's commit does; decodes them again, timed apart. */
-function commitChanges(states: Map<number, PartitionState>, tally: CommitTally): void {
+function commitChanges(states: Map<number, PartitionState>, tally: CommitTally, cold: boolean): void {
   for (const state of states.values()) {
     const tracker = ChangeTrackerOf.get(state);
     if (!tracker) continue;
     const customers = rawCustomers(state);
     const records: Uint8Array[] = [];
+    const ids: string[] = [];
     const t0 = performance.now();
     for (const id of tracker.take().changed) {
       const customer = customers[id];
-      if (customer) records.push(encodeRecord('customer', customer));
+      if (customer) {
+        records.push(encodeRecord('customer', customer));
+        ids.push(id);
+      }
     }
     const t1 = performance.now();
-    for (const r of records) decodeRecord('customer', r, 'bench');
+    for (const [i, r] of records.entries()) {
+      const decoded = decodeRecord<CustomerState>('customer', r, 'bench');
+      if (cold) customers[item(ids, i)] = decoded;
+    }
     tally.decodeMs += performance.now() - t1;
     tally.encodeMs += t1 - t0;
     tally.writes += records.length;
@@ -220,11 +238,12 @@ export function replayCore(input: CoreInput, opts: ReplayOptions = {}): { states
     for (const [table, list] of tableRows(emit)) rows[table] = (rows[table] ?? 0) + list.length;
     publishes += messagesOf(emit).length;
     opts.onBatch?.(emit);
-    if (opts.commits) commitChanges(states, commits);
+    if (opts.commits) commitChanges(states, commits, opts.cold === true);
   }
-  const seconds = (performance.now() - started) / 1000 - commits.decodeMs / 1000;
+  const uncounted = opts.cold ? 0 : commits.decodeMs / 1000;
+  const seconds = (performance.now() - started) / 1000 - uncounted;
   const used = process.cpuUsage(cpu);
-  const cpuSeconds = (used.user + used.system) / 1e6 - commits.decodeMs / 1000;
+  const cpuSeconds = (used.user + used.system) / 1e6 - uncounted;
   return { states, events: input.subjects.length, pendings: pendingCount, seconds, cpuSeconds, decodeSeconds: decodeMs / 1000, rows, publishes, commits };
 }
 
@@ -265,10 +284,12 @@ export async function measureCore(plan: CorePlan = DEFAULT_CORE_PLAN, encode: St
   const data = input ?? (await prepareCoreInput(plan));
   const r = replayCore(data, { batch: plan.batch, ...(engine ? { engine } : {}) });
   const withStore = replayCore(data, { batch: plan.batch, ...(engine ? { engine } : {}), commits: true });
+  const cold = replayCore(data, { batch: plan.batch, ...(engine ? { engine } : {}), commits: true, cold: true });
   const { writes, encodeMs, decodeMs } = withStore.commits;
   const store: StoreCost = {
     us_per_event: (withStore.seconds * 1e6) / withStore.events, encode_us_per_event: (encodeMs * 1e3) / withStore.events,
     writes_per_event: writes / withStore.events, encode_us_per_write: writes ? (encodeMs * 1e3) / writes : 0, decode_us_per_read: writes ? (decodeMs * 1e3) / writes : 0,
+    cold_us_per_event: (cold.seconds * 1e6) / cold.events,
   };
   return {
     store,
@@ -355,6 +376,7 @@ export function medianStore(costs: readonly StoreCost[]): StoreCost {
   return {
     us_per_event: of((c) => c.us_per_event), encode_us_per_event: of((c) => c.encode_us_per_event), writes_per_event: of((c) => c.writes_per_event),
     encode_us_per_write: of((c) => c.encode_us_per_write), decode_us_per_read: of((c) => c.decode_us_per_read),
+    cold_us_per_event: of((c) => c.cold_us_per_event),
   };
 }
 
@@ -393,7 +415,7 @@ async function main(): Promise<void> {
   for (let r = 0; r < Number(values.repeat); r++) {
     const res = await measureCore(plan, encoder, input, engine);
     results.push(res);
-    console.error(`repeat ${r + 1}: ${res.us_per_event.toFixed(2)} µs/event wall (${res.cpu_us_per_event.toFixed(2)} CPU, decode ${res.decode_us_per_event.toFixed(2)}), ${Math.round(res.events_per_s)} events/s; with the store's commits ${res.store.us_per_event.toFixed(2)} µs/event (encoding ${res.store.encode_us_per_event.toFixed(2)}: ${res.store.writes_per_event.toFixed(2)} writes an event at ${res.store.encode_us_per_write.toFixed(1)} µs; a cold read ${res.store.decode_us_per_read.toFixed(1)} µs), load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.error(`repeat ${r + 1}: ${res.us_per_event.toFixed(2)} µs/event wall (${res.cpu_us_per_event.toFixed(2)} CPU, decode ${res.decode_us_per_event.toFixed(2)}), ${Math.round(res.events_per_s)} events/s; with the store's commits ${res.store.us_per_event.toFixed(2)} µs/event (encoding ${res.store.encode_us_per_event.toFixed(2)}: ${res.store.writes_per_event.toFixed(2)} writes an event at ${res.store.encode_us_per_write.toFixed(1)} µs; a cold read ${res.store.decode_us_per_read.toFixed(1)} µs); every customer read from its record ${res.store.cold_us_per_event.toFixed(2)} µs/event, load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   }
   const us = median(results.map((x) => x.us_per_event));
   console.log(JSON.stringify({

@@ -135,7 +135,8 @@ export function renderCore(core: CoreReport): string {
 
 function renderStoreCost(store: StoreCost): string {
   return `   with the state store's commits (each customer a micro-batch reached encoded as LMDB is written; LMDB's write not included): ${store.us_per_event.toFixed(1)} µs an event, `
-    + `of which encoding ${store.encode_us_per_event.toFixed(1)} µs (${store.writes_per_event.toFixed(2)} records an event, ${store.encode_us_per_write.toFixed(0)} µs each); a cold read decodes one in ${store.decode_us_per_read.toFixed(0)} µs`;
+    + `of which encoding ${store.encode_us_per_event.toFixed(1)} µs (${store.writes_per_event.toFixed(2)} records an event, ${store.encode_us_per_write.toFixed(0)} µs each); a cold read decodes one in ${store.decode_us_per_read.toFixed(0)} µs; `
+    + `with every customer read back from its record (a bank's customers, mostly not cached): ${store.cold_us_per_event.toFixed(1)} µs an event`;
 }
 
 const nn = (v: number | undefined | null): number | null => (v === undefined || v === null || !Number.isFinite(v) ? null : v);

@@ -1,0 +1,40 @@
+/**
+ * The core bench's replays (bench/core.ts) on a small simulated history: the figures are there and
+ * finite, and the replays the store figures come from do what the core alone does (same rows).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CORE_PLAN, measureCore, prepareCoreInput, replayCore, storeEncoder, type CorePlan } from '../../bench/core.js';
+
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vafa-core-bench-test-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const plan: CorePlan = { ...DEFAULT_CORE_PLAN, customers: 40, days: 60, batch: 50, dataDir };
+
+describe('the core bench', () => {
+  it('gives the same rows with the store\'s commits, and with every customer read back from its record', async () => {
+    const input = await prepareCoreInput(plan);
+    expect(input.subjects.length).toBeGreaterThan(1_000);
+    const alone = replayCore(input, { batch: plan.batch });
+    const warm = replayCore(input, { batch: plan.batch, commits: true });
+    const cold = replayCore(input, { batch: plan.batch, commits: true, cold: true });
+    expect(warm.rows).toEqual(alone.rows);
+    expect(cold.rows).toEqual(alone.rows);
+    expect(cold.publishes).toBe(alone.publishes);
+    expect(warm.commits.writes).toBeGreaterThan(0);
+    expect(cold.commits.writes).toBe(warm.commits.writes);
+    const customers = (r: typeof alone): unknown => [...r.states.values()].map((s) => JSON.parse(JSON.stringify(s.customers)) as unknown);
+    expect(customers(cold)).toEqual(customers(alone));
+  }, 120_000);
+
+  it('reports the core alone, with commits and with every customer read back, per event', async () => {
+    const result = await measureCore(plan, storeEncoder);
+    for (const v of [result.us_per_event, result.store.us_per_event, result.store.encode_us_per_event, result.store.encode_us_per_write, result.store.decode_us_per_read, result.store.cold_us_per_event]) {
+      expect(Number.isFinite(v) && v > 0).toBe(true);
+    }
+    expect(result.store.writes_per_event).toBeGreaterThan(0);
+    expect(result.store.writes_per_event).toBeLessThanOrEqual(1);
+    expect(result.state.customers).toBe(plan.customers);
+  }, 120_000);
+});
