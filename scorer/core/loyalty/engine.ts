@@ -31,7 +31,8 @@ import { parseReferralCreditId, REFERRAL_RULE } from './referral.js';
 import { isMember } from './membership.js';
 import type { CompiledRule, Condition, LoyaltyRules, TierDef, TimelineEntry, LoyaltyConfig } from '../../../config/schema/mod.js';
 import type { EarlyRefund, EarnRecord, HeldAward, HeldEarning, LoyaltyState, Lot, RefundRecord } from './state.js';
-import { item, num, ownValue } from '../invariant.js';
+import { item, ownValue } from '../invariant.js';
+import { earnedRecord, forgetEarned, forgetEarnedBefore, keepEarned } from './book.js';
 
 /** The rules version in force at a stream position (for `scored_transactions.rules_version`). */
 export function loyaltyVersionAt(cfg: LoyaltyConfig, seq: number): string {
@@ -462,15 +463,15 @@ function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, ori
     dropHeld(state, L, (_, id) => id === orig);
     return { points: 0, status: 'reversed' };
   }
-  const rec = own(L.earned, orig);
+  const rec = earnedRecord(L, orig);
   if (rec === undefined || rec.at < ctx.watermark - R.reversals.windowDays * DAY_MS) {
-    if (rec !== undefined) delete L.earned[orig];
+    if (rec !== undefined) forgetEarned(L, orig);
     if (seenDay(seenIds(c), orig) !== undefined) return { points: 0, status: 'none' }; // it earned nothing (or too long ago)
     const pending = own(L.pending, orig);
     if (pending === undefined || pending < ctx.watermark - R.reversals.pendingDays * DAY_MS) L.pending[orig] = ctx.at; // keep the first unexpired one
     return { points: 0, status: 'reversal_pending' };
   }
-  delete L.earned[orig];
+  forgetEarned(L, orig);
   // Refunds of it took their share already; with the purchase gone, a later reversal of one gives nothing back.
   const refunds = rec.rp ? L.refunds : undefined;
   if (refunds) {
@@ -518,7 +519,7 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
     kept(0, month, entry.version, held.exp, orig, countHeldRefund(held, tx.amount_minor));
     return { points: 0, status: 'none' };
   }
-  const rec = orig !== undefined ? own(L.earned, orig) : undefined;
+  const rec = orig !== undefined ? earnedRecord(L, orig) : undefined;
   if (orig !== undefined && rec !== undefined && rec.at >= horizon && rec.amt !== undefined) {
     const { back, counted } = refundShare(rec, tx.amount_minor);
     const lot = L.lots.find((l) => l.src === 'tx' && l.id === orig);
@@ -609,7 +610,7 @@ function settleEarly(state: PartitionState, c: CustomerState, tx: TransactionV1,
   const horizon = ctx.watermark - entry.rules.reversals.windowDays * DAY_MS;
   delete rf.early;
   const took = rf.pts;
-  const rec = own(L.earned, tx.tx_id);
+  const rec = earnedRecord(L, tx.tx_id);
   let back = 0;
   if (rec !== undefined && rec.amt !== undefined) {
     const share = refundShare(rec, amount);
@@ -680,7 +681,7 @@ function unrefund(state: PartitionState, c: CustomerState, tx: TransactionV1, id
   const L = c.loyalty;
   if (tx.status === 'declined' || rf.rev === 1) return { points: 0, status: 'none' };
   rf.rev = 1;
-  const rec = rf.of !== undefined ? own(L.earned, rf.of) : undefined;
+  const rec = rf.of !== undefined ? earnedRecord(L, rf.of) : undefined;
   if (rec !== undefined) {
     if (rf.amt) rec.rf = Math.max(0, (rec.rf ?? 0) - rf.amt);
     if (rf.pts) rec.rp = Math.max(0, (rec.rp ?? 0) - rf.pts);
@@ -764,7 +765,7 @@ function expireLots(c: CustomerState, due: number, ctx: Ctx, emit: Emit): boolea
   for (const l of gone) {
     L.balance -= l.rem;
     if (l.src === 'tx') {
-      const rec = own(L.earned, l.id);
+      const rec = earnedRecord(L, l.id);
       if (rec) rec.x = (rec.x ?? 0) + l.rem;
     }
     ledger(c, ctx, emit, { id: `expire:${l.src}:${l.id}`, kind: 'expire', points: -l.rem, rule: `expiry:${l.tier}`, version: l.ver, source: l.id, channel: '', at: l.exp, expiresAt: l.exp });
@@ -985,7 +986,7 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules, oldestSeenDa
   if (L.pruned === week) return;
   L.pruned = week;
   const reversalHorizon = watermark - R.reversals.windowDays * DAY_MS;
-  forgetEarnedBefore(L.earned, reversalHorizon);
+  forgetEarnedBefore(L, reversalHorizon);
   const refunds = L.refunds;
   if (refunds !== undefined) {
     for (const id in refunds) {
@@ -1004,68 +1005,6 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules, oldestSeenDa
   pruneCaps(L.caps, watermark, R);
   const oldest = bankMonth(watermark, R.offsetMin) - R.windowMonths;
   for (const m in L.months) if (Number(m) < oldest) delete L.months[m];
-}
-
-/**
- * Derived from `LoyaltyState.earned`, never state: its ids in ascending `at` order from `head` on (ids
- * whose record was deleted or replaced since may linger until their time passes). Built from the record
- * on first use (after a restore too) and kept by {@link keepEarned}, so pruning visits only the records it
- * drops, not every record of the reversal window.
- */
-interface EarnedOrder {
-  ids: string[];
-  ats: number[];
-  head: number;
-}
-
-const earnedOrders = new WeakMap<Record<string, EarnRecord>, EarnedOrder>();
-
-function earnedOrder(earned: Record<string, EarnRecord>): EarnedOrder {
-  let order = earnedOrders.get(earned);
-  if (order === undefined) {
-    order = { ids: [], ats: [], head: 0 };
-    for (const id in earned) if (Object.hasOwn(earned, id)) placeEarned(order, id, ownValue(earned, id).at);
-    earnedOrders.set(earned, order);
-  }
-  return order;
-}
-
-/** Puts `id` (earned at `at`) in its place in the order: usually last (a NaN time is never pruned, nor placed). */
-function placeEarned(order: EarnedOrder, id: string, at: number): void {
-  if (Number.isNaN(at)) return;
-  const { ids, ats } = order;
-  let i = ats.length;
-  while (i > order.head && num(ats, i - 1) > at) i--;
-  if (i === ats.length) {
-    ids.push(id);
-    ats.push(at);
-  } else {
-    ids.splice(i, 0, id);
-    ats.splice(i, 0, at);
-  }
-}
-
-/** `L.earned[id] = rec`, kept in the derived order when there is one (else it is built from the record when first needed). */
-function keepEarned(L: LoyaltyState, id: string, rec: EarnRecord): void {
-  L.earned[id] = rec;
-  const order = earnedOrders.get(L.earned);
-  if (order !== undefined) placeEarned(order, id, rec.at);
-}
-
-/** Deletes the earning records made before `horizon`: those a scan of every record would delete, found in time order. */
-function forgetEarnedBefore(earned: Record<string, EarnRecord>, horizon: number): void {
-  const order = earnedOrder(earned);
-  const { ids, ats } = order;
-  while (order.head < ats.length && num(ats, order.head) < horizon) {
-    const id = item(ids, order.head++);
-    const rec = own(earned, id);
-    if (rec !== undefined && rec.at < horizon) delete earned[id];
-  }
-  if (order.head > 64 && order.head * 2 > ats.length) {
-    ids.splice(0, order.head);
-    ats.splice(0, order.head);
-    order.head = 0;
-  }
 }
 
 /** Deletes the entries whose time is before `horizon` (in place, no copies of the keys). */
