@@ -7,14 +7,124 @@
  * Invariants:
  * - Lots are kept in (at, seq) order and consumed first-in-first-out in that order.
  * - balance = Σ lots[].rem − debt, and debt > 0 only while no lot has points left: a lot added while a
- *   debt is open repays it first ({@link addLot}).
+ *   debt is open repays it first ({@link insertLot}).
  * - Earning records are kept only for the reversal window ({@link forgetEarnedBefore}).
  *
  * It also owns the two derived caches, never state (rebuilt from the state when missing, after a restore
  * too): how far {@link mergeLots} has merged a lots list, and the earning records' ids in time order.
  */
-import type { EarnRecord, LoyaltyState } from './state.js';
+import type { EarnRecord, LoyaltyState, Lot } from './state.js';
 import { item, num, ownValue } from '../invariant.js';
+
+// ---------------------------------------------------------------------------------------------------
+// Lots
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Adds a lot in (at, seq) order; it first repays any debt (its `rem` goes down by what it repaid).
+ * Returns false, adding nothing, when the debt took all of it.
+ */
+export function insertLot(L: LoyaltyState, lot: Lot): boolean {
+  const repay = Math.min(L.debt, lot.rem);
+  L.debt -= repay;
+  lot.rem -= repay;
+  if (lot.rem <= 0) return false;
+  const lots = L.lots;
+  let i = lots.length;
+  while (i > 0) {
+    const before = item(lots, i - 1);
+    if (!(before.at > lot.at || (before.at === lot.at && before.seq > lot.seq))) break;
+    i--;
+  }
+  lots.splice(i, 0, lot);
+  const merged = mergedUpTo.get(lots);
+  if (merged !== undefined && i < merged) mergedUpTo.set(lots, i);
+  return true;
+}
+
+/** The earliest expiry of a lot, 0 when there is no lot. */
+export function earliestExpiry(L: LoyaltyState): number {
+  let next = 0;
+  for (const l of L.lots) if (next === 0 || l.exp < next) next = l.exp;
+  return next;
+}
+
+/** The lot a transaction earned (source `tx`, id `txId`) while it is unspent and not merged into another. */
+export function ownLot(L: LoyaltyState, txId: string): Lot | undefined {
+  return L.lots.find((l) => l.src === 'tx' && l.id === txId);
+}
+
+/** Takes up to `amount` unspent points: from lot `preferTx` first (if given), then oldest first. Returns what it took. */
+export function take(L: LoyaltyState, amount: number, preferTx: string | undefined): number {
+  let left = amount;
+  const use = (l: Lot): void => {
+    const k = Math.min(l.rem, left);
+    l.rem -= k;
+    left -= k;
+  };
+  if (preferTx !== undefined) {
+    const first = ownLot(L, preferTx);
+    if (first) use(first);
+  }
+  for (const l of L.lots) {
+    if (left <= 0) break;
+    use(l);
+  }
+  L.lots = L.lots.filter((l) => l.rem > 0);
+  return amount - left;
+}
+
+const NO_LOTS: readonly Lot[] = Object.freeze([]);
+
+/**
+ * Removes the lots that expire at or before `due` and returns them in their order (the caller books
+ * them off the balance); none due: an empty list, and the lots list stays as it was.
+ */
+export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
+  if (!L.lots.some((l) => l.exp <= due)) return NO_LOTS;
+  const keep: Lot[] = [];
+  const gone: Lot[] = [];
+  for (const l of L.lots) (l.exp <= due ? gone : keep).push(l);
+  L.lots = keep;
+  return gone;
+}
+
+/**
+ * Merges neighbouring lots earned before `horizon` (no reversal can take from them preferentially any
+ * more) that expire together with the same tier and rules version: first-in-first-out consumption of the
+ * merged lot takes what it took from its members in turn, and they expire at the same instant, so no
+ * amount changes; their expiry becomes one ledger row under the first member's id.
+ */
+export function mergeLots(L: LoyaltyState, horizon: number): void {
+  const lots = L.lots;
+  let out = Math.min(mergedUpTo.get(lots) ?? 0, lots.length);
+  let i = out;
+  for (; i < lots.length; i++) {
+    const l = item(lots, i);
+    // Lots are in (at, seq) order: none from here on was earned before the horizon.
+    if (l.at >= horizon) break;
+    const last = out > 0 ? item(lots, out - 1) : undefined;
+    if (last && l.at < horizon && last.at < horizon && last.exp === l.exp && last.tier === l.tier && last.ver === l.ver) {
+      last.rem += l.rem;
+      last.n = (last.n ?? 1) + (l.n ?? 1);
+      delete last.pts;
+      continue;
+    }
+    lots[out++] = l;
+  }
+  mergedUpTo.set(lots, out);
+  if (out === i) return;
+  for (; i < lots.length; i++) lots[out++] = item(lots, i);
+  lots.length = out;
+}
+
+/**
+ * Derived, never state: per lots list, how many of its first lots mergeLots left with no neighbours to
+ * merge. Those stay so (their times stay before every later horizon, and nothing changes a lot's expiry,
+ * tier or version), so the next pass starts at the last of them; insertLot brings the count back to where it
+ * inserts, and a list replaced by a filtered copy (take, dueLots, a restore) starts from 0.
+ */
+const mergedUpTo = new WeakMap<Lot[], number>();
 
 // ---------------------------------------------------------------------------------------------------
 // Earning records

@@ -32,7 +32,7 @@ import { isMember } from './membership.js';
 import type { CompiledRule, Condition, LoyaltyRules, TierDef, TimelineEntry, LoyaltyConfig } from '../../../config/schema/mod.js';
 import type { EarlyRefund, EarnRecord, HeldAward, HeldEarning, LoyaltyState, Lot, RefundRecord } from './state.js';
 import { item, ownValue } from '../invariant.js';
-import { earnedRecord, forgetEarned, forgetEarnedBefore, keepEarned } from './book.js';
+import { dueLots, earliestExpiry, earnedRecord, forgetEarned, forgetEarnedBefore, insertLot, keepEarned, mergeLots, ownLot, take } from './book.js';
 
 /** The rules version in force at a stream position (for `scored_transactions.rules_version`). */
 export function loyaltyVersionAt(cfg: LoyaltyConfig, seq: number): string {
@@ -394,24 +394,10 @@ function credit(state: PartitionState, c: CustomerState, r: RedemptionV1, pts: n
 /** Adds a lot in (at, seq) order; a new lot first repays any debt. Schedules its expiry. */
 function addLot(state: PartitionState, c: CustomerState, lot: Lot): void {
   const L = c.loyalty;
-  const repay = Math.min(L.debt, lot.rem);
-  L.debt -= repay;
-  lot.rem -= repay;
-  if (lot.rem <= 0) return;
-  const lots = L.lots;
-  let i = lots.length;
-  while (i > 0) {
-    const before = item(lots, i - 1);
-    if (!(before.at > lot.at || (before.at === lot.at && before.seq > lot.seq))) break;
-    i--;
-  }
-  lots.splice(i, 0, lot);
-  const merged = mergedUpTo.get(lots);
-  if (merged !== undefined && i < merged) mergedUpTo.set(lots, i);
+  if (!insertLot(L, lot)) return;
   if (L.expiryAt === undefined) {
     // A state from before one timer per customer: its lots' timers are in the heap; chain from here on.
-    L.expiryAt = 0;
-    for (const l of lots) if (L.expiryAt === 0 || l.exp < L.expiryAt) L.expiryAt = l.exp;
+    L.expiryAt = earliestExpiry(L);
     pushTimer(state, { due: L.expiryAt, customerId: c.id, kind: LOYALTY_EXPIRY_TIMER });
   } else if (L.expiryAt === 0 || lot.exp < L.expiryAt) {
     L.expiryAt = lot.exp;
@@ -422,31 +408,10 @@ function addLot(state: PartitionState, c: CustomerState, lot: Lot): void {
 /** Arms the customer's expiry timer for the earliest lot expiry (one pending timer per customer). */
 function armExpiry(state: PartitionState, c: CustomerState): void {
   const L = c.loyalty;
-  let next = 0;
-  for (const l of L.lots) if (next === 0 || l.exp < next) next = l.exp;
+  const next = earliestExpiry(L);
   if (next === 0) return;
   L.expiryAt = next;
   pushTimer(state, { due: next, customerId: c.id, kind: LOYALTY_EXPIRY_TIMER });
-}
-
-/** Takes up to `amount` unspent points: from lot `preferTx` first (if given), then oldest first. */
-function take(L: LoyaltyState, amount: number, preferTx: string | undefined): number {
-  let left = amount;
-  const use = (l: Lot): void => {
-    const k = Math.min(l.rem, left);
-    l.rem -= k;
-    left -= k;
-  };
-  if (preferTx !== undefined) {
-    const first = L.lots.find((l) => l.src === 'tx' && l.id === preferTx);
-    if (first) use(first);
-  }
-  for (const l of L.lots) {
-    if (left <= 0) break;
-    use(l);
-  }
-  L.lots = L.lots.filter((l) => l.rem > 0);
-  return amount - left;
 }
 
 function reverse(state: PartitionState, c: CustomerState, tx: TransactionV1, orig: string, ctx: Ctx, entry: TimelineEntry, emit: Emit): LoyaltyOutcome {
@@ -522,7 +487,7 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
   const rec = orig !== undefined ? earnedRecord(L, orig) : undefined;
   if (orig !== undefined && rec !== undefined && rec.at >= horizon && rec.amt !== undefined) {
     const { back, counted } = refundShare(rec, tx.amount_minor);
-    const lot = L.lots.find((l) => l.src === 'tx' && l.id === orig);
+    const lot = ownLot(L, orig);
     kept(back, rec.m, rec.ver, lot?.exp ?? expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin), orig, counted);
     if (back === 0) return { points: 0, status: 'none' };
     takeBack(L, back, orig);
@@ -615,7 +580,7 @@ function settleEarly(state: PartitionState, c: CustomerState, tx: TransactionV1,
   if (rec !== undefined && rec.amt !== undefined) {
     const share = refundShare(rec, amount);
     back = share.back;
-    const lot = L.lots.find((l) => l.src === 'tx' && l.id === tx.tx_id);
+    const lot = ownLot(L, tx.tx_id);
     Object.assign(rf, { pts: back, ver: rec.ver, m: rec.m, of: tx.tx_id, exp: lot?.exp ?? rf.exp }, share.counted ? { amt: share.counted } : {});
     const m = own(L.months, String(rec.m));
     if (m !== undefined) L.months[rec.m] = m - back;
@@ -643,7 +608,7 @@ function settleEarly(state: PartitionState, c: CustomerState, tx: TransactionV1,
  */
 function restore(state: PartitionState, c: CustomerState, id: string, pts: number, exp: number, ver: string, ctx: Ctx, emit: Emit): void {
   const L = c.loyalty;
-  const lot = L.lots.find((l) => l.src === 'tx' && l.id === id);
+  const lot = ownLot(L, id);
   if (lot === undefined && exp > ctx.watermark) return addLot(state, c, { src: 'tx', id, at: ctx.at, seq: ctx.seq, exp, pts, rem: pts, tier: L.tier, ver });
   const repay = Math.min(L.debt, pts);
   L.debt -= repay;
@@ -757,11 +722,8 @@ function releaseUsage(state: PartitionState, L: LoyaltyState, awards: readonly {
 
 function expireLots(c: CustomerState, due: number, ctx: Ctx, emit: Emit): boolean {
   const L = c.loyalty;
-  if (!L.lots.some((l) => l.exp <= due)) return false;
-  const keep: Lot[] = [];
-  const gone: Lot[] = [];
-  for (const l of L.lots) (l.exp <= due ? gone : keep).push(l);
-  L.lots = keep;
+  const gone = dueLots(L, due);
+  if (gone.length === 0) return false;
   for (const l of gone) {
     L.balance -= l.rem;
     if (l.src === 'tx') {
@@ -1024,43 +986,6 @@ function pruneCaps(caps: Record<string, number>, watermark: number, R: LoyaltyRu
     if (current === undefined || Number(key.slice(bar + 2)) < current - 1) delete caps[key];
   }
 }
-
-/**
- * Merges neighbouring lots earned before `horizon` (no reversal can take from them preferentially any
- * more) that expire together with the same tier and rules version: first-in-first-out consumption of the
- * merged lot takes what it took from its members in turn, and they expire at the same instant, so no
- * amount changes; their expiry becomes one ledger row under the first member's id.
- */
-function mergeLots(L: LoyaltyState, horizon: number): void {
-  const lots = L.lots;
-  let out = Math.min(mergedUpTo.get(lots) ?? 0, lots.length);
-  let i = out;
-  for (; i < lots.length; i++) {
-    const l = item(lots, i);
-    // Lots are in (at, seq) order (LoyaltyState.lots): none from here on was earned before the horizon.
-    if (l.at >= horizon) break;
-    const last = out > 0 ? item(lots, out - 1) : undefined;
-    if (last && l.at < horizon && last.at < horizon && last.exp === l.exp && last.tier === l.tier && last.ver === l.ver) {
-      last.rem += l.rem;
-      last.n = (last.n ?? 1) + (l.n ?? 1);
-      delete last.pts;
-      continue;
-    }
-    lots[out++] = l;
-  }
-  mergedUpTo.set(lots, out);
-  if (out === i) return;
-  for (; i < lots.length; i++) lots[out++] = item(lots, i);
-  lots.length = out;
-}
-
-/**
- * Derived, never state: per lots list, how many of its first lots mergeLots left with no neighbours to
- * merge. Those stay so (their times stay before every later horizon, and nothing changes a lot's expiry,
- * tier or version), so the next pass starts at the last of them; addLot brings the count back to where it
- * inserts, and a list replaced by a filtered copy (take, expireLots, a restore) starts from 0.
- */
-const mergedUpTo = new WeakMap<Lot[], number>();
 
 interface Movement {
   id: string;
