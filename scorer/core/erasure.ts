@@ -15,6 +15,7 @@ import type { ControlV1, StoredProfileV1 } from '../../contracts/events.js';
 import { dropTimersOf, type CustomerState, type PartitionState } from './state.js';
 import type { CoreEvent } from './types.js';
 import { parseReferralCreditId } from './loyalty/referral.js';
+import { renameCreditLots, someCreditLot } from './loyalty/book.js';
 import { sha256Hex } from './sha256.js';
 
 type ErasureControl = Exclude<ControlV1, { type: 'loyalty_rules' }>;
@@ -84,7 +85,7 @@ export function namesErased(c: CustomerState, erased: Readonly<Record<string, st
   if (profileWith(erased, c.profile) || (L.referral && erasureOf(erased, L.referral.by) !== undefined)) return true;
   if (c.lifecycle.deferred.some((d) => profileWith(erased, d.profile))) return true;
   for (const id in L.redemptions) if (creditIdOf(erased, id) !== undefined) return true;
-  return L.lots.some((lot) => lot.src === 'rd' && creditIdOf(erased, lot.id) !== undefined);
+  return someCreditLot(L, (id) => creditIdOf(erased, id) !== undefined);
 }
 
 function pseudonymise(c: CustomerState, erased: Readonly<Record<string, string>>): void {
@@ -94,7 +95,7 @@ function pseudonymise(c: CustomerState, erased: Readonly<Record<string, string>>
   if (L.referral) L.referral.by = erasureOf(erased, L.referral.by) ?? L.referral.by;
   // Rebuilt in order: a replay that met the erasure first holds the same keys in the same order.
   L.redemptions = Object.fromEntries(Object.entries(L.redemptions).map(([id, at]) => [creditIdOf(erased, id) ?? id, at]));
-  for (const lot of L.lots) if (lot.src === 'rd') lot.id = creditIdOf(erased, lot.id) ?? lot.id;
+  renameCreditLots(L, (id) => creditIdOf(erased, id));
 }
 
 /**

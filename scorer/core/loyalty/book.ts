@@ -126,6 +126,16 @@ export function mergeLots(L: LoyaltyState, horizon: number): void {
  */
 const mergedUpTo = new WeakMap<Lot[], number>();
 
+/** Whether a credit's lot (source `rd`) has an id that `named` selects. */
+export function someCreditLot(L: LoyaltyState, named: (id: string) => boolean): boolean {
+  return L.lots.some((lot) => lot.src === 'rd' && named(lot.id));
+}
+
+/** Renames every credit's lot (source `rd`) whose id `rename` maps (undefined: keeps its id). */
+export function renameCreditLots(L: LoyaltyState, rename: (id: string) => string | undefined): void {
+  for (const lot of L.lots) if (lot.src === 'rd') lot.id = rename(lot.id) ?? lot.id;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Earning records
 // ---------------------------------------------------------------------------------------------------
