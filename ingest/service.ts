@@ -10,7 +10,7 @@ import {
 import { partitionOf, txMsgId, txSubject } from '../contracts/subjects.js';
 import { tokenizePan } from './tokenize.js';
 import { consentErrors, Validator, type FieldError } from './validation.js';
-import { JetStreamUnavailableError, type OutboundMessage, type Publisher, type PublishResult } from '../platform/mod.js';
+import { JetStreamUnavailableError, maskPans, type OutboundMessage, type Publisher, type PublishResult } from '../platform/mod.js';
 import { createHash } from 'node:crypto';
 
 export type ItemResult =
@@ -122,6 +122,8 @@ export class IngestService {
       return { ok: true, value: stored as Record<string, unknown>, id: idOf(kind, stored as Record<string, unknown>) };
     }
     if (kind === 'redemption' && value.occurred_at === undefined) value.occurred_at = receivedAt.toISOString();
+    // A customer may type a card number into free text; it must not travel or be stored.
+    if (kind === 'feedback' && typeof value.text === 'string') value.text = maskPans(value.text);
     return { ok: true, value, id: idOf(kind, value) };
   }
 

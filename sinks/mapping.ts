@@ -4,6 +4,7 @@
  * scorer publishes (`messagesOf`: offer triggers on `OFFERS`, referral credits on `TX`). The core knows
  * none of these shapes; a new table or column is a change here and in the schema, not in the core.
  */
+import { maskPans } from '../platform/mod.js';
 import { featuresJson, ParseCache, referralPublish, offerSubject, Emit, iso, parseTime, type Publish, type CustomerSnapshot, type DomainEvent, type FeedbackRecorded, type OfferConverted, type OfferDecided, type OfferHeld, type PointsMoved, type StageChanged, type TierChanged, type TransactionScored } from '../scorer/core/mod.js';
 
 export type TableName =
@@ -209,7 +210,7 @@ function feedbackRow(e: FeedbackRecorded): Row {
   return {
     feedback_id: fb.feedback_id, customer_id: fb.customer_id, occurred_at: iso(e.at), kind: fb.kind, score: fb.score ?? null,
     scale: fb.scale ?? '', resolves_feedback_id: fb.resolves_feedback_id ?? '', campaign_id: e.campaignId, offer_id: fb.offer_id ?? '',
-    branch_id: fb.branch_id ?? '', channel: fb.channel ?? '', text: fb.text ?? '', lifecycle_stage: e.stage, stream_seq: e.seq,
+    branch_id: fb.branch_id ?? '', channel: fb.channel ?? '', text: maskPans(fb.text ?? ''), lifecycle_stage: e.stage, stream_seq: e.seq,
   };
 }
 
