@@ -136,6 +136,13 @@ describe('codec version 4: shaped sections', () => {
       { ...base, seen: { v: 2, days: [1], ids: [['T1']] } },
       { ...base, seen: { v: 3, days: [1], ids: ['short'] } },
       { ...base, seen: { v: 3, days: [1], ids: ['AAAAAAAAAAA!'] } },
+      // Node's base-64 decoder would take these (or skip them): the shape must not.
+      { ...base, seen: { v: 3, days: [1], ids: ['AAAAAAAAAAA+'] } },
+      { ...base, seen: { v: 3, days: [1], ids: ['AAAAAAAAAA/A'] } },
+      { ...base, seen: { v: 3, days: [1], ids: ['AAAAAAAAAA=='] } },
+      { ...base, seen: { v: 3, days: [1], ids: ['AAAA AAAAAAA'] } },
+      { ...base, seen: { v: 3, days: [1], ids: ['AAAAAAAAAAA\n'] } },
+      { ...base, seen: { v: 3, days: [1], ids: ['AAAAAAAAAAAé'] } },
       { ...base, seen: { v: 3, days: [1, 2], ids: ['AAAAAAAAAAAA'] } },
       { ...base, loyalty: undefined },
       { id: 'no loyalty, no seen' },
@@ -265,6 +272,17 @@ describe('codec version 6: feature buckets by column, remembered ids not linked'
     ];
     for (const v of variants) expect(stored(roundTrip6(v))).toEqual(stored(v));
     expect(Object.is((roundTrip6(variants[2]) as { features: { days: number[] } }).features.days[4], -0)).toBe(true);
+  });
+
+  it('writes each remembered id as the 9 bytes its 12 base-64 characters stand for (property)', () => {
+    const hashBytes = fc.array(fc.uint8Array({ minLength: 9, maxLength: 9 }), { minLength: 1, maxLength: 8 });
+    fc.assert(fc.property(hashBytes, (hashes) => {
+      const raw = Buffer.concat(hashes);
+      const ids = raw.toString('base64url');
+      const record = encodeRecord('customer', { id: 'C1', seen: { v: 3, days: [20_000], ids: [ids] } }, 6);
+      expect(record.includes(raw)).toBe(true);
+      expect((decodeRecord('customer', record, 'x') as { seen: { ids: string[] } }).seen.ids).toEqual([ids]);
+    }), { numRuns: 500 });
   });
 
   it('refuses every truncation and corruption of a record with CodecError only', () => {

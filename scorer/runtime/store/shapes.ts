@@ -392,6 +392,15 @@ let text = Buffer.allocUnsafe(256);
 /** Reads what the writers above wrote, from `offset` of `bytes`. */
 export class ShapeReader extends ByteReader {
   private readonly dictionary: string[] = [];
+
+  /** `bytes` as a Buffer (the same memory): the remembered ids are read with Node's native base 64 (10.5 → 8.4 µs a customer of the simulated year; writing them that way was slower, 23 → 31 µs, a call per day costing more than its few ids). */
+  readonly buffer: Buffer;
+
+  constructor(bytes: Uint8Array, offset: number) {
+    super(bytes, offset);
+    this.buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
   /** The previous front-coded string's bytes (ASCII) are at the start of `previous`, so the next one is assembled flat. */
   private previousLength = 0;
 
@@ -473,24 +482,26 @@ export function readSeen(reader: ShapeReader, earnedKeys?: readonly string[]): S
     day += reader.zigzag();
     days[i] = day;
     const count = reader.count();
+    if (!earnedKeys) {
+      // 9 bytes are 12 characters of base 64 exactly: no padding to strip.
+      const start = reader.skip(count * HASH_BYTES);
+      ids[i] = reader.buffer.toString('base64url', start, start + count * HASH_BYTES);
+      continue;
+    }
     const chars = count * HASH_CHARS;
     if (hashScratch.length < chars) hashScratch = Buffer.allocUnsafe(Math.max(chars, hashScratch.length * 2));
-    if (!earnedKeys) {
-      readHashes(reader, count, 0);
-    } else {
-      for (let k = 0; k < count; k++) {
-        const tag = reader.varint();
-        if (tag === 0) {
-          readHashes(reader, 1, k * HASH_CHARS);
-          continue;
-        }
-        const z = tag - 1;
-        const position = previousLinked + 1 + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
-        const key = earnedKeys[position];
-        if (key === undefined) reader.fail(`a remembered id linked to earning record ${position} of ${earnedKeys.length}`);
-        writeIdHash(key, hashScratch, k * HASH_CHARS);
-        previousLinked = position;
+    for (let k = 0; k < count; k++) {
+      const tag = reader.varint();
+      if (tag === 0) {
+        readHashes(reader, 1, k * HASH_CHARS);
+        continue;
       }
+      const z = tag - 1;
+      const position = previousLinked + 1 + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+      const key = earnedKeys[position];
+      if (key === undefined) reader.fail(`a remembered id linked to earning record ${position} of ${earnedKeys.length}`);
+      writeIdHash(key, hashScratch, k * HASH_CHARS);
+      previousLinked = position;
     }
     ids[i] = hashScratch.toString('latin1', 0, chars);
   }
