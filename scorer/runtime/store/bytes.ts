@@ -7,8 +7,15 @@ export const BASE64_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv
 /** Character code → 6-bit value, −1 outside the alphabet (codes 0–127). */
 export const BASE64_VALUE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 64; i++) BASE64_VALUE[BASE64_ALPHABET.charCodeAt(i)] = i;
-/** 6-bit value → character code. */
-export const BASE64_CODES = Uint8Array.from(BASE64_ALPHABET, (ch) => ch.charCodeAt(0));
+/**
+ * Bytes `start` to `end` (whole groups of three) in that alphabet, by Node's native encoder: no padding.
+ * Faster than a loop (a customer's remembered ids: 10.5 → 8.4 µs); writing them natively was slower
+ * (23 → 31 µs), a call costing more than the few characters of each.
+ */
+export function base64url(bytes: Uint8Array, start: number, end: number): string {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return buffer.toString('base64url', start, end);
+}
 
 /**
  * A value the layout promises, read at the call site (so each site's indexed load stays monomorphic):

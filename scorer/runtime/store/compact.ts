@@ -22,7 +22,7 @@
  * Nothing is shared between records: each decodes on its own, whatever shape the core gives its state next.
  */
 
-import { BASE64_CODES, BASE64_VALUE, ByteReader, ByteWriter, gcd, present } from './bytes.js';
+import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, present } from './bytes.js';
 
 const T_NULL = 0x00;
 const T_FALSE = 0x01;
@@ -482,15 +482,7 @@ class Decoder extends ByteReader {
   private base64(): string {
     const groups = this.varint();
     const bytes = this.take(groups * 3);
-    const out = scratchOf(groups * 4);
-    for (let i = 0, o = 0; i < bytes.length; i += 3, o += 4) {
-      const v = (present(bytes[i], 'a hash byte') << 16) | (present(bytes[i + 1], 'a hash byte') << 8) | present(bytes[i + 2], 'a hash byte');
-      out[o] = present(BASE64_CODES[v >>> 18], 'a base-64 code');
-      out[o + 1] = present(BASE64_CODES[(v >>> 12) & 63], 'a base-64 code');
-      out[o + 2] = present(BASE64_CODES[(v >>> 6) & 63], 'a base-64 code');
-      out[o + 3] = present(BASE64_CODES[v & 63], 'a base-64 code');
-    }
-    const s = out.toString('latin1', 0, groups * 4);
+    const s = base64url(bytes, 0, bytes.length);
     this.strings.push(s);
     return s;
   }
