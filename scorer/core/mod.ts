@@ -11,6 +11,7 @@ export { heapPop, heapPush } from './heap.js';
 export { InvariantError, item, f32, f64, i32, num, ownValue, u16, u32, u8 } from './invariant.js';
 export { bankDay, dayOfWeek } from './loyalty/calendar.js';
 export type { EarnRecord, Lot, RuleAward } from './loyalty/state.js';
+export { openLoyalty, sealEarned, sealedEarned, sealLots, sealedLots, type SealedEarned, type SealedLots } from './loyalty/book.js';
 export { offerHeaders, offerSubject } from './offers/engine.js';
 export { HASH_CHARS, idHash, writeIdHash, type SeenIds } from './seen.js';
 export { sha256Hex } from './sha256.js';

@@ -12,6 +12,14 @@
  *
  * It also owns the two derived caches, never state (rebuilt from the state when missing, after a restore
  * too): how far {@link mergeLots} has merged a lots list, and the earning records' ids in time order.
+ *
+ * Sealed parts: a customer the state store restores may keep its lots and earning records as the record
+ * held them, encoded ({@link sealLots}, {@link sealEarned}); `L.lots` and `L.earned` then hold only what
+ * came after. An operation that needs a sealed part opens it first (decodes it into the plain list or
+ * object, in its place): a redemption, an expiry that is due, the weekly merge and pruning, a reversal or
+ * a refund. Earning and the daily events do not, so a commit writes a sealed part back as its bytes. Every
+ * function here gives what it gives on the opened state; nothing outside the book and the codec reads
+ * `lots` or `earned` (test/unit/book-owner.test.ts).
  */
 import type { EarnRecord, LoyaltyState, Lot } from './state.js';
 import { item, num, ownValue } from '../invariant.js';
@@ -29,6 +37,8 @@ export function insertLot(L: LoyaltyState, lot: Lot): boolean {
   L.debt -= repay;
   lot.rem -= repay;
   if (lot.rem <= 0) return false;
+  const sealed = sealedLotsOf.get(L);
+  if (sealed !== undefined && (sealed.lastAt > lot.at || (sealed.lastAt === lot.at && sealed.lastSeq > lot.seq))) openLots(L);
   const lots = L.lots;
   let i = lots.length;
   while (i > 0) {
@@ -44,18 +54,20 @@ export function insertLot(L: LoyaltyState, lot: Lot): boolean {
 
 /** The earliest expiry of a lot, 0 when there is no lot. */
 export function earliestExpiry(L: LoyaltyState): number {
-  let next = 0;
+  let next = sealedLotsOf.get(L)?.earliestExpiry ?? 0;
   for (const l of L.lots) if (next === 0 || l.exp < next) next = l.exp;
   return next;
 }
 
 /** The lot a transaction earned (source `tx`, id `txId`) while it is unspent and not merged into another. */
 export function ownLot(L: LoyaltyState, txId: string): Lot | undefined {
+  openLots(L);
   return L.lots.find((l) => l.src === 'tx' && l.id === txId);
 }
 
 /** Takes up to `amount` unspent points: from lot `preferTx` first (if given), then oldest first. Returns what it took. */
 export function take(L: LoyaltyState, amount: number, preferTx: string | undefined): number {
+  openLots(L);
   let left = amount;
   const use = (l: Lot): void => {
     const k = Math.min(l.rem, left);
@@ -81,6 +93,8 @@ const NO_LOTS: readonly Lot[] = Object.freeze([]);
  * them off the balance); none due: an empty list, and the lots list stays as it was.
  */
 export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
+  const sealed = sealedLotsOf.get(L);
+  if (sealed !== undefined && sealed.earliestExpiry <= due) openLots(L);
   if (!L.lots.some((l) => l.exp <= due)) return NO_LOTS;
   const keep: Lot[] = [];
   const gone: Lot[] = [];
@@ -96,6 +110,7 @@ export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
  * amount changes; their expiry becomes one ledger row under the first member's id.
  */
 export function mergeLots(L: LoyaltyState, horizon: number): void {
+  openLots(L);
   const lots = L.lots;
   let out = Math.min(mergedUpTo.get(lots) ?? 0, lots.length);
   let i = out;
@@ -128,11 +143,13 @@ const mergedUpTo = new WeakMap<Lot[], number>();
 
 /** Whether a credit's lot (source `rd`) has an id that `named` selects. */
 export function someCreditLot(L: LoyaltyState, named: (id: string) => boolean): boolean {
+  openLots(L);
   return L.lots.some((lot) => lot.src === 'rd' && named(lot.id));
 }
 
 /** Renames every credit's lot (source `rd`) whose id `rename` maps (undefined: keeps its id). */
 export function renameCreditLots(L: LoyaltyState, rename: (id: string) => string | undefined): void {
+  openLots(L);
   for (const lot of L.lots) if (lot.src === 'rd') lot.id = rename(lot.id) ?? lot.id;
 }
 
@@ -142,16 +159,22 @@ export function renameCreditLots(L: LoyaltyState, rename: (id: string) => string
 
 /** What transaction `txId` earned, while its record is kept. */
 export function earnedRecord(L: LoyaltyState, txId: string): EarnRecord | undefined {
+  if (!Object.hasOwn(L.earned, txId)) openEarned(L);
   const earned = L.earned;
   return Object.hasOwn(earned, txId) ? earned[txId] : undefined;
 }
 
 /** Deletes transaction `txId`'s earning record (the derived order drops it when its time passes). */
 export function forgetEarned(L: LoyaltyState, txId: string): void {
+  openEarned(L);
   delete L.earned[txId];
 }
 
-/** `L.earned[id] = rec`, kept in the derived order when there is one (else it is built from the record when first needed). */
+/**
+ * `L.earned[id] = rec`, kept in the derived order when there is one (else it is built from the record when
+ * first needed). With the records sealed it goes beside them, replacing a sealed one of the same id when
+ * they are opened (in that one's place, as an assignment to an existing key keeps its place).
+ */
 export function keepEarned(L: LoyaltyState, id: string, rec: EarnRecord): void {
   L.earned[id] = rec;
   const order = earnedOrders.get(L.earned);
@@ -160,6 +183,8 @@ export function keepEarned(L: LoyaltyState, id: string, rec: EarnRecord): void {
 
 /** Deletes the earning records made before `horizon`: those a scan of every record would delete, found in time order. */
 export function forgetEarnedBefore(L: LoyaltyState, horizon: number): void {
+  const sealed = sealedEarnedOf.get(L);
+  if (sealed !== undefined && sealed.earliestAt < horizon) openEarned(L);
   const earned = L.earned;
   const order = earnedOrder(earned);
   const { ids, ats } = order;
@@ -212,4 +237,101 @@ function placeEarned(order: EarnedOrder, id: string, at: number): void {
     ids.splice(i, 0, id);
     ats.splice(i, 0, at);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sealed parts
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * A customer's oldest lots kept encoded (the state store's codec makes these): every lot of `L.lots` comes
+ * after them in (at, seq) order. Their summary lets the everyday operations go on without them.
+ */
+export interface SealedLots {
+  /** Lots held (at least one). */
+  readonly count: number;
+  /** The earliest expiry among them (every one is > 0). */
+  readonly earliestExpiry: number;
+  /** `at` and `seq` of the last of them. */
+  readonly lastAt: number;
+  readonly lastSeq: number;
+  /** Decodes them, in their order, as new objects. */
+  open(): Lot[];
+}
+
+/** A customer's earning records kept encoded; the records of `L.earned` with the same id replace them. */
+export interface SealedEarned {
+  /** Records held (at least one). */
+  readonly count: number;
+  /** The earliest `at` among them (an integer). */
+  readonly earliestAt: number;
+  /** Decodes them, in their key order, as new objects. */
+  open(): Record<string, EarnRecord>;
+}
+
+const sealedLotsOf = new WeakMap<LoyaltyState, SealedLots>();
+const sealedEarnedOf = new WeakMap<LoyaltyState, SealedEarned>();
+
+/**
+ * Keeps `sealed` as the lots before `L.lots` (which must all come after the last of them). The store's
+ * codec calls this on a customer it restores; the lots are decoded when an operation needs them.
+ */
+export function sealLots(L: LoyaltyState, sealed: SealedLots): void {
+  const first = L.lots[0];
+  if (first !== undefined && (first.at < sealed.lastAt || (first.at === sealed.lastAt && first.seq < sealed.lastSeq))) {
+    throw new Error('sealed lots must come before the lots kept in the list');
+  }
+  sealedLotsOf.set(L, sealed);
+}
+
+/** Keeps `sealed` as earning records beside `L.earned` (whose records replace those of the same id). */
+export function sealEarned(L: LoyaltyState, sealed: SealedEarned): void {
+  sealedEarnedOf.set(L, sealed);
+}
+
+/** The lots kept sealed before `L.lots`, if any. */
+export function sealedLots(L: LoyaltyState): SealedLots | undefined {
+  return sealedLotsOf.get(L);
+}
+
+/** The earning records kept sealed beside `L.earned`, if any. */
+export function sealedEarned(L: LoyaltyState): SealedEarned | undefined {
+  return sealedEarnedOf.get(L);
+}
+
+/** Decodes the sealed lots, if any, in front of `L.lots` (a new list: the merge restarts from its start). */
+function openLots(L: LoyaltyState): void {
+  const sealed = sealedLotsOf.get(L);
+  if (sealed === undefined) return;
+  sealedLotsOf.delete(L);
+  const lots = sealed.open();
+  for (const lot of L.lots) lots.push(lot);
+  L.lots = lots;
+}
+
+/** Decodes the sealed earning records, if any, under those of `L.earned` (a new object: its derived order is rebuilt). */
+function openEarned(L: LoyaltyState): void {
+  const sealed = sealedEarnedOf.get(L);
+  if (sealed === undefined) return;
+  sealedEarnedOf.delete(L);
+  const earned = sealed.open();
+  const kept = L.earned;
+  for (const id in kept) if (Object.hasOwn(kept, id)) setOwn(earned, id, ownValue(kept, id));
+  L.earned = earned;
+}
+
+/** `record[key] = value`, a key `__proto__` included (an own property, never the prototype). */
+function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  else record[key] = value;
+}
+
+/**
+ * Decodes the customer's sealed lots and earning records, if any, into `L.lots` and `L.earned`: for what
+ * reads the whole state as plain data (a JSON checkpoint, a comparison in a test). The book's answers do
+ * not change.
+ */
+export function openLoyalty(L: LoyaltyState): void {
+  openLots(L);
+  openEarned(L);
 }
