@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { txSubject, partitionOf } from '../contracts/subjects.js';
-import { ChangeTracker, decodeRecord, encodeRecord, rawCustomers } from '../scorer/runtime/store/mod.js';
+import { ChangeTracker, CODEC_VERSION, decodeRecord, encodeRecord, rawCustomers } from '../scorer/runtime/store/mod.js';
 import type { TxMessage } from '../contracts/events.js';
 import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, Emit, type Score, item, num } from '../scorer/core/mod.js';
 import type { EngineConfig } from '../config/schema/mod.js';
@@ -183,13 +183,13 @@ function commitChanges(states: Map<number, PartitionState>, tally: CommitTally, 
     for (const id of tracker.take().changed) {
       const customer = customers[id];
       if (customer) {
-        records.push(encodeRecord('customer', customer));
+        records.push(encodeRecord('customer', customer, CODEC_VERSION, { reseal: true }));
         ids.push(id);
       }
     }
     const t1 = performance.now();
     for (const [i, r] of records.entries()) {
-      const decoded = decodeRecord<CustomerState>('customer', r, 'bench');
+      const decoded = decodeRecord<CustomerState>('customer', r, 'bench', { sealed: true });
       if (cold) customers[item(ids, i)] = decoded;
     }
     tally.decodeMs += performance.now() - t1;

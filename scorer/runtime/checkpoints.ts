@@ -20,7 +20,7 @@ import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { CustomerState, PartitionState } from '../core/mod.js';
+import { openLoyalty, type CustomerState, type PartitionState } from '../core/mod.js';
 import type { ChangeTracker, CustomerChanges } from './store/changes.js';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Objm, setSha256Backend, type ObjectStore } from '@nats-io/obj';
@@ -105,7 +105,10 @@ export async function* encodeSnapshot(state: PartitionState): AsyncGenerator<Uin
   const ids = Object.keys(customers);
   let buf = `${JSON.stringify({ format: CHECKPOINT_FORMAT, ...rest, customers: ids.length })}\n`;
   for (const id of ids) {
-    buf += `${JSON.stringify(customers[id])}\n`;
+    const customer = customers[id];
+    // A customer the state store restored may hold its lots and earning records sealed: written whole.
+    if (customer !== undefined) openLoyalty(customer.loyalty);
+    buf += `${JSON.stringify(customer)}\n`;
     if (buf.length >= CHUNK) {
       yield Buffer.from(buf, 'utf8');
       buf = '';

@@ -8,11 +8,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
-import { Emit, Engine, newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/mod.js';
+import { Emit, Engine, newPartitionState, sealedEarned, sealedLots, type CustomerState, type PartitionState } from '../../scorer/core/mod.js';
 import { decodeRecord, encodeRecord } from '../../scorer/runtime/store/codec.js';
 import { messagesOf, tableRows } from '../../sinks/mod.js';
 import { createBank } from '../../simulator/mod.js';
 import { defaultEngineConfig } from '../../config/mod.js';
+import { loyaltyConfig, type EngineConfig } from '../../config/schema/engine.js';
+import { parseRules } from '../../config/schema/loyalty-rules.js';
+import { readFileSync } from 'node:fs';
 
 /** A simulated history, with one transaction in 40 held back 25 messages (it arrives after later events: late or out of order). */
 function history(): TxMessage[] {
@@ -34,20 +37,36 @@ function history(): TxMessage[] {
 
 const customerOf = (msg: TxMessage): string => msg.body.customer_id;
 
-/** The customer as a restore gives it: new objects, decoded from the record the store would hold. */
-function restored(c: CustomerState): CustomerState {
-  return decodeRecord<CustomerState>('customer', encodeRecord('customer', c), c.id);
+/**
+ * The customer as a restore gives it: new objects, decoded from the record the store would hold;
+ * `sealed`: its lots and earning records left encoded until the core needs them, as the scorer restores it.
+ */
+function restored(c: CustomerState, sealed = false): CustomerState {
+  return decodeRecord<CustomerState>('customer', encodeRecord('customer', c), c.id, { sealed });
 }
 
-function replay(messages: readonly TxMessage[], restore: boolean): { rows: string[]; state: PartitionState } {
-  const engine = new Engine(defaultEngineConfig());
+/**
+ * The shipped rules with every horizon inside the simulated 200 days: lots expire after 45 to 90 days and a
+ * reversal is accepted for 40, so expiry, the merge of lots past the window and pruning all happen.
+ */
+function shortHorizons(): EngineConfig {
+  const shipped = readFileSync(new URL('../../config/loyalty-rules.yaml', import.meta.url), 'utf8');
+  let tier = 0;
+  const yaml = shipped.replace(/expiry_days: \d+/g, () => `expiry_days: ${45 + 15 * tier++}`).replace(/(reversals:\s*\n\s*window_days:) \d+/, '$1 40');
+  expect(tier, 'tiers in the shipped rules').toBeGreaterThan(1);
+  expect(yaml).toContain('window_days: 40');
+  return { ...defaultEngineConfig(), loyalty: loyaltyConfig(parseRules(yaml, 'short-horizons.yaml'), 1) };
+}
+
+function replay(messages: readonly TxMessage[], restore: boolean, sealed = false, config: EngineConfig = defaultEngineConfig()): { rows: string[]; state: PartitionState } {
+  const engine = new Engine(config);
   const state = newPartitionState(0);
   const rows: string[] = [];
   messages.forEach((msg, i) => {
     if (restore) {
       const id = customerOf(msg);
-      if (Object.hasOwn(state.customers, id)) state.customers[id] = restored(state.customers[id]!);
-      if (i % 200 === 0) for (const [cid, c] of Object.entries(state.customers)) state.customers[cid] = restored(c);
+      if (Object.hasOwn(state.customers, id)) state.customers[id] = restored(state.customers[id]!, sealed);
+      if (i % 200 === 0) for (const [cid, c] of Object.entries(state.customers)) state.customers[cid] = restored(c, sealed);
     }
     const emit = new Emit();
     const pending = engine.apply(state, { seq: i + 1, partition: 0, msg }, emit);
@@ -65,6 +84,32 @@ describe('a customer restored from the store', () => {
     const fromStore = replay(messages, true);
     expect(kept.rows.length).toBeGreaterThan(messages.length);
     expect(kept.state.stats.late, 'the history has late events').toBeGreaterThan(0);
+    expect(fromStore.rows.length).toBe(kept.rows.length);
+    const firstDifference = kept.rows.findIndex((row, i) => row !== fromStore.rows[i]);
+    expect(firstDifference, firstDifference >= 0 ? `row ${firstDifference}: ${kept.rows[firstDifference]} vs ${fromStore.rows[firstDifference]}` : '').toBe(-1);
+    const customers = (s: PartitionState): string => JSON.stringify(Object.values(s.customers).map((c) => restored(c)).sort((a, b) => (a.id < b.id ? -1 : 1)));
+    expect(customers(fromStore.state)).toBe(customers(kept.state));
+  }, 120_000);
+
+  it('does so with its lots and earning records left sealed until the core needs them, and opens them only for what needs them', () => {
+    const messages = history();
+    const kept = replay(messages, false);
+    const fromStore = replay(messages, true, true);
+    expect(fromStore.rows.length).toBe(kept.rows.length);
+    const firstDifference = kept.rows.findIndex((row, i) => row !== fromStore.rows[i]);
+    expect(firstDifference, firstDifference >= 0 ? `row ${firstDifference}: ${kept.rows[firstDifference]} vs ${fromStore.rows[firstDifference]}` : '').toBe(-1);
+    const customers = (s: PartitionState): string => JSON.stringify(Object.values(s.customers).map((c) => restored(c)).sort((a, b) => (a.id < b.id ? -1 : 1)));
+    expect(customers(fromStore.state)).toBe(customers(kept.state));
+    const stillSealed = Object.values(fromStore.state.customers).filter((c) => sealedLots(c.loyalty) !== undefined && sealedEarned(c.loyalty) !== undefined);
+    expect(stillSealed.length, 'customers whose last events left both parts sealed').toBeGreaterThan(0);
+  }, 120_000);
+
+  it('does so sealed with lots expiring, merged past a short reversal window and pruned inside the history', () => {
+    const messages = history();
+    const config = shortHorizons();
+    const kept = replay(messages, false, false, config);
+    const fromStore = replay(messages, true, true, config);
+    expect(kept.rows.filter((row) => row.includes('"kind":"expire"')).length, 'expiries in the history').toBeGreaterThan(20);
     expect(fromStore.rows.length).toBe(kept.rows.length);
     const firstDifference = kept.rows.findIndex((row, i) => row !== fromStore.rows[i]);
     expect(firstDifference, firstDifference >= 0 ? `row ${firstDifference}: ${kept.rows[firstDifference]} vs ${fromStore.rows[firstDifference]}` : '').toBe(-1);

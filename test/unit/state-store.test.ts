@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
+import { openLoyalty } from '../../scorer/core/mod.js';
 import { Emit } from '../../scorer/core/types.js';
 import { FileCheckpointStore } from '../../scorer/runtime/checkpoints.js';
 import {
@@ -48,8 +49,18 @@ function apply(state: PartitionState, msgs: readonly TxMessage[]): void {
 }
 
 /** The state as plain data (no tracking proxy), for comparisons. */
+/** A deep copy of `state`, its customers' sealed lots and earning records opened first (see {@link opened}). */
 function plain(state: PartitionState): PartitionState {
-  return structuredClone({ ...state, customers: rawCustomers(state) });
+  return structuredClone({ ...opened(state), customers: rawCustomers(state) });
+}
+
+/**
+ * `state` with the lots and earning records of its customers opened: a customer the store restores keeps
+ * them sealed (left encoded) until the core needs them, so compared as plain data they are opened first.
+ */
+function opened<T extends PartitionState | undefined>(state: T): T {
+  if (state !== undefined) for (const c of Object.values(rawCustomers(state))) openLoyalty(c.loyalty);
+  return state;
 }
 
 let msgs: TxMessage[];
@@ -121,7 +132,7 @@ describe('LmdbStateStore', () => {
     expect(state.timers.length).toBeGreaterThan(64); // several timer pages
     await store.close();
     const reopened = LmdbStateStore.open({ path: where, timerPageSize: 64 });
-    expect(await reopened.load(PARTITION)).toEqual(plain(state));
+    expect(opened(await reopened.load(PARTITION))).toEqual(plain(state));
     // A commit older than the one stored (a fenced worker still writing) is refused.
     await reopened.load(PARTITION);
     const stale = { ...plain(state), seq: state.seq - 10 };
@@ -158,7 +169,7 @@ describe('LmdbStateStore', () => {
 
     const store = LmdbStateStore.open({ path: where });
     const loaded = (await store.load(PARTITION))!;
-    expect(loaded).toEqual(plain(state));
+    expect(opened(loaded)).toEqual(plain(state));
     const tracker = new ChangeTracker(loaded);
     apply(loaded, msgs.slice(1500, 1600));
     const changes = tracker.take();
@@ -169,7 +180,7 @@ describe('LmdbStateStore', () => {
     expect(after.get(CODEC_VERSION)).toBeGreaterThanOrEqual(changes.changed.size); // the touched customers (and meta) are the current version now
     expect(after.get(2)).toBeGreaterThan(0); // the others stay as they were, and still read
     const reopened = LmdbStateStore.open({ path: where });
-    expect(await reopened.load(PARTITION)).toEqual(plain(loaded));
+    expect(opened(await reopened.load(PARTITION))).toEqual(plain(loaded));
     await reopened.close();
   });
 
@@ -183,13 +194,13 @@ describe('LmdbStateStore', () => {
     await fenced.commit(state, tracker.take());
     const owner = LmdbStateStore.open({ path: where }); // another process on the same data directory
     const taken = (await owner.load(PARTITION))!;
-    expect(taken).toEqual(plain(state));
+    expect(opened(taken)).toEqual(plain(state));
     apply(state, msgs.slice(600, 900));
     await expect(fenced.commit(state, tracker.take())).rejects.toThrow(/refused: another writer loaded the partition/);
     const ownerTracker = new ChangeTracker(taken);
     apply(taken, msgs.slice(600, 700));
     await owner.commit(taken, ownerTracker.take());
-    expect(await LmdbStateStore.open({ path: where }).load(PARTITION)).toEqual(plain(taken));
+    expect(opened(await LmdbStateStore.open({ path: where }).load(PARTITION))).toEqual(plain(taken));
     await fenced.close();
     await owner.close();
   });
@@ -215,10 +226,10 @@ describe('LmdbStateStore', () => {
     await expect((bare as unknown as { read(p: number): Promise<unknown> }).read(PARTITION)).rejects.toThrow(new RegExp(`state store ${where}, partition ${PARTITION}: state record ${victim}`));
     await bare.close();
     const recovering = LmdbStateStore.open({ path: where, fallbacks: [snapshots], logger });
-    expect(await recovering.load(PARTITION)).toEqual(plain(state));
+    expect(opened(await recovering.load(PARTITION))).toEqual(plain(state));
     expect(errors.join()).toContain(where);
     await recovering.close();
-    expect(await LmdbStateStore.open({ path: where }).load(PARTITION)).toEqual(plain(state)); // restored into the store
+    expect(opened(await LmdbStateStore.open({ path: where }).load(PARTITION))).toEqual(plain(state)); // restored into the store
   });
 
   it('imports the NDJSON checkpoint of an older vafa once, then serves from LMDB', async () => {
@@ -227,9 +238,9 @@ describe('LmdbStateStore', () => {
     const legacy = new FileCheckpointStore(path.join(dir, 'legacy'));
     await legacy.save(state);
     const store = LmdbStateStore.open({ path: path.join(dir, 'imported'), fallbacks: [legacy], logger: { info: () => undefined } as never });
-    expect(await store.load(PARTITION)).toEqual(plain(state));
+    expect(opened(await store.load(PARTITION))).toEqual(plain(state));
     rmSync(path.join(dir, 'legacy'), { recursive: true });
-    expect(await store.load(PARTITION)).toEqual(plain(state));
+    expect(opened(await store.load(PARTITION))).toEqual(plain(state));
     await store.close();
   });
 
@@ -298,7 +309,7 @@ describe('NatsSnapshots (a real nats-server)', () => {
     // The partition moves: another machine restores base + increments and goes on from there.
     const second = await machine('machine-b');
     const moved = (await second.store.load(PARTITION))!;
-    expect(moved).toEqual(plain(state));
+    expect(opened(moved)).toEqual(plain(state));
     const movedTracker = new ChangeTracker(moved);
     await run(second.store, moved, movedTracker, 2400, 3000);
     expect(await second.snapshots.ship(PARTITION)).toBe(moved.seq); // an increment on the same chain
@@ -307,7 +318,7 @@ describe('NatsSnapshots (a real nats-server)', () => {
     await run(first.store, state, tracker, 2400, 2600);
     await expect(first.snapshots.ship(PARTITION)).rejects.toThrow(ChainMovedError);
     const third = await machine('machine-c');
-    expect(await third.store.load(PARTITION)).toEqual(plain(moved));
+    expect(opened(await third.store.load(PARTITION))).toEqual(plain(moved));
     for (const m of [first, second, third]) await m.store.close();
   }, 60_000);
 });

@@ -1,6 +1,10 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 6 (current) is version 5 with a fourth section, the customer's feature buckets column by column
+ * Version 7 (current) is version 6 with the lots and earned sections each a list of self-contained chunks
+ * with a summary and a checksum (sealed.ts), none pointing into another section: a customer restored with
+ * `{ sealed: true }` keeps them encoded (scorer/core/loyalty/book.ts), and its next encoding writes them
+ * back as they are, with what the customer earned since as one more chunk.
+ * Version 6 is version 5 with a fourth section, the customer's feature buckets column by column
  * (shapes.ts `writeBuckets`), its remembered ids written whole again (not pointing into the earning
  * records: finding which do meant hashing every record's key at every encoding and decoding, a quarter of
  * the encoding time, for 2–7 % of the bytes), and empty values holding the sections' places in the generic
@@ -24,10 +28,11 @@
 import { Packr, Unpackr } from 'msgpackr';
 import { compactDecode, compactEncode } from './compact.js';
 import { EarnedLinks, readBuckets, readEarned, readLots, readSeen, SECTION_ABSENT, SECTION_SHAPED, ShapeReader, ShapeWriter, writeBuckets, writeEarned, writeLots, writeSection, writeSeen } from './shapes.js';
-import type { EarnRecord } from '../../core/mod.js';
+import { allEarned, allLots, type Loyalty, readEarnedSection, readLotSection, seal, sealedEarnedSection, sealedLotSection, writeEarnedSection, writeLotSection } from './sealed.js';
+import { sealedEarned, sealedLots, type EarnRecord, type SealedEarned, type SealedLots } from '../../core/mod.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 6;
+export const CODEC_VERSION = 7;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
@@ -43,8 +48,10 @@ export class CodecError extends Error {
 }
 
 interface Body {
-  encode(value: unknown): Uint8Array;
-  decode(bytes: Uint8Array): unknown;
+  /** `reseal`: see {@link EncodeOptions}. */
+  encode(value: unknown, reseal?: boolean): Uint8Array;
+  /** `sealed`: a customer's loyalty sections are left encoded where the version allows it (see {@link DecodeOptions}). */
+  decode(bytes: Uint8Array, sealed: boolean): unknown;
 }
 
 const msgpack = (packer: Packr, unpacker: Unpackr): Body => ({ encode: (v) => packer.pack(v), decode: (b) => unpacker.unpack(b) });
@@ -55,6 +62,7 @@ const bodyByVersion: Record<number, Body> = {
   4: { encode: (v) => encodeShaped(v, 4), decode: (b) => decodeShaped(b, 4) },
   5: { encode: (v) => encodeShaped(v, 5), decode: (b) => decodeShaped(b, 5) },
   6: { encode: (v) => encodeShaped(v, 6), decode: (b) => decodeShaped(b, 6) },
+  7: { encode: (v, reseal) => encodeShaped(v, 7, reseal), decode: (b, sealed) => decodeShaped(b, 7, sealed) },
 };
 
 /** The newest version this build decodes (it may be newer than the one it writes, during a rollout). */
@@ -67,13 +75,13 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 }
 
 /** The versions with shaped sections after the generic part. */
-type ShapedVersion = 4 | 5 | 6;
+type ShapedVersion = 4 | 5 | 6 | 7;
 
-/** Versions 4, 5 and 6: see the module comment. */
-function encodeShaped(value: unknown, version: ShapedVersion): Uint8Array {
+/** Versions 4 to 7: see the module comment. */
+function encodeShaped(value: unknown, version: ShapedVersion, reseal = false): Uint8Array {
   const out = shapeWriter;
   out.reset();
-  const generic = isPlain(value) ? writeSections(out, value, version) : value;
+  const generic = isPlain(value) ? writeSections(out, value, version, reseal) : value;
   if (!isPlain(value)) for (let i = 0; i < (version >= 6 ? 4 : 3); i++) absent(out);
   const genericBytes = compactEncode(generic);
   const sections = out.length;
@@ -91,7 +99,12 @@ function encodeShaped(value: unknown, version: ShapedVersion): Uint8Array {
 }
 
 /** Writes the shaped sections of a customer; returns what is left for the generic part (the customer without what they hold). */
-function writeSections(out: ShapeWriter, value: Record<string, unknown>, version: ShapedVersion): Record<string, unknown> {
+function writeSections(out: ShapeWriter, value: Record<string, unknown>, version: ShapedVersion, reseal: boolean): Record<string, unknown> {
+  if (version >= 7) return writeChunkedSections(out, value, reseal);
+  const restored = value.loyalty;
+  if (isPlain(restored) && (sealedLots(restored as unknown as Loyalty) || sealedEarned(restored as unknown as Loyalty))) {
+    throw new Error(`a customer restored with sealed loyalty sections is written with codec version 7 or later, not ${version}`);
+  }
   const linked = version >= 5;
   const buckets = version >= 6;
   const loyalty = value.loyalty;
@@ -118,7 +131,31 @@ function writeSections(out: ShapeWriter, value: Record<string, unknown>, version
   };
 }
 
-function decodeShaped(bytes: Uint8Array, version: ShapedVersion): unknown {
+/**
+ * Version 7: the sections in version 6's order, the loyalty ones chunked (sealed.ts). A sealed part whose
+ * section does not fit (a lot the core added a field to since) goes to the generic part opened, whole.
+ */
+function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, reseal: boolean): Record<string, unknown> {
+  const loyalty = value.loyalty;
+  const plainLoyalty = isPlain(loyalty) ? (loyalty as unknown as Loyalty) : undefined;
+  const earnedValue = plainLoyalty?.earned;
+  const lotsValue = plainLoyalty?.lots;
+  const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal)) : absent(out);
+  const lots = plainLoyalty && Array.isArray(lotsValue) ? writeSection(out, (w) => writeLotSection(w, plainLoyalty, lotsValue, reseal)) : absent(out);
+  const seen = value.seen !== undefined ? writeSection(out, (w) => writeSeen(w, value.seen)) : absent(out);
+  const features = value.features;
+  const bucketed = isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features)) : absent(out);
+  const openedLots = plainLoyalty && !lots && Array.isArray(lotsValue) ? allLots(plainLoyalty, lotsValue) : lotsValue;
+  const openedEarned = plainLoyalty && !earned && isPlain(earnedValue) ? allEarned(plainLoyalty, earnedValue) : earnedValue;
+  return {
+    ...value,
+    ...(plainLoyalty ? { loyalty: { ...plainLoyalty, lots: lots ? [] : openedLots, earned: earned ? {} : openedEarned } } : {}),
+    ...(seen ? { seen: {} } : {}),
+    ...(bucketed ? { features: { ...(features as Record<string, unknown>), days: [], weeks: [] } } : {}),
+  };
+}
+
+function decodeShaped(bytes: Uint8Array, version: ShapedVersion, sealed = false): unknown {
   const linked = version >= 5;
   const buckets = version >= 6;
   const reader = new ShapeReader(bytes, 0);
@@ -128,7 +165,19 @@ function decodeShaped(bytes: Uint8Array, version: ShapedVersion): unknown {
   const value = compactDecode(bytes.subarray(genericStart, genericStart + genericLength));
   reader.offset = genericStart + genericLength;
   let lots, earned: Record<string, EarnRecord> | undefined, seen;
-  if (linked) {
+  let keptLots: SealedLots | undefined;
+  let keptEarned: SealedEarned | undefined;
+  if (version >= 7) {
+    if (section(reader)) {
+      if (sealed) keptEarned = sealedEarnedSection(reader);
+      else earned = readEarnedSection(reader);
+    }
+    if (section(reader)) {
+      if (sealed) keptLots = sealedLotSection(reader);
+      else lots = readLotSection(reader);
+    }
+    seen = section(reader) ? readSeen(reader) : undefined;
+  } else if (linked) {
     const keys: string[] = [];
     earned = section(reader) ? readEarned(reader, keys) : undefined;
     const links = earned ? { keys, records: earned } : undefined;
@@ -141,13 +190,14 @@ function decodeShaped(bytes: Uint8Array, version: ShapedVersion): unknown {
   }
   const tiers = buckets && section(reader) ? readBuckets(reader) : undefined;
   if (reader.offset !== bytes.length) throw new Error(`${bytes.length - reader.offset} bytes after the sections`);
-  if (!lots && !earned && !seen && !tiers) return value;
+  if (!lots && !earned && !seen && !tiers && !keptLots && !keptEarned) return value;
   if (!isPlain(value)) throw new Error('shaped sections without a customer to hold them');
-  if (lots || earned) {
+  if (lots || earned || keptLots || keptEarned) {
     const loyalty = value.loyalty;
     if (!isPlain(loyalty)) throw new Error('shaped loyalty sections without a loyalty state to hold them');
     if (lots) loyalty.lots = lots;
     if (earned) loyalty.earned = earned;
+    if (keptLots || keptEarned) seal(loyalty as unknown as Loyalty, keptLots, keptEarned);
   }
   if (seen) value.seen = seen;
   if (tiers) {
@@ -179,11 +229,22 @@ function varintLength(n: number): number {
   return bytes;
 }
 
+/** How {@link encodeRecord} encodes. */
+export interface EncodeOptions {
+  /**
+   * A customer's lots and earning records (codec version 7 on) are then kept sealed as the chunks just
+   * written, as if the customer had been restored from this record with `{ sealed: true }`: the core reads
+   * the same state, decodes them again only when an operation needs them, and the next encoding writes
+   * them back as they are. For the state store's commits. Default false: the value is left as it is.
+   */
+  reseal?: boolean;
+}
+
 /** Encodes `value` (plain data) as a record of `kind`, with codec `version` (default the current one). */
-export function encodeRecord(kind: RecordKind, value: unknown, version: number = CODEC_VERSION): Buffer {
+export function encodeRecord(kind: RecordKind, value: unknown, version: number = CODEC_VERSION, options: EncodeOptions = {}): Buffer {
   const codec = bodyByVersion[version];
   if (!codec) throw new CodecError(kind, `no encoder for codec version ${version}`);
-  const body = codec.encode(value);
+  const body = codec.encode(value, options.reseal === true && kind === 'customer');
   const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
   out[0] = version;
   out[1] = RECORD_KIND[kind];
@@ -200,14 +261,25 @@ export function recordVersion(bytes: Uint8Array): number {
  * Decodes a record of `kind` written by any supported codec version. Throws `CodecError` naming `where`
  * for an unknown version, a record of another kind, or a body that does not decode.
  */
-export function decodeRecord<T>(kind: RecordKind, bytes: Uint8Array, where: string): T {
+/** How {@link decodeRecord} decodes. */
+export interface DecodeOptions {
+  /**
+   * A customer's lots and earning records (codec version 7 on) are left encoded, sealed on its loyalty
+   * state (scorer/core/loyalty/book.ts), and decoded by the core only when an operation needs them; their
+   * checksums are checked now. Only for a customer the core will run: anything else reading `lots` or
+   * `earned` would see only what came after them. Default false: everything decoded.
+   */
+  sealed?: boolean;
+}
+
+export function decodeRecord<T>(kind: RecordKind, bytes: Uint8Array, where: string, options: DecodeOptions = {}): T {
   const [version] = bytes;
   if (version === undefined || bytes.length <= HEADER_BYTES) throw new CodecError(where, `too short (${bytes.length} bytes)`);
   const codec = bodyByVersion[version];
   if (!codec) throw new CodecError(where, `unknown codec version ${version} (this vafa reads 1 to ${NEWEST_READ})`);
   if (bytes[1] !== RECORD_KIND[kind]) throw new CodecError(where, `expected a ${kind} record, found kind ${String(bytes[1])}`);
   try {
-    return codec.decode(bytes.subarray(HEADER_BYTES)) as T;
+    return codec.decode(bytes.subarray(HEADER_BYTES), options.sealed === true && kind === 'customer') as T;
   } catch (err) {
     throw new CodecError(where, `does not decode: ${(err as Error).message}`);
   }

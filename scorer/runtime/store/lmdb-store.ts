@@ -27,7 +27,7 @@ import type { CustomerState, PartitionState, Timer } from '../../core/mod.js';
 import type { Logger } from '../../../platform/mod.js';
 import type { CheckpointStore } from '../checkpoints.js';
 import { ChangeTracker, isPartial, PartialStateError, rawCustomers, trackerOf, type CustomerCache, type CustomerChanges, type CustomerSource } from './changes.js';
-import { CodecError, decodeRecord, encodeRecord } from './codec.js';
+import { CODEC_VERSION, CodecError, decodeRecord, encodeRecord, type EncodeOptions } from './codec.js';
 import { COMPACT_MARKER, CUSTOMER_PREFIX, META, StaleCommitError, StoreCorruptError, StoreOpenError, TIMER_PREFIX } from './layout.js';
 
 export { COMPACT_MARKER, CUSTOMER_PREFIX, META, StaleCommitError, StoreCorruptError, StoreOpenError, TIMER_PREFIX };
@@ -101,6 +101,13 @@ interface StoredMeta extends Omit<PartitionState, 'customers' | 'timers'> {
   timerCount: number;
   timerPageSize: number;
 }
+
+/**
+ * A commit keeps each written customer's lots and earning records sealed as the chunks it wrote (codec.ts
+ * `EncodeOptions`): the next commit writes them back as they are, and a cached customer holds them as
+ * bytes until the core needs them.
+ */
+const RESEAL: EncodeOptions = { reseal: true };
 
 /**
  * Heap of a decoded customer per byte of its (uncompressed) record: 5.5 measured on the million-customer
@@ -425,7 +432,7 @@ export class LmdbStateStore implements CheckpointStore {
         const bytes = db.getBinary(customerKey(id));
         if (!bytes) return undefined;
         try {
-          const customer = this.decode<CustomerState>(partition, 'customer', customerKey(id), bytes);
+          const customer = this.decode<CustomerState>(partition, 'customer', customerKey(id), bytes, true);
           const seq = this.committed.get(partition)?.seq ?? Infinity;
           if (customer.id !== id || customer.lastSeq > seq) throw new StoreCorruptError(this.location, partition, `record of customer ${id} holds ${customer.id} at seq ${customer.lastSeq} (the partition is at ${seq})`);
           return { customer, heapBytes: bytes.length * HEAP_BYTES_PER_RECORD_BYTE };
@@ -469,7 +476,7 @@ export class LmdbStateStore implements CheckpointStore {
     const customers: Record<string, CustomerState> = {};
     let sinceYield = 0;
     for (const { key, value } of this.db(partition).getRange(rangeOf(CUSTOMER_PREFIX))) {
-      const customer = this.decode<CustomerState>(partition, 'customer', key, value);
+      const customer = this.decode<CustomerState>(partition, 'customer', key, value, true);
       if (customer.lastSeq > seq) throw new StoreCorruptError(this.location, partition, `customer ${customer.id} is at seq ${customer.lastSeq}, after the partition's ${seq}`);
       customers[customer.id] = customer;
       if (++sinceYield >= this.loadChunk) {
@@ -492,9 +499,10 @@ export class LmdbStateStore implements CheckpointStore {
     return timers;
   }
 
-  private decode<T>(partition: number, kind: 'meta' | 'customer' | 'timers', key: string, bytes: Uint8Array): T {
+  /** `sealed`: a customer the core will run, its loyalty sections left encoded (codec.ts `DecodeOptions`). */
+  private decode<T>(partition: number, kind: 'meta' | 'customer' | 'timers', key: string, bytes: Uint8Array, sealed = false): T {
     try {
-      return decodeRecord<T>(kind, bytes, key);
+      return decodeRecord<T>(kind, bytes, key, { sealed });
     } catch (err) {
       if (err instanceof CodecError) throw new StoreCorruptError(this.location, partition, err.message);
       throw err;
@@ -515,7 +523,7 @@ export class LmdbStateStore implements CheckpointStore {
     const writes: [string, Buffer | undefined][] = [];
     for (const id of changes.changed) {
       const customer = customers[id];
-      const record = customer ? encodeRecord('customer', customer) : undefined;
+      const record = customer ? encodeRecord('customer', customer, CODEC_VERSION, RESEAL) : undefined;
       tracker?.weigh(id, (record?.length ?? 0) * HEAP_BYTES_PER_RECORD_BYTE);
       writes.push([customerKey(id), record]);
     }

@@ -97,7 +97,7 @@ export class ShapeFormatError extends Error {
 
 /** Thrown inside an encoder when a value does not fit the shape; caught by `writeSection`. */
 class DoesNotFit extends Error {}
-const doesNotFit = new DoesNotFit('does not fit the shape');
+export const doesNotFit = new DoesNotFit('does not fit the shape');
 
 const isSafeInteger = Number.isSafeInteger;
 

@@ -1,0 +1,327 @@
+/**
+ * Codec version 7's loyalty sections: a customer's lots and its earning records, each as a list of
+ * self-contained chunks, so that a restored customer can keep them encoded (sealed, scorer/core/loyalty/book.ts)
+ * until an operation needs them, and a commit can write a sealed part back as its bytes, with what came
+ * after it as one more chunk.
+ *
+ * Layout of a section body: the chunk count, then per chunk its byte length and its bytes. A chunk is a
+ * summary, its FNV-1a checksum, then the items as shapes.ts writes them with their own delta bases and
+ * dictionary (no links between sections or chunks):
+ * - lots chunk: earliest expiry (zigzag; every expiry > 0), `at` and `seq` of the last lot (zigzag), the
+ *   checksum (4 bytes) of the items that follow, then `writeLots`.
+ * - earned chunk: earliest `at` (zigzag), the checksum, then `writeEarned`.
+ * The chunks of a lots section are in (at, seq) order, one after the other; in an earned section a later
+ * chunk's record replaces an earlier one's of the same id, in the earlier one's place.
+ *
+ * A section holds at most {@link MAX_CHUNKS} chunks: a commit that would add one more writes its newest
+ * half and what it adds as one chunk.
+ */
+import { sealEarned, sealedEarned, sealLots, sealedLots, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
+import { doesNotFit, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
+
+/** Chunks a section holds at most. */
+export const MAX_CHUNKS = 8;
+
+const chunkWriter = new ShapeWriter();
+
+/** The loyalty state as the codec sees it (the core's `LoyaltyState`, read as plain data). */
+export type Loyalty = Parameters<typeof sealLots>[0];
+
+// ---------------------------------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------------------------------
+
+/** A chunk: its bytes (summary, checksum, items) and where its items start. */
+interface Chunk {
+  readonly bytes: Uint8Array;
+  readonly items: number;
+}
+
+/**
+ * Writes the lots section's body: the sealed chunks as they are, then the lots of `lots` (those after
+ * them) as one more chunk; when that would pass {@link MAX_CHUNKS}, the newest half of the chunks and those
+ * lots as one. `reseal`: the customer's lots are then kept sealed as the chunks written (the state reads
+ * the same; its lots are decoded again when an operation needs them). Throws `DoesNotFit` (inside
+ * `writeSection`) when a lot does not fit the shape; the caller then writes {@link allLots}.
+ */
+export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readonly unknown[], reseal: boolean): void {
+  const sealed = sealedLots(loyalty);
+  if (sealed !== undefined && !(sealed instanceof LotChunks)) throw doesNotFit;
+  const kept: Chunk[] = sealed instanceof LotChunks ? [...sealed.chunks] : [];
+  if (lots.length > 0) {
+    const from = kept.length + 1 > MAX_CHUNKS ? MAX_CHUNKS / 2 : kept.length;
+    const newest: unknown[] = [];
+    for (const chunk of kept.splice(from)) readLotChunk(chunk, newest as Lot[]);
+    for (const lot of lots) newest.push(lot);
+    kept.push(encodeLotChunk(newest));
+  }
+  out.varint(kept.length);
+  for (const chunk of kept) writeChunk(out, chunk.bytes);
+  if (reseal && kept.length > 0 && lots.length > 0) {
+    loyalty.lots = [];
+    sealLots(loyalty, lotChunks(kept));
+  }
+}
+
+/** Writes the earned section's body, as {@link writeLotSection} the lots. */
+export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean): void {
+  const sealed = sealedEarned(loyalty);
+  if (sealed !== undefined && !(sealed instanceof EarnedChunks)) throw doesNotFit;
+  const kept: Chunk[] = sealed instanceof EarnedChunks ? [...sealed.chunks] : [];
+  let some = false;
+  for (const id in earned) if (Object.hasOwn(earned, id)) { some = true; break; }
+  if (some) {
+    const from = kept.length + 1 > MAX_CHUNKS ? MAX_CHUNKS / 2 : kept.length;
+    let newest: Record<string, unknown> | undefined;
+    for (const chunk of kept.splice(from)) newest = readEarnedChunk(chunk, newest as Record<string, EarnRecord> | undefined);
+    newest ??= {};
+    for (const id in earned) if (Object.hasOwn(earned, id)) setOwn(newest, id, earned[id]);
+    kept.push(encodeEarnedChunk(newest));
+  }
+  out.varint(kept.length);
+  for (const chunk of kept) writeChunk(out, chunk.bytes);
+  if (reseal && kept.length > 0 && some) {
+    loyalty.earned = {};
+    sealEarned(loyalty, earnedChunks(kept));
+  }
+}
+
+/** Every lot of the customer: the sealed ones decoded, then `lots` (the state is left as it is). */
+export function allLots(loyalty: Loyalty, lots: readonly unknown[]): unknown[] {
+  const sealed = sealedLots(loyalty);
+  if (sealed === undefined) return lots as unknown[];
+  const all: unknown[] = sealed.open();
+  for (const lot of lots) all.push(lot);
+  return all;
+}
+
+/** Every earning record of the customer: the sealed ones decoded, those of `earned` over them (the state is left as it is). */
+export function allEarned(loyalty: Loyalty, earned: Record<string, unknown>): Record<string, unknown> {
+  const sealed = sealedEarned(loyalty);
+  if (sealed === undefined) return earned;
+  const all: Record<string, unknown> = sealed.open();
+  for (const id in earned) if (Object.hasOwn(earned, id)) setOwn(all, id, earned[id]);
+  return all;
+}
+
+function writeChunk(out: ShapeWriter, chunk: Uint8Array): void {
+  out.varint(chunk.length);
+  out.room(chunk.length);
+  out.bytes.set(chunk, out.length);
+  out.length += chunk.length;
+}
+
+function encodeLotChunk(lots: readonly unknown[]): Chunk {
+  let earliestExpiry = 0;
+  for (const lot of lots) {
+    const expiry = (lot as { exp?: unknown }).exp;
+    if (typeof expiry !== 'number' || !(expiry > 0)) throw doesNotFit;
+    if (earliestExpiry === 0 || expiry < earliestExpiry) earliestExpiry = expiry;
+  }
+  const last = lots[lots.length - 1] as { at?: unknown; seq?: unknown };
+  const w = chunkWriter;
+  w.reset();
+  w.zigzag(safeInteger(earliestExpiry));
+  w.zigzag(safeInteger(last.at));
+  w.zigzag(safeInteger(last.seq));
+  const sum = reserveChecksum(w);
+  writeLots(w, lots);
+  return sealChecksum(w, sum);
+}
+
+function encodeEarnedChunk(earned: Record<string, unknown>): Chunk {
+  let earliestAt = Infinity;
+  for (const id in earned) {
+    if (!Object.hasOwn(earned, id)) continue;
+    const at = (earned[id] as { at?: unknown } | undefined)?.at;
+    earliestAt = Math.min(earliestAt, safeInteger(at));
+  }
+  const w = chunkWriter;
+  w.reset();
+  w.zigzag(earliestAt);
+  const sum = reserveChecksum(w);
+  writeEarned(w, earned);
+  return sealChecksum(w, sum);
+}
+
+function safeInteger(n: unknown): number {
+  if (typeof n !== 'number' || !Number.isSafeInteger(n)) throw doesNotFit;
+  return n;
+}
+
+function reserveChecksum(w: ShapeWriter): number {
+  const at = w.length;
+  for (let i = 0; i < 4; i++) w.byte(0);
+  return at;
+}
+
+function sealChecksum(w: ShapeWriter, at: number): Chunk {
+  const sum = fnv1a(w.bytes, at + 4, w.length);
+  w.bytes[at] = sum >>> 24;
+  w.bytes[at + 1] = (sum >>> 16) & 0xff;
+  w.bytes[at + 2] = (sum >>> 8) & 0xff;
+  w.bytes[at + 3] = sum & 0xff;
+  return { bytes: w.bytes.slice(0, w.length), items: at + 4 };
+}
+
+/** FNV-1a, 32 bits, of `bytes[start..end)`. */
+function fnv1a(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------------
+
+/** A chunk as read, with what its summary says. */
+interface ChunkHead extends Chunk {
+  readonly summary: readonly number[];
+}
+
+/** Reads a section's chunk list: each chunk's bytes (views of `reader.bytes`), summary checked against its checksum. */
+function readChunks(reader: ShapeReader, summaryFields: number, what: string): ChunkHead[] {
+  const count = reader.count();
+  if (count > MAX_CHUNKS) reader.fail(`${count} ${what} chunks (at most ${MAX_CHUNKS})`);
+  const chunks: ChunkHead[] = [];
+  for (let i = 0; i < count; i++) {
+    const length = reader.varint();
+    const start = reader.skip(length);
+    const bytes = reader.bytes.subarray(start, start + length);
+    const head = new ShapeReader(bytes, 0);
+    const summary: number[] = [];
+    for (let k = 0; k < summaryFields; k++) summary.push(head.zigzag());
+    const stored = head.skip(4);
+    const sum = (((bytes[stored] as number) << 24) | ((bytes[stored + 1] as number) << 16) | ((bytes[stored + 2] as number) << 8) | (bytes[stored + 3] as number)) >>> 0;
+    if (fnv1a(bytes, head.offset, bytes.length) !== sum) reader.fail(`${what} chunk ${i} does not match its checksum`);
+    chunks.push({ bytes, items: head.offset, summary });
+  }
+  return chunks;
+}
+
+/** The lots of one chunk, appended to `into`. */
+function readLotChunk(chunk: Chunk, into: Lot[]): void {
+  const reader = new ShapeReader(chunk.bytes, chunk.items);
+  for (const lot of readLots(reader)) into.push(lot);
+  if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's lots`);
+}
+
+/** The records of one chunk, set in `into` (a record of an id already there takes its place). */
+function readEarnedChunk(chunk: Chunk, into: Record<string, EarnRecord> | undefined): Record<string, EarnRecord> {
+  const reader = new ShapeReader(chunk.bytes, chunk.items);
+  const records = readEarned(reader);
+  if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's earning records`);
+  if (into === undefined) return records;
+  for (const id in records) if (Object.hasOwn(records, id)) setOwn(into, id, records[id] as EarnRecord);
+  return into;
+}
+
+/** Reads a lots section's body (every lot, decoded). */
+export function readLotSection(reader: ShapeReader): Lot[] {
+  const lots: Lot[] = [];
+  for (const chunk of readChunks(reader, 3, 'lots')) readLotChunk(chunk, lots);
+  return lots;
+}
+
+/** Reads an earned section's body (every record, decoded). */
+export function readEarnedSection(reader: ShapeReader): Record<string, EarnRecord> {
+  let earned: Record<string, EarnRecord> | undefined;
+  for (const chunk of readChunks(reader, 1, 'earned')) earned = readEarnedChunk(chunk, earned);
+  return earned ?? {};
+}
+
+/**
+ * Reads a lots section's body without decoding the lots: returns them sealed (the section's bytes are
+ * copied, so the record's buffer may be reused), or undefined when the section holds none.
+ */
+export function sealedLotSection(reader: ShapeReader): SealedLots | undefined {
+  const chunks = copiedChunks(reader, 3, 'lots');
+  if (chunks.length === 0) return undefined;
+  for (const chunk of chunks) if (!((chunk.summary[0] as number) > 0)) reader.fail(`a lots chunk with earliest expiry ${String(chunk.summary[0])}`);
+  return lotChunks(chunks);
+}
+
+/** Reads an earned section's body without decoding the records (see {@link sealedLotSection}). */
+export function sealedEarnedSection(reader: ShapeReader): SealedEarned | undefined {
+  const chunks = copiedChunks(reader, 1, 'earned');
+  return chunks.length === 0 ? undefined : earnedChunks(chunks);
+}
+
+/** A section's chunks (see readChunks), in one copy of the section's bytes. */
+function copiedChunks(reader: ShapeReader, summaryFields: number, what: string): ChunkHead[] {
+  const start = reader.offset;
+  const heads = readChunks(reader, summaryFields, what);
+  if (heads.length === 0) return heads;
+  const copy = Buffer.allocUnsafe(reader.offset - start);
+  copy.set(reader.bytes.subarray(start, reader.offset));
+  const base = reader.bytes.byteOffset + start;
+  return heads.map((head) => ({ ...head, bytes: copy.subarray(head.bytes.byteOffset - base, head.bytes.byteOffset - base + head.bytes.length) }));
+}
+
+/** The summary of lots chunks (each chunk's own summary read from its head). */
+function lotChunks(chunks: readonly Chunk[]): LotChunks {
+  let earliestExpiry = 0;
+  let count = 0;
+  let lastAt = 0;
+  let lastSeq = 0;
+  for (const chunk of chunks) {
+    const head = new ShapeReader(chunk.bytes, 0);
+    const expiry = head.zigzag();
+    if (earliestExpiry === 0 || expiry < earliestExpiry) earliestExpiry = expiry;
+    lastAt = head.zigzag();
+    lastSeq = head.zigzag();
+    count += new ShapeReader(chunk.bytes, chunk.items).count();
+  }
+  return new LotChunks(chunks, count, earliestExpiry, lastAt, lastSeq);
+}
+
+/** The summary of earned chunks. */
+function earnedChunks(chunks: readonly Chunk[]): EarnedChunks {
+  let earliestAt = Infinity;
+  let count = 0;
+  for (const chunk of chunks) {
+    earliestAt = Math.min(earliestAt, new ShapeReader(chunk.bytes, 0).zigzag());
+    count += new ShapeReader(chunk.bytes, chunk.items).count();
+  }
+  return new EarnedChunks(chunks, count, earliestAt);
+}
+
+/** Sealed lots as chunks of a record (each written back as it is). */
+class LotChunks implements SealedLots {
+  constructor(readonly chunks: readonly Chunk[], readonly count: number, readonly earliestExpiry: number, readonly lastAt: number, readonly lastSeq: number) {}
+
+  open(): Lot[] {
+    const lots: Lot[] = [];
+    for (const chunk of this.chunks) readLotChunk(chunk, lots);
+    return lots;
+  }
+}
+
+/** Sealed earning records as chunks of a record. */
+class EarnedChunks implements SealedEarned {
+  constructor(readonly chunks: readonly Chunk[], readonly count: number, readonly earliestAt: number) {}
+
+  open(): Record<string, EarnRecord> {
+    let earned: Record<string, EarnRecord> | undefined;
+    for (const chunk of this.chunks) earned = readEarnedChunk(chunk, earned);
+    return earned ?? {};
+  }
+}
+
+/** Seals what a lots and an earned section held on the customer's loyalty state (the lists then hold nothing). */
+export function seal(loyalty: Loyalty, lots: SealedLots | undefined, earned: SealedEarned | undefined): void {
+  if (lots !== undefined) {
+    loyalty.lots = [];
+    sealLots(loyalty, lots);
+  }
+  if (earned !== undefined) {
+    loyalty.earned = {};
+    sealEarned(loyalty, earned);
+  }
+}
+
+function setOwn(record: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  else record[key] = value;
+}

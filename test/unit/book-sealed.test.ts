@@ -1,0 +1,141 @@
+/**
+ * The loyalty book gives the same answers on a customer whose lots and earning records are sealed (left
+ * encoded by the state store's codec, scorer/runtime/store/sealed.ts) as on the same customer kept in
+ * memory: random operations applied to both, the sealed one restored from its record, or resealed by a
+ * commit's encoding, at random points in between.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { dueLots, earliestExpiry, earnedRecord, forgetEarned, forgetEarnedBefore, insertLot, keepEarned, mergeLots, ownLot, renameCreditLots, someCreditLot, take } from '../../scorer/core/loyalty/book.js';
+import type { EarnRecord, Lot, LoyaltyState } from '../../scorer/core/loyalty/state.js';
+import { getCustomer, newPartitionState, type CustomerState } from '../../scorer/core/state.js';
+import { sealedEarned, sealedLots } from '../../scorer/core/mod.js';
+import { decodeRecord, encodeRecord, CODEC_VERSION } from '../../scorer/runtime/store/codec.js';
+import { MAX_CHUNKS } from '../../scorer/runtime/store/sealed.js';
+
+const DAY = 86_400_000;
+const T0 = Date.parse('2026-01-01T00:00:00Z');
+
+type Op =
+  | { op: 'earn'; id: number; days: number; pts: number; expDays: number; tier: string; credit: boolean; back?: number }
+  | { op: 'take'; pts: number; prefer: number | undefined }
+  | { op: 'due'; days: number }
+  | { op: 'merge'; days: number }
+  | { op: 'prune'; days: number }
+  | { op: 'own'; id: number }
+  | { op: 'record'; id: number }
+  | { op: 'forget'; id: number }
+  | { op: 'rename'; id: number }
+  | { op: 'restore' }
+  | { op: 'reseal' };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ op: fc.constant('earn' as const), id: fc.nat(60), days: fc.integer({ min: -3, max: 3 }), pts: fc.integer({ min: 1, max: 500 }), expDays: fc.integer({ min: 20, max: 90 }), tier: fc.constantFrom('bronze', 'silver'), credit: fc.boolean(), back: fc.nat(3) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('take' as const), pts: fc.integer({ min: 1, max: 2000 }), prefer: fc.option(fc.nat(60), { nil: undefined }) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('due' as const), days: fc.integer({ min: 0, max: 100 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('merge' as const), days: fc.integer({ min: 0, max: 100 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('prune' as const), days: fc.integer({ min: 0, max: 100 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('own' as const), id: fc.nat(60) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('record' as const), id: fc.nat(60) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('forget' as const), id: fc.nat(60) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('rename' as const), id: fc.nat(60) }) },
+  { weight: 3, arbitrary: fc.constant({ op: 'restore' as const }) },
+  { weight: 3, arbitrary: fc.constant({ op: 'reseal' as const }) },
+);
+
+const txId = (n: number): string => `tx-${String(n).padStart(4, '0')}`;
+
+/** Two copies of one customer: `plain` kept in memory, `sealed` restored or resealed along the way. */
+class Pair {
+  plain: CustomerState;
+  sealed: CustomerState;
+  clock = 0;
+  seq = 0;
+
+  constructor() {
+    this.plain = getCustomer(newPartitionState(0), 'c-1');
+    this.sealed = getCustomer(newPartitionState(0), 'c-1');
+  }
+
+  /** Applies `f` to both loyalty states and expects the same answer. */
+  both<T>(f: (L: LoyaltyState) => T): T {
+    const a = f(this.plain.loyalty);
+    const b = f(this.sealed.loyalty);
+    expect(b).toEqual(a);
+    return a;
+  }
+
+  run(o: Op): void {
+    switch (o.op) {
+      case 'earn': {
+        this.clock = Math.max(0, this.clock + o.days * DAY);
+        this.seq += 1;
+        const at = T0 + this.clock;
+        const seq = this.seq - (o.back ?? 0); // a transaction of the same time delivered after one later in the stream
+        const id = o.credit ? `credit-${o.id}` : txId(o.id);
+        const lot = (): Lot => ({ src: o.credit ? 'rd' : 'tx', id, at, seq, exp: at + o.expDays * DAY, pts: o.pts, rem: o.pts, tier: o.tier, ver: 'L1' });
+        this.both((L) => insertLot(L, lot()));
+        if (!o.credit) {
+          const rec = (): EarnRecord => ({ at, pts: o.pts, ver: 'L1', m: Math.floor(at / (30 * DAY)), amt: o.pts * 100 });
+          this.both((L) => keepEarned(L, id, rec()));
+        }
+        return;
+      }
+      case 'take': return void this.both((L) => take(L, o.pts, o.prefer === undefined ? undefined : txId(o.prefer)));
+      case 'due': return void this.both((L) => [...dueLots(L, T0 + o.days * DAY)]);
+      case 'merge': return this.both((L) => mergeLots(L, T0 + o.days * DAY));
+      case 'prune': return this.both((L) => forgetEarnedBefore(L, T0 + o.days * DAY));
+      case 'own': return void this.both((L) => ownLot(L, txId(o.id)));
+      case 'record': return void this.both((L) => earnedRecord(L, txId(o.id)));
+      case 'forget': return this.both((L) => forgetEarned(L, txId(o.id)));
+      case 'rename': {
+        this.both((L) => someCreditLot(L, (id) => id === `credit-${o.id}`));
+        return this.both((L) => renameCreditLots(L, (id) => (id === `credit-${o.id}` ? `renamed-${o.id}` : undefined)));
+      }
+      case 'restore':
+        this.sealed = decodeRecord<CustomerState>('customer', encodeRecord('customer', this.sealed), 'test', { sealed: true });
+        return;
+      case 'reseal':
+        encodeRecord('customer', this.sealed, CODEC_VERSION, { reseal: true });
+        return;
+    }
+  }
+
+  /** Both copies as the store would hold them, decoded whole. */
+  records(): [CustomerState, CustomerState] {
+    const whole = (c: CustomerState): CustomerState => decodeRecord<CustomerState>('customer', encodeRecord('customer', c), 'test');
+    return [whole(this.plain), whole(this.sealed)];
+  }
+}
+
+describe('the loyalty book on sealed lots and earning records', () => {
+  it('answers every operation as on the customer kept in memory, and ends in the same state (property)', () => {
+    let sealedSeen = 0;
+    fc.assert(fc.property(fc.array(opArb, { minLength: 1, maxLength: 120 }), (ops) => {
+      const pair = new Pair();
+      for (const o of ops) {
+        pair.run(o);
+        if (sealedLots(pair.sealed.loyalty) !== undefined || sealedEarned(pair.sealed.loyalty) !== undefined) sealedSeen++;
+        expect(earliestExpiry(pair.sealed.loyalty)).toBe(earliestExpiry(pair.plain.loyalty));
+      }
+      const [plain, sealed] = pair.records();
+      expect(sealed).toEqual(plain);
+      expect(JSON.stringify(sealed.loyalty)).toBe(JSON.stringify(plain.loyalty));
+    }), { numRuns: 400 });
+    expect(sealedSeen, 'operations that ran on a sealed state').toBeGreaterThan(300);
+  });
+
+  it('keeps at most MAX_CHUNKS chunks a section over many commits that each add a lot', () => {
+    const pair = new Pair();
+    for (let i = 0; i < 5 * MAX_CHUNKS; i++) {
+      pair.run({ op: 'earn', id: i, days: 1, pts: 10, expDays: 400, tier: 'bronze', credit: false });
+      pair.run(i % 2 === 0 ? { op: 'reseal' } : { op: 'restore' });
+      const chunks = (sealedLots(pair.sealed.loyalty) as unknown as { chunks: unknown[] }).chunks.length;
+      expect(chunks).toBeLessThanOrEqual(MAX_CHUNKS);
+      expect((sealedEarned(pair.sealed.loyalty) as unknown as { chunks: unknown[] }).chunks.length).toBeLessThanOrEqual(MAX_CHUNKS);
+    }
+    expect(sealedLots(pair.sealed.loyalty)?.count).toBe(5 * MAX_CHUNKS);
+    const [plain, sealed] = pair.records();
+    expect(sealed).toEqual(plain);
+  });
+});
