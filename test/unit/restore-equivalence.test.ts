@@ -77,6 +77,15 @@ function replay(messages: readonly TxMessage[], restore: boolean, sealed = false
   return { rows, state };
 }
 
+/** The same rows in the same order, and the same customers at the end (as the store would hold them). */
+function expectSameRun(fromStore: ReturnType<typeof replay>, kept: ReturnType<typeof replay>): void {
+    expect(fromStore.rows.length).toBe(kept.rows.length);
+    const firstDifference = kept.rows.findIndex((row, i) => row !== fromStore.rows[i]);
+    expect(firstDifference, firstDifference >= 0 ? `row ${firstDifference}: ${kept.rows[firstDifference]} vs ${fromStore.rows[firstDifference]}` : '').toBe(-1);
+    const customers = (s: PartitionState): string => JSON.stringify(Object.values(s.customers).map((c) => restored(c)).sort((a, b) => (a.id < b.id ? -1 : 1)));
+    expect(customers(fromStore.state)).toBe(customers(kept.state));
+}
+
 describe('a customer restored from the store', () => {
   it('gives the same rows and ends in the same state as the one kept in memory, over a simulated history with late events', () => {
     const messages = history();
@@ -84,22 +93,14 @@ describe('a customer restored from the store', () => {
     const fromStore = replay(messages, true);
     expect(kept.rows.length).toBeGreaterThan(messages.length);
     expect(kept.state.stats.late, 'the history has late events').toBeGreaterThan(0);
-    expect(fromStore.rows.length).toBe(kept.rows.length);
-    const firstDifference = kept.rows.findIndex((row, i) => row !== fromStore.rows[i]);
-    expect(firstDifference, firstDifference >= 0 ? `row ${firstDifference}: ${kept.rows[firstDifference]} vs ${fromStore.rows[firstDifference]}` : '').toBe(-1);
-    const customers = (s: PartitionState): string => JSON.stringify(Object.values(s.customers).map((c) => restored(c)).sort((a, b) => (a.id < b.id ? -1 : 1)));
-    expect(customers(fromStore.state)).toBe(customers(kept.state));
+    expectSameRun(fromStore, kept);
   }, 120_000);
 
   it('does so with its lots and earning records left sealed until the core needs them, and opens them only for what needs them', () => {
     const messages = history();
     const kept = replay(messages, false);
     const fromStore = replay(messages, true, true);
-    expect(fromStore.rows.length).toBe(kept.rows.length);
-    const firstDifference = kept.rows.findIndex((row, i) => row !== fromStore.rows[i]);
-    expect(firstDifference, firstDifference >= 0 ? `row ${firstDifference}: ${kept.rows[firstDifference]} vs ${fromStore.rows[firstDifference]}` : '').toBe(-1);
-    const customers = (s: PartitionState): string => JSON.stringify(Object.values(s.customers).map((c) => restored(c)).sort((a, b) => (a.id < b.id ? -1 : 1)));
-    expect(customers(fromStore.state)).toBe(customers(kept.state));
+    expectSameRun(fromStore, kept);
     const stillSealed = Object.values(fromStore.state.customers).filter((c) => sealedLots(c.loyalty) !== undefined && sealedEarned(c.loyalty) !== undefined);
     expect(stillSealed.length, 'customers whose last events left both parts sealed').toBeGreaterThan(0);
   }, 120_000);
@@ -110,10 +111,6 @@ describe('a customer restored from the store', () => {
     const kept = replay(messages, false, false, config);
     const fromStore = replay(messages, true, true, config);
     expect(kept.rows.filter((row) => row.includes('"kind":"expire"')).length, 'expiries in the history').toBeGreaterThan(20);
-    expect(fromStore.rows.length).toBe(kept.rows.length);
-    const firstDifference = kept.rows.findIndex((row, i) => row !== fromStore.rows[i]);
-    expect(firstDifference, firstDifference >= 0 ? `row ${firstDifference}: ${kept.rows[firstDifference]} vs ${fromStore.rows[firstDifference]}` : '').toBe(-1);
-    const customers = (s: PartitionState): string => JSON.stringify(Object.values(s.customers).map((c) => restored(c)).sort((a, b) => (a.id < b.id ? -1 : 1)));
-    expect(customers(fromStore.state)).toBe(customers(kept.state));
+    expectSameRun(fromStore, kept);
   }, 120_000);
 });
