@@ -150,9 +150,15 @@ export interface LoyaltyState {
   tierSince: number;
   /** Points owed after a reversal found too few unspent points; repaid first from later earnings. */
   debt: number;
-  /** Unspent lots in first-in-first-out order. */
+  /**
+   * Unspent lots in first-in-first-out order. A customer the state store restored may keep its older lots
+   * sealed (encoded) before these: read and change them only through the loyalty book (book.ts).
+   */
   lots: Lot[];
-  /** tx_id → what it earned (only transactions that earned points). */
+  /**
+   * tx_id → what it earned (only transactions that earned points). A restored customer may keep more of
+   * them sealed: read and change them only through the loyalty book (book.ts).
+   */
   earned: Record<string, EarnRecord>;
   /** Refund tx_id → what it took back, for the reversal window (absent until the customer's first refund). */
   refunds?: Record<string, RefundRecord>;
