@@ -35,6 +35,18 @@ export function ownValue<T>(record: Readonly<Record<string, T>>, key: string): T
   return record[key] ?? missingKey(key);
 }
 
+/** `record[key] = value` as an own property, a key `__proto__` included (never the prototype). */
+export function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  else record[key] = value;
+}
+
+/** Sets each own entry of `from` in `into` ({@link setOwn}): a key already there keeps its place. */
+export function setOwnAll<T>(into: Record<string, T>, from: Readonly<Record<string, T>>): Record<string, T> {
+  for (const key in from) if (Object.hasOwn(from, key)) setOwn(into, key, from[key] as T);
+  return into;
+}
+
 function missingKey(key: string): never {
   throw new InvariantError(`no value under ${JSON.stringify(key)}: the record promises one`);
 }

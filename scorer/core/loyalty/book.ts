@@ -22,7 +22,7 @@
  * `lots` or `earned` (test/unit/book-owner.test.ts).
  */
 import type { EarnRecord, LoyaltyState, Lot } from './state.js';
-import { item, num, ownValue } from '../invariant.js';
+import { item, num, ownValue, setOwnAll } from '../invariant.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Lots
@@ -314,16 +314,7 @@ function openEarned(L: LoyaltyState): void {
   const sealed = sealedEarnedOf.get(L);
   if (sealed === undefined) return;
   sealedEarnedOf.delete(L);
-  const earned = sealed.open();
-  const kept = L.earned;
-  for (const id in kept) if (Object.hasOwn(kept, id)) setOwn(earned, id, ownValue(kept, id));
-  L.earned = earned;
-}
-
-/** `record[key] = value`, a key `__proto__` included (an own property, never the prototype). */
-function setOwn<T>(record: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
-  else record[key] = value;
+  L.earned = setOwnAll(sealed.open(), L.earned);
 }
 
 /**

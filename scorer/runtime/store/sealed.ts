@@ -16,7 +16,7 @@
  * A section holds at most {@link MAX_CHUNKS} chunks: a commit that would add one more writes its newest
  * half and what it adds as one chunk.
  */
-import { sealEarned, sealedEarned, sealLots, sealedLots, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
+import { sealEarned, sealedEarned, sealLots, sealedLots, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { doesNotFit, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
 
 /** Chunks a section holds at most. */
@@ -74,9 +74,7 @@ export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: R
     const from = kept.length + 1 > MAX_CHUNKS ? MAX_CHUNKS / 2 : kept.length;
     let newest: Record<string, unknown> | undefined;
     for (const chunk of kept.splice(from)) newest = readEarnedChunk(chunk, newest as Record<string, EarnRecord> | undefined);
-    newest ??= {};
-    for (const id in earned) if (Object.hasOwn(earned, id)) setOwn(newest, id, earned[id]);
-    kept.push(encodeEarnedChunk(newest));
+    kept.push(encodeEarnedChunk(setOwnAll(newest ?? {}, earned)));
   }
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
@@ -99,9 +97,7 @@ export function allLots(loyalty: Loyalty, lots: readonly unknown[]): unknown[] {
 export function allEarned(loyalty: Loyalty, earned: Record<string, unknown>): Record<string, unknown> {
   const sealed = sealedEarned(loyalty);
   if (sealed === undefined) return earned;
-  const all: Record<string, unknown> = sealed.open();
-  for (const id in earned) if (Object.hasOwn(earned, id)) setOwn(all, id, earned[id]);
-  return all;
+  return setOwnAll<unknown>(sealed.open(), earned);
 }
 
 function writeChunk(out: ShapeWriter, chunk: Uint8Array): void {
@@ -212,9 +208,7 @@ function readEarnedChunk(chunk: Chunk, into: Record<string, EarnRecord> | undefi
   const reader = new ShapeReader(chunk.bytes, chunk.items);
   const records = readEarned(reader);
   if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's earning records`);
-  if (into === undefined) return records;
-  for (const id in records) if (Object.hasOwn(records, id)) setOwn(into, id, records[id] as EarnRecord);
-  return into;
+  return into === undefined ? records : setOwnAll(into, records);
 }
 
 /** Reads a lots section's body (every lot, decoded). */
@@ -319,9 +313,4 @@ export function seal(loyalty: Loyalty, lots: SealedLots | undefined, earned: Sea
     loyalty.earned = {};
     sealEarned(loyalty, earned);
   }
-}
-
-function setOwn(record: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
-  else record[key] = value;
 }

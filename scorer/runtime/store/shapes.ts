@@ -37,7 +37,7 @@
  * On the simulated year (1,000 customers, tx ids remembered 120 days) this takes a customer from 6,836 to
  * 5,985 bytes at the median and from 23,039 to 18,261 at the 99th percentile.
  */
-import { HASH_CHARS, idHash, writeIdHash, type SeenIds, type EarnRecord, type Lot, type RuleAward } from '../../core/mod.js';
+import { HASH_CHARS, idHash, setOwn, writeIdHash, type SeenIds, type EarnRecord, type Lot, type RuleAward } from '../../core/mod.js';
 import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, present } from './bytes.js';
 
 /** A section's first byte. */
@@ -585,8 +585,7 @@ export function readEarned(reader: ShapeReader, keys?: string[]): Record<string,
       if (refundPoints !== undefined) record.rp = refundPoints;
       if (awards !== undefined) record.awards = awards;
     }
-    if (key === '__proto__') Object.defineProperty(earned, key, { value: record, enumerable: true, writable: true, configurable: true });
-    else earned[key] = record;
+    setOwn(earned, key, record);
     keys?.push(key);
   }
   return earned;
