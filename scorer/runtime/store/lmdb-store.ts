@@ -117,6 +117,8 @@ export const HEAP_BYTES_PER_RECORD_BYTE = 6;
 
 /** Longest the probe of an existing environment may take, ms. */
 const PROBE_TIMEOUT_MS = 30_000;
+/** Conditional writes of one commit while the owner entry still reads as this store's claim (see writeAsOwner). */
+const OWNER_WRITE_ATTEMPTS = 2;
 /** Customers one `prefetch` call brings in at most (a batch's worth; the rest are read when reached). */
 export const MAX_PREFETCH = 10_000;
 /** Concurrent page reads of one `prefetch` (lmdb's prefetch runs on libuv's pool, 4 threads by default). */
@@ -550,12 +552,23 @@ export class LmdbStateStore implements CheckpointStore {
     const claim = this.claims.get(partition);
     if (claim === undefined) return this.write(partition, writes);
     const db = this.db(partition);
-    const applied = await this.owners.ifVersion(partition, claim, () => {
-      for (const [key, value] of writes) void (value ? db.put(key, value) : db.remove(key));
-    });
-    if (!applied) {
+    for (let attempt = 1; ; attempt++) {
+      const applied = await this.owners.ifVersion(partition, claim, () => {
+        for (const [key, value] of writes) void (value ? db.put(key, value) : db.remove(key));
+      });
+      if (applied) return;
+      const owner = this.owners.getEntry(partition);
+      const ours = owner?.version === claim;
+      // Refused while the entry still reads as this store's claim: not a fence. Again, conditional as before,
+      // so a real fence still refuses; logged, because the store should not refuse its owner at all.
+      if (ours && attempt < OWNER_WRITE_ATTEMPTS) {
+        this.options.logger?.warn({ partition, seq, attempt }, 'state store refused a commit though this store still owns the partition; writing again');
+        continue;
+      }
       this.committed.delete(partition);
-      throw new StaleCommitError(partition, seq, 'another writer loaded the partition since (this one is fenced)');
+      throw new StaleCommitError(partition, seq, ours
+        ? `refused ${attempt} times though the owner entry still reads as this store's claim`
+        : `another writer loaded the partition since (this one is fenced; the owner entry names ${owner ? `pid ${owner.value.toString()}` : 'no one'})`);
     }
   }
 
