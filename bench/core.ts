@@ -13,10 +13,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, create
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { txSubject, partitionOf } from '../contracts/subjects.js';
 import { ChangeTracker, CODEC_VERSION, decodeRecord, encodeRecord, rawCustomers } from '../scorer/runtime/store/mod.js';
 import type { TxMessage } from '../contracts/events.js';
-import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, Emit, type Score, item, num } from '../scorer/core/mod.js';
+import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, Emit, type Score, item, num, seenDay } from '../scorer/core/mod.js';
 import type { EngineConfig } from '../config/schema/mod.js';
 import { FEATURE_NAMES } from '../contracts/features.js';
 import { messagesOf, tableRows } from '../sinks/mod.js';
@@ -104,6 +106,11 @@ export interface StoreCost {
    * whose customers come from the store, as most of a bank's do): the core, encoding and decoding, per event.
    */
   cold_us_per_event: number;
+  /**
+   * Memory a customer takes in the store's cache per byte of its record ({@link cacheBytesPerRecordByte}):
+   * compare with `HEAP_BYTES_PER_RECORD_BYTE`, the estimate the cache's byte bound counts with.
+   */
+  cache_bytes_per_record_byte: number;
 }
 
 /**
@@ -279,6 +286,41 @@ export function stateSize(states: Iterable<PartitionState>, encode: StateEncoder
   };
 }
 
+/**
+ * Memory a cached customer takes per byte of its record, as the store's cache holds it: every customer of
+ * `states` encoded, read back sealed (as the store reads it) and touched as an event touches it (its
+ * remembered-ids index built), `copies` times over; V8 heap and buffers after full collections.
+ */
+export function cacheBytesPerRecordByte(states: Iterable<PartitionState>, copies = 3): number {
+  const records = [...states].flatMap((s) => Object.values(s.customers)).map((c) => encodeRecord('customer', c));
+  const recordBytes = records.reduce((n, r) => n + r.length, 0) * copies;
+  const collect = garbageCollector();
+  collect();
+  const before = process.memoryUsage();
+  const held: CustomerState[] = [];
+  for (let k = 0; k < copies; k++) {
+    for (const record of records) {
+      const customer = decodeRecord<CustomerState>('customer', record, 'bench', { sealed: true });
+      seenDay(customer.seen, '');
+      held.push(customer);
+    }
+  }
+  collect();
+  const after = process.memoryUsage();
+  const bytes = after.heapUsed - before.heapUsed + after.arrayBuffers - before.arrayBuffers;
+  return held.length > 0 && recordBytes > 0 ? bytes / recordBytes : 0;
+}
+
+/** V8's full collection, twice (weak maps' entries go in the second), whether or not node runs with --expose-gc. */
+function garbageCollector(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  return () => {
+    gc();
+    gc();
+  };
+}
+
 /** One measurement: the replay timed, then the state measured. */
 export async function measureCore(plan: CorePlan = DEFAULT_CORE_PLAN, encode: StateEncoder = jsonEncoder, input?: CoreInput, engine?: EngineConfig): Promise<CoreResult> {
   const data = input ?? (await prepareCoreInput(plan));
@@ -290,6 +332,7 @@ export async function measureCore(plan: CorePlan = DEFAULT_CORE_PLAN, encode: St
     us_per_event: (withStore.seconds * 1e6) / withStore.events, encode_us_per_event: (encodeMs * 1e3) / withStore.events,
     writes_per_event: writes / withStore.events, encode_us_per_write: writes ? (encodeMs * 1e3) / writes : 0, decode_us_per_read: writes ? (decodeMs * 1e3) / writes : 0,
     cold_us_per_event: (cold.seconds * 1e6) / cold.events,
+    cache_bytes_per_record_byte: cacheBytesPerRecordByte(r.states.values()),
   };
   return {
     store,
@@ -376,7 +419,7 @@ export function medianStore(costs: readonly StoreCost[]): StoreCost {
   return {
     us_per_event: of((c) => c.us_per_event), encode_us_per_event: of((c) => c.encode_us_per_event), writes_per_event: of((c) => c.writes_per_event),
     encode_us_per_write: of((c) => c.encode_us_per_write), decode_us_per_read: of((c) => c.decode_us_per_read),
-    cold_us_per_event: of((c) => c.cold_us_per_event),
+    cold_us_per_event: of((c) => c.cold_us_per_event), cache_bytes_per_record_byte: of((c) => c.cache_bytes_per_record_byte),
   };
 }
 

@@ -3,6 +3,7 @@
  * terminal, a bar chart of the ratios in unicode blocks, and a self-contained HTML page.
  */
 import { item, num } from '../scorer/core/mod.js';
+import { HEAP_BYTES_PER_RECORD_BYTE } from '../scorer/runtime/store/mod.js';
 import { median, type LatencySummary } from './stats.js';
 
 import type { MillionReport } from './million.js';
@@ -136,7 +137,8 @@ export function renderCore(core: CoreReport): string {
 function renderStoreCost(store: StoreCost): string {
   return `   with the state store's commits (each customer a micro-batch reached encoded as LMDB is written; LMDB's write not included): ${store.us_per_event.toFixed(1)} µs an event, `
     + `of which encoding ${store.encode_us_per_event.toFixed(1)} µs (${store.writes_per_event.toFixed(2)} records an event, ${store.encode_us_per_write.toFixed(0)} µs each); a cold read decodes one in ${store.decode_us_per_read.toFixed(0)} µs; `
-    + `with every customer read back from its record (a bank's customers, mostly not cached): ${store.cold_us_per_event.toFixed(1)} µs an event`;
+    + `with every customer read back from its record (a bank's customers, mostly not cached): ${store.cold_us_per_event.toFixed(1)} µs an event; `
+    + `a cached customer takes ${store.cache_bytes_per_record_byte.toFixed(1)} bytes of memory a record byte (the cache counts ${HEAP_BYTES_PER_RECORD_BYTE})`;
 }
 
 const nn = (v: number | undefined | null): number | null => (v === undefined || v === null || !Number.isFinite(v) ? null : v);

@@ -108,14 +108,14 @@ export const SettingsSchema = Type.Object({
    * Scorer, `lmdb` and `nats` stores: most customers kept decoded in memory by this process, split evenly
    * over the `VAFA_PARTITIONS` partitions (each partition caches at most ⌈this / partitions⌉); the others
    * stay on disk and are read when an event reaches them. 0: every customer of an owned partition is
-   * loaded at start (the former behaviour). Env `VAFA_STATE_CACHE_CUSTOMERS`, default 10000: a decoded
-   * customer after a simulated year takes ~60 KB of heap today (December 2026; 8 KB median encoded), so ~0.6
-   * GiB; raise it as the state shrinks (at 1 KiB a customer, a million fit).
+   * loaded at start (the former behaviour). Env `VAFA_STATE_CACHE_CUSTOMERS`, default 10000: a cached
+   * customer after a simulated year takes ~26 KB of heap and buffers today (December 2026, its loyalty history
+   * sealed; 7.2 KB encoded), so ~0.25 GiB; raise it as the state shrinks (at 1 KiB a customer, a million fit).
    */
   stateCacheCustomers: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
   /**
    * Scorer, with `VAFA_STATE_CACHE_CUSTOMERS` > 0: also most heap the decoded customers may take in this
-   * process, MiB, split evenly over the partitions like the count; a customer is estimated at 6× its
+   * process, MiB, split evenly over the partitions like the count; a customer is estimated at 4× its
    * record's length (`HEAP_BYTES_PER_RECORD_BYTE`). 0: no bound but the count. Env `VAFA_STATE_CACHE_MB`,
    * default 256. Part of the scorer's memory budget (docs/operations.md, "Memory of a scorer").
    */

@@ -35,7 +35,7 @@ describe('the core bench', () => {
 
   it('reports the core alone, with commits and with every customer read back, per event', async () => {
     const result = await measureCore(plan, storeEncoder);
-    for (const v of [result.us_per_event, result.store.us_per_event, result.store.encode_us_per_event, result.store.encode_us_per_write, result.store.decode_us_per_read, result.store.cold_us_per_event]) {
+    for (const v of [result.us_per_event, result.store.us_per_event, result.store.encode_us_per_event, result.store.encode_us_per_write, result.store.decode_us_per_read, result.store.cold_us_per_event, result.store.cache_bytes_per_record_byte]) {
       expect(Number.isFinite(v) && v > 0).toBe(true);
     }
     expect(result.store.writes_per_event).toBeGreaterThan(0);
