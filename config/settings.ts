@@ -109,8 +109,8 @@ export const SettingsSchema = Type.Object({
    * over the `VAFA_PARTITIONS` partitions (each partition caches at most ⌈this / partitions⌉); the others
    * stay on disk and are read when an event reaches them. 0: every customer of an owned partition is
    * loaded at start (the former behaviour). Env `VAFA_STATE_CACHE_CUSTOMERS`, default 10000: a cached
-   * customer after a simulated year takes ~26 KB of heap and buffers today (December 2026, its loyalty history
-   * sealed; 7.2 KB encoded), so ~0.25 GiB; raise it as the state shrinks (at 1 KiB a customer, a million fit).
+   * customer after a simulated year takes ~21 KB of heap and buffers today (December 2026, its loyalty history
+   * sealed; 7.2 KB encoded), so ~0.2 GiB; raise it as the state shrinks (at 1 KiB a customer, a million fit).
    */
   stateCacheCustomers: Type.Integer({ minimum: 0, maximum: 100_000_000 }),
   /**

@@ -113,9 +113,10 @@ const RESEAL: EncodeOptions = { reseal: true };
  * Memory of a cached customer per byte of its (uncompressed) record, rounded up; `cacheBytes` counts with
  * it. The store reads customers sealed and a commit reseals them (codec version 7), so a cached customer
  * holds its lots and earning records as bytes: on the simulated year's customers (7.2 KB records, December
- * 2026), read sealed and touched once (their remembered-ids index built) 3.7 bytes a record byte, heap and
- * buffers (22.0 KB + 4.5 KB); decoded whole 6.5 (what version 6 held: 5.5 on the million-customer store).
- * A customer the core opened (a redemption, the weekly merge) holds more until its next commit reseals it.
+ * 2026), read sealed and touched once (their remembered-ids index built) 2.9 bytes a record byte, heap and
+ * buffers (`vafa bench --only core`: `store.cache_bytes_per_record_byte`); decoded whole 6.5 (what version
+ * 6 held: 5.5 on the million-customer store). Rounded up to 4: a customer the core opened (a redemption,
+ * the weekly merge) holds more until its next commit reseals it.
  */
 export const HEAP_BYTES_PER_RECORD_BYTE = 4;
 
