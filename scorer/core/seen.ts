@@ -100,7 +100,7 @@ function hashOf(id: string): string {
   return lastHash;
 }
 
-/** Integers of a slot of {@link SeenIndex}: the key, the day + 1 (0: an empty slot), the offset in the day's bucket. */
+/** Integers of a slot of {@link SeenIndex}: the key, the day, the offset in the day's bucket + 1 (0: an empty slot; a day may be any integer). */
 const SLOT = 3;
 /** Slots of an index at least (a power of two); at most this share of them taken (linear probing stays short). */
 const MIN_SLOTS = 16;
@@ -127,10 +127,10 @@ class SeenIndex {
   add(key: number, day: number, offset: number): void {
     const t = this.table;
     let slot = spread(key) & this.mask;
-    while (i32(t, slot * SLOT + 1) !== 0) slot = (slot + 1) & this.mask;
+    while (i32(t, slot * SLOT + 2) !== 0) slot = (slot + 1) & this.mask;
     t[slot * SLOT] = key;
-    t[slot * SLOT + 1] = day + 1;
-    t[slot * SLOT + 2] = offset;
+    t[slot * SLOT + 1] = day;
+    t[slot * SLOT + 2] = offset + 1;
     this.count++;
   }
 
@@ -138,11 +138,12 @@ class SeenIndex {
   dayOf(s: SeenIds, hash: string, key: number): number | undefined {
     const t = this.table;
     for (let slot = spread(key) & this.mask; ; slot = (slot + 1) & this.mask) {
-      const dayPlusOne = i32(t, slot * SLOT + 1);
-      if (dayPlusOne === 0) return undefined;
+      const offsetPlusOne = i32(t, slot * SLOT + 2);
+      if (offsetPlusOne === 0) return undefined;
       if (i32(t, slot * SLOT) !== key) continue;
-      const bucket = bucketOf(s, dayPlusOne - 1);
-      if (bucket !== undefined && bucket.startsWith(hash, i32(t, slot * SLOT + 2))) return dayPlusOne - 1;
+      const day = i32(t, slot * SLOT + 1);
+      const bucket = bucketOf(s, day);
+      if (bucket !== undefined && bucket.startsWith(hash, offsetPlusOne - 1)) return day;
     }
   }
 }
