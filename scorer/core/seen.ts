@@ -17,16 +17,25 @@
  * table of three 32-bit integers a hash (a key mixed from its first characters, its day, its place in the
  * day's bucket), checked against the bucket's characters: ~30 bytes a remembered id where a `Map` from
  * hash strings took ~65 and a string per hash.
+ *
+ * A day's hashes are kept in ascending order of the 9 bytes they stand for, so that a day's bucket has one
+ * form whatever the order the ids arrived in (the state store writes them sorted by those bytes).
+ *
+ * Sealed: a customer the state store restores may keep its remembered ids as the record held them
+ * ({@link SealedSeen}, looked up in place without decoding); `days` and `ids` then hold only the ids
+ * remembered since, and the sealed ones count as one more bucket list under them. Forgetting a sealed day
+ * hides it (the greatest horizon given is kept beside it), and the next commit writes it out; an
+ * operation that needs the plain buckets ({@link openSeen}, the {@link MAX_SEEN_DAYS} bound) decodes them.
  */
 import { DAY_MS } from './types.js';
-import { i32, item, num } from './invariant.js';
+import { i32, InvariantError, item, num } from './invariant.js';
 
 export interface SeenIds {
   /** Layout version (3: hashed ids; 2 kept the ids themselves, converted on first touch). */
   v: 3;
   /** UTC day numbers (epoch ms / 86.4e6) with remembered ids, ascending. */
   days: number[];
-  /** The hashes of each day of `days`, in arrival order, HASH_CHARS characters each. */
+  /** The hashes of each day of `days`, HASH_CHARS characters each, in ascending order of their bytes ({@link compareHashes}). */
   ids: string[];
 }
 
@@ -42,6 +51,22 @@ export function newSeenIds(): SeenIds {
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const CODES = Array.from(ALPHABET, (ch) => ch.charCodeAt(0));
+/** Character code → its 6-bit value in ALPHABET (−1 for any other code below 128). */
+const VALUE = new Int8Array(128).fill(-1);
+CODES.forEach((code, value) => { VALUE[code] = value; });
+
+/**
+ * The order of two hashes (HASH_CHARS characters at `a[ai]` and `b[bi]`): that of the bytes they stand
+ * for, the order the state store sorts them in. Negative, 0 or positive.
+ */
+export function compareHashes(a: string, ai: number, b: string, bi: number): number {
+  for (let i = 0; i < HASH_CHARS; i++) {
+    const ca = a.charCodeAt(ai + i);
+    const cb = b.charCodeAt(bi + i);
+    if (ca !== cb) return (VALUE[ca] ?? -1) - (VALUE[cb] ?? -1);
+  }
+  return 0;
+}
 
 /** MurmurHash3 (32-bit) over UTF-16 code units, one lane of the id hash. */
 function murmurLane(id: string, seed: number, c1: number, c2: number): number {
@@ -134,6 +159,19 @@ class SeenIndex {
     this.count++;
   }
 
+  /** The hash of `key` at `offset` of day `day`'s bucket is now at `offset + HASH_CHARS` (one was inserted before it). */
+  moveUp(key: number, day: number, offset: number): void {
+    const t = this.table;
+    for (let slot = spread(key) & this.mask; ; slot = (slot + 1) & this.mask) {
+      const offsetPlusOne = i32(t, slot * SLOT + 2);
+      if (offsetPlusOne === 0) throw new InvariantError(`a remembered id of day ${day} at ${offset} is not in the index`);
+      if (offsetPlusOne === offset + 1 && i32(t, slot * SLOT) === key && i32(t, slot * SLOT + 1) === day) {
+        t[slot * SLOT + 2] = offset + HASH_CHARS + 1;
+        return;
+      }
+    }
+  }
+
   /** The day of `hash` (whose key is `key`) among `s`'s buckets, or undefined. */
   dayOf(s: SeenIds, hash: string, key: number): number | undefined {
     const t = this.table;
@@ -213,35 +251,192 @@ export function seenIds(holder: { seen: SeenIds }): SeenIds {
 /** UTC day the id was seen on, or undefined when it is not remembered. */
 export function seenDay(s: SeenIds, id: string): number | undefined {
   const hash = hashOf(id);
-  return indexOf(s).dayOf(s, hash, keyAt(hash, 0));
+  return plainDay(s, hash, keyAt(hash, 0)) ?? sealedDay(s, hash);
+}
+
+function plainDay(s: SeenIds, hash: string, key: number): number | undefined {
+  return s.days.length === 0 ? undefined : indexOf(s).dayOf(s, hash, key);
 }
 
 /** Remembers `id` as seen at event time `at` (no-op when already remembered). */
 export function remember(s: SeenIds, id: string, at: number): void {
   const hash = hashOf(id);
   const key = keyAt(hash, 0);
+  if (plainDay(s, hash, key) !== undefined || sealedDay(s, hash) !== undefined) return;
   const index = indexOf(s, 1);
-  if (index.dayOf(s, hash, key) !== undefined) return;
   const day = Math.floor(at / DAY_MS);
   let i = s.days.length - 1;
   while (i >= 0 && num(s.days, i) > day) i--;
-  let offset = 0;
-  if (i >= 0 && s.days[i] === day) {
-    offset = item(s.ids, i).length;
-    s.ids[i] += hash;
-  } else {
+  if (i < 0 || s.days[i] !== day) {
     s.days.splice(i + 1, 0, day);
     s.ids.splice(i + 1, 0, hash);
+    index.add(key, day, 0);
+    return;
   }
+  const bucket = item(s.ids, i);
+  let offset = 0;
+  while (offset < bucket.length && compareHashes(bucket, offset, hash, 0) < 0) offset += HASH_CHARS;
+  for (let o = bucket.length - HASH_CHARS; o >= offset; o -= HASH_CHARS) index.moveUp(keyAt(bucket, o), day, o);
+  s.ids[i] = offset === bucket.length ? bucket + hash : bucket.slice(0, offset) + hash + bucket.slice(offset);
   index.add(key, day, offset);
 }
 
 /** Drops every bucket whose day ends at or before `horizon` (event ms), and the oldest beyond MAX_SEEN_DAYS. */
 export function forgetBefore(s: SeenIds, horizon: number): void {
+  const sealing = sealings.get(s);
+  if (sealing !== undefined) {
+    if (horizon > sealing.forgotten) sealing.forgotten = horizon;
+    const first = firstCountingDay(sealing.forgotten);
+    const { sealed } = sealing;
+    if (sealed.lastDay < first) sealings.delete(s);
+    else if (Math.min(sealed.count, sealed.lastDay - Math.max(sealed.firstDay, first) + 1) + s.days.length > MAX_SEEN_DAYS) openSeen(s); // the bound may apply: exactly as on plain buckets
+  }
   let n = 0;
-  while (n < s.days.length && ((num(s.days, n) + 1) * DAY_MS <= horizon || s.days.length - n > MAX_SEEN_DAYS)) n++;
+  while (n < s.days.length && (forgottenDay(num(s.days, n), horizon) || s.days.length - n > MAX_SEEN_DAYS)) n++;
   if (n === 0) return;
   indexes.delete(s); // built again without them when next needed
   s.days.splice(0, n);
   s.ids.splice(0, n);
+}
+
+/** The earliest day with an id remembered (sealed or not), or undefined when none is. */
+export function oldestSeenDay(s: SeenIds): number | undefined {
+  const plain = s.days[0];
+  const sealing = sealings.get(s);
+  if (sealing === undefined) return plain;
+  const first = firstCountingDay(sealing.forgotten);
+  const sealed = sealing.sealed.firstDay >= first ? sealing.sealed.firstDay : sealing.sealed.earliestDayFrom(first);
+  return sealed === undefined || (plain !== undefined && plain < sealed) ? plain : sealed;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sealed
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Remembered ids the state store keeps as it read them (scorer/runtime/store/seen-section.ts): looked up
+ * in place, decoded only by {@link SealedSeen.open}. What it holds is fixed; which of its days still count
+ * is kept beside it (see {@link sealedSeen}).
+ */
+export interface SealedSeen {
+  /** The ids held (at least one). */
+  readonly count: number;
+  /** The earliest and the latest day held. */
+  readonly firstDay: number;
+  readonly lastDay: number;
+  /** The day `hash` (HASH_CHARS characters) is held under, or undefined. */
+  dayOf(hash: string): number | undefined;
+  /** The earliest day held that is `day` or later, or undefined. */
+  earliestDayFrom(day: number): number | undefined;
+  /** Every id held as buckets: days ascending, each day's hashes in ascending order of their bytes. */
+  open(): { days: number[]; ids: string[] };
+}
+
+/** A sealed part, with the greatest horizon forgetBefore was given since (its days ending at or before it no longer count). */
+export interface Sealing {
+  readonly sealed: SealedSeen;
+  forgotten: number;
+}
+
+const sealings = new WeakMap<SeenIds, Sealing>();
+
+/**
+ * Keeps `sealed` (none: nothing) as every id of `s`, whose `days` and `ids` are emptied: the state store,
+ * after writing them all as `sealed`. It must hold exactly the ids that count now: a horizon given before
+ * applies to none of them (a plain bucket of a late id, added since, counts until the next horizon that
+ * reaches it, as it would have unsealed).
+ */
+export function sealSeen(s: SeenIds, sealed: SealedSeen | undefined): void {
+  s.days = [];
+  s.ids = [];
+  indexes.delete(s);
+  if (sealed === undefined) sealings.delete(s);
+  else sealings.set(s, { sealed, forgotten: -Infinity });
+}
+
+/** The sealed part of `s`, if any. */
+export function sealedSeen(s: SeenIds): Readonly<Sealing> | undefined {
+  return sealings.get(s);
+}
+
+/** Whether an id remembered on `day` no longer counts once forgetBefore was given `horizon` (event ms). */
+export function forgottenDay(day: number, horizon: number): boolean {
+  return (day + 1) * DAY_MS <= horizon;
+}
+
+/** The earliest day whose ids still count once forgetBefore was given `horizon` (−Infinity: every day). */
+export function firstCountingDay(horizon: number): number {
+  if (horizon === -Infinity) return -Infinity;
+  let day = Math.floor(horizon / DAY_MS);
+  while (forgottenDay(day, horizon)) day++;
+  while (!forgottenDay(day - 1, horizon)) day--;
+  return day;
+}
+
+/**
+ * `s`'s buckets with the sealed ids that still count among them (each day's hashes merged in their order),
+ * as a new value; `s` is left as it is.
+ */
+export function openedSeen(s: SeenIds): SeenIds {
+  const sealing = sealings.get(s);
+  if (sealing === undefined) return { v: 3, days: [...s.days], ids: [...s.ids] };
+  const sealed = sealing.sealed.open();
+  const first = firstCountingDay(sealing.forgotten);
+  const days: number[] = [];
+  const ids: string[] = [];
+  let i = 0;
+  let p = 0;
+  while (i < sealed.days.length || p < s.days.length) {
+    const sealedDay = sealed.days[i] ?? Infinity;
+    const plainDay = s.days[p] ?? Infinity;
+    if (sealedDay < plainDay) {
+      if (sealedDay >= first) {
+        days.push(sealedDay);
+        ids.push(item(sealed.ids, i));
+      }
+      i++;
+    } else if (plainDay < sealedDay) {
+      days.push(plainDay);
+      ids.push(item(s.ids, p++));
+    } else {
+      days.push(plainDay);
+      ids.push(sealedDay < first ? item(s.ids, p) : mergedBucket(item(sealed.ids, i), item(s.ids, p)));
+      i++;
+      p++;
+    }
+  }
+  return { v: 3, days, ids };
+}
+
+/** Decodes `s`'s sealed part, if any, into its buckets (see {@link openedSeen}). */
+export function openSeen(s: SeenIds): void {
+  if (!sealings.has(s)) return;
+  const opened = openedSeen(s);
+  sealings.delete(s);
+  indexes.delete(s);
+  s.days = opened.days;
+  s.ids = opened.ids;
+}
+
+function mergedBucket(a: string, b: string): string {
+  let merged = '';
+  let i = 0;
+  let k = 0;
+  while (i < a.length && k < b.length) {
+    if (compareHashes(a, i, b, k) <= 0) {
+      merged += a.slice(i, i + HASH_CHARS);
+      i += HASH_CHARS;
+    } else {
+      merged += b.slice(k, k + HASH_CHARS);
+      k += HASH_CHARS;
+    }
+  }
+  return merged + a.slice(i) + b.slice(k);
+}
+
+function sealedDay(s: SeenIds, hash: string): number | undefined {
+  const sealing = sealings.get(s);
+  if (sealing === undefined) return undefined;
+  const day = sealing.sealed.dayOf(hash);
+  return day === undefined || forgottenDay(day, sealing.forgotten) ? undefined : day;
 }

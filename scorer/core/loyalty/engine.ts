@@ -24,7 +24,7 @@
  */
 import type { RedemptionV1, StoredProfileV1, TransactionV1 } from '../../../contracts/events.js';
 import { pushTimer, type CustomerState, type PartitionState, type Timer } from '../state.js';
-import { idHash, seenDay, seenIds } from '../seen.js';
+import { idHash, oldestSeenDay, seenDay, seenIds, type SeenIds } from '../seen.js';
 import { DAY_MS, parseTime, type Ctx, type Emit, type MigrationV1 } from '../types.js';
 import { bankDay, bankMonth, bankWeek, dateDay, dayOfWeek, dayStart, minuteOfDay, monthStart } from './calendar.js';
 import { parseReferralCreditId, REFERRAL_RULE } from './referral.js';
@@ -95,7 +95,7 @@ export interface LoyaltyOutcome {
 /** Applies a transaction (an earning one, a reversal or a refund) to the customer's loyalty state. */
 export function loyaltyOnTransaction(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, cfg: LoyaltyConfig, emit: Emit): LoyaltyOutcome {
   const entry = cfg.timeline.at(ctx.seq);
-  prune(c.loyalty, ctx.watermark, entry.rules, seenIds(c).days[0]);
+  prune(c.loyalty, ctx.watermark, entry.rules, seenIds(c));
   const placed = place(state, c, ctx, entry, emit);
   const early = earlyRefundsOf(c.loyalty, tx.tx_id, ctx, entry.rules);
   const out = tx.reverses_tx_id !== undefined ? reverse(state, c, tx, tx.reverses_tx_id, ctx, entry, emit)
@@ -943,7 +943,7 @@ function changeTier(c: CustomerState, ctx: Ctx, at: number, to: string, reason: 
  * the horizons plus a week). Every read checks its horizon explicitly, so when pruning runs never
  * changes a result.
  */
-function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules, oldestSeenDay?: number): void {
+function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules, seen?: SeenIds): void {
   const week = Math.floor(watermark / (7 * DAY_MS));
   if (L.pruned === week) return;
   L.pruned = week;
@@ -957,8 +957,9 @@ function prune(L: LoyaltyState, watermark: number, R: LoyaltyRules, oldestSeenDa
     }
     if (Object.keys(refunds).length === 0) delete L.refunds;
   }
-  if (L.pastRefunds !== undefined && oldestSeenDay !== undefined) {
-    dropBefore(L.pastRefunds, oldestSeenDay);
+  const oldestSeen = L.pastRefunds === undefined || seen === undefined ? undefined : oldestSeenDay(seen);
+  if (L.pastRefunds !== undefined && oldestSeen !== undefined) {
+    dropBefore(L.pastRefunds, oldestSeen);
     if (Object.keys(L.pastRefunds).length === 0) delete L.pastRefunds;
   }
   mergeLots(L, reversalHorizon);
