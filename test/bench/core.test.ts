@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openLoyalty } from '../../scorer/core/mod.js';
+import { openLoyalty, openSeen } from '../../scorer/core/mod.js';
 import { DEFAULT_CORE_PLAN, measureCore, prepareCoreInput, replayCore, storeEncoder, type CorePlan } from '../../bench/core.js';
 
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vafa-core-bench-test-'));
@@ -27,7 +27,7 @@ describe('the core bench', () => {
     expect(cold.commits.writes).toBe(warm.commits.writes);
     // The copies read back keep their lots and earning records sealed until the core needs them: opened to compare.
     const customers = (r: typeof alone): unknown => [...r.states.values()].map((s) => {
-      for (const c of Object.values(s.customers)) openLoyalty(c.loyalty);
+      for (const c of Object.values(s.customers)) { openLoyalty(c.loyalty); openSeen(c.seen); }
       return JSON.parse(JSON.stringify(s.customers)) as unknown;
     });
     expect(customers(cold)).toEqual(customers(alone));

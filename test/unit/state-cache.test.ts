@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
 import { Engine, type Pending } from '../../scorer/core/engine.js';
 import { newPartitionState, type CustomerState, type PartitionState } from '../../scorer/core/state.js';
-import { openLoyalty } from '../../scorer/core/mod.js';
+import { openLoyalty, openSeen } from '../../scorer/core/mod.js';
 import { OutputEmit } from '../../sinks/mapping.js';
 import { FileCheckpointStore } from '../../scorer/runtime/checkpoints.js';
 import { ChangeTracker, CODEC_VERSION, LmdbStateStore, PartialStateError, rawCustomers, StoreCorruptError } from '../../scorer/runtime/store/mod.js';
@@ -56,12 +56,12 @@ const plain = (state: PartitionState): PartitionState => structuredClone({ ...op
  * them sealed (left encoded) until the core needs them, so compared as plain data they are opened first.
  */
 function opened<T extends PartitionState | undefined>(state: T): T {
-  if (state !== undefined) for (const c of Object.values(rawCustomers(state))) openLoyalty(c.loyalty);
+  if (state !== undefined) for (const c of Object.values(rawCustomers(state))) { openLoyalty(c.loyalty); openSeen(c.seen); }
   return state;
 }
 
 function openedCustomer(c: CustomerState | undefined): CustomerState | undefined {
-  if (c !== undefined) openLoyalty(c.loyalty);
+  if (c !== undefined) { openLoyalty(c.loyalty); openSeen(c.seen); }
   return c;
 }
 

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TxMessage } from '../../contracts/events.js';
 import { Engine } from '../../scorer/core/engine.js';
 import { newPartitionState, type PartitionState } from '../../scorer/core/state.js';
-import { openLoyalty } from '../../scorer/core/mod.js';
+import { openLoyalty, openSeen } from '../../scorer/core/mod.js';
 import { Emit } from '../../scorer/core/types.js';
 import { FileCheckpointStore } from '../../scorer/runtime/checkpoints.js';
 import {
@@ -59,7 +59,7 @@ function plain(state: PartitionState): PartitionState {
  * them sealed (left encoded) until the core needs them, so compared as plain data they are opened first.
  */
 function opened<T extends PartitionState | undefined>(state: T): T {
-  if (state !== undefined) for (const c of Object.values(rawCustomers(state))) openLoyalty(c.loyalty);
+  if (state !== undefined) for (const c of Object.values(rawCustomers(state))) { openLoyalty(c.loyalty); openSeen(c.seen); }
   return state;
 }
 

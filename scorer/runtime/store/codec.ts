@@ -1,6 +1,9 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 7 (current) is version 6 with the lots and earned sections each a list of self-contained chunks
+ * Version 8 (current) is version 7 with the remembered ids as one table sorted by hash (seen-section.ts): a
+ * customer restored with `{ sealed: true }` keeps it as read and looks ids up in it in place, and its next
+ * encoding writes it back as it is, or merged with the ids remembered since.
+ * Version 7 is version 6 with the lots and earned sections each a list of self-contained chunks
  * with a summary and a checksum (sealed.ts), none pointing into another section: a customer restored with
  * `{ sealed: true }` keeps them encoded (scorer/core/loyalty/book.ts), and its next encoding writes them
  * back as they are, with what the customer earned since as one more chunk.
@@ -29,10 +32,11 @@ import { Packr, Unpackr } from 'msgpackr';
 import { compactDecode, compactEncode } from './compact.js';
 import { EarnedLinks, readBuckets, readEarned, readLots, readSeen, SECTION_ABSENT, SECTION_SHAPED, ShapeReader, ShapeWriter, writeBuckets, writeEarned, writeLots, writeSection, writeSeen } from './shapes.js';
 import { allEarned, allLots, type Loyalty, readEarnedSection, readLotSection, seal, sealedEarnedSection, sealedLotSection, writeEarnedSection, writeLotSection } from './sealed.js';
-import { sealedEarned, sealedLots, type EarnRecord, type SealedEarned, type SealedLots } from '../../core/mod.js';
+import { readSeenSection, sealedSeenSection, writeSeenSection } from './seen-section.js';
+import { openedSeen, sealedEarned, sealedLots, sealedSeen, type EarnRecord, type SealedEarned, type SealedLots, type SeenIds } from '../../core/mod.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 7;
+export const CODEC_VERSION = 8;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
@@ -63,6 +67,7 @@ const bodyByVersion: Record<number, Body> = {
   5: { encode: (v) => encodeShaped(v, 5), decode: (b) => decodeShaped(b, 5) },
   6: { encode: (v) => encodeShaped(v, 6), decode: (b) => decodeShaped(b, 6) },
   7: { encode: (v, reseal) => encodeShaped(v, 7, reseal), decode: (b, sealed) => decodeShaped(b, 7, sealed) },
+  8: { encode: (v, reseal) => encodeShaped(v, 8, reseal), decode: (b, sealed) => decodeShaped(b, 8, sealed) },
 };
 
 /** The newest version this build decodes (it may be newer than the one it writes, during a rollout). */
@@ -75,9 +80,9 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 }
 
 /** The versions with shaped sections after the generic part. */
-type ShapedVersion = 4 | 5 | 6 | 7;
+type ShapedVersion = 4 | 5 | 6 | 7 | 8;
 
-/** Versions 4 to 7: see the module comment. */
+/** Versions 4 to 8: see the module comment. */
 function encodeShaped(value: unknown, version: ShapedVersion, reseal = false): Uint8Array {
   const out = shapeWriter;
   out.reset();
@@ -100,7 +105,7 @@ function encodeShaped(value: unknown, version: ShapedVersion, reseal = false): U
 
 /** Writes the shaped sections of a customer; returns what is left for the generic part (the customer without what they hold). */
 function writeSections(out: ShapeWriter, value: Record<string, unknown>, version: ShapedVersion, reseal: boolean): Record<string, unknown> {
-  if (version >= 7) return writeChunkedSections(out, value, reseal);
+  if (version >= 7) return writeChunkedSections(out, value, version, reseal);
   const restored = value.loyalty;
   if (isPlain(restored) && (sealedLots(restored as unknown as Loyalty) || sealedEarned(restored as unknown as Loyalty))) {
     throw new Error(`a customer restored with sealed loyalty sections is written with codec version 7 or later, not ${version}`);
@@ -135,22 +140,24 @@ function writeSections(out: ShapeWriter, value: Record<string, unknown>, version
  * Version 7: the sections in version 6's order, the loyalty ones chunked (sealed.ts). A sealed part whose
  * section does not fit (a lot the core added a field to since) goes to the generic part opened, whole.
  */
-function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, reseal: boolean): Record<string, unknown> {
+function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, version: ShapedVersion, reseal: boolean): Record<string, unknown> {
   const loyalty = value.loyalty;
   const plainLoyalty = isPlain(loyalty) ? (loyalty as unknown as Loyalty) : undefined;
   const earnedValue = plainLoyalty?.earned;
   const lotsValue = plainLoyalty?.lots;
   const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal)) : absent(out);
   const lots = plainLoyalty && Array.isArray(lotsValue) ? writeSection(out, (w) => writeLotSection(w, plainLoyalty, lotsValue, reseal)) : absent(out);
-  const seen = value.seen !== undefined ? writeSection(out, (w) => writeSeen(w, value.seen)) : absent(out);
+  const seenValue = value.seen;
+  const seen = seenValue !== undefined ? writeSection(out, (w) => (version >= 8 ? writeSeenSection(w, seenValue, reseal) : writeSeen(w, seenValue))) : absent(out);
   const features = value.features;
   const bucketed = isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features)) : absent(out);
+  const sealedIds = isPlain(seenValue) && sealedSeen(seenValue as unknown as SeenIds) !== undefined;
   const openedLots = plainLoyalty && !lots && Array.isArray(lotsValue) ? allLots(plainLoyalty, lotsValue) : lotsValue;
   const openedEarned = plainLoyalty && !earned && isPlain(earnedValue) ? allEarned(plainLoyalty, earnedValue) : earnedValue;
   return {
     ...value,
     ...(plainLoyalty ? { loyalty: { ...plainLoyalty, lots: lots ? [] : openedLots, earned: earned ? {} : openedEarned } } : {}),
-    ...(seen ? { seen: {} } : {}),
+    ...(seen ? { seen: {} } : sealedIds ? { seen: openedSeen(seenValue as unknown as SeenIds) } : {}),
     ...(bucketed ? { features: { ...(features as Record<string, unknown>), days: [], weeks: [] } } : {}),
   };
 }
@@ -176,7 +183,7 @@ function decodeShaped(bytes: Uint8Array, version: ShapedVersion, sealed = false)
       if (sealed) keptLots = sealedLotSection(reader);
       else lots = readLotSection(reader);
     }
-    seen = section(reader) ? readSeen(reader) : undefined;
+    if (section(reader)) seen = version < 8 ? readSeen(reader) : sealed ? sealedSeenSection(reader) : readSeenSection(reader);
   } else if (linked) {
     const keys: string[] = [];
     earned = section(reader) ? readEarned(reader, keys) : undefined;
@@ -244,6 +251,9 @@ export interface EncodeOptions {
 export function encodeRecord(kind: RecordKind, value: unknown, version: number = CODEC_VERSION, options: EncodeOptions = {}): Buffer {
   const codec = bodyByVersion[version];
   if (!codec) throw new CodecError(kind, `no encoder for codec version ${version}`);
+  if (version < 8 && kind === 'customer' && isPlain(value) && isPlain(value.seen) && sealedSeen(value.seen as unknown as SeenIds) !== undefined) {
+    throw new CodecError(kind, `a customer restored with its remembered ids sealed is written with codec version 8 or later, not ${version}`);
+  }
   const body = codec.encode(value, options.reseal === true && kind === 'customer');
   const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
   out[0] = version;

@@ -101,7 +101,7 @@ export const doesNotFit = new DoesNotFit('does not fit the shape');
 
 const isSafeInteger = Number.isSafeInteger;
 
-function integer(n: unknown): number {
+export function integer(n: unknown): number {
   if (typeof n !== 'number' || !isSafeInteger(n) || Object.is(n, -0)) throw doesNotFit;
   return n;
 }
@@ -242,7 +242,7 @@ function expiryDelta(delta: number): number {
   return delta >= 0 ? delta * 2 + 1 : delta * 2 - 1;
 }
 
-function plainRecord(v: unknown): Record<string, unknown> {
+export function plainRecord(v: unknown): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw doesNotFit;
   const proto = Object.getPrototypeOf(v) as unknown;
   if (proto !== Object.prototype && proto !== null) throw doesNotFit;

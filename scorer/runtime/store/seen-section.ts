@@ -1,0 +1,369 @@
+/**
+ * Codec version 8's remembered-ids section: a customer's tx-id hashes (scorer/core/seen.ts) as one table
+ * sorted by hash, so that a restored customer can keep it as read (sealed) and look an id up in place — a
+ * binary search over fixed-width entries: no decoding, no index, no string a hash — and a commit writes it
+ * back as it is when nothing was remembered or forgotten since, merged with what was otherwise (bytes
+ * only: the hashes kept are never made strings again).
+ *
+ * Layout of the section body: the entry count (varint); when it is not 0, a base day (zigzag), the first
+ * day less the base and the last day less the first (varints), the FNV-1a checksum of the entries (4
+ * bytes), then the entries: each the 9 bytes a hash stands for and its day less the base, unsigned
+ * little-endian in the fewest of 1, 2 or 4 bytes that hold the last, in strictly ascending order of the 9
+ * bytes. A commit keeps the base while the days still fit that width, so the entries it keeps are copied
+ * as they are (a run at a time), not rewritten. Against version 7 (each day, then
+ * its hashes) a customer of the simulated year takes ~1 byte an id more and ~2 bytes a day fewer.
+ *
+ * The plain buckets hold each day's hashes in that same order (seen.ts `compareHashes`), so a customer
+ * decodes to the value it was encoded from, whether its ids were sealed, plain or both.
+ */
+import { firstCountingDay, HASH_CHARS, sealedSeen, sealSeen, type SealedSeen, type SeenIds } from '../../core/mod.js';
+import { BASE64_VALUE, base64url, ByteWriter } from './bytes.js';
+import { doesNotFit, integer, MAX_SECTION_ITEMS, plainRecord, type ShapeReader, type ShapeWriter } from './shapes.js';
+
+/** Bytes of one hash (HASH_CHARS characters of 6 bits). */
+const HASH_BYTES = (HASH_CHARS / 4) * 3;
+
+/** The entries a commit merges, built here and copied into the record (and kept, when it reseals). */
+const merged = new ByteWriter(1 << 14);
+
+/**
+ * Writes the seen section's body of `value` (a customer's `seen`): its sealed ids that still count and its
+ * plain ones. `reseal`: every id of it is then kept sealed as the table written. Throws `DoesNotFit` (inside
+ * `writeSection`) for a value not in seen.ts's layout: the generic codec takes it, opened.
+ */
+export function writeSeenSection(out: ShapeWriter, value: unknown, reseal: boolean): void {
+  const seen = plainRecord(value);
+  const plain = plainEntries(seen);
+  const sealing = sealedSeen(seen as unknown as SeenIds);
+  const sealed = sealing?.sealed;
+  if (sealed !== undefined && !(sealed instanceof SeenTable)) throw doesNotFit;
+  const firstCounting = sealing === undefined ? -Infinity : firstCountingDay(sealing.forgotten);
+  const counting = sealed !== undefined && sealed.lastDay >= firstCounting ? sealed : undefined;
+  if (plain.count === 0 && (counting === undefined || counting.firstDay >= firstCounting)) {
+    writeTable(out, counting);
+    if (reseal && counting !== sealed) sealSeen(seen as unknown as SeenIds, undefined);
+    return;
+  }
+  const table = mergedTable(sealed, firstCounting, plain);
+  writeTable(out, table);
+  if (reseal) sealSeen(seen as unknown as SeenIds, table);
+}
+
+/** Reads a seen section's body: every id, decoded into seen.ts's buckets. */
+export function readSeenSection(reader: ShapeReader): SeenIds {
+  const table = readTable(reader);
+  if (table === undefined) return { v: 3, days: [], ids: [] };
+  return { v: 3, ...table.open() };
+}
+
+/** Reads a seen section's body and keeps its ids sealed (the bytes copied) on a new, empty `SeenIds`. */
+export function sealedSeenSection(reader: ShapeReader): SeenIds {
+  const seen: SeenIds = { v: 3, days: [], ids: [] };
+  sealSeen(seen, readTable(reader));
+  return seen;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The table
+// ---------------------------------------------------------------------------------------------------
+
+/** The entries of a section, sealed: its own copy of their bytes. */
+class SeenTable implements SealedSeen {
+  private readonly stride: number;
+
+  readonly width: number;
+
+  constructor(readonly entries: Uint8Array, readonly count: number, readonly base: number, readonly firstDay: number, readonly lastDay: number, readonly checksum: number) {
+    this.width = widthOf(lastDay - base);
+    this.stride = HASH_BYTES + this.width;
+  }
+
+  dayOf(hash: string): number | undefined {
+    const g0 = group(hash, 0);
+    const g1 = group(hash, 4);
+    const g2 = group(hash, 8);
+    if ((g0 | g1 | g2) < 0) return undefined;
+    const b = this.entries;
+    const stride = this.stride;
+    let low = 0;
+    let high = this.count - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const o = middle * stride;
+      let order = (((b[o] as number) << 16) | ((b[o + 1] as number) << 8) | (b[o + 2] as number)) - g0;
+      if (order === 0) order = (((b[o + 3] as number) << 16) | ((b[o + 4] as number) << 8) | (b[o + 5] as number)) - g1;
+      if (order === 0) order = (((b[o + 6] as number) << 16) | ((b[o + 7] as number) << 8) | (b[o + 8] as number)) - g2;
+      if (order === 0) return this.base + dayOffset(b, o + HASH_BYTES, this.width);
+      if (order < 0) low = middle + 1;
+      else high = middle - 1;
+    }
+    return undefined;
+  }
+
+  earliestDayFrom(day: number): number | undefined {
+    const from = day - this.base;
+    let earliest = Infinity;
+    for (let o = HASH_BYTES; o < this.entries.length; o += this.stride) {
+      const offset = dayOffset(this.entries, o, this.width);
+      if (offset >= from && offset < earliest) earliest = offset;
+    }
+    return earliest === Infinity ? undefined : this.base + earliest;
+  }
+
+  open(): { days: number[]; ids: string[] } {
+    const offsets = new Float64Array(this.count);
+    for (let i = 0; i < this.count; i++) offsets[i] = dayOffset(this.entries, i * this.stride + HASH_BYTES, this.width);
+    const distinct = Float64Array.from(new Set(offsets)).sort();
+    const bucketOf = new Map<number, number>();
+    distinct.forEach((offset, i) => bucketOf.set(offset, i));
+    const ends = new Float64Array(distinct.length);
+    for (const offset of offsets) {
+      const bucket = bucketOf.get(offset) as number;
+      ends[bucket] = (ends[bucket] as number) + HASH_BYTES;
+    }
+    for (let i = 1; i < ends.length; i++) ends[i] = (ends[i] as number) + (ends[i - 1] as number);
+    const next = ends.map((_, i) => (i === 0 ? 0 : (ends[i - 1] as number)));
+    const grouped = Buffer.allocUnsafe(this.count * HASH_BYTES);
+    offsets.forEach((offset, i) => {
+      const bucket = bucketOf.get(offset) as number;
+      const at = next[bucket] as number;
+      grouped.set(this.entries.subarray(i * this.stride, i * this.stride + HASH_BYTES), at);
+      next[bucket] = at + HASH_BYTES;
+    });
+    return {
+      days: Array.from(distinct, (offset) => this.base + offset),
+      ids: Array.from(distinct, (_, i) => base64url(grouped, i === 0 ? 0 : (ends[i - 1] as number), ends[i] as number)),
+    };
+  }
+}
+
+function dayOffset(b: Uint8Array, at: number, width: number): number {
+  if (width === 1) return b[at] as number;
+  if (width === 2) return (b[at] as number) | ((b[at + 1] as number) << 8);
+  return ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16) | ((b[at + 3] as number) << 24)) >>> 0;
+}
+
+function writeDayOffset(b: Uint8Array, at: number, width: number, offset: number): void {
+  b[at] = offset & 0xff;
+  if (width === 1) return;
+  b[at + 1] = (offset >>> 8) & 0xff;
+  if (width === 2) return;
+  b[at + 2] = (offset >>> 16) & 0xff;
+  b[at + 3] = offset >>> 24;
+}
+
+/** The bytes of the 24 bits four characters of a hash stand for, as a number (−1: not of the alphabet). */
+function group(hash: string, at: number): number {
+  const a = BASE64_VALUE[hash.charCodeAt(at)] ?? -1;
+  const b = BASE64_VALUE[hash.charCodeAt(at + 1)] ?? -1;
+  const c = BASE64_VALUE[hash.charCodeAt(at + 2)] ?? -1;
+  const d = BASE64_VALUE[hash.charCodeAt(at + 3)] ?? -1;
+  return (a | b | c | d) < 0 ? -1 : (a << 18) | (b << 12) | (c << 6) | d;
+}
+
+function widthOf(span: number): number {
+  if (span < 0x100) return 1;
+  if (span < 0x10000) return 2;
+  if (span <= 0xffffffff) return 4;
+  throw doesNotFit;
+}
+
+function writeTable(out: ShapeWriter, table: SeenTable | undefined): void {
+  if (table === undefined) {
+    out.varint(0);
+    return;
+  }
+  out.varint(table.count);
+  out.zigzag(table.base);
+  out.varint(table.firstDay - table.base);
+  out.varint(table.lastDay - table.firstDay);
+  out.room(4 + table.entries.length);
+  const bytes = out.bytes;
+  const sum = table.checksum;
+  bytes[out.length] = sum >>> 24;
+  bytes[out.length + 1] = (sum >>> 16) & 0xff;
+  bytes[out.length + 2] = (sum >>> 8) & 0xff;
+  bytes[out.length + 3] = sum & 0xff;
+  bytes.set(table.entries, out.length + 4);
+  out.length += 4 + table.entries.length;
+}
+
+function readTable(reader: ShapeReader): SeenTable | undefined {
+  const count = reader.count();
+  if (count === 0) return undefined;
+  const base = reader.zigzag();
+  const firstDay = base + reader.varint();
+  const lastDay = firstDay + reader.varint();
+  if (!Number.isSafeInteger(lastDay) || lastDay - base > 0xffffffff) reader.fail(`remembered ids over days ${base} to ${lastDay}`);
+  const width = widthOf(lastDay - base);
+  const sumAt = reader.skip(4);
+  const b = reader.bytes;
+  const stored = (((b[sumAt] as number) << 24) | ((b[sumAt + 1] as number) << 16) | ((b[sumAt + 2] as number) << 8) | (b[sumAt + 3] as number)) >>> 0;
+  const length = count * (HASH_BYTES + width);
+  const start = reader.skip(length);
+  const entries = new Uint8Array(length);
+  entries.set(b.subarray(start, start + length));
+  if (fnv1a(entries, 0, length) !== stored) reader.fail('remembered ids that do not match their checksum');
+  return new SeenTable(entries, count, base, firstDay, lastDay, stored);
+}
+
+/** FNV-1a, 32 bits, of `bytes[start..end)`. */
+function fnv1a(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Merging
+// ---------------------------------------------------------------------------------------------------
+
+/** The plain buckets' ids as entries: each hash's bytes, its day, and the order of the hashes. */
+interface PlainEntries {
+  readonly count: number;
+  readonly hashes: Uint8Array;
+  readonly days: Float64Array;
+  /** Entry numbers in ascending order of their hashes. */
+  readonly order: Uint32Array;
+  readonly firstDay: number;
+  readonly lastDay: number;
+}
+
+const NO_ENTRIES: PlainEntries = { count: 0, hashes: new Uint8Array(0), days: new Float64Array(0), order: new Uint32Array(0), firstDay: 0, lastDay: 0 };
+
+/** `seen`'s plain buckets as entries, checked against seen.ts's layout: days strictly ascending, none empty. */
+function plainEntries(seen: Record<string, unknown>): PlainEntries {
+  for (const key in seen) if (key !== 'v' && key !== 'days' && key !== 'ids') throw doesNotFit;
+  const { days, ids } = seen;
+  if (seen.v !== 3 || !Array.isArray(days) || !Array.isArray(ids) || days.length !== ids.length) throw doesNotFit;
+  let count = 0;
+  for (let i = 0; i < days.length; i++) {
+    const bucket: unknown = ids[i];
+    if (typeof bucket !== 'string' || bucket.length === 0 || bucket.length % HASH_CHARS !== 0) throw doesNotFit;
+    if (i > 0 && !(integer(days[i]) > integer(days[i - 1]))) throw doesNotFit;
+    count += bucket.length / HASH_CHARS;
+  }
+  if (count === 0) return NO_ENTRIES;
+  if (count > MAX_SECTION_ITEMS) throw doesNotFit;
+  const hashes = new Uint8Array(count * HASH_BYTES);
+  const entryDays = new Float64Array(count);
+  const keys = new Float64Array(count);
+  let entry = 0;
+  for (let i = 0; i < days.length; i++) {
+    const day = integer(days[i]);
+    const bucket = ids[i] as string;
+    for (let c = 0; c < bucket.length; c += HASH_CHARS, entry++) {
+      const g0 = group(bucket, c);
+      const g1 = group(bucket, c + 4);
+      const g2 = group(bucket, c + 8);
+      if ((g0 | g1 | g2) < 0) throw doesNotFit;
+      writeGroup(hashes, entry * HASH_BYTES, g0);
+      writeGroup(hashes, entry * HASH_BYTES + 3, g1);
+      writeGroup(hashes, entry * HASH_BYTES + 6, g2);
+      entryDays[entry] = day;
+      keys[entry] = g0 * 0x1000000 + entry; // the first 3 bytes, then the entry number: exact below 2^53
+    }
+  }
+  keys.sort();
+  const order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[i] = (keys[i] as number) % 0x1000000;
+  settleTies(hashes, order);
+  return { count, hashes, days: entryDays, order, firstDay: integer(days[0]), lastDay: integer(days[days.length - 1]) };
+}
+
+function writeGroup(b: Uint8Array, at: number, group: number): void {
+  b[at] = group >>> 16;
+  b[at + 1] = (group >>> 8) & 0xff;
+  b[at + 2] = group & 0xff;
+}
+
+/** Sorts each run of `order` whose hashes share their first 3 bytes by the rest (insertion: such runs are short). */
+function settleTies(hashes: Uint8Array, order: Uint32Array): void {
+  for (let i = 1; i < order.length; i++) {
+    const entry = order[i] as number;
+    let k = i - 1;
+    while (k >= 0 && compareEntries(hashes, (order[k] as number) * HASH_BYTES, hashes, entry * HASH_BYTES) > 0) {
+      order[k + 1] = order[k] as number;
+      k--;
+    }
+    order[k + 1] = entry;
+  }
+}
+
+function compareEntries(a: Uint8Array, ai: number, b: Uint8Array, bi: number): number {
+  for (let i = 0; i < HASH_BYTES; i++) {
+    const d = (a[ai + i] as number) - (b[bi + i] as number);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * The sealed entries from day `firstCounting` on and the plain ones, in one table (a hash in both does not
+ * fit). The sealed table's base is kept when the days still fit its width: its entries are then copied a
+ * run at a time; otherwise each is written with its day against the new base.
+ */
+function mergedTable(sealed: SeenTable | undefined, firstCounting: number, plain: PlainEntries): SeenTable {
+  let firstDay = plain.count > 0 ? plain.firstDay : Infinity;
+  let lastDay = plain.count > 0 ? plain.lastDay : -Infinity;
+  const sealedFirst = sealed === undefined ? undefined : sealed.firstDay >= firstCounting ? sealed.firstDay : sealed.earliestDayFrom(firstCounting);
+  if (sealed !== undefined && sealedFirst !== undefined) {
+    firstDay = Math.min(firstDay, sealedFirst);
+    lastDay = Math.max(lastDay, sealed.lastDay);
+  }
+  if (firstDay === Infinity) throw doesNotFit;
+  const keepBase = sealed !== undefined && sealed.base <= firstDay && widthOf(lastDay - sealed.base) === sealed.width;
+  const base = keepBase ? sealed.base : firstDay;
+  const width = widthOf(lastDay - base);
+  const stride = HASH_BYTES + width;
+  const sealedCount = sealed === undefined || sealedFirst === undefined ? 0 : sealed.count;
+  const sealedEntries = sealed?.entries ?? NO_ENTRIES.hashes;
+  const sealedStride = sealed === undefined ? stride : HASH_BYTES + sealed.width;
+  const sealedWidth = sealed?.width ?? width;
+  const sealedBase = sealed?.base ?? base;
+  merged.length = 0;
+  merged.room((sealedCount + plain.count) * stride);
+  const out = merged.bytes;
+  let o = 0;
+  let p = 0;
+  let run = 0; // the first sealed entry of the run not yet copied (keepBase)
+  for (let e = 0; e < sealedCount; e++) {
+    const at = e * sealedStride;
+    const day = sealedBase + dayOffset(sealedEntries, at + HASH_BYTES, sealedWidth);
+    while (p < plain.count && compareEntries(plain.hashes, (plain.order[p] as number) * HASH_BYTES, sealedEntries, at) <= 0) {
+      const entry = plain.order[p++] as number;
+      if (compareEntries(plain.hashes, entry * HASH_BYTES, sealedEntries, at) === 0 && day >= firstCounting) throw doesNotFit;
+      if (keepBase) o = copyRun(out, o, sealedEntries, run, e, sealedStride);
+      run = e;
+      o = writeEntry(out, o, plain.hashes, entry * HASH_BYTES, width, (plain.days[entry] as number) - base);
+    }
+    if (day < firstCounting) {
+      if (keepBase) o = copyRun(out, o, sealedEntries, run, e, sealedStride);
+      run = e + 1;
+    } else if (!keepBase) {
+      o = writeEntry(out, o, sealedEntries, at, width, day - base);
+    }
+  }
+  if (keepBase) o = copyRun(out, o, sealedEntries, run, sealedCount, sealedStride);
+  while (p < plain.count) {
+    const entry = plain.order[p++] as number;
+    o = writeEntry(out, o, plain.hashes, entry * HASH_BYTES, width, (plain.days[entry] as number) - base);
+  }
+  for (let i = 1; i < plain.count; i++) if (compareEntries(plain.hashes, (plain.order[i - 1] as number) * HASH_BYTES, plain.hashes, (plain.order[i] as number) * HASH_BYTES) === 0) throw doesNotFit;
+  const entries = out.slice(0, o);
+  return new SeenTable(entries, o / stride, base, firstDay, lastDay, fnv1a(entries, 0, o));
+}
+
+/** Copies entries `from` to `to` (not included) of `entries` to `out[o]`; returns where the next entry goes. */
+function copyRun(out: Uint8Array, o: number, entries: Uint8Array, from: number, to: number, stride: number): number {
+  if (to <= from) return o;
+  out.set(entries.subarray(from * stride, to * stride), o);
+  return o + (to - from) * stride;
+}
+
+/** Writes the hash at `from[at]` and its day offset at `out[o]`; returns where the next entry goes. */
+function writeEntry(out: Uint8Array, o: number, from: Uint8Array, at: number, width: number, offset: number): number {
+  for (let i = 0; i < HASH_BYTES; i++) out[o + i] = from[at + i] as number;
+  writeDayOffset(out, o + HASH_BYTES, width, offset);
+  return o + HASH_BYTES + width;
+}
