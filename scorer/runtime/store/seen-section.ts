@@ -23,6 +23,13 @@ import { doesNotFit, integer, MAX_SECTION_ITEMS, plainRecord, type ShapeReader, 
 /** Bytes of one hash (HASH_CHARS characters of 6 bits). */
 const HASH_BYTES = (HASH_CHARS / 4) * 3;
 
+/**
+ * A commit that reseals keeps the table it wrote only once this many ids are plain (or none was sealed):
+ * until then the customer stays as it is, the sealed table and a few plain ids, the same state, so
+ * that a commit does not leave its predecessor's table (~3 KB at the median) behind as garbage.
+ */
+export const RESEAL_AT_PLAIN_IDS = 16;
+
 /** The entries a commit merges, built here and copied into the record (and kept, when it reseals). */
 const merged = new ByteWriter(1 << 14);
 
@@ -30,6 +37,7 @@ const merged = new ByteWriter(1 << 14);
  * Writes the seen section's body of `value` (a customer's `seen`): its sealed ids that still count and its
  * plain ones. `reseal`: every id of it is then kept sealed as the table written. Throws `DoesNotFit` (inside
  * `writeSection`) for a value not in seen.ts's layout: the generic codec takes it, opened.
+ * `reseal` keeps the table written only past {@link RESEAL_AT_PLAIN_IDS}: either way the state is the same.
  */
 export function writeSeenSection(out: ShapeWriter, value: unknown, reseal: boolean): void {
   const seen = plainRecord(value);
@@ -46,7 +54,7 @@ export function writeSeenSection(out: ShapeWriter, value: unknown, reseal: boole
   }
   const table = mergedTable(sealed, firstCounting, plain);
   writeTable(out, table);
-  if (reseal) sealSeen(seen as unknown as SeenIds, table);
+  if (reseal && (sealed === undefined || plain.count >= RESEAL_AT_PLAIN_IDS)) sealSeen(seen as unknown as SeenIds, table);
 }
 
 /** Reads a seen section's body: every id, decoded into seen.ts's buckets. */
@@ -201,7 +209,7 @@ function readTable(reader: ShapeReader): SeenTable | undefined {
   const stored = (((b[sumAt] as number) << 24) | ((b[sumAt + 1] as number) << 16) | ((b[sumAt + 2] as number) << 8) | (b[sumAt + 3] as number)) >>> 0;
   const length = count * (HASH_BYTES + width);
   const start = reader.skip(length);
-  const entries = new Uint8Array(length);
+  const entries = Buffer.allocUnsafe(length); // from Node's pool below 4 KB: no backing store of its own to allocate and collect
   entries.set(b.subarray(start, start + length));
   if (fnv1a(entries, 0, length) !== stored) reader.fail('remembered ids that do not match their checksum');
   return new SeenTable(entries, count, base, firstDay, lastDay, stored);
@@ -229,6 +237,13 @@ interface PlainEntries {
   readonly lastDay: number;
 }
 
+/** Where the plain entries of one encoding are built (used before the next: never kept). */
+let scratch = newScratch(64);
+
+function newScratch(entries: number): { hashes: Uint8Array; days: Float64Array; keys: Float64Array; order: Uint32Array } {
+  return { hashes: new Uint8Array(entries * HASH_BYTES), days: new Float64Array(entries), keys: new Float64Array(entries), order: new Uint32Array(entries) };
+}
+
 const NO_ENTRIES: PlainEntries = { count: 0, hashes: new Uint8Array(0), days: new Float64Array(0), order: new Uint32Array(0), firstDay: 0, lastDay: 0 };
 
 /** `seen`'s plain buckets as entries, checked against seen.ts's layout: days strictly ascending, none empty. */
@@ -245,9 +260,10 @@ function plainEntries(seen: Record<string, unknown>): PlainEntries {
   }
   if (count === 0) return NO_ENTRIES;
   if (count > MAX_SECTION_ITEMS) throw doesNotFit;
-  const hashes = new Uint8Array(count * HASH_BYTES);
-  const entryDays = new Float64Array(count);
-  const keys = new Float64Array(count);
+  if (scratch.days.length < count) scratch = newScratch(Math.max(count, scratch.days.length * 2));
+  const hashes = scratch.hashes;
+  const entryDays = scratch.days;
+  const keys = scratch.keys.subarray(0, count);
   let entry = 0;
   for (let i = 0; i < days.length; i++) {
     const day = integer(days[i]);
@@ -265,7 +281,7 @@ function plainEntries(seen: Record<string, unknown>): PlainEntries {
     }
   }
   keys.sort();
-  const order = new Uint32Array(count);
+  const order = scratch.order.subarray(0, count);
   for (let i = 0; i < count; i++) order[i] = (keys[i] as number) % 0x1000000;
   settleTies(hashes, order);
   return { count, hashes, days: entryDays, order, firstDay: integer(days[0]), lastDay: integer(days[days.length - 1]) };
@@ -350,7 +366,8 @@ function mergedTable(sealed: SeenTable | undefined, firstCounting: number, plain
     o = writeEntry(out, o, plain.hashes, entry * HASH_BYTES, width, (plain.days[entry] as number) - base);
   }
   for (let i = 1; i < plain.count; i++) if (compareEntries(plain.hashes, (plain.order[i - 1] as number) * HASH_BYTES, plain.hashes, (plain.order[i] as number) * HASH_BYTES) === 0) throw doesNotFit;
-  const entries = out.slice(0, o);
+  const entries = Buffer.allocUnsafe(o);
+  entries.set(out.subarray(0, o));
   return new SeenTable(entries, o / stride, base, firstDay, lastDay, fnv1a(entries, 0, o));
 }
 
