@@ -31,6 +31,13 @@ function absent(what: string): never {
   throw new RangeError(`${what} is missing: the layout promises it`);
 }
 
+/** FNV-1a, 32 bits, of `bytes[start..end)`: the checksum of a sealed chunk or table. */
+export function fnv1a(bytes: Uint8Array, start: number, end: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < end; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
+  return h >>> 0;
+}
+
 /** Greatest common divisor of two non-negative safe integers (0 with 0 is 0): the divisor of an integer run or a column. */
 export function gcd(a: number, b: number): number {
   while (b !== 0) {

@@ -17,6 +17,7 @@
  * half and what it adds as one chunk.
  */
 import { sealEarned, sealedEarned, sealLots, sealedLots, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
+import { fnv1a } from './bytes.js';
 import { doesNotFit, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
 
 /** Chunks a section holds at most. */
@@ -158,13 +159,6 @@ function sealChecksum(w: ShapeWriter, at: number): Chunk {
   w.bytes[at + 2] = (sum >>> 8) & 0xff;
   w.bytes[at + 3] = sum & 0xff;
   return { bytes: w.bytes.slice(0, w.length), items: at + 4 };
-}
-
-/** FNV-1a, 32 bits, of `bytes[start..end)`. */
-function fnv1a(bytes: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
-  return h >>> 0;
 }
 
 // ---------------------------------------------------------------------------------------------------

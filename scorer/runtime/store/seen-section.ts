@@ -17,7 +17,7 @@
  * decodes to the value it was encoded from, whether its ids were sealed, plain or both.
  */
 import { firstCountingDay, HASH_CHARS, sealedSeen, sealSeen, type SealedSeen, type SeenIds } from '../../core/mod.js';
-import { BASE64_VALUE, base64url, ByteWriter } from './bytes.js';
+import { BASE64_VALUE, base64url, ByteWriter, fnv1a } from './bytes.js';
 import { doesNotFit, integer, MAX_SECTION_ITEMS, plainRecord, type ShapeReader, type ShapeWriter } from './shapes.js';
 
 /** Bytes of one hash (HASH_CHARS characters of 6 bits). */
@@ -213,13 +213,6 @@ function readTable(reader: ShapeReader): SeenTable | undefined {
   entries.set(b.subarray(start, start + length));
   if (fnv1a(entries, 0, length) !== stored) reader.fail('remembered ids that do not match their checksum');
   return new SeenTable(entries, count, base, firstDay, lastDay, stored);
-}
-
-/** FNV-1a, 32 bits, of `bytes[start..end)`. */
-function fnv1a(bytes: Uint8Array, start: number, end: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < end; i++) h = Math.imul(h ^ (bytes[i] as number), 0x01000193);
-  return h >>> 0;
 }
 
 // ---------------------------------------------------------------------------------------------------
