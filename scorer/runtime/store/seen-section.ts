@@ -18,10 +18,7 @@
  */
 import { firstCountingDay, HASH_CHARS, sealedSeen, sealSeen, type SealedSeen, type SeenIds } from '../../core/mod.js';
 import { BASE64_VALUE, base64url, ByteWriter, fnv1a } from './bytes.js';
-import { doesNotFit, integer, MAX_SECTION_ITEMS, plainRecord, type ShapeReader, type ShapeWriter } from './shapes.js';
-
-/** Bytes of one hash (HASH_CHARS characters of 6 bits). */
-const HASH_BYTES = (HASH_CHARS / 4) * 3;
+import { doesNotFit, HASH_BYTES, integer, MAX_SECTION_ITEMS, plainRecord, type ShapeReader, type ShapeWriter } from './shapes.js';
 
 /**
  * A commit that reseals keeps the table it wrote only once this many ids are plain (or none was sealed):

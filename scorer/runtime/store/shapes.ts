@@ -322,7 +322,8 @@ function writeAwards(out: ShapeWriter, awards: readonly unknown[]): void {
   }
 }
 
-const HASH_BYTES = (HASH_CHARS / 4) * 3;
+/** Bytes of one remembered id's hash (HASH_CHARS characters of 6 bits). */
+export const HASH_BYTES = (HASH_CHARS / 4) * 3;
 
 /** A customer's remembered ids in their shape (throws `DoesNotFit` inside `writeSection`). */
 export function writeSeen(out: ShapeWriter, value: unknown, links?: EarnedLinks): void {
