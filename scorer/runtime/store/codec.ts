@@ -137,8 +137,9 @@ function writeSections(out: ShapeWriter, value: Record<string, unknown>, version
 }
 
 /**
- * Version 7: the sections in version 6's order, the loyalty ones chunked (sealed.ts). A sealed part whose
- * section does not fit (a lot the core added a field to since) goes to the generic part opened, whole.
+ * Versions 7 and 8: the sections in version 6's order, the loyalty ones chunked (sealed.ts), and in
+ * version 8 the remembered ids as a sorted table (seen-section.ts). A sealed part whose section does not
+ * fit (a lot the core added a field to since) goes to the generic part opened, whole.
  */
 function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, version: ShapedVersion, reseal: boolean): Record<string, unknown> {
   const loyalty = value.loyalty;
