@@ -30,13 +30,14 @@
  */
 import { Packr, Unpackr } from 'msgpackr';
 import { compactDecode, compactEncode } from './compact.js';
+import { decodeCustomerFields, encodeCustomerFields } from './fields.js';
 import { EarnedLinks, readBuckets, readEarned, readLots, readSeen, SECTION_ABSENT, SECTION_SHAPED, ShapeReader, ShapeWriter, writeBuckets, writeEarned, writeLots, writeSection, writeSeen } from './shapes.js';
 import { allEarned, allLots, type Loyalty, readEarnedSection, readLotSection, seal, sealedEarnedSection, sealedLotSection, writeEarnedSection, writeLotSection } from './sealed.js';
 import { readSeenSection, sealedSeenSection, writeSeenSection } from './seen-section.js';
 import { openedSeen, sealedEarned, sealedLots, sealedSeen, type EarnRecord, type SealedEarned, type SealedLots, type SeenIds } from '../../core/mod.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 8;
+export const CODEC_VERSION = 9;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
@@ -53,9 +54,9 @@ export class CodecError extends Error {
 
 interface Body {
   /** `reseal`: see {@link EncodeOptions}. */
-  encode(value: unknown, reseal?: boolean): Uint8Array;
+  encode(value: unknown, reseal: boolean, kind: RecordKind): Uint8Array;
   /** `sealed`: a customer's loyalty sections are left encoded where the version allows it (see {@link DecodeOptions}). */
-  decode(bytes: Uint8Array, sealed: boolean): unknown;
+  decode(bytes: Uint8Array, sealed: boolean, kind: RecordKind): unknown;
 }
 
 const msgpack = (packer: Packr, unpacker: Unpackr): Body => ({ encode: (v) => packer.pack(v), decode: (b) => unpacker.unpack(b) });
@@ -68,6 +69,7 @@ const bodyByVersion: Record<number, Body> = {
   6: { encode: (v) => encodeShaped(v, 6), decode: (b) => decodeShaped(b, 6) },
   7: { encode: (v, reseal) => encodeShaped(v, 7, reseal), decode: (b, sealed) => decodeShaped(b, 7, sealed) },
   8: { encode: (v, reseal) => encodeShaped(v, 8, reseal), decode: (b, sealed) => decodeShaped(b, 8, sealed) },
+  9: { encode: (v, reseal, kind) => encodeShaped(v, 9, reseal, kind), decode: (b, sealed, kind) => decodeShaped(b, 9, sealed, kind) },
 };
 
 /** The newest version this build decodes (it may be newer than the one it writes, during a rollout). */
@@ -80,15 +82,15 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 }
 
 /** The versions with shaped sections after the generic part. */
-type ShapedVersion = 4 | 5 | 6 | 7 | 8;
+type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9;
 
 /** Versions 4 to 8: see the module comment. */
-function encodeShaped(value: unknown, version: ShapedVersion, reseal = false): Uint8Array {
+function encodeShaped(value: unknown, version: ShapedVersion, reseal = false, kind: RecordKind = 'customer'): Uint8Array {
   const out = shapeWriter;
   out.reset();
   const generic = isPlain(value) ? writeSections(out, value, version, reseal) : value;
   if (!isPlain(value)) for (let i = 0; i < (version >= 6 ? 4 : 3); i++) absent(out);
-  const genericBytes = compactEncode(generic);
+  const genericBytes = version >= 9 && kind === 'customer' ? encodeCustomerFields(generic) : compactEncode(generic);
   const sections = out.length;
   const body = new Uint8Array(varintLength(genericBytes.length) + genericBytes.length + sections);
   let n = genericBytes.length;
@@ -163,14 +165,15 @@ function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, 
   };
 }
 
-function decodeShaped(bytes: Uint8Array, version: ShapedVersion, sealed = false): unknown {
+function decodeShaped(bytes: Uint8Array, version: ShapedVersion, sealed = false, kind: RecordKind = 'customer'): unknown {
   const linked = version >= 5;
   const buckets = version >= 6;
   const reader = new ShapeReader(bytes, 0);
   const genericLength = reader.varint();
   const genericStart = reader.offset;
   if (genericStart + genericLength > bytes.length) throw new Error(`a generic part of ${genericLength} bytes in a body of ${bytes.length}`);
-  const value = compactDecode(bytes.subarray(genericStart, genericStart + genericLength));
+  const generic = bytes.subarray(genericStart, genericStart + genericLength);
+  const value = version >= 9 && kind === 'customer' ? decodeCustomerFields(generic) : compactDecode(generic);
   reader.offset = genericStart + genericLength;
   let lots, earned: Record<string, EarnRecord> | undefined, seen;
   let keptLots: SealedLots | undefined;
@@ -255,7 +258,7 @@ export function encodeRecord(kind: RecordKind, value: unknown, version: number =
   if (version < 8 && kind === 'customer' && isPlain(value) && isPlain(value.seen) && sealedSeen(value.seen as unknown as SeenIds) !== undefined) {
     throw new CodecError(kind, `a customer restored with its remembered ids sealed is written with codec version 8 or later, not ${version}`);
   }
-  const body = codec.encode(value, options.reseal === true && kind === 'customer');
+  const body = codec.encode(value, options.reseal === true && kind === 'customer', kind);
   const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
   out[0] = version;
   out[1] = RECORD_KIND[kind];
@@ -290,7 +293,7 @@ export function decodeRecord<T>(kind: RecordKind, bytes: Uint8Array, where: stri
   if (!codec) throw new CodecError(where, `unknown codec version ${version} (this vafa reads 1 to ${NEWEST_READ})`);
   if (bytes[1] !== RECORD_KIND[kind]) throw new CodecError(where, `expected a ${kind} record, found kind ${String(bytes[1])}`);
   try {
-    return codec.decode(bytes.subarray(HEADER_BYTES), options.sealed === true && kind === 'customer') as T;
+    return codec.decode(bytes.subarray(HEADER_BYTES), options.sealed === true && kind === 'customer', kind) as T;
   } catch (err) {
     throw new CodecError(where, `does not decode: ${(err as Error).message}`);
   }
