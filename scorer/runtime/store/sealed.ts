@@ -75,7 +75,7 @@ export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: R
     const from = kept.length + 1 > MAX_CHUNKS ? MAX_CHUNKS / 2 : kept.length;
     let newest: Record<string, unknown> | undefined;
     for (const chunk of kept.splice(from)) newest = readEarnedChunk(chunk, newest as Record<string, EarnRecord> | undefined);
-    kept.push(encodeEarnedChunk(setOwnAll(newest ?? {}, earned)));
+    kept.push(encodeEarnedChunk(newest === undefined ? earned : setOwnAll(newest, earned)));
   }
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
