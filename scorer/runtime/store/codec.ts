@@ -1,6 +1,10 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 8 (current) is version 7 with the remembered ids as one table sorted by hash (seen-section.ts): a
+ * Version 9 (current) is version 8 with a customer's generic part (what its sections leave of it) written
+ * by a layout of the fields the core keeps (fields.ts): each field as its index and its value in its kind,
+ * no key names; a key the layout does not know, or a value not of its field's kind, escaped to compact.ts.
+ * Records of other kinds keep compact.ts.
+ * Version 8 is version 7 with the remembered ids as one table sorted by hash (seen-section.ts): a
  * customer restored with `{ sealed: true }` keeps it as read and looks ids up in it in place, and its next
  * encoding writes it back as it is, or merged with the ids remembered since.
  * Version 7 is version 6 with the lots and earned sections each a list of self-contained chunks
