@@ -1,5 +1,5 @@
 /**
- * What the state codec's two writers share (compact.ts, shapes.ts): a growing byte buffer with LEB128
+ * What the state codec's writers share (compact.ts, shapes.ts, fields.ts): a growing byte buffer with LEB128
  * varints, and the URL-safe base-64 alphabet the remembered ids' hashes are written in.
  */
 
@@ -30,6 +30,16 @@ export function present<T>(value: T | undefined, what: string): T {
 function absent(what: string): never {
   throw new RangeError(`${what} is missing: the layout promises it`);
 }
+
+/** A plain object (of Object's prototype, or none): what the state's records and maps are made of. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/** `String.prototype.isWellFormed` (Node 20+; not in this TypeScript lib yet): no lone surrogate. */
+export const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 
 /** FNV-1a, 32 bits, of `bytes[start..end)`: the checksum of a sealed chunk or table. */
 export function fnv1a(bytes: Uint8Array, start: number, end: number): number {
@@ -68,6 +78,12 @@ export class ByteWriter {
   byte(b: number): void {
     this.room(1);
     this.bytes[this.length++] = b;
+  }
+
+  raw(source: Uint8Array): void {
+    this.room(source.length);
+    this.bytes.set(source, this.length);
+    this.length += source.length;
   }
 
   /** LEB128 of a non-negative safe integer. */

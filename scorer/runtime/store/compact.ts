@@ -22,7 +22,8 @@
  * Nothing is shared between records: each decodes on its own, whatever shape the core gives its state next.
  */
 
-import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, present } from './bytes.js';
+import { setOwn } from '../../core/mod.js';
+import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, isPlainObject, isWellFormed, present } from './bytes.js';
 
 const T_NULL = 0x00;
 const T_FALSE = 0x01;
@@ -79,12 +80,6 @@ class Writer extends ByteWriter {
     this.strings.clear();
   }
 
-  raw(source: Uint8Array): void {
-    this.room(source.length);
-    this.bytes.set(source, this.length);
-    this.length += source.length;
-  }
-
   /** The bytes a base-64 string (length a multiple of 4, all of the alphabet: checked by the caller) encodes. */
   base64(s: string): void {
     this.room((s.length / 4) * 3);
@@ -108,15 +103,7 @@ function sameKeys(a: readonly string[], b: readonly string[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-/** `String.prototype.isWellFormed` (Node 20+; not in this TypeScript lib yet): no lone surrogate. */
-const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xdbff;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
 
 /** Integers an integer run holds: its zigzag differences stay safe. */
 const RUN_LIMIT = 2 ** 51;
@@ -409,12 +396,6 @@ class Encoder {
       this.value(v, depth + 1);
     }
   }
-}
-
-/** `o[k] = v` as an own property even for `__proto__` (keys such as tx ids come from outside). */
-function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[k] = v;
 }
 
 /**

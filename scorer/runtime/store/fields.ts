@@ -16,8 +16,9 @@
  * changed layout is a new codec version (test/unit/state-fields.test.ts pins it).
  */
 
-import { CompactFormatError, compactDecode, compactEncode } from './compact.js';
-import { ByteReader, ByteWriter, present } from './bytes.js';
+import { setOwn } from '../../core/mod.js';
+import { compactDecode, compactEncode } from './compact.js';
+import { ByteReader, ByteWriter, isPlainObject, isWellFormed, present } from './bytes.js';
 
 /** How a field's value is written. */
 const enum Kind {
@@ -145,13 +146,6 @@ export const CUSTOMER_LAYOUT = new Layout('customer', [
 const FORM_ANY = 0;
 const FORM_CUSTOMER = 1;
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
-}
-
-const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 const isInt = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n > -INT_LIMIT && n < INT_LIMIT && !Object.is(n, -0);
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -190,33 +184,10 @@ class FieldWriter extends ByteWriter {
     return true;
   }
 
-  /**
-   * A safe integer (|n| < 2^51) as a zigzag varint: ByteWriter's, inlined here, where most of what is written
-   * is small integers and instants (its shared copy sees three writer classes and is slower to call).
-   */
-  int(n: number): void {
-    let z = n < 0 ? -n * 2 - 1 : n * 2;
-    this.room(8);
-    const bytes = this.bytes;
-    let o = this.length;
-    while (z >= 0x80) {
-      bytes[o++] = (z % 0x80) | 0x80;
-      z = Math.floor(z / 0x80);
-    }
-    bytes[o++] = z;
-    this.length = o;
-  }
-
-  raw(source: Uint8Array): void {
-    this.room(source.length);
-    this.bytes.set(source, this.length);
-    this.length += source.length;
-  }
-
   number(n: number): void {
     if (isInt(n)) {
       this.byte(0);
-      this.int(n);
+      this.zigzag(n);
       return;
     }
     this.byte(1);
@@ -255,7 +226,7 @@ function writeValue(w: FieldWriter, v: unknown, kind: Kind, layout: Layout | und
   switch (kind) {
     case Kind.Int:
       if (!isInt(v)) return false;
-      w.int(v);
+      w.zigzag(v);
       return true;
     case Kind.Num:
       if (typeof v !== 'number') return false;
@@ -317,7 +288,7 @@ function writeIntMap(w: FieldWriter, v: unknown): boolean {
   w.varint(count);
   for (const key in v) {
     if (!w.text(key)) return false;
-    w.int(v[key] as number);
+    w.zigzag(v[key] as number);
   }
   return true;
 }
@@ -349,7 +320,7 @@ function writeIndexIntMap(w: FieldWriter, v: unknown): boolean {
     const index = Number(key);
     w.varint(index - previous - 1);
     previous = index;
-    w.int(v[key] as number);
+    w.zigzag(v[key] as number);
   }
   return true;
 }
@@ -454,12 +425,6 @@ class FieldReader extends ByteReader {
     this.offset += 8;
     return f64[0] as number;
   }
-}
-
-/** `o[k] = v` as an own property even for `__proto__` (keys such as ids come from outside). */
-function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[k] = v;
 }
 
 function readStruct(r: FieldReader, layout: Layout): Record<string, unknown> {
@@ -583,5 +548,3 @@ export function decodeCustomerFields(bytes: Uint8Array): unknown {
   if (reader.offset !== bytes.length) throw new FieldsFormatError(`${bytes.length - reader.offset} bytes after the customer's fields`);
   return value;
 }
-
-export { CompactFormatError };
