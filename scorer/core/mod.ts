@@ -8,7 +8,7 @@ export { Engine, type Pending } from './engine.js';
 export { eraseMentions, namesErased } from './erasure.js';
 export { FEATURE_INDEX, FEATURE_VALUES, MODEL_FEATURE_NAMES, featureVector, featuresJson, type FeatureVector } from './features/engine.js';
 export { heapPop, heapPush } from './heap.js';
-export { InvariantError, item, f32, f64, i32, num, ownValue, setOwn, setOwnAll, u16, u32, u8 } from './invariant.js';
+export { InvariantError, item, f32, f64, i32, num, ownValue, setOwn, setOwnAllLast, u16, u32, u8 } from './invariant.js';
 export { bankDay, dayOfWeek } from './loyalty/calendar.js';
 export type { EarnRecord, Lot, RuleAward } from './loyalty/state.js';
 export { openLoyalty, sealEarned, sealedEarned, sealLots, sealedLots, type SealedEarned, type SealedLots } from './loyalty/book.js';

@@ -11,7 +11,7 @@ import type { EarnRecord, Lot, LoyaltyState } from '../../scorer/core/loyalty/st
 import { getCustomer, newPartitionState, type CustomerState } from '../../scorer/core/state.js';
 import { sealedEarned, sealedLots } from '../../scorer/core/mod.js';
 import { decodeRecord, encodeRecord, CODEC_VERSION } from '../../scorer/runtime/store/codec.js';
-import { MAX_CHUNKS } from '../../scorer/runtime/store/sealed.js';
+import { chunksToMerge, MAX_CHUNKS } from '../../scorer/runtime/store/sealed.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -108,6 +108,30 @@ class Pair {
   }
 }
 
+/**
+ * A long history: time moves forward up to a week an earning and pruning runs at horizons behind the
+ * clock, as the weekly pass does, so the earning records span several periods of chunks and pruning
+ * opens only the oldest of them.
+ */
+type LongOp = { op: 'earn'; id: number; days: number; pts: number } | { op: 'prune'; behind: number } | { op: 'record'; id: number } | { op: 'forget'; id: number } | { op: 'restore' } | { op: 'reseal' };
+
+const longOpArb: fc.Arbitrary<LongOp> = fc.oneof(
+  { weight: 10, arbitrary: fc.record({ op: fc.constant('earn' as const), id: fc.nat(400), days: fc.integer({ min: -2, max: 7 }), pts: fc.integer({ min: 1, max: 500 }) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('prune' as const), behind: fc.integer({ min: 0, max: 130 }) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('record' as const), id: fc.nat(400) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('forget' as const), id: fc.nat(400) }) },
+  { weight: 4, arbitrary: fc.constant({ op: 'restore' as const }) },
+  { weight: 4, arbitrary: fc.constant({ op: 'reseal' as const }) },
+);
+
+function runLong(pair: Pair, o: LongOp): void {
+  switch (o.op) {
+    case 'earn': return pair.run({ op: 'earn', id: o.id, days: o.days, pts: o.pts, expDays: 400, tier: 'bronze', credit: false });
+    case 'prune': return pair.both((L) => forgetEarnedBefore(L, T0 + pair.clock - o.behind * DAY));
+    default: return pair.run(o);
+  }
+}
+
 describe('the loyalty book on sealed lots and earning records', () => {
   it('answers every operation as on the customer kept in memory, and ends in the same state (property)', () => {
     let sealedSeen = 0;
@@ -123,6 +147,44 @@ describe('the loyalty book on sealed lots and earning records', () => {
       expect(JSON.stringify(sealed.loyalty)).toBe(JSON.stringify(plain.loyalty));
     }), { numRuns: 400 });
     expect(sealedSeen, 'operations that ran on a sealed state').toBeGreaterThan(300);
+  });
+
+  it('over a long history prunes sealed earning records in their oldest chunks alone, with the same answers and state (property)', () => {
+    let partial = 0;
+    fc.assert(fc.property(fc.array(longOpArb, { minLength: 50, maxLength: 300 }), (ops) => {
+      const pair = new Pair();
+      for (const o of ops) {
+        const before = sealedEarned(pair.sealed.loyalty);
+        runLong(pair, o);
+        const after = sealedEarned(pair.sealed.loyalty);
+        if (o.op === 'prune' && before !== undefined && after !== undefined && after !== before) partial++;
+        const chunks = (after as unknown as { chunks?: unknown[] } | undefined)?.chunks?.length ?? 0;
+        expect(chunks).toBeLessThanOrEqual(MAX_CHUNKS);
+      }
+      const [plain, sealed] = pair.records();
+      expect(sealed).toEqual(plain);
+      expect(JSON.stringify(sealed.loyalty)).toBe(JSON.stringify(plain.loyalty));
+    }), { numRuns: 150 });
+    expect(partial, 'prunes that kept the sealed records sealed').toBeGreaterThan(100);
+  });
+
+  it('pruning a plain record that replaced a sealed one of a later time does not bring the sealed one back', () => {
+    const pair = new Pair();
+    pair.run({ op: 'earn', id: 1, days: 10, pts: 10, expDays: 400, tier: 'bronze', credit: false });
+    pair.run({ op: 'reseal' });
+    pair.run({ op: 'earn', id: 1, days: -2, pts: 20, expDays: 400, tier: 'bronze', credit: false });
+    pair.both((L) => forgetEarnedBefore(L, T0 + 9 * DAY));
+    expect(pair.both((L) => earnedRecord(L, txId(1)))).toBeUndefined();
+    const [plain, sealed] = pair.records();
+    expect(sealed).toEqual(plain);
+  });
+
+  it('merges chunks of one period first: the newest half of the newest run, else an older run, else the two oldest', () => {
+    expect(chunksToMerge([1, 2, 3, 4, 5, 5, 5, 5, 5])).toEqual([6, 9]);
+    expect(chunksToMerge([1, 2, 3, 4, 5, 6, 7, 8, 8])).toEqual([7, 9]);
+    expect(chunksToMerge([1, 2, 2, 2, 3, 4, 5, 6, 7])).toEqual([1, 4]);
+    expect(chunksToMerge([1, 2, 2, 3, 3, 4, 5, 6, 7])).toEqual([3, 5]);
+    expect(chunksToMerge([1, 2, 3, 4, 5, 6, 7, 8, 9])).toEqual([0, 2]);
   });
 
   it('keeps at most MAX_CHUNKS chunks a section over many commits that each add a lot', () => {

@@ -22,7 +22,7 @@
  * `lots` or `earned` (test/unit/book-owner.test.ts).
  */
 import type { EarnRecord, LoyaltyState, Lot } from './state.js';
-import { item, num, ownValue, setOwnAll } from '../invariant.js';
+import { item, num, ownValue, setOwnAllLast } from '../invariant.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Lots
@@ -171,20 +171,34 @@ export function forgetEarned(L: LoyaltyState, txId: string): void {
 }
 
 /**
- * `L.earned[id] = rec`, kept in the derived order when there is one (else it is built from the record when
- * first needed). With the records sealed it goes beside them, replacing a sealed one of the same id when
- * they are opened (in that one's place, as an assignment to an existing key keeps its place).
+ * `L.earned[id] = rec` as the newest key (a record of the same id is replaced, and its key moves last),
+ * kept in the derived order when there is one (else it is built from the record when first needed). With
+ * the records sealed it goes beside them, replacing a sealed one of the same id when they are opened.
  */
 export function keepEarned(L: LoyaltyState, id: string, rec: EarnRecord): void {
+  if (Object.hasOwn(L.earned, id)) delete L.earned[id];
   L.earned[id] = rec;
   const order = earnedOrders.get(L.earned);
   if (order !== undefined) placeEarned(order, id, rec.at);
 }
 
-/** Deletes the earning records made before `horizon`: those a scan of every record would delete, found in time order. */
+/**
+ * Deletes the earning records made before `horizon`: those a scan of every record would delete, found in
+ * time order. Sealed records go by {@link SealedEarned.forgetBefore}, which opens only the oldest of them;
+ * when a plain record is to go too, the sealed ones are opened first (it may replace one of them, which
+ * must not come back).
+ */
 export function forgetEarnedBefore(L: LoyaltyState, horizon: number): void {
   const sealed = sealedEarnedOf.get(L);
-  if (sealed !== undefined && sealed.earliestAt < horizon) openEarned(L);
+  if (sealed !== undefined) {
+    const plainOrder = earnedOrder(L.earned);
+    if (plainOrder.head < plainOrder.ats.length && num(plainOrder.ats, plainOrder.head) < horizon) openEarned(L);
+    else if (sealed.earliestAt < horizon) {
+      const rest = sealed.forgetBefore(horizon);
+      if (rest === undefined) sealedEarnedOf.delete(L);
+      else sealedEarnedOf.set(L, rest);
+    }
+  }
   const earned = L.earned;
   const order = earnedOrder(earned);
   const { ids, ats } = order;
@@ -259,14 +273,22 @@ export interface SealedLots {
   open(): Lot[];
 }
 
-/** A customer's earning records kept encoded; the records of `L.earned` with the same id replace them. */
+/**
+ * A customer's earning records kept encoded; the records of `L.earned` with the same id replace them. A
+ * record replaced by a later one of the same id may still be held (it is not visible).
+ */
 export interface SealedEarned {
   /** Records held (at least one). */
   readonly count: number;
   /** The earliest `at` among them (an integer). */
   readonly earliestAt: number;
-  /** Decodes them, in their key order, as new objects. */
+  /** Decodes them, in their key order (a replaced record's key moved to its replacement's place), as new objects. */
   open(): Record<string, EarnRecord>;
+  /**
+   * The same records without those made before `horizon` (and perhaps without replaced ones), undefined when
+   * none is left; it decodes only what holds such records, the rest stays as it was.
+   */
+  forgetBefore(horizon: number): SealedEarned | undefined;
 }
 
 const sealedLotsOf = new WeakMap<LoyaltyState, SealedLots>();
@@ -314,7 +336,7 @@ function openEarned(L: LoyaltyState): void {
   const sealed = sealedEarnedOf.get(L);
   if (sealed === undefined) return;
   sealedEarnedOf.delete(L);
-  L.earned = setOwnAll(sealed.open(), L.earned);
+  L.earned = setOwnAllLast(sealed.open(), L.earned);
 }
 
 /**

@@ -11,17 +11,28 @@
  *   checksum (4 bytes) of the items that follow, then `writeLots`.
  * - earned chunk: earliest `at` (zigzag), the checksum, then `writeEarned`.
  * The chunks of a lots section are in (at, seq) order, one after the other; in an earned section a later
- * chunk's record replaces an earlier one's of the same id, in the earlier one's place.
+ * chunk's record replaces an earlier one's of the same id (its key in the later one's place).
  *
  * A section holds at most {@link MAX_CHUNKS} chunks: a commit that would add one more writes its newest
- * half and what it adds as one chunk.
+ * half and what it adds as one chunk. The earned section keeps its chunks to periods of
+ * {@link EARNED_PERIOD_DAYS} days of their earliest `at` where it can ({@link chunksToMerge}), so that
+ * pruning past the reversal window decodes the oldest period's chunk, not the whole history.
  */
-import { sealEarned, sealedEarned, sealLots, sealedLots, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
+import { sealEarned, sealedEarned, sealLots, sealedLots, setOwn, setOwnAllLast, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { fnv1a } from './bytes.js';
 import { doesNotFit, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
 
 /** Chunks a section holds at most. */
 export const MAX_CHUNKS = 8;
+
+/**
+ * Days of earning time an earned chunk keeps to when chunks are merged: with the shipped 120-day reversal
+ * window and weekly pruning, the records kept span five such periods, leaving three chunks for the
+ * commits of the newest period.
+ */
+export const EARNED_PERIOD_DAYS = 32;
+
+const EARNED_PERIOD_MS = EARNED_PERIOD_DAYS * 86_400_000;
 
 const chunkWriter = new ShapeWriter();
 
@@ -68,21 +79,92 @@ export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readon
 export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean): void {
   const sealed = sealedEarned(loyalty);
   if (sealed !== undefined && !(sealed instanceof EarnedChunks)) throw doesNotFit;
-  const kept: Chunk[] = sealed instanceof EarnedChunks ? [...sealed.chunks] : [];
-  let some = false;
-  for (const id in earned) if (Object.hasOwn(earned, id)) { some = true; break; }
-  if (some) {
-    const from = kept.length + 1 > MAX_CHUNKS ? MAX_CHUNKS / 2 : kept.length;
-    let newest: Record<string, unknown> | undefined;
-    for (const chunk of kept.splice(from)) newest = readEarnedChunk(chunk, newest as Record<string, EarnRecord> | undefined);
-    kept.push(encodeEarnedChunk(newest === undefined ? earned : setOwnAll(newest, earned)));
-  }
+  const pieces: EarnedPiece[] = sealed instanceof EarnedChunks ? sealed.chunks.map(sealedPiece) : [];
+  const added = periodRuns(earned);
+  const some = added.length > 0;
+  for (const piece of added) pieces.push(piece);
+  const kept = some ? encodePieces(pieces) : (sealed as EarnedChunks | undefined)?.chunks ?? [];
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
   if (reseal && kept.length > 0 && some) {
     loyalty.earned = {};
     sealEarned(loyalty, earnedChunks(kept));
   }
+}
+
+/** An earned chunk, or records yet to be written as one; either with its period (of its earliest `at`). */
+type EarnedPiece = { readonly period: number; readonly chunk: Chunk; readonly records?: undefined } | { readonly period: number; readonly records: Record<string, unknown>; readonly chunk?: undefined };
+
+function sealedPiece(chunk: Chunk): EarnedPiece {
+  return { period: Math.floor(chunkEarliestAt(chunk) / EARNED_PERIOD_MS), chunk };
+}
+
+/** `records` in their key order as runs of one period of `at` each (none when there is no record). */
+function periodRuns(records: Record<string, unknown>): EarnedPiece[] {
+  const runs: EarnedPiece[] = [];
+  let run: Record<string, unknown> | undefined;
+  let runPeriod = NaN;
+  let earliest = Infinity;
+  const close = (): void => {
+    if (run !== undefined) runs.push({ period: Math.floor(earliest / EARNED_PERIOD_MS), records: run });
+  };
+  for (const id in records) {
+    if (!Object.hasOwn(records, id)) continue;
+    const value = records[id];
+    const at = safeInteger((value as { at?: unknown } | undefined)?.at);
+    const period = Math.floor(at / EARNED_PERIOD_MS);
+    if (run === undefined || period !== runPeriod) {
+      close();
+      run = {};
+      runPeriod = period;
+      earliest = at;
+    }
+    setOwn(run, id, value);
+    earliest = Math.min(earliest, at);
+  }
+  close();
+  return runs;
+}
+
+/**
+ * The chunks of `pieces` (in their order), at most {@link MAX_CHUNKS}: ranges that {@link chunksToMerge} picks
+ * are merged first, then each piece of records is encoded (a chunk is written as it is).
+ */
+function encodePieces(pieces: EarnedPiece[]): Chunk[] {
+  while (pieces.length > MAX_CHUNKS) {
+    const [from, to] = chunksToMerge(pieces.map((piece) => piece.period));
+    const merged: Record<string, unknown> = {};
+    let period = Infinity;
+    for (const piece of pieces.slice(from, to)) {
+      setOwnAllLast<unknown>(merged, piece.records ?? readEarnedChunk(piece.chunk, undefined));
+      period = Math.min(period, piece.period);
+    }
+    pieces.splice(from, to - from, { period, records: merged });
+  }
+  return pieces.map((piece) => piece.chunk ?? encodeEarnedChunk(piece.records));
+}
+
+/**
+ * Which chunks to write as one when a section would hold more than {@link MAX_CHUNKS}, given each chunk's
+ * period, in their order (the newest last): `[from, to)`. The newest half of the newest run of one period
+ * when that run has more than the new chunk (as a section without periods would); else the newest older
+ * run of one period, whole (its period is over); else the two oldest chunks (the next to be pruned).
+ */
+export function chunksToMerge(periods: readonly number[]): [number, number] {
+  const n = periods.length;
+  const runStart = (end: number): number => {
+    let start = end - 1;
+    while (start > 0 && periods[start - 1] === periods[end - 1]) start--;
+    return start;
+  };
+  const newest = runStart(n);
+  if (n - newest >= 2) return [n - Math.max(2, Math.ceil((n - newest) / 2)), n];
+  for (let end = newest; end > 0; ) {
+    const start = runStart(end);
+    if (end - start >= 2) return [start, end];
+    end = start;
+  }
+  return [0, 2];
 }
 
 /** Every lot of the customer: the sealed ones decoded, then `lots` (the state is left as it is). */
@@ -98,7 +180,7 @@ export function allLots(loyalty: Loyalty, lots: readonly unknown[]): unknown[] {
 export function allEarned(loyalty: Loyalty, earned: Record<string, unknown>): Record<string, unknown> {
   const sealed = sealedEarned(loyalty);
   if (sealed === undefined) return earned;
-  return setOwnAll<unknown>(sealed.open(), earned);
+  return setOwnAllLast<unknown>(sealed.open(), earned);
 }
 
 function writeChunk(out: ShapeWriter, chunk: Uint8Array): void {
@@ -197,12 +279,24 @@ function readLotChunk(chunk: Chunk, into: Lot[]): void {
   if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's lots`);
 }
 
+/** The earliest `at` an earned chunk's summary gives. */
+function chunkEarliestAt(chunk: Chunk): number {
+  return new ShapeReader(chunk.bytes, 0).zigzag();
+}
+
+/** The records of `chunks` in their order (undefined when there is no chunk). */
+function openEarnedChunks(chunks: readonly Chunk[]): Record<string, EarnRecord> | undefined {
+  let earned: Record<string, EarnRecord> | undefined;
+  for (const chunk of chunks) earned = readEarnedChunk(chunk, earned);
+  return earned;
+}
+
 /** The records of one chunk, set in `into` (a record of an id already there takes its place). */
 function readEarnedChunk(chunk: Chunk, into: Record<string, EarnRecord> | undefined): Record<string, EarnRecord> {
   const reader = new ShapeReader(chunk.bytes, chunk.items);
   const records = readEarned(reader);
   if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's earning records`);
-  return into === undefined ? records : setOwnAll(into, records);
+  return into === undefined ? records : setOwnAllLast(into, records);
 }
 
 /** Reads a lots section's body (every lot, decoded). */
@@ -291,9 +385,27 @@ class EarnedChunks implements SealedEarned {
   constructor(readonly chunks: readonly Chunk[], readonly count: number, readonly earliestAt: number) {}
 
   open(): Record<string, EarnRecord> {
-    let earned: Record<string, EarnRecord> | undefined;
-    for (const chunk of this.chunks) earned = readEarnedChunk(chunk, earned);
-    return earned ?? {};
+    return openEarnedChunks(this.chunks) ?? {};
+  }
+
+  /** Decodes the chunks that hold records made before `horizon` and writes what is left of them by period. */
+  forgetBefore(horizon: number): EarnedChunks | undefined {
+    const pieces: EarnedPiece[] = [];
+    for (const chunk of this.chunks) {
+      if (!(chunkEarliestAt(chunk) < horizon)) {
+        pieces.push(sealedPiece(chunk));
+        continue;
+      }
+      const records = readEarnedChunk(chunk, undefined);
+      const left: Record<string, EarnRecord> = {};
+      for (const id in records) {
+        if (!Object.hasOwn(records, id)) continue;
+        const record = records[id] as EarnRecord;
+        if (!(record.at < horizon)) setOwn(left, id, record);
+      }
+      for (const piece of periodRuns(left)) pieces.push(piece);
+    }
+    return pieces.length === 0 ? undefined : earnedChunks(encodePieces(pieces));
   }
 }
 
