@@ -109,14 +109,15 @@ class Pair {
 }
 
 /**
- * A long history: time moves forward up to a week an earning and pruning runs at horizons behind the
+ * A long history: time moves forward by up to a week an earning, lots expire and pruning runs at horizons behind the
  * clock, as the weekly pass does, so the earning records span several periods of chunks and pruning
  * opens only the oldest of them.
  */
-type LongOp = { op: 'earn'; id: number; days: number; pts: number } | { op: 'prune'; behind: number } | { op: 'record'; id: number } | { op: 'forget'; id: number } | { op: 'restore' } | { op: 'reseal' };
+type LongOp = { op: 'earn'; id: number; days: number; pts: number; expDays: number } | { op: 'prune'; behind: number } | { op: 'due'; behind: number } | { op: 'record'; id: number } | { op: 'forget'; id: number } | { op: 'restore' } | { op: 'reseal' };
 
 const longOpArb: fc.Arbitrary<LongOp> = fc.oneof(
-  { weight: 10, arbitrary: fc.record({ op: fc.constant('earn' as const), id: fc.nat(400), days: fc.integer({ min: -2, max: 7 }), pts: fc.integer({ min: 1, max: 500 }) }) },
+  { weight: 10, arbitrary: fc.record({ op: fc.constant('earn' as const), id: fc.nat(400), days: fc.integer({ min: 0, max: 7 }), pts: fc.integer({ min: 1, max: 500 }), expDays: fc.integer({ min: 60, max: 400 }) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('due' as const), behind: fc.integer({ min: 0, max: 30 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('prune' as const), behind: fc.integer({ min: 0, max: 130 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('record' as const), id: fc.nat(400) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('forget' as const), id: fc.nat(400) }) },
@@ -126,7 +127,8 @@ const longOpArb: fc.Arbitrary<LongOp> = fc.oneof(
 
 function runLong(pair: Pair, o: LongOp): void {
   switch (o.op) {
-    case 'earn': return pair.run({ op: 'earn', id: o.id, days: o.days, pts: o.pts, expDays: 400, tier: 'bronze', credit: false });
+    case 'earn': return pair.run({ op: 'earn', id: o.id, days: o.days, pts: o.pts, expDays: o.expDays, tier: 'bronze', credit: false });
+    case 'due': return void pair.both((L) => [...dueLots(L, T0 + pair.clock - o.behind * DAY)]);
     case 'prune': return pair.both((L) => forgetEarnedBefore(L, T0 + pair.clock - o.behind * DAY));
     default: return pair.run(o);
   }
@@ -149,23 +151,26 @@ describe('the loyalty book on sealed lots and earning records', () => {
     expect(sealedSeen, 'operations that ran on a sealed state').toBeGreaterThan(300);
   });
 
-  it('over a long history prunes sealed earning records in their oldest chunks alone, with the same answers and state (property)', () => {
+  it('over a long history expires sealed lots and prunes sealed earning records in their oldest chunks alone, with the same answers and state (property)', () => {
     let partial = 0;
+    let partialDue = 0;
     fc.assert(fc.property(fc.array(longOpArb, { minLength: 50, maxLength: 300 }), (ops) => {
       const pair = new Pair();
       for (const o of ops) {
         const before = sealedEarned(pair.sealed.loyalty);
+        const lotsBefore = sealedLots(pair.sealed.loyalty);
         runLong(pair, o);
         const after = sealedEarned(pair.sealed.loyalty);
         if (o.op === 'prune' && before !== undefined && after !== undefined && after !== before) partial++;
-        const chunks = (after as unknown as { chunks?: unknown[] } | undefined)?.chunks?.length ?? 0;
-        expect(chunks).toBeLessThanOrEqual(MAX_CHUNKS);
+        if (o.op === 'due' && lotsBefore !== undefined && sealedLots(pair.sealed.loyalty) !== undefined && sealedLots(pair.sealed.loyalty) !== lotsBefore) partialDue++;
+        for (const part of [after, sealedLots(pair.sealed.loyalty)]) expect((part as unknown as { chunks?: unknown[] } | undefined)?.chunks?.length ?? 0).toBeLessThanOrEqual(MAX_CHUNKS);
       }
       const [plain, sealed] = pair.records();
       expect(sealed).toEqual(plain);
       expect(JSON.stringify(sealed.loyalty)).toBe(JSON.stringify(plain.loyalty));
     }), { numRuns: 150 });
     expect(partial, 'prunes that kept the sealed records sealed').toBeGreaterThan(100);
+    expect(partialDue, 'expiries that kept the sealed lots sealed').toBeGreaterThan(20);
   });
 
   it('pruning a plain record that replaced a sealed one of a later time does not bring the sealed one back', () => {

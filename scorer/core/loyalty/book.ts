@@ -94,10 +94,16 @@ const NO_LOTS: readonly Lot[] = Object.freeze([]);
  */
 export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
   const sealed = sealedLotsOf.get(L);
-  if (sealed !== undefined && sealed.earliestExpiry <= due) openLots(L);
-  if (!L.lots.some((l) => l.exp <= due)) return NO_LOTS;
+  let goneSealed: Lot[] | undefined;
+  if (sealed !== undefined && sealed.earliestExpiry <= due) {
+    const { gone, rest } = sealed.takeDue(due);
+    if (rest === undefined) sealedLotsOf.delete(L);
+    else sealedLotsOf.set(L, rest);
+    goneSealed = gone;
+  }
+  if (!L.lots.some((l) => l.exp <= due)) return goneSealed ?? NO_LOTS;
   const keep: Lot[] = [];
-  const gone: Lot[] = [];
+  const gone: Lot[] = goneSealed ?? [];
   for (const l of L.lots) (l.exp <= due ? gone : keep).push(l);
   L.lots = keep;
   return gone;
@@ -271,6 +277,11 @@ export interface SealedLots {
   readonly lastSeq: number;
   /** Decodes them, in their order, as new objects. */
   open(): Lot[];
+  /**
+   * Those expiring at or before `due` (`gone`, decoded in their order) and the rest (undefined when none is
+   * left); it decodes only what holds such lots, the rest stays as it was.
+   */
+  takeDue(due: number): { gone: Lot[]; rest: SealedLots | undefined };
 }
 
 /**

@@ -34,6 +34,14 @@ export const EARNED_PERIOD_DAYS = 32;
 
 const EARNED_PERIOD_MS = EARNED_PERIOD_DAYS * 86_400_000;
 
+/**
+ * Days of earning time a lots chunk keeps to: lots live about a year (the shipped expiry), about four such
+ * periods, leaving chunks for the commits of the newest period; an expiry decodes the oldest period's chunk.
+ */
+export const LOT_PERIOD_DAYS = 91;
+
+const LOT_PERIOD_MS = LOT_PERIOD_DAYS * 86_400_000;
+
 const chunkWriter = new ShapeWriter();
 
 /** The loyalty state as the codec sees it (the core's `LoyaltyState`, read as plain data). */
@@ -59,14 +67,9 @@ interface Chunk {
 export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readonly unknown[], reseal: boolean): void {
   const sealed = sealedLots(loyalty);
   if (sealed !== undefined && !(sealed instanceof LotChunks)) throw doesNotFit;
-  const kept: Chunk[] = sealed instanceof LotChunks ? [...sealed.chunks] : [];
-  if (lots.length > 0) {
-    const from = kept.length + 1 > MAX_CHUNKS ? MAX_CHUNKS / 2 : kept.length;
-    const newest: unknown[] = [];
-    for (const chunk of kept.splice(from)) readLotChunk(chunk, newest as Lot[]);
-    for (const lot of lots) newest.push(lot);
-    kept.push(encodeLotChunk(newest));
-  }
+  const pieces: Piece<unknown[]>[] = sealed instanceof LotChunks ? sealed.chunks.map(lotPiece) : [];
+  for (const piece of lotRuns(lots)) pieces.push(piece);
+  const kept = lots.length > 0 ? encodePieces(pieces, LOT_PIECES) : (sealed as LotChunks | undefined)?.chunks ?? [];
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
   if (reseal && kept.length > 0 && lots.length > 0) {
@@ -79,11 +82,11 @@ export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readon
 export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean): void {
   const sealed = sealedEarned(loyalty);
   if (sealed !== undefined && !(sealed instanceof EarnedChunks)) throw doesNotFit;
-  const pieces: EarnedPiece[] = sealed instanceof EarnedChunks ? sealed.chunks.map(sealedPiece) : [];
-  const added = periodRuns(earned);
+  const pieces: Piece<Record<string, unknown>>[] = sealed instanceof EarnedChunks ? sealed.chunks.map(earnedPiece) : [];
+  const added = earnedRuns(earned);
   const some = added.length > 0;
   for (const piece of added) pieces.push(piece);
-  const kept = some ? encodePieces(pieces) : (sealed as EarnedChunks | undefined)?.chunks ?? [];
+  const kept = some ? encodePieces(pieces, EARNED_PIECES) : (sealed as EarnedChunks | undefined)?.chunks ?? [];
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
   if (reseal && kept.length > 0 && some) {
@@ -92,21 +95,91 @@ export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: R
   }
 }
 
-/** An earned chunk, or records yet to be written as one; either with its period (of its earliest `at`). */
-type EarnedPiece = { readonly period: number; readonly chunk: Chunk; readonly records?: undefined } | { readonly period: number; readonly records: Record<string, unknown>; readonly chunk?: undefined };
+/** A chunk, or items yet to be written as one; either with its period (of its items' time). */
+type Piece<T> = { readonly period: number; readonly chunk: Chunk; readonly items?: undefined } | { readonly period: number; readonly items: T; readonly chunk?: undefined };
 
-function sealedPiece(chunk: Chunk): EarnedPiece {
+/** How a section's items are read, joined and written as a chunk. */
+interface PieceKind<T> {
+  empty(): T;
+  read(chunk: Chunk): T;
+  /** Adds `more` after the items of `into` (which it may change and returns). */
+  join(into: T, more: T): T;
+  encode(items: T): Chunk;
+}
+
+const LOT_PIECES: PieceKind<unknown[]> = {
+  empty: () => [],
+  read: (chunk) => {
+    const lots: Lot[] = [];
+    readLotChunk(chunk, lots);
+    return lots;
+  },
+  join: (into, more) => {
+    for (const lot of more) into.push(lot);
+    return into;
+  },
+  encode: encodeLotChunk,
+};
+
+const EARNED_PIECES: PieceKind<Record<string, unknown>> = {
+  empty: () => ({}),
+  read: (chunk) => readEarnedChunk(chunk, undefined),
+  join: (into, more) => setOwnAllLast(into, more),
+  encode: encodeEarnedChunk,
+};
+
+/**
+ * The chunks of `pieces` (in their order), at most {@link MAX_CHUNKS}: ranges that {@link chunksToMerge} picks
+ * are merged first, then each piece of items is encoded (a chunk is written as it is).
+ */
+function encodePieces<T>(pieces: Piece<T>[], kind: PieceKind<T>): Chunk[] {
+  while (pieces.length > MAX_CHUNKS) {
+    const [from, to] = chunksToMerge(pieces.map((piece) => piece.period));
+    let merged = kind.empty();
+    let period = Infinity;
+    for (const piece of pieces.slice(from, to)) {
+      merged = kind.join(merged, piece.chunk === undefined ? piece.items : kind.read(piece.chunk));
+      period = Math.min(period, piece.period);
+    }
+    pieces.splice(from, to - from, { period, items: merged });
+  }
+  return pieces.map((piece) => piece.chunk ?? kind.encode(piece.items));
+}
+
+function lotPiece(chunk: Chunk): Piece<unknown[]> {
+  return { period: Math.floor(chunkLastAt(chunk) / LOT_PERIOD_MS), chunk };
+}
+
+function earnedPiece(chunk: Chunk): Piece<Record<string, unknown>> {
   return { period: Math.floor(chunkEarliestAt(chunk) / EARNED_PERIOD_MS), chunk };
 }
 
+/** `lots` (in (at, seq) order) as runs of one period of `at` each (none when there is no lot). */
+function lotRuns(lots: readonly unknown[]): Piece<unknown[]>[] {
+  const runs: Piece<unknown[]>[] = [];
+  let run: unknown[] = [];
+  let runPeriod = NaN;
+  for (const lot of lots) {
+    const period = Math.floor(safeInteger((lot as { at?: unknown } | undefined)?.at) / LOT_PERIOD_MS);
+    if (run.length > 0 && period !== runPeriod) {
+      runs.push({ period: runPeriod, items: run });
+      run = [];
+    }
+    runPeriod = period;
+    run.push(lot);
+  }
+  if (run.length > 0) runs.push({ period: runPeriod, items: run });
+  return runs;
+}
+
 /** `records` in their key order as runs of one period of `at` each (none when there is no record). */
-function periodRuns(records: Record<string, unknown>): EarnedPiece[] {
-  const runs: EarnedPiece[] = [];
+function earnedRuns(records: Record<string, unknown>): Piece<Record<string, unknown>>[] {
+  const runs: Piece<Record<string, unknown>>[] = [];
   let run: Record<string, unknown> | undefined;
   let runPeriod = NaN;
   let earliest = Infinity;
   const close = (): void => {
-    if (run !== undefined) runs.push({ period: Math.floor(earliest / EARNED_PERIOD_MS), records: run });
+    if (run !== undefined) runs.push({ period: Math.floor(earliest / EARNED_PERIOD_MS), items: run });
   };
   for (const id in records) {
     if (!Object.hasOwn(records, id)) continue;
@@ -124,24 +197,6 @@ function periodRuns(records: Record<string, unknown>): EarnedPiece[] {
   }
   close();
   return runs;
-}
-
-/**
- * The chunks of `pieces` (in their order), at most {@link MAX_CHUNKS}: ranges that {@link chunksToMerge} picks
- * are merged first, then each piece of records is encoded (a chunk is written as it is).
- */
-function encodePieces(pieces: EarnedPiece[]): Chunk[] {
-  while (pieces.length > MAX_CHUNKS) {
-    const [from, to] = chunksToMerge(pieces.map((piece) => piece.period));
-    const merged: Record<string, unknown> = {};
-    let period = Infinity;
-    for (const piece of pieces.slice(from, to)) {
-      setOwnAllLast<unknown>(merged, piece.records ?? readEarnedChunk(piece.chunk, undefined));
-      period = Math.min(period, piece.period);
-    }
-    pieces.splice(from, to - from, { period, records: merged });
-  }
-  return pieces.map((piece) => piece.chunk ?? encodeEarnedChunk(piece.records));
 }
 
 /**
@@ -279,6 +334,18 @@ function readLotChunk(chunk: Chunk, into: Lot[]): void {
   if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's lots`);
 }
 
+/** The `at` of the last lot, as a lots chunk's summary gives it. */
+function chunkLastAt(chunk: Chunk): number {
+  const head = new ShapeReader(chunk.bytes, 0);
+  head.zigzag();
+  return head.zigzag();
+}
+
+/** The earliest expiry a lots chunk's summary gives. */
+function chunkEarliestExpiry(chunk: Chunk): number {
+  return new ShapeReader(chunk.bytes, 0).zigzag();
+}
+
 /** The earliest `at` an earned chunk's summary gives. */
 function chunkEarliestAt(chunk: Chunk): number {
   return new ShapeReader(chunk.bytes, 0).zigzag();
@@ -378,6 +445,22 @@ class LotChunks implements SealedLots {
     for (const chunk of this.chunks) readLotChunk(chunk, lots);
     return lots;
   }
+
+  /** Decodes the chunks that hold lots expiring by `due`, and writes what is left of them by period. */
+  takeDue(due: number): { gone: Lot[]; rest: LotChunks | undefined } {
+    const pieces: Piece<unknown[]>[] = [];
+    const gone: Lot[] = [];
+    for (const chunk of this.chunks) {
+      if (!(chunkEarliestExpiry(chunk) <= due)) {
+        pieces.push(lotPiece(chunk));
+        continue;
+      }
+      const left: Lot[] = [];
+      for (const lot of LOT_PIECES.read(chunk) as Lot[]) (lot.exp <= due ? gone : left).push(lot);
+      for (const piece of lotRuns(left)) pieces.push(piece);
+    }
+    return { gone, rest: pieces.length === 0 ? undefined : lotChunks(encodePieces(pieces, LOT_PIECES)) };
+  }
 }
 
 /** Sealed earning records as chunks of a record. */
@@ -390,10 +473,10 @@ class EarnedChunks implements SealedEarned {
 
   /** Decodes the chunks that hold records made before `horizon` and writes what is left of them by period. */
   forgetBefore(horizon: number): EarnedChunks | undefined {
-    const pieces: EarnedPiece[] = [];
+    const pieces: Piece<Record<string, unknown>>[] = [];
     for (const chunk of this.chunks) {
       if (!(chunkEarliestAt(chunk) < horizon)) {
-        pieces.push(sealedPiece(chunk));
+        pieces.push(earnedPiece(chunk));
         continue;
       }
       const records = readEarnedChunk(chunk, undefined);
@@ -403,9 +486,9 @@ class EarnedChunks implements SealedEarned {
         const record = records[id] as EarnRecord;
         if (!(record.at < horizon)) setOwn(left, id, record);
       }
-      for (const piece of periodRuns(left)) pieces.push(piece);
+      for (const piece of earnedRuns(left)) pieces.push(piece);
     }
-    return pieces.length === 0 ? undefined : earnedChunks(encodePieces(pieces));
+    return pieces.length === 0 ? undefined : earnedChunks(encodePieces(pieces, EARNED_PIECES));
   }
 }
 
