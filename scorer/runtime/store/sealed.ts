@@ -51,10 +51,12 @@ export type Loyalty = Parameters<typeof sealLots>[0];
 // Writing
 // ---------------------------------------------------------------------------------------------------
 
-/** A chunk: its bytes (summary, checksum, items) and where its items start. */
+/** A chunk: its bytes (summary, checksum, items), where its items start, what its summary says and how many items it holds. */
 interface Chunk {
   readonly bytes: Uint8Array;
   readonly items: number;
+  readonly summary: readonly number[];
+  readonly count: number;
 }
 
 /**
@@ -156,6 +158,10 @@ function earnedPiece(chunk: Chunk): Piece<Record<string, unknown>> {
 
 /** `lots` (in (at, seq) order) as runs of one period of `at` each (none when there is no lot). */
 function lotRuns(lots: readonly unknown[]): Piece<unknown[]>[] {
+  if (lots.length === 0) return [];
+  const first = Math.floor(safeInteger((lots[0] as { at?: unknown } | undefined)?.at) / LOT_PERIOD_MS);
+  const last = Math.floor(safeInteger((lots[lots.length - 1] as { at?: unknown } | undefined)?.at) / LOT_PERIOD_MS);
+  if (first === last) return [{ period: first, items: lots as unknown[] }];
   const runs: Piece<unknown[]>[] = [];
   let run: unknown[] = [];
   let runPeriod = NaN;
@@ -174,6 +180,22 @@ function lotRuns(lots: readonly unknown[]): Piece<unknown[]>[] {
 
 /** `records` in their key order as runs of one period of `at` each (none when there is no record). */
 function earnedRuns(records: Record<string, unknown>): Piece<Record<string, unknown>>[] {
+  let earliest = Infinity;
+  let latest = -Infinity;
+  for (const id in records) {
+    if (!Object.hasOwn(records, id)) continue;
+    const at = safeInteger((records[id] as { at?: unknown } | undefined)?.at);
+    earliest = Math.min(earliest, at);
+    latest = Math.max(latest, at);
+  }
+  if (earliest === Infinity) return [];
+  const period = Math.floor(earliest / EARNED_PERIOD_MS);
+  if (period === Math.floor(latest / EARNED_PERIOD_MS)) return [{ period, items: records }];
+  return splitEarnedRuns(records);
+}
+
+/** {@link earnedRuns} of records of more than one period. */
+function splitEarnedRuns(records: Record<string, unknown>): Piece<Record<string, unknown>>[] {
   const runs: Piece<Record<string, unknown>>[] = [];
   let run: Record<string, unknown> | undefined;
   let runPeriod = NaN;
@@ -253,29 +275,30 @@ function encodeLotChunk(lots: readonly unknown[]): Chunk {
     if (earliestExpiry === 0 || expiry < earliestExpiry) earliestExpiry = expiry;
   }
   const last = lots[lots.length - 1] as { at?: unknown; seq?: unknown };
+  const summary = [safeInteger(earliestExpiry), safeInteger(last.at), safeInteger(last.seq)];
   const w = chunkWriter;
   w.reset();
-  w.zigzag(safeInteger(earliestExpiry));
-  w.zigzag(safeInteger(last.at));
-  w.zigzag(safeInteger(last.seq));
+  for (const n of summary) w.zigzag(n);
   const sum = reserveChecksum(w);
   writeLots(w, lots);
-  return sealChecksum(w, sum);
+  return sealChecksum(w, sum, summary, lots.length);
 }
 
 function encodeEarnedChunk(earned: Record<string, unknown>): Chunk {
   let earliestAt = Infinity;
+  let count = 0;
   for (const id in earned) {
     if (!Object.hasOwn(earned, id)) continue;
     const at = (earned[id] as { at?: unknown } | undefined)?.at;
     earliestAt = Math.min(earliestAt, safeInteger(at));
+    count++;
   }
   const w = chunkWriter;
   w.reset();
   w.zigzag(earliestAt);
   const sum = reserveChecksum(w);
   writeEarned(w, earned);
-  return sealChecksum(w, sum);
+  return sealChecksum(w, sum, [earliestAt], count);
 }
 
 function safeInteger(n: unknown): number {
@@ -289,29 +312,24 @@ function reserveChecksum(w: ShapeWriter): number {
   return at;
 }
 
-function sealChecksum(w: ShapeWriter, at: number): Chunk {
+function sealChecksum(w: ShapeWriter, at: number, summary: readonly number[], count: number): Chunk {
   const sum = fnv1a(w.bytes, at + 4, w.length);
   w.bytes[at] = sum >>> 24;
   w.bytes[at + 1] = (sum >>> 16) & 0xff;
   w.bytes[at + 2] = (sum >>> 8) & 0xff;
   w.bytes[at + 3] = sum & 0xff;
-  return { bytes: w.bytes.slice(0, w.length), items: at + 4 };
+  return { bytes: w.bytes.slice(0, w.length), items: at + 4, summary, count };
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Reading
 // ---------------------------------------------------------------------------------------------------
 
-/** A chunk as read, with what its summary says. */
-interface ChunkHead extends Chunk {
-  readonly summary: readonly number[];
-}
-
 /** Reads a section's chunk list: each chunk's bytes (views of `reader.bytes`), summary checked against its checksum. */
-function readChunks(reader: ShapeReader, summaryFields: number, what: string): ChunkHead[] {
+function readChunks(reader: ShapeReader, summaryFields: number, what: string): Chunk[] {
   const count = reader.count();
   if (count > MAX_CHUNKS) reader.fail(`${count} ${what} chunks (at most ${MAX_CHUNKS})`);
-  const chunks: ChunkHead[] = [];
+  const chunks: Chunk[] = [];
   for (let i = 0; i < count; i++) {
     const length = reader.varint();
     const start = reader.skip(length);
@@ -322,7 +340,7 @@ function readChunks(reader: ShapeReader, summaryFields: number, what: string): C
     const stored = head.skip(4);
     const sum = (((bytes[stored] as number) << 24) | ((bytes[stored + 1] as number) << 16) | ((bytes[stored + 2] as number) << 8) | (bytes[stored + 3] as number)) >>> 0;
     if (fnv1a(bytes, head.offset, bytes.length) !== sum) reader.fail(`${what} chunk ${i} does not match its checksum`);
-    chunks.push({ bytes, items: head.offset, summary });
+    chunks.push({ bytes, items: head.offset, summary, count: new ShapeReader(bytes, head.offset).count() });
   }
   return chunks;
 }
@@ -336,19 +354,17 @@ function readLotChunk(chunk: Chunk, into: Lot[]): void {
 
 /** The `at` of the last lot, as a lots chunk's summary gives it. */
 function chunkLastAt(chunk: Chunk): number {
-  const head = new ShapeReader(chunk.bytes, 0);
-  head.zigzag();
-  return head.zigzag();
+  return chunk.summary[1] as number;
 }
 
 /** The earliest expiry a lots chunk's summary gives. */
 function chunkEarliestExpiry(chunk: Chunk): number {
-  return new ShapeReader(chunk.bytes, 0).zigzag();
+  return chunk.summary[0] as number;
 }
 
 /** The earliest `at` an earned chunk's summary gives. */
 function chunkEarliestAt(chunk: Chunk): number {
-  return new ShapeReader(chunk.bytes, 0).zigzag();
+  return chunk.summary[0] as number;
 }
 
 /** The records of `chunks` in their order (undefined when there is no chunk). */
@@ -398,7 +414,7 @@ export function sealedEarnedSection(reader: ShapeReader): SealedEarned | undefin
 }
 
 /** A section's chunks (see readChunks), in one copy of the section's bytes. */
-function copiedChunks(reader: ShapeReader, summaryFields: number, what: string): ChunkHead[] {
+function copiedChunks(reader: ShapeReader, summaryFields: number, what: string): Chunk[] {
   const start = reader.offset;
   const heads = readChunks(reader, summaryFields, what);
   if (heads.length === 0) return heads;
@@ -415,12 +431,11 @@ function lotChunks(chunks: readonly Chunk[]): LotChunks {
   let lastAt = 0;
   let lastSeq = 0;
   for (const chunk of chunks) {
-    const head = new ShapeReader(chunk.bytes, 0);
-    const expiry = head.zigzag();
+    const expiry = chunkEarliestExpiry(chunk);
     if (earliestExpiry === 0 || expiry < earliestExpiry) earliestExpiry = expiry;
-    lastAt = head.zigzag();
-    lastSeq = head.zigzag();
-    count += new ShapeReader(chunk.bytes, chunk.items).count();
+    lastAt = chunkLastAt(chunk);
+    lastSeq = chunk.summary[2] as number;
+    count += chunk.count;
   }
   return new LotChunks(chunks, count, earliestExpiry, lastAt, lastSeq);
 }
@@ -430,8 +445,8 @@ function earnedChunks(chunks: readonly Chunk[]): EarnedChunks {
   let earliestAt = Infinity;
   let count = 0;
   for (const chunk of chunks) {
-    earliestAt = Math.min(earliestAt, new ShapeReader(chunk.bytes, 0).zigzag());
-    count += new ShapeReader(chunk.bytes, chunk.items).count();
+    earliestAt = Math.min(earliestAt, chunkEarliestAt(chunk));
+    count += chunk.count;
   }
   return new EarnedChunks(chunks, count, earliestAt);
 }
