@@ -11,7 +11,7 @@ export { heapPop, heapPush } from './heap.js';
 export { InvariantError, item, f32, f64, i32, num, ownValue, setOwn, setOwnAllLast, u16, u32, u8 } from './invariant.js';
 export { bankDay, dayOfWeek } from './loyalty/calendar.js';
 export type { EarnRecord, Lot, RuleAward } from './loyalty/state.js';
-export { openLoyalty, sealEarned, sealedEarned, sealLots, sealedLots, type SealedEarned, type SealedLots } from './loyalty/book.js';
+export { mergeable, openLoyalty, sealEarned, sealedEarned, sealLots, sealedLots, type SealedEarned, type SealedLots } from './loyalty/book.js';
 export { offerHeaders, offerSubject } from './offers/engine.js';
 export { firstCountingDay, openSeen, HASH_CHARS, idHash, openedSeen, sealedSeen, sealSeen, seenDay, writeIdHash, type SealedSeen, type SeenIds } from './seen.js';
 export { sha256Hex } from './sha256.js';

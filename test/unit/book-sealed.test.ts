@@ -113,11 +113,12 @@ class Pair {
  * clock, as the weekly pass does, so the earning records span several periods of chunks and pruning
  * opens only the oldest of them.
  */
-type LongOp = { op: 'earn'; id: number; days: number; pts: number; expDays: number } | { op: 'prune'; behind: number } | { op: 'due'; behind: number } | { op: 'record'; id: number } | { op: 'forget'; id: number } | { op: 'restore' } | { op: 'reseal' };
+type LongOp = { op: 'earn'; id: number; days: number; pts: number; expDays: number } | { op: 'prune'; behind: number } | { op: 'due'; behind: number } | { op: 'merge'; behind: number } | { op: 'record'; id: number } | { op: 'forget'; id: number } | { op: 'restore' } | { op: 'reseal' };
 
 const longOpArb: fc.Arbitrary<LongOp> = fc.oneof(
-  { weight: 10, arbitrary: fc.record({ op: fc.constant('earn' as const), id: fc.nat(400), days: fc.integer({ min: 0, max: 7 }), pts: fc.integer({ min: 1, max: 500 }), expDays: fc.integer({ min: 60, max: 400 }) }) },
+  { weight: 10, arbitrary: fc.record({ op: fc.constant('earn' as const), id: fc.nat(400), days: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 7 })), pts: fc.integer({ min: 1, max: 500 }), expDays: fc.constantFrom(30, 60, 200) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('due' as const), behind: fc.integer({ min: 0, max: 30 }) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('merge' as const), behind: fc.integer({ min: 0, max: 130 }) }) },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('prune' as const), behind: fc.integer({ min: 0, max: 130 }) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('record' as const), id: fc.nat(400) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('forget' as const), id: fc.nat(400) }) },
@@ -129,6 +130,7 @@ function runLong(pair: Pair, o: LongOp): void {
   switch (o.op) {
     case 'earn': return pair.run({ op: 'earn', id: o.id, days: o.days, pts: o.pts, expDays: o.expDays, tier: 'bronze', credit: false });
     case 'due': return void pair.both((L) => [...dueLots(L, T0 + pair.clock - o.behind * DAY)]);
+    case 'merge': return pair.both((L) => mergeLots(L, T0 + pair.clock - o.behind * DAY));
     case 'prune': return pair.both((L) => forgetEarnedBefore(L, T0 + pair.clock - o.behind * DAY));
     default: return pair.run(o);
   }
@@ -151,26 +153,33 @@ describe('the loyalty book on sealed lots and earning records', () => {
     expect(sealedSeen, 'operations that ran on a sealed state').toBeGreaterThan(300);
   });
 
-  it('over a long history expires sealed lots and prunes sealed earning records in their oldest chunks alone, with the same answers and state (property)', () => {
+  it('over a long history expires, merges and prunes sealed lots and earning records in the chunks concerned alone, with the same answers and state (property)', () => {
     let partial = 0;
     let partialDue = 0;
+    let partialMerge = 0;
+    let merges = 0;
     fc.assert(fc.property(fc.array(longOpArb, { minLength: 50, maxLength: 300 }), (ops) => {
       const pair = new Pair();
       for (const o of ops) {
         const before = sealedEarned(pair.sealed.loyalty);
         const lotsBefore = sealedLots(pair.sealed.loyalty);
+        const plainLots = pair.plain.loyalty.lots.length;
         runLong(pair, o);
         const after = sealedEarned(pair.sealed.loyalty);
         if (o.op === 'prune' && before !== undefined && after !== undefined && after !== before) partial++;
+        if (o.op === 'merge' && lotsBefore !== undefined && sealedLots(pair.sealed.loyalty) !== undefined) partialMerge++;
+        if (o.op === 'merge' && pair.plain.loyalty.lots.length < plainLots) merges++;
         if (o.op === 'due' && lotsBefore !== undefined && sealedLots(pair.sealed.loyalty) !== undefined && sealedLots(pair.sealed.loyalty) !== lotsBefore) partialDue++;
         for (const part of [after, sealedLots(pair.sealed.loyalty)]) expect((part as unknown as { chunks?: unknown[] } | undefined)?.chunks?.length ?? 0).toBeLessThanOrEqual(MAX_CHUNKS);
       }
       const [plain, sealed] = pair.records();
       expect(sealed).toEqual(plain);
       expect(JSON.stringify(sealed.loyalty)).toBe(JSON.stringify(plain.loyalty));
-    }), { numRuns: 150 });
+    }), { numRuns: 300 });
     expect(partial, 'prunes that kept the sealed records sealed').toBeGreaterThan(100);
     expect(partialDue, 'expiries that kept the sealed lots sealed').toBeGreaterThan(20);
+    expect(partialMerge, 'merges that kept the sealed lots sealed').toBeGreaterThan(100);
+    expect(merges, 'merges that merged lots').toBeGreaterThan(100);
   });
 
   it('pruning a plain record that replaced a sealed one of a later time does not bring the sealed one back', () => {

@@ -116,16 +116,34 @@ export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
  * amount changes; their expiry becomes one ledger row under the first member's id.
  */
 export function mergeLots(L: LoyaltyState, horizon: number): void {
-  openLots(L);
+  const sealed = sealedLotsOf.get(L);
+  if (sealed !== undefined) {
+    const first = L.lots[0];
+    if (first !== undefined && first.at < horizon && first.exp === sealed.lastExpiry) openLots(L);
+    else sealedLotsOf.set(L, sealed.mergeBefore(horizon, (lots) => void mergeFrom(lots, horizon, 0)));
+  }
   const lots = L.lots;
-  let out = Math.min(mergedUpTo.get(lots) ?? 0, lots.length);
+  mergedUpTo.set(lots, mergeFrom(lots, horizon, Math.min(mergedUpTo.get(lots) ?? 0, lots.length)));
+}
+
+/** Whether two neighbouring lots, both earned before the horizon, become one ({@link mergeLots}). */
+export function mergeable(a: Lot, b: Lot): boolean {
+  return a.exp === b.exp && a.tier === b.tier && a.ver === b.ver;
+}
+
+/**
+ * {@link mergeLots} on `lots` from index `from` (those before it have no neighbour left to merge), in place.
+ * Returns how many of the first lots have no neighbour left to merge.
+ */
+function mergeFrom(lots: Lot[], horizon: number, from: number): number {
+  let out = from;
   let i = out;
   for (; i < lots.length; i++) {
     const l = item(lots, i);
     // Lots are in (at, seq) order: none from here on was earned before the horizon.
     if (l.at >= horizon) break;
     const last = out > 0 ? item(lots, out - 1) : undefined;
-    if (last && l.at < horizon && last.at < horizon && last.exp === l.exp && last.tier === l.tier && last.ver === l.ver) {
+    if (last && l.at < horizon && last.at < horizon && mergeable(last, l)) {
       last.rem += l.rem;
       last.n = (last.n ?? 1) + (l.n ?? 1);
       delete last.pts;
@@ -133,10 +151,11 @@ export function mergeLots(L: LoyaltyState, horizon: number): void {
     }
     lots[out++] = l;
   }
-  mergedUpTo.set(lots, out);
-  if (out === i) return;
+  const merged = out;
+  if (out === i) return merged;
   for (; i < lots.length; i++) lots[out++] = item(lots, i);
   lots.length = out;
+  return merged;
 }
 
 /**
@@ -275,8 +294,16 @@ export interface SealedLots {
   /** `at` and `seq` of the last of them. */
   readonly lastAt: number;
   readonly lastSeq: number;
+  /** The expiry of the last of them. */
+  readonly lastExpiry: number;
   /** Decodes them, in their order, as new objects. */
   open(): Lot[];
+  /**
+   * The same lots with `merge` (which merges a list in place, as {@link mergeLots} at `horizon` does from its
+   * start) applied to each run of them that may hold lots to merge at `horizon`; it decodes only those
+   * runs (chunk summaries say which), the rest stays as it was.
+   */
+  mergeBefore(horizon: number, merge: (lots: Lot[]) => void): SealedLots;
   /**
    * Those expiring at or before `due` (`gone`, decoded in their order) and the rest (undefined when none is
    * left); it decodes only what holds such lots, the rest stays as it was.

@@ -18,7 +18,7 @@
  * {@link EARNED_PERIOD_DAYS} days of their earliest `at` where it can ({@link chunksToMerge}), so that
  * pruning past the reversal window decodes the oldest period's chunk, not the whole history.
  */
-import { sealEarned, sealedEarned, sealLots, sealedLots, setOwn, setOwnAllLast, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
+import { mergeable, sealEarned, sealedEarned, sealLots, sealedLots, setOwn, setOwnAllLast, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { fnv1a } from './bytes.js';
 import { doesNotFit, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
 
@@ -66,12 +66,14 @@ interface Chunk {
  * the same; its lots are decoded again when an operation needs them). Throws `DoesNotFit` (inside
  * `writeSection`) when a lot does not fit the shape; the caller then writes {@link allLots}.
  */
-export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readonly unknown[], reseal: boolean): void {
+export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readonly unknown[], reseal: boolean, version: number): void {
   const sealed = sealedLots(loyalty);
-  if (sealed !== undefined && !(sealed instanceof LotChunks)) throw doesNotFit;
+  if (sealed !== undefined && !(sealed instanceof LotChunks && version >= MERGE_SUMMARY_VERSION)) throw doesNotFit;
+  reseal &&= version >= MERGE_SUMMARY_VERSION;
   const pieces: Piece<unknown[]>[] = sealed instanceof LotChunks ? sealed.chunks.map(lotPiece) : [];
   for (const piece of lotRuns(lots)) pieces.push(piece);
-  const kept = lots.length > 0 ? encodePieces(pieces, LOT_PIECES) : (sealed as LotChunks | undefined)?.chunks ?? [];
+  const kind = version >= MERGE_SUMMARY_VERSION ? LOT_PIECES : LOT_PIECES_BEFORE_MERGE_SUMMARY;
+  const kept = lots.length > 0 ? encodePieces(pieces, kind) : (sealed as LotChunks | undefined)?.chunks ?? [];
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
   if (reseal && kept.length > 0 && lots.length > 0) {
@@ -109,6 +111,14 @@ interface PieceKind<T> {
   encode(items: T): Chunk;
 }
 
+/** The codec version from which a lots chunk's summary says what its lots may still merge ({@link encodeLotChunk}). */
+export const MERGE_SUMMARY_VERSION = 10;
+
+/** Fields of a lots chunk's summary, by codec version. */
+function lotSummaryFields(version: number): number {
+  return version >= MERGE_SUMMARY_VERSION ? 7 : 3;
+}
+
 const LOT_PIECES: PieceKind<unknown[]> = {
   empty: () => [],
   read: (chunk) => {
@@ -120,8 +130,10 @@ const LOT_PIECES: PieceKind<unknown[]> = {
     for (const lot of more) into.push(lot);
     return into;
   },
-  encode: encodeLotChunk,
+  encode: (lots) => encodeLotChunk(lots, true),
 };
+
+const LOT_PIECES_BEFORE_MERGE_SUMMARY: PieceKind<unknown[]> = { ...LOT_PIECES, encode: (lots) => encodeLotChunk(lots, false) };
 
 const EARNED_PIECES: PieceKind<Record<string, unknown>> = {
   empty: () => ({}),
@@ -267,21 +279,47 @@ function writeChunk(out: ShapeWriter, chunk: Uint8Array): void {
   out.length += chunk.length;
 }
 
-function encodeLotChunk(lots: readonly unknown[]): Chunk {
+/**
+ * A lots chunk. Its summary: the earliest expiry, `at` and `seq` of the last lot; from version 10 also
+ * `at` of the first lot, the expiries of the first and the last lot, and the earliest `at` of a lot that
+ * would merge into the one before it ({@link mergeable}) once both are past the horizon (none: Infinity).
+ * Written as zigzag varints: the first three as they are, then lastAt − firstAt, firstExp − earliest,
+ * lastExp − earliest, and 0 for none or mergeAt − firstAt + 1.
+ */
+function encodeLotChunk(lots: readonly unknown[], mergeSummary: boolean): Chunk {
   let earliestExpiry = 0;
+  let mergeAt = Infinity;
+  let previous: Lot | undefined;
   for (const lot of lots) {
     const expiry = (lot as { exp?: unknown }).exp;
     if (typeof expiry !== 'number' || !(expiry > 0)) throw doesNotFit;
     if (earliestExpiry === 0 || expiry < earliestExpiry) earliestExpiry = expiry;
+    if (previous !== undefined && mergeAt === Infinity && mergeable(previous, lot as Lot)) mergeAt = safeInteger((lot as Lot).at);
+    previous = lot as Lot;
   }
-  const last = lots[lots.length - 1] as { at?: unknown; seq?: unknown };
+  const first = lots[0] as Lot;
+  const last = lots[lots.length - 1] as Lot;
   const summary = [safeInteger(earliestExpiry), safeInteger(last.at), safeInteger(last.seq)];
+  if (mergeSummary) summary.push(safeInteger(first.at), safeInteger(first.exp), safeInteger(last.exp), Math.max(mergeAt, safeInteger(first.at)));
   const w = chunkWriter;
   w.reset();
-  for (const n of summary) w.zigzag(n);
+  for (let i = 0; i < 3; i++) w.zigzag(summary[i] as number);
+  if (mergeSummary) {
+    w.zigzag(last.at - first.at);
+    w.zigzag(first.exp - earliestExpiry);
+    w.zigzag(last.exp - earliestExpiry);
+    w.zigzag(mergeAt === Infinity ? 0 : Math.max(mergeAt, first.at) - first.at + 1);
+  }
   const sum = reserveChecksum(w);
   writeLots(w, lots);
   return sealChecksum(w, sum, summary, lots.length);
+}
+
+/** A version-10 lots chunk's summary as read (see {@link encodeLotChunk}), made absolute. */
+function lotSummary(raw: readonly number[]): number[] {
+  const [earliest, lastAt, lastSeq, firstDelta, firstExp, lastExp, merge] = raw as [number, number, number, number, number, number, number];
+  const firstAt = lastAt - firstDelta;
+  return [earliest, lastAt, lastSeq, firstAt, earliest + firstExp, earliest + lastExp, merge === 0 ? Infinity : firstAt + merge - 1];
 }
 
 function encodeEarnedChunk(earned: Record<string, unknown>): Chunk {
@@ -382,10 +420,10 @@ function readEarnedChunk(chunk: Chunk, into: Record<string, EarnRecord> | undefi
   return into === undefined ? records : setOwnAllLast(into, records);
 }
 
-/** Reads a lots section's body (every lot, decoded). */
-export function readLotSection(reader: ShapeReader): Lot[] {
+/** Reads a lots section's body (every lot, decoded) of a record of codec `version`. */
+export function readLotSection(reader: ShapeReader, version: number): Lot[] {
   const lots: Lot[] = [];
-  for (const chunk of readChunks(reader, 3, 'lots')) readLotChunk(chunk, lots);
+  for (const chunk of readChunks(reader, lotSummaryFields(version), 'lots')) readLotChunk(chunk, lots);
   return lots;
 }
 
@@ -401,7 +439,7 @@ export function readEarnedSection(reader: ShapeReader): Record<string, EarnRecor
  * copied, so the record's buffer may be reused), or undefined when the section holds none.
  */
 export function sealedLotSection(reader: ShapeReader): SealedLots | undefined {
-  const chunks = copiedChunks(reader, 3, 'lots');
+  const chunks = copiedChunks(reader, lotSummaryFields(MERGE_SUMMARY_VERSION), 'lots').map((chunk) => ({ ...chunk, summary: lotSummary(chunk.summary) }));
   if (chunks.length === 0) return undefined;
   for (const chunk of chunks) if (!((chunk.summary[0] as number) > 0)) reader.fail(`a lots chunk with earliest expiry ${String(chunk.summary[0])}`);
   return lotChunks(chunks);
@@ -437,7 +475,7 @@ function lotChunks(chunks: readonly Chunk[]): LotChunks {
     lastSeq = chunk.summary[2] as number;
     count += chunk.count;
   }
-  return new LotChunks(chunks, count, earliestExpiry, lastAt, lastSeq);
+  return new LotChunks(chunks, count, earliestExpiry, lastAt, lastSeq, (chunks[chunks.length - 1] as Chunk).summary[5] as number);
 }
 
 /** The summary of earned chunks. */
@@ -453,7 +491,42 @@ function earnedChunks(chunks: readonly Chunk[]): EarnedChunks {
 
 /** Sealed lots as chunks of a record (each written back as it is). */
 class LotChunks implements SealedLots {
-  constructor(readonly chunks: readonly Chunk[], readonly count: number, readonly earliestExpiry: number, readonly lastAt: number, readonly lastSeq: number) {}
+  constructor(readonly chunks: readonly Chunk[], readonly count: number, readonly earliestExpiry: number, readonly lastAt: number, readonly lastSeq: number, readonly lastExpiry: number) {}
+
+  /**
+   * Decodes the runs of chunks that may hold lots to merge at `horizon`: a chunk whose summary's merge time
+   * is before it, with its neighbours when a lot at their border may merge (the same expiry, the later one
+   * before the horizon: the summary does not hold tiers and versions, so this may open a run for nothing).
+   */
+  mergeBefore(horizon: number, merge: (lots: Lot[]) => void): LotChunks {
+    const chunks = this.chunks;
+    const open: boolean[] = [];
+    const withPrevious: boolean[] = [];
+    let any = false;
+    for (let k = 0; k < chunks.length; k++) {
+      const summary = (chunks[k] as Chunk).summary;
+      const border = k > 0 && ((chunks[k - 1] as Chunk).summary[5] as number) === (summary[4] as number) && (summary[3] as number) < horizon;
+      withPrevious.push(border);
+      open.push(border || (summary[6] as number) < horizon);
+      if (border) open[k - 1] = true;
+      any ||= open[k] as boolean;
+    }
+    if (!any) return this;
+    const pieces: Piece<unknown[]>[] = [];
+    for (let k = 0; k < chunks.length; ) {
+      if (!open[k]) {
+        pieces.push(lotPiece(chunks[k] as Chunk));
+        k++;
+        continue;
+      }
+      const lots: Lot[] = [];
+      do readLotChunk(chunks[k++] as Chunk, lots);
+      while (k < chunks.length && withPrevious[k]);
+      merge(lots);
+      for (const piece of lotRuns(lots)) pieces.push(piece);
+    }
+    return lotChunks(encodePieces(pieces, LOT_PIECES));
+  }
 
   open(): Lot[] {
     const lots: Lot[] = [];
