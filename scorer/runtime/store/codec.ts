@@ -157,7 +157,7 @@ function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, 
   const plainLoyalty = isPlain(loyalty) ? (loyalty as unknown as Loyalty) : undefined;
   const earnedValue = plainLoyalty?.earned;
   const lotsValue = plainLoyalty?.lots;
-  const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal)) : absent(out);
+  const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal, version)) : absent(out);
   const lots = plainLoyalty && Array.isArray(lotsValue) ? writeSection(out, (w) => writeLotSection(w, plainLoyalty, lotsValue, reseal, version)) : absent(out);
   const seenValue = value.seen;
   const seen = seenValue !== undefined ? writeSection(out, (w) => (version >= 8 ? writeSeenSection(w, seenValue, reseal) : writeSeen(w, seenValue))) : absent(out);

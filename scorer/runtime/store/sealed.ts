@@ -7,38 +7,47 @@
  * Layout of a section body: the chunk count, then per chunk its byte length and its bytes. A chunk is a
  * summary, its FNV-1a checksum, then the items as shapes.ts writes them with their own delta bases and
  * dictionary (no links between sections or chunks):
- * - lots chunk: earliest expiry (zigzag; every expiry > 0), `at` and `seq` of the last lot (zigzag), the
- *   checksum (4 bytes) of the items that follow, then `writeLots`.
+ * - lots chunk: earliest expiry (zigzag; every expiry > 0), `at` and `seq` of the last lot (zigzag), from
+ *   version 10 what of its lots may still merge ({@link encodeLotChunk}), the checksum (4 bytes) of the
+ *   items that follow, then `writeLots`.
  * - earned chunk: earliest `at` (zigzag), the checksum, then `writeEarned`.
  * The chunks of a lots section are in (at, seq) order, one after the other; in an earned section a later
  * chunk's record replaces an earlier one's of the same id (its key in the later one's place).
  *
- * A section holds at most {@link MAX_CHUNKS} chunks: a commit that would add one more writes its newest
- * half and what it adds as one chunk. The earned section keeps its chunks to periods of
- * {@link EARNED_PERIOD_DAYS} days of their earliest `at` where it can ({@link chunksToMerge}), so that
- * pruning past the reversal window decodes the oldest period's chunk, not the whole history.
+ * A section holds at most {@link MAX_CHUNKS} chunks (8 before version 10). Both sections keep their chunks
+ * to periods of their items' time ({@link EARNED_PERIOD_DAYS}, {@link LOT_PERIOD_DAYS}), and a commit that
+ * would pass the bound merges chunks of one period first ({@link chunksToMerge}), so that pruning past the
+ * reversal window, an expiry and the weekly merge decode the chunks they concern, not the whole history.
  */
 import { mergeable, sealEarned, sealedEarned, sealLots, sealedLots, setOwn, setOwnAllLast, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { fnv1a } from './bytes.js';
 import { doesNotFit, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
 
-/** Chunks a section holds at most. */
-export const MAX_CHUNKS = 8;
+/** Chunks a section holds at most (codec version 10 on; {@link MAX_CHUNKS_BEFORE_10} before). */
+export const MAX_CHUNKS = 16;
+
+/** Chunks a section of a version 7–9 record holds at most (what builds of those versions read). */
+export const MAX_CHUNKS_BEFORE_10 = 8;
+
+/** {@link MAX_CHUNKS} of codec `version`. */
+function maxChunks(version: number): number {
+  return version >= MERGE_SUMMARY_VERSION ? MAX_CHUNKS : MAX_CHUNKS_BEFORE_10;
+}
 
 /**
  * Days of earning time an earned chunk keeps to when chunks are merged: with the shipped 120-day reversal
- * window and weekly pruning, the records kept span five such periods, leaving three chunks for the
- * commits of the newest period.
+ * window and weekly pruning, the records kept span nine such periods, leaving chunks for the commits of the
+ * newest period; pruning decodes the oldest period's chunk.
  */
-export const EARNED_PERIOD_DAYS = 32;
+export const EARNED_PERIOD_DAYS = 16;
 
 const EARNED_PERIOD_MS = EARNED_PERIOD_DAYS * 86_400_000;
 
 /**
- * Days of earning time a lots chunk keeps to: lots live about a year (the shipped expiry), about four such
+ * Days of earning time a lots chunk keeps to: lots live about a year (the shipped expiry), thirteen such
  * periods, leaving chunks for the commits of the newest period; an expiry decodes the oldest period's chunk.
  */
-export const LOT_PERIOD_DAYS = 91;
+export const LOT_PERIOD_DAYS = 30;
 
 const LOT_PERIOD_MS = LOT_PERIOD_DAYS * 86_400_000;
 
@@ -73,7 +82,7 @@ export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readon
   const pieces: Piece<unknown[]>[] = sealed instanceof LotChunks ? sealed.chunks.map(lotPiece) : [];
   for (const piece of lotRuns(lots)) pieces.push(piece);
   const kind = version >= MERGE_SUMMARY_VERSION ? LOT_PIECES : LOT_PIECES_BEFORE_MERGE_SUMMARY;
-  const kept = lots.length > 0 ? encodePieces(pieces, kind) : (sealed as LotChunks | undefined)?.chunks ?? [];
+  const kept = lots.length > 0 ? encodePieces(pieces, kind, maxChunks(version)) : (sealed as LotChunks | undefined)?.chunks ?? [];
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
   if (reseal && kept.length > 0 && lots.length > 0) {
@@ -83,14 +92,14 @@ export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readon
 }
 
 /** Writes the earned section's body, as {@link writeLotSection} the lots. */
-export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean): void {
+export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean, version: number): void {
   const sealed = sealedEarned(loyalty);
-  if (sealed !== undefined && !(sealed instanceof EarnedChunks)) throw doesNotFit;
+  if (sealed !== undefined && !(sealed instanceof EarnedChunks && (version >= MERGE_SUMMARY_VERSION || sealed.chunks.length <= MAX_CHUNKS_BEFORE_10))) throw doesNotFit;
   const pieces: Piece<Record<string, unknown>>[] = sealed instanceof EarnedChunks ? sealed.chunks.map(earnedPiece) : [];
   const added = earnedRuns(earned);
   const some = added.length > 0;
   for (const piece of added) pieces.push(piece);
-  const kept = some ? encodePieces(pieces, EARNED_PIECES) : (sealed as EarnedChunks | undefined)?.chunks ?? [];
+  const kept = some ? encodePieces(pieces, EARNED_PIECES, maxChunks(version)) : (sealed as EarnedChunks | undefined)?.chunks ?? [];
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
   if (reseal && kept.length > 0 && some) {
@@ -143,11 +152,11 @@ const EARNED_PIECES: PieceKind<Record<string, unknown>> = {
 };
 
 /**
- * The chunks of `pieces` (in their order), at most {@link MAX_CHUNKS}: ranges that {@link chunksToMerge} picks
+ * The chunks of `pieces` (in their order), at most `max`: ranges that {@link chunksToMerge} picks
  * are merged first, then each piece of items is encoded (a chunk is written as it is).
  */
-function encodePieces<T>(pieces: Piece<T>[], kind: PieceKind<T>): Chunk[] {
-  while (pieces.length > MAX_CHUNKS) {
+function encodePieces<T>(pieces: Piece<T>[], kind: PieceKind<T>, max = MAX_CHUNKS): Chunk[] {
+  while (pieces.length > max) {
     const [from, to] = chunksToMerge(pieces.map((piece) => piece.period));
     let merged = kind.empty();
     let period = Infinity;
