@@ -41,16 +41,9 @@ export function setOwn<T>(record: Record<string, T>, key: string, value: T): voi
   else record[key] = value;
 }
 
-/**
- * Sets each own entry of `from` in `into` ({@link setOwn}) as its newest key: a key already there is
- * deleted first, so `into`'s keys stay in the order they were last set.
- */
-export function setOwnAllLast<T>(into: Record<string, T>, from: Readonly<Record<string, T>>): Record<string, T> {
-  for (const key in from) {
-    if (!Object.hasOwn(from, key)) continue;
-    if (Object.hasOwn(into, key)) delete into[key];
-    setOwn(into, key, from[key] as T);
-  }
+/** Sets each own entry of `from` in `into` ({@link setOwn}): a key already there keeps its place. */
+export function setOwnAll<T>(into: Record<string, T>, from: Readonly<Record<string, T>>): Record<string, T> {
+  for (const key in from) if (Object.hasOwn(from, key)) setOwn(into, key, from[key] as T);
   return into;
 }
 

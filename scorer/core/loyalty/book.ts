@@ -22,7 +22,7 @@
  * `lots` or `earned` (test/unit/book-owner.test.ts).
  */
 import type { EarnRecord, LoyaltyState, Lot } from './state.js';
-import { item, num, ownValue, setOwnAllLast } from '../invariant.js';
+import { item, num, ownValue, setOwnAll } from '../invariant.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Lots
@@ -94,16 +94,10 @@ const NO_LOTS: readonly Lot[] = Object.freeze([]);
  */
 export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
   const sealed = sealedLotsOf.get(L);
-  let goneSealed: Lot[] | undefined;
-  if (sealed !== undefined && sealed.earliestExpiry <= due) {
-    const { gone, rest } = sealed.takeDue(due);
-    if (rest === undefined) sealedLotsOf.delete(L);
-    else sealedLotsOf.set(L, rest);
-    goneSealed = gone;
-  }
-  if (!L.lots.some((l) => l.exp <= due)) return goneSealed ?? NO_LOTS;
+  if (sealed !== undefined && sealed.earliestExpiry <= due) openLots(L);
+  if (!L.lots.some((l) => l.exp <= due)) return NO_LOTS;
   const keep: Lot[] = [];
-  const gone: Lot[] = goneSealed ?? [];
+  const gone: Lot[] = [];
   for (const l of L.lots) (l.exp <= due ? gone : keep).push(l);
   L.lots = keep;
   return gone;
@@ -116,34 +110,16 @@ export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
  * amount changes; their expiry becomes one ledger row under the first member's id.
  */
 export function mergeLots(L: LoyaltyState, horizon: number): void {
-  const sealed = sealedLotsOf.get(L);
-  if (sealed !== undefined) {
-    const first = L.lots[0];
-    if (first !== undefined && first.at < horizon && first.exp === sealed.lastExpiry) openLots(L);
-    else sealedLotsOf.set(L, sealed.mergeBefore(horizon, (lots) => void mergeFrom(lots, horizon, 0)));
-  }
+  openLots(L);
   const lots = L.lots;
-  mergedUpTo.set(lots, mergeFrom(lots, horizon, Math.min(mergedUpTo.get(lots) ?? 0, lots.length)));
-}
-
-/** Whether two neighbouring lots, both earned before the horizon, become one ({@link mergeLots}). */
-export function mergeable(a: Lot, b: Lot): boolean {
-  return a.exp === b.exp && a.tier === b.tier && a.ver === b.ver;
-}
-
-/**
- * {@link mergeLots} on `lots` from index `from` (those before it have no neighbour left to merge), in place.
- * Returns how many of the first lots have no neighbour left to merge.
- */
-function mergeFrom(lots: Lot[], horizon: number, from: number): number {
-  let out = from;
+  let out = Math.min(mergedUpTo.get(lots) ?? 0, lots.length);
   let i = out;
   for (; i < lots.length; i++) {
     const l = item(lots, i);
     // Lots are in (at, seq) order: none from here on was earned before the horizon.
     if (l.at >= horizon) break;
     const last = out > 0 ? item(lots, out - 1) : undefined;
-    if (last && l.at < horizon && last.at < horizon && mergeable(last, l)) {
+    if (last && l.at < horizon && last.at < horizon && last.exp === l.exp && last.tier === l.tier && last.ver === l.ver) {
       last.rem += l.rem;
       last.n = (last.n ?? 1) + (l.n ?? 1);
       delete last.pts;
@@ -151,11 +127,10 @@ function mergeFrom(lots: Lot[], horizon: number, from: number): number {
     }
     lots[out++] = l;
   }
-  const merged = out;
-  if (out === i) return merged;
+  mergedUpTo.set(lots, out);
+  if (out === i) return;
   for (; i < lots.length; i++) lots[out++] = item(lots, i);
   lots.length = out;
-  return merged;
 }
 
 /**
@@ -196,12 +171,11 @@ export function forgetEarned(L: LoyaltyState, txId: string): void {
 }
 
 /**
- * `L.earned[id] = rec` as the newest key (a record of the same id is replaced, and its key moves last),
- * kept in the derived order when there is one (else it is built from the record when first needed). With
- * the records sealed it goes beside them, replacing a sealed one of the same id when they are opened.
+ * `L.earned[id] = rec`, kept in the derived order when there is one (else it is built from the record when
+ * first needed). With the records sealed it goes beside them, replacing a sealed one of the same id when
+ * they are opened (in that one's place, as an assignment to an existing key keeps its place).
  */
 export function keepEarned(L: LoyaltyState, id: string, rec: EarnRecord): void {
-  if (Object.hasOwn(L.earned, id)) delete L.earned[id];
   L.earned[id] = rec;
   const order = earnedOrders.get(L.earned);
   if (order !== undefined) placeEarned(order, id, rec.at);
@@ -209,20 +183,14 @@ export function keepEarned(L: LoyaltyState, id: string, rec: EarnRecord): void {
 
 /**
  * Deletes the earning records made before `horizon`: those a scan of every record would delete, found in
- * time order. Sealed records go by {@link SealedEarned.forgetBefore}, which opens only the oldest of them;
- * when a plain record is to go too, the sealed ones are opened first (it may replace one of them, which
- * must not come back).
+ * time order. Sealed records are opened first when one of them is that old, or when a plain one is (it may
+ * replace a sealed one, which must not come back).
  */
 export function forgetEarnedBefore(L: LoyaltyState, horizon: number): void {
   const sealed = sealedEarnedOf.get(L);
   if (sealed !== undefined) {
-    const plainOrder = earnedOrder(L.earned);
-    if (plainOrder.head < plainOrder.ats.length && num(plainOrder.ats, plainOrder.head) < horizon) openEarned(L);
-    else if (sealed.earliestAt < horizon) {
-      const rest = sealed.forgetBefore(horizon);
-      if (rest === undefined) sealedEarnedOf.delete(L);
-      else sealedEarnedOf.set(L, rest);
-    }
+    const plain = earnedOrder(L.earned);
+    if (sealed.earliestAt < horizon || (plain.head < plain.ats.length && num(plain.ats, plain.head) < horizon)) openEarned(L);
   }
   const earned = L.earned;
   const order = earnedOrder(earned);
@@ -294,39 +262,18 @@ export interface SealedLots {
   /** `at` and `seq` of the last of them. */
   readonly lastAt: number;
   readonly lastSeq: number;
-  /** The expiry of the last of them. */
-  readonly lastExpiry: number;
   /** Decodes them, in their order, as new objects. */
   open(): Lot[];
-  /**
-   * The same lots with `merge` (which merges a list in place, as {@link mergeLots} at `horizon` does from its
-   * start) applied to each run of them that may hold lots to merge at `horizon`; it decodes only those
-   * runs (chunk summaries say which), the rest stays as it was.
-   */
-  mergeBefore(horizon: number, merge: (lots: Lot[]) => void): SealedLots;
-  /**
-   * Those expiring at or before `due` (`gone`, decoded in their order) and the rest (undefined when none is
-   * left); it decodes only what holds such lots, the rest stays as it was.
-   */
-  takeDue(due: number): { gone: Lot[]; rest: SealedLots | undefined };
 }
 
-/**
- * A customer's earning records kept encoded; the records of `L.earned` with the same id replace them. A
- * record replaced by a later one of the same id may still be held (it is not visible).
- */
+/** A customer's earning records kept encoded; the records of `L.earned` with the same id replace them. */
 export interface SealedEarned {
   /** Records held (at least one). */
   readonly count: number;
   /** The earliest `at` among them (an integer). */
   readonly earliestAt: number;
-  /** Decodes them, in their key order (a replaced record's key moved to its replacement's place), as new objects. */
+  /** Decodes them, in their key order, as new objects. */
   open(): Record<string, EarnRecord>;
-  /**
-   * The same records without those made before `horizon` (and perhaps without replaced ones), undefined when
-   * none is left; it decodes only what holds such records, the rest stays as it was.
-   */
-  forgetBefore(horizon: number): SealedEarned | undefined;
 }
 
 const sealedLotsOf = new WeakMap<LoyaltyState, SealedLots>();
@@ -374,7 +321,7 @@ function openEarned(L: LoyaltyState): void {
   const sealed = sealedEarnedOf.get(L);
   if (sealed === undefined) return;
   sealedEarnedOf.delete(L);
-  L.earned = setOwnAllLast(sealed.open(), L.earned);
+  L.earned = setOwnAll(sealed.open(), L.earned);
 }
 
 /**

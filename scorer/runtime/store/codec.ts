@@ -1,10 +1,6 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 10 (current) is version 9 with a lots chunk's summary saying what of its lots may still merge
- * (sealed.ts: the first lot's time, the first and last lots' expiries, the earliest time a lot would merge
- * into the one before it), so that the weekly merge decodes only the chunks that hold lots to merge. A
- * version 7–9 record's lots are read opened (their summaries do not say it) and written as version 10.
- * Version 9 is version 8 with a customer's generic part (what its sections leave of it) written
+ * Version 9 (current) is version 8 with a customer's generic part (what its sections leave of it) written
  * by a layout of the fields the core keeps (fields.ts): each field as its index and its value in its kind,
  * no key names; a key the layout does not know, or a value not of its field's kind, escaped to compact.ts.
  * Records of other kinds keep compact.ts.
@@ -40,12 +36,12 @@ import { Packr, Unpackr } from 'msgpackr';
 import { compactDecode, compactEncode } from './compact.js';
 import { decodeCustomerFields, encodeCustomerFields } from './fields.js';
 import { EarnedLinks, readBuckets, readEarned, readLots, readSeen, SECTION_ABSENT, SECTION_SHAPED, ShapeReader, ShapeWriter, writeBuckets, writeEarned, writeLots, writeSection, writeSeen } from './shapes.js';
-import { allEarned, allLots, MERGE_SUMMARY_VERSION, type Loyalty, readEarnedSection, readLotSection, seal, sealedEarnedSection, sealedLotSection, writeEarnedSection, writeLotSection } from './sealed.js';
+import { allEarned, allLots, type Loyalty, readEarnedSection, readLotSection, seal, sealedEarnedSection, sealedLotSection, writeEarnedSection, writeLotSection } from './sealed.js';
 import { readSeenSection, sealedSeenSection, writeSeenSection } from './seen-section.js';
 import { openedSeen, sealedEarned, sealedLots, sealedSeen, type EarnRecord, type SealedEarned, type SealedLots, type SeenIds } from '../../core/mod.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 10;
+export const CODEC_VERSION = 9;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
@@ -78,7 +74,6 @@ const bodyByVersion: Record<number, Body> = {
   7: { encode: (v, reseal) => encodeShaped(v, 7, reseal), decode: (b, sealed) => decodeShaped(b, 7, sealed) },
   8: { encode: (v, reseal) => encodeShaped(v, 8, reseal), decode: (b, sealed) => decodeShaped(b, 8, sealed) },
   9: { encode: (v, reseal, kind) => encodeShaped(v, 9, reseal, kind), decode: (b, sealed, kind) => decodeShaped(b, 9, sealed, kind) },
-  10: { encode: (v, reseal, kind) => encodeShaped(v, 10, reseal, kind), decode: (b, sealed, kind) => decodeShaped(b, 10, sealed, kind) },
 };
 
 /** The newest version this build decodes (it may be newer than the one it writes, during a rollout). */
@@ -91,7 +86,7 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 }
 
 /** The versions with shaped sections after the generic part. */
-type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10;
+type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9;
 
 /** Versions 4 to 8: see the module comment. */
 function encodeShaped(value: unknown, version: ShapedVersion, reseal = false, kind: RecordKind = 'customer'): Uint8Array {
@@ -157,8 +152,8 @@ function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, 
   const plainLoyalty = isPlain(loyalty) ? (loyalty as unknown as Loyalty) : undefined;
   const earnedValue = plainLoyalty?.earned;
   const lotsValue = plainLoyalty?.lots;
-  const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal, version)) : absent(out);
-  const lots = plainLoyalty && Array.isArray(lotsValue) ? writeSection(out, (w) => writeLotSection(w, plainLoyalty, lotsValue, reseal, version)) : absent(out);
+  const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal)) : absent(out);
+  const lots = plainLoyalty && Array.isArray(lotsValue) ? writeSection(out, (w) => writeLotSection(w, plainLoyalty, lotsValue, reseal)) : absent(out);
   const seenValue = value.seen;
   const seen = seenValue !== undefined ? writeSection(out, (w) => (version >= 8 ? writeSeenSection(w, seenValue, reseal) : writeSeen(w, seenValue))) : absent(out);
   const features = value.features;
@@ -193,9 +188,8 @@ function decodeShaped(bytes: Uint8Array, version: ShapedVersion, sealed = false,
       else earned = readEarnedSection(reader);
     }
     if (section(reader)) {
-      // Lots chunks before version 10 do not say what may still merge: such a record's lots are opened, and written as version 10 at the next commit.
-      if (sealed && version >= MERGE_SUMMARY_VERSION) keptLots = sealedLotSection(reader);
-      else lots = readLotSection(reader, version);
+      if (sealed) keptLots = sealedLotSection(reader);
+      else lots = readLotSection(reader);
     }
     if (section(reader)) seen = version < 8 ? readSeen(reader) : sealed ? sealedSeenSection(reader) : readSeenSection(reader);
   } else if (linked) {
