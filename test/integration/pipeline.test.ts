@@ -43,8 +43,11 @@ describe('HTTP → JetStream → scorer → ClickHouse → API', () => {
     expect((again.body.results as { status: string }[]).map((x) => x.status)).toEqual(['duplicate', 'accepted']);
     await waitFor(async () => (await count(`SELECT count() n FROM vafa.scored_transactions FINAL WHERE customer_id = 'CUST-B'`)) === 2, 20_000, 'two rows');
     expect(await count(`SELECT count() n FROM vafa.scored_transactions WHERE tx_id = '${String(tx.tx_id)}'`)).toBe(1);
-    const earned = await count(`SELECT sum(points) n FROM vafa.points_ledger FINAL WHERE source_id = '${String(tx.tx_id)}'`);
-    expect(earned).toBe(await count(`SELECT sum(points) n FROM vafa.scored_transactions FINAL WHERE tx_id = '${String(tx.tx_id)}'`));
+    // The ledger's rows are a separate insert from the scored row's: wait for them, then compare.
+    const scored = await count(`SELECT sum(points) n FROM vafa.scored_transactions FINAL WHERE tx_id = '${String(tx.tx_id)}'`);
+    const ledger = (): Promise<number> => count(`SELECT sum(points) n FROM vafa.points_ledger FINAL WHERE source_id = '${String(tx.tx_id)}'`);
+    await waitFor(async () => (await ledger()) >= scored, 20_000, 'the ledger rows');
+    expect(await ledger()).toBe(scored);
   });
 
   it('answers 400 naming the index and field of each bad item, and accepts the good ones', async () => {
