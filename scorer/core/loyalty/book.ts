@@ -188,10 +188,7 @@ export function keepEarned(L: LoyaltyState, id: string, rec: EarnRecord): void {
  */
 export function forgetEarnedBefore(L: LoyaltyState, horizon: number): void {
   const sealed = sealedEarnedOf.get(L);
-  if (sealed !== undefined) {
-    const plain = earnedOrder(L.earned);
-    if (sealed.earliestAt < horizon || (plain.head < plain.ats.length && num(plain.ats, plain.head) < horizon)) openEarned(L);
-  }
+  if (sealed !== undefined && (sealed.earliestAt < horizon || oldestBefore(earnedOrder(L.earned), horizon))) openEarned(L);
   const earned = L.earned;
   const order = earnedOrder(earned);
   const { ids, ats } = order;
@@ -229,6 +226,11 @@ function earnedOrder(earned: Record<string, EarnRecord>): EarnedOrder {
     earnedOrders.set(earned, order);
   }
   return order;
+}
+
+/** Whether the order's oldest record (or a lingering id of one deleted since) was made before `horizon`. */
+function oldestBefore(order: EarnedOrder, horizon: number): boolean {
+  return order.head < order.ats.length && num(order.ats, order.head) < horizon;
 }
 
 /** Puts `id` (earned at `at`) in its place in the order: usually last (a NaN time is never pruned, nor placed). */
