@@ -12,8 +12,8 @@
  *
  * Whole buckets are dropped once their day is entirely older than the horizon, so an id is remembered for
  * at least the horizon and at most a day (plus the time to the customer's next transaction) longer.
- * Lookups go through an index derived from the buckets (never stored: rebuilt after a restore, and after
- * buckets are dropped), so every operation is O(1) amortised per event. The index is an open-addressing
+ * Lookups go through an index derived from the buckets (never stored: built after a restore, and again
+ * when full, dropped days' entries included), so every operation is O(1) amortised per event. The index is an open-addressing
  * table of three 32-bit integers a hash (a key mixed from its first characters, its day, its place in the
  * day's bucket), checked against the bucket's characters: ~30 bytes a remembered id where a `Map` from
  * hash strings took ~65 and a string per hash.
@@ -131,15 +131,25 @@ const SLOT = 3;
 const MIN_SLOTS = 16;
 const MAX_LOAD = 0.75;
 
-/** Derived: the remembered hashes of one bucket list object, by key (open addressing, linear probing). */
+/**
+ * Derived: the remembered hashes of one bucket list object, by key (open addressing, linear probing).
+ * Forgetting the oldest days leaves their entries in place: they point at days no longer among the
+ * buckets, which {@link SeenIndex.dayOf} and {@link SeenIndex.moveUp} pass over like a key of another
+ * hash, and count as taken until the table is full and built again from the buckets alone. Built with
+ * room for as many ids again, so a customer whose oldest day goes as a new one comes builds it once in
+ * about as many events as it remembers ids, not at every event.
+ */
 class SeenIndex {
   readonly table: Int32Array;
   readonly mask: number;
+  /** Slots taken, entries of forgotten days included. */
   count = 0;
+  /** The latest day forgotten since the index was built (its entries and those of earlier days are stale), or −Infinity. */
+  staleThrough = -Infinity;
 
   constructor(ids: number) {
     let slots = MIN_SLOTS;
-    while (ids > slots * MAX_LOAD) slots *= 2;
+    while (2 * ids > slots * MAX_LOAD) slots *= 2;
     this.table = new Int32Array(slots * SLOT);
     this.mask = slots - 1;
   }
@@ -263,8 +273,10 @@ export function remember(s: SeenIds, id: string, at: number): void {
   const hash = hashOf(id);
   const key = keyAt(hash, 0);
   if (plainDay(s, hash, key) !== undefined || sealedDay(s, hash) !== undefined) return;
-  const index = indexOf(s, 1);
   const day = Math.floor(at / DAY_MS);
+  // A new bucket of a day forgotten before (a late id) would meet that day's stale entries: build anew.
+  if ((indexes.get(s)?.staleThrough ?? -Infinity) >= day) indexes.delete(s);
+  const index = indexOf(s, 1);
   let i = s.days.length - 1;
   while (i >= 0 && num(s.days, i) > day) i--;
   if (i < 0 || s.days[i] !== day) {
@@ -294,7 +306,8 @@ export function forgetBefore(s: SeenIds, horizon: number): void {
   let n = 0;
   while (n < s.days.length && (forgottenDay(num(s.days, n), horizon) || s.days.length - n > MAX_SEEN_DAYS)) n++;
   if (n === 0) return;
-  indexes.delete(s); // built again without them when next needed
+  const index = indexes.get(s);
+  if (index) index.staleThrough = Math.max(index.staleThrough, num(s.days, n - 1));
   s.days.splice(0, n);
   s.ids.splice(0, n);
 }
