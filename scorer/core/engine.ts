@@ -15,7 +15,7 @@ import {
 } from './loyalty/engine.js';
 import { loyaltyConfig, type EngineConfig, type LoyaltyConfig, parseRules, RulesTimeline } from '../../config/schema/mod.js';
 import { featuresOnFeedback, featuresOnTransaction, featureValues, namedFeatures, FEATURE_VALUES, type FeatureConfig, type FeatureVector } from './features/engine.js';
-import { forgetBefore, remember, seenDay, seenIds } from './seen.js';
+import { forgetBefore, rememberFirst, seenDay, seenIds } from './seen.js';
 import { offersOnComplete, offersOnTimer, openOffer } from './offers/engine.js';
 import { onErasure, withPseudonyms } from './erasure.js';
 import { withStatements } from './offers/consent.js';
@@ -255,11 +255,10 @@ export class Engine {
 
   private onTransaction(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: Ctx, emit: Emit): Pending | undefined {
     const seen = seenIds(c);
-    if (seenDay(seen, tx.tx_id) !== undefined) {
+    if (rememberFirst(seen, tx.tx_id, ctx.at) !== undefined) {
       state.stats.duplicates++;
       return undefined;
     }
-    remember(seen, tx.tx_id, ctx.at);
     const loyalty = this.loyaltyFor(state);
     const reversalWindowMs = loyaltyReversalWindowMs(loyalty, ctx.seq);
     forgetBefore(seen, ctx.watermark - Math.max(this.config.dedupHorizonMs, reversalWindowMs));

@@ -270,9 +270,18 @@ function plainDay(s: SeenIds, hash: string, key: number): number | undefined {
 
 /** Remembers `id` as seen at event time `at` (no-op when already remembered). */
 export function remember(s: SeenIds, id: string, at: number): void {
+  rememberFirst(s, id, at);
+}
+
+/**
+ * The UTC day `id` was seen on when it is remembered already (nothing changes), or undefined once it is
+ * remembered as seen at event time `at`: the duplicate check and the remembering in one look-up.
+ */
+export function rememberFirst(s: SeenIds, id: string, at: number): number | undefined {
   const hash = hashOf(id);
   const key = keyAt(hash, 0);
-  if (plainDay(s, hash, key) !== undefined || sealedDay(s, hash) !== undefined) return;
+  const known = plainDay(s, hash, key) ?? sealedDay(s, hash);
+  if (known !== undefined) return known;
   const day = Math.floor(at / DAY_MS);
   // A new bucket of a day forgotten before (a late id) would meet that day's stale entries: build anew.
   if ((indexes.get(s)?.staleThrough ?? -Infinity) >= day) indexes.delete(s);
@@ -283,7 +292,7 @@ export function remember(s: SeenIds, id: string, at: number): void {
     s.days.splice(i + 1, 0, day);
     s.ids.splice(i + 1, 0, hash);
     index.add(key, day, 0);
-    return;
+    return undefined;
   }
   const bucket = item(s.ids, i);
   let offset = 0;
@@ -291,6 +300,7 @@ export function remember(s: SeenIds, id: string, at: number): void {
   for (let o = bucket.length - HASH_CHARS; o >= offset; o -= HASH_CHARS) index.moveUp(keyAt(bucket, o), day, o);
   s.ids[i] = offset === bucket.length ? bucket + hash : bucket.slice(0, offset) + hash + bucket.slice(offset);
   index.add(key, day, offset);
+  return undefined;
 }
 
 /** Drops every bucket whose day ends at or before `horizon` (event ms), and the oldest beyond MAX_SEEN_DAYS. */

@@ -1,7 +1,7 @@
 // Remembered tx ids as fixed-size hashes: lookups, the horizon, and older layouts converted on first touch.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { forgetBefore, HASH_CHARS, idHash, MAX_SEEN_DAYS, remember, seenDay, seenIds, newSeenIds, writeIdHash, type SeenIds } from '../../scorer/core/seen.js';
+import { forgetBefore, HASH_CHARS, idHash, MAX_SEEN_DAYS, remember, rememberFirst, seenDay, seenIds, newSeenIds, writeIdHash, type SeenIds } from '../../scorer/core/seen.js';
 import { DAY_MS } from '../../scorer/core/types.js';
 
 describe('seen ids', () => {
@@ -49,8 +49,9 @@ describe('seen ids', () => {
     fc.assert(fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
       let s = newSeenIds();
       const model = new Map<string, number>();
+      // rememberFirst answers as a look-up before it remembers: the day already remembered, or undefined.
       const rememberBoth = (id: string, day: number): void => {
-        remember(s, id, day * DAY_MS + 1000);
+        expect(rememberFirst(s, id, day * DAY_MS + 1000)).toBe(model.get(id));
         if (!model.has(id)) model.set(id, day);
       };
       for (const o of ops) {
