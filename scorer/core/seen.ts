@@ -13,10 +13,10 @@
  * Whole buckets are dropped once their day is entirely older than the horizon, so an id is remembered for
  * at least the horizon and at most a day (plus the time to the customer's next transaction) longer.
  * Lookups go through an index derived from the buckets (never stored: built after a restore, and again
- * when full, dropped days' entries included), so every operation is O(1) amortised per event. The index is an open-addressing
- * table of three 32-bit integers a hash (a key mixed from its first characters, its day, its place in the
- * day's bucket), checked against the bucket's characters: ~30 bytes a remembered id where a `Map` from
- * hash strings took ~65 and a string per hash.
+ * when full, dropped days' entries included), so every operation is O(1) amortised per event. The index
+ * is an open-addressing table of three 32-bit integers a hash (a key mixed from its first characters, its
+ * day, its place in the day's bucket), checked against the bucket's characters: ~30 bytes a remembered id
+ * where a `Map` from hash strings took ~65 and a string per hash.
  *
  * A day's hashes are kept in ascending order of the 9 bytes they stand for, so that a day's bucket has one
  * form whatever the order the ids arrived in (the state store writes them sorted by those bytes).
