@@ -5,6 +5,6 @@
  * `ingest/iso8583/mod.ts`, loaded only by a process that listens for switches (lint: `layers/imports`).
  */
 export { NatsCardDirectory } from './cards.js';
-export { IngestService, semanticErrors, type CardDirectory } from './service.js';
+export { IngestService, type CardDirectory } from './service.js';
 export { maskCardNumbers, tokenizePan } from './tokenize.js';
 export { Validator } from './validation.js';

@@ -61,8 +61,8 @@ function idOf(kind: StreamKind, v: Record<string, unknown>): string {
   }
 }
 
-/** What the schema cannot say (real dates, a reversal or refund of itself, a refund that is also a reversal, survey fields); exported for `vafa backfill`'s fast path. */
-export function semanticErrors(kind: StreamKind, v: Record<string, unknown>): FieldError[] {
+/** What the schema cannot say (real dates, a reversal or refund of itself, a refund that is also a reversal, survey fields). */
+function semanticErrors(kind: StreamKind, v: Record<string, unknown>): FieldError[] {
   const errors: FieldError[] = [];
   const dateOk = (field: string): void => {
     const raw = v[field];
@@ -107,9 +107,14 @@ export class IngestService {
     return this.opts.publisher.available;
   }
 
-  /** Validates and normalises one item; the value is what travels on `TX`. */
-  prepare(kind: StreamKind, item: unknown, receivedAt: Date): { ok: true; value: Record<string, unknown>; id: string } | { ok: false; errors: FieldError[]; id?: string } {
-    const checked = validators[kind].validate(item);
+/**
+   * Validates and normalises one item; the value is what travels on `TX`. The item is left as it was,
+   * unless `owned` says it is the caller's to give away (a line parsed for this alone): then it may be
+   * filled in place and become the value.
+   */
+  prepare(kind: StreamKind, item: unknown, receivedAt: Date, owned = false): { ok: true; value: Record<string, unknown>; id: string } | { ok: false; errors: FieldError[]; id?: string } {
+    const validator = validators[kind];
+    const checked = owned ? validator.validateOwned(item) : validator.validate(item);
     const rawId = typeof item === 'object' && item !== null ? (item as Record<string, unknown>)[`${kind === 'transaction' ? 'tx' : kind}_id`] : undefined;
     const id = typeof rawId === 'string' ? rawId : undefined;
     if (!checked.ok) return { ok: false, errors: checked.errors, ...(id ? { id } : {}) };

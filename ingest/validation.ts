@@ -5,7 +5,7 @@
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { ValueErrorType, type ValueError } from '@sinclair/typebox/errors';
 import { Value } from '@sinclair/typebox/value';
-import type { TSchema } from '@sinclair/typebox';
+import { Kind, type TSchema } from '@sinclair/typebox';
 import { CONSENT_CHANNELS, isRealDate } from '../contracts/events.js';
 
 export interface FieldError {
@@ -38,17 +38,52 @@ function describe(e: ValueError): FieldError {
   }
 }
 
-/** A compiled validator for one schema: applies defaults, then checks; never throws. */
+/**
+ * A compiled validator for one schema: applies the schema's defaults, then checks; never throws.
+ *
+ * The common case takes no deep copy: when every default of the schema sits on a top-level property and is
+ * not an object, a body gets them on a shallow copy ({@link validate}) or in place ({@link validateOwned}),
+ * and the compiled checker passes it. Anything else (a body that fails, a schema with a default below the
+ * top level) takes the full path: TypeBox's `Value.Default` on a deep copy, then the errors. Both give the
+ * same value; the fast one may share the body's nested objects (nothing downstream changes those).
+ */
 export class Validator<T> {
   private readonly check: TypeCheck<TSchema>;
+  /** The top-level defaults, in the schema's property order; undefined when the fast path cannot apply them all. */
+  private readonly topDefaults: readonly (readonly [key: string, value: unknown])[] | undefined;
+
   constructor(private readonly schema: TSchema) {
     this.check = TypeCompiler.Compile(schema);
+    this.topDefaults = topLevelDefaults(schema);
   }
 
+  /** The body checked, with the schema's defaults; the body itself is left as it was. */
   validate(input: unknown): Checked<T> {
+    return this.run(input, false);
+  }
+
+  /**
+   * The same as {@link validate} for a body that is the caller's alone to give away (freshly parsed): its
+   * missing defaults are filled in place, so it is changed even when it fails.
+   */
+  validateOwned(input: unknown): Checked<T> {
+    return this.run(input, true);
+  }
+
+  private run(input: unknown, owned: boolean): Checked<T> {
     if (typeof input !== 'object' || input === null || Array.isArray(input)) {
       return { ok: false, errors: [{ field: '(body)', message: 'expected a JSON object' }] };
     }
+    const defaults = this.topDefaults;
+    if (defaults !== undefined) {
+      const value: Record<string, unknown> = owned ? input as Record<string, unknown> : { ...input };
+      for (const [key, fallback] of defaults) if (value[key] === undefined) value[key] = fallback;
+      if (this.check.Check(value)) return { ok: true, value: value as T };
+    }
+    return this.full(input);
+  }
+
+  private full(input: object): Checked<T> {
     let value: unknown;
     try {
       value = Value.Default(this.schema, structuredClone(input));
@@ -69,6 +104,43 @@ export class Validator<T> {
     }
     return { ok: false, errors };
   }
+}
+
+/**
+ * An object schema's top-level defaults (key and value, in property order) when the fast path gives what
+ * `Value.Default` gives: every default a primitive on a property of the object itself. Undefined for any
+ * other schema (not an object, a default on the object or below a property, one on additional properties,
+ * or a kind whose defaulting rebuilds or looks elsewhere: an intersection, a reference, an import).
+ */
+function topLevelDefaults(schema: TSchema): (readonly [string, unknown])[] | undefined {
+  const s = schema as { type?: unknown; properties?: Record<string, unknown>; default?: unknown; additionalProperties?: unknown };
+  if (schema[Kind] !== 'Object' || s.properties === undefined || 'default' in s || !plainKinds(schema)) return undefined;
+  if (typeof s.additionalProperties === 'object' && s.additionalProperties !== null && hasDefault(s.additionalProperties)) return undefined;
+  const defaults: (readonly [string, unknown])[] = [];
+  for (const key of Object.getOwnPropertyNames(s.properties)) {
+    const property = s.properties[key] as Record<string, unknown>;
+    if (Object.values(property).some(hasDefault)) return undefined;
+    if (!('default' in property)) continue;
+    const fallback = property.default;
+    if ((typeof fallback === 'object' && fallback !== null) || typeof fallback === 'function') return undefined;
+    defaults.push([key, fallback]);
+  }
+  return defaults;
+}
+
+const REBUILDING_KINDS = new Set(['Intersect', 'Ref', 'This', 'Import']);
+
+/** Whether no schema in this one is of a kind in {@link REBUILDING_KINDS}. */
+function plainKinds(schema: unknown): boolean {
+  if (typeof schema !== 'object' || schema === null) return true;
+  if (REBUILDING_KINDS.has(String((schema as Record<symbol, unknown>)[Kind]))) return false;
+  return Object.values(schema).every(plainKinds);
+}
+
+/** Whether a schema (or anything below it) declares a default. */
+function hasDefault(schema: unknown): boolean {
+  if (typeof schema !== 'object' || schema === null) return false;
+  return 'default' in schema || Object.values(schema).some(hasDefault);
 }
 
 /**

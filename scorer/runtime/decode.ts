@@ -5,8 +5,7 @@
 import { EraseCustomerControlV1, EraseMentionsControlV1, LoyaltyRulesControlV1, CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1, isRealDate, type CoreMessage } from '../../contracts/events.js';
 import { parseTxSubject } from '../../contracts/subjects.js';
 import { Validator } from '../../ingest/mod.js';
-import { Type, type TSchema } from '@sinclair/typebox';
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { Type } from '@sinclair/typebox';
 
 const StoredProfile = Type.Composite([Type.Omit(CustomerProfileV1, ['cards']), Type.Object({ card_tokens: Type.Optional(Type.Array(Type.String())) })], { additionalProperties: false });
 /**
@@ -20,48 +19,18 @@ const StoredRedemption = Type.Composite([
 ], { additionalProperties: false });
 
 /**
- * The common case without copies: a freshly parsed body is ours to fill with the schema's top-level
- * defaults and check with the compiled checker. A body that fails goes through the full validator,
- * whose errors are the message; a schema with a default below the top level always does.
+ * The validator of each kind. A freshly parsed body is ours: the schema's defaults are filled in place
+ * (`validateOwned`, no copy); a body that fails is checked again in full, whose errors are the message.
  */
-interface FastCheck {
-  check: TypeCheck<TSchema> | undefined;
-  defaults: readonly (readonly [string, unknown])[];
-  full: Validator<unknown>;
-}
-
-function fastCheck(schema: TSchema): FastCheck {
-  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
-  const defaults = Object.entries(properties).filter(([, p]) => 'default' in p).map(([k, p]) => [k, (p as { default: unknown }).default] as const);
-  const nested = Object.values(properties).some((p) => hasDefaultBelow(p));
-  const primitive = defaults.every(([, d]) => d === null || typeof d !== 'object');
-  return { check: nested || !primitive ? undefined : TypeCompiler.Compile(schema), defaults, full: new Validator(schema) };
-}
-
-function hasDefaultBelow(schema: unknown): boolean {
-  if (typeof schema !== 'object' || schema === null) return false;
-  return Object.values(schema).some((v) => typeof v === 'object' && v !== null && ('default' in v || hasDefaultBelow(v)));
-}
-
-const validators: Record<CoreMessage['kind'], FastCheck> = {
-  transaction: fastCheck(TransactionV1),
-  profile: fastCheck(StoredProfile),
-  feedback: fastCheck(FeedbackV1),
-  redemption: fastCheck(StoredRedemption),
-  control: fastCheck(LoyaltyRulesControlV1),
+const validators: Record<CoreMessage['kind'], Validator<unknown>> = {
+  transaction: new Validator(TransactionV1),
+  profile: new Validator(StoredProfile),
+  feedback: new Validator(FeedbackV1),
+  redemption: new Validator(StoredRedemption),
+  control: new Validator(LoyaltyRulesControlV1),
 };
 /** Control messages are checked against the schema their `type` names, so an error names a field, not "the union". */
-const controlValidators: Record<string, FastCheck> = { loyalty_rules: validators.control, erase_customer: fastCheck(EraseCustomerControlV1), erase_mentions: fastCheck(EraseMentionsControlV1) };
-
-
-type Validated = { ok: true; value: unknown } | { ok: false; errors: { field: string; message: string }[] };
-
-function validate(v: FastCheck, body: unknown): Validated {
-  if (!v.check || typeof body !== 'object' || body === null || Array.isArray(body)) return v.full.validate(body);
-  const record = body as Record<string, unknown>;
-  for (const [key, value] of v.defaults) if (record[key] === undefined) record[key] = value;
-  return v.check.Check(record) ? { ok: true, value: record } : v.full.validate(record);
-}
+const controlValidators: Record<string, Validator<unknown>> = { loyalty_rules: validators.control, erase_customer: new Validator(EraseCustomerControlV1), erase_mentions: new Validator(EraseMentionsControlV1) };
 
 export type Decoded = { ok: true; msg: CoreMessage; partition: number } | { ok: false; reason: string; detail: string };
 
@@ -75,7 +44,7 @@ export function decodeTx(subject: string, data: Uint8Array): Decoded {
     return { ok: false, reason: 'bad_json', detail: (err as Error).message };
   }
   const checker = parsed.kind === 'control' ? controlValidators[String((body as { type?: unknown } | null)?.type)] ?? validators.control : validators[parsed.kind];
-  const checked = validate(checker, body);
+  const checked = checker.validateOwned(body);
   if (!checked.ok) {
     return { ok: false, reason: 'invalid_event', detail: checked.errors.map((e) => `${e.field}: ${e.message}`).join('; ') };
   }

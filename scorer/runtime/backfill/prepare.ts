@@ -1,14 +1,13 @@
 /**
  * A history record as the core gets it: validated and normalised exactly as ingest validates it (the same
- * `prepare`; transactions through the compiled schema first), or why it is refused. Used by the feeder for
+ * `prepare`, filling the parsed line in place), or why it is refused. Used by the feeder for
  * every record in one thread, and by each worker thread for the events of its partitions (threads.ts),
  * so validation runs on every core.
  */
 import { basename } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { isRealDate, TransactionV1 } from '../../../contracts/events.js';
-import { Validator, IngestService, semanticErrors } from '../../../ingest/mod.js';
+import { isRealDate } from '../../../contracts/events.js';
+import { Validator, IngestService } from '../../../ingest/mod.js';
 import type { Publisher } from '../../../platform/mod.js';
 import type { RecordKind } from './sources.js';
 
@@ -30,18 +29,6 @@ function migrationProblems(v: Static<typeof ClubLine>): string[] {
   if (v.expires_at !== undefined && !isRealDate(v.expires_at)) out.push('expires_at: is not a real date');
   if (v.points === 0 && v.tier === undefined) out.push('(body): a line with 0 points must name a tier');
   return out;
-}
-
-const transactionCheck = TypeCompiler.Compile(TransactionV1);
-
-/**
- * Ingest's `prepare` for a transaction without its copy (the line was parsed for us alone): the contract's
- * one default filled in place, the compiled schema check, the same semantic checks. Undefined when any
- * fails: `prepare` then says what is wrong.
- */
-function fastTransaction(body: Record<string, unknown>): Record<string, unknown> | undefined {
-  if (body.status === undefined) body.status = 'approved';
-  return transactionCheck.Check(body) && semanticErrors('transaction', body).length === 0 ? body : undefined;
 }
 
 /** The ingest service's validation and normalisation, without publishing (backfill publishes nothing). */
@@ -70,9 +57,7 @@ export class RecordPreparer {
       return { value: { ...checked.value, migration_id: checked.value.migration_id ?? `${basename(file)}:${line}`, source: `${file}:${line}` } };
     }
     if (kind === 'redemption' && body.occurred_at === undefined) return { reason: 'occurred_at: is required in history (a live redemption takes its arrival time)' };
-    const fast = kind === 'transaction' ? fastTransaction(body) : undefined;
-    if (fast) return { value: fast };
-    const prepared = this.ingest.prepare(kind, body, new Date(0));
+    const prepared = this.ingest.prepare(kind, body, new Date(0), true);
     if (!prepared.ok) return { reason: prepared.errors.map((e) => `${e.field}: ${e.message}`).join('; ') };
     return { value: prepared.value };
   }
