@@ -61,16 +61,18 @@ function idOf(kind: StreamKind, v: Record<string, unknown>): string {
   }
 }
 
+/** Adds an error when `v[field]` is text that names no real date. */
+function realDate(v: Record<string, unknown>, field: string, errors: FieldError[]): void {
+  const raw = v[field];
+  if (typeof raw === 'string' && !isRealDate(raw)) errors.push({ field, message: 'is not a real date' });
+}
+
 /** What the schema cannot say (real dates, a reversal or refund of itself, a refund that is also a reversal, survey fields). */
 function semanticErrors(kind: StreamKind, v: Record<string, unknown>): FieldError[] {
   const errors: FieldError[] = [];
-  const dateOk = (field: string): void => {
-    const raw = v[field];
-    if (typeof raw === 'string' && !isRealDate(raw)) errors.push({ field, message: 'is not a real date' });
-  };
   if (kind === 'transaction') {
-    dateOk('occurred_at');
-    dateOk('due_date');
+    realDate(v, 'occurred_at', errors);
+    realDate(v, 'due_date', errors);
     if (v.reverses_tx_id !== undefined && v.reverses_tx_id === v.tx_id) errors.push({ field: 'reverses_tx_id', message: 'a transaction cannot reverse itself' });
     if (v.kind === 'refund') {
       if (v.reverses_tx_id !== undefined) errors.push({ field: 'reverses_tx_id', message: 'a refund cannot also be a reversal (a reversal of a refund is its own event naming the refund in reverses_tx_id)' });
@@ -79,13 +81,13 @@ function semanticErrors(kind: StreamKind, v: Record<string, unknown>): FieldErro
       errors.push({ field: 'refund_of_tx_id', message: 'is only allowed on a refund (kind: refund)' });
     }
   } else if (kind === 'profile') {
-    dateOk('opened_at');
-    dateOk('birth_date');
-    dateOk('closed_at');
+    realDate(v, 'opened_at', errors);
+    realDate(v, 'birth_date', errors);
+    realDate(v, 'closed_at', errors);
     if (v.referred_by !== undefined && v.referred_by === v.customer_id) errors.push({ field: 'referred_by', message: 'a customer cannot refer themselves' });
     errors.push(...consentErrors(v));
   } else if (kind === 'feedback') {
-    dateOk('occurred_at');
+    realDate(v, 'occurred_at', errors);
     if (v.kind === 'survey') {
       if (v.scale === undefined) errors.push({ field: 'scale', message: 'is required for a survey (csat5 or nps10)' });
       if (v.score === undefined) errors.push({ field: 'score', message: 'is required for a survey' });
@@ -95,7 +97,7 @@ function semanticErrors(kind: StreamKind, v: Record<string, unknown>): FieldErro
     if (score !== undefined && v.scale === 'csat5' && (score < 1 || score > 5)) errors.push({ field: 'score', message: 'must be 1–5 on the csat5 scale' });
     if (v.kind === 'resolution' && v.resolves_feedback_id === undefined) errors.push({ field: 'resolves_feedback_id', message: 'is required for a resolution' });
   } else if (kind === 'redemption') {
-    dateOk('occurred_at');
+    realDate(v, 'occurred_at', errors);
   }
   return errors;
 }

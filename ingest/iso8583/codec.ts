@@ -170,19 +170,23 @@ class Reader {
   }
 }
 
+// Helpers at module level rather than closures in the per-message functions: tsx keeps function names
+// (esbuild's keepNames), which costs a property definition every time a named closure is made.
+
 function readBitmaps(r: Reader, encoding: BitmapEncoding, where: Iso8583Location): Buffer {
-  const one = (): Buffer => {
-    const at = r.pos;
-    if (encoding === 'binary') return Buffer.from(r.take(8, where, 'a bitmap'));
-    const text = bytesToText(r.take(16, where, 'a hex bitmap'), encoding === 'hex-ebcdic');
-    if (!/^[0-9A-Fa-f]{16}$/.test(text)) r.fail(where, at, 'the bitmap is not 16 hex characters');
-    return Buffer.from(text, 'hex');
-  };
   const at = r.pos;
-  const primary = one();
+  const primary = readOneBitmap(r, encoding, where);
   const [first] = primary;
   if (first === undefined) r.fail(where, at, 'the bitmap is empty');
-  return first & 0x80 ? Buffer.concat([primary, one()]) : primary;
+  return first & 0x80 ? Buffer.concat([primary, readOneBitmap(r, encoding, where)]) : primary;
+}
+
+function readOneBitmap(r: Reader, encoding: BitmapEncoding, where: Iso8583Location): Buffer {
+  const at = r.pos;
+  if (encoding === 'binary') return Buffer.from(r.take(8, where, 'a bitmap'));
+  const text = bytesToText(r.take(16, where, 'a hex bitmap'), encoding === 'hex-ebcdic');
+  if (!/^[0-9A-Fa-f]{16}$/.test(text)) r.fail(where, at, 'the bitmap is not 16 hex characters');
+  return Buffer.from(text, 'hex');
 }
 
 function readLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
@@ -348,24 +352,26 @@ function encodeLength(field: Iso8583Location, f: FieldSpec, len: number): Buffer
   throw new Iso8583EncodeError(field, 'unknown length encoding');
 }
 
+/** Throws the encode error of `field` (a function, not a closure made per field: see readBitmaps). */
+function cannotEncode(field: Iso8583Location, reason: string): never {
+  throw new Iso8583EncodeError(field, reason);
+}
+
 function encodeField(field: Iso8583Location, f: FieldSpec, value: FieldValue): Buffer {
   const enc = f.encoding ?? 'ascii';
-  const fail = (reason: string): never => {
-    throw new Iso8583EncodeError(field, reason);
-  };
   let len: number;
   let data: Buffer;
   if (f.type === 'b') {
     let bytes: Buffer;
     if (typeof value === 'string') {
-      if (!HEX.test(value)) fail('a binary value given as text must be hex');
+      if (!HEX.test(value)) cannotEncode(field, 'a binary value given as text must be hex');
       bytes = Buffer.from(value, 'hex');
     } else bytes = Buffer.from(value);
     len = bytes.length;
-    if (f.lengthType === 'fixed' ? len !== f.length : len > f.length) fail(`needs ${f.lengthType === 'fixed' ? 'exactly' : 'at most'} ${f.length} bytes, got ${len}`);
+    if (f.lengthType === 'fixed' ? len !== f.length : len > f.length) cannotEncode(field, `needs ${f.lengthType === 'fixed' ? 'exactly' : 'at most'} ${f.length} bytes, got ${len}`);
     data = enc === 'binary' ? bytes : (textToBytes(bytes.toString('hex').toUpperCase(), enc === 'ebcdic') as Buffer);
   } else {
-    if (typeof value !== 'string') return fail(`expected text for a ${f.type} field, got bytes`);
+    if (typeof value !== 'string') return cannotEncode(field, `expected text for a ${f.type} field, got bytes`);
     let s = value;
     if (f.lengthType === 'fixed') {
       if (f.type === 'n' && s.length < f.length) s = s.padStart(f.length, '0');
@@ -373,18 +379,18 @@ function encodeField(field: Iso8583Location, f: FieldSpec, value: FieldValue): B
       else if (f.type !== 'z' && f.type !== 'n' && f.type !== 'xn' && s.length < f.length) s = s.padEnd(f.length, ' ');
     }
     const bad = charsetOk(f, s);
-    if (bad) fail(bad);
+    if (bad) cannotEncode(field, bad);
     len = f.type === 'xn' && f.lengthType === 'fixed' ? s.length - 1 : s.length;
-    if (f.lengthType === 'fixed' ? len !== f.length : len > f.length) fail(`needs ${f.lengthType === 'fixed' ? 'exactly' : 'at most'} ${f.length} characters, got ${len}`);
+    if (f.lengthType === 'fixed' ? len !== f.length : len > f.length) cannotEncode(field, `needs ${f.lengthType === 'fixed' ? 'exactly' : 'at most'} ${f.length} characters, got ${len}`);
     if (enc === 'bcd' && f.type === 'xn') {
       data = Buffer.concat([Buffer.from(s.slice(0, 1), 'latin1'), packBcd(s.slice(1), f.padding ?? 'left') as Buffer]);
     } else if (enc === 'bcd') {
       const nibbles = f.type === 'z' ? s.replace(/=/g, 'D') : s;
-      if (f.type === 'z' && !/^[0-9D]*$/.test(nibbles)) fail('packed track-2 data allows digits and = only');
+      if (f.type === 'z' && !/^[0-9D]*$/.test(nibbles)) cannotEncode(field, 'packed track-2 data allows digits and = only');
       data = packBcd(nibbles, f.padding ?? 'left') as Buffer;
     } else {
       const bytes = textToBytes(s, enc === 'ebcdic');
-      if (!bytes) return fail(`has characters that ${enc === 'ebcdic' ? 'EBCDIC (cp500)' : 'a single byte'} cannot carry`);
+      if (!bytes) return cannotEncode(field, `has characters that ${enc === 'ebcdic' ? 'EBCDIC (cp500)' : 'a single byte'} cannot carry`);
       data = bytes;
     }
   }
@@ -414,7 +420,6 @@ export function encode(msg: Iso8583Message, spec: Iso8583Spec = ISO8583_1987, op
 /** Bitmap(s) and fields; fields given only as `subfields` are built as sub-messages. */
 function encodeBody(given: Record<number, FieldValue>, spec: Iso8583Spec, bitmapEncoding: BitmapEncoding, subfields?: Record<number, Record<number, FieldValue>>, parent?: number): Buffer {
   const fields: Record<number, FieldValue> = { ...given };
-  const where = (n: number): Iso8583Location => (parent === undefined ? n : `${parent}.${n}`);
   for (const [k, sub] of Object.entries(subfields ?? {})) {
     const n = Number(k);
     const f = spec[n];
@@ -426,21 +431,29 @@ function encodeBody(given: Record<number, FieldValue>, spec: Iso8583Spec, bitmap
   }
   const numbered = Object.entries(fields).map(([k, v]) => [Number(k), v] as const).filter(([n]) => n !== 1).sort(([a], [b]) => a - b);
   const numbers = numbered.map(([n]) => n);
-  for (const n of numbers) if (!Number.isInteger(n) || n < 2 || n > 128) throw new Iso8583EncodeError(where(n), 'field numbers run from 2 to 128');
+  for (const n of numbers) if (!Number.isInteger(n) || n < 2 || n > 128) throw new Iso8583EncodeError(location(parent, n), 'field numbers run from 2 to 128');
   const secondary = numbers.some((n) => n > 64);
   const bitmap = Buffer.alloc(secondary ? 16 : 8);
   if (secondary) bitmap[0] = 0x80;
   for (const n of numbers) bitmap[(n - 1) >> 3] = bitmap.readUInt8((n - 1) >> 3) | (0x80 >> ((n - 1) & 7));
-  const writeBitmap = (bm: Buffer): Buffer =>
-    bitmapEncoding === 'binary' ? bm : (textToBytes(bm.toString('hex').toUpperCase(), bitmapEncoding === 'hex-ebcdic') as Buffer);
-  const parts = [writeBitmap(bitmap.subarray(0, 8))];
-  if (secondary) parts.push(writeBitmap(bitmap.subarray(8, 16)));
+  const parts = [bitmapBytes(bitmap.subarray(0, 8), bitmapEncoding)];
+  if (secondary) parts.push(bitmapBytes(bitmap.subarray(8, 16), bitmapEncoding));
   for (const [n, value] of numbered) {
     const f = spec[n];
-    if (!f) throw new Iso8583EncodeError(where(n), 'the spec does not define this field');
-    parts.push(encodeField(where(n), f, value));
+    if (!f) throw new Iso8583EncodeError(location(parent, n), 'the spec does not define this field');
+    parts.push(encodeField(location(parent, n), f, value));
   }
   return Buffer.concat(parts);
+}
+
+/** Field `n`, or sub-field `n` of `parent`. */
+function location(parent: number | undefined, n: number): Iso8583Location {
+  return parent === undefined ? n : `${parent}.${n}`;
+}
+
+/** A bitmap's 8 bytes as the message carries them. */
+function bitmapBytes(bitmap: Buffer, encoding: BitmapEncoding): Buffer {
+  return encoding === 'binary' ? bitmap : (textToBytes(bitmap.toString('hex').toUpperCase(), encoding === 'hex-ebcdic') as Buffer);
 }
 
 /** The message header a response carries for a request's header (echoed, or a TPDU with its addresses swapped). */

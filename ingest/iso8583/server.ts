@@ -195,6 +195,8 @@ class Connection {
   private readonly log: Logger;
   private closing = false;
   private paused = false;
+  /** Whether the socket is corked until the end of this tick (responses of one batch go out in one write). */
+  private corked = false;
   private endTimer: NodeJS.Timeout | undefined;
   readonly closed: Promise<void>;
 
@@ -300,8 +302,24 @@ class Connection {
       this.log.warn({ ...messageSummary(req, false), code }, 'iso8583 connection gone before the response');
       return;
     }
-    this.socket.write(out);
+    this.send(out);
     for (const c of this.all()) c.responses[code] = (c.responses[code] ?? 0) + 1;
+  }
+
+  /**
+   * Writes a response; the responses written in the same tick (a batch's outcomes settle together) leave
+   * in one write rather than one system call each.
+   */
+  private send(out: Buffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.socket.write(out);
   }
 
   /**
