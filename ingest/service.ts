@@ -109,7 +109,7 @@ export class IngestService {
     return this.opts.publisher.available;
   }
 
-/**
+  /**
    * Validates and normalises one item; the value is what travels on `TX`. The item is left as it was,
    * unless `owned` says it is the caller's to give away (a line parsed for this alone): then it may be
    * filled in place and become the value.
