@@ -440,8 +440,9 @@ function encodeBody(given: Record<number, FieldValue>, spec: Iso8583Spec, bitmap
   if (secondary) parts.push(bitmapBytes(bitmap.subarray(8, 16), bitmapEncoding));
   for (const [n, value] of numbered) {
     const f = spec[n];
-    if (!f) throw new Iso8583EncodeError(location(parent, n), 'the spec does not define this field');
-    parts.push(encodeField(location(parent, n), f, value));
+    const where = location(parent, n);
+    if (!f) throw new Iso8583EncodeError(where, 'the spec does not define this field');
+    parts.push(encodeField(where, f, value));
   }
   return Buffer.concat(parts);
 }
