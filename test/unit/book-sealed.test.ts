@@ -157,6 +157,8 @@ describe('the loyalty book on sealed lots and earning records', () => {
     let sealedPrunes = 0;
     let sealedExpiries = 0;
     let sealedMerges = 0;
+    let expiriesLeftSealed = 0;
+    let lookupsLeftSealed = 0;
     fc.assert(fc.property(fc.array(longOpArb, { minLength: 50, maxLength: 300 }), (ops) => {
       const pair = new Pair();
       for (const o of ops) {
@@ -168,6 +170,8 @@ describe('the loyalty book on sealed lots and earning records', () => {
         if (o.op === 'prune' && before !== undefined) sealedPrunes++;
         if (o.op === 'merge' && lotsBefore !== undefined && pair.plain.loyalty.lots.length < plainLots) sealedMerges++;
         if (o.op === 'due' && lotsBefore !== undefined && pair.plain.loyalty.lots.length < plainLots) sealedExpiries++;
+        if (o.op === 'due' && lotsBefore !== undefined && sealedLots(pair.sealed.loyalty) !== undefined && pair.plain.loyalty.lots.length < plainLots) expiriesLeftSealed++;
+        if (o.op === 'record' && before !== undefined && after === before) lookupsLeftSealed++;
         for (const part of [after, sealedLots(pair.sealed.loyalty)]) expect((part as unknown as { chunks?: unknown[] } | undefined)?.chunks?.length ?? 0).toBeLessThanOrEqual(MAX_CHUNKS);
       }
       const [plain, sealed] = pair.records();
@@ -177,6 +181,8 @@ describe('the loyalty book on sealed lots and earning records', () => {
     expect(sealedPrunes, 'prunes on sealed earning records').toBeGreaterThan(100);
     expect(sealedExpiries, 'expiries on sealed lots').toBeGreaterThan(20);
     expect(sealedMerges, 'merges of sealed lots').toBeGreaterThan(20);
+    expect(expiriesLeftSealed, 'expiries that left the lots not due sealed').toBeGreaterThan(10);
+    expect(lookupsLeftSealed, 'lookups of a record not sealed that opened nothing').toBeGreaterThan(10);
   });
 
   it('pruning a plain record that replaced a sealed one of a later time does not bring the sealed one back', () => {

@@ -16,8 +16,11 @@
  * Sealed parts: a customer the state store restores may keep its lots and earning records as the record
  * held them, encoded ({@link sealLots}, {@link sealEarned}); `L.lots` and `L.earned` then hold only what
  * came after. An operation that needs a sealed part opens it first (decodes it into the plain list or
- * object, in its place): a redemption, an expiry that is due, the weekly merge and pruning, a reversal or
- * a refund. Earning and the daily events do not, so a commit writes a sealed part back as its bytes. Every
+ * object, in its place): a redemption, the weekly merge and pruning, a reversal or a refund, a lookup of
+ * an earning record that is sealed. Earning and the daily events do not: an expiry takes its lots out of
+ * the sealed part in place ({@link SealedLots.dropDue}), and a lookup of a record that is not there opens
+ * nothing, so a commit writes the sealed parts back as their bytes (once a year's lots expire, a customer
+ * with points has an expiry most bank days it earned on, a year or more before). Every
  * function here gives what it gives on the opened state; nothing outside the book and the codec reads
  * `lots` or `earned` (test/unit/book-owner.test.ts).
  */
@@ -94,10 +97,17 @@ const NO_LOTS: readonly Lot[] = Object.freeze([]);
  */
 export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
   const sealed = sealedLotsOf.get(L);
-  if (sealed !== undefined && sealed.earliestExpiry <= due) openLots(L);
-  if (!L.lots.some((l) => l.exp <= due)) return NO_LOTS;
+  let gone: Lot[] | undefined;
+  if (sealed !== undefined && sealed.earliestExpiry <= due) {
+    // The sealed lots come before L.lots, so dropping theirs in place keeps the order an open would give.
+    const dropped = sealed.dropDue(due);
+    if (dropped.rest === undefined) sealedLotsOf.delete(L);
+    else sealedLotsOf.set(L, dropped.rest);
+    if (dropped.gone.length > 0) gone = dropped.gone;
+  }
+  if (!L.lots.some((l) => l.exp <= due)) return gone ?? NO_LOTS;
   const keep: Lot[] = [];
-  const gone: Lot[] = [];
+  gone ??= [];
   for (const l of L.lots) (l.exp <= due ? gone : keep).push(l);
   L.lots = keep;
   return gone;
@@ -159,7 +169,7 @@ export function renameCreditLots(L: LoyaltyState, rename: (id: string) => string
 
 /** What transaction `txId` earned, while its record is kept. */
 export function earnedRecord(L: LoyaltyState, txId: string): EarnRecord | undefined {
-  if (!Object.hasOwn(L.earned, txId)) openEarned(L);
+  if (!Object.hasOwn(L.earned, txId) && sealedEarnedOf.get(L)?.has(txId) === true) openEarned(L);
   const earned = L.earned;
   return Object.hasOwn(earned, txId) ? earned[txId] : undefined;
 }
@@ -266,6 +276,11 @@ export interface SealedLots {
   readonly lastSeq: number;
   /** Decodes them, in their order, as new objects. */
   open(): Lot[];
+  /**
+   * Takes out the lots that expire at or before `due`: returns them in their order, as new objects, and
+   * the lots left, still sealed (undefined: none left). This part is left as it was.
+   */
+  dropDue(due: number): { gone: Lot[]; rest: SealedLots | undefined };
 }
 
 /** A customer's earning records kept encoded; the records of `L.earned` with the same id replace them. */
@@ -276,6 +291,8 @@ export interface SealedEarned {
   readonly earliestAt: number;
   /** Decodes them, in their key order, as new objects. */
   open(): Record<string, EarnRecord>;
+  /** Whether a record of id `id` is among them (without decoding the records). */
+  has(id: string): boolean;
 }
 
 const sealedLotsOf = new WeakMap<LoyaltyState, SealedLots>();

@@ -18,7 +18,7 @@
  */
 import { sealEarned, sealedEarned, sealLots, sealedLots, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { fnv1a } from './bytes.js';
-import { doesNotFit, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
+import { doesNotFit, earnedHas, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
 
 /** Chunks a section holds at most. */
 export const MAX_CHUNKS = 8;
@@ -284,6 +284,24 @@ class LotChunks implements SealedLots {
     for (const chunk of this.chunks) readLotChunk(chunk, lots);
     return lots;
   }
+
+  /** Decodes only the chunks that hold a lot due; the lots those keep are written again as a chunk in their place. */
+  dropDue(due: number): { gone: Lot[]; rest: SealedLots | undefined } {
+    const gone: Lot[] = [];
+    const kept: Chunk[] = [];
+    for (const chunk of this.chunks) {
+      if (new ShapeReader(chunk.bytes, 0).zigzag() > due) {
+        kept.push(chunk);
+        continue;
+      }
+      const lots: Lot[] = [];
+      readLotChunk(chunk, lots);
+      const left: Lot[] = [];
+      for (const lot of lots) (lot.exp <= due ? gone : left).push(lot);
+      if (left.length > 0) kept.push(encodeLotChunk(left));
+    }
+    return { gone, rest: kept.length > 0 ? lotChunks(kept) : undefined };
+  }
 }
 
 /** Sealed earning records as chunks of a record. */
@@ -294,6 +312,11 @@ class EarnedChunks implements SealedEarned {
     let earned: Record<string, EarnRecord> | undefined;
     for (const chunk of this.chunks) earned = readEarnedChunk(chunk, earned);
     return earned ?? {};
+  }
+
+  has(id: string): boolean {
+    for (const chunk of this.chunks) if (earnedHas(new ShapeReader(chunk.bytes, chunk.items), id)) return true;
+    return false;
   }
 }
 

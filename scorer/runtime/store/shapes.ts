@@ -592,6 +592,26 @@ export function readEarned(reader: ShapeReader, keys?: string[]): Record<string,
   return earned;
 }
 
+/** Whether the earning records `writeEarned` wrote at `reader` hold one of id `id` (read past, not built). */
+export function earnedHas(reader: ShapeReader, id: string): boolean {
+  const n = reader.count();
+  for (let i = 0; i < n; i++) {
+    if (reader.frontCoded() === id) return true;
+    const flags = reader.byte();
+    reader.zigzag(); // at
+    reader.zigzag(); // bank month
+    if (flags & EARN_SEQ) reader.zigzag();
+    reader.zigzag(); // points
+    reader.dictionaryString();
+    if (flags & EARN_EXPIRED) reader.zigzag();
+    if (flags & EARN_AMOUNT) reader.zigzag();
+    if (flags & EARN_REFUNDED) reader.zigzag();
+    if (flags & EARN_REFUND_POINTS) reader.zigzag();
+    if (flags & EARN_AWARDS) readAwards(reader);
+  }
+  return false;
+}
+
 function readAwards(reader: ShapeReader): RuleAward[] {
   const n = reader.count();
   const awards = new Array<RuleAward>(n);
