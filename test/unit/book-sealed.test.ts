@@ -209,4 +209,22 @@ describe('the loyalty book on sealed lots and earning records', () => {
     const [plain, sealed] = pair.records();
     expect(sealed).toEqual(plain);
   });
+
+  it('an expiry decodes and writes again only the chunk of the lots due soonest, and the record reads the same', () => {
+    const pair = new Pair();
+    for (let i = 0; i < 60; i++) pair.run({ op: 'earn', id: i, days: 1, pts: 10, expDays: 30, tier: 'bronze', credit: false });
+    pair.run({ op: 'restore' });
+    type Chunked = { chunks: { bytes: Uint8Array }[]; count: number };
+    const before = sealedLots(pair.sealed.loyalty) as unknown as Chunked;
+    expect(before.chunks.length, 'a whole list written as the soonest lots, then the rest').toBe(2);
+    expect(before.count).toBe(60);
+    const gone = pair.both((L) => dueLots(L, T0 + 33 * DAY).map((l) => l.id));
+    expect(gone).toEqual([txId(0), txId(1), txId(2)]);
+    const after = sealedLots(pair.sealed.loyalty) as unknown as Chunked;
+    expect(after.chunks.length).toBe(2);
+    expect(after.chunks[1], 'the later lots stay as they were read').toBe(before.chunks[1]);
+    expect(after.count).toBe(57);
+    const [plain, sealed] = pair.records();
+    expect(sealed).toEqual(plain);
+  });
 });

@@ -14,7 +14,8 @@
  * chunk's record replaces an earlier one's of the same id, in the earlier one's place.
  *
  * A section holds at most {@link MAX_CHUNKS} chunks: a commit that would add one more writes its newest
- * half and what it adds as one chunk.
+ * half and what it adds as one chunk. Long lists of lots written whole go as two chunks, the lots due
+ * soonest first ({@link soonestFirst}): an expiry rewrites only the chunks that hold a lot due.
  */
 import { sealEarned, sealedEarned, sealLots, sealedLots, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { fnv1a } from './bytes.js';
@@ -54,7 +55,7 @@ export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readon
     const newest: unknown[] = [];
     for (const chunk of kept.splice(from)) readLotChunk(chunk, newest as Lot[]);
     for (const lot of lots) newest.push(lot);
-    kept.push(encodeLotChunk(newest));
+    for (const piece of soonestFirst(newest, MAX_CHUNKS / 2 - kept.length)) kept.push(encodeLotChunk(piece));
   }
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
@@ -83,6 +84,30 @@ export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: R
     loyalty.earned = {};
     sealEarned(loyalty, earnedChunks(kept));
   }
+}
+
+/** A lot expiring at most this long after a list's earliest expiry goes in the list's first chunk. */
+const SOON_MS = 8 * 86_400_000;
+/** Lots a list holds at least before its soonest lots get a chunk of their own. */
+const SPLIT_FROM = 16;
+
+/**
+ * `lots` as one chunk, or as two when `room` allows another chunk: the lots up to the first that expires
+ * more than {@link SOON_MS} after the earliest, then the rest. An expiry decodes and writes again only the
+ * chunks holding a lot due ({@link LotChunks.dropDue}), so for the next week or so it touches the small
+ * first chunk, not all of a customer's lots (a year or more of them). The second chunk costs about 40 bytes.
+ */
+function soonestFirst(lots: unknown[], room: number): unknown[][] {
+  if (room < 2 || lots.length < SPLIT_FROM) return [lots];
+  let earliest = Infinity;
+  for (const lot of lots) {
+    const expiry = (lot as { exp?: unknown }).exp;
+    if (typeof expiry !== 'number') return [lots];
+    earliest = Math.min(earliest, expiry);
+  }
+  let cut = 0;
+  while (cut < lots.length && (lots[cut] as { exp: number }).exp <= earliest + SOON_MS) cut++;
+  return cut === 0 || cut * 2 > lots.length ? [lots] : [lots.slice(0, cut), lots.slice(cut)];
 }
 
 /** Every lot of the customer: the sealed ones decoded, then `lots` (the state is left as it is). */
@@ -298,7 +323,7 @@ class LotChunks implements SealedLots {
       readLotChunk(chunk, lots);
       const left: Lot[] = [];
       for (const lot of lots) (lot.exp <= due ? gone : left).push(lot);
-      if (left.length > 0) kept.push(encodeLotChunk(left));
+      if (left.length > 0) for (const piece of soonestFirst(left, MAX_CHUNKS / 2 - (this.chunks.length - 1))) kept.push(encodeLotChunk(piece));
     }
     return { gone, rest: kept.length > 0 ? lotChunks(kept) : undefined };
   }
