@@ -16,6 +16,14 @@ const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vafa-core-bench-test-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 const plan: CorePlan = { ...DEFAULT_CORE_PLAN, customers: 40, days: 60, batch: 50, dataDir };
 
+/** Every customer of a replay as plain data: the copies read back keep their lots and earning records sealed until the core needs them, so they are opened to compare. */
+function customers(r: ReturnType<typeof replayCore>): unknown {
+  return [...r.states.values()].map((s) => {
+    for (const c of Object.values(s.customers)) { openLoyalty(c.loyalty); openSeen(c.seen); }
+    return JSON.parse(JSON.stringify(s.customers)) as unknown;
+  });
+}
+
 describe('the core bench', () => {
   it('gives the same rows with the store\'s commits, and with every customer read back from its record', async () => {
     const input = await prepareCoreInput(plan);
@@ -28,11 +36,6 @@ describe('the core bench', () => {
     expect(cold.publishes).toBe(alone.publishes);
     expect(warm.commits.writes).toBeGreaterThan(0);
     expect(cold.commits.writes).toBe(warm.commits.writes);
-    // The copies read back keep their lots and earning records sealed until the core needs them: opened to compare.
-    const customers = (r: typeof alone): unknown => [...r.states.values()].map((s) => {
-      for (const c of Object.values(s.customers)) { openLoyalty(c.loyalty); openSeen(c.seen); }
-      return JSON.parse(JSON.stringify(s.customers)) as unknown;
-    });
     expect(customers(cold)).toEqual(customers(alone));
   }, 120_000);
 
@@ -55,10 +58,6 @@ describe('the core bench', () => {
     expect(alone.rows.filter((r) => r.startsWith('points_ledger ') && r.includes('"kind":"expire"')).length, 'expiry rows').toBeGreaterThan(50);
     expect(cold.rows).toEqual(alone.rows);
     expect(cold.result.publishes).toBe(alone.result.publishes);
-    const customers = (r: ReturnType<typeof replayCore>): unknown => [...r.states.values()].map((s) => {
-      for (const c of Object.values(s.customers)) { openLoyalty(c.loyalty); openSeen(c.seen); }
-      return JSON.parse(JSON.stringify(s.customers)) as unknown;
-    });
     expect(customers(cold.result)).toEqual(customers(alone.result));
   }, 120_000);
 
