@@ -96,8 +96,12 @@ const SIGNED = /^[CD]\d*$/;
 const TRACK = /^[0-9A-Fa-f=;?]*$/;
 const HEX = /^(?:[0-9A-Fa-f]{2})*$/;
 
+/** `opts` over the defaults; a complete set (as `resolveOptions` gives) is used as it is, not copied for every message. */
 function options(opts: Partial<Iso8583Options> | undefined): Iso8583Options {
-  return opts ? { ...DEFAULT_OPTIONS, ...opts } : DEFAULT_OPTIONS;
+  if (!opts) return DEFAULT_OPTIONS;
+  if (opts.mtiEncoding !== undefined && opts.bitmapEncoding !== undefined && opts.lengthHeader !== undefined && opts.lengthHeaderIncludesItself !== undefined
+    && opts.lengthCountsMessageHeader !== undefined && opts.maxFillerBytes !== undefined) return opts as Iso8583Options;
+  return { ...DEFAULT_OPTIONS, ...opts };
 }
 
 function charsetOk(fs: FieldSpec, s: string): string | undefined {
@@ -145,7 +149,8 @@ function textToBytes(s: string, ebcdic: boolean): Buffer | undefined {
 /** Fields whose bits are set in the bitmap bytes (bit 1 of the first byte = field 1). */
 export function bitmapFields(bitmap: Uint8Array): number[] {
   const out: number[] = [];
-  for (const [i, byte] of bitmap.entries()) {
+  for (let i = 0; i < bitmap.length; i++) {
+    const byte = bitmap[i] as number;
     for (let bit = 0; bit < 8; bit++) if ((byte >> (7 - bit)) & 1) out.push(i * 8 + bit + 1);
   }
   return out;
@@ -163,10 +168,16 @@ class Reader {
   }
 
   take(n: number, where: Iso8583Location, what: string): Buffer {
+    const start = this.skip(n, where, what);
+    return this.buf.subarray(start, start + n);
+  }
+
+  /** Moves past `n` bytes; returns where they start. */
+  skip(n: number, where: Iso8583Location, what: string): number {
     if (this.pos + n > this.end) this.fail(where, this.pos, `needs ${n} bytes for ${what}, ${this.end - this.pos} left`);
-    const out = this.buf.subarray(this.pos, this.pos + n);
+    const start = this.pos;
     this.pos += n;
-    return out;
+    return start;
   }
 }
 
@@ -192,6 +203,7 @@ function readOneBitmap(r: Reader, encoding: BitmapEncoding, where: Iso8583Locati
 function readLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
   if (f.lengthType === 'fixed') return f.length;
   const start = r.pos;
+  if ((f.lengthEncoding ?? 'ascii') === 'ascii') return asciiLength(r, f, where);
   const raw = r.take(prefixBytes(f), where, 'its length prefix');
   let len: number;
   switch (f.lengthEncoding ?? 'ascii') {
@@ -216,6 +228,20 @@ function readLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
   return len;
 }
 
+/** An ASCII length prefix, read from the bytes (the common case: no text made for it). */
+function asciiLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
+  const digits = PREFIX_DIGITS[f.lengthType as Exclude<FieldSpec['lengthType'], 'fixed'>];
+  const start = r.skip(digits, where, 'its length prefix');
+  let len = 0;
+  for (let i = start; i < start + digits; i++) {
+    const d = (r.buf[i] as number) - 0x30;
+    if (d < 0 || d > 9) r.fail(where, start, 'the length prefix is not digits');
+    len = len * 10 + d;
+  }
+  if (len > f.length) r.fail(where, start, `length ${len} is over the maximum ${f.length}`);
+  return len;
+}
+
 function readBcd(r: Reader, f: FieldSpec, data: Buffer, len: number, dataStart: number, where: Iso8583Location): string {
   const pad = f.padding ?? 'left';
   const nibbles = unpackBcd(data, data.length * 2, 'left');
@@ -235,6 +261,7 @@ function readBcd(r: Reader, f: FieldSpec, data: Buffer, len: number, dataStart: 
 function readValue(r: Reader, f: FieldSpec, len: number, where: Iso8583Location): FieldValue {
   const dataStart = r.pos;
   const enc = f.encoding ?? 'ascii';
+  if (enc === 'ascii' && f.type !== 'b') return asciiText(r, f, len, where);
   const data = r.take(dataBytes(f, len), where, 'its content');
   if (f.type === 'b') {
     if (enc === 'binary') return Buffer.from(data);
@@ -251,6 +278,22 @@ function readValue(r: Reader, f: FieldSpec, len: number, where: Iso8583Location)
   const s = bytesToText(data, enc === 'ebcdic');
   const bad = charsetOk(f, s);
   if (bad) r.fail(where, dataStart, bad);
+  return s;
+}
+
+/** A text field carried one byte a character: read as Latin-1 straight from the frame, its charset checked. */
+function asciiText(r: Reader, f: FieldSpec, len: number, where: Iso8583Location): string {
+  const start = r.skip(textChars(f, len), where, 'its content');
+  if (f.type === 'n') {
+    for (let i = start; i < r.pos; i++) {
+      const c = r.buf[i] as number;
+      if (c < 0x30 || c > 0x39) r.fail(where, start, 'expected digits only');
+    }
+    return r.buf.toString('latin1', start, r.pos);
+  }
+  const s = r.buf.toString('latin1', start, r.pos);
+  const bad = charsetOk(f, s);
+  if (bad) r.fail(where, start, bad);
   return s;
 }
 
@@ -319,34 +362,103 @@ export function decode(input: Uint8Array, spec: Iso8583Spec = ISO8583_1987, opts
   partial.afterMti = r.pos;
 
   const bitmap = readBitmaps(r, o.bitmapEncoding, 'bitmap');
-  const present = bitmapFields(bitmap).filter((f) => f !== 1);
+  const present = bitmapFields(bitmap);
+  if (present[0] === 1) present.shift();
   partial.present = present;
   partial.bodyStart = r.pos;
   const subMessages = readFields(r, spec, present, partial);
   const filler = readEnd(r, o);
-  return {
-    mti, fields: partial.fields, bitmap: bitmap.toString('hex').toUpperCase(), spans: partial.spans,
-    ...(partial.header ? { header: partial.header } : {}),
-    ...(subMessages ? { subMessages, subfields: Object.fromEntries(Object.entries(subMessages).map(([k, v]) => [k, v.fields])) } : {}),
-    ...(filler > 0 ? { fillerBytes: filler } : {}),
-  };
+  const decoded: DecodedMessage = { mti, fields: partial.fields, bitmap: bitmap.toString('hex').toUpperCase(), spans: partial.spans };
+  if (partial.header) decoded.header = partial.header;
+  if (subMessages) {
+    decoded.subMessages = subMessages;
+    decoded.subfields = Object.fromEntries(Object.entries(subMessages).map(([k, v]) => [k, v.fields]));
+  }
+  if (filler > 0) decoded.fillerBytes = filler;
+  return decoded;
 }
 
 function unencodableLength(field: Iso8583Location): never {
   throw new Iso8583EncodeError(field, 'the length prefix cannot be encoded');
 }
 
-function encodeLength(field: Iso8583Location, f: FieldSpec, len: number): Buffer {
+/**
+ * A message as it is written: one buffer that grows, rather than a buffer per field and a concatenation
+ * (the listener encodes a response for every request).
+ */
+class MessageWriter {
+  private buf = Buffer.allocUnsafe(512);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buf.copy(grown, 0, 0, this.length);
+    this.buf = grown;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.room(b.length);
+    this.buf.set(b, this.length);
+    this.length += b.length;
+  }
+
+  /** `s` one byte a character; false (nothing written) when a character is above U+00FF. */
+  latin1(s: string): boolean {
+    this.room(s.length);
+    const start = this.length;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) {
+        this.length = start;
+        return false;
+      }
+      this.buf[start + i] = c;
+    }
+    this.length = start + s.length;
+    return true;
+  }
+
+  /** `n` (≥ 0) as `width` ASCII digits, zero-padded on the left. */
+  digits(n: number, width: number): void {
+    this.room(width);
+    for (let i = width - 1; i >= 0; i--) {
+      this.buf[this.length + i] = 0x30 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    this.length += width;
+  }
+
+  /** What was written (a view of this writer's buffer: the writer is not used after). */
+  done(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+function writeLength(w: MessageWriter, field: Iso8583Location, f: FieldSpec, len: number): void {
   if (f.lengthType === 'fixed') throw new Iso8583EncodeError(field, 'a fixed field has no length prefix');
   const digits = PREFIX_DIGITS[f.lengthType];
   switch (f.lengthEncoding ?? 'ascii') {
-    case 'ascii': return Buffer.from(String(len).padStart(digits, '0'), 'latin1');
-    case 'ebcdic': return stringToEbcdic(String(len).padStart(digits, '0')) ?? unencodableLength(field);
-    case 'bcd': return packBcd(String(len).padStart(bcdBytes(digits) * 2, '0'), 'left') ?? unencodableLength(field);
+    case 'ascii': {
+      if (len >= 10 ** digits) unencodableLength(field);
+      w.digits(len, digits);
+      return;
+    }
+    case 'ebcdic': {
+      w.bytes(stringToEbcdic(String(len).padStart(digits, '0')) ?? unencodableLength(field));
+      return;
+    }
+    case 'bcd': {
+      w.bytes(packBcd(String(len).padStart(bcdBytes(digits) * 2, '0'), 'left') ?? unencodableLength(field));
+      return;
+    }
     case 'binary': {
       const b = Buffer.alloc(BINARY_PREFIX_BYTES[f.lengthType]);
       b.writeUIntBE(len, 0, b.length);
-      return b;
+      w.bytes(b);
+      return;
     }
   }
   throw new Iso8583EncodeError(field, 'unknown length encoding');
@@ -357,44 +469,61 @@ function cannotEncode(field: Iso8583Location, reason: string): never {
   throw new Iso8583EncodeError(field, reason);
 }
 
-function encodeField(field: Iso8583Location, f: FieldSpec, value: FieldValue): Buffer {
+function writeBinaryField(w: MessageWriter, field: Iso8583Location, f: FieldSpec, value: FieldValue): void {
   const enc = f.encoding ?? 'ascii';
-  let len: number;
-  let data: Buffer;
-  if (f.type === 'b') {
-    let bytes: Buffer;
-    if (typeof value === 'string') {
-      if (!HEX.test(value)) cannotEncode(field, 'a binary value given as text must be hex');
-      bytes = Buffer.from(value, 'hex');
-    } else bytes = Buffer.from(value);
-    len = bytes.length;
-    if (f.lengthType === 'fixed' ? len !== f.length : len > f.length) cannotEncode(field, `needs ${f.lengthType === 'fixed' ? 'exactly' : 'at most'} ${f.length} bytes, got ${len}`);
-    data = enc === 'binary' ? bytes : (textToBytes(bytes.toString('hex').toUpperCase(), enc === 'ebcdic') as Buffer);
-  } else {
-    if (typeof value !== 'string') return cannotEncode(field, `expected text for a ${f.type} field, got bytes`);
-    let s = value;
-    if (f.lengthType === 'fixed') {
-      if (f.type === 'n' && s.length < f.length) s = s.padStart(f.length, '0');
-      else if (f.type === 'xn' && s.length >= 1 && s.length < f.length + 1) s = s.slice(0, 1) + s.slice(1).padStart(f.length, '0');
-      else if (f.type !== 'z' && f.type !== 'n' && f.type !== 'xn' && s.length < f.length) s = s.padEnd(f.length, ' ');
-    }
-    const bad = charsetOk(f, s);
-    if (bad) cannotEncode(field, bad);
-    len = f.type === 'xn' && f.lengthType === 'fixed' ? s.length - 1 : s.length;
-    if (f.lengthType === 'fixed' ? len !== f.length : len > f.length) cannotEncode(field, `needs ${f.lengthType === 'fixed' ? 'exactly' : 'at most'} ${f.length} characters, got ${len}`);
-    if (enc === 'bcd' && f.type === 'xn') {
-      data = Buffer.concat([Buffer.from(s.slice(0, 1), 'latin1'), packBcd(s.slice(1), f.padding ?? 'left') as Buffer]);
-    } else if (enc === 'bcd') {
-      const nibbles = f.type === 'z' ? s.replace(/=/g, 'D') : s;
-      if (f.type === 'z' && !/^[0-9D]*$/.test(nibbles)) cannotEncode(field, 'packed track-2 data allows digits and = only');
-      data = packBcd(nibbles, f.padding ?? 'left') as Buffer;
-    } else {
-      const bytes = textToBytes(s, enc === 'ebcdic');
-      if (!bytes) return cannotEncode(field, `has characters that ${enc === 'ebcdic' ? 'EBCDIC (cp500)' : 'a single byte'} cannot carry`);
-      data = bytes;
-    }
+  let bytes: Buffer;
+  if (typeof value === 'string') {
+    if (!HEX.test(value)) cannotEncode(field, 'a binary value given as text must be hex');
+    bytes = Buffer.from(value, 'hex');
+  } else bytes = Buffer.from(value);
+  const len = bytes.length;
+  if (f.lengthType === 'fixed' ? len !== f.length : len > f.length) cannotEncode(field, `needs ${f.lengthType === 'fixed' ? 'exactly' : 'at most'} ${f.length} bytes, got ${len}`);
+  if (f.lengthType !== 'fixed') writeLength(w, field, f, len);
+  if (enc === 'binary') w.bytes(bytes);
+  else w.bytes(textToBytes(bytes.toString('hex').toUpperCase(), enc === 'ebcdic') as Buffer);
+}
+
+/** `value` as the field's text: short fixed values padded, the charset and the length checked. */
+function fieldText(field: Iso8583Location, f: FieldSpec, value: FieldValue): { s: string; len: number } {
+  if (typeof value !== 'string') return cannotEncode(field, `expected text for a ${f.type} field, got bytes`);
+  let s = value;
+  if (f.lengthType === 'fixed') {
+    if (f.type === 'n' && s.length < f.length) s = s.padStart(f.length, '0');
+    else if (f.type === 'xn' && s.length >= 1 && s.length < f.length + 1) s = s.slice(0, 1) + s.slice(1).padStart(f.length, '0');
+    else if (f.type !== 'z' && f.type !== 'n' && f.type !== 'xn' && s.length < f.length) s = s.padEnd(f.length, ' ');
   }
-  return f.lengthType === 'fixed' ? data : Buffer.concat([encodeLength(field, f, len), data]);
+  const bad = charsetOk(f, s);
+  if (bad) cannotEncode(field, bad);
+  const len = f.type === 'xn' && f.lengthType === 'fixed' ? s.length - 1 : s.length;
+  if (f.lengthType === 'fixed' ? len !== f.length : len > f.length) cannotEncode(field, `needs ${f.lengthType === 'fixed' ? 'exactly' : 'at most'} ${f.length} characters, got ${len}`);
+  return { s, len };
+}
+
+function writeField(w: MessageWriter, field: Iso8583Location, f: FieldSpec, value: FieldValue): void {
+  if (f.type === 'b') {
+    writeBinaryField(w, field, f, value);
+    return;
+  }
+  const enc = f.encoding ?? 'ascii';
+  const { s, len } = fieldText(field, f, value);
+  let data: Buffer | undefined;
+  if (enc === 'bcd' && f.type === 'xn') {
+    data = Buffer.concat([Buffer.from(s.slice(0, 1), 'latin1'), packBcd(s.slice(1), f.padding ?? 'left') as Buffer]);
+  } else if (enc === 'bcd') {
+    const nibbles = f.type === 'z' ? s.replace(/=/g, 'D') : s;
+    if (f.type === 'z' && !/^[0-9D]*$/.test(nibbles)) cannotEncode(field, 'packed track-2 data allows digits and = only');
+    data = packBcd(nibbles, f.padding ?? 'left') as Buffer;
+  } else if (enc === 'ebcdic') {
+    data = stringToEbcdic(s) ?? cannotEncode(field, 'has characters that EBCDIC (cp500) cannot carry');
+  } else if (!isLatin1(s)) cannotEncode(field, 'has characters that a single byte cannot carry');
+  if (f.lengthType !== 'fixed') writeLength(w, field, f, len);
+  if (data) w.bytes(data);
+  else w.latin1(s);
+}
+
+function isLatin1(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
+  return true;
 }
 
 /**
@@ -404,47 +533,59 @@ function encodeField(field: Iso8583Location, f: FieldSpec, value: FieldValue): B
  */
 export function encode(msg: Iso8583Message, spec: Iso8583Spec = ISO8583_1987, opts?: Partial<Iso8583Options>): Buffer {
   const o = options(opts);
-  const parts: Buffer[] = [];
+  const w = new MessageWriter();
   if (o.messageHeader) {
     if (!msg.header || msg.header.length !== o.messageHeader.length) throw new Iso8583EncodeError('header', `needs a ${o.messageHeader.length}-byte message header`);
-    parts.push(Buffer.from(msg.header));
+    w.bytes(msg.header);
   }
   if (!/^\d{4}$/.test(msg.mti)) throw new Iso8583EncodeError('mti', 'must be four digits');
-  parts.push(o.mtiEncoding === 'bcd' ? (packBcd(msg.mti, 'left') as Buffer) : (textToBytes(msg.mti, o.mtiEncoding === 'ebcdic') as Buffer));
-
-  parts.push(encodeBody(msg.fields, spec, o.bitmapEncoding, msg.subfields));
-  if (o.trailer) parts.push(Buffer.from(o.trailer, 'hex'));
-  return Buffer.concat(parts);
+  if (o.mtiEncoding === 'bcd') w.bytes(packBcd(msg.mti, 'left') as Buffer);
+  else if (o.mtiEncoding === 'ebcdic') w.bytes(stringToEbcdic(msg.mti) as Buffer);
+  else w.latin1(msg.mti);
+  writeBody(w, msg.fields, spec, o.bitmapEncoding, msg.subfields);
+  if (o.trailer) w.bytes(Buffer.from(o.trailer, 'hex'));
+  return w.done();
 }
 
 /** Bitmap(s) and fields; fields given only as `subfields` are built as sub-messages. */
-function encodeBody(given: Record<number, FieldValue>, spec: Iso8583Spec, bitmapEncoding: BitmapEncoding, subfields?: Record<number, Record<number, FieldValue>>, parent?: number): Buffer {
+function writeBody(w: MessageWriter, given: Record<number, FieldValue>, spec: Iso8583Spec, bitmapEncoding: BitmapEncoding, subfields?: Record<number, Record<number, FieldValue>>, parent?: number): void {
+  const fields = subfields ? withSubMessages(given, spec, subfields) : given;
+  const numbers: number[] = [];
+  for (const k in fields) {
+    const n = Number(k);
+    if (Object.hasOwn(fields, k) && n !== 1) numbers.push(n);
+  }
+  numbers.sort((a, b) => a - b);
+  for (const n of numbers) if (!Number.isInteger(n) || n < 2 || n > 128) throw new Iso8583EncodeError(location(parent, n), 'field numbers run from 2 to 128');
+  const secondary = numbers.length > 0 && (numbers[numbers.length - 1] as number) > 64;
+  const bitmap = new Uint8Array(16);
+  if (secondary) bitmap[0] = 0x80;
+  for (const n of numbers) bitmap[(n - 1) >> 3] = (bitmap[(n - 1) >> 3] as number) | (0x80 >> ((n - 1) & 7));
+  writeBitmap(w, bitmap.subarray(0, 8), bitmapEncoding);
+  if (secondary) writeBitmap(w, bitmap.subarray(8, 16), bitmapEncoding);
+  for (const n of numbers) {
+    const f = spec[n];
+    const where = location(parent, n);
+    if (!f) throw new Iso8583EncodeError(where, 'the spec does not define this field');
+    writeField(w, where, f, fields[n] as FieldValue);
+  }
+}
+
+/** `given` with each field given only as sub-fields built as its sub-message. */
+function withSubMessages(given: Record<number, FieldValue>, spec: Iso8583Spec, subfields: Record<number, Record<number, FieldValue>>): Record<number, FieldValue> {
   const fields: Record<number, FieldValue> = { ...given };
-  for (const [k, sub] of Object.entries(subfields ?? {})) {
+  for (const [k, sub] of Object.entries(subfields)) {
     const n = Number(k);
     const f = spec[n];
     if (fields[n] !== undefined) continue;
     if (!f?.subfields) throw new Iso8583EncodeError(n, 'the spec defines no sub-fields for this field');
     const sm = f.subfields;
-    const content = encodeBody(sub, sm.fields, sm.bitmapEncoding, undefined, n);
+    const inner = new MessageWriter();
+    writeBody(inner, sub, sm.fields, sm.bitmapEncoding, undefined, n);
+    const content = inner.done();
     fields[n] = f.type === 'b' ? content : f.encoding === 'ebcdic' ? ebcdicToString(content) : content.toString('latin1');
   }
-  const numbered = Object.entries(fields).map(([k, v]) => [Number(k), v] as const).filter(([n]) => n !== 1).sort(([a], [b]) => a - b);
-  const numbers = numbered.map(([n]) => n);
-  for (const n of numbers) if (!Number.isInteger(n) || n < 2 || n > 128) throw new Iso8583EncodeError(location(parent, n), 'field numbers run from 2 to 128');
-  const secondary = numbers.some((n) => n > 64);
-  const bitmap = Buffer.alloc(secondary ? 16 : 8);
-  if (secondary) bitmap[0] = 0x80;
-  for (const n of numbers) bitmap[(n - 1) >> 3] = bitmap.readUInt8((n - 1) >> 3) | (0x80 >> ((n - 1) & 7));
-  const parts = [bitmapBytes(bitmap.subarray(0, 8), bitmapEncoding)];
-  if (secondary) parts.push(bitmapBytes(bitmap.subarray(8, 16), bitmapEncoding));
-  for (const [n, value] of numbered) {
-    const f = spec[n];
-    const where = location(parent, n);
-    if (!f) throw new Iso8583EncodeError(where, 'the spec does not define this field');
-    parts.push(encodeField(where, f, value));
-  }
-  return Buffer.concat(parts);
+  return fields;
 }
 
 /** Field `n`, or sub-field `n` of `parent`. */
@@ -453,8 +594,13 @@ function location(parent: number | undefined, n: number): Iso8583Location {
 }
 
 /** A bitmap's 8 bytes as the message carries them. */
-function bitmapBytes(bitmap: Buffer, encoding: BitmapEncoding): Buffer {
-  return encoding === 'binary' ? bitmap : (textToBytes(bitmap.toString('hex').toUpperCase(), encoding === 'hex-ebcdic') as Buffer);
+function writeBitmap(w: MessageWriter, bitmap: Uint8Array, encoding: BitmapEncoding): void {
+  if (encoding === 'binary') w.bytes(bitmap);
+  else {
+    const hex = Buffer.from(bitmap.buffer, bitmap.byteOffset, bitmap.byteLength).toString('hex').toUpperCase();
+    if (encoding === 'hex-ebcdic') w.bytes(stringToEbcdic(hex) as Buffer);
+    else w.latin1(hex);
+  }
 }
 
 /** The message header a response carries for a request's header (echoed, or a TPDU with its addresses swapped). */

@@ -102,8 +102,9 @@ export function frameMessage(payload: Buffer, opts: Pick<FramingOptions, 'length
   const len = payload.length - uncounted + (opts.lengthHeaderIncludesItself ? hdr : 0);
   const max = opts.lengthHeader === 'binary2' ? 0xffff : 9999;
   if (len > max) throw new RangeError(`a ${payload.length}-byte message does not fit a ${opts.lengthHeader} length header`);
-  const header = Buffer.alloc(hdr);
-  if (opts.lengthHeader === 'binary2') header.writeUInt16BE(len);
-  else header.write(String(len).padStart(4, '0'), 'latin1');
-  return Buffer.concat([header, payload]);
+  const frame = Buffer.allocUnsafe(hdr + payload.length);
+  if (opts.lengthHeader === 'binary2') frame.writeUInt16BE(len);
+  else if (hdr > 0) frame.write(String(len).padStart(4, '0'), 'latin1');
+  payload.copy(frame, hdr);
+  return frame;
 }

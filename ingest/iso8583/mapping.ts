@@ -267,22 +267,33 @@ export function parseOriginalData(s: string, layout: OriginalDataLayout): Partia
  * Year). Falls back to the nearest year.
  */
 export function inferDateTime(mmddhhmmss: string, reference: Date, utcOffsetMinutes = 0): Date | undefined {
-  const m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(mmddhhmmss);
-  if (!m) return undefined;
-  const [mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number];
-  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
-  let best: Date | undefined;
-  const valid: Date[] = [];
+  if (mmddhhmmss.length !== 10) return undefined;
+  const mo = twoDigits(mmddhhmmss, 0);
+  const d = twoDigits(mmddhhmmss, 2);
+  const h = twoDigits(mmddhhmmss, 4);
+  const mi = twoDigits(mmddhhmmss, 6);
+  const s = twoDigits(mmddhhmmss, 8);
+  if (mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59) return undefined;
+  const latest = reference.getTime() + 86_400_000;
   const y0 = reference.getUTCFullYear();
-  for (const y of [y0 - 1, y0, y0 + 1]) {
-    const t = Date.UTC(y, mo - 1, d, h, mi, s);
-    const check = new Date(t);
-    if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d) continue;
-    const at = new Date(t - utcOffsetMinutes * 60_000);
-    valid.push(at);
-    if (at.getTime() <= reference.getTime() + 86_400_000 && (!best || at > best)) best = at;
+  let best = NaN;
+  let first = NaN;
+  for (let y = y0 - 1; y <= y0 + 1; y++) {
+    // Day `d` exists in that month of that year (Date.UTC would roll a 30 February into March).
+    if (!(Date.UTC(y, mo - 1, d) < Date.UTC(y, mo, 1))) continue;
+    const at = Date.UTC(y, mo - 1, d, h, mi, s) - utcOffsetMinutes * 60_000;
+    if (Number.isNaN(first)) first = at;
+    if (at <= latest && (Number.isNaN(best) || at > best)) best = at;
   }
-  return best ?? valid[0];
+  const pick = Number.isNaN(best) ? first : best;
+  return Number.isNaN(pick) ? undefined : new Date(pick);
+}
+
+/** The two ASCII digits at `at` as a number; -1 when either is not a digit. */
+function twoDigits(s: string, at: number): number {
+  const tens = s.charCodeAt(at) - 48;
+  const ones = s.charCodeAt(at + 1) - 48;
+  return tens >= 0 && tens <= 9 && ones >= 0 && ones <= 9 ? tens * 10 + ones : -1;
 }
 
 function offsetMinutes(offset: string): number | undefined {
@@ -292,8 +303,18 @@ function offsetMinutes(offset: string): number | undefined {
   return m[1] === '-' ? -v : v;
 }
 
-const rfc3339 = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
-const compact = (d: Date): string => d.toISOString().replace(/[-:T]/g, '').slice(0, 14);
+/** `YYYY-MM-DDThh:mm:ssZ` (the ISO string without its milliseconds). */
+function rfc3339(d: Date): string {
+  const iso = d.toISOString();
+  return iso.length === 24 ? `${iso.slice(0, 19)}Z` : iso.replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `YYYYMMDDhhmmss`. */
+function compact(d: Date): string {
+  const iso = d.toISOString();
+  if (iso.length !== 24) return iso.replace(/[-:T]/g, '').slice(0, 14);
+  return iso.slice(0, 4) + iso.slice(5, 7) + iso.slice(8, 10) + iso.slice(11, 13) + iso.slice(14, 16) + iso.slice(17, 19);
+}
 
 /**
  * The stable id of a transaction: `iso:<acquirer 32>:<STAN 11>:<YYYYMMDDhhmmss of field 7>`, built only
@@ -351,7 +372,11 @@ function ownKeyParts(f: Record<number, FieldValue>, key: TransactionKey): KeyPar
   const reference = text(key.reference === 'stan' ? f[11] : f[37]);
   const time = key.time === 'transmission' ? text(f[7]) : key.time === 'local12' ? text(f[12]) : text(f[13]) !== undefined && text(f[12]) !== undefined ? `${text(f[13])}${text(f[12])}` : undefined;
   const acquirer = text(f[32]);
-  return { ...(reference !== undefined ? { reference } : {}), ...(time !== undefined ? { time } : {}), ...(acquirer !== undefined ? { acquirer } : {}) };
+  const parts: KeyParts = {};
+  if (reference !== undefined) parts.reference = reference;
+  if (time !== undefined) parts.time = time;
+  if (acquirer !== undefined) parts.acquirer = acquirer;
+  return parts;
 }
 
 /** The key parts of the original a reversal or completion names in its original data elements. */

@@ -13,7 +13,7 @@ export { DEFAULT_DIALECT, DIALECT_NAMES, DIALECTS } from './dialects.js';
 export type { Dialect, DialectName } from './dialects.js';
 export { dialectConfig, loadSpecFile, parseSpecConfig } from './specfile.js';
 export type { Iso8583Config } from './specfile.js';
-export { CURRENCIES, DEFAULT_TABLES, MTI_CLASSES, mapToTransaction, reversalOfBooked, toTransaction, txIdFor } from './mapping.js';
+export { buildResponse, CURRENCIES, DEFAULT_TABLES, MTI_CLASSES, mapToTransaction, reversalOfBooked, toTransaction, txIdFor } from './mapping.js';
 export { COMPLETION_IDS_BUCKET, MemoryCompletionIds, NatsCompletionIds } from './completions.js';
 export type {
   CompletionIds, CurrencyInfo, Direction, EcommerceRule, MappingContext, MappingResult, MappingTables, MccRule, MessageClass, ProcessingRule,

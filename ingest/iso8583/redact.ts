@@ -110,15 +110,17 @@ export function maskForDlq(raw: Buffer, spec: Iso8583Spec, outcome: DecodedMessa
 export function messageSummary(msg: { mti?: string; fields: Record<number, FieldValue> }, trusted = true): Record<string, string> {
   const out: Record<string, string> = {};
   if (msg.mti) out.mti = msg.mti;
-  const pick = (field: number, name: string): void => {
-    const v = msg.fields[field];
-    if (typeof v === 'string' && v.trim() !== '' && (trusted || v.length <= 6)) out[name] = v.trim();
-  };
-  pick(3, 'processing_code');
-  pick(11, 'stan');
+  pickField(out, msg.fields, 3, 'processing_code', trusted);
+  pickField(out, msg.fields, 11, 'stan', trusted);
   if (trusted) {
-    pick(37, 'rrn');
-    pick(41, 'terminal');
+    pickField(out, msg.fields, 37, 'rrn', trusted);
+    pickField(out, msg.fields, 41, 'terminal', trusted);
   }
   return out;
+}
+
+/** Sets `out[name]` to field `field` trimmed, when it is text (at most 6 characters unless `trusted`). */
+function pickField(out: Record<string, string>, fields: Record<number, FieldValue>, field: number, name: string, trusted: boolean): void {
+  const v = fields[field];
+  if (typeof v === 'string' && v.trim() !== '' && (trusted || v.length <= 6)) out[name] = v.trim();
 }

@@ -13,7 +13,7 @@ import type { TransactionV1 } from '../../contracts/events.js';
 import type { Logger } from '../../platform/mod.js';
 import type { CardDirectory, IngestService } from '../service.js';
 import type { FieldError } from '../validation.js';
-import { decode, encode, Iso8583DecodeError, responseHeader, type DecodedMessage, type FieldValue, type PartialMessage } from './codec.js';
+import { decode, encode, Iso8583DecodeError, responseHeader, type DecodedMessage, type FieldValue, type Iso8583Message, type PartialMessage } from './codec.js';
 import { FrameReader, frameMessage, framingOf, type FramingOptions } from './framing.js';
 import {
   buildResponse, DEFAULT_TABLES, mapToTransaction, responseMti, reversalOfBooked, type CompletionIds, type MappedEvent, type MappingRefusal, type MappingTables, type ResponseCodes,
@@ -184,8 +184,10 @@ interface Shared {
   metrics: ListenerMetrics | undefined;
 }
 
-function bump(counters: Iso8583Counters[], key: Exclude<keyof Iso8583Counters, 'responses'>): void {
-  for (const c of counters) c[key]++;
+/** Counts on the connection's counters and the listener's totals. */
+function bump(counters: Iso8583Counters, totals: Iso8583Counters, key: Exclude<keyof Iso8583Counters, 'responses'>): void {
+  counters[key]++;
+  totals[key]++;
 }
 
 class Connection {
@@ -267,10 +269,6 @@ class Connection {
     this.endTimer.unref();
   }
 
-  private all(): Iso8583Counters[] {
-    return [this.counters, this.s.totals];
-  }
-
   private outcome(outcome: string): void {
     this.s.metrics?.messages.inc({ outcome });
   }
@@ -285,16 +283,13 @@ class Connection {
     const msg = buildResponse(req, code, header, this.s.tables.responseEchoFields);
     if (!msg) return;
     let out: Buffer | undefined;
-    for (const candidate of [msg, { ...msg, fields: { 39: code } }]) {
-      try {
-        out = frameMessage(encode(candidate, this.s.spec, this.s.options), this.s.framing);
-        break;
-      } catch (err) {
-        this.log.warn({ err: (err as Error).message, ...messageSummary(req, false) }, 'iso8583 response could not be encoded with its echoed fields');
-      }
+    for (let attempt = 0; attempt < 2 && !out; attempt++) {
+      const framed = this.encoded(attempt === 0 ? msg : { ...msg, fields: { 39: code } });
+      if (typeof framed === 'string') this.log.warn({ err: framed, ...messageSummary(req, false) }, 'iso8583 response could not be encoded with its echoed fields');
+      else out = framed;
     }
     if (!out) {
-      bump(this.all(), 'unanswered');
+      bump(this.counters, this.s.totals, 'unanswered');
       this.log.error({ ...messageSummary(req, false), code }, 'iso8583 response could not be encoded: not answered');
       return;
     }
@@ -303,7 +298,16 @@ class Connection {
       return;
     }
     this.send(out);
-    for (const c of this.all()) c.responses[code] = (c.responses[code] ?? 0) + 1;
+    for (const c of [this.counters, this.s.totals]) c.responses[code] = (c.responses[code] ?? 0) + 1;
+  }
+
+  /** The framed response, or why the spec cannot carry it. */
+  private encoded(msg: Iso8583Message): Buffer | string {
+    try {
+      return frameMessage(encode(msg, this.s.spec, this.s.options), this.s.framing);
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
 
   /**
@@ -352,7 +356,7 @@ class Connection {
   private async deadLetter(reason: string, detail: Record<string, unknown>, raw: Buffer, outcome: DecodedMessage | Iso8583DecodeError): Promise<boolean> {
     try {
       await this.s.opts.dlq(reason, { source: 'iso8583', conn: this.id, remote: this.remote, ...detail }, maskForDlq(raw, this.s.spec, outcome, this.s.options));
-      bump(this.all(), 'dlq');
+      bump(this.counters, this.s.totals, 'dlq');
       return true;
     } catch (err) {
       this.log.error({ err: (err as Error).message, reason }, 'iso8583 DLQ publish failed');
@@ -361,7 +365,7 @@ class Connection {
   }
 
   private async handle(frame: Buffer): Promise<void> {
-    bump(this.all(), 'frames');
+    bump(this.counters, this.s.totals, 'frames');
     try {
       await this.process(frame);
     } catch (err) {
@@ -388,7 +392,7 @@ class Connection {
       return;
     }
     if (cls === 'network') {
-      bump(this.all(), 'network');
+      bump(this.counters, this.s.totals, 'network');
       this.outcome('network');
       this.respond(msg, 'approved');
       return;
@@ -399,7 +403,7 @@ class Connection {
       return;
     }
     if (mapped.kind === 'no_event') {
-      bump(this.all(), 'inquiries');
+      bump(this.counters, this.s.totals, 'inquiries');
       this.outcome('inquiry');
       this.log.debug({ ...summary, reason: mapped.reason }, 'iso8583 inquiry: nothing to book');
       this.respond(msg, 'approved');
@@ -423,7 +427,7 @@ class Connection {
       return;
     }
     // Without an MTI there is no response MTI: the switch would wait for an answer that cannot come.
-    bump(this.all(), 'unreadable');
+    bump(this.counters, this.s.totals, 'unreadable');
     this.outcome('unreadable');
     this.s.metrics?.closed.inc({ reason: 'unreadable_mti' });
     this.log.warn({ field: e.field, offset: e.offset, reason: e.reason }, 'iso8583 frame without a readable MTI: cannot be answered, closing this connection');
@@ -433,7 +437,7 @@ class Connection {
   /** An MTI the tables have no class for: a response needs no answer, a request is answered "invalid transaction". */
   private unsupportedMti(msg: DecodedMessage, summary: Record<string, unknown>): void {
     if (responseMti(msg.mti) === undefined) {
-      bump(this.all(), 'unsolicited');
+      bump(this.counters, this.s.totals, 'unsolicited');
       this.outcome('unsolicited');
       this.log.debug(summary, 'iso8583 message needs no answer');
       return;
@@ -474,9 +478,9 @@ class Connection {
     switch (result.status) {
       case 'persisted':
       case 'duplicate':
-        bump(this.all(), result.status === 'persisted' ? 'persisted' : 'duplicates');
+        bump(this.counters, this.s.totals, result.status === 'persisted' ? 'persisted' : 'duplicates');
         this.outcome(result.status);
-        this.log.debug({ ...summary, tx_id: tx.tx_id, status: result.status }, 'iso8583 event persisted');
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ ...summary, tx_id: tx.tx_id, status: result.status }, 'iso8583 event persisted');
         this.respond(msg, 'approved');
         return;
       case 'invalid': {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TransactionV1 } from '../../contracts/events.js';
 import { tokenizePan } from '../../ingest/tokenize.js';
@@ -189,6 +190,31 @@ describe('mapping tables', () => {
     expect(inferDateTime('0101000000', new Date('2026-12-31T23:00:00Z'))?.toISOString()).toBe('2027-01-01T00:00:00.000Z');
     expect(inferDateTime('0229120000', new Date('2028-03-01T00:00:00Z'))?.toISOString()).toBe('2028-02-29T12:00:00.000Z');
     expect(inferDateTime('0230120000', at)).toBeUndefined();
+  });
+
+  it('infers the year of an MMDDhhmmss as a reading of every candidate year would (latest not past a day ahead, else the earliest)', () => {
+    const reference = (s: string, ref: Date, offset: number): string | undefined => {
+      const m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(s);
+      if (!m) return undefined;
+      const [mo, d, h, mi, sec] = m.slice(1).map(Number) as [number, number, number, number, number];
+      if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59) return undefined;
+      const candidates = [-1, 0, 1].map((k) => ref.getUTCFullYear() + k)
+        .filter((y) => new Date(Date.UTC(y, mo - 1, d)).getUTCMonth() === mo - 1)
+        .map((y) => Date.UTC(y, mo - 1, d, h, mi, sec) - offset * 60_000);
+      const notAhead = candidates.filter((t) => t <= ref.getTime() + 86_400_000);
+      const pick = notAhead.length ? Math.max(...notAhead) : candidates[0];
+      return pick === undefined ? undefined : new Date(pick).toISOString();
+    };
+    const two = (max: number): fc.Arbitrary<string> => fc.integer({ min: 0, max }).map((n) => String(n).padStart(2, '0'));
+    const text = fc.oneof(
+      fc.tuple(two(13), two(32), two(25), two(61), two(61)).map((p) => p.join('')),
+      fc.string({ unit: fc.constantFrom('0', '1', '2', '9', 'a', ' '), minLength: 9, maxLength: 11 }),
+      fc.constantFrom('0229120000', '0230000000', '1231235959', '0101000000'),
+    );
+    const ref = fc.integer({ min: Date.UTC(1999, 0, 1), max: Date.UTC(2101, 0, 1) }).map((t) => new Date(t));
+    fc.assert(fc.property(text, ref, fc.integer({ min: -900, max: 900 }), (s, r, offset) => {
+      expect(inferDateTime(s, r, offset)?.toISOString()).toBe(reference(s, r, offset));
+    }), { numRuns: 20_000 });
   });
 
   it('tokenizes the PAN from field 2 or track 2, never exposing it', () => {
