@@ -202,8 +202,8 @@ function readOneBitmap(r: Reader, encoding: BitmapEncoding, where: Iso8583Locati
 
 function readLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
   if (f.lengthType === 'fixed') return f.length;
-  const start = r.pos;
   if ((f.lengthEncoding ?? 'ascii') === 'ascii') return asciiLength(r, f, where);
+  const start = r.pos;
   const raw = r.take(prefixBytes(f), where, 'its length prefix');
   let len: number;
   switch (f.lengthEncoding ?? 'ascii') {
