@@ -298,7 +298,8 @@ class Connection {
       return;
     }
     this.send(out);
-    for (const c of [this.counters, this.s.totals]) c.responses[code] = (c.responses[code] ?? 0) + 1;
+    this.counters.responses[code] = (this.counters.responses[code] ?? 0) + 1;
+    this.s.totals.responses[code] = (this.s.totals.responses[code] ?? 0) + 1;
   }
 
   /** The framed response, or why the spec cannot carry it. */
