@@ -40,9 +40,10 @@ export interface BenchOptions {
   scaling: boolean;
   /**
    * `scaling` / `core` / `million` / `steady`: only those phases (no ceilings, no other vafa paths). `million` runs
-   * only alone; `steady` is `scorer_steady_5k` alone, `repeat` times, each on a fresh stack.
+   * only alone; `steady` is `scorer_steady_5k` alone, `repeat` times, each on a fresh stack. `ingest`: the
+   * raw ceilings and the ingest paths (2a, 2b, 2d), no scorer.
    */
-  only?: 'scaling' | 'core' | 'million' | 'steady';
+  only?: 'scaling' | 'core' | 'million' | 'steady' | 'ingest';
   /** The scorer core alone over a simulated year (bench/core.ts); on in the full run, off in --quick. Default false. */
   core?: boolean;
 }
@@ -152,7 +153,8 @@ export async function runBench(opts: BenchOptions, progressFor: (prefix: () => s
     }
     progress.done();
     const finished = new Date();
-    const measurements = summarize(run.samples, run.unavailable);
+    const scorerIds: readonly MeasurementId[] = ['scorer', 'scorer_steady_5k'];
+    const measurements = summarize(run.samples, run.unavailable).filter((m) => opts.only !== 'ingest' || !scorerIds.includes(m.id));
     if (core) {
       const pull = measurements.find((m) => m.id === 'pull_consume')?.events_per_s ?? null;
       core.ceiling_events_per_s = pull;
@@ -207,18 +209,19 @@ async function measureRepeats(
     profiler = p;
     cleanup.add('profiler', async () => p.close());
   }
-  for (let r = 0; r < (opts.only ? 0 : opts.repeat); r++) {
+  const ingestOnly = opts.only === 'ingest';
+  for (let r = 0; r < (!opts.only || ingestOnly ? opts.repeat : 0); r++) {
     label.current = `[${r + 1}/${opts.repeat}]`;
     const raw = await measureRaw(plan.raw, cleanup, progress);
     add('core_publish', r, rawSample(raw.core));
     add('stock_publish', r, rawSample(raw.stock));
     add('pull_consume', r, rawSample(raw.pull));
     const hook = profiler ? profilingHook(profiler, (name, json) => writeFileSync(`${base}-r${r + 1}-${name}.cpuprofile`, json)) : noPhaseHook;
-    const v = await measureVafa(plan.vafa, r + 1, cleanup, progress, hook);
+    const v = await measureVafa(plan.vafa, r + 1, cleanup, progress, hook, ingestOnly);
     add('http_batch', r, pathSample(v.httpBatch));
     add('http_single', r, pathSample(v.httpSingle));
-    add('scorer', r, pathSample(v.scorer));
-    add('scorer_steady_5k', r, pathSample(v.scorerFixed));
+    if (v.scorer) add('scorer', r, pathSample(v.scorer));
+    if (v.scorerFixed) add('scorer_steady_5k', r, pathSample(v.scorerFixed));
     if (v.iso.available) add('iso8583', r, pathSample(v.iso));
     else run.unavailable.iso8583 = v.iso.reason;
     run.settings = v.settings;
@@ -277,7 +280,7 @@ function renderSteady(report: BenchReport): string {
   return [...lines, `${m.name}: median of ${m.repeats.length}: p50 ${m.p50_ms?.toFixed(1) ?? '—'} ms, p99 ${m.p99_ms?.toFixed(1) ?? '—'} ms (target p50 ≤ 15, p99 ≤ 50)`].join('\n');
 }
 
-const ONLY: readonly NonNullable<BenchOptions['only']>[] = ['scaling', 'core', 'million', 'steady'];
+const ONLY: readonly NonNullable<BenchOptions['only']>[] = ['scaling', 'core', 'million', 'steady', 'ingest'];
 
 const positiveInt = (name: string, raw: string | undefined, fallback: number): number => {
   if (raw === undefined) return fallback;
@@ -289,7 +292,7 @@ const positiveInt = (name: string, raw: string | undefined, fallback: number): n
 export const benchCommand: Command = {
   summary: 'Measure throughput and latency of vafa\'s paths against the raw NATS JetStream ceilings on this machine.',
   usage: [
-    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile] [--scaling | --no-scaling] [--only scaling|core|million|steady]',
+    'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile] [--scaling | --no-scaling] [--only scaling|core|million|steady|ingest]',
     `  --events N   events per vafa path (ingest batched; single ${'≈'}N/5, ISO ${'≈'}N/2; the ceilings use 4N and N/4). Default ${DEFAULT_EVENTS.toLocaleString('en-US')}`,
     '  --repeat R   repeat every measurement R times and report the median (default 3)',
     `  --quick      ${QUICK_EVENTS.toLocaleString('en-US')} events, one repeat, short steady phase: a smoke test, not a benchmark`,
@@ -309,6 +312,8 @@ export const benchCommand: Command = {
     '  --only steady  only `scorer_steady_5k` (issue 15): a fresh stack, a warm-up drained by the scorer, then',
     '               5,000 events/s offered over HTTP for 10 s (3 s with --quick); p50/p99 event → durable and CPU by',
     '               part, --repeat times (about 40 s a repeat)',
+    '  --only ingest  the raw ceilings and the ingest paths alone (2a HTTP batched, 2b HTTP single, 2d ISO 8583),',
+    '               no scorer: about a third of a full repeat, for sizing ingest or comparing ingest builds',
     '',
     'Starts its own nats-server and embedded ClickHouse on free ports in temporary directories and removes them',
     'afterwards (also on Ctrl-C). Needs nats-server (Debian: apt-get install nats-server).',
@@ -328,7 +333,7 @@ export const benchCommand: Command = {
         only: { type: 'string' },
       },
     });
-    if (values.only !== undefined && !ONLY.includes(values.only as NonNullable<BenchOptions['only']>)) throw Object.assign(new Error(`--only takes "scaling", "core", "million" or "steady" (got ${JSON.stringify(values.only)})`), { code: 'ERR_PARSE_ARGS_BENCH' });
+    if (values.only !== undefined && !ONLY.includes(values.only as NonNullable<BenchOptions['only']>)) throw Object.assign(new Error(`--only takes "scaling", "core", "million", "steady" or "ingest" (got ${JSON.stringify(values.only)})`), { code: 'ERR_PARSE_ARGS_BENCH' });
     const quick = values.quick ?? false;
     const opts: BenchOptions = {
       events: positiveInt('events', values.events, quick ? QUICK_EVENTS : DEFAULT_EVENTS),
@@ -346,7 +351,7 @@ export const benchCommand: Command = {
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } else {
-      const main = opts.only === 'steady' ? `\n${renderSteady(report)}\n` : opts.only ? '' : `\n${renderTable(report)}\n${renderBars(report)}\n`;
+      const main = opts.only === 'steady' ? `\n${renderSteady(report)}\n` : opts.only && opts.only !== 'ingest' ? '' : `\n${renderTable(report)}\n${renderBars(report)}\n`;
       const extra = (report.scaling ? `\n${renderScaling(report.scaling)}\n` : '') + (report.core ? `\n${renderCore(report.core)}\n` : '');
       const million = report.million ? `\n${renderMillion(report.million)}\n` : '';
       console.log(`${main}${extra}${million}\nwritten: ${path.relative(process.cwd(), files.json) || files.json}\n         ${path.relative(process.cwd(), files.html) || files.html}`);

@@ -70,9 +70,10 @@ export interface VafaResults {
   httpBatch: PathResult;
   httpSingle: PathResult;
   iso: IsoOutcome;
-  scorer: PathResult;
-  /** The scorer at `fixedRate` offered (`scorer_steady_5k`). */
-  scorerFixed: PathResult;
+  /** Absent with `ingestOnly`. */
+  scorer?: PathResult;
+  /** The scorer at `fixedRate` offered (`scorer_steady_5k`). Absent with `ingestOnly`. */
+  scorerFixed?: PathResult;
   settings: Record<string, unknown>;
 }
 
@@ -311,8 +312,11 @@ async function measureFixedRate(plan: VafaPlan, ctx: FixedRateContext): Promise<
   return { result, fixed, ingested };
 }
 
-/** One repeat: a fresh stack, every vafa path, the stack stopped and its directory removed. */
-export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Cleanup, progress: Progress, hook: PhaseHook = noPhaseHook): Promise<VafaResults> {
+/**
+ * One repeat: a fresh stack, every vafa path (with `ingestOnly`, the ingest paths 2a, 2b and 2d alone: no
+ * scorer), the stack stopped and its directory removed.
+ */
+export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Cleanup, progress: Progress, hook: PhaseHook = noPhaseHook, ingestOnly = false): Promise<VafaResults> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'vafa-bench-'));
   cleanup.trackDir(dataDir);
   const undoDir = cleanup.add('bench data directory', async () => cleanup.removeDir(dataDir));
@@ -339,6 +343,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     if (!isoMod.ok) iso = { available: false, reason: isoMod.reason };
     else if (stack.iso8583Port === undefined) iso = { available: false, reason: 'startStack did not start the ISO 8583 listener' };
     else iso = await measureIso(run, stack.iso8583Port);
+    if (ingestOnly) return { httpBatch, httpSingle, iso, settings: { ingest_workers: stack.ingestCluster?.workers ?? 1, partitions: settings.partitions } };
     const drain = await measureDrain(run);
     const steady = await measureSteady(run, drain.rate, drain.collector);
     // A fixed offered rate (issue 15's `scorer_steady_5k`): event → durable where the target names it.
