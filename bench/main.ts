@@ -55,7 +55,7 @@ export function planFor(events: number, quick: boolean): { raw: RawPlan; vafa: V
       warmupEvents: quick ? 500 : Math.min(5_000, Math.max(1_000, Math.round(events / 10))),
       batchEvents: events, batchSize: 500, batchConcurrency: 6,
       singleEvents: Math.max(500, Math.round(events / 5)), singleConcurrency: 48,
-      isoEvents: Math.max(500, Math.round(events / 2)), isoConnections: 64, isoWindow: 8, isoCards: quick ? 100 : 500,
+      isoEvents: Math.max(500, events), isoConnections: 64, isoWindow: 8, isoCards: quick ? 100 : 500,
       customers: Math.max(1_000, Math.round(events / 5)),
       steadyFraction: 0.5, steadySeconds: quick ? 3 : 10, steadyWarmupS: quick ? 0.5 : 1, fixedRate: 5_000,
     },
@@ -293,7 +293,7 @@ export const benchCommand: Command = {
   summary: 'Measure throughput and latency of vafa\'s paths against the raw NATS JetStream ceilings on this machine.',
   usage: [
     'vafa bench [--events N] [--repeat 3] [--quick] [--json] [--out DIR] [--profile] [--scaling | --no-scaling] [--only scaling|core|million|steady|ingest]',
-    `  --events N   events per vafa path (ingest batched; single ${'≈'}N/5, ISO ${'≈'}N/2; the ceilings use 4N and N/4). Default ${DEFAULT_EVENTS.toLocaleString('en-US')}`,
+    `  --events N   events per vafa path (ingest batched; single ${'≈'}N/5, ISO N; the ceilings use 4N and N/4). Default ${DEFAULT_EVENTS.toLocaleString('en-US')}`,
     '  --repeat R   repeat every measurement R times and report the median (default 3)',
     `  --quick      ${QUICK_EVENTS.toLocaleString('en-US')} events, one repeat, short steady phase: a smoke test, not a benchmark`,
     '  --json       print only the JSON report on stdout',
