@@ -343,7 +343,8 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     if (!isoMod.ok) iso = { available: false, reason: isoMod.reason };
     else if (stack.iso8583Port === undefined) iso = { available: false, reason: 'startStack did not start the ISO 8583 listener' };
     else iso = await measureIso(run, stack.iso8583Port);
-    if (ingestOnly) return { httpBatch, httpSingle, iso, settings: { ingest_workers: stack.ingestCluster?.workers ?? 1, partitions: settings.partitions } };
+    const ingestSettings = { ingest_workers: stack.ingestCluster?.workers ?? 1, partitions: settings.partitions };
+    if (ingestOnly) return { httpBatch, httpSingle, iso, settings: ingestSettings };
     const drain = await measureDrain(run);
     const steady = await measureSteady(run, drain.rate, drain.collector);
     // A fixed offered rate (issue 15's `scorer_steady_5k`): event → durable where the target names it.
@@ -357,7 +358,7 @@ export async function measureVafa(plan: VafaPlan, repeat: number, cleanup: Clean
     return {
       httpBatch, httpSingle, iso, scorer, scorerFixed,
       settings: {
-        ingest_workers: stack.ingestCluster?.workers ?? 1, partitions: settings.partitions, scorer_batch: settings.scorerBatch, scorer_wait_ms: settings.scorerWaitMs, checkpoint_ms: settings.checkpointMs,
+        ...ingestSettings, scorer_batch: settings.scorerBatch, scorer_wait_ms: settings.scorerWaitMs, checkpoint_ms: settings.checkpointMs,
         checkpoint_store: drain.checkpointStore, customers: plan.customers, model: drain.model,
       },
     };

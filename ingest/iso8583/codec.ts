@@ -202,14 +202,14 @@ function readOneBitmap(r: Reader, encoding: BitmapEncoding, where: Iso8583Locati
 
 function readLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
   if (f.lengthType === 'fixed') return f.length;
-  if ((f.lengthEncoding ?? 'ascii') === 'ascii') return asciiLength(r, f, where);
+  const encoding = f.lengthEncoding ?? 'ascii';
+  if (encoding === 'ascii') return asciiLength(r, PREFIX_DIGITS[f.lengthType], f.length, where);
   const start = r.pos;
   const raw = r.take(prefixBytes(f), where, 'its length prefix');
   let len: number;
-  switch (f.lengthEncoding ?? 'ascii') {
-    case 'ascii':
+  switch (encoding) {
     case 'ebcdic': {
-      const t = bytesToText(raw, f.lengthEncoding === 'ebcdic');
+      const t = bytesToText(raw, true);
       if (!/^\d+$/.test(t)) r.fail(where, start, 'the length prefix is not digits');
       len = Number(t);
       break;
@@ -229,8 +229,7 @@ function readLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
 }
 
 /** An ASCII length prefix, read from the bytes (the common case: no text made for it). */
-function asciiLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
-  const digits = PREFIX_DIGITS[f.lengthType as Exclude<FieldSpec['lengthType'], 'fixed'>];
+function asciiLength(r: Reader, digits: number, max: number, where: Iso8583Location): number {
   const start = r.skip(digits, where, 'its length prefix');
   let len = 0;
   for (let i = start; i < start + digits; i++) {
@@ -238,7 +237,7 @@ function asciiLength(r: Reader, f: FieldSpec, where: Iso8583Location): number {
     if (d < 0 || d > 9) r.fail(where, start, 'the length prefix is not digits');
     len = len * 10 + d;
   }
-  if (len > f.length) r.fail(where, start, `length ${len} is over the maximum ${f.length}`);
+  if (len > max) r.fail(where, start, `length ${len} is over the maximum ${max}`);
   return len;
 }
 
@@ -515,15 +514,11 @@ function writeField(w: MessageWriter, field: Iso8583Location, f: FieldSpec, valu
     data = packBcd(nibbles, f.padding ?? 'left') as Buffer;
   } else if (enc === 'ebcdic') {
     data = stringToEbcdic(s) ?? cannotEncode(field, 'has characters that EBCDIC (cp500) cannot carry');
-  } else if (!isLatin1(s)) cannotEncode(field, 'has characters that a single byte cannot carry');
+  }
+  // A length prefix cannot fail once the length is checked (the spec bounds it), so the text may follow it.
   if (f.lengthType !== 'fixed') writeLength(w, field, f, len);
   if (data) w.bytes(data);
-  else w.latin1(s);
-}
-
-function isLatin1(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0xff) return false;
-  return true;
+  else if (!w.latin1(s)) cannotEncode(field, 'has characters that a single byte cannot carry');
 }
 
 /**
