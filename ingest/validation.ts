@@ -76,7 +76,7 @@ export class Validator<T> {
     }
     const defaults = this.topDefaults;
     if (defaults !== undefined) {
-      const value: Record<string, unknown> = owned ? input as Record<string, unknown> : { ...input };
+      const value: Record<string, unknown> = owned ? input as Record<string, unknown> : shallowCopy(input);
       for (const [key, fallback] of defaults) if (value[key] === undefined) value[key] = fallback;
       if (this.check.Check(value)) return { ok: true, value: value as T };
     }
@@ -104,6 +104,17 @@ export class Validator<T> {
     }
     return { ok: false, errors };
   }
+}
+
+/**
+ * `{ ...input }`, made with `Object.assign`: on Node 20's V8 a spread's copy of a parsed body gets a map
+ * outside the transition tree (no back pointer), and the reads of the copies after it (the compiled check,
+ * `JSON.stringify`) slowed down accordingly: the check of a simulated transaction took 4.7 µs instead of
+ * 0.36. Only an own `__proto__` (JSON.parse makes one) needs the spread, which defines it where
+ * `Object.assign` would set the prototype.
+ */
+export function shallowCopy(input: object): Record<string, unknown> {
+  return Object.hasOwn(input, '__proto__') ? { ...input } : Object.assign<Record<string, unknown>, object>({}, input);
 }
 
 /**

@@ -10,6 +10,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { CustomerProfileV1, FeedbackV1, RedemptionV1, TransactionV1 } from '../../contracts/events.js';
 import { Validator } from '../../ingest/mod.js';
+import { shallowCopy } from '../../ingest/validation.js';
 import { createBank } from '../../simulator/mod.js';
 
 type Kind = 'transaction' | 'profile' | 'feedback' | 'redemption';
@@ -108,5 +109,32 @@ describe('Validator: the fast path gives what the full path gives', () => {
     expect(checked.ok).toBe(false);
     expect(!checked.ok && checked.errors.map((e) => e.field)).toContain('amount_minor');
     expect(VALIDATORS.transaction.validate([])).toEqual({ ok: false, errors: [{ field: '(body)', message: 'expected a JSON object' }] });
+  });
+
+  it('a body with an own __proto__ key is refused for it, and its prototype is left alone', () => {
+    const body = JSON.parse('{"tx_id":"t-1","customer_id":"c-1","channel":"pos","amount_minor":1,"currency":"USD","occurred_at":"2026-01-01T00:00:00Z","__proto__":{"polluted":true}}') as Record<string, unknown>;
+    const checked = VALIDATORS.transaction.validate(body);
+    expect(checked.ok).toBe(false);
+    expect(!checked.ok && checked.errors.map((e) => e.field)).toContain('__proto__');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(body)).toBe(Object.prototype);
+  });
+});
+
+describe('shallowCopy is a spread', () => {
+  const key = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'toString', 'status', '0', '12'), fc.string({ maxLength: 6 }));
+  it('the same own keys in the same order, the same values, the same prototype', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(key, fc.jsonValue()), { maxLength: 12 }), fc.boolean(), (entries, withSymbol) => {
+      const input: Record<string | symbol, unknown> = {};
+      for (const [k, v] of entries) Object.defineProperty(input, k, { value: v, enumerable: true, writable: true, configurable: true });
+      const hidden = Symbol('s');
+      if (withSymbol) input[hidden] = 1;
+      Object.defineProperty(input, 'notEnumerable', { value: 1, enumerable: false });
+      const copy = shallowCopy(input);
+      const spread = { ...input };
+      expect(Object.getPrototypeOf(copy)).toBe(Object.getPrototypeOf(spread));
+      expect(Reflect.ownKeys(copy)).toEqual(Reflect.ownKeys(spread));
+      for (const k of Reflect.ownKeys(spread)) expect((copy as Record<string | symbol, unknown>)[k]).toBe((spread as Record<string | symbol, unknown>)[k]);
+    }), { numRuns: 500 });
   });
 });
