@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { txSubject, partitionOf } from '../contracts/subjects.js';
-import { ChangeTracker, CODEC_VERSION, decodeRecord, encodeRecord, rawCustomers } from '../scorer/runtime/store/mod.js';
+import { ChangeTracker, CODEC_VERSION, customerRecordParts, decodeRecord, encodeRecord, rawCustomers, type RecordParts } from '../scorer/runtime/store/mod.js';
 import type { TxMessage } from '../contracts/events.js';
 import { Engine, type Pending, newPartitionState, type CustomerState, type PartitionState, Emit, type Score, item, num, seenDay } from '../scorer/core/mod.js';
 import type { EngineConfig } from '../config/schema/mod.js';
@@ -76,7 +76,9 @@ export interface CoreResult {
   decode_us_per_event: number;
   rows: Record<string, number>;
   publishes: number;
-  state: { customers: number; bytes_per_customer_median: number; bytes_per_customer_p99: number; bytes_per_customer_max: number; partition_bytes_per_customer: number; timers: number };
+  state: { customers: number; bytes_per_customer_median: number; bytes_per_customer_p99: number; bytes_per_customer_max: number; partition_bytes_per_customer: number; timers: number;
+    /** With the store's encoder: the median bytes of each part of a record (codec.ts `RecordParts`), each part's median apart. */
+    parts_median?: RecordParts };
   /** The same customers as JSON (UTF-8 bytes of JSON.stringify), for comparison with the encoded figures. */
   state_json: { bytes_per_customer_median: number; bytes_per_customer_p99: number };
   /** A second replay with the state store's commits: see {@link StoreCost}. */
@@ -265,12 +267,17 @@ const pick = (s: CoreResult['state']): CoreResult['state_json'] => ({ bytes_per_
 /** Encoded bytes per customer over every partition state. */
 export function stateSize(states: Iterable<PartitionState>, encode: StateEncoder = jsonEncoder): CoreResult['state'] {
   const sizes: number[] = [];
+  const parts: Record<keyof RecordParts, number[]> = { generic: [], earned: [], lots: [], seen: [], buckets: [] };
   let partitionBytes = 0;
   let timers = 0;
   for (const s of states) {
     for (const c of Object.values(s.customers)) {
       const e = encode(c);
       sizes.push(typeof e === 'string' ? Buffer.byteLength(e) : e.byteLength);
+      if (encode === storeEncoder && typeof e !== 'string') {
+        const p = customerRecordParts(e);
+        for (const key of Object.keys(parts) as (keyof RecordParts)[]) parts[key].push(p[key]);
+      }
     }
     partitionBytes += Buffer.byteLength(JSON.stringify({ ...s, customers: {} }));
     timers += s.timers.length;
@@ -283,6 +290,7 @@ export function stateSize(states: Iterable<PartitionState>, encode: StateEncoder
     bytes_per_customer_max: sizes.at(-1) ?? 0,
     partition_bytes_per_customer: sizes.length ? Math.round(partitionBytes / sizes.length) : 0,
     timers,
+    ...(parts.generic.length ? { parts_median: { generic: median(parts.generic), earned: median(parts.earned), lots: median(parts.lots), seen: median(parts.seen), buckets: median(parts.buckets) } } : {}),
   };
 }
 

@@ -117,7 +117,9 @@ export interface CoreReport {
   plan: Record<string, unknown>;
   state: { customers: number; bytes_per_customer_median: number; bytes_per_customer_p99: number; bytes_per_customer_max: number; partition_bytes_per_customer: number; timers: number; encoder: string;
     /** The same customers as JSON, for comparison. */
-    json?: { bytes_per_customer_median: number; bytes_per_customer_p99: number } };
+    json?: { bytes_per_customer_median: number; bytes_per_customer_p99: number };
+    /** With the store's encoder: each part's median bytes (scorer/runtime/store/codec.ts `RecordParts`). */
+    parts_median?: { generic: number; earned: number; lots: number; seen: number; buckets: number } };
   repeats: { repeat: number; events_per_s: number; us_per_event: number; cpu_us_per_event: number; decode_us_per_event: number; load_average: number[] }[];
   /** The same replay with the state store's commits encoded after every micro-batch (bench/core.ts `StoreCost`); medians. */
   store?: StoreCost;
@@ -131,7 +133,13 @@ export function renderCore(core: CoreReport): string {
       + (core.ratio !== null ? `, ${fmtRatio(core.ratio)} of 1c pull consume` : ''),
     ...(core.store ? [renderStoreCost(core.store)] : []),
     `state after the replay (${s.encoder}): ${s.customers.toLocaleString('en-US')} customers, median ${s.bytes_per_customer_median.toLocaleString('en-US')} B, p99 ${s.bytes_per_customer_p99.toLocaleString('en-US')} B a customer${s.json ? ` (as JSON: median ${s.json.bytes_per_customer_median.toLocaleString('en-US')} B, p99 ${s.json.bytes_per_customer_p99.toLocaleString('en-US')} B)` : ''}; timers ${s.timers.toLocaleString('en-US')}`,
+    ...(s.parts_median ? [renderParts(s.parts_median)] : []),
   ].join('\n');
+}
+
+function renderParts(p: NonNullable<CoreReport['state']['parts_median']>): string {
+  const bytes = (n: number): string => `${n.toLocaleString('en-US')} B`;
+  return `   a record by part, medians: lots ${bytes(p.lots)}, earning records ${bytes(p.earned)}, remembered ids ${bytes(p.seen)}, feature buckets ${bytes(p.buckets)}, the rest ${bytes(p.generic)}`;
 }
 
 function renderStoreCost(store: StoreCost): string {

@@ -270,6 +270,46 @@ export function encodeRecord(kind: RecordKind, value: unknown, version: number =
   return out;
 }
 
+/** A customer record's bytes by part (codec version 8 on): what each section takes, its flag byte included. */
+export interface RecordParts {
+  /** The envelope, the generic part and its length prefix: everything but the sections. */
+  generic: number;
+  earned: number;
+  lots: number;
+  seen: number;
+  buckets: number;
+}
+
+/**
+ * The bytes of each part of a customer record written with codec version 8 or later (the bench's state
+ * breakdown: which part a byte budget goes to). Throws `CodecError` for another kind or version, or a body
+ * that does not read.
+ */
+export function customerRecordParts(bytes: Uint8Array): RecordParts {
+  const version = recordVersion(bytes);
+  if (version < 8 || bodyByVersion[version] === undefined || bytes[1] !== RECORD_KIND.customer) throw new CodecError('parts', `not a customer record of codec version 8 or later (version ${version}, kind ${String(bytes[1])})`);
+  try {
+    const reader = new ShapeReader(bytes.subarray(HEADER_BYTES), 0);
+    const genericLength = reader.varint();
+    reader.offset += genericLength;
+    const parts: RecordParts = { generic: HEADER_BYTES + reader.offset, earned: 0, lots: 0, seen: 0, buckets: 0 };
+    const measure = (part: Exclude<keyof RecordParts, 'generic'>, read: () => unknown): void => {
+      const start = reader.offset;
+      if (section(reader)) read();
+      parts[part] = reader.offset - start;
+    };
+    measure('earned', () => sealedEarnedSection(reader));
+    measure('lots', () => sealedLotSection(reader));
+    measure('seen', () => sealedSeenSection(reader));
+    measure('buckets', () => readBuckets(reader));
+    if (HEADER_BYTES + reader.offset !== bytes.length) throw new Error(`${bytes.length - HEADER_BYTES - reader.offset} bytes after the sections`);
+    return parts;
+  } catch (err) {
+    if (err instanceof CodecError) throw err;
+    throw new CodecError('parts', (err as Error).message);
+  }
+}
+
 /** The codec version of an encoded record (its first byte). */
 export function recordVersion(bytes: Uint8Array): number {
   return bytes[0] ?? 0;

@@ -21,7 +21,7 @@ import { NatsSnapshots } from './snapshots.js';
 const releaseShipMs = 10_000;
 
 export { ChangeTracker, isPartial, PartialStateError, rawCustomers, trackerOf, type CacheStats, type CustomerCache, type CustomerChanges, type CustomerSource, type StoredCustomer } from './changes.js';
-export { CODEC_VERSION, CodecError, decodeRecord, encodeRecord } from './codec.js';
+export { CODEC_VERSION, CodecError, customerRecordParts, decodeRecord, encodeRecord, type RecordParts } from './codec.js';
 export { HEAP_BYTES_PER_RECORD_BYTE, LmdbStateStore, StaleCommitError, StoreCorruptError, StoreOpenError, type LmdbStateStoreOptions, type StoreFrame } from './lmdb-store.js';
 export { BASE_HEAP_MIB, HEAP_HEADROOM, liveHeapMiB, oldSpaceLimitMiB, partitionCacheBounds, TIMER_HEAP_BYTES, type HeapBudget } from './memory.js';
 export { ChainMovedError, NatsSnapshots, parseFrames, SnapshotFormatError, type SnapshotOptions } from './snapshots.js';

@@ -1,0 +1,43 @@
+/**
+ * `customerRecordParts` (the bench's breakdown of a state record): the parts of a record add up to its
+ * length, each section's part is what that section alone takes (a record without it is that much
+ * shorter), and a record of another kind or an older codec version is refused.
+ */
+import { describe, expect, it } from 'vitest';
+import { CODEC_VERSION, CodecError, customerRecordParts, encodeRecord } from '../../scorer/runtime/store/codec.js';
+import type { CustomerState } from '../../scorer/core/mod.js';
+import { simulatedCustomers } from '../support/customers.js';
+
+describe('customerRecordParts', () => {
+  const customers = simulatedCustomers();
+
+  it('adds up to the record, on every simulated customer', () => {
+    expect(customers.length).toBeGreaterThan(10);
+    for (const c of customers) {
+      const record = encodeRecord('customer', c);
+      const p = customerRecordParts(record);
+      expect(p.generic + p.earned + p.lots + p.seen + p.buckets).toBe(record.length);
+      expect(Math.min(p.generic, p.earned, p.lots, p.seen, p.buckets)).toBeGreaterThan(0);
+    }
+  });
+
+  it('gives a section the bytes it takes: without its remembered ids a record is that much shorter, bar the one byte of an absent section', () => {
+    const c = customers.find((x) => Object.keys((x as unknown as { seen: object }).seen ?? {}).length > 0) as CustomerState;
+    const whole = customerRecordParts(encodeRecord('customer', c));
+    const { seen: _seen, ...rest } = c as unknown as Record<string, unknown>;
+    const record = encodeRecord('customer', rest);
+    const without = customerRecordParts(record);
+    expect(without.seen).toBe(1);
+    expect(record.length).toBe(whole.generic + whole.earned + whole.lots + 1 + whole.buckets + (without.generic - whole.generic));
+    expect(without.lots).toBe(whole.lots);
+    expect(without.earned).toBe(whole.earned);
+  });
+
+  it('refuses what is not a customer record of version 8 or later', () => {
+    const c = customers[0] as CustomerState;
+    expect(() => customerRecordParts(encodeRecord('customer', c, 7))).toThrow(CodecError);
+    expect(() => customerRecordParts(encodeRecord('meta', { a: 1 }, CODEC_VERSION))).toThrow(CodecError);
+    const record = encodeRecord('customer', c);
+    expect(() => customerRecordParts(record.subarray(0, record.length - 3))).toThrow(CodecError);
+  });
+});
