@@ -63,6 +63,15 @@ export interface CoreInput {
   history: string;
 }
 
+/** A record's median bytes by part (`state.parts_median`): the lots, earning-records, remembered-ids and feature-buckets sections, and the rest. */
+export interface StateParts {
+  lots_section: number;
+  earned_section: number;
+  seen_section: number;
+  buckets_section: number;
+  generic: number;
+}
+
 export interface CoreResult {
   id: 'scorer_core';
   events: number;
@@ -78,7 +87,7 @@ export interface CoreResult {
   publishes: number;
   state: { customers: number; bytes_per_customer_median: number; bytes_per_customer_p99: number; bytes_per_customer_max: number; partition_bytes_per_customer: number; timers: number;
     /** With the store's encoder: the median bytes of each part of a record (codec.ts `RecordParts`), each part's median apart. */
-    parts_median?: RecordParts };
+    parts_median?: StateParts };
   /** The same customers as JSON (UTF-8 bytes of JSON.stringify), for comparison with the encoded figures. */
   state_json: { bytes_per_customer_median: number; bytes_per_customer_p99: number };
   /** A second replay with the state store's commits: see {@link StoreCost}. */
@@ -267,7 +276,7 @@ const pick = (s: CoreResult['state']): CoreResult['state_json'] => ({ bytes_per_
 /** Encoded bytes per customer over every partition state. */
 export function stateSize(states: Iterable<PartitionState>, encode: StateEncoder = jsonEncoder): CoreResult['state'] {
   const sizes: number[] = [];
-  const parts: Record<keyof RecordParts, number[]> = { generic: [], earned: [], lots: [], seen: [], buckets: [] };
+  const parts: Record<keyof RecordParts, number[]> = { generic: [], earnedSection: [], lotsSection: [], seenSection: [], bucketsSection: [] };
   let partitionBytes = 0;
   let timers = 0;
   for (const s of states) {
@@ -290,7 +299,12 @@ export function stateSize(states: Iterable<PartitionState>, encode: StateEncoder
     bytes_per_customer_max: sizes.at(-1) ?? 0,
     partition_bytes_per_customer: sizes.length ? Math.round(partitionBytes / sizes.length) : 0,
     timers,
-    ...(parts.generic.length ? { parts_median: { generic: median(parts.generic), earned: median(parts.earned), lots: median(parts.lots), seen: median(parts.seen), buckets: median(parts.buckets) } } : {}),
+    ...(parts.generic.length ? {
+      parts_median: {
+        lots_section: median(parts.lotsSection), earned_section: median(parts.earnedSection), seen_section: median(parts.seenSection),
+        buckets_section: median(parts.bucketsSection), generic: median(parts.generic),
+      },
+    } : {}),
   };
 }
 

@@ -8,7 +8,7 @@ import { median, type LatencySummary } from './stats.js';
 
 import type { MillionReport } from './million.js';
 import type { ScalingReport } from './scaling.js';
-import type { StoreCost } from './core.js';
+import type { StateParts, StoreCost } from './core.js';
 export type MeasurementId = 'core_publish' | 'stock_publish' | 'pull_consume' | 'http_batch' | 'http_single' | 'iso8583' | 'scorer' | 'scorer_steady_5k';
 
 export const MEASUREMENTS: readonly { id: MeasurementId; name: string; group: 'ceiling' | 'vafa'; ceiling?: MeasurementId; stock?: boolean }[] = [
@@ -119,7 +119,7 @@ export interface CoreReport {
     /** The same customers as JSON, for comparison. */
     json?: { bytes_per_customer_median: number; bytes_per_customer_p99: number };
     /** With the store's encoder: each part's median bytes (scorer/runtime/store/codec.ts `RecordParts`). */
-    parts_median?: { generic: number; earned: number; lots: number; seen: number; buckets: number } };
+    parts_median?: StateParts };
   repeats: { repeat: number; events_per_s: number; us_per_event: number; cpu_us_per_event: number; decode_us_per_event: number; load_average: number[] }[];
   /** The same replay with the state store's commits encoded after every micro-batch (bench/core.ts `StoreCost`); medians. */
   store?: StoreCost;
@@ -139,7 +139,7 @@ export function renderCore(core: CoreReport): string {
 
 function renderParts(p: NonNullable<CoreReport['state']['parts_median']>): string {
   const bytes = (n: number): string => `${n.toLocaleString('en-US')} B`;
-  return `   a record by part, medians: lots ${bytes(p.lots)}, earning records ${bytes(p.earned)}, remembered ids ${bytes(p.seen)}, feature buckets ${bytes(p.buckets)}, the rest ${bytes(p.generic)}`;
+  return `   a record by part, medians: lots ${bytes(p.lots_section)}, earning records ${bytes(p.earned_section)}, remembered ids ${bytes(p.seen_section)}, feature buckets ${bytes(p.buckets_section)}, the rest ${bytes(p.generic)}`;
 }
 
 function renderStoreCost(store: StoreCost): string {

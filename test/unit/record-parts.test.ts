@@ -17,8 +17,8 @@ describe('customerRecordParts', () => {
     for (const c of customers) {
       const record = encodeRecord('customer', c);
       const p = customerRecordParts(record);
-      expect(p.generic + p.earned + p.lots + p.seen + p.buckets).toBe(record.length);
-      expect(Math.min(p.generic, p.earned, p.lots, p.seen, p.buckets)).toBeGreaterThan(0);
+      expect(p.generic + p.earnedSection + p.lotsSection + p.seenSection + p.bucketsSection).toBe(record.length);
+      expect(Math.min(p.generic, p.earnedSection, p.lotsSection, p.seenSection, p.bucketsSection)).toBeGreaterThan(0);
     }
   });
 
@@ -28,12 +28,12 @@ describe('customerRecordParts', () => {
     const { seen: _seen, ...rest } = c as unknown as Record<string, unknown>;
     const record = encodeRecord('customer', rest);
     const without = customerRecordParts(record);
-    expect(without.seen).toBe(1);
-    expect(record.length).toBe(without.generic + whole.earned + whole.lots + 1 + whole.buckets);
-    expect(whole.seen).toBeGreaterThan(100);
-    expect(without.lots).toBe(whole.lots);
-    expect(without.earned).toBe(whole.earned);
-    expect(without.buckets).toBe(whole.buckets);
+    expect(without.seenSection).toBe(1);
+    expect(record.length).toBe(without.generic + whole.earnedSection + whole.lotsSection + 1 + whole.bucketsSection);
+    expect(whole.seenSection).toBeGreaterThan(100);
+    expect(without.lotsSection).toBe(whole.lotsSection);
+    expect(without.earnedSection).toBe(whole.earnedSection);
+    expect(without.bucketsSection).toBe(whole.bucketsSection);
   });
 
   it('refuses what is not a customer record of version 8 or later', () => {

@@ -274,10 +274,10 @@ export function encodeRecord(kind: RecordKind, value: unknown, version: number =
 export interface RecordParts {
   /** The envelope, the generic part and its length prefix: everything but the sections. */
   generic: number;
-  earned: number;
-  lots: number;
-  seen: number;
-  buckets: number;
+  earnedSection: number;
+  lotsSection: number;
+  seenSection: number;
+  bucketsSection: number;
 }
 
 /**
@@ -292,16 +292,16 @@ export function customerRecordParts(bytes: Uint8Array): RecordParts {
     const reader = new ShapeReader(bytes.subarray(HEADER_BYTES), 0);
     const genericLength = reader.varint();
     reader.offset += genericLength;
-    const parts: RecordParts = { generic: HEADER_BYTES + reader.offset, earned: 0, lots: 0, seen: 0, buckets: 0 };
+    const parts: RecordParts = { generic: HEADER_BYTES + reader.offset, earnedSection: 0, lotsSection: 0, seenSection: 0, bucketsSection: 0 };
     const measure = (part: Exclude<keyof RecordParts, 'generic'>, read: () => unknown): void => {
       const start = reader.offset;
       if (section(reader)) read();
       parts[part] = reader.offset - start;
     };
-    measure('earned', () => sealedEarnedSection(reader));
-    measure('lots', () => sealedLotSection(reader));
-    measure('seen', () => sealedSeenSection(reader));
-    measure('buckets', () => readBuckets(reader));
+    measure('earnedSection', () => sealedEarnedSection(reader));
+    measure('lotsSection', () => sealedLotSection(reader));
+    measure('seenSection', () => sealedSeenSection(reader));
+    measure('bucketsSection', () => readBuckets(reader));
     if (HEADER_BYTES + reader.offset !== bytes.length) throw new Error(`${bytes.length - HEADER_BYTES - reader.offset} bytes after the sections`);
     return parts;
   } catch (err) {
