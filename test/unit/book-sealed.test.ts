@@ -159,6 +159,7 @@ describe('the loyalty book on sealed lots and earning records', () => {
     let sealedMerges = 0;
     let expiriesLeftSealed = 0;
     let lookupsLeftSealed = 0;
+    let prunesLeftSealed = 0;
     fc.assert(fc.property(fc.array(longOpArb, { minLength: 50, maxLength: 300 }), (ops) => {
       const pair = new Pair();
       for (const o of ops) {
@@ -168,6 +169,7 @@ describe('the loyalty book on sealed lots and earning records', () => {
         runLong(pair, o);
         const after = sealedEarned(pair.sealed.loyalty);
         if (o.op === 'prune' && before !== undefined) sealedPrunes++;
+        if (o.op === 'prune' && before !== undefined && after !== undefined && after !== before) prunesLeftSealed++;
         if (o.op === 'merge' && lotsBefore !== undefined && pair.plain.loyalty.lots.length < plainLots) sealedMerges++;
         if (o.op === 'due' && lotsBefore !== undefined && pair.plain.loyalty.lots.length < plainLots) sealedExpiries++;
         if (o.op === 'due' && lotsBefore !== undefined && sealedLots(pair.sealed.loyalty) !== undefined && pair.plain.loyalty.lots.length < plainLots) expiriesLeftSealed++;
@@ -183,6 +185,7 @@ describe('the loyalty book on sealed lots and earning records', () => {
     expect(sealedMerges, 'merges of sealed lots').toBeGreaterThan(20);
     expect(expiriesLeftSealed, 'expiries that left the lots not due sealed').toBeGreaterThan(10);
     expect(lookupsLeftSealed, 'lookups of a record not sealed that opened nothing').toBeGreaterThan(10);
+    expect(prunesLeftSealed, 'prunes that dropped sealed records without opening the rest').toBeGreaterThan(20);
   });
 
   it('pruning a plain record that replaced a sealed one of a later time does not bring the sealed one back', () => {
@@ -208,6 +211,42 @@ describe('the loyalty book on sealed lots and earning records', () => {
     expect(sealedLots(pair.sealed.loyalty)?.count).toBe(5 * MAX_CHUNKS);
     const [plain, sealed] = pair.records();
     expect(sealed).toEqual(plain);
+  });
+
+  it('pruning decodes and writes again only the piece of the oldest earning records, and the record reads the same', () => {
+    const pair = new Pair();
+    for (let i = 0; i < 120; i++) pair.run({ op: 'earn', id: i, days: 1, pts: 10, expDays: 400, tier: 'bronze', credit: false });
+    pair.run({ op: 'restore' });
+    type Chunked = { chunks: { bytes: Uint8Array }[]; count: number };
+    const before = sealedEarned(pair.sealed.loyalty) as unknown as Chunked;
+    expect(before.chunks.length, 'a window of records written as pieces, oldest first').toBe(MAX_CHUNKS / 2);
+    pair.both((L) => forgetEarnedBefore(L, T0 + 8 * DAY));
+    const after = sealedEarned(pair.sealed.loyalty) as unknown as Chunked;
+    expect(after.count).toBe(113);
+    expect(after.chunks.length).toBe(MAX_CHUNKS / 2);
+    expect(after.chunks.slice(1), 'the later pieces stay as they were read').toEqual(before.chunks.slice(1));
+    for (let i = 1; i < after.chunks.length; i++) expect(after.chunks[i]).toBe(before.chunks[i]);
+    expect(pair.both((L) => earnedRecord(L, txId(6)))).toBeUndefined();
+    expect(pair.both((L) => earnedRecord(L, txId(7)))?.at).toBe(T0 + 8 * DAY);
+    const [plain, sealed] = pair.records();
+    expect(sealed).toEqual(plain);
+    expect(JSON.stringify(sealed.loyalty)).toBe(JSON.stringify(plain.loyalty));
+  });
+
+  it('pruning a sealed record whose id another part holds too opens them all, so the key order stays an open\'s', () => {
+    const pair = new Pair();
+    pair.run({ op: 'earn', id: 1, days: 1, pts: 10, expDays: 400, tier: 'bronze', credit: false });
+    pair.run({ op: 'earn', id: 2, days: 1, pts: 10, expDays: 400, tier: 'bronze', credit: false });
+    pair.run({ op: 'reseal' });
+    pair.run({ op: 'earn', id: 3, days: 1, pts: 10, expDays: 400, tier: 'bronze', credit: false });
+    pair.run({ op: 'earn', id: 1, days: 1, pts: 10, expDays: 400, tier: 'bronze', credit: false });
+    pair.run({ op: 'reseal' });
+    expect((sealedEarned(pair.sealed.loyalty) as unknown as { chunks: unknown[] }).chunks.length, 'id 1 in both chunks').toBe(2);
+    pair.both((L) => forgetEarnedBefore(L, T0 + 2 * DAY));
+    expect(sealedEarned(pair.sealed.loyalty), 'opened').toBeUndefined();
+    const [plain, sealed] = pair.records();
+    expect(Object.keys(sealed.loyalty.earned)).toEqual([txId(1), txId(2), txId(3)]);
+    expect(JSON.stringify(sealed.loyalty)).toBe(JSON.stringify(plain.loyalty));
   });
 
   it('an expiry decodes and writes again only the chunk of the lots due soonest, and the record reads the same', () => {

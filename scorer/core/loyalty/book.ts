@@ -193,12 +193,22 @@ export function keepEarned(L: LoyaltyState, id: string, rec: EarnRecord): void {
 
 /**
  * Deletes the earning records made before `horizon`: those a scan of every record would delete, found in
- * time order. Sealed records are opened first when one of them is that old, or when a plain one is (it may
- * replace a sealed one, which must not come back).
+ * time order. The sealed part drops its own ({@link SealedEarned.dropBefore}, which decodes only what holds
+ * one); it is opened first when a plain record is that old (it may replace a sealed one, which must not come
+ * back), or when it cannot drop them alone.
  */
 export function forgetEarnedBefore(L: LoyaltyState, horizon: number): void {
   const sealed = sealedEarnedOf.get(L);
-  if (sealed !== undefined && (sealed.earliestAt < horizon || oldestBefore(earnedOrder(L.earned), horizon))) openEarned(L);
+  if (sealed !== undefined) {
+    if (oldestBefore(earnedOrder(L.earned), horizon)) openEarned(L);
+    else if (sealed.earliestAt < horizon) {
+      const earned = L.earned;
+      const rest = sealed.dropBefore(horizon, (id) => Object.hasOwn(earned, id));
+      if (rest === false) openEarned(L);
+      else if (rest === undefined) sealedEarnedOf.delete(L);
+      else sealedEarnedOf.set(L, rest);
+    }
+  }
   const earned = L.earned;
   const order = earnedOrder(earned);
   const { ids, ats } = order;
@@ -293,6 +303,13 @@ export interface SealedEarned {
   open(): Record<string, EarnRecord>;
   /** Whether a record of id `id` is among them (without decoding the records). */
   has(id: string): boolean;
+  /**
+   * Takes out the records made before `horizon` (those an open and a scan would delete), decoding no more
+   * than it must: returns what is left, still sealed (undefined: none), or false, this part left as it
+   * was, when the result could differ from an open's (an id dropped is also held elsewhere: in another of
+   * its parts, or among the plain records `elsewhere` selects).
+   */
+  dropBefore(horizon: number, elsewhere: (id: string) => boolean): SealedEarned | undefined | false;
 }
 
 const sealedLotsOf = new WeakMap<LoyaltyState, SealedLots>();

@@ -122,7 +122,7 @@ function writeSections(out: ShapeWriter, value: Record<string, unknown>, version
   const writeEarnedSection = (): EarnedLinks | false => {
     if (!isPlain(loyalty) || !isPlain(loyalty.earned)) return absent(out);
     const records = loyalty.earned;
-    let keys: string[] = [];
+    let keys: readonly string[] = [];
     return writeSection(out, (w) => { keys = writeEarned(w, records); }) && new EarnedLinks(keys, records);
   };
   const links = linked ? writeEarnedSection() : false;

@@ -19,7 +19,7 @@
  */
 import { sealEarned, sealedEarned, sealLots, sealedLots, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { fnv1a } from './bytes.js';
-import { doesNotFit, earnedHas, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
+import { doesNotFit, earnedHas, earnedHasAny, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
 
 /** Chunks a section holds at most. */
 export const MAX_CHUNKS = 8;
@@ -76,7 +76,8 @@ export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: R
     const from = kept.length + 1 > MAX_CHUNKS ? MAX_CHUNKS / 2 : kept.length;
     let newest: Record<string, unknown> | undefined;
     for (const chunk of kept.splice(from)) newest = readEarnedChunk(chunk, newest as Record<string, EarnRecord> | undefined);
-    kept.push(encodeEarnedChunk(newest === undefined ? earned : setOwnAll(newest, earned)));
+    const records = newest === undefined ? earned : setOwnAll(newest, earned);
+    for (const piece of earnedPieces(records, Object.keys(records), MAX_CHUNKS / 2 - kept.length)) kept.push(piece);
   }
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
@@ -108,6 +109,25 @@ function soonestFirst(lots: unknown[], room: number): unknown[][] {
   let cut = 0;
   while (cut < lots.length && (lots[cut] as { exp: number }).exp <= earliest + SOON_MS) cut++;
   return cut === 0 || cut * 2 > lots.length ? [lots] : [lots.slice(0, cut), lots.slice(cut)];
+}
+
+/** Earning records a piece holds at least when records are written as more than one chunk. */
+const EARNED_PIECE = 24;
+
+/**
+ * The records of `earned` under `keys`, in that order, as one chunk, or as up to `room` chunks of about
+ * equal counts when there are at least {@link EARNED_PIECE} for each. Records come mostly in time order, so
+ * the first chunk holds the oldest: pruning ({@link EarnedChunks.dropBefore}) then decodes and writes again
+ * that piece, not every record of the reversal window. A chunk costs about 40 bytes.
+ */
+function earnedPieces(earned: Record<string, unknown>, keys: readonly string[], room: number): Chunk[] {
+  const pieces = Math.max(1, Math.min(room, Math.floor(keys.length / EARNED_PIECE)));
+  if (pieces === 1) return [encodeEarnedChunk(earned, keys)];
+  const chunks: Chunk[] = [];
+  for (let p = 0; p < pieces; p++) {
+    chunks.push(encodeEarnedChunk(earned, keys.slice(Math.floor((p * keys.length) / pieces), Math.floor(((p + 1) * keys.length) / pieces))));
+  }
+  return chunks;
 }
 
 /** Every lot of the customer: the sealed ones decoded, then `lots` (the state is left as it is). */
@@ -151,10 +171,10 @@ function encodeLotChunk(lots: readonly unknown[]): Chunk {
   return sealChecksum(w, sum);
 }
 
-function encodeEarnedChunk(earned: Record<string, unknown>): Chunk {
+/** The records of `earned` under `keys` (its own keys, in that order) as one chunk. */
+function encodeEarnedChunk(earned: Record<string, unknown>, keys: readonly string[]): Chunk {
   let earliestAt = Infinity;
-  for (const id in earned) {
-    if (!Object.hasOwn(earned, id)) continue;
+  for (const id of keys) {
     const at = (earned[id] as { at?: unknown } | undefined)?.at;
     earliestAt = Math.min(earliestAt, safeInteger(at));
   }
@@ -162,7 +182,7 @@ function encodeEarnedChunk(earned: Record<string, unknown>): Chunk {
   w.reset();
   w.zigzag(earliestAt);
   const sum = reserveChecksum(w);
-  writeEarned(w, earned);
+  writeEarned(w, earned, keys);
   return sealChecksum(w, sum);
 }
 
@@ -340,9 +360,53 @@ class EarnedChunks implements SealedEarned {
   }
 
   has(id: string): boolean {
-    for (const chunk of this.chunks) if (earnedHas(new ShapeReader(chunk.bytes, chunk.items), id)) return true;
+    for (const chunk of this.chunks) if (chunkHas(chunk, id)) return true;
     return false;
   }
+
+  /**
+   * Decodes only the chunks whose earliest record was made before `horizon`, drops those records and writes
+   * the rest again in their place (in pieces, see {@link earnedPieces}). False, nothing changed, when an id
+   * dropped is held anywhere else (another chunk, or `elsewhere`: the plain records beside these): opening
+   * would then keep one record of it, in the first one's place, and dropping it here would not.
+   */
+  dropBefore(horizon: number, elsewhere: (id: string) => boolean): SealedEarned | undefined | false {
+    const chunks = this.chunks;
+    const opened: ({ records: Record<string, EarnRecord>; left: string[] } | undefined)[] = [];
+    const gone = new Set<string>();
+    for (const chunk of chunks) {
+      if (new ShapeReader(chunk.bytes, 0).zigzag() >= horizon) {
+        opened.push(undefined);
+        continue;
+      }
+      const records = readEarnedChunk(chunk, undefined);
+      const left: string[] = [];
+      for (const id of Object.keys(records)) {
+        if ((records[id] as EarnRecord).at >= horizon) left.push(id);
+        else if (gone.has(id)) return false;
+        else gone.add(id);
+      }
+      opened.push({ records, left });
+    }
+    if (gone.size === 0) return this;
+    const held = (id: string): boolean => gone.has(id);
+    for (let i = 0; i < chunks.length; i++) {
+      const open = opened[i];
+      if (open === undefined ? earnedHasAny(new ShapeReader((chunks[i] as Chunk).bytes, (chunks[i] as Chunk).items), held) : open.left.some(held)) return false;
+    }
+    for (const id of gone) if (elsewhere(id)) return false;
+    const kept: Chunk[] = [];
+    for (let i = 0; i < chunks.length; i++) {
+      const open = opened[i];
+      if (open === undefined) kept.push(chunks[i] as Chunk);
+      else if (open.left.length > 0) for (const piece of earnedPieces(open.records, open.left, MAX_CHUNKS / 2 - (chunks.length - 1))) kept.push(piece);
+    }
+    return kept.length > 0 ? earnedChunks(kept) : undefined;
+  }
+}
+
+function chunkHas(chunk: Chunk, id: string): boolean {
+  return earnedHas(new ShapeReader(chunk.bytes, chunk.items), id);
 }
 
 /** Seals what a lots and an earned section held on the customer's loyalty state (the lists then hold nothing). */

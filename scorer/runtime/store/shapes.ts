@@ -250,8 +250,7 @@ export function plainRecord(v: unknown): Record<string, unknown> {
 }
 
 /** The earning records in their shape (throws `DoesNotFit` inside `writeSection`). */
-export function writeEarned(out: ShapeWriter, earned: Record<string, unknown>): string[] {
-  const keys = Object.keys(earned);
+export function writeEarned(out: ShapeWriter, earned: Record<string, unknown>, keys: readonly string[] = Object.keys(earned)): readonly string[] {
   if (keys.length > MAX_SECTION_ITEMS) throw doesNotFit;
   out.varint(keys.length);
   let previousKey = '';
@@ -594,9 +593,14 @@ export function readEarned(reader: ShapeReader, keys?: string[]): Record<string,
 
 /** Whether the earning records `writeEarned` wrote at `reader` hold one of id `id` (read past, not built). */
 export function earnedHas(reader: ShapeReader, id: string): boolean {
+  return earnedHasAny(reader, (key) => key === id);
+}
+
+/** Whether the earning records `writeEarned` wrote at `reader` hold one whose id `wanted` selects (read past, not built). */
+export function earnedHasAny(reader: ShapeReader, wanted: (id: string) => boolean): boolean {
   const n = reader.count();
   for (let i = 0; i < n; i++) {
-    if (reader.frontCoded() === id) return true;
+    if (wanted(reader.frontCoded())) return true;
     const flags = reader.byte();
     reader.zigzag(); // at
     reader.zigzag(); // bank month
