@@ -12,6 +12,7 @@ import { getCustomer, newPartitionState, type CustomerState } from '../../scorer
 import { sealedEarned, sealedLots } from '../../scorer/core/mod.js';
 import { decodeRecord, encodeRecord, CODEC_VERSION } from '../../scorer/runtime/store/codec.js';
 import { MAX_CHUNKS } from '../../scorer/runtime/store/sealed.js';
+import { ShapeReader } from '../../scorer/runtime/store/shapes.js';
 
 const DAY = 86_400_000;
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -83,7 +84,12 @@ class Pair {
       }
       case 'take': return void this.both((L) => take(L, o.pts, o.prefer === undefined ? undefined : txId(o.prefer)));
       case 'due': return void this.both((L) => [...dueLots(L, T0 + o.days * DAY)]);
-      case 'merge': return this.both((L) => mergeLots(L, T0 + o.days * DAY));
+      case 'merge': {
+        this.both((L) => mergeLots(L, T0 + o.days * DAY));
+        expectMerged(this.plain, T0 + o.days * DAY);
+        expectMerged(this.sealed, T0 + o.days * DAY);
+        return;
+      }
       case 'prune': return this.both((L) => forgetEarnedBefore(L, T0 + o.days * DAY));
       case 'own': return void this.both((L) => ownLot(L, txId(o.id)));
       case 'record': return void this.both((L) => earnedRecord(L, txId(o.id)));
@@ -126,11 +132,30 @@ const longOpArb: fc.Arbitrary<LongOp> = fc.oneof(
   { weight: 4, arbitrary: fc.constant({ op: 'reseal' as const }) },
 );
 
+/**
+ * What mergeLots promises, checked on the whole list whatever it skipped: no two neighbouring lots earned
+ * before `horizon` with the same expiry, tier and version are left, on every copy of the customer.
+ */
+function expectMerged(c: CustomerState, horizon: number): void {
+  const lots = decodeRecord<CustomerState>('customer', encodeRecord('customer', c), 'test').loyalty.lots;
+  for (let i = 1; i < lots.length; i++) {
+    const [a, b] = [lots[i - 1] as Lot, lots[i] as Lot];
+    const mergeable = a.at < horizon && b.at < horizon && a.exp === b.exp && a.tier === b.tier && a.ver === b.ver;
+    expect(mergeable, `lots ${i - 1} and ${i} of ${lots.length} left unmerged before ${horizon}`).toBe(false);
+  }
+}
+
 function runLong(pair: Pair, o: LongOp): void {
   switch (o.op) {
     case 'earn': return pair.run({ op: 'earn', id: o.id, days: o.days, pts: o.pts, expDays: o.expDays, tier: 'bronze', credit: false });
     case 'due': return void pair.both((L) => [...dueLots(L, T0 + pair.clock - o.behind * DAY)]);
-    case 'merge': return pair.both((L) => mergeLots(L, T0 + pair.clock - o.behind * DAY));
+    case 'merge': {
+      const horizon = T0 + pair.clock - o.behind * DAY;
+      pair.both((L) => mergeLots(L, horizon));
+      expectMerged(pair.plain, horizon);
+      expectMerged(pair.sealed, horizon);
+      return;
+    }
     case 'prune': return pair.both((L) => forgetEarnedBefore(L, T0 + pair.clock - o.behind * DAY));
     default: return pair.run(o);
   }
@@ -247,6 +272,54 @@ describe('the loyalty book on sealed lots and earning records', () => {
     const [plain, sealed] = pair.records();
     expect(Object.keys(sealed.loyalty.earned)).toEqual([txId(1), txId(2), txId(3)]);
     expect(JSON.stringify(sealed.loyalty)).toBe(JSON.stringify(plain.loyalty));
+  });
+
+  it('merges again lots that became neighbours below the merged horizon: a lot taken out, one expired, one inserted late', () => {
+    const lot = (id: number, at: number, exp: number, tier: string, seq = id): Lot => ({ src: 'tx', id: txId(id), at: T0 + at * DAY, seq, exp: T0 + exp * DAY, pts: 10, rem: 10, tier, ver: 'L1' });
+    const horizon = T0 + 20 * DAY;
+    const cases: [string, (L: LoyaltyState) => void][] = [
+      ['taken out', (L) => void take(L, 10, txId(2))],
+      ['expired', (L) => void dueLots(L, T0 + 100 * DAY)],
+      ['inserted late', (L) => void insertLot(L, lot(9, 1, 400, 'bronze', 2))],
+    ];
+    for (const [what, change] of cases) {
+      for (const restore of [false, true]) {
+        const pair = new Pair();
+        pair.both((L) => insertLot(L, lot(1, 1, 400, 'bronze')));
+        pair.both((L) => insertLot(L, lot(2, 1, what === 'expired' ? 100 : 400, 'silver')));
+        pair.both((L) => insertLot(L, lot(3, 1, 400, 'bronze')));
+        pair.both((L) => mergeLots(L, horizon));
+        expect(pair.plain.loyalty.merged).toBe(horizon);
+        if (restore) pair.run({ op: 'restore' });
+        pair.both(change);
+        pair.both((L) => mergeLots(L, horizon));
+        expectMerged(pair.plain, horizon);
+        expectMerged(pair.sealed, horizon);
+        const [plain, sealed] = pair.records();
+        expect(sealed, `${what}, restored: ${String(restore)}`).toEqual(plain);
+      }
+    }
+  });
+
+  it('writes again only the newest chunks no bigger than what a commit adds, so a lot is written again a few times, not at every few commits', () => {
+    const pair = new Pair();
+    type Chunked = { chunks: { bytes: Uint8Array; items: number }[] };
+    const sizes = (part: unknown): number[] => (part as Chunked).chunks.map((c) => new ShapeReader(c.bytes, c.items).count());
+    let rewritten = 0;
+    for (let i = 0; i < 200; i++) {
+      const before = new Set((sealedLots(pair.sealed.loyalty) as unknown as Chunked | undefined)?.chunks ?? []);
+      pair.run({ op: 'earn', id: i, days: 1, pts: 10, expDays: 400, tier: 'bronze', credit: false });
+      pair.run(i % 2 === 0 ? { op: 'reseal' } : { op: 'restore' });
+      const after = (sealedLots(pair.sealed.loyalty) as unknown as Chunked).chunks;
+      if (i % 2 === 0) for (const [k, chunk] of after.entries()) if (!before.has(chunk)) rewritten += sizes(sealedLots(pair.sealed.loyalty))[k] as number;
+      for (const part of [sealedLots(pair.sealed.loyalty), sealedEarned(pair.sealed.loyalty)]) {
+        const counts = sizes(part);
+        expect(counts.length).toBeLessThanOrEqual(MAX_CHUNKS);
+      }
+    }
+    expect(rewritten / 100, 'lots written again a commit, on average (the 100 resealed ones)').toBeLessThan(12);
+    const [plain, sealed] = pair.records();
+    expect(sealed).toEqual(plain);
   });
 
   it('an expiry decodes and writes again only the chunk of the lots due soonest, and the record reads the same', () => {

@@ -82,9 +82,23 @@ function structOf(names: readonly string[], as: 'object' | 'array', layoutName: 
 
 const customerArb = structOf(CUSTOMER_LAYOUT.names, 'object', 'customer');
 
-describe('codec version 9: a customer\'s fields by the layout of the core\'s state', () => {
-  it('is the current version', () => {
-    expect(CODEC_VERSION).toBe(9);
+describe('codec versions 9 and 10: a customer\'s fields by the layout of the core\'s state', () => {
+  it('is the current version (10: 9 with the loyalty state\'s `merged` in the layout)', () => {
+    expect(CODEC_VERSION).toBe(10);
+  });
+
+  it('writes `merged` in version 10 by its index and in version 9 as an escaped entry, and reads both as the same customer', () => {
+    const customers = simulatedCustomers().filter((c) => c.loyalty.merged !== undefined);
+    expect(customers.length, 'customers the weekly merge reached').toBeGreaterThan(10);
+    for (const c of customers.slice(0, 10)) {
+      const ten = encodeRecord('customer', c, 10);
+      const nine = encodeRecord('customer', c, 9);
+      expect(ten.includes('merged')).toBe(false);
+      expect(nine.includes('merged')).toBe(true);
+      expect(nine.length).toBeGreaterThan(ten.length);
+      expect(JSON.stringify(decodeRecord('customer', nine, 'v9'))).toBe(JSON.stringify(c));
+      expect(JSON.stringify(decodeRecord('customer', ten, 'v10'))).toBe(JSON.stringify(c));
+    }
   });
 
   it('gives the customers of a simulated history back exactly, in the core\'s key order, as version 8 does, in fewer bytes', () => {
@@ -125,7 +139,7 @@ describe('codec version 9: a customer\'s fields by the layout of the core\'s sta
     expect(names).toEqual({
       customer: 'id loyalty features lifecycle churn seen lastSeq offers profile',
       profile: 'customer_id opened_at birth_date segment branch_id products closed_at referred_by card_tokens membership consent',
-      loyalty: 'balance tier tierSince debt lots earned pending caps months reviewAt expiryAt redemptions referral pruned refunds pastRefunds held',
+      loyalty: 'balance tier tierSince debt lots earned pending caps months reviewAt expiryAt redemptions referral pruned refunds pastRefunds held merged',
       features: 'v firstAt lastAt lastBy days weeks rolled mix mixAt sticky complaints late complaintAt scores refunds',
       lifecycle: 'stage since known timer inflight deferred',
       churn: 'p version at reasons',
@@ -146,5 +160,6 @@ describe('codec version 9: a customer\'s fields by the layout of the core\'s sta
   it('refuses every truncation and corruption of a record with CodecError only', () => {
     const [c] = simulatedCustomers().sort((a, b) => JSON.stringify(b.offers).length - JSON.stringify(a.offers).length);
     expectRefusesDamage(c, 9);
+    expectRefusesDamage(c, 10);
   });
 });

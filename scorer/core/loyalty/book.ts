@@ -52,6 +52,7 @@ export function insertLot(L: LoyaltyState, lot: Lot): boolean {
   lots.splice(i, 0, lot);
   const merged = mergedUpTo.get(lots);
   if (merged !== undefined && i < merged) mergedUpTo.set(lots, i);
+  unmergedFrom(L, lot.at);
   return true;
 }
 
@@ -85,7 +86,12 @@ export function take(L: LoyaltyState, amount: number, preferTx: string | undefin
     if (left <= 0) break;
     use(l);
   }
-  L.lots = L.lots.filter((l) => l.rem > 0);
+  const kept: Lot[] = [];
+  for (const l of L.lots) {
+    if (l.rem > 0) kept.push(l);
+    else if (kept.length > 0) unmergedFrom(L, l.at);
+  }
+  L.lots = kept;
   return amount - left;
 }
 
@@ -104,11 +110,19 @@ export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
     if (dropped.rest === undefined) sealedLotsOf.delete(L);
     else sealedLotsOf.set(L, dropped.rest);
     if (dropped.gone.length > 0) gone = dropped.gone;
+    unmergedFrom(L, dropped.gapAt);
   }
   if (!L.lots.some((l) => l.exp <= due)) return gone ?? NO_LOTS;
   const keep: Lot[] = [];
   gone ??= [];
-  for (const l of L.lots) (l.exp <= due ? gone : keep).push(l);
+  const keptBefore = sealedLotsOf.has(L);
+  for (const l of L.lots) {
+    if (l.exp > due) keep.push(l);
+    else {
+      gone.push(l);
+      if (keptBefore || keep.length > 0) unmergedFrom(L, l.at);
+    }
+  }
   L.lots = keep;
   return gone;
 }
@@ -117,12 +131,42 @@ export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
  * Merges neighbouring lots earned before `horizon` (no reversal can take from them preferentially any
  * more) that expire together with the same tier and rules version: first-in-first-out consumption of the
  * merged lot takes what it took from its members in turn, and they expire at the same instant, so no
- * amount changes; their expiry becomes one ledger row under the first member's id.
+ * amount changes; their expiry becomes one ledger row under the first member's id. It starts at
+ * `L.merged` (below it there is nothing to merge; a horizon at or before it changes nothing). A customer
+ * whose lots are sealed and whose plain lots all come at or after the horizon merges in the sealed part
+ * ({@link SealedLots.openBetween}: only the chunks that hold a lot that could merge are decoded, and
+ * written again only when one did); otherwise the sealed lots from that point on are opened first.
  */
 export function mergeLots(L: LoyaltyState, horizon: number): void {
-  openLots(L);
+  const mergedBefore = L.merged ?? 0;
+  if (horizon <= mergedBefore) return;
+  L.merged = horizon;
+  const sealed = sealedLotsOf.get(L);
+  if (sealed !== undefined) {
+    const first = L.lots[0];
+    if (first === undefined || first.at >= horizon) {
+      const between = sealed.openBetween(mergedBefore, horizon);
+      if (between === undefined) return;
+      const count = between.lots.length;
+      mergeRun(between.lots, 0, horizon);
+      if (between.lots.length === count) return;
+      const rest = between.sealBack(between.lots);
+      if (rest === undefined) sealedLotsOf.delete(L);
+      else sealedLotsOf.set(L, rest);
+      return;
+    }
+    openLotsFrom(L, sealed, mergedBefore);
+  }
   const lots = L.lots;
-  let out = Math.min(mergedUpTo.get(lots) ?? 0, lots.length);
+  mergedUpTo.set(lots, mergeRun(lots, Math.min(mergedUpTo.get(lots) ?? 0, lots.length), horizon));
+}
+
+/**
+ * The merge of {@link mergeLots} on `lots` in place, from index `start` (the lots before it have no
+ * neighbours to merge); returns how many lots at its start now have none.
+ */
+function mergeRun(lots: Lot[], start: number, horizon: number): number {
+  let out = start;
   let i = out;
   for (; i < lots.length; i++) {
     const l = item(lots, i);
@@ -137,10 +181,19 @@ export function mergeLots(L: LoyaltyState, horizon: number): void {
     }
     lots[out++] = l;
   }
-  mergedUpTo.set(lots, out);
-  if (out === i) return;
+  const merged = out;
+  if (out === i) return merged;
   for (; i < lots.length; i++) lots[out++] = item(lots, i);
   lots.length = out;
+  return merged;
+}
+
+/**
+ * Records that lots earned at `at` or later may have neighbours that could merge (a lot inserted, or one
+ * taken out from between two): {@link LoyaltyState.merged} goes back to `at` when it was past it.
+ */
+function unmergedFrom(L: LoyaltyState, at: number): void {
+  if (L.merged !== undefined && at < L.merged) L.merged = at;
 }
 
 /**
@@ -287,10 +340,25 @@ export interface SealedLots {
   /** Decodes them, in their order, as new objects. */
   open(): Lot[];
   /**
-   * Takes out the lots that expire at or before `due`: returns them in their order, as new objects, and
-   * the lots left, still sealed (undefined: none left). This part is left as it was.
+   * Takes out the lots that expire at or before `due`: returns them in their order, as new objects, the
+   * lots left, still sealed (undefined: none left), and `gapAt`, the earliest `at` of a lot taken out after
+   * one left (Infinity: none; the lots left then have the same neighbours). This part is left as it was.
    */
-  dropDue(due: number): { gone: Lot[]; rest: SealedLots | undefined };
+  dropDue(due: number): { gone: Lot[]; rest: SealedLots | undefined; gapAt: number };
+  /**
+   * Decodes the lots from the one before the first earned at or after `at` on (from the end of the part
+   * that holds it: a whole chunk of the record), as new objects in their order, and returns them with the
+   * lots before them, still sealed (undefined: none). This part is left as it was.
+   */
+  openFrom(at: number): { opened: Lot[]; rest: SealedLots | undefined };
+  /**
+   * For a merge before `horizon` when no two neighbouring lots earned before `from` could merge: the lots
+   * that could take part, decoded in their order as new objects (from the one before the first earned at
+   * or after `from`, to the last earned before `horizon`, as whole chunks of the record), and `sealBack`,
+   * which gives this part with `lots` (those, merged) in their place, still sealed. Undefined when none
+   * could. This part is left as it was.
+   */
+  openBetween(from: number, horizon: number): { lots: Lot[]; sealBack(lots: readonly Lot[]): SealedLots | undefined } | undefined;
 }
 
 /** A customer's earning records kept encoded; the records of `L.earned` with the same id replace them. */
@@ -340,6 +408,15 @@ export function sealedLots(L: LoyaltyState): SealedLots | undefined {
 /** The earning records kept sealed beside `L.earned`, if any. */
 export function sealedEarned(L: LoyaltyState): SealedEarned | undefined {
   return sealedEarnedOf.get(L);
+}
+
+/** Decodes the sealed lots from the one before the first earned at or after `at` on, in front of `L.lots` (a new list). */
+function openLotsFrom(L: LoyaltyState, sealed: SealedLots, at: number): void {
+  const { opened, rest } = sealed.openFrom(at);
+  if (rest === undefined) sealedLotsOf.delete(L);
+  else sealedLotsOf.set(L, rest);
+  for (const lot of L.lots) opened.push(lot);
+  L.lots = opened;
 }
 
 /** Decodes the sealed lots, if any, in front of `L.lots` (a new list: the merge restarts from its start). */

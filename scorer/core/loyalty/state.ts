@@ -189,6 +189,12 @@ export interface LoyaltyState {
   referral: { by: string; opened: number; done: boolean } | null;
   /** Week number (epoch ms / 7 days) of the watermark at the last pruning (it runs at most once a week). */
   pruned: number;
+  /**
+   * No two neighbouring lots earned before this time could merge (book.ts `mergeLots` has merged up to it,
+   * and no lot was inserted or taken out between them since), so the next merge starts there: a customer
+   * restored with its lots sealed decodes only its later lots to merge them. Absent until the first merge.
+   */
+  merged?: number;
 }
 
 export function newLoyaltyState(): LoyaltyState {

@@ -1,6 +1,9 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 9 (current) is version 8 with a customer's generic part (what its sections leave of it) written
+ * Version 10 (current) is version 9 with one more field in the layout of a customer's loyalty state,
+ * `merged` (how far its lots are known merged, so a restored customer's weekly merge decodes only its
+ * later lots); version 9 writes that field as an escaped entry, which a version-9 reader reads.
+ * Version 9 is version 8 with a customer's generic part (what its sections leave of it) written
  * by a layout of the fields the core keeps (fields.ts): each field as its index and its value in its kind,
  * no key names; a key the layout does not know, or a value not of its field's kind, escaped to compact.ts.
  * Records of other kinds keep compact.ts.
@@ -41,7 +44,7 @@ import { readSeenSection, sealedSeenSection, writeSeenSection } from './seen-sec
 import { openedSeen, sealedEarned, sealedLots, sealedSeen, type EarnRecord, type SealedEarned, type SealedLots, type SeenIds } from '../../core/mod.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 9;
+export const CODEC_VERSION = 10;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
@@ -74,6 +77,7 @@ const bodyByVersion: Record<number, Body> = {
   7: { encode: (v, reseal) => encodeShaped(v, 7, reseal), decode: (b, sealed) => decodeShaped(b, 7, sealed) },
   8: { encode: (v, reseal) => encodeShaped(v, 8, reseal), decode: (b, sealed) => decodeShaped(b, 8, sealed) },
   9: { encode: (v, reseal, kind) => encodeShaped(v, 9, reseal, kind), decode: (b, sealed, kind) => decodeShaped(b, 9, sealed, kind) },
+  10: { encode: (v, reseal, kind) => encodeShaped(v, 10, reseal, kind), decode: (b, sealed, kind) => decodeShaped(b, 10, sealed, kind) },
 };
 
 /** The newest version this build decodes (it may be newer than the one it writes, during a rollout). */
@@ -86,7 +90,7 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 }
 
 /** The versions with shaped sections after the generic part. */
-type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9;
+type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10;
 
 /** Versions 4 to 8: see the module comment. */
 function encodeShaped(value: unknown, version: ShapedVersion, reseal = false, kind: RecordKind = 'customer'): Uint8Array {
@@ -94,7 +98,7 @@ function encodeShaped(value: unknown, version: ShapedVersion, reseal = false, ki
   out.reset();
   const generic = isPlain(value) ? writeSections(out, value, version, reseal) : value;
   if (!isPlain(value)) for (let i = 0; i < (version >= 6 ? 4 : 3); i++) absent(out);
-  const genericBytes = version >= 9 && kind === 'customer' ? encodeCustomerFields(generic) : compactEncode(generic);
+  const genericBytes = version >= 9 && kind === 'customer' ? encodeCustomerFields(generic, version === 9 ? 9 : 10) : compactEncode(generic);
   const sections = out.length;
   const body = new Uint8Array(varintLength(genericBytes.length) + genericBytes.length + sections);
   let n = genericBytes.length;

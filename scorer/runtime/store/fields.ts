@@ -1,5 +1,5 @@
 /**
- * Codec version 9's generic part of a customer: everything its sections (lots, earning records, remembered
+ * Codec versions 9 and 10's generic part of a customer (10 appends the loyalty state's `merged`): everything its sections (lots, earning records, remembered
  * ids, feature buckets) leave, written by a layout of the fields the core keeps rather than described as it
  * goes (compact.ts). Each object the layout knows (the customer, its profile, loyalty counters, features,
  * lifecycle, churn score, offers, and their contacts and open offers) is written as its entries in its own
@@ -102,19 +102,22 @@ const openOffer = new Layout('open offer', [
 const consentOrMembership = new Layout('consent statement', [['status', Kind.Word], ['at', Kind.Text]]);
 const consent = new Layout('consent', ['sms', 'app', 'email', 'push', 'branch'].map((channel) => [channel, Kind.Struct, consentOrMembership] as const));
 
-/** The layouts of version 9, field by field (each in the core's key order: scorer/core/state.ts and the states it holds). */
+/** The loyalty state's fields in codec version 9 (version 10 appends `merged`). */
+const LOYALTY_FIELDS_9: readonly (readonly [string, Kind])[] = [
+  ['balance', Kind.Int], ['tier', Kind.Word], ['tierSince', Kind.Int], ['debt', Kind.Int], ['lots', Kind.Any], ['earned', Kind.Any],
+  ['pending', Kind.IntMap], ['caps', Kind.IntMap], ['months', Kind.IndexIntMap], ['reviewAt', Kind.Int], ['expiryAt', Kind.Int],
+  ['redemptions', Kind.IntMap], ['referral', Kind.Any], ['pruned', Kind.Int], ['refunds', Kind.Any], ['pastRefunds', Kind.IntMap],
+  ['held', Kind.Any],
+];
+
+/** The layouts of version 10, field by field (each in the core's key order: scorer/core/state.ts and the states it holds). */
 export const LAYOUT = {
   profile: new Layout('profile', [
     ['customer_id', Kind.Text], ['opened_at', Kind.Text], ['birth_date', Kind.Text], ['segment', Kind.Word], ['branch_id', Kind.Word],
     ['products', Kind.Words], ['closed_at', Kind.Text], ['referred_by', Kind.Text], ['card_tokens', Kind.Any],
     ['membership', Kind.Struct, consentOrMembership], ['consent', Kind.Struct, consent],
   ]),
-  loyalty: new Layout('loyalty', [
-    ['balance', Kind.Int], ['tier', Kind.Word], ['tierSince', Kind.Int], ['debt', Kind.Int], ['lots', Kind.Any], ['earned', Kind.Any],
-    ['pending', Kind.IntMap], ['caps', Kind.IntMap], ['months', Kind.IndexIntMap], ['reviewAt', Kind.Int], ['expiryAt', Kind.Int],
-    ['redemptions', Kind.IntMap], ['referral', Kind.Any], ['pruned', Kind.Int], ['refunds', Kind.Any], ['pastRefunds', Kind.IntMap],
-    ['held', Kind.Any],
-  ]),
+  loyalty: new Layout('loyalty', [...LOYALTY_FIELDS_9, ['merged', Kind.Int]]),
   features: new Layout('features', [
     ['v', Kind.Int], ['firstAt', Kind.Int], ['lastAt', Kind.Int], ['lastBy', Kind.Nums], ['days', Kind.Any], ['weeks', Kind.Any],
     ['rolled', Kind.Int], ['mix', Kind.Nums], ['mixAt', Kind.Int], ['sticky', Kind.Nums], ['complaints', Kind.IntMap], ['late', Kind.Int],
@@ -135,12 +138,19 @@ export const LAYOUT = {
   consentStatement: consentOrMembership,
 } as const;
 
-/** The customer's own fields, in the core's key order (scorer/core/state.ts `getCustomer`). */
-export const CUSTOMER_LAYOUT = new Layout('customer', [
-  ['id', Kind.Text], ['loyalty', Kind.Struct, LAYOUT.loyalty], ['features', Kind.Struct, LAYOUT.features],
-  ['lifecycle', Kind.Struct, LAYOUT.lifecycle], ['churn', Kind.Struct, LAYOUT.churn], ['seen', Kind.Any], ['lastSeq', Kind.Int],
-  ['offers', Kind.Struct, LAYOUT.offers], ['profile', Kind.Struct, LAYOUT.profile],
-]);
+/** A customer's own fields, in the core's key order (scorer/core/state.ts `getCustomer`), with `loyalty` of that layout. */
+function customerLayout(loyalty: Layout): Layout {
+  return new Layout('customer', [
+    ['id', Kind.Text], ['loyalty', Kind.Struct, loyalty], ['features', Kind.Struct, LAYOUT.features],
+    ['lifecycle', Kind.Struct, LAYOUT.lifecycle], ['churn', Kind.Struct, LAYOUT.churn], ['seen', Kind.Any], ['lastSeq', Kind.Int],
+    ['offers', Kind.Struct, LAYOUT.offers], ['profile', Kind.Struct, LAYOUT.profile],
+  ]);
+}
+
+/** The customer's own fields (codec version 10); reads version 9 too, whose layouts are its prefixes. */
+export const CUSTOMER_LAYOUT = customerLayout(LAYOUT.loyalty);
+/** Version 9's: a loyalty state's `merged` is written as an escaped entry, which a version-9 reader reads. */
+const CUSTOMER_LAYOUT_9 = customerLayout(new Layout('loyalty', LOYALTY_FIELDS_9));
 
 /** The generic part of version 9 is an object of {@link CUSTOMER_LAYOUT} (1) or, not an object, any value (0). */
 const FORM_ANY = 0;
@@ -524,12 +534,12 @@ function readAny(r: FieldReader): unknown {
 
 const writer = new FieldWriter();
 
-/** A customer's generic part (what its sections leave of it) as codec version 9 writes it. */
-export function encodeCustomerFields(value: unknown): Uint8Array {
+/** A customer's generic part (what its sections leave of it) as codec version `version` (9 or 10) writes it. */
+export function encodeCustomerFields(value: unknown, version: 9 | 10 = 10): Uint8Array {
   writer.length = 0;
   if (isPlainObject(value)) {
     writer.byte(FORM_CUSTOMER);
-    writeStruct(writer, value, CUSTOMER_LAYOUT);
+    writeStruct(writer, value, version === 9 ? CUSTOMER_LAYOUT_9 : CUSTOMER_LAYOUT);
   } else {
     writer.byte(FORM_ANY);
     writeAny(writer, value);

@@ -51,11 +51,11 @@ export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readon
   if (sealed !== undefined && !(sealed instanceof LotChunks)) throw doesNotFit;
   const kept: Chunk[] = sealed instanceof LotChunks ? [...sealed.chunks] : [];
   if (lots.length > 0) {
-    const from = kept.length + 1 > MAX_CHUNKS ? MAX_CHUNKS / 2 : kept.length;
+    const from = mergeFrom(kept, lots.length);
     const newest: unknown[] = [];
     for (const chunk of kept.splice(from)) readLotChunk(chunk, newest as Lot[]);
     for (const lot of lots) newest.push(lot);
-    for (const piece of soonestFirst(newest, MAX_CHUNKS / 2 - kept.length)) kept.push(encodeLotChunk(piece));
+    for (const piece of lotPieces(newest, MAX_CHUNKS / 2 - kept.length, mergedBefore(loyalty), kept.length === 0)) kept.push(encodeLotChunk(piece));
   }
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
@@ -73,7 +73,7 @@ export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: R
   let some = false;
   for (const id in earned) if (Object.hasOwn(earned, id)) { some = true; break; }
   if (some) {
-    const from = kept.length + 1 > MAX_CHUNKS ? MAX_CHUNKS / 2 : kept.length;
+    const from = mergeFrom(kept, Object.keys(earned).length);
     let newest: Record<string, unknown> | undefined;
     for (const chunk of kept.splice(from)) newest = readEarnedChunk(chunk, newest as Record<string, EarnRecord> | undefined);
     const records = newest === undefined ? earned : setOwnAll(newest, earned);
@@ -85,6 +85,23 @@ export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: R
     loyalty.earned = {};
     sealEarned(loyalty, earnedChunks(kept));
   }
+}
+
+/**
+ * Where the chunks a commit writes again begin: the newest chunks that hold no more items than those
+ * written with them (so chunks grow about twofold towards the oldest, and an item is written again a few
+ * times in its life, not at every few commits), never the first chunk of several (the soonest lots, the
+ * oldest records: expiry and pruning rewrite those), and the newest half when {@link MAX_CHUNKS} would pass.
+ */
+function mergeFrom(kept: readonly Chunk[], adding: number): number {
+  let from = kept.length;
+  let items = adding;
+  while (from > 1 && chunkItems(kept[from - 1] as Chunk) <= items) items += chunkItems(kept[--from] as Chunk);
+  return from + 1 > MAX_CHUNKS ? MAX_CHUNKS / 2 : from;
+}
+
+function chunkItems(chunk: Chunk): number {
+  return new ShapeReader(chunk.bytes, chunk.items).count();
 }
 
 /** A lot expiring at most this long after a list's earliest expiry goes in the list's first chunk. */
@@ -128,6 +145,30 @@ function earnedPieces(earned: Record<string, unknown>, keys: readonly string[], 
     chunks.push(encodeEarnedChunk(earned, keys.slice(Math.floor((p * keys.length) / pieces), Math.floor(((p + 1) * keys.length) / pieces))));
   }
   return chunks;
+}
+
+/**
+ * `lots` as {@link soonestFirst} cuts them when they are the `front` of the list (no chunk before them),
+ * and the last piece cut once more, room permitting, before the last lot earned before `merged` (the
+ * loyalty state's, 0: none): the weekly merge then decodes only the piece from that lot on
+ * ({@link LotChunks.openFrom}), not the lots of the year before.
+ */
+function lotPieces(lots: unknown[], room: number, merged: number, front: boolean): unknown[][] {
+  const pieces = front ? soonestFirst(lots, room) : [lots];
+  const last = pieces[pieces.length - 1] as unknown[];
+  if (pieces.length >= room || last.length < SPLIT_FROM) return pieces;
+  let cut = 0;
+  while (cut < last.length && ((last[cut] as { at?: unknown }).at as number) < merged) cut++;
+  cut--;
+  if (cut < SPLIT_FROM / 2 || last.length - cut < SPLIT_FROM / 2) return pieces;
+  pieces[pieces.length - 1] = last.slice(0, cut);
+  pieces.push(last.slice(cut));
+  return pieces;
+}
+
+function mergedBefore(loyalty: Loyalty): number {
+  const merged = (loyalty as { merged?: unknown }).merged;
+  return typeof merged === 'number' ? merged : 0;
 }
 
 /** Every lot of the customer: the sealed ones decoded, then `lots` (the state is left as it is). */
@@ -331,9 +372,10 @@ class LotChunks implements SealedLots {
   }
 
   /** Decodes only the chunks that hold a lot due; the lots those keep are written again as a chunk in their place. */
-  dropDue(due: number): { gone: Lot[]; rest: SealedLots | undefined } {
+  dropDue(due: number): { gone: Lot[]; rest: SealedLots | undefined; gapAt: number } {
     const gone: Lot[] = [];
     const kept: Chunk[] = [];
+    let gapAt = Infinity;
     for (const chunk of this.chunks) {
       if (new ShapeReader(chunk.bytes, 0).zigzag() > due) {
         kept.push(chunk);
@@ -342,10 +384,72 @@ class LotChunks implements SealedLots {
       const lots: Lot[] = [];
       readLotChunk(chunk, lots);
       const left: Lot[] = [];
-      for (const lot of lots) (lot.exp <= due ? gone : left).push(lot);
+      for (const lot of lots) {
+        if (lot.exp > due) left.push(lot);
+        else {
+          gone.push(lot);
+          if (kept.length > 0 || left.length > 0) gapAt = Math.min(gapAt, lot.at);
+        }
+      }
       if (left.length > 0) for (const piece of soonestFirst(left, MAX_CHUNKS / 2 - (this.chunks.length - 1))) kept.push(encodeLotChunk(piece));
     }
-    return { gone, rest: kept.length > 0 ? lotChunks(kept) : undefined };
+    return { gone, rest: kept.length > 0 ? lotChunks(kept) : undefined, gapAt };
+  }
+
+  /**
+   * Decodes the chunks from the first whose last lot was earned at or after `from` to the last that may
+   * hold a lot earned before `horizon` (the first, or one after a chunk whose last lot was), and the one
+   * before them too unless the first starts with a lot earned before `from`.
+   */
+  openBetween(from: number, horizon: number): { lots: Lot[]; sealBack(lots: readonly Lot[]): SealedLots | undefined } | undefined {
+    const chunks = this.chunks;
+    let first = 0;
+    while (first < chunks.length && chunkLastAt(chunks[first] as Chunk) < from) first++;
+    let last = first;
+    while (last + 1 < chunks.length && chunkLastAt(chunks[last] as Chunk) < horizon) last++;
+    if (first === chunks.length) return undefined;
+    let lots: Lot[] = [];
+    for (let i = first; i <= last; i++) readLotChunk(chunks[i] as Chunk, lots);
+    let start = first;
+    if (start > 0 && !((lots[0]?.at ?? from) < from)) {
+      start--;
+      const before: Lot[] = [];
+      readLotChunk(chunks[start] as Chunk, before);
+      for (const lot of lots) before.push(lot);
+      lots = before;
+    }
+    const room = MAX_CHUNKS / 2 - (chunks.length - (last - start + 1));
+    return {
+      lots,
+      sealBack: (merged) => {
+        const kept = chunks.slice(0, start);
+        if (merged.length > 0) for (const piece of soonestFirst(merged as Lot[], start === 0 ? room : 1)) kept.push(encodeLotChunk(piece));
+        for (let i = last + 1; i < chunks.length; i++) kept.push(chunks[i] as Chunk);
+        return kept.length > 0 ? lotChunks(kept) : undefined;
+      },
+    };
+  }
+
+  /**
+   * Decodes the chunks from the first whose last lot was earned at or after `at` on, and the one before
+   * it too unless that first chunk starts with a lot earned before `at` (it then holds the lot before the
+   * first one earned at or after `at`).
+   */
+  openFrom(at: number): { opened: Lot[]; rest: SealedLots | undefined } {
+    const chunks = this.chunks;
+    let first = 0;
+    while (first < chunks.length && chunkLastAt(chunks[first] as Chunk) < at) first++;
+    let opened: Lot[] = [];
+    for (let i = first; i < chunks.length; i++) readLotChunk(chunks[i] as Chunk, opened);
+    let from = first;
+    if (from > 0 && !((opened[0]?.at ?? at) < at)) {
+      from--;
+      const before: Lot[] = [];
+      readLotChunk(chunks[from] as Chunk, before);
+      for (const lot of opened) before.push(lot);
+      opened = before;
+    }
+    return { opened, rest: from > 0 ? lotChunks(chunks.slice(0, from)) : undefined };
   }
 }
 
@@ -403,6 +507,13 @@ class EarnedChunks implements SealedEarned {
     }
     return kept.length > 0 ? earnedChunks(kept) : undefined;
   }
+}
+
+/** `at` of a lots chunk's last lot (from its summary). */
+function chunkLastAt(chunk: Chunk): number {
+  const head = new ShapeReader(chunk.bytes, 0);
+  head.zigzag();
+  return head.zigzag();
 }
 
 function chunkHas(chunk: Chunk, id: string): boolean {
