@@ -403,21 +403,11 @@ class LotChunks implements SealedLots {
    */
   openBetween(from: number, horizon: number): { lots: Lot[]; sealBack(lots: readonly Lot[]): SealedLots | undefined } | undefined {
     const chunks = this.chunks;
-    let first = 0;
-    while (first < chunks.length && chunkLastAt(chunks[first] as Chunk) < from) first++;
+    const first = this.firstReaching(from);
+    if (first === chunks.length) return undefined;
     let last = first;
     while (last + 1 < chunks.length && chunkLastAt(chunks[last] as Chunk) < horizon) last++;
-    if (first === chunks.length) return undefined;
-    let lots: Lot[] = [];
-    for (let i = first; i <= last; i++) readLotChunk(chunks[i] as Chunk, lots);
-    let start = first;
-    if (start > 0 && !((lots[0]?.at ?? from) < from)) {
-      start--;
-      const before: Lot[] = [];
-      readLotChunk(chunks[start] as Chunk, before);
-      for (const lot of lots) before.push(lot);
-      lots = before;
-    }
+    const { lots, start } = this.decodeFrom(from, first, last);
     const room = MAX_CHUNKS / 2 - (chunks.length - (last - start + 1));
     return {
       lots,
@@ -430,26 +420,32 @@ class LotChunks implements SealedLots {
     };
   }
 
-  /**
-   * Decodes the chunks from the first whose last lot was earned at or after `at` on, and the one before
-   * it too unless that first chunk starts with a lot earned before `at` (it then holds the lot before the
-   * first one earned at or after `at`).
-   */
+  /** Decodes the chunks as {@link openBetween} does, to the last. */
   openFrom(at: number): { opened: Lot[]; rest: SealedLots | undefined } {
-    const chunks = this.chunks;
+    const { lots, start } = this.decodeFrom(at, this.firstReaching(at), this.chunks.length - 1);
+    return { opened: lots, rest: start > 0 ? lotChunks(this.chunks.slice(0, start)) : undefined };
+  }
+
+  /** The index of the first chunk whose last lot was earned at or after `at` (the count: none). */
+  private firstReaching(at: number): number {
     let first = 0;
-    while (first < chunks.length && chunkLastAt(chunks[first] as Chunk) < at) first++;
-    let opened: Lot[] = [];
-    for (let i = first; i < chunks.length; i++) readLotChunk(chunks[i] as Chunk, opened);
-    let from = first;
-    if (from > 0 && !((opened[0]?.at ?? at) < at)) {
-      from--;
-      const before: Lot[] = [];
-      readLotChunk(chunks[from] as Chunk, before);
-      for (const lot of opened) before.push(lot);
-      opened = before;
-    }
-    return { opened, rest: from > 0 ? lotChunks(chunks.slice(0, from)) : undefined };
+    while (first < this.chunks.length && chunkLastAt(this.chunks[first] as Chunk) < at) first++;
+    return first;
+  }
+
+  /**
+   * The lots of chunks `first` to `last`, after those of the chunk before `first` unless `first` starts with
+   * a lot earned before `from` (it then holds the lot before the first earned at or after `from`), and the
+   * index of the first chunk decoded.
+   */
+  private decodeFrom(from: number, first: number, last: number): { lots: Lot[]; start: number } {
+    const lots: Lot[] = [];
+    for (let i = first; i <= last; i++) readLotChunk(this.chunks[i] as Chunk, lots);
+    if (first === 0 || (lots[0]?.at ?? from) < from) return { lots, start: first };
+    const before: Lot[] = [];
+    readLotChunk(this.chunks[first - 1] as Chunk, before);
+    for (const lot of lots) before.push(lot);
+    return { lots: before, start: first - 1 };
   }
 }
 
