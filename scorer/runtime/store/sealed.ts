@@ -19,7 +19,7 @@
  */
 import { sealEarned, sealedEarned, sealLots, sealedLots, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { fnv1a } from './bytes.js';
-import { doesNotFit, earnedHas, earnedHasAny, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
+import { doesNotFit, earnedHasAny, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
 
 /** Chunks a section holds at most. */
 export const MAX_CHUNKS = 8;
@@ -345,7 +345,7 @@ function lotChunks(chunks: readonly Chunk[]): LotChunks {
     if (earliestExpiry === 0 || expiry < earliestExpiry) earliestExpiry = expiry;
     lastAt = head.zigzag();
     lastSeq = head.zigzag();
-    count += new ShapeReader(chunk.bytes, chunk.items).count();
+    count += chunkItems(chunk);
   }
   return new LotChunks(chunks, count, earliestExpiry, lastAt, lastSeq);
 }
@@ -356,7 +356,7 @@ function earnedChunks(chunks: readonly Chunk[]): EarnedChunks {
   let count = 0;
   for (const chunk of chunks) {
     earliestAt = Math.min(earliestAt, new ShapeReader(chunk.bytes, 0).zigzag());
-    count += new ShapeReader(chunk.bytes, chunk.items).count();
+    count += chunkItems(chunk);
   }
   return new EarnedChunks(chunks, count, earliestAt);
 }
@@ -460,7 +460,7 @@ class EarnedChunks implements SealedEarned {
   }
 
   has(id: string): boolean {
-    for (const chunk of this.chunks) if (chunkHas(chunk, id)) return true;
+    for (const chunk of this.chunks) if (chunkHasAny(chunk, (key) => key === id)) return true;
     return false;
   }
 
@@ -492,7 +492,7 @@ class EarnedChunks implements SealedEarned {
     const held = (id: string): boolean => gone.has(id);
     for (let i = 0; i < chunks.length; i++) {
       const open = opened[i];
-      if (open === undefined ? earnedHasAny(new ShapeReader((chunks[i] as Chunk).bytes, (chunks[i] as Chunk).items), held) : open.left.some(held)) return false;
+      if (open === undefined ? chunkHasAny(chunks[i] as Chunk, held) : open.left.some(held)) return false;
     }
     for (const id of gone) if (elsewhere(id)) return false;
     const kept: Chunk[] = [];
@@ -512,8 +512,9 @@ function chunkLastAt(chunk: Chunk): number {
   return head.zigzag();
 }
 
-function chunkHas(chunk: Chunk, id: string): boolean {
-  return earnedHas(new ShapeReader(chunk.bytes, chunk.items), id);
+/** Whether an earned chunk holds a record whose id `wanted` selects (the ids read past, no record built). */
+function chunkHasAny(chunk: Chunk, wanted: (id: string) => boolean): boolean {
+  return earnedHasAny(new ShapeReader(chunk.bytes, chunk.items), wanted);
 }
 
 /** Seals what a lots and an earned section held on the customer's loyalty state (the lists then hold nothing). */

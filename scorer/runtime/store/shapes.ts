@@ -591,11 +591,6 @@ export function readEarned(reader: ShapeReader, keys?: string[]): Record<string,
   return earned;
 }
 
-/** Whether the earning records `writeEarned` wrote at `reader` hold one of id `id` (read past, not built). */
-export function earnedHas(reader: ShapeReader, id: string): boolean {
-  return earnedHasAny(reader, (key) => key === id);
-}
-
 /** Whether the earning records `writeEarned` wrote at `reader` hold one whose id `wanted` selects (read past, not built). */
 export function earnedHasAny(reader: ShapeReader, wanted: (id: string) => boolean): boolean {
   const n = reader.count();
