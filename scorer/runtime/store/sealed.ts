@@ -19,7 +19,7 @@
  */
 import { sealEarned, sealedEarned, sealLots, sealedLots, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { fnv1a } from './bytes.js';
-import { doesNotFit, earnedHasAny, readEarned, readLots, ShapeReader, ShapeWriter, writeEarned, writeLots } from './shapes.js';
+import { doesNotFit, earnedHasAny, readEarned, readEarnedList, readLots, ShapeReader, ShapeWriter, writeEarnedList, writeLots, type EarnedList } from './shapes.js';
 
 /** Chunks a section holds at most. */
 export const MAX_CHUNKS = 8;
@@ -73,11 +73,10 @@ export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: R
   let some = false;
   for (const id in earned) if (Object.hasOwn(earned, id)) { some = true; break; }
   if (some) {
-    const from = mergeFrom(kept, Object.keys(earned).length);
-    let newest: Record<string, unknown> | undefined;
-    for (const chunk of kept.splice(from)) newest = readEarnedChunk(chunk, newest as Record<string, EarnRecord> | undefined);
-    const records = newest === undefined ? earned : setOwnAll(newest, earned);
-    for (const piece of earnedPieces(records, Object.keys(records), MAX_CHUNKS / 2 - kept.length)) kept.push(piece);
+    const ids = Object.keys(earned);
+    const from = mergeFrom(kept, ids.length);
+    const merged = mergedRecords(kept.splice(from), earned, ids);
+    for (const piece of earnedPieces(merged, MAX_CHUNKS / 2 - kept.length)) kept.push(piece);
   }
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
@@ -85,6 +84,30 @@ export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: R
     loyalty.earned = {};
     sealEarned(loyalty, earnedChunks(kept));
   }
+}
+
+/**
+ * The records of `chunks` (decoded) and then those of `earned` (under `ids`, its keys), as an open would
+ * key them: a later record of an id in the earlier one's place. Lists as they come when no id repeats (a
+ * record the core changes is opened first, so it does not), keyed only when one does.
+ */
+function mergedRecords(chunks: readonly Chunk[], earned: Record<string, unknown>, ids: readonly string[]): EarnedList {
+  const list = { ids: [] as string[], records: [] as unknown[] };
+  for (const chunk of chunks) readEarnedChunkList(chunk, list as { ids: string[]; records: EarnRecord[] });
+  if (list.ids.length === 0) return { ids, records: ids.map((id) => earned[id]) };
+  const read = new Set(list.ids);
+  if (read.size < list.ids.length || ids.some((id) => read.has(id))) {
+    let keyed: Record<string, unknown> | undefined;
+    for (const chunk of chunks) keyed = readEarnedChunk(chunk, keyed as Record<string, EarnRecord> | undefined);
+    const records = setOwnAll(keyed ?? {}, earned);
+    const keys = Object.keys(records);
+    return { ids: keys, records: keys.map((id) => records[id]) };
+  }
+  for (const id of ids) {
+    list.ids.push(id);
+    list.records.push(earned[id]);
+  }
+  return list;
 }
 
 /**
@@ -132,17 +155,20 @@ function soonestFirst(lots: unknown[], room: number): unknown[][] {
 const EARNED_PIECE = 24;
 
 /**
- * The records of `earned` under `keys`, in that order, as one chunk, or as up to `room` chunks of about
- * equal counts when there are at least {@link EARNED_PIECE} for each. Records come mostly in time order, so
- * the first chunk holds the oldest: pruning ({@link EarnedChunks.dropBefore}) then decodes and writes again
- * that piece, not every record of the reversal window. A chunk costs about 40 bytes.
+ * The records of `list`, in its order, as one chunk, or as up to `room` chunks of about equal counts when
+ * there are at least {@link EARNED_PIECE} for each. Records come mostly in time order, so the first chunk
+ * holds the oldest: pruning ({@link EarnedChunks.dropBefore}) then decodes and writes again that piece, not
+ * every record of the reversal window. A chunk costs about 40 bytes.
  */
-function earnedPieces(earned: Record<string, unknown>, keys: readonly string[], room: number): Chunk[] {
-  const pieces = Math.max(1, Math.min(room, Math.floor(keys.length / EARNED_PIECE)));
-  if (pieces === 1) return [encodeEarnedChunk(earned, keys)];
+function earnedPieces(list: EarnedList, room: number): Chunk[] {
+  const count = list.ids.length;
+  const pieces = Math.max(1, Math.min(room, Math.floor(count / EARNED_PIECE)));
+  if (pieces === 1) return [encodeEarnedChunk(list)];
   const chunks: Chunk[] = [];
   for (let p = 0; p < pieces; p++) {
-    chunks.push(encodeEarnedChunk(earned, keys.slice(Math.floor((p * keys.length) / pieces), Math.floor(((p + 1) * keys.length) / pieces))));
+    const from = Math.floor((p * count) / pieces);
+    const to = Math.floor(((p + 1) * count) / pieces);
+    chunks.push(encodeEarnedChunk({ ids: list.ids.slice(from, to), records: list.records.slice(from, to) }));
   }
   return chunks;
 }
@@ -212,18 +238,15 @@ function encodeLotChunk(lots: readonly unknown[]): Chunk {
   return sealChecksum(w, sum);
 }
 
-/** The records of `earned` under `keys` (its own keys, in that order) as one chunk. */
-function encodeEarnedChunk(earned: Record<string, unknown>, keys: readonly string[]): Chunk {
+/** The records of `list` (no id twice), in its order, as one chunk. */
+function encodeEarnedChunk(list: EarnedList): Chunk {
   let earliestAt = Infinity;
-  for (const id of keys) {
-    const at = (earned[id] as { at?: unknown } | undefined)?.at;
-    earliestAt = Math.min(earliestAt, safeInteger(at));
-  }
+  for (const record of list.records) earliestAt = Math.min(earliestAt, safeInteger((record as { at?: unknown } | undefined)?.at));
   const w = chunkWriter;
   w.reset();
   w.zigzag(earliestAt);
   const sum = reserveChecksum(w);
-  writeEarned(w, earned, keys);
+  writeEarnedList(w, list);
   return sealChecksum(w, sum);
 }
 
@@ -289,6 +312,13 @@ function readEarnedChunk(chunk: Chunk, into: Record<string, EarnRecord> | undefi
   const records = readEarned(reader);
   if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's earning records`);
   return into === undefined ? records : setOwnAll(into, records);
+}
+
+/** The records of one chunk, appended to `into` in their order, not keyed. */
+function readEarnedChunkList(chunk: Chunk, into: { ids: string[]; records: EarnRecord[] }): void {
+  const reader = new ShapeReader(chunk.bytes, chunk.items);
+  readEarnedList(reader, into);
+  if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's earning records`);
 }
 
 /** Reads a lots section's body (every lot, decoded). */
@@ -472,34 +502,40 @@ class EarnedChunks implements SealedEarned {
    */
   dropBefore(horizon: number, elsewhere: (id: string) => boolean): SealedEarned | undefined | false {
     const chunks = this.chunks;
-    const opened: ({ records: Record<string, EarnRecord>; left: string[] } | undefined)[] = [];
+    const opened: ({ ids: string[]; records: EarnRecord[] } | undefined)[] = [];
     const gone = new Set<string>();
     for (const chunk of chunks) {
       if (new ShapeReader(chunk.bytes, 0).zigzag() >= horizon) {
         opened.push(undefined);
         continue;
       }
-      const records = readEarnedChunk(chunk, undefined);
-      const left: string[] = [];
-      for (const id of Object.keys(records)) {
-        if ((records[id] as EarnRecord).at >= horizon) left.push(id);
-        else if (gone.has(id)) return false;
+      const read = { ids: [] as string[], records: [] as EarnRecord[] };
+      readEarnedChunkList(chunk, read);
+      const left = { ids: [] as string[], records: [] as EarnRecord[] };
+      for (let i = 0; i < read.ids.length; i++) {
+        const id = read.ids[i] as string;
+        const record = read.records[i] as EarnRecord;
+        if (record.at >= horizon) {
+          left.ids.push(id);
+          left.records.push(record);
+        } else if (gone.has(id)) return false;
         else gone.add(id);
       }
-      opened.push({ records, left });
+      if (new Set(left.ids).size < left.ids.length) return false;
+      opened.push(left);
     }
     if (gone.size === 0) return this;
     const held = (id: string): boolean => gone.has(id);
     for (let i = 0; i < chunks.length; i++) {
       const open = opened[i];
-      if (open === undefined ? chunkHasAny(chunks[i] as Chunk, held) : open.left.some(held)) return false;
+      if (open === undefined ? chunkHasAny(chunks[i] as Chunk, held) : open.ids.some(held)) return false;
     }
     for (const id of gone) if (elsewhere(id)) return false;
     const kept: Chunk[] = [];
     for (let i = 0; i < chunks.length; i++) {
       const open = opened[i];
       if (open === undefined) kept.push(chunks[i] as Chunk);
-      else if (open.left.length > 0) for (const piece of earnedPieces(open.records, open.left, MAX_CHUNKS / 2 - (chunks.length - 1))) kept.push(piece);
+      else if (open.ids.length > 0) for (const piece of earnedPieces(open, MAX_CHUNKS / 2 - (chunks.length - 1))) kept.push(piece);
     }
     return kept.length > 0 ? earnedChunks(kept) : undefined;
   }

@@ -251,14 +251,34 @@ export function plainRecord(v: unknown): Record<string, unknown> {
 
 /** The earning records in their shape (throws `DoesNotFit` inside `writeSection`). */
 export function writeEarned(out: ShapeWriter, earned: Record<string, unknown>, keys: readonly string[] = Object.keys(earned)): readonly string[] {
-  if (keys.length > MAX_SECTION_ITEMS) throw doesNotFit;
-  out.varint(keys.length);
+  const records: unknown[] = [];
+  for (const key of keys) records.push(earned[key]);
+  writeEarnedList(out, { ids: keys, records });
+  return keys;
+}
+
+/**
+ * Earning records as two lists in step, each id with its record: a chunk's records as they are written
+ * and read, before anything keys them by id (an object keyed by transaction ids is a dictionary whose
+ * every new key is interned: several times the cost of reading the record).
+ */
+export interface EarnedList<R = unknown> {
+  readonly ids: readonly string[];
+  readonly records: readonly R[];
+}
+
+/** The records of `list` in their shape, in its order (throws `DoesNotFit` inside `writeSection`). */
+export function writeEarnedList(out: ShapeWriter, list: EarnedList): void {
+  const { ids, records } = list;
+  if (ids.length > MAX_SECTION_ITEMS || records.length !== ids.length) throw doesNotFit;
+  out.varint(ids.length);
   let previousKey = '';
   let previousAt = 0;
   let previousSeq = 0;
   let previousMonth = 0;
-  for (const key of keys) {
-    const record = plainRecord(earned[key]);
+  for (let i = 0; i < ids.length; i++) {
+    const key = ids[i];
+    const record = plainRecord(records[i]);
     for (const field in record) {
       switch (field) {
         case 'at': case 'seq': case 'pts': case 'x': case 'ver': case 'm': case 'awards': case 'amt': case 'rf': case 'rp': break;
@@ -293,7 +313,6 @@ export function writeEarned(out: ShapeWriter, earned: Record<string, unknown>, k
     if (refundPoints !== undefined) out.zigzag(refundPoints);
     if (awards !== undefined) writeAwards(out, awards as readonly unknown[]);
   }
-  return keys;
 }
 
 function writeAwards(out: ShapeWriter, awards: readonly unknown[]): void {
@@ -554,9 +573,20 @@ function newLot(src: Lot['src'], id: string, at: number, seq: number, exp: numbe
   return pts === undefined ? { src, id, at, seq, exp, rem, tier, ver, n } : { src, id, at, seq, exp, pts, rem, tier, ver, n };
 }
 
+/** The records `writeEarned` wrote, keyed by id (a later record of an id takes the earlier one's place); `keys` gets every id read, in order. */
 export function readEarned(reader: ShapeReader, keys?: string[]): Record<string, EarnRecord> {
-  const n = reader.count();
+  const ids = keys ?? [];
+  const from = ids.length;
+  const records: EarnRecord[] = [];
+  readEarnedList(reader, { ids, records });
   const earned: Record<string, EarnRecord> = {};
+  for (let i = 0; i < records.length; i++) setOwn(earned, ids[from + i] as string, records[i] as EarnRecord);
+  return earned;
+}
+
+/** The records `writeEarned` or `writeEarnedList` wrote, appended to `into` in their order (ids not keyed: one may come twice). */
+export function readEarnedList(reader: ShapeReader, into: { ids: string[]; records: EarnRecord[] }): void {
+  const n = reader.count();
   let at = 0;
   let seq = 0;
   let month = 0;
@@ -585,10 +615,9 @@ export function readEarned(reader: ShapeReader, keys?: string[]): Record<string,
       if (refundPoints !== undefined) record.rp = refundPoints;
       if (awards !== undefined) record.awards = awards;
     }
-    setOwn(earned, key, record);
-    keys?.push(key);
+    into.ids.push(key);
+    into.records.push(record);
   }
-  return earned;
 }
 
 /** Whether the earning records `writeEarned` wrote at `reader` hold one whose id `wanted` selects (read past, not built). */
