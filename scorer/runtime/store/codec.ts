@@ -60,24 +60,31 @@ export class CodecError extends Error {
 }
 
 interface Body {
-  /** `reseal`: see {@link EncodeOptions}. */
-  encode(value: unknown, reseal: boolean, kind: RecordKind): Uint8Array;
+  /** The body after `room` bytes left for the caller's header, in one buffer. `reseal`: see {@link EncodeOptions}. */
+  encode(value: unknown, reseal: boolean, kind: RecordKind, room: number): Buffer;
   /** `sealed`: a customer's loyalty sections are left encoded where the version allows it (see {@link DecodeOptions}). */
   decode(bytes: Uint8Array, sealed: boolean, kind: RecordKind): unknown;
 }
 
-const msgpack = (packer: Packr, unpacker: Unpackr): Body => ({ encode: (v) => packer.pack(v), decode: (b) => unpacker.unpack(b) });
+/** `bytes` after `room` bytes (a copy). */
+function withRoom(bytes: Uint8Array, room: number): Buffer {
+  const out = Buffer.allocUnsafe(room + bytes.length);
+  out.set(bytes, room);
+  return out;
+}
+
+const msgpack = (packer: Packr, unpacker: Unpackr): Body => ({ encode: (v, _reseal, _kind, room) => withRoom(packer.pack(v), room), decode: (b) => unpacker.unpack(b) });
 const bodyByVersion: Record<number, Body> = {
   1: msgpack(new Packr({ useRecords: false }), new Unpackr({ useRecords: false, mapsAsObjects: true })),
   2: msgpack(new Packr({ useRecords: true, mapsAsObjects: true }), new Unpackr({ useRecords: true, mapsAsObjects: true })),
-  3: { encode: compactEncode, decode: compactDecode },
-  4: { encode: (v) => encodeShaped(v, 4), decode: (b) => decodeShaped(b, 4) },
-  5: { encode: (v) => encodeShaped(v, 5), decode: (b) => decodeShaped(b, 5) },
-  6: { encode: (v) => encodeShaped(v, 6), decode: (b) => decodeShaped(b, 6) },
-  7: { encode: (v, reseal) => encodeShaped(v, 7, reseal), decode: (b, sealed) => decodeShaped(b, 7, sealed) },
-  8: { encode: (v, reseal) => encodeShaped(v, 8, reseal), decode: (b, sealed) => decodeShaped(b, 8, sealed) },
-  9: { encode: (v, reseal, kind) => encodeShaped(v, 9, reseal, kind), decode: (b, sealed, kind) => decodeShaped(b, 9, sealed, kind) },
-  10: { encode: (v, reseal, kind) => encodeShaped(v, 10, reseal, kind), decode: (b, sealed, kind) => decodeShaped(b, 10, sealed, kind) },
+  3: { encode: (v, _reseal, _kind, room) => withRoom(compactEncode(v), room), decode: compactDecode },
+  4: { encode: (v, _reseal, _kind, room) => encodeShaped(v, 4, false, 'customer', room), decode: (b) => decodeShaped(b, 4) },
+  5: { encode: (v, _reseal, _kind, room) => encodeShaped(v, 5, false, 'customer', room), decode: (b) => decodeShaped(b, 5) },
+  6: { encode: (v, _reseal, _kind, room) => encodeShaped(v, 6, false, 'customer', room), decode: (b) => decodeShaped(b, 6) },
+  7: { encode: (v, reseal, _kind, room) => encodeShaped(v, 7, reseal, 'customer', room), decode: (b, sealed) => decodeShaped(b, 7, sealed) },
+  8: { encode: (v, reseal, _kind, room) => encodeShaped(v, 8, reseal, 'customer', room), decode: (b, sealed) => decodeShaped(b, 8, sealed) },
+  9: { encode: (v, reseal, kind, room) => encodeShaped(v, 9, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 9, sealed, kind) },
+  10: { encode: (v, reseal, kind, room) => encodeShaped(v, 10, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 10, sealed, kind) },
 };
 
 /** The newest version this build decodes (it may be newer than the one it writes, during a rollout). */
@@ -92,17 +99,17 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 /** The versions with shaped sections after the generic part. */
 type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10;
 
-/** Versions 4 to 8: see the module comment. */
-function encodeShaped(value: unknown, version: ShapedVersion, reseal = false, kind: RecordKind = 'customer'): Uint8Array {
+/** Versions 4 to 10 (see the module comment), after `room` bytes left for the header. */
+function encodeShaped(value: unknown, version: ShapedVersion, reseal: boolean, kind: RecordKind, room: number): Buffer {
   const out = shapeWriter;
   out.reset();
   const generic = isPlain(value) ? writeSections(out, value, version, reseal) : value;
   if (!isPlain(value)) for (let i = 0; i < (version >= 6 ? 4 : 3); i++) absent(out);
   const genericBytes = version >= 9 && kind === 'customer' ? encodeCustomerFields(generic, version === 9 ? 9 : 10) : compactEncode(generic);
   const sections = out.length;
-  const body = new Uint8Array(varintLength(genericBytes.length) + genericBytes.length + sections);
+  const body = Buffer.allocUnsafe(room + varintLength(genericBytes.length) + genericBytes.length + sections);
   let n = genericBytes.length;
-  let o = 0;
+  let o = room;
   while (n >= 0x80) {
     body[o++] = (n % 0x80) | 0x80;
     n = Math.floor(n / 0x80);
@@ -266,11 +273,9 @@ export function encodeRecord(kind: RecordKind, value: unknown, version: number =
   if (version < 8 && kind === 'customer' && isPlain(value) && isPlain(value.seen) && sealedSeen(value.seen as unknown as SeenIds) !== undefined) {
     throw new CodecError(kind, `a customer restored with its remembered ids sealed is written with codec version 8 or later, not ${version}`);
   }
-  const body = codec.encode(value, options.reseal === true && kind === 'customer', kind);
-  const out = Buffer.allocUnsafe(HEADER_BYTES + body.length);
+  const out = codec.encode(value, options.reseal === true && kind === 'customer', kind, HEADER_BYTES);
   out[0] = version;
   out[1] = RECORD_KIND[kind];
-  out.set(body, HEADER_BYTES);
   return out;
 }
 
