@@ -48,11 +48,20 @@ export function partitionFilter(partition: number): string {
 }
 
 /** Parses `tx.<p>.<kind>`; undefined when the subject is not of that shape. */
-export function parseTxSubject(subject: string): { partition: number; kind: StreamKind | 'control' } | undefined {
+export function parseTxSubject(subject: string): Readonly<{ partition: number; kind: StreamKind | 'control' }> | undefined {
+  const known = parsedSubjects.get(subject);
+  if (known !== undefined) return known;
   const m = /^tx\.(\d+)\.(transaction|profile|feedback|redemption|control)$/.exec(subject);
   if (!m) return undefined;
-  return { partition: Number(m[1]), kind: m[2] as StreamKind | 'control' };
+  const parsed = Object.freeze({ partition: Number(m[1]), kind: m[2] as StreamKind | 'control' });
+  if (parsedSubjects.size >= MAX_PARSED_SUBJECTS) parsedSubjects.clear();
+  parsedSubjects.set(subject, parsed);
+  return parsed;
 }
+
+/** Subjects parsed so far (a deployment has partitions × kinds of them), each read once rather than at every message. */
+const parsedSubjects = new Map<string, Readonly<{ partition: number; kind: StreamKind | 'control' }>>();
+const MAX_PARSED_SUBJECTS = 4096;
 
 /** The `Nats-Msg-Id` of a message on `TX`: the event's own idempotency key, namespaced by kind. */
 export function txMsgId(kind: StreamKind, id: string): string {
