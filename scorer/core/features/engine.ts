@@ -431,7 +431,13 @@ function surveySummary(f: FeatureState, now: number): typeof surveyScratch {
   let lowScores = 0;
   let surveys = 0;
   let lastScore = 0.5;
-  for (const [t, score, low] of f.scores ?? NO_SCORES) {
+  const answers = f.scores ?? NO_SCORES;
+  for (let i = 0; i < answers.length; i++) {
+    // Indexed, not destructured: an iterator per answer is garbage at every event.
+    const answer = item(answers, i);
+    const t = answer[0];
+    const score = answer[1];
+    const low = answer[2];
     if (t > now || now - t >= YEAR_MS) continue;
     surveys++;
     lastScore = score;
@@ -494,7 +500,7 @@ export function featureValues(c: CustomerState, at: number, cfg: FeatureConfig =
   const prev60Spend = s90 - s30;
 
   let mixTotal = 0;
-  for (const m of f.mix) mixTotal += m;
+  for (let i = 0; i < f.mix.length; i++) mixTotal += num(f.mix, i);
 
   const { has, used: stickyUsed, held: stickyHeld } = stickyCounts(f, c.profile?.products ?? NO_PRODUCTS, now, cfg);
 
