@@ -370,8 +370,30 @@ export class FieldsFormatError extends Error {
   override readonly name = 'FieldsFormatError';
 }
 
-/** Words decoded so far, shared by every customer decoded after (bounded by {@link MAX_WORDS}). */
-const words = new Map<string, string>();
+/**
+ * Words decoded so far, shared by every customer decoded after (bounded by {@link MAX_WORDS}), by a hash of
+ * their bytes: a word met again is recognised in the record's bytes, with no string made to look it up.
+ * Two words of one hash: the first keeps the place, the other is decoded as a string of its own each time.
+ */
+const words = new Map<number, string>();
+
+/** FNV-1a of `n` bytes at `start`, or −1 when one is not ASCII (such a word is not shared). */
+function asciiHash(bytes: Uint8Array, start: number, n: number): number {
+  let h = 0x811c9dc5;
+  for (let i = start; i < start + n; i++) {
+    const b = bytes[i] as number;
+    if (b >= 0x80) return -1;
+    h = Math.imul(h ^ b, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Whether ASCII string `s` is the `n` bytes at `start`. */
+function sameAscii(s: string, bytes: Uint8Array, start: number, n: number): boolean {
+  if (s.length !== n) return false;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) !== bytes[start + i]) return false;
+  return true;
+}
 
 class FieldReader extends ByteReader {
   override fail(detail: string): never {
@@ -385,7 +407,11 @@ class FieldReader extends ByteReader {
   }
 
   text(): string {
-    const n = this.varint();
+    return this.textOf(this.varint());
+  }
+
+  /** The text of the `n` bytes at the offset (their length read already). */
+  private textOf(n: number): string {
     if (this.offset + n > this.bytes.length) this.fail('truncated text');
     const bytes = this.bytes;
     const start = this.offset;
@@ -403,10 +429,17 @@ class FieldReader extends ByteReader {
   }
 
   word(): string {
-    const s = this.text();
-    const shared = words.get(s);
-    if (shared !== undefined) return shared;
-    if (words.size < MAX_WORDS) words.set(s, s);
+    const n = this.varint();
+    const start = this.offset;
+    const hash = n <= SHORT_TEXT && start + n <= this.bytes.length ? asciiHash(this.bytes, start, n) : -1;
+    if (hash < 0) return this.textOf(n);
+    const shared = words.get(hash);
+    if (shared !== undefined && sameAscii(shared, this.bytes, start, n)) {
+      this.offset += n;
+      return shared;
+    }
+    const s = this.textOf(n);
+    if (shared === undefined && words.size < MAX_WORDS) words.set(hash, s);
     return s;
   }
 
