@@ -274,29 +274,45 @@ function sealChecksum(w: ShapeWriter, at: number): Chunk {
 // Reading
 // ---------------------------------------------------------------------------------------------------
 
-/** A chunk as read, with what its summary says. */
-interface ChunkHead extends Chunk {
-  readonly summary: readonly number[];
-}
-
-/** Reads a section's chunk list: each chunk's bytes (views of `reader.bytes`), summary checked against its checksum. */
-function readChunks(reader: ShapeReader, summaryFields: number, what: string): ChunkHead[] {
+/**
+ * Where a section's chunks lie in `reader.bytes`, three numbers a chunk: its start, its end, and where its
+ * items start (from its start); each chunk's items checked against its checksum. No view or object is
+ * made here: a record read keeps only the views of its one copy (copiedChunks).
+ */
+function chunkBounds(reader: ShapeReader, summaryFields: number, what: string): number[] {
   const count = reader.count();
   if (count > MAX_CHUNKS) reader.fail(`${count} ${what} chunks (at most ${MAX_CHUNKS})`);
-  const chunks: ChunkHead[] = [];
+  const bytes = reader.bytes;
+  const bounds: number[] = [];
   for (let i = 0; i < count; i++) {
     const length = reader.varint();
     const start = reader.skip(length);
-    const bytes = reader.bytes.subarray(start, start + length);
-    const head = new ShapeReader(bytes, 0);
-    const summary: number[] = [];
-    for (let k = 0; k < summaryFields; k++) summary.push(head.zigzag());
-    const stored = head.skip(4);
+    const end = start + length;
+    reader.offset = start;
+    for (let k = 0; k < summaryFields; k++) reader.zigzag();
+    const stored = reader.offset;
+    if (stored + 4 > end) reader.fail(`${what} chunk ${i}: a summary longer than the chunk`);
     const sum = (((bytes[stored] as number) << 24) | ((bytes[stored + 1] as number) << 16) | ((bytes[stored + 2] as number) << 8) | (bytes[stored + 3] as number)) >>> 0;
-    if (fnv1a(bytes, head.offset, bytes.length) !== sum) reader.fail(`${what} chunk ${i} does not match its checksum`);
-    chunks.push({ bytes, items: head.offset, summary });
+    if (fnv1a(bytes, stored + 4, end) !== sum) reader.fail(`${what} chunk ${i} does not match its checksum`);
+    bounds.push(start, end, stored + 4 - start);
+    reader.offset = end;
+  }
+  return bounds;
+}
+
+/** A section's chunks as views of `bytes`, whose byte `shift` is the reader's byte 0 (see chunkBounds). */
+function chunksOf(bytes: Uint8Array, bounds: readonly number[], shift: number): Chunk[] {
+  const chunks: Chunk[] = [];
+  for (let i = 0; i < bounds.length; i += 3) {
+    const start = (bounds[i] as number) - shift;
+    chunks.push({ bytes: bytes.subarray(start, (bounds[i + 1] as number) - shift), items: bounds[i + 2] as number });
   }
   return chunks;
+}
+
+/** Reads a section's chunk list: each chunk's bytes (views of `reader.bytes`), its items checked against its checksum. */
+function readChunks(reader: ShapeReader, summaryFields: number, what: string): Chunk[] {
+  return chunksOf(reader.bytes, chunkBounds(reader, summaryFields, what), 0);
 }
 
 /** The lots of one chunk, appended to `into`. */
@@ -341,9 +357,7 @@ export function readEarnedSection(reader: ShapeReader): Record<string, EarnRecor
  */
 export function sealedLotSection(reader: ShapeReader): SealedLots | undefined {
   const chunks = copiedChunks(reader, 3, 'lots');
-  if (chunks.length === 0) return undefined;
-  for (const chunk of chunks) if (!((chunk.summary[0] as number) > 0)) reader.fail(`a lots chunk with earliest expiry ${String(chunk.summary[0])}`);
-  return lotChunks(chunks);
+  return chunks.length === 0 ? undefined : lotChunks(chunks, reader);
 }
 
 /** Reads an earned section's body without decoding the records (see {@link sealedLotSection}). */
@@ -353,18 +367,17 @@ export function sealedEarnedSection(reader: ShapeReader): SealedEarned | undefin
 }
 
 /** A section's chunks (see readChunks), in one copy of the section's bytes. */
-function copiedChunks(reader: ShapeReader, summaryFields: number, what: string): ChunkHead[] {
+function copiedChunks(reader: ShapeReader, summaryFields: number, what: string): Chunk[] {
   const start = reader.offset;
-  const heads = readChunks(reader, summaryFields, what);
-  if (heads.length === 0) return heads;
+  const bounds = chunkBounds(reader, summaryFields, what);
+  if (bounds.length === 0) return [];
   const copy = Buffer.allocUnsafe(reader.offset - start);
   copy.set(reader.bytes.subarray(start, reader.offset));
-  const base = reader.bytes.byteOffset + start;
-  return heads.map((head) => ({ ...head, bytes: copy.subarray(head.bytes.byteOffset - base, head.bytes.byteOffset - base + head.bytes.length) }));
+  return chunksOf(copy, bounds, start);
 }
 
-/** The summary of lots chunks (each chunk's own summary read from its head). */
-function lotChunks(chunks: readonly Chunk[]): LotChunks {
+/** The summary of lots chunks (each chunk's own summary read from its head); `read`: the record's reader, which refuses an earliest expiry not above 0. */
+function lotChunks(chunks: readonly Chunk[], read?: ShapeReader): LotChunks {
   let earliestExpiry = 0;
   let count = 0;
   let lastAt = 0;
@@ -372,6 +385,7 @@ function lotChunks(chunks: readonly Chunk[]): LotChunks {
   for (const chunk of chunks) {
     const head = new ShapeReader(chunk.bytes, 0);
     const expiry = head.zigzag();
+    if (read !== undefined && !(expiry > 0)) read.fail(`a lots chunk with earliest expiry ${expiry}`);
     if (earliestExpiry === 0 || expiry < earliestExpiry) earliestExpiry = expiry;
     lastAt = head.zigzag();
     lastSeq = head.zigzag();
