@@ -66,6 +66,26 @@ interface Body {
   decode(bytes: Uint8Array, sealed: boolean, kind: RecordKind): unknown;
 }
 
+/** Bytes a slab of records holds: a record above Node's pooled size (4 KB) otherwise costs a buffer of its own. */
+const SLAB_BYTES = 64 * 1024;
+let slab = Buffer.allocUnsafe(0);
+let slabUsed = 0;
+
+/**
+ * `n` bytes for a record: a view of the current slab, shared with the records written before it (a record is
+ * stored and dropped, so a slab lives as long as its last record). Each starts on an 8-byte boundary.
+ */
+function recordBytes(n: number): Buffer {
+  if (n > SLAB_BYTES / 4) return Buffer.allocUnsafe(n);
+  if (slabUsed + n > slab.length) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const bytes = slab.subarray(slabUsed, slabUsed + n);
+  slabUsed += (n + 7) & ~7;
+  return bytes;
+}
+
 /** `bytes` after `room` bytes (a copy). */
 function withRoom(bytes: Uint8Array, room: number): Buffer {
   const out = Buffer.allocUnsafe(room + bytes.length);
@@ -107,7 +127,7 @@ function encodeShaped(value: unknown, version: ShapedVersion, reseal: boolean, k
   if (!isPlain(value)) for (let i = 0; i < (version >= 6 ? 4 : 3); i++) absent(out);
   const genericBytes = version >= 9 && kind === 'customer' ? encodeCustomerFields(generic, version === 9 ? 9 : 10) : compactEncode(generic);
   const sections = out.length;
-  const body = Buffer.allocUnsafe(room + varintLength(genericBytes.length) + genericBytes.length + sections);
+  const body = recordBytes(room + varintLength(genericBytes.length) + genericBytes.length + sections);
   let n = genericBytes.length;
   let o = room;
   while (n >= 0x80) {
