@@ -17,7 +17,7 @@
  * half and what it adds as one chunk. Long lists of lots written whole go as two chunks, the lots due
  * soonest first ({@link soonestFirst}): an expiry rewrites only the chunks that hold a lot due.
  */
-import { sealEarned, sealedEarned, sealLots, sealedLots, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
+import { sealEarned, sealedEarned, sealLots, sealedLots, setOwn, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { fnv1a } from './bytes.js';
 import { doesNotFit, earnedHasAny, readEarned, readEarnedList, readLots, ShapeReader, ShapeWriter, writeEarnedList, writeLots, type EarnedList } from './shapes.js';
 
@@ -97,11 +97,12 @@ function mergedRecords(chunks: readonly Chunk[], earned: Record<string, unknown>
   if (list.ids.length === 0) return { ids, records: ids.map((id) => earned[id]) };
   const read = new Set(list.ids);
   if (read.size < list.ids.length || ids.some((id) => read.has(id))) {
-    let keyed: Record<string, unknown> | undefined;
-    for (const chunk of chunks) keyed = readEarnedChunk(chunk, keyed as Record<string, EarnRecord> | undefined);
-    const records = setOwnAll(keyed ?? {}, earned);
-    const keys = Object.keys(records);
-    return { ids: keys, records: keys.map((id) => records[id]) };
+    // Keyed in the order read, as opening the chunks one after the other keys them.
+    const keyed: Record<string, unknown> = {};
+    for (let i = 0; i < list.ids.length; i++) setOwn(keyed, list.ids[i] as string, list.records[i]);
+    setOwnAll(keyed, earned);
+    const keys = Object.keys(keyed);
+    return { ids: keys, records: keys.map((id) => keyed[id]) };
   }
   for (const id of ids) {
     list.ids.push(id);
