@@ -107,8 +107,7 @@ export function dueLots(L: LoyaltyState, due: number): readonly Lot[] {
   if (sealed !== undefined && sealed.earliestExpiry <= due) {
     // The sealed lots come before L.lots, so dropping theirs in place keeps the order an open would give.
     const dropped = sealed.dropDue(due);
-    if (dropped.rest === undefined) sealedLotsOf.delete(L);
-    else sealedLotsOf.set(L, dropped.rest);
+    keepSealedLots(L, dropped.rest);
     if (dropped.gone.length > 0) gone = dropped.gone;
     unmergedFrom(L, dropped.gapAt);
   }
@@ -150,9 +149,7 @@ export function mergeLots(L: LoyaltyState, horizon: number): void {
       const count = between.lots.length;
       mergeRun(between.lots, 0, horizon);
       if (between.lots.length === count) return;
-      const rest = between.sealBack(between.lots);
-      if (rest === undefined) sealedLotsOf.delete(L);
-      else sealedLotsOf.set(L, rest);
+      keepSealedLots(L, between.sealBack(between.lots));
       return;
     }
     openLotsFrom(L, sealed, mergedBefore);
@@ -258,8 +255,7 @@ export function forgetEarnedBefore(L: LoyaltyState, horizon: number): void {
       const earned = L.earned;
       const rest = sealed.dropBefore(horizon, (id) => Object.hasOwn(earned, id));
       if (rest === false) openEarned(L);
-      else if (rest === undefined) sealedEarnedOf.delete(L);
-      else sealedEarnedOf.set(L, rest);
+      else keepSealedEarned(L, rest);
     }
   }
   const earned = L.earned;
@@ -400,6 +396,18 @@ export function sealEarned(L: LoyaltyState, sealed: SealedEarned): void {
   sealedEarnedOf.set(L, sealed);
 }
 
+/** What a sealed part left of its lots after an operation took some out or rewrote them (undefined: none left). */
+function keepSealedLots(L: LoyaltyState, rest: SealedLots | undefined): void {
+  if (rest === undefined) sealedLotsOf.delete(L);
+  else sealedLotsOf.set(L, rest);
+}
+
+/** The same for the earning records. */
+function keepSealedEarned(L: LoyaltyState, rest: SealedEarned | undefined): void {
+  if (rest === undefined) sealedEarnedOf.delete(L);
+  else sealedEarnedOf.set(L, rest);
+}
+
 /** The lots kept sealed before `L.lots`, if any. */
 export function sealedLots(L: LoyaltyState): SealedLots | undefined {
   return sealedLotsOf.get(L);
@@ -413,8 +421,7 @@ export function sealedEarned(L: LoyaltyState): SealedEarned | undefined {
 /** Decodes the sealed lots from the one before the first earned at or after `at` on, in front of `L.lots` (a new list). */
 function openLotsFrom(L: LoyaltyState, sealed: SealedLots, at: number): void {
   const { opened, rest } = sealed.openFrom(at);
-  if (rest === undefined) sealedLotsOf.delete(L);
-  else sealedLotsOf.set(L, rest);
+  keepSealedLots(L, rest);
   for (const lot of L.lots) opened.push(lot);
   L.lots = opened;
 }
