@@ -58,6 +58,34 @@ export function gcd(a: number, b: number): number {
   return a;
 }
 
+/** Bytes the LEB128 varint of a zigzagged safe integer can take (56 bits). */
+export const MAX_VARINT_BYTES = 8;
+
+/**
+ * The LEB128 varint of a non-negative safe integer at `bytes[at]`, room for it checked by the caller;
+ * returns the offset after it. What `ByteWriter.varint` writes, for a loop that keeps the offset itself.
+ */
+export function putVarint(bytes: Uint8Array, at: number, n: number): number {
+  if (n <= 0x7fffffff) {
+    while (n >= 0x80) {
+      bytes[at++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+  } else {
+    while (n >= 0x80) {
+      bytes[at++] = (n % 0x80) | 0x80;
+      n = Math.floor(n / 0x80);
+    }
+  }
+  bytes[at++] = n;
+  return at;
+}
+
+/** A signed safe integer zigzagged: 0, −1, 1, −2, … as 0, 1, 2, 3, … */
+export function zigzagOf(n: number): number {
+  return n < 0 ? -n * 2 - 1 : n * 2;
+}
+
 export class ByteWriter {
   bytes: Uint8Array;
   length = 0;
@@ -88,25 +116,13 @@ export class ByteWriter {
 
   /** LEB128 of a non-negative safe integer. */
   varint(n: number): void {
-    this.room(8);
-    if (n <= 0x7fffffff) {
-      while (n >= 0x80) {
-        this.bytes[this.length++] = (n & 0x7f) | 0x80;
-        n >>>= 7;
-      }
-      this.bytes[this.length++] = n;
-      return;
-    }
-    while (n >= 0x80) {
-      this.bytes[this.length++] = (n % 0x80) | 0x80;
-      n = Math.floor(n / 0x80);
-    }
-    this.bytes[this.length++] = n;
+    this.room(MAX_VARINT_BYTES);
+    this.length = putVarint(this.bytes, this.length, n);
   }
 
   /** A signed safe integer as a varint: 0, −1, 1, −2, … as 0, 1, 2, 3, … */
   zigzag(n: number): void {
-    this.varint(n < 0 ? -n * 2 - 1 : n * 2);
+    this.varint(zigzagOf(n));
   }
 }
 

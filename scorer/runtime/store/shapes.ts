@@ -38,7 +38,7 @@
  * 5,985 bytes at the median and from 23,039 to 18,261 at the 99th percentile.
  */
 import { HASH_CHARS, idHash, setOwn, writeIdHash, type SeenIds, type EarnRecord, type Lot, type RuleAward } from '../../core/mod.js';
-import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, present } from './bytes.js';
+import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, MAX_VARINT_BYTES, present, putVarint, zigzagOf } from './bytes.js';
 
 /** A section's first byte. */
 export const SECTION_ABSENT = 0;
@@ -685,22 +685,44 @@ export function writeBuckets(out: ShapeWriter, value: unknown): void {
 function writeTier(out: ShapeWriter, tier: unknown): void {
   if (!Array.isArray(tier) || tier.length % BUCKET_NUMBERS !== 0 || tier.length > MAX_SECTION_ITEMS) throw doesNotFit;
   const numbers = tier as readonly unknown[];
-  const buckets = numbers.length / BUCKET_NUMBERS;
-  for (let i = 0; i < numbers.length; i++) integer(numbers[i]);
-  out.varint(buckets);
+  const n = numbers.length;
+  // Each value's varint takes at most 8 bytes (a safe integer, zigzagged), as do the count and the seven divisors.
+  out.room((n + BUCKET_NUMBERS + 1) * MAX_VARINT_BYTES);
+  const bytes = out.bytes;
+  let at = putVarint(bytes, out.length, n / BUCKET_NUMBERS);
   let previous = 0;
-  for (let o = 0; o < numbers.length; o += BUCKET_NUMBERS) {
-    const key = numbers[o] as number;
-    out.zigzag(key - previous);
+  for (let o = 0; o < n; o += BUCKET_NUMBERS) {
+    const key = wholeNumber(numbers[o]);
+    at = putVarint(bytes, at, zigzagOf(key - previous));
     previous = key;
   }
   for (let column = 1; column < BUCKET_NUMBERS; column++) {
-    let divisor = 0;
-    for (let o = column; o < numbers.length && divisor !== 1; o += BUCKET_NUMBERS) divisor = gcd(divisor, Math.abs(numbers[o] as number));
-    out.varint(divisor);
+    const divisor = columnDivisor(numbers, column);
+    at = putVarint(bytes, at, divisor);
     if (divisor === 0) continue;
-    for (let o = column; o < numbers.length; o += BUCKET_NUMBERS) out.zigzag((numbers[o] as number) / divisor);
+    for (let o = column; o < n; o += BUCKET_NUMBERS) at = putVarint(bytes, at, zigzagOf(wholeNumber(numbers[o]) / divisor));
   }
+  out.length = at;
+}
+
+/**
+ * The greatest common divisor of a tier column's magnitudes (0: all zero, every value seen); a value the
+ * divisor so far divides leaves it as it is. Each value it reaches is checked a whole number.
+ */
+function columnDivisor(numbers: readonly unknown[], column: number): number {
+  let divisor = 0;
+  for (let o = column; o < numbers.length && divisor !== 1; o += BUCKET_NUMBERS) {
+    const v = Math.abs(wholeNumber(numbers[o]));
+    if (v === 0 || (divisor !== 0 && v % divisor === 0)) continue;
+    divisor = gcd(divisor, v);
+  }
+  return divisor;
+}
+
+/** `integer(n)`, with a small whole number (most of a tier) passed on the first test. */
+function wholeNumber(n: unknown): number {
+  if (typeof n === 'number' && (n | 0) === n && (n !== 0 || 1 / n > 0)) return n;
+  return integer(n);
 }
 
 /** The two tiers `writeBuckets` wrote, as the flat arrays the core keeps. */
