@@ -99,6 +99,11 @@ export const RulesFileSchema = Type.Object({
   tiers: Type.Object({
     window_months: Type.Integer({ minimum: 1, maximum: 60 }),
     review: Type.Optional(Type.Union([Type.Literal('monthly'), Type.Literal('quarterly')])),
+    /**
+     * When a lot's points expire: at the end of the bank day `expiry_days` after earning (`day_end`, the
+     * default), or at the end of the bank month that day falls in (`month_end`).
+     */
+    expiry_at: Type.Optional(Type.Union([Type.Literal('day_end'), Type.Literal('month_end')])),
     levels: Type.Array(TierSchema, { minItems: 1, maxItems: 32 }),
   }, { additionalProperties: false }),
   campaigns: Type.Optional(Type.Array(Type.Object({
@@ -197,6 +202,12 @@ export interface LoyaltyRules {
   windowMonths: number;
   /** Downgrade review every N months (1 monthly, 3 quarterly), at bank-local month starts. */
   reviewMonths: number;
+  /**
+   * `month_end`: points expire at the end of the bank month in which the end of the bank day `expiry_days`
+   * after earning falls, so a month's lots merge into one once past the reversal window (rules `tiers.expiry_at`).
+   * Absent (the default, and in rules compiled before the option): at the end of that bank day.
+   */
+  expiryAt?: 'month_end';
   campaigns: Record<string, { from: number; to: number; budget: number | null }>;
   referral: { points: number; windowDays: number; channels: string[] | null; minAmount: number } | null;
   reversals: { windowDays: number; pendingDays: number };
@@ -276,6 +287,7 @@ function compile(f: RulesFile): CompileResult<LoyaltyRules> {
       tiers,
       windowMonths: f.tiers.window_months,
       reviewMonths: f.tiers.review === 'quarterly' ? 3 : 1,
+      ...(f.tiers.expiry_at === 'month_end' ? { expiryAt: 'month_end' as const } : {}),
       campaigns,
       referral,
       reversals: { windowDays: f.reversals?.window_days ?? DEFAULT_REVERSAL_WINDOW_DAYS, pendingDays: f.reversals?.pending_days ?? 30 },

@@ -11,7 +11,8 @@
  *   multiplier), exact in integers; then per_tx cap, the customer's day / week / month usage of that
  *   rule, and the partition's share of the campaign budget.
  * - Lots: one per earning transaction (or credit), expiring at the end of the bank day `expiry_days`
- *   (of the member's tier when earned) later; redemptions consume lots first-in-first-out.
+ *   (of the member's tier when earned) later, or at the end of that day's bank month (rules
+ *   `tiers.expiry_at: month_end`); redemptions consume lots first-in-first-out.
  * - Reversal: takes back what the original earned less what of it already expired, from the original's
  *   own lot first, then the oldest lots, and whatever is left becomes a debt (a negative balance)
  *   repaid first from later earnings. It releases the original's cap usage, campaign budget and
@@ -148,7 +149,7 @@ export function loyaltyOnMigration(state: PartitionState, c: CustomerState, m: M
     scheduleReview(state, c, ctx.at, R);
   }
   if (m.points <= 0) return withChange({ points: 0, status: 'none' }, change);
-  const exp = m.expires_at !== undefined ? parseTime(m.expires_at) : expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin);
+  const exp = m.expires_at !== undefined ? parseTime(m.expires_at) : expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R);
   L.balance += m.points;
   ledger(c, ctx, emit, { id: key, kind: 'migration', points: m.points, rule: 'migration', version: entry.version, source: m.source, channel: '', at: ctx.at, expiresAt: exp });
   addLot(state, c, { src: 'rd', id: key, at: ctx.at, seq: ctx.seq, exp, pts: m.points, rem: m.points, tier: L.tier, ver: entry.version });
@@ -221,7 +222,7 @@ function earn(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: C
   if (awards.length === 0) return { points: 0, status: 'none' };
 
   const total = awards.reduce((s, a) => s + a.pts, 0);
-  const exp = expiryAt(ctx.at, tier.expiryDays, R.offsetMin);
+  const exp = expiryAt(ctx.at, tier.expiryDays, R);
   for (const a of awards) {
     L.balance += a.pts;
     ledger(c, ctx, emit, { id: `${a.rule.kind}:${a.rule.id}:${tx.tx_id}`, kind: a.rule.kind, points: a.pts, rule: a.rule.id, version: entry.version, source: tx.tx_id, channel: tx.channel, at: ctx.at, expiresAt: exp });
@@ -356,9 +357,10 @@ export function budgetKey(campaign: string): string {
   return `loyalty:campaign:${campaign}`;
 }
 
-/** End of the bank day `days` after the day of `at`. */
-export function expiryAt(at: number, days: number, offsetMin: number): number {
-  return dayStart(bankDay(at, offsetMin) + days + 1, offsetMin) - 1;
+/** End of the bank day `days` after the day of `at`; with rules `tiers.expiry_at: month_end`, the end of that day's bank month. */
+export function expiryAt(at: number, days: number, R: Pick<LoyaltyRules, 'offsetMin' | 'expiryAt'>): number {
+  const dayEnd = dayStart(bankDay(at, R.offsetMin) + days + 1, R.offsetMin) - 1;
+  return R.expiryAt === 'month_end' ? monthStart(bankMonth(dayEnd, R.offsetMin) + 1, R.offsetMin) - 1 : dayEnd;
 }
 
 function referral(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEntry, cfg: LoyaltyConfig, emit: Emit): void {
@@ -377,7 +379,7 @@ function credit(state: PartitionState, c: CustomerState, r: RedemptionV1, pts: n
   const L = c.loyalty;
   const ref = parseReferralCreditId(r.redemption_id);
   const version = ref?.version ?? entry.version;
-  const exp = expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin);
+  const exp = expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R);
   L.balance += pts;
   ledger(c, ctx, emit, { id: `credit:rd:${r.redemption_id}`, kind: 'bonus', points: pts, rule: ref ? REFERRAL_RULE : 'credit', version, source: r.redemption_id, channel: '', at: ctx.at, expiresAt: exp });
   addLot(state, c, { src: 'rd', id: r.redemption_id, at: ctx.at, seq: ctx.seq, exp, pts, rem: pts, tier: L.tier, ver: version });
@@ -488,7 +490,7 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
   if (orig !== undefined && rec !== undefined && rec.at >= horizon && rec.amt !== undefined) {
     const { back, counted } = refundShare(rec, tx.amount_minor);
     const lot = ownLot(L, orig);
-    kept(back, rec.m, rec.ver, lot?.exp ?? expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin), orig, counted);
+    kept(back, rec.m, rec.ver, lot?.exp ?? expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R), orig, counted);
     if (back === 0) return { points: 0, status: 'none' };
     takeBack(L, back, orig);
     const m = own(L.months, String(rec.m));
@@ -496,7 +498,7 @@ function refund(c: CustomerState, tx: TransactionV1, ctx: Ctx, entry: TimelineEn
     ledger(c, ctx, emit, { id: `refund:tx:${tx.tx_id}`, kind: 'refund', points: -back, rule: 'refund', version: rec.ver, source: orig, channel: tx.channel, at: ctx.at, expiresAt: null });
     return { points: -back, status: 'refunded' };
   }
-  const exp = expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R.offsetMin);
+  const exp = expiryAt(ctx.at, tierDef(R, L.tier).expiryDays, R);
   const origDay = orig !== undefined && rec === undefined ? seenDay(seenIds(c), orig) : undefined;
   if (origDay !== undefined && origDay * DAY_MS >= horizon) { // known, recent, earned nothing
     kept(0, month, entry.version, exp);
@@ -749,7 +751,7 @@ function hold(state: PartitionState, c: CustomerState, tx: TransactionV1, ctx: C
   const R = entry.rules;
   const until = ctx.at + days * DAY_MS;
   (c.loyalty.held ??= {})[tx.tx_id] = {
-    at: ctx.at, seq: ctx.seq, until, exp: expiryAt(ctx.at, tier.expiryDays, R.offsetMin), tier: c.loyalty.tier, ver: entry.version,
+    at: ctx.at, seq: ctx.seq, until, exp: expiryAt(ctx.at, tier.expiryDays, R), tier: c.loyalty.tier, ver: entry.version,
     ch: tx.channel, amt: tx.amount_minor, m: bankMonth(ctx.at, R.offsetMin), awards: awards.map(heldAward),
   };
   pushTimer(state, { due: until, customerId: c.id, kind: LOYALTY_HOLD_TIMER });
