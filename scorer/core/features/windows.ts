@@ -21,42 +21,70 @@ const windowScratch: WindowSums = {
   a7: 0, s7: 0, a30: 0, s30: 0, d30: 0, a90: 0, s90: 0, in90: 0, o90: 0, v90: 0, d90: 0, c90: 0, a365: 0, s365: 0, c365: 0, active30: 0,
 };
 
+/** Every bucket's approved count, spend and complaints, summed over both tiers (what the cache keeps beside the sums). */
+interface Totals {
+  a: number;
+  s: number;
+  c: number;
+}
+
 /**
  * One pass over the day tier, newest first: the 7/30/90/365-day sums and the active days of the last 90
- * (into `active`, oldest first); then the week tier's share of the 365-day sums. Returns {@link windowScratch}.
+ * (into `active`, oldest first); then the week tier's share of the 365-day sums. With `tot`, the same pass adds
+ * every bucket of both tiers into it. Each field of a bucket is read once. Returns {@link windowScratch}.
  */
-export function windowSums(f: FeatureState, today: number, active: number[]): WindowSums {
+export function windowSums(f: FeatureState, today: number, active: number[], tot?: Totals): WindowSums {
   let a7 = 0, s7 = 0, a30 = 0, s30 = 0, d30 = 0;
   let a90 = 0, s90 = 0, in90 = 0, o90 = 0, v90 = 0, d90 = 0, c90 = 0;
   let a365 = 0, s365 = 0, c365 = 0;
+  let totA = 0, totS = 0, totC = 0;
   active.length = 0;
   let active30 = 0;
   const b = f.days;
   for (let o = b.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
     const d = num(b, o + B_KEY);
+    const approved = num(b, o + B_APPROVED);
+    const spend = num(b, o + B_SPEND);
+    const complaints = num(b, o + B_COMPLAINTS);
+    totA += approved; totS += spend; totC += complaints;
     if (d > today) continue;
     const age = today - d;
-    if (age >= 365) break;
-    a365 += num(b, o + B_APPROVED); s365 += num(b, o + B_SPEND); c365 += num(b, o + B_COMPLAINTS);
+    if (age >= 365) {
+      if (tot === undefined) break;
+      continue;
+    }
+    a365 += approved; s365 += spend; c365 += complaints;
     if (age >= 90) continue;
-    a90 += num(b, o + B_APPROVED); s90 += num(b, o + B_SPEND); in90 += num(b, o + B_INFLOW); o90 += num(b, o + B_OUT_COUNT);
-    v90 += num(b, o + B_VISITS); d90 += num(b, o + B_DECLINES); c90 += num(b, o + B_COMPLAINTS);
-    if (num(b, o + B_VISITS) > 0) {
+    const visits = num(b, o + B_VISITS);
+    const declines = num(b, o + B_DECLINES);
+    a90 += approved; s90 += spend; in90 += num(b, o + B_INFLOW); o90 += num(b, o + B_OUT_COUNT);
+    v90 += visits; d90 += declines; c90 += complaints;
+    if (visits > 0) {
       active.push(d);
       if (age < 30) active30++;
     }
     if (age >= 30) continue;
-    a30 += num(b, o + B_APPROVED); s30 += num(b, o + B_SPEND); d30 += num(b, o + B_DECLINES);
+    a30 += approved; s30 += spend; d30 += declines;
     if (age < 7) {
-      a7 += num(b, o + B_APPROVED); s7 += num(b, o + B_SPEND);
+      a7 += approved; s7 += spend;
     }
   }
   const w = f.weeks;
   for (let o = w.length - BUCKET_WIDTH; o >= 0; o -= BUCKET_WIDTH) {
     const first = num(w, o + B_KEY) * 7;
+    const approved = num(w, o + B_APPROVED);
+    const spend = num(w, o + B_SPEND);
+    const complaints = num(w, o + B_COMPLAINTS);
+    totA += approved; totS += spend; totC += complaints;
     if (first > today) continue;
-    if (today - first >= 365) break;
-    a365 += num(w, o + B_APPROVED); s365 += num(w, o + B_SPEND); c365 += num(w, o + B_COMPLAINTS);
+    if (today - first >= 365) {
+      if (tot === undefined) break;
+      continue;
+    }
+    a365 += approved; s365 += spend; c365 += complaints;
+  }
+  if (tot !== undefined) {
+    tot.a = totA; tot.s = totS; tot.c = totC;
   }
   active.reverse();
   const out = windowScratch;
@@ -84,7 +112,7 @@ interface WindowCache {
   today: number;
   sums: WindowSums;
   /** Every bucket's approved count, spend and complaints, summed over both tiers. */
-  tot: { a: number; s: number; c: number };
+  tot: Totals;
   /** Active days of the last 90, ascending (as windowSums leaves them). */
   active: number[];
 }
@@ -107,15 +135,8 @@ export function windowsOf(f: FeatureState, today: number): { sums: WindowSums; a
 /** The walk, remembered for the next read when every sum is a safe integer. */
 function walked(f: FeatureState, today: number): { sums: WindowSums; active: readonly number[] } {
   const active = activeScratch;
-  const sums = windowSums(f, today, active);
-  const tot = { a: 0, s: 0, c: 0 };
-  for (const list of [f.days, f.weeks]) {
-    for (let o = 0; o < list.length; o += BUCKET_WIDTH) {
-      tot.a += num(list, o + B_APPROVED);
-      tot.s += num(list, o + B_SPEND);
-      tot.c += num(list, o + B_COMPLAINTS);
-    }
-  }
+  const tot: Totals = { a: 0, s: 0, c: 0 };
+  const sums = windowSums(f, today, active, tot);
   let cache = caches.get(f);
   if (!wholeSums(sums) || !safeTotals(tot)) {
     if (cache !== undefined) cache.valid = false;
@@ -137,7 +158,7 @@ function walked(f: FeatureState, today: number): { sums: WindowSums; active: rea
   return cache;
 }
 
-function safeTotals(t: { a: number; s: number; c: number }): boolean {
+function safeTotals(t: Totals): boolean {
   return Number.isSafeInteger(t.a) && Number.isSafeInteger(t.s) && Number.isSafeInteger(t.c);
 }
 
