@@ -4,11 +4,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { RulesError } from '../../config/schema/loyalty-rules.js';
+import { RulesTimeline } from '../../config/schema/rules-timeline.js';
 import { type Row } from '../../sinks/mapping.js';
 import { checkInvariants, DAY, Driver, HOUR, rules } from './helpers.js';
 
-const policy = (expiryAt: string, windowDays = 60, expiryDays = 10): ReturnType<typeof rules> => rules(`
-version: "E1"
+const policy = (expiryAt: string, windowDays = 60, expiryDays = 10, version = 'E1'): ReturnType<typeof rules> => rules(`
+version: "${version}"
 bank_time_offset: "+03:30"
 tiers:
   window_months: 3
@@ -58,6 +59,20 @@ describe('expiry at the end of the bank month', () => {
       ['expire:tx:a', -5, '2026-01-31T20:29:59.999Z', 7],
     ]);
     checkInvariants(d.customer());
+  });
+
+  it('a reload to month_end applies to points earned from its position on; earlier lots keep their expiry', () => {
+    const timeline = new RulesTimeline([{ version: 'E1', fromSeq: 0, rules: policy('day_end') }, { version: 'E2', fromSeq: 2, rules: policy('month_end', 60, 10, 'E2') }]);
+    const restored = RulesTimeline.fromJSON(JSON.parse(JSON.stringify(timeline)) as ReturnType<RulesTimeline['toJSON']>);
+    expect(restored.at(2).rules.expiryAt).toBe('month_end'); // kept in the timeline a store persists
+    const d = new Driver(restored);
+    d.tx({ tx_id: 'a', occurred_at: '2026-01-10T10:00:00+03:30', amount_minor: 5 });
+    d.tx({ tx_id: 'b', occurred_at: '2026-01-10T11:00:00+03:30', amount_minor: 7 });
+    expect(pick(d.rows(), 'source_id', 'rules_version', 'expires_at')).toEqual([
+      ['a', 'E1', '2026-01-20T20:29:59.999Z'],
+      ['b', 'E2', '2026-01-31T20:29:59.999Z'],
+    ]);
+    expect(d.customer().loyalty.lots.map((lot) => lot.exp)).toEqual([Date.parse('2026-01-20T20:29:59.999Z'), Date.parse('2026-01-31T20:29:59.999Z')]);
   });
 
   /** 150 days of earnings, redemptions and reversals, then the balances and expired points by instant. */
