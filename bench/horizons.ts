@@ -101,6 +101,8 @@ async function main(): Promise<void> {
     },
   });
   const horizons = values.horizons.split(',').map((s) => Number(s.trim()));
+  const bad = values.horizons.split(',').find((s) => !/^\s*[1-9]\d*\s*$/.test(s));
+  if (bad !== undefined) throw new Error(`--horizons takes whole numbers of days above 0, separated by commas: not "${bad}"`);
   const expiryAt = values['expiry-at'];
   if (expiryAt !== 'day_end' && expiryAt !== 'month_end') throw new Error(`--expiry-at is day_end or month_end, not ${expiryAt}`);
   const plan: CorePlan = {
@@ -121,4 +123,11 @@ async function main(): Promise<void> {
   if (values.json) console.log(JSON.stringify(results, null, 2));
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  try {
+    await main();
+  } catch (err) {
+    console.error(`bench/horizons.ts: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 2;
+  }
+}
