@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { engineConfig, loadPolicy, SHIPPED_PARTITIONS, SHIPPED_POLICY_FILES } from '../config/mod.js';
 import { DAY_MS, type EngineConfig } from '../config/schema/mod.js';
 import { DEFAULT_CORE_PLAN, prepareCoreInput, replayCore, stateSize, storeEncoder, type CorePlan } from './core.js';
+import { bar } from './report.js';
 
 /** The bytes of the replay's end states with one horizon. */
 export interface HorizonBytes {
@@ -93,6 +94,22 @@ function row(r: HorizonBytes, reference: HorizonBytes | undefined): string {
   return `${String(r.horizon_days).padStart(7)} d ${`${r.bytes_per_customer_median.toLocaleString('en-US')} B${share}`.padStart(18)} ${`${r.bytes_per_customer_p99.toLocaleString('en-US')} B`.padStart(10)}${parts}`;
 }
 
+/** Issue 14's goal for the median record, marked on the chart. */
+const GOAL_MEDIAN_BYTES = 1_024;
+const BAR_WIDTH = 40;
+
+/** The medians as bars, the largest filling the width, and a line marking the goal under them. */
+function chart(results: readonly HorizonBytes[]): string[] {
+  const max = Math.max(GOAL_MEDIAN_BYTES, ...results.map((r) => r.bytes_per_customer_median));
+  const goal = Math.min(BAR_WIDTH - 1, Math.round((GOAL_MEDIAN_BYTES / max) * BAR_WIDTH));
+  const lines = ['', `median record (full bar = ${max.toLocaleString('en-US')} B)`];
+  for (const r of results) {
+    lines.push(`${String(r.horizon_days).padStart(7)} d │${bar(r.bytes_per_customer_median, max, BAR_WIDTH).padEnd(BAR_WIDTH)}│ ${r.bytes_per_customer_median.toLocaleString('en-US')} B`);
+  }
+  lines.push(`${' '.repeat(11 + goal)}┆ issue 14's goal, ${GOAL_MEDIAN_BYTES.toLocaleString('en-US')} B`);
+  return lines;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -121,6 +138,7 @@ async function main(): Promise<void> {
     if (!values.json) console.log(row(r, reference));
   });
   if (values.json) console.log(JSON.stringify(results, null, 2));
+  else for (const line of chart(results)) console.log(line);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
