@@ -30,10 +30,10 @@ interface Totals {
 
 /**
  * One pass over the day tier, newest first: the 7/30/90/365-day sums and the active days of the last 90
- * (into `active`, oldest first); then the week tier's share of the 365-day sums. With `tot`, the same pass adds
- * every bucket of both tiers into it. Each field of a bucket is read once. Returns {@link windowScratch}.
+ * (into `active`, oldest first); then the week tier's share of the 365-day sums. The same pass adds every
+ * bucket of both tiers into `tot`. Each field of a bucket is read once. Returns {@link windowScratch}.
  */
-export function windowSums(f: FeatureState, today: number, active: number[], tot?: Totals): WindowSums {
+function windowSums(f: FeatureState, today: number, active: number[], tot: Totals): WindowSums {
   let a7 = 0, s7 = 0, a30 = 0, s30 = 0, d30 = 0;
   let a90 = 0, s90 = 0, in90 = 0, o90 = 0, v90 = 0, d90 = 0, c90 = 0;
   let a365 = 0, s365 = 0, c365 = 0;
@@ -49,10 +49,7 @@ export function windowSums(f: FeatureState, today: number, active: number[], tot
     totA += approved; totS += spend; totC += complaints;
     if (d > today) continue;
     const age = today - d;
-    if (age >= 365) {
-      if (tot === undefined) break;
-      continue;
-    }
+    if (age >= 365) continue;
     a365 += approved; s365 += spend; c365 += complaints;
     if (age >= 90) continue;
     const visits = num(b, o + B_VISITS);
@@ -77,15 +74,10 @@ export function windowSums(f: FeatureState, today: number, active: number[], tot
     const complaints = num(w, o + B_COMPLAINTS);
     totA += approved; totS += spend; totC += complaints;
     if (first > today) continue;
-    if (today - first >= 365) {
-      if (tot === undefined) break;
-      continue;
-    }
+    if (today - first >= 365) continue;
     a365 += approved; s365 += spend; c365 += complaints;
   }
-  if (tot !== undefined) {
-    tot.a = totA; tot.s = totS; tot.c = totC;
-  }
+  tot.a = totA; tot.s = totS; tot.c = totC;
   active.reverse();
   const out = windowScratch;
   out.a7 = a7; out.s7 = s7; out.a30 = a30; out.s30 = s30; out.d30 = d30;
