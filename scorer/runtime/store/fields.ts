@@ -18,7 +18,7 @@
 
 import { setOwn } from '../../core/mod.js';
 import { compactDecode, compactEncode } from './compact.js';
-import { ByteReader, ByteWriter, isPlainObject, isWellFormed, present } from './bytes.js';
+import { ByteReader, ByteWriter, fnv1a, isPlainObject, isWellFormed, present } from './bytes.js';
 
 /** How a field's value is written. */
 const enum Kind {
@@ -379,13 +379,8 @@ const words = new Map<number, string>();
 
 /** FNV-1a of `n` bytes at `start`, or −1 when one is not ASCII (such a word is not shared). */
 function asciiHash(bytes: Uint8Array, start: number, n: number): number {
-  let h = 0x811c9dc5;
-  for (let i = start; i < start + n; i++) {
-    const b = bytes[i] as number;
-    if (b >= 0x80) return -1;
-    h = Math.imul(h ^ b, 0x01000193);
-  }
-  return h >>> 0;
+  for (let i = start; i < start + n; i++) if ((bytes[i] as number) >= 0x80) return -1;
+  return fnv1a(bytes, start, start + n);
 }
 
 /** Whether ASCII string `s` is the `n` bytes at `start`. */
