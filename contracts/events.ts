@@ -242,6 +242,10 @@ export function isRealDate(s: string): boolean {
 
 const DASH = 0x2d;
 const COLON = 0x3a;
+const PLUS = 0x2b;
+const DOT = 0x2e;
+const LETTER_T = 0x54;
+const LETTER_Z = 0x5a;
 
 /** The value of `count` ASCII digits at `at` of `s`, or −1 when one of them is not a digit (or `s` ends first). */
 function digitsAt(s: string, at: number, count: number): number {
@@ -259,9 +263,9 @@ function isRealTime(s: string): boolean {
   const hour = digitsAt(s, 11, 2);
   const minute = digitsAt(s, 14, 2);
   const second = digitsAt(s, 17, 2);
-  if (s.charCodeAt(10) !== 0x54 || s.charCodeAt(13) !== COLON || s.charCodeAt(16) !== COLON || hour < 0 || minute < 0 || second < 0) return false;
+  if (s.charCodeAt(10) !== LETTER_T || s.charCodeAt(13) !== COLON || s.charCodeAt(16) !== COLON || hour < 0 || minute < 0 || second < 0) return false;
   let i = 19;
-  if (s.charCodeAt(i) === 0x2e) {
+  if (s.charCodeAt(i) === DOT) {
     const first = ++i;
     while (digitsAt(s, i, 1) >= 0) i++;
     if (i === first) return false;
@@ -269,8 +273,8 @@ function isRealTime(s: string): boolean {
   const sign = s.charCodeAt(i);
   let offsetHour = 0;
   let offsetMinute = 0;
-  if (sign === 0x5a) i++;
-  else if (sign === 0x2b || sign === DASH) {
+  if (sign === LETTER_Z) i++;
+  else if (sign === PLUS || sign === DASH) {
     offsetHour = digitsAt(s, i + 1, 2);
     offsetMinute = digitsAt(s, i + 4, 2);
     if (offsetHour < 0 || offsetMinute < 0 || s.charCodeAt(i + 3) !== COLON) return false;
