@@ -364,6 +364,17 @@ export async function measureCore(plan: CorePlan = DEFAULT_CORE_PLAN, encode: St
   };
 }
 
+/** The default plan with what the command line set of it (`--customers`, `--days`, `--seed`, `--batch`). */
+export function corePlanOf(options: { customers?: string; days?: string; seed?: string; batch?: string }): CorePlan {
+  return {
+    ...DEFAULT_CORE_PLAN,
+    ...(options.customers ? { customers: Number(options.customers) } : {}),
+    ...(options.days ? { days: Number(options.days) } : {}),
+    ...(options.seed ? { seed: Number(options.seed) } : {}),
+    ...(options.batch ? { batch: Number(options.batch) } : {}),
+  };
+}
+
 /** Writes every row per table and every publish as NDJSON in emission order, plus SHA256SUMS. */
 export async function dumpOutputs(input: CoreInput, dir: string, opts: ReplayOptions = {}): Promise<Record<string, string>> {
   mkdirSync(dir, { recursive: true });
@@ -461,13 +472,7 @@ async function main(): Promise<void> {
     process.exitCode = result.every((t) => t.sameRows && t.samePerCustomerOrder) ? 0 : 1;
     return;
   }
-  const plan: CorePlan = {
-    ...DEFAULT_CORE_PLAN,
-    ...(values.customers ? { customers: Number(values.customers) } : {}),
-    ...(values.days ? { days: Number(values.days) } : {}),
-    ...(values.seed ? { seed: Number(values.seed) } : {}),
-    ...(values.batch ? { batch: Number(values.batch) } : {}),
-  };
+  const plan = corePlanOf(values);
   const input = await prepareCoreInput(plan);
   const engine = values['dedup-days'] ? { ...defaultEngineConfig(), dedupHorizonMs: Number(values['dedup-days']) * 86_400_000 } : undefined;
   if (values.dump) {

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { engineConfig, loadPolicy, SHIPPED_PARTITIONS, SHIPPED_POLICY_FILES } from '../config/mod.js';
 import { DAY_MS, type EngineConfig } from '../config/schema/mod.js';
-import { DEFAULT_CORE_PLAN, prepareCoreInput, replayCore, stateSize, storeEncoder, type CorePlan } from './core.js';
+import { corePlanOf, prepareCoreInput, replayCore, stateSize, storeEncoder, type CorePlan } from './core.js';
 import { bar } from './report.js';
 
 /** The bytes of the replay's end states with one horizon. */
@@ -122,12 +122,7 @@ async function main(): Promise<void> {
   if (bad !== undefined) throw new Error(`--horizons takes whole numbers of days above 0, separated by commas: not "${bad}"`);
   const expiryAt = values['expiry-at'];
   if (expiryAt !== 'day_end' && expiryAt !== 'month_end') throw new Error(`--expiry-at is day_end or month_end, not ${expiryAt}`);
-  const plan: CorePlan = {
-    ...DEFAULT_CORE_PLAN,
-    ...(values.customers ? { customers: Number(values.customers) } : {}),
-    ...(values.days ? { days: Number(values.days) } : {}),
-    ...(values.seed ? { seed: Number(values.seed) } : {}),
-  };
+  const plan = corePlanOf(values);
   if (!values.json) {
     console.log(`records after ${plan.days} simulated days of ${plan.customers.toLocaleString('en-US')} customers (seed ${plan.seed}), lots expiring at ${expiryAt.replace('_', ' ')}, by reversal window = duplicate horizon`);
     console.log(`${'horizon'.padStart(9)} ${'median'.padStart(18)} ${'p99'.padStart(10)}${PARTS.map(([, column]) => column.padStart(8)).join('')}   (parts: medians, B)`);
