@@ -6,7 +6,7 @@ import { Engine } from '../../scorer/core/engine.js';
 import {
   FEATURE_CATALOGUE, FEATURE_NAMES, MODEL_FEATURE_NAMES, featureVector, featuresOnFeedback, featuresOnTransaction, isFeature,
 } from '../../scorer/core/features/engine.js';
-import { BUCKET_WIDTH, DAY_TIER_DAYS } from '../../scorer/core/features/state.js';
+import { B_APPROVED, B_COMPLAINTS, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, WEEK_SUMS } from '../../scorer/core/features/state.js';
 import { getCustomer, newPartitionState, type CustomerState } from '../../scorer/core/state.js';
 import { DAY_MS, Emit, type Ctx } from '../../scorer/core/types.js';
 import { defaultEngineConfig } from '../../config/policy.js';
@@ -232,6 +232,40 @@ describe('bounded memory', () => {
     expect(v.tx_count_90d).toBe(270);
     expect(v.tx_count_365d).toBeGreaterThanOrEqual(3 * 358);
     expect(v.tx_count_365d).toBeLessThanOrEqual(3 * 365);
+  });
+
+  it('week buckets keep only the sums the year\'s windows read, whether rolled from a day or reached late', () => {
+    expect(WEEK_SUMS).toBe((1 << B_APPROVED) | (1 << B_SPEND) | (1 << B_COMPLAINTS));
+    const c = customer();
+    const txs: TransactionV1[] = [];
+    for (let d = 0; d < 200; d++) {
+      txs.push(tx(T0 + d * DAY_MS, { channel: 'pos', amount_minor: 1000 + d }));
+      txs.push(tx(T0 + d * DAY_MS + HOUR, { channel: 'deposit', amount_minor: 50_000 }));
+      if (d % 10 === 0) txs.push(tx(T0 + d * DAY_MS + 2 * HOUR, { status: 'declined' }));
+    }
+    feed(c, txs);
+    const f = c.features;
+    const weeks = f.weeks.length / BUCKET_WIDTH;
+    expect(weeks).toBeGreaterThan(10);
+    const lastWeek = f.weeks.at(-BUCKET_WIDTH)!;
+    // a late refund of a day in the week tier takes its spend back there; a late purchase is folded into its week
+    const late = lastWeek * 7 * DAY_MS + 12 * HOUR;
+    const spendBefore = f.weeks.at(-BUCKET_WIDTH + B_SPEND)!;
+    const approvedBefore = f.weeks.at(-BUCKET_WIDTH + B_APPROVED)!;
+    feed(c, [tx(late, { amount_minor: 777 })], 400 * DAY_MS);
+    expect(f.weeks.at(-BUCKET_WIDTH + B_SPEND)).toBe(spendBefore + 777);
+    expect(f.weeks.at(-BUCKET_WIDTH + B_APPROVED)).toBe(approvedBefore + 1);
+    let approved = 0;
+    for (let o = 0; o < f.weeks.length; o += BUCKET_WIDTH) {
+      for (const field of [B_VISITS, B_OUT_COUNT, B_INFLOW, B_DECLINES]) expect(f.weeks[o + field], `week ${f.weeks[o]} field ${field}`).toBe(0);
+      approved += f.weeks[o + B_APPROVED]!;
+    }
+    let dayApproved = 0;
+    for (let o = 0; o < f.days.length; o += BUCKET_WIDTH) dayApproved += f.days[o + B_APPROVED]!;
+    const v = featureVector(c, T0 + 199 * DAY_MS + 3 * HOUR);
+    expect(approved + dayApproved).toBe(2 * 200 + 1);
+    expect(v.tx_count_365d).toBe(2 * 200 + 1);
+    expect(v.tx_count_90d).toBe(2 * 90);
   });
 
   it('state survives a JSON round trip (checkpoints) with identical features', () => {

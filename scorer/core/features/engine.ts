@@ -20,7 +20,7 @@ import { DAY_MS, type Ctx } from '../types.js';
 import { FEATURE_NAMES, RECENCY_CAP_DAYS, STICKY_PRODUCTS, type StickyProduct } from '../../../contracts/features.js';
 import { DEFAULT_FEATURE_CONFIG, type FeatureConfig } from '../../../config/schema/mod.js';
 import {
-  B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS, MAX_REFUNDS, MAX_SCORES,
+  B_APPROVED, B_COMPLAINTS, B_KEY, B_DECLINES, B_INFLOW, B_OUT_COUNT, B_SPEND, B_VISITS, BUCKET_WIDTH, DAY_TIER_DAYS, MAX_OPEN_COMPLAINTS, MAX_REFUNDS, MAX_SCORES, WEEK_SUMS,
   newFeatureState, type FeatureState, type RememberedRefund, type SurveyAnswer,
 } from './state.js';
 
@@ -75,7 +75,7 @@ function roll(f: FeatureState, day: number): void {
     noteDayRemoved(f, n, !kept);
     if (kept) {
       const w = bucketIn(f.weeks, weekOf(key));
-      for (let i = 1; i < BUCKET_WIDTH; i++) f.weeks[w + i] = num(f.weeks, w + i) + num(f.days, n + i);
+      for (let i = 1; i < BUCKET_WIDTH; i++) if ((WEEK_SUMS & (1 << i)) !== 0) f.weeks[w + i] = num(f.weeks, w + i) + num(f.days, n + i);
     }
     n += BUCKET_WIDTH;
   }
@@ -104,8 +104,9 @@ function bucketFor(f: FeatureState, at: number): Slot | undefined {
   return undefined;
 }
 
-/** Adds `delta` to field `field` of a bucket, never below 0 when `floor` is set. */
+/** Adds `delta` to field `field` of a bucket, never below 0 when `floor` is set; in a week bucket, only to the {@link WEEK_SUMS}. */
 function bump(b: Slot, field: number, delta: number, floor = false): void {
+  if (b.list !== b.f.days && (WEEK_SUMS & (1 << field)) === 0) return;
   const before = num(b.list, b.o + field);
   const v = before + delta;
   const after = floor ? Math.max(0, v) : v;

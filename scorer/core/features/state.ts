@@ -30,6 +30,13 @@ export const B_INFLOW = 5;
 export const B_DECLINES = 6;
 export const B_COMPLAINTS = 7;
 export const BUCKET_WIDTH = 8;
+/**
+ * The sums a week bucket keeps, as a bit per field: the approved count, the spend and the complaints, all
+ * the year's windows read. The other sums count only in windows of 90 days or less, which the day tier
+ * covers, so in a week bucket they stay 0 and each of their columns costs a record one byte (shapes.ts
+ * writes an all-zero column as its divisor 0 alone).
+ */
+export const WEEK_SUMS = (1 << B_APPROVED) | (1 << B_SPEND) | (1 << B_COMPLAINTS);
 
 /** Days kept in the day tier (exact 7/30/90-day windows and the 30-vs-60 trend). */
 export const DAY_TIER_DAYS = 91;
@@ -56,7 +63,11 @@ export interface FeatureState {
    * offset `o`, every `o + B_…` is there (read with `num` of ../invariant.ts, which checks it).
    */
   days: number[];
-  /** Week tier, flat: the same with the week number (day number / 7, floored) first, for days older than the day tier, ≤ 365 days back. */
+  /**
+   * Week tier, flat: the same with the week number (day number / 7, floored) first, for days older than the
+   * day tier, ≤ 365 days back; only the {@link WEEK_SUMS} are kept, the other sums are 0 (states written
+   * before may hold them: nothing reads them).
+   */
   weeks: number[];
   /** Newest day number whose arrival rolled the tiers (days before `rolled − 90` live in `weeks`). */
   rolled: number;
