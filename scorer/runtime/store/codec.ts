@@ -1,6 +1,11 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 10 (current) is version 9 with one more field in the layout of a customer's loyalty state,
+ * Version 11 (current) is version 10 with what a lot or an earning record repeats flagged instead of
+ * written (shapes.ts): a lot's remaining points when they are its points, its tier and rules version when
+ * they are the previous lot's, an earning record's rules version when it is the previous record's. Sealed
+ * chunks are always written so, so a record of an earlier version is written with its sealed lots and
+ * records opened into the generic part. Measured on the simulated year: see docs/ARCHITECTURE.md, step 12.
+ * Version 10 is version 9 with one more field in the layout of a customer's loyalty state,
  * `merged` (how far its lots are known merged, so a restored customer's weekly merge decodes only its
  * later lots); version 9 writes that field as an escaped entry, which a version-9 reader reads.
  * Version 9 is version 8 with a customer's generic part (what its sections leave of it) written
@@ -44,7 +49,7 @@ import { readSeenSection, sealedSeenSection, writeSeenSection } from './seen-sec
 import { openedSeen, sealedEarned, sealedLots, sealedSeen, type EarnRecord, type SealedEarned, type SealedLots, type SeenIds } from '../../core/mod.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 10;
+export const CODEC_VERSION = 11;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
@@ -105,6 +110,7 @@ const bodyByVersion: Record<number, Body> = {
   8: { encode: (v, reseal, _kind, room) => encodeShaped(v, 8, reseal, 'customer', room), decode: (b, sealed) => decodeShaped(b, 8, sealed) },
   9: { encode: (v, reseal, kind, room) => encodeShaped(v, 9, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 9, sealed, kind) },
   10: { encode: (v, reseal, kind, room) => encodeShaped(v, 10, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 10, sealed, kind) },
+  11: { encode: (v, reseal, kind, room) => encodeShaped(v, 11, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 11, sealed, kind) },
 };
 
 /** The newest version this build decodes (it may be newer than the one it writes, during a rollout). */
@@ -117,7 +123,7 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 }
 
 /** The versions with shaped sections after the generic part. */
-type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10;
+type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11;
 
 /** Versions 4 to 10 (see the module comment), after `room` bytes left for the header. */
 function encodeShaped(value: unknown, version: ShapedVersion, reseal: boolean, kind: RecordKind, room: number): Buffer {
@@ -183,8 +189,9 @@ function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, 
   const plainLoyalty = isPlain(loyalty) ? (loyalty as unknown as Loyalty) : undefined;
   const earnedValue = plainLoyalty?.earned;
   const lotsValue = plainLoyalty?.lots;
-  const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal)) : absent(out);
-  const lots = plainLoyalty && Array.isArray(lotsValue) ? writeSection(out, (w) => writeLotSection(w, plainLoyalty, lotsValue, reseal)) : absent(out);
+  const repeats = version >= 11;
+  const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal, repeats)) : absent(out);
+  const lots = plainLoyalty && Array.isArray(lotsValue) ? writeSection(out, (w) => writeLotSection(w, plainLoyalty, lotsValue, reseal, repeats)) : absent(out);
   const seenValue = value.seen;
   const seen = seenValue !== undefined ? writeSection(out, (w) => (version >= 8 ? writeSeenSection(w, seenValue, reseal) : writeSeen(w, seenValue))) : absent(out);
   const features = value.features;

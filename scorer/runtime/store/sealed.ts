@@ -44,18 +44,20 @@ interface Chunk {
  * them) as one more chunk; when that would pass {@link MAX_CHUNKS}, the newest half of the chunks and those
  * lots as one. `reseal`: the customer's lots are then kept sealed as the chunks written (the state reads
  * the same; its lots are decoded again when an operation needs them). Throws `DoesNotFit` (inside
- * `writeSection`) when a lot does not fit the shape; the caller then writes {@link allLots}.
+ * `writeSection`) when a lot does not fit the shape; the caller then writes {@link allLots}. `repeats`: the
+ * chunks are written in version 11's lot layout (shapes.ts `writeLots`), as sealed chunks always are; a
+ * record of an earlier version is written without them, so its sealed lots do not fit.
  */
-export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readonly unknown[], reseal: boolean): void {
+export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readonly unknown[], reseal: boolean, repeats = true): void {
   const sealed = sealedLots(loyalty);
-  if (sealed !== undefined && !(sealed instanceof LotChunks)) throw doesNotFit;
+  if (sealed !== undefined && (!repeats || !(sealed instanceof LotChunks))) throw doesNotFit;
   const kept: Chunk[] = sealed instanceof LotChunks ? [...sealed.chunks] : [];
   if (lots.length > 0) {
     const from = mergeFrom(kept, lots.length);
     const newest: unknown[] = [];
     for (const chunk of kept.splice(from)) readLotChunk(chunk, newest as Lot[]);
     for (const lot of lots) newest.push(lot);
-    for (const piece of lotPieces(newest, MAX_CHUNKS / 2 - kept.length, mergedBefore(loyalty), kept.length === 0)) kept.push(encodeLotChunk(piece));
+    for (const piece of lotPieces(newest, MAX_CHUNKS / 2 - kept.length, mergedBefore(loyalty), kept.length === 0)) kept.push(encodeLotChunk(piece, repeats));
   }
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
@@ -66,9 +68,9 @@ export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readon
 }
 
 /** Writes the earned section's body, as {@link writeLotSection} the lots. */
-export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean): void {
+export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean, repeats = true): void {
   const sealed = sealedEarned(loyalty);
-  if (sealed !== undefined && !(sealed instanceof EarnedChunks)) throw doesNotFit;
+  if (sealed !== undefined && (!repeats || !(sealed instanceof EarnedChunks))) throw doesNotFit;
   const kept: Chunk[] = sealed instanceof EarnedChunks ? [...sealed.chunks] : [];
   let some = false;
   for (const id in earned) if (Object.hasOwn(earned, id)) { some = true; break; }
@@ -76,7 +78,7 @@ export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: R
     const ids = Object.keys(earned);
     const from = mergeFrom(kept, ids.length);
     const merged = mergedRecords(kept.splice(from), earned, ids);
-    for (const piece of earnedPieces(merged, MAX_CHUNKS / 2 - kept.length)) kept.push(piece);
+    for (const piece of earnedPieces(merged, MAX_CHUNKS / 2 - kept.length, repeats)) kept.push(piece);
   }
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
@@ -161,15 +163,15 @@ const EARNED_PIECE = 24;
  * holds the oldest: pruning ({@link EarnedChunks.dropBefore}) then decodes and writes again that piece, not
  * every record of the reversal window. A chunk costs about 40 bytes.
  */
-function earnedPieces(list: EarnedList, room: number): Chunk[] {
+function earnedPieces(list: EarnedList, room: number, repeats = true): Chunk[] {
   const count = list.ids.length;
   const pieces = Math.max(1, Math.min(room, Math.floor(count / EARNED_PIECE)));
-  if (pieces === 1) return [encodeEarnedChunk(list)];
+  if (pieces === 1) return [encodeEarnedChunk(list, repeats)];
   const chunks: Chunk[] = [];
   for (let p = 0; p < pieces; p++) {
     const from = Math.floor((p * count) / pieces);
     const to = Math.floor(((p + 1) * count) / pieces);
-    chunks.push(encodeEarnedChunk({ ids: list.ids.slice(from, to), records: list.records.slice(from, to) }));
+    chunks.push(encodeEarnedChunk({ ids: list.ids.slice(from, to), records: list.records.slice(from, to) }, repeats));
   }
   return chunks;
 }
@@ -221,7 +223,8 @@ function writeChunk(out: ShapeWriter, chunk: Uint8Array): void {
   out.length += chunk.length;
 }
 
-function encodeLotChunk(lots: readonly unknown[]): Chunk {
+/** `lots` as a chunk; `repeats`: in version 11's lot layout (shapes.ts `writeLots`). */
+function encodeLotChunk(lots: readonly unknown[], repeats = true): Chunk {
   let earliestExpiry = 0;
   for (const lot of lots) {
     const expiry = (lot as { exp?: unknown }).exp;
@@ -235,19 +238,19 @@ function encodeLotChunk(lots: readonly unknown[]): Chunk {
   w.zigzag(safeInteger(last.at));
   w.zigzag(safeInteger(last.seq));
   const sum = reserveChecksum(w);
-  writeLots(w, lots);
+  writeLots(w, lots, undefined, repeats);
   return sealChecksum(w, sum);
 }
 
-/** The records of `list` (no id twice), in its order, as one chunk. */
-function encodeEarnedChunk(list: EarnedList): Chunk {
+/** The records of `list` (no id twice), in its order, as one chunk; `repeats`: in version 11's layout (shapes.ts `writeEarnedList`). */
+function encodeEarnedChunk(list: EarnedList, repeats = true): Chunk {
   let earliestAt = Infinity;
   for (const record of list.records) earliestAt = Math.min(earliestAt, safeInteger((record as { at?: unknown } | undefined)?.at));
   const w = chunkWriter;
   w.reset();
   w.zigzag(earliestAt);
   const sum = reserveChecksum(w);
-  writeEarnedList(w, list);
+  writeEarnedList(w, list, repeats);
   return sealChecksum(w, sum);
 }
 

@@ -15,10 +15,11 @@
  * previous item, starting at 0):
  * - lots: count, then per lot a flag byte (1: src `rd`, 2: `pts` present, 4: `n` present), `id` front-coded
  *   against the previous lot's, `at` / `seq` as zigzag deltas, `exp` as a zigzag delta in whole days when it
- *   is one (tagged by the low bit), `pts`, `n`, `rem` as zigzag, `tier` and `ver` as dictionary strings.
+ *   is one (tagged by the low bit), `pts`, `n`, `rem` as zigzag, `tier` and `ver` as dictionary strings. Version
+ *   11 flags 16 (`rem` is `pts`, not written) and 32 (`tier` and `ver` are the previous lot's, not written).
  * - earned: count, then per record its key front-coded, a flag byte (1 `seq`, 2 `x`, 4 `awards`, 8 `amt`,
  *   16 `rf`, 32 `rp`), `at` / `seq` / `m` as zigzag deltas, `pts`, `x`, `amt`, `rf`, `rp` as zigzag, `ver` as a
- *   dictionary string, and the awards: count, then per award a flag byte (1 `rule`, 2 `caps`, 4 `campaign`),
+ *   dictionary string (version 11: not written when it is the previous record's, flag 64), and the awards: count, then per award a flag byte (1 `rule`, 2 `caps`, 4 `campaign`),
  *   `pts` as zigzag, `rule` and `campaign` as dictionary strings, `caps` as a count and dictionary strings.
  * - seen (scorer/core/seen.ts, layout 3): the day count, then per day its number as a zigzag delta, its id
  *   count and the ids' 72-bit hashes as 9 bytes each (the 12 base-64 characters they are kept as).
@@ -49,12 +50,22 @@ const LOT_RD = 1;
 const LOT_PTS = 2;
 const LOT_MERGED = 4;
 const LOT_LINKED = 8;
+/** Version 11: `rem` is `pts` (not written). */
+const LOT_REM_IS_PTS = 16;
+/** Version 11: `tier` and `ver` are the previous lot's (not written). */
+const LOT_AS_BEFORE = 32;
+/** Flags a lot may carry. */
+const LOT_FLAGS = 63;
 const EARN_SEQ = 1;
 const EARN_EXPIRED = 2;
 const EARN_AWARDS = 4;
 const EARN_AMOUNT = 8;
 const EARN_REFUNDED = 16;
 const EARN_REFUND_POINTS = 32;
+/** Version 11: `ver` is the previous record's (not written). */
+const EARN_VER_AS_BEFORE = 64;
+/** Flags a record may carry. */
+const EARN_FLAGS = 127;
 const AWARD_RULE = 1;
 const AWARD_CAPS = 2;
 const AWARD_CAMPAIGN = 4;
@@ -177,8 +188,11 @@ export function writeSection(out: ShapeWriter, write: (out: ShapeWriter) => void
   }
 }
 
-/** The lots in their shape (throws `DoesNotFit` inside `writeSection`). */
-export function writeLots(out: ShapeWriter, lots: readonly unknown[], links?: EarnedLinks): void {
+/**
+ * The lots in their shape (throws `DoesNotFit` inside `writeSection`). `repeats` (version 11): a lot's `rem`
+ * equal to its `pts`, and its `tier` and `ver` equal to the previous lot's, are flagged, not written.
+ */
+export function writeLots(out: ShapeWriter, lots: readonly unknown[], links?: EarnedLinks, repeats = false): void {
   if (lots.length > MAX_SECTION_ITEMS) throw doesNotFit;
   out.varint(lots.length);
   let previousId = '';
@@ -186,6 +200,8 @@ export function writeLots(out: ShapeWriter, lots: readonly unknown[], links?: Ea
   let previousSeq = 0;
   let previousExpiry = 0;
   let previousLinked = -1;
+  let previousTier: unknown;
+  let previousVersion: unknown;
   for (const item of lots) {
     const lot = plainRecord(item);
     for (const key in lot) {
@@ -199,7 +215,11 @@ export function writeLots(out: ShapeWriter, lots: readonly unknown[], links?: Ea
     const merged = optionalInteger(lot.n);
     const at = integer(lot.at);
     const linked = links ? linkedPosition(lot, at, points, links) : undefined;
-    out.byte((lot.src === 'rd' ? LOT_RD : 0) | (points !== undefined ? LOT_PTS : 0) | (merged !== undefined ? LOT_MERGED : 0) | (linked !== undefined ? LOT_LINKED : 0));
+    const remaining = integer(lot.rem);
+    const remIsPoints = repeats && points === remaining;
+    const asBefore = repeats && previousTier !== undefined && lot.tier === previousTier && lot.ver === previousVersion;
+    out.byte((lot.src === 'rd' ? LOT_RD : 0) | (points !== undefined ? LOT_PTS : 0) | (merged !== undefined ? LOT_MERGED : 0) | (linked !== undefined ? LOT_LINKED : 0)
+      | (remIsPoints ? LOT_REM_IS_PTS : 0) | (asBefore ? LOT_AS_BEFORE : 0));
     if (linked !== undefined) {
       out.zigzag(linked - previousLinked - 1);
       previousLinked = linked;
@@ -217,9 +237,13 @@ export function writeLots(out: ShapeWriter, lots: readonly unknown[], links?: Ea
     previousExpiry = expiry;
     if (points !== undefined && linked === undefined) out.zigzag(points);
     if (merged !== undefined) out.zigzag(merged);
-    out.zigzag(integer(lot.rem));
-    out.dictionaryString(lot.tier);
-    out.dictionaryString(lot.ver);
+    if (!remIsPoints) out.zigzag(remaining);
+    if (!asBefore) {
+      out.dictionaryString(lot.tier);
+      out.dictionaryString(lot.ver);
+      previousTier = lot.tier;
+      previousVersion = lot.ver;
+    }
   }
 }
 
@@ -267,8 +291,11 @@ export interface EarnedList<R = unknown> {
   readonly records: readonly R[];
 }
 
-/** The records of `list` in their shape, in its order (throws `DoesNotFit` inside `writeSection`). */
-export function writeEarnedList(out: ShapeWriter, list: EarnedList): void {
+/**
+ * The records of `list` in their shape, in its order (throws `DoesNotFit` inside `writeSection`). `repeats`
+ * (version 11): a record's `ver` equal to the previous record's is flagged, not written.
+ */
+export function writeEarnedList(out: ShapeWriter, list: EarnedList, repeats = false): void {
   const { ids, records } = list;
   if (ids.length > MAX_SECTION_ITEMS || records.length !== ids.length) throw doesNotFit;
   out.varint(ids.length);
@@ -276,6 +303,7 @@ export function writeEarnedList(out: ShapeWriter, list: EarnedList): void {
   let previousAt = 0;
   let previousSeq = 0;
   let previousMonth = 0;
+  let previousVersion: unknown;
   for (let i = 0; i < ids.length; i++) {
     const key = ids[i];
     const record = plainRecord(records[i]);
@@ -293,8 +321,10 @@ export function writeEarnedList(out: ShapeWriter, list: EarnedList): void {
     const amount = optionalInteger(record.amt);
     const refunded = optionalInteger(record.rf);
     const refundPoints = optionalInteger(record.rp);
+    const asBefore = repeats && previousVersion !== undefined && record.ver === previousVersion;
     out.byte((seq !== undefined ? EARN_SEQ : 0) | (expired !== undefined ? EARN_EXPIRED : 0) | (awards !== undefined ? EARN_AWARDS : 0)
-      | (amount !== undefined ? EARN_AMOUNT : 0) | (refunded !== undefined ? EARN_REFUNDED : 0) | (refundPoints !== undefined ? EARN_REFUND_POINTS : 0));
+      | (amount !== undefined ? EARN_AMOUNT : 0) | (refunded !== undefined ? EARN_REFUNDED : 0) | (refundPoints !== undefined ? EARN_REFUND_POINTS : 0)
+      | (asBefore ? EARN_VER_AS_BEFORE : 0));
     const at = integer(record.at);
     const month = integer(record.m);
     out.zigzag(at - previousAt);
@@ -306,7 +336,10 @@ export function writeEarnedList(out: ShapeWriter, list: EarnedList): void {
       previousSeq = seq;
     }
     out.zigzag(integer(record.pts));
-    out.dictionaryString(record.ver);
+    if (!asBefore) {
+      out.dictionaryString(record.ver);
+      previousVersion = record.ver;
+    }
     if (expired !== undefined) out.zigzag(expired);
     if (amount !== undefined) out.zigzag(amount);
     if (refunded !== undefined) out.zigzag(refunded);
@@ -531,8 +564,11 @@ export function readLots(reader: ShapeReader, earned?: { keys: readonly string[]
   let expiry = 0;
   let previousLinked = -1;
   let linkedPoints = 0;
+  let tier: string | undefined;
+  let ver: string | undefined;
   for (let i = 0; i < n; i++) {
     const flags = reader.byte();
+    if (flags > LOT_FLAGS) reader.fail(`lot flags ${flags}`);
     let id: string;
     if (flags & LOT_LINKED) {
       if (!earned) reader.fail('a linked lot without earning records');
@@ -555,9 +591,14 @@ export function readLots(reader: ShapeReader, earned?: { keys: readonly string[]
     expiry += delta % 2 === 0 ? (delta / 2) * DAY_MS : delta > 0 ? (delta - 1) / 2 : (delta + 1) / 2;
     const points = flags & LOT_PTS ? (flags & LOT_LINKED ? linkedPoints : reader.zigzag()) : undefined;
     const merged = flags & LOT_MERGED ? reader.zigzag() : undefined;
-    const rem = reader.zigzag();
-    const tier = reader.dictionaryString();
-    const ver = reader.dictionaryString();
+    let rem: number;
+    if (!(flags & LOT_REM_IS_PTS)) rem = reader.zigzag();
+    else if (points === undefined) return reader.fail('a lot whose remaining points are its points has none');
+    else rem = points;
+    if (!(flags & LOT_AS_BEFORE)) {
+      tier = reader.dictionaryString();
+      ver = reader.dictionaryString();
+    } else if (tier === undefined || ver === undefined) return reader.fail('a first lot with the tier and version of the one before');
     lots[i] = newLot(flags & LOT_RD ? 'rd' : 'tx', id, at, seq, expiry, points, merged, rem, tier, ver);
   }
   return lots;
@@ -590,14 +631,18 @@ export function readEarnedList(reader: ShapeReader, into: { ids: string[]; recor
   let at = 0;
   let seq = 0;
   let month = 0;
+  let ver: string | undefined;
   for (let i = 0; i < n; i++) {
     const key = reader.frontCoded();
-    const flags = reader.byte();
+    const written = reader.byte();
+    if (written > EARN_FLAGS) reader.fail(`earning record flags ${written}`);
+    const flags = written & ~EARN_VER_AS_BEFORE;
     at += reader.zigzag();
     month += reader.zigzag();
     if (flags & EARN_SEQ) seq += reader.zigzag();
     const points = reader.zigzag();
-    const ver = reader.dictionaryString();
+    if (!(written & EARN_VER_AS_BEFORE)) ver = reader.dictionaryString();
+    else if (ver === undefined) return reader.fail('a first earning record with the version of the one before');
     const expired = flags & EARN_EXPIRED ? reader.zigzag() : undefined;
     const amount = flags & EARN_AMOUNT ? reader.zigzag() : undefined;
     const refunded = flags & EARN_REFUNDED ? reader.zigzag() : undefined;
@@ -630,7 +675,7 @@ export function earnedHasAny(reader: ShapeReader, wanted: (id: string) => boolea
     reader.zigzag(); // bank month
     if (flags & EARN_SEQ) reader.zigzag();
     reader.zigzag(); // points
-    reader.dictionaryString();
+    if (!(flags & EARN_VER_AS_BEFORE)) reader.dictionaryString();
     if (flags & EARN_EXPIRED) reader.zigzag();
     if (flags & EARN_AMOUNT) reader.zigzag();
     if (flags & EARN_REFUNDED) reader.zigzag();
