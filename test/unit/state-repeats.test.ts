@@ -3,7 +3,7 @@
  * repeats (a lot's remaining points when they are its points, its tier and rules version when they are the
  * previous lot's, a record's rules version when it is the previous record's) is flagged, not written. The
  * state reads back exactly (property-tested, and on customers of a simulated history), in fewer bytes than
- * version 10; sealed chunks of either layout are carried by a version-11 record, and a record of an earlier
+ * version 10; the feature buckets' columns are bit-packed when that is shorter; sealed chunks of either layout are carried by a version-11 record, and a record of an earlier
  * version is written without them; a flag that names nothing to repeat is refused.
  */
 import { isDeepStrictEqual } from 'node:util';
@@ -40,6 +40,17 @@ const customer = fc.record({
 });
 
 const roundTrip = (v: unknown, codec = CODEC_VERSION): unknown => decodeRecord('customer', encodeRecord('customer', v, codec), 'test');
+
+/** Feature tiers: whole buckets of 8 integers, ascending keys a few apart or not, sums small, large, negative or spread past 2^32. */
+const sum = fc.oneof(fc.constant(0), fc.nat({ max: 7 }), fc.nat({ max: 200 }), fc.integer({ min: -5_000_000_000, max: 5_000_000_000 }).map((x) => x * 1000), fc.integer({ min: 0, max: 2 ** 40 }));
+const bucketTier = fc.tuple(fc.integer({ min: -5, max: 30_000 }), fc.array(fc.tuple(fc.oneof(fc.integer({ min: 1, max: 3 }), fc.integer({ min: -10, max: 10_000 })), fc.array(sum, { minLength: 7, maxLength: 7 })), { maxLength: 100 }))
+  .map(([first, buckets]) => {
+    let key = first;
+    return buckets.flatMap(([step, sums]) => [(key += step), ...sums]);
+  });
+const withBuckets = fc.record({ id: fc.constant('C1'), features: fc.record({ v: fc.constant(3), days: bucketTier, weeks: bucketTier, late: fc.nat() }) });
+/** The bytes of a customer's buckets section (its flag byte included). */
+const bucketBytes = (c: unknown, codec: number): number => customerRecordParts(encodeRecord('customer', c, codec)).bucketsSection;
 
 describe('codec version 11: repeats flagged, not written', () => {
   it('is the current version', () => {
@@ -95,6 +106,37 @@ describe('codec version 11: repeats flagged, not written', () => {
       expect(customerRecordParts(ten).lotsSection).toBe(1);
       expect(customerRecordParts(ten).earnedSection).toBe(1);
     }
+  });
+
+  it('round-trips feature buckets exactly, packed or not, and re-encodes to the same bytes, never longer than version 10 by more than a byte a column (property)', () => {
+    fc.assert(fc.property(withBuckets, (c) => {
+      const once = encodeRecord('customer', c, 11);
+      const back = decodeRecord('customer', once, 'test');
+      expect(isDeepStrictEqual(stored(back), stored(c))).toBe(true);
+      expect(Buffer.compare(encodeRecord('customer', back, 11), once)).toBe(0);
+      expect(bucketBytes(c, 11)).toBeLessThanOrEqual(bucketBytes(c, 10) + 2 * 8);
+    }), { numRuns: 3000 });
+  });
+
+  it('writes the simulated customers\' feature buckets in under two thirds of version 10\'s bytes', () => {
+    const customers = simulatedCustomers();
+    let ten = 0;
+    let eleven = 0;
+    for (const c of customers) {
+      ten += bucketBytes(c, 10);
+      eleven += bucketBytes(c, 11);
+    }
+    expect(eleven).toBeLessThan((ten * 2) / 3);
+  });
+
+  it('leaves feature buckets that do not fit to the generic codec, exactly', () => {
+    const features = { v: 3, days: [20_000, 1, 1, 1, 5000, 0, 0, 0], weeks: [], late: 0 };
+    for (const days of [[20_000, 1, 1, 1, 50.5, 0, 0, 0], [20_000, 1, 1, 1, -0, 0, 0, 0], [20_000, 1, 1], [2 ** 53, 1, 1, 1, 1, 0, 0, 0]]) {
+      const c = { id: 'C1', features: { ...features, days } };
+      expect(stored(roundTrip(c))).toEqual(stored(c));
+      expect(bucketBytes(c, 11)).toBe(1);
+    }
+    expect(Object.is((roundTrip({ id: 'C1', features: { ...features, days: [20_000, 1, 1, 1, -0, 0, 0, 0] } }) as { features: { days: number[] } }).features.days[4], -0)).toBe(true);
   });
 
   it('refuses a flag that names nothing to repeat, and flags it does not know', () => {

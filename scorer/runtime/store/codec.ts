@@ -2,7 +2,8 @@
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
  * Version 11 (current) is version 10 with what a lot or an earning record repeats flagged instead of
  * written (shapes.ts): a lot's remaining points when they are its points, its tier and rules version when
- * they are the previous lot's, an earning record's rules version when it is the previous record's. Sealed
+ * they are the previous lot's, an earning record's rules version when it is the previous record's; and the
+ * feature buckets' columns bit-packed when that is shorter (shapes.ts `writeBuckets`). Sealed
  * chunks are always written so, so a record of an earlier version is written with its sealed lots and
  * records opened into the generic part. Measured on the simulated year: see docs/ARCHITECTURE.md, step 12.
  * Version 10 is version 9 with one more field in the layout of a customer's loyalty state,
@@ -195,7 +196,7 @@ function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, 
   const seenValue = value.seen;
   const seen = seenValue !== undefined ? writeSection(out, (w) => (version >= 8 ? writeSeenSection(w, seenValue, reseal) : writeSeen(w, seenValue))) : absent(out);
   const features = value.features;
-  const bucketed = isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features)) : absent(out);
+  const bucketed = isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features, repeats)) : absent(out);
   const sealedIds = isPlain(seenValue) && sealedSeen(seenValue as unknown as SeenIds) !== undefined;
   const openedLots = plainLoyalty && !lots && Array.isArray(lotsValue) ? allLots(plainLoyalty, lotsValue) : lotsValue;
   const openedEarned = plainLoyalty && !earned && isPlain(earnedValue) ? allEarned(plainLoyalty, earnedValue) : earnedValue;
@@ -241,7 +242,7 @@ function decodeShaped(bytes: Uint8Array, version: ShapedVersion, sealed = false,
     earned = section(reader) ? readEarned(reader) : undefined;
     seen = section(reader) ? readSeen(reader) : undefined;
   }
-  const tiers = buckets && section(reader) ? readBuckets(reader) : undefined;
+  const tiers = buckets && section(reader) ? readBuckets(reader, version >= 11) : undefined;
   if (reader.offset !== bytes.length) throw new Error(`${bytes.length - reader.offset} bytes after the sections`);
   if (!lots && !earned && !seen && !tiers && !keptLots && !keptEarned) return value;
   if (!isPlain(value)) throw new Error('shaped sections without a customer to hold them');
@@ -337,7 +338,7 @@ export function customerRecordParts(bytes: Uint8Array): RecordParts {
     measure('earnedSection', () => sealedEarnedSection(reader));
     measure('lotsSection', () => sealedLotSection(reader));
     measure('seenSection', () => sealedSeenSection(reader));
-    measure('bucketsSection', () => readBuckets(reader));
+    measure('bucketsSection', () => readBuckets(reader, version >= 11));
     if (HEADER_BYTES + reader.offset !== bytes.length) throw new Error(`${bytes.length - HEADER_BYTES - reader.offset} bytes after the sections`);
     return parts;
   } catch (err) {

@@ -720,15 +720,22 @@ export const BUCKET_NUMBERS = 8;
  * deltas, then each of the seven sums as a column: the greatest common divisor of its magnitudes (0: all
  * zero, nothing follows) and each value divided by it as zigzag. A bucket's amounts (whole minor units
  * ×1,000) then cost two or three bytes instead of five, its day number one instead of four.
+ *
+ * `packed` (version 11): the first bucket number as a zigzag varint, then the differences of the others as a
+ * column, and each sum's column after its divisor; a column is a mode byte, then either (mode 0) its values
+ * as zigzag varints, or (mode k + 1) its least value as a zigzag varint and each value less it in k bits,
+ * least significant first, the last byte padded with zeros: whichever is shorter. Most sums are a few
+ * counts a day, and a day is one to three after the one before: two to three bits, not a byte.
  */
-export function writeBuckets(out: ShapeWriter, value: unknown): void {
+export function writeBuckets(out: ShapeWriter, value: unknown, packed = false): void {
   const features = plainRecord(value);
-  writeTier(out, features.days);
-  writeTier(out, features.weeks);
+  writeTier(out, features.days, packed);
+  writeTier(out, features.weeks, packed);
 }
 
-function writeTier(out: ShapeWriter, tier: unknown): void {
+function writeTier(out: ShapeWriter, tier: unknown, packed: boolean): void {
   if (!Array.isArray(tier) || tier.length % BUCKET_NUMBERS !== 0 || tier.length > MAX_SECTION_ITEMS) throw doesNotFit;
+  if (packed) return writePackedTier(out, tier as readonly unknown[]);
   const numbers = tier as readonly unknown[];
   const n = numbers.length;
   // Each value's varint takes at most 8 bytes (a safe integer, zigzagged), as do the count and the seven divisors.
@@ -748,6 +755,131 @@ function writeTier(out: ShapeWriter, tier: unknown): void {
     for (let o = column; o < n; o += BUCKET_NUMBERS) at = putVarint(bytes, at, zigzagOf(wholeNumber(numbers[o]) / divisor));
   }
   out.length = at;
+}
+
+/** Bits a packed column's value takes at most (its values less their least stay below 2^32). */
+const MAX_PACKED_BITS = 32;
+/** 2^k for k = 0 … 40: the packing's arithmetic stays below 2^40, exact in a double. */
+const POWERS_OF_TWO = Array.from({ length: 41 }, (_, k) => 2 ** k);
+/** A tier column's values (scratch, reused by every column). */
+let columnScratch = new Float64Array(128);
+
+function writePackedTier(out: ShapeWriter, numbers: readonly unknown[]): void {
+  const n = numbers.length;
+  const count = n / BUCKET_NUMBERS;
+  // A column takes at most its varints, a mode byte and a least value; the count, first key and divisors a varint each.
+  out.room((n + 3 * BUCKET_NUMBERS + 2) * MAX_VARINT_BYTES);
+  if (columnScratch.length < count) columnScratch = new Float64Array(Math.max(count, columnScratch.length * 2));
+  const values = columnScratch;
+  const bytes = out.bytes;
+  let at = putVarint(bytes, out.length, count);
+  if (count > 0) {
+    let previous = wholeNumber(numbers[0]);
+    at = putVarint(bytes, at, zigzagOf(previous));
+    let least = Infinity;
+    let most = -Infinity;
+    for (let i = 1; i < count; i++) {
+      const key = wholeNumber(numbers[i * BUCKET_NUMBERS]);
+      const step = key - previous;
+      values[i - 1] = step;
+      if (step < least) least = step;
+      if (step > most) most = step;
+      previous = key;
+    }
+    if (count > 1) at = putColumn(bytes, at, values, count - 1, least, most);
+  }
+  for (let column = 1; column < BUCKET_NUMBERS; column++) {
+    const divisor = columnDivisor(numbers, column);
+    at = putVarint(bytes, at, divisor);
+    if (divisor === 0) continue;
+    let least = Infinity;
+    let most = -Infinity;
+    for (let i = 0; i < count; i++) {
+      const v = wholeNumber(numbers[i * BUCKET_NUMBERS + column]) / divisor;
+      values[i] = v;
+      if (v < least) least = v;
+      if (v > most) most = v;
+    }
+    at = putColumn(bytes, at, values, count, least, most);
+  }
+  out.length = at;
+}
+
+/**
+ * Writes the first `n` of `values` (`least` to `most`) as a column (see {@link writeBuckets}) at `bytes[at]`;
+ * returns where the next byte goes.
+ */
+function putColumn(bytes: Uint8Array, at: number, values: Float64Array, n: number, least: number, most: number): number {
+  const spread = most - least;
+  let bits = 0;
+  while (bits <= MAX_PACKED_BITS && (POWERS_OF_TWO[bits] as number) <= spread) bits++;
+  const packedBytes = varintLength(zigzagOf(least)) + Math.ceil((n * bits) / 8);
+  // Varints take a byte a value at least: only a packing no shorter than that needs them counted.
+  if (bits > MAX_PACKED_BITS || (packedBytes >= n && packedBytes >= varintsLength(values, n))) {
+    bytes[at++] = 0;
+    for (let i = 0; i < n; i++) at = putVarint(bytes, at, zigzagOf(values[i] as number));
+    return at;
+  }
+  bytes[at++] = bits + 1;
+  at = putVarint(bytes, at, zigzagOf(least));
+  return bits <= SMALL_BITS ? packSmall(bytes, at, values, n, least, bits) : packWide(bytes, at, values, n, least, bits);
+}
+
+/** Bytes of the first `n` of `values` as zigzag varints. */
+function varintsLength(values: Float64Array, n: number): number {
+  let length = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i] as number;
+    length += varintLength(v < 0 ? -v * 2 - 1 : v * 2);
+  }
+  return length;
+}
+
+/** Values of at most this many bits are packed and unpacked in 32-bit integers (a byte pending and one value fit). */
+const SMALL_BITS = 24;
+
+function packSmall(bytes: Uint8Array, at: number, values: Float64Array, n: number, least: number, bits: number): number {
+  let pending = 0;
+  let pendingBits = 0;
+  for (let i = 0; i < n; i++) {
+    pending |= ((values[i] as number) - least) << pendingBits;
+    pendingBits += bits;
+    while (pendingBits >= 8) {
+      bytes[at++] = pending & 0xff;
+      pending >>>= 8;
+      pendingBits -= 8;
+    }
+  }
+  if (pendingBits > 0) bytes[at++] = pending;
+  return at;
+}
+
+function packWide(bytes: Uint8Array, at: number, values: Float64Array, n: number, least: number, bits: number): number {
+  let pending = 0;
+  let pendingBits = 0;
+  for (let i = 0; i < n; i++) {
+    pending += ((values[i] as number) - least) * (POWERS_OF_TWO[pendingBits] as number);
+    pendingBits += bits;
+    while (pendingBits >= 8) {
+      const low = pending % 256;
+      bytes[at++] = low;
+      pending = (pending - low) / 256;
+      pendingBits -= 8;
+    }
+  }
+  if (pendingBits > 0) bytes[at++] = pending;
+  return at;
+}
+
+/** Bytes of a varint of `n` (a non-negative safe integer). */
+function varintLength(n: number): number {
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
+  if (n < 0x10000000) return 4;
+  let length = 5;
+  for (let rest = Math.floor(n / 0x800000000); rest > 0; rest = Math.floor(rest / 0x80)) length++;
+  return length;
 }
 
 /**
@@ -770,16 +902,17 @@ function wholeNumber(n: unknown): number {
   return integer(n);
 }
 
-/** The two tiers `writeBuckets` wrote, as the flat arrays the core keeps. */
-export function readBuckets(reader: ShapeReader): { days: number[]; weeks: number[] } {
-  const days = readTier(reader);
-  return { days, weeks: readTier(reader) };
+/** The two tiers `writeBuckets` wrote (`packed` as it was written), as the flat arrays the core keeps. */
+export function readBuckets(reader: ShapeReader, packed = false): { days: number[]; weeks: number[] } {
+  const days = readTier(reader, packed);
+  return { days, weeks: readTier(reader, packed) };
 }
 
-function readTier(reader: ShapeReader): number[] {
+function readTier(reader: ShapeReader, packed: boolean): number[] {
   const buckets = reader.count();
   if (buckets * BUCKET_NUMBERS > MAX_SECTION_ITEMS) reader.fail(`${buckets} feature buckets`);
   const numbers = new Array<number>(buckets * BUCKET_NUMBERS).fill(0);
+  if (packed) return readPackedTier(reader, numbers, buckets);
   let key = 0;
   for (let o = 0; o < numbers.length; o += BUCKET_NUMBERS) {
     key += reader.zigzag();
@@ -796,4 +929,79 @@ function readTier(reader: ShapeReader): number[] {
     }
   }
   return numbers;
+}
+
+/** What {@link writePackedTier} wrote, into `numbers` (zeros, `buckets` × 8). */
+function readPackedTier(reader: ShapeReader, numbers: number[], buckets: number): number[] {
+  if (buckets === 0) {
+    for (let column = 1; column < BUCKET_NUMBERS; column++) if (reader.varint() !== 0) reader.fail('a divisor of an empty feature tier');
+    return numbers;
+  }
+  if (columnScratch.length < buckets) columnScratch = new Float64Array(Math.max(buckets, columnScratch.length * 2));
+  const values = columnScratch;
+  let key = reader.zigzag();
+  numbers[0] = key;
+  if (buckets > 1) readColumn(reader, values, buckets - 1);
+  for (let i = 1; i < buckets; i++) {
+    key += values[i - 1] as number;
+    if (!isSafeInteger(key)) reader.fail('a feature bucket number past the safe integers');
+    numbers[i * BUCKET_NUMBERS] = key;
+  }
+  for (let column = 1; column < BUCKET_NUMBERS; column++) {
+    const divisor = reader.varint();
+    if (divisor === 0) continue;
+    readColumn(reader, values, buckets);
+    for (let i = 0; i < buckets; i++) {
+      const v = (values[i] as number) * divisor;
+      if (!isSafeInteger(v)) reader.fail('a feature sum past the safe integers');
+      numbers[i * BUCKET_NUMBERS + column] = v;
+    }
+  }
+  return numbers;
+}
+
+/** Reads a column {@link putColumn} wrote into the first `n` of `values`. */
+function readColumn(reader: ShapeReader, values: Float64Array, n: number): void {
+  const mode = reader.byte();
+  if (mode === 0) {
+    for (let i = 0; i < n; i++) values[i] = reader.zigzag();
+    return;
+  }
+  const bits = mode - 1;
+  if (bits > MAX_PACKED_BITS) reader.fail(`a feature column of ${bits} bits a value`);
+  const least = reader.zigzag();
+  const at = reader.skip(Math.ceil((n * bits) / 8));
+  if (bits <= SMALL_BITS) unpackSmall(reader.bytes, at, values, n, least, bits);
+  else unpackWide(reader.bytes, at, values, n, least, bits);
+}
+
+function unpackSmall(bytes: Uint8Array, at: number, values: Float64Array, n: number, least: number, bits: number): void {
+  const mask = (1 << bits) - 1;
+  let pending = 0;
+  let pendingBits = 0;
+  for (let i = 0; i < n; i++) {
+    while (pendingBits < bits) {
+      pending |= (bytes[at++] as number) << pendingBits;
+      pendingBits += 8;
+    }
+    values[i] = least + (pending & mask);
+    pending >>>= bits;
+    pendingBits -= bits;
+  }
+}
+
+function unpackWide(bytes: Uint8Array, at: number, values: Float64Array, n: number, least: number, bits: number): void {
+  const scale = POWERS_OF_TWO[bits] as number;
+  let pending = 0;
+  let pendingBits = 0;
+  for (let i = 0; i < n; i++) {
+    while (pendingBits < bits) {
+      pending += (bytes[at++] as number) * (POWERS_OF_TWO[pendingBits] as number);
+      pendingBits += 8;
+    }
+    const v = pending % scale;
+    pending = (pending - v) / scale;
+    pendingBits -= bits;
+    values[i] = least + v;
+  }
 }
