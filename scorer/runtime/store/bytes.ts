@@ -82,6 +82,18 @@ export function putVarint(bytes: Uint8Array, at: number, n: number): number {
 }
 
 /** A signed safe integer zigzagged: 0, −1, 1, −2, … as 0, 1, 2, 3, … */
+/** Bytes of the varint of `n` (a non-negative safe integer: at most 8). */
+export function varintLength(n: number): number {
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
+  if (n < 0x10000000) return 4;
+  if (n < 2 ** 35) return 5;
+  if (n < 2 ** 42) return 6;
+  if (n < 2 ** 49) return 7;
+  return 8;
+}
+
 export function zigzagOf(n: number): number {
   return n < 0 ? -n * 2 - 1 : n * 2;
 }

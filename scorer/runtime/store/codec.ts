@@ -42,6 +42,7 @@
  * as version 3 the next time it changes.
  */
 import { Packr, Unpackr } from 'msgpackr';
+import { varintLength } from './bytes.js';
 import { compactDecode, compactEncode } from './compact.js';
 import { decodeCustomerFields, encodeCustomerFields } from './fields.js';
 import { EarnedLinks, readBuckets, readEarned, readLots, readSeen, SECTION_ABSENT, SECTION_SHAPED, ShapeReader, ShapeWriter, writeBuckets, writeEarned, writeLots, writeSection, writeSeen } from './shapes.js';
@@ -272,15 +273,6 @@ function section(reader: ShapeReader): boolean {
   const flag = reader.byte();
   if (flag !== SECTION_SHAPED && flag !== SECTION_ABSENT) throw new Error(`a section flag ${flag}`);
   return flag === SECTION_SHAPED;
-}
-
-function varintLength(n: number): number {
-  let bytes = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    bytes++;
-  }
-  return bytes;
 }
 
 /** How {@link encodeRecord} encodes. */

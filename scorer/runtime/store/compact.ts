@@ -23,7 +23,7 @@
  */
 
 import { setOwn } from '../../core/mod.js';
-import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, isPlainObject, isWellFormed, present } from './bytes.js';
+import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, isPlainObject, isWellFormed, present, varintLength } from './bytes.js';
 
 const T_NULL = 0x00;
 const T_FALSE = 0x01;
@@ -120,18 +120,6 @@ function isBase64(s: string): boolean {
     if ((BASE64_VALUE[c] ?? -1) < 0) return false; // codes past the table are outside the alphabet too
   }
   return true;
-}
-
-/** Bytes of `varint(n)` (n a non-negative safe integer). */
-function varintBytes(n: number): number {
-  if (n < 0x80) return 1;
-  if (n < 0x4000) return 2;
-  if (n < 0x200000) return 3;
-  if (n < 0x10000000) return 4;
-  if (n < 2 ** 35) return 5;
-  if (n < 2 ** 42) return 6;
-  if (n < 2 ** 49) return 7;
-  return 8;
 }
 
 class Encoder {
@@ -266,14 +254,14 @@ class Encoder {
     for (let i = 0; i < a.length; i++) {
       const x = a[i];
       if (typeof x !== 'number' || !isSafeInteger(x) || Object.is(x, -0) || Math.abs(x) >= RUN_LIMIT) return false;
-      plainBytes += x >= 0 && x < 0x80 ? 1 : 1 + varintBytes(Math.abs(x));
+      plainBytes += x >= 0 && x < 0x80 ? 1 : 1 + varintLength(Math.abs(x));
       if (i > 0) {
         if (divisor !== 1) divisor = gcd(divisor, Math.abs(x - (a[i - 1] as number)));
       }
     }
     if (divisor > 0) {
-      let runBytes = varintBytes(divisor);
-      for (let i = 1; i < a.length && runBytes < plainBytes; i++) runBytes += varintBytes(2 * Math.abs(((a[i] as number) - (a[i - 1] as number)) / divisor));
+      let runBytes = varintLength(divisor);
+      for (let i = 1; i < a.length && runBytes < plainBytes; i++) runBytes += varintLength(2 * Math.abs(((a[i] as number) - (a[i - 1] as number)) / divisor));
       if (runBytes >= plainBytes) return false;
     }
     const out = this.out;

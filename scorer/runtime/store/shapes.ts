@@ -39,7 +39,7 @@
  * 5,985 bytes at the median and from 23,039 to 18,261 at the 99th percentile.
  */
 import { HASH_CHARS, idHash, setOwn, writeIdHash, type SeenIds, type EarnRecord, type Lot, type RuleAward } from '../../core/mod.js';
-import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, MAX_VARINT_BYTES, present, putVarint, zigzagOf } from './bytes.js';
+import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, MAX_VARINT_BYTES, present, putVarint, varintLength, zigzagOf } from './bytes.js';
 
 /** A section's first byte. */
 export const SECTION_ABSENT = 0;
@@ -869,17 +869,6 @@ function packWide(bytes: Uint8Array, at: number, values: Float64Array, n: number
   }
   if (pendingBits > 0) bytes[at++] = pending;
   return at;
-}
-
-/** Bytes of a varint of `n` (a non-negative safe integer). */
-function varintLength(n: number): number {
-  if (n < 0x80) return 1;
-  if (n < 0x4000) return 2;
-  if (n < 0x200000) return 3;
-  if (n < 0x10000000) return 4;
-  let length = 5;
-  for (let rest = Math.floor(n / 0x800000000); rest > 0; rest = Math.floor(rest / 0x80)) length++;
-  return length;
 }
 
 /**
