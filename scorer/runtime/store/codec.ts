@@ -127,7 +127,7 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 /** The versions with shaped sections after the generic part. */
 type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11;
 
-/** Versions 4 to 10 (see the module comment), after `room` bytes left for the header. */
+/** Versions 4 to 11 (see the module comment), after `room` bytes left for the header. */
 function encodeShaped(value: unknown, version: ShapedVersion, reseal: boolean, kind: RecordKind, room: number): Buffer {
   const out = shapeWriter;
   out.reset();

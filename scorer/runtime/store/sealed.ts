@@ -12,6 +12,8 @@
  * - earned chunk: earliest `at` (zigzag), the checksum, then `writeEarned`.
  * The chunks of a lots section are in (at, seq) order, one after the other; in an earned section a later
  * chunk's record replaces an earlier one's of the same id, in the earlier one's place.
+ * Chunks are written with version 11's flags for what an item repeats (shapes.ts `writeLots`,
+ * `writeEarnedList`); a version-11 record may also carry chunks written before, which set none of them.
  *
  * A section holds at most {@link MAX_CHUNKS} chunks: a commit that would add one more writes its newest
  * half and what it adds as one chunk. Long lists of lots written whole go as two chunks, the lots due
@@ -48,7 +50,7 @@ interface Chunk {
  * chunks are written in version 11's lot layout (shapes.ts `writeLots`), as sealed chunks always are; a
  * record of an earlier version is written without them, so its sealed lots do not fit.
  */
-export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readonly unknown[], reseal: boolean, repeats = true): void {
+export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readonly unknown[], reseal: boolean, repeats: boolean): void {
   const sealed = sealedLots(loyalty);
   if (sealed !== undefined && (!repeats || !(sealed instanceof LotChunks))) throw doesNotFit;
   const kept: Chunk[] = sealed instanceof LotChunks ? [...sealed.chunks] : [];
@@ -68,7 +70,7 @@ export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readon
 }
 
 /** Writes the earned section's body, as {@link writeLotSection} the lots. */
-export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean, repeats = true): void {
+export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean, repeats: boolean): void {
   const sealed = sealedEarned(loyalty);
   if (sealed !== undefined && (!repeats || !(sealed instanceof EarnedChunks))) throw doesNotFit;
   const kept: Chunk[] = sealed instanceof EarnedChunks ? [...sealed.chunks] : [];
