@@ -140,14 +140,15 @@ describe('LmdbStateStore', () => {
     await reopened.close();
   });
 
-  it('a store written by the previous codec (version 2) loads as it was; a commit rewrites what it touches in the current version', async () => {
-    const where = path.join(dir, 'old-codec');
+  // Version 2: the first compact one; 10: the last before the current, whose sealed chunks a commit carries into version-11 records.
+  it.each([2, 10])('a store written by an older codec (version %i) loads as it was; a commit rewrites what it touches in the current version', async (old) => {
+    const where = path.join(dir, `old-codec-${old}`);
     const state = newPartitionState(PARTITION);
     apply(state, msgs.slice(0, 1500));
     const writer = LmdbStateStore.open({ path: where });
     await writer.save(state);
     await writer.close();
-    // Every record of the partition re-encoded as version 2, as an older vafa left them.
+    // Every record of the partition re-encoded as version `old`, as an older vafa left them.
     const kindOf = (byte: number): RecordKind => (Object.keys(RECORD_KIND) as RecordKind[]).find((k) => RECORD_KIND[k] === byte)!;
     const versions = async (): Promise<Map<number, number>> => {
       const raw = open({ path: where, compression: true, maxDbs: 1025 });
@@ -161,11 +162,11 @@ describe('LmdbStateStore', () => {
     const db = raw.openDB<Buffer, string>({ name: `partition-${PARTITION}`, encoding: 'binary' });
     for (const { key, value } of db.getRange()) {
       const kind = kindOf(value[1]!);
-      await db.put(key, encodeRecord(kind, decodeRecord(kind, value, key), 2));
+      await db.put(key, encodeRecord(kind, decodeRecord(kind, value, key), old));
     }
     await raw.close();
     const before = await versions();
-    expect([...before.keys()]).toEqual([2]);
+    expect([...before.keys()]).toEqual([old]);
 
     const store = LmdbStateStore.open({ path: where });
     const loaded = (await store.load(PARTITION))!;
@@ -178,7 +179,7 @@ describe('LmdbStateStore', () => {
     const after = await versions();
     expect(changes.changed.size).toBeGreaterThan(0);
     expect(after.get(CODEC_VERSION)).toBeGreaterThanOrEqual(changes.changed.size); // the touched customers (and meta) are the current version now
-    expect(after.get(2)).toBeGreaterThan(0); // the others stay as they were, and still read
+    expect(after.get(old)).toBeGreaterThan(0); // the others stay as they were, and still read
     const reopened = LmdbStateStore.open({ path: where });
     expect(opened(await reopened.load(PARTITION))).toEqual(plain(loaded));
     await reopened.close();
