@@ -169,7 +169,7 @@ function writeSections(out: ShapeWriter, value: Record<string, unknown>, version
   const earned = linked ? links !== false : writeEarnedSection() !== false;
   const seen = value.seen !== undefined ? writeSection(out, (w) => writeSeen(w, value.seen, (version === 5 && links) || undefined)) : absent(out);
   const features = value.features;
-  const bucketed = buckets && (isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features)) : absent(out));
+  const bucketed = buckets && (isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features, false)) : absent(out));
   if (!lots && !earned && !seen && !bucketed) return value;
   // Version 6: empty values, not undefined, hold the sections' places, so a decoded customer has the core's key order (one object shape).
   const held = (empty: unknown): unknown => (buckets ? empty : undefined);

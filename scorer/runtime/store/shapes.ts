@@ -727,7 +727,7 @@ export const BUCKET_NUMBERS = 8;
  * least significant first, the last byte padded with zeros: whichever is shorter. Most sums are a few
  * counts a day, and a day is one to three after the one before: two to three bits, not a byte.
  */
-export function writeBuckets(out: ShapeWriter, value: unknown, packed = false): void {
+export function writeBuckets(out: ShapeWriter, value: unknown, packed: boolean): void {
   const features = plainRecord(value);
   writeTier(out, features.days, packed);
   writeTier(out, features.weeks, packed);
@@ -764,52 +764,49 @@ const POWERS_OF_TWO = Array.from({ length: 41 }, (_, k) => 2 ** k);
 /** A tier column's values (scratch, reused by every column). */
 let columnScratch = new Float64Array(128);
 
+/** {@link columnScratch}, grown to hold `n` values. */
+function scratchOf(n: number): Float64Array {
+  if (columnScratch.length < n) columnScratch = new Float64Array(Math.max(n, columnScratch.length * 2));
+  return columnScratch;
+}
+
 function writePackedTier(out: ShapeWriter, numbers: readonly unknown[]): void {
   const n = numbers.length;
   const count = n / BUCKET_NUMBERS;
   // A column takes at most its varints, a mode byte and a least value; the count, first key and divisors a varint each.
   out.room((n + 3 * BUCKET_NUMBERS + 2) * MAX_VARINT_BYTES);
-  if (columnScratch.length < count) columnScratch = new Float64Array(Math.max(count, columnScratch.length * 2));
-  const values = columnScratch;
+  const values = scratchOf(count);
   const bytes = out.bytes;
   let at = putVarint(bytes, out.length, count);
   if (count > 0) {
     let previous = wholeNumber(numbers[0]);
     at = putVarint(bytes, at, zigzagOf(previous));
-    let least = Infinity;
-    let most = -Infinity;
     for (let i = 1; i < count; i++) {
       const key = wholeNumber(numbers[i * BUCKET_NUMBERS]);
-      const step = key - previous;
-      values[i - 1] = step;
-      if (step < least) least = step;
-      if (step > most) most = step;
+      values[i - 1] = key - previous;
       previous = key;
     }
-    if (count > 1) at = putColumn(bytes, at, values, count - 1, least, most);
+    if (count > 1) at = putColumn(bytes, at, values, count - 1);
   }
   for (let column = 1; column < BUCKET_NUMBERS; column++) {
     const divisor = columnDivisor(numbers, column);
     at = putVarint(bytes, at, divisor);
     if (divisor === 0) continue;
-    let least = Infinity;
-    let most = -Infinity;
-    for (let i = 0; i < count; i++) {
-      const v = wholeNumber(numbers[i * BUCKET_NUMBERS + column]) / divisor;
-      values[i] = v;
-      if (v < least) least = v;
-      if (v > most) most = v;
-    }
-    at = putColumn(bytes, at, values, count, least, most);
+    for (let i = 0; i < count; i++) values[i] = wholeNumber(numbers[i * BUCKET_NUMBERS + column]) / divisor;
+    at = putColumn(bytes, at, values, count);
   }
   out.length = at;
 }
 
-/**
- * Writes the first `n` of `values` (`least` to `most`) as a column (see {@link writeBuckets}) at `bytes[at]`;
- * returns where the next byte goes.
- */
-function putColumn(bytes: Uint8Array, at: number, values: Float64Array, n: number, least: number, most: number): number {
+/** Writes the first `n` of `values` as a column (see {@link writeBuckets}) at `bytes[at]`; returns where the next byte goes. */
+function putColumn(bytes: Uint8Array, at: number, values: Float64Array, n: number): number {
+  let least = Infinity;
+  let most = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const v = values[i] as number;
+    if (v < least) least = v;
+    if (v > most) most = v;
+  }
   const spread = most - least;
   let bits = 0;
   while (bits <= MAX_PACKED_BITS && (POWERS_OF_TWO[bits] as number) <= spread) bits++;
@@ -828,10 +825,7 @@ function putColumn(bytes: Uint8Array, at: number, values: Float64Array, n: numbe
 /** Bytes of the first `n` of `values` as zigzag varints. */
 function varintsLength(values: Float64Array, n: number): number {
   let length = 0;
-  for (let i = 0; i < n; i++) {
-    const v = values[i] as number;
-    length += varintLength(v < 0 ? -v * 2 - 1 : v * 2);
-  }
+  for (let i = 0; i < n; i++) length += varintLength(zigzagOf(values[i] as number));
   return length;
 }
 
@@ -892,7 +886,7 @@ function wholeNumber(n: unknown): number {
 }
 
 /** The two tiers `writeBuckets` wrote (`packed` as it was written), as the flat arrays the core keeps. */
-export function readBuckets(reader: ShapeReader, packed = false): { days: number[]; weeks: number[] } {
+export function readBuckets(reader: ShapeReader, packed: boolean): { days: number[]; weeks: number[] } {
   const days = readTier(reader, packed);
   return { days, weeks: readTier(reader, packed) };
 }
@@ -926,8 +920,7 @@ function readPackedTier(reader: ShapeReader, numbers: number[], buckets: number)
     for (let column = 1; column < BUCKET_NUMBERS; column++) if (reader.varint() !== 0) reader.fail('a divisor of an empty feature tier');
     return numbers;
   }
-  if (columnScratch.length < buckets) columnScratch = new Float64Array(Math.max(buckets, columnScratch.length * 2));
-  const values = columnScratch;
+  const values = scratchOf(buckets);
   let key = reader.zigzag();
   numbers[0] = key;
   if (buckets > 1) readColumn(reader, values, buckets - 1);
