@@ -53,7 +53,7 @@ function shapedSections(record: Uint8Array): boolean[] {
   const genericLength = reader.varint();
   reader.offset += genericLength;
   const flags: boolean[] = [];
-  for (const read of [readLots, readEarned, readSeen]) {
+  for (const read of [(r: ShapeReader) => readLots(r, 4), (r: ShapeReader) => readEarned(r, 4), readSeen]) {
     const shaped = reader.byte() === SECTION_SHAPED;
     flags.push(shaped);
     if (shaped) read(reader);

@@ -81,7 +81,6 @@ export function putVarint(bytes: Uint8Array, at: number, n: number): number {
   return at;
 }
 
-/** A signed safe integer zigzagged: 0, −1, 1, −2, … as 0, 1, 2, 3, … */
 /** Bytes of the varint of `n` (a non-negative safe integer: at most 8). */
 export function varintLength(n: number): number {
   if (n < 0x80) return 1;
@@ -94,6 +93,7 @@ export function varintLength(n: number): number {
   return 8;
 }
 
+/** A signed safe integer zigzagged: 0, −1, 1, −2, … as 0, 1, 2, 3, … */
 export function zigzagOf(n: number): number {
   return n < 0 ? -n * 2 - 1 : n * 2;
 }

@@ -1,6 +1,12 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 11 (current) is version 10 with what a lot or an earning record repeats flagged instead of
+ * Version 12 (current) is version 11 with the ids of lots and earning records coded by the numbers in
+ * them (shapes.ts `ShapeWriter.idCoded`): where an id differs from the one before inside a number of as many
+ * digits (a running count, an ISO 8583 STAN or time), the difference of the numbers is written instead of the
+ * text. Sealed chunks are always written so; a version-12 record writes the chunks of an earlier record it
+ * carries again in that layout, once, and a record of version 11 is written with version-12 chunks opened into
+ * the generic part. Measured on the simulated year: see docs/ARCHITECTURE.md, step 13.
+ * Version 11 is version 10 with what a lot or an earning record repeats flagged instead of
  * written (shapes.ts): a lot's remaining points when they are its points, its tier and rules version when
  * they are the previous lot's, an earning record's rules version when it is the previous record's; and the
  * feature buckets' columns bit-packed when that is shorter (shapes.ts `writeBuckets`). Sealed
@@ -51,7 +57,7 @@ import { readSeenSection, sealedSeenSection, writeSeenSection } from './seen-sec
 import { openedSeen, sealedEarned, sealedLots, sealedSeen, type EarnRecord, type SealedEarned, type SealedLots, type SeenIds } from '../../core/mod.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 11;
+export const CODEC_VERSION = 12;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
@@ -113,6 +119,7 @@ const bodyByVersion: Record<number, Body> = {
   9: { encode: (v, reseal, kind, room) => encodeShaped(v, 9, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 9, sealed, kind) },
   10: { encode: (v, reseal, kind, room) => encodeShaped(v, 10, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 10, sealed, kind) },
   11: { encode: (v, reseal, kind, room) => encodeShaped(v, 11, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 11, sealed, kind) },
+  12: { encode: (v, reseal, kind, room) => encodeShaped(v, 12, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 12, sealed, kind) },
 };
 
 /** The newest version this build decodes (it may be newer than the one it writes, during a rollout). */
@@ -125,9 +132,9 @@ function isPlain(v: unknown): v is Record<string, unknown> {
 }
 
 /** The versions with shaped sections after the generic part. */
-type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11;
+type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12;
 
-/** Versions 4 to 11 (see the module comment), after `room` bytes left for the header. */
+/** Versions 4 to 12 (see the module comment), after `room` bytes left for the header. */
 function encodeShaped(value: unknown, version: ShapedVersion, reseal: boolean, kind: RecordKind, room: number): Buffer {
   const out = shapeWriter;
   out.reset();
@@ -162,10 +169,10 @@ function writeSections(out: ShapeWriter, value: Record<string, unknown>, version
     if (!isPlain(loyalty) || !isPlain(loyalty.earned)) return absent(out);
     const records = loyalty.earned;
     let keys: readonly string[] = [];
-    return writeSection(out, (w) => { keys = writeEarned(w, records); }) && new EarnedLinks(keys, records);
+    return writeSection(out, (w) => { keys = writeEarned(w, records, version); }) && new EarnedLinks(keys, records);
   };
   const links = linked ? writeEarnedSection() : false;
-  const lots = isPlain(loyalty) && Array.isArray(loyalty.lots) ? writeSection(out, (w) => writeLots(w, loyalty.lots as unknown[], links || undefined)) : absent(out);
+  const lots = isPlain(loyalty) && Array.isArray(loyalty.lots) ? writeSection(out, (w) => writeLots(w, loyalty.lots as unknown[], version, links || undefined)) : absent(out);
   const earned = linked ? links !== false : writeEarnedSection() !== false;
   const seen = value.seen !== undefined ? writeSection(out, (w) => writeSeen(w, value.seen, (version === 5 && links) || undefined)) : absent(out);
   const features = value.features;
@@ -191,13 +198,12 @@ function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, 
   const plainLoyalty = isPlain(loyalty) ? (loyalty as unknown as Loyalty) : undefined;
   const earnedValue = plainLoyalty?.earned;
   const lotsValue = plainLoyalty?.lots;
-  const repeats = version >= 11;
-  const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal, repeats)) : absent(out);
-  const lots = plainLoyalty && Array.isArray(lotsValue) ? writeSection(out, (w) => writeLotSection(w, plainLoyalty, lotsValue, reseal, repeats)) : absent(out);
+  const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal, version)) : absent(out);
+  const lots = plainLoyalty && Array.isArray(lotsValue) ? writeSection(out, (w) => writeLotSection(w, plainLoyalty, lotsValue, reseal, version)) : absent(out);
   const seenValue = value.seen;
   const seen = seenValue !== undefined ? writeSection(out, (w) => (version >= 8 ? writeSeenSection(w, seenValue, reseal) : writeSeen(w, seenValue))) : absent(out);
   const features = value.features;
-  const bucketed = isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features, repeats)) : absent(out);
+  const bucketed = isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features, version >= 11)) : absent(out);
   const sealedIds = isPlain(seenValue) && sealedSeen(seenValue as unknown as SeenIds) !== undefined;
   const openedLots = plainLoyalty && !lots && Array.isArray(lotsValue) ? allLots(plainLoyalty, lotsValue) : lotsValue;
   const openedEarned = plainLoyalty && !earned && isPlain(earnedValue) ? allEarned(plainLoyalty, earnedValue) : earnedValue;
@@ -224,23 +230,23 @@ function decodeShaped(bytes: Uint8Array, version: ShapedVersion, sealed = false,
   let keptEarned: SealedEarned | undefined;
   if (version >= 7) {
     if (section(reader)) {
-      if (sealed) keptEarned = sealedEarnedSection(reader);
-      else earned = readEarnedSection(reader);
+      if (sealed) keptEarned = sealedEarnedSection(reader, version);
+      else earned = readEarnedSection(reader, version);
     }
     if (section(reader)) {
-      if (sealed) keptLots = sealedLotSection(reader);
-      else lots = readLotSection(reader);
+      if (sealed) keptLots = sealedLotSection(reader, version);
+      else lots = readLotSection(reader, version);
     }
     if (section(reader)) seen = version < 8 ? readSeen(reader) : sealed ? sealedSeenSection(reader) : readSeenSection(reader);
   } else if (linked) {
     const keys: string[] = [];
-    earned = section(reader) ? readEarned(reader, keys) : undefined;
+    earned = section(reader) ? readEarned(reader, version, keys) : undefined;
     const links = earned ? { keys, records: earned } : undefined;
-    lots = section(reader) ? readLots(reader, links) : undefined;
+    lots = section(reader) ? readLots(reader, version, links) : undefined;
     seen = section(reader) ? readSeen(reader, version === 5 ? links?.keys : undefined) : undefined;
   } else {
-    lots = section(reader) ? readLots(reader) : undefined;
-    earned = section(reader) ? readEarned(reader) : undefined;
+    lots = section(reader) ? readLots(reader, version) : undefined;
+    earned = section(reader) ? readEarned(reader, version) : undefined;
     seen = section(reader) ? readSeen(reader) : undefined;
   }
   const tiers = buckets && section(reader) ? readBuckets(reader, version >= 11) : undefined;
@@ -327,8 +333,8 @@ export function customerRecordParts(bytes: Uint8Array): RecordParts {
       if (section(reader)) read();
       parts[part] = reader.offset - start;
     };
-    measure('earnedSection', () => sealedEarnedSection(reader));
-    measure('lotsSection', () => sealedLotSection(reader));
+    measure('earnedSection', () => sealedEarnedSection(reader, version));
+    measure('lotsSection', () => sealedLotSection(reader, version));
     measure('seenSection', () => sealedSeenSection(reader));
     measure('bucketsSection', () => readBuckets(reader, version >= 11));
     if (HEADER_BYTES + reader.offset !== bytes.length) throw new Error(`${bytes.length - HEADER_BYTES - reader.offset} bytes after the sections`);

@@ -12,8 +12,11 @@
  * - earned chunk: earliest `at` (zigzag), the checksum, then `writeEarned`.
  * The chunks of a lots section are in (at, seq) order, one after the other; in an earned section a later
  * chunk's record replaces an earlier one's of the same id, in the earlier one's place.
- * Chunks are written with version 11's flags for what an item repeats (shapes.ts `writeLots`,
- * `writeEarnedList`); a version-11 record may also carry chunks written before, which set none of them.
+ * Chunks are written in the newest item layout ({@link CHUNK_LAYOUT}: version 11's flags for what an item
+ * repeats, version 12's coded ids; shapes.ts `writeLots`, `writeEarnedList`), because an expiry or a merge
+ * rewrites a chunk without knowing which version its record will be written in. A chunk is read in the layout
+ * of the record it came from (a version-11 record may carry chunks of versions 7 to 10, which set none of its
+ * flags); a version-12 record writes chunks of an earlier layout again in its own, once.
  *
  * A section holds at most {@link MAX_CHUNKS} chunks: a commit that would add one more writes its newest
  * half and what it adds as one chunk. Long lists of lots written whole go as two chunks, the lots due
@@ -21,10 +24,13 @@
  */
 import { sealEarned, sealedEarned, sealLots, sealedLots, setOwn, setOwnAll, type EarnRecord, type Lot, type SealedEarned, type SealedLots } from '../../core/mod.js';
 import { fnv1a } from './bytes.js';
-import { doesNotFit, earnedHasAny, readEarned, readEarnedList, readLots, ShapeReader, ShapeWriter, writeEarnedList, writeLots, type EarnedList } from './shapes.js';
+import { doesNotFit, earnedHasAny, LAYOUT_CODED_IDS, LAYOUT_REPEATS, readEarned, readEarnedList, readLots, ShapeReader, ShapeWriter, writeEarnedList, writeLots, type EarnedList } from './shapes.js';
 
 /** Chunks a section holds at most. */
 export const MAX_CHUNKS = 8;
+
+/** The item layout chunks are written in (a codec version, shapes.ts): the newest. */
+const CHUNK_LAYOUT = LAYOUT_CODED_IDS;
 
 const chunkWriter = new ShapeWriter();
 
@@ -35,10 +41,11 @@ export type Loyalty = Parameters<typeof sealLots>[0];
 // Writing
 // ---------------------------------------------------------------------------------------------------
 
-/** A chunk: its bytes (summary, checksum, items) and where its items start. */
+/** A chunk: its bytes (summary, checksum, items), where its items start, and their layout (a codec version, shapes.ts). */
 interface Chunk {
   readonly bytes: Uint8Array;
   readonly items: number;
+  readonly layout: number;
 }
 
 /**
@@ -46,48 +53,83 @@ interface Chunk {
  * them) as one more chunk; when that would pass {@link MAX_CHUNKS}, the newest half of the chunks and those
  * lots as one. `reseal`: the customer's lots are then kept sealed as the chunks written (the state reads
  * the same; its lots are decoded again when an operation needs them). Throws `DoesNotFit` (inside
- * `writeSection`) when a lot does not fit the shape; the caller then writes {@link allLots}. `repeats`: the
- * chunks are written in version 11's lot layout (shapes.ts `writeLots`), as sealed chunks always are; a
- * record of an earlier version is written without them, so its sealed lots do not fit.
+ * `writeSection`) when a lot does not fit the shape; the caller then writes {@link allLots}. `version`: the
+ * record's codec version, whose item layout the chunks are written in (see {@link carriedChunks}).
  */
-export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readonly unknown[], reseal: boolean, repeats: boolean): void {
+export function writeLotSection(out: ShapeWriter, loyalty: Loyalty, lots: readonly unknown[], reseal: boolean, version: number): void {
   const sealed = sealedLots(loyalty);
-  if (sealed !== undefined && (!repeats || !(sealed instanceof LotChunks))) throw doesNotFit;
-  const kept: Chunk[] = sealed instanceof LotChunks ? [...sealed.chunks] : [];
+  if (sealed !== undefined && !(sealed instanceof LotChunks)) throw doesNotFit;
+  const carried = carriedChunks(sealed?.chunks ?? [], version, reencodedLotChunk);
+  const kept = [...carried.chunks];
   if (lots.length > 0) {
     const from = mergeFrom(kept, lots.length);
     const newest: unknown[] = [];
     for (const chunk of kept.splice(from)) readLotChunk(chunk, newest as Lot[]);
     for (const lot of lots) newest.push(lot);
-    for (const piece of lotPieces(newest, MAX_CHUNKS / 2 - kept.length, mergedBefore(loyalty), kept.length === 0)) kept.push(encodeLotChunk(piece, repeats));
+    for (const piece of lotPieces(newest, MAX_CHUNKS / 2 - kept.length, mergedBefore(loyalty), kept.length === 0)) kept.push(encodeLotChunk(piece, version));
   }
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
-  if (reseal && kept.length > 0 && lots.length > 0) {
+  if (reseal && kept.length > 0 && (lots.length > 0 || carried.rewritten)) {
     loyalty.lots = [];
     sealLots(loyalty, lotChunks(kept));
   }
 }
 
 /** Writes the earned section's body, as {@link writeLotSection} the lots. */
-export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean, repeats: boolean): void {
+export function writeEarnedSection(out: ShapeWriter, loyalty: Loyalty, earned: Record<string, unknown>, reseal: boolean, version: number): void {
   const sealed = sealedEarned(loyalty);
-  if (sealed !== undefined && (!repeats || !(sealed instanceof EarnedChunks))) throw doesNotFit;
-  const kept: Chunk[] = sealed instanceof EarnedChunks ? [...sealed.chunks] : [];
+  if (sealed !== undefined && !(sealed instanceof EarnedChunks)) throw doesNotFit;
+  const carried = carriedChunks(sealed?.chunks ?? [], version, reencodedEarnedChunk);
+  const kept = [...carried.chunks];
   let some = false;
   for (const id in earned) if (Object.hasOwn(earned, id)) { some = true; break; }
   if (some) {
     const ids = Object.keys(earned);
     const from = mergeFrom(kept, ids.length);
     const merged = mergedRecords(kept.splice(from), earned, ids);
-    for (const piece of earnedPieces(merged, MAX_CHUNKS / 2 - kept.length, repeats)) kept.push(piece);
+    for (const piece of earnedPieces(merged, MAX_CHUNKS / 2 - kept.length, version)) kept.push(piece);
   }
   out.varint(kept.length);
   for (const chunk of kept) writeChunk(out, chunk.bytes);
-  if (reseal && kept.length > 0 && some) {
+  if (reseal && kept.length > 0 && (some || carried.rewritten)) {
     loyalty.earned = {};
     sealEarned(loyalty, earnedChunks(kept));
   }
+}
+
+/**
+ * Sealed chunks as a record of codec `version` carries them: as they are when that version reads their layout,
+ * written again in its layout when it is 12 or later and they are older (once: the customer is then kept sealed
+ * on them), else none fits (`DoesNotFit`: the record is written with them opened into the generic part).
+ * Records before version 11 carry none: sealed chunks have been written with version 11's flags since it.
+ */
+function carriedChunks(chunks: readonly Chunk[], version: number, reencoded: (chunk: Chunk, layout: number) => Chunk): { chunks: readonly Chunk[]; rewritten: boolean } {
+  if (chunks.length === 0) return { chunks, rewritten: false };
+  if (version < LAYOUT_REPEATS) throw doesNotFit;
+  const codedIds = version >= LAYOUT_CODED_IDS;
+  let rewritten = false;
+  const carried = chunks.map((chunk) => {
+    if (chunk.layout >= LAYOUT_CODED_IDS === codedIds) return chunk;
+    if (!codedIds) throw doesNotFit;
+    rewritten = true;
+    return reencoded(chunk, version);
+  });
+  return { chunks: carried, rewritten };
+}
+
+/** A lots chunk written again in `layout` (the same lots, so the same summary). */
+function reencodedLotChunk(chunk: Chunk, layout: number): Chunk {
+  const lots: Lot[] = [];
+  readLotChunk(chunk, lots);
+  return encodeLotChunk(lots, layout);
+}
+
+/** An earned chunk written again in `layout`. */
+function reencodedEarnedChunk(chunk: Chunk, layout: number): Chunk {
+  const list = { ids: [] as string[], records: [] as EarnRecord[] };
+  readEarnedChunkList(chunk, list);
+  return encodeEarnedChunk(list, layout);
 }
 
 /**
@@ -165,15 +207,15 @@ const EARNED_PIECE = 24;
  * holds the oldest: pruning ({@link EarnedChunks.dropBefore}) then decodes and writes again that piece, not
  * every record of the reversal window. A chunk costs about 40 bytes.
  */
-function earnedPieces(list: EarnedList, room: number, repeats = true): Chunk[] {
+function earnedPieces(list: EarnedList, room: number, layout: number): Chunk[] {
   const count = list.ids.length;
   const pieces = Math.max(1, Math.min(room, Math.floor(count / EARNED_PIECE)));
-  if (pieces === 1) return [encodeEarnedChunk(list, repeats)];
+  if (pieces === 1) return [encodeEarnedChunk(list, layout)];
   const chunks: Chunk[] = [];
   for (let p = 0; p < pieces; p++) {
     const from = Math.floor((p * count) / pieces);
     const to = Math.floor(((p + 1) * count) / pieces);
-    chunks.push(encodeEarnedChunk({ ids: list.ids.slice(from, to), records: list.records.slice(from, to) }, repeats));
+    chunks.push(encodeEarnedChunk({ ids: list.ids.slice(from, to), records: list.records.slice(from, to) }, layout));
   }
   return chunks;
 }
@@ -225,8 +267,8 @@ function writeChunk(out: ShapeWriter, chunk: Uint8Array): void {
   out.length += chunk.length;
 }
 
-/** `lots` as a chunk; `repeats`: in version 11's lot layout (shapes.ts `writeLots`). */
-function encodeLotChunk(lots: readonly unknown[], repeats = true): Chunk {
+/** `lots` as a chunk, in the item layout of codec version `layout` (shapes.ts `writeLots`). */
+function encodeLotChunk(lots: readonly unknown[], layout: number): Chunk {
   let earliestExpiry = 0;
   for (const lot of lots) {
     const expiry = (lot as { exp?: unknown }).exp;
@@ -240,20 +282,20 @@ function encodeLotChunk(lots: readonly unknown[], repeats = true): Chunk {
   w.zigzag(safeInteger(last.at));
   w.zigzag(safeInteger(last.seq));
   const sum = reserveChecksum(w);
-  writeLots(w, lots, undefined, repeats);
-  return sealChecksum(w, sum);
+  writeLots(w, lots, layout);
+  return sealChecksum(w, sum, layout);
 }
 
-/** The records of `list` (no id twice), in its order, as one chunk; `repeats`: in version 11's layout (shapes.ts `writeEarnedList`). */
-function encodeEarnedChunk(list: EarnedList, repeats = true): Chunk {
+/** The records of `list` (no id twice), in its order, as one chunk, in the item layout of codec version `layout` (shapes.ts `writeEarnedList`). */
+function encodeEarnedChunk(list: EarnedList, layout: number): Chunk {
   let earliestAt = Infinity;
   for (const record of list.records) earliestAt = Math.min(earliestAt, safeInteger((record as { at?: unknown } | undefined)?.at));
   const w = chunkWriter;
   w.reset();
   w.zigzag(earliestAt);
   const sum = reserveChecksum(w);
-  writeEarnedList(w, list, repeats);
-  return sealChecksum(w, sum);
+  writeEarnedList(w, list, layout);
+  return sealChecksum(w, sum, layout);
 }
 
 function safeInteger(n: unknown): number {
@@ -267,13 +309,13 @@ function reserveChecksum(w: ShapeWriter): number {
   return at;
 }
 
-function sealChecksum(w: ShapeWriter, at: number): Chunk {
+function sealChecksum(w: ShapeWriter, at: number, layout: number): Chunk {
   const sum = fnv1a(w.bytes, at + 4, w.length);
   w.bytes[at] = sum >>> 24;
   w.bytes[at + 1] = (sum >>> 16) & 0xff;
   w.bytes[at + 2] = (sum >>> 8) & 0xff;
   w.bytes[at + 3] = sum & 0xff;
-  return { bytes: w.bytes.slice(0, w.length), items: at + 4 };
+  return { bytes: w.bytes.slice(0, w.length), items: at + 4, layout };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -306,32 +348,32 @@ function chunkBounds(reader: ShapeReader, summaryFields: number, what: string): 
   return bounds;
 }
 
-/** A section's chunks as views of `bytes`, whose byte `shift` is the reader's byte 0 (see chunkBounds). */
-function chunksOf(bytes: Uint8Array, bounds: readonly number[], shift: number): Chunk[] {
+/** A section's chunks as views of `bytes`, whose byte `shift` is the reader's byte 0 (see chunkBounds), their items in `layout`. */
+function chunksOf(bytes: Uint8Array, bounds: readonly number[], shift: number, layout: number): Chunk[] {
   const chunks: Chunk[] = [];
   for (let i = 0; i < bounds.length; i += 3) {
     const start = (bounds[i] as number) - shift;
-    chunks.push({ bytes: bytes.subarray(start, (bounds[i + 1] as number) - shift), items: bounds[i + 2] as number });
+    chunks.push({ bytes: bytes.subarray(start, (bounds[i + 1] as number) - shift), items: bounds[i + 2] as number, layout });
   }
   return chunks;
 }
 
-/** Reads a section's chunk list: each chunk's bytes (views of `reader.bytes`), its items checked against its checksum. */
-function readChunks(reader: ShapeReader, summaryFields: number, what: string): Chunk[] {
-  return chunksOf(reader.bytes, chunkBounds(reader, summaryFields, what), 0);
+/** Reads a section's chunk list: each chunk's bytes (views of `reader.bytes`), its items (in `layout`) checked against its checksum. */
+function readChunks(reader: ShapeReader, summaryFields: number, what: string, layout: number): Chunk[] {
+  return chunksOf(reader.bytes, chunkBounds(reader, summaryFields, what), 0, layout);
 }
 
 /** The lots of one chunk, appended to `into`. */
 function readLotChunk(chunk: Chunk, into: Lot[]): void {
   const reader = new ShapeReader(chunk.bytes, chunk.items);
-  for (const lot of readLots(reader)) into.push(lot);
+  for (const lot of readLots(reader, chunk.layout)) into.push(lot);
   if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's lots`);
 }
 
 /** The records of one chunk, set in `into` (a record of an id already there takes its place). */
 function readEarnedChunk(chunk: Chunk, into: Record<string, EarnRecord> | undefined): Record<string, EarnRecord> {
   const reader = new ShapeReader(chunk.bytes, chunk.items);
-  const records = readEarned(reader);
+  const records = readEarned(reader, chunk.layout);
   if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's earning records`);
   return into === undefined ? records : setOwnAll(into, records);
 }
@@ -339,21 +381,21 @@ function readEarnedChunk(chunk: Chunk, into: Record<string, EarnRecord> | undefi
 /** The records of one chunk, appended to `into` in their order, not keyed. */
 function readEarnedChunkList(chunk: Chunk, into: { ids: string[]; records: EarnRecord[] }): void {
   const reader = new ShapeReader(chunk.bytes, chunk.items);
-  readEarnedList(reader, into);
+  readEarnedList(reader, into, chunk.layout);
   if (reader.offset !== chunk.bytes.length) reader.fail(`${chunk.bytes.length - reader.offset} bytes after a chunk's earning records`);
 }
 
-/** Reads a lots section's body (every lot, decoded). */
-export function readLotSection(reader: ShapeReader): Lot[] {
+/** Reads a lots section's body of a record of codec `version` (every lot, decoded). */
+export function readLotSection(reader: ShapeReader, version: number): Lot[] {
   const lots: Lot[] = [];
-  for (const chunk of readChunks(reader, 3, 'lots')) readLotChunk(chunk, lots);
+  for (const chunk of readChunks(reader, 3, 'lots', version)) readLotChunk(chunk, lots);
   return lots;
 }
 
-/** Reads an earned section's body (every record, decoded). */
-export function readEarnedSection(reader: ShapeReader): Record<string, EarnRecord> {
+/** Reads an earned section's body of a record of codec `version` (every record, decoded). */
+export function readEarnedSection(reader: ShapeReader, version: number): Record<string, EarnRecord> {
   let earned: Record<string, EarnRecord> | undefined;
-  for (const chunk of readChunks(reader, 1, 'earned')) earned = readEarnedChunk(chunk, earned);
+  for (const chunk of readChunks(reader, 1, 'earned', version)) earned = readEarnedChunk(chunk, earned);
   return earned ?? {};
 }
 
@@ -361,25 +403,25 @@ export function readEarnedSection(reader: ShapeReader): Record<string, EarnRecor
  * Reads a lots section's body without decoding the lots: returns them sealed (the section's bytes are
  * copied, so the record's buffer may be reused), or undefined when the section holds none.
  */
-export function sealedLotSection(reader: ShapeReader): SealedLots | undefined {
-  const chunks = copiedChunks(reader, 3, 'lots');
+export function sealedLotSection(reader: ShapeReader, version: number): SealedLots | undefined {
+  const chunks = copiedChunks(reader, 3, 'lots', version);
   return chunks.length === 0 ? undefined : lotChunks(chunks, reader);
 }
 
 /** Reads an earned section's body without decoding the records (see {@link sealedLotSection}). */
-export function sealedEarnedSection(reader: ShapeReader): SealedEarned | undefined {
-  const chunks = copiedChunks(reader, 1, 'earned');
+export function sealedEarnedSection(reader: ShapeReader, version: number): SealedEarned | undefined {
+  const chunks = copiedChunks(reader, 1, 'earned', version);
   return chunks.length === 0 ? undefined : earnedChunks(chunks);
 }
 
 /** A section's chunks (see readChunks), in one copy of the section's bytes. */
-function copiedChunks(reader: ShapeReader, summaryFields: number, what: string): Chunk[] {
+function copiedChunks(reader: ShapeReader, summaryFields: number, what: string, layout: number): Chunk[] {
   const start = reader.offset;
   const bounds = chunkBounds(reader, summaryFields, what);
   if (bounds.length === 0) return [];
   const copy = Buffer.allocUnsafe(reader.offset - start);
   copy.set(reader.bytes.subarray(start, reader.offset));
-  return chunksOf(copy, bounds, start);
+  return chunksOf(copy, bounds, start, layout);
 }
 
 /** The summary of lots chunks (each chunk's own summary read from its head); `read`: the record's reader, which refuses an earliest expiry not above 0. */
@@ -441,7 +483,7 @@ class LotChunks implements SealedLots {
           if (kept.length > 0 || left.length > 0) gapAt = Math.min(gapAt, lot.at);
         }
       }
-      if (left.length > 0) for (const piece of soonestFirst(left, MAX_CHUNKS / 2 - (this.chunks.length - 1))) kept.push(encodeLotChunk(piece));
+      if (left.length > 0) for (const piece of soonestFirst(left, MAX_CHUNKS / 2 - (this.chunks.length - 1))) kept.push(encodeLotChunk(piece, CHUNK_LAYOUT));
     }
     return { gone, rest: kept.length > 0 ? lotChunks(kept) : undefined, gapAt };
   }
@@ -463,7 +505,7 @@ class LotChunks implements SealedLots {
       lots,
       sealBack: (merged) => {
         const kept = chunks.slice(0, start);
-        if (merged.length > 0) for (const piece of soonestFirst(merged as Lot[], start === 0 ? room : 1)) kept.push(encodeLotChunk(piece));
+        if (merged.length > 0) for (const piece of soonestFirst(merged as Lot[], start === 0 ? room : 1)) kept.push(encodeLotChunk(piece, CHUNK_LAYOUT));
         for (let i = last + 1; i < chunks.length; i++) kept.push(chunks[i] as Chunk);
         return kept.length > 0 ? lotChunks(kept) : undefined;
       },
@@ -555,7 +597,7 @@ class EarnedChunks implements SealedEarned {
     for (let i = 0; i < chunks.length; i++) {
       const open = opened[i];
       if (open === undefined) kept.push(chunks[i] as Chunk);
-      else if (open.ids.length > 0) for (const piece of earnedPieces(open, MAX_CHUNKS / 2 - (chunks.length - 1))) kept.push(piece);
+      else if (open.ids.length > 0) for (const piece of earnedPieces(open, MAX_CHUNKS / 2 - (chunks.length - 1), CHUNK_LAYOUT)) kept.push(piece);
     }
     return kept.length > 0 ? earnedChunks(kept) : undefined;
   }
@@ -570,7 +612,7 @@ function chunkLastAt(chunk: Chunk): number {
 
 /** Whether an earned chunk holds a record whose id `wanted` selects (the ids read past, no record built). */
 function chunkHasAny(chunk: Chunk, wanted: (id: string) => boolean): boolean {
-  return earnedHasAny(new ShapeReader(chunk.bytes, chunk.items), wanted);
+  return earnedHasAny(new ShapeReader(chunk.bytes, chunk.items), wanted, chunk.layout);
 }
 
 /** Seals what a lots and an earned section held on the customer's loyalty state (the lists then hold nothing). */
