@@ -206,17 +206,26 @@ export class ShapeWriter extends ByteWriter {
     let same = shared;
     for (;;) {
       if (at + same === s.length) return this.varint(same * ID_STEPS + ID_END);
+      // The number of `previous` the first difference falls in (one digit past the most, to see a longer run), and `s`'s in its place.
       let number = at + same;
       while (number > at && isDigit(previous.charCodeAt(number - 1))) number--;
-      const digits = digitsFrom(previous, number, previous.length);
-      const end = number + digits;
-      if (digits === 0 || digits > MAX_ID_DIGITS || end <= at + same || end > s.length || digitsFrom(s, number, end) < digits) {
+      const limit = Math.min(previous.length, number + MAX_ID_DIGITS + 1);
+      let end = number;
+      let was = 0;
+      for (; end < limit; end++) {
+        const digit = previous.charCodeAt(end) - DIGIT_0;
+        if (digit < 0 || digit > 9) break;
+        was = was * 10 + digit;
+      }
+      const digits = end - number;
+      const now = digits > 0 && digits <= MAX_ID_DIGITS && end > at + same && end <= s.length ? decimal(s, number, end) : -1;
+      if (now < 0) {
         this.varint(same * ID_STEPS + ID_REST);
         return this.ascii(s, at + same);
       }
       const restSame = s.length === previous.length && sharedFrom(s, previous, end) === s.length - end;
       this.varint((number - at) * ID_STEPS + (restSame ? ID_NUMBER_THEN_SAME : ID_NUMBER));
-      this.zigzag(decimal(s, number, end) - decimal(previous, number, end));
+      this.zigzag(now - was);
       if (restSame) return;
       at = end;
       same = sharedFrom(s, previous, at);
@@ -245,17 +254,36 @@ function isDigit(code: number): boolean {
   return code >= DIGIT_0 && code <= DIGIT_0 + 9;
 }
 
-/** Digits of `s` from `from` on, before `limit`. */
-function digitsFrom(s: string, from: number, limit: number): number {
-  let at = from;
-  while (at < limit && isDigit(s.charCodeAt(at))) at++;
-  return at - from;
+/** 10^0 to 10^{@link MAX_ID_DIGITS}. */
+const POWERS_OF_TEN = Array.from({ length: MAX_ID_DIGITS + 1 }, (_, n) => 10 ** n);
+
+/** `value` (below 10^(to − from)) in decimal at `bytes[from..to)`, leading zeros included. */
+function putDigits(bytes: Uint8Array, from: number, to: number, value: number): void {
+  if (value <= 0x7fffffff) {
+    let rest = value | 0;
+    for (let i = to - 1; i >= from; i--) {
+      const next = (rest / 10) | 0;
+      bytes[i] = DIGIT_0 + rest - next * 10;
+      rest = next;
+    }
+    return;
+  }
+  let rest = value;
+  for (let i = to - 1; i >= from; i--) {
+    const next = Math.floor(rest / 10);
+    bytes[i] = DIGIT_0 + rest - next * 10;
+    rest = next;
+  }
 }
 
-/** The number the digits `s[from..to)` spell (at most {@link MAX_ID_DIGITS}). */
+/** The number the characters `s[from..to)` spell (at most {@link MAX_ID_DIGITS}), or −1 when one is not a digit. */
 function decimal(s: string, from: number, to: number): number {
   let n = 0;
-  for (let i = from; i < to; i++) n = n * 10 + (s.charCodeAt(i) - DIGIT_0);
+  for (let i = from; i < to; i++) {
+    const digit = s.charCodeAt(i) - DIGIT_0;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
   return n;
 }
 
@@ -614,18 +642,20 @@ export class ShapeReader extends ByteReader {
         this.offset += rest;
         return this.id(length);
       }
+      // The previous id's number: its digits from `at` on (one past the most, to refuse a longer run).
+      const limit = Math.min(this.previousLength, at + MAX_ID_DIGITS + 1);
       let end = at;
-      while (end < this.previousLength && isDigit(previous[end] as number)) end++;
+      let before = 0;
+      for (; end < limit; end++) {
+        const digit = (previous[end] as number) - DIGIT_0;
+        if (digit < 0 || digit > 9) break;
+        before = before * 10 + digit;
+      }
       const digits = end - at;
       if (digits === 0 || digits > MAX_ID_DIGITS) this.fail(`an id's number of ${digits} digits at character ${at}`);
-      let before = 0;
-      for (let i = at; i < end; i++) before = before * 10 + ((previous[i] as number) - DIGIT_0);
-      let value = before + this.zigzag();
-      if (!(value >= 0 && value < 10 ** digits)) this.fail(`an id's number ${value} in ${digits} digits`);
-      for (let i = end - 1; i >= at; i--) {
-        previous[i] = DIGIT_0 + (value % 10);
-        value = Math.floor(value / 10);
-      }
+      const value = before + this.zigzag();
+      if (!(value >= 0 && value < present(POWERS_OF_TEN[digits], 'a power of ten'))) this.fail(`an id's number ${value} in ${digits} digits`);
+      putDigits(previous, at, end, value);
       if (kind === ID_NUMBER_THEN_SAME) return this.id(this.previousLength);
       at = end;
     }
