@@ -10,7 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CustomerState } from '../../scorer/core/state.js';
-import { CODEC_VERSION, CodecError, customerRecordParts, decodeRecord, encodeRecord } from '../../scorer/runtime/store/codec.js';
+import { CODEC_VERSION, customerRecordParts, decodeRecord, encodeRecord } from '../../scorer/runtime/store/codec.js';
 import { readEarnedList, readLots, ShapeFormatError, ShapeReader, ShapeWriter } from '../../scorer/runtime/store/shapes.js';
 import { expectRefusesDamage, simulatedCustomers } from '../support/customers.js';
 
