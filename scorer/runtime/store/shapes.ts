@@ -69,6 +69,10 @@ const EARN_REFUND_POINTS = 32;
 const EARN_VER_AS_BEFORE = 64;
 /** Flags a record may carry. */
 const EARN_FLAGS = 127;
+/** Version 12: `awards` is one award of the record's points with one cap counter and nothing else (written as the cap alone). */
+const EARN_SINGLE_AWARD = 128;
+/** Flags a record of version 12 may carry. */
+const EARN_FLAGS_CODED = 255;
 const AWARD_RULE = 1;
 const AWARD_CAPS = 2;
 const AWARD_CAMPAIGN = 4;
@@ -449,9 +453,10 @@ export function writeEarnedList(out: ShapeWriter, list: EarnedList, layout: numb
     const refunded = optionalInteger(record.rf);
     const refundPoints = optionalInteger(record.rp);
     const asBefore = repeats && previousVersion !== undefined && record.ver === previousVersion;
-    out.byte((seq !== undefined ? EARN_SEQ : 0) | (expired !== undefined ? EARN_EXPIRED : 0) | (awards !== undefined ? EARN_AWARDS : 0)
+    const single = codedIds && awards !== undefined ? singleCap(awards as readonly unknown[], record.pts) : undefined;
+    out.byte((seq !== undefined ? EARN_SEQ : 0) | (expired !== undefined ? EARN_EXPIRED : 0) | (awards !== undefined && single === undefined ? EARN_AWARDS : 0)
       | (amount !== undefined ? EARN_AMOUNT : 0) | (refunded !== undefined ? EARN_REFUNDED : 0) | (refundPoints !== undefined ? EARN_REFUND_POINTS : 0)
-      | (asBefore ? EARN_VER_AS_BEFORE : 0));
+      | (asBefore ? EARN_VER_AS_BEFORE : 0) | (single !== undefined ? EARN_SINGLE_AWARD : 0));
     const at = integer(record.at);
     const month = integer(record.m);
     out.zigzag(at - previousAt);
@@ -471,11 +476,50 @@ export function writeEarnedList(out: ShapeWriter, list: EarnedList, layout: numb
     if (amount !== undefined) out.zigzag(amount);
     if (refunded !== undefined) out.zigzag(refunded);
     if (refundPoints !== undefined) out.zigzag(refundPoints);
-    if (awards !== undefined) writeAwards(out, awards as readonly unknown[]);
+    if (single !== undefined) writeCap(out, single, month);
+    else if (awards !== undefined) writeAwards(out, awards as readonly unknown[], codedIds ? month : undefined);
   }
 }
 
-function writeAwards(out: ShapeWriter, awards: readonly unknown[]): void {
+/**
+ * The cap of `awards` when they are one award of `points` with one cap counter and nothing else, `pts` first
+ * (as loyalty/engine.ts makes it, and as it is read back): version 12 writes the cap alone.
+ */
+function singleCap(awards: readonly unknown[], points: unknown): string | undefined {
+  if (awards.length !== 1) return undefined;
+  const award = awards[0];
+  if (typeof award !== 'object' || award === null || Object.getPrototypeOf(award) !== Object.prototype) return undefined;
+  let fields = 0;
+  for (const field in award) if (field !== (fields++ === 0 ? 'pts' : 'caps')) return undefined;
+  const { pts, caps } = award as { pts?: unknown; caps?: unknown };
+  if (fields !== 2 || pts !== points || !Array.isArray(caps) || caps.length !== 1) return undefined;
+  const cap: unknown = caps[0];
+  return typeof cap === 'string' ? cap : undefined;
+}
+
+/**
+ * A cap counter's key (`<rule>|d<bank day>`, `|w<week>`, `|m<bank month>`, loyalty/engine.ts) in version 12:
+ * the text before its number as a dictionary string, then 0 when it ends in no number (or one with a leading
+ * zero), else 1 + the zigzag of the number less `reference`, the record's bank month: a month's cap takes a
+ * byte, not a dictionary string a month.
+ */
+function writeCap(out: ShapeWriter, cap: unknown, reference: number): void {
+  if (typeof cap !== 'string') throw doesNotFit;
+  let start = cap.length;
+  while (start > 0 && isDigit(cap.charCodeAt(start - 1))) start--;
+  const digits = cap.length - start;
+  const tag = digits > 0 && digits <= MAX_ID_DIGITS && (digits === 1 || cap.charCodeAt(start) !== DIGIT_0) ? zigzagOf(decimal(cap, start, cap.length) - reference) + 1 : 0;
+  if (tag === 0 || !isSafeInteger(tag)) {
+    out.dictionaryString(cap);
+    out.varint(0);
+    return;
+  }
+  out.dictionaryString(cap.slice(0, start));
+  out.varint(tag);
+}
+
+/** `capReference`: version 12's caps are written by {@link writeCap} against it; before, as dictionary strings. */
+function writeAwards(out: ShapeWriter, awards: readonly unknown[], capReference: number | undefined): void {
   if (awards.length > MAX_SECTION_ITEMS) throw doesNotFit;
   out.varint(awards.length);
   for (const item of awards) {
@@ -495,7 +539,10 @@ function writeAwards(out: ShapeWriter, awards: readonly unknown[]): void {
     if (caps !== undefined) {
       if (caps.length > MAX_SECTION_ITEMS) throw doesNotFit;
       out.varint(caps.length);
-      for (const cap of caps as readonly unknown[]) out.dictionaryString(cap);
+      for (const cap of caps as readonly unknown[]) {
+        if (capReference === undefined) out.dictionaryString(cap);
+        else writeCap(out, cap, capReference);
+      }
     }
   }
 }
@@ -574,6 +621,11 @@ export class ShapeReader extends ByteReader {
 
   /** The previous front-coded string's bytes (ASCII) are at the start of `previous`, so the next one is assembled flat. */
   private previousLength = 0;
+
+  /** The last cap counter's key read, and what it was made of. */
+  private lastCapPrefix = '';
+  private lastCapNumber = -1;
+  private lastCap = '';
 
   override fail(detail: string): never {
     throw new ShapeFormatError(`${detail} at byte ${this.offset} of ${this.bytes.length}`);
@@ -669,6 +721,22 @@ export class ShapeReader extends ByteReader {
     if (length > MAX_STRING) this.fail(`an id of ${length} characters (at most ${MAX_STRING})`);
     this.previousLength = length;
     return previous.toString('latin1', 0, length);
+  }
+
+  /** A cap counter's key {@link writeCap} wrote against `reference` (the last one's string again when it repeats). */
+  cap(reference: number): string {
+    const prefix = this.dictionaryString();
+    const tag = this.varint();
+    if (tag === 0) return prefix;
+    const z = tag - 1;
+    const number = reference + (z % 2 === 1 ? -(z + 1) / 2 : z / 2);
+    if (!isSafeInteger(number) || number < 0) this.fail(`a cap counter's number ${number}`);
+    if (prefix !== this.lastCapPrefix || number !== this.lastCapNumber) {
+      this.lastCapPrefix = prefix;
+      this.lastCapNumber = number;
+      this.lastCap = prefix + String(number);
+    }
+    return this.lastCap;
   }
 
   dictionaryString(): string {
@@ -821,8 +889,11 @@ export function readEarnedList(reader: ShapeReader, into: { ids: string[]; recor
   for (let i = 0; i < n; i++) {
     const key = codedIds ? reader.idCoded() : reader.frontCoded();
     const written = reader.byte();
-    if (written > EARN_FLAGS) reader.fail(`earning record flags ${written}`);
-    const flags = written & ~EARN_VER_AS_BEFORE;
+    if (written > (codedIds ? EARN_FLAGS_CODED : EARN_FLAGS)) reader.fail(`earning record flags ${written}`);
+    const single = (written & EARN_SINGLE_AWARD) !== 0;
+    if (single && written & EARN_AWARDS) reader.fail('an earning record with a single award and awards');
+    // The record's shape: a single award is its awards.
+    const flags = (written & ~(EARN_VER_AS_BEFORE | EARN_SINGLE_AWARD)) | (single ? EARN_AWARDS : 0);
     at += reader.zigzag();
     month += reader.zigzag();
     if (flags & EARN_SEQ) seq += reader.zigzag();
@@ -833,7 +904,8 @@ export function readEarnedList(reader: ShapeReader, into: { ids: string[]; recor
     const amount = flags & EARN_AMOUNT ? reader.zigzag() : undefined;
     const refunded = flags & EARN_REFUNDED ? reader.zigzag() : undefined;
     const refundPoints = flags & EARN_REFUND_POINTS ? reader.zigzag() : undefined;
-    const awards = flags & EARN_AWARDS ? readAwards(reader) : undefined;
+    const capReference = codedIds ? month : undefined;
+    const awards = single ? [{ pts: points, caps: [reader.cap(month)] }] : flags & EARN_AWARDS ? readAwards(reader, capReference) : undefined;
     let record: EarnRecord;
     if (flags === EARN_AMOUNT && amount !== undefined) record = { at, pts: points, ver, m: month, amt: amount };
     else if (flags === (EARN_AMOUNT | EARN_AWARDS) && amount !== undefined && awards !== undefined) record = { at, pts: points, ver, m: month, amt: amount, awards };
@@ -859,11 +931,12 @@ export function earnedHasAny(reader: ShapeReader, wanted: (id: string) => boolea
   const codedIds = layout >= LAYOUT_CODED_IDS;
   if (codedIds) reader.rememberPrevious('');
   const n = reader.count();
+  let month = 0;
   for (let i = 0; i < n; i++) {
     if (wanted(codedIds ? reader.idCoded() : reader.frontCoded())) return true;
     const flags = reader.byte();
     reader.zigzag(); // at
-    reader.zigzag(); // bank month
+    month += reader.zigzag();
     if (flags & EARN_SEQ) reader.zigzag();
     reader.zigzag(); // points
     if (!(flags & EARN_VER_AS_BEFORE)) reader.dictionaryString();
@@ -871,12 +944,14 @@ export function earnedHasAny(reader: ShapeReader, wanted: (id: string) => boolea
     if (flags & EARN_AMOUNT) reader.zigzag();
     if (flags & EARN_REFUNDED) reader.zigzag();
     if (flags & EARN_REFUND_POINTS) reader.zigzag();
-    if (flags & EARN_AWARDS) readAwards(reader);
+    if (flags & EARN_SINGLE_AWARD) reader.cap(month);
+    if (flags & EARN_AWARDS) readAwards(reader, codedIds ? month : undefined);
   }
   return false;
 }
 
-function readAwards(reader: ShapeReader): RuleAward[] {
+/** `capReference`: see {@link writeAwards}. */
+function readAwards(reader: ShapeReader, capReference: number | undefined): RuleAward[] {
   const n = reader.count();
   const awards = new Array<RuleAward>(n);
   for (let i = 0; i < n; i++) {
@@ -888,7 +963,7 @@ function readAwards(reader: ShapeReader): RuleAward[] {
     if (flags & AWARD_CAPS) {
       const count = reader.count();
       caps = new Array<string>(count);
-      for (let k = 0; k < count; k++) caps[k] = reader.dictionaryString();
+      for (let k = 0; k < count; k++) caps[k] = capReference === undefined ? reader.dictionaryString() : reader.cap(capReference);
     }
     if (flags === AWARD_CAPS && caps !== undefined) awards[i] = { pts, caps };
     else {
