@@ -3,7 +3,8 @@
  * Version 12 (current) is version 11 with the ids of lots and earning records coded by the numbers in
  * them (shapes.ts `ShapeWriter.idCoded`): where an id differs from the one before inside a number of as many
  * digits (a running count, an ISO 8583 STAN or time), the difference of the numbers is written instead of the
- * text. Sealed chunks are always written so; a version-12 record writes the chunks of an earlier record it
+ * text; and an earning record's cap counters (`<rule>|m<bank month>`) against its bank month, a single award of
+ * its points with one cap as that cap alone. Sealed chunks are always written so; a version-12 record writes the chunks of an earlier record it
  * carries again in that layout, once, and a record of version 11 is written with version-12 chunks opened into
  * the generic part. Measured on the simulated year: see docs/ARCHITECTURE.md, step 13.
  * Version 11 is version 10 with what a lot or an earning record repeats flagged instead of

@@ -29,7 +29,9 @@
  * - a dictionary string: 0, its length and its bytes the first time; its index + 1 after.
  * - version 12 codes the ids of lots and earning records in steps against the previous one instead of
  *   front-coding them ({@link ShapeWriter.idCoded}, {@link ID_STEPS}): where they differ inside a number of as
- *   many digits, the difference of the numbers. The item layout is the codec version's (`layout` arguments).
+ *   many digits, the difference of the numbers; an earning record's cap counters against its bank month
+ *   ({@link writeCap}), and a single award of the record's points with one cap as that cap alone (flag 128).
+ *   The item layout is the codec version's (`layout` arguments).
  *
  * Version 5 writes the earning records first and lets the other two sections point into them (`EarnedLinks`),
  * because inside the reversal window every earning transaction's id is in all three, and its time and points
