@@ -663,6 +663,13 @@ export class ShapeReader extends ByteReader {
   frontCoded(): string {
     const shared = this.varint();
     if (shared > this.previousLength) this.fail(`a shared prefix of ${shared} longer than the previous string`);
+    const length = this.restAfter(shared);
+    this.previousLength = length;
+    return previous.toString('latin1', 0, length);
+  }
+
+  /** Reads a string's rest (its length, then ASCII bytes) into `previous` after its first `shared` characters; returns the string's length. */
+  private restAfter(shared: number): number {
     const rest = this.asciiLength();
     const length = shared + rest;
     if (previous.length < length) {
@@ -673,8 +680,7 @@ export class ShapeReader extends ByteReader {
     const bytes = this.bytes;
     for (let i = 0, o = this.offset; i < rest; i++) previous[shared + i] = present(bytes[o + i], 'a string byte');
     this.offset += rest;
-    this.previousLength = length;
-    return previous.toString('latin1', 0, length);
+    return length;
   }
 
   /** An id `idCoded` wrote, assembled over the previous one's bytes (the steps never move a character). */
@@ -686,19 +692,7 @@ export class ShapeReader extends ByteReader {
       at += (step - kind) / ID_STEPS;
       if (at > this.previousLength) this.fail(`an id step after ${at} characters of an id of ${this.previousLength}`);
       if (kind === ID_END) return this.id(at);
-      if (kind === ID_REST) {
-        const rest = this.asciiLength();
-        const length = at + rest;
-        if (previous.length < length) {
-          const grown = Buffer.allocUnsafe(Math.max(length, previous.length * 2));
-          previous.copy(grown, 0, 0, at);
-          previous = grown;
-        }
-        const bytes = this.bytes;
-        for (let i = 0, o = this.offset; i < rest; i++) previous[at + i] = present(bytes[o + i], 'a string byte');
-        this.offset += rest;
-        return this.id(length);
-      }
+      if (kind === ID_REST) return this.id(this.restAfter(at));
       // The previous id's number: its digits from `at` on (one past the most, to refuse a longer run).
       const limit = Math.min(this.previousLength, at + MAX_ID_DIGITS + 1);
       let end = at;
