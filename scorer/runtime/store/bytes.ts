@@ -98,6 +98,11 @@ export function zigzagOf(n: number): number {
   return n < 0 ? -n * 2 - 1 : n * 2;
 }
 
+/** The signed integer `z` is the zigzag of ({@link zigzagOf}'s inverse). */
+export function unzigzag(z: number): number {
+  return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+}
+
 export class ByteWriter {
   bytes: Uint8Array;
   length = 0;
@@ -166,7 +171,6 @@ export abstract class ByteReader {
   }
 
   zigzag(): number {
-    const z = this.varint();
-    return z % 2 === 1 ? -(z + 1) / 2 : z / 2;
+    return unzigzag(this.varint());
   }
 }

@@ -132,6 +132,11 @@ function isPlain(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Whether a record of `version` writes its feature buckets' columns bit-packed when that is shorter (version 11 on). */
+function packedBuckets(version: number): boolean {
+  return version >= 11;
+}
+
 /** The versions with shaped sections after the generic part. */
 type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12;
 
@@ -204,7 +209,7 @@ function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, 
   const seenValue = value.seen;
   const seen = seenValue !== undefined ? writeSection(out, (w) => (version >= 8 ? writeSeenSection(w, seenValue, reseal) : writeSeen(w, seenValue))) : absent(out);
   const features = value.features;
-  const bucketed = isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features, version >= 11)) : absent(out);
+  const bucketed = isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features, packedBuckets(version))) : absent(out);
   const sealedIds = isPlain(seenValue) && sealedSeen(seenValue as unknown as SeenIds) !== undefined;
   const openedLots = plainLoyalty && !lots && Array.isArray(lotsValue) ? allLots(plainLoyalty, lotsValue) : lotsValue;
   const openedEarned = plainLoyalty && !earned && isPlain(earnedValue) ? allEarned(plainLoyalty, earnedValue) : earnedValue;
@@ -250,7 +255,7 @@ function decodeShaped(bytes: Uint8Array, version: ShapedVersion, sealed = false,
     earned = section(reader) ? readEarned(reader, version) : undefined;
     seen = section(reader) ? readSeen(reader) : undefined;
   }
-  const tiers = buckets && section(reader) ? readBuckets(reader, version >= 11) : undefined;
+  const tiers = buckets && section(reader) ? readBuckets(reader, packedBuckets(version)) : undefined;
   if (reader.offset !== bytes.length) throw new Error(`${bytes.length - reader.offset} bytes after the sections`);
   if (!lots && !earned && !seen && !tiers && !keptLots && !keptEarned) return value;
   if (!isPlain(value)) throw new Error('shaped sections without a customer to hold them');
@@ -337,7 +342,7 @@ export function customerRecordParts(bytes: Uint8Array): RecordParts {
     measure('earnedSection', () => sealedEarnedSection(reader, version));
     measure('lotsSection', () => sealedLotSection(reader, version));
     measure('seenSection', () => sealedSeenSection(reader));
-    measure('bucketsSection', () => readBuckets(reader, version >= 11));
+    measure('bucketsSection', () => readBuckets(reader, packedBuckets(version)));
     if (HEADER_BYTES + reader.offset !== bytes.length) throw new Error(`${bytes.length - HEADER_BYTES - reader.offset} bytes after the sections`);
     return parts;
   } catch (err) {

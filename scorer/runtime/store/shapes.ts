@@ -44,7 +44,7 @@
  * 5,985 bytes at the median and from 23,039 to 18,261 at the 99th percentile.
  */
 import { HASH_CHARS, idHash, setOwn, writeIdHash, type SeenIds, type EarnRecord, type Lot, type RuleAward } from '../../core/mod.js';
-import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, MAX_VARINT_BYTES, present, putVarint, varintLength, zigzagOf } from './bytes.js';
+import { BASE64_VALUE, base64url, ByteReader, ByteWriter, gcd, isPlainObject, MAX_VARINT_BYTES, present, putVarint, unzigzag, varintLength, zigzagOf } from './bytes.js';
 
 /** A section's first byte. */
 export const SECTION_ABSENT = 0;
@@ -490,10 +490,10 @@ export function writeEarnedList(out: ShapeWriter, list: EarnedList, layout: numb
 function singleCap(awards: readonly unknown[], points: unknown): string | undefined {
   if (awards.length !== 1) return undefined;
   const award = awards[0];
-  if (typeof award !== 'object' || award === null || Object.getPrototypeOf(award) !== Object.prototype) return undefined;
+  if (!isPlainObject(award)) return undefined;
   let fields = 0;
   for (const field in award) if (field !== (fields++ === 0 ? 'pts' : 'caps')) return undefined;
-  const { pts, caps } = award as { pts?: unknown; caps?: unknown };
+  const { pts, caps } = award;
   if (fields !== 2 || pts !== points || !Array.isArray(caps) || caps.length !== 1) return undefined;
   const cap: unknown = caps[0];
   return typeof cap === 'string' ? cap : undefined;
@@ -724,8 +724,7 @@ export class ShapeReader extends ByteReader {
     const prefix = this.dictionaryString();
     const tag = this.varint();
     if (tag === 0) return prefix;
-    const z = tag - 1;
-    const number = reference + (z % 2 === 1 ? -(z + 1) / 2 : z / 2);
+    const number = reference + unzigzag(tag - 1);
     if (!isSafeInteger(number) || number < 0) this.fail(`a cap counter's number ${number}`);
     if (prefix !== this.lastCapPrefix || number !== this.lastCapNumber) {
       this.lastCapPrefix = prefix;
@@ -777,8 +776,7 @@ export function readSeen(reader: ShapeReader, earnedKeys?: readonly string[]): S
         hashScratch.write(readHashes(reader, 1), k * HASH_CHARS, 'latin1');
         continue;
       }
-      const z = tag - 1;
-      const position = previousLinked + 1 + (z % 2 === 0 ? z / 2 : -(z + 1) / 2);
+      const position = previousLinked + 1 + unzigzag(tag - 1);
       const key = earnedKeys[position];
       if (key === undefined) reader.fail(`a remembered id linked to earning record ${position} of ${earnedKeys.length}`);
       writeIdHash(key, hashScratch, k * HASH_CHARS);
