@@ -365,16 +365,17 @@ const sealings = new WeakMap<SeenIds, Sealing>();
 
 /**
  * Keeps `sealed` (none: nothing) as every id of `s`, whose `days` and `ids` are emptied: the state store,
- * after writing them all as `sealed`. It must hold exactly the ids that count now: a horizon given before
- * applies to none of them (a plain bucket of a late id, added since, counts until the next horizon that
- * reaches it, as it would have unsealed).
+ * after writing them all as `sealed`, or restoring them. Its ids on days that end at or before `forgotten`
+ * (event ms; default none) no longer count; every other one counts now (a plain bucket of a late id, added
+ * since, counts until the next horizon that reaches it, as it would have unsealed). The store puts the
+ * buckets remembered since it wrote `sealed` back in `days` and `ids` after this.
  */
-export function sealSeen(s: SeenIds, sealed: SealedSeen | undefined): void {
+export function sealSeen(s: SeenIds, sealed: SealedSeen | undefined, forgotten = -Infinity): void {
   s.days = [];
   s.ids = [];
   indexes.delete(s);
   if (sealed === undefined) sealings.delete(s);
-  else sealings.set(s, { sealed, forgotten: -Infinity });
+  else sealings.set(s, { sealed, forgotten });
 }
 
 /** The sealed part of `s`, if any. */

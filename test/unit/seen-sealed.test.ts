@@ -90,6 +90,38 @@ describe('remembered ids sealed by the codec', () => {
     expect(seenDay(sealedRestore(restored).seen, 'tx-10')).toBe(10);
   });
 
+  it('are written back as the table read and the ids remembered since, merged once 16 are new or no longer count (version 13)', () => {
+    const h: Holder = { id: 'c', seen: newSeenIds() };
+    for (let i = 0; i < 300; i++) remember(h.seen, `tx-${i}`, (10 + (i % 40)) * DAY_MS);
+    const record = encodeRecord('customer', h);
+    const tableEnd = record.length - 3; // then the first counting day (0), an empty tail, the buckets section's flag
+    let restored = sealedRestore(h);
+    for (let i = 0; i < 15; i++) remember(restored.seen, `new-${i}`, (50 + (i % 3)) * DAY_MS);
+    const withTail = encodeRecord('customer', restored, CODEC_VERSION, { reseal: true });
+    expect(Buffer.compare(withTail.subarray(0, tableEnd), record.subarray(0, tableEnd))).toBe(0); // the table copied as it is
+    expect(sealedSeen(restored.seen)?.sealed.count).toBe(300); // nothing merged, the state as it was
+    restored = sealedRestore(restored);
+    expect(sealedSeen(restored.seen)?.sealed.count).toBe(300);
+    expect(restored.seen.days).toEqual([50, 51, 52]);
+    expect(restored.seen.ids.join('').length).toBe(15 * 12);
+    expect(seenDay(restored.seen, 'new-14')).toBe(52);
+    expect(seenDay(restored.seen, 'tx-299')).toBe(10 + (299 % 40));
+
+    forgetBefore(restored.seen, 11 * DAY_MS); // day 10's 8 ids no longer count: 15 + 8 ≥ 16, so the commit merges
+    encodeRecord('customer', restored, CODEC_VERSION, { reseal: true });
+    expect(sealedSeen(restored.seen)?.sealed.count).toBe(300 - 8 + 15);
+    expect(restored.seen.days).toEqual([]);
+
+    forgetBefore(restored.seen, 12 * DAY_MS); // 7 or 8 more no longer count: fewer than 16, kept in the table with the day they count from
+    const stale = sealedRestore(restored);
+    expect(sealedSeen(stale.seen)?.sealed.count).toBe(300 - 8 + 15);
+    expect(seenDay(stale.seen, 'tx-1')).toBeUndefined();
+    expect(seenDay(stale.seen, 'tx-2')).toBe(12);
+    expect(oldestSeenDay(stale.seen)).toBe(12);
+    expect(wholeRestore(stale).seen).toEqual(openedSeen(restored.seen));
+    expect(wholeRestore(stale).seen.days[0]).toBe(12);
+  });
+
   it('are opened when the day bound may apply, and then keep it exactly as plain buckets do', () => {
     const plain = newSeenIds();
     const h: Holder = { id: 'c', seen: newSeenIds() };
@@ -114,7 +146,8 @@ describe('remembered ids sealed by the codec', () => {
     for (let i = 0; i < 50; i++) remember(h.seen, `tx-${i}`, (i % 5) * DAY_MS);
     const record = encodeRecord('customer', h);
     const damaged = Buffer.from(record);
-    damaged[damaged.length - 3] = (damaged[damaged.length - 3] as number) ^ 0x10;
+    const inTable = damaged.length - 50; // the table's 50 entries of 10 bytes end 3 bytes before the record (first counting day, tail, buckets flag)
+    damaged[inTable] = (damaged[inTable] as number) ^ 0x10;
     expect(() => decodeRecord('customer', damaged, 'c/x', { sealed: true })).toThrow(/c\/x.*checksum/);
     expect(() => encodeRecord('customer', sealedRestore(h), 7)).toThrow(CodecError);
   });

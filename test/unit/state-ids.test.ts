@@ -71,8 +71,8 @@ const customer = fc.record({
 });
 
 describe('codec version 12: ids coded by the numbers in them', () => {
-  it('is the current version', () => {
-    expect(CODEC_VERSION).toBe(12);
+  it('is in the current version', () => {
+    expect(CODEC_VERSION).toBeGreaterThanOrEqual(12);
   });
 
   it('reads any ids back exactly, in no more bytes than front coding (property)', () => {

@@ -141,7 +141,7 @@ describe('LmdbStateStore', () => {
   });
 
   // Version 2: the first compact one; 10: the last before the current, whose sealed chunks a commit carries into version-11 records.
-  it.each([2, 10, 11])('a store written by an older codec (version %i) loads as it was; a commit rewrites what it touches in the current version', async (old) => {
+  it.each([2, 10, 11, 12])('a store written by an older codec (version %i) loads as it was; a commit rewrites what it touches in the current version', async (old) => {
     const where = path.join(dir, `old-codec-${old}`);
     const state = newPartitionState(PARTITION);
     apply(state, msgs.slice(0, 1500));

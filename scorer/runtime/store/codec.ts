@@ -1,6 +1,10 @@
 /**
  * The state store's record codec: a two-byte envelope (codec version, record kind) followed by the body.
- * Version 12 (current) is version 11 with the ids of lots and earning records coded by the numbers in
+ * Version 13 (current) is version 12 with the remembered ids written as a restored customer holds them
+ * (seen-section.ts): the table as it was read, the day its ids count from, and the ids remembered since
+ * after it, so that a commit copies the table instead of merging the new ids into it; the two are merged
+ * once 16 ids are new or no longer count. Measured on the simulated year: see docs/ARCHITECTURE.md, step 14.
+ * Version 12 is version 11 with the ids of lots and earning records coded by the numbers in
  * them (shapes.ts `ShapeWriter.idCoded`): where an id differs from the one before inside a number of as many
  * digits (a running count, an ISO 8583 STAN or time), the difference of the numbers is written instead of the
  * text; and an earning record's cap counters (`<rule>|m<bank month>`) against its bank month, a single award of
@@ -58,7 +62,7 @@ import { readSeenSection, sealedSeenSection, writeSeenSection } from './seen-sec
 import { openedSeen, sealedEarned, sealedLots, sealedSeen, type EarnRecord, type SealedEarned, type SealedLots, type SeenIds } from '../../core/mod.js';
 
 /** The codec version every new record is written with. */
-export const CODEC_VERSION = 12;
+export const CODEC_VERSION = 13;
 /** Bytes before the MessagePack body: version, kind. */
 const HEADER_BYTES = 2;
 
@@ -121,6 +125,7 @@ const bodyByVersion: Record<number, Body> = {
   10: { encode: (v, reseal, kind, room) => encodeShaped(v, 10, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 10, sealed, kind) },
   11: { encode: (v, reseal, kind, room) => encodeShaped(v, 11, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 11, sealed, kind) },
   12: { encode: (v, reseal, kind, room) => encodeShaped(v, 12, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 12, sealed, kind) },
+  13: { encode: (v, reseal, kind, room) => encodeShaped(v, 13, reseal, kind, room), decode: (b, sealed, kind) => decodeShaped(b, 13, sealed, kind) },
 };
 
 /** The newest version this build decodes (it may be newer than the one it writes, during a rollout). */
@@ -138,9 +143,9 @@ function packedBuckets(version: number): boolean {
 }
 
 /** The versions with shaped sections after the generic part. */
-type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12;
+type ShapedVersion = 4 | 5 | 6 | 7 | 8 | 9 | 10 | 11 | 12 | 13;
 
-/** Versions 4 to 12 (see the module comment), after `room` bytes left for the header. */
+/** Versions 4 to 13 (see the module comment), after `room` bytes left for the header. */
 function encodeShaped(value: unknown, version: ShapedVersion, reseal: boolean, kind: RecordKind, room: number): Buffer {
   const out = shapeWriter;
   out.reset();
@@ -207,7 +212,7 @@ function writeChunkedSections(out: ShapeWriter, value: Record<string, unknown>, 
   const earned = plainLoyalty && isPlain(earnedValue) ? writeSection(out, (w) => writeEarnedSection(w, plainLoyalty, earnedValue, reseal, version)) : absent(out);
   const lots = plainLoyalty && Array.isArray(lotsValue) ? writeSection(out, (w) => writeLotSection(w, plainLoyalty, lotsValue, reseal, version)) : absent(out);
   const seenValue = value.seen;
-  const seen = seenValue !== undefined ? writeSection(out, (w) => (version >= 8 ? writeSeenSection(w, seenValue, reseal) : writeSeen(w, seenValue))) : absent(out);
+  const seen = seenValue !== undefined ? writeSection(out, (w) => (version >= 8 ? writeSeenSection(w, seenValue, reseal, version) : writeSeen(w, seenValue))) : absent(out);
   const features = value.features;
   const bucketed = isPlain(features) ? writeSection(out, (w) => writeBuckets(w, features, packedBuckets(version))) : absent(out);
   const sealedIds = isPlain(seenValue) && sealedSeen(seenValue as unknown as SeenIds) !== undefined;
@@ -243,7 +248,7 @@ function decodeShaped(bytes: Uint8Array, version: ShapedVersion, sealed = false,
       if (sealed) keptLots = sealedLotSection(reader, version);
       else lots = readLotSection(reader, version);
     }
-    if (section(reader)) seen = version < 8 ? readSeen(reader) : sealed ? sealedSeenSection(reader) : readSeenSection(reader);
+    if (section(reader)) seen = version < 8 ? readSeen(reader) : sealed ? sealedSeenSection(reader, version) : readSeenSection(reader, version);
   } else if (linked) {
     const keys: string[] = [];
     earned = section(reader) ? readEarned(reader, version, keys) : undefined;
@@ -341,7 +346,7 @@ export function customerRecordParts(bytes: Uint8Array): RecordParts {
     };
     measure('earnedSection', () => sealedEarnedSection(reader, version));
     measure('lotsSection', () => sealedLotSection(reader, version));
-    measure('seenSection', () => sealedSeenSection(reader));
+    measure('seenSection', () => sealedSeenSection(reader, version));
     measure('bucketsSection', () => readBuckets(reader, packedBuckets(version)));
     if (HEADER_BYTES + reader.offset !== bytes.length) throw new Error(`${bytes.length - HEADER_BYTES - reader.offset} bytes after the sections`);
     return parts;

@@ -15,17 +15,34 @@
  *
  * The plain buckets hold each day's hashes in that same order (seen.ts `compareHashes`), so a customer
  * decodes to the value it was encoded from, whether its ids were sealed, plain or both.
+ *
+ * Codec version 13 writes what a restored customer holds in memory rather than one table of it all: after
+ * the table, the first day whose ids in it still count (0: all of them; else that day less the table's first
+ * day) and the buckets remembered since it was written (the tail: their count, then each day, the first
+ * against the table's base as a zigzag, the others as the distance from the one before less one, and its
+ * hashes, their count and their 9 bytes each, in the bucket's order). So a commit that remembered a few
+ * ids since the table copies the table as it is, checksum included, and writes the few: before, every
+ * commit merged them into a new table (~9 µs a record of the simulated year, its checksum taken again).
+ * The table is merged with the tail, and the ids that no longer count dropped from it, once those two
+ * number {@link RESEAL_AT_PLAIN_IDS} together, so a record carries at most that many ids more than it
+ * must. Versions 8 to 12 write one table (merged at every commit that changed the ids).
  */
-import { firstCountingDay, HASH_CHARS, sealedSeen, sealSeen, type SealedSeen, type SeenIds } from '../../core/mod.js';
+import { DAY_MS, firstCountingDay, HASH_CHARS, openedSeen, sealedSeen, sealSeen, type SealedSeen, type SeenIds } from '../../core/mod.js';
 import { BASE64_VALUE, base64url, ByteWriter, fnv1a } from './bytes.js';
 import { doesNotFit, HASH_BYTES, integer, MAX_SECTION_ITEMS, plainRecord, type ShapeReader, type ShapeWriter } from './shapes.js';
 
 /**
  * A commit that reseals keeps the table it wrote only once this many ids are plain (or none was sealed):
  * until then the customer stays as it is, the sealed table and a few plain ids, the same state, so
- * that a commit does not leave its predecessor's table (~3 KB at the median) behind as garbage.
+ * that a commit does not leave its predecessor's table (~3 KB at the median) behind as garbage. From
+ * codec version 13 on, a commit writes a new table only then, or once the plain ids and the table's ids
+ * that no longer count number this many together; until then it writes the table as it is and the plain
+ * ids after it.
  */
 export const RESEAL_AT_PLAIN_IDS = 16;
+
+/** The first codec version whose seen section holds a tail (the plain ids after the table) and the table's first counting day. */
+export const SEEN_TAIL_VERSION = 13;
 
 /** The entries a commit merges, built here and copied into the record (and kept, when it reseals). */
 const merged = new ByteWriter(1 << 14);
@@ -36,7 +53,8 @@ const merged = new ByteWriter(1 << 14);
  * `writeSection`) for a value not in seen.ts's layout: the generic codec takes it, opened.
  * `reseal` keeps the table written only past {@link RESEAL_AT_PLAIN_IDS}: either way the state is the same.
  */
-export function writeSeenSection(out: ShapeWriter, value: unknown, reseal: boolean): void {
+export function writeSeenSection(out: ShapeWriter, value: unknown, reseal: boolean, version: number): void {
+  if (version >= SEEN_TAIL_VERSION) return writeSeenWithTail(out, value, reseal);
   const seen = plainRecord(value);
   const plain = plainEntries(seen);
   const sealing = sealedSeen(seen as unknown as SeenIds);
@@ -54,17 +72,50 @@ export function writeSeenSection(out: ShapeWriter, value: unknown, reseal: boole
   if (reseal && (sealed === undefined || plain.count >= RESEAL_AT_PLAIN_IDS)) sealSeen(seen as unknown as SeenIds, table);
 }
 
-/** Reads a seen section's body: every id, decoded into seen.ts's buckets. */
-export function readSeenSection(reader: ShapeReader): SeenIds {
-  const table = readTable(reader);
-  if (table === undefined) return { v: 3, days: [], ids: [] };
-  return { v: 3, ...table.open() };
+/** Version 13's body: the table as it is, with its first counting day, and the plain buckets after it; or, past {@link RESEAL_AT_PLAIN_IDS}, one table of them all. */
+function writeSeenWithTail(out: ShapeWriter, value: unknown, reseal: boolean): void {
+  const seen = plainRecord(value);
+  const tail = plainBuckets(seen);
+  const sealing = sealedSeen(seen as unknown as SeenIds);
+  const sealed = sealing?.sealed;
+  if (sealed !== undefined && !(sealed instanceof SeenTable)) throw doesNotFit;
+  const firstCounting = sealing === undefined ? -Infinity : firstCountingDay(sealing.forgotten);
+  const counting = sealed !== undefined && sealed.lastDay >= firstCounting ? sealed : undefined;
+  const stale = counting === undefined || counting.firstDay >= firstCounting ? 0 : counting.countBefore(firstCounting);
+  if (counting !== undefined && tail.count + stale < RESEAL_AT_PLAIN_IDS) {
+    writeTable(out, counting);
+    out.varint(stale === 0 ? 0 : firstCounting - counting.firstDay);
+    writeTail(out, tail, counting.base);
+    return;
+  }
+  const table = tail.count === 0 && stale === 0 ? counting : mergedTable(sealed, firstCounting, plainEntries(seen));
+  writeTable(out, table);
+  out.varint(0);
+  out.varint(0);
+  if (reseal && table !== sealed) sealSeen(seen as unknown as SeenIds, table);
 }
 
-/** Reads a seen section's body and keeps its ids sealed (the bytes copied) on a new, empty `SeenIds`. */
-export function sealedSeenSection(reader: ShapeReader): SeenIds {
+/** Reads a seen section's body of codec `version`: every id, decoded into seen.ts's buckets. */
+export function readSeenSection(reader: ShapeReader, version: number): SeenIds {
+  const seen = sealedSeenSection(reader, version);
+  return sealedSeen(seen) === undefined ? seen : openedSeen(seen);
+}
+
+/**
+ * Reads a seen section's body of codec `version` and keeps its table sealed (the bytes copied) on a new
+ * `SeenIds`, with the table's first counting day and, as plain buckets, the ids of its tail (version 13 on).
+ */
+export function sealedSeenSection(reader: ShapeReader, version: number): SeenIds {
   const seen: SeenIds = { v: 3, days: [], ids: [] };
-  sealSeen(seen, readTable(reader));
+  const table = readTable(reader);
+  if (version < SEEN_TAIL_VERSION) {
+    sealSeen(seen, table);
+    return seen;
+  }
+  const fromFirst = reader.varint();
+  if (fromFirst !== 0 && (table === undefined || table.firstDay + fromFirst > table.lastDay)) reader.fail(`remembered ids counting from day ${fromFirst} of a table ${table === undefined ? 'that is empty' : `of days ${table.firstDay} to ${table.lastDay}`}`);
+  sealSeen(seen, table, fromFirst === 0 || table === undefined ? -Infinity : (table.firstDay + fromFirst) * DAY_MS);
+  readTail(reader, table?.base ?? 0, seen);
   return seen;
 }
 
@@ -105,6 +156,37 @@ class SeenTable implements SealedSeen {
     return undefined;
   }
 
+  /**
+   * Entries by day offset, summed: at `i`, how many are held under an offset below `i`. Made at the first
+   * {@link countBefore} (a table is asked again at each commit until it is merged) when its days span at
+   * most {@link COUNTED_SPAN}; a wider table is counted entry by entry each time.
+   */
+  private entriesBelow: Uint32Array | undefined;
+
+  /** The entries held under a day before `day`. */
+  countBefore(day: number): number {
+    const before = day - this.base;
+    const span = this.lastDay - this.base + 1;
+    if (before <= this.firstDay - this.base) return 0;
+    if (before >= span) return this.count;
+    if (span > COUNTED_SPAN) {
+      let count = 0;
+      for (let o = HASH_BYTES; o < this.entries.length; o += this.stride) if (dayOffset(this.entries, o, this.width) < before) count++;
+      return count;
+    }
+    let below = this.entriesBelow;
+    if (below === undefined) {
+      below = new Uint32Array(span + 1);
+      for (let o = HASH_BYTES; o < this.entries.length; o += this.stride) {
+        const next = dayOffset(this.entries, o, this.width) + 1;
+        below[next] = (below[next] as number) + 1;
+      }
+      for (let i = 1; i <= span; i++) below[i] = (below[i] as number) + (below[i - 1] as number);
+      this.entriesBelow = below;
+    }
+    return below[before] as number;
+  }
+
   earliestDayFrom(day: number): number | undefined {
     const from = day - this.base;
     let earliest = Infinity;
@@ -141,6 +223,9 @@ class SeenTable implements SealedSeen {
     };
   }
 }
+
+/** A table's days spanning at most this many are counted by day once (SeenTable.countBefore). */
+const COUNTED_SPAN = 4096;
 
 function dayOffset(b: Uint8Array, at: number, width: number): number {
   if (width === 1) return b[at] as number;
@@ -210,6 +295,79 @@ function readTable(reader: ShapeReader): SeenTable | undefined {
   entries.set(b.subarray(start, start + length));
   if (fnv1a(entries, 0, length) !== stored) reader.fail('remembered ids that do not match their checksum');
   return new SeenTable(entries, count, base, firstDay, lastDay, stored);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The tail (version 13)
+// ---------------------------------------------------------------------------------------------------
+
+/** `seen`'s plain buckets, checked against seen.ts's layout: days strictly ascending integers, no bucket empty. */
+interface Buckets {
+  readonly days: readonly unknown[];
+  readonly ids: readonly unknown[];
+  /** The ids they hold. */
+  readonly count: number;
+}
+
+function plainBuckets(seen: Record<string, unknown>): Buckets {
+  for (const key in seen) if (key !== 'v' && key !== 'days' && key !== 'ids') throw doesNotFit;
+  const { days, ids } = seen;
+  if (seen.v !== 3 || !Array.isArray(days) || !Array.isArray(ids) || days.length !== ids.length) throw doesNotFit;
+  let count = 0;
+  for (let i = 0; i < days.length; i++) {
+    const bucket: unknown = ids[i];
+    if (typeof bucket !== 'string' || bucket.length === 0 || bucket.length % HASH_CHARS !== 0) throw doesNotFit;
+    if (i > 0 && !(integer(days[i]) > integer(days[i - 1]))) throw doesNotFit;
+    count += bucket.length / HASH_CHARS;
+  }
+  if (count > MAX_SECTION_ITEMS) throw doesNotFit;
+  return { days, ids, count };
+}
+
+function writeTail(out: ShapeWriter, tail: Buckets, base: number): void {
+  out.varint(tail.days.length);
+  let previous = 0;
+  for (let i = 0; i < tail.days.length; i++) {
+    const day = integer(tail.days[i]);
+    if (i === 0) out.zigzag(day - base);
+    else out.varint(day - previous - 1);
+    previous = day;
+    const bucket = tail.ids[i] as string;
+    const n = bucket.length / HASH_CHARS;
+    out.varint(n);
+    out.room(n * HASH_BYTES);
+    const bytes = out.bytes;
+    for (let c = 0; c < bucket.length; c += HASH_CHARS) {
+      const g0 = group(bucket, c);
+      const g1 = group(bucket, c + 4);
+      const g2 = group(bucket, c + 8);
+      if ((g0 | g1 | g2) < 0) throw doesNotFit;
+      writeGroup(bytes, out.length, g0);
+      writeGroup(bytes, out.length + 3, g1);
+      writeGroup(bytes, out.length + 6, g2);
+      out.length += HASH_BYTES;
+    }
+  }
+}
+
+/** Reads a tail into `seen`'s plain buckets. */
+function readTail(reader: ShapeReader, base: number, seen: SeenIds): void {
+  const n = reader.count();
+  if (n === 0) return;
+  const days: number[] = [];
+  const ids: string[] = [];
+  let day = 0;
+  for (let i = 0; i < n; i++) {
+    day = i === 0 ? base + reader.zigzag() : day + reader.varint() + 1;
+    if (!Number.isSafeInteger(day)) reader.fail(`remembered ids on day ${day}`);
+    const hashes = reader.count();
+    if (hashes === 0) reader.fail('an empty day of remembered ids');
+    const start = reader.skip(hashes * HASH_BYTES);
+    days.push(day);
+    ids.push(base64url(reader.bytes, start, start + hashes * HASH_BYTES));
+  }
+  seen.days = days;
+  seen.ids = ids;
 }
 
 // ---------------------------------------------------------------------------------------------------
