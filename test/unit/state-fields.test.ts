@@ -134,6 +134,22 @@ describe('codec versions 9 and 10: a customer\'s fields by the layout of the cor
     }
   });
 
+  it('writes maps of 127, 128 and 300 entries (a count of one byte and of two) by the layout and reads them back', () => {
+    for (const n of [127, 128, 300]) {
+      const entries = Array.from({ length: n }, (_, i) => i);
+      const loyalty = {
+        caps: Object.fromEntries(entries.map((i) => [`rule-${i}|m${24_000 + i}`, i])),
+        months: Object.fromEntries(entries.map((i) => [String(24_000 + 2 * i), i * 10])),
+      };
+      const offers = { occasions: Object.fromEntries(entries.map((i) => [`occasion-${i}`, `code-${i % 7}`])) };
+      const customer = { id: 'C1', loyalty, offers };
+      const bytes = encodeCustomerFields(customer).slice();
+      expect(Buffer.from(bytes).includes('caps')).toBe(false); // each map by its layout, not escaped
+      expect(decodeCustomerFields(bytes)).toEqual(customer);
+      expectAsGeneric(customer);
+    }
+  });
+
   it('keeps its layout: fields are only ever appended (a changed layout is a new codec version)', () => {
     const names = Object.fromEntries([CUSTOMER_LAYOUT, ...Object.values(LAYOUT)].map((l) => [l.name, l.names.join(' ')]));
     expect(names).toEqual({
