@@ -56,7 +56,7 @@ const merged = new ByteWriter(1 << 14);
 export function writeSeenSection(out: ShapeWriter, value: unknown, reseal: boolean, version: number): void {
   if (version >= SEEN_TAIL_VERSION) return writeSeenWithTail(out, value, reseal);
   const seen = plainRecord(value);
-  const plain = plainEntries(seen);
+  const plain = plainEntries(plainBuckets(seen));
   const sealing = sealedSeen(seen as unknown as SeenIds);
   const sealed = sealing?.sealed;
   if (sealed !== undefined && !(sealed instanceof SeenTable)) throw doesNotFit;
@@ -88,7 +88,7 @@ function writeSeenWithTail(out: ShapeWriter, value: unknown, reseal: boolean): v
     writeTail(out, tail, counting.base);
     return;
   }
-  const table = tail.count === 0 && stale === 0 ? counting : mergedTable(sealed, firstCounting, plainEntries(seen));
+  const table = tail.count === 0 && stale === 0 ? counting : mergedTable(sealed, firstCounting, plainEntries(tail));
   writeTable(out, table);
   out.varint(0);
   out.varint(0);
@@ -394,20 +394,10 @@ function newScratch(entries: number): { hashes: Uint8Array; days: Float64Array; 
 
 const NO_ENTRIES: PlainEntries = { count: 0, hashes: new Uint8Array(0), days: new Float64Array(0), order: new Uint32Array(0), firstDay: 0, lastDay: 0 };
 
-/** `seen`'s plain buckets as entries, checked against seen.ts's layout: days strictly ascending, none empty. */
-function plainEntries(seen: Record<string, unknown>): PlainEntries {
-  for (const key in seen) if (key !== 'v' && key !== 'days' && key !== 'ids') throw doesNotFit;
-  const { days, ids } = seen;
-  if (seen.v !== 3 || !Array.isArray(days) || !Array.isArray(ids) || days.length !== ids.length) throw doesNotFit;
-  let count = 0;
-  for (let i = 0; i < days.length; i++) {
-    const bucket: unknown = ids[i];
-    if (typeof bucket !== 'string' || bucket.length === 0 || bucket.length % HASH_CHARS !== 0) throw doesNotFit;
-    if (i > 0 && !(integer(days[i]) > integer(days[i - 1]))) throw doesNotFit;
-    count += bucket.length / HASH_CHARS;
-  }
+/** Plain buckets (checked by {@link plainBuckets}) as entries. */
+function plainEntries(buckets: Buckets): PlainEntries {
+  const { days, ids, count } = buckets;
   if (count === 0) return NO_ENTRIES;
-  if (count > MAX_SECTION_ITEMS) throw doesNotFit;
   if (scratch.days.length < count) scratch = newScratch(Math.max(count, scratch.days.length * 2));
   const hashes = scratch.hashes;
   const entryDays = scratch.days;
