@@ -306,7 +306,7 @@ export const benchCommand: Command = {
     '  --only core  only the scorer core over a simulated year (1,000 customers, 365 days, cached under the temp',
     '               directory): events/s, µs an event, state bytes per customer (also part of the full run)',
     '  --only million  1,000,000 customers in the LMDB store (300 simulated over 365 days, cloned; built once',
-    '               into the temp directory: ~13 min and ~15 GB here): scorer RSS on random customers, recovery after SIGKILL,',
+    '               into the temp directory: ~2 min and ~7 GB here): scorer RSS on random customers, recovery after SIGKILL,',
     '               partition start whole vs lazy. Not part of the full run (bench/million.ts)',
     '',
     '  --only steady  only `scorer_steady_5k` (issue 15): a fresh stack, a warm-up drained by the scorer, then',
