@@ -90,7 +90,7 @@ describe('remembered ids sealed by the codec', () => {
     expect(seenDay(sealedRestore(restored).seen, 'tx-10')).toBe(10);
   });
 
-  it('are written back as the table read and the ids remembered since, merged once 16 are new or no longer count (version 13)', () => {
+  it('are written back as the table read and the ids remembered since, restored sealed together, merged once 16 are new or no longer count (version 13)', () => {
     const h: Holder = { id: 'c', seen: newSeenIds() };
     for (let i = 0; i < 300; i++) remember(h.seen, `tx-${i}`, (10 + (i % 40)) * DAY_MS);
     const record = encodeRecord('customer', h);
@@ -100,10 +100,12 @@ describe('remembered ids sealed by the codec', () => {
     const withTail = encodeRecord('customer', restored, CODEC_VERSION, { reseal: true });
     expect(Buffer.compare(withTail.subarray(0, tableEnd), record.subarray(0, tableEnd))).toBe(0); // the table copied as it is
     expect(sealedSeen(restored.seen)?.sealed.count).toBe(300); // nothing merged, the state as it was
-    restored = sealedRestore(restored);
-    expect(sealedSeen(restored.seen)?.sealed.count).toBe(300);
-    expect(restored.seen.days).toEqual([50, 51, 52]);
-    expect(restored.seen.ids.join('').length).toBe(15 * 12);
+    const withTailRestored = sealedRestore(restored);
+    expect(withTailRestored.seen.days).toEqual([]); // a restored customer holds every id it read sealed, as from one table
+    expect(sealedSeen(withTailRestored.seen)?.sealed.count).toBe(315);
+    expect(withTailRestored).toEqual(sealedRestore({ id: 'c', seen: openedSeen(restored.seen) })); // what the commits wrote does not show
+    expect(Buffer.compare(encodeRecord('customer', withTailRestored, CODEC_VERSION, { reseal: true }), withTail)).toBe(0); // and it is written back as it was read
+    restored = withTailRestored;
     expect(seenDay(restored.seen, 'new-14')).toBe(52);
     expect(seenDay(restored.seen, 'tx-299')).toBe(10 + (299 % 40));
 
@@ -120,6 +122,20 @@ describe('remembered ids sealed by the codec', () => {
     expect(oldestSeenDay(stale.seen)).toBe(12);
     expect(wholeRestore(stale).seen).toEqual(openedSeen(restored.seen));
     expect(wholeRestore(stale).seen.days[0]).toBe(12);
+  });
+
+  it('answer for an id remembered again after its day stopped counting, from the tail, not the table that still holds it (version 13)', () => {
+    const h: Holder = { id: 'c', seen: newSeenIds() };
+    for (let i = 0; i < 40; i++) remember(h.seen, `tx-${i}`, (5 + (i % 4)) * DAY_MS);
+    const restored = sealedRestore(h);
+    forgetBefore(restored.seen, 6 * DAY_MS); // tx-0, tx-4, … (day 5) no longer count: 10 in the table
+    expect(seenDay(restored.seen, 'tx-0')).toBeUndefined();
+    remember(restored.seen, 'tx-0', 20 * DAY_MS); // the same id again, as new
+    const again = sealedRestore(restored); // written as the table (tx-0 on day 5, no longer counting) and a tail (tx-0 on day 20)
+    expect(sealedSeen(again.seen)?.sealed.count).toBe(41);
+    expect(seenDay(again.seen, 'tx-0')).toBe(20);
+    expect(seenDay(again.seen, 'tx-4')).toBeUndefined();
+    expect(openedSeen(again.seen)).toEqual(openedSeen(restored.seen));
   });
 
   it('are opened when the day bound may apply, and then keep it exactly as plain buckets do', () => {

@@ -27,7 +27,7 @@
  * number {@link RESEAL_AT_PLAIN_IDS} together, so a record carries at most that many ids more than it
  * must. Versions 8 to 12 write one table (merged at every commit that changed the ids).
  */
-import { DAY_MS, firstCountingDay, HASH_CHARS, openedSeen, sealedSeen, sealSeen, type SealedSeen, type SeenIds } from '../../core/mod.js';
+import { compareHashes, DAY_MS, firstCountingDay, HASH_CHARS, openedSeen, sealedSeen, sealSeen, type SealedSeen, type SeenIds } from '../../core/mod.js';
 import { BASE64_VALUE, base64url, ByteWriter, fnv1a } from './bytes.js';
 import { doesNotFit, HASH_BYTES, integer, MAX_SECTION_ITEMS, plainRecord, type ShapeReader, type ShapeWriter } from './shapes.js';
 
@@ -75,20 +75,22 @@ export function writeSeenSection(out: ShapeWriter, value: unknown, reseal: boole
 /** Version 13's body: the table as it is, with its first counting day, and the plain buckets after it; or, past {@link RESEAL_AT_PLAIN_IDS}, one table of them all. */
 function writeSeenWithTail(out: ShapeWriter, value: unknown, reseal: boolean): void {
   const seen = plainRecord(value);
-  const tail = plainBuckets(seen);
+  const plain = plainBuckets(seen);
   const sealing = sealedSeen(seen as unknown as SeenIds);
   const sealed = sealing?.sealed;
-  if (sealed !== undefined && !(sealed instanceof SeenTable)) throw doesNotFit;
+  const sealedTable = sealed instanceof TableWithTail ? sealed.table : sealed;
+  if (sealedTable !== undefined && !(sealedTable instanceof SeenTable)) throw doesNotFit;
   const firstCounting = sealing === undefined ? -Infinity : firstCountingDay(sealing.forgotten);
-  const counting = sealed !== undefined && sealed.lastDay >= firstCounting ? sealed : undefined;
+  const tail = sealed instanceof TableWithTail ? joinedTail(sealed.tail, firstCounting, plain) : plain;
+  const counting = sealedTable !== undefined && sealedTable.lastDay >= firstCounting ? sealedTable : undefined;
   const stale = counting === undefined || counting.firstDay >= firstCounting ? 0 : counting.countBefore(firstCounting);
-  if (counting !== undefined && tail.count + stale < RESEAL_AT_PLAIN_IDS) {
+  if (counting !== undefined && tail.count + stale < RESEAL_AT_PLAIN_IDS && (tail.count === 0 || integer(tail.days[0]) >= firstCounting)) {
     writeTable(out, counting);
     out.varint(stale === 0 ? 0 : firstCounting - counting.firstDay);
     writeTail(out, tail, counting.base);
     return;
   }
-  const table = tail.count === 0 && stale === 0 ? counting : mergedTable(sealed, firstCounting, plainEntries(tail));
+  const table = tail.count === 0 && stale === 0 ? counting : mergedTable(sealedTable, firstCounting, plainEntries(tail));
   writeTable(out, table);
   out.varint(0);
   out.varint(0);
@@ -114,9 +116,105 @@ export function sealedSeenSection(reader: ShapeReader, version: number): SeenIds
   }
   const fromFirst = reader.varint();
   if (fromFirst !== 0 && (table === undefined || table.firstDay + fromFirst > table.lastDay)) reader.fail(`remembered ids counting from day ${fromFirst} of a table ${table === undefined ? 'that is empty' : `of days ${table.firstDay} to ${table.lastDay}`}`);
-  sealSeen(seen, table, fromFirst === 0 || table === undefined ? -Infinity : (table.firstDay + fromFirst) * DAY_MS);
-  readTail(reader, table?.base ?? 0, seen);
+  const tail = readTail(reader, table?.base ?? 0);
+  if (table === undefined && tail.count > 0) reader.fail('remembered ids after a table that is empty');
+  if (fromFirst !== 0 && tail.count > 0 && table !== undefined && table.firstDay + fromFirst > (tail.days[0] as number)) reader.fail('remembered ids after the table on a day that no longer counts');
+  const forgotten = fromFirst === 0 || table === undefined ? -Infinity : (table.firstDay + fromFirst) * DAY_MS;
+  sealSeen(seen, table === undefined || tail.count === 0 ? table : new TableWithTail(table, tail), forgotten);
   return seen;
+}
+
+/** Plain buckets as the tail holds them (days ascending, each day's hashes in ascending order of their bytes). */
+interface Tail {
+  readonly days: readonly number[];
+  readonly ids: readonly string[];
+  readonly count: number;
+}
+
+/**
+ * A table with the ids a commit wrote after it (version 13), sealed together: a customer restored from its
+ * record holds every id it read sealed, as from one table, whichever commits wrote them. The tail's days
+ * all count when it is written (a tail of a day that no longer counts is merged into the table instead),
+ * so a hash in both is a table entry that no longer counts, and the tail's answer is the one to give.
+ */
+class TableWithTail implements SealedSeen {
+  readonly count: number;
+  readonly firstDay: number;
+  readonly lastDay: number;
+
+  constructor(readonly table: SeenTable, readonly tail: Tail) {
+    this.count = table.count + tail.count;
+    this.firstDay = Math.min(table.firstDay, tail.days[0] as number);
+    this.lastDay = Math.max(table.lastDay, tail.days[tail.days.length - 1] as number);
+  }
+
+  dayOf(hash: string): number | undefined {
+    const { days, ids } = this.tail;
+    for (let i = 0; i < ids.length; i++) {
+      const bucket = ids[i] as string;
+      for (let o = 0; o < bucket.length; o += HASH_CHARS) if (bucket.startsWith(hash, o)) return days[i];
+    }
+    return this.table.dayOf(hash);
+  }
+
+  earliestDayFrom(day: number): number | undefined {
+    const inTable = this.table.earliestDayFrom(day);
+    const inTail = this.tail.days.find((d) => d >= day);
+    return inTable === undefined ? inTail : inTail === undefined ? inTable : Math.min(inTable, inTail);
+  }
+
+  open(): { days: number[]; ids: string[] } {
+    const joined = joinedBuckets(this.table.open(), this.tail);
+    return { days: [...joined.days], ids: [...joined.ids] };
+  }
+}
+
+/** The sealed tail's days that still count (from `firstCounting` on) with the plain buckets remembered since. */
+function joinedTail(sealed: Tail, firstCounting: number, plain: Buckets): Tail {
+  let from = 0;
+  while (from < sealed.days.length && (sealed.days[from] as number) < firstCounting) from++;
+  const counting: Tail = from === 0 ? sealed : tailOf(sealed.days.slice(from), sealed.ids.slice(from));
+  if (plain.count === 0) return counting;
+  return joinedBuckets(counting, tailOf(plain.days.map(integer), plain.ids as string[]));
+}
+
+function tailOf(days: readonly number[], ids: readonly string[]): Tail {
+  let count = 0;
+  for (const bucket of ids) count += bucket.length / HASH_CHARS;
+  return { days, ids, count };
+}
+
+/** Two lists of buckets as one: days ascending, a day in both with its hashes merged in their order. */
+function joinedBuckets(a: { days: readonly number[]; ids: readonly string[] }, b: { days: readonly number[]; ids: readonly string[] }): Tail {
+  const days: number[] = [];
+  const ids: string[] = [];
+  let i = 0;
+  let k = 0;
+  while (i < a.days.length || k < b.days.length) {
+    const dayA = a.days[i] ?? Infinity;
+    const dayB = b.days[k] ?? Infinity;
+    days.push(Math.min(dayA, dayB));
+    if (dayA < dayB) ids.push(a.ids[i++] as string);
+    else if (dayB < dayA) ids.push(b.ids[k++] as string);
+    else ids.push(mergedHashes(a.ids[i++] as string, b.ids[k++] as string));
+  }
+  return tailOf(days, ids);
+}
+
+function mergedHashes(a: string, b: string): string {
+  let merged = '';
+  let i = 0;
+  let k = 0;
+  while (i < a.length && k < b.length) {
+    if (compareHashes(a, i, b, k) <= 0) {
+      merged += a.slice(i, i + HASH_CHARS);
+      i += HASH_CHARS;
+    } else {
+      merged += b.slice(k, k + HASH_CHARS);
+      k += HASH_CHARS;
+    }
+  }
+  return merged + a.slice(i) + b.slice(k);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -350,10 +448,9 @@ function writeTail(out: ShapeWriter, tail: Buckets, base: number): void {
   }
 }
 
-/** Reads a tail into `seen`'s plain buckets. */
-function readTail(reader: ShapeReader, base: number, seen: SeenIds): void {
+/** Reads a tail. */
+function readTail(reader: ShapeReader, base: number): Tail {
   const n = reader.count();
-  if (n === 0) return;
   const days: number[] = [];
   const ids: string[] = [];
   let day = 0;
@@ -366,8 +463,7 @@ function readTail(reader: ShapeReader, base: number, seen: SeenIds): void {
     days.push(day);
     ids.push(base64url(reader.bytes, start, start + hashes * HASH_BYTES));
   }
-  seen.days = days;
-  seen.ids = ids;
+  return tailOf(days, ids);
 }
 
 // ---------------------------------------------------------------------------------------------------
