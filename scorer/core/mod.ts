@@ -13,7 +13,7 @@ export { bankDay, dayOfWeek } from './loyalty/calendar.js';
 export type { EarnRecord, Lot, RuleAward } from './loyalty/state.js';
 export { openLoyalty, sealEarned, sealedEarned, sealLots, sealedLots, type SealedEarned, type SealedLots } from './loyalty/book.js';
 export { offerHeaders, offerSubject } from './offers/engine.js';
-export { compareHashes, firstCountingDay, openSeen, HASH_CHARS, idHash, openedSeen, sealedSeen, sealSeen, seenDay, writeIdHash, type SealedSeen, type SeenIds } from './seen.js';
+export { firstCountingDay, mergedBucket, openSeen, HASH_CHARS, idHash, openedSeen, sealedSeen, sealSeen, seenDay, writeIdHash, type SealedSeen, type SeenIds } from './seen.js';
 export { sha256Hex } from './sha256.js';
 export { newPartitionState, type CustomerState, type PartitionState, type Timer } from './state.js';
 export { DAY_MS, Emit, iso, parseTime, type Publish, type Score } from './types.js';

@@ -442,7 +442,8 @@ export function openSeen(s: SeenIds): void {
   s.ids = opened.ids;
 }
 
-function mergedBucket(a: string, b: string): string {
+/** Two buckets of one day as one: their hashes merged in ascending order of their bytes. */
+export function mergedBucket(a: string, b: string): string {
   let merged = '';
   let i = 0;
   let k = 0;

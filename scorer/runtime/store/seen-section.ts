@@ -24,10 +24,13 @@
  * ids since the table copies the table as it is, checksum included, and writes the few: before, every
  * commit merged them into a new table (~9 µs a record of the simulated year, its checksum taken again).
  * The table is merged with the tail, and the ids that no longer count dropped from it, once those two
- * number {@link RESEAL_AT_PLAIN_IDS} together, so a record carries at most that many ids more than it
- * must. Versions 8 to 12 write one table (merged at every commit that changed the ids).
+ * number {@link RESEAL_AT_PLAIN_IDS} together, or when one of the tail's days no longer counts, so a record
+ * carries at most that many ids more than it must. A customer restored from the record holds the table and
+ * its tail sealed together ({@link TableWithTail}), as it held one table before: what a restore gives does
+ * not depend on which commits wrote the record. Versions 8 to 12 write one table (merged at every commit
+ * that changed the ids).
  */
-import { compareHashes, DAY_MS, firstCountingDay, HASH_CHARS, openedSeen, sealedSeen, sealSeen, type SealedSeen, type SeenIds } from '../../core/mod.js';
+import { DAY_MS, firstCountingDay, HASH_CHARS, mergedBucket, openedSeen, sealedSeen, sealSeen, type SealedSeen, type SeenIds } from '../../core/mod.js';
 import { BASE64_VALUE, base64url, ByteWriter, fnv1a } from './bytes.js';
 import { doesNotFit, HASH_BYTES, integer, MAX_SECTION_ITEMS, plainRecord, type ShapeReader, type ShapeWriter } from './shapes.js';
 
@@ -196,26 +199,11 @@ function joinedBuckets(a: { days: readonly number[]; ids: readonly string[] }, b
     days.push(Math.min(dayA, dayB));
     if (dayA < dayB) ids.push(a.ids[i++] as string);
     else if (dayB < dayA) ids.push(b.ids[k++] as string);
-    else ids.push(mergedHashes(a.ids[i++] as string, b.ids[k++] as string));
+    else ids.push(mergedBucket(a.ids[i++] as string, b.ids[k++] as string));
   }
   return tailOf(days, ids);
 }
 
-function mergedHashes(a: string, b: string): string {
-  let merged = '';
-  let i = 0;
-  let k = 0;
-  while (i < a.length && k < b.length) {
-    if (compareHashes(a, i, b, k) <= 0) {
-      merged += a.slice(i, i + HASH_CHARS);
-      i += HASH_CHARS;
-    } else {
-      merged += b.slice(k, k + HASH_CHARS);
-      k += HASH_CHARS;
-    }
-  }
-  return merged + a.slice(i) + b.slice(k);
-}
 
 // ---------------------------------------------------------------------------------------------------
 // The table
