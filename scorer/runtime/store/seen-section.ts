@@ -108,7 +108,7 @@ export function readSeenSection(reader: ShapeReader, version: number): SeenIds {
 
 /**
  * Reads a seen section's body of codec `version` and keeps its table sealed (the bytes copied) on a new
- * `SeenIds`, with the table's first counting day and, as plain buckets, the ids of its tail (version 13 on).
+ * `SeenIds`; from version 13 on with the table's first counting day, and its tail sealed with it.
  */
 export function sealedSeenSection(reader: ShapeReader, version: number): SeenIds {
   const seen: SeenIds = { v: 3, days: [], ids: [] };
@@ -167,8 +167,8 @@ class TableWithTail implements SealedSeen {
   }
 
   open(): { days: number[]; ids: string[] } {
-    const joined = joinedBuckets(this.table.open(), this.tail);
-    return { days: [...joined.days], ids: [...joined.ids] };
+    const { days, ids } = joinedBuckets(this.table.open(), this.tail);
+    return { days, ids };
   }
 }
 
@@ -181,14 +181,14 @@ function joinedTail(sealed: Tail, firstCounting: number, plain: Buckets): Tail {
   return joinedBuckets(counting, tailOf(plain.days.map(integer), plain.ids as string[]));
 }
 
-function tailOf(days: readonly number[], ids: readonly string[]): Tail {
+function tailOf<T extends readonly number[], U extends readonly string[]>(days: T, ids: U): { days: T; ids: U; count: number } {
   let count = 0;
   for (const bucket of ids) count += bucket.length / HASH_CHARS;
   return { days, ids, count };
 }
 
-/** Two lists of buckets as one: days ascending, a day in both with its hashes merged in their order. */
-function joinedBuckets(a: { days: readonly number[]; ids: readonly string[] }, b: { days: readonly number[]; ids: readonly string[] }): Tail {
+/** Two lists of buckets as one (new arrays): days ascending, a day in both with its hashes merged in their order. */
+function joinedBuckets(a: { days: readonly number[]; ids: readonly string[] }, b: { days: readonly number[]; ids: readonly string[] }): { days: number[]; ids: string[]; count: number } {
   const days: number[] = [];
   const ids: string[] = [];
   let i = 0;
@@ -203,7 +203,6 @@ function joinedBuckets(a: { days: readonly number[]; ids: readonly string[] }, b
   }
   return tailOf(days, ids);
 }
-
 
 // ---------------------------------------------------------------------------------------------------
 // The table
@@ -422,17 +421,7 @@ function writeTail(out: ShapeWriter, tail: Buckets, base: number): void {
     const n = bucket.length / HASH_CHARS;
     out.varint(n);
     out.room(n * HASH_BYTES);
-    const bytes = out.bytes;
-    for (let c = 0; c < bucket.length; c += HASH_CHARS) {
-      const g0 = group(bucket, c);
-      const g1 = group(bucket, c + 4);
-      const g2 = group(bucket, c + 8);
-      if ((g0 | g1 | g2) < 0) throw doesNotFit;
-      writeGroup(bytes, out.length, g0);
-      writeGroup(bytes, out.length + 3, g1);
-      writeGroup(bytes, out.length + 6, g2);
-      out.length += HASH_BYTES;
-    }
+    for (let c = 0; c < bucket.length; c += HASH_CHARS, out.length += HASH_BYTES) writeHash(bucket, c, out.bytes, out.length);
   }
 }
 
@@ -491,13 +480,7 @@ function plainEntries(buckets: Buckets): PlainEntries {
     const day = integer(days[i]);
     const bucket = ids[i] as string;
     for (let c = 0; c < bucket.length; c += HASH_CHARS, entry++) {
-      const g0 = group(bucket, c);
-      const g1 = group(bucket, c + 4);
-      const g2 = group(bucket, c + 8);
-      if ((g0 | g1 | g2) < 0) throw doesNotFit;
-      writeGroup(hashes, entry * HASH_BYTES, g0);
-      writeGroup(hashes, entry * HASH_BYTES + 3, g1);
-      writeGroup(hashes, entry * HASH_BYTES + 6, g2);
+      const g0 = writeHash(bucket, c, hashes, entry * HASH_BYTES);
       entryDays[entry] = day;
       keys[entry] = g0 * 0x1000000 + entry; // the first 3 bytes, then the entry number: exact below 2^53
     }
@@ -507,6 +490,18 @@ function plainEntries(buckets: Buckets): PlainEntries {
   for (let i = 0; i < count; i++) order[i] = (keys[i] as number) % 0x1000000;
   settleTies(hashes, order);
   return { count, hashes, days: entryDays, order, firstDay: integer(days[0]), lastDay: integer(days[days.length - 1]) };
+}
+
+/** Writes the 9 bytes the hash at `hash[c]` stands for at `b[at]`; returns its first 3 bytes as a number. Throws `DoesNotFit` for a character not of the alphabet. */
+function writeHash(hash: string, c: number, b: Uint8Array, at: number): number {
+  const g0 = group(hash, c);
+  const g1 = group(hash, c + 4);
+  const g2 = group(hash, c + 8);
+  if ((g0 | g1 | g2) < 0) throw doesNotFit;
+  writeGroup(b, at, g0);
+  writeGroup(b, at + 3, g1);
+  writeGroup(b, at + 6, g2);
+  return g0;
 }
 
 function writeGroup(b: Uint8Array, at: number, group: number): void {
