@@ -209,7 +209,7 @@ async function startScorer(stack: Stack, opts: StackOptions, stops: Stopper, cal
   const { openCheckpointStore, partitionCacheBounds } = await import('../scorer/runtime/store/mod.js');
   const { store, close: closeStore } = await openCheckpointStore({
     kind: settings.checkpointStore, dataDir: settings.dataDir, nc, localNats: stack.localNats !== undefined, streamReplicas: settings.streamReplicas,
-    checkpointMs: settings.checkpointMs, logger,
+    checkpointMs: settings.checkpointMs, logger, remapChunks: settings.stateMapChunks,
     ...partitionCacheBounds(settings.stateCacheCustomers, settings.stateCacheMb, settings.partitions),
   });
   // After the scorer phase: the workers' last commits are awaited there, so closing loses nothing.

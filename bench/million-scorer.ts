@@ -7,7 +7,7 @@
  * before the next. The stream is a function of (partition, seq), so a restarted process replays exactly
  * what the killed one had not committed. Prints JSON lines: `started`, `progress`, `caught_up`.
  *
- *   node --import tsx bench/million-scorer.ts --store DIR [--cache 200000] [--cache-mb 256] [--batch 1000] [--until P:SEQ,...] [--reach P:SEQ:TIMERS,...] [--from SEQ] [--load-only] [--no-prefetch]
+ *   node --import tsx bench/million-scorer.ts --store DIR [--cache 200000] [--cache-mb 256] [--batch 1000] [--until P:SEQ,...] [--reach P:SEQ:TIMERS,...] [--from SEQ] [--load-only] [--no-prefetch] [--map-whole]
  *
  * The next partition's batch is prefetched (`LmdbStateStore.prefetch`) while one is applied and committed,
  * as the worker does; `--no-prefetch` reads each cold customer when the core reaches it. `--from SEQ`: every
@@ -15,7 +15,8 @@
  * without processing the events before it; for profiling, the state then differs from a run through them).
  * `--reach`: print a `reached` line once every partition P is one batch past SEQ, or at SEQ or later with at
  * most TIMERS − one timer slice timers due (a slice past a killed scorer stopped inside a timer storm; the
- * `pending` of a progress line gives each partition's SEQ:TIMERS).
+ * `pending` of a progress line gives each partition's SEQ:TIMERS). `--map-whole`: the store's file mapped whole
+ * (`VAFA_STATE_MAP_CHUNKS=0`), not in chunks.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -107,6 +108,7 @@ async function main(): Promise<void> {
     options: {
       store: { type: 'string' }, cache: { type: 'string', default: '200000' }, 'cache-mb': { type: 'string', default: '0' }, batch: { type: 'string', default: '1000' },
       until: { type: 'string' }, reach: { type: 'string' }, from: { type: 'string' }, seconds: { type: 'string' }, 'load-only': { type: 'boolean', default: false }, 'no-prefetch': { type: 'boolean', default: false },
+      'map-whole': { type: 'boolean', default: false },
     },
   });
   if (!values.store) throw new Error('--store DIR is required');
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
   const reach = values.reach?.split(',').map((triple) => triple.split(':').map(Number) as [number, number, number]);
   const prefetch = !values['no-prefetch'];
   const cacheMiB = Number(values['cache-mb']);
-  const store = LmdbStateStore.open({ path: path.join(values.store, 'state'), ...partitionCacheBounds(cache, cacheMiB, built.partitions) });
+  const store = LmdbStateStore.open({ path: path.join(values.store, 'state'), remapChunks: !values['map-whole'], ...partitionCacheBounds(cache, cacheMiB, built.partitions) });
   const partitions: ScoredPartition[] = [];
   const loadStart = performance.now();
   for (let p = 0; p < (values['load-only'] ? 1 : built.partitions); p++) {

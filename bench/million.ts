@@ -30,7 +30,7 @@ import { createBank } from '../simulator/mod.js';
 import { customerId, type BuiltStore, type MemoryLine } from './million-scorer.js';
 import type { Progress } from './progress.js';
 import { NODE_FLAGS } from '../platform/mod.js';
-import { defaultEngineConfig } from '../config/mod.js';
+import { defaultEngineConfig, readFlag } from '../config/mod.js';
 
 export interface MillionPlan {
   /** Customers in the store. Default 1,000,000. */
@@ -46,6 +46,11 @@ export interface MillionPlan {
   cache: number;
   /** Most estimated heap of the cached customers, MiB (VAFA_STATE_CACHE_MB). Default 256, the setting's default. */
   cacheMiB: number;
+  /**
+   * Map the store's file in chunks (VAFA_STATE_MAP_CHUNKS; false: mapped whole, `--map-whole` to the scorer).
+   * Default: the setting as this process's environment gives it, else true (the setting's default).
+   */
+  mapChunks: boolean;
   /** Events a partition takes per batch (VAFA_SCORER_BATCH). Default 1000. */
   batch: number;
   /** How long the first scorer runs before SIGKILL, s. Default 40. */
@@ -57,7 +62,8 @@ export interface MillionPlan {
 }
 
 export const DEFAULT_MILLION_PLAN: MillionPlan = {
-  customers: 1_000_000, partitions: 8, templates: 300, days: 365, seed: 7, cache: 10_000, cacheMiB: 256, batch: 1000, seconds: 40, wholeStart: true,
+  customers: 1_000_000, partitions: 8, templates: 300, days: 365, seed: 7, cache: 10_000, cacheMiB: 256, mapChunks: readFlag(process.env, 'stateMapChunks', true), batch: 1000,
+  seconds: 40, wholeStart: true,
   dataDir: path.join(os.tmpdir(), 'vafa-bench-million'),
 };
 
@@ -245,7 +251,8 @@ interface StartedLine { load_ms: number; since_process_start_ms: number; timers:
 /** The scorer's arguments and V8 flags for `plan`, its old space limited for `timers` (docs/operations.md). */
 function scorerCommand(plan: MillionPlan, dir: string, timers: number): { args: string[]; flags: string[] } {
   const limit = oldSpaceLimitMiB({ cacheBytes: plan.cacheMiB * 2 ** 20, timers });
-  return { args: ['--store', dir, '--cache', String(plan.cache), '--cache-mb', String(plan.cacheMiB), '--batch', String(plan.batch)], flags: [`--max-old-space-size=${limit}`] };
+  const args = ['--store', dir, '--cache', String(plan.cache), '--cache-mb', String(plan.cacheMiB), '--batch', String(plan.batch), ...(plan.mapChunks ? [] : ['--map-whole'])];
+  return { args, flags: [`--max-old-space-size=${limit}`] };
 }
 
 /** Runs the first scorer for `plan.seconds`, sampling its RSS, then kills it. */
@@ -339,7 +346,7 @@ export function renderMillion(m: MillionReport): string {
   const ms = (x: number | null): string => (x === null ? 'did not fit' : `${Math.round(x).toLocaleString('en-US')} ms`);
   return [
     `million: ${m.customers.toLocaleString('en-US')} customers in the store, ${m.timers.toLocaleString('en-US')} timers; cache ${m.plan.cache.toLocaleString('en-US')} customers or ${mib(m.plan.cacheMiB * 2 ** 20)} (held ${mib(m.cache_bytes)}; hit rate ${(m.cache_hit_rate * 100).toFixed(1)} % of lookups, ${m.cache_misses_per_event.toFixed(2)} store reads an event)`,
-    `  scorer RSS ${mib(m.rss_bytes)} at most: anonymous ${mib(m.rss_anon_bytes)} (V8 heap ${mib(m.heap.total_bytes)} of its ${mib(m.heap_limit_bytes)} limit, ${mib(m.heap.external_bytes)} outside it), mapped store ${mib(m.rss_file_bytes)} (file pages, reclaimable; each its own peak)`,
+    `  scorer RSS ${mib(m.rss_bytes)} at most: anonymous ${mib(m.rss_anon_bytes)} (V8 heap ${mib(m.heap.total_bytes)} of its ${mib(m.heap_limit_bytes)} limit, ${mib(m.heap.external_bytes)} outside it), mapped store ${mib(m.rss_file_bytes)} (file pages, reclaimable; ${m.plan.mapChunks ? 'mapped in chunks' : 'mapped whole: VAFA_STATE_MAP_CHUNKS=0'}; each its own peak)`,
     `  ${Math.round(m.events_per_s).toLocaleString('en-US')} events/s on random customers and ${Math.round(m.timers_per_s).toLocaleString('en-US')} timers/s`,
     `  after SIGKILL: back where the killed scorer was (plus a batch or a timer slice) in ${m.restart_s.toFixed(1)} s, caught up with its position plus a batch in ${m.recovery_s.toFixed(1)} s; one partition starts in ${ms(m.partition_start_lazy_ms)} lazily, ${ms(m.partition_start_whole_ms)} whole; build ${m.build_cached_s.toFixed(0)} s${m.build_s ? '' : ' (cached)'}`,
   ].join('\n');

@@ -31,6 +31,15 @@ describe('settings', () => {
     expect(() => loadSettings({ LOG_FORMAT: 'fancy' })).toThrow(/LOG_FORMAT="fancy"/);
   });
 
+  it('maps the state store in chunks unless VAFA_STATE_MAP_CHUNKS is 0; anything but a switch is refused by name', () => {
+    expect(loadSettings({}).stateMapChunks).toBe(true);
+    expect(loadSettings({ VAFA_STATE_MAP_CHUNKS: '0' }).stateMapChunks).toBe(false);
+    expect(loadSettings({ VAFA_STATE_MAP_CHUNKS: 'off' }).stateMapChunks).toBe(false);
+    expect(loadSettings({ VAFA_STATE_MAP_CHUNKS: ' TRUE ' }).stateMapChunks).toBe(true);
+    expect(loadSettings({ VAFA_STATE_MAP_CHUNKS: '' }).stateMapChunks).toBe(true);
+    expect(() => loadSettings({ VAFA_STATE_MAP_CHUNKS: 'yes please' })).toThrow(/VAFA_STATE_MAP_CHUNKS="yes please": expected 1 or 0/);
+  });
+
   it('reads partition ownership lists', () => {
     expect(loadSettings({ VAFA_SCORER_PARTITIONS: '0,3,5' }).scorerPartitions).toEqual([0, 3, 5]);
   });

@@ -140,6 +140,32 @@ describe('LmdbStateStore', () => {
     await reopened.close();
   });
 
+  it('a store mapped whole (VAFA_STATE_MAP_CHUNKS=0) commits and loads the same state, and the same file opens mapped in chunks', async () => {
+    const where = path.join(dir, 'mapped-whole');
+    const whole = LmdbStateStore.open({ path: where, remapChunks: false });
+    const state = newPartitionState(PARTITION);
+    const tracker = new ChangeTracker(state);
+    for (let start = 0; start < msgs.length; start += 500) {
+      apply(state, msgs.slice(start, start + 500));
+      await whole.commit(state, tracker.take());
+    }
+    await whole.close();
+    const lazyWhole = LmdbStateStore.open({ path: where, remapChunks: false, cacheCustomers: 2 });
+    const lazily = await lazyWhole.load(PARTITION);
+    const expected = plain(state);
+    const ids = Object.keys(expected.customers);
+    expect(ids.length).toBeGreaterThan(2);
+    for (const id of ids) { // each a cold read from the file (two are cached at most)
+      const customer = lazily?.customers[id];
+      if (customer) { openLoyalty(customer.loyalty); openSeen(customer.seen); }
+      expect(structuredClone(customer)).toEqual(expected.customers[id]);
+    }
+    await lazyWhole.close();
+    const chunked = LmdbStateStore.open({ path: where });
+    expect(opened(await chunked.load(PARTITION))).toEqual(plain(state));
+    await chunked.close();
+  });
+
   // Version 2: the first compact one; 10: the last before the current, whose sealed chunks a commit carries into version-11 records.
   it.each([2, 10, 11, 12])('a store written by an older codec (version %i) loads as it was; a commit rewrites what it touches in the current version', async (old) => {
     const where = path.join(dir, `old-codec-${old}`);

@@ -39,6 +39,8 @@ export interface OpenStoreOptions {
   cacheCustomers?: number;
   /** With `cacheCustomers`: most estimated heap of a partition's cached customers, bytes (`LmdbStateStoreOptions.cacheBytes`). */
   cacheBytes?: number;
+  /** Map the data file in chunks (`LmdbStateStoreOptions.remapChunks`, `VAFA_STATE_MAP_CHUNKS`). Default true. */
+  remapChunks?: boolean;
   /** Interval of the snapshots shipped to NATS (`nats`) or written whole (`file`), ms. Default 5000. */
   checkpointMs?: number;
   logger: Logger;
@@ -53,7 +55,10 @@ export interface OpenedStore {
 export async function openCheckpointStore(options: OpenStoreOptions): Promise<OpenedStore> {
   const kind = options.kind === 'auto' ? (options.localNats ? 'lmdb' : 'nats') : options.kind;
   const legacyDir = path.join(options.dataDir, 'checkpoints');
-  const cache = options.cacheCustomers === undefined ? {} : { cacheCustomers: options.cacheCustomers, ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }) };
+  const cache = {
+    ...(options.cacheCustomers === undefined ? {} : { cacheCustomers: options.cacheCustomers, ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }) }),
+    ...(options.remapChunks === undefined ? {} : { remapChunks: options.remapChunks }),
+  };
   switch (kind) {
     case 'lmdb': {
       const store = openOrSetAside({ path: path.join(options.dataDir, 'state'), fallbacks: [new FileCheckpointStore(legacyDir)], ...cache, logger: options.logger }, options.logger);
