@@ -303,7 +303,10 @@ async function ingestItems(deps: AppDeps, { audit, proxy }: Access, kind: Stream
     outcome.results[i] = { index: i, status: 'invalid', errors: [{ field: `(line ${le.line})`, message: `invalid JSON: ${le.reason}` }] };
   }
   const invalid = outcome.results.filter((r) => r.status === 'invalid').length;
-  for (const r of outcome.results) deps.metrics.ingestItems.labels(kind, r.status, 'http').inc();
+  // One increment a status, not one an item: a label lookup costs ~0.4 µs (prom-client), 500 of them a full batch.
+  const byStatus = new Map<string, number>();
+  for (const r of outcome.results) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
+  for (const [status, n] of byStatus) deps.metrics.ingestItems.labels(kind, status, 'http').inc(n);
   const summary = { accepted: outcome.accepted, duplicates: outcome.duplicates, invalid, failed: outcome.failed, results: outcome.results };
   if (outcome.unavailable) {
     reply.header('retry-after', '2');

@@ -91,6 +91,19 @@ describe('the codec', () => {
     expect(binary).toBeLessThan(json * 0.7);
   });
 
+  it('a customer decoded sealed keeps nothing of the bytes it was read from (the store reads into a buffer lmdb reuses)', () => {
+    const state = newPartitionState(PARTITION);
+    apply(state, msgs);
+    for (const customer of Object.values(rawCustomers(state))) {
+      const read = Buffer.from(encodeRecord('customer', customer));
+      const decoded = decodeRecord<typeof customer>('customer', read, 'c', { sealed: true });
+      read.fill(0xff); // the next read overwrites the buffer
+      openLoyalty(decoded.loyalty);
+      openSeen(decoded.seen);
+      expect(decoded).toEqual(customer);
+    }
+  });
+
   it('names the record it cannot read: unknown version, another kind, a damaged body', () => {
     const bytes = encodeRecord('meta', { seq: 1 });
     expect(() => decodeRecord('customer', bytes, 'c/x')).toThrow(/state record c\/x: expected a customer record/);

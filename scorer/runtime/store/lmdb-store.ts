@@ -438,7 +438,8 @@ export class LmdbStateStore implements CheckpointStore {
     return {
       exists: (id) => db.doesExist(customerKey(id)),
       read: (id) => {
-        const bytes = db.getBinary(customerKey(id));
+        // lmdb's own buffer, overwritten by the next read: the decoder copies what it keeps (a test holds it to that).
+        const bytes = db.getBinaryFast(customerKey(id));
         if (!bytes) return undefined;
         try {
           const customer = this.decode<CustomerState>(partition, 'customer', customerKey(id), bytes, true);
