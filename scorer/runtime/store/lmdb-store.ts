@@ -438,9 +438,11 @@ export class LmdbStateStore implements CheckpointStore {
     return {
       exists: (id) => db.doesExist(customerKey(id)),
       read: (id) => {
-        // lmdb's own buffer, overwritten by the next read: the decoder copies what it keeps (a test holds it to that).
-        const bytes = db.getBinaryFast(customerKey(id));
-        if (!bytes) return undefined;
+        // lmdb's own buffer, overwritten by the next read: the decoder copies what it keeps (a test holds it to
+        // that). lmdb sets the record's size as the buffer's own `length`; the view is cut to it explicitly.
+        const read = db.getBinaryFast(customerKey(id));
+        if (!read) return undefined;
+        const bytes = new Uint8Array(read.buffer, read.byteOffset, read.length);
         try {
           const customer = this.decode<CustomerState>(partition, 'customer', customerKey(id), bytes, true);
           const seq = this.committed.get(partition)?.seq ?? Infinity;
