@@ -304,9 +304,8 @@ async function ingestItems(deps: AppDeps, { audit, proxy }: Access, kind: Stream
   }
   const invalid = outcome.results.filter((r) => r.status === 'invalid').length;
   // One increment a status, not one an item: a label lookup costs ~0.4 µs (prom-client), 500 of them a full batch.
-  const byStatus = new Map<string, number>();
-  for (const r of outcome.results) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
-  for (const [status, n] of byStatus) deps.metrics.ingestItems.labels(kind, status, 'http').inc(n);
+  const byStatus = [['accepted', outcome.accepted], ['duplicate', outcome.duplicates], ['invalid', invalid], ['failed', outcome.failed]] as const;
+  for (const [status, n] of byStatus) if (n > 0) deps.metrics.ingestItems.labels(kind, status, 'http').inc(n);
   const summary = { accepted: outcome.accepted, duplicates: outcome.duplicates, invalid, failed: outcome.failed, results: outcome.results };
   if (outcome.unavailable) {
     reply.header('retry-after', '2');

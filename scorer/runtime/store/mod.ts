@@ -55,13 +55,13 @@ export interface OpenedStore {
 export async function openCheckpointStore(options: OpenStoreOptions): Promise<OpenedStore> {
   const kind = options.kind === 'auto' ? (options.localNats ? 'lmdb' : 'nats') : options.kind;
   const legacyDir = path.join(options.dataDir, 'checkpoints');
-  const cache = {
+  const storeOptions = {
     ...(options.cacheCustomers === undefined ? {} : { cacheCustomers: options.cacheCustomers, ...(options.cacheBytes === undefined ? {} : { cacheBytes: options.cacheBytes }) }),
     ...(options.remapChunks === undefined ? {} : { remapChunks: options.remapChunks }),
   };
   switch (kind) {
     case 'lmdb': {
-      const store = openOrSetAside({ path: path.join(options.dataDir, 'state'), fallbacks: [new FileCheckpointStore(legacyDir)], ...cache, logger: options.logger }, options.logger);
+      const store = openOrSetAside({ path: path.join(options.dataDir, 'state'), fallbacks: [new FileCheckpointStore(legacyDir)], ...storeOptions, logger: options.logger }, options.logger);
       return { store, close: () => store.close() };
     }
     case 'nats': {
@@ -71,7 +71,7 @@ export async function openCheckpointStore(options: OpenStoreOptions): Promise<Op
         path: path.join(options.dataDir, 'state'), remote: snapshots, fallbacks: [older, new FileCheckpointStore(legacyDir)],
         onCommitted: (partition, changes) => snapshots.committed(partition, changes),
         onReleased: (partition) => withDeadline(snapshots.flush(partition), releaseShipMs, `shipping the last snapshot of partition ${partition}`),
-        ...cache, logger: options.logger,
+        ...storeOptions, logger: options.logger,
       }, options.logger);
       snapshots.attach(store);
       return { store, close: () => { snapshots.close(); return store.close(); } };
