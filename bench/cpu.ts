@@ -6,7 +6,7 @@
  * of each part of the pipeline: scorer, ingest, nats-server, ClickHouse, load generator, the rest.
  */
 import { readFileSync } from 'node:fs';
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { constants as perfConstants, performance, PerformanceObserver, type EventLoopUtilization, type PerformanceEntry } from 'node:perf_hooks';
 
 const TICKS_PER_S = 100; // USER_HZ: 100 on Linux on every architecture Node supports
 
@@ -55,6 +55,59 @@ export interface CpuShare {
   /** The whole machine's busy time (100 per core) and what of it was neither this process nor its children: other work sharing the machine. */
   machine_pct?: number;
   others_pct?: number;
+  /** The main thread's garbage-collection pauses during the phase (its isolate only: the load generator's thread and the children have their own). */
+  gc?: GcPauses;
+}
+
+/**
+ * Garbage-collection pauses of the calling thread's isolate over a phase, from `gc` performance entries.
+ * Where the API and the scorer run in the bench process, every request and every event in flight waits out
+ * each of these pauses: the longest bounds what a p99 latency can be.
+ */
+export interface GcPauses {
+  /** Pauses observed. */
+  count: number;
+  /** Their summed duration, ms. */
+  total_ms: number;
+  /** `total_ms` as a share of the phase's wall time, %. */
+  share_pct: number;
+  /** The longest pause, ms. */
+  longest_ms: number;
+  /** Of `total_ms`, the young generation's (scavenges, whose cost grows with what survives them). */
+  minor_ms: number;
+}
+
+/** Watches the calling thread's garbage collections from its creation to `stop`. */
+export class GcWatch {
+  private readonly observer: PerformanceObserver;
+  private readonly started = performance.now();
+  private count = 0;
+  private total = 0;
+  private longest = 0;
+  private minor = 0;
+
+  constructor() {
+    this.observer = new PerformanceObserver((list) => this.add(list.getEntries()));
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  private add(entries: readonly PerformanceEntry[]): void {
+    for (const entry of entries) {
+      this.count++;
+      this.total += entry.duration;
+      this.longest = Math.max(this.longest, entry.duration);
+      if ((entry as PerformanceEntry & { detail?: { kind?: number } | null }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) this.minor += entry.duration;
+    }
+  }
+
+  /** Stops watching; the pauses so far, those not yet delivered to the observer included. */
+  stop(): GcPauses {
+    this.add(this.observer.takeRecords());
+    this.observer.disconnect();
+    const wallMs = performance.now() - this.started;
+    const r1 = (x: number): number => Math.round(x * 10) / 10;
+    return { count: this.count, total_ms: r1(this.total), share_pct: wallMs > 0 ? r1((this.total / wallMs) * 100) : 0, longest_ms: r1(this.longest), minor_ms: r1(this.minor) };
+  }
 }
 
 /** A child process, or a group of them (summed), by pid. */
@@ -66,6 +119,7 @@ export class CpuProbe {
   private readonly elu0: EventLoopUtilization = performance.eventLoopUtilization();
   private readonly child0: Map<string, { pid: number; ms: number | undefined }[]>;
   private readonly machine0 = machineJiffies();
+  private readonly gc = new GcWatch();
 
   constructor(children: Record<string, ProcessGroup>) {
     this.child0 = new Map();
@@ -93,7 +147,7 @@ export class CpuProbe {
       }
       if (read) children[name] = pct(used);
     }
-    const share: CpuShare = { wall_s: Math.round(wallMs) / 1000, process_pct: pct((p.user + p.system) / 1000), main_thread_pct: pct(elu.active), children };
+    const share: CpuShare = { wall_s: Math.round(wallMs) / 1000, process_pct: pct((p.user + p.system) / 1000), main_thread_pct: pct(elu.active), children, gc: this.gc.stop() };
     const m1 = machineJiffies();
     if (this.machine0 && m1 && m1.total > this.machine0.total) {
       const busyMs = ((m1.busy - this.machine0.busy) / TICKS_PER_S) * 1000;

@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import type { Command } from '../app/mod.js';
 import { findNatsServer } from '../platform/mod.js';
 import { Cleanup } from './cleanup.js';
+import type { GcPauses } from './cpu.js';
 import { silentProgress, terminalProgress, type Progress } from './progress.js';
 import { measureRaw, type RawPlan, type RawResult } from './raw.js';
 import { measureSteadyAlone, measureVafa, type PathResult, type VafaPlan } from './vafa.js';
@@ -264,7 +265,10 @@ function benchNotes(
   return notes;
 }
 
-/** `--only steady`: each repeat's p50/p99 event → durable, load, CPU by part and sink figures, then the medians. */
+/** A phase's main-thread GC pauses, as the steady lines print them. */
+const gcText = (gc: GcPauses | undefined): string => (gc ? `; main-thread GC ${gc.count} pauses, ${gc.total_ms.toFixed(0)} ms (${gc.share_pct.toFixed(1)} % of the time), longest ${gc.longest_ms.toFixed(0)} ms` : '');
+
+/** `--only steady`: each repeat's p50/p99 event → durable, load, CPU by part, GC pauses and sink figures, then the medians. */
 function renderSteady(report: BenchReport): string {
   const m = report.measurements.find((x) => x.id === 'scorer_steady_5k');
   if (!m?.available) return 'scorer_steady_5k: not measured';
@@ -275,6 +279,7 @@ function renderSteady(report: BenchReport): string {
     return `repeat ${x.repeat}: ${Math.round(x.events_per_s).toLocaleString('en-US')} events/s, p50 ${x.p50_ms?.toFixed(1) ?? '—'} ms, p99 ${x.p99_ms?.toFixed(1) ?? '—'} ms`
       + `; load ${(e.load_average as number[] | undefined)?.[0] ?? '—'}; CPU % of a core: scorer ${pct(roles.scorer)}, ClickHouse ${pct(roles.clickhouse)}, nats ${pct(roles['nats-server'])}, ingest ${pct(roles.ingest)}, machine ${pct(roles.machine)}`
       + `; batches ${String(e.batches)} (mean ${String(e.mean_events)} events), p50 sink ${String(e.p50_flush_ms)} ms`
+      + gcText((x.cpu as { gc?: GcPauses } | undefined)?.gc)
       + `\n  a batch's stages, p50 (p99) ms: ${Object.entries((e.stages_ms ?? {}) as Record<string, { p50: number; p99: number }>).map(([k, v]) => `${k} ${v.p50} (${v.p99})`).join(', ')}`;
   });
   return [...lines, `${m.name}: median of ${m.repeats.length}: p50 ${m.p50_ms?.toFixed(1) ?? '—'} ms, p99 ${m.p99_ms?.toFixed(1) ?? '—'} ms (target p50 ≤ 15, p99 ≤ 50)`].join('\n');

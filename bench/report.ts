@@ -5,7 +5,7 @@
 import { item, num } from '../scorer/core/mod.js';
 import { HEAP_BYTES_PER_RECORD_BYTE } from '../scorer/runtime/store/mod.js';
 import { median, type LatencySummary } from './stats.js';
-
+import type { GcPauses } from './cpu.js';
 import type { MillionReport } from './million.js';
 import type { ScalingReport } from './scaling.js';
 import type { StateParts, StoreCost } from './core.js';
@@ -233,6 +233,36 @@ export function renderCpu(report: BenchReport): string {
   return [line(head), line(width.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** Each field's median over the repeats' `cpu.gc` (bench/cpu.ts `GcPauses`); null when no repeat has it. */
+export function medianGc(cpus: readonly unknown[]): GcPauses | null {
+  const all = cpus.map((c) => (c as { gc?: GcPauses } | undefined)?.gc).filter((g): g is GcPauses => g !== undefined);
+  if (!all.length) return null;
+  const of = (k: keyof GcPauses): number => median(all.map((g) => g[k]));
+  return { count: of('count'), total_ms: of('total_ms'), share_pct: of('share_pct'), longest_ms: of('longest_ms'), minor_ms: of('minor_ms') };
+}
+
+/**
+ * The main thread's garbage-collection pauses in each vafa phase (medians of the repeats): where the API or
+ * the scorer runs in the bench process, every request and event in flight waits each pause out. A phase
+ * without any (the ingest phases, whose API runs in worker processes by default) has no row.
+ */
+export function renderGc(report: BenchReport): string {
+  const rows: string[][] = [];
+  const add = (name: string, gc: GcPauses | null): void => {
+    // None at all: nothing of vafa ran on that thread (ingest in its own processes, the default).
+    if (gc && gc.count > 0) rows.push([name, fmtInt(gc.count), gc.share_pct.toFixed(1), fmtMs(gc.longest_ms), fmtMs(gc.minor_ms)]);
+  };
+  for (const m of report.measurements.filter((x) => x.group === 'vafa' && x.available)) {
+    add(m.name, medianGc(m.repeats.map((x) => x.cpu)));
+    if (m.id === 'scorer') add(`${m.name}, steady phase`, medianGc(m.repeats.map((x) => (x.extra?.steady as { cpu?: unknown } | undefined)?.cpu)));
+  }
+  if (!rows.length) return '';
+  const head = ['main-thread GC pauses', 'pauses', '% of the time', 'longest ms', 'scavenges ms'];
+  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => item(r, i).length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(num(width, i)) : c.padStart(num(width, i)))).join('  ').trimEnd();
+  return [line(head), line(width.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
 const fmtPct = (v: number | undefined): string => (v === undefined ? '—' : v.toFixed(0));
 const fmtInt = (v: number | null): string => (v === null ? '—' : Math.round(v).toLocaleString('en-US'));
 const fmtMs = (v: number | null): string => (v === null ? '—' : v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
@@ -257,6 +287,8 @@ export function renderTable(report: BenchReport): string {
   ];
   const cpu = renderCpu(report);
   if (cpu) out.push('', cpu);
+  const gc = renderGc(report);
+  if (gc) out.push('', gc);
   if (report.notes.length) out.push('', ...report.notes.map((n) => `note: ${n}`));
   return out.join('\n');
 }
