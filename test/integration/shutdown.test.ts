@@ -85,7 +85,9 @@ async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | un
 async function startUp(): Promise<Run> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vafa-shutdown-'));
   const [api, iso, nats, ch] = [await freePort(), await freePort(), await freePort(), await freePort()];
-  const child = spawn(process.execPath, [BIN, 'up', '--simulate', '--rate', '200', '--customers', '300'], {
+  // A month of history, not the default year: the backfill runs as a user's does, and what is tested here is how
+  // the stop goes (demo-history.test.ts tests what a history gives); a year took ~15 s of each start on a slow machine.
+  const child = spawn(process.execPath, [BIN, 'up', '--simulate', '--rate', '200', '--customers', '300', '--history-days', '30'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
     env: {
