@@ -215,22 +215,31 @@ const CPU_COLUMNS: readonly [string, string][] = [
   ['scorer', 'scorer'], ['ingest', 'ingest'], ['nats-server', 'nats-server'], ['clickhouse', 'ClickHouse'], ['loadgen', 'load gen'], ['bench', 'bench rest'], ['others', 'others'], ['machine', 'machine'],
 ];
 
-/** Where the CPU went in each vafa phase, % of one core (100 per core; the machine's whole is cores × 100). */
-export function renderCpu(report: BenchReport): string {
-  const rows: string[][] = [];
+/** Each vafa phase's repeats' `cpu` records by phase name, the scorer's steady phase as a phase of its own. */
+function vafaPhaseCpus(report: BenchReport): { name: string; cpus: unknown[] }[] {
+  const phases: { name: string; cpus: unknown[] }[] = [];
   for (const m of report.measurements.filter((x) => x.group === 'vafa' && x.available)) {
-    const roles = m.cpu_roles;
-    if (roles) rows.push([m.name, ...CPU_COLUMNS.map(([k]) => fmtPct(roles[k]))]);
-    if (m.id === 'scorer') {
-      const steady = medianRoles(m.repeats.map((x) => (x.extra?.steady as { cpu?: unknown } | undefined)?.cpu));
-      if (steady) rows.push([`${m.name}, steady phase`, ...CPU_COLUMNS.map(([k]) => fmtPct(steady[k]))]);
-    }
+    phases.push({ name: m.name, cpus: m.repeats.map((x) => x.cpu) });
+    if (m.id === 'scorer') phases.push({ name: `${m.name}, steady phase`, cpus: m.repeats.map((x) => (x.extra?.steady as { cpu?: unknown } | undefined)?.cpu) });
   }
-  if (!rows.length) return '';
-  const head = ['CPU by part, % of one core', ...CPU_COLUMNS.map(([, label]) => label)];
+  return phases;
+}
+
+/** `head` and `rows` as aligned columns under a rule, the first to the left, the others to the right. */
+function columns(head: string[], rows: string[][]): string {
   const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => item(r, i).length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(num(width, i)) : c.padStart(num(width, i)))).join('  ').trimEnd();
   return [line(head), line(width.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+/** Where the CPU went in each vafa phase, % of one core (100 per core; the machine's whole is cores × 100). */
+export function renderCpu(report: BenchReport): string {
+  const rows: string[][] = [];
+  for (const { name, cpus } of vafaPhaseCpus(report)) {
+    const roles = medianRoles(cpus);
+    if (roles) rows.push([name, ...CPU_COLUMNS.map(([k]) => fmtPct(roles[k]))]);
+  }
+  return rows.length ? columns(['CPU by part, % of one core', ...CPU_COLUMNS.map(([, label]) => label)], rows) : '';
 }
 
 /** Each field's median over the repeats' `cpu.gc` (bench/cpu.ts `GcPauses`); null when no repeat has it. */
@@ -248,19 +257,11 @@ export function medianGc(cpus: readonly unknown[]): GcPauses | null {
  */
 export function renderGc(report: BenchReport): string {
   const rows: string[][] = [];
-  const add = (name: string, gc: GcPauses | null): void => {
-    // None at all: nothing of vafa ran on that thread (ingest in its own processes, the default).
+  for (const { name, cpus } of vafaPhaseCpus(report)) {
+    const gc = medianGc(cpus);
     if (gc && gc.count > 0) rows.push([name, fmtInt(gc.count), gc.share_pct.toFixed(1), fmtMs(gc.longest_ms), fmtMs(gc.minor_ms)]);
-  };
-  for (const m of report.measurements.filter((x) => x.group === 'vafa' && x.available)) {
-    add(m.name, medianGc(m.repeats.map((x) => x.cpu)));
-    if (m.id === 'scorer') add(`${m.name}, steady phase`, medianGc(m.repeats.map((x) => (x.extra?.steady as { cpu?: unknown } | undefined)?.cpu)));
   }
-  if (!rows.length) return '';
-  const head = ['main-thread GC pauses', 'pauses', '% of the time', 'longest ms', 'scavenges ms'];
-  const width = head.map((h, i) => Math.max(h.length, ...rows.map((r) => item(r, i).length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(num(width, i)) : c.padStart(num(width, i)))).join('  ').trimEnd();
-  return [line(head), line(width.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
+  return rows.length ? columns(['main-thread GC pauses', 'pauses', '% of the time', 'longest ms', 'scavenges ms'], rows) : '';
 }
 
 const fmtPct = (v: number | undefined): string => (v === undefined ? '—' : v.toFixed(0));
