@@ -494,6 +494,56 @@ describe('built-in dashboard', () => {
       rmSync(profile, { recursive: true, force: true });
     }
   });
+  it('keeps one set of filters when a tab is chosen again, or left, before its filters arrive', async () => {
+    const profile = mkdtempSync(path.join(os.tmpdir(), 'vafa-chromium-'));
+    let context: BrowserContext | undefined;
+    try {
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      const page = context.pages()[0] ?? (await context.newPage());
+      // Every answer with a dashboard's filters comes late, so that the clicks below overlap their loads.
+      let asked = 0;
+      let answered = 0;
+      await page.route('**/variables?*', async (route) => {
+        asked++;
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        await route.continue();
+      });
+      page.on('requestfinished', (r) => { if (r.url().includes('/variables?')) answered++; });
+      page.on('requestfailed', (r) => { if (r.url().includes('/variables?')) answered++; });
+      const filters = async (): Promise<string[]> => await page.$$eval('#variables select', (list) => list.map((s) => s.getAttribute('data-variable') ?? ''));
+      /** Once every filters request so far is answered and the page has run what follows each answer. */
+      const settled = async (): Promise<void> => {
+        await waitFor(async () => asked > 0 && answered === asked, 10_000, 'every filters answer');
+        await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 50)));
+      };
+      await page.goto(`${stack.apiUrl}/`);
+      await page.waitForFunction(`document.body.dataset.loaded === 'vafa-retention'`, undefined, { timeout: 20_000 });
+      await settled();
+      const once = await filters();
+      expect(once.length).toBeGreaterThan(0);
+      expect(new Set(once).size).toBe(once.length);
+      // The same tab twice, then another one, each before the previous filters arrived: the last one's, once.
+      await page.click('#tabs button[data-uid="vafa-retention"]');
+      await page.click('#tabs button[data-uid="vafa-retention"]');
+      await page.click('#tabs button[data-uid="vafa-loyalty"]');
+      const loyalty = (await (await fetch(`${stack.apiUrl}/api/dashboard/vafa-loyalty/variables`)).json()) as { variables: { name: string }[] };
+      await waitFor(async () => asked >= 4, 10_000, 'four filters requests');
+      await settled();
+      expect(await filters()).toEqual(loyalty.variables.map((v) => v.name));
+      // Left for the customer look-up before its filters arrive: none come after it.
+      await page.click('#tabs button[data-uid="vafa-campaigns"]');
+      await page.click('#tabs button[data-uid="customer"]');
+      await waitFor(async () => asked >= 5, 10_000, 'the campaigns filters request');
+      await settled();
+      expect(await filters()).toEqual([]);
+    } finally {
+      await context?.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
 });
 
 interface Drawn { title: string; type: string; points: number }

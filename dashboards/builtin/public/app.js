@@ -21,6 +21,8 @@ const state = {
   charts: new Map(),
   timer: null,
   seq: 0,
+  /** Calls of loadVariables: an answer to an earlier one is dropped. */
+  varsSeq: 0,
   customer: null,
   loaded: {},
 };
@@ -234,18 +236,24 @@ function layout(d) {
 
 // --- Controls ---------------------------------------------------------------------------------------
 
+/**
+ * The filters of dashboard `d`. Only the latest call's answer is shown: a tab chosen again, another tab or
+ * another range before an earlier answer came makes that answer stale (it would add a second set).
+ */
 async function loadVariables(d) {
   const box = $('#variables');
+  const seq = ++state.varsSeq;
   box.replaceChildren();
   const r = await api(`${d.api}/variables?range=${state.range}`);
-  if (!r.ok) return;
+  if (!r.ok || seq !== state.varsSeq) return;
   const { variables } = await r.json();
-  for (const v of variables) {
+  if (seq !== state.varsSeq) return;
+  box.replaceChildren(...variables.map((v) => {
     const select = el('select', { 'data-variable': v.name, onchange: (e) => { state.vars[v.name] = e.target.value; refresh(); } },
       el('option', { value: 'all', text: 'All' }), ...v.options.map((o) => el('option', { value: o, text: o })));
     select.value = state.vars[v.name] ?? 'all';
-    box.append(el('label', {}, v.label, select));
-  }
+    return el('label', {}, v.label, select);
+  }));
 }
 
 function setStatus(text, error = false) {
@@ -291,6 +299,7 @@ function selectTab(uid) {
   $('#customer').hidden = !isCustomer;
   $('#range').disabled = isCustomer;
   if (isCustomer) {
+    state.varsSeq++;
     $('#variables').replaceChildren();
     for (const id of [...state.charts.keys()]) disposeChart(id);
     if (state.customer) refreshCustomer();
@@ -329,6 +338,7 @@ async function refreshCustomer() {
   }
   const v = await c.json();
   const ledger = l.ok ? (await l.json()).entries : [];
+  if (state.customer !== id || state.uid !== 'customer') return; // another customer or tab was chosen meanwhile
   const features = Object.entries(v.features ?? {}).sort(([a], [b]) => a.localeCompare(b));
   const offers = Array.isArray(v.recent_offers) ? v.recent_offers : [];
   const reasons = Array.isArray(v.churn_reasons) ? v.churn_reasons : [];
