@@ -6,13 +6,14 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { auditFileStatements, insertAuditRows } from '../api/mod.js';
-import { loadSettings, buildEngineConfig, readPolicyFileSync, type Settings } from '../config/mod.js';
+import { loadSettings, buildEngineConfig, readPolicyFileSync, UsageError, type Settings } from '../config/mod.js';
 import { createLogger, connectNats, type Logger } from '../platform/mod.js';
 import { createWarehouseClient, migrate } from '../sinks/mod.js';
 import { backfillDeployment, listSources, type BackfillProgress } from '../scorer/runtime/backfill/mod.js';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Stack } from '../app/mod.js';
+import { integerFlag, timeFlag } from './flags.js';
 import type { Command } from './main.js';
 
 /** Progress: a bar with rate and ETA redrawn on a terminal; a plain line every few seconds otherwise. */
@@ -70,7 +71,7 @@ export const backfillCommand: Command = {
         workers: { type: 'string' },
       },
     });
-    if (positionals.length === 0) throw new Error('name the history: vafa backfill FILE|DIR... (see vafa backfill --help)');
+    if (positionals.length === 0) throw new UsageError('name the history: vafa backfill FILE|DIR... (see vafa backfill --help)');
     const { cutover, batch, cacheCustomers, askedWorkers } = backfillOptions(values);
     listSources(positionals); // a missing or unnamed file is refused before any engine starts
     const settings = loadSettings();
@@ -122,21 +123,12 @@ export const backfillCommand: Command = {
   },
 };
 
-/** `vafa backfill`'s options, checked; throws an Error naming the first one that is wrong. */
+/** `vafa backfill`'s options, checked; throws a UsageError naming the first one that is wrong. */
 function backfillOptions(values: { cutover?: string; batch?: string; 'cache-customers'?: string; workers?: string }): {
   cutover: number | undefined; batch: number | undefined; cacheCustomers: number | undefined; askedWorkers: number | undefined;
 } {
-  let cutover: number | undefined;
-  if (values.cutover !== undefined) {
-    cutover = Date.parse(values.cutover);
-    if (Number.isNaN(cutover)) throw new Error(`--cutover must be an RFC 3339 time, got "${values.cutover}"`);
-  }
-  const positiveInt = (name: string, raw: string | undefined): number | undefined => {
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
-    return n;
-  };
+  const cutover = values.cutover === undefined ? undefined : timeFlag('cutover', values.cutover);
+  const positiveInt = (name: string, raw: string | undefined): number | undefined => (raw === undefined ? undefined : integerFlag(name, raw));
   const batch = positiveInt('batch', values.batch);
   const cacheCustomers = positiveInt('cache-customers', values['cache-customers']);
   const askedWorkers = positiveInt('workers', values.workers);

@@ -102,8 +102,8 @@ async function runCommand(name: string, load: () => Promise<Command>, rest: stri
  * the top, so that `vafa --help` loads no settings or policy code.
  */
 async function isUsageError(err: unknown): Promise<boolean> {
-  const { SettingsError } = await import('../config/mod.js');
-  return err instanceof SettingsError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+  const { SettingsError, UsageError } = await import('../config/mod.js');
+  return err instanceof SettingsError || err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
 }
 
 type SignalPhase = 'none' | 'starting' | 'waiting' | 'stopping';

@@ -1,6 +1,6 @@
 /** `vafa replay --from <seq|time>`: rebuild the ClickHouse tables from stream TX. */
 import { parseArgs } from 'node:util';
-import { loadSettings, buildEngineConfig } from '../config/mod.js';
+import { loadSettings, buildEngineConfig, UsageError } from '../config/mod.js';
 import { createLogger, connectNats } from '../platform/mod.js';
 import { createWarehouseClient, migrate } from '../sinks/mod.js';
 import { parseReplayFrom, replay } from '../scorer/runtime/mod.js';
@@ -12,10 +12,10 @@ export const replayCommand: Command = {
   usage: 'vafa replay --from <seq|RFC 3339 time> [--truncate]   (uses NATS_URL, CLICKHOUSE_URL)',
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: { from: { type: 'string' }, truncate: { type: 'boolean', default: false } } });
-    if (!values.from) throw new Error('--from is required (a stream sequence, e.g. 1, or a time, e.g. 2026-01-01T00:00:00Z)');
+    if (!values.from) throw new UsageError('--from is required (a stream sequence, e.g. 1, or a time, e.g. 2026-01-01T00:00:00Z)');
     const from = parseReplayFrom(values.from);
     const settings = loadSettings();
-    if (!settings.natsUrl || !settings.clickhouseUrl) throw new Error('set NATS_URL and CLICKHOUSE_URL to the deployment to replay');
+    if (!settings.natsUrl || !settings.clickhouseUrl) throw new UsageError('set NATS_URL and CLICKHOUSE_URL to the deployment to replay');
     const logger = createLogger({ level: settings.logLevel, name: 'replay' });
     const nc = await connectNats(settings.natsUrl, 'vafa-replay', logger, settings);
     const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };

@@ -2,7 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadSettings, SettingsError, readPolicyFileSync } from '../config/mod.js';
+import { loadSettings, SettingsError, readPolicyFileSync, UsageError } from '../config/mod.js';
 import { insecureEngines, startStack, type Stack, type StackOptions } from '../app/mod.js';
 import { createLogger, type Logger, untilParentGone } from '../platform/mod.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
@@ -10,7 +10,7 @@ import { createWarehouseClient, migrate } from '../sinks/mod.js';
 
 function requireExternal(settings: ReturnType<typeof loadSettings>, role: string): void {
   const missing = [!settings.natsUrl && 'NATS_URL', !settings.clickhouseUrl && 'CLICKHOUSE_URL'].filter(Boolean);
-  if (missing.length) throw new Error(`vafa ${role} joins a running deployment: set ${missing.join(' and ')} (or use \`vafa up\` for the all-in-one)`);
+  if (missing.length) throw new UsageError(`set ${missing.join(' and ')}: \`vafa ${role}\` joins a running deployment (or use \`vafa up\` for the all-in-one)`);
 }
 
 /** Refuses engines off this machine without credentials unless `--insecure` (docs/security.md); says so when insecure. */
@@ -95,7 +95,7 @@ export const migrateCommand: Command = {
   usage: 'vafa migrate   (uses CLICKHOUSE_URL, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD, CLICKHOUSE_DATABASE; VAFA_RULES for the bank calendar of the views)',
   async run() {
     const settings = loadSettings();
-    if (!settings.clickhouseUrl) throw new Error('set CLICKHOUSE_URL to the ClickHouse to migrate');
+    if (!settings.clickhouseUrl) throw new UsageError('set CLICKHOUSE_URL to the ClickHouse to migrate');
     const ch = createWarehouseClient({ url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword, database: 'default' });
     const r = await migrate(ch, settings.clickhouseDatabase, { calendar: readPolicyFileSync('rules', settings.rulesPath), retention: settings.retentionDays });
     console.log(`migrated ${settings.clickhouseDatabase}: ${r.tables} tables, ${r.views} views`);

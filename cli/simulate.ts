@@ -1,5 +1,6 @@
 /** `vafa simulate`: synthetic bank traffic into a running vafa, or labelled history into a folder. */
 import { parseArgs } from 'node:util';
+import { dayFlag, integerFlag, numberFlag } from './flags.js';
 import type { Command } from './main.js';
 
 export const simulateCommand: Command = {
@@ -31,10 +32,15 @@ export const simulateCommand: Command = {
         'no-answers': { type: 'boolean', default: false },
       },
     });
+    const bankOptions = {
+      seed: integerFlag('seed', values.seed, 0), customers: integerFlag('customers', values.customers), start: dayFlag('start', values.start),
+      days: integerFlag('days', values.days), feedback: numberFlag('feedback', values.feedback, 0, 100),
+    };
+    const rate = numberFlag('rate', values.rate, 0);
+    const durationS = values.duration === undefined ? undefined : numberFlag('duration', values.duration, 0, Number.POSITIVE_INFINITY, true);
+    const maxEvents = values['max-events'] === undefined ? undefined : integerFlag('max-events', values['max-events']);
     const { createBank, runFeeder, writeHistory, createProgress } = await import('../simulator/mod.js');
-    const bank = createBank({
-      seed: Number(values.seed), customers: Number(values.customers), start: new Date(`${values.start}T00:00:00Z`), days: Number(values.days), feedback: Number(values.feedback),
-    });
+    const bank = createBank(bankOptions);
     if (values.out) {
       const r = await writeHistory(bank, values.out);
       console.log(`wrote labelled history to ${values.out}: ${JSON.stringify(r)}`);
@@ -48,9 +54,9 @@ export const simulateCommand: Command = {
     const natsUrl = values['no-answers'] ? undefined : (values.nats ?? process.env.NATS_URL);
     const progress = createProgress();
     const summary = await runFeeder({
-      target: values.target, bank, rate: Number(values.rate), signal: abort.signal, onProgress: (p) => progress.update(p),
-      ...(values.duration ? { durationS: Number(values.duration) } : {}),
-      ...(values['max-events'] ? { maxEvents: Number(values['max-events']) } : {}),
+      target: values.target, bank, rate, signal: abort.signal, onProgress: (p) => progress.update(p),
+      ...(durationS !== undefined ? { durationS } : {}),
+      ...(maxEvents !== undefined ? { maxEvents } : {}),
       ...(apiKey ? { apiKey } : {}),
       ...(natsUrl ? { respond: { natsUrl } } : {}),
     });

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { loadSettings, DEMO_TOKEN_KEY, RETENTION_OFF, type Settings } from '../config/mod.js';
 import { createLogger, withDeadline, type Logger } from '../platform/mod.js';
 import { startStack, type Stack, countRows, waitForDrain } from '../app/mod.js';
+import { integerFlag, numberFlag } from './flags.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
 import type { FeederProgress, FeederSummary } from '../simulator/mod.js';
 import type { DemoWithHistory } from './up-history.js';
@@ -156,6 +157,7 @@ export const upCommand: Command = {
         duration: { type: 'string' },
       },
     });
+    const o = upOptions(values);
     const loaded = loadSettings();
     const logger = createLogger({ level: loaded.logLevel, name: 'up' });
     // The synthetic bank's history starts on 2025-01-01: under the default TTLs it would expire as it arrives.
@@ -163,7 +165,6 @@ export const upCommand: Command = {
     const settings = keepSynthetic ? { ...loaded, retentionDays: RETENTION_OFF } : loaded;
     if (keepSynthetic) logger.info('retention off for the synthetic bank (its rows keep their simulated dates); set VAFA_RETENTION_DAYS to apply TTLs');
     if (settings.tokenKey === DEMO_TOKEN_KEY) logger.warn('VAFA_TOKEN_KEY is not set: card tokens use the demo key (fine for a demo, never for real card data)');
-    const o = upOptions(values);
     guardSignals();
     const started = Date.now();
     let history: DemoWithHistory | undefined;
@@ -196,20 +197,16 @@ interface UpOptions {
   durationS: number | undefined;
 }
 
-/** Checks `vafa up`'s arguments; throws an Error naming the first one that is wrong. */
+/** Checks `vafa up`'s arguments; throws a UsageError naming the first one that is wrong. */
 function upOptions(values: { simulate?: boolean; rate?: string; customers?: string; 'history-days'?: string; days?: string; seed?: string; feedback?: string; duration?: string }): UpOptions {
-  const durationS = values.duration ? Number(values.duration) : undefined;
-  if (durationS !== undefined && !(durationS > 0)) throw new Error('--duration must be a positive number of seconds');
-  const historyDays = Number(values['history-days']);
-  if (!Number.isInteger(historyDays) || historyDays < 0 || historyDays > 3650) throw new Error(`--history-days must be an integer in 0..3650, got "${values['history-days']}"`);
+  const durationS = values.duration === undefined ? undefined : numberFlag('duration', values.duration, 0, Number.POSITIVE_INFINITY, true);
+  const historyDays = integerFlag('history-days', values['history-days'] ?? String(DEMO.historyDays), 0, 3650);
   const withHistory = values.simulate === true && historyDays > 0;
-  const customers = Number(values.customers ?? (withHistory ? DEMO.customersWithHistory : DEMO.customers));
-  if (!Number.isInteger(customers) || customers < 1) throw new Error(`--customers must be a positive integer, got "${values.customers}"`);
-  const feedback = Number(values.feedback ?? (withHistory ? DEMO.feedbackWithHistory : DEMO.feedback));
-  if (!(feedback >= 0 && feedback <= 100)) throw new Error(`--feedback must be a number in 0..100, got "${values.feedback}"`);
+  const customers = values.customers === undefined ? (withHistory ? DEMO.customersWithHistory : DEMO.customers) : integerFlag('customers', values.customers);
+  const feedback = values.feedback === undefined ? (withHistory ? DEMO.feedbackWithHistory : DEMO.feedback) : numberFlag('feedback', values.feedback, 0, 100);
   return {
-    simulate: values.simulate === true, rate: Number(values.rate), seed: Number(values.seed), days: Number(values.days),
-    customers, feedback, historyDays, withHistory, durationS,
+    simulate: values.simulate === true, rate: numberFlag('rate', values.rate ?? '300', 0), seed: integerFlag('seed', values.seed ?? '42', 0),
+    days: integerFlag('days', values.days ?? '365'), customers, feedback, historyDays, withHistory, durationS,
   };
 }
 

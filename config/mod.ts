@@ -5,7 +5,7 @@
  * no file: the shipped policy is read on first use (`shippedPolicy()`, `defaultEngineConfig()`). The pure
  * schemas and parsers have their own surface, config/schema/mod.ts.
  */
-export { DEMO_TOKEN_KEY, ENV_NAMES, loadSettings, readFlag, SettingsError, SettingsSchema, type Settings } from './settings.js';
+export { DEMO_TOKEN_KEY, ENV_NAMES, loadSettings, readFlag, SettingsError, SettingsSchema, UsageError, type Settings } from './settings.js';
 export { MAX_RETENTION_DAYS, parseRetention, RETENTION_DEFAULTS, RETENTION_OFF, RetentionSettingError, type RetainedTable, type RetentionDays } from './retention.js';
 export {
   buildEngineConfig, defaultEngineConfig, engineConfig, loadPolicy, policyOf, readPolicyFile, readPolicyFileSync, reloadPolicyFile, shippedPolicy, SHIPPED_PARTITIONS, SHIPPED_POLICY_FILES,

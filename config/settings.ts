@@ -189,6 +189,14 @@ export class SettingsError extends Error {
   }
 }
 
+/**
+ * A command line a command cannot run with: a flag's value, a missing argument, a named file that is not
+ * there. `vafa` prints the message on one line (no stack) and exits with code 2, before anything starts.
+ */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
 /** A development-only tokenizer key; `vafa up` warns when it is in use. */
 export const DEMO_TOKEN_KEY = 'vafa-demo-token-key-not-for-production';
 

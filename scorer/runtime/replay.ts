@@ -15,7 +15,7 @@ import type { ChurnScorer } from './worker.js';
 import { decodeTx } from './decode.js';
 import { erasuresInStream } from './mentions.js';
 import type { Logger } from '../../platform/mod.js';
-import { defaultEngineConfig } from '../../config/mod.js';
+import { defaultEngineConfig, UsageError } from '../../config/mod.js';
 
 export type ReplayFrom = { seq: number } | { time: string };
 
@@ -47,7 +47,7 @@ export interface ReplaySummary {
 export function parseReplayFrom(raw: string): ReplayFrom {
   if (/^\d+$/.test(raw)) return { seq: Math.max(1, Number(raw)) };
   const t = Date.parse(raw);
-  if (Number.isNaN(t)) throw new Error(`--from must be a stream sequence or an RFC 3339 time, got "${raw}"`);
+  if (Number.isNaN(t)) throw new UsageError(`--from must be a stream sequence or an RFC 3339 time, got "${raw}"`);
   return { time: new Date(t).toISOString() };
 }
 

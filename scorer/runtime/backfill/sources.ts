@@ -24,6 +24,7 @@ import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { StreamKind } from '../../../contracts/events.js';
+import { UsageError } from '../../../config/mod.js';
 
 /** A file of history and what it holds. */
 export interface SourceFile {
@@ -75,11 +76,11 @@ export function classify(path: string): Pick<SourceFile, 'kind' | 'format'> | un
   return undefined;
 }
 
-/** The files given (files or directories), classified; throws naming a path that is missing or unreadable. */
+/** The files given (files or directories), classified; throws a UsageError naming a path that is missing or unreadable. */
 export function listSources(paths: readonly string[]): SourceFile[] {
   const out: SourceFile[] = [];
   for (const p of paths) {
-    if (!existsSync(p)) throw new Error(`${p}: no such file or directory`);
+    if (!existsSync(p)) throw new UsageError(`${p}: no such file or directory`);
     if (statSync(p).isDirectory()) {
       for (const name of readdirSync(p).sort()) {
         const full = join(p, name);
@@ -89,11 +90,11 @@ export function listSources(paths: readonly string[]): SourceFile[] {
       continue;
     }
     const c = classify(p);
-    if (!c) throw new Error(`${p}: the name does not say what it holds (profiles*, transactions*, redemptions*, feedback*, club* or events*, .ndjson/.jsonl/.csv, optionally .gz)`);
-    if (c.kind === 'events' && c.format === 'csv') throw new Error(`${p}: an events file mixes kinds and must be NDJSON ({"kind", "body"} a line)`);
+    if (!c) throw new UsageError(`${p}: the name does not say what it holds (profiles*, transactions*, redemptions*, feedback*, club* or events*, .ndjson/.jsonl/.csv, optionally .gz)`);
+    if (c.kind === 'events' && c.format === 'csv') throw new UsageError(`${p}: an events file mixes kinds and must be NDJSON ({"kind", "body"} a line)`);
     out.push({ path: p, ...c, bytes: statSync(p).size });
   }
-  if (out.length === 0) throw new Error(`no history files in ${paths.join(', ')}`);
+  if (out.length === 0) throw new UsageError(`no history files in ${paths.join(', ')}`);
   return out;
 }
 
