@@ -62,7 +62,7 @@ function stop(deadlineMs: number, why: string): Promise<void> {
 async function begin(m: WorkerStart): Promise<void> {
   const { settings } = m;
   log = createLogger({ level: settings.logLevel, name: `ingest-${m.index}` });
-  const nc = await connectNats(m.natsUrl, `vafa-ingest-${m.index}`, log, m.natsCredentials ? settings : undefined);
+  const nc = await connectNats(m.natsUrl, `vafa-ingest-${m.index}`, log, m.natsCredentials ? settings : undefined, { firstConnectMs: settings.startupTimeoutMs });
   const warehouse = createWarehouseClient({ url: m.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword, database: settings.clickhouseDatabase });
   closeClients = async () => {
     await withDeadline(nc.drain(), 1500, 'NATS drain').catch(() => nc.close());

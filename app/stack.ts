@@ -124,7 +124,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   try {
     const engines = await startEngines(settings, logger, stops);
     const { natsUrl, clickhouseUrl, localNats, localWarehouse } = engines;
-    const nc = await connectNats(natsUrl, 'vafa', logger, localNats ? undefined : settings);
+    const nc = await connectNats(natsUrl, 'vafa', logger, localNats ? undefined : settings, { firstConnectMs: settings.startupTimeoutMs });
     stops.add('clients', 'NATS connection', async (ms) => {
       await withDeadline(nc.drain(), ms, 'NATS drain').catch(() => nc.close());
     });

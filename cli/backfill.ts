@@ -141,7 +141,7 @@ function backfillOptions(values: { cutover?: string; batch?: string; 'cache-cust
  */
 async function backfillEngines(settings: Settings, logger: Logger): Promise<{ nc: NatsConnection; warehouse: ClickHouseClient; engines: Stack | undefined }> {
   if (settings.natsUrl && settings.clickhouseUrl) {
-    const nc = await connectNats(settings.natsUrl, 'vafa-backfill', logger, settings);
+    const nc = await connectNats(settings.natsUrl, 'vafa-backfill', logger, settings, { firstConnectMs: settings.startupTimeoutMs });
     const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
     const admin = createWarehouseClient({ ...conn, database: 'default' });
     // The reporting views cut bank-local days with the configured rules' calendar, as `vafa up` and `vafa migrate` do.

@@ -17,6 +17,8 @@ import type { Command } from './main.js';
 
 /** Longest the erasure may take before the command gives up (a retry resumes it), ms. */
 const ERASE_TIMEOUT_MS = 600_000;
+/** Longest wait for NATS before the erasure is refused (nothing erased): a running vafa answers at once. */
+const ERASE_NATS_WAIT_MS = 10_000;
 
 async function confirm(customerId: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
@@ -61,7 +63,7 @@ export const eraseCommand: Command = {
     if (!warehouseOnly) {
       const natsUrl = settings.natsUrl ?? `nats://127.0.0.1:${settings.localNatsPort}`;
       try {
-        nc = await connectNats(natsUrl, 'vafa-erase', createLogger({ level: 'error', name: 'erase' }), settings);
+        nc = await connectNats(natsUrl, 'vafa-erase', createLogger({ level: 'error', name: 'erase' }), settings, { firstConnectMs: ERASE_NATS_WAIT_MS });
       } catch (err) {
         console.error(`vafa erase: cannot reach NATS at ${natsUrl} to make the scorer forget the customer (${(err as Error).message}); nothing erased. Start vafa, or pass --warehouse-only.`);
         return 1;

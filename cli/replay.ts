@@ -17,7 +17,7 @@ export const replayCommand: Command = {
     const settings = loadSettings();
     if (!settings.natsUrl || !settings.clickhouseUrl) throw new UsageError('set NATS_URL and CLICKHOUSE_URL to the deployment to replay');
     const logger = createLogger({ level: settings.logLevel, name: 'replay' });
-    const nc = await connectNats(settings.natsUrl, 'vafa-replay', logger, settings);
+    const nc = await connectNats(settings.natsUrl, 'vafa-replay', logger, settings, { firstConnectMs: settings.startupTimeoutMs });
     const conn = { url: settings.clickhouseUrl, user: settings.clickhouseUser, password: settings.clickhousePassword };
     const admin = createWarehouseClient({ ...conn, database: 'default' });
     const engineConfig = buildEngineConfig(settings);

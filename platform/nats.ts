@@ -3,11 +3,12 @@
  * Single-node defaults here; production settings (R3, placement) come from config — see docs/operations.md.
  */
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, nanos, nkeyAuthenticator, type ConnectionOptions, type NatsConnection, type Status } from '@nats-io/transport-node';
+import { AuthorizationError, connect, credsAuthenticator, nanos, nkeyAuthenticator, UserAuthenticationExpiredError, type ConnectionOptions, type NatsConnection, type Status } from '@nats-io/transport-node';
 import { jetstreamManager, RetentionPolicy, StorageType, DiscardPolicy, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import { STREAM_DLQ, STREAM_OFFERS, STREAM_TX } from '../contracts/subjects.js';
 import type { Logger } from './log.js';
-import { FailureEpisode } from './episode.js';
+import { errorSummary, FailureEpisode } from './episode.js';
+import { sleep } from './deadline.js';
 
 /** NATS credentials from settings (`NATS_USER`/`NATS_PASSWORD`, `NATS_TOKEN`, `NATS_CREDS`, `NATS_NKEY`); docs/security.md. */
 export interface NatsAuth {
@@ -36,21 +37,66 @@ export function natsAuthOptions(a: NatsAuth = {}): Partial<ConnectionOptions> {
   return {};
 }
 
-export async function connectNats(url: string, name: string, logger?: Logger, auth?: NatsAuth): Promise<NatsConnection> {
-  const nc = await connect({
-    ...natsAuthOptions(auth),
-    servers: url.split(','),
-    name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-    // A process may start while NATS is restarting: keep trying instead of failing the first connect.
-    waitOnFirstConnect: true,
-    pingInterval: 10_000,
-    // Stack traces captured for every request cost more CPU than the publish itself on the hot path.
-    noAsyncTraces: true,
-  });
-  if (logger) void logNatsStatus(nc.status(), new FailureEpisode(logger, 'nats connection', { repeatMs: 5000 }), logger).catch(() => undefined);
-  return nc;
+/** Options of {@link connectNats}. */
+export interface ConnectNatsOptions {
+  /**
+   * Longest wait for the first connection, ms: a process may start while NATS is (re)starting, so the first
+   * connect is retried (said in the log every few seconds) until then, and then fails with
+   * {@link NatsUnreachableError}. Once connected, the connection reconnects for ever. Default 300,000
+   * (`VAFA_STARTUP_TIMEOUT_MS`'s default).
+   */
+  firstConnectMs?: number;
+}
+
+/** No NATS server of the URL answered within the first connection's deadline, or the server refused the credentials. */
+export class NatsUnreachableError extends Error {
+  override readonly name = 'NatsUnreachableError';
+}
+
+/** Pause between two first-connection attempts, ms. */
+const FIRST_CONNECT_RETRY_MS = 500;
+/** Longest a single connection attempt may take, ms (a host that drops packets answers nothing). */
+const CONNECT_ATTEMPT_MS = 5000;
+
+/**
+ * A connection to `url` (comma-separated servers). The first connection is tried until
+ * `firstConnectMs` (refused credentials are not retried); then the client reconnects for ever, its status
+ * logged as one failure episode.
+ */
+export async function connectNats(url: string, name: string, logger?: Logger, auth?: NatsAuth, options: ConnectNatsOptions = {}): Promise<NatsConnection> {
+  const waitMs = options.firstConnectMs ?? 300_000;
+  const deadline = Date.now() + waitMs;
+  const episode = logger ? new FailureEpisode(logger, 'nats connection', { repeatMs: 5000 }) : undefined;
+  const authOptions = natsAuthOptions(auth);
+  for (;;) {
+    const left = deadline - Date.now();
+    try {
+      const nc = await connect({
+        ...authOptions,
+        servers: url.split(','),
+        name,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+        waitOnFirstConnect: false,
+        timeout: Math.max(1000, Math.min(CONNECT_ATTEMPT_MS, left)),
+        pingInterval: 10_000,
+        // Stack traces captured for every request cost more CPU than the publish itself on the hot path.
+        noAsyncTraces: true,
+      });
+      episode?.ok({ url });
+      if (logger && episode) void logNatsStatus(nc.status(), episode, logger).catch(() => undefined);
+      return nc;
+    } catch (err) {
+      if (err instanceof AuthorizationError || err instanceof UserAuthenticationExpiredError) {
+        throw new NatsUnreachableError(`NATS at ${url} refused the credentials: ${errorSummary(err)}`, { cause: err });
+      }
+      if (Date.now() >= deadline) {
+        throw new NatsUnreachableError(`NATS at ${url} not reachable within ${Math.round(waitMs / 1000)} s: ${errorSummary(err)}`, { cause: err });
+      }
+      episode?.fail(err, { url, gives_up_in_s: Math.round(left / 1000) });
+      await sleep(Math.min(FIRST_CONNECT_RETRY_MS, Math.max(0, deadline - Date.now())));
+    }
+  }
 }
 
 /**

@@ -1,15 +1,20 @@
-/** vafa's NATS connection with credentials from settings, against a real nats-server started with --user/--pass and --auth. */
+/**
+ * vafa's NATS connection with credentials from settings, against a real nats-server started with --user/--pass
+ * and --auth; and its first connection: retried (and said) while no server answers, up to its deadline.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
-import { connectNats } from '../../platform/nats.js';
+import { connectNats, NatsUnreachableError } from '../../platform/nats.js';
 import { findNatsServer, freePort } from '../../platform/nats-server.js';
+import { createLogger } from '../../platform/log.js';
 import { waitFor } from '../support/stack.js';
 
 const servers: ChildProcess[] = [];
 
-async function natsServer(args: string[]): Promise<string> {
-  const port = await freePort();
+async function natsServer(args: string[], port?: number): Promise<string> {
+  port ??= await freePort();
   const child = spawn(findNatsServer(), ['-a', '127.0.0.1', '-p', String(port), ...args], { stdio: 'ignore' });
   servers.push(child);
   const url = `nats://127.0.0.1:${port}`;
@@ -43,5 +48,53 @@ describe('NATS credentials', () => {
     await expect(connect({ servers: userPass, timeout: 2000 })).rejects.toThrow(/Authorization/i);
     await expect(connect({ servers: userPass, timeout: 2000, user: 'vafa', pass: 'wrong' })).rejects.toThrow(/Authorization/i);
     await expect(connect({ servers: token, timeout: 2000 })).rejects.toThrow(/Authorization/i);
+  });
+});
+
+/** A logger that keeps its lines. */
+function recording(): { logger: ReturnType<typeof createLogger>; lines: { msg: string; [k: string]: unknown }[] } {
+  const lines: { msg: string }[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as { msg: string });
+      done();
+    },
+  });
+  const logger = createLogger({ name: 'test', level: 'info', format: 'json', destination });
+  return { logger, lines };
+}
+
+describe('the first connection', () => {
+  it('fails by its deadline, naming the URL, when no server answers; the wait is said in the log', async () => {
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    const { logger, lines } = recording();
+    const started = Date.now();
+    const err = await connectNats(url, 'vafa-test', logger, undefined, { firstConnectMs: 1500 }).then(() => undefined, (e: unknown) => e);
+    const took = Date.now() - started;
+    expect(err).toBeInstanceOf(NatsUnreachableError);
+    expect((err as Error).message).toContain(`NATS at ${url} not reachable within 2 s`);
+    expect(took).toBeGreaterThanOrEqual(1500);
+    expect(took).toBeLessThan(10_000);
+    expect(lines.some((l) => l.msg === 'nats connection failing; retrying' && l.url === url)).toBe(true);
+  });
+
+  it('waits for a server that starts after it began, and says when it is connected', async () => {
+    const port = await freePort();
+    const { logger, lines } = recording();
+    const connecting = connectNats(`nats://127.0.0.1:${port}`, 'vafa-test', logger, undefined, { firstConnectMs: 30_000 });
+    await waitFor(async () => lines.some((l) => l.msg === 'nats connection failing; retrying'), 10_000, 'a failed attempt');
+    await natsServer([], port);
+    const nc = await connecting;
+    expect(nc.isClosed()).toBe(false);
+    expect(lines.some((l) => l.msg === 'nats connection recovered')).toBe(true);
+    await nc.close();
+  });
+
+  it('does not retry credentials the server refuses', async () => {
+    const started = Date.now();
+    const err = await connectNats(userPass, 'vafa-test', undefined, { natsUser: 'vafa', natsPassword: 'wrong' }, { firstConnectMs: 30_000 }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(NatsUnreachableError);
+    expect((err as Error).message).toMatch(/refused the credentials/);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
