@@ -6,6 +6,7 @@
  * History comes from a folder written by `vafa simulate --out` (or any folder of the same layout:
  * profiles.ndjson, events.ndjson in event-time order, labels.ndjson) or from the simulator directly.
  */
+import { existsSync, statSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +17,7 @@ import type { CustomerProfileV1 } from '../contracts/events.js';
 import { buildChurnDataset, historyMessages, type ChurnTruth, type HistoryEvent, selectRows, timeSplit, type ChurnDataset, type Holdout, rocAuc, oracleProbability, trainChurnModel, writeChurnModel, type MetricsReport, calibrationChart, htmlReport, rocChart, rocCurve, readTable, tabularDataset, TableError, type EncodedColumn, type GbtParams } from '../training/mod.js';
 import type { Manifest } from '../models/mod.js';
 import { DAY_MS, item, f32, f64, num, u8 } from '../scorer/core/mod.js';
-import { loadSettings, buildEngineConfig } from '../config/mod.js';
+import { loadSettings, buildEngineConfig, UsageError } from '../config/mod.js';
 
 /**
  * Features the shipped model leaves out: `late_events` is a diagnostic, and the loyalty balance and
@@ -24,8 +25,6 @@ import { loadSettings, buildEngineConfig } from '../config/mod.js';
  */
 export const DEFAULT_EXCLUDED = ['late_events', 'points_balance', 'tier_rank'];
 
-/** A mistake in the command line or the input: reported in one line, exit status 2. */
-class UsageError extends Error {}
 
 interface Source {
   label: string;
@@ -41,6 +40,7 @@ async function openSource(v: Record<string, string | boolean | undefined>): Prom
   if (v.history) {
     const { readHistory } = await import('../simulator/mod.js');
     const dir = String(v.history);
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`--history ${dir}: no such directory (write one with \`vafa simulate --out DIR\`)`);
     const h = await readHistory(dir);
     const truth = new Map<string, ChurnTruth>();
     for await (const l of h.labels()) truth.set(l.customer_id, l);
@@ -119,7 +119,8 @@ export const trainCommand: Command = {
     try {
       return await train(argv);
     } catch (err) {
-      if (!(err instanceof UsageError) && !(err instanceof TableError)) throw err;
+      const { HistoryFileMissingError } = await import('../simulator/mod.js');
+      if (!(err instanceof UsageError) && !(err instanceof TableError) && !(err instanceof HistoryFileMissingError)) throw err;
       console.error(`vafa train: ${err.message}`);
       return 2;
     }
@@ -524,6 +525,7 @@ function tabularArgs(v: Record<string, string | boolean | undefined>, run: Tabul
   const fraction = Number(v['holdout-fraction']);
   if (!(fraction > 0 && fraction < 1)) throw new UsageError(`--holdout-fraction must be in (0, 1), got ${String(v['holdout-fraction'])}`);
   if (run.folds === 1) throw new UsageError('--folds must be 0 (no cross-validation) or at least 2');
+  if (!existsSync(file) || !statSync(file).isFile()) throw new UsageError(`--${v.csv !== undefined ? 'csv' : 'ndjson'} ${file}: no such file`);
   return { file, split, fraction };
 }
 

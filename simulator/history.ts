@@ -176,6 +176,11 @@ async function* lines<T>(path: string): AsyncGenerator<T> {
   }
 }
 
+/** A folder given as a history lacks one of its files. */
+export class HistoryFileMissingError extends Error {
+  override readonly name = 'HistoryFileMissingError';
+}
+
 /** Opens a history written by {@link writeHistory}; each method streams its file from the start. */
 export async function readHistory(dir: string): Promise<HistoryReader> {
   const file = (name: string): string => {
@@ -183,7 +188,7 @@ export async function readHistory(dir: string): Promise<HistoryReader> {
       const p = join(dir, name + ext);
       if (existsSync(p)) return p;
     }
-    throw new Error(`${dir}: no ${name}.ndjson or ${name}.ndjson.gz`);
+    throw new HistoryFileMissingError(`${dir}: no ${name}.ndjson or ${name}.ndjson.gz (a history as \`vafa simulate --out DIR\` writes it)`);
   };
   const metaPath = join(dir, 'meta.json');
   const meta = existsSync(metaPath) ? (JSON.parse(await readFile(metaPath, 'utf8')) as HistoryMeta) : undefined;

@@ -28,7 +28,7 @@ export {
 } from './feeder.js';
 export { decideSurveyAnswer, parseSurveyTrigger, SURVEY_ANSWER_WINDOW_MS, SURVEY_DELAY, SURVEY_RESPONSE_RATE, type SurveyDecision, type SurveyTrigger } from './responder.js';
 export { SHOCKS, CLOSURE_SHOCK, ONBOARDING, DRIFT_DAYS, driftLengthCdf, hazardMultiplier, type ChurnLaw, type Shock, type ShockKind } from './churn.js';
-export { writeHistory, readHistory, type HistoryLabel, type HistoryMeta, type HistoryReader, type WriteHistoryOptions } from './history.js';
+export { writeHistory, readHistory, HistoryFileMissingError, type HistoryLabel, type HistoryMeta, type HistoryReader, type WriteHistoryOptions } from './history.js';
 export { createProgress, formatProgress, type Progress } from './progress.js';
 export { splitPass, type LivePosition, type SplitOptions, type SplitPass } from './live.js';
 

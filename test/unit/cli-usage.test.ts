@@ -42,6 +42,8 @@ const CASES: { args: string[]; says: RegExp }[] = [
   { args: ['backfill', '--workers', '0', 'x'], says: /^vafa backfill: --workers must be a positive integer, got "0"$/ },
   { args: ['replay', '--from', 'yesterday'], says: /^vafa replay: --from must be a stream sequence or an RFC 3339 time, got "yesterday"$/ },
   { args: ['simulate', '--start', '2025-02-30', '--out', path.join(dataDir, 'never')], says: /^vafa simulate: --start must be a day such as 2025-01-01, got "2025-02-30"$/ },
+  { args: ['train', '--history', path.join(os.tmpdir(), 'vafa-no-such-history')], says: /^vafa train: --history .*vafa-no-such-history: no such directory/ },
+  { args: ['train', '--history', os.tmpdir()], says: /^vafa train: .*: no profiles\.ndjson or profiles\.ndjson\.gz/ },
   { args: ['scorer'], says: /^vafa scorer: set NATS_URL and CLICKHOUSE_URL: `vafa scorer` joins a running deployment/ },
 ];
 
