@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import type { Settings } from '../config/mod.js';
-import { startLocalNats, type LocalNats, spawnWarehouse, type ChildHandle, connectNats, ensureStreams, natsJsm, Publisher, withDeadline, type Logger } from '../platform/mod.js';
+import { checkPortsFree, startLocalNats, type LocalNats, spawnWarehouse, type ChildHandle, connectNats, ensureStreams, natsJsm, Publisher, withDeadline, type Logger, type WantedPort } from '../platform/mod.js';
 import { createWarehouseClient, type ClickHouseClient, migrate, migrateCalendarViews, calendarOf, sameCalendar, type BankCalendar } from '../sinks/mod.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { createRegistry, insertAuditRows } from '../api/mod.js';
@@ -122,6 +122,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   const stops = new Stopper(logger, { input: 3000, scorer: settings.shutdownMs, clients: 3000, engines: 5000 });
   const stopAll = (deadlines?: Partial<StopDeadlines>): Promise<void> => stops.all(deadlines);
   try {
+    await checkPortsFree(portsToListenOn(settings, opts));
     const engines = await startEngines(settings, logger, stops);
     const { natsUrl, clickhouseUrl, localNats, localWarehouse } = engines;
     const nc = await connectNats(natsUrl, 'vafa', logger, localNats ? undefined : settings, { firstConnectMs: settings.startupTimeoutMs });
@@ -159,6 +160,17 @@ interface Engines {
 }
 
 /** Starts a local nats-server and warehouse for the engines not configured (`VAFA_NATS_URL`, `VAFA_CLICKHOUSE_URL`). */
+/** The ports this stack will listen on: the API's and the ISO 8583 listener's when asked, the local engines' when it starts them. */
+export function portsToListenOn(settings: Settings, opts: Pick<StackOptions, 'api' | 'iso8583'>): WantedPort[] {
+  const api = opts.api !== false;
+  return [
+    ...(api ? [{ setting: 'PORT', host: settings.host, port: settings.port }] : []),
+    ...(api && opts.iso8583 === true ? [{ setting: 'ISO8583_PORT', host: settings.host, port: settings.iso8583Port }] : []),
+    ...(settings.natsUrl ? [] : [{ setting: 'VAFA_NATS_PORT', host: '127.0.0.1', port: settings.localNatsPort }]),
+    ...(settings.clickhouseUrl ? [] : [{ setting: 'VAFA_CLICKHOUSE_PORT', host: '127.0.0.1', port: settings.localClickhousePort }]),
+  ];
+}
+
 async function startEngines(settings: Settings, logger: Logger, stops: Stopper): Promise<Engines> {
   let natsUrl = settings.natsUrl;
   let localNats: LocalNats | undefined;

@@ -5,7 +5,7 @@
  * stops forces the exit (engines killed, exit code 130 / 143).
  */
 import { parseArgs } from 'node:util';
-import { createLogger, enginePids, killEngines, sleep } from '../platform/mod.js';
+import { createLogger, enginePids, killEngines, PortInUseError, sleep } from '../platform/mod.js';
 import type { Command } from '../app/mod.js';
 
 /** After a command returns, a handle left open (a socket, a timer) must not keep the process alive. */
@@ -98,12 +98,12 @@ async function runCommand(name: string, load: () => Promise<Command>, rest: stri
 }
 
 /**
- * A bad setting or flag: the command exits with code 2 and one line. config/ is imported here rather than at
+ * A bad setting or flag, or a port to listen on that another process holds: the command exits with code 2 and one line. config/ is imported here rather than at
  * the top, so that `vafa --help` loads no settings or policy code.
  */
 async function isUsageError(err: unknown): Promise<boolean> {
   const { SettingsError, UsageError } = await import('../config/mod.js');
-  return err instanceof SettingsError || err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
+  return err instanceof SettingsError || err instanceof UsageError || err instanceof PortInUseError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true;
 }
 
 type SignalPhase = 'none' | 'starting' | 'waiting' | 'stopping';

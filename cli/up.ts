@@ -7,8 +7,8 @@
  */
 import { parseArgs } from 'node:util';
 import { loadSettings, DEMO_TOKEN_KEY, RETENTION_OFF, type Settings } from '../config/mod.js';
-import { createLogger, withDeadline, type Logger } from '../platform/mod.js';
-import { startStack, type Stack, countRows, waitForDrain } from '../app/mod.js';
+import { checkPortsFree, createLogger, withDeadline, type Logger } from '../platform/mod.js';
+import { portsToListenOn, startStack, type Stack, countRows, waitForDrain } from '../app/mod.js';
 import { integerFlag, numberFlag } from './flags.js';
 import { forceAfter, guardSignals, untilSignal, type Command } from './main.js';
 import type { FeederProgress, FeederSummary } from '../simulator/mod.js';
@@ -159,6 +159,8 @@ export const upCommand: Command = {
     });
     const o = upOptions(values);
     const loaded = loadSettings();
+    // Before anything starts (the history's backfill starts engines of its own): a second `vafa up` is refused at once.
+    await checkPortsFree(portsToListenOn(loaded, { iso8583: true }));
     const logger = createLogger({ level: loaded.logLevel, name: 'up' });
     // The synthetic bank's history starts on 2025-01-01: under the default TTLs it would expire as it arrives.
     const keepSynthetic = values.simulate === true && process.env.VAFA_RETENTION_DAYS === undefined;

@@ -12,3 +12,4 @@ export { JetStreamUnavailableError, Publisher, type OutboundMessage, type Publis
 export { findNatsServer, freePort, NatsServerNotFoundError, startLocalNats, type LocalNats, type LocalNatsOptions } from './nats-server.js';
 export { enginePids, killEngines, spawnEngine, spawnWarehouse, stopChild, untilParentGone, waitForHttp, type ChildHandle, type EngineSpawnOptions, type ParentDeathGuard } from './children.js';
 export { NODE_FLAGS } from './node-flags.js';
+export { checkPortsFree, PortInUseError, type WantedPort } from './ports.js';

@@ -65,10 +65,18 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-async function waitForPort(host: string, port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+/**
+ * Waits until the child said it is ready and its port accepts a connection. The port alone is not enough:
+ * another program on it answers too, while the child exits for want of it.
+ */
+async function waitForPort(host: string, port: number, child: ChildProcess, said: () => boolean, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`nats-server exited (${child.exitCode ?? child.signalCode}) before accepting connections`);
+    if (!said()) {
+      await new Promise((r) => setTimeout(r, 50));
+      continue;
+    }
     const ok = await new Promise<boolean>((resolve) => {
       const sock = net.connect({ host, port }, () => { sock.destroy(); resolve(true); });
       sock.on('error', () => resolve(false));
@@ -87,9 +95,11 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
   const args = ['-a', host, '-p', String(port), '-js', '-sd', opts.storeDir, '--server_name', opts.serverName ?? `vafa-${port}`, ...(opts.extraArgs ?? [])];
   const child = spawnEngine(bin, args);
   const lines: string[] = [];
+  let ready = false;
   const onData = (buf: Buffer): void => {
     for (const line of buf.toString().split('\n')) {
       if (!line.trim()) continue;
+      if (/\[INF\] Server is ready/.test(line)) ready = true;
       lines.push(line);
       if (lines.length > 50) lines.shift();
       if (/\[(ERR|FTL)\]/.test(line)) opts.logger?.warn({ nats: line }, 'nats-server');
@@ -100,7 +110,7 @@ export async function startLocalNats(opts: LocalNatsOptions): Promise<LocalNats>
   child.stderr?.on('data', onData);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
-    await waitForPort(host, port, child, 15_000);
+    await waitForPort(host, port, child, () => ready, 15_000);
   } catch (err) {
     await stopChild(child, exited, 0);
     throw new Error(`${(err as Error).message}\n${lines.join('\n')}`, { cause: err });

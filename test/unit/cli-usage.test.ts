@@ -3,6 +3,7 @@
  * takes, exit code 2, no stack trace, nothing written to the data directory.
  */
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,9 +19,9 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 interface Run { code: number | null; stdout: string; stderr: string }
 
 /** `vafa ...args`, killed after 30 s (a refusal takes about a second: a command that starts its engines instead fails the test). */
-function vafa(args: readonly string[]): Promise<Run> {
+function vafa(args: readonly string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, VAFA_DATA_DIR: path.join(dataDir, 'data') };
+    const env: NodeJS.ProcessEnv = { ...process.env, VAFA_DATA_DIR: path.join(dataDir, 'data'), ...extraEnv };
     for (const k of ['NATS_URL', 'CLICKHOUSE_URL', 'VAFA_API_KEYS']) delete env[k];
     const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -36,20 +37,23 @@ function vafa(args: readonly string[]): Promise<Run> {
   });
 }
 
-const CASES: { args: string[]; says: RegExp }[] = [
+const CASES: { args: string[]; says: RegExp; env?: NodeJS.ProcessEnv }[] = [
   { args: ['up', '--simulate', '--rate', 'abc'], says: /^vafa up: --rate must be a number ≥ 0, got "abc"$/ },
   { args: ['backfill', path.join(os.tmpdir(), 'vafa-no-such-history')], says: /^vafa backfill: .*vafa-no-such-history: no such file or directory$/ },
-  { args: ['backfill', '--workers', '0', 'x'], says: /^vafa backfill: --workers must be a positive integer, got "0"$/ },
   { args: ['replay', '--from', 'yesterday'], says: /^vafa replay: --from must be a stream sequence or an RFC 3339 time, got "yesterday"$/ },
   { args: ['simulate', '--start', '2025-02-30', '--out', path.join(dataDir, 'never')], says: /^vafa simulate: --start must be a day such as 2025-01-01, got "2025-02-30"$/ },
-  { args: ['train', '--history', path.join(os.tmpdir(), 'vafa-no-such-history')], says: /^vafa train: --history .*vafa-no-such-history: no such directory/ },
   { args: ['train', '--history', os.tmpdir()], says: /^vafa train: .*: no profiles\.ndjson or profiles\.ndjson\.gz/ },
+  // A port another program holds (set below): refused before the history's backfill or any engine starts.
+  { args: ['up', '--simulate'], says: /^vafa up: 127\.0\.0\.1:\d+ \(PORT\) is already in use: another vafa, or another program, listens there; stop it or set PORT to a free port$/, env: {} },
   { args: ['scorer'], says: /^vafa scorer: set NATS_URL and CLICKHOUSE_URL: `vafa scorer` joins a running deployment/ },
 ];
 
 describe('a wrong command line', () => {
   it('is refused in one line that names the flag or file, exit code 2, before anything starts', async () => {
-    const runs = await Promise.all(CASES.map(async (c) => ({ ...c, run: await vafa(c.args) })));
+    const held = net.createServer();
+    await new Promise<void>((resolve) => held.listen({ host: '127.0.0.1', port: 0 }, resolve));
+    const port = String((held.address() as net.AddressInfo).port);
+    const runs = await Promise.all(CASES.map(async (c) => ({ ...c, run: await vafa(c.args, c.env ? { ...c.env, PORT: port } : {}) }))).finally(() => held.close());
     for (const { args, says, run } of runs) {
       const what = `vafa ${args.join(' ')}`;
       expect(run.code, `${what}: ${run.stderr}`).toBe(2);
