@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Registry } from 'prom-client';
 import type { Settings } from '../config/mod.js';
-import { checkPortsFree, startLocalNats, type LocalNats, spawnWarehouse, type ChildHandle, connectNats, ensureStreams, natsJsm, Publisher, withDeadline, type Logger, type WantedPort } from '../platform/mod.js';
+import { checkPortsFree, errorSummary, FailureEpisode, startLocalNats, type LocalNats, spawnWarehouse, type ChildHandle, connectNats, ensureStreams, natsJsm, Publisher, withDeadline, type Logger, type WantedPort } from '../platform/mod.js';
 import { createWarehouseClient, type ClickHouseClient, migrate, migrateCalendarViews, calendarOf, sameCalendar, type BankCalendar } from '../sinks/mod.js';
 import { STREAM_TX } from '../contracts/subjects.js';
 import { createRegistry, insertAuditRows } from '../api/mod.js';
@@ -312,16 +312,30 @@ export async function loadDefaultChurn(settings: Settings, logger: Logger): Prom
   }
 }
 
-/** Retries `fn` with capped exponential back-off until it succeeds or `timeoutMs` passes. */
+/** A start step that kept failing until its deadline (`VAFA_STARTUP_TIMEOUT_MS`); `cause` is its last failure. */
+export class StartupTimeoutError extends Error {
+  override readonly name = 'StartupTimeoutError';
+}
+
+/**
+ * Retries `fn` with capped exponential back-off until it succeeds or `timeoutMs` passes; the wait is said in
+ * the log when it starts and every 5 s (one failure episode), and its end once it succeeds. At the deadline
+ * it throws {@link StartupTimeoutError} naming `what`, the wait and the last failure.
+ */
 export async function untilOk<T>(fn: () => Promise<T>, what: string, logger: Logger, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  const episode = new FailureEpisode(logger, what, { repeatMs: 5000 });
   let delay = 250;
-  for (let attempt = 1; ; attempt++) {
+  for (;;) {
     try {
-      return await fn();
+      const value = await fn();
+      episode.ok();
+      return value;
     } catch (err) {
-      if (Date.now() + delay > deadline) throw err;
-      if (attempt === 1 || attempt % 10 === 0) logger.warn({ err: (err as Error).message, attempt }, `${what} failed; retrying`);
+      if (Date.now() + delay > deadline) {
+        throw new StartupTimeoutError(`${what} did not succeed within ${Math.round(timeoutMs / 1000)} s (VAFA_STARTUP_TIMEOUT_MS): ${errorSummary(err)}`, { cause: err });
+      }
+      episode.fail(err, { gives_up_in_s: Math.round((deadline - Date.now()) / 1000) });
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 5000);
     }
