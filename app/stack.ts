@@ -159,7 +159,6 @@ interface Engines {
   localWarehouse?: ChildHandle;
 }
 
-/** Starts a local nats-server and warehouse for the engines not configured (`VAFA_NATS_URL`, `VAFA_CLICKHOUSE_URL`). */
 /** The ports this stack will listen on: the API's and the ISO 8583 listener's when asked, the local engines' when it starts them. */
 export function portsToListenOn(settings: Settings, opts: Pick<StackOptions, 'api' | 'iso8583'>): WantedPort[] {
   const api = opts.api !== false;
@@ -171,6 +170,7 @@ export function portsToListenOn(settings: Settings, opts: Pick<StackOptions, 'ap
   ];
 }
 
+/** Starts a local nats-server and warehouse for the engines not configured (`VAFA_NATS_URL`, `VAFA_CLICKHOUSE_URL`). */
 async function startEngines(settings: Settings, logger: Logger, stops: Stopper): Promise<Engines> {
   let natsUrl = settings.natsUrl;
   let localNats: LocalNats | undefined;

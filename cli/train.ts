@@ -25,7 +25,6 @@ import { loadSettings, buildEngineConfig, UsageError } from '../config/mod.js';
  */
 export const DEFAULT_EXCLUDED = ['late_events', 'points_balance', 'tier_rank'];
 
-
 interface Source {
   label: string;
   profiles: Iterable<CustomerProfileV1> | AsyncIterable<CustomerProfileV1>;

@@ -3,12 +3,11 @@
  * and --auth; and its first connection: retried (and said) while no server answers, up to its deadline.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '@nats-io/transport-node';
 import { connectNats, NatsUnreachableError } from '../../platform/nats.js';
 import { findNatsServer, freePort } from '../../platform/nats-server.js';
-import { createLogger } from '../../platform/log.js';
+import { recordingLogger as recording } from '../support/log.js';
 import { waitFor } from '../support/stack.js';
 
 const servers: ChildProcess[] = [];
@@ -50,19 +49,6 @@ describe('NATS credentials', () => {
     await expect(connect({ servers: token, timeout: 2000 })).rejects.toThrow(/Authorization/i);
   });
 });
-
-/** A logger that keeps its lines. */
-function recording(): { logger: ReturnType<typeof createLogger>; lines: { msg: string; [k: string]: unknown }[] } {
-  const lines: { msg: string }[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as { msg: string });
-      done();
-    },
-  });
-  const logger = createLogger({ name: 'test', level: 'info', format: 'json', destination });
-  return { logger, lines };
-}
 
 describe('the first connection', () => {
   it('fails by its deadline, naming the URL, when no server answers; the wait is said in the log', async () => {

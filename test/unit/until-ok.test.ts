@@ -1,19 +1,7 @@
 /** A start step retried until its deadline: the wait said in the log, the give-up naming the step and the wait. */
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { StartupTimeoutError, untilOk } from '../../app/stack.js';
-import { createLogger } from '../../platform/log.js';
-
-function recording(): { logger: ReturnType<typeof createLogger>; lines: { msg: string; [k: string]: unknown }[] } {
-  const lines: { msg: string }[] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line.trim()) lines.push(JSON.parse(line) as { msg: string });
-      done();
-    },
-  });
-  return { logger: createLogger({ name: 'test', level: 'info', format: 'json', destination }), lines };
-}
+import { recordingLogger as recording } from '../support/log.js';
 
 describe('untilOk', () => {
   it('retries until the step succeeds, saying when it starts failing and when it is over', async () => {
